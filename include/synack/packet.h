@@ -1,0 +1,137 @@
+/*
+ * IPv4 + TCP wire format: parsing, building and checksums.
+ *
+ * Used by the engine and by the tools (trace, pcap, script runner), so a
+ * datagram is decoded one way everywhere.
+ */
+#ifndef SYNACK_PACKET_H
+#define SYNACK_PACKET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* TCP flag bits as they sit in the 16-bit word holding data offset and
+ * flags (RFC 9293 §3.1, RFC 3168 for CWR/ECE, RFC 3540 for NS). */
+#define SK_TH_FIN 0x001
+#define SK_TH_SYN 0x002
+#define SK_TH_RST 0x004
+#define SK_TH_PSH 0x008
+#define SK_TH_ACK 0x010
+#define SK_TH_URG 0x020
+#define SK_TH_ECE 0x040
+#define SK_TH_CWR 0x080
+#define SK_TH_NS 0x100
+
+#define SK_IP_HDR_MIN 20
+#define SK_TCP_HDR_MIN 20
+#define SK_TCP_OPT_MAX 40
+#define SK_SACK_MAX_BLOCKS 4
+
+/* TCP option kinds */
+#define SK_TCPOPT_EOL 0
+#define SK_TCPOPT_NOP 1
+#define SK_TCPOPT_MSS 2
+#define SK_TCPOPT_WSCALE 3
+#define SK_TCPOPT_SACK_PERM 4
+#define SK_TCPOPT_SACK 5
+#define SK_TCPOPT_TIMESTAMP 8
+
+typedef struct sk_sack_block {
+    uint32_t start, end;
+} sk_sack_block;
+
+/* Decoded TCP options.  `has_*` says the option was present. */
+typedef struct sk_tcp_opts {
+    bool has_mss, has_wscale, sack_permitted, has_ts;
+    uint16_t mss;
+    uint8_t wscale;
+    uint8_t sack_count;
+    uint32_t ts_val, ts_ecr;
+    sk_sack_block sack[SK_SACK_MAX_BLOCKS];
+} sk_tcp_opts;
+
+/* A parsed segment.  Pointers refer into the caller's datagram. */
+typedef struct sk_segment {
+    /* IPv4 (addresses host byte order) */
+    uint32_t src, dst;
+    uint8_t ttl, tos;
+    uint16_t ip_id;
+    bool df;
+    uint16_t ip_len;      /* total length from the header */
+    /* TCP */
+    uint16_t sport, dport;
+    uint32_t seq, ack;
+    uint16_t flags;       /* SK_TH_* */
+    uint16_t window;      /* raw, unscaled */
+    uint16_t urg_ptr;
+    uint16_t tcp_csum;
+    uint8_t doff;         /* TCP header length in bytes */
+    const uint8_t *options; /* raw option bytes, doff - 20 of them */
+    size_t options_len;
+    sk_tcp_opts opts;
+    const uint8_t *payload;
+    size_t payload_len;
+} sk_segment;
+
+/* Why a datagram was refused.  Each maps to a counter (see
+ * sk_parse_error_counter) so every drop is counted under a name. */
+typedef enum sk_parse_error {
+    SK_PARSE_OK = 0,
+    SK_PARSE_TRUNCATED_IP,     /* shorter than an IPv4 header or its IHL/total length */
+    SK_PARSE_BAD_VERSION,      /* not IPv4                                            */
+    SK_PARSE_BAD_IHL,          /* IHL < 5                                             */
+    SK_PARSE_BAD_IP_CSUM,      /* IPv4 header checksum wrong                          */
+    SK_PARSE_FRAGMENT,         /* MF set or fragment offset != 0                      */
+    SK_PARSE_NOT_TCP,          /* protocol field is not 6                             */
+    SK_PARSE_TRUNCATED_TCP,    /* less than 20 bytes of TCP header                    */
+    SK_PARSE_BAD_DOFF,         /* data offset < 5 or past the end of the datagram     */
+    SK_PARSE_BAD_TCP_CSUM,     /* TCP checksum (with pseudo-header) wrong             */
+    SK_PARSE_BAD_OPTION,       /* an option length of 0/1 or overrunning the header   */
+} sk_parse_error;
+
+/* Parses and validates an IPv4 datagram carrying TCP.  When verify_csum
+ * is false checksums are not checked (for capture tools). */
+sk_parse_error sk_parse_segment(const uint8_t *dgram, size_t len, bool verify_csum, sk_segment *out);
+const char *sk_parse_error_name(sk_parse_error e);
+
+/* Decodes an option block; returns false on a malformed option.  Options
+ * of unknown kind are skipped; a known option with the wrong length is
+ * malformed except where Linux ignores it (it then stays absent). */
+bool sk_parse_options(const uint8_t *opt, size_t len, sk_tcp_opts *out);
+
+/* What to build.  Addresses and ports in host byte order. */
+typedef struct sk_segment_spec {
+    uint32_t src, dst;
+    uint16_t sport, dport;
+    uint32_t seq, ack;
+    uint16_t flags;
+    uint16_t window;
+    uint8_t ttl;          /* 0 means 64 */
+    uint16_t ip_id;
+    bool df;
+    const uint8_t *options; /* already encoded, padded to a multiple of 4 */
+    size_t options_len;
+    const uint8_t *payload;
+    size_t payload_len;
+} sk_segment_spec;
+
+/* Writes IPv4 + TCP headers, options and payload into buf with both
+ * checksums filled.  Returns the datagram length, or 0 if cap is too
+ * small. */
+size_t sk_build_segment(const sk_segment_spec *spec, uint8_t *buf, size_t cap);
+
+/* Internet checksum helpers (RFC 1071). */
+uint32_t sk_csum_partial(const void *data, size_t len, uint32_t sum);
+uint16_t sk_csum_fold(uint32_t sum);
+uint16_t sk_tcp_checksum(uint32_t src, uint32_t dst, const uint8_t *tcp, size_t tcp_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,359 @@
+/*
+ * synack — a sans-I/O TCP/IPv4 engine.
+ *
+ * The engine performs no system calls, reads no clock and keeps no global
+ * state.  The caller feeds IP datagrams in together with the current time
+ * (monotonic nanoseconds), the engine hands datagrams out through a transmit
+ * callback, reports events through an event callback, and tells the caller
+ * when it next needs to run (sk_next_deadline).  Randomness and secrets are
+ * injected at creation, so a stack created with the same parameters and fed
+ * the same inputs behaves identically.
+ *
+ * Socket calls follow POSIX/Linux semantics but are always non-blocking and
+ * return a negative errno value on failure (for example -EINPROGRESS), with
+ * Linux's errno numbers.  They act at the stack's current time, which is the
+ * `now` of the latest sk_input/sk_advance call.
+ */
+#ifndef SYNACK_SYNACK_H
+#define SYNACK_SYNACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h> /* ssize_t */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef uint64_t sk_time_ns;
+#define SK_TIME_NEVER UINT64_MAX
+#define SK_NSEC_PER_USEC 1000ull
+#define SK_NSEC_PER_MSEC 1000000ull
+#define SK_NSEC_PER_SEC 1000000000ull
+
+typedef struct sk_stack sk_stack;
+
+/* TCP states, numbered as Linux numbers them (include/net/tcp_states.h) so
+ * that tcpi_state and ss's state filters mean the same thing. */
+typedef enum sk_tcp_state {
+    SK_TCP_ESTABLISHED = 1,
+    SK_TCP_SYN_SENT = 2,
+    SK_TCP_SYN_RECV = 3,
+    SK_TCP_FIN_WAIT1 = 4,
+    SK_TCP_FIN_WAIT2 = 5,
+    SK_TCP_TIME_WAIT = 6,
+    SK_TCP_CLOSE = 7,
+    SK_TCP_CLOSE_WAIT = 8,
+    SK_TCP_LAST_ACK = 9,
+    SK_TCP_LISTEN = 10,
+    SK_TCP_CLOSING = 11,
+} sk_tcp_state;
+
+/* RFC 9293 name: "SYN_SENT", "FIN_WAIT_1", "CLOSED", ... */
+const char *sk_state_name(int state);
+/* ss(8) name: "SYN-SENT", "ESTAB", "UNCONN", ... */
+const char *sk_state_ss_name(int state);
+
+/* An IPv4 address and port, both in host byte order. */
+typedef struct sk_endpoint {
+    uint32_t addr;
+    uint16_t port;
+} sk_endpoint;
+
+/* ------------------------------------------------------------------ */
+/* Events                                                               */
+/* ------------------------------------------------------------------ */
+
+typedef enum sk_event_type {
+    SK_EV_SEGMENT_IN,  /* a datagram accepted for TCP processing      */
+    SK_EV_SEGMENT_OUT, /* a datagram handed to transmit               */
+    SK_EV_STATE,       /* a connection changed state                  */
+    SK_EV_DROP,        /* an input datagram was dropped; see reason    */
+    SK_EV_TIMER,       /* a timer fired; see timer                    */
+    SK_EV_READY,       /* a socket's poll mask may have changed       */
+    SK_EV_MESSAGE,     /* a kernel-log-like message (e.g. SYN flood)  */
+} sk_event_type;
+
+typedef struct sk_event {
+    sk_event_type type;
+    sk_time_ns now;
+    int fd;              /* socket handle, or -1 (orphan, TIME_WAIT, none) */
+    sk_endpoint local;   /* zero when not about a connection            */
+    sk_endpoint remote;
+    const uint8_t *data; /* SEGMENT_IN/OUT: the IP datagram             */
+    size_t len;
+    int from_state;      /* STATE: 0 stands for CLOSED before creation  */
+    int to_state;        /* STATE: SK_TCP_CLOSE when the connection ends */
+    const char *cause;   /* STATE: why ("rcv SYN,ACK", "close()", ...)   */
+    const char *reason;  /* DROP: the counter name charged              */
+    const char *timer;   /* TIMER: "retransmit", "keepalive", ...        */
+    const char *message; /* MESSAGE                                      */
+} sk_event;
+
+typedef void (*sk_transmit_fn)(void *ctx, const uint8_t *datagram, size_t len);
+typedef void (*sk_event_fn)(void *ctx, const sk_event *ev);
+
+/* ------------------------------------------------------------------ */
+/* Stack lifecycle and the sans-I/O driving calls                       */
+/* ------------------------------------------------------------------ */
+
+typedef struct sk_stack_params {
+    uint32_t addr;          /* local IPv4 address, host byte order      */
+    uint16_t mtu;           /* link MTU; 0 means 1500                    */
+    uint64_t seed;          /* seeds the stack's PRNG (ports, offsets)  */
+    uint8_t secret[32];     /* keys for ISNs (RFC 6528) and SYN cookies */
+    sk_time_ns now;         /* the clock's value at creation            */
+    const char *name;       /* a label for logs and control sockets     */
+    sk_transmit_fn transmit; /* required: called for each datagram out  */
+    void *transmit_ctx;
+    sk_event_fn on_event;   /* optional                                  */
+    void *event_ctx;
+} sk_stack_params;
+
+sk_stack *sk_stack_new(const sk_stack_params *params);
+void sk_stack_free(sk_stack *stack);
+const char *sk_stack_name(const sk_stack *stack);
+uint32_t sk_stack_addr(const sk_stack *stack);
+
+/* Feeds one IPv4 datagram.  `now` must not go backwards.  Bad datagrams
+ * are counted and dropped; this never fails. */
+void sk_input(sk_stack *stack, const uint8_t *datagram, size_t len, sk_time_ns now);
+/* Moves the clock to `now` and runs every timer due at or before it. */
+void sk_advance(sk_stack *stack, sk_time_ns now);
+/* When the stack next needs sk_advance, or SK_TIME_NEVER. */
+sk_time_ns sk_next_deadline(const sk_stack *stack);
+sk_time_ns sk_now(const sk_stack *stack);
+
+/* ------------------------------------------------------------------ */
+/* Socket calls (return >= 0 on success, -errno on failure)              */
+/* ------------------------------------------------------------------ */
+
+/* Option levels and names carry Linux's numeric values. */
+#define SK_SOL_SOCKET 1
+#define SK_IPPROTO_TCP 6
+
+#define SK_SO_REUSEADDR 2
+#define SK_SO_TYPE 3
+#define SK_SO_ERROR 4
+#define SK_SO_SNDBUF 7
+#define SK_SO_RCVBUF 8
+#define SK_SO_KEEPALIVE 9
+#define SK_SO_LINGER 13
+#define SK_SO_REUSEPORT 15
+#define SK_SO_RCVLOWAT 18
+
+#define SK_TCP_NODELAY 1
+#define SK_TCP_MAXSEG 2
+#define SK_TCP_CORK 3
+#define SK_TCP_KEEPIDLE 4
+#define SK_TCP_KEEPINTVL 5
+#define SK_TCP_KEEPCNT 6
+#define SK_TCP_SYNCNT 7
+#define SK_TCP_LINGER2 8
+#define SK_TCP_DEFER_ACCEPT 9
+#define SK_TCP_WINDOW_CLAMP 10
+#define SK_TCP_INFO 11
+#define SK_TCP_QUICKACK 12
+#define SK_TCP_CONGESTION 13
+#define SK_TCP_USER_TIMEOUT 18
+#define SK_TCP_NOTSENT_LOWAT 25
+
+#define SK_SHUT_RD 0
+#define SK_SHUT_WR 1
+#define SK_SHUT_RDWR 2
+
+#define SK_MSG_PEEK 0x2
+#define SK_MSG_DONTWAIT 0x40
+#define SK_MSG_NOSIGNAL 0x4000 /* accepted; synack never raises signals */
+#define SK_MSG_MORE 0x8000
+
+#define SK_POLLIN 0x001
+#define SK_POLLPRI 0x002
+#define SK_POLLOUT 0x004
+#define SK_POLLERR 0x008
+#define SK_POLLHUP 0x010
+#define SK_POLLNVAL 0x020
+#define SK_POLLRDNORM 0x040
+#define SK_POLLWRNORM 0x100
+#define SK_POLLRDHUP 0x2000
+
+struct sk_linger {
+    int l_onoff;
+    int l_linger;
+};
+
+/* Same layout as Linux's struct tcp_info (linux/tcp.h), so a TCP_INFO
+ * consumer written for Linux reads synack's answer unchanged. */
+struct sk_tcp_info {
+    uint8_t tcpi_state;
+    uint8_t tcpi_ca_state;
+    uint8_t tcpi_retransmits;
+    uint8_t tcpi_probes;
+    uint8_t tcpi_backoff;
+    uint8_t tcpi_options;
+    uint8_t tcpi_snd_wscale : 4, tcpi_rcv_wscale : 4;
+    uint8_t tcpi_delivery_rate_app_limited : 1, tcpi_fastopen_client_fail : 2;
+
+    uint32_t tcpi_rto;
+    uint32_t tcpi_ato;
+    uint32_t tcpi_snd_mss;
+    uint32_t tcpi_rcv_mss;
+
+    uint32_t tcpi_unacked;
+    uint32_t tcpi_sacked;
+    uint32_t tcpi_lost;
+    uint32_t tcpi_retrans;
+    uint32_t tcpi_fackets;
+
+    uint32_t tcpi_last_data_sent;
+    uint32_t tcpi_last_ack_sent;
+    uint32_t tcpi_last_data_recv;
+    uint32_t tcpi_last_ack_recv;
+
+    uint32_t tcpi_pmtu;
+    uint32_t tcpi_rcv_ssthresh;
+    uint32_t tcpi_rtt;
+    uint32_t tcpi_rttvar;
+    uint32_t tcpi_snd_ssthresh;
+    uint32_t tcpi_snd_cwnd;
+    uint32_t tcpi_advmss;
+    uint32_t tcpi_reordering;
+
+    uint32_t tcpi_rcv_rtt;
+    uint32_t tcpi_rcv_space;
+
+    uint32_t tcpi_total_retrans;
+
+    uint64_t tcpi_pacing_rate;
+    uint64_t tcpi_max_pacing_rate;
+    uint64_t tcpi_bytes_acked;
+    uint64_t tcpi_bytes_received;
+    uint32_t tcpi_segs_out;
+    uint32_t tcpi_segs_in;
+
+    uint32_t tcpi_notsent_bytes;
+    uint32_t tcpi_min_rtt;
+    uint32_t tcpi_data_segs_in;
+    uint32_t tcpi_data_segs_out;
+
+    uint64_t tcpi_delivery_rate;
+
+    uint64_t tcpi_busy_time;
+    uint64_t tcpi_rwnd_limited;
+    uint64_t tcpi_sndbuf_limited;
+
+    uint32_t tcpi_delivered;
+    uint32_t tcpi_delivered_ce;
+
+    uint64_t tcpi_bytes_sent;
+    uint64_t tcpi_bytes_retrans;
+    uint32_t tcpi_dsack_dups;
+    uint32_t tcpi_reord_seen;
+
+    uint32_t tcpi_rcv_ooopack;
+    uint32_t tcpi_snd_wnd;
+};
+
+/* tcpi_options bits, as Linux */
+#define SK_TCPI_OPT_TIMESTAMPS 1
+#define SK_TCPI_OPT_SACK 2
+#define SK_TCPI_OPT_WSCALE 4
+#define SK_TCPI_OPT_ECN 8
+
+int sk_socket(sk_stack *s);
+int sk_bind(sk_stack *s, int fd, const sk_endpoint *local);
+int sk_listen(sk_stack *s, int fd, int backlog);
+/* Returns a new handle, or -EAGAIN when the accept queue is empty. */
+int sk_accept(sk_stack *s, int fd, sk_endpoint *peer);
+/* -EINPROGRESS when the SYN was sent; later calls: -EALREADY while in
+ * progress, -EISCONN once connected, or the pending error. */
+int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote);
+ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags);
+ssize_t sk_recv(sk_stack *s, int fd, void *buf, size_t len, int flags);
+int sk_shutdown(sk_stack *s, int fd, int how);
+int sk_close(sk_stack *s, int fd);
+int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, size_t len);
+int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *len);
+int sk_getsockname(sk_stack *s, int fd, sk_endpoint *out);
+int sk_getpeername(sk_stack *s, int fd, sk_endpoint *out);
+/* Readiness as poll(2) reports it (SK_POLL* bits), or -EBADF. */
+int sk_poll(sk_stack *s, int fd);
+/* The socket's TCP state (SK_TCP_*), or -EBADF. */
+int sk_state(sk_stack *s, int fd);
+/* Bytes readable now (SIOCINQ) and bytes not yet acknowledged (SIOCOUTQ). */
+int sk_inq(sk_stack *s, int fd);
+int sk_outq(sk_stack *s, int fd);
+
+/* poll(2) over several handles; returns how many have revents != 0. */
+struct sk_pollfd {
+    int fd;
+    short events;
+    short revents;
+};
+int sk_poll_many(sk_stack *s, struct sk_pollfd *fds, size_t n);
+
+const char *sk_strerror(int err); /* accepts err or -err */
+const char *sk_errno_name(int err); /* "ECONNREFUSED" */
+
+/* ------------------------------------------------------------------ */
+/* Configuration, named exactly like Linux's sysctls                    */
+/* ------------------------------------------------------------------ */
+
+/* 0, or -ENOENT (unknown name) / -EINVAL (bad value) with a message in
+ * err saying which and why. */
+int sk_sysctl_set(sk_stack *s, const char *name, const char *value, char *err, size_t errlen);
+/* Writes the value as Linux prints it ("4096\t131072\t33554432" for
+ * vectors); returns 0 or -ENOENT. */
+int sk_sysctl_get(const sk_stack *s, const char *name, char *buf, size_t len);
+/* The i-th tunable's name, or NULL past the end. */
+const char *sk_sysctl_name(size_t i);
+
+/* ------------------------------------------------------------------ */
+/* Counters, named as Linux's SNMP MIB (/proc/net/snmp, /proc/net/netstat) */
+/* ------------------------------------------------------------------ */
+
+/* The i-th counter, or NULL past the end; `group` is "Ip", "IpExt",
+ * "Tcp", "TcpExt" or "Synack" (synack's own drop reasons). */
+const char *sk_counter_name(size_t i, const char **group);
+uint64_t sk_counter_value(const sk_stack *s, size_t i);
+/* By name, with or without the group prefix ("TcpExtTW" or "TW");
+ * returns 0 for an unknown name. */
+uint64_t sk_counter(const sk_stack *s, const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Socket table (what ss lists)                                          */
+/* ------------------------------------------------------------------ */
+
+typedef enum sk_timer_kind {
+    SK_TIMER_NONE = 0,
+    SK_TIMER_ON = 1,        /* retransmit (ss: "on")          */
+    SK_TIMER_KEEPALIVE = 2,
+    SK_TIMER_TIMEWAIT = 3,  /* also the FIN_WAIT_2 orphan timer */
+    SK_TIMER_PERSIST = 4,
+} sk_timer_kind;
+
+typedef struct sk_sock_info {
+    int fd;               /* -1 for orphans, requests and TIME_WAIT */
+    int state;
+    sk_endpoint local;
+    sk_endpoint remote;
+    uint32_t recv_q;      /* LISTEN: accept-queue length */
+    uint32_t send_q;      /* LISTEN: backlog limit       */
+    sk_timer_kind timer;
+    sk_time_ns timer_expires; /* absolute */
+    uint32_t timer_retrans;
+    bool orphan;
+    struct sk_tcp_info info;
+} sk_sock_info;
+
+typedef void (*sk_sock_visit_fn)(void *ctx, const sk_sock_info *info);
+/* Visits every socket: listeners, connections, SYN_RECV requests and
+ * TIME_WAIT records.  Returns the number visited. */
+size_t sk_sockets(sk_stack *s, sk_sock_visit_fn visit, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * Congestion control: Reno with NewReno recovery (RFC 5681, RFC 6582),
+ * with Linux's initial window of 10 segments (RFC 6928).  Windows are
+ * counted in segments, as Linux counts snd_cwnd.
+ */
+#include "internal.h"
+
+void sk_cc_init(sk_stack *s, sk_tcb *t)
+{
+    (void)s;
+    t->cwnd = SK_TCP_INIT_CWND;
+    t->ssthresh = 0x7fffffff; /* Linux's TCP_INFINITE_SSTHRESH */
+    t->cwnd_cnt = 0;
+}
+
+void sk_cc_on_ack(sk_stack *s, sk_tcb *t, uint32_t acked)
+{
+    (void)s;
+    uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
+    uint32_t segs = (acked + mss - 1) / mss;
+    if (!segs)
+        return;
+    if (t->cwnd < t->ssthresh) {
+        /* Slow start (RFC 5681 §3.1), capped at ssthresh. */
+        uint32_t room = t->ssthresh - t->cwnd;
+        uint32_t inc = segs < room ? segs : room;
+        t->cwnd += inc;
+        segs -= inc;
+        if (!segs)
+            return;
+    }
+    /* Congestion avoidance: one segment per window of ACKed segments. */
+    t->cwnd_cnt += segs;
+    if (t->cwnd_cnt >= t->cwnd) {
+        t->cwnd_cnt -= t->cwnd;
+        t->cwnd++;
+    }
+}
+
+static uint32_t half_flight(const sk_tcb *t)
+{
+    uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
+    uint32_t flight = (t->snd_max - t->snd_una + mss - 1) / mss;
+    uint32_t h = flight / 2;
+    return h < 2 ? 2 : h;
+}
+
+/* RFC 5681 §3.1 equation 4 and Linux's tcp_enter_loss: one segment. */
+void sk_cc_on_rto(sk_stack *s, sk_tcb *t)
+{
+    (void)s;
+    if (!(t->flags & SK_F_LOSS_RECOVERY))
+        t->ssthresh = half_flight(t);
+    t->cwnd = 1;
+    t->cwnd_cnt = 0;
+}
+
+/* RFC 6582 §3.2 steps 1-3: three duplicate ACKs. */
+void sk_cc_enter_recovery(sk_stack *s, sk_tcb *t)
+{
+    t->ssthresh = half_flight(t);
+    t->cwnd = t->ssthresh + 3;
+    t->recover = t->snd_max;
+    t->flags |= SK_F_IN_RECOVERY;
+    sk_count(s, (t->flags & SK_F_SACK_OK) ? SK_C_TCPEXT_TCP_SACK_RECOVERY : SK_C_TCPEXT_TCP_RENO_RECOVERY);
+    sk_count(s, SK_C_TCPEXT_TCP_FAST_RETRANS);
+}

@@ -1,0 +1,102 @@
+/*
+ * Counters named as Linux's SNMP MIBs (/proc/net/snmp and /proc/net/netstat),
+ * each incremented where Linux increments it.  "Synack" counters name drop
+ * reasons Linux folds into coarser counters, so every drop has a name.
+ */
+#ifndef SK_COUNTERS_H
+#define SK_COUNTERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SK_COUNTER_LIST(X)                                   \
+    X(IP_IN_RECEIVES, "Ip", "InReceives")                    \
+    X(IP_IN_HDR_ERRORS, "Ip", "InHdrErrors")                 \
+    X(IP_IN_ADDR_ERRORS, "Ip", "InAddrErrors")               \
+    X(IP_IN_UNKNOWN_PROTOS, "Ip", "InUnknownProtos")         \
+    X(IP_IN_DISCARDS, "Ip", "InDiscards")                    \
+    X(IP_IN_DELIVERS, "Ip", "InDelivers")                    \
+    X(IP_OUT_REQUESTS, "Ip", "OutRequests")                  \
+    X(IP_REASM_FAILS, "Ip", "ReasmFails")                    \
+    X(IPEXT_IN_TRUNCATED_PKTS, "IpExt", "InTruncatedPkts")   \
+    X(IPEXT_IN_CSUM_ERRORS, "IpExt", "InCsumErrors")         \
+    X(TCP_ACTIVE_OPENS, "Tcp", "ActiveOpens")                \
+    X(TCP_PASSIVE_OPENS, "Tcp", "PassiveOpens")              \
+    X(TCP_ATTEMPT_FAILS, "Tcp", "AttemptFails")              \
+    X(TCP_ESTAB_RESETS, "Tcp", "EstabResets")                \
+    X(TCP_CURR_ESTAB, "Tcp", "CurrEstab")                    \
+    X(TCP_IN_SEGS, "Tcp", "InSegs")                          \
+    X(TCP_OUT_SEGS, "Tcp", "OutSegs")                        \
+    X(TCP_RETRANS_SEGS, "Tcp", "RetransSegs")                \
+    X(TCP_IN_ERRS, "Tcp", "InErrs")                          \
+    X(TCP_OUT_RSTS, "Tcp", "OutRsts")                        \
+    X(TCP_IN_CSUM_ERRORS, "Tcp", "InCsumErrors")             \
+    X(TCPEXT_SYNCOOKIES_SENT, "TcpExt", "SyncookiesSent")    \
+    X(TCPEXT_SYNCOOKIES_RECV, "TcpExt", "SyncookiesRecv")    \
+    X(TCPEXT_SYNCOOKIES_FAILED, "TcpExt", "SyncookiesFailed") \
+    X(TCPEXT_EMBRYONIC_RSTS, "TcpExt", "EmbryonicRsts")      \
+    X(TCPEXT_PAWS_ESTAB, "TcpExt", "PAWSEstab")              \
+    X(TCPEXT_TW, "TcpExt", "TW")                             \
+    X(TCPEXT_TW_RECYCLED, "TcpExt", "TWRecycled")            \
+    X(TCPEXT_TW_KILLED, "TcpExt", "TWKilled")                \
+    X(TCPEXT_DELAYED_ACKS, "TcpExt", "DelayedACKs")          \
+    X(TCPEXT_LISTEN_OVERFLOWS, "TcpExt", "ListenOverflows")  \
+    X(TCPEXT_LISTEN_DROPS, "TcpExt", "ListenDrops")          \
+    X(TCPEXT_TCP_PURE_ACKS, "TcpExt", "TCPPureAcks")         \
+    X(TCPEXT_TCP_HP_ACKS, "TcpExt", "TCPHPAcks")             \
+    X(TCPEXT_TCP_SACK_RECOVERY, "TcpExt", "TCPSackRecovery") \
+    X(TCPEXT_TCP_RENO_RECOVERY, "TcpExt", "TCPRenoRecovery") \
+    X(TCPEXT_TCP_FAST_RETRANS, "TcpExt", "TCPFastRetrans")   \
+    X(TCPEXT_TCP_SLOW_START_RETRANS, "TcpExt", "TCPSlowStartRetrans") \
+    X(TCPEXT_TCP_TIMEOUTS, "TcpExt", "TCPTimeouts")          \
+    X(TCPEXT_TCP_LOSS_PROBES, "TcpExt", "TCPLossProbes")     \
+    X(TCPEXT_TCP_OFO_QUEUE, "TcpExt", "TCPOFOQueue")         \
+    X(TCPEXT_TCP_OFO_DROP, "TcpExt", "TCPOFODrop")           \
+    X(TCPEXT_TCP_DSACK_OLD_SENT, "TcpExt", "TCPDSACKOldSent") \
+    X(TCPEXT_TCP_DSACK_RECV, "TcpExt", "TCPDSACKRecv")       \
+    X(TCPEXT_TCP_SACK_REORDER, "TcpExt", "TCPSACKReorder")   \
+    X(TCPEXT_TCP_ABORT_ON_DATA, "TcpExt", "TCPAbortOnData")  \
+    X(TCPEXT_TCP_ABORT_ON_CLOSE, "TcpExt", "TCPAbortOnClose") \
+    X(TCPEXT_TCP_ABORT_ON_MEMORY, "TcpExt", "TCPAbortOnMemory") \
+    X(TCPEXT_TCP_ABORT_ON_TIMEOUT, "TcpExt", "TCPAbortOnTimeout") \
+    X(TCPEXT_TCP_ABORT_ON_LINGER, "TcpExt", "TCPAbortOnLinger") \
+    X(TCPEXT_TCP_ABORT_FAILED, "TcpExt", "TCPAbortFailed")   \
+    X(TCPEXT_TCP_SYN_RETRANS, "TcpExt", "TCPSynRetrans")     \
+    X(TCPEXT_TCP_CHALLENGE_ACK, "TcpExt", "TCPChallengeACK") \
+    X(TCPEXT_TCP_SYN_CHALLENGE, "TcpExt", "TCPSYNChallenge") \
+    X(TCPEXT_TCP_ACK_SKIPPED_CHALLENGE, "TcpExt", "TCPACKSkippedChallenge") \
+    X(TCPEXT_TCP_KEEPALIVE, "TcpExt", "TCPKeepAlive")        \
+    X(TCPEXT_TCP_TO_ZERO_WINDOW_ADV, "TcpExt", "TCPToZeroWindowAdv") \
+    X(TCPEXT_TCP_FROM_ZERO_WINDOW_ADV, "TcpExt", "TCPFromZeroWindowAdv") \
+    X(TCPEXT_TCP_ZERO_WINDOW_DROP, "TcpExt", "TCPZeroWindowDrop") \
+    X(TCPEXT_TCP_RCV_Q_DROP, "TcpExt", "TCPRcvQDrop")        \
+    X(TCPEXT_TCP_REQ_Q_FULL_DO_COOKIES, "TcpExt", "TCPReqQFullDoCookies") \
+    X(TCPEXT_TCP_REQ_Q_FULL_DROP, "TcpExt", "TCPReqQFullDrop") \
+    X(TCPEXT_TCP_TIME_WAIT_OVERFLOW, "TcpExt", "TCPTimeWaitOverflow") \
+    X(TCPEXT_TCP_ORIG_DATA_SENT, "TcpExt", "TCPOrigDataSent") \
+    X(TCPEXT_TCP_WIN_PROBE, "TcpExt", "TCPWinProbe")         \
+    X(TCPEXT_TCP_ACK_COMPRESSED, "TcpExt", "TCPAckCompressed") \
+    X(TCPEXT_PAWS_ACTIVE, "TcpExt", "PAWSActive")            \
+    X(TCPEXT_TCP_BACKLOG_DROP, "TcpExt", "TCPBacklogDrop")   \
+    X(SYNACK_BAD_OPTIONS, "Synack", "BadTcpOptions")         \
+    X(SYNACK_BAD_DATA_OFFSET, "Synack", "BadDataOffset")     \
+    X(SYNACK_TRUNCATED_TCP, "Synack", "TruncatedTcpHeader")  \
+    X(SYNACK_BAD_IP_VERSION, "Synack", "BadIpVersion")       \
+    X(SYNACK_FRAGMENTS_DROPPED, "Synack", "FragmentsDropped") \
+    X(SYNACK_NOT_FOR_US, "Synack", "NotForThisHost")         \
+    X(SYNACK_BAD_SEGMENT, "Synack", "InvalidSegment")        \
+    X(SYNACK_OUT_OF_WINDOW, "Synack", "OutOfWindow")         \
+    X(SYNACK_RST_IGNORED, "Synack", "RstIgnored")            \
+    X(SYNACK_ORPHAN_OVERFLOW, "Synack", "OrphanOverflow")
+
+typedef enum sk_counter_id {
+#define SK_COUNTER_ENUM(id, group, name) SK_C_##id,
+    SK_COUNTER_LIST(SK_COUNTER_ENUM)
+#undef SK_COUNTER_ENUM
+    SK_C__COUNT
+} sk_counter_id;
+
+const char *sk_counter_group(sk_counter_id id);
+const char *sk_counter_short_name(sk_counter_id id);
+
+#endif

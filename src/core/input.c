@@ -1,0 +1,833 @@
+/*
+ * Segment arrival (RFC 9293 §3.10.7): validation and demultiplexing of
+ * every datagram, then the per-state processing of a full connection in
+ * the RFC's order of checks — sequence number, RST, SYN, ACK, data, FIN.
+ *
+ * Listeners (LISTEN and half-open requests) are in listen.c, TIME_WAIT
+ * records in timewait.c.  Everything a full connection does when a
+ * segment arrives, in any state, is in this file.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+/* ------------------------------------------------------------------ */
+/* Validation and demultiplexing                                        */
+/* ------------------------------------------------------------------ */
+
+static void count_parse_error(sk_stack *s, sk_parse_error e, sk_counter_id *reason)
+{
+    sk_counter_id r;
+    switch (e) {
+    case SK_PARSE_TRUNCATED_IP:
+        r = SK_C_IPEXT_IN_TRUNCATED_PKTS;
+        break;
+    case SK_PARSE_BAD_VERSION:
+        sk_count(s, SK_C_IP_IN_HDR_ERRORS);
+        r = SK_C_SYNACK_BAD_IP_VERSION;
+        break;
+    case SK_PARSE_BAD_IHL:
+        r = SK_C_IP_IN_HDR_ERRORS;
+        break;
+    case SK_PARSE_BAD_IP_CSUM:
+        sk_count(s, SK_C_IP_IN_HDR_ERRORS);
+        r = SK_C_IPEXT_IN_CSUM_ERRORS;
+        break;
+    case SK_PARSE_FRAGMENT:
+        /* synack does not reassemble: TCP never needs fragments when
+         * senders honour the MSS and DF is set (RFC 1191). */
+        sk_count(s, SK_C_IP_REASM_FAILS);
+        r = SK_C_SYNACK_FRAGMENTS_DROPPED;
+        break;
+    case SK_PARSE_NOT_TCP:
+        r = SK_C_IP_IN_UNKNOWN_PROTOS;
+        break;
+    case SK_PARSE_TRUNCATED_TCP:
+        sk_count(s, SK_C_TCP_IN_SEGS);
+        sk_count(s, SK_C_TCP_IN_ERRS);
+        r = SK_C_SYNACK_TRUNCATED_TCP;
+        break;
+    case SK_PARSE_BAD_DOFF:
+        sk_count(s, SK_C_TCP_IN_SEGS);
+        sk_count(s, SK_C_TCP_IN_ERRS);
+        r = SK_C_SYNACK_BAD_DATA_OFFSET;
+        break;
+    case SK_PARSE_BAD_TCP_CSUM:
+        /* Linux counts the segment in InSegs before validating its
+         * checksum, then in InErrs and InCsumErrors. */
+        sk_count(s, SK_C_TCP_IN_SEGS);
+        sk_count(s, SK_C_TCP_IN_ERRS);
+        r = SK_C_TCP_IN_CSUM_ERRORS;
+        break;
+    case SK_PARSE_BAD_OPTION:
+    default:
+        sk_count(s, SK_C_TCP_IN_SEGS);
+        sk_count(s, SK_C_TCP_IN_ERRS);
+        r = SK_C_SYNACK_BAD_OPTIONS;
+        break;
+    }
+    sk_count(s, r);
+    *reason = r;
+}
+
+void sk_input(sk_stack *s, const uint8_t *dgram, size_t len, sk_time_ns now)
+{
+    /* Timers due before this arrival fire first, in time order. */
+    sk_advance(s, now);
+    sk_count(s, SK_C_IP_IN_RECEIVES);
+    sk_segment seg;
+    sk_parse_error e = sk_parse_segment(dgram, len, true, &seg);
+    if (e != SK_PARSE_OK) {
+        sk_counter_id reason;
+        count_parse_error(s, e, &reason);
+        sk_emit_drop(s, NULL, reason);
+        return;
+    }
+    if (seg.dst != s->addr) {
+        sk_count(s, SK_C_IP_IN_ADDR_ERRORS);
+        sk_emit_drop(s, &seg, SK_C_IP_IN_ADDR_ERRORS);
+        return;
+    }
+    sk_count(s, SK_C_IP_IN_DELIVERS);
+    sk_count(s, SK_C_TCP_IN_SEGS);
+    if (s->on_event) {
+        sk_event ev = {.type = SK_EV_SEGMENT_IN, .now = s->now, .fd = -1,
+                       .local = {seg.dst, seg.dport}, .remote = {seg.src, seg.sport},
+                       .data = dgram, .len = len};
+        sk_emit(s, &ev);
+    }
+    /* Segments whose flags make no sense in any state (SYN with RST or
+     * FIN, port 0) are dropped as Linux drops them. */
+    if (seg.sport == 0 || seg.dport == 0 ||
+        ((seg.flags & SK_TH_SYN) && (seg.flags & (SK_TH_RST | SK_TH_FIN)))) {
+        sk_count(s, SK_C_SYNACK_BAD_SEGMENT);
+        sk_emit_drop(s, &seg, SK_C_SYNACK_BAD_SEGMENT);
+        return;
+    }
+
+    sk_tcb *t = sk_conn_lookup(s, seg.src, seg.sport, seg.dport);
+    if (t) {
+        sk_tcb_input(s, t, &seg);
+        return;
+    }
+    uint32_t tw = sk_tw_lookup(s, seg.src, seg.sport, seg.dport);
+    if (tw != SK_TW_NONE && !sk_tw_input(s, tw, &seg))
+        return;
+    sk_tcb *l = sk_listener_lookup(s, seg.dst, seg.dport);
+    if (l) {
+        sk_listen_input(s, l, &seg);
+        s->tw_isn = 0;
+        return;
+    }
+    s->tw_isn = 0;
+    /* RFC 9293 §3.10.7.1: CLOSED.  Everything but a RST draws a RST. */
+    sk_reply_rst(s, &seg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                              */
+/* ------------------------------------------------------------------ */
+
+static inline uint32_t seg_len(const sk_segment *seg)
+{
+    return (uint32_t)seg->payload_len + !!(seg->flags & SK_TH_SYN) + !!(seg->flags & SK_TH_FIN);
+}
+
+static inline uint32_t rcv_window(const sk_tcb *t)
+{
+    int32_t w = (int32_t)(t->rcv_wup + t->rcv_wnd - t->rcv_nxt);
+    return w < 0 ? 0 : (uint32_t)w;
+}
+
+/* RFC 7323 §5 (PAWS) as Linux's tcp_paws_check with a window of 1. */
+bool sk_paws_reject(const sk_tcb *t, const sk_segment *seg, sk_time_ns now)
+{
+    if (!(t->flags & SK_F_TS_OK) || !seg->opts.has_ts || !t->ts_recent)
+        return false;
+    if ((int32_t)(t->ts_recent - seg->opts.ts_val) <= 1)
+        return false;
+    /* A ts_recent older than 24 days is no longer trusted. */
+    if ((uint32_t)(now / SK_NSEC_PER_SEC) - t->ts_recent_stamp_s >= 24u * 24 * 3600)
+        return false;
+    return true;
+}
+
+/* RFC 7323 §4.3: remember the peer's clock from segments at or before the
+ * left edge of the window (Linux: !after(seq, rcv_wup)). */
+static void update_ts_recent(sk_stack *s, sk_tcb *t, const sk_segment *seg)
+{
+    if ((t->flags & SK_F_TS_OK) && seg->opts.has_ts && seq_leq(seg->seq, t->rcv_wup)) {
+        t->ts_recent = seg->opts.ts_val;
+        t->ts_recent_stamp_s = (uint32_t)(s->now / SK_NSEC_PER_SEC);
+    }
+}
+
+/* Effective send MSS: the peer's MSS and our MTU, less the timestamp
+ * option every segment carries (Linux tcp_sync_mss / tcp_current_mss). */
+static void set_send_mss(sk_stack *s, sk_tcb *t)
+{
+    uint32_t mss = t->peer_mss;
+    uint32_t mtu_mss = (uint32_t)s->mtu - 40;
+    if (mss > mtu_mss)
+        mss = mtu_mss;
+    if (t->user_mss && mss > t->user_mss)
+        mss = t->user_mss;
+    if (t->flags & SK_F_TS_OK)
+        mss -= 12;
+    if (mss < (uint32_t)s->cfg.tcp_min_snd_mss)
+        mss = (uint32_t)s->cfg.tcp_min_snd_mss;
+    t->mss = (uint16_t)mss;
+}
+
+/* Option negotiation from the peer's SYN or SYN-ACK: window scaling,
+ * SACK and timestamps only when both ends offered them (RFC 7323 §1.3,
+ * RFC 2018 §2), as Linux does. */
+static void negotiate_options(sk_stack *s, sk_tcb *t, const sk_segment *seg)
+{
+    t->peer_mss = seg->opts.has_mss && seg->opts.mss ? seg->opts.mss : SK_TCP_MSS_DEFAULT;
+    if (seg->opts.has_wscale && s->cfg.tcp_window_scaling) {
+        t->flags |= SK_F_WS_OK;
+        t->snd_wscale = seg->opts.wscale;
+    } else {
+        t->flags &= ~SK_F_WS_OK;
+        t->snd_wscale = 0;
+        t->rcv_wscale = 0;
+    }
+    if (seg->opts.sack_permitted && s->cfg.tcp_sack)
+        t->flags |= SK_F_SACK_OK;
+    else
+        t->flags &= ~SK_F_SACK_OK;
+    if (seg->opts.has_ts && s->cfg.tcp_timestamps) {
+        t->flags |= SK_F_TS_OK;
+        t->ts_recent = seg->opts.ts_val;
+        t->ts_recent_stamp_s = (uint32_t)(s->now / SK_NSEC_PER_SEC);
+    } else {
+        t->flags &= ~SK_F_TS_OK;
+    }
+    set_send_mss(s, t);
+}
+
+/* Linux's tcp_init_buffer_space/tcp_init_transfer at establishment. */
+static void init_transfer(sk_stack *s, sk_tcb *t)
+{
+    if (!t->rcv_ssthresh || t->rcv_ssthresh > t->rcv_wnd)
+        t->rcv_ssthresh = t->rcv_wnd;
+    sk_cc_init(s, t);
+    t->rcv_mss = t->advmss < SK_TCP_MSS_DEFAULT ? t->advmss : SK_TCP_MSS_DEFAULT;
+    t->lrcvtime = s->now;
+    if (t->flags & SK_F_KEEPALIVE)
+        sk_arm_keepalive(s, t);
+}
+
+/* Where the errno of a reset goes (Linux tcp_reset()). */
+static void connection_reset(sk_stack *s, sk_tcb *t, const char *cause)
+{
+    switch (t->state) {
+    case SK_TCP_SYN_SENT:
+        t->so_error = ECONNREFUSED;
+        break;
+    case SK_TCP_CLOSE_WAIT:
+        t->so_error = EPIPE;
+        break;
+    default:
+        t->so_error = ECONNRESET;
+        break;
+    }
+    sk_ring_free(&t->sndq);
+    sk_tcb_done(s, t, cause);
+}
+
+/* Linux's __tcp_ack_snd_check: ACK at once after more than one full
+ * segment, in quickack mode, or with out-of-order data; else delay. */
+static void ack_snd_check(sk_stack *s, sk_tcb *t)
+{
+    if (t->flags & SK_F_ACK_NOW)
+        return;
+    uint32_t mss = t->rcv_mss ? t->rcv_mss : SK_TCP_MSS_DEFAULT;
+    if ((t->rcv_nxt - t->rcv_wup) > mss || (t->quickack && !(t->flags & SK_F_PINGPONG)) || t->ooo) {
+        t->flags |= SK_F_ACK_NOW;
+        return;
+    }
+    sk_arm_delack(s, t);
+}
+
+/* ------------------------------------------------------------------ */
+/* Receiving data                                                       */
+/* ------------------------------------------------------------------ */
+
+static void grow_window(sk_stack *s, sk_tcb *t, uint32_t len)
+{
+    /* Linux's tcp_grow_window: each full-sized segment may raise the
+     * advertised ceiling by two segments, up to the clamp. */
+    (void)len;
+    uint32_t space = sk_receive_space(t) / 2;
+    if (t->rcv_ssthresh < t->window_clamp && t->rcv_ssthresh < space) {
+        uint32_t incr = 2u * t->advmss;
+        t->rcv_ssthresh += incr;
+        if (t->rcv_ssthresh > t->window_clamp)
+            t->rcv_ssthresh = t->window_clamp;
+    }
+}
+
+static bool process_fin(sk_stack *s, sk_tcb *t);
+
+static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data, uint32_t len, bool fin)
+{
+    /* Trim against existing segments so the queue never overlaps. */
+    sk_ooo_seg **pp = &t->ooo;
+    while (*pp && seq_leq((*pp)->seq + (*pp)->len, seq))
+        pp = &(*pp)->next;
+    uint32_t end = seq + len;
+    if (*pp && seq_geq(seq, (*pp)->seq) && seq_leq(end, (*pp)->seq + (*pp)->len)) {
+        if (fin)
+            (*pp)->fin = (*pp)->fin || end == (*pp)->seq + (*pp)->len;
+        return; /* entirely duplicate */
+    }
+    if (*pp && seq_lt((*pp)->seq, seq)) {
+        /* overlaps the tail of *pp: drop our head */
+        uint32_t cut = (*pp)->seq + (*pp)->len - seq;
+        seq += cut;
+        data += cut;
+        len -= cut;
+        pp = &(*pp)->next;
+    }
+    /* remove segments we fully cover; trim our tail against the next */
+    while (*pp && seq_leq((*pp)->seq + (*pp)->len, end) && seq_geq((*pp)->seq, seq)) {
+        sk_ooo_seg *dead = *pp;
+        *pp = dead->next;
+        if (dead->fin)
+            fin = true;
+        free(dead);
+    }
+    if (*pp && seq_lt((*pp)->seq, end)) {
+        len = (*pp)->seq - seq;
+        fin = false;
+    }
+    if (!len && !fin)
+        return;
+    sk_ooo_seg *o = malloc(sizeof(*o) + len);
+    if (!o) {
+        sk_count(s, SK_C_TCPEXT_TCP_OFO_DROP);
+        return;
+    }
+    o->seq = seq;
+    o->len = len;
+    o->fin = fin;
+    memcpy(o->data, data, len);
+    o->next = *pp;
+    *pp = o;
+    sk_count(s, SK_C_TCPEXT_TCP_OFO_QUEUE);
+}
+
+/* Moves out-of-order segments that now start at RCV.NXT into the receive
+ * queue; returns true if a FIN became in-order. */
+static bool ooo_drain(sk_stack *s, sk_tcb *t)
+{
+    bool fin = false;
+    while (t->ooo && seq_leq(t->ooo->seq, t->rcv_nxt)) {
+        sk_ooo_seg *o = t->ooo;
+        t->ooo = o->next;
+        uint32_t skip = t->rcv_nxt - o->seq;
+        if (skip < o->len) {
+            uint32_t n = o->len - skip;
+            if (!sk_ring_reserve(&t->rcvq, t->rcvq.len + n)) {
+                free(o);
+                continue;
+            }
+            sk_ring_write(&t->rcvq, o->data + skip, n);
+            t->rcv_nxt += n;
+        }
+        if (o->fin && skip <= o->len)
+            fin = true;
+        free(o);
+    }
+    (void)s;
+    return fin;
+}
+
+/* RFC 9293 §3.10.7.4 seventh and eighth steps for a segment already
+ * trimmed to the window: queue the text, then process the FIN. */
+/* Returns false when the connection left the table (TIME_WAIT). */
+static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
+{
+    uint32_t seq = seg->seq + !!(seg->flags & SK_TH_SYN);
+    const uint8_t *data = seg->payload;
+    uint32_t len = (uint32_t)seg->payload_len;
+    bool fin = (seg->flags & SK_TH_FIN) != 0;
+
+    if (!len && !fin)
+        return true;
+    if (len) {
+        t->data_segs_in++;
+        t->last_data_recv = s->now;
+        if (len > t->rcv_mss)
+            t->rcv_mss = (uint16_t)(len < t->advmss ? len : t->advmss);
+    }
+    /* Old data: everything already received.  RFC 9293 says to ACK it;
+     * Linux enters quickack mode so the sender learns at once. */
+    if (seq_leq(seq + len + fin, t->rcv_nxt)) {
+        t->quickack = SK_TCP_MAX_QUICKACKS;
+        t->flags |= SK_F_ACK_NOW;
+        return true;
+    }
+    if (seq_lt(seq, t->rcv_nxt)) {
+        uint32_t cut = t->rcv_nxt - seq;
+        seq += cut;
+        data += cut;
+        len -= cut;
+    }
+    uint32_t win = rcv_window(t);
+    if (seq_gt(seq + len, t->rcv_nxt + win)) {
+        /* Data past the window's right edge is not ours to keep. */
+        uint32_t keep = t->rcv_nxt + win - seq;
+        if ((int32_t)keep < 0)
+            keep = 0;
+        if (keep < len) {
+            len = keep;
+            fin = false;
+        }
+        if (win == 0 && seq == t->rcv_nxt && seg->payload_len) {
+            sk_count(s, SK_C_TCPEXT_TCP_ZERO_WINDOW_DROP);
+            t->flags |= SK_F_ACK_NOW;
+            return true;
+        }
+    }
+    if (seq != t->rcv_nxt) {
+        /* Out of order: keep it and ACK at once so the sender's dupack
+         * and SACK machinery work (RFC 5681 §4.2, RFC 2018). */
+        ooo_insert(s, t, seq, data, len, fin);
+        t->flags |= SK_F_ACK_NOW;
+        return true;
+    }
+    if (len) {
+        if (!sk_ring_reserve(&t->rcvq, t->rcvq.len + len)) {
+            sk_count(s, SK_C_TCPEXT_TCP_RCV_Q_DROP);
+            return true;
+        }
+        sk_ring_write(&t->rcvq, data, len);
+        t->rcv_nxt += len;
+        t->bytes_received += len;
+        grow_window(s, t, len);
+        bool had_ooo = t->ooo != NULL;
+        if (had_ooo && ooo_drain(s, t))
+            fin = true;
+        if (had_ooo && !t->ooo)
+            t->flags |= SK_F_ACK_NOW; /* RFC 5681 §4.2: a filled hole is ACKed at once */
+        if (t->quickack == 0 && t->data_segs_in == 1)
+            t->quickack = SK_TCP_MAX_QUICKACKS; /* first data: Linux's tcp_incr_quickack */
+        sk_notify(s, t);
+    }
+    if (fin)
+        return process_fin(s, t);
+    if (len)
+        ack_snd_check(s, t);
+    return true;
+}
+
+/* RFC 9293 §3.10.7.4 eighth step: the FIN. */
+static bool process_fin(sk_stack *s, sk_tcb *t)
+{
+    t->rcv_nxt++;
+    t->flags |= SK_F_FIN_RCVD;
+    switch (t->state) {
+    case SK_TCP_SYN_RECV:
+    case SK_TCP_ESTABLISHED:
+        /* Linux delays this ACK (pingpong mode) so that an application
+         * closing promptly sends FIN and ACK together: the 3-segment close. */
+        sk_tcb_set_state(s, t, SK_TCP_CLOSE_WAIT, "rcv FIN");
+        t->flags |= SK_F_PINGPONG;
+        sk_arm_delack(s, t);
+        break;
+    case SK_TCP_CLOSE_WAIT:
+    case SK_TCP_CLOSING:
+    case SK_TCP_LAST_ACK:
+        break; /* a retransmitted FIN: stay */
+    case SK_TCP_FIN_WAIT1:
+        /* Our FIN is not yet acknowledged: simultaneous close. */
+        sk_send_ack(s, t);
+        sk_tcb_set_state(s, t, SK_TCP_CLOSING, "rcv FIN");
+        break;
+    case SK_TCP_FIN_WAIT2:
+        sk_send_ack(s, t);
+        sk_time_wait(s, t, SK_TCP_TIME_WAIT, SK_TCP_TIMEWAIT_LEN);
+        return false;
+    default:
+        break;
+    }
+    sk_notify(s, t);
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* ACK processing                                                       */
+/* ------------------------------------------------------------------ */
+
+static void update_window(sk_tcb *t, const sk_segment *seg)
+{
+    uint32_t nwin = (uint32_t)seg->window << ((t->flags & SK_F_WS_OK) ? t->snd_wscale : 0);
+    /* RFC 9293 §3.10.7.4 with Linux's tcp_may_update_window(). */
+    if (seq_gt(seg->ack, t->snd_una) || seq_gt(seg->seq, t->snd_wl1) ||
+        (seg->seq == t->snd_wl1 && (nwin > t->snd_wnd || !nwin))) {
+        t->snd_wnd = nwin;
+        t->snd_wl1 = seg->seq;
+        t->snd_wl2 = seg->ack;
+        if (nwin > t->max_window)
+            t->max_window = nwin;
+    }
+}
+
+/* Returns false when the segment must be dropped. */
+static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
+{
+    uint32_t ack = seg->ack;
+    if (seq_gt(ack, t->snd_max)) {
+        /* Acknowledges what we never sent (RFC 9293 §3.10.7.4; Linux
+         * answers with a rate-limited challenge ACK). */
+        sk_send_challenge_ack(s, t, false);
+        return false;
+    }
+    if (seq_lt(ack, t->snd_una)) {
+        /* RFC 5961 §5.2: an ACK older than the largest window we ever had
+         * is a blind injection attempt. */
+        if (seq_lt(ack, t->snd_una - t->max_window)) {
+            sk_send_challenge_ack(s, t, false);
+            return false;
+        }
+        return true; /* old duplicate: its data may still be good */
+    }
+    t->last_ack_recv = s->now;
+    uint32_t prior_wnd = t->snd_wnd;
+    update_window(t, seg);
+    uint32_t acked = ack - t->snd_una;
+    if (acked == 0) {
+        /* RFC 5681 §2 duplicate ACK: no data, same window, data in flight. */
+        if (seg->payload_len == 0 && !(seg->flags & (SK_TH_SYN | SK_TH_FIN)) && prior_wnd == t->snd_wnd &&
+            t->snd_max != t->snd_una) {
+            t->dupacks++;
+            if (t->dupacks == (unsigned)s->cfg.tcp_reordering && !(t->flags & SK_F_IN_RECOVERY)) {
+                sk_cc_enter_recovery(s, t);
+                sk_retransmit_head(s, t);
+            } else if (t->flags & SK_F_IN_RECOVERY) {
+                t->cwnd++; /* RFC 6582 §3.2 step 4: inflate per dupack */
+            }
+        }
+        if (t->snd_wnd && (t->flags & SK_F_PERSIST)) {
+            t->flags &= ~SK_F_PERSIST;
+            t->probes_out = 0;
+        }
+        return true;
+    }
+
+    /* New data acknowledged. */
+    uint32_t data_end = t->snd_una + t->sndq.len;
+    uint32_t data_acked = seq_gt(ack, data_end) ? t->sndq.len : acked;
+    bool fin_acked = (t->flags & SK_F_FIN_SENT) && seq_gt(ack, data_end);
+    bool syn_acked = seq_lt(t->snd_una, t->iss + 1) && seq_geq(ack, t->iss + 1);
+    if (syn_acked && data_acked)
+        data_acked--; /* the SYN's sequence number is not data */
+    sk_ring_consume(&t->sndq, data_acked);
+    if (!t->sndq.len)
+        sk_ring_free(&t->sndq); /* an idle connection keeps no buffer */
+    t->bytes_acked += data_acked;
+
+    /* RTT sample (RFC 6298 §3 and RFC 7323 §4): from the echoed timestamp,
+     * or from the timed segment when no retransmission blurs it. */
+    if ((t->flags & SK_F_TS_OK) && seg->opts.has_ts && seg->opts.ts_ecr) {
+        uint32_t rtt_ms = sk_tcp_time_ms(s) + t->ts_off - seg->opts.ts_ecr;
+        if ((int32_t)rtt_ms >= 0 && rtt_ms < 600000)
+            sk_rtt_sample(s, t, rtt_ms * 1000u + (rtt_ms == 0 ? 0 : 0));
+    } else if ((t->flags & SK_F_RTT_PENDING) && seq_geq(ack, t->rtt_seq)) {
+        t->flags &= ~SK_F_RTT_PENDING;
+        if (!t->retransmits)
+            sk_rtt_sample(s, t, (uint32_t)((s->now - t->rtt_start) / SK_NSEC_PER_USEC));
+    }
+
+    t->snd_una = ack;
+    if (seq_lt(t->snd_nxt, t->snd_una))
+        t->snd_nxt = t->snd_una;
+    t->backoff = 0;
+    t->retransmits = 0;
+    t->retrans_stamp = 0;
+    t->probes_out = 0;
+    t->flags &= ~SK_F_PERSIST;
+
+    if (t->flags & SK_F_IN_RECOVERY) {
+        if (seq_geq(ack, t->recover)) {
+            /* RFC 6582 §3.2 step 5: full ACK, deflate. */
+            t->flags &= ~SK_F_IN_RECOVERY;
+            t->cwnd = t->ssthresh;
+            t->dupacks = 0;
+        } else {
+            /* Partial ACK: retransmit the next hole, deflate by the amount
+             * acknowledged (RFC 6582 §3.2 step 5). */
+            sk_retransmit_head(s, t);
+            t->cwnd = t->cwnd > acked / t->mss ? t->cwnd - acked / t->mss + 1 : 1;
+        }
+    } else {
+        t->dupacks = 0;
+        sk_cc_on_ack(s, t, data_acked);
+    }
+    if (seq_geq(t->snd_una, t->snd_max))
+        t->flags &= ~SK_F_LOSS_RECOVERY;
+
+    /* RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart. */
+    if (t->snd_una == t->snd_max)
+        t->rto_at = 0;
+    else
+        sk_arm_rto(s, t);
+    sk_tcb_timer_update(s, t);
+
+    if (fin_acked) {
+        switch (t->state) {
+        case SK_TCP_FIN_WAIT1:
+            sk_tcb_set_state(s, t, SK_TCP_FIN_WAIT2, "rcv ACK of FIN");
+            if (t->flags & SK_F_ORPHAN) {
+                /* Linux's tcp_rcv_state_process: an orphan waiting for the
+                 * peer's FIN becomes a small FIN_WAIT_2 record lasting
+                 * tcp_fin_timeout, unless this very segment carries data
+                 * (a reset follows) or the FIN (TIME_WAIT follows). */
+                if (seg->payload_len && seq_gt(seg->seq + (uint32_t)seg->payload_len, t->rcv_nxt)) {
+                    sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
+                    sk_send_active_rst(s, t);
+                    sk_tcb_done(s, t, "data after close()");
+                    return false;
+                }
+                if (!(seg->flags & SK_TH_FIN)) {
+                    int tmo = t->fin_timeout_s >= 0 ? t->fin_timeout_s : s->cfg.tcp_fin_timeout;
+                    sk_time_wait(s, t, SK_TCP_FIN_WAIT2, SK_SEC(tmo));
+                    return false;
+                }
+            }
+            break;
+        case SK_TCP_CLOSING:
+            sk_time_wait(s, t, SK_TCP_TIME_WAIT, SK_TCP_TIMEWAIT_LEN);
+            return false;
+        case SK_TCP_LAST_ACK:
+            sk_tcb_done(s, t, "rcv ACK of FIN");
+            return false;
+        default:
+            break;
+        }
+    }
+    sk_notify(s, t); /* send space may have opened */
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* SYN_SENT (RFC 9293 §3.10.7.3)                                        */
+/* ------------------------------------------------------------------ */
+
+static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
+{
+    bool has_ack = (seg->flags & SK_TH_ACK) != 0;
+    if (has_ack && (seq_leq(seg->ack, t->iss) || seq_gt(seg->ack, t->snd_max))) {
+        /* First check: an unacceptable ACK draws a RST (unless it is one). */
+        if (!(seg->flags & SK_TH_RST))
+            sk_xmit(s, seg->src, seg->dport, seg->sport, seg->ack, 0, SK_TH_RST, 0, NULL, 0, NULL, 0);
+        sk_count(s, SK_C_SYNACK_OUT_OF_WINDOW);
+        return;
+    }
+    if (seg->flags & SK_TH_RST) {
+        /* Second check: only a RST acknowledging our SYN is believed. */
+        if (has_ack) {
+            connection_reset(s, t, "rcv RST (connection refused)");
+        } else {
+            sk_count(s, SK_C_SYNACK_RST_IGNORED);
+        }
+        return;
+    }
+    if (!(seg->flags & SK_TH_SYN)) {
+        sk_count(s, SK_C_SYNACK_BAD_SEGMENT);
+        return; /* fifth check: neither SYN nor RST */
+    }
+
+    t->irs = seg->seq;
+    t->rcv_nxt = seg->seq + 1;
+    t->rcv_wup = t->rcv_nxt;
+    negotiate_options(s, t, seg);
+
+    if (has_ack) {
+        /* Our SYN is acknowledged: ESTABLISHED. */
+        t->snd_una = seg->ack;
+        t->snd_wnd = seg->window; /* never scaled in a SYN (RFC 7323 §2.2) */
+        t->snd_wl1 = seg->seq;
+        t->snd_wl2 = seg->ack;
+        t->max_window = t->snd_wnd;
+        if ((t->flags & SK_F_TS_OK) && seg->opts.ts_ecr) {
+            uint32_t rtt_ms = sk_tcp_time_ms(s) + t->ts_off - seg->opts.ts_ecr;
+            if ((int32_t)rtt_ms >= 0)
+                sk_rtt_sample(s, t, rtt_ms * 1000u);
+        } else if (!t->retransmits) {
+            sk_rtt_sample(s, t, (uint32_t)((s->now - t->lsndtime) / SK_NSEC_PER_USEC));
+        }
+        t->backoff = 0;
+        t->retransmits = 0;
+        t->retrans_stamp = 0;
+        t->rto_at = 0;
+        init_transfer(s, t);
+        sk_tcb_set_state(s, t, SK_TCP_ESTABLISHED, "rcv SYN,ACK");
+        t->flags |= SK_F_ACK_NOW;
+        if ((seg->payload_len || (seg->flags & SK_TH_FIN)) && !data_queue(s, t, seg))
+            return;
+        sk_tcb_timer_update(s, t);
+        sk_tcp_output(s, t);
+        return;
+    }
+    /* A SYN without ACK: simultaneous open (RFC 9293 §3.5, figure 8). */
+    t->snd_wnd = seg->window;
+    t->snd_wl1 = seg->seq;
+    t->snd_wl2 = t->iss;
+    t->max_window = t->snd_wnd;
+    sk_tcb_set_state(s, t, SK_TCP_SYN_RECV, "rcv SYN (simultaneous open)");
+    sk_send_syn(s, t); /* as SYN,ACK: same ISN, now acknowledging theirs */
+    sk_arm_rto(s, t);
+    sk_tcb_timer_update(s, t);
+}
+
+/* ------------------------------------------------------------------ */
+/* Synchronized states and SYN_RCVD of a full TCB                       */
+/* ------------------------------------------------------------------ */
+
+/* A RST is accepted when it sits exactly at RCV.NXT (RFC 5961 §3.2); Linux
+ * also accepts RCV.NXT-1 after the peer's FIN (tcp_reset_check). */
+static bool rst_exact(const sk_tcb *t, const sk_segment *seg)
+{
+    if (seg->seq == t->rcv_nxt)
+        return true;
+    if ((t->flags & SK_F_FIN_RCVD) &&
+        (t->state == SK_TCP_CLOSE_WAIT || t->state == SK_TCP_LAST_ACK || t->state == SK_TCP_CLOSING))
+        return seg->seq == t->rcv_nxt - 1;
+    return false;
+}
+
+void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
+{
+    t->segs_in++;
+    if (t->state == SK_TCP_SYN_SENT) {
+        syn_sent_input(s, t, seg);
+        return;
+    }
+    if (t->state == SK_TCP_CLOSE || t->state == SK_TCP_LISTEN)
+        return;
+
+    /* PAWS (RFC 7323 §5.3): an old timestamp marks an old duplicate. */
+    if (sk_paws_reject(t, seg, s->now) && !(seg->flags & SK_TH_RST)) {
+        if (seg->flags & SK_TH_SYN) {
+            sk_send_challenge_ack(s, t, true);
+        } else {
+            sk_count(s, SK_C_TCPEXT_PAWS_ESTAB);
+            sk_send_ack(s, t);
+        }
+        return;
+    }
+
+    /* First: sequence acceptability (RFC 9293 §3.10.7.4, Linux's
+     * tcp_sequence: the segment must overlap the receive window). */
+    uint32_t win = rcv_window(t);
+    uint32_t end = seg->seq + seg_len(seg);
+    bool acceptable = !seq_lt(end, t->rcv_wup) && !seq_gt(seg->seq, t->rcv_nxt + win);
+    if (!acceptable) {
+        if (seg->flags & SK_TH_RST) {
+            sk_count(s, SK_C_SYNACK_RST_IGNORED);
+        } else if (seg->flags & SK_TH_SYN) {
+            sk_send_challenge_ack(s, t, true);
+        } else {
+            sk_count(s, SK_C_SYNACK_OUT_OF_WINDOW);
+            sk_send_ack(s, t);
+        }
+        return;
+    }
+
+    /* Second: RST (RFC 5961 §3.2). */
+    if (seg->flags & SK_TH_RST) {
+        if (rst_exact(t, seg)) {
+            if (t->state == SK_TCP_SYN_RECV && !(t->flags & SK_F_WAS_ESTABLISHED))
+                t->state = SK_TCP_SYN_SENT; /* refused, as a SYN_SENT would be */
+            connection_reset(s, t, "rcv RST");
+        } else {
+            sk_send_challenge_ack(s, t, false);
+        }
+        return;
+    }
+
+    /* Fourth: SYN in a synchronized state draws a challenge ACK (RFC 5961
+     * §4.2) — except the peer's SYN,ACK crossing ours in a simultaneous
+     * open, which Linux lets through. */
+    if (seg->flags & SK_TH_SYN) {
+        bool simopen_synack = t->state == SK_TCP_SYN_RECV && (seg->flags & SK_TH_ACK) &&
+                              seg->seq + 1 == t->rcv_nxt && seg->ack == t->snd_nxt;
+        if (!simopen_synack) {
+            sk_send_challenge_ack(s, t, true);
+            return;
+        }
+    }
+
+    /* Fifth: a segment without ACK is dropped (Linux drops even data). */
+    if (!(seg->flags & SK_TH_ACK)) {
+        sk_count(s, SK_C_SYNACK_BAD_SEGMENT);
+        return;
+    }
+
+    if (t->state == SK_TCP_SYN_RECV) {
+        if (seq_leq(seg->ack, t->snd_una) || seq_gt(seg->ack, t->snd_max)) {
+            sk_xmit(s, seg->src, seg->dport, seg->sport, seg->ack, 0, SK_TH_RST, 0, NULL, 0, NULL, 0);
+            return;
+        }
+        t->snd_wnd = (uint32_t)seg->window << ((t->flags & SK_F_WS_OK) ? t->snd_wscale : 0);
+        t->snd_wl1 = seg->seq;
+        t->snd_wl2 = seg->ack;
+        init_transfer(s, t);
+        sk_tcb_set_state(s, t, SK_TCP_ESTABLISHED, "rcv ACK");
+    }
+
+    update_ts_recent(s, t, seg);
+    t->lrcvtime = s->now;
+    if (t->keepalive_at)
+        sk_arm_keepalive(s, t);
+    /* Any acceptable segment proves the peer alive (Linux resets
+     * icsk_probes_out in tcp_ack): keepalive and persist probing restart. */
+    t->probes_out = 0;
+
+    if (!process_ack(s, t, seg))
+        return; /* the connection moved on (TIME_WAIT, closed) or the segment is void */
+
+    /* Seventh: segment text, by state (RFC 9293 §3.10.7.4). */
+    switch (t->state) {
+    case SK_TCP_CLOSE_WAIT:
+    case SK_TCP_CLOSING:
+    case SK_TCP_LAST_ACK:
+        /* The peer's FIN is in: nothing new can follow it.  A
+         * retransmission of what we have (its FIN was lost ACK) gets an
+         * ACK at once; anything beyond is ignored. */
+        if ((seg->payload_len || (seg->flags & SK_TH_FIN)) && seq_lt(seg->seq, t->rcv_nxt))
+            t->flags |= SK_F_ACK_NOW;
+        break;
+    case SK_TCP_FIN_WAIT1:
+    case SK_TCP_FIN_WAIT2:
+        /* RFC 1122 §4.2.2.13 and Linux: new data for a socket that can no
+         * longer read it (closed or SHUT_RD) resets the connection. */
+        if ((t->flags & (SK_F_ORPHAN | SK_F_SHUT_RD)) && seg->payload_len &&
+            seq_gt(seg->seq + (uint32_t)seg->payload_len, t->rcv_nxt)) {
+            sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
+            sk_send_active_rst(s, t);
+            t->so_error = ECONNRESET;
+            sk_tcb_done(s, t, "data after close()");
+            return;
+        }
+        if (!data_queue(s, t, seg))
+            return;
+        break;
+    case SK_TCP_ESTABLISHED:
+        if (!data_queue(s, t, seg))
+            return;
+        break;
+    default:
+        break;
+    }
+    if (t->state == SK_TCP_CLOSE)
+        return;
+    if (!(t->flags & SK_F_HASHED))
+        return; /* moved to TIME_WAIT */
+    sk_tcp_output(s, t);
+    sk_tcb_timer_update(s, t);
+}

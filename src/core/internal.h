@@ -1,0 +1,400 @@
+/*
+ * Engine internals shared by the files of src/core.
+ *
+ * Three objects, sized to their phase as Linux sizes them:
+ *   sk_request  a half-open passive connection on a listener's SYN queue
+ *               (listen.c), a few dozen bytes;
+ *   sk_tcb      a full connection or socket (everything else);
+ *   sk_tw       a TIME_WAIT (or orphaned FIN_WAIT_2) record (timewait.c),
+ *               holding only what is needed to answer late segments.
+ */
+#ifndef SK_INTERNAL_H
+#define SK_INTERNAL_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "synack/packet.h"
+#include "synack/synack.h"
+
+#include "config.h"
+#include "counters.h"
+#include "isn.h"
+#include "timer_wheel.h"
+
+/* Sequence-space comparisons (RFC 9293 §3.4, modulo 2^32). */
+static inline bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+static inline bool seq_leq(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
+static inline bool seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
+static inline bool seq_geq(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
+static inline uint32_t seq_max(uint32_t a, uint32_t b) { return seq_gt(a, b) ? a : b; }
+
+#define SK_MS(x) ((sk_time_ns)(x) * SK_NSEC_PER_MSEC)
+#define SK_SEC(x) ((sk_time_ns)(x) * SK_NSEC_PER_SEC)
+
+/* Linux constants (include/net/tcp.h) */
+#define SK_TCP_TIMEWAIT_LEN SK_SEC(60)
+#define SK_TCP_TIMEOUT_INIT SK_SEC(1)
+#define SK_TCP_DELACK_MAX SK_MS(200)
+#define SK_TCP_ATO_MIN SK_MS(40)
+#define SK_TCP_INIT_CWND 10
+#define SK_TCP_MAX_WSCALE 14
+#define SK_TCP_MSS_DEFAULT 536
+#define SK_TCP_MAX_QUICKACKS 16
+#define SK_MAX_TCP_WINDOW 65535u
+#define SK_TCP_RESOURCE_PROBE_INTERVAL SK_MS(500)
+#define SK_TCP_MAX_SYNACK_OVERHEAD 40
+
+/* ------------------------------------------------------------------ */
+/* Byte ring buffer: send queue and in-order receive queue              */
+/* ------------------------------------------------------------------ */
+
+typedef struct sk_ring {
+    uint8_t *data;
+    uint32_t cap;  /* power of two, 0 when unallocated */
+    uint32_t head; /* offset of the first byte */
+    uint32_t len;
+} sk_ring;
+
+bool sk_ring_reserve(sk_ring *r, uint32_t need);
+uint32_t sk_ring_write(sk_ring *r, const void *src, uint32_t len);
+uint32_t sk_ring_peek(const sk_ring *r, uint32_t off, void *dst, uint32_t len);
+void sk_ring_consume(sk_ring *r, uint32_t len);
+void sk_ring_free(sk_ring *r);
+
+/* Out-of-order receive queue: non-overlapping, sorted segments of data
+ * beyond RCV.NXT (RFC 9293 §3.10.7.4 allows keeping them; SACK reports
+ * them, RFC 2018). */
+typedef struct sk_ooo_seg {
+    struct sk_ooo_seg *next;
+    uint32_t seq;
+    uint32_t len;
+    bool fin; /* a FIN follows the last byte */
+    uint8_t data[];
+} sk_ooo_seg;
+
+/* ------------------------------------------------------------------ */
+/* Connection (TCB)                                                     */
+/* ------------------------------------------------------------------ */
+
+enum sk_tcb_flag {
+    SK_F_ORPHAN = 1u << 0,        /* close() called: no handle any more */
+    SK_F_SHUT_RD = 1u << 1,
+    SK_F_SHUT_WR = 1u << 2,       /* FIN queued after the send queue */
+    SK_F_FIN_SENT = 1u << 3,
+    SK_F_FIN_RCVD = 1u << 4,
+    SK_F_NODELAY = 1u << 5,
+    SK_F_KEEPALIVE = 1u << 6,
+    SK_F_REUSEADDR = 1u << 7,
+    SK_F_LINGER = 1u << 8,
+    SK_F_TS_OK = 1u << 9,         /* timestamps negotiated */
+    SK_F_SACK_OK = 1u << 10,
+    SK_F_WS_OK = 1u << 11,
+    SK_F_BOUND = 1u << 12,        /* has a local port (bind or autobind) */
+    SK_F_USER_BOUND = 1u << 13,   /* bind() called */
+    SK_F_HASHED = 1u << 14,       /* in the connection table */
+    SK_F_ACK_NOW = 1u << 15,      /* an ACK must go out this run */
+    SK_F_IN_RECOVERY = 1u << 16,  /* fast recovery (NewReno) */
+    SK_F_CORK = 1u << 17,
+    SK_F_CONNECTING = 1u << 18,   /* connect() in progress (Linux SS_CONNECTING) */
+    SK_F_RTT_PENDING = 1u << 19,  /* timing rtt_seq (no timestamps) */
+    SK_F_PERSIST = 1u << 20,      /* zero-window probing */
+    SK_F_WAS_ESTABLISHED = 1u << 21,
+    SK_F_REUSEPORT = 1u << 22,
+    SK_F_LOSS_RECOVERY = 1u << 23, /* after an RTO: retransmitting below snd_max */
+    SK_F_PINGPONG = 1u << 25,     /* interactive: delay ACKs (Linux pingpong mode) */
+    SK_F_CONNECTED = 1u << 26,    /* connect() reported success (SS_CONNECTED) */
+    SK_F_SNDBUF_LOCK = 1u << 27,  /* SO_SNDBUF set: no autotuning */
+};
+
+struct sk_listen_queue;
+
+typedef struct sk_tcb {
+    struct sk_tcb *hnext; /* connection-table chain */
+    sk_timer timer;       /* armed at the earliest of the deadlines below */
+
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+    int fd; /* -1 once orphaned */
+    uint8_t state;
+    uint8_t snd_wscale, rcv_wscale;
+    uint8_t backoff;        /* RTO exponent */
+    uint8_t retransmits;    /* consecutive timeouts of the head segment */
+    uint8_t probes_out;     /* keepalive or zero-window probes unanswered */
+    uint8_t quickack;       /* segments still to ACK at once (Linux quickack mode) */
+    uint8_t dupacks;
+    uint32_t flags;
+
+    /* send sequence space (RFC 9293 §3.3.1) */
+    uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_window;
+    uint32_t snd_sml; /* end of the last sub-MSS segment sent (Minshall) */
+    /* receive sequence space */
+    uint32_t irs, rcv_nxt, rcv_wnd, rcv_wup, rcv_ssthresh, window_clamp;
+
+    uint16_t mss;      /* effective send MSS (payload bytes, options excluded) */
+    uint16_t advmss;   /* MSS we announced */
+    uint16_t peer_mss; /* MSS the peer announced (536 if none) */
+    uint16_t user_mss; /* TCP_MAXSEG, 0 if unset */
+    uint16_t rcv_mss;  /* estimate of the peer's segment size */
+
+    uint32_t ts_recent, ts_recent_stamp_s, ts_off;
+
+    /* RTT estimation, RFC 6298, in microseconds (srtt_us scaled by 8 and
+     * mdev_us by 4 as Linux keeps them). */
+    uint32_t srtt_us, mdev_us, rttvar_us, rto_us, min_rtt_us;
+    uint32_t rtt_seq;
+    sk_time_ns rtt_start;
+
+    /* congestion control (Reno/NewReno) */
+    uint32_t cwnd, ssthresh, cwnd_cnt, recover, prior_cwnd;
+
+    /* deadlines (absolute ns, 0 when idle); the timer is armed at the min */
+    sk_time_ns rto_at, delack_at, keepalive_at, linger2_at;
+    sk_time_ns retrans_stamp;    /* first transmission of the oldest unacked */
+    sk_time_ns lrcvtime, lsndtime, last_ack_recv, last_data_recv, last_data_sent;
+
+    sk_ring sndq; /* bytes from snd_una on, sent and unsent */
+    sk_ring rcvq; /* in-order bytes not yet read */
+    sk_ooo_seg *ooo;
+
+    /* socket options */
+    uint32_t sndbuf, rcvbuf;
+    uint32_t keepidle_s, keepintvl_s, user_timeout_ms;
+    uint8_t keepcnt, syn_retries;
+    int linger_s;
+    int so_error; /* pending error, positive errno */
+    int fin_timeout_s; /* TCP_LINGER2, -1 = sysctl */
+
+    struct sk_listen_queue *listen; /* LISTEN sockets */
+    struct sk_tcb *parent;    /* listener, while on its accept queue */
+    struct sk_tcb *aq_next;
+
+    /* TCP_INFO statistics */
+    uint64_t bytes_sent, bytes_acked, bytes_received, bytes_retrans;
+    uint32_t segs_in, segs_out, data_segs_in, data_segs_out, total_retrans;
+    uint32_t sack_blocks_sent; /* unused, reserved */
+} sk_tcb;
+
+/* ------------------------------------------------------------------ */
+/* Listener: SYN queue of request records and the accept queue          */
+/* ------------------------------------------------------------------ */
+
+typedef struct sk_request {
+    struct sk_request *hnext; /* listener's SYN-queue hash chain */
+    sk_timer timer;           /* SYN-ACK retransmission */
+    struct sk_tcb *listener;
+    uint32_t raddr;
+    uint16_t rport;
+    uint16_t mss;             /* peer MSS clamped with ours */
+    uint32_t iss, irs;
+    uint32_t ts_recent, ts_off;
+    uint8_t snd_wscale, rcv_wscale;
+    uint8_t opts;             /* SK_REQ_* */
+    uint8_t retrans;
+} sk_request;
+
+enum { SK_REQ_TS = 1, SK_REQ_SACK = 2, SK_REQ_WS = 4, SK_REQ_ACKED = 8 };
+
+typedef struct sk_listen_queue {
+    sk_request **syn_buckets;
+    uint32_t syn_mask;
+    uint32_t syn_count;
+    uint32_t backlog;         /* accept-queue limit: min(backlog, somaxconn) */
+    uint32_t aq_len;
+    sk_tcb *aq_head, *aq_tail;
+} sk_listen_queue;
+
+/* ------------------------------------------------------------------ */
+/* TIME_WAIT records (timewait.c)                                       */
+/* ------------------------------------------------------------------ */
+
+#define SK_TW_NONE UINT32_MAX
+
+typedef struct sk_tw {
+    uint32_t raddr;
+    uint16_t lport, rport;
+    uint32_t snd_nxt, rcv_nxt;
+    uint32_t ts_recent, ts_recent_stamp_s, ts_off;
+    uint32_t hnext;              /* hash chain, by index */
+    uint32_t qprev, qnext;       /* expiry FIFO, by index */
+    uint32_t expires_ms;         /* absolute ms since the stack's epoch */
+    uint32_t entry_ms;           /* when it entered this substate */
+    uint16_t rcv_wnd;            /* raw window field to advertise */
+    uint8_t substate;            /* SK_TCP_TIME_WAIT or SK_TCP_FIN_WAIT2 */
+    uint8_t ts_ok;
+} sk_tw;
+
+typedef struct sk_tw_table {
+    sk_tw *slab;
+    uint32_t slab_cap, count, free_head;
+    uint32_t *buckets;
+    uint32_t mask;
+    /* two FIFOs, because every record of a substate lives equally long */
+    uint32_t q_head[2], q_tail[2];
+} sk_tw_table;
+
+/* ------------------------------------------------------------------ */
+/* Port bookkeeping for bind() conflicts (Linux's bind buckets)          */
+/* ------------------------------------------------------------------ */
+
+typedef struct sk_bind_bucket {
+    struct sk_bind_bucket *next;
+    uint16_t port;
+    uint16_t listeners;
+    uint32_t refs;     /* sockets with this local port */
+    uint32_t noreuse;  /* of which without SO_REUSEADDR */
+    uint32_t user_bound; /* of which bound with bind() (not autobind) */
+    uint32_t tw;       /* TIME_WAIT records on this port */
+} sk_bind_bucket;
+
+/* ------------------------------------------------------------------ */
+/* The stack                                                            */
+/* ------------------------------------------------------------------ */
+
+struct sk_stack {
+    uint32_t addr;
+    uint16_t mtu;
+    char name[48];
+    sk_transmit_fn transmit;
+    void *transmit_ctx;
+    sk_event_fn on_event;
+    void *event_ctx;
+
+    sk_time_ns now;
+    sk_time_ns epoch; /* creation time; TW expiries are ms from here */
+    uint8_t isn_key[16], cookie_key[16];
+    sk_rng rng;
+    sk_config cfg;
+    uint64_t counters[SK_C__COUNT];
+    uint16_t ip_id;
+    uint32_t port_hint;
+
+    sk_wheel tcb_wheel; /* connection timers */
+    sk_wheel req_wheel; /* SYN-ACK retransmission */
+
+    sk_tcb **fds;
+    uint32_t fds_cap;
+
+    sk_tcb **conn_buckets;
+    uint32_t conn_mask, conn_count;
+
+    sk_tcb *listeners[64]; /* chained through hnext, by port % 64 */
+    sk_bind_bucket *bind_buckets[256];
+
+    sk_tw_table tw;
+    uint32_t orphans;
+    uint32_t requests; /* total SYN_RECV records */
+    uint32_t challenge_acks_this_sec;
+    uint32_t challenge_ack_sec;
+    uint32_t tw_isn; /* ISN for a SYN that reopens a TIME_WAIT tuple, 0 if none */
+
+    uint8_t out[65536 + 80]; /* scratch for building datagrams */
+};
+
+/* stack.c */
+void sk_emit(sk_stack *s, const sk_event *ev);
+void sk_emit_state(sk_stack *s, sk_tcb *t, int from, int to, const char *cause);
+void sk_emit_drop(sk_stack *s, const sk_segment *seg, sk_counter_id reason);
+void sk_emit_timer(sk_stack *s, uint32_t raddr, uint16_t lport, uint16_t rport, int fd, const char *timer);
+static inline void sk_count(sk_stack *s, sk_counter_id id) { s->counters[id]++; }
+sk_tcb *sk_conn_lookup(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport);
+void sk_conn_hash(sk_stack *s, sk_tcb *t);
+void sk_conn_unhash(sk_stack *s, sk_tcb *t);
+sk_tcb *sk_listener_lookup(sk_stack *s, uint32_t daddr, uint16_t lport);
+void sk_listener_hash(sk_stack *s, sk_tcb *t);
+void sk_listener_unhash(sk_stack *s, sk_tcb *t);
+sk_bind_bucket *sk_bind_bucket_get(sk_stack *s, uint16_t port, bool create);
+void sk_bind_bucket_release(sk_stack *s, sk_bind_bucket *b);
+void sk_port_ref(sk_stack *s, sk_tcb *t);
+void sk_port_unref(sk_stack *s, sk_tcb *t);
+sk_tcb *sk_tcb_alloc(sk_stack *s);
+int sk_fd_install(sk_stack *s, sk_tcb *t);
+sk_tcb *sk_fd_get(sk_stack *s, int fd);
+void sk_tcb_set_state(sk_stack *s, sk_tcb *t, int state, const char *cause);
+/* Ends a connection: state CLOSED, unhashed, timers off; frees the TCB
+ * when it has no handle. */
+void sk_tcb_done(sk_stack *s, sk_tcb *t, const char *cause);
+void sk_tcb_free(sk_stack *s, sk_tcb *t);
+void sk_notify(sk_stack *s, sk_tcb *t); /* readiness may have changed */
+
+/* input.c */
+void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg);
+bool sk_paws_reject(const sk_tcb *t, const sk_segment *seg, sk_time_ns now);
+
+/* output.c */
+typedef struct sk_out_opts {
+    bool syn;        /* SYN or SYN-ACK option block */
+    uint16_t mss;
+    bool ws, sack_perm, ts;
+    uint8_t wscale;
+    uint32_t ts_val, ts_ecr;
+    uint8_t sack_count;
+    sk_sack_block sack[SK_SACK_MAX_BLOCKS];
+} sk_out_opts;
+size_t sk_build_options(const sk_out_opts *o, uint8_t *buf);
+void sk_xmit(sk_stack *s, uint32_t daddr, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+             uint16_t flags, uint16_t win, const uint8_t *opts, size_t optlen, const uint8_t *payload,
+             size_t plen);
+void sk_tcp_output(sk_stack *s, sk_tcb *t);
+void sk_send_ack(sk_stack *s, sk_tcb *t);
+void sk_send_challenge_ack(sk_stack *s, sk_tcb *t, bool syn);
+void sk_send_syn(sk_stack *s, sk_tcb *t);
+void sk_send_active_rst(sk_stack *s, sk_tcb *t);
+void sk_send_probe(sk_stack *s, sk_tcb *t);
+void sk_reply_rst(sk_stack *s, const sk_segment *seg);
+uint32_t sk_tcp_time_ms(const sk_stack *s);
+uint16_t sk_select_window(sk_stack *s, sk_tcb *t);
+uint32_t sk_receive_space(const sk_tcb *t);
+void sk_init_rcv_window(sk_stack *s, uint32_t rcvbuf, uint16_t mss, bool ws_ok, uint32_t *rcv_wnd,
+                        uint8_t *rcv_wscale, uint32_t *window_clamp);
+uint16_t sk_default_advmss(const sk_stack *s);
+void sk_retransmit_head(sk_stack *s, sk_tcb *t);
+uint32_t sk_flight_size(const sk_tcb *t);
+
+/* timers.c */
+void sk_tcb_timer_update(sk_stack *s, sk_tcb *t);
+void sk_arm_rto(sk_stack *s, sk_tcb *t);
+void sk_arm_delack(sk_stack *s, sk_tcb *t);
+void sk_arm_keepalive(sk_stack *s, sk_tcb *t);
+void sk_rtt_sample(sk_stack *s, sk_tcb *t, uint32_t rtt_us);
+uint32_t sk_rto_min_us(const sk_stack *s);
+uint32_t sk_rto_max_us(const sk_stack *s);
+sk_time_ns sk_current_rto(const sk_stack *s, const sk_tcb *t);
+void sk_tcb_timer_fire(void *ctx, sk_timer *timer);
+static inline uint64_t sk_ns_to_tick(sk_time_ns t) { return (t + SK_NSEC_PER_MSEC - 1) / SK_NSEC_PER_MSEC; }
+
+/* listen.c */
+void sk_listen_input(sk_stack *s, sk_tcb *l, const sk_segment *seg);
+void sk_listen_destroy(sk_stack *s, sk_tcb *l);
+void sk_req_timer_fire(void *ctx, sk_timer *timer);
+void sk_accept_queue_remove(sk_stack *s, sk_tcb *child);
+
+/* timewait.c */
+int sk_tw_init(sk_tw_table *tw);
+void sk_tw_destroy(sk_tw_table *tw);
+/* Moves a connection into TIME_WAIT (or orphaned FIN_WAIT_2) for
+ * `timeout`. */
+void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout);
+uint32_t sk_tw_lookup(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport);
+/* Processes a segment for a TIME_WAIT record; may let a SYN reopen via
+ * the listener (returns true if the segment should go on to it). */
+bool sk_tw_input(sk_stack *s, uint32_t idx, const sk_segment *seg);
+void sk_tw_kill(sk_stack *s, uint32_t idx, bool emit);
+void sk_tw_expire(sk_stack *s);
+sk_time_ns sk_tw_next_deadline(const sk_stack *s);
+/* tcp_tw_reuse: may an active open take over this record's tuple? */
+bool sk_tw_reusable(sk_stack *s, uint32_t idx);
+
+/* cc.c */
+void sk_cc_init(sk_stack *s, sk_tcb *t);
+void sk_cc_on_ack(sk_stack *s, sk_tcb *t, uint32_t acked);
+void sk_cc_on_rto(sk_stack *s, sk_tcb *t);
+void sk_cc_enter_recovery(sk_stack *s, sk_tcb *t);
+
+/* sockinfo.c */
+void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti);
+
+#endif

@@ -1,0 +1,149 @@
+/*
+ * SipHash-2-4 (Aumasson & Bernstein, "SipHash: a fast short-input PRF",
+ * 2012), RFC 6528 initial sequence numbers, per-peer timestamp offsets,
+ * and xoshiro256** (Blackman & Vigna) seeded through splitmix64.
+ */
+#include "isn.h"
+
+
+static inline uint64_t rotl64(uint64_t x, unsigned r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+static uint64_t load_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+#define SIPROUND(v0, v1, v2, v3)                                                \
+    do {                                                                        \
+        v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32);          \
+        v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2;                                \
+        v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0;                                \
+        v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32);           \
+    } while (0)
+
+uint64_t sk_siphash24(const uint8_t key[16], const void *data, size_t len)
+{
+    const uint8_t *in = data;
+    uint64_t k0 = load_le64(key), k1 = load_le64(key + 8);
+    /* The constants spell "somepseudorandomlygeneratedbytes". */
+    uint64_t v0 = k0 ^ 0x736f6d6570736575ull;
+    uint64_t v1 = k1 ^ 0x646f72616e646f6dull;
+    uint64_t v2 = k0 ^ 0x6c7967656e657261ull;
+    uint64_t v3 = k1 ^ 0x7465646279746573ull;
+
+    size_t full = len - len % 8;
+    for (size_t i = 0; i < full; i += 8) {
+        uint64_t m = load_le64(in + i);
+        v3 ^= m;
+        SIPROUND(v0, v1, v2, v3);
+        SIPROUND(v0, v1, v2, v3);
+        v0 ^= m;
+    }
+    /* Last block: the remaining bytes, zero padded, with len mod 256 in
+     * the top byte so messages differing only in trailing zeros differ. */
+    uint64_t last = (uint64_t)(len & 0xff) << 56;
+    for (size_t i = 0; i < len % 8; i++)
+        last |= (uint64_t)in[full + i] << (8 * i);
+    v3 ^= last;
+    SIPROUND(v0, v1, v2, v3);
+    SIPROUND(v0, v1, v2, v3);
+    v0 ^= last;
+
+    v2 ^= 0xff;
+    for (int i = 0; i < 4; i++)
+        SIPROUND(v0, v1, v2, v3);
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* The tuple is hashed in wire byte order so the hash input does not depend
+ * on the host.  saddr/sport are the local end (RFC 6528 §3 orders
+ * F(localip, localport, remoteip, remoteport)). */
+uint32_t sk_isn(const uint8_t key[16], uint32_t saddr, uint16_t sport, uint32_t daddr,
+                uint16_t dport, uint64_t now_ns)
+{
+    uint8_t tuple[12];
+    put_be32(tuple, saddr);
+    put_be32(tuple + 4, daddr);
+    put_be32(tuple + 8, ((uint32_t)sport << 16) | dport);
+    uint32_t hash = (uint32_t)sk_siphash24(key, tuple, sizeof tuple);
+    /* Linux's seq_scale(): a clock ticking every 64 ns, which wraps the
+     * 32-bit space in about 274 s, faster than RFC 9293 §3.4.1's 4 µs
+     * clock, so a reused tuple's new ISN is likely beyond old segments. */
+    return hash + (uint32_t)(now_ns >> 6);
+}
+
+/* Linux's secure_tcp_ts_off() hashes the address pair only, so all
+ * connections to one peer share an offset and the peer's PAWS check
+ * (RFC 7323 §5) across successive connections keeps working. */
+uint32_t sk_ts_offset(const uint8_t key[16], uint32_t saddr, uint32_t daddr)
+{
+    uint8_t pair[8];
+    put_be32(pair, saddr);
+    put_be32(pair + 4, daddr);
+    return (uint32_t)sk_siphash24(key, pair, sizeof pair);
+}
+
+/* splitmix64 turns any seed, including 0, into a well mixed non-zero
+ * state, which xoshiro needs (an all-zero state would stay zero). */
+static uint64_t splitmix64_next(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void sk_rng_seed(sk_rng *r, uint64_t seed)
+{
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64_next(&x);
+}
+
+uint64_t sk_rng_next(sk_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = rotl64(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl64(s[3], 45);
+    return result;
+}
+
+/* Lemire, "Fast Random Integer Generation in an Interval" (2019): the high
+ * half of x * bound is uniform once the rare low halves below
+ * 2^32 mod bound are rejected. */
+uint32_t sk_rng_below(sk_rng *r, uint32_t bound)
+{
+    if (bound == 0)
+        return 0;
+    /* The high bits of xoshiro256** are its best ones. */
+    uint64_t m = (sk_rng_next(r) >> 32) * (uint64_t)bound;
+    uint32_t low = (uint32_t)m;
+    if (low < bound) {
+        uint32_t threshold = (uint32_t)(-bound) % bound;
+        while (low < threshold) {
+            m = (sk_rng_next(r) >> 32) * (uint64_t)bound;
+            low = (uint32_t)m;
+        }
+    }
+    return (uint32_t)(m >> 32);
+}

@@ -1,0 +1,437 @@
+/*
+ * Passive open.  A listener keeps half-open connections as compact request
+ * records on its SYN queue (Linux's request_sock) and turns one into a
+ * full connection only when the handshake's final ACK arrives, then keeps
+ * it on the accept queue until accept().
+ *
+ * LISTEN and SYN_RCVD-of-a-request processing (RFC 9293 §3.10.7.2, and
+ * Linux's tcp_conn_request / tcp_check_req) live here.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+static inline uint32_t req_hash(uint32_t raddr, uint16_t rport)
+{
+    uint64_t k = ((uint64_t)raddr << 16) ^ rport;
+    k *= 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(k >> 32);
+}
+
+static sk_request *req_lookup(sk_listen_queue *q, uint32_t raddr, uint16_t rport)
+{
+    for (sk_request *r = q->syn_buckets[req_hash(raddr, rport) & q->syn_mask]; r; r = r->hnext)
+        if (r->raddr == raddr && r->rport == rport)
+            return r;
+    return NULL;
+}
+
+static void req_table_grow(sk_listen_queue *q)
+{
+    uint32_t nmask = q->syn_mask * 2 + 1;
+    sk_request **nb = calloc((size_t)nmask + 1, sizeof(*nb));
+    if (!nb)
+        return;
+    for (uint32_t b = 0; b <= q->syn_mask; b++) {
+        sk_request *r = q->syn_buckets[b];
+        while (r) {
+            sk_request *next = r->hnext;
+            uint32_t h = req_hash(r->raddr, r->rport) & nmask;
+            r->hnext = nb[h];
+            nb[h] = r;
+            r = next;
+        }
+    }
+    free(q->syn_buckets);
+    q->syn_buckets = nb;
+    q->syn_mask = nmask;
+}
+
+static void req_unlink(sk_stack *s, sk_listen_queue *q, sk_request *req)
+{
+    sk_request **pp = &q->syn_buckets[req_hash(req->raddr, req->rport) & q->syn_mask];
+    while (*pp && *pp != req)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = req->hnext;
+    q->syn_count--;
+    s->requests--;
+    sk_wheel_del(&s->req_wheel, &req->timer);
+}
+
+static void emit_req_state(sk_stack *s, const sk_request *req, int from, int to, const char *cause)
+{
+    if (!s->on_event)
+        return;
+    sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = -1,
+                   .local = {s->addr, req->listener->lport}, .remote = {req->raddr, req->rport},
+                   .from_state = from, .to_state = to, .cause = cause};
+    sk_emit(s, &ev);
+}
+
+static void req_drop(sk_stack *s, sk_request *req, const char *cause)
+{
+    sk_listen_queue *q = req->listener->listen;
+    req_unlink(s, q, req);
+    emit_req_state(s, req, SK_TCP_SYN_RECV, SK_TCP_CLOSE, cause);
+    free(req);
+}
+
+/* The receive window a request offers: Linux's tcp_openreq_init_rwin()
+ * sizes it from the listener's buffer, in multiples of the MSS less the
+ * timestamp option. */
+static void req_init_rwin(sk_stack *s, const sk_tcb *l, sk_request *req, uint32_t *rcv_wnd, uint32_t *clamp)
+{
+    uint16_t mss = l->user_mss && l->user_mss < sk_default_advmss(s) ? l->user_mss : sk_default_advmss(s);
+    if (req->opts & SK_REQ_TS)
+        mss -= 12;
+    *clamp = 0;
+    uint8_t ws = 0;
+    sk_init_rcv_window(s, l->rcvbuf, mss, (req->opts & SK_REQ_WS) != 0, rcv_wnd, &ws, clamp);
+    req->rcv_wscale = ws;
+}
+
+static void send_synack(sk_stack *s, sk_request *req)
+{
+    sk_tcb *l = req->listener;
+    uint32_t rcv_wnd, clamp;
+    req_init_rwin(s, l, req, &rcv_wnd, &clamp);
+    uint16_t advmss = l->user_mss && l->user_mss < sk_default_advmss(s) ? l->user_mss : sk_default_advmss(s);
+    sk_out_opts o = {.syn = true, .mss = advmss,
+                     .ws = (req->opts & SK_REQ_WS) != 0, .wscale = req->rcv_wscale,
+                     .sack_perm = (req->opts & SK_REQ_SACK) != 0,
+                     .ts = (req->opts & SK_REQ_TS) != 0,
+                     .ts_val = sk_tcp_time_ms(s) + req->ts_off, .ts_ecr = req->ts_recent};
+    uint8_t opts[SK_TCP_OPT_MAX];
+    size_t optlen = sk_build_options(&o, opts);
+    sk_xmit(s, req->raddr, l->lport, req->rport, req->iss, req->irs + 1, SK_TH_SYN | SK_TH_ACK,
+            (uint16_t)(rcv_wnd < 65535u ? rcv_wnd : 65535u), opts, optlen, NULL, 0);
+}
+
+static void req_arm(sk_stack *s, sk_request *req)
+{
+    /* SYN-ACK retransmission: 1 s doubling, as Linux's reqsk timer. */
+    sk_time_ns to = SK_TCP_TIMEOUT_INIT << req->retrans;
+    sk_time_ns max = SK_MS(s->cfg.tcp_rto_max_ms);
+    if (to > max)
+        to = max;
+    sk_wheel_add(&s->req_wheel, &req->timer, sk_ns_to_tick(s->now + to));
+}
+
+void sk_req_timer_fire(void *ctx, sk_timer *timer)
+{
+    sk_stack *s = ctx;
+    sk_request *req = (sk_request *)((char *)timer - offsetof(sk_request, timer));
+    sk_emit_timer(s, req->raddr, req->listener->lport, req->rport, -1, "synack");
+    if (req->retrans >= (unsigned)s->cfg.tcp_synack_retries) {
+        req_drop(s, req, "SYN-ACK retries exhausted");
+        return;
+    }
+    req->retrans++;
+    sk_count(s, SK_C_TCP_RETRANS_SEGS);
+    sk_count(s, SK_C_TCPEXT_TCP_SYN_RETRANS);
+    send_synack(s, req);
+    req_arm(s, req);
+}
+
+static bool accept_queue_full(const sk_listen_queue *q)
+{
+    /* Linux's sk_acceptq_is_full(): strictly more than the backlog, so a
+     * listen(fd, 0) still takes one connection. */
+    return q->aq_len > q->backlog;
+}
+
+/* Linux's tcp_conn_request(): a SYN for a listener. */
+static void conn_request(sk_stack *s, sk_tcb *l, const sk_segment *seg)
+{
+    sk_listen_queue *q = l->listen;
+    if (accept_queue_full(q)) {
+        sk_count(s, SK_C_TCPEXT_LISTEN_OVERFLOWS);
+        sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
+        sk_emit_drop(s, seg, SK_C_TCPEXT_LISTEN_OVERFLOWS);
+        return;
+    }
+    if (q->syn_count >= q->backlog || s->requests >= (uint32_t)s->cfg.tcp_max_syn_backlog) {
+        /* SYN queue full.  SYN cookies (tcp_syncookies) are not wired in
+         * yet, so the request is dropped as with tcp_syncookies = 0. */
+        sk_count(s, SK_C_TCPEXT_TCP_REQ_Q_FULL_DROP);
+        sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
+        sk_emit_drop(s, seg, SK_C_TCPEXT_TCP_REQ_Q_FULL_DROP);
+        return;
+    }
+    sk_request *req = calloc(1, sizeof(*req));
+    if (!req) {
+        sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
+        return;
+    }
+    sk_timer_init(&req->timer);
+    req->listener = l;
+    req->raddr = seg->src;
+    req->rport = seg->sport;
+    req->irs = seg->seq;
+    if (s->tw_isn) {
+        req->iss = s->tw_isn; /* reopening a TIME_WAIT tuple (timewait.c) */
+        s->tw_isn = 0;
+    } else {
+        req->iss = sk_isn(s->isn_key, s->addr, l->lport, seg->src, seg->sport, s->now);
+    }
+    uint16_t peer_mss = seg->opts.has_mss && seg->opts.mss ? seg->opts.mss : SK_TCP_MSS_DEFAULT;
+    req->mss = peer_mss;
+    if (seg->opts.has_wscale && s->cfg.tcp_window_scaling) {
+        req->opts |= SK_REQ_WS;
+        req->snd_wscale = seg->opts.wscale;
+    }
+    if (seg->opts.sack_permitted && s->cfg.tcp_sack)
+        req->opts |= SK_REQ_SACK;
+    if (seg->opts.has_ts && s->cfg.tcp_timestamps) {
+        req->opts |= SK_REQ_TS;
+        req->ts_recent = seg->opts.ts_val;
+        req->ts_off = sk_ts_offset(s->isn_key, s->addr, seg->src);
+    }
+    if (q->syn_count > q->syn_mask)
+        req_table_grow(q);
+    uint32_t h = req_hash(req->raddr, req->rport) & q->syn_mask;
+    req->hnext = q->syn_buckets[h];
+    q->syn_buckets[h] = req;
+    q->syn_count++;
+    s->requests++;
+    emit_req_state(s, req, SK_TCP_LISTEN, SK_TCP_SYN_RECV, "rcv SYN");
+    send_synack(s, req);
+    req_arm(s, req);
+}
+
+/* Removes `child` from its listener's accept queue. */
+void sk_accept_queue_remove(sk_stack *s, sk_tcb *child)
+{
+    sk_tcb *l = child->parent;
+    (void)s;
+    if (!l || !l->listen)
+        return;
+    sk_listen_queue *q = l->listen;
+    sk_tcb **pp = &q->aq_head;
+    sk_tcb *prev = NULL;
+    while (*pp && *pp != child) {
+        prev = *pp;
+        pp = &(*pp)->aq_next;
+    }
+    if (*pp) {
+        *pp = child->aq_next;
+        if (q->aq_tail == child)
+            q->aq_tail = prev;
+        q->aq_len--;
+    }
+    child->aq_next = NULL;
+    child->parent = NULL;
+}
+
+/* The handshake completes: a full connection from the request
+ * (Linux's tcp_v4_syn_recv_sock + tcp_create_openreq_child). */
+static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segment *seg)
+{
+    sk_tcb *t = sk_tcb_alloc(s);
+    if (!t)
+        return NULL;
+    t->laddr = s->addr;
+    t->lport = l->lport;
+    t->raddr = req->raddr;
+    t->rport = req->rport;
+    t->iss = req->iss;
+    t->snd_una = req->iss;
+    t->snd_nxt = t->snd_max = req->iss + 1;
+    t->irs = req->irs;
+    t->rcv_nxt = t->rcv_wup = req->irs + 1;
+    t->sndbuf = l->sndbuf;
+    t->rcvbuf = l->rcvbuf;
+    t->user_mss = l->user_mss;
+    t->flags |= l->flags & (SK_F_NODELAY | SK_F_KEEPALIVE | SK_F_REUSEADDR);
+    t->keepidle_s = l->keepidle_s;
+    t->keepintvl_s = l->keepintvl_s;
+    t->keepcnt = l->keepcnt;
+    t->user_timeout_ms = l->user_timeout_ms;
+    t->linger_s = l->linger_s;
+    if (l->flags & SK_F_LINGER)
+        t->flags |= SK_F_LINGER;
+    t->advmss = l->user_mss && l->user_mss < sk_default_advmss(s) ? l->user_mss : sk_default_advmss(s);
+    if (req->opts & SK_REQ_WS) {
+        t->flags |= SK_F_WS_OK;
+        t->snd_wscale = req->snd_wscale;
+    }
+    if (req->opts & SK_REQ_SACK)
+        t->flags |= SK_F_SACK_OK;
+    if (req->opts & SK_REQ_TS) {
+        t->flags |= SK_F_TS_OK;
+        t->ts_recent = req->ts_recent;
+        t->ts_recent_stamp_s = (uint32_t)(s->now / SK_NSEC_PER_SEC);
+        t->ts_off = req->ts_off;
+    }
+    uint32_t clamp;
+    req_init_rwin(s, l, req, &t->rcv_wnd, &clamp);
+    t->rcv_wscale = req->rcv_wscale;
+    t->window_clamp = clamp;
+    t->rcv_ssthresh = t->rcv_wnd;
+    t->peer_mss = req->mss;
+    {
+        uint32_t mss = req->mss;
+        if (mss > (uint32_t)s->mtu - 40)
+            mss = (uint32_t)s->mtu - 40;
+        if (t->user_mss && mss > t->user_mss)
+            mss = t->user_mss;
+        if (t->flags & SK_F_TS_OK)
+            mss -= 12;
+        if (mss < (uint32_t)s->cfg.tcp_min_snd_mss)
+            mss = (uint32_t)s->cfg.tcp_min_snd_mss;
+        t->mss = (uint16_t)mss;
+    }
+    /* RTT of the SYN-ACK: from the echoed timestamp, or (Karn) from the
+     * SYN-ACK's send time when it was not retransmitted. */
+    if ((t->flags & SK_F_TS_OK) && seg->opts.has_ts && seg->opts.ts_ecr) {
+        uint32_t rtt_ms = sk_tcp_time_ms(s) + t->ts_off - seg->opts.ts_ecr;
+        if ((int32_t)rtt_ms >= 0 && rtt_ms < 600000)
+            sk_rtt_sample(s, t, rtt_ms * 1000u);
+    }
+    t->state = SK_TCP_SYN_RECV; /* the request's state, already reported */
+    t->parent = l;
+    sk_conn_hash(s, t);
+    sk_port_ref(s, t);
+    sk_count(s, SK_C_TCP_PASSIVE_OPENS);
+    return t;
+}
+
+static void request_input(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segment *seg)
+{
+    uint16_t flg = seg->flags & (SK_TH_SYN | SK_TH_ACK | SK_TH_RST | SK_TH_FIN);
+    /* PAWS against the SYN's timestamp (RFC 7323 §5). */
+    bool paws_reject = (req->opts & SK_REQ_TS) && seg->opts.has_ts &&
+                       (int32_t)(req->ts_recent - seg->opts.ts_val) > 1;
+
+    /* A retransmitted SYN: the SYN-ACK was lost; send it again. */
+    if (seg->seq == req->irs && flg == SK_TH_SYN && !paws_reject) {
+        sk_count(s, SK_C_TCP_RETRANS_SEGS);
+        send_synack(s, req);
+        return;
+    }
+    /* An ACK that does not acknowledge our SYN-ACK: RST (the listener
+     * answers as for a segment with no connection). */
+    if ((flg & SK_TH_ACK) && seg->ack != req->iss + 1) {
+        sk_reply_rst(s, seg);
+        return;
+    }
+    uint32_t rcv_wnd, clamp;
+    req_init_rwin(s, l, req, &rcv_wnd, &clamp);
+    uint32_t rcv_nxt = req->irs + 1;
+    uint32_t end = seg->seq + (uint32_t)seg->payload_len + !!(seg->flags & SK_TH_SYN) + !!(seg->flags & SK_TH_FIN);
+    bool in_window = seq_geq(end, rcv_nxt) && seq_leq(seg->seq, rcv_nxt + rcv_wnd);
+    if (paws_reject || !in_window) {
+        if (!(flg & SK_TH_RST)) {
+            /* Out of window: re-ACK (Linux's req->rsk_ops->send_ack). */
+            sk_out_opts o = {.ts = (req->opts & SK_REQ_TS) != 0,
+                             .ts_val = sk_tcp_time_ms(s) + req->ts_off, .ts_ecr = req->ts_recent};
+            uint8_t opts[SK_TCP_OPT_MAX];
+            size_t optlen = sk_build_options(&o, opts);
+            sk_xmit(s, req->raddr, l->lport, req->rport, req->iss + 1, rcv_nxt, SK_TH_ACK,
+                    (uint16_t)((rcv_wnd >> req->rcv_wscale) < 65535u ? (rcv_wnd >> req->rcv_wscale) : 65535u),
+                    opts, optlen, NULL, 0);
+        }
+        if (paws_reject)
+            sk_count(s, SK_C_TCPEXT_PAWS_ESTAB);
+        return;
+    }
+    if (flg & (SK_TH_RST | SK_TH_SYN)) {
+        /* Embryonic reset: the request goes away (RFC 9293: SYN_RCVD from
+         * a passive open returns to LISTEN). */
+        sk_count(s, SK_C_TCP_ATTEMPT_FAILS);
+        if (!(flg & SK_TH_RST))
+            sk_reply_rst(s, seg);
+        sk_count(s, SK_C_TCPEXT_EMBRYONIC_RSTS);
+        req_drop(s, req, (flg & SK_TH_RST) ? "rcv RST" : "rcv SYN in SYN_RCVD");
+        return;
+    }
+    if (!(flg & SK_TH_ACK))
+        return;
+
+    sk_listen_queue *q = l->listen;
+    if (accept_queue_full(q)) {
+        /* Linux drops the final ACK and keeps the request, so the
+         * SYN-ACK is retransmitted and the client's next ACK may find room;
+         * tcp_abort_on_overflow = 1 resets instead. */
+        sk_count(s, SK_C_TCPEXT_LISTEN_OVERFLOWS);
+        sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
+        sk_emit_drop(s, seg, SK_C_TCPEXT_LISTEN_OVERFLOWS);
+        if (s->cfg.tcp_abort_on_overflow) {
+            sk_reply_rst(s, seg);
+            req_drop(s, req, "accept queue full (tcp_abort_on_overflow)");
+        } else {
+            req->opts |= SK_REQ_ACKED;
+        }
+        return;
+    }
+    sk_tcb *child = create_child(s, l, req, seg);
+    req_unlink(s, q, req);
+    free(req);
+    if (!child) {
+        sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
+        return;
+    }
+    /* Onto the accept queue, then the ACK (and any data or FIN riding with
+     * it — a lost final ACK heals on the first data segment) is processed
+     * by the child as any segment in SYN_RCVD. */
+    if (q->aq_tail)
+        q->aq_tail->aq_next = child;
+    else
+        q->aq_head = child;
+    q->aq_tail = child;
+    q->aq_len++;
+    sk_tcb_input(s, child, seg);
+    sk_notify(s, l);
+}
+
+void sk_listen_input(sk_stack *s, sk_tcb *l, const sk_segment *seg)
+{
+    sk_listen_queue *q = l->listen;
+    sk_request *req = req_lookup(q, seg->src, seg->sport);
+    if (req) {
+        request_input(s, l, req, seg);
+        return;
+    }
+    /* RFC 9293 §3.10.7.2, LISTEN: ignore RST; RST any ACK; take a SYN. */
+    if (seg->flags & SK_TH_RST)
+        return;
+    if (seg->flags & SK_TH_ACK) {
+        sk_reply_rst(s, seg);
+        return;
+    }
+    if (seg->flags & SK_TH_SYN) {
+        conn_request(s, l, seg);
+        return;
+    }
+    sk_count(s, SK_C_SYNACK_BAD_SEGMENT);
+}
+
+/* close() of a listener: half-open requests vanish; connections nobody
+ * accepted are reset (Linux's inet_csk_listen_stop). */
+void sk_listen_destroy(sk_stack *s, sk_tcb *l)
+{
+    sk_listen_queue *q = l->listen;
+    if (!q)
+        return;
+    for (uint32_t b = 0; b <= q->syn_mask; b++) {
+        while (q->syn_buckets[b]) {
+            sk_request *req = q->syn_buckets[b];
+            req_drop(s, req, "listener closed");
+        }
+    }
+    while (q->aq_head) {
+        sk_tcb *child = q->aq_head;
+        q->aq_head = child->aq_next;
+        q->aq_len--;
+        child->aq_next = NULL;
+        child->parent = NULL;
+        if (child->state != SK_TCP_CLOSE)
+            sk_send_active_rst(s, child);
+        sk_tcb_done(s, child, "listener closed");
+    }
+    q->aq_tail = NULL;
+    free(q->syn_buckets);
+    free(q);
+    l->listen = NULL;
+}

@@ -1,0 +1,537 @@
+/*
+ * Segment output: option blocks, the receive window we advertise, the data
+ * sender (windows, congestion window, Nagle, FIN), retransmission, and the
+ * ACK, RST and probe segments.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+/* Linux's TS clock ticks in milliseconds (tcp_clock_ms). */
+uint32_t sk_tcp_time_ms(const sk_stack *s) { return (uint32_t)(s->now / SK_NSEC_PER_MSEC); }
+
+static inline void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static inline void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* Option layout exactly as Linux's tcp_options_write(), so captures and
+ * packetdrill scripts see the same bytes: MSS; then SACK-permitted and
+ * timestamps fused into one 12-byte word group (or NOP,NOP before the one
+ * present); then NOP,WSCALE; then NOP,NOP,SACK blocks. */
+size_t sk_build_options(const sk_out_opts *o, uint8_t *buf)
+{
+    uint8_t *p = buf;
+    if (o->syn && o->mss) {
+        p[0] = SK_TCPOPT_MSS;
+        p[1] = 4;
+        put16(p + 2, o->mss);
+        p += 4;
+    }
+    if (o->ts) {
+        if (o->syn && o->sack_perm) {
+            p[0] = SK_TCPOPT_SACK_PERM;
+            p[1] = 2;
+        } else {
+            p[0] = SK_TCPOPT_NOP;
+            p[1] = SK_TCPOPT_NOP;
+        }
+        p[2] = SK_TCPOPT_TIMESTAMP;
+        p[3] = 10;
+        put32(p + 4, o->ts_val);
+        put32(p + 8, o->ts_ecr);
+        p += 12;
+    } else if (o->syn && o->sack_perm) {
+        p[0] = SK_TCPOPT_NOP;
+        p[1] = SK_TCPOPT_NOP;
+        p[2] = SK_TCPOPT_SACK_PERM;
+        p[3] = 2;
+        p += 4;
+    }
+    if (o->syn && o->ws) {
+        p[0] = SK_TCPOPT_NOP;
+        p[1] = SK_TCPOPT_WSCALE;
+        p[2] = 3;
+        p[3] = o->wscale;
+        p += 4;
+    }
+    if (!o->syn && o->sack_count) {
+        p[0] = SK_TCPOPT_NOP;
+        p[1] = SK_TCPOPT_NOP;
+        p[2] = SK_TCPOPT_SACK;
+        p[3] = (uint8_t)(2 + 8 * o->sack_count);
+        p += 4;
+        for (unsigned i = 0; i < o->sack_count; i++) {
+            put32(p, o->sack[i].start);
+            put32(p + 4, o->sack[i].end);
+            p += 8;
+        }
+    }
+    return (size_t)(p - buf);
+}
+
+void sk_xmit(sk_stack *s, uint32_t daddr, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+             uint16_t flags, uint16_t win, const uint8_t *opts, size_t optlen, const uint8_t *payload,
+             size_t plen)
+{
+    sk_segment_spec spec = {
+        .src = s->addr, .dst = daddr, .sport = sport, .dport = dport, .seq = seq, .ack = ack,
+        .flags = flags, .window = win, .ttl = 64, .ip_id = s->ip_id++, .df = true,
+        .options = opts, .options_len = optlen, .payload = payload, .payload_len = plen,
+    };
+    size_t n = sk_build_segment(&spec, s->out, sizeof(s->out));
+    if (!n)
+        return;
+    sk_count(s, SK_C_TCP_OUT_SEGS);
+    sk_count(s, SK_C_IP_OUT_REQUESTS);
+    if (flags & SK_TH_RST)
+        sk_count(s, SK_C_TCP_OUT_RSTS);
+    if (s->on_event) {
+        sk_event ev = {.type = SK_EV_SEGMENT_OUT, .now = s->now, .fd = -1,
+                       .local = {s->addr, sport}, .remote = {daddr, dport},
+                       .data = s->out, .len = n};
+        sk_emit(s, &ev);
+    }
+    s->transmit(s->transmit_ctx, s->out, n);
+}
+
+/* ------------------------------------------------------------------ */
+/* Receive window (Linux tcp_select_initial_window / tcp_select_window)  */
+/* ------------------------------------------------------------------ */
+
+/* Linux advertises half of the buffer space (tcp_adv_win_scale = 1, or a
+ * scaling_ratio of 50% in 6.x): the rest pays for metadata overhead. */
+static uint32_t win_from_space(const sk_stack *s, uint32_t space)
+{
+    int scale = s->cfg.tcp_adv_win_scale;
+    if (scale <= 0)
+        return space >> (-scale);
+    return space - (space >> scale);
+}
+
+uint16_t sk_default_advmss(const sk_stack *s) { return (uint16_t)(s->mtu - 40); }
+
+static uint32_t ilog2_u32(uint32_t v)
+{
+    uint32_t r = 0;
+    while (v >>= 1)
+        r++;
+    return r;
+}
+
+void sk_init_rcv_window(sk_stack *s, uint32_t rcvbuf, uint16_t mss, bool ws_ok, uint32_t *rcv_wnd,
+                        uint8_t *rcv_wscale, uint32_t *window_clamp)
+{
+    uint32_t space = win_from_space(s, rcvbuf);
+    uint32_t clamp = *window_clamp ? *window_clamp : (65535u << SK_TCP_MAX_WSCALE);
+    if (space > clamp)
+        space = clamp;
+    if (mss && space > mss)
+        space = (space / mss) * mss;
+    *rcv_wnd = space < 65535u ? space : 65535u;
+    *rcv_wscale = 0;
+    if (ws_ok) {
+        /* Linux sizes the scale for the largest buffer autotuning may
+         * reach: max(tcp_rmem[2], rmem_max = 212992). */
+        uint32_t max_space = space;
+        if ((uint32_t)s->cfg.tcp_rmem[2] > max_space)
+            max_space = (uint32_t)s->cfg.tcp_rmem[2];
+        if (max_space < 212992u)
+            max_space = 212992u;
+        if (max_space > clamp)
+            max_space = clamp;
+        int ws = (int)ilog2_u32(max_space) - 15;
+        if (ws < 0)
+            ws = 0;
+        if (ws > SK_TCP_MAX_WSCALE)
+            ws = SK_TCP_MAX_WSCALE;
+        *rcv_wscale = (uint8_t)ws;
+    }
+    uint32_t maxclamp = 65535u << *rcv_wscale;
+    *window_clamp = clamp < maxclamp ? clamp : maxclamp;
+}
+
+static uint32_t rcv_used(const sk_tcb *t)
+{
+    uint32_t used = t->rcvq.len;
+    for (const sk_ooo_seg *o = t->ooo; o; o = o->next)
+        used += o->len;
+    return used;
+}
+
+uint32_t sk_receive_space(const sk_tcb *t)
+{
+    uint32_t used = rcv_used(t);
+    return used >= t->rcvbuf ? 0 : t->rcvbuf - used;
+}
+
+/* Linux's __tcp_select_window(): offer what the buffer can take, capped by
+ * rcv_ssthresh (which grows as the peer proves it sends full segments),
+ * without silly small windows (RFC 9293 §3.8.6.2.2). */
+static uint32_t compute_window(sk_stack *s, sk_tcb *t)
+{
+    uint32_t mss = t->rcv_mss ? t->rcv_mss : t->advmss;
+    uint32_t free_space = win_from_space(s, sk_receive_space(t));
+    uint32_t allowed = win_from_space(s, t->rcvbuf);
+    uint32_t full = t->window_clamp < allowed ? t->window_clamp : allowed;
+    if (mss > full) {
+        mss = full;
+        if (!mss)
+            return 0;
+    }
+    if (free_space < (full >> 1)) {
+        t->quickack = 0;
+        free_space &= ~((1u << t->rcv_wscale) - 1);
+        if (free_space < (allowed >> 4) || free_space < mss)
+            return 0;
+    }
+    if (free_space > t->rcv_ssthresh)
+        free_space = t->rcv_ssthresh;
+    uint32_t window;
+    if (t->rcv_wscale) {
+        uint32_t unit = 1u << t->rcv_wscale;
+        window = (free_space + unit - 1) & ~(unit - 1);
+    } else {
+        window = t->rcv_wnd;
+        if (window + mss <= free_space || window > free_space)
+            window = (free_space / mss) * mss;
+        else if (mss == full && free_space > window + (full >> 1))
+            window = free_space;
+    }
+    return window;
+}
+
+uint16_t sk_select_window(sk_stack *s, sk_tcb *t)
+{
+    uint32_t old_win = t->rcv_wnd;
+    uint32_t cur_win = t->rcv_wup + t->rcv_wnd - t->rcv_nxt;
+    if ((int32_t)cur_win < 0)
+        cur_win = 0;
+    uint32_t new_win = compute_window(s, t);
+    if (new_win < cur_win) {
+        /* Never shrink the window we offered (RFC 9293 §3.8.6.2.2). */
+        uint32_t unit = 1u << t->rcv_wscale;
+        new_win = (cur_win + unit - 1) & ~(unit - 1);
+    }
+    t->rcv_wnd = new_win;
+    t->rcv_wup = t->rcv_nxt;
+    uint32_t cap = 65535u << t->rcv_wscale;
+    if (new_win > cap)
+        new_win = cap;
+    new_win >>= t->rcv_wscale;
+    if (new_win == 0 && old_win)
+        sk_count(s, SK_C_TCPEXT_TCP_TO_ZERO_WINDOW_ADV);
+    else if (new_win && old_win == 0)
+        sk_count(s, SK_C_TCPEXT_TCP_FROM_ZERO_WINDOW_ADV);
+    return (uint16_t)new_win;
+}
+
+/* ------------------------------------------------------------------ */
+/* Segments of a connection                                             */
+/* ------------------------------------------------------------------ */
+
+/* SACK blocks for the out-of-order queue, most recent first as RFC 2018
+ * §4 asks; we approximate "most recent" by ascending order. */
+static uint8_t fill_sack(const sk_tcb *t, sk_sack_block *out, uint8_t max)
+{
+    uint8_t n = 0;
+    for (const sk_ooo_seg *o = t->ooo; o && n < max; o = o->next) {
+        uint32_t start = o->seq, end = o->seq + o->len;
+        if (n && out[n - 1].end == start) {
+            out[n - 1].end = end;
+            continue;
+        }
+        out[n].start = start;
+        out[n].end = end;
+        n++;
+    }
+    return n;
+}
+
+static size_t conn_options(sk_stack *s, sk_tcb *t, uint8_t *buf, bool with_sack)
+{
+    sk_out_opts o = {0};
+    if (t->flags & SK_F_TS_OK) {
+        o.ts = true;
+        o.ts_val = sk_tcp_time_ms(s) + t->ts_off;
+        o.ts_ecr = t->ts_recent;
+    }
+    if (with_sack && (t->flags & SK_F_SACK_OK) && t->ooo)
+        o.sack_count = fill_sack(t, o.sack, o.ts ? 3 : 4);
+    return sk_build_options(&o, buf);
+}
+
+static void conn_xmit(sk_stack *s, sk_tcb *t, uint32_t seq, uint16_t flags, const uint8_t *payload,
+                      size_t plen)
+{
+    uint8_t opts[SK_TCP_OPT_MAX];
+    size_t optlen = conn_options(s, t, opts, !(flags & (SK_TH_SYN | SK_TH_RST)));
+    uint16_t win = 0;
+    uint32_t ack = 0;
+    if (flags & SK_TH_ACK) {
+        win = sk_select_window(s, t);
+        ack = t->rcv_nxt;
+        /* This segment carries the ACK: a pending delayed ACK is done. */
+        t->delack_at = 0;
+        t->flags &= ~SK_F_ACK_NOW;
+        if (t->quickack)
+            t->quickack--;
+    }
+    t->segs_out++;
+    t->lsndtime = s->now;
+    sk_xmit(s, t->raddr, t->lport, t->rport, seq, ack, flags, win, opts, optlen, payload, plen);
+}
+
+void sk_send_ack(sk_stack *s, sk_tcb *t)
+{
+    conn_xmit(s, t, t->snd_nxt, SK_TH_ACK, NULL, 0);
+}
+
+/* RFC 5961 §3.2/§4.2: answer with an ACK carrying the current RCV.NXT,
+ * rate-limited by tcp_challenge_ack_limit per second as Linux does. */
+void sk_send_challenge_ack(sk_stack *s, sk_tcb *t, bool syn)
+{
+    uint32_t sec = (uint32_t)(s->now / SK_NSEC_PER_SEC);
+    if (sec != s->challenge_ack_sec) {
+        s->challenge_ack_sec = sec;
+        s->challenge_acks_this_sec = 0;
+    }
+    if (s->challenge_acks_this_sec >= (uint32_t)s->cfg.tcp_challenge_ack_limit) {
+        sk_count(s, SK_C_TCPEXT_TCP_ACK_SKIPPED_CHALLENGE);
+        return;
+    }
+    s->challenge_acks_this_sec++;
+    sk_count(s, SK_C_TCPEXT_TCP_CHALLENGE_ACK);
+    if (syn)
+        sk_count(s, SK_C_TCPEXT_TCP_SYN_CHALLENGE);
+    sk_send_ack(s, t);
+}
+
+/* An active reset (close() with unread data, SO_LINGER 0, keepalive or
+ * retransmission give-up): RST|ACK at SND.NXT, as Linux's
+ * tcp_send_active_reset(). */
+void sk_send_active_rst(sk_stack *s, sk_tcb *t)
+{
+    uint8_t opts[SK_TCP_OPT_MAX];
+    sk_out_opts o = {0};
+    if (t->flags & SK_F_TS_OK) {
+        o.ts = true;
+        o.ts_val = sk_tcp_time_ms(s) + t->ts_off;
+        o.ts_ecr = t->ts_recent;
+    }
+    size_t optlen = sk_build_options(&o, opts);
+    t->segs_out++;
+    sk_xmit(s, t->raddr, t->lport, t->rport, t->snd_nxt, t->rcv_nxt, SK_TH_RST | SK_TH_ACK, 0, opts,
+            optlen, NULL, 0);
+}
+
+/* Keepalive and zero-window probe: an ACK one below SND.UNA that the peer
+ * must answer with an ACK (Linux's tcp_xmit_probe_skb). */
+void sk_send_probe(sk_stack *s, sk_tcb *t)
+{
+    conn_xmit(s, t, t->snd_una - 1, SK_TH_ACK, NULL, 0);
+}
+
+void sk_send_syn(sk_stack *s, sk_tcb *t)
+{
+    uint8_t opts[SK_TCP_OPT_MAX];
+    sk_out_opts o = {.syn = true, .mss = t->advmss};
+    bool synack = t->state == SK_TCP_SYN_RECV;
+    if (synack) {
+        /* Simultaneous open: echo what both SYNs agreed on. */
+        o.ws = (t->flags & SK_F_WS_OK) != 0;
+        o.sack_perm = (t->flags & SK_F_SACK_OK) != 0;
+        o.ts = (t->flags & SK_F_TS_OK) != 0;
+    } else {
+        o.ws = s->cfg.tcp_window_scaling != 0;
+        o.sack_perm = s->cfg.tcp_sack != 0;
+        o.ts = s->cfg.tcp_timestamps != 0;
+    }
+    o.wscale = t->rcv_wscale;
+    o.ts_val = sk_tcp_time_ms(s) + t->ts_off;
+    o.ts_ecr = synack ? t->ts_recent : 0;
+    size_t optlen = sk_build_options(&o, opts);
+    uint16_t win = (uint16_t)(t->rcv_wnd < 65535u ? t->rcv_wnd : 65535u);
+    t->segs_out++;
+    t->lsndtime = s->now;
+    sk_xmit(s, t->raddr, t->lport, t->rport, t->iss, synack ? t->rcv_nxt : 0,
+            synack ? (SK_TH_SYN | SK_TH_ACK) : SK_TH_SYN, win, opts, optlen, NULL, 0);
+    if (t->snd_max == t->iss)
+        t->snd_max = t->iss + 1;
+    t->snd_nxt = t->iss + 1;
+}
+
+/* RFC 9293 §3.10.7.1: the reset for a segment that belongs to no
+ * connection.  If it had ACK, <SEQ=SEG.ACK><CTL=RST>; otherwise
+ * <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.  Never answer a RST. */
+void sk_reply_rst(sk_stack *s, const sk_segment *seg)
+{
+    if (seg->flags & SK_TH_RST)
+        return;
+    if (seg->flags & SK_TH_ACK) {
+        sk_xmit(s, seg->src, seg->dport, seg->sport, seg->ack, 0, SK_TH_RST, 0, NULL, 0, NULL, 0);
+    } else {
+        uint32_t len = (uint32_t)seg->payload_len + !!(seg->flags & SK_TH_SYN) + !!(seg->flags & SK_TH_FIN);
+        sk_xmit(s, seg->src, seg->dport, seg->sport, 0, seg->seq + len, SK_TH_RST | SK_TH_ACK, 0, NULL, 0,
+                NULL, 0);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* The data sender                                                      */
+/* ------------------------------------------------------------------ */
+
+uint32_t sk_flight_size(const sk_tcb *t) { return t->snd_nxt - t->snd_una; }
+
+static bool can_send_data(const sk_tcb *t)
+{
+    switch (t->state) {
+    case SK_TCP_ESTABLISHED:
+    case SK_TCP_CLOSE_WAIT:
+    case SK_TCP_FIN_WAIT1:
+    case SK_TCP_CLOSING:
+    case SK_TCP_LAST_ACK:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Sends one segment of sndq starting at `seq`, up to `len` bytes, with
+ * FIN when `fin`.  Counts retransmissions below snd_max. */
+static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len, bool fin)
+{
+    uint8_t *buf = NULL;
+    uint8_t stackbuf[2048];
+    if (len) {
+        buf = len <= sizeof(stackbuf) ? stackbuf : malloc(len);
+        if (!buf)
+            return;
+        sk_ring_peek(&t->sndq, seq - t->snd_una, buf, len);
+    }
+    uint16_t flags = SK_TH_ACK;
+    uint32_t data_end = t->snd_una + t->sndq.len;
+    if (len && seq + len == data_end)
+        flags |= SK_TH_PSH;
+    if (fin)
+        flags |= SK_TH_FIN;
+    bool retrans = seq_lt(seq, t->snd_max);
+    if (retrans) {
+        sk_count(s, SK_C_TCP_RETRANS_SEGS);
+        t->total_retrans++;
+        t->bytes_retrans += len;
+        if (!t->retrans_stamp)
+            t->retrans_stamp = s->now;
+    } else if (len) {
+        sk_count(s, SK_C_TCPEXT_TCP_ORIG_DATA_SENT);
+    }
+    if (len) {
+        t->data_segs_out++;
+        t->bytes_sent += len;
+        t->last_data_sent = s->now;
+    }
+    conn_xmit(s, t, seq, flags, buf, len);
+    if (buf && buf != stackbuf)
+        free(buf);
+    uint32_t end = seq + len + (fin ? 1 : 0);
+    if (seq_gt(end, t->snd_nxt))
+        t->snd_nxt = end;
+    if (seq_gt(end, t->snd_max)) {
+        /* RTT timing by Karn's rule: only new data, one sample at a time. */
+        if (!(t->flags & SK_F_TS_OK) && !(t->flags & SK_F_RTT_PENDING)) {
+            t->flags |= SK_F_RTT_PENDING;
+            t->rtt_seq = end;
+            t->rtt_start = s->now;
+        }
+        t->snd_max = end;
+    }
+    if (fin)
+        t->flags |= SK_F_FIN_SENT;
+    if (!t->rto_at)
+        sk_arm_rto(s, t);
+}
+
+void sk_tcp_output(sk_stack *s, sk_tcb *t)
+{
+    if (!can_send_data(t)) {
+        if (t->flags & SK_F_ACK_NOW)
+            sk_send_ack(s, t);
+        return;
+    }
+    uint32_t mss = t->mss;
+    for (;;) {
+        uint32_t data_end = t->snd_una + t->sndq.len;
+        bool fin_queued = (t->flags & SK_F_SHUT_WR) != 0;
+        uint32_t avail = seq_lt(t->snd_nxt, data_end) ? data_end - t->snd_nxt : 0;
+        bool fin_pending = fin_queued && t->snd_nxt == data_end;
+        if (!avail && !fin_pending)
+            break;
+        uint32_t wnd_end = t->snd_una + t->snd_wnd;
+        uint32_t cwnd_bytes = t->cwnd * mss;
+        uint32_t in_flight = sk_flight_size(t);
+        /* Linux's tcp_cwnd_test lets a lone FIN past a full window. */
+        if (in_flight >= cwnd_bytes && !(avail == 0 && fin_pending))
+            break;
+        uint32_t len = avail < mss ? avail : mss;
+        /* Linux's tcp_snd_wnd_test: a segment goes only if it fits the
+         * peer's window whole; no sub-MSS slivers to fill a window.  When
+         * nothing is in flight the persist timer takes over (timers.c). */
+        uint32_t end = t->snd_nxt + len + (fin_pending ? 1 : 0);
+        if (seq_gt(end, wnd_end))
+            break;
+        /* Nagle (RFC 896) with Minshall's refinement as Linux applies it:
+         * hold a small segment while an earlier small one is unacked. */
+        bool last_with_fin = fin_queued && t->snd_nxt + len == data_end;
+        if (len < mss && len > 0 && !last_with_fin && !(t->flags & SK_F_NODELAY)) {
+            if ((t->flags & SK_F_CORK) || seq_gt(t->snd_sml, t->snd_una))
+                break;
+        }
+        if (len < mss && len > 0 && (t->flags & SK_F_CORK) && !last_with_fin)
+            break;
+        bool fin = last_with_fin || fin_pending;
+        if (fin && len && seq_gt(t->snd_nxt + len + 1, wnd_end))
+            fin = false; /* the FIN follows when the window allows */
+        uint32_t seq = t->snd_nxt;
+        send_data_segment(s, t, seq, len, fin);
+        if (len < mss && len > 0)
+            t->snd_sml = seq + len; /* Minshall: end of the last small segment */
+        if (len == 0 && !fin)
+            break;
+    }
+    /* Zero window with data waiting and nothing in flight: the persist
+     * timer probes (RFC 9293 §3.8.6.1). */
+    if (t->sndq.len && t->snd_nxt == t->snd_una && !t->rto_at)
+        sk_arm_rto(s, t);
+    if (t->flags & SK_F_ACK_NOW)
+        sk_send_ack(s, t);
+}
+
+/* Retransmits the oldest unacknowledged segment (RTO or fast retransmit). */
+void sk_retransmit_head(sk_stack *s, sk_tcb *t)
+{
+    if (t->state == SK_TCP_SYN_SENT || (t->state == SK_TCP_SYN_RECV && !(t->flags & SK_F_WAS_ESTABLISHED))) {
+        sk_count(s, SK_C_TCP_RETRANS_SEGS);
+        sk_count(s, SK_C_TCPEXT_TCP_SYN_RETRANS);
+        t->total_retrans++;
+        if (!t->retrans_stamp)
+            t->retrans_stamp = s->now;
+        uint32_t nxt = t->snd_nxt;
+        sk_send_syn(s, t);
+        t->snd_nxt = nxt;
+        return;
+    }
+    uint32_t data_end = t->snd_una + t->sndq.len;
+    uint32_t sent_data = seq_lt(t->snd_una, data_end) ? (seq_lt(t->snd_max, data_end) ? t->snd_max : data_end) - t->snd_una : 0;
+    uint32_t len = sent_data < t->mss ? sent_data : t->mss;
+    bool fin = (t->flags & SK_F_FIN_SENT) && t->snd_una + len == data_end && seq_gt(t->snd_max, data_end);
+    if (!len && !fin)
+        return;
+    uint32_t saved_nxt = t->snd_nxt;
+    send_data_segment(s, t, t->snd_una, len, fin);
+    if (seq_gt(saved_nxt, t->snd_nxt))
+        t->snd_nxt = saved_nxt;
+}

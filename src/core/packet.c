@@ -1,0 +1,270 @@
+/*
+ * IPv4 + TCP parsing and building (RFC 791, RFC 9293 §3.1).
+ *
+ * The parser reads only within [dgram, dgram + len) and never trusts a
+ * length field before comparing it with what is actually there.
+ */
+#include "synack/packet.h"
+
+#include <string.h>
+
+#define IPV4_PROTO_TCP 6
+#define IPV4_FLAG_DF 0x4000
+#define IPV4_FLAG_MF 0x2000
+#define IPV4_FRAG_OFFSET_MASK 0x1fff
+#define TCP_FLAGS_MASK 0x01ff
+#define DEFAULT_TTL 64
+
+/* Linux's TCP_MAX_WSCALE: RFC 7323 §2.3 caps the shift at 14. */
+#define TCP_MAX_WSCALE 14
+
+#define TCPOLEN_MSS 4
+#define TCPOLEN_WSCALE 3
+#define TCPOLEN_SACK_PERM 2
+#define TCPOLEN_TIMESTAMP 10
+#define TCPOLEN_SACK_BASE 2
+#define TCPOLEN_SACK_PERBLOCK 8
+
+static uint16_t get_be16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static void put_be16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+const char *sk_parse_error_name(sk_parse_error e)
+{
+    switch (e) {
+    case SK_PARSE_OK: return "ok";
+    case SK_PARSE_TRUNCATED_IP: return "truncated-ip";
+    case SK_PARSE_BAD_VERSION: return "bad-ip-version";
+    case SK_PARSE_BAD_IHL: return "bad-ihl";
+    case SK_PARSE_BAD_IP_CSUM: return "bad-ip-checksum";
+    case SK_PARSE_FRAGMENT: return "fragment";
+    case SK_PARSE_NOT_TCP: return "not-tcp";
+    case SK_PARSE_TRUNCATED_TCP: return "truncated-tcp";
+    case SK_PARSE_BAD_DOFF: return "bad-data-offset";
+    case SK_PARSE_BAD_TCP_CSUM: return "bad-tcp-checksum";
+    case SK_PARSE_BAD_OPTION: return "bad-tcp-option";
+    }
+    return "unknown";
+}
+
+/*
+ * Follows Linux's tcp_parse_options(): a known option whose length is not
+ * the one its RFC gives is skipped as if absent, and a later copy of an
+ * option overrides an earlier one.  Linux stops parsing silently at an
+ * option whose length byte is missing, below 2 or overruns the header;
+ * synack's contract instead reports that as malformed so the drop is
+ * counted, and leaves in `out` what was decoded before it.
+ *
+ * Whether an option is honoured in this segment (MSS, WSCALE and SACK_PERM
+ * only on SYN, SACK only once SACK was negotiated, TS per the sysctl) is
+ * the caller's business: the option is decoded wherever it appears.
+ */
+bool sk_parse_options(const uint8_t *opt, size_t len, sk_tcp_opts *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t pos = 0;
+    while (pos < len) {
+        uint8_t kind = opt[pos];
+        if (kind == SK_TCPOPT_EOL)
+            return true;
+        if (kind == SK_TCPOPT_NOP) {
+            pos++;
+            continue;
+        }
+        if (len - pos < 2)
+            return false;
+        size_t optlen = opt[pos + 1];
+        if (optlen < 2 || optlen > len - pos)
+            return false;
+        const uint8_t *body = opt + pos + 2;
+        switch (kind) {
+        case SK_TCPOPT_MSS:
+            /* Linux ignores an MSS of 0 (tcp_parse_options: "if (in_mss)"),
+             * leaving the default clamp in force. */
+            if (optlen == TCPOLEN_MSS && get_be16(body) != 0) {
+                out->has_mss = true;
+                out->mss = get_be16(body);
+            }
+            break;
+        case SK_TCPOPT_WSCALE:
+            if (optlen == TCPOLEN_WSCALE) {
+                out->has_wscale = true;
+                /* Linux logs "Illegal window scaling value" and clamps. */
+                out->wscale = body[0] > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : body[0];
+            }
+            break;
+        case SK_TCPOPT_SACK_PERM:
+            if (optlen == TCPOLEN_SACK_PERM)
+                out->sack_permitted = true;
+            break;
+        case SK_TCPOPT_TIMESTAMP:
+            if (optlen == TCPOLEN_TIMESTAMP) {
+                out->has_ts = true;
+                out->ts_val = get_be32(body);
+                out->ts_ecr = get_be32(body + 4);
+            }
+            break;
+        case SK_TCPOPT_SACK:
+            /* Linux accepts 2 + 8n bytes with n >= 1 and, in
+             * tcp_sacktag_write_queue, uses at most TCP_NUM_SACKS (4)
+             * blocks; in a 40-byte option area n cannot exceed 4. */
+            if (optlen >= TCPOLEN_SACK_BASE + TCPOLEN_SACK_PERBLOCK &&
+                (optlen - TCPOLEN_SACK_BASE) % TCPOLEN_SACK_PERBLOCK == 0) {
+                size_t blocks = (optlen - TCPOLEN_SACK_BASE) / TCPOLEN_SACK_PERBLOCK;
+                if (blocks > SK_SACK_MAX_BLOCKS)
+                    blocks = SK_SACK_MAX_BLOCKS;
+                for (size_t i = 0; i < blocks; i++) {
+                    out->sack[i].start = get_be32(body + i * TCPOLEN_SACK_PERBLOCK);
+                    out->sack[i].end = get_be32(body + i * TCPOLEN_SACK_PERBLOCK + 4);
+                }
+                for (size_t i = blocks; i < SK_SACK_MAX_BLOCKS; i++)
+                    out->sack[i] = (sk_sack_block){0, 0};
+                out->sack_count = (uint8_t)blocks;
+            }
+            break;
+        default:
+            /* Unknown kinds (MD5, Fast Open, experimental...) are skipped
+             * by their length, as RFC 9293 §3.1 requires. */
+            break;
+        }
+        pos += optlen;
+    }
+    return true;
+}
+
+/*
+ * Checks follow the order of Linux's ip_rcv_core() and tcp_v4_rcv(), so a
+ * datagram with several faults is refused for the reason Linux would count.
+ * On SK_PARSE_BAD_TCP_CSUM and SK_PARSE_BAD_OPTION every field of `out` is
+ * already filled (options up to the bad one), which capture tools use to
+ * show what was refused.
+ */
+sk_parse_error sk_parse_segment(const uint8_t *dgram, size_t len, bool verify_csum, sk_segment *out)
+{
+    memset(out, 0, sizeof *out);
+    if (len < SK_IP_HDR_MIN)
+        return SK_PARSE_TRUNCATED_IP;
+    if ((dgram[0] >> 4) != 4)
+        return SK_PARSE_BAD_VERSION;
+    size_t ihl = (size_t)(dgram[0] & 0x0f) * 4;
+    if (ihl < SK_IP_HDR_MIN)
+        return SK_PARSE_BAD_IHL;
+    if (ihl > len)
+        return SK_PARSE_TRUNCATED_IP;
+    if (verify_csum && sk_csum_fold(sk_csum_partial(dgram, ihl, 0)) != 0)
+        return SK_PARSE_BAD_IP_CSUM;
+    size_t ip_len = get_be16(dgram + 2);
+    /* Bytes past the total length are link-layer padding (an Ethernet
+     * frame is at least 60 bytes) and are ignored, as Linux trims them. */
+    if (ip_len > len || ip_len < ihl)
+        return SK_PARSE_TRUNCATED_IP;
+
+    uint16_t frag = get_be16(dgram + 6);
+    out->tos = dgram[1];
+    out->ip_len = (uint16_t)ip_len;
+    out->ip_id = get_be16(dgram + 4);
+    out->df = (frag & IPV4_FLAG_DF) != 0;
+    out->ttl = dgram[8];
+    out->src = get_be32(dgram + 12);
+    out->dst = get_be32(dgram + 16);
+
+    /* The engine does no reassembly; Linux would, but a user-space stack
+     * on a raw path sees fragments only from broken or hostile peers. */
+    if ((frag & IPV4_FLAG_MF) || (frag & IPV4_FRAG_OFFSET_MASK))
+        return SK_PARSE_FRAGMENT;
+    if (dgram[9] != IPV4_PROTO_TCP)
+        return SK_PARSE_NOT_TCP;
+
+    const uint8_t *tcp = dgram + ihl;
+    size_t tcp_len = ip_len - ihl;
+    if (tcp_len < SK_TCP_HDR_MIN)
+        return SK_PARSE_TRUNCATED_TCP;
+    uint16_t off_flags = get_be16(tcp + 12);
+    size_t doff = (size_t)(off_flags >> 12) * 4;
+    if (doff < SK_TCP_HDR_MIN || doff > tcp_len)
+        return SK_PARSE_BAD_DOFF;
+
+    out->sport = get_be16(tcp);
+    out->dport = get_be16(tcp + 2);
+    out->seq = get_be32(tcp + 4);
+    out->ack = get_be32(tcp + 8);
+    out->flags = off_flags & TCP_FLAGS_MASK;
+    out->window = get_be16(tcp + 14);
+    out->tcp_csum = get_be16(tcp + 16);
+    out->urg_ptr = get_be16(tcp + 18);
+    out->doff = (uint8_t)doff;
+    out->options = tcp + SK_TCP_HDR_MIN;
+    out->options_len = doff - SK_TCP_HDR_MIN;
+    out->payload = tcp + doff;
+    out->payload_len = tcp_len - doff;
+
+    if (verify_csum && sk_tcp_checksum(out->src, out->dst, tcp, tcp_len) != 0)
+        return SK_PARSE_BAD_TCP_CSUM;
+    if (!sk_parse_options(out->options, out->options_len, &out->opts))
+        return SK_PARSE_BAD_OPTION;
+    return SK_PARSE_OK;
+}
+
+/* Returns 0 also when the spec cannot be encoded: options not a multiple
+ * of 4 or over 40 bytes (no data offset describes them), or a datagram
+ * over 65535 bytes. */
+size_t sk_build_segment(const sk_segment_spec *spec, uint8_t *buf, size_t cap)
+{
+    if (spec->options_len > SK_TCP_OPT_MAX || spec->options_len % 4 != 0)
+        return 0;
+    size_t tcp_hdr_len = SK_TCP_HDR_MIN + spec->options_len;
+    if (spec->payload_len > 0xffff - SK_IP_HDR_MIN - tcp_hdr_len)
+        return 0;
+    size_t total = SK_IP_HDR_MIN + tcp_hdr_len + spec->payload_len;
+    if (total > cap)
+        return 0;
+
+    uint8_t *ip = buf;
+    ip[0] = 0x45; /* version 4, IHL 5: the stack sends no IP options */
+    ip[1] = 0;
+    put_be16(ip + 2, (uint16_t)total);
+    put_be16(ip + 4, spec->ip_id);
+    put_be16(ip + 6, spec->df ? IPV4_FLAG_DF : 0);
+    ip[8] = spec->ttl ? spec->ttl : DEFAULT_TTL;
+    ip[9] = IPV4_PROTO_TCP;
+    put_be16(ip + 10, 0);
+    put_be32(ip + 12, spec->src);
+    put_be32(ip + 16, spec->dst);
+    put_be16(ip + 10, sk_csum_fold(sk_csum_partial(ip, SK_IP_HDR_MIN, 0)));
+
+    uint8_t *tcp = buf + SK_IP_HDR_MIN;
+    put_be16(tcp, spec->sport);
+    put_be16(tcp + 2, spec->dport);
+    put_be32(tcp + 4, spec->seq);
+    put_be32(tcp + 8, spec->ack);
+    put_be16(tcp + 12, (uint16_t)(((tcp_hdr_len / 4) << 12) | (spec->flags & TCP_FLAGS_MASK)));
+    put_be16(tcp + 14, spec->window);
+    put_be16(tcp + 16, 0);
+    put_be16(tcp + 18, 0);
+    if (spec->options_len)
+        memcpy(tcp + SK_TCP_HDR_MIN, spec->options, spec->options_len);
+    if (spec->payload_len)
+        memcpy(tcp + tcp_hdr_len, spec->payload, spec->payload_len);
+    put_be16(tcp + 16, sk_tcp_checksum(spec->src, spec->dst, tcp, tcp_hdr_len + spec->payload_len));
+    return total;
+}

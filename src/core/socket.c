@@ -1,0 +1,932 @@
+/*
+ * The socket calls.  Each returns what the Linux call returns, with the
+ * errno negated; all are non-blocking.  Where Linux's behaviour is subtle
+ * (connect() after completion, send() on a reset socket, close() with
+ * unread data) the comment names the kernel function being matched.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define SOCK_MIN_SNDBUF 4608u
+#define SOCK_MIN_RCVBUF 2304u
+
+static sk_tcb *get(sk_stack *s, int fd) { return sk_fd_get(s, fd); }
+
+int sk_socket(sk_stack *s)
+{
+    sk_tcb *t = sk_tcb_alloc(s);
+    if (!t)
+        return -ENOBUFS;
+    t->laddr = 0;
+    int fd = sk_fd_install(s, t);
+    if (fd < 0)
+        free(t);
+    return fd;
+}
+
+/* ------------------------------------------------------------------ */
+/* Ports                                                                */
+/* ------------------------------------------------------------------ */
+
+/* Linux's inet_csk_bind_conflict(), reduced to one local address: a port
+ * is shared only when every socket on it set SO_REUSEADDR and none
+ * listens; TIME_WAIT records yield to SO_REUSEADDR. */
+static bool bind_conflict(sk_stack *s, const sk_tcb *t, uint16_t port)
+{
+    sk_bind_bucket *b = sk_bind_bucket_get(s, port, false);
+    if (!b)
+        return false;
+    bool reuse = (t->flags & SK_F_REUSEADDR) != 0;
+    if (b->refs && !(reuse && b->noreuse == 0 && b->listeners == 0))
+        return true;
+    if (b->tw && !reuse)
+        return true;
+    return false;
+}
+
+static void port_range(const sk_stack *s, uint32_t *lo, uint32_t *hi)
+{
+    *lo = (uint32_t)s->cfg.ip_local_port_range[0];
+    *hi = (uint32_t)s->cfg.ip_local_port_range[1];
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+/* bind() to port 0: Linux's inet_csk_find_open_port() prefers odd ports
+ * for bind() so that connect() can keep the even ones. */
+static int pick_bind_port(sk_stack *s, sk_tcb *t)
+{
+    uint32_t lo, hi;
+    port_range(s, &lo, &hi);
+    uint32_t n = hi - lo + 1;
+    uint32_t off = sk_rng_below(&s->rng, n);
+    for (int parity = 1; parity >= 0; parity--) {
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t port = lo + (off + k) % n;
+            if ((port & 1) != (uint32_t)parity)
+                continue;
+            if (!bind_conflict(s, t, (uint16_t)port) && !sk_bind_bucket_get(s, (uint16_t)port, false))
+                return (int)port;
+        }
+    }
+    return -EADDRINUSE;
+}
+
+int sk_bind(sk_stack *s, int fd, const sk_endpoint *local)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    if (!local)
+        return -EFAULT;
+    if ((t->flags & SK_F_BOUND) || t->state != SK_TCP_CLOSE)
+        return -EINVAL;
+    if (local->addr != 0 && local->addr != s->addr)
+        return -EADDRNOTAVAIL;
+    int port = local->port;
+    if (port == 0) {
+        port = pick_bind_port(s, t);
+        if (port < 0)
+            return port;
+    } else if (bind_conflict(s, t, (uint16_t)port)) {
+        return -EADDRINUSE;
+    }
+    t->laddr = local->addr;
+    t->lport = (uint16_t)port;
+    t->flags |= SK_F_USER_BOUND;
+    sk_port_ref(s, t);
+    return 0;
+}
+
+int sk_listen(sk_stack *s, int fd, int backlog)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    /* Linux clamps to somaxconn, reading a negative backlog as huge. */
+    uint32_t somax = (uint32_t)s->cfg.somaxconn;
+    uint32_t bl = (unsigned)backlog > somax ? somax : (uint32_t)backlog;
+    if (t->state == SK_TCP_LISTEN) {
+        t->listen->backlog = bl;
+        return 0;
+    }
+    if (t->state != SK_TCP_CLOSE || (t->flags & (SK_F_CONNECTING | SK_F_CONNECTED)))
+        return -EINVAL;
+    if (!(t->flags & SK_F_BOUND)) {
+        int port = pick_bind_port(s, t);
+        if (port < 0)
+            return port;
+        t->lport = (uint16_t)port;
+        sk_port_ref(s, t);
+    }
+    sk_bind_bucket *b = sk_bind_bucket_get(s, t->lport, true);
+    if (!b)
+        return -ENOBUFS;
+    if (b->listeners || sk_listener_lookup(s, s->addr, t->lport))
+        return -EADDRINUSE;
+    /* Another socket sharing the port through SO_REUSEADDR may not
+     * coexist with a listener (Linux re-checks in inet_csk_get_port). */
+    if (b->refs > 1)
+        return -EADDRINUSE;
+    sk_listen_queue *q = calloc(1, sizeof(*q));
+    if (!q)
+        return -ENOBUFS;
+    q->syn_mask = 15;
+    q->syn_buckets = calloc(q->syn_mask + 1, sizeof(*q->syn_buckets));
+    if (!q->syn_buckets) {
+        free(q);
+        return -ENOBUFS;
+    }
+    q->backlog = bl;
+    t->listen = q;
+    b->listeners++;
+    sk_listener_hash(s, t);
+    sk_tcb_set_state(s, t, SK_TCP_LISTEN, "listen()");
+    return 0;
+}
+
+int sk_accept(sk_stack *s, int fd, sk_endpoint *peer)
+{
+    sk_tcb *l = get(s, fd);
+    if (!l)
+        return -EBADF;
+    if (l->state != SK_TCP_LISTEN || !l->listen)
+        return -EINVAL;
+    sk_listen_queue *q = l->listen;
+    sk_tcb *child = q->aq_head;
+    if (!child)
+        return -EAGAIN;
+    int nfd = sk_fd_install(s, child);
+    if (nfd < 0)
+        return nfd;
+    sk_accept_queue_remove(s, child);
+    child->flags |= SK_F_CONNECTED;
+    if (peer) {
+        peer->addr = child->raddr;
+        peer->port = child->rport;
+    }
+    return nfd;
+}
+
+/* Linux's __inet_hash_connect(): walk the range from a per-destination
+ * offset, even ports first, taking the first whose 4-tuple is free — or
+ * held by a TIME_WAIT record that tcp_tw_reuse lets us take over. */
+static int pick_connect_port(sk_stack *s, sk_tcb *t, uint32_t *tw_isn)
+{
+    uint32_t lo, hi;
+    port_range(s, &lo, &hi);
+    uint32_t n = hi - lo + 1;
+    uint32_t off = sk_siphash24(s->isn_key, &t->raddr, sizeof(t->raddr)) + s->port_hint;
+    s->port_hint += 2;
+    for (int parity = 0; parity <= 1; parity++) {
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t port = lo + (off + k) % n;
+            if ((port & 1) != (uint32_t)parity)
+                continue;
+            sk_bind_bucket *b = sk_bind_bucket_get(s, (uint16_t)port, false);
+            if (b && (b->user_bound || b->listeners))
+                continue; /* owned by bind(): not ours to share */
+            if (sk_conn_lookup(s, t->raddr, t->rport, (uint16_t)port))
+                continue;
+            uint32_t tw = sk_tw_lookup(s, t->raddr, t->rport, (uint16_t)port);
+            if (tw != SK_TW_NONE) {
+                if (!sk_tw_reusable(s, tw))
+                    continue;
+                uint32_t isn = s->tw.slab[tw].snd_nxt + 65535 + 2;
+                *tw_isn = isn ? isn : 1;
+                t->ts_recent = s->tw.slab[tw].ts_recent;
+                t->ts_recent_stamp_s = s->tw.slab[tw].ts_recent_stamp_s;
+                sk_count(s, SK_C_TCPEXT_TW_RECYCLED);
+                sk_tw_kill(s, tw, true);
+            }
+            return (int)port;
+        }
+    }
+    return -EADDRNOTAVAIL;
+}
+
+int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    if (!remote)
+        return -EFAULT;
+    /* Linux's __inet_stream_connect(): a call after a non-blocking connect
+     * reports its outcome once. */
+    if (t->flags & SK_F_CONNECTED)
+        return -EISCONN;
+    if (t->flags & SK_F_CONNECTING) {
+        if (t->state == SK_TCP_SYN_SENT || t->state == SK_TCP_SYN_RECV)
+            return -EALREADY;
+        t->flags &= ~SK_F_CONNECTING;
+        if (t->state == SK_TCP_CLOSE) {
+            int err = t->so_error ? t->so_error : ECONNABORTED;
+            t->so_error = 0;
+            return -err;
+        }
+        t->flags |= SK_F_CONNECTED;
+        return 0;
+    }
+    if (t->state != SK_TCP_CLOSE)
+        return -EISCONN;
+    if (remote->addr == 0 || remote->addr == 0xffffffffu)
+        return -ENETUNREACH;
+    t->so_error = 0;
+    t->raddr = remote->addr;
+    t->rport = remote->port;
+    uint32_t tw_isn = 0;
+    if (!(t->flags & SK_F_BOUND)) {
+        int port = pick_connect_port(s, t, &tw_isn);
+        if (port < 0) {
+            t->raddr = 0;
+            t->rport = 0;
+            return port;
+        }
+        t->lport = (uint16_t)port;
+        sk_port_ref(s, t);
+    } else {
+        if (sk_conn_lookup(s, t->raddr, t->rport, t->lport))
+            return -EADDRNOTAVAIL;
+        uint32_t tw = sk_tw_lookup(s, t->raddr, t->rport, t->lport);
+        if (tw != SK_TW_NONE) {
+            if (!sk_tw_reusable(s, tw))
+                return -EADDRNOTAVAIL;
+            uint32_t isn = s->tw.slab[tw].snd_nxt + 65535 + 2;
+            tw_isn = isn ? isn : 1;
+            sk_count(s, SK_C_TCPEXT_TW_RECYCLED);
+            sk_tw_kill(s, tw, true);
+        }
+    }
+    t->laddr = s->addr;
+    t->iss = tw_isn ? tw_isn : sk_isn(s->isn_key, s->addr, t->lport, t->raddr, t->rport, s->now);
+    t->snd_una = t->snd_nxt = t->snd_max = t->iss;
+    t->ts_off = sk_ts_offset(s->isn_key, s->addr, t->raddr);
+    uint16_t advmss = sk_default_advmss(s);
+    if (t->user_mss && t->user_mss < advmss)
+        advmss = t->user_mss;
+    t->advmss = advmss;
+    t->window_clamp = 0;
+    sk_init_rcv_window(s, t->rcvbuf, advmss, s->cfg.tcp_window_scaling != 0, &t->rcv_wnd, &t->rcv_wscale,
+                       &t->window_clamp);
+    t->rcv_ssthresh = t->rcv_wnd;
+    t->mss = SK_TCP_MSS_DEFAULT;
+    sk_conn_hash(s, t);
+    t->flags |= SK_F_CONNECTING;
+    sk_tcb_set_state(s, t, SK_TCP_SYN_SENT, "connect()");
+    sk_count(s, SK_C_TCP_ACTIVE_OPENS);
+    sk_send_syn(s, t);
+    t->retrans_stamp = s->now;
+    sk_arm_rto(s, t);
+    return -EINPROGRESS;
+}
+
+/* ------------------------------------------------------------------ */
+/* Data                                                                 */
+/* ------------------------------------------------------------------ */
+
+/* The send buffer grows with the congestion window unless the user fixed
+ * it, as Linux's tcp_sndbuf_expand() does. */
+static uint32_t effective_sndbuf(const sk_stack *s, const sk_tcb *t)
+{
+    if (t->flags & SK_F_SNDBUF_LOCK)
+        return t->sndbuf;
+    uint64_t want = 4ull * t->cwnd * (t->mss ? t->mss : SK_TCP_MSS_DEFAULT);
+    if (want < t->sndbuf)
+        want = t->sndbuf;
+    if (want > (uint64_t)s->cfg.tcp_wmem[2])
+        want = (uint64_t)s->cfg.tcp_wmem[2];
+    return (uint32_t)want;
+}
+
+/* Linux's sk_stream_error() after tcp_sendmsg_locked() fails: a pending
+ * error first, else EPIPE (and never SIGPIPE: there are no signals). */
+static ssize_t send_error(sk_tcb *t)
+{
+    if (t->so_error) {
+        int e = t->so_error;
+        t->so_error = 0;
+        return -e;
+    }
+    return -EPIPE;
+}
+
+ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    if (t->so_error || (t->flags & SK_F_SHUT_WR))
+        return send_error(t);
+    if (t->state == SK_TCP_SYN_SENT || t->state == SK_TCP_SYN_RECV)
+        return -EAGAIN; /* still connecting (sk_stream_wait_connect) */
+    if (t->state != SK_TCP_ESTABLISHED && t->state != SK_TCP_CLOSE_WAIT)
+        return send_error(t);
+    if (len == 0)
+        return 0;
+    if (!buf)
+        return -EFAULT;
+    uint32_t cap = effective_sndbuf(s, t);
+    uint32_t room = t->sndq.len < cap ? cap - t->sndq.len : 0;
+    if (!room)
+        return -EAGAIN;
+    uint32_t n = len < room ? (uint32_t)len : room;
+    if (!sk_ring_reserve(&t->sndq, t->sndq.len + n))
+        return -ENOBUFS;
+    sk_ring_write(&t->sndq, buf, n);
+    if (t->lsndtime && s->now - t->lrcvtime < SK_TCP_ATO_MIN)
+        t->flags |= SK_F_PINGPONG; /* a prompt reply: interactive (Linux) */
+    bool more = (flags & SK_MSG_MORE) != 0;
+    uint32_t saved = t->flags;
+    if (more)
+        t->flags |= SK_F_CORK;
+    sk_tcp_output(s, t);
+    if (more && !(saved & SK_F_CORK))
+        t->flags &= ~SK_F_CORK;
+    sk_tcb_timer_update(s, t);
+    return (ssize_t)n;
+}
+
+/* After a read frees buffer space, Linux's tcp_cleanup_rbuf() announces
+ * the window at once if it would at least double. */
+static void window_update_after_read(sk_stack *s, sk_tcb *t)
+{
+    if (t->state != SK_TCP_ESTABLISHED && t->state != SK_TCP_FIN_WAIT1 && t->state != SK_TCP_FIN_WAIT2)
+        return;
+    uint32_t now_wnd = t->rcv_wup + t->rcv_wnd - t->rcv_nxt;
+    if ((int32_t)now_wnd < 0)
+        now_wnd = 0;
+    if (2 * now_wnd > t->window_clamp)
+        return;
+    uint32_t free_space = sk_receive_space(t) / 2;
+    if (free_space > t->rcv_ssthresh)
+        free_space = t->rcv_ssthresh;
+    if (free_space && free_space >= 2 * now_wnd)
+        sk_send_ack(s, t);
+}
+
+ssize_t sk_recv(sk_stack *s, int fd, void *buf, size_t len, int flags)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    if (t->state == SK_TCP_LISTEN)
+        return -ENOTCONN;
+    if (t->rcvq.len && len) {
+        if (!buf)
+            return -EFAULT;
+        uint32_t n = len < t->rcvq.len ? (uint32_t)len : t->rcvq.len;
+        sk_ring_peek(&t->rcvq, 0, buf, n);
+        if (!(flags & SK_MSG_PEEK)) {
+            sk_ring_consume(&t->rcvq, n);
+            if (!t->rcvq.len)
+                sk_ring_free(&t->rcvq);
+            window_update_after_read(s, t);
+            sk_tcb_timer_update(s, t);
+        }
+        return (ssize_t)n;
+    }
+    /* tcp_recvmsg()'s order: pending error, then end of stream, then a
+     * never-connected socket, then "try again". */
+    if (t->so_error) {
+        int e = t->so_error;
+        t->so_error = 0;
+        return -e;
+    }
+    if (t->flags & (SK_F_FIN_RCVD | SK_F_SHUT_RD))
+        return 0;
+    if (t->state == SK_TCP_CLOSE)
+        return (t->flags & SK_F_WAS_ESTABLISHED) ? 0 : -ENOTCONN;
+    if (len == 0)
+        return 0;
+    return -EAGAIN;
+}
+
+/* ------------------------------------------------------------------ */
+/* Closing                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Linux's tcp_close_state(): the state after our FIN, and whether a FIN
+ * is to be sent at all. */
+static bool close_state(sk_stack *s, sk_tcb *t, const char *cause)
+{
+    switch (t->state) {
+    case SK_TCP_ESTABLISHED:
+    case SK_TCP_SYN_RECV:
+        sk_tcb_set_state(s, t, SK_TCP_FIN_WAIT1, cause);
+        return true;
+    case SK_TCP_CLOSE_WAIT:
+        sk_tcb_set_state(s, t, SK_TCP_LAST_ACK, cause);
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void send_fin(sk_stack *s, sk_tcb *t)
+{
+    t->flags |= SK_F_SHUT_WR;
+    sk_tcp_output(s, t);
+    sk_tcb_timer_update(s, t);
+}
+
+int sk_shutdown(sk_stack *s, int fd, int how)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    if (how < SK_SHUT_RD || how > SK_SHUT_RDWR)
+        return -EINVAL;
+    bool rd = how != SK_SHUT_WR, wr = how != SK_SHUT_RD;
+    switch (t->state) {
+    case SK_TCP_CLOSE:
+        if (rd)
+            t->flags |= SK_F_SHUT_RD;
+        if (wr)
+            t->flags |= SK_F_SHUT_WR;
+        sk_notify(s, t);
+        return (t->flags & SK_F_WAS_ESTABLISHED) ? 0 : -ENOTCONN;
+    case SK_TCP_LISTEN:
+        if (!rd)
+            return 0;
+        /* Linux disconnects a listener on SHUT_RD. */
+        sk_listener_unhash(s, t);
+        {
+            sk_bind_bucket *b = sk_bind_bucket_get(s, t->lport, false);
+            if (b && b->listeners)
+                b->listeners--;
+        }
+        sk_listen_destroy(s, t);
+        sk_tcb_set_state(s, t, SK_TCP_CLOSE, "shutdown()");
+        return 0;
+    case SK_TCP_SYN_SENT:
+        /* Linux's tcp_disconnect() of a connecting socket: no RST. */
+        t->flags &= ~SK_F_CONNECTING;
+        sk_tcb_done(s, t, "shutdown()");
+        t->flags &= ~(SK_F_SHUT_RD | SK_F_SHUT_WR | SK_F_FIN_RCVD);
+        return 0;
+    default:
+        break;
+    }
+    if (rd)
+        t->flags |= SK_F_SHUT_RD;
+    if (wr && !(t->flags & SK_F_SHUT_WR)) {
+        if (close_state(s, t, "shutdown(SHUT_WR)"))
+            send_fin(s, t);
+        else
+            t->flags |= SK_F_SHUT_WR;
+    }
+    sk_notify(s, t);
+    return 0;
+}
+
+static void release_fd(sk_stack *s, sk_tcb *t)
+{
+    if (t->fd >= 0 && (uint32_t)t->fd < s->fds_cap && s->fds[t->fd] == t)
+        s->fds[t->fd] = NULL;
+    t->fd = -1;
+}
+
+int sk_close(sk_stack *s, int fd)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    release_fd(s, t);
+    t->flags |= SK_F_SHUT_RD;
+
+    if (t->state == SK_TCP_LISTEN) {
+        sk_listener_unhash(s, t);
+        sk_bind_bucket *b = sk_bind_bucket_get(s, t->lport, false);
+        if (b && b->listeners)
+            b->listeners--;
+        sk_listen_destroy(s, t);
+        sk_tcb_set_state(s, t, SK_TCP_CLOSE, "close()");
+        sk_tcb_free(s, t);
+        return 0;
+    }
+    if (t->state == SK_TCP_CLOSE) {
+        sk_tcb_free(s, t);
+        return 0;
+    }
+    bool unread = t->rcvq.len != 0 || t->ooo != NULL;
+    t->flags |= SK_F_ORPHAN;
+    s->orphans++;
+
+    if (t->state == SK_TCP_SYN_SENT) {
+        /* tcp_close_state(SYN_SENT) is CLOSED: the attempt just stops. */
+        sk_tcb_done(s, t, "close()");
+        return 0;
+    }
+    if (unread) {
+        /* RFC 2525 §2.17, as Linux: data the application never read is
+         * lost, so the peer must not believe it was delivered. */
+        sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_CLOSE);
+        sk_send_active_rst(s, t);
+        sk_tcb_done(s, t, "close() with unread data");
+        return 0;
+    }
+    if ((t->flags & SK_F_LINGER) && t->linger_s == 0) {
+        /* SO_LINGER {1, 0}: abort.  Linux's tcp_disconnect() resets any
+         * synchronized connection and counts it as TCPAbortOnData. */
+        if (t->state != SK_TCP_CLOSE) {
+            sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
+            sk_send_active_rst(s, t);
+        }
+        sk_tcb_done(s, t, "close() with SO_LINGER 0");
+        return 0;
+    }
+    if (s->orphans > (uint32_t)s->cfg.tcp_max_orphans) {
+        sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_MEMORY);
+        sk_send_active_rst(s, t);
+        sk_tcb_done(s, t, "too many orphans");
+        return 0;
+    }
+    if (!(t->flags & SK_F_SHUT_WR) && close_state(s, t, "close()"))
+        send_fin(s, t);
+    t->flags |= SK_F_SHUT_WR;
+    if (t->state == SK_TCP_FIN_WAIT2) {
+        /* Already half-closed: the orphan waits for the peer's FIN in a
+         * FIN_WAIT_2 record, or is reset if TCP_LINGER2 is negative. */
+        if (t->fin_timeout_s == -2) {
+            sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_LINGER);
+            sk_send_active_rst(s, t);
+            sk_tcb_done(s, t, "close() with TCP_LINGER2 < 0");
+            return 0;
+        }
+        int tmo = t->fin_timeout_s >= 0 ? t->fin_timeout_s : s->cfg.tcp_fin_timeout;
+        sk_time_wait(s, t, SK_TCP_FIN_WAIT2, SK_SEC(tmo));
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Options                                                              */
+/* ------------------------------------------------------------------ */
+
+static int read_int(const void *val, size_t len, int *out)
+{
+    if (!val)
+        return -EFAULT;
+    if (len < sizeof(int))
+        return -EINVAL;
+    memcpy(out, val, sizeof(int));
+    return 0;
+}
+
+static int write_val(void *val, size_t *len, const void *src, size_t srclen)
+{
+    if (!val || !len)
+        return -EFAULT;
+    size_t n = *len < srclen ? *len : srclen;
+    memcpy(val, src, n);
+    *len = n;
+    return 0;
+}
+
+int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, size_t len)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    int v = 0;
+    int rc;
+    if (level == SK_SOL_SOCKET) {
+        if (name == SK_SO_LINGER) {
+            if (!val)
+                return -EFAULT;
+            if (len < sizeof(struct sk_linger))
+                return -EINVAL;
+            struct sk_linger lg;
+            memcpy(&lg, val, sizeof(lg));
+            if (lg.l_onoff)
+                t->flags |= SK_F_LINGER;
+            else
+                t->flags &= ~SK_F_LINGER;
+            t->linger_s = lg.l_linger < 0 ? 0 : lg.l_linger;
+            return 0;
+        }
+        if ((rc = read_int(val, len, &v)) != 0)
+            return rc;
+        switch (name) {
+        case SK_SO_REUSEADDR:
+            if (t->flags & SK_F_BOUND) {
+                /* keep the bind bucket's count of non-reusers right */
+                sk_port_unref(s, t);
+                t->flags = v ? (t->flags | SK_F_REUSEADDR) : (t->flags & ~SK_F_REUSEADDR);
+                sk_port_ref(s, t);
+            } else {
+                t->flags = v ? (t->flags | SK_F_REUSEADDR) : (t->flags & ~SK_F_REUSEADDR);
+            }
+            return 0;
+        case SK_SO_REUSEPORT:
+            t->flags = v ? (t->flags | SK_F_REUSEPORT) : (t->flags & ~SK_F_REUSEPORT);
+            return 0;
+        case SK_SO_KEEPALIVE:
+            t->flags = v ? (t->flags | SK_F_KEEPALIVE) : (t->flags & ~SK_F_KEEPALIVE);
+            sk_arm_keepalive(s, t);
+            return 0;
+        case SK_SO_SNDBUF:
+            /* Linux doubles the request to pay for bookkeeping. */
+            t->sndbuf = v < 0 ? SOCK_MIN_SNDBUF : (uint32_t)v * 2u;
+            if (t->sndbuf < SOCK_MIN_SNDBUF)
+                t->sndbuf = SOCK_MIN_SNDBUF;
+            t->flags |= SK_F_SNDBUF_LOCK;
+            return 0;
+        case SK_SO_RCVBUF:
+            t->rcvbuf = v < 0 ? SOCK_MIN_RCVBUF : (uint32_t)v * 2u;
+            if (t->rcvbuf < SOCK_MIN_RCVBUF)
+                t->rcvbuf = SOCK_MIN_RCVBUF;
+            return 0;
+        case SK_SO_RCVLOWAT:
+            return 0;
+        default:
+            return -ENOPROTOOPT;
+        }
+    }
+    if (level != SK_IPPROTO_TCP)
+        return -ENOPROTOOPT;
+    if (name == SK_TCP_CONGESTION) {
+        if (!val)
+            return -EFAULT;
+        char name_buf[16] = {0};
+        memcpy(name_buf, val, len < sizeof(name_buf) - 1 ? len : sizeof(name_buf) - 1);
+        if (strcmp(name_buf, "reno") != 0 && strcmp(name_buf, "cubic") != 0)
+            return -ENOENT;
+        return 0;
+    }
+    if ((rc = read_int(val, len, &v)) != 0)
+        return rc;
+    switch (name) {
+    case SK_TCP_NODELAY:
+        t->flags = v ? (t->flags | SK_F_NODELAY) : (t->flags & ~SK_F_NODELAY);
+        if (v) {
+            sk_tcp_output(s, t); /* Linux pushes pending frames at once */
+            sk_tcb_timer_update(s, t);
+        }
+        return 0;
+    case SK_TCP_CORK:
+        t->flags = v ? (t->flags | SK_F_CORK) : (t->flags & ~SK_F_CORK);
+        if (!v) {
+            sk_tcp_output(s, t);
+            sk_tcb_timer_update(s, t);
+        }
+        return 0;
+    case SK_TCP_MAXSEG:
+        /* Linux: 0 clears; else TCP_MIN_MSS (88) .. MAX_TCP_WINDOW. */
+        if (v && (v < 88 || v > 65535))
+            return -EINVAL;
+        t->user_mss = (uint16_t)v;
+        return 0;
+    case SK_TCP_KEEPIDLE:
+        if (v < 1 || v > 32767)
+            return -EINVAL;
+        t->keepidle_s = (uint32_t)v;
+        if (t->flags & SK_F_KEEPALIVE)
+            sk_arm_keepalive(s, t);
+        return 0;
+    case SK_TCP_KEEPINTVL:
+        if (v < 1 || v > 32767)
+            return -EINVAL;
+        t->keepintvl_s = (uint32_t)v;
+        return 0;
+    case SK_TCP_KEEPCNT:
+        if (v < 1 || v > 127)
+            return -EINVAL;
+        t->keepcnt = (uint8_t)v;
+        return 0;
+    case SK_TCP_SYNCNT:
+        if (v < 1 || v > 127)
+            return -EINVAL;
+        t->syn_retries = (uint8_t)v;
+        return 0;
+    case SK_TCP_USER_TIMEOUT:
+        if (v < 0)
+            return -EINVAL;
+        t->user_timeout_ms = (uint32_t)v;
+        return 0;
+    case SK_TCP_LINGER2:
+        /* Linux: negative means "reset instead of FIN_WAIT_2"; 0 the sysctl. */
+        t->fin_timeout_s = v < 0 ? -2 : (v == 0 ? -1 : v);
+        return 0;
+    case SK_TCP_QUICKACK:
+        if (v) {
+            t->quickack = SK_TCP_MAX_QUICKACKS;
+            t->flags &= ~SK_F_PINGPONG;
+        } else {
+            t->flags |= SK_F_PINGPONG;
+        }
+        return 0;
+    case SK_TCP_NOTSENT_LOWAT:
+    case SK_TCP_DEFER_ACCEPT:
+    case SK_TCP_WINDOW_CLAMP:
+        return 0;
+    default:
+        return -ENOPROTOOPT;
+    }
+}
+
+int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *len)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    if (!val || !len)
+        return -EFAULT;
+    int v;
+    if (level == SK_SOL_SOCKET) {
+        switch (name) {
+        case SK_SO_LINGER: {
+            struct sk_linger lg = {.l_onoff = (t->flags & SK_F_LINGER) ? 1 : 0,
+                                   .l_linger = t->linger_s < 0 ? 0 : t->linger_s};
+            return write_val(val, len, &lg, sizeof(lg));
+        }
+        case SK_SO_ERROR:
+            v = t->so_error;
+            t->so_error = 0;
+            break;
+        case SK_SO_TYPE:
+            v = 1; /* SOCK_STREAM */
+            break;
+        case SK_SO_REUSEADDR:
+            v = (t->flags & SK_F_REUSEADDR) ? 1 : 0;
+            break;
+        case SK_SO_REUSEPORT:
+            v = (t->flags & SK_F_REUSEPORT) ? 1 : 0;
+            break;
+        case SK_SO_KEEPALIVE:
+            v = (t->flags & SK_F_KEEPALIVE) ? 1 : 0;
+            break;
+        case SK_SO_SNDBUF:
+            v = (int)effective_sndbuf(s, t);
+            break;
+        case SK_SO_RCVBUF:
+            v = (int)t->rcvbuf;
+            break;
+        case SK_SO_RCVLOWAT:
+            v = 1;
+            break;
+        default:
+            return -ENOPROTOOPT;
+        }
+        return write_val(val, len, &v, sizeof(v));
+    }
+    if (level != SK_IPPROTO_TCP)
+        return -ENOPROTOOPT;
+    switch (name) {
+    case SK_TCP_INFO: {
+        struct sk_tcp_info ti;
+        sk_fill_tcp_info(s, t, &ti);
+        return write_val(val, len, &ti, sizeof(ti));
+    }
+    case SK_TCP_CONGESTION: {
+        const char *cc = "reno";
+        return write_val(val, len, cc, strlen(cc) + 1);
+    }
+    case SK_TCP_NODELAY:
+        v = (t->flags & SK_F_NODELAY) ? 1 : 0;
+        break;
+    case SK_TCP_CORK:
+        v = (t->flags & SK_F_CORK) ? 1 : 0;
+        break;
+    case SK_TCP_MAXSEG:
+        /* Linux's do_tcp_getsockopt(): the current MSS, or the user's
+         * value before the connection exists, or 536. */
+        if (t->user_mss && (t->state == SK_TCP_CLOSE || t->state == SK_TCP_LISTEN))
+            v = t->user_mss;
+        else if (t->state == SK_TCP_CLOSE || t->state == SK_TCP_LISTEN || t->state == SK_TCP_SYN_SENT)
+            v = SK_TCP_MSS_DEFAULT;
+        else
+            v = t->mss;
+        break;
+    case SK_TCP_KEEPIDLE:
+        v = (int)(t->keepidle_s ? t->keepidle_s : (uint32_t)s->cfg.tcp_keepalive_time);
+        break;
+    case SK_TCP_KEEPINTVL:
+        v = (int)(t->keepintvl_s ? t->keepintvl_s : (uint32_t)s->cfg.tcp_keepalive_intvl);
+        break;
+    case SK_TCP_KEEPCNT:
+        v = t->keepcnt ? t->keepcnt : s->cfg.tcp_keepalive_probes;
+        break;
+    case SK_TCP_SYNCNT:
+        v = t->syn_retries ? t->syn_retries : s->cfg.tcp_syn_retries;
+        break;
+    case SK_TCP_USER_TIMEOUT:
+        v = (int)t->user_timeout_ms;
+        break;
+    case SK_TCP_LINGER2:
+        v = t->fin_timeout_s == -2 ? -1 : (t->fin_timeout_s >= 0 ? t->fin_timeout_s : s->cfg.tcp_fin_timeout);
+        break;
+    case SK_TCP_QUICKACK:
+        v = (t->flags & SK_F_PINGPONG) ? 0 : 1;
+        break;
+    default:
+        return -ENOPROTOOPT;
+    }
+    return write_val(val, len, &v, sizeof(v));
+}
+
+/* ------------------------------------------------------------------ */
+/* Names, state, readiness                                              */
+/* ------------------------------------------------------------------ */
+
+int sk_getsockname(sk_stack *s, int fd, sk_endpoint *out)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    if (!out)
+        return -EFAULT;
+    out->addr = (t->state == SK_TCP_LISTEN || !(t->flags & SK_F_HASHED)) ? t->laddr : s->addr;
+    if (t->state != SK_TCP_LISTEN && t->raddr)
+        out->addr = s->addr;
+    out->port = (t->flags & SK_F_BOUND) || t->state != SK_TCP_CLOSE ? t->lport : 0;
+    return 0;
+}
+
+int sk_getpeername(sk_stack *s, int fd, sk_endpoint *out)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    if (!out)
+        return -EFAULT;
+    if (t->state == SK_TCP_LISTEN || t->state == SK_TCP_SYN_SENT || !t->raddr ||
+        (t->state == SK_TCP_CLOSE && !(t->flags & SK_F_WAS_ESTABLISHED)))
+        return -ENOTCONN;
+    out->addr = t->raddr;
+    out->port = t->rport;
+    return 0;
+}
+
+int sk_state(sk_stack *s, int fd)
+{
+    sk_tcb *t = get(s, fd);
+    return t ? t->state : -EBADF;
+}
+
+int sk_inq(sk_stack *s, int fd)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    return t->state == SK_TCP_LISTEN ? -EINVAL : (int)t->rcvq.len;
+}
+
+int sk_outq(sk_stack *s, int fd)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    return t->state == SK_TCP_LISTEN ? -EINVAL : (int)t->sndq.len;
+}
+
+/* Linux's tcp_poll(). */
+int sk_poll(sk_stack *s, int fd)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    if (t->state == SK_TCP_LISTEN)
+        return (t->listen && t->listen->aq_len) ? (SK_POLLIN | SK_POLLRDNORM) : 0;
+    int mask = 0;
+    bool rd_shut = (t->flags & (SK_F_SHUT_RD | SK_F_FIN_RCVD)) != 0;
+    bool wr_shut = (t->flags & SK_F_SHUT_WR) != 0;
+    if ((rd_shut && wr_shut) || t->state == SK_TCP_CLOSE)
+        mask |= SK_POLLHUP;
+    if (rd_shut)
+        mask |= SK_POLLIN | SK_POLLRDNORM | SK_POLLRDHUP;
+    if (t->state != SK_TCP_SYN_SENT && t->state != SK_TCP_SYN_RECV) {
+        if (t->rcvq.len)
+            mask |= SK_POLLIN | SK_POLLRDNORM;
+        if (!wr_shut) {
+            uint32_t cap = effective_sndbuf(s, t);
+            uint32_t room = t->sndq.len < cap ? cap - t->sndq.len : 0;
+            if (room && room >= t->sndq.len / 2)
+                mask |= SK_POLLOUT | SK_POLLWRNORM;
+        } else {
+            mask |= SK_POLLOUT | SK_POLLWRNORM;
+        }
+    }
+    if (t->so_error)
+        mask |= SK_POLLERR;
+    return mask;
+}
+
+int sk_poll_many(sk_stack *s, struct sk_pollfd *fds, size_t n)
+{
+    if (!fds && n)
+        return -EFAULT;
+    int ready = 0;
+    for (size_t i = 0; i < n; i++) {
+        int m = sk_poll(s, fds[i].fd);
+        if (m < 0)
+            fds[i].revents = SK_POLLNVAL;
+        else
+            fds[i].revents = (short)(m & (fds[i].events | SK_POLLERR | SK_POLLHUP | SK_POLLNVAL));
+        if (fds[i].revents)
+            ready++;
+    }
+    return ready;
+}

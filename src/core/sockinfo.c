@@ -1,0 +1,211 @@
+/*
+ * What observers see: TCP_INFO, the socket table behind ss, and the
+ * counters behind nstat.  Read-only views of engine state.
+ */
+#include "internal.h"
+
+static uint32_t ms_since(const sk_stack *s, sk_time_ns t)
+{
+    return t && s->now >= t ? (uint32_t)((s->now - t) / SK_NSEC_PER_MSEC) : 0;
+}
+
+void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
+{
+    memset(ti, 0, sizeof(*ti));
+    ti->tcpi_state = t->state;
+    ti->tcpi_ca_state = (t->flags & SK_F_LOSS_RECOVERY) ? 4 : (t->flags & SK_F_IN_RECOVERY) ? 3 : 0;
+    ti->tcpi_retransmits = t->retransmits;
+    ti->tcpi_probes = t->probes_out;
+    ti->tcpi_backoff = t->backoff;
+    if (t->flags & SK_F_TS_OK)
+        ti->tcpi_options |= SK_TCPI_OPT_TIMESTAMPS;
+    if (t->flags & SK_F_SACK_OK)
+        ti->tcpi_options |= SK_TCPI_OPT_SACK;
+    if (t->flags & SK_F_WS_OK) {
+        ti->tcpi_options |= SK_TCPI_OPT_WSCALE;
+        ti->tcpi_snd_wscale = t->snd_wscale & 15;
+        ti->tcpi_rcv_wscale = t->rcv_wscale & 15;
+    }
+    ti->tcpi_rto = (uint32_t)(sk_current_rto(s, t) / SK_NSEC_PER_USEC);
+    ti->tcpi_ato = (uint32_t)(SK_TCP_ATO_MIN / SK_NSEC_PER_USEC);
+    ti->tcpi_snd_mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
+    ti->tcpi_rcv_mss = t->rcv_mss ? t->rcv_mss : SK_TCP_MSS_DEFAULT;
+    uint32_t mss = ti->tcpi_snd_mss;
+    ti->tcpi_unacked = (t->snd_max - t->snd_una + mss - 1) / mss;
+    if (t->state == SK_TCP_LISTEN && t->listen) {
+        /* Linux reuses these for a listener: accept-queue length and backlog. */
+        ti->tcpi_unacked = t->listen->aq_len;
+        ti->tcpi_sacked = t->listen->backlog;
+    }
+    ti->tcpi_retrans = (t->flags & SK_F_LOSS_RECOVERY) ? ti->tcpi_unacked : 0;
+    ti->tcpi_last_data_sent = ms_since(s, t->last_data_sent);
+    ti->tcpi_last_data_recv = ms_since(s, t->last_data_recv);
+    ti->tcpi_last_ack_recv = ms_since(s, t->last_ack_recv);
+    ti->tcpi_pmtu = s->mtu;
+    ti->tcpi_rcv_ssthresh = t->rcv_ssthresh;
+    ti->tcpi_rtt = t->srtt_us >> 3;
+    ti->tcpi_rttvar = t->mdev_us >> 2;
+    ti->tcpi_snd_ssthresh = t->ssthresh;
+    ti->tcpi_snd_cwnd = t->cwnd;
+    ti->tcpi_advmss = t->advmss;
+    ti->tcpi_reordering = (uint32_t)s->cfg.tcp_reordering;
+    ti->tcpi_rcv_space = t->rcv_wnd;
+    ti->tcpi_total_retrans = t->total_retrans;
+    ti->tcpi_bytes_acked = t->bytes_acked;
+    ti->tcpi_bytes_received = t->bytes_received;
+    ti->tcpi_segs_out = t->segs_out;
+    ti->tcpi_segs_in = t->segs_in;
+    uint32_t sent = seq_gt(t->snd_nxt, t->snd_una) ? t->snd_nxt - t->snd_una : 0;
+    ti->tcpi_notsent_bytes = t->sndq.len > sent ? t->sndq.len - sent : 0;
+    ti->tcpi_min_rtt = t->min_rtt_us;
+    ti->tcpi_data_segs_in = t->data_segs_in;
+    ti->tcpi_data_segs_out = t->data_segs_out;
+    ti->tcpi_bytes_sent = t->bytes_sent;
+    ti->tcpi_bytes_retrans = t->bytes_retrans;
+    ti->tcpi_snd_wnd = t->snd_wnd;
+}
+
+static void timer_of(const sk_stack *s, const sk_tcb *t, sk_sock_info *si)
+{
+    /* ss -o shows one timer: retransmit/persist first, then keepalive. */
+    if (t->rto_at) {
+        si->timer = (t->flags & SK_F_PERSIST) || t->snd_una == t->snd_max ? SK_TIMER_PERSIST : SK_TIMER_ON;
+        if (t->state == SK_TCP_SYN_SENT || t->snd_una != t->snd_max)
+            si->timer = SK_TIMER_ON;
+        si->timer_expires = t->rto_at;
+        si->timer_retrans = t->retransmits;
+    } else if (t->keepalive_at) {
+        si->timer = SK_TIMER_KEEPALIVE;
+        si->timer_expires = t->keepalive_at;
+        si->timer_retrans = t->probes_out;
+    }
+    (void)s;
+}
+
+static void visit_tcb(sk_stack *s, sk_tcb *t, sk_sock_visit_fn visit, void *ctx, size_t *n)
+{
+    sk_sock_info si;
+    memset(&si, 0, sizeof(si));
+    si.fd = t->fd;
+    si.state = t->state;
+    si.local.addr = t->state == SK_TCP_LISTEN ? t->laddr : (t->laddr ? t->laddr : s->addr);
+    si.local.port = t->lport;
+    si.remote.addr = t->state == SK_TCP_LISTEN ? 0 : t->raddr;
+    si.remote.port = t->state == SK_TCP_LISTEN ? 0 : t->rport;
+    si.orphan = (t->flags & SK_F_ORPHAN) != 0;
+    if (t->state == SK_TCP_LISTEN && t->listen) {
+        si.recv_q = t->listen->aq_len;
+        si.send_q = t->listen->backlog;
+    } else {
+        si.recv_q = t->rcvq.len;
+        si.send_q = t->sndq.len;
+    }
+    timer_of(s, t, &si);
+    sk_fill_tcp_info(s, t, &si.info);
+    visit(ctx, &si);
+    (*n)++;
+}
+
+size_t sk_sockets(sk_stack *s, sk_sock_visit_fn visit, void *ctx)
+{
+    size_t n = 0;
+    /* Handles not in any table: unconnected, or closed but not released. */
+    for (uint32_t i = 0; i < s->fds_cap; i++) {
+        sk_tcb *t = s->fds[i];
+        if (t && !(t->flags & SK_F_HASHED))
+            visit_tcb(s, t, visit, ctx, &n);
+    }
+    for (size_t b = 0; b < 64; b++) {
+        for (sk_tcb *l = s->listeners[b]; l; l = l->hnext) {
+            visit_tcb(s, l, visit, ctx, &n);
+            sk_listen_queue *q = l->listen;
+            for (uint32_t k = 0; q && k <= q->syn_mask; k++) {
+                for (sk_request *r = q->syn_buckets[k]; r; r = r->hnext) {
+                    sk_sock_info si;
+                    memset(&si, 0, sizeof(si));
+                    si.fd = -1;
+                    si.state = SK_TCP_SYN_RECV;
+                    si.local = (sk_endpoint){s->addr, l->lport};
+                    si.remote = (sk_endpoint){r->raddr, r->rport};
+                    si.timer = SK_TIMER_ON;
+                    si.timer_expires = r->timer.expires * SK_NSEC_PER_MSEC;
+                    si.timer_retrans = r->retrans;
+                    si.info.tcpi_state = SK_TCP_SYN_RECV;
+                    si.info.tcpi_retransmits = r->retrans;
+                    visit(ctx, &si);
+                    n++;
+                }
+            }
+        }
+    }
+    for (uint32_t b = 0; b <= s->conn_mask; b++)
+        for (sk_tcb *t = s->conn_buckets[b]; t; t = t->hnext)
+            visit_tcb(s, t, visit, ctx, &n);
+    for (uint32_t i = 0; i < s->tw.slab_cap; i++) {
+        const sk_tw *w = &s->tw.slab[i];
+        if (!w->substate)
+            continue;
+        sk_sock_info si;
+        memset(&si, 0, sizeof(si));
+        si.fd = -1;
+        si.state = w->substate;
+        si.local = (sk_endpoint){s->addr, w->lport};
+        si.remote = (sk_endpoint){w->raddr, w->rport};
+        si.timer = SK_TIMER_TIMEWAIT;
+        si.timer_expires = s->epoch + (sk_time_ns)w->expires_ms * SK_NSEC_PER_MSEC;
+        si.orphan = true;
+        si.info.tcpi_state = w->substate;
+        visit(ctx, &si);
+        n++;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Counters and sysctls                                                 */
+/* ------------------------------------------------------------------ */
+
+const char *sk_counter_name(size_t i, const char **group)
+{
+    if (i >= SK_C__COUNT)
+        return NULL;
+    if (group)
+        *group = sk_counter_group((sk_counter_id)i);
+    return sk_counter_short_name((sk_counter_id)i);
+}
+
+uint64_t sk_counter_value(const sk_stack *s, size_t i) { return i < SK_C__COUNT ? s->counters[i] : 0; }
+
+uint64_t sk_counter(const sk_stack *s, const char *name)
+{
+    if (!name)
+        return 0;
+    for (size_t i = 0; i < SK_C__COUNT; i++) {
+        const char *g = sk_counter_group((sk_counter_id)i);
+        const char *n = sk_counter_short_name((sk_counter_id)i);
+        size_t gl = strlen(g);
+        if (strcmp(name, n) == 0 || (strncmp(name, g, gl) == 0 && strcmp(name + gl, n) == 0)) {
+            /* A bare name shared by two groups (InCsumErrors) means Tcp's. */
+            if (strcmp(name, n) == 0 && strcmp(g, "IpExt") == 0 && strcmp(n, "InCsumErrors") == 0)
+                continue;
+            return s->counters[i];
+        }
+    }
+    return 0;
+}
+
+int sk_sysctl_set(sk_stack *s, const char *name, const char *value, char *err, size_t errlen)
+{
+    if (!name || !value)
+        return -EINVAL;
+    return sk_config_set(&s->cfg, name, value, err, errlen);
+}
+
+int sk_sysctl_get(const sk_stack *s, const char *name, char *buf, size_t len)
+{
+    if (!name || !buf)
+        return -EINVAL;
+    return sk_config_get(&s->cfg, name, buf, len);
+}
+
+const char *sk_sysctl_name(size_t i) { return sk_config_name(i); }

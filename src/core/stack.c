@@ -1,0 +1,590 @@
+/*
+ * The stack object: creation, the handle table, the connection and
+ * listener tables, port bookkeeping, events, and the driving calls
+ * sk_advance / sk_next_deadline.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+static const char *const state_names[] = {
+    [0] = "CLOSED",
+    [SK_TCP_ESTABLISHED] = "ESTABLISHED",
+    [SK_TCP_SYN_SENT] = "SYN_SENT",
+    [SK_TCP_SYN_RECV] = "SYN_RCVD",
+    [SK_TCP_FIN_WAIT1] = "FIN_WAIT_1",
+    [SK_TCP_FIN_WAIT2] = "FIN_WAIT_2",
+    [SK_TCP_TIME_WAIT] = "TIME_WAIT",
+    [SK_TCP_CLOSE] = "CLOSED",
+    [SK_TCP_CLOSE_WAIT] = "CLOSE_WAIT",
+    [SK_TCP_LAST_ACK] = "LAST_ACK",
+    [SK_TCP_LISTEN] = "LISTEN",
+    [SK_TCP_CLOSING] = "CLOSING",
+};
+
+static const char *const ss_names[] = {
+    [0] = "UNCONN",
+    [SK_TCP_ESTABLISHED] = "ESTAB",
+    [SK_TCP_SYN_SENT] = "SYN-SENT",
+    [SK_TCP_SYN_RECV] = "SYN-RECV",
+    [SK_TCP_FIN_WAIT1] = "FIN-WAIT-1",
+    [SK_TCP_FIN_WAIT2] = "FIN-WAIT-2",
+    [SK_TCP_TIME_WAIT] = "TIME-WAIT",
+    [SK_TCP_CLOSE] = "UNCONN",
+    [SK_TCP_CLOSE_WAIT] = "CLOSE-WAIT",
+    [SK_TCP_LAST_ACK] = "LAST-ACK",
+    [SK_TCP_LISTEN] = "LISTEN",
+    [SK_TCP_CLOSING] = "CLOSING",
+};
+
+const char *sk_state_name(int state)
+{
+    if (state < 0 || state > SK_TCP_CLOSING)
+        return "UNKNOWN";
+    return state_names[state];
+}
+
+const char *sk_state_ss_name(int state)
+{
+    if (state < 0 || state > SK_TCP_CLOSING)
+        return "UNKNOWN";
+    return ss_names[state];
+}
+
+/* ------------------------------------------------------------------ */
+
+sk_stack *sk_stack_new(const sk_stack_params *p)
+{
+    if (!p || !p->transmit)
+        return NULL;
+    sk_stack *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->addr = p->addr;
+    s->mtu = p->mtu ? p->mtu : 1500;
+    if (s->mtu < 68)
+        s->mtu = 68; /* RFC 791's minimum */
+    snprintf(s->name, sizeof(s->name), "%s", p->name ? p->name : "synack");
+    s->transmit = p->transmit;
+    s->transmit_ctx = p->transmit_ctx;
+    s->on_event = p->on_event;
+    s->event_ctx = p->event_ctx;
+    s->now = p->now;
+    s->epoch = p->now - (p->now % SK_NSEC_PER_MSEC);
+    memcpy(s->isn_key, p->secret, 16);
+    memcpy(s->cookie_key, p->secret + 16, 16);
+    sk_rng_seed(&s->rng, p->seed);
+    s->ip_id = (uint16_t)sk_rng_next(&s->rng);
+    s->port_hint = (uint32_t)sk_rng_next(&s->rng);
+    sk_config_defaults(&s->cfg);
+    sk_wheel_init(&s->tcb_wheel, s->now / SK_NSEC_PER_MSEC);
+    sk_wheel_init(&s->req_wheel, s->now / SK_NSEC_PER_MSEC);
+    s->conn_mask = 255;
+    s->conn_buckets = calloc(s->conn_mask + 1, sizeof(*s->conn_buckets));
+    s->fds_cap = 16;
+    s->fds = calloc(s->fds_cap, sizeof(*s->fds));
+    if (!s->conn_buckets || !s->fds || sk_tw_init(&s->tw) != 0) {
+        sk_stack_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void free_tcb_chain_all(sk_stack *s)
+{
+    /* Listeners own their requests and unaccepted children. */
+    for (size_t i = 0; i < 64; i++) {
+        while (s->listeners[i]) {
+            sk_tcb *l = s->listeners[i];
+            sk_listener_unhash(s, l);
+            sk_listen_destroy(s, l);
+            if (l->fd < 0 || !s->fds || (uint32_t)l->fd >= s->fds_cap || s->fds[l->fd] != l)
+                sk_tcb_free(s, l);
+        }
+    }
+    if (s->conn_buckets) {
+        for (uint32_t b = 0; b <= s->conn_mask; b++) {
+            while (s->conn_buckets[b]) {
+                sk_tcb *t = s->conn_buckets[b];
+                sk_conn_unhash(s, t);
+                if (t->fd < 0)
+                    sk_tcb_free(s, t);
+            }
+        }
+    }
+    if (s->fds) {
+        for (uint32_t i = 0; i < s->fds_cap; i++) {
+            if (s->fds[i]) {
+                sk_tcb *t = s->fds[i];
+                s->fds[i] = NULL;
+                t->fd = -1;
+                if (t->listen) {
+                    sk_listen_destroy(s, t);
+                }
+                sk_tcb_free(s, t);
+            }
+        }
+    }
+}
+
+void sk_stack_free(sk_stack *s)
+{
+    if (!s)
+        return;
+    free_tcb_chain_all(s);
+    for (size_t i = 0; i < 256; i++) {
+        while (s->bind_buckets[i]) {
+            sk_bind_bucket *b = s->bind_buckets[i];
+            s->bind_buckets[i] = b->next;
+            free(b);
+        }
+    }
+    sk_tw_destroy(&s->tw);
+    free(s->conn_buckets);
+    free(s->fds);
+    free(s);
+}
+
+const char *sk_stack_name(const sk_stack *s) { return s->name; }
+uint32_t sk_stack_addr(const sk_stack *s) { return s->addr; }
+sk_time_ns sk_now(const sk_stack *s) { return s->now; }
+
+/* ------------------------------------------------------------------ */
+/* Events                                                               */
+/* ------------------------------------------------------------------ */
+
+void sk_emit(sk_stack *s, const sk_event *ev)
+{
+    if (s->on_event)
+        s->on_event(s->event_ctx, ev);
+}
+
+void sk_emit_state(sk_stack *s, sk_tcb *t, int from, int to, const char *cause)
+{
+    if (!s->on_event)
+        return;
+    sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = t->fd,
+                   .local = {t->laddr ? t->laddr : s->addr, t->lport},
+                   .remote = {t->raddr, t->rport},
+                   .from_state = from, .to_state = to, .cause = cause};
+    sk_emit(s, &ev);
+}
+
+void sk_emit_drop(sk_stack *s, const sk_segment *seg, sk_counter_id reason)
+{
+    if (!s->on_event)
+        return;
+    sk_event ev = {.type = SK_EV_DROP, .now = s->now, .fd = -1,
+                   .reason = sk_counter_short_name(reason)};
+    if (seg) {
+        ev.local = (sk_endpoint){seg->dst, seg->dport};
+        ev.remote = (sk_endpoint){seg->src, seg->sport};
+    }
+    sk_emit(s, &ev);
+}
+
+void sk_emit_timer(sk_stack *s, uint32_t raddr, uint16_t lport, uint16_t rport, int fd, const char *timer)
+{
+    if (!s->on_event)
+        return;
+    sk_event ev = {.type = SK_EV_TIMER, .now = s->now, .fd = fd,
+                   .local = {s->addr, lport}, .remote = {raddr, rport}, .timer = timer};
+    sk_emit(s, &ev);
+}
+
+void sk_notify(sk_stack *s, sk_tcb *t)
+{
+    if (!s->on_event || t->fd < 0)
+        return;
+    sk_event ev = {.type = SK_EV_READY, .now = s->now, .fd = t->fd,
+                   .local = {t->laddr ? t->laddr : s->addr, t->lport},
+                   .remote = {t->raddr, t->rport}};
+    sk_emit(s, &ev);
+}
+
+/* ------------------------------------------------------------------ */
+/* Connection table: chained hash of full TCBs by (raddr, rport, lport)  */
+/* ------------------------------------------------------------------ */
+
+static inline uint32_t conn_hash(uint32_t raddr, uint16_t rport, uint16_t lport)
+{
+    uint64_t k = ((uint64_t)raddr << 32) | ((uint32_t)rport << 16) | lport;
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ull;
+    k ^= k >> 33;
+    return (uint32_t)k;
+}
+
+sk_tcb *sk_conn_lookup(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport)
+{
+    sk_tcb *t = s->conn_buckets[conn_hash(raddr, rport, lport) & s->conn_mask];
+    for (; t; t = t->hnext)
+        if (t->raddr == raddr && t->rport == rport && t->lport == lport)
+            return t;
+    return NULL;
+}
+
+static void conn_grow(sk_stack *s)
+{
+    uint32_t nmask = s->conn_mask * 2 + 1;
+    sk_tcb **nb = calloc((size_t)nmask + 1, sizeof(*nb));
+    if (!nb)
+        return; /* keep the longer chains; correctness is unaffected */
+    for (uint32_t b = 0; b <= s->conn_mask; b++) {
+        sk_tcb *t = s->conn_buckets[b];
+        while (t) {
+            sk_tcb *next = t->hnext;
+            uint32_t h = conn_hash(t->raddr, t->rport, t->lport) & nmask;
+            t->hnext = nb[h];
+            nb[h] = t;
+            t = next;
+        }
+    }
+    free(s->conn_buckets);
+    s->conn_buckets = nb;
+    s->conn_mask = nmask;
+}
+
+void sk_conn_hash(sk_stack *s, sk_tcb *t)
+{
+    if (t->flags & SK_F_HASHED)
+        return;
+    if (s->conn_count > s->conn_mask)
+        conn_grow(s);
+    uint32_t h = conn_hash(t->raddr, t->rport, t->lport) & s->conn_mask;
+    t->hnext = s->conn_buckets[h];
+    s->conn_buckets[h] = t;
+    t->flags |= SK_F_HASHED;
+    s->conn_count++;
+}
+
+void sk_conn_unhash(sk_stack *s, sk_tcb *t)
+{
+    if (!(t->flags & SK_F_HASHED))
+        return;
+    sk_tcb **pp = &s->conn_buckets[conn_hash(t->raddr, t->rport, t->lport) & s->conn_mask];
+    while (*pp && *pp != t)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = t->hnext;
+    t->hnext = NULL;
+    t->flags &= ~SK_F_HASHED;
+    s->conn_count--;
+}
+
+/* Listeners are few; a small table by port, chained through hnext. */
+sk_tcb *sk_listener_lookup(sk_stack *s, uint32_t daddr, uint16_t lport)
+{
+    for (sk_tcb *l = s->listeners[lport & 63]; l; l = l->hnext)
+        if (l->lport == lport && (l->laddr == 0 || l->laddr == daddr))
+            return l;
+    return NULL;
+}
+
+void sk_listener_hash(sk_stack *s, sk_tcb *t)
+{
+    t->hnext = s->listeners[t->lport & 63];
+    s->listeners[t->lport & 63] = t;
+    t->flags |= SK_F_HASHED;
+}
+
+void sk_listener_unhash(sk_stack *s, sk_tcb *t)
+{
+    if (!(t->flags & SK_F_HASHED))
+        return;
+    sk_tcb **pp = &s->listeners[t->lport & 63];
+    while (*pp && *pp != t)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = t->hnext;
+    t->hnext = NULL;
+    t->flags &= ~SK_F_HASHED;
+}
+
+/* ------------------------------------------------------------------ */
+/* Bind buckets                                                         */
+/* ------------------------------------------------------------------ */
+
+sk_bind_bucket *sk_bind_bucket_get(sk_stack *s, uint16_t port, bool create)
+{
+    sk_bind_bucket **head = &s->bind_buckets[port & 255];
+    for (sk_bind_bucket *b = *head; b; b = b->next)
+        if (b->port == port)
+            return b;
+    if (!create)
+        return NULL;
+    sk_bind_bucket *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    b->port = port;
+    b->next = *head;
+    *head = b;
+    return b;
+}
+
+void sk_bind_bucket_release(sk_stack *s, sk_bind_bucket *b)
+{
+    if (b->refs || b->listeners || b->tw)
+        return;
+    sk_bind_bucket **pp = &s->bind_buckets[b->port & 255];
+    while (*pp && *pp != b)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = b->next;
+    free(b);
+}
+
+void sk_port_ref(sk_stack *s, sk_tcb *t)
+{
+    sk_bind_bucket *b = sk_bind_bucket_get(s, t->lport, true);
+    if (!b)
+        return;
+    b->refs++;
+    if (!(t->flags & SK_F_REUSEADDR))
+        b->noreuse++;
+    if (t->flags & SK_F_USER_BOUND)
+        b->user_bound++;
+    t->flags |= SK_F_BOUND;
+}
+
+void sk_port_unref(sk_stack *s, sk_tcb *t)
+{
+    if (!(t->flags & SK_F_BOUND))
+        return;
+    sk_bind_bucket *b = sk_bind_bucket_get(s, t->lport, false);
+    t->flags &= ~SK_F_BOUND;
+    if (!b)
+        return;
+    b->refs--;
+    if (!(t->flags & SK_F_REUSEADDR) && b->noreuse)
+        b->noreuse--;
+    if ((t->flags & SK_F_USER_BOUND) && b->user_bound)
+        b->user_bound--;
+    sk_bind_bucket_release(s, b);
+}
+
+/* ------------------------------------------------------------------ */
+/* TCBs and handles                                                     */
+/* ------------------------------------------------------------------ */
+
+sk_tcb *sk_tcb_alloc(sk_stack *s)
+{
+    sk_tcb *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->fd = -1;
+    t->state = SK_TCP_CLOSE;
+    sk_timer_init(&t->timer);
+    t->sndbuf = (uint32_t)s->cfg.tcp_wmem[1];
+    t->rcvbuf = (uint32_t)s->cfg.tcp_rmem[1];
+    t->linger_s = -1;
+    t->fin_timeout_s = -1;
+    t->laddr = s->addr;
+    return t;
+}
+
+int sk_fd_install(sk_stack *s, sk_tcb *t)
+{
+    uint32_t i;
+    for (i = 0; i < s->fds_cap; i++)
+        if (!s->fds[i])
+            break;
+    if (i == s->fds_cap) {
+        if (s->fds_cap >= (1u << 24))
+            return -EMFILE;
+        uint32_t ncap = s->fds_cap * 2;
+        sk_tcb **nf = realloc(s->fds, (size_t)ncap * sizeof(*nf));
+        if (!nf)
+            return -ENOMEM;
+        memset(nf + s->fds_cap, 0, (size_t)(ncap - s->fds_cap) * sizeof(*nf));
+        s->fds = nf;
+        s->fds_cap = ncap;
+    }
+    s->fds[i] = t;
+    t->fd = (int)i;
+    return (int)i;
+}
+
+sk_tcb *sk_fd_get(sk_stack *s, int fd)
+{
+    if (fd < 0 || (uint32_t)fd >= s->fds_cap)
+        return NULL;
+    return s->fds[fd];
+}
+
+void sk_tcb_set_state(sk_stack *s, sk_tcb *t, int state, const char *cause)
+{
+    int from = t->state;
+    if (from == state)
+        return;
+    if (from == SK_TCP_ESTABLISHED || from == SK_TCP_CLOSE_WAIT) {
+        if (s->counters[SK_C_TCP_CURR_ESTAB])
+            s->counters[SK_C_TCP_CURR_ESTAB]--;
+    }
+    if (state == SK_TCP_ESTABLISHED || state == SK_TCP_CLOSE_WAIT) {
+        if (from != SK_TCP_ESTABLISHED && from != SK_TCP_CLOSE_WAIT)
+            s->counters[SK_C_TCP_CURR_ESTAB]++;
+    }
+    t->state = (uint8_t)state;
+    if (state == SK_TCP_ESTABLISHED)
+        t->flags |= SK_F_WAS_ESTABLISHED;
+    sk_emit_state(s, t, from == SK_TCP_CLOSE ? SK_TCP_CLOSE : from, state, cause);
+    sk_notify(s, t);
+}
+
+void sk_tcb_free(sk_stack *s, sk_tcb *t)
+{
+    sk_wheel_del(&s->tcb_wheel, &t->timer);
+    sk_port_unref(s, t);
+    if (t->flags & SK_F_ORPHAN) {
+        if (s->orphans)
+            s->orphans--;
+        t->flags &= ~SK_F_ORPHAN;
+    }
+    sk_ring_free(&t->sndq);
+    sk_ring_free(&t->rcvq);
+    while (t->ooo) {
+        sk_ooo_seg *n = t->ooo->next;
+        free(t->ooo);
+        t->ooo = n;
+    }
+    free(t->listen);
+    free(t);
+}
+
+void sk_tcb_done(sk_stack *s, sk_tcb *t, const char *cause)
+{
+    /* Linux's tcp_done(): a failed handshake is an AttemptFail; a
+     * synchronized connection torn down from ESTABLISHED or CLOSE_WAIT
+     * is an EstabReset (tcp_set_state). */
+    if (t->state == SK_TCP_SYN_SENT || t->state == SK_TCP_SYN_RECV)
+        sk_count(s, SK_C_TCP_ATTEMPT_FAILS);
+    else if (t->state == SK_TCP_ESTABLISHED || t->state == SK_TCP_CLOSE_WAIT)
+        sk_count(s, SK_C_TCP_ESTAB_RESETS);
+    t->flags |= SK_F_SHUT_RD | SK_F_SHUT_WR;
+    sk_tcb_set_state(s, t, SK_TCP_CLOSE, cause);
+    sk_conn_unhash(s, t);
+    sk_wheel_del(&s->tcb_wheel, &t->timer);
+    t->rto_at = t->delack_at = t->keepalive_at = t->linger2_at = 0;
+    if (t->parent) {
+        /* Still on a listener's accept queue: the listener forgets it. */
+        sk_accept_queue_remove(s, t);
+        sk_tcb_free(s, t);
+        return;
+    }
+    if (t->fd < 0) {
+        sk_tcb_free(s, t);
+        return;
+    }
+    /* The application still holds the handle.  Linux's tcp_set_state()
+     * releases an automatically chosen port at once; one taken with
+     * bind() stays until close(). */
+    if (!(t->flags & SK_F_USER_BOUND))
+        sk_port_unref(s, t);
+    sk_notify(s, t);
+}
+
+/* ------------------------------------------------------------------ */
+/* Driving                                                              */
+/* ------------------------------------------------------------------ */
+
+void sk_advance(sk_stack *s, sk_time_ns now)
+{
+    if (now < s->now)
+        now = s->now; /* the clock never goes back */
+    s->now = now;
+    uint64_t tick = now / SK_NSEC_PER_MSEC;
+    sk_wheel_advance(&s->req_wheel, tick, sk_req_timer_fire, s);
+    sk_wheel_advance(&s->tcb_wheel, tick, sk_tcb_timer_fire, s);
+    sk_tw_expire(s);
+}
+
+sk_time_ns sk_next_deadline(const sk_stack *s)
+{
+    sk_time_ns best = SK_TIME_NEVER;
+    uint64_t a = sk_wheel_next(&s->tcb_wheel);
+    uint64_t b = sk_wheel_next(&s->req_wheel);
+    if (a != SK_TICK_NEVER)
+        best = a * SK_NSEC_PER_MSEC;
+    if (b != SK_TICK_NEVER && b * SK_NSEC_PER_MSEC < best)
+        best = b * SK_NSEC_PER_MSEC;
+    sk_time_ns tw = sk_tw_next_deadline(s);
+    if (tw < best)
+        best = tw;
+    if (best != SK_TIME_NEVER && best < s->now)
+        best = s->now;
+    return best;
+}
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                               */
+/* ------------------------------------------------------------------ */
+
+#define SK_ERRNO_LIST(X)                                                      \
+    X(EPERM, "Operation not permitted")                                       \
+    X(ENOENT, "No such file or directory")                                    \
+    X(EINTR, "Interrupted system call")                                       \
+    X(EBADF, "Bad file descriptor")                                           \
+    X(EAGAIN, "Resource temporarily unavailable")                             \
+    X(ENOMEM, "Cannot allocate memory")                                       \
+    X(EACCES, "Permission denied")                                            \
+    X(EFAULT, "Bad address")                                                  \
+    X(EBUSY, "Device or resource busy")                                       \
+    X(EEXIST, "File exists")                                                  \
+    X(EINVAL, "Invalid argument")                                             \
+    X(EMFILE, "Too many open files")                                          \
+    X(ENOSPC, "No space left on device")                                      \
+    X(EPIPE, "Broken pipe")                                                   \
+    X(ENOTSOCK, "Socket operation on non-socket")                             \
+    X(EDESTADDRREQ, "Destination address required")                           \
+    X(EMSGSIZE, "Message too long")                                           \
+    X(EPROTOTYPE, "Protocol wrong type for socket")                           \
+    X(ENOPROTOOPT, "Protocol not available")                                  \
+    X(EPROTONOSUPPORT, "Protocol not supported")                              \
+    X(EOPNOTSUPP, "Operation not supported")                                  \
+    X(EAFNOSUPPORT, "Address family not supported by protocol")              \
+    X(EADDRINUSE, "Address already in use")                                   \
+    X(EADDRNOTAVAIL, "Cannot assign requested address")                       \
+    X(ENETDOWN, "Network is down")                                            \
+    X(ENETUNREACH, "Network is unreachable")                                  \
+    X(ECONNABORTED, "Software caused connection abort")                       \
+    X(ECONNRESET, "Connection reset by peer")                                 \
+    X(ENOBUFS, "No buffer space available")                                   \
+    X(EISCONN, "Transport endpoint is already connected")                     \
+    X(ENOTCONN, "Transport endpoint is not connected")                        \
+    X(ETIMEDOUT, "Connection timed out")                                      \
+    X(ECONNREFUSED, "Connection refused")                                     \
+    X(EHOSTUNREACH, "No route to host")                                       \
+    X(EALREADY, "Operation already in progress")                              \
+    X(EINPROGRESS, "Operation now in progress")
+
+const char *sk_strerror(int err)
+{
+    if (err < 0)
+        err = -err;
+    if (err == 0)
+        return "Success";
+#define SK_ERR_CASE(e, text) \
+    if (err == e)            \
+        return text;
+    SK_ERRNO_LIST(SK_ERR_CASE)
+#undef SK_ERR_CASE
+    return "Unknown error";
+}
+
+const char *sk_errno_name(int err)
+{
+    if (err < 0)
+        err = -err;
+    if (err == 0)
+        return "OK";
+#define SK_ERR_NAME(e, text) \
+    if (err == e)            \
+        return #e;
+    SK_ERRNO_LIST(SK_ERR_NAME)
+#undef SK_ERR_NAME
+    return "EUNKNOWN";
+}

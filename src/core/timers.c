@@ -1,0 +1,300 @@
+/*
+ * Connection timers.  Each TCB owns one wheel entry armed at the earliest
+ * of its deadlines (retransmission/persist, delayed ACK, keepalive); when
+ * it fires, whatever is due runs and the entry is re-armed.  Deadlines that
+ * move later (every ACK pushes the RTO out) do not touch the wheel: the
+ * entry fires early, finds nothing due and re-arms — Linux's lazy timer
+ * trick, which keeps the per-ACK cost at zero.
+ */
+#include "internal.h"
+
+uint32_t sk_rto_min_us(const sk_stack *s) { return (uint32_t)s->cfg.tcp_rto_min_us; }
+uint32_t sk_rto_max_us(const sk_stack *s) { return (uint32_t)s->cfg.tcp_rto_max_ms * 1000u; }
+
+/* RFC 6298 §2 as Linux's tcp_rtt_estimator() computes it: srtt_us is
+ * kept ×8, mdev_us ×4, and rttvar never drops below tcp_rto_min within a
+ * window of data, so RTO = srtt + rttvar is at least 200 ms above srtt. */
+void sk_rtt_sample(sk_stack *s, sk_tcb *t, uint32_t rtt_us)
+{
+    int64_t m = rtt_us ? rtt_us : 1;
+    uint32_t rto_min = sk_rto_min_us(s);
+    if (!t->min_rtt_us || rtt_us < t->min_rtt_us)
+        t->min_rtt_us = rtt_us ? rtt_us : 1;
+    if (t->srtt_us) {
+        int64_t srtt = t->srtt_us;
+        m -= srtt >> 3;
+        srtt += m;
+        if (m < 0) {
+            m = -m;
+            m -= t->mdev_us >> 2;
+            if (m > 0)
+                m >>= 3;
+        } else {
+            m -= t->mdev_us >> 2;
+        }
+        t->mdev_us = (uint32_t)((int64_t)t->mdev_us + m);
+        if (t->mdev_us > t->rttvar_us)
+            t->rttvar_us = t->mdev_us;
+        else
+            t->rttvar_us -= (t->rttvar_us - (t->mdev_us > rto_min ? t->mdev_us : rto_min)) >> 2;
+        t->srtt_us = srtt > 1 ? (uint32_t)srtt : 1;
+    } else {
+        t->srtt_us = (uint32_t)(m << 3);
+        t->mdev_us = (uint32_t)(m << 1);
+        t->rttvar_us = t->mdev_us > rto_min ? t->mdev_us : rto_min;
+    }
+    uint64_t rto = (uint64_t)(t->srtt_us >> 3) + t->rttvar_us;
+    if (rto > sk_rto_max_us(s))
+        rto = sk_rto_max_us(s);
+    t->rto_us = (uint32_t)rto;
+}
+
+/* The current retransmission timeout with exponential backoff (RFC 6298
+ * §5.5), capped at tcp_rto_max. */
+sk_time_ns sk_current_rto(const sk_stack *s, const sk_tcb *t)
+{
+    uint64_t rto = t->rto_us ? t->rto_us : SK_TCP_TIMEOUT_INIT / SK_NSEC_PER_USEC;
+    uint64_t max = sk_rto_max_us(s);
+    for (unsigned i = 0; i < t->backoff && rto < max; i++)
+        rto <<= 1;
+    if (rto > max)
+        rto = max;
+    return rto * SK_NSEC_PER_USEC;
+}
+
+void sk_tcb_timer_update(sk_stack *s, sk_tcb *t)
+{
+    sk_time_ns d = SK_TIME_NEVER;
+    if (t->rto_at && t->rto_at < d)
+        d = t->rto_at;
+    if (t->delack_at && t->delack_at < d)
+        d = t->delack_at;
+    if (t->keepalive_at && t->keepalive_at < d)
+        d = t->keepalive_at;
+    if (d == SK_TIME_NEVER) {
+        sk_wheel_del(&s->tcb_wheel, &t->timer);
+        return;
+    }
+    uint64_t tick = sk_ns_to_tick(d);
+    if (sk_timer_pending(&t->timer) && t->timer.expires <= tick)
+        return; /* fires early, re-arms then */
+    sk_wheel_add(&s->tcb_wheel, &t->timer, tick);
+}
+
+void sk_arm_rto(sk_stack *s, sk_tcb *t)
+{
+    t->rto_at = s->now + sk_current_rto(s, t);
+    sk_tcb_timer_update(s, t);
+}
+
+void sk_arm_delack(sk_stack *s, sk_tcb *t)
+{
+    /* Linux's minimum ATO: 40 ms (TCP_ATO_MIN), bounded by the RTT
+     * estimate in tcp_send_delayed_ack(). */
+    if (t->delack_at)
+        return;
+    t->delack_at = s->now + SK_TCP_ATO_MIN;
+    sk_tcb_timer_update(s, t);
+}
+
+static sk_time_ns keepidle(const sk_stack *s, const sk_tcb *t)
+{
+    return SK_SEC(t->keepidle_s ? t->keepidle_s : (uint32_t)s->cfg.tcp_keepalive_time);
+}
+
+static sk_time_ns keepintvl(const sk_stack *s, const sk_tcb *t)
+{
+    return SK_SEC(t->keepintvl_s ? t->keepintvl_s : (uint32_t)s->cfg.tcp_keepalive_intvl);
+}
+
+static unsigned keepcnt(const sk_stack *s, const sk_tcb *t)
+{
+    return t->keepcnt ? t->keepcnt : (unsigned)s->cfg.tcp_keepalive_probes;
+}
+
+void sk_arm_keepalive(sk_stack *s, sk_tcb *t)
+{
+    if (!(t->flags & SK_F_KEEPALIVE) || t->state == SK_TCP_LISTEN || t->state == SK_TCP_CLOSE ||
+        t->state == SK_TCP_SYN_SENT) {
+        t->keepalive_at = 0;
+    } else {
+        sk_time_ns base = t->lrcvtime ? t->lrcvtime : s->now;
+        t->keepalive_at = base + keepidle(s, t);
+        if (t->keepalive_at <= s->now)
+            t->keepalive_at = s->now + SK_NSEC_PER_MSEC;
+    }
+    sk_tcb_timer_update(s, t);
+}
+
+/* Linux's retransmits_timed_out(): the time `boundary` doublings of the
+ * minimum RTO would take, linear once the RTO reaches its maximum —
+ * tcp_retries2 = 15 gives 924.6 s. */
+static sk_time_ns retries_timeout(const sk_stack *s, unsigned boundary)
+{
+    uint64_t base = sk_rto_min_us(s) ? sk_rto_min_us(s) : 200000;
+    uint64_t max = sk_rto_max_us(s);
+    unsigned thresh = 0;
+    while ((base << (thresh + 1)) <= max && thresh < 31)
+        thresh++;
+    uint64_t us;
+    if (boundary <= thresh)
+        us = ((2ull << boundary) - 1) * base;
+    else
+        us = ((2ull << thresh) - 1) * base + (uint64_t)(boundary - thresh) * max;
+    return us * SK_NSEC_PER_USEC;
+}
+
+static void write_err(sk_stack *s, sk_tcb *t, const char *cause)
+{
+    t->so_error = ETIMEDOUT;
+    sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_TIMEOUT);
+    sk_ring_free(&t->sndq);
+    sk_tcb_done(s, t, cause);
+}
+
+/* Returns false when the TCB is gone. */
+static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
+{
+    sk_emit_timer(s, t->raddr, t->lport, t->rport, t->fd, "retransmit");
+    if (t->state == SK_TCP_SYN_SENT || (t->state == SK_TCP_SYN_RECV && !(t->flags & SK_F_WAS_ESTABLISHED))) {
+        unsigned limit = t->state == SK_TCP_SYN_SENT
+                             ? (t->syn_retries ? t->syn_retries : (unsigned)s->cfg.tcp_syn_retries)
+                             : (unsigned)s->cfg.tcp_synack_retries;
+        if (t->retransmits >= limit) {
+            write_err(s, t, "SYN retries exhausted");
+            return false;
+        }
+        sk_count(s, SK_C_TCPEXT_TCP_TIMEOUTS);
+        sk_retransmit_head(s, t);
+        t->retransmits++;
+        t->backoff++;
+        sk_arm_rto(s, t);
+        return true;
+    }
+
+    bool outstanding = t->snd_una != t->snd_max;
+    if (!outstanding) {
+        /* Persist (RFC 9293 §3.8.6.1): data or FIN waits on a closed
+         * window; probe it, backing off like the RTO (Linux
+         * tcp_probe_timer, counted as TCPWinProbe). */
+        bool pending = t->sndq.len || ((t->flags & SK_F_SHUT_WR) && !(t->flags & SK_F_FIN_SENT));
+        if (!pending)
+            return true;
+        unsigned max_probes = (t->flags & SK_F_ORPHAN)
+                                  ? (s->cfg.tcp_orphan_retries ? (unsigned)s->cfg.tcp_orphan_retries : 8)
+                                  : (unsigned)s->cfg.tcp_retries2;
+        if (t->probes_out >= max_probes) {
+            write_err(s, t, "zero-window probes unanswered");
+            return false;
+        }
+        t->flags |= SK_F_PERSIST;
+        t->probes_out++;
+        sk_count(s, SK_C_TCPEXT_TCP_WIN_PROBE);
+        if (t->snd_wnd && t->sndq.len) {
+            /* The window opened a little: send what fits (Linux's
+             * tcp_write_wakeup), not just a probe. */
+            uint32_t cwnd = t->cwnd;
+            t->cwnd = 0xffff;
+            uint32_t saved = t->snd_wnd;
+            sk_tcp_output(s, t);
+            t->snd_wnd = saved;
+            t->cwnd = cwnd;
+        }
+        if (t->snd_una == t->snd_max)
+            sk_send_probe(s, t);
+        if (t->backoff < 31)
+            t->backoff++;
+        t->rto_at = s->now + sk_current_rto(s, t);
+        return true;
+    }
+
+    /* Give up after tcp_retries2 (or TCP_USER_TIMEOUT, or
+     * tcp_orphan_retries for orphans), measured as Linux measures it:
+     * elapsed time since the first retransmission. */
+    sk_time_ns limit;
+    if (t->user_timeout_ms)
+        limit = SK_MS(t->user_timeout_ms);
+    else if (t->flags & SK_F_ORPHAN)
+        limit = retries_timeout(s, s->cfg.tcp_orphan_retries ? (unsigned)s->cfg.tcp_orphan_retries : 8);
+    else
+        limit = retries_timeout(s, (unsigned)s->cfg.tcp_retries2);
+    if (t->retrans_stamp && s->now - t->retrans_stamp >= limit) {
+        write_err(s, t, "retransmissions unanswered");
+        return false;
+    }
+
+    sk_count(s, SK_C_TCPEXT_TCP_TIMEOUTS);
+    sk_cc_on_rto(s, t);
+    /* Go back N: everything in flight is presumed lost and resent as the
+     * congestion window reopens (RFC 5681 §3.1, Linux tcp_enter_loss). */
+    t->snd_nxt = t->snd_una;
+    t->flags |= SK_F_LOSS_RECOVERY;
+    t->flags &= ~(SK_F_IN_RECOVERY | SK_F_RTT_PENDING);
+    t->dupacks = 0;
+    sk_retransmit_head(s, t);
+    t->retransmits++;
+    if (t->backoff < 31)
+        t->backoff++;
+    t->rto_at = s->now + sk_current_rto(s, t);
+    return true;
+}
+
+static bool on_keepalive_timer(sk_stack *s, sk_tcb *t)
+{
+    t->keepalive_at = 0;
+    if (!(t->flags & SK_F_KEEPALIVE))
+        return true;
+    if (t->state != SK_TCP_ESTABLISHED && t->state != SK_TCP_CLOSE_WAIT && t->state != SK_TCP_FIN_WAIT1 &&
+        t->state != SK_TCP_FIN_WAIT2)
+        return true;
+    sk_time_ns idle = keepidle(s, t);
+    if (t->snd_una != t->snd_max || t->sndq.len) {
+        /* Data in flight: the retransmission timer watches the peer. */
+        t->keepalive_at = s->now + idle;
+        return true;
+    }
+    sk_time_ns elapsed = s->now - (t->lrcvtime ? t->lrcvtime : s->now);
+    if (elapsed < idle && t->probes_out == 0) {
+        t->keepalive_at = s->now + (idle - elapsed);
+        return true;
+    }
+    sk_emit_timer(s, t->raddr, t->lport, t->rport, t->fd, "keepalive");
+    if ((t->user_timeout_ms && elapsed >= SK_MS(t->user_timeout_ms) && t->probes_out > 0) ||
+        (!t->user_timeout_ms && t->probes_out >= keepcnt(s, t))) {
+        /* Linux's tcp_keepalive_timer: reset the peer, report ETIMEDOUT. */
+        sk_send_active_rst(s, t);
+        write_err(s, t, "keepalive probes unanswered");
+        return false;
+    }
+    sk_count(s, SK_C_TCPEXT_TCP_KEEPALIVE);
+    sk_send_probe(s, t);
+    t->probes_out++;
+    t->keepalive_at = s->now + keepintvl(s, t);
+    return true;
+}
+
+void sk_tcb_timer_fire(void *ctx, sk_timer *timer)
+{
+    sk_stack *s = ctx;
+    sk_tcb *t = (sk_tcb *)((char *)timer - offsetof(sk_tcb, timer));
+    sk_time_ns now = s->now;
+    if (t->delack_at && t->delack_at <= now) {
+        t->delack_at = 0;
+        if (t->state != SK_TCP_CLOSE && t->state != SK_TCP_SYN_SENT && t->state != SK_TCP_LISTEN) {
+            sk_count(s, SK_C_TCPEXT_DELAYED_ACKS);
+            sk_send_ack(s, t);
+        }
+    }
+    if (t->rto_at && t->rto_at <= now) {
+        t->rto_at = 0;
+        if (!on_retransmit_timer(s, t))
+            return;
+        if (t->state != SK_TCP_SYN_SENT)
+            sk_tcp_output(s, t);
+    }
+    if (t->keepalive_at && t->keepalive_at <= now) {
+        if (!on_keepalive_timer(s, t))
+            return;
+    }
+    sk_tcb_timer_update(s, t);
+}

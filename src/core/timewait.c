@@ -1,0 +1,391 @@
+/*
+ * TIME_WAIT, and orphaned FIN_WAIT_2, as compact records (Linux's
+ * tcp_timewait_sock): a connection that only has to answer late segments
+ * keeps its tuple, sequence numbers and timestamps — about 52 bytes in a
+ * slab indexed by 32-bit handles — instead of a full TCB.
+ *
+ * Every record of a substate lives equally long (TIME_WAIT: 60 s, Linux's
+ * TCP_TIMEWAIT_LEN; FIN_WAIT_2: tcp_fin_timeout), so expiry is a FIFO per
+ * substate rather than a timer each: O(1) to arm, re-arm and expire, no
+ * memory per record for a timer.
+ *
+ * Segment processing follows Linux's tcp_timewait_state_process().
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+enum { Q_TW = 0, Q_FW2 = 1 };
+
+static inline int qidx(const sk_tw *w) { return w->substate == SK_TCP_TIME_WAIT ? Q_TW : Q_FW2; }
+
+static inline uint32_t tw_hash(uint32_t raddr, uint16_t rport, uint16_t lport)
+{
+    uint64_t k = ((uint64_t)raddr << 32) | ((uint32_t)rport << 16) | lport;
+    k *= 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(k >> 29);
+}
+
+int sk_tw_init(sk_tw_table *tw)
+{
+    memset(tw, 0, sizeof(*tw));
+    tw->mask = 255;
+    tw->buckets = malloc(sizeof(uint32_t) * (tw->mask + 1));
+    if (!tw->buckets)
+        return -ENOMEM;
+    memset(tw->buckets, 0xff, sizeof(uint32_t) * (tw->mask + 1));
+    tw->free_head = SK_TW_NONE;
+    tw->q_head[0] = tw->q_head[1] = tw->q_tail[0] = tw->q_tail[1] = SK_TW_NONE;
+    return 0;
+}
+
+void sk_tw_destroy(sk_tw_table *tw)
+{
+    free(tw->slab);
+    free(tw->buckets);
+    memset(tw, 0, sizeof(*tw));
+}
+
+static uint32_t now_ms(const sk_stack *s) { return (uint32_t)((s->now - s->epoch) / SK_NSEC_PER_MSEC); }
+
+static bool tw_grow_buckets(sk_tw_table *tw)
+{
+    uint32_t nmask = tw->mask * 2 + 1;
+    uint32_t *nb = malloc(sizeof(uint32_t) * ((size_t)nmask + 1));
+    if (!nb)
+        return false;
+    memset(nb, 0xff, sizeof(uint32_t) * ((size_t)nmask + 1));
+    for (uint32_t b = 0; b <= tw->mask; b++) {
+        uint32_t i = tw->buckets[b];
+        while (i != SK_TW_NONE) {
+            sk_tw *w = &tw->slab[i];
+            uint32_t next = w->hnext;
+            uint32_t h = tw_hash(w->raddr, w->rport, w->lport) & nmask;
+            w->hnext = nb[h];
+            nb[h] = i;
+            i = next;
+        }
+    }
+    free(tw->buckets);
+    tw->buckets = nb;
+    tw->mask = nmask;
+    return true;
+}
+
+static uint32_t tw_alloc(sk_tw_table *tw)
+{
+    if (tw->free_head == SK_TW_NONE) {
+        uint32_t ncap = tw->slab_cap ? tw->slab_cap * 2 : 256;
+        sk_tw *ns = realloc(tw->slab, sizeof(sk_tw) * (size_t)ncap);
+        if (!ns)
+            return SK_TW_NONE;
+        for (uint32_t i = ncap; i-- > tw->slab_cap;) {
+            ns[i].hnext = tw->free_head;
+            ns[i].substate = 0;
+            tw->free_head = i;
+        }
+        tw->slab = ns;
+        tw->slab_cap = ncap;
+    }
+    if (tw->count > tw->mask && !tw_grow_buckets(tw) && tw->count > 4 * tw->mask)
+        return SK_TW_NONE;
+    uint32_t i = tw->free_head;
+    tw->free_head = tw->slab[i].hnext;
+    tw->count++;
+    return i;
+}
+
+static void q_unlink(sk_tw_table *tw, uint32_t i)
+{
+    sk_tw *w = &tw->slab[i];
+    int q = qidx(w);
+    if (w->qprev != SK_TW_NONE)
+        tw->slab[w->qprev].qnext = w->qnext;
+    else
+        tw->q_head[q] = w->qnext;
+    if (w->qnext != SK_TW_NONE)
+        tw->slab[w->qnext].qprev = w->qprev;
+    else
+        tw->q_tail[q] = w->qprev;
+    w->qprev = w->qnext = SK_TW_NONE;
+}
+
+static void q_append(sk_tw_table *tw, uint32_t i)
+{
+    sk_tw *w = &tw->slab[i];
+    int q = qidx(w);
+    w->qnext = SK_TW_NONE;
+    w->qprev = tw->q_tail[q];
+    if (tw->q_tail[q] != SK_TW_NONE)
+        tw->slab[tw->q_tail[q]].qnext = i;
+    else
+        tw->q_head[q] = i;
+    tw->q_tail[q] = i;
+}
+
+/* (Re)starts a record's lifetime: to the back of its FIFO. */
+static void tw_schedule(sk_stack *s, uint32_t i, sk_time_ns timeout)
+{
+    sk_tw *w = &s->tw.slab[i];
+    q_unlink(&s->tw, i);
+    w->expires_ms = now_ms(s) + (uint32_t)((timeout + SK_NSEC_PER_MSEC - 1) / SK_NSEC_PER_MSEC);
+    q_append(&s->tw, i);
+}
+
+static void emit_tw_state(sk_stack *s, const sk_tw *w, int from, int to, const char *cause)
+{
+    if (!s->on_event)
+        return;
+    sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = -1, .local = {s->addr, w->lport},
+                   .remote = {w->raddr, w->rport}, .from_state = from, .to_state = to, .cause = cause};
+    sk_emit(s, &ev);
+}
+
+void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout)
+{
+    int from = t->state;
+    uint32_t i = SK_TW_NONE;
+    if (s->tw.count >= (uint32_t)s->cfg.tcp_max_tw_buckets) {
+        /* Linux: with tcp_max_tw_buckets reached the connection simply
+         * closes, counted as TCPTimeWaitOverflow. */
+        sk_count(s, SK_C_TCPEXT_TCP_TIME_WAIT_OVERFLOW);
+    } else {
+        i = tw_alloc(&s->tw);
+        if (i == SK_TW_NONE)
+            sk_count(s, SK_C_TCPEXT_TCP_TIME_WAIT_OVERFLOW);
+    }
+    if (i != SK_TW_NONE) {
+        sk_tw *w = &s->tw.slab[i];
+        memset(w, 0, sizeof(*w));
+        w->raddr = t->raddr;
+        w->lport = t->lport;
+        w->rport = t->rport;
+        w->snd_nxt = t->snd_nxt;
+        w->rcv_nxt = t->rcv_nxt;
+        w->ts_ok = (t->flags & SK_F_TS_OK) != 0;
+        w->ts_recent = t->ts_recent;
+        w->ts_recent_stamp_s = w->ts_ok ? t->ts_recent_stamp_s : 0;
+        w->ts_off = t->ts_off;
+        w->entry_ms = now_ms(s);
+        uint32_t win = t->rcv_wup + t->rcv_wnd - t->rcv_nxt;
+        if ((int32_t)win < 0)
+            win = 0;
+        win >>= t->rcv_wscale;
+        w->rcv_wnd = (uint16_t)(win > 65535 ? 65535 : win);
+        w->substate = (uint8_t)substate;
+        w->qprev = w->qnext = SK_TW_NONE;
+        uint32_t h = tw_hash(w->raddr, w->rport, w->lport) & s->tw.mask;
+        w->hnext = s->tw.buckets[h];
+        s->tw.buckets[h] = i;
+        q_append(&s->tw, i);
+        tw_schedule(s, i, timeout);
+        sk_bind_bucket *b = sk_bind_bucket_get(s, t->lport, true);
+        if (b)
+            b->tw++;
+    }
+
+    /* The full TCB goes.  Its handle, if the application still has one,
+     * now refers to a CLOSED socket, as in Linux after tcp_time_wait(). */
+    if (substate != from)
+        sk_emit_state(s, t, from, substate, substate == SK_TCP_TIME_WAIT ? "rcv FIN" : "orphaned");
+    if (from == SK_TCP_ESTABLISHED || from == SK_TCP_CLOSE_WAIT) {
+        if (s->counters[SK_C_TCP_CURR_ESTAB])
+            s->counters[SK_C_TCP_CURR_ESTAB]--;
+    }
+    sk_conn_unhash(s, t);
+    sk_wheel_del(&s->tcb_wheel, &t->timer);
+    t->rto_at = t->delack_at = t->keepalive_at = 0;
+    t->state = SK_TCP_CLOSE;
+    if (i == SK_TW_NONE)
+        emit_tw_state(s, &(sk_tw){.raddr = t->raddr, .lport = t->lport, .rport = t->rport}, substate,
+                      SK_TCP_CLOSE, "tcp_max_tw_buckets reached");
+    if (t->fd < 0) {
+        sk_tcb_free(s, t);
+    } else {
+        if (!(t->flags & SK_F_USER_BOUND))
+            sk_port_unref(s, t);
+        sk_notify(s, t);
+    }
+}
+
+uint32_t sk_tw_lookup(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport)
+{
+    uint32_t i = s->tw.buckets[tw_hash(raddr, rport, lport) & s->tw.mask];
+    while (i != SK_TW_NONE) {
+        const sk_tw *w = &s->tw.slab[i];
+        if (w->raddr == raddr && w->rport == rport && w->lport == lport)
+            return i;
+        i = w->hnext;
+    }
+    return SK_TW_NONE;
+}
+
+void sk_tw_kill(sk_stack *s, uint32_t i, bool emit)
+{
+    sk_tw *w = &s->tw.slab[i];
+    uint32_t *pp = &s->tw.buckets[tw_hash(w->raddr, w->rport, w->lport) & s->tw.mask];
+    while (*pp != SK_TW_NONE && *pp != i)
+        pp = &s->tw.slab[*pp].hnext;
+    if (*pp == i)
+        *pp = w->hnext;
+    q_unlink(&s->tw, i);
+    sk_bind_bucket *b = sk_bind_bucket_get(s, w->lport, false);
+    if (b && b->tw) {
+        b->tw--;
+        sk_bind_bucket_release(s, b);
+    }
+    if (emit)
+        emit_tw_state(s, w, w->substate, SK_TCP_CLOSE, "timer expired");
+    w->substate = 0;
+    w->hnext = s->tw.free_head;
+    s->tw.free_head = i;
+    s->tw.count--;
+}
+
+void sk_tw_expire(sk_stack *s)
+{
+    uint32_t now = now_ms(s);
+    for (int q = 0; q < 2; q++) {
+        while (s->tw.q_head[q] != SK_TW_NONE) {
+            uint32_t i = s->tw.q_head[q];
+            sk_tw *w = &s->tw.slab[i];
+            if ((int32_t)(w->expires_ms - now) > 0)
+                break;
+            /* Linux counts every TIME_WAIT socket its timer ends as TW. */
+            sk_count(s, SK_C_TCPEXT_TW);
+            sk_emit_timer(s, w->raddr, w->lport, w->rport, -1, "timewait");
+            sk_tw_kill(s, i, true);
+        }
+    }
+}
+
+sk_time_ns sk_tw_next_deadline(const sk_stack *s)
+{
+    sk_time_ns best = SK_TIME_NEVER;
+    for (int q = 0; q < 2; q++) {
+        uint32_t i = s->tw.q_head[q];
+        if (i == SK_TW_NONE)
+            continue;
+        sk_time_ns t = s->epoch + (sk_time_ns)s->tw.slab[i].expires_ms * SK_NSEC_PER_MSEC;
+        if (t < best)
+            best = t;
+    }
+    return best;
+}
+
+static void tw_send_ack(sk_stack *s, const sk_tw *w)
+{
+    sk_out_opts o = {.ts = w->ts_ok != 0, .ts_val = sk_tcp_time_ms(s) + w->ts_off, .ts_ecr = w->ts_recent};
+    uint8_t opts[SK_TCP_OPT_MAX];
+    size_t optlen = sk_build_options(&o, opts);
+    sk_xmit(s, w->raddr, w->lport, w->rport, w->snd_nxt, w->rcv_nxt, SK_TH_ACK, w->rcv_wnd, opts, optlen, NULL,
+            0);
+}
+
+bool sk_tw_input(sk_stack *s, uint32_t i, const sk_segment *seg)
+{
+    sk_tw *w = &s->tw.slab[i];
+    uint32_t end = seg->seq + (uint32_t)seg->payload_len + !!(seg->flags & SK_TH_SYN) + !!(seg->flags & SK_TH_FIN);
+    bool rst = (seg->flags & SK_TH_RST) != 0, syn = (seg->flags & SK_TH_SYN) != 0;
+    bool ack = (seg->flags & SK_TH_ACK) != 0, fin = (seg->flags & SK_TH_FIN) != 0;
+
+    if (w->substate == SK_TCP_FIN_WAIT2) {
+        if (rst) {
+            sk_count(s, SK_C_TCPEXT_TW_KILLED);
+            sk_tw_kill(s, i, true);
+            return false;
+        }
+        if (syn && !seq_lt(seg->seq, w->rcv_nxt))
+            goto reset;
+        /* A duplicate or pure ACK changes nothing. */
+        if (!ack || !seq_gt(end, w->rcv_nxt) || end == seg->seq)
+            return false;
+        /* New data after our half of the close, or anything but the exact
+         * FIN: reset (RFC 1122 §4.2.2.13). */
+        if (!fin || end != w->rcv_nxt + 1) {
+            sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
+            goto reset;
+        }
+        /* The peer's FIN: a true TIME_WAIT now. */
+        q_unlink(&s->tw, i);
+        w->substate = SK_TCP_TIME_WAIT;
+        w->rcv_nxt = end;
+        if (w->ts_ok && seg->opts.has_ts) {
+            w->ts_recent = seg->opts.ts_val;
+            w->ts_recent_stamp_s = (uint32_t)(s->now / SK_NSEC_PER_SEC);
+        }
+        w->entry_ms = now_ms(s);
+        emit_tw_state(s, w, SK_TCP_FIN_WAIT2, SK_TCP_TIME_WAIT, "rcv FIN");
+        q_append(&s->tw, i);
+        tw_schedule(s, i, SK_TCP_TIMEWAIT_LEN);
+        tw_send_ack(s, w);
+        return false;
+    }
+
+    /* TIME_WAIT proper (RFC 9293 §3.10.7.4 and RFC 1337). */
+    bool paws_reject = w->ts_ok && seg->opts.has_ts && w->ts_recent &&
+                       (int32_t)(w->ts_recent - seg->opts.ts_val) > 1 && !rst;
+    if (!paws_reject && seg->seq == w->rcv_nxt && (seg->seq == end || rst)) {
+        if (rst) {
+            /* TIME_WAIT assassination: Linux lets the RST end the record
+             * unless tcp_rfc1337 is set. */
+            if (!s->cfg.tcp_rfc1337) {
+                sk_count(s, SK_C_TCPEXT_TW_KILLED);
+                sk_tw_kill(s, i, true);
+                return false;
+            }
+        } else {
+            tw_schedule(s, i, SK_TCP_TIMEWAIT_LEN);
+        }
+        if (seg->opts.has_ts && w->ts_ok) {
+            w->ts_recent = seg->opts.ts_val;
+            w->ts_recent_stamp_s = (uint32_t)(s->now / SK_NSEC_PER_SEC);
+        }
+        return false;
+    }
+    /* A new SYN beyond the old connection (by sequence or timestamp) may
+     * reopen the tuple: the record goes and the listener takes the SYN,
+     * with an ISN safely above the old one (RFC 9293 §3.10.7.4 note). */
+    if (syn && !rst && !ack && !paws_reject &&
+        (seq_gt(seg->seq, w->rcv_nxt) ||
+         (w->ts_ok && seg->opts.has_ts && (int32_t)(w->ts_recent - seg->opts.ts_val) < 0))) {
+        uint32_t isn = w->snd_nxt + 65535 + 2;
+        s->tw_isn = isn ? isn : 1;
+        sk_count(s, SK_C_TCPEXT_TW_KILLED);
+        sk_tw_kill(s, i, true);
+        return true;
+    }
+    if (paws_reject)
+        sk_count(s, SK_C_TCPEXT_PAWS_ESTAB);
+    if (!rst) {
+        /* Anything else — a retransmitted FIN above all — is ACKed and
+         * restarts the 60 s (Linux reschedules on ACK or PAWS reject). */
+        if (paws_reject || ack)
+            tw_schedule(s, i, SK_TCP_TIMEWAIT_LEN);
+        tw_send_ack(s, w);
+    }
+    return false;
+
+reset:
+    sk_reply_rst(s, seg);
+    sk_tw_kill(s, i, true);
+    return false;
+}
+
+/* Linux's tcp_twsk_unique() for tcp_tw_reuse: only with timestamps (so
+ * PAWS guards the new connection against old duplicates), and only once
+ * the record is older than tcp_tw_reuse_delay.  With 2 (the default) only
+ * for loopback. */
+bool sk_tw_reusable(sk_stack *s, uint32_t i)
+{
+    const sk_tw *w = &s->tw.slab[i];
+    int reuse = s->cfg.tcp_tw_reuse;
+    if (reuse == 2) {
+        bool loopback = (w->raddr >> 24) == 127 || (s->addr >> 24) == 127;
+        if (!loopback)
+            reuse = 0;
+    }
+    if (!reuse || !w->ts_ok || !w->ts_recent_stamp_s || w->substate != SK_TCP_TIME_WAIT)
+        return false;
+    return (int32_t)(now_ms(s) - w->entry_ms) > s->cfg.tcp_tw_reuse_delay;
+}
