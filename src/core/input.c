@@ -355,20 +355,22 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     uint32_t len = (uint32_t)seg->payload_len;
     bool fin = (seg->flags & SK_TH_FIN) != 0;
 
-    if (!len && !fin)
+    /* A pure ACK occupies no sequence space: nothing to queue. */
+    if (seg_len(seg) == 0)
         return true;
+    /* Old data: everything already received.  RFC 9293 says to ACK it;
+     * Linux enters quickack mode so the sender learns at once.  This also
+     * catches the SYN of a SYN,ACK crossing ours in a simultaneous open. */
+    if (seq_leq(seg->seq + seg_len(seg), t->rcv_nxt)) {
+        t->quickack = SK_TCP_MAX_QUICKACKS;
+        t->flags |= SK_F_ACK_NOW;
+        return true;
+    }
     if (len) {
         t->data_segs_in++;
         t->last_data_recv = s->now;
         if (len > t->rcv_mss)
             t->rcv_mss = (uint16_t)(len < t->advmss ? len : t->advmss);
-    }
-    /* Old data: everything already received.  RFC 9293 says to ACK it;
-     * Linux enters quickack mode so the sender learns at once. */
-    if (seq_leq(seq + len + fin, t->rcv_nxt)) {
-        t->quickack = SK_TCP_MAX_QUICKACKS;
-        t->flags |= SK_F_ACK_NOW;
-        return true;
     }
     if (seq_lt(seq, t->rcv_nxt)) {
         uint32_t cut = t->rcv_nxt - seq;
@@ -528,7 +530,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     sk_ring_consume(&t->sndq, data_acked);
     if (!t->sndq.len)
         sk_ring_free(&t->sndq); /* an idle connection keeps no buffer */
-    t->bytes_acked += data_acked;
+    t->bytes_acked += acked; /* Linux counts the SYN and FIN too (tcp_snd_una_update) */
 
     /* RTT sample (RFC 6298 §3 and RFC 7323 §4): from the echoed timestamp,
      * or from the timed segment when no retransmission blurs it. */
@@ -567,6 +569,8 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         t->dupacks = 0;
         sk_cc_on_ack(s, t, data_acked);
     }
+    if (seq_lt(t->rtx_nxt, t->snd_una))
+        t->rtx_nxt = t->snd_una; /* the peer had more than we resent */
     if (seq_geq(t->snd_una, t->snd_max))
         t->flags &= ~SK_F_LOSS_RECOVERY;
 
@@ -649,6 +653,7 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     if (has_ack) {
         /* Our SYN is acknowledged: ESTABLISHED. */
         t->snd_una = seg->ack;
+        t->bytes_acked = 1; /* the SYN */
         t->snd_wnd = seg->window; /* never scaled in a SYN (RFC 7323 §2.2) */
         t->snd_wl1 = seg->seq;
         t->snd_wl2 = seg->ack;

@@ -131,6 +131,7 @@ typedef struct sk_tcb {
     /* send sequence space (RFC 9293 §3.3.1) */
     uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_window;
     uint32_t snd_sml; /* end of the last sub-MSS segment sent (Minshall) */
+    uint32_t rtx_nxt; /* after an RTO: next sequence to resend (snd_nxt never moves back) */
     /* receive sequence space */
     uint32_t irs, rcv_nxt, rcv_wnd, rcv_wup, rcv_ssthresh, window_clamp;
 

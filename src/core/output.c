@@ -385,7 +385,15 @@ void sk_reply_rst(sk_stack *s, const sk_segment *seg)
 /* The data sender                                                      */
 /* ------------------------------------------------------------------ */
 
-uint32_t sk_flight_size(const sk_tcb *t) { return t->snd_nxt - t->snd_una; }
+/* Bytes the network holds.  After an RTO everything beyond the
+ * retransmission cursor is presumed lost, as Linux marks it (lost_out), so
+ * only what was resent since counts. */
+uint32_t sk_flight_size(const sk_tcb *t)
+{
+    if ((t->flags & SK_F_LOSS_RECOVERY) && seq_lt(t->rtx_nxt, t->snd_nxt))
+        return t->rtx_nxt - t->snd_una;
+    return t->snd_nxt - t->snd_una;
+}
 
 static bool can_send_data(const sk_tcb *t)
 {
@@ -455,6 +463,38 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
         sk_arm_rto(s, t);
 }
 
+/* After an RTO: resend what was in flight, oldest first, as the
+ * congestion window reopens (RFC 5681 §3.1, Linux tcp_enter_loss +
+ * tcp_xmit_retransmit_queue).  Returns false while it used the window. */
+static bool retransmit_lost(sk_stack *s, sk_tcb *t)
+{
+    uint32_t mss = t->mss;
+    while ((t->flags & SK_F_LOSS_RECOVERY) && seq_lt(t->rtx_nxt, t->snd_nxt)) {
+        if (seq_lt(t->rtx_nxt, t->snd_una))
+            t->rtx_nxt = t->snd_una;
+        uint32_t data_end = t->snd_una + t->sndq.len;
+        uint32_t avail = seq_lt(t->rtx_nxt, data_end) ? data_end - t->rtx_nxt : 0;
+        uint32_t sent_left = t->snd_nxt - t->rtx_nxt;
+        uint32_t len = avail < mss ? avail : mss;
+        if (len > sent_left)
+            len = sent_left;
+        bool fin = (t->flags & SK_F_FIN_SENT) && t->rtx_nxt + len == data_end && seq_gt(t->snd_nxt, data_end);
+        if (!len && !fin) {
+            t->flags &= ~SK_F_LOSS_RECOVERY;
+            break;
+        }
+        if (sk_flight_size(t) >= t->cwnd * mss)
+            return false;
+        if (seq_gt(t->rtx_nxt + len, t->snd_una + t->snd_wnd) && len)
+            return false;
+        send_data_segment(s, t, t->rtx_nxt, len, fin);
+        t->rtx_nxt += len + (fin ? 1 : 0);
+    }
+    if (!seq_lt(t->rtx_nxt, t->snd_nxt))
+        t->flags &= ~SK_F_LOSS_RECOVERY;
+    return true;
+}
+
 void sk_tcp_output(sk_stack *s, sk_tcb *t)
 {
     if (!can_send_data(t)) {
@@ -463,6 +503,11 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         return;
     }
     uint32_t mss = t->mss;
+    if (!retransmit_lost(s, t)) {
+        if (t->flags & SK_F_ACK_NOW)
+            sk_send_ack(s, t);
+        return;
+    }
     for (;;) {
         uint32_t data_end = t->snd_una + t->sndq.len;
         bool fin_queued = (t->flags & SK_F_SHUT_WR) != 0;
@@ -487,7 +532,9 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
          * hold a small segment while an earlier small one is unacked. */
         bool last_with_fin = fin_queued && t->snd_nxt + len == data_end;
         if (len < mss && len > 0 && !last_with_fin && !(t->flags & SK_F_NODELAY)) {
-            if ((t->flags & SK_F_CORK) || seq_gt(t->snd_sml, t->snd_una))
+            /* snd_sml counts only while it lies in flight. */
+            bool small_in_flight = seq_gt(t->snd_sml, t->snd_una) && seq_leq(t->snd_sml, t->snd_max);
+            if ((t->flags & SK_F_CORK) || small_in_flight)
                 break;
         }
         if (len < mss && len > 0 && (t->flags & SK_F_CORK) && !last_with_fin)
@@ -530,8 +577,7 @@ void sk_retransmit_head(sk_stack *s, sk_tcb *t)
     bool fin = (t->flags & SK_F_FIN_SENT) && t->snd_una + len == data_end && seq_gt(t->snd_max, data_end);
     if (!len && !fin)
         return;
-    uint32_t saved_nxt = t->snd_nxt;
     send_data_segment(s, t, t->snd_una, len, fin);
-    if (seq_gt(saved_nxt, t->snd_nxt))
-        t->snd_nxt = saved_nxt;
+    if (t->flags & SK_F_LOSS_RECOVERY)
+        t->rtx_nxt = t->snd_una + len + (fin ? 1 : 0);
 }

@@ -225,10 +225,11 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
 
     sk_count(s, SK_C_TCPEXT_TCP_TIMEOUTS);
     sk_cc_on_rto(s, t);
-    /* Go back N: everything in flight is presumed lost and resent as the
-     * congestion window reopens (RFC 5681 §3.1, Linux tcp_enter_loss). */
-    t->snd_nxt = t->snd_una;
+    /* Everything in flight is presumed lost and resent, oldest first, as
+     * the congestion window reopens (RFC 5681 §3.1, Linux tcp_enter_loss);
+     * snd_nxt stays where it is, so ACKs keep an acceptable sequence. */
     t->flags |= SK_F_LOSS_RECOVERY;
+    t->rtx_nxt = t->snd_una;
     t->flags &= ~(SK_F_IN_RECOVERY | SK_F_RTT_PENDING);
     t->dupacks = 0;
     sk_retransmit_head(s, t);
