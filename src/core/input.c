@@ -215,8 +215,6 @@ static void init_transfer(sk_stack *s, sk_tcb *t)
     sk_cc_init(s, t);
     t->rcv_mss = t->advmss < SK_TCP_MSS_DEFAULT ? t->advmss : SK_TCP_MSS_DEFAULT;
     t->lrcvtime = s->now;
-    if (t->flags & SK_F_KEEPALIVE)
-        sk_arm_keepalive(s, t);
 }
 
 /* Where the errno of a reset goes (Linux tcp_reset()). */
@@ -671,6 +669,8 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         t->rto_at = 0;
         init_transfer(s, t);
         sk_tcb_set_state(s, t, SK_TCP_ESTABLISHED, "rcv SYN,ACK");
+        if (t->flags & SK_F_KEEPALIVE)
+            sk_arm_keepalive(s, t); /* Linux's tcp_finish_connect() */
         t->flags |= SK_F_ACK_NOW;
         if ((seg->payload_len || (seg->flags & SK_TH_FIN)) && !data_queue(s, t, seg))
             return;
@@ -783,12 +783,12 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         t->snd_wl2 = seg->ack;
         init_transfer(s, t);
         sk_tcb_set_state(s, t, SK_TCP_ESTABLISHED, "rcv ACK");
+        if (t->flags & SK_F_KEEPALIVE)
+            sk_arm_keepalive(s, t);
     }
 
     update_ts_recent(s, t, seg);
-    t->lrcvtime = s->now;
-    if (t->keepalive_at)
-        sk_arm_keepalive(s, t);
+    t->lrcvtime = s->now; /* keepalive measures idleness from here, lazily */
     /* Any acceptable segment proves the peer alive (Linux resets
      * icsk_probes_out in tcp_ack): keepalive and persist probing restart. */
     t->probes_out = 0;

@@ -335,8 +335,11 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
     if (!sk_ring_reserve(&t->sndq, t->sndq.len + n))
         return -ENOBUFS;
     sk_ring_write(&t->sndq, buf, n);
-    if (t->lsndtime && s->now - t->lrcvtime < SK_TCP_ATO_MIN)
-        t->flags |= SK_F_PINGPONG; /* a prompt reply: interactive (Linux) */
+    /* Linux's tcp_event_data_sent(): a reply within one ATO of the last
+     * data received marks the connection interactive, so ACKs wait to
+     * ride on replies (pingpong). Before any data arrived ato is 0. */
+    if (t->last_data_recv && s->now - t->last_data_recv < SK_TCP_ATO_MIN)
+        t->flags |= SK_F_PINGPONG;
     bool more = (flags & SK_MSG_MORE) != 0;
     uint32_t saved = t->flags;
     if (more)
