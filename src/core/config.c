@@ -322,7 +322,7 @@ int sk_config_set(sk_config *c, const char *name, const char *value, char *err, 
                       row->count == 1 ? "" : "s", n);
         return -EINVAL;
     }
-    long long parsed[CONFIG_MAX_INTS];
+    long long parsed[CONFIG_MAX_INTS] = {0};
     for (size_t i = 0; i < n; i++) {
         switch (parse_integer(starts[i], lens[i], row->min, row->max, &parsed[i])) {
         case PARSE_OK:

@@ -253,6 +253,43 @@ static void ack_snd_check(sk_stack *s, sk_tcb *t)
 /* Receiving data                                                       */
 /* ------------------------------------------------------------------ */
 
+/* Linux's tcp_incr_quickack(): ACK the next few segments at once. */
+static void incr_quickack(sk_tcb *t)
+{
+    uint32_t mss = t->rcv_mss ? t->rcv_mss : SK_TCP_MSS_DEFAULT;
+    uint32_t q = t->rcv_wnd / (2 * mss);
+    if (q == 0)
+        q = 2;
+    if (q > SK_TCP_MAX_QUICKACKS)
+        q = SK_TCP_MAX_QUICKACKS;
+    if (q > t->quickack)
+        t->quickack = (uint8_t)q;
+}
+
+/* Linux's tcp_event_data_recv(): the delayed-ACK engine starts with the
+ * first data segment and adapts the ATO to the gaps between segments. */
+static void event_data_recv(sk_stack *s, sk_tcb *t)
+{
+    uint32_t ato_min = (uint32_t)(SK_TCP_ATO_MIN / SK_NSEC_PER_USEC);
+    if (!t->ato_us) {
+        incr_quickack(t);
+        t->ato_us = ato_min;
+    } else if (t->last_data_recv) {
+        uint64_t m = (s->now - t->last_data_recv) / SK_NSEC_PER_USEC;
+        uint32_t rto = t->rto_us ? t->rto_us : 1000000u;
+        if (m <= ato_min / 2) {
+            t->ato_us = (t->ato_us >> 1) + ato_min / 2;
+        } else if (m < t->ato_us) {
+            t->ato_us = (t->ato_us >> 1) + (uint32_t)m;
+            if (t->ato_us > rto)
+                t->ato_us = rto;
+        } else if (m > rto) {
+            incr_quickack(t); /* a long gap: the sender may be restarting */
+        }
+    }
+    t->last_data_recv = s->now;
+}
+
 static void grow_window(sk_stack *s, sk_tcb *t, uint32_t len)
 {
     /* Linux's tcp_grow_window: each full-sized segment may raise the
@@ -360,13 +397,12 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
      * Linux enters quickack mode so the sender learns at once.  This also
      * catches the SYN of a SYN,ACK crossing ours in a simultaneous open. */
     if (seq_leq(seg->seq + seg_len(seg), t->rcv_nxt)) {
-        t->quickack = SK_TCP_MAX_QUICKACKS;
+        incr_quickack(t);
         t->flags |= SK_F_ACK_NOW;
         return true;
     }
     if (len) {
         t->data_segs_in++;
-        t->last_data_recv = s->now;
         if (len > t->rcv_mss)
             t->rcv_mss = (uint16_t)(len < t->advmss ? len : t->advmss);
     }
@@ -407,14 +443,13 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         sk_ring_write(&t->rcvq, data, len);
         t->rcv_nxt += len;
         t->bytes_received += len;
+        event_data_recv(s, t);
         grow_window(s, t, len);
         bool had_ooo = t->ooo != NULL;
         if (had_ooo && ooo_drain(s, t))
             fin = true;
         if (had_ooo && !t->ooo)
             t->flags |= SK_F_ACK_NOW; /* RFC 5681 §4.2: a filled hole is ACKed at once */
-        if (t->quickack == 0 && t->data_segs_in == 1)
-            t->quickack = SK_TCP_MAX_QUICKACKS; /* first data: Linux's tcp_incr_quickack */
         sk_notify(s, t);
     }
     if (fin)
@@ -481,9 +516,10 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 {
     uint32_t ack = seg->ack;
     if (seq_gt(ack, t->snd_max)) {
-        /* Acknowledges what we never sent (RFC 9293 §3.10.7.4; Linux
-         * answers with a rate-limited challenge ACK). */
-        sk_send_challenge_ack(s, t, false);
+        /* Acknowledges what we never sent: discarded (RFC 9293 §3.10.7.4;
+         * Linux's tcp_ack() drops it without a word, and without taking
+         * its timestamp). */
+        sk_count(s, SK_C_SYNACK_OUT_OF_WINDOW);
         return false;
     }
     if (seq_lt(ack, t->snd_una)) {
@@ -493,8 +529,10 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             sk_send_challenge_ack(s, t, false);
             return false;
         }
+        update_ts_recent(s, t, seg);
         return true; /* old duplicate: its data may still be good */
     }
+    update_ts_recent(s, t, seg); /* only once the ACK is known good (tcp_ack) */
     t->last_ack_recv = s->now;
     uint32_t prior_wnd = t->snd_wnd;
     update_window(t, seg);
@@ -787,7 +825,6 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             sk_arm_keepalive(s, t);
     }
 
-    update_ts_recent(s, t, seg);
     t->lrcvtime = s->now; /* keepalive measures idleness from here, lazily */
     /* Any acceptable segment proves the peer alive (Linux resets
      * icsk_probes_out in tcp_ack): keepalive and persist probing restart. */

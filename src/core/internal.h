@@ -142,6 +142,7 @@ typedef struct sk_tcb {
     uint16_t rcv_mss;  /* estimate of the peer's segment size */
 
     uint32_t ts_recent, ts_recent_stamp_s, ts_off;
+    uint32_t ato_us; /* delayed-ACK timeout; 0 until data arrives (Linux icsk_ack.ato) */
 
     /* RTT estimation, RFC 6298, in microseconds (srtt_us scaled by 8 and
      * mdev_us by 4 as Linux keeps them). */
@@ -191,7 +192,7 @@ typedef struct sk_request {
     uint16_t rport;
     uint16_t mss;             /* peer MSS clamped with ours */
     uint32_t iss, irs;
-    uint32_t ts_recent, ts_off;
+    uint32_t ts_recent;       /* the timestamp offset is recomputed (sk_ts_offset) */
     uint8_t snd_wscale, rcv_wscale;
     uint8_t opts;             /* SK_REQ_* */
     uint8_t retrans;
@@ -206,6 +207,9 @@ typedef struct sk_listen_queue {
     uint32_t backlog;         /* accept-queue limit: min(backlog, somaxconn) */
     uint32_t aq_len;
     sk_tcb *aq_head, *aq_tail;
+    /* --- SYN cookies (listen.c, syncookie.c; owner: flood) --- */
+    sk_time_ns synflood_warn_after; /* next "Possible SYN flooding" message allowed */
+    /* --- end SYN cookies --- */
 } sk_listen_queue;
 
 /* ------------------------------------------------------------------ */
@@ -291,6 +295,7 @@ struct sk_stack {
     uint32_t challenge_acks_this_sec;
     uint32_t challenge_ack_sec;
     uint32_t tw_isn; /* ISN for a SYN that reopens a TIME_WAIT tuple, 0 if none */
+    bool xmit_retrans; /* the segment being sent is a retransmission (not in OutSegs) */
 
     uint8_t out[65536 + 80]; /* scratch for building datagrams */
 };

@@ -7,9 +7,24 @@
  * LISTEN and SYN_RCVD-of-a-request processing (RFC 9293 §3.10.7.2, and
  * Linux's tcp_conn_request / tcp_check_req) live here.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "internal.h"
+#include "syncookie.h"
+
+/* Request flags private to this file, beside the SK_REQ_* bits. */
+enum { REQ_COOKIE = 0x80 }; /* a stateless request rebuilt from (or for) a SYN cookie */
+
+size_t sk_request_record_size(void) { return sizeof(sk_request); }
+size_t sk_connection_record_size(void) { return sizeof(sk_tcb); }
+
+/* The request keeps no timestamp offset: it is a keyed hash of the
+ * address pair (Linux's secure_tcp_ts_off), cheap to recompute. */
+static uint32_t req_ts_off(const sk_stack *s, uint32_t raddr)
+{
+    return sk_ts_offset(s->isn_key, s->addr, raddr);
+}
 
 static inline uint32_t req_hash(uint32_t raddr, uint16_t rport)
 {
@@ -100,8 +115,18 @@ static void send_synack(sk_stack *s, sk_request *req)
     sk_out_opts o = {.syn = true, .mss = advmss,
                      .ws = (req->opts & SK_REQ_WS) != 0, .wscale = req->rcv_wscale,
                      .sack_perm = (req->opts & SK_REQ_SACK) != 0,
-                     .ts = (req->opts & SK_REQ_TS) != 0,
-                     .ts_val = sk_tcp_time_ms(s) + req->ts_off, .ts_ecr = req->ts_recent};
+                     .ts = (req->opts & SK_REQ_TS) != 0, .ts_ecr = req->ts_recent};
+    if (o.ts) {
+        uint32_t ts_now = sk_tcp_time_ms(s);
+        if (req->opts & REQ_COOKIE) {
+            /* The options a request would remember ride in the TSval's
+             * low bits (Linux's cookie_init_timestamp). */
+            sk_cookie_opts co = {.wscale_ok = (req->opts & SK_REQ_WS) != 0, .snd_wscale = req->snd_wscale,
+                                 .sack_ok = (req->opts & SK_REQ_SACK) != 0};
+            ts_now = sk_syncookie_ts_make(ts_now, &co);
+        }
+        o.ts_val = ts_now + req_ts_off(s, req->raddr);
+    }
     uint8_t opts[SK_TCP_OPT_MAX];
     size_t optlen = sk_build_options(&o, opts);
     sk_xmit(s, req->raddr, l->lport, req->rport, req->iss, req->irs + 1, SK_TH_SYN | SK_TH_ACK,
@@ -141,42 +166,41 @@ static bool accept_queue_full(const sk_listen_queue *q)
     return q->aq_len > q->backlog;
 }
 
-/* Linux's tcp_conn_request(): a SYN for a listener. */
-static void conn_request(sk_stack *s, sk_tcb *l, const sk_segment *seg)
+/* Linux's tcp_syn_flood_action(): the SYN queue is full (or
+ * tcp_syncookies = 2).  Counts the decision and, at most once a minute per
+ * listener, says so as Linux's kernel log does; returns whether to answer
+ * with a cookie. */
+static bool syn_flood_action(sk_stack *s, sk_tcb *l)
 {
     sk_listen_queue *q = l->listen;
-    if (accept_queue_full(q)) {
-        sk_count(s, SK_C_TCPEXT_LISTEN_OVERFLOWS);
-        sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
-        sk_emit_drop(s, seg, SK_C_TCPEXT_LISTEN_OVERFLOWS);
-        return;
+    int syncookies = s->cfg.tcp_syncookies;
+    bool want_cookie = syncookies != 0;
+    sk_count(s, want_cookie ? SK_C_TCPEXT_TCP_REQ_Q_FULL_DO_COOKIES : SK_C_TCPEXT_TCP_REQ_Q_FULL_DROP);
+    /* Linux stays quiet with tcp_syncookies = 2: cookies are then the
+     * configured answer to every SYN, not a sign of a flood. */
+    if (syncookies != 2 && s->now >= q->synflood_warn_after) {
+        q->synflood_warn_after = s->now + SK_SEC(60);
+        if (s->on_event) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "Possible SYN flooding on port %u.%u.%u.%u:%u. %s.  Check SNMP counters.",
+                     s->addr >> 24, (s->addr >> 16) & 0xff, (s->addr >> 8) & 0xff, s->addr & 0xff,
+                     (unsigned)l->lport, want_cookie ? "Sending cookies" : "Dropping request");
+            sk_event ev = {.type = SK_EV_MESSAGE, .now = s->now, .fd = l->fd,
+                           .local = {s->addr, l->lport}, .message = msg};
+            sk_emit(s, &ev);
+        }
     }
-    if (q->syn_count >= q->backlog || s->requests >= (uint32_t)s->cfg.tcp_max_syn_backlog) {
-        /* SYN queue full.  SYN cookies (tcp_syncookies) are not wired in
-         * yet, so the request is dropped as with tcp_syncookies = 0. */
-        sk_count(s, SK_C_TCPEXT_TCP_REQ_Q_FULL_DROP);
-        sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
-        sk_emit_drop(s, seg, SK_C_TCPEXT_TCP_REQ_Q_FULL_DROP);
-        return;
-    }
-    sk_request *req = calloc(1, sizeof(*req));
-    if (!req) {
-        sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
-        return;
-    }
-    sk_timer_init(&req->timer);
+    return want_cookie;
+}
+
+/* Fills a request from a SYN's options as Linux's tcp_openreq_init(). */
+static void req_init_from_syn(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segment *seg)
+{
     req->listener = l;
     req->raddr = seg->src;
     req->rport = seg->sport;
     req->irs = seg->seq;
-    if (s->tw_isn) {
-        req->iss = s->tw_isn; /* reopening a TIME_WAIT tuple (timewait.c) */
-        s->tw_isn = 0;
-    } else {
-        req->iss = sk_isn(s->isn_key, s->addr, l->lport, seg->src, seg->sport, s->now);
-    }
-    uint16_t peer_mss = seg->opts.has_mss && seg->opts.mss ? seg->opts.mss : SK_TCP_MSS_DEFAULT;
-    req->mss = peer_mss;
+    req->mss = seg->opts.has_mss && seg->opts.mss ? seg->opts.mss : SK_TCP_MSS_DEFAULT;
     if (seg->opts.has_wscale && s->cfg.tcp_window_scaling) {
         req->opts |= SK_REQ_WS;
         req->snd_wscale = seg->opts.wscale;
@@ -186,7 +210,88 @@ static void conn_request(sk_stack *s, sk_tcb *l, const sk_segment *seg)
     if (seg->opts.has_ts && s->cfg.tcp_timestamps) {
         req->opts |= SK_REQ_TS;
         req->ts_recent = seg->opts.ts_val;
-        req->ts_off = sk_ts_offset(s->isn_key, s->addr, seg->src);
+    }
+}
+
+static sk_cookie_tuple cookie_tuple(const sk_stack *s, const sk_tcb *l, const sk_segment *seg)
+{
+    return (sk_cookie_tuple){.saddr = seg->src, .daddr = s->addr, .sport = seg->sport, .dport = l->lport};
+}
+
+/* A stateless SYN-ACK (Linux's tcp_conn_request with want_cookie). */
+static void send_cookie_synack(sk_stack *s, sk_tcb *l, const sk_segment *seg)
+{
+    sk_request req;
+    memset(&req, 0, sizeof req);
+    req_init_from_syn(s, l, &req, seg);
+    req.opts |= REQ_COOKIE;
+    /* Without timestamps there is nowhere to keep window scale and SACK,
+     * so the cookie connection does without (tcp_clear_options). */
+    if (!(req.opts & SK_REQ_TS))
+        req.opts &= (uint8_t)~(SK_REQ_WS | SK_REQ_SACK);
+    /* The cookie carries the peer's MSS clamped by TCP_MAXSEG, as
+     * Linux's mss_clamp. */
+    uint16_t mss = req.mss;
+    if (l->user_mss && l->user_mss < mss)
+        mss = l->user_mss;
+    sk_cookie_tuple tuple = cookie_tuple(s, l, seg);
+    req.iss = sk_syncookie_make(s->cookie_key, &tuple, seg->seq, mss, s->now, &req.mss);
+    sk_count(s, SK_C_TCPEXT_SYNCOOKIES_SENT);
+    send_synack(s, &req);
+}
+
+/* Linux's tcp_conn_request(): a SYN for a listener. */
+static void conn_request(sk_stack *s, sk_tcb *l, const sk_segment *seg)
+{
+    sk_listen_queue *q = l->listen;
+    int syncookies = s->cfg.tcp_syncookies;
+    /* A SYN reopening a TIME_WAIT tuple has its ISN already (timewait.c)
+     * and never gets a cookie, as Linux's `!isn` conditions. */
+    bool reopen = s->tw_isn != 0;
+    bool want_cookie = false;
+    /* inet_csk_reqsk_queue_is_full(): the SYN queue is bounded by the
+     * listen() backlog. */
+    if ((syncookies == 2 || q->syn_count >= q->backlog) && !reopen) {
+        want_cookie = syn_flood_action(s, l);
+        if (!want_cookie) {
+            sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
+            sk_emit_drop(s, seg, SK_C_TCPEXT_TCP_REQ_Q_FULL_DROP);
+            return;
+        }
+    }
+    if (accept_queue_full(q)) {
+        sk_count(s, SK_C_TCPEXT_LISTEN_OVERFLOWS);
+        sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
+        sk_emit_drop(s, seg, SK_C_TCPEXT_LISTEN_OVERFLOWS);
+        return;
+    }
+    if (want_cookie) {
+        send_cookie_synack(s, l, seg);
+        return;
+    }
+    if (!reopen && !syncookies) {
+        /* Without cookies Linux keeps the last quarter of
+         * tcp_max_syn_backlog for peers proven alive; synack keeps no
+         * per-destination metrics, so no peer is proven. */
+        int32_t max_syn_backlog = s->cfg.tcp_max_syn_backlog;
+        if (max_syn_backlog - (int32_t)q->syn_count < (max_syn_backlog >> 2)) {
+            sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
+            sk_emit_drop(s, seg, SK_C_TCPEXT_LISTEN_DROPS);
+            return;
+        }
+    }
+    sk_request *req = calloc(1, sizeof(*req));
+    if (!req) {
+        sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
+        return;
+    }
+    sk_timer_init(&req->timer);
+    req_init_from_syn(s, l, req, seg);
+    if (reopen) {
+        req->iss = s->tw_isn;
+        s->tw_isn = 0;
+    } else {
+        req->iss = sk_isn(s->isn_key, s->addr, l->lport, seg->src, seg->sport, s->now);
     }
     if (q->syn_count > q->syn_mask)
         req_table_grow(q);
@@ -262,7 +367,7 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req, const sk_se
         t->flags |= SK_F_TS_OK;
         t->ts_recent = req->ts_recent;
         t->ts_recent_stamp_s = (uint32_t)(s->now / SK_NSEC_PER_SEC);
-        t->ts_off = req->ts_off;
+        t->ts_off = req_ts_off(s, req->raddr);
     }
     uint32_t clamp;
     req_init_rwin(s, l, req, &t->rcv_wnd, &clamp);
@@ -283,8 +388,10 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req, const sk_se
         t->mss = (uint16_t)mss;
     }
     /* RTT of the SYN-ACK: from the echoed timestamp, or (Karn) from the
-     * SYN-ACK's send time when it was not retransmitted. */
-    if ((t->flags & SK_F_TS_OK) && seg->opts.has_ts && seg->opts.ts_ecr) {
+     * SYN-ACK's send time when it was not retransmitted.  A cookie's TSval
+     * was rounded down to carry options, so Linux takes no sample from it
+     * (the cookie request has no snt_synack). */
+    if ((t->flags & SK_F_TS_OK) && !(req->opts & REQ_COOKIE) && seg->opts.has_ts && seg->opts.ts_ecr) {
         uint32_t rtt_ms = sk_tcp_time_ms(s) + t->ts_off - seg->opts.ts_ecr;
         if ((int32_t)rtt_ms >= 0 && rtt_ms < 600000)
             sk_rtt_sample(s, t, rtt_ms * 1000u);
@@ -295,6 +402,22 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req, const sk_se
     sk_port_ref(s, t);
     sk_count(s, SK_C_TCP_PASSIVE_OPENS);
     return t;
+}
+
+/* Onto the accept queue, then the ACK (and any data or FIN riding with
+ * it — a lost final ACK heals on the first data segment) is processed by
+ * the child as any segment in SYN_RCVD. */
+static void enqueue_child(sk_stack *s, sk_tcb *l, sk_tcb *child, const sk_segment *seg)
+{
+    sk_listen_queue *q = l->listen;
+    if (q->aq_tail)
+        q->aq_tail->aq_next = child;
+    else
+        q->aq_head = child;
+    q->aq_tail = child;
+    q->aq_len++;
+    sk_tcb_input(s, child, seg);
+    sk_notify(s, l);
 }
 
 static void request_input(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segment *seg)
@@ -324,8 +447,9 @@ static void request_input(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segm
     if (paws_reject || !in_window) {
         if (!(flg & SK_TH_RST)) {
             /* Out of window: re-ACK (Linux's req->rsk_ops->send_ack). */
-            sk_out_opts o = {.ts = (req->opts & SK_REQ_TS) != 0,
-                             .ts_val = sk_tcp_time_ms(s) + req->ts_off, .ts_ecr = req->ts_recent};
+            sk_out_opts o = {.ts = (req->opts & SK_REQ_TS) != 0, .ts_ecr = req->ts_recent};
+            if (o.ts)
+                o.ts_val = sk_tcp_time_ms(s) + req_ts_off(s, req->raddr);
             uint8_t opts[SK_TCP_OPT_MAX];
             size_t optlen = sk_build_options(&o, opts);
             sk_xmit(s, req->raddr, l->lport, req->rport, req->iss + 1, rcv_nxt, SK_TH_ACK,
@@ -358,7 +482,9 @@ static void request_input(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segm
         sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
         sk_emit_drop(s, seg, SK_C_TCPEXT_LISTEN_OVERFLOWS);
         if (s->cfg.tcp_abort_on_overflow) {
+            /* tcp_check_req() falls through to embryonic_reset. */
             sk_reply_rst(s, seg);
+            sk_count(s, SK_C_TCPEXT_EMBRYONIC_RSTS);
             req_drop(s, req, "accept queue full (tcp_abort_on_overflow)");
         } else {
             req->opts |= SK_REQ_ACKED;
@@ -372,17 +498,79 @@ static void request_input(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segm
         sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
         return;
     }
-    /* Onto the accept queue, then the ACK (and any data or FIN riding with
-     * it — a lost final ACK heals on the first data segment) is processed
-     * by the child as any segment in SYN_RCVD. */
-    if (q->aq_tail)
-        q->aq_tail->aq_next = child;
-    else
-        q->aq_head = child;
-    q->aq_tail = child;
-    q->aq_len++;
-    sk_tcb_input(s, child, seg);
-    sk_notify(s, l);
+    enqueue_child(s, l, child, seg);
+}
+
+/* Linux's cookie_v4_check(): an ACK matching no request may complete a
+ * handshake whose SYN-ACK carried a cookie.  Returns false when the
+ * segment is no valid cookie ACK, so the caller answers as LISTEN does. */
+static bool cookie_ack(sk_stack *s, sk_tcb *l, const sk_segment *seg)
+{
+    sk_cookie_tuple tuple = cookie_tuple(s, l, seg);
+    uint16_t mss = sk_syncookie_check(s->cookie_key, &tuple, seg->ack - 1, seg->seq - 1, s->now);
+    if (!mss) {
+        sk_count(s, SK_C_TCPEXT_SYNCOOKIES_FAILED);
+        return false;
+    }
+    sk_count(s, SK_C_TCPEXT_SYNCOOKIES_RECV);
+
+    sk_request req;
+    memset(&req, 0, sizeof req);
+    req.listener = l;
+    req.raddr = seg->src;
+    req.rport = seg->sport;
+    req.iss = seg->ack - 1;
+    req.irs = seg->seq - 1;
+    req.mss = mss;
+    req.opts = REQ_COOKIE;
+    if (seg->opts.has_ts) {
+        /* cookie_timestamp_decode(): the echoed TSval holds the options;
+         * refused when the sysctls have since turned them off. */
+        if (!s->cfg.tcp_timestamps)
+            return false;
+        sk_cookie_opts co;
+        uint32_t ecr = seg->opts.ts_ecr;
+        if (ecr)
+            ecr -= req_ts_off(s, seg->src);
+        if (!sk_syncookie_ts_decode(ecr, &co))
+            return false;
+        if (co.sack_ok && !s->cfg.tcp_sack)
+            return false;
+        if (co.wscale_ok && !s->cfg.tcp_window_scaling)
+            return false;
+        req.opts |= SK_REQ_TS;
+        /* Linux takes ts_recent from this ACK: the SYN's TSval is gone. */
+        req.ts_recent = seg->opts.ts_val;
+        if (co.sack_ok)
+            req.opts |= SK_REQ_SACK;
+        if (co.wscale_ok) {
+            req.opts |= SK_REQ_WS;
+            req.snd_wscale = co.snd_wscale;
+        }
+    }
+
+    sk_listen_queue *q = l->listen;
+    if (accept_queue_full(q)) {
+        /* tcp_v4_syn_recv_sock()'s exit_overflow: nothing to retransmit
+         * from, so the ACK is dropped silently; the client's next segment
+         * carries the same cookie and may find room. */
+        sk_count(s, SK_C_TCPEXT_LISTEN_OVERFLOWS);
+        sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
+        sk_emit_drop(s, seg, SK_C_TCPEXT_LISTEN_OVERFLOWS);
+        return true;
+    }
+    sk_tcb *child = create_child(s, l, &req, seg);
+    if (!child) {
+        sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
+        return true;
+    }
+    emit_req_state(s, &req, SK_TCP_LISTEN, SK_TCP_SYN_RECV, "rcv ACK (SYN cookie)");
+    /* The echoed TSval is a cookie, not a send time: no RTT sample from
+     * it (Linux's cookie request has no snt_synack). */
+    sk_segment ack = *seg;
+    ack.opts.ts_ecr = 0;
+    enqueue_child(s, l, child, &ack);
+    return true;
 }
 
 void sk_listen_input(sk_stack *s, sk_tcb *l, const sk_segment *seg)
@@ -397,6 +585,11 @@ void sk_listen_input(sk_stack *s, sk_tcb *l, const sk_segment *seg)
     if (seg->flags & SK_TH_RST)
         return;
     if (seg->flags & SK_TH_ACK) {
+        /* Cookies are checked whenever they may be in use; Linux also
+         * requires the listener to have overflowed within two minutes
+         * (tcp_synq_no_recent_overflow). */
+        if (!(seg->flags & SK_TH_SYN) && s->cfg.tcp_syncookies && cookie_ack(s, l, seg))
+            return;
         sk_reply_rst(s, seg);
         return;
     }

@@ -86,7 +86,10 @@ void sk_xmit(sk_stack *s, uint32_t daddr, uint16_t sport, uint16_t dport, uint32
     size_t n = sk_build_segment(&spec, s->out, sizeof(s->out));
     if (!n)
         return;
-    sk_count(s, SK_C_TCP_OUT_SEGS);
+    /* Linux's __tcp_transmit_skb counts OutSegs only for segments that
+     * carry new sequence space or none; retransmissions go to RetransSegs. */
+    if (!s->xmit_retrans)
+        sk_count(s, SK_C_TCP_OUT_SEGS);
     sk_count(s, SK_C_IP_OUT_REQUESTS);
     if (flags & SK_TH_RST)
         sk_count(s, SK_C_TCP_OUT_RSTS);
@@ -411,7 +414,7 @@ static bool can_send_data(const sk_tcb *t)
 
 /* Sends one segment of sndq starting at `seq`, up to `len` bytes, with
  * FIN when `fin`.  Counts retransmissions below snd_max. */
-static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len, bool fin)
+static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len, bool fin, bool push)
 {
     uint8_t *buf = NULL;
     uint8_t stackbuf[2048];
@@ -423,7 +426,7 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
     }
     uint16_t flags = SK_TH_ACK;
     uint32_t data_end = t->snd_una + t->sndq.len;
-    if (len && seq + len == data_end)
+    if (len && (push || seq + len == data_end))
         flags |= SK_TH_PSH;
     if (fin)
         flags |= SK_TH_FIN;
@@ -442,7 +445,9 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
         t->bytes_sent += len;
         t->last_data_sent = s->now;
     }
+    s->xmit_retrans = retrans;
     conn_xmit(s, t, seq, flags, buf, len);
+    s->xmit_retrans = false;
     if (buf && buf != stackbuf)
         free(buf);
     uint32_t end = seq + len + (fin ? 1 : 0);
@@ -487,7 +492,7 @@ static bool retransmit_lost(sk_stack *s, sk_tcb *t)
             return false;
         if (seq_gt(t->rtx_nxt + len, t->snd_una + t->snd_wnd) && len)
             return false;
-        send_data_segment(s, t, t->rtx_nxt, len, fin);
+        send_data_segment(s, t, t->rtx_nxt, len, fin, false);
         t->rtx_nxt += len + (fin ? 1 : 0);
     }
     if (!seq_lt(t->rtx_nxt, t->snd_nxt))
@@ -543,7 +548,12 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         if (fin && len && seq_gt(t->snd_nxt + len + 1, wnd_end))
             fin = false; /* the FIN follows when the window allows */
         uint32_t seq = t->snd_nxt;
-        send_data_segment(s, t, seq, len, fin);
+        /* PSH marks the end of what goes out now: Linux pushes the tail of
+         * each transmitted burst (a TSO packet carries PSH, and GSO leaves
+         * it on the last segment). */
+        bool more = len == mss && avail > len && in_flight + len + mss <= cwnd_bytes &&
+                    seq_leq(seq + len + mss, wnd_end) && !fin;
+        send_data_segment(s, t, seq, len, fin, !more);
         if (len < mss && len > 0)
             t->snd_sml = seq + len; /* Minshall: end of the last small segment */
         if (len == 0 && !fin)
@@ -567,7 +577,9 @@ void sk_retransmit_head(sk_stack *s, sk_tcb *t)
         if (!t->retrans_stamp)
             t->retrans_stamp = s->now;
         uint32_t nxt = t->snd_nxt;
+        s->xmit_retrans = true;
         sk_send_syn(s, t);
+        s->xmit_retrans = false;
         t->snd_nxt = nxt;
         return;
     }
@@ -577,7 +589,7 @@ void sk_retransmit_head(sk_stack *s, sk_tcb *t)
     bool fin = (t->flags & SK_F_FIN_SENT) && t->snd_una + len == data_end && seq_gt(t->snd_max, data_end);
     if (!len && !fin)
         return;
-    send_data_segment(s, t, t->snd_una, len, fin);
+    send_data_segment(s, t, t->snd_una, len, fin, false);
     if (t->flags & SK_F_LOSS_RECOVERY)
         t->rtx_nxt = t->snd_una + len + (fin ? 1 : 0);
 }

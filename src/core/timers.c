@@ -87,13 +87,33 @@ void sk_arm_rto(sk_stack *s, sk_tcb *t)
     sk_tcb_timer_update(s, t);
 }
 
+/* Linux's tcp_send_delayed_ack(): the timeout is the ATO — 0 before any
+ * data arrived (so e.g. a bare FIN is ACKed at once), else at least 40 ms
+ * and at most 200 ms when interactive or 500 ms otherwise, bounded by the
+ * smoothed RTT. */
 void sk_arm_delack(sk_stack *s, sk_tcb *t)
 {
-    /* Linux's minimum ATO: 40 ms (TCP_ATO_MIN), bounded by the RTT
-     * estimate in tcp_send_delayed_ack(). */
-    if (t->delack_at)
+    sk_time_ns ato = (sk_time_ns)t->ato_us * SK_NSEC_PER_USEC;
+    if (ato > SK_TCP_ATO_MIN) {
+        sk_time_ns max_ato = (t->flags & SK_F_PINGPONG) ? SK_TCP_DELACK_MAX : SK_MS(500);
+        if (t->srtt_us) {
+            sk_time_ns rtt = (sk_time_ns)(t->srtt_us >> 3) * SK_NSEC_PER_USEC;
+            if (rtt < SK_TCP_ATO_MIN)
+                rtt = SK_TCP_ATO_MIN;
+            if (rtt < max_ato)
+                max_ato = rtt;
+        }
+        if (ato > max_ato)
+            ato = max_ato;
+    }
+    if (ato == 0) {
+        t->flags |= SK_F_ACK_NOW; /* Linux's timer would fire on the next jiffy */
         return;
-    t->delack_at = s->now + SK_TCP_ATO_MIN;
+    }
+    sk_time_ns when = s->now + ato;
+    if (t->delack_at && t->delack_at <= when)
+        return; /* an earlier delayed ACK is already due */
+    t->delack_at = when;
     sk_tcb_timer_update(s, t);
 }
 

@@ -1,0 +1,534 @@
+/*
+ * The in-memory wire (see include/synack/memwire.h).
+ *
+ * Datagrams in flight sit in a binary min-heap keyed by (arrival time,
+ * sequence number): the sequence number breaks ties so datagrams due at
+ * the same instant arrive in the order they were sent, which keeps runs
+ * reproducible and stops equal delays from reordering anything.
+ *
+ * The wire is a backend: it uses the public API only, and has its own
+ * small PRNG so impairments are drawn from the wire's seed, independent
+ * of the stacks' randomness.
+ */
+#include "synack/memwire.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* PRNG: xoshiro256** seeded through splitmix64                         */
+/* ------------------------------------------------------------------ */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+typedef struct wire_rng {
+    uint64_t s[4];
+} wire_rng;
+
+static void wire_rng_seed(wire_rng *r, uint64_t seed)
+{
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&x);
+}
+
+static uint64_t rotl64(uint64_t v, int k)
+{
+    return (v << k) | (v >> (64 - k));
+}
+
+static uint64_t wire_rng_next(wire_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = rotl64(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl64(s[3], 45);
+    return result;
+}
+
+/* Uniform in [0, 1) with 53 bits. */
+static double wire_rng_unit(wire_rng *r)
+{
+    return (double)(wire_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* Draws only when the probability is non-zero, so a link without an
+ * impairment consumes no randomness for it. */
+static bool wire_rng_chance(wire_rng *r, double p)
+{
+    if (p <= 0.0)
+        return false;
+    if (p >= 1.0)
+        return true;
+    return wire_rng_unit(r) < p;
+}
+
+/* ------------------------------------------------------------------ */
+/* Types                                                                */
+/* ------------------------------------------------------------------ */
+
+typedef struct wire_host {
+    sk_wire *wire;
+    uint32_t addr;
+    sk_stack *stack;
+    char name[32];
+} wire_host;
+
+/* Impairments as configured; from/to of 0 are wildcards. */
+typedef struct wire_link {
+    uint32_t from, to;
+    sk_link_params params;
+} wire_link;
+
+/* Per concrete direction: the latest arrival scheduled in order, so
+ * jitter never reorders datagrams by accident. */
+typedef struct wire_flow {
+    uint32_t from, to;
+    sk_time_ns last_arrival;
+} wire_flow;
+
+typedef struct wire_datagram {
+    sk_time_ns arrival;
+    uint64_t seq;
+    wire_host *dst;
+    uint8_t *data;
+    size_t len;
+} wire_datagram;
+
+struct sk_wire {
+    sk_time_ns now;
+    uint64_t seed;
+    wire_rng rng;
+    uint64_t next_seq;
+
+    wire_host **hosts;
+    size_t host_count, host_cap;
+
+    wire_link *links;
+    size_t link_count, link_cap;
+
+    wire_flow *flows;
+    size_t flow_count, flow_cap;
+
+    wire_datagram *heap;
+    size_t heap_count, heap_cap;
+
+    sk_wire_tap_fn tap;
+    void *tap_ctx;
+    sk_wire_filter_fn filter;
+    void *filter_ctx;
+
+    /* Steps in a row that neither moved the clock nor delivered: a stack
+     * whose deadline stays due after sk_advance would spin forever. */
+    unsigned stalled_steps;
+    bool closing; /* sk_wire_free in progress: transmissions are dropped */
+};
+
+#define WIRE_STALL_LIMIT 100000u
+
+/* Memory exhaustion in a test backend leaves nothing sensible to do. */
+static void *wire_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n);
+    if (!q) {
+        fprintf(stderr, "memwire: out of memory\n");
+        abort();
+    }
+    return q;
+}
+
+static void *wire_grow(void *array, size_t *cap, size_t elem, size_t need)
+{
+    if (need <= *cap)
+        return array;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    while (ncap < need)
+        ncap *= 2;
+    *cap = ncap;
+    return wire_xrealloc(array, ncap * elem);
+}
+
+/* ------------------------------------------------------------------ */
+/* Event queue                                                          */
+/* ------------------------------------------------------------------ */
+
+static bool dgram_before(const wire_datagram *a, const wire_datagram *b)
+{
+    if (a->arrival != b->arrival)
+        return a->arrival < b->arrival;
+    return a->seq < b->seq;
+}
+
+static void heap_push(sk_wire *w, wire_datagram d)
+{
+    w->heap = wire_grow(w->heap, &w->heap_cap, sizeof *w->heap, w->heap_count + 1);
+    size_t i = w->heap_count++;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!dgram_before(&d, &w->heap[parent]))
+            break;
+        w->heap[i] = w->heap[parent];
+        i = parent;
+    }
+    w->heap[i] = d;
+}
+
+static wire_datagram heap_pop(sk_wire *w)
+{
+    wire_datagram top = w->heap[0];
+    wire_datagram last = w->heap[--w->heap_count];
+    size_t n = w->heap_count, i = 0;
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= n)
+            break;
+        if (child + 1 < n && dgram_before(&w->heap[child + 1], &w->heap[child]))
+            child++;
+        if (!dgram_before(&w->heap[child], &last))
+            break;
+        w->heap[i] = w->heap[child];
+        i = child;
+    }
+    if (n > 0)
+        w->heap[i] = last;
+    return top;
+}
+
+/* ------------------------------------------------------------------ */
+/* Routing and impairments                                              */
+/* ------------------------------------------------------------------ */
+
+static wire_host *wire_find_host(const sk_wire *w, uint32_t addr)
+{
+    for (size_t i = 0; i < w->host_count; i++)
+        if (w->hosts[i]->addr == addr)
+            return w->hosts[i];
+    return NULL;
+}
+
+/* The most specific configured link wins: exact pair, then from-any,
+ * then any-to, then the catch-all.  No match means a perfect link. */
+static const sk_link_params *wire_link_for(const sk_wire *w, uint32_t from, uint32_t to)
+{
+    static const sk_link_params perfect = {0};
+    const uint32_t keys[4][2] = {{from, to}, {from, 0}, {0, to}, {0, 0}};
+    for (int k = 0; k < 4; k++)
+        for (size_t i = 0; i < w->link_count; i++)
+            if (w->links[i].from == keys[k][0] && w->links[i].to == keys[k][1])
+                return &w->links[i].params;
+    return &perfect;
+}
+
+static wire_flow *wire_flow_for(sk_wire *w, uint32_t from, uint32_t to)
+{
+    for (size_t i = 0; i < w->flow_count; i++)
+        if (w->flows[i].from == from && w->flows[i].to == to)
+            return &w->flows[i];
+    w->flows = wire_grow(w->flows, &w->flow_cap, sizeof *w->flows, w->flow_count + 1);
+    wire_flow *f = &w->flows[w->flow_count++];
+    f->from = from;
+    f->to = to;
+    f->last_arrival = 0;
+    return f;
+}
+
+static void wire_tap(sk_wire *w, sk_wire_fate fate, const uint8_t *d, size_t len)
+{
+    if (w->tap)
+        w->tap(w->tap_ctx, w->now, fate, d, len);
+}
+
+static void wire_schedule(sk_wire *w, wire_host *dst, const uint8_t *d, size_t len,
+                          sk_time_ns arrival)
+{
+    wire_datagram q;
+    q.arrival = arrival;
+    q.seq = w->next_seq++;
+    q.dst = dst;
+    q.len = len;
+    q.data = wire_xrealloc(NULL, len ? len : 1);
+    memcpy(q.data, d, len);
+    heap_push(w, q);
+}
+
+static uint32_t dgram_dst(const uint8_t *d, size_t len)
+{
+    if (len < 20)
+        return 0;
+    return (uint32_t)d[16] << 24 | (uint32_t)d[17] << 16 | (uint32_t)d[18] << 8 | d[19];
+}
+
+/* Called from inside a stack: copy and schedule, never deliver now, so a
+ * stack is never re-entered while it is transmitting. */
+static void wire_transmit(void *ctx, const uint8_t *d, size_t len)
+{
+    wire_host *src = ctx;
+    sk_wire *w = src->wire;
+    if (w->closing)
+        return;
+
+    wire_tap(w, SK_WIRE_SENT, d, len);
+    uint32_t to = dgram_dst(d, len);
+    wire_host *dst = to ? wire_find_host(w, to) : NULL;
+    if (!dst) {
+        wire_tap(w, SK_WIRE_NO_ROUTE, d, len);
+        return;
+    }
+    const sk_link_params *p = wire_link_for(w, src->addr, to);
+    if (p->mtu && len > p->mtu) {
+        wire_tap(w, SK_WIRE_TOO_BIG, d, len);
+        return;
+    }
+    if (w->filter && w->filter(w->filter_ctx, w->now, d, len)) {
+        wire_tap(w, SK_WIRE_LOST, d, len);
+        return;
+    }
+    if (wire_rng_chance(&w->rng, p->loss)) {
+        wire_tap(w, SK_WIRE_LOST, d, len);
+        return;
+    }
+
+    sk_time_ns arrival = w->now + p->delay;
+    if (p->jitter)
+        arrival += (sk_time_ns)(wire_rng_unit(&w->rng) * (double)(p->jitter + 1));
+    wire_flow *flow = wire_flow_for(w, src->addr, to);
+    if (wire_rng_chance(&w->rng, p->reorder)) {
+        /* Held back without moving the flow's in-order mark, so the
+         * datagrams sent after it overtake it. */
+        sk_time_ns hold = p->reorder_delay ? p->reorder_delay : 3 * p->delay + SK_NSEC_PER_MSEC;
+        arrival += hold;
+    } else {
+        if (arrival < flow->last_arrival)
+            arrival = flow->last_arrival;
+        flow->last_arrival = arrival;
+    }
+    wire_schedule(w, dst, d, len, arrival);
+    if (wire_rng_chance(&w->rng, p->duplicate))
+        wire_schedule(w, dst, d, len, arrival);
+}
+
+/* ------------------------------------------------------------------ */
+/* Public API                                                           */
+/* ------------------------------------------------------------------ */
+
+sk_wire *sk_wire_new(uint64_t seed, sk_time_ns start)
+{
+    sk_wire *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->now = start;
+    w->seed = seed;
+    wire_rng_seed(&w->rng, seed);
+    return w;
+}
+
+void sk_wire_free(sk_wire *w)
+{
+    if (!w)
+        return;
+    /* A stack may still transmit while it is freed (a listener resets
+     * its queued children): the wire drops all that, and keeps every host
+     * until all stacks are gone. */
+    w->closing = true;
+    for (size_t i = 0; i < w->host_count; i++)
+        sk_stack_free(w->hosts[i]->stack);
+    for (size_t i = 0; i < w->host_count; i++)
+        free(w->hosts[i]);
+    for (size_t i = 0; i < w->heap_count; i++)
+        free(w->heap[i].data);
+    free(w->hosts);
+    free(w->links);
+    free(w->flows);
+    free(w->heap);
+    free(w);
+}
+
+sk_stack *sk_wire_add_host(sk_wire *w, uint32_t addr, const sk_stack_params *params)
+{
+    if (!w || addr == 0 || wire_find_host(w, addr))
+        return NULL;
+    wire_host *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->wire = w;
+    h->addr = addr;
+    snprintf(h->name, sizeof h->name, "host-%u.%u.%u.%u", addr >> 24, (addr >> 16) & 0xff,
+             (addr >> 8) & 0xff, addr & 0xff);
+
+    sk_stack_params sp;
+    if (params) {
+        sp = *params;
+        if (!sp.name)
+            sp.name = h->name;
+    } else {
+        memset(&sp, 0, sizeof sp);
+        /* Distinct per host and per wire seed, so two hosts never share
+         * ISN keys and a different wire seed changes every host. */
+        uint64_t x = w->seed ^ ((uint64_t)addr * 0xd1342543de82ef95ull);
+        sp.seed = splitmix64(&x);
+        for (size_t i = 0; i < sizeof sp.secret; i += 8) {
+            uint64_t v = splitmix64(&x);
+            memcpy(sp.secret + i, &v, 8);
+        }
+        sp.name = h->name;
+    }
+    sp.addr = addr;
+    sp.now = w->now;
+    sp.transmit = wire_transmit;
+    sp.transmit_ctx = h;
+
+    w->hosts = wire_grow(w->hosts, &w->host_cap, sizeof *w->hosts, w->host_count + 1);
+    /* Registered before creation: a stack may transmit from sk_stack_new. */
+    w->hosts[w->host_count++] = h;
+    h->stack = sk_stack_new(&sp);
+    if (!h->stack) {
+        w->host_count--;
+        free(h);
+        return NULL;
+    }
+    return h->stack;
+}
+
+sk_stack *sk_wire_host(const sk_wire *w, uint32_t addr)
+{
+    wire_host *h = wire_find_host(w, addr);
+    return h ? h->stack : NULL;
+}
+
+void sk_wire_set_link(sk_wire *w, uint32_t from, uint32_t to, const sk_link_params *p)
+{
+    for (size_t i = 0; i < w->link_count; i++) {
+        if (w->links[i].from == from && w->links[i].to == to) {
+            w->links[i].params = *p;
+            return;
+        }
+    }
+    w->links = wire_grow(w->links, &w->link_cap, sizeof *w->links, w->link_count + 1);
+    w->links[w->link_count].from = from;
+    w->links[w->link_count].to = to;
+    w->links[w->link_count].params = *p;
+    w->link_count++;
+}
+
+void sk_wire_set_tap(sk_wire *w, sk_wire_tap_fn tap, void *ctx)
+{
+    w->tap = tap;
+    w->tap_ctx = ctx;
+}
+
+void sk_wire_set_filter(sk_wire *w, sk_wire_filter_fn filter, void *ctx)
+{
+    w->filter = filter;
+    w->filter_ctx = ctx;
+}
+
+void sk_wire_inject(sk_wire *w, const uint8_t *datagram, size_t len, sk_time_ns delay)
+{
+    wire_tap(w, SK_WIRE_SENT, datagram, len);
+    wire_host *dst = wire_find_host(w, dgram_dst(datagram, len));
+    if (!dst) {
+        wire_tap(w, SK_WIRE_NO_ROUTE, datagram, len);
+        return;
+    }
+    wire_schedule(w, dst, datagram, len, w->now + delay);
+}
+
+sk_time_ns sk_wire_now(const sk_wire *w)
+{
+    return w->now;
+}
+
+sk_time_ns sk_wire_next_event(const sk_wire *w)
+{
+    sk_time_ns next = w->heap_count ? w->heap[0].arrival : SK_TIME_NEVER;
+    for (size_t i = 0; i < w->host_count; i++) {
+        sk_time_ns d = sk_next_deadline(w->hosts[i]->stack);
+        if (d < next)
+            next = d;
+    }
+    if (next != SK_TIME_NEVER && next < w->now)
+        next = w->now;
+    return next;
+}
+
+bool sk_wire_step(sk_wire *w)
+{
+    sk_time_ns t = sk_wire_next_event(w);
+    if (t == SK_TIME_NEVER)
+        return false;
+    bool moved = t > w->now;
+    w->now = t;
+    /* Only datagrams already queued belong to this instant; replies sent
+     * with zero delay wait for the next step, so a step always ends. */
+    uint64_t seq_limit = w->next_seq;
+    while (w->heap_count && w->heap[0].arrival <= t && w->heap[0].seq < seq_limit) {
+        wire_datagram d = heap_pop(w);
+        moved = true;
+        wire_tap(w, SK_WIRE_DELIVERED, d.data, d.len);
+        sk_input(d.dst->stack, d.data, d.len, t);
+        free(d.data);
+    }
+    /* Every stack's clock follows the wire's, so a socket call made
+     * between steps acts at the wire's time; stacks with a deadline due
+     * run their timers. */
+    for (size_t i = 0; i < w->host_count; i++)
+        sk_advance(w->hosts[i]->stack, t);
+    if (moved) {
+        w->stalled_steps = 0;
+    } else if (++w->stalled_steps >= WIRE_STALL_LIMIT) {
+        fprintf(stderr, "memwire: a stack's deadline stays at %llu ns after sk_advance; "
+                        "stopping the wire\n", (unsigned long long)t);
+        return false;
+    }
+    return true;
+}
+
+void sk_wire_run_until(sk_wire *w, sk_time_ns t)
+{
+    sk_time_ns next;
+    while ((next = sk_wire_next_event(w)) != SK_TIME_NEVER && next <= t)
+        if (!sk_wire_step(w))
+            break;
+    if (t > w->now) {
+        w->now = t;
+        for (size_t i = 0; i < w->host_count; i++)
+            sk_advance(w->hosts[i]->stack, t);
+    }
+}
+
+void sk_wire_run_for(sk_wire *w, sk_time_ns d)
+{
+    sk_wire_run_until(w, w->now + d);
+}
+
+bool sk_wire_run_until_pred(sk_wire *w, bool (*pred)(void *ctx), void *ctx, sk_time_ns limit)
+{
+    if (pred(ctx))
+        return true;
+    sk_time_ns next;
+    while ((next = sk_wire_next_event(w)) != SK_TIME_NEVER && next <= limit) {
+        if (!sk_wire_step(w))
+            break;
+        if (pred(ctx))
+            return true;
+    }
+    sk_wire_run_until(w, limit);
+    return pred(ctx);
+}
+
+size_t sk_wire_in_flight(const sk_wire *w)
+{
+    return w->heap_count;
+}

@@ -1,0 +1,769 @@
+/*
+ * tcpdump -nn lines for IPv4/TCP datagrams, and lines for engine events.
+ *
+ * The datagram formatter reproduces what tcpdump 4.99 prints without -v
+ * for a raw-IPv4 capture, including its quirks, because people compare
+ * synack's traces with captures of Linux by eye and with diff:
+ *   - relative sequence numbers are tcpdump's, not Wireshark's: a
+ *     conversation is learned from the first ACK-bearing segment seen (and
+ *     relearned on every SYN+ACK), and only ACK-bearing segments are made
+ *     relative; a bare SYN, RST or FIN without ACK prints absolute numbers;
+ *   - options are walked the way tcpdump walks them (a known option with
+ *     an unexpected length is printed, then "[len N]"), "[bad opt]" ends
+ *     the line, and running out of bytes prints " [|tcp]";
+ *   - HTTP on ports 80 and 8080 gets tcpdump's ": HTTP: <first line>".
+ * Other application decoders (BGP, DNS-over-TCP, ...) are not reproduced,
+ * nor is decoding of non-TCP protocols, which print as "ip-proto-N".
+ */
+#include "observe/trace.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "synack/packet.h"
+
+/* ------------------------------------------------------------------ */
+/* Line builder with snprintf semantics                                  */
+/* ------------------------------------------------------------------ */
+
+typedef struct line_out {
+    char *buf;
+    size_t cap;
+    size_t len; /* length the whole line needs, even past cap */
+} line_out;
+
+static void line_init(line_out *o, char *buf, size_t cap)
+{
+    o->buf = buf;
+    o->cap = cap;
+    o->len = 0;
+    if (cap > 0)
+        buf[0] = '\0';
+}
+
+__attribute__((format(printf, 2, 3))) static void line_printf(line_out *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *dst = NULL;
+    size_t room = 0;
+    if (o->len < o->cap) {
+        dst = o->buf + o->len;
+        room = o->cap - o->len;
+    }
+    int n = vsnprintf(dst, room, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        o->len += (size_t)n;
+}
+
+static void line_put_bytes(line_out *o, const uint8_t *p, size_t n)
+{
+    if (o->len < o->cap) {
+        size_t room = o->cap - o->len - 1;
+        size_t copy = n < room ? n : room;
+        memcpy(o->buf + o->len, p, copy);
+        o->buf[o->len + copy] = '\0';
+    }
+    o->len += n;
+}
+
+static uint16_t load_be16(const uint8_t *p)
+{
+    return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+
+static uint32_t load_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void line_addr(line_out *o, uint32_t addr)
+{
+    line_printf(o, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 0xff, (addr >> 8) & 0xff, addr & 0xff);
+}
+
+/* ------------------------------------------------------------------ */
+/* Conversation memory for relative sequence numbers                     */
+/* ------------------------------------------------------------------ */
+
+/* A conversation is stored once for both directions, under the key of
+ * the direction with the lower port (lower address on a tie), as tcpdump
+ * does; `isn_a` is that direction's initial sequence number. */
+typedef struct conv_key {
+    uint32_t addr_a, addr_b;
+    uint16_t port_a, port_b;
+} conv_key;
+
+typedef struct conv {
+    conv_key key;
+    uint32_t isn_a, isn_b;
+    bool used;
+} conv;
+
+#define CONV_INITIAL_SLOTS 64u
+/* Past this many slots the table is wiped instead of grown: a trace of a
+ * huge run then numbers some segments absolutely again, exactly like a
+ * tcpdump started in the middle of those connections, instead of growing
+ * without bound. */
+#define CONV_MAX_SLOTS (1u << 18)
+
+struct sk_trace {
+    unsigned flags;
+    conv *slots;
+    size_t nslots; /* power of two, or 0 before the first conversation */
+    size_t count;
+};
+
+sk_trace *sk_trace_new(unsigned flags)
+{
+    sk_trace *t = calloc(1, sizeof(*t));
+    if (t)
+        t->flags = flags;
+    return t;
+}
+
+void sk_trace_free(sk_trace *t)
+{
+    if (!t)
+        return;
+    free(t->slots);
+    free(t);
+}
+
+void sk_trace_reset(sk_trace *t)
+{
+    if (!t)
+        return;
+    free(t->slots);
+    t->slots = NULL;
+    t->nslots = 0;
+    t->count = 0;
+}
+
+size_t sk_trace_conversations(const sk_trace *t)
+{
+    return t ? t->count : 0;
+}
+
+static size_t conv_hash(const conv_key *k, size_t nslots)
+{
+    uint64_t h = ((uint64_t)k->addr_a << 32 | k->addr_b) * 0x9e3779b97f4a7c15ull;
+    h ^= ((uint64_t)k->port_a << 16 | k->port_b) * 0xc2b2ae3d27d4eb4full;
+    h ^= h >> 29;
+    return (size_t)h & (nslots - 1);
+}
+
+static bool conv_key_equal(const conv_key *a, const conv_key *b)
+{
+    return a->addr_a == b->addr_a && a->addr_b == b->addr_b && a->port_a == b->port_a &&
+           a->port_b == b->port_b;
+}
+
+static conv *conv_find(sk_trace *t, const conv_key *k)
+{
+    if (t->nslots == 0)
+        return NULL;
+    for (size_t i = conv_hash(k, t->nslots);; i = (i + 1) & (t->nslots - 1)) {
+        conv *c = &t->slots[i];
+        if (!c->used)
+            return NULL;
+        if (conv_key_equal(&c->key, k))
+            return c;
+    }
+}
+
+static conv *conv_slot_for_insert(conv *slots, size_t nslots, const conv_key *k)
+{
+    size_t i = conv_hash(k, nslots);
+    while (slots[i].used)
+        i = (i + 1) & (nslots - 1);
+    return &slots[i];
+}
+
+/* Makes room for one more conversation; on allocation failure or at the
+ * size cap the memory is wiped, which only costs relative numbering. */
+static bool conv_reserve(sk_trace *t)
+{
+    if (t->nslots != 0 && (t->count + 1) * 4 <= t->nslots * 3)
+        return true;
+    size_t want = t->nslots ? t->nslots * 2 : CONV_INITIAL_SLOTS;
+    if (want > CONV_MAX_SLOTS) {
+        memset(t->slots, 0, t->nslots * sizeof(*t->slots));
+        t->count = 0;
+        return true;
+    }
+    conv *fresh = calloc(want, sizeof(*fresh));
+    if (!fresh) {
+        if (t->nslots == 0)
+            return false;
+        memset(t->slots, 0, t->nslots * sizeof(*t->slots));
+        t->count = 0;
+        return true;
+    }
+    for (size_t i = 0; i < t->nslots; i++) {
+        if (t->slots[i].used)
+            *conv_slot_for_insert(fresh, want, &t->slots[i].key) = t->slots[i];
+    }
+    free(t->slots);
+    t->slots = fresh;
+    t->nslots = want;
+    return true;
+}
+
+/* What the conversation memory says about one segment. */
+typedef struct seq_view {
+    uint32_t seq, ack;     /* as printed */
+    uint32_t isn_a, isn_b; /* for SACK blocks */
+    bool reversed;
+} seq_view;
+
+/* tcpdump's rule: only segments with ACK consult the memory; an unknown
+ * conversation, or any SYN+ACK, (re)records the initial numbers and is
+ * printed absolute; otherwise both numbers are made relative. */
+static seq_view relative_numbers(sk_trace *t, uint32_t src, uint32_t dst, uint16_t sport,
+                                 uint16_t dport, uint32_t seq, uint32_t ack, uint16_t flags)
+{
+    seq_view v = {.seq = seq, .ack = ack};
+    if (!t || (t->flags & SK_TRACE_ABSOLUTE_SEQ) || !(flags & SK_TH_ACK))
+        return v;
+    bool rev = sport > dport || (sport == dport && src > dst);
+    conv_key k = rev ? (conv_key){dst, src, dport, sport} : (conv_key){src, dst, sport, dport};
+    conv *c = conv_find(t, &k);
+    if (!c || (flags & SK_TH_SYN)) {
+        if (!c) {
+            if (!conv_reserve(t))
+                return v;
+            c = conv_slot_for_insert(t->slots, t->nslots, &k);
+            c->key = k;
+            c->used = true;
+            t->count++;
+        }
+        if (rev) {
+            c->isn_b = seq;
+            c->isn_a = ack - 1;
+        } else {
+            c->isn_a = seq;
+            c->isn_b = ack - 1;
+        }
+    } else if (rev) {
+        v.seq = seq - c->isn_b;
+        v.ack = ack - c->isn_a;
+    } else {
+        v.seq = seq - c->isn_a;
+        v.ack = ack - c->isn_b;
+    }
+    v.isn_a = c->isn_a;
+    v.isn_b = c->isn_b;
+    v.reversed = rev;
+    return v;
+}
+
+/* ------------------------------------------------------------------ */
+/* Time and endpoints                                                    */
+/* ------------------------------------------------------------------ */
+
+static void line_time(line_out *o, sk_time_ns now)
+{
+    uint64_t secs = now / SK_NSEC_PER_SEC % 86400u;
+    uint64_t usecs = now % SK_NSEC_PER_SEC / SK_NSEC_PER_USEC;
+    line_printf(o, "%02u:%02u:%02u.%06u", (unsigned)(secs / 3600), (unsigned)(secs / 60 % 60),
+                (unsigned)(secs % 60), (unsigned)usecs);
+}
+
+size_t sk_trace_format_time(sk_time_ns now, char *buf, size_t cap)
+{
+    line_out o;
+    line_init(&o, buf, cap);
+    line_time(&o, now);
+    return o.len;
+}
+
+static void line_endpoint(line_out *o, const sk_endpoint *ep)
+{
+    line_addr(o, ep->addr);
+    line_printf(o, ":%u", ep->port);
+}
+
+size_t sk_trace_format_endpoint(const sk_endpoint *ep, char *buf, size_t cap)
+{
+    line_out o;
+    line_init(&o, buf, cap);
+    line_endpoint(&o, ep);
+    return o.len;
+}
+
+/* ------------------------------------------------------------------ */
+/* TCP options                                                           */
+/* ------------------------------------------------------------------ */
+
+/* Names tcpdump gives option kinds; others print as "unknown-N". */
+static const char *tcp_option_name(unsigned kind)
+{
+    switch (kind) {
+    case SK_TCPOPT_EOL: return "eol";
+    case SK_TCPOPT_NOP: return "nop";
+    case SK_TCPOPT_MSS: return "mss";
+    case SK_TCPOPT_WSCALE: return "wscale";
+    case SK_TCPOPT_SACK_PERM: return "sackOK";
+    case SK_TCPOPT_SACK: return "sack";
+    case 6: return "echo";      /* RFC 1072, obsolete */
+    case 7: return "echoreply"; /* RFC 1072, obsolete */
+    case SK_TCPOPT_TIMESTAMP: return "TS";
+    case 19: return "md5";      /* RFC 2385 */
+    case 28: return "uto";      /* RFC 5482 */
+    case 29: return "tcp-ao";   /* RFC 5925 */
+    case 30: return "mptcp";    /* RFC 8684 */
+    case 34: return "tfo";      /* RFC 7413 */
+    case 254: return "exp";     /* RFC 6994 */
+    default: return NULL;
+    }
+}
+
+typedef enum opt_walk { OPT_WALK_OK, OPT_WALK_BAD, OPT_WALK_TRUNCATED } opt_walk;
+
+/* Prints ", options [...]" for the `opt_len` option bytes at tcp[20...],
+ * with `tcp_avail` bytes of the segment actually present.  Returns how
+ * the walk ended; when not OK the line is finished. */
+static opt_walk line_tcp_options(line_out *o, const uint8_t *tcp, size_t tcp_avail, size_t opt_len,
+                                 const seq_view *v)
+{
+    size_t pos = SK_TCP_HDR_MIN;
+    size_t rem = opt_len; /* option bytes the header still claims */
+    bool after_first = false;
+
+    line_printf(o, ", options [");
+    while (rem > 0) {
+        if (after_first)
+            line_printf(o, ",");
+        if (pos >= tcp_avail)
+            goto truncated;
+        unsigned kind = tcp[pos++];
+        unsigned len;
+        if (kind == SK_TCPOPT_EOL || kind == SK_TCPOPT_NOP) {
+            len = 1;
+        } else {
+            /* tcpdump reads the length byte even past the header end. */
+            if (pos >= tcp_avail)
+                goto truncated;
+            len = tcp[pos++];
+            if (len < 2 || len > rem)
+                goto bad;
+            rem--;
+        }
+        rem--;
+
+        const char *name = tcp_option_name(kind);
+        if (name)
+            line_printf(o, "%s", name);
+        else
+            line_printf(o, "unknown-%u", kind);
+
+/* tcpdump's check before reading l bytes of option data: beyond what
+ * the header claims is a bad option, beyond the datagram a truncation. */
+#define OPT_NEED(l)                                                                               \
+    do {                                                                                          \
+        if ((size_t)(l) > rem)                                                                    \
+            goto bad;                                                                             \
+        if (pos + (size_t)(l) > tcp_avail)                                                        \
+            goto truncated;                                                                       \
+    } while (0)
+
+        size_t datalen = 0;
+        switch (kind) {
+        case SK_TCPOPT_EOL:
+        case SK_TCPOPT_NOP:
+        case SK_TCPOPT_SACK_PERM:
+            break;
+        case SK_TCPOPT_MSS:
+            datalen = 2;
+            OPT_NEED(datalen);
+            line_printf(o, " %u", load_be16(tcp + pos));
+            break;
+        case SK_TCPOPT_WSCALE:
+            datalen = 1;
+            OPT_NEED(datalen);
+            line_printf(o, " %u", tcp[pos]);
+            break;
+        case 6:
+        case 7:
+            datalen = 4;
+            OPT_NEED(datalen);
+            line_printf(o, " %u", load_be32(tcp + pos));
+            break;
+        case SK_TCPOPT_TIMESTAMP:
+            datalen = 8;
+            OPT_NEED(datalen);
+            line_printf(o, " val %u ecr %u", load_be32(tcp + pos), load_be32(tcp + pos + 4));
+            break;
+        case SK_TCPOPT_SACK:
+            datalen = len - 2;
+            if (datalen % 8 != 0) {
+                line_printf(o, " invalid sack");
+                break;
+            }
+            line_printf(o, " %zu ", datalen / 8);
+            for (size_t i = 0; i < datalen; i += 8) {
+                OPT_NEED(i + 4);
+                uint32_t start = load_be32(tcp + pos + i);
+                OPT_NEED(i + 8);
+                uint32_t end = load_be32(tcp + pos + i + 4);
+                /* SACK blocks are in the peer's sequence space. */
+                uint32_t base = v->reversed ? v->isn_a : v->isn_b;
+                line_printf(o, "{%u:%u}", start - base, end - base);
+            }
+            break;
+        case 34:
+            datalen = len - 2;
+            OPT_NEED(datalen);
+            line_printf(o, " ");
+            if (datalen == 0) {
+                line_printf(o, " cookiereq");
+            } else if (datalen % 2 != 0 || datalen < 4 || datalen > 16) {
+                /* RFC 7413 §4.1.1: a cookie is 4 to 16 bytes, even. */
+                line_printf(o, " (invalid)");
+            } else {
+                line_printf(o, " cookie ");
+                for (size_t i = 0; i < datalen; i++)
+                    line_printf(o, "%02x", tcp[pos + i]);
+            }
+            break;
+        default:
+            datalen = len - 2;
+            if (datalen)
+                line_printf(o, " 0x");
+            for (size_t i = 0; i < datalen; i++) {
+                OPT_NEED(i + 1);
+                line_printf(o, "%02x", tcp[pos + i]);
+            }
+            break;
+        }
+#undef OPT_NEED
+        pos += datalen;
+        rem -= datalen;
+        size_t expected = datalen + (kind == SK_TCPOPT_EOL || kind == SK_TCPOPT_NOP ? 1 : 2);
+        if (expected != len)
+            line_printf(o, "[len %u]", len);
+        after_first = true;
+        if (kind == SK_TCPOPT_EOL)
+            break;
+    }
+    line_printf(o, "]");
+    return OPT_WALK_OK;
+bad:
+    line_printf(o, "[bad opt]");
+    if (after_first)
+        line_printf(o, "]");
+    return OPT_WALK_BAD;
+truncated:
+    line_printf(o, " [|tcp]");
+    return OPT_WALK_TRUNCATED;
+}
+
+/* ------------------------------------------------------------------ */
+/* HTTP's first line, as tcpdump's text-protocol printer shows it        */
+/* ------------------------------------------------------------------ */
+
+#define HTTP_TOKEN_MAX 128
+
+static bool is_print(uint8_t c)
+{
+    return c >= 0x20 && c < 0x7f;
+}
+
+/* Methods tcpdump recognises (HTTP/1.1 and WebDAV, RFC 9110 / 4918 /
+ * 3253 and related); the comparison ignores case. */
+static const char *const http_methods[] = {
+    "GET", "PUT", "COPY", "HEAD", "LOCK", "MOVE", "POLL", "POST", "BCOPY", "BMOVE", "MKCOL",
+    "TRACE", "LABEL", "MERGE", "DELETE", "SEARCH", "UNLOCK", "REPORT", "UPDATE", "NOTIFY",
+    "BDELETE", "CONNECT", "OPTIONS", "CHECKIN", "PROPFIND", "CHECKOUT", "CCM_POST", "SUBSCRIBE",
+    "PROPPATCH", "BPROPFIND", "BPROPPATCH", "UNCHECKOUT", "MKACTIVITY", "MKWORKSPACE",
+    "UNSUBSCRIBE", "RPC_CONNECT", "VERSION-CONTROL", "BASELINE-CONTROL",
+};
+
+/* Reads one blank-separated printable token starting at idx into tok and
+ * skips the blanks after it.  Returns the index after them, or 0 when
+ * there is no usable token (binary data, too long, or bytes missing). */
+static size_t http_token(const uint8_t *p, size_t avail, size_t declared, size_t idx, char *tok)
+{
+    size_t toklen = 0;
+    for (; idx < declared; idx++) {
+        if (idx >= avail)
+            return 0;
+        uint8_t c = p[idx];
+        if (c >= 0x80)
+            return 0;
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+            break;
+        if (!is_print(c) || toklen + 2 > HTTP_TOKEN_MAX + 1)
+            return 0;
+        tok[toklen++] = (char)c;
+    }
+    if (toklen == 0)
+        return 0;
+    tok[toklen] = '\0';
+    for (; idx < declared && idx < avail; idx++) {
+        uint8_t c = p[idx];
+        if (c == '\r' || c == '\n' || !is_print(c) || (c != ' ' && c != '\t'))
+            break;
+    }
+    return idx;
+}
+
+static bool ascii_equal_nocase(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        char ca = *a >= 'a' && *a <= 'z' ? (char)(*a - 32) : *a;
+        char cb = *b >= 'a' && *b <= 'z' ? (char)(*b - 32) : *b;
+        if (ca != cb)
+            return false;
+    }
+    return *a == *b;
+}
+
+static void line_http(line_out *o, const uint8_t *p, size_t avail, size_t declared)
+{
+    char tok[HTTP_TOKEN_MAX + 1];
+    bool show = false;
+    size_t idx = http_token(p, avail, declared, 0, tok);
+    if (idx != 0) {
+        for (size_t i = 0; i < sizeof(http_methods) / sizeof(http_methods[0]); i++) {
+            if (ascii_equal_nocase(tok, http_methods[i]))
+                show = true;
+        }
+        /* A response's status code is its second token. */
+        idx = http_token(p, avail, declared, idx, tok);
+        if (idx != 0 && tok[0] >= '0' && tok[0] <= '9' && tok[1] >= '0' && tok[1] <= '9' &&
+            tok[2] >= '0' && tok[2] <= '9' && tok[3] == '\0')
+            show = true;
+    }
+    line_printf(o, ": HTTP");
+    if (!show)
+        return;
+    for (size_t i = 0; i < declared; i++) {
+        if (i >= avail) {
+            line_printf(o, " [|http]");
+            return;
+        }
+        uint8_t c = p[i];
+        if (c == '\n') {
+            line_printf(o, ": ");
+            line_put_bytes(o, p, i);
+            return;
+        }
+        if (c == '\r') {
+            if (i + 1 >= declared)
+                return;
+            if (i + 1 >= avail) {
+                line_printf(o, " [|http]");
+                return;
+            }
+            if (p[i + 1] == '\n') {
+                line_printf(o, ": ");
+                line_put_bytes(o, p, i);
+            }
+            return; /* a bare CR makes it binary: nothing shown */
+        }
+        if (!is_print(c) && c != '\t')
+            return;
+    }
+    /* Printable to the end with no line ending: shown as truncated. */
+    line_printf(o, ": ");
+    line_put_bytes(o, p, declared);
+    line_printf(o, " [|http]");
+}
+
+/* ------------------------------------------------------------------ */
+/* Datagrams                                                             */
+/* ------------------------------------------------------------------ */
+
+static const char tcp_flag_letters[8] = {'F', 'S', 'R', 'P', '.', 'U', 'E', 'W'};
+
+static void line_tcp(line_out *o, sk_trace *t, uint32_t src, uint32_t dst, const uint8_t *tcp,
+                     size_t tcp_avail, size_t tcp_len)
+{
+    if (tcp_avail < 4) {
+        line_addr(o, src);
+        line_printf(o, " > ");
+        line_addr(o, dst);
+        line_printf(o, ": [|tcp]");
+        return;
+    }
+    uint16_t sport = load_be16(tcp), dport = load_be16(tcp + 2);
+    line_addr(o, src);
+    line_printf(o, ".%u > ", sport);
+    line_addr(o, dst);
+    line_printf(o, ".%u: ", dport);
+    if (tcp_avail < SK_TCP_HDR_MIN) {
+        line_printf(o, " [|tcp]");
+        return;
+    }
+    size_t hlen = (size_t)(tcp[12] >> 4) * 4;
+    if (hlen < SK_TCP_HDR_MIN) {
+        line_printf(o, " tcp %zu [bad hdr length %zu - too short, < %d]", tcp_len - hlen, hlen,
+                    SK_TCP_HDR_MIN);
+        return;
+    }
+    uint32_t seq = load_be32(tcp + 4), ack = load_be32(tcp + 8);
+    uint16_t win = load_be16(tcp + 14), urg = load_be16(tcp + 18);
+    /* tcpdump shows the 8 classic flag bits only (not NS), in this order. */
+    uint8_t flags = tcp[13];
+    char letters[9];
+    size_t nletters = 0;
+    for (unsigned bit = 0; bit < 8; bit++) {
+        if (flags & (1u << bit))
+            letters[nletters++] = tcp_flag_letters[bit];
+    }
+    letters[nletters] = '\0';
+    line_printf(o, "Flags [%s]", nletters ? letters : "none");
+
+    /* tcpdump consults its memory before it checks the header length. */
+    seq_view v = relative_numbers(t, src, dst, sport, dport, seq, ack, flags);
+    if (hlen > tcp_len) {
+        line_printf(o, " [bad hdr length %zu - too long, > %zu]", hlen, tcp_len);
+        return;
+    }
+    size_t payload_len = tcp_len - hlen;
+    if (payload_len > 0 || (flags & (SK_TH_SYN | SK_TH_FIN | SK_TH_RST))) {
+        line_printf(o, ", seq %u", v.seq);
+        if (payload_len > 0)
+            line_printf(o, ":%u", (uint32_t)(v.seq + payload_len));
+    }
+    if (flags & SK_TH_ACK)
+        line_printf(o, ", ack %u", v.ack);
+    line_printf(o, ", win %u", win);
+    if (flags & SK_TH_URG)
+        line_printf(o, ", urg %u", urg);
+    if (hlen > SK_TCP_HDR_MIN &&
+        line_tcp_options(o, tcp, tcp_avail, hlen - SK_TCP_HDR_MIN, &v) != OPT_WALK_OK)
+        return;
+    line_printf(o, ", length %zu", payload_len);
+    if (payload_len > 0 && (sport == 80 || dport == 80 || sport == 8080 || dport == 8080)) {
+        size_t avail = tcp_avail > hlen ? tcp_avail - hlen : 0;
+        line_http(o, tcp + hlen, avail < payload_len ? avail : payload_len, payload_len);
+    }
+}
+
+static void line_datagram(line_out *o, sk_trace *t, const uint8_t *d, size_t len)
+{
+    if (len > 0 && (d[0] >> 4) != 4) {
+        line_printf(o, "unknown ip %u", d[0] >> 4);
+        return;
+    }
+    if (len < SK_IP_HDR_MIN) {
+        line_printf(o, "IP  [|ip]");
+        return;
+    }
+    size_t ihl = (size_t)(d[0] & 0x0f) * 4;
+    if (ihl < SK_IP_HDR_MIN) {
+        line_printf(o, "IP bad-hlen %zu", ihl);
+        return;
+    }
+    size_t ip_len = load_be16(d + 2);
+    if (ip_len < ihl) {
+        line_printf(o, "IP bad-len %zu", ip_len);
+        return;
+    }
+    line_printf(o, "IP ");
+    /* Bytes after the IP total length are link padding: ignore them. */
+    size_t avail = len < ip_len ? len : ip_len;
+    if (len < ip_len)
+        line_printf(o, "truncated-ip - %zu bytes missing! ", ip_len - len);
+    if (avail < ihl) {
+        line_printf(o, " [|ip]");
+        return;
+    }
+    uint32_t src = load_be32(d + 12), dst = load_be32(d + 16);
+    unsigned proto = d[9];
+    if (load_be16(d + 6) & 0x1fff) {
+        /* A later fragment has no transport header to show. */
+        line_addr(o, src);
+        line_printf(o, " > ");
+        line_addr(o, dst);
+        line_printf(o, ": ip-proto-%u", proto);
+        return;
+    }
+    if (proto != 6) {
+        line_addr(o, src);
+        line_printf(o, " > ");
+        line_addr(o, dst);
+        line_printf(o, ":  ip-proto-%u %zu", proto, ip_len - ihl);
+        return;
+    }
+    line_tcp(o, t, src, dst, d + ihl, avail - ihl, ip_len - ihl);
+}
+
+size_t sk_trace_format_datagram(sk_trace *t, sk_time_ns now, const uint8_t *datagram, size_t len,
+                                char *buf, size_t cap)
+{
+    line_out o;
+    line_init(&o, buf, cap);
+    line_time(&o, now);
+    line_printf(&o, " ");
+    if (!datagram)
+        len = 0;
+    line_datagram(&o, t, datagram, len);
+    return o.len;
+}
+
+/* ------------------------------------------------------------------ */
+/* Events                                                                */
+/* ------------------------------------------------------------------ */
+
+static const char *state_name_or_closed(int state)
+{
+    /* 0 stands for "no connection yet" (sk_event.from_state). */
+    if (state == 0)
+        return "CLOSED";
+    const char *name = sk_state_name(state);
+    return name ? name : "?";
+}
+
+static bool endpoint_set(const sk_endpoint *ep)
+{
+    return ep->addr != 0 || ep->port != 0;
+}
+
+size_t sk_trace_format_event(sk_trace *t, const sk_event *ev, char *buf, size_t cap)
+{
+    line_out o;
+    line_init(&o, buf, cap);
+    if (!ev)
+        return 0;
+    if (ev->type == SK_EV_SEGMENT_IN || ev->type == SK_EV_SEGMENT_OUT)
+        return sk_trace_format_datagram(t, ev->now, ev->data, ev->data ? ev->len : 0, buf, cap);
+
+    line_time(&o, ev->now);
+    line_printf(&o, " ");
+    line_endpoint(&o, &ev->local);
+    switch (ev->type) {
+    case SK_EV_STATE:
+        line_printf(&o, " %s -> %s", state_name_or_closed(ev->from_state),
+                    state_name_or_closed(ev->to_state));
+        if (ev->cause && ev->cause[0])
+            line_printf(&o, " (%s)", ev->cause);
+        break;
+    case SK_EV_DROP:
+        line_printf(&o, " drop %s", ev->reason && ev->reason[0] ? ev->reason : "unknown");
+        if (endpoint_set(&ev->remote)) {
+            line_printf(&o, " from ");
+            line_endpoint(&o, &ev->remote);
+        }
+        break;
+    case SK_EV_TIMER:
+        line_printf(&o, " timer %s", ev->timer && ev->timer[0] ? ev->timer : "unknown");
+        break;
+    case SK_EV_READY:
+        line_printf(&o, " ready fd %d", ev->fd);
+        break;
+    case SK_EV_MESSAGE:
+        line_printf(&o, " message: %s", ev->message ? ev->message : "");
+        break;
+    default:
+        line_printf(&o, " event %d", (int)ev->type);
+        break;
+    }
+    return o.len;
+}

@@ -1,0 +1,1050 @@
+/*
+ * The script runner: one fresh stack per script, driven in virtual time.
+ *
+ * Times follow packetdrill: inbound packets and calls happen at their
+ * script time; an outbound packet must leave within --tolerance_usecs of
+ * its time (or of its `a~b` range).  Sequence numbers on the script side
+ * are the script's own (its ISN is 0); the stack's are shown relative to
+ * the ISN learned from its SYN or SYN-ACK, and TS values relative to the
+ * first TS val it sent on the connection.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "script/run_internal.h"
+#include "synack/packet.h"
+
+#define DEFAULT_TOLERANCE_USECS 4000
+#define ANY_TIME_LIMIT (60 * SK_NSEC_PER_SEC)
+#define LATE_LOOKAHEAD (10 * SK_NSEC_PER_SEC)
+
+/* ------------------------------------------------------------------ */
+/* Outcome helpers                                                      */
+/* ------------------------------------------------------------------ */
+
+static void finish(sk_runner *r, sk_script_outcome outcome, const char *fmt, va_list ap)
+{
+    if (r->done)
+        return;
+    r->done = true;
+    r->outcome = outcome;
+    int n = 0;
+    if (r->ev)
+        n = snprintf(r->msg, r->msglen, "%s:%d: ", r->script->path, r->ev->line);
+    else
+        n = snprintf(r->msg, r->msglen, "%s: ", r->script->path);
+    if (n >= 0 && (size_t)n < r->msglen)
+        vsnprintf(r->msg + n, r->msglen - (size_t)n, fmt, ap);
+}
+
+void sk_run_fail(sk_runner *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    finish(r, SK_SCRIPT_FAIL, fmt, ap);
+    va_end(ap);
+}
+
+void sk_run_skip(sk_runner *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    finish(r, SK_SCRIPT_SKIP, fmt, ap);
+    va_end(ap);
+}
+
+void sk_run_trace(sk_runner *r, const char *fmt, ...)
+{
+    if (!r->opts || !r->opts->verbose)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "  [%.6f] ", (double)(r->now - r->base) / 1e9);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+sk_time_ns sk_run_script_ns(const sk_runner *r, int64_t usecs)
+{
+    if (usecs < 0)
+        usecs = 0;
+    return r->base + (sk_time_ns)usecs * SK_NSEC_PER_USEC;
+}
+
+static double secs(const sk_runner *r, sk_time_ns t)
+{
+    return (double)(int64_t)(t - r->base) / 1e9;
+}
+
+/* ------------------------------------------------------------------ */
+/* Stack callbacks                                                      */
+/* ------------------------------------------------------------------ */
+
+static void trace_datagram(sk_runner *r, const uint8_t *datagram, size_t len);
+
+static void on_transmit(void *ctx, const uint8_t *datagram, size_t len)
+{
+    sk_runner *r = ctx;
+    if (r->out_count == r->out_cap) {
+        size_t cap = r->out_cap ? r->out_cap * 2 : 64;
+        sk_run_out *o = realloc(r->out, cap * sizeof(*o));
+        if (!o) {
+            r->out_of_memory = true;
+            return;
+        }
+        r->out = o;
+        r->out_cap = cap;
+    }
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy) {
+        r->out_of_memory = true;
+        return;
+    }
+    memcpy(copy, datagram, len);
+    r->out[r->out_count++] = (sk_run_out){.data = copy, .len = len, .at = r->now};
+    if (r->opts && r->opts->verbose)
+        trace_datagram(r, datagram, len);
+}
+
+static void on_event(void *ctx, const sk_event *ev)
+{
+    sk_runner *r = ctx;
+    if (ev->type == SK_EV_READY)
+        sk_run_on_ready(r, ev->fd);
+}
+
+static void drop_front(sk_runner *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(r->out[i].data);
+    memmove(r->out, r->out + n, (r->out_count - n) * sizeof(*r->out));
+    r->out_count -= n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Time                                                                 */
+/* ------------------------------------------------------------------ */
+
+/* A stack whose deadline stays in the past would loop forever here; cap
+ * the steps taken at one instant and treat that as a stack bug. */
+#define MAX_STEPS_AT_ONE_TIME 100000
+
+static void step_to(sk_runner *r, sk_time_ns t)
+{
+    r->now = t;
+    sk_advance(r->stack, t);
+    sk_run_pending_poll(r);
+}
+
+void sk_run_advance_to(sk_runner *r, sk_time_ns t)
+{
+    unsigned same = 0;
+    while (!r->done) {
+        sk_time_ns d = sk_next_deadline(r->stack);
+        if (d == SK_TIME_NEVER || d > t)
+            break;
+        if (d <= r->now) {
+            if (++same > MAX_STEPS_AT_ONE_TIME) {
+                sk_run_fail(r, "stack keeps a deadline in the past (%.6f) without progress", secs(r, d));
+                return;
+            }
+            d = r->now;
+        } else {
+            same = 0;
+        }
+        step_to(r, d);
+    }
+    if (!r->done && t >= r->now)
+        step_to(r, t);
+}
+
+/* Advances until a datagram is queued or `limit` is reached. */
+static void advance_until_output(sk_runner *r, sk_time_ns limit)
+{
+    unsigned same = 0;
+    while (!r->done && r->out_count == 0) {
+        sk_time_ns d = sk_next_deadline(r->stack);
+        if (d == SK_TIME_NEVER || d > limit) {
+            if (limit > r->now)
+                step_to(r, limit);
+            return;
+        }
+        if (d <= r->now) {
+            if (++same > MAX_STEPS_AT_ONE_TIME) {
+                sk_run_fail(r, "stack keeps a deadline in the past (%.6f) without progress", secs(r, d));
+                return;
+            }
+            d = r->now;
+        }
+        step_to(r, d);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                          */
+/* ------------------------------------------------------------------ */
+
+static int find_conn(const sk_runner *r, uint16_t local_port, uint16_t remote_port)
+{
+    for (size_t i = 0; i < r->conn_count; i++)
+        if (r->conns[i].local_port == local_port && r->conns[i].remote_port == remote_port)
+            return (int)i;
+    return -1;
+}
+
+static int new_conn(sk_runner *r, uint16_t local_port, uint16_t remote_port, bool passive)
+{
+    if (r->conn_count == SK_RUN_MAX_CONNS) {
+        sk_run_skip(r, "more than %d connections in one script", SK_RUN_MAX_CONNS);
+        return -1;
+    }
+    sk_run_conn *c = &r->conns[r->conn_count];
+    memset(c, 0, sizeof(*c));
+    c->local_port = local_port;
+    c->remote_port = remote_port;
+    c->passive = passive;
+    return (int)r->conn_count++;
+}
+
+/* packetdrill sends each new inbound SYN on a new socket unless the
+ * script has sent only SYNs on the current one: then it is a
+ * retransmitted SYN, or a simultaneous open when the stack connects. */
+static int conn_for_inbound(sk_runner *r, const sk_script_packet *p)
+{
+    bool bare_syn = (p->flags & SK_TH_SYN) && !(p->flags & SK_TH_ACK);
+    int cur = r->current_conn;
+    if (cur >= 0 && (!bare_syn || !r->conns[cur].script_past_syn))
+        return cur;
+    int idx = new_conn(r, r->listen_port, r->next_remote_port++, true);
+    if (idx >= 0)
+        r->current_conn = idx;
+    return idx;
+}
+
+/* ------------------------------------------------------------------ */
+/* Options                                                              */
+/* ------------------------------------------------------------------ */
+
+#define TCPOPT_FASTOPEN 34
+#define TCPOPT_EXP 254
+#define TCPOPT_FASTOPEN_MAGIC 0xF989
+
+static bool encode_options(sk_runner *r, const sk_script_packet *p, const sk_run_conn *c, uint8_t *buf,
+                           size_t *len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->option_count; i++) {
+        const sk_script_tcp_opt *o = &p->options[i];
+        uint8_t tmp[40];
+        size_t k = 0;
+        switch (o->kind) {
+        case SK_SOPT_NOP: tmp[k++] = SK_TCPOPT_NOP; break;
+        case SK_SOPT_EOL: tmp[k++] = SK_TCPOPT_EOL; break;
+        case SK_SOPT_MSS:
+            tmp[k++] = SK_TCPOPT_MSS;
+            tmp[k++] = 4;
+            tmp[k++] = (uint8_t)(o->value >> 8);
+            tmp[k++] = (uint8_t)o->value;
+            break;
+        case SK_SOPT_WSCALE:
+            tmp[k++] = SK_TCPOPT_WSCALE;
+            tmp[k++] = 3;
+            tmp[k++] = (uint8_t)o->value;
+            break;
+        case SK_SOPT_SACK_PERM:
+            tmp[k++] = SK_TCPOPT_SACK_PERM;
+            tmp[k++] = 2;
+            break;
+        case SK_SOPT_SACK: {
+            /* SACK blocks acknowledge the stack's data: relative to its ISN. */
+            uint32_t isn = c && c->have_isn ? c->stack_isn : 0;
+            tmp[k++] = SK_TCPOPT_SACK;
+            tmp[k++] = (uint8_t)(2 + 8 * o->sack_count);
+            for (unsigned b = 0; b < o->sack_count; b++) {
+                uint32_t v[2] = {htonl(o->sack_start[b] + isn), htonl(o->sack_end[b] + isn)};
+                memcpy(tmp + k, v, 8);
+                k += 8;
+            }
+            break;
+        }
+        case SK_SOPT_TS: {
+            /* The echo refers to the stack's clock: map it back. */
+            uint32_t ecr = o->ts_ecr;
+            if (ecr != 0 && c && c->have_ts)
+                ecr += c->ts_offset;
+            uint32_t v[2] = {htonl(o->ts_val), htonl(ecr)};
+            tmp[k++] = SK_TCPOPT_TIMESTAMP;
+            tmp[k++] = 10;
+            memcpy(tmp + k, v, 8);
+            k += 8;
+            break;
+        }
+        case SK_SOPT_FO:
+        case SK_SOPT_FOEXP:
+            if (o->cookie_name) {
+                sk_run_skip(r, "Fast Open cookie given by name (%s)", o->cookie_name);
+                return false;
+            }
+            if (o->kind == SK_SOPT_FO) {
+                tmp[k++] = TCPOPT_FASTOPEN;
+                tmp[k++] = (uint8_t)(2 + o->cookie_len);
+            } else {
+                tmp[k++] = TCPOPT_EXP;
+                tmp[k++] = (uint8_t)(4 + o->cookie_len);
+                tmp[k++] = TCPOPT_FASTOPEN_MAGIC >> 8;
+                tmp[k++] = TCPOPT_FASTOPEN_MAGIC & 0xff;
+            }
+            memcpy(tmp + k, o->cookie, o->cookie_len);
+            k += o->cookie_len;
+            break;
+        }
+        if (n + k > SK_TCP_OPT_MAX) {
+            sk_run_fail(r, "inbound options longer than 40 bytes");
+            return false;
+        }
+        memcpy(buf + n, tmp, k);
+        n += k;
+    }
+    while (n % 4)
+        buf[n++] = SK_TCPOPT_EOL;
+    *len = n;
+    return true;
+}
+
+/* A decoded option as it appeared on the wire, in order. */
+typedef struct live_opt {
+    uint8_t kind;
+    uint8_t len;
+    const uint8_t *data;
+} live_opt;
+
+static size_t split_options(const uint8_t *opt, size_t len, live_opt *out, size_t cap)
+{
+    size_t i = 0, n = 0;
+    while (i < len && n < cap) {
+        uint8_t kind = opt[i];
+        if (kind == SK_TCPOPT_EOL || kind == SK_TCPOPT_NOP) {
+            out[n++] = (live_opt){kind, 1, opt + i};
+            i++;
+            if (kind == SK_TCPOPT_EOL) {
+                /* everything after EOL is padding */
+                break;
+            }
+            continue;
+        }
+        if (i + 1 >= len || opt[i + 1] < 2 || i + opt[i + 1] > len)
+            break;
+        out[n++] = (live_opt){kind, opt[i + 1], opt + i};
+        i += opt[i + 1];
+    }
+    return n;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static void describe_live_options(const sk_run_conn *c, const live_opt *o, size_t n, char *buf, size_t cap)
+{
+    size_t w = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < n && w < cap; i++) {
+        const char *sep = i ? "," : "";
+        int k = 0;
+        switch (o[i].kind) {
+        case SK_TCPOPT_NOP: k = snprintf(buf + w, cap - w, "%snop", sep); break;
+        case SK_TCPOPT_EOL: k = snprintf(buf + w, cap - w, "%seol", sep); break;
+        case SK_TCPOPT_MSS:
+            k = snprintf(buf + w, cap - w, "%smss %u", sep,
+                         o[i].len == 4 ? ((unsigned)o[i].data[2] << 8 | o[i].data[3]) : 0u);
+            break;
+        case SK_TCPOPT_WSCALE:
+            k = snprintf(buf + w, cap - w, "%swscale %u", sep, o[i].len == 3 ? o[i].data[2] : 0u);
+            break;
+        case SK_TCPOPT_SACK_PERM: k = snprintf(buf + w, cap - w, "%ssackOK", sep); break;
+        case SK_TCPOPT_TIMESTAMP:
+            if (o[i].len == 10) {
+                uint32_t val = get32(o[i].data + 2);
+                if (c && c->have_ts)
+                    val -= c->ts_offset;
+                k = snprintf(buf + w, cap - w, "%sTS val %u ecr %u", sep, val, get32(o[i].data + 6));
+            }
+            break;
+        case SK_TCPOPT_SACK:
+            k = snprintf(buf + w, cap - w, "%ssack", sep);
+            for (size_t b = 2; b + 8 <= o[i].len && k >= 0; b += 8) {
+                w += (size_t)k;
+                k = snprintf(buf + w, cap - w, " %u:%u", get32(o[i].data + b), get32(o[i].data + b + 4));
+            }
+            break;
+        default: k = snprintf(buf + w, cap - w, "%sopt%u(len %u)", sep, o[i].kind, o[i].len); break;
+        }
+        if (k < 0)
+            break;
+        w += (size_t)k;
+    }
+}
+
+static void describe_script_options(const sk_script_packet *p, char *buf, size_t cap)
+{
+    size_t w = 0;
+    buf[0] = 0;
+    if (p->options_any) {
+        snprintf(buf, cap, "...");
+        return;
+    }
+    for (size_t i = 0; i < p->option_count && w < cap; i++) {
+        const sk_script_tcp_opt *o = &p->options[i];
+        const char *sep = i ? "," : "";
+        int k = 0;
+        switch (o->kind) {
+        case SK_SOPT_NOP: k = snprintf(buf + w, cap - w, "%snop", sep); break;
+        case SK_SOPT_EOL: k = snprintf(buf + w, cap - w, "%seol", sep); break;
+        case SK_SOPT_MSS: k = snprintf(buf + w, cap - w, "%smss %u", sep, o->value); break;
+        case SK_SOPT_WSCALE: k = snprintf(buf + w, cap - w, "%swscale %u", sep, o->value); break;
+        case SK_SOPT_SACK_PERM: k = snprintf(buf + w, cap - w, "%ssackOK", sep); break;
+        case SK_SOPT_TS:
+            k = snprintf(buf + w, cap - w, "%sTS val %u ecr %u", sep, o->ts_val, o->ts_ecr);
+            break;
+        case SK_SOPT_SACK:
+            k = snprintf(buf + w, cap - w, "%ssack", sep);
+            for (unsigned b = 0; b < o->sack_count && k >= 0; b++) {
+                w += (size_t)k;
+                k = snprintf(buf + w, cap - w, " %u:%u", o->sack_start[b], o->sack_end[b]);
+            }
+            break;
+        case SK_SOPT_FO: k = snprintf(buf + w, cap - w, "%sFO", sep); break;
+        case SK_SOPT_FOEXP: k = snprintf(buf + w, cap - w, "%sFOEXP", sep); break;
+        }
+        if (k < 0)
+            break;
+        w += (size_t)k;
+    }
+}
+
+static void flags_text(uint16_t flags, char *buf)
+{
+    size_t n = 0;
+    if (flags & SK_TH_SYN) buf[n++] = 'S';
+    if (flags & SK_TH_FIN) buf[n++] = 'F';
+    if (flags & SK_TH_RST) buf[n++] = 'R';
+    if (flags & SK_TH_PSH) buf[n++] = 'P';
+    if (flags & SK_TH_URG) buf[n++] = 'U';
+    if (flags & SK_TH_ECE) buf[n++] = 'E';
+    if (flags & SK_TH_CWR) buf[n++] = 'W';
+    if (flags & SK_TH_ACK) buf[n++] = '.';
+    if (n == 0) buf[n++] = '-';
+    buf[n] = 0;
+}
+
+static void describe_script_packet(const sk_script_packet *p, char *buf, size_t cap)
+{
+    char opts[400];
+    describe_script_options(p, opts, sizeof(opts));
+    int n = snprintf(buf, cap, "%s %u:%u(%u)", p->flags_text, p->seq_start, p->seq_end, p->payload_len);
+    if (n < 0 || (size_t)n >= cap)
+        return;
+    if (p->has_ack)
+        n += snprintf(buf + n, cap - (size_t)n, " ack %u", p->ack);
+    if ((size_t)n < cap && p->has_win)
+        n += snprintf(buf + n, cap - (size_t)n, " win %u", p->win);
+    if ((size_t)n < cap && p->has_options)
+        snprintf(buf + n, cap - (size_t)n, " <%s>", opts);
+}
+
+/* An outbound segment, possibly several datagrams merged as one TSO
+ * super-packet would have been on Linux (see match_outbound). */
+typedef struct live_seg {
+    sk_segment seg;
+    uint32_t payload_len;
+    uint16_t flags;
+    size_t datagrams;
+} live_seg;
+
+static void describe_live(const sk_run_conn *c, const live_seg *l, char *buf, size_t cap)
+{
+    char fl[16], opts[400];
+    live_opt lo[40];
+    size_t n = split_options(l->seg.options, l->seg.options_len, lo, 40);
+    describe_live_options(c, lo, n, opts, sizeof(opts));
+    flags_text(l->flags, fl);
+    uint32_t isn = c && c->have_isn ? c->stack_isn : 0;
+    uint32_t seq = l->seg.seq - isn;
+    int k = snprintf(buf, cap, "%s %u:%u(%u)", fl, seq, seq + l->payload_len, l->payload_len);
+    if (k >= 0 && (size_t)k < cap && (l->flags & SK_TH_ACK))
+        k += snprintf(buf + k, cap - (size_t)k, " ack %u", l->seg.ack);
+    if (k >= 0 && (size_t)k < cap)
+        k += snprintf(buf + k, cap - (size_t)k, " win %u", l->seg.window);
+    if (k >= 0 && (size_t)k < cap && n)
+        snprintf(buf + k, cap - (size_t)k, " <%s>", opts);
+}
+
+static void trace_datagram(sk_runner *r, const uint8_t *datagram, size_t len)
+{
+    sk_segment seg;
+    char d[700];
+    if (sk_parse_segment(datagram, len, false, &seg) != SK_PARSE_OK) {
+        sk_run_trace(r, "stack sent %zu bytes that do not parse", len);
+        return;
+    }
+    int ci = find_conn(r, seg.sport, seg.dport);
+    live_seg l = {.seg = seg, .payload_len = (uint32_t)seg.payload_len, .flags = seg.flags, .datagrams = 1};
+    describe_live(ci >= 0 ? &r->conns[ci] : NULL, &l, d, sizeof(d));
+    sk_run_trace(r, "stack sent %s", d);
+}
+
+/* ------------------------------------------------------------------ */
+/* Inbound packets                                                      */
+/* ------------------------------------------------------------------ */
+
+static int ecn_bits(const char *annotation, bool *ok)
+{
+    *ok = true;
+    if (!annotation)
+        return -1;
+    if (strcmp(annotation, "noecn") == 0)
+        return 0;
+    if (strcmp(annotation, "ect1") == 0)
+        return 1;
+    if (strcmp(annotation, "ect0") == 0)
+        return 2;
+    if (strcmp(annotation, "ce") == 0)
+        return 3;
+    *ok = false;
+    return -1;
+}
+
+static void set_tos(uint8_t *dgram, uint8_t tos)
+{
+    dgram[1] = tos;
+    dgram[10] = dgram[11] = 0;
+    uint16_t csum = sk_csum_fold(sk_csum_partial(dgram, (size_t)(dgram[0] & 0x0f) * 4, 0));
+    memcpy(dgram + 10, &csum, 2);
+}
+
+/* Fast Open options in a script mean nothing to a stack without TFO
+ * (no net.ipv4.tcp_fastopen tunable): a feature gap, so SKIP. */
+static bool fastopen_unsupported(sk_runner *r, const sk_script_packet *p)
+{
+    bool fo = false;
+    for (size_t i = 0; i < p->option_count; i++)
+        if (p->options[i].kind == SK_SOPT_FO || p->options[i].kind == SK_SOPT_FOEXP)
+            fo = true;
+    char buf[64];
+    if (!fo || sk_sysctl_get(r->stack, "net.ipv4.tcp_fastopen", buf, sizeof(buf)) == 0)
+        return false;
+    sk_run_skip(r, "TCP Fast Open option in a packet: synack has no net.ipv4.tcp_fastopen");
+    return true;
+}
+
+static void inject(sk_runner *r, const sk_script_packet *p, sk_time_ns at)
+{
+    if (p->icmp) {
+        sk_run_skip(r, "inbound ICMP (icmp %s) is not supported by the runner", p->icmp_type);
+        return;
+    }
+    if (fastopen_unsupported(r, p))
+        return;
+    int ci = conn_for_inbound(r, p);
+    if (ci < 0)
+        return;
+    sk_run_conn *c = &r->conns[ci];
+    if (!((p->flags & SK_TH_SYN) && !(p->flags & SK_TH_ACK)))
+        c->script_past_syn = true;
+
+    uint8_t opts[SK_TCP_OPT_MAX];
+    size_t optlen = 0;
+    if (p->options_any) {
+        sk_run_fail(r, "<...> is only meaningful on outbound packets");
+        return;
+    }
+    if (!encode_options(r, p, c, opts, &optlen))
+        return;
+    bool ecn_ok;
+    int ecn = ecn_bits(p->ip_annotation, &ecn_ok);
+    if (!ecn_ok) {
+        sk_run_skip(r, "IP annotation [%s] is not supported", p->ip_annotation);
+        return;
+    }
+    uint8_t *payload = calloc(1, p->payload_len ? p->payload_len : 1);
+    size_t cap = 60 + SK_TCP_OPT_MAX + p->payload_len;
+    uint8_t *buf = malloc(cap);
+    if (!payload || !buf) {
+        free(payload);
+        free(buf);
+        sk_run_fail(r, "out of memory building a %u-byte inbound packet", p->payload_len);
+        return;
+    }
+    uint32_t isn = c->have_isn ? c->stack_isn : 0;
+    sk_segment_spec spec = {
+        .src = r->remote_ip,
+        .dst = r->local_ip,
+        .sport = c->remote_port,
+        .dport = c->local_port,
+        .seq = p->seq_start,
+        .ack = p->has_ack ? p->ack + isn : 0,
+        .flags = p->flags,
+        .window = (uint16_t)(p->has_win ? p->win : 65535),
+        .ttl = 64,
+        .ip_id = r->ip_id++,
+        .df = true,
+        .options = opts,
+        .options_len = optlen,
+        .payload = payload,
+        .payload_len = p->payload_len,
+    };
+    if (p->has_win && p->win > 65535) {
+        sk_run_fail(r, "window %u does not fit the 16-bit field", p->win);
+    } else {
+        size_t len = sk_build_segment(&spec, buf, cap);
+        if (len == 0) {
+            sk_run_fail(r, "could not build the inbound packet");
+        } else {
+            if (ecn >= 0)
+                set_tos(buf, (uint8_t)ecn);
+            sk_run_advance_to(r, at);
+            if (!r->done) {
+                char d[512];
+                describe_script_packet(p, d, sizeof(d));
+                sk_run_trace(r, "< %s", d);
+                r->now = at > r->now ? at : r->now;
+                sk_input(r->stack, buf, len, r->now);
+                sk_run_pending_poll(r);
+            }
+        }
+    }
+    free(payload);
+    free(buf);
+}
+
+/* ------------------------------------------------------------------ */
+/* Outbound packets                                                     */
+/* ------------------------------------------------------------------ */
+
+static bool parse_out(sk_runner *r, size_t i, sk_segment *seg)
+{
+    sk_parse_error e = sk_parse_segment(r->out[i].data, r->out[i].len, true, seg);
+    if (e != SK_PARSE_OK) {
+        sk_run_fail(r, "stack sent a bad datagram (%zu bytes): %s", r->out[i].len, sk_parse_error_name(e));
+        return false;
+    }
+    return true;
+}
+
+static int ts_index(const live_opt *o, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (o[i].kind == SK_TCPOPT_TIMESTAMP && o[i].len == 10)
+            return (int)i;
+    return -1;
+}
+
+static bool compare_options(sk_runner *r, sk_run_conn *c, const sk_script_packet *p, const live_seg *l,
+                            char *why, size_t whylen)
+{
+    live_opt lo[40];
+    size_t n = split_options(l->seg.options, l->seg.options_len, lo, 40);
+    /* Trailing EOL padding is not an option the script writes. */
+    while (n > 0 && lo[n - 1].kind == SK_TCPOPT_EOL &&
+           !(p->option_count >= n && p->options[n - 1].kind == SK_SOPT_EOL))
+        n--;
+    int ts = ts_index(lo, n);
+    /* Learn the TS base from the first TS val the connection sends. */
+    if (ts >= 0 && !c->have_ts && !p->options_any) {
+        for (size_t i = 0; i < p->option_count; i++) {
+            if (p->options[i].kind == SK_SOPT_TS) {
+                c->ts_offset = get32(lo[ts].data + 2) - p->options[i].ts_val;
+                c->have_ts = true;
+            }
+        }
+    }
+    if (p->options_any)
+        return true;
+    if (n != p->option_count) {
+        snprintf(why, whylen, "option count (%zu)", n);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const sk_script_tcp_opt *o = &p->options[i];
+        const live_opt *x = &lo[i];
+        bool ok = false;
+        switch (o->kind) {
+        case SK_SOPT_NOP: ok = x->kind == SK_TCPOPT_NOP; break;
+        case SK_SOPT_EOL: ok = x->kind == SK_TCPOPT_EOL; break;
+        case SK_SOPT_MSS:
+            ok = x->kind == SK_TCPOPT_MSS && x->len == 4 && ((uint32_t)x->data[2] << 8 | x->data[3]) == o->value;
+            break;
+        case SK_SOPT_WSCALE: ok = x->kind == SK_TCPOPT_WSCALE && x->len == 3 && x->data[2] == o->value; break;
+        case SK_SOPT_SACK_PERM: ok = x->kind == SK_TCPOPT_SACK_PERM && x->len == 2; break;
+        case SK_SOPT_SACK:
+            ok = x->kind == SK_TCPOPT_SACK && x->len == 2 + 8 * o->sack_count;
+            for (unsigned b = 0; ok && b < o->sack_count; b++)
+                ok = get32(x->data + 2 + 8 * b) == o->sack_start[b] &&
+                     get32(x->data + 6 + 8 * b) == o->sack_end[b];
+            break;
+        case SK_SOPT_TS: {
+            ok = x->kind == SK_TCPOPT_TIMESTAMP && x->len == 10 && get32(x->data + 6) == o->ts_ecr;
+            if (ok && r->ts_tick_usecs > 0) {
+                /* packetdrill checks TS val only when told the tick; allow
+                 * the time tolerance expressed in ticks. */
+                int64_t live = (int64_t)(uint32_t)(get32(x->data + 2) - c->ts_offset);
+                int64_t slack = (int64_t)(r->tolerance / SK_NSEC_PER_USEC) / r->ts_tick_usecs + 1;
+                int64_t diff = live - (int64_t)o->ts_val;
+                ok = diff >= -slack && diff <= slack;
+            }
+            break;
+        }
+        case SK_SOPT_FO:
+        case SK_SOPT_FOEXP: {
+            size_t hdr = o->kind == SK_SOPT_FO ? 2 : 4;
+            uint8_t kind = o->kind == SK_SOPT_FO ? TCPOPT_FASTOPEN : TCPOPT_EXP;
+            ok = x->kind == kind && x->len >= hdr;
+            if (ok && !o->cookie_name)
+                ok = x->len == hdr + o->cookie_len && memcmp(x->data + hdr, o->cookie, o->cookie_len) == 0;
+            break;
+        }
+        }
+        if (!ok) {
+            snprintf(why, whylen, "option %zu", i + 1);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* True if a later event in the script is an outbound packet: only then
+ * would packetdrill notice a datagram the script does not list. */
+static bool outbound_follows(const sk_runner *r, const sk_script_event *ev)
+{
+    const sk_script *s = r->script;
+    for (const sk_script_event *e = ev; e < s->events + s->event_count; e++)
+        if (e->kind == SK_SEV_PACKET && e->packet.direction == '>')
+            return true;
+    return false;
+}
+
+static void check_unexpected(sk_runner *r, const sk_script_event *ev, sk_time_ns at)
+{
+    if (r->out_count == 0 || r->out[0].at + r->tolerance >= at || !outbound_follows(r, ev))
+        return;
+    sk_segment seg;
+    if (!parse_out(r, 0, &seg))
+        return;
+    int ci = find_conn(r, seg.sport, seg.dport);
+    live_seg l = {.seg = seg, .payload_len = (uint32_t)seg.payload_len, .flags = seg.flags, .datagrams = 1};
+    char got[600];
+    describe_live(ci >= 0 ? &r->conns[ci] : NULL, &l, got, sizeof(got));
+    sk_run_fail(r, "unexpected outbound packet at %.6f: %s", secs(r, r->out[0].at), got);
+}
+
+static void match_outbound(sk_runner *r, const sk_script_packet *p, sk_time_ns lo, sk_time_ns hi,
+                           sk_time_ns *actual)
+{
+    char want[600], got[600], why[64] = "";
+    describe_script_packet(p, want, sizeof(want));
+    if (p->icmp) {
+        sk_run_skip(r, "outbound ICMP is not supported by the runner");
+        return;
+    }
+    if (fastopen_unsupported(r, p))
+        return;
+    if (r->out_count == 0)
+        advance_until_output(r, hi);
+    if (r->done)
+        return;
+    if (r->out_count == 0) {
+        /* Say what came instead, if anything comes within a while: it
+         * tells a late timer from a missing one. */
+        char later[700] = "";
+        advance_until_output(r, hi + LATE_LOOKAHEAD);
+        if (!r->done && r->out_count > 0) {
+            sk_segment lseg;
+            if (sk_parse_segment(r->out[0].data, r->out[0].len, false, &lseg) == SK_PARSE_OK) {
+                int li = find_conn(r, lseg.sport, lseg.dport);
+                live_seg ll = {.seg = lseg, .payload_len = (uint32_t)lseg.payload_len, .flags = lseg.flags,
+                               .datagrams = 1};
+                describe_live(li >= 0 ? &r->conns[li] : NULL, &ll, got, sizeof(got));
+                snprintf(later, sizeof(later), " (next packet: %s at %.6f)", got, secs(r, r->out[0].at));
+            }
+        }
+        sk_run_fail(r, "expected outbound %s at %.6f, got no packet by %.6f%s", want, secs(r, lo + r->tolerance),
+                    secs(r, hi), later);
+        return;
+    }
+    sk_segment seg;
+    if (!parse_out(r, 0, &seg))
+        return;
+    live_seg l = {.seg = seg, .payload_len = (uint32_t)seg.payload_len, .flags = seg.flags, .datagrams = 1};
+
+    /* Linux hands the device TSO super-packets and packetdrill's tun sees
+     * them whole; synack sends MSS-sized segments.  Unless the script
+     * asks for --strict_segments, merge back-to-back datagrams sent at
+     * the same instant that continue the sequence, as GSO would have
+     * split them: header of the first, PSH/FIN of the last. */
+    while (!r->strict_segments && l.payload_len < p->payload_len && l.datagrams < r->out_count) {
+        sk_segment next;
+        if (!parse_out(r, l.datagrams, &next))
+            return;
+        if (r->out[l.datagrams].at != r->out[0].at || next.sport != seg.sport || next.dport != seg.dport ||
+            next.seq != seg.seq + l.payload_len || next.ack != seg.ack || (l.flags & (SK_TH_FIN | SK_TH_SYN | SK_TH_RST)) ||
+            (next.flags & (SK_TH_SYN | SK_TH_RST)) || next.payload_len == 0 ||
+            l.payload_len + next.payload_len > p->payload_len)
+            break;
+        l.payload_len += (uint32_t)next.payload_len;
+        l.flags = (uint16_t)((l.flags & ~(SK_TH_PSH | SK_TH_FIN)) | (next.flags & (SK_TH_PSH | SK_TH_FIN)));
+        l.datagrams++;
+    }
+
+    int ci = find_conn(r, seg.sport, seg.dport);
+    if (ci < 0) {
+        ci = new_conn(r, seg.sport, seg.dport, false);
+        if (ci < 0)
+            return;
+    }
+    sk_run_conn *c = &r->conns[ci];
+    if (l.flags & SK_TH_SYN) {
+        if (!c->have_isn || c->stack_isn != seg.seq) {
+            c->stack_isn = seg.seq - p->seq_start;
+            c->have_isn = true;
+        }
+        if (!(l.flags & SK_TH_ACK))
+            r->current_conn = ci;
+    }
+    if (!c->have_isn) {
+        /* A stack that answers before any SYN (a RST to a stray segment):
+         * its sequence numbers are taken as the script wrote them. */
+        c->stack_isn = seg.seq - p->seq_start;
+        c->have_isn = true;
+    }
+
+    uint32_t rel_seq = seg.seq - c->stack_isn;
+    bool ecn_ok;
+    int ecn = ecn_bits(p->ip_annotation, &ecn_ok);
+    if (!ecn_ok) {
+        sk_run_skip(r, "IP annotation [%s] is not supported", p->ip_annotation);
+        return;
+    }
+    if (l.flags != p->flags)
+        snprintf(why, sizeof(why), "flags");
+    else if (rel_seq != p->seq_start)
+        snprintf(why, sizeof(why), "sequence number");
+    else if (l.payload_len != p->payload_len)
+        snprintf(why, sizeof(why), "payload length");
+    else if ((p->flags & SK_TH_ACK) && p->has_ack && seg.ack != p->ack)
+        snprintf(why, sizeof(why), "ack");
+    else if (p->has_win && seg.window != p->win)
+        snprintf(why, sizeof(why), "window");
+    else if (ecn >= 0 && (seg.tos & 3) != ecn)
+        snprintf(why, sizeof(why), "ECN field (tos 0x%02x)", seg.tos);
+    else if (!compare_options(r, c, p, &l, why, sizeof(why))) {
+        /* why filled in */
+    } else if (!p->has_options && seg.options_len) {
+        snprintf(why, sizeof(why), "options");
+    }
+    describe_live(c, &l, got, sizeof(got));
+    if (why[0]) {
+        sk_run_fail(r, "expected outbound %s, got %s (%s differs) at %.6f", want, got, why, secs(r, r->out[0].at));
+        return;
+    }
+    sk_time_ns at = r->out[0].at;
+    if (at < lo || at > hi) {
+        sk_run_fail(r, "outbound %s expected at %.6f~%.6f, sent at %.6f", want, secs(r, lo), secs(r, hi),
+                    secs(r, at));
+        return;
+    }
+    sk_run_trace(r, "> %s", got);
+    *actual = at;
+    drop_front(r, l.datagrams);
+}
+
+/* ------------------------------------------------------------------ */
+/* The event loop                                                       */
+/* ------------------------------------------------------------------ */
+
+static bool parse_ip(const char *s, uint32_t *out)
+{
+    struct in_addr a;
+    if (inet_pton(AF_INET, s, &a) != 1)
+        return false;
+    *out = ntohl(a.s_addr);
+    return true;
+}
+
+static bool apply_options(sk_runner *r)
+{
+    const sk_script *s = r->script;
+    for (size_t i = 0; i < s->option_count; i++) {
+        const char *name = s->options[i].name, *value = s->options[i].value ? s->options[i].value : "";
+        if (strcmp(name, "tolerance_usecs") == 0) {
+            r->tolerance = (sk_time_ns)strtoull(value, NULL, 0) * SK_NSEC_PER_USEC;
+        } else if (strcmp(name, "ip_version") == 0) {
+            if (strcmp(value, "ipv4") != 0) {
+                sk_run_skip(r, "--ip_version=%s: synack is IPv4 only", value);
+                return false;
+            }
+        } else if (strcmp(name, "local_ip") == 0 || strcmp(name, "remote_ip") == 0) {
+            uint32_t *dst = name[0] == 'l' ? &r->local_ip : &r->remote_ip;
+            if (!parse_ip(value, dst)) {
+                sk_run_skip(r, "--%s=%s: synack is IPv4 only", name, value);
+                return false;
+            }
+        } else if (strcmp(name, "tcp_ts_tick_usecs") == 0) {
+            r->ts_tick_usecs = strtoll(value, NULL, 0);
+        } else if (strcmp(name, "strict_segments") == 0) {
+            r->strict_segments = true;
+        } else {
+            sk_run_trace(r, "option --%s ignored", name);
+        }
+    }
+    return true;
+}
+
+static void run_events(sk_runner *r)
+{
+    const sk_script *s = r->script;
+    for (size_t i = 0; i < s->event_count && !r->done; i++) {
+        const sk_script_event *ev = &s->events[i];
+        r->ev = ev;
+        const sk_script_time *tm = &ev->time;
+        int64_t start = r->last_usecs, end;
+        switch (tm->kind) {
+        case SK_STIME_NONE: start = r->last_usecs; break;
+        case SK_STIME_ABSOLUTE: start = tm->usecs; break;
+        case SK_STIME_RELATIVE: start = r->last_usecs + tm->usecs; break;
+        case SK_STIME_ANY: start = (int64_t)((r->now - r->base) / SK_NSEC_PER_USEC); break;
+        }
+        end = start;
+        if (tm->has_end)
+            end = tm->end_relative ? r->last_usecs + tm->end_usecs : tm->end_usecs;
+        if (end < start) {
+            sk_run_fail(r, "time range ends before it starts");
+            return;
+        }
+        sk_time_ns at = sk_run_script_ns(r, start);
+
+        switch (ev->kind) {
+        case SK_SEV_PACKET:
+            if (ev->packet.direction == '<') {
+                check_unexpected(r, ev, at);
+                if (!r->done)
+                    inject(r, &ev->packet, at);
+            } else {
+                sk_time_ns lo = at >= r->base + r->tolerance ? at - r->tolerance : r->base;
+                sk_time_ns hi = sk_run_script_ns(r, end) + r->tolerance;
+                if (tm->kind == SK_STIME_ANY) {
+                    /* '*': whenever it comes, within a bound that keeps a
+                     * missing packet from running every timer to the end. */
+                    lo = r->base;
+                    hi = r->now + ANY_TIME_LIMIT;
+                }
+                sk_time_ns actual = at;
+                match_outbound(r, &ev->packet, lo, hi, &actual);
+                /* A range or '*' settles at the time the packet left. */
+                if (tm->has_end || tm->kind == SK_STIME_ANY)
+                    start = (int64_t)((actual - r->base) / SK_NSEC_PER_USEC);
+            }
+            break;
+        case SK_SEV_SYSCALL: {
+            int64_t call_end = start;
+            if (ev->syscall.has_end)
+                call_end = tm->kind == SK_STIME_RELATIVE ? r->last_usecs + ev->syscall.end_usecs
+                                                          : ev->syscall.end_usecs;
+            sk_run_pending_finish(r);
+            if (r->done)
+                break;
+            check_unexpected(r, ev, at);
+            if (!r->done) {
+                sk_run_advance_to(r, at > r->now ? at : r->now);
+                sk_run_syscall(r, ev, start, call_end);
+            }
+            break;
+        }
+        case SK_SEV_COMMAND:
+            if (tm->kind != SK_STIME_NONE) {
+                check_unexpected(r, ev, at);
+                sk_run_advance_to(r, at > r->now ? at : r->now);
+            }
+            if (!r->done)
+                sk_run_command(r, ev->text);
+            break;
+        case SK_SEV_CODE:
+            check_unexpected(r, ev, at);
+            sk_run_advance_to(r, at > r->now ? at : r->now);
+            if (!r->done)
+                sk_run_code(r, ev->text);
+            break;
+        }
+        if (r->out_of_memory)
+            sk_run_fail(r, "out of memory queueing outbound datagrams");
+        r->last_usecs = start;
+    }
+    if (!r->done) {
+        sk_run_pending_finish(r);
+    }
+}
+
+sk_script_outcome sk_script_run(const sk_script *script, const sk_script_run_opts *opts, char *msg, size_t msglen)
+{
+    static char dummy[1];
+    sk_runner *r = calloc(1, sizeof(*r));
+    if (!r) {
+        if (msg && msglen)
+            snprintf(msg, msglen, "%s: out of memory", script->path);
+        return SK_SCRIPT_FAIL;
+    }
+    r->script = script;
+    r->opts = opts;
+    r->msg = msg && msglen ? msg : dummy;
+    r->msglen = msg && msglen ? msglen : sizeof(dummy);
+    r->msg[0] = 0;
+    r->base = SK_NSEC_PER_SEC;
+    r->now = r->base;
+    r->tolerance = DEFAULT_TOLERANCE_USECS * SK_NSEC_PER_USEC;
+    r->local_ip = 0xc0a80001;  /* 192.168.0.1 */
+    r->remote_ip = 0xc0000201; /* 192.0.2.1   */
+    r->current_conn = -1;
+    r->info_fd = -1;
+    r->listen_port = SK_RUN_LOCAL_PORT;
+    r->next_remote_port = SK_RUN_FIRST_REMOTE_EPHEMERAL;
+    r->ip_id = 1;
+
+    if (apply_options(r)) {
+        sk_stack_params params = {
+            .addr = r->local_ip,
+            .mtu = 1500,
+            .seed = 0x5eed,
+            .now = r->base,
+            .name = "script",
+            .transmit = on_transmit,
+            .transmit_ctx = r,
+            .on_event = on_event,
+            .event_ctx = r,
+        };
+        for (size_t i = 0; i < sizeof(params.secret); i++)
+            params.secret[i] = (uint8_t)(0xa5 ^ i);
+        r->stack = sk_stack_new(&params);
+        if (!r->stack)
+            sk_run_fail(r, "sk_stack_new failed");
+        else
+            run_events(r);
+    }
+    if (!r->done) {
+        r->done = true;
+        r->outcome = SK_SCRIPT_PASS;
+    }
+    sk_script_outcome outcome = r->outcome;
+    if (r->stack)
+        sk_stack_free(r->stack);
+    for (size_t i = 0; i < r->out_count; i++)
+        free(r->out[i].data);
+    free(r->out);
+    free(r->nstat);
+    free(r);
+    return outcome;
+}

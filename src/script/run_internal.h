@@ -1,0 +1,151 @@
+/* State shared by the runner's parts: run.c (time and packets),
+ * syscalls.c (system calls) and commands.c (`commands` and %{ code }%). */
+#ifndef SK_SCRIPT_RUN_INTERNAL_H
+#define SK_SCRIPT_RUN_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "script/script.h"
+#include "synack/synack.h"
+
+#define SK_RUN_MAX_FDS 256
+#define SK_RUN_MAX_CONNS 64
+#define SK_RUN_MAX_EPOLL_REGS 16
+#define SK_RUN_MAX_SAVED_SYSCTLS 32
+
+/* packetdrill's default ports: the listener binds 8080, connect() goes
+ * to the remote's 8080, and script-side ephemeral ports count up. */
+#define SK_RUN_LOCAL_PORT 8080
+#define SK_RUN_REMOTE_PORT 8080
+#define SK_RUN_FIRST_REMOTE_EPHEMERAL 40000
+
+typedef struct sk_run_out {
+    uint8_t *data;
+    size_t len;
+    sk_time_ns at;
+} sk_run_out;
+
+/* One TCP connection as the script sees it (packetdrill's "socket"). */
+typedef struct sk_run_conn {
+    uint16_t local_port, remote_port;
+    bool passive;          /* created by an inbound SYN                */
+    bool script_past_syn;  /* the script sent something other than SYN */
+    bool have_isn;
+    uint32_t stack_isn;    /* from the stack's SYN or SYN-ACK           */
+    bool have_ts;
+    uint32_t ts_offset;    /* live TS val - script TS val               */
+} sk_run_conn;
+
+typedef struct sk_run_epoll_reg {
+    int fd;                /* script fd watched                         */
+    uint32_t events;
+    uint64_t data;
+    bool pending;          /* woken since last reported (EPOLLET)       */
+    bool disabled;         /* EPOLLONESHOT fired                        */
+} sk_run_epoll_reg;
+
+typedef enum sk_run_fd_kind { SK_FD_FREE = 0, SK_FD_SOCKET, SK_FD_EPOLL } sk_run_fd_kind;
+
+typedef struct sk_run_fd {
+    sk_run_fd_kind kind;
+    int handle;            /* synack handle                             */
+    bool nonblock;
+    bool listener;
+    sk_run_epoll_reg regs[SK_RUN_MAX_EPOLL_REGS];
+    size_t reg_count;
+} sk_run_fd;
+
+typedef enum sk_run_op {
+    SK_OP_NONE = 0,
+    SK_OP_ACCEPT,
+    SK_OP_CONNECT,
+    SK_OP_READ,
+    SK_OP_WRITE,
+    SK_OP_POLL,
+    SK_OP_EPOLL_WAIT,
+} sk_run_op;
+
+/* A blocking call in progress (packetdrill runs it on a thread; here it is
+ * retried after every step of the stack until it can complete). */
+typedef struct sk_run_pending {
+    sk_run_op op;
+    const sk_script_event *ev;
+    int fd;                /* script fd                                 */
+    size_t len, done;
+    int flags;
+    bool started;          /* attempted at least once                  */
+    sk_time_ns expect_end; /* when the script says it returns           */
+    sk_time_ns give_up;    /* expect_end + tolerance                    */
+    sk_time_ns timeout_at; /* poll/epoll_wait timeout, or SK_TIME_NEVER */
+} sk_run_pending;
+
+typedef struct sk_run_saved_sysctl {
+    char name[96];
+    char value[128];
+} sk_run_saved_sysctl;
+
+typedef struct sk_runner {
+    const sk_script *script;
+    const sk_script_run_opts *opts;
+    sk_stack *stack;
+    sk_time_ns base;       /* stack time at script time 0               */
+    sk_time_ns now;
+    int64_t last_usecs;    /* script time of the previous event         */
+    sk_time_ns tolerance;
+    uint32_t local_ip, remote_ip;
+    int64_t ts_tick_usecs; /* --tcp_ts_tick_usecs; 0: TS val unchecked   */
+    bool strict_segments;
+
+    sk_run_out *out;
+    size_t out_count, out_cap;
+    bool out_of_memory;
+
+    sk_run_conn conns[SK_RUN_MAX_CONNS];
+    size_t conn_count;
+    int current_conn;      /* index, or -1                              */
+    uint16_t listen_port;
+    uint16_t next_remote_port;
+    uint16_t ip_id;
+
+    sk_run_fd fds[SK_RUN_MAX_FDS];
+    int info_fd;           /* socket whose TCP_INFO %{ }% blocks read   */
+
+    sk_run_pending pending;
+
+    sk_run_saved_sysctl saved[SK_RUN_MAX_SAVED_SYSCTLS];
+    size_t saved_count;
+    uint64_t *nstat;       /* counter snapshot from `nstat`             */
+    size_t nstat_count;
+
+    const sk_script_event *ev; /* event being run, for messages          */
+    sk_script_outcome outcome;
+    bool done;
+    char *msg;
+    size_t msglen;
+} sk_runner;
+
+/* Ends the run as FAIL or SKIP with a message naming the current line. */
+void sk_run_fail(sk_runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sk_run_skip(sk_runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sk_run_trace(sk_runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Moves the stack's clock to `t`, running timers one deadline at a time
+ * so every datagram carries the time it left. */
+void sk_run_advance_to(sk_runner *r, sk_time_ns t);
+sk_time_ns sk_run_script_ns(const sk_runner *r, int64_t usecs);
+
+/* syscalls.c */
+void sk_run_syscall(sk_runner *r, const sk_script_event *ev, int64_t start_usecs, int64_t end_usecs);
+/* Retries the blocking call in progress; true if none remains. */
+bool sk_run_pending_poll(sk_runner *r);
+/* Advances time until the blocking call returns (or fails the run). */
+void sk_run_pending_finish(sk_runner *r);
+void sk_run_on_ready(sk_runner *r, int handle);
+
+/* commands.c */
+void sk_run_command(sk_runner *r, const char *text);
+void sk_run_code(sk_runner *r, const char *code);
+
+#endif

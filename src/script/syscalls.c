@@ -1,0 +1,957 @@
+/*
+ * System calls of packetdrill scripts mapped onto synack's socket API.
+ *
+ * Script fds are the numbers the script gives them and map to synack
+ * handles.  synack's calls never block; a call
+ * on a socket without O_NONBLOCK that would block becomes a pending call
+ * retried after every step of the stack, the way packetdrill's syscall
+ * thread sleeps in the kernel.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "script/names.h"
+#include "script/run_internal.h"
+
+#define SK_EAGAIN 11
+#define SK_EBADF 9
+#define SK_EFAULT 14
+#define SK_EINVAL 22
+#define SK_EMFILE 24
+#define SK_ENOTSOCK 88
+#define SK_ENOPROTOOPT 92
+#define SK_EOPNOTSUPP 95
+#define SK_EISCONN 106
+#define SK_EALREADY 114
+#define SK_EINPROGRESS 115
+
+#define LINUX_O_RDWR 2
+#define LINUX_O_NONBLOCK 0x800
+#define LINUX_MSG_DONTWAIT 0x40
+#define LINUX_MSG_FASTOPEN 0x20000000
+#define LINUX_EPOLLET (1u << 31)
+#define LINUX_EPOLLONESHOT (1u << 30)
+#define LINUX_EPOLL_ALWAYS 0x18 /* EPOLLERR | EPOLLHUP are always reported */
+
+/* ------------------------------------------------------------------ */
+/* Expressions                                                          */
+/* ------------------------------------------------------------------ */
+
+static bool eval_int(sk_runner *r, const sk_script_expr *e, int64_t *out)
+{
+    switch (e->kind) {
+    case SK_SEXPR_INT: *out = e->num; return true;
+    case SK_SEXPR_NAME:
+        if (sk_script_constant(e->text, out))
+            return true;
+        sk_run_skip(r, "unknown constant %s", e->text);
+        return false;
+    case SK_SEXPR_BINARY: {
+        int64_t a, b;
+        if (!eval_int(r, e->lhs, &a) || !eval_int(r, e->rhs, &b))
+            return false;
+        *out = e->op == '&' ? (a & b) : (a | b);
+        return true;
+    }
+    case SK_SEXPR_LIST:
+        if (e->count == 1)
+            return eval_int(r, e->items[0], out);
+        break;
+    default: break;
+    }
+    sk_run_fail(r, "expected an integer expression at column %d", e->col);
+    return false;
+}
+
+static const sk_script_expr *arg(const sk_script_syscall *sc, size_t i)
+{
+    return i < sc->arg_count ? sc->args[i] : NULL;
+}
+
+static bool need_args(sk_runner *r, const sk_script_syscall *sc, size_t n)
+{
+    if (sc->arg_count >= n)
+        return true;
+    sk_run_fail(r, "%s() needs %zu arguments, got %zu", sc->name, n, sc->arg_count);
+    return false;
+}
+
+static bool arg_int(sk_runner *r, const sk_script_syscall *sc, size_t i, int64_t *out)
+{
+    return need_args(r, sc, i + 1) && eval_int(r, sc->args[i], out);
+}
+
+static bool is_null(const sk_script_expr *e)
+{
+    return e && ((e->kind == SK_SEXPR_NAME && strcmp(e->text, "NULL") == 0) ||
+                 (e->kind == SK_SEXPR_INT && e->num == 0));
+}
+
+static const sk_script_expr *field(const sk_script_expr *st, const char *name)
+{
+    if (!st || st->kind != SK_SEXPR_STRUCT)
+        return NULL;
+    for (size_t i = 0; i < st->count; i++)
+        if (st->items[i]->kind == SK_SEXPR_FIELD && strcmp(st->items[i]->text, name) == 0)
+            return st->items[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* File descriptors                                                     */
+/* ------------------------------------------------------------------ */
+
+/* packetdrill maps the fd a script names ("socket(...) = 4") to whatever
+ * the kernel returned, so the script's number is taken when it is free;
+ * otherwise the lowest free one from 3, as a process would get. */
+static int alloc_fd(sk_runner *r, sk_run_fd_kind kind, int handle, const sk_script_syscall *sc)
+{
+    int64_t want;
+    if (sc->ret->kind == SK_SEXPR_INT && !sc->errno_name) {
+        want = sc->ret->num;
+        if (want >= 0 && want < SK_RUN_MAX_FDS && r->fds[want].kind == SK_FD_FREE) {
+            memset(&r->fds[want], 0, sizeof(r->fds[want]));
+            r->fds[want].kind = kind;
+            r->fds[want].handle = handle;
+            return (int)want;
+        }
+    }
+    for (int fd = 3; fd < SK_RUN_MAX_FDS; fd++) {
+        if (r->fds[fd].kind == SK_FD_FREE) {
+            memset(&r->fds[fd], 0, sizeof(r->fds[fd]));
+            r->fds[fd].kind = kind;
+            r->fds[fd].handle = handle;
+            return fd;
+        }
+    }
+    return -SK_EMFILE;
+}
+
+static sk_run_fd *sock_fd(sk_runner *r, int64_t fd)
+{
+    if (fd < 0 || fd >= SK_RUN_MAX_FDS || r->fds[fd].kind != SK_FD_SOCKET)
+        return NULL;
+    return &r->fds[fd];
+}
+
+static int fd_of_handle(const sk_runner *r, int handle)
+{
+    for (int fd = 3; fd < SK_RUN_MAX_FDS; fd++)
+        if (r->fds[fd].kind == SK_FD_SOCKET && r->fds[fd].handle == handle)
+            return fd;
+    return -1;
+}
+
+void sk_run_on_ready(sk_runner *r, int handle)
+{
+    int fd = fd_of_handle(r, handle);
+    if (fd < 0)
+        return;
+    for (int e = 3; e < SK_RUN_MAX_FDS; e++) {
+        if (r->fds[e].kind != SK_FD_EPOLL)
+            continue;
+        for (size_t i = 0; i < r->fds[e].reg_count; i++)
+            if (r->fds[e].regs[i].fd == fd)
+                r->fds[e].regs[i].pending = true;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Results                                                              */
+/* ------------------------------------------------------------------ */
+
+static void describe_result(int64_t v, char *buf, size_t cap)
+{
+    if (v < 0)
+        snprintf(buf, cap, "-1 %s", sk_script_errno_text((int)-v));
+    else
+        snprintf(buf, cap, "%lld", (long long)v);
+}
+
+/* Compares a call's result (>= 0, or -errno) with "= ret [ERRNO]". */
+static bool check_result(sk_runner *r, const sk_script_syscall *sc, int64_t got)
+{
+    int64_t want;
+    if (!eval_int(r, sc->ret, &want))
+        return false;
+    char gbuf[64], wbuf[64];
+    describe_result(got, gbuf, sizeof(gbuf));
+    if (want == -1 || sc->errno_name) {
+        int want_errno = 0;
+        if (sc->errno_name && !sk_script_errno_value(sc->errno_name, &want_errno)) {
+            sk_run_skip(r, "unknown errno name %s", sc->errno_name);
+            return false;
+        }
+        snprintf(wbuf, sizeof(wbuf), "-1 %s", sc->errno_name ? sc->errno_name : "(any errno)");
+        if (got < 0 && (!sc->errno_name || -got == want_errno))
+            return true;
+    } else {
+        describe_result(want, wbuf, sizeof(wbuf));
+        if (got == want)
+            return true;
+    }
+    sk_run_fail(r, "%s() expected = %s, got = %s", sc->name, wbuf, gbuf);
+    return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* Operations that may block                                            */
+/* ------------------------------------------------------------------ */
+
+static void *scratch(size_t len)
+{
+    return calloc(1, len ? len : 1);
+}
+
+static int64_t do_send(sk_runner *r, sk_run_fd *f, size_t len, int flags)
+{
+    void *buf = scratch(len);
+    if (!buf)
+        return -12;
+    int64_t n = sk_send(r->stack, f->handle, buf, len, flags & ~LINUX_MSG_DONTWAIT);
+    free(buf);
+    return n;
+}
+
+static int64_t do_recv(sk_runner *r, sk_run_fd *f, size_t len, int flags)
+{
+    void *buf = scratch(len);
+    if (!buf)
+        return -12;
+    int64_t n = sk_recv(r->stack, f->handle, buf, len, flags & ~LINUX_MSG_DONTWAIT);
+    free(buf);
+    return n;
+}
+
+static int poll_mask(sk_runner *r, int fd)
+{
+    sk_run_fd *f = sock_fd(r, fd);
+    if (!f)
+        return 0x20; /* POLLNVAL */
+    int m = sk_poll(r->stack, f->handle);
+    return m < 0 ? 0x20 : m;
+}
+
+/* Evaluates poll(2)'s [{fd, events, revents}] list; returns the count of
+ * entries with events and writes each revents. */
+static int run_poll(sk_runner *r, const sk_script_expr *list, int *revents, size_t cap, size_t *count)
+{
+    int ready = 0;
+    *count = 0;
+    if (!list || list->kind != SK_SEXPR_LIST) {
+        sk_run_fail(r, "poll() expects a [{fd=..., events=..., revents=...}] list");
+        return -1;
+    }
+    for (size_t i = 0; i < list->count && i < cap; i++) {
+        const sk_script_expr *fd_e = field(list->items[i], "fd"), *ev_e = field(list->items[i], "events");
+        int64_t fd, events;
+        if (!fd_e || !ev_e || !eval_int(r, fd_e->rhs, &fd) || !eval_int(r, ev_e->rhs, &events)) {
+            if (!r->done)
+                sk_run_fail(r, "poll() entry %zu lacks fd= or events=", i + 1);
+            return -1;
+        }
+        revents[i] = poll_mask(r, (int)fd) & (int)(events | 0x38);
+        if (revents[i])
+            ready++;
+        (*count)++;
+    }
+    return ready;
+}
+
+/* Collects ready epoll registrations; EPOLLET reports a registration once
+ * per wakeup, as Linux puts it on the ready list only when woken. */
+static int run_epoll(sk_runner *r, sk_run_fd *ep, int max, uint32_t *ev_out, uint64_t *data_out)
+{
+    int n = 0;
+    for (size_t i = 0; i < ep->reg_count && n < max; i++) {
+        sk_run_epoll_reg *g = &ep->regs[i];
+        if (g->disabled)
+            continue;
+        bool edge = g->events & LINUX_EPOLLET;
+        if (edge && !g->pending)
+            continue;
+        uint32_t m = (uint32_t)poll_mask(r, g->fd) & (g->events | LINUX_EPOLL_ALWAYS) & 0xffff;
+        g->pending = false;
+        if (!m)
+            continue;
+        if (n == 0) {
+            *ev_out = m;
+            *data_out = g->data;
+        }
+        n++;
+        if (g->events & LINUX_EPOLLONESHOT)
+            g->disabled = true;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Completion of a call                                                 */
+/* ------------------------------------------------------------------ */
+
+static void check_epoll_result(sk_runner *r, const sk_script_syscall *sc, int n, uint32_t events, uint64_t data)
+{
+    if (!check_result(r, sc, n) || n <= 0)
+        return;
+    const sk_script_expr *st = arg(sc, 1);
+    const sk_script_expr *ev_e = field(st, "events"), *fd_e = field(st, "fd");
+    if (!fd_e)
+        fd_e = field(st, "u64");
+    if (!fd_e)
+        fd_e = field(st, "ptr");
+    int64_t want_ev, want_fd;
+    if (ev_e) {
+        if (!eval_int(r, ev_e->rhs, &want_ev))
+            return;
+        if ((uint32_t)want_ev != events) {
+            sk_run_fail(r, "epoll_wait() expected events=0x%x, got events=0x%x", (unsigned)want_ev, events);
+            return;
+        }
+    }
+    if (fd_e && fd_e->rhs->kind != SK_SEXPR_ELLIPSIS) {
+        if (!eval_int(r, fd_e->rhs, &want_fd))
+            return;
+        if ((uint64_t)want_fd != data)
+            sk_run_fail(r, "epoll_wait() expected fd=%lld, got fd=%llu", (long long)want_fd,
+                        (unsigned long long)data);
+    }
+}
+
+static void check_poll_result(sk_runner *r, const sk_script_syscall *sc, int n, const int *revents, size_t count)
+{
+    if (!check_result(r, sc, n))
+        return;
+    const sk_script_expr *list = arg(sc, 0);
+    for (size_t i = 0; i < count; i++) {
+        const sk_script_expr *re = field(list->items[i], "revents");
+        int64_t want;
+        if (!re)
+            continue;
+        if (!eval_int(r, re->rhs, &want))
+            return;
+        if (want != revents[i]) {
+            sk_run_fail(r, "poll() entry %zu expected revents=0x%x, got revents=0x%x", i + 1, (unsigned)want,
+                        (unsigned)revents[i]);
+            return;
+        }
+    }
+}
+
+/* Attempts the pending call once.  Returns true when it completed (and
+ * was checked). */
+static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
+{
+    const sk_script_syscall *sc = &p->ev->syscall;
+    sk_run_fd *f = sock_fd(r, p->fd);
+    int64_t res = 0;
+    bool started = p->started;
+    p->started = true;
+    switch (p->op) {
+    case SK_OP_NONE: return true;
+    case SK_OP_ACCEPT: {
+        if (!f) {
+            res = -SK_EBADF;
+            break;
+        }
+        sk_endpoint peer;
+        int h = sk_accept(r->stack, f->handle, &peer);
+        if (h == -SK_EAGAIN && !final)
+            return false;
+        if (h >= 0) {
+            int fd = alloc_fd(r, SK_FD_SOCKET, h, sc);
+            if (fd >= 0)
+                r->info_fd = fd;
+            res = fd;
+        } else {
+            res = h;
+        }
+        break;
+    }
+    case SK_OP_CONNECT: {
+        if (!f) {
+            res = -SK_EBADF;
+            break;
+        }
+        sk_endpoint remote = {.addr = r->remote_ip, .port = SK_RUN_REMOTE_PORT};
+        int c = sk_connect(r->stack, f->handle, &remote);
+        if ((c == -SK_EALREADY || c == -SK_EINPROGRESS) && !final)
+            return false;
+        res = c == -SK_EISCONN ? 0 : c;
+        break;
+    }
+    case SK_OP_READ:
+        if (!f) {
+            res = -SK_EBADF;
+            break;
+        }
+        res = do_recv(r, f, p->len, p->flags);
+        if (res == -SK_EAGAIN && !final)
+            return false;
+        break;
+    case SK_OP_WRITE:
+        if (!f) {
+            res = -SK_EBADF;
+            break;
+        }
+        /* A writer blocked in sk_stream_wait_memory() is woken only once
+         * the socket is writable as poll() reports it (Linux's
+         * sk_stream_is_writeable: free space >= half what is queued), not
+         * by every byte acknowledged. */
+        if (started && !final && !(sk_poll(r->stack, f->handle) & 0x4 /* POLLOUT */))
+            return false;
+        while (p->done < p->len) {
+            int64_t n = do_send(r, f, p->len - p->done, p->flags);
+            if (n > 0) {
+                p->done += (size_t)n;
+                continue;
+            }
+            if (n == -SK_EAGAIN && !final)
+                return false;
+            if (n < 0 && p->done == 0) {
+                res = n;
+                goto complete;
+            }
+            break;
+        }
+        res = (int64_t)p->done;
+        break;
+    case SK_OP_POLL: {
+        int revents[64];
+        size_t count;
+        int n = run_poll(r, arg(sc, 0), revents, 64, &count);
+        if (n < 0)
+            return true;
+        if (n == 0 && !final && r->now < p->timeout_at)
+            return false;
+        r->pending.op = SK_OP_NONE;
+        check_poll_result(r, sc, n, revents, count);
+        goto timing;
+    }
+    case SK_OP_EPOLL_WAIT: {
+        int64_t maxev;
+        if (!eval_int(r, arg(sc, 2), &maxev))
+            return true;
+        uint32_t events = 0;
+        uint64_t data = 0;
+        int n = 0;
+        if (p->fd < 0 || p->fd >= SK_RUN_MAX_FDS || r->fds[p->fd].kind != SK_FD_EPOLL)
+            n = -SK_EBADF;
+        else
+            n = run_epoll(r, &r->fds[p->fd], (int)maxev, &events, &data);
+        if (n == 0 && !final && r->now < p->timeout_at)
+            return false;
+        r->pending.op = SK_OP_NONE;
+        check_epoll_result(r, sc, n, events, data);
+        goto timing;
+    }
+    }
+complete:
+    r->pending.op = SK_OP_NONE;
+    check_result(r, sc, res);
+timing:
+    if (!r->done && (r->now + r->tolerance < p->expect_end || r->now > p->give_up))
+        sk_run_fail(r, "%s() expected to return at %.6f, returned at %.6f", sc->name,
+                    (double)(int64_t)(p->expect_end - r->base) / 1e9, (double)(int64_t)(r->now - r->base) / 1e9);
+    return true;
+}
+
+bool sk_run_pending_poll(sk_runner *r)
+{
+    if (r->pending.op == SK_OP_NONE || r->done)
+        return true;
+    sk_run_pending p = r->pending;
+    bool completed = attempt(r, &p, false);
+    if (!completed)
+        r->pending = p; /* keeps a partial write's progress */
+    if (!completed && r->now >= p.give_up) {
+        r->pending.op = SK_OP_NONE;
+        r->ev = p.ev;
+        sk_run_fail(r, "%s() still blocked at %.6f, expected to return by %.6f", p.ev->syscall.name,
+                    (double)(int64_t)(r->now - r->base) / 1e9, (double)(int64_t)(p.expect_end - r->base) / 1e9);
+    }
+    return completed;
+}
+
+void sk_run_pending_finish(sk_runner *r)
+{
+    if (r->pending.op == SK_OP_NONE || r->done)
+        return;
+    const sk_script_event *saved = r->ev;
+    r->ev = r->pending.ev;
+    sk_time_ns limit = r->pending.give_up;
+    if (r->pending.timeout_at != SK_TIME_NEVER && r->pending.timeout_at < limit)
+        limit = r->pending.timeout_at;
+    /* Errors found while finishing are the blocking call's line. */
+    while (!r->done && r->pending.op != SK_OP_NONE) {
+        sk_time_ns d = sk_next_deadline(r->stack);
+        sk_time_ns step = d == SK_TIME_NEVER || d > limit ? limit : (d > r->now ? d : r->now);
+        sk_run_advance_to(r, step);
+        if (r->pending.op != SK_OP_NONE && r->now >= limit) {
+            sk_run_pending p = r->pending;
+            r->pending.op = SK_OP_NONE;
+            if (!attempt(r, &p, r->now >= p.give_up || p.timeout_at <= r->now))
+                sk_run_fail(r, "%s() still blocked at %.6f", p.ev->syscall.name,
+                            (double)(int64_t)(r->now - r->base) / 1e9);
+        }
+    }
+    if (!r->done)
+        r->ev = saved;
+}
+
+/* Starts a call that may block: completes it now if it can, else leaves
+ * it pending (socket without O_NONBLOCK) or returns EAGAIN. */
+static void start_op(sk_runner *r, const sk_script_event *ev, sk_run_op op, int fd, size_t len, int flags,
+                     bool may_block, sk_time_ns expect_end, sk_time_ns timeout_at)
+{
+    sk_run_pending p = {
+        .op = op,
+        .ev = ev,
+        .fd = fd,
+        .len = len,
+        .flags = flags,
+        .expect_end = expect_end,
+        .give_up = expect_end + r->tolerance,
+        .timeout_at = timeout_at,
+    };
+    r->pending = p;
+    if (attempt(r, &r->pending, !may_block))
+        return;
+    sk_run_trace(r, "%s() blocks", ev->syscall.name);
+}
+
+/* ------------------------------------------------------------------ */
+/* Individual calls                                                     */
+/* ------------------------------------------------------------------ */
+
+static bool unsupported_result(sk_runner *r, const sk_script_syscall *sc, int64_t got, const char *what)
+{
+    /* An option synack lacks is a feature gap, not a wrong answer. */
+    int64_t want;
+    if ((got == -SK_ENOPROTOOPT || got == -SK_EOPNOTSUPP) && eval_int(r, sc->ret, &want) && want >= 0) {
+        sk_run_skip(r, "%s: synack answers %s", what, sk_script_errno_text((int)-got));
+        return true;
+    }
+    return false;
+}
+
+static void describe_opt(const sk_script_syscall *sc, char *buf, size_t cap)
+{
+    const sk_script_expr *lv = arg(sc, 1), *nm = arg(sc, 2);
+    snprintf(buf, cap, "%s(%s, %s)", sc->name, lv && lv->kind == SK_SEXPR_NAME ? lv->text : "?",
+             nm && nm->kind == SK_SEXPR_NAME ? nm->text : "?");
+}
+
+static void sys_setsockopt(sk_runner *r, const sk_script_syscall *sc)
+{
+    int64_t fd, level, name, optlen;
+    if (!arg_int(r, sc, 0, &fd) || !arg_int(r, sc, 1, &level) || !arg_int(r, sc, 2, &name) ||
+        !arg_int(r, sc, 4, &optlen))
+        return;
+    sk_run_fd *f = sock_fd(r, fd);
+    const sk_script_expr *v = sc->args[3];
+    uint8_t buf[256] = {0};
+    if (optlen < 0 || optlen > (int64_t)sizeof(buf)) {
+        sk_run_fail(r, "setsockopt() option length %lld out of range", (long long)optlen);
+        return;
+    }
+    if (v->kind == SK_SEXPR_STRUCT) {
+        const sk_script_expr *on = field(v, "l_onoff"), *lg = field(v, "l_linger");
+        int64_t a = 0, b = 0;
+        if (!on || !lg || !eval_int(r, on->rhs, &a) || !eval_int(r, lg->rhs, &b)) {
+            if (!r->done)
+                sk_run_skip(r, "setsockopt() with a struct other than linger");
+            return;
+        }
+        struct sk_linger l = {(int)a, (int)b};
+        memcpy(buf, &l, sizeof(l));
+    } else if (v->kind == SK_SEXPR_STRING) {
+        memcpy(buf, v->text, v->len < sizeof(buf) ? v->len : sizeof(buf));
+    } else if (!is_null(v)) {
+        int64_t x;
+        if (!eval_int(r, v, &x))
+            return;
+        int32_t i32 = (int32_t)x;
+        memcpy(buf, &i32, sizeof(i32));
+    }
+    int64_t res = f ? sk_setsockopt(r->stack, f->handle, (int)level, (int)name, buf, (size_t)optlen) : -SK_EBADF;
+    char what[128];
+    describe_opt(sc, what, sizeof(what));
+    if (!unsupported_result(r, sc, res, what))
+        check_result(r, sc, res);
+}
+
+static void sys_getsockopt(sk_runner *r, const sk_script_syscall *sc)
+{
+    int64_t fd, level, name, want_len = 4;
+    if (!arg_int(r, sc, 0, &fd) || !arg_int(r, sc, 1, &level) || !arg_int(r, sc, 2, &name) ||
+        !need_args(r, sc, 5))
+        return;
+    if (sc->args[4]->kind != SK_SEXPR_ELLIPSIS && !eval_int(r, sc->args[4], &want_len))
+        return;
+    sk_run_fd *f = sock_fd(r, fd);
+    uint8_t buf[512] = {0};
+    size_t len = want_len > 0 && want_len <= (int64_t)sizeof(buf) ? (size_t)want_len : sizeof(buf);
+    int64_t res = f ? sk_getsockopt(r->stack, f->handle, (int)level, (int)name, buf, &len) : -SK_EBADF;
+    char what[128];
+    describe_opt(sc, what, sizeof(what));
+    if (unsupported_result(r, sc, res, what) || !check_result(r, sc, res) || res < 0)
+        return;
+    const sk_script_expr *v = sc->args[3];
+    if (v->kind == SK_SEXPR_LIST && v->count == 1) {
+        int64_t want;
+        if (!eval_int(r, v, &want))
+            return;
+        int32_t got = 0;
+        memcpy(&got, buf, len < 4 ? len : 4);
+        if ((uint32_t)got != (uint32_t)want) {
+            sk_run_fail(r, "%s expected value %lld, got %d", what, (long long)want, got);
+            return;
+        }
+    } else if (v->kind == SK_SEXPR_STRUCT && field(v, "l_onoff")) {
+        struct sk_linger l;
+        memcpy(&l, buf, sizeof(l));
+        int64_t on = 0, lg = 0;
+        if (!eval_int(r, field(v, "l_onoff")->rhs, &on))
+            return;
+        if (field(v, "l_linger") && !eval_int(r, field(v, "l_linger")->rhs, &lg))
+            return;
+        if (l.l_onoff != on || l.l_linger != lg) {
+            sk_run_fail(r, "%s expected {l_onoff=%lld, l_linger=%lld}, got {l_onoff=%d, l_linger=%d}", what,
+                        (long long)on, (long long)lg, l.l_onoff, l.l_linger);
+            return;
+        }
+    }
+    if ((int64_t)len != want_len && sc->args[4]->kind != SK_SEXPR_ELLIPSIS)
+        sk_run_fail(r, "%s expected length %lld, got %zu", what, (long long)want_len, len);
+}
+
+static void sys_fcntl(sk_runner *r, const sk_script_syscall *sc)
+{
+    int64_t fd, cmd, v = 0;
+    if (!arg_int(r, sc, 0, &fd) || !arg_int(r, sc, 1, &cmd))
+        return;
+    if (sc->arg_count > 2 && !eval_int(r, sc->args[2], &v))
+        return;
+    if (fd < 0 || fd >= SK_RUN_MAX_FDS || r->fds[fd].kind == SK_FD_FREE) {
+        check_result(r, sc, -SK_EBADF);
+        return;
+    }
+    sk_run_fd *f = &r->fds[fd];
+    switch (cmd) {
+    case 3: /* F_GETFL: sockets are O_RDWR */
+        check_result(r, sc, LINUX_O_RDWR | (f->nonblock ? LINUX_O_NONBLOCK : 0));
+        return;
+    case 4: /* F_SETFL */
+        f->nonblock = (v & LINUX_O_NONBLOCK) != 0;
+        check_result(r, sc, 0);
+        return;
+    case 1: /* F_GETFD */
+    case 2: /* F_SETFD */
+        check_result(r, sc, 0);
+        return;
+    }
+    sk_run_skip(r, "fcntl command %lld", (long long)cmd);
+}
+
+/* Total length of a sendmsg msghdr's iovecs, from msg_iov(N)=[{..., len}]. */
+static bool msg_len(sk_runner *r, const sk_script_expr *msg, size_t *len, bool *null_buf)
+{
+    const sk_script_expr *iov = field(msg, "msg_iov");
+    *len = 0;
+    *null_buf = false;
+    if (!iov || iov->rhs->kind != SK_SEXPR_LIST) {
+        sk_run_fail(r, "sendmsg() expects msg_iov(N)=[{..., len}, ...]");
+        return false;
+    }
+    for (size_t i = 0; i < iov->rhs->count; i++) {
+        const sk_script_expr *e = iov->rhs->items[i];
+        int64_t n;
+        if (e->kind != SK_SEXPR_STRUCT || e->count != 2 || !eval_int(r, e->items[1], &n))
+            return false;
+        if (is_null(e->items[0]) && n > 0)
+            *null_buf = true;
+        *len += (size_t)n;
+    }
+    return true;
+}
+
+static void sys_send(sk_runner *r, const sk_script_event *ev, sk_time_ns expect_end)
+{
+    const sk_script_syscall *sc = &ev->syscall;
+    int64_t fd, len = 0, flags = 0;
+    bool null_buf = false;
+    size_t total = 0;
+    if (!arg_int(r, sc, 0, &fd))
+        return;
+    if (strcmp(sc->name, "sendmsg") == 0) {
+        if (!need_args(r, sc, 3) || !msg_len(r, sc->args[1], &total, &null_buf) || !eval_int(r, sc->args[2], &flags))
+            return;
+    } else {
+        if (!arg_int(r, sc, 2, &len))
+            return;
+        if (strcmp(sc->name, "write") != 0 && !arg_int(r, sc, 3, &flags))
+            return;
+        null_buf = is_null(arg(sc, 1)) && len > 0;
+        total = (size_t)len;
+    }
+    if (flags & LINUX_MSG_FASTOPEN) {
+        sk_run_skip(r, "%s() with MSG_FASTOPEN: TCP Fast Open is not in synack's API", sc->name);
+        return;
+    }
+    sk_run_fd *f = sock_fd(r, fd);
+    if (!f) {
+        check_result(r, sc, -SK_EBADF);
+        return;
+    }
+    if (null_buf) {
+        /* A NULL buffer: Linux fails the copy from user memory with
+         * EFAULT once the socket could accept data; emulate that. */
+        int64_t probe = sk_send(r->stack, f->handle, "", 0, (int)flags);
+        check_result(r, sc, probe < 0 ? probe : -SK_EFAULT);
+        return;
+    }
+    bool may_block = !f->nonblock && !(flags & LINUX_MSG_DONTWAIT);
+    start_op(r, ev, SK_OP_WRITE, (int)fd, total, (int)flags, may_block, expect_end, SK_TIME_NEVER);
+    if (!r->done && r->pending.op == SK_OP_NONE)
+        return;
+    if (!r->done && (flags & ~(int64_t)(LINUX_MSG_DONTWAIT | 0x4000 | 0x8000 | 0x2)) != 0)
+        sk_run_trace(r, "flags 0x%llx passed to sk_send", (long long)flags);
+}
+
+static void sys_recv(sk_runner *r, const sk_script_event *ev, sk_time_ns expect_end)
+{
+    const sk_script_syscall *sc = &ev->syscall;
+    int64_t fd, len, flags = 0;
+    if (!arg_int(r, sc, 0, &fd) || !arg_int(r, sc, 2, &len))
+        return;
+    if (strcmp(sc->name, "read") != 0 && !arg_int(r, sc, 3, &flags))
+        return;
+    sk_run_fd *f = sock_fd(r, fd);
+    if (!f) {
+        check_result(r, sc, -SK_EBADF);
+        return;
+    }
+    if (is_null(arg(sc, 1)) && len > 0) {
+        /* As for send: EFAULT only once there is data to copy. */
+        uint8_t b;
+        int64_t probe = sk_recv(r->stack, f->handle, &b, 1, 0x2 /* MSG_PEEK */);
+        if (probe > 0 || probe != -SK_EAGAIN || f->nonblock) {
+            check_result(r, sc, probe > 0 ? -SK_EFAULT : probe);
+            return;
+        }
+    }
+    bool may_block = !f->nonblock && !(flags & LINUX_MSG_DONTWAIT);
+    start_op(r, ev, SK_OP_READ, (int)fd, (size_t)len, (int)flags, may_block, expect_end, SK_TIME_NEVER);
+}
+
+static void sys_epoll_ctl(sk_runner *r, const sk_script_syscall *sc)
+{
+    int64_t epfd, op, fd, events = 0, data = 0;
+    if (!arg_int(r, sc, 0, &epfd) || !arg_int(r, sc, 1, &op) || !arg_int(r, sc, 2, &fd))
+        return;
+    const sk_script_expr *st = arg(sc, 3);
+    const sk_script_expr *ev_e = field(st, "events"), *d = field(st, "fd");
+    if (!d)
+        d = field(st, "u64");
+    if (!d)
+        d = field(st, "ptr");
+    if (ev_e && !eval_int(r, ev_e->rhs, &events))
+        return;
+    if (d && !eval_int(r, d->rhs, &data))
+        return;
+    if (epfd < 0 || epfd >= SK_RUN_MAX_FDS || r->fds[epfd].kind != SK_FD_EPOLL || !sock_fd(r, fd)) {
+        check_result(r, sc, -SK_EBADF);
+        return;
+    }
+    sk_run_fd *ep = &r->fds[epfd];
+    sk_run_epoll_reg *g = NULL;
+    for (size_t i = 0; i < ep->reg_count; i++)
+        if (ep->regs[i].fd == fd)
+            g = &ep->regs[i];
+    switch (op) {
+    case 1: /* EPOLL_CTL_ADD */
+        if (g) {
+            check_result(r, sc, -17 /* EEXIST */);
+            return;
+        }
+        if (ep->reg_count == SK_RUN_MAX_EPOLL_REGS) {
+            sk_run_skip(r, "more than %d fds in one epoll set", SK_RUN_MAX_EPOLL_REGS);
+            return;
+        }
+        g = &ep->regs[ep->reg_count++];
+        break;
+    case 3: /* EPOLL_CTL_MOD */
+    case 2: /* EPOLL_CTL_DEL */
+        if (!g) {
+            check_result(r, sc, -2 /* ENOENT */);
+            return;
+        }
+        if (op == 2) {
+            *g = ep->regs[--ep->reg_count];
+            check_result(r, sc, 0);
+            return;
+        }
+        break;
+    default: check_result(r, sc, -SK_EINVAL); return;
+    }
+    /* Linux polls the file when it is added or modified, so readiness
+     * present then is reported once even under EPOLLET. */
+    *g = (sk_run_epoll_reg){.fd = (int)fd, .events = (uint32_t)events, .data = (uint64_t)data, .pending = true};
+    check_result(r, sc, 0);
+}
+
+static void sys_close(sk_runner *r, const sk_script_syscall *sc)
+{
+    int64_t fd;
+    if (!arg_int(r, sc, 0, &fd))
+        return;
+    if (fd < 0 || fd >= SK_RUN_MAX_FDS || r->fds[fd].kind == SK_FD_FREE) {
+        check_result(r, sc, -SK_EBADF);
+        return;
+    }
+    int64_t res = 0;
+    if (r->fds[fd].kind == SK_FD_SOCKET) {
+        res = sk_close(r->stack, r->fds[fd].handle);
+        for (int e = 3; e < SK_RUN_MAX_FDS; e++) {
+            sk_run_fd *ep = &r->fds[e];
+            for (size_t i = 0; ep->kind == SK_FD_EPOLL && i < ep->reg_count; i++)
+                if (ep->regs[i].fd == fd)
+                    ep->regs[i--] = ep->regs[--ep->reg_count];
+        }
+    }
+    memset(&r->fds[fd], 0, sizeof(r->fds[fd]));
+    check_result(r, sc, res);
+}
+
+void sk_run_syscall(sk_runner *r, const sk_script_event *ev, int64_t start_usecs, int64_t end_usecs)
+{
+    const sk_script_syscall *sc = &ev->syscall;
+    const char *n = sc->name;
+    sk_time_ns expect_end = sk_run_script_ns(r, end_usecs);
+    int64_t fd = -1, v = 0;
+    (void)start_usecs;
+    sk_run_trace(r, "%s()", n);
+
+    if (strcmp(n, "socket") == 0) {
+        int64_t domain = 2;
+        if (need_args(r, sc, 3) && sc->args[0]->kind != SK_SEXPR_ELLIPSIS && !eval_int(r, sc->args[0], &domain))
+            return;
+        if (domain != 2) {
+            sk_run_skip(r, "socket() domain %lld: synack is IPv4 only", (long long)domain);
+            return;
+        }
+        int h = sk_socket(r->stack);
+        int64_t res = h;
+        if (h >= 0) {
+            res = alloc_fd(r, SK_FD_SOCKET, h, sc);
+            if (res >= 0)
+                r->info_fd = (int)res;
+        }
+        check_result(r, sc, res);
+    } else if (strcmp(n, "bind") == 0) {
+        if (!arg_int(r, sc, 0, &fd))
+            return;
+        sk_run_fd *f = sock_fd(r, fd);
+        sk_endpoint local = {.addr = r->local_ip, .port = SK_RUN_LOCAL_PORT};
+        check_result(r, sc, f ? sk_bind(r->stack, f->handle, &local) : -SK_EBADF);
+    } else if (strcmp(n, "listen") == 0) {
+        if (!arg_int(r, sc, 0, &fd) || !arg_int(r, sc, 1, &v))
+            return;
+        sk_run_fd *f = sock_fd(r, fd);
+        int64_t res = f ? sk_listen(r->stack, f->handle, (int)v) : -SK_EBADF;
+        if (res == 0) {
+            sk_endpoint local;
+            f->listener = true;
+            if (sk_getsockname(r->stack, f->handle, &local) == 0 && local.port)
+                r->listen_port = local.port;
+        }
+        check_result(r, sc, res);
+    } else if (strcmp(n, "accept") == 0 || strcmp(n, "accept4") == 0) {
+        if (!arg_int(r, sc, 0, &fd))
+            return;
+        sk_run_fd *f = sock_fd(r, fd);
+        start_op(r, ev, SK_OP_ACCEPT, (int)fd, 0, 0, f && !f->nonblock, expect_end, SK_TIME_NEVER);
+    } else if (strcmp(n, "connect") == 0) {
+        if (!arg_int(r, sc, 0, &fd))
+            return;
+        sk_run_fd *f = sock_fd(r, fd);
+        if (!f) {
+            check_result(r, sc, -SK_EBADF);
+            return;
+        }
+        sk_endpoint remote = {.addr = r->remote_ip, .port = SK_RUN_REMOTE_PORT};
+        int c = sk_connect(r->stack, f->handle, &remote);
+        if (c == -SK_EINPROGRESS && !f->nonblock) {
+            sk_run_pending p = {.op = SK_OP_CONNECT, .ev = ev, .fd = (int)fd, .expect_end = expect_end,
+                                .give_up = expect_end + r->tolerance, .timeout_at = SK_TIME_NEVER};
+            r->pending = p;
+            sk_run_pending_poll(r);
+        } else {
+            check_result(r, sc, c);
+        }
+    } else if (strcmp(n, "write") == 0 || strcmp(n, "send") == 0 || strcmp(n, "sendto") == 0 ||
+               strcmp(n, "sendmsg") == 0) {
+        sys_send(r, ev, expect_end);
+    } else if (strcmp(n, "read") == 0 || strcmp(n, "recv") == 0 || strcmp(n, "recvfrom") == 0) {
+        sys_recv(r, ev, expect_end);
+    } else if (strcmp(n, "close") == 0) {
+        sys_close(r, sc);
+    } else if (strcmp(n, "shutdown") == 0) {
+        if (!arg_int(r, sc, 0, &fd) || !arg_int(r, sc, 1, &v))
+            return;
+        sk_run_fd *f = sock_fd(r, fd);
+        check_result(r, sc, f ? sk_shutdown(r->stack, f->handle, (int)v) : -SK_EBADF);
+    } else if (strcmp(n, "setsockopt") == 0) {
+        sys_setsockopt(r, sc);
+    } else if (strcmp(n, "getsockopt") == 0) {
+        sys_getsockopt(r, sc);
+    } else if (strcmp(n, "fcntl") == 0) {
+        sys_fcntl(r, sc);
+    } else if (strcmp(n, "ioctl") == 0) {
+        int64_t req, want;
+        if (!arg_int(r, sc, 0, &fd) || !arg_int(r, sc, 1, &req) || !arg_int(r, sc, 2, &want))
+            return;
+        sk_run_fd *f = sock_fd(r, fd);
+        int64_t got;
+        if (req == 0x541B)
+            got = f ? sk_inq(r->stack, f->handle) : -SK_EBADF;
+        else if (req == 0x5411)
+            got = f ? sk_outq(r->stack, f->handle) : -SK_EBADF;
+        else {
+            sk_run_skip(r, "ioctl request 0x%llx", (long long)req);
+            return;
+        }
+        if (!check_result(r, sc, got < 0 ? got : 0) || got < 0)
+            return;
+        if (got != want)
+            sk_run_fail(r, "ioctl() expected [%lld], got [%lld]", (long long)want, (long long)got);
+    } else if (strcmp(n, "poll") == 0) {
+        int64_t timeout;
+        if (!arg_int(r, sc, 2, &timeout))
+            return;
+        sk_time_ns t = timeout < 0 ? SK_TIME_NEVER : r->now + (sk_time_ns)timeout * SK_NSEC_PER_MSEC;
+        start_op(r, ev, SK_OP_POLL, -1, 0, 0, timeout != 0, expect_end, t);
+    } else if (strcmp(n, "epoll_create") == 0 || strcmp(n, "epoll_create1") == 0) {
+        check_result(r, sc, alloc_fd(r, SK_FD_EPOLL, -1, sc));
+    } else if (strcmp(n, "epoll_ctl") == 0) {
+        sys_epoll_ctl(r, sc);
+    } else if (strcmp(n, "epoll_wait") == 0 || strcmp(n, "epoll_pwait") == 0) {
+        int64_t timeout;
+        if (!arg_int(r, sc, 0, &fd) || !arg_int(r, sc, 3, &timeout))
+            return;
+        sk_time_ns t = timeout < 0 ? SK_TIME_NEVER : r->now + (sk_time_ns)timeout * SK_NSEC_PER_MSEC;
+        start_op(r, ev, SK_OP_EPOLL_WAIT, (int)fd, 0, 0, timeout != 0, expect_end, t);
+    } else if (strcmp(n, "getsockname") == 0 || strcmp(n, "getpeername") == 0) {
+        if (!arg_int(r, sc, 0, &fd))
+            return;
+        sk_run_fd *f = sock_fd(r, fd);
+        sk_endpoint e;
+        int64_t res = !f ? -SK_EBADF
+                         : n[3] == 's' ? sk_getsockname(r->stack, f->handle, &e)
+                                       : sk_getpeername(r->stack, f->handle, &e);
+        check_result(r, sc, res);
+    } else {
+        sk_run_skip(r, "system call %s() is not supported by the runner", n);
+    }
+}

@@ -1,0 +1,193 @@
+/*
+ * Local ports: ephemeral port selection and exhaustion, TIME_WAIT reuse
+ * for active opens (Linux __inet_hash_connect, tcp_twsk_unique) and
+ * bind() conflicts.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define SETTLE MSEC(300)
+
+static int try_connect(sk_stack *s, uint32_t addr, uint16_t port)
+{
+    int fd = sk_socket(s);
+    assert_true(fd >= 0);
+    sk_endpoint remote = {addr, port};
+    int rc = sk_connect(s, fd, &remote);
+    if (rc != -EINPROGRESS) {
+        sk_close(s, fd);
+        return rc;
+    }
+    return fd;
+}
+
+static void test_ephemeral_ports_come_from_ip_local_port_range(void **state)
+{
+    sk_fixture *f = *state;
+    sk_test_sysctl(f->client, "net.ipv4.ip_local_port_range", "40000 40003");
+    char buf[32];
+    assert_int_equal(sk_sysctl_get(f->client, "net.ipv4.ip_local_port_range", buf, sizeof buf), 0);
+    assert_string_equal(buf, "40000\t40003");
+    sk_test_listen(f, f->server, 80, 16);
+
+    bool used[4] = {false, false, false, false};
+    int fds[4];
+    for (int i = 0; i < 4; i++) {
+        fds[i] = try_connect(f->client, SK_TEST_SERVER_ADDR, 80);
+        assert_true(fds[i] >= 0);
+        uint16_t port = sk_test_local_port(f->client, fds[i]);
+        assert_in_range(port, 40000, 40003);
+        assert_false(used[port - 40000]);
+        used[port - 40000] = true;
+    }
+    /* Every port of the range now has a connection to 10.0.0.2:80. */
+    assert_int_equal(try_connect(f->client, SK_TEST_SERVER_ADDR, 80), -EADDRNOTAVAIL);
+
+    sk_test_run_for(f, SETTLE);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(sk_state(f->client, fds[i]), SK_TCP_ESTABLISHED);
+    assert_int_equal(sk_counter(f->client, "ActiveOpens"), 4);
+
+    /* A different destination makes a different 4-tuple, so the same
+     * local ports serve again (connect() only needs the tuple unique). */
+    int other = try_connect(f->client, SK_TEST_SERVER_ADDR, 81);
+    assert_true(other >= 0);
+    assert_in_range(sk_test_local_port(f->client, other), 40000, 40003);
+}
+
+/* Four connections closed actively by the client leave four TIME_WAIT
+ * records holding every port of the range. */
+static sk_time_ns fill_range_with_time_wait(sk_fixture *f, sk_time_ns *first_tw)
+{
+    sk_test_sysctl(f->client, "net.ipv4.ip_local_port_range", "40000 40003");
+    sk_conn_pair p[4];
+    for (int i = 0; i < 4; i++)
+        p[i] = sk_test_establish(f, 80);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(sk_close(f->client, p[i].cfd), 0);
+    sk_test_run_for(f, SETTLE);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(sk_close(f->server, p[i].sfd), 0);
+    sk_test_run_for(f, SETTLE);
+    assert_int_equal(sk_test_count_state(f->client, SK_TCP_TIME_WAIT), 4);
+    sk_time_ns last = 0;
+    *first_tw = SK_TIME_NEVER;
+    for (int i = 0; i < 4; i++) {
+        sk_time_ns t = sk_test_transition_time(f, f->client, p[i].cport, 80, SK_TCP_TIME_WAIT);
+        assert_int_not_equal(t, SK_TIME_NEVER);
+        if (t > last)
+            last = t;
+        if (t < *first_tw)
+            *first_tw = t;
+    }
+    return last;
+}
+
+/* tcp_tw_reuse = 1 with timestamps: an active open may take over a
+ * TIME_WAIT tuple once the record is older than tcp_tw_reuse_delay
+ * (1000 ms), counted as TWRecycled (tcp_twsk_unique). */
+static void test_tw_reuse_takes_over_time_wait_tuple(void **state)
+{
+    sk_fixture *f = *state;
+    sk_test_sysctl(f->client, "net.ipv4.tcp_tw_reuse", "1");
+    sk_time_ns first_tw;
+    sk_time_ns last_tw = fill_range_with_time_wait(f, &first_tw);
+
+    sk_test_run_until(f, first_tw + MSEC(500));
+    assert_int_equal(try_connect(f->client, SK_TEST_SERVER_ADDR, 80), -EADDRNOTAVAIL);
+    assert_int_equal(sk_counter(f->client, "TWRecycled"), 0);
+
+    sk_test_run_until(f, last_tw + MSEC(1500));
+    sk_test_skip(f);
+    int fd = try_connect(f->client, SK_TEST_SERVER_ADDR, 80);
+    assert_true(fd >= 0);
+    uint16_t port = sk_test_local_port(f->client, fd);
+    assert_in_range(port, 40000, 40003);
+    assert_int_equal(sk_counter(f->client, "TWRecycled"), 1);
+    assert_int_equal(sk_test_count_state(f->client, SK_TCP_TIME_WAIT), 3);
+
+    ASSERT_RUN_UNTIL_STATE(f, f->client, fd, SK_TCP_ESTABLISHED, SEC(1));
+    sk_test_run_for(f, MSEC(100));
+    EXPECT_SEGMENTS(f, "c>s S seq 0", "s>c S. seq 0 ack 1", "c>s . seq 1 ack 1");
+    EXPECT_NO_MORE_SEGMENTS(f);
+    sk_endpoint peer;
+    int sfd = sk_accept(f->server, f->listen_fd, &peer);
+    assert_true(sfd >= 0);
+    assert_int_equal(peer.port, port);
+    assert_int_equal(sk_test_transfer(f, f->client, fd, f->server, sfd, 2000, SEC(2)), 2000);
+}
+
+/* tcp_tw_reuse = 0: TIME_WAIT tuples stay taken for their 60 s. */
+static void test_no_tw_reuse_gives_eaddrnotavail_until_time_wait_ends(void **state)
+{
+    sk_fixture *f = *state;
+    sk_test_sysctl(f->client, "net.ipv4.tcp_tw_reuse", "0");
+    sk_time_ns first_tw;
+    sk_time_ns last_tw = fill_range_with_time_wait(f, &first_tw);
+
+    sk_test_run_until(f, last_tw + SEC(2));
+    assert_int_equal(try_connect(f->client, SK_TEST_SERVER_ADDR, 80), -EADDRNOTAVAIL);
+    sk_test_run_until(f, first_tw + SEC(59));
+    assert_int_equal(try_connect(f->client, SK_TEST_SERVER_ADDR, 80), -EADDRNOTAVAIL);
+    assert_int_equal(sk_counter(f->client, "TWRecycled"), 0);
+
+    sk_test_run_until(f, last_tw + SEC(60));
+    assert_int_equal(sk_test_count_state(f->client, SK_TCP_TIME_WAIT), 0);
+    int fd = try_connect(f->client, SK_TEST_SERVER_ADDR, 80);
+    assert_true(fd >= 0);
+    ASSERT_RUN_UNTIL_STATE(f, f->client, fd, SK_TCP_ESTABLISHED, SEC(1));
+    assert_int_equal(sk_counter(f->client, "TW"), 4);
+}
+
+/* The default tcp_tw_reuse = 2 allows reuse only for loopback traffic,
+ * which 10.0.0.x is not. */
+static void test_default_tw_reuse_is_loopback_only(void **state)
+{
+    sk_fixture *f = *state;
+    char buf[16];
+    assert_int_equal(sk_sysctl_get(f->client, "net.ipv4.tcp_tw_reuse", buf, sizeof buf), 0);
+    assert_string_equal(buf, "2");
+    sk_time_ns first_tw;
+    sk_time_ns last_tw = fill_range_with_time_wait(f, &first_tw);
+    sk_test_run_until(f, last_tw + SEC(2));
+    assert_int_equal(try_connect(f->client, SK_TEST_SERVER_ADDR, 80), -EADDRNOTAVAIL);
+}
+
+static void test_bind_conflicts(void **state)
+{
+    sk_fixture *f = *state;
+    sk_endpoint ep = {SK_TEST_SERVER_ADDR, 8080};
+    int a = sk_socket(f->server);
+    int b = sk_socket(f->server);
+    assert_int_equal(sk_bind(f->server, a, &ep), 0);
+    assert_int_equal(sk_bind(f->server, b, &ep), -EADDRINUSE);
+    /* bind() twice on one socket: EINVAL (inet_bind: already bound). */
+    sk_endpoint other = {SK_TEST_SERVER_ADDR, 8081};
+    assert_int_equal(sk_bind(f->server, a, &other), -EINVAL);
+    /* An address this host does not have: EADDRNOTAVAIL. */
+    sk_endpoint foreign = {0x0a000063u, 8082};
+    assert_int_equal(sk_bind(f->server, b, &foreign), -EADDRNOTAVAIL);
+    /* Closing the first frees the port. */
+    assert_int_equal(sk_close(f->server, a), 0);
+    assert_int_equal(sk_bind(f->server, b, &ep), 0);
+    assert_int_equal(sk_getsockname(f->server, b, &other), 0);
+    assert_int_equal(other.port, 8080);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_ephemeral_ports_come_from_ip_local_port_range,
+                                        sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_tw_reuse_takes_over_time_wait_tuple, sk_test_setup,
+                                        sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_no_tw_reuse_gives_eaddrnotavail_until_time_wait_ends,
+                                        sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_default_tw_reuse_is_loopback_only, sk_test_setup,
+                                        sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_bind_conflicts, sk_test_setup, sk_test_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

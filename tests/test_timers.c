@@ -1,0 +1,141 @@
+/*
+ * Keepalive (RFC 1122 §4.2.3.6; Linux tcp_keepalive_timer and
+ * tcp_write_wakeup): probes after TCP_KEEPIDLE of silence, every
+ * TCP_KEEPINTVL while unanswered, death after TCP_KEEPCNT of them.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "harness.h"
+
+static void set_int(sk_stack *s, int fd, int level, int name, int value)
+{
+    assert_int_equal(sk_setsockopt(s, fd, level, name, &value, sizeof value), 0);
+}
+
+static int keepalive_socket(sk_fixture *f, int idle, int intvl, int cnt)
+{
+    int fd = sk_socket(f->client);
+    assert_true(fd >= 0);
+    set_int(f->client, fd, SK_SOL_SOCKET, SK_SO_KEEPALIVE, 1);
+    set_int(f->client, fd, SK_IPPROTO_TCP, SK_TCP_KEEPIDLE, idle);
+    set_int(f->client, fd, SK_IPPROTO_TCP, SK_TCP_KEEPINTVL, intvl);
+    set_int(f->client, fd, SK_IPPROTO_TCP, SK_TCP_KEEPCNT, cnt);
+    return fd;
+}
+
+/* A probe is an ACK carrying SND.NXT - 1 so the peer must answer with
+ * an ACK (Linux tcp_xmit_probe_skb uses snd_una - 1). */
+static void test_keepalive_probes_answered_while_peer_lives(void **state)
+{
+    sk_fixture *f = *state;
+    sk_conn_pair p = sk_test_establish_socket(f, keepalive_socket(f, 10, 5, 3), 80);
+    sk_time_ns est = sk_test_transition_time(f, f->client, p.cport, 80, SK_TCP_ESTABLISHED);
+    assert_int_not_equal(est, SK_TIME_NEVER);
+    EXPECT_SEGMENTS(f, "c>s S", "s>c S.", "c>s .");
+
+    sk_test_run_until(f, est + SEC(10) - MSEC(1));
+    EXPECT_NO_MORE_SEGMENTS(f);
+    sk_test_run_until(f, est + SEC(10) + MSEC(500));
+    EXPECT_SEGMENTS(f, "c>s . seq 0 ack 1 len 0", "s>c . seq 1 ack 1 len 0");
+    EXPECT_NO_MORE_SEGMENTS(f);
+    assert_int_equal(f->trace[f->cursor - 2].time, est + SEC(10));
+    assert_int_equal(sk_counter(f->client, "TCPKeepAlive"), 1);
+
+    /* The idle time counts from the answer, received one round trip
+     * after the probe. */
+    sk_time_ns answered = f->trace[f->cursor - 1].time + f->delay;
+    sk_test_run_until(f, answered + SEC(10) + MSEC(500));
+    EXPECT_SEGMENTS(f, "c>s . seq 0 ack 1 len 0", "s>c . seq 1 ack 1 len 0");
+    EXPECT_NO_MORE_SEGMENTS(f);
+    assert_int_equal(f->trace[f->cursor - 2].time, answered + SEC(10));
+    assert_int_equal(sk_counter(f->client, "TCPKeepAlive"), 2);
+    assert_int_equal(sk_state(f->client, p.cfd), SK_TCP_ESTABLISHED);
+    assert_int_equal(sk_state(f->server, p.sfd), SK_TCP_ESTABLISHED);
+}
+
+/* With the peer cut off: TCP_KEEPCNT probes TCP_KEEPINTVL apart, then the
+ * connection is reset and fails with ETIMEDOUT (Linux sends a RST and
+ * counts TCPAbortOnTimeout in tcp_write_err). */
+static void test_keepalive_kills_unreachable_peer_after_keepcnt_probes(void **state)
+{
+    sk_fixture *f = *state;
+    sk_conn_pair p = sk_test_establish_socket(f, keepalive_socket(f, 10, 5, 3), 80);
+    sk_time_ns est = sk_test_transition_time(f, f->client, p.cport, 80, SK_TCP_ESTABLISHED);
+    sk_test_run_until(f, est + SEC(10) + MSEC(500));
+    EXPECT_SEGMENTS(f, "c>s S", "s>c S.", "c>s .", "c>s . seq 0 ack 1", "s>c . seq 1 ack 1");
+    sk_time_ns last_heard = f->trace[f->cursor - 1].time + f->delay;
+
+    sk_link_params cut;
+    memset(&cut, 0, sizeof cut);
+    cut.loss = 1.0;
+    sk_test_set_link(f, 0, 0, &cut);
+
+    sk_test_run_until(f, last_heard + SEC(25) - MSEC(1));
+    assert_int_equal(sk_state(f->client, p.cfd), SK_TCP_ESTABLISHED);
+    sk_test_run_until(f, last_heard + SEC(25));
+    assert_int_equal(sk_state(f->client, p.cfd), SK_TCP_CLOSE);
+
+    EXPECT_SEGMENTS(f, "c>s . seq 0 ack 1 len 0", "c>s . seq 0 ack 1 len 0",
+                    "c>s . seq 0 ack 1 len 0", "c>s R. seq 1 ack 1 len 0");
+    EXPECT_NO_MORE_SEGMENTS(f);
+    static const unsigned probe_at[] = {10, 15, 20, 25};
+    for (size_t i = 0; i < 4; i++) {
+        const sk_trace_entry *e = &f->trace[f->cursor - 4 + i];
+        assert_int_equal(e->fate, SK_WIRE_LOST);
+        assert_int_equal(e->time, last_heard + SEC(probe_at[i]));
+    }
+
+    assert_int_equal(sk_test_so_error(f->client, p.cfd), ETIMEDOUT);
+    char buf[8];
+    assert_int_equal(sk_recv(f->client, p.cfd, buf, sizeof buf, 0), 0);
+    EXPECT_TRANSITIONS(f, f->client, p.cport, 80, "SYN_SENT ESTABLISHED CLOSED");
+    assert_int_equal(sk_counter(f->client, "TCPKeepAlive"), 4);
+    assert_int_equal(sk_counter(f->client, "TCPAbortOnTimeout"), 1);
+    assert_int_equal(sk_counter(f->client, "OutRsts"), 1);
+    assert_int_equal(sk_counter(f->client, "CurrEstab"), 0);
+    /* The server never heard a thing. */
+    assert_int_equal(sk_state(f->server, p.sfd), SK_TCP_ESTABLISHED);
+}
+
+/* The same death reported through recv() when nothing read SO_ERROR. */
+static void test_keepalive_death_reported_by_recv(void **state)
+{
+    sk_fixture *f = *state;
+    sk_conn_pair p = sk_test_establish_socket(f, keepalive_socket(f, 10, 5, 3), 80);
+    sk_link_params cut;
+    memset(&cut, 0, sizeof cut);
+    cut.loss = 1.0;
+    sk_test_set_link(f, 0, 0, &cut);
+    sk_test_run_for(f, SEC(30));
+    assert_int_equal(sk_state(f->client, p.cfd), SK_TCP_CLOSE);
+    char buf[8];
+    assert_int_equal(sk_recv(f->client, p.cfd, buf, sizeof buf, 0), -ETIMEDOUT);
+}
+
+/* Keepalive off (the default): an idle connection sends nothing. */
+static void test_idle_connection_without_keepalive_stays_silent(void **state)
+{
+    sk_fixture *f = *state;
+    sk_conn_pair p = sk_test_establish(f, 80);
+    sk_test_skip(f);
+    sk_test_run_for(f, SEC(3 * 3600));
+    EXPECT_NO_MORE_SEGMENTS(f);
+    assert_int_equal(sk_state(f->client, p.cfd), SK_TCP_ESTABLISHED);
+    assert_int_equal(sk_counter(f->client, "TCPKeepAlive"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_keepalive_probes_answered_while_peer_lives,
+                                        sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_keepalive_kills_unreachable_peer_after_keepcnt_probes,
+                                        sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_keepalive_death_reported_by_recv, sk_test_setup,
+                                        sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_idle_connection_without_keepalive_stays_silent,
+                                        sk_test_setup, sk_test_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,66 @@
+/* `synack script`: the packetdrill script runner (src/script). */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "script/script.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: synack script [-v] FILE.pkt...\n"
+                 "  Runs each packetdrill script against a fresh stack in virtual time and prints\n"
+                 "  PASS path, FAIL path: message or SKIP path: reason, then a summary.\n"
+                 "  -v  trace every event and datagram to stderr\n");
+}
+
+int sk_cmd_script(int argc, char **argv)
+{
+    sk_script_run_opts opts = {0};
+    int first = 1;
+    for (; first < argc && argv[first][0] == '-'; first++) {
+        if (strcmp(argv[first], "-v") == 0 || strcmp(argv[first], "--verbose") == 0) {
+            opts.verbose = true;
+        } else if (strcmp(argv[first], "-h") == 0 || strcmp(argv[first], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "synack script: unknown option %s\n", argv[first]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (first >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    unsigned passed = 0, failed = 0, skipped = 0;
+    for (int i = first; i < argc; i++) {
+        char msg[2048];
+        sk_script *s = sk_script_parse_file(argv[i], msg, sizeof(msg));
+        if (!s) {
+            printf("FAIL %s: %s\n", argv[i], msg);
+            failed++;
+            continue;
+        }
+        if (opts.verbose)
+            fprintf(stderr, "== %s\n", argv[i]);
+        switch (sk_script_run(s, &opts, msg, sizeof(msg))) {
+        case SK_SCRIPT_PASS:
+            printf("PASS %s\n", argv[i]);
+            passed++;
+            break;
+        case SK_SCRIPT_FAIL:
+            printf("FAIL %s: %s\n", argv[i], msg);
+            failed++;
+            break;
+        case SK_SCRIPT_SKIP:
+            printf("SKIP %s: %s\n", argv[i], msg);
+            skipped++;
+            break;
+        }
+        fflush(stdout);
+        sk_script_free(s);
+    }
+    printf("%u passed, %u failed, %u skipped\n", passed, failed, skipped);
+    return failed ? 1 : 0;
+}

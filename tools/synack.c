@@ -1,0 +1,66 @@
+/*
+ * synack: the command-line front end.  `synack COMMAND [OPTIONS]`.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} cli_command;
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1) {
+        fprintf(stderr, "synack version: takes no arguments\n");
+        return SK_CLI_EXIT_USAGE;
+    }
+    printf("synack %s\n", SK_CLI_VERSION);
+    return SK_CLI_EXIT_OK;
+}
+
+static const cli_command commands[] = {
+    {"demo", "a client and a server exchange one HTTP request on the in-memory wire, traced", sk_cmd_demo},
+    {"script", "run packetdrill scripts against a fresh stack each, in virtual time", sk_cmd_script},
+    {"version", "print synack's version", cmd_version},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: synack COMMAND [OPTIONS]\n"
+            "       synack --help | synack COMMAND --help\n"
+            "\n"
+            "synack is a user-space TCP/IPv4 stack that behaves like Linux's TCP.\n"
+            "\n"
+            "commands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nexit status: 0 success, 1 failure, 2 usage error\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return SK_CLI_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        usage(stdout);
+        return SK_CLI_EXIT_OK;
+    }
+    if (!strcmp(name, "--version"))
+        name = "version";
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (!strcmp(name, commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "synack: unknown command '%s'\nTry 'synack --help' for the list of commands.\n", name);
+    return SK_CLI_EXIT_USAGE;
+}
