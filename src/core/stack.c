@@ -420,14 +420,14 @@ void sk_tcb_set_state(sk_stack *s, sk_tcb *t, int state, const char *cause)
     int from = t->state;
     if (from == state)
         return;
-    if (from == SK_TCP_ESTABLISHED || from == SK_TCP_CLOSE_WAIT) {
-        if (s->counters[SK_C_TCP_CURR_ESTAB])
-            s->counters[SK_C_TCP_CURR_ESTAB]--;
-    }
-    if (state == SK_TCP_ESTABLISHED || state == SK_TCP_CLOSE_WAIT) {
-        if (from != SK_TCP_ESTABLISHED && from != SK_TCP_CLOSE_WAIT)
-            s->counters[SK_C_TCP_CURR_ESTAB]++;
-    }
+    /* CurrEstab counts ESTABLISHED and CLOSE_WAIT (RFC 1213 tcpCurrEstab),
+     * exactly as Linux's tcp_set_state() keeps it. */
+    bool was = from == SK_TCP_ESTABLISHED || from == SK_TCP_CLOSE_WAIT;
+    bool is = state == SK_TCP_ESTABLISHED || state == SK_TCP_CLOSE_WAIT;
+    if (is && !was)
+        s->counters[SK_C_TCP_CURR_ESTAB]++;
+    else if (was && !is && s->counters[SK_C_TCP_CURR_ESTAB])
+        s->counters[SK_C_TCP_CURR_ESTAB]--;
     t->state = (uint8_t)state;
     if (state == SK_TCP_ESTABLISHED)
         t->flags |= SK_F_WAS_ESTABLISHED;
