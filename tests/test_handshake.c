@@ -212,10 +212,52 @@ static void test_syncnt_limits_syn_retransmissions(void **state)
     assert_int_equal(sk_test_so_error(f->client, fd), ETIMEDOUT);
 }
 
+/* The SYN and SYN-ACK look like Linux's: SYN window 64240 (44 × 1460),
+ * options in Linux's order mss, sackOK, TS, nop, wscale; the wscale from
+ * tcp_rmem[2] = 32 MiB is 10 (tcp_select_initial_window); the SYN-ACK
+ * window is 65160 (45 × 1448, the MSS less the timestamp option). */
+static void test_syn_and_synack_carry_linux_options(void **state)
+{
+    sk_fixture *f = *state;
+    sk_test_listen(f, f->server, 80, 16);
+    sk_test_establish(f, 80);
+    EXPECT_SEGMENTS(f, "c>s S seq 0 win 64240", "s>c S. seq 0 ack 1 win 65160");
+
+    static const uint8_t syn_layout[] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10};
+    for (int k = 0; k < 2; k++) {
+        const sk_segment *seg = &f->trace[k].seg;
+        assert_int_equal(seg->options_len, 20);
+        assert_memory_equal(seg->options, syn_layout, sizeof syn_layout);
+        assert_int_equal(seg->options[16], 1);  /* nop */
+        assert_int_equal(seg->options[17], 3);  /* wscale */
+        assert_int_equal(seg->options[18], 3);
+        assert_true(seg->opts.has_mss && seg->opts.mss == 1460);
+        assert_true(seg->opts.sack_permitted);
+        assert_true(seg->opts.has_ts);
+        assert_true(seg->opts.has_wscale);
+        assert_int_equal(seg->opts.wscale, 10);
+        assert_int_equal(seg->ip_len, 60);
+        assert_true(seg->df);
+        assert_int_equal(seg->ttl, 64);
+    }
+    /* The SYN echoes nothing; the SYN-ACK echoes the SYN's TSval. */
+    assert_int_equal(f->trace[0].seg.opts.ts_ecr, 0);
+    assert_int_equal(f->trace[1].seg.opts.ts_ecr, f->trace[0].seg.opts.ts_val);
+    /* The final ACK: nop, nop, TS, echoing the SYN-ACK's TSval. */
+    const sk_segment *ack = &f->trace[2].seg;
+    assert_int_equal(ack->options_len, 12);
+    assert_int_equal(ack->options[0], 1);
+    assert_int_equal(ack->options[1], 1);
+    assert_int_equal(ack->options[2], 8);
+    assert_int_equal(ack->opts.ts_ecr, f->trace[1].seg.opts.ts_val);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_three_way_handshake_segments_and_states, sk_test_setup,
+                                        sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_syn_and_synack_carry_linux_options, sk_test_setup,
                                         sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_connect_twice_while_in_progress_gives_ealready,
                                         sk_test_setup, sk_test_teardown),

@@ -142,6 +142,7 @@ sk_time_ns sk_now(const sk_stack *stack);
 #define SK_SO_LINGER 13
 #define SK_SO_REUSEPORT 15
 #define SK_SO_RCVLOWAT 18
+#define SK_SO_ZEROCOPY 60 /* accepted; synack copies (there is no kernel boundary to avoid) */
 
 #define SK_TCP_NODELAY 1
 #define SK_TCP_MAXSEG 2
@@ -167,6 +168,7 @@ sk_time_ns sk_now(const sk_stack *stack);
 #define SK_MSG_DONTWAIT 0x40
 #define SK_MSG_NOSIGNAL 0x4000 /* accepted; synack never raises signals */
 #define SK_MSG_MORE 0x8000
+#define SK_MSG_ZEROCOPY 0x4000000 /* accepted, as SO_ZEROCOPY */
 
 #define SK_POLLIN 0x001
 #define SK_POLLPRI 0x002

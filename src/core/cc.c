@@ -61,6 +61,7 @@ void sk_cc_enter_recovery(sk_stack *s, sk_tcb *t)
     t->ssthresh = half_flight(t);
     t->cwnd = t->ssthresh + 3;
     t->recover = t->snd_max;
+    t->tlp_high_seq = 0;
     t->flags |= SK_F_IN_RECOVERY;
     sk_count(s, (t->flags & SK_F_SACK_OK) ? SK_C_TCPEXT_TCP_SACK_RECOVERY : SK_C_TCPEXT_TCP_RENO_RECOVERY);
     sk_count(s, SK_C_TCPEXT_TCP_FAST_RETRANS);

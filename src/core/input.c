@@ -610,11 +610,26 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     if (seq_geq(t->snd_una, t->snd_max))
         t->flags &= ~SK_F_LOSS_RECOVERY;
 
-    /* RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart. */
-    if (t->snd_una == t->snd_max)
+    /* A loss probe is answered once the ACK reaches what it covered
+     * (Linux's tcp_process_tlp_ack): if it repaired a real loss, the
+     * window is reduced as for any loss (CWR). */
+    if (t->tlp_high_seq && !seq_lt(ack, t->tlp_high_seq)) {
+        if ((t->flags & SK_F_TLP_RETRANS) && seq_gt(ack, t->tlp_high_seq)) {
+            uint32_t half = t->cwnd / 2;
+            t->ssthresh = half < 2 ? 2 : half;
+            t->cwnd = t->ssthresh;
+        }
+        t->tlp_high_seq = 0;
+    }
+
+    /* RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart
+     * (or probe first: Linux's tcp_set_xmit_timer). */
+    if (t->snd_una == t->snd_max) {
         t->rto_at = 0;
-    else
-        sk_arm_rto(s, t);
+        t->flags &= ~SK_F_TLP_ARMED;
+    } else {
+        sk_set_xmit_timer(s, t);
+    }
     sk_tcb_timer_update(s, t);
 
     if (fin_acked) {

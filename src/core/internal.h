@@ -108,6 +108,9 @@ enum sk_tcb_flag {
     SK_F_PINGPONG = 1u << 25,     /* interactive: delay ACKs (Linux pingpong mode) */
     SK_F_CONNECTED = 1u << 26,    /* connect() reported success (SS_CONNECTED) */
     SK_F_SNDBUF_LOCK = 1u << 27,  /* SO_SNDBUF set: no autotuning */
+    SK_F_TLP_ARMED = 1u << 28,    /* rto_at holds a loss-probe deadline (RFC 8985 §7) */
+    SK_F_TLP_RETRANS = 1u << 29,  /* the probe retransmitted (not new data) */
+    SK_F_FIN_ALONE = 1u << 30,    /* the FIN went out in a segment of its own */
 };
 
 struct sk_listen_queue;
@@ -132,6 +135,7 @@ typedef struct sk_tcb {
     uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_window;
     uint32_t snd_sml; /* end of the last sub-MSS segment sent (Minshall) */
     uint32_t rtx_nxt; /* after an RTO: next sequence to resend (snd_nxt never moves back) */
+    uint32_t tlp_high_seq; /* snd_nxt when a tail loss probe went out, 0 if none */
     /* receive sequence space */
     uint32_t irs, rcv_nxt, rcv_wnd, rcv_wup, rcv_ssthresh, window_clamp;
 
@@ -165,6 +169,7 @@ typedef struct sk_tcb {
     /* socket options */
     uint32_t sndbuf, rcvbuf;
     uint32_t keepidle_s, keepintvl_s, user_timeout_ms;
+    uint32_t notsent_lowat; /* TCP_NOTSENT_LOWAT, 0 = the sysctl */
     uint8_t keepcnt, syn_retries;
     int linger_s;
     int so_error; /* pending error, positive errno */
@@ -363,6 +368,9 @@ uint32_t sk_flight_size(const sk_tcb *t);
 /* timers.c */
 void sk_tcb_timer_update(sk_stack *s, sk_tcb *t);
 void sk_arm_rto(sk_stack *s, sk_tcb *t);
+bool sk_schedule_loss_probe(sk_stack *s, sk_tcb *t, bool advancing_rto);
+void sk_set_xmit_timer(sk_stack *s, sk_tcb *t);
+void sk_send_loss_probe(sk_stack *s, sk_tcb *t);
 void sk_arm_delack(sk_stack *s, sk_tcb *t);
 void sk_arm_keepalive(sk_stack *s, sk_tcb *t);
 void sk_rtt_sample(sk_stack *s, sk_tcb *t, uint32_t rtt_us);

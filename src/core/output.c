@@ -462,8 +462,11 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
         }
         t->snd_max = end;
     }
-    if (fin)
+    if (fin) {
         t->flags |= SK_F_FIN_SENT;
+        if (!len && !retrans)
+            t->flags |= SK_F_FIN_ALONE;
+    }
     if (!t->rto_at)
         sk_arm_rto(s, t);
 }
@@ -513,16 +516,26 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
             sk_send_ack(s, t);
         return;
     }
+    uint32_t sent_before = t->snd_nxt;
+    /* Plan the burst first, then send it, so that PSH lands on the last
+     * segment that actually goes out: Linux pushes the tail of each
+     * transmitted burst (a TSO packet carries PSH, and GSO leaves it on
+     * the last segment). */
+    struct planned {
+        uint32_t seq, len;
+        bool fin;
+    } plan[64];
+    size_t n = 0;
+    uint32_t nxt = t->snd_nxt, in_flight = sk_flight_size(t), sml = t->snd_sml;
     for (;;) {
         uint32_t data_end = t->snd_una + t->sndq.len;
         bool fin_queued = (t->flags & SK_F_SHUT_WR) != 0;
-        uint32_t avail = seq_lt(t->snd_nxt, data_end) ? data_end - t->snd_nxt : 0;
-        bool fin_pending = fin_queued && t->snd_nxt == data_end;
+        uint32_t avail = seq_lt(nxt, data_end) ? data_end - nxt : 0;
+        bool fin_pending = fin_queued && nxt == data_end && !((t->flags & SK_F_FIN_SENT) && seq_gt(t->snd_nxt, data_end));
         if (!avail && !fin_pending)
             break;
         uint32_t wnd_end = t->snd_una + t->snd_wnd;
         uint32_t cwnd_bytes = t->cwnd * mss;
-        uint32_t in_flight = sk_flight_size(t);
         /* Linux's tcp_cwnd_test lets a lone FIN past a full window. */
         if (in_flight >= cwnd_bytes && !(avail == 0 && fin_pending))
             break;
@@ -530,41 +543,105 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         /* Linux's tcp_snd_wnd_test: a segment goes only if it fits the
          * peer's window whole; no sub-MSS slivers to fill a window.  When
          * nothing is in flight the persist timer takes over (timers.c). */
-        uint32_t end = t->snd_nxt + len + (fin_pending ? 1 : 0);
-        if (seq_gt(end, wnd_end))
+        if (seq_gt(nxt + len + (fin_pending ? 1 : 0), wnd_end))
             break;
         /* Nagle (RFC 896) with Minshall's refinement as Linux applies it:
          * hold a small segment while an earlier small one is unacked. */
-        bool last_with_fin = fin_queued && t->snd_nxt + len == data_end;
+        bool last_with_fin = fin_queued && nxt + len == data_end;
         if (len < mss && len > 0 && !last_with_fin && !(t->flags & SK_F_NODELAY)) {
             /* snd_sml counts only while it lies in flight. */
-            bool small_in_flight = seq_gt(t->snd_sml, t->snd_una) && seq_leq(t->snd_sml, t->snd_max);
+            bool small_in_flight = seq_gt(sml, t->snd_una) && seq_leq(sml, nxt);
             if ((t->flags & SK_F_CORK) || small_in_flight)
                 break;
         }
         if (len < mss && len > 0 && (t->flags & SK_F_CORK) && !last_with_fin)
             break;
         bool fin = last_with_fin || fin_pending;
-        if (fin && len && seq_gt(t->snd_nxt + len + 1, wnd_end))
+        if (fin && len && seq_gt(nxt + len + 1, wnd_end))
             fin = false; /* the FIN follows when the window allows */
-        uint32_t seq = t->snd_nxt;
-        /* PSH marks the end of what goes out now: Linux pushes the tail of
-         * each transmitted burst (a TSO packet carries PSH, and GSO leaves
-         * it on the last segment). */
-        bool more = len == mss && avail > len && in_flight + len + mss <= cwnd_bytes &&
-                    seq_leq(seq + len + mss, wnd_end) && !fin;
-        send_data_segment(s, t, seq, len, fin, !more);
+        if (n == sizeof(plan) / sizeof(plan[0])) {
+            for (size_t i = 0; i + 1 < n; i++)
+                send_data_segment(s, t, plan[i].seq, plan[i].len, plan[i].fin, false);
+            plan[0] = plan[n - 1];
+            n = 1;
+        }
+        plan[n].seq = nxt;
+        plan[n].len = len;
+        plan[n].fin = fin;
+        n++;
+        nxt += len + (fin ? 1 : 0);
+        in_flight += len + (fin ? 1 : 0);
         if (len < mss && len > 0)
-            t->snd_sml = seq + len; /* Minshall: end of the last small segment */
-        if (len == 0 && !fin)
+            sml = nxt; /* Minshall: end of the last small segment */
+        if (fin)
             break;
     }
+    for (size_t i = 0; i < n; i++) {
+        send_data_segment(s, t, plan[i].seq, plan[i].len, plan[i].fin, i + 1 == n);
+        if (plan[i].len < mss && plan[i].len > 0)
+            t->snd_sml = plan[i].seq + plan[i].len;
+    }
+    /* New data went out: Linux's tcp_write_xmit() schedules one loss
+     * probe per tail episode. */
+    if (t->snd_nxt != sent_before && !t->tlp_high_seq)
+        sk_schedule_loss_probe(s, t, false);
     /* Zero window with data waiting and nothing in flight: the persist
      * timer probes (RFC 9293 §3.8.6.1). */
     if (t->sndq.len && t->snd_nxt == t->snd_una && !t->rto_at)
         sk_arm_rto(s, t);
     if (t->flags & SK_F_ACK_NOW)
         sk_send_ack(s, t);
+}
+
+/* Linux's tcp_send_loss_probe(): send one new segment if the window
+ * allows (even past cwnd), else resend the last segment, so that a lost
+ * tail is repaired by SACK-driven recovery instead of an RTO. */
+void sk_send_loss_probe(sk_stack *s, sk_tcb *t)
+{
+    if (t->tlp_high_seq) {
+        sk_arm_rto(s, t); /* at most one probe outstanding */
+        return;
+    }
+    t->flags &= ~SK_F_TLP_RETRANS;
+    uint32_t mss = t->mss;
+    uint32_t data_end = t->snd_una + t->sndq.len;
+    uint32_t wnd_end = t->snd_una + t->snd_wnd;
+    bool sent = false;
+    if (seq_lt(t->snd_nxt, data_end)) {
+        uint32_t avail = data_end - t->snd_nxt;
+        uint32_t len = avail < mss ? avail : mss;
+        if (seq_leq(t->snd_nxt + len, wnd_end)) {
+            bool fin = (t->flags & SK_F_SHUT_WR) && t->snd_nxt + len == data_end &&
+                       seq_leq(t->snd_nxt + len + 1, wnd_end);
+            /* A probe is one segment, not a burst's tail: no PSH unless
+             * it ends the data (as tcp_write_xmit with push_one). */
+            send_data_segment(s, t, t->snd_nxt, len, fin, false);
+            sent = true;
+        } else {
+            sk_arm_rto(s, t);
+            return;
+        }
+    }
+    if (!sent) {
+        uint32_t sent_end = seq_lt(t->snd_max, data_end) ? t->snd_max : data_end;
+        uint32_t outstanding = seq_gt(sent_end, t->snd_una) ? sent_end - t->snd_una : 0;
+        bool fin = (t->flags & SK_F_FIN_SENT) && seq_gt(t->snd_max, data_end);
+        uint32_t len = 0;
+        if (!(fin && (t->flags & SK_F_FIN_ALONE)) && outstanding) {
+            len = outstanding % mss;
+            if (!len)
+                len = mss;
+        }
+        if (!len && !fin) {
+            sk_arm_rto(s, t);
+            return;
+        }
+        send_data_segment(s, t, sent_end - len, len, fin, true);
+        t->flags |= SK_F_TLP_RETRANS;
+    }
+    t->tlp_high_seq = t->snd_nxt;
+    sk_count(s, SK_C_TCPEXT_TCP_LOSS_PROBES);
+    sk_arm_rto(s, t);
 }
 
 /* Retransmits the oldest unacknowledged segment (RTO or fast retransmit). */

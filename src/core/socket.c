@@ -300,6 +300,21 @@ static uint32_t effective_sndbuf(const sk_stack *s, const sk_tcb *t)
     return (uint32_t)want;
 }
 
+/* Linux's tcp_notsent_lowat(): the socket's value, else the sysctl
+ * (4294967295, i.e. unlimited, by default). */
+static uint32_t notsent_lowat(const sk_stack *s, const sk_tcb *t)
+{
+    return t->notsent_lowat ? t->notsent_lowat : (uint32_t)s->cfg.tcp_notsent_lowat;
+}
+
+static uint32_t notsent_bytes(const sk_tcb *t)
+{
+    uint32_t sent = seq_gt(t->snd_nxt, t->snd_una) ? t->snd_nxt - t->snd_una : 0;
+    if (t->flags & SK_F_FIN_SENT)
+        sent = sent ? sent - 1 : 0;
+    return t->sndq.len > sent ? t->sndq.len - sent : 0;
+}
+
 /* Linux's sk_stream_error() after tcp_sendmsg_locked() fails: a pending
  * error first, else EPIPE (and never SIGPIPE: there are no signals). */
 static ssize_t send_error(sk_tcb *t)
@@ -327,28 +342,49 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
         return 0;
     if (!buf)
         return -EFAULT;
-    uint32_t cap = effective_sndbuf(s, t);
-    uint32_t room = t->sndq.len < cap ? cap - t->sndq.len : 0;
-    if (!room)
-        return -EAGAIN;
-    uint32_t n = len < room ? (uint32_t)len : room;
-    if (!sk_ring_reserve(&t->sndq, t->sndq.len + n))
+    /* Linux's tcp_sendmsg_locked(): copy while the send buffer has room
+     * and the unsent part stays under TCP_NOTSENT_LOWAT, transmitting as
+     * it goes, so what the window takes at once does not count against
+     * the unsent limit. */
+    uint32_t lowat = notsent_lowat(s, t);
+    bool more = (flags & SK_MSG_MORE) != 0;
+    uint32_t saved = t->flags;
+    if (more)
+        t->flags |= SK_F_CORK;
+    size_t done = 0;
+    while (done < len) {
+        uint32_t cap = effective_sndbuf(s, t);
+        uint32_t room = t->sndq.len < cap ? cap - t->sndq.len : 0;
+        uint32_t unsent = notsent_bytes(t);
+        uint32_t lowat_room = unsent < lowat ? lowat - unsent : 0;
+        if (lowat_room < room)
+            room = lowat_room;
+        if (!room)
+            break;
+        size_t want = len - done;
+        uint32_t n = want < room ? (uint32_t)want : room;
+        if (!sk_ring_reserve(&t->sndq, t->sndq.len + n)) {
+            if (!done)
+                done = (size_t)-1;
+            break;
+        }
+        sk_ring_write(&t->sndq, (const uint8_t *)buf + done, n);
+        done += n;
+        sk_tcp_output(s, t);
+    }
+    if (more && !(saved & SK_F_CORK))
+        t->flags &= ~SK_F_CORK;
+    if (done == (size_t)-1)
         return -ENOBUFS;
-    sk_ring_write(&t->sndq, buf, n);
+    if (!done)
+        return -EAGAIN;
     /* Linux's tcp_event_data_sent(): a reply within one ATO of the last
      * data received marks the connection interactive, so ACKs wait to
      * ride on replies (pingpong). Before any data arrived ato is 0. */
     if (t->last_data_recv && s->now - t->last_data_recv < SK_TCP_ATO_MIN)
         t->flags |= SK_F_PINGPONG;
-    bool more = (flags & SK_MSG_MORE) != 0;
-    uint32_t saved = t->flags;
-    if (more)
-        t->flags |= SK_F_CORK;
-    sk_tcp_output(s, t);
-    if (more && !(saved & SK_F_CORK))
-        t->flags &= ~SK_F_CORK;
     sk_tcb_timer_update(s, t);
-    return (ssize_t)n;
+    return (ssize_t)done;
 }
 
 /* After a read frees buffer space, Linux's tcp_cleanup_rbuf() announces
@@ -643,6 +679,7 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
                 t->rcvbuf = SOCK_MIN_RCVBUF;
             return 0;
         case SK_SO_RCVLOWAT:
+        case SK_SO_ZEROCOPY:
             return 0;
         default:
             return -ENOPROTOOPT;
@@ -722,6 +759,9 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
         }
         return 0;
     case SK_TCP_NOTSENT_LOWAT:
+        t->notsent_lowat = (uint32_t)v;
+        sk_notify(s, t);
+        return 0;
     case SK_TCP_DEFER_ACCEPT:
     case SK_TCP_WINDOW_CLAMP:
         return 0;
@@ -824,6 +864,9 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
     case SK_TCP_QUICKACK:
         v = (t->flags & SK_F_PINGPONG) ? 0 : 1;
         break;
+    case SK_TCP_NOTSENT_LOWAT:
+        v = (int)t->notsent_lowat;
+        break;
     default:
         return -ENOPROTOOPT;
     }
@@ -904,9 +947,13 @@ int sk_poll(sk_stack *s, int fd)
         if (t->rcvq.len)
             mask |= SK_POLLIN | SK_POLLRDNORM;
         if (!wr_shut) {
+            /* Linux's __sk_stream_is_writeable(sk, 1): a third of the
+             * buffer free, and the unsent bytes well under the low-water
+             * mark (tcp_stream_memory_free with wake = 1). */
             uint32_t cap = effective_sndbuf(s, t);
             uint32_t room = t->sndq.len < cap ? cap - t->sndq.len : 0;
-            if (room && room >= t->sndq.len / 2)
+            uint64_t unsent2 = (uint64_t)notsent_bytes(t) << 1;
+            if (room && room >= t->sndq.len / 2 && unsent2 < notsent_lowat(s, t))
                 mask |= SK_POLLOUT | SK_POLLWRNORM;
         } else {
             mask |= SK_POLLOUT | SK_POLLWRNORM;

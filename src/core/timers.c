@@ -83,8 +83,49 @@ void sk_tcb_timer_update(sk_stack *s, sk_tcb *t)
 
 void sk_arm_rto(sk_stack *s, sk_tcb *t)
 {
+    t->flags &= ~SK_F_TLP_ARMED;
     t->rto_at = s->now + sk_current_rto(s, t);
     sk_tcb_timer_update(s, t);
+}
+
+/* Tail loss probe (RFC 8985 §7) as Linux's tcp_schedule_loss_probe():
+ * for SACK connections not in recovery, probe after two smoothed RTTs
+ * (plus the minimum RTO when a single segment is out, to allow for a
+ * delayed ACK), unless the RTO would come first. */
+bool sk_schedule_loss_probe(sk_stack *s, sk_tcb *t, bool advancing_rto)
+{
+    if (t->snd_una == t->snd_max || !(t->flags & SK_F_SACK_OK) ||
+        (t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY | SK_F_PERSIST)))
+        return false;
+    if (t->state != SK_TCP_ESTABLISHED && t->state != SK_TCP_CLOSE_WAIT && t->state != SK_TCP_FIN_WAIT1 &&
+        t->state != SK_TCP_CLOSING && t->state != SK_TCP_LAST_ACK)
+        return false;
+    sk_time_ns timeout;
+    if (t->srtt_us) {
+        uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
+        uint32_t packets_out = (t->snd_max - t->snd_una + mss - 1) / mss;
+        uint64_t us = t->srtt_us >> 2;
+        us += packets_out == 1 ? sk_rto_min_us(s) : 2000u; /* TCP_TIMEOUT_MIN */
+        timeout = us * SK_NSEC_PER_USEC;
+    } else {
+        timeout = SK_TCP_TIMEOUT_INIT;
+    }
+    sk_time_ns rto_delta = sk_current_rto(s, t);
+    if (!advancing_rto && t->rto_at && !(t->flags & SK_F_TLP_ARMED))
+        rto_delta = t->rto_at > s->now ? t->rto_at - s->now : 0;
+    if (rto_delta && rto_delta < timeout)
+        timeout = rto_delta;
+    t->rto_at = s->now + timeout;
+    t->flags |= SK_F_TLP_ARMED;
+    sk_tcb_timer_update(s, t);
+    return true;
+}
+
+/* Linux's tcp_set_xmit_timer(), after an ACK of new data. */
+void sk_set_xmit_timer(sk_stack *s, sk_tcb *t)
+{
+    if (!sk_schedule_loss_probe(s, t, true))
+        sk_arm_rto(s, t);
 }
 
 /* Linux's tcp_send_delayed_ack(): the timeout is the ATO — 0 before any
@@ -245,6 +286,7 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
 
     sk_count(s, SK_C_TCPEXT_TCP_TIMEOUTS);
     sk_cc_on_rto(s, t);
+    t->tlp_high_seq = 0;
     /* Everything in flight is presumed lost and resent, oldest first, as
      * the congestion window reopens (RFC 5681 §3.1, Linux tcp_enter_loss);
      * snd_nxt stays where it is, so ACKs keep an acceptable sequence. */
@@ -306,7 +348,12 @@ void sk_tcb_timer_fire(void *ctx, sk_timer *timer)
             sk_send_ack(s, t);
         }
     }
-    if (t->rto_at && t->rto_at <= now) {
+    if (t->rto_at && t->rto_at <= now && (t->flags & SK_F_TLP_ARMED)) {
+        t->rto_at = 0;
+        t->flags &= ~SK_F_TLP_ARMED;
+        sk_emit_timer(s, t->raddr, t->lport, t->rport, t->fd, "loss probe");
+        sk_send_loss_probe(s, t);
+    } else if (t->rto_at && t->rto_at <= now) {
         t->rto_at = 0;
         if (!on_retransmit_timer(s, t))
             return;

@@ -568,11 +568,6 @@ sk_stack *sk_test_add_host(sk_fixture *f, const char *label, uint32_t addr)
     f->host_count++;
     h->stack = sk_wire_add_host(f->wire, addr, &p);
     assert_non_null(h->stack);
-
-    sk_link_params lp;
-    memset(&lp, 0, sizeof lp);
-    lp.delay = f->delay;
-    sk_wire_set_link(f->wire, 0, 0, &lp);
     return h->stack;
 }
 
@@ -590,6 +585,10 @@ sk_fixture *sk_test_fixture_new(const sk_fixture_opts *opts)
     assert_non_null(f->wire);
     sk_wire_set_tap(f->wire, tap, f);
     sk_wire_set_filter(f->wire, drop_filter, f);
+    sk_link_params lp;
+    memset(&lp, 0, sizeof lp);
+    lp.delay = f->delay;
+    sk_wire_set_link(f->wire, 0, 0, &lp);
     f->client = sk_test_add_host(f, "c", SK_TEST_CLIENT_ADDR);
     f->server = sk_test_add_host(f, "s", SK_TEST_SERVER_ADDR);
     return f;

@@ -145,8 +145,8 @@ int sk_test_teardown(void **state);
 /* Adds another host ("c2", 10.0.0.3, ...) with the fixture's events. */
 sk_stack *sk_test_add_host(sk_fixture *f, const char *label, uint32_t addr);
 const char *sk_test_label(const sk_fixture *f, uint32_t addr);
-/* Sets impairments both ways between all hosts; delay defaults to the
- * fixture's when p->delay is 0. */
+/* Sets impairments from `from` to `to` (0 means any, so 0, 0 is every
+ * direction); the delay stays the fixture's when p->delay is 0. */
 void sk_test_set_link(sk_fixture *f, uint32_t from, uint32_t to, const sk_link_params *p);
 /* Sets a sysctl, failing the test if refused. */
 void sk_test_sysctl(sk_stack *s, const char *name, const char *value);
