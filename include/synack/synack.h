@@ -121,6 +121,13 @@ uint32_t sk_stack_addr(const sk_stack *stack);
 void sk_input(sk_stack *stack, const uint8_t *datagram, size_t len, sk_time_ns now);
 /* Moves the clock to `now` and runs every timer due at or before it. */
 void sk_advance(sk_stack *stack, sk_time_ns now);
+/* Tells the stack its device queue refuses datagrams (a full qdisc, a
+ * TUN write answering EAGAIN).  While blocked, transmissions fail as
+ * local congestion does in Linux: data stays unsent, counted in
+ * OutDiscards, and the probe timer retries every 500 ms without backing
+ * off (TCP_RESOURCE_PROBE_INTERVAL). */
+void sk_stack_set_tx_blocked(sk_stack *stack, bool blocked);
+
 /* When the stack next needs sk_advance, or SK_TIME_NEVER. */
 sk_time_ns sk_next_deadline(const sk_stack *stack);
 sk_time_ns sk_now(const sk_stack *stack);

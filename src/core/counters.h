@@ -17,6 +17,7 @@
     X(IP_IN_DISCARDS, "Ip", "InDiscards")                    \
     X(IP_IN_DELIVERS, "Ip", "InDelivers")                    \
     X(IP_OUT_REQUESTS, "Ip", "OutRequests")                  \
+    X(IP_OUT_DISCARDS, "Ip", "OutDiscards")                  \
     X(IP_REASM_FAILS, "Ip", "ReasmFails")                    \
     X(IPEXT_IN_TRUNCATED_PKTS, "IpExt", "InTruncatedPkts")   \
     X(IPEXT_IN_CSUM_ERRORS, "IpExt", "InCsumErrors")         \

@@ -550,8 +550,11 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             }
         }
         if (t->snd_wnd && (t->flags & SK_F_PERSIST)) {
+            /* Linux's tcp_ack_probe(): the window opened. */
             t->flags &= ~SK_F_PERSIST;
             t->probes_out = 0;
+            t->probes_stamp = 0;
+            t->backoff = 0;
         }
         return true;
     }
@@ -587,6 +590,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     t->retransmits = 0;
     t->retrans_stamp = 0;
     t->probes_out = 0;
+    t->probes_stamp = 0;
     t->flags &= ~SK_F_PERSIST;
 
     if (t->flags & SK_F_IN_RECOVERY) {

@@ -160,6 +160,7 @@ typedef struct sk_tcb {
     /* deadlines (absolute ns, 0 when idle); the timer is armed at the min */
     sk_time_ns rto_at, delack_at, keepalive_at, linger2_at;
     sk_time_ns retrans_stamp;    /* first transmission of the oldest unacked */
+    sk_time_ns probes_stamp;     /* first zero-window/persist probe (Linux icsk_probes_tstamp) */
     sk_time_ns lrcvtime, lsndtime, last_ack_recv, last_data_recv, last_data_sent;
 
     sk_ring sndq; /* bytes from snd_una on, sent and unsent */
@@ -301,6 +302,8 @@ struct sk_stack {
     uint32_t challenge_ack_sec;
     uint32_t tw_isn; /* ISN for a SYN that reopens a TIME_WAIT tuple, 0 if none */
     bool xmit_retrans; /* the segment being sent is a retransmission (not in OutSegs) */
+    bool tx_blocked;   /* the device queue refuses datagrams (sk_stack_set_tx_blocked) */
+    bool xmit_failed;  /* the last sk_xmit met a blocked queue */
 
     uint8_t out[65536 + 80]; /* scratch for building datagrams */
 };

@@ -84,8 +84,14 @@ void sk_xmit(sk_stack *s, uint32_t daddr, uint16_t sport, uint16_t dport, uint32
         .options = opts, .options_len = optlen, .payload = payload, .payload_len = plen,
     };
     size_t n = sk_build_segment(&spec, s->out, sizeof(s->out));
+    s->xmit_failed = false;
     if (!n)
         return;
+    if (s->tx_blocked) {
+        sk_count(s, SK_C_IP_OUT_DISCARDS);
+        s->xmit_failed = true;
+        return;
+    }
     /* Linux's __tcp_transmit_skb counts OutSegs only for segments that
      * carry new sequence space or none; retransmissions go to RetransSegs. */
     if (!s->xmit_retrans)
@@ -450,6 +456,8 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
     s->xmit_retrans = false;
     if (buf && buf != stackbuf)
         free(buf);
+    if (s->xmit_failed && !retrans)
+        return; /* local congestion: the data stays unsent (Linux tcp_write_xmit) */
     uint32_t end = seq + len + (fin ? 1 : 0);
     if (seq_gt(end, t->snd_nxt))
         t->snd_nxt = end;
@@ -578,6 +586,8 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
     }
     for (size_t i = 0; i < n; i++) {
         send_data_segment(s, t, plan[i].seq, plan[i].len, plan[i].fin, i + 1 == n);
+        if (s->xmit_failed)
+            break; /* the queue refused it: stop here, the probe timer retries */
         if (plan[i].len < mss && plan[i].len > 0)
             t->snd_sml = plan[i].seq + plan[i].len;
     }

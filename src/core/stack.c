@@ -146,6 +146,8 @@ void sk_stack_free(sk_stack *s)
     free(s);
 }
 
+void sk_stack_set_tx_blocked(sk_stack *s, bool blocked) { s->tx_blocked = blocked; }
+
 const char *sk_stack_name(const sk_stack *s) { return s->name; }
 uint32_t sk_stack_addr(const sk_stack *s) { return s->addr; }
 sk_time_ns sk_now(const sk_stack *s) { return s->now; }

@@ -213,6 +213,76 @@ static void write_err(sk_stack *s, sk_tcb *t, const char *cause)
     sk_tcb_done(s, t, cause);
 }
 
+/* The persist (zero-window / local congestion) timer: Linux's
+ * tcp_probe_timer() and tcp_send_probe0().  The peer is probed while
+ * data waits with nothing in flight; a live peer keeps the connection
+ * open indefinitely (RFC 1122 §4.2.2.17), but TCP_USER_TIMEOUT counts
+ * from the first probe, and orphans give up after tcp_orphan_retries.
+ * Returns false when the TCB is gone. */
+static bool on_probe_timer(sk_stack *s, sk_tcb *t)
+{
+    bool pending = t->sndq.len || ((t->flags & SK_F_SHUT_WR) && !(t->flags & SK_F_FIN_SENT));
+    if (!pending) {
+        t->probes_out = 0;
+        t->probes_stamp = 0;
+        return true;
+    }
+    if (!t->probes_stamp) {
+        t->probes_stamp = s->now;
+    } else if (t->user_timeout_ms && s->now - t->probes_stamp >= SK_MS(t->user_timeout_ms)) {
+        write_err(s, t, "TCP_USER_TIMEOUT while probing");
+        return false;
+    }
+    unsigned max_probes = (t->flags & SK_F_ORPHAN)
+                              ? (s->cfg.tcp_orphan_retries ? (unsigned)s->cfg.tcp_orphan_retries : 8)
+                              : (unsigned)s->cfg.tcp_retries2;
+    if (t->probes_out >= max_probes) {
+        write_err(s, t, "zero-window probes unanswered");
+        return false;
+    }
+    t->flags |= SK_F_PERSIST;
+    sk_count(s, SK_C_TCPEXT_TCP_WIN_PROBE);
+    /* tcp_write_wakeup(): data if the window has room for any (even past
+     * cwnd), else a bare probe one below SND.UNA. */
+    bool failed;
+    if (t->snd_wnd && t->sndq.len) {
+        uint32_t cwnd = t->cwnd;
+        t->cwnd = 0xffff;
+        sk_tcp_output(s, t);
+        t->cwnd = cwnd;
+        failed = s->xmit_failed;
+    } else {
+        sk_send_probe(s, t);
+        failed = s->xmit_failed;
+    }
+    if (t->snd_una != t->snd_max) {
+        /* Data went out: the retransmission timer takes over. */
+        t->probes_out = 0;
+        t->backoff = 0;
+        t->probes_stamp = 0;
+        t->flags &= ~SK_F_PERSIST;
+        t->rto_at = s->now + sk_current_rto(s, t);
+        return true;
+    }
+    t->probes_out++;
+    sk_time_ns timeout;
+    if (!failed) {
+        if (t->backoff < (unsigned)s->cfg.tcp_retries2 && t->backoff < 31)
+            t->backoff++;
+        timeout = sk_current_rto(s, t);
+    } else {
+        timeout = SK_TCP_RESOURCE_PROBE_INTERVAL; /* local congestion: no backoff */
+    }
+    if (t->user_timeout_ms) {
+        /* Linux's tcp_clamp_probe0_to_user_timeout(). */
+        sk_time_ns end = t->probes_stamp + SK_MS(t->user_timeout_ms);
+        if (end > s->now && end - s->now < timeout)
+            timeout = end - s->now;
+    }
+    t->rto_at = s->now + timeout;
+    return true;
+}
+
 /* Returns false when the TCB is gone. */
 static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
 {
@@ -234,40 +304,8 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
     }
 
     bool outstanding = t->snd_una != t->snd_max;
-    if (!outstanding) {
-        /* Persist (RFC 9293 §3.8.6.1): data or FIN waits on a closed
-         * window; probe it, backing off like the RTO (Linux
-         * tcp_probe_timer, counted as TCPWinProbe). */
-        bool pending = t->sndq.len || ((t->flags & SK_F_SHUT_WR) && !(t->flags & SK_F_FIN_SENT));
-        if (!pending)
-            return true;
-        unsigned max_probes = (t->flags & SK_F_ORPHAN)
-                                  ? (s->cfg.tcp_orphan_retries ? (unsigned)s->cfg.tcp_orphan_retries : 8)
-                                  : (unsigned)s->cfg.tcp_retries2;
-        if (t->probes_out >= max_probes) {
-            write_err(s, t, "zero-window probes unanswered");
-            return false;
-        }
-        t->flags |= SK_F_PERSIST;
-        t->probes_out++;
-        sk_count(s, SK_C_TCPEXT_TCP_WIN_PROBE);
-        if (t->snd_wnd && t->sndq.len) {
-            /* The window opened a little: send what fits (Linux's
-             * tcp_write_wakeup), not just a probe. */
-            uint32_t cwnd = t->cwnd;
-            t->cwnd = 0xffff;
-            uint32_t saved = t->snd_wnd;
-            sk_tcp_output(s, t);
-            t->snd_wnd = saved;
-            t->cwnd = cwnd;
-        }
-        if (t->snd_una == t->snd_max)
-            sk_send_probe(s, t);
-        if (t->backoff < 31)
-            t->backoff++;
-        t->rto_at = s->now + sk_current_rto(s, t);
-        return true;
-    }
+    if (!outstanding)
+        return on_probe_timer(s, t);
 
     /* Give up after tcp_retries2 (or TCP_USER_TIMEOUT, or
      * tcp_orphan_retries for orphans), measured as Linux measures it:

@@ -246,6 +246,24 @@ static void run_nstat(sk_runner *r, const char *cmd)
     sk_run_skip(r, "`%s`: synack has no counter named %s", cmd, want);
 }
 
+/* tc qdisc: only the drop-everything queue scripts use for local
+ * congestion (`pfifo limit 0`) has a synack equivalent, the stack's
+ * blocked transmit queue; deleting the root qdisc unblocks it. */
+static void run_tc_qdisc(sk_runner *r, const char *cmd)
+{
+    bool add = strstr(cmd, " add ") != NULL || strstr(cmd, " replace ") != NULL;
+    bool del = strstr(cmd, " del") != NULL;
+    if (add && strstr(cmd, "pfifo") && strstr(cmd, "limit 0")) {
+        sk_stack_set_tx_blocked(r->stack, true);
+        sk_run_trace(r, "`%s`: transmit queue blocked", cmd);
+    } else if (del && !add) {
+        sk_stack_set_tx_blocked(r->stack, false);
+        sk_run_trace(r, "`%s`: transmit queue unblocked", cmd);
+    } else {
+        sk_run_skip(r, "command `%s` has no synack equivalent", cmd);
+    }
+}
+
 static void run_simple(sk_runner *r, char *cmd)
 {
     static char words[MAX_WORDS][WORD_LEN];
@@ -273,6 +291,8 @@ static void run_simple(sk_runner *r, char *cmd)
     } else if (strcmp(w0, "ip") == 0 && n > 1 && strcmp(words[1], "tcp_metrics") == 0) {
         /* synack keeps no per-destination metrics cache: nothing to flush. */
         sk_run_trace(r, "`%s`: nothing to flush", cmd);
+    } else if (strcmp(w0, "tc") == 0 && n > 1 && strcmp(words[1], "qdisc") == 0) {
+        run_tc_qdisc(r, cmd);
     } else if (strcmp(w0, "ethtool") == 0) {
         /* Offload switches: synack has none (see --strict_segments). */
         sk_run_trace(r, "`%s`: no offloads", cmd);
