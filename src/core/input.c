@@ -646,8 +646,10 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
                  * tcp_fin_timeout, unless this very segment carries data
                  * (a reset follows) or the FIN (TIME_WAIT follows). */
                 if (seg->payload_len && seq_gt(seg->seq + (uint32_t)seg->payload_len, t->rcv_nxt)) {
+                    /* Linux answers from the segment (tcp_v4_send_reset),
+                     * as for one that found no socket. */
                     sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
-                    sk_send_active_rst(s, t);
+                    sk_reply_rst(s, seg);
                     sk_tcb_done(s, t, "data after close()");
                     return false;
                 }
@@ -866,11 +868,13 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     case SK_TCP_FIN_WAIT1:
     case SK_TCP_FIN_WAIT2:
         /* RFC 1122 §4.2.2.13 and Linux: new data for a socket that can no
-         * longer read it (closed or SHUT_RD) resets the connection. */
+         * longer read it (closed or SHUT_RD) resets the connection; the
+         * reset is built from the offending segment (tcp_v4_do_rcv sends
+         * tcp_v4_send_reset when tcp_rcv_state_process says so). */
         if ((t->flags & (SK_F_ORPHAN | SK_F_SHUT_RD)) && seg->payload_len &&
             seq_gt(seg->seq + (uint32_t)seg->payload_len, t->rcv_nxt)) {
             sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
-            sk_send_active_rst(s, t);
+            sk_reply_rst(s, seg);
             t->so_error = ECONNRESET;
             sk_tcb_done(s, t, "data after close()");
             return;

@@ -182,9 +182,12 @@ static bool syn_flood_action(sk_stack *s, sk_tcb *l)
         q->synflood_warn_after = s->now + SK_SEC(60);
         if (s->on_event) {
             char msg[128];
-            snprintf(msg, sizeof msg, "Possible SYN flooding on port %u.%u.%u.%u:%u. %s.  Check SNMP counters.",
-                     s->addr >> 24, (s->addr >> 16) & 0xff, (s->addr >> 8) & 0xff, s->addr & 0xff,
-                     (unsigned)l->lport, want_cookie ? "Sending cookies" : "Dropping request");
+            /* Linux names the listener's bound address, 0.0.0.0 when
+             * it listens on any. */
+            uint32_t a = l->laddr;
+            snprintf(msg, sizeof msg, "Possible SYN flooding on port %u.%u.%u.%u:%u. %s.", a >> 24,
+                     (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff, (unsigned)l->lport,
+                     want_cookie ? "Sending cookies" : "Dropping request");
             sk_event ev = {.type = SK_EV_MESSAGE, .now = s->now, .fd = l->fd,
                            .local = {s->addr, l->lport}, .message = msg};
             sk_emit(s, &ev);
@@ -331,7 +334,7 @@ void sk_accept_queue_remove(sk_stack *s, sk_tcb *child)
 
 /* The handshake completes: a full connection from the request
  * (Linux's tcp_v4_syn_recv_sock + tcp_create_openreq_child). */
-static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segment *seg)
+static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
 {
     sk_tcb *t = sk_tcb_alloc(s);
     if (!t)
@@ -387,14 +390,19 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req, const sk_se
             mss = (uint32_t)s->cfg.tcp_min_snd_mss;
         t->mss = (uint16_t)mss;
     }
-    /* RTT of the SYN-ACK: from the echoed timestamp, or (Karn) from the
-     * SYN-ACK's send time when it was not retransmitted.  A cookie's TSval
-     * was rounded down to carry options, so Linux takes no sample from it
-     * (the cookie request has no snt_synack). */
-    if ((t->flags & SK_F_TS_OK) && !(req->opts & REQ_COOKIE) && seg->opts.has_ts && seg->opts.ts_ecr) {
-        uint32_t rtt_ms = sk_tcp_time_ms(s) + t->ts_off - seg->opts.ts_ecr;
-        if ((int32_t)rtt_ms >= 0 && rtt_ms < 600000)
-            sk_rtt_sample(s, t, rtt_ms * 1000u);
+    /* No RTT sample here: the child's processing of this ACK takes the
+     * one sample Linux takes (tcp_synack_rtt_meas), from the echoed
+     * timestamp; sampling twice would shrink rttvar.  Without timestamps
+     * the SYN-ACK's send time is timed instead, unless it was retransmitted
+     * (Karn): the request's first timer was armed one initial RTO after
+     * it, so the record needs no field for it. */
+    if (!(t->flags & SK_F_TS_OK) && req->retrans == 0 && sk_timer_pending(&req->timer)) {
+        sk_time_ns armed = (sk_time_ns)req->timer.expires * SK_NSEC_PER_MSEC;
+        if (armed >= SK_TCP_TIMEOUT_INIT && armed - SK_TCP_TIMEOUT_INIT <= s->now) {
+            t->flags |= SK_F_RTT_PENDING;
+            t->rtt_seq = req->iss + 1;
+            t->rtt_start = armed - SK_TCP_TIMEOUT_INIT;
+        }
     }
     t->state = SK_TCP_SYN_RECV; /* the request's state, already reported */
     t->parent = l;
@@ -491,7 +499,7 @@ static void request_input(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segm
         }
         return;
     }
-    sk_tcb *child = create_child(s, l, req, seg);
+    sk_tcb *child = create_child(s, l, req);
     req_unlink(s, q, req);
     free(req);
     if (!child) {
@@ -532,8 +540,7 @@ static bool cookie_ack(sk_stack *s, sk_tcb *l, const sk_segment *seg)
         uint32_t ecr = seg->opts.ts_ecr;
         if (ecr)
             ecr -= req_ts_off(s, seg->src);
-        if (!sk_syncookie_ts_decode(ecr, &co))
-            return false;
+        sk_syncookie_ts_decode(ecr, &co);
         if (co.sack_ok && !s->cfg.tcp_sack)
             return false;
         if (co.wscale_ok && !s->cfg.tcp_window_scaling)
@@ -559,7 +566,7 @@ static bool cookie_ack(sk_stack *s, sk_tcb *l, const sk_segment *seg)
         sk_emit_drop(s, seg, SK_C_TCPEXT_LISTEN_OVERFLOWS);
         return true;
     }
-    sk_tcb *child = create_child(s, l, &req, seg);
+    sk_tcb *child = create_child(s, l, &req);
     if (!child) {
         sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
         return true;

@@ -91,21 +91,11 @@ uint32_t sk_syncookie_ts_make(uint32_t ts_now, const sk_cookie_opts *o)
     return (uint32_t)ts;
 }
 
-bool sk_syncookie_ts_decode(uint32_t ts_ecr, sk_cookie_opts *o)
+void sk_syncookie_ts_decode(uint32_t ts_ecr, sk_cookie_opts *o)
 {
     o->sack_ok = (ts_ecr & SK_SYNCOOKIE_TS_SACK) != 0;
     o->ecn_ok = (ts_ecr & SK_SYNCOOKIE_TS_ECN) != 0;
     uint32_t ws = ts_ecr & SK_SYNCOOKIE_TS_WSCALE_MASK;
-    if (ws == SK_SYNCOOKIE_TS_WSCALE_MASK) {
-        o->wscale_ok = false;
-        o->snd_wscale = 0;
-        return true;
-    }
-    /* RFC 7323 §2.3 caps the shift at 14; a larger value cannot come
-     * from a cookie we made. */
-    if (ws > 14)
-        return false;
-    o->wscale_ok = true;
-    o->snd_wscale = (uint8_t)ws;
-    return true;
+    o->wscale_ok = ws != SK_SYNCOOKIE_TS_WSCALE_MASK;
+    o->snd_wscale = o->wscale_ok ? (uint8_t)ws : 0;
 }

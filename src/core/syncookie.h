@@ -84,10 +84,13 @@ uint16_t sk_syncookie_check(const uint8_t key[16], const sk_cookie_tuple *tuple,
  * of ts_now. */
 uint32_t sk_syncookie_ts_make(uint32_t ts_now, const sk_cookie_opts *opts);
 
-/* Decodes the options from a cookie ACK's TSecr (offset already removed).
- * Returns false, as Linux's cookie_timestamp_decode, when the window scale
- * field is neither "none" (0xf) nor a valid shift count (<= 14). */
-bool sk_syncookie_ts_decode(uint32_t ts_ecr, sk_cookie_opts *opts);
+/* Decodes the options from a cookie ACK's TSecr (offset already removed),
+ * as Linux's cookie_timestamp_decode.  Any value decodes: the 4-bit window
+ * scale field is 0xf for "none" and 0..14 otherwise, so no shift above
+ * RFC 7323's 14 can come out of it; whether the decoded options are still
+ * allowed (tcp_timestamps, tcp_sack, tcp_window_scaling) is the
+ * listener's check. */
+void sk_syncookie_ts_decode(uint32_t ts_ecr, sk_cookie_opts *opts);
 
 /* Sizes of the listener's records, for reports (listen.c). */
 size_t sk_request_record_size(void);
