@@ -59,7 +59,11 @@ void sk_cc_on_rto(sk_stack *s, sk_tcb *t)
 void sk_cc_enter_recovery(sk_stack *s, sk_tcb *t)
 {
     t->ssthresh = half_flight(t);
-    t->cwnd = t->ssthresh + 3;
+    /* With SACK the pipe estimate replaces window inflation (RFC 6675
+     * §5): cwnd is ssthresh.  Without, NewReno inflates by the three
+     * segments that left the network (RFC 6582 §3.2). */
+    t->cwnd = (t->flags & SK_F_SACK_OK) ? t->ssthresh : t->ssthresh + 3;
+    t->high_rxt = t->snd_una;
     t->recover = t->snd_max;
     t->tlp_high_seq = 0;
     t->flags |= SK_F_IN_RECOVERY;

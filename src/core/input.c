@@ -511,6 +511,23 @@ static void update_window(sk_tcb *t, const sk_segment *seg)
     }
 }
 
+/* Fast retransmit (RFC 5681 §3.2, RFC 6675 §5): after tcp_reordering
+ * duplicate ACKs, or — with SACK — once that many segments' worth of data
+ * above a hole was SACKed (Linux's tcp_time_to_recover with sacked_out). */
+static void maybe_enter_recovery(sk_stack *s, sk_tcb *t)
+{
+    if (t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY))
+        return;
+    uint32_t reord = (uint32_t)s->cfg.tcp_reordering;
+    bool sack_says = (t->flags & SK_F_SACK_OK) && t->sacked_bytes >= reord * t->mss;
+    if (t->dupacks < reord && !sack_says)
+        return;
+    sk_cc_enter_recovery(s, t);
+    if (!(t->flags & SK_F_SACK_OK))
+        sk_retransmit_head(s, t);
+    /* With SACK, sk_tcp_output resends the holes as the pipe allows. */
+}
+
 /* Returns false when the segment must be dropped. */
 static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 {
@@ -536,16 +553,21 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     t->last_ack_recv = s->now;
     uint32_t prior_wnd = t->snd_wnd;
     update_window(t, seg);
+    uint32_t newly_sacked = 0;
+    if ((t->flags & SK_F_SACK_OK) && seg->opts.sack_count)
+        newly_sacked = sk_sack_update(s, t, seg);
     uint32_t acked = ack - t->snd_una;
     if (acked == 0) {
-        /* RFC 5681 §2 duplicate ACK: no data, same window, data in flight. */
-        if (seg->payload_len == 0 && !(seg->flags & (SK_TH_SYN | SK_TH_FIN)) && prior_wnd == t->snd_wnd &&
-            t->snd_max != t->snd_una) {
+        /* RFC 5681 §2 duplicate ACK: no data, same window, data in flight.
+         * With SACK, an ACK reporting new SACKed data counts even if the
+         * window moved (Linux's tcp_ack_is_dubious: FLAG_DATA_SACKED). */
+        bool classic = seg->payload_len == 0 && !(seg->flags & (SK_TH_SYN | SK_TH_FIN)) &&
+                       prior_wnd == t->snd_wnd;
+        if ((classic || newly_sacked) && t->snd_max != t->snd_una) {
             t->dupacks++;
-            if (t->dupacks == (unsigned)s->cfg.tcp_reordering && !(t->flags & SK_F_IN_RECOVERY)) {
-                sk_cc_enter_recovery(s, t);
-                sk_retransmit_head(s, t);
-            } else if (t->flags & SK_F_IN_RECOVERY) {
+            if (!(t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY))) {
+                maybe_enter_recovery(s, t);
+            } else if ((t->flags & SK_F_IN_RECOVERY) && !(t->flags & SK_F_SACK_OK)) {
                 t->cwnd++; /* RFC 6582 §3.2 step 4: inflate per dupack */
             }
         }
@@ -586,6 +608,8 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     t->snd_una = ack;
     if (seq_lt(t->snd_nxt, t->snd_una))
         t->snd_nxt = t->snd_una;
+    if (t->sack_n)
+        sk_sack_ack(t, ack);
     t->backoff = 0;
     t->retransmits = 0;
     t->retrans_stamp = 0;
@@ -599,15 +623,18 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             t->flags &= ~SK_F_IN_RECOVERY;
             t->cwnd = t->ssthresh;
             t->dupacks = 0;
-        } else {
+        } else if (!(t->flags & SK_F_SACK_OK)) {
             /* Partial ACK: retransmit the next hole, deflate by the amount
-             * acknowledged (RFC 6582 §3.2 step 5). */
+             * acknowledged (RFC 6582 §3.2 step 5).  With SACK the
+             * scoreboard picks the holes (sk_tcp_output). */
             sk_retransmit_head(s, t);
             t->cwnd = t->cwnd > acked / t->mss ? t->cwnd - acked / t->mss + 1 : 1;
         }
     } else {
         t->dupacks = 0;
         sk_cc_on_ack(s, t, data_acked);
+        if (t->sack_n && !(t->flags & SK_F_LOSS_RECOVERY))
+            maybe_enter_recovery(s, t); /* holes remain beyond this ACK */
     }
     if (seq_lt(t->rtx_nxt, t->snd_una))
         t->rtx_nxt = t->snd_una; /* the peer had more than we resent */

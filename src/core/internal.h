@@ -115,6 +115,10 @@ enum sk_tcb_flag {
 
 struct sk_listen_queue;
 
+typedef struct sk_sack_range {
+    uint32_t start, end;
+} sk_sack_range;
+
 typedef struct sk_tcb {
     struct sk_tcb *hnext; /* connection-table chain */
     sk_timer timer;       /* armed at the earliest of the deadlines below */
@@ -136,6 +140,10 @@ typedef struct sk_tcb {
     uint32_t snd_sml; /* end of the last sub-MSS segment sent (Minshall) */
     uint32_t rtx_nxt; /* after an RTO: next sequence to resend (snd_nxt never moves back) */
     uint32_t tlp_high_seq; /* snd_nxt when a tail loss probe went out, 0 if none */
+    uint32_t high_rxt;     /* SACK recovery: holes below this were resent (RFC 6675 HighRxt) */
+    uint32_t sacked_bytes; /* bytes the peer SACKed above snd_una */
+    sk_sack_range *sack_rb; /* the scoreboard (sack.c), NULL without holes */
+    uint16_t sack_n, sack_cap;
     /* receive sequence space */
     uint32_t irs, rcv_nxt, rcv_wnd, rcv_wup, rcv_ssthresh, window_clamp;
 
@@ -404,6 +412,16 @@ void sk_tw_expire(sk_stack *s);
 sk_time_ns sk_tw_next_deadline(const sk_stack *s);
 /* tcp_tw_reuse: may an active open take over this record's tuple? */
 bool sk_tw_reusable(sk_stack *s, uint32_t idx);
+
+/* sack.c */
+void sk_sack_clear(sk_tcb *t);
+uint32_t sk_sack_update(sk_stack *s, sk_tcb *t, const sk_segment *seg);
+void sk_sack_ack(sk_tcb *t, uint32_t una);
+uint32_t sk_sack_high(const sk_tcb *t);
+uint32_t sk_sack_skip(const sk_tcb *t, uint32_t seq);
+uint32_t sk_sack_next_start(const sk_tcb *t, uint32_t seq);
+bool sk_sack_next_hole(const sk_tcb *t, uint32_t from, uint32_t *start, uint32_t *len);
+uint32_t sk_sack_pipe(const sk_tcb *t);
 
 /* cc.c */
 void sk_cc_init(sk_stack *s, sk_tcb *t);

@@ -399,6 +399,8 @@ void sk_reply_rst(sk_stack *s, const sk_segment *seg)
  * only what was resent since counts. */
 uint32_t sk_flight_size(const sk_tcb *t)
 {
+    if (t->sack_n || ((t->flags & SK_F_IN_RECOVERY) && (t->flags & SK_F_SACK_OK)))
+        return sk_sack_pipe(t);
     if ((t->flags & SK_F_LOSS_RECOVERY) && seq_lt(t->rtx_nxt, t->snd_nxt))
         return t->rtx_nxt - t->snd_una;
     return t->snd_nxt - t->snd_una;
@@ -488,12 +490,20 @@ static bool retransmit_lost(sk_stack *s, sk_tcb *t)
     while ((t->flags & SK_F_LOSS_RECOVERY) && seq_lt(t->rtx_nxt, t->snd_nxt)) {
         if (seq_lt(t->rtx_nxt, t->snd_una))
             t->rtx_nxt = t->snd_una;
+        /* What the peer SACKed need not be resent (tcp_timeout_mark_lost
+         * leaves SACKed segments alone). */
+        t->rtx_nxt = sk_sack_skip(t, t->rtx_nxt);
+        if (!seq_lt(t->rtx_nxt, t->snd_nxt))
+            break;
         uint32_t data_end = t->snd_una + t->sndq.len;
         uint32_t avail = seq_lt(t->rtx_nxt, data_end) ? data_end - t->rtx_nxt : 0;
         uint32_t sent_left = t->snd_nxt - t->rtx_nxt;
         uint32_t len = avail < mss ? avail : mss;
         if (len > sent_left)
             len = sent_left;
+        uint32_t next_sacked = sk_sack_next_start(t, t->rtx_nxt);
+        if (t->sack_n && len > next_sacked - t->rtx_nxt)
+            len = next_sacked - t->rtx_nxt;
         bool fin = (t->flags & SK_F_FIN_SENT) && t->rtx_nxt + len == data_end && seq_gt(t->snd_nxt, data_end);
         if (!len && !fin) {
             t->flags &= ~SK_F_LOSS_RECOVERY;
@@ -511,6 +521,33 @@ static bool retransmit_lost(sk_stack *s, sk_tcb *t)
     return true;
 }
 
+/* SACK loss recovery (RFC 6675 §5 NextSeg rule 1): while the pipe has
+ * room, resend lost holes — un-SACKed bytes below SACKed ones — oldest
+ * first.  Returns false while the window is used up. */
+static bool retransmit_holes(sk_stack *s, sk_tcb *t)
+{
+    uint32_t mss = t->mss;
+    for (;;) {
+        if (sk_flight_size(t) >= t->cwnd * mss)
+            return false;
+        uint32_t start, len;
+        if (!sk_sack_next_hole(t, t->high_rxt, &start, &len))
+            return true;
+        if (len > mss)
+            len = mss;
+        uint32_t data_end = t->snd_una + t->sndq.len;
+        if (seq_gt(start + len, data_end))
+            len = seq_gt(data_end, start) ? data_end - start : 0;
+        bool fin = (t->flags & SK_F_FIN_SENT) && start + len == data_end && seq_gt(t->snd_max, data_end);
+        if (!len && !fin)
+            return true;
+        send_data_segment(s, t, start, len, fin, false);
+        if (s->xmit_failed)
+            return false;
+        t->high_rxt = start + len + (fin ? 1 : 0);
+    }
+}
+
 void sk_tcp_output(sk_stack *s, sk_tcb *t)
 {
     if (!can_send_data(t)) {
@@ -519,6 +556,11 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         return;
     }
     uint32_t mss = t->mss;
+    if ((t->flags & SK_F_IN_RECOVERY) && (t->flags & SK_F_SACK_OK) && !retransmit_holes(s, t)) {
+        if (t->flags & SK_F_ACK_NOW)
+            sk_send_ack(s, t);
+        return;
+    }
     if (!retransmit_lost(s, t)) {
         if (t->flags & SK_F_ACK_NOW)
             sk_send_ack(s, t);
@@ -585,7 +627,10 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
             break;
     }
     for (size_t i = 0; i < n; i++) {
-        send_data_segment(s, t, plan[i].seq, plan[i].len, plan[i].fin, i + 1 == n);
+        /* A multi-segment burst is one TSO packet in Linux and carries
+         * PSH; a lone segment carries it only at the end of the written
+         * data (tcp_push marks the tail of each write). */
+        send_data_segment(s, t, plan[i].seq, plan[i].len, plan[i].fin, i + 1 == n && n >= 2);
         if (s->xmit_failed)
             break; /* the queue refused it: stop here, the probe timer retries */
         if (plan[i].len < mss && plan[i].len > 0)

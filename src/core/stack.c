@@ -448,6 +448,7 @@ void sk_tcb_free(sk_stack *s, sk_tcb *t)
     }
     sk_ring_free(&t->sndq);
     sk_ring_free(&t->rcvq);
+    sk_sack_clear(t);
     while (t->ooo) {
         sk_ooo_seg *n = t->ooo->next;
         free(t->ooo);

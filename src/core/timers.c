@@ -330,6 +330,7 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
      * snd_nxt stays where it is, so ACKs keep an acceptable sequence. */
     t->flags |= SK_F_LOSS_RECOVERY;
     t->rtx_nxt = t->snd_una;
+    t->high_rxt = t->snd_una;
     t->flags &= ~(SK_F_IN_RECOVERY | SK_F_RTT_PENDING);
     t->dupacks = 0;
     sk_retransmit_head(s, t);
