@@ -589,8 +589,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     if (syn_acked && data_acked)
         data_acked--; /* the SYN's sequence number is not data */
     sk_ring_consume(&t->sndq, data_acked);
-    if (!t->sndq.len)
-        sk_ring_free(&t->sndq); /* an idle connection keeps no buffer */
+    sk_ring_drained(&t->sndq); /* an idle connection keeps no small buffer */
     t->bytes_acked += acked; /* Linux counts the SYN and FIN too (tcp_snd_una_update) */
 
     /* RTT sample (RFC 6298 §3 and RFC 7323 §4): from the echoed timestamp,

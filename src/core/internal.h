@@ -64,6 +64,10 @@ uint32_t sk_ring_write(sk_ring *r, const void *src, uint32_t len);
 uint32_t sk_ring_peek(const sk_ring *r, uint32_t off, void *dst, uint32_t len);
 void sk_ring_consume(sk_ring *r, uint32_t len);
 void sk_ring_free(sk_ring *r);
+/* After the queue drained: small buffers go back (an idle connection holds
+ * none); large ones stay, since a busy connection would otherwise pay a
+ * page-faulting mmap/munmap per round trip. */
+void sk_ring_drained(sk_ring *r);
 
 /* Out-of-order receive queue: non-overlapping, sorted segments of data
  * beyond RCV.NXT (RFC 9293 §3.10.7.4 allows keeping them; SACK reports
@@ -301,7 +305,9 @@ struct sk_stack {
     uint32_t conn_mask, conn_count;
 
     sk_tcb *listeners[64]; /* chained through hnext, by port % 64 */
-    sk_bind_bucket *bind_buckets[256];
+    sk_bind_bucket **bind_buckets; /* chained hash by port, grows with use */
+    uint32_t bind_mask, bind_count;
+    uint32_t fd_hint; /* no free handle below this one */
 
     sk_tw_table tw;
     uint32_t orphans;

@@ -73,3 +73,13 @@ void sk_ring_free(sk_ring *r)
     r->data = NULL;
     r->cap = r->head = r->len = 0;
 }
+
+void sk_ring_drained(sk_ring *r)
+{
+    if (r->len)
+        return;
+    if (r->cap <= 65536u)
+        sk_ring_free(r);
+    else
+        r->head = 0;
+}

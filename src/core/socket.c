@@ -419,8 +419,7 @@ ssize_t sk_recv(sk_stack *s, int fd, void *buf, size_t len, int flags)
         sk_ring_peek(&t->rcvq, 0, buf, n);
         if (!(flags & SK_MSG_PEEK)) {
             sk_ring_consume(&t->rcvq, n);
-            if (!t->rcvq.len)
-                sk_ring_free(&t->rcvq);
+            sk_ring_drained(&t->rcvq);
             window_update_after_read(s, t);
             sk_tcb_timer_update(s, t);
         }
@@ -522,8 +521,11 @@ int sk_shutdown(sk_stack *s, int fd, int how)
 
 static void release_fd(sk_stack *s, sk_tcb *t)
 {
-    if (t->fd >= 0 && (uint32_t)t->fd < s->fds_cap && s->fds[t->fd] == t)
+    if (t->fd >= 0 && (uint32_t)t->fd < s->fds_cap && s->fds[t->fd] == t) {
         s->fds[t->fd] = NULL;
+        if ((uint32_t)t->fd < s->fd_hint)
+            s->fd_hint = (uint32_t)t->fd; /* POSIX: the lowest free handle next */
+    }
     t->fd = -1;
 }
 

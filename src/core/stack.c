@@ -84,7 +84,9 @@ sk_stack *sk_stack_new(const sk_stack_params *p)
     s->conn_buckets = calloc(s->conn_mask + 1, sizeof(*s->conn_buckets));
     s->fds_cap = 16;
     s->fds = calloc(s->fds_cap, sizeof(*s->fds));
-    if (!s->conn_buckets || !s->fds || sk_tw_init(&s->tw) != 0) {
+    s->bind_mask = 63;
+    s->bind_buckets = calloc(s->bind_mask + 1, sizeof(*s->bind_buckets));
+    if (!s->conn_buckets || !s->fds || !s->bind_buckets || sk_tw_init(&s->tw) != 0) {
         sk_stack_free(s);
         return NULL;
     }
@@ -133,13 +135,14 @@ void sk_stack_free(sk_stack *s)
     if (!s)
         return;
     free_tcb_chain_all(s);
-    for (size_t i = 0; i < 256; i++) {
+    for (uint32_t i = 0; s->bind_buckets && i <= s->bind_mask; i++) {
         while (s->bind_buckets[i]) {
             sk_bind_bucket *b = s->bind_buckets[i];
             s->bind_buckets[i] = b->next;
             free(b);
         }
     }
+    free(s->bind_buckets);
     sk_tw_destroy(&s->tw);
     free(s->conn_buckets);
     free(s->fds);
@@ -310,9 +313,31 @@ void sk_listener_unhash(sk_stack *s, sk_tcb *t)
 /* Bind buckets                                                         */
 /* ------------------------------------------------------------------ */
 
+static inline uint32_t port_hash(uint16_t port) { return (uint32_t)port * 0x9e3779b1u >> 16; }
+
+static void bind_grow(sk_stack *s)
+{
+    uint32_t nmask = s->bind_mask * 2 + 1;
+    sk_bind_bucket **nb = calloc((size_t)nmask + 1, sizeof(*nb));
+    if (!nb)
+        return; /* longer chains, same answers */
+    for (uint32_t i = 0; i <= s->bind_mask; i++) {
+        while (s->bind_buckets[i]) {
+            sk_bind_bucket *b = s->bind_buckets[i];
+            s->bind_buckets[i] = b->next;
+            uint32_t h = port_hash(b->port) & nmask;
+            b->next = nb[h];
+            nb[h] = b;
+        }
+    }
+    free(s->bind_buckets);
+    s->bind_buckets = nb;
+    s->bind_mask = nmask;
+}
+
 sk_bind_bucket *sk_bind_bucket_get(sk_stack *s, uint16_t port, bool create)
 {
-    sk_bind_bucket **head = &s->bind_buckets[port & 255];
+    sk_bind_bucket **head = &s->bind_buckets[port_hash(port) & s->bind_mask];
     for (sk_bind_bucket *b = *head; b; b = b->next)
         if (b->port == port)
             return b;
@@ -322,8 +347,13 @@ sk_bind_bucket *sk_bind_bucket_get(sk_stack *s, uint16_t port, bool create)
     if (!b)
         return NULL;
     b->port = port;
+    if (s->bind_count > s->bind_mask && s->bind_mask < 65535) {
+        bind_grow(s);
+        head = &s->bind_buckets[port_hash(port) & s->bind_mask];
+    }
     b->next = *head;
     *head = b;
+    s->bind_count++;
     return b;
 }
 
@@ -331,11 +361,13 @@ void sk_bind_bucket_release(sk_stack *s, sk_bind_bucket *b)
 {
     if (b->refs || b->listeners || b->tw)
         return;
-    sk_bind_bucket **pp = &s->bind_buckets[b->port & 255];
+    sk_bind_bucket **pp = &s->bind_buckets[port_hash(b->port) & s->bind_mask];
     while (*pp && *pp != b)
         pp = &(*pp)->next;
-    if (*pp)
+    if (*pp) {
         *pp = b->next;
+        s->bind_count--;
+    }
     free(b);
 }
 
@@ -390,8 +422,10 @@ sk_tcb *sk_tcb_alloc(sk_stack *s)
 
 int sk_fd_install(sk_stack *s, sk_tcb *t)
 {
+    /* The lowest free handle, as POSIX hands out descriptors; the hint
+     * keeps a stack filling up with connections from rescanning. */
     uint32_t i;
-    for (i = 0; i < s->fds_cap; i++)
+    for (i = s->fd_hint; i < s->fds_cap; i++)
         if (!s->fds[i])
             break;
     if (i == s->fds_cap) {
@@ -407,6 +441,7 @@ int sk_fd_install(sk_stack *s, sk_tcb *t)
     }
     s->fds[i] = t;
     t->fd = (int)i;
+    s->fd_hint = i + 1;
     return (int)i;
 }
 
