@@ -7,9 +7,33 @@
 #ifndef SYNACK_TOOLS_COMMANDS_H
 #define SYNACK_TOOLS_COMMANDS_H
 
+#include <stdio.h>
+
 /* synack script [-v] FILE.pkt...: runs packetdrill scripts against a fresh
  * stack each, in virtual time; prints PASS/FAIL/SKIP per script and a
  * summary.  Exits 1 if any script failed. */
 int sk_cmd_script(int argc, char **argv);
+
+/* synack conformance [--shared DIR] [--expect FILE] [--tier N]...
+ * [--write-expectations]: runs the conformance tiers and checks the
+ * results against the expectations file (tools/cmd_conformance.c).  Exits
+ * 1 on an unexpected result, 77 when DIR has no conformance scripts. */
+int sk_cmd_conformance(int argc, char **argv);
+
+/* synack serve --tun NAME --addr A/N --port N (--http|--echo|--discard|
+ * --source) ...: a server on a TUN device (tools/cmd_serve.c). */
+int sk_cmd_serve(int argc, char **argv);
+void sk_cmd_serve_usage(FILE *out);
+
+/* synack connect A.B.C.D:PORT --tun NAME (--http PATH|--send FILE|
+ * --recv N) [-o FILE]: a client on a TUN device (tools/cmd_connect.c). */
+int sk_cmd_connect(int argc, char **argv);
+void sk_cmd_connect_usage(FILE *out);
+
+/* synack flood [--syncookies 0|1|2] [--rate N] [--clients N] [--backlog N]
+ * [--duration S] [--grace S] [--seed N]: a SYN flood with legitimate
+ * clients on the in-memory wire (tools/cmd_flood.c). */
+int sk_cmd_flood(int argc, char **argv);
+void sk_cmd_flood_usage(FILE *out);
 
 #endif

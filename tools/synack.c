@@ -27,6 +27,10 @@ static int cmd_version(int argc, char **argv)
 static const cli_command commands[] = {
     {"demo", "a client and a server exchange one HTTP request on the in-memory wire, traced", sk_cmd_demo},
     {"script", "run packetdrill scripts against a fresh stack each, in virtual time", sk_cmd_script},
+    {"conformance", "run the conformance tiers and check them against the expectations file", sk_cmd_conformance},
+    {"serve", "serve HTTP, echo, discard or a byte source on a TUN device", sk_cmd_serve},
+    {"connect", "connect to a server over a TUN device: HTTP GET, send a file, receive N bytes", sk_cmd_connect},
+    {"flood", "a SYN flood against a listener while legitimate clients connect (SYN cookies)", sk_cmd_flood},
     {"version", "print synack's version", cmd_version},
 };
 
@@ -40,7 +44,7 @@ static void usage(FILE *out)
             "\n"
             "commands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nexit status: 0 success, 1 failure, 2 usage error\n");
 }
 

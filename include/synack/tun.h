@@ -1,0 +1,50 @@
+/*
+ * The TUN backend: a Linux TUN device carrying bare IPv4 datagrams
+ * (IFF_TUN | IFF_NO_PI) between the kernel and a synack stack.
+ *
+ * Every call returns a negative errno on failure and writes a sentence
+ * for a person into `err`, naming what was wrong and what to do.
+ */
+#ifndef SYNACK_TUN_H
+#define SYNACK_TUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "synack/synack.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sk_tun_info {
+    char name[16]; /* the interface name the kernel settled on (IFNAMSIZ) */
+    uint16_t mtu;  /* the device's MTU, 0 if it could not be read          */
+} sk_tun_info;
+
+/* Opens /dev/net/tun and attaches to the TUN device `name`, creating it
+ * when it does not exist (that needs CAP_NET_ADMIN) or attaching to one
+ * made beforehand with `ip tuntap add dev NAME mode tun`.  The descriptor
+ * is non-blocking and close-on-exec.  Returns it, or -errno:
+ *   -EACCES/-EPERM  no permission (needs CAP_NET_ADMIN or root)
+ *   -EBUSY          another process holds the device
+ *   -EINVAL         `name` is empty, too long, or the device is not a TUN
+ *   -ENOENT         /dev/net/tun is missing (no tun module)            */
+int sk_tun_open(const char *name, sk_tun_info *info, char *err, size_t errlen);
+
+/* Parses "A.B.C.D" or "A.B.C.D/N" into a host-order address and prefix
+ * length (32 when absent).  Returns 0 or -EINVAL, saying which part of
+ * `text` is wrong. */
+int sk_parse_ipv4_prefix(const char *text, uint32_t *addr, int *prefix, char *err, size_t errlen);
+
+/* Parses "A.B.C.D:PORT" (port 1..65535).  Returns 0 or -EINVAL. */
+int sk_parse_ipv4_endpoint(const char *text, sk_endpoint *ep, char *err, size_t errlen);
+
+/* "10.77.0.2" into buf (at least 16 bytes). */
+void sk_format_ipv4(uint32_t addr, char *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,1381 @@
+/*
+ * libsynack-packetdrill.so: one synack stack behind packetdrill's
+ * shared-object interface (see packetdrill_interface.h), in virtual time.
+ *
+ * Time moves only when packetdrill says so (usleep) or when a call on the
+ * thread that created the instance would block: that call then runs the
+ * stack's timers one deadline at a time until it can complete, so a script
+ * never waits in real time.  packetdrill makes blocking calls on a thread of
+ * their own while its main thread keeps injecting packets and sleeping; a
+ * blocking call on any thread other than the creator's therefore waits for
+ * those calls to change something, as a blocked call waits in a kernel.
+ * Every entry point holds the instance's lock.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <linux/sockios.h>
+
+#include "packetdrill/packetdrill_interface.h"
+#include "synack/synack.h"
+
+#define PD_FIRST_FD 3 /* 0-2 are a process's stdio; packetdrill expects 3 up */
+#define PD_MAX_FDS 1024
+#define PD_PIPE_SIZE 65536 /* Linux's default pipe capacity */
+#define PD_DEFAULT_MTU 1500
+/* gettimeofday() reads this plus the virtual time elapsed: a fixed,
+ * plausible wall-clock origin keeps runs identical. */
+#define PD_EPOCH_USECS 1600000000000000ull
+/* The stack's clock starts here rather than at 0 so that "time 0" never
+ * doubles as "unset" anywhere in the engine. */
+#define PD_CLOCK_START_NS SK_NSEC_PER_SEC
+
+typedef struct pd_datagram {
+    uint8_t *data;
+    size_t len;
+    sk_time_ns at;
+} pd_datagram;
+
+typedef struct pd_pipebuf {
+    uint8_t buf[PD_PIPE_SIZE];
+    size_t head, len;
+    bool reader_open, writer_open;
+} pd_pipebuf;
+
+typedef struct pd_epoll_reg {
+    int fd;
+    uint32_t events;
+    epoll_data_t data;
+    bool pending;  /* woken since last reported (EPOLLET)    */
+    bool disabled; /* EPOLLONESHOT reported, awaiting MOD    */
+} pd_epoll_reg;
+
+typedef enum pd_fd_kind { PD_FREE = 0, PD_SOCKET, PD_EPOLL, PD_PIPE_READ, PD_PIPE_WRITE } pd_fd_kind;
+
+typedef struct pd_fd {
+    pd_fd_kind kind;
+    bool nonblock;
+    int handle;          /* PD_SOCKET: synack's handle */
+    pd_pipebuf *pipe;       /* PD_PIPE_*                  */
+    pd_epoll_reg *regs;  /* PD_EPOLL                   */
+    size_t reg_count, reg_cap;
+} pd_fd;
+
+typedef struct pd_override {
+    char *name, *value;
+} pd_override;
+
+typedef struct pd_instance {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    pthread_t creator;
+    uint64_t generation; /* bumped by anything that may unblock a call */
+
+    sk_stack *stack;
+    sk_time_ns now;
+    uint32_t local_ip, remote_ip;
+    char *proc_sys;
+    pd_override *overrides;
+    size_t override_count;
+
+    pd_datagram *out;
+    size_t out_head, out_count, out_cap;
+
+    pd_fd fds[PD_MAX_FDS];
+} pd_instance;
+
+/* ------------------------------------------------------------------ */
+/* Plumbing                                                             */
+/* ------------------------------------------------------------------ */
+
+static int fail(int err)
+{
+    errno = err;
+    return -1;
+}
+
+static ssize_t fail_ssize(int err)
+{
+    errno = err;
+    return -1;
+}
+
+static void lock(pd_instance *pd)
+{
+    pthread_mutex_lock(&pd->lock);
+}
+
+static void unlock(pd_instance *pd)
+{
+    pthread_mutex_unlock(&pd->lock);
+}
+
+static void touched(pd_instance *pd)
+{
+    pd->generation++;
+    pthread_cond_broadcast(&pd->changed);
+}
+
+static void on_transmit(void *ctx, const uint8_t *datagram, size_t len)
+{
+    pd_instance *pd = ctx;
+    if (pd->out_count == pd->out_cap) {
+        size_t cap = pd->out_cap ? pd->out_cap * 2 : 64;
+        pd_datagram *n = malloc(cap * sizeof(*n));
+        if (!n)
+            return; /* lost like a full device queue drops */
+        for (size_t i = 0; i < pd->out_count; i++)
+            n[i] = pd->out[(pd->out_head + i) % pd->out_cap];
+        free(pd->out);
+        pd->out = n;
+        pd->out_cap = cap;
+        pd->out_head = 0;
+    }
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return;
+    memcpy(copy, datagram, len);
+    pd->out[(pd->out_head + pd->out_count) % pd->out_cap] = (pd_datagram){copy, len, pd->now};
+    pd->out_count++;
+}
+
+static void on_event(void *ctx, const sk_event *ev)
+{
+    pd_instance *pd = ctx;
+    if (ev->type != SK_EV_READY || ev->fd < 0)
+        return;
+    /* Edge-triggered epoll reports a socket again only after a wakeup,
+     * as Linux's ep_poll_callback() queues it on each one. */
+    for (int e = PD_FIRST_FD; e < PD_MAX_FDS; e++) {
+        pd_fd *ep = &pd->fds[e];
+        if (ep->kind != PD_EPOLL)
+            continue;
+        for (size_t i = 0; i < ep->reg_count; i++) {
+            pd_fd *w = &pd->fds[ep->regs[i].fd];
+            if (w->kind == PD_SOCKET && w->handle == ev->fd)
+                ep->regs[i].pending = true;
+        }
+    }
+}
+
+/* Runs timers one deadline at a time so every datagram carries the time
+ * it would have left. */
+static void advance_to(pd_instance *pd, sk_time_ns t)
+{
+    sk_time_ns last = SK_TIME_NEVER;
+    for (;;) {
+        sk_time_ns d = sk_next_deadline(pd->stack);
+        /* A deadline that running the timers did not move would spin
+         * forever: leave it to the final sk_advance below. */
+        if (d == SK_TIME_NEVER || d > t || d == last)
+            break;
+        last = d;
+        if (d > pd->now)
+            pd->now = d;
+        sk_advance(pd->stack, pd->now);
+    }
+    if (t > pd->now)
+        pd->now = t;
+    sk_advance(pd->stack, pd->now);
+    touched(pd);
+}
+
+/* A call that cannot complete yet waits here (lock held) until something
+ * may have changed or virtual time reaches `until`.  Returns false when
+ * nothing ever could change: the creator thread is the only one driving
+ * and the stack has no timer pending and the call no timeout. */
+static bool wait_for_change(pd_instance *pd, sk_time_ns until)
+{
+    if (pthread_equal(pthread_self(), pd->creator)) {
+        sk_time_ns d = sk_next_deadline(pd->stack);
+        sk_time_ns t = d < until ? d : until;
+        if (t == SK_TIME_NEVER)
+            return false;
+        if (t <= pd->now) {
+            /* Due now: run it; a deadline that stays due cannot help. */
+            advance_to(pd, pd->now);
+            return sk_next_deadline(pd->stack) > pd->now;
+        }
+        advance_to(pd, t);
+        return true;
+    }
+    uint64_t seen = pd->generation;
+    while (pd->generation == seen && pd->now < until)
+        pthread_cond_wait(&pd->changed, &pd->lock);
+    return true;
+}
+
+static pd_fd *get_fd(pd_instance *pd, int fd)
+{
+    if (fd < PD_FIRST_FD || fd >= PD_MAX_FDS || pd->fds[fd].kind == PD_FREE)
+        return NULL;
+    return &pd->fds[fd];
+}
+
+static pd_fd *get_socket(pd_instance *pd, int fd, int *err)
+{
+    pd_fd *f = get_fd(pd, fd);
+    if (!f) {
+        *err = EBADF;
+        return NULL;
+    }
+    if (f->kind != PD_SOCKET) {
+        *err = ENOTSOCK;
+        return NULL;
+    }
+    return f;
+}
+
+static int new_fd(pd_instance *pd, pd_fd_kind kind)
+{
+    for (int fd = PD_FIRST_FD; fd < PD_MAX_FDS; fd++) {
+        if (pd->fds[fd].kind == PD_FREE) {
+            pd->fds[fd] = (pd_fd){.kind = kind, .handle = -1};
+            return fd;
+        }
+    }
+    return -EMFILE;
+}
+
+static sk_time_ns timeout_deadline(const pd_instance *pd, int timeout_ms)
+{
+    if (timeout_ms < 0)
+        return SK_TIME_NEVER;
+    return pd->now + (sk_time_ns)timeout_ms * SK_NSEC_PER_MSEC;
+}
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                        */
+/* ------------------------------------------------------------------ */
+
+static bool parse_ip(const char *s, uint32_t *out)
+{
+    struct in_addr a;
+    if (inet_pton(AF_INET, s, &a) != 1)
+        return false;
+    *out = ntohl(a.s_addr);
+    return true;
+}
+
+/* "net.ipv4.tcp_sack" -> "<root>/net/ipv4/tcp_sack" */
+static void sysctl_path(const char *root, const char *name, char *out, size_t len)
+{
+    int n = snprintf(out, len, "%s/", root);
+    for (const char *c = name; *c && n >= 0 && (size_t)n + 1 < len; c++)
+        out[n++] = *c == '.' ? '/' : *c;
+    if (n >= 0 && (size_t)n < len)
+        out[n] = 0;
+}
+
+/* Linux's configuration as the namespace holds it, then the flags' own
+ * values: done before every socket() so `sysctl` lines a script ran since
+ * the previous one apply. */
+static void apply_sysctls(pd_instance *pd)
+{
+    char err[256];
+    if (pd->proc_sys && *pd->proc_sys) {
+        for (size_t i = 0; sk_sysctl_name(i); i++) {
+            const char *name = sk_sysctl_name(i);
+            char path[4096], value[512];
+            sysctl_path(pd->proc_sys, name, path, sizeof(path));
+            FILE *f = fopen(path, "r");
+            if (!f)
+                continue;
+            size_t n = fread(value, 1, sizeof(value) - 1, f);
+            fclose(f);
+            value[n] = 0;
+            while (n && (value[n - 1] == '\n' || value[n - 1] == ' ' || value[n - 1] == '\t'))
+                value[--n] = 0;
+            if (n)
+                (void)sk_sysctl_set(pd->stack, name, value, err, sizeof(err));
+        }
+    }
+    for (size_t i = 0; i < pd->override_count; i++)
+        (void)sk_sysctl_set(pd->stack, pd->overrides[i].name, pd->overrides[i].value, err, sizeof(err));
+}
+
+static void add_override(pd_instance *pd, const char *name, const char *value)
+{
+    pd_override *n = realloc(pd->overrides, (pd->override_count + 1) * sizeof(*n));
+    if (!n)
+        return;
+    pd->overrides = n;
+    char *v = strdup(value);
+    char *k = strdup(name);
+    if (!v || !k) {
+        free(v);
+        free(k);
+        return;
+    }
+    for (char *c = v; *c; c++)
+        if (*c == ':')
+            *c = ' ';
+    pd->overrides[pd->override_count++] = (pd_override){k, v};
+}
+
+typedef struct pd_settings {
+    uint32_t local_ip, remote_ip;
+    uint16_t mtu;
+    uint64_t seed;
+} pd_settings;
+
+static void parse_flags(pd_instance *pd, const char *flags, pd_settings *set)
+{
+    if (!flags)
+        return;
+    char *copy = strdup(flags), *save = NULL;
+    if (!copy)
+        return;
+    for (char *tok = strtok_r(copy, " ,\t\n", &save); tok; tok = strtok_r(NULL, " ,\t\n", &save)) {
+        while (*tok == '-')
+            tok++;
+        char *eq = strchr(tok, '=');
+        if (!eq) {
+            fprintf(stderr, "synack-packetdrill: flag '%s' is not KEY=VALUE; ignored\n", tok);
+            continue;
+        }
+        *eq = 0;
+        const char *key = tok, *val = eq + 1;
+        char *end = NULL;
+        if (!strcmp(key, "local_ip")) {
+            if (!parse_ip(val, &set->local_ip))
+                fprintf(stderr, "synack-packetdrill: local_ip=%s is not an IPv4 address; ignored\n", val);
+        } else if (!strcmp(key, "remote_ip")) {
+            if (!parse_ip(val, &set->remote_ip))
+                fprintf(stderr, "synack-packetdrill: remote_ip=%s is not an IPv4 address; ignored\n", val);
+        } else if (!strcmp(key, "mtu")) {
+            unsigned long m = strtoul(val, &end, 10);
+            if (!*val || *end || m < 68 || m > 65535)
+                fprintf(stderr, "synack-packetdrill: mtu=%s is not in 68..65535; ignored\n", val);
+            else
+                set->mtu = (uint16_t)m;
+        } else if (!strcmp(key, "seed")) {
+            unsigned long long sd = strtoull(val, &end, 0);
+            if (!*val || *end)
+                fprintf(stderr, "synack-packetdrill: seed=%s is not a number; ignored\n", val);
+            else
+                set->seed = sd;
+        } else if (!strcmp(key, "proc_sys")) {
+            free(pd->proc_sys);
+            pd->proc_sys = strdup(val);
+        } else if (!strncmp(key, "net.", 4)) {
+            add_override(pd, key, val);
+        } else {
+            fprintf(stderr, "synack-packetdrill: unknown flag '%s'; ignored\n", key);
+        }
+    }
+    free(copy);
+}
+
+/* ------------------------------------------------------------------ */
+/* Addresses                                                            */
+/* ------------------------------------------------------------------ */
+
+static int to_endpoint(const struct sockaddr *addr, socklen_t len, sk_endpoint *ep)
+{
+    if (!addr)
+        return -EFAULT;
+    if (len < (socklen_t)sizeof(sa_family_t))
+        return -EINVAL;
+    if (addr->sa_family != AF_INET)
+        return -EAFNOSUPPORT;
+    if (len < (socklen_t)sizeof(struct sockaddr_in))
+        return -EINVAL;
+    struct sockaddr_in sin;
+    memcpy(&sin, addr, sizeof(sin));
+    ep->addr = ntohl(sin.sin_addr.s_addr);
+    ep->port = ntohs(sin.sin_port);
+    return 0;
+}
+
+/* Writes as much of the address as *len allows and sets *len to the full
+ * size, as accept(2) and recvfrom(2) do. */
+static void from_endpoint(const sk_endpoint *ep, struct sockaddr *addr, socklen_t *len)
+{
+    if (!addr || !len)
+        return;
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(ep->addr);
+    sin.sin_port = htons(ep->port);
+    size_t n = *len < (socklen_t)sizeof(sin) ? (size_t)*len : sizeof(sin);
+    memcpy(addr, &sin, n);
+    *len = (socklen_t)sizeof(sin);
+}
+
+/* ------------------------------------------------------------------ */
+/* Sockets                                                              */
+/* ------------------------------------------------------------------ */
+
+static int pd_socket(void *ud, int domain, int type, int protocol)
+{
+    pd_instance *pd = ud;
+    if (domain != AF_INET)
+        return fail(EAFNOSUPPORT);
+    int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (base != SOCK_STREAM)
+        return fail(ESOCKTNOSUPPORT);
+    if (protocol != 0 && protocol != IPPROTO_TCP)
+        return fail(EPROTONOSUPPORT);
+    lock(pd);
+    apply_sysctls(pd);
+    int fd = new_fd(pd, PD_SOCKET);
+    int rc = fd;
+    if (fd >= 0) {
+        int h = sk_socket(pd->stack);
+        if (h < 0) {
+            pd->fds[fd].kind = PD_FREE;
+            rc = h;
+        } else {
+            pd->fds[fd].handle = h;
+            pd->fds[fd].nonblock = (type & SOCK_NONBLOCK) != 0;
+        }
+    }
+    unlock(pd);
+    return rc < 0 ? fail(-rc) : rc;
+}
+
+static int pd_bind(void *ud, int sockfd, const struct sockaddr *addr, socklen_t addrlen)
+{
+    pd_instance *pd = ud;
+    int err = 0, rc;
+    lock(pd);
+    pd_fd *f = get_socket(pd, sockfd, &err);
+    sk_endpoint ep;
+    if (!f)
+        rc = -err;
+    else if ((rc = to_endpoint(addr, addrlen, &ep)) == 0)
+        rc = sk_bind(pd->stack, f->handle, &ep);
+    touched(pd);
+    unlock(pd);
+    return rc < 0 ? fail(-rc) : 0;
+}
+
+static int pd_listen(void *ud, int sockfd, int backlog)
+{
+    pd_instance *pd = ud;
+    int err = 0, rc;
+    lock(pd);
+    pd_fd *f = get_socket(pd, sockfd, &err);
+    rc = f ? sk_listen(pd->stack, f->handle, backlog) : -err;
+    touched(pd);
+    unlock(pd);
+    return rc < 0 ? fail(-rc) : 0;
+}
+
+static int pd_accept(void *ud, int sockfd, struct sockaddr *addr, socklen_t *addrlen)
+{
+    pd_instance *pd = ud;
+    int err = 0, rc;
+    lock(pd);
+    pd_fd *f = get_socket(pd, sockfd, &err);
+    if (!f) {
+        unlock(pd);
+        return fail(err);
+    }
+    sk_endpoint peer = {0};
+    for (;;) {
+        rc = sk_accept(pd->stack, pd->fds[sockfd].handle, &peer);
+        if (rc != -EAGAIN || pd->fds[sockfd].nonblock)
+            break;
+        if (!wait_for_change(pd, SK_TIME_NEVER)) {
+            rc = -EDEADLK;
+            break;
+        }
+        if (pd->fds[sockfd].kind != PD_SOCKET) { /* closed by another thread */
+            rc = -EBADF;
+            break;
+        }
+    }
+    if (rc >= 0) {
+        int fd = new_fd(pd, PD_SOCKET);
+        if (fd < 0) {
+            sk_close(pd->stack, rc);
+            rc = fd;
+        } else {
+            pd->fds[fd].handle = rc;
+            from_endpoint(&peer, addr, addrlen);
+            rc = fd;
+        }
+    }
+    touched(pd);
+    unlock(pd);
+    return rc < 0 ? fail(-rc) : rc;
+}
+
+static int pd_connect(void *ud, int sockfd, const struct sockaddr *addr, socklen_t addrlen)
+{
+    pd_instance *pd = ud;
+    int err = 0, rc;
+    lock(pd);
+    pd_fd *f = get_socket(pd, sockfd, &err);
+    sk_endpoint ep;
+    if (!f) {
+        rc = -err;
+    } else if ((rc = to_endpoint(addr, addrlen, &ep)) == 0) {
+        rc = sk_connect(pd->stack, f->handle, &ep);
+        /* A blocking connect() returns once the handshake has finished
+         * one way or the other: ask again, as the kernel's wait does. */
+        while ((rc == -EINPROGRESS || rc == -EALREADY) && !pd->fds[sockfd].nonblock) {
+            if (!wait_for_change(pd, SK_TIME_NEVER)) {
+                rc = -EDEADLK;
+                break;
+            }
+            if (pd->fds[sockfd].kind != PD_SOCKET) {
+                rc = -EBADF;
+                break;
+            }
+            rc = sk_connect(pd->stack, pd->fds[sockfd].handle, &ep);
+        }
+    }
+    touched(pd);
+    unlock(pd);
+    return rc < 0 ? fail(-rc) : 0;
+}
+
+/* Pipe ends: read end yields data, then 0 once the writer is gone. */
+static ssize_t pipe_read(pd_instance *pd, int fd, void *buf, size_t len)
+{
+    for (;;) {
+        pd_pipebuf *p = pd->fds[fd].pipe;
+        if (p->len) {
+            size_t n = len < p->len ? len : p->len;
+            for (size_t i = 0; i < n; i++)
+                ((uint8_t *)buf)[i] = p->buf[(p->head + i) % PD_PIPE_SIZE];
+            p->head = (p->head + n) % PD_PIPE_SIZE;
+            p->len -= n;
+            touched(pd);
+            return (ssize_t)n;
+        }
+        if (!p->writer_open || len == 0)
+            return 0;
+        if (pd->fds[fd].nonblock)
+            return -EAGAIN;
+        if (!wait_for_change(pd, SK_TIME_NEVER))
+            return -EDEADLK;
+        if (pd->fds[fd].kind != PD_PIPE_READ)
+            return -EBADF;
+    }
+}
+
+static ssize_t pipe_write(pd_instance *pd, int fd, const void *buf, size_t len)
+{
+    size_t done = 0;
+    for (;;) {
+        pd_pipebuf *p = pd->fds[fd].pipe;
+        if (!p->reader_open)
+            return done ? (ssize_t)done : -EPIPE;
+        size_t room = PD_PIPE_SIZE - p->len;
+        size_t n = len - done < room ? len - done : room;
+        for (size_t i = 0; i < n; i++)
+            p->buf[(p->head + p->len + i) % PD_PIPE_SIZE] = ((const uint8_t *)buf)[done + i];
+        p->len += n;
+        done += n;
+        if (n)
+            touched(pd);
+        if (done == len)
+            return (ssize_t)done;
+        if (pd->fds[fd].nonblock)
+            return done ? (ssize_t)done : -EAGAIN;
+        if (!wait_for_change(pd, SK_TIME_NEVER))
+            return done ? (ssize_t)done : -EDEADLK;
+        if (pd->fds[fd].kind != PD_PIPE_WRITE)
+            return -EBADF;
+    }
+}
+
+/* recv(2) on any fd kind, blocking unless O_NONBLOCK or MSG_DONTWAIT. */
+static ssize_t do_recv(pd_instance *pd, int fd, void *buf, size_t len, int flags, sk_endpoint *peer)
+{
+    pd_fd *f = get_fd(pd, fd);
+    if (!f)
+        return -EBADF;
+    if (f->kind == PD_PIPE_READ)
+        return pipe_read(pd, fd, buf, len);
+    if (f->kind != PD_SOCKET)
+        return f->kind == PD_PIPE_WRITE ? -EBADF : -EINVAL;
+    bool dontwait = f->nonblock || (flags & MSG_DONTWAIT);
+    for (;;) {
+        ssize_t rc = sk_recv(pd->stack, pd->fds[fd].handle, buf, len, flags & ~MSG_DONTWAIT);
+        if (rc != -EAGAIN || dontwait) {
+            if (rc >= 0 && peer)
+                (void)sk_getpeername(pd->stack, pd->fds[fd].handle, peer);
+            touched(pd);
+            return rc;
+        }
+        if (!wait_for_change(pd, SK_TIME_NEVER))
+            return -EDEADLK;
+        if (pd->fds[fd].kind != PD_SOCKET)
+            return -EBADF;
+    }
+}
+
+/* send(2): a blocking call returns once every byte is queued, as Linux's
+ * tcp_sendmsg() waits for send-buffer space; a non-blocking one queues
+ * what fits. */
+static ssize_t do_send(pd_instance *pd, int fd, const void *buf, size_t len, int flags)
+{
+    pd_fd *f = get_fd(pd, fd);
+    if (!f)
+        return -EBADF;
+    if (f->kind == PD_PIPE_WRITE)
+        return pipe_write(pd, fd, buf, len);
+    if (f->kind != PD_SOCKET)
+        return f->kind == PD_PIPE_READ ? -EBADF : -EINVAL;
+    if (flags & MSG_FASTOPEN)
+        return -EOPNOTSUPP; /* TCP Fast Open is not implemented */
+    bool dontwait = f->nonblock || (flags & MSG_DONTWAIT);
+    size_t done = 0;
+    for (;;) {
+        ssize_t rc = sk_send(pd->stack, pd->fds[fd].handle, (const uint8_t *)buf + done, len - done,
+                             flags & ~MSG_DONTWAIT);
+        touched(pd);
+        if (rc > 0)
+            done += (size_t)rc;
+        if (done == len && (rc >= 0 || len == 0))
+            return (ssize_t)done;
+        if (rc < 0 && rc != -EAGAIN)
+            return done ? (ssize_t)done : rc;
+        if (dontwait)
+            return done ? (ssize_t)done : -EAGAIN;
+        if (!wait_for_change(pd, SK_TIME_NEVER))
+            return done ? (ssize_t)done : -EDEADLK;
+        if (pd->fds[fd].kind != PD_SOCKET)
+            return done ? (ssize_t)done : -EBADF;
+    }
+}
+
+static size_t iov_total(const struct iovec *iov, int n, bool *bad)
+{
+    size_t total = 0;
+    *bad = n < 0 || n > IOV_MAX || (n > 0 && !iov);
+    for (int i = 0; !*bad && i < n; i++) {
+        if (iov[i].iov_len > SSIZE_MAX - total || (iov[i].iov_len && !iov[i].iov_base))
+            *bad = true;
+        else
+            total += iov[i].iov_len;
+    }
+    return total;
+}
+
+static ssize_t recv_iov(pd_instance *pd, int fd, const struct iovec *iov, int n, int flags, sk_endpoint *peer)
+{
+    bool bad;
+    size_t total = iov_total(iov, n, &bad);
+    if (bad)
+        return -EINVAL;
+    uint8_t *tmp = malloc(total ? total : 1);
+    if (!tmp)
+        return -ENOMEM;
+    ssize_t rc = do_recv(pd, fd, tmp, total, flags, peer);
+    size_t off = 0;
+    for (int i = 0; rc > 0 && i < n && off < (size_t)rc; i++) {
+        size_t c = iov[i].iov_len < (size_t)rc - off ? iov[i].iov_len : (size_t)rc - off;
+        memcpy(iov[i].iov_base, tmp + off, c);
+        off += c;
+    }
+    free(tmp);
+    return rc;
+}
+
+static ssize_t send_iov(pd_instance *pd, int fd, const struct iovec *iov, int n, int flags)
+{
+    bool bad;
+    size_t total = iov_total(iov, n, &bad);
+    if (bad)
+        return -EINVAL;
+    uint8_t *tmp = malloc(total ? total : 1);
+    if (!tmp)
+        return -ENOMEM;
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        if (iov[i].iov_len)
+            memcpy(tmp + off, iov[i].iov_base, iov[i].iov_len);
+        off += iov[i].iov_len;
+    }
+    ssize_t rc = do_send(pd, fd, tmp, total, flags);
+    free(tmp);
+    return rc;
+}
+
+static ssize_t finish_ssize(pd_instance *pd, ssize_t rc)
+{
+    unlock(pd);
+    return rc < 0 ? fail_ssize((int)-rc) : rc;
+}
+
+static ssize_t pd_read(void *ud, int fd, void *buf, size_t count)
+{
+    pd_instance *pd = ud;
+    lock(pd);
+    return finish_ssize(pd, do_recv(pd, fd, buf, count, 0, NULL));
+}
+
+static ssize_t pd_readv(void *ud, int fd, const struct iovec *iov, int iovcnt)
+{
+    pd_instance *pd = ud;
+    lock(pd);
+    return finish_ssize(pd, recv_iov(pd, fd, iov, iovcnt, 0, NULL));
+}
+
+static ssize_t pd_recv(void *ud, int sockfd, void *buf, size_t len, int flags)
+{
+    pd_instance *pd = ud;
+    lock(pd);
+    int err = 0;
+    ssize_t rc = get_socket(pd, sockfd, &err) ? do_recv(pd, sockfd, buf, len, flags, NULL) : -err;
+    return finish_ssize(pd, rc);
+}
+
+static ssize_t pd_recvfrom(void *ud, int sockfd, void *buf, size_t len, int flags, struct sockaddr *src_addr,
+                           socklen_t *addrlen)
+{
+    pd_instance *pd = ud;
+    lock(pd);
+    int err = 0;
+    sk_endpoint peer = {0};
+    ssize_t rc = get_socket(pd, sockfd, &err) ? do_recv(pd, sockfd, buf, len, flags, &peer) : -err;
+    if (rc >= 0)
+        from_endpoint(&peer, src_addr, addrlen);
+    return finish_ssize(pd, rc);
+}
+
+static ssize_t pd_recvmsg(void *ud, int sockfd, struct msghdr *msg, int flags)
+{
+    pd_instance *pd = ud;
+    lock(pd);
+    int err = 0;
+    sk_endpoint peer = {0};
+    ssize_t rc;
+    if (!msg)
+        rc = -EFAULT;
+    else if (!get_socket(pd, sockfd, &err))
+        rc = -err;
+    else
+        rc = recv_iov(pd, sockfd, msg->msg_iov, (int)msg->msg_iovlen, flags, &peer);
+    if (rc >= 0) {
+        if (msg->msg_name)
+            from_endpoint(&peer, msg->msg_name, &msg->msg_namelen);
+        msg->msg_controllen = 0; /* no ancillary data: no timestamps, no zerocopy */
+        msg->msg_flags = 0;
+    }
+    return finish_ssize(pd, rc);
+}
+
+static ssize_t pd_write(void *ud, int fd, const void *buf, size_t count)
+{
+    pd_instance *pd = ud;
+    lock(pd);
+    return finish_ssize(pd, do_send(pd, fd, buf, count, 0));
+}
+
+static ssize_t pd_writev(void *ud, int fd, const struct iovec *iov, int iovcnt)
+{
+    pd_instance *pd = ud;
+    lock(pd);
+    return finish_ssize(pd, send_iov(pd, fd, iov, iovcnt, 0));
+}
+
+static ssize_t pd_send(void *ud, int sockfd, const void *buf, size_t len, int flags)
+{
+    pd_instance *pd = ud;
+    lock(pd);
+    int err = 0;
+    ssize_t rc = get_socket(pd, sockfd, &err) ? do_send(pd, sockfd, buf, len, flags) : -err;
+    return finish_ssize(pd, rc);
+}
+
+static ssize_t pd_sendto(void *ud, int sockfd, const void *buf, size_t len, int flags,
+                         const struct sockaddr *dest_addr, socklen_t addrlen)
+{
+    /* On a TCP socket Linux ignores the destination once connected and
+     * only TCP Fast Open gives it a meaning before; do_send refuses that. */
+    return pd_send(ud, sockfd, buf, len, flags);
+}
+
+static ssize_t pd_sendmsg(void *ud, int sockfd, const struct msghdr *msg, int flags)
+{
+    pd_instance *pd = ud;
+    lock(pd);
+    int err = 0;
+    ssize_t rc;
+    if (!msg)
+        rc = -EFAULT;
+    else if (!get_socket(pd, sockfd, &err))
+        rc = -err;
+    else if (msg->msg_controllen)
+        rc = -EINVAL; /* no control messages are understood */
+    else
+        rc = send_iov(pd, sockfd, msg->msg_iov, (int)msg->msg_iovlen, flags);
+    return finish_ssize(pd, rc);
+}
+
+static int pd_fcntl(void *ud, int fd, int cmd, ...)
+{
+    pd_instance *pd = ud;
+    va_list ap;
+    va_start(ap, cmd);
+    int arg = (cmd == F_SETFL || cmd == F_SETFD) ? va_arg(ap, int) : 0;
+    va_end(ap);
+    lock(pd);
+    pd_fd *f = get_fd(pd, fd);
+    int rc;
+    if (!f)
+        rc = -EBADF;
+    else if (cmd == F_GETFL)
+        rc = (f->kind == PD_PIPE_READ ? O_RDONLY : f->kind == PD_PIPE_WRITE ? O_WRONLY : O_RDWR) |
+             (f->nonblock ? O_NONBLOCK : 0);
+    else if (cmd == F_SETFL) {
+        f->nonblock = (arg & O_NONBLOCK) != 0;
+        rc = 0;
+    } else if (cmd == F_GETFD || cmd == F_SETFD)
+        rc = 0; /* there is no exec to close on */
+    else
+        rc = -EINVAL;
+    unlock(pd);
+    return rc < 0 ? fail(-rc) : rc;
+}
+
+static int pd_ioctl(void *ud, int fd, unsigned long request, ...)
+{
+    pd_instance *pd = ud;
+    va_list ap;
+    va_start(ap, request);
+    int *arg = va_arg(ap, int *);
+    va_end(ap);
+    lock(pd);
+    pd_fd *f = get_fd(pd, fd);
+    int rc = 0;
+    if (!f) {
+        rc = -EBADF;
+    } else if (request == FIONBIO) {
+        if (!arg)
+            rc = -EFAULT;
+        else
+            f->nonblock = *arg != 0;
+    } else if (request == SIOCINQ || request == SIOCOUTQ) {
+        if (f->kind == PD_PIPE_READ && request == SIOCINQ) {
+            if (arg)
+                *arg = (int)f->pipe->len;
+        } else if (f->kind != PD_SOCKET) {
+            rc = -ENOTTY;
+        } else {
+            rc = request == SIOCINQ ? sk_inq(pd->stack, f->handle) : sk_outq(pd->stack, f->handle);
+            if (rc >= 0 && !arg)
+                rc = -EFAULT;
+            else if (rc >= 0) {
+                *arg = rc;
+                rc = 0;
+            }
+        }
+    } else {
+        rc = -ENOTTY;
+    }
+    unlock(pd);
+    return rc < 0 ? fail(-rc) : rc;
+}
+
+static void forget_epoll_regs(pd_instance *pd, int fd)
+{
+    for (int e = PD_FIRST_FD; e < PD_MAX_FDS; e++) {
+        pd_fd *ep = &pd->fds[e];
+        if (ep->kind != PD_EPOLL)
+            continue;
+        for (size_t i = 0; i < ep->reg_count;) {
+            if (ep->regs[i].fd == fd)
+                ep->regs[i] = ep->regs[--ep->reg_count];
+            else
+                i++;
+        }
+    }
+}
+
+static int close_fd(pd_instance *pd, int fd)
+{
+    pd_fd *f = get_fd(pd, fd);
+    if (!f)
+        return -EBADF;
+    int rc = 0;
+    switch (f->kind) {
+    case PD_SOCKET:
+        rc = sk_close(pd->stack, f->handle);
+        break;
+    case PD_EPOLL:
+        free(f->regs);
+        break;
+    case PD_PIPE_READ:
+    case PD_PIPE_WRITE:
+        if (f->kind == PD_PIPE_READ)
+            f->pipe->reader_open = false;
+        else
+            f->pipe->writer_open = false;
+        if (!f->pipe->reader_open && !f->pipe->writer_open)
+            free(f->pipe);
+        break;
+    case PD_FREE:
+        break;
+    }
+    *f = (pd_fd){.kind = PD_FREE, .handle = -1};
+    forget_epoll_regs(pd, fd);
+    touched(pd);
+    return rc;
+}
+
+static int pd_close(void *ud, int fd)
+{
+    pd_instance *pd = ud;
+    lock(pd);
+    int rc = close_fd(pd, fd);
+    unlock(pd);
+    return rc < 0 ? fail(-rc) : 0;
+}
+
+static int pd_shutdown(void *ud, int sockfd, int how)
+{
+    pd_instance *pd = ud;
+    int err = 0;
+    lock(pd);
+    pd_fd *f = get_socket(pd, sockfd, &err);
+    int rc = f ? sk_shutdown(pd->stack, f->handle, how) : -err;
+    touched(pd);
+    unlock(pd);
+    return rc < 0 ? fail(-rc) : 0;
+}
+
+static int pd_getsockopt(void *ud, int sockfd, int level, int optname, void *optval, socklen_t *optlen)
+{
+    pd_instance *pd = ud;
+    int err = 0, rc;
+    lock(pd);
+    pd_fd *f = get_socket(pd, sockfd, &err);
+    if (!f) {
+        rc = -err;
+    } else if (!optlen) {
+        rc = -EFAULT;
+    } else {
+        size_t len = *optlen;
+        rc = sk_getsockopt(pd->stack, f->handle, level, optname, optval, &len);
+        if (rc >= 0)
+            *optlen = (socklen_t)len;
+    }
+    unlock(pd);
+    return rc < 0 ? fail(-rc) : 0;
+}
+
+static int pd_setsockopt(void *ud, int sockfd, int level, int optname, const void *optval, socklen_t optlen)
+{
+    pd_instance *pd = ud;
+    int err = 0;
+    lock(pd);
+    pd_fd *f = get_socket(pd, sockfd, &err);
+    int rc = f ? sk_setsockopt(pd->stack, f->handle, level, optname, optval, optlen) : -err;
+    touched(pd);
+    unlock(pd);
+    return rc < 0 ? fail(-rc) : 0;
+}
+
+/* poll(2)'s answer for one fd now. */
+static short fd_revents(pd_instance *pd, int fd, short events)
+{
+    pd_fd *f = get_fd(pd, fd);
+    if (!f)
+        return POLLNVAL;
+    int mask = 0;
+    switch (f->kind) {
+    case PD_SOCKET:
+        mask = sk_poll(pd->stack, f->handle);
+        if (mask < 0)
+            return POLLNVAL;
+        break;
+    case PD_PIPE_READ:
+        mask = (f->pipe->len ? POLLIN | POLLRDNORM : 0) | (f->pipe->writer_open ? 0 : POLLHUP);
+        break;
+    case PD_PIPE_WRITE:
+        mask = (f->pipe->len < PD_PIPE_SIZE ? POLLOUT | POLLWRNORM : 0) | (f->pipe->reader_open ? 0 : POLLERR);
+        break;
+    case PD_EPOLL:
+    case PD_FREE:
+        break;
+    }
+    return (short)(mask & (events | POLLERR | POLLHUP | POLLNVAL));
+}
+
+static int pd_poll(void *ud, struct pollfd *fds, nfds_t nfds, int timeout)
+{
+    pd_instance *pd = ud;
+    if (nfds && !fds)
+        return fail(EFAULT);
+    lock(pd);
+    sk_time_ns until = timeout_deadline(pd, timeout);
+    int ready;
+    for (;;) {
+        ready = 0;
+        for (nfds_t i = 0; i < nfds; i++) {
+            fds[i].revents = fds[i].fd < 0 ? 0 : fd_revents(pd, fds[i].fd, fds[i].events);
+            ready += fds[i].revents != 0;
+        }
+        if (ready || pd->now >= until)
+            break;
+        if (!wait_for_change(pd, until)) {
+            unlock(pd);
+            return fail(EDEADLK);
+        }
+    }
+    unlock(pd);
+    return ready;
+}
+
+/* ------------------------------------------------------------------ */
+/* The link and the clock                                               */
+/* ------------------------------------------------------------------ */
+
+static int pd_netdev_send(void *ud, const void *buf, size_t count)
+{
+    pd_instance *pd = ud;
+    if (!buf && count)
+        return fail(EFAULT);
+    lock(pd);
+    sk_input(pd->stack, buf, count, pd->now);
+    touched(pd);
+    unlock(pd);
+    return 0;
+}
+
+static long long to_usecs(sk_time_ns t)
+{
+    return (long long)(PD_EPOCH_USECS + (t - PD_CLOCK_START_NS) / SK_NSEC_PER_USEC);
+}
+
+static int pd_netdev_receive(void *ud, void *buf, size_t *count, long long *time_usecs)
+{
+    pd_instance *pd = ud;
+    if (!count)
+        return fail(EFAULT);
+    lock(pd);
+    int rc = 0;
+    if (pd->out_count == 0) {
+        *count = 0;
+    } else {
+        pd_datagram *d = &pd->out[pd->out_head];
+        if (!buf || d->len > *count) {
+            rc = -EMSGSIZE;
+        } else {
+            memcpy(buf, d->data, d->len);
+            *count = d->len;
+            if (time_usecs)
+                *time_usecs = to_usecs(d->at);
+            free(d->data);
+            pd->out_head = (pd->out_head + 1) % pd->out_cap;
+            pd->out_count--;
+        }
+    }
+    unlock(pd);
+    return rc < 0 ? fail(-rc) : 0;
+}
+
+static int pd_usleep(void *ud, useconds_t usec)
+{
+    pd_instance *pd = ud;
+    lock(pd);
+    advance_to(pd, pd->now + (sk_time_ns)usec * SK_NSEC_PER_USEC);
+    unlock(pd);
+    return 0;
+}
+
+static int pd_gettimeofday(void *ud, struct timeval *tv, void *tz)
+{
+    pd_instance *pd = ud;
+    lock(pd);
+    advance_to(pd, pd->now); /* fires anything due at this instant */
+    long long us = to_usecs(pd->now);
+    unlock(pd);
+    if (tv) {
+        tv->tv_sec = (time_t)(us / 1000000);
+        tv->tv_usec = (suseconds_t)(us % 1000000);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* epoll, pipe, splice                                                  */
+/* ------------------------------------------------------------------ */
+
+static int pd_epoll_create(void *ud, int size)
+{
+    pd_instance *pd = ud;
+    if (size <= 0)
+        return fail(EINVAL);
+    lock(pd);
+    int fd = new_fd(pd, PD_EPOLL);
+    unlock(pd);
+    return fd < 0 ? fail(-fd) : fd;
+}
+
+static int pd_epoll_ctl(void *ud, int epfd, int op, int fd, struct epoll_event *event)
+{
+    pd_instance *pd = ud;
+    lock(pd);
+    pd_fd *ep = get_fd(pd, epfd);
+    pd_fd *target = get_fd(pd, fd);
+    int rc = 0;
+    if (!ep || !target)
+        rc = -EBADF;
+    else if (ep->kind != PD_EPOLL || epfd == fd)
+        rc = -EINVAL;
+    else if (target->kind == PD_EPOLL)
+        rc = -EINVAL; /* nested epoll sets are not supported */
+    else if (op != EPOLL_CTL_DEL && !event)
+        rc = -EFAULT;
+    if (rc == 0) {
+        size_t i = 0;
+        while (i < ep->reg_count && ep->regs[i].fd != fd)
+            i++;
+        bool found = i < ep->reg_count;
+        if (op == EPOLL_CTL_ADD) {
+            if (found) {
+                rc = -EEXIST;
+            } else {
+                if (ep->reg_count == ep->reg_cap) {
+                    size_t cap = ep->reg_cap ? ep->reg_cap * 2 : 8;
+                    pd_epoll_reg *n = realloc(ep->regs, cap * sizeof(*n));
+                    if (!n) {
+                        unlock(pd);
+                        return fail(ENOMEM);
+                    }
+                    ep->regs = n;
+                    ep->reg_cap = cap;
+                }
+                ep->regs[ep->reg_count++] = (pd_epoll_reg){fd, event->events, event->data, true, false};
+            }
+        } else if (op == EPOLL_CTL_MOD || op == EPOLL_CTL_DEL) {
+            if (!found)
+                rc = -ENOENT;
+            else if (op == EPOLL_CTL_DEL)
+                ep->regs[i] = ep->regs[--ep->reg_count];
+            else
+                ep->regs[i] = (pd_epoll_reg){fd, event->events, event->data, true, false};
+        } else {
+            rc = -EINVAL;
+        }
+    }
+    touched(pd);
+    unlock(pd);
+    return rc < 0 ? fail(-rc) : 0;
+}
+
+static int pd_epoll_wait(void *ud, int epfd, struct epoll_event *events, int maxevents, int timeout)
+{
+    pd_instance *pd = ud;
+    if (maxevents <= 0)
+        return fail(EINVAL);
+    if (!events)
+        return fail(EFAULT);
+    lock(pd);
+    pd_fd *ep = get_fd(pd, epfd);
+    if (!ep || ep->kind != PD_EPOLL) {
+        unlock(pd);
+        return fail(ep ? EINVAL : EBADF);
+    }
+    sk_time_ns until = timeout_deadline(pd, timeout);
+    int n;
+    for (;;) {
+        n = 0;
+        ep = &pd->fds[epfd];
+        for (size_t i = 0; i < ep->reg_count && n < maxevents; i++) {
+            pd_epoll_reg *r = &ep->regs[i];
+            if (r->disabled || ((r->events & EPOLLET) && !r->pending))
+                continue;
+            uint32_t want = r->events & (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP | EPOLLRDNORM | EPOLLWRNORM);
+            uint32_t got = (uint32_t)(unsigned short)fd_revents(pd, r->fd, (short)want);
+            got &= want | EPOLLERR | EPOLLHUP;
+            if (!got)
+                continue;
+            events[n].events = got;
+            events[n].data = r->data;
+            n++;
+            r->pending = false;
+            if (r->events & EPOLLONESHOT)
+                r->disabled = true;
+        }
+        if (n || pd->now >= until || pd->fds[epfd].kind != PD_EPOLL)
+            break;
+        if (!wait_for_change(pd, until)) {
+            unlock(pd);
+            return fail(EDEADLK);
+        }
+    }
+    unlock(pd);
+    return n;
+}
+
+static int pd_pipe(void *ud, int pipefd[2])
+{
+    pd_instance *pd = ud;
+    if (!pipefd)
+        return fail(EFAULT);
+    lock(pd);
+    pd_pipebuf *p = calloc(1, sizeof(*p));
+    int r = p ? new_fd(pd, PD_PIPE_READ) : -ENOMEM;
+    int w = r >= 0 ? new_fd(pd, PD_PIPE_WRITE) : r;
+    if (w < 0) {
+        if (r >= 0)
+            pd->fds[r].kind = PD_FREE;
+        free(p);
+        unlock(pd);
+        return fail(-w);
+    }
+    p->reader_open = p->writer_open = true;
+    pd->fds[r].pipe = p;
+    pd->fds[w].pipe = p;
+    pipefd[0] = r;
+    pipefd[1] = w;
+    unlock(pd);
+    return 0;
+}
+
+static ssize_t pd_splice(void *ud, int fd_in, loff_t *off_in, int fd_out, loff_t *off_out, size_t len,
+                         unsigned int flags)
+{
+    /* Zero-copy moves between sockets and pipes are a Linux-kernel
+     * mechanism synack does not have. */
+    return fail_ssize(ENOSYS);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lifetime                                                             */
+/* ------------------------------------------------------------------ */
+
+static void pd_free(void *ud)
+{
+    pd_instance *pd = ud;
+    if (!pd)
+        return;
+    for (int fd = PD_FIRST_FD; fd < PD_MAX_FDS; fd++) {
+        pd_fd *f = &pd->fds[fd];
+        if (f->kind == PD_EPOLL)
+            free(f->regs);
+        else if (f->kind == PD_PIPE_READ || f->kind == PD_PIPE_WRITE) {
+            if (f->kind == PD_PIPE_READ)
+                f->pipe->reader_open = false;
+            else
+                f->pipe->writer_open = false;
+            if (!f->pipe->reader_open && !f->pipe->writer_open)
+                free(f->pipe);
+        }
+        f->kind = PD_FREE;
+    }
+    if (pd->stack)
+        sk_stack_free(pd->stack);
+    for (size_t i = 0; i < pd->out_count; i++)
+        free(pd->out[(pd->out_head + i) % pd->out_cap].data);
+    free(pd->out);
+    for (size_t i = 0; i < pd->override_count; i++) {
+        free(pd->overrides[i].name);
+        free(pd->overrides[i].value);
+    }
+    free(pd->overrides);
+    free(pd->proc_sys);
+    pthread_cond_destroy(&pd->changed);
+    pthread_mutex_destroy(&pd->lock);
+    free(pd);
+}
+
+__attribute__((visibility("default"))) void packetdrill_interface_init(const char *flags,
+                                                                        struct packetdrill_interface *ifc)
+{
+    if (!ifc)
+        return;
+    memset(ifc, 0, sizeof(*ifc));
+    pd_instance *pd = calloc(1, sizeof(*pd));
+    if (!pd) {
+        fprintf(stderr, "synack-packetdrill: out of memory\n");
+        return;
+    }
+    pthread_mutex_init(&pd->lock, NULL);
+    pthread_cond_init(&pd->changed, NULL);
+    pd->creator = pthread_self();
+    pd->proc_sys = strdup("/proc/sys");
+    pd_settings set = {.local_ip = 0xc0a80001u /* 192.168.0.1 */, .remote_ip = 0xc0000201u /* 192.0.2.1 */,
+                       .mtu = PD_DEFAULT_MTU, .seed = 1};
+    parse_flags(pd, flags, &set);
+    pd->local_ip = set.local_ip;
+    pd->remote_ip = set.remote_ip;
+    pd->now = PD_CLOCK_START_NS;
+
+    sk_stack_params params;
+    memset(&params, 0, sizeof(params));
+    params.addr = set.local_ip;
+    params.mtu = set.mtu;
+    params.seed = set.seed;
+    /* Secrets derived from the seed: a run is reproducible from its flags. */
+    uint64_t x = set.seed ^ 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < sizeof(params.secret); i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        params.secret[i] = (uint8_t)x;
+    }
+    params.now = pd->now;
+    params.name = "packetdrill";
+    params.transmit = on_transmit;
+    params.transmit_ctx = pd;
+    params.on_event = on_event;
+    params.event_ctx = pd;
+    pd->stack = sk_stack_new(&params);
+    if (!pd->stack) {
+        fprintf(stderr, "synack-packetdrill: cannot create the stack\n");
+        pd_free(pd);
+        return;
+    }
+    /* Say now, not at the first socket(), which overrides are wrong. */
+    for (size_t i = 0; i < pd->override_count; i++) {
+        char err[256];
+        if (sk_sysctl_set(pd->stack, pd->overrides[i].name, pd->overrides[i].value, err, sizeof(err)) < 0)
+            fprintf(stderr, "synack-packetdrill: %s=%s: %s\n", pd->overrides[i].name, pd->overrides[i].value, err);
+    }
+
+    ifc->userdata = pd;
+    ifc->free = pd_free;
+    ifc->socket = pd_socket;
+    ifc->bind = pd_bind;
+    ifc->listen = pd_listen;
+    ifc->accept = pd_accept;
+    ifc->connect = pd_connect;
+    ifc->read = pd_read;
+    ifc->readv = pd_readv;
+    ifc->recv = pd_recv;
+    ifc->recvfrom = pd_recvfrom;
+    ifc->recvmsg = pd_recvmsg;
+    ifc->write = pd_write;
+    ifc->writev = pd_writev;
+    ifc->send = pd_send;
+    ifc->sendto = pd_sendto;
+    ifc->sendmsg = pd_sendmsg;
+    ifc->fcntl = pd_fcntl;
+    ifc->ioctl = pd_ioctl;
+    ifc->close = pd_close;
+    ifc->shutdown = pd_shutdown;
+    ifc->getsockopt = pd_getsockopt;
+    ifc->setsockopt = pd_setsockopt;
+    ifc->poll = pd_poll;
+    ifc->netdev_send = pd_netdev_send;
+    ifc->netdev_receive = pd_netdev_receive;
+    ifc->usleep = pd_usleep;
+    ifc->gettimeofday = pd_gettimeofday;
+    ifc->epoll_create = pd_epoll_create;
+    ifc->epoll_ctl = pd_epoll_ctl;
+    ifc->epoll_wait = pd_epoll_wait;
+    ifc->pipe = pd_pipe;
+    ifc->splice = pd_splice;
+}

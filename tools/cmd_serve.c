@@ -1,0 +1,601 @@
+/*
+ * `synack serve`: a server on a TUN device — HTTP/1.1, echo, discard or
+ * a byte source — for many concurrent connections.
+ *
+ * Every wakeup of the loop the server accepts what the listener has
+ * queued (up to --max-conns; beyond that connections wait in the accept
+ * queue, and the listener's backlog decides, as on Linux), then serves
+ * each connection as far as its buffers allow: sk_send and sk_recv stop
+ * at -EAGAIN and the next wakeup (an ACK opening the window, new data)
+ * carries on.  Nothing blocks.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "synack/tun.h"
+#include "tun_app.h"
+
+#define SERVE_REQUEST_MAX 8192
+#define SERVE_IO_CHUNK 65536
+
+typedef enum serve_mode { MODE_NONE, MODE_HTTP, MODE_ECHO, MODE_DISCARD, MODE_SOURCE } serve_mode;
+
+typedef struct serve_conn {
+    int fd;
+    sk_endpoint peer;
+    char in[SERVE_REQUEST_MAX];
+    size_t in_len;  /* HTTP: request bytes buffered; echo: bytes to echo */
+    size_t in_off;  /* echo: bytes of `in` already echoed               */
+    bool peer_eof;
+    bool responding;
+    char head[512]; /* response header (and a small body)               */
+    size_t head_len, head_off;
+    uint64_t body_len, body_off; /* generated pattern after the head   */
+    bool close_after;
+    bool draining; /* shutting down: close once nothing is pending      */
+} serve_conn;
+
+typedef struct serve {
+    sk_tun_opts opt;
+    serve_mode mode;
+    uint16_t port;
+    size_t max_conns;
+    bool abort_after_request;
+    sk_loop *loop;
+    sk_stack *stack;
+    int listen_fd;
+    serve_conn **conns;
+    size_t nconns;
+    uint64_t accepted;
+    uint64_t bytes_in, bytes_out;
+    sk_progress progress;
+    bool progress_started;
+} serve;
+
+static const char serve_index[] = "<!doctype html>\n"
+                                  "<html><head><title>synack</title></head>\n"
+                                  "<body><h1>synack</h1><p>Hello from a user-space TCP stack.</p>\n"
+                                  "<p>Try <a href=\"/bytes/1024\">/bytes/N</a>.</p></body></html>\n";
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                          */
+/* ------------------------------------------------------------------ */
+
+static void conn_close(serve *s, size_t i, bool abortive)
+{
+    serve_conn *c = s->conns[i];
+    if (abortive) {
+        /* SO_LINGER {1, 0}: close sends RST and drops the queues
+         * (Linux tcp_close with linger 0, RFC 9293 ABORT). */
+        struct sk_linger lg = {.l_onoff = 1, .l_linger = 0};
+        sk_setsockopt(s->stack, c->fd, SK_SOL_SOCKET, SK_SO_LINGER, &lg, sizeof(lg));
+    }
+    sk_close(s->stack, c->fd);
+    free(c);
+    s->conns[i] = s->conns[--s->nconns];
+}
+
+static void conn_error(serve *s, size_t i, const char *op, int err)
+{
+    serve_conn *c = s->conns[i];
+    if (s->opt.verbose || (err != -ECONNRESET && err != -EPIPE)) {
+        char peer[16], what[64];
+        sk_format_ipv4(c->peer.addr, peer, sizeof(peer));
+        snprintf(what, sizeof(what), "%s from %s:%u", op, peer, c->peer.port);
+        sk_tun_socket_error(&s->opt, what, err);
+    }
+    sk_close(s->stack, c->fd);
+    free(c);
+    s->conns[i] = s->conns[--s->nconns];
+}
+
+/* Sends the pending head then body; returns 1 when all is sent, 0 when
+ * the send buffer is full, or -errno. */
+static int conn_flush_response(serve *s, serve_conn *c)
+{
+    while (c->head_off < c->head_len) {
+        ssize_t n = sk_send(s->stack, c->fd, c->head + c->head_off, c->head_len - c->head_off, 0);
+        if (n == -EAGAIN)
+            return 0;
+        if (n < 0)
+            return (int)n;
+        c->head_off += (size_t)n;
+        s->bytes_out += (uint64_t)n;
+    }
+    while (c->body_off < c->body_len) {
+        size_t want = SERVE_IO_CHUNK;
+        if (c->body_len - c->body_off < want)
+            want = (size_t)(c->body_len - c->body_off);
+        const uint8_t *p = sk_pattern_at(c->body_off, &want);
+        ssize_t n = sk_send(s->stack, c->fd, p, want, 0);
+        if (n == -EAGAIN)
+            return 0;
+        if (n < 0)
+            return (int)n;
+        c->body_off += (uint64_t)n;
+        s->bytes_out += (uint64_t)n;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* HTTP/1.1 (RFC 9112), just what a test server needs                   */
+/* ------------------------------------------------------------------ */
+
+/* Whether the comma-separated header value contains `token`. */
+static bool header_has_token(const char *v, size_t vlen, const char *token)
+{
+    size_t tl = strlen(token);
+    for (size_t i = 0; i + tl <= vlen; i++) {
+        if (strncasecmp(v + i, token, tl) == 0 && (i == 0 || v[i - 1] == ' ' || v[i - 1] == ',') &&
+            (i + tl == vlen || v[i + tl] == ' ' || v[i + tl] == ',' || v[i + tl] == '\t'))
+            return true;
+    }
+    return false;
+}
+
+static void set_response(serve_conn *c, int status, const char *reason, const char *type, const char *body,
+                         uint64_t generated_len, bool head_only)
+{
+    size_t body_len = body ? strlen(body) : 0;
+    uint64_t content_length = body ? body_len : generated_len;
+    int n = snprintf(c->head, sizeof(c->head),
+                     "HTTP/1.1 %d %s\r\nServer: synack/" SK_CLI_VERSION "\r\nContent-Type: %s\r\n"
+                     "Content-Length: %llu\r\n%s\r\n",
+                     status, reason, type, (unsigned long long)content_length,
+                     c->close_after ? "Connection: close\r\n" : "");
+    c->head_len = (size_t)n;
+    if (body && !head_only && c->head_len + body_len < sizeof(c->head)) {
+        memcpy(c->head + c->head_len, body, body_len);
+        c->head_len += body_len;
+    }
+    c->head_off = 0;
+    c->body_len = head_only || body ? 0 : generated_len;
+    c->body_off = 0;
+    c->responding = true;
+}
+
+/* Parses one complete request at the front of c->in, if there is one,
+ * and prepares its response.  Returns 1 when a request was taken, 0 when
+ * more bytes are needed, -1 when the request is unusable (400 queued). */
+static int http_take_request(serve *s, serve_conn *c)
+{
+    char *end = NULL;
+    for (size_t i = 0; i + 3 < c->in_len; i++) {
+        if (!memcmp(c->in + i, "\r\n\r\n", 4)) {
+            end = c->in + i;
+            break;
+        }
+    }
+    if (!end) {
+        if (c->in_len == sizeof(c->in)) {
+            c->close_after = true;
+            set_response(c, 431, "Request Header Fields Too Large", "text/plain",
+                         "request header too large\n", 0, false);
+            c->in_len = 0;
+            return -1;
+        }
+        return 0;
+    }
+    size_t req_len = (size_t)(end - c->in) + 4;
+    *end = 0;
+    char *line_end = strstr(c->in, "\r\n");
+    if (line_end)
+        *line_end = 0;
+    char method[16], target[1024], version[16];
+    bool ok = sscanf(c->in, "%15s %1023s %15s", method, target, version) == 3 &&
+              !strncmp(version, "HTTP/1.", 7);
+    bool http10 = ok && !strcmp(version, "HTTP/1.0");
+    /* HTTP/1.1 is persistent unless "close"; 1.0 only with "keep-alive"
+     * (RFC 9112 §9.3). */
+    bool keep = ok && !http10;
+    bool has_body = false;
+    for (char *h = line_end ? line_end + 2 : NULL; h && *h;) {
+        char *next = strstr(h, "\r\n");
+        size_t hl = next ? (size_t)(next - h) : strlen(h);
+        char *colon = memchr(h, ':', hl);
+        if (colon) {
+            size_t nl = (size_t)(colon - h);
+            const char *v = colon + 1;
+            size_t vl = hl - nl - 1;
+            if (nl == 10 && !strncasecmp(h, "Connection", 10)) {
+                if (header_has_token(v, vl, "close"))
+                    keep = false;
+                else if (header_has_token(v, vl, "keep-alive"))
+                    keep = true;
+            } else if ((nl == 14 && !strncasecmp(h, "Content-Length", 14) && strtoull(v, NULL, 10) > 0) ||
+                       (nl == 17 && !strncasecmp(h, "Transfer-Encoding", 17))) {
+                has_body = true;
+            }
+        }
+        h = next ? next + 2 : NULL;
+    }
+    memmove(c->in, c->in + req_len, c->in_len - req_len);
+    c->in_len -= req_len;
+    c->close_after = !keep || c->draining;
+
+    if (!ok) {
+        c->close_after = true;
+        set_response(c, 400, "Bad Request", "text/plain", "bad request\n", 0, false);
+        return -1;
+    }
+    bool head_only = !strcmp(method, "HEAD");
+    if (strcmp(method, "GET") && !head_only) {
+        /* A body we do not read would be taken for the next request. */
+        c->close_after = true;
+        set_response(c, 405, "Method Not Allowed", "text/plain", "only GET and HEAD\n", 0, false);
+        return 1;
+    }
+    if (has_body) {
+        c->close_after = true;
+        set_response(c, 400, "Bad Request", "text/plain", "a GET with a body\n", 0, false);
+        return -1;
+    }
+    uint64_t n;
+    if (!strcmp(target, "/")) {
+        set_response(c, 200, "OK", "text/html", serve_index, 0, head_only);
+    } else if (!strncmp(target, "/bytes/", 7) && sk_parse_size(target + 7, &n)) {
+        set_response(c, 200, "OK", "application/octet-stream", NULL, n, head_only);
+    } else {
+        set_response(c, 404, "Not Found", "text/plain", "not found\n", 0, head_only);
+    }
+    return 1;
+}
+
+/* Returns false when the connection was closed (and removed). */
+static bool serve_http(serve *s, size_t i)
+{
+    serve_conn *c = s->conns[i];
+    for (;;) {
+        if (c->responding) {
+            int r = conn_flush_response(s, c);
+            if (r < 0) {
+                conn_error(s, i, "send", r);
+                return false;
+            }
+            if (r == 0)
+                return true;
+            c->responding = false;
+            if (c->close_after) {
+                conn_close(s, i, false);
+                return false;
+            }
+        }
+        int taken = http_take_request(s, c);
+        if (taken != 0) {
+            if (s->abort_after_request) {
+                conn_close(s, i, true);
+                return false;
+            }
+            continue;
+        }
+        if (c->draining || c->peer_eof) {
+            conn_close(s, i, false);
+            return false;
+        }
+        ssize_t n = sk_recv(s->stack, c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
+        if (n == -EAGAIN)
+            return true;
+        if (n < 0) {
+            conn_error(s, i, "recv", (int)n);
+            return false;
+        }
+        if (n == 0)
+            c->peer_eof = true;
+        c->in_len += (size_t)n;
+        s->bytes_in += (uint64_t)n;
+    }
+}
+
+/* Echo, discard and source. */
+static bool serve_stream(serve *s, size_t i)
+{
+    serve_conn *c = s->conns[i];
+    for (;;) {
+        if (s->mode == MODE_ECHO && c->in_off < c->in_len) {
+            ssize_t n = sk_send(s->stack, c->fd, c->in + c->in_off, c->in_len - c->in_off, 0);
+            if (n == -EAGAIN)
+                return true;
+            if (n < 0) {
+                conn_error(s, i, "send", (int)n);
+                return false;
+            }
+            c->in_off += (size_t)n;
+            s->bytes_out += (uint64_t)n;
+            continue;
+        }
+        while (s->mode == MODE_SOURCE && !c->peer_eof && !c->draining) {
+            size_t want = SERVE_IO_CHUNK;
+            const uint8_t *p = sk_pattern_at(c->body_off, &want);
+            ssize_t n = sk_send(s->stack, c->fd, p, want, 0);
+            if (n == -EAGAIN)
+                break;
+            if (n < 0) {
+                conn_error(s, i, "send", (int)n);
+                return false;
+            }
+            c->body_off += (uint64_t)n;
+            s->bytes_out += (uint64_t)n;
+        }
+        if (c->peer_eof || c->draining) {
+            /* Echo: everything received has been echoed; the peer's FIN
+             * is answered with ours, which is what a half-closing client
+             * waits for. */
+            conn_close(s, i, false);
+            return false;
+        }
+        c->in_len = c->in_off = 0;
+        ssize_t n = sk_recv(s->stack, c->fd, c->in, sizeof(c->in), 0);
+        if (n == -EAGAIN)
+            return true;
+        if (n < 0) {
+            conn_error(s, i, "recv", (int)n);
+            return false;
+        }
+        if (n == 0)
+            c->peer_eof = true;
+        s->bytes_in += (uint64_t)n;
+        if (s->mode == MODE_ECHO)
+            c->in_len = (size_t)n;
+    }
+}
+
+static void serve_accept(serve *s)
+{
+    while (s->listen_fd >= 0 && s->nconns < s->max_conns) {
+        sk_endpoint peer;
+        int fd = sk_accept(s->stack, s->listen_fd, &peer);
+        if (fd == -EAGAIN)
+            return;
+        if (fd < 0) {
+            sk_tun_socket_error(&s->opt, "accept", fd);
+            return;
+        }
+        serve_conn *c = calloc(1, sizeof(*c));
+        if (!c) {
+            sk_close(s->stack, fd);
+            fprintf(stderr, "%s: out of memory; connection closed\n", s->opt.cmd);
+            continue;
+        }
+        c->fd = fd;
+        c->peer = peer;
+        s->conns[s->nconns++] = c;
+        s->accepted++;
+        if (s->opt.verbose) {
+            char a[16];
+            sk_format_ipv4(peer.addr, a, sizeof(a));
+            fprintf(stderr, "%s: accepted %s:%u (%zu open)\n", s->opt.cmd, a, peer.port, s->nconns);
+        }
+    }
+}
+
+static void serve_run(void *ctx, sk_loop *loop)
+{
+    serve *s = ctx;
+    serve_accept(s);
+    for (size_t i = 0; i < s->nconns;) {
+        serve_conn *c = s->conns[i];
+        bool open = s->mode == MODE_HTTP ? serve_http(s, i) : serve_stream(s, i);
+        /* A closed connection's slot now holds the last one: revisit it. */
+        if (open || (i < s->nconns && s->conns[i] == c))
+            i++;
+    }
+    sk_time_ns now = sk_now(s->stack);
+    if (!s->progress_started) {
+        sk_progress_start(&s->progress, now);
+        s->progress_started = true;
+    }
+    sk_progress_update(&s->progress, &s->opt, "served", s->bytes_out + s->bytes_in, now);
+    (void)loop;
+}
+
+static void serve_shutdown(void *ctx, sk_loop *loop)
+{
+    serve *s = ctx;
+    if (s->listen_fd >= 0) {
+        sk_close(s->stack, s->listen_fd);
+        s->listen_fd = -1;
+    }
+    /* Responses under way are finished within the grace period; idle
+     * connections close now (FIN), as a server draining for a restart. */
+    for (size_t i = 0; i < s->nconns; i++)
+        s->conns[i]->draining = true;
+    if (s->opt.verbose || s->nconns)
+        fprintf(stderr, "%s: %s, closing %zu connection%s\n", s->opt.cmd,
+                sk_loop_signal(loop) ? strsignal(sk_loop_signal(loop)) : "shutting down", s->nconns,
+                s->nconns == 1 ? "" : "s");
+    serve_run(s, loop);
+}
+
+static void serve_report(void *ctx, sk_loop *loop)
+{
+    serve *s = ctx;
+    (void)loop;
+    sk_cli_print_socket_table(stderr, s->stack);
+    fflush(stderr);
+}
+
+/* ------------------------------------------------------------------ */
+/* Command                                                              */
+/* ------------------------------------------------------------------ */
+
+void sk_cmd_serve_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: synack serve [--tun NAME] [--addr A.B.C.D/N] [--port N]\n"
+            "                    (--http | --echo | --discard | --source) [--max-conns N]\n"
+            "                    [--abort-after-request] [--loss P] [--delay MS] [--reorder P]\n"
+            "                    [--dup P] [--seed N] [--pcap FILE] [--sysctl NAME=VALUE]\n"
+            "                    [--state-log] [-v]\n"
+            "\n"
+            "Serves on a TUN device with synack's TCP stack until SIGINT or SIGTERM, then\n"
+            "closes its connections (FIN), lets them finish for up to 3 s, and exits.\n"
+            "SIGUSR1 prints the stack's sockets as `ss -tan` does, on stderr.\n"
+            "\n"
+            "modes:\n"
+            "  --http       HTTP/1.1: GET / a small page, GET /bytes/N N bytes where byte i is\n"
+            "               (i*31+7)&0xff, 404 otherwise; keep-alive unless Connection: close\n"
+            "  --echo       send back what arrives; close after the peer's FIN\n"
+            "  --discard    read and drop\n"
+            "  --source     send the byte pattern until the peer closes\n"
+            "\n"
+            "options:\n"
+            "  --port N     port to listen on (default 8080)\n"
+            "  --max-conns N  connections served at once (default 1024; more wait in the backlog)\n"
+            "  --abort-after-request  answer a request by closing with SO_LINGER 0 (RST)\n" SK_TUN_USAGE
+            "  -v           report connections and I/O counters\n"
+            "  -h, --help   this text\n"
+            "\n"
+            "exit status: 0 after a clean shutdown, 1 on failure, 2 on bad usage\n");
+}
+
+enum { OPT_PORT = SK_TUN_OPT_LAST, OPT_HTTP, OPT_ECHO, OPT_DISCARD, OPT_SOURCE, OPT_MAX_CONNS, OPT_ABORT };
+
+int sk_cmd_serve(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        SK_TUN_LONGOPTS,
+        {"port", required_argument, NULL, OPT_PORT},
+        {"http", no_argument, NULL, OPT_HTTP},
+        {"echo", no_argument, NULL, OPT_ECHO},
+        {"discard", no_argument, NULL, OPT_DISCARD},
+        {"source", no_argument, NULL, OPT_SOURCE},
+        {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+        {"abort-after-request", no_argument, NULL, OPT_ABORT},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    serve *s = calloc(1, sizeof(*s));
+    if (!s) {
+        fprintf(stderr, "synack serve: out of memory\n");
+        return SK_CLI_EXIT_FAIL;
+    }
+    sk_tun_opts_init(&s->opt, "synack serve");
+    s->port = 8080;
+    s->max_conns = 1024;
+    s->listen_fd = -1;
+    int rc = SK_CLI_EXIT_USAGE;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
+        int r = sk_tun_opts_parse(&s->opt, c, optarg);
+        if (r < 0)
+            goto out;
+        if (r > 0)
+            continue;
+        uint64_t v;
+        switch (c) {
+        case OPT_PORT:
+            if (!sk_parse_size(optarg, &v) || v == 0 || v > 65535) {
+                fprintf(stderr, "synack serve: bad port '%s': give 1 to 65535\n", optarg);
+                goto out;
+            }
+            s->port = (uint16_t)v;
+            break;
+        case OPT_HTTP:
+        case OPT_ECHO:
+        case OPT_DISCARD:
+        case OPT_SOURCE: {
+            serve_mode m = c == OPT_HTTP ? MODE_HTTP : c == OPT_ECHO ? MODE_ECHO : c == OPT_DISCARD ? MODE_DISCARD : MODE_SOURCE;
+            if (s->mode != MODE_NONE && s->mode != m) {
+                fprintf(stderr, "synack serve: give only one of --http, --echo, --discard, --source\n");
+                goto out;
+            }
+            s->mode = m;
+            break;
+        }
+        case OPT_MAX_CONNS:
+            if (!sk_parse_size(optarg, &v) || v == 0 || v > 1000000) {
+                fprintf(stderr, "synack serve: bad --max-conns '%s': give 1 to 1000000\n", optarg);
+                goto out;
+            }
+            s->max_conns = (size_t)v;
+            break;
+        case OPT_ABORT:
+            s->abort_after_request = true;
+            break;
+        case 'v':
+            s->opt.verbose = true;
+            break;
+        case 'h':
+            sk_cmd_serve_usage(stdout);
+            rc = SK_CLI_EXIT_OK;
+            goto out;
+        case ':':
+            fprintf(stderr, "synack serve: option '%s' needs a value\n", argv[optind - 1]);
+            goto out;
+        default:
+            fprintf(stderr, "synack serve: unknown option '%s'\n", argv[optind - 1]);
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "synack serve: unexpected argument '%s'\n", argv[optind]);
+        goto out;
+    }
+    if (s->mode == MODE_NONE) {
+        fprintf(stderr, "synack serve: choose what to serve: --http, --echo, --discard or --source\n");
+        goto out;
+    }
+    if (s->abort_after_request && s->mode != MODE_HTTP) {
+        fprintf(stderr, "synack serve: --abort-after-request goes with --http\n");
+        goto out;
+    }
+    rc = SK_CLI_EXIT_FAIL;
+    s->conns = calloc(s->max_conns, sizeof(*s->conns));
+    if (!s->conns) {
+        fprintf(stderr, "synack serve: out of memory\n");
+        goto out;
+    }
+    sk_loop_app app = {.ctx = s, .run = serve_run, .shutdown = serve_shutdown, .report = serve_report,
+                       .extra_fd = -1};
+    s->loop = sk_tun_start(&s->opt, &app);
+    if (!s->loop)
+        goto out;
+    s->stack = sk_loop_stack(s->loop);
+
+    s->listen_fd = sk_socket(s->stack);
+    int one = 1;
+    sk_endpoint local = {.addr = s->opt.addr, .port = s->port};
+    int err = s->listen_fd < 0 ? s->listen_fd : 0;
+    if (!err)
+        err = sk_setsockopt(s->stack, s->listen_fd, SK_SOL_SOCKET, SK_SO_REUSEADDR, &one, sizeof(one));
+    if (!err)
+        err = sk_bind(s->stack, s->listen_fd, &local);
+    if (!err)
+        err = sk_listen(s->stack, s->listen_fd, 4096);
+    if (err) {
+        char what[64];
+        snprintf(what, sizeof(what), "listen on %s port %u", s->opt.addr_text, s->port);
+        sk_tun_socket_error(&s->opt, what, err);
+        goto out;
+    }
+    {
+        static const char *mode_names[] = {"", "HTTP", "echo", "discard", "source"};
+        char a[16];
+        sk_format_ipv4(s->opt.addr, a, sizeof(a));
+        fprintf(stderr, "%s: %s on %s:%u via %s\n", s->opt.cmd, mode_names[s->mode], a, s->port, s->opt.tun);
+    }
+    if (sk_tun_run(&s->opt, s->loop) == 0)
+        rc = SK_CLI_EXIT_OK;
+    if (s->opt.state_log || s->opt.verbose)
+        sk_cli_print_socket_table(stderr, s->stack);
+    if (s->opt.verbose || s->progress.printed)
+        fprintf(stderr, "%s: %llu connections, %llu bytes in, %llu bytes out\n", s->opt.cmd,
+                (unsigned long long)s->accepted, (unsigned long long)s->bytes_in,
+                (unsigned long long)s->bytes_out);
+out:
+    if (s->conns) {
+        for (size_t i = 0; i < s->nconns; i++)
+            free(s->conns[i]);
+        free(s->conns);
+    }
+    sk_loop_free(s->loop);
+    free(s);
+    return rc;
+}

@@ -1,0 +1,283 @@
+/*
+ * The shared part of `synack serve` and `synack connect` (tun_app.h).
+ */
+#include "tun_app.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "synack/tun.h"
+
+void sk_tun_opts_init(sk_tun_opts *o, const char *cmd)
+{
+    memset(o, 0, sizeof(*o));
+    o->cmd = cmd;
+    o->tun = "tun0";
+    o->addr_text = "10.77.0.2/24";
+    o->addr = 0x0a4d0002u;
+    o->prefix = 24;
+}
+
+/* A probability as 0..1 or as a percentage "2%". */
+static bool parse_probability(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno)
+        return false;
+    if (*end == '%') {
+        v /= 100.0;
+        end++;
+    }
+    if (*end || !(v >= 0.0 && v <= 1.0))
+        return false;
+    *out = v;
+    return true;
+}
+
+bool sk_parse_size(const char *s, uint64_t *out)
+{
+    if (*s < '0' || *s > '9')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return false;
+    unsigned shift = 0;
+    if (*end == 'K' || *end == 'k')
+        shift = 10;
+    else if (*end == 'M')
+        shift = 20;
+    else if (*end == 'G')
+        shift = 30;
+    if (shift)
+        end++;
+    if (*end || (shift && v > (UINT64_MAX >> shift)))
+        return false;
+    *out = (uint64_t)v << shift;
+    return true;
+}
+
+int sk_tun_opts_parse(sk_tun_opts *o, int opt, const char *arg)
+{
+    char err[200];
+    switch (opt) {
+    case SK_TUN_OPT_TUN:
+        o->tun = arg;
+        return 1;
+    case SK_TUN_OPT_ADDR:
+        if (sk_parse_ipv4_prefix(arg, &o->addr, &o->prefix, err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s: %s\n", o->cmd, err);
+            return -1;
+        }
+        o->addr_text = arg;
+        return 1;
+    case SK_TUN_OPT_LOSS:
+    case SK_TUN_OPT_REORDER:
+    case SK_TUN_OPT_DUP: {
+        double *p = opt == SK_TUN_OPT_LOSS ? &o->impair.loss
+                    : opt == SK_TUN_OPT_REORDER ? &o->impair.reorder
+                                                : &o->impair.duplicate;
+        if (!parse_probability(arg, p)) {
+            fprintf(stderr, "%s: bad probability '%s': give 0 to 1, or a percentage like 2%%\n", o->cmd, arg);
+            return -1;
+        }
+        return 1;
+    }
+    case SK_TUN_OPT_DELAY: {
+        char *end;
+        errno = 0;
+        double ms = strtod(arg, &end);
+        if (end == arg || *end || errno || !(ms >= 0.0 && ms <= 60000.0)) {
+            fprintf(stderr, "%s: bad delay '%s': give milliseconds from 0 to 60000\n", o->cmd, arg);
+            return -1;
+        }
+        o->impair.delay = (sk_time_ns)(ms * (double)SK_NSEC_PER_MSEC);
+        return 1;
+    }
+    case SK_TUN_OPT_SEED: {
+        uint64_t v;
+        if (!sk_parse_size(arg, &v)) {
+            fprintf(stderr, "%s: bad seed '%s': give a non-negative integer\n", o->cmd, arg);
+            return -1;
+        }
+        o->impair.seed = v;
+        o->seed_given = true;
+        return 1;
+    }
+    case SK_TUN_OPT_PCAP:
+        o->pcap = arg;
+        return 1;
+    case SK_TUN_OPT_SYSCTL:
+        if (!strchr(arg, '=') || o->nsysctls == SK_TUN_MAX_SYSCTLS) {
+            fprintf(stderr, "%s: --sysctl wants NAME=VALUE (at most %d of them), not '%s'\n", o->cmd,
+                    SK_TUN_MAX_SYSCTLS, arg);
+            return -1;
+        }
+        o->sysctls[o->nsysctls++] = arg;
+        return 1;
+    case SK_TUN_OPT_STATE_LOG:
+        o->state_log = true;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static void on_stack_event(void *ctx, const sk_event *ev)
+{
+    const sk_tun_opts *o = ctx;
+    if (ev->type != SK_EV_STATE || !o->state_log)
+        return;
+    char local[16], remote[16];
+    sk_format_ipv4(ev->local.addr, local, sizeof(local));
+    sk_format_ipv4(ev->remote.addr, remote, sizeof(remote));
+    fprintf(stderr, "%s: state %s:%u %s:%u %s -> %s (%s)\n", o->cmd, local, ev->local.port, remote,
+            ev->remote.port, ev->from_state ? sk_state_name(ev->from_state) : "CLOSED",
+            sk_state_name(ev->to_state), ev->cause ? ev->cause : "");
+}
+
+sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app)
+{
+    char err[256];
+    sk_tun_info info;
+    int fd = sk_tun_open(o->tun, &info, err, sizeof(err));
+    if (fd < 0) {
+        fprintf(stderr, "%s: %s\n", o->cmd, err);
+        return NULL;
+    }
+    sk_loop_params p;
+    memset(&p, 0, sizeof(p));
+    p.tun_fd = fd;
+    p.impair = o->impair;
+    p.pcap_path = o->pcap;
+    p.stack.addr = o->addr;
+    p.stack.mtu = info.mtu >= 576 ? info.mtu : 1500;
+    p.stack.name = o->cmd;
+    p.stack.on_event = on_stack_event;
+    p.stack.event_ctx = o;
+    /* Unseeded runs are as unpredictable as Linux (RFC 6528 ISNs and
+     * ephemeral ports); --seed makes the stack's choices repeatable, but
+     * the ISN secret stays random: predictable ISNs are never wanted on
+     * a real link. */
+    if (getrandom(p.stack.secret, sizeof(p.stack.secret), 0) != (ssize_t)sizeof(p.stack.secret) ||
+        (!o->seed_given && getrandom(&p.stack.seed, sizeof(p.stack.seed), 0) != (ssize_t)sizeof(p.stack.seed))) {
+        fprintf(stderr, "%s: getrandom: %s\n", o->cmd, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (o->seed_given)
+        p.stack.seed = o->impair.seed;
+    sk_loop *loop = sk_loop_new(&p, app, err, sizeof(err));
+    if (!loop) {
+        fprintf(stderr, "%s: %s\n", o->cmd, err);
+        close(fd);
+        return NULL;
+    }
+    for (size_t i = 0; i < o->nsysctls; i++) {
+        char name[128];
+        const char *eq = strchr(o->sysctls[i], '=');
+        size_t n = (size_t)(eq - o->sysctls[i]);
+        if (n >= sizeof(name))
+            n = sizeof(name) - 1;
+        memcpy(name, o->sysctls[i], n);
+        name[n] = 0;
+        if (sk_sysctl_set(sk_loop_stack(loop), name, eq + 1, err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s: --sysctl %s: %s\n", o->cmd, o->sysctls[i], err);
+            sk_loop_free(loop);
+            return NULL;
+        }
+    }
+    if (o->verbose)
+        fprintf(stderr, "%s: attached to %s (mtu %u) as %s\n", o->cmd, info.name, p.stack.mtu, o->addr_text);
+    return loop;
+}
+
+int sk_tun_run(sk_tun_opts *o, sk_loop *loop)
+{
+    char err[200];
+    int rc = sk_loop_run(loop, err, sizeof(err));
+    if (rc < 0)
+        fprintf(stderr, "%s: %s\n", o->cmd, err);
+    if (o->verbose) {
+        const sk_loop_stats *s = sk_loop_get_stats(loop);
+        fprintf(stderr,
+                "%s: tun read %llu datagrams (%llu bytes), wrote %llu (%llu bytes); impaired: %llu lost, "
+                "%llu duplicated, %llu reordered; %llu queue drops; %llu wakeups\n",
+                o->cmd, (unsigned long long)s->rx_datagrams, (unsigned long long)s->rx_bytes,
+                (unsigned long long)s->tx_datagrams, (unsigned long long)s->tx_bytes,
+                (unsigned long long)s->impair_lost, (unsigned long long)s->impair_duplicated,
+                (unsigned long long)s->impair_reordered, (unsigned long long)s->tx_queue_drops,
+                (unsigned long long)s->wakeups);
+        /* The stack's non-zero counters, nstat style. */
+        sk_stack *stack = sk_loop_stack(loop);
+        const char *group;
+        const char *name;
+        for (size_t i = 0; (name = sk_counter_name(i, &group)) != NULL; i++) {
+            uint64_t v = sk_counter_value(stack, i);
+            if (v)
+                fprintf(stderr, "%s: %s%s %llu\n", o->cmd, group, name, (unsigned long long)v);
+        }
+    }
+    return rc;
+}
+
+void sk_tun_socket_error(const sk_tun_opts *o, const char *what, int err)
+{
+    fprintf(stderr, "%s: %s: %s (%s)\n", o->cmd, what, sk_strerror(err), sk_errno_name(err));
+}
+
+void sk_progress_start(sk_progress *p, sk_time_ns now)
+{
+    memset(p, 0, sizeof(*p));
+    p->start = p->last = now;
+}
+
+static double mib(uint64_t bytes)
+{
+    return (double)bytes / (1024.0 * 1024.0);
+}
+
+void sk_progress_update(sk_progress *p, const sk_tun_opts *o, const char *what, uint64_t bytes, sk_time_ns now)
+{
+    if (now - p->last < SK_NSEC_PER_SEC)
+        return;
+    double secs = (double)(now - p->last) / 1e9;
+    fprintf(stderr, "%s: %s %.1f MiB, %.1f MiB/s\n", o->cmd, what, mib(bytes),
+            mib(bytes - p->last_bytes) / secs);
+    p->last = now;
+    p->last_bytes = bytes;
+    p->printed = true;
+}
+
+void sk_progress_done(sk_progress *p, const sk_tun_opts *o, const char *what, uint64_t bytes, sk_time_ns now,
+                      bool always)
+{
+    if (!p->printed && !always)
+        return;
+    double secs = (double)(now - p->start) / 1e9;
+    fprintf(stderr, "%s: %s %llu bytes in %.2f s, %.1f MiB/s\n", o->cmd, what, (unsigned long long)bytes, secs,
+            secs > 0 ? mib(bytes) / secs : 0.0);
+}
+
+#define PATTERN_BYTES (64u * 1024u)
+static uint8_t pattern[PATTERN_BYTES + 256];
+static bool pattern_ready;
+
+const uint8_t *sk_pattern_at(uint64_t off, size_t *want)
+{
+    if (!pattern_ready) {
+        for (size_t i = 0; i < sizeof(pattern); i++)
+            pattern[i] = (uint8_t)((i * 31 + 7) & 0xff);
+        pattern_ready = true;
+    }
+    /* The pattern repeats every 256 bytes. */
+    if (*want > PATTERN_BYTES - 4096)
+        *want = PATTERN_BYTES - 4096;
+    return pattern + (off & 0xff);
+}

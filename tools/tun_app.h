@@ -1,0 +1,110 @@
+/*
+ * What `synack serve` and `synack connect` share: the options that put a
+ * stack on a TUN device (--tun, --addr, impairments, --pcap, --sysctl,
+ * --state-log), starting the loop, progress lines and error sentences.
+ */
+#ifndef SYNACK_TOOLS_TUN_APP_H
+#define SYNACK_TOOLS_TUN_APP_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "synack/loop.h"
+#include "synack/synack.h"
+
+#define SK_TUN_MAX_SYSCTLS 16
+
+typedef struct sk_tun_opts {
+    const char *cmd; /* "synack serve", for messages */
+    const char *tun;
+    const char *addr_text;
+    uint32_t addr;
+    int prefix;
+    sk_impairment impair;
+    bool seed_given;
+    const char *pcap;
+    bool state_log;
+    bool verbose;
+    const char *sysctls[SK_TUN_MAX_SYSCTLS];
+    size_t nsysctls;
+} sk_tun_opts;
+
+/* getopt_long values of the shared options, above any short option. */
+enum {
+    SK_TUN_OPT_TUN = 0x1000,
+    SK_TUN_OPT_ADDR,
+    SK_TUN_OPT_LOSS,
+    SK_TUN_OPT_DELAY,
+    SK_TUN_OPT_REORDER,
+    SK_TUN_OPT_DUP,
+    SK_TUN_OPT_SEED,
+    SK_TUN_OPT_PCAP,
+    SK_TUN_OPT_SYSCTL,
+    SK_TUN_OPT_STATE_LOG,
+    SK_TUN_OPT_LAST
+};
+
+#define SK_TUN_LONGOPTS                                                                                 \
+    {"tun", required_argument, NULL, SK_TUN_OPT_TUN}, {"addr", required_argument, NULL, SK_TUN_OPT_ADDR}, \
+        {"loss", required_argument, NULL, SK_TUN_OPT_LOSS},                                             \
+        {"delay", required_argument, NULL, SK_TUN_OPT_DELAY},                                           \
+        {"reorder", required_argument, NULL, SK_TUN_OPT_REORDER},                                       \
+        {"dup", required_argument, NULL, SK_TUN_OPT_DUP}, {"seed", required_argument, NULL, SK_TUN_OPT_SEED}, \
+        {"pcap", required_argument, NULL, SK_TUN_OPT_PCAP},                                             \
+        {"sysctl", required_argument, NULL, SK_TUN_OPT_SYSCTL},                                         \
+        {"state-log", no_argument, NULL, SK_TUN_OPT_STATE_LOG}
+
+/* The option lines of the usage text. */
+#define SK_TUN_USAGE                                                                              \
+    "  --tun NAME         TUN device to attach to or create (default tun0)\n"                      \
+    "  --addr A.B.C.D/N   synack's address on that link (default 10.77.0.2/24)\n"                   \
+    "  --loss P           drop each datagram with probability P (0..1 or N%%), both ways\n"          \
+    "  --delay MS         add MS milliseconds of one-way delay, both ways\n"                        \
+    "  --reorder P        hold back a datagram with probability P (by delay + 1 ms)\n"              \
+    "  --dup P            deliver a datagram twice with probability P\n"                            \
+    "  --seed N           seed of the impairments and the stack's randomness\n"                     \
+    "  --pcap FILE        write what the stack sends and receives to FILE (pcap, raw IPv4)\n"        \
+    "  --sysctl NAME=VAL  set one of the stack's Linux-named tunables (repeatable)\n"                \
+    "  --state-log        print each connection state change to stderr\n"
+
+void sk_tun_opts_init(sk_tun_opts *o, const char *cmd);
+/* Handles a shared option: 1 consumed, 0 not a shared option, -1 bad
+ * value (already reported). */
+int sk_tun_opts_parse(sk_tun_opts *o, int opt, const char *arg);
+
+/* Opens the TUN, creates the loop and applies sysctls.  On failure prints
+ * the reason and returns NULL. */
+sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app);
+/* Runs the loop; prints an I/O failure.  Returns 0 or -errno. */
+int sk_tun_run(sk_tun_opts *o, sk_loop *loop);
+
+/* A strict decimal parse of a non-negative integer with an optional
+ * K/M/G suffix (binary multiples). */
+bool sk_parse_size(const char *s, uint64_t *out);
+
+/* "connect 10.77.0.1:8080: Connection refused (ECONNREFUSED)" on stderr. */
+void sk_tun_socket_error(const sk_tun_opts *o, const char *what, int err);
+
+/* Progress lines on stderr about once a second for transfers that last
+ * longer than that. */
+typedef struct sk_progress {
+    sk_time_ns start, last;
+    uint64_t last_bytes;
+    bool printed;
+} sk_progress;
+void sk_progress_start(sk_progress *p, sk_time_ns now);
+/* Prints when a second has passed since the last line. */
+void sk_progress_update(sk_progress *p, const sk_tun_opts *o, const char *what, uint64_t bytes, sk_time_ns now);
+/* A final line with the average rate, only when a progress line was
+ * printed or `always`. */
+void sk_progress_done(sk_progress *p, const sk_tun_opts *o, const char *what, uint64_t bytes, sk_time_ns now,
+                      bool always);
+
+/* The deterministic body pattern of `serve --http /bytes/N` and
+ * `serve --source`: byte i is (i * 31 + 7) & 0xff.  Returns a pointer to
+ * at least `want` (capped at 60 KiB) bytes starting at offset `off`. */
+const uint8_t *sk_pattern_at(uint64_t off, size_t *want);
+
+#endif
