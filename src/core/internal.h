@@ -240,24 +240,35 @@ typedef struct sk_tw {
     uint32_t raddr;
     uint16_t lport, rport;
     uint32_t snd_nxt, rcv_nxt;
-    uint32_t ts_recent, ts_recent_stamp_s, ts_off;
+    uint32_t ts_recent, ts_recent_stamp_s; /* the timestamp offset is recomputed */
     uint32_t hnext;              /* hash chain, by index */
     uint32_t qprev, qnext;       /* expiry FIFO, by index */
     uint32_t expires_ms;         /* absolute ms since the stack's epoch */
-    uint32_t entry_ms;           /* when it entered this substate */
     uint16_t rcv_wnd;            /* raw window field to advertise */
-    uint8_t substate;            /* SK_TCP_TIME_WAIT or SK_TCP_FIN_WAIT2 */
+    uint8_t substate;            /* SK_TCP_TIME_WAIT or SK_TCP_FIN_WAIT2; 0 when free */
     uint8_t ts_ok;
-} sk_tw;
+} sk_tw; /* 44 bytes */
+
+/* Records live in fixed chunks so that growing never copies or leaves a
+ * doubling's worth of slack: 10 million records cost 44 bytes each plus
+ * the hash heads. */
+#define SK_TW_CHUNK_BITS 14
+#define SK_TW_CHUNK (1u << SK_TW_CHUNK_BITS)
 
 typedef struct sk_tw_table {
-    sk_tw *slab;
-    uint32_t slab_cap, count, free_head;
+    sk_tw **chunks;
+    uint32_t nchunks, chunks_cap;
+    uint32_t count, free_head;
     uint32_t *buckets;
     uint32_t mask;
     /* two FIFOs, because every record of a substate lives equally long */
     uint32_t q_head[2], q_tail[2];
 } sk_tw_table;
+
+static inline sk_tw *sk_tw_at(const sk_tw_table *tw, uint32_t i)
+{
+    return &tw->chunks[i >> SK_TW_CHUNK_BITS][i & (SK_TW_CHUNK - 1)];
+}
 
 /* ------------------------------------------------------------------ */
 /* Port bookkeeping for bind() conflicts (Linux's bind buckets)          */

@@ -193,10 +193,10 @@ static int pick_connect_port(sk_stack *s, sk_tcb *t, uint32_t *tw_isn)
             if (tw != SK_TW_NONE) {
                 if (!sk_tw_reusable(s, tw))
                     continue;
-                uint32_t isn = s->tw.slab[tw].snd_nxt + 65535 + 2;
+                uint32_t isn = sk_tw_at(&s->tw, tw)->snd_nxt + 65535 + 2;
                 *tw_isn = isn ? isn : 1;
-                t->ts_recent = s->tw.slab[tw].ts_recent;
-                t->ts_recent_stamp_s = s->tw.slab[tw].ts_recent_stamp_s;
+                t->ts_recent = sk_tw_at(&s->tw, tw)->ts_recent;
+                t->ts_recent_stamp_s = sk_tw_at(&s->tw, tw)->ts_recent_stamp_s;
                 sk_count(s, SK_C_TCPEXT_TW_RECYCLED);
                 sk_tw_kill(s, tw, true);
             }
@@ -253,7 +253,7 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
         if (tw != SK_TW_NONE) {
             if (!sk_tw_reusable(s, tw))
                 return -EADDRNOTAVAIL;
-            uint32_t isn = s->tw.slab[tw].snd_nxt + 65535 + 2;
+            uint32_t isn = sk_tw_at(&s->tw, tw)->snd_nxt + 65535 + 2;
             tw_isn = isn ? isn : 1;
             sk_count(s, SK_C_TCPEXT_TW_RECYCLED);
             sk_tw_kill(s, tw, true);

@@ -141,8 +141,8 @@ size_t sk_sockets(sk_stack *s, sk_sock_visit_fn visit, void *ctx)
     for (uint32_t b = 0; b <= s->conn_mask; b++)
         for (sk_tcb *t = s->conn_buckets[b]; t; t = t->hnext)
             visit_tcb(s, t, visit, ctx, &n);
-    for (uint32_t i = 0; i < s->tw.slab_cap; i++) {
-        const sk_tw *w = &s->tw.slab[i];
+    for (uint32_t i = 0; i < s->tw.nchunks * SK_TW_CHUNK; i++) {
+        const sk_tw *w = sk_tw_at(&s->tw, i);
         if (!w->substate)
             continue;
         sk_sock_info si;

@@ -1,8 +1,8 @@
 /*
  * TIME_WAIT, and orphaned FIN_WAIT_2, as compact records (Linux's
  * tcp_timewait_sock): a connection that only has to answer late segments
- * keeps its tuple, sequence numbers and timestamps — about 52 bytes in a
- * slab indexed by 32-bit handles — instead of a full TCB.
+ * keeps its tuple, sequence numbers and timestamps — 44 bytes in chunks
+ * indexed by 32-bit handles — instead of a full TCB.
  *
  * Every record of a substate lives equally long (TIME_WAIT: 60 s, Linux's
  * TCP_TIMEWAIT_LEN; FIN_WAIT_2: tcp_fin_timeout), so expiry is a FIFO per
@@ -41,7 +41,9 @@ int sk_tw_init(sk_tw_table *tw)
 
 void sk_tw_destroy(sk_tw_table *tw)
 {
-    free(tw->slab);
+    for (uint32_t c = 0; c < tw->nchunks; c++)
+        free(tw->chunks[c]);
+    free(tw->chunks);
     free(tw->buckets);
     memset(tw, 0, sizeof(*tw));
 }
@@ -58,7 +60,7 @@ static bool tw_grow_buckets(sk_tw_table *tw)
     for (uint32_t b = 0; b <= tw->mask; b++) {
         uint32_t i = tw->buckets[b];
         while (i != SK_TW_NONE) {
-            sk_tw *w = &tw->slab[i];
+            sk_tw *w = sk_tw_at(tw, i);
             uint32_t next = w->hnext;
             uint32_t h = tw_hash(w->raddr, w->rport, w->lport) & nmask;
             w->hnext = nb[h];
@@ -75,36 +77,45 @@ static bool tw_grow_buckets(sk_tw_table *tw)
 static uint32_t tw_alloc(sk_tw_table *tw)
 {
     if (tw->free_head == SK_TW_NONE) {
-        uint32_t ncap = tw->slab_cap ? tw->slab_cap * 2 : 256;
-        sk_tw *ns = realloc(tw->slab, sizeof(sk_tw) * (size_t)ncap);
-        if (!ns)
-            return SK_TW_NONE;
-        for (uint32_t i = ncap; i-- > tw->slab_cap;) {
-            ns[i].hnext = tw->free_head;
-            ns[i].substate = 0;
-            tw->free_head = i;
+        if (tw->nchunks == tw->chunks_cap) {
+            uint32_t ncap = tw->chunks_cap ? tw->chunks_cap * 2 : 4;
+            sk_tw **nc = realloc(tw->chunks, sizeof(*nc) * ncap);
+            if (!nc)
+                return SK_TW_NONE;
+            tw->chunks = nc;
+            tw->chunks_cap = ncap;
         }
-        tw->slab = ns;
-        tw->slab_cap = ncap;
+        sk_tw *chunk = malloc(sizeof(sk_tw) * SK_TW_CHUNK);
+        if (!chunk)
+            return SK_TW_NONE;
+        uint32_t base = tw->nchunks << SK_TW_CHUNK_BITS;
+        tw->chunks[tw->nchunks++] = chunk;
+        for (uint32_t k = SK_TW_CHUNK; k-- > 0;) {
+            chunk[k].hnext = tw->free_head;
+            chunk[k].substate = 0;
+            tw->free_head = base + k;
+        }
     }
-    if (tw->count > tw->mask && !tw_grow_buckets(tw) && tw->count > 4 * tw->mask)
+    /* Two records per hash head on average keep the heads at ~2 bytes a
+     * record while chains stay short. */
+    if (tw->count > 2 * (tw->mask + 1) && !tw_grow_buckets(tw) && tw->count > 8 * tw->mask)
         return SK_TW_NONE;
     uint32_t i = tw->free_head;
-    tw->free_head = tw->slab[i].hnext;
+    tw->free_head = sk_tw_at(tw, i)->hnext;
     tw->count++;
     return i;
 }
 
 static void q_unlink(sk_tw_table *tw, uint32_t i)
 {
-    sk_tw *w = &tw->slab[i];
+    sk_tw *w = sk_tw_at(tw, i);
     int q = qidx(w);
     if (w->qprev != SK_TW_NONE)
-        tw->slab[w->qprev].qnext = w->qnext;
+        (*sk_tw_at(tw, w->qprev)).qnext = w->qnext;
     else
         tw->q_head[q] = w->qnext;
     if (w->qnext != SK_TW_NONE)
-        tw->slab[w->qnext].qprev = w->qprev;
+        (*sk_tw_at(tw, w->qnext)).qprev = w->qprev;
     else
         tw->q_tail[q] = w->qprev;
     w->qprev = w->qnext = SK_TW_NONE;
@@ -112,12 +123,12 @@ static void q_unlink(sk_tw_table *tw, uint32_t i)
 
 static void q_append(sk_tw_table *tw, uint32_t i)
 {
-    sk_tw *w = &tw->slab[i];
+    sk_tw *w = sk_tw_at(tw, i);
     int q = qidx(w);
     w->qnext = SK_TW_NONE;
     w->qprev = tw->q_tail[q];
     if (tw->q_tail[q] != SK_TW_NONE)
-        tw->slab[tw->q_tail[q]].qnext = i;
+        (*sk_tw_at(tw, tw->q_tail[q])).qnext = i;
     else
         tw->q_head[q] = i;
     tw->q_tail[q] = i;
@@ -126,7 +137,7 @@ static void q_append(sk_tw_table *tw, uint32_t i)
 /* (Re)starts a record's lifetime: to the back of its FIFO. */
 static void tw_schedule(sk_stack *s, uint32_t i, sk_time_ns timeout)
 {
-    sk_tw *w = &s->tw.slab[i];
+    sk_tw *w = sk_tw_at(&s->tw, i);
     q_unlink(&s->tw, i);
     w->expires_ms = now_ms(s) + (uint32_t)((timeout + SK_NSEC_PER_MSEC - 1) / SK_NSEC_PER_MSEC);
     q_append(&s->tw, i);
@@ -155,7 +166,7 @@ void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout)
             sk_count(s, SK_C_TCPEXT_TCP_TIME_WAIT_OVERFLOW);
     }
     if (i != SK_TW_NONE) {
-        sk_tw *w = &s->tw.slab[i];
+        sk_tw *w = sk_tw_at(&s->tw, i);
         memset(w, 0, sizeof(*w));
         w->raddr = t->raddr;
         w->lport = t->lport;
@@ -165,8 +176,6 @@ void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout)
         w->ts_ok = (t->flags & SK_F_TS_OK) != 0;
         w->ts_recent = t->ts_recent;
         w->ts_recent_stamp_s = w->ts_ok ? t->ts_recent_stamp_s : 0;
-        w->ts_off = t->ts_off;
-        w->entry_ms = now_ms(s);
         uint32_t win = t->rcv_wup + t->rcv_wnd - t->rcv_nxt;
         if ((int32_t)win < 0)
             win = 0;
@@ -212,7 +221,7 @@ uint32_t sk_tw_lookup(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lpor
 {
     uint32_t i = s->tw.buckets[tw_hash(raddr, rport, lport) & s->tw.mask];
     while (i != SK_TW_NONE) {
-        const sk_tw *w = &s->tw.slab[i];
+        const sk_tw *w = sk_tw_at(&s->tw, i);
         if (w->raddr == raddr && w->rport == rport && w->lport == lport)
             return i;
         i = w->hnext;
@@ -222,10 +231,10 @@ uint32_t sk_tw_lookup(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lpor
 
 void sk_tw_kill(sk_stack *s, uint32_t i, bool emit)
 {
-    sk_tw *w = &s->tw.slab[i];
+    sk_tw *w = sk_tw_at(&s->tw, i);
     uint32_t *pp = &s->tw.buckets[tw_hash(w->raddr, w->rport, w->lport) & s->tw.mask];
     while (*pp != SK_TW_NONE && *pp != i)
-        pp = &s->tw.slab[*pp].hnext;
+        pp = &sk_tw_at(&s->tw, *pp)->hnext;
     if (*pp == i)
         *pp = w->hnext;
     q_unlink(&s->tw, i);
@@ -248,7 +257,7 @@ void sk_tw_expire(sk_stack *s)
     for (int q = 0; q < 2; q++) {
         while (s->tw.q_head[q] != SK_TW_NONE) {
             uint32_t i = s->tw.q_head[q];
-            sk_tw *w = &s->tw.slab[i];
+            sk_tw *w = sk_tw_at(&s->tw, i);
             if ((int32_t)(w->expires_ms - now) > 0)
                 break;
             /* Linux counts every TIME_WAIT socket its timer ends as TW. */
@@ -266,7 +275,7 @@ sk_time_ns sk_tw_next_deadline(const sk_stack *s)
         uint32_t i = s->tw.q_head[q];
         if (i == SK_TW_NONE)
             continue;
-        sk_time_ns t = s->epoch + (sk_time_ns)s->tw.slab[i].expires_ms * SK_NSEC_PER_MSEC;
+        sk_time_ns t = s->epoch + (sk_time_ns)sk_tw_at(&s->tw, i)->expires_ms * SK_NSEC_PER_MSEC;
         if (t < best)
             best = t;
     }
@@ -275,7 +284,8 @@ sk_time_ns sk_tw_next_deadline(const sk_stack *s)
 
 static void tw_send_ack(sk_stack *s, const sk_tw *w)
 {
-    sk_out_opts o = {.ts = w->ts_ok != 0, .ts_val = sk_tcp_time_ms(s) + w->ts_off, .ts_ecr = w->ts_recent};
+    uint32_t ts_off = w->ts_ok ? sk_ts_offset(s->isn_key, s->addr, w->raddr) : 0;
+    sk_out_opts o = {.ts = w->ts_ok != 0, .ts_val = sk_tcp_time_ms(s) + ts_off, .ts_ecr = w->ts_recent};
     uint8_t opts[SK_TCP_OPT_MAX];
     size_t optlen = sk_build_options(&o, opts);
     sk_xmit(s, w->raddr, w->lport, w->rport, w->snd_nxt, w->rcv_nxt, SK_TH_ACK, w->rcv_wnd, opts, optlen, NULL,
@@ -284,7 +294,7 @@ static void tw_send_ack(sk_stack *s, const sk_tw *w)
 
 bool sk_tw_input(sk_stack *s, uint32_t i, const sk_segment *seg)
 {
-    sk_tw *w = &s->tw.slab[i];
+    sk_tw *w = sk_tw_at(&s->tw, i);
     uint32_t end = seg->seq + (uint32_t)seg->payload_len + !!(seg->flags & SK_TH_SYN) + !!(seg->flags & SK_TH_FIN);
     bool rst = (seg->flags & SK_TH_RST) != 0, syn = (seg->flags & SK_TH_SYN) != 0;
     bool ack = (seg->flags & SK_TH_ACK) != 0, fin = (seg->flags & SK_TH_FIN) != 0;
@@ -314,7 +324,6 @@ bool sk_tw_input(sk_stack *s, uint32_t i, const sk_segment *seg)
             w->ts_recent = seg->opts.ts_val;
             w->ts_recent_stamp_s = (uint32_t)(s->now / SK_NSEC_PER_SEC);
         }
-        w->entry_ms = now_ms(s);
         emit_tw_state(s, w, SK_TCP_FIN_WAIT2, SK_TCP_TIME_WAIT, "rcv FIN");
         q_append(&s->tw, i);
         tw_schedule(s, i, SK_TCP_TIMEWAIT_LEN);
@@ -378,7 +387,7 @@ reset:
  * for loopback. */
 bool sk_tw_reusable(sk_stack *s, uint32_t i)
 {
-    const sk_tw *w = &s->tw.slab[i];
+    const sk_tw *w = sk_tw_at(&s->tw, i);
     int reuse = s->cfg.tcp_tw_reuse;
     if (reuse == 2) {
         bool loopback = (w->raddr >> 24) == 127 || (s->addr >> 24) == 127;
@@ -387,5 +396,8 @@ bool sk_tw_reusable(sk_stack *s, uint32_t i)
     }
     if (!reuse || !w->ts_ok || !w->ts_recent_stamp_s || w->substate != SK_TCP_TIME_WAIT)
         return false;
-    return (int32_t)(now_ms(s) - w->entry_ms) > s->cfg.tcp_tw_reuse_delay;
+    /* The record's age, from when its 60 s last (re)started: a record
+     * restarted by a late FIN looks younger, which only delays reuse. */
+    uint32_t entered = w->expires_ms - (uint32_t)(SK_TCP_TIMEWAIT_LEN / SK_NSEC_PER_MSEC);
+    return (int32_t)(now_ms(s) - entered) > s->cfg.tcp_tw_reuse_delay;
 }
