@@ -214,7 +214,7 @@ static void init_transfer(sk_stack *s, sk_tcb *t)
         t->rcv_ssthresh = t->rcv_wnd;
     sk_cc_init(s, t);
     t->rcv_mss = t->advmss < SK_TCP_MSS_DEFAULT ? t->advmss : SK_TCP_MSS_DEFAULT;
-    t->lrcvtime = s->now;
+    t->lrcvtime = sk_stamp_now(s);
 }
 
 /* Where the errno of a reset goes (Linux tcp_reset()). */
@@ -275,7 +275,7 @@ static void event_data_recv(sk_stack *s, sk_tcb *t)
         incr_quickack(t);
         t->ato_us = ato_min;
     } else if (t->last_data_recv) {
-        uint64_t m = (s->now - t->last_data_recv) / SK_NSEC_PER_USEC;
+        uint64_t m = sk_since(s, t->last_data_recv) / SK_NSEC_PER_USEC;
         uint32_t rto = t->rto_us ? t->rto_us : 1000000u;
         if (m <= ato_min / 2) {
             t->ato_us = (t->ato_us >> 1) + ato_min / 2;
@@ -287,7 +287,7 @@ static void event_data_recv(sk_stack *s, sk_tcb *t)
             incr_quickack(t); /* a long gap: the sender may be restarting */
         }
     }
-    t->last_data_recv = s->now;
+    t->last_data_recv = sk_stamp_now(s);
 }
 
 static void grow_window(sk_stack *s, sk_tcb *t, uint32_t len)
@@ -550,7 +550,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         return true; /* old duplicate: its data may still be good */
     }
     update_ts_recent(s, t, seg); /* only once the ACK is known good (tcp_ack) */
-    t->last_ack_recv = s->now;
+    t->last_ack_recv = sk_stamp_now(s);
     uint32_t prior_wnd = t->snd_wnd;
     update_window(t, seg);
     uint32_t newly_sacked = 0;
@@ -601,7 +601,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     } else if ((t->flags & SK_F_RTT_PENDING) && seq_geq(ack, t->rtt_seq)) {
         t->flags &= ~SK_F_RTT_PENDING;
         if (!t->retransmits)
-            sk_rtt_sample(s, t, (uint32_t)((s->now - t->rtt_start) / SK_NSEC_PER_USEC));
+            sk_rtt_sample(s, t, sk_us_now(s) - t->rtt_start);
     }
 
     t->snd_una = ack;
@@ -746,7 +746,7 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             if ((int32_t)rtt_ms >= 0)
                 sk_rtt_sample(s, t, rtt_ms * 1000u);
         } else if (!t->retransmits) {
-            sk_rtt_sample(s, t, (uint32_t)((s->now - t->lsndtime) / SK_NSEC_PER_USEC));
+            sk_rtt_sample(s, t, sk_us_now(s) - t->rtt_start); /* timed from the SYN */
         }
         t->backoff = 0;
         t->retransmits = 0;
@@ -872,7 +872,7 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             sk_arm_keepalive(s, t);
     }
 
-    t->lrcvtime = s->now; /* keepalive measures idleness from here, lazily */
+    t->lrcvtime = sk_stamp_now(s); /* keepalive measures idleness from here, lazily */
     /* Any acceptable segment proves the peer alive (Linux resets
      * icsk_probes_out in tcp_ack): keepalive and persist probing restart. */
     t->probes_out = 0;

@@ -48,6 +48,11 @@ static inline uint32_t seq_max(uint32_t a, uint32_t b) { return seq_gt(a, b) ? a
 #define SK_TCP_RESOURCE_PROBE_INTERVAL SK_MS(500)
 #define SK_TCP_MAX_SYNACK_OVERHEAD 40
 
+/* Millisecond stamps since the stack's epoch, as Linux keeps jiffies:
+ * compared by modular difference, so they wrap harmlessly (49 days); 0
+ * means "never". */
+typedef uint32_t sk_stamp;
+
 /* ------------------------------------------------------------------ */
 /* Byte ring buffer: send queue and in-order receive queue              */
 /* ------------------------------------------------------------------ */
@@ -156,6 +161,7 @@ typedef struct sk_tcb {
     uint16_t peer_mss; /* MSS the peer announced (536 if none) */
     uint16_t user_mss; /* TCP_MAXSEG, 0 if unset */
     uint16_t rcv_mss;  /* estimate of the peer's segment size */
+    uint8_t keepcnt, syn_retries; /* TCP_KEEPCNT, TCP_SYNCNT; 0 = the sysctl */
 
     uint32_t ts_recent, ts_recent_stamp_s, ts_off;
     uint32_t ato_us; /* delayed-ACK timeout; 0 until data arrives (Linux icsk_ack.ato) */
@@ -164,16 +170,18 @@ typedef struct sk_tcb {
      * mdev_us by 4 as Linux keeps them). */
     uint32_t srtt_us, mdev_us, rttvar_us, rto_us, min_rtt_us;
     uint32_t rtt_seq;
-    sk_time_ns rtt_start;
+    uint32_t rtt_start; /* µs clock, low 32 bits (sk_us_now) */
 
     /* congestion control (Reno/NewReno) */
-    uint32_t cwnd, ssthresh, cwnd_cnt, recover, prior_cwnd;
+    uint32_t cwnd, ssthresh, cwnd_cnt, recover;
+    int linger_s;      /* SO_LINGER seconds, -1 unset */
 
     /* deadlines (absolute ns, 0 when idle); the timer is armed at the min */
-    sk_time_ns rto_at, delack_at, keepalive_at, linger2_at;
-    sk_time_ns retrans_stamp;    /* first transmission of the oldest unacked */
-    sk_time_ns probes_stamp;     /* first zero-window/persist probe (Linux icsk_probes_tstamp) */
-    sk_time_ns lrcvtime, lsndtime, last_ack_recv, last_data_recv, last_data_sent;
+    sk_time_ns rto_at, delack_at, keepalive_at;
+    sk_stamp retrans_stamp;    /* first transmission of the oldest unacked */
+    sk_stamp probes_stamp;     /* first zero-window/persist probe (Linux icsk_probes_tstamp) */
+    sk_stamp lrcvtime, lsndtime, last_ack_recv, last_data_recv, last_data_sent;
+    int fin_timeout_s; /* TCP_LINGER2, -1 = sysctl, -2 = reset instead */
 
     sk_ring sndq; /* bytes from snd_una on, sent and unsent */
     sk_ring rcvq; /* in-order bytes not yet read */
@@ -183,19 +191,19 @@ typedef struct sk_tcb {
     uint32_t sndbuf, rcvbuf;
     uint32_t keepidle_s, keepintvl_s, user_timeout_ms;
     uint32_t notsent_lowat; /* TCP_NOTSENT_LOWAT, 0 = the sysctl */
-    uint8_t keepcnt, syn_retries;
-    int linger_s;
     int so_error; /* pending error, positive errno */
-    int fin_timeout_s; /* TCP_LINGER2, -1 = sysctl */
 
-    struct sk_listen_queue *listen; /* LISTEN sockets */
-    struct sk_tcb *parent;    /* listener, while on its accept queue */
-    struct sk_tcb *aq_next;
+    union {
+        struct sk_listen_queue *listen; /* LISTEN sockets */
+        struct {
+            struct sk_tcb *parent;  /* listener, while on its accept queue */
+            struct sk_tcb *aq_next;
+        };
+    };
 
     /* TCP_INFO statistics */
     uint64_t bytes_sent, bytes_acked, bytes_received, bytes_retrans;
     uint32_t segs_in, segs_out, data_segs_in, data_segs_out, total_retrans;
-    uint32_t sack_blocks_sent; /* unused, reserved */
 } sk_tcb;
 
 /* ------------------------------------------------------------------ */
@@ -332,6 +340,21 @@ struct sk_stack {
 
     uint8_t out[65536 + 80]; /* scratch for building datagrams */
 };
+
+static inline sk_stamp sk_stamp_now(const sk_stack *s)
+{
+    sk_stamp v = (sk_stamp)((s->now - s->epoch) / SK_NSEC_PER_MSEC);
+    return v ? v : 1;
+}
+
+/* Time elapsed since a stamp, 0 for "never". */
+static inline sk_time_ns sk_since(const sk_stack *s, sk_stamp st)
+{
+    return st ? (sk_time_ns)(sk_stamp)(sk_stamp_now(s) - st) * SK_NSEC_PER_MSEC : 0;
+}
+
+/* The µs clock's low 32 bits: RTT timing by modular difference. */
+static inline uint32_t sk_us_now(const sk_stack *s) { return (uint32_t)(s->now / SK_NSEC_PER_USEC); }
 
 /* stack.c */
 void sk_emit(sk_stack *s, const sk_event *ev);

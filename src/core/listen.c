@@ -401,7 +401,7 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
         if (armed >= SK_TCP_TIMEOUT_INIT && armed - SK_TCP_TIMEOUT_INIT <= s->now) {
             t->flags |= SK_F_RTT_PENDING;
             t->rtt_seq = req->iss + 1;
-            t->rtt_start = armed - SK_TCP_TIMEOUT_INIT;
+            t->rtt_start = (uint32_t)((armed - SK_TCP_TIMEOUT_INIT) / SK_NSEC_PER_USEC);
         }
     }
     t->state = SK_TCP_SYN_RECV; /* the request's state, already reported */

@@ -291,7 +291,7 @@ static void conn_xmit(sk_stack *s, sk_tcb *t, uint32_t seq, uint16_t flags, cons
             t->quickack--;
     }
     t->segs_out++;
-    t->lsndtime = s->now;
+    t->lsndtime = sk_stamp_now(s);
     sk_xmit(s, t->raddr, t->lport, t->rport, seq, ack, flags, win, opts, optlen, payload, plen);
 }
 
@@ -366,7 +366,8 @@ void sk_send_syn(sk_stack *s, sk_tcb *t)
     size_t optlen = sk_build_options(&o, opts);
     uint16_t win = (uint16_t)(t->rcv_wnd < 65535u ? t->rcv_wnd : 65535u);
     t->segs_out++;
-    t->lsndtime = s->now;
+    t->lsndtime = sk_stamp_now(s);
+    t->rtt_start = sk_us_now(s); /* the SYN's RTT, used unless retransmitted (Karn) */
     sk_xmit(s, t->raddr, t->lport, t->rport, t->iss, synack ? t->rcv_nxt : 0,
             synack ? (SK_TH_SYN | SK_TH_ACK) : SK_TH_SYN, win, opts, optlen, NULL, 0);
     if (t->snd_max == t->iss)
@@ -444,14 +445,14 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
         t->total_retrans++;
         t->bytes_retrans += len;
         if (!t->retrans_stamp)
-            t->retrans_stamp = s->now;
+            t->retrans_stamp = sk_stamp_now(s);
     } else if (len) {
         sk_count(s, SK_C_TCPEXT_TCP_ORIG_DATA_SENT);
     }
     if (len) {
         t->data_segs_out++;
         t->bytes_sent += len;
-        t->last_data_sent = s->now;
+        t->last_data_sent = sk_stamp_now(s);
     }
     s->xmit_retrans = retrans;
     conn_xmit(s, t, seq, flags, buf, len);
@@ -468,7 +469,7 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
         if (!(t->flags & SK_F_TS_OK) && !(t->flags & SK_F_RTT_PENDING)) {
             t->flags |= SK_F_RTT_PENDING;
             t->rtt_seq = end;
-            t->rtt_start = s->now;
+            t->rtt_start = sk_us_now(s);
         }
         t->snd_max = end;
     }
@@ -707,7 +708,7 @@ void sk_retransmit_head(sk_stack *s, sk_tcb *t)
         sk_count(s, SK_C_TCPEXT_TCP_SYN_RETRANS);
         t->total_retrans++;
         if (!t->retrans_stamp)
-            t->retrans_stamp = s->now;
+            t->retrans_stamp = sk_stamp_now(s);
         uint32_t nxt = t->snd_nxt;
         s->xmit_retrans = true;
         sk_send_syn(s, t);

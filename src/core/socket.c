@@ -277,7 +277,7 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
     sk_tcb_set_state(s, t, SK_TCP_SYN_SENT, "connect()");
     sk_count(s, SK_C_TCP_ACTIVE_OPENS);
     sk_send_syn(s, t);
-    t->retrans_stamp = s->now;
+    t->retrans_stamp = sk_stamp_now(s);
     sk_arm_rto(s, t);
     return -EINPROGRESS;
 }
@@ -381,7 +381,7 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
     /* Linux's tcp_event_data_sent(): a reply within one ATO of the last
      * data received marks the connection interactive, so ACKs wait to
      * ride on replies (pingpong). Before any data arrived ato is 0. */
-    if (t->last_data_recv && s->now - t->last_data_recv < SK_TCP_ATO_MIN)
+    if (t->last_data_recv && sk_since(s, t->last_data_recv) < SK_TCP_ATO_MIN)
         t->flags |= SK_F_PINGPONG;
     sk_tcb_timer_update(s, t);
     return (ssize_t)done;

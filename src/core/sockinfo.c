@@ -4,10 +4,7 @@
  */
 #include "internal.h"
 
-static uint32_t ms_since(const sk_stack *s, sk_time_ns t)
-{
-    return t && s->now >= t ? (uint32_t)((s->now - t) / SK_NSEC_PER_MSEC) : 0;
-}
+static uint32_t ms_since(const sk_stack *s, sk_stamp t) { return (uint32_t)(sk_since(s, t) / SK_NSEC_PER_MSEC); }
 
 void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
 {

@@ -121,9 +121,8 @@ static void free_tcb_chain_all(sk_stack *s)
                 sk_tcb *t = s->fds[i];
                 s->fds[i] = NULL;
                 t->fd = -1;
-                if (t->listen) {
+                if (t->state == SK_TCP_LISTEN && t->listen)
                     sk_listen_destroy(s, t);
-                }
                 sk_tcb_free(s, t);
             }
         }
@@ -489,7 +488,10 @@ void sk_tcb_free(sk_stack *s, sk_tcb *t)
         free(t->ooo);
         t->ooo = n;
     }
-    free(t->listen);
+    /* `listen` shares space with the accept-queue links: only a
+     * listener's is a queue (sk_listen_destroy normally freed it). */
+    if (t->state == SK_TCP_LISTEN)
+        free(t->listen);
     free(t);
 }
 
@@ -506,7 +508,7 @@ void sk_tcb_done(sk_stack *s, sk_tcb *t, const char *cause)
     sk_tcb_set_state(s, t, SK_TCP_CLOSE, cause);
     sk_conn_unhash(s, t);
     sk_wheel_del(&s->tcb_wheel, &t->timer);
-    t->rto_at = t->delack_at = t->keepalive_at = t->linger2_at = 0;
+    t->rto_at = t->delack_at = t->keepalive_at = 0;
     if (t->parent) {
         /* Still on a listener's accept queue: the listener forgets it. */
         sk_accept_queue_remove(s, t);

@@ -179,7 +179,7 @@ void sk_arm_keepalive(sk_stack *s, sk_tcb *t)
         t->state == SK_TCP_SYN_SENT) {
         t->keepalive_at = 0;
     } else {
-        sk_time_ns base = t->lrcvtime ? t->lrcvtime : s->now;
+        sk_time_ns base = s->now - sk_since(s, t->lrcvtime);
         t->keepalive_at = base + keepidle(s, t);
         if (t->keepalive_at <= s->now)
             t->keepalive_at = s->now + SK_NSEC_PER_MSEC;
@@ -228,8 +228,8 @@ static bool on_probe_timer(sk_stack *s, sk_tcb *t)
         return true;
     }
     if (!t->probes_stamp) {
-        t->probes_stamp = s->now;
-    } else if (t->user_timeout_ms && s->now - t->probes_stamp >= SK_MS(t->user_timeout_ms)) {
+        t->probes_stamp = sk_stamp_now(s);
+    } else if (t->user_timeout_ms && sk_since(s, t->probes_stamp) >= SK_MS(t->user_timeout_ms)) {
         write_err(s, t, "TCP_USER_TIMEOUT while probing");
         return false;
     }
@@ -275,7 +275,7 @@ static bool on_probe_timer(sk_stack *s, sk_tcb *t)
     }
     if (t->user_timeout_ms) {
         /* Linux's tcp_clamp_probe0_to_user_timeout(). */
-        sk_time_ns end = t->probes_stamp + SK_MS(t->user_timeout_ms);
+        sk_time_ns end = s->now - sk_since(s, t->probes_stamp) + SK_MS(t->user_timeout_ms);
         if (end > s->now && end - s->now < timeout)
             timeout = end - s->now;
     }
@@ -317,7 +317,7 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
         limit = retries_timeout(s, s->cfg.tcp_orphan_retries ? (unsigned)s->cfg.tcp_orphan_retries : 8);
     else
         limit = retries_timeout(s, (unsigned)s->cfg.tcp_retries2);
-    if (t->retrans_stamp && s->now - t->retrans_stamp >= limit) {
+    if (t->retrans_stamp && sk_since(s, t->retrans_stamp) >= limit) {
         write_err(s, t, "retransmissions unanswered");
         return false;
     }
@@ -355,7 +355,7 @@ static bool on_keepalive_timer(sk_stack *s, sk_tcb *t)
         t->keepalive_at = s->now + idle;
         return true;
     }
-    sk_time_ns elapsed = s->now - (t->lrcvtime ? t->lrcvtime : s->now);
+    sk_time_ns elapsed = sk_since(s, t->lrcvtime);
     if (elapsed < idle && t->probes_out == 0) {
         t->keepalive_at = s->now + (idle - elapsed);
         return true;
