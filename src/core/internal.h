@@ -148,6 +148,7 @@ typedef struct sk_tcb {
     uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_window;
     uint32_t snd_sml; /* end of the last sub-MSS segment sent (Minshall) */
     uint32_t rtx_nxt; /* after an RTO: next sequence to resend (snd_nxt never moves back) */
+    uint32_t tail_start; /* where the unsent tail "skb" of the send queue begins (sk_send) */
     uint32_t tlp_high_seq; /* snd_nxt when a tail loss probe went out, 0 if none */
     uint32_t high_rxt;     /* SACK recovery: holes below this were resent (RFC 6675 HighRxt) */
     uint32_t sacked_bytes; /* bytes the peer SACKed above snd_una */

@@ -315,6 +315,20 @@ static uint32_t notsent_bytes(const sk_tcb *t)
     return t->sndq.len > sent ? t->sndq.len - sent : 0;
 }
 
+/* Linux's tcp_xmit_size_goal(): the send queue is cut into skbs of up to
+ * half the largest window the peer offered (tcp_bound_to_half_wnd of the
+ * 64 KiB GSO limit), in whole segments. */
+static uint32_t size_goal(const sk_tcb *t)
+{
+    uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
+    uint32_t goal = 65536;
+    uint32_t cutoff = t->max_window > SK_TCP_MSS_DEFAULT ? t->max_window >> 1 : t->max_window;
+    if (cutoff && goal > cutoff)
+        goal = cutoff > 68 ? cutoff : 68;
+    uint32_t segs = goal / mss;
+    return segs ? segs * mss : mss;
+}
+
 /* Linux's sk_stream_error() after tcp_sendmsg_locked() fails: a pending
  * error first, else EPIPE (and never SIGPIPE: there are no signals). */
 static ssize_t send_error(sk_tcb *t)
@@ -342,27 +356,33 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
         return 0;
     if (!buf)
         return -EFAULT;
-    /* Linux's tcp_sendmsg_locked(): copy while the send buffer has room
-     * and the unsent part stays under TCP_NOTSENT_LOWAT, transmitting as
-     * it goes, so what the window takes at once does not count against
-     * the unsent limit. */
+    /* Linux's tcp_sendmsg_locked(), at its skb granularity: data goes
+     * into the tail skb up to size_goal; a new skb may be started only
+     * while the queue is under SO_SNDBUF and the unsent part under
+     * TCP_NOTSENT_LOWAT (sk_stream_memory_free), but once started it
+     * fills whole — so a write can pass the buffer size by up to one skb,
+     * as Linux's does.  A full skb is pushed at once (tcp_push_one), and
+     * the part the windows do not take becomes the new tail. */
     uint32_t lowat = notsent_lowat(s, t);
+    uint32_t goal = size_goal(t);
     bool more = (flags & SK_MSG_MORE) != 0;
     uint32_t saved = t->flags;
     if (more)
         t->flags |= SK_F_CORK;
     size_t done = 0;
     while (done < len) {
-        uint32_t cap = effective_sndbuf(s, t);
-        uint32_t room = t->sndq.len < cap ? cap - t->sndq.len : 0;
-        uint32_t unsent = notsent_bytes(t);
-        uint32_t lowat_room = unsent < lowat ? lowat - unsent : 0;
-        if (lowat_room < room)
-            room = lowat_room;
-        if (!room)
-            break;
+        uint32_t data_end = t->snd_una + t->sndq.len;
+        if (seq_lt(t->tail_start, t->snd_nxt) || seq_gt(t->tail_start, data_end))
+            t->tail_start = seq_lt(t->snd_nxt, data_end) ? t->snd_nxt : data_end;
+        uint32_t tail_len = data_end - t->tail_start;
+        if (tail_len == 0 || tail_len >= goal) {
+            if (t->sndq.len >= effective_sndbuf(s, t) || notsent_bytes(t) >= lowat)
+                break; /* no new skb: sk_stream_memory_free() says no */
+            t->tail_start = data_end;
+            tail_len = 0;
+        }
         size_t want = len - done;
-        uint32_t n = want < room ? (uint32_t)want : room;
+        uint32_t n = want < goal - tail_len ? (uint32_t)want : goal - tail_len;
         if (!sk_ring_reserve(&t->sndq, t->sndq.len + n)) {
             if (!done)
                 done = (size_t)-1;
@@ -370,8 +390,11 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
         }
         sk_ring_write(&t->sndq, (const uint8_t *)buf + done, n);
         done += n;
-        sk_tcp_output(s, t);
+        if (tail_len + n == goal)
+            sk_tcp_output(s, t);
     }
+    if (done && done != (size_t)-1)
+        sk_tcp_output(s, t); /* tcp_push() at the end of the write */
     if (more && !(saved & SK_F_CORK))
         t->flags &= ~SK_F_CORK;
     if (done == (size_t)-1)
