@@ -13,9 +13,37 @@ void sk_cc_init(sk_stack *s, sk_tcb *t)
     t->cwnd_cnt = 0;
 }
 
+/* Linux's tcp_cwnd_validate(): remember, per window of data, whether the
+ * sender was limited by cwnd or how many segments it had out at most. */
+void sk_cc_validate(sk_tcb *t, bool cwnd_limited)
+{
+    uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
+    uint32_t packets_out = (t->snd_nxt - t->snd_una + mss - 1) / mss;
+    if (!seq_lt(t->snd_una, t->cwnd_usage_seq) || cwnd_limited ||
+        (!(t->flags & SK_F_CWND_LIMITED) && packets_out > t->max_packets_out)) {
+        t->flags = cwnd_limited ? (t->flags | SK_F_CWND_LIMITED) : (t->flags & ~SK_F_CWND_LIMITED);
+        t->max_packets_out = (uint16_t)(packets_out > 0xffff ? 0xffff : packets_out);
+        t->cwnd_usage_seq = t->snd_nxt;
+    }
+}
+
+/* Linux's tcp_is_cwnd_limited(): grow cwnd only if it was what held the
+ * sender back (RFC 7661's concern); in slow start, until it is twice the
+ * largest flight actually sent. */
+static bool cwnd_limited(const sk_tcb *t)
+{
+    if (t->flags & SK_F_CWND_LIMITED)
+        return true;
+    if (t->cwnd < t->ssthresh)
+        return t->cwnd < 2u * t->max_packets_out;
+    return false;
+}
+
 void sk_cc_on_ack(sk_stack *s, sk_tcb *t, uint32_t acked)
 {
     (void)s;
+    if (!cwnd_limited(t))
+        return;
     uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
     uint32_t segs = (acked + mss - 1) / mss;
     if (!segs)

@@ -120,6 +120,7 @@ enum sk_tcb_flag {
     SK_F_TLP_ARMED = 1u << 28,    /* rto_at holds a loss-probe deadline (RFC 8985 §7) */
     SK_F_TLP_RETRANS = 1u << 29,  /* the probe retransmitted (not new data) */
     SK_F_FIN_ALONE = 1u << 30,    /* the FIN went out in a segment of its own */
+    SK_F_CWND_LIMITED = 1u << 31, /* the window in use was cwnd-limited (Linux is_cwnd_limited) */
 };
 
 struct sk_listen_queue;
@@ -152,8 +153,8 @@ typedef struct sk_tcb {
     uint32_t tlp_high_seq; /* snd_nxt when a tail loss probe went out, 0 if none */
     uint32_t high_rxt;     /* SACK recovery: holes below this were resent (RFC 6675 HighRxt) */
     uint32_t sacked_bytes; /* bytes the peer SACKed above snd_una */
-    sk_sack_range *sack_rb; /* the scoreboard (sack.c), NULL without holes */
     uint16_t sack_n, sack_cap;
+    sk_sack_range *sack_rb; /* the scoreboard (sack.c), NULL without holes */
     /* receive sequence space */
     uint32_t irs, rcv_nxt, rcv_wnd, rcv_wup, rcv_ssthresh, window_clamp;
 
@@ -175,6 +176,9 @@ typedef struct sk_tcb {
 
     /* congestion control (Reno/NewReno) */
     uint32_t cwnd, ssthresh, cwnd_cnt, recover;
+    uint32_t cwnd_usage_seq;  /* end of the window whose cwnd use is tracked */
+    uint16_t max_packets_out; /* most segments in flight in that window */
+    int16_t so_error;         /* pending error, positive errno */
     int linger_s;      /* SO_LINGER seconds, -1 unset */
 
     /* deadlines (absolute ns, 0 when idle); the timer is armed at the min */
@@ -192,7 +196,6 @@ typedef struct sk_tcb {
     uint32_t sndbuf, rcvbuf;
     uint32_t keepidle_s, keepintvl_s, user_timeout_ms;
     uint32_t notsent_lowat; /* TCP_NOTSENT_LOWAT, 0 = the sysctl */
-    int so_error; /* pending error, positive errno */
 
     union {
         struct sk_listen_queue *listen; /* LISTEN sockets */
@@ -469,6 +472,7 @@ void sk_cc_init(sk_stack *s, sk_tcb *t);
 void sk_cc_on_ack(sk_stack *s, sk_tcb *t, uint32_t acked);
 void sk_cc_on_rto(sk_stack *s, sk_tcb *t);
 void sk_cc_enter_recovery(sk_stack *s, sk_tcb *t);
+void sk_cc_validate(sk_tcb *t, bool cwnd_limited);
 
 /* sockinfo.c */
 void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti);

@@ -578,6 +578,7 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
     } plan[64];
     size_t n = 0;
     uint32_t nxt = t->snd_nxt, in_flight = sk_flight_size(t), sml = t->snd_sml;
+    bool cwnd_full = false;
     for (;;) {
         uint32_t data_end = t->snd_una + t->sndq.len;
         bool fin_queued = (t->flags & SK_F_SHUT_WR) != 0;
@@ -588,8 +589,10 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         uint32_t wnd_end = t->snd_una + t->snd_wnd;
         uint32_t cwnd_bytes = t->cwnd * mss;
         /* Linux's tcp_cwnd_test lets a lone FIN past a full window. */
-        if (in_flight >= cwnd_bytes && !(avail == 0 && fin_pending))
+        if (in_flight >= cwnd_bytes && !(avail == 0 && fin_pending)) {
+            cwnd_full = true;
             break;
+        }
         uint32_t len = avail < mss ? avail : mss;
         /* Linux's tcp_snd_wnd_test: a segment goes only if it fits the
          * peer's window whole; no sub-MSS slivers to fill a window.  When
@@ -637,6 +640,9 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         if (plan[i].len < mss && plan[i].len > 0)
             t->snd_sml = plan[i].seq + plan[i].len;
     }
+    cwnd_full = cwnd_full || sk_flight_size(t) >= t->cwnd * mss;
+    if (t->snd_nxt != sent_before || cwnd_full)
+        sk_cc_validate(t, cwnd_full);
     /* New data went out: Linux's tcp_write_xmit() schedules one loss
      * probe per tail episode. */
     if (t->snd_nxt != sent_before && !t->tlp_high_seq)
