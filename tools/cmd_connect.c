@@ -341,6 +341,8 @@ void sk_cmd_connect_usage(FILE *out)
             "  --send FILE  sends FILE ('-' for standard input), half-closes (SHUT_WR), and\n"
             "               writes whatever the peer sends back until its FIN\n"
             "  --recv N     reads N bytes (K, M, G suffixes) and closes\n"
+            "While it runs, `synack ss`, `synack nstat` and `synack sysctl` (-N connect-ADDR)\n"
+            "query the live stack.\n"
             "\n"
             "options:\n"
             "  -o FILE      where received bytes go (default standard output)\n" SK_TUN_USAGE
@@ -500,6 +502,7 @@ out:
     }
     if (c->out == stdout && fflush(stdout) != 0 && rc == SK_CLI_EXIT_OK)
         rc = SK_CLI_EXIT_FAIL;
+    sk_tun_stop(&c->opt);
     sk_loop_free(c->loop);
     free(c);
     return rc;

@@ -9,17 +9,26 @@
  *
  * Everything runs in virtual time from 10:00:00, driven with the socket
  * API between wire steps, never blocking; the same flags always print
- * the same output.
+ * the same output.  With --hold the process then stays up with both
+ * stacks, their clocks following real time, and answers `synack ss`,
+ * `synack nstat` and `synack sysctl` on two control sockets
+ * (demo-client, demo-server) until SIGINT or SIGTERM.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "observe/control.h"
 #include "observe/pcap.h"
 #include "observe/trace.h"
 #include "synack/memwire.h"
@@ -501,6 +510,93 @@ static void print_counters(demo *d)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* --hold: the stacks stay up, observable from other terminals           */
+/* ------------------------------------------------------------------ */
+
+static sk_time_ns monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (sk_time_ns)ts.tv_sec * SK_NSEC_PER_SEC + (sk_time_ns)ts.tv_nsec;
+}
+
+static int demo_hold(demo *d)
+{
+    char err[256];
+    sk_control *ctl[2] = {NULL, NULL};
+    static const char *const names[2] = {"demo-client", "demo-server"};
+    sk_stack *stacks[2] = {d->client, d->server};
+    for (int i = 0; i < 2; i++) {
+        ctl[i] = sk_control_open(NULL, names[i], stacks[i], err, sizeof(err));
+        if (!ctl[i]) {
+            fprintf(stderr, "synack demo: --hold: control socket for %s: %s\n", names[i], err);
+            sk_control_close(ctl[0]);
+            return SK_CLI_EXIT_FAIL;
+        }
+    }
+    /* Signals are read from a descriptor, so the wait below is one
+     * poll and no handler runs in the middle of the stacks' work. */
+    sigset_t mask, old;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigprocmask(SIG_BLOCK, &mask, &old);
+    int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sfd < 0) {
+        fprintf(stderr, "synack demo: --hold: signalfd: %s\n", strerror(errno));
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        sk_control_close(ctl[0]);
+        sk_control_close(ctl[1]);
+        return SK_CLI_EXIT_FAIL;
+    }
+    fprintf(stderr,
+            "synack demo: holding both stacks in real time; try `synack ss -N %s -tano` or "
+            "`synack nstat -N %s` in another terminal (%s); Ctrl-C ends\n",
+            sk_control_name(ctl[0]), sk_control_name(ctl[1]), sk_control_path(ctl[0]));
+    fflush(stdout);
+
+    /* Virtual time goes on from where the exchange left it, one virtual
+     * nanosecond per real one, so TIME_WAIT counts down as it would. */
+    sk_time_ns vstart = sk_wire_now(d->wire), rstart = monotonic_ns();
+    for (;;) {
+        sk_time_ns vnow = vstart + (monotonic_ns() - rstart);
+        sk_time_ns next = sk_wire_next_event(d->wire);
+        int timeout = -1;
+        if (next != SK_TIME_NEVER) {
+            sk_time_ns wait = next > vnow ? next - vnow : 0;
+            sk_time_ns ms = (wait + SK_NSEC_PER_MSEC - 1) / SK_NSEC_PER_MSEC;
+            timeout = ms > 60000 ? 60000 : (int)ms;
+        }
+        struct pollfd fds[3] = {
+            {.fd = sfd, .events = POLLIN},
+            {.fd = sk_control_fd(ctl[0]), .events = POLLIN},
+            {.fd = sk_control_fd(ctl[1]), .events = POLLIN},
+        };
+        int n = poll(fds, 3, timeout);
+        if (n < 0 && errno != EINTR) {
+            fprintf(stderr, "synack demo: poll: %s\n", strerror(errno));
+            break;
+        }
+        sk_wire_run_until(d->wire, vstart + (monotonic_ns() - rstart));
+        fflush(stdout);
+        if (n > 0 && (fds[0].revents & POLLIN)) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                fprintf(stderr, "synack demo: %s, stopping\n", strsignal((int)si.ssi_signo));
+            break;
+        }
+        for (int i = 0; i < 2; i++)
+            if (n > 0 && fds[1 + i].revents)
+                sk_control_service(ctl[i]);
+    }
+    sk_control_close(ctl[0]);
+    sk_control_close(ctl[1]);
+    close(sfd);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return SK_CLI_EXIT_OK;
+}
+
 static int demo_run(demo *d)
 {
     int rc = demo_setup(d);
@@ -549,6 +645,8 @@ static int demo_run(demo *d)
         printf("\n%llu datagrams written to %s\n", (unsigned long long)sk_pcap_packets_written(d->pcap),
                d->opt.pcap_path);
     }
+    if (d->opt.hold)
+        return demo_hold(d);
     return SK_CLI_EXIT_OK;
 }
 
@@ -575,7 +673,9 @@ void sk_cmd_demo_usage(FILE *out)
             "  --pcap FILE   also write the datagrams to FILE (pcap, raw IPv4), as a\n"
             "                capture on the sending host would: lost ones included\n"
             "  -S            absolute sequence numbers (tcpdump -S)\n"
-            "  --hold        stop once the exchange is done, leaving TIME_WAIT standing\n"
+            "  --hold        after the tables, keep both stacks up in real time (TIME_WAIT\n"
+            "                included) until SIGINT/SIGTERM, observable from another\n"
+            "                terminal: synack ss|nstat|sysctl -N demo-client|demo-server\n"
             "  -v            also print every timer event\n"
             "  -h, --help    this text\n"
             "\n"

@@ -435,7 +435,8 @@ void sk_cmd_serve_usage(FILE *out)
             "\n"
             "Serves on a TUN device with synack's TCP stack until SIGINT or SIGTERM, then\n"
             "closes its connections (FIN), lets them finish for up to 3 s, and exits.\n"
-            "SIGUSR1 prints the stack's sockets as `ss -tan` does, on stderr.\n"
+            "SIGUSR1 prints the stack's sockets as `ss -tan` does, on stderr; while it runs,\n"
+            "`synack ss`, `synack nstat` and `synack sysctl` (-N serve-ADDR) query the live stack.\n"
             "\n"
             "modes:\n"
             "  --http       HTTP/1.1: GET / a small page, GET /bytes/N N bytes where byte i is\n"
@@ -595,6 +596,7 @@ out:
             free(s->conns[i]);
         free(s->conns);
     }
+    sk_tun_stop(&s->opt);
     sk_loop_free(s->loop);
     free(s);
     return rc;

@@ -36,4 +36,13 @@ void sk_cmd_connect_usage(FILE *out);
 int sk_cmd_flood(int argc, char **argv);
 void sk_cmd_flood_usage(FILE *out);
 
+/* Clients of a running process's control socket (tools/cmd_observe.c,
+ * src/observe/control.h): `synack ss` as ss(8), `synack nstat` as
+ * nstat(8), `synack netstat -s`, `synack sysctl` as sysctl(8); -N NAME
+ * picks the stack when several run. */
+int sk_cmd_ss(int argc, char **argv);
+int sk_cmd_nstat(int argc, char **argv);
+int sk_cmd_netstat(int argc, char **argv);
+int sk_cmd_sysctl(int argc, char **argv);
+
 #endif

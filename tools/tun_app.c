@@ -9,6 +9,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "observe/control.h"
 #include "synack/tun.h"
 
 void sk_tun_opts_init(sk_tun_opts *o, const char *cmd)
@@ -142,6 +143,50 @@ static void on_stack_event(void *ctx, const sk_event *ev)
             sk_state_name(ev->to_state), ev->cause ? ev->cause : "");
 }
 
+/* The application as the loop sees it when the control socket shares
+ * the loop: every callback goes to the real application, and the extra
+ * descriptor is the control socket's. */
+static void wrapped_run(void *ctx, sk_loop *loop)
+{
+    sk_tun_opts *o = ctx;
+    o->inner.run(o->inner.ctx, loop);
+}
+
+static void wrapped_shutdown(void *ctx, sk_loop *loop)
+{
+    sk_tun_opts *o = ctx;
+    o->inner.shutdown(o->inner.ctx, loop);
+}
+
+static void wrapped_report(void *ctx, sk_loop *loop)
+{
+    sk_tun_opts *o = ctx;
+    o->inner.report(o->inner.ctx, loop);
+}
+
+static void wrapped_extra(void *ctx, sk_loop *loop, uint32_t revents)
+{
+    sk_tun_opts *o = ctx;
+    (void)loop;
+    (void)revents;
+    if (o->control)
+        sk_control_service(o->control);
+}
+
+/* Timers shown by `synack ss -o` count from now, not from the loop's
+ * last wakeup. */
+static sk_time_ns control_clock(void *ctx)
+{
+    (void)ctx;
+    return sk_loop_clock();
+}
+
+void sk_tun_stop(sk_tun_opts *o)
+{
+    sk_control_close(o->control);
+    o->control = NULL;
+}
+
 sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app)
 {
     char err[256];
@@ -173,11 +218,39 @@ sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app)
     }
     if (o->seed_given)
         p.stack.seed = o->impair.seed;
-    sk_loop *loop = sk_loop_new(&p, app, err, sizeof(err));
+
+    sk_loop_app wrapped = *app;
+    if (app->extra_fd < 0) {
+        /* "synack serve" on 10.77.0.2 answers as serve-10.77.0.2. */
+        const char *word = strrchr(o->cmd, ' ');
+        char name[64], a[16];
+        sk_format_ipv4(o->addr, a, sizeof(a));
+        snprintf(name, sizeof(name), "%s-%s", word ? word + 1 : o->cmd, a);
+        char cerr[256];
+        o->control = sk_control_open(NULL, name, NULL, cerr, sizeof(cerr));
+        if (!o->control) {
+            fprintf(stderr, "%s: no control socket, `synack ss` will not see this process: %s\n", o->cmd, cerr);
+        } else {
+            o->inner = *app;
+            wrapped.ctx = o;
+            wrapped.run = wrapped_run;
+            wrapped.shutdown = app->shutdown ? wrapped_shutdown : NULL;
+            wrapped.report = app->report ? wrapped_report : NULL;
+            wrapped.extra_fd = sk_control_fd(o->control);
+            wrapped.extra_events = 0; /* EPOLLIN */
+            wrapped.on_extra = wrapped_extra;
+        }
+    }
+    sk_loop *loop = sk_loop_new(&p, &wrapped, err, sizeof(err));
     if (!loop) {
         fprintf(stderr, "%s: %s\n", o->cmd, err);
+        sk_tun_stop(o);
         close(fd);
         return NULL;
+    }
+    if (o->control) {
+        sk_control_set_stack(o->control, sk_loop_stack(loop));
+        sk_control_set_clock(o->control, control_clock, NULL);
     }
     for (size_t i = 0; i < o->nsysctls; i++) {
         char name[128];
@@ -189,12 +262,16 @@ sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app)
         name[n] = 0;
         if (sk_sysctl_set(sk_loop_stack(loop), name, eq + 1, err, sizeof(err)) < 0) {
             fprintf(stderr, "%s: --sysctl %s: %s\n", o->cmd, o->sysctls[i], err);
+            sk_tun_stop(o);
             sk_loop_free(loop);
             return NULL;
         }
     }
-    if (o->verbose)
+    if (o->verbose) {
         fprintf(stderr, "%s: attached to %s (mtu %u) as %s\n", o->cmd, info.name, p.stack.mtu, o->addr_text);
+        if (o->control)
+            fprintf(stderr, "%s: control socket %s\n", o->cmd, sk_control_path(o->control));
+    }
     return loop;
 }
 
@@ -202,6 +279,7 @@ int sk_tun_run(sk_tun_opts *o, sk_loop *loop)
 {
     char err[200];
     int rc = sk_loop_run(loop, err, sizeof(err));
+    sk_tun_stop(o);
     if (rc < 0)
         fprintf(stderr, "%s: %s\n", o->cmd, err);
     if (o->verbose) {

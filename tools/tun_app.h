@@ -16,6 +16,8 @@
 
 #define SK_TUN_MAX_SYSCTLS 16
 
+struct sk_control;
+
 typedef struct sk_tun_opts {
     const char *cmd; /* "synack serve", for messages */
     const char *tun;
@@ -29,6 +31,10 @@ typedef struct sk_tun_opts {
     bool verbose;
     const char *sysctls[SK_TUN_MAX_SYSCTLS];
     size_t nsysctls;
+    /* The control socket (`synack ss` and friends) while the loop runs,
+     * and the application it wraps to share the loop's extra fd. */
+    struct sk_control *control;
+    sk_loop_app inner;
 } sk_tun_opts;
 
 /* getopt_long values of the shared options, above any short option. */
@@ -74,11 +80,17 @@ void sk_tun_opts_init(sk_tun_opts *o, const char *cmd);
  * value (already reported). */
 int sk_tun_opts_parse(sk_tun_opts *o, int opt, const char *arg);
 
-/* Opens the TUN, creates the loop and applies sysctls.  On failure prints
- * the reason and returns NULL. */
+/* Opens the TUN, creates the loop and applies sysctls, and opens the
+ * control socket "serve-10.77.0.2" (command and address) served from the
+ * loop; without a control socket the command still runs, with a warning.
+ * On failure prints the reason and returns NULL.  `o` must outlive the
+ * loop. */
 sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app);
-/* Runs the loop; prints an I/O failure.  Returns 0 or -errno. */
+/* Runs the loop; prints an I/O failure; closes the control socket.
+ * Returns 0 or -errno. */
 int sk_tun_run(sk_tun_opts *o, sk_loop *loop);
+/* Closes the control socket (removing its file) if still open. */
+void sk_tun_stop(sk_tun_opts *o);
 
 /* A strict decimal parse of a non-negative integer with an optional
  * K/M/G suffix (binary multiples). */

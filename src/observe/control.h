@@ -1,0 +1,114 @@
+/*
+ * The control socket: how `synack ss`, `synack nstat` and `synack sysctl`
+ * in one terminal see a stack living in another process, as ss sees the
+ * kernel.
+ *
+ * Every long-running synack process opens one Unix-domain stream socket
+ * per stack, NAME.sock, in the control directory:
+ *   $SYNACK_CONTROL_DIR if set (tests), else $XDG_RUNTIME_DIR/synack if
+ *   XDG_RUNTIME_DIR is set and writable, else /run/synack
+ * (created 0700, and it must belong to the user).  The file is removed
+ * when the process closes it.
+ *
+ * Protocol, one request per connection.  The client sends one line of
+ * shell-like words (double or single quotes, backslash escapes):
+ *   ss ARGS | nstat [-z] [--json] [PATTERN...] | netstat -s |
+ *   sysctl ARGS | counters | info | help
+ * The server answers with records and closes:
+ *   "O <len>\n" <len bytes of standard output>
+ *   "E <len>\n" <len bytes of standard error>
+ *   "X <status>\n"                      the exit status
+ * Everything is computed inside the process, from its stack, between the
+ * event loop's other work: accept, read and write never block.
+ */
+#ifndef SYNACK_OBSERVE_CONTROL_H
+#define SYNACK_OBSERVE_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "synack/synack.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SK_CONTROL_PATH_MAX 108 /* sizeof(sun_path) */
+#define SK_CONTROL_DIR_ENV "SYNACK_CONTROL_DIR"
+
+/* ---- server ------------------------------------------------------- */
+
+typedef struct sk_control sk_control;
+typedef sk_time_ns (*sk_control_clock_fn)(void *ctx);
+
+/* Opens NAME.sock in `dir` (NULL: the control directory above, created
+ * if needed).  When a live process already holds that name, the socket
+ * is NAME-PID.sock instead; a stale file (nobody answers) is replaced.
+ * `stack` may be NULL until sk_control_set_stack.  Returns NULL with the
+ * reason in err. */
+sk_control *sk_control_open(const char *dir, const char *name, sk_stack *stack, char *err, size_t errlen);
+void sk_control_set_stack(sk_control *c, sk_stack *stack);
+/* The clock timers are measured against (default: sk_now of the stack,
+ * which in a real-time loop may lag between wakeups). */
+void sk_control_set_clock(sk_control *c, sk_control_clock_fn clock, void *ctx);
+/* One descriptor to wait on for reading (an epoll set holding the
+ * listening socket and the connections); when it is readable, call
+ * sk_control_service. */
+int sk_control_fd(const sk_control *c);
+/* Accepts, reads, answers and writes whatever is ready, without
+ * blocking. */
+void sk_control_service(sk_control *c);
+const char *sk_control_path(const sk_control *c);
+/* The stack's name as clients pick it with -N ("demo-client"). */
+const char *sk_control_name(const sk_control *c);
+/* Closes every connection and removes the socket file. */
+void sk_control_close(sk_control *c);
+
+/* Answers one request line for `stack` (what the server does for each
+ * connection), writing to out and err; returns the exit status. */
+int sk_control_answer(sk_stack *stack, sk_time_ns now, const char *name, const char *instance, const char *line,
+                      FILE *out, FILE *err);
+
+/* ---- client ------------------------------------------------------- */
+
+typedef struct sk_control_entry {
+    char name[64];
+    char path[SK_CONTROL_PATH_MAX];
+} sk_control_entry;
+
+/* The control directory a server would use; creates it when `create`.
+ * Returns 0 or -errno with the reason in err. */
+int sk_control_dir(char *buf, size_t cap, bool create, char *err, size_t errlen);
+/* The stacks that answer, from every directory a client searches
+ * ($SYNACK_CONTROL_DIR alone if set; else $XDG_RUNTIME_DIR/synack and
+ * /run/synack), sorted by name.  *out is malloc'd.  Returns the count. */
+size_t sk_control_list(sk_control_entry **out);
+/* Picks the socket for `want` (NULL: the only one running): a path if it
+ * contains '/', else a name, NAME.sock, or an unambiguous prefix.
+ * Returns 0, or -1 with a sentence in err that lists what runs. */
+int sk_control_find(const char *want, char *path, size_t cap, char *err, size_t errlen);
+
+typedef struct sk_control_reply {
+    char *out, *err; /* NUL-terminated, malloc'd */
+    size_t out_len, err_len;
+    int status;
+} sk_control_reply;
+
+/* Sends argv as one request to the socket at `path` and reads the whole
+ * reply (5 s timeout).  Returns 0, or -errno with the reason in msg. */
+int sk_control_call(const char *path, int argc, char *const *argv, sk_control_reply *reply, char *msg, size_t msglen);
+void sk_control_reply_free(sk_control_reply *reply);
+
+/* The request line for argv (the client's quoting); -EINVAL if an
+ * argument holds a newline or the line would not fit in `cap`. */
+int sk_control_encode(int argc, char *const *argv, char *line, size_t cap);
+/* Splits a request line into words (in place); returns the count, or -1
+ * on an unterminated quote or more than `max` words. */
+int sk_control_split(char *line, char **words, int max);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
