@@ -201,6 +201,10 @@ static void negotiate_options(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         t->flags |= SK_F_TS_OK;
         t->ts_recent = seg->opts.ts_val;
         t->ts_recent_stamp_s = (uint32_t)(s->now / SK_NSEC_PER_SEC);
+        /* The option rides in every segment we receive too: Linux lowers
+         * advmss by it (tcp_rcv_synsent_state_process). */
+        if (t->advmss > 12 + 64)
+            t->advmss -= 12;
     } else {
         t->flags &= ~SK_F_TS_OK;
     }

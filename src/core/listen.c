@@ -368,6 +368,7 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
         t->flags |= SK_F_SACK_OK;
     if (req->opts & SK_REQ_TS) {
         t->flags |= SK_F_TS_OK;
+        t->advmss -= 12; /* as the active side: the option rides in each segment */
         t->ts_recent = req->ts_recent;
         t->ts_recent_stamp_s = (uint32_t)(s->now / SK_NSEC_PER_SEC);
         t->ts_off = req_ts_off(s, req->raddr);
