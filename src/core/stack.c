@@ -416,6 +416,11 @@ sk_tcb *sk_tcb_alloc(sk_stack *s)
     t->linger_s = -1;
     t->fin_timeout_s = -1;
     t->laddr = s->addr;
+    /* Linux's tcp_init_sock(): every socket starts with these, so
+     * TCP_INFO on a fresh or listening socket reads as Linux's does. */
+    t->cwnd = SK_TCP_INIT_CWND;
+    t->ssthresh = 0x7fffffff;
+    t->mss = SK_TCP_MSS_DEFAULT;
     return t;
 }
 
