@@ -164,7 +164,7 @@ static void update_ts_recent(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 
 /* Effective send MSS: the peer's MSS and our MTU, less the timestamp
  * option every segment carries (Linux tcp_sync_mss / tcp_current_mss). */
-static void set_send_mss(sk_stack *s, sk_tcb *t)
+void sk_set_send_mss(sk_stack *s, sk_tcb *t)
 {
     uint32_t mss = t->peer_mss;
     uint32_t mtu_mss = (uint32_t)s->mtu - 40;
@@ -208,7 +208,7 @@ static void negotiate_options(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     } else {
         t->flags &= ~SK_F_TS_OK;
     }
-    set_send_mss(s, t);
+    sk_set_send_mss(s, t);
 }
 
 /* Linux's tcp_init_buffer_space/tcp_init_transfer at establishment. */

@@ -388,6 +388,9 @@ void sk_notify(sk_stack *s, sk_tcb *t); /* readiness may have changed */
 
 /* input.c */
 void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg);
+/* Effective send MSS from the peer's MSS, our MTU, TCP_MAXSEG and the
+ * timestamp option (Linux tcp_sync_mss). */
+void sk_set_send_mss(sk_stack *s, sk_tcb *t);
 bool sk_paws_reject(const sk_tcb *t, const sk_segment *seg, sk_time_ns now);
 
 /* output.c */

@@ -379,18 +379,7 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
     t->window_clamp = clamp;
     t->rcv_ssthresh = t->rcv_wnd;
     t->peer_mss = req->mss;
-    {
-        uint32_t mss = req->mss;
-        if (mss > (uint32_t)s->mtu - 40)
-            mss = (uint32_t)s->mtu - 40;
-        if (t->user_mss && mss > t->user_mss)
-            mss = t->user_mss;
-        if (t->flags & SK_F_TS_OK)
-            mss -= 12;
-        if (mss < (uint32_t)s->cfg.tcp_min_snd_mss)
-            mss = (uint32_t)s->cfg.tcp_min_snd_mss;
-        t->mss = (uint16_t)mss;
-    }
+    sk_set_send_mss(s, t);
     /* No RTT sample here: the child's processing of this ACK takes the
      * one sample Linux takes (tcp_synack_rtt_meas), from the echoed
      * timestamp; sampling twice would shrink rttvar.  Without timestamps
