@@ -150,6 +150,7 @@ typedef struct sk_tcb {
     uint32_t snd_sml; /* end of the last sub-MSS segment sent (Minshall) */
     uint32_t rtx_nxt; /* after an RTO: next sequence to resend (snd_nxt never moves back) */
     uint32_t tail_start; /* where the unsent tail "skb" of the send queue begins (sk_send) */
+    uint32_t skb_base;   /* unsent "skbs" start at skb_base + k * size goal */
     uint32_t tlp_high_seq; /* snd_nxt when a tail loss probe went out, 0 if none */
     uint32_t high_rxt;     /* SACK recovery: holes below this were resent (RFC 6675 HighRxt) */
     uint32_t sacked_bytes; /* bytes the peer SACKed above snd_una */
@@ -422,6 +423,7 @@ void sk_init_rcv_window(sk_stack *s, uint32_t rcvbuf, uint16_t mss, bool ws_ok, 
 uint16_t sk_default_advmss(const sk_stack *s);
 void sk_retransmit_head(sk_stack *s, sk_tcb *t);
 uint32_t sk_flight_size(const sk_tcb *t);
+uint32_t sk_size_goal(const sk_tcb *t);
 
 /* timers.c */
 void sk_tcb_timer_update(sk_stack *s, sk_tcb *t);

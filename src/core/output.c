@@ -395,6 +395,20 @@ void sk_reply_rst(sk_stack *s, const sk_segment *seg)
 /* The data sender                                                      */
 /* ------------------------------------------------------------------ */
 
+/* Linux's tcp_xmit_size_goal(): the send queue is cut into skbs of up to
+ * half the largest window the peer offered (tcp_bound_to_half_wnd of the
+ * 64 KiB GSO limit), in whole segments. */
+uint32_t sk_size_goal(const sk_tcb *t)
+{
+    uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
+    uint32_t goal = 65536;
+    uint32_t cutoff = t->max_window > SK_TCP_MSS_DEFAULT ? t->max_window >> 1 : t->max_window;
+    if (cutoff && goal > cutoff)
+        goal = cutoff > 68 ? cutoff : 68;
+    uint32_t segs = goal / mss;
+    return segs ? segs * mss : mss;
+}
+
 /* Bytes the network holds.  After an RTO everything beyond the
  * retransmission cursor is presumed lost, as Linux marks it (lost_out), so
  * only what was resent since counts. */
@@ -480,6 +494,76 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
     }
     if (!t->rto_at)
         sk_arm_rto(s, t);
+}
+
+/* Linux's tcp_tso_autosize(): a TSO packet carries about 1 ms of data at
+ * the pacing rate (twice cwnd/srtt in slow start, 1.2 times after), plus
+ * more on short paths, between tcp_min_tso_segs (2) and 64 KiB. */
+static uint32_t tso_max_segs(const sk_stack *s, const sk_tcb *t)
+{
+    uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
+    uint64_t bytes = 65536;
+    if (t->srtt_us) {
+        uint64_t ratio = t->cwnd < t->ssthresh ? 200 : 120;
+        uint64_t rate = (uint64_t)mss * t->cwnd * ratio * 10000u * 8u / t->srtt_us; /* bytes/s */
+        bytes = rate >> 10; /* sk_pacing_shift */
+        uint32_t r = t->min_rtt_us >> 9; /* tcp_tso_rtt_log */
+        if (r < 32)
+            bytes += 65536u >> r;
+        if (bytes > 65536)
+            bytes = 65536;
+    }
+    uint32_t segs = (uint32_t)(bytes / mss);
+    (void)s;
+    return segs < 2 ? 2 : segs;
+}
+
+/* Linux's tcp_tso_should_defer(), evaluated where an unsent skb begins
+ * (the first unsent byte, or an skb boundary): when the windows cannot
+ * take the whole skb, wait for the next ACK rather than send a sliver —
+ * unless a third of the window is free, the last send was over 1 ms ago,
+ * the sender is recovering, or the skb ends with the FIN. */
+static bool tso_should_defer(sk_stack *s, sk_tcb *t, uint32_t nxt, uint32_t in_flight, uint32_t data_end,
+                             bool fin_queued, bool *cwnd_limited)
+{
+    uint32_t mss = t->mss, goal = sk_size_goal(t);
+    if (goal <= mss || (t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY)))
+        return false;
+    if (seq_lt(nxt, t->skb_base) || seq_gt(t->skb_base, data_end))
+        t->skb_base = t->snd_nxt;
+    uint32_t into = (nxt - t->skb_base) % goal;
+    if (nxt != t->snd_nxt && into != 0)
+        return false; /* mid-skb in this burst: Linux already split it */
+    uint32_t skb_end = nxt - into + goal;
+    if (seq_gt(skb_end, data_end) || seq_gt(t->tail_start, nxt))
+        skb_end = seq_gt(t->tail_start, nxt) && seq_lt(t->tail_start, skb_end) ? t->tail_start : data_end;
+    if (seq_gt(skb_end, data_end))
+        skb_end = data_end;
+    uint32_t skb_len = skb_end - nxt;
+    if (skb_len <= mss)
+        return false;
+    if (fin_queued && skb_end == data_end)
+        return false; /* it will get no more data: do not wait */
+    if (sk_since(s, t->lsndtime) > SK_NSEC_PER_MSEC)
+        return false; /* the last send was not recent: no bursts to smooth */
+    uint32_t send_win = t->snd_una + t->snd_wnd - nxt;
+    uint32_t cwnd_bytes = t->cwnd * mss;
+    uint32_t cong_win = cwnd_bytes > in_flight ? cwnd_bytes - in_flight : 0;
+    uint32_t limit = send_win < cong_win ? send_win : cong_win;
+    if (limit >= skb_len || limit >= tso_max_segs(s, t) * mss)
+        return false;
+    uint32_t chunk = (t->snd_wnd < cwnd_bytes ? t->snd_wnd : cwnd_bytes) / 3; /* tcp_tso_win_divisor */
+    if (limit >= chunk)
+        return false;
+    if (cong_win < send_win) {
+        if (cong_win <= skb_len) {
+            *cwnd_limited = true;
+            return true;
+        }
+    } else if (send_win <= skb_len) {
+        return true;
+    }
+    return true;
 }
 
 /* After an RTO: resend what was in flight, oldest first, as the
@@ -598,6 +682,8 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
          * peer's window whole; no sub-MSS slivers to fill a window.  When
          * nothing is in flight the persist timer takes over (timers.c). */
         if (seq_gt(nxt + len + (fin_pending ? 1 : 0), wnd_end))
+            break;
+        if (avail > mss && tso_should_defer(s, t, nxt, in_flight, data_end, fin_queued, &cwnd_full))
             break;
         /* Nagle (RFC 896) with Minshall's refinement as Linux applies it:
          * hold a small segment while an earlier small one is unacked. */

@@ -315,20 +315,6 @@ static uint32_t notsent_bytes(const sk_tcb *t)
     return t->sndq.len > sent ? t->sndq.len - sent : 0;
 }
 
-/* Linux's tcp_xmit_size_goal(): the send queue is cut into skbs of up to
- * half the largest window the peer offered (tcp_bound_to_half_wnd of the
- * 64 KiB GSO limit), in whole segments. */
-static uint32_t size_goal(const sk_tcb *t)
-{
-    uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
-    uint32_t goal = 65536;
-    uint32_t cutoff = t->max_window > SK_TCP_MSS_DEFAULT ? t->max_window >> 1 : t->max_window;
-    if (cutoff && goal > cutoff)
-        goal = cutoff > 68 ? cutoff : 68;
-    uint32_t segs = goal / mss;
-    return segs ? segs * mss : mss;
-}
-
 /* Linux's sk_stream_error() after tcp_sendmsg_locked() fails: a pending
  * error first, else EPIPE (and never SIGPIPE: there are no signals). */
 static ssize_t send_error(sk_tcb *t)
@@ -364,7 +350,7 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
      * as Linux's does.  A full skb is pushed at once (tcp_push_one), and
      * the part the windows do not take becomes the new tail. */
     uint32_t lowat = notsent_lowat(s, t);
-    uint32_t goal = size_goal(t);
+    uint32_t goal = sk_size_goal(t);
     bool more = (flags & SK_MSG_MORE) != 0;
     uint32_t saved = t->flags;
     if (more)
@@ -372,13 +358,17 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
     size_t done = 0;
     while (done < len) {
         uint32_t data_end = t->snd_una + t->sndq.len;
-        if (seq_lt(t->tail_start, t->snd_nxt) || seq_gt(t->tail_start, data_end))
+        if (seq_lt(t->tail_start, t->snd_nxt) || seq_gt(t->tail_start, data_end)) {
             t->tail_start = seq_lt(t->snd_nxt, data_end) ? t->snd_nxt : data_end;
+            t->skb_base = t->tail_start;
+        }
         uint32_t tail_len = data_end - t->tail_start;
         if (tail_len == 0 || tail_len >= goal) {
             if (t->sndq.len >= effective_sndbuf(s, t) || notsent_bytes(t) >= lowat)
                 break; /* no new skb: sk_stream_memory_free() says no */
             t->tail_start = data_end;
+            if ((data_end - t->skb_base) % goal)
+                t->skb_base = data_end; /* the previous tail was short */
             tail_len = 0;
         }
         size_t want = len - done;
