@@ -51,6 +51,7 @@ typedef struct client {
     bool head_done;
     int status;
     bool has_length;
+    bool server_closes; /* HTTP/1.0 without keep-alive, or Connection: close */
     uint64_t content_length, body_bytes;
     uint64_t sent, received;
 
@@ -160,7 +161,9 @@ static bool http_parse_head(client *c)
     if (line_end)
         *line_end = 0;
     char reason[128] = "";
-    if (sscanf(c->head, "HTTP/%*d.%*d %d %127[^\r\n]", &c->status, reason) < 1) {
+    bool keep_alive = false;
+    int major = 0, minor = 0;
+    if (sscanf(c->head, "HTTP/%d.%d %d %127[^\r\n]", &major, &minor, &c->status, reason) < 3) {
         client_fail(c, "%s: not an HTTP response: '%.60s'", c->remote_text, c->head);
         return false;
     }
@@ -168,7 +171,13 @@ static bool http_parse_head(client *c)
         char *next = strstr(h, "\r\n");
         if (next)
             *next = 0;
-        if (!strncasecmp(h, "Content-Length:", 15)) {
+        if (!strncasecmp(h, "Connection:", 11)) {
+            const char *v = h + 11 + strspn(h + 11, " \t");
+            if (!strncasecmp(v, "close", 5))
+                c->server_closes = true;
+            else if (!strncasecmp(v, "keep-alive", 10))
+                keep_alive = true;
+        } else if (!strncasecmp(h, "Content-Length:", 15)) {
             c->has_length = sk_parse_size(h + 15 + strspn(h + 15, " \t"), &c->content_length);
         } else if (!strncasecmp(h, "Transfer-Encoding:", 18)) {
             client_fail(c, "%s: the response uses Transfer-Encoding (%s), which this client does not decode",
@@ -177,6 +186,9 @@ static bool http_parse_head(client *c)
         }
         h = next ? next + 2 : NULL;
     }
+    /* An HTTP/1.0 server closes unless it agreed to keep the connection. */
+    if (major == 1 && minor == 0 && !keep_alive)
+        c->server_closes = true;
     if (c->status < 200 || c->status > 299) {
         char st[16];
         snprintf(st, sizeof(st), "%d", c->status);
@@ -223,6 +235,11 @@ static bool client_take(client *c, const uint8_t *p, size_t n)
         if (!client_write(c, p, n))
             return false;
         if (c->has_length && c->body_bytes == c->content_length) {
+            /* A server that said it will close gets to close first (RFC
+             * 9112 §9.6): read on to its FIN, so the TIME_WAIT stays on its
+             * side as it intends. */
+            if (c->server_closes)
+                return true;
             client_finish(c);
             return false;
         }
