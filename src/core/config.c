@@ -123,10 +123,12 @@ static const config_row config_rows[] = {
 #define CONFIG_ROWS (sizeof(config_rows) / sizeof(config_rows[0]))
 #define CONFIG_MAX_INTS 3
 
-/* In Linux's tcp_available_congestion_control order. */
-static const char *const congestion_controls[] = {"reno", "cubic"};
+/* What the engine implements, as tcp_available_congestion_control would
+ * list it.  Linux defaults to cubic; synack runs Reno/NewReno with SACK
+ * and says so rather than accept a name it would not honour. */
+static const char *const congestion_controls[] = {"reno"};
 #define CONGESTION_CONTROLS (sizeof(congestion_controls) / sizeof(congestion_controls[0]))
-#define CONGESTION_CONTROLS_TEXT "reno cubic"
+#define CONGESTION_CONTROLS_TEXT "reno"
 
 void sk_config_defaults(sk_config *c)
 {
@@ -176,7 +178,7 @@ void sk_config_defaults(sk_config *c)
     c->tcp_mtu_probing = 0;
     c->tcp_autocorking = 1;
     c->tcp_delack_min_ms = 40;
-    memcpy(c->tcp_congestion_control, "cubic", sizeof("cubic"));
+    memcpy(c->tcp_congestion_control, "reno", sizeof("reno"));
 }
 
 /* Name match in the dotted form or, as sysctl(8) accepts, the /proc/sys
