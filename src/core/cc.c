@@ -68,7 +68,7 @@ void sk_cc_on_ack(sk_stack *s, sk_tcb *t, uint32_t acked)
 static uint32_t half_flight(const sk_tcb *t)
 {
     uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
-    uint32_t flight = (t->snd_max - t->snd_una + mss - 1) / mss;
+    uint32_t flight = (t->snd_nxt - t->snd_una + mss - 1) / mss;
     uint32_t h = flight / 2;
     return h < 2 ? 2 : h;
 }
@@ -92,7 +92,7 @@ void sk_cc_enter_recovery(sk_stack *s, sk_tcb *t)
      * segments that left the network (RFC 6582 §3.2). */
     t->cwnd = (t->flags & SK_F_SACK_OK) ? t->ssthresh : t->ssthresh + 3;
     t->high_rxt = t->snd_una;
-    t->recover = t->snd_max;
+    t->recover = t->snd_nxt;
     t->tlp_high_seq = 0;
     t->flags |= SK_F_IN_RECOVERY;
     sk_count(s, (t->flags & SK_F_SACK_OK) ? SK_C_TCPEXT_TCP_SACK_RECOVERY : SK_C_TCPEXT_TCP_RENO_RECOVERY);

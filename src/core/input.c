@@ -536,7 +536,7 @@ static void maybe_enter_recovery(sk_stack *s, sk_tcb *t)
 static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 {
     uint32_t ack = seg->ack;
-    if (seq_gt(ack, t->snd_max)) {
+    if (seq_gt(ack, t->snd_nxt)) {
         /* Acknowledges what we never sent: discarded (RFC 9293 §3.10.7.4;
          * Linux's tcp_ack() drops it without a word, and without taking
          * its timestamp). */
@@ -567,7 +567,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
          * window moved (Linux's tcp_ack_is_dubious: FLAG_DATA_SACKED). */
         bool classic = seg->payload_len == 0 && !(seg->flags & (SK_TH_SYN | SK_TH_FIN)) &&
                        prior_wnd == t->snd_wnd;
-        if ((classic || newly_sacked) && t->snd_max != t->snd_una) {
+        if ((classic || newly_sacked) && t->snd_nxt != t->snd_una) {
             t->dupacks++;
             if (!(t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY))) {
                 maybe_enter_recovery(s, t);
@@ -601,7 +601,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     if ((t->flags & SK_F_TS_OK) && seg->opts.has_ts && seg->opts.ts_ecr) {
         uint32_t rtt_ms = sk_tcp_time_ms(s) + t->ts_off - seg->opts.ts_ecr;
         if ((int32_t)rtt_ms >= 0 && rtt_ms < 600000)
-            sk_rtt_sample(s, t, rtt_ms * 1000u + (rtt_ms == 0 ? 0 : 0));
+            sk_rtt_sample(s, t, rtt_ms * 1000u);
     } else if ((t->flags & SK_F_RTT_PENDING) && seq_geq(ack, t->rtt_seq)) {
         t->flags &= ~SK_F_RTT_PENDING;
         if (!t->retransmits)
@@ -609,8 +609,6 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     }
 
     t->snd_una = ack;
-    if (seq_lt(t->snd_nxt, t->snd_una))
-        t->snd_nxt = t->snd_una;
     if (t->sack_n)
         sk_sack_ack(t, ack);
     t->backoff = 0;
@@ -641,7 +639,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     }
     if (seq_lt(t->rtx_nxt, t->snd_una))
         t->rtx_nxt = t->snd_una; /* the peer had more than we resent */
-    if (seq_geq(t->snd_una, t->snd_max))
+    if (seq_geq(t->snd_una, t->snd_nxt))
         t->flags &= ~SK_F_LOSS_RECOVERY;
 
     /* A loss probe is answered once the ACK reaches what it covered
@@ -658,7 +656,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 
     /* RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart
      * (or probe first: Linux's tcp_set_xmit_timer). */
-    if (t->snd_una == t->snd_max) {
+    if (t->snd_una == t->snd_nxt) {
         t->rto_at = 0;
         t->flags &= ~SK_F_TLP_ARMED;
     } else {
@@ -711,7 +709,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 {
     bool has_ack = (seg->flags & SK_TH_ACK) != 0;
-    if (has_ack && (seq_leq(seg->ack, t->iss) || seq_gt(seg->ack, t->snd_max))) {
+    if (has_ack && (seq_leq(seg->ack, t->iss) || seq_gt(seg->ack, t->snd_nxt))) {
         /* First check: an unacceptable ACK draws a RST (unless it is one). */
         if (!(seg->flags & SK_TH_RST))
             sk_xmit(s, seg->src, seg->dport, seg->sport, seg->ack, 0, SK_TH_RST, 0, NULL, 0, NULL, 0);
@@ -863,7 +861,7 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     }
 
     if (t->state == SK_TCP_SYN_RECV) {
-        if (seq_leq(seg->ack, t->snd_una) || seq_gt(seg->ack, t->snd_max)) {
+        if (seq_leq(seg->ack, t->snd_una) || seq_gt(seg->ack, t->snd_nxt)) {
             sk_xmit(s, seg->src, seg->dport, seg->sport, seg->ack, 0, SK_TH_RST, 0, NULL, 0, NULL, 0);
             return;
         }

@@ -44,9 +44,7 @@ static inline uint32_t seq_max(uint32_t a, uint32_t b) { return seq_gt(a, b) ? a
 #define SK_TCP_MAX_WSCALE 14
 #define SK_TCP_MSS_DEFAULT 536
 #define SK_TCP_MAX_QUICKACKS 16
-#define SK_MAX_TCP_WINDOW 65535u
 #define SK_TCP_RESOURCE_PROBE_INTERVAL SK_MS(500)
-#define SK_TCP_MAX_SYNACK_OVERHEAD 40
 
 /* Millisecond stamps since the stack's epoch, as Linux keeps jiffies:
  * compared by modular difference, so they wrap harmlessly (49 days); 0
@@ -113,7 +111,7 @@ enum sk_tcb_flag {
     SK_F_PERSIST = 1u << 20,      /* zero-window probing */
     SK_F_WAS_ESTABLISHED = 1u << 21,
     SK_F_REUSEPORT = 1u << 22,
-    SK_F_LOSS_RECOVERY = 1u << 23, /* after an RTO: retransmitting below snd_max */
+    SK_F_LOSS_RECOVERY = 1u << 23, /* after an RTO: resending below snd_nxt (rtx_nxt) */
     SK_F_PINGPONG = 1u << 25,     /* interactive: delay ACKs (Linux pingpong mode) */
     SK_F_CONNECTED = 1u << 26,    /* connect() reported success (SS_CONNECTED) */
     SK_F_SNDBUF_LOCK = 1u << 27,  /* SO_SNDBUF set: no autotuning */
@@ -146,7 +144,7 @@ typedef struct sk_tcb {
     uint32_t flags;
 
     /* send sequence space (RFC 9293 §3.3.1) */
-    uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_window;
+    uint32_t iss, snd_una, snd_nxt, snd_wnd, snd_wl1, snd_wl2, max_window; /* snd_nxt never moves back */
     uint32_t snd_sml; /* end of the last sub-MSS segment sent (Minshall) */
     uint32_t rtx_nxt; /* after an RTO: next sequence to resend (snd_nxt never moves back) */
     uint32_t tail_start; /* where the unsent tail "skb" of the send queue begins (sk_send) */
@@ -343,6 +341,8 @@ struct sk_stack {
     bool tx_blocked;   /* the device queue refuses datagrams (sk_stack_set_tx_blocked) */
     bool xmit_failed;  /* the last sk_xmit met a blocked queue */
 
+    uint8_t *seg_scratch; /* payload gathered from a send ring (output.c) */
+    uint32_t seg_scratch_cap;
     uint8_t out[65536 + 80]; /* scratch for building datagrams */
 };
 
@@ -417,6 +417,8 @@ void sk_send_probe(sk_stack *s, sk_tcb *t);
 void sk_reply_rst(sk_stack *s, const sk_segment *seg);
 uint32_t sk_tcp_time_ms(const sk_stack *s);
 uint16_t sk_select_window(sk_stack *s, sk_tcb *t);
+/* The window we would offer now (Linux's __tcp_select_window), bytes. */
+uint32_t sk_compute_window(sk_stack *s, sk_tcb *t);
 uint32_t sk_receive_space(const sk_tcb *t);
 void sk_init_rcv_window(sk_stack *s, uint32_t rcvbuf, uint16_t mss, bool ws_ok, uint32_t *rcv_wnd,
                         uint8_t *rcv_wscale, uint32_t *window_clamp);

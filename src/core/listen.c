@@ -345,7 +345,7 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
     t->rport = req->rport;
     t->iss = req->iss;
     t->snd_una = req->iss;
-    t->snd_nxt = t->snd_max = req->iss + 1;
+    t->snd_nxt = req->iss + 1;
     t->irs = req->irs;
     t->rcv_nxt = t->rcv_wup = req->irs + 1;
     t->sndbuf = l->sndbuf;

@@ -181,7 +181,7 @@ uint32_t sk_receive_space(const sk_tcb *t)
 /* Linux's __tcp_select_window(): offer what the buffer can take, capped by
  * rcv_ssthresh (which grows as the peer proves it sends full segments),
  * without silly small windows (RFC 9293 §3.8.6.2.2). */
-static uint32_t compute_window(sk_stack *s, sk_tcb *t)
+uint32_t sk_compute_window(sk_stack *s, sk_tcb *t)
 {
     uint32_t mss = t->rcv_mss ? t->rcv_mss : t->advmss;
     uint32_t free_space = win_from_space(s, sk_receive_space(t));
@@ -220,7 +220,7 @@ uint16_t sk_select_window(sk_stack *s, sk_tcb *t)
     uint32_t cur_win = t->rcv_wup + t->rcv_wnd - t->rcv_nxt;
     if ((int32_t)cur_win < 0)
         cur_win = 0;
-    uint32_t new_win = compute_window(s, t);
+    uint32_t new_win = sk_compute_window(s, t);
     if (new_win < cur_win) {
         /* Never shrink the window we offered (RFC 9293 §3.8.6.2.2). */
         uint32_t unit = 1u << t->rcv_wscale;
@@ -370,8 +370,6 @@ void sk_send_syn(sk_stack *s, sk_tcb *t)
     t->rtt_start = sk_us_now(s); /* the SYN's RTT, used unless retransmitted (Karn) */
     sk_xmit(s, t->raddr, t->lport, t->rport, t->iss, synack ? t->rcv_nxt : 0,
             synack ? (SK_TH_SYN | SK_TH_ACK) : SK_TH_SYN, win, opts, optlen, NULL, 0);
-    if (t->snd_max == t->iss)
-        t->snd_max = t->iss + 1;
     t->snd_nxt = t->iss + 1;
 }
 
@@ -436,15 +434,22 @@ static bool can_send_data(const sk_tcb *t)
 }
 
 /* Sends one segment of sndq starting at `seq`, up to `len` bytes, with
- * FIN when `fin`.  Counts retransmissions below snd_max. */
+ * FIN when `fin`.  Counts retransmissions below snd_nxt. */
 static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len, bool fin, bool push)
 {
     uint8_t *buf = NULL;
-    uint8_t stackbuf[2048];
     if (len) {
-        buf = len <= sizeof(stackbuf) ? stackbuf : malloc(len);
-        if (!buf)
-            return;
+        /* The payload is gathered from the ring into a buffer the stack
+         * keeps, sized once for the largest segment: no allocation per
+         * segment. */
+        if (len > s->seg_scratch_cap) {
+            uint8_t *nb = realloc(s->seg_scratch, len);
+            if (!nb)
+                return;
+            s->seg_scratch = nb;
+            s->seg_scratch_cap = len;
+        }
+        buf = s->seg_scratch;
         sk_ring_peek(&t->sndq, seq - t->snd_una, buf, len);
     }
     uint16_t flags = SK_TH_ACK;
@@ -453,7 +458,7 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
         flags |= SK_TH_PSH;
     if (fin)
         flags |= SK_TH_FIN;
-    bool retrans = seq_lt(seq, t->snd_max);
+    bool retrans = seq_lt(seq, t->snd_nxt);
     if (retrans) {
         sk_count(s, SK_C_TCP_RETRANS_SEGS);
         t->total_retrans++;
@@ -471,21 +476,17 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
     s->xmit_retrans = retrans;
     conn_xmit(s, t, seq, flags, buf, len);
     s->xmit_retrans = false;
-    if (buf && buf != stackbuf)
-        free(buf);
     if (s->xmit_failed && !retrans)
         return; /* local congestion: the data stays unsent (Linux tcp_write_xmit) */
     uint32_t end = seq + len + (fin ? 1 : 0);
-    if (seq_gt(end, t->snd_nxt))
-        t->snd_nxt = end;
-    if (seq_gt(end, t->snd_max)) {
+    if (seq_gt(end, t->snd_nxt)) {
         /* RTT timing by Karn's rule: only new data, one sample at a time. */
         if (!(t->flags & SK_F_TS_OK) && !(t->flags & SK_F_RTT_PENDING)) {
             t->flags |= SK_F_RTT_PENDING;
             t->rtt_seq = end;
             t->rtt_start = sk_us_now(s);
         }
-        t->snd_max = end;
+        t->snd_nxt = end;
     }
     if (fin) {
         t->flags |= SK_F_FIN_SENT;
@@ -623,7 +624,7 @@ static bool retransmit_holes(sk_stack *s, sk_tcb *t)
         uint32_t data_end = t->snd_una + t->sndq.len;
         if (seq_gt(start + len, data_end))
             len = seq_gt(data_end, start) ? data_end - start : 0;
-        bool fin = (t->flags & SK_F_FIN_SENT) && start + len == data_end && seq_gt(t->snd_max, data_end);
+        bool fin = (t->flags & SK_F_FIN_SENT) && start + len == data_end && seq_gt(t->snd_nxt, data_end);
         if (!len && !fin)
             return true;
         send_data_segment(s, t, start, len, fin, false);
@@ -667,7 +668,7 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         uint32_t data_end = t->snd_una + t->sndq.len;
         bool fin_queued = (t->flags & SK_F_SHUT_WR) != 0;
         uint32_t avail = seq_lt(nxt, data_end) ? data_end - nxt : 0;
-        bool fin_pending = fin_queued && nxt == data_end && !((t->flags & SK_F_FIN_SENT) && seq_gt(t->snd_nxt, data_end));
+        bool fin_pending = fin_queued && nxt == data_end; /* once sent, nxt is past it */
         if (!avail && !fin_pending)
             break;
         uint32_t wnd_end = t->snd_una + t->snd_wnd;
@@ -771,9 +772,9 @@ void sk_send_loss_probe(sk_stack *s, sk_tcb *t)
         }
     }
     if (!sent) {
-        uint32_t sent_end = seq_lt(t->snd_max, data_end) ? t->snd_max : data_end;
+        uint32_t sent_end = seq_lt(t->snd_nxt, data_end) ? t->snd_nxt : data_end;
         uint32_t outstanding = seq_gt(sent_end, t->snd_una) ? sent_end - t->snd_una : 0;
-        bool fin = (t->flags & SK_F_FIN_SENT) && seq_gt(t->snd_max, data_end);
+        bool fin = (t->flags & SK_F_FIN_SENT) && seq_gt(t->snd_nxt, data_end);
         uint32_t len = 0;
         if (!(fin && (t->flags & SK_F_FIN_ALONE)) && outstanding) {
             len = outstanding % mss;
@@ -801,17 +802,15 @@ void sk_retransmit_head(sk_stack *s, sk_tcb *t)
         t->total_retrans++;
         if (!t->retrans_stamp)
             t->retrans_stamp = sk_stamp_now(s);
-        uint32_t nxt = t->snd_nxt;
         s->xmit_retrans = true;
         sk_send_syn(s, t);
         s->xmit_retrans = false;
-        t->snd_nxt = nxt;
         return;
     }
     uint32_t data_end = t->snd_una + t->sndq.len;
-    uint32_t sent_data = seq_lt(t->snd_una, data_end) ? (seq_lt(t->snd_max, data_end) ? t->snd_max : data_end) - t->snd_una : 0;
+    uint32_t sent_data = seq_lt(t->snd_una, data_end) ? (seq_lt(t->snd_nxt, data_end) ? t->snd_nxt : data_end) - t->snd_una : 0;
     uint32_t len = sent_data < t->mss ? sent_data : t->mss;
-    bool fin = (t->flags & SK_F_FIN_SENT) && t->snd_una + len == data_end && seq_gt(t->snd_max, data_end);
+    bool fin = (t->flags & SK_F_FIN_SENT) && t->snd_una + len == data_end && seq_gt(t->snd_nxt, data_end);
     if (!len && !fin)
         return;
     send_data_segment(s, t, t->snd_una, len, fin, false);

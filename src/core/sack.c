@@ -82,8 +82,8 @@ uint32_t sk_sack_update(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         }
         if (seq_lt(start, seg->ack))
             start = seg->ack;
-        if (seq_gt(end, t->snd_max))
-            end = t->snd_max; /* never believe SACKs for unsent data */
+        if (seq_gt(end, t->snd_nxt))
+            end = t->snd_nxt; /* never believe SACKs for unsent data */
         if (!seq_lt(start, end))
             continue;
         news += insert_range(t, start, end);
@@ -128,7 +128,7 @@ uint32_t sk_sack_next_start(const sk_tcb *t, uint32_t seq)
     for (uint16_t i = 0; i < t->sack_n; i++)
         if (seq_gt(t->sack_rb[i].start, seq))
             return t->sack_rb[i].start;
-    return t->snd_max;
+    return t->snd_nxt;
 }
 
 /* Un-SACKed bytes in [from, to). */

@@ -261,7 +261,7 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
     }
     t->laddr = s->addr;
     t->iss = tw_isn ? tw_isn : sk_isn(s->isn_key, s->addr, t->lport, t->raddr, t->rport, s->now);
-    t->snd_una = t->snd_nxt = t->snd_max = t->iss;
+    t->snd_una = t->snd_nxt = t->iss;
     t->ts_off = sk_ts_offset(s->isn_key, s->addr, t->raddr);
     uint16_t advmss = sk_default_advmss(s);
     if (t->user_mss && t->user_mss < advmss)
@@ -411,10 +411,8 @@ static void window_update_after_read(sk_stack *s, sk_tcb *t)
         now_wnd = 0;
     if (2 * now_wnd > t->window_clamp)
         return;
-    uint32_t free_space = sk_receive_space(t) / 2;
-    if (free_space > t->rcv_ssthresh)
-        free_space = t->rcv_ssthresh;
-    if (free_space && free_space >= 2 * now_wnd)
+    uint32_t new_win = sk_compute_window(s, t);
+    if (new_win && new_win >= 2 * now_wnd)
         sk_send_ack(s, t);
 }
 

@@ -28,7 +28,7 @@ void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
     ti->tcpi_snd_mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
     ti->tcpi_rcv_mss = t->rcv_mss ? t->rcv_mss : SK_TCP_MSS_DEFAULT;
     uint32_t mss = ti->tcpi_snd_mss;
-    ti->tcpi_unacked = (t->snd_max - t->snd_una + mss - 1) / mss;
+    ti->tcpi_unacked = (t->snd_nxt - t->snd_una + mss - 1) / mss;
     if (t->state == SK_TCP_LISTEN && t->listen) {
         /* Linux reuses these for a listener: accept-queue length and backlog. */
         ti->tcpi_unacked = t->listen->aq_len;
@@ -66,8 +66,8 @@ static void timer_of(const sk_stack *s, const sk_tcb *t, sk_sock_info *si)
 {
     /* ss -o shows one timer: retransmit/persist first, then keepalive. */
     if (t->rto_at) {
-        si->timer = (t->flags & SK_F_PERSIST) || t->snd_una == t->snd_max ? SK_TIMER_PERSIST : SK_TIMER_ON;
-        if (t->state == SK_TCP_SYN_SENT || t->snd_una != t->snd_max)
+        si->timer = (t->flags & SK_F_PERSIST) || t->snd_una == t->snd_nxt ? SK_TIMER_PERSIST : SK_TIMER_ON;
+        if (t->state == SK_TCP_SYN_SENT || t->snd_una != t->snd_nxt)
             si->timer = SK_TIMER_ON;
         si->timer_expires = t->rto_at;
         si->timer_retrans = t->retransmits;

@@ -143,6 +143,7 @@ void sk_stack_free(sk_stack *s)
     }
     free(s->bind_buckets);
     sk_tw_destroy(&s->tw);
+    free(s->seg_scratch);
     free(s->conn_buckets);
     free(s->fds);
     free(s);

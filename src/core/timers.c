@@ -94,7 +94,7 @@ void sk_arm_rto(sk_stack *s, sk_tcb *t)
  * delayed ACK), unless the RTO would come first. */
 bool sk_schedule_loss_probe(sk_stack *s, sk_tcb *t, bool advancing_rto)
 {
-    if (t->snd_una == t->snd_max || !(t->flags & SK_F_SACK_OK) ||
+    if (t->snd_una == t->snd_nxt || !(t->flags & SK_F_SACK_OK) ||
         (t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY | SK_F_PERSIST)))
         return false;
     if (t->state != SK_TCP_ESTABLISHED && t->state != SK_TCP_CLOSE_WAIT && t->state != SK_TCP_FIN_WAIT1 &&
@@ -103,7 +103,7 @@ bool sk_schedule_loss_probe(sk_stack *s, sk_tcb *t, bool advancing_rto)
     sk_time_ns timeout;
     if (t->srtt_us) {
         uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
-        uint32_t packets_out = (t->snd_max - t->snd_una + mss - 1) / mss;
+        uint32_t packets_out = (t->snd_nxt - t->snd_una + mss - 1) / mss;
         uint64_t us = t->srtt_us >> 2;
         us += packets_out == 1 ? sk_rto_min_us(s) : 2000u; /* TCP_TIMEOUT_MIN */
         timeout = us * SK_NSEC_PER_USEC;
@@ -255,7 +255,7 @@ static bool on_probe_timer(sk_stack *s, sk_tcb *t)
         sk_send_probe(s, t);
         failed = s->xmit_failed;
     }
-    if (t->snd_una != t->snd_max) {
+    if (t->snd_una != t->snd_nxt) {
         /* Data went out: the retransmission timer takes over. */
         t->probes_out = 0;
         t->backoff = 0;
@@ -303,7 +303,7 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
         return true;
     }
 
-    bool outstanding = t->snd_una != t->snd_max;
+    bool outstanding = t->snd_una != t->snd_nxt;
     if (!outstanding)
         return on_probe_timer(s, t);
 
@@ -350,7 +350,7 @@ static bool on_keepalive_timer(sk_stack *s, sk_tcb *t)
         t->state != SK_TCP_FIN_WAIT2)
         return true;
     sk_time_ns idle = keepidle(s, t);
-    if (t->snd_una != t->snd_max || t->sndq.len) {
+    if (t->snd_una != t->snd_nxt || t->sndq.len) {
         /* Data in flight: the retransmission timer watches the peer. */
         t->keepalive_at = s->now + idle;
         return true;
