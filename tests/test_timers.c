@@ -125,6 +125,53 @@ static void test_idle_connection_without_keepalive_stays_silent(void **state)
     assert_int_equal(sk_counter(f->client, "TCPKeepAlive"), 0);
 }
 
+/* The peer's window closes: nothing is sent, the persist timer probes with
+ * an ACK one below SND.UNA (TCPWinProbe).  When the window reopens by less
+ * than a segment, the next probe is one PSH segment cut to fit it, past
+ * cwnd and Nagle, as Linux's tcp_write_wakeup() sends — not a probe again. */
+static void test_persist_probes_zero_window_then_fills_small_window(void **state)
+{
+    sk_fixture *f = *state;
+    sk_test_sysctl(f->client, "net.ipv4.tcp_window_scaling", "0");
+    sk_test_sysctl(f->client, "net.ipv4.tcp_timestamps", "0");
+    sk_conn_pair p = sk_test_establish(f, 80);
+    const sk_trace_entry *synack = sk_test_find(f, 0, "s>c S.");
+    assert_non_null(synack);
+    uint32_t s_seq = synack->seg.seq + 1, c_ack = synack->seg.ack;
+    /* From here the test plays the server: the real one sees nothing. */
+    sk_test_drop(f, "c>s *", -1);
+    sk_segment_spec ack = {.src = SK_TEST_SERVER_ADDR, .dst = SK_TEST_CLIENT_ADDR, .sport = 80,
+                           .dport = p.cport, .seq = s_seq, .ack = c_ack, .flags = SK_TH_ACK,
+                           .window = 0};
+    sk_test_inject(f, &ack);
+    sk_test_run_for(f, MSEC(1));
+    size_t mark = f->trace_len;
+
+    static uint8_t data[3000];
+    assert_int_equal(sk_send(f->client, p.cfd, data, sizeof data, 0), (ssize_t)sizeof data);
+    sk_test_run_for(f, SEC(1));
+    assert_int_equal(sk_test_count(f, mark, "c>s * len 0"), sk_test_count(f, mark, "c>s *"));
+    assert_true(sk_test_count(f, mark, "c>s . seq 0 ack 1 len 0") >= 1);
+    assert_true(sk_counter(f->client, "TCPWinProbe") >= 1);
+    struct sk_tcp_info ti;
+    size_t len = sizeof ti;
+    assert_int_equal(sk_getsockopt(f->client, p.cfd, SK_IPPROTO_TCP, SK_TCP_INFO, &ti, &len), 0);
+    assert_true(ti.tcpi_probes >= 1);
+
+    ack.window = 500;
+    sk_test_inject(f, &ack);
+    mark = f->trace_len;
+    sk_test_run_for(f, SEC(5));
+    const sk_trace_entry *seg = sk_test_find(f, mark, "c>s * len 500");
+    assert_non_null(seg);
+    assert_true(sk_test_matches(f, seg, "c>s P. seq 1:501 ack 1"));
+    /* The window is full now: nothing beyond it follows — only the same
+     * 500 bytes again, retransmitted since this test never ACKs them. */
+    size_t data_segs = sk_test_count(f, mark, "c>s *") - sk_test_count(f, mark, "c>s * len 0");
+    assert_true(data_segs >= 1);
+    assert_int_equal(sk_test_count(f, mark, "c>s * seq 1:501"), data_segs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +181,8 @@ int main(void)
                                         sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_keepalive_death_reported_by_recv, sk_test_setup,
                                         sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_persist_probes_zero_window_then_fills_small_window,
+                                        sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_idle_connection_without_keepalive_stays_silent,
                                         sk_test_setup, sk_test_teardown),
     };

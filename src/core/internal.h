@@ -414,6 +414,7 @@ void sk_send_challenge_ack(sk_stack *s, sk_tcb *t, bool syn);
 void sk_send_syn(sk_stack *s, sk_tcb *t);
 void sk_send_active_rst(sk_stack *s, sk_tcb *t);
 void sk_send_probe(sk_stack *s, sk_tcb *t);
+void sk_write_wakeup(sk_stack *s, sk_tcb *t);
 void sk_reply_rst(sk_stack *s, const sk_segment *seg);
 uint32_t sk_tcp_time_ms(const sk_stack *s);
 uint16_t sk_select_window(sk_stack *s, sk_tcb *t);

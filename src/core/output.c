@@ -742,6 +742,25 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         sk_send_ack(s, t);
 }
 
+/* Linux's tcp_write_wakeup(), the persist timer's probe: one segment of
+ * whatever unsent data the window takes — cut to fit a window smaller than
+ * a segment, past cwnd — with PSH; else a bare probe one below SND.UNA. */
+void sk_write_wakeup(sk_stack *s, sk_tcb *t)
+{
+    uint32_t data_end = t->snd_una + t->sndq.len;
+    uint32_t wnd_end = t->snd_una + t->snd_wnd;
+    if (seq_lt(t->snd_nxt, data_end) && seq_lt(t->snd_nxt, wnd_end)) {
+        uint32_t len = data_end - t->snd_nxt;
+        if (len > t->mss)
+            len = t->mss;
+        if (len > wnd_end - t->snd_nxt)
+            len = wnd_end - t->snd_nxt;
+        send_data_segment(s, t, t->snd_nxt, len, false, true);
+        return;
+    }
+    sk_send_probe(s, t);
+}
+
 /* Linux's tcp_send_loss_probe(): send one new segment if the window
  * allows (even past cwnd), else resend the last segment, so that a lost
  * tail is repaired by SACK-driven recovery instead of an RTO. */

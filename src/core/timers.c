@@ -242,19 +242,8 @@ static bool on_probe_timer(sk_stack *s, sk_tcb *t)
     }
     t->flags |= SK_F_PERSIST;
     sk_count(s, SK_C_TCPEXT_TCP_WIN_PROBE);
-    /* tcp_write_wakeup(): data if the window has room for any (even past
-     * cwnd), else a bare probe one below SND.UNA. */
-    bool failed;
-    if (t->snd_wnd && t->sndq.len) {
-        uint32_t cwnd = t->cwnd;
-        t->cwnd = 0xffff;
-        sk_tcp_output(s, t);
-        t->cwnd = cwnd;
-        failed = s->xmit_failed;
-    } else {
-        sk_send_probe(s, t);
-        failed = s->xmit_failed;
-    }
+    sk_write_wakeup(s, t);
+    bool failed = s->xmit_failed;
     if (t->snd_una != t->snd_nxt) {
         /* Data went out: the retransmission timer takes over. */
         t->probes_out = 0;
