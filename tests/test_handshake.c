@@ -252,9 +252,39 @@ static void test_syn_and_synack_carry_linux_options(void **state)
     assert_int_equal(ack->opts.ts_ecr, f->trace[1].seg.opts.ts_val);
 }
 
+/* A RST at RCV.NXT reaching an active opener that a crossing SYN moved to
+ * SYN_RCVD resets it: ECONNRESET, as Linux's tcp_reset() reports for any
+ * state but SYN_SENT (refused) and CLOSE_WAIT (EPIPE), and the transition
+ * is SYN_RCVD -> CLOSED, counted as a failed attempt. */
+static void test_rst_in_simultaneous_open_syn_rcvd_resets(void **state)
+{
+    sk_fixture *f = *state;
+    int cfd = sk_socket(f->client);
+    sk_endpoint cl = {SK_TEST_CLIENT_ADDR, 5000}, sl = {SK_TEST_SERVER_ADDR, 6000};
+    assert_int_equal(sk_bind(f->client, cfd, &cl), 0);
+    sk_test_drop(f, "c>s *", -1); /* the test plays the peer */
+    assert_int_equal(sk_connect(f->client, cfd, &sl), -EINPROGRESS);
+    sk_segment_spec syn = {.src = SK_TEST_SERVER_ADDR, .dst = SK_TEST_CLIENT_ADDR, .sport = 6000,
+                           .dport = 5000, .seq = 1000, .flags = SK_TH_SYN, .window = 65535};
+    sk_test_inject(f, &syn);
+    sk_test_run_for(f, MSEC(10));
+    assert_int_equal(sk_state(f->client, cfd), SK_TCP_SYN_RECV);
+    sk_segment_spec rst = syn;
+    rst.seq = 1001;
+    rst.flags = SK_TH_RST;
+    sk_test_inject(f, &rst);
+    sk_test_run_for(f, MSEC(10));
+    assert_int_equal(sk_state(f->client, cfd), SK_TCP_CLOSE);
+    assert_int_equal(sk_test_so_error(f->client, cfd), ECONNRESET);
+    EXPECT_TRANSITIONS(f, f->client, 5000, 6000, "SYN_SENT SYN_RECV CLOSED");
+    assert_int_equal(sk_counter(f->client, "AttemptFails"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_rst_in_simultaneous_open_syn_rcvd_resets, sk_test_setup,
+                                        sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_three_way_handshake_segments_and_states, sk_test_setup,
                                         sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_syn_and_synack_carry_linux_options, sk_test_setup,

@@ -221,7 +221,8 @@ static void init_transfer(sk_stack *s, sk_tcb *t)
     t->lrcvtime = sk_stamp_now(s);
 }
 
-/* Where the errno of a reset goes (Linux tcp_reset()). */
+/* Where the errno of a reset goes (Linux tcp_reset()): refused only in
+ * SYN_SENT; a simultaneous open already in SYN_RCVD is reset. */
 static void connection_reset(sk_stack *s, sk_tcb *t, const char *cause)
 {
     switch (t->state) {
@@ -833,8 +834,6 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     /* Second: RST (RFC 5961 §3.2). */
     if (seg->flags & SK_TH_RST) {
         if (rst_exact(t, seg)) {
-            if (t->state == SK_TCP_SYN_RECV && !(t->flags & SK_F_WAS_ESTABLISHED))
-                t->state = SK_TCP_SYN_SENT; /* refused, as a SYN_SENT would be */
             connection_reset(s, t, "rcv RST");
         } else {
             sk_send_challenge_ack(s, t, false);
