@@ -473,7 +473,7 @@ void sk_tcb_set_state(sk_stack *s, sk_tcb *t, int state, const char *cause)
     t->state = (uint8_t)state;
     if (state == SK_TCP_ESTABLISHED)
         t->flags |= SK_F_WAS_ESTABLISHED;
-    sk_emit_state(s, t, from == SK_TCP_CLOSE ? SK_TCP_CLOSE : from, state, cause);
+    sk_emit_state(s, t, from, state, cause);
     sk_notify(s, t);
 }
 
