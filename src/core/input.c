@@ -731,7 +731,6 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         return; /* fifth check: neither SYN nor RST */
     }
 
-    t->irs = seg->seq;
     t->rcv_nxt = seg->seq + 1;
     t->rcv_wup = t->rcv_nxt;
     negotiate_options(s, t, seg);

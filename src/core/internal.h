@@ -155,7 +155,7 @@ typedef struct sk_tcb {
     uint16_t sack_n, sack_cap;
     sk_sack_range *sack_rb; /* the scoreboard (sack.c), NULL without holes */
     /* receive sequence space */
-    uint32_t irs, rcv_nxt, rcv_wnd, rcv_wup, rcv_ssthresh, window_clamp;
+    uint32_t rcv_nxt, rcv_wnd, rcv_wup, rcv_ssthresh, window_clamp;
 
     uint16_t mss;      /* effective send MSS (payload bytes, options excluded) */
     uint16_t advmss;   /* MSS we announced */

@@ -346,7 +346,6 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
     t->iss = req->iss;
     t->snd_una = req->iss;
     t->snd_nxt = req->iss + 1;
-    t->irs = req->irs;
     t->rcv_nxt = t->rcv_wup = req->irs + 1;
     t->sndbuf = l->sndbuf;
     t->rcvbuf = l->rcvbuf;
