@@ -83,6 +83,8 @@ static const config_row config_rows[] = {
     ROW("net.ipv4.tcp_max_tw_buckets", tcp_max_tw_buckets, 1, 0, INT_MAX),
     /* Linux: TCP_MIN_SND_MSS (48)..65535. */
     ROW("net.ipv4.tcp_min_snd_mss", tcp_min_snd_mss, 1, 48, 65535),
+    /* Linux: u8, 1..255. */
+    ROW("net.ipv4.tcp_min_tso_segs", tcp_min_tso_segs, 1, 1, 255),
     ROW("net.ipv4.tcp_moderate_rcvbuf", tcp_moderate_rcvbuf, 1, 0, 1),
     /* 0 off, 1 after an ICMP black hole is detected, 2 always. */
     ROW("net.ipv4.tcp_mtu_probing", tcp_mtu_probing, 1, 0, 2),
@@ -112,6 +114,8 @@ static const config_row config_rows[] = {
     ROW("net.ipv4.tcp_syncookies", tcp_syncookies, 1, 0, 2),
     /* 0 off, 1 on with per-connection offsets, 2 on without offsets. */
     ROW("net.ipv4.tcp_timestamps", tcp_timestamps, 1, 0, 2),
+    /* Linux: u8, 0..255; 0 defers by a fixed three segments instead. */
+    ROW("net.ipv4.tcp_tso_win_divisor", tcp_tso_win_divisor, 1, 0, 255),
     /* Linux: 0..2 (2 = loopback only). */
     ROW("net.ipv4.tcp_tw_reuse", tcp_tw_reuse, 1, 0, 2),
     /* Linux 6.13: 1..TCP_PAWS_MSL * 1000 (60000) ms. */
@@ -177,6 +181,8 @@ void sk_config_defaults(sk_config *c)
     c->tcp_min_snd_mss = 48;
     c->tcp_mtu_probing = 0;
     c->tcp_autocorking = 1;
+    c->tcp_min_tso_segs = 2;
+    c->tcp_tso_win_divisor = 3;
     c->tcp_delack_min_ms = 40;
     memcpy(c->tcp_congestion_control, "reno", sizeof("reno"));
 }

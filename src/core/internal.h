@@ -112,6 +112,7 @@ enum sk_tcb_flag {
     SK_F_WAS_ESTABLISHED = 1u << 21,
     SK_F_REUSEPORT = 1u << 22,
     SK_F_LOSS_RECOVERY = 1u << 23, /* after an RTO: resending below snd_nxt (rtx_nxt) */
+    SK_F_TAIL_PUSH = 1u << 24,    /* the unsent tail "skb" carries PSH (Linux tcp_mark_push) */
     SK_F_PINGPONG = 1u << 25,     /* interactive: delay ACKs (Linux pingpong mode) */
     SK_F_CONNECTED = 1u << 26,    /* connect() reported success (SS_CONNECTED) */
     SK_F_SNDBUF_LOCK = 1u << 27,  /* SO_SNDBUF set: no autotuning */
@@ -340,6 +341,7 @@ struct sk_stack {
     bool xmit_retrans; /* the segment being sent is a retransmission (not in OutSegs) */
     bool tx_blocked;   /* the device queue refuses datagrams (sk_stack_set_tx_blocked) */
     bool xmit_failed;  /* the last sk_xmit met a blocked queue */
+    bool nagle_push;   /* this output pass ignores Nagle and cork (Linux TCP_NAGLE_PUSH) */
 
     uint8_t *seg_scratch; /* payload gathered from a send ring (output.c) */
     uint32_t seg_scratch_cap;

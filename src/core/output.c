@@ -454,7 +454,7 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
     }
     uint16_t flags = SK_TH_ACK;
     uint32_t data_end = t->snd_una + t->sndq.len;
-    if (len && (push || seq + len == data_end))
+    if (len && (push || (seq + len == data_end && (t->flags & SK_F_TAIL_PUSH))))
         flags |= SK_TH_PSH;
     if (fin)
         flags |= SK_TH_FIN;
@@ -515,8 +515,18 @@ static uint32_t tso_max_segs(const sk_stack *s, const sk_tcb *t)
             bytes = 65536;
     }
     uint32_t segs = (uint32_t)(bytes / mss);
-    (void)s;
-    return segs < 2 ? 2 : segs;
+    uint32_t min_segs = (uint32_t)s->cfg.tcp_min_tso_segs;
+    return segs < min_segs ? min_segs : segs;
+}
+
+/* Segments per TSO packet of a burst: the autosized count, but at most
+ * half the congestion window so that at least two packets are in flight
+ * (Linux's tcp_cwnd_test). */
+static uint32_t tso_packet_segs(const sk_stack *s, const sk_tcb *t)
+{
+    uint32_t segs = tso_max_segs(s, t);
+    uint32_t half_cwnd = t->cwnd >> 1 ? t->cwnd >> 1 : 1;
+    return segs < half_cwnd ? segs : half_cwnd;
 }
 
 /* Linux's tcp_tso_should_defer(), evaluated where an unsent skb begins
@@ -553,9 +563,14 @@ static bool tso_should_defer(sk_stack *s, sk_tcb *t, uint32_t nxt, uint32_t in_f
     uint32_t limit = send_win < cong_win ? send_win : cong_win;
     if (limit >= skb_len || limit >= tso_max_segs(s, t) * mss)
         return false;
-    uint32_t chunk = (t->snd_wnd < cwnd_bytes ? t->snd_wnd : cwnd_bytes) / 3; /* tcp_tso_win_divisor */
-    if (limit >= chunk)
-        return false;
+    uint32_t divisor = (uint32_t)s->cfg.tcp_tso_win_divisor;
+    if (divisor) {
+        uint32_t chunk = (t->snd_wnd < cwnd_bytes ? t->snd_wnd : cwnd_bytes) / divisor;
+        if (limit >= chunk)
+            return false;
+    } else if (limit > 3 * mss) {
+        return false; /* without a divisor Linux waits for at most three segments */
+    }
     if (cong_win < send_win) {
         if (cong_win <= skb_len) {
             *cwnd_limited = true;
@@ -634,6 +649,33 @@ static bool retransmit_holes(sk_stack *s, sk_tcb *t)
     }
 }
 
+/* Slow start after idle as the Linux traces show it (tcp_cwnd_restart,
+ * checked when new data is about to leave, as tcp_event_data_sent did;
+ * a write during a zero window leaves cwnd alone until data goes): after
+ * an idle spell longer than the RTO with nothing in flight,
+ * the old cwnd no longer reflects the path (RFC 5681 section 4.1), so it
+ * is halved per RTO idle, down to the initial window (tcp_cwnd_restart),
+ * and ssthresh keeps three quarters of the old cwnd. */
+static void restart_cwnd_after_idle(sk_stack *s, sk_tcb *t)
+{
+    if (!s->cfg.tcp_slow_start_after_idle || t->snd_nxt != t->snd_una || !t->lsndtime)
+        return;
+    int64_t rto_ns = (int64_t)t->rto_us * 1000;
+    int64_t idle = (int64_t)sk_since(s, t->lsndtime);
+    if (idle <= rto_ns)
+        return;
+    if (!(t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY))) {
+        uint32_t keep = (t->cwnd >> 1) + (t->cwnd >> 2);
+        if (t->ssthresh < keep)
+            t->ssthresh = keep;
+    }
+    uint32_t restart = t->cwnd < SK_TCP_INIT_CWND ? t->cwnd : SK_TCP_INIT_CWND;
+    uint32_t cwnd = t->cwnd;
+    while ((idle -= rto_ns) > 0 && cwnd > restart)
+        cwnd >>= 1;
+    t->cwnd = cwnd > restart ? cwnd : restart;
+}
+
 void sk_tcp_output(sk_stack *s, sk_tcb *t)
 {
     if (!can_send_data(t)) {
@@ -653,6 +695,8 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         return;
     }
     uint32_t sent_before = t->snd_nxt;
+    if (t->snd_nxt == t->snd_una && seq_lt(t->snd_nxt, t->snd_una + t->sndq.len))
+        restart_cwnd_after_idle(s, t);
     /* Plan the burst first, then send it, so that PSH lands on the last
      * segment that actually goes out: Linux pushes the tail of each
      * transmitted burst (a TSO packet carries PSH, and GSO leaves it on
@@ -660,10 +704,13 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
     struct planned {
         uint32_t seq, len;
         bool fin;
+        bool tso_end; /* ends a full TSO packet: more of the burst follows */
     } plan[64];
     size_t n = 0;
     uint32_t nxt = t->snd_nxt, in_flight = sk_flight_size(t), sml = t->snd_sml;
     bool cwnd_full = false;
+    bool nagle_held = false; /* the burst stops at a small tail Nagle or a cork holds */
+    uint32_t tso_segs = tso_packet_segs(s, t), run = 0;
     for (;;) {
         uint32_t data_end = t->snd_una + t->sndq.len;
         bool fin_queued = (t->flags & SK_F_SHUT_WR) != 0;
@@ -689,26 +736,35 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         /* Nagle (RFC 896) with Minshall's refinement as Linux applies it:
          * hold a small segment while an earlier small one is unacked. */
         bool last_with_fin = fin_queued && nxt + len == data_end;
-        if (len < mss && len > 0 && !last_with_fin && !(t->flags & SK_F_NODELAY)) {
+        if (len < mss && len > 0 && !last_with_fin && !s->nagle_push) {
             /* snd_sml counts only while it lies in flight. */
             bool small_in_flight = seq_gt(sml, t->snd_una) && seq_leq(sml, nxt);
-            if ((t->flags & SK_F_CORK) || small_in_flight)
+            if ((t->flags & SK_F_CORK) || (small_in_flight && !(t->flags & SK_F_NODELAY))) {
+                nagle_held = true;
                 break;
+            }
         }
-        if (len < mss && len > 0 && (t->flags & SK_F_CORK) && !last_with_fin)
-            break;
         bool fin = last_with_fin || fin_pending;
         if (fin && len && seq_gt(nxt + len + 1, wnd_end))
             fin = false; /* the FIN follows when the window allows */
         if (n == sizeof(plan) / sizeof(plan[0])) {
             for (size_t i = 0; i + 1 < n; i++)
-                send_data_segment(s, t, plan[i].seq, plan[i].len, plan[i].fin, false);
+                send_data_segment(s, t, plan[i].seq, plan[i].len, plan[i].fin, plan[i].tso_end);
             plan[0] = plan[n - 1];
             n = 1;
         }
+        /* Linux cuts a burst into TSO packets of tcp_tso_autosize()
+         * segments; each packet that is followed by more carries PSH on
+         * its last segment. */
+        if (run == tso_segs) {
+            plan[n - 1].tso_end = true;
+            run = 0;
+        }
+        run++;
         plan[n].seq = nxt;
         plan[n].len = len;
         plan[n].fin = fin;
+        plan[n].tso_end = false;
         n++;
         nxt += len + (fin ? 1 : 0);
         in_flight += len + (fin ? 1 : 0);
@@ -718,10 +774,14 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
             break;
     }
     for (size_t i = 0; i < n; i++) {
-        /* A multi-segment burst is one TSO packet in Linux and carries
-         * PSH; a lone segment carries it only at the end of the written
-         * data (tcp_push marks the tail of each write). */
-        send_data_segment(s, t, plan[i].seq, plan[i].len, plan[i].fin, i + 1 == n && n >= 2);
+        /* PSH as the Linux traces show it: on the last segment of each
+         * multi-segment TSO packet of a burst, unless the burst stopped
+         * because Nagle or a cork held back the small tail (the packet is
+         * then the front of a split skb, which tso_fragment leaves without
+         * PSH); a lone segment carries it only at the end of written data
+         * whose write asked for a push (tcp_push marks the tail skb). */
+        bool push = plan[i].tso_end || (i + 1 == n && n >= 2 && !nagle_held);
+        send_data_segment(s, t, plan[i].seq, plan[i].len, plan[i].fin, push);
         if (s->xmit_failed)
             break; /* the queue refused it: stop here, the probe timer retries */
         if (plan[i].len < mss && plan[i].len > 0)

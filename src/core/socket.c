@@ -327,6 +327,17 @@ static ssize_t send_error(sk_tcb *t)
     return -EPIPE;
 }
 
+/* Sends what Nagle or a cork held back; with `past_nagle` (Linux's
+ * TCP_NAGLE_PUSH) small segments go even while one is unacknowledged or
+ * the socket is corked. */
+static void push_held_data(sk_stack *s, sk_tcb *t, bool past_nagle)
+{
+    s->nagle_push = past_nagle;
+    sk_tcp_output(s, t);
+    s->nagle_push = false;
+    sk_tcb_timer_update(s, t);
+}
+
 ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
 {
     sk_tcb *t = get(s, fd);
@@ -355,7 +366,12 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
     uint32_t saved = t->flags;
     if (more)
         t->flags |= SK_F_CORK;
+    /* A write that appends to the unsent tail takes its PSH away
+     * (tcp_sendmsg_locked clears it on the first copy); the end of the
+     * write puts it back unless MSG_MORE says more follows. */
+    t->flags &= ~SK_F_TAIL_PUSH;
     size_t done = 0;
+    bool out_of_room = false;
     while (done < len) {
         uint32_t data_end = t->snd_una + t->sndq.len;
         if (seq_lt(t->tail_start, t->snd_nxt) || seq_gt(t->tail_start, data_end)) {
@@ -364,8 +380,10 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
         }
         uint32_t tail_len = data_end - t->tail_start;
         if (tail_len == 0 || tail_len >= goal) {
-            if (t->sndq.len >= effective_sndbuf(s, t) || notsent_bytes(t) >= lowat)
+            if (t->sndq.len >= effective_sndbuf(s, t) || notsent_bytes(t) >= lowat) {
+                out_of_room = true;
                 break; /* no new skb: sk_stream_memory_free() says no */
+            }
             t->tail_start = data_end;
             if ((data_end - t->skb_base) % goal)
                 t->skb_base = data_end; /* the previous tail was short */
@@ -383,8 +401,16 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
         if (tail_len + n == goal)
             sk_tcp_output(s, t);
     }
-    if (done && done != (size_t)-1)
-        sk_tcp_output(s, t); /* tcp_push() at the end of the write */
+    /* tcp_push() at the end of the write marks the tail with PSH unless
+     * MSG_MORE; a write that runs out of room pushes what it queued
+     * regardless (the wait_for_space path drops MSG_MORE). */
+    if (done && done != (size_t)-1) {
+        if (!more || out_of_room)
+            t->flags |= SK_F_TAIL_PUSH;
+        if (out_of_room && more && !(saved & SK_F_CORK))
+            t->flags &= ~SK_F_CORK;
+        sk_tcp_output(s, t);
+    }
     if (more && !(saved & SK_F_CORK))
         t->flags &= ~SK_F_CORK;
     if (done == (size_t)-1)
@@ -716,15 +742,17 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
     case SK_TCP_NODELAY:
         t->flags = v ? (t->flags | SK_F_NODELAY) : (t->flags & ~SK_F_NODELAY);
         if (v) {
-            sk_tcp_output(s, t); /* Linux pushes pending frames at once */
-            sk_tcb_timer_update(s, t);
+            /* Linux sets TCP_NAGLE_PUSH and pushes pending frames at
+             * once, past a cork too (__tcp_sock_set_nodelay). */
+            push_held_data(s, t, true);
         }
         return 0;
     case SK_TCP_CORK:
         t->flags = v ? (t->flags | SK_F_CORK) : (t->flags & ~SK_F_CORK);
         if (!v) {
-            sk_tcp_output(s, t);
-            sk_tcb_timer_update(s, t);
+            /* Uncorking pushes; past Nagle too only with TCP_NODELAY
+             * (__tcp_sock_set_cork adds TCP_NAGLE_PUSH only then). */
+            push_held_data(s, t, (t->flags & SK_F_NODELAY) != 0);
         }
         return 0;
     case SK_TCP_MAXSEG:

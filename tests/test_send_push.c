@@ -1,0 +1,174 @@
+/* When data leaves and with which flags: PSH marking, Nagle and cork
+ * overrides, TSO packet sizing and slow start after idle.  Each case is a
+ * packet script in packetdrill's language run by the project's runner in
+ * virtual time, so the expectations read as the segments on the wire. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "script/script.h"
+
+/* A passive open with MSS 1000 and window 32896 (257 << 7), answered at
+ * once: with an RTT near zero, TSO autosizing allows 64 KiB packets. */
+#define ACCEPTED                                                                                              \
+    "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"                                                           \
+    "+0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0\n"                                                \
+    "+0 bind(3, ..., ...) = 0\n"                                                                              \
+    "+0 listen(3, 1) = 0\n"                                                                                   \
+    "+0 < S 0:0(0) win 32792 <mss 1000,nop,wscale 7>\n"                                                       \
+    "+0 > S. 0:0(0) ack 1 <...>\n"                                                                            \
+    "+0 < . 1:1(0) ack 1 win 257\n"                                                                           \
+    "+0 accept(3, ..., ...) = 4\n"
+
+static void run_script_expecting_pass(const char *name, const char *text)
+{
+    char err[512] = "";
+    sk_script *script = sk_script_parse(name, text, strlen(text), err, sizeof(err));
+    if (!script)
+        fail_msg("%s does not parse: %s", name, err);
+    char msg[1024] = "";
+    sk_script_run_opts opts = {.verbose = false};
+    sk_script_outcome outcome = sk_script_run(script, &opts, msg, sizeof(msg));
+    sk_script_free(script);
+    if (outcome != SK_SCRIPT_PASS)
+        fail_msg("%s: %s", name, msg);
+}
+
+/* A script that must fail proves the runner checks the flag at all. */
+static void run_script_expecting_fail(const char *name, const char *text, const char *why)
+{
+    char err[512] = "";
+    sk_script *script = sk_script_parse(name, text, strlen(text), err, sizeof(err));
+    assert_non_null(script);
+    char msg[1024] = "";
+    sk_script_run_opts opts = {.verbose = false};
+    assert_int_equal(sk_script_run(script, &opts, msg, sizeof(msg)), SK_SCRIPT_FAIL);
+    sk_script_free(script);
+    assert_non_null(strstr(msg, why));
+}
+
+/* tcp_push() marks the tail of a write with PSH unless MSG_MORE says more
+ * follows: data written with MSG_MORE leaves without PSH, even when an ACK
+ * later releases it, and the next plain write pushes again. */
+static void test_msg_more_leaves_the_tail_without_psh(void **state)
+{
+    (void)state;
+    run_script_expecting_pass("msg_more.pkt", ACCEPTED
+                              "+0 setsockopt(4, SOL_TCP, TCP_NODELAY, [1], 4) = 0\n"
+                              "+0 send(4, ..., 2500, MSG_MORE) = 2500\n"
+                              "+0 > . 1:2001(2000) ack 1\n"
+                              "+.01 < . 1:1(0) ack 2001 win 257\n"
+                              "+0 > . 2001:2501(500) ack 1\n"
+                              "+.01 < . 1:1(0) ack 2501 win 257\n"
+                              "+0 write(4, ..., 300) = 300\n"
+                              "+0 > P. 2501:2801(300) ack 1\n");
+    run_script_expecting_fail("msg_more_psh.pkt",
+                              ACCEPTED "+0 setsockopt(4, SOL_TCP, TCP_NODELAY, [1], 4) = 0\n"
+                                       "+0 send(4, ..., 2500, MSG_MORE) = 2500\n"
+                                       "+0 > . 1:2001(2000) ack 1\n"
+                                       "+.01 < . 1:1(0) ack 2001 win 257\n"
+                                       "+0 > P. 2001:2501(500) ack 1\n",
+                              "flags differs");
+}
+
+/* Turning TCP_NODELAY on pushes what a cork holds, at once and past the
+ * cork (Linux's TCP_NAGLE_PUSH); without it the cork keeps holding. */
+static void test_nodelay_pushes_corked_data(void **state)
+{
+    (void)state;
+    run_script_expecting_pass("cork_nodelay.pkt", ACCEPTED
+                              "+0 setsockopt(4, SOL_TCP, TCP_CORK, [1], 4) = 0\n"
+                              "+0 write(4, ..., 40) = 40\n"
+                              "+.05 write(4, ..., 40) = 40\n"
+                              "+.01 setsockopt(4, SOL_TCP, TCP_NODELAY, [1], 4) = 0\n"
+                              "+0 > P. 1:81(80) ack 1\n"
+                              "+.01 < . 1:1(0) ack 81 win 257\n"
+                              "+0 write(4, ..., 40) = 40\n"
+                              "+.1 setsockopt(4, SOL_TCP, TCP_NODELAY, [1], 4) = 0\n"
+                              "+0 > P. 81:121(40) ack 1\n");
+}
+
+/* Linux sends a burst as TSO packets of at most half the congestion window
+ * (tcp_cwnd_test keeps two in flight), each with PSH on its last segment:
+ * with cwnd 10 and a large write, segments 5 and 10 carry PSH. */
+static void test_burst_is_cut_into_half_cwnd_packets_with_psh(void **state)
+{
+    (void)state;
+    run_script_expecting_pass("tso_psh.pkt", "--strict_segments\n" ACCEPTED
+                              "+0 write(4, ..., 20000) = 20000\n"
+                              "+0 > . 1:1001(1000) ack 1\n"
+                              "+0 > . 1001:2001(1000) ack 1\n"
+                              "+0 > . 2001:3001(1000) ack 1\n"
+                              "+0 > . 3001:4001(1000) ack 1\n"
+                              "+0 > P. 4001:5001(1000) ack 1\n"
+                              "+0 > . 5001:6001(1000) ack 1\n"
+                              "+0 > . 6001:7001(1000) ack 1\n"
+                              "+0 > . 7001:8001(1000) ack 1\n"
+                              "+0 > . 8001:9001(1000) ack 1\n"
+                              "+0 > P. 9001:10001(1000) ack 1\n");
+}
+
+/* With tcp_min_tso_segs raised, the packets stay at half cwnd all the same,
+ * and the second flight after cwnd doubled is cut at 10 segments. */
+static void test_min_tso_segs_does_not_pass_half_cwnd(void **state)
+{
+    (void)state;
+    run_script_expecting_pass("min_tso.pkt", "`sysctl -q net.ipv4.tcp_min_tso_segs=10`\n" ACCEPTED
+                              "+0 write(4, ..., 26000) = 26000\n"
+                              "+0 > P. 1:5001(5000) ack 1\n"
+                              "+0 > P. 5001:10001(5000) ack 1\n"
+                              "+.01 < . 1:1(0) ack 10001 win 257\n"
+                              "+0 > P. 10001:20001(10000) ack 1\n"
+                              "+0 > P. 20001:26001(6000) ack 1\n");
+}
+
+/* RFC 5681 section 4.1 as Linux's tcp_cwnd_restart does it: data sent
+ * after more than an RTO of silence starts from the initial window
+ * (cwnd halved per idle RTO, not below 10); with the sysctl off, the old
+ * cwnd is used at once, the write's first full 16000-byte skb leaving as
+ * it fills. */
+static void test_slow_start_after_idle_restarts_cwnd(void **state)
+{
+    (void)state;
+    const char *grow = "+0 write(4, ..., 26000) = 26000\n"
+                       "+0 > P. 1:5001(5000) ack 1\n"
+                       "+0 > P. 5001:10001(5000) ack 1\n"
+                       "+.01 < . 1:1(0) ack 10001 win 257\n"
+                       "+0 > P. 10001:20001(10000) ack 1\n"
+                       "+0 > P. 20001:26001(6000) ack 1\n"
+                       "+.01 < . 1:1(0) ack 26001 win 257\n"
+                       "+0 %{ assert tcpi_snd_cwnd == 36, tcpi_snd_cwnd }%\n";
+    char text[4096];
+    snprintf(text, sizeof(text),
+             "`sysctl -q net.ipv4.tcp_slow_start_after_idle=1`\n%s%s"
+             "+2 write(4, ..., 20000) = 20000\n"
+             "+0 > P. 26001:31001(5000) ack 1\n"
+             "+0 > P. 31001:36001(5000) ack 1\n"
+             "+0 %%{ assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd }%%\n",
+             ACCEPTED, grow);
+    run_script_expecting_pass("idle_restart.pkt", text);
+    snprintf(text, sizeof(text),
+             "`sysctl -q net.ipv4.tcp_slow_start_after_idle=0`\n%s%s"
+             "+2 write(4, ..., 20000) = 20000\n"
+             "+0 > P. 26001:42001(16000) ack 1\n"
+             "+0 > P. 42001:46001(4000) ack 1\n"
+             "+0 %%{ assert tcpi_snd_cwnd == 36, tcpi_snd_cwnd }%%\n",
+             ACCEPTED, grow);
+    run_script_expecting_pass("idle_no_restart.pkt", text);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_msg_more_leaves_the_tail_without_psh),
+        cmocka_unit_test(test_nodelay_pushes_corked_data),
+        cmocka_unit_test(test_burst_is_cut_into_half_cwnd_packets_with_psh),
+        cmocka_unit_test(test_min_tso_segs_does_not_pass_half_cwnd),
+        cmocka_unit_test(test_slow_start_after_idle_restarts_cwnd),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
