@@ -219,6 +219,9 @@ static void init_transfer(sk_stack *s, sk_tcb *t)
     sk_cc_init(s, t);
     t->rcv_mss = t->advmss < SK_TCP_MSS_DEFAULT ? t->advmss : SK_TCP_MSS_DEFAULT;
     t->lrcvtime = sk_stamp_now(s);
+    /* Linux starts icsk_ack.lrcvtime at establishment (tcp_finish_connect,
+     * tcp_create_openreq_child): tcpi_last_data_recv counts from here. */
+    t->last_data_recv = t->lrcvtime;
 }
 
 /* Where the errno of a reset goes (Linux tcp_reset()): refused only in

@@ -420,7 +420,7 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
     /* Linux's tcp_event_data_sent(): a reply within one ATO of the last
      * data received marks the connection interactive, so ACKs wait to
      * ride on replies (pingpong). Before any data arrived ato is 0. */
-    if (t->last_data_recv && sk_since(s, t->last_data_recv) < SK_TCP_ATO_MIN)
+    if (t->ato_us && sk_since(s, t->last_data_recv) < (sk_time_ns)t->ato_us * SK_NSEC_PER_USEC)
         t->flags |= SK_F_PINGPONG;
     sk_tcb_timer_update(s, t);
     return (ssize_t)done;

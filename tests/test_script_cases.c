@@ -1,7 +1,8 @@
-/* When data leaves and with which flags: PSH marking, Nagle and cork
- * overrides, TSO packet sizing and slow start after idle.  Each case is a
- * packet script in packetdrill's language run by the project's runner in
- * virtual time, so the expectations read as the segments on the wire. */
+/* Behaviours checked as packet scripts in packetdrill's language, run by
+ * the project's runner in virtual time, so that the expectations read as
+ * the segments on the wire: when data leaves and with which flags (PSH
+ * marking, Nagle and cork overrides, TSO packet sizing, slow start after
+ * idle) and TCP_INFO's clocks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -161,6 +162,24 @@ static void test_slow_start_after_idle_restarts_cwnd(void **state)
     run_script_expecting_pass("idle_no_restart.pkt", text);
 }
 
+/* tcpi_last_data_recv counts from the establishment until data arrives,
+ * as Linux starts icsk_ack.lrcvtime in tcp_finish_connect. */
+static void test_last_data_recv_counts_from_establishment(void **state)
+{
+    (void)state;
+    run_script_expecting_pass("last_data_recv.pkt",
+                              "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                              "+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+                              "+0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n"
+                              "+0 > S 0:0(0) <...>\n"
+                              "+.03 < S. 0:0(0) ack 1 win 10000 <mss 1000,nop,wscale 8>\n"
+                              "+0 > . 1:1(0) ack 1\n"
+                              "+2 %{ assert tcpi_last_data_recv == 2000, tcpi_last_data_recv }%\n"
+                              "+0 < . 1:1001(1000) ack 1 win 300\n"
+                              "+0 > . 1:1(0) ack 1001\n"
+                              "+.5 %{ assert tcpi_last_data_recv == 500, tcpi_last_data_recv }%\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -169,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_burst_is_cut_into_half_cwnd_packets_with_psh),
         cmocka_unit_test(test_min_tso_segs_does_not_pass_half_cwnd),
         cmocka_unit_test(test_slow_start_after_idle_restarts_cwnd),
+        cmocka_unit_test(test_last_data_recv_counts_from_establishment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
