@@ -13,6 +13,7 @@
  * must stay true) and when a listed outcome differs from the one observed.
  */
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -77,7 +78,7 @@ static void conf_usage(FILE *out)
 {
     fprintf(out,
             "usage: synack conformance [--shared DIR] [--expect FILE] [--tier N]... [-j N]\n"
-            "                          [--timeout SEC] [--write-expectations] [-v]\n"
+            "                          [--timeout SEC] [--so PATH] [--write-expectations] [-v]\n"
             "  Runs the packetdrill scripts of DIR/conformance/tierN-*.txt (all tiers unless\n"
             "  --tier is given), skipping those in out-of-scope.txt, each in a fresh stack in\n"
             "  virtual time.  Prints `tierN: P passed, F failed, S skipped` per tier, then the\n"
@@ -90,6 +91,10 @@ static void conf_usage(FILE *out)
             "  --write-expectations  rewrite FILE from this run: drop scripts that now pass,\n"
             "                        correct outcomes, keep reasons and comments, and append\n"
             "                        new entries (reason: the runner's message) to review\n"
+            "  --so PATH             drive the packetdrill shared object PATH (e.g.\n"
+            "                        build/libsynack-packetdrill.so) through packetdrill's\n"
+            "                        struct packetdrill_interface instead of the linked\n"
+            "                        engine (see `synack script --help`)\n"
             "  -v                    also list skipped scripts with their reasons\n"
             "exit status: 0 results as expected, 1 not, 2 usage error, 77 DIR missing\n");
 }
@@ -199,6 +204,9 @@ static double mono_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* --so PATH, made absolute: children chdir() before loading it. */
+static const char *conf_so_path;
+
 /* In the child: run one script, write "P|F|S message" to fd, exit. */
 static void run_child(const char *gtests, const char *path, int fd)
 {
@@ -214,7 +222,7 @@ static void run_child(const char *gtests, const char *path, int fd)
     } else {
         sk_script *s = sk_script_parse_file(path, msg, sizeof(msg));
         if (s) {
-            sk_script_run_opts opts = {0};
+            sk_script_run_opts opts = {.so_path = conf_so_path};
             switch (sk_script_run(s, &opts, msg, sizeof(msg))) {
             case SK_SCRIPT_PASS: o = CONF_PASS; break;
             case SK_SCRIPT_FAIL: o = CONF_FAIL; break;
@@ -564,6 +572,14 @@ int sk_cmd_conformance(int argc, char **argv)
                 return 2;
             }
             tiers_wanted[t] = any_tier = true;
+            i++;
+        } else if (!strcmp(a, "--so") && v) {
+            static char so_abs[PATH_MAX];
+            if (!realpath(v, so_abs)) {
+                fprintf(stderr, "synack conformance: %s: %s\n", v, strerror(errno));
+                return 2;
+            }
+            conf_so_path = so_abs;
             i++;
         } else if (!strcmp(a, "-j") && v) {
             parallel = atol(v);
