@@ -85,6 +85,8 @@ static void conf_usage(FILE *out)
             "  failures, then compares the results with the expectations FILE.\n"
             "  --shared DIR          the shared data directory (default $SYNACK_SHARED_DIR)\n"
             "  --expect FILE         scripts expected to fail or skip: `PATH FAIL|SKIP reason`\n"
+            "  --expect-overlay F    entries of F replace FILE's for the same script: the\n"
+            "                        few outcomes that differ under --so\n"
             "  --tier N              run tier N only (repeatable)\n"
             "  -j N                  scripts run at once (default: the number of CPUs)\n"
             "  --timeout SEC         real-time limit per script (default 60)\n"
@@ -428,6 +430,40 @@ static conf_expect *find_expect(conf_expect *e, size_t n, const char *path)
     return NULL;
 }
 
+/* --expect-overlay FILE: a second backend (--so) shares the expectations
+ * file, and the few scripts whose outcome legitimately differs there are
+ * listed in an overlay whose entries replace the main file's. */
+static bool apply_overlay(const char *file, conf_expect **exp, size_t *nexp)
+{
+    conf_expect *ov = NULL;
+    size_t nov = 0;
+    bool exists = false;
+    bool ok = read_expectations(file, &ov, &nov, &exists);
+    if (!exists) {
+        fprintf(stderr, "synack conformance: cannot read %s\n", file);
+        ok = false;
+    }
+    for (size_t i = 0; i < nov; i++) {
+        conf_expect *e = find_expect(*exp, *nexp, ov[i].path);
+        if (e) {
+            free(e->reason);
+            free(ov[i].path);
+            e->outcome = ov[i].outcome;
+            e->reason = ov[i].reason;
+            continue;
+        }
+        conf_expect *n = realloc(*exp, (*nexp + 1) * sizeof(**exp));
+        if (!n) {
+            fprintf(stderr, "synack conformance: out of memory\n");
+            exit(1);
+        }
+        *exp = n;
+        (*exp)[(*nexp)++] = ov[i];
+    }
+    free(ov);
+    return ok;
+}
+
 static const conf_job *find_job(const conf_job *jobs, size_t n, const char *path)
 {
     for (size_t i = 0; i < n; i++)
@@ -548,7 +584,7 @@ static bool is_dir(const char *p)
 int sk_cmd_conformance(int argc, char **argv)
 {
     const char *shared = getenv("SYNACK_SHARED_DIR");
-    const char *expect_file = NULL;
+    const char *expect_file = NULL, *overlay_file = NULL;
     bool tiers_wanted[CONF_MAX_TIERS + 1] = {false};
     bool any_tier = false, write_mode = false, verbose = false;
     long parallel = sysconf(_SC_NPROCESSORS_ONLN);
@@ -564,6 +600,9 @@ int sk_cmd_conformance(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--expect") && v) {
             expect_file = v;
+            i++;
+        } else if (!strcmp(a, "--expect-overlay") && v) {
+            overlay_file = v;
             i++;
         } else if (!strcmp(a, "--tier") && v) {
             int t = atoi(v);
@@ -692,6 +731,10 @@ int sk_cmd_conformance(int argc, char **argv)
         bool exists = false;
         if (!read_expectations(expect_file, &exp, &nexp, &exists)) {
             fprintf(stderr, "synack conformance: %s is malformed\n", expect_file);
+            rc = 1;
+        }
+        if (overlay_file && !apply_overlay(overlay_file, &exp, &nexp)) {
+            fprintf(stderr, "synack conformance: %s is malformed\n", overlay_file);
             rc = 1;
         }
         unsigned as_expected = 0, wrong = 0;

@@ -16,6 +16,8 @@
  *   - The object hides its timers, so while a call is pending or a packet
  *     is awaited the runner steps time in small fixed steps; datagram
  *     times come exactly from netdev_receive regardless.
+ *   - `tc qdisc ... pfifo limit 0` (local congestion) cannot reach the
+ *     object through the interface: such scripts SKIP.
  *   - Sysctl lines are not written to /proc/sys: the ones before the
  *     first event become NAME=VALUE flags of packetdrill_interface_init
  *     (with proc_sys= empty, so the machine's settings never leak in).
@@ -53,7 +55,6 @@ typedef struct so_state {
     long long t0_usecs;     /* gettimeofday() at r->origin               */
     sk_time_ns origin;      /* runner time when the object was created   */
     long long elapsed_usecs; /* virtual time slept so far                */
-    bool tx_blocked;
     uint8_t *buf;
     /* A scratch engine holding the configuration the flags will carry:
      * it validates names and values as the native backend would. */
@@ -85,10 +86,6 @@ static void drain(sk_runner *r)
         }
         if (count == 0)
             return;
-        /* `tc qdisc ... pfifo limit 0` has nothing to act on inside the
-         * object: its queue drops what leaves instead. */
-        if (s->tx_blocked)
-            continue;
         sk_run_queue_out(r, s->buf, count, s->origin + (sk_time_ns)(t - s->t0_usecs) * SK_NSEC_PER_USEC);
     }
 }
@@ -235,12 +232,6 @@ static void so_input(sk_runner *r, const uint8_t *d, size_t len)
     if (s->ifc.netdev_send(s->ifc.userdata, d, len) != 0)
         sk_run_fail(r, "netdev_send of %zu bytes: %s", len, strerror(errno));
     drain(r);
-}
-
-static void so_set_tx_blocked(sk_runner *r, bool b)
-{
-    if (ensure_cfg(r))
-        st(r)->tx_blocked = b;
 }
 
 #define CALL(r, fn, ...) (errno = 0, st(r)->ifc.fn(st(r)->ifc.userdata, __VA_ARGS__))
@@ -495,7 +486,12 @@ const sk_run_backend sk_run_backend_so = {
     .next_deadline = so_next_deadline,
     .advance = so_advance,
     .input = so_input,
-    .set_tx_blocked = so_set_tx_blocked,
+    /* A qdisc that drops (`tc qdisc ... pfifo limit 0`) is local
+     * congestion TCP must see as failed transmits; packetdrill runs the
+     * command against the kernel and the interface has no way to tell
+     * the object.  Dropping what netdev_receive returns would be loss on
+     * the wire instead, a different script, so such scripts SKIP. */
+    .set_tx_blocked = NULL,
     .socket = so_socket,
     .bind = so_bind,
     .listen = so_listen,

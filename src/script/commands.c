@@ -257,7 +257,12 @@ static void run_tc_qdisc(sk_runner *r, const char *cmd)
 {
     bool add = strstr(cmd, " add ") != NULL || strstr(cmd, " replace ") != NULL;
     bool del = strstr(cmd, " del") != NULL;
-    if (add && strstr(cmd, "pfifo") && strstr(cmd, "limit 0")) {
+    bool block = add && strstr(cmd, "pfifo") && strstr(cmd, "limit 0");
+    if ((block || (del && !add)) && !r->be->set_tx_blocked) {
+        sk_run_skip(r, "command `%s`: the %s backend cannot model a qdisc", cmd, r->be->name);
+        return;
+    }
+    if (block) {
         r->be->set_tx_blocked(r, true);
         sk_run_trace(r, "`%s`: transmit queue blocked", cmd);
     } else if (del && !add) {

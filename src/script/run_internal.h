@@ -109,6 +109,7 @@ typedef struct sk_run_backend {
      * sent reach sk_run_queue_out with the time they left. */
     void (*advance)(sk_runner *r, sk_time_ns t);
     void (*input)(sk_runner *r, const uint8_t *datagram, size_t len);
+    /* A drop-everything qdisc; NULL when the backend cannot model it. */
     void (*set_tx_blocked)(sk_runner *r, bool blocked);
 
     int (*socket)(sk_runner *r);
