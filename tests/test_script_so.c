@@ -104,13 +104,14 @@ static void test_active_open_blocking_connect_and_poll(void **state)
          SK_SCRIPT_PASS, NULL);
 }
 
-/* Sysctl lines before the first event configure the stack: through the
- * .so they become packetdrill_interface_init() flags. */
+/* Sysctl lines before the first call or packet configure the stack (a
+ * timed one too): through the .so they become packetdrill_interface_init()
+ * flags. */
 static void test_leading_sysctl_reaches_the_stack(void **state)
 {
     (void)state;
     /* Non-blocking, so connect() returns at once with the SYN sent. */
-    const char *nb = "`sysctl -q net.ipv4.tcp_timestamps=0`\n"
+    const char *nb = "0 `sysctl -q net.ipv4.tcp_timestamps=0`\n"
                      "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
                      "+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
                      "+0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n"
@@ -158,8 +159,9 @@ static void test_failures_name_the_same_line(void **state)
 static void test_sysctl_after_start_skips_through_the_so(void **state)
 {
     (void)state;
-    const char *text = "0 `sysctl -q net.ipv4.tcp_timestamps=0`\n"
-                       "+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n";
+    const char *text = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                       "+0 `sysctl -q net.ipv4.tcp_timestamps=0`\n"
+                       "+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 4\n";
     char msg[1024] = "";
     assert_int_equal(run("late-sysctl.pkt", text, NULL, msg, sizeof(msg)), SK_SCRIPT_PASS);
     assert_int_equal(run("late-sysctl.pkt", text, SYNACK_PACKETDRILL_SO, msg, sizeof(msg)), SK_SCRIPT_SKIP);

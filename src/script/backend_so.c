@@ -19,7 +19,7 @@
  *   - `tc qdisc ... pfifo limit 0` (local congestion) cannot reach the
  *     object through the interface: such scripts SKIP.
  *   - Sysctl lines are not written to /proc/sys: the ones before the
- *     first event become NAME=VALUE flags of packetdrill_interface_init
+ *     first call or packet become NAME=VALUE flags of packetdrill_interface_init
  *     (with proc_sys= empty, so the machine's settings never leak in).
  *     They are checked against the linked engine's tunables first so
  *     unknown names SKIP exactly as with the native backend.
@@ -215,6 +215,10 @@ static sk_time_ns so_next_deadline(sk_runner *r) { return r->now + SO_STEP_NS; }
 static void so_advance(sk_runner *r, sk_time_ns t)
 {
     so_state *s = st(r);
+    /* Before the object exists (commands at a time) nothing can happen:
+     * its clock starts where the runner's is when it is created. */
+    if (!s || !s->have_ifc)
+        return;
     long long target = (long long)((t - s->origin) / SK_NSEC_PER_USEC);
     while (s->elapsed_usecs < target && !r->done) {
         long long d = target - s->elapsed_usecs;

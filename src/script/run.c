@@ -932,9 +932,10 @@ static void run_events(sk_runner *r)
         }
         sk_time_ns at = sk_run_script_ns(r, start);
 
-        /* The leading untimed commands (defaults.sh, sysctls) configure
-         * the stack a lazily opened backend is then created with. */
-        if (!r->opened && (ev->kind != SK_SEV_COMMAND || tm->kind != SK_STIME_NONE)) {
+        /* The commands before the first call or packet (defaults.sh,
+         * sysctls) configure the stack a lazily opened backend is then
+         * created with. */
+        if (!r->opened && ev->kind != SK_SEV_COMMAND) {
             r->opened = r->be->open(r);
             if (!r->opened)
                 break;
