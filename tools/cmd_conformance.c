@@ -13,6 +13,7 @@
  * must stay true) and when a listed outcome differs from the one observed.
  */
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -77,19 +78,25 @@ static void conf_usage(FILE *out)
 {
     fprintf(out,
             "usage: synack conformance [--shared DIR] [--expect FILE] [--tier N]... [-j N]\n"
-            "                          [--timeout SEC] [--write-expectations] [-v]\n"
+            "                          [--timeout SEC] [--so PATH] [--write-expectations] [-v]\n"
             "  Runs the packetdrill scripts of DIR/conformance/tierN-*.txt (all tiers unless\n"
             "  --tier is given), skipping those in out-of-scope.txt, each in a fresh stack in\n"
             "  virtual time.  Prints `tierN: P passed, F failed, S skipped` per tier, then the\n"
             "  failures, then compares the results with the expectations FILE.\n"
             "  --shared DIR          the shared data directory (default $SYNACK_SHARED_DIR)\n"
             "  --expect FILE         scripts expected to fail or skip: `PATH FAIL|SKIP reason`\n"
+            "  --expect-overlay F    entries of F replace FILE's for the same script: the\n"
+            "                        few outcomes that differ under --so\n"
             "  --tier N              run tier N only (repeatable)\n"
             "  -j N                  scripts run at once (default: the number of CPUs)\n"
             "  --timeout SEC         real-time limit per script (default 60)\n"
             "  --write-expectations  rewrite FILE from this run: drop scripts that now pass,\n"
             "                        correct outcomes, keep reasons and comments, and append\n"
             "                        new entries (reason: the runner's message) to review\n"
+            "  --so PATH             drive the packetdrill shared object PATH (e.g.\n"
+            "                        build/libsynack-packetdrill.so) through packetdrill's\n"
+            "                        struct packetdrill_interface instead of the linked\n"
+            "                        engine (see `synack script --help`)\n"
             "  -v                    also list skipped scripts with their reasons\n"
             "exit status: 0 results as expected, 1 not, 2 usage error, 77 DIR missing\n");
 }
@@ -199,6 +206,9 @@ static double mono_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* --so PATH, made absolute: children chdir() before loading it. */
+static const char *conf_so_path;
+
 /* In the child: run one script, write "P|F|S message" to fd, exit. */
 static void run_child(const char *gtests, const char *path, int fd)
 {
@@ -214,7 +224,7 @@ static void run_child(const char *gtests, const char *path, int fd)
     } else {
         sk_script *s = sk_script_parse_file(path, msg, sizeof(msg));
         if (s) {
-            sk_script_run_opts opts = {0};
+            sk_script_run_opts opts = {.so_path = conf_so_path};
             switch (sk_script_run(s, &opts, msg, sizeof(msg))) {
             case SK_SCRIPT_PASS: o = CONF_PASS; break;
             case SK_SCRIPT_FAIL: o = CONF_FAIL; break;
@@ -420,6 +430,40 @@ static conf_expect *find_expect(conf_expect *e, size_t n, const char *path)
     return NULL;
 }
 
+/* --expect-overlay FILE: a second backend (--so) shares the expectations
+ * file, and the few scripts whose outcome legitimately differs there are
+ * listed in an overlay whose entries replace the main file's. */
+static bool apply_overlay(const char *file, conf_expect **exp, size_t *nexp)
+{
+    conf_expect *ov = NULL;
+    size_t nov = 0;
+    bool exists = false;
+    bool ok = read_expectations(file, &ov, &nov, &exists);
+    if (!exists) {
+        fprintf(stderr, "synack conformance: cannot read %s\n", file);
+        ok = false;
+    }
+    for (size_t i = 0; i < nov; i++) {
+        conf_expect *e = find_expect(*exp, *nexp, ov[i].path);
+        if (e) {
+            free(e->reason);
+            free(ov[i].path);
+            e->outcome = ov[i].outcome;
+            e->reason = ov[i].reason;
+            continue;
+        }
+        conf_expect *n = realloc(*exp, (*nexp + 1) * sizeof(**exp));
+        if (!n) {
+            fprintf(stderr, "synack conformance: out of memory\n");
+            exit(1);
+        }
+        *exp = n;
+        (*exp)[(*nexp)++] = ov[i];
+    }
+    free(ov);
+    return ok;
+}
+
 static const conf_job *find_job(const conf_job *jobs, size_t n, const char *path)
 {
     for (size_t i = 0; i < n; i++)
@@ -540,7 +584,7 @@ static bool is_dir(const char *p)
 int sk_cmd_conformance(int argc, char **argv)
 {
     const char *shared = getenv("SYNACK_SHARED_DIR");
-    const char *expect_file = NULL;
+    const char *expect_file = NULL, *overlay_file = NULL;
     bool tiers_wanted[CONF_MAX_TIERS + 1] = {false};
     bool any_tier = false, write_mode = false, verbose = false;
     long parallel = sysconf(_SC_NPROCESSORS_ONLN);
@@ -557,6 +601,9 @@ int sk_cmd_conformance(int argc, char **argv)
         } else if (!strcmp(a, "--expect") && v) {
             expect_file = v;
             i++;
+        } else if (!strcmp(a, "--expect-overlay") && v) {
+            overlay_file = v;
+            i++;
         } else if (!strcmp(a, "--tier") && v) {
             int t = atoi(v);
             if (t < 1 || t > CONF_MAX_TIERS) {
@@ -564,6 +611,14 @@ int sk_cmd_conformance(int argc, char **argv)
                 return 2;
             }
             tiers_wanted[t] = any_tier = true;
+            i++;
+        } else if (!strcmp(a, "--so") && v) {
+            static char so_abs[PATH_MAX];
+            if (!realpath(v, so_abs)) {
+                fprintf(stderr, "synack conformance: %s: %s\n", v, strerror(errno));
+                return 2;
+            }
+            conf_so_path = so_abs;
             i++;
         } else if (!strcmp(a, "-j") && v) {
             parallel = atol(v);
@@ -676,6 +731,10 @@ int sk_cmd_conformance(int argc, char **argv)
         bool exists = false;
         if (!read_expectations(expect_file, &exp, &nexp, &exists)) {
             fprintf(stderr, "synack conformance: %s is malformed\n", expect_file);
+            rc = 1;
+        }
+        if (overlay_file && !apply_overlay(overlay_file, &exp, &nexp)) {
+            fprintf(stderr, "synack conformance: %s is malformed\n", overlay_file);
             rc = 1;
         }
         unsigned as_expected = 0, wrong = 0;

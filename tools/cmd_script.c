@@ -7,10 +7,15 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: synack script [-v] FILE.pkt...\n"
+    fprintf(out, "usage: synack script [-v] [--so PATH] FILE.pkt...\n"
                  "  Runs each packetdrill script against a fresh stack in virtual time and prints\n"
                  "  PASS path, FAIL path: message or SKIP path: reason, then a summary.\n"
-                 "  -v  trace every event and datagram to stderr\n");
+                 "  -v         trace every event and datagram to stderr\n"
+                 "  --so PATH  drive the packetdrill shared object PATH (e.g.\n"
+                 "             build/libsynack-packetdrill.so) through packetdrill's\n"
+                 "             struct packetdrill_interface, one instance per script, instead\n"
+                 "             of the engine linked into synack; sysctl lines become its\n"
+                 "             packetdrill_interface_init() flags\n");
 }
 
 int sk_cmd_script(int argc, char **argv)
@@ -20,6 +25,8 @@ int sk_cmd_script(int argc, char **argv)
     for (; first < argc && argv[first][0] == '-'; first++) {
         if (strcmp(argv[first], "-v") == 0 || strcmp(argv[first], "--verbose") == 0) {
             opts.verbose = true;
+        } else if (strcmp(argv[first], "--so") == 0 && first + 1 < argc) {
+            opts.so_path = argv[++first];
         } else if (strcmp(argv[first], "-h") == 0 || strcmp(argv[first], "--help") == 0) {
             usage(stdout);
             return 0;

@@ -78,7 +78,7 @@ static void save_sysctl(sk_runner *r, const char *name)
     if (r->saved_count == SK_RUN_MAX_SAVED_SYSCTLS)
         return;
     sk_run_saved_sysctl *s = &r->saved[r->saved_count];
-    if (sk_sysctl_get(r->stack, name, s->value, sizeof(s->value)) != 0)
+    if (r->be->sysctl_get(r, name, s->value, sizeof(s->value)) != 0)
         return;
     snprintf(s->name, sizeof(s->name), "%s", name);
     r->saved_count++;
@@ -91,7 +91,7 @@ static void set_sysctl(sk_runner *r, const char *name, const char *value, bool f
     char err[256] = "";
     if (save)
         save_sysctl(r, name);
-    int rc = sk_sysctl_set(r->stack, name, value, err, sizeof(err));
+    int rc = r->be->sysctl_set(r, name, value, err, sizeof(err));
     if (rc == 0) {
         sk_run_trace(r, "sysctl %s=%s", name, value);
         return;
@@ -155,7 +155,7 @@ static void restore_sysctls(sk_runner *r)
     for (size_t i = 0; i < r->saved_count; i++) {
         char err[128];
         /* Vectors print tab-separated and parse back the same way. */
-        sk_sysctl_set(r->stack, r->saved[i].name, r->saved[i].value, err, sizeof(err));
+        r->be->sysctl_set(r, r->saved[i].name, r->saved[i].value, err, sizeof(err));
     }
     r->saved_count = 0;
 }
@@ -205,7 +205,7 @@ static void run_defaults(sk_runner *r, const char *rel)
 
 static uint64_t counter_sum(sk_runner *r, size_t i)
 {
-    return sk_counter_value(r->stack, i);
+    return r->be->counter(r, i);
 }
 
 /* nstat: "nstat > /dev/null" takes a snapshot (nstat reports deltas);
@@ -213,6 +213,10 @@ static uint64_t counter_sum(sk_runner *r, size_t i)
 static void run_nstat(sk_runner *r, const char *cmd)
 {
     const char *grep = strstr(cmd, "grep");
+    if (!r->be->counter) {
+        sk_run_skip(r, "`%s`: the %s backend's counters are not observable", cmd, r->be->name);
+        return;
+    }
     if (!grep) {
         size_t count = 0;
         while (sk_counter_name(count, NULL))
@@ -253,11 +257,16 @@ static void run_tc_qdisc(sk_runner *r, const char *cmd)
 {
     bool add = strstr(cmd, " add ") != NULL || strstr(cmd, " replace ") != NULL;
     bool del = strstr(cmd, " del") != NULL;
-    if (add && strstr(cmd, "pfifo") && strstr(cmd, "limit 0")) {
-        sk_stack_set_tx_blocked(r->stack, true);
+    bool block = add && strstr(cmd, "pfifo") && strstr(cmd, "limit 0");
+    if ((block || (del && !add)) && !r->be->set_tx_blocked) {
+        sk_run_skip(r, "command `%s`: the %s backend cannot model a qdisc", cmd, r->be->name);
+        return;
+    }
+    if (block) {
+        r->be->set_tx_blocked(r, true);
         sk_run_trace(r, "`%s`: transmit queue blocked", cmd);
     } else if (del && !add) {
-        sk_stack_set_tx_blocked(r->stack, false);
+        r->be->set_tx_blocked(r, false);
         sk_run_trace(r, "`%s`: transmit queue unblocked", cmd);
     } else {
         sk_run_skip(r, "command `%s` has no synack equivalent", cmd);
@@ -413,7 +422,9 @@ void sk_run_code(sk_runner *r, const char *code)
     struct sk_tcp_info ti;
     memset(&ti, 0, sizeof(ti));
     size_t len = sizeof(ti);
-    int rc = sk_getsockopt(r->stack, r->fds[r->info_fd].handle, SK_IPPROTO_TCP, SK_TCP_INFO, &ti, &len);
+    /* struct sk_tcp_info has Linux's struct tcp_info layout, which is
+     * what a shared object's getsockopt(TCP_INFO) fills. */
+    int rc = r->be->getsockopt(r, r->fds[r->info_fd].handle, SK_IPPROTO_TCP, SK_TCP_INFO, &ti, &len);
     if (rc < 0) {
         sk_run_fail(r, "getsockopt(TCP_INFO) on fd %d failed: %s", r->info_fd, sk_strerror(rc));
         return;

@@ -81,15 +81,84 @@ typedef struct sk_run_pending {
     sk_time_ns timeout_at; /* poll/epoll_wait timeout, or SK_TIME_NEVER */
 } sk_run_pending;
 
+typedef struct sk_runner sk_runner;
+
+/* What the runner needs from the stack under test.  The script semantics
+ * (times, sequence/TS mapping, matching, messages) live in run.c,
+ * syscalls.c and commands.c for every backend; a backend only moves time,
+ * carries datagrams and makes calls.  Two exist: the engine linked in
+ * (backend_native.c) and a packetdrill shared object driven through
+ * struct packetdrill_interface (backend_so.c).
+ *
+ * Handles are the backend's (synack handles, or the object's fds).  Calls
+ * return >= 0 or -errno with Linux's values, and never block: the runner
+ * models a blocking call by retrying it after each step of time. */
+typedef struct sk_run_backend {
+    const char *name;
+    /* Open at the first event rather than at the start: sysctl lines
+     * before it become configuration (the .so takes them at init). */
+    bool lazy_open;
+    /* next_deadline() is the stack's real next timer; false when the
+     * backend cannot see timers and offers fixed small steps instead. */
+    bool exact_deadlines;
+    bool (*open)(sk_runner *r);
+    void (*close)(sk_runner *r);
+
+    sk_time_ns (*next_deadline)(sk_runner *r);
+    /* Moves the stack's clock to t (>= r->now) running timers; datagrams
+     * sent reach sk_run_queue_out with the time they left. */
+    void (*advance)(sk_runner *r, sk_time_ns t);
+    void (*input)(sk_runner *r, const uint8_t *datagram, size_t len);
+    /* A drop-everything qdisc; NULL when the backend cannot model it. */
+    void (*set_tx_blocked)(sk_runner *r, bool blocked);
+
+    int (*socket)(sk_runner *r);
+    int (*bind)(sk_runner *r, int h, const sk_endpoint *ep);
+    int (*listen)(sk_runner *r, int h, int backlog);
+    int (*accept)(sk_runner *r, int h, sk_endpoint *peer);
+    int (*connect)(sk_runner *r, int h, const sk_endpoint *ep);
+    int64_t (*send)(sk_runner *r, int h, const void *buf, size_t len, int flags);
+    int64_t (*recv)(sk_runner *r, int h, void *buf, size_t len, int flags);
+    int (*close_sock)(sk_runner *r, int h);
+    int (*shutdown)(sk_runner *r, int h, int how);
+    int (*setsockopt)(sk_runner *r, int h, int level, int name, const void *val, size_t len);
+    int (*getsockopt)(sk_runner *r, int h, int level, int name, void *val, size_t *len);
+    int (*set_nonblock)(sk_runner *r, int h, bool nonblock);
+    /* SIOCINQ / SIOCOUTQ: the value, or -errno. */
+    int64_t (*ioctl_q)(sk_runner *r, int h, unsigned long request);
+    int (*getname)(sk_runner *r, int h, bool peer, sk_endpoint *ep);
+    /* poll(2) with timeout 0 over script fds: revents for each. */
+    void (*poll)(sk_runner *r, const int *fds, const int *events, int *revents, size_t n);
+    /* epoll over script fds; create returns the handle to keep. */
+    int (*epoll_create)(sk_runner *r);
+    int (*epoll_ctl)(sk_runner *r, int epfd, int op, int fd, uint32_t events, uint64_t data);
+    int (*epoll_wait)(sk_runner *r, int epfd, int max, uint32_t *events, uint64_t *data);
+    int (*epoll_close)(sk_runner *r, int h);
+
+    int (*sysctl_get)(sk_runner *r, const char *name, char *buf, size_t len);
+    int (*sysctl_set)(sk_runner *r, const char *name, const char *value, char *err, size_t errlen);
+    /* Counter snapshots for `nstat`; NULL when the backend cannot see them. */
+    uint64_t (*counter)(sk_runner *r, size_t i);
+} sk_run_backend;
+
+extern const sk_run_backend sk_run_backend_native;
+extern const sk_run_backend sk_run_backend_so;
+
+/* Appends a datagram the stack sent at `at` to the runner's queue. */
+void sk_run_queue_out(sk_runner *r, const uint8_t *datagram, size_t len, sk_time_ns at);
+
 typedef struct sk_run_saved_sysctl {
     char name[96];
     char value[128];
 } sk_run_saved_sysctl;
 
-typedef struct sk_runner {
+struct sk_runner {
     const sk_script *script;
     const sk_script_run_opts *opts;
-    sk_stack *stack;
+    const sk_run_backend *be;
+    bool opened;
+    void *be_state;        /* the backend's own                         */
+    sk_stack *stack;       /* native backend only                       */
     sk_time_ns base;       /* stack time at script time 0               */
     sk_time_ns now;
     int64_t last_usecs;    /* script time of the previous event         */
@@ -124,7 +193,7 @@ typedef struct sk_runner {
     bool done;
     char *msg;
     size_t msglen;
-} sk_runner;
+};
 
 /* Ends the run as FAIL or SKIP with a message naming the current line. */
 void sk_run_fail(sk_runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

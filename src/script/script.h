@@ -175,6 +175,10 @@ typedef enum sk_script_outcome {
 
 typedef struct sk_script_run_opts {
     bool verbose;         /* trace each event and datagram to stderr */
+    /* A packetdrill shared object (packetdrill's --so_filename) to drive
+     * through struct packetdrill_interface instead of the linked engine;
+     * NULL: the engine. */
+    const char *so_path;
 } sk_script_run_opts;
 
 /* Runs a parsed script against a fresh stack in virtual time.  msg gets

@@ -30,9 +30,6 @@
 #define LINUX_O_NONBLOCK 0x800
 #define LINUX_MSG_DONTWAIT 0x40
 #define LINUX_MSG_FASTOPEN 0x20000000
-#define LINUX_EPOLLET (1u << 31)
-#define LINUX_EPOLLONESHOT (1u << 30)
-#define LINUX_EPOLL_ALWAYS 0x18 /* EPOLLERR | EPOLLHUP are always reported */
 
 /* ------------------------------------------------------------------ */
 /* Expressions                                                          */
@@ -209,7 +206,7 @@ static int64_t do_send(sk_runner *r, sk_run_fd *f, size_t len, int flags)
     void *buf = scratch(len);
     if (!buf)
         return -12;
-    int64_t n = sk_send(r->stack, f->handle, buf, len, flags & ~LINUX_MSG_DONTWAIT);
+    int64_t n = r->be->send(r, f->handle, buf, len, flags & ~LINUX_MSG_DONTWAIT);
     free(buf);
     return n;
 }
@@ -219,25 +216,16 @@ static int64_t do_recv(sk_runner *r, sk_run_fd *f, size_t len, int flags)
     void *buf = scratch(len);
     if (!buf)
         return -12;
-    int64_t n = sk_recv(r->stack, f->handle, buf, len, flags & ~LINUX_MSG_DONTWAIT);
+    int64_t n = r->be->recv(r, f->handle, buf, len, flags & ~LINUX_MSG_DONTWAIT);
     free(buf);
     return n;
-}
-
-static int poll_mask(sk_runner *r, int fd)
-{
-    sk_run_fd *f = sock_fd(r, fd);
-    if (!f)
-        return 0x20; /* POLLNVAL */
-    int m = sk_poll(r->stack, f->handle);
-    return m < 0 ? 0x20 : m;
 }
 
 /* Evaluates poll(2)'s [{fd, events, revents}] list; returns the count of
  * entries with events and writes each revents. */
 static int run_poll(sk_runner *r, const sk_script_expr *list, int *revents, size_t cap, size_t *count)
 {
-    int ready = 0;
+    int ready = 0, fds[64] = {0}, evs[64] = {0};
     *count = 0;
     if (!list || list->kind != SK_SEXPR_LIST) {
         sk_run_fail(r, "poll() expects a [{fd=..., events=..., revents=...}] list");
@@ -251,39 +239,15 @@ static int run_poll(sk_runner *r, const sk_script_expr *list, int *revents, size
                 sk_run_fail(r, "poll() entry %zu lacks fd= or events=", i + 1);
             return -1;
         }
-        revents[i] = poll_mask(r, (int)fd) & (int)(events | 0x38);
-        if (revents[i])
-            ready++;
+        fds[i] = (int)fd;
+        evs[i] = (int)events;
         (*count)++;
     }
+    r->be->poll(r, fds, evs, revents, *count);
+    for (size_t i = 0; i < *count; i++)
+        if (revents[i])
+            ready++;
     return ready;
-}
-
-/* Collects ready epoll registrations; EPOLLET reports a registration once
- * per wakeup, as Linux puts it on the ready list only when woken. */
-static int run_epoll(sk_runner *r, sk_run_fd *ep, int max, uint32_t *ev_out, uint64_t *data_out)
-{
-    int n = 0;
-    for (size_t i = 0; i < ep->reg_count && n < max; i++) {
-        sk_run_epoll_reg *g = &ep->regs[i];
-        if (g->disabled)
-            continue;
-        bool edge = g->events & LINUX_EPOLLET;
-        if (edge && !g->pending)
-            continue;
-        uint32_t m = (uint32_t)poll_mask(r, g->fd) & (g->events | LINUX_EPOLL_ALWAYS) & 0xffff;
-        g->pending = false;
-        if (!m)
-            continue;
-        if (n == 0) {
-            *ev_out = m;
-            *data_out = g->data;
-        }
-        n++;
-        if (g->events & LINUX_EPOLLONESHOT)
-            g->disabled = true;
-    }
-    return n;
 }
 
 /* ------------------------------------------------------------------ */
@@ -355,7 +319,7 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
             break;
         }
         sk_endpoint peer;
-        int h = sk_accept(r->stack, f->handle, &peer);
+        int h = r->be->accept(r, f->handle, &peer);
         if (h == -SK_EAGAIN && !final)
             return false;
         if (h >= 0) {
@@ -374,7 +338,7 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
             break;
         }
         sk_endpoint remote = {.addr = r->remote_ip, .port = SK_RUN_REMOTE_PORT};
-        int c = sk_connect(r->stack, f->handle, &remote);
+        int c = r->be->connect(r, f->handle, &remote);
         if ((c == -SK_EALREADY || c == -SK_EINPROGRESS) && !final)
             return false;
         res = c == -SK_EISCONN ? 0 : c;
@@ -398,8 +362,12 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
          * the socket is writable as poll() reports it (Linux's
          * sk_stream_is_writeable: free space >= half what is queued), not
          * by every byte acknowledged. */
-        if (started && !final && !(sk_poll(r->stack, f->handle) & 0x4 /* POLLOUT */))
-            return false;
+        if (started && !final) {
+            int fd = p->fd, want = SK_POLLOUT, got = 0;
+            r->be->poll(r, &fd, &want, &got, 1);
+            if (!(got & SK_POLLOUT))
+                return false;
+        }
         while (p->done < p->len) {
             int64_t n = do_send(r, f, p->len - p->done, p->flags);
             if (n > 0) {
@@ -438,7 +406,7 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
         if (p->fd < 0 || p->fd >= SK_RUN_MAX_FDS || r->fds[p->fd].kind != SK_FD_EPOLL)
             n = -SK_EBADF;
         else
-            n = run_epoll(r, &r->fds[p->fd], (int)maxev, &events, &data);
+            n = r->be->epoll_wait(r, p->fd, (int)maxev, &events, &data);
         if (n == 0 && !final && r->now < p->timeout_at)
             return false;
         r->pending.op = SK_OP_NONE;
@@ -484,7 +452,7 @@ void sk_run_pending_finish(sk_runner *r)
         limit = r->pending.timeout_at;
     /* Errors found while finishing are the blocking call's line. */
     while (!r->done && r->pending.op != SK_OP_NONE) {
-        sk_time_ns d = sk_next_deadline(r->stack);
+        sk_time_ns d = r->be->next_deadline(r);
         sk_time_ns step = d == SK_TIME_NEVER || d > limit ? limit : (d > r->now ? d : r->now);
         sk_run_advance_to(r, step);
         if (r->pending.op != SK_OP_NONE && r->now >= limit) {
@@ -574,7 +542,7 @@ static void sys_setsockopt(sk_runner *r, const sk_script_syscall *sc)
         int32_t i32 = (int32_t)x;
         memcpy(buf, &i32, sizeof(i32));
     }
-    int64_t res = f ? sk_setsockopt(r->stack, f->handle, (int)level, (int)name, buf, (size_t)optlen) : -SK_EBADF;
+    int64_t res = f ? r->be->setsockopt(r, f->handle, (int)level, (int)name, buf, (size_t)optlen) : -SK_EBADF;
     char what[128];
     describe_opt(sc, what, sizeof(what));
     if (!unsupported_result(r, sc, res, what))
@@ -592,7 +560,7 @@ static void sys_getsockopt(sk_runner *r, const sk_script_syscall *sc)
     sk_run_fd *f = sock_fd(r, fd);
     uint8_t buf[512] = {0};
     size_t len = want_len > 0 && want_len <= (int64_t)sizeof(buf) ? (size_t)want_len : sizeof(buf);
-    int64_t res = f ? sk_getsockopt(r->stack, f->handle, (int)level, (int)name, buf, &len) : -SK_EBADF;
+    int64_t res = f ? r->be->getsockopt(r, f->handle, (int)level, (int)name, buf, &len) : -SK_EBADF;
     char what[128];
     describe_opt(sc, what, sizeof(what));
     if (unsupported_result(r, sc, res, what) || !check_result(r, sc, res) || res < 0)
@@ -644,7 +612,9 @@ static void sys_fcntl(sk_runner *r, const sk_script_syscall *sc)
         return;
     case 4: /* F_SETFL */
         f->nonblock = (v & LINUX_O_NONBLOCK) != 0;
-        check_result(r, sc, 0);
+        /* The runner keeps the flag (it decides what blocks); the stack
+         * is told as well, as a process's fcntl would tell the kernel. */
+        check_result(r, sc, f->kind == SK_FD_SOCKET ? r->be->set_nonblock(r, f->handle, f->nonblock) : 0);
         return;
     case 1: /* F_GETFD */
     case 2: /* F_SETFD */
@@ -707,7 +677,7 @@ static void sys_send(sk_runner *r, const sk_script_event *ev, sk_time_ns expect_
     if (null_buf) {
         /* A NULL buffer: Linux fails the copy from user memory with
          * EFAULT once the socket could accept data; emulate that. */
-        int64_t probe = sk_send(r->stack, f->handle, "", 0, (int)flags);
+        int64_t probe = r->be->send(r, f->handle, "", 0, (int)flags);
         check_result(r, sc, probe < 0 ? probe : -SK_EFAULT);
         return;
     }
@@ -735,7 +705,7 @@ static void sys_recv(sk_runner *r, const sk_script_event *ev, sk_time_ns expect_
     if (is_null(arg(sc, 1)) && len > 0) {
         /* As for send: EFAULT only once there is data to copy. */
         uint8_t b;
-        int64_t probe = sk_recv(r->stack, f->handle, &b, 1, 0x2 /* MSG_PEEK */);
+        int64_t probe = r->be->recv(r, f->handle, &b, 1, 0x2 /* MSG_PEEK */);
         if (probe > 0 || probe != -SK_EAGAIN || f->nonblock) {
             check_result(r, sc, probe > 0 ? -SK_EFAULT : probe);
             return;
@@ -764,41 +734,12 @@ static void sys_epoll_ctl(sk_runner *r, const sk_script_syscall *sc)
         check_result(r, sc, -SK_EBADF);
         return;
     }
-    sk_run_fd *ep = &r->fds[epfd];
-    sk_run_epoll_reg *g = NULL;
-    for (size_t i = 0; i < ep->reg_count; i++)
-        if (ep->regs[i].fd == fd)
-            g = &ep->regs[i];
-    switch (op) {
-    case 1: /* EPOLL_CTL_ADD */
-        if (g) {
-            check_result(r, sc, -17 /* EEXIST */);
-            return;
-        }
-        if (ep->reg_count == SK_RUN_MAX_EPOLL_REGS) {
-            sk_run_skip(r, "more than %d fds in one epoll set", SK_RUN_MAX_EPOLL_REGS);
-            return;
-        }
-        g = &ep->regs[ep->reg_count++];
-        break;
-    case 3: /* EPOLL_CTL_MOD */
-    case 2: /* EPOLL_CTL_DEL */
-        if (!g) {
-            check_result(r, sc, -2 /* ENOENT */);
-            return;
-        }
-        if (op == 2) {
-            *g = ep->regs[--ep->reg_count];
-            check_result(r, sc, 0);
-            return;
-        }
-        break;
-    default: check_result(r, sc, -SK_EINVAL); return;
+    int rc = r->be->epoll_ctl(r, (int)epfd, (int)op, (int)fd, (uint32_t)events, (uint64_t)data);
+    if (rc == -28 /* ENOSPC */) {
+        sk_run_skip(r, "more than %d fds in one epoll set", SK_RUN_MAX_EPOLL_REGS);
+        return;
     }
-    /* Linux polls the file when it is added or modified, so readiness
-     * present then is reported once even under EPOLLET. */
-    *g = (sk_run_epoll_reg){.fd = (int)fd, .events = (uint32_t)events, .data = (uint64_t)data, .pending = true};
-    check_result(r, sc, 0);
+    check_result(r, sc, rc);
 }
 
 static void sys_close(sk_runner *r, const sk_script_syscall *sc)
@@ -811,8 +752,10 @@ static void sys_close(sk_runner *r, const sk_script_syscall *sc)
         return;
     }
     int64_t res = 0;
+    if (r->fds[fd].kind == SK_FD_EPOLL)
+        res = r->be->epoll_close(r, r->fds[fd].handle);
     if (r->fds[fd].kind == SK_FD_SOCKET) {
-        res = sk_close(r->stack, r->fds[fd].handle);
+        res = r->be->close_sock(r, r->fds[fd].handle);
         for (int e = 3; e < SK_RUN_MAX_FDS; e++) {
             sk_run_fd *ep = &r->fds[e];
             for (size_t i = 0; ep->kind == SK_FD_EPOLL && i < ep->reg_count; i++)
@@ -841,7 +784,9 @@ void sk_run_syscall(sk_runner *r, const sk_script_event *ev, int64_t start_usecs
             sk_run_skip(r, "socket() domain %lld: synack is IPv4 only", (long long)domain);
             return;
         }
-        int h = sk_socket(r->stack);
+        int h = r->be->socket(r);
+        if (r->done)
+            return;
         int64_t res = h;
         if (h >= 0) {
             res = alloc_fd(r, SK_FD_SOCKET, h, sc);
@@ -854,16 +799,16 @@ void sk_run_syscall(sk_runner *r, const sk_script_event *ev, int64_t start_usecs
             return;
         sk_run_fd *f = sock_fd(r, fd);
         sk_endpoint local = {.addr = r->local_ip, .port = SK_RUN_LOCAL_PORT};
-        check_result(r, sc, f ? sk_bind(r->stack, f->handle, &local) : -SK_EBADF);
+        check_result(r, sc, f ? r->be->bind(r, f->handle, &local) : -SK_EBADF);
     } else if (strcmp(n, "listen") == 0) {
         if (!arg_int(r, sc, 0, &fd) || !arg_int(r, sc, 1, &v))
             return;
         sk_run_fd *f = sock_fd(r, fd);
-        int64_t res = f ? sk_listen(r->stack, f->handle, (int)v) : -SK_EBADF;
+        int64_t res = f ? r->be->listen(r, f->handle, (int)v) : -SK_EBADF;
         if (res == 0) {
             sk_endpoint local;
             f->listener = true;
-            if (sk_getsockname(r->stack, f->handle, &local) == 0 && local.port)
+            if (r->be->getname && r->be->getname(r, f->handle, false, &local) == 0 && local.port)
                 r->listen_port = local.port;
         }
         check_result(r, sc, res);
@@ -881,7 +826,7 @@ void sk_run_syscall(sk_runner *r, const sk_script_event *ev, int64_t start_usecs
             return;
         }
         sk_endpoint remote = {.addr = r->remote_ip, .port = SK_RUN_REMOTE_PORT};
-        int c = sk_connect(r->stack, f->handle, &remote);
+        int c = r->be->connect(r, f->handle, &remote);
         if (c == -SK_EINPROGRESS && !f->nonblock) {
             sk_run_pending p = {.op = SK_OP_CONNECT, .ev = ev, .fd = (int)fd, .expect_end = expect_end,
                                 .give_up = expect_end + r->tolerance, .timeout_at = SK_TIME_NEVER};
@@ -901,7 +846,7 @@ void sk_run_syscall(sk_runner *r, const sk_script_event *ev, int64_t start_usecs
         if (!arg_int(r, sc, 0, &fd) || !arg_int(r, sc, 1, &v))
             return;
         sk_run_fd *f = sock_fd(r, fd);
-        check_result(r, sc, f ? sk_shutdown(r->stack, f->handle, (int)v) : -SK_EBADF);
+        check_result(r, sc, f ? r->be->shutdown(r, f->handle, (int)v) : -SK_EBADF);
     } else if (strcmp(n, "setsockopt") == 0) {
         sys_setsockopt(r, sc);
     } else if (strcmp(n, "getsockopt") == 0) {
@@ -914,10 +859,8 @@ void sk_run_syscall(sk_runner *r, const sk_script_event *ev, int64_t start_usecs
             return;
         sk_run_fd *f = sock_fd(r, fd);
         int64_t got;
-        if (req == 0x541B)
-            got = f ? sk_inq(r->stack, f->handle) : -SK_EBADF;
-        else if (req == 0x5411)
-            got = f ? sk_outq(r->stack, f->handle) : -SK_EBADF;
+        if (req == 0x541B || req == 0x5411)
+            got = f ? r->be->ioctl_q(r, f->handle, (unsigned long)req) : -SK_EBADF;
         else {
             sk_run_skip(r, "ioctl request 0x%llx", (long long)req);
             return;
@@ -933,7 +876,8 @@ void sk_run_syscall(sk_runner *r, const sk_script_event *ev, int64_t start_usecs
         sk_time_ns t = timeout < 0 ? SK_TIME_NEVER : r->now + (sk_time_ns)timeout * SK_NSEC_PER_MSEC;
         start_op(r, ev, SK_OP_POLL, -1, 0, 0, timeout != 0, expect_end, t);
     } else if (strcmp(n, "epoll_create") == 0 || strcmp(n, "epoll_create1") == 0) {
-        check_result(r, sc, alloc_fd(r, SK_FD_EPOLL, -1, sc));
+        int h = r->be->epoll_create(r);
+        check_result(r, sc, h < 0 ? h : alloc_fd(r, SK_FD_EPOLL, h, sc));
     } else if (strcmp(n, "epoll_ctl") == 0) {
         sys_epoll_ctl(r, sc);
     } else if (strcmp(n, "epoll_wait") == 0 || strcmp(n, "epoll_pwait") == 0) {
@@ -947,9 +891,11 @@ void sk_run_syscall(sk_runner *r, const sk_script_event *ev, int64_t start_usecs
             return;
         sk_run_fd *f = sock_fd(r, fd);
         sk_endpoint e;
-        int64_t res = !f ? -SK_EBADF
-                         : n[3] == 's' ? sk_getsockname(r->stack, f->handle, &e)
-                                       : sk_getpeername(r->stack, f->handle, &e);
+        if (!r->be->getname) {
+            sk_run_skip(r, "%s() is not in the %s backend's interface", n, r->be->name);
+            return;
+        }
+        int64_t res = !f ? -SK_EBADF : r->be->getname(r, f->handle, n[3] == 'p', &e);
         check_result(r, sc, res);
     } else {
         sk_run_skip(r, "system call %s() is not supported by the runner", n);
