@@ -180,6 +180,29 @@ static void test_last_data_recv_counts_from_establishment(void **state)
                               "+.5 %{ assert tcpi_last_data_recv == 500, tcpi_last_data_recv }%\n");
 }
 
+/* TCP_USER_TIMEOUT bounds the retransmission timer as Linux's
+ * tcp_clamp_rto_to_user_timeout does: the first retransmission at 0.4 s
+ * starts the 1.5 s budget, and the connection dies at 1.9 s rather than at
+ * the next backed-off timeout (2.2 s). */
+static void test_user_timeout_clamps_the_retransmission_timer(void **state)
+{
+    (void)state;
+    run_script_expecting_pass("user_timeout.pkt",
+                              "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                              "+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+                              "+0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n"
+                              "+0 > S 0:0(0) <...>\n"
+                              "+.1 < S. 0:0(0) ack 1 win 10000 <mss 1000,nop,wscale 8>\n"
+                              "+0 > . 1:1(0) ack 1\n"
+                              "+0 setsockopt(3, SOL_TCP, TCP_USER_TIMEOUT, [1500], 4) = 0\n"
+                              "+0 write(3, ..., 100) = 100\n"
+                              "+0 > P. 1:101(100) ack 1\n"
+                              "0.4 > P. 1:101(100) ack 1\n"
+                              "1.0 > P. 1:101(100) ack 1\n"
+                              "1.89 read(3, ..., 100) = -1 EAGAIN (Resource temporarily unavailable)\n"
+                              "1.91 read(3, ..., 100) = -1 ETIMEDOUT (Connection timed out)\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_min_tso_segs_does_not_pass_half_cwnd),
         cmocka_unit_test(test_slow_start_after_idle_restarts_cwnd),
         cmocka_unit_test(test_last_data_recv_counts_from_establishment),
+        cmocka_unit_test(test_user_timeout_clamps_the_retransmission_timer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

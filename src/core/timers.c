@@ -326,7 +326,17 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
     t->retransmits++;
     if (t->backoff < 31)
         t->backoff++;
-    t->rto_at = s->now + sk_current_rto(s, t);
+    sk_time_ns next = sk_current_rto(s, t);
+    /* Linux's tcp_clamp_rto_to_user_timeout(): with TCP_USER_TIMEOUT the
+     * next timeout comes no later than the user's deadline, so the
+     * connection is given up at that time, not at the next backed-off RTO. */
+    if (t->user_timeout_ms && t->retrans_stamp) {
+        sk_time_ns elapsed = sk_since(s, t->retrans_stamp); /* limit is the user timeout here */
+        sk_time_ns remaining = elapsed < limit ? limit - elapsed : SK_NSEC_PER_MSEC;
+        if (remaining < next)
+            next = remaining;
+    }
+    t->rto_at = s->now + next;
     return true;
 }
 
