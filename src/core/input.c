@@ -633,6 +633,14 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             t->cwnd = t->cwnd > acked / t->mss ? t->cwnd - acked / t->mss + 1 : 1;
         }
     } else {
+        if (!(t->flags & SK_F_SACK_OK) && t->dupacks) {
+            /* Linux's tcp_remove_reno_sacks: of the segments this ACK
+             * covers, those already counted by duplicate ACKs were
+             * delivered then; the ACK itself delivers at least one. */
+            uint32_t segs = (data_acked + t->mss - 1) / t->mss;
+            segs = segs > t->dupacks ? segs - t->dupacks : 1;
+            data_acked = segs * t->mss < data_acked ? segs * t->mss : data_acked;
+        }
         t->dupacks = 0;
         sk_cc_on_ack(s, t, data_acked);
         if (t->sack_n && !(t->flags & SK_F_LOSS_RECOVERY))

@@ -416,7 +416,16 @@ uint32_t sk_flight_size(const sk_tcb *t)
         return sk_sack_pipe(t);
     if ((t->flags & SK_F_LOSS_RECOVERY) && seq_lt(t->rtx_nxt, t->snd_nxt))
         return t->rtx_nxt - t->snd_una;
-    return t->snd_nxt - t->snd_una;
+    uint32_t out = t->snd_nxt - t->snd_una;
+    if (!(t->flags & (SK_F_SACK_OK | SK_F_IN_RECOVERY)) && t->dupacks) {
+        /* Without SACK, Linux counts each duplicate ACK as one segment that
+         * left the network (tcp_add_reno_sack), so the pipe shrinks and the
+         * first duplicate ACKs clock out new data: RFC 3042 limited
+         * transmit falls out of the accounting. */
+        uint32_t left = (uint32_t)t->dupacks * t->mss;
+        out = out > left ? out - left : 0;
+    }
+    return out;
 }
 
 static bool can_send_data(const sk_tcb *t)
