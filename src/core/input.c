@@ -523,6 +523,8 @@ static void maybe_enter_recovery(sk_stack *s, sk_tcb *t)
 {
     if (t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY))
         return;
+    if (t->rack)
+        return; /* RACK decides what is lost (rack_step), not dupthresh */
     uint32_t reord = (uint32_t)s->cfg.tcp_reordering;
     bool sack_says = (t->flags & SK_F_SACK_OK) && t->sacked_bytes >= reord * t->mss;
     if (t->dupacks < reord && !sack_says)
@@ -531,6 +533,28 @@ static void maybe_enter_recovery(sk_stack *s, sk_tcb *t)
     if (!(t->flags & SK_F_SACK_OK))
         sk_retransmit_head(s, t);
     /* With SACK, sk_tcp_output resends the holes as the pipe allows. */
+}
+
+/* Linux's tcp_fastretrans_alert for a RACK connection: mark losses; the
+ * first one starts recovery, in which PRR sets cwnd on every ACK.  Returns
+ * true when the reordering timer was armed (it then replaces the TLP/RTO
+ * timer for this ACK, as tcp_identify_packet_loss clears
+ * FLAG_SET_XMIT_TIMER). */
+static bool rack_step(sk_stack *s, sk_tcb *t, uint32_t delivered, bool una_advanced)
+{
+    if (!t->rack || (t->flags & SK_F_LOSS_RECOVERY))
+        return false;
+    bool was_armed = (t->flags & SK_F_REO_ARMED) != 0;
+    sk_time_ns prior_at = t->rto_at;
+    uint32_t newly_lost = sk_rack_detect(s, t);
+    bool armed = (t->flags & SK_F_REO_ARMED) && (!was_armed || t->rto_at != prior_at);
+    if (!(t->flags & SK_F_IN_RECOVERY)) {
+        if (!t->rack->lost_out)
+            return armed;
+        sk_rack_enter_recovery(s, t);
+    }
+    sk_rack_cwnd_reduction(t, delivered, newly_lost, una_advanced);
+    return armed;
 }
 
 /* Returns false when the segment must be dropped. */
@@ -561,6 +585,9 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     uint32_t newly_sacked = 0;
     if ((t->flags & SK_F_SACK_OK) && seg->opts.sack_count)
         newly_sacked = sk_sack_update(s, t, seg);
+    uint32_t delivered = 0;
+    if (t->rack && seg->opts.sack_count)
+        delivered = sk_rack_sack(s, t, seg);
     uint32_t acked = ack - t->snd_una;
     if (acked == 0) {
         /* RFC 5681 §2 duplicate ACK: no data, same window, data in flight.
@@ -576,6 +603,8 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
                 t->cwnd++; /* RFC 6582 §3.2 step 4: inflate per dupack */
             }
         }
+        if (t->rack && seq_lt(ack, t->snd_nxt))
+            rack_step(s, t, delivered, false);
         if (t->snd_wnd && (t->flags & SK_F_PERSIST)) {
             /* Linux's tcp_ack_probe(): the window opened. */
             t->flags &= ~SK_F_PERSIST;
@@ -612,6 +641,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     t->snd_una = ack;
     if (t->sack_n)
         sk_sack_ack(t, ack);
+    delivered += sk_rack_ack(s, t, ack);
     t->backoff = 0;
     t->retransmits = 0;
     t->retrans_stamp = 0;
@@ -646,6 +676,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         if (t->sack_n && !(t->flags & SK_F_LOSS_RECOVERY))
             maybe_enter_recovery(s, t); /* holes remain beyond this ACK */
     }
+    bool reo_armed = rack_step(s, t, delivered, true);
     if (seq_lt(t->rtx_nxt, t->snd_una))
         t->rtx_nxt = t->snd_una; /* the peer had more than we resent */
     if (seq_geq(t->snd_una, t->snd_nxt))
@@ -667,8 +698,8 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
      * (or probe first: Linux's tcp_set_xmit_timer). */
     if (t->snd_una == t->snd_nxt) {
         t->rto_at = 0;
-        t->flags &= ~SK_F_TLP_ARMED;
-    } else {
+        t->flags &= ~(SK_F_TLP_ARMED | SK_F_REO_ARMED);
+    } else if (!reo_armed) {
         sk_set_xmit_timer(s, t);
     }
     sk_tcb_timer_update(s, t);

@@ -736,14 +736,14 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
     case SK_TCP_KEEPIDLE:
         if (v < 1 || v > 32767)
             return -EINVAL;
-        t->keepidle_s = (uint32_t)v;
+        t->keepidle_s = (uint16_t)v;
         if (t->flags & SK_F_KEEPALIVE)
             sk_arm_keepalive(s, t);
         return 0;
     case SK_TCP_KEEPINTVL:
         if (v < 1 || v > 32767)
             return -EINVAL;
-        t->keepintvl_s = (uint32_t)v;
+        t->keepintvl_s = (uint16_t)v;
         return 0;
     case SK_TCP_KEEPCNT:
         if (v < 1 || v > 127)
