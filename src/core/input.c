@@ -576,6 +576,12 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             return false;
         }
         update_ts_recent(s, t, seg);
+        if (t->rack && (t->flags & SK_F_SACK_OK) && seg->opts.sack_count) {
+            /* A reordered ACK below SND.UNA still reports SACKed data:
+             * Linux's tcp_ack tags it and runs loss recovery on it. */
+            sk_sack_update(s, t, seg);
+            rack_step(s, t, sk_rack_sack(s, t, seg), false);
+        }
         return true; /* old duplicate: its data may still be good */
     }
     update_ts_recent(s, t, seg); /* only once the ACK is known good (tcp_ack) */
@@ -588,6 +594,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     uint32_t delivered = 0;
     if (t->rack && seg->opts.sack_count)
         delivered = sk_rack_sack(s, t, seg);
+    bool had_sacked = t->rack && (delivered || t->rack->sacked_out);
     uint32_t acked = ack - t->snd_una;
     if (acked == 0) {
         /* RFC 5681 §2 duplicate ACK: no data, same window, data in flight.
@@ -603,8 +610,14 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
                 t->cwnd++; /* RFC 6582 §3.2 step 4: inflate per dupack */
             }
         }
-        if (t->rack && seq_lt(ack, t->snd_nxt))
+        if (t->rack && seq_lt(ack, t->snd_nxt)) {
+            /* Linux's tcp_may_raise_cwnd: once reordering above the
+             * sysctl was measured, SACKed data is progress enough. */
+            if (delivered && !(t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY)) &&
+                t->rack->reordering > (uint32_t)s->cfg.tcp_reordering)
+                sk_cc_on_ack(s, t, delivered * t->mss);
             rack_step(s, t, delivered, false);
+        }
         if (t->snd_wnd && (t->flags & SK_F_PERSIST)) {
             /* Linux's tcp_ack_probe(): the window opened. */
             t->flags &= ~SK_F_PERSIST;
@@ -671,6 +684,8 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             segs = segs > t->dupacks ? segs - t->dupacks : 1;
             data_acked = segs * t->mss < data_acked ? segs * t->mss : data_acked;
         }
+        if (had_sacked)
+            data_acked = delivered * t->mss; /* Linux grows by packets delivered, SACKed ones when SACKed */
         t->dupacks = 0;
         sk_cc_on_ack(s, t, data_acked);
         if (t->sack_n && !(t->flags & SK_F_LOSS_RECOVERY))
