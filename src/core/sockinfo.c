@@ -14,7 +14,8 @@ void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
     const sk_rack *r = t->rack;
     /* Disorder: SACKs or duplicate ACKs seen, nothing yet lost (Linux's
      * tcp_try_to_open). */
-    if (!ti->tcpi_ca_state && (t->dupacks || (r && (r->sacked_out || r->lost_out || r->retrans_out))))
+    bool reno_dups = t->dupacks && !(t->flags & SK_F_SACK_OK);
+    if (!ti->tcpi_ca_state && (reno_dups || (r && (r->sacked_out || r->lost_out || r->retrans_out))))
         ti->tcpi_ca_state = 1;
     ti->tcpi_retransmits = t->retransmits;
     ti->tcpi_probes = t->probes_out;
