@@ -151,6 +151,7 @@ typedef struct sk_rack {
     uint16_t reordering;  /* Linux tp->reordering, in segments */
     uint32_t reord_seen;
     uint32_t prior_cwnd, prr_delivered, prr_out; /* RFC 6937 */
+    sk_txseg inline_segs[4]; /* a short flight needs no second allocation */
 } sk_rack;
 
 typedef struct sk_tcb {

@@ -28,15 +28,18 @@ static sk_rack *rack_get(sk_stack *s, sk_tcb *t)
 {
     if (!t->rack) {
         t->rack = calloc(1, sizeof(*t->rack));
-        if (t->rack)
+        if (t->rack) {
             t->rack->reordering = (uint16_t)s->cfg.tcp_reordering;
+            t->rack->segs = t->rack->inline_segs;
+            t->rack->cap = sizeof(t->rack->inline_segs) / sizeof(t->rack->inline_segs[0]);
+        }
     }
     return t->rack;
 }
 
 void sk_rack_free(sk_tcb *t)
 {
-    if (t->rack)
+    if (t->rack && t->rack->segs != t->rack->inline_segs)
         free(t->rack->segs);
     free(t->rack);
     t->rack = NULL;
@@ -79,13 +82,14 @@ void sk_rack_on_send(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end, bool re
     if (r->n && seq_lt(seq, seg_at(r, r->n - 1)->end))
         return;
     if (r->n == r->cap) {
-        uint32_t ncap = r->cap ? r->cap * 2 : 16;
+        uint32_t ncap = r->cap * 2;
         sk_txseg *ns = malloc(sizeof(*ns) * ncap);
         if (!ns)
             return;
         for (uint32_t i = 0; i < r->n; i++)
             ns[i] = *seg_at(r, i);
-        free(r->segs);
+        if (r->segs != r->inline_segs)
+            free(r->segs);
         r->segs = ns;
         r->cap = ncap;
         r->head = 0;
@@ -213,10 +217,15 @@ uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una)
         seg_at(r, 0)->seq = una; /* the peer took part of it (tcp_trim_head) */
     if (seq_lt(reord, prior_fack))
         check_reordering(s, t, reord);
-    if (!r->n && r->cap > 16) {
+    if (!r->n && r->reordering == s->cfg.tcp_reordering && !r->reord_seen) {
+        /* Nothing in flight and nothing learned: an idle connection keeps
+         * no scoreboard. */
+        sk_rack_free(t);
+    } else if (!r->n && r->segs != r->inline_segs) {
         free(r->segs);
-        r->segs = NULL;
-        r->cap = r->head = 0;
+        r->segs = r->inline_segs;
+        r->cap = sizeof(r->inline_segs) / sizeof(r->inline_segs[0]);
+        r->head = 0;
     }
     return delivered;
 }
