@@ -143,6 +143,8 @@ static void advance(sk_stack *s, sk_tcb *t, const sk_txseg *g)
 static uint32_t highest_sack(const sk_tcb *t)
 {
     const sk_rack *r = t->rack;
+    if (!r->sacked_out)
+        return t->snd_una;
     for (uint32_t i = r->n; i-- > 0;)
         if (seg_at(r, i)->flags & SK_TX_SACKED)
             return seg_at(r, i)->end;
@@ -201,18 +203,29 @@ uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una)
     if (!r)
         return 0;
     uint32_t prior_fack = highest_sack(t), reord = una, delivered = 0;
+    sk_txseg last = {0};
+    bool have_last = false;
     while (r->n && seq_leq(seg_at(r, 0)->end, una)) {
         sk_txseg *g = seg_at(r, 0);
         if (!(g->flags & SK_TX_SACKED)) {
             delivered++;
             if (!(g->flags & SK_TX_EVER_RETRANS) && seq_lt(g->seq, reord))
                 reord = g->seq;
-            advance(s, t, g);
+            /* Originals were sent in sequence order: only the last of a
+             * run can advance RACK; retransmissions may each matter. */
+            if (g->flags & SK_TX_EVER_RETRANS) {
+                advance(s, t, g);
+            } else {
+                last = *g;
+                have_last = true;
+            }
         }
         unmark(r, g);
         r->head = (r->head + 1) & (r->cap - 1);
         r->n--;
     }
+    if (have_last)
+        advance(s, t, &last);
     if (r->n && seq_lt(seg_at(r, 0)->seq, una))
         seg_at(r, 0)->seq = una; /* the peer took part of it (tcp_trim_head) */
     if (seq_lt(reord, prior_fack))
@@ -259,8 +272,15 @@ static uint32_t detect(sk_stack *s, sk_tcb *t, uint32_t *timeout)
             continue;
         if ((g->flags & SK_TX_LOST) && !(g->flags & SK_TX_RETRANS))
             continue;
-        if (!sent_after(r->xmit_us, g->xmit_us, r->end_seq, g->end))
+        if (!sent_after(r->xmit_us, g->xmit_us, r->end_seq, g->end)) {
+            /* Original transmissions go out in sequence order, so none
+             * beyond this one was sent earlier; only retransmissions are
+             * out of order, and they are later still (Linux walks its
+             * time-sorted list and stops here too). */
+            if (!(g->flags & SK_TX_EVER_RETRANS))
+                break;
             continue;
+        }
         int64_t remaining = (int64_t)r->rtt_us + wnd - (int64_t)(uint32_t)(now - g->xmit_us);
         if (remaining <= 0) {
             /* tcp_mark_skb_lost: a lost retransmission is to be resent. */
