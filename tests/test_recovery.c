@@ -209,6 +209,26 @@ static void test_limited_transmit_without_sack(void **state)
     assert_int_equal(data_segments(&pr, mark), 2);
 }
 
+/* Linux's tcp_timeout_mark_lost: after an RTO every un-SACKed segment is
+ * lost, and what is resent counts once in the pipe. */
+static void test_rto_marks_unsacked_lost(void **state)
+{
+    peer pr = setup_peer(*state, true);
+    uint32_t m = pr.mss;
+    send_segments(&pr, 4);
+    uint32_t sack[] = {3 * m + 1, 4 * m + 1};
+    ack_with(&pr, 1, sack, 1);
+    size_t mark = pr.f->trace_len;
+    /* No answer to the reordering retransmission: the RTO follows. */
+    sk_test_run_for(pr.f, SEC(2));
+    struct sk_tcp_info ti = info(&pr);
+    assert_int_equal(ti.tcpi_ca_state, 4); /* Loss */
+    assert_int_equal(ti.tcpi_sacked, 1);
+    assert_int_equal(ti.tcpi_lost, 3);
+    assert_int_equal(ti.tcpi_retrans, 1);
+    assert_true(sk_test_count(pr.f, mark, "c>s * seq 1:1461") >= 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +238,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sack_below_highest_raises_reordering, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_partial_segment_sack_counts_nothing, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_limited_transmit_without_sack, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_rto_marks_unsacked_lost, sk_test_setup, sk_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

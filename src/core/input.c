@@ -549,7 +549,10 @@ static bool rack_step(sk_stack *s, sk_tcb *t, uint32_t delivered, bool una_advan
     uint32_t newly_lost = sk_rack_detect(s, t);
     bool armed = (t->flags & SK_F_REO_ARMED) && (!was_armed || t->rto_at != prior_at);
     if (!(t->flags & SK_F_IN_RECOVERY)) {
-        if (!t->rack->lost_out)
+        /* Losses left from an RTO episode that were all resent do not
+         * start a new recovery; fresh ones, or any still to resend, do
+         * (tcp_time_to_recover: lost_out). */
+        if (!newly_lost && t->rack->lost_out <= t->rack->retrans_out)
             return armed;
         sk_rack_enter_recovery(s, t);
     }

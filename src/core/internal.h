@@ -516,6 +516,7 @@ bool sk_rack_next_lost(const sk_tcb *t, uint32_t *seq, uint32_t *end);
 void sk_rack_enter_recovery(sk_stack *s, sk_tcb *t);
 void sk_rack_cwnd_reduction(sk_tcb *t, uint32_t newly_acked_sacked, uint32_t newly_lost, bool una_advanced);
 void sk_rack_reo_timeout(sk_stack *s, sk_tcb *t);
+void sk_rack_mark_all_lost(sk_tcb *t);
 
 /* cc.c */
 void sk_cc_init(sk_stack *s, sk_tcb *t);

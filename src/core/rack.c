@@ -406,3 +406,25 @@ void sk_rack_reo_timeout(sk_stack *s, sk_tcb *t)
         }
     }
 }
+
+/* Linux's tcp_timeout_mark_lost(): after an RTO everything not SACKed is
+ * lost, so that what is resent counts once in the pipe. */
+void sk_rack_mark_all_lost(sk_tcb *t)
+{
+    sk_rack *r = t->rack;
+    if (!r)
+        return;
+    for (uint32_t i = 0; i < r->n; i++) {
+        sk_txseg *g = seg_at(r, i);
+        if (g->flags & SK_TX_SACKED)
+            continue;
+        if (g->flags & SK_TX_RETRANS) {
+            g->flags &= (uint8_t)~SK_TX_RETRANS;
+            r->retrans_out--;
+        }
+        if (!(g->flags & SK_TX_LOST)) {
+            g->flags |= SK_TX_LOST;
+            r->lost_out++;
+        }
+    }
+}

@@ -41,7 +41,7 @@ void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
         ti->tcpi_sacked = t->listen->backlog;
     }
     ti->tcpi_retrans = (t->flags & SK_F_LOSS_RECOVERY) ? ti->tcpi_unacked : 0;
-    if (r && !(t->flags & SK_F_LOSS_RECOVERY)) {
+    if (r) {
         ti->tcpi_sacked = r->sacked_out;
         ti->tcpi_lost = r->lost_out;
         ti->tcpi_retrans = r->retrans_out;

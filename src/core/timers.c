@@ -321,6 +321,7 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
      * the congestion window reopens (RFC 5681 §3.1, Linux tcp_enter_loss);
      * snd_nxt stays where it is, so ACKs keep an acceptable sequence. */
     t->flags |= SK_F_LOSS_RECOVERY;
+    sk_rack_mark_all_lost(t);
     t->rtx_nxt = t->snd_una;
     t->high_rxt = t->snd_una;
     t->flags &= ~(SK_F_IN_RECOVERY | SK_F_RTT_PENDING);
