@@ -526,6 +526,8 @@ static void maybe_enter_recovery(sk_stack *s, sk_tcb *t)
 {
     if (t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY))
         return;
+    if (t->rack)
+        return; /* RACK decides what is lost (rack_step), not dupthresh */
     uint32_t reord = (uint32_t)s->cfg.tcp_reordering;
     bool sack_says = (t->flags & SK_F_SACK_OK) && t->sacked_bytes >= reord * t->mss;
     if (t->dupacks < reord && !sack_says)
@@ -534,6 +536,31 @@ static void maybe_enter_recovery(sk_stack *s, sk_tcb *t)
     if (!(t->flags & SK_F_SACK_OK))
         sk_retransmit_head(s, t);
     /* With SACK, sk_tcp_output resends the holes as the pipe allows. */
+}
+
+/* Linux's tcp_fastretrans_alert for a RACK connection: mark losses; the
+ * first one starts recovery, in which PRR sets cwnd on every ACK.  Returns
+ * true when the reordering timer was armed (it then replaces the TLP/RTO
+ * timer for this ACK, as tcp_identify_packet_loss clears
+ * FLAG_SET_XMIT_TIMER). */
+static bool rack_step(sk_stack *s, sk_tcb *t, uint32_t delivered, bool una_advanced)
+{
+    if (!t->rack || (t->flags & SK_F_LOSS_RECOVERY))
+        return false;
+    bool was_armed = (t->flags & SK_F_REO_ARMED) != 0;
+    sk_time_ns prior_at = t->rto_at;
+    uint32_t newly_lost = sk_rack_detect(s, t);
+    bool armed = (t->flags & SK_F_REO_ARMED) && (!was_armed || t->rto_at != prior_at);
+    if (!(t->flags & SK_F_IN_RECOVERY)) {
+        /* Losses left from an RTO episode that were all resent do not
+         * start a new recovery; fresh ones, or any still to resend, do
+         * (tcp_time_to_recover: lost_out). */
+        if (!newly_lost && t->rack->lost_out <= t->rack->retrans_out)
+            return armed;
+        sk_rack_enter_recovery(s, t);
+    }
+    sk_rack_cwnd_reduction(t, delivered, newly_lost, una_advanced);
+    return armed;
 }
 
 /* Returns false when the segment must be dropped. */
@@ -555,6 +582,12 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             return false;
         }
         update_ts_recent(s, t, seg);
+        if (t->rack && (t->flags & SK_F_SACK_OK) && seg->opts.sack_count) {
+            /* A reordered ACK below SND.UNA still reports SACKed data:
+             * Linux's tcp_ack tags it and runs loss recovery on it. */
+            sk_sack_update(s, t, seg);
+            rack_step(s, t, sk_rack_sack(s, t, seg), false);
+        }
         return true; /* old duplicate: its data may still be good */
     }
     update_ts_recent(s, t, seg); /* only once the ACK is known good (tcp_ack) */
@@ -564,6 +597,10 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     uint32_t newly_sacked = 0;
     if ((t->flags & SK_F_SACK_OK) && seg->opts.sack_count)
         newly_sacked = sk_sack_update(s, t, seg);
+    uint32_t delivered = 0;
+    if (t->rack && seg->opts.sack_count)
+        delivered = sk_rack_sack(s, t, seg);
+    bool had_sacked = t->rack && (delivered || t->rack->sacked_out);
     uint32_t acked = ack - t->snd_una;
     if (acked == 0) {
         /* RFC 5681 §2 duplicate ACK: no data, same window, data in flight.
@@ -578,6 +615,14 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             } else if ((t->flags & SK_F_IN_RECOVERY) && !(t->flags & SK_F_SACK_OK)) {
                 t->cwnd++; /* RFC 6582 §3.2 step 4: inflate per dupack */
             }
+        }
+        if (t->rack && seq_lt(ack, t->snd_nxt)) {
+            /* Linux's tcp_may_raise_cwnd: once reordering above the
+             * sysctl was measured, SACKed data is progress enough. */
+            if (delivered && !(t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY)) &&
+                t->rack->reordering > (uint32_t)s->cfg.tcp_reordering)
+                sk_cc_on_ack(s, t, delivered * t->mss);
+            rack_step(s, t, delivered, false);
         }
         if (t->snd_wnd && (t->flags & SK_F_PERSIST)) {
             /* Linux's tcp_ack_probe(): the window opened. */
@@ -615,6 +660,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     t->snd_una = ack;
     if (t->sack_n)
         sk_sack_ack(t, ack);
+    delivered += sk_rack_ack(s, t, ack);
     t->backoff = 0;
     t->retransmits = 0;
     t->retrans_stamp = 0;
@@ -636,11 +682,22 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             t->cwnd = t->cwnd > acked / t->mss ? t->cwnd - acked / t->mss + 1 : 1;
         }
     } else {
+        if (!(t->flags & SK_F_SACK_OK) && t->dupacks) {
+            /* Linux's tcp_remove_reno_sacks: of the segments this ACK
+             * covers, those already counted by duplicate ACKs were
+             * delivered then; the ACK itself delivers at least one. */
+            uint32_t segs = (data_acked + t->mss - 1) / t->mss;
+            segs = segs > t->dupacks ? segs - t->dupacks : 1;
+            data_acked = segs * t->mss < data_acked ? segs * t->mss : data_acked;
+        }
+        if (had_sacked)
+            data_acked = delivered * t->mss; /* Linux grows by packets delivered, SACKed ones when SACKed */
         t->dupacks = 0;
         sk_cc_on_ack(s, t, data_acked);
         if (t->sack_n && !(t->flags & SK_F_LOSS_RECOVERY))
             maybe_enter_recovery(s, t); /* holes remain beyond this ACK */
     }
+    bool reo_armed = rack_step(s, t, delivered, true);
     if (seq_lt(t->rtx_nxt, t->snd_una))
         t->rtx_nxt = t->snd_una; /* the peer had more than we resent */
     if (seq_geq(t->snd_una, t->snd_nxt))
@@ -662,8 +719,8 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
      * (or probe first: Linux's tcp_set_xmit_timer). */
     if (t->snd_una == t->snd_nxt) {
         t->rto_at = 0;
-        t->flags &= ~SK_F_TLP_ARMED;
-    } else {
+        t->flags &= ~(SK_F_TLP_ARMED | SK_F_REO_ARMED);
+    } else if (!reo_armed) {
         sk_set_xmit_timer(s, t);
     }
     sk_tcb_timer_update(s, t);

@@ -112,7 +112,7 @@ enum sk_tcb_flag {
     SK_F_WAS_ESTABLISHED = 1u << 21,
     SK_F_REUSEPORT = 1u << 22,
     SK_F_LOSS_RECOVERY = 1u << 23, /* after an RTO: resending below snd_nxt (rtx_nxt) */
-    SK_F_TAIL_PUSH = 1u << 24,    /* the unsent tail "skb" carries PSH (Linux tcp_mark_push) */
+    SK_F_REO_ARMED = 1u << 24,    /* rto_at holds the RACK reordering deadline (RFC 8985 §6.2) */
     SK_F_PINGPONG = 1u << 25,     /* interactive: delay ACKs (Linux pingpong mode) */
     SK_F_CONNECTED = 1u << 26,    /* connect() reported success (SS_CONNECTED) */
     SK_F_SNDBUF_LOCK = 1u << 27,  /* SO_SNDBUF set: no autotuning */
@@ -128,6 +128,32 @@ typedef struct sk_sack_range {
     uint32_t start, end;
 } sk_sack_range;
 
+/* One transmitted segment of a SACK connection with its scoreboard bits,
+ * as Linux keeps them per skb (TCPCB_SACKED_ACKED, TCPCB_LOST,
+ * TCPCB_SACKED_RETRANS, TCPCB_EVER_RETRANS) and its last transmission time
+ * for RACK (RFC 8985 §5.2). */
+typedef struct sk_txseg {
+    uint32_t seq, end; /* end includes a FIN */
+    uint32_t xmit_us;  /* sk_us_now() of the last (re)transmission */
+    uint8_t flags;     /* SK_TX_* */
+} sk_txseg;
+
+enum { SK_TX_SACKED = 1, SK_TX_LOST = 2, SK_TX_RETRANS = 4, SK_TX_EVER_RETRANS = 8 };
+
+/* RACK-TLP loss detection and PRR state (rack.c), allocated when a SACK
+ * connection first sends data. */
+typedef struct sk_rack {
+    sk_txseg *segs;      /* ring, in sequence order, from SND.UNA */
+    uint32_t head, n, cap;
+    uint32_t xmit_us, end_seq, rtt_us; /* RACK.xmit_ts, RACK.end_seq, RACK.rtt */
+    bool valid, advanced;
+    uint16_t sacked_out, lost_out, retrans_out;
+    uint16_t reordering;  /* Linux tp->reordering, in segments */
+    uint32_t reord_seen;
+    uint32_t prior_cwnd, prr_delivered, prr_out; /* RFC 6937 */
+    sk_txseg inline_segs[4]; /* a short flight needs no second allocation */
+} sk_rack;
+
 typedef struct sk_tcb {
     struct sk_tcb *hnext; /* connection-table chain */
     sk_timer timer;       /* armed at the earliest of the deadlines below */
@@ -140,7 +166,8 @@ typedef struct sk_tcb {
     uint8_t backoff;        /* RTO exponent */
     uint8_t retransmits;    /* consecutive timeouts of the head segment */
     uint8_t probes_out;     /* keepalive or zero-window probes unanswered */
-    uint8_t quickack;       /* segments still to ACK at once (Linux quickack mode) */
+    uint8_t quickack : 7;   /* segments still to ACK at once (Linux quickack mode, <= 16) */
+    uint8_t tail_push : 1;  /* the unsent tail "skb" carries PSH (Linux tcp_mark_push) */
     uint8_t dupacks;
     uint32_t flags;
 
@@ -194,7 +221,8 @@ typedef struct sk_tcb {
 
     /* socket options */
     uint32_t sndbuf, rcvbuf;
-    uint32_t keepidle_s, keepintvl_s, user_timeout_ms;
+    sk_rack *rack; /* SACK connections that sent data (rack.c) */
+    uint32_t user_timeout_ms;
     uint32_t notsent_lowat; /* TCP_NOTSENT_LOWAT, 0 = the sysctl */
 
     union {
@@ -208,6 +236,7 @@ typedef struct sk_tcb {
     /* TCP_INFO statistics */
     uint64_t bytes_sent, bytes_acked, bytes_received, bytes_retrans;
     uint32_t segs_in, segs_out, data_segs_in, data_segs_out, total_retrans;
+    uint16_t keepidle_s, keepintvl_s; /* at most 32767, as Linux's MAX_TCP_KEEPIDLE */
 } sk_tcb;
 
 /* ------------------------------------------------------------------ */
@@ -476,6 +505,20 @@ uint32_t sk_sack_skip(const sk_tcb *t, uint32_t seq);
 uint32_t sk_sack_next_start(const sk_tcb *t, uint32_t seq);
 bool sk_sack_next_hole(const sk_tcb *t, uint32_t from, uint32_t *start, uint32_t *len);
 uint32_t sk_sack_pipe(const sk_tcb *t);
+
+/* rack.c */
+void sk_rack_free(sk_tcb *t);
+void sk_rack_on_send(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end, bool retrans);
+void sk_rack_clip(const sk_tcb *t, uint32_t *start, uint32_t *end);
+uint32_t sk_rack_sack(sk_stack *s, sk_tcb *t, const sk_segment *seg);
+uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una);
+uint32_t sk_rack_detect(sk_stack *s, sk_tcb *t);
+uint32_t sk_rack_in_flight(const sk_tcb *t);
+bool sk_rack_next_lost(const sk_tcb *t, uint32_t *seq, uint32_t *end);
+void sk_rack_enter_recovery(sk_stack *s, sk_tcb *t);
+void sk_rack_cwnd_reduction(sk_tcb *t, uint32_t newly_acked_sacked, uint32_t newly_lost, bool una_advanced);
+void sk_rack_reo_timeout(sk_stack *s, sk_tcb *t);
+void sk_rack_mark_all_lost(sk_tcb *t);
 
 /* cc.c */
 void sk_cc_init(sk_stack *s, sk_tcb *t);

@@ -412,11 +412,24 @@ uint32_t sk_size_goal(const sk_tcb *t)
  * only what was resent since counts. */
 uint32_t sk_flight_size(const sk_tcb *t)
 {
+    const sk_rack *r = t->rack;
+    if (r && !(t->flags & SK_F_LOSS_RECOVERY) &&
+        ((t->flags & SK_F_IN_RECOVERY) || r->sacked_out || r->lost_out || r->retrans_out))
+        return sk_rack_in_flight(t) * t->mss; /* Linux counts packets (tcp_packets_in_flight) */
     if (t->sack_n || ((t->flags & SK_F_IN_RECOVERY) && (t->flags & SK_F_SACK_OK)))
         return sk_sack_pipe(t);
     if ((t->flags & SK_F_LOSS_RECOVERY) && seq_lt(t->rtx_nxt, t->snd_nxt))
         return t->rtx_nxt - t->snd_una;
-    return t->snd_nxt - t->snd_una;
+    uint32_t out = t->snd_nxt - t->snd_una;
+    if (!(t->flags & (SK_F_SACK_OK | SK_F_IN_RECOVERY)) && t->dupacks) {
+        /* Without SACK, Linux counts each duplicate ACK as one segment that
+         * left the network (tcp_add_reno_sack), so the pipe shrinks and the
+         * first duplicate ACKs clock out new data: RFC 3042 limited
+         * transmit falls out of the accounting. */
+        uint32_t left = (uint32_t)t->dupacks * t->mss;
+        out = out > left ? out - left : 0;
+    }
+    return out;
 }
 
 static bool can_send_data(const sk_tcb *t)
@@ -454,7 +467,7 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
     }
     uint16_t flags = SK_TH_ACK;
     uint32_t data_end = t->snd_una + t->sndq.len;
-    if (len && (push || (seq + len == data_end && (t->flags & SK_F_TAIL_PUSH))))
+    if (len && (push || (seq + len == data_end && t->tail_push)))
         flags |= SK_TH_PSH;
     if (fin)
         flags |= SK_TH_FIN;
@@ -479,6 +492,8 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
     if (s->xmit_failed && !retrans)
         return; /* local congestion: the data stays unsent (Linux tcp_write_xmit) */
     uint32_t end = seq + len + (fin ? 1 : 0);
+    if (!s->xmit_failed)
+        sk_rack_on_send(s, t, seq, end, retrans);
     if (seq_gt(end, t->snd_nxt)) {
         /* RTT timing by Karn's rule: only new data, one sample at a time. */
         if (!(t->flags & SK_F_TS_OK) && !(t->flags & SK_F_RTT_PENDING)) {
@@ -628,6 +643,22 @@ static bool retransmit_lost(sk_stack *s, sk_tcb *t)
 static bool retransmit_holes(sk_stack *s, sk_tcb *t)
 {
     uint32_t mss = t->mss;
+    if (t->rack) {
+        /* RACK marked the losses: resend them oldest first while the
+         * window allows (Linux's tcp_xmit_retransmit_queue). */
+        uint32_t seq, end;
+        while (sk_rack_next_lost(t, &seq, &end)) {
+            if (sk_flight_size(t) >= t->cwnd * mss)
+                return false;
+            uint32_t data_end = t->snd_una + t->sndq.len;
+            bool fin = seq_gt(end, data_end);
+            uint32_t len = (fin ? data_end : end) - seq;
+            send_data_segment(s, t, seq, len, fin, false);
+            if (s->xmit_failed)
+                return false;
+        }
+        return true;
+    }
     for (;;) {
         if (sk_flight_size(t) >= t->cwnd * mss)
             return false;

@@ -84,6 +84,7 @@ uint32_t sk_sack_update(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             start = seg->ack;
         if (seq_gt(end, t->snd_nxt))
             end = t->snd_nxt; /* never believe SACKs for unsent data */
+        sk_rack_clip(t, &start, &end); /* whole segments only, as Linux */
         if (!seq_lt(start, end))
             continue;
         news += insert_range(t, start, end);

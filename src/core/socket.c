@@ -369,7 +369,7 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
     /* A write that appends to the unsent tail takes its PSH away
      * (tcp_sendmsg_locked clears it on the first copy); the end of the
      * write puts it back unless MSG_MORE says more follows. */
-    t->flags &= ~SK_F_TAIL_PUSH;
+    t->tail_push = false;
     size_t done = 0;
     bool out_of_room = false;
     while (done < len) {
@@ -406,7 +406,7 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
      * regardless (the wait_for_space path drops MSG_MORE). */
     if (done && done != (size_t)-1) {
         if (!more || out_of_room)
-            t->flags |= SK_F_TAIL_PUSH;
+            t->tail_push = true;
         if (out_of_room && more && !(saved & SK_F_CORK))
             t->flags &= ~SK_F_CORK;
         sk_tcp_output(s, t);
@@ -764,14 +764,14 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
     case SK_TCP_KEEPIDLE:
         if (v < 1 || v > 32767)
             return -EINVAL;
-        t->keepidle_s = (uint32_t)v;
+        t->keepidle_s = (uint16_t)v;
         if (t->flags & SK_F_KEEPALIVE)
             sk_arm_keepalive(s, t);
         return 0;
     case SK_TCP_KEEPINTVL:
         if (v < 1 || v > 32767)
             return -EINVAL;
-        t->keepintvl_s = (uint32_t)v;
+        t->keepintvl_s = (uint16_t)v;
         return 0;
     case SK_TCP_KEEPCNT:
         if (v < 1 || v > 127)

@@ -11,6 +11,12 @@ void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
     memset(ti, 0, sizeof(*ti));
     ti->tcpi_state = t->state;
     ti->tcpi_ca_state = (t->flags & SK_F_LOSS_RECOVERY) ? 4 : (t->flags & SK_F_IN_RECOVERY) ? 3 : 0;
+    const sk_rack *r = t->rack;
+    /* Disorder: SACKs or duplicate ACKs seen, nothing yet lost (Linux's
+     * tcp_try_to_open). */
+    bool reno_dups = t->dupacks && !(t->flags & SK_F_SACK_OK);
+    if (!ti->tcpi_ca_state && (reno_dups || (r && (r->sacked_out || r->lost_out || r->retrans_out))))
+        ti->tcpi_ca_state = 1;
     ti->tcpi_retransmits = t->retransmits;
     ti->tcpi_probes = t->probes_out;
     ti->tcpi_backoff = t->backoff;
@@ -35,6 +41,11 @@ void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
         ti->tcpi_sacked = t->listen->backlog;
     }
     ti->tcpi_retrans = (t->flags & SK_F_LOSS_RECOVERY) ? ti->tcpi_unacked : 0;
+    if (r) {
+        ti->tcpi_sacked = r->sacked_out;
+        ti->tcpi_lost = r->lost_out;
+        ti->tcpi_retrans = r->retrans_out;
+    }
     ti->tcpi_last_data_sent = ms_since(s, t->last_data_sent);
     ti->tcpi_last_data_recv = ms_since(s, t->last_data_recv);
     ti->tcpi_last_ack_recv = ms_since(s, t->last_ack_recv);
@@ -45,7 +56,8 @@ void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
     ti->tcpi_snd_ssthresh = t->ssthresh;
     ti->tcpi_snd_cwnd = t->cwnd;
     ti->tcpi_advmss = t->advmss;
-    ti->tcpi_reordering = (uint32_t)s->cfg.tcp_reordering;
+    ti->tcpi_reordering = r ? r->reordering : (uint32_t)s->cfg.tcp_reordering;
+    ti->tcpi_reord_seen = r ? r->reord_seen : 0;
     ti->tcpi_rcv_space = t->rcv_wnd;
     ti->tcpi_total_retrans = t->total_retrans;
     ti->tcpi_bytes_acked = t->bytes_acked;

@@ -489,6 +489,7 @@ void sk_tcb_free(sk_stack *s, sk_tcb *t)
     sk_ring_free(&t->sndq);
     sk_ring_free(&t->rcvq);
     sk_sack_clear(t);
+    sk_rack_free(t);
     while (t->ooo) {
         sk_ooo_seg *n = t->ooo->next;
         free(t->ooo);

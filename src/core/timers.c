@@ -83,7 +83,7 @@ void sk_tcb_timer_update(sk_stack *s, sk_tcb *t)
 
 void sk_arm_rto(sk_stack *s, sk_tcb *t)
 {
-    t->flags &= ~SK_F_TLP_ARMED;
+    t->flags &= ~(SK_F_TLP_ARMED | SK_F_REO_ARMED);
     t->rto_at = s->now + sk_current_rto(s, t);
     sk_tcb_timer_update(s, t);
 }
@@ -96,6 +96,9 @@ bool sk_schedule_loss_probe(sk_stack *s, sk_tcb *t, bool advancing_rto)
 {
     if (t->snd_una == t->snd_nxt || !(t->flags & SK_F_SACK_OK) ||
         (t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY | SK_F_PERSIST)))
+        return false;
+    /* Only in the Open state (Linux): in Disorder RACK's timer watches. */
+    if (t->rack && (t->rack->sacked_out || t->rack->lost_out || t->rack->retrans_out))
         return false;
     if (t->state != SK_TCP_ESTABLISHED && t->state != SK_TCP_CLOSE_WAIT && t->state != SK_TCP_FIN_WAIT1 &&
         t->state != SK_TCP_CLOSING && t->state != SK_TCP_LAST_ACK)
@@ -116,7 +119,7 @@ bool sk_schedule_loss_probe(sk_stack *s, sk_tcb *t, bool advancing_rto)
     if (rto_delta && rto_delta < timeout)
         timeout = rto_delta;
     t->rto_at = s->now + timeout;
-    t->flags |= SK_F_TLP_ARMED;
+    t->flags = (t->flags & ~SK_F_REO_ARMED) | SK_F_TLP_ARMED;
     sk_tcb_timer_update(s, t);
     return true;
 }
@@ -318,6 +321,7 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
      * the congestion window reopens (RFC 5681 §3.1, Linux tcp_enter_loss);
      * snd_nxt stays where it is, so ACKs keep an acceptable sequence. */
     t->flags |= SK_F_LOSS_RECOVERY;
+    sk_rack_mark_all_lost(t);
     t->rtx_nxt = t->snd_una;
     t->high_rxt = t->snd_una;
     t->flags &= ~(SK_F_IN_RECOVERY | SK_F_RTT_PENDING);
@@ -386,7 +390,16 @@ void sk_tcb_timer_fire(void *ctx, sk_timer *timer)
             sk_send_ack(s, t);
         }
     }
-    if (t->rto_at && t->rto_at <= now && (t->flags & SK_F_TLP_ARMED)) {
+    if (t->rto_at && t->rto_at <= now && (t->flags & SK_F_REO_ARMED)) {
+        t->rto_at = 0;
+        t->flags &= ~SK_F_REO_ARMED;
+        sk_emit_timer(s, t->raddr, t->lport, t->rport, t->fd, "reorder");
+        sk_rack_reo_timeout(s, t);
+        sk_tcp_output(s, t);
+        /* tcp_rack_reo_timeout ends by re-arming the RTO. */
+        if (!t->rto_at && t->snd_una != t->snd_nxt)
+            sk_arm_rto(s, t);
+    } else if (t->rto_at && t->rto_at <= now && (t->flags & SK_F_TLP_ARMED)) {
         t->rto_at = 0;
         t->flags &= ~SK_F_TLP_ARMED;
         sk_emit_timer(s, t->raddr, t->lport, t->rport, t->fd, "loss probe");

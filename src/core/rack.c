@@ -1,0 +1,430 @@
+/*
+ * RACK-TLP loss detection (RFC 8985) and Proportional Rate Reduction
+ * (RFC 6937) for SACK connections, following Linux (tcp_recovery=1).
+ *
+ * Linux decides loss per skb: a segment is lost once a segment sent after
+ * it has been delivered and the segment has been out for longer than the
+ * RTT of that delivery plus a reordering window.  That needs each
+ * segment's transmission time and SACK/lost/retransmitted state, which the
+ * byte scoreboard of sack.c does not keep; this file keeps one record per
+ * transmitted segment while it is unacknowledged.  SACK blocks count only
+ * for whole segments, as Linux's tcp_match_skb_to_sack splits skbs only at
+ * MSS boundaries.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+static inline sk_txseg *seg_at(const sk_rack *r, uint32_t i) { return &r->segs[(r->head + i) & (r->cap - 1)]; }
+
+/* RFC 8985 §6.2 RACK_sent_after: later in time, or sent together and
+ * further in sequence. */
+static bool sent_after(uint32_t t1, uint32_t t2, uint32_t seq1, uint32_t seq2)
+{
+    return (int32_t)(t1 - t2) > 0 || (t1 == t2 && seq_gt(seq1, seq2));
+}
+
+static sk_rack *rack_get(sk_stack *s, sk_tcb *t)
+{
+    if (!t->rack) {
+        t->rack = calloc(1, sizeof(*t->rack));
+        if (t->rack) {
+            t->rack->reordering = (uint16_t)s->cfg.tcp_reordering;
+            t->rack->segs = t->rack->inline_segs;
+            t->rack->cap = sizeof(t->rack->inline_segs) / sizeof(t->rack->inline_segs[0]);
+        }
+    }
+    return t->rack;
+}
+
+void sk_rack_free(sk_tcb *t)
+{
+    if (t->rack && t->rack->segs != t->rack->inline_segs)
+        free(t->rack->segs);
+    free(t->rack);
+    t->rack = NULL;
+}
+
+static void unmark(sk_rack *r, sk_txseg *g)
+{
+    if (g->flags & SK_TX_SACKED)
+        r->sacked_out--;
+    if (g->flags & SK_TX_LOST)
+        r->lost_out--;
+    if (g->flags & SK_TX_RETRANS)
+        r->retrans_out--;
+}
+
+void sk_rack_on_send(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end, bool retrans)
+{
+    if (!(t->flags & SK_F_SACK_OK) || !seq_lt(seq, end))
+        return;
+    sk_rack *r = rack_get(s, t);
+    if (!r)
+        return;
+    uint32_t now = sk_us_now(s);
+    if (t->flags & SK_F_IN_RECOVERY)
+        r->prr_out++;
+    if (retrans) {
+        for (uint32_t i = 0; i < r->n; i++) {
+            sk_txseg *g = seg_at(r, i);
+            if (!seq_lt(g->seq, end))
+                break;
+            if (!seq_gt(g->end, seq) || (g->flags & SK_TX_SACKED))
+                continue;
+            g->xmit_us = now;
+            if (!(g->flags & SK_TX_RETRANS))
+                r->retrans_out++;
+            g->flags |= SK_TX_RETRANS | SK_TX_EVER_RETRANS;
+        }
+        return;
+    }
+    if (r->n && seq_lt(seq, seg_at(r, r->n - 1)->end))
+        return;
+    if (r->n == r->cap) {
+        uint32_t ncap = r->cap * 2;
+        sk_txseg *ns = malloc(sizeof(*ns) * ncap);
+        if (!ns)
+            return;
+        for (uint32_t i = 0; i < r->n; i++)
+            ns[i] = *seg_at(r, i);
+        if (r->segs != r->inline_segs)
+            free(r->segs);
+        r->segs = ns;
+        r->cap = ncap;
+        r->head = 0;
+    }
+    sk_txseg *g = seg_at(r, r->n++);
+    g->seq = seq;
+    g->end = end;
+    g->xmit_us = now;
+    g->flags = 0;
+}
+
+/* Narrows a SACK block to the whole segments it covers. */
+void sk_rack_clip(const sk_tcb *t, uint32_t *start, uint32_t *end)
+{
+    const sk_rack *r = t->rack;
+    if (!r || !r->n)
+        return;
+    uint32_t a = *end, b = *start;
+    for (uint32_t i = 0; i < r->n; i++) {
+        const sk_txseg *g = seg_at(r, i);
+        if (seq_geq(g->seq, *start) && seq_leq(g->end, *end)) {
+            if (seq_lt(g->seq, a))
+                a = g->seq;
+            if (seq_gt(g->end, b))
+                b = g->end;
+        }
+    }
+    *start = a;
+    *end = seq_lt(a, b) ? b : a;
+}
+
+/* Linux's tcp_rack_advance(): the most recently sent delivered segment
+ * defines RACK.xmit_ts and RACK.rtt.  A retransmission delivered sooner
+ * than the minimum RTT is taken for the original's delivery and ignored. */
+static void advance(sk_stack *s, sk_tcb *t, const sk_txseg *g)
+{
+    sk_rack *r = t->rack;
+    uint32_t rtt = sk_us_now(s) - g->xmit_us;
+    if ((g->flags & SK_TX_EVER_RETRANS) && rtt < t->min_rtt_us)
+        return;
+    r->advanced = true;
+    r->rtt_us = rtt;
+    if (!r->valid || sent_after(g->xmit_us, r->xmit_us, g->end, r->end_seq)) {
+        r->valid = true;
+        r->xmit_us = g->xmit_us;
+        r->end_seq = g->end;
+    }
+}
+
+/* End of the highest SACKed segment, SND.UNA if none (tcp_highest_sack_seq). */
+static uint32_t highest_sack(const sk_tcb *t)
+{
+    const sk_rack *r = t->rack;
+    if (!r->sacked_out)
+        return t->snd_una;
+    for (uint32_t i = r->n; i-- > 0;)
+        if (seg_at(r, i)->flags & SK_TX_SACKED)
+            return seg_at(r, i)->end;
+    return t->snd_una;
+}
+
+/* Linux's tcp_check_sack_reordering(): a never-retransmitted segment
+ * delivered below the highest SACKed one measures reordering. */
+static void check_reordering(sk_stack *s, sk_tcb *t, uint32_t low)
+{
+    sk_rack *r = t->rack;
+    uint32_t fack = highest_sack(t);
+    if (!seq_lt(low, fack))
+        return;
+    uint32_t metric = fack - low, mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
+    if (metric > (uint32_t)r->reordering * mss) {
+        uint32_t segs = (metric + mss - 1) / mss;
+        uint32_t max = 300; /* Linux's tcp_max_reordering default */
+        r->reordering = (uint16_t)(segs < max ? segs : max);
+    }
+    r->reord_seen++;
+    sk_count(s, SK_C_TCPEXT_TCP_SACK_REORDER);
+}
+
+uint32_t sk_rack_sack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
+{
+    sk_rack *r = t->rack;
+    if (!r || !r->n)
+        return 0;
+    uint32_t prior_fack = highest_sack(t), reord = t->snd_nxt, newly = 0;
+    for (unsigned k = 0; k < seg->opts.sack_count; k++) {
+        uint32_t start = seg->opts.sack[k].start, end = seg->opts.sack[k].end;
+        if (!seq_lt(start, end) || seq_leq(end, seg->ack))
+            continue;
+        for (uint32_t i = 0; i < r->n; i++) {
+            sk_txseg *g = seg_at(r, i);
+            if (seq_lt(g->seq, start) || seq_gt(g->end, end) || (g->flags & SK_TX_SACKED))
+                continue;
+            if (!(g->flags & SK_TX_EVER_RETRANS) && seq_lt(g->seq, prior_fack) && seq_lt(g->seq, reord))
+                reord = g->seq;
+            unmark(r, g);
+            g->flags = (uint8_t)((g->flags & ~(SK_TX_LOST | SK_TX_RETRANS)) | SK_TX_SACKED);
+            r->sacked_out++;
+            advance(s, t, g);
+            newly++;
+        }
+    }
+    if (seq_lt(reord, prior_fack))
+        check_reordering(s, t, reord);
+    return newly;
+}
+
+uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una)
+{
+    sk_rack *r = t->rack;
+    if (!r)
+        return 0;
+    uint32_t prior_fack = highest_sack(t), reord = una, delivered = 0;
+    sk_txseg last = {0};
+    bool have_last = false;
+    while (r->n && seq_leq(seg_at(r, 0)->end, una)) {
+        sk_txseg *g = seg_at(r, 0);
+        if (!(g->flags & SK_TX_SACKED)) {
+            delivered++;
+            if (!(g->flags & SK_TX_EVER_RETRANS) && seq_lt(g->seq, reord))
+                reord = g->seq;
+            /* Originals were sent in sequence order: only the last of a
+             * run can advance RACK; retransmissions may each matter. */
+            if (g->flags & SK_TX_EVER_RETRANS) {
+                advance(s, t, g);
+            } else {
+                last = *g;
+                have_last = true;
+            }
+        }
+        unmark(r, g);
+        r->head = (r->head + 1) & (r->cap - 1);
+        r->n--;
+    }
+    if (have_last)
+        advance(s, t, &last);
+    if (r->n && seq_lt(seg_at(r, 0)->seq, una))
+        seg_at(r, 0)->seq = una; /* the peer took part of it (tcp_trim_head) */
+    if (seq_lt(reord, prior_fack))
+        check_reordering(s, t, reord);
+    if (!r->n && r->reordering == s->cfg.tcp_reordering && !r->reord_seen) {
+        /* Nothing in flight and nothing learned: an idle connection keeps
+         * no scoreboard. */
+        sk_rack_free(t);
+    } else if (!r->n && r->segs != r->inline_segs) {
+        free(r->segs);
+        r->segs = r->inline_segs;
+        r->cap = sizeof(r->inline_segs) / sizeof(r->inline_segs[0]);
+        r->head = 0;
+    }
+    return delivered;
+}
+
+/* Linux's tcp_rack_reo_wnd(): without reordering seen, no settling time in
+ * recovery or once dupthresh segments are SACKed; otherwise a quarter of
+ * the minimum RTT, at most the smoothed RTT. */
+static uint32_t reo_wnd(const sk_tcb *t)
+{
+    const sk_rack *r = t->rack;
+    if (!r->reord_seen) {
+        if (t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY))
+            return 0;
+        if (r->sacked_out >= r->reordering)
+            return 0;
+    }
+    uint32_t w = t->min_rtt_us / 4, srtt = t->srtt_us >> 3;
+    return w < srtt ? w : srtt;
+}
+
+static uint32_t detect(sk_stack *s, sk_tcb *t, uint32_t *timeout)
+{
+    sk_rack *r = t->rack;
+    uint32_t now = sk_us_now(s), wnd = reo_wnd(t), newly = 0;
+    *timeout = 0;
+    if (!r->valid)
+        return 0;
+    for (uint32_t i = 0; i < r->n; i++) {
+        sk_txseg *g = seg_at(r, i);
+        if (g->flags & SK_TX_SACKED)
+            continue;
+        if ((g->flags & SK_TX_LOST) && !(g->flags & SK_TX_RETRANS))
+            continue;
+        if (!sent_after(r->xmit_us, g->xmit_us, r->end_seq, g->end)) {
+            /* Original transmissions go out in sequence order, so none
+             * beyond this one was sent earlier; only retransmissions are
+             * out of order, and they are later still (Linux walks its
+             * time-sorted list and stops here too). */
+            if (!(g->flags & SK_TX_EVER_RETRANS))
+                break;
+            continue;
+        }
+        int64_t remaining = (int64_t)r->rtt_us + wnd - (int64_t)(uint32_t)(now - g->xmit_us);
+        if (remaining <= 0) {
+            /* tcp_mark_skb_lost: a lost retransmission is to be resent. */
+            if (g->flags & SK_TX_RETRANS) {
+                g->flags &= (uint8_t)~SK_TX_RETRANS;
+                r->retrans_out--;
+            }
+            if (!(g->flags & SK_TX_LOST)) {
+                g->flags |= SK_TX_LOST;
+                r->lost_out++;
+                newly++;
+            }
+        } else if ((uint32_t)remaining > *timeout) {
+            *timeout = (uint32_t)remaining;
+        }
+    }
+    return newly;
+}
+
+/* Linux's tcp_rack_mark_lost(): after an ACK that delivered something,
+ * mark what is lost and arm the reordering timer for the rest, a jiffy
+ * rounding plus TCP_TIMEOUT_MIN (2 ms) after its deadline. */
+uint32_t sk_rack_detect(sk_stack *s, sk_tcb *t)
+{
+    sk_rack *r = t->rack;
+    if (!r || !r->advanced)
+        return 0;
+    r->advanced = false;
+    uint32_t timeout;
+    uint32_t newly = detect(s, t, &timeout);
+    if (timeout) {
+        sk_time_ns d = (sk_time_ns)((timeout + 999) / 1000 + 2) * SK_NSEC_PER_MSEC;
+        t->rto_at = s->now + d;
+        t->flags = (t->flags & ~SK_F_TLP_ARMED) | SK_F_REO_ARMED;
+        sk_tcb_timer_update(s, t);
+    }
+    return newly;
+}
+
+/* Linux's tcp_packets_in_flight(): sent, minus SACKed and lost, plus
+ * retransmitted. */
+uint32_t sk_rack_in_flight(const sk_tcb *t)
+{
+    const sk_rack *r = t->rack;
+    int32_t v = (int32_t)r->n - r->sacked_out - r->lost_out + r->retrans_out;
+    return v > 0 ? (uint32_t)v : 0;
+}
+
+/* The oldest segment marked lost and not yet resent
+ * (tcp_xmit_retransmit_queue). */
+bool sk_rack_next_lost(const sk_tcb *t, uint32_t *seq, uint32_t *end)
+{
+    const sk_rack *r = t->rack;
+    if (!r || r->retrans_out >= r->lost_out)
+        return false;
+    for (uint32_t i = 0; i < r->n; i++) {
+        const sk_txseg *g = seg_at(r, i);
+        if ((g->flags & (SK_TX_LOST | SK_TX_RETRANS | SK_TX_SACKED)) == SK_TX_LOST) {
+            *seq = g->seq;
+            *end = g->end;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Linux's tcp_enter_recovery() with tcp_init_cwnd_reduction(): PRR starts
+ * from the window in use; cwnd is then set ACK by ACK. */
+void sk_rack_enter_recovery(sk_stack *s, sk_tcb *t)
+{
+    uint32_t cwnd = t->cwnd;
+    sk_cc_enter_recovery(s, t);
+    t->cwnd = cwnd;
+    sk_rack *r = t->rack;
+    r->prior_cwnd = cwnd;
+    r->prr_delivered = 0;
+    r->prr_out = 0;
+}
+
+/* RFC 6937 PRR with the slow-start reduction bound, as Linux's
+ * tcp_cwnd_reduction(): while the pipe exceeds ssthresh, send in
+ * proportion to what was delivered; below it, catch up to ssthresh by at
+ * most what was delivered (plus one when SND.UNA advanced with no new
+ * loss); the first call always allows the fast retransmit. */
+void sk_rack_cwnd_reduction(sk_tcb *t, uint32_t newly_acked_sacked, uint32_t newly_lost, bool una_advanced)
+{
+    sk_rack *r = t->rack;
+    if (!r || !newly_acked_sacked || !r->prior_cwnd)
+        return;
+    uint32_t in_flight = sk_rack_in_flight(t);
+    int64_t delta = (int64_t)t->ssthresh - in_flight;
+    int64_t sndcnt;
+    r->prr_delivered += newly_acked_sacked;
+    if (delta < 0) {
+        uint64_t dividend = (uint64_t)t->ssthresh * r->prr_delivered + r->prior_cwnd - 1;
+        sndcnt = (int64_t)(dividend / r->prior_cwnd) - r->prr_out;
+    } else {
+        int64_t owed = (int64_t)r->prr_delivered - r->prr_out;
+        sndcnt = owed > newly_acked_sacked ? owed : newly_acked_sacked;
+        if (una_advanced && !newly_lost)
+            sndcnt++;
+        if (sndcnt > delta)
+            sndcnt = delta;
+    }
+    if (sndcnt < (r->prr_out ? 0 : 1))
+        sndcnt = r->prr_out ? 0 : 1;
+    t->cwnd = in_flight + (uint32_t)sndcnt;
+}
+
+/* Linux's tcp_rack_reo_timeout(): the reordering window of some segment
+ * ran out.  Whatever is now lost starts recovery and is resent. */
+void sk_rack_reo_timeout(sk_stack *s, sk_tcb *t)
+{
+    sk_rack *r = t->rack;
+    if (!r || t->snd_una == t->snd_nxt)
+        return;
+    uint32_t prior = sk_rack_in_flight(t), timeout;
+    uint32_t newly = detect(s, t, &timeout);
+    if (prior != sk_rack_in_flight(t) && !(t->flags & SK_F_LOSS_RECOVERY)) {
+        if (!(t->flags & SK_F_IN_RECOVERY)) {
+            sk_rack_enter_recovery(s, t);
+            sk_rack_cwnd_reduction(t, 1, newly, false);
+        }
+    }
+}
+
+/* Linux's tcp_timeout_mark_lost(): after an RTO everything not SACKed is
+ * lost, so that what is resent counts once in the pipe. */
+void sk_rack_mark_all_lost(sk_tcb *t)
+{
+    sk_rack *r = t->rack;
+    if (!r)
+        return;
+    for (uint32_t i = 0; i < r->n; i++) {
+        sk_txseg *g = seg_at(r, i);
+        if (g->flags & SK_TX_SACKED)
+            continue;
+        if (g->flags & SK_TX_RETRANS) {
+            g->flags &= (uint8_t)~SK_TX_RETRANS;
+            r->retrans_out--;
+        }
+        if (!(g->flags & SK_TX_LOST)) {
+            g->flags |= SK_TX_LOST;
+            r->lost_out++;
+        }
+    }
+}
