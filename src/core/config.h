@@ -50,7 +50,7 @@ typedef struct sk_config {
     int tcp_mtu_probing;        /* (0)                                          */
     int tcp_autocorking;        /* (1)                                          */
     int tcp_delack_min_ms;      /* synack extension mirror of TCP_DELACK_MIN (40) */
-    char tcp_congestion_control[16]; /* "reno" (Linux: cubic, not implemented) */
+    char tcp_congestion_control[16]; /* "cubic" (default) or "reno" */
 } sk_config;
 
 void sk_config_defaults(sk_config *c);

@@ -112,6 +112,7 @@ enum sk_tcb_flag {
     SK_F_WAS_ESTABLISHED = 1u << 21,
     SK_F_REUSEPORT = 1u << 22,
     SK_F_LOSS_RECOVERY = 1u << 23, /* after an RTO: resending below snd_nxt (rtx_nxt) */
+    SK_F_CC_RENO = 1u << 24,      /* congestion control is Reno; CUBIC otherwise (cc.c) */
     SK_F_PINGPONG = 1u << 25,     /* interactive: delay ACKs (Linux pingpong mode) */
     SK_F_CONNECTED = 1u << 26,    /* connect() reported success (SS_CONNECTED) */
     SK_F_SNDBUF_LOCK = 1u << 27,  /* SO_SNDBUF set: no autotuning */
@@ -173,7 +174,7 @@ typedef struct sk_tcb {
     uint32_t rtt_seq;
     uint32_t rtt_start; /* µs clock, low 32 bits (sk_us_now) */
 
-    /* congestion control (Reno/NewReno) */
+    /* congestion control (cc.c: Reno or CUBIC, NewReno/SACK recovery) */
     uint32_t cwnd, ssthresh, cwnd_cnt, recover;
     uint32_t cwnd_usage_seq;  /* end of the window whose cwnd use is tracked */
     uint16_t max_packets_out; /* most segments in flight in that window */
@@ -190,11 +191,16 @@ typedef struct sk_tcb {
     sk_ring sndq; /* bytes from snd_una on, sent and unsent */
     sk_ring rcvq; /* in-order bytes not yet read */
     sk_ooo_seg *ooo;
+    /* CUBIC's per-connection state (cc.c), allocated on the first ACK of
+     * data so idle and Reno connections carry only this pointer. */
+    struct sk_cubic *cubic;
 
     /* socket options */
     uint32_t sndbuf, rcvbuf;
-    uint32_t keepidle_s, keepintvl_s, user_timeout_ms;
+    uint16_t keepidle_s, keepintvl_s; /* Linux caps both at 32767 (MAX_TCP_KEEPIDLE/KEEPINTVL) */
+    uint32_t user_timeout_ms;
     uint32_t notsent_lowat; /* TCP_NOTSENT_LOWAT, 0 = the sysctl */
+    uint32_t total_retrans; /* TCP_INFO; here to fill what would be padding */
 
     union {
         struct sk_listen_queue *listen; /* LISTEN sockets */
@@ -206,7 +212,7 @@ typedef struct sk_tcb {
 
     /* TCP_INFO statistics */
     uint64_t bytes_sent, bytes_acked, bytes_received, bytes_retrans;
-    uint32_t segs_in, segs_out, data_segs_in, data_segs_out, total_retrans;
+    uint32_t segs_in, segs_out, data_segs_in, data_segs_out;
 } sk_tcb;
 
 /* ------------------------------------------------------------------ */
@@ -477,7 +483,13 @@ uint32_t sk_sack_pipe(const sk_tcb *t);
 
 /* cc.c */
 void sk_cc_init(sk_stack *s, sk_tcb *t);
+int sk_cc_select(sk_stack *s, sk_tcb *t, const char *name);
+const char *sk_cc_name(const sk_tcb *t);
+void sk_cc_free(sk_tcb *t);
+void sk_cc_pkts_acked(sk_stack *s, sk_tcb *t, int64_t rtt_us);
 void sk_cc_on_ack(sk_stack *s, sk_tcb *t, uint32_t acked);
+uint32_t sk_cc_ssthresh(sk_stack *s, sk_tcb *t);
+void sk_cc_tx_start(sk_stack *s, sk_tcb *t);
 void sk_cc_on_rto(sk_stack *s, sk_tcb *t);
 void sk_cc_enter_recovery(sk_stack *s, sk_tcb *t);
 void sk_cc_validate(sk_tcb *t, bool cwnd_limited);

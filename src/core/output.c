@@ -469,6 +469,8 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
         sk_count(s, SK_C_TCPEXT_TCP_ORIG_DATA_SENT);
     }
     if (len) {
+        if (t->snd_una == t->snd_nxt)
+            sk_cc_tx_start(s, t); /* Linux's CA_EVENT_TX_START */
         t->data_segs_out++;
         t->bytes_sent += len;
         t->last_data_sent = sk_stamp_now(s);
