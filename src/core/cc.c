@@ -52,26 +52,6 @@
 #define HYSTART_DELAY_MIN_US 4000u
 #define HYSTART_DELAY_MAX_US 16000u
 
-/* Linux's struct bictcp, with times in microseconds. */
-struct sk_cubic {
-    uint32_t cnt;         /* ACKed segments per one-segment increase */
-    uint32_t w_max;       /* RFC 9438 W_max (Linux last_max_cwnd); 0 = no loss yet */
-    uint32_t last_cwnd;   /* cwnd when cnt was last computed */
-    uint32_t origin;      /* the curve's plateau: W_max, or cwnd above it */
-    uint32_t k;           /* RFC 9438 K, 1/1024 s */
-    uint32_t delay_min;   /* smallest RTT sample, µs; 0 = none */
-    uint32_t ack_cnt;     /* segments ACKed towards W_est's next increase */
-    uint32_t w_est;       /* RFC 9438 §4.3 W_est (Linux tcp_cwnd) */
-    uint64_t last_time;   /* when cnt was last computed */
-    uint64_t epoch_start; /* RFC 9438 t_epoch; 0 = no epoch */
-    /* HyStart */
-    uint64_t round_start; /* start of this round of ACKs */
-    uint64_t last_ack;    /* last ACK of the current train */
-    uint32_t end_seq;     /* the round ends when snd_una passes this */
-    uint32_t curr_rtt;    /* smallest RTT sample this round, µs */
-    uint8_t sample_cnt;   /* RTT samples this round (up to HYSTART_MIN_SAMPLES) */
-    bool found;           /* HyStart ended slow start */
-};
 
 static bool is_cubic(const sk_tcb *t) { return !(t->flags & SK_F_CC_RENO); }
 
