@@ -65,7 +65,7 @@ static void ack_at(cc_env *e, sk_time_ns at, uint32_t segs, int64_t rtt_us)
     e->s->now = at;
     e->t->snd_una += segs * MSS;
     e->t->snd_nxt = e->t->snd_una + e->t->cwnd * MSS;
-    sk_cc_pkts_acked(e->s, e->t, rtt_us);
+    sk_cc_pkts_acked(e->s, e->t, segs * MSS, rtt_us);
     sk_cc_on_ack(e->s, e->t, segs * MSS);
 }
 

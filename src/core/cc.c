@@ -92,8 +92,70 @@ static struct sk_cubic *cubic_state(const sk_stack *s, sk_tcb *t)
         return NULL;
     hystart_reset(s, t, c);
     c->end_seq = t->snd_una - 1;
+    c->mark_from = c->karn_end = t->snd_una;
     t->cubic = c;
     return c;
+}
+
+/* A run of data left (send_data_segment).  New data extends the marks;
+ * resent data makes ACKs reaching below its end give no sample, as Linux
+ * takes no RTT from a retransmitted skb (Karn). */
+void sk_cc_sent(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len, bool retrans)
+{
+    struct sk_cubic *c = t->cubic;
+    if (!c || !is_cubic(t))
+        return;
+    uint32_t end = seq + len;
+    if (retrans) {
+        if (seq_gt(end, c->karn_end))
+            c->karn_end = end;
+        return;
+    }
+    uint32_t now = sk_us_now(s);
+    unsigned last = (c->mark_head + c->mark_n + SK_CUBIC_MARKS - 1u) % SK_CUBIC_MARKS;
+    uint32_t next = c->mark_n ? c->marks[last].end : c->mark_from;
+    if (seq != next) {
+        /* Not contiguous (data went unrecorded): start over from here. */
+        c->mark_n = 0;
+        c->mark_from = seq;
+    } else if (c->mark_n && c->marks[last].at_us == now) {
+        c->marks[last].end = end; /* same instant: the same run */
+        return;
+    }
+    if (c->mark_n == SK_CUBIC_MARKS) {
+        /* Full: this run goes unrecorded; ACKs reaching it will find the
+         * marks end short of them and give no sample until they drain. */
+        return;
+    }
+    unsigned slot = (c->mark_head + c->mark_n) % SK_CUBIC_MARKS;
+    c->marks[slot].end = end;
+    c->marks[slot].at_us = now;
+    c->mark_n++;
+}
+
+/* Linux's ca_rtt: the time since the newest segment this ACK covers was
+ * sent, -1 if unknown or resent.  Marks wholly acknowledged are dropped. */
+static int64_t marked_rtt(const sk_stack *s, sk_tcb *t, struct sk_cubic *c, uint32_t prior_una)
+{
+    uint32_t ack = t->snd_una;
+    bool karn = seq_lt(prior_una, c->karn_end);
+    int64_t rtt = -1;
+    while (c->mark_n && seq_lt(c->mark_from, ack)) {
+        unsigned i = c->mark_head;
+        if (seq_gt(c->marks[i].end, prior_una))
+            rtt = (uint32_t)(sk_us_now(s) - c->marks[i].at_us);
+        if (seq_gt(c->marks[i].end, ack))
+            return karn ? -1 : rtt;
+        c->mark_from = c->marks[i].end;
+        c->mark_head = (uint8_t)((c->mark_head + 1u) % SK_CUBIC_MARKS);
+        c->mark_n--;
+    }
+    /* Past the last mark: the newest segment covered was not recorded. */
+    if (!c->mark_n && seq_lt(c->mark_from, ack)) {
+        c->mark_from = ack;
+        return -1;
+    }
+    return karn ? -1 : rtt;
 }
 
 void sk_cc_free(sk_tcb *t)
@@ -282,14 +344,23 @@ static void hystart_update(sk_stack *s, sk_tcb *t, struct sk_cubic *c, uint32_t 
     }
 }
 
-/* Every ACK of new data, in recovery too, before any window change (Linux's
- * pkts_acked hook); rtt_us < 0 when the ACK gave no RTT sample. */
-void sk_cc_pkts_acked(sk_stack *s, sk_tcb *t, int64_t rtt_us)
+/* Every ACK of new data (`acked` bytes, snd_una already moved), in
+ * recovery too, before any window change (Linux's pkts_acked hook);
+ * rtt_us < 0 when the ACK gave the RTT estimator no sample. */
+void sk_cc_pkts_acked(sk_stack *s, sk_tcb *t, uint32_t acked, int64_t rtt_us)
 {
-    if (!is_cubic(t) || rtt_us < 0)
+    if (!is_cubic(t) || (rtt_us < 0 && !t->cubic))
         return;
     struct sk_cubic *c = cubic_state(s, t);
     if (!c)
+        return;
+    /* Prefer the send time of what this ACK covers, as Linux's skb
+     * timestamps give; the timestamp option or the timed segment
+     * otherwise. */
+    int64_t marked = marked_rtt(s, t, c, t->snd_una - acked);
+    if (marked >= 0)
+        rtt_us = marked;
+    if (rtt_us < 0)
         return;
     /* Linux's cubictcp_acked ignores delays for a second after a new
      * epoch began: queues left by recovery would inflate them. */

@@ -482,6 +482,8 @@ bool sk_sack_next_hole(const sk_tcb *t, uint32_t from, uint32_t *start, uint32_t
 uint32_t sk_sack_pipe(const sk_tcb *t);
 
 /* cc.c */
+#define SK_CUBIC_MARKS 8
+
 /* CUBIC's per-connection state: Linux's struct bictcp, with times in
  * microseconds of the injected clock. */
 struct sk_cubic {
@@ -502,13 +504,25 @@ struct sk_cubic {
     uint32_t curr_rtt;    /* smallest RTT sample this round, µs */
     uint8_t sample_cnt;   /* RTT samples this round (up to HYSTART_MIN_SAMPLES) */
     bool found;           /* HyStart ended slow start */
+    /* When runs of new data left in slow start, so an ACK yields the RTT
+     * of the newest segment it covers, as Linux's per-skb send times do
+     * for HyStart's delay signal; marks[] cover mark_from onwards in
+     * order, a run per send instant. */
+    uint8_t mark_head, mark_n;
+    uint32_t mark_from;
+    uint32_t karn_end; /* ACKs reaching below this cover resent data: no sample */
+    struct {
+        uint32_t end;   /* sequence just past the run */
+        uint32_t at_us; /* sk_us_now() when it was sent */
+    } marks[SK_CUBIC_MARKS];
 };
 
 void sk_cc_init(sk_stack *s, sk_tcb *t);
 int sk_cc_select(sk_stack *s, sk_tcb *t, const char *name);
 const char *sk_cc_name(const sk_tcb *t);
 void sk_cc_free(sk_tcb *t);
-void sk_cc_pkts_acked(sk_stack *s, sk_tcb *t, int64_t rtt_us);
+void sk_cc_pkts_acked(sk_stack *s, sk_tcb *t, uint32_t acked, int64_t rtt_us);
+void sk_cc_sent(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len, bool retrans);
 void sk_cc_on_ack(sk_stack *s, sk_tcb *t, uint32_t acked);
 uint32_t sk_cc_ssthresh(sk_stack *s, sk_tcb *t);
 void sk_cc_tx_start(sk_stack *s, sk_tcb *t);

@@ -480,6 +480,8 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
     s->xmit_retrans = false;
     if (s->xmit_failed && !retrans)
         return; /* local congestion: the data stays unsent (Linux tcp_write_xmit) */
+    if (len)
+        sk_cc_sent(s, t, seq, len, retrans);
     uint32_t end = seq + len + (fin ? 1 : 0);
     if (seq_gt(end, t->snd_nxt)) {
         /* RTT timing by Karn's rule: only new data, one sample at a time. */
