@@ -624,7 +624,8 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     t->probes_out = 0;
     t->probes_stamp = 0;
     t->flags &= ~SK_F_PERSIST;
-    sk_cc_pkts_acked(s, t, acked, ca_rtt_us);
+    if (data_acked)
+        sk_cc_pkts_acked(s, t, acked, ca_rtt_us); /* not for the SYN alone: no CUBIC state for idle connections */
 
     if (t->flags & SK_F_IN_RECOVERY) {
         if (seq_geq(ack, t->recover)) {
