@@ -281,8 +281,9 @@ static parse_result parse_integer(const char *s, size_t len, long long min, long
 
 static int set_choice(sk_config *c, const config_row *row, const char *value, char *err, size_t errlen)
 {
-    const char *starts[1];
-    size_t lens[1];
+    /* Initialised: at -O3 GCC cannot see tokenize() fills them when n == 1. */
+    const char *starts[1] = {""};
+    size_t lens[1] = {0};
     size_t n = tokenize(value, starts, lens, 1);
     if (n != 1) {
         error_message(err, errlen, "%s: expected one name (available: %s)", row->name, CONGESTION_CONTROLS_TEXT);
