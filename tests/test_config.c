@@ -22,11 +22,13 @@ static const struct {
     {"net.ipv4.ip_local_port_range", "32768\t60999"},
     {"net.ipv4.tcp_abort_on_overflow", "0"},
     {"net.ipv4.tcp_adv_win_scale", "1"},
+    {"net.ipv4.tcp_allowed_congestion_control", "reno cubic"},
     {"net.ipv4.tcp_app_win", "31"},
     {"net.ipv4.tcp_autocorking", "1"},
+    {"net.ipv4.tcp_available_congestion_control", "reno cubic"},
     {"net.ipv4.tcp_base_mss", "1024"},
     {"net.ipv4.tcp_challenge_ack_limit", "2147483647"},
-    {"net.ipv4.tcp_congestion_control", "reno"},
+    {"net.ipv4.tcp_congestion_control", "cubic"},
     {"net.ipv4.tcp_dsack", "1"},
     {"net.ipv4.tcp_ecn", "2"},
     {"net.ipv4.tcp_fin_timeout", "60"},
@@ -98,7 +100,7 @@ static void test_struct_defaults(void **state)
     assert_int_equal(c.ip_local_port_range[0], 32768);
     assert_int_equal(c.ip_local_port_range[1], 60999);
     assert_int_equal(c.tcp_rmem[2], 33554432);
-    assert_string_equal(c.tcp_congestion_control, "reno");
+    assert_string_equal(c.tcp_congestion_control, "cubic");
     /* synack's own delayed-ACK floor: kept, but Linux has no such sysctl. */
     assert_int_equal(c.tcp_delack_min_ms, 40);
     char buf[64], err[128];
@@ -167,6 +169,8 @@ static void test_set_get_round_trips(void **state)
     assert_get(&c, "net.ipv4.tcp_congestion_control", "reno");
     set_ok(&c, "net.ipv4.tcp_congestion_control", "reno\n");
     assert_get(&c, "net.ipv4.tcp_congestion_control", "reno");
+    set_ok(&c, "net.ipv4.tcp_congestion_control", "cubic");
+    assert_get(&c, "net.ipv4.tcp_congestion_control", "cubic");
 
     set_ok(&c, "net.ipv4.tcp_rto_max_ms", "1000");
     assert_int_equal(c.tcp_rto_max_ms, 1000);
@@ -363,15 +367,19 @@ static void test_congestion_control_choices(void **state)
     sk_config c;
     sk_config_defaults(&c);
     assert_set_fails(&c, "net.ipv4.tcp_congestion_control", "bbr", -EINVAL,
-                     "net.ipv4.tcp_congestion_control: 'bbr' is not available (available: reno)");
-    assert_set_fails(&c, "net.ipv4.tcp_congestion_control", "cubic", -EINVAL,
-                     "net.ipv4.tcp_congestion_control: 'cubic' is not available (available: reno)");
+                     "net.ipv4.tcp_congestion_control: 'bbr' is not available (available: reno cubic)");
     assert_set_fails(&c, "net.ipv4.tcp_congestion_control", "cubicx", -EINVAL,
-                     "net.ipv4.tcp_congestion_control: 'cubicx' is not available (available: reno)");
+                     "net.ipv4.tcp_congestion_control: 'cubicx' is not available (available: reno cubic)");
     assert_set_fails(&c, "net.ipv4.tcp_congestion_control", "", -EINVAL,
-                     "net.ipv4.tcp_congestion_control: expected one name (available: reno)");
+                     "net.ipv4.tcp_congestion_control: expected one name (available: reno cubic)");
     assert_set_fails(&c, "net.ipv4.tcp_congestion_control", "reno reno", -EINVAL,
-                     "net.ipv4.tcp_congestion_control: expected one name (available: reno)");
+                     "net.ipv4.tcp_congestion_control: expected one name (available: reno cubic)");
+    assert_string_equal(c.tcp_congestion_control, "cubic");
+    /* The lists are Linux's read-only views of what the stack has. */
+    assert_set_fails(&c, "net.ipv4.tcp_available_congestion_control", "reno", -EPERM,
+                     "net.ipv4.tcp_available_congestion_control: read-only (reno cubic)");
+    assert_set_fails(&c, "net.ipv4.tcp_allowed_congestion_control", "reno", -EPERM,
+                     "net.ipv4.tcp_allowed_congestion_control: read-only (reno cubic)");
 }
 
 /* Short buffers truncate without overrunning, and say so. */

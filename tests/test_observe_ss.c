@@ -277,6 +277,7 @@ static size_t info_table(sk_sock_info *s)
     s[0].info.tcpi_snd_cwnd = 10;
     s[0].info.tcpi_rto = 1000000;
     s[1] = sock(4, SK_TCP_ESTABLISHED, IP(10, 0, 0, 2), 8099, IP(10, 0, 0, 1), 40001, 0, 0);
+    memcpy(s[1].cong, "cubic", sizeof("cubic"));
     struct sk_tcp_info *ti = &s[1].info;
     ti->tcpi_options = SK_TCPI_OPT_TIMESTAMPS | SK_TCPI_OPT_SACK | SK_TCPI_OPT_WSCALE;
     ti->tcpi_snd_wscale = 7;
@@ -320,7 +321,7 @@ static void test_ti_details_line(void **state)
         "LISTEN 0      128          0.0.0.0:8099      0.0.0.0:*\n"
         "\t reno cwnd:10\n"
         "ESTAB  0      0           10.0.0.2:8099     10.0.0.1:40001\n"
-        "\t ts sack reno wscale:7,7 rto:204 rtt:0.5/0.25 ato:40 mss:1448 pmtu:1500 rcvmss:536 advmss:1448 "
+        "\t ts sack cubic wscale:7,7 rto:204 rtt:0.5/0.25 ato:40 mss:1448 pmtu:1500 rcvmss:536 advmss:1448 "
         "cwnd:10 bytes_sent:131 bytes_acked:132 bytes_received:35 segs_out:4 segs_in:5 data_segs_out:1 "
         "data_segs_in:1 send 232Mbps lastsnd:120 lastrcv:121 lastack:100 rcv_space:14600 rcv_ssthresh:64076 "
         "minrtt:0.45 snd_wnd:65535\n";
@@ -336,7 +337,7 @@ static void test_ti_details_line(void **state)
     got = render_socks(s, n, "-tin");
     expected = "State Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
                "ESTAB 0      0           10.0.0.2:8099     10.0.0.1:40001\n"
-               "\t ts sack reno wscale:7,7 rto:204 backoff:1 rtt:0.5/0.25 ato:40 mss:1448 pmtu:1500 rcvmss:536 "
+               "\t ts sack cubic wscale:7,7 rto:204 backoff:1 rtt:0.5/0.25 ato:40 mss:1448 pmtu:1500 rcvmss:536 "
                "advmss:1448 cwnd:10 ssthresh:7 bytes_sent:131 bytes_acked:132 bytes_received:35 segs_out:4 "
                "segs_in:5 data_segs_out:1 data_segs_in:1 send 231680000bps lastsnd:120 lastrcv:121 lastack:100 "
                "retrans:0/2 rcv_space:14600 rcv_ssthresh:64076 minrtt:0.45 snd_wnd:65535\n";

@@ -353,6 +353,7 @@ typedef struct sk_sock_info {
     sk_time_ns timer_expires; /* absolute */
     uint32_t timer_retrans;
     bool orphan;
+    char cong[16];        /* congestion control (TCP_CONGESTION), "" if none */
     struct sk_tcp_info info;
 } sk_sock_info;
 

@@ -24,6 +24,7 @@ typedef enum config_type {
     CONFIG_INT,      /* one int, or `count` ints (a vector) */
     CONFIG_UINT32,   /* Linux's unsigned int (proc_douintvec), kept in an int */
     CONFIG_CHOICE,   /* one of a fixed set of names */
+    CONFIG_CC_LIST,  /* read-only: the congestion controls the engine has */
 } config_type;
 
 typedef enum config_check {
@@ -63,8 +64,12 @@ static const config_row config_rows[] = {
     /* Linux: -31..31 (tcp_adv_win_scale_min/max). */
     ROW("net.ipv4.tcp_adv_win_scale", tcp_adv_win_scale, 1, -31, 31),
     /* Linux: 0..31 (tcp_app_win_max), a shift count. */
+    /* Linux lets root narrow what unprivileged sockets may pick; synack
+     * has no privileges, so every algorithm it has is allowed. */
+    {"net.ipv4.tcp_allowed_congestion_control", CONFIG_CC_LIST, 0, 1, 0, 0, CHECK_NONE},
     ROW("net.ipv4.tcp_app_win", tcp_app_win, 1, 0, 31),
     ROW("net.ipv4.tcp_autocorking", tcp_autocorking, 1, 0, 1),
+    {"net.ipv4.tcp_available_congestion_control", CONFIG_CC_LIST, 0, 1, 0, 0, CHECK_NONE},
     /* No Linux range; below TCP_MIN_SND_MSS (48) an MTU probe is absurd. */
     ROW("net.ipv4.tcp_base_mss", tcp_base_mss, 1, 48, 65535),
     ROW("net.ipv4.tcp_challenge_ack_limit", tcp_challenge_ack_limit, 1, 0, INT_MAX),
@@ -127,12 +132,11 @@ static const config_row config_rows[] = {
 #define CONFIG_ROWS (sizeof(config_rows) / sizeof(config_rows[0]))
 #define CONFIG_MAX_INTS 3
 
-/* What the engine implements, as tcp_available_congestion_control would
- * list it.  Linux defaults to cubic; synack runs Reno/NewReno with SACK
- * and says so rather than accept a name it would not honour. */
-static const char *const congestion_controls[] = {"reno"};
+/* What the engine implements (cc.c), as tcp_available_congestion_control
+ * lists it; a name it would not honour is refused. */
+static const char *const congestion_controls[] = {"reno", "cubic"};
 #define CONGESTION_CONTROLS (sizeof(congestion_controls) / sizeof(congestion_controls[0]))
-#define CONGESTION_CONTROLS_TEXT "reno"
+#define CONGESTION_CONTROLS_TEXT "reno cubic"
 
 void sk_config_defaults(sk_config *c)
 {
@@ -184,7 +188,7 @@ void sk_config_defaults(sk_config *c)
     c->tcp_min_tso_segs = 2;
     c->tcp_tso_win_divisor = 3;
     c->tcp_delack_min_ms = 40;
-    memcpy(c->tcp_congestion_control, "reno", sizeof("reno"));
+    memcpy(c->tcp_congestion_control, "cubic", sizeof("cubic")); /* Linux's default */
 }
 
 /* Name match in the dotted form or, as sysctl(8) accepts, the /proc/sys
@@ -283,8 +287,9 @@ static parse_result parse_integer(const char *s, size_t len, long long min, long
 
 static int set_choice(sk_config *c, const config_row *row, const char *value, char *err, size_t errlen)
 {
-    const char *starts[1];
-    size_t lens[1];
+    /* Initialised: at -O3 GCC cannot see tokenize() fills them when n == 1. */
+    const char *starts[1] = {""};
+    size_t lens[1] = {0};
     size_t n = tokenize(value, starts, lens, 1);
     if (n != 1) {
         error_message(err, errlen, "%s: expected one name (available: %s)", row->name, CONGESTION_CONTROLS_TEXT);
@@ -321,6 +326,10 @@ int sk_config_set(sk_config *c, const char *name, const char *value, char *err, 
     }
     if (row->type == CONFIG_CHOICE)
         return set_choice(c, row, value, err, errlen);
+    if (row->type == CONFIG_CC_LIST) {
+        error_message(err, errlen, "%s: read-only (%s)", row->name, CONGESTION_CONTROLS_TEXT);
+        return -EPERM;
+    }
 
     const char *starts[CONFIG_MAX_INTS];
     size_t lens[CONFIG_MAX_INTS];
@@ -367,6 +376,8 @@ int sk_config_get(const sk_config *c, const char *name, char *buf, size_t len)
     char text[64];
     if (row->type == CONFIG_CHOICE) {
         snprintf(text, sizeof(text), "%s", field);
+    } else if (row->type == CONFIG_CC_LIST) {
+        snprintf(text, sizeof(text), "%s", CONGESTION_CONTROLS_TEXT);
     } else if (row->type == CONFIG_UINT32) {
         /* Stored in an int; Linux prints the unsigned value. */
         snprintf(text, sizeof(text), "%u", (unsigned)*(const int *)(const void *)field);

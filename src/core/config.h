@@ -52,7 +52,7 @@ typedef struct sk_config {
     int tcp_min_tso_segs;       /* (2) fewest segments a TSO packet is sized to */
     int tcp_tso_win_divisor;    /* (3) part of the window TSO deferral may wait for */
     int tcp_delack_min_ms;      /* synack extension mirror of TCP_DELACK_MIN (40) */
-    char tcp_congestion_control[16]; /* "reno" (Linux: cubic, not implemented) */
+    char tcp_congestion_control[16]; /* "cubic" (default) or "reno" */
 } sk_config;
 
 void sk_config_defaults(sk_config *c);

@@ -647,14 +647,20 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 
     /* RTT sample (RFC 6298 §3 and RFC 7323 §4): from the echoed timestamp,
      * or from the timed segment when no retransmission blurs it. */
+    int64_t ca_rtt_us = -1; /* for the congestion control (Linux's ack_sample.rtt_us) */
     if ((t->flags & SK_F_TS_OK) && seg->opts.has_ts && seg->opts.ts_ecr) {
         uint32_t rtt_ms = sk_tcp_time_ms(s) + t->ts_off - seg->opts.ts_ecr;
-        if ((int32_t)rtt_ms >= 0 && rtt_ms < 600000)
+        if ((int32_t)rtt_ms >= 0 && rtt_ms < 600000) {
             sk_rtt_sample(s, t, rtt_ms * 1000u);
+            ca_rtt_us = (int64_t)rtt_ms * 1000;
+        }
     } else if ((t->flags & SK_F_RTT_PENDING) && seq_geq(ack, t->rtt_seq)) {
         t->flags &= ~SK_F_RTT_PENDING;
-        if (!t->retransmits)
-            sk_rtt_sample(s, t, sk_us_now(s) - t->rtt_start);
+        if (!t->retransmits) {
+            uint32_t rtt_us = sk_us_now(s) - t->rtt_start;
+            sk_rtt_sample(s, t, rtt_us);
+            ca_rtt_us = rtt_us;
+        }
     }
 
     t->snd_una = ack;
@@ -667,6 +673,8 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     t->probes_out = 0;
     t->probes_stamp = 0;
     t->flags &= ~SK_F_PERSIST;
+    if (data_acked)
+        sk_cc_pkts_acked(s, t, acked, ca_rtt_us); /* not for the SYN alone: no CUBIC state for idle connections */
 
     if (t->flags & SK_F_IN_RECOVERY) {
         if (seq_geq(ack, t->recover)) {
@@ -708,8 +716,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
      * window is reduced as for any loss (CWR). */
     if (t->tlp_high_seq && !seq_lt(ack, t->tlp_high_seq)) {
         if ((t->flags & SK_F_TLP_RETRANS) && seq_gt(ack, t->tlp_high_seq)) {
-            uint32_t half = t->cwnd / 2;
-            t->ssthresh = half < 2 ? 2 : half;
+            t->ssthresh = sk_cc_ssthresh(s, t);
             t->cwnd = t->ssthresh;
         }
         t->tlp_high_seq = 0;

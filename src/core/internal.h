@@ -166,8 +166,9 @@ typedef struct sk_tcb {
     uint8_t backoff;        /* RTO exponent */
     uint8_t retransmits;    /* consecutive timeouts of the head segment */
     uint8_t probes_out;     /* keepalive or zero-window probes unanswered */
-    uint8_t quickack : 7;   /* segments still to ACK at once (Linux quickack mode, <= 16) */
+    uint8_t quickack : 6;   /* segments still to ACK at once (Linux quickack mode, <= 16) */
     uint8_t tail_push : 1;  /* the unsent tail "skb" carries PSH (Linux tcp_mark_push) */
+    uint8_t cc_reno : 1;    /* congestion control is Reno; CUBIC otherwise (cc.c) */
     uint8_t dupacks;
     uint32_t flags;
 
@@ -201,7 +202,7 @@ typedef struct sk_tcb {
     uint32_t rtt_seq;
     uint32_t rtt_start; /* µs clock, low 32 bits (sk_us_now) */
 
-    /* congestion control (Reno/NewReno) */
+    /* congestion control (cc.c: Reno or CUBIC, NewReno/SACK recovery) */
     uint32_t cwnd, ssthresh, cwnd_cnt, recover;
     uint32_t cwnd_usage_seq;  /* end of the window whose cwnd use is tracked */
     uint16_t max_packets_out; /* most segments in flight in that window */
@@ -218,12 +219,16 @@ typedef struct sk_tcb {
     sk_ring sndq; /* bytes from snd_una on, sent and unsent */
     sk_ring rcvq; /* in-order bytes not yet read */
     sk_ooo_seg *ooo;
+    /* CUBIC's per-connection state (cc.c), allocated on the first ACK of
+     * data so idle and Reno connections carry only this pointer. */
+    struct sk_cubic *cubic;
 
     /* socket options */
     uint32_t sndbuf, rcvbuf;
     sk_rack *rack; /* SACK connections that sent data (rack.c) */
     uint32_t user_timeout_ms;
     uint32_t notsent_lowat; /* TCP_NOTSENT_LOWAT, 0 = the sysctl */
+    uint32_t total_retrans; /* TCP_INFO; here to fill what would be padding */
 
     union {
         struct sk_listen_queue *listen; /* LISTEN sockets */
@@ -235,7 +240,7 @@ typedef struct sk_tcb {
 
     /* TCP_INFO statistics */
     uint64_t bytes_sent, bytes_acked, bytes_received, bytes_retrans;
-    uint32_t segs_in, segs_out, data_segs_in, data_segs_out, total_retrans;
+    uint32_t segs_in, segs_out, data_segs_in, data_segs_out;
     uint16_t keepidle_s, keepintvl_s; /* at most 32767, as Linux's MAX_TCP_KEEPIDLE */
 } sk_tcb;
 
@@ -521,8 +526,50 @@ void sk_rack_reo_timeout(sk_stack *s, sk_tcb *t);
 void sk_rack_mark_all_lost(sk_tcb *t);
 
 /* cc.c */
+#define SK_CUBIC_MARKS 8
+
+/* CUBIC's per-connection state: Linux's struct bictcp, with times in
+ * microseconds of the injected clock. */
+struct sk_cubic {
+    uint32_t cnt;         /* ACKed segments per one-segment increase */
+    uint32_t w_max;       /* RFC 9438 W_max (Linux last_max_cwnd); 0 = no loss yet */
+    uint32_t last_cwnd;   /* cwnd when cnt was last computed */
+    uint32_t origin;      /* the curve's plateau: W_max, or cwnd above it */
+    uint32_t k;           /* RFC 9438 K, 1/1024 s */
+    uint32_t delay_min;   /* smallest RTT sample, µs; 0 = none */
+    uint32_t ack_cnt;     /* segments ACKed towards W_est's next increase */
+    uint32_t w_est;       /* RFC 9438 §4.3 W_est (Linux tcp_cwnd) */
+    uint64_t last_time;   /* when cnt was last computed */
+    uint64_t epoch_start; /* RFC 9438 t_epoch; 0 = no epoch */
+    /* HyStart */
+    uint64_t round_start; /* start of this round of ACKs */
+    uint64_t last_ack;    /* last ACK of the current train */
+    uint32_t end_seq;     /* the round ends when snd_una passes this */
+    uint32_t curr_rtt;    /* smallest RTT sample this round, µs */
+    uint8_t sample_cnt;   /* RTT samples this round (up to HYSTART_MIN_SAMPLES) */
+    bool found;           /* HyStart ended slow start */
+    /* When runs of new data left in slow start, so an ACK yields the RTT
+     * of the newest segment it covers, as Linux's per-skb send times do
+     * for HyStart's delay signal; marks[] cover mark_from onwards in
+     * order, a run per send instant. */
+    uint8_t mark_head, mark_n;
+    uint32_t mark_from;
+    uint32_t karn_end; /* ACKs reaching below this cover resent data: no sample */
+    struct {
+        uint32_t end;   /* sequence just past the run */
+        uint32_t at_us; /* sk_us_now() when it was sent */
+    } marks[SK_CUBIC_MARKS];
+};
+
 void sk_cc_init(sk_stack *s, sk_tcb *t);
+int sk_cc_select(sk_stack *s, sk_tcb *t, const char *name);
+const char *sk_cc_name(const sk_tcb *t);
+void sk_cc_free(sk_tcb *t);
+void sk_cc_pkts_acked(sk_stack *s, sk_tcb *t, uint32_t acked, int64_t rtt_us);
+void sk_cc_sent(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len, bool retrans);
 void sk_cc_on_ack(sk_stack *s, sk_tcb *t, uint32_t acked);
+uint32_t sk_cc_ssthresh(sk_stack *s, sk_tcb *t);
+void sk_cc_tx_start(sk_stack *s, sk_tcb *t);
 void sk_cc_on_rto(sk_stack *s, sk_tcb *t);
 void sk_cc_enter_recovery(sk_stack *s, sk_tcb *t);
 void sk_cc_validate(sk_tcb *t, bool cwnd_limited);

@@ -482,6 +482,8 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
         sk_count(s, SK_C_TCPEXT_TCP_ORIG_DATA_SENT);
     }
     if (len) {
+        if (t->snd_una == t->snd_nxt)
+            sk_cc_tx_start(s, t); /* Linux's CA_EVENT_TX_START */
         t->data_segs_out++;
         t->bytes_sent += len;
         t->last_data_sent = sk_stamp_now(s);
@@ -491,6 +493,8 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
     s->xmit_retrans = false;
     if (s->xmit_failed && !retrans)
         return; /* local congestion: the data stays unsent (Linux tcp_write_xmit) */
+    if (len)
+        sk_cc_sent(s, t, seq, len, retrans);
     uint32_t end = seq + len + (fin ? 1 : 0);
     if (!s->xmit_failed)
         sk_rack_on_send(s, t, seq, end, retrans);

@@ -729,12 +729,10 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
     if (name == SK_TCP_CONGESTION) {
         if (!val)
             return -EFAULT;
-        char name_buf[16] = {0};
+        char name_buf[16] = {0}; /* Linux's TCP_CA_NAME_MAX */
         memcpy(name_buf, val, len < sizeof(name_buf) - 1 ? len : sizeof(name_buf) - 1);
-        /* Linux answers ENOENT for an algorithm it does not have. */
-        if (strcmp(name_buf, "reno") != 0)
-            return -ENOENT;
-        return 0;
+        /* ENOENT for an algorithm the stack does not have, as Linux. */
+        return sk_cc_select(s, t, name_buf);
     }
     if ((rc = read_int(val, len, &v)) != 0)
         return rc;
@@ -866,7 +864,7 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
         return write_val(val, len, &ti, sizeof(ti));
     }
     case SK_TCP_CONGESTION: {
-        const char *cc = "reno";
+        const char *cc = sk_cc_name(t);
         return write_val(val, len, cc, strlen(cc) + 1);
     }
     case SK_TCP_NODELAY:

@@ -2,6 +2,8 @@
  * What observers see: TCP_INFO, the socket table behind ss, and the
  * counters behind nstat.  Read-only views of engine state.
  */
+#include <string.h>
+
 #include "internal.h"
 
 static uint32_t ms_since(const sk_stack *s, sk_stamp t) { return (uint32_t)(sk_since(s, t) / SK_NSEC_PER_MSEC); }
@@ -110,6 +112,8 @@ static void visit_tcb(sk_stack *s, sk_tcb *t, sk_sock_visit_fn visit, void *ctx,
         si.send_q = t->sndq.len;
     }
     timer_of(s, t, &si);
+    const char *cong = sk_cc_name(t); /* shorter than TCP_CA_NAME_MAX */
+    memcpy(si.cong, cong, strlen(cong) + 1);
     sk_fill_tcp_info(s, t, &si.info);
     visit(ctx, &si);
     (*n)++;

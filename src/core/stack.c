@@ -422,6 +422,9 @@ sk_tcb *sk_tcb_alloc(sk_stack *s)
     t->cwnd = SK_TCP_INIT_CWND;
     t->ssthresh = 0x7fffffff;
     t->mss = SK_TCP_MSS_DEFAULT;
+    /* The algorithm is fixed at creation, as Linux's tcp_init_sock picks
+     * the default (tcp_congestion_control) then. */
+    (void)sk_cc_select(s, t, s->cfg.tcp_congestion_control);
     return t;
 }
 
@@ -490,6 +493,7 @@ void sk_tcb_free(sk_stack *s, sk_tcb *t)
     sk_ring_free(&t->rcvq);
     sk_sack_clear(t);
     sk_rack_free(t);
+    sk_cc_free(t);
     while (t->ooo) {
         sk_ooo_seg *n = t->ooo->next;
         free(t->ooo);

@@ -628,7 +628,7 @@ static bool has_tcp_info(const sk_sock_info *si)
 }
 
 /* The -i line in tcp_stats_print's order, each item only when non-zero,
- * as ss prints them; synack's congestion control is Reno. */
+ * as ss prints them. */
 static void print_info(FILE *out, const sk_sock_info *si, bool numeric)
 {
     const struct sk_tcp_info *ti = &si->info;
@@ -636,7 +636,7 @@ static void print_info(FILE *out, const sk_sock_info *si, bool numeric)
     if (si->state == SK_TCP_LISTEN) {
         /* Linux's tcp_get_info reports a listener's cwnd, reordering
          * and pacing only; the rest is left zero. */
-        fprintf(out, " reno");
+        fprintf(out, " %s", si->cong[0] ? si->cong : "reno");
         if (ti->tcpi_snd_cwnd)
             fprintf(out, " cwnd:%u", ti->tcpi_snd_cwnd);
         fputc('\n', out);
@@ -648,7 +648,7 @@ static void print_info(FILE *out, const sk_sock_info *si, bool numeric)
         fprintf(out, " sack");
     if (ti->tcpi_options & SK_TCPI_OPT_ECN)
         fprintf(out, " ecn");
-    fprintf(out, " reno");
+    fprintf(out, " %s", si->cong[0] ? si->cong : "reno");
     if (ti->tcpi_options & SK_TCPI_OPT_WSCALE)
         fprintf(out, " wscale:%u,%u", ti->tcpi_snd_wscale, ti->tcpi_rcv_wscale);
     /* ss leaves out the old 3 s initial RTO (TCP_TIMEOUT_INIT). */
@@ -833,14 +833,14 @@ static void print_json(FILE *out, const sk_ss_query *q, const sk_sock_info *sock
         if (q->info && has_tcp_info(si)) {
             const struct sk_tcp_info *ti = &si->info;
             fprintf(out,
-                    ",\"info\":{\"cong\":\"reno\",\"ts\":%s,\"sack\":%s,\"snd_wscale\":%u,\"rcv_wscale\":%u,"
+                    ",\"info\":{\"cong\":\"%s\",\"ts\":%s,\"sack\":%s,\"snd_wscale\":%u,\"rcv_wscale\":%u,"
                     "\"rto_us\":%u,\"rtt_us\":%u,\"rttvar_us\":%u,\"ato_us\":%u,\"mss\":%u,\"pmtu\":%u,"
                     "\"rcvmss\":%u,\"advmss\":%u,\"cwnd\":%u,\"ssthresh\":%u,\"bytes_sent\":%llu,"
                     "\"bytes_retrans\":%llu,\"bytes_acked\":%llu,\"bytes_received\":%llu,\"segs_out\":%u,"
                     "\"segs_in\":%u,\"data_segs_out\":%u,\"data_segs_in\":%u,\"lastsnd\":%u,\"lastrcv\":%u,"
                     "\"lastack\":%u,\"unacked\":%u,\"retrans\":%u,\"total_retrans\":%u,\"rcv_space\":%u,"
                     "\"rcv_ssthresh\":%u,\"notsent\":%u,\"minrtt_us\":%u,\"snd_wnd\":%u}",
-                    ti->tcpi_options & SK_TCPI_OPT_TIMESTAMPS ? "true" : "false",
+                    si->cong[0] ? si->cong : "reno", ti->tcpi_options & SK_TCPI_OPT_TIMESTAMPS ? "true" : "false",
                     ti->tcpi_options & SK_TCPI_OPT_SACK ? "true" : "false", ti->tcpi_snd_wscale,
                     ti->tcpi_rcv_wscale, ti->tcpi_rto, ti->tcpi_rtt, ti->tcpi_rttvar, ti->tcpi_ato,
                     ti->tcpi_snd_mss, ti->tcpi_pmtu, ti->tcpi_rcv_mss, ti->tcpi_advmss, ti->tcpi_snd_cwnd,

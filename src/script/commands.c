@@ -273,6 +273,31 @@ static void run_tc_qdisc(sk_runner *r, const char *cmd)
     }
 }
 
+/* `echo V > /sys/module/tcp_cubic/parameters/NAME`: synack's CUBIC has
+ * Linux's module defaults built in, so a script asking for the default
+ * runs as written and any other value is a reason to skip. */
+static void run_cubic_param(sk_runner *r, const char *cmd, const char *value, const char *name)
+{
+    static const struct {
+        const char *name, *value;
+    } builtin[] = {
+        {"fast_convergence", "1"}, {"beta", "717"}, {"initial_ssthresh", "0"},
+        {"bic_scale", "41"}, {"tcp_friendliness", "1"}, {"hystart", "1"},
+        {"hystart_detect", "3"}, {"hystart_low_window", "16"}, {"hystart_ack_delta_us", "2000"},
+    };
+    for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++) {
+        if (strcmp(builtin[i].name, name) != 0)
+            continue;
+        if (strcmp(builtin[i].value, value) == 0) {
+            sk_run_trace(r, "`%s`: synack's CUBIC default", cmd);
+            return;
+        }
+        sk_run_skip(r, "`%s`: synack's CUBIC has %s fixed at %s", cmd, name, builtin[i].value);
+        return;
+    }
+    sk_run_skip(r, "command `%s`: synack's CUBIC has no parameter %s", cmd, name);
+}
+
 static void run_simple(sk_runner *r, char *cmd)
 {
     static char words[MAX_WORDS][WORD_LEN];
@@ -302,6 +327,9 @@ static void run_simple(sk_runner *r, char *cmd)
         sk_run_trace(r, "`%s`: nothing to flush", cmd);
     } else if (strcmp(w0, "tc") == 0 && n > 1 && strcmp(words[1], "qdisc") == 0) {
         run_tc_qdisc(r, cmd);
+    } else if (strcmp(w0, "echo") == 0 && n == 3 && strncmp(words[2], "/sys/module/tcp_cubic/parameters/", 33) == 0) {
+        /* `echo V > PATH` (split_words drops the `>`) */
+        run_cubic_param(r, cmd, words[1], words[2] + 33);
     } else if (strcmp(w0, "ethtool") == 0) {
         /* Offload switches: synack has none (see --strict_segments). */
         sk_run_trace(r, "`%s`: no offloads", cmd);
@@ -370,7 +398,7 @@ static bool have_python(void)
     X(tcpi_bytes_sent) X(tcpi_bytes_retrans) X(tcpi_dsack_dups) X(tcpi_reord_seen) X(tcpi_rcv_ooopack)     \
     X(tcpi_snd_wnd)
 
-static void write_program(FILE *f, const struct sk_tcp_info *ti, const char *code)
+static void write_program(FILE *f, const struct sk_tcp_info *ti, const char *code, const char *state)
 {
 #define EMIT(name) fprintf(f, "%s = %llu\n", #name, (unsigned long long)ti->name);
     INFO_FIELDS(EMIT)
@@ -399,14 +427,24 @@ static void write_program(FILE *f, const struct sk_tcp_info *ti, const char *cod
                "except IndentationError:\n"
                "    __src = '\\n'.join(l.strip() for l in __code.splitlines())\n"
                "    __compiled = compile(__src, 'code', 'exec')\n"
+               "import json\n"
+               "__preamble = set(globals())\n"
+               "try:\n"
+               "    globals().update(json.load(open('%s')))\n"
+               "except (OSError, ValueError):\n"
+               "    pass\n"
                "try:\n"
                "    exec(__compiled)\n"
+               "    json.dump({k: v for k, v in globals().items() if k not in __preamble and\n"
+               "               not k.startswith('__') and isinstance(v, (int, float, str, bool))},\n"
+               "              open('%s', 'w'))\n"
                "except AssertionError as e:\n"
                "    __n = traceback.extract_tb(sys.exc_info()[2])[-1].lineno\n"
                "    __l = __src.splitlines()\n"
                "    __t = __l[__n - 1].strip() if 0 < __n <= len(__l) else '?'\n"
                "    print('%%s (value: %%s)' %% (__t, e))\n"
-               "    sys.exit(1)\n");
+               "    sys.exit(1)\n",
+            state, state);
 }
 
 void sk_run_code(sk_runner *r, const char *code)
@@ -438,7 +476,17 @@ void sk_run_code(sk_runner *r, const char *code)
         sk_run_fail(r, "cannot create a temporary file for python3: %s", strerror(errno));
         return;
     }
-    write_program(f, &ti, code);
+    /* Names a block defines stay defined for the later ones, as in
+     * packetdrill's single interpreter (TCP_INFINITE_SSTHRESH = ...). */
+    if (!r->py_state[0]) {
+        char state[] = "/tmp/synack-pystate-XXXXXX";
+        int sfd = mkstemp(state);
+        if (sfd >= 0) {
+            close(sfd);
+            snprintf(r->py_state, sizeof(r->py_state), "%s", state);
+        }
+    }
+    write_program(f, &ti, code, r->py_state[0] ? r->py_state : "/dev/null");
     fclose(f);
     char cmd[256];
     snprintf(cmd, sizeof(cmd), "python3 %s 2>&1", path);

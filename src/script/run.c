@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "script/run_internal.h"
 #include "synack/packet.h"
@@ -1044,6 +1045,8 @@ sk_script_outcome sk_script_run(const sk_script *script, const sk_script_run_opt
         free(r->out[i].data);
     free(r->out);
     free(r->nstat);
+    if (r->py_state[0])
+        unlink(r->py_state);
     free(r);
     return outcome;
 }

@@ -187,6 +187,7 @@ struct sk_runner {
     size_t saved_count;
     uint64_t *nstat;       /* counter snapshot from `nstat`             */
     size_t nstat_count;
+    char py_state[64];     /* names %{ }% blocks defined, as JSON; "" = none yet */
 
     const sk_script_event *ev; /* event being run, for messages          */
     sk_script_outcome outcome;
