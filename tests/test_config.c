@@ -37,6 +37,7 @@ static const struct {
     {"net.ipv4.tcp_max_syn_backlog", "2048"},
     {"net.ipv4.tcp_max_tw_buckets", "131072"},
     {"net.ipv4.tcp_min_snd_mss", "48"},
+    {"net.ipv4.tcp_min_tso_segs", "2"},
     {"net.ipv4.tcp_moderate_rcvbuf", "1"},
     {"net.ipv4.tcp_mtu_probing", "0"},
     {"net.ipv4.tcp_notsent_lowat", "4294967295"},

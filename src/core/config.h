@@ -47,6 +47,7 @@ typedef struct sk_config {
     int tcp_moderate_rcvbuf;    /* (1)                                          */
     int tcp_base_mss;           /* (1024)                                       */
     int tcp_min_snd_mss;        /* (48)                                         */
+    int tcp_min_tso_segs;       /* (2)                                          */
     int tcp_mtu_probing;        /* (0)                                          */
     int tcp_autocorking;        /* (1)                                          */
     int tcp_delack_min_ms;      /* synack extension mirror of TCP_DELACK_MIN (40) */

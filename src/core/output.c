@@ -515,8 +515,8 @@ static uint32_t tso_max_segs(const sk_stack *s, const sk_tcb *t)
             bytes = 65536;
     }
     uint32_t segs = (uint32_t)(bytes / mss);
-    (void)s;
-    return segs < 2 ? 2 : segs;
+    uint32_t min_tso = (uint32_t)s->cfg.tcp_min_tso_segs; /* tcp_tso_segs() */
+    return segs < min_tso ? min_tso : segs;
 }
 
 /* Linux's tcp_tso_should_defer(), evaluated where an unsent skb begins
@@ -545,8 +545,12 @@ static bool tso_should_defer(sk_stack *s, sk_tcb *t, uint32_t nxt, uint32_t in_f
         return false;
     if (fin_queued && skb_end == data_end)
         return false; /* it will get no more data: do not wait */
-    if (sk_since(s, t->lsndtime) > SK_NSEC_PER_MSEC)
-        return false; /* the last send was not recent: no bursts to smooth */
+    /* The last send was not recent: no bursts to smooth.  Linux tests
+     * tcp_wstamp_ns, which each skb sent earlier in this same
+     * tcp_write_xmit() loop has just moved to now; the plan loop sends
+     * only afterwards, so a burst already planned counts as that send. */
+    if (nxt == t->snd_nxt && sk_since(s, t->lsndtime) > SK_NSEC_PER_MSEC)
+        return false;
     uint32_t send_win = t->snd_una + t->snd_wnd - nxt;
     uint32_t cwnd_bytes = t->cwnd * mss;
     uint32_t cong_win = cwnd_bytes > in_flight ? cwnd_bytes - in_flight : 0;
