@@ -350,7 +350,7 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
     t->sndbuf = l->sndbuf;
     t->rcvbuf = l->rcvbuf;
     t->user_mss = l->user_mss;
-    t->flags |= l->flags & (SK_F_NODELAY | SK_F_KEEPALIVE | SK_F_REUSEADDR);
+    t->flags |= l->flags & (SK_F_NODELAY | SK_F_KEEPALIVE | SK_F_REUSEADDR | SK_F_SNDBUF_LOCK); /* sk_userlocks too */
     t->keepidle_s = l->keepidle_s;
     t->keepintvl_s = l->keepintvl_s;
     t->keepcnt = l->keepcnt;

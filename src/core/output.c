@@ -734,6 +734,8 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
     cwnd_full = cwnd_full || sk_flight_size(t) >= t->cwnd * mss;
     if (t->snd_nxt != sent_before || cwnd_full)
         sk_cc_validate(t, cwnd_full);
+    if (t->snd_nxt != sent_before)
+        sk_sndbuf_after_xmit(s, t); /* the tail of tcp_cwnd_validate() */
     /* New data went out: Linux's tcp_write_xmit() schedules one loss
      * probe per tail episode. */
     if (t->snd_nxt != sent_before && !t->tlp_high_seq)
