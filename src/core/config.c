@@ -88,7 +88,7 @@ static const config_row config_rows[] = {
     ROW("net.ipv4.tcp_max_tw_buckets", tcp_max_tw_buckets, 1, 0, INT_MAX),
     /* Linux: TCP_MIN_SND_MSS (48)..65535. */
     ROW("net.ipv4.tcp_min_snd_mss", tcp_min_snd_mss, 1, 48, 65535),
-    /* Linux: u8, 1..255. */
+    /* Linux: u8, 1..255; the floor of tcp_tso_autosize(). */
     ROW("net.ipv4.tcp_min_tso_segs", tcp_min_tso_segs, 1, 1, 255),
     ROW("net.ipv4.tcp_moderate_rcvbuf", tcp_moderate_rcvbuf, 1, 0, 1),
     /* 0 off, 1 after an ICMP black hole is detected, 2 always. */

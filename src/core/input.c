@@ -217,6 +217,7 @@ static void init_transfer(sk_stack *s, sk_tcb *t)
     if (!t->rcv_ssthresh || t->rcv_ssthresh > t->rcv_wnd)
         t->rcv_ssthresh = t->rcv_wnd;
     sk_cc_init(s, t);
+    sk_sndbuf_established(s, t);
     t->rcv_mss = t->advmss < SK_TCP_MSS_DEFAULT ? t->advmss : SK_TCP_MSS_DEFAULT;
     t->lrcvtime = sk_stamp_now(s);
     /* Linux starts icsk_ack.lrcvtime at establishment (tcp_finish_connect,
@@ -766,7 +767,8 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             break;
         }
     }
-    sk_notify(s, t); /* send space may have opened */
+    /* Freed send space wakes writers only through sk_check_space(), after
+     * the output below (Linux's tcp_data_snd_check). */
     return true;
 }
 
@@ -986,6 +988,10 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         return;
     if (!(t->flags & SK_F_HASHED))
         return; /* moved to TIME_WAIT */
+    uint32_t nxt_before = t->snd_nxt;
     sk_tcp_output(s, t);
+    /* Linux's tcp_data_snd_check: push, then tcp_check_space.  Whether the
+     * oldest unacked segment went out in this push matters to it. */
+    sk_check_space(s, t, !seq_lt(t->snd_una, nxt_before));
     sk_tcb_timer_update(s, t);
 }

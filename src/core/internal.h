@@ -214,7 +214,8 @@ typedef struct sk_tcb {
     sk_stamp retrans_stamp;    /* first transmission of the oldest unacked */
     sk_stamp probes_stamp;     /* first zero-window/persist probe (Linux icsk_probes_tstamp) */
     sk_stamp lrcvtime, lsndtime, last_ack_recv, last_data_recv, last_data_sent;
-    int fin_timeout_s; /* TCP_LINGER2, -1 = sysctl, -2 = reset instead */
+    int16_t fin_timeout_s; /* TCP_LINGER2, -1 = sysctl, -2 = reset instead (Linux caps it at 120) */
+    uint8_t sndstate;      /* SK_SND_*: send-buffer wakeup and chrono state */
 
     sk_ring sndq; /* bytes from snd_una on, sent and unsent */
     sk_ring rcvq; /* in-order bytes not yet read */
@@ -224,11 +225,15 @@ typedef struct sk_tcb {
     struct sk_cubic *cubic;
 
     /* socket options */
-    uint32_t sndbuf, rcvbuf;
+    uint32_t sndbuf, rcvbuf; /* sndbuf: Linux's sk_sndbuf, grown only by tcp_sndbuf_expand */
     sk_rack *rack; /* SACK connections that sent data (rack.c) */
     uint32_t user_timeout_ms;
     uint32_t notsent_lowat; /* TCP_NOTSENT_LOWAT, 0 = the sysctl */
-    uint32_t total_retrans; /* TCP_INFO; here to fill what would be padding */
+    uint32_t total_retrans; /* TCP_INFO */
+    /* Linux's chrono_stat, in ms (jiffies at HZ=1000): while the chrono
+     * runs (SK_SND_BUSY / SK_SND_LIMITED) the mark is now minus the time
+     * accumulated; while stopped it is the accumulated time. */
+    uint32_t busy_mark;
 
     union {
         struct sk_listen_queue *listen; /* LISTEN sockets */
@@ -241,8 +246,16 @@ typedef struct sk_tcb {
     /* TCP_INFO statistics */
     uint64_t bytes_sent, bytes_acked, bytes_received, bytes_retrans;
     uint32_t segs_in, segs_out, data_segs_in, data_segs_out;
+    uint32_t sndbuf_limited_mark; /* TCP_CHRONO_SNDBUF_LIMITED, as busy_mark */
     uint16_t keepidle_s, keepintvl_s; /* at most 32767, as Linux's MAX_TCP_KEEPIDLE */
 } sk_tcb;
+
+/* sk_tcb.sndstate */
+enum {
+    SK_SND_NOSPACE = 1u << 0, /* Linux's SOCK_NOSPACE: a write or poll found no room */
+    SK_SND_BUSY = 1u << 1,    /* the busy chrono runs (data queued) */
+    SK_SND_LIMITED = 1u << 2, /* the sndbuf-limited chrono runs */
+};
 
 /* ------------------------------------------------------------------ */
 /* Listener: SYN queue of request records and the accept queue          */
@@ -463,6 +476,11 @@ uint16_t sk_default_advmss(const sk_stack *s);
 void sk_retransmit_head(sk_stack *s, sk_tcb *t);
 uint32_t sk_flight_size(const sk_tcb *t);
 uint32_t sk_size_goal(const sk_tcb *t);
+/* Send-buffer memory (socket.c), after Linux's sk_wmem_queued/sk_sndbuf. */
+void sk_sndbuf_established(sk_stack *s, sk_tcb *t); /* tcp_init_buffer_space */
+void sk_check_space(sk_stack *s, sk_tcb *t, bool head_fresh); /* tcp_check_space, after an ACK */
+void sk_sndbuf_after_xmit(sk_stack *s, sk_tcb *t);  /* tcp_cwnd_validate's chrono start */
+uint32_t sk_chrono_ms(const sk_stack *s, const sk_tcb *t, uint32_t mark, uint8_t running);
 
 /* timers.c */
 void sk_tcb_timer_update(sk_stack *s, sk_tcb *t);

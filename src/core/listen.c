@@ -350,7 +350,7 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
     t->sndbuf = l->sndbuf;
     t->rcvbuf = l->rcvbuf;
     t->user_mss = l->user_mss;
-    t->flags |= l->flags & (SK_F_NODELAY | SK_F_KEEPALIVE | SK_F_REUSEADDR);
+    t->flags |= l->flags & (SK_F_NODELAY | SK_F_KEEPALIVE | SK_F_REUSEADDR | SK_F_SNDBUF_LOCK); /* sk_userlocks too */
     /* A child runs its listener's congestion control (TCP_CONGESTION on
      * the listener), as Linux's clone keeps icsk_ca_ops. */
     t->cc_reno = l->cc_reno;

@@ -574,8 +574,12 @@ static bool tso_should_defer(sk_stack *s, sk_tcb *t, uint32_t nxt, uint32_t in_f
         return false;
     if (fin_queued && skb_end == data_end)
         return false; /* it will get no more data: do not wait */
-    if (sk_since(s, t->lsndtime) > SK_NSEC_PER_MSEC)
-        return false; /* the last send was not recent: no bursts to smooth */
+    /* The last send was not recent: no bursts to smooth.  Linux tests
+     * tcp_wstamp_ns, which each skb sent earlier in this same
+     * tcp_write_xmit() loop has just moved to now; the plan loop sends
+     * only afterwards, so a burst already planned counts as that send. */
+    if (nxt == t->snd_nxt && sk_since(s, t->lsndtime) > SK_NSEC_PER_MSEC)
+        return false;
     uint32_t send_win = t->snd_una + t->snd_wnd - nxt;
     uint32_t cwnd_bytes = t->cwnd * mss;
     uint32_t cong_win = cwnd_bytes > in_flight ? cwnd_bytes - in_flight : 0;
@@ -825,6 +829,8 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
     cwnd_full = cwnd_full || sk_flight_size(t) >= t->cwnd * mss;
     if (t->snd_nxt != sent_before || cwnd_full)
         sk_cc_validate(t, cwnd_full);
+    if (t->snd_nxt != sent_before)
+        sk_sndbuf_after_xmit(s, t); /* the tail of tcp_cwnd_validate() */
     /* New data went out: Linux's tcp_write_xmit() schedules one loss
      * probe per tail episode. */
     if (t->snd_nxt != sent_before && !t->tlp_high_seq)

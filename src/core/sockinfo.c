@@ -74,6 +74,11 @@ void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
     ti->tcpi_bytes_sent = t->bytes_sent;
     ti->tcpi_bytes_retrans = t->bytes_retrans;
     ti->tcpi_snd_wnd = t->snd_wnd;
+    /* Linux's tcp_get_info_chrono_stats(): busy time counts every chrono;
+     * synack does not time rwnd-limited periods. */
+    uint64_t limited = sk_chrono_ms(s, t, t->sndbuf_limited_mark, SK_SND_LIMITED);
+    ti->tcpi_busy_time = (uint64_t)sk_chrono_ms(s, t, t->busy_mark, SK_SND_BUSY) * 1000u;
+    ti->tcpi_sndbuf_limited = limited * 1000u;
 }
 
 static void timer_of(const sk_stack *s, const sk_tcb *t, sk_sock_info *si)

@@ -22,9 +22,10 @@
 #define WORD_LEN 256
 
 /* Tunables of Linux's TSO/pacing machinery: synack has no TSO (the runner
- * merges segments instead) and no pacing qdisc, so they change nothing. */
+ * merges segments instead) and no pacing qdisc, so they change nothing.
+ * (tcp_min_tso_segs is a real tunable: it floors tso_should_defer's
+ * "full-sized TSO skb" test.) */
 static const char *const meaningless_sysctls[] = {
-    "net.ipv4.tcp_min_tso_segs",
     "net.ipv4.tcp_tso_win_divisor",
     "net.ipv4.tcp_pacing_ss_ratio",
     "net.ipv4.tcp_pacing_ca_ratio",
