@@ -113,6 +113,46 @@ static void test_burst_is_cut_into_half_cwnd_packets_with_psh(void **state)
                               "+0 > P. 9001:10001(1000) ack 1\n");
 }
 
+/* Linux transmits its write queue skb by skb, so a TSO packet also ends
+ * where an skb does, with PSH.  The 40000-byte write makes skbs of the
+ * 16000-byte size goal; the push at cwnd 10 splits the first at 10001
+ * and the rest of it is refilled to 26001 (tcp_sendmsg_locked appends to
+ * the unsent tail); after the ACK, with cwnd 20, the packets end at the
+ * half-cwnd cut (20001) and at that skb's end (26001). */
+static void test_tso_packets_end_at_skb_ends(void **state)
+{
+    (void)state;
+    run_script_expecting_pass("skb_end.pkt", "--strict_segments\n" ACCEPTED
+                              "+0 write(4, ..., 40000) = 40000\n"
+                              "+0 > . 1:1001(1000) ack 1\n"
+                              "+0 > . 1001:2001(1000) ack 1\n"
+                              "+0 > . 2001:3001(1000) ack 1\n"
+                              "+0 > . 3001:4001(1000) ack 1\n"
+                              "+0 > P. 4001:5001(1000) ack 1\n"
+                              "+0 > . 5001:6001(1000) ack 1\n"
+                              "+0 > . 6001:7001(1000) ack 1\n"
+                              "+0 > . 7001:8001(1000) ack 1\n"
+                              "+0 > . 8001:9001(1000) ack 1\n"
+                              "+0 > P. 9001:10001(1000) ack 1\n"
+                              "+.01 < . 1:1(0) ack 10001 win 257\n"
+                              "+0 > . 10001:11001(1000) ack 1\n"
+                              "+0 > . 11001:12001(1000) ack 1\n"
+                              "+0 > . 12001:13001(1000) ack 1\n"
+                              "+0 > . 13001:14001(1000) ack 1\n"
+                              "+0 > . 14001:15001(1000) ack 1\n"
+                              "+0 > . 15001:16001(1000) ack 1\n"
+                              "+0 > . 16001:17001(1000) ack 1\n"
+                              "+0 > . 17001:18001(1000) ack 1\n"
+                              "+0 > . 18001:19001(1000) ack 1\n"
+                              "+0 > P. 19001:20001(1000) ack 1\n"
+                              "+0 > . 20001:21001(1000) ack 1\n"
+                              "+0 > . 21001:22001(1000) ack 1\n"
+                              "+0 > . 22001:23001(1000) ack 1\n"
+                              "+0 > . 23001:24001(1000) ack 1\n"
+                              "+0 > . 24001:25001(1000) ack 1\n"
+                              "+0 > P. 25001:26001(1000) ack 1\n");
+}
+
 /* With tcp_min_tso_segs raised, the packets stay at half cwnd all the same,
  * and the second flight after cwnd doubled is cut at 10 segments. */
 static void test_min_tso_segs_does_not_pass_half_cwnd(void **state)
@@ -210,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_nodelay_pushes_corked_data),
         cmocka_unit_test(test_burst_is_cut_into_half_cwnd_packets_with_psh),
         cmocka_unit_test(test_min_tso_segs_does_not_pass_half_cwnd),
+        cmocka_unit_test(test_tso_packets_end_at_skb_ends),
         cmocka_unit_test(test_slow_start_after_idle_restarts_cwnd),
         cmocka_unit_test(test_last_data_recv_counts_from_establishment),
         cmocka_unit_test(test_user_timeout_clamps_the_retransmission_timer),

@@ -553,22 +553,29 @@ static uint32_t tso_packet_segs(const sk_stack *s, const sk_tcb *t)
  * take the whole skb, wait for the next ACK rather than send a sliver —
  * unless a third of the window is free, the last send was over 1 ms ago,
  * the sender is recovering, or the skb ends with the FIN. */
+/* Where the unsent "skb" holding `nxt` ends, as Linux's write queue
+ * would have cut it: size-goal skbs from skb_base, then the tail skb that
+ * sk_send began at tail_start. */
+static uint32_t unsent_skb_end(sk_tcb *t, uint32_t nxt, uint32_t data_end)
+{
+    uint32_t goal = sk_size_goal(t);
+    if (seq_lt(nxt, t->skb_base) || seq_gt(t->skb_base, data_end))
+        t->skb_base = t->snd_nxt;
+    uint32_t end = nxt - (nxt - t->skb_base) % goal + goal;
+    if (seq_gt(t->tail_start, nxt) && seq_lt(t->tail_start, end))
+        end = t->tail_start;
+    return seq_gt(end, data_end) ? data_end : end;
+}
+
 static bool tso_should_defer(sk_stack *s, sk_tcb *t, uint32_t nxt, uint32_t in_flight, uint32_t data_end,
                              bool fin_queued, bool *cwnd_limited)
 {
     uint32_t mss = t->mss, goal = sk_size_goal(t);
     if (goal <= mss || (t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY)))
         return false;
-    if (seq_lt(nxt, t->skb_base) || seq_gt(t->skb_base, data_end))
-        t->skb_base = t->snd_nxt;
-    uint32_t into = (nxt - t->skb_base) % goal;
-    if (nxt != t->snd_nxt && into != 0)
+    uint32_t skb_end = unsent_skb_end(t, nxt, data_end);
+    if (nxt != t->snd_nxt && (nxt - t->skb_base) % goal != 0)
         return false; /* mid-skb in this burst: Linux already split it */
-    uint32_t skb_end = nxt - into + goal;
-    if (seq_gt(skb_end, data_end) || seq_gt(t->tail_start, nxt))
-        skb_end = seq_gt(t->tail_start, nxt) && seq_lt(t->tail_start, skb_end) ? t->tail_start : data_end;
-    if (seq_gt(skb_end, data_end))
-        skb_end = data_end;
     uint32_t skb_len = skb_end - nxt;
     if (skb_len <= mss)
         return false;
@@ -783,6 +790,15 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
                 break;
             }
         }
+        /* Linux transmits skb by skb: a TSO packet ends where its skb
+         * does, and carries PSH there as a packet cut shorter does. */
+        bool skb_end = false;
+        if (len) {
+            uint32_t end = unsent_skb_end(t, nxt, data_end);
+            if (seq_lt(end, nxt + len) && seq_gt(end, nxt))
+                len = end - nxt;
+            skb_end = nxt + len == end && end != data_end;
+        }
         bool fin = last_with_fin || fin_pending;
         if (fin && len && seq_gt(nxt + len + 1, wnd_end))
             fin = false; /* the FIN follows when the window allows */
@@ -803,8 +819,10 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         plan[n].seq = nxt;
         plan[n].len = len;
         plan[n].fin = fin;
-        plan[n].tso_end = false;
+        plan[n].tso_end = skb_end;
         n++;
+        if (skb_end)
+            run = 0;
         nxt += len + (fin ? 1 : 0);
         in_flight += len + (fin ? 1 : 0);
         if (len < mss && len > 0)
