@@ -87,10 +87,13 @@ static struct sk_cubic *cubic_state(const sk_stack *s, sk_tcb *t)
 {
     if (t->cubic)
         return t->cubic;
-    struct sk_cubic *c = calloc(1, sizeof(*c));
+    struct sk_cubic *c = sk_recycle_take(&((sk_stack *)s)->cubic_bin, sizeof(*c));
     if (!c)
         return NULL;
     hystart_reset(s, t, c);
+    /* Samples taken before the state existed are in the connection's
+     * minimum RTT, which stands in for the delay_min they would have set. */
+    c->delay_min = t->min_rtt_us;
     c->end_seq = t->snd_una - 1;
     c->mark_from = c->karn_end = t->snd_una;
     t->cubic = c;
@@ -158,9 +161,11 @@ static int64_t marked_rtt(const sk_stack *s, sk_tcb *t, struct sk_cubic *c, uint
     return karn ? -1 : rtt;
 }
 
-void sk_cc_free(sk_tcb *t)
+void sk_cc_free(sk_stack *s, sk_tcb *t)
 {
-    free(t->cubic);
+    if (!t->cubic)
+        return;
+    sk_recycle_give(&s->cubic_bin, t->cubic);
     t->cubic = NULL;
 }
 
@@ -170,7 +175,7 @@ void sk_cc_init(sk_stack *s, sk_tcb *t)
     t->cwnd = SK_TCP_INIT_CWND;
     t->ssthresh = 0x7fffffff; /* Linux's TCP_INFINITE_SSTHRESH */
     t->cwnd_cnt = 0;
-    sk_cc_free(t); /* CUBIC starts afresh (Linux's cubictcp_init) */
+    sk_cc_free(s, t); /* CUBIC starts afresh (Linux's cubictcp_init) */
 }
 
 const char *sk_cc_name(const sk_tcb *t) { return is_cubic(t) ? "cubic" : "reno"; }
@@ -190,7 +195,7 @@ int sk_cc_select(sk_stack *s, sk_tcb *t, const char *name)
         return -ENOENT; /* what Linux answers for an algorithm it lacks */
     if (t->cc_reno != reno) {
         t->cc_reno = reno;
-        sk_cc_free(t);
+        sk_cc_free(s, t);
     }
     return 0;
 }
@@ -350,6 +355,12 @@ static void hystart_update(sk_stack *s, sk_tcb *t, struct sk_cubic *c, uint32_t 
 void sk_cc_pkts_acked(sk_stack *s, sk_tcb *t, uint32_t acked, int64_t rtt_us)
 {
     if (!is_cubic(t) || (rtt_us < 0 && !t->cubic))
+        return;
+    /* CUBIC acts only on a window the sender fills (Linux calls
+     * cong_avoid only when tcp_is_cwnd_limited): until then the samples
+     * only lower delay_min, which the state takes from min_rtt when it is
+     * created, so request/response connections never allocate it. */
+    if (!t->cubic && !cwnd_limited(t))
         return;
     struct sk_cubic *c = cubic_state(s, t);
     if (!c)

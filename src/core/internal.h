@@ -347,6 +347,24 @@ typedef struct sk_bind_bucket {
 /* The stack                                                            */
 /* ------------------------------------------------------------------ */
 
+/* Freed per-connection side objects (RACK records, CUBIC state) kept for
+ * reuse: a request/response connection takes and returns them on every
+ * exchange, and malloc/free there showed in the lifecycle profile. */
+typedef struct sk_recycled {
+    struct sk_recycled *next;
+} sk_recycled;
+
+typedef struct sk_recycle_bin {
+    sk_recycled *head;
+    uint32_t count;
+} sk_recycle_bin;
+
+#define SK_RECYCLE_MAX 4096 /* objects kept per kind; the rest go back to malloc */
+
+void *sk_recycle_take(sk_recycle_bin *bin, size_t size);
+void sk_recycle_give(sk_recycle_bin *bin, void *obj);
+void sk_recycle_empty(sk_recycle_bin *bin);
+
 struct sk_stack {
     uint32_t addr;
     uint16_t mtu;
@@ -389,6 +407,7 @@ struct sk_stack {
     bool tx_blocked;   /* the device queue refuses datagrams (sk_stack_set_tx_blocked) */
     bool xmit_failed;  /* the last sk_xmit met a blocked queue */
     bool nagle_push;   /* this output pass ignores Nagle and cork (Linux TCP_NAGLE_PUSH) */
+    sk_recycle_bin rack_bin, cubic_bin;
 
     uint8_t *seg_scratch; /* payload gathered from a send ring (output.c) */
     uint32_t seg_scratch_cap;
@@ -530,7 +549,7 @@ bool sk_sack_next_hole(const sk_tcb *t, uint32_t from, uint32_t *start, uint32_t
 uint32_t sk_sack_pipe(const sk_tcb *t);
 
 /* rack.c */
-void sk_rack_free(sk_tcb *t);
+void sk_rack_free(sk_stack *s, sk_tcb *t);
 void sk_rack_on_send(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end, bool retrans);
 void sk_rack_clip(const sk_tcb *t, uint32_t *start, uint32_t *end);
 uint32_t sk_rack_sack(sk_stack *s, sk_tcb *t, const sk_segment *seg);
@@ -582,7 +601,7 @@ struct sk_cubic {
 void sk_cc_init(sk_stack *s, sk_tcb *t);
 int sk_cc_select(sk_stack *s, sk_tcb *t, const char *name);
 const char *sk_cc_name(const sk_tcb *t);
-void sk_cc_free(sk_tcb *t);
+void sk_cc_free(sk_stack *s, sk_tcb *t);
 void sk_cc_pkts_acked(sk_stack *s, sk_tcb *t, uint32_t acked, int64_t rtt_us);
 void sk_cc_sent(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len, bool retrans);
 void sk_cc_on_ack(sk_stack *s, sk_tcb *t, uint32_t acked);

@@ -756,7 +756,7 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
     uint32_t nxt = t->snd_nxt, in_flight = sk_flight_size(t), sml = t->snd_sml;
     bool cwnd_full = false;
     bool nagle_held = false; /* the burst stops at a small tail Nagle or a cork holds */
-    uint32_t tso_segs = tso_packet_segs(s, t), run = 0;
+    uint32_t tso_segs = 0, run = 0; /* computed when a burst has a second segment */
     for (;;) {
         uint32_t data_end = t->snd_una + t->sndq.len;
         bool fin_queued = (t->flags & SK_F_SHUT_WR) != 0;
@@ -811,7 +811,9 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         /* Linux cuts a burst into TSO packets of tcp_tso_autosize()
          * segments; each packet that is followed by more carries PSH on
          * its last segment. */
-        if (run == tso_segs) {
+        if (n && !tso_segs)
+            tso_segs = tso_packet_segs(s, t);
+        if (n && run == tso_segs) {
             plan[n - 1].tso_end = true;
             run = 0;
         }

@@ -27,7 +27,7 @@ static bool sent_after(uint32_t t1, uint32_t t2, uint32_t seq1, uint32_t seq2)
 static sk_rack *rack_get(sk_stack *s, sk_tcb *t)
 {
     if (!t->rack) {
-        t->rack = calloc(1, sizeof(*t->rack));
+        t->rack = sk_recycle_take(&s->rack_bin, sizeof(*t->rack));
         if (t->rack) {
             t->rack->reordering = (uint16_t)s->cfg.tcp_reordering;
             t->rack->segs = t->rack->inline_segs;
@@ -37,11 +37,13 @@ static sk_rack *rack_get(sk_stack *s, sk_tcb *t)
     return t->rack;
 }
 
-void sk_rack_free(sk_tcb *t)
+void sk_rack_free(sk_stack *s, sk_tcb *t)
 {
-    if (t->rack && t->rack->segs != t->rack->inline_segs)
+    if (!t->rack)
+        return;
+    if (t->rack->segs != t->rack->inline_segs)
         free(t->rack->segs);
-    free(t->rack);
+    sk_recycle_give(&s->rack_bin, t->rack);
     t->rack = NULL;
 }
 
@@ -233,7 +235,7 @@ uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una)
     if (!r->n && r->reordering == s->cfg.tcp_reordering && !r->reord_seen) {
         /* Nothing in flight and nothing learned: an idle connection keeps
          * no scoreboard. */
-        sk_rack_free(t);
+        sk_rack_free(s, t);
     } else if (!r->n && r->segs != r->inline_segs) {
         free(r->segs);
         r->segs = r->inline_segs;

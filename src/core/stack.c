@@ -144,6 +144,8 @@ void sk_stack_free(sk_stack *s)
     free(s->bind_buckets);
     sk_tw_destroy(&s->tw);
     free(s->seg_scratch);
+    sk_recycle_empty(&s->rack_bin);
+    sk_recycle_empty(&s->cubic_bin);
     free(s->conn_buckets);
     free(s->fds);
     free(s);
@@ -492,8 +494,8 @@ void sk_tcb_free(sk_stack *s, sk_tcb *t)
     sk_ring_free(&t->sndq);
     sk_ring_free(&t->rcvq);
     sk_sack_clear(t);
-    sk_rack_free(t);
-    sk_cc_free(t);
+    sk_rack_free(s, t);
+    sk_cc_free(s, t);
     while (t->ooo) {
         sk_ooo_seg *n = t->ooo->next;
         free(t->ooo);
@@ -638,4 +640,37 @@ const char *sk_errno_name(int err)
     SK_ERRNO_LIST(SK_ERR_NAME)
 #undef SK_ERR_NAME
     return "EUNKNOWN";
+}
+
+void *sk_recycle_take(sk_recycle_bin *bin, size_t size)
+{
+    sk_recycled *o = bin->head;
+    if (!o)
+        return calloc(1, size);
+    bin->head = o->next;
+    bin->count--;
+    memset(o, 0, size);
+    return o;
+}
+
+void sk_recycle_give(sk_recycle_bin *bin, void *obj)
+{
+    if (bin->count >= SK_RECYCLE_MAX) {
+        free(obj);
+        return;
+    }
+    sk_recycled *o = obj;
+    o->next = bin->head;
+    bin->head = o;
+    bin->count++;
+}
+
+void sk_recycle_empty(sk_recycle_bin *bin)
+{
+    while (bin->head) {
+        sk_recycled *o = bin->head;
+        bin->head = o->next;
+        free(o);
+    }
+    bin->count = 0;
 }
