@@ -659,6 +659,8 @@ static bool retransmit_lost(sk_stack *s, sk_tcb *t)
         uint32_t next_sacked = sk_sack_next_start(t, t->rtx_nxt);
         if (t->sack_n && len > next_sacked - t->rtx_nxt)
             len = next_sacked - t->rtx_nxt;
+        /* tcp_retrans_try_collapse() never merges across a record end */
+        len = sk_eor_clip(t, t->rtx_nxt, len);
         bool fin = (t->flags & SK_F_FIN_SENT) && t->rtx_nxt + len == data_end && seq_gt(t->snd_nxt, data_end);
         if (!len && !fin) {
             t->flags &= ~SK_F_LOSS_RECOVERY;
@@ -709,6 +711,7 @@ static bool retransmit_holes(sk_stack *s, sk_tcb *t)
         uint32_t data_end = t->snd_una + t->sndq.len;
         if (seq_gt(start + len, data_end))
             len = seq_gt(data_end, start) ? data_end - start : 0;
+        len = sk_eor_clip(t, start, len); /* a retransmission stays within its record */
         bool fin = (t->flags & SK_F_FIN_SENT) && start + len == data_end && seq_gt(t->snd_nxt, data_end);
         if (!len && !fin)
             return true;
@@ -901,6 +904,7 @@ void sk_write_wakeup(sk_stack *s, sk_tcb *t)
             len = t->mss;
         if (len > wnd_end - t->snd_nxt)
             len = wnd_end - t->snd_nxt;
+        len = sk_eor_clip(t, t->snd_nxt, len); /* the probe comes from one skb */
         send_data_segment(s, t, t->snd_nxt, len, false, true);
         return;
     }
@@ -923,7 +927,7 @@ void sk_send_loss_probe(sk_stack *s, sk_tcb *t)
     bool sent = false;
     if (seq_lt(t->snd_nxt, data_end)) {
         uint32_t avail = data_end - t->snd_nxt;
-        uint32_t len = avail < mss ? avail : mss;
+        uint32_t len = sk_eor_clip(t, t->snd_nxt, avail < mss ? avail : mss);
         if (seq_leq(t->snd_nxt + len, wnd_end)) {
             bool fin = (t->flags & SK_F_SHUT_WR) && t->snd_nxt + len == data_end &&
                        seq_leq(t->snd_nxt + len + 1, wnd_end);
@@ -941,6 +945,13 @@ void sk_send_loss_probe(sk_stack *s, sk_tcb *t)
         uint32_t outstanding = seq_gt(sent_end, t->snd_una) ? sent_end - t->snd_una : 0;
         bool fin = (t->flags & SK_F_FIN_SENT) && seq_gt(t->snd_nxt, data_end);
         uint32_t len = 0;
+        /* The last skb begins no earlier than the last record end below
+         * it (tcp_rtx_queue_tail never spans a MSG_EOR record). */
+        uint32_t rec_start, rec_next;
+        bool has_rec;
+        sk_eor_around(t, sent_end - 1, &rec_start, &has_rec, &rec_next);
+        if (has_rec && seq_gt(rec_start, t->snd_una) && seq_lt(rec_start, sent_end))
+            outstanding = sent_end - rec_start;
         if (!(fin && (t->flags & SK_F_FIN_ALONE)) && outstanding) {
             len = outstanding % mss;
             if (!len)
@@ -975,6 +986,7 @@ void sk_retransmit_head(sk_stack *s, sk_tcb *t)
     uint32_t data_end = t->snd_una + t->sndq.len;
     uint32_t sent_data = seq_lt(t->snd_una, data_end) ? (seq_lt(t->snd_nxt, data_end) ? t->snd_nxt : data_end) - t->snd_una : 0;
     uint32_t len = sent_data < t->mss ? sent_data : t->mss;
+    len = sk_eor_clip(t, t->snd_una, len); /* the head skb ends at its record's end */
     bool fin = (t->flags & SK_F_FIN_SENT) && t->snd_una + len == data_end && seq_gt(t->snd_nxt, data_end);
     if (!len && !fin)
         return;
