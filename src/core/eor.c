@@ -130,3 +130,17 @@ bool sk_eor_is_end(sk_tcb *t, uint32_t seq)
     bool has_prev;
     return sk_eor_around(t, seq - 1, &prev, &has_prev, &next) && next == seq;
 }
+
+uint32_t sk_eor_segs(sk_tcb *t, uint32_t from, uint32_t to, uint32_t mss)
+{
+    uint32_t segs = 0;
+    while (seq_lt(from, to)) {
+        uint32_t prev, next, end = to;
+        bool has_prev;
+        if (sk_eor_around(t, from, &prev, &has_prev, &next) && seq_lt(next, to))
+            end = next;
+        segs += (end - from + mss - 1) / mss;
+        from = end;
+    }
+    return segs;
+}

@@ -559,6 +559,8 @@ bool sk_eor_tail_closed(sk_tcb *t, uint32_t data_end); /* a record ends at data_
 bool sk_eor_around(sk_tcb *t, uint32_t seq, uint32_t *prev, bool *has_prev, uint32_t *next);
 uint32_t sk_eor_clip(sk_tcb *t, uint32_t seq, uint32_t len); /* len cut at the next record end */
 bool sk_eor_is_end(sk_tcb *t, uint32_t seq);
+/* Segments [from, to) takes when no segment spans a record end */
+uint32_t sk_eor_segs(sk_tcb *t, uint32_t from, uint32_t to, uint32_t mss);
 
 /* rack.c */
 void sk_rack_free(sk_tcb *t);

@@ -668,6 +668,11 @@ static bool retransmit_lost(sk_stack *s, sk_tcb *t)
         }
         if (sk_flight_size(t) >= t->cwnd * mss)
             return false;
+        /* Linux counts packets (tcp_packets_in_flight), which bytes
+         * approximate while segments are full; short MSG_EOR records
+         * are packets of their own, so count them as such. */
+        if (t->ext && t->ext->eor_n && sk_eor_segs(t, t->snd_una, t->rtx_nxt, mss) >= t->cwnd)
+            return false;
         if (seq_gt(t->rtx_nxt + len, t->snd_una + t->snd_wnd) && len)
             return false;
         send_data_segment(s, t, t->rtx_nxt, len, fin, false);
