@@ -243,6 +243,80 @@ static void test_user_timeout_clamps_the_retransmission_timer(void **state)
                               "1.91 read(3, ..., 100) = -1 ETIMEDOUT (Connection timed out)\n");
 }
 
+/* MSG_EOR as Linux's tcp_sendmsg_locked() marks it (the skb's eor bit):
+ * the unsent 400-byte tail of the first write takes the first record,
+ * which then ends its skb; the next record and the plain write after it
+ * each start skbs of their own (tcp_skb_can_collapse_to), so after the
+ * ACK no segment spans a record end and each record end carries PSH. */
+static void test_eor_records_are_never_merged(void **state)
+{
+    (void)state;
+    run_script_expecting_pass("eor_records.pkt", "--strict_segments\n" ACCEPTED
+                              "+0 write(4, ..., 10400) = 10400\n"
+                              "+0 send(4, ..., 300, MSG_EOR) = 300\n"
+                              "+0 send(4, ..., 300, MSG_EOR) = 300\n"
+                              "+0 write(4, ..., 2500) = 2500\n"
+                              "+0 > . 1:1001(1000) ack 1\n"
+                              "+0 > . 1001:2001(1000) ack 1\n"
+                              "+0 > . 2001:3001(1000) ack 1\n"
+                              "+0 > . 3001:4001(1000) ack 1\n"
+                              "+0 > P. 4001:5001(1000) ack 1\n"
+                              "+0 > . 5001:6001(1000) ack 1\n"
+                              "+0 > . 6001:7001(1000) ack 1\n"
+                              "+0 > . 7001:8001(1000) ack 1\n"
+                              "+0 > . 8001:9001(1000) ack 1\n"
+                              "+0 > P. 9001:10001(1000) ack 1\n"
+                              "+.01 < . 1:1(0) ack 10001 win 257\n"
+                              "+0 > P. 10001:10701(700) ack 1\n"
+                              "+0 > P. 10701:11001(300) ack 1\n"
+                              "+0 > . 11001:12001(1000) ack 1\n"
+                              "+0 > . 12001:13001(1000) ack 1\n"
+                              /* Nagle holds the 500-byte tail of the last
+                               * skb while the short record is unacked
+                               * (tcp_mss_split_point, tcp_minshall_check) */
+                              "+.01 < . 1:1(0) ack 11001 win 257\n"
+                              "+0 > P. 13001:13501(500) ack 1\n");
+}
+
+/* tcp_write_xmit() applies Nagle only to the last skb: a short record
+ * held while the first is unacknowledged goes out, with PSH, as soon as
+ * a later write queues data behind it. */
+static void test_eor_record_behind_data_is_not_held_by_nagle(void **state)
+{
+    (void)state;
+    run_script_expecting_pass("eor_nagle.pkt", "--strict_segments\n" ACCEPTED
+                              "+0 send(4, ..., 300, MSG_EOR) = 300\n"
+                              "+0 > P. 1:301(300) ack 1\n"
+                              "+0 send(4, ..., 300, MSG_EOR) = 300\n"
+                              "+.01 write(4, ..., 2000) = 2000\n"
+                              "+0 > P. 301:601(300) ack 1\n"
+                              "+0 > . 601:1601(1000) ack 1\n"
+                              "+0 > P. 1601:2601(1000) ack 1\n");
+}
+
+/* Retransmissions stay within a record, as Linux resends skb by skb and
+ * tcp_retrans_try_collapse() refuses an eor skb: after the RTO the three
+ * 300-byte records are resent one by one, each with its PSH, where plain
+ * data would have been resent as one 900-byte segment; each is a packet
+ * of the loss window (one after the RTO, two after the first ACK). */
+static void test_eor_retransmissions_stop_at_record_ends(void **state)
+{
+    (void)state;
+    run_script_expecting_pass("eor_rto.pkt", "--strict_segments\n" ACCEPTED
+                              "+0 setsockopt(4, IPPROTO_TCP, TCP_NODELAY, [1], 4) = 0\n"
+                              "+0 send(4, ..., 300, MSG_EOR) = 300\n"
+                              "+0 > P. 1:301(300) ack 1\n"
+                              "+0 send(4, ..., 300, MSG_EOR) = 300\n"
+                              "+0 > P. 301:601(300) ack 1\n"
+                              "+0 send(4, ..., 300, MSG_EOR) = 300\n"
+                              "+0 > P. 601:901(300) ack 1\n"
+                              "* > P. 1:301(300) ack 1\n"
+                              "+.01 < . 1:1(0) ack 301 win 257\n"
+                              "+0 > P. 301:601(300) ack 1\n"
+                              "+0 > P. 601:901(300) ack 1\n"
+                              "+.01 < . 1:1(0) ack 901 win 257\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +328,9 @@ int main(void)
         cmocka_unit_test(test_slow_start_after_idle_restarts_cwnd),
         cmocka_unit_test(test_last_data_recv_counts_from_establishment),
         cmocka_unit_test(test_user_timeout_clamps_the_retransmission_timer),
+        cmocka_unit_test(test_eor_records_are_never_merged),
+        cmocka_unit_test(test_eor_record_behind_data_is_not_held_by_nagle),
+        cmocka_unit_test(test_eor_retransmissions_stop_at_record_ends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

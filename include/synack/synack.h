@@ -173,6 +173,7 @@ sk_time_ns sk_now(const sk_stack *stack);
 
 #define SK_MSG_PEEK 0x2
 #define SK_MSG_DONTWAIT 0x40
+#define SK_MSG_EOR 0x80 /* ends a record: later data never shares its segments */
 #define SK_MSG_NOSIGNAL 0x4000 /* accepted; synack never raises signals */
 #define SK_MSG_MORE 0x8000
 #define SK_MSG_ZEROCOPY 0x4000000 /* accepted, as SO_ZEROCOPY */

@@ -154,6 +154,24 @@ typedef struct sk_rack {
     sk_txseg inline_segs[4]; /* a short flight needs no second allocation */
 } sk_rack;
 
+/* Per-connection state most connections never need, allocated on first
+ * use (sk_tcb_ext_get) and freed with the tcb: the MSG_EOR record ends of
+ * the send queue, and two rarely set socket options.  Those options moved
+ * here from sk_tcb to make room for this pointer, since sk_tcb must stay
+ * within its 456-byte malloc class: a connection that never uses MSG_EOR,
+ * SO_LINGER or TCP_NOTSENT_LOWAT pays 8 bytes for the pointer and no more.
+ * (Hanging the records off sk_rack instead would tie them to SACK.) */
+typedef struct sk_tcb_ext {
+    int32_t linger_s;       /* SO_LINGER seconds, -1 unset */
+    uint32_t notsent_lowat; /* TCP_NOTSENT_LOWAT, 0 = the sysctl */
+    /* Linux's skb eor bits (tcp_sendmsg_locked sets TCP_SKB_CB(skb)->eor
+     * when a MSG_EOR write completes): the sequence numbers where such a
+     * record ends, ascending, all above SND.UNA once trimmed; the live
+     * entries are eor[eor_head .. eor_head + eor_n). */
+    uint32_t *eor;
+    uint32_t eor_head, eor_n, eor_cap;
+} sk_tcb_ext;
+
 typedef struct sk_tcb {
     struct sk_tcb *hnext; /* connection-table chain */
     sk_timer timer;       /* armed at the earliest of the deadlines below */
@@ -207,7 +225,7 @@ typedef struct sk_tcb {
     uint32_t cwnd_usage_seq;  /* end of the window whose cwnd use is tracked */
     uint16_t max_packets_out; /* most segments in flight in that window */
     int16_t so_error;         /* pending error, positive errno */
-    int linger_s;      /* SO_LINGER seconds, -1 unset */
+    uint32_t user_timeout_ms;
 
     /* deadlines (absolute ns, 0 when idle); the timer is armed at the min */
     sk_time_ns rto_at, delack_at, keepalive_at;
@@ -227,8 +245,7 @@ typedef struct sk_tcb {
     /* socket options */
     uint32_t sndbuf, rcvbuf; /* sndbuf: Linux's sk_sndbuf, grown only by tcp_sndbuf_expand */
     sk_rack *rack; /* SACK connections that sent data (rack.c) */
-    uint32_t user_timeout_ms;
-    uint32_t notsent_lowat; /* TCP_NOTSENT_LOWAT, 0 = the sysctl */
+    struct sk_tcb_ext *ext; /* rarely needed state, NULL until used (sk_tcb_ext) */
     uint32_t total_retrans; /* TCP_INFO */
     /* Linux's chrono_stat, in ms (jiffies at HZ=1000): while the chrono
      * runs (SK_SND_BUSY / SK_SND_LIMITED) the mark is now minus the time
@@ -547,6 +564,22 @@ uint32_t sk_sack_skip(const sk_tcb *t, uint32_t seq);
 uint32_t sk_sack_next_start(const sk_tcb *t, uint32_t seq);
 bool sk_sack_next_hole(const sk_tcb *t, uint32_t from, uint32_t *start, uint32_t *len);
 uint32_t sk_sack_pipe(const sk_tcb *t);
+
+/* eor.c: sk_tcb_ext and MSG_EOR record ends */
+sk_tcb_ext *sk_tcb_ext_get(sk_tcb *t);
+void sk_tcb_ext_free(sk_tcb *t);
+static inline int sk_linger_s(const sk_tcb *t) { return t->ext ? t->ext->linger_s : -1; }
+static inline uint32_t sk_notsent_lowat_opt(const sk_tcb *t) { return t->ext ? t->ext->notsent_lowat : 0; }
+bool sk_eor_reserve(sk_tcb *t); /* room for one more sk_eor_mark */
+void sk_eor_mark(sk_tcb *t, uint32_t end);
+bool sk_eor_tail_closed(sk_tcb *t, uint32_t data_end); /* a record ends at data_end */
+/* The record ends around seq: the last at or below it (*prev, when
+ * *has_prev) and, returned true, the first above it (*next). */
+bool sk_eor_around(sk_tcb *t, uint32_t seq, uint32_t *prev, bool *has_prev, uint32_t *next);
+uint32_t sk_eor_clip(sk_tcb *t, uint32_t seq, uint32_t len); /* len cut at the next record end */
+bool sk_eor_is_end(sk_tcb *t, uint32_t seq);
+/* Segments [from, to) takes when no segment spans a record end */
+uint32_t sk_eor_segs(sk_tcb *t, uint32_t from, uint32_t to, uint32_t mss);
 
 /* rack.c */
 void sk_rack_free(sk_stack *s, sk_tcb *t);

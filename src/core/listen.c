@@ -358,7 +358,15 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
     t->keepintvl_s = l->keepintvl_s;
     t->keepcnt = l->keepcnt;
     t->user_timeout_ms = l->user_timeout_ms;
-    t->linger_s = l->linger_s;
+    /* SO_LINGER and TCP_NOTSENT_LOWAT are inherited as Linux's clone
+     * copies the socket; only a listener that set them has an ext. */
+    if (l->ext && (l->ext->linger_s != -1 || l->ext->notsent_lowat)) {
+        sk_tcb_ext *x = sk_tcb_ext_get(t);
+        if (x) {
+            x->linger_s = l->ext->linger_s;
+            x->notsent_lowat = l->ext->notsent_lowat;
+        }
+    }
     if (l->flags & SK_F_LINGER)
         t->flags |= SK_F_LINGER;
     t->advmss = l->user_mss && l->user_mss < sk_default_advmss(s) ? l->user_mss : sk_default_advmss(s);

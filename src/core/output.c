@@ -467,7 +467,10 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
     }
     uint16_t flags = SK_TH_ACK;
     uint32_t data_end = t->snd_una + t->sndq.len;
-    if (len && (push || (seq + len == data_end && t->tail_push)))
+    /* An skb ending a MSG_EOR record was the tail when its write ended,
+     * so tcp_push() marked it with PSH; the mark lives in the skb and so
+     * rides every (re)transmission of its end. */
+    if (len && (push || (seq + len == data_end && t->tail_push) || sk_eor_is_end(t, seq + len)))
         flags |= SK_TH_PSH;
     if (fin)
         flags |= SK_TH_FIN;
@@ -555,15 +558,33 @@ static uint32_t tso_packet_segs(const sk_stack *s, const sk_tcb *t)
  * the sender is recovering, or the skb ends with the FIN. */
 /* Where the unsent "skb" holding `nxt` ends, as Linux's write queue
  * would have cut it: size-goal skbs from skb_base, then the tail skb that
- * sk_send began at tail_start. */
-static uint32_t unsent_skb_end(sk_tcb *t, uint32_t nxt, uint32_t data_end)
+ * sk_send began at tail_start; an skb also ends where a MSG_EOR record
+ * does, and the next begins there (tcp_skb_can_collapse_to).  *at_start
+ * tells whether `nxt` is where such an skb begins. */
+static uint32_t unsent_skb_end(sk_tcb *t, uint32_t nxt, uint32_t data_end, bool *at_start)
 {
     uint32_t goal = sk_size_goal(t);
-    if (seq_lt(nxt, t->skb_base) || seq_gt(t->skb_base, data_end))
-        t->skb_base = t->snd_nxt;
-    uint32_t end = nxt - (nxt - t->skb_base) % goal + goal;
+    uint32_t prev = 0, next = 0, base = t->skb_base;
+    bool has_prev = false;
+    bool has_next = sk_eor_around(t, nxt, &prev, &has_prev, &next);
+    if (has_prev && seq_gt(prev, t->snd_una) && (seq_gt(prev, base) || seq_lt(nxt, base))) {
+        base = prev; /* skbs after a record end are cut from it */
+    } else if (seq_lt(nxt, base) || seq_gt(base, data_end)) {
+        /* A record ending at or before skb_base holds nxt: sk_send moved
+         * skb_base past it, so leave skb_base alone and cut the
+         * record's unsent part from snd_nxt as an unsplit tail. */
+        if (has_next && seq_leq(next, base) && !seq_gt(base, data_end))
+            base = t->snd_nxt;
+        else
+            base = t->skb_base = t->snd_nxt;
+    }
+    uint32_t end = nxt - (nxt - base) % goal + goal;
     if (seq_gt(t->tail_start, nxt) && seq_lt(t->tail_start, end))
         end = t->tail_start;
+    if (has_next && seq_lt(next, end))
+        end = next;
+    if (at_start)
+        *at_start = (nxt - base) % goal == 0;
     return seq_gt(end, data_end) ? data_end : end;
 }
 
@@ -573,14 +594,17 @@ static bool tso_should_defer(sk_stack *s, sk_tcb *t, uint32_t nxt, uint32_t in_f
     uint32_t mss = t->mss, goal = sk_size_goal(t);
     if (goal <= mss || (t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY)))
         return false;
-    uint32_t skb_end = unsent_skb_end(t, nxt, data_end);
-    if (nxt != t->snd_nxt && (nxt - t->skb_base) % goal != 0)
+    bool at_start;
+    uint32_t skb_end = unsent_skb_end(t, nxt, data_end, &at_start);
+    if (nxt != t->snd_nxt && !at_start)
         return false; /* mid-skb in this burst: Linux already split it */
     uint32_t skb_len = skb_end - nxt;
     if (skb_len <= mss)
         return false;
     if (fin_queued && skb_end == data_end)
         return false; /* it will get no more data: do not wait */
+    if (sk_eor_is_end(t, skb_end))
+        return false; /* nor will an skb that ends a MSG_EOR record */
     /* The last send was not recent: no bursts to smooth.  Linux tests
      * tcp_wstamp_ns, which each skb sent earlier in this same
      * tcp_write_xmit() loop has just moved to now; the plan loop sends
@@ -635,12 +659,19 @@ static bool retransmit_lost(sk_stack *s, sk_tcb *t)
         uint32_t next_sacked = sk_sack_next_start(t, t->rtx_nxt);
         if (t->sack_n && len > next_sacked - t->rtx_nxt)
             len = next_sacked - t->rtx_nxt;
+        /* tcp_retrans_try_collapse() never merges across a record end */
+        len = sk_eor_clip(t, t->rtx_nxt, len);
         bool fin = (t->flags & SK_F_FIN_SENT) && t->rtx_nxt + len == data_end && seq_gt(t->snd_nxt, data_end);
         if (!len && !fin) {
             t->flags &= ~SK_F_LOSS_RECOVERY;
             break;
         }
         if (sk_flight_size(t) >= t->cwnd * mss)
+            return false;
+        /* Linux counts packets (tcp_packets_in_flight), which bytes
+         * approximate while segments are full; short MSG_EOR records
+         * are packets of their own, so count them as such. */
+        if (t->ext && t->ext->eor_n && sk_eor_segs(t, t->snd_una, t->rtx_nxt, mss) >= t->cwnd)
             return false;
         if (seq_gt(t->rtx_nxt + len, t->snd_una + t->snd_wnd) && len)
             return false;
@@ -685,6 +716,7 @@ static bool retransmit_holes(sk_stack *s, sk_tcb *t)
         uint32_t data_end = t->snd_una + t->sndq.len;
         if (seq_gt(start + len, data_end))
             len = seq_gt(data_end, start) ? data_end - start : 0;
+        len = sk_eor_clip(t, start, len); /* a retransmission stays within its record */
         bool fin = (t->flags & SK_F_FIN_SENT) && start + len == data_end && seq_gt(t->snd_nxt, data_end);
         if (!len && !fin)
             return true;
@@ -779,25 +811,28 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
             break;
         if (avail > mss && tso_should_defer(s, t, nxt, in_flight, data_end, fin_queued, &cwnd_full))
             break;
+        /* Linux transmits skb by skb: a TSO packet ends where its skb
+         * does, and carries PSH there as a packet cut shorter does. */
+        bool skb_end = false;
+        if (len) {
+            uint32_t end = unsent_skb_end(t, nxt, data_end, NULL);
+            if (seq_lt(end, nxt + len) && seq_gt(end, nxt))
+                len = end - nxt;
+            skb_end = nxt + len == end && end != data_end;
+        }
         /* Nagle (RFC 896) with Minshall's refinement as Linux applies it:
-         * hold a small segment while an earlier small one is unacked. */
+         * hold a small segment while an earlier small one is unacked.
+         * tcp_write_xmit() asks only of the last skb (the others go with
+         * TCP_NAGLE_PUSH), so a short MSG_EOR record with more queued
+         * behind it is never held. */
         bool last_with_fin = fin_queued && nxt + len == data_end;
-        if (len < mss && len > 0 && !last_with_fin && !s->nagle_push) {
+        if (len < mss && len > 0 && nxt + len == data_end && !last_with_fin && !s->nagle_push) {
             /* snd_sml counts only while it lies in flight. */
             bool small_in_flight = seq_gt(sml, t->snd_una) && seq_leq(sml, nxt);
             if ((t->flags & SK_F_CORK) || (small_in_flight && !(t->flags & SK_F_NODELAY))) {
                 nagle_held = true;
                 break;
             }
-        }
-        /* Linux transmits skb by skb: a TSO packet ends where its skb
-         * does, and carries PSH there as a packet cut shorter does. */
-        bool skb_end = false;
-        if (len) {
-            uint32_t end = unsent_skb_end(t, nxt, data_end);
-            if (seq_lt(end, nxt + len) && seq_gt(end, nxt))
-                len = end - nxt;
-            skb_end = nxt + len == end && end != data_end;
         }
         bool fin = last_with_fin || fin_pending;
         if (fin && len && seq_gt(nxt + len + 1, wnd_end))
@@ -876,6 +911,7 @@ void sk_write_wakeup(sk_stack *s, sk_tcb *t)
             len = t->mss;
         if (len > wnd_end - t->snd_nxt)
             len = wnd_end - t->snd_nxt;
+        len = sk_eor_clip(t, t->snd_nxt, len); /* the probe comes from one skb */
         send_data_segment(s, t, t->snd_nxt, len, false, true);
         return;
     }
@@ -898,7 +934,7 @@ void sk_send_loss_probe(sk_stack *s, sk_tcb *t)
     bool sent = false;
     if (seq_lt(t->snd_nxt, data_end)) {
         uint32_t avail = data_end - t->snd_nxt;
-        uint32_t len = avail < mss ? avail : mss;
+        uint32_t len = sk_eor_clip(t, t->snd_nxt, avail < mss ? avail : mss);
         if (seq_leq(t->snd_nxt + len, wnd_end)) {
             bool fin = (t->flags & SK_F_SHUT_WR) && t->snd_nxt + len == data_end &&
                        seq_leq(t->snd_nxt + len + 1, wnd_end);
@@ -916,6 +952,13 @@ void sk_send_loss_probe(sk_stack *s, sk_tcb *t)
         uint32_t outstanding = seq_gt(sent_end, t->snd_una) ? sent_end - t->snd_una : 0;
         bool fin = (t->flags & SK_F_FIN_SENT) && seq_gt(t->snd_nxt, data_end);
         uint32_t len = 0;
+        /* The last skb begins no earlier than the last record end below
+         * it (tcp_rtx_queue_tail never spans a MSG_EOR record). */
+        uint32_t rec_start, rec_next;
+        bool has_rec;
+        sk_eor_around(t, sent_end - 1, &rec_start, &has_rec, &rec_next);
+        if (has_rec && seq_gt(rec_start, t->snd_una) && seq_lt(rec_start, sent_end))
+            outstanding = sent_end - rec_start;
         if (!(fin && (t->flags & SK_F_FIN_ALONE)) && outstanding) {
             len = outstanding % mss;
             if (!len)
@@ -950,6 +993,7 @@ void sk_retransmit_head(sk_stack *s, sk_tcb *t)
     uint32_t data_end = t->snd_una + t->sndq.len;
     uint32_t sent_data = seq_lt(t->snd_una, data_end) ? (seq_lt(t->snd_nxt, data_end) ? t->snd_nxt : data_end) - t->snd_una : 0;
     uint32_t len = sent_data < t->mss ? sent_data : t->mss;
+    len = sk_eor_clip(t, t->snd_una, len); /* the head skb ends at its record's end */
     bool fin = (t->flags & SK_F_FIN_SENT) && t->snd_una + len == data_end && seq_gt(t->snd_nxt, data_end);
     if (!len && !fin)
         return;

@@ -358,7 +358,8 @@ void sk_sndbuf_established(sk_stack *s, sk_tcb *t)
  * (4294967295, i.e. unlimited, by default). */
 static uint32_t notsent_lowat(const sk_stack *s, const sk_tcb *t)
 {
-    return t->notsent_lowat ? t->notsent_lowat : (uint32_t)s->cfg.tcp_notsent_lowat;
+    uint32_t v = sk_notsent_lowat_opt(t);
+    return v ? v : (uint32_t)s->cfg.tcp_notsent_lowat;
 }
 
 /* Linux's sk_stream_memory_free(): may a new skb be started?  (wake = 0) */
@@ -535,6 +536,11 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
      * the part the windows do not take becomes the new tail. */
     uint32_t goal = sk_size_goal(t);
     bool more = (flags & SK_MSG_MORE) != 0;
+    /* MSG_EOR needs room to note the record end before any byte is
+     * queued, so that a write that succeeds always ends its record. */
+    bool eor = (flags & SK_MSG_EOR) != 0;
+    if (eor && !sk_eor_reserve(t))
+        return -ENOBUFS;
     uint32_t saved = t->flags;
     if (more)
         t->flags |= SK_F_CORK;
@@ -551,7 +557,10 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
             t->skb_base = t->tail_start;
         }
         uint32_t tail_len = data_end - t->tail_start;
-        if (tail_len == 0 || tail_len >= goal) {
+        /* tcp_skb_can_collapse_to(): nothing is appended to an skb that
+         * ends a MSG_EOR record; the write starts a new one. */
+        bool closed = tail_len && sk_eor_tail_closed(t, data_end);
+        if (tail_len == 0 || tail_len >= goal || closed) {
             if (!stream_memory_free(s, t)) {
                 /* no new skb: sk_stream_memory_free() says no
                  * (wait_for_space sets SOCK_NOSPACE) */
@@ -560,7 +569,7 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
                 break;
             }
             t->tail_start = data_end;
-            if ((data_end - t->skb_base) % goal)
+            if (closed || (data_end - t->skb_base) % goal)
                 t->skb_base = data_end; /* the previous tail was short */
             tail_len = 0;
         }
@@ -580,6 +589,10 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
      * MSG_MORE; a write that runs out of room pushes what it queued
      * regardless (the wait_for_space path drops MSG_MORE). */
     if (done && done != (size_t)-1) {
+        /* Only a write that queued all of its data ends the record
+         * (tcp_sendmsg_locked marks the skb once msg_data_left is 0). */
+        if (eor && done == len)
+            sk_eor_mark(t, t->snd_una + t->sndq.len);
         if (!more || out_of_room)
             t->tail_push = true;
         if (out_of_room && more && !(saved & SK_F_CORK))
@@ -782,7 +795,7 @@ int sk_close(sk_stack *s, int fd)
         sk_tcb_done(s, t, "close() with unread data");
         return 0;
     }
-    if ((t->flags & SK_F_LINGER) && t->linger_s == 0) {
+    if ((t->flags & SK_F_LINGER) && sk_linger_s(t) == 0) {
         /* SO_LINGER {1, 0}: abort.  Linux's tcp_disconnect() resets any
          * synchronized connection and counts it as TCPAbortOnData. */
         if (t->state != SK_TCP_CLOSE) {
@@ -855,11 +868,14 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
                 return -EINVAL;
             struct sk_linger lg;
             memcpy(&lg, val, sizeof(lg));
+            sk_tcb_ext *x = sk_tcb_ext_get(t);
+            if (!x)
+                return -ENOMEM;
             if (lg.l_onoff)
                 t->flags |= SK_F_LINGER;
             else
                 t->flags &= ~SK_F_LINGER;
-            t->linger_s = lg.l_linger < 0 ? 0 : lg.l_linger;
+            x->linger_s = lg.l_linger < 0 ? 0 : lg.l_linger;
             return 0;
         }
         if ((rc = read_int(val, len, &v)) != 0)
@@ -977,7 +993,11 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
         }
         return 0;
     case SK_TCP_NOTSENT_LOWAT:
-        t->notsent_lowat = (uint32_t)v;
+        if (!v && !t->ext)
+            return 0; /* the default already: no ext needed */
+        if (!sk_tcb_ext_get(t))
+            return -ENOMEM;
+        t->ext->notsent_lowat = (uint32_t)v;
         sk_notify(s, t);
         return 0;
     case SK_TCP_DEFER_ACCEPT:
@@ -1000,7 +1020,7 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
         switch (name) {
         case SK_SO_LINGER: {
             struct sk_linger lg = {.l_onoff = (t->flags & SK_F_LINGER) ? 1 : 0,
-                                   .l_linger = t->linger_s < 0 ? 0 : t->linger_s};
+                                   .l_linger = sk_linger_s(t) < 0 ? 0 : sk_linger_s(t)};
             return write_val(val, len, &lg, sizeof(lg));
         }
         case SK_SO_ERROR:
@@ -1083,7 +1103,7 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
         v = (t->flags & SK_F_PINGPONG) ? 0 : 1;
         break;
     case SK_TCP_NOTSENT_LOWAT:
-        v = (int)t->notsent_lowat;
+        v = (int)sk_notsent_lowat_opt(t);
         break;
     default:
         return -ENOPROTOOPT;

@@ -416,7 +416,6 @@ sk_tcb *sk_tcb_alloc(sk_stack *s)
     sk_timer_init(&t->timer);
     t->sndbuf = (uint32_t)s->cfg.tcp_wmem[1];
     t->rcvbuf = (uint32_t)s->cfg.tcp_rmem[1];
-    t->linger_s = -1;
     t->fin_timeout_s = -1;
     t->laddr = s->addr;
     /* Linux's tcp_init_sock(): every socket starts with these, so
@@ -496,6 +495,7 @@ void sk_tcb_free(sk_stack *s, sk_tcb *t)
     sk_sack_clear(t);
     sk_rack_free(s, t);
     sk_cc_free(s, t);
+    sk_tcb_ext_free(t);
     while (t->ooo) {
         sk_ooo_seg *n = t->ooo->next;
         free(t->ooo);

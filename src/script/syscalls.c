@@ -685,7 +685,7 @@ static void sys_send(sk_runner *r, const sk_script_event *ev, sk_time_ns expect_
     start_op(r, ev, SK_OP_WRITE, (int)fd, total, (int)flags, may_block, expect_end, SK_TIME_NEVER);
     if (!r->done && r->pending.op == SK_OP_NONE)
         return;
-    if (!r->done && (flags & ~(int64_t)(LINUX_MSG_DONTWAIT | 0x4000 | 0x8000 | 0x2)) != 0)
+    if (!r->done && (flags & ~(int64_t)(LINUX_MSG_DONTWAIT | 0x80 | 0x4000 | 0x8000 | 0x2)) != 0)
         sk_run_trace(r, "flags 0x%llx passed to sk_send", (long long)flags);
 }
 
