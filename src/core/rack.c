@@ -63,8 +63,8 @@ void sk_rack_on_send(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end, bool re
     if (!r)
         return;
     uint32_t now = sk_us_now(s);
-    if (t->flags & SK_F_IN_RECOVERY)
-        r->prr_out++;
+    if ((t->flags & SK_F_IN_RECOVERY) || (t->ecn & SK_ECN_CWR_STATE))
+        r->prr_out++; /* PRR counts sends in CWR as in Recovery (tcp_event_new_data_sent) */
     if (retrans) {
         for (uint32_t i = 0; i < r->n; i++) {
             sk_txseg *g = seg_at(r, i);
@@ -352,12 +352,49 @@ bool sk_rack_next_lost(const sk_tcb *t, uint32_t *seq, uint32_t *end)
 void sk_rack_enter_recovery(sk_stack *s, sk_tcb *t)
 {
     uint32_t cwnd = t->cwnd;
+    bool in_cwr = (t->ecn & SK_ECN_CWR_STATE) != 0;
     sk_cc_enter_recovery(s, t);
     t->cwnd = cwnd;
+    if (in_cwr)
+        return; /* the CWR reduction goes on, PRR counts included (tcp_enter_recovery) */
     sk_rack *r = t->rack;
     r->prior_cwnd = cwnd;
     r->prr_delivered = 0;
     r->prr_out = 0;
+}
+
+/* Linux's tcp_enter_cwr() with tcp_init_cwnd_reduction(): an ECN echo
+ * (RFC 3168 §6.1.2) reduces the window once per window of data: ssthresh
+ * from the congestion control, then PRR (RFC 6937) walks cwnd down to it
+ * over the next round trip, as Linux does since 3.7.  CWR is queued for
+ * the next new data segment. */
+void sk_enter_cwr(sk_stack *s, sk_tcb *t)
+{
+    if ((t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY)) || (t->ecn & SK_ECN_CWR_STATE))
+        return;
+    t->recover = t->snd_nxt; /* Linux's high_seq */
+    t->tlp_high_seq = 0;
+    t->cwnd_cnt = 0;
+    uint32_t cwnd = t->cwnd;
+    t->ssthresh = sk_cc_ssthresh(s, t);
+    t->ecn |= SK_ECN_CWR_STATE | SK_ECN_QUEUE_CWR;
+    sk_rack *r = t->rack;
+    if (r) {
+        r->prior_cwnd = cwnd;
+        r->prr_delivered = 0;
+        r->prr_out = 0;
+    } else if (t->cwnd > t->ssthresh) {
+        /* No per-segment scoreboard (no SACK) to run PRR on: reduce at
+         * once, as RFC 3168 §6.1.2 describes. */
+        t->cwnd = t->ssthresh;
+    }
+}
+
+/* Linux's tcp_end_cwnd_reduction() on leaving CWR: cwnd = ssthresh. */
+void sk_end_cwr(sk_tcb *t)
+{
+    t->ecn &= (uint8_t)~SK_ECN_CWR_STATE;
+    t->cwnd = t->ssthresh;
 }
 
 /* RFC 6937 PRR with the slow-start reduction bound, as Linux's
