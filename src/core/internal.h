@@ -147,6 +147,7 @@ typedef struct sk_rack {
     uint32_t head, n, cap;
     uint32_t xmit_us, end_seq, rtt_us; /* RACK.xmit_ts, RACK.end_seq, RACK.rtt */
     bool valid, advanced;
+    bool retrans_acked; /* the last cumulative ACK covered resent data (FLAG_RETRANS_DATA_ACKED) */
     uint16_t sacked_out, lost_out, retrans_out;
     uint16_t reordering;  /* Linux tp->reordering, in segments */
     uint32_t reord_seen;

@@ -205,8 +205,11 @@ uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una)
     uint32_t prior_fack = highest_sack(t), reord = una, delivered = 0;
     sk_txseg last = {0};
     bool have_last = false;
+    r->retrans_acked = false;
     while (r->n && seq_leq(seg_at(r, 0)->end, una)) {
         sk_txseg *g = seg_at(r, 0);
+        if (g->flags & SK_TX_EVER_RETRANS)
+            r->retrans_acked = true; /* Linux's FLAG_RETRANS_DATA_ACKED */
         if (!(g->flags & SK_TX_SACKED)) {
             delivered++;
             if (!(g->flags & SK_TX_EVER_RETRANS) && seq_lt(g->seq, reord))
@@ -397,11 +400,15 @@ void sk_end_cwr(sk_tcb *t)
     t->cwnd = t->ssthresh;
 }
 
-/* RFC 6937 PRR with the slow-start reduction bound, as Linux's
- * tcp_cwnd_reduction(): while the pipe exceeds ssthresh, send in
- * proportion to what was delivered; below it, catch up to ssthresh by at
- * most what was delivered (plus one when SND.UNA advanced with no new
- * loss); the first call always allows the fast retransmit. */
+/* RFC 6937 PRR as Linux's tcp_cwnd_reduction(): while the pipe exceeds
+ * ssthresh, send in proportion to what was delivered; below it, catch up
+ * to ssthresh by at most what was delivered (the conservative bound),
+ * plus one (slow-start bound) only when the cumulative ACK covered
+ * resent data and nothing new was lost (FLAG_RETRANS_DATA_ACKED without
+ * FLAG_LOST_RETRANS, the rule the conformance scripts were written for:
+ * an ECN-triggered CWR, with nothing resent, reduces with the
+ * conservative bound); the first call always allows the fast
+ * retransmit. */
 void sk_rack_cwnd_reduction(sk_tcb *t, uint32_t newly_acked_sacked, uint32_t newly_lost, bool una_advanced)
 {
     sk_rack *r = t->rack;
@@ -417,7 +424,7 @@ void sk_rack_cwnd_reduction(sk_tcb *t, uint32_t newly_acked_sacked, uint32_t new
     } else {
         int64_t owed = (int64_t)r->prr_delivered - r->prr_out;
         sndcnt = owed > newly_acked_sacked ? owed : newly_acked_sacked;
-        if (una_advanced && !newly_lost)
+        if (una_advanced && r->retrans_acked && !newly_lost)
             sndcnt++;
         if (sndcnt > delta)
             sndcnt = delta;
