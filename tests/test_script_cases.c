@@ -317,6 +317,163 @@ static void test_eor_retransmissions_stop_at_record_ends(void **state)
                               "+.01 < . 1:1(0) ack 901 win 257\n");
 }
 
+/* ------------------------------------------------------------------ */
+/* ECN (RFC 3168) as Linux                                             */
+/* ------------------------------------------------------------------ */
+
+/* A passive open whose SYN asks for ECN (ECE and CWR), MSS 1000, SACK. */
+#define ECN_ACCEPTED                                                                                          \
+    "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"                                                           \
+    "+0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0\n"                                                \
+    "+0 bind(3, ..., ...) = 0\n"                                                                              \
+    "+0 listen(3, 1) = 0\n"                                                                                   \
+    "+0 < SEW 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>\n"                                      \
+    "+0 > [noecn] SE. 0:0(0) ack 1 <...>\n"                                                                   \
+    "+.1 < . 1:1(0) ack 1 win 257\n"                                                                          \
+    "+0 accept(3, ..., ...) = 4\n"
+
+/* tcp_ecn = 1: the SYN carries ECE|CWR, its retransmission neither
+ * (tcp_ecn_clear_syn); a SYN-ACK with ECE alone negotiates; new data goes
+ * ECT(0), pure ACKs and the retransmission Not-ECT (tcp_ecn_send); after
+ * the RTO the next new data carries CWR (tcp_enter_loss queues it). */
+static void test_ecn_active_open_marks_new_data_ect0(void **state)
+{
+    (void)state;
+    const char *head = "`sysctl -q net.ipv4.tcp_ecn=1`\n"
+                       "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                       "+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+                       "+0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n"
+                       "+0 > [noecn] SEW 0:0(0) <...>\n"
+                       "+1 > [noecn] S 0:0(0) <...>\n"
+                       "+.01 < SE. 0:0(0) ack 1 win 32792 <mss 1000,nop,wscale 7>\n";
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "%s+0 > [noecn] . 1:1(0) ack 1\n"
+             "+0 %%{ assert tcpi_options & TCPI_OPT_ECN, tcpi_options }%%\n"
+             "+0 write(3, ..., 1000) = 1000\n"
+             "+0 > [ect0] P. 1:1001(1000) ack 1\n"
+             "+1 > [noecn] P. 1:1001(1000) ack 1\n"
+             "+.01 < . 1:1(0) ack 1001 win 257\n"
+             "+0 write(3, ..., 1000) = 1000\n"
+             "+0 > [ect0] PW. 1001:2001(1000) ack 1\n",
+             head);
+    run_script_expecting_pass("ecn_active.pkt", text);
+    snprintf(text, sizeof(text), "%s+0 > [ect0] . 1:1(0) ack 1\n", head);
+    run_script_expecting_fail("ecn_active_ack_ect.pkt", text, "ECN field");
+}
+
+/* RFC 3168 §6.1.1: a SYN-ACK with both ECE and CWR is not an ECN-setup
+ * SYN-ACK (Linux's tcp_ecn_rcv_synack): no ECN, data goes Not-ECT. */
+static void test_ecn_synack_with_cwr_does_not_negotiate(void **state)
+{
+    (void)state;
+    run_script_expecting_pass("ecn_synack_ew.pkt",
+                              "`sysctl -q net.ipv4.tcp_ecn=1`\n"
+                              "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                              "+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+                              "+0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n"
+                              "+0 > SEW 0:0(0) <...>\n"
+                              "+.01 < SEW. 0:0(0) ack 1 win 32792 <mss 1000,nop,wscale 7>\n"
+                              "+0 > . 1:1(0) ack 1\n"
+                              "+0 %{ assert not (tcpi_options & TCPI_OPT_ECN), tcpi_options }%\n"
+                              "+0 write(3, ..., 1000) = 1000\n"
+                              "+0 > [noecn] P. 1:1001(1000) ack 1\n");
+}
+
+/* A listener answers with ECE only an ECN-setup SYN (ECE and CWR) that is
+ * not itself ECT, and only with tcp_ecn 1 or 2 (tcp_ecn_create_request). */
+static void test_ecn_listener_negotiation(void **state)
+{
+    (void)state;
+    static const struct {
+        int sysctl;
+        const char *syn, *synack;
+    } cases[] = {
+        {2, "SEW", "SE."}, {1, "SEW", "SE."}, {0, "SEW", "S."}, {2, "SE", "S."},
+        {2, "SW", "S."},   {2, "[ect0] SEW", "S."}, {2, "S", "S."},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[1024];
+        snprintf(text, sizeof(text),
+                 "`sysctl -q net.ipv4.tcp_ecn=%d`\n"
+                 "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                 "+0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0\n"
+                 "+0 bind(3, ..., ...) = 0\n"
+                 "+0 listen(3, 1) = 0\n"
+                 "+0 < %s 0:0(0) win 32792 <mss 1000,nop,wscale 7>\n"
+                 "+0 > [noecn] %s 0:0(0) ack 1 <...>\n",
+                 cases[i].sysctl, cases[i].syn, cases[i].synack);
+        run_script_expecting_pass("ecn_listener.pkt", text);
+    }
+    /* The comparison sees ECE: expecting none fails. */
+    run_script_expecting_fail("ecn_listener_no_ece.pkt",
+                              "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                              "+0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0\n"
+                              "+0 bind(3, ..., ...) = 0\n"
+                              "+0 listen(3, 1) = 0\n"
+                              "+0 < SEW 0:0(0) win 32792 <mss 1000,nop,wscale 7>\n"
+                              "+0 > S. 0:0(0) ack 1 <...>\n",
+                              "flags differs");
+}
+
+/* An ECE ACK enters CWR (tcp_enter_cwr): ssthresh from CUBIC (7 of 10),
+ * cwnd by PRR (in flight 3, one delivered: 4); the next new data carries
+ * CWR, later ECEs in the same window change nothing; CWR ends once an ACK
+ * passes the reduction point (4001), with cwnd = ssthresh. */
+static void test_ecn_echo_enters_cwr(void **state)
+{
+    (void)state;
+    const char *body = "+0 write(4, ..., 4000) = 4000\n"
+                       "+0 > [ect0] P. 1:4001(4000) ack 1\n"
+                       "+.1 < E. 1:1(0) ack 1001 win 257\n"
+                       "+0 %{\n"
+                       "assert tcpi_ca_state == TCP_CA_CWR, tcpi_ca_state\n"
+                       "assert tcpi_snd_ssthresh == 7, tcpi_snd_ssthresh\n"
+                       "assert tcpi_snd_cwnd == 4, tcpi_snd_cwnd\n"
+                       "}%\n"
+                       "+0 write(4, ..., 2000) = 2000\n";
+    char text[4096];
+    snprintf(text, sizeof(text),
+             "%s%s"
+             "+0 > [ect0] W. 4001:5001(1000) ack 1\n"
+             "+.01 < E. 1:1(0) ack 2001 win 257\n"
+             "+0 > [ect0] P. 5001:6001(1000) ack 1\n"
+             "+0 %%{ assert tcpi_ca_state == TCP_CA_CWR and tcpi_snd_ssthresh == 7 }%%\n"
+             "+.01 < . 1:1(0) ack 4001 win 257\n"
+             "+0 %%{ assert tcpi_ca_state == TCP_CA_CWR, tcpi_ca_state }%%\n"
+             "+.01 < . 1:1(0) ack 5001 win 257\n"
+             "+0 %%{\n"
+             "assert tcpi_ca_state == TCP_CA_Open, tcpi_ca_state\n"
+             "assert tcpi_snd_cwnd == 7, tcpi_snd_cwnd\n"
+             "}%%\n",
+             ECN_ACCEPTED, body);
+    run_script_expecting_pass("ecn_cwr.pkt", text);
+    snprintf(text, sizeof(text), "%s%s+0 > [ect0] . 4001:5001(1000) ack 1\n", ECN_ACCEPTED, body);
+    run_script_expecting_fail("ecn_cwr_no_flag.pkt", text, "flags differs");
+}
+
+/* Receiver: ECT data is seen (TCPI_OPT_ECN_SEEN); a CE mark makes every
+ * ACK echo ECE, sent at once (quickack), until a segment with CWR arrives
+ * (tcp_ecn_check_ce, tcp_ecn_accept_cwr); ACKs themselves are Not-ECT. */
+static void test_ecn_ce_is_echoed_until_cwr(void **state)
+{
+    (void)state;
+    run_script_expecting_pass("ecn_ce.pkt", ECN_ACCEPTED
+                              "+.1 < [ect0] P. 1:1001(1000) ack 1 win 257\n"
+                              "+0 > [noecn] . 1:1(0) ack 1001\n"
+                              "+0 %{ assert tcpi_options & TCPI_OPT_ECN_SEEN, tcpi_options }%\n"
+                              "+.1 < [ce] P. 1001:2001(1000) ack 1 win 257\n"
+                              "+0 > [noecn] E. 1:1(0) ack 2001\n"
+                              "+.01 < [ect0] P. 2001:3001(1000) ack 1 win 257\n"
+                              "+0 > E. 1:1(0) ack 3001\n"
+                              "+.01 < [ect0] PW. 3001:4001(1000) ack 1 win 257\n"
+                              "+0 > . 1:1(0) ack 4001\n");
+    run_script_expecting_fail("ecn_ce_no_echo.pkt",
+                              ECN_ACCEPTED "+.1 < [ce] P. 1:1001(1000) ack 1 win 257\n"
+                                           "+0 > . 1:1(0) ack 1001\n",
+                              "flags differs");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +488,11 @@ int main(void)
         cmocka_unit_test(test_eor_records_are_never_merged),
         cmocka_unit_test(test_eor_record_behind_data_is_not_held_by_nagle),
         cmocka_unit_test(test_eor_retransmissions_stop_at_record_ends),
+        cmocka_unit_test(test_ecn_active_open_marks_new_data_ect0),
+        cmocka_unit_test(test_ecn_synack_with_cwr_does_not_negotiate),
+        cmocka_unit_test(test_ecn_listener_negotiation),
+        cmocka_unit_test(test_ecn_echo_enters_cwr),
+        cmocka_unit_test(test_ecn_ce_is_echoed_until_cwr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

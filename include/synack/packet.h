@@ -112,6 +112,7 @@ typedef struct sk_segment_spec {
     uint16_t flags;
     uint16_t window;
     uint8_t ttl;          /* 0 means 64 */
+    uint8_t tos;          /* IP TOS byte; its low 2 bits are the ECN field (RFC 3168 §5) */
     uint16_t ip_id;
     bool df;
     const uint8_t *options; /* already encoded, padded to a multiple of 4 */

@@ -270,6 +270,7 @@ struct sk_tcp_info {
 #define SK_TCPI_OPT_SACK 2
 #define SK_TCPI_OPT_WSCALE 4
 #define SK_TCPI_OPT_ECN 8
+#define SK_TCPI_OPT_ECN_SEEN 16
 
 int sk_socket(sk_stack *s);
 int sk_bind(sk_stack *s, int fd, const sk_endpoint *local);

@@ -475,12 +475,19 @@ void sk_cc_tx_start(sk_stack *s, sk_tcb *t)
  * Loss with retransmissions unanswered). */
 void sk_cc_on_rto(sk_stack *s, sk_tcb *t)
 {
-    bool in_recovery = t->flags & SK_F_IN_RECOVERY, in_loss = t->flags & SK_F_LOSS_RECOVERY;
+    /* CWR is a cwnd reduction like Recovery (tcp_enter_loss: high_seq). */
+    bool in_recovery = (t->flags & SK_F_IN_RECOVERY) || (t->ecn & SK_ECN_CWR_STATE);
+    bool in_loss = t->flags & SK_F_LOSS_RECOVERY;
     if ((!in_recovery && !in_loss) || !seq_gt(t->recover, t->snd_una) || (in_loss && !t->retransmits))
         t->ssthresh = sk_cc_ssthresh(s, t);
     t->recover = t->snd_nxt;
     t->cwnd = 1;
     t->cwnd_cnt = 0;
+    /* Loss replaces CWR; the peer learns of the reduction from CWR on the
+     * next new data (tcp_enter_loss calls tcp_ecn_queue_cwr). */
+    t->ecn &= (uint8_t)~SK_ECN_CWR_STATE;
+    if (t->ecn & SK_ECN_OK)
+        t->ecn |= SK_ECN_QUEUE_CWR;
     /* Linux's cubictcp_state on entering Loss: the curve, W_max and the
      * minimum RTT are forgotten and a HyStart round begins. */
     if (t->cubic && is_cubic(t)) {
@@ -492,15 +499,26 @@ void sk_cc_on_rto(sk_stack *s, sk_tcb *t)
 /* RFC 6582 §3.2 steps 1-3: three duplicate ACKs. */
 void sk_cc_enter_recovery(sk_stack *s, sk_tcb *t)
 {
-    t->ssthresh = sk_cc_ssthresh(s, t);
+    /* Linux's tcp_enter_recovery(): from CWR (an ECN echo, RFC 3168
+     * §6.1.2) the window was already reduced for this round trip, so
+     * ssthresh and the recovery point (high_seq) stay. */
+    bool in_cwr = (t->ecn & SK_ECN_CWR_STATE) != 0;
+    if (!in_cwr) {
+        t->ssthresh = sk_cc_ssthresh(s, t);
+        t->recover = t->snd_nxt;
+    }
     /* With SACK the pipe estimate replaces window inflation (RFC 6675
      * §5): cwnd is ssthresh.  Without, NewReno inflates by the three
      * segments that left the network (RFC 6582 §3.2). */
     t->cwnd = (t->flags & SK_F_SACK_OK) ? t->ssthresh : t->ssthresh + 3;
     t->high_rxt = t->snd_una;
-    t->recover = t->snd_nxt;
     t->tlp_high_seq = 0;
     t->flags |= SK_F_IN_RECOVERY;
+    /* tcp_init_cwnd_reduction: the reduction is signalled with CWR
+     * (RFC 3168 §6.1.2); Recovery replaces CWR. */
+    t->ecn &= (uint8_t)~SK_ECN_CWR_STATE;
+    if (t->ecn & SK_ECN_OK)
+        t->ecn |= SK_ECN_QUEUE_CWR;
     sk_count(s, (t->flags & SK_F_SACK_OK) ? SK_C_TCPEXT_TCP_SACK_RECOVERY : SK_C_TCPEXT_TCP_RENO_RECOVERY);
     sk_count(s, SK_C_TCPEXT_TCP_FAST_RETRANS);
 }

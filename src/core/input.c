@@ -208,6 +208,13 @@ static void negotiate_options(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     } else {
         t->flags &= ~SK_F_TS_OK;
     }
+    /* RFC 3168 §6.1.1: ECN holds only if the SYN-ACK has ECE without CWR
+     * (Linux's tcp_ecn_rcv_synack), or, in a simultaneous open, the SYN
+     * has both (tcp_ecn_rcv_syn). */
+    uint16_t ecn_bits = seg->flags & (SK_TH_ECE | SK_TH_CWR);
+    bool ecn_ok = (seg->flags & SK_TH_ACK) ? ecn_bits == SK_TH_ECE : ecn_bits == (SK_TH_ECE | SK_TH_CWR);
+    if (!ecn_ok)
+        t->ecn &= (uint8_t)~SK_ECN_OK;
     sk_set_send_mss(s, t);
 }
 
@@ -262,22 +269,60 @@ static void ack_snd_check(sk_stack *s, sk_tcb *t)
 /* Receiving data                                                       */
 /* ------------------------------------------------------------------ */
 
-/* Linux's tcp_incr_quickack(): ACK the next few segments at once. */
-static void incr_quickack(sk_tcb *t)
+/* Linux's tcp_incr_quickack(): ACK the next few (at most `max`)
+ * segments at once. */
+static void incr_quickack_max(sk_tcb *t, uint32_t max)
 {
     uint32_t mss = t->rcv_mss ? t->rcv_mss : SK_TCP_MSS_DEFAULT;
     uint32_t q = t->rcv_wnd / (2 * mss);
     if (q == 0)
         q = 2;
-    if (q > SK_TCP_MAX_QUICKACKS)
-        q = SK_TCP_MAX_QUICKACKS;
+    if (q > max)
+        q = max;
     if (q > t->quickack)
         t->quickack = (uint8_t)q;
 }
 
+static void incr_quickack(sk_tcb *t) { incr_quickack_max(t, SK_TCP_MAX_QUICKACKS); }
+
+/* Linux's tcp_enter_quickack_mode(): quick ACKs, out of pingpong mode,
+ * with the smallest delayed-ACK timeout. */
+static void enter_quickack(sk_tcb *t, uint32_t max)
+{
+    incr_quickack_max(t, max);
+    t->flags &= ~SK_F_PINGPONG;
+    t->ato_us = (uint32_t)(SK_TCP_ATO_MIN / SK_NSEC_PER_USEC);
+}
+
+/* Linux's tcp_ecn_check_ce() for a data segment: CE (RFC 3168 §6.1.3)
+ * makes every ACK echo ECE until the sender's CWR, and ACKs go out at
+ * once, as the sender's cwnd may be small; an unmarked segment after ECT
+ * ones is likely a retransmission, also ACKed at once. */
+static void ecn_check_ce(sk_tcb *t, const sk_segment *seg)
+{
+    if (!(t->ecn & SK_ECN_OK))
+        return;
+    switch (seg->tos & SK_IP_ECN_MASK) {
+    case SK_IP_ECN_NOT_ECT:
+        if (t->ecn & SK_ECN_SEEN)
+            enter_quickack(t, 2);
+        break;
+    case SK_IP_ECN_CE:
+        if (!(t->ecn & SK_ECN_DEMAND_CWR)) {
+            enter_quickack(t, 2);
+            t->ecn |= SK_ECN_DEMAND_CWR;
+        }
+        t->ecn |= SK_ECN_SEEN;
+        break;
+    default:
+        t->ecn |= SK_ECN_SEEN;
+        break;
+    }
+}
+
 /* Linux's tcp_event_data_recv(): the delayed-ACK engine starts with the
  * first data segment and adapts the ATO to the gaps between segments. */
-static void event_data_recv(sk_stack *s, sk_tcb *t)
+static void event_data_recv(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 {
     uint32_t ato_min = (uint32_t)(SK_TCP_ATO_MIN / SK_NSEC_PER_USEC);
     if (!t->ato_us) {
@@ -297,6 +342,7 @@ static void event_data_recv(sk_stack *s, sk_tcb *t)
         }
     }
     t->last_data_recv = sk_stamp_now(s);
+    ecn_check_ce(t, seg);
 }
 
 static void grow_window(sk_stack *s, sk_tcb *t, uint32_t len)
@@ -402,6 +448,13 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     /* A pure ACK occupies no sequence space: nothing to queue. */
     if (seg_len(seg) == 0)
         return true;
+    /* Linux's tcp_ecn_accept_cwr(): the sender reduced its window
+     * (RFC 3168 §6.1.3), so stop echoing ECE; ACK at once, since its cwnd
+     * may now be as small as one segment. */
+    if (seg->flags & SK_TH_CWR) {
+        t->ecn &= (uint8_t)~SK_ECN_DEMAND_CWR;
+        t->flags |= SK_F_ACK_NOW;
+    }
     /* Old data: everything already received.  RFC 9293 says to ACK it;
      * Linux enters quickack mode so the sender learns at once.  This also
      * catches the SYN of a SYN,ACK crossing ours in a simultaneous open. */
@@ -440,6 +493,7 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     if (seq != t->rcv_nxt) {
         /* Out of order: keep it and ACK at once so the sender's dupack
          * and SACK machinery work (RFC 5681 §4.2, RFC 2018). */
+        ecn_check_ce(t, seg); /* as tcp_data_queue_ofo */
         ooo_insert(s, t, seq, data, len, fin);
         t->flags |= SK_F_ACK_NOW;
         return true;
@@ -452,7 +506,7 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         sk_ring_write(&t->rcvq, data, len);
         t->rcv_nxt += len;
         t->bytes_received += len;
-        event_data_recv(s, t);
+        event_data_recv(s, t, seg);
         grow_window(s, t, len);
         bool had_ooo = t->ooo != NULL;
         if (had_ooo && ooo_drain(s, t))
@@ -593,6 +647,10 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     }
     update_ts_recent(s, t, seg); /* only once the ACK is known good (tcp_ack) */
     t->last_ack_recv = sk_stamp_now(s);
+    /* RFC 3168 §6.1.2 congestion signal (Linux's tcp_ecn_rcv_ecn_echo),
+     * heeded only with data in flight (tcp_ack's no_queue path). */
+    bool ece = (t->ecn & SK_ECN_OK) && (seg->flags & SK_TH_ECE) && !(seg->flags & SK_TH_SYN) &&
+               t->snd_una != t->snd_nxt;
     uint32_t prior_wnd = t->snd_wnd;
     update_window(t, seg);
     uint32_t newly_sacked = 0;
@@ -617,13 +675,17 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
                 t->cwnd++; /* RFC 6582 §3.2 step 4: inflate per dupack */
             }
         }
+        if (ece)
+            sk_enter_cwr(s, t); /* tcp_try_to_open */
         if (t->rack && seq_lt(ack, t->snd_nxt)) {
             /* Linux's tcp_may_raise_cwnd: once reordering above the
              * sysctl was measured, SACKed data is progress enough. */
             if (delivered && !(t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY)) &&
-                t->rack->reordering > (uint32_t)s->cfg.tcp_reordering)
+                !(t->ecn & SK_ECN_CWR_STATE) && t->rack->reordering > (uint32_t)s->cfg.tcp_reordering)
                 sk_cc_on_ack(s, t, delivered * t->mss);
             rack_step(s, t, delivered, false);
+            if ((t->ecn & SK_ECN_CWR_STATE) && !(t->flags & SK_F_IN_RECOVERY))
+                sk_rack_cwnd_reduction(t, delivered, 0, false); /* tcp_cong_control in CWR */
         }
         if (t->snd_wnd && (t->flags & SK_F_PERSIST)) {
             /* Linux's tcp_ack_probe(): the window opened. */
@@ -677,6 +739,11 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     if (data_acked)
         sk_cc_pkts_acked(s, t, acked, ca_rtt_us); /* not for the SYN alone: no CUBIC state for idle connections */
 
+    /* Linux's tcp_fastretrans_alert step D: CWR is held until data
+     * above the reduction point is ACKed, so the peer has seen our CWR;
+     * then cwnd = ssthresh (tcp_end_cwnd_reduction). */
+    if ((t->ecn & SK_ECN_CWR_STATE) && seq_gt(ack, t->recover))
+        sk_end_cwr(t);
     if (t->flags & SK_F_IN_RECOVERY) {
         if (seq_geq(ack, t->recover)) {
             /* RFC 6582 §3.2 step 5: full ACK, deflate. */
@@ -702,11 +769,17 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         if (had_sacked)
             data_acked = delivered * t->mss; /* Linux grows by packets delivered, SACKed ones when SACKed */
         t->dupacks = 0;
-        sk_cc_on_ack(s, t, data_acked);
+        if (ece)
+            sk_enter_cwr(s, t); /* tcp_try_to_open */
+        /* In CWR, PRR sets cwnd instead of growth (tcp_cong_control). */
+        if (!(t->ecn & SK_ECN_CWR_STATE))
+            sk_cc_on_ack(s, t, data_acked);
         if (t->sack_n && !(t->flags & SK_F_LOSS_RECOVERY))
             maybe_enter_recovery(s, t); /* holes remain beyond this ACK */
     }
     bool reo_armed = rack_step(s, t, delivered, true);
+    if ((t->ecn & SK_ECN_CWR_STATE) && !(t->flags & SK_F_IN_RECOVERY))
+        sk_rack_cwnd_reduction(t, delivered, 0, true);
     if (seq_lt(t->rtx_nxt, t->snd_una))
         t->rtx_nxt = t->snd_una; /* the peer had more than we resent */
     if (seq_geq(t->snd_una, t->snd_nxt))
@@ -719,6 +792,8 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         if ((t->flags & SK_F_TLP_RETRANS) && seq_gt(ack, t->tlp_high_seq)) {
             t->ssthresh = sk_cc_ssthresh(s, t);
             t->cwnd = t->ssthresh;
+            if (t->ecn & SK_ECN_OK)
+                t->ecn |= SK_ECN_QUEUE_CWR; /* tcp_init_cwnd_reduction signals it */
         }
         t->tlp_high_seq = 0;
     }

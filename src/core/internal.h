@@ -147,6 +147,7 @@ typedef struct sk_rack {
     uint32_t head, n, cap;
     uint32_t xmit_us, end_seq, rtt_us; /* RACK.xmit_ts, RACK.end_seq, RACK.rtt */
     bool valid, advanced;
+    bool retrans_acked; /* the last cumulative ACK covered resent data (FLAG_RETRANS_DATA_ACKED) */
     uint16_t sacked_out, lost_out, retrans_out;
     uint16_t reordering;  /* Linux tp->reordering, in segments */
     uint32_t reord_seen;
@@ -234,6 +235,7 @@ typedef struct sk_tcb {
     sk_stamp lrcvtime, lsndtime, last_ack_recv, last_data_recv, last_data_sent;
     int16_t fin_timeout_s; /* TCP_LINGER2, -1 = sysctl, -2 = reset instead (Linux caps it at 120) */
     uint8_t sndstate;      /* SK_SND_*: send-buffer wakeup and chrono state */
+    uint8_t ecn;           /* SK_ECN_*: RFC 3168 state, Linux's tp->ecn_flags (fills a padding byte) */
 
     sk_ring sndq; /* bytes from snd_una on, sent and unsent */
     sk_ring rcvq; /* in-order bytes not yet read */
@@ -274,6 +276,19 @@ enum {
     SK_SND_LIMITED = 1u << 2, /* the sndbuf-limited chrono runs */
 };
 
+/* sk_tcb.ecn: Linux's ecn_flags bits, plus the CWR congestion state
+ * (TCP_CA_CWR), which has no room in `flags`. */
+enum {
+    SK_ECN_OK = 1u << 0,         /* negotiated (TCP_ECN_OK) */
+    SK_ECN_QUEUE_CWR = 1u << 1,  /* set CWR on the next new data segment (TCP_ECN_QUEUE_CWR) */
+    SK_ECN_DEMAND_CWR = 1u << 2, /* CE seen: echo ECE until CWR arrives (TCP_ECN_DEMAND_CWR) */
+    SK_ECN_SEEN = 1u << 3,       /* an ECT or CE segment arrived (TCP_ECN_SEEN) */
+    SK_ECN_CWR_STATE = 1u << 4,  /* in TCP_CA_CWR: cwnd reduced by PRR until SND.UNA passes `recover` */
+};
+
+/* IP ECN codepoints (RFC 3168 §5), the low two bits of the TOS byte. */
+enum { SK_IP_ECN_NOT_ECT = 0, SK_IP_ECN_ECT1 = 1, SK_IP_ECN_ECT0 = 2, SK_IP_ECN_CE = 3, SK_IP_ECN_MASK = 3 };
+
 /* ------------------------------------------------------------------ */
 /* Listener: SYN queue of request records and the accept queue          */
 /* ------------------------------------------------------------------ */
@@ -292,7 +307,7 @@ typedef struct sk_request {
     uint8_t retrans;
 } sk_request;
 
-enum { SK_REQ_TS = 1, SK_REQ_SACK = 2, SK_REQ_WS = 4, SK_REQ_ACKED = 8 };
+enum { SK_REQ_TS = 1, SK_REQ_SACK = 2, SK_REQ_WS = 4, SK_REQ_ACKED = 8, SK_REQ_ECN = 16 };
 
 typedef struct sk_listen_queue {
     sk_request **syn_buckets;
@@ -493,6 +508,10 @@ size_t sk_build_options(const sk_out_opts *o, uint8_t *buf);
 void sk_xmit(sk_stack *s, uint32_t daddr, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
              uint16_t flags, uint16_t win, const uint8_t *opts, size_t optlen, const uint8_t *payload,
              size_t plen);
+/* sk_xmit with an IP TOS byte (the ECN field, RFC 3168 §5). */
+void sk_xmit_tos(sk_stack *s, uint8_t tos, uint32_t daddr, uint16_t sport, uint16_t dport, uint32_t seq,
+                 uint32_t ack, uint16_t flags, uint16_t win, const uint8_t *opts, size_t optlen,
+                 const uint8_t *payload, size_t plen);
 void sk_tcp_output(sk_stack *s, sk_tcb *t);
 void sk_send_ack(sk_stack *s, sk_tcb *t);
 void sk_send_challenge_ack(sk_stack *s, sk_tcb *t, bool syn);
@@ -593,6 +612,8 @@ bool sk_rack_next_lost(const sk_tcb *t, uint32_t *seq, uint32_t *end);
 void sk_rack_enter_recovery(sk_stack *s, sk_tcb *t);
 void sk_rack_cwnd_reduction(sk_tcb *t, uint32_t newly_acked_sacked, uint32_t newly_lost, bool una_advanced);
 void sk_rack_reo_timeout(sk_stack *s, sk_tcb *t);
+void sk_enter_cwr(sk_stack *s, sk_tcb *t);
+void sk_end_cwr(sk_tcb *t);
 void sk_rack_mark_all_lost(sk_tcb *t);
 
 /* cc.c */

@@ -122,14 +122,20 @@ static void send_synack(sk_stack *s, sk_request *req)
             /* The options a request would remember ride in the TSval's
              * low bits (Linux's cookie_init_timestamp). */
             sk_cookie_opts co = {.wscale_ok = (req->opts & SK_REQ_WS) != 0, .snd_wscale = req->snd_wscale,
-                                 .sack_ok = (req->opts & SK_REQ_SACK) != 0};
+                                 .sack_ok = (req->opts & SK_REQ_SACK) != 0,
+                                 .ecn_ok = (req->opts & SK_REQ_ECN) != 0};
             ts_now = sk_syncookie_ts_make(ts_now, &co);
         }
         o.ts_val = ts_now + req_ts_off(s, req->raddr);
     }
     uint8_t opts[SK_TCP_OPT_MAX];
     size_t optlen = sk_build_options(&o, opts);
-    sk_xmit(s, req->raddr, l->lport, req->rport, req->iss, req->irs + 1, SK_TH_SYN | SK_TH_ACK,
+    /* Linux's tcp_ecn_make_synack(): ECE alone accepts ECN (RFC 3168
+     * §6.1.1); the SYN-ACK itself is not ECN-capable. */
+    uint16_t flags = SK_TH_SYN | SK_TH_ACK;
+    if (req->opts & SK_REQ_ECN)
+        flags |= SK_TH_ECE;
+    sk_xmit(s, req->raddr, l->lport, req->rport, req->iss, req->irs + 1, flags,
             (uint16_t)(rcv_wnd < 65535u ? rcv_wnd : 65535u), opts, optlen, NULL, 0);
 }
 
@@ -214,6 +220,15 @@ static void req_init_from_syn(sk_stack *s, sk_tcb *l, sk_request *req, const sk_
         req->opts |= SK_REQ_TS;
         req->ts_recent = seg->opts.ts_val;
     }
+    /* Linux's tcp_ecn_create_request(): an ECN-setup SYN has ECE and CWR
+     * (RFC 3168 §6.1.1); any tcp_ecn but 0 accepts it, unless the SYN is
+     * itself ECN-capable (§6.1.1: SYNs must not be), which suggests a
+     * network rewriting the field, or a reserved bit says it is not
+     * plain RFC 3168 ECN. */
+    bool ect = (seg->tos & SK_IP_ECN_MASK) != SK_IP_ECN_NOT_ECT;
+    if ((seg->flags & (SK_TH_ECE | SK_TH_CWR)) == (SK_TH_ECE | SK_TH_CWR) && s->cfg.tcp_ecn &&
+        (!ect || (seg->flags & SK_TH_NS)))
+        req->opts |= SK_REQ_ECN;
 }
 
 static sk_cookie_tuple cookie_tuple(const sk_stack *s, const sk_tcb *l, const sk_segment *seg)
@@ -376,6 +391,8 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
     }
     if (req->opts & SK_REQ_SACK)
         t->flags |= SK_F_SACK_OK;
+    if (req->opts & SK_REQ_ECN)
+        t->ecn = SK_ECN_OK; /* tcp_ecn_openreq_child */
     if (req->opts & SK_REQ_TS) {
         t->flags |= SK_F_TS_OK;
         t->advmss -= 12; /* as the active side: the option rides in each segment */
@@ -550,6 +567,8 @@ static bool cookie_ack(sk_stack *s, sk_tcb *l, const sk_segment *seg)
         req.ts_recent = seg->opts.ts_val;
         if (co.sack_ok)
             req.opts |= SK_REQ_SACK;
+        if (co.ecn_ok && s->cfg.tcp_ecn)
+            req.opts |= SK_REQ_ECN; /* cookie_ecn_ok() */
         if (co.wscale_ok) {
             req.opts |= SK_REQ_WS;
             req.snd_wscale = co.snd_wscale;

@@ -78,9 +78,16 @@ void sk_xmit(sk_stack *s, uint32_t daddr, uint16_t sport, uint16_t dport, uint32
              uint16_t flags, uint16_t win, const uint8_t *opts, size_t optlen, const uint8_t *payload,
              size_t plen)
 {
+    sk_xmit_tos(s, 0, daddr, sport, dport, seq, ack, flags, win, opts, optlen, payload, plen);
+}
+
+void sk_xmit_tos(sk_stack *s, uint8_t tos, uint32_t daddr, uint16_t sport, uint16_t dport, uint32_t seq,
+                 uint32_t ack, uint16_t flags, uint16_t win, const uint8_t *opts, size_t optlen,
+                 const uint8_t *payload, size_t plen)
+{
     sk_segment_spec spec = {
         .src = s->addr, .dst = daddr, .sport = sport, .dport = dport, .seq = seq, .ack = ack,
-        .flags = flags, .window = win, .ttl = 64, .ip_id = s->ip_id++, .df = true,
+        .flags = flags, .window = win, .ttl = 64, .tos = tos, .ip_id = s->ip_id++, .df = true,
         .options = opts, .options_len = optlen, .payload = payload, .payload_len = plen,
     };
     size_t n = sk_build_segment(&spec, s->out, sizeof(s->out));
@@ -290,9 +297,25 @@ static void conn_xmit(sk_stack *s, sk_tcb *t, uint32_t seq, uint16_t flags, cons
         if (t->quickack)
             t->quickack--;
     }
+    uint8_t tos = 0;
+    if ((t->ecn & SK_ECN_OK) && !(flags & SK_TH_SYN)) {
+        /* Linux's tcp_ecn_send(): only new data is ECN-capable (RFC 3168
+         * §6.1.5 forbids ECT on retransmissions, §6.1.4 on pure ACKs), and
+         * the first such segment after a reduction carries CWR (§6.1.2). */
+        if (plen && !seq_lt(seq, t->snd_nxt)) {
+            tos = SK_IP_ECN_ECT0;
+            if (t->ecn & SK_ECN_QUEUE_CWR) {
+                t->ecn &= (uint8_t)~SK_ECN_QUEUE_CWR;
+                flags |= SK_TH_CWR;
+            }
+        }
+        /* §6.1.3: every segment echoes ECE until the peer's CWR. */
+        if (t->ecn & SK_ECN_DEMAND_CWR)
+            flags |= SK_TH_ECE;
+    }
     t->segs_out++;
     t->lsndtime = sk_stamp_now(s);
-    sk_xmit(s, t->raddr, t->lport, t->rport, seq, ack, flags, win, opts, optlen, payload, plen);
+    sk_xmit_tos(s, tos, t->raddr, t->lport, t->rport, seq, ack, flags, win, opts, optlen, payload, plen);
 }
 
 void sk_send_ack(sk_stack *s, sk_tcb *t)
@@ -333,9 +356,11 @@ void sk_send_active_rst(sk_stack *s, sk_tcb *t)
         o.ts_ecr = t->ts_recent;
     }
     size_t optlen = sk_build_options(&o, opts);
+    uint16_t flags = SK_TH_RST | SK_TH_ACK;
+    if ((t->ecn & SK_ECN_OK) && (t->ecn & SK_ECN_DEMAND_CWR))
+        flags |= SK_TH_ECE; /* tcp_transmit_skb runs tcp_ecn_send on the reset too */
     t->segs_out++;
-    sk_xmit(s, t->raddr, t->lport, t->rport, t->snd_nxt, t->rcv_nxt, SK_TH_RST | SK_TH_ACK, 0, opts,
-            optlen, NULL, 0);
+    sk_xmit(s, t->raddr, t->lport, t->rport, t->snd_nxt, t->rcv_nxt, flags, 0, opts, optlen, NULL, 0);
 }
 
 /* Keepalive and zero-window probe: an ACK one below SND.UNA that the peer
@@ -368,8 +393,27 @@ void sk_send_syn(sk_stack *s, sk_tcb *t)
     t->segs_out++;
     t->lsndtime = sk_stamp_now(s);
     t->rtt_start = sk_us_now(s); /* the SYN's RTT, used unless retransmitted (Karn) */
-    sk_xmit(s, t->raddr, t->lport, t->rport, t->iss, synack ? t->rcv_nxt : 0,
-            synack ? (SK_TH_SYN | SK_TH_ACK) : SK_TH_SYN, win, opts, optlen, NULL, 0);
+    uint16_t flags = synack ? (SK_TH_SYN | SK_TH_ACK) : SK_TH_SYN;
+    if (synack) {
+        /* Simultaneous open (Linux's tcp_ecn_send_synack): ECE alone, if
+         * both SYNs asked for ECN (RFC 3168 §6.1.1). */
+        if (t->ecn & SK_ECN_OK)
+            flags |= SK_TH_ECE;
+    } else if (!s->xmit_retrans) {
+        /* Linux's tcp_ecn_send_syn(): with tcp_ecn = 1 the SYN is an
+         * ECN-setup SYN, ECE and CWR (RFC 3168 §6.1.1); until a SYN-ACK
+         * answers, ECN is presumed.  A retransmitted SYN goes without
+         * them (tcp_ecn_clear_syn, tcp_ecn_fallback = 1) in case a
+         * middlebox drops ECN-setup SYNs (§6.1.1.1), but ECN stays
+         * presumed: a SYN-ACK with ECE still negotiates it. */
+        t->ecn = 0;
+        if (s->cfg.tcp_ecn == 1) {
+            flags |= SK_TH_ECE | SK_TH_CWR;
+            t->ecn = SK_ECN_OK;
+        }
+    }
+    sk_xmit(s, t->raddr, t->lport, t->rport, t->iss, synack ? t->rcv_nxt : 0, flags, win, opts, optlen,
+            NULL, 0);
     t->snd_nxt = t->iss + 1;
 }
 

@@ -241,7 +241,7 @@ size_t sk_build_segment(const sk_segment_spec *spec, uint8_t *buf, size_t cap)
 
     uint8_t *ip = buf;
     ip[0] = 0x45; /* version 4, IHL 5: the stack sends no IP options */
-    ip[1] = 0;
+    ip[1] = spec->tos;
     put_be16(ip + 2, (uint16_t)total);
     put_be16(ip + 4, spec->ip_id);
     put_be16(ip + 6, spec->df ? IPV4_FLAG_DF : 0);

@@ -65,8 +65,8 @@ void sk_rack_on_send(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end, bool re
     if (!r)
         return;
     uint32_t now = sk_us_now(s);
-    if (t->flags & SK_F_IN_RECOVERY)
-        r->prr_out++;
+    if ((t->flags & SK_F_IN_RECOVERY) || (t->ecn & SK_ECN_CWR_STATE))
+        r->prr_out++; /* PRR counts sends in CWR as in Recovery (tcp_event_new_data_sent) */
     if (retrans) {
         for (uint32_t i = 0; i < r->n; i++) {
             sk_txseg *g = seg_at(r, i);
@@ -207,8 +207,11 @@ uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una)
     uint32_t prior_fack = highest_sack(t), reord = una, delivered = 0;
     sk_txseg last = {0};
     bool have_last = false;
+    r->retrans_acked = false;
     while (r->n && seq_leq(seg_at(r, 0)->end, una)) {
         sk_txseg *g = seg_at(r, 0);
+        if (g->flags & SK_TX_EVER_RETRANS)
+            r->retrans_acked = true; /* Linux's FLAG_RETRANS_DATA_ACKED */
         if (!(g->flags & SK_TX_SACKED)) {
             delivered++;
             if (!(g->flags & SK_TX_EVER_RETRANS) && seq_lt(g->seq, reord))
@@ -354,19 +357,60 @@ bool sk_rack_next_lost(const sk_tcb *t, uint32_t *seq, uint32_t *end)
 void sk_rack_enter_recovery(sk_stack *s, sk_tcb *t)
 {
     uint32_t cwnd = t->cwnd;
+    bool in_cwr = (t->ecn & SK_ECN_CWR_STATE) != 0;
     sk_cc_enter_recovery(s, t);
     t->cwnd = cwnd;
+    if (in_cwr)
+        return; /* the CWR reduction goes on, PRR counts included (tcp_enter_recovery) */
     sk_rack *r = t->rack;
     r->prior_cwnd = cwnd;
     r->prr_delivered = 0;
     r->prr_out = 0;
 }
 
-/* RFC 6937 PRR with the slow-start reduction bound, as Linux's
- * tcp_cwnd_reduction(): while the pipe exceeds ssthresh, send in
- * proportion to what was delivered; below it, catch up to ssthresh by at
- * most what was delivered (plus one when SND.UNA advanced with no new
- * loss); the first call always allows the fast retransmit. */
+/* Linux's tcp_enter_cwr() with tcp_init_cwnd_reduction(): an ECN echo
+ * (RFC 3168 §6.1.2) reduces the window once per window of data: ssthresh
+ * from the congestion control, then PRR (RFC 6937) walks cwnd down to it
+ * over the next round trip, as Linux does since 3.7.  CWR is queued for
+ * the next new data segment. */
+void sk_enter_cwr(sk_stack *s, sk_tcb *t)
+{
+    if ((t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY)) || (t->ecn & SK_ECN_CWR_STATE))
+        return;
+    t->recover = t->snd_nxt; /* Linux's high_seq */
+    t->tlp_high_seq = 0;
+    t->cwnd_cnt = 0;
+    uint32_t cwnd = t->cwnd;
+    t->ssthresh = sk_cc_ssthresh(s, t);
+    t->ecn |= SK_ECN_CWR_STATE | SK_ECN_QUEUE_CWR;
+    sk_rack *r = t->rack;
+    if (r) {
+        r->prior_cwnd = cwnd;
+        r->prr_delivered = 0;
+        r->prr_out = 0;
+    } else if (t->cwnd > t->ssthresh) {
+        /* No per-segment scoreboard (no SACK) to run PRR on: reduce at
+         * once, as RFC 3168 §6.1.2 describes. */
+        t->cwnd = t->ssthresh;
+    }
+}
+
+/* Linux's tcp_end_cwnd_reduction() on leaving CWR: cwnd = ssthresh. */
+void sk_end_cwr(sk_tcb *t)
+{
+    t->ecn &= (uint8_t)~SK_ECN_CWR_STATE;
+    t->cwnd = t->ssthresh;
+}
+
+/* RFC 6937 PRR as Linux's tcp_cwnd_reduction(): while the pipe exceeds
+ * ssthresh, send in proportion to what was delivered; below it, catch up
+ * to ssthresh by at most what was delivered (the conservative bound),
+ * plus one (slow-start bound) only when the cumulative ACK covered
+ * resent data and nothing new was lost (FLAG_RETRANS_DATA_ACKED without
+ * FLAG_LOST_RETRANS, the rule the conformance scripts were written for:
+ * an ECN-triggered CWR, with nothing resent, reduces with the
+ * conservative bound); the first call always allows the fast
+ * retransmit. */
 void sk_rack_cwnd_reduction(sk_tcb *t, uint32_t newly_acked_sacked, uint32_t newly_lost, bool una_advanced)
 {
     sk_rack *r = t->rack;
@@ -382,7 +426,7 @@ void sk_rack_cwnd_reduction(sk_tcb *t, uint32_t newly_acked_sacked, uint32_t new
     } else {
         int64_t owed = (int64_t)r->prr_delivered - r->prr_out;
         sndcnt = owed > newly_acked_sacked ? owed : newly_acked_sacked;
-        if (una_advanced && !newly_lost)
+        if (una_advanced && r->retrans_acked && !newly_lost)
             sndcnt++;
         if (sndcnt > delta)
             sndcnt = delta;

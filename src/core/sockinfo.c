@@ -12,7 +12,10 @@ void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
 {
     memset(ti, 0, sizeof(*ti));
     ti->tcpi_state = t->state;
-    ti->tcpi_ca_state = (t->flags & SK_F_LOSS_RECOVERY) ? 4 : (t->flags & SK_F_IN_RECOVERY) ? 3 : 0;
+    ti->tcpi_ca_state = (t->flags & SK_F_LOSS_RECOVERY) ? 4
+                        : (t->flags & SK_F_IN_RECOVERY) ? 3
+                        : (t->ecn & SK_ECN_CWR_STATE)   ? 2 /* TCP_CA_CWR */
+                                                        : 0;
     const sk_rack *r = t->rack;
     /* Disorder: SACKs or duplicate ACKs seen, nothing yet lost (Linux's
      * tcp_try_to_open). */
@@ -26,6 +29,10 @@ void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
         ti->tcpi_options |= SK_TCPI_OPT_TIMESTAMPS;
     if (t->flags & SK_F_SACK_OK)
         ti->tcpi_options |= SK_TCPI_OPT_SACK;
+    if (t->ecn & SK_ECN_OK)
+        ti->tcpi_options |= SK_TCPI_OPT_ECN;
+    if (t->ecn & SK_ECN_SEEN)
+        ti->tcpi_options |= SK_TCPI_OPT_ECN_SEEN;
     if (t->flags & SK_F_WS_OK) {
         ti->tcpi_options |= SK_TCPI_OPT_WSCALE;
         ti->tcpi_snd_wscale = t->snd_wscale & 15;
