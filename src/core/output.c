@@ -893,7 +893,7 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         if (n && !tso_segs)
             tso_segs = tso_packet_segs(s, t);
         if (n && run == tso_segs) {
-            plan[n - 1].tso_end = true;
+            plan[n - 1].tso_end = tso_segs >= 2;
             run = 0;
         }
         run++;
@@ -913,12 +913,14 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
     }
     for (size_t i = 0; i < n; i++) {
         /* PSH as the Linux traces show it: on the last segment of each
-         * multi-segment TSO packet of a burst, unless the burst stopped
-         * because Nagle or a cork held back the small tail (the packet is
-         * then the front of a split skb, which tso_fragment leaves without
-         * PSH); a lone segment carries it only at the end of written data
-         * whose write asked for a push (tcp_push marks the tail skb). */
-        bool push = plan[i].tso_end || (i + 1 == n && n >= 2 && !nagle_held);
+         * TSO packet of a burst, unless the burst stopped because Nagle or
+         * a cork held back the small tail (the packet is then the front of
+         * a split skb, which tso_fragment leaves without PSH), or the
+         * packets were cut to one segment (cwnd 3 or less: half of it is
+         * one segment), which the recordings show without PSH; a lone
+         * segment carries it only at the end of written data whose write
+         * asked for a push (tcp_push marks the tail skb). */
+        bool push = plan[i].tso_end || (i + 1 == n && n >= 2 && tso_segs >= 2 && !nagle_held);
         send_data_segment(s, t, plan[i].seq, plan[i].len, plan[i].fin, push);
         if (s->xmit_failed)
             break; /* the queue refused it: stop here, the probe timer retries */
