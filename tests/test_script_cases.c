@@ -474,6 +474,32 @@ static void test_ecn_ce_is_echoed_until_cwr(void **state)
                               "flags differs");
 }
 
+/* A write into a zero window waits, counted as rwnd-limited time
+ * (TCP_CHRONO_RWND_LIMITED); when the window opens the data leaves with a
+ * fresh RTO (tcp_event_new_data_sent), not at the zero-window probe
+ * deadline armed while the window was shut (0.22 s here), and a
+ * block's trailing backslash continuation is valid as in packetdrill. */
+static void test_zero_window_wait_is_rwnd_limited_and_rearms_rto(void **state)
+{
+    (void)state;
+    run_script_expecting_pass("rwnd_limited.pkt",
+                              "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                              "+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+                              "+0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n"
+                              "+0 > S 0:0(0) <...>\n"
+                              "+.01 < S. 0:0(0) ack 1 win 0 <mss 1000,nop,nop,sackOK>\n"
+                              "+0 > . 1:1(0) ack 1\n"
+                              "+0 write(3, ..., 1000) = 1000\n"
+                              "+.2 < . 1:1(0) ack 1 win 2000\n"
+                              "+0 > P. 1:1001(1000) ack 1\n"
+                              "+0 %{ assert tcpi_rwnd_limited == 200000, tcpi_rwnd_limited;\\\n"
+                              "      assert tcpi_busy_time == 200000, tcpi_busy_time;\\\n"
+                              "}%\n"
+                              "+.1 < . 1:1(0) ack 1001 win 2000\n"
+                              "+0 write(3, ..., 100) = 100\n"
+                              "+0 > P. 1001:1101(100) ack 1\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_slow_start_after_idle_restarts_cwnd),
         cmocka_unit_test(test_last_data_recv_counts_from_establishment),
         cmocka_unit_test(test_user_timeout_clamps_the_retransmission_timer),
+        cmocka_unit_test(test_zero_window_wait_is_rwnd_limited_and_rearms_rto),
         cmocka_unit_test(test_eor_records_are_never_merged),
         cmocka_unit_test(test_eor_record_behind_data_is_not_held_by_nagle),
         cmocka_unit_test(test_eor_retransmissions_stop_at_record_ends),

@@ -171,6 +171,9 @@ typedef struct sk_tcb_ext {
      * entries are eor[eor_head .. eor_head + eor_n). */
     uint32_t *eor;
     uint32_t eor_head, eor_n, eor_cap;
+    /* TCP_CHRONO_RWND_LIMITED, kept as busy_mark is; here because only a
+     * connection the peer's window ever held back needs it. */
+    uint32_t rwnd_limited_mark;
 } sk_tcb_ext;
 
 typedef struct sk_tcb {
@@ -274,6 +277,7 @@ enum {
     SK_SND_NOSPACE = 1u << 0, /* Linux's SOCK_NOSPACE: a write or poll found no room */
     SK_SND_BUSY = 1u << 1,    /* the busy chrono runs (data queued) */
     SK_SND_LIMITED = 1u << 2, /* the sndbuf-limited chrono runs */
+    SK_SND_RWND = 1u << 3,    /* the rwnd-limited chrono runs (mark in sk_tcb_ext) */
 };
 
 /* sk_tcb.ecn: Linux's ecn_flags bits, plus the CWR congestion state
@@ -534,7 +538,8 @@ uint32_t sk_size_goal(const sk_tcb *t);
 /* Send-buffer memory (socket.c), after Linux's sk_wmem_queued/sk_sndbuf. */
 void sk_sndbuf_established(sk_stack *s, sk_tcb *t); /* tcp_init_buffer_space */
 void sk_check_space(sk_stack *s, sk_tcb *t, bool head_fresh); /* tcp_check_space, after an ACK */
-void sk_sndbuf_after_xmit(sk_stack *s, sk_tcb *t);  /* tcp_cwnd_validate's chrono start */
+void sk_sndbuf_after_xmit(sk_stack *s, sk_tcb *t);
+void sk_rwnd_chrono(sk_stack *s, sk_tcb *t, bool limited); /* end of tcp_write_xmit */  /* tcp_cwnd_validate's chrono start */
 uint32_t sk_chrono_ms(const sk_stack *s, const sk_tcb *t, uint32_t mark, uint8_t running);
 
 /* timers.c */

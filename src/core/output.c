@@ -494,6 +494,7 @@ static bool can_send_data(const sk_tcb *t)
  * FIN when `fin`.  Counts retransmissions below snd_nxt. */
 static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len, bool fin, bool push)
 {
+    bool was_idle = t->snd_una == t->snd_nxt;
     uint8_t *buf = NULL;
     if (len) {
         /* The payload is gathered from the ring into a buffer the stack
@@ -559,7 +560,10 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
         if (!len && !retrans)
             t->flags |= SK_F_FIN_ALONE;
     }
-    if (!t->rto_at)
+    /* Linux's tcp_event_new_data_sent(): new data leaving an empty
+     * flight re-arms the RTO, replacing a zero-window probe deadline left
+     * from while the window was shut. */
+    if (!t->rto_at || (was_idle && !retrans && seq_gt(t->snd_nxt, seq)))
         sk_arm_rto(s, t);
 }
 
@@ -832,6 +836,7 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
     uint32_t nxt = t->snd_nxt, in_flight = sk_flight_size(t), sml = t->snd_sml;
     bool cwnd_full = false;
     bool nagle_held = false; /* the burst stops at a small tail Nagle or a cork holds */
+    bool rwnd_limited = false; /* the peer's window held data back (Linux is_rwnd_limited) */
     uint32_t tso_segs = 0, run = 0; /* computed when a burst has a second segment */
     for (;;) {
         uint32_t data_end = t->snd_una + t->sndq.len;
@@ -851,8 +856,10 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         /* Linux's tcp_snd_wnd_test: a segment goes only if it fits the
          * peer's window whole; no sub-MSS slivers to fill a window.  When
          * nothing is in flight the persist timer takes over (timers.c). */
-        if (seq_gt(nxt + len + (fin_pending ? 1 : 0), wnd_end))
+        if (seq_gt(nxt + len + (fin_pending ? 1 : 0), wnd_end)) {
+            rwnd_limited = len > 0;
             break;
+        }
         if (avail > mss && tso_should_defer(s, t, nxt, in_flight, data_end, fin_queued, &cwnd_full))
             break;
         /* Linux transmits skb by skb: a TSO packet ends where its skb
@@ -932,6 +939,7 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         sk_cc_validate(t, cwnd_full);
     if (t->snd_nxt != sent_before)
         sk_sndbuf_after_xmit(s, t); /* the tail of tcp_cwnd_validate() */
+    sk_rwnd_chrono(s, t, rwnd_limited);
     /* New data went out: Linux's tcp_write_xmit() schedules one loss
      * probe per tail episode. */
     if (t->snd_nxt != sent_before && !t->tlp_high_seq)

@@ -402,6 +402,24 @@ static void chrono_idle_check(const sk_stack *s, sk_tcb *t)
     if (t->sndq.len == 0) {
         chrono_run(s, t, &t->busy_mark, SK_SND_BUSY, false);
         chrono_run(s, t, &t->sndbuf_limited_mark, SK_SND_LIMITED, false);
+        if (t->ext)
+            chrono_run(s, t, &t->ext->rwnd_limited_mark, SK_SND_RWND, false);
+    }
+}
+
+/* The end of Linux's tcp_write_xmit(): time the peer's window held data
+ * back counts as rwnd-limited (TCP_CHRONO_RWND_LIMITED) until a pass
+ * finds it no longer does.  Linux keeps one chrono at a time and ranks
+ * sndbuf-limited above rwnd-limited, so the latter does not start while
+ * the former runs. */
+void sk_rwnd_chrono(sk_stack *s, sk_tcb *t, bool limited)
+{
+    if (limited && !(t->sndstate & SK_SND_LIMITED)) {
+        sk_tcb_ext *x = sk_tcb_ext_get(t);
+        if (x)
+            chrono_run(s, t, &x->rwnd_limited_mark, SK_SND_RWND, true);
+    } else if (!limited && t->ext) {
+        chrono_run(s, t, &t->ext->rwnd_limited_mark, SK_SND_RWND, false);
     }
 }
 
@@ -423,8 +441,11 @@ void sk_sndbuf_after_xmit(sk_stack *s, sk_tcb *t)
 {
     if (is_cwnd_limited(t) || notsent_bytes(t) || !(t->sndstate & SK_SND_NOSPACE))
         return;
-    if (t->state == SK_TCP_ESTABLISHED || t->state == SK_TCP_CLOSE_WAIT)
+    if (t->state == SK_TCP_ESTABLISHED || t->state == SK_TCP_CLOSE_WAIT) {
         chrono_run(s, t, &t->sndbuf_limited_mark, SK_SND_LIMITED, true);
+        if (t->ext) /* the higher-ranked chrono takes over */
+            chrono_run(s, t, &t->ext->rwnd_limited_mark, SK_SND_RWND, false);
+    }
 }
 
 /* Has the sender filled its congestion window?  Linux's

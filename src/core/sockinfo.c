@@ -86,6 +86,7 @@ void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
     uint64_t limited = sk_chrono_ms(s, t, t->sndbuf_limited_mark, SK_SND_LIMITED);
     ti->tcpi_busy_time = (uint64_t)sk_chrono_ms(s, t, t->busy_mark, SK_SND_BUSY) * 1000u;
     ti->tcpi_sndbuf_limited = limited * 1000u;
+    ti->tcpi_rwnd_limited = t->ext ? (uint64_t)sk_chrono_ms(s, t, t->ext->rwnd_limited_mark, SK_SND_RWND) * 1000u : 0;
 }
 
 static void timer_of(const sk_stack *s, const sk_tcb *t, sk_sock_info *si)

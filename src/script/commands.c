@@ -416,17 +416,19 @@ static void write_program(FILE *f, const struct sk_tcp_info *ti, const char *cod
                "TCPI_OPT_ECN_SEEN = 16\nTCPI_OPT_SYN_DATA = 32\nTCPI_OPT_USEC_TS = 64\n");
     /* The block's text goes through hex so no quoting can break it; a
      * block written after "%{ " starts indented, hence dedent, and flat
-     * statement lists tolerate any indentation. */
+     * statement lists tolerate any indentation.  A blank line ends the
+     * source, as the code packetdrill appends after a block does, so a
+     * block whose last line ends in a backslash continuation compiles. */
     fprintf(f, "import textwrap\n__code = bytes.fromhex('");
     for (const char *c = code; *c; c++)
         fprintf(f, "%02x", (unsigned char)*c);
     fprintf(f, "').decode()\n"
                "import sys, traceback\n"
-               "__src = textwrap.dedent(__code).strip('\\n')\n"
+               "__src = textwrap.dedent(__code).strip('\\n') + '\\n\\n'\n"
                "try:\n"
                "    __compiled = compile(__src, 'code', 'exec')\n"
                "except IndentationError:\n"
-               "    __src = '\\n'.join(l.strip() for l in __code.splitlines())\n"
+               "    __src = '\\n'.join(l.strip() for l in __code.splitlines()) + '\\n\\n'\n"
                "    __compiled = compile(__src, 'code', 'exec')\n"
                "import json\n"
                "__preamble = set(globals())\n"
