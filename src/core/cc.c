@@ -217,7 +217,7 @@ void sk_cc_validate(sk_tcb *t, bool cwnd_limited)
 /* Linux's tcp_is_cwnd_limited(): grow cwnd only if it was what held the
  * sender back (RFC 7661's concern); in slow start, until it is twice the
  * largest flight actually sent. */
-static bool cwnd_limited(const sk_tcb *t)
+bool sk_cc_cwnd_limited(const sk_tcb *t)
 {
     if (t->flags & SK_F_CWND_LIMITED)
         return true;
@@ -360,7 +360,7 @@ void sk_cc_pkts_acked(sk_stack *s, sk_tcb *t, uint32_t acked, int64_t rtt_us)
      * cong_avoid only when tcp_is_cwnd_limited): until then the samples
      * only lower delay_min, which the state takes from min_rtt when it is
      * created, so request/response connections never allocate it. */
-    if (!t->cubic && !cwnd_limited(t))
+    if (!t->cubic && !sk_cc_cwnd_limited(t))
         return;
     struct sk_cubic *c = cubic_state(s, t);
     if (!c)
@@ -402,7 +402,7 @@ static void cong_avoid_ai(sk_tcb *t, uint32_t w, uint32_t acked)
 
 void sk_cc_on_ack(sk_stack *s, sk_tcb *t, uint32_t acked)
 {
-    if (!cwnd_limited(t))
+    if (!sk_cc_cwnd_limited(t))
         return;
     uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
     uint32_t segs = (acked + mss - 1) / mss;

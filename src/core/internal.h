@@ -669,6 +669,7 @@ void sk_cc_tx_start(sk_stack *s, sk_tcb *t);
 void sk_cc_on_rto(sk_stack *s, sk_tcb *t);
 void sk_cc_enter_recovery(sk_stack *s, sk_tcb *t);
 void sk_cc_validate(sk_tcb *t, bool cwnd_limited);
+bool sk_cc_cwnd_limited(const sk_tcb *t); /* Linux's tcp_is_cwnd_limited() */
 
 /* sockinfo.c */
 void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti);

@@ -57,6 +57,21 @@ static void unmark(sk_rack *r, sk_txseg *g)
         r->retrans_out--;
 }
 
+/* Linux's tcp_mark_skb_lost(): a lost retransmission is to be resent, so
+ * it no longer counts as retransmitted in flight.  True if newly lost. */
+static bool mark_lost(sk_rack *r, sk_txseg *g)
+{
+    if (g->flags & SK_TX_RETRANS) {
+        g->flags &= (uint8_t)~SK_TX_RETRANS;
+        r->retrans_out--;
+    }
+    if (g->flags & SK_TX_LOST)
+        return false;
+    g->flags |= SK_TX_LOST;
+    r->lost_out++;
+    return true;
+}
+
 void sk_rack_on_send(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end, bool retrans)
 {
     if (!(t->flags & SK_F_SACK_OK) || !seq_lt(seq, end))
@@ -288,16 +303,8 @@ static uint32_t detect(sk_stack *s, sk_tcb *t, uint32_t *timeout)
         }
         int64_t remaining = (int64_t)r->rtt_us + wnd - (int64_t)(uint32_t)(now - g->xmit_us);
         if (remaining <= 0) {
-            /* tcp_mark_skb_lost: a lost retransmission is to be resent. */
-            if (g->flags & SK_TX_RETRANS) {
-                g->flags &= (uint8_t)~SK_TX_RETRANS;
-                r->retrans_out--;
-            }
-            if (!(g->flags & SK_TX_LOST)) {
-                g->flags |= SK_TX_LOST;
-                r->lost_out++;
+            if (mark_lost(r, g))
                 newly++;
-            }
         } else if ((uint32_t)remaining > *timeout) {
             *timeout = (uint32_t)remaining;
         }
@@ -462,15 +469,7 @@ void sk_rack_mark_all_lost(sk_tcb *t)
         return;
     for (uint32_t i = 0; i < r->n; i++) {
         sk_txseg *g = seg_at(r, i);
-        if (g->flags & SK_TX_SACKED)
-            continue;
-        if (g->flags & SK_TX_RETRANS) {
-            g->flags &= (uint8_t)~SK_TX_RETRANS;
-            r->retrans_out--;
-        }
-        if (!(g->flags & SK_TX_LOST)) {
-            g->flags |= SK_TX_LOST;
-            r->lost_out++;
-        }
+        if (!(g->flags & SK_TX_SACKED))
+            mark_lost(r, g);
     }
 }

@@ -423,23 +423,13 @@ void sk_rwnd_chrono(sk_stack *s, sk_tcb *t, bool limited)
     }
 }
 
-/* Linux's tcp_is_cwnd_limited() (cc.c keeps its own copy for cwnd growth). */
-static bool is_cwnd_limited(const sk_tcb *t)
-{
-    if (t->flags & SK_F_CWND_LIMITED)
-        return true;
-    if (t->cwnd < t->ssthresh)
-        return t->cwnd < 2u * t->max_packets_out;
-    return false;
-}
-
 /* The end of Linux's tcp_cwnd_validate(), run after data went out: a
  * sender that is not cwnd-limited, has nothing unsent left and whose
  * writer ran out of buffer (SOCK_NOSPACE) is starved by its send buffer:
  * TCP_CHRONO_SNDBUF_LIMITED starts. */
 void sk_sndbuf_after_xmit(sk_stack *s, sk_tcb *t)
 {
-    if (is_cwnd_limited(t) || notsent_bytes(t) || !(t->sndstate & SK_SND_NOSPACE))
+    if (sk_cc_cwnd_limited(t) || notsent_bytes(t) || !(t->sndstate & SK_SND_NOSPACE))
         return;
     if (t->state == SK_TCP_ESTABLISHED || t->state == SK_TCP_CLOSE_WAIT) {
         chrono_run(s, t, &t->sndbuf_limited_mark, SK_SND_LIMITED, true);
