@@ -837,6 +837,8 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
     bool cwnd_full = false;
     bool nagle_held = false; /* the burst stops at a small tail Nagle or a cork holds */
     bool rwnd_limited = false; /* the peer's window held data back (Linux is_rwnd_limited) */
+    uint32_t cur_end = 0;      /* end of the skb the last planned segment came from */
+    bool have_cur_end = false;
     uint32_t tso_segs = 0, run = 0; /* computed when a burst has a second segment */
     for (;;) {
         uint32_t data_end = t->snd_una + t->sndq.len;
@@ -866,7 +868,13 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
          * does, and carries PSH there as a packet cut shorter does. */
         bool skb_end = false;
         if (len) {
-            uint32_t end = unsent_skb_end(t, nxt, data_end, NULL);
+            /* The skb holding nxt ends where it ended for the previous
+             * segment until nxt reaches that end: found once per skb. */
+            if (!have_cur_end || !seq_lt(nxt, cur_end)) {
+                cur_end = unsent_skb_end(t, nxt, data_end, NULL);
+                have_cur_end = true;
+            }
+            uint32_t end = cur_end;
             if (seq_lt(end, nxt + len) && seq_gt(end, nxt))
                 len = end - nxt;
             skb_end = nxt + len == end && end != data_end;
