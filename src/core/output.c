@@ -823,14 +823,14 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
     uint32_t sent_before = t->snd_nxt;
     if (t->snd_nxt == t->snd_una && seq_lt(t->snd_nxt, t->snd_una + t->sndq.len))
         restart_cwnd_after_idle(s, t);
-    /* Plan the burst first, then send it, so that PSH lands on the last
-     * segment that actually goes out: Linux pushes the tail of each
-     * transmitted burst (a TSO packet carries PSH, and GSO leaves it on
-     * the last segment). */
+    /* Plan the burst first, then send it, so that PSH can be put where
+     * Linux's TSO packets end (a TSO packet carries PSH, and GSO leaves
+     * it on the last segment), which is known only once the burst's end
+     * is. */
     struct planned {
         uint32_t seq, len;
         bool fin;
-        bool tso_end; /* ends a full TSO packet: more of the burst follows */
+        bool tso_end; /* ends a TSO packet with PSH: an skb's end, or a cut with more behind */
     } plan[64];
     size_t n = 0;
     uint32_t nxt = t->snd_nxt, in_flight = sk_flight_size(t), sml = t->snd_sml;
@@ -902,9 +902,9 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
             plan[0] = plan[n - 1];
             n = 1;
         }
-        /* Linux cuts a burst into TSO packets of tcp_tso_autosize()
+        /* Linux cuts a burst into TSO packets of tso_packet_segs()
          * segments; each packet that is followed by more carries PSH on
-         * its last segment. */
+         * its last segment, unless packets are of one segment. */
         if (n && !tso_segs)
             tso_segs = tso_packet_segs(s, t);
         if (n && run == tso_segs) {
