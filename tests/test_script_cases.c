@@ -153,18 +153,22 @@ static void test_tso_packets_end_at_skb_ends(void **state)
                               "+0 > P. 25001:26001(1000) ack 1\n");
 }
 
+/* A 26000-byte write sent in two flights: cwnd 10 in packets of half of
+ * it, then, after the ACK, cwnd 20 in packets of 10 segments. */
+#define TWO_FLIGHTS                                                                                           \
+    "+0 write(4, ..., 26000) = 26000\n"                                                                       \
+    "+0 > P. 1:5001(5000) ack 1\n"                                                                            \
+    "+0 > P. 5001:10001(5000) ack 1\n"                                                                        \
+    "+.01 < . 1:1(0) ack 10001 win 257\n"                                                                     \
+    "+0 > P. 10001:20001(10000) ack 1\n"                                                                      \
+    "+0 > P. 20001:26001(6000) ack 1\n"
+
 /* With tcp_min_tso_segs raised, the packets stay at half cwnd all the same,
  * and the second flight after cwnd doubled is cut at 10 segments. */
 static void test_min_tso_segs_does_not_pass_half_cwnd(void **state)
 {
     (void)state;
-    run_script_expecting_pass("min_tso.pkt", "`sysctl -q net.ipv4.tcp_min_tso_segs=10`\n" ACCEPTED
-                              "+0 write(4, ..., 26000) = 26000\n"
-                              "+0 > P. 1:5001(5000) ack 1\n"
-                              "+0 > P. 5001:10001(5000) ack 1\n"
-                              "+.01 < . 1:1(0) ack 10001 win 257\n"
-                              "+0 > P. 10001:20001(10000) ack 1\n"
-                              "+0 > P. 20001:26001(6000) ack 1\n");
+    run_script_expecting_pass("min_tso.pkt", "`sysctl -q net.ipv4.tcp_min_tso_segs=10`\n" ACCEPTED TWO_FLIGHTS);
 }
 
 /* RFC 5681 section 4.1 as Linux's tcp_cwnd_restart does it: data sent
@@ -175,14 +179,8 @@ static void test_min_tso_segs_does_not_pass_half_cwnd(void **state)
 static void test_slow_start_after_idle_restarts_cwnd(void **state)
 {
     (void)state;
-    const char *grow = "+0 write(4, ..., 26000) = 26000\n"
-                       "+0 > P. 1:5001(5000) ack 1\n"
-                       "+0 > P. 5001:10001(5000) ack 1\n"
-                       "+.01 < . 1:1(0) ack 10001 win 257\n"
-                       "+0 > P. 10001:20001(10000) ack 1\n"
-                       "+0 > P. 20001:26001(6000) ack 1\n"
-                       "+.01 < . 1:1(0) ack 26001 win 257\n"
-                       "+0 %{ assert tcpi_snd_cwnd == 36, tcpi_snd_cwnd }%\n";
+    const char *grow = TWO_FLIGHTS "+.01 < . 1:1(0) ack 26001 win 257\n"
+                                   "+0 %{ assert tcpi_snd_cwnd == 36, tcpi_snd_cwnd }%\n";
     char text[4096];
     snprintf(text, sizeof(text),
              "`sysctl -q net.ipv4.tcp_slow_start_after_idle=1`\n%s%s"
@@ -200,6 +198,18 @@ static void test_slow_start_after_idle_restarts_cwnd(void **state)
              "+0 %%{ assert tcpi_snd_cwnd == 36, tcpi_snd_cwnd }%%\n",
              ACCEPTED, grow);
     run_script_expecting_pass("idle_no_restart.pkt", text);
+    /* Idle means no data sent (Linux's lsndtime moves only with data): an
+     * ACK sent 100 ms before the write does not count. */
+    snprintf(text, sizeof(text),
+             "`sysctl -q net.ipv4.tcp_slow_start_after_idle=1`\n%s%s"
+             "+1.9 < P. 1:101(100) ack 26001 win 257\n"
+             "+0 > . 26001:26001(0) ack 101\n"
+             "+.1 write(4, ..., 20000) = 20000\n"
+             "+0 > P. 26001:31001(5000) ack 101\n"
+             "+0 > P. 31001:36001(5000) ack 101\n"
+             "+0 %%{ assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd }%%\n",
+             ACCEPTED, grow);
+    run_script_expecting_pass("idle_restart_after_ack.pkt", text);
 }
 
 /* tcpi_last_data_recv counts from the establishment until data arrives,

@@ -235,7 +235,8 @@ typedef struct sk_tcb {
     sk_time_ns rto_at, delack_at, keepalive_at;
     sk_stamp retrans_stamp;    /* first transmission of the oldest unacked */
     sk_stamp probes_stamp;     /* first zero-window/persist probe (Linux icsk_probes_tstamp) */
-    sk_stamp lrcvtime, lsndtime, last_ack_recv, last_data_recv, last_data_sent;
+    sk_stamp lrcvtime, last_ack_recv, last_data_recv;
+    sk_stamp last_data_sent; /* Linux's lsndtime: data only, so pure ACKs do not end idleness */
     int16_t fin_timeout_s; /* TCP_LINGER2, -1 = sysctl, -2 = reset instead (Linux caps it at 120) */
     uint8_t sndstate;      /* SK_SND_*: send-buffer wakeup and chrono state */
     uint8_t ecn;           /* SK_ECN_*: RFC 3168 state, Linux's tp->ecn_flags (fills a padding byte) */

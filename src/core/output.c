@@ -314,7 +314,6 @@ static void conn_xmit(sk_stack *s, sk_tcb *t, uint32_t seq, uint16_t flags, cons
             flags |= SK_TH_ECE;
     }
     t->segs_out++;
-    t->lsndtime = sk_stamp_now(s);
     sk_xmit_tos(s, tos, t->raddr, t->lport, t->rport, seq, ack, flags, win, opts, optlen, payload, plen);
 }
 
@@ -391,7 +390,6 @@ void sk_send_syn(sk_stack *s, sk_tcb *t)
     size_t optlen = sk_build_options(&o, opts);
     uint16_t win = (uint16_t)(t->rcv_wnd < 65535u ? t->rcv_wnd : 65535u);
     t->segs_out++;
-    t->lsndtime = sk_stamp_now(s);
     t->rtt_start = sk_us_now(s); /* the SYN's RTT, used unless retransmitted (Karn) */
     uint16_t flags = synack ? (SK_TH_SYN | SK_TH_ACK) : SK_TH_SYN;
     if (synack) {
@@ -657,7 +655,7 @@ static bool tso_should_defer(sk_stack *s, sk_tcb *t, uint32_t nxt, uint32_t in_f
      * tcp_wstamp_ns, which each skb sent earlier in this same
      * tcp_write_xmit() loop has just moved to now; the plan loop sends
      * only afterwards, so a burst already planned counts as that send. */
-    if (nxt == t->snd_nxt && sk_since(s, t->lsndtime) > SK_NSEC_PER_MSEC)
+    if (nxt == t->snd_nxt && sk_since(s, t->last_data_sent) > SK_NSEC_PER_MSEC)
         return false;
     uint32_t send_win = t->snd_una + t->snd_wnd - nxt;
     uint32_t cwnd_bytes = t->cwnd * mss;
@@ -784,10 +782,12 @@ static bool retransmit_holes(sk_stack *s, sk_tcb *t)
  * and ssthresh keeps three quarters of the old cwnd. */
 static void restart_cwnd_after_idle(sk_stack *s, sk_tcb *t)
 {
-    if (!s->cfg.tcp_slow_start_after_idle || t->snd_nxt != t->snd_una || !t->lsndtime)
+    /* Idle is measured from the last data sent, as Linux's lsndtime
+     * (set by tcp_event_data_sent) is: pure ACKs do not end it. */
+    if (!s->cfg.tcp_slow_start_after_idle || t->snd_nxt != t->snd_una || !t->last_data_sent)
         return;
     int64_t rto_ns = (int64_t)t->rto_us * 1000;
-    int64_t idle = (int64_t)sk_since(s, t->lsndtime);
+    int64_t idle = (int64_t)sk_since(s, t->last_data_sent);
     if (idle <= rto_ns)
         return;
     if (!(t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY))) {
@@ -821,8 +821,6 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         return;
     }
     uint32_t sent_before = t->snd_nxt;
-    if (t->snd_nxt == t->snd_una && seq_lt(t->snd_nxt, t->snd_una + t->sndq.len))
-        restart_cwnd_after_idle(s, t);
     /* Plan the burst first, then send it, so that PSH can be put where
      * Linux's TSO packets end (a TSO packet carries PSH, and GSO leaves
      * it on the last segment), which is known only once the burst's end
@@ -905,6 +903,11 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         /* Linux cuts a burst into TSO packets of tso_packet_segs()
          * segments; each packet that is followed by more carries PSH on
          * its last segment, unless packets are of one segment. */
+        /* The first data of the burst is about to leave an empty flight:
+         * this is where Linux checks for idleness (not while a zero
+         * window keeps the data waiting). */
+        if (!n && len && nxt == t->snd_una)
+            restart_cwnd_after_idle(s, t);
         if (n && !tso_segs)
             tso_segs = tso_packet_segs(s, t);
         if (n && run == tso_segs) {
