@@ -120,8 +120,11 @@ static bool wants_help(int argc, char **argv)
 static void list_running(FILE *out)
 {
     sk_control_entry *v = NULL;
-    size_t n = sk_control_list(&v);
-    if (!n)
+    char denied[SK_CONTROL_PATH_MAX + 96];
+    size_t n = sk_control_scan(&v, denied, sizeof(denied));
+    if (!n && denied[0])
+        fprintf(out, "\nno synack stack of this user is running now (%s).\n", denied);
+    else if (!n)
         fprintf(out, "\nno synack stack is running now.\n");
     for (size_t i = 0; i < n; i++)
         fprintf(out, "%s%s  (%s)\n", i ? "" : "\nrunning now:\n", v[i].name, v[i].path);
