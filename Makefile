@@ -57,7 +57,8 @@ conformance: build
 check: test asan-test fuzz-check
 
 # Each target runs FUZZ_SECONDS over a scratch copy of its committed seed
-# corpus (fuzz/corpus/NAME), so the tree is not written to.  A crash stops
+# corpus (fuzz/corpus/NAME) and its regression inputs (fuzz/regress/NAME),
+# so the tree is not written to.  A crash stops
 # make, leaves the input as $(FUZZ_BUILD)/crash-* and the report on stderr.
 # Without clang and libFuzzer (Debian: clang, libclang-rt-14-dev; the test
 # deps install them) it says so and passes.
@@ -73,10 +74,11 @@ fuzz-check: deps-test
 	cmake --build $(FUZZ_BUILD) -j $(JOBS); \
 	for t in $(FUZZ_TARGETS); do \
 	    c=$(FUZZ_BUILD)/corpus-$$t; rm -rf $$c; mkdir -p $$c; cp fuzz/corpus/$${t#fuzz_}/* $$c/; \
+	    r=fuzz/regress/$${t#fuzz_}; [ -d $$r ] || r=; \
 	    echo "fuzz-check: $$t for $(FUZZ_SECONDS) s"; \
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    ./$(FUZZ_BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
-	        -artifact_prefix=$(FUZZ_BUILD)/ -print_final_stats=1 $$c 2>$(FUZZ_BUILD)/$$t.log || \
+	        -artifact_prefix=$(FUZZ_BUILD)/ -print_final_stats=1 $$c $$r 2>$(FUZZ_BUILD)/$$t.log || \
 	        { tail -n 60 $(FUZZ_BUILD)/$$t.log >&2; echo "fuzz-check: $$t FAILED, input in $(FUZZ_BUILD)/" >&2; exit 1; }; \
 	    grep -E "^#[0-9]+[[:space:]]+DONE" $(FUZZ_BUILD)/$$t.log | sed "s/^/fuzz-check: $$t: /"; \
 	done
