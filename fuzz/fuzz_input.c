@@ -119,7 +119,12 @@ static void transmit(void *ctx, const uint8_t *d, size_t len)
     sk_segment seg;
     sk_parse_error pe = sk_parse_segment(d, len, true, &seg);
     if (pe != SK_PARSE_OK || len > 1500 || (seg.src != ADDR_A && seg.src != ADDR_B)) {
-        fprintf(stderr, "a stack sent a bad datagram: %s, %zu bytes\n", sk_parse_error_name(pe), len);
+        fprintf(stderr, "a stack sent a bad datagram: %s, %zu bytes", sk_parse_error_name(pe), len);
+        if (pe == SK_PARSE_OK)
+            fprintf(stderr, ": %08x:%u > %08x:%u flags %#x seq %u ack %u, %zu option bytes, %zu payload bytes",
+                    (unsigned)seg.src, seg.sport, (unsigned)seg.dst, seg.dport, seg.flags, (unsigned)seg.seq,
+                    (unsigned)seg.ack, seg.options_len, seg.payload_len);
+        fprintf(stderr, "\n");
         abort();
     }
     note_tuple(w, d, len);
