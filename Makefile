@@ -77,7 +77,7 @@ fuzz-check: deps-test
 	    r=fuzz/regress/$${t#fuzz_}; [ -d $$r ] || r=; \
 	    echo "fuzz-check: $$t for $(FUZZ_SECONDS) s"; \
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    ./$(FUZZ_BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    $(FUZZ_BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	        -artifact_prefix=$(FUZZ_BUILD)/ -print_final_stats=1 $$c $$r 2>$(FUZZ_BUILD)/$$t.log || \
 	        { tail -n 60 $(FUZZ_BUILD)/$$t.log >&2; echo "fuzz-check: $$t FAILED, input in $(FUZZ_BUILD)/" >&2; exit 1; }; \
 	    grep -E "^#[0-9]+[[:space:]]+DONE" $(FUZZ_BUILD)/$$t.log | sed "s/^/fuzz-check: $$t: /"; \
