@@ -21,9 +21,9 @@
  * the segment reaches the state machine.  Tuples first seen during the
  * run (a SYN-ACK carrying a cookie, say) become targets too.  Other
  * operations feed raw bytes (checksums optionally repaired), move time
- * (sk_advance), call the socket API, or let the two stacks talk: what
- * the stacks send waits in a bounded queue (overflow is lost) until an
- * operation delivers it.
+ * (sk_advance), call the socket API, turn a sysctl, or let the two stacks
+ * talk: what the stacks send waits in a bounded queue (overflow is lost)
+ * until an operation delivers it.
  *
  * Invariants checked: no sanitizer report; every datagram a stack sends
  * parses with correct checksums and fits the MTU; after sk_advance(now)
@@ -555,6 +555,34 @@ static void op_call(world *w, reader *r)
         break;
     }
     default: {
+        if (what & 0x10) {
+            /* A tunable the input turns, from the ones that steer the
+             * state machine; a value Linux refuses is refused here too. */
+            static const struct {
+                const char *name, *values[3];
+            } knobs[] = {
+                {"net.ipv4.tcp_tw_reuse", {"0", "1", "2"}},
+                {"net.ipv4.tcp_rfc1337", {"0", "1", "1"}},
+                {"net.ipv4.tcp_abort_on_overflow", {"0", "1", "1"}},
+                {"net.ipv4.tcp_syncookies", {"0", "1", "2"}},
+                {"net.ipv4.tcp_sack", {"0", "1", "1"}},
+                {"net.ipv4.tcp_timestamps", {"0", "1", "2"}},
+                {"net.ipv4.tcp_ecn", {"0", "1", "2"}},
+                {"net.ipv4.tcp_max_tw_buckets", {"0", "1", "262144"}},
+                {"net.ipv4.tcp_fin_timeout", {"1", "5", "60"}},
+                {"net.ipv4.tcp_keepalive_time", {"1", "75", "7200"}},
+                {"net.ipv4.tcp_retries2", {"1", "3", "15"}},
+                {"net.ipv4.tcp_orphan_retries", {"0", "1", "8"}},
+                {"net.ipv4.tcp_congestion_control", {"reno", "cubic", "bbr"}},
+                {"net.ipv4.tcp_max_syn_backlog", {"1", "2", "128"}},
+                {"net.ipv4.tcp_synack_retries", {"0", "1", "5"}},
+                {"net.ipv4.tcp_challenge_ack_limit", {"0", "1", "1000"}},
+            };
+            uint8_t k = u8(r);
+            char err[128];
+            sk_sysctl_set(s, knobs[(k >> 2) % 16].name, knobs[(k >> 2) % 16].values[(k & 3) % 3], err, sizeof err);
+            break;
+        }
         struct sk_tcp_info ti;
         size_t tl = sizeof ti;
         sk_getsockopt(s, fd, SK_IPPROTO_TCP, SK_TCP_INFO, &ti, &tl);

@@ -93,6 +93,7 @@ SEEDS = {
     "keepalive": call(0, 1, 7) + call(0, 1, 6 | 0x30, b"\x00\x01") + advance(0xc2) + deliver() + advance(0xc2),
     "zero_window": template(1, ACK, 0x50, win=0, opts=ts_opt()) + advance(0x85) + deliver() + advance(0x90),
     "ecn_ce": template(1, PSH | ACK, 0xe0, tos=3, opts=ts_opt(), payload=b"ce" * 50) + deliver(),
+    "sysctls": call(0, 1, 0x19, bytes([0x05])) + call(1, 1, 0x19, bytes([0x1c])) + advance(0xc4) + deliver(),
     "send_recv": call(0, 1, 0, b"\x20\x00") + deliver() + call(1, 1, 1, b"\x10\x00") + deliver() + advance(0x50),
 }
 
