@@ -138,7 +138,7 @@ static void list_running(FILE *out)
 int sk_cmd_ss(int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
-        printf("usage: synack ss [-N NAME] [-tan] [-l] [-o] [-i] [-s] [-H] [--json] [state STATE]...\n"
+        printf("usage: synack ss [-N NAME] [-tan] [-l] [-o] [-i] [-s] [-H] [-4|-6] [--json] [state STATE]...\n"
                "                 [exclude STATE]... [FILTER]\n"
                "\n"
                "The socket table of a running synack stack, as ss(8) prints the kernel's.\n"
@@ -146,6 +146,7 @@ int sk_cmd_ss(int argc, char **argv)
                "  -l  listening sockets only     -n  numeric ports     -H  no header line\n"
                "  -o  timers: timer:(on|keepalive|timewait|persist,TIME,RETRANS)\n"
                "  -i  TCP_INFO details            -s  summary          --json  JSON array\n"
+               "  -4  IPv4 sockets (all of synack's)   -6  IPv6 sockets (none)\n"
                "  -N NAME  the stack to ask (needed when several run)\n"
                "states: established syn-sent syn-recv fin-wait-1 fin-wait-2 time-wait closed\n"
                "        close-wait last-ack listening closing; groups: all connected synchronized\n"
