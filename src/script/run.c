@@ -16,12 +16,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "script/lexer.h"
 #include "script/run_internal.h"
 #include "synack/packet.h"
 
 #define DEFAULT_TOLERANCE_USECS 4000
 #define ANY_TIME_LIMIT (60 * SK_NSEC_PER_SEC)
 #define LATE_LOOKAHEAD (10 * SK_NSEC_PER_SEC)
+#define MAX_SCRIPT_USECS ((int64_t)SK_LEX_MAX_TIME_SECS * 1000000)
 
 /* ------------------------------------------------------------------ */
 /* Outcome helpers                                                      */
@@ -923,6 +925,12 @@ static void run_events(sk_runner *r)
             end = tm->end_relative ? r->last_usecs + tm->end_usecs : tm->end_usecs;
         if (end < start) {
             sk_run_fail(r, "time range ends before it starts");
+            return;
+        }
+        /* Each time is bounded by the lexer; their sum is bounded here so
+         * the nanosecond clock cannot overflow. */
+        if (start > MAX_SCRIPT_USECS || end > MAX_SCRIPT_USECS) {
+            sk_run_fail(r, "script time beyond %llu seconds", (unsigned long long)SK_LEX_MAX_TIME_SECS);
             return;
         }
         sk_time_ns at = sk_run_script_ns(r, start);
