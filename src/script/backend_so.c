@@ -80,8 +80,10 @@ static void drain(sk_runner *r)
     for (;;) {
         size_t count = SO_MAX_DATAGRAM;
         long long t = 0;
+        errno = 0;
         if (s->ifc.netdev_receive(s->ifc.userdata, s->buf, &count, &t) != 0) {
-            sk_run_fail(r, "netdev_receive: %s", strerror(errno));
+            if (errno != EAGAIN)
+                sk_run_fail(r, "netdev_receive: %s", strerror(errno));
             return;
         }
         if (count == 0)
