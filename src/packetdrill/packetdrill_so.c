@@ -837,10 +837,16 @@ static ssize_t do_send(pd_instance *pd, int fd, const void *buf, size_t len, int
             return done ? (ssize_t)done : rc;
         if (dontwait)
             return done ? (ssize_t)done : -EAGAIN;
-        if (!wait_for_change(pd, SK_TIME_NEVER))
-            return done ? (ssize_t)done : -EDEADLK;
-        if (pd->fds[fd].kind != PD_SOCKET)
-            return done ? (ssize_t)done : -EBADF;
+        /* Asleep in sk_stream_wait_memory(), a writer is woken only once
+         * the socket is writable as poll() reports it (Linux's
+         * sk_stream_is_writeable(): free space at least half of what is
+         * queued), not by every byte acknowledged. */
+        do {
+            if (!wait_for_change(pd, SK_TIME_NEVER))
+                return done ? (ssize_t)done : -EDEADLK;
+            if (pd->fds[fd].kind != PD_SOCKET)
+                return done ? (ssize_t)done : -EBADF;
+        } while (!(sk_poll(pd->stack, pd->fds[fd].handle) & (POLLOUT | POLLERR | POLLHUP)));
     }
 }
 
