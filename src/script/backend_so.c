@@ -67,6 +67,7 @@
  * (packetdrill would spin forever). */
 #define SO_STUCK_POLLS 100000
 #define SO_RECEIVE_CHECK 4096
+#define SO_QUIET_LIMIT_SECS 5
 #define SO_MAX_POLLFDS 64
 #define SO_MAX_EVENTS 16
 #define SO_MAX_FLOWS 64
@@ -398,10 +399,24 @@ static char thread_state(pid_t tid)
  * once the thread sleeps or the call is done.  Also how the runner looks
  * at a call in flight: a thread woken by the object runs (state R) until
  * it sleeps again or returns. */
-static so_thread_state await_quiet(so_state *s)
+static so_thread_state await_quiet(sk_runner *r, so_state *s)
 {
-    for (;;) {
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (unsigned long n = 0;; n++) {
         sched_yield();
+        if (n % 1024 == 1023) {
+            /* A call woken in the object runs for microseconds; one that
+             * neither sleeps nor returns is spinning, and packetdrill's
+             * main thread would wait for it for ever. */
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (now.tv_sec - start.tv_sec > SO_QUIET_LIMIT_SECS) {
+                sk_run_fail(r, "the blocking call's thread has neither slept nor returned for %d s: a blocking "
+                               "call must sleep (packetdrill waits for state 'S' in /proc/self/task/TID/stat)",
+                            SO_QUIET_LIMIT_SECS);
+                return SO_RUNNING;
+            }
+        }
         bool asleep = thread_state(s->tid) == 'S';
         pthread_mutex_lock(&s->mu);
         so_thread_state state = s->state;
@@ -471,7 +486,7 @@ static bool threaded(sk_runner *r, so_op *op)
             pthread_cond_wait(&s->cv, &s->mu);
         pthread_mutex_unlock(&s->mu);
     }
-    if (await_quiet(s) != SO_DONE) {
+    if (await_quiet(r, s) != SO_DONE) {
         p->in_flight = true;
         return false;
     }
