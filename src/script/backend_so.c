@@ -72,6 +72,19 @@
 #define SO_MAX_EVENTS 16
 #define SO_MAX_FLOWS 64
 
+/* packetdrill's so_instance_init() flags.  The sanitizers' runtimes refuse
+ * RTLD_DEEPBIND (they must see every call), so those builds go without. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SO_DLOPEN_FLAGS (RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define SO_DLOPEN_FLAGS (RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)
+#endif
+#endif
+#ifndef SO_DLOPEN_FLAGS
+#define SO_DLOPEN_FLAGS (RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE | RTLD_DEEPBIND)
+#endif
+
 typedef void (*so_init_fn)(const char *flags, struct packetdrill_interface *ifc);
 
 typedef struct so_sysctl {
@@ -508,7 +521,7 @@ static void *load(sk_runner *r, const char *path)
     static const char *loaded;
     if (handle && loaded && strcmp(loaded, path) == 0)
         return dlsym(handle, "packetdrill_interface_init");
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    void *h = dlopen(path, SO_DLOPEN_FLAGS);
     if (!h) {
         sk_run_fail(r, "cannot load %s: %s", path, dlerror());
         return NULL;
