@@ -835,12 +835,20 @@ static int so_listen(sk_runner *r, int h, int backlog)
 }
 
 /* After a call on the main thread that may have blocked: the object ran
- * its clock to wherever the call returned. */
-static void after_main_call(sk_runner *r)
+ * its clock to wherever the call returned.  packetdrill makes a call
+ * without `...` on its main thread, where nothing but the stack's timers
+ * can complete it; when none could, the object says EDEADLK rather than
+ * hang as packetdrill would. */
+static void after_main_call(sk_runner *r, int64_t rc)
 {
     drain(r);
-    if (mode_of(r) == SO_MAIN)
-        sync_now(r);
+    if (mode_of(r) != SO_MAIN)
+        return;
+    sync_now(r);
+    if (rc == -EDEADLK && !r->done)
+        sk_run_fail(r, "%s() would block packetdrill's main thread (its time has no `...`) and no timer of the "
+                       "stack could complete it: packetdrill would wait here for ever (the object says EDEADLK)",
+                    r->call->ev->syscall.name);
 }
 
 static int so_accept(sk_runner *r, int h, sk_endpoint *peer)
@@ -854,7 +862,7 @@ static int so_accept(sk_runner *r, int h, sk_endpoint *peer)
     } else {
         socklen_t len = sizeof(op.sin);
         rc = neg_errno(CALL(r, accept, h, (struct sockaddr *)&op.sin, &len));
-        after_main_call(r);
+        after_main_call(r, rc);
     }
     if (rc >= 0 && peer) {
         peer->addr = ntohl(op.sin.sin_addr.s_addr);
@@ -870,7 +878,7 @@ static int so_connect(sk_runner *r, int h, const sk_endpoint *ep)
     if (mode_of(r) == SO_THREAD)
         return threaded(r, &op) ? (int)op.result : -EAGAIN;
     int rc = neg_errno(CALL(r, connect, h, (const struct sockaddr *)&op.sin, sizeof(op.sin)));
-    after_main_call(r);
+    after_main_call(r, rc);
     return rc;
 }
 
@@ -885,7 +893,7 @@ static int64_t so_send(sk_runner *r, int h, const void *buf, size_t len, int fla
     }
     ssize_t n = CALL(r, send, h, buf, len, mode == SO_PROBE ? flags | MSG_DONTWAIT : flags);
     int64_t rc = n < 0 ? -(errno ? errno : EIO) : n;
-    after_main_call(r);
+    after_main_call(r, rc);
     return rc;
 }
 
@@ -900,7 +908,7 @@ static int64_t so_recv(sk_runner *r, int h, void *buf, size_t len, int flags)
     }
     ssize_t n = CALL(r, recv, h, buf, len, mode == SO_PROBE ? flags | MSG_DONTWAIT : flags);
     int64_t rc = n < 0 ? -(errno ? errno : EIO) : n;
-    after_main_call(r);
+    after_main_call(r, rc);
     return rc;
 }
 
@@ -969,11 +977,12 @@ static void so_poll(sk_runner *r, const int *fds, const int *events, int *revent
             return;
         }
     } else {
-        if (CALL(r, poll, op.pfd, (nfds_t)op.nfds, op.timeout_ms) < 0) {
-            sk_run_fail(r, "poll: %s", strerror(errno));
+        int rc = neg_errno(CALL(r, poll, op.pfd, (nfds_t)op.nfds, op.timeout_ms));
+        after_main_call(r, rc);
+        if (rc < 0 && !r->done)
+            sk_run_fail(r, "poll: %s", strerror(-rc));
+        if (rc < 0)
             return;
-        }
-        after_main_call(r);
     }
     for (size_t i = 0; i < n; i++)
         revents[i] = i < op.nfds ? (unsigned short)op.pfd[i].revents : 0;
@@ -1002,7 +1011,7 @@ static int so_epoll_wait(sk_runner *r, int epfd, int max, uint32_t *events, uint
         n = (int)op.result;
     } else {
         n = neg_errno(CALL(r, epoll_wait, op.fd, op.ev, op.max, op.timeout_ms));
-        after_main_call(r);
+        after_main_call(r, n);
     }
     if (n > 0) {
         *events = op.ev[0].events;
