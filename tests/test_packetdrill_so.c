@@ -551,6 +551,60 @@ static void test_blocking_accept_sleeps_and_returns_at_its_time(void **state)
     assert_int_equal(now_usecs(fx), acked + 1000000);
 }
 
+typedef struct poll_job {
+    fixture *fx;
+    struct pollfd p;
+    int result;
+    long long returned_at;
+    pid_t tid;
+} poll_job;
+
+static void *blocking_poll(void *arg)
+{
+    poll_job *job = arg;
+    __atomic_store_n(&job->tid, gettid(), __ATOMIC_RELEASE);
+    job->result = job->fx->ifc.poll(job->fx->ifc.userdata, &job->p, 1, 300);
+    job->returned_at = now_usecs(job->fx);
+    return NULL;
+}
+
+/* A poll() asleep on packetdrill's system-call thread times out at exactly
+ * its timeout while the main thread waits for a packet: the repeated empty
+ * receives move the clock to that timeout (nothing else is scheduled), the
+ * call returns 0 there, and the next step, with nothing at all scheduled,
+ * is a jiffy. */
+static void test_blocked_poll_times_out_while_main_sniffs(void **state)
+{
+    fixture *fx = *state;
+    void *ud = fx->ifc.userdata;
+    int lfd = listen_on_8080(fx);
+    long long start = now_usecs(fx);
+    poll_job job = {.fx = fx, .p = {.fd = lfd, .events = POLLIN}, .result = -2};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, blocking_poll, &job), 0);
+    pid_t tid;
+    while ((tid = __atomic_load_n(&job.tid, __ATOMIC_ACQUIRE)) == 0)
+        sched_yield();
+    int spins = 0, asleep = 0;
+    while (asleep < 3) {
+        assert_true(++spins < 1000000);
+        asleep = thread_state(tid) == 'S' ? asleep + 1 : 0;
+        usleep(asleep ? 2000 : 0);
+    }
+    uint8_t buf[1600];
+    for (int i = 0; i < 3; i++) {
+        size_t count = sizeof(buf);
+        errno = 0;
+        assert_int_equal(fx->ifc.netdev_receive(ud, buf, &count, NULL), -1);
+        assert_int_equal(errno, EAGAIN);
+    }
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(job.result, 0);
+    assert_int_equal(job.p.revents, 0);
+    assert_int_equal(job.returned_at, start + 300000);
+    assert_int_equal(now_usecs(fx), start + 300000 + 1000);
+}
+
 static void test_errors(void **state)
 {
     fixture *fx = *state;
@@ -609,6 +663,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_polled_clock_reaches_a_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_polled_receive_waits_for_a_timer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_descriptors_are_real, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blocked_poll_times_out_while_main_sniffs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
