@@ -22,7 +22,14 @@
  * Where the runner needs more than packetdrill does (to describe what went
  * wrong, to find outbound packets a script did not list), it uses calls
  * that do not disturb this pattern: draining with netdev_receive() stops at
- * the first "nothing", which does not move the object's clock.
+ * the first "nothing", which does not move the object's clock.  It also
+ * reads the clock less: packetdrill reads it once more after each wait
+ * (check_event_time) and before each relative event, and with a clock
+ * that moves 1 us per read in a row its script drifts a microsecond or two
+ * per event; the runner keeps events at their exact times, so that results
+ * and messages match the linked engine's.  Relative times stay relative to
+ * the previous event's script time, as for the engine (packetdrill takes
+ * most from the live clock).
  *
  * What the interface cannot carry:
  *   - `tc qdisc ... pfifo limit 0` (local congestion): such scripts SKIP.
@@ -416,6 +423,7 @@ static so_thread_state await_quiet(sk_runner *r, so_state *s)
 {
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
+    int asleep = 0;
     for (unsigned long n = 0;; n++) {
         sched_yield();
         if (n % 1024 == 1023) {
@@ -430,11 +438,14 @@ static so_thread_state await_quiet(sk_runner *r, so_state *s)
                 return SO_RUNNING;
             }
         }
-        bool asleep = thread_state(s->tid) == 'S';
+        /* packetdrill takes one 'S' as asleep; two in a row, a yield apart,
+         * keep a moment's wait on a lock from passing for a call that
+         * blocks (it would let the script move on before the call began). */
+        asleep = thread_state(s->tid) == 'S' ? asleep + 1 : 0;
         pthread_mutex_lock(&s->mu);
         so_thread_state state = s->state;
         pthread_mutex_unlock(&s->mu);
-        if (state == SO_DONE || state == SO_IDLE || (asleep && state == SO_RUNNING))
+        if (state == SO_DONE || state == SO_IDLE || (asleep >= 2 && state == SO_RUNNING))
             return state;
     }
 }
