@@ -677,6 +677,13 @@ static void so_finish(sk_runner *r)
         if (r->fds[fd].kind == SK_FD_FREE)
             continue;
         int h = r->fds[fd].handle;
+        if (h <= 2) {
+            /* Closing the runner's own stdio would lose the verdict. */
+            sk_run_fail(r, "the object's descriptor %d for the script's fd %d is the process's stdio: packetdrill "
+                           "would close(2) it at the end",
+                        h, fd);
+            return;
+        }
         if (close(h) != 0) {
             sk_run_fail(r, "close: %s (packetdrill closes the script's fd %d, the object's %d, with close(2) at the "
                            "end: the object's descriptors must be open descriptors of the process)",
