@@ -404,6 +404,17 @@ static void test_out_of_range_numbers(void **state)
     assert_int_equal(s->events[0].syscall.ret->num, INT64_MAX);
     assert_int_equal(s->events[1].syscall.args[2]->num, -1);
     sk_script_free(s);
+
+    /* Each time is in range, their sum is not: the runner stops there
+     * rather than let its nanosecond clock overflow. */
+    s = must_parse("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                   "+1000000000 close(3) = 0\n"
+                   "+1000000000 close(3) = 0\n");
+    char msg[512] = "";
+    sk_script_run_opts opts = {0};
+    assert_int_equal(sk_script_run(s, &opts, msg, sizeof(msg)), SK_SCRIPT_FAIL);
+    assert_string_equal(msg, "t.pkt:3: script time beyond 1000000000 seconds");
+    sk_script_free(s);
 }
 
 /* A script's text is bounded: past SK_SCRIPT_MAX_BYTES it is refused with
