@@ -14,7 +14,9 @@
  *   - a call the script marks blocking (`...` in its time) runs on a second
  *     thread, the main thread going on once that thread sleeps ('S' in
  *     /proc/self/task/TID/stat) or has returned; its return time is the
- *     thread's own gettimeofday() right after the call; a call without `...`
+ *     thread's own gettimeofday() right after the call (packetdrill waits
+ *     for the call's start time on that thread, the runner before handing
+ *     it over: the clock reaches the same instant); a call without `...`
  *     is made on the main thread, blocking as the socket says;
  *   - end: every descriptor the script left open is closed with the OS's
  *     close(2) (EBADF fails the script, as packetdrill dies), then a RST is
