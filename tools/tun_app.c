@@ -174,6 +174,12 @@ static void wrapped_report(void *ctx, sk_loop *loop)
     o->inner.report(o->inner.ctx, loop);
 }
 
+static sk_time_ns wrapped_deadline(void *ctx)
+{
+    sk_tun_opts *o = ctx;
+    return o->inner.deadline(o->inner.ctx);
+}
+
 static void wrapped_extra(void *ctx, sk_loop *loop, uint32_t revents)
 {
     sk_tun_opts *o = ctx;
@@ -249,6 +255,7 @@ sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app)
             wrapped.run = wrapped_run;
             wrapped.shutdown = app->shutdown ? wrapped_shutdown : NULL;
             wrapped.report = app->report ? wrapped_report : NULL;
+            wrapped.deadline = app->deadline ? wrapped_deadline : NULL;
             wrapped.extra_fd = sk_control_fd(o->control);
             wrapped.extra_events = 0; /* EPOLLIN */
             wrapped.on_extra = wrapped_extra;
