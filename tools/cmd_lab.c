@@ -33,6 +33,10 @@ static const char *host_addr(const char *host)
         return "10.0.0.1";
     if (!strcmp(host, "server"))
         return "10.0.0.2";
+    if (!strcmp(host, "synack"))
+        return "10.77.0.2, synack over TUN";
+    if (!strcmp(host, "kernel"))
+        return "10.77.0.1, the Linux kernel";
     return "";
 }
 
@@ -108,6 +112,8 @@ static void print_side_by_side(const lab_result *a, const lab_result *b)
     int n = a->nviews < b->nviews ? a->nviews : b->nviews;
     for (int i = 0; i < n; i++) {
         print_view_header(&a->views[i]);
+        if (strcmp(a->views[i].command, b->views[i].command))
+            printf("$ %s    # with the fix\n", b->views[i].command);
         char *ta = expand_tabs(a->views[i].output), *tb = expand_tabs(b->views[i].output);
         if (!ta || !tb) {
             free(ta);
@@ -342,9 +348,12 @@ void sk_cmd_lab_usage(FILE *out)
             "  --scale N    workload size (connections, requests or SYNs per second)\n"
             "  --hold       then keep the stacks up in real time, observable with\n"
             "               synack ss|nstat|sysctl -N lab-client|lab-server, until Ctrl-C\n"
-            "  --live       run against the Linux kernel over TUN: not available yet for any\n"
-            "               scenario; use `synack serve`/`synack connect` with their behaviour\n"
-            "               options (--never-close, --linger0, --count ...) for that\n"
+            "  --live       the Linux kernel is the peer (connection-refused, close-wait-leak,\n"
+            "               time-wait-pileup): synack runs as 10.77.0.2 on a TUN device, the kernel\n"
+            "               is 10.77.0.1, and the kernel's own ss/sysctl show its side.  Run as root\n"
+            "               in the namespace `scripts/netns.sh up NAME` makes:\n"
+            "                 ip netns exec NAME synack lab close-wait-leak --live\n"
+            "  --tun NAME   the TUN device for --live (default tun0)\n"
             "  -v           print the whole timeline\n"
             "\n"
             "exit status: 0 the scenario ran (and reproduced its problem), 1 it did not, 2 bad usage\n");
@@ -388,12 +397,14 @@ int sk_cmd_lab(int argc, char **argv)
 {
     lab_config cfg = {.seed = 1};
     bool fix = false, json = false, hold = false, live = false;
-    enum { OPT_FIX = 256, OPT_JSON, OPT_PCAP, OPT_SEED, OPT_SCALE, OPT_HOLD, OPT_LIVE };
+    const char *tun = "tun0";
+    enum { OPT_FIX = 256, OPT_JSON, OPT_PCAP, OPT_SEED, OPT_SCALE, OPT_HOLD, OPT_LIVE, OPT_TUN };
     static const struct option longopts[] = {
         {"fix", no_argument, NULL, OPT_FIX},           {"json", no_argument, NULL, OPT_JSON},
         {"pcap", required_argument, NULL, OPT_PCAP},   {"seed", required_argument, NULL, OPT_SEED},
         {"scale", required_argument, NULL, OPT_SCALE}, {"hold", no_argument, NULL, OPT_HOLD},
-        {"live", no_argument, NULL, OPT_LIVE},         {"help", no_argument, NULL, 'h'},
+        {"live", no_argument, NULL, OPT_LIVE},         {"tun", required_argument, NULL, OPT_TUN},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
@@ -429,6 +440,9 @@ int sk_cmd_lab(int argc, char **argv)
         case OPT_LIVE:
             live = true;
             break;
+        case OPT_TUN:
+            tun = optarg;
+            break;
         case 'v':
             cfg.verbose = true;
             break;
@@ -454,10 +468,15 @@ int sk_cmd_lab(int argc, char **argv)
         fprintf(stderr, "synack lab: %s is not available: %s\n", sc->name, sc->unavailable);
         return SK_CLI_EXIT_FAIL;
     }
-    if (live) {
-        fprintf(stderr, "synack lab: --live is not available for %s yet; reproduce it against the kernel with "
-                        "synack serve/connect and their behaviour options\n", sc->name);
+    if (live && !lab_live_available(sc->name)) {
+        fprintf(stderr, "synack lab: %s has no --live version (live: connection-refused, close-wait-leak, "
+                        "time-wait-pileup); make it against the kernel with synack serve/connect and their "
+                        "behaviour options\n", sc->name);
         return SK_CLI_EXIT_FAIL;
+    }
+    if (live && hold) {
+        fprintf(stderr, "synack lab: --hold goes with the in-memory runs, not --live\n");
+        return SK_CLI_EXIT_USAGE;
     }
     if (sc->default_scale == 0 && cfg.scale)
         fprintf(stderr, "synack lab: %s has a fixed workload; --scale ignored\n", sc->name);
@@ -465,7 +484,9 @@ int sk_cmd_lab(int argc, char **argv)
     lab_result a, b;
     char err[256];
     lab *held = NULL;
-    if (lab_run(sc, &cfg, false, &a, hold && !fix ? &held : NULL, err, sizeof(err)) < 0) {
+    int r0 = live ? lab_live_run(sc, &cfg, false, tun, &a, err, sizeof(err))
+                  : lab_run(sc, &cfg, false, &a, hold && !fix ? &held : NULL, err, sizeof(err));
+    if (r0 < 0) {
         fprintf(stderr, "synack lab %s: %s\n", sc->name, err);
         lab_result_free(&a);
         return SK_CLI_EXIT_FAIL;
@@ -474,7 +495,9 @@ int sk_cmd_lab(int argc, char **argv)
     if (fix) {
         lab_config cfg2 = cfg;
         cfg2.pcap_path = NULL;
-        if (lab_run(sc, &cfg2, true, &b, hold ? &held : NULL, err, sizeof(err)) < 0) {
+        int r1 = live ? lab_live_run(sc, &cfg2, true, tun, &b, err, sizeof(err))
+                      : lab_run(sc, &cfg2, true, &b, hold ? &held : NULL, err, sizeof(err));
+        if (r1 < 0) {
             fprintf(stderr, "synack lab %s --fix: %s\n", sc->name, err);
             lab_result_free(&a);
             lab_result_free(&b);

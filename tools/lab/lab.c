@@ -14,6 +14,7 @@
 #include "observe/control.h"
 #include "observe/ss.h"
 #include "observe/sysctl.h"
+#include "synack/loop.h"
 
 /* ------------------------------------------------------------------ */
 /* Hosts                                                                 */
@@ -59,12 +60,15 @@ int lab_host_add(lab *L, uint32_t addr, const char *name)
 
 sk_stack *lab_stack(lab *L, int host) { return L->hosts[host].stack; }
 
-sk_time_ns lab_now(lab *L) { return sk_wire_now(L->wire); }
+sk_time_ns lab_now(lab *L)
+{
+    /* --live: the loop's monotonic clock, which the stack follows. */
+    return L->wire ? sk_wire_now(L->wire) : sk_loop_clock();
+}
 
 double lab_secs(lab *L, sk_time_ns t)
 {
-    (void)L;
-    return (double)(t - LAB_START) / (double)LAB_SEC;
+    return (double)(t - (L->wire ? LAB_START : L->live_start)) / (double)LAB_SEC;
 }
 
 static void append(char *buf, size_t cap, const char *fmt, va_list ap)
@@ -333,9 +337,10 @@ static void nstat_view(lab_host *h, int argc, char **argv, FILE *out)
     h->nstat = cur;
 }
 
+static void record_view(lab *L, const char *host, const char *moment, const char *command, char *text);
+
 long lab_view(lab *L, int host, const char *moment, const char *command)
 {
-    lab_result *r = L->r;
     lab_host *h = &L->hosts[host];
     char cmd[512];
     snprintf(cmd, sizeof(cmd), "%s", command);
@@ -377,15 +382,53 @@ long lab_view(lab *L, int host, const char *moment, const char *command)
         if (end != text)
             number = v;
     }
+    record_view(L, h->name, moment, command, text);
+    return number;
+}
+
+static void record_view(lab *L, const char *host, const char *moment, const char *command, char *text)
+{
+    lab_result *r = L->r;
     if (r->nviews < LAB_MAX_VIEWS) {
         lab_view_rec *v = &r->views[r->nviews++];
         snprintf(v->moment, sizeof(v->moment), "%s", moment);
-        snprintf(v->host, sizeof(v->host), "%s", h->name);
+        snprintf(v->host, sizeof(v->host), "%s", host);
         snprintf(v->command, sizeof(v->command), "%s", command);
         v->output = text ? text : strdup("");
     } else {
         free(text);
     }
+}
+
+long lab_kernel_view(lab *L, const char *moment, const char *command)
+{
+    /* The kernel's own tools, in the namespace this process runs in. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (!out)
+        return -1;
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "%s 2>&1", command);
+    FILE *p = popen(cmd, "r");
+    if (p) {
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+            fwrite(buf, 1, n, out);
+        pclose(p);
+    } else {
+        fprintf(out, "cannot run %s\n", command);
+    }
+    fclose(out);
+    long number = -1;
+    if (text) {
+        char *end;
+        long v = strtol(text, &end, 10);
+        if (end != text)
+            number = v;
+    }
+    record_view(L, "kernel", moment, command, text);
     return number;
 }
 
@@ -863,6 +906,32 @@ static bool load_step(lab *L, lab_load *ld)
         while (server_step(L, ld, &ld->s[i]))
             moved = true;
     return moved;
+}
+
+void lab_load_abort_open(lab *L, lab_load *ld)
+{
+    sk_stack *s = lab_stack(L, ld->shost);
+    for (unsigned i = 0; i < ld->ns; i++) {
+        if (ld->s[i].fd < 0)
+            continue;
+        struct sk_linger lg = {1, 0};
+        sk_setsockopt(s, ld->s[i].fd, SK_SOL_SOCKET, SK_SO_LINGER, &lg, sizeof(lg));
+        sk_close(s, ld->s[i].fd);
+        ld->s[i].fd = -1;
+    }
+}
+
+bool lab_load_poll(lab *L, lab_load *ld)
+{
+    if (!ld->c) {
+        ld->c = calloc(ld->conns ? ld->conns : 1, sizeof(*ld->c));
+        if (!ld->c)
+            return true;
+        ld->next_start = ld->next_accept = lab_now(L);
+    }
+    while (load_step(L, ld))
+        ;
+    return ld->started == ld->conns && ld->completed + ld->failed == ld->conns;
 }
 
 static bool load_finished(lab_load *ld)

@@ -142,6 +142,11 @@ struct lab {
 
     lab_result *r;
     char error[512];
+
+    /* --live: the stack runs over TUN and the kernel is the peer */
+    bool live;
+    sk_time_ns live_start;
+    void *live_state;
 };
 
 /* ---- building the network ---- */
@@ -167,6 +172,9 @@ void lab_watch(lab *L, sk_endpoint a, sk_endpoint b);
  * into `wc -l`, `grep [-c] WORD`, `head -N` or `tail -N`.  Returns the
  * output's first number (what `wc -l` prints), or -1. */
 long lab_view(lab *L, int host, const char *moment, const char *command);
+/* --live: a command run by the shell in this namespace (the kernel's own
+ * ss, nstat...), recorded as a view of host "kernel". */
+long lab_kernel_view(lab *L, const char *moment, const char *command);
 void lab_figure(lab *L, const char *name, double value);
 double lab_get_figure(const lab_result *r, const char *name);
 /* The delta of a counter since the baseline, recorded as HOST.NAME. */
@@ -243,6 +251,11 @@ bool lab_load_run(lab *L, lab_load *ld, sk_time_ns limit);
  * answering) while the wire runs to `t`. */
 void lab_load_idle(lab *L, lab_load *ld, sk_time_ns t);
 void lab_load_free(lab_load *ld);
+/* Advances the workload's applications once, without running a wire
+ * (--live); returns true when every client connection is over. */
+bool lab_load_poll(lab *L, lab_load *ld);
+/* Closes with RST every server connection the workload left open. */
+void lab_load_abort_open(lab *L, lab_load *ld);
 
 /* ---- registry (lab_scenarios.c) ---- */
 const lab_scenario *lab_scenarios(size_t *n);
@@ -282,5 +295,13 @@ int lab_refused(lab *L);
 int lab_keepalive_dead_peer(lab *L);
 int lab_zero_window(lab *L);
 int lab_blind_rst(lab *L);
+
+/* ---- --live (lab_live.c) ---- */
+/* Whether NAME has a live version. */
+bool lab_live_available(const char *name);
+/* Runs NAME with the kernel as the peer: synack at 10.77.0.2 on TUN
+ * device `tun`, the kernel at 10.77.0.1 (scripts/netns.sh's layout). */
+int lab_live_run(const lab_scenario *sc, const lab_config *cfg, bool fix, const char *tun, lab_result *r, char *err,
+                 size_t errlen);
 
 #endif
