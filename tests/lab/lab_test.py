@@ -171,6 +171,41 @@ for s in ("== Timeline", "$ ss -tan state close-wait | wc -l", "# without the fi
           "reproduced: yes"):
     check("text", s in t, f"text output lacks {s!r}")
 
+# --pcap: every datagram of the run, in a file tcpdump reads (header 24 bytes,
+# then 16 per record plus the datagram).
+import os
+import tempfile
+import time
+
+with tempfile.TemporaryDirectory() as tmp:
+    pcap = os.path.join(tmp, "cr.pcap")
+    run("connection-refused", "--pcap", pcap)
+    try:
+        data = open(pcap, "rb").read()
+        # SYN (60 bytes with options) and RST,ACK (40): 24 + 16 + 60 + 16 + 40
+        check("pcap", len(data) == 24 + 16 + 60 + 16 + 40, f"pcap is {len(data)} bytes")
+    except OSError as e:
+        failures.append(f"pcap: {e}")
+
+    # --hold: the stacks stay up, observable with synack ss -N lab-server.
+    env = dict(os.environ, SYNACK_CONTROL_DIR=os.path.join(tmp, "ctl"))
+    p = subprocess.Popen([SYNACK, "lab", "close-wait-leak", "--hold"], env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        sock = os.path.join(tmp, "ctl", "lab-server.sock")
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        q = subprocess.run([SYNACK, "ss", "-N", "lab-server", "-tan", "state", "close-wait"], env=env,
+                           capture_output=True, text=True, timeout=10)
+        check("hold", len(q.stdout.strip().splitlines()) == 21,
+              f"ss -N lab-server should list 20 CLOSE-WAIT: {q.stdout!r} {q.stderr!r}")
+    finally:
+        p.terminate()
+        rc = p.wait(timeout=10)
+        check("hold", rc == 0, f"lab --hold exited {rc} on SIGTERM: {p.stderr.read()}")
+
 if failures:
     for f in failures:
         print("FAIL:", f)
