@@ -94,10 +94,14 @@ if d:
     check("close-wait-leak", view(d, "ss -tan state close-wait | wc -l", "server", 1) == "21\n",
           "CLOSE_WAIT should still be 20 after 61 s")
 
-expect("linger-abort", {"received_bytes": lambda v: 0 < v < 200000, "server_time_wait": 0,
+d = expect("linger-abort", {"received_bytes": lambda v: 0 < v < 200000, "server_time_wait": 0,
                         "client_estab_resets": 1},
        {"received_bytes": 200000, "server_time_wait": 1, "server_rsts": 0}, finding="rst-abort",
        errno="ECONNRESET")
+if d:
+    # Linux counts an SO_LINGER 0 abort as TCPAbortOnData (tcp_disconnect).
+    check("linger-abort", d["counters"].get("server.TcpExtTCPAbortOnData") == 1,
+          f"TCPAbortOnData {d['counters'].get('server.TcpExtTCPAbortOnData')}")
 d = expect("unread-data-reset", {"received_bytes": lambda v: 0 < v < 200000, "client_estab_resets": 1},
            {"received_bytes": 200000, "server_rsts": 0}, finding="rst-abort", errno="ECONNRESET")
 if d:
