@@ -174,7 +174,7 @@ static void lab_on_wire(void *ctx, sk_time_ns now, sk_wire_fate fate, const uint
         if (L->pcap)
             sk_pcap_write(L->pcap, now, dgram, len);
         if (!L->rep_have && L->rep_auto && (seg.flags & SK_TH_SYN) && !(seg.flags & SK_TH_ACK) &&
-            lab_is_host(L, seg.src)) {
+            lab_is_host(L, seg.src) && L->rep_skip-- == 0) {
             L->rep_have = true;
             L->rep_a = src;
             L->rep_b = dst;

@@ -132,6 +132,7 @@ struct lab {
     bool rep_have;
     sk_endpoint rep_a, rep_b;
     bool rep_auto; /* take the first SYN seen as the representative */
+    unsigned rep_skip; /* ... after skipping this many (one that suffers) */
     uint32_t rep_next[2]; /* next sequence number from rep_a (0), rep_b (1) */
     uint32_t rep_isn[2];
 
