@@ -21,6 +21,8 @@
  *                  simultaneous open/close, half-close, pooling
  *   lab_listen.c   SYN flood, accept-queue overflow, backlog spike
  *   lab_connect.c  SYN retries, refused, keepalive, zero window, blind RST
+ *   lab_live.c     three of them with the Linux kernel as the peer (--live)
+ * and lab_scenarios.c lists them, with their finding ids and fixes.
  */
 #ifndef SYNACK_TOOLS_LAB_H
 #define SYNACK_TOOLS_LAB_H
