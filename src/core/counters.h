@@ -79,7 +79,6 @@
     X(TCPEXT_TCP_ACK_COMPRESSED, "TcpExt", "TCPAckCompressed") \
     X(TCPEXT_PAWS_ACTIVE, "TcpExt", "PAWSActive")            \
     X(TCPEXT_TCP_BACKLOG_DROP, "TcpExt", "TCPBacklogDrop")   \
-    X(SYNACK_BAD_OPTIONS, "Synack", "BadTcpOptions")         \
     X(SYNACK_BAD_DATA_OFFSET, "Synack", "BadDataOffset")     \
     X(SYNACK_TRUNCATED_TCP, "Synack", "TruncatedTcpHeader")  \
     X(SYNACK_BAD_IP_VERSION, "Synack", "BadIpVersion")       \

@@ -53,17 +53,12 @@ static void count_parse_error(sk_stack *s, sk_parse_error e, sk_counter_id *reas
         r = SK_C_SYNACK_BAD_DATA_OFFSET;
         break;
     case SK_PARSE_BAD_TCP_CSUM:
+    default:
         /* Linux counts the segment in InSegs before validating its
          * checksum, then in InErrs and InCsumErrors. */
         sk_count(s, SK_C_TCP_IN_SEGS);
         sk_count(s, SK_C_TCP_IN_ERRS);
         r = SK_C_TCP_IN_CSUM_ERRORS;
-        break;
-    case SK_PARSE_BAD_OPTION:
-    default:
-        sk_count(s, SK_C_TCP_IN_SEGS);
-        sk_count(s, SK_C_TCP_IN_ERRS);
-        r = SK_C_SYNACK_BAD_OPTIONS;
         break;
     }
     sk_count(s, r);
@@ -652,6 +647,8 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     bool ece = (t->ecn & SK_ECN_OK) && (seg->flags & SK_TH_ECE) && !(seg->flags & SK_TH_SYN) &&
                t->snd_una != t->snd_nxt;
     uint32_t prior_wnd = t->snd_wnd;
+    /* Before this ACK's SACK blocks or cumulative ACK move it (tcp_ack). */
+    uint32_t prior_fack = sk_rack_fack(t);
     update_window(t, seg);
     uint32_t newly_sacked = 0;
     if ((t->flags & SK_F_SACK_OK) && seg->opts.sack_count)
@@ -729,7 +726,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     t->snd_una = ack;
     if (t->sack_n)
         sk_sack_ack(t, ack);
-    delivered += sk_rack_ack(s, t, ack);
+    delivered += sk_rack_ack(s, t, ack, prior_fack);
     t->backoff = 0;
     t->retransmits = 0;
     t->retrans_stamp = 0;

@@ -214,12 +214,17 @@ uint32_t sk_rack_sack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     return newly;
 }
 
-uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una)
+uint32_t sk_rack_fack(const sk_tcb *t) { return t->rack ? highest_sack(t) : t->snd_una; }
+
+/* prior_fack is the highest SACKed sequence (or SND.UNA) as it was before
+ * this ACK moved SND.UNA: Linux's tcp_ack takes it first, so a cumulative
+ * ACK of in-order data is not mistaken for data delivered below it. */
+uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una, uint32_t prior_fack)
 {
     sk_rack *r = t->rack;
     if (!r)
         return 0;
-    uint32_t prior_fack = highest_sack(t), reord = una, delivered = 0;
+    uint32_t reord = una, delivered = 0;
     sk_txseg last = {0};
     bool have_last = false;
     r->retrans_acked = false;
