@@ -289,6 +289,21 @@ static void enter_quickack(sk_tcb *t, uint32_t max)
     t->ato_us = (uint32_t)(SK_TCP_ATO_MIN / SK_NSEC_PER_USEC);
 }
 
+/* Linux's tcp_send_dupack() for a segment refused before its data was
+ * looked at (outside the window, or PAWS): if it repeats data below
+ * RCV.NXT, the ACK lost or delayed is sent at once with a D-SACK. */
+static void send_dupack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
+{
+    uint32_t len = (uint32_t)seg->payload_len + !!(seg->flags & SK_TH_SYN) + !!(seg->flags & SK_TH_FIN);
+    if (len && seq_lt(seg->seq, t->rcv_nxt)) {
+        sk_count(s, SK_C_TCPEXT_DELAYED_ACK_LOST);
+        enter_quickack(t, SK_TCP_MAX_QUICKACKS);
+        uint32_t end = seg->seq + len;
+        sk_rx_dsack_set(s, t, seg->seq, seq_gt(end, t->rcv_nxt) ? t->rcv_nxt : end);
+    }
+    sk_send_ack(s, t);
+}
+
 /* Linux's tcp_ecn_check_ce() for a data segment: CE (RFC 3168 §6.1.3)
  * makes every ACK echo ECE until the sender's CWR, and ACKs go out at
  * once, as the sender's cwnd may be small; an unmarked segment after ECT
@@ -358,7 +373,12 @@ static bool process_fin(sk_stack *s, sk_tcb *t);
 
 static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data, uint32_t len, bool fin)
 {
-    /* Trim against existing segments so the queue never overlaps. */
+    /* The whole segment, FIN included, is what the SACK block reports
+     * (Linux's seq..end_seq in tcp_data_queue_ofo). */
+    uint32_t sack_seq = seq, sack_end = seq + len + !!fin;
+    /* Trim against existing segments so the queue never overlaps; what
+     * was here already is reported as a D-SACK (RFC 2883 §4), as Linux's
+     * tcp_data_queue_ofo does. */
     sk_ooo_seg **pp = &t->ooo;
     while (*pp && seq_leq((*pp)->seq + (*pp)->len, seq))
         pp = &(*pp)->next;
@@ -366,11 +386,19 @@ static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data
     if (*pp && seq_geq(seq, (*pp)->seq) && seq_leq(end, (*pp)->seq + (*pp)->len)) {
         if (fin)
             (*pp)->fin = (*pp)->fin || end == (*pp)->seq + (*pp)->len;
-        return; /* entirely duplicate */
+        /* entirely duplicate */
+        sk_count(s, SK_C_TCPEXT_TCP_OFO_QUEUE);
+        if (len) {
+            sk_count(s, SK_C_TCPEXT_TCP_OFO_MERGE);
+            sk_rx_dsack_set(s, t, seq, end);
+        }
+        sk_rx_sack_new_ofo(t, sack_seq, sack_end);
+        return;
     }
     if (*pp && seq_lt((*pp)->seq, seq)) {
         /* overlaps the tail of *pp: drop our head */
         uint32_t cut = (*pp)->seq + (*pp)->len - seq;
+        sk_rx_dsack_set(s, t, seq, (*pp)->seq + (*pp)->len);
         seq += cut;
         data += cut;
         len -= cut;
@@ -382,14 +410,20 @@ static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data
         *pp = dead->next;
         if (dead->fin)
             fin = true;
+        sk_rx_dsack_extend(s, t, dead->seq, dead->seq + dead->len);
+        sk_count(s, SK_C_TCPEXT_TCP_OFO_MERGE);
         free(dead);
     }
     if (*pp && seq_lt((*pp)->seq, end)) {
+        sk_rx_dsack_extend(s, t, (*pp)->seq, end);
         len = (*pp)->seq - seq;
         fin = false;
     }
-    if (!len && !fin)
+    if (!len && !fin) {
+        sk_count(s, SK_C_TCPEXT_TCP_OFO_QUEUE);
+        sk_rx_sack_new_ofo(t, sack_seq, sack_end);
         return;
+    }
     sk_ooo_seg *o = malloc(sizeof(*o) + len);
     if (!o) {
         sk_count(s, SK_C_TCPEXT_TCP_OFO_DROP);
@@ -402,6 +436,7 @@ static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data
     o->next = *pp;
     *pp = o;
     sk_count(s, SK_C_TCPEXT_TCP_OFO_QUEUE);
+    sk_rx_sack_new_ofo(t, sack_seq, sack_end);
 }
 
 /* Moves out-of-order segments that now start at RCV.NXT into the receive
@@ -409,9 +444,18 @@ static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data
 static bool ooo_drain(sk_stack *s, sk_tcb *t)
 {
     bool fin = false;
+    uint32_t dsack_high = t->rcv_nxt;
     while (t->ooo && seq_leq(t->ooo->seq, t->rcv_nxt)) {
         sk_ooo_seg *o = t->ooo;
         t->ooo = o->next;
+        if (seq_lt(o->seq, dsack_high)) {
+            /* The in-order segment brought bytes queued here already:
+             * a duplicate (Linux's tcp_ofo_queue). */
+            uint32_t d = dsack_high;
+            if (seq_lt(o->seq + o->len, dsack_high))
+                dsack_high = o->seq + o->len;
+            sk_rx_dsack_extend(s, t, o->seq, d);
+        }
         uint32_t skip = t->rcv_nxt - o->seq;
         if (skip < o->len) {
             uint32_t n = o->len - skip;
@@ -426,7 +470,6 @@ static bool ooo_drain(sk_stack *s, sk_tcb *t)
             fin = true;
         free(o);
     }
-    (void)s;
     return fin;
 }
 
@@ -454,7 +497,11 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
      * Linux enters quickack mode so the sender learns at once.  This also
      * catches the SYN of a SYN,ACK crossing ours in a simultaneous open. */
     if (seq_leq(seg->seq + seg_len(seg), t->rcv_nxt)) {
-        incr_quickack(t);
+        /* A retransmission of what we had: its ACK was lost or delayed
+         * (DelayedACKLost), and it is reported as a D-SACK (RFC 2883). */
+        sk_count(s, SK_C_TCPEXT_DELAYED_ACK_LOST);
+        sk_rx_dsack_set(s, t, seg->seq, seg->seq + seg_len(seg));
+        enter_quickack(t, SK_TCP_MAX_QUICKACKS);
         t->flags |= SK_F_ACK_NOW;
         return true;
     }
@@ -464,6 +511,8 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             t->rcv_mss = (uint16_t)(len < t->advmss ? len : t->advmss);
     }
     if (seq_lt(seq, t->rcv_nxt)) {
+        /* Its head we had already: a D-SACK for that part (tcp_data_queue). */
+        sk_rx_dsack_set(s, t, seq, t->rcv_nxt);
         uint32_t cut = t->rcv_nxt - seq;
         seq += cut;
         data += cut;
@@ -506,6 +555,8 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         bool had_ooo = t->ooo != NULL;
         if (had_ooo && ooo_drain(s, t))
             fin = true;
+        if (had_ooo)
+            sk_rx_sack_remove(t);
         if (had_ooo && !t->ooo)
             t->flags |= SK_F_ACK_NOW; /* RFC 5681 §4.2: a filled hole is ACKed at once */
         sk_notify(s, t);
@@ -632,6 +683,8 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             return false;
         }
         update_ts_recent(s, t, seg);
+        if ((t->flags & SK_F_SACK_OK) && seg->opts.sack_count)
+            sk_dsack_input(s, t, seg, t->snd_una);
         if (t->rack && (t->flags & SK_F_SACK_OK) && seg->opts.sack_count) {
             /* A reordered ACK below SND.UNA still reports SACKed data:
              * Linux's tcp_ack tags it and runs loss recovery on it. */
@@ -651,8 +704,10 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     uint32_t prior_fack = sk_rack_fack(t);
     update_window(t, seg);
     uint32_t newly_sacked = 0;
-    if ((t->flags & SK_F_SACK_OK) && seg->opts.sack_count)
+    if ((t->flags & SK_F_SACK_OK) && seg->opts.sack_count) {
+        sk_dsack_input(s, t, seg, t->snd_una);
         newly_sacked = sk_sack_update(s, t, seg);
+    }
     uint32_t delivered = 0;
     if (t->rack && seg->opts.sack_count)
         delivered = sk_rack_sack(s, t, seg);
@@ -674,6 +729,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         }
         if (ece)
             sk_enter_cwr(s, t); /* tcp_try_to_open */
+        sk_rack_try_undo_dsack(s, t);
         if (t->rack && seq_lt(ack, t->snd_nxt)) {
             /* Linux's tcp_may_raise_cwnd: once reordering above the
              * sysctl was measured, SACKed data is progress enough. */
@@ -774,6 +830,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         if (t->sack_n && !(t->flags & SK_F_LOSS_RECOVERY))
             maybe_enter_recovery(s, t); /* holes remain beyond this ACK */
     }
+    sk_rack_try_undo_dsack(s, t);
     bool reo_armed = rack_step(s, t, delivered, true);
     if ((t->ecn & SK_ECN_CWR_STATE) && !(t->flags & SK_F_IN_RECOVERY))
         sk_rack_cwnd_reduction(t, delivered, 0, true);
@@ -949,7 +1006,7 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             sk_send_challenge_ack(s, t, true);
         } else {
             sk_count(s, SK_C_TCPEXT_PAWS_ESTAB);
-            sk_send_ack(s, t);
+            send_dupack(s, t, seg);
         }
         return;
     }
@@ -966,7 +1023,7 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             sk_send_challenge_ack(s, t, true);
         } else {
             sk_count(s, SK_C_SYNACK_OUT_OF_WINDOW);
-            sk_send_ack(s, t);
+            send_dupack(s, t, seg);
         }
         return;
     }
@@ -1029,8 +1086,15 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         /* The peer's FIN is in: nothing new can follow it.  A
          * retransmission of what we have (its FIN was lost ACK) gets an
          * ACK at once; anything beyond is ignored. */
-        if ((seg->payload_len || (seg->flags & SK_TH_FIN)) && seq_lt(seg->seq, t->rcv_nxt))
+        if ((seg->payload_len || (seg->flags & SK_TH_FIN)) && seq_lt(seg->seq, t->rcv_nxt)) {
             t->flags |= SK_F_ACK_NOW;
+            /* Linux passes it to tcp_data_queue, which D-SACKs it. */
+            if (seq_leq(seg->seq + seg_len(seg), t->rcv_nxt)) {
+                sk_count(s, SK_C_TCPEXT_DELAYED_ACK_LOST);
+                sk_rx_dsack_set(s, t, seg->seq, seg->seq + seg_len(seg));
+                enter_quickack(t, SK_TCP_MAX_QUICKACKS);
+            }
+        }
         break;
     case SK_TCP_FIN_WAIT1:
     case SK_TCP_FIN_WAIT2:

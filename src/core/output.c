@@ -250,24 +250,6 @@ uint16_t sk_select_window(sk_stack *s, sk_tcb *t)
 /* Segments of a connection                                             */
 /* ------------------------------------------------------------------ */
 
-/* SACK blocks for the out-of-order queue, most recent first as RFC 2018
- * §4 asks; we approximate "most recent" by ascending order. */
-static uint8_t fill_sack(const sk_tcb *t, sk_sack_block *out, uint8_t max)
-{
-    uint8_t n = 0;
-    for (const sk_ooo_seg *o = t->ooo; o && n < max; o = o->next) {
-        uint32_t start = o->seq, end = o->seq + o->len;
-        if (n && out[n - 1].end == start) {
-            out[n - 1].end = end;
-            continue;
-        }
-        out[n].start = start;
-        out[n].end = end;
-        n++;
-    }
-    return n;
-}
-
 static size_t conn_options(sk_stack *s, sk_tcb *t, uint8_t *buf, bool with_sack)
 {
     sk_out_opts o = {0};
@@ -276,8 +258,9 @@ static size_t conn_options(sk_stack *s, sk_tcb *t, uint8_t *buf, bool with_sack)
         o.ts_val = sk_tcp_time_ms(s) + t->ts_off;
         o.ts_ecr = t->ts_recent;
     }
-    if (with_sack && (t->flags & SK_F_SACK_OK) && t->ooo)
-        o.sack_count = fill_sack(t, o.sack, o.ts ? 3 : 4);
+    /* Three blocks fit beside a timestamp, four without (RFC 2018 §3). */
+    if (with_sack && (t->flags & SK_F_SACK_OK) && (t->ooo || t->rx_dsack_set))
+        o.sack_count = sk_rx_sack_fill(t, o.sack, o.ts ? 3 : 4);
     return sk_build_options(&o, buf);
 }
 
