@@ -634,8 +634,11 @@ static void maybe_enter_recovery(sk_stack *s, sk_tcb *t)
     if (t->dupacks < reord && !sack_says)
         return;
     sk_cc_enter_recovery(s, t);
-    if (!(t->flags & SK_F_SACK_OK))
+    if (!(t->flags & SK_F_SACK_OK)) {
+        s->rtx_mib = SK_RTX_MIB_FAST; /* Reno's resend goes through tcp_xmit_retransmit_queue */
         sk_retransmit_head(s, t);
+        s->rtx_mib = SK_RTX_MIB_NONE;
+    }
     /* With SACK, sk_tcp_output resends the holes as the pipe allows. */
 }
 
@@ -807,7 +810,9 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             /* Partial ACK: retransmit the next hole, deflate by the amount
              * acknowledged (RFC 6582 §3.2 step 5).  With SACK the
              * scoreboard picks the holes (sk_tcp_output). */
+            s->rtx_mib = SK_RTX_MIB_FAST;
             sk_retransmit_head(s, t);
+            s->rtx_mib = SK_RTX_MIB_NONE;
             t->cwnd = t->cwnd > acked / t->mss ? t->cwnd - acked / t->mss + 1 : 1;
         }
     } else {

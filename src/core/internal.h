@@ -456,6 +456,10 @@ struct sk_stack {
     uint32_t challenge_ack_sec;
     uint32_t tw_isn; /* ISN for a SYN that reopens a TIME_WAIT tuple, 0 if none */
     bool xmit_retrans; /* the segment being sent is a retransmission (not in OutSegs) */
+    /* Which Linux MIB the retransmissions now being sent count in: those
+     * from tcp_xmit_retransmit_queue are TCPFastRetrans, or in the Loss
+     * state TCPSlowStartRetrans; an RTO's or a probe's own resend neither. */
+    uint8_t rtx_mib; /* SK_RTX_MIB_* */
     bool tx_blocked;   /* the device queue refuses datagrams (sk_stack_set_tx_blocked) */
     bool xmit_failed;  /* the last sk_xmit met a blocked queue */
     bool nagle_push;   /* this output pass ignores Nagle and cork (Linux TCP_NAGLE_PUSH) */
@@ -487,6 +491,7 @@ void sk_emit_state(sk_stack *s, sk_tcb *t, int from, int to, const char *cause);
 void sk_emit_drop(sk_stack *s, const sk_segment *seg, sk_counter_id reason);
 void sk_emit_timer(sk_stack *s, uint32_t raddr, uint16_t lport, uint16_t rport, int fd, const char *timer);
 static inline void sk_count(sk_stack *s, sk_counter_id id) { s->counters[id]++; }
+enum { SK_RTX_MIB_NONE, SK_RTX_MIB_FAST, SK_RTX_MIB_SLOW_START };
 sk_tcb *sk_conn_lookup(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport);
 void sk_conn_hash(sk_stack *s, sk_tcb *t);
 void sk_conn_unhash(sk_stack *s, sk_tcb *t);

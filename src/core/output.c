@@ -522,6 +522,12 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
     s->xmit_retrans = false;
     if (s->xmit_failed && !retrans)
         return; /* local congestion: the data stays unsent (Linux tcp_write_xmit) */
+    if (retrans && !s->xmit_failed && s->rtx_mib != SK_RTX_MIB_NONE) {
+        /* Counted per packet (tcp_skb_pcount) once sent. */
+        uint32_t pkts = len > t->mss ? (len + t->mss - 1) / t->mss : 1;
+        s->counters[s->rtx_mib == SK_RTX_MIB_FAST ? SK_C_TCPEXT_TCP_FAST_RETRANS
+                                                  : SK_C_TCPEXT_TCP_SLOW_START_RETRANS] += pkts;
+    }
     if (len)
         sk_cc_sent(s, t, seq, len, retrans);
     uint32_t end = seq + len + (fin ? 1 : 0);
@@ -704,7 +710,9 @@ static bool retransmit_lost(sk_stack *s, sk_tcb *t)
             return false;
         if (seq_gt(t->rtx_nxt + len, t->snd_una + t->snd_wnd) && len)
             return false;
+        s->rtx_mib = SK_RTX_MIB_SLOW_START;
         send_data_segment(s, t, t->rtx_nxt, len, fin, false);
+        s->rtx_mib = SK_RTX_MIB_NONE;
         t->rtx_nxt += len + (fin ? 1 : 0);
     }
     if (!seq_lt(t->rtx_nxt, t->snd_nxt))
@@ -728,7 +736,9 @@ static bool retransmit_holes(sk_stack *s, sk_tcb *t)
             uint32_t data_end = t->snd_una + t->sndq.len;
             bool fin = seq_gt(end, data_end);
             uint32_t len = (fin ? data_end : end) - seq;
+            s->rtx_mib = (t->flags & SK_F_LOSS_RECOVERY) ? SK_RTX_MIB_SLOW_START : SK_RTX_MIB_FAST;
             send_data_segment(s, t, seq, len, fin, false);
+            s->rtx_mib = SK_RTX_MIB_NONE;
             if (s->xmit_failed)
                 return false;
         }
@@ -749,7 +759,9 @@ static bool retransmit_holes(sk_stack *s, sk_tcb *t)
         bool fin = (t->flags & SK_F_FIN_SENT) && start + len == data_end && seq_gt(t->snd_nxt, data_end);
         if (!len && !fin)
             return true;
+        s->rtx_mib = (t->flags & SK_F_LOSS_RECOVERY) ? SK_RTX_MIB_SLOW_START : SK_RTX_MIB_FAST;
         send_data_segment(s, t, start, len, fin, false);
+        s->rtx_mib = SK_RTX_MIB_NONE;
         if (s->xmit_failed)
             return false;
         t->high_rxt = start + len + (fin ? 1 : 0);
