@@ -15,13 +15,38 @@
 /* Validation and demultiplexing                                        */
 /* ------------------------------------------------------------------ */
 
-static void count_parse_error(sk_stack *s, sk_parse_error e, sk_counter_id *reason)
+/* Counts a refused datagram as Linux's ip_rcv_core and tcp_v4_rcv would:
+ * IP header faults are InHdrErrors except a total length beyond what
+ * arrived (InTruncatedPkts); a TCP segment reaching TCP is an InDeliver
+ * and an InSeg, and an InErr only when its header is bad (data offset
+ * below 5, or a checksum error) — a TCP header cut short is discarded
+ * without one (tcp_v4_rcv's discard_it).  `seg` holds what the parser
+ * decoded before the fault. */
+static void count_parse_error(sk_stack *s, sk_parse_error e, const uint8_t *dgram, size_t len,
+                              const sk_segment *seg, sk_counter_id *reason)
 {
     sk_counter_id r;
+    bool tcp = e == SK_PARSE_TRUNCATED_TCP || e == SK_PARSE_BAD_DOFF || e == SK_PARSE_BAD_TCP_CSUM;
+    if (tcp && seg->dst != s->addr) {
+        /* Routing comes first: not ours, whatever TCP would say. */
+        sk_count(s, SK_C_IP_IN_ADDR_ERRORS);
+        *reason = SK_C_IP_IN_ADDR_ERRORS;
+        return;
+    }
+    if (tcp) {
+        sk_count(s, SK_C_IP_IN_DELIVERS);
+        sk_count(s, SK_C_TCP_IN_SEGS);
+    }
     switch (e) {
-    case SK_PARSE_TRUNCATED_IP:
-        r = SK_C_IPEXT_IN_TRUNCATED_PKTS;
+    case SK_PARSE_TRUNCATED_IP: {
+        /* Only a total length past the datagram is a truncation; a
+         * datagram shorter than a header, or an IHL past its end or past
+         * the total length, is a header error. */
+        size_t ihl = len >= SK_IP_HDR_MIN ? (size_t)(dgram[0] & 0x0f) * 4 : 0;
+        bool truncated = len >= SK_IP_HDR_MIN && ihl <= len && ((size_t)dgram[2] << 8 | dgram[3]) > len;
+        r = truncated ? SK_C_IPEXT_IN_TRUNCATED_PKTS : SK_C_IP_IN_HDR_ERRORS;
         break;
+    }
     case SK_PARSE_BAD_VERSION:
         sk_count(s, SK_C_IP_IN_HDR_ERRORS);
         r = SK_C_SYNACK_BAD_IP_VERSION;
@@ -43,20 +68,19 @@ static void count_parse_error(sk_stack *s, sk_parse_error e, sk_counter_id *reas
         r = SK_C_IP_IN_UNKNOWN_PROTOS;
         break;
     case SK_PARSE_TRUNCATED_TCP:
-        sk_count(s, SK_C_TCP_IN_SEGS);
-        sk_count(s, SK_C_TCP_IN_ERRS);
         r = SK_C_SYNACK_TRUNCATED_TCP;
         break;
-    case SK_PARSE_BAD_DOFF:
-        sk_count(s, SK_C_TCP_IN_SEGS);
-        sk_count(s, SK_C_TCP_IN_ERRS);
+    case SK_PARSE_BAD_DOFF: {
+        size_t ihl = (size_t)(dgram[0] & 0x0f) * 4;
+        if ((dgram[ihl + 12] >> 4) < 5)
+            sk_count(s, SK_C_TCP_IN_ERRS); /* bad_packet; one past the end is discard_it */
         r = SK_C_SYNACK_BAD_DATA_OFFSET;
         break;
+    }
     case SK_PARSE_BAD_TCP_CSUM:
     default:
         /* Linux counts the segment in InSegs before validating its
          * checksum, then in InErrs and InCsumErrors. */
-        sk_count(s, SK_C_TCP_IN_SEGS);
         sk_count(s, SK_C_TCP_IN_ERRS);
         r = SK_C_TCP_IN_CSUM_ERRORS;
         break;
@@ -74,7 +98,7 @@ void sk_input(sk_stack *s, const uint8_t *dgram, size_t len, sk_time_ns now)
     sk_parse_error e = sk_parse_segment(dgram, len, true, &seg);
     if (e != SK_PARSE_OK) {
         sk_counter_id reason;
-        count_parse_error(s, e, &reason);
+        count_parse_error(s, e, dgram, len, &seg, &reason);
         sk_emit_drop(s, NULL, reason);
         return;
     }
