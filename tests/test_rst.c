@@ -323,6 +323,20 @@ static void test_syn_in_established_draws_challenge_ack(void **state)
     assert_int_equal(sk_state(f->server, p.sfd), SK_TCP_ESTABLISHED);
     assert_int_equal(sk_counter(f->server, "TCPSYNChallenge"), 1);
     assert_int_equal(sk_counter(f->server, "TCPChallengeACK"), 1);
+    /* tcp_rcv_established validates with syn_inerr: an InErr too. */
+    assert_int_equal(sk_counter(f->server, "InErrs"), 1);
+    /* Past the host-wide limit the SYN is still a TCPSYNChallenge, but no
+     * ACK goes and nothing else is counted. */
+    sk_test_sysctl(f->server, "net.ipv4.tcp_challenge_ack_limit", "1");
+    sk_test_run_for(f, SEC(1)); /* a new second: one challenge ACK allowed */
+    inject_from_client(f, &p, client_isn(f) + 22345, 0, SK_TH_SYN, NULL, 0);
+    inject_from_client(f, &p, client_isn(f) + 32345, 0, SK_TH_SYN, NULL, 0);
+    sk_test_run_for(f, SETTLE);
+    EXPECT_SEGMENTS(f, "c>s S seq 22345", "c>s S seq 32345", "s>c . seq 1 ack 1 len 0");
+    EXPECT_NO_MORE_SEGMENTS(f);
+    assert_int_equal(sk_counter(f->server, "TCPSYNChallenge"), 3);
+    assert_int_equal(sk_counter(f->server, "TCPChallengeACK"), 2);
+    assert_int_equal(sk_counter(f->server, "TCPACKSkippedChallenge"), 0);
     assert_int_equal(sk_test_transfer(f, f->server, p.sfd, f->client, p.cfd, 1000, SEC(2)), 1000);
 }
 

@@ -309,19 +309,25 @@ void sk_send_ack(sk_stack *s, sk_tcb *t)
  * rate-limited by tcp_challenge_ack_limit per second as Linux does. */
 void sk_send_challenge_ack(sk_stack *s, sk_tcb *t, bool syn)
 {
+    if (syn) {
+        /* tcp_validate_incoming's syn_challenge: counted whether or not
+         * the ACK is then sent, and an InErr on an established socket
+         * (tcp_rcv_established passes syn_inerr). */
+        if (t->state == SK_TCP_ESTABLISHED)
+            sk_count(s, SK_C_TCP_IN_ERRS);
+        sk_count(s, SK_C_TCPEXT_TCP_SYN_CHALLENGE);
+    }
     uint32_t sec = (uint32_t)(s->now / SK_NSEC_PER_SEC);
     if (sec != s->challenge_ack_sec) {
         s->challenge_ack_sec = sec;
         s->challenge_acks_this_sec = 0;
     }
-    if (s->challenge_acks_this_sec >= (uint32_t)s->cfg.tcp_challenge_ack_limit) {
-        sk_count(s, SK_C_TCPEXT_TCP_ACK_SKIPPED_CHALLENGE);
+    /* The host-wide limit drops the ACK silently: TCPACKSkippedChallenge
+     * is Linux's count for its per-socket out-of-window rate limit. */
+    if (s->challenge_acks_this_sec >= (uint32_t)s->cfg.tcp_challenge_ack_limit)
         return;
-    }
     s->challenge_acks_this_sec++;
     sk_count(s, SK_C_TCPEXT_TCP_CHALLENGE_ACK);
-    if (syn)
-        sk_count(s, SK_C_TCPEXT_TCP_SYN_CHALLENGE);
     sk_send_ack(s, t);
 }
 
