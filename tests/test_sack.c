@@ -328,6 +328,20 @@ static void test_out_of_order_duplicate_draws_dsack(void **state)
                SK_SCRIPT_PASS, NULL);
 }
 
+/* Not SACK, but counted the same way: a TSO packet is tcp_skb_pcount
+ * segments in Linux's segment counts (tcpi_data_segs_out, tcpi_segs_out,
+ * OutSegs, TCPOrigDataSent, RetransSegs), not one. */
+static void test_tso_packet_counts_its_segments(void **state)
+{
+    (void)state;
+    run_script("pcount.pkt", ACCEPTED_SACK
+               "+0 write(4, ..., 5000) = 5000\n"
+               "+0 > P. 1:5001(5000) ack 1\n"
+               "+0 %{ assert tcpi_data_segs_out == 5, tcpi_data_segs_out }%\n"
+               "+0 %{ assert tcpi_segs_out == 5, tcpi_segs_out }%\n",
+               SK_SCRIPT_PASS, NULL);
+}
+
 /* Linux takes prior_fack before SND.UNA moves (tcp_ack), so an in-order
  * cumulative ACK is no evidence of reordering: over a clean link every
  * reordering figure keeps its initial value. */
@@ -357,6 +371,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dsack_inside_second_block_is_ofo_dsack, sk_test_setup,
                                         sk_test_teardown),
         cmocka_unit_test(test_sack_blocks_are_sent_most_recent_first),
+        cmocka_unit_test(test_tso_packet_counts_its_segments),
         cmocka_unit_test(test_extended_sack_block_moves_first_and_coalesces),
         cmocka_unit_test(test_old_duplicate_draws_dsack_once),
         cmocka_unit_test(test_out_of_order_duplicate_draws_dsack),

@@ -460,6 +460,10 @@ struct sk_stack {
      * from tcp_xmit_retransmit_queue are TCPFastRetrans, or in the Loss
      * state TCPSlowStartRetrans; an RTO's or a probe's own resend neither. */
     uint8_t rtx_mib; /* SK_RTX_MIB_* */
+    /* MSS-sized segments in the datagram being sent (tcp_skb_pcount): a
+     * TSO packet counts as that many in OutSegs, RetransSegs and
+     * TCPOrigDataSent, as Linux counts them before segmentation. */
+    uint16_t xmit_pcount;
     bool tx_blocked;   /* the device queue refuses datagrams (sk_stack_set_tx_blocked) */
     bool xmit_failed;  /* the last sk_xmit met a blocked queue */
     bool nagle_push;   /* this output pass ignores Nagle and cork (Linux TCP_NAGLE_PUSH) */

@@ -102,7 +102,7 @@ void sk_xmit_tos(sk_stack *s, uint8_t tos, uint32_t daddr, uint16_t sport, uint1
     /* Linux's __tcp_transmit_skb counts OutSegs only for segments that
      * carry new sequence space or none; retransmissions go to RetransSegs. */
     if (!s->xmit_retrans)
-        sk_count(s, SK_C_TCP_OUT_SEGS);
+        s->counters[SK_C_TCP_OUT_SEGS] += s->xmit_pcount ? s->xmit_pcount : 1;
     sk_count(s, SK_C_IP_OUT_REQUESTS);
     if (flags & SK_TH_RST)
         sk_count(s, SK_C_TCP_OUT_RSTS);
@@ -296,7 +296,7 @@ static void conn_xmit(sk_stack *s, sk_tcb *t, uint32_t seq, uint16_t flags, cons
         if (t->ecn & SK_ECN_DEMAND_CWR)
             flags |= SK_TH_ECE;
     }
-    t->segs_out++;
+    t->segs_out += s->xmit_pcount ? s->xmit_pcount : 1;
     sk_xmit_tos(s, tos, t->raddr, t->lport, t->rport, seq, ack, flags, win, opts, optlen, payload, plen);
 }
 
@@ -507,30 +507,32 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
     if (fin)
         flags |= SK_TH_FIN;
     bool retrans = seq_lt(seq, t->snd_nxt);
+    uint32_t pkts = len > t->mss ? (len + t->mss - 1) / t->mss : 1;
     if (retrans) {
-        sk_count(s, SK_C_TCP_RETRANS_SEGS);
-        t->total_retrans++;
+        s->counters[SK_C_TCP_RETRANS_SEGS] += pkts;
+        t->total_retrans += pkts;
         t->bytes_retrans += len;
         if (!t->retrans_stamp)
             t->retrans_stamp = sk_stamp_now(s);
     } else if (len) {
-        sk_count(s, SK_C_TCPEXT_TCP_ORIG_DATA_SENT);
+        s->counters[SK_C_TCPEXT_TCP_ORIG_DATA_SENT] += pkts;
     }
     if (len) {
         if (t->snd_una == t->snd_nxt)
             sk_cc_tx_start(s, t); /* Linux's CA_EVENT_TX_START */
-        t->data_segs_out++;
+        t->data_segs_out += pkts; /* tcp_skb_pcount, as Linux */
         t->bytes_sent += len;
         t->last_data_sent = sk_stamp_now(s);
     }
     s->xmit_retrans = retrans;
+    s->xmit_pcount = (uint16_t)pkts;
     conn_xmit(s, t, seq, flags, buf, len);
     s->xmit_retrans = false;
+    s->xmit_pcount = 0;
     if (s->xmit_failed && !retrans)
         return; /* local congestion: the data stays unsent (Linux tcp_write_xmit) */
     if (retrans && !s->xmit_failed && s->rtx_mib != SK_RTX_MIB_NONE) {
         /* Counted per packet (tcp_skb_pcount) once sent. */
-        uint32_t pkts = len > t->mss ? (len + t->mss - 1) / t->mss : 1;
         s->counters[s->rtx_mib == SK_RTX_MIB_FAST ? SK_C_TCPEXT_TCP_FAST_RETRANS
                                                   : SK_C_TCPEXT_TCP_SLOW_START_RETRANS] += pkts;
     }
@@ -967,6 +969,8 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
 /* Linux's tcp_write_wakeup(), the persist timer's probe: one segment of
  * whatever unsent data the window takes — cut to fit a window smaller than
  * a segment, past cwnd — with PSH; else a bare probe one below SND.UNA. */
+/* Linux's tcp_write_wakeup(): new data if the window has room for some,
+ * else a window probe (tcp_xmit_probe_skb, counted as TCPWinProbe). */
 void sk_write_wakeup(sk_stack *s, sk_tcb *t)
 {
     uint32_t data_end = t->snd_una + t->sndq.len;
@@ -981,6 +985,7 @@ void sk_write_wakeup(sk_stack *s, sk_tcb *t)
         send_data_segment(s, t, t->snd_nxt, len, false, true);
         return;
     }
+    sk_count(s, SK_C_TCPEXT_TCP_WIN_PROBE);
     sk_send_probe(s, t);
 }
 

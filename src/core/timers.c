@@ -244,7 +244,6 @@ static bool on_probe_timer(sk_stack *s, sk_tcb *t)
         return false;
     }
     t->flags |= SK_F_PERSIST;
-    sk_count(s, SK_C_TCPEXT_TCP_WIN_PROBE);
     sk_write_wakeup(s, t);
     bool failed = s->xmit_failed;
     if (t->snd_una != t->snd_nxt) {
