@@ -420,6 +420,26 @@ static void test_orphan_fin_wait_2_follows_tcp_fin_timeout(void **state)
     assert_int_equal(sk_counter(f->client, "TWKilled"), 0);
 }
 
+/* Data for an orphan waiting in its FIN_WAIT_2 record draws a RST
+ * (tcp_timewait_state_process: TCP_TW_RST), which Linux does not count as
+ * TCPAbortOnData (only a full socket's tcp_rcv_state_process does). */
+static void test_data_to_fin_wait_2_record_resets_uncounted(void **state)
+{
+    sk_fixture *f = *state;
+    sk_conn_pair p = sk_test_establish(f, 80);
+    sk_test_run_for(f, SETTLE);
+    assert_int_equal(sk_close(f->client, p.cfd), 0);
+    sk_test_run_for(f, SETTLE);
+    assert_int_equal(sk_test_tuple_state(f->client, p.cport, SK_TEST_SERVER_ADDR, 80), SK_TCP_FIN_WAIT2);
+    sk_test_skip(f);
+    assert_int_equal(sk_send(f->server, p.sfd, "late", 4, 0), 4);
+    sk_test_run_for(f, SETTLE);
+    EXPECT_SEGMENTS(f, "s>c P. seq 1:5 ack 2", "c>s R seq 2 len 0");
+    assert_int_equal(sk_test_tuple_state(f->client, p.cport, SK_TEST_SERVER_ADDR, 80), 0);
+    assert_int_equal(sk_counter(f->client, "TCPAbortOnData"), 0);
+    assert_int_equal(sk_counter(f->client, "OutRsts"), 1);
+}
+
 /* A SYN above the old connection reopens a TIME_WAIT tuple: the record
  * goes without TWKilled (Linux's TCP_TW_SYN path deschedules it, counting
  * nothing); it was counted as TW when scheduled. */
@@ -502,6 +522,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_short_fin_wait_2_record_counts_tw_killed, sk_test_setup,
                                         sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_syn_reusing_time_wait_is_not_tw_killed, sk_test_setup,
+                                        sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_data_to_fin_wait_2_record_resets_uncounted, sk_test_setup,
                                         sk_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -314,10 +314,8 @@ bool sk_tw_input(sk_stack *s, uint32_t i, const sk_segment *seg)
             return false;
         /* New data after our half of the close, or anything but the exact
          * FIN: reset (RFC 1122 §4.2.2.13). */
-        if (!fin || end != w->rcv_nxt + 1) {
-            sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
-            goto reset;
-        }
+        if (!fin || end != w->rcv_nxt + 1)
+            goto reset; /* TCP_TW_RST: Linux counts no TCPAbortOnData here */
         /* The peer's FIN: a true TIME_WAIT now. */
         q_unlink(&s->tw, i);
         w->substate = SK_TCP_TIME_WAIT;
