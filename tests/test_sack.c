@@ -295,6 +295,27 @@ static void test_extended_sack_block_moves_first_and_coalesces(void **state)
                SK_SCRIPT_PASS, NULL);
 }
 
+/* Linux keeps four blocks (TCP_NUM_SACKS): a fifth new one pushes the
+ * oldest out, even while its data stays queued. */
+static void test_fifth_sack_block_forgets_the_oldest(void **state)
+{
+    (void)state;
+    run_script("sack_five.pkt", ACCEPTED_SACK
+               "+0 < . 1001:2001(1000) ack 1 win 257\n"
+               "+0 > . 1:1(0) ack 1 <nop,nop,sack 1001:2001>\n"
+               "+0 < . 3001:4001(1000) ack 1 win 257\n"
+               "+0 > . 1:1(0) ack 1 <nop,nop,sack 3001:4001 1001:2001>\n"
+               "+0 < . 5001:6001(1000) ack 1 win 257\n"
+               "+0 > . 1:1(0) ack 1 <nop,nop,sack 5001:6001 3001:4001 1001:2001>\n"
+               "+0 < . 7001:8001(1000) ack 1 win 257\n"
+               "+0 > . 1:1(0) ack 1 <nop,nop,sack 7001:8001 5001:6001 3001:4001 1001:2001>\n"
+               "+0 < . 9001:10001(1000) ack 1 win 257\n"
+               "+0 > . 1:1(0) ack 1 <nop,nop,sack 9001:10001 7001:8001 5001:6001 3001:4001>\n"
+               "+0 < . 1:1001(1000) ack 1 win 257\n"
+               "+0 > . 1:1(0) ack 2001 <nop,nop,sack 9001:10001 7001:8001 5001:6001 3001:4001>\n",
+               SK_SCRIPT_PASS, NULL);
+}
+
 /* RFC 2883 §4 and Linux's tcp_data_queue: a segment entirely below
  * RCV.NXT is ACKed at once with a D-SACK for it in the first block; the
  * D-SACK is sent once. */
@@ -372,6 +393,7 @@ int main(void)
                                         sk_test_teardown),
         cmocka_unit_test(test_sack_blocks_are_sent_most_recent_first),
         cmocka_unit_test(test_tso_packet_counts_its_segments),
+        cmocka_unit_test(test_fifth_sack_block_forgets_the_oldest),
         cmocka_unit_test(test_extended_sack_block_moves_first_and_coalesces),
         cmocka_unit_test(test_old_duplicate_draws_dsack_once),
         cmocka_unit_test(test_out_of_order_duplicate_draws_dsack),

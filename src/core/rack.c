@@ -433,6 +433,10 @@ void sk_enter_cwr(sk_stack *s, sk_tcb *t)
         r->prior_cwnd = cwnd;
         r->prr_delivered = 0;
         r->prr_out = 0;
+        /* tcp_enter_cwr forgets any earlier episode's undo (undo_marker = 0,
+         * prior_ssthresh = 0): an ECN reduction is never undone. */
+        r->undo_set = false;
+        r->prior_ssthresh = 0;
     } else if (t->cwnd > t->ssthresh) {
         /* No per-segment scoreboard (no SACK) to run PRR on: reduce at
          * once, as RFC 3168 §6.1.2 describes. */
