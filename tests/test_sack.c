@@ -380,10 +380,34 @@ static void test_clean_transfer_sees_no_reordering(void **state)
     assert_int_equal(sk_counter(f->server, "TCPSACKReorder"), 0);
 }
 
+/* Lost ACKs are no reordering either: a later cumulative ACK covers what
+ * the lost ones would have, in order (this once drove tcpi_reordering to
+ * 26 and slowed RACK's loss detection). */
+static void test_lost_acks_are_not_reordering(void **state)
+{
+    sk_fixture *f = *state;
+    sk_conn_pair p = sk_test_establish(f, 80);
+    sk_link_params lossy;
+    memset(&lossy, 0, sizeof lossy);
+    lossy.delay = MSEC(10);
+    lossy.loss = 0.3;
+    sk_test_set_link(f, SK_TEST_SERVER_ADDR, SK_TEST_CLIENT_ADDR, &lossy);
+    assert_int_equal(sk_test_transfer(f, f->client, p.cfd, f->server, p.sfd, MIB, SEC(120)), MIB);
+    size_t lost = 0;
+    for (size_t i = 0; i < f->trace_len; i++)
+        lost += f->trace[i].fate == SK_WIRE_LOST;
+    assert_true(lost > 10);
+    struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
+    assert_int_equal(ti.tcpi_reord_seen, 0);
+    assert_int_equal(ti.tcpi_reordering, 3);
+    assert_int_equal(sk_counter(f->client, "TCPSACKReorder"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_clean_transfer_sees_no_reordering, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_lost_acks_are_not_reordering, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_dsack_sent_counters, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_dsack_of_every_retransmission_undoes_recovery, sk_test_setup,
                                         sk_test_teardown),
