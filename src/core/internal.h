@@ -513,6 +513,9 @@ void sk_tcb_set_state(sk_stack *s, sk_tcb *t, int state, const char *cause);
 /* Ends a connection: state CLOSED, unhashed, timers off; frees the TCB
  * when it has no handle. */
 void sk_tcb_done(sk_stack *s, sk_tcb *t, const char *cause);
+/* The same without tcp_done()'s AttemptFails: the application closing or
+ * disconnecting (tcp_set_state(TCP_CLOSE) from close(), shutdown()). */
+void sk_tcb_close(sk_stack *s, sk_tcb *t, const char *cause);
 void sk_tcb_free(sk_stack *s, sk_tcb *t);
 void sk_notify(sk_stack *s, sk_tcb *t); /* readiness may have changed */
 
