@@ -186,6 +186,31 @@ static void test_dsack_of_every_retransmission_undoes_recovery(void **state)
     assert_int_equal(ti.tcpi_sacked, 0);
 }
 
+/* The D-SACK of the only retransmission rides the ACK that reaches the
+ * recovery point: Linux's tcp_try_undo_recovery undoes it there, counted
+ * as TCPFullUndo, not TCPDSACKUndo. */
+static void test_dsack_on_the_full_ack_is_a_full_undo(void **state)
+{
+    peer pr = setup_peer(*state, true);
+    uint32_t m = pr.mss;
+    send_segments(&pr, 10);
+    uint32_t s3[] = {m + 1, 4 * m + 1};
+    ack_with(&pr, 1, s3, 1);
+    sk_test_run_for(pr.f, MSEC(11));
+    struct sk_tcp_info ti = info(&pr);
+    assert_int_equal(ti.tcpi_ca_state, 3);
+    assert_int_equal(ti.tcpi_total_retrans, 1);
+    uint32_t dsack[] = {1, m + 1};
+    ack_with(&pr, 10 * m + 1, dsack, 1);
+    sk_test_run_for(pr.f, MSEC(1));
+    ti = info(&pr);
+    assert_int_equal(ti.tcpi_ca_state, 0);
+    assert_int_equal(ti.tcpi_snd_cwnd, 10);
+    assert_int_equal(sk_counter(pr.f->client, "TCPFullUndo"), 1);
+    assert_int_equal(sk_counter(pr.f->client, "TCPDSACKUndo"), 0);
+    assert_int_equal(sk_counter(pr.f->client, "TCPDSACKRecv"), 1);
+}
+
 /* A D-SACK for data never resent is dubious (tcp_dsack_seen: more
  * duplicates than retransmissions): counted as received, nothing undone. */
 static void test_dsack_without_retransmission_undoes_nothing(void **state)
@@ -412,6 +437,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dsack_of_every_retransmission_undoes_recovery, sk_test_setup,
                                         sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_dsack_without_retransmission_undoes_nothing, sk_test_setup,
+                                        sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_dsack_on_the_full_ack_is_a_full_undo, sk_test_setup,
                                         sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_dsack_inside_second_block_is_ofo_dsack, sk_test_setup,
                                         sk_test_teardown),

@@ -58,6 +58,7 @@
     X(TCPEXT_TCP_DSACK_RECV, "TcpExt", "TCPDSACKRecv")       \
     X(TCPEXT_TCP_DSACK_OFO_RECV, "TcpExt", "TCPDSACKOfoRecv") \
     X(TCPEXT_TCP_DSACK_UNDO, "TcpExt", "TCPDSACKUndo")       \
+    X(TCPEXT_TCP_FULL_UNDO, "TcpExt", "TCPFullUndo")         \
     X(TCPEXT_TCP_OFO_MERGE, "TcpExt", "TCPOFOMerge")         \
     X(TCPEXT_DELAYED_ACK_LOST, "TcpExt", "DelayedACKLost")   \
     X(TCPEXT_TCP_SACK_REORDER, "TcpExt", "TCPSACKReorder")   \

@@ -756,7 +756,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         }
         if (ece)
             sk_enter_cwr(s, t); /* tcp_try_to_open */
-        sk_rack_try_undo_dsack(s, t);
+        sk_rack_try_undo(s, t, SK_C_TCPEXT_TCP_DSACK_UNDO);
         if (t->rack && seq_lt(ack, t->snd_nxt)) {
             /* Linux's tcp_may_raise_cwnd: once reordering above the
              * sysctl was measured, SACKed data is progress enough. */
@@ -826,9 +826,12 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         sk_end_cwr(t);
     if (t->flags & SK_F_IN_RECOVERY) {
         if (seq_geq(ack, t->recover)) {
-            /* RFC 6582 §3.2 step 5: full ACK, deflate. */
+            /* RFC 6582 §3.2 step 5: full ACK, deflate — unless every
+             * retransmission of the episode was already D-SACKed, which
+             * Linux's tcp_try_undo_recovery undoes here (TCPFullUndo). */
+            if (!sk_rack_try_undo(s, t, SK_C_TCPEXT_TCP_FULL_UNDO))
+                t->cwnd = t->ssthresh;
             t->flags &= ~SK_F_IN_RECOVERY;
-            t->cwnd = t->ssthresh;
             t->dupacks = 0;
         } else if (!(t->flags & SK_F_SACK_OK)) {
             /* Partial ACK: retransmit the next hole, deflate by the amount
@@ -859,7 +862,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         if (t->sack_n && !(t->flags & SK_F_LOSS_RECOVERY))
             maybe_enter_recovery(s, t); /* holes remain beyond this ACK */
     }
-    sk_rack_try_undo_dsack(s, t);
+    sk_rack_try_undo(s, t, SK_C_TCPEXT_TCP_DSACK_UNDO);
     bool reo_armed = rack_step(s, t, delivered, true);
     if ((t->ecn & SK_ECN_CWR_STATE) && !(t->flags & SK_F_IN_RECOVERY))
         sk_rack_cwnd_reduction(t, delivered, 0, true);

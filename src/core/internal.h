@@ -646,7 +646,7 @@ void sk_rack_on_send(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end, bool re
 void sk_rack_clip(const sk_tcb *t, uint32_t *start, uint32_t *end);
 uint32_t sk_rack_sack(sk_stack *s, sk_tcb *t, const sk_segment *seg);
 uint32_t sk_rack_fack(const sk_tcb *t);
-bool sk_rack_try_undo_dsack(sk_stack *s, sk_tcb *t);
+bool sk_rack_try_undo(sk_stack *s, sk_tcb *t, sk_counter_id counter);
 uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una, uint32_t prior_fack);
 uint32_t sk_rack_detect(sk_stack *s, sk_tcb *t);
 uint32_t sk_rack_in_flight(const sk_tcb *t);

@@ -523,8 +523,10 @@ void sk_rack_mark_all_lost(sk_tcb *t)
  * of the episode was D-SACKed, so none was needed (RFC 2883 §4.2): the
  * window goes back to what it was (tcp_undo_cwnd_reduction, with Reno's
  * and CUBIC's undo_cwnd, the larger of now and before) and recovery ends.
- * Done in Recovery and in Open/Disorder, not in CWR or Loss. */
-bool sk_rack_try_undo_dsack(sk_stack *s, sk_tcb *t)
+ * Done in Recovery and in Open/Disorder, not in CWR or Loss; counted as
+ * TCPDSACKUndo, or TCPFullUndo when it happens as the ACK of the recovery
+ * point ends the episode (tcp_try_undo_recovery). */
+bool sk_rack_try_undo(sk_stack *s, sk_tcb *t, sk_counter_id counter)
 {
     sk_rack *r = t->rack;
     if (!r || !r->undo_set || r->undo_retrans != 0 || (t->flags & SK_F_LOSS_RECOVERY))
@@ -541,7 +543,7 @@ bool sk_rack_try_undo_dsack(sk_stack *s, sk_tcb *t)
     }
     r->undo_set = false;
     r->advanced = true; /* RACK looks at the losses again */
-    sk_count(s, SK_C_TCPEXT_TCP_DSACK_UNDO);
+    sk_count(s, counter);
     if (t->flags & SK_F_IN_RECOVERY) {
         t->flags &= ~SK_F_IN_RECOVERY;
         t->recover = t->snd_nxt;
