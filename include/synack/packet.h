@@ -91,7 +91,6 @@ typedef enum sk_parse_error {
     SK_PARSE_TRUNCATED_TCP,    /* less than 20 bytes of TCP header                    */
     SK_PARSE_BAD_DOFF,         /* data offset < 5 or past the end of the datagram     */
     SK_PARSE_BAD_TCP_CSUM,     /* TCP checksum (with pseudo-header) wrong             */
-    SK_PARSE_BAD_OPTION,       /* an option length of 0/1 or overrunning the header   */
 } sk_parse_error;
 
 /* Parses and validates an IPv4 datagram carrying TCP.  When verify_csum

@@ -520,5 +520,4 @@ void sk_cc_enter_recovery(sk_stack *s, sk_tcb *t)
     if (t->ecn & SK_ECN_OK)
         t->ecn |= SK_ECN_QUEUE_CWR;
     sk_count(s, (t->flags & SK_F_SACK_OK) ? SK_C_TCPEXT_TCP_SACK_RECOVERY : SK_C_TCPEXT_TCP_RENO_RECOVERY);
-    sk_count(s, SK_C_TCPEXT_TCP_FAST_RETRANS);
 }

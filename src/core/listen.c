@@ -154,6 +154,9 @@ void sk_req_timer_fire(void *ctx, sk_timer *timer)
     sk_stack *s = ctx;
     sk_request *req = (sk_request *)((char *)timer - offsetof(sk_request, timer));
     sk_emit_timer(s, req->raddr, req->listener->lport, req->rport, -1, "synack");
+    /* reqsk_timer_handler calls tcp_syn_ack_timeout first: every expiry
+     * of a request's timer, the last included, is a TCPTimeout. */
+    sk_count(s, SK_C_TCPEXT_TCP_TIMEOUTS);
     if (req->retrans >= (unsigned)s->cfg.tcp_synack_retries) {
         req_drop(s, req, "SYN-ACK retries exhausted");
         return;
@@ -454,7 +457,9 @@ static void request_input(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segm
 
     /* A retransmitted SYN: the SYN-ACK was lost; send it again. */
     if (seg->seq == req->irs && flg == SK_TH_SYN && !paws_reject) {
+        /* inet_rtx_syn_ack -> tcp_rtx_synack: a SYN retransmission. */
         sk_count(s, SK_C_TCP_RETRANS_SEGS);
+        sk_count(s, SK_C_TCPEXT_TCP_SYN_RETRANS);
         send_synack(s, req);
         return;
     }

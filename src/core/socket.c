@@ -739,7 +739,7 @@ int sk_shutdown(sk_stack *s, int fd, int how)
     case SK_TCP_SYN_SENT:
         /* Linux's tcp_disconnect() of a connecting socket: no RST. */
         t->flags &= ~SK_F_CONNECTING;
-        sk_tcb_done(s, t, "shutdown()");
+        sk_tcb_close(s, t, "shutdown()");
         t->flags &= ~(SK_F_SHUT_RD | SK_F_SHUT_WR | SK_F_FIN_RCVD);
         return 0;
     default:
@@ -789,37 +789,44 @@ int sk_close(sk_stack *s, int fd)
         sk_tcb_free(s, t);
         return 0;
     }
-    bool unread = t->rcvq.len != 0 || t->ooo != NULL;
+    /* Linux's __tcp_close() looks at the receive queue only: data held
+     * out of order was never readable, so it forces no reset. */
+    bool unread = t->rcvq.len != 0;
     t->flags |= SK_F_ORPHAN;
     s->orphans++;
 
-    if (t->state == SK_TCP_SYN_SENT) {
-        /* tcp_close_state(SYN_SENT) is CLOSED: the attempt just stops. */
-        sk_tcb_done(s, t, "close()");
-        return 0;
-    }
     if (unread) {
         /* RFC 2525 §2.17, as Linux: data the application never read is
          * lost, so the peer must not believe it was delivered. */
         sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_CLOSE);
         sk_send_active_rst(s, t);
-        sk_tcb_done(s, t, "close() with unread data");
+        sk_tcb_close(s, t, "close() with unread data");
         return 0;
     }
     if ((t->flags & SK_F_LINGER) && sk_linger_s(t) == 0) {
-        /* SO_LINGER {1, 0}: abort.  Linux's tcp_disconnect() resets any
-         * synchronized connection and counts it as TCPAbortOnData. */
-        if (t->state != SK_TCP_CLOSE) {
-            sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
+        /* SO_LINGER {1, 0}: abort, counted as TCPAbortOnData in every
+         * state.  Linux's tcp_disconnect() resets only a connection the
+         * peer knows of (tcp_need_reset), or one closing with data unsent. */
+        bool unsent = t->sndq.len && seq_lt(t->snd_nxt, t->snd_una + t->sndq.len);
+        bool need_reset = t->state == SK_TCP_ESTABLISHED || t->state == SK_TCP_CLOSE_WAIT ||
+                          t->state == SK_TCP_FIN_WAIT1 || t->state == SK_TCP_FIN_WAIT2 ||
+                          t->state == SK_TCP_SYN_RECV ||
+                          (unsent && (t->state == SK_TCP_CLOSING || t->state == SK_TCP_LAST_ACK));
+        sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
+        if (need_reset)
             sk_send_active_rst(s, t);
-        }
-        sk_tcb_done(s, t, "close() with SO_LINGER 0");
+        sk_tcb_close(s, t, "close() with SO_LINGER 0");
+        return 0;
+    }
+    if (t->state == SK_TCP_SYN_SENT) {
+        /* tcp_close_state(SYN_SENT) is CLOSED: the attempt just stops. */
+        sk_tcb_close(s, t, "close()");
         return 0;
     }
     if (s->orphans > (uint32_t)s->cfg.tcp_max_orphans) {
         sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_MEMORY);
         sk_send_active_rst(s, t);
-        sk_tcb_done(s, t, "too many orphans");
+        sk_tcb_close(s, t, "too many orphans");
         return 0;
     }
     if (!(t->flags & SK_F_SHUT_WR) && close_state(s, t, "close()"))
@@ -831,7 +838,7 @@ int sk_close(sk_stack *s, int fd)
         if (t->fin_timeout_s == -2) {
             sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_LINGER);
             sk_send_active_rst(s, t);
-            sk_tcb_done(s, t, "close() with TCP_LINGER2 < 0");
+            sk_tcb_close(s, t, "close() with TCP_LINGER2 < 0");
             return 0;
         }
         int tmo = t->fin_timeout_s >= 0 ? t->fin_timeout_s : s->cfg.tcp_fin_timeout;

@@ -510,12 +510,17 @@ void sk_tcb_free(sk_stack *s, sk_tcb *t)
 
 void sk_tcb_done(sk_stack *s, sk_tcb *t, const char *cause)
 {
-    /* Linux's tcp_done(): a failed handshake is an AttemptFail; a
-     * synchronized connection torn down from ESTABLISHED or CLOSE_WAIT
-     * is an EstabReset (tcp_set_state). */
+    /* Linux's tcp_done(): a failed handshake is an AttemptFail. */
     if (t->state == SK_TCP_SYN_SENT || t->state == SK_TCP_SYN_RECV)
         sk_count(s, SK_C_TCP_ATTEMPT_FAILS);
-    else if (t->state == SK_TCP_ESTABLISHED || t->state == SK_TCP_CLOSE_WAIT)
+    sk_tcb_close(s, t, cause);
+}
+
+void sk_tcb_close(sk_stack *s, sk_tcb *t, const char *cause)
+{
+    /* Linux's tcp_set_state(TCP_CLOSE): a synchronized connection torn
+     * down from ESTABLISHED or CLOSE_WAIT is an EstabReset. */
+    if (t->state == SK_TCP_ESTABLISHED || t->state == SK_TCP_CLOSE_WAIT)
         sk_count(s, SK_C_TCP_ESTAB_RESETS);
     t->flags |= SK_F_SHUT_RD | SK_F_SHUT_WR;
     sk_tcb_set_state(s, t, SK_TCP_CLOSE, cause);

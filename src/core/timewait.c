@@ -188,6 +188,11 @@ void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout)
         s->tw.buckets[h] = i;
         q_append(&s->tw, i);
         tw_schedule(s, i, timeout);
+        /* Linux counts a timewait socket once, when it is first scheduled
+         * (__inet_twsk_schedule): TWKilled if its timeout is 4 s or less
+         * (a short FIN_WAIT_2 linger), else TW.  Not when it ends, and not
+         * again when a FIN or ACK restarts its 60 s. */
+        sk_count(s, timeout <= SK_SEC(4) ? SK_C_TCPEXT_TW_KILLED : SK_C_TCPEXT_TW);
         sk_bind_bucket *b = sk_bind_bucket_get(s, t->lport, true);
         if (b)
             b->tw++;
@@ -260,8 +265,6 @@ void sk_tw_expire(sk_stack *s)
             sk_tw *w = sk_tw_at(&s->tw, i);
             if ((int32_t)(w->expires_ms - now) > 0)
                 break;
-            /* Linux counts every TIME_WAIT socket its timer ends as TW. */
-            sk_count(s, SK_C_TCPEXT_TW);
             sk_emit_timer(s, w->raddr, w->lport, w->rport, -1, "timewait");
             sk_tw_kill(s, i, true);
         }
@@ -301,7 +304,6 @@ bool sk_tw_input(sk_stack *s, uint32_t i, const sk_segment *seg)
 
     if (w->substate == SK_TCP_FIN_WAIT2) {
         if (rst) {
-            sk_count(s, SK_C_TCPEXT_TW_KILLED);
             sk_tw_kill(s, i, true);
             return false;
         }
@@ -312,10 +314,8 @@ bool sk_tw_input(sk_stack *s, uint32_t i, const sk_segment *seg)
             return false;
         /* New data after our half of the close, or anything but the exact
          * FIN: reset (RFC 1122 §4.2.2.13). */
-        if (!fin || end != w->rcv_nxt + 1) {
-            sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
-            goto reset;
-        }
+        if (!fin || end != w->rcv_nxt + 1)
+            goto reset; /* TCP_TW_RST: Linux counts no TCPAbortOnData here */
         /* The peer's FIN: a true TIME_WAIT now. */
         q_unlink(&s->tw, i);
         w->substate = SK_TCP_TIME_WAIT;
@@ -339,7 +339,6 @@ bool sk_tw_input(sk_stack *s, uint32_t i, const sk_segment *seg)
             /* TIME_WAIT assassination: Linux lets the RST end the record
              * unless tcp_rfc1337 is set. */
             if (!s->cfg.tcp_rfc1337) {
-                sk_count(s, SK_C_TCPEXT_TW_KILLED);
                 sk_tw_kill(s, i, true);
                 return false;
             }
@@ -360,7 +359,6 @@ bool sk_tw_input(sk_stack *s, uint32_t i, const sk_segment *seg)
          (w->ts_ok && seg->opts.has_ts && (int32_t)(w->ts_recent - seg->opts.ts_val) < 0))) {
         uint32_t isn = w->snd_nxt + 65535 + 2;
         s->tw_isn = isn ? isn : 1;
-        sk_count(s, SK_C_TCPEXT_TW_KILLED);
         sk_tw_kill(s, i, true);
         return true;
     }
