@@ -62,7 +62,7 @@ sk_wire *sk_wire_new(uint64_t seed, sk_time_ns start);
 void sk_wire_free(sk_wire *w);
 
 /* Creates a stack at `addr` attached to the wire.  `params` may be NULL;
- * otherwise its seed, secret, mtu, name and on_event are used (addr, now
+ * otherwise its seed, secret, mtu, name, on_event and mem are used (addr, now
  * and transmit are the wire's).  The wire keeps ownership of the stack. */
 sk_stack *sk_wire_add_host(sk_wire *w, uint32_t addr, const sk_stack_params *params);
 /* Sets impairments from `from` to `to` (addresses; 0 means any). */

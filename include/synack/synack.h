@@ -94,6 +94,22 @@ typedef struct sk_event {
 typedef void (*sk_transmit_fn)(void *ctx, const uint8_t *datagram, size_t len);
 typedef void (*sk_event_fn)(void *ctx, const sk_event *ev);
 
+/* An allocator for the engine (as ngtcp2_mem).  Every block the engine
+ * allocates -- the stack itself, connections, buffers, tables -- comes
+ * from these four functions and goes back through `free`, all before
+ * sk_stack_free returns.  The functions keep the C library's contracts
+ * (malloc(0) may return NULL or a unique pointer; realloc(p, n) keeps p
+ * on failure; free(NULL) does nothing); `user` is passed to each.  The
+ * engine copies the struct at sk_stack_new, so it need not outlive that
+ * call, but `user` must live as long as the stack. */
+typedef struct sk_mem {
+    void *user;
+    void *(*malloc)(size_t size, void *user);
+    void *(*calloc)(size_t nmemb, size_t size, void *user);
+    void *(*realloc)(void *ptr, size_t size, void *user);
+    void (*free)(void *ptr, void *user);
+} sk_mem;
+
 /* ------------------------------------------------------------------ */
 /* Stack lifecycle and the sans-I/O driving calls                       */
 /* ------------------------------------------------------------------ */
@@ -109,6 +125,7 @@ typedef struct sk_stack_params {
     void *transmit_ctx;
     sk_event_fn on_event;   /* optional                                  */
     void *event_ctx;
+    const sk_mem *mem;      /* optional; NULL: the C library's malloc    */
 } sk_stack_params;
 
 sk_stack *sk_stack_new(const sk_stack_params *params);
