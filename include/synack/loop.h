@@ -21,6 +21,8 @@
 #ifndef SYNACK_LOOP_H
 #define SYNACK_LOOP_H
 
+#include "synack/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -80,25 +82,25 @@ typedef struct sk_loop_stats {
 /* Creates the stack and the loop and blocks SIGINT, SIGTERM, SIGUSR1 and
  * ignores SIGPIPE for the process (they are read from a signalfd).
  * Returns NULL with the reason in err. */
-sk_loop *sk_loop_new(const sk_loop_params *params, const sk_loop_app *app, char *err, size_t errlen);
+SK_EXPORT sk_loop *sk_loop_new(const sk_loop_params *params, const sk_loop_app *app, char *err, size_t errlen);
 /* Frees the stack, closes the TUN and restores the signal mask. */
-void sk_loop_free(sk_loop *loop);
+SK_EXPORT void sk_loop_free(sk_loop *loop);
 
-sk_stack *sk_loop_stack(sk_loop *loop);
+SK_EXPORT sk_stack *sk_loop_stack(sk_loop *loop);
 /* CLOCK_MONOTONIC now, in the stack's time base. */
-sk_time_ns sk_loop_clock(void);
+SK_EXPORT sk_time_ns sk_loop_clock(void);
 
 /* Runs until sk_loop_stop, a finished graceful shutdown or a second
  * signal.  Returns 0, or -errno when the TUN failed (err says how). */
-int sk_loop_run(sk_loop *loop, char *err, size_t errlen);
+SK_EXPORT int sk_loop_run(sk_loop *loop, char *err, size_t errlen);
 /* Ends the loop after this iteration's writes are flushed. */
-void sk_loop_stop(sk_loop *loop);
+SK_EXPORT void sk_loop_stop(sk_loop *loop);
 /* Starts a graceful shutdown, as SIGTERM does. */
-void sk_loop_finish(sk_loop *loop);
-bool sk_loop_shutting_down(const sk_loop *loop);
+SK_EXPORT void sk_loop_finish(sk_loop *loop);
+SK_EXPORT bool sk_loop_shutting_down(const sk_loop *loop);
 /* The signal that started the shutdown, or 0. */
-int sk_loop_signal(const sk_loop *loop);
-const sk_loop_stats *sk_loop_get_stats(const sk_loop *loop);
+SK_EXPORT int sk_loop_signal(const sk_loop *loop);
+SK_EXPORT const sk_loop_stats *sk_loop_get_stats(const sk_loop *loop);
 
 #ifdef __cplusplus
 }

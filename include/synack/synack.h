@@ -17,6 +17,8 @@
 #ifndef SYNACK_SYNACK_H
 #define SYNACK_SYNACK_H
 
+#include "synack/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,9 +53,9 @@ typedef enum sk_tcp_state {
 } sk_tcp_state;
 
 /* RFC 9293 name: "SYN_SENT", "FIN_WAIT_1", "CLOSED", ... */
-const char *sk_state_name(int state);
+SK_EXPORT const char *sk_state_name(int state);
 /* ss(8) name: "SYN-SENT", "ESTAB", "UNCONN", ... */
-const char *sk_state_ss_name(int state);
+SK_EXPORT const char *sk_state_ss_name(int state);
 
 /* An IPv4 address and port, both in host byte order. */
 typedef struct sk_endpoint {
@@ -128,26 +130,26 @@ typedef struct sk_stack_params {
     const sk_mem *mem;      /* optional; NULL: the C library's malloc    */
 } sk_stack_params;
 
-sk_stack *sk_stack_new(const sk_stack_params *params);
-void sk_stack_free(sk_stack *stack);
-const char *sk_stack_name(const sk_stack *stack);
-uint32_t sk_stack_addr(const sk_stack *stack);
+SK_EXPORT sk_stack *sk_stack_new(const sk_stack_params *params);
+SK_EXPORT void sk_stack_free(sk_stack *stack);
+SK_EXPORT const char *sk_stack_name(const sk_stack *stack);
+SK_EXPORT uint32_t sk_stack_addr(const sk_stack *stack);
 
 /* Feeds one IPv4 datagram.  `now` must not go backwards.  Bad datagrams
  * are counted and dropped; this never fails. */
-void sk_input(sk_stack *stack, const uint8_t *datagram, size_t len, sk_time_ns now);
+SK_EXPORT void sk_input(sk_stack *stack, const uint8_t *datagram, size_t len, sk_time_ns now);
 /* Moves the clock to `now` and runs every timer due at or before it. */
-void sk_advance(sk_stack *stack, sk_time_ns now);
+SK_EXPORT void sk_advance(sk_stack *stack, sk_time_ns now);
 /* Tells the stack its device queue refuses datagrams (a full qdisc, a
  * TUN write answering EAGAIN).  While blocked, transmissions fail as
  * local congestion does in Linux: data stays unsent, counted in
  * OutDiscards, and the probe timer retries every 500 ms without backing
  * off (TCP_RESOURCE_PROBE_INTERVAL). */
-void sk_stack_set_tx_blocked(sk_stack *stack, bool blocked);
+SK_EXPORT void sk_stack_set_tx_blocked(sk_stack *stack, bool blocked);
 
 /* When the stack next needs sk_advance, or SK_TIME_NEVER. */
-sk_time_ns sk_next_deadline(const sk_stack *stack);
-sk_time_ns sk_now(const sk_stack *stack);
+SK_EXPORT sk_time_ns sk_next_deadline(const sk_stack *stack);
+SK_EXPORT sk_time_ns sk_now(const sk_stack *stack);
 
 /* ------------------------------------------------------------------ */
 /* Socket calls (return >= 0 on success, -errno on failure)              */
@@ -289,29 +291,29 @@ struct sk_tcp_info {
 #define SK_TCPI_OPT_ECN 8
 #define SK_TCPI_OPT_ECN_SEEN 16
 
-int sk_socket(sk_stack *s);
-int sk_bind(sk_stack *s, int fd, const sk_endpoint *local);
-int sk_listen(sk_stack *s, int fd, int backlog);
+SK_EXPORT int sk_socket(sk_stack *s);
+SK_EXPORT int sk_bind(sk_stack *s, int fd, const sk_endpoint *local);
+SK_EXPORT int sk_listen(sk_stack *s, int fd, int backlog);
 /* Returns a new handle, or -EAGAIN when the accept queue is empty. */
-int sk_accept(sk_stack *s, int fd, sk_endpoint *peer);
+SK_EXPORT int sk_accept(sk_stack *s, int fd, sk_endpoint *peer);
 /* -EINPROGRESS when the SYN was sent; later calls: -EALREADY while in
  * progress, -EISCONN once connected, or the pending error. */
-int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote);
-ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags);
-ssize_t sk_recv(sk_stack *s, int fd, void *buf, size_t len, int flags);
-int sk_shutdown(sk_stack *s, int fd, int how);
-int sk_close(sk_stack *s, int fd);
-int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, size_t len);
-int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *len);
-int sk_getsockname(sk_stack *s, int fd, sk_endpoint *out);
-int sk_getpeername(sk_stack *s, int fd, sk_endpoint *out);
+SK_EXPORT int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote);
+SK_EXPORT ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags);
+SK_EXPORT ssize_t sk_recv(sk_stack *s, int fd, void *buf, size_t len, int flags);
+SK_EXPORT int sk_shutdown(sk_stack *s, int fd, int how);
+SK_EXPORT int sk_close(sk_stack *s, int fd);
+SK_EXPORT int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, size_t len);
+SK_EXPORT int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *len);
+SK_EXPORT int sk_getsockname(sk_stack *s, int fd, sk_endpoint *out);
+SK_EXPORT int sk_getpeername(sk_stack *s, int fd, sk_endpoint *out);
 /* Readiness as poll(2) reports it (SK_POLL* bits), or -EBADF. */
-int sk_poll(sk_stack *s, int fd);
+SK_EXPORT int sk_poll(sk_stack *s, int fd);
 /* The socket's TCP state (SK_TCP_*), or -EBADF. */
-int sk_state(sk_stack *s, int fd);
+SK_EXPORT int sk_state(sk_stack *s, int fd);
 /* Bytes readable now (SIOCINQ) and bytes not yet acknowledged (SIOCOUTQ). */
-int sk_inq(sk_stack *s, int fd);
-int sk_outq(sk_stack *s, int fd);
+SK_EXPORT int sk_inq(sk_stack *s, int fd);
+SK_EXPORT int sk_outq(sk_stack *s, int fd);
 
 /* poll(2) over several handles; returns how many have revents != 0. */
 struct sk_pollfd {
@@ -319,10 +321,10 @@ struct sk_pollfd {
     short events;
     short revents;
 };
-int sk_poll_many(sk_stack *s, struct sk_pollfd *fds, size_t n);
+SK_EXPORT int sk_poll_many(sk_stack *s, struct sk_pollfd *fds, size_t n);
 
-const char *sk_strerror(int err); /* accepts err or -err */
-const char *sk_errno_name(int err); /* "ECONNREFUSED" */
+SK_EXPORT const char *sk_strerror(int err); /* accepts err or -err */
+SK_EXPORT const char *sk_errno_name(int err); /* "ECONNREFUSED" */
 
 /* ------------------------------------------------------------------ */
 /* Configuration, named exactly like Linux's sysctls                    */
@@ -330,12 +332,12 @@ const char *sk_errno_name(int err); /* "ECONNREFUSED" */
 
 /* 0, or -ENOENT (unknown name) / -EINVAL (bad value) with a message in
  * err saying which and why. */
-int sk_sysctl_set(sk_stack *s, const char *name, const char *value, char *err, size_t errlen);
+SK_EXPORT int sk_sysctl_set(sk_stack *s, const char *name, const char *value, char *err, size_t errlen);
 /* Writes the value as Linux prints it ("4096\t131072\t33554432" for
  * vectors); returns 0 or -ENOENT. */
-int sk_sysctl_get(const sk_stack *s, const char *name, char *buf, size_t len);
+SK_EXPORT int sk_sysctl_get(const sk_stack *s, const char *name, char *buf, size_t len);
 /* The i-th tunable's name, or NULL past the end. */
-const char *sk_sysctl_name(size_t i);
+SK_EXPORT const char *sk_sysctl_name(size_t i);
 
 /* ------------------------------------------------------------------ */
 /* Counters, named as Linux's SNMP MIB (/proc/net/snmp, /proc/net/netstat) */
@@ -343,11 +345,11 @@ const char *sk_sysctl_name(size_t i);
 
 /* The i-th counter, or NULL past the end; `group` is "Ip", "IpExt",
  * "Tcp", "TcpExt" or "Synack" (synack's own drop reasons). */
-const char *sk_counter_name(size_t i, const char **group);
-uint64_t sk_counter_value(const sk_stack *s, size_t i);
+SK_EXPORT const char *sk_counter_name(size_t i, const char **group);
+SK_EXPORT uint64_t sk_counter_value(const sk_stack *s, size_t i);
 /* By name, with or without the group prefix ("TcpExtTW" or "TW");
  * returns 0 for an unknown name. */
-uint64_t sk_counter(const sk_stack *s, const char *name);
+SK_EXPORT uint64_t sk_counter(const sk_stack *s, const char *name);
 
 /* ------------------------------------------------------------------ */
 /* Socket table (what ss lists)                                          */
@@ -379,7 +381,7 @@ typedef struct sk_sock_info {
 typedef void (*sk_sock_visit_fn)(void *ctx, const sk_sock_info *info);
 /* Visits every socket: listeners, connections, SYN_RECV requests and
  * TIME_WAIT records.  Returns the number visited. */
-size_t sk_sockets(sk_stack *s, sk_sock_visit_fn visit, void *ctx);
+SK_EXPORT size_t sk_sockets(sk_stack *s, sk_sock_visit_fn visit, void *ctx);
 
 #ifdef __cplusplus
 }
