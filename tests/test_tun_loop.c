@@ -129,6 +129,7 @@ static loop_fixture *fixture_new(const sk_impairment *impair)
     sk_loop_params p;
     memset(&p, 0, sizeof(p));
     p.tun_fd = sv[0];
+    p.flags = SK_LOOP_SIGNALS;
     p.stack.addr = STACK_ADDR;
     p.stack.seed = 42;
     p.stack.name = "test";

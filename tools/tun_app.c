@@ -201,6 +201,7 @@ sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app)
     p.tun_fd = fd;
     p.impair = o->impair;
     p.pcap_path = o->pcap;
+    p.flags = SK_LOOP_SIGNALS; /* SIGINT/SIGTERM: graceful stop; SIGUSR1: report */
     p.stack.addr = o->addr;
     p.stack.mtu = info.mtu >= 576 ? info.mtu : 1500;
     p.stack.name = o->cmd;
