@@ -102,6 +102,7 @@ SK_EXPORT sk_loop *sk_loop_new(const sk_loop_params *params, const sk_loop_app *
  * are the application's. */
 SK_EXPORT void sk_loop_free(sk_loop *loop);
 
+/* The stack the loop drives (owned by the loop). */
 SK_EXPORT sk_stack *sk_loop_stack(sk_loop *loop);
 /* CLOCK_MONOTONIC now, in the stack's time base. */
 SK_EXPORT sk_time_ns sk_loop_clock(void);
@@ -114,9 +115,11 @@ SK_EXPORT int sk_loop_run(sk_loop *loop, char *err, size_t errlen);
 SK_EXPORT void sk_loop_stop(sk_loop *loop);
 /* Starts a graceful shutdown, as SIGTERM does. */
 SK_EXPORT void sk_loop_finish(sk_loop *loop);
+/* Whether a graceful shutdown has started. */
 SK_EXPORT bool sk_loop_shutting_down(const sk_loop *loop);
 /* The signal that started the shutdown, or 0. */
 SK_EXPORT int sk_loop_signal(const sk_loop *loop);
+/* The loop's counters, live (the pointer stays valid until sk_loop_free). */
 SK_EXPORT const sk_loop_stats *sk_loop_get_stats(const sk_loop *loop);
 
 /* Called from sk_loop_run when `fd` is ready; `revents` are epoll's

@@ -59,6 +59,8 @@ typedef void (*sk_wire_tap_fn)(void *ctx, sk_time_ns now, sk_wire_fate fate,
 typedef bool (*sk_wire_filter_fn)(void *ctx, sk_time_ns now, const uint8_t *datagram,
                                   size_t len);
 
+/* A wire whose clock starts at `start`; `seed` draws the impairments and
+ * the hosts' keys.  Returns NULL when memory runs out. */
 SK_EXPORT sk_wire *sk_wire_new(uint64_t seed, sk_time_ns start);
 /* Frees the wire and every stack it created. */
 SK_EXPORT void sk_wire_free(sk_wire *w);
@@ -69,7 +71,9 @@ SK_EXPORT void sk_wire_free(sk_wire *w);
 SK_EXPORT sk_stack *sk_wire_add_host(sk_wire *w, uint32_t addr, const sk_stack_params *params);
 /* Sets impairments from `from` to `to` (addresses; 0 means any). */
 SK_EXPORT void sk_wire_set_link(sk_wire *w, uint32_t from, uint32_t to, const sk_link_params *p);
+/* Sets (or with NULL removes) the tap. */
 SK_EXPORT void sk_wire_set_tap(sk_wire *w, sk_wire_tap_fn tap, void *ctx);
+/* Sets (or with NULL removes) the drop filter. */
 SK_EXPORT void sk_wire_set_filter(sk_wire *w, sk_wire_filter_fn filter, void *ctx);
 /* Puts a hand-made datagram on the wire as if a host had sent it: routed
  * by its destination address and delivered at the current time plus
@@ -78,6 +82,7 @@ SK_EXPORT void sk_wire_inject(sk_wire *w, const uint8_t *datagram, size_t len, s
 /* The stack at `addr`, or NULL. */
 SK_EXPORT sk_stack *sk_wire_host(const sk_wire *w, uint32_t addr);
 
+/* The wire's clock. */
 SK_EXPORT sk_time_ns sk_wire_now(const sk_wire *w);
 /* The time of the next event (delivery or stack deadline), or
  * SK_TIME_NEVER. */

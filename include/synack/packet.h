@@ -99,6 +99,7 @@ typedef enum sk_parse_error {
 /* Parses and validates an IPv4 datagram carrying TCP.  When verify_csum
  * is false checksums are not checked (for capture tools). */
 SK_EXPORT sk_parse_error sk_parse_segment(const uint8_t *dgram, size_t len, bool verify_csum, sk_segment *out);
+/* A short name for logs ("ok", "truncated-ip", "bad-ip-checksum", ...). */
 SK_EXPORT const char *sk_parse_error_name(sk_parse_error e);
 
 /* Decodes an option block; returns false on a malformed option.  Options
@@ -130,7 +131,10 @@ SK_EXPORT size_t sk_build_segment(const sk_segment_spec *spec, uint8_t *buf, siz
 
 /* Internet checksum helpers (RFC 1071). */
 SK_EXPORT uint32_t sk_csum_partial(const void *data, size_t len, uint32_t sum);
+/* Folds a partial sum to the final 16-bit one's-complement checksum. */
 SK_EXPORT uint16_t sk_csum_fold(uint32_t sum);
+/* The TCP checksum over the IPv4 pseudo-header and `tcp` (checksum field
+ * included: a correct segment gives 0). */
 SK_EXPORT uint16_t sk_tcp_checksum(uint32_t src, uint32_t dst, const uint8_t *tcp, size_t tcp_len);
 
 #ifdef __cplusplus
