@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "synack/loop.h"
+#include "synack-io/loop.h"
 #include "synack/synack.h"
 
 typedef struct fixture {

@@ -17,10 +17,10 @@
 
 #include <cmocka.h>
 
-#include "synack/loop.h"
+#include "synack-io/loop.h"
 #include "synack/packet.h"
 #include "synack/synack.h"
-#include "synack/tun.h"
+#include "synack-io/tun.h"
 
 #define KERNEL_ADDR 0x0a4d0001u /* 10.77.0.1 */
 #define STACK_ADDR 0x0a4d0002u  /* 10.77.0.2 */

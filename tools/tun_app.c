@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "observe/control.h"
-#include "synack/tun.h"
+#include "synack-io/tun.h"
 
 void sk_tun_opts_init(sk_tun_opts *o, const char *cmd)
 {

@@ -1,5 +1,5 @@
 /*
- * The TUN event loop (see include/synack/loop.h).
+ * The TUN event loop (see include/synack-io/loop.h).
  *
  * Two queues sit between the stack and the device:
  *  - the impairment queue, a binary min-heap keyed by (release time,
@@ -11,7 +11,7 @@
  *    device pushed back).  When it is full the datagram is dropped and
  *    counted, as a NIC drops on a full transmit queue; TCP retransmits.
  */
-#include "synack/loop.h"
+#include "synack-io/loop.h"
 
 #include <errno.h>
 #include <signal.h>

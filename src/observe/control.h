@@ -28,14 +28,14 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "synack/control.h"
+#include "synack-io/control.h"
 #include "synack/synack.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* ---- server: the public API (synack/control.h) -------------------- */
+/* ---- server: the public API (synack-io/control.h) -------------------- */
 
 /* Answers one request line for `stack` (what the server does for each
  * connection), writing to out and err; returns the exit status. */
