@@ -70,8 +70,10 @@ PREFIX ?= /usr/local
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
+# Configured again so a doxygen installed after the first configure is found.
 docs: build
 	@sh scripts/install-deps.sh docs
+	cmake -S . -B $(BUILD) >/dev/null
 	cmake --build $(BUILD) --target docs
 	@echo "API reference: $(BUILD)/docs/html/index.html"
 
