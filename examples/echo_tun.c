@@ -51,8 +51,13 @@ static void drive(sk_stack *s, conn *c)
     for (;;) {
         if (c->len) {
             ssize_t n = sk_send(s, c->fd, c->buf, c->len, 0);
-            if (n <= 0)
-                break; /* -EAGAIN: the peer reads slowly; retry next wakeup */
+            if (n == -EAGAIN)
+                break; /* the peer reads slowly; retry next wakeup */
+            if (n < 0) { /* reset or shut down: nothing more to echo */
+                c->len = 0;
+                c->eof = true;
+                break;
+            }
             memmove(c->buf, c->buf + n, c->len - (size_t)n);
             c->len -= (size_t)n;
             continue;
