@@ -68,6 +68,10 @@ typedef struct sk_loop_app {
     int extra_fd;
     uint32_t extra_events; /* EPOLLIN / EPOLLOUT */
     void (*on_extra)(void *ctx, sk_loop *loop, uint32_t revents);
+    /* Optional: when the application next wants `run` called even if
+     * nothing arrives (a paced accept() or read()), on the stack's clock;
+     * SK_TIME_NEVER for no such time. */
+    sk_time_ns (*deadline)(void *ctx);
 } sk_loop_app;
 
 /* sk_loop_params.flags */

@@ -676,6 +676,11 @@ int sk_loop_run(sk_loop *l, char *err, size_t errlen)
             deadline = l->heap[0].release;
         if (l->shutting_down && l->shutdown_deadline < deadline)
             deadline = l->shutdown_deadline;
+        if (l->app.deadline) {
+            sk_time_ns a = l->app.deadline(l->app.ctx);
+            if (a < deadline)
+                deadline = a;
+        }
         struct timespec ts, *timeout = NULL;
         if (deadline != SK_TIME_NEVER) {
             sk_time_ns t = sk_loop_clock();
