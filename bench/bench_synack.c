@@ -27,7 +27,7 @@
 #include <string.h>
 
 #include "bench_util.h"
-#include "synack/memwire.h"
+#include "synack-io/memwire.h"
 #include "synack/packet.h"
 #include "synack/synack.h"
 

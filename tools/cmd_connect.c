@@ -16,7 +16,7 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "synack/tun.h"
+#include "synack-io/tun.h"
 #include "tun_app.h"
 
 #define CONNECT_IO_CHUNK 65536

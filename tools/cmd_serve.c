@@ -17,7 +17,7 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "synack/tun.h"
+#include "synack-io/tun.h"
 #include "tun_app.h"
 
 #define SERVE_REQUEST_MAX 8192

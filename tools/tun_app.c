@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "observe/control.h"
-#include "synack/tun.h"
+#include "synack-io/tun.h"
 
 void sk_tun_opts_init(sk_tun_opts *o, const char *cmd)
 {
@@ -217,6 +217,7 @@ sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app)
     p.tun_fd = fd;
     p.impair = o->impair;
     p.pcap_path = o->pcap;
+    p.flags = SK_LOOP_SIGNALS; /* SIGINT/SIGTERM: graceful stop; SIGUSR1: report */
     p.stack.addr = o->addr;
     p.stack.mtu = info.mtu >= 576 ? info.mtu : 1500;
     p.stack.name = o->cmd;

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "synack/loop.h"
+#include "synack-io/loop.h"
 #include "synack/synack.h"
 
 #define SK_TUN_MAX_SYSCTLS 16

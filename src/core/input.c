@@ -7,7 +7,6 @@
  * records in timewait.c.  Everything a full connection does when a
  * segment arrives, in any state, is in this file.
  */
-#include <stdlib.h>
 
 #include "internal.h"
 
@@ -266,7 +265,7 @@ static void connection_reset(sk_stack *s, sk_tcb *t, const char *cause)
         t->so_error = ECONNRESET;
         break;
     }
-    sk_ring_free(&t->sndq);
+    sk_ring_free(s, &t->sndq);
     sk_tcb_done(s, t, cause);
 }
 
@@ -436,7 +435,7 @@ static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data
             fin = true;
         sk_rx_dsack_extend(s, t, dead->seq, dead->seq + dead->len);
         sk_count(s, SK_C_TCPEXT_TCP_OFO_MERGE);
-        free(dead);
+        sk_free(s, dead);
     }
     if (*pp && seq_lt((*pp)->seq, end)) {
         sk_rx_dsack_extend(s, t, (*pp)->seq, end);
@@ -448,7 +447,7 @@ static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data
         sk_rx_sack_new_ofo(t, sack_seq, sack_end);
         return;
     }
-    sk_ooo_seg *o = malloc(sizeof(*o) + len);
+    sk_ooo_seg *o = sk_malloc(s, sizeof(*o) + len);
     if (!o) {
         sk_count(s, SK_C_TCPEXT_TCP_OFO_DROP);
         return;
@@ -483,8 +482,8 @@ static bool ooo_drain(sk_stack *s, sk_tcb *t)
         uint32_t skip = t->rcv_nxt - o->seq;
         if (skip < o->len) {
             uint32_t n = o->len - skip;
-            if (!sk_ring_reserve(&t->rcvq, t->rcvq.len + n)) {
-                free(o);
+            if (!sk_ring_reserve(s, &t->rcvq, t->rcvq.len + n)) {
+                sk_free(s, o);
                 continue;
             }
             sk_ring_write(&t->rcvq, o->data + skip, n);
@@ -492,7 +491,7 @@ static bool ooo_drain(sk_stack *s, sk_tcb *t)
         }
         if (o->fin && skip <= o->len)
             fin = true;
-        free(o);
+        sk_free(s, o);
     }
     return fin;
 }
@@ -567,7 +566,7 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         return true;
     }
     if (len) {
-        if (!sk_ring_reserve(&t->rcvq, t->rcvq.len + len)) {
+        if (!sk_ring_reserve(s, &t->rcvq, t->rcvq.len + len)) {
             sk_count(s, SK_C_TCPEXT_TCP_RCV_Q_DROP);
             return true;
         }
@@ -785,7 +784,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     if (syn_acked && data_acked)
         data_acked--; /* the SYN's sequence number is not data */
     sk_ring_consume(&t->sndq, data_acked);
-    sk_ring_drained(&t->sndq); /* an idle connection keeps no small buffer */
+    sk_ring_drained(s, &t->sndq); /* an idle connection keeps no small buffer */
     t->bytes_acked += acked; /* Linux counts the SYN and FIN too (tcp_snd_una_update) */
 
     /* RTT sample (RFC 6298 §3 and RFC 7323 §4): from the echoed timestamp,
@@ -808,7 +807,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 
     t->snd_una = ack;
     if (t->sack_n)
-        sk_sack_ack(t, ack);
+        sk_sack_ack(s, t, ack);
     delivered += sk_rack_ack(s, t, ack, prior_fack);
     t->backoff = 0;
     t->retransmits = 0;

@@ -62,15 +62,15 @@ typedef struct sk_ring {
     uint32_t len;
 } sk_ring;
 
-bool sk_ring_reserve(sk_ring *r, uint32_t need);
+bool sk_ring_reserve(const sk_stack *s, sk_ring *r, uint32_t need);
 uint32_t sk_ring_write(sk_ring *r, const void *src, uint32_t len);
 uint32_t sk_ring_peek(const sk_ring *r, uint32_t off, void *dst, uint32_t len);
 void sk_ring_consume(sk_ring *r, uint32_t len);
-void sk_ring_free(sk_ring *r);
+void sk_ring_free(const sk_stack *s, sk_ring *r);
 /* After the queue drained: small buffers go back (an idle connection holds
  * none); large ones stay, since a busy connection would otherwise pay a
  * page-faulting mmap/munmap per round trip. */
-void sk_ring_drained(sk_ring *r);
+void sk_ring_drained(const sk_stack *s, sk_ring *r);
 
 /* Out-of-order receive queue: non-overlapping, sorted segments of data
  * beyond RCV.NXT (RFC 9293 §3.10.7.4 allows keeping them; SACK reports
@@ -413,11 +413,12 @@ typedef struct sk_recycle_bin {
 
 #define SK_RECYCLE_MAX 4096 /* objects kept per kind; the rest go back to malloc */
 
-void *sk_recycle_take(sk_recycle_bin *bin, size_t size);
-void sk_recycle_give(sk_recycle_bin *bin, void *obj);
-void sk_recycle_empty(sk_recycle_bin *bin);
+void *sk_recycle_take(const sk_stack *s, sk_recycle_bin *bin, size_t size);
+void sk_recycle_give(const sk_stack *s, sk_recycle_bin *bin, void *obj);
+void sk_recycle_empty(const sk_stack *s, sk_recycle_bin *bin);
 
 struct sk_stack {
+    sk_mem mem; /* every allocation goes through it: sk_malloc & co */
     uint32_t addr;
     uint16_t mtu;
     char name[48];
@@ -488,6 +489,13 @@ static inline sk_time_ns sk_since(const sk_stack *s, sk_stamp st)
 
 /* The µs clock's low 32 bits: RTT timing by modular difference. */
 static inline uint32_t sk_us_now(const sk_stack *s) { return (uint32_t)(s->now / SK_NSEC_PER_USEC); }
+
+/* The stack's allocator (sk_stack_params.mem); no core file calls the C
+ * library's allocator directly. */
+static inline void *sk_malloc(const sk_stack *s, size_t n) { return s->mem.malloc(n, s->mem.user); }
+static inline void *sk_calloc(const sk_stack *s, size_t n, size_t size) { return s->mem.calloc(n, size, s->mem.user); }
+static inline void *sk_realloc(const sk_stack *s, void *p, size_t n) { return s->mem.realloc(p, n, s->mem.user); }
+static inline void sk_free(const sk_stack *s, void *p) { s->mem.free(p, s->mem.user); }
 
 /* stack.c */
 void sk_emit(sk_stack *s, const sk_event *ev);
@@ -592,8 +600,8 @@ void sk_req_timer_fire(void *ctx, sk_timer *timer);
 void sk_accept_queue_remove(sk_stack *s, sk_tcb *child);
 
 /* timewait.c */
-int sk_tw_init(sk_tw_table *tw);
-void sk_tw_destroy(sk_tw_table *tw);
+int sk_tw_init(const sk_stack *s, sk_tw_table *tw);
+void sk_tw_destroy(const sk_stack *s, sk_tw_table *tw);
 /* Moves a connection into TIME_WAIT (or orphaned FIN_WAIT_2) for
  * `timeout`. */
 void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout);
@@ -608,7 +616,7 @@ sk_time_ns sk_tw_next_deadline(const sk_stack *s);
 bool sk_tw_reusable(sk_stack *s, uint32_t idx);
 
 /* sack.c */
-void sk_sack_clear(sk_tcb *t);
+void sk_sack_clear(const sk_stack *s, sk_tcb *t);
 uint32_t sk_sack_update(sk_stack *s, sk_tcb *t, const sk_segment *seg);
 bool sk_sack_is_dsack(const sk_segment *seg);
 void sk_dsack_input(sk_stack *s, sk_tcb *t, const sk_segment *seg, uint32_t prior_una);
@@ -617,7 +625,7 @@ void sk_rx_sack_remove(sk_tcb *t);
 void sk_rx_dsack_set(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end);
 void sk_rx_dsack_extend(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end);
 uint8_t sk_rx_sack_fill(sk_tcb *t, sk_sack_block *out, uint8_t max);
-void sk_sack_ack(sk_tcb *t, uint32_t una);
+void sk_sack_ack(const sk_stack *s, sk_tcb *t, uint32_t una);
 uint32_t sk_sack_high(const sk_tcb *t);
 uint32_t sk_sack_skip(const sk_tcb *t, uint32_t seq);
 uint32_t sk_sack_next_start(const sk_tcb *t, uint32_t seq);
@@ -625,11 +633,11 @@ bool sk_sack_next_hole(const sk_tcb *t, uint32_t from, uint32_t *start, uint32_t
 uint32_t sk_sack_pipe(const sk_tcb *t);
 
 /* eor.c: sk_tcb_ext and MSG_EOR record ends */
-sk_tcb_ext *sk_tcb_ext_get(sk_tcb *t);
-void sk_tcb_ext_free(sk_tcb *t);
+sk_tcb_ext *sk_tcb_ext_get(const sk_stack *s, sk_tcb *t);
+void sk_tcb_ext_free(const sk_stack *s, sk_tcb *t);
 static inline int sk_linger_s(const sk_tcb *t) { return t->ext ? t->ext->linger_s : -1; }
 static inline uint32_t sk_notsent_lowat_opt(const sk_tcb *t) { return t->ext ? t->ext->notsent_lowat : 0; }
-bool sk_eor_reserve(sk_tcb *t); /* room for one more sk_eor_mark */
+bool sk_eor_reserve(const sk_stack *s, sk_tcb *t); /* room for one more sk_eor_mark */
 void sk_eor_mark(sk_tcb *t, uint32_t end);
 bool sk_eor_tail_closed(sk_tcb *t, uint32_t data_end); /* a record ends at data_end */
 /* The record ends around seq: the last at or below it (*prev, when

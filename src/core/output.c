@@ -3,7 +3,6 @@
  * sender (windows, congestion window, Nagle, FIN), retransmission, and the
  * ACK, RST and probe segments.
  */
-#include <stdlib.h>
 
 #include "internal.h"
 
@@ -488,7 +487,7 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
          * keeps, sized once for the largest segment: no allocation per
          * segment. */
         if (len > s->seg_scratch_cap) {
-            uint8_t *nb = realloc(s->seg_scratch, len);
+            uint8_t *nb = sk_realloc(s, s->seg_scratch, len);
             if (!nb)
                 return;
             s->seg_scratch = nb;

@@ -11,7 +11,6 @@
  * for whole segments, as Linux's tcp_match_skb_to_sack splits skbs only at
  * MSS boundaries.
  */
-#include <stdlib.h>
 
 #include "internal.h"
 
@@ -27,7 +26,7 @@ static bool sent_after(uint32_t t1, uint32_t t2, uint32_t seq1, uint32_t seq2)
 static sk_rack *rack_get(sk_stack *s, sk_tcb *t)
 {
     if (!t->rack) {
-        t->rack = sk_recycle_take(&s->rack_bin, sizeof(*t->rack));
+        t->rack = sk_recycle_take(s, &s->rack_bin, sizeof(*t->rack));
         if (t->rack) {
             t->rack->reordering = (uint16_t)s->cfg.tcp_reordering;
             t->rack->segs = t->rack->inline_segs;
@@ -42,8 +41,8 @@ void sk_rack_free(sk_stack *s, sk_tcb *t)
     if (!t->rack)
         return;
     if (t->rack->segs != t->rack->inline_segs)
-        free(t->rack->segs);
-    sk_recycle_give(&s->rack_bin, t->rack);
+        sk_free(s, t->rack->segs);
+    sk_recycle_give(s, &s->rack_bin, t->rack);
     t->rack = NULL;
 }
 
@@ -104,13 +103,13 @@ void sk_rack_on_send(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end, bool re
         return;
     if (r->n == r->cap) {
         uint32_t ncap = r->cap * 2;
-        sk_txseg *ns = malloc(sizeof(*ns) * ncap);
+        sk_txseg *ns = sk_malloc(s, sizeof(*ns) * ncap);
         if (!ns)
             return;
         for (uint32_t i = 0; i < r->n; i++)
             ns[i] = *seg_at(r, i);
         if (r->segs != r->inline_segs)
-            free(r->segs);
+            sk_free(s, r->segs);
         r->segs = ns;
         r->cap = ncap;
         r->head = 0;
@@ -282,7 +281,7 @@ uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una, uint32_t prior_fack)
          * no scoreboard. */
         sk_rack_free(s, t);
     } else if (!r->n && r->segs != r->inline_segs) {
-        free(r->segs);
+        sk_free(s, r->segs);
         r->segs = r->inline_segs;
         r->cap = sizeof(r->inline_segs) / sizeof(r->inline_segs[0]);
         r->head = 0;

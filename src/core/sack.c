@@ -8,13 +8,12 @@
  * Ranges are kept sorted and disjoint in a small array allocated only while
  * the peer reports holes, so a connection without loss carries none.
  */
-#include <stdlib.h>
 
 #include "internal.h"
 
-void sk_sack_clear(sk_tcb *t)
+void sk_sack_clear(const sk_stack *s, sk_tcb *t)
 {
-    free(t->sack_rb);
+    sk_free(s, t->sack_rb);
     t->sack_rb = NULL;
     t->sack_n = t->sack_cap = 0;
     t->sacked_bytes = 0;
@@ -29,7 +28,7 @@ static void recount(sk_tcb *t)
 }
 
 /* Adds [start, end) and merges neighbours; returns the bytes newly covered. */
-static uint32_t insert_range(sk_tcb *t, uint32_t start, uint32_t end)
+static uint32_t insert_range(const sk_stack *s, sk_tcb *t, uint32_t start, uint32_t end)
 {
     uint32_t before = t->sacked_bytes;
     uint16_t i = 0;
@@ -50,7 +49,7 @@ static uint32_t insert_range(sk_tcb *t, uint32_t start, uint32_t end)
             uint16_t ncap = t->sack_cap ? (uint16_t)(t->sack_cap * 2) : 8;
             if (ncap > 4096)
                 return 0; /* pathological fragmentation: ignore further news */
-            sk_sack_range *nr = realloc(t->sack_rb, sizeof(*nr) * ncap);
+            sk_sack_range *nr = sk_realloc(s, t->sack_rb, sizeof(*nr) * ncap);
             if (!nr)
                 return 0;
             t->sack_rb = nr;
@@ -127,12 +126,12 @@ uint32_t sk_sack_update(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         sk_rack_clip(t, &start, &end); /* whole segments only, as Linux */
         if (!seq_lt(start, end))
             continue;
-        news += insert_range(t, start, end);
+        news += insert_range(s, t, start, end);
     }
     return news;
 }
 
-void sk_sack_ack(sk_tcb *t, uint32_t una)
+void sk_sack_ack(const sk_stack *s, sk_tcb *t, uint32_t una)
 {
     uint16_t drop = 0;
     while (drop < t->sack_n && seq_leq(t->sack_rb[drop].end, una))
@@ -144,7 +143,7 @@ void sk_sack_ack(sk_tcb *t, uint32_t una)
     if (t->sack_n && seq_lt(t->sack_rb[0].start, una))
         t->sack_rb[0].start = una;
     if (!t->sack_n)
-        sk_sack_clear(t);
+        sk_sack_clear(s, t);
     else
         recount(t);
 }

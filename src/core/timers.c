@@ -212,7 +212,7 @@ static void write_err(sk_stack *s, sk_tcb *t, const char *cause)
 {
     t->so_error = ETIMEDOUT;
     sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_TIMEOUT);
-    sk_ring_free(&t->sndq);
+    sk_ring_free(s, &t->sndq);
     sk_tcb_done(s, t, cause);
 }
 

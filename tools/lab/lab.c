@@ -14,7 +14,7 @@
 #include "observe/control.h"
 #include "observe/ss.h"
 #include "observe/sysctl.h"
-#include "synack/loop.h"
+#include "synack-io/loop.h"
 
 /* ------------------------------------------------------------------ */
 /* Hosts                                                                 */

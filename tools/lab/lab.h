@@ -35,7 +35,7 @@
 #include "observe/nstat.h"
 #include "observe/pcap.h"
 #include "observe/trace.h"
-#include "synack/memwire.h"
+#include "synack-io/memwire.h"
 #include "synack/packet.h"
 #include "synack/synack.h"
 

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "lab.h"
-#include "synack/loop.h"
+#include "synack-io/loop.h"
 #include "tun_app.h"
 
 #define LIVE_SYNACK_ADDR 0x0a4d0002u /* 10.77.0.2 */

@@ -2,15 +2,21 @@
  * The event loop for the TUN backend: one synack stack driven from a TUN
  * device in real time.
  *
- * The loop waits in epoll on the TUN descriptor, a signalfd (SIGINT,
- * SIGTERM, SIGUSR1) and optionally one descriptor of the application's,
- * and sleeps exactly until the earliest of the stack's sk_next_deadline,
+ * The loop waits in epoll on the TUN descriptor, any number of the
+ * application's descriptors (sk_loop_add_fd) and, only when asked
+ * (SK_LOOP_SIGNALS), a signalfd for SIGINT, SIGTERM and SIGUSR1; it sleeps exactly until the earliest of the stack's sk_next_deadline,
  * the next impaired datagram's release time and the shutdown deadline
  * (epoll_pwait2, nanosecond timeout), so it never polls.  On each wakeup
  * it reads up to `batch` datagrams (or until EAGAIN), feeds them to the
  * stack with `now` from CLOCK_MONOTONIC, runs due timers, lets the
  * application drive its sockets, then writes every queued datagram; a
  * write that meets EAGAIN waits for EPOLLOUT with the rest still queued.
+ *
+ * Signals belong to the application unless it passes SK_LOOP_SIGNALS:
+ * without it the loop leaves the signal mask and every disposition alone
+ * (an application that wants to stop on a signal calls sk_loop_finish or
+ * sk_loop_stop from its own handler or signalfd, which it can watch with
+ * sk_loop_add_fd).
  *
  * The first SIGINT or SIGTERM (or sk_loop_finish) starts a graceful
  * shutdown: the application's shutdown callback closes its sockets, and
@@ -20,6 +26,8 @@
  */
 #ifndef SYNACK_LOOP_H
 #define SYNACK_LOOP_H
+
+#include "synack/export.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -52,9 +60,11 @@ typedef struct sk_loop_app {
     void (*run)(void *ctx, sk_loop *loop);
     /* Called once when a graceful shutdown starts: close the sockets. */
     void (*shutdown)(void *ctx, sk_loop *loop);
-    /* Called on SIGUSR1: print state (for example the socket table). */
+    /* Called on SIGUSR1 (with SK_LOOP_SIGNALS): print state. */
     void (*report)(void *ctx, sk_loop *loop);
-    /* An extra descriptor to watch (-1 for none), e.g. stdin. */
+    /* One descriptor to watch (-1 for none), e.g. stdin: the same as one
+     * sk_loop_add_fd call made by sk_loop_new.  Zero is a descriptor
+     * (stdin): set -1 when on_extra is set and nothing is to be watched. */
     int extra_fd;
     uint32_t extra_events; /* EPOLLIN / EPOLLOUT */
     void (*on_extra)(void *ctx, sk_loop *loop, uint32_t revents);
@@ -64,8 +74,14 @@ typedef struct sk_loop_app {
     sk_time_ns (*deadline)(void *ctx);
 } sk_loop_app;
 
+/* sk_loop_params.flags */
+#define SK_LOOP_SIGNALS 0x1u /* the loop blocks SIGINT, SIGTERM and SIGUSR1,
+                                reads them from a signalfd and ignores
+                                SIGPIPE, until sk_loop_free */
+
 typedef struct sk_loop_params {
     int tun_fd;               /* from sk_tun_open; the loop owns it        */
+    unsigned flags;           /* SK_LOOP_*                                 */
     sk_stack_params stack;    /* transmit and now are set by the loop      */
     sk_impairment impair;
     sk_time_ns grace;         /* shutdown grace period; 0 means 3 s        */
@@ -81,28 +97,50 @@ typedef struct sk_loop_stats {
     uint64_t wakeups;
 } sk_loop_stats;
 
-/* Creates the stack and the loop and blocks SIGINT, SIGTERM, SIGUSR1 and
- * ignores SIGPIPE for the process (they are read from a signalfd).
- * Returns NULL with the reason in err. */
-sk_loop *sk_loop_new(const sk_loop_params *params, const sk_loop_app *app, char *err, size_t errlen);
-/* Frees the stack, closes the TUN and restores the signal mask. */
-void sk_loop_free(sk_loop *loop);
+/* Creates the stack and the loop; with SK_LOOP_SIGNALS, also blocks
+ * SIGINT, SIGTERM, SIGUSR1 and ignores SIGPIPE for the process (they are
+ * read from a signalfd).  Returns NULL with the reason in err. */
+SK_EXPORT sk_loop *sk_loop_new(const sk_loop_params *params, const sk_loop_app *app, char *err, size_t errlen);
+/* Frees the stack, closes the TUN and, with SK_LOOP_SIGNALS, restores
+ * the signal mask.  Descriptors added with sk_loop_add_fd stay open: they
+ * are the application's. */
+SK_EXPORT void sk_loop_free(sk_loop *loop);
 
-sk_stack *sk_loop_stack(sk_loop *loop);
+/* The stack the loop drives (owned by the loop). */
+SK_EXPORT sk_stack *sk_loop_stack(sk_loop *loop);
 /* CLOCK_MONOTONIC now, in the stack's time base. */
-sk_time_ns sk_loop_clock(void);
+SK_EXPORT sk_time_ns sk_loop_clock(void);
 
 /* Runs until sk_loop_stop, a finished graceful shutdown or a second
  * signal.  Returns 0, or -errno when the TUN failed (err says how). */
-int sk_loop_run(sk_loop *loop, char *err, size_t errlen);
-/* Ends the loop after this iteration's writes are flushed. */
-void sk_loop_stop(sk_loop *loop);
+SK_EXPORT int sk_loop_run(sk_loop *loop, char *err, size_t errlen);
+/* Ends the loop after this iteration's writes are flushed; sk_loop_run
+ * may be called again afterwards. */
+SK_EXPORT void sk_loop_stop(sk_loop *loop);
 /* Starts a graceful shutdown, as SIGTERM does. */
-void sk_loop_finish(sk_loop *loop);
-bool sk_loop_shutting_down(const sk_loop *loop);
+SK_EXPORT void sk_loop_finish(sk_loop *loop);
+/* Whether a graceful shutdown has started. */
+SK_EXPORT bool sk_loop_shutting_down(const sk_loop *loop);
 /* The signal that started the shutdown, or 0. */
-int sk_loop_signal(const sk_loop *loop);
-const sk_loop_stats *sk_loop_get_stats(const sk_loop *loop);
+SK_EXPORT int sk_loop_signal(const sk_loop *loop);
+/* The loop's counters, live (the pointer stays valid until sk_loop_free). */
+SK_EXPORT const sk_loop_stats *sk_loop_get_stats(const sk_loop *loop);
+
+/* Called from sk_loop_run when `fd` is ready; `revents` are epoll's
+ * (EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP). */
+typedef void (*sk_loop_fd_fn)(void *ctx, sk_loop *loop, int fd, uint32_t revents);
+
+/* Watches one of the application's descriptors for `events` (EPOLLIN,
+ * EPOLLOUT, ...; level-triggered): `cb` runs after the wakeup's input,
+ * before app.run.  Any number may be added, at any time, also from a
+ * callback.  The loop never reads, writes or closes them.  Returns 0,
+ * -EEXIST if `fd` is already watched, -EINVAL, or epoll's -errno. */
+SK_EXPORT int sk_loop_add_fd(sk_loop *loop, int fd, uint32_t events, sk_loop_fd_fn cb, void *ctx);
+/* Changes the events watched for `fd`.  Returns 0 or -ENOENT. */
+SK_EXPORT int sk_loop_mod_fd(sk_loop *loop, int fd, uint32_t events);
+/* Stops watching `fd` (call it before closing the descriptor); safe from
+ * inside any callback, including fd's own.  Returns 0 or -ENOENT. */
+SK_EXPORT int sk_loop_del_fd(sk_loop *loop, int fd);
 
 #ifdef __cplusplus
 }
