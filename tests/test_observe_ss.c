@@ -382,6 +382,32 @@ static void test_json(void **state)
     ASSERT_SS("--json state close-wait", "[]\n");
 }
 
+/* -4 and -6 select address families as ss's filter_af_set() does (they
+ * add up): every synack socket is IPv4, so -4 lists what no family
+ * option lists, -6 alone nothing (the header only, as ss with no IPv6
+ * socket), and -4 -6 everything again. */
+static void test_family_options(void **state)
+{
+    (void)state;
+    const char *all = "State      Recv-Q Send-Q Local Address:Port  Peer Address:Port\n"
+                      "LISTEN     0      128          0.0.0.0:80         0.0.0.0:*\n"
+                      "ESTAB      0      0           10.0.0.2:80        10.0.0.1:40000\n"
+                      "SYN-SENT   0      0           10.0.0.2:40002     10.0.0.9:443\n"
+                      "SYN-RECV   0      0           10.0.0.2:80        10.0.0.3:50000\n"
+                      "ESTAB      5      1448        10.0.0.2:8080      10.0.0.1:40001\n"
+                      "TIME-WAIT  0      0           10.0.0.2:80        10.0.0.1:39999\n"
+                      "FIN-WAIT-2 0      0           10.0.0.2:80        10.0.0.1:39998\n"
+                      "UNCONN     0      0            0.0.0.0:*          0.0.0.0:*\n";
+    ASSERT_SS("-tan4", all);
+    ASSERT_SS("-tan --ipv4", all);
+    ASSERT_SS("-tan -4 -6", all);
+    ASSERT_SS("-tan6", "State Recv-Q Send-Q Local Address:Port Peer Address:Port\n");
+    ASSERT_SS("-tan --ipv6", "State Recv-Q Send-Q Local Address:Port Peer Address:Port\n");
+    ASSERT_SS("-tn6 --json", "[]\n");
+    ASSERT_SS("-tn4 dport = :40000", "State Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
+                                     "ESTAB 0      0           10.0.0.2:80       10.0.0.1:40000\n");
+}
+
 static void expect_parse_error(const char *args, const char *message)
 {
     char buf[256];
@@ -402,8 +428,20 @@ static void expect_parse_error(const char *args, const char *message)
 static void test_usage_errors(void **state)
 {
     (void)state;
-    expect_parse_error("-u", "unknown option '-u' (synack ss knows -t -a -l -n -o -i -s -H --json; it lists TCP only)");
-    expect_parse_error("--udp", "unknown option '--udp' (synack ss knows -t -a -l -n -o -i -s -H --json)");
+    expect_parse_error("-u",
+                       "unknown option '-u' (synack ss knows -t -a -l -n -o -i -s -H -4 -6 --json; it lists TCP only)");
+    expect_parse_error("--udp", "unknown option '--udp' (synack ss knows -t -a -l -n -o -i -s -H -4 -6 --json)");
+    /* -e is refused, not ignored: its fields have nothing true to show. */
+    const char *no_e = "option '-e' is not supported: synack sockets have no inode or socket cookie for ss's ino: "
+                       "and sk: fields";
+    expect_parse_error("-e", no_e);
+    expect_parse_error("-tane", no_e);
+    expect_parse_error("--extended", no_e);
+    /* Other ss options synack has nothing for are refused the same way. */
+    expect_parse_error("-p", "unknown option '-p' (synack ss knows -t -a -l -n -o -i -s -H -4 -6 --json; it lists "
+                             "TCP only)");
+    expect_parse_error("-m", "unknown option '-m' (synack ss knows -t -a -l -n -o -i -s -H -4 -6 --json; it lists "
+                             "TCP only)");
     expect_parse_error("state estab",
                        "wrong state name 'estab' (established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, "
                        "time-wait, closed, close-wait, last-ack, listening, closing, or a group: all, connected, "
@@ -435,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_ti_skips_timewait_and_requests),
         cmocka_unit_test(test_summary),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_family_options),
         cmocka_unit_test(test_usage_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

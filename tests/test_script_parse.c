@@ -379,6 +379,45 @@ static void test_errors_name_position_and_expectation(void **state)
     assert_string_equal(err, "t.pkt:1:4: unterminated %{ code }% block");
 }
 
+/* Nesting is bounded: a line of brackets once recursed until the stack
+ * overflowed (fuzz/regress/script_parse/nested_brackets_overflow_stack,
+ * found by fuzz/fuzz_script_parse.c).  32 levels parse; the 33rd is an
+ * error at its position, for any mix of lists, structs and fields. */
+static void test_nesting_is_bounded(void **state)
+{
+    (void)state;
+    char text[4096], err[512];
+    size_t n = (size_t)snprintf(text, sizeof text, "+0 f(");
+    for (int i = 0; i < 31; i++)
+        text[n++] = '[';
+    text[n++] = '1';
+    for (int i = 0; i < 31; i++)
+        text[n++] = ']';
+    n += (size_t)snprintf(text + n, sizeof text - n, ") = 0\n");
+    sk_script *s = parse_text(text, err, sizeof(err));
+    assert_non_null(s);
+    sk_script_free(s);
+    n = (size_t)snprintf(text, sizeof text, "+0 f(");
+    for (int i = 0; i < 32; i++)
+        text[n++] = '[';
+    text[n++] = '1';
+    for (int i = 0; i < 32; i++)
+        text[n++] = ']';
+    n += (size_t)snprintf(text + n, sizeof text - n, ") = 0\n");
+    assert_null(parse_text(text, err, sizeof(err)));
+    assert_string_equal(err, "t.pkt:1:38: expressions nested more than 32 deep");
+    /* 3000 levels: an error, not a crash. */
+    n = (size_t)snprintf(text, sizeof text, "+0 f(");
+    for (int i = 0; i < 3000; i++)
+        text[n++] = "[{"[i % 2];
+    text[n] = 0;
+    assert_null(parse_text(text, err, sizeof(err)));
+    assert_string_equal(err, "t.pkt:1:38: expressions nested more than 32 deep");
+    assert_null(parse_text("+0 f(a=b=c=d=e=f=g=h=i=j=k=l=m=n=o=p=q=r=s=t=u=v=w=x=y=z=A=B=C=D=E=F=G=H)\n", err,
+                           sizeof(err)));
+    assert_string_equal(err, "t.pkt:1:70: expressions nested more than 32 deep");
+}
+
 /* Numbers that do not fit, and times whose microseconds would not, are
  * parse errors naming the position (they used to overflow int64_t, which
  * is undefined behaviour, and wrap into nonsense times). */
@@ -444,6 +483,7 @@ static void test_script_size_is_bounded(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nesting_is_bounded),
         cmocka_unit_test(test_tier1_scripts_parse),
         cmocka_unit_test(test_tier2_scripts_parse),
         cmocka_unit_test(test_tier3_scripts_parse),

@@ -651,6 +651,7 @@ uint32_t sk_eor_segs(sk_tcb *t, uint32_t from, uint32_t to, uint32_t mss);
 /* rack.c */
 void sk_rack_free(sk_stack *s, sk_tcb *t);
 void sk_rack_on_send(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end, bool retrans);
+void sk_rack_split(sk_stack *s, sk_tcb *t, uint32_t at);
 void sk_rack_clip(const sk_tcb *t, uint32_t *start, uint32_t *end);
 uint32_t sk_rack_sack(sk_stack *s, sk_tcb *t, const sk_segment *seg);
 uint32_t sk_rack_fack(const sk_tcb *t);

@@ -249,6 +249,26 @@ uint16_t sk_select_window(sk_stack *s, sk_tcb *t)
 /* Segments of a connection                                             */
 /* ------------------------------------------------------------------ */
 
+/* Linux's tcp_current_mss(): the SACK blocks a segment will carry (a
+ * D-SACK and those of the out-of-order queue, as many as fit beside the
+ * timestamp, as conn_options() puts them) come out of its payload, two
+ * NOPs, kind and length plus 8 bytes a block, so that headers, options
+ * and data still fit the path MTU; t->mss already leaves room for the
+ * timestamp option. */
+static uint32_t current_mss(const sk_tcb *t)
+{
+    if (!(t->flags & SK_F_SACK_OK))
+        return t->mss;
+    uint32_t blocks = (t->rx_dsack_set ? 1u : 0u) + (t->ooo ? t->rx_sack_n : 0u);
+    uint32_t max = (t->flags & SK_F_TS_OK) ? 3u : 4u;
+    if (blocks > max)
+        blocks = max;
+    if (!blocks)
+        return t->mss;
+    uint32_t opt = 4u + 8u * blocks;
+    return t->mss > opt ? t->mss - opt : t->mss;
+}
+
 static size_t conn_options(sk_stack *s, sk_tcb *t, uint8_t *buf, bool with_sack)
 {
     sk_out_opts o = {0};
@@ -538,6 +558,8 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
     if (len)
         sk_cc_sent(s, t, seq, len, retrans);
     uint32_t end = seq + len + (fin ? 1 : 0);
+    if (retrans && !s->xmit_failed && seq_lt(end, t->snd_nxt))
+        sk_rack_split(s, t, end); /* only what was resent counts as resent */
     if (!s->xmit_failed)
         sk_rack_on_send(s, t, seq, end, retrans);
     if (seq_gt(end, t->snd_nxt)) {
@@ -683,7 +705,7 @@ static bool tso_should_defer(sk_stack *s, sk_tcb *t, uint32_t nxt, uint32_t in_f
  * tcp_xmit_retransmit_queue).  Returns false while it used the window. */
 static bool retransmit_lost(sk_stack *s, sk_tcb *t)
 {
-    uint32_t mss = t->mss;
+    uint32_t mss = current_mss(t);
     while ((t->flags & SK_F_LOSS_RECOVERY) && seq_lt(t->rtx_nxt, t->snd_nxt)) {
         if (seq_lt(t->rtx_nxt, t->snd_una))
             t->rtx_nxt = t->snd_una;
@@ -732,7 +754,7 @@ static bool retransmit_lost(sk_stack *s, sk_tcb *t)
  * first.  Returns false while the window is used up. */
 static bool retransmit_holes(sk_stack *s, sk_tcb *t)
 {
-    uint32_t mss = t->mss;
+    uint32_t mss = current_mss(t);
     if (t->rack) {
         /* RACK marked the losses: resend them oldest first while the
          * window allows (Linux's tcp_xmit_retransmit_queue). */
@@ -743,6 +765,10 @@ static bool retransmit_holes(sk_stack *s, sk_tcb *t)
             uint32_t data_end = t->snd_una + t->sndq.len;
             bool fin = seq_gt(end, data_end);
             uint32_t len = (fin ? data_end : end) - seq;
+            if (len > mss) { /* tcp_retransmit_skb() fragments to the current MSS */
+                len = mss;
+                fin = false;
+            }
             s->rtx_mib = (t->flags & SK_F_LOSS_RECOVERY) ? SK_RTX_MIB_SLOW_START : SK_RTX_MIB_FAST;
             send_data_segment(s, t, seq, len, fin, false);
             s->rtx_mib = SK_RTX_MIB_NONE;
@@ -811,7 +837,7 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
             sk_send_ack(s, t);
         return;
     }
-    uint32_t mss = t->mss;
+    uint32_t mss = current_mss(t);
     if ((t->flags & SK_F_IN_RECOVERY) && (t->flags & SK_F_SACK_OK) && !retransmit_holes(s, t)) {
         if (t->flags & SK_F_ACK_NOW)
             sk_send_ack(s, t);
@@ -976,8 +1002,8 @@ void sk_write_wakeup(sk_stack *s, sk_tcb *t)
     uint32_t wnd_end = t->snd_una + t->snd_wnd;
     if (seq_lt(t->snd_nxt, data_end) && seq_lt(t->snd_nxt, wnd_end)) {
         uint32_t len = data_end - t->snd_nxt;
-        if (len > t->mss)
-            len = t->mss;
+        if (len > current_mss(t))
+            len = current_mss(t);
         if (len > wnd_end - t->snd_nxt)
             len = wnd_end - t->snd_nxt;
         len = sk_eor_clip(t, t->snd_nxt, len); /* the probe comes from one skb */
@@ -998,7 +1024,7 @@ void sk_send_loss_probe(sk_stack *s, sk_tcb *t)
         return;
     }
     t->flags &= ~SK_F_TLP_RETRANS;
-    uint32_t mss = t->mss;
+    uint32_t mss = current_mss(t);
     uint32_t data_end = t->snd_una + t->sndq.len;
     uint32_t wnd_end = t->snd_una + t->snd_wnd;
     bool sent = false;
@@ -1062,7 +1088,8 @@ void sk_retransmit_head(sk_stack *s, sk_tcb *t)
     }
     uint32_t data_end = t->snd_una + t->sndq.len;
     uint32_t sent_data = seq_lt(t->snd_una, data_end) ? (seq_lt(t->snd_nxt, data_end) ? t->snd_nxt : data_end) - t->snd_una : 0;
-    uint32_t len = sent_data < t->mss ? sent_data : t->mss;
+    uint32_t mss = current_mss(t);
+    uint32_t len = sent_data < mss ? sent_data : mss;
     len = sk_eor_clip(t, t->snd_una, len); /* the head skb ends at its record's end */
     bool fin = (t->flags & SK_F_FIN_SENT) && t->snd_una + len == data_end && seq_gt(t->snd_nxt, data_end);
     if (!len && !fin)

@@ -71,6 +71,59 @@ static bool mark_lost(sk_rack *r, sk_txseg *g)
     return true;
 }
 
+/* Doubles the ring, keeping the records in order from index 0. */
+static bool grow(sk_stack *s, sk_rack *r)
+{
+    uint32_t ncap = r->cap * 2;
+    sk_txseg *ns = sk_malloc(s, sizeof(*ns) * ncap);
+    if (!ns)
+        return false;
+    for (uint32_t i = 0; i < r->n; i++)
+        ns[i] = *seg_at(r, i);
+    if (r->segs != r->inline_segs)
+        sk_free(s, r->segs);
+    r->segs = ns;
+    r->cap = ncap;
+    r->head = 0;
+    return true;
+}
+
+/* Linux's tcp_fragment() on the retransmit queue: a retransmission cut
+ * short of its record (SACK blocks now take option space, so the current
+ * MSS is smaller than when it was first sent) splits the record at `at`
+ * into two with the same send time and marks, so that what was not
+ * resent stays lost and is resent next, rather than counting as resent. */
+void sk_rack_split(sk_stack *s, sk_tcb *t, uint32_t at)
+{
+    sk_rack *r = t->rack;
+    if (!r)
+        return;
+    for (uint32_t i = 0; i < r->n; i++) {
+        sk_txseg *g = seg_at(r, i);
+        if (!seq_lt(g->seq, at))
+            return;
+        if (!seq_lt(at, g->end))
+            continue;
+        if (r->n == r->cap && !grow(s, r))
+            return;
+        for (uint32_t k = r->n; k > i + 1; k--)
+            *seg_at(r, k) = *seg_at(r, k - 1);
+        r->n++;
+        g = seg_at(r, i);
+        sk_txseg *h = seg_at(r, i + 1);
+        *h = *g;
+        g->end = at;
+        h->seq = at;
+        if (h->flags & SK_TX_SACKED)
+            r->sacked_out++;
+        if (h->flags & SK_TX_LOST)
+            r->lost_out++;
+        if (h->flags & SK_TX_RETRANS)
+            r->retrans_out++;
+        return;
+    }
+}
+
 void sk_rack_on_send(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end, bool retrans)
 {
     if (!(t->flags & SK_F_SACK_OK) || !seq_lt(seq, end))
@@ -101,19 +154,8 @@ void sk_rack_on_send(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end, bool re
     }
     if (r->n && seq_lt(seq, seg_at(r, r->n - 1)->end))
         return;
-    if (r->n == r->cap) {
-        uint32_t ncap = r->cap * 2;
-        sk_txseg *ns = sk_malloc(s, sizeof(*ns) * ncap);
-        if (!ns)
-            return;
-        for (uint32_t i = 0; i < r->n; i++)
-            ns[i] = *seg_at(r, i);
-        if (r->segs != r->inline_segs)
-            sk_free(s, r->segs);
-        r->segs = ns;
-        r->cap = ncap;
-        r->head = 0;
-    }
+    if (r->n == r->cap && !grow(s, r))
+        return;
     sk_txseg *g = seg_at(r, r->n++);
     g->seq = seq;
     g->end = end;

@@ -56,9 +56,14 @@ int sk_control_dir(char *buf, size_t cap, bool create, char *err, size_t errlen)
  * ($SYNACK_CONTROL_DIR alone if set; else $XDG_RUNTIME_DIR/synack and
  * /run/synack), sorted by name.  *out is malloc'd.  Returns the count. */
 size_t sk_control_list(sk_control_entry **out);
+/* The same, and when a directory or socket refused this user (EACCES:
+ * a stack run by another user), a sentence saying so in `denied` (""
+ * when nothing refused). */
+size_t sk_control_scan(sk_control_entry **out, char *denied, size_t denied_cap);
 /* Picks the socket for `want` (NULL: the only one running): a path if it
  * contains '/', else a name, NAME.sock, or an unambiguous prefix.
- * Returns 0, or -1 with a sentence in err that lists what runs. */
+ * Returns 0, or -1 with a sentence in err that lists what runs, or says
+ * permission was denied where a stack of another user may run. */
 int sk_control_find(const char *want, char *path, size_t cap, char *err, size_t errlen);
 
 typedef struct sk_control_reply {

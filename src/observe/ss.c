@@ -388,6 +388,8 @@ bool sk_ss_match(const sk_ss_query *q, const sk_sock_info *si)
 {
     if (si->state <= 0 || si->state > 11 || !(q->states & BIT(si->state)))
         return false;
+    if (q->families && !(q->families & SK_SS_FAMILY_INET)) /* every synack socket is IPv4 */
+        return false;
     return !q->expr || expr_matches(q->expr, si);
 }
 
@@ -415,7 +417,7 @@ static int parse_long_option(sk_ss_query *q, const char *opt, char *err, size_t 
     } longs[] = {
         {"tcp", 't'},     {"all", 'a'},      {"listening", 'l'}, {"numeric", 'n'}, {"options", 'o'},
         {"info", 'i'},    {"summary", 's'},  {"no-header", 'H'}, {"extended", 'e'}, {"ipv4", '4'},
-        {"json", 'j'},
+        {"ipv6", '6'},    {"json", 'j'},
     };
     for (size_t i = 0; i < sizeof(longs) / sizeof(longs[0]); i++) {
         if (!strcmp(opt, longs[i].name)) {
@@ -426,16 +428,30 @@ static int parse_long_option(sk_ss_query *q, const char *opt, char *err, size_t 
             return longs[i].short_opt;
         }
     }
-    return usage_error(err, errlen, "unknown option '--%s' (synack ss knows -t -a -l -n -o -i -s -H --json)", opt);
+    return usage_error(err, errlen, "unknown option '--%s' (synack ss knows -t -a -l -n -o -i -s -H -4 -6 --json)",
+                       opt);
 }
 
 static int apply_short_option(sk_ss_query *q, char c, char *err, size_t errlen)
 {
     switch (c) {
-    case 't':
-    case 'e': /* extended details: synack has no uid/inode to add */
-    case '4':
+    case 't': /* TCP is all synack lists */
         return 0;
+    /* -4 and -6 add a family to the selection, as ss's filter_af_set();
+     * synack is IPv4 only, so -6 alone lists nothing. */
+    case '4':
+        q->families |= SK_SS_FAMILY_INET;
+        return 0;
+    case '6':
+        q->families |= SK_SS_FAMILY_INET6;
+        return 0;
+    case 'e':
+        /* ss -e adds uid:, ino: (the socket's inode) and sk: (its kernel
+         * cookie); a synack socket has neither inode nor cookie, and
+         * printing stand-ins under those names would mislead. */
+        return usage_error(err, errlen, "%s",
+                           "option '-e' is not supported: synack sockets have no inode or socket cookie "
+                           "for ss's ino: and sk: fields");
     case 'a':
         q->states = SK_SS_ALL_STATES;
         return 0;
@@ -460,7 +476,8 @@ static int apply_short_option(sk_ss_query *q, char c, char *err, size_t errlen)
     default: {
         char opt[2] = {c, '\0'};
         return usage_error(err, errlen,
-                           "unknown option '-%s' (synack ss knows -t -a -l -n -o -i -s -H --json; it lists TCP only)",
+                           "unknown option '-%s' (synack ss knows -t -a -l -n -o -i -s -H -4 -6 --json; it lists "
+                           "TCP only)",
                            opt);
     }
     }

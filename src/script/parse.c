@@ -63,6 +63,7 @@ typedef struct parser {
     char *err;
     size_t errlen;
     bool failed;
+    unsigned depth; /* expressions being parsed, one inside the other */
     /* growable event array */
     size_t event_cap;
     size_t option_cap;
@@ -594,7 +595,27 @@ static sk_script_expr *parse_unary(parser *p)
     return NULL;
 }
 
+/* Real scripts nest a few levels ({msg_iov(1)=[{...}]}); each level is a
+ * recursion with a 256-slot frame, so a file of brackets would otherwise
+ * overflow the stack (found by fuzz/fuzz_script_parse.c). */
+#define PARSE_MAX_DEPTH 32
+
+static sk_script_expr *parse_expr_nested(parser *p);
+
 static sk_script_expr *parse_expr(parser *p)
+{
+    if (p->depth == PARSE_MAX_DEPTH) {
+        const sk_token *t = sk_lex_peek(&p->lx);
+        fail_at(p, t->line, t->col, "expressions nested more than %d deep", PARSE_MAX_DEPTH);
+        return NULL;
+    }
+    p->depth++;
+    sk_script_expr *e = parse_expr_nested(p);
+    p->depth--;
+    return e;
+}
+
+static sk_script_expr *parse_expr_nested(parser *p)
 {
     sk_script_expr *lhs = parse_unary(p);
     /* No '+' or '-': the next event's time ("+0") may follow an expression. */
