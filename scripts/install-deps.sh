@@ -1,12 +1,12 @@
 #!/bin/sh
 # Installs, from Debian's packages, whatever synack's build and tests need
 # and the machine lacks.  Idempotent and quiet when nothing is missing.
-#   scripts/install-deps.sh build   compiler, CMake, Ninja, cmocka, libpcap
+#   scripts/install-deps.sh build   compiler, CMake, Ninja, cmocka, libpcap, libmnl
 #   scripts/install-deps.sh test    the above plus tshark, python3, iproute2, curl
 set -eu
-want="gcc cmake ninja-build pkg-config libcmocka-dev libpcap-dev"
+want="gcc cmake ninja-build pkg-config libcmocka-dev libpcap-dev libmnl-dev"
 if [ "${1:-build}" = "test" ]; then
-    want="$want tshark python3 iproute2 curl netcat-openbsd tcpdump"
+    want="$want tshark python3 iproute2 curl netcat-openbsd tcpdump nftables ethtool"
 fi
 missing=""
 for p in $want; do
