@@ -631,7 +631,9 @@ int skd_diagnose(const skd_snapshot *s, const skd_options *o, skd_finding *out, 
         ev(lf, "listener %s%s%s%s: accept queue full, %u waiting for accept() with a backlog of %u", a,
            k->pid >= 0 ? " (" : "", k->pid >= 0 ? skd_owner(s, k->pid) : "", k->pid >= 0 ? ")" : "", k->rq, k->wq);
     }
-    if (lo || ld) {
+    /* ListenDrops also counts SYNs dropped because the SYN queue (not the
+     * accept queue) is full (TCPReqQFullDrop): those belong to syn-flood. */
+    if (lo) {
         if (!lf)
             lf = add(out, &n, max, "listen-overflow", SKD_WARNING);
         if (lf)
@@ -786,13 +788,17 @@ int skd_diagnose(const skd_snapshot *s, const skd_options *o, skd_finding *out, 
     }
 
     /* Rates. */
+    /* SYN and SYN-ACK retransmissions (TCPSynRetrans) are the handshake's,
+     * a SYN flood's in particular: only the rest says the path loses data. */
     uint64_t out_segs = skd_delta(s, "TcpOutSegs"), rtx = skd_delta(s, "TcpRetransSegs");
+    uint64_t synrtx = skd_delta(s, "TcpExtTCPSynRetrans");
+    rtx = rtx > synrtx ? rtx - synrtx : 0;
     if (out_segs >= 100 && rtx * 100 >= out_segs) {
         f = add(out, &n, max, "retransmissions-high", SKD_WARNING);
         if (f) {
             f->count = rtx;
-            ev(f, "TcpRetransSegs +%llu of TcpOutSegs +%llu (%.1f%%) in %.1f s; TcpExtTCPTimeouts +%llu, "
-                  "TcpExtTCPLostRetransmit +%llu",
+            ev(f, "TcpRetransSegs - TcpExtTCPSynRetrans = +%llu of TcpOutSegs +%llu (%.1f%%) in %.1f s; "
+                  "TcpExtTCPTimeouts +%llu, TcpExtTCPLostRetransmit +%llu",
                (unsigned long long)rtx, (unsigned long long)out_segs, 100.0 * (double)rtx / (double)out_segs,
                s->interval_s, (unsigned long long)skd_delta(s, "TcpExtTCPTimeouts"),
                (unsigned long long)skd_delta(s, "TcpExtTCPLostRetransmit"));
