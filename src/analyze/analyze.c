@@ -671,7 +671,9 @@ static void retire(ska *a, ska_conn *c)
              (unsigned long long)c->id, ca, sa, (unsigned long long)C->first_syn_pkt, t1,
              (unsigned long long)c->refused_pkt, t2);
     }
-    if (c->opened_seen && !c->refused && S->pkts == 0) {
+    /* A SYN sent less than the initial RTO (1 s) before the capture ends
+     * may simply not have been answered yet. */
+    if (c->opened_seen && !c->refused && S->pkts == 0 && end - C->first_syn_time >= 1000000000LL) {
         ska_finding *f = fnd(a, F_SYN_UNANSWERED, SKA_WARNING, c->id);
         f->events += C->syns;
         ska_format_time(C->first_syn_time, t1, sizeof t1);
@@ -719,7 +721,7 @@ static void retire(ska *a, ska_conn *c)
         ska_side *x = &c->side[i];
         if (!x->got_fin)
             continue;
-        int64_t until = x->fin_sent && seq_geq(x->fin_seq, 0) && x->fin_time >= x->got_fin_time
+        int64_t until = x->fin_sent && x->fin_time >= x->got_fin_time
                             ? x->fin_time
                         : x->rst_sent ? x->rst_time
                                       : end;
