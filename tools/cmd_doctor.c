@@ -183,14 +183,15 @@ int sk_cmd_doctor(int argc, char **argv)
 
     skd_snapshot s;
     char err[256];
-    if (skd_snapshot_take(&s, true, err, sizeof err) < 0) {
-        fprintf(stderr, "synack doctor: %s\n", err);
-        return SK_CLI_EXIT_FAIL;
-    }
+    skd_snapshot_begin(&s);
     double t0 = now_s();
     if (interval > 0)
         sleep_s(interval);
-    skd_snapshot_resample(&s, now_s() - t0);
+    if (skd_snapshot_finish(&s, true, now_s() - t0, err, sizeof err) < 0) {
+        fprintf(stderr, "synack doctor: %s\n", err);
+        skd_snapshot_free(&s);
+        return SK_CLI_EXIT_FAIL;
+    }
 
     skd_finding f[SKD_FINDINGS_MAX];
     int nf = skd_diagnose(&s, &o, f, SKD_FINDINGS_MAX);

@@ -435,9 +435,17 @@ static void read_sysctls(skd_snapshot *s)
     }
 }
 
-int skd_snapshot_take(skd_snapshot *s, bool owners, char *err, size_t errlen)
+void skd_snapshot_begin(skd_snapshot *s)
 {
     memset(s, 0, sizeof *s);
+    if (skd_read_counters(s, false) < 0)
+        unseen(s, "/proc/net/netstat and /proc/net/snmp unreadable: no counters");
+}
+
+int skd_snapshot_finish(skd_snapshot *s, bool owners, double interval_s, char *err, size_t errlen)
+{
+    s->interval_s = interval_s;
+    skd_read_counters(s, true);
     if (skd_read_sockets(s, true) < 0) {
         snprintf(err, errlen, "neither sock_diag nor /proc/net/tcp could be read");
         return -1;
@@ -445,15 +453,7 @@ int skd_snapshot_take(skd_snapshot *s, bool owners, char *err, size_t errlen)
     if (owners)
         find_owners(s);
     read_sysctls(s);
-    if (skd_read_counters(s, false) < 0)
-        unseen(s, "/proc/net/netstat and /proc/net/snmp unreadable: no counters");
     return 0;
-}
-
-void skd_snapshot_resample(skd_snapshot *s, double interval_s)
-{
-    s->interval_s = interval_s;
-    skd_read_counters(s, true);
 }
 
 void skd_snapshot_free(skd_snapshot *s)

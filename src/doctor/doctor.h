@@ -70,12 +70,13 @@ typedef struct skd_snapshot {
     int nunseen;
 } skd_snapshot;
 
-/* Reads sockets (with owners when `owners`), sysctls and a first sample of
- * the counters.  Returns 0, or -1 with the reason in err if nothing at all
- * could be read. */
-int skd_snapshot_take(skd_snapshot *s, bool owners, char *err, size_t errlen);
-/* Reads the counters again into v1 (interval_s given by the caller). */
-void skd_snapshot_resample(skd_snapshot *s, double interval_s);
+/* The first counter sample (zeroes `s`). */
+void skd_snapshot_begin(skd_snapshot *s);
+/* `interval_s` later: the second counter sample, then the sockets (with
+ * owners when `owners`) and the sysctls, so that the ages seen include the
+ * interval.  Returns 0, or -1 with the reason in err if no socket table
+ * could be read at all. */
+int skd_snapshot_finish(skd_snapshot *s, bool owners, double interval_s, char *err, size_t errlen);
 /* The socket table only (for --watch). */
 int skd_read_sockets(skd_snapshot *s, bool with_info);
 int skd_read_counters(skd_snapshot *s, bool second);
