@@ -1547,6 +1547,12 @@ void ska_finish(ska *a)
              "keep connections open and reuse them (HTTP keep-alive, connection pools); if they must stay "
              "short, widen net.ipv4.ip_local_port_range and consider net.ipv4.tcp_tw_reuse=1 on the client");
     f = &a->f[F_MTU];
+    if (!f->d)
+        snprintf(f->summary, sizeof f->summary,
+                 "%llu ICMP fragmentation-needed / Packet Too Big message%s: a link on the path has a smaller MTU; "
+                 "PMTU discovery is at work, and a blackhole where such messages are filtered",
+                 (unsigned long long)f->c, f->c == 1 ? "" : "s");
+    else
     snprintf(f->summary, sizeof f->summary,
              "%llu connection%s with full-size segments lost while small ones pass, %llu ICMP fragmentation-"
              "needed/Packet Too Big",

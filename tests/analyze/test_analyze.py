@@ -72,6 +72,7 @@ EXPECT = {
     "zero-window.pcap": (1, {"zero-window", "retransmissions", "time-wait"}, {"CLOSED": [0, 1], "TIME-WAIT": [1, 0]}),
     "retrans.pcap": (1, {"retransmissions", "time-wait"}, {"CLOSED": [0, 1], "TIME-WAIT": [1, 0]}),
     "mtu-blackhole.pcap": (1, {"mtu-blackhole-suspected", "retransmissions"}, {"ESTAB": [1, 1]}),
+    "icmp-frag-needed.pcap": (1, {"mtu-blackhole-suspected", "time-wait"}, {"CLOSED": [1, 0], "TIME-WAIT": [0, 1]}),
     "many-short.pcap": (60, {"many-short-connections", "time-wait"}, {"CLOSED": [0, 60], "TIME-WAIT": [60, 0]}),
 }
 
@@ -120,6 +121,12 @@ check("client 10.77.0.1" in ev and "SO_LINGER {1, 0}" in ev, "rst-linger evidenc
 d = analyze_json("rst-middlebox.pcap")
 ev = finding(d, "rst-middlebox-suspected")["evidence"][0]["text"]
 check("has TTL 40" in ev and "TTL 64..64" in ev, "middlebox evidence: " + ev)
+d = analyze_json("icmp-frag-needed.pcap")
+f = finding(d, "mtu-blackhole-suspected")
+check(f.get("severity") == "info" and "next-hop MTU 1280" in f["evidence"][0]["text"], "icmp: %s" % f)
+d = analyze_json("mtu-blackhole.pcap")
+f = finding(d, "mtu-blackhole-suspected")
+check(f.get("severity") == "warning" and "never acknowledged" in f["evidence"][0]["text"], "blackhole: %s" % f)
 d = analyze_json("time-wait-server.pcap")
 f = finding(d, "time-wait")
 check("0 held by clients, 3 by servers" in f["summary"], "time-wait summary: " + f.get("summary", ""))

@@ -73,9 +73,9 @@ def wait_ready(p):
 
 
 class Capture:
-    def __init__(self, path, iface=CDEV, extra=()):
+    def __init__(self, path, iface=CDEV, extra=(), where=C):
         self.path = path
-        self.p = subprocess.Popen(["ip", "netns", "exec", C, "tcpdump", "-i", iface, "--immediate-mode", "-U", "-w", path] +
+        self.p = subprocess.Popen(["ip", "netns", "exec", where, "tcpdump", "-i", iface, "--immediate-mode", "-U", "-w", path] +
                                   list(extra) + ["tcp or icmp or (icmp6 and ip6[40] < 128)"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         # tcpdump prints "listening on" once the socket is bound.
@@ -267,6 +267,38 @@ def many_short(out):
     cap.stop()
 
 
+def icmp_frag_needed(out):
+    # Server -- router -- client, the router's link to the client with MTU
+    # 1280: the router answers the server's 1500-byte DF segments with ICMP
+    # "fragmentation needed" and the server's PMTU discovery shrinks them.
+    # Captured at the server.
+    R = "skan-r"
+    sh("ip", "netns", "add", R)
+    try:
+        sh("ip", "link", "add", "skan-s1", "netns", S, "type", "veth", "peer", "name", "skan-r1", "netns", R)
+        sh("ip", "link", "add", "skan-r2", "netns", R, "type", "veth", "peer", "name", "skan-c1", "netns", C)
+        for n, dev, a in ((S, "skan-s1", "10.77.2.2/24"), (R, "skan-r1", "10.77.2.1/24"),
+                          (R, "skan-r2", "10.77.3.1/24"), (C, "skan-c1", "10.77.3.2/24")):
+            sh("ip", "-n", n, "addr", "add", a, "dev", dev)
+            if dev == "skan-r2":
+                sh("ip", "-n", n, "link", "set", dev, "mtu", "1280")
+            sh("ip", "-n", n, "link", "set", dev, "up")
+            ns(n, "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off", check=False)
+        sh("ip", "-n", R, "link", "set", "lo", "up")
+        ns(R, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        sh("ip", "-n", C, "route", "add", "10.77.2.0/24", "via", "10.77.3.1")
+        sh("ip", "-n", S, "route", "add", "10.77.3.0/24", "via", "10.77.2.1")
+        time.sleep(1.0)
+        cap = Capture(out, "skan-s1", where=S)
+        s = peer(S, "bulk-server", "10.77.2.2", 8080, 8000, 1)
+        wait_ready(s)
+        c = peer(C, "bulk-get-client", "10.77.2.2", 8080)
+        finish(c, s)
+        cap.stop()
+    finally:
+        sh("ip", "netns", "del", R, check=False)
+
+
 SCENARIOS = {
     "clean": lambda o: clean(o),
     "clean6-sll2": lambda o: clean(o, S6, "any"),
@@ -282,6 +314,7 @@ SCENARIOS = {
     "retrans": retrans,
     "mtu-blackhole": mtu_blackhole,
     "many-short": many_short,
+    "icmp-frag-needed": icmp_frag_needed,
 }
 
 
