@@ -18,7 +18,7 @@
 void sk_cmd_doctor_usage(FILE *out)
 {
     fprintf(out,
-            "usage: synack doctor [--interval SECONDS] [--json] [--close-wait SECONDS]\n"
+            "usage: synack doctor [--interval SECONDS] [--json] [--close-wait SECONDS] [--proc]\n"
             "       synack doctor --watch SECONDS [--count N]\n"
             "\n"
             "Diagnoses the TCP of this host (or of the network namespace it runs in):\n"
@@ -31,6 +31,7 @@ void sk_cmd_doctor_usage(FILE *out)
             "  --interval S     seconds between the two counter samples (2)\n"
             "  --json           the same as one JSON object (findings: [{id, severity, ...}])\n"
             "  --close-wait S   a CLOSE-WAIT socket idle S seconds is a leak (5)\n"
+            "  --proc           read /proc/net/tcp{,6} instead of sock_diag (the fallback)\n"
             "  --watch S        a live view every S seconds: state counts and counter rates,\n"
             "                   redrawn in place on a terminal, one line per sample otherwise\n"
             "  --count N        with --watch: stop after N samples\n");
@@ -138,7 +139,7 @@ int sk_cmd_doctor(int argc, char **argv)
 {
     double interval = 2.0, watch_s = 0;
     long count = 0;
-    bool json = false;
+    bool json = false, force_proc = false;
     skd_options o = {.close_wait_secs = 5.0, .close_wait_many = 16};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -148,6 +149,8 @@ int sk_cmd_doctor(int argc, char **argv)
             return SK_CLI_EXIT_OK;
         } else if (!strcmp(a, "--json")) {
             json = true;
+        } else if (!strcmp(a, "--proc")) {
+            force_proc = true;
         } else if (!strcmp(a, "--interval") && i + 1 < argc) {
             interval = strtod(argv[++i], &end);
             if (*end || interval < 0 || interval > 3600) {
@@ -183,7 +186,7 @@ int sk_cmd_doctor(int argc, char **argv)
 
     skd_snapshot s;
     char err[256];
-    skd_snapshot_begin(&s);
+    skd_snapshot_begin(&s, force_proc);
     double t0 = now_s();
     if (interval > 0)
         sleep_s(interval);

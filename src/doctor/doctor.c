@@ -202,7 +202,7 @@ static int proc_tcp(skd_snapshot *s, const char *path, int family)
 int skd_read_sockets(skd_snapshot *s, bool with_info)
 {
     s->nsocks = 0;
-    int r4 = diag_dump(s, AF_INET, with_info);
+    int r4 = s->force_proc ? -EPERM : diag_dump(s, AF_INET, with_info);
     int r6 = r4 == 0 ? diag_dump(s, AF_INET6, with_info) : r4;
     if (r4 == 0 && r6 == 0) {
         s->source = "sock_diag";
@@ -210,8 +210,8 @@ int skd_read_sockets(skd_snapshot *s, bool with_info)
     }
     s->nsocks = 0;
     if (!s->nunseen || strncmp(s->unseen[0], "sock_diag", 9))
-        unseen(s, "sock_diag netlink refused (%s): socket table from /proc/net/tcp{,6}, without timers' "
-                  "idle times", strerror(-(r4 ? r4 : r6)));
+        unseen(s, "sock_diag netlink %s (%s): socket table from /proc/net/tcp{,6}, without idle times",
+               s->force_proc ? "not used" : "refused", s->force_proc ? "--proc" : strerror(-(r4 ? r4 : r6)));
     int a = proc_tcp(s, "/proc/net/tcp", 4);
     int b = proc_tcp(s, "/proc/net/tcp6", 6);
     s->source = "/proc/net/tcp";
@@ -435,9 +435,10 @@ static void read_sysctls(skd_snapshot *s)
     }
 }
 
-void skd_snapshot_begin(skd_snapshot *s)
+void skd_snapshot_begin(skd_snapshot *s, bool force_proc)
 {
     memset(s, 0, sizeof *s);
+    s->force_proc = force_proc;
     if (skd_read_counters(s, false) < 0)
         unseen(s, "/proc/net/netstat and /proc/net/snmp unreadable: no counters");
 }

@@ -55,6 +55,7 @@ typedef struct skd_snapshot {
     skd_sock *socks;
     size_t nsocks, cap;
     const char *source; /* "sock_diag" or "/proc/net/tcp" */
+    bool force_proc;    /* skip sock_diag (as when netlink is refused) */
     skd_counter *ctr;
     size_t nctr;
     double interval_s;
@@ -70,8 +71,8 @@ typedef struct skd_snapshot {
     int nunseen;
 } skd_snapshot;
 
-/* The first counter sample (zeroes `s`). */
-void skd_snapshot_begin(skd_snapshot *s);
+/* The first counter sample (zeroes `s`, then sets force_proc). */
+void skd_snapshot_begin(skd_snapshot *s, bool force_proc);
 /* `interval_s` later: the second counter sample, then the sockets (with
  * owners when `owners`) and the sysctls, so that the ages seen include the
  * interval.  Returns 0, or -1 with the reason in err if no socket table

@@ -165,6 +165,14 @@ def scenario_close_wait():
     ev = " ".join(x for f in d["findings"] for x in f["evidence"])
     if "python3 (pid" not in ev or "20 sockets in CLOSE-WAIT" not in ev:
         failures.append("close-wait evidence: " + ev)
+    # The /proc/net/tcp fallback sees the same sockets and owners.
+    d2 = doctor("--proc")
+    ev2 = " ".join(x for f in d2["findings"] for x in f["evidence"])
+    if [f["id"] for f in d2["findings"]] != ["close-wait"] or "python3 (pid" not in ev2 or \
+            d2.get("source") != "/proc/net/tcp" or d2.get("states", {}).get("CLOSE-WAIT") != 20:
+        failures.append("--proc fallback: %s" % json.dumps(d2))
+    else:
+        print("ok   close-wait leak through /proc/net/tcp")
     # Unprivileged: the same finding, no owner, and a word on what was not seen.
     if sh("sh", "-c", "command -v runuser", check=False).returncode == 0:
         p = ns(D, "runuser", "-u", "nobody", "--", SYNACK, "doctor", "--json", "--interval", "0.5", check=False)
