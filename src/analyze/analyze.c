@@ -779,7 +779,13 @@ static void retire(ska *a, ska_conn *c)
         ska_format_time(x->rst_time, t1, sizeof t1);
         if (c->rst_middlebox) {
             ska_finding *f = fnd(a, F_RST_MIDDLEBOX, SKA_WARNING, c->id);
-            if (x->addr.family == 6)
+            if (x->rst_ipid_off && x->ttl_min <= x->rst_ttl && x->rst_ttl <= x->ttl_max)
+                evid(f, c->id, x->rst_pkt, x->rst_time,
+                     "conn %llu: RST \"from\" %s at pkt %llu (%s) has IP ID 0x%04x; that side's packets counted "
+                     "0x%04x..0x%04x (Linux numbers a socket's packets in sequence, its own RST included)",
+                     (unsigned long long)c->id, who, (unsigned long long)x->rst_pkt, t1, x->rst_ipid, x->ipid_first,
+                     x->ipid_last);
+            else if (x->addr.family == 6)
                 evid(f, c->id, x->rst_pkt, x->rst_time,
                      "conn %llu: RST \"from\" %s at pkt %llu (%s) has hop limit %u; that side's other %llu packets had %u..%u",
                      (unsigned long long)c->id, who, (unsigned long long)x->rst_pkt, t1, x->rst_ttl,
@@ -1022,6 +1028,14 @@ static void on_rst(ska *a, ska_conn *c, int si, const seg *p, int64_t t)
          * forged on the way (a firewall's or an IDS's reset). */
         if (s->ttl_seen && (p->ttl < s->ttl_min || p->ttl > s->ttl_max))
             c->rst_middlebox = true;
+        /* A RST sent by the endpoint's own socket (an abort) continues
+         * its IP ID sequence, and one sent for no socket carries 0; a
+         * non-zero ID that jumps far away came from somewhere else. */
+        if (p->has_ipid && p->ipid && s->ipid_steps >= 2 && (uint16_t)(p->ipid - s->ipid_last) > 64) {
+            s->rst_ipid_off = true;
+            c->rst_middlebox = true;
+        }
+        s->rst_ipid = p->ipid;
     }
     set_state(c, si, SKA_CLOSED, n, t, "sent RST");
     if (r->state != SKA_TIME_WAIT && r->state != SKA_CLOSED)
@@ -1049,7 +1063,14 @@ static void on_segment(ska *a, ska_conn *c, int si, const seg *p, int64_t t)
             if (p->ttl > s->ttl_max)
                 s->ttl_max = p->ttl;
         }
-        if (p->has_ipid) {
+        /* Linux numbers a connected socket's DF packets from a per-socket
+         * counter (ip_select_ident_segs); its SYN-ACKs and replies from
+         * no socket carry 0.  Learn the sequence from non-zero IDs. */
+        if (p->has_ipid && p->ipid) {
+            if (s->ipid_seen && (uint16_t)(p->ipid - s->ipid_last) >= 1 && (uint16_t)(p->ipid - s->ipid_last) <= 64)
+                s->ipid_steps++;
+            if (!s->ipid_seen)
+                s->ipid_first = p->ipid;
             s->ipid_seen = true;
             s->ipid_last = p->ipid;
         }
@@ -1383,7 +1404,8 @@ size_t ska_live(const ska *a, const ska_conn **out, size_t max)
         for (const ska_conn *c = a->head[l]; c; c = c->next)
             if (n < max)
                 out[n++] = c;
-    qsort(out, n, sizeof *out, cmp_conn_id);
+    if (n > 1)
+        qsort(out, n, sizeof *out, cmp_conn_id);
     return n;
 }
 
@@ -1513,7 +1535,7 @@ void ska_finish(ska *a)
              "the peer had lost the connection (restart, crash, conntrack/NAT timeout)");
     f = &a->f[F_RST_MIDDLEBOX];
     snprintf(f->summary, sizeof f->summary,
-             "%llu RST%s whose TTL/hop limit does not match the endpoint it claims to come from",
+             "%llu RST%s whose TTL/hop limit or IP ID does not match the endpoint it claims to come from",
              (unsigned long long)f->count, f->count == 1 ? "" : "s");
     snprintf(f->fix, sizeof f->fix,
              "a firewall, IPS or load balancer on the path forged the reset: look for its idle timeouts and "

@@ -116,7 +116,10 @@ typedef struct ska_side {
     bool ttl_seen;
     uint8_t ttl_min, ttl_max;
     bool ipid_seen;
-    uint16_t ipid_last;
+    uint16_t ipid_last, ipid_first;
+    uint32_t ipid_steps; /* consecutive packets whose IP ID went up by 1..64 */
+    uint16_t rst_ipid;
+    bool rst_ipid_off;   /* the RST's IP ID does not continue that sequence */
 
     /* Zero windows this side advertised. */
     uint32_t zw_pkts;

@@ -69,6 +69,7 @@ EXPECT = {
     "rst-linger.pcap": (1, {"rst-abort"}, {"CLOSED": [1, 1]}),
     "rst-unread.pcap": (1, {"rst-abort"}, {"CLOSED": [1, 1]}),
     "rst-middlebox.pcap": (1, {"rst-middlebox-suspected"}, {"CLOSED": [1, 1]}),
+    "rst-middlebox-ipid.pcap": (1, {"rst-middlebox-suspected"}, {"CLOSED": [1, 1]}),
     "zero-window.pcap": (1, {"zero-window", "retransmissions", "time-wait"}, {"CLOSED": [0, 1], "TIME-WAIT": [1, 0]}),
     "retrans.pcap": (1, {"retransmissions", "time-wait"}, {"CLOSED": [0, 1], "TIME-WAIT": [1, 0]}),
     "mtu-blackhole.pcap": (1, {"mtu-blackhole-suspected", "retransmissions"}, {"ESTAB": [1, 1]}),
@@ -127,6 +128,9 @@ check(f.get("severity") == "info" and "next-hop MTU 1280" in f["evidence"][0]["t
 d = analyze_json("mtu-blackhole.pcap")
 f = finding(d, "mtu-blackhole-suspected")
 check(f.get("severity") == "warning" and "never acknowledged" in f["evidence"][0]["text"], "blackhole: %s" % f)
+d = analyze_json("rst-middlebox-ipid.pcap")
+ev = finding(d, "rst-middlebox-suspected")["evidence"][0]["text"]
+check("has IP ID 0x1234" in ev, "middlebox IP ID evidence: " + ev)
 d = analyze_json("time-wait-server.pcap")
 f = finding(d, "time-wait")
 check("0 held by clients, 3 by servers" in f["summary"], "time-wait summary: " + f.get("summary", ""))

@@ -197,7 +197,7 @@ def rst_unread(out):
     cap.stop()
 
 
-def rst_middlebox(out):
+def rst_middlebox(out, ttl=40):
     seqf = "/tmp/skan-seq.txt"
     if os.path.exists(seqf):
         os.unlink(seqf)
@@ -210,7 +210,7 @@ def rst_middlebox(out):
             break
         time.sleep(0.05)
     time.sleep(0.3)
-    f = peer(S, "forge-rst", C4, 8080, S4, seqf, 40)
+    f = peer(S, "forge-rst", C4, 8080, S4, seqf, ttl)
     finish(f, c)
     cap.stop()
     kill(s)
@@ -310,6 +310,8 @@ SCENARIOS = {
     "rst-linger": rst_linger,
     "rst-unread": rst_unread,
     "rst-middlebox": rst_middlebox,
+    # The same RST with the endpoint's TTL: only its IP ID gives it away.
+    "rst-middlebox-ipid": lambda o: rst_middlebox(o, 64),
     "zero-window": zero_window,
     "retrans": retrans,
     "mtu-blackhole": mtu_blackhole,
