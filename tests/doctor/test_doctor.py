@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """synack doctor against real kernel situations made in network namespaces.
 
-Each scenario builds its situation with python socket programs (and a raw
+Each scenario (CLOSE_WAIT leak, also through /proc/net/tcp and unprivileged;
+TIME_WAIT overflow; full accept queue; exhausted ports; SYN floods with and
+without cookies; resets and retransmissions at a high rate; a clean namespace)
+builds its situation with python socket programs (and a raw
 socket SYN flooder) in namespaces named skan-d*, runs `synack doctor --json`
 inside the server's namespace, and asserts the exact set of finding ids.
 Needs root; exits 77 (skipped) otherwise.
@@ -235,6 +238,69 @@ def scenario_flood(cookies):
     return d
 
 
+RESETS = """
+import socket, time
+print("ready", flush=True)
+end = time.time() + %f
+while time.time() < end:
+    c = socket.socket()
+    try: c.connect(("127.0.0.1", 9))
+    except OSError: pass
+    c.close()
+    time.sleep(0.005)
+"""
+
+BULK_SEND = """
+import socket, time
+print("ready", flush=True)
+end = time.time() + %f
+while time.time() < end:
+    c = socket.create_connection(("10.78.0.1", 5001))
+    try:
+        c.sendall(b"x" * 2000000)
+    except OSError:
+        pass
+    c.close()
+"""
+
+BULK_SINK = """
+import socket, threading
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("10.78.0.1", 5001)); ls.listen(16)
+print("ready", flush=True)
+def drain(a):
+    while a.recv(65536): pass
+    a.close()
+while True:
+    a, _ = ls.accept()
+    threading.Thread(target=drain, args=(a,), daemon=True).start()
+"""
+
+
+def scenario_resets():
+    c = py(D, RESETS % 3.0)
+    ready(c)
+    d = expect("connections refused at a high rate", doctor(), ["resets-high"])
+    stop(c)
+    return d
+
+
+def scenario_retrans():
+    # Every 10th data segment reaching the sink's namespace is dropped at
+    # prerouting: the sender (in the doctor's namespace) retransmits.
+    ns(F, "nft", "add", "table", "inet", "skan")
+    ns(F, "nft", "add chain inet skan pre { type filter hook prerouting priority -300; }")
+    ns(F, "nft", "add rule inet skan pre tcp dport 5001 ip length >= 1000 numgen inc mod 10 == 0 drop")
+    k = py(F, BULK_SINK)
+    ready(k)
+    c = py(D, BULK_SEND % 3.0)
+    ready(c)
+    d = expect("loss on the path", doctor(), ["retransmissions-high"])
+    stop(c, k)
+    ns(F, "nft", "delete", "table", "inet", "skan", check=False)
+    return d
+
+
 setup()
 try:
     scenario_clean()
@@ -244,6 +310,8 @@ try:
     scenario_ports()
     scenario_flood(1)
     scenario_flood(0)
+    scenario_resets()
+    scenario_retrans()
     # --watch without a terminal: a header and one line per sample.
     p = ns(D, SYNACK, "doctor", "--watch", "0.2", "--count", "2", check=False)
     lines = p.stdout.splitlines()
