@@ -1187,7 +1187,7 @@ static void on_segment(ska *a, ska_conn *c, int si, const seg *p, int64_t t)
             s->nxt_time = t;
         }
     }
-    if (p->len > 0 && !(p->len <= 1 && s->seq_known && p->seq == s->snd_nxt - 1 && false)) {
+    if (p->len > 0) {
         s->data_segs++;
         s->last_data_time = t;
         s->last_data_pkt = n;

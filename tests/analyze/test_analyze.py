@@ -54,6 +54,7 @@ EXPECT = {
     "clean.pcap": (3, {"time-wait"}, CLEAN_STATES),
     "clean6-sll2.pcap": (3, {"time-wait"}, CLEAN_STATES),
     "clean6-sll2.pcapng": (3, {"time-wait"}, CLEAN_STATES),
+    "clean6-sll.pcap": (3, {"time-wait"}, CLEAN_STATES),
     "clean-raw.pcap": (3, {"time-wait"}, CLEAN_STATES),
     "clean-null.pcap": (3, {"time-wait"}, CLEAN_STATES),
     "clean-vlan.pcap": (3, {"time-wait"}, CLEAN_STATES),

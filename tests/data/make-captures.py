@@ -362,6 +362,15 @@ def derive(outdir):
     # the 8021q module, so the tag is added here rather than on the wire).
     write_pcap(os.path.join(outdir, "clean-vlan.pcap"), 1,
                [[s, us, d[:12] + struct.pack("!HH", 0x8100, 7) + d[12:], ol + 4] for s, us, d, ol in recs])
+    # Linux cooked v1 (what `tcpdump -i any` wrote before libpcap 1.10),
+    # from the v2 capture: same packets, the older 16-byte header.
+    _, lt2, r6 = read_pcap(os.path.join(outdir, "clean6-sll2.pcap"))
+    assert lt2 == 276
+    v1 = []
+    for s_, us, d, ol in r6:
+        proto, ifindex, hatype, pkttype, halen, addr = struct.unpack("!H2xIHBB8s", d[:20])
+        v1.append([s_, us, struct.pack("!HHH8sH", pkttype, hatype, halen, addr, proto) + d[20:], ol - 4])
+    write_pcap(os.path.join(outdir, "clean6-sll.pcap"), 113, v1)
     subprocess.run(["editcap", "-F", "pcapng", os.path.join(outdir, "clean6-sll2.pcap"),
                     os.path.join(outdir, "clean6-sll2.pcapng")], check=True)
 
