@@ -164,6 +164,11 @@ if tdump:
     # Same text as tcpdump -nn, apart from the packet number and states.
     check(lines[0].split(None, 1)[1].split("  |")[0] == tdump[0], "ladder vs tcpdump:\n%s\n%s" % (lines[0], tdump[0]))
 analyze(os.path.join(DATA, "refused.pcap"), "--conn", "9", expect_rc=1)
+p = analyze(os.path.join(DATA, "clean6-sll2.pcapng"), "--conn", "1")
+lines = p.stdout.decode().splitlines()
+check(len(lines) > 10 and " IP6 fd77::1." in lines[0] and "> fd77::2.8080: Flags [S]" in lines[0] and
+      lines[2].endswith("| client ESTAB, server ESTAB") and
+      lines[9].endswith("| client TIME-WAIT, server CLOSED"), "IPv6 ladder: %s" % lines[:10])
 
 # The snapshot: half a second into the CLOSE_WAIT capture.
 d = analyze_json("close-wait.pcap", "--at", "+0.5")
