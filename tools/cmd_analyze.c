@@ -29,7 +29,7 @@ void sk_cmd_analyze_usage(FILE *out)
 {
     fprintf(out,
             "usage: synack analyze FILE [--conns | --conn N | --at TIME] [--json]\n"
-            "                            [--close-wait SECONDS] [--short-min N]\n"
+            "                            [--close-wait SECONDS] [--short-min N] [--max-live N]\n"
             "\n"
             "Reads a capture (pcap or pcapng: Ethernet, Linux cooked v1/v2, raw IP,\n"
             "loopback; VLAN tags; IPv4 and IPv6), reconstructs every TCP connection\n"
@@ -44,6 +44,8 @@ void sk_cmd_analyze_usage(FILE *out)
             "  --json           the same as one JSON object (findings: [{id, severity, ...}])\n"
             "  --close-wait S   close-wait-suspected after S seconds in CLOSE-WAIT (2)\n"
             "  --short-min N    many-short-connections from N sub-second connections to one server (50)\n"
+            "  --max-live N     keep at most N connections at once, retiring the oldest half-open\n"
+            "                   first past it (1000000): bounds memory on SYN-flood captures\n"
             "\n"
             "Checksums are not verified: a capture taken on a sending host holds its\n"
             "outgoing segments before checksum offload fills them in.\n");
@@ -392,6 +394,9 @@ static void print_summary(FILE *o, const char *path, const ska_totals *t)
     fprintf(o, "Total: %llu connections (%llu IPv4, %llu IPv6), at most %llu live at once\n",
             (unsigned long long)t->conns, (unsigned long long)t->conns4, (unsigned long long)t->conns6,
             (unsigned long long)t->live_max);
+    if (t->evicted)
+        fprintf(o, "  (%llu retired early to bound memory: the capture held more live connections than the table)\n",
+                (unsigned long long)t->evicted);
     fprintf(o, "TCP:   %llu endpoints (estab %llu, closed %llu, orphaned %llu, timewait %llu)\n",
             (unsigned long long)(2 * t->conns - sock[SKA_UNKNOWN] - sock[SKA_LISTEN]),
             (unsigned long long)sock[SKA_ESTABLISHED], (unsigned long long)sock[SKA_CLOSED],
@@ -483,6 +488,14 @@ int sk_cmd_analyze(int argc, char **argv)
                 fprintf(stderr, "synack analyze: bad --close-wait\n");
                 return SK_CLI_EXIT_USAGE;
             }
+        } else if (!strcmp(a, "--max-live") && i + 1 < argc) {
+            char *end;
+            unsigned long long v = strtoull(argv[++i], &end, 10);
+            if (*end || !v) {
+                fprintf(stderr, "synack analyze: bad --max-live\n");
+                return SK_CLI_EXIT_USAGE;
+            }
+            o.max_live = (size_t)v;
         } else if (!strcmp(a, "--short-min") && i + 1 < argc) {
             char *end;
             unsigned long v = strtoul(argv[++i], &end, 10);
@@ -570,12 +583,12 @@ int sk_cmd_analyze(int argc, char **argv)
         fprintf(x.out,
                 ",\"partial\":%s,\"packets\":%llu,\"ipv4\":%llu,\"ipv6\":%llu,\"tcp\":%llu,\"icmp\":%llu,"
                 "\"truncated\":%llu,\"undecodable\":%llu,\"time_back\":%llu,\"first\":\"%s\",\"last\":\"%s\","
-                "\"connections\":%llu,\"live_max\":%llu,\"retransmissions\":%llu,\"zero_window_packets\":%llu,",
+                "\"connections\":%llu,\"live_max\":%llu,\"evicted\":%llu,\"retransmissions\":%llu,\"zero_window_packets\":%llu,",
                 rc > 0 ? "true" : "false", (unsigned long long)t->frames, (unsigned long long)t->ipv4,
                 (unsigned long long)t->ipv6, (unsigned long long)t->tcp, (unsigned long long)t->icmp,
                 (unsigned long long)t->truncated, (unsigned long long)t->undecodable,
                 (unsigned long long)t->time_back_pkts, t1, t2, (unsigned long long)t->conns,
-                (unsigned long long)t->live_max, (unsigned long long)t->retrans, (unsigned long long)t->zw_pkts);
+                (unsigned long long)t->live_max, (unsigned long long)t->evicted, (unsigned long long)t->retrans, (unsigned long long)t->zw_pkts);
         if (rc > 0) {
             fprintf(x.out, "\"error\":");
             ska_json_string(x.out, err);

@@ -543,8 +543,20 @@ static void table_grow(ska *a)
     free(ob);
 }
 
+static void retire(ska *a, ska_conn *c);
+
 static ska_conn *conn_new(ska *a, const ska_addr *client, const ska_addr *server, int64_t t)
 {
+    size_t cap = a->o.max_live ? a->o.max_live : 1000000;
+    if (a->nlive >= cap) {
+        static const int order[NLISTS] = {LIST_HALF, LIST_CLOSED, LIST_OPEN};
+        for (int i = 0; i < NLISTS; i++)
+            if (a->head[order[i]]) {
+                a->tot.evicted++;
+                retire(a, a->head[order[i]]);
+                break;
+            }
+    }
     if (a->nlive >= a->nbuckets)
         table_grow(a);
     ska_conn *c = calloc(1, sizeof *c);

@@ -229,6 +229,10 @@ typedef struct ska_options {
      * short_secs to one server endpoint. */
     unsigned short_min;
     double short_secs;
+    /* At most this many connections kept at once (0: 1,000,000); past it
+     * the oldest half-open, then closed, then open one is retired early,
+     * as a SYN flood's would be.  Bounds memory on hostile captures. */
+    size_t max_live;
     /* Stop at this capture time (ns since the epoch); 0 = no limit.
      * Packets stamped later are ignored (out-of-order timestamps too). */
     int64_t at_ns;
@@ -266,7 +270,7 @@ void ska_finish(ska *a);
 /* Totals. */
 typedef struct ska_totals {
     uint64_t frames, ipv4, ipv6, tcp, icmp, other, undecodable, truncated, fragments;
-    uint64_t conns, conns4, conns6, retired, live_max;
+    uint64_t conns, conns4, conns6, retired, live_max, evicted;
     uint64_t final_state[2][SKA_NSTATES];
     int64_t first_time, last_time;
     uint64_t retrans, zw_pkts, data_segs;

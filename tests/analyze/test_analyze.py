@@ -152,6 +152,12 @@ check([h["to"] for h in c.get("history", []) if h["side"] == "client"] ==
 check([h["to"] for h in c.get("history", []) if h["side"] == "server"] ==
       ["LISTEN", "SYN-RECV", "ESTAB", "CLOSE-WAIT", "LAST-ACK", "CLOSED"], "server history: %s" % c.get("history"))
 
+# A table smaller than the live set (as on a SYN-flood capture): the
+# oldest connections are retired early, counted, and nothing breaks.
+d = analyze_json("many-short.pcap", "--max-live", "5")
+check(d.get("connections") == 60 and d.get("live_max") == 5 and d.get("evicted", 0) > 0,
+      "--max-live: %s" % {k: d.get(k) for k in ("connections", "live_max", "evicted")})
+
 # The ladder: tcpdump's lines, each side's state after each segment.
 p = analyze(os.path.join(DATA, "refused.pcap"), "--conn", "1")
 lines = p.stdout.decode().splitlines()
