@@ -252,11 +252,45 @@ static void ip6_line(const ska_conn *c, int dir, int64_t t, const uint8_t *ip, s
         o += (size_t)snprintf(buf + o, cap - o, ", ack %u", rel ? ack - peer->isn : ack);
     if (o < cap)
         o += (size_t)snprintf(buf + o, cap - o, ", win %u", win);
-    if (o < cap && doff > 20 && (fl & 0x02)) {
-        ska_side tmp = *me;
-        char opt[80];
-        fmt_options(&tmp, opt, sizeof opt);
-        o += (size_t)snprintf(buf + o, cap - o, ", options [%s]", opt);
+    /* Options as tcpdump walks them, in wire order. */
+    if (o < cap && doff > 20 && 40 + doff <= n) {
+        const uint8_t *op = th + 20;
+        size_t ol = doff - 20, i = 0;
+        o += (size_t)snprintf(buf + o, cap - o, ", options [");
+        while (i < ol && o < cap) {
+            uint8_t kind = op[i];
+            const char *sep = i ? "," : "";
+            if (kind == 0) {
+                o += (size_t)snprintf(buf + o, cap - o, "%seol", sep);
+                break;
+            }
+            if (kind == 1) {
+                o += (size_t)snprintf(buf + o, cap - o, "%snop", sep);
+                i++;
+                continue;
+            }
+            if (i + 1 >= ol || op[i + 1] < 2 || i + op[i + 1] > ol) {
+                o += (size_t)snprintf(buf + o, cap - o, "%sbad opt", sep);
+                break;
+            }
+            uint8_t olen = op[i + 1];
+            const uint8_t *v = op + i + 2;
+            if (kind == 2 && olen == 4)
+                o += (size_t)snprintf(buf + o, cap - o, "%smss %u", sep, (unsigned)(v[0] << 8 | v[1]));
+            else if (kind == 3 && olen == 3)
+                o += (size_t)snprintf(buf + o, cap - o, "%swscale %u", sep, v[0]);
+            else if (kind == 4 && olen == 2)
+                o += (size_t)snprintf(buf + o, cap - o, "%ssackOK", sep);
+            else if (kind == 8 && olen == 10)
+                o += (size_t)snprintf(buf + o, cap - o, "%sTS val %u ecr %u", sep,
+                                      (uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | v[3],
+                                      (uint32_t)v[4] << 24 | (uint32_t)v[5] << 16 | (uint32_t)v[6] << 8 | v[7]);
+            else
+                o += (size_t)snprintf(buf + o, cap - o, "%sunknown-%u", sep, kind);
+            i += olen;
+        }
+        if (o < cap)
+            o += (size_t)snprintf(buf + o, cap - o, "]");
     }
     if (o < cap)
         snprintf(buf + o, cap - o, ", length %u", len);
