@@ -11,4 +11,4 @@ here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d /tmp/skan-live.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 python3 "$here/../data/make-captures.py" "$dir"
-python3 "$here/test_analyze.py" "$1" "$dir"
+SKAN_LIVE=1 python3 "$here/test_analyze.py" "$1" "$dir"

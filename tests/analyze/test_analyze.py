@@ -78,10 +78,23 @@ EXPECT = {
     "many-short.pcap": (60, {"many-short-connections", "time-wait"}, {"CLOSED": [0, 60], "TIME-WAIT": [60, 0]}),
 }
 
+# Fresh captures (tests/analyze/live.sh sets SKAN_LIVE) may differ from the
+# committed ones where the kernel's timing decides: whether the segments
+# resent after ICMP frag-needed or during the zero window come soon enough to
+# count as reordering rather than retransmission (Wireshark's rule, which the
+# analyzer follows).  The committed files are held to the exact sets.
+LIVE_OPTIONAL = {
+    "icmp-frag-needed.pcap": {"retransmissions"},
+    "zero-window.pcap": {"retransmissions"},
+}
+live = os.environ.get("SKAN_LIVE") == "1"
 have_tshark = shutil.which("tshark") is not None
 for name, (nconn, ids, states) in sorted(EXPECT.items()):
     d = analyze_json(name)
     got = {f["id"] for f in d["findings"]}
+    if live:
+        got -= LIVE_OPTIONAL.get(name, set())
+        ids = ids - LIVE_OPTIONAL.get(name, set())
     check(got == ids, "%s: findings %s, wanted %s" % (name, sorted(got), sorted(ids)))
     check(d.get("connections") == nconn, "%s: %s connections, wanted %d" % (name, d.get("connections"), nconn))
     check(d.get("final_states") == states, "%s: final states %s, wanted %s" % (name, d.get("final_states"), states))
