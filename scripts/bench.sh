@@ -15,7 +15,8 @@
 # BENCH_SYNACK_LIFECYCLES (200000), BENCH_LINUX_LIFECYCLES (50000),
 # BENCH_LWIP_LIFECYCLES (15000), BENCH_INFLIGHT (1000), BENCH_BULK_MIB
 # (1024), BENCH_ESTABLISHED (1000000), BENCH_TIMEWAIT (10000000),
-# BENCH_SYN_RECV (1000000), BENCH_TIMER_SECONDS (60).
+# BENCH_SYN_RECV (1000000), BENCH_TIMER_SECONDS (60), BENCH_ANALYZE (1),
+# BENCH_ANALYZE_PACKETS (1000000).
 set -eu
 
 if [ "${1:-}" = "--deps" ]; then
@@ -94,6 +95,11 @@ if command -v valgrind >/dev/null 2>&1; then
 else
     echo "NOTE valgrind not installed: no instruction counts" >>"$RAW"
 fi
+# synack analyze on a 1M-packet capture against tshark -q -z conv,tcp
+# (BENCH_ANALYZE=0 skips it; BENCH_ANALYZE_PACKETS sets the size).
+if [ "${BENCH_ANALYZE:-1}" != 0 ] && [ -x "$B/synack" ]; then
+    run sh "$(dirname "$0")/../bench/analyze_bench.sh" "$B/synack" "${BENCH_ANALYZE_PACKETS:-1000000}"
+fi
 elapsed=$(($(date +%s) - start))
 
 mkdir -p "$(dirname "$JSON")"
@@ -155,6 +161,10 @@ END {
     printf "TIME_WAIT memory test: %s records kept, %s dropped (TCPTimeWaitOverflow)\n", v["timewait_count"], v["timewait_overflow"]
     printf "Linux sizes are slab object sizes (/proc/slabinfo), not measured RSS.\n"
     printf "CPU rows: lower is better; ratio is synack/Linux. Linux CPU is the rusage of the benchmark process: kernel work on its behalf counts, waiting for the scheduler does not.\n"
+    if (has("analyze_1m_seconds"))
+        printf "synack analyze, 1M-packet capture: %s s, %s KiB peak RSS; tshark -q -z conv,tcp: %s s, %s KiB (%sx faster)\n",
+            v["analyze_1m_seconds"], v["analyze_1m_maxrss_kib"], v["tshark_conv_1m_seconds"],
+            v["tshark_conv_1m_maxrss_kib"], v["analyze_vs_tshark_speedup"]
 }' "$RAW"
 grep '^NOTE' "$RAW" | sed 's/^NOTE /note: /' || true
 echo "bench: wrote $JSON and $RAW in ${elapsed}s" >&2

@@ -51,4 +51,14 @@ int sk_cmd_nstat(int argc, char **argv);
 int sk_cmd_netstat(int argc, char **argv);
 int sk_cmd_sysctl(int argc, char **argv);
 
+/* synack analyze FILE [--conns|--conn N|--at TIME] [--json]: a capture
+ * diagnosed (tools/cmd_analyze.c, src/analyze). */
+int sk_cmd_analyze(int argc, char **argv);
+void sk_cmd_analyze_usage(FILE *out);
+
+/* synack doctor [--interval S] [--watch S] [--json]: this host's TCP
+ * diagnosed (tools/cmd_doctor.c, src/doctor). */
+int sk_cmd_doctor(int argc, char **argv);
+void sk_cmd_doctor_usage(FILE *out);
+
 #endif

@@ -36,6 +36,8 @@ static const cli_command commands[] = {
     {"nstat", "a running stack's counters, as nstat(8): changes since the last call", sk_cmd_nstat},
     {"netstat", "netstat -s: a running stack's counters in netstat's words", sk_cmd_netstat},
     {"sysctl", "read or set a running stack's tunables, as sysctl(8)", sk_cmd_sysctl},
+    {"analyze", "diagnose a capture (pcap/pcapng): connections, states, findings with fixes", sk_cmd_analyze},
+    {"doctor", "diagnose this Linux host's TCP: sockets, queues, counters, findings with fixes", sk_cmd_doctor},
     {"version", "print synack's version", cmd_version},
 };
 
