@@ -223,6 +223,7 @@ static void init_transfer(sk_stack *s, sk_tcb *t)
 {
     if (!t->rcv_ssthresh || t->rcv_ssthresh > t->rcv_wnd)
         t->rcv_ssthresh = t->rcv_wnd;
+    sk_rcvbuf_established(s, t);
     sk_cc_init(s, t);
     sk_sndbuf_established(s, t);
     t->rcv_mss = t->advmss < SK_TCP_MSS_DEFAULT ? t->advmss : SK_TCP_MSS_DEFAULT;
@@ -345,23 +346,10 @@ static void event_data_recv(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     ecn_check_ce(t, seg);
 }
 
-static void grow_window(sk_stack *s, sk_tcb *t, uint32_t len)
-{
-    /* Linux's tcp_grow_window: each full-sized segment may raise the
-     * advertised ceiling by two segments, up to the clamp. */
-    (void)len;
-    uint32_t space = sk_receive_space(t) / 2;
-    if (t->rcv_ssthresh < t->window_clamp && t->rcv_ssthresh < space) {
-        uint32_t incr = 2u * t->advmss;
-        t->rcv_ssthresh += incr;
-        if (t->rcv_ssthresh > t->window_clamp)
-            t->rcv_ssthresh = t->window_clamp;
-    }
-}
-
 static bool process_fin(sk_stack *s, sk_tcb *t);
 
-static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data, uint32_t len, bool fin)
+static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data, uint32_t len, bool fin,
+                       uint32_t truesize)
 {
     /* Trim against existing segments so the queue never overlaps. */
     sk_ooo_seg **pp = &t->ooo;
@@ -402,6 +390,8 @@ static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data
     }
     o->seq = seq;
     o->len = len;
+    /* A segment cut against its neighbours still occupies its whole skb. */
+    o->truesize = truesize;
     o->fin = fin;
     memcpy(o->data, data, len);
     o->next = *pp;
@@ -425,6 +415,7 @@ static bool ooo_drain(sk_stack *s, sk_tcb *t)
                 continue;
             }
             sk_ring_write(&t->rcvq, o->data + skip, n);
+            sk_rcvq_charge(t, o->truesize);
             t->rcv_nxt += n;
         }
         if (o->fin && skip <= o->len)
@@ -474,29 +465,51 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         data += cut;
         len -= cut;
     }
+    /* Linux's tcp_data_queue(): the sequence check let in a segment that
+     * starts inside the window, and one reaching past it only into an
+     * empty receive queue; it is kept whole if memory allows, never cut
+     * at the window's right edge. */
     uint32_t win = rcv_window(t);
-    if (seq_gt(seq + len, t->rcv_nxt + win)) {
-        /* Data past the window's right edge is not ours to keep. */
-        uint32_t keep = t->rcv_nxt + win - seq;
-        if ((int32_t)keep < 0)
-            keep = 0;
-        if (keep < len) {
-            len = keep;
-            fin = false;
-        }
-        if (win == 0 && seq == t->rcv_nxt && seg->payload_len) {
-            sk_count(s, SK_C_TCPEXT_TCP_ZERO_WINDOW_DROP);
+    uint32_t truesize = sk_rcv_truesize((uint32_t)seg->payload_len);
+    if (seq != t->rcv_nxt) {
+        if (!seq_lt(seq, t->rcv_nxt + win)) {
+            /* Out of window (tcp_data_queue's out_of_window path). */
+            enter_quickack(t, SK_TCP_MAX_QUICKACKS);
             t->flags |= SK_F_ACK_NOW;
             return true;
         }
-    }
-    if (seq != t->rcv_nxt) {
         /* Out of order: keep it and ACK at once so the sender's dupack
          * and SACK machinery work (RFC 5681 §4.2, RFC 2018). */
         ecn_check_ce(t, seg); /* as tcp_data_queue_ofo */
-        ooo_insert(s, t, seq, data, len, fin);
+        t->flags |= SK_F_ACK_NOW;
+        if (!sk_rmem_schedule(s, t, seq, len, truesize)) {
+            sk_count(s, SK_C_TCPEXT_TCP_OFO_DROP);
+            return true;
+        }
+        ooo_insert(s, t, seq, data, len, fin, truesize);
+        /* tcp_data_queue_ofo(): out-of-order data grows the window as
+         * in-order data does, except without SACK, where the sender
+         * needs the duplicate ACKs unchanged to retransmit. */
+        if (t->flags & SK_F_SACK_OK)
+            sk_grow_window(s, t, len, truesize);
+        return true;
+    }
+    if (win == 0 && len) {
+        /* A bare FIN still gets in (it costs no memory); data does not. */
+        sk_count(s, SK_C_TCPEXT_TCP_ZERO_WINDOW_DROP);
+        enter_quickack(t, SK_TCP_MAX_QUICKACKS);
         t->flags |= SK_F_ACK_NOW;
         return true;
+    }
+    if (len && !sk_rmem_schedule(s, t, seq, len, truesize)) {
+        /* tcp_data_queue(): out of memory, the segment is dropped unless
+         * the queue is empty, in which case it is taken regardless
+         * (sk_forced_mem_schedule) so the connection cannot stall. */
+        t->flags |= SK_F_ACK_NOW;
+        if (t->rcvq.len) {
+            sk_count(s, SK_C_TCPEXT_TCP_RCV_Q_DROP);
+            return true;
+        }
     }
     if (len) {
         if (!sk_ring_reserve(&t->rcvq, t->rcvq.len + len)) {
@@ -504,10 +517,14 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             return true;
         }
         sk_ring_write(&t->rcvq, data, len);
+        sk_rcvq_charge(t, truesize);
         t->rcv_nxt += len;
         t->bytes_received += len;
         event_data_recv(s, t, seg);
-        grow_window(s, t, len);
+        sk_rcv_rtt_on_data(s, t, seg, len);
+        /* tcp_event_data_recv(): segments of 128 bytes or more. */
+        if (seg->payload_len >= 128)
+            sk_grow_window(s, t, (uint32_t)seg->payload_len, truesize);
         bool had_ooo = t->ooo != NULL;
         if (had_ooo && ooo_drain(s, t))
             fin = true;
@@ -962,12 +979,19 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     uint32_t win = rcv_window(t);
     uint32_t end = seg->seq + seg_len(seg);
     bool acceptable = !seq_lt(end, t->rcv_wup) && !seq_gt(seg->seq, t->rcv_nxt + win);
+    /* Linux 6.17+: a segment ending past the window is taken only into
+     * an empty receive queue (tcp_sequence, TCP_INVALID_END_SEQUENCE). */
+    bool beyond = seq_gt(end, t->rcv_nxt + win) && (!acceptable || t->rcvq.len != 0);
+    if (beyond)
+        acceptable = false;
     if (!acceptable) {
         if (seg->flags & SK_TH_RST) {
             sk_count(s, SK_C_SYNACK_RST_IGNORED);
         } else if (seg->flags & SK_TH_SYN) {
             sk_send_challenge_ack(s, t, true);
         } else {
+            if (beyond)
+                sk_count(s, SK_C_TCPEXT_BEYOND_WINDOW);
             sk_count(s, SK_C_SYNACK_OUT_OF_WINDOW);
             sk_send_ack(s, t);
         }
