@@ -456,8 +456,6 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     }
     if (len) {
         t->data_segs_in++;
-        if (len > t->rcv_mss)
-            t->rcv_mss = (uint16_t)(len < t->advmss ? len : t->advmss);
     }
     if (seq_lt(seq, t->rcv_nxt)) {
         uint32_t cut = t->rcv_nxt - seq;
@@ -501,12 +499,13 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         t->flags |= SK_F_ACK_NOW;
         return true;
     }
-    if (len && !sk_rmem_schedule(s, t, seq, len, truesize)) {
+    if ((len || fin) && !sk_rmem_schedule(s, t, seq, len, truesize)) {
         /* tcp_data_queue(): out of memory, the segment is dropped unless
-         * the queue is empty, in which case it is taken regardless
-         * (sk_forced_mem_schedule) so the connection cannot stall. */
+         * the queue is empty or it carries no data (a bare FIN), in which
+         * case it is taken regardless (sk_forced_mem_schedule) so the
+         * connection cannot stall; either way the ACK goes out at once. */
         t->flags |= SK_F_ACK_NOW;
-        if (t->rcvq.len) {
+        if (t->rcvq.len && len) {
             sk_count(s, SK_C_TCPEXT_TCP_RCV_Q_DROP);
             return true;
         }
@@ -520,6 +519,10 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         sk_rcvq_charge(t, truesize);
         t->rcv_nxt += len;
         t->bytes_received += len;
+        /* tcp_measure_rcv_mss(), from tcp_event_data_recv: in-order
+         * data only, so out-of-order segments leave the estimate alone. */
+        if (seg->payload_len > t->rcv_mss)
+            t->rcv_mss = (uint16_t)(seg->payload_len < t->advmss ? seg->payload_len : t->advmss);
         event_data_recv(s, t, seg);
         sk_rcv_rtt_on_data(s, t, seg, len);
         /* tcp_event_data_recv(): segments of 128 bytes or more. */
@@ -978,10 +981,16 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
      * tcp_sequence: the segment must overlap the receive window). */
     uint32_t win = rcv_window(t);
     uint32_t end = seg->seq + seg_len(seg);
-    bool acceptable = !seq_lt(end, t->rcv_wup) && !seq_gt(seg->seq, t->rcv_nxt + win);
-    /* Linux 6.17+: a segment ending past the window is taken only into
-     * an empty receive queue (tcp_sequence, TCP_INVALID_END_SEQUENCE). */
-    bool beyond = seq_gt(end, t->rcv_nxt + win) && (!acceptable || t->rcvq.len != 0);
+    uint32_t limit = t->rcv_nxt + win;
+    bool acceptable = !seq_lt(end, t->rcv_wup);
+    /* Linux 6.17+ (tcp_sequence): a segment ending past the window is
+     * taken only into an empty receive queue (TCP_INVALID_END_SEQUENCE),
+     * unless only its FIN lies beyond, which is judged later; one
+     * starting past it never (TCP_INVALID_SEQUENCE).  Both count as
+     * BeyondWindow. */
+    bool beyond = false;
+    if (acceptable && seq_gt(end, limit) && seq_gt(end - !!(seg->flags & SK_TH_FIN), limit))
+        beyond = seq_gt(seg->seq, limit) || t->rcvq.len != 0;
     if (beyond)
         acceptable = false;
     if (!acceptable) {

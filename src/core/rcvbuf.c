@@ -144,11 +144,13 @@ static void collapse_queues(sk_stack *s, sk_tcb *t)
 }
 
 /* Linux's tcp_prune_ofo_queue(): drop out-of-order data from the highest
- * sequence down, never what lies below the incoming segment, until the
- * queues fit.  Returns whether anything was dropped. */
+ * sequence down, never a segment the incoming one would land after, an
+ * eighth of the buffer at a time until the queues fit.  Returns whether
+ * anything was dropped. */
 static bool prune_ofo(sk_stack *s, sk_tcb *t, uint32_t in_seq)
 {
     bool pruned = false;
+    int64_t goal = t->rcvbuf >> 3;
     while (t->ooo) {
         sk_ooo_seg **last = &t->ooo;
         while ((*last)->next)
@@ -157,10 +159,14 @@ static bool prune_ofo(sk_stack *s, sk_tcb *t, uint32_t in_seq)
         if (seq_gt(in_seq, o->seq))
             break;
         *last = NULL;
+        goal -= o->truesize;
         free(o);
         pruned = true;
-        if (can_ingest(t))
-            break;
+        if (!t->ooo || goal <= 0) {
+            if (can_ingest(t))
+                break;
+            goal = t->rcvbuf >> 3;
+        }
     }
     if (pruned)
         sk_count(s, SK_C_TCPEXT_OFO_PRUNED);
@@ -249,8 +255,13 @@ static bool autotuned(const sk_stack *s, const sk_tcb *t)
 void sk_rcvbuf_established(sk_stack *s, sk_tcb *t)
 {
     uint32_t full = sk_full_space(s, t);
+    uint32_t two = 2u * t->advmss;
     if (!t->window_clamp || t->window_clamp >= full)
         t->window_clamp = full;
+    /* "Force reservation of one segment" (tcp_app_win 31): the clamp
+     * leaves a segment's worth of the buffer unoffered. */
+    if (t->window_clamp > two && t->window_clamp + t->advmss > full)
+        t->window_clamp = full - t->advmss > two ? full - t->advmss : two;
     if (t->rcv_ssthresh > t->window_clamp)
         t->rcv_ssthresh = t->window_clamp;
 }
