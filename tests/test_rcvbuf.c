@@ -11,6 +11,7 @@
  * tcp_select_initial_window); their windows follow from the truesize
  * model: a 1000-byte segment costs 2304 bytes of buffer, a 60000-byte one
  * 61696, and half the free buffer is offered (tcp_adv_win_scale 1). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -296,6 +297,67 @@ static void test_bulk_without_autotuning_is_window_bound(void **state)
     assert_true(r.second_mbps > 8.0);
 }
 
+/* TCP_INQ's hint, SIOCINQ and SO_MEMINFO's receive figures over a real
+ * connection: 10000 bytes in segments of 1448 (six full, one of 1312)
+ * cost seven skbs of 2304 bytes of truesize; the hint counts the FIN as
+ * a byte once the data is read, SIOCINQ does not. */
+static void test_inq_and_meminfo(void **state)
+{
+    (void)state;
+    sk_fixture *f = sk_test_fixture_new(NULL);
+    assert_non_null(f);
+    sk_conn_pair p = sk_test_establish(f, 80);
+    int one = 1;
+    assert_int_equal(sk_setsockopt(f->server, p.sfd, SK_IPPROTO_TCP, SK_TCP_INQ, &one, sizeof one), 0);
+    assert_int_equal(sockopt_int(f->server, p.sfd, SK_IPPROTO_TCP, SK_TCP_INQ), 1);
+    int two = 2;
+    assert_int_equal(sk_setsockopt(f->server, p.sfd, SK_IPPROTO_TCP, SK_TCP_INQ, &two, sizeof two), -EINVAL);
+
+    uint8_t buf[10000];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = sk_test_pattern(i);
+    assert_int_equal(sk_send(f->client, p.cfd, buf, sizeof buf, 0), (ssize_t)sizeof buf);
+    sk_test_run_for(f, SEC(1));
+    assert_int_equal(sk_inq(f->server, p.sfd), 10000);
+    assert_int_equal(sk_inq_hint(f->server, p.sfd), 10000);
+    uint32_t mi[SK_MEMINFO_VARS];
+    size_t len = sizeof mi;
+    assert_int_equal(sk_getsockopt(f->server, p.sfd, SK_SOL_SOCKET, SK_SO_MEMINFO, mi, &len), 0);
+    assert_int_equal(len, sizeof mi);
+    assert_int_equal(mi[SK_MEMINFO_RMEM_ALLOC], 7 * 2304);
+    assert_int_equal(mi[SK_MEMINFO_RCVBUF], 131072);
+    assert_int_equal(mi[SK_MEMINFO_WMEM_QUEUED], 0);
+
+    assert_int_equal(sk_recv(f->server, p.sfd, buf, 2000, 0), 2000);
+    assert_int_equal(sk_inq_hint(f->server, p.sfd), 8000);
+    assert_int_equal(sk_shutdown(f->client, p.cfd, SK_SHUT_WR), 0);
+    sk_test_run_for(f, SEC(1));
+    assert_int_equal(sk_inq_hint(f->server, p.sfd), 8001);
+    assert_int_equal(sk_recv(f->server, p.sfd, buf, sizeof buf, 0), 8000);
+    assert_int_equal(sk_inq_hint(f->server, p.sfd), 1);
+    assert_int_equal(sk_inq(f->server, p.sfd), 0);
+    len = sizeof mi;
+    assert_int_equal(sk_getsockopt(f->server, p.sfd, SK_SOL_SOCKET, SK_SO_MEMINFO, mi, &len), 0);
+    assert_int_equal(mi[SK_MEMINFO_RMEM_ALLOC], 0);
+    sk_test_fixture_free(f);
+}
+
+/* TCP_WINDOW_CLAMP: read back as set (at least SOCK_MIN_RCVBUF / 2), and
+ * a clamp set before connect() bounds the SYN's window and scale. */
+static void test_window_clamp_option(void **state)
+{
+    (void)state;
+    run_script("window_clamp_syn",
+               "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+               "+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+               "+0 setsockopt(3, SOL_TCP, TCP_WINDOW_CLAMP, [500], 4) = 0\n"
+               "+0 getsockopt(3, SOL_TCP, TCP_WINDOW_CLAMP, [1152], [4]) = 0\n"
+               "+0 setsockopt(3, SOL_TCP, TCP_WINDOW_CLAMP, [20000], 4) = 0\n"
+               "+0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n"
+               "+0 > S 0:0(0) win 18980 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 0>\n",
+               true, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +367,8 @@ int main(void)
         cmocka_unit_test(test_beyond_window_with_data_queued),
         cmocka_unit_test(test_ofo_kept_whole_and_grows_window),
         cmocka_unit_test(test_prune_ofo_under_memory_pressure),
+        cmocka_unit_test(test_inq_and_meminfo),
+        cmocka_unit_test(test_window_clamp_option),
         cmocka_unit_test(test_bulk_autotuning_reaches_path_rate),
         cmocka_unit_test(test_bulk_without_autotuning_is_window_bound),
     };

@@ -294,6 +294,7 @@ enum {
      * no autotuning and the window is clamped to the buffer.  Kept here
      * because `flags` has no bit left. */
     SK_RCVBUF_LOCK = 1u << 4,
+    SK_RECV_INQ = 1u << 5, /* TCP_INQ: recvmsg reports TCP_CM_INQ */
 };
 
 /* sk_tcb.ecn: Linux's ecn_flags bits, plus the CWR congestion state
@@ -550,6 +551,7 @@ uint32_t sk_win_from_space(const sk_stack *s, uint32_t space);
 /* rcvbuf.c: the receive-buffer memory model (Linux's sk_rmem_alloc
  * against sk_rcvbuf, tcp_grow_window, tcp_rcv_space_adjust, pruning). */
 uint32_t sk_rcv_truesize(uint32_t len);
+void sk_meminfo(const sk_tcb *t, uint32_t out[SK_MEMINFO_VARS]);
 uint32_t sk_rmem_alloc(const sk_tcb *t);
 uint32_t sk_full_space(const sk_stack *s, const sk_tcb *t);
 uint32_t sk_rcv_initial_clamp(const sk_stack *s, const sk_tcb *t, uint32_t user_clamp);

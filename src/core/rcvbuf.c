@@ -266,20 +266,24 @@ void sk_rcvbuf_established(sk_stack *s, sk_tcb *t)
         t->rcv_ssthresh = t->window_clamp;
 }
 
-/* The autotuning state lives in sk_tcb_ext, allocated the first time a
- * connection that may autotune receives data; the measurement starts
- * there (Linux starts it at establishment, when nothing was read yet). */
+/* The autotuning state lives in sk_tcb_ext, allocated once a connection
+ * that may autotune has received more than the first measurement's space
+ * (min(rcv_wnd, 10 segments)): nothing can grow before a reader copies
+ * more than that in one RTT, so a request/response connection never pays
+ * for it.  The measurement starts there (Linux starts it at establishment). */
 static sk_tcb_ext *rcv_space_state(sk_stack *s, sk_tcb *t)
 {
     if (!autotuned(s, t))
         return NULL;
     sk_tcb_ext *x = t->ext;
     if (!x || !x->rcvq_space) {
+        uint32_t init = SK_TCP_INIT_CWND * (uint32_t)t->advmss;
+        if (t->bytes_received <= init && t->bytes_received <= t->rcv_wnd)
+            return NULL;
         x = sk_tcb_ext_get(t);
         if (!x)
             return NULL; /* no memory: the buffer keeps its size */
         uint32_t space = t->rcv_ssthresh < t->rcv_wnd ? t->rcv_ssthresh : t->rcv_wnd;
-        uint32_t init = SK_TCP_INIT_CWND * (uint32_t)t->advmss;
         x->rcvq_space = space < init ? space : init;
         if (!x->rcvq_space)
             x->rcvq_space = 1;

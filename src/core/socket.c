@@ -1048,6 +1048,12 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
         return 0;
     case SK_TCP_WINDOW_CLAMP:
         return set_window_clamp(t, v);
+    case SK_TCP_INQ:
+        /* Linux's do_tcp_setsockopt: only 0 and 1. */
+        if (v < 0 || v > 1)
+            return -EINVAL;
+        t->sndstate = (uint8_t)(v ? t->sndstate | SK_RECV_INQ : t->sndstate & ~SK_RECV_INQ);
+        return 0;
     default:
         return -ENOPROTOOPT;
     }
@@ -1093,6 +1099,11 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
         case SK_SO_RCVLOWAT:
             v = 1;
             break;
+        case SK_SO_MEMINFO: {
+            uint32_t mi[SK_MEMINFO_VARS];
+            sk_meminfo(t, mi);
+            return write_val(val, len, mi, sizeof(mi));
+        }
         default:
             return -ENOPROTOOPT;
         }
@@ -1118,6 +1129,9 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
         break;
     case SK_TCP_WINDOW_CLAMP:
         v = (int)t->window_clamp;
+        break;
+    case SK_TCP_INQ:
+        v = (t->sndstate & SK_RECV_INQ) ? 1 : 0;
         break;
     case SK_TCP_MAXSEG:
         /* Linux's do_tcp_getsockopt(): the current MSS, or the user's
@@ -1204,6 +1218,27 @@ int sk_inq(sk_stack *s, int fd)
     if (!t)
         return -EBADF;
     return t->state == SK_TCP_LISTEN ? -EINVAL : (int)t->rcvq.len;
+}
+
+int sk_inq_hint(sk_stack *s, int fd)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    if (t->state == SK_TCP_LISTEN)
+        return -EINVAL;
+    return (int)t->rcvq.len + ((t->flags & SK_F_FIN_RCVD) ? 1 : 0);
+}
+
+/* Linux's sk_get_meminfo(). */
+void sk_meminfo(const sk_tcb *t, uint32_t out[SK_MEMINFO_VARS])
+{
+    memset(out, 0, SK_MEMINFO_VARS * sizeof(uint32_t));
+    out[SK_MEMINFO_RMEM_ALLOC] = sk_rmem_alloc(t);
+    out[SK_MEMINFO_RCVBUF] = t->rcvbuf;
+    out[SK_MEMINFO_SNDBUF] = t->sndbuf;
+    uint64_t w = t->state == SK_TCP_LISTEN ? 0 : wmem_queued(t);
+    out[SK_MEMINFO_WMEM_QUEUED] = w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
 }
 
 int sk_outq(sk_stack *s, int fd)

@@ -128,6 +128,7 @@ static void visit_tcb(sk_stack *s, sk_tcb *t, sk_sock_visit_fn visit, void *ctx,
     const char *cong = sk_cc_name(t); /* shorter than TCP_CA_NAME_MAX */
     memcpy(si.cong, cong, strlen(cong) + 1);
     sk_fill_tcp_info(s, t, &si.info);
+    sk_meminfo(t, si.meminfo);
     visit(ctx, &si);
     (*n)++;
 }
