@@ -148,7 +148,8 @@ static void test_beyond_window_with_data_queued(void **state)
  * for a 1000-byte segment whose truesize is 2304), so the window rises
  * 256 -> 264 -> 272 units; a 60000-byte out-of-order segment reaching
  * past the window is kept whole (sack 1001:63001) and raises it to 741
- * units; the hole filled, all 63000 bytes are acknowledged and read. */
+ * units; the hole filled, all 63000 bytes are acknowledged and read.  The
+ * buffer of the socket not yet accepted stayed at tcp_rmem[1]. */
 static const char ofo_kept_whole_and_grows_window[] =
     "0 `sysctl -q net.ipv4.tcp_rmem=\"4096 540000 15728640\"`\n"
     "0 `nstat -n`\n"
@@ -168,6 +169,7 @@ static const char ofo_kept_whole_and_grows_window[] =
     "+0 < . 1:1001(1000) ack 1 win 257\n"
     "+0 > . 1:1(0) ack 63001 win 749\n"
     "+0 accept(3, ..., ...) = 4\n"
+    "+0 getsockopt(4, SOL_SOCKET, SO_RCVBUF, [540000], [4]) = 0\n"
     "+0 read(4, ..., 200000) = 63000\n";
 
 static void test_ofo_kept_whole_and_grows_window(void **state)
