@@ -105,6 +105,30 @@ static void test_locked_client_syn_offers_wscale_0(void **state)
                true, NULL);
 }
 
+/* A SYN cookie (tcp_syncookies 2) under a locked buffer: the stateless
+ * SYN-ACK chooses its window and scale as a request would (8688 is 10000
+ * rounded down to 1448-byte segments, scale 0), and so does the socket
+ * rebuilt from the cookie, whose window after 1000 bytes is bounded by the
+ * clamp (10000 less one segment's reservation): 8000. */
+static void test_syncookie_under_locked_buffer(void **state)
+{
+    (void)state;
+    run_script("syncookie_under_locked_buffer",
+    "0 `sysctl -q net.ipv4.tcp_syncookies=2`\n"
+    "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+    "+0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0\n"
+    "+0 setsockopt(3, SOL_SOCKET, SO_RCVBUF, [10000], 4) = 0\n"
+    "+0 bind(3, ..., ...) = 0\n"
+    "+0 listen(3, 1) = 0\n"
+    "+0 < S 0:0(0) win 32792 <mss 1000,sackOK,TS val 100 ecr 0,nop,wscale 7>\n"
+    "+0 > S. 0:0(0) ack 1 win 8688 <mss 1460,sackOK,TS val 100 ecr 100,nop,wscale 0>\n"
+    "+.1 < . 1:1(0) ack 1 win 257 <nop,nop,TS val 200 ecr 100>\n"
+    "+0 accept(3, ..., ...) = 4\n"
+    "+0 < P. 1:1001(1000) ack 1 win 257 <nop,nop,TS val 300 ecr 100>\n"
+    "+0 > . 1:1(0) ack 1001 win 8000 <nop,nop,TS val 200 ecr 300>\n",
+               true, NULL);
+}
+
 /* tcp_sequence (Linux 6.17+): with data queued, a segment ending past the
  * window is dropped whole, in order or not, as is one starting past it;
  * each is BeyondWindow and draws a duplicate ACK.  Once the reader empties
@@ -140,6 +164,19 @@ static void test_beyond_window_with_data_queued(void **state)
 {
     (void)state;
     run_script("beyond_window_with_data_queued", beyond_window_with_data_queued, true, NULL);
+}
+
+/* `nstat | grep NAME | grep -q " N "` holds the delta to exactly N. */
+static void test_nstat_exact_count_is_checked(void **state)
+{
+    (void)state;
+    char text[sizeof beyond_window_with_data_queued + 64];
+    const char *at = strstr(beyond_window_with_data_queued, "grep -q \" 3 \"");
+    assert_non_null(at);
+    size_t head = (size_t)(at - beyond_window_with_data_queued);
+    memcpy(text, beyond_window_with_data_queued, head);
+    snprintf(text + head, sizeof text - head, "grep -q \" 2 \"`\n");
+    run_script("nstat_exact_count", text, false, "counter TcpExtBeyondWindow changed by 3");
 }
 
 /* Before accept, with SACK and the packetdrill defaults' tcp_rmem[1] of
@@ -366,7 +403,9 @@ int main(void)
         cmocka_unit_test(test_locked_listener_takes_oversized_segment),
         cmocka_unit_test(test_trimmed_ack_would_fail),
         cmocka_unit_test(test_locked_client_syn_offers_wscale_0),
+        cmocka_unit_test(test_syncookie_under_locked_buffer),
         cmocka_unit_test(test_beyond_window_with_data_queued),
+        cmocka_unit_test(test_nstat_exact_count_is_checked),
         cmocka_unit_test(test_ofo_kept_whole_and_grows_window),
         cmocka_unit_test(test_prune_ofo_under_memory_pressure),
         cmocka_unit_test(test_inq_and_meminfo),
