@@ -352,6 +352,12 @@ static void test_inq_and_meminfo(void **state)
     int two = 2;
     assert_int_equal(sk_setsockopt(f->server, p.sfd, SK_IPPROTO_TCP, SK_TCP_INQ, &two, sizeof two), -EINVAL);
 
+    /* tcpi_rcv_space starts at ten segments (tcp_init_buffer_space). */
+    struct sk_tcp_info ti;
+    size_t tlen = sizeof ti;
+    assert_int_equal(sk_getsockopt(f->server, p.sfd, SK_IPPROTO_TCP, SK_TCP_INFO, &ti, &tlen), 0);
+    assert_int_equal(ti.tcpi_rcv_space, 10 * ti.tcpi_advmss);
+
     uint8_t buf[10000];
     for (size_t i = 0; i < sizeof buf; i++)
         buf[i] = sk_test_pattern(i);

@@ -562,6 +562,7 @@ void sk_grow_window(sk_stack *s, sk_tcb *t, uint32_t len, uint32_t truesize);
 void sk_rcvbuf_established(sk_stack *s, sk_tcb *t);
 void sk_rcv_rtt_on_data(sk_stack *s, sk_tcb *t, const sk_segment *seg, uint32_t len);
 void sk_rcv_space_adjust(sk_stack *s, sk_tcb *t);
+uint32_t sk_rcvq_space(const sk_tcb *t);
 void sk_init_rcv_window(sk_stack *s, uint32_t rcvbuf, uint16_t mss, bool ws_ok, uint32_t *rcv_wnd,
                         uint8_t *rcv_wscale, uint32_t *window_clamp);
 uint16_t sk_default_advmss(const sk_stack *s);

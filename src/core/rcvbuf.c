@@ -375,3 +375,16 @@ void sk_rcv_space_adjust(sk_stack *s, sk_tcb *t)
     x->rcvq_seq = copied_seq;
     x->rcvq_time = now;
 }
+
+/* TCP_INFO's tcpi_rcv_space: Linux's rcvq_space.space, 0 until the
+ * connection is established, then min(rcv_ssthresh, rcv_wnd, 10
+ * segments) until autotuning measures what the reader takes per RTT. */
+uint32_t sk_rcvq_space(const sk_tcb *t)
+{
+    if (t->ext && t->ext->rcvq_space)
+        return t->ext->rcvq_space;
+    if (!(t->flags & SK_F_WAS_ESTABLISHED))
+        return 0;
+    uint32_t space = SK_TCP_INIT_CWND * (uint32_t)t->advmss;
+    return t->rcv_ssthresh < space ? t->rcv_ssthresh : space;
+}
