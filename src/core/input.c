@@ -479,11 +479,13 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         /* Out of order: keep it and ACK at once so the sender's dupack
          * and SACK machinery work (RFC 5681 §4.2, RFC 2018). */
         ecn_check_ce(t, seg); /* as tcp_data_queue_ofo */
-        t->flags |= SK_F_ACK_NOW;
         if (!sk_rmem_schedule(s, t, seq, len, truesize)) {
+            /* tcp_data_queue_ofo(): dropped for memory before any ACK
+             * is scheduled, so none goes out. */
             sk_count(s, SK_C_TCPEXT_TCP_OFO_DROP);
             return true;
         }
+        t->flags |= SK_F_ACK_NOW;
         ooo_insert(s, t, seq, data, len, fin, truesize);
         /* tcp_data_queue_ofo(): out-of-order data grows the window as
          * in-order data does, except without SACK, where the sender
