@@ -403,6 +403,31 @@ static void test_window_clamp_option(void **state)
                true, NULL);
 }
 
+/* Three of packetdrill's published scripts that the conformance tiers
+ * leave out (out-of-scope.txt: TCP_INQ, SIOCINQ) now pass: TCP_CM_INQ
+ * after each recvmsg, the FIN counted as a byte, and the ACK that data
+ * arriving with a FIN draws at once.  Skipped without ../shared. */
+static void test_shared_inq_scripts_pass(void **state)
+{
+    (void)state;
+    const char *dir = getenv("SYNACK_SHARED_DIR");
+    if (!dir || !*dir)
+        skip();
+    static const char *const scripts[] = {"tcp/inq/server.pkt", "tcp/inq/client.pkt", "tcp/ioctl/ioctl-siocinq-fin.pkt"};
+    for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++) {
+        char path[4096], err[512] = "", msg[1024] = "";
+        snprintf(path, sizeof path, "%s/conformance/packetdrill-gtests/%s", dir, scripts[i]);
+        sk_script *sc = sk_script_parse_file(path, err, sizeof err);
+        if (!sc)
+            fail_msg("%s: %s", path, err);
+        sk_script_run_opts opts = {.verbose = false};
+        sk_script_outcome outcome = sk_script_run(sc, &opts, msg, sizeof msg);
+        sk_script_free(sc);
+        if (outcome != SK_SCRIPT_PASS)
+            fail_msg("%s: %s", scripts[i], msg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_prune_ofo_under_memory_pressure),
         cmocka_unit_test(test_inq_and_meminfo),
         cmocka_unit_test(test_window_clamp_option),
+        cmocka_unit_test(test_shared_inq_scripts_pass),
         cmocka_unit_test(test_bulk_autotuning_reaches_path_rate),
         cmocka_unit_test(test_bulk_without_autotuning_is_window_bound),
     };

@@ -537,8 +537,16 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             t->flags |= SK_F_ACK_NOW; /* RFC 5681 §4.2: a filled hole is ACKed at once */
         sk_notify(s, t);
     }
-    if (fin)
-        return process_fin(s, t);
+    if (fin) {
+        if (!process_fin(s, t))
+            return false;
+        /* tcp_rcv_established() runs tcp_ack_snd_check() after the FIN
+         * too: data that came with it still draws an immediate ACK when
+         * more than a segment is unacknowledged. */
+        if (len)
+            ack_snd_check(s, t);
+        return true;
+    }
     if (len)
         ack_snd_check(s, t);
     return true;
