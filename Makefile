@@ -5,6 +5,10 @@
 #                     against tests/conformance/expectations.txt (also a ctest test)
 #   make bench   Release (-O2) build, then synack vs Linux loopback vs lwIP
 #   make interop build, then synack against the Linux kernel over TUN (root)
+#   make docs    the API reference from the public headers (Doxygen), build/docs
+#   make deb     Debian packages (libsynack0, libsynack-dev, synack) in build/deb
+#   make deb-check  make deb, then lintian and a scratch-root install test
+#   make install installs into PREFIX (default /usr/local)
 # Both install what they need from Debian's packages first.
 
 BUILD      ?= build
@@ -13,7 +17,7 @@ RELEASE_BUILD ?= build-release
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all deps deps-test build demo check test asan-test conformance interop clean bench
+.PHONY: all deps deps-test build demo check test asan-test conformance interop clean bench docs deb deb-check install
 
 all: build
 
@@ -61,6 +65,26 @@ bench: deps
 	cmake -S . -B $(RELEASE_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release "-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG"
 	cmake --build $(RELEASE_BUILD) -j $(JOBS) --target bench_all
 	sh scripts/bench.sh $(RELEASE_BUILD) $(BUILD)/bench.json
+
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# Configured again so a doxygen installed after the first configure is found.
+docs: build
+	@sh scripts/install-deps.sh docs
+	cmake -S . -B $(BUILD) >/dev/null
+	cmake --build $(BUILD) --target docs
+	@echo "API reference: $(BUILD)/docs/html/index.html"
+
+# Not part of `make check` (two minutes: a full build and test run inside
+# dpkg-buildpackage).
+deb:
+	@sh scripts/install-deps.sh deb
+	sh scripts/deb.sh $(BUILD)/deb
+
+deb-check: deb
+	sh scripts/deb-check.sh $(BUILD)/deb
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "synack/memwire.h"
+#include "synack-io/memwire.h"
 #include "synack/packet.h"
 #include "synack/synack.h"
 

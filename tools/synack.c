@@ -31,6 +31,7 @@ static const cli_command commands[] = {
     {"serve", "serve HTTP, echo, discard or a byte source on a TUN device", sk_cmd_serve},
     {"connect", "connect to a server over a TUN device: HTTP GET, send a file, receive N bytes", sk_cmd_connect},
     {"flood", "a SYN flood against a listener while legitimate clients connect (SYN cookies)", sk_cmd_flood},
+    {"lab", "reproduce a lifecycle problem (TIME_WAIT, CLOSE_WAIT, SYN flood...) and see its fix work", sk_cmd_lab},
     {"ss", "a running stack's sockets, as ss(8) shows the kernel's", sk_cmd_ss},
     {"nstat", "a running stack's counters, as nstat(8): changes since the last call", sk_cmd_nstat},
     {"netstat", "netstat -s: a running stack's counters in netstat's words", sk_cmd_netstat},

@@ -54,7 +54,13 @@
     X(TCPEXT_TCP_OFO_QUEUE, "TcpExt", "TCPOFOQueue")         \
     X(TCPEXT_TCP_OFO_DROP, "TcpExt", "TCPOFODrop")           \
     X(TCPEXT_TCP_DSACK_OLD_SENT, "TcpExt", "TCPDSACKOldSent") \
+    X(TCPEXT_TCP_DSACK_OFO_SENT, "TcpExt", "TCPDSACKOfoSent") \
     X(TCPEXT_TCP_DSACK_RECV, "TcpExt", "TCPDSACKRecv")       \
+    X(TCPEXT_TCP_DSACK_OFO_RECV, "TcpExt", "TCPDSACKOfoRecv") \
+    X(TCPEXT_TCP_DSACK_UNDO, "TcpExt", "TCPDSACKUndo")       \
+    X(TCPEXT_TCP_FULL_UNDO, "TcpExt", "TCPFullUndo")         \
+    X(TCPEXT_TCP_OFO_MERGE, "TcpExt", "TCPOFOMerge")         \
+    X(TCPEXT_DELAYED_ACK_LOST, "TcpExt", "DelayedACKLost")   \
     X(TCPEXT_TCP_SACK_REORDER, "TcpExt", "TCPSACKReorder")   \
     X(TCPEXT_TCP_ABORT_ON_DATA, "TcpExt", "TCPAbortOnData")  \
     X(TCPEXT_TCP_ABORT_ON_CLOSE, "TcpExt", "TCPAbortOnClose") \
@@ -84,7 +90,6 @@
     X(TCPEXT_TCP_ACK_COMPRESSED, "TcpExt", "TCPAckCompressed") \
     X(TCPEXT_PAWS_ACTIVE, "TcpExt", "PAWSActive")            \
     X(TCPEXT_TCP_BACKLOG_DROP, "TcpExt", "TCPBacklogDrop")   \
-    X(SYNACK_BAD_OPTIONS, "Synack", "BadTcpOptions")         \
     X(SYNACK_BAD_DATA_OFFSET, "Synack", "BadDataOffset")     \
     X(SYNACK_TRUNCATED_TCP, "Synack", "TruncatedTcpHeader")  \
     X(SYNACK_BAD_IP_VERSION, "Synack", "BadIpVersion")       \

@@ -3,7 +3,6 @@
  * sender (windows, congestion window, Nagle, FIN), retransmission, and the
  * ACK, RST and probe segments.
  */
-#include <stdlib.h>
 
 #include "internal.h"
 
@@ -102,7 +101,7 @@ void sk_xmit_tos(sk_stack *s, uint8_t tos, uint32_t daddr, uint16_t sport, uint1
     /* Linux's __tcp_transmit_skb counts OutSegs only for segments that
      * carry new sequence space or none; retransmissions go to RetransSegs. */
     if (!s->xmit_retrans)
-        sk_count(s, SK_C_TCP_OUT_SEGS);
+        s->counters[SK_C_TCP_OUT_SEGS] += s->xmit_pcount ? s->xmit_pcount : 1;
     sk_count(s, SK_C_IP_OUT_REQUESTS);
     if (flags & SK_TH_RST)
         sk_count(s, SK_C_TCP_OUT_RSTS);
@@ -244,24 +243,6 @@ uint16_t sk_select_window(sk_stack *s, sk_tcb *t)
 /* Segments of a connection                                             */
 /* ------------------------------------------------------------------ */
 
-/* SACK blocks for the out-of-order queue, most recent first as RFC 2018
- * §4 asks; we approximate "most recent" by ascending order. */
-static uint8_t fill_sack(const sk_tcb *t, sk_sack_block *out, uint8_t max)
-{
-    uint8_t n = 0;
-    for (const sk_ooo_seg *o = t->ooo; o && n < max; o = o->next) {
-        uint32_t start = o->seq, end = o->seq + o->len;
-        if (n && out[n - 1].end == start) {
-            out[n - 1].end = end;
-            continue;
-        }
-        out[n].start = start;
-        out[n].end = end;
-        n++;
-    }
-    return n;
-}
-
 static size_t conn_options(sk_stack *s, sk_tcb *t, uint8_t *buf, bool with_sack)
 {
     sk_out_opts o = {0};
@@ -270,8 +251,9 @@ static size_t conn_options(sk_stack *s, sk_tcb *t, uint8_t *buf, bool with_sack)
         o.ts_val = sk_tcp_time_ms(s) + t->ts_off;
         o.ts_ecr = t->ts_recent;
     }
-    if (with_sack && (t->flags & SK_F_SACK_OK) && t->ooo)
-        o.sack_count = fill_sack(t, o.sack, o.ts ? 3 : 4);
+    /* Three blocks fit beside a timestamp, four without (RFC 2018 §3). */
+    if (with_sack && (t->flags & SK_F_SACK_OK) && (t->ooo || t->rx_dsack_set))
+        o.sack_count = sk_rx_sack_fill(t, o.sack, o.ts ? 3 : 4);
     return sk_build_options(&o, buf);
 }
 
@@ -307,7 +289,7 @@ static void conn_xmit(sk_stack *s, sk_tcb *t, uint32_t seq, uint16_t flags, cons
         if (t->ecn & SK_ECN_DEMAND_CWR)
             flags |= SK_TH_ECE;
     }
-    t->segs_out++;
+    t->segs_out += s->xmit_pcount ? s->xmit_pcount : 1;
     sk_xmit_tos(s, tos, t->raddr, t->lport, t->rport, seq, ack, flags, win, opts, optlen, payload, plen);
 }
 
@@ -320,19 +302,25 @@ void sk_send_ack(sk_stack *s, sk_tcb *t)
  * rate-limited by tcp_challenge_ack_limit per second as Linux does. */
 void sk_send_challenge_ack(sk_stack *s, sk_tcb *t, bool syn)
 {
+    if (syn) {
+        /* tcp_validate_incoming's syn_challenge: counted whether or not
+         * the ACK is then sent, and an InErr on an established socket
+         * (tcp_rcv_established passes syn_inerr). */
+        if (t->state == SK_TCP_ESTABLISHED)
+            sk_count(s, SK_C_TCP_IN_ERRS);
+        sk_count(s, SK_C_TCPEXT_TCP_SYN_CHALLENGE);
+    }
     uint32_t sec = (uint32_t)(s->now / SK_NSEC_PER_SEC);
     if (sec != s->challenge_ack_sec) {
         s->challenge_ack_sec = sec;
         s->challenge_acks_this_sec = 0;
     }
-    if (s->challenge_acks_this_sec >= (uint32_t)s->cfg.tcp_challenge_ack_limit) {
-        sk_count(s, SK_C_TCPEXT_TCP_ACK_SKIPPED_CHALLENGE);
+    /* The host-wide limit drops the ACK silently: TCPACKSkippedChallenge
+     * is Linux's count for its per-socket out-of-window rate limit. */
+    if (s->challenge_acks_this_sec >= (uint32_t)s->cfg.tcp_challenge_ack_limit)
         return;
-    }
     s->challenge_acks_this_sec++;
     sk_count(s, SK_C_TCPEXT_TCP_CHALLENGE_ACK);
-    if (syn)
-        sk_count(s, SK_C_TCPEXT_TCP_SYN_CHALLENGE);
     sk_send_ack(s, t);
 }
 
@@ -493,7 +481,7 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
          * keeps, sized once for the largest segment: no allocation per
          * segment. */
         if (len > s->seg_scratch_cap) {
-            uint8_t *nb = realloc(s->seg_scratch, len);
+            uint8_t *nb = sk_realloc(s, s->seg_scratch, len);
             if (!nb)
                 return;
             s->seg_scratch = nb;
@@ -512,27 +500,35 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
     if (fin)
         flags |= SK_TH_FIN;
     bool retrans = seq_lt(seq, t->snd_nxt);
+    uint32_t pkts = len > t->mss ? (len + t->mss - 1) / t->mss : 1;
     if (retrans) {
-        sk_count(s, SK_C_TCP_RETRANS_SEGS);
-        t->total_retrans++;
+        s->counters[SK_C_TCP_RETRANS_SEGS] += pkts;
+        t->total_retrans += pkts;
         t->bytes_retrans += len;
         if (!t->retrans_stamp)
             t->retrans_stamp = sk_stamp_now(s);
     } else if (len) {
-        sk_count(s, SK_C_TCPEXT_TCP_ORIG_DATA_SENT);
+        s->counters[SK_C_TCPEXT_TCP_ORIG_DATA_SENT] += pkts;
     }
     if (len) {
         if (t->snd_una == t->snd_nxt)
             sk_cc_tx_start(s, t); /* Linux's CA_EVENT_TX_START */
-        t->data_segs_out++;
+        t->data_segs_out += pkts; /* tcp_skb_pcount, as Linux */
         t->bytes_sent += len;
         t->last_data_sent = sk_stamp_now(s);
     }
     s->xmit_retrans = retrans;
+    s->xmit_pcount = (uint16_t)pkts;
     conn_xmit(s, t, seq, flags, buf, len);
     s->xmit_retrans = false;
+    s->xmit_pcount = 0;
     if (s->xmit_failed && !retrans)
         return; /* local congestion: the data stays unsent (Linux tcp_write_xmit) */
+    if (retrans && !s->xmit_failed && s->rtx_mib != SK_RTX_MIB_NONE) {
+        /* Counted per packet (tcp_skb_pcount) once sent. */
+        s->counters[s->rtx_mib == SK_RTX_MIB_FAST ? SK_C_TCPEXT_TCP_FAST_RETRANS
+                                                  : SK_C_TCPEXT_TCP_SLOW_START_RETRANS] += pkts;
+    }
     if (len)
         sk_cc_sent(s, t, seq, len, retrans);
     uint32_t end = seq + len + (fin ? 1 : 0);
@@ -715,7 +711,9 @@ static bool retransmit_lost(sk_stack *s, sk_tcb *t)
             return false;
         if (seq_gt(t->rtx_nxt + len, t->snd_una + t->snd_wnd) && len)
             return false;
+        s->rtx_mib = SK_RTX_MIB_SLOW_START;
         send_data_segment(s, t, t->rtx_nxt, len, fin, false);
+        s->rtx_mib = SK_RTX_MIB_NONE;
         t->rtx_nxt += len + (fin ? 1 : 0);
     }
     if (!seq_lt(t->rtx_nxt, t->snd_nxt))
@@ -739,7 +737,9 @@ static bool retransmit_holes(sk_stack *s, sk_tcb *t)
             uint32_t data_end = t->snd_una + t->sndq.len;
             bool fin = seq_gt(end, data_end);
             uint32_t len = (fin ? data_end : end) - seq;
+            s->rtx_mib = (t->flags & SK_F_LOSS_RECOVERY) ? SK_RTX_MIB_SLOW_START : SK_RTX_MIB_FAST;
             send_data_segment(s, t, seq, len, fin, false);
+            s->rtx_mib = SK_RTX_MIB_NONE;
             if (s->xmit_failed)
                 return false;
         }
@@ -760,7 +760,9 @@ static bool retransmit_holes(sk_stack *s, sk_tcb *t)
         bool fin = (t->flags & SK_F_FIN_SENT) && start + len == data_end && seq_gt(t->snd_nxt, data_end);
         if (!len && !fin)
             return true;
+        s->rtx_mib = (t->flags & SK_F_LOSS_RECOVERY) ? SK_RTX_MIB_SLOW_START : SK_RTX_MIB_FAST;
         send_data_segment(s, t, start, len, fin, false);
+        s->rtx_mib = SK_RTX_MIB_NONE;
         if (s->xmit_failed)
             return false;
         t->high_rxt = start + len + (fin ? 1 : 0);
@@ -960,6 +962,8 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
 /* Linux's tcp_write_wakeup(), the persist timer's probe: one segment of
  * whatever unsent data the window takes — cut to fit a window smaller than
  * a segment, past cwnd — with PSH; else a bare probe one below SND.UNA. */
+/* Linux's tcp_write_wakeup(): new data if the window has room for some,
+ * else a window probe (tcp_xmit_probe_skb, counted as TCPWinProbe). */
 void sk_write_wakeup(sk_stack *s, sk_tcb *t)
 {
     uint32_t data_end = t->snd_una + t->sndq.len;
@@ -974,6 +978,7 @@ void sk_write_wakeup(sk_stack *s, sk_tcb *t)
         send_data_segment(s, t, t->snd_nxt, len, false, true);
         return;
     }
+    sk_count(s, SK_C_TCPEXT_TCP_WIN_PROBE);
     sk_send_probe(s, t);
 }
 

@@ -12,7 +12,6 @@
  * per segment on arrival and released in proportion to what is read.
  * Out-of-order segments keep their own truesize (sk_ooo_seg.truesize). */
 
-#include <stdlib.h>
 
 #include "internal.h"
 
@@ -160,7 +159,7 @@ static bool prune_ofo(sk_stack *s, sk_tcb *t, uint32_t in_seq)
             break;
         *last = NULL;
         goal -= o->truesize;
-        free(o);
+        sk_free(s, o);
         pruned = true;
         if (!t->ooo || goal <= 0) {
             if (can_ingest(t))
@@ -280,7 +279,7 @@ static sk_tcb_ext *rcv_space_state(sk_stack *s, sk_tcb *t)
         uint32_t init = SK_TCP_INIT_CWND * (uint32_t)t->advmss;
         if (t->bytes_received <= init && t->bytes_received <= t->rcv_wnd)
             return NULL;
-        x = sk_tcb_ext_get(t);
+        x = sk_tcb_ext_get(s, t);
         if (!x)
             return NULL; /* no memory: the buffer keeps its size */
         uint32_t space = t->rcv_ssthresh < t->rcv_wnd ? t->rcv_ssthresh : t->rcv_wnd;

@@ -4,7 +4,6 @@
  * (connect() after completion, send() on a reset socket, close() with
  * unread data) the comment names the kernel function being matched.
  */
-#include <stdlib.h>
 
 #include "internal.h"
 
@@ -21,7 +20,7 @@ int sk_socket(sk_stack *s)
     t->laddr = 0;
     int fd = sk_fd_install(s, t);
     if (fd < 0)
-        free(t);
+        sk_free(s, t);
     return fd;
 }
 
@@ -129,13 +128,13 @@ int sk_listen(sk_stack *s, int fd, int backlog)
      * coexist with a listener (Linux re-checks in inet_csk_get_port). */
     if (b->refs > 1)
         return -EADDRINUSE;
-    sk_listen_queue *q = calloc(1, sizeof(*q));
+    sk_listen_queue *q = sk_calloc(s, 1, sizeof(*q));
     if (!q)
         return -ENOBUFS;
     q->syn_mask = 15;
-    q->syn_buckets = calloc(q->syn_mask + 1, sizeof(*q->syn_buckets));
+    q->syn_buckets = sk_calloc(s, q->syn_mask + 1, sizeof(*q->syn_buckets));
     if (!q->syn_buckets) {
-        free(q);
+        sk_free(s, q);
         return -ENOBUFS;
     }
     q->backlog = bl;
@@ -417,7 +416,7 @@ static void chrono_idle_check(const sk_stack *s, sk_tcb *t)
 void sk_rwnd_chrono(sk_stack *s, sk_tcb *t, bool limited)
 {
     if (limited && !(t->sndstate & SK_SND_LIMITED)) {
-        sk_tcb_ext *x = sk_tcb_ext_get(t);
+        sk_tcb_ext *x = sk_tcb_ext_get(s, t);
         if (x)
             chrono_run(s, t, &x->rwnd_limited_mark, SK_SND_RWND, true);
     } else if (!limited && t->ext) {
@@ -552,7 +551,7 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
     /* MSG_EOR needs room to note the record end before any byte is
      * queued, so that a write that succeeds always ends its record. */
     bool eor = (flags & SK_MSG_EOR) != 0;
-    if (eor && !sk_eor_reserve(t))
+    if (eor && !sk_eor_reserve(s, t))
         return -ENOBUFS;
     uint32_t saved = t->flags;
     if (more)
@@ -588,7 +587,7 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
         }
         size_t want = len - done;
         uint32_t n = want < goal - tail_len ? (uint32_t)want : goal - tail_len;
-        if (!sk_ring_reserve(&t->sndq, t->sndq.len + n)) {
+        if (!sk_ring_reserve(s, &t->sndq, t->sndq.len + n)) {
             if (!done)
                 done = (size_t)-1;
             break;
@@ -687,7 +686,7 @@ ssize_t sk_recv(sk_stack *s, int fd, void *buf, size_t len, int flags)
         if (!(flags & SK_MSG_PEEK)) {
             uint32_t before = t->rcvq.len;
             sk_ring_consume(&t->rcvq, n);
-            sk_ring_drained(&t->rcvq);
+            sk_ring_drained(s, &t->rcvq);
             sk_rcvq_uncharge(t, n, before);
             sk_rcv_space_adjust(s, t); /* tcp_recvmsg_locked, before tcp_cleanup_rbuf */
             window_update_after_read(s, t);
@@ -771,7 +770,7 @@ int sk_shutdown(sk_stack *s, int fd, int how)
     case SK_TCP_SYN_SENT:
         /* Linux's tcp_disconnect() of a connecting socket: no RST. */
         t->flags &= ~SK_F_CONNECTING;
-        sk_tcb_done(s, t, "shutdown()");
+        sk_tcb_close(s, t, "shutdown()");
         t->flags &= ~(SK_F_SHUT_RD | SK_F_SHUT_WR | SK_F_FIN_RCVD);
         return 0;
     default:
@@ -821,37 +820,44 @@ int sk_close(sk_stack *s, int fd)
         sk_tcb_free(s, t);
         return 0;
     }
-    bool unread = t->rcvq.len != 0 || t->ooo != NULL;
+    /* Linux's __tcp_close() looks at the receive queue only: data held
+     * out of order was never readable, so it forces no reset. */
+    bool unread = t->rcvq.len != 0;
     t->flags |= SK_F_ORPHAN;
     s->orphans++;
 
-    if (t->state == SK_TCP_SYN_SENT) {
-        /* tcp_close_state(SYN_SENT) is CLOSED: the attempt just stops. */
-        sk_tcb_done(s, t, "close()");
-        return 0;
-    }
     if (unread) {
         /* RFC 2525 §2.17, as Linux: data the application never read is
          * lost, so the peer must not believe it was delivered. */
         sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_CLOSE);
         sk_send_active_rst(s, t);
-        sk_tcb_done(s, t, "close() with unread data");
+        sk_tcb_close(s, t, "close() with unread data");
         return 0;
     }
     if ((t->flags & SK_F_LINGER) && sk_linger_s(t) == 0) {
-        /* SO_LINGER {1, 0}: abort.  Linux's tcp_disconnect() resets any
-         * synchronized connection and counts it as TCPAbortOnData. */
-        if (t->state != SK_TCP_CLOSE) {
-            sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
+        /* SO_LINGER {1, 0}: abort, counted as TCPAbortOnData in every
+         * state.  Linux's tcp_disconnect() resets only a connection the
+         * peer knows of (tcp_need_reset), or one closing with data unsent. */
+        bool unsent = t->sndq.len && seq_lt(t->snd_nxt, t->snd_una + t->sndq.len);
+        bool need_reset = t->state == SK_TCP_ESTABLISHED || t->state == SK_TCP_CLOSE_WAIT ||
+                          t->state == SK_TCP_FIN_WAIT1 || t->state == SK_TCP_FIN_WAIT2 ||
+                          t->state == SK_TCP_SYN_RECV ||
+                          (unsent && (t->state == SK_TCP_CLOSING || t->state == SK_TCP_LAST_ACK));
+        sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
+        if (need_reset)
             sk_send_active_rst(s, t);
-        }
-        sk_tcb_done(s, t, "close() with SO_LINGER 0");
+        sk_tcb_close(s, t, "close() with SO_LINGER 0");
+        return 0;
+    }
+    if (t->state == SK_TCP_SYN_SENT) {
+        /* tcp_close_state(SYN_SENT) is CLOSED: the attempt just stops. */
+        sk_tcb_close(s, t, "close()");
         return 0;
     }
     if (s->orphans > (uint32_t)s->cfg.tcp_max_orphans) {
         sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_MEMORY);
         sk_send_active_rst(s, t);
-        sk_tcb_done(s, t, "too many orphans");
+        sk_tcb_close(s, t, "too many orphans");
         return 0;
     }
     if (!(t->flags & SK_F_SHUT_WR) && close_state(s, t, "close()"))
@@ -863,7 +869,7 @@ int sk_close(sk_stack *s, int fd)
         if (t->fin_timeout_s == -2) {
             sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_LINGER);
             sk_send_active_rst(s, t);
-            sk_tcb_done(s, t, "close() with TCP_LINGER2 < 0");
+            sk_tcb_close(s, t, "close() with TCP_LINGER2 < 0");
             return 0;
         }
         int tmo = t->fin_timeout_s >= 0 ? t->fin_timeout_s : s->cfg.tcp_fin_timeout;
@@ -911,7 +917,7 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
                 return -EINVAL;
             struct sk_linger lg;
             memcpy(&lg, val, sizeof(lg));
-            sk_tcb_ext *x = sk_tcb_ext_get(t);
+            sk_tcb_ext *x = sk_tcb_ext_get(s, t);
             if (!x)
                 return -ENOMEM;
             if (lg.l_onoff)
@@ -1039,7 +1045,7 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
     case SK_TCP_NOTSENT_LOWAT:
         if (!v && !t->ext)
             return 0; /* the default already: no ext needed */
-        if (!sk_tcb_ext_get(t))
+        if (!sk_tcb_ext_get(s, t))
             return -ENOMEM;
         t->ext->notsent_lowat = (uint32_t)v;
         sk_notify(s, t);

@@ -67,6 +67,7 @@ void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
     ti->tcpi_advmss = t->advmss;
     ti->tcpi_reordering = r ? r->reordering : (uint32_t)s->cfg.tcp_reordering;
     ti->tcpi_reord_seen = r ? r->reord_seen : 0;
+    ti->tcpi_dsack_dups = r ? r->dsack_dups : 0;
     ti->tcpi_rcv_space = sk_rcvq_space(t);
     ti->tcpi_total_retrans = t->total_retrans;
     ti->tcpi_bytes_acked = t->bytes_acked;

@@ -1,5 +1,5 @@
 /*
- * The in-memory wire (see include/synack/memwire.h).
+ * The in-memory wire (see include/synack-io/memwire.h).
  *
  * Datagrams in flight sit in a binary min-heap keyed by (arrival time,
  * sequence number): the sequence number breaks ties so datagrams due at
@@ -10,7 +10,7 @@
  * small PRNG so impairments are drawn from the wire's seed, independent
  * of the stacks' randomness.
  */
-#include "synack/memwire.h"
+#include "synack-io/memwire.h"
 
 #include <stdio.h>
 #include <stdlib.h>

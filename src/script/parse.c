@@ -199,6 +199,11 @@ static bool parse_time_value(parser *p, bool *relative, int64_t *usecs)
         expected(p, "a time in seconds");
         return false;
     }
+    if (t->usecs_out_of_range) {
+        fail_at(p, t->line, t->col, "time %s out of range (more than %llu seconds)", t->text,
+                (unsigned long long)SK_LEX_MAX_TIME_SECS);
+        return false;
+    }
     *usecs = t->usecs;
     sk_token tok;
     sk_lex_next(&p->lx, &tok);
@@ -717,6 +722,11 @@ static bool parse_event(parser *p)
             expected(p, "the end time of a blocking call");
             return false;
         }
+        if (t->usecs_out_of_range) {
+            fail_at(p, t->line, t->col, "time %s out of range (more than %llu seconds)", t->text,
+                    (unsigned long long)SK_LEX_MAX_TIME_SECS);
+            return false;
+        }
         ev->syscall.end_usecs = t->usecs;
         sk_lex_next(&p->lx, &tok);
         t = sk_lex_peek(&p->lx);
@@ -772,6 +782,10 @@ sk_script *sk_script_parse(const char *path, const char *text, size_t len, char 
     p.err = err && errlen ? err : dummy;
     p.errlen = err && errlen ? errlen : sizeof(dummy);
     p.err[0] = 0;
+    if (len > SK_SCRIPT_MAX_BYTES) {
+        snprintf(p.err, p.errlen, "%s: script larger than %u bytes", p.path, SK_SCRIPT_MAX_BYTES);
+        return NULL;
+    }
     p.script = calloc(1, sizeof(*p.script));
     if (!p.script) {
         snprintf(p.err, p.errlen, "%s: out of memory", p.path);
@@ -816,26 +830,23 @@ sk_script *sk_script_parse_file(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 65536, len = 0;
+    /* Reads at most one byte past the limit: enough to know it is over. */
+    size_t cap = SK_SCRIPT_MAX_BYTES + 1, len = 0;
     char *buf = malloc(cap);
-    while (buf) {
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (len < cap)
-            break;
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
+    if (buf) {
+        size_t n;
+        while (len < cap && (n = fread(buf + len, 1, cap - len, f)) > 0)
+            len += n;
     }
     bool read_error = ferror(f);
     fclose(f);
     if (!buf || read_error) {
         snprintf(err, errlen, "%s: %s", path, buf ? "read error" : "out of memory");
+        free(buf);
+        return NULL;
+    }
+    if (len > SK_SCRIPT_MAX_BYTES) {
+        snprintf(err, errlen, "%s: script larger than %u bytes", path, SK_SCRIPT_MAX_BYTES);
         free(buf);
         return NULL;
     }

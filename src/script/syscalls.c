@@ -352,6 +352,7 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
     int64_t res = 0;
     bool started = p->started;
     p->started = true;
+    p->in_flight = false;
     switch (p->op) {
     case SK_OP_NONE: return true;
     case SK_OP_ACCEPT: {
@@ -360,7 +361,11 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
             break;
         }
         sk_endpoint peer;
+        r->call = p;
         int h = r->be->accept(r, f->handle, &peer);
+        r->call = NULL;
+        if (p->in_flight)
+            return false;
         if (h == -SK_EAGAIN && !final)
             return false;
         if (h >= 0) {
@@ -379,7 +384,11 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
             break;
         }
         sk_endpoint remote = {.addr = r->remote_ip, .port = SK_RUN_REMOTE_PORT};
+        r->call = p;
         int c = r->be->connect(r, f->handle, &remote);
+        r->call = NULL;
+        if (p->in_flight)
+            return false;
         if ((c == -SK_EALREADY || c == -SK_EINPROGRESS) && !final)
             return false;
         res = c == -SK_EISCONN ? 0 : c;
@@ -390,7 +399,11 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
             res = -SK_EBADF;
             break;
         }
+        r->call = p;
         res = do_recv(r, f, p->len, p->flags);
+        r->call = NULL;
+        if (p->in_flight)
+            return false;
         if (res == -SK_EAGAIN && !final)
             return false;
         if (res >= 0 && strcmp(sc->name, "recvmsg") == 0 && !check_recvmsg_control(r, sc, f))
@@ -405,14 +418,18 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
          * the socket is writable as poll() reports it (Linux's
          * sk_stream_is_writeable: free space >= half what is queued), not
          * by every byte acknowledged. */
-        if (started && !final) {
+        if (started && !final && !p->threaded) {
             int fd = p->fd, want = SK_POLLOUT, got = 0;
             r->be->poll(r, &fd, &want, &got, 1);
             if (!(got & SK_POLLOUT))
                 return false;
         }
         while (p->done < p->len) {
+            r->call = p;
             int64_t n = do_send(r, f, p->len - p->done, p->flags);
+            r->call = NULL;
+            if (p->in_flight)
+                return false;
             if (n > 0) {
                 p->done += (size_t)n;
                 continue;
@@ -430,9 +447,13 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
     case SK_OP_POLL: {
         int revents[64];
         size_t count;
+        r->call = p;
         int n = run_poll(r, arg(sc, 0), revents, 64, &count);
+        r->call = NULL;
         if (n < 0)
             return true;
+        if (p->in_flight)
+            return false;
         if (n == 0 && !final && r->now < p->timeout_at)
             return false;
         r->pending.op = SK_OP_NONE;
@@ -448,8 +469,13 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
         int n = 0;
         if (p->fd < 0 || p->fd >= SK_RUN_MAX_FDS || r->fds[p->fd].kind != SK_FD_EPOLL)
             n = -SK_EBADF;
-        else
+        else {
+            r->call = p;
             n = r->be->epoll_wait(r, p->fd, (int)maxev, &events, &data);
+            r->call = NULL;
+            if (p->in_flight)
+                return false;
+        }
         if (n == 0 && !final && r->now < p->timeout_at)
             return false;
         r->pending.op = SK_OP_NONE;
@@ -460,10 +486,12 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
 complete:
     r->pending.op = SK_OP_NONE;
     check_result(r, sc, res);
-timing:
-    if (!r->done && (r->now + r->tolerance < p->expect_end || r->now > p->give_up))
+timing:;
+    /* A call made on a thread of its own returned when that thread says. */
+    sk_time_ns end = p->returned_at ? p->returned_at : r->now;
+    if (!r->done && (end + r->tolerance < p->expect_end || end > p->give_up))
         sk_run_fail(r, "%s() expected to return at %.6f, returned at %.6f", sc->name,
-                    (double)(int64_t)(p->expect_end - r->base) / 1e9, (double)(int64_t)(r->now - r->base) / 1e9);
+                    (double)(int64_t)(p->expect_end - r->base) / 1e9, (double)(int64_t)(end - r->base) / 1e9);
     return true;
 }
 
@@ -882,12 +910,23 @@ void sk_run_syscall(sk_runner *r, const sk_script_event *ev, int64_t start_usecs
             return;
         }
         sk_endpoint remote = {.addr = r->remote_ip, .port = SK_RUN_REMOTE_PORT};
+        sk_run_pending p = {.op = SK_OP_CONNECT, .ev = ev, .fd = (int)fd, .expect_end = expect_end,
+                            .give_up = expect_end + r->tolerance, .timeout_at = SK_TIME_NEVER};
+        r->call = &p;
         int c = r->be->connect(r, f->handle, &remote);
-        if (c == -SK_EINPROGRESS && !f->nonblock) {
-            sk_run_pending p = {.op = SK_OP_CONNECT, .ev = ev, .fd = (int)fd, .expect_end = expect_end,
-                                .give_up = expect_end + r->tolerance, .timeout_at = SK_TIME_NEVER};
+        r->call = NULL;
+        if (p.in_flight || (c == -SK_EINPROGRESS && !f->nonblock)) {
+            p.started = true;
             r->pending = p;
             sk_run_pending_poll(r);
+        } else if (p.threaded) {
+            /* Returned at once on packetdrill's system-call thread: checked
+             * as a blocking call is, at the time that thread read. */
+            int64_t res = c == -SK_EISCONN ? 0 : c;
+            if (check_result(r, sc, res) && (p.returned_at + r->tolerance < p.expect_end || p.returned_at > p.give_up))
+                sk_run_fail(r, "%s() expected to return at %.6f, returned at %.6f", sc->name,
+                            (double)(int64_t)(p.expect_end - r->base) / 1e9,
+                            (double)(int64_t)(p.returned_at - r->base) / 1e9);
         } else {
             check_result(r, sc, c);
         }
