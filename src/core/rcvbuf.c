@@ -12,7 +12,6 @@
  * per segment on arrival and released in proportion to what is read.
  * Out-of-order segments keep their own truesize (sk_ooo_seg.truesize). */
 
-
 #include "internal.h"
 
 /* The per-skb figures of the send side (socket.c) apply here too:
