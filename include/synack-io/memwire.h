@@ -35,6 +35,13 @@ typedef struct sk_link_params {
                            reorder_delay so later ones overtake it         */
     sk_time_ns reorder_delay; /* 0 means 3 × delay + 1 ms                  */
     uint16_t mtu;       /* datagrams larger than this are dropped; 0 = none */
+    /* A bottleneck: datagrams leave one after another at rate_bps (each
+     * takes len * 8 / rate_bps to serialize) before the propagation
+     * delay; 0 = infinitely fast.  queue_bytes bounds the bytes waiting
+     * for the transmitter (a drop-tail queue, drops seen as LOST);
+     * 0 = unbounded. */
+    uint64_t rate_bps;
+    uint32_t queue_bytes;
 } sk_link_params;
 
 /* What the tap sees: every datagram put on the wire, and what became of it. */

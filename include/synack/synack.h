@@ -204,6 +204,7 @@ SK_EXPORT sk_time_ns sk_now(const sk_stack *stack);
 #define SK_SO_LINGER 13
 #define SK_SO_REUSEPORT 15
 #define SK_SO_RCVLOWAT 18
+#define SK_SO_MEMINFO 55 /* uint32_t[SK_MEMINFO_VARS], Linux's order (sock_diag.h) */
 #define SK_SO_ZEROCOPY 60 /* accepted; synack copies (there is no kernel boundary to avoid) */
 
 #define SK_TCP_NODELAY 1
@@ -221,6 +222,21 @@ SK_EXPORT sk_time_ns sk_now(const sk_stack *stack);
 #define SK_TCP_CONGESTION 13
 #define SK_TCP_USER_TIMEOUT 18
 #define SK_TCP_NOTSENT_LOWAT 25
+#define SK_TCP_INQ 36 /* also the cmsg type TCP_CM_INQ; see sk_inq_hint */
+
+/* SO_MEMINFO's figures (Linux's SK_MEMINFO_*), as `ss -m` prints them. */
+enum {
+    SK_MEMINFO_RMEM_ALLOC, /* r: truesize of queued received data */
+    SK_MEMINFO_RCVBUF,     /* rb */
+    SK_MEMINFO_WMEM_ALLOC, /* t: in transmission below TCP (0: synack hands datagrams over at once) */
+    SK_MEMINFO_SNDBUF,     /* tb */
+    SK_MEMINFO_FWD_ALLOC,  /* f: 0, synack reserves no memory ahead */
+    SK_MEMINFO_WMEM_QUEUED, /* w: truesize of the send queue */
+    SK_MEMINFO_OPTMEM,     /* o */
+    SK_MEMINFO_BACKLOG,    /* bl */
+    SK_MEMINFO_DROPS,      /* d */
+    SK_MEMINFO_VARS
+};
 
 #define SK_SHUT_RD 0
 #define SK_SHUT_WR 1
@@ -372,6 +388,11 @@ SK_EXPORT int sk_poll(sk_stack *s, int fd);
 SK_EXPORT int sk_state(sk_stack *s, int fd);
 /* Bytes readable now (SIOCINQ), or -EBADF. */
 SK_EXPORT int sk_inq(sk_stack *s, int fd);
+/* The TCP_CM_INQ value recvmsg would attach after a read on a socket
+ * with TCP_INQ set (Linux's tcp_inq_hint): bytes still to read, counting
+ * a received FIN as one, so a reader learns of the end without another
+ * call. */
+SK_EXPORT int sk_inq_hint(sk_stack *s, int fd);
 /* Bytes queued and not yet acknowledged (SIOCOUTQ), or -EBADF. */
 SK_EXPORT int sk_outq(sk_stack *s, int fd);
 
@@ -439,6 +460,7 @@ typedef struct sk_sock_info {
     bool orphan;
     char cong[16];        /* congestion control (TCP_CONGESTION), "" if none */
     struct sk_tcp_info info;
+    uint32_t meminfo[SK_MEMINFO_VARS]; /* SO_MEMINFO (ss -m); zero for requests and TIME_WAIT */
 } sk_sock_info;
 
 typedef void (*sk_sock_visit_fn)(void *ctx, const sk_sock_info *info);

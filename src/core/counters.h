@@ -77,6 +77,11 @@
     X(TCPEXT_TCP_FROM_ZERO_WINDOW_ADV, "TcpExt", "TCPFromZeroWindowAdv") \
     X(TCPEXT_TCP_ZERO_WINDOW_DROP, "TcpExt", "TCPZeroWindowDrop") \
     X(TCPEXT_TCP_RCV_Q_DROP, "TcpExt", "TCPRcvQDrop")        \
+    X(TCPEXT_PRUNE_CALLED, "TcpExt", "PruneCalled")          \
+    X(TCPEXT_RCV_PRUNED, "TcpExt", "RcvPruned")              \
+    X(TCPEXT_OFO_PRUNED, "TcpExt", "OfoPruned")              \
+    X(TCPEXT_TCP_RCV_COLLAPSED, "TcpExt", "TCPRcvCollapsed") \
+    X(TCPEXT_BEYOND_WINDOW, "TcpExt", "BeyondWindow")        \
     X(TCPEXT_TCP_REQ_Q_FULL_DO_COOKIES, "TcpExt", "TCPReqQFullDoCookies") \
     X(TCPEXT_TCP_REQ_Q_FULL_DROP, "TcpExt", "TCPReqQFullDrop") \
     X(TCPEXT_TCP_TIME_WAIT_OVERFLOW, "TcpExt", "TCPTimeWaitOverflow") \

@@ -241,6 +241,7 @@ static void init_transfer(sk_stack *s, sk_tcb *t)
 {
     if (!t->rcv_ssthresh || t->rcv_ssthresh > t->rcv_wnd)
         t->rcv_ssthresh = t->rcv_wnd;
+    sk_rcvbuf_established(s, t);
     sk_cc_init(s, t);
     sk_sndbuf_established(s, t);
     t->rcv_mss = t->advmss < SK_TCP_MSS_DEFAULT ? t->advmss : SK_TCP_MSS_DEFAULT;
@@ -378,23 +379,10 @@ static void event_data_recv(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     ecn_check_ce(t, seg);
 }
 
-static void grow_window(sk_stack *s, sk_tcb *t, uint32_t len)
-{
-    /* Linux's tcp_grow_window: each full-sized segment may raise the
-     * advertised ceiling by two segments, up to the clamp. */
-    (void)len;
-    uint32_t space = sk_receive_space(t) / 2;
-    if (t->rcv_ssthresh < t->window_clamp && t->rcv_ssthresh < space) {
-        uint32_t incr = 2u * t->advmss;
-        t->rcv_ssthresh += incr;
-        if (t->rcv_ssthresh > t->window_clamp)
-            t->rcv_ssthresh = t->window_clamp;
-    }
-}
-
 static bool process_fin(sk_stack *s, sk_tcb *t);
 
-static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data, uint32_t len, bool fin)
+static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data, uint32_t len, bool fin,
+                       uint32_t truesize)
 {
     /* The whole segment, FIN included, is what the SACK block reports
      * (Linux's seq..end_seq in tcp_data_queue_ofo). */
@@ -454,6 +442,8 @@ static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data
     }
     o->seq = seq;
     o->len = len;
+    /* A segment cut against its neighbours still occupies its whole skb. */
+    o->truesize = truesize;
     o->fin = fin;
     memcpy(o->data, data, len);
     o->next = *pp;
@@ -487,6 +477,7 @@ static bool ooo_drain(sk_stack *s, sk_tcb *t)
                 continue;
             }
             sk_ring_write(&t->rcvq, o->data + skip, n);
+            sk_rcvq_charge(t, o->truesize);
             t->rcv_nxt += n;
         }
         if (o->fin && skip <= o->len)
@@ -530,8 +521,6 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     }
     if (len) {
         t->data_segs_in++;
-        if (len > t->rcv_mss)
-            t->rcv_mss = (uint16_t)(len < t->advmss ? len : t->advmss);
     }
     if (seq_lt(seq, t->rcv_nxt)) {
         /* Its head we had already: a D-SACK for that part (tcp_data_queue). */
@@ -541,29 +530,54 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         data += cut;
         len -= cut;
     }
+    /* Linux's tcp_data_queue(): the sequence check let in a segment that
+     * starts inside the window, and one reaching past it only into an
+     * empty receive queue; it is kept whole if memory allows, never cut
+     * at the window's right edge. */
     uint32_t win = rcv_window(t);
-    if (seq_gt(seq + len, t->rcv_nxt + win)) {
-        /* Data past the window's right edge is not ours to keep. */
-        uint32_t keep = t->rcv_nxt + win - seq;
-        if ((int32_t)keep < 0)
-            keep = 0;
-        if (keep < len) {
-            len = keep;
-            fin = false;
-        }
-        if (win == 0 && seq == t->rcv_nxt && seg->payload_len) {
-            sk_count(s, SK_C_TCPEXT_TCP_ZERO_WINDOW_DROP);
+    uint32_t truesize = sk_rcv_truesize((uint32_t)seg->payload_len);
+    if (seq != t->rcv_nxt) {
+        if (!seq_lt(seq, t->rcv_nxt + win)) {
+            /* Out of window (tcp_data_queue's out_of_window path). */
+            enter_quickack(t, SK_TCP_MAX_QUICKACKS);
             t->flags |= SK_F_ACK_NOW;
             return true;
         }
-    }
-    if (seq != t->rcv_nxt) {
         /* Out of order: keep it and ACK at once so the sender's dupack
          * and SACK machinery work (RFC 5681 §4.2, RFC 2018). */
         ecn_check_ce(t, seg); /* as tcp_data_queue_ofo */
-        ooo_insert(s, t, seq, data, len, fin);
+        if (!sk_rmem_schedule(s, t, seq, len, truesize)) {
+            /* tcp_data_queue_ofo(): dropped for memory before any ACK
+             * is scheduled, so none goes out. */
+            sk_count(s, SK_C_TCPEXT_TCP_OFO_DROP);
+            return true;
+        }
+        t->flags |= SK_F_ACK_NOW;
+        ooo_insert(s, t, seq, data, len, fin, truesize);
+        /* tcp_data_queue_ofo(): out-of-order data grows the window as
+         * in-order data does, except without SACK, where the sender
+         * needs the duplicate ACKs unchanged to retransmit. */
+        if (t->flags & SK_F_SACK_OK)
+            sk_grow_window(s, t, len, truesize);
+        return true;
+    }
+    if (win == 0 && len) {
+        /* A bare FIN still gets in (it costs no memory); data does not. */
+        sk_count(s, SK_C_TCPEXT_TCP_ZERO_WINDOW_DROP);
+        enter_quickack(t, SK_TCP_MAX_QUICKACKS);
         t->flags |= SK_F_ACK_NOW;
         return true;
+    }
+    if ((len || fin) && !sk_rmem_schedule(s, t, seq, len, truesize)) {
+        /* tcp_data_queue(): out of memory, the segment is dropped unless
+         * the queue is empty or it carries no data (a bare FIN), in which
+         * case it is taken regardless (sk_forced_mem_schedule) so the
+         * connection cannot stall; either way the ACK goes out at once. */
+        t->flags |= SK_F_ACK_NOW;
+        if (t->rcvq.len && len) {
+            sk_count(s, SK_C_TCPEXT_TCP_RCV_Q_DROP);
+            return true;
+        }
     }
     if (len) {
         if (!sk_ring_reserve(s, &t->rcvq, t->rcvq.len + len)) {
@@ -571,10 +585,18 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             return true;
         }
         sk_ring_write(&t->rcvq, data, len);
+        sk_rcvq_charge(t, truesize);
         t->rcv_nxt += len;
         t->bytes_received += len;
+        /* tcp_measure_rcv_mss(), from tcp_event_data_recv: in-order
+         * data only, so out-of-order segments leave the estimate alone. */
+        if (seg->payload_len > t->rcv_mss)
+            t->rcv_mss = (uint16_t)(seg->payload_len < t->advmss ? seg->payload_len : t->advmss);
         event_data_recv(s, t, seg);
-        grow_window(s, t, len);
+        sk_rcv_rtt_on_data(s, t, seg, len);
+        /* tcp_event_data_recv(): segments of 128 bytes or more. */
+        if (seg->payload_len >= 128)
+            sk_grow_window(s, t, (uint32_t)seg->payload_len, truesize);
         bool had_ooo = t->ooo != NULL;
         if (had_ooo && ooo_drain(s, t))
             fin = true;
@@ -584,8 +606,16 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             t->flags |= SK_F_ACK_NOW; /* RFC 5681 §4.2: a filled hole is ACKed at once */
         sk_notify(s, t);
     }
-    if (fin)
-        return process_fin(s, t);
+    if (fin) {
+        if (!process_fin(s, t))
+            return false;
+        /* tcp_rcv_established() runs tcp_ack_snd_check() after the FIN
+         * too: data that came with it still draws an immediate ACK when
+         * more than a segment is unacknowledged. */
+        if (len)
+            ack_snd_check(s, t);
+        return true;
+    }
     if (len)
         ack_snd_check(s, t);
     return true;
@@ -1046,13 +1076,26 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
      * tcp_sequence: the segment must overlap the receive window). */
     uint32_t win = rcv_window(t);
     uint32_t end = seg->seq + seg_len(seg);
-    bool acceptable = !seq_lt(end, t->rcv_wup) && !seq_gt(seg->seq, t->rcv_nxt + win);
+    uint32_t limit = t->rcv_nxt + win;
+    bool acceptable = !seq_lt(end, t->rcv_wup);
+    /* Linux 6.17+ (tcp_sequence): a segment ending past the window is
+     * taken only into an empty receive queue (TCP_INVALID_END_SEQUENCE),
+     * unless only its FIN lies beyond, which is judged later; one
+     * starting past it never (TCP_INVALID_SEQUENCE).  Both count as
+     * BeyondWindow. */
+    bool beyond = false;
+    if (acceptable && seq_gt(end, limit) && seq_gt(end - !!(seg->flags & SK_TH_FIN), limit))
+        beyond = seq_gt(seg->seq, limit) || t->rcvq.len != 0;
+    if (beyond)
+        acceptable = false;
     if (!acceptable) {
         if (seg->flags & SK_TH_RST) {
             sk_count(s, SK_C_SYNACK_RST_IGNORED);
         } else if (seg->flags & SK_TH_SYN) {
             sk_send_challenge_ack(s, t, true);
         } else {
+            if (beyond)
+                sk_count(s, SK_C_TCPEXT_BEYOND_WINDOW);
             sk_count(s, SK_C_SYNACK_OUT_OF_WINDOW);
             send_dupack(s, t, seg);
         }

@@ -79,6 +79,7 @@ typedef struct sk_ooo_seg {
     struct sk_ooo_seg *next;
     uint32_t seq;
     uint32_t len;
+    uint32_t truesize; /* what Linux would charge this skb against sk_rcvbuf (rcvbuf.c) */
     bool fin; /* a FIN follows the last byte */
     uint8_t data[];
 } sk_ooo_seg;
@@ -182,6 +183,13 @@ typedef struct sk_tcb_ext {
     /* TCP_CHRONO_RWND_LIMITED, kept as busy_mark is; here because only a
      * connection the peer's window ever held back needs it. */
     uint32_t rwnd_limited_mark;
+    /* Receive-buffer autotuning (rcvbuf.c), Linux's rcvq_space and
+     * rcv_rtt_est: here because only a connection that receives data with
+     * autotuning on needs them.  Times are sk_us_now() values;
+     * rcv_rtt_us is scaled by 8 as Linux keeps it; rcvq_space 0 means
+     * not started. */
+    uint32_t rcvq_space, rcvq_seq, rcvq_time;
+    uint32_t rcv_rtt_us, rcv_rtt_seq, rcv_rtt_time, rcv_rtt_last_tsecr;
 } sk_tcb_ext;
 
 typedef struct sk_tcb {
@@ -248,6 +256,9 @@ typedef struct sk_tcb {
     int16_t fin_timeout_s; /* TCP_LINGER2, -1 = sysctl, -2 = reset instead (Linux caps it at 120) */
     uint8_t sndstate;      /* SK_SND_*: send-buffer wakeup and chrono state */
     uint8_t ecn;           /* SK_ECN_*: RFC 3168 state, Linux's tp->ecn_flags (fills a padding byte) */
+    /* Linux's sk_rmem_alloc for the in-order queue: the truesize of the
+     * skbs Linux would hold for rcvq's bytes (rcvbuf.c); fills padding. */
+    uint32_t rcvq_truesize;
 
     sk_ring sndq; /* bytes from snd_una on, sent and unsent */
     sk_ring rcvq; /* in-order bytes not yet read */
@@ -294,6 +305,11 @@ enum {
     SK_SND_BUSY = 1u << 1,    /* the busy chrono runs (data queued) */
     SK_SND_LIMITED = 1u << 2, /* the sndbuf-limited chrono runs */
     SK_SND_RWND = 1u << 3,    /* the rwnd-limited chrono runs (mark in sk_tcb_ext) */
+    /* Not a send state: SO_RCVBUF was set (Linux's SOCK_RCVBUF_LOCK), so
+     * no autotuning and the window is clamped to the buffer.  Kept here
+     * because `flags` has no bit left. */
+    SK_RCVBUF_LOCK = 1u << 4,
+    SK_RECV_INQ = 1u << 5, /* TCP_INQ: recvmsg reports TCP_CM_INQ */
 };
 
 /* sk_tcb.ecn: Linux's ecn_flags bits, plus the CWR congestion state
@@ -564,7 +580,24 @@ uint32_t sk_tcp_time_ms(const sk_stack *s);
 uint16_t sk_select_window(sk_stack *s, sk_tcb *t);
 /* The window we would offer now (Linux's __tcp_select_window), bytes. */
 uint32_t sk_compute_window(sk_stack *s, sk_tcb *t);
-uint32_t sk_receive_space(const sk_tcb *t);
+uint32_t sk_receive_space(const sk_stack *s, const sk_tcb *t);
+uint32_t sk_win_from_space(const sk_stack *s, uint32_t space);
+
+/* rcvbuf.c: the receive-buffer memory model (Linux's sk_rmem_alloc
+ * against sk_rcvbuf, tcp_grow_window, tcp_rcv_space_adjust, pruning). */
+uint32_t sk_rcv_truesize(uint32_t len);
+void sk_meminfo(const sk_tcb *t, uint32_t out[SK_MEMINFO_VARS]);
+uint32_t sk_rmem_alloc(const sk_tcb *t);
+uint32_t sk_full_space(const sk_stack *s, const sk_tcb *t);
+uint32_t sk_rcv_initial_clamp(const sk_stack *s, const sk_tcb *t, uint32_t user_clamp);
+bool sk_rmem_schedule(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len, uint32_t truesize);
+void sk_rcvq_charge(sk_tcb *t, uint32_t truesize);
+void sk_rcvq_uncharge(sk_tcb *t, uint32_t consumed, uint32_t before);
+void sk_grow_window(sk_stack *s, sk_tcb *t, uint32_t len, uint32_t truesize);
+void sk_rcvbuf_established(sk_stack *s, sk_tcb *t);
+void sk_rcv_rtt_on_data(sk_stack *s, sk_tcb *t, const sk_segment *seg, uint32_t len);
+void sk_rcv_space_adjust(sk_stack *s, sk_tcb *t);
+uint32_t sk_rcvq_space(const sk_tcb *t);
 void sk_init_rcv_window(sk_stack *s, uint32_t rcvbuf, uint16_t mss, bool ws_ok, uint32_t *rcv_wnd,
                         uint8_t *rcv_wscale, uint32_t *window_clamp);
 uint16_t sk_default_advmss(const sk_stack *s);

@@ -99,7 +99,9 @@ static void req_init_rwin(sk_stack *s, const sk_tcb *l, sk_request *req, uint32_
     uint16_t mss = l->user_mss && l->user_mss < sk_default_advmss(s) ? l->user_mss : sk_default_advmss(s);
     if (req->opts & SK_REQ_TS)
         mss -= 12;
-    *clamp = 0;
+    /* TCP_WINDOW_CLAMP on the listener, or the locked buffer's full space
+     * (the same for a SYN cookie, as cookie_v4_check redoes it). */
+    *clamp = sk_rcv_initial_clamp(s, l, l->window_clamp);
     uint8_t ws = 0;
     sk_init_rcv_window(s, l->rcvbuf, mss, (req->opts & SK_REQ_WS) != 0, rcv_wnd, &ws, clamp);
     req->rcv_wscale = ws;
@@ -366,6 +368,7 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
     t->rcv_nxt = t->rcv_wup = req->irs + 1;
     t->sndbuf = l->sndbuf;
     t->rcvbuf = l->rcvbuf;
+    t->sndstate |= l->sndstate & SK_RCVBUF_LOCK; /* sk_userlocks */
     t->user_mss = l->user_mss;
     t->flags |= l->flags & (SK_F_NODELAY | SK_F_KEEPALIVE | SK_F_REUSEADDR | SK_F_SNDBUF_LOCK); /* sk_userlocks too */
     /* A child runs its listener's congestion control (TCP_CONGESTION on

@@ -120,7 +120,7 @@ void sk_xmit_tos(sk_stack *s, uint8_t tos, uint32_t daddr, uint16_t sport, uint1
 
 /* Linux advertises half of the buffer space (tcp_adv_win_scale = 1, or a
  * scaling_ratio of 50% in 6.x): the rest pays for metadata overhead. */
-static uint32_t win_from_space(const sk_stack *s, uint32_t space)
+uint32_t sk_win_from_space(const sk_stack *s, uint32_t space)
 {
     int scale = s->cfg.tcp_adv_win_scale;
     if (scale <= 0)
@@ -141,7 +141,7 @@ static uint32_t ilog2_u32(uint32_t v)
 void sk_init_rcv_window(sk_stack *s, uint32_t rcvbuf, uint16_t mss, bool ws_ok, uint32_t *rcv_wnd,
                         uint8_t *rcv_wscale, uint32_t *window_clamp)
 {
-    uint32_t space = win_from_space(s, rcvbuf);
+    uint32_t space = sk_win_from_space(s, rcvbuf);
     uint32_t clamp = *window_clamp ? *window_clamp : (65535u << SK_TCP_MAX_WSCALE);
     if (space > clamp)
         space = clamp;
@@ -170,18 +170,12 @@ void sk_init_rcv_window(sk_stack *s, uint32_t rcvbuf, uint16_t mss, bool ws_ok, 
     *window_clamp = clamp < maxclamp ? clamp : maxclamp;
 }
 
-static uint32_t rcv_used(const sk_tcb *t)
+/* Linux's tcp_space(): the window the free part of the buffer can offer,
+ * memory counted as truesize (rcvbuf.c). */
+uint32_t sk_receive_space(const sk_stack *s, const sk_tcb *t)
 {
-    uint32_t used = t->rcvq.len;
-    for (const sk_ooo_seg *o = t->ooo; o; o = o->next)
-        used += o->len;
-    return used;
-}
-
-uint32_t sk_receive_space(const sk_tcb *t)
-{
-    uint32_t used = rcv_used(t);
-    return used >= t->rcvbuf ? 0 : t->rcvbuf - used;
+    uint32_t used = sk_rmem_alloc(t);
+    return used >= t->rcvbuf ? 0 : sk_win_from_space(s, t->rcvbuf - used);
 }
 
 /* Linux's __tcp_select_window(): offer what the buffer can take, capped by
@@ -190,8 +184,8 @@ uint32_t sk_receive_space(const sk_tcb *t)
 uint32_t sk_compute_window(sk_stack *s, sk_tcb *t)
 {
     uint32_t mss = t->rcv_mss ? t->rcv_mss : t->advmss;
-    uint32_t free_space = win_from_space(s, sk_receive_space(t));
-    uint32_t allowed = win_from_space(s, t->rcvbuf);
+    uint32_t free_space = sk_receive_space(s, t);
+    uint32_t allowed = sk_full_space(s, t);
     uint32_t full = t->window_clamp < allowed ? t->window_clamp : allowed;
     if (mss > full) {
         mss = full;

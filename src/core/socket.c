@@ -266,7 +266,9 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
     if (t->user_mss && t->user_mss < advmss)
         advmss = t->user_mss;
     t->advmss = advmss;
-    t->window_clamp = 0;
+    /* tcp_connect_init(): TCP_WINDOW_CLAMP, else a locked buffer's full
+     * space, bounds the initial window and the scale. */
+    t->window_clamp = sk_rcv_initial_clamp(s, t, t->window_clamp);
     sk_init_rcv_window(s, t->rcvbuf, advmss, s->cfg.tcp_window_scaling != 0, &t->rcv_wnd, &t->rcv_wscale,
                        &t->window_clamp);
     t->rcv_ssthresh = t->rcv_wnd;
@@ -626,6 +628,33 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
     return (ssize_t)done;
 }
 
+/* Linux's tcp_set_window_clamp(): 0 clears it only before a connection
+ * exists; anything else is at least SOCK_MIN_RCVBUF / 2.  Shrinking it
+ * lowers the window ceiling; raising it lets the ceiling follow. */
+static int set_window_clamp(sk_tcb *t, int v)
+{
+    if (!v) {
+        if (t->state != SK_TCP_CLOSE)
+            return -EINVAL;
+        t->window_clamp = 0;
+        return 0;
+    }
+    uint32_t clamp = v < (int)(SOCK_MIN_RCVBUF / 2) ? SOCK_MIN_RCVBUF / 2 : (uint32_t)v;
+    uint32_t old = t->window_clamp;
+    if (clamp == old)
+        return 0;
+    t->window_clamp = clamp;
+    if (clamp < old || !old) {
+        if (t->rcv_ssthresh > clamp)
+            t->rcv_ssthresh = clamp;
+    } else {
+        uint32_t ss = t->rcv_wnd < clamp ? t->rcv_wnd : clamp;
+        if (ss > t->rcv_ssthresh)
+            t->rcv_ssthresh = ss;
+    }
+    return 0;
+}
+
 /* After a read frees buffer space, Linux's tcp_cleanup_rbuf() announces
  * the window at once if it would at least double. */
 static void window_update_after_read(sk_stack *s, sk_tcb *t)
@@ -655,8 +684,11 @@ ssize_t sk_recv(sk_stack *s, int fd, void *buf, size_t len, int flags)
         uint32_t n = len < t->rcvq.len ? (uint32_t)len : t->rcvq.len;
         sk_ring_peek(&t->rcvq, 0, buf, n);
         if (!(flags & SK_MSG_PEEK)) {
+            uint32_t before = t->rcvq.len;
             sk_ring_consume(&t->rcvq, n);
             sk_ring_drained(s, &t->rcvq);
+            sk_rcvq_uncharge(t, n, before);
+            sk_rcv_space_adjust(s, t); /* tcp_recvmsg_locked, before tcp_cleanup_rbuf */
             window_update_after_read(s, t);
             sk_tcb_timer_update(s, t);
         }
@@ -926,6 +958,7 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
             t->rcvbuf = v < 0 ? SOCK_MIN_RCVBUF : (uint32_t)v * 2u;
             if (t->rcvbuf < SOCK_MIN_RCVBUF)
                 t->rcvbuf = SOCK_MIN_RCVBUF;
+            t->sndstate |= SK_RCVBUF_LOCK; /* no autotuning from now on */
             return 0;
         case SK_SO_RCVLOWAT:
         case SK_SO_ZEROCOPY:
@@ -1018,7 +1051,14 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
         sk_notify(s, t);
         return 0;
     case SK_TCP_DEFER_ACCEPT:
+        return 0;
     case SK_TCP_WINDOW_CLAMP:
+        return set_window_clamp(t, v);
+    case SK_TCP_INQ:
+        /* Linux's do_tcp_setsockopt: only 0 and 1. */
+        if (v < 0 || v > 1)
+            return -EINVAL;
+        t->sndstate = (uint8_t)(v ? t->sndstate | SK_RECV_INQ : t->sndstate & ~SK_RECV_INQ);
         return 0;
     default:
         return -ENOPROTOOPT;
@@ -1065,6 +1105,11 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
         case SK_SO_RCVLOWAT:
             v = 1;
             break;
+        case SK_SO_MEMINFO: {
+            uint32_t mi[SK_MEMINFO_VARS];
+            sk_meminfo(t, mi);
+            return write_val(val, len, mi, sizeof(mi));
+        }
         default:
             return -ENOPROTOOPT;
         }
@@ -1087,6 +1132,12 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
         break;
     case SK_TCP_CORK:
         v = (t->flags & SK_F_CORK) ? 1 : 0;
+        break;
+    case SK_TCP_WINDOW_CLAMP:
+        v = (int)t->window_clamp;
+        break;
+    case SK_TCP_INQ:
+        v = (t->sndstate & SK_RECV_INQ) ? 1 : 0;
         break;
     case SK_TCP_MAXSEG:
         /* Linux's do_tcp_getsockopt(): the current MSS, or the user's
@@ -1173,6 +1224,27 @@ int sk_inq(sk_stack *s, int fd)
     if (!t)
         return -EBADF;
     return t->state == SK_TCP_LISTEN ? -EINVAL : (int)t->rcvq.len;
+}
+
+int sk_inq_hint(sk_stack *s, int fd)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    if (t->state == SK_TCP_LISTEN)
+        return -EINVAL;
+    return (int)t->rcvq.len + ((t->flags & SK_F_FIN_RCVD) ? 1 : 0);
+}
+
+/* Linux's sk_get_meminfo(). */
+void sk_meminfo(const sk_tcb *t, uint32_t out[SK_MEMINFO_VARS])
+{
+    memset(out, 0, SK_MEMINFO_VARS * sizeof(uint32_t));
+    out[SK_MEMINFO_RMEM_ALLOC] = sk_rmem_alloc(t);
+    out[SK_MEMINFO_RCVBUF] = t->rcvbuf;
+    out[SK_MEMINFO_SNDBUF] = t->sndbuf;
+    uint64_t w = t->state == SK_TCP_LISTEN ? 0 : wmem_queued(t);
+    out[SK_MEMINFO_WMEM_QUEUED] = w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
 }
 
 int sk_outq(sk_stack *s, int fd)

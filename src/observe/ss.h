@@ -37,6 +37,7 @@ typedef struct sk_ss_query {
     bool numeric;         /* -n: no service names, raw bps               */
     bool timers;          /* -o                                          */
     bool info;            /* -i                                          */
+    bool memory;          /* -m: skmem, SO_MEMINFO's figures             */
     bool summary;         /* -s                                          */
     bool no_header;       /* -H                                          */
     bool json;            /* --json                                      */

@@ -952,17 +952,37 @@ static ssize_t pd_recvmsg(void *ud, int sockfd, struct msghdr *msg, int flags)
     int err = 0;
     sk_endpoint peer = {0};
     ssize_t rc;
+    pd_fd *f = NULL;
     if (!msg)
         rc = -EFAULT;
-    else if (!get_socket(pd, sockfd, &err))
+    else if (!(f = get_socket(pd, sockfd, &err)))
         rc = -err;
     else
         rc = recv_iov(pd, sockfd, msg->msg_iov, (int)msg->msg_iovlen, flags, &peer);
     if (rc >= 0) {
         if (msg->msg_name)
             from_endpoint(&peer, msg->msg_name, &msg->msg_namelen);
-        msg->msg_controllen = 0; /* no ancillary data: no timestamps, no zerocopy */
         msg->msg_flags = 0;
+        /* The only ancillary data: TCP_CM_INQ after the read when TCP_INQ
+         * is set (tcp_recvmsg); no timestamps, no zerocopy.  Too small a
+         * buffer truncates it, as put_cmsg does. */
+        size_t room = msg->msg_controllen;
+        msg->msg_controllen = 0;
+        int on = 0;
+        size_t olen = sizeof on;
+        if (sk_getsockopt(pd->stack, f->handle, SK_IPPROTO_TCP, SK_TCP_INQ, &on, &olen) == 0 && on) {
+            if (msg->msg_control && room >= CMSG_SPACE(sizeof(int))) {
+                struct cmsghdr *c = (struct cmsghdr *)msg->msg_control;
+                c->cmsg_level = SK_IPPROTO_TCP; /* SOL_TCP */
+                c->cmsg_type = SK_TCP_INQ; /* TCP_CM_INQ */
+                c->cmsg_len = CMSG_LEN(sizeof(int));
+                int inq = sk_inq_hint(pd->stack, f->handle);
+                memcpy(CMSG_DATA(c), &inq, sizeof inq);
+                msg->msg_controllen = CMSG_SPACE(sizeof(int));
+            } else {
+                msg->msg_flags |= MSG_CTRUNC;
+            }
+        }
     }
     return finish_ssize(pd, rc);
 }

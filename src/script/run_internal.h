@@ -144,6 +144,9 @@ typedef struct sk_run_backend {
     int (*set_nonblock)(sk_runner *r, int h, bool nonblock);
     /* SIOCINQ / SIOCOUTQ: the value, or -errno. */
     int64_t (*ioctl_q)(sk_runner *r, int h, unsigned long request);
+    /* The TCP_CM_INQ value recvmsg attaches with TCP_INQ set (Linux's
+     * tcp_inq_hint); NULL when the backend cannot report it. */
+    int64_t (*inq_hint)(sk_runner *r, int h);
     int (*getname)(sk_runner *r, int h, bool peer, sk_endpoint *ep);
     /* poll(2) with timeout 0 over script fds: revents for each. */
     void (*poll)(sk_runner *r, const int *fds, const int *events, int *revents, size_t n);

@@ -221,6 +221,47 @@ static int64_t do_recv(sk_runner *r, sk_run_fd *f, size_t len, int flags)
     return n;
 }
 
+/* recvmsg's msg_control=[{cmsg_level=SOL_TCP, cmsg_type=TCP_CM_INQ,
+ * cmsg_data=N}]: after the read, the socket (TCP_INQ set) reports N
+ * bytes still to read (tcp_inq_hint).  Other control messages are not
+ * something synack produces: the script is skipped.  Returns false when
+ * the run stopped (failed or skipped). */
+static bool check_recvmsg_control(sk_runner *r, const sk_script_syscall *sc, sk_run_fd *f)
+{
+    const sk_script_expr *ctl = field(sc->args[1], "msg_control");
+    if (!ctl)
+        return true;
+    if (ctl->rhs->kind != SK_SEXPR_LIST) {
+        sk_run_fail(r, "recvmsg() expects msg_control=[{cmsg_level=..., cmsg_type=..., cmsg_data=...}]");
+        return false;
+    }
+    for (size_t i = 0; i < ctl->rhs->count; i++) {
+        const sk_script_expr *c = ctl->rhs->items[i];
+        const sk_script_expr *lv = field(c, "cmsg_level"), *ty = field(c, "cmsg_type"), *da = field(c, "cmsg_data");
+        int64_t level, type, want;
+        if (!lv || !ty || !da || !eval_int(r, lv->rhs, &level) || !eval_int(r, ty->rhs, &type))
+            return false;
+        if (level != SK_IPPROTO_TCP || type != SK_TCP_INQ) {
+            sk_run_skip(r, "recvmsg() control message level %lld type %lld", (long long)level, (long long)type);
+            return false;
+        }
+        int on = 0;
+        size_t olen = sizeof on;
+        if (r->be->getsockopt(r, f->handle, SK_IPPROTO_TCP, SK_TCP_INQ, &on, &olen) != 0 || !on) {
+            sk_run_fail(r, "recvmsg() expected a TCP_CM_INQ control message, but TCP_INQ is off");
+            return false;
+        }
+        if (!eval_int(r, da->rhs, &want))
+            return false;
+        int64_t got = r->be->inq_hint(r, f->handle);
+        if (got != want) {
+            sk_run_fail(r, "recvmsg() TCP_CM_INQ expected %lld, got %lld", (long long)want, (long long)got);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Evaluates poll(2)'s [{fd, events, revents}] list; returns the count of
  * entries with events and writes each revents. */
 static int run_poll(sk_runner *r, const sk_script_expr *list, int *revents, size_t cap, size_t *count)
@@ -365,6 +406,8 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
             return false;
         if (res == -SK_EAGAIN && !final)
             return false;
+        if (res >= 0 && strcmp(sc->name, "recvmsg") == 0 && !check_recvmsg_control(r, sc, f))
+            return true;
         break;
     case SK_OP_WRITE:
         if (!f) {
@@ -652,14 +695,14 @@ static void sys_fcntl(sk_runner *r, const sk_script_syscall *sc)
     sk_run_skip(r, "fcntl command %lld", (long long)cmd);
 }
 
-/* Total length of a sendmsg msghdr's iovecs, from msg_iov(N)=[{..., len}]. */
+/* Total length of a sendmsg/recvmsg msghdr's iovecs, from msg_iov(N)=[{..., len}]. */
 static bool msg_len(sk_runner *r, const sk_script_expr *msg, size_t *len, bool *null_buf)
 {
     const sk_script_expr *iov = field(msg, "msg_iov");
     *len = 0;
     *null_buf = false;
     if (!iov || iov->rhs->kind != SK_SEXPR_LIST) {
-        sk_run_fail(r, "sendmsg() expects msg_iov(N)=[{..., len}, ...]");
+        sk_run_fail(r, "sendmsg()/recvmsg() expects msg_iov(N)=[{..., len}, ...]");
         return false;
     }
     for (size_t i = 0; i < iov->rhs->count; i++) {
@@ -721,10 +764,23 @@ static void sys_recv(sk_runner *r, const sk_script_event *ev, sk_time_ns expect_
 {
     const sk_script_syscall *sc = &ev->syscall;
     int64_t fd, len, flags = 0;
-    if (!arg_int(r, sc, 0, &fd) || !arg_int(r, sc, 2, &len))
-        return;
-    if (strcmp(sc->name, "read") != 0 && !arg_int(r, sc, 3, &flags))
-        return;
+    if (strcmp(sc->name, "recvmsg") == 0) {
+        size_t total = 0;
+        bool null_buf = false;
+        if (!arg_int(r, sc, 0, &fd) || !need_args(r, sc, 3) || !msg_len(r, sc->args[1], &total, &null_buf) ||
+            !eval_int(r, sc->args[2], &flags))
+            return;
+        if (field(sc->args[1], "msg_control") && !r->be->inq_hint) {
+            sk_run_skip(r, "recvmsg() control messages: the %s backend cannot report TCP_CM_INQ", r->be->name);
+            return;
+        }
+        len = (int64_t)total;
+    } else {
+        if (!arg_int(r, sc, 0, &fd) || !arg_int(r, sc, 2, &len))
+            return;
+        if (strcmp(sc->name, "read") != 0 && !arg_int(r, sc, 3, &flags))
+            return;
+    }
     sk_run_fd *f = sock_fd(r, fd);
     if (!f) {
         check_result(r, sc, -SK_EBADF);
@@ -877,7 +933,8 @@ void sk_run_syscall(sk_runner *r, const sk_script_event *ev, int64_t start_usecs
     } else if (strcmp(n, "write") == 0 || strcmp(n, "send") == 0 || strcmp(n, "sendto") == 0 ||
                strcmp(n, "sendmsg") == 0) {
         sys_send(r, ev, expect_end);
-    } else if (strcmp(n, "read") == 0 || strcmp(n, "recv") == 0 || strcmp(n, "recvfrom") == 0) {
+    } else if (strcmp(n, "read") == 0 || strcmp(n, "recv") == 0 || strcmp(n, "recvfrom") == 0 ||
+               strcmp(n, "recvmsg") == 0) {
         sys_recv(r, ev, expect_end);
     } else if (strcmp(n, "close") == 0) {
         sys_close(r, sc);
