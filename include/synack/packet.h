@@ -121,10 +121,13 @@ typedef struct sk_segment_spec {
     size_t options_len;
     const uint8_t *payload;
     size_t payload_len;
+    /* Leave the TCP checksum to the device, as Linux's CHECKSUM_PARTIAL:
+     * the field holds the pseudo-header's sum instead of the checksum. */
+    bool csum_partial;
 } sk_segment_spec;
 
 /* Writes IPv4 + TCP headers, options and payload into buf with both
- * checksums filled.  Returns the datagram length, or 0 if cap is too
+ * checksums filled (the TCP one only partly with csum_partial).  Returns the datagram length, or 0 if cap is too
  * small. */
 SK_EXPORT size_t sk_build_segment(const sk_segment_spec *spec, uint8_t *buf, size_t cap);
 

@@ -156,7 +156,23 @@ typedef struct sk_stack_params {
     sk_event_fn on_event;   /* optional                                  */
     void *event_ctx;
     const sk_mem *mem;      /* optional; NULL: the C library's malloc    */
+    uint32_t offloads;      /* SK_OFFLOAD_*: what the link does for TCP  */
 } sk_stack_params;
+
+/* Checksum offloads of the link, as Linux's loopback device has them.
+ * Set them only for a link that really offers them: a trusted in-memory
+ * link between stacks of one process, or a device that completes
+ * checksums (a TUN device with a virtio-net header).  Never on a link
+ * that can corrupt datagrams undetected. */
+/* The stack does not compute TCP checksums of what it sends: the field
+ * holds the pseudo-header's sum for the device to complete (Linux's
+ * CHECKSUM_PARTIAL); captures taken before the device show them as
+ * incorrect, as tcpdump on a Linux host does for its own packets. */
+#define SK_OFFLOAD_TCP_CSUM_TX 0x1u
+/* The stack does not verify TCP checksums of what it receives: the link
+ * vouches for them (Linux's CHECKSUM_UNNECESSARY on loopback).  The IP
+ * header's checksum is still checked, as Linux checks it. */
+#define SK_OFFLOAD_TCP_CSUM_RX 0x2u
 
 /* Creates a stack from `params` (copied; the strings and `mem` need not
  * outlive the call).  Returns NULL when `transmit` is missing, `mem` lacks

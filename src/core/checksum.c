@@ -8,6 +8,8 @@
  */
 #include "synack/packet.h"
 
+#include "internal.h"
+
 #include <string.h>
 
 /* One's complement addition of a 64-bit word: the end-around carry of
@@ -94,8 +96,11 @@ uint16_t sk_csum_fold(uint32_t sum)
  * segment that carries its checksum it is 0 when the checksum is right. */
 uint16_t sk_tcp_checksum(uint32_t src, uint32_t dst, const uint8_t *tcp, size_t tcp_len)
 {
+    return sk_csum_fold(sk_csum_partial(tcp, tcp_len, sk_tcp_pseudo_sum(src, dst, tcp_len)));
+}
+
+uint32_t sk_tcp_pseudo_sum(uint32_t src, uint32_t dst, size_t tcp_len)
+{
     /* Pseudo-header: source, destination, zero, protocol 6, TCP length. */
-    uint32_t sum = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + 6u +
-                   (uint32_t)(uint16_t)tcp_len;
-    return sk_csum_fold(sk_csum_partial(tcp, tcp_len, sum));
+    return (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + 6u + (uint32_t)(uint16_t)tcp_len;
 }

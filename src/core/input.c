@@ -94,7 +94,7 @@ void sk_input(sk_stack *s, const uint8_t *dgram, size_t len, sk_time_ns now)
     sk_advance(s, now);
     sk_count(s, SK_C_IP_IN_RECEIVES);
     sk_segment seg;
-    sk_parse_error e = sk_parse_segment(dgram, len, true, &seg);
+    sk_parse_error e = sk_parse_segment_checked(dgram, len, true, !(s->offloads & SK_OFFLOAD_TCP_CSUM_RX), &seg);
     if (e != SK_PARSE_OK) {
         sk_counter_id reason;
         count_parse_error(s, e, dgram, len, &seg, &reason);

@@ -439,6 +439,7 @@ struct sk_stack {
     sk_mem mem; /* every allocation goes through it: sk_malloc & co */
     uint32_t addr;
     uint16_t mtu;
+    uint32_t offloads; /* SK_OFFLOAD_* of the link */
     char name[48];
     sk_transmit_fn transmit;
     void *transmit_ctx;
@@ -649,6 +650,14 @@ void sk_tw_expire(sk_stack *s);
 sk_time_ns sk_tw_next_deadline(const sk_stack *s);
 /* tcp_tw_reuse: may an active open take over this record's tuple? */
 bool sk_tw_reusable(sk_stack *s, uint32_t idx);
+
+/* packet.c, checksum.c */
+/* sk_parse_segment with the two checksums checked separately: the TCP one
+ * is skipped for a link that vouches for it (SK_OFFLOAD_TCP_CSUM_RX). */
+sk_parse_error sk_parse_segment_checked(const uint8_t *dgram, size_t len, bool verify_ip_csum, bool verify_tcp_csum,
+                                        sk_segment *out);
+/* The TCP pseudo-header's sum (RFC 9293 §3.1), unfolded. */
+uint32_t sk_tcp_pseudo_sum(uint32_t src, uint32_t dst, size_t tcp_len);
 
 /* sack.c */
 void sk_sack_clear(const sk_stack *s, sk_tcb *t);

@@ -88,6 +88,7 @@ void sk_xmit_tos(sk_stack *s, uint8_t tos, uint32_t daddr, uint16_t sport, uint1
         .src = s->addr, .dst = daddr, .sport = sport, .dport = dport, .seq = seq, .ack = ack,
         .flags = flags, .window = win, .ttl = 64, .tos = tos, .ip_id = s->ip_id++, .df = true,
         .options = opts, .options_len = optlen, .payload = payload, .payload_len = plen,
+        .csum_partial = (s->offloads & SK_OFFLOAD_TCP_CSUM_TX) != 0,
     };
     size_t n = sk_build_segment(&spec, s->out, sizeof(s->out));
     s->xmit_failed = false;

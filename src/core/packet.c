@@ -6,6 +6,8 @@
  */
 #include "synack/packet.h"
 
+#include "internal.h"
+
 #include <string.h>
 
 #define IPV4_PROTO_TCP 6
@@ -160,6 +162,15 @@ bool sk_parse_options(const uint8_t *opt, size_t len, sk_tcp_opts *out)
  */
 sk_parse_error sk_parse_segment(const uint8_t *dgram, size_t len, bool verify_csum, sk_segment *out)
 {
+    return sk_parse_segment_checked(dgram, len, verify_csum, verify_csum, out);
+}
+
+/* The IP header checksum is always Linux's to check (ip_rcv_core runs
+ * ip_fast_csum on every datagram, loopback's too); the TCP checksum is
+ * skipped when the device vouched for it (CHECKSUM_UNNECESSARY). */
+sk_parse_error sk_parse_segment_checked(const uint8_t *dgram, size_t len, bool verify_ip_csum, bool verify_tcp_csum,
+                                        sk_segment *out)
+{
     memset(out, 0, sizeof *out);
     if (len < SK_IP_HDR_MIN)
         return SK_PARSE_TRUNCATED_IP;
@@ -170,7 +181,7 @@ sk_parse_error sk_parse_segment(const uint8_t *dgram, size_t len, bool verify_cs
         return SK_PARSE_BAD_IHL;
     if (ihl > len)
         return SK_PARSE_TRUNCATED_IP;
-    if (verify_csum && sk_csum_fold(sk_csum_partial(dgram, ihl, 0)) != 0)
+    if (verify_ip_csum && sk_csum_fold(sk_csum_partial(dgram, ihl, 0)) != 0)
         return SK_PARSE_BAD_IP_CSUM;
     size_t ip_len = get_be16(dgram + 2);
     /* Bytes past the total length are link-layer padding (an Ethernet
@@ -217,7 +228,7 @@ sk_parse_error sk_parse_segment(const uint8_t *dgram, size_t len, bool verify_cs
     out->payload = tcp + doff;
     out->payload_len = tcp_len - doff;
 
-    if (verify_csum && sk_tcp_checksum(out->src, out->dst, tcp, tcp_len) != 0)
+    if (verify_tcp_csum && sk_tcp_checksum(out->src, out->dst, tcp, tcp_len) != 0)
         return SK_PARSE_BAD_TCP_CSUM;
     /* A malformed option ends the option walk, not the segment: Linux's
      * tcp_parse_options returns with what it parsed, uncounted. */
@@ -265,6 +276,13 @@ size_t sk_build_segment(const sk_segment_spec *spec, uint8_t *buf, size_t cap)
         memcpy(tcp + SK_TCP_HDR_MIN, spec->options, spec->options_len);
     if (spec->payload_len)
         memcpy(tcp + tcp_hdr_len, spec->payload, spec->payload_len);
-    put_be16(tcp + 16, sk_tcp_checksum(spec->src, spec->dst, tcp, tcp_hdr_len + spec->payload_len));
+    size_t tcp_len = tcp_hdr_len + spec->payload_len;
+    if (spec->csum_partial)
+        /* CHECKSUM_PARTIAL (Linux's tcp_v4_send_check): the field holds the
+         * pseudo-header's sum, and a device summing the segment from there
+         * completes the checksum; a trusted link may leave it as it is. */
+        put_be16(tcp + 16, (uint16_t)~sk_csum_fold(sk_tcp_pseudo_sum(spec->src, spec->dst, tcp_len)));
+    else
+        put_be16(tcp + 16, sk_tcp_checksum(spec->src, spec->dst, tcp, tcp_len));
     return total;
 }

@@ -73,6 +73,7 @@ sk_stack *sk_stack_new(const sk_stack_params *p)
         return NULL;
     s->mem = *mem;
     s->addr = p->addr;
+    s->offloads = p->offloads & (SK_OFFLOAD_TCP_CSUM_TX | SK_OFFLOAD_TCP_CSUM_RX);
     s->mtu = p->mtu ? p->mtu : 1500;
     if (s->mtu < 68)
         s->mtu = 68; /* RFC 791's minimum */
