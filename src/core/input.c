@@ -219,7 +219,7 @@ static void negotiate_options(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 }
 
 /* Linux's tcp_init_buffer_space/tcp_init_transfer at establishment. */
-static void init_transfer(sk_stack *s, sk_tcb *t)
+void sk_init_transfer(sk_stack *s, sk_tcb *t)
 {
     if (!t->rcv_ssthresh || t->rcv_ssthresh > t->rcv_wnd)
         t->rcv_ssthresh = t->rcv_wnd;
@@ -898,7 +898,7 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         t->retransmits = 0;
         t->retrans_stamp = 0;
         t->rto_at = 0;
-        init_transfer(s, t);
+        sk_init_transfer(s, t);
         sk_tcb_set_state(s, t, SK_TCP_ESTABLISHED, "rcv SYN,ACK");
         if (t->flags & SK_F_KEEPALIVE)
             sk_arm_keepalive(s, t); /* Linux's tcp_finish_connect() */
@@ -1003,14 +1003,37 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     }
 
     if (t->state == SK_TCP_SYN_RECV) {
-        if (seq_leq(seg->ack, t->snd_una) || seq_gt(seg->ack, t->snd_nxt)) {
+        /* A Fast Open child's SND.UNA is past its SYN-ACK already
+         * (tcp_create_openreq_child), so an ACK of SND.UNA is good. */
+        bool fo_child = (t->tfo & SK_TFO_CHILD) != 0;
+        if ((fo_child ? seq_lt(seg->ack, t->snd_una) : seq_leq(seg->ack, t->snd_una)) ||
+            seq_gt(seg->ack, t->snd_nxt)) {
             sk_xmit(s, seg->src, seg->dport, seg->sport, seg->ack, 0, SK_TH_RST, 0, NULL, 0, NULL, 0);
             return;
         }
         t->snd_wnd = (uint32_t)seg->window << ((t->flags & SK_F_WS_OK) ? t->snd_wscale : 0);
         t->snd_wl1 = seg->seq;
         t->snd_wl2 = seg->ack;
-        init_transfer(s, t);
+        if (fo_child) {
+            /* tcp_rcv_synrecv_state_fastopen(): the pending count drops,
+             * the SYN-ACK timer stops (re-armed for data in flight), and
+             * the SYN-ACK's RTT is taken from the echoed timestamp
+             * (tcp_synack_rtt_meas). */
+            sk_fastopen_child_done(s, t);
+            t->retransmits = 0;
+            t->backoff = 0;
+            t->retrans_stamp = 0;
+            t->rto_at = 0;
+            if ((t->flags & SK_F_TS_OK) && seg->opts.ts_ecr && !t->srtt_us) {
+                uint32_t rtt_ms = sk_tcp_time_ms(s) + t->ts_off - seg->opts.ts_ecr;
+                if ((int32_t)rtt_ms >= 0)
+                    sk_rtt_sample(s, t, rtt_ms * 1000u);
+            }
+            if (t->snd_nxt != t->snd_una)
+                sk_arm_rto(s, t);
+        } else {
+            sk_init_transfer(s, t);
+        }
         sk_tcb_set_state(s, t, SK_TCP_ESTABLISHED, "rcv ACK");
         if (t->flags & SK_F_KEEPALIVE)
             sk_arm_keepalive(s, t);

@@ -71,6 +71,26 @@ size_t sk_build_options(const sk_out_opts *o, uint8_t *buf)
             p += 8;
         }
     }
+    if (o->fo) {
+        size_t len = (o->fo_exp ? 4u : 2u) + o->fo_len;
+        if ((size_t)(p - buf) + ((len + 3) & ~3u) <= SK_TCP_OPT_MAX) {
+            if (o->fo_exp) {
+                p[0] = SK_TCPOPT_EXP;
+                p[1] = (uint8_t)len;
+                put16(p + 2, SK_TCPOPT_FASTOPEN_MAGIC);
+            } else {
+                p[0] = SK_TCPOPT_FASTOPEN;
+                p[1] = (uint8_t)len;
+            }
+            if (o->fo_len)
+                memcpy(p + len - o->fo_len, o->fo_cookie, o->fo_len);
+            if ((len & 3) == 2) {
+                p[len] = SK_TCPOPT_NOP;
+                p[len + 1] = SK_TCPOPT_NOP;
+            }
+            p += (len + 3) & ~3u;
+        }
+    }
     return (size_t)(p - buf);
 }
 
@@ -412,7 +432,8 @@ void sk_send_syn(sk_stack *s, sk_tcb *t)
     }
     sk_xmit(s, t->raddr, t->lport, t->rport, t->iss, synack ? t->rcv_nxt : 0, flags, win, opts, optlen,
             NULL, 0);
-    t->snd_nxt = t->iss + 1;
+    if (seq_lt(t->snd_nxt, t->iss + 1))
+        t->snd_nxt = t->iss + 1; /* a Fast Open child may have sent data past it */
 }
 
 /* RFC 9293 §3.10.7.1: the reset for a segment that belongs to no
@@ -476,6 +497,8 @@ uint32_t sk_flight_size(const sk_tcb *t)
 
 static bool can_send_data(const sk_tcb *t)
 {
+    if (t->tfo & SK_TFO_CHILD)
+        return true; /* RFC 7413 §4.2.2: the server may send before the handshake's ACK */
     switch (t->state) {
     case SK_TCP_ESTABLISHED:
     case SK_TCP_CLOSE_WAIT:

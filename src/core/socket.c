@@ -142,6 +142,7 @@ int sk_listen(sk_stack *s, int fd, int backlog)
     t->listen = q;
     b->listeners++;
     sk_listener_hash(s, t);
+    sk_fastopen_listen(s, t, backlog, false);
     sk_tcb_set_state(s, t, SK_TCP_LISTEN, "listen()");
     return 0;
 }
@@ -530,9 +531,12 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
         return -EBADF;
     if (t->so_error || (t->flags & SK_F_SHUT_WR))
         return send_error(t);
-    if (t->state == SK_TCP_SYN_SENT || t->state == SK_TCP_SYN_RECV)
+    /* A passive Fast Open child may send before the handshake's ACK
+     * (Linux's tcp_passive_fastopen in sk_stream_wait_connect). */
+    bool fo_child = (t->tfo & SK_TFO_CHILD) != 0;
+    if ((t->state == SK_TCP_SYN_SENT || t->state == SK_TCP_SYN_RECV) && !fo_child)
         return -EAGAIN; /* still connecting (sk_stream_wait_connect) */
-    if (t->state != SK_TCP_ESTABLISHED && t->state != SK_TCP_CLOSE_WAIT)
+    if (t->state != SK_TCP_ESTABLISHED && t->state != SK_TCP_CLOSE_WAIT && !fo_child)
         return send_error(t);
     if (len == 0)
         return 0;
@@ -930,6 +934,12 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
     }
     if (level != SK_IPPROTO_TCP)
         return -ENOPROTOOPT;
+    if (name == SK_TCP_FASTOPEN || name == SK_TCP_FASTOPEN_CONNECT || name == SK_TCP_FASTOPEN_KEY ||
+        name == SK_TCP_FASTOPEN_NO_COOKIE) {
+        if (!val && len)
+            return -EFAULT;
+        return sk_fastopen_setsockopt(s, t, name, val, len);
+    }
     if (name == SK_TCP_CONGESTION) {
         if (!val)
             return -EFAULT;
@@ -1066,6 +1076,12 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
     }
     if (level != SK_IPPROTO_TCP)
         return -ENOPROTOOPT;
+    if (name == SK_TCP_FASTOPEN || name == SK_TCP_FASTOPEN_CONNECT || name == SK_TCP_FASTOPEN_KEY ||
+        name == SK_TCP_FASTOPEN_NO_COOKIE) {
+        if (!val || !len)
+            return -EFAULT;
+        return sk_fastopen_getsockopt(s, t, name, val, len);
+    }
     switch (name) {
     case SK_TCP_INFO: {
         struct sk_tcp_info ti;

@@ -144,6 +144,7 @@ void sk_stack_free(sk_stack *s)
     free(s->bind_buckets);
     sk_tw_destroy(&s->tw);
     free(s->seg_scratch);
+    sk_fastopen_free(s);
     sk_recycle_empty(&s->rack_bin);
     sk_recycle_empty(&s->cubic_bin);
     free(s->conn_buckets);
@@ -517,6 +518,7 @@ void sk_tcb_done(sk_stack *s, sk_tcb *t, const char *cause)
         sk_count(s, SK_C_TCP_ATTEMPT_FAILS);
     else if (t->state == SK_TCP_ESTABLISHED || t->state == SK_TCP_CLOSE_WAIT)
         sk_count(s, SK_C_TCP_ESTAB_RESETS);
+    sk_fastopen_child_done(s, t);
     t->flags |= SK_F_SHUT_RD | SK_F_SHUT_WR;
     sk_tcb_set_state(s, t, SK_TCP_CLOSE, cause);
     sk_conn_unhash(s, t);

@@ -239,6 +239,27 @@ static int conn_for_inbound(sk_runner *r, const sk_script_packet *p)
 #define TCPOPT_EXP 254
 #define TCPOPT_FASTOPEN_MAGIC 0xF989
 
+/* A cookie named in a script (packetdrill's TFO_COOKIE): the one the
+ * stack issues to the script's address under the tcp_fastopen_key sysctl,
+ * computed as Linux computes it. */
+static bool named_cookie(sk_runner *r, const char *name, uint8_t out[8])
+{
+    if (strcmp(name, "TFO_COOKIE") != 0)
+        return false;
+    char buf[128];
+    if (r->be->sysctl_get(r, "net.ipv4.tcp_fastopen_key", buf, sizeof buf) != 0)
+        return false;
+    unsigned w[4];
+    if (sscanf(buf, "%x-%x-%x-%x", &w[0], &w[1], &w[2], &w[3]) != 4)
+        return false;
+    uint8_t key[16];
+    for (int i = 0; i < 4; i++)
+        for (int b = 0; b < 4; b++)
+            key[4 * i + b] = (uint8_t)(w[i] >> (8 * b));
+    sk_fastopen_cookie(key, r->remote_ip, r->local_ip, out);
+    return true;
+}
+
 static bool encode_options(sk_runner *r, const sk_script_packet *p, const sk_run_conn *c, uint8_t *buf,
                            size_t *len)
 {
@@ -290,23 +311,31 @@ static bool encode_options(sk_runner *r, const sk_script_packet *p, const sk_run
             break;
         }
         case SK_SOPT_FO:
-        case SK_SOPT_FOEXP:
+        case SK_SOPT_FOEXP: {
+            uint8_t named[8];
+            const uint8_t *cookie = o->cookie;
+            size_t cookie_len = o->cookie_len;
             if (o->cookie_name) {
-                sk_run_skip(r, "Fast Open cookie given by name (%s)", o->cookie_name);
-                return false;
+                if (!named_cookie(r, o->cookie_name, named)) {
+                    sk_run_skip(r, "Fast Open cookie given by name (%s)", o->cookie_name);
+                    return false;
+                }
+                cookie = named;
+                cookie_len = 8;
             }
             if (o->kind == SK_SOPT_FO) {
                 tmp[k++] = TCPOPT_FASTOPEN;
-                tmp[k++] = (uint8_t)(2 + o->cookie_len);
+                tmp[k++] = (uint8_t)(2 + cookie_len);
             } else {
                 tmp[k++] = TCPOPT_EXP;
-                tmp[k++] = (uint8_t)(4 + o->cookie_len);
+                tmp[k++] = (uint8_t)(4 + cookie_len);
                 tmp[k++] = TCPOPT_FASTOPEN_MAGIC >> 8;
                 tmp[k++] = TCPOPT_FASTOPEN_MAGIC & 0xff;
             }
-            memcpy(tmp + k, o->cookie, o->cookie_len);
-            k += o->cookie_len;
+            memcpy(tmp + k, cookie, cookie_len);
+            k += cookie_len;
             break;
+        }
         }
         if (n + k > SK_TCP_OPT_MAX) {
             sk_run_fail(r, "inbound options longer than 40 bytes");
@@ -554,6 +583,8 @@ static void inject(sk_runner *r, const sk_script_packet *p, sk_time_ns at)
     sk_run_conn *c = &r->conns[ci];
     if (!((p->flags & SK_TH_SYN) && !(p->flags & SK_TH_ACK)))
         c->script_past_syn = true;
+    if (p->flags & SK_TH_SYN)
+        c->script_isn = p->seq_start;
 
     uint8_t opts[SK_TCP_OPT_MAX];
     size_t optlen = 0;
@@ -584,7 +615,7 @@ static void inject(sk_runner *r, const sk_script_packet *p, sk_time_ns at)
         .dst = r->local_ip,
         .sport = c->remote_port,
         .dport = c->local_port,
-        .seq = p->seq_start,
+        .seq = (p->flags & SK_TH_SYN) ? p->seq_start : p->seq_start + c->script_isn,
         .ack = p->has_ack ? p->ack + isn : 0,
         .flags = p->flags,
         .window = (uint16_t)(p->has_win ? p->win : 65535),
@@ -704,7 +735,13 @@ static bool compare_options(sk_runner *r, sk_run_conn *c, const sk_script_packet
             size_t hdr = o->kind == SK_SOPT_FO ? 2 : 4;
             uint8_t kind = o->kind == SK_SOPT_FO ? TCPOPT_FASTOPEN : TCPOPT_EXP;
             ok = x->kind == kind && x->len >= hdr;
-            if (ok && !o->cookie_name)
+            if (ok && kind == TCPOPT_EXP)
+                ok = x->len >= 4 && x->data[2] == (TCPOPT_FASTOPEN_MAGIC >> 8) &&
+                     x->data[3] == (TCPOPT_FASTOPEN_MAGIC & 0xff);
+            uint8_t named[8];
+            if (ok && o->cookie_name && named_cookie(r, o->cookie_name, named))
+                ok = x->len == hdr + 8 && memcmp(x->data + hdr, named, 8) == 0;
+            else if (ok && !o->cookie_name)
                 ok = x->len == hdr + o->cookie_len && memcmp(x->data + hdr, o->cookie, o->cookie_len) == 0;
             break;
         }
@@ -835,7 +872,8 @@ static void match_outbound(sk_runner *r, const sk_script_packet *p, sk_time_ns e
         snprintf(why, sizeof(why), "sequence number");
     else if (l.payload_len != p->payload_len)
         snprintf(why, sizeof(why), "payload length");
-    else if ((p->flags & SK_TH_ACK) && p->has_ack && seg.ack != p->ack)
+    else if ((p->flags & SK_TH_ACK) && p->has_ack &&
+             seg.ack != ((p->flags & SK_TH_SYN) ? p->ack : p->ack + c->script_isn))
         snprintf(why, sizeof(why), "ack");
     else if (p->has_win && seg.window != p->win)
         snprintf(why, sizeof(why), "window");

@@ -36,6 +36,9 @@ typedef struct sk_run_conn {
     uint32_t stack_isn;    /* from the stack's SYN or SYN-ACK           */
     bool have_ts;
     uint32_t ts_offset;    /* live TS val - script TS val               */
+    uint32_t script_isn;   /* the script's own ISN, from its SYN: later
+                              inbound sequence numbers are relative to it,
+                              as packetdrill maps them                     */
 } sk_run_conn;
 
 typedef struct sk_run_epoll_reg {
