@@ -880,9 +880,16 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     negotiate_options(s, t, seg);
 
     if (has_ack) {
-        /* Our SYN is acknowledged: ESTABLISHED. */
+        /* Our SYN is acknowledged: ESTABLISHED.  Data that rode in a Fast
+         * Open SYN sits in the send queue from ISS+1; what the ACK covers
+         * leaves it. */
+        if (t->sndq.len && seq_gt(seg->ack, t->iss + 1)) {
+            uint32_t acked = seg->ack - (t->iss + 1);
+            sk_ring_consume(&t->sndq, acked < t->sndq.len ? acked : t->sndq.len);
+            t->bytes_acked += acked;
+        }
         t->snd_una = seg->ack;
-        t->bytes_acked = 1; /* the SYN */
+        t->bytes_acked += 1; /* the SYN */
         t->snd_wnd = seg->window; /* never scaled in a SYN (RFC 7323 §2.2) */
         t->snd_wl1 = seg->seq;
         t->snd_wl2 = seg->ack;
@@ -903,6 +910,13 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         if (t->flags & SK_F_KEEPALIVE)
             sk_arm_keepalive(s, t); /* Linux's tcp_finish_connect() */
         t->flags |= SK_F_ACK_NOW;
+        if ((t->tfo & (SK_TFO_SYN_FASTOPEN | SK_TFO_SYN_DATA)) && sk_fastopen_synack(s, t, seg)) {
+            /* tcp_rcv_fastopen_synack(): the SYN's data was not (all)
+             * acknowledged; it goes again, as a retransmission. */
+            t->snd_nxt = t->snd_una;
+            t->total_retrans++;
+            sk_count(s, SK_C_TCP_RETRANS_SEGS);
+        }
         if ((seg->payload_len || (seg->flags & SK_TH_FIN)) && !data_queue(s, t, seg))
             return;
         sk_tcb_timer_update(s, t);

@@ -407,6 +407,42 @@ void sk_send_syn(sk_stack *s, sk_tcb *t)
     o.wscale = t->rcv_wscale;
     o.ts_val = sk_tcp_time_ms(s) + t->ts_off;
     o.ts_ecr = synack ? t->ts_recent : 0;
+    /* Fast Open (Linux's tcp_send_syn_data): the first SYN carries the
+     * cookie (or a request for one) and any data; a retransmitted SYN
+     * goes plain, so a middlebox dropping either cannot stall the
+     * connection. */
+    sk_fo_cookie foc = {.len = -1};
+    const uint8_t *syn_data = NULL;
+    uint32_t syn_len = 0;
+    if (!synack && !s->xmit_retrans && (t->tfo & SK_TFO_SYN_FASTOPEN)) {
+        uint8_t fail = t->tfo_client_fail;
+        if (!sk_fastopen_cookie_check(s, t, &foc))
+            foc.len = 0; /* no cookie: ask for one */
+        t->tfo_client_fail = fail;
+        foc.exp = (t->tfo & SK_TFO_SYN_EXP) != 0;
+        if (foc.len >= 0) {
+            o.fo = true;
+            o.fo_exp = foc.exp;
+            o.fo_len = (uint8_t)foc.len;
+            o.fo_cookie = foc.val;
+        }
+    }
+    if (!synack && !s->xmit_retrans && (t->tfo & SK_TFO_SYN_DATA) && t->sndq.len) {
+        syn_len = t->sndq.len;
+        if (s->seg_scratch_cap < syn_len) {
+            uint8_t *p = realloc(s->seg_scratch, syn_len);
+            if (p) {
+                s->seg_scratch = p;
+                s->seg_scratch_cap = syn_len;
+            }
+        }
+        if (s->seg_scratch_cap >= syn_len) {
+            sk_ring_peek(&t->sndq, 0, s->seg_scratch, syn_len);
+            syn_data = s->seg_scratch;
+        } else {
+            syn_len = 0;
+        }
+    }
     size_t optlen = sk_build_options(&o, opts);
     uint16_t win = (uint16_t)(t->rcv_wnd < 65535u ? t->rcv_wnd : 65535u);
     t->segs_out++;
@@ -431,9 +467,14 @@ void sk_send_syn(sk_stack *s, sk_tcb *t)
         }
     }
     sk_xmit(s, t->raddr, t->lport, t->rport, t->iss, synack ? t->rcv_nxt : 0, flags, win, opts, optlen,
-            NULL, 0);
-    if (seq_lt(t->snd_nxt, t->iss + 1))
-        t->snd_nxt = t->iss + 1; /* a Fast Open child may have sent data past it */
+            syn_data, syn_len);
+    if (syn_len) {
+        t->bytes_sent += syn_len;
+        t->data_segs_out++;
+        sk_count(s, SK_C_TCPEXT_TCP_ORIG_DATA_SENT);
+    }
+    if (seq_lt(t->snd_nxt, t->iss + 1 + syn_len))
+        t->snd_nxt = t->iss + 1 + syn_len; /* a Fast Open child may have sent data past it */
 }
 
 /* RFC 9293 §3.10.7.1: the reset for a segment that belongs to no

@@ -283,6 +283,8 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
         unsigned limit = t->state == SK_TCP_SYN_SENT
                              ? (t->syn_retries ? t->syn_retries : (unsigned)s->cfg.tcp_syn_retries)
                              : (unsigned)s->cfg.tcp_synack_retries;
+        if (t->state == SK_TCP_SYN_SENT && t->tfo)
+            sk_fastopen_syn_timeout(s, t, t->retransmits >= limit);
         if (t->retransmits >= limit) {
             write_err(s, t, "SYN retries exhausted");
             return false;

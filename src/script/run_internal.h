@@ -79,6 +79,8 @@ typedef struct sk_run_pending {
     size_t len, done;
     int flags;
     bool started;          /* attempted at least once                  */
+    bool await_conn;       /* a blocking MSG_FASTOPEN write: the rest goes
+                              once the handshake ends, as Linux waits  */
     sk_time_ns expect_end; /* when the script says it returns           */
     sk_time_ns give_up;    /* expect_end + tolerance                    */
     sk_time_ns timeout_at; /* poll/epoll_wait timeout, or SK_TIME_NEVER */
@@ -121,6 +123,11 @@ typedef struct sk_run_backend {
     int (*accept)(sk_runner *r, int h, sk_endpoint *peer);
     int (*connect)(sk_runner *r, int h, const sk_endpoint *ep);
     int64_t (*send)(sk_runner *r, int h, const void *buf, size_t len, int flags);
+    /* sendto(2) with MSG_FASTOPEN to ep (Linux's flag value); never blocks. */
+    int64_t (*sendto)(sk_runner *r, int h, const void *buf, size_t len, int flags, const sk_endpoint *ep);
+    /* `ip tcp_metrics delete ADDR` / `flush`: forget cached Fast Open
+     * cookies; NULL when the backend cannot reach them. */
+    void (*metrics_flush)(sk_runner *r, uint32_t addr, bool all);
     int64_t (*recv)(sk_runner *r, int h, void *buf, size_t len, int flags);
     int (*close_sock)(sk_runner *r, int h);
     int (*shutdown)(sk_runner *r, int h, int how);

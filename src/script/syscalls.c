@@ -362,7 +362,7 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
          * the socket is writable as poll() reports it (Linux's
          * sk_stream_is_writeable: free space >= half what is queued), not
          * by every byte acknowledged. */
-        if (started && !final) {
+        if ((started || p->await_conn) && !final) {
             int fd = p->fd, want = SK_POLLOUT, got = 0;
             r->be->poll(r, &fd, &want, &got, 1);
             if (!(got & SK_POLLOUT))
@@ -665,13 +665,34 @@ static void sys_send(sk_runner *r, const sk_script_event *ev, sk_time_ns expect_
         null_buf = is_null(arg(sc, 1)) && len > 0;
         total = (size_t)len;
     }
-    if (flags & LINUX_MSG_FASTOPEN) {
-        sk_run_skip(r, "%s() with MSG_FASTOPEN: TCP Fast Open is not in synack's API", sc->name);
-        return;
-    }
     sk_run_fd *f = sock_fd(r, fd);
     if (!f) {
         check_result(r, sc, -SK_EBADF);
+        return;
+    }
+    if ((flags & LINUX_MSG_FASTOPEN) && !null_buf) {
+        if (!r->be->sendto) {
+            sk_run_skip(r, "%s() with MSG_FASTOPEN: the backend has no sendto", sc->name);
+            return;
+        }
+        /* Linux's tcp_sendmsg_fastopen(): connect, with what fits in the
+         * SYN.  A blocking caller then waits for the handshake and sends
+         * the rest (__inet_stream_connect, then tcp_sendmsg_locked). */
+        void *buf = scratch(total);
+        sk_endpoint remote = {.addr = r->remote_ip, .port = SK_RUN_REMOTE_PORT};
+        int64_t n = r->be->sendto(r, f->handle, buf, total, (int)(flags & ~LINUX_MSG_DONTWAIT), &remote);
+        free(buf);
+        bool blocking = !f->nonblock && !(flags & LINUX_MSG_DONTWAIT);
+        if (!blocking || (n < 0 && n != -SK_EINPROGRESS)) {
+            check_result(r, sc, n);
+            return;
+        }
+        sk_run_pending p = {.op = SK_OP_WRITE, .ev = ev, .fd = (int)fd, .len = total,
+                            .done = n > 0 ? (size_t)n : 0, .flags = (int)(flags & ~LINUX_MSG_FASTOPEN),
+                            .await_conn = true, .expect_end = expect_end, .give_up = expect_end + r->tolerance,
+                            .timeout_at = SK_TIME_NEVER};
+        r->pending = p;
+        sk_run_pending_poll(r);
         return;
     }
     if (null_buf) {
