@@ -914,6 +914,8 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             /* tcp_rcv_fastopen_synack(): the SYN's data was not (all)
              * acknowledged; it goes again, as a retransmission. */
             t->snd_nxt = t->snd_una;
+            /* The SYN's data was one skb marked PSH (tcp_send_syn_data). */
+            t->tail_push = 1;
             t->total_retrans++;
             sk_count(s, SK_C_TCP_RETRANS_SEGS);
         }

@@ -341,6 +341,11 @@ ssize_t sk_sendto(sk_stack *s, int fd, const void *buf, size_t len, int flags, c
     bool defer = (t->tfo & SK_TFO_DEFER) && t->state == SK_TCP_SYN_SENT;
     /* MSG_FASTOPEN on a socket already connecting or connected is
      * ignored: the call is a plain send. */
+    /* A second MSG_FASTOPEN while the first handshake runs: EALREADY
+     * (__inet_stream_connect in SS_CONNECTING). */
+    if (!defer && (flags & SK_MSG_FASTOPEN) && (t->state == SK_TCP_SYN_SENT || t->state == SK_TCP_SYN_RECV) &&
+        (t->flags & SK_F_CONNECTING))
+        return -EALREADY;
     if (!defer && (!(flags & SK_MSG_FASTOPEN) || t->state != SK_TCP_CLOSE || (t->flags & SK_F_CONNECTING)))
         return sk_send(s, fd, buf, len, flags & ~SK_MSG_FASTOPEN);
     if (!(s->cfg.tcp_fastopen & SK_TFO_CLIENT_ENABLE))
@@ -349,7 +354,7 @@ ssize_t sk_sendto(sk_stack *s, int fd, const void *buf, size_t len, int flags, c
         return -EFAULT;
     if (!defer) {
         if (!remote)
-            return -EDESTADDRREQ;
+            return -EINVAL; /* tcp_v4_connect: no address */
         /* connect() without sending the SYN: the deferred path. */
         uint8_t saved = t->tfo;
         t->tfo |= SK_TFO_CONNECT;

@@ -56,6 +56,7 @@ typedef struct sk_run_fd {
     int handle;            /* synack handle                             */
     bool nonblock;
     bool listener;
+    bool fo_connect;       /* TCP_FASTOPEN_CONNECT set: the first write completes the connect */
     sk_run_epoll_reg regs[SK_RUN_MAX_EPOLL_REGS];
     size_t reg_count;
 } sk_run_fd;

@@ -365,8 +365,20 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
         if ((started || p->await_conn) && !final) {
             int fd = p->fd, want = SK_POLLOUT, got = 0;
             r->be->poll(r, &fd, &want, &got, 1);
-            if (!(got & SK_POLLOUT))
+            if (!(got & (SK_POLLOUT | (p->await_conn ? SK_POLLERR | SK_POLLHUP : 0))))
                 return false;
+        }
+        if (p->await_conn) {
+            /* The handshake of a MSG_FASTOPEN write ended: a refused or
+             * reset connection fails the whole call, data in the SYN or
+             * not (tcp_sendmsg_fastopen returns the connect error). */
+            int err = 0;
+            size_t elen = sizeof err;
+            if (r->be->getsockopt(r, f->handle, 1 /* SOL_SOCKET */, 4 /* SO_ERROR */, &err, &elen) == 0 && err) {
+                res = -err; /* consumed, as sock_error() consumes it */
+                goto complete;
+            }
+            p->await_conn = false;
         }
         while (p->done < p->len) {
             int64_t n = do_send(r, f, p->len - p->done, p->flags);
@@ -543,6 +555,11 @@ static void sys_setsockopt(sk_runner *r, const sk_script_syscall *sc)
         memcpy(buf, &i32, sizeof(i32));
     }
     int64_t res = f ? r->be->setsockopt(r, f->handle, (int)level, (int)name, buf, (size_t)optlen) : -SK_EBADF;
+    if (res == 0 && level == 6 && name == 30 /* TCP_FASTOPEN_CONNECT */) {
+        int32_t on;
+        memcpy(&on, buf, sizeof on);
+        f->fo_connect = on != 0;
+    }
     char what[128];
     describe_opt(sc, what, sizeof(what));
     if (!unsupported_result(r, sc, res, what))
@@ -670,7 +687,17 @@ static void sys_send(sk_runner *r, const sk_script_event *ev, sk_time_ns expect_
         check_result(r, sc, -SK_EBADF);
         return;
     }
-    if ((flags & LINUX_MSG_FASTOPEN) && !null_buf) {
+    /* TCP_FASTOPEN_CONNECT's first write is a MSG_FASTOPEN send: with
+     * the SYN deferred it connects, and a blocking writer waits for the
+     * handshake (tcp_sendmsg_locked's DEFER_CONNECT path). */
+    bool deferred = false;
+    if (f->fo_connect && !(flags & LINUX_MSG_FASTOPEN)) {
+        f->fo_connect = false;
+        int fdv = (int)fd, want = SK_POLLOUT, got = 0;
+        r->be->poll(r, &fdv, &want, &got, 1);
+        deferred = (got & SK_POLLOUT) && r->be->sendto;
+    }
+    if (((flags & LINUX_MSG_FASTOPEN) || deferred) && !null_buf) {
         if (!r->be->sendto) {
             sk_run_skip(r, "%s() with MSG_FASTOPEN: the backend has no sendto", sc->name);
             return;
