@@ -57,7 +57,14 @@ typedef struct client {
 
     bool failed;
     sk_progress progress;
+    /* --fastopen: TCP_FASTOPEN_CONNECT, so the request rides in the SYN
+     * once a cookie is cached; --repeat: that many more GETs, one after
+     * another on new connections of the same stack (and cookie cache). */
+    bool fastopen;
+    unsigned repeat;
 } client;
+
+static int client_open(client *c);
 
 static void client_fail(client *c, const char *fmt, const char *a, const char *b)
 {
@@ -90,6 +97,22 @@ static void client_finish(client *c)
     }
     if (c->out && fflush(c->out) != 0 && !c->failed)
         client_fail(c, "writing %s: %s", c->out_path ? c->out_path : "standard output", strerror(errno));
+    if (c->repeat && !c->failed) {
+        /* The next GET, from a clean slate but the same stack. */
+        c->repeat--;
+        c->request_off = 0;
+        c->send_done = false;
+        c->head_len = 0;
+        c->head_done = false;
+        c->status = 0;
+        c->has_length = c->server_closes = false;
+        c->content_length = c->body_bytes = c->sent = c->received = 0;
+        c->phase = PHASE_CONNECTING;
+        int r = client_open(c);
+        if (r >= 0 || r == -EINPROGRESS)
+            return;
+        client_socket_fail(c, "connect to", r);
+    }
     sk_loop_finish(c->loop);
 }
 
@@ -344,11 +367,27 @@ static void client_report(void *ctx, sk_loop *loop)
     sk_cli_print_socket_table(stderr, c->stack);
 }
 
+/* A new socket (TCP_FASTOPEN_CONNECT with --fastopen) and its connect. */
+static int client_open(client *c)
+{
+    c->fd = sk_socket(c->stack);
+    if (c->fd < 0)
+        return c->fd;
+    if (c->fastopen) {
+        int on = 1;
+        int r = sk_setsockopt(c->stack, c->fd, SK_IPPROTO_TCP, SK_TCP_FASTOPEN_CONNECT, &on, sizeof on);
+        if (r < 0)
+            return r;
+    }
+    return sk_connect(c->stack, c->fd, &c->remote);
+}
+
 void sk_cmd_connect_usage(FILE *out)
 {
     fprintf(out,
             "usage: synack connect A.B.C.D:PORT [--tun NAME] [--addr A.B.C.D/N]\n"
             "                      (--http PATH | --send FILE | --recv N) [-o FILE]\n"
+            "                      [--fastopen] [--repeat N]\n"
             "                      [--loss P] [--delay MS] [--reorder P] [--dup P] [--seed N]\n"
             "                      [--pcap FILE] [--sysctl NAME=VALUE] [--state-log] [-v]\n"
             "\n"
@@ -358,6 +397,9 @@ void sk_cmd_connect_usage(FILE *out)
             "  --send FILE  sends FILE ('-' for standard input), half-closes (SHUT_WR), and\n"
             "               writes whatever the peer sends back until its FIN\n"
             "  --recv N     reads N bytes (K, M, G suffixes) and closes\n"
+            "  --fastopen   TCP_FASTOPEN_CONNECT: with a Fast Open cookie cached the first\n"
+            "               write goes in the SYN (RFC 7413); without, the SYN asks for one\n"
+            "  --repeat N   with --http, N more GETs on new connections of the same stack\n"
             "While it runs, `synack ss`, `synack nstat` and `synack sysctl` (-N connect-ADDR)\n"
             "query the live stack.\n"
             "\n"
@@ -370,7 +412,7 @@ void sk_cmd_connect_usage(FILE *out)
             "exit status: 0 when the transfer completed, 1 on failure, 2 on bad usage\n");
 }
 
-enum { OPT_HTTP = SK_TUN_OPT_LAST, OPT_SEND, OPT_RECV };
+enum { OPT_HTTP = SK_TUN_OPT_LAST, OPT_SEND, OPT_RECV, OPT_FASTOPEN, OPT_REPEAT };
 
 int sk_cmd_connect(int argc, char **argv)
 {
@@ -379,6 +421,8 @@ int sk_cmd_connect(int argc, char **argv)
         {"http", required_argument, NULL, OPT_HTTP},
         {"send", required_argument, NULL, OPT_SEND},
         {"recv", required_argument, NULL, OPT_RECV},
+        {"fastopen", no_argument, NULL, OPT_FASTOPEN},
+        {"repeat", required_argument, NULL, OPT_REPEAT},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -420,6 +464,19 @@ int sk_cmd_connect(int argc, char **argv)
             }
             m = MODE_RECV;
             break;
+        case OPT_FASTOPEN:
+            c->fastopen = true;
+            break;
+        case OPT_REPEAT: {
+            char *end = NULL;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (!*optarg || *end || v > 1000) {
+                fprintf(stderr, "synack connect: bad --repeat '%s': give 0 to 1000\n", optarg);
+                goto out;
+            }
+            c->repeat = (unsigned)v;
+            break;
+        }
         case 'o':
             c->out_path = optarg;
             break;
@@ -461,6 +518,10 @@ int sk_cmd_connect(int argc, char **argv)
         fprintf(stderr, "synack connect: choose what to do: --http PATH, --send FILE or --recv N\n");
         goto out;
     }
+    if (c->repeat && c->mode != MODE_HTTP) {
+        fprintf(stderr, "synack connect: --repeat goes with --http only\n");
+        goto out;
+    }
     rc = SK_CLI_EXIT_FAIL;
     if (c->mode == MODE_HTTP) {
         /* HTTP/1.0 so the body is never chunked (RFC 9112 §6.1: chunked
@@ -498,8 +559,7 @@ int sk_cmd_connect(int argc, char **argv)
     if (!c->loop)
         goto out;
     c->stack = sk_loop_stack(c->loop);
-    c->fd = sk_socket(c->stack);
-    int r = c->fd < 0 ? c->fd : sk_connect(c->stack, c->fd, &c->remote);
+    int r = client_open(c);
     if (r < 0 && r != -EINPROGRESS) {
         client_socket_fail(c, "connect to", r);
         goto out;

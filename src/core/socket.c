@@ -219,6 +219,10 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
     if (t->flags & SK_F_CONNECTED)
         return -EISCONN;
     if (t->flags & SK_F_CONNECTING) {
+        /* __inet_stream_connect: a deferred Fast Open connect counts as
+         * connected to a second connect(), so the caller goes on to write. */
+        if ((t->tfo & SK_TFO_DEFER) && t->state == SK_TCP_SYN_SENT)
+            return -EISCONN;
         if (t->state == SK_TCP_SYN_SENT || t->state == SK_TCP_SYN_RECV)
             return -EALREADY;
         t->flags &= ~SK_F_CONNECTING;
