@@ -730,8 +730,11 @@ void sk_listen_destroy(sk_stack *s, sk_tcb *l)
         q->aq_len--;
         child->aq_next = NULL;
         child->parent = NULL;
-        if (child->state != SK_TCP_CLOSE)
-            sk_send_active_rst(s, child);
+        if (child->state == SK_TCP_CLOSE) {
+            sk_tcb_free(s, child); /* died before accept() (sk_tcb_done) */
+            continue;
+        }
+        sk_send_active_rst(s, child);
         sk_tcb_done(s, child, "listener closed");
     }
     q->aq_tail = NULL;

@@ -525,9 +525,11 @@ void sk_tcb_done(sk_stack *s, sk_tcb *t, const char *cause)
     sk_wheel_del(&s->tcb_wheel, &t->timer);
     t->rto_at = t->delack_at = t->keepalive_at = 0;
     if (t->parent) {
-        /* Still on a listener's accept queue: the listener forgets it. */
-        sk_accept_queue_remove(s, t);
-        sk_tcb_free(s, t);
+        /* Still on a listener's accept queue: Linux leaves it there, and
+         * accept() hands it out dead (CLOSE) with the data it had and its
+         * error pending (a reset child, or a Fast Open child whose
+         * SYN-ACK went unanswered); the listener's close frees it. */
+        sk_notify(s, t->parent);
         return;
     }
     if (t->fd < 0) {
