@@ -125,9 +125,12 @@ int sk_listen(sk_stack *s, int fd, int backlog)
         return -ENOBUFS;
     if (b->listeners || sk_listener_lookup(s, s->addr, t->lport))
         return -EADDRINUSE;
-    /* Another socket sharing the port through SO_REUSEADDR may not
-     * coexist with a listener (Linux re-checks in inet_csk_get_port). */
-    if (b->refs > 1)
+    /* Another socket sharing the port may coexist with a listener only
+     * when both set SO_REUSEADDR (Linux re-checks in inet_csk_get_port:
+     * inet_csk_bind_conflict with relax, where a non-listening sk_reuse
+     * peer is no conflict) — e.g. a connection accepted from the
+     * previous listener on the port. */
+    if (b->refs > 1 && (!(t->flags & SK_F_REUSEADDR) || b->noreuse))
         return -EADDRINUSE;
     sk_listen_queue *q = calloc(1, sizeof(*q));
     if (!q)

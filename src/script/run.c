@@ -845,8 +845,11 @@ static void match_outbound(sk_runner *r, const sk_script_packet *p, sk_time_ns e
     }
     sk_run_conn *c = &r->conns[ci];
     if (l.flags & SK_TH_SYN) {
+        /* The stack's ISN is its own: a script's nonzero SYN sequence
+         * (`> S. 1234:1234(0)`) does not move later numbers, which stay
+         * relative to the live ISN, as packetdrill maps them. */
         if (!c->have_isn || c->stack_isn != seg.seq) {
-            c->stack_isn = seg.seq - p->seq_start;
+            c->stack_isn = seg.seq;
             c->have_isn = true;
         }
         if (!(l.flags & SK_TH_ACK))
@@ -868,7 +871,7 @@ static void match_outbound(sk_runner *r, const sk_script_packet *p, sk_time_ns e
     }
     if (l.flags != p->flags)
         snprintf(why, sizeof(why), "flags");
-    else if (rel_seq != p->seq_start)
+    else if (rel_seq != ((l.flags & SK_TH_SYN) ? 0 : p->seq_start))
         snprintf(why, sizeof(why), "sequence number");
     else if (l.payload_len != p->payload_len)
         snprintf(why, sizeof(why), "payload length");

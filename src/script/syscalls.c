@@ -107,7 +107,10 @@ static int alloc_fd(sk_runner *r, sk_run_fd_kind kind, int handle, const sk_scri
     int64_t want;
     if (sc->ret->kind == SK_SEXPR_INT && !sc->errno_name) {
         want = sc->ret->num;
-        if (want >= 0 && want < SK_RUN_MAX_FDS && r->fds[want].kind == SK_FD_FREE) {
+        /* A number still in use is taken over, as packetdrill's newest
+         * socket shadows an older one with the same script fd (the old
+         * socket stays open, out of the script's reach). */
+        if (want >= 3 && want < SK_RUN_MAX_FDS) {
             memset(&r->fds[want], 0, sizeof(r->fds[want]));
             r->fds[want].kind = kind;
             r->fds[want].handle = handle;
