@@ -167,11 +167,14 @@ void sk_run_advance_to(sk_runner *r, sk_time_ns t)
  * is when the script expects one: a backend without visible timers jumps
  * there at once (datagrams keep their own times, and no later event is
  * earlier), then steps finely. */
+static void drop_stale(sk_runner *r);
+
 static void advance_until_output(sk_runner *r, sk_time_ns expected, sk_time_ns limit)
 {
     unsigned same = 0;
     if (!r->be->exact_deadlines && r->pending.op == SK_OP_NONE && r->out_count == 0 && expected > r->now)
         step_to(r, expected < limit ? expected : limit);
+    drop_stale(r);
     while (!r->done && r->out_count == 0) {
         sk_time_ns d = r->be->next_deadline(r);
         if (d == SK_TIME_NEVER || d > limit) {
@@ -187,6 +190,7 @@ static void advance_until_output(sk_runner *r, sk_time_ns expected, sk_time_ns l
             d = r->now;
         }
         step_to(r, d);
+        drop_stale(r);
     }
 }
 
@@ -213,7 +217,25 @@ static int new_conn(sk_runner *r, uint16_t local_port, uint16_t remote_port, boo
     c->local_port = local_port;
     c->remote_port = remote_port;
     c->passive = passive;
+    c->epoch = r->socket_epoch;
     return (int)r->conn_count++;
+}
+
+/* packetdrill sniffs only its socket under test, the newest one: what
+ * older connections send (a FIN after close(), a delayed ACK) is dropped
+ * unseen once the script has created another socket. */
+static void drop_stale(sk_runner *r)
+{
+    while (r->out_count > 0) {
+        sk_segment seg;
+        if (sk_parse_segment(r->out[0].data, r->out[0].len, false, &seg) != SK_PARSE_OK)
+            return;
+        int ci = find_conn(r, seg.sport, seg.dport);
+        if (ci < 0 || r->conns[ci].epoch >= r->socket_epoch)
+            return;
+        sk_run_trace(r, "ignored: a packet of a socket older than the socket under test");
+        drop_front(r, 1);
+    }
 }
 
 /* packetdrill sends each new inbound SYN on a new socket unless the
@@ -767,6 +789,7 @@ static bool outbound_follows(const sk_runner *r, const sk_script_event *ev)
 
 static void check_unexpected(sk_runner *r, const sk_script_event *ev, sk_time_ns at)
 {
+    drop_stale(r);
     if (r->out_count == 0 || r->out[0].at + r->tolerance >= at || !outbound_follows(r, ev))
         return;
     sk_segment seg;
@@ -790,6 +813,7 @@ static void match_outbound(sk_runner *r, const sk_script_packet *p, sk_time_ns e
     }
     if (fastopen_unsupported(r, p))
         return;
+    drop_stale(r);
     if (r->out_count == 0)
         advance_until_output(r, expected, hi);
     if (r->done)

@@ -36,6 +36,7 @@ typedef struct sk_run_conn {
     uint32_t stack_isn;    /* from the stack's SYN or SYN-ACK           */
     bool have_ts;
     uint32_t ts_offset;    /* live TS val - script TS val               */
+    uint32_t epoch;        /* socket() calls made before it began       */
     uint32_t script_isn;   /* the script's own ISN, from its SYN: later
                               inbound sequence numbers are relative to it,
                               as packetdrill maps them                     */
@@ -187,6 +188,9 @@ struct sk_runner {
     int current_conn;      /* index, or -1                              */
     uint16_t listen_port;
     uint16_t next_remote_port;
+    /* socket() calls so far: packetdrill watches only the newest socket
+     * (its socket under test) and drops outbound packets of older ones. */
+    uint32_t socket_epoch;
     uint16_t ip_id;
 
     sk_run_fd fds[SK_RUN_MAX_FDS];

@@ -836,6 +836,8 @@ void sk_run_syscall(sk_runner *r, const sk_script_event *ev, int64_t start_usecs
             return;
         }
         int h = r->be->socket(r);
+        if (h >= 0)
+            r->socket_epoch++;
         if (r->done)
             return;
         int64_t res = h;
