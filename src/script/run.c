@@ -781,9 +781,14 @@ static bool compare_options(sk_runner *r, sk_run_conn *c, const sk_script_packet
 static bool outbound_follows(const sk_runner *r, const sk_script_event *ev)
 {
     const sk_script *s = r->script;
-    for (const sk_script_event *e = ev; e < s->events + s->event_count; e++)
+    for (const sk_script_event *e = ev; e < s->events + s->event_count; e++) {
         if (e->kind == SK_SEV_PACKET && e->packet.direction == '>')
             return true;
+        /* A new socket first: packetdrill's sniffer will watch it alone
+         * and drop what older sockets sent (drop_stale). */
+        if (e->kind == SK_SEV_SYSCALL && strcmp(e->syscall.name, "socket") == 0)
+            return false;
+    }
     return false;
 }
 
