@@ -98,14 +98,17 @@ void sk_input(sk_stack *s, const uint8_t *dgram, size_t len, sk_time_ns now)
     }
     /* Segments whose flags make no sense in any state (SYN with RST or
      * FIN, port 0) are dropped as Linux drops them. */
+    sk_tcb *t = seg.sport && seg.dport ? sk_conn_lookup(s, seg.src, seg.sport, seg.dport) : NULL;
+    /* ... except SYN,ACK with FIN in SYN_SENT: a SYN-ACK may carry data
+     * and FIN (a Fast Open server's reply), and Linux takes it there. */
+    bool synfin_ok = t && t->state == SK_TCP_SYN_SENT && (seg.flags & SK_TH_ACK) && !(seg.flags & SK_TH_RST);
     if (seg.sport == 0 || seg.dport == 0 ||
-        ((seg.flags & SK_TH_SYN) && (seg.flags & (SK_TH_RST | SK_TH_FIN)))) {
+        ((seg.flags & SK_TH_SYN) && (seg.flags & (SK_TH_RST | SK_TH_FIN)) && !synfin_ok)) {
         sk_count(s, SK_C_SYNACK_BAD_SEGMENT);
         sk_emit_drop(s, &seg, SK_C_SYNACK_BAD_SEGMENT);
         return;
     }
 
-    sk_tcb *t = sk_conn_lookup(s, seg.src, seg.sport, seg.dport);
     if (t) {
         sk_tcb_input(s, t, &seg);
         return;
@@ -860,6 +863,21 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             sk_xmit(s, seg->src, seg->dport, seg->sport, seg->ack, 0, SK_TH_RST, 0, NULL, 0, NULL, 0);
         sk_count(s, SK_C_SYNACK_OUT_OF_WINDOW);
         return;
+    }
+    if (has_ack && seg->opts.has_ts && seg->opts.ts_ecr && t->retrans_stamp) {
+        /* Linux's tcp_rcv_synsent_state_process: an echo outside the
+         * times our SYNs went out is refused with a reset
+         * (PAWSActiveRejected). */
+        uint32_t now_ts = sk_tcp_time_ms(s) + t->ts_off;
+        /* retrans_stamp counts ms from the stack's epoch and is at least
+         * 1: a millisecond of slack covers both roundings. */
+        uint32_t syn_ts = now_ts - (uint32_t)(sk_stamp_now(s) - t->retrans_stamp) - 1;
+        if (seg->opts.ts_ecr - syn_ts > now_ts - syn_ts) {
+            sk_count(s, SK_C_TCPEXT_PAWS_ACTIVE);
+            if (!(seg->flags & SK_TH_RST))
+                sk_xmit(s, seg->src, seg->dport, seg->sport, seg->ack, 0, SK_TH_RST, 0, NULL, 0, NULL, 0);
+            return;
+        }
     }
     if (seg->flags & SK_TH_RST) {
         /* Second check: only a RST acknowledging our SYN is believed. */
