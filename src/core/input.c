@@ -928,7 +928,8 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         if (t->flags & SK_F_KEEPALIVE)
             sk_arm_keepalive(s, t); /* Linux's tcp_finish_connect() */
         t->flags |= SK_F_ACK_NOW;
-        if ((t->tfo & (SK_TFO_SYN_FASTOPEN | SK_TFO_SYN_DATA)) && sk_fastopen_synack(s, t, seg)) {
+        bool fo_resend = (t->tfo & (SK_TFO_SYN_FASTOPEN | SK_TFO_SYN_DATA)) && sk_fastopen_synack(s, t, seg);
+        if (fo_resend) {
             /* tcp_rcv_fastopen_synack(): the SYN's data was not (all)
              * acknowledged; it goes again, as a retransmission. */
             t->snd_nxt = t->snd_una;
@@ -941,6 +942,8 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             return;
         sk_tcb_timer_update(s, t);
         sk_tcp_output(s, t);
+        if (fo_resend)
+            t->snd_sml = t->snd_una; /* a retransmission is no small segment for Minshall's rule */
         return;
     }
     /* A SYN without ACK: simultaneous open (RFC 9293 §3.5, figure 8). */
