@@ -366,14 +366,17 @@ static void bench_lifecycle(int reps)
     long long overflow0 = proc_counter("/proc/net/netstat", "TcpExt", "TCPTimeWaitOverflow");
     long long out0 = proc_counter("/proc/net/snmp", "Tcp", "OutSegs");
     long long tw0 = sockstat_tw();
-    double *v = calloc((size_t)reps, sizeof(double));
+    double *v = calloc((size_t)reps, sizeof(double)), *cpu_us = calloc((size_t)reps, sizeof(double));
     for (int i = 0; i < reps; i++) {
+        double c0 = bench_rusage_cpu_s();
         v[i] = lifecycle_once(&L, target, inflight);
+        cpu_us[i] = (bench_rusage_cpu_s() - c0) * 1e6 / (double)target;
         fprintf(stderr, "  linux lifecycle rep %d: %.0f/s (TIME_WAIT now %lld)\n", i + 1, v[i], sockstat_tw());
     }
     long long overflow = proc_counter("/proc/net/netstat", "TcpExt", "TCPTimeWaitOverflow") - overflow0;
     long long outsegs = proc_counter("/proc/net/snmp", "Tcp", "OutSegs") - out0;
     bench_result_stats("linux_lifecycles_per_s", bench_summarize(v, reps));
+    bench_result_stats("linux_lifecycle_cpu_us", bench_summarize(cpu_us, reps));
     bench_result_int("linux_lifecycle_count_per_rep", (long long)target);
     bench_result_int("linux_lifecycle_timewait_kept", sockstat_tw() - tw0);
     bench_result_int("linux_lifecycle_timewait_overflow", overflow);
@@ -383,6 +386,7 @@ static void bench_lifecycle(int reps)
     close(L.ep);
     free(L.fds);
     free(v);
+    free(cpu_us);
 }
 
 /* ------------------------------------------------------------------ */
@@ -429,13 +433,13 @@ static void *sender_thread(void *arg)
     return NULL;
 }
 
-static double bulk_once(uint64_t total, bool threaded)
+static double bulk_once(uint64_t total, bool threaded, double *cpu_s_per_gb)
 {
     int c, s;
     tcp_pair(&c, &s);
     static uint8_t dst[256 * 1024];
     uint64_t received = 0;
-    double t0 = bench_wall_s();
+    double t0 = bench_wall_s(), c0 = bench_rusage_cpu_s();
     if (threaded) {
         bulk_sender b = {c, total};
         pthread_t th;
@@ -473,6 +477,7 @@ static double bulk_once(uint64_t total, bool threaded)
         }
     }
     double elapsed = bench_wall_s() - t0;
+    *cpu_s_per_gb = (bench_rusage_cpu_s() - c0) / ((double)total / 1e9);
     close(c);
     close(s);
     return (double)total * 8 / elapsed / 1e9;
@@ -493,7 +498,7 @@ static void bench_bulk(int reps)
         {1500, true, "linux_bulk_gbps_2threads"},
         {65536, true, "linux_bulk_gbps_mtu65536_2threads"},
     };
-    double *v = calloc((size_t)reps, sizeof(double));
+    double *v = calloc((size_t)reps, sizeof(double)), *cpu = calloc((size_t)reps, sizeof(double));
     for (size_t r = 0; r < sizeof(runs) / sizeof(runs[0]); r++) {
         if (!private_netns && runs[r].mtu != 65536) {
             bench_result_null(runs[r].key); /* not changing the host's loopback MTU */
@@ -502,15 +507,19 @@ static void bench_bulk(int reps)
         if (private_netns && lo_set(runs[r].mtu) != 0)
             die("setting the loopback MTU");
         for (int i = 0; i < reps; i++) {
-            v[i] = bulk_once(total, runs[r].threaded);
+            v[i] = bulk_once(total, runs[r].threaded, &cpu[i]);
             fprintf(stderr, "  linux bulk mtu %d %s rep %d: %.2f Gbit/s\n", runs[r].mtu,
                     runs[r].threaded ? "2 threads" : "1 thread", i + 1, v[i]);
         }
         bench_result_stats(runs[r].key, bench_summarize(v, reps));
+        char key[96];
+        snprintf(key, sizeof(key), "%s_cpu_s_per_gb", runs[r].key);
+        bench_result_stats(key, bench_summarize(cpu, reps));
     }
     if (private_netns)
         lo_set(65536);
     free(v);
+    free(cpu);
 }
 
 /* ------------------------------------------------------------------ */

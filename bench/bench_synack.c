@@ -27,7 +27,7 @@
 #include <string.h>
 
 #include "bench_util.h"
-#include "synack/memwire.h"
+#include "synack-io/memwire.h"
 #include "synack/packet.h"
 #include "synack/synack.h"
 
@@ -498,6 +498,7 @@ typedef struct lifecycle_job {
     double elapsed;
     uint64_t timewait, tw_overflow, advances, segments;
     sk_time_ns virtual_ns;
+    double cpu; /* this thread's CPU seconds for the run (user + system) */
 } lifecycle_job;
 
 static void *lifecycle_job_run(void *arg)
@@ -507,9 +508,10 @@ static void *lifecycle_job_run(void *arg)
     pair_init(&p, 1500, j->nports, j->seed);
     sk_time_ns start_virtual = p.now;
     lifecycle_run r = {.p = &p, .target = j->target, .inflight = j->inflight};
-    double t0 = bench_wall_s();
+    double t0 = bench_wall_s(), c0 = bench_thread_cpu_s();
     lifecycle_execute(&r);
     j->elapsed = bench_wall_s() - t0;
+    j->cpu = bench_thread_cpu_s() - c0;
     uint64_t counts[16];
     count_states(p.client, counts);
     j->timewait = counts[SK_TCP_TIME_WAIT];
@@ -533,12 +535,14 @@ static void bench_lifecycle(int reps)
     uint32_t inflight = (uint32_t)bench_env_long("BENCH_INFLIGHT", 1000);
     int nports = 61; /* prime: see BENCHMARKS.md on port selection */
     double *one = calloc((size_t)reps, sizeof(double)), *two = calloc((size_t)reps, sizeof(double));
+    double *cpu_us = calloc((size_t)reps, sizeof(double));
     uint64_t tw_kept = 0, tw_overflow = 0, advances = 0, segments = 0;
     sk_time_ns virt = 0;
     for (int i = 0; i < reps; i++) {
         lifecycle_job j = {.target = target, .inflight = inflight, .nports = nports, .seed = 100 + (uint64_t)i};
         lifecycle_job_run(&j);
         one[i] = (double)target / j.elapsed;
+        cpu_us[i] = j.cpu * 1e6 / (double)target;
         tw_kept = j.timewait;
         tw_overflow += j.tw_overflow;
         advances = j.advances;
@@ -568,6 +572,7 @@ static void bench_lifecycle(int reps)
     }
     bench_result_stats("synack_lifecycles_per_s", bench_summarize(one, reps));
     bench_result_stats("synack_lifecycles_per_s_2threads", bench_summarize(two, reps));
+    bench_result_stats("synack_lifecycle_cpu_us", bench_summarize(cpu_us, reps));
     bench_result_int("synack_lifecycle_count_per_rep", (long long)target);
     bench_result_int("synack_lifecycle_inflight", inflight);
     bench_result_int("synack_lifecycle_timewait_kept", (long long)tw_kept);
@@ -577,6 +582,7 @@ static void bench_lifecycle(int reps)
     bench_result("synack_lifecycle_virtual_ms", (double)virt / 1e6);
     free(one);
     free(two);
+    free(cpu_us);
 }
 
 /* The same lifecycle on the in-memory wire (memwire.h), to show what its
@@ -641,7 +647,8 @@ static void bench_lifecycle_memwire(int reps)
 /* Bulk                                                                 */
 /* ------------------------------------------------------------------ */
 
-static double bulk_once(uint16_t mtu, uint64_t total, uint64_t seed, uint64_t *segments, uint64_t *jumps)
+static double bulk_once(uint16_t mtu, uint64_t total, uint64_t seed, uint64_t *segments, uint64_t *jumps,
+                        double *cpu_s_per_gb)
 {
     pair p;
     pair_init(&p, mtu, 1, seed);
@@ -663,7 +670,7 @@ static double bulk_once(uint16_t mtu, uint64_t total, uint64_t seed, uint64_t *s
         src[i] = (uint8_t)(i * 131);
     uint64_t sent = 0, received = 0;
     uint64_t q0 = p.to_client->count + p.to_server->count;
-    double t0 = bench_wall_s();
+    double t0 = bench_wall_s(), c0 = bench_thread_cpu_s();
     while (received < total) {
         bool progress = false;
         while (sent < total) {
@@ -693,6 +700,7 @@ static double bulk_once(uint16_t mtu, uint64_t total, uint64_t seed, uint64_t *s
             die("bulk stalled", (long)received);
     }
     double elapsed = bench_wall_s() - t0;
+    *cpu_s_per_gb = (bench_thread_cpu_s() - c0) / ((double)total / 1e9);
     *segments = p.to_client->count + p.to_server->count - q0;
     *jumps = p.time_advances;
     pair_free(&p);
@@ -704,11 +712,11 @@ static void bench_bulk(int reps)
     uint64_t total = (uint64_t)bench_env_long("BENCH_BULK_MIB", 1024) << 20;
     static const uint16_t mtus[2] = {1500, 65535};
     static const char *const keys[2] = {"synack_bulk_gbps", "synack_bulk_gbps_mtu65535"};
-    double *v = calloc((size_t)reps, sizeof(double));
+    double *v = calloc((size_t)reps, sizeof(double)), *cpu = calloc((size_t)reps, sizeof(double));
     for (int m = 0; m < 2; m++) {
         uint64_t segs = 0, jumps = 0;
         for (int i = 0; i < reps; i++) {
-            v[i] = bulk_once(mtus[m], total, 40 + (uint64_t)i, &segs, &jumps);
+            v[i] = bulk_once(mtus[m], total, 40 + (uint64_t)i, &segs, &jumps, &cpu[i]);
             fprintf(stderr, "  synack bulk mtu %u rep %d: %.2f Gbit/s (%llu datagrams, %llu clock jumps)\n",
                     mtus[m], i + 1, v[i], (unsigned long long)segs, (unsigned long long)jumps);
         }
@@ -716,8 +724,35 @@ static void bench_bulk(int reps)
         char key[80];
         snprintf(key, sizeof(key), "%s_datagrams", keys[m]);
         bench_result_int(key, (long long)segs);
+        snprintf(key, sizeof(key), "%s_cpu_s_per_gb", keys[m]);
+        bench_result_stats(key, bench_summarize(cpu, reps));
     }
     free(v);
+    free(cpu);
+}
+
+/* ------------------------------------------------------------------ */
+/* Fixed workloads for instruction counts                               */
+/* ------------------------------------------------------------------ */
+
+/* `bench_synack fixed-lifecycles N` and `fixed-bulk MIB` do a fixed amount
+ * of work once and print nothing timed: scripts/bench.sh runs each under
+ * `valgrind --tool=callgrind` at two sizes and divides the difference in
+ * instructions by the difference in work, so set-up costs cancel and the
+ * figure is the same on any machine for the same binary. */
+static void fixed_lifecycles(long n)
+{
+    lifecycle_job j = {.target = (uint64_t)n, .inflight = 100, .nports = 61, .seed = 100};
+    lifecycle_job_run(&j);
+    fprintf(stderr, "  fixed lifecycles: %ld done\n", n);
+}
+
+static void fixed_bulk(long mib)
+{
+    uint64_t segs = 0, jumps = 0;
+    double cpu = 0;
+    bulk_once(1500, (uint64_t)mib << 20, 40, &segs, &jumps, &cpu);
+    fprintf(stderr, "  fixed bulk: %ld MiB in %llu datagrams\n", mib, (unsigned long long)segs);
 }
 
 /* ------------------------------------------------------------------ */
@@ -944,6 +979,14 @@ static void bench_syn_recv(void)
 int main(int argc, char **argv)
 {
     int reps = bench_reps(5);
+    if (argc == 3 && !strcmp(argv[1], "fixed-lifecycles")) {
+        fixed_lifecycles(strtol(argv[2], NULL, 10));
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "fixed-bulk")) {
+        fixed_bulk(strtol(argv[2], NULL, 10));
+        return 0;
+    }
     bool all = argc < 2;
     for (int i = all ? 0 : 1; i < (all ? 1 : argc); i++) {
         const char *what = all ? "all" : argv[i];

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +17,16 @@ static double clock_s(clockid_t id)
 
 double bench_wall_s(void) { return clock_s(CLOCK_MONOTONIC); }
 double bench_cpu_s(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
+double bench_thread_cpu_s(void) { return clock_s(CLOCK_THREAD_CPUTIME_ID); }
+
+double bench_rusage_cpu_s(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+           (double)ru.ru_stime.tv_usec * 1e-6;
+}
 
 size_t bench_rss_bytes(void)
 {

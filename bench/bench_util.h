@@ -14,6 +14,12 @@
 
 double bench_wall_s(void);       /* CLOCK_MONOTONIC, seconds */
 double bench_cpu_s(void);        /* CLOCK_PROCESS_CPUTIME_ID, seconds */
+double bench_thread_cpu_s(void); /* CLOCK_THREAD_CPUTIME_ID, seconds */
+/* User + system CPU seconds of the whole process (getrusage RUSAGE_SELF):
+ * for the kernel benchmarks this includes the kernel's work done on the
+ * process's behalf (system calls, and loopback softirqs run in its
+ * context), but not time spent waiting to be scheduled. */
+double bench_rusage_cpu_s(void);
 size_t bench_rss_bytes(void);    /* resident set size, from /proc/self/statm */
 size_t bench_heap_bytes(void);   /* malloc'd bytes in use (mallinfo2) */
 

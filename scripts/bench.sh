@@ -1,8 +1,8 @@
 #!/bin/sh
 # synack's benchmarks, side by side with Linux loopback and lwIP, in one run.
 #
-#   scripts/bench.sh --deps            install liblwip-dev (and perf tools
-#                                      are NOT needed) if missing
+#   scripts/bench.sh --deps            install liblwip-dev and valgrind
+#                                      if missing
 #   scripts/bench.sh BUILD_DIR JSON    run bench_synack, bench_linux and
 #                                      bench_lwip from BUILD_DIR/bench,
 #                                      print the table, write JSON
@@ -15,7 +15,8 @@
 # BENCH_SYNACK_LIFECYCLES (200000), BENCH_LINUX_LIFECYCLES (50000),
 # BENCH_LWIP_LIFECYCLES (15000), BENCH_INFLIGHT (1000), BENCH_BULK_MIB
 # (1024), BENCH_ESTABLISHED (1000000), BENCH_TIMEWAIT (10000000),
-# BENCH_SYN_RECV (1000000), BENCH_TIMER_SECONDS (60).
+# BENCH_SYN_RECV (1000000), BENCH_TIMER_SECONDS (60), BENCH_ANALYZE (1),
+# BENCH_ANALYZE_PACKETS (1000000).
 set -eu
 
 if [ "${1:-}" = "--deps" ]; then
@@ -29,6 +30,11 @@ if [ "${1:-}" = "--deps" ]; then
         else
             echo "bench: liblwip-dev missing and not root; lwIP figures will be null" >&2
         fi
+    fi
+    if ! command -v valgrind >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        echo "bench: installing valgrind for instruction counts" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null 2>&1 ||
+            echo "bench: valgrind could not be installed; instruction counts will be null" >&2
     fi
     exit 0
 fi
@@ -59,6 +65,40 @@ if [ -x "$B/bench/bench_lwip" ]; then
 else
     echo "RESULT lwip_lifecycles_per_s null" >>"$RAW"
     echo "NOTE lwip: bench_lwip was not built (liblwip-dev missing)" >>"$RAW"
+fi
+# Instruction counts: the A/B figure that does not drift with the machine.
+# Each fixed workload runs under callgrind at two sizes; the difference in
+# instructions over the difference in work cancels set-up and tear-down.
+callgrind_ir() {
+    out=$(mktemp)
+    if valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >/dev/null 2>&1; then
+        sed -n 's/^summary: *//p; s/^totals: *//p' "$out" | head -n1
+    fi
+    rm -f "$out"
+}
+if command -v valgrind >/dev/null 2>&1; then
+    echo "bench: instruction counts (valgrind --tool=callgrind)" >&2
+    a=$(callgrind_ir "$B/bench/bench_synack" fixed-lifecycles 1000)
+    b=$(callgrind_ir "$B/bench/bench_synack" fixed-lifecycles 3000)
+    if [ -n "$a" ] && [ -n "$b" ]; then
+        echo "RESULT synack_lifecycle_instructions $(( (b - a) / 2000 ))" >>"$RAW"
+    else
+        echo "RESULT synack_lifecycle_instructions null" >>"$RAW"
+    fi
+    a=$(callgrind_ir "$B/bench/bench_synack" fixed-bulk 8)
+    b=$(callgrind_ir "$B/bench/bench_synack" fixed-bulk 24)
+    if [ -n "$a" ] && [ -n "$b" ]; then
+        echo "RESULT synack_bulk_instructions_per_mib $(( (b - a) / 16 ))" >>"$RAW"
+    else
+        echo "RESULT synack_bulk_instructions_per_mib null" >>"$RAW"
+    fi
+else
+    echo "NOTE valgrind not installed: no instruction counts" >>"$RAW"
+fi
+# synack analyze on a 1M-packet capture against tshark -q -z conv,tcp
+# (BENCH_ANALYZE=0 skips it; BENCH_ANALYZE_PACKETS sets the size).
+if [ "${BENCH_ANALYZE:-1}" != 0 ] && [ -x "$B/synack" ]; then
+    run sh "$(dirname "$0")/../bench/analyze_bench.sh" "$B/synack" "${BENCH_ANALYZE_PACKETS:-1000000}"
 fi
 elapsed=$(($(date +%s) - start))
 
@@ -108,6 +148,11 @@ END {
     row("bytes/ESTABLISHED socket", "bytes_per_established", "linux_slab_tcp_bytes", "-")
     row("bytes/TIME_WAIT", "bytes_per_timewait", "linux_slab_tw_sock_tcp_bytes", "-")
     row("bytes/SYN_RECV request", "bytes_per_syn_recv", "linux_slab_request_sock_tcp_bytes", "-")
+    row("CPU us/lifecycle (user+sys)", "synack_lifecycle_cpu_us", "linux_lifecycle_cpu_us", "-")
+    row("CPU s/GB, MTU 1500", "synack_bulk_gbps_cpu_s_per_gb", "linux_bulk_gbps_cpu_s_per_gb", "-")
+    row("CPU s/GB, MTU 64K", "synack_bulk_gbps_mtu65535_cpu_s_per_gb", "linux_bulk_gbps_mtu65536_cpu_s_per_gb", "-")
+    row("instructions/lifecycle (callgrind)", "synack_lifecycle_instructions", "-", "-")
+    row("instructions/MiB bulk (callgrind)", "synack_bulk_instructions_per_mib", "-", "-")
     row("ms CPU/virtual s, 1M idle conns", "idle_1m_cpu_ms_per_s", "-", "-")
     row("ms CPU/virtual s, keepalives firing", "keepalive_1m_firing_cpu_ms_per_s", "-", "-")
     printf "\nTIME_WAIT kept per lifecycle rep: synack %s (overflow %s), Linux %s over all reps (overflow %s), lwIP %s\n",
@@ -115,6 +160,11 @@ END {
         v["linux_lifecycle_timewait_kept"], v["linux_lifecycle_timewait_overflow"], v["lwip_lifecycle_timewait_kept"]
     printf "TIME_WAIT memory test: %s records kept, %s dropped (TCPTimeWaitOverflow)\n", v["timewait_count"], v["timewait_overflow"]
     printf "Linux sizes are slab object sizes (/proc/slabinfo), not measured RSS.\n"
+    printf "CPU rows: lower is better; ratio is synack/Linux. Linux CPU is the rusage of the benchmark process: kernel work on its behalf counts, waiting for the scheduler does not.\n"
+    if (has("analyze_1m_seconds"))
+        printf "synack analyze, 1M-packet capture: %s s, %s KiB peak RSS; tshark -q -z conv,tcp: %s s, %s KiB (%sx faster)\n",
+            v["analyze_1m_seconds"], v["analyze_1m_maxrss_kib"], v["tshark_conv_1m_seconds"],
+            v["tshark_conv_1m_maxrss_kib"], v["analyze_vs_tshark_speedup"]
 }' "$RAW"
 grep '^NOTE' "$RAW" | sed 's/^NOTE /note: /' || true
 echo "bench: wrote $JSON and $RAW in ${elapsed}s" >&2

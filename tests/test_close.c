@@ -17,11 +17,13 @@ static void assert_time_wait_lasts_60s(sk_fixture *f, sk_stack *s, uint16_t lpor
 {
     sk_test_run_until(f, since + SEC(60) - MSEC(1));
     assert_int_equal(sk_test_tuple_state(s, lport, raddr, rport), SK_TCP_TIME_WAIT);
-    assert_int_equal(sk_counter(s, "TW"), 0);
+    /* Linux (since 5.18) counts TW (LINUX_MIB_TIMEWAITED) when the record
+     * is scheduled, not when it expires. */
+    assert_int_equal(sk_counter(s, "TW"), 1);
     sk_test_run_until(f, since + SEC(60));
     assert_int_equal(sk_test_tuple_state(s, lport, raddr, rport), 0);
-    /* Linux counts TW (LINUX_MIB_TIMEWAITED) when the record expires. */
     assert_int_equal(sk_counter(s, "TW"), 1);
+    assert_int_equal(sk_counter(s, "TWKilled"), 0);
 }
 
 static void test_active_close_by_client(void **state)
@@ -268,7 +270,9 @@ static void test_time_wait_reacks_duplicate_fin_and_restarts_60s(void **state)
 
 /* The same duplicate FIN with the re-ACK delivered: the CLOSED server
  * answers the ACK with a RST (seq = its ack field), and the RST ends the
- * TIME_WAIT at once — Linux's default tcp_rfc1337 = 0 (TWKilled). */
+ * TIME_WAIT at once — Linux's default tcp_rfc1337 = 0.  Linux counts the
+ * record once, as TW when it was scheduled for 60 s; the RST's kill is
+ * not TWKilled (that is a record scheduled for 4 s or less). */
 static void test_rst_ends_time_wait_unless_rfc1337(void **state)
 {
     sk_fixture *f = *state;
@@ -280,7 +284,8 @@ static void test_rst_ends_time_wait_unless_rfc1337(void **state)
     EXPECT_SEGMENTS(f, "s>c F. seq 1 ack 2", "c>s . seq 2 ack 2", "s>c R seq 2 len 0");
     EXPECT_NO_MORE_SEGMENTS(f);
     assert_int_equal(sk_test_tuple_state(f->client, p.cport, SK_TEST_SERVER_ADDR, 80), 0);
-    assert_int_equal(sk_counter(f->client, "TWKilled"), 1);
+    assert_int_equal(sk_counter(f->client, "TWKilled"), 0);
+    assert_int_equal(sk_counter(f->client, "TW"), 1);
 }
 
 static void test_rfc1337_keeps_time_wait_through_rst(void **state)
@@ -411,6 +416,80 @@ static void test_orphan_fin_wait_2_follows_tcp_fin_timeout(void **state)
                      SK_TCP_FIN_WAIT2);
     sk_test_run_until(f, fw2 + SEC(5));
     assert_int_equal(sk_test_tuple_state(f->client, p.cport, SK_TEST_SERVER_ADDR, 80), 0);
+    assert_int_equal(sk_counter(f->client, "TW"), 1);
+    assert_int_equal(sk_counter(f->client, "TWKilled"), 0);
+}
+
+/* Data for an orphan waiting in its FIN_WAIT_2 record draws a RST
+ * (tcp_timewait_state_process: TCP_TW_RST), which Linux does not count as
+ * TCPAbortOnData (only a full socket's tcp_rcv_state_process does). */
+static void test_data_to_fin_wait_2_record_resets_uncounted(void **state)
+{
+    sk_fixture *f = *state;
+    sk_conn_pair p = sk_test_establish(f, 80);
+    sk_test_run_for(f, SETTLE);
+    assert_int_equal(sk_close(f->client, p.cfd), 0);
+    sk_test_run_for(f, SETTLE);
+    assert_int_equal(sk_test_tuple_state(f->client, p.cport, SK_TEST_SERVER_ADDR, 80), SK_TCP_FIN_WAIT2);
+    sk_test_skip(f);
+    assert_int_equal(sk_send(f->server, p.sfd, "late", 4, 0), 4);
+    sk_test_run_for(f, SETTLE);
+    EXPECT_SEGMENTS(f, "s>c P. seq 1:5 ack 2", "c>s R seq 2 len 0");
+    assert_int_equal(sk_test_tuple_state(f->client, p.cport, SK_TEST_SERVER_ADDR, 80), 0);
+    assert_int_equal(sk_counter(f->client, "TCPAbortOnData"), 0);
+    assert_int_equal(sk_counter(f->client, "OutRsts"), 1);
+}
+
+/* A SYN above the old connection reopens a TIME_WAIT tuple: the record
+ * goes without TWKilled (Linux's TCP_TW_SYN path deschedules it, counting
+ * nothing); it was counted as TW when scheduled. */
+static void test_syn_reusing_time_wait_is_not_tw_killed(void **state)
+{
+    sk_fixture *f = *state;
+    sk_conn_pair p = sk_test_establish(f, 80);
+    sk_test_run_for(f, SETTLE);
+    assert_int_equal(sk_close(f->server, p.sfd), 0);
+    ASSERT_RUN_UNTIL_STATE(f, f->client, p.cfd, SK_TCP_CLOSE_WAIT, SEC(1));
+    assert_int_equal(sk_close(f->client, p.cfd), 0);
+    sk_test_run_for(f, SETTLE);
+    assert_int_equal(sk_test_tuple_state(f->server, 80, SK_TEST_CLIENT_ADDR, p.cport), SK_TCP_TIME_WAIT);
+    assert_int_equal(sk_counter(f->server, "TW"), 1);
+    const sk_trace_entry *fin = sk_test_last(f, "c>s F.");
+    assert_non_null(fin);
+    sk_segment_spec syn;
+    memset(&syn, 0, sizeof syn);
+    syn.src = SK_TEST_CLIENT_ADDR;
+    syn.dst = SK_TEST_SERVER_ADDR;
+    syn.sport = p.cport;
+    syn.dport = 80;
+    syn.seq = fin->seg.seq + 100000;
+    syn.flags = SK_TH_SYN;
+    syn.window = 65535;
+    size_t mark = f->trace_len;
+    sk_test_inject(f, &syn);
+    sk_test_run_for(f, MSEC(1));
+    assert_int_equal(sk_test_count(f, mark, "s>c S."), 1);
+    assert_int_equal(sk_counter(f->server, "TWKilled"), 0);
+    assert_int_equal(sk_counter(f->server, "TW"), 1);
+}
+
+/* A FIN_WAIT_2 record scheduled for 4 s or less is what Linux counts as
+ * TWKilled (__inet_twsk_schedule), once, when it is scheduled. */
+static void test_short_fin_wait_2_record_counts_tw_killed(void **state)
+{
+    sk_fixture *f = *state;
+    sk_test_sysctl(f->client, "net.ipv4.tcp_fin_timeout", "3");
+    sk_conn_pair p = sk_test_establish(f, 80);
+    sk_test_run_for(f, SETTLE);
+    assert_int_equal(sk_close(f->client, p.cfd), 0);
+    sk_test_run_for(f, SETTLE);
+    assert_int_equal(sk_test_tuple_state(f->client, p.cport, SK_TEST_SERVER_ADDR, 80), SK_TCP_FIN_WAIT2);
+    assert_int_equal(sk_counter(f->client, "TWKilled"), 1);
+    assert_int_equal(sk_counter(f->client, "TW"), 0);
+    sk_test_run_for(f, SEC(4));
+    assert_int_equal(sk_test_tuple_state(f->client, p.cport, SK_TEST_SERVER_ADDR, 80), 0);
+    assert_int_equal(sk_counter(f->client, "TWKilled"), 1);
+    assert_int_equal(sk_counter(f->client, "TW"), 0);
 }
 
 int main(void)
@@ -440,6 +519,12 @@ int main(void)
                                         sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_orphan_fin_wait_2_follows_tcp_fin_timeout,
                                         sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_short_fin_wait_2_record_counts_tw_killed, sk_test_setup,
+                                        sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_syn_reusing_time_wait_is_not_tw_killed, sk_test_setup,
+                                        sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_data_to_fin_wait_2_record_resets_uncounted, sk_test_setup,
+                                        sk_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -176,6 +176,9 @@ static void test_syn_retransmission_times_and_etimedout(void **state)
     EXPECT_TRANSITIONS(f, f->client, cport, 80, "SYN_SENT CLOSED");
     assert_int_equal(sk_counter(f->client, "TCPSynRetrans"), 6);
     assert_int_equal(sk_counter(f->client, "RetransSegs"), 6);
+    /* tcp_retransmit_timer counts every expiry, the 7th that gives up too. */
+    assert_int_equal(sk_counter(f->client, "TCPTimeouts"), 7);
+    assert_int_equal(sk_counter(f->client, "TCPAbortOnTimeout"), 1);
     assert_int_equal(sk_counter(f->client, "AttemptFails"), 1);
     assert_int_equal(sk_counter(f->client, "ActiveOpens"), 1);
     assert_int_equal(sk_counter(f->client, "CurrEstab"), 0);

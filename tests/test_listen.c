@@ -73,6 +73,10 @@ static void test_synack_retransmission_times_and_request_expiry(void **state)
     assert_int_equal(sk_test_count(f, 0, "*>* *"), 7);
     assert_int_equal(sk_counter(f->server, "PassiveOpens"), 0);
     assert_int_equal(sk_counter(f->server, "RetransSegs"), 5);
+    /* Each expiry of the request's timer is a TCPTimeout, the last one
+     * (which drops it) too (reqsk_timer_handler, tcp_syn_ack_timeout). */
+    assert_int_equal(sk_counter(f->server, "TCPSynRetrans"), 5);
+    assert_int_equal(sk_counter(f->server, "TCPTimeouts"), 6);
     assert_int_equal(sk_counter(f->server, "TCPSynRetrans"), 5);
 }
 

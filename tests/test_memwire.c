@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "synack/memwire.h"
+#include "synack-io/memwire.h"
 #include "synack/packet.h"
 #include "synack/synack.h"
 
@@ -256,6 +256,60 @@ static void test_stack_datagrams_take_the_link_delay(void **state)
     assert_int_equal(sk_state(a, fd), SK_TCP_CLOSE);
     free(log.ev);
     sk_wire_free(w);
+}
+
+/* A bottleneck serializes: three SYNs sent at once leave one after the
+ * other, each taking len * 8 / rate_bps (1 ms here), then the delay; a
+ * drop-tail queue of two datagrams loses the third.  The reverse
+ * direction, without a rate, is not slowed. */
+static void test_rate_serializes_and_queue_drops(void **state)
+{
+    (void)state;
+    for (int bounded = 0; bounded < 2; bounded++) {
+        tap_log log = {0};
+        sk_stack *a, *b;
+        sk_wire *w = two_hosts(1, &log, &a, &b);
+        connect_closed(a);
+        size_t syn_len = log.ev[0].len; /* what one SYN costs on the link */
+        sk_wire_run_for(w, MS(100));
+        free(log.ev);
+        sk_wire_free(w);
+
+        memset(&log, 0, sizeof log);
+        w = two_hosts(1, &log, &a, &b);
+        sk_link_params p;
+        memset(&p, 0, sizeof p);
+        p.delay = MS(5);
+        p.rate_bps = (uint64_t)syn_len * 8u * 1000u; /* one SYN per ms */
+        p.queue_bytes = bounded ? (uint32_t)(2 * syn_len) : 0;
+        sk_wire_set_link(w, A_ADDR, B_ADDR, &p);
+        for (int i = 0; i < 3; i++)
+            connect_closed(a);
+        sk_wire_run_for(w, MS(100));
+        size_t delivered = 0, lost = 0;
+        sk_time_ns at[3] = {0};
+        for (size_t i = 0; i < log.n; i++) {
+            if (log.ev[i].src != A_ADDR)
+                continue;
+            if (log.ev[i].fate == SK_WIRE_DELIVERED && delivered < 3)
+                at[delivered++] = log.ev[i].now;
+            if (log.ev[i].fate == SK_WIRE_LOST)
+                lost++;
+        }
+        assert_int_equal(delivered, bounded ? 2 : 3);
+        assert_int_equal(lost, bounded ? 1 : 0);
+        assert_int_equal(at[0], START + MS(1) + MS(5));
+        assert_int_equal(at[1], START + MS(2) + MS(5));
+        if (!bounded)
+            assert_int_equal(at[2], START + MS(3) + MS(5));
+        /* The reverse link has neither delay nor rate: each RST arrives
+         * the moment its SYN did. */
+        for (size_t i = 0; i < log.n; i++)
+            if (log.ev[i].src == B_ADDR && log.ev[i].fate == SK_WIRE_DELIVERED)
+                assert_true(log.ev[i].now == at[0] || log.ev[i].now == at[1] || log.ev[i].now == at[2]);
+        free(log.ev);
+        sk_wire_free(w);
+    }
 }
 
 static void test_loss_one_drops_everything(void **state)
@@ -582,6 +636,7 @@ int main(void)
         cmocka_unit_test(test_reorder_lets_later_datagrams_overtake),
         cmocka_unit_test(test_same_seed_same_run_other_seed_other_run),
         cmocka_unit_test(test_filter_drops_what_it_selects),
+        cmocka_unit_test(test_rate_serializes_and_queue_drops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

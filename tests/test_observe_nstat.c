@@ -14,7 +14,7 @@
 
 #include "observe/nstat.h"
 #include "observe/sysctl.h"
-#include "synack/memwire.h"
+#include "synack-io/memwire.h"
 
 #define ASSERT_TEXT(got, expected)                                                                              \
     do {                                                                                                        \

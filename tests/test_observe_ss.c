@@ -125,6 +125,30 @@ static void test_tan_lists_every_socket_aligned_as_ss(void **state)
                       "UNCONN     0      0            0.0.0.0:*          0.0.0.0:*\n");
 }
 
+/* -m adds iproute2's skmem line from SO_MEMINFO's figures, in its order
+ * (r rb t tb f w o bl d); TIME_WAIT records have none. */
+static void test_m_prints_skmem(void **state)
+{
+    (void)state;
+    sk_sock_info s[2];
+    s[0] = sock(4, SK_TCP_ESTABLISHED, IP(10, 0, 0, 2), 80, IP(10, 0, 0, 1), 40000, 1000, 0);
+    s[0].meminfo[SK_MEMINFO_RMEM_ALLOC] = 2304;
+    s[0].meminfo[SK_MEMINFO_RCVBUF] = 131072;
+    s[0].meminfo[SK_MEMINFO_SNDBUF] = 87040;
+    s[0].meminfo[SK_MEMINFO_WMEM_QUEUED] = 2728;
+    s[1] = sock(-1, SK_TCP_TIME_WAIT, IP(10, 0, 0, 2), 80, IP(10, 0, 0, 1), 39999, 0, 0);
+    s[1].orphan = true;
+    with_timer(&s[1], SK_TIMER_TIMEWAIT, MS(58500), 0);
+    char *got = render_socks(s, 2, "-tanm");
+    const char *want = "State     Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
+                       "ESTAB     1000   0           10.0.0.2:80       10.0.0.1:40000\n"
+                       "\t skmem:(r2304,rb131072,t0,tb87040,f0,w2728,o0,bl0,d0)\n"
+                       "TIME-WAIT 0      0           10.0.0.2:80       10.0.0.1:39999\n";
+    if (strcmp(got, want) != 0)
+        fail_msg("ss -tanm:\n--- got ---\n%s--- expected ---\n%s", got, want);
+    free(got);
+}
+
 /* ss's default state set (SS_CONN) leaves out LISTEN, CLOSE, SYN-RECV
  * and TIME-WAIT; an orphaned FIN_WAIT_2 still shows. */
 static void test_without_a_hides_listen_closed_synrecv_timewait(void **state)
@@ -382,6 +406,32 @@ static void test_json(void **state)
     ASSERT_SS("--json state close-wait", "[]\n");
 }
 
+/* -4 and -6 select address families as ss's filter_af_set() does (they
+ * add up): every synack socket is IPv4, so -4 lists what no family
+ * option lists, -6 alone nothing (the header only, as ss with no IPv6
+ * socket), and -4 -6 everything again. */
+static void test_family_options(void **state)
+{
+    (void)state;
+    const char *all = "State      Recv-Q Send-Q Local Address:Port  Peer Address:Port\n"
+                      "LISTEN     0      128          0.0.0.0:80         0.0.0.0:*\n"
+                      "ESTAB      0      0           10.0.0.2:80        10.0.0.1:40000\n"
+                      "SYN-SENT   0      0           10.0.0.2:40002     10.0.0.9:443\n"
+                      "SYN-RECV   0      0           10.0.0.2:80        10.0.0.3:50000\n"
+                      "ESTAB      5      1448        10.0.0.2:8080      10.0.0.1:40001\n"
+                      "TIME-WAIT  0      0           10.0.0.2:80        10.0.0.1:39999\n"
+                      "FIN-WAIT-2 0      0           10.0.0.2:80        10.0.0.1:39998\n"
+                      "UNCONN     0      0            0.0.0.0:*          0.0.0.0:*\n";
+    ASSERT_SS("-tan4", all);
+    ASSERT_SS("-tan --ipv4", all);
+    ASSERT_SS("-tan -4 -6", all);
+    ASSERT_SS("-tan6", "State Recv-Q Send-Q Local Address:Port Peer Address:Port\n");
+    ASSERT_SS("-tan --ipv6", "State Recv-Q Send-Q Local Address:Port Peer Address:Port\n");
+    ASSERT_SS("-tn6 --json", "[]\n");
+    ASSERT_SS("-tn4 dport = :40000", "State Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
+                                     "ESTAB 0      0           10.0.0.2:80       10.0.0.1:40000\n");
+}
+
 static void expect_parse_error(const char *args, const char *message)
 {
     char buf[256];
@@ -402,8 +452,18 @@ static void expect_parse_error(const char *args, const char *message)
 static void test_usage_errors(void **state)
 {
     (void)state;
-    expect_parse_error("-u", "unknown option '-u' (synack ss knows -t -a -l -n -o -i -s -H --json; it lists TCP only)");
-    expect_parse_error("--udp", "unknown option '--udp' (synack ss knows -t -a -l -n -o -i -s -H --json)");
+    expect_parse_error("-u",
+                       "unknown option '-u' (synack ss knows -t -a -l -n -o -i -m -s -H -4 -6 --json; it lists TCP only)");
+    expect_parse_error("--udp", "unknown option '--udp' (synack ss knows -t -a -l -n -o -i -m -s -H -4 -6 --json)");
+    /* -e is refused, not ignored: its fields have nothing true to show. */
+    const char *no_e = "option '-e' is not supported: synack sockets have no inode or socket cookie for ss's ino: "
+                       "and sk: fields";
+    expect_parse_error("-e", no_e);
+    expect_parse_error("-tane", no_e);
+    expect_parse_error("--extended", no_e);
+    /* Other ss options synack has nothing for are refused the same way. */
+    expect_parse_error("-p", "unknown option '-p' (synack ss knows -t -a -l -n -o -i -m -s -H -4 -6 --json; it lists "
+                             "TCP only)");
     expect_parse_error("state estab",
                        "wrong state name 'estab' (established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, "
                        "time-wait, closed, close-wait, last-ack, listening, closing, or a group: all, connected, "
@@ -422,6 +482,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tan_lists_every_socket_aligned_as_ss),
+        cmocka_unit_test(test_m_prints_skmem),
         cmocka_unit_test(test_without_a_hides_listen_closed_synrecv_timewait),
         cmocka_unit_test(test_tnoa_prints_timers_after_the_padded_peer_port),
         cmocka_unit_test(test_single_state_drops_the_state_column),
@@ -435,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_ti_skips_timewait_and_requests),
         cmocka_unit_test(test_summary),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_family_options),
         cmocka_unit_test(test_usage_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -496,30 +496,47 @@ static void test_error_bad_tcp_checksum(void **state)
     assert_int_equal(seg.payload[3], 'a' ^ 0x20);
 }
 
-static void test_error_option_length_zero(void **state)
+/* Linux's tcp_parse_options stops at an option of length 0 or 1 and keeps
+ * what it parsed; the segment is processed, not dropped. */
+static void test_option_length_zero_ends_the_walk(void **state)
 {
     uint8_t d[48];
     size_t n = make_valid(d);
     d[41] = 0; /* MSS with length 0 */
     refresh_checksums(d);
-    expect_error(d, n, SK_PARSE_BAD_OPTION);
+    expect_error(d, n, SK_PARSE_OK);
+    sk_segment seg;
+    assert_int_equal(sk_parse_segment(d, n, true, &seg), SK_PARSE_OK);
+    assert_false(seg.opts.has_mss);
+    assert_int_equal(seg.payload_len, 4);
+    assert_false(sk_parse_options(seg.options, seg.options_len, &seg.opts));
     d[41] = 1; /* and length 1 */
     refresh_checksums(d);
-    expect_error(d, n, SK_PARSE_BAD_OPTION);
+    expect_error(d, n, SK_PARSE_OK);
 }
 
-static void test_error_option_length_overruns(void **state)
+/* An option running past the header ends the walk too; what came before
+ * it stays decoded. */
+static void test_option_length_overrun_ends_the_walk(void **state)
 {
+    static const uint8_t opts[8] = {SK_TCPOPT_WSCALE, 3, 7, SK_TCPOPT_NOP, SK_TCPOPT_TIMESTAMP, 10, 0, 0};
+    sk_tcp_opts o;
+    assert_false(sk_parse_options(opts, sizeof opts, &o));
+    assert_true(o.has_wscale);
+    assert_int_equal(o.wscale, 7);
+    assert_false(o.has_ts);
+
     uint8_t d[48];
     size_t n = make_valid(d);
     d[40] = SK_TCPOPT_TIMESTAMP;
     d[41] = 10; /* 10 bytes in a 4-byte option area */
     refresh_checksums(d);
-    expect_error(d, n, SK_PARSE_BAD_OPTION);
+    expect_error(d, n, SK_PARSE_OK);
     sk_segment seg;
-    assert_int_equal(sk_parse_segment(d, n, true, &seg), SK_PARSE_BAD_OPTION);
+    assert_int_equal(sk_parse_segment(d, n, true, &seg), SK_PARSE_OK);
     assert_int_equal(seg.dport, 2000);
     assert_false(seg.opts.has_ts);
+    assert_int_equal(seg.payload_len, 4);
 }
 
 static void test_parse_error_names(void **state)
@@ -534,7 +551,6 @@ static void test_parse_error_names(void **state)
     assert_string_equal(sk_parse_error_name(SK_PARSE_TRUNCATED_TCP), "truncated-tcp");
     assert_string_equal(sk_parse_error_name(SK_PARSE_BAD_DOFF), "bad-data-offset");
     assert_string_equal(sk_parse_error_name(SK_PARSE_BAD_TCP_CSUM), "bad-tcp-checksum");
-    assert_string_equal(sk_parse_error_name(SK_PARSE_BAD_OPTION), "bad-tcp-option");
     assert_string_equal(sk_parse_error_name((sk_parse_error)99), "unknown");
 }
 
@@ -767,8 +783,8 @@ static void fix_checksums_within(uint8_t *d, size_t len)
 
 static void check_parse_invariants(const uint8_t *d, size_t len, sk_parse_error err, const sk_segment *seg)
 {
-    assert_true(err >= SK_PARSE_OK && err <= SK_PARSE_BAD_OPTION);
-    if (err != SK_PARSE_OK && err != SK_PARSE_BAD_TCP_CSUM && err != SK_PARSE_BAD_OPTION)
+    assert_true(err >= SK_PARSE_OK && err <= SK_PARSE_BAD_TCP_CSUM);
+    if (err != SK_PARSE_OK && err != SK_PARSE_BAD_TCP_CSUM)
         return;
     size_t ihl = (size_t)(d[0] & 0x0f) * 4;
     assert_true(seg->ip_len <= len);
@@ -786,7 +802,7 @@ static void test_parse_random_inputs_stay_in_bounds(void **state)
 {
     sk_rng rng;
     sk_rng_seed(&rng, 0x5eed);
-    size_t outcome[SK_PARSE_BAD_OPTION + 1] = {0};
+    size_t outcome[SK_PARSE_BAD_TCP_CSUM + 1] = {0};
     size_t opts_false = 0, opts_true = 0;
 
     for (int iter = 0; iter < FUZZ_ITERATIONS; iter++) {
@@ -855,7 +871,7 @@ static void test_parse_random_inputs_stay_in_bounds(void **state)
         free(exact);
     }
     /* The inputs reach every outcome, so every check was exercised. */
-    for (int e = SK_PARSE_OK; e <= SK_PARSE_BAD_OPTION; e++) {
+    for (int e = SK_PARSE_OK; e <= SK_PARSE_BAD_TCP_CSUM; e++) {
         if (outcome[e] == 0)
             fail_msg("no random input gave %s", sk_parse_error_name((sk_parse_error)e));
     }
@@ -889,8 +905,8 @@ int main(void)
         cmocka_unit_test(test_error_doff_below_5),
         cmocka_unit_test(test_error_doff_beyond_datagram),
         cmocka_unit_test(test_error_bad_tcp_checksum),
-        cmocka_unit_test(test_error_option_length_zero),
-        cmocka_unit_test(test_error_option_length_overruns),
+        cmocka_unit_test(test_option_length_zero_ends_the_walk),
+        cmocka_unit_test(test_option_length_overrun_ends_the_walk),
         cmocka_unit_test(test_parse_error_names),
         cmocka_unit_test(test_options_linux_syn_block),
         cmocka_unit_test(test_options_linux_syn_without_ts),

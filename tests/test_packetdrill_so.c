@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -113,7 +114,8 @@ static fixture *open_so(const char *extra_flags)
 
 static void close_so(fixture *fx)
 {
-    fx->ifc.free(fx->ifc.userdata);
+    if (fx->ifc.userdata)
+        fx->ifc.free(fx->ifc.userdata);
     dlclose(fx->lib);
     remove_proc_sys(fx);
     free(fx);
@@ -157,13 +159,17 @@ static void receive_segment(fixture *fx, uint8_t *buf, size_t cap, sk_segment *s
     assert_int_equal(seg->dst, REMOTE_IP);
 }
 
+/* "Nothing queued" is a non-zero return (packetdrill parses a 0 return as
+ * a packet, so 0 with count 0 would be an empty packet); asked once, with
+ * something else done before, it does not move the clock. */
 static void assert_nothing_sent(fixture *fx)
 {
     uint8_t buf[1600];
     size_t count = sizeof(buf);
     long long at = -1;
-    assert_int_equal(fx->ifc.netdev_receive(fx->ifc.userdata, buf, &count, &at), 0);
-    assert_int_equal(count, 0);
+    errno = 0;
+    assert_int_equal(fx->ifc.netdev_receive(fx->ifc.userdata, buf, &count, &at), -1);
+    assert_int_equal(errno, EAGAIN);
 }
 
 static long long now_usecs(fixture *fx)
@@ -177,7 +183,9 @@ static int listen_on_8080(fixture *fx)
 {
     void *ud = fx->ifc.userdata;
     int fd = fx->ifc.socket(ud, AF_INET, SOCK_STREAM, IPPROTO_TCP);
-    assert_int_equal(fd, 3); /* the first fd a process gets after stdio */
+    /* An open descriptor of the process (whatever number it hands out). */
+    assert_true(fd >= 0);
+    assert_true(fcntl(fd, F_GETFD) >= 0);
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(LOCAL_PORT), .sin_addr.s_addr = 0};
     assert_int_equal(fx->ifc.bind(ud, fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
     assert_int_equal(fx->ifc.listen(ud, fd, 1), 0);
@@ -242,7 +250,7 @@ static void test_passive_open_data_close(void **state)
     memset(&peer, 0xff, sizeof(peer));
     socklen_t plen = sizeof(peer);
     int fd = fx->ifc.accept(ud, lfd, (struct sockaddr *)&peer, &plen);
-    assert_int_equal(fd, 4);
+    assert_true(fd >= 0 && fd != lfd && fcntl(fd, F_GETFD) >= 0);
     assert_int_equal(plen, sizeof(struct sockaddr_in));
     assert_int_equal(peer.sin_family, AF_INET);
     assert_int_equal(ntohl(peer.sin_addr.s_addr), REMOTE_IP);
@@ -336,37 +344,265 @@ static void test_blocking_calls_advance_virtual_time(void **state)
     assert_int_equal(now_usecs(fx), EPOCH_USECS + 250000 + 1500000);
 }
 
+/* packetdrill waits for each event by polling gettimeofday(): with no
+ * usleep() at all before the first event, and only polls for the last
+ * 20 us before the others.  A clock that moved only on usleep() never got
+ * there; each read right after a read moves it 1 us, running the timers
+ * that fall due, so polling reaches a deadline and the datagram a timer
+ * sends carries exactly its deadline. */
+static void test_polled_clock_reaches_a_deadline(void **state)
+{
+    fixture *fx = *state;
+    void *ud = fx->ifc.userdata;
+    listen_on_8080(fx);
+    long long start = now_usecs(fx);
+    assert_int_equal(start, EPOCH_USECS);
+    /* A read after any other call leaves the clock where it is. */
+    uint32_t isn = handshake_syn(fx);
+    assert_int_equal(now_usecs(fx), start);
+    /* Reads in a row move it 1 us each. */
+    assert_int_equal(now_usecs(fx), start + 1);
+    assert_int_equal(now_usecs(fx), start + 2);
+
+    /* Poll, as packetdrill's wait does, until the SYN-ACK timer (1 s,
+     * RFC 6298 section 2.1 as Linux's TCP_TIMEOUT_INIT) is due. */
+    long long target = start + 1000000, now = 0;
+    unsigned long polls = 0;
+    while ((now = now_usecs(fx)) < target)
+        polls++;
+    assert_int_equal(now, target);
+    assert_int_equal(polls, 1000000 - 3);
+    uint8_t buf[1600];
+    sk_segment seg;
+    long long at = 0;
+    receive_segment(fx, buf, sizeof(buf), &seg, &at);
+    assert_int_equal(seg.flags, SK_TH_SYN | SK_TH_ACK);
+    assert_int_equal(seg.seq, isn);
+    assert_int_equal(at, target);
+    assert_nothing_sent(fx);
+    /* usleep() still moves it by exactly what it is asked. */
+    assert_int_equal(fx->ifc.usleep(ud, 250), 0);
+    assert_int_equal(now_usecs(fx), target + 250);
+}
+
+/* packetdrill sniffs by calling netdev_receive() until it returns 0.  While
+ * nothing is queued and the caller keeps asking, time passes to the next
+ * thing scheduled, so a packet only a timer sends (here the SYN-ACK
+ * retransmission after 1 s, then the next after 2 s more) appears, at
+ * exactly its time, after a handful of calls. */
+static void test_polled_receive_waits_for_a_timer(void **state)
+{
+    fixture *fx = *state;
+    void *ud = fx->ifc.userdata;
+    listen_on_8080(fx);
+    uint32_t isn = handshake_syn(fx); /* ends with one empty receive */
+    long long start = now_usecs(fx);
+    uint8_t buf[1600];
+    long long want[] = {start + 1000000, start + 3000000};
+    for (size_t k = 0; k < 2; k++) {
+        size_t count;
+        long long at = 0;
+        int calls = 0, rc;
+        do {
+            count = sizeof(buf);
+            errno = 0;
+            rc = fx->ifc.netdev_receive(ud, buf, &count, &at);
+            calls++;
+            if (rc != 0)
+                assert_int_equal(errno, EAGAIN);
+        } while (rc != 0 && calls < 1000);
+        assert_int_equal(rc, 0);
+        assert_true(calls <= 3);
+        sk_segment seg;
+        assert_int_equal(sk_parse_segment(buf, count, true, &seg), SK_PARSE_OK);
+        assert_int_equal(seg.flags, SK_TH_SYN | SK_TH_ACK);
+        assert_int_equal(seg.seq, isn);
+        assert_int_equal(at, want[k]);
+        assert_int_equal(now_usecs(fx), want[k]);
+    }
+}
+
+/* Descriptors are open descriptors of the process: packetdrill close(2)s
+ * what a script leaves open with the OS's close and dies on EBADF.  The
+ * OS close is the end of the object's socket too (seen at its next look at
+ * the number), and free() leaves alone a number the process reused. */
+static void test_descriptors_are_real(void **state)
+{
+    fixture *fx = *state;
+    void *ud = fx->ifc.userdata;
+    int lfd = listen_on_8080(fx);
+    assert_true(fcntl(lfd, F_GETFD) >= 0);
+    assert_true(fcntl(lfd, F_GETFD) & FD_CLOEXEC); /* not inherited by packetdrill's shell commands */
+    uint32_t isn = handshake_syn(fx);
+    send_segment(fx, REMOTE_ISN + 1, isn + 1, SK_TH_ACK, NULL, 0, NULL);
+    int fd = fx->ifc.accept(ud, lfd, NULL, NULL);
+    assert_true(fd >= 0 && fd != lfd);
+    assert_true(fcntl(fd, F_GETFD) >= 0);
+    int ep = fx->ifc.epoll_create(ud, 1);
+    assert_true(ep >= 0 && fcntl(ep, F_GETFD) >= 0);
+    int pipefd[2];
+    assert_int_equal(fx->ifc.pipe(ud, pipefd), 0);
+    assert_true(fcntl(pipefd[0], F_GETFD) >= 0 && fcntl(pipefd[1], F_GETFD) >= 0);
+
+    /* ifc.close closes the OS descriptor as well. */
+    assert_int_equal(fx->ifc.close(ud, ep), 0);
+    errno = 0;
+    assert_int_equal(fcntl(ep, F_GETFD), -1);
+    assert_int_equal(errno, EBADF);
+
+    /* packetdrill's end of script: close(2) of everything left open, then
+     * a RST for each connection. */
+    assert_int_equal(close(lfd), 0);
+    assert_int_equal(close(fd), 0);
+    assert_int_equal(close(pipefd[0]), 0);
+    assert_int_equal(close(pipefd[1]), 0);
+    send_segment(fx, REMOTE_ISN + 1, isn + 1, SK_TH_RST | SK_TH_ACK, NULL, 0, NULL);
+    assert_nothing_sent(fx);
+    errno = 0;
+    assert_int_equal(fx->ifc.listen(ud, lfd, 1), -1);
+    assert_int_equal(errno, EBADF);
+
+    /* The process reuses the number: the object's next socket is a new one
+     * that works, and a file someone else opened under an old number is
+     * not closed by free(). */
+    int other = open("/dev/null", O_RDONLY);
+    assert_true(other >= 0);
+    int s2 = fx->ifc.socket(ud, AF_INET, SOCK_STREAM, 0);
+    assert_true(s2 >= 0 && s2 != other);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(LOCAL_PORT)};
+    assert_int_equal(fx->ifc.bind(ud, s2, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    fx->ifc.free(ud);
+    fx->ifc.userdata = NULL;
+    assert_int_equal(fcntl(other, F_GETFD), 0);
+    errno = 0;
+    assert_int_equal(fcntl(s2, F_GETFD), -1);
+    assert_int_equal(errno, EBADF);
+    close(other);
+}
+
 typedef struct accept_job {
     fixture *fx;
     int lfd;
     int result;
     int err;
+    long long returned_at; /* the thread's first clock read after the call */
+    pid_t tid;
 } accept_job;
 
 static void *blocking_accept(void *arg)
 {
     accept_job *job = arg;
+    __atomic_store_n(&job->tid, gettid(), __ATOMIC_RELEASE);
     errno = 0;
     job->result = job->fx->ifc.accept(job->fx->ifc.userdata, job->lfd, NULL, NULL);
     job->err = errno;
+    job->returned_at = now_usecs(job->fx);
     return NULL;
 }
 
-/* packetdrill's way: the blocking accept() runs on a thread of its own and
- * returns once the main thread's packets complete the handshake. */
-static void test_blocking_accept_on_another_thread(void **state)
+/* The state packetdrill reads in /proc/self/task/TID/stat. */
+static char thread_state(pid_t tid)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return '?';
+    char *ok = fgets(line, sizeof(line), f);
+    fclose(f);
+    char *paren = ok ? strrchr(line, ')') : NULL;
+    return paren && paren[1] == ' ' ? paren[2] : '?';
+}
+
+/* packetdrill's way: the blocking accept() runs on its system-call thread,
+ * which must sleep ('S': packetdrill's main thread waits for that before
+ * going on), and returns once the main thread's ACK completes the
+ * handshake.  The main thread then sleeps on at once; the accept's
+ * result and return time are those of the ACK's instant. */
+static void test_blocking_accept_sleeps_and_returns_at_its_time(void **state)
 {
     fixture *fx = *state;
+    void *ud = fx->ifc.userdata;
     int lfd = listen_on_8080(fx);
-    accept_job job = {fx, lfd, -2, 0};
+    accept_job job = {fx, lfd, -2, 0, 0, 0};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, blocking_accept, &job), 0);
+    pid_t tid;
+    while ((tid = __atomic_load_n(&job.tid, __ATOMIC_ACQUIRE)) == 0)
+        sched_yield();
+    /* Asleep for good, not for a moment on a lock: 'S' a few times over
+     * some milliseconds. */
+    int spins = 0, asleep = 0;
+    while (asleep < 3) {
+        assert_true(++spins < 1000000);
+        asleep = thread_state(tid) == 'S' ? asleep + 1 : 0;
+        usleep(asleep ? 2000 : 0);
+    }
     uint32_t isn = handshake_syn(fx);
+    assert_int_equal(fx->ifc.usleep(ud, 10000), 0);
+    long long acked = now_usecs(fx);
+    assert_int_equal(acked, EPOCH_USECS + 10000);
     send_segment(fx, REMOTE_ISN + 1, isn + 1, SK_TH_ACK, NULL, 0, NULL);
+    assert_int_equal(fx->ifc.usleep(ud, 1000000), 0);
     assert_int_equal(pthread_join(th, NULL), 0);
-    assert_int_equal(job.result, 4);
+    assert_true(job.result >= 0 && job.result != lfd && fcntl(job.result, F_GETFD) >= 0);
     assert_int_equal(job.err, 0);
-    assert_int_equal(now_usecs(fx), EPOCH_USECS);
+    assert_int_equal(job.returned_at, acked);
+    assert_int_equal(now_usecs(fx), acked + 1000000);
+}
+
+typedef struct poll_job {
+    fixture *fx;
+    struct pollfd p;
+    int result;
+    long long returned_at;
+    pid_t tid;
+} poll_job;
+
+static void *blocking_poll(void *arg)
+{
+    poll_job *job = arg;
+    __atomic_store_n(&job->tid, gettid(), __ATOMIC_RELEASE);
+    job->result = job->fx->ifc.poll(job->fx->ifc.userdata, &job->p, 1, 300);
+    job->returned_at = now_usecs(job->fx);
+    return NULL;
+}
+
+/* A poll() asleep on packetdrill's system-call thread times out at exactly
+ * its timeout while the main thread waits for a packet: the repeated empty
+ * receives move the clock to that timeout (nothing else is scheduled), the
+ * call returns 0 there, and the next step, with nothing at all scheduled,
+ * is a jiffy. */
+static void test_blocked_poll_times_out_while_main_sniffs(void **state)
+{
+    fixture *fx = *state;
+    void *ud = fx->ifc.userdata;
+    int lfd = listen_on_8080(fx);
+    long long start = now_usecs(fx);
+    poll_job job = {.fx = fx, .p = {.fd = lfd, .events = POLLIN}, .result = -2};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, blocking_poll, &job), 0);
+    pid_t tid;
+    while ((tid = __atomic_load_n(&job.tid, __ATOMIC_ACQUIRE)) == 0)
+        sched_yield();
+    int spins = 0, asleep = 0;
+    while (asleep < 3) {
+        assert_true(++spins < 1000000);
+        asleep = thread_state(tid) == 'S' ? asleep + 1 : 0;
+        usleep(asleep ? 2000 : 0);
+    }
+    uint8_t buf[1600];
+    for (int i = 0; i < 3; i++) {
+        size_t count = sizeof(buf);
+        errno = 0;
+        assert_int_equal(fx->ifc.netdev_receive(ud, buf, &count, NULL), -1);
+        assert_int_equal(errno, EAGAIN);
+    }
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(job.result, 0);
+    assert_int_equal(job.p.revents, 0);
+    assert_int_equal(job.returned_at, start + 300000);
+    assert_int_equal(now_usecs(fx), start + 300000 + 1000);
 }
 
 static void test_errors(void **state)
@@ -387,7 +623,7 @@ static void test_errors(void **state)
     assert_int_equal(errno, ENOSYS);
 
     int fd = fx->ifc.socket(ud, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    assert_int_equal(fd, 3);
+    assert_true(fd >= 0 && fcntl(fd, F_GETFD) >= 0);
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(8080)};
     errno = 0;
     assert_int_equal(fx->ifc.bind(ud, fd, (struct sockaddr *)&sin, 4), -1);
@@ -423,7 +659,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_passive_open_data_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocking_calls_advance_virtual_time, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_blocking_accept_on_another_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blocking_accept_sleeps_and_returns_at_its_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_polled_clock_reaches_a_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_polled_receive_waits_for_a_timer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_descriptors_are_real, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blocked_poll_times_out_while_main_sniffs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -229,6 +229,54 @@ static void test_rto_marks_unsacked_lost(void **state)
     assert_true(sk_test_count(pr.f, mark, "c>s * seq 1:1461") >= 2);
 }
 
+/* Linux counts TCPFastRetrans and TCPSlowStartRetrans per segment that
+ * tcp_xmit_retransmit_queue resends, by the state it is in (Loss: slow
+ * start); the RTO's own resend of the head counts in neither. */
+static void test_retransmissions_counted_per_segment_by_state(void **state)
+{
+    peer pr = setup_peer(*state, true);
+    uint32_t m = pr.mss;
+    send_segments(&pr, 4);
+    size_t mark = pr.f->trace_len;
+    /* A loss probe (TCPLossProbes), then the RTO resends the head. */
+    sk_test_run_for(pr.f, MSEC(270));
+    assert_int_equal(info(&pr).tcpi_ca_state, 4); /* Loss */
+    expect_sent(&pr, mark, 3 * m + 1, 4 * m + 1);
+    expect_sent(&pr, mark, 1, m + 1);
+    assert_int_equal(data_segments(&pr, mark), 2);
+    assert_int_equal(sk_counter(pr.f->client, "TCPLossProbes"), 1);
+    assert_int_equal(sk_counter(pr.f->client, "TCPTimeouts"), 1);
+    assert_int_equal(sk_counter(pr.f->client, "TCPFastRetrans"), 0);
+    assert_int_equal(sk_counter(pr.f->client, "TCPSlowStartRetrans"), 0);
+    mark = pr.f->trace_len;
+    ack_with(&pr, m + 1, NULL, 0);
+    sk_test_run_for(pr.f, MSEC(1));
+    expect_sent(&pr, mark, m + 1, 2 * m + 1);
+    expect_sent(&pr, mark, 2 * m + 1, 3 * m + 1);
+    assert_int_equal(data_segments(&pr, mark), 2);
+    assert_int_equal(sk_counter(pr.f->client, "TCPSlowStartRetrans"), 2);
+    assert_int_equal(sk_counter(pr.f->client, "TCPFastRetrans"), 0);
+    assert_int_equal(sk_counter(pr.f->client, "RetransSegs"), 4);
+}
+
+/* In Recovery each resent segment is one TCPFastRetrans (not one per
+ * episode); the episode itself is one TCPSackRecovery. */
+static void test_fast_retrans_counted_per_segment(void **state)
+{
+    peer pr = setup_peer(*state, true);
+    uint32_t m = pr.mss;
+    send_segments(&pr, 10);
+    uint32_t sack[] = {2 * m + 1, 5 * m + 1};
+    ack_with(&pr, 1, sack, 1);
+    sk_test_run_for(pr.f, MSEC(11));
+    struct sk_tcp_info ti = info(&pr);
+    assert_int_equal(ti.tcpi_ca_state, 3);
+    assert_int_equal(ti.tcpi_lost, 2);
+    assert_int_equal(sk_counter(pr.f->client, "TCPSackRecovery"), 1);
+    assert_int_equal(sk_counter(pr.f->client, "TCPFastRetrans"), ti.tcpi_retrans);
+    assert_true(ti.tcpi_retrans >= 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +287,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_partial_segment_sack_counts_nothing, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_limited_transmit_without_sack, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_rto_marks_unsacked_lost, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_retransmissions_counted_per_segment_by_state, sk_test_setup,
+                                        sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_fast_retrans_counted_per_segment, sk_test_setup, sk_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

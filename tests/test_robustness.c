@@ -383,12 +383,29 @@ static void test_malformed_headers_are_counted_drops(void **state)
     bad[32] = 0x30;
     fix_checksums(bad, len);
     sk_input(f->server, bad, len, now);
+    /* IP total length beyond what arrived. */
+    memcpy(bad, d, len);
+    put_be16(bad + 2, 50);
+    fix_checksums(bad, len);
+    sk_input(f->server, bad, len, now);
+    /* Data offset past the end of the segment. */
+    memcpy(bad, d, len);
+    bad[32] = 0xf0;
+    fix_checksums(bad, len);
+    sk_input(f->server, bad, len, now);
     sk_test_run_for(f, MSEC(100));
 
-    assert_int_equal(sk_counter(f->server, "InReceives"), 6);
-    assert_true(sk_counter(f->server, "InHdrErrors") + sk_counter(f->server, "InTruncatedPkts") +
-                    sk_counter(f->server, "BadIpVersion") >=
-                3);
+    /* Each counted as Linux's ip_rcv_core and tcp_v4_rcv count it. */
+    assert_int_equal(sk_counter(f->server, "InReceives"), 8);
+    assert_int_equal(sk_counter(f->server, "InHdrErrors"), 3); /* short, version, IP checksum */
+    assert_int_equal(sk_counter(f->server, "BadIpVersion"), 1);
+    assert_int_equal(sk_counter(f->server, "IpExtInCsumErrors"), 1);
+    assert_int_equal(sk_counter(f->server, "InTruncatedPkts"), 1);
+    assert_int_equal(sk_counter(f->server, "InDelivers"), 4); /* the four that reached TCP */
+    assert_int_equal(sk_counter(f->server, "InSegs"), 4);
+    assert_int_equal(sk_counter(f->server, "InErrs"), 2); /* checksum, offset below 5 */
+    assert_int_equal(sk_counter(f->server, "TruncatedTcpHeader"), 1);
+    assert_int_equal(sk_counter(f->server, "BadDataOffset"), 2);
     assert_int_equal(sk_counter(f->server, "TcpInCsumErrors"), 1);
     assert_int_equal(sk_counter(f->server, "OutRsts"), 0);
     assert_int_equal(sk_counter(f->server, "OutSegs"), 0);

@@ -323,7 +323,74 @@ static void test_syn_in_established_draws_challenge_ack(void **state)
     assert_int_equal(sk_state(f->server, p.sfd), SK_TCP_ESTABLISHED);
     assert_int_equal(sk_counter(f->server, "TCPSYNChallenge"), 1);
     assert_int_equal(sk_counter(f->server, "TCPChallengeACK"), 1);
+    /* tcp_rcv_established validates with syn_inerr: an InErr too. */
+    assert_int_equal(sk_counter(f->server, "InErrs"), 1);
+    /* Past the host-wide limit the SYN is still a TCPSYNChallenge, but no
+     * ACK goes and nothing else is counted. */
+    sk_test_sysctl(f->server, "net.ipv4.tcp_challenge_ack_limit", "1");
+    sk_test_run_for(f, SEC(1)); /* a new second: one challenge ACK allowed */
+    inject_from_client(f, &p, client_isn(f) + 22345, 0, SK_TH_SYN, NULL, 0);
+    inject_from_client(f, &p, client_isn(f) + 32345, 0, SK_TH_SYN, NULL, 0);
+    sk_test_run_for(f, SETTLE);
+    EXPECT_SEGMENTS(f, "c>s S seq 22345", "c>s S seq 32345", "s>c . seq 1 ack 1 len 0");
+    EXPECT_NO_MORE_SEGMENTS(f);
+    assert_int_equal(sk_counter(f->server, "TCPSYNChallenge"), 3);
+    assert_int_equal(sk_counter(f->server, "TCPChallengeACK"), 2);
+    assert_int_equal(sk_counter(f->server, "TCPACKSkippedChallenge"), 0);
     assert_int_equal(sk_test_transfer(f, f->server, p.sfd, f->client, p.cfd, 1000, SEC(2)), 1000);
+}
+
+/* Closing a connecting socket just stops it (tcp_close_state): no RST,
+ * and no AttemptFails, which Linux counts only in tcp_done() (a reset or
+ * a timeout ending the attempt). */
+static void test_close_while_connecting_counts_no_attempt_fail(void **state)
+{
+    sk_fixture *f = *state;
+    sk_test_drop(f, "c>s *", -1);
+    int fd = sk_test_connect(f, f->client, SK_TEST_SERVER_ADDR, 80);
+    sk_test_run_for(f, MSEC(5));
+    size_t mark = f->trace_len;
+    assert_int_equal(sk_close(f->client, fd), 0);
+    sk_test_run_for(f, SEC(5));
+    assert_int_equal(sk_test_count(f, mark, "c>s *"), 0);
+    assert_int_equal(sk_counter(f->client, "AttemptFails"), 0);
+    assert_int_equal(sk_counter(f->client, "TCPAbortOnData"), 0);
+    /* With SO_LINGER {1, 0} it is tcp_disconnect(): TCPAbortOnData, but
+     * still no RST to a peer that never answered. */
+    fd = sk_socket(f->client);
+    assert_true(fd >= 0);
+    struct sk_linger lg = {1, 0};
+    assert_int_equal(sk_setsockopt(f->client, fd, SK_SOL_SOCKET, SK_SO_LINGER, &lg, sizeof lg), 0);
+    sk_endpoint remote = {SK_TEST_SERVER_ADDR, 80};
+    assert_int_equal(sk_connect(f->client, fd, &remote), -EINPROGRESS);
+    sk_test_run_for(f, MSEC(5));
+    mark = f->trace_len;
+    assert_int_equal(sk_close(f->client, fd), 0);
+    sk_test_run_for(f, SEC(5));
+    assert_int_equal(sk_test_count(f, mark, "c>s *"), 0);
+    assert_int_equal(sk_counter(f->client, "TCPAbortOnData"), 1);
+    assert_int_equal(sk_counter(f->client, "AttemptFails"), 0);
+    assert_int_equal(sk_counter(f->client, "OutRsts"), 0);
+}
+
+/* Only the receive queue counts as unread at close() (__tcp_close): data
+ * held out of order never was readable, so the close is a plain FIN. */
+static void test_close_with_only_out_of_order_data_sends_fin(void **state)
+{
+    sk_fixture *f = *state;
+    sk_conn_pair p = sk_test_establish(f, 80);
+    sk_test_run_for(f, SETTLE);
+    const sk_trace_entry *sa = sk_test_find(f, 0, "s>c S.");
+    assert_non_null(sa);
+    inject_from_client(f, &p, client_isn(f) + 100, sa->seg.seq + 1, SK_TH_ACK, "late", 4);
+    sk_test_run_for(f, SETTLE);
+    assert_int_equal(sk_counter(f->server, "TCPOFOQueue"), 1);
+    sk_test_skip(f);
+    assert_int_equal(sk_close(f->server, p.sfd), 0);
+    sk_test_run_for(f, MSEC(5));
+    EXPECT_EVENTUALLY(f, "s>c F.");
+    assert_int_equal(sk_counter(f->server, "TCPAbortOnClose"), 0);
+    assert_int_equal(sk_counter(f->server, "OutRsts"), 0);
 }
 
 int main(void)
@@ -354,6 +421,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_out_of_window_rst_is_ignored, sk_test_setup,
                                         sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_syn_in_established_draws_challenge_ack, sk_test_setup,
+                                        sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_close_while_connecting_counts_no_attempt_fail, sk_test_setup,
+                                        sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_close_with_only_out_of_order_data_sends_fin, sk_test_setup,
                                         sk_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -379,9 +379,111 @@ static void test_errors_name_position_and_expectation(void **state)
     assert_string_equal(err, "t.pkt:1:4: unterminated %{ code }% block");
 }
 
+/* Nesting is bounded: a line of brackets once recursed until the stack
+ * overflowed (fuzz/regress/script_parse/nested_brackets_overflow_stack,
+ * found by fuzz/fuzz_script_parse.c).  32 levels parse; the 33rd is an
+ * error at its position, for any mix of lists, structs and fields. */
+static void test_nesting_is_bounded(void **state)
+{
+    (void)state;
+    char text[4096], err[512];
+    size_t n = (size_t)snprintf(text, sizeof text, "+0 f(");
+    for (int i = 0; i < 31; i++)
+        text[n++] = '[';
+    text[n++] = '1';
+    for (int i = 0; i < 31; i++)
+        text[n++] = ']';
+    n += (size_t)snprintf(text + n, sizeof text - n, ") = 0\n");
+    sk_script *s = parse_text(text, err, sizeof(err));
+    assert_non_null(s);
+    sk_script_free(s);
+    n = (size_t)snprintf(text, sizeof text, "+0 f(");
+    for (int i = 0; i < 32; i++)
+        text[n++] = '[';
+    text[n++] = '1';
+    for (int i = 0; i < 32; i++)
+        text[n++] = ']';
+    n += (size_t)snprintf(text + n, sizeof text - n, ") = 0\n");
+    assert_null(parse_text(text, err, sizeof(err)));
+    assert_string_equal(err, "t.pkt:1:38: expressions nested more than 32 deep");
+    /* 3000 levels: an error, not a crash. */
+    n = (size_t)snprintf(text, sizeof text, "+0 f(");
+    for (int i = 0; i < 3000; i++)
+        text[n++] = "[{"[i % 2];
+    text[n] = 0;
+    assert_null(parse_text(text, err, sizeof(err)));
+    assert_string_equal(err, "t.pkt:1:38: expressions nested more than 32 deep");
+    assert_null(parse_text("+0 f(a=b=c=d=e=f=g=h=i=j=k=l=m=n=o=p=q=r=s=t=u=v=w=x=y=z=A=B=C=D=E=F=G=H)\n", err,
+                           sizeof(err)));
+    assert_string_equal(err, "t.pkt:1:70: expressions nested more than 32 deep");
+}
+
+/* Numbers that do not fit, and times whose microseconds would not, are
+ * parse errors naming the position (they used to overflow int64_t, which
+ * is undefined behaviour, and wrap into nonsense times). */
+static void test_out_of_range_numbers(void **state)
+{
+    (void)state;
+    char err[512];
+    assert_null(parse_text("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 99999999999999999999\n", err, sizeof(err)));
+    assert_string_equal(err, "t.pkt:1:43: number out of range (more than 9223372036854775807)");
+    assert_null(parse_text("0 fcntl(3, F_SETFL, 0x1ffffffffffffffff) = 0\n", err, sizeof(err)));
+    assert_string_equal(err, "t.pkt:1:21: number out of range (more than 64 bits)");
+    assert_null(parse_text("+9999999999999 close(3) = 0\n", err, sizeof(err)));
+    assert_string_equal(err, "t.pkt:1:2: time 9999999999999 out of range (more than 1000000000 seconds)");
+    assert_null(parse_text("0 close(3) = 0\n+0~+1000000001.5 close(3) = 0\n", err, sizeof(err)));
+    assert_string_equal(err, "t.pkt:2:5: time 1000000001.5 out of range (more than 1000000000 seconds)");
+    assert_null(parse_text("0...9999999999999 accept(3, ..., ...) = 4\n", err, sizeof(err)));
+    assert_string_equal(err, "t.pkt:1:5: time 9999999999999 out of range (more than 1000000000 seconds)");
+
+    /* The limits themselves are accepted. */
+    sk_script *s = must_parse("+1000000000 close(3) = 9223372036854775807\n"
+                              "+0 fcntl(3, F_SETFL, 0xffffffffffffffff) = 0\n");
+    assert_int_equal(s->events[0].time.usecs, 1000000000ll * 1000000);
+    assert_int_equal(s->events[0].syscall.ret->num, INT64_MAX);
+    assert_int_equal(s->events[1].syscall.args[2]->num, -1);
+    sk_script_free(s);
+
+    /* Each time is in range, their sum is not: the runner stops there
+     * rather than let its nanosecond clock overflow. */
+    s = must_parse("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                   "+1000000000 close(3) = 0\n"
+                   "+1000000000 close(3) = 0\n");
+    char msg[512] = "";
+    sk_script_run_opts opts = {0};
+    assert_int_equal(sk_script_run(s, &opts, msg, sizeof(msg)), SK_SCRIPT_FAIL);
+    assert_string_equal(msg, "t.pkt:3: script time beyond 1000000000 seconds");
+    sk_script_free(s);
+}
+
+/* A script's text is bounded: past SK_SCRIPT_MAX_BYTES it is refused with
+ * an error, whether given as text or read from a file that never ends. */
+static void test_script_size_is_bounded(void **state)
+{
+    (void)state;
+    char err[512];
+    size_t len = SK_SCRIPT_MAX_BYTES + 1;
+    char *text = malloc(len + 1);
+    assert_non_null(text);
+    memset(text, '\n', len);
+    text[len] = 0;
+    assert_null(sk_script_parse("big.pkt", text, len, err, sizeof(err)));
+    assert_string_equal(err, "big.pkt: script larger than 1048576 bytes");
+    /* Exactly the limit is fine: blank lines only. */
+    sk_script *s = sk_script_parse("big.pkt", text, len - 1, err, sizeof(err));
+    assert_non_null(s);
+    assert_int_equal(s->event_count, 0);
+    sk_script_free(s);
+    free(text);
+
+    assert_null(sk_script_parse_file("/dev/zero", err, sizeof(err)));
+    assert_string_equal(err, "/dev/zero: script larger than 1048576 bytes");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nesting_is_bounded),
         cmocka_unit_test(test_tier1_scripts_parse),
         cmocka_unit_test(test_tier2_scripts_parse),
         cmocka_unit_test(test_tier3_scripts_parse),
@@ -394,6 +496,8 @@ int main(void)
         cmocka_unit_test(test_syscall_structs),
         cmocka_unit_test(test_code_block),
         cmocka_unit_test(test_errors_name_position_and_expectation),
+        cmocka_unit_test(test_out_of_range_numbers),
+        cmocka_unit_test(test_script_size_is_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

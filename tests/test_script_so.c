@@ -168,6 +168,57 @@ static void test_sysctl_after_start_skips_through_the_so(void **state)
     assert_non_null(strstr(msg, "sysctl changed after the shared object was created"));
 }
 
+/* A call marked `...` runs on packetdrill's system-call thread and returns
+ * when the main thread's packets (or the clock) complete it: through the
+ * .so its return time is what that thread read right after the call, and
+ * it must agree with the engine's to the microsecond, early or late. */
+static void test_blocking_call_return_times(void **state)
+{
+    (void)state;
+    const char *accepted = LISTEN "+0 < S 0:0(0) win 65535 <mss 1000>\n"
+                                  "+0 > S. 0:0(0) ack 1 <mss 1460>\n"
+                                  "+.1 < . 1:1(0) ack 1 win 257\n"
+                                  "+0 accept(3, ..., ...) = 4\n";
+    char text[2048];
+    /* Data comes at +.1, the script says +.2: returned too early. */
+    snprintf(text, sizeof(text), "%s+0...0.2 read(4, ..., 10) = 10\n+.1 < P. 1:11(10) ack 1 win 257\n", accepted);
+    both("early.pkt", text, SK_SCRIPT_FAIL, "read() expected to return at 0.300000, returned at 0.200000");
+    /* poll() with a 250 ms timeout returns 0 at exactly its timeout. */
+    snprintf(text, sizeof(text), "%s+0...0.25 poll([{fd=4, events=POLLIN, revents=0}], 1, 250) = 0\n"
+                                 "+.25 close(4) = 0\n+0 > F. 1:1(0) ack 1\n", accepted);
+    both("poll-timeout.pkt", text, SK_SCRIPT_PASS, NULL);
+    /* A retransmission only a timer sends is waited for (packetdrill asks
+     * netdev_receive() until it has one) and leaves at its RTO. */
+    snprintf(text, sizeof(text), "%s+0 write(4, ..., 100) = 100\n+0 > P. 1:101(100) ack 1\n"
+                                 "+.3 > P. 1:101(100) ack 1\n", accepted);
+    both("rto.pkt", text, SK_SCRIPT_PASS, NULL);
+    /* A call that never returns fails at the end of its range, and the
+     * run ends with the .so's system-call thread still asleep in the
+     * object: closing the descriptors wakes it so the object can be freed. */
+    snprintf(text, sizeof(text), "%s+0...0.5 read(4, ..., 10) = 10\n+.1...0.2 write(4, ..., 10) = 10\n", accepted);
+    both("never.pkt", text, SK_SCRIPT_FAIL, "read() still blocked at 0.604000, expected to return by 0.600000");
+}
+
+/* %{ }% blocks read TCP_INFO with the OS's getsockopt(2) in packetdrill,
+ * which cannot reach a shared object: through the .so they are not run, and
+ * a script that otherwise passes SKIPs saying so; one that fails elsewhere
+ * still FAILs. */
+static void test_code_blocks_skip_through_the_so(void **state)
+{
+    (void)state;
+    const char *text = LISTEN "+0 %{ assert tcpi_state == 10, tcpi_state }%\n"
+                              "+0 < S 0:0(0) win 65535 <mss 1000>\n"
+                              "+0 > S. 0:0(0) ack 1 <mss 1460>\n";
+    char msg[1024] = "";
+    assert_int_equal(run("code.pkt", text, SYNACK_PACKETDRILL_SO, msg, sizeof(msg)), SK_SCRIPT_SKIP);
+    assert_non_null(strstr(msg, "code.pkt:5: packetdrill reads TCP_INFO for a %{ }% block with the operating "
+                                "system's getsockopt(2)"));
+    char failing[1024];
+    snprintf(failing, sizeof(failing), "%s+0 > F. 1:1(0) ack 1\n", text);
+    assert_int_equal(run("code-fail.pkt", failing, SYNACK_PACKETDRILL_SO, msg, sizeof(msg)), SK_SCRIPT_FAIL);
+    assert_non_null(strstr(msg, "code-fail.pkt:8: "));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -177,6 +228,8 @@ int main(void)
         cmocka_unit_test(test_epoll_wait),
         cmocka_unit_test(test_failures_name_the_same_line),
         cmocka_unit_test(test_sysctl_after_start_skips_through_the_so),
+        cmocka_unit_test(test_blocking_call_return_times),
+        cmocka_unit_test(test_code_blocks_skip_through_the_so),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

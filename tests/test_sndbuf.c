@@ -132,6 +132,18 @@ static void test_write_and_poll_follow_linux_wmem_accounting(void **state)
 
 /* SO_SNDBUF doubles the request and locks the buffer: no growth on ACKs,
  * and writes take what the doubled size allows. */
+typedef struct ready_count {
+    int fd;
+    unsigned n;
+} ready_count;
+
+static void count_ready(void *ctx, const sk_event *ev)
+{
+    ready_count *rc = ctx;
+    if (ev->type == SK_EV_READY && ev->local.addr == SK_TEST_CLIENT_ADDR && ev->fd == rc->fd)
+        rc->n++;
+}
+
 static void test_so_sndbuf_locks_and_doubles(void **state)
 {
     sk_fixture *f = *state;
@@ -146,14 +158,23 @@ static void test_so_sndbuf_locks_and_doubles(void **state)
     assert_int_equal(sk_send(f->client, fd, big, 59000, 0), 26000);
     assert_int_equal(sk_poll(f->client, fd), 0);
     sk_test_run_for(f, MSEC(5));
+    /* The blocked writer is woken (SK_EV_READY) only when the socket
+     * becomes writable (sk_stream_write_space), not by the first ACK that
+     * frees some room. */
+    ready_count rc = {.fd = fd};
+    f->on_event = count_ready;
+    f->event_ctx = &rc;
     ack_to(&p, 10001);
     assert_int_equal(sndbuf(&p), 20000);
     /* 16000 + 1280 queued: free 2720 < half of it, still unwritable. */
     assert_int_equal(sk_poll(f->client, fd), 0);
+    assert_int_equal(rc.n, 0);
     sk_test_run_for(f, MSEC(5));
     ack_to(&p, 26001);
     assert_int_equal(sndbuf(&p), 20000);
     assert_int_equal(sk_poll(f->client, fd), SK_POLLOUT | SK_POLLWRNORM);
+    assert_int_equal(rc.n, 1);
+    f->on_event = NULL;
     /* Busy from the write until the queue emptied, 10 ms; never limited
      * by the buffer (slow start kept the sender cwnd-limited). */
     struct sk_tcp_info ti;

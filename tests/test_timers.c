@@ -152,7 +152,9 @@ static void test_persist_probes_zero_window_then_fills_small_window(void **state
     sk_test_run_for(f, SEC(1));
     assert_int_equal(sk_test_count(f, mark, "c>s * len 0"), sk_test_count(f, mark, "c>s *"));
     assert_true(sk_test_count(f, mark, "c>s . seq 0 ack 1 len 0") >= 1);
-    assert_true(sk_counter(f->client, "TCPWinProbe") >= 1);
+    /* One TCPWinProbe per probe ACK (tcp_xmit_probe_skb). */
+    uint64_t probes = sk_test_count(f, mark, "c>s . seq 0 ack 1 len 0");
+    assert_int_equal(sk_counter(f->client, "TCPWinProbe"), probes);
     struct sk_tcp_info ti;
     size_t len = sizeof ti;
     assert_int_equal(sk_getsockopt(f->client, p.cfd, SK_IPPROTO_TCP, SK_TCP_INFO, &ti, &len), 0);
@@ -170,6 +172,9 @@ static void test_persist_probes_zero_window_then_fills_small_window(void **state
     size_t data_segs = sk_test_count(f, mark, "c>s *") - sk_test_count(f, mark, "c>s * len 0");
     assert_true(data_segs >= 1);
     assert_int_equal(sk_test_count(f, mark, "c>s * seq 1:501"), data_segs);
+    /* Data sent by tcp_write_wakeup is no window probe. */
+    assert_int_equal(sk_counter(f->client, "TCPWinProbe"),
+                     probes + sk_test_count(f, mark, "c>s . seq 0 ack 1 len 0"));
 }
 
 int main(void)

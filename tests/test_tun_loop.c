@@ -17,10 +17,10 @@
 
 #include <cmocka.h>
 
-#include "synack/loop.h"
+#include "synack-io/loop.h"
 #include "synack/packet.h"
 #include "synack/synack.h"
-#include "synack/tun.h"
+#include "synack-io/tun.h"
 
 #define KERNEL_ADDR 0x0a4d0001u /* 10.77.0.1 */
 #define STACK_ADDR 0x0a4d0002u  /* 10.77.0.2 */
@@ -129,6 +129,7 @@ static loop_fixture *fixture_new(const sk_impairment *impair)
     sk_loop_params p;
     memset(&p, 0, sizeof(p));
     p.tun_fd = sv[0];
+    p.flags = SK_LOOP_SIGNALS;
     p.stack.addr = STACK_ADDR;
     p.stack.seed = 42;
     p.stack.name = "test";

@@ -11,13 +11,14 @@
 #include <stdio.h>
 
 #include "synack/synack.h"
+#include "synack/version.h"
 
 #define SK_CLI_EXIT_OK 0
 #define SK_CLI_EXIT_FAIL 1
 #define SK_CLI_EXIT_USAGE 2
 
-/* Kept equal to project(VERSION) in CMakeLists.txt. */
-#define SK_CLI_VERSION "0.1.0"
+/* The library's version: one source (synack/version.h). */
+#define SK_CLI_VERSION SK_VERSION_STRING
 
 int sk_cmd_demo(int argc, char **argv);
 void sk_cmd_demo_usage(FILE *out);

@@ -16,7 +16,7 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "synack/tun.h"
+#include "synack-io/tun.h"
 #include "tun_app.h"
 
 #define CONNECT_IO_CHUNK 65536
@@ -57,14 +57,60 @@ typedef struct client {
 
     bool failed;
     sk_progress progress;
-    /* --fastopen: TCP_FASTOPEN_CONNECT, so the request rides in the SYN
-     * once a cookie is cached; --repeat: that many more GETs, one after
-     * another on new connections of the same stack (and cookie cache). */
+
+    /* socket options and --hold, for one connection or a fleet */
+    bool keepalive, linger0, hold;
+    /* --fastopen: TCP_FASTOPEN_CONNECT on every socket, so a request
+     * rides in the SYN once a cookie is cached (the stack's cache serves
+     * every later connection of a --count fleet) */
     bool fastopen;
-    unsigned repeat;
+    bool holding; /* transfer done, connection kept open until a signal */
+    /* --count/--parallel: a fleet of connections in one stack */
+    unsigned count, parallel;
+    struct fleet_conn *fleet;
+    unsigned started, completed, fleet_failed, held;
+    int first_err;
 } client;
 
-static int client_open(client *c);
+/* One connection of a fleet: connect, send the request, read the answer
+ * (an HTTP response by Content-Length or EOF, or --recv N bytes), close
+ * (or hold). */
+typedef enum { FC_IDLE, FC_CONNECTING, FC_SENDING, FC_READING, FC_HELD, FC_DONE } fc_phase;
+typedef struct fleet_conn {
+    int fd;
+    fc_phase phase;
+    size_t req_off;
+    char head[2048];
+    size_t head_len;
+    bool head_done, has_length;
+    bool server_closes; /* HTTP/1.0 or Connection: close: read on to its FIN */
+    uint64_t want, got;
+} fleet_conn;
+
+static void fleet_run(client *c);
+static void fleet_shutdown(client *c);
+
+/* A new socket with the options every connection takes.  --fastopen
+ * sets TCP_FASTOPEN_CONNECT: connect() returns at once and the first
+ * write goes out in the SYN with a cached cookie, or the SYN asks for one
+ * (Linux's tcp_fastopen_defer_connect). */
+static int client_socket(client *c)
+{
+    int fd = sk_socket(c->stack);
+    if (fd < 0)
+        return fd;
+    int one = 1;
+    if (c->keepalive)
+        sk_setsockopt(c->stack, fd, SK_SOL_SOCKET, SK_SO_KEEPALIVE, &one, sizeof(one));
+    if (c->fastopen) {
+        int r = sk_setsockopt(c->stack, fd, SK_IPPROTO_TCP, SK_TCP_FASTOPEN_CONNECT, &one, sizeof(one));
+        if (r < 0) {
+            sk_close(c->stack, fd);
+            return r;
+        }
+    }
+    return fd;
+}
 
 static void client_fail(client *c, const char *fmt, const char *a, const char *b)
 {
@@ -91,28 +137,23 @@ static void client_finish(client *c)
     c->phase = PHASE_DONE;
     sk_progress_done(&c->progress, &c->opt, c->mode == MODE_SEND ? "sent" : "received",
                      c->mode == MODE_SEND ? c->sent : c->received, sk_now(c->stack), c->opt.verbose);
+    if (c->hold && !c->failed && c->fd >= 0 && !c->holding) {
+        /* --hold: the connection stays as it is (ESTABLISHED, or
+         * CLOSE_WAIT after the peer's FIN) until SIGINT/SIGTERM. */
+        c->holding = true;
+        fprintf(stderr, "%s: holding the connection open; Ctrl-C ends\n", c->opt.cmd);
+        return;
+    }
+    if (c->fd >= 0 && c->linger0) {
+        struct sk_linger lg = {.l_onoff = 1, .l_linger = 0};
+        sk_setsockopt(c->stack, c->fd, SK_SOL_SOCKET, SK_SO_LINGER, &lg, sizeof(lg));
+    }
     if (c->fd >= 0) {
         sk_close(c->stack, c->fd);
         c->fd = -1;
     }
     if (c->out && fflush(c->out) != 0 && !c->failed)
         client_fail(c, "writing %s: %s", c->out_path ? c->out_path : "standard output", strerror(errno));
-    if (c->repeat && !c->failed) {
-        /* The next GET, from a clean slate but the same stack. */
-        c->repeat--;
-        c->request_off = 0;
-        c->send_done = false;
-        c->head_len = 0;
-        c->head_done = false;
-        c->status = 0;
-        c->has_length = c->server_closes = false;
-        c->content_length = c->body_bytes = c->sent = c->received = 0;
-        c->phase = PHASE_CONNECTING;
-        int r = client_open(c);
-        if (r >= 0 || r == -EINPROGRESS)
-            return;
-        client_socket_fail(c, "connect to", r);
-    }
     sk_loop_finish(c->loop);
 }
 
@@ -326,6 +367,12 @@ static void client_run(void *ctx, sk_loop *loop)
 {
     client *c = ctx;
     (void)loop;
+    if (c->fleet) {
+        fleet_run(c);
+        return;
+    }
+    if (c->holding)
+        return;
     if (c->phase == PHASE_CONNECTING) {
         int r = sk_connect(c->stack, c->fd, &c->remote);
         if (r == -EALREADY || r == -EINPROGRESS)
@@ -353,11 +400,222 @@ static void client_run(void *ctx, sk_loop *loop)
 static void client_interrupted(void *ctx, sk_loop *loop)
 {
     client *c = ctx;
+    if (c->fleet) {
+        fleet_shutdown(c);
+        return;
+    }
+    if (c->holding) {
+        c->hold = false;
+        c->phase = PHASE_TRANSFER;
+        client_finish(c);
+        return;
+    }
     if (c->phase == PHASE_DONE)
         return;
     int sig = sk_loop_signal(loop);
     client_fail(c, "interrupted (%s) during the transfer%s", sig ? strsignal(sig) : "shutdown", "");
     client_finish(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* --count / --parallel: many connections in one stack                   */
+/* ------------------------------------------------------------------ */
+
+static void fleet_fail(client *c, fleet_conn *f, int err)
+{
+    if (f->fd >= 0)
+        sk_close(c->stack, f->fd);
+    f->fd = -1;
+    f->phase = FC_DONE;
+    c->fleet_failed++;
+    if (!c->first_err && err)
+        c->first_err = err;
+    if (c->opt.verbose)
+        fprintf(stderr, "%s: connection %u: %s (%s)\n", c->opt.cmd, (unsigned)(f - c->fleet), sk_strerror(err),
+                sk_errno_name(err));
+}
+
+static void fleet_done(client *c, fleet_conn *f)
+{
+    c->completed++;
+    if (c->hold) {
+        f->phase = FC_HELD;
+        c->held++;
+        return;
+    }
+    if (c->linger0) {
+        struct sk_linger lg = {.l_onoff = 1, .l_linger = 0};
+        sk_setsockopt(c->stack, f->fd, SK_SOL_SOCKET, SK_SO_LINGER, &lg, sizeof(lg));
+    }
+    sk_close(c->stack, f->fd);
+    f->fd = -1;
+    f->phase = FC_DONE;
+}
+
+/* Returns true when it made progress. */
+static bool fleet_step(client *c, fleet_conn *f)
+{
+    switch (f->phase) {
+    case FC_IDLE:
+    case FC_HELD:
+    case FC_DONE:
+        return false;
+    case FC_CONNECTING: {
+        int ev = sk_poll(c->stack, f->fd);
+        if (ev & (SK_POLLERR | SK_POLLHUP)) {
+            int err = 0;
+            size_t len = sizeof(err);
+            sk_getsockopt(c->stack, f->fd, SK_SOL_SOCKET, SK_SO_ERROR, &err, &len);
+            fleet_fail(c, f, err ? err : ECONNREFUSED);
+            return true;
+        }
+        if (!(ev & SK_POLLOUT))
+            return false;
+        f->phase = c->request_len ? FC_SENDING : FC_READING;
+        return true;
+    }
+    case FC_SENDING: {
+        ssize_t n = sk_send(c->stack, f->fd, c->request + f->req_off, c->request_len - f->req_off, 0);
+        if (n == -EAGAIN)
+            return false;
+        if (n < 0) {
+            fleet_fail(c, f, (int)-n);
+            return true;
+        }
+        f->req_off += (size_t)n;
+        c->sent += (uint64_t)n;
+        if (f->req_off == c->request_len)
+            f->phase = FC_READING;
+        return true;
+    }
+    case FC_READING: {
+        ssize_t n = sk_recv(c->stack, f->fd, c->rbuf, sizeof(c->rbuf), 0);
+        if (n == -EAGAIN)
+            return false;
+        if (n < 0) {
+            fleet_fail(c, f, (int)-n);
+            return true;
+        }
+        if (n == 0) {
+            /* EOF: complete if the answer was whole (or unbounded). */
+            if ((c->mode == MODE_HTTP && f->head_done && (!f->has_length || f->got >= f->want)))
+                fleet_done(c, f);
+            else
+                fleet_fail(c, f, ECONNRESET);
+            return true;
+        }
+        c->received += (uint64_t)n;
+        size_t off = 0;
+        if (c->mode == MODE_HTTP && !f->head_done) {
+            size_t take = (size_t)n < sizeof(f->head) - 1 - f->head_len ? (size_t)n : sizeof(f->head) - 1 - f->head_len;
+            memcpy(f->head + f->head_len, c->rbuf, take);
+            f->head_len += take;
+            f->head[f->head_len] = 0;
+            char *end = strstr(f->head, "\r\n\r\n");
+            if (!end) {
+                if (f->head_len == sizeof(f->head) - 1)
+                    fleet_fail(c, f, EPROTO);
+                return true;
+            }
+            size_t head_bytes = (size_t)(end - f->head) + 4;
+            off = take - (f->head_len - head_bytes);
+            f->head_done = true;
+            int status = 0;
+            if (sscanf(f->head, "HTTP/%*d.%*d %d", &status) != 1 || status < 200 || status > 299) {
+                fleet_fail(c, f, EPROTO);
+                return true;
+            }
+            /* A server that said it will close gets to close first (RFC
+             * 9112 §9.6), as the single-connection client does. */
+            f->server_closes = !strncmp(f->head, "HTTP/1.0", 8);
+            for (char *h = strstr(f->head, "\r\n"); h && h < end; h = strstr(h + 2, "\r\n")) {
+                if (!strncasecmp(h + 2, "Connection:", 11)) {
+                    const char *v = h + 2 + 11 + strspn(h + 2 + 11, " \t");
+                    if (!strncasecmp(v, "close", 5))
+                        f->server_closes = true;
+                    else if (!strncasecmp(v, "keep-alive", 10))
+                        f->server_closes = false;
+                }
+                if (!strncasecmp(h + 2, "Content-Length:", 15))
+                    f->has_length = sk_parse_size(h + 2 + 15 + strspn(h + 2 + 15, " \t"), &f->want) ||
+                                    sscanf(h + 2 + 15, " %llu", (unsigned long long *)&f->want) == 1;
+            }
+        }
+        f->got += (uint64_t)((size_t)n - off);
+        bool whole = c->mode == MODE_RECV ? f->got >= c->recv_want : (f->head_done && f->has_length && f->got >= f->want);
+        if (whole && !(c->mode == MODE_HTTP && f->server_closes))
+            fleet_done(c, f);
+        return true;
+    }
+    }
+    return false;
+}
+
+static void fleet_finish_if_done(client *c)
+{
+    if (c->phase == PHASE_DONE || c->completed + c->fleet_failed < c->count)
+        return;
+    if (c->held && !c->holding) {
+        c->holding = true;
+        fprintf(stderr, "%s: %u connections done (%u failed); holding %u open; Ctrl-C ends\n", c->opt.cmd,
+                c->completed, c->fleet_failed, c->held);
+        return;
+    }
+    if (c->held)
+        return;
+    c->phase = PHASE_DONE;
+    sk_loop_finish(c->loop);
+}
+
+static void fleet_run(client *c)
+{
+    bool moved;
+    do {
+        moved = false;
+        unsigned active = 0;
+        for (unsigned i = 0; i < c->started; i++)
+            active += c->fleet[i].phase == FC_CONNECTING || c->fleet[i].phase == FC_SENDING ||
+                      c->fleet[i].phase == FC_READING;
+        while (c->started < c->count && active < c->parallel && c->phase != PHASE_DONE) {
+            fleet_conn *f = &c->fleet[c->started++];
+            f->fd = client_socket(c);
+            int r = f->fd;
+            if (r >= 0)
+                r = sk_connect(c->stack, f->fd, &c->remote);
+            if (r < 0 && r != -EINPROGRESS) {
+                fleet_fail(c, f, -r);
+            } else {
+                f->phase = FC_CONNECTING;
+                active++;
+            }
+            moved = true;
+        }
+        for (unsigned i = 0; i < c->started; i++)
+            while (fleet_step(c, &c->fleet[i]))
+                moved = true;
+    } while (moved);
+    fleet_finish_if_done(c);
+}
+
+static void fleet_shutdown(client *c)
+{
+    for (unsigned i = 0; i < c->started; i++) {
+        fleet_conn *f = &c->fleet[i];
+        if (f->fd >= 0) {
+            if (c->linger0) {
+                struct sk_linger lg = {.l_onoff = 1, .l_linger = 0};
+                sk_setsockopt(c->stack, f->fd, SK_SOL_SOCKET, SK_SO_LINGER, &lg, sizeof(lg));
+            }
+            sk_close(c->stack, f->fd);
+            f->fd = -1;
+        }
+        f->phase = FC_DONE;
+    }
+    c->held = 0;
+    if (c->phase != PHASE_DONE) {
+        c->phase = PHASE_DONE;
+        sk_loop_finish(c->loop);
+    }
 }
 
 static void client_report(void *ctx, sk_loop *loop)
@@ -367,29 +625,15 @@ static void client_report(void *ctx, sk_loop *loop)
     sk_cli_print_socket_table(stderr, c->stack);
 }
 
-/* A new socket (TCP_FASTOPEN_CONNECT with --fastopen) and its connect. */
-static int client_open(client *c)
-{
-    c->fd = sk_socket(c->stack);
-    if (c->fd < 0)
-        return c->fd;
-    if (c->fastopen) {
-        int on = 1;
-        int r = sk_setsockopt(c->stack, c->fd, SK_IPPROTO_TCP, SK_TCP_FASTOPEN_CONNECT, &on, sizeof on);
-        if (r < 0)
-            return r;
-    }
-    return sk_connect(c->stack, c->fd, &c->remote);
-}
-
 void sk_cmd_connect_usage(FILE *out)
 {
     fprintf(out,
             "usage: synack connect A.B.C.D:PORT [--tun NAME] [--addr A.B.C.D/N]\n"
             "                      (--http PATH | --send FILE | --recv N) [-o FILE]\n"
-            "                      [--fastopen] [--repeat N]\n"
+            "                      [--fastopen]\n"
             "                      [--loss P] [--delay MS] [--reorder P] [--dup P] [--seed N]\n"
             "                      [--pcap FILE] [--sysctl NAME=VALUE] [--state-log] [-v]\n"
+            "                      [--count N] [--parallel P] [--keepalive] [--linger0] [--hold]\n"
             "\n"
             "Connects with synack's TCP stack over a TUN device and:\n"
             "  --http PATH  sends GET PATH and writes the response body (Content-Length or\n"
@@ -399,12 +643,17 @@ void sk_cmd_connect_usage(FILE *out)
             "  --recv N     reads N bytes (K, M, G suffixes) and closes\n"
             "  --fastopen   TCP_FASTOPEN_CONNECT: with a Fast Open cookie cached the first\n"
             "               write goes in the SYN (RFC 7413); without, the SYN asks for one\n"
-            "  --repeat N   with --http, N more GETs on new connections of the same stack\n"
             "While it runs, `synack ss`, `synack nstat` and `synack sysctl` (-N connect-ADDR)\n"
             "query the live stack.\n"
             "\n"
             "options:\n"
-            "  -o FILE      where received bytes go (default standard output)\n" SK_TUN_USAGE
+            "  -o FILE      where received bytes go (default standard output)\n"
+            "  --count N    open N connections in this one stack, each doing the --http or\n"
+            "               --recv transfer (bytes are counted, not written); a summary at the end\n"
+            "  --parallel P at most P of them at once (default 1)\n"
+            "  --keepalive  SO_KEEPALIVE on every connection\n"
+            "  --linger0    close with SO_LINGER {1, 0}: RST instead of FIN, no TIME_WAIT\n"
+            "  --hold       keep the connections open after the transfer until SIGINT/SIGTERM\n" SK_TUN_USAGE
             "  -v           report the connection and I/O counters\n"
             "  -h, --help   this text\n"
             "\n"
@@ -412,7 +661,7 @@ void sk_cmd_connect_usage(FILE *out)
             "exit status: 0 when the transfer completed, 1 on failure, 2 on bad usage\n");
 }
 
-enum { OPT_HTTP = SK_TUN_OPT_LAST, OPT_SEND, OPT_RECV, OPT_FASTOPEN, OPT_REPEAT };
+enum { OPT_HTTP = SK_TUN_OPT_LAST, OPT_SEND, OPT_RECV, OPT_COUNT, OPT_PARALLEL, OPT_KEEPALIVE, OPT_LINGER0, OPT_HOLD, OPT_FASTOPEN };
 
 int sk_cmd_connect(int argc, char **argv)
 {
@@ -421,8 +670,12 @@ int sk_cmd_connect(int argc, char **argv)
         {"http", required_argument, NULL, OPT_HTTP},
         {"send", required_argument, NULL, OPT_SEND},
         {"recv", required_argument, NULL, OPT_RECV},
+        {"count", required_argument, NULL, OPT_COUNT},
+        {"parallel", required_argument, NULL, OPT_PARALLEL},
+        {"keepalive", no_argument, NULL, OPT_KEEPALIVE},
+        {"linger0", no_argument, NULL, OPT_LINGER0},
+        {"hold", no_argument, NULL, OPT_HOLD},
         {"fastopen", no_argument, NULL, OPT_FASTOPEN},
-        {"repeat", required_argument, NULL, OPT_REPEAT},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -464,19 +717,32 @@ int sk_cmd_connect(int argc, char **argv)
             }
             m = MODE_RECV;
             break;
+        case OPT_COUNT:
+        case OPT_PARALLEL: {
+            uint64_t v;
+            if (!sk_parse_size(optarg, &v) || v == 0 || v > 100000) {
+                fprintf(stderr, "synack connect: bad %s '%s': give 1 to 100000\n",
+                        opt == OPT_COUNT ? "--count" : "--parallel", optarg);
+                goto out;
+            }
+            if (opt == OPT_COUNT)
+                c->count = (unsigned)v;
+            else
+                c->parallel = (unsigned)v;
+            break;
+        }
+        case OPT_KEEPALIVE:
+            c->keepalive = true;
+            break;
+        case OPT_LINGER0:
+            c->linger0 = true;
+            break;
+        case OPT_HOLD:
+            c->hold = true;
+            break;
         case OPT_FASTOPEN:
             c->fastopen = true;
             break;
-        case OPT_REPEAT: {
-            char *end = NULL;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (!*optarg || *end || v > 1000) {
-                fprintf(stderr, "synack connect: bad --repeat '%s': give 0 to 1000\n", optarg);
-                goto out;
-            }
-            c->repeat = (unsigned)v;
-            break;
-        }
         case 'o':
             c->out_path = optarg;
             break;
@@ -518,11 +784,31 @@ int sk_cmd_connect(int argc, char **argv)
         fprintf(stderr, "synack connect: choose what to do: --http PATH, --send FILE or --recv N\n");
         goto out;
     }
-    if (c->repeat && c->mode != MODE_HTTP) {
-        fprintf(stderr, "synack connect: --repeat goes with --http only\n");
+    if (!c->count)
+        c->count = 1;
+    if (!c->parallel)
+        c->parallel = 1;
+    bool fleet = c->count > 1 || c->parallel > 1;
+    if (fleet && c->mode == MODE_SEND) {
+        fprintf(stderr, "synack connect: --count and --parallel go with --http or --recv\n");
         goto out;
     }
+    if (fleet && c->out_path) {
+        fprintf(stderr, "synack connect: with --count, received bytes are counted, not written: drop -o\n");
+        goto out;
+    }
+    if (c->parallel > c->count)
+        c->parallel = c->count;
     rc = SK_CLI_EXIT_FAIL;
+    if (fleet) {
+        c->fleet = calloc(c->count, sizeof(*c->fleet));
+        if (!c->fleet) {
+            fprintf(stderr, "synack connect: out of memory\n");
+            goto out;
+        }
+        for (unsigned i = 0; i < c->count; i++)
+            c->fleet[i].fd = -1;
+    }
     if (c->mode == MODE_HTTP) {
         /* HTTP/1.0 so the body is never chunked (RFC 9112 §6.1: chunked
          * is for 1.1 recipients); Host for virtual hosting. */
@@ -543,7 +829,9 @@ int sk_cmd_connect(int argc, char **argv)
             goto out;
         }
     }
-    if (c->out_path) {
+    if (c->fleet) {
+        c->out = NULL;
+    } else if (c->out_path) {
         c->out = fopen(c->out_path, "wb");
         if (!c->out) {
             fprintf(stderr, "synack connect: cannot create %s: %s\n", c->out_path, strerror(errno));
@@ -559,14 +847,25 @@ int sk_cmd_connect(int argc, char **argv)
     if (!c->loop)
         goto out;
     c->stack = sk_loop_stack(c->loop);
-    int r = client_open(c);
+    if (c->fleet) {
+        fleet_run(c);
+        int lr = sk_tun_run(&c->opt, c->loop);
+        fprintf(stderr, "synack connect: %u connections to %s: %u completed, %u failed%s%s%s\n", c->count,
+                c->remote_text, c->completed, c->fleet_failed, c->first_err ? " (first error " : "",
+                c->first_err ? sk_errno_name(c->first_err) : "", c->first_err ? ")" : "");
+        if (lr == 0 && c->fleet_failed == 0 && c->completed == c->count)
+            rc = SK_CLI_EXIT_OK;
+        goto out;
+    }
+    c->fd = client_socket(c);
+    int r = c->fd < 0 ? c->fd : sk_connect(c->stack, c->fd, &c->remote);
     if (r < 0 && r != -EINPROGRESS) {
         client_socket_fail(c, "connect to", r);
         goto out;
     }
     if (sk_tun_run(&c->opt, c->loop) == 0 && !c->failed)
         rc = SK_CLI_EXIT_OK;
-    if (c->phase != PHASE_DONE && !c->failed)
+    if (c->phase != PHASE_DONE && !c->failed && !c->holding)
         fprintf(stderr, "synack connect: stopped before the transfer finished\n");
     if (c->opt.state_log)
         sk_cli_print_socket_table(stderr, c->stack);
@@ -581,6 +880,7 @@ out:
         rc = SK_CLI_EXIT_FAIL;
     sk_tun_stop(&c->opt);
     sk_loop_free(c->loop);
+    free(c->fleet);
     free(c);
     return rc;
 }

@@ -31,7 +31,7 @@
 #include "observe/control.h"
 #include "observe/pcap.h"
 #include "observe/trace.h"
-#include "synack/memwire.h"
+#include "synack-io/memwire.h"
 #include "synack/synack.h"
 
 #define DEMO_CLIENT_ADDR 0x0a000001u /* 10.0.0.1 */

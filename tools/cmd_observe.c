@@ -120,8 +120,11 @@ static bool wants_help(int argc, char **argv)
 static void list_running(FILE *out)
 {
     sk_control_entry *v = NULL;
-    size_t n = sk_control_list(&v);
-    if (!n)
+    char denied[SK_CONTROL_PATH_MAX + 96];
+    size_t n = sk_control_scan(&v, denied, sizeof(denied));
+    if (!n && denied[0])
+        fprintf(out, "\nno synack stack of this user is running now (%s).\n", denied);
+    else if (!n)
         fprintf(out, "\nno synack stack is running now.\n");
     for (size_t i = 0; i < n; i++)
         fprintf(out, "%s%s  (%s)\n", i ? "" : "\nrunning now:\n", v[i].name, v[i].path);
@@ -135,7 +138,7 @@ static void list_running(FILE *out)
 int sk_cmd_ss(int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
-        printf("usage: synack ss [-N NAME] [-tan] [-l] [-o] [-i] [-s] [-H] [--json] [state STATE]...\n"
+        printf("usage: synack ss [-N NAME] [-tan] [-l] [-o] [-i] [-s] [-H] [-4|-6] [--json] [state STATE]...\n"
                "                 [exclude STATE]... [FILTER]\n"
                "\n"
                "The socket table of a running synack stack, as ss(8) prints the kernel's.\n"
@@ -143,6 +146,7 @@ int sk_cmd_ss(int argc, char **argv)
                "  -l  listening sockets only     -n  numeric ports     -H  no header line\n"
                "  -o  timers: timer:(on|keepalive|timewait|persist,TIME,RETRANS)\n"
                "  -i  TCP_INFO details            -s  summary          --json  JSON array\n"
+               "  -4  IPv4 sockets (all of synack's)   -6  IPv6 sockets (none)\n"
                "  -N NAME  the stack to ask (needed when several run)\n"
                "states: established syn-sent syn-recv fin-wait-1 fin-wait-2 time-wait closed\n"
                "        close-wait last-ack listening closing; groups: all connected synchronized\n"

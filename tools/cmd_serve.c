@@ -17,7 +17,7 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "synack/tun.h"
+#include "synack-io/tun.h"
 #include "tun_app.h"
 
 #define SERVE_REQUEST_MAX 8192
@@ -38,6 +38,8 @@ typedef struct serve_conn {
     uint64_t body_len, body_off; /* generated pattern after the head   */
     bool close_after;
     bool draining; /* shutting down: close once nothing is pending      */
+    bool leaked;   /* --never-close: EOF seen, close() never called     */
+    sk_time_ns next_read; /* --read-delay: no read before this time    */
 } serve_conn;
 
 typedef struct serve {
@@ -46,6 +48,15 @@ typedef struct serve {
     uint16_t port;
     size_t max_conns;
     bool abort_after_request;
+    /* Application behaviours, the ones operators meet as bugs (`synack
+     * lab` reproduces each in virtual time). */
+    bool never_close;        /* CLOSE_WAIT leak: never close() on EOF       */
+    bool no_read;            /* never read: the window closes                */
+    bool linger0;            /* every close() with SO_LINGER {1, 0}: RST     */
+    bool keepalive;          /* SO_KEEPALIVE on accepted sockets             */
+    sk_time_ns accept_delay; /* accept() one connection per this period    */
+    sk_time_ns read_delay;   /* read one chunk per this period               */
+    sk_time_ns next_accept;
     sk_loop *loop;
     sk_stack *stack;
     int listen_fd;
@@ -69,7 +80,7 @@ static const char serve_index[] = "<!doctype html>\n"
 static void conn_close(serve *s, size_t i, bool abortive)
 {
     serve_conn *c = s->conns[i];
-    if (abortive) {
+    if (abortive || s->linger0) {
         /* SO_LINGER {1, 0}: close sends RST and drops the queues
          * (Linux tcp_close with linger 0, RFC 9293 ABORT). */
         struct sk_linger lg = {.l_onoff = 1, .l_linger = 0};
@@ -247,10 +258,45 @@ static int http_take_request(serve *s, serve_conn *c)
     return 1;
 }
 
+#define SERVE_SLOW_READ 4096
+
+/* --no-read and --read-delay: how much the application reads now (0:
+ * nothing), given what it wants. */
+static size_t read_allowance(serve *s, serve_conn *c, size_t want)
+{
+    if (s->no_read && !c->draining)
+        return 0;
+    if (!s->read_delay || c->draining)
+        return want;
+    sk_time_ns now = sk_loop_clock();
+    if (now < c->next_read)
+        return 0;
+    c->next_read = now + s->read_delay;
+    return want < SERVE_SLOW_READ ? want : SERVE_SLOW_READ;
+}
+
+/* --never-close: the peer's EOF is seen and ignored, so the socket stays
+ * in CLOSE_WAIT until the process exits (a descriptor leak). */
+static bool leak_on_eof(serve *s, serve_conn *c)
+{
+    if (!s->never_close || c->draining)
+        return false;
+    if (!c->leaked && s->opt.verbose) {
+        char a[16];
+        sk_format_ipv4(c->peer.addr, a, sizeof(a));
+        fprintf(stderr, "%s: %s:%u closed; --never-close: not closing (CLOSE_WAIT)\n", s->opt.cmd, a,
+                c->peer.port);
+    }
+    c->leaked = true;
+    return true;
+}
+
 /* Returns false when the connection was closed (and removed). */
 static bool serve_http(serve *s, size_t i)
 {
     serve_conn *c = s->conns[i];
+    if (c->leaked && !c->draining)
+        return true;
     for (;;) {
         if (c->responding) {
             int r = conn_flush_response(s, c);
@@ -274,11 +320,16 @@ static bool serve_http(serve *s, size_t i)
             }
             continue;
         }
+        if (c->peer_eof && leak_on_eof(s, c))
+            return true;
         if (c->draining || c->peer_eof) {
             conn_close(s, i, false);
             return false;
         }
-        ssize_t n = sk_recv(s->stack, c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
+        size_t room = read_allowance(s, c, sizeof(c->in) - c->in_len);
+        if (room == 0)
+            return true;
+        ssize_t n = sk_recv(s->stack, c->fd, c->in + c->in_len, room, 0);
         if (n == -EAGAIN)
             return true;
         if (n < 0) {
@@ -296,6 +347,8 @@ static bool serve_http(serve *s, size_t i)
 static bool serve_stream(serve *s, size_t i)
 {
     serve_conn *c = s->conns[i];
+    if (c->leaked && !c->draining)
+        return true;
     for (;;) {
         if (s->mode == MODE_ECHO && c->in_off < c->in_len) {
             ssize_t n = sk_send(s->stack, c->fd, c->in + c->in_off, c->in_len - c->in_off, 0);
@@ -326,11 +379,16 @@ static bool serve_stream(serve *s, size_t i)
             /* Echo: everything received has been echoed; the peer's FIN
              * is answered with ours, which is what a half-closing client
              * waits for. */
+            if (c->peer_eof && leak_on_eof(s, c))
+                return true;
             conn_close(s, i, false);
             return false;
         }
         c->in_len = c->in_off = 0;
-        ssize_t n = sk_recv(s->stack, c->fd, c->in, sizeof(c->in), 0);
+        size_t room = read_allowance(s, c, sizeof(c->in));
+        if (room == 0)
+            return true;
+        ssize_t n = sk_recv(s->stack, c->fd, c->in, room, 0);
         if (n == -EAGAIN)
             return true;
         if (n < 0) {
@@ -348,6 +406,11 @@ static bool serve_stream(serve *s, size_t i)
 static void serve_accept(serve *s)
 {
     while (s->listen_fd >= 0 && s->nconns < s->max_conns) {
+        if (s->accept_delay) {
+            sk_time_ns now = sk_loop_clock();
+            if (now < s->next_accept)
+                return;
+        }
         sk_endpoint peer;
         int fd = sk_accept(s->stack, s->listen_fd, &peer);
         if (fd == -EAGAIN)
@@ -364,6 +427,12 @@ static void serve_accept(serve *s)
         }
         c->fd = fd;
         c->peer = peer;
+        if (s->keepalive) {
+            int one = 1;
+            sk_setsockopt(s->stack, fd, SK_SOL_SOCKET, SK_SO_KEEPALIVE, &one, sizeof(one));
+        }
+        if (s->accept_delay)
+            s->next_accept = sk_loop_clock() + s->accept_delay;
         s->conns[s->nconns++] = c;
         s->accepted++;
         if (s->opt.verbose) {
@@ -392,6 +461,20 @@ static void serve_run(void *ctx, sk_loop *loop)
     }
     sk_progress_update(&s->progress, &s->opt, "served", s->bytes_out + s->bytes_in, now);
     (void)loop;
+}
+
+/* The next time a paced accept() or read() is due. */
+static sk_time_ns serve_deadline(void *ctx)
+{
+    serve *s = ctx;
+    sk_time_ns d = SK_TIME_NEVER;
+    if (s->accept_delay && s->listen_fd >= 0 && s->nconns < s->max_conns)
+        d = s->next_accept;
+    if (s->read_delay)
+        for (size_t i = 0; i < s->nconns; i++)
+            if (!s->conns[i]->leaked && !s->conns[i]->peer_eof && s->conns[i]->next_read < d)
+                d = s->conns[i]->next_read;
+    return d;
 }
 
 static void serve_shutdown(void *ctx, sk_loop *loop)
@@ -429,7 +512,9 @@ void sk_cmd_serve_usage(FILE *out)
     fprintf(out,
             "usage: synack serve [--tun NAME] [--addr A.B.C.D/N] [--port N]\n"
             "                    (--http | --echo | --discard | --source) [--max-conns N]\n"
-            "                    [--abort-after-request] [--loss P] [--delay MS] [--reorder P]\n"
+            "                    [--abort-after-request] [--never-close] [--no-read]\n"
+            "                    [--read-delay MS] [--accept-delay MS] [--linger0] [--keepalive]\n"
+            "                    [--loss P] [--delay MS] [--reorder P]\n"
             "                    [--dup P] [--seed N] [--pcap FILE] [--sysctl NAME=VALUE]\n"
             "                    [--state-log] [-v]\n"
             "\n"
@@ -448,14 +533,44 @@ void sk_cmd_serve_usage(FILE *out)
             "options:\n"
             "  --port N     port to listen on (default 8080)\n"
             "  --max-conns N  connections served at once (default 1024; more wait in the backlog)\n"
-            "  --abort-after-request  answer a request by closing with SO_LINGER 0 (RST)\n" SK_TUN_USAGE
+            "  --abort-after-request  answer a request by closing with SO_LINGER 0 (RST)\n"
+            "application behaviours (the bugs operators meet; see `synack lab`):\n"
+            "  --never-close     never close() after the peer's FIN: CLOSE_WAIT accumulates\n"
+            "  --no-read         never read: the receive window fills and closes\n"
+            "  --read-delay MS   read at most 4 KiB per MS milliseconds (a slow reader)\n"
+            "  --accept-delay MS accept() at most one connection per MS (the accept queue fills)\n"
+            "  --linger0         close every connection with SO_LINGER {1, 0}: RST, no TIME_WAIT\n"
+            "  --keepalive       SO_KEEPALIVE on every accepted connection\n" SK_TUN_USAGE
             "  -v           report connections and I/O counters\n"
             "  -h, --help   this text\n"
             "\n"
             "exit status: 0 after a clean shutdown, 1 on failure, 2 on bad usage\n");
 }
 
-enum { OPT_PORT = SK_TUN_OPT_LAST, OPT_HTTP, OPT_ECHO, OPT_DISCARD, OPT_SOURCE, OPT_MAX_CONNS, OPT_ABORT };
+enum {
+    OPT_PORT = SK_TUN_OPT_LAST,
+    OPT_HTTP,
+    OPT_ECHO,
+    OPT_DISCARD,
+    OPT_SOURCE,
+    OPT_MAX_CONNS,
+    OPT_ABORT,
+    OPT_NEVER_CLOSE,
+    OPT_NO_READ,
+    OPT_READ_DELAY,
+    OPT_ACCEPT_DELAY,
+    OPT_LINGER0,
+    OPT_KEEPALIVE
+};
+
+/* Milliseconds from 1 to 3600000, as nanoseconds; 0 on a bad value. */
+static sk_time_ns parse_ms(const char *arg)
+{
+    uint64_t v;
+    if (!sk_parse_size(arg, &v) || v == 0 || v > 3600000)
+        return 0;
+    return (sk_time_ns)v * SK_NSEC_PER_MSEC;
+}
 
 int sk_cmd_serve(int argc, char **argv)
 {
@@ -468,6 +583,12 @@ int sk_cmd_serve(int argc, char **argv)
         {"source", no_argument, NULL, OPT_SOURCE},
         {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
         {"abort-after-request", no_argument, NULL, OPT_ABORT},
+        {"never-close", no_argument, NULL, OPT_NEVER_CLOSE},
+        {"no-read", no_argument, NULL, OPT_NO_READ},
+        {"read-delay", required_argument, NULL, OPT_READ_DELAY},
+        {"accept-delay", required_argument, NULL, OPT_ACCEPT_DELAY},
+        {"linger0", no_argument, NULL, OPT_LINGER0},
+        {"keepalive", no_argument, NULL, OPT_KEEPALIVE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -520,6 +641,32 @@ int sk_cmd_serve(int argc, char **argv)
         case OPT_ABORT:
             s->abort_after_request = true;
             break;
+        case OPT_NEVER_CLOSE:
+            s->never_close = true;
+            break;
+        case OPT_NO_READ:
+            s->no_read = true;
+            break;
+        case OPT_LINGER0:
+            s->linger0 = true;
+            break;
+        case OPT_KEEPALIVE:
+            s->keepalive = true;
+            break;
+        case OPT_READ_DELAY:
+        case OPT_ACCEPT_DELAY: {
+            sk_time_ns t = parse_ms(optarg);
+            if (!t) {
+                fprintf(stderr, "synack serve: bad %s '%s': give milliseconds from 1 to 3600000\n",
+                        c == OPT_READ_DELAY ? "--read-delay" : "--accept-delay", optarg);
+                goto out;
+            }
+            if (c == OPT_READ_DELAY)
+                s->read_delay = t;
+            else
+                s->accept_delay = t;
+            break;
+        }
         case 'v':
             s->opt.verbose = true;
             break;
@@ -553,8 +700,12 @@ int sk_cmd_serve(int argc, char **argv)
         fprintf(stderr, "synack serve: out of memory\n");
         goto out;
     }
+    if (s->no_read && s->read_delay) {
+        fprintf(stderr, "synack serve: give only one of --no-read and --read-delay\n");
+        goto out;
+    }
     sk_loop_app app = {.ctx = s, .run = serve_run, .shutdown = serve_shutdown, .report = serve_report,
-                       .extra_fd = -1};
+                       .extra_fd = -1, .deadline = serve_deadline};
     s->loop = sk_tun_start(&s->opt, &app);
     if (!s->loop)
         goto out;

@@ -36,6 +36,12 @@ void sk_cmd_connect_usage(FILE *out);
 int sk_cmd_flood(int argc, char **argv);
 void sk_cmd_flood_usage(FILE *out);
 
+/* synack lab [NAME] [--fix] [--json] ...: lifecycle problems reproduced
+ * in virtual time and shown as Linux's tools show them (tools/cmd_lab.c,
+ * tools/lab/). */
+int sk_cmd_lab(int argc, char **argv);
+void sk_cmd_lab_usage(FILE *out);
+
 /* Clients of a running process's control socket (tools/cmd_observe.c,
  * src/observe/control.h): `synack ss` as ss(8), `synack nstat` as
  * nstat(8), `synack netstat -s`, `synack sysctl` as sysctl(8); -N NAME
@@ -44,5 +50,15 @@ int sk_cmd_ss(int argc, char **argv);
 int sk_cmd_nstat(int argc, char **argv);
 int sk_cmd_netstat(int argc, char **argv);
 int sk_cmd_sysctl(int argc, char **argv);
+
+/* synack analyze FILE [--conns|--conn N|--at TIME] [--json]: a capture
+ * diagnosed (tools/cmd_analyze.c, src/analyze). */
+int sk_cmd_analyze(int argc, char **argv);
+void sk_cmd_analyze_usage(FILE *out);
+
+/* synack doctor [--interval S] [--watch S] [--json]: this host's TCP
+ * diagnosed (tools/cmd_doctor.c, src/doctor). */
+int sk_cmd_doctor(int argc, char **argv);
+void sk_cmd_doctor_usage(FILE *out);
 
 #endif

@@ -31,10 +31,13 @@ static const cli_command commands[] = {
     {"serve", "serve HTTP, echo, discard or a byte source on a TUN device", sk_cmd_serve},
     {"connect", "connect to a server over a TUN device: HTTP GET, send a file, receive N bytes", sk_cmd_connect},
     {"flood", "a SYN flood against a listener while legitimate clients connect (SYN cookies)", sk_cmd_flood},
+    {"lab", "reproduce a lifecycle problem (TIME_WAIT, CLOSE_WAIT, SYN flood...) and see its fix work", sk_cmd_lab},
     {"ss", "a running stack's sockets, as ss(8) shows the kernel's", sk_cmd_ss},
     {"nstat", "a running stack's counters, as nstat(8): changes since the last call", sk_cmd_nstat},
     {"netstat", "netstat -s: a running stack's counters in netstat's words", sk_cmd_netstat},
     {"sysctl", "read or set a running stack's tunables, as sysctl(8)", sk_cmd_sysctl},
+    {"analyze", "diagnose a capture (pcap/pcapng): connections, states, findings with fixes", sk_cmd_analyze},
+    {"doctor", "diagnose this Linux host's TCP: sockets, queues, counters, findings with fixes", sk_cmd_doctor},
     {"version", "print synack's version", cmd_version},
 };
 

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "observe/control.h"
-#include "synack/tun.h"
+#include "synack-io/tun.h"
 
 void sk_tun_opts_init(sk_tun_opts *o, const char *cmd)
 {
@@ -114,6 +114,16 @@ int sk_tun_opts_parse(sk_tun_opts *o, int opt, const char *arg)
     case SK_TUN_OPT_PCAP:
         o->pcap = arg;
         return 1;
+    case SK_TUN_OPT_NAME:
+        /* The name becomes NAME.sock in the control directory, and -N
+         * matches prefixes: keep it one plain path component. */
+        if (!arg[0] || strlen(arg) > 60 || strchr(arg, '/') || arg[0] == '.' || strpbrk(arg, " \t\n")) {
+            fprintf(stderr, "%s: --name wants a plain name of 1 to 60 characters (no '/', no spaces, not starting "
+                            "with '.'), not '%s'\n", o->cmd, arg);
+            return -1;
+        }
+        o->name = arg;
+        return 1;
     case SK_TUN_OPT_SYSCTL:
         if (!strchr(arg, '=') || o->nsysctls == SK_TUN_MAX_SYSCTLS) {
             fprintf(stderr, "%s: --sysctl wants NAME=VALUE (at most %d of them), not '%s'\n", o->cmd,
@@ -164,6 +174,12 @@ static void wrapped_report(void *ctx, sk_loop *loop)
     o->inner.report(o->inner.ctx, loop);
 }
 
+static sk_time_ns wrapped_deadline(void *ctx)
+{
+    sk_tun_opts *o = ctx;
+    return o->inner.deadline(o->inner.ctx);
+}
+
 static void wrapped_extra(void *ctx, sk_loop *loop, uint32_t revents)
 {
     sk_tun_opts *o = ctx;
@@ -201,6 +217,7 @@ sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app)
     p.tun_fd = fd;
     p.impair = o->impair;
     p.pcap_path = o->pcap;
+    p.flags = SK_LOOP_SIGNALS; /* SIGINT/SIGTERM: graceful stop; SIGUSR1: report */
     p.stack.addr = o->addr;
     p.stack.mtu = info.mtu >= 576 ? info.mtu : 1500;
     p.stack.name = o->cmd;
@@ -225,7 +242,10 @@ sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app)
         const char *word = strrchr(o->cmd, ' ');
         char name[64], a[16];
         sk_format_ipv4(o->addr, a, sizeof(a));
-        snprintf(name, sizeof(name), "%s-%s", word ? word + 1 : o->cmd, a);
+        if (o->name)
+            snprintf(name, sizeof(name), "%s", o->name);
+        else
+            snprintf(name, sizeof(name), "%s-%s", word ? word + 1 : o->cmd, a);
         char cerr[256];
         o->control = sk_control_open(NULL, name, NULL, cerr, sizeof(cerr));
         if (!o->control) {
@@ -236,6 +256,7 @@ sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app)
             wrapped.run = wrapped_run;
             wrapped.shutdown = app->shutdown ? wrapped_shutdown : NULL;
             wrapped.report = app->report ? wrapped_report : NULL;
+            wrapped.deadline = app->deadline ? wrapped_deadline : NULL;
             wrapped.extra_fd = sk_control_fd(o->control);
             wrapped.extra_events = 0; /* EPOLLIN */
             wrapped.on_extra = wrapped_extra;
@@ -313,6 +334,7 @@ void sk_tun_socket_error(const sk_tun_opts *o, const char *what, int err)
 void sk_progress_start(sk_progress *p, sk_time_ns now)
 {
     memset(p, 0, sizeof(*p));
+    p->started = true;
     p->start = p->last = now;
 }
 
@@ -336,7 +358,7 @@ void sk_progress_update(sk_progress *p, const sk_tun_opts *o, const char *what, 
 void sk_progress_done(sk_progress *p, const sk_tun_opts *o, const char *what, uint64_t bytes, sk_time_ns now,
                       bool always)
 {
-    if (!p->printed && !always)
+    if (!p->started || (!p->printed && !always))
         return;
     double secs = (double)(now - p->start) / 1e9;
     fprintf(stderr, "%s: %s %llu bytes in %.2f s, %.1f MiB/s\n", o->cmd, what, (unsigned long long)bytes, secs,

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "synack/loop.h"
+#include "synack-io/loop.h"
 #include "synack/synack.h"
 
 #define SK_TUN_MAX_SYSCTLS 16
@@ -29,6 +29,7 @@ typedef struct sk_tun_opts {
     const char *pcap;
     bool state_log;
     bool verbose;
+    const char *name; /* --name: the control socket's name (-N NAME) */
     const char *sysctls[SK_TUN_MAX_SYSCTLS];
     size_t nsysctls;
     /* The control socket (`synack ss` and friends) while the loop runs,
@@ -49,6 +50,7 @@ enum {
     SK_TUN_OPT_PCAP,
     SK_TUN_OPT_SYSCTL,
     SK_TUN_OPT_STATE_LOG,
+    SK_TUN_OPT_NAME,
     SK_TUN_OPT_LAST
 };
 
@@ -60,7 +62,8 @@ enum {
         {"dup", required_argument, NULL, SK_TUN_OPT_DUP}, {"seed", required_argument, NULL, SK_TUN_OPT_SEED}, \
         {"pcap", required_argument, NULL, SK_TUN_OPT_PCAP},                                             \
         {"sysctl", required_argument, NULL, SK_TUN_OPT_SYSCTL},                                         \
-        {"state-log", no_argument, NULL, SK_TUN_OPT_STATE_LOG}
+        {"state-log", no_argument, NULL, SK_TUN_OPT_STATE_LOG},                                         \
+        {"name", required_argument, NULL, SK_TUN_OPT_NAME}
 
 /* The option lines of the usage text. */
 #define SK_TUN_USAGE                                                                              \
@@ -73,7 +76,9 @@ enum {
     "  --seed N           seed of the impairments and the stack's randomness\n"                     \
     "  --pcap FILE        write what the stack sends and receives to FILE (pcap, raw IPv4)\n"        \
     "  --sysctl NAME=VAL  set one of the stack's Linux-named tunables (repeatable)\n"                \
-    "  --state-log        print each connection state change to stderr\n"
+    "  --state-log        print each connection state change to stderr\n"                        \
+    "  --name NAME        the name `synack ss|nstat|sysctl -N NAME` picks this stack by\n"        \
+    "                     (default: the command and the address, e.g. serve-10.77.0.2)\n"
 
 void sk_tun_opts_init(sk_tun_opts *o, const char *cmd);
 /* Handles a shared option: 1 consumed, 0 not a shared option, -1 bad
@@ -102,6 +107,7 @@ void sk_tun_socket_error(const sk_tun_opts *o, const char *what, int err);
 /* Progress lines on stderr about once a second for transfers that last
  * longer than that. */
 typedef struct sk_progress {
+    bool started; /* a transfer that never began has no duration to report */
     sk_time_ns start, last;
     uint64_t last_bytes;
     bool printed;

@@ -7,6 +7,8 @@
 #ifndef SYNACK_PACKET_H
 #define SYNACK_PACKET_H
 
+#include "synack/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -103,18 +105,18 @@ typedef enum sk_parse_error {
     SK_PARSE_TRUNCATED_TCP,    /* less than 20 bytes of TCP header                    */
     SK_PARSE_BAD_DOFF,         /* data offset < 5 or past the end of the datagram     */
     SK_PARSE_BAD_TCP_CSUM,     /* TCP checksum (with pseudo-header) wrong             */
-    SK_PARSE_BAD_OPTION,       /* an option length of 0/1 or overrunning the header   */
 } sk_parse_error;
 
 /* Parses and validates an IPv4 datagram carrying TCP.  When verify_csum
  * is false checksums are not checked (for capture tools). */
-sk_parse_error sk_parse_segment(const uint8_t *dgram, size_t len, bool verify_csum, sk_segment *out);
-const char *sk_parse_error_name(sk_parse_error e);
+SK_EXPORT sk_parse_error sk_parse_segment(const uint8_t *dgram, size_t len, bool verify_csum, sk_segment *out);
+/* A short name for logs ("ok", "truncated-ip", "bad-ip-checksum", ...). */
+SK_EXPORT const char *sk_parse_error_name(sk_parse_error e);
 
 /* Decodes an option block; returns false on a malformed option.  Options
  * of unknown kind are skipped; a known option with the wrong length is
  * malformed except where Linux ignores it (it then stays absent). */
-bool sk_parse_options(const uint8_t *opt, size_t len, sk_tcp_opts *out);
+SK_EXPORT bool sk_parse_options(const uint8_t *opt, size_t len, sk_tcp_opts *out);
 
 /* What to build.  Addresses and ports in host byte order. */
 typedef struct sk_segment_spec {
@@ -136,12 +138,15 @@ typedef struct sk_segment_spec {
 /* Writes IPv4 + TCP headers, options and payload into buf with both
  * checksums filled.  Returns the datagram length, or 0 if cap is too
  * small. */
-size_t sk_build_segment(const sk_segment_spec *spec, uint8_t *buf, size_t cap);
+SK_EXPORT size_t sk_build_segment(const sk_segment_spec *spec, uint8_t *buf, size_t cap);
 
 /* Internet checksum helpers (RFC 1071). */
-uint32_t sk_csum_partial(const void *data, size_t len, uint32_t sum);
-uint16_t sk_csum_fold(uint32_t sum);
-uint16_t sk_tcp_checksum(uint32_t src, uint32_t dst, const uint8_t *tcp, size_t tcp_len);
+SK_EXPORT uint32_t sk_csum_partial(const void *data, size_t len, uint32_t sum);
+/* Folds a partial sum to the final 16-bit one's-complement checksum. */
+SK_EXPORT uint16_t sk_csum_fold(uint32_t sum);
+/* The TCP checksum over the IPv4 pseudo-header and `tcp` (checksum field
+ * included: a correct segment gives 0). */
+SK_EXPORT uint16_t sk_tcp_checksum(uint32_t src, uint32_t dst, const uint8_t *tcp, size_t tcp_len);
 
 #ifdef __cplusplus
 }

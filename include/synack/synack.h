@@ -13,9 +13,39 @@
  * return a negative errno value on failure (for example -EINPROGRESS), with
  * Linux's errno numbers.  They act at the stack's current time, which is the
  * `now` of the latest sk_input/sk_advance call.
+ *
+ * Callbacks and re-entrancy.  `transmit` and `on_event` run synchronously
+ * from inside the call that caused them (sk_input, sk_advance, sk_connect,
+ * sk_send, sk_close, ...), in the middle of the engine's processing, with
+ * the stack's state half updated.  From inside a callback:
+ *   - do not call any function that takes this stack, except the pure
+ *     readers sk_now, sk_stack_name and sk_stack_addr: a socket call,
+ *     sk_input, sk_advance or sk_stack_free on the same stack is undefined
+ *     behaviour (nothing detects it).  Note what the event says (a socket
+ *     became readable: SK_EV_READY) and act on it after the call returns;
+ *   - the datagram (transmit's, or ev->data) and every string in the event
+ *     are valid only until the callback returns: copy what you keep;
+ *   - another stack may be fed (sk_input on a different stack), but a
+ *     wire that delivers synchronously between two stacks can recurse
+ *     without bound; queue the datagram instead, as the in-memory wire and
+ *     sk_loop do;
+ *   - transmit cannot fail: if the device refuses datagrams, drop this one
+ *     and call sk_stack_set_tx_blocked after the call returns.
+ * The allocator (sk_mem) is called from the same places and follows the
+ * same rule.
+ *
+ * Threads.  The engine keeps no global or static mutable state, so
+ * different stacks can run in different threads with no locking.  One
+ * stack is not thread-safe: all calls on it, and the callbacks they make,
+ * must come from one thread at a time -- one stack per thread, or a lock
+ * of the caller's around every call.  The name tables (sk_sysctl_name,
+ * sk_counter_name, sk_state_name, sk_strerror, ...) are constant and may
+ * be read from any thread.
  */
 #ifndef SYNACK_SYNACK_H
 #define SYNACK_SYNACK_H
+
+#include "synack/export.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -51,9 +81,9 @@ typedef enum sk_tcp_state {
 } sk_tcp_state;
 
 /* RFC 9293 name: "SYN_SENT", "FIN_WAIT_1", "CLOSED", ... */
-const char *sk_state_name(int state);
+SK_EXPORT const char *sk_state_name(int state);
 /* ss(8) name: "SYN-SENT", "ESTAB", "UNCONN", ... */
-const char *sk_state_ss_name(int state);
+SK_EXPORT const char *sk_state_ss_name(int state);
 
 /* An IPv4 address and port, both in host byte order. */
 typedef struct sk_endpoint {
@@ -94,6 +124,22 @@ typedef struct sk_event {
 typedef void (*sk_transmit_fn)(void *ctx, const uint8_t *datagram, size_t len);
 typedef void (*sk_event_fn)(void *ctx, const sk_event *ev);
 
+/* An allocator for the engine (as ngtcp2_mem).  Every block the engine
+ * allocates -- the stack itself, connections, buffers, tables -- comes
+ * from these four functions and goes back through `free`, all before
+ * sk_stack_free returns.  The functions keep the C library's contracts
+ * (malloc(0) may return NULL or a unique pointer; realloc(p, n) keeps p
+ * on failure; free(NULL) does nothing); `user` is passed to each.  The
+ * engine copies the struct at sk_stack_new, so it need not outlive that
+ * call, but `user` must live as long as the stack. */
+typedef struct sk_mem {
+    void *user;
+    void *(*malloc)(size_t size, void *user);
+    void *(*calloc)(size_t nmemb, size_t size, void *user);
+    void *(*realloc)(void *ptr, size_t size, void *user);
+    void (*free)(void *ptr, void *user);
+} sk_mem;
+
 /* ------------------------------------------------------------------ */
 /* Stack lifecycle and the sans-I/O driving calls                       */
 /* ------------------------------------------------------------------ */
@@ -109,28 +155,37 @@ typedef struct sk_stack_params {
     void *transmit_ctx;
     sk_event_fn on_event;   /* optional                                  */
     void *event_ctx;
+    const sk_mem *mem;      /* optional; NULL: the C library's malloc    */
 } sk_stack_params;
 
-sk_stack *sk_stack_new(const sk_stack_params *params);
-void sk_stack_free(sk_stack *stack);
-const char *sk_stack_name(const sk_stack *stack);
-uint32_t sk_stack_addr(const sk_stack *stack);
+/* Creates a stack from `params` (copied; the strings and `mem` need not
+ * outlive the call).  Returns NULL when `transmit` is missing, `mem` lacks
+ * a function, or memory runs out. */
+SK_EXPORT sk_stack *sk_stack_new(const sk_stack_params *params);
+/* Frees the stack and everything it holds: sockets are dropped without
+ * sending anything (no FIN, no RST).  NULL is a no-op. */
+SK_EXPORT void sk_stack_free(sk_stack *stack);
+/* The name given at creation ("synack" when none was). */
+SK_EXPORT const char *sk_stack_name(const sk_stack *stack);
+/* The stack's IPv4 address, host byte order. */
+SK_EXPORT uint32_t sk_stack_addr(const sk_stack *stack);
 
 /* Feeds one IPv4 datagram.  `now` must not go backwards.  Bad datagrams
  * are counted and dropped; this never fails. */
-void sk_input(sk_stack *stack, const uint8_t *datagram, size_t len, sk_time_ns now);
+SK_EXPORT void sk_input(sk_stack *stack, const uint8_t *datagram, size_t len, sk_time_ns now);
 /* Moves the clock to `now` and runs every timer due at or before it. */
-void sk_advance(sk_stack *stack, sk_time_ns now);
+SK_EXPORT void sk_advance(sk_stack *stack, sk_time_ns now);
 /* Tells the stack its device queue refuses datagrams (a full qdisc, a
  * TUN write answering EAGAIN).  While blocked, transmissions fail as
  * local congestion does in Linux: data stays unsent, counted in
  * OutDiscards, and the probe timer retries every 500 ms without backing
  * off (TCP_RESOURCE_PROBE_INTERVAL). */
-void sk_stack_set_tx_blocked(sk_stack *stack, bool blocked);
+SK_EXPORT void sk_stack_set_tx_blocked(sk_stack *stack, bool blocked);
 
 /* When the stack next needs sk_advance, or SK_TIME_NEVER. */
-sk_time_ns sk_next_deadline(const sk_stack *stack);
-sk_time_ns sk_now(const sk_stack *stack);
+SK_EXPORT sk_time_ns sk_next_deadline(const sk_stack *stack);
+/* The stack's clock: the `now` of the latest sk_input/sk_advance. */
+SK_EXPORT sk_time_ns sk_now(const sk_stack *stack);
 
 /* ------------------------------------------------------------------ */
 /* Socket calls (return >= 0 on success, -errno on failure)              */
@@ -149,6 +204,7 @@ sk_time_ns sk_now(const sk_stack *stack);
 #define SK_SO_LINGER 13
 #define SK_SO_REUSEPORT 15
 #define SK_SO_RCVLOWAT 18
+#define SK_SO_MEMINFO 55 /* uint32_t[SK_MEMINFO_VARS], Linux's order (sock_diag.h) */
 #define SK_SO_ZEROCOPY 60 /* accepted; synack copies (there is no kernel boundary to avoid) */
 
 #define SK_TCP_NODELAY 1
@@ -176,6 +232,21 @@ sk_time_ns sk_now(const sk_stack *stack);
 #define SK_TCP_FASTOPEN_CONNECT 30
 #define SK_TCP_FASTOPEN_KEY 33
 #define SK_TCP_FASTOPEN_NO_COOKIE 34
+#define SK_TCP_INQ 36 /* also the cmsg type TCP_CM_INQ; see sk_inq_hint */
+
+/* SO_MEMINFO's figures (Linux's SK_MEMINFO_*), as `ss -m` prints them. */
+enum {
+    SK_MEMINFO_RMEM_ALLOC, /* r: truesize of queued received data */
+    SK_MEMINFO_RCVBUF,     /* rb */
+    SK_MEMINFO_WMEM_ALLOC, /* t: in transmission below TCP (0: synack hands datagrams over at once) */
+    SK_MEMINFO_SNDBUF,     /* tb */
+    SK_MEMINFO_FWD_ALLOC,  /* f: 0, synack reserves no memory ahead */
+    SK_MEMINFO_WMEM_QUEUED, /* w: truesize of the send queue */
+    SK_MEMINFO_OPTMEM,     /* o */
+    SK_MEMINFO_BACKLOG,    /* bl */
+    SK_MEMINFO_DROPS,      /* d */
+    SK_MEMINFO_VARS
+};
 
 #define SK_SHUT_RD 0
 #define SK_SHUT_WR 1
@@ -286,45 +357,74 @@ struct sk_tcp_info {
 #define SK_TCPI_OPT_ECN_SEEN 16
 #define SK_TCPI_OPT_SYN_DATA 32 /* data in the SYN was acknowledged (client) or taken (server) */
 
-int sk_socket(sk_stack *s);
-int sk_bind(sk_stack *s, int fd, const sk_endpoint *local);
-int sk_listen(sk_stack *s, int fd, int backlog);
+/* A new TCP socket handle (the smallest free one, as Linux picks fds),
+ * or -ENOBUFS when memory runs out. */
+SK_EXPORT int sk_socket(sk_stack *s);
+/* Binds to a local address and port (port 0 picks an ephemeral one).
+ * -EADDRNOTAVAIL for an address not the stack's, -EADDRINUSE, -EINVAL if
+ * already bound. */
+SK_EXPORT int sk_bind(sk_stack *s, int fd, const sk_endpoint *local);
+/* Listens with an accept queue of `backlog` (capped by net.core.somaxconn,
+ * as Linux). */
+SK_EXPORT int sk_listen(sk_stack *s, int fd, int backlog);
 /* Returns a new handle, or -EAGAIN when the accept queue is empty. */
-int sk_accept(sk_stack *s, int fd, sk_endpoint *peer);
+SK_EXPORT int sk_accept(sk_stack *s, int fd, sk_endpoint *peer);
 /* -EINPROGRESS when the SYN was sent; later calls: -EALREADY while in
  * progress, -EISCONN once connected, or the pending error. */
-int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote);
-ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags);
+SK_EXPORT int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote);
+/* Queues up to `len` bytes and returns how many were taken (a short count
+ * when the send buffer fills), or -EAGAIN (buffer full, or still
+ * connecting), -EPIPE after shutdown, -ENOTCONN, or the pending error.
+ * Flags: SK_MSG_MORE, SK_MSG_EOR and the accepted-and-ignored ones. */
+SK_EXPORT ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags);
 /* sendto(2) for TCP: with SK_MSG_FASTOPEN on a socket that has not
  * connected, connects to `remote` and sends up to an MSS of `buf` in the
  * SYN when a Fast Open cookie for `remote` is cached (or none is needed);
  * without a cookie the SYN asks for one and the call returns
  * -EINPROGRESS, as Linux's.  Without the flag, `remote` is ignored and
  * this is sk_send (Linux ignores a TCP sendto's address too). */
-ssize_t sk_sendto(sk_stack *s, int fd, const void *buf, size_t len, int flags, const sk_endpoint *remote);
+SK_EXPORT ssize_t sk_sendto(sk_stack *s, int fd, const void *buf, size_t len, int flags, const sk_endpoint *remote);
 /* Forgets cached Fast Open cookies (Linux keeps them in its TCP metrics:
  * `ip tcp_metrics delete ADDR` / `flush`): one destination, or all when
  * `all`. */
-void sk_fastopen_forget(sk_stack *s, uint32_t addr, bool all);
+SK_EXPORT void sk_fastopen_forget(sk_stack *s, uint32_t addr, bool all);
 /* The 8-byte Fast Open cookie a server with `key` (16 bytes, as
  * TCP_FASTOPEN_KEY takes it) issues to `client` for its address `server`
  * (host byte order): SipHash-2-4 of both addresses, as Linux computes it,
  * so the two agree on a cookie for the same key. */
-void sk_fastopen_cookie(const uint8_t key[16], uint32_t client, uint32_t server, uint8_t out[8]);
-ssize_t sk_recv(sk_stack *s, int fd, void *buf, size_t len, int flags);
-int sk_shutdown(sk_stack *s, int fd, int how);
-int sk_close(sk_stack *s, int fd);
-int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, size_t len);
-int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *len);
-int sk_getsockname(sk_stack *s, int fd, sk_endpoint *out);
-int sk_getpeername(sk_stack *s, int fd, sk_endpoint *out);
+SK_EXPORT void sk_fastopen_cookie(const uint8_t key[16], uint32_t client, uint32_t server, uint8_t out[8]);
+/* Copies up to `len` in-order bytes out (SK_MSG_PEEK leaves them).
+ * Returns the count, 0 at end of stream (FIN received), -EAGAIN when
+ * nothing is readable yet, -ENOTCONN, or the pending error. */
+SK_EXPORT ssize_t sk_recv(sk_stack *s, int fd, void *buf, size_t len, int flags);
+/* shutdown(2): SK_SHUT_WR sends a FIN once the queued data is out. */
+SK_EXPORT int sk_shutdown(sk_stack *s, int fd, int how);
+/* close(2): the handle is freed at once; the connection goes on as an
+ * orphan (FIN after queued data), or is reset when unread data remains or
+ * SO_LINGER is on with a zero timeout, as Linux does. */
+SK_EXPORT int sk_close(sk_stack *s, int fd);
+/* setsockopt(2) with Linux's levels, names, value types and errors
+ * (SK_SOL_SOCKET / SK_IPPROTO_TCP; -ENOPROTOOPT for unknown names). */
+SK_EXPORT int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, size_t len);
+/* getsockopt(2): `*len` is the buffer size in, the value's size out. */
+SK_EXPORT int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *len);
+/* The local address and port (getsockname(2)). */
+SK_EXPORT int sk_getsockname(sk_stack *s, int fd, sk_endpoint *out);
+/* The peer's address and port, or -ENOTCONN (getpeername(2)). */
+SK_EXPORT int sk_getpeername(sk_stack *s, int fd, sk_endpoint *out);
 /* Readiness as poll(2) reports it (SK_POLL* bits), or -EBADF. */
-int sk_poll(sk_stack *s, int fd);
+SK_EXPORT int sk_poll(sk_stack *s, int fd);
 /* The socket's TCP state (SK_TCP_*), or -EBADF. */
-int sk_state(sk_stack *s, int fd);
-/* Bytes readable now (SIOCINQ) and bytes not yet acknowledged (SIOCOUTQ). */
-int sk_inq(sk_stack *s, int fd);
-int sk_outq(sk_stack *s, int fd);
+SK_EXPORT int sk_state(sk_stack *s, int fd);
+/* Bytes readable now (SIOCINQ), or -EBADF. */
+SK_EXPORT int sk_inq(sk_stack *s, int fd);
+/* The TCP_CM_INQ value recvmsg would attach after a read on a socket
+ * with TCP_INQ set (Linux's tcp_inq_hint): bytes still to read, counting
+ * a received FIN as one, so a reader learns of the end without another
+ * call. */
+SK_EXPORT int sk_inq_hint(sk_stack *s, int fd);
+/* Bytes queued and not yet acknowledged (SIOCOUTQ), or -EBADF. */
+SK_EXPORT int sk_outq(sk_stack *s, int fd);
 
 /* poll(2) over several handles; returns how many have revents != 0. */
 struct sk_pollfd {
@@ -332,10 +432,12 @@ struct sk_pollfd {
     short events;
     short revents;
 };
-int sk_poll_many(sk_stack *s, struct sk_pollfd *fds, size_t n);
+/* Fills each entry's revents (SK_POLL* bits, POLLNVAL for a bad handle)
+ * and returns how many are non-zero; never waits. */
+SK_EXPORT int sk_poll_many(sk_stack *s, struct sk_pollfd *fds, size_t n);
 
-const char *sk_strerror(int err); /* accepts err or -err */
-const char *sk_errno_name(int err); /* "ECONNREFUSED" */
+SK_EXPORT const char *sk_strerror(int err); /* accepts err or -err */
+SK_EXPORT const char *sk_errno_name(int err); /* "ECONNREFUSED" */
 
 /* ------------------------------------------------------------------ */
 /* Configuration, named exactly like Linux's sysctls                    */
@@ -343,12 +445,12 @@ const char *sk_errno_name(int err); /* "ECONNREFUSED" */
 
 /* 0, or -ENOENT (unknown name) / -EINVAL (bad value) with a message in
  * err saying which and why. */
-int sk_sysctl_set(sk_stack *s, const char *name, const char *value, char *err, size_t errlen);
+SK_EXPORT int sk_sysctl_set(sk_stack *s, const char *name, const char *value, char *err, size_t errlen);
 /* Writes the value as Linux prints it ("4096\t131072\t33554432" for
  * vectors); returns 0 or -ENOENT. */
-int sk_sysctl_get(const sk_stack *s, const char *name, char *buf, size_t len);
+SK_EXPORT int sk_sysctl_get(const sk_stack *s, const char *name, char *buf, size_t len);
 /* The i-th tunable's name, or NULL past the end. */
-const char *sk_sysctl_name(size_t i);
+SK_EXPORT const char *sk_sysctl_name(size_t i);
 
 /* ------------------------------------------------------------------ */
 /* Counters, named as Linux's SNMP MIB (/proc/net/snmp, /proc/net/netstat) */
@@ -356,11 +458,12 @@ const char *sk_sysctl_name(size_t i);
 
 /* The i-th counter, or NULL past the end; `group` is "Ip", "IpExt",
  * "Tcp", "TcpExt" or "Synack" (synack's own drop reasons). */
-const char *sk_counter_name(size_t i, const char **group);
-uint64_t sk_counter_value(const sk_stack *s, size_t i);
+SK_EXPORT const char *sk_counter_name(size_t i, const char **group);
+/* The i-th counter's value (0 past the end). */
+SK_EXPORT uint64_t sk_counter_value(const sk_stack *s, size_t i);
 /* By name, with or without the group prefix ("TcpExtTW" or "TW");
  * returns 0 for an unknown name. */
-uint64_t sk_counter(const sk_stack *s, const char *name);
+SK_EXPORT uint64_t sk_counter(const sk_stack *s, const char *name);
 
 /* ------------------------------------------------------------------ */
 /* Socket table (what ss lists)                                          */
@@ -387,12 +490,13 @@ typedef struct sk_sock_info {
     bool orphan;
     char cong[16];        /* congestion control (TCP_CONGESTION), "" if none */
     struct sk_tcp_info info;
+    uint32_t meminfo[SK_MEMINFO_VARS]; /* SO_MEMINFO (ss -m); zero for requests and TIME_WAIT */
 } sk_sock_info;
 
 typedef void (*sk_sock_visit_fn)(void *ctx, const sk_sock_info *info);
 /* Visits every socket: listeners, connections, SYN_RECV requests and
  * TIME_WAIT records.  Returns the number visited. */
-size_t sk_sockets(sk_stack *s, sk_sock_visit_fn visit, void *ctx);
+SK_EXPORT size_t sk_sockets(sk_stack *s, sk_sock_visit_fn visit, void *ctx);
 
 #ifdef __cplusplus
 }

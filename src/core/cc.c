@@ -13,7 +13,6 @@
  * counts jiffies, so the curve is the same whatever HZ would have been.
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -87,7 +86,7 @@ static struct sk_cubic *cubic_state(const sk_stack *s, sk_tcb *t)
 {
     if (t->cubic)
         return t->cubic;
-    struct sk_cubic *c = sk_recycle_take(&((sk_stack *)s)->cubic_bin, sizeof(*c));
+    struct sk_cubic *c = sk_recycle_take(s, &((sk_stack *)s)->cubic_bin, sizeof(*c));
     if (!c)
         return NULL;
     hystart_reset(s, t, c);
@@ -165,7 +164,7 @@ void sk_cc_free(sk_stack *s, sk_tcb *t)
 {
     if (!t->cubic)
         return;
-    sk_recycle_give(&s->cubic_bin, t->cubic);
+    sk_recycle_give(s, &s->cubic_bin, t->cubic);
     t->cubic = NULL;
 }
 
@@ -520,5 +519,4 @@ void sk_cc_enter_recovery(sk_stack *s, sk_tcb *t)
     if (t->ecn & SK_ECN_OK)
         t->ecn |= SK_ECN_QUEUE_CWR;
     sk_count(s, (t->flags & SK_F_SACK_OK) ? SK_C_TCPEXT_TCP_SACK_RECOVERY : SK_C_TCPEXT_TCP_RENO_RECOVERY);
-    sk_count(s, SK_C_TCPEXT_TCP_FAST_RETRANS);
 }

@@ -54,7 +54,13 @@
     X(TCPEXT_TCP_OFO_QUEUE, "TcpExt", "TCPOFOQueue")         \
     X(TCPEXT_TCP_OFO_DROP, "TcpExt", "TCPOFODrop")           \
     X(TCPEXT_TCP_DSACK_OLD_SENT, "TcpExt", "TCPDSACKOldSent") \
+    X(TCPEXT_TCP_DSACK_OFO_SENT, "TcpExt", "TCPDSACKOfoSent") \
     X(TCPEXT_TCP_DSACK_RECV, "TcpExt", "TCPDSACKRecv")       \
+    X(TCPEXT_TCP_DSACK_OFO_RECV, "TcpExt", "TCPDSACKOfoRecv") \
+    X(TCPEXT_TCP_DSACK_UNDO, "TcpExt", "TCPDSACKUndo")       \
+    X(TCPEXT_TCP_FULL_UNDO, "TcpExt", "TCPFullUndo")         \
+    X(TCPEXT_TCP_OFO_MERGE, "TcpExt", "TCPOFOMerge")         \
+    X(TCPEXT_DELAYED_ACK_LOST, "TcpExt", "DelayedACKLost")   \
     X(TCPEXT_TCP_SACK_REORDER, "TcpExt", "TCPSACKReorder")   \
     X(TCPEXT_TCP_ABORT_ON_DATA, "TcpExt", "TCPAbortOnData")  \
     X(TCPEXT_TCP_ABORT_ON_CLOSE, "TcpExt", "TCPAbortOnClose") \
@@ -71,6 +77,11 @@
     X(TCPEXT_TCP_FROM_ZERO_WINDOW_ADV, "TcpExt", "TCPFromZeroWindowAdv") \
     X(TCPEXT_TCP_ZERO_WINDOW_DROP, "TcpExt", "TCPZeroWindowDrop") \
     X(TCPEXT_TCP_RCV_Q_DROP, "TcpExt", "TCPRcvQDrop")        \
+    X(TCPEXT_PRUNE_CALLED, "TcpExt", "PruneCalled")          \
+    X(TCPEXT_RCV_PRUNED, "TcpExt", "RcvPruned")              \
+    X(TCPEXT_OFO_PRUNED, "TcpExt", "OfoPruned")              \
+    X(TCPEXT_TCP_RCV_COLLAPSED, "TcpExt", "TCPRcvCollapsed") \
+    X(TCPEXT_BEYOND_WINDOW, "TcpExt", "BeyondWindow")        \
     X(TCPEXT_TCP_REQ_Q_FULL_DO_COOKIES, "TcpExt", "TCPReqQFullDoCookies") \
     X(TCPEXT_TCP_REQ_Q_FULL_DROP, "TcpExt", "TCPReqQFullDrop") \
     X(TCPEXT_TCP_TIME_WAIT_OVERFLOW, "TcpExt", "TCPTimeWaitOverflow") \
@@ -87,7 +98,6 @@
     X(TCPEXT_TCP_FAST_OPEN_COOKIE_REQD, "TcpExt", "TCPFastOpenCookieReqd") \
     X(TCPEXT_TCP_FAST_OPEN_BLACKHOLE, "TcpExt", "TCPFastOpenBlackhole") \
     X(TCPEXT_TCP_FAST_OPEN_PASSIVE_ALT_KEY, "TcpExt", "TCPFastOpenPassiveAltKey") \
-    X(SYNACK_BAD_OPTIONS, "Synack", "BadTcpOptions")         \
     X(SYNACK_BAD_DATA_OFFSET, "Synack", "BadDataOffset")     \
     X(SYNACK_TRUNCATED_TCP, "Synack", "TruncatedTcpHeader")  \
     X(SYNACK_BAD_IP_VERSION, "Synack", "BadIpVersion")       \

@@ -9,27 +9,27 @@
  * so it keeps the sequence numbers where records end; the send paths cut
  * segments there (output.c) and sk_send starts a new skb after one.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-sk_tcb_ext *sk_tcb_ext_get(sk_tcb *t)
+sk_tcb_ext *sk_tcb_ext_get(const sk_stack *s, sk_tcb *t)
 {
     if (!t->ext) {
-        t->ext = calloc(1, sizeof(*t->ext));
+        t->ext = sk_calloc(s, 1, sizeof(*t->ext));
         if (t->ext)
             t->ext->linger_s = -1;
     }
     return t->ext;
 }
 
-void sk_tcb_ext_free(sk_tcb *t)
+void sk_tcb_ext_free(const sk_stack *s, sk_tcb *t)
 {
     if (!t->ext)
         return;
-    free(t->ext->eor);
-    free(t->ext);
+    sk_free(s, t->ext->eor);
+    sk_free(s, t->ext->fo);
+    sk_free(s, t->ext);
     t->ext = NULL;
 }
 
@@ -46,9 +46,9 @@ static void eor_trim(sk_tcb *t)
         x->eor_head = 0;
 }
 
-bool sk_eor_reserve(sk_tcb *t)
+bool sk_eor_reserve(const sk_stack *s, sk_tcb *t)
 {
-    sk_tcb_ext *x = sk_tcb_ext_get(t);
+    sk_tcb_ext *x = sk_tcb_ext_get(s, t);
     if (!x)
         return false;
     eor_trim(t);
@@ -60,7 +60,7 @@ bool sk_eor_reserve(sk_tcb *t)
         return true;
     }
     uint32_t ncap = x->eor_cap ? x->eor_cap * 2 : 8;
-    uint32_t *ne = realloc(x->eor, ncap * sizeof(*ne));
+    uint32_t *ne = sk_realloc(s, x->eor, ncap * sizeof(*ne));
     if (!ne)
         return false;
     x->eor = ne;

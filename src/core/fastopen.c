@@ -46,13 +46,13 @@ struct sk_fo_state {
 static struct sk_fo_state *fo_state(sk_stack *s)
 {
     if (!s->fo)
-        s->fo = calloc(1, sizeof(*s->fo));
+        s->fo = sk_calloc(s, 1, sizeof(*s->fo));
     return s->fo;
 }
 
 void sk_fastopen_free(sk_stack *s)
 {
-    free(s->fo);
+    sk_free(s, s->fo);
     s->fo = NULL;
 }
 
@@ -85,19 +85,37 @@ const uint8_t *sk_fastopen_stack_key(sk_stack *s, int *count)
     return s->cfg.tcp_fastopen_key[0];
 }
 
+/* A socket's TCP_FASTOPEN and TCP_FASTOPEN_KEY settings (sk_tcb_ext.fo). */
+struct sk_fo_listen {
+    uint32_t max_qlen;
+    uint8_t key_count;
+    uint8_t key[2][16];
+};
+
+static const struct sk_fo_listen *fo_listen(const sk_tcb *t) { return t->ext ? t->ext->fo : NULL; }
+
+static struct sk_fo_listen *fo_listen_get(sk_stack *s, sk_tcb *t)
+{
+    sk_tcb_ext *x = sk_tcb_ext_get(s, t);
+    if (x && !x->fo)
+        x->fo = sk_calloc(s, 1, sizeof(*x->fo));
+    return x ? x->fo : NULL;
+}
+
 /* tcp_fastopen_get_ctx(): the listener's own key if it set one. */
 static const uint8_t *listener_key(sk_stack *s, const sk_tcb *l, int *count)
 {
-    if (l->ext && l->ext->fo_key_count) {
-        *count = l->ext->fo_key_count;
-        return l->ext->fo_key[0];
+    const struct sk_fo_listen *fl = fo_listen(l);
+    if (fl && fl->key_count) {
+        *count = fl->key_count;
+        return fl->key[0];
     }
     return sk_fastopen_stack_key(s, count);
 }
 
 static bool queue_check(sk_stack *s, sk_tcb *l)
 {
-    uint32_t max = l->ext ? l->ext->fo_max_qlen : 0;
+    uint32_t max = fo_listen(l) ? fo_listen(l)->max_qlen : 0;
     if (!max || !l->listen)
         return false;
     if (l->listen->fo_qlen >= max) {
@@ -194,15 +212,15 @@ void sk_fastopen_listen(sk_stack *s, sk_tcb *t, int backlog, bool was_listening)
     int tfo = s->cfg.tcp_fastopen;
     if (was_listening || !(tfo & SK_TFO_SERVER_WO_SOCKOPT1) || !(tfo & SK_TFO_SERVER_ENABLE))
         return;
-    if (t->ext && t->ext->fo_max_qlen)
+    if (fo_listen(t) && fo_listen(t)->max_qlen)
         return;
-    sk_tcb_ext *x = sk_tcb_ext_get(t);
+    struct sk_fo_listen *x = fo_listen_get(s, t);
     if (!x)
         return;
     uint32_t q = backlog < 0 ? 0 : (uint32_t)backlog;
     if (q > (uint32_t)s->cfg.somaxconn)
         q = (uint32_t)s->cfg.somaxconn;
-    x->fo_max_qlen = q;
+    x->max_qlen = q;
 }
 
 int sk_fastopen_setsockopt(sk_stack *s, sk_tcb *t, int name, const void *val, size_t len)
@@ -218,13 +236,13 @@ int sk_fastopen_setsockopt(sk_stack *s, sk_tcb *t, int name, const void *val, si
             return -EINVAL;
         if (v < 0)
             return -EINVAL;
-        sk_tcb_ext *x = sk_tcb_ext_get(t);
+        struct sk_fo_listen *x = fo_listen_get(s, t);
         if (!x)
             return -ENOMEM;
         uint32_t q = (uint32_t)v;
         if (q > (uint32_t)s->cfg.somaxconn)
             q = (uint32_t)s->cfg.somaxconn;
-        x->fo_max_qlen = q;
+        x->max_qlen = q;
         int n;
         (void)sk_fastopen_stack_key(s, &n);
         return 0;
@@ -233,11 +251,11 @@ int sk_fastopen_setsockopt(sk_stack *s, sk_tcb *t, int name, const void *val, si
         /* Linux: 16 bytes (primary) or 32 (primary and backup). */
         if (!val || (len != 16 && len != 32))
             return -EINVAL;
-        sk_tcb_ext *x = sk_tcb_ext_get(t);
+        struct sk_fo_listen *x = fo_listen_get(s, t);
         if (!x)
             return -ENOMEM;
-        memcpy(x->fo_key, val, len);
-        x->fo_key_count = (uint8_t)(len / 16);
+        memcpy(x->key, val, len);
+        x->key_count = (uint8_t)(len / 16);
         return 0;
     }
     case SK_TCP_FASTOPEN_CONNECT: {
@@ -282,7 +300,7 @@ int sk_fastopen_getsockopt(sk_stack *s, sk_tcb *t, int name, void *val, size_t *
     int v;
     switch (name) {
     case SK_TCP_FASTOPEN:
-        v = t->ext ? (int)t->ext->fo_max_qlen : 0;
+        v = fo_listen(t) ? (int)fo_listen(t)->max_qlen : 0;
         break;
     case SK_TCP_FASTOPEN_CONNECT:
         v = (t->tfo & SK_TFO_CONNECT) != 0;
@@ -293,8 +311,8 @@ int sk_fastopen_getsockopt(sk_stack *s, sk_tcb *t, int name, void *val, size_t *
     case SK_TCP_FASTOPEN_KEY: {
         /* The keys in use: the socket's, else the stack's. */
         int n = 0;
-        const uint8_t *k = t->ext && t->ext->fo_key_count ? (n = t->ext->fo_key_count, t->ext->fo_key[0])
-                                                           : sk_fastopen_stack_key(s, &n);
+        const struct sk_fo_listen *fl = fo_listen(t);
+        const uint8_t *k = fl && fl->key_count ? (n = fl->key_count, fl->key[0]) : sk_fastopen_stack_key(s, &n);
         size_t want = (size_t)n * 16;
         if (*len > want)
             *len = want;

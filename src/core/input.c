@@ -7,7 +7,6 @@
  * records in timewait.c.  Everything a full connection does when a
  * segment arrives, in any state, is in this file.
  */
-#include <stdlib.h>
 
 #include "internal.h"
 
@@ -15,13 +14,38 @@
 /* Validation and demultiplexing                                        */
 /* ------------------------------------------------------------------ */
 
-static void count_parse_error(sk_stack *s, sk_parse_error e, sk_counter_id *reason)
+/* Counts a refused datagram as Linux's ip_rcv_core and tcp_v4_rcv would:
+ * IP header faults are InHdrErrors except a total length beyond what
+ * arrived (InTruncatedPkts); a TCP segment reaching TCP is an InDeliver
+ * and an InSeg, and an InErr only when its header is bad (data offset
+ * below 5, or a checksum error) — a TCP header cut short is discarded
+ * without one (tcp_v4_rcv's discard_it).  `seg` holds what the parser
+ * decoded before the fault. */
+static void count_parse_error(sk_stack *s, sk_parse_error e, const uint8_t *dgram, size_t len,
+                              const sk_segment *seg, sk_counter_id *reason)
 {
     sk_counter_id r;
+    bool tcp = e == SK_PARSE_TRUNCATED_TCP || e == SK_PARSE_BAD_DOFF || e == SK_PARSE_BAD_TCP_CSUM;
+    if (tcp && seg->dst != s->addr) {
+        /* Routing comes first: not ours, whatever TCP would say. */
+        sk_count(s, SK_C_IP_IN_ADDR_ERRORS);
+        *reason = SK_C_IP_IN_ADDR_ERRORS;
+        return;
+    }
+    if (tcp) {
+        sk_count(s, SK_C_IP_IN_DELIVERS);
+        sk_count(s, SK_C_TCP_IN_SEGS);
+    }
     switch (e) {
-    case SK_PARSE_TRUNCATED_IP:
-        r = SK_C_IPEXT_IN_TRUNCATED_PKTS;
+    case SK_PARSE_TRUNCATED_IP: {
+        /* Only a total length past the datagram is a truncation; a
+         * datagram shorter than a header, or an IHL past its end or past
+         * the total length, is a header error. */
+        size_t ihl = len >= SK_IP_HDR_MIN ? (size_t)(dgram[0] & 0x0f) * 4 : 0;
+        bool truncated = len >= SK_IP_HDR_MIN && ihl <= len && ((size_t)dgram[2] << 8 | dgram[3]) > len;
+        r = truncated ? SK_C_IPEXT_IN_TRUNCATED_PKTS : SK_C_IP_IN_HDR_ERRORS;
         break;
+    }
     case SK_PARSE_BAD_VERSION:
         sk_count(s, SK_C_IP_IN_HDR_ERRORS);
         r = SK_C_SYNACK_BAD_IP_VERSION;
@@ -43,27 +67,21 @@ static void count_parse_error(sk_stack *s, sk_parse_error e, sk_counter_id *reas
         r = SK_C_IP_IN_UNKNOWN_PROTOS;
         break;
     case SK_PARSE_TRUNCATED_TCP:
-        sk_count(s, SK_C_TCP_IN_SEGS);
-        sk_count(s, SK_C_TCP_IN_ERRS);
         r = SK_C_SYNACK_TRUNCATED_TCP;
         break;
-    case SK_PARSE_BAD_DOFF:
-        sk_count(s, SK_C_TCP_IN_SEGS);
-        sk_count(s, SK_C_TCP_IN_ERRS);
+    case SK_PARSE_BAD_DOFF: {
+        size_t ihl = (size_t)(dgram[0] & 0x0f) * 4;
+        if ((dgram[ihl + 12] >> 4) < 5)
+            sk_count(s, SK_C_TCP_IN_ERRS); /* bad_packet; one past the end is discard_it */
         r = SK_C_SYNACK_BAD_DATA_OFFSET;
         break;
+    }
     case SK_PARSE_BAD_TCP_CSUM:
+    default:
         /* Linux counts the segment in InSegs before validating its
          * checksum, then in InErrs and InCsumErrors. */
-        sk_count(s, SK_C_TCP_IN_SEGS);
         sk_count(s, SK_C_TCP_IN_ERRS);
         r = SK_C_TCP_IN_CSUM_ERRORS;
-        break;
-    case SK_PARSE_BAD_OPTION:
-    default:
-        sk_count(s, SK_C_TCP_IN_SEGS);
-        sk_count(s, SK_C_TCP_IN_ERRS);
-        r = SK_C_SYNACK_BAD_OPTIONS;
         break;
     }
     sk_count(s, r);
@@ -79,7 +97,7 @@ void sk_input(sk_stack *s, const uint8_t *dgram, size_t len, sk_time_ns now)
     sk_parse_error e = sk_parse_segment(dgram, len, true, &seg);
     if (e != SK_PARSE_OK) {
         sk_counter_id reason;
-        count_parse_error(s, e, &reason);
+        count_parse_error(s, e, dgram, len, &seg, &reason);
         sk_emit_drop(s, NULL, reason);
         return;
     }
@@ -226,6 +244,7 @@ void sk_init_transfer(sk_stack *s, sk_tcb *t)
 {
     if (!t->rcv_ssthresh || t->rcv_ssthresh > t->rcv_wnd)
         t->rcv_ssthresh = t->rcv_wnd;
+    sk_rcvbuf_established(s, t);
     sk_cc_init(s, t);
     sk_sndbuf_established(s, t);
     t->rcv_mss = t->advmss < SK_TCP_MSS_DEFAULT ? t->advmss : SK_TCP_MSS_DEFAULT;
@@ -250,7 +269,7 @@ static void connection_reset(sk_stack *s, sk_tcb *t, const char *cause)
         t->so_error = ECONNRESET;
         break;
     }
-    sk_ring_free(&t->sndq);
+    sk_ring_free(s, &t->sndq);
     sk_tcb_done(s, t, cause);
 }
 
@@ -295,6 +314,21 @@ static void enter_quickack(sk_tcb *t, uint32_t max)
     incr_quickack_max(t, max);
     t->flags &= ~SK_F_PINGPONG;
     t->ato_us = (uint32_t)(SK_TCP_ATO_MIN / SK_NSEC_PER_USEC);
+}
+
+/* Linux's tcp_send_dupack() for a segment refused before its data was
+ * looked at (outside the window, or PAWS): if it repeats data below
+ * RCV.NXT, the ACK lost or delayed is sent at once with a D-SACK. */
+static void send_dupack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
+{
+    uint32_t len = (uint32_t)seg->payload_len + !!(seg->flags & SK_TH_SYN) + !!(seg->flags & SK_TH_FIN);
+    if (len && seq_lt(seg->seq, t->rcv_nxt)) {
+        sk_count(s, SK_C_TCPEXT_DELAYED_ACK_LOST);
+        enter_quickack(t, SK_TCP_MAX_QUICKACKS);
+        uint32_t end = seg->seq + len;
+        sk_rx_dsack_set(s, t, seg->seq, seq_gt(end, t->rcv_nxt) ? t->rcv_nxt : end);
+    }
+    sk_send_ack(s, t);
 }
 
 /* Linux's tcp_ecn_check_ce() for a data segment: CE (RFC 3168 §6.1.3)
@@ -348,25 +382,17 @@ static void event_data_recv(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     ecn_check_ce(t, seg);
 }
 
-static void grow_window(sk_stack *s, sk_tcb *t, uint32_t len)
-{
-    /* Linux's tcp_grow_window: each full-sized segment may raise the
-     * advertised ceiling by two segments, up to the clamp. */
-    (void)len;
-    uint32_t space = sk_receive_space(t) / 2;
-    if (t->rcv_ssthresh < t->window_clamp && t->rcv_ssthresh < space) {
-        uint32_t incr = 2u * t->advmss;
-        t->rcv_ssthresh += incr;
-        if (t->rcv_ssthresh > t->window_clamp)
-            t->rcv_ssthresh = t->window_clamp;
-    }
-}
-
 static bool process_fin(sk_stack *s, sk_tcb *t);
 
-static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data, uint32_t len, bool fin)
+static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data, uint32_t len, bool fin,
+                       uint32_t truesize)
 {
-    /* Trim against existing segments so the queue never overlaps. */
+    /* The whole segment, FIN included, is what the SACK block reports
+     * (Linux's seq..end_seq in tcp_data_queue_ofo). */
+    uint32_t sack_seq = seq, sack_end = seq + len + !!fin;
+    /* Trim against existing segments so the queue never overlaps; what
+     * was here already is reported as a D-SACK (RFC 2883 §4), as Linux's
+     * tcp_data_queue_ofo does. */
     sk_ooo_seg **pp = &t->ooo;
     while (*pp && seq_leq((*pp)->seq + (*pp)->len, seq))
         pp = &(*pp)->next;
@@ -374,11 +400,19 @@ static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data
     if (*pp && seq_geq(seq, (*pp)->seq) && seq_leq(end, (*pp)->seq + (*pp)->len)) {
         if (fin)
             (*pp)->fin = (*pp)->fin || end == (*pp)->seq + (*pp)->len;
-        return; /* entirely duplicate */
+        /* entirely duplicate */
+        sk_count(s, SK_C_TCPEXT_TCP_OFO_QUEUE);
+        if (len) {
+            sk_count(s, SK_C_TCPEXT_TCP_OFO_MERGE);
+            sk_rx_dsack_set(s, t, seq, end);
+        }
+        sk_rx_sack_new_ofo(t, sack_seq, sack_end);
+        return;
     }
     if (*pp && seq_lt((*pp)->seq, seq)) {
         /* overlaps the tail of *pp: drop our head */
         uint32_t cut = (*pp)->seq + (*pp)->len - seq;
+        sk_rx_dsack_set(s, t, seq, (*pp)->seq + (*pp)->len);
         seq += cut;
         data += cut;
         len -= cut;
@@ -390,26 +424,35 @@ static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data
         *pp = dead->next;
         if (dead->fin)
             fin = true;
-        free(dead);
+        sk_rx_dsack_extend(s, t, dead->seq, dead->seq + dead->len);
+        sk_count(s, SK_C_TCPEXT_TCP_OFO_MERGE);
+        sk_free(s, dead);
     }
     if (*pp && seq_lt((*pp)->seq, end)) {
+        sk_rx_dsack_extend(s, t, (*pp)->seq, end);
         len = (*pp)->seq - seq;
         fin = false;
     }
-    if (!len && !fin)
+    if (!len && !fin) {
+        sk_count(s, SK_C_TCPEXT_TCP_OFO_QUEUE);
+        sk_rx_sack_new_ofo(t, sack_seq, sack_end);
         return;
-    sk_ooo_seg *o = malloc(sizeof(*o) + len);
+    }
+    sk_ooo_seg *o = sk_malloc(s, sizeof(*o) + len);
     if (!o) {
         sk_count(s, SK_C_TCPEXT_TCP_OFO_DROP);
         return;
     }
     o->seq = seq;
     o->len = len;
+    /* A segment cut against its neighbours still occupies its whole skb. */
+    o->truesize = truesize;
     o->fin = fin;
     memcpy(o->data, data, len);
     o->next = *pp;
     *pp = o;
     sk_count(s, SK_C_TCPEXT_TCP_OFO_QUEUE);
+    sk_rx_sack_new_ofo(t, sack_seq, sack_end);
 }
 
 /* Moves out-of-order segments that now start at RCV.NXT into the receive
@@ -417,24 +460,33 @@ static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data
 static bool ooo_drain(sk_stack *s, sk_tcb *t)
 {
     bool fin = false;
+    uint32_t dsack_high = t->rcv_nxt;
     while (t->ooo && seq_leq(t->ooo->seq, t->rcv_nxt)) {
         sk_ooo_seg *o = t->ooo;
         t->ooo = o->next;
+        if (seq_lt(o->seq, dsack_high)) {
+            /* The in-order segment brought bytes queued here already:
+             * a duplicate (Linux's tcp_ofo_queue). */
+            uint32_t d = dsack_high;
+            if (seq_lt(o->seq + o->len, dsack_high))
+                dsack_high = o->seq + o->len;
+            sk_rx_dsack_extend(s, t, o->seq, d);
+        }
         uint32_t skip = t->rcv_nxt - o->seq;
         if (skip < o->len) {
             uint32_t n = o->len - skip;
-            if (!sk_ring_reserve(&t->rcvq, t->rcvq.len + n)) {
-                free(o);
+            if (!sk_ring_reserve(s, &t->rcvq, t->rcvq.len + n)) {
+                sk_free(s, o);
                 continue;
             }
             sk_ring_write(&t->rcvq, o->data + skip, n);
+            sk_rcvq_charge(t, o->truesize);
             t->rcv_nxt += n;
         }
         if (o->fin && skip <= o->len)
             fin = true;
-        free(o);
+        sk_free(s, o);
     }
-    (void)s;
     return fin;
 }
 
@@ -462,64 +514,111 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
      * Linux enters quickack mode so the sender learns at once.  This also
      * catches the SYN of a SYN,ACK crossing ours in a simultaneous open. */
     if (seq_leq(seg->seq + seg_len(seg), t->rcv_nxt)) {
-        incr_quickack(t);
+        /* A retransmission of what we had: its ACK was lost or delayed
+         * (DelayedACKLost), and it is reported as a D-SACK (RFC 2883). */
+        sk_count(s, SK_C_TCPEXT_DELAYED_ACK_LOST);
+        sk_rx_dsack_set(s, t, seg->seq, seg->seq + seg_len(seg));
+        enter_quickack(t, SK_TCP_MAX_QUICKACKS);
         t->flags |= SK_F_ACK_NOW;
         return true;
     }
     if (len) {
         t->data_segs_in++;
-        if (len > t->rcv_mss)
-            t->rcv_mss = (uint16_t)(len < t->advmss ? len : t->advmss);
     }
     if (seq_lt(seq, t->rcv_nxt)) {
+        /* Its head we had already: a D-SACK for that part (tcp_data_queue). */
+        sk_rx_dsack_set(s, t, seq, t->rcv_nxt);
         uint32_t cut = t->rcv_nxt - seq;
         seq += cut;
         data += cut;
         len -= cut;
     }
+    /* Linux's tcp_data_queue(): the sequence check let in a segment that
+     * starts inside the window, and one reaching past it only into an
+     * empty receive queue; it is kept whole if memory allows, never cut
+     * at the window's right edge. */
     uint32_t win = rcv_window(t);
-    if (seq_gt(seq + len, t->rcv_nxt + win)) {
-        /* Data past the window's right edge is not ours to keep. */
-        uint32_t keep = t->rcv_nxt + win - seq;
-        if ((int32_t)keep < 0)
-            keep = 0;
-        if (keep < len) {
-            len = keep;
-            fin = false;
-        }
-        if (win == 0 && seq == t->rcv_nxt && seg->payload_len) {
-            sk_count(s, SK_C_TCPEXT_TCP_ZERO_WINDOW_DROP);
+    uint32_t truesize = sk_rcv_truesize((uint32_t)seg->payload_len);
+    if (seq != t->rcv_nxt) {
+        if (!seq_lt(seq, t->rcv_nxt + win)) {
+            /* Out of window (tcp_data_queue's out_of_window path). */
+            enter_quickack(t, SK_TCP_MAX_QUICKACKS);
             t->flags |= SK_F_ACK_NOW;
             return true;
         }
-    }
-    if (seq != t->rcv_nxt) {
         /* Out of order: keep it and ACK at once so the sender's dupack
          * and SACK machinery work (RFC 5681 §4.2, RFC 2018). */
         ecn_check_ce(t, seg); /* as tcp_data_queue_ofo */
-        ooo_insert(s, t, seq, data, len, fin);
+        if (!sk_rmem_schedule(s, t, seq, len, truesize)) {
+            /* tcp_data_queue_ofo(): dropped for memory before any ACK
+             * is scheduled, so none goes out. */
+            sk_count(s, SK_C_TCPEXT_TCP_OFO_DROP);
+            return true;
+        }
+        t->flags |= SK_F_ACK_NOW;
+        ooo_insert(s, t, seq, data, len, fin, truesize);
+        /* tcp_data_queue_ofo(): out-of-order data grows the window as
+         * in-order data does, except without SACK, where the sender
+         * needs the duplicate ACKs unchanged to retransmit. */
+        if (t->flags & SK_F_SACK_OK)
+            sk_grow_window(s, t, len, truesize);
+        return true;
+    }
+    if (win == 0 && len) {
+        /* A bare FIN still gets in (it costs no memory); data does not. */
+        sk_count(s, SK_C_TCPEXT_TCP_ZERO_WINDOW_DROP);
+        enter_quickack(t, SK_TCP_MAX_QUICKACKS);
         t->flags |= SK_F_ACK_NOW;
         return true;
     }
+    if ((len || fin) && !sk_rmem_schedule(s, t, seq, len, truesize)) {
+        /* tcp_data_queue(): out of memory, the segment is dropped unless
+         * the queue is empty or it carries no data (a bare FIN), in which
+         * case it is taken regardless (sk_forced_mem_schedule) so the
+         * connection cannot stall; either way the ACK goes out at once. */
+        t->flags |= SK_F_ACK_NOW;
+        if (t->rcvq.len && len) {
+            sk_count(s, SK_C_TCPEXT_TCP_RCV_Q_DROP);
+            return true;
+        }
+    }
     if (len) {
-        if (!sk_ring_reserve(&t->rcvq, t->rcvq.len + len)) {
+        if (!sk_ring_reserve(s, &t->rcvq, t->rcvq.len + len)) {
             sk_count(s, SK_C_TCPEXT_TCP_RCV_Q_DROP);
             return true;
         }
         sk_ring_write(&t->rcvq, data, len);
+        sk_rcvq_charge(t, truesize);
         t->rcv_nxt += len;
         t->bytes_received += len;
+        /* tcp_measure_rcv_mss(), from tcp_event_data_recv: in-order
+         * data only, so out-of-order segments leave the estimate alone. */
+        if (seg->payload_len > t->rcv_mss)
+            t->rcv_mss = (uint16_t)(seg->payload_len < t->advmss ? seg->payload_len : t->advmss);
         event_data_recv(s, t, seg);
-        grow_window(s, t, len);
+        sk_rcv_rtt_on_data(s, t, seg, len);
+        /* tcp_event_data_recv(): segments of 128 bytes or more. */
+        if (seg->payload_len >= 128)
+            sk_grow_window(s, t, (uint32_t)seg->payload_len, truesize);
         bool had_ooo = t->ooo != NULL;
         if (had_ooo && ooo_drain(s, t))
             fin = true;
+        if (had_ooo)
+            sk_rx_sack_remove(t);
         if (had_ooo && !t->ooo)
             t->flags |= SK_F_ACK_NOW; /* RFC 5681 §4.2: a filled hole is ACKed at once */
         sk_notify(s, t);
     }
-    if (fin)
-        return process_fin(s, t);
+    if (fin) {
+        if (!process_fin(s, t))
+            return false;
+        /* tcp_rcv_established() runs tcp_ack_snd_check() after the FIN
+         * too: data that came with it still draws an immediate ACK when
+         * more than a segment is unacknowledged. */
+        if (len)
+            ack_snd_check(s, t);
+        return true;
+    }
     if (len)
         ack_snd_check(s, t);
     return true;
@@ -591,8 +690,11 @@ static void maybe_enter_recovery(sk_stack *s, sk_tcb *t)
     if (t->dupacks < reord && !sack_says)
         return;
     sk_cc_enter_recovery(s, t);
-    if (!(t->flags & SK_F_SACK_OK))
+    if (!(t->flags & SK_F_SACK_OK)) {
+        s->rtx_mib = SK_RTX_MIB_FAST; /* Reno's resend goes through tcp_xmit_retransmit_queue */
         sk_retransmit_head(s, t);
+        s->rtx_mib = SK_RTX_MIB_NONE;
+    }
     /* With SACK, sk_tcp_output resends the holes as the pipe allows. */
 }
 
@@ -640,6 +742,8 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             return false;
         }
         update_ts_recent(s, t, seg);
+        if ((t->flags & SK_F_SACK_OK) && seg->opts.sack_count)
+            sk_dsack_input(s, t, seg, t->snd_una);
         if (t->rack && (t->flags & SK_F_SACK_OK) && seg->opts.sack_count) {
             /* A reordered ACK below SND.UNA still reports SACKed data:
              * Linux's tcp_ack tags it and runs loss recovery on it. */
@@ -655,10 +759,14 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     bool ece = (t->ecn & SK_ECN_OK) && (seg->flags & SK_TH_ECE) && !(seg->flags & SK_TH_SYN) &&
                t->snd_una != t->snd_nxt;
     uint32_t prior_wnd = t->snd_wnd;
+    /* Before this ACK's SACK blocks or cumulative ACK move it (tcp_ack). */
+    uint32_t prior_fack = sk_rack_fack(t);
     update_window(t, seg);
     uint32_t newly_sacked = 0;
-    if ((t->flags & SK_F_SACK_OK) && seg->opts.sack_count)
+    if ((t->flags & SK_F_SACK_OK) && seg->opts.sack_count) {
+        sk_dsack_input(s, t, seg, t->snd_una);
         newly_sacked = sk_sack_update(s, t, seg);
+    }
     uint32_t delivered = 0;
     if (t->rack && seg->opts.sack_count)
         delivered = sk_rack_sack(s, t, seg);
@@ -680,6 +788,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         }
         if (ece)
             sk_enter_cwr(s, t); /* tcp_try_to_open */
+        sk_rack_try_undo(s, t, SK_C_TCPEXT_TCP_DSACK_UNDO);
         if (t->rack && seq_lt(ack, t->snd_nxt)) {
             /* Linux's tcp_may_raise_cwnd: once reordering above the
              * sysctl was measured, SACKed data is progress enough. */
@@ -708,7 +817,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     if (syn_acked && data_acked)
         data_acked--; /* the SYN's sequence number is not data */
     sk_ring_consume(&t->sndq, data_acked);
-    sk_ring_drained(&t->sndq); /* an idle connection keeps no small buffer */
+    sk_ring_drained(s, &t->sndq); /* an idle connection keeps no small buffer */
     t->bytes_acked += acked; /* Linux counts the SYN and FIN too (tcp_snd_una_update) */
 
     /* RTT sample (RFC 6298 §3 and RFC 7323 §4): from the echoed timestamp,
@@ -731,8 +840,8 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 
     t->snd_una = ack;
     if (t->sack_n)
-        sk_sack_ack(t, ack);
-    delivered += sk_rack_ack(s, t, ack);
+        sk_sack_ack(s, t, ack);
+    delivered += sk_rack_ack(s, t, ack, prior_fack);
     t->backoff = 0;
     t->retransmits = 0;
     t->retrans_stamp = 0;
@@ -749,15 +858,20 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         sk_end_cwr(t);
     if (t->flags & SK_F_IN_RECOVERY) {
         if (seq_geq(ack, t->recover)) {
-            /* RFC 6582 §3.2 step 5: full ACK, deflate. */
+            /* RFC 6582 §3.2 step 5: full ACK, deflate — unless every
+             * retransmission of the episode was already D-SACKed, which
+             * Linux's tcp_try_undo_recovery undoes here (TCPFullUndo). */
+            if (!sk_rack_try_undo(s, t, SK_C_TCPEXT_TCP_FULL_UNDO))
+                t->cwnd = t->ssthresh;
             t->flags &= ~SK_F_IN_RECOVERY;
-            t->cwnd = t->ssthresh;
             t->dupacks = 0;
         } else if (!(t->flags & SK_F_SACK_OK)) {
             /* Partial ACK: retransmit the next hole, deflate by the amount
              * acknowledged (RFC 6582 §3.2 step 5).  With SACK the
              * scoreboard picks the holes (sk_tcp_output). */
+            s->rtx_mib = SK_RTX_MIB_FAST;
             sk_retransmit_head(s, t);
+            s->rtx_mib = SK_RTX_MIB_NONE;
             t->cwnd = t->cwnd > acked / t->mss ? t->cwnd - acked / t->mss + 1 : 1;
         }
     } else {
@@ -780,6 +894,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         if (t->sack_n && !(t->flags & SK_F_LOSS_RECOVERY))
             maybe_enter_recovery(s, t); /* holes remain beyond this ACK */
     }
+    sk_rack_try_undo(s, t, SK_C_TCPEXT_TCP_DSACK_UNDO);
     bool reo_armed = rack_step(s, t, delivered, true);
     if ((t->ecn & SK_ECN_CWR_STATE) && !(t->flags & SK_F_IN_RECOVERY))
         sk_rack_cwnd_reduction(t, delivered, 0, true);
@@ -989,7 +1104,7 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             sk_send_challenge_ack(s, t, true);
         } else {
             sk_count(s, SK_C_TCPEXT_PAWS_ESTAB);
-            sk_send_ack(s, t);
+            send_dupack(s, t, seg);
         }
         return;
     }
@@ -998,15 +1113,28 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
      * tcp_sequence: the segment must overlap the receive window). */
     uint32_t win = rcv_window(t);
     uint32_t end = seg->seq + seg_len(seg);
-    bool acceptable = !seq_lt(end, t->rcv_wup) && !seq_gt(seg->seq, t->rcv_nxt + win);
+    uint32_t limit = t->rcv_nxt + win;
+    bool acceptable = !seq_lt(end, t->rcv_wup);
+    /* Linux 6.17+ (tcp_sequence): a segment ending past the window is
+     * taken only into an empty receive queue (TCP_INVALID_END_SEQUENCE),
+     * unless only its FIN lies beyond, which is judged later; one
+     * starting past it never (TCP_INVALID_SEQUENCE).  Both count as
+     * BeyondWindow. */
+    bool beyond = false;
+    if (acceptable && seq_gt(end, limit) && seq_gt(end - !!(seg->flags & SK_TH_FIN), limit))
+        beyond = seq_gt(seg->seq, limit) || t->rcvq.len != 0;
+    if (beyond)
+        acceptable = false;
     if (!acceptable) {
         if (seg->flags & SK_TH_RST) {
             sk_count(s, SK_C_SYNACK_RST_IGNORED);
         } else if (seg->flags & SK_TH_SYN) {
             sk_send_challenge_ack(s, t, true);
         } else {
+            if (beyond)
+                sk_count(s, SK_C_TCPEXT_BEYOND_WINDOW);
             sk_count(s, SK_C_SYNACK_OUT_OF_WINDOW);
-            sk_send_ack(s, t);
+            send_dupack(s, t, seg);
         }
         return;
     }
@@ -1092,8 +1220,15 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         /* The peer's FIN is in: nothing new can follow it.  A
          * retransmission of what we have (its FIN was lost ACK) gets an
          * ACK at once; anything beyond is ignored. */
-        if ((seg->payload_len || (seg->flags & SK_TH_FIN)) && seq_lt(seg->seq, t->rcv_nxt))
+        if ((seg->payload_len || (seg->flags & SK_TH_FIN)) && seq_lt(seg->seq, t->rcv_nxt)) {
             t->flags |= SK_F_ACK_NOW;
+            /* Linux passes it to tcp_data_queue, which D-SACKs it. */
+            if (seq_leq(seg->seq + seg_len(seg), t->rcv_nxt)) {
+                sk_count(s, SK_C_TCPEXT_DELAYED_ACK_LOST);
+                sk_rx_dsack_set(s, t, seg->seq, seg->seq + seg_len(seg));
+                enter_quickack(t, SK_TCP_MAX_QUICKACKS);
+            }
+        }
         break;
     case SK_TCP_FIN_WAIT1:
     case SK_TCP_FIN_WAIT2:

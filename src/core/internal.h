@@ -62,15 +62,15 @@ typedef struct sk_ring {
     uint32_t len;
 } sk_ring;
 
-bool sk_ring_reserve(sk_ring *r, uint32_t need);
+bool sk_ring_reserve(const sk_stack *s, sk_ring *r, uint32_t need);
 uint32_t sk_ring_write(sk_ring *r, const void *src, uint32_t len);
 uint32_t sk_ring_peek(const sk_ring *r, uint32_t off, void *dst, uint32_t len);
 void sk_ring_consume(sk_ring *r, uint32_t len);
-void sk_ring_free(sk_ring *r);
+void sk_ring_free(const sk_stack *s, sk_ring *r);
 /* After the queue drained: small buffers go back (an idle connection holds
  * none); large ones stay, since a busy connection would otherwise pay a
  * page-faulting mmap/munmap per round trip. */
-void sk_ring_drained(sk_ring *r);
+void sk_ring_drained(const sk_stack *s, sk_ring *r);
 
 /* Out-of-order receive queue: non-overlapping, sorted segments of data
  * beyond RCV.NXT (RFC 9293 §3.10.7.4 allows keeping them; SACK reports
@@ -79,6 +79,7 @@ typedef struct sk_ooo_seg {
     struct sk_ooo_seg *next;
     uint32_t seq;
     uint32_t len;
+    uint32_t truesize; /* what Linux would charge this skb against sk_rcvbuf (rcvbuf.c) */
     bool fin; /* a FIN follows the last byte */
     uint8_t data[];
 } sk_ooo_seg;
@@ -152,6 +153,14 @@ typedef struct sk_rack {
     uint16_t reordering;  /* Linux tp->reordering, in segments */
     uint32_t reord_seen;
     uint32_t prior_cwnd, prr_delivered, prr_out; /* RFC 6937 */
+    /* D-SACK undo (RFC 2883 §4, Linux's undo_marker/undo_retrans): the
+     * recovery's reduction is undone once every retransmission of it was
+     * reported duplicate. */
+    uint32_t undo_marker, prior_ssthresh;
+    int32_t undo_retrans; /* -1: nothing resent yet (Linux avoids 0, "can undo now") */
+    bool undo_set;
+    bool dsack_ok; /* this ACK's first block is a D-SACK worth believing */
+    uint32_t dsack_dups; /* tcpi_dsack_dups */
     sk_txseg inline_segs[4]; /* a short flight needs no second allocation */
 } sk_rack;
 
@@ -175,10 +184,17 @@ typedef struct sk_tcb_ext {
      * connection the peer's window ever held back needs it. */
     uint32_t rwnd_limited_mark;
     /* TCP_FASTOPEN (Linux's fastopenq.max_qlen) and TCP_FASTOPEN_KEY, set
-     * on a socket before or after listen() (fastopen.c). */
-    uint32_t fo_max_qlen;
-    uint8_t fo_key_count;
-    uint8_t fo_key[2][16];
+     * on a socket before or after listen() (fastopen.c): allocated when
+     * set, so the many connections that need an ext for other reasons do
+     * not carry a listener's keys. */
+    struct sk_fo_listen *fo;
+    /* Receive-buffer autotuning (rcvbuf.c), Linux's rcvq_space and
+     * rcv_rtt_est: here because only a connection that receives data with
+     * autotuning on needs them.  Times are sk_us_now() values;
+     * rcv_rtt_us is scaled by 8 as Linux keeps it; rcvq_space 0 means
+     * not started. */
+    uint32_t rcvq_space, rcvq_seq, rcvq_time;
+    uint32_t rcv_rtt_us, rcv_rtt_seq, rcv_rtt_time, rcv_rtt_last_tsecr;
 } sk_tcb_ext;
 
 typedef struct sk_tcb {
@@ -245,12 +261,22 @@ typedef struct sk_tcb {
     int16_t fin_timeout_s; /* TCP_LINGER2, -1 = sysctl, -2 = reset instead (Linux caps it at 120) */
     uint8_t sndstate;      /* SK_SND_*: send-buffer wakeup and chrono state */
     uint8_t ecn;           /* SK_ECN_*: RFC 3168 state, Linux's tp->ecn_flags (fills a padding byte) */
-    uint8_t tfo;           /* SK_TFO_*: Fast Open state (fastopen.c), in padding */
-    uint8_t tfo_client_fail; /* tcpi_fastopen_client_fail: Linux's TFO_* fail codes 0..3 */
+    /* Linux's sk_rmem_alloc for the in-order queue: the truesize of the
+     * skbs Linux would hold for rcvq's bytes (rcvbuf.c); fills padding. */
+    uint32_t rcvq_truesize;
 
     sk_ring sndq; /* bytes from snd_una on, sent and unsent */
     sk_ring rcvq; /* in-order bytes not yet read */
     sk_ooo_seg *ooo;
+    /* The SACK blocks we send (RFC 2018 §4): most recent first, as Linux's
+     * selective_acks[]; and a pending D-SACK block (RFC 2883), sent once
+     * before them (duplicate_sack[]). */
+    sk_sack_block rx_sack[SK_SACK_MAX_BLOCKS];
+    sk_sack_block rx_dsack;
+    uint8_t rx_sack_n;
+    bool rx_dsack_set;
+    uint8_t tfo;             /* SK_TFO_*: Fast Open state (fastopen.c), in padding */
+    uint8_t tfo_client_fail; /* tcpi_fastopen_client_fail: Linux's TFO_* fail codes 0..3 */
     /* CUBIC's per-connection state (cc.c), allocated on the first ACK of
      * data so idle and Reno connections carry only this pointer. */
     struct sk_cubic *cubic;
@@ -300,6 +326,11 @@ enum {
     SK_SND_BUSY = 1u << 1,    /* the busy chrono runs (data queued) */
     SK_SND_LIMITED = 1u << 2, /* the sndbuf-limited chrono runs */
     SK_SND_RWND = 1u << 3,    /* the rwnd-limited chrono runs (mark in sk_tcb_ext) */
+    /* Not a send state: SO_RCVBUF was set (Linux's SOCK_RCVBUF_LOCK), so
+     * no autotuning and the window is clamped to the buffer.  Kept here
+     * because `flags` has no bit left. */
+    SK_RCVBUF_LOCK = 1u << 4,
+    SK_RECV_INQ = 1u << 5, /* TCP_INQ: recvmsg reports TCP_CM_INQ */
 };
 
 /* sk_tcb.ecn: Linux's ecn_flags bits, plus the CWR congestion state
@@ -420,11 +451,12 @@ typedef struct sk_recycle_bin {
 
 #define SK_RECYCLE_MAX 4096 /* objects kept per kind; the rest go back to malloc */
 
-void *sk_recycle_take(sk_recycle_bin *bin, size_t size);
-void sk_recycle_give(sk_recycle_bin *bin, void *obj);
-void sk_recycle_empty(sk_recycle_bin *bin);
+void *sk_recycle_take(const sk_stack *s, sk_recycle_bin *bin, size_t size);
+void sk_recycle_give(const sk_stack *s, sk_recycle_bin *bin, void *obj);
+void sk_recycle_empty(const sk_stack *s, sk_recycle_bin *bin);
 
 struct sk_stack {
+    sk_mem mem; /* every allocation goes through it: sk_malloc & co */
     uint32_t addr;
     uint16_t mtu;
     char name[48];
@@ -463,6 +495,14 @@ struct sk_stack {
     uint32_t challenge_ack_sec;
     uint32_t tw_isn; /* ISN for a SYN that reopens a TIME_WAIT tuple, 0 if none */
     bool xmit_retrans; /* the segment being sent is a retransmission (not in OutSegs) */
+    /* Which Linux MIB the retransmissions now being sent count in: those
+     * from tcp_xmit_retransmit_queue are TCPFastRetrans, or in the Loss
+     * state TCPSlowStartRetrans; an RTO's or a probe's own resend neither. */
+    uint8_t rtx_mib; /* SK_RTX_MIB_* */
+    /* MSS-sized segments in the datagram being sent (tcp_skb_pcount): a
+     * TSO packet counts as that many in OutSegs, RetransSegs and
+     * TCPOrigDataSent, as Linux counts them before segmentation. */
+    uint16_t xmit_pcount;
     bool tx_blocked;   /* the device queue refuses datagrams (sk_stack_set_tx_blocked) */
     bool xmit_failed;  /* the last sk_xmit met a blocked queue */
     bool nagle_push;   /* this output pass ignores Nagle and cork (Linux TCP_NAGLE_PUSH) */
@@ -489,12 +529,20 @@ static inline sk_time_ns sk_since(const sk_stack *s, sk_stamp st)
 /* The µs clock's low 32 bits: RTT timing by modular difference. */
 static inline uint32_t sk_us_now(const sk_stack *s) { return (uint32_t)(s->now / SK_NSEC_PER_USEC); }
 
+/* The stack's allocator (sk_stack_params.mem); no core file calls the C
+ * library's allocator directly. */
+static inline void *sk_malloc(const sk_stack *s, size_t n) { return s->mem.malloc(n, s->mem.user); }
+static inline void *sk_calloc(const sk_stack *s, size_t n, size_t size) { return s->mem.calloc(n, size, s->mem.user); }
+static inline void *sk_realloc(const sk_stack *s, void *p, size_t n) { return s->mem.realloc(p, n, s->mem.user); }
+static inline void sk_free(const sk_stack *s, void *p) { s->mem.free(p, s->mem.user); }
+
 /* stack.c */
 void sk_emit(sk_stack *s, const sk_event *ev);
 void sk_emit_state(sk_stack *s, sk_tcb *t, int from, int to, const char *cause);
 void sk_emit_drop(sk_stack *s, const sk_segment *seg, sk_counter_id reason);
 void sk_emit_timer(sk_stack *s, uint32_t raddr, uint16_t lport, uint16_t rport, int fd, const char *timer);
 static inline void sk_count(sk_stack *s, sk_counter_id id) { s->counters[id]++; }
+enum { SK_RTX_MIB_NONE, SK_RTX_MIB_FAST, SK_RTX_MIB_SLOW_START };
 sk_tcb *sk_conn_lookup(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport);
 void sk_conn_hash(sk_stack *s, sk_tcb *t);
 void sk_conn_unhash(sk_stack *s, sk_tcb *t);
@@ -512,6 +560,9 @@ void sk_tcb_set_state(sk_stack *s, sk_tcb *t, int state, const char *cause);
 /* Ends a connection: state CLOSED, unhashed, timers off; frees the TCB
  * when it has no handle. */
 void sk_tcb_done(sk_stack *s, sk_tcb *t, const char *cause);
+/* The same without tcp_done()'s AttemptFails: the application closing or
+ * disconnecting (tcp_set_state(TCP_CLOSE) from close(), shutdown()). */
+void sk_tcb_close(sk_stack *s, sk_tcb *t, const char *cause);
 void sk_tcb_free(sk_stack *s, sk_tcb *t);
 void sk_notify(sk_stack *s, sk_tcb *t); /* readiness may have changed */
 
@@ -596,7 +647,24 @@ uint32_t sk_tcp_time_ms(const sk_stack *s);
 uint16_t sk_select_window(sk_stack *s, sk_tcb *t);
 /* The window we would offer now (Linux's __tcp_select_window), bytes. */
 uint32_t sk_compute_window(sk_stack *s, sk_tcb *t);
-uint32_t sk_receive_space(const sk_tcb *t);
+uint32_t sk_receive_space(const sk_stack *s, const sk_tcb *t);
+uint32_t sk_win_from_space(const sk_stack *s, uint32_t space);
+
+/* rcvbuf.c: the receive-buffer memory model (Linux's sk_rmem_alloc
+ * against sk_rcvbuf, tcp_grow_window, tcp_rcv_space_adjust, pruning). */
+uint32_t sk_rcv_truesize(uint32_t len);
+void sk_meminfo(const sk_tcb *t, uint32_t out[SK_MEMINFO_VARS]);
+uint32_t sk_rmem_alloc(const sk_tcb *t);
+uint32_t sk_full_space(const sk_stack *s, const sk_tcb *t);
+uint32_t sk_rcv_initial_clamp(const sk_stack *s, const sk_tcb *t, uint32_t user_clamp);
+bool sk_rmem_schedule(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len, uint32_t truesize);
+void sk_rcvq_charge(sk_tcb *t, uint32_t truesize);
+void sk_rcvq_uncharge(sk_tcb *t, uint32_t consumed, uint32_t before);
+void sk_grow_window(sk_stack *s, sk_tcb *t, uint32_t len, uint32_t truesize);
+void sk_rcvbuf_established(sk_stack *s, sk_tcb *t);
+void sk_rcv_rtt_on_data(sk_stack *s, sk_tcb *t, const sk_segment *seg, uint32_t len);
+void sk_rcv_space_adjust(sk_stack *s, sk_tcb *t);
+uint32_t sk_rcvq_space(const sk_tcb *t);
 void sk_init_rcv_window(sk_stack *s, uint32_t rcvbuf, uint16_t mss, bool ws_ok, uint32_t *rcv_wnd,
                         uint8_t *rcv_wscale, uint32_t *window_clamp);
 uint16_t sk_default_advmss(const sk_stack *s);
@@ -632,8 +700,8 @@ void sk_req_timer_fire(void *ctx, sk_timer *timer);
 void sk_accept_queue_remove(sk_stack *s, sk_tcb *child);
 
 /* timewait.c */
-int sk_tw_init(sk_tw_table *tw);
-void sk_tw_destroy(sk_tw_table *tw);
+int sk_tw_init(const sk_stack *s, sk_tw_table *tw);
+void sk_tw_destroy(const sk_stack *s, sk_tw_table *tw);
 /* Moves a connection into TIME_WAIT (or orphaned FIN_WAIT_2) for
  * `timeout`. */
 void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout);
@@ -648,9 +716,16 @@ sk_time_ns sk_tw_next_deadline(const sk_stack *s);
 bool sk_tw_reusable(sk_stack *s, uint32_t idx);
 
 /* sack.c */
-void sk_sack_clear(sk_tcb *t);
+void sk_sack_clear(const sk_stack *s, sk_tcb *t);
 uint32_t sk_sack_update(sk_stack *s, sk_tcb *t, const sk_segment *seg);
-void sk_sack_ack(sk_tcb *t, uint32_t una);
+bool sk_sack_is_dsack(const sk_segment *seg);
+void sk_dsack_input(sk_stack *s, sk_tcb *t, const sk_segment *seg, uint32_t prior_una);
+void sk_rx_sack_new_ofo(sk_tcb *t, uint32_t seq, uint32_t end);
+void sk_rx_sack_remove(sk_tcb *t);
+void sk_rx_dsack_set(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end);
+void sk_rx_dsack_extend(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end);
+uint8_t sk_rx_sack_fill(sk_tcb *t, sk_sack_block *out, uint8_t max);
+void sk_sack_ack(const sk_stack *s, sk_tcb *t, uint32_t una);
 uint32_t sk_sack_high(const sk_tcb *t);
 uint32_t sk_sack_skip(const sk_tcb *t, uint32_t seq);
 uint32_t sk_sack_next_start(const sk_tcb *t, uint32_t seq);
@@ -658,11 +733,11 @@ bool sk_sack_next_hole(const sk_tcb *t, uint32_t from, uint32_t *start, uint32_t
 uint32_t sk_sack_pipe(const sk_tcb *t);
 
 /* eor.c: sk_tcb_ext and MSG_EOR record ends */
-sk_tcb_ext *sk_tcb_ext_get(sk_tcb *t);
-void sk_tcb_ext_free(sk_tcb *t);
+sk_tcb_ext *sk_tcb_ext_get(const sk_stack *s, sk_tcb *t);
+void sk_tcb_ext_free(const sk_stack *s, sk_tcb *t);
 static inline int sk_linger_s(const sk_tcb *t) { return t->ext ? t->ext->linger_s : -1; }
 static inline uint32_t sk_notsent_lowat_opt(const sk_tcb *t) { return t->ext ? t->ext->notsent_lowat : 0; }
-bool sk_eor_reserve(sk_tcb *t); /* room for one more sk_eor_mark */
+bool sk_eor_reserve(const sk_stack *s, sk_tcb *t); /* room for one more sk_eor_mark */
 void sk_eor_mark(sk_tcb *t, uint32_t end);
 bool sk_eor_tail_closed(sk_tcb *t, uint32_t data_end); /* a record ends at data_end */
 /* The record ends around seq: the last at or below it (*prev, when
@@ -676,9 +751,12 @@ uint32_t sk_eor_segs(sk_tcb *t, uint32_t from, uint32_t to, uint32_t mss);
 /* rack.c */
 void sk_rack_free(sk_stack *s, sk_tcb *t);
 void sk_rack_on_send(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end, bool retrans);
+void sk_rack_split(sk_stack *s, sk_tcb *t, uint32_t at);
 void sk_rack_clip(const sk_tcb *t, uint32_t *start, uint32_t *end);
 uint32_t sk_rack_sack(sk_stack *s, sk_tcb *t, const sk_segment *seg);
-uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una);
+uint32_t sk_rack_fack(const sk_tcb *t);
+bool sk_rack_try_undo(sk_stack *s, sk_tcb *t, sk_counter_id counter);
+uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una, uint32_t prior_fack);
 uint32_t sk_rack_detect(sk_stack *s, sk_tcb *t);
 uint32_t sk_rack_in_flight(const sk_tcb *t);
 bool sk_rack_next_lost(const sk_tcb *t, uint32_t *seq, uint32_t *end);

@@ -8,7 +8,6 @@
  * Linux's tcp_conn_request / tcp_check_req) live here.
  */
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "internal.h"
 #include "syncookie.h"
@@ -41,10 +40,10 @@ static sk_request *req_lookup(sk_listen_queue *q, uint32_t raddr, uint16_t rport
     return NULL;
 }
 
-static void req_table_grow(sk_listen_queue *q)
+static void req_table_grow(const sk_stack *s, sk_listen_queue *q)
 {
     uint32_t nmask = q->syn_mask * 2 + 1;
-    sk_request **nb = calloc((size_t)nmask + 1, sizeof(*nb));
+    sk_request **nb = sk_calloc(s, (size_t)nmask + 1, sizeof(*nb));
     if (!nb)
         return;
     for (uint32_t b = 0; b <= q->syn_mask; b++) {
@@ -57,7 +56,7 @@ static void req_table_grow(sk_listen_queue *q)
             r = next;
         }
     }
-    free(q->syn_buckets);
+    sk_free(s, q->syn_buckets);
     q->syn_buckets = nb;
     q->syn_mask = nmask;
 }
@@ -89,7 +88,7 @@ static void req_drop(sk_stack *s, sk_request *req, const char *cause)
     sk_listen_queue *q = req->listener->listen;
     req_unlink(s, q, req);
     emit_req_state(s, req, SK_TCP_SYN_RECV, SK_TCP_CLOSE, cause);
-    free(req);
+    sk_free(s, req);
 }
 
 /* The receive window a request offers: Linux's tcp_openreq_init_rwin()
@@ -100,7 +99,9 @@ static void req_init_rwin(sk_stack *s, const sk_tcb *l, sk_request *req, uint32_
     uint16_t mss = l->user_mss && l->user_mss < sk_default_advmss(s) ? l->user_mss : sk_default_advmss(s);
     if (req->opts & SK_REQ_TS)
         mss -= 12;
-    *clamp = 0;
+    /* TCP_WINDOW_CLAMP on the listener, or the locked buffer's full space
+     * (the same for a SYN cookie, as cookie_v4_check redoes it). */
+    *clamp = sk_rcv_initial_clamp(s, l, l->window_clamp);
     uint8_t ws = 0;
     sk_init_rcv_window(s, l->rcvbuf, mss, (req->opts & SK_REQ_WS) != 0, rcv_wnd, &ws, clamp);
     req->rcv_wscale = ws;
@@ -169,6 +170,9 @@ void sk_req_timer_fire(void *ctx, sk_timer *timer)
     sk_stack *s = ctx;
     sk_request *req = (sk_request *)((char *)timer - offsetof(sk_request, timer));
     sk_emit_timer(s, req->raddr, req->listener->lport, req->rport, -1, "synack");
+    /* reqsk_timer_handler calls tcp_syn_ack_timeout first: every expiry
+     * of a request's timer, the last included, is a TCPTimeout. */
+    sk_count(s, SK_C_TCPEXT_TCP_TIMEOUTS);
     if (req->retrans >= (unsigned)s->cfg.tcp_synack_retries) {
         req_drop(s, req, "SYN-ACK retries exhausted");
         return;
@@ -315,7 +319,7 @@ static void conn_request(sk_stack *s, sk_tcb *l, const sk_segment *seg)
             return;
         }
     }
-    sk_request *req = calloc(1, sizeof(*req));
+    sk_request *req = sk_calloc(s, 1, sizeof(*req));
     if (!req) {
         sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
         return;
@@ -337,7 +341,7 @@ static void conn_request(sk_stack *s, sk_tcb *l, const sk_segment *seg)
         sk_fastopen_child_created(s, l, child != NULL, alt, &foc);
         if (child) {
             send_synack_fo(s, req, &foc, child->rcv_nxt);
-            free(req);
+            sk_free(s, req);
             sk_tcb_timer_update(s, child);
             sk_notify(s, child);
             sk_notify(s, l);
@@ -345,7 +349,7 @@ static void conn_request(sk_stack *s, sk_tcb *l, const sk_segment *seg)
         }
     }
     if (q->syn_count > q->syn_mask)
-        req_table_grow(q);
+        req_table_grow(s, q);
     uint32_t h = req_hash(req->raddr, req->rport) & q->syn_mask;
     req->hnext = q->syn_buckets[h];
     q->syn_buckets[h] = req;
@@ -397,6 +401,7 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
     t->rcv_nxt = t->rcv_wup = req->irs + 1;
     t->sndbuf = l->sndbuf;
     t->rcvbuf = l->rcvbuf;
+    t->sndstate |= l->sndstate & SK_RCVBUF_LOCK; /* sk_userlocks */
     t->user_mss = l->user_mss;
     t->flags |= l->flags & (SK_F_NODELAY | SK_F_KEEPALIVE | SK_F_REUSEADDR | SK_F_SNDBUF_LOCK); /* sk_userlocks too */
     /* A child runs its listener's congestion control (TCP_CONGESTION on
@@ -409,7 +414,7 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
     /* SO_LINGER and TCP_NOTSENT_LOWAT are inherited as Linux's clone
      * copies the socket; only a listener that set them has an ext. */
     if (l->ext && (l->ext->linger_s != -1 || l->ext->notsent_lowat)) {
-        sk_tcb_ext *x = sk_tcb_ext_get(t);
+        sk_tcb_ext *x = sk_tcb_ext_get(s, t);
         if (x) {
             x->linger_s = l->ext->linger_s;
             x->notsent_lowat = l->ext->notsent_lowat;
@@ -503,9 +508,12 @@ static sk_tcb *fastopen_child(sk_stack *s, sk_tcb *l, sk_request *req, const sk_
     t->segs_in = 1;
     if (seg->payload_len) {
         /* tcp_fastopen_add_skb */
-        uint32_t n = sk_ring_reserve(&t->rcvq, (uint32_t)seg->payload_len)
+        uint32_t n = sk_ring_reserve(s, &t->rcvq, (uint32_t)seg->payload_len)
                          ? sk_ring_write(&t->rcvq, seg->payload, (uint32_t)seg->payload_len)
                          : 0;
+        /* the SYN's skb is charged to the child's receive memory */
+        if (n)
+            sk_rcvq_charge(t, sk_rcv_truesize((uint32_t)seg->payload_len));
         t->rcv_nxt += (uint32_t)n;
         t->rcv_wup = t->rcv_nxt;
         t->bytes_received = n;
@@ -539,7 +547,9 @@ static void request_input(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segm
 
     /* A retransmitted SYN: the SYN-ACK was lost; send it again. */
     if (seg->seq == req->irs && flg == SK_TH_SYN && !paws_reject) {
+        /* inet_rtx_syn_ack -> tcp_rtx_synack: a SYN retransmission. */
         sk_count(s, SK_C_TCP_RETRANS_SEGS);
+        sk_count(s, SK_C_TCPEXT_TCP_SYN_RETRANS);
         send_synack(s, req);
         return;
     }
@@ -603,7 +613,7 @@ static void request_input(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segm
     }
     sk_tcb *child = create_child(s, l, req);
     req_unlink(s, q, req);
-    free(req);
+    sk_free(s, req);
     if (!child) {
         sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
         return;
@@ -738,7 +748,7 @@ void sk_listen_destroy(sk_stack *s, sk_tcb *l)
         sk_tcb_done(s, child, "listener closed");
     }
     q->aq_tail = NULL;
-    free(q->syn_buckets);
-    free(q);
+    sk_free(s, q->syn_buckets);
+    sk_free(s, q);
     l->listen = NULL;
 }

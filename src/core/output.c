@@ -3,7 +3,6 @@
  * sender (windows, congestion window, Nagle, FIN), retransmission, and the
  * ACK, RST and probe segments.
  */
-#include <stdlib.h>
 
 #include "internal.h"
 
@@ -122,7 +121,7 @@ void sk_xmit_tos(sk_stack *s, uint8_t tos, uint32_t daddr, uint16_t sport, uint1
     /* Linux's __tcp_transmit_skb counts OutSegs only for segments that
      * carry new sequence space or none; retransmissions go to RetransSegs. */
     if (!s->xmit_retrans)
-        sk_count(s, SK_C_TCP_OUT_SEGS);
+        s->counters[SK_C_TCP_OUT_SEGS] += s->xmit_pcount ? s->xmit_pcount : 1;
     sk_count(s, SK_C_IP_OUT_REQUESTS);
     if (flags & SK_TH_RST)
         sk_count(s, SK_C_TCP_OUT_RSTS);
@@ -141,7 +140,7 @@ void sk_xmit_tos(sk_stack *s, uint8_t tos, uint32_t daddr, uint16_t sport, uint1
 
 /* Linux advertises half of the buffer space (tcp_adv_win_scale = 1, or a
  * scaling_ratio of 50% in 6.x): the rest pays for metadata overhead. */
-static uint32_t win_from_space(const sk_stack *s, uint32_t space)
+uint32_t sk_win_from_space(const sk_stack *s, uint32_t space)
 {
     int scale = s->cfg.tcp_adv_win_scale;
     if (scale <= 0)
@@ -162,7 +161,7 @@ static uint32_t ilog2_u32(uint32_t v)
 void sk_init_rcv_window(sk_stack *s, uint32_t rcvbuf, uint16_t mss, bool ws_ok, uint32_t *rcv_wnd,
                         uint8_t *rcv_wscale, uint32_t *window_clamp)
 {
-    uint32_t space = win_from_space(s, rcvbuf);
+    uint32_t space = sk_win_from_space(s, rcvbuf);
     uint32_t clamp = *window_clamp ? *window_clamp : (65535u << SK_TCP_MAX_WSCALE);
     if (space > clamp)
         space = clamp;
@@ -191,18 +190,12 @@ void sk_init_rcv_window(sk_stack *s, uint32_t rcvbuf, uint16_t mss, bool ws_ok, 
     *window_clamp = clamp < maxclamp ? clamp : maxclamp;
 }
 
-static uint32_t rcv_used(const sk_tcb *t)
+/* Linux's tcp_space(): the window the free part of the buffer can offer,
+ * memory counted as truesize (rcvbuf.c). */
+uint32_t sk_receive_space(const sk_stack *s, const sk_tcb *t)
 {
-    uint32_t used = t->rcvq.len;
-    for (const sk_ooo_seg *o = t->ooo; o; o = o->next)
-        used += o->len;
-    return used;
-}
-
-uint32_t sk_receive_space(const sk_tcb *t)
-{
-    uint32_t used = rcv_used(t);
-    return used >= t->rcvbuf ? 0 : t->rcvbuf - used;
+    uint32_t used = sk_rmem_alloc(t);
+    return used >= t->rcvbuf ? 0 : sk_win_from_space(s, t->rcvbuf - used);
 }
 
 /* Linux's __tcp_select_window(): offer what the buffer can take, capped by
@@ -211,8 +204,8 @@ uint32_t sk_receive_space(const sk_tcb *t)
 uint32_t sk_compute_window(sk_stack *s, sk_tcb *t)
 {
     uint32_t mss = t->rcv_mss ? t->rcv_mss : t->advmss;
-    uint32_t free_space = win_from_space(s, sk_receive_space(t));
-    uint32_t allowed = win_from_space(s, t->rcvbuf);
+    uint32_t free_space = sk_receive_space(s, t);
+    uint32_t allowed = sk_full_space(s, t);
     uint32_t full = t->window_clamp < allowed ? t->window_clamp : allowed;
     if (mss > full) {
         mss = full;
@@ -270,22 +263,24 @@ uint16_t sk_select_window(sk_stack *s, sk_tcb *t)
 /* Segments of a connection                                             */
 /* ------------------------------------------------------------------ */
 
-/* SACK blocks for the out-of-order queue, most recent first as RFC 2018
- * §4 asks; we approximate "most recent" by ascending order. */
-static uint8_t fill_sack(const sk_tcb *t, sk_sack_block *out, uint8_t max)
+/* Linux's tcp_current_mss(): the SACK blocks a segment will carry (a
+ * D-SACK and those of the out-of-order queue, as many as fit beside the
+ * timestamp, as conn_options() puts them) come out of its payload, two
+ * NOPs, kind and length plus 8 bytes a block, so that headers, options
+ * and data still fit the path MTU; t->mss already leaves room for the
+ * timestamp option. */
+static uint32_t current_mss(const sk_tcb *t)
 {
-    uint8_t n = 0;
-    for (const sk_ooo_seg *o = t->ooo; o && n < max; o = o->next) {
-        uint32_t start = o->seq, end = o->seq + o->len;
-        if (n && out[n - 1].end == start) {
-            out[n - 1].end = end;
-            continue;
-        }
-        out[n].start = start;
-        out[n].end = end;
-        n++;
-    }
-    return n;
+    if (!(t->flags & SK_F_SACK_OK))
+        return t->mss;
+    uint32_t blocks = (t->rx_dsack_set ? 1u : 0u) + (t->ooo ? t->rx_sack_n : 0u);
+    uint32_t max = (t->flags & SK_F_TS_OK) ? 3u : 4u;
+    if (blocks > max)
+        blocks = max;
+    if (!blocks)
+        return t->mss;
+    uint32_t opt = 4u + 8u * blocks;
+    return t->mss > opt ? t->mss - opt : t->mss;
 }
 
 static size_t conn_options(sk_stack *s, sk_tcb *t, uint8_t *buf, bool with_sack)
@@ -296,8 +291,9 @@ static size_t conn_options(sk_stack *s, sk_tcb *t, uint8_t *buf, bool with_sack)
         o.ts_val = sk_tcp_time_ms(s) + t->ts_off;
         o.ts_ecr = t->ts_recent;
     }
-    if (with_sack && (t->flags & SK_F_SACK_OK) && t->ooo)
-        o.sack_count = fill_sack(t, o.sack, o.ts ? 3 : 4);
+    /* Three blocks fit beside a timestamp, four without (RFC 2018 §3). */
+    if (with_sack && (t->flags & SK_F_SACK_OK) && (t->ooo || t->rx_dsack_set))
+        o.sack_count = sk_rx_sack_fill(t, o.sack, o.ts ? 3 : 4);
     return sk_build_options(&o, buf);
 }
 
@@ -333,7 +329,7 @@ static void conn_xmit(sk_stack *s, sk_tcb *t, uint32_t seq, uint16_t flags, cons
         if (t->ecn & SK_ECN_DEMAND_CWR)
             flags |= SK_TH_ECE;
     }
-    t->segs_out++;
+    t->segs_out += s->xmit_pcount ? s->xmit_pcount : 1;
     sk_xmit_tos(s, tos, t->raddr, t->lport, t->rport, seq, ack, flags, win, opts, optlen, payload, plen);
 }
 
@@ -346,19 +342,25 @@ void sk_send_ack(sk_stack *s, sk_tcb *t)
  * rate-limited by tcp_challenge_ack_limit per second as Linux does. */
 void sk_send_challenge_ack(sk_stack *s, sk_tcb *t, bool syn)
 {
+    if (syn) {
+        /* tcp_validate_incoming's syn_challenge: counted whether or not
+         * the ACK is then sent, and an InErr on an established socket
+         * (tcp_rcv_established passes syn_inerr). */
+        if (t->state == SK_TCP_ESTABLISHED)
+            sk_count(s, SK_C_TCP_IN_ERRS);
+        sk_count(s, SK_C_TCPEXT_TCP_SYN_CHALLENGE);
+    }
     uint32_t sec = (uint32_t)(s->now / SK_NSEC_PER_SEC);
     if (sec != s->challenge_ack_sec) {
         s->challenge_ack_sec = sec;
         s->challenge_acks_this_sec = 0;
     }
-    if (s->challenge_acks_this_sec >= (uint32_t)s->cfg.tcp_challenge_ack_limit) {
-        sk_count(s, SK_C_TCPEXT_TCP_ACK_SKIPPED_CHALLENGE);
+    /* The host-wide limit drops the ACK silently: TCPACKSkippedChallenge
+     * is Linux's count for its per-socket out-of-window rate limit. */
+    if (s->challenge_acks_this_sec >= (uint32_t)s->cfg.tcp_challenge_ack_limit)
         return;
-    }
     s->challenge_acks_this_sec++;
     sk_count(s, SK_C_TCPEXT_TCP_CHALLENGE_ACK);
-    if (syn)
-        sk_count(s, SK_C_TCPEXT_TCP_SYN_CHALLENGE);
     sk_send_ack(s, t);
 }
 
@@ -430,7 +432,7 @@ void sk_send_syn(sk_stack *s, sk_tcb *t)
     if (!synack && !s->xmit_retrans && (t->tfo & SK_TFO_SYN_DATA) && t->sndq.len) {
         syn_len = t->sndq.len;
         if (s->seg_scratch_cap < syn_len) {
-            uint8_t *p = realloc(s->seg_scratch, syn_len);
+            uint8_t *p = sk_realloc(s, s->seg_scratch, syn_len);
             if (p) {
                 s->seg_scratch = p;
                 s->seg_scratch_cap = syn_len;
@@ -563,7 +565,7 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
          * keeps, sized once for the largest segment: no allocation per
          * segment. */
         if (len > s->seg_scratch_cap) {
-            uint8_t *nb = realloc(s->seg_scratch, len);
+            uint8_t *nb = sk_realloc(s, s->seg_scratch, len);
             if (!nb)
                 return;
             s->seg_scratch = nb;
@@ -582,30 +584,40 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
     if (fin)
         flags |= SK_TH_FIN;
     bool retrans = seq_lt(seq, t->snd_nxt);
+    uint32_t pkts = len > t->mss ? (len + t->mss - 1) / t->mss : 1;
     if (retrans) {
-        sk_count(s, SK_C_TCP_RETRANS_SEGS);
-        t->total_retrans++;
+        s->counters[SK_C_TCP_RETRANS_SEGS] += pkts;
+        t->total_retrans += pkts;
         t->bytes_retrans += len;
         if (!t->retrans_stamp)
             t->retrans_stamp = sk_stamp_now(s);
     } else if (len) {
-        sk_count(s, SK_C_TCPEXT_TCP_ORIG_DATA_SENT);
+        s->counters[SK_C_TCPEXT_TCP_ORIG_DATA_SENT] += pkts;
     }
     if (len) {
         if (t->snd_una == t->snd_nxt)
             sk_cc_tx_start(s, t); /* Linux's CA_EVENT_TX_START */
-        t->data_segs_out++;
+        t->data_segs_out += pkts; /* tcp_skb_pcount, as Linux */
         t->bytes_sent += len;
         t->last_data_sent = sk_stamp_now(s);
     }
     s->xmit_retrans = retrans;
+    s->xmit_pcount = (uint16_t)pkts;
     conn_xmit(s, t, seq, flags, buf, len);
     s->xmit_retrans = false;
+    s->xmit_pcount = 0;
     if (s->xmit_failed && !retrans)
         return; /* local congestion: the data stays unsent (Linux tcp_write_xmit) */
+    if (retrans && !s->xmit_failed && s->rtx_mib != SK_RTX_MIB_NONE) {
+        /* Counted per packet (tcp_skb_pcount) once sent. */
+        s->counters[s->rtx_mib == SK_RTX_MIB_FAST ? SK_C_TCPEXT_TCP_FAST_RETRANS
+                                                  : SK_C_TCPEXT_TCP_SLOW_START_RETRANS] += pkts;
+    }
     if (len)
         sk_cc_sent(s, t, seq, len, retrans);
     uint32_t end = seq + len + (fin ? 1 : 0);
+    if (retrans && !s->xmit_failed && seq_lt(end, t->snd_nxt))
+        sk_rack_split(s, t, end); /* only what was resent counts as resent */
     if (!s->xmit_failed)
         sk_rack_on_send(s, t, seq, end, retrans);
     if (seq_gt(end, t->snd_nxt)) {
@@ -751,7 +763,7 @@ static bool tso_should_defer(sk_stack *s, sk_tcb *t, uint32_t nxt, uint32_t in_f
  * tcp_xmit_retransmit_queue).  Returns false while it used the window. */
 static bool retransmit_lost(sk_stack *s, sk_tcb *t)
 {
-    uint32_t mss = t->mss;
+    uint32_t mss = current_mss(t);
     while ((t->flags & SK_F_LOSS_RECOVERY) && seq_lt(t->rtx_nxt, t->snd_nxt)) {
         if (seq_lt(t->rtx_nxt, t->snd_una))
             t->rtx_nxt = t->snd_una;
@@ -785,7 +797,9 @@ static bool retransmit_lost(sk_stack *s, sk_tcb *t)
             return false;
         if (seq_gt(t->rtx_nxt + len, t->snd_una + t->snd_wnd) && len)
             return false;
+        s->rtx_mib = SK_RTX_MIB_SLOW_START;
         send_data_segment(s, t, t->rtx_nxt, len, fin, false);
+        s->rtx_mib = SK_RTX_MIB_NONE;
         t->rtx_nxt += len + (fin ? 1 : 0);
     }
     if (!seq_lt(t->rtx_nxt, t->snd_nxt))
@@ -798,7 +812,7 @@ static bool retransmit_lost(sk_stack *s, sk_tcb *t)
  * first.  Returns false while the window is used up. */
 static bool retransmit_holes(sk_stack *s, sk_tcb *t)
 {
-    uint32_t mss = t->mss;
+    uint32_t mss = current_mss(t);
     if (t->rack) {
         /* RACK marked the losses: resend them oldest first while the
          * window allows (Linux's tcp_xmit_retransmit_queue). */
@@ -809,7 +823,13 @@ static bool retransmit_holes(sk_stack *s, sk_tcb *t)
             uint32_t data_end = t->snd_una + t->sndq.len;
             bool fin = seq_gt(end, data_end);
             uint32_t len = (fin ? data_end : end) - seq;
+            if (len > mss) { /* tcp_retransmit_skb() fragments to the current MSS */
+                len = mss;
+                fin = false;
+            }
+            s->rtx_mib = (t->flags & SK_F_LOSS_RECOVERY) ? SK_RTX_MIB_SLOW_START : SK_RTX_MIB_FAST;
             send_data_segment(s, t, seq, len, fin, false);
+            s->rtx_mib = SK_RTX_MIB_NONE;
             if (s->xmit_failed)
                 return false;
         }
@@ -830,7 +850,9 @@ static bool retransmit_holes(sk_stack *s, sk_tcb *t)
         bool fin = (t->flags & SK_F_FIN_SENT) && start + len == data_end && seq_gt(t->snd_nxt, data_end);
         if (!len && !fin)
             return true;
+        s->rtx_mib = (t->flags & SK_F_LOSS_RECOVERY) ? SK_RTX_MIB_SLOW_START : SK_RTX_MIB_FAST;
         send_data_segment(s, t, start, len, fin, false);
+        s->rtx_mib = SK_RTX_MIB_NONE;
         if (s->xmit_failed)
             return false;
         t->high_rxt = start + len + (fin ? 1 : 0);
@@ -873,7 +895,7 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
             sk_send_ack(s, t);
         return;
     }
-    uint32_t mss = t->mss;
+    uint32_t mss = current_mss(t);
     if ((t->flags & SK_F_IN_RECOVERY) && (t->flags & SK_F_SACK_OK) && !retransmit_holes(s, t)) {
         if (t->flags & SK_F_ACK_NOW)
             sk_send_ack(s, t);
@@ -1030,20 +1052,23 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
 /* Linux's tcp_write_wakeup(), the persist timer's probe: one segment of
  * whatever unsent data the window takes — cut to fit a window smaller than
  * a segment, past cwnd — with PSH; else a bare probe one below SND.UNA. */
+/* Linux's tcp_write_wakeup(): new data if the window has room for some,
+ * else a window probe (tcp_xmit_probe_skb, counted as TCPWinProbe). */
 void sk_write_wakeup(sk_stack *s, sk_tcb *t)
 {
     uint32_t data_end = t->snd_una + t->sndq.len;
     uint32_t wnd_end = t->snd_una + t->snd_wnd;
     if (seq_lt(t->snd_nxt, data_end) && seq_lt(t->snd_nxt, wnd_end)) {
         uint32_t len = data_end - t->snd_nxt;
-        if (len > t->mss)
-            len = t->mss;
+        if (len > current_mss(t))
+            len = current_mss(t);
         if (len > wnd_end - t->snd_nxt)
             len = wnd_end - t->snd_nxt;
         len = sk_eor_clip(t, t->snd_nxt, len); /* the probe comes from one skb */
         send_data_segment(s, t, t->snd_nxt, len, false, true);
         return;
     }
+    sk_count(s, SK_C_TCPEXT_TCP_WIN_PROBE);
     sk_send_probe(s, t);
 }
 
@@ -1057,7 +1082,7 @@ void sk_send_loss_probe(sk_stack *s, sk_tcb *t)
         return;
     }
     t->flags &= ~SK_F_TLP_RETRANS;
-    uint32_t mss = t->mss;
+    uint32_t mss = current_mss(t);
     uint32_t data_end = t->snd_una + t->sndq.len;
     uint32_t wnd_end = t->snd_una + t->snd_wnd;
     bool sent = false;
@@ -1121,7 +1146,8 @@ void sk_retransmit_head(sk_stack *s, sk_tcb *t)
     }
     uint32_t data_end = t->snd_una + t->sndq.len;
     uint32_t sent_data = seq_lt(t->snd_una, data_end) ? (seq_lt(t->snd_nxt, data_end) ? t->snd_nxt : data_end) - t->snd_una : 0;
-    uint32_t len = sent_data < t->mss ? sent_data : t->mss;
+    uint32_t mss = current_mss(t);
+    uint32_t len = sent_data < mss ? sent_data : mss;
     len = sk_eor_clip(t, t->snd_una, len); /* the head skb ends at its record's end */
     bool fin = (t->flags & SK_F_FIN_SENT) && t->snd_una + len == data_end && seq_gt(t->snd_nxt, data_end);
     if (!len && !fin)

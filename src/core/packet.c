@@ -62,7 +62,6 @@ const char *sk_parse_error_name(sk_parse_error e)
     case SK_PARSE_TRUNCATED_TCP: return "truncated-tcp";
     case SK_PARSE_BAD_DOFF: return "bad-data-offset";
     case SK_PARSE_BAD_TCP_CSUM: return "bad-tcp-checksum";
-    case SK_PARSE_BAD_OPTION: return "bad-tcp-option";
     }
     return "unknown";
 }
@@ -70,10 +69,11 @@ const char *sk_parse_error_name(sk_parse_error e)
 /*
  * Follows Linux's tcp_parse_options(): a known option whose length is not
  * the one its RFC gives is skipped as if absent, and a later copy of an
- * option overrides an earlier one.  Linux stops parsing silently at an
- * option whose length byte is missing, below 2 or overruns the header;
- * synack's contract instead reports that as malformed so the drop is
- * counted, and leaves in `out` what was decoded before it.
+ * option overrides an earlier one.  At an option whose length byte is
+ * missing, below 2 or overruns the header Linux stops parsing and keeps
+ * what it decoded before it; so does this function, returning false so
+ * that tools can tell the option area was malformed.  The segment itself
+ * is still processed (sk_parse_segment), as Linux processes it.
  *
  * Whether an option is honoured in this segment (MSS, WSCALE and SACK_PERM
  * only on SYN, SACK only once SACK was negotiated, TS per the sysctl) is
@@ -182,9 +182,8 @@ bool sk_parse_options(const uint8_t *opt, size_t len, sk_tcp_opts *out)
 /*
  * Checks follow the order of Linux's ip_rcv_core() and tcp_v4_rcv(), so a
  * datagram with several faults is refused for the reason Linux would count.
- * On SK_PARSE_BAD_TCP_CSUM and SK_PARSE_BAD_OPTION every field of `out` is
- * already filled (options up to the bad one), which capture tools use to
- * show what was refused.
+ * On SK_PARSE_BAD_TCP_CSUM every field of `out` is already filled, which
+ * capture tools use to show what was refused.
  */
 sk_parse_error sk_parse_segment(const uint8_t *dgram, size_t len, bool verify_csum, sk_segment *out)
 {
@@ -247,8 +246,9 @@ sk_parse_error sk_parse_segment(const uint8_t *dgram, size_t len, bool verify_cs
 
     if (verify_csum && sk_tcp_checksum(out->src, out->dst, tcp, tcp_len) != 0)
         return SK_PARSE_BAD_TCP_CSUM;
-    if (!sk_parse_options(out->options, out->options_len, &out->opts))
-        return SK_PARSE_BAD_OPTION;
+    /* A malformed option ends the option walk, not the segment: Linux's
+     * tcp_parse_options returns with what it parsed, uncounted. */
+    (void)sk_parse_options(out->options, out->options_len, &out->opts);
     return SK_PARSE_OK;
 }
 

@@ -11,7 +11,6 @@
  * for whole segments, as Linux's tcp_match_skb_to_sack splits skbs only at
  * MSS boundaries.
  */
-#include <stdlib.h>
 
 #include "internal.h"
 
@@ -27,7 +26,7 @@ static bool sent_after(uint32_t t1, uint32_t t2, uint32_t seq1, uint32_t seq2)
 static sk_rack *rack_get(sk_stack *s, sk_tcb *t)
 {
     if (!t->rack) {
-        t->rack = sk_recycle_take(&s->rack_bin, sizeof(*t->rack));
+        t->rack = sk_recycle_take(s, &s->rack_bin, sizeof(*t->rack));
         if (t->rack) {
             t->rack->reordering = (uint16_t)s->cfg.tcp_reordering;
             t->rack->segs = t->rack->inline_segs;
@@ -42,8 +41,8 @@ void sk_rack_free(sk_stack *s, sk_tcb *t)
     if (!t->rack)
         return;
     if (t->rack->segs != t->rack->inline_segs)
-        free(t->rack->segs);
-    sk_recycle_give(&s->rack_bin, t->rack);
+        sk_free(s, t->rack->segs);
+    sk_recycle_give(s, &s->rack_bin, t->rack);
     t->rack = NULL;
 }
 
@@ -72,6 +71,59 @@ static bool mark_lost(sk_rack *r, sk_txseg *g)
     return true;
 }
 
+/* Doubles the ring, keeping the records in order from index 0. */
+static bool grow(sk_stack *s, sk_rack *r)
+{
+    uint32_t ncap = r->cap * 2;
+    sk_txseg *ns = sk_malloc(s, sizeof(*ns) * ncap);
+    if (!ns)
+        return false;
+    for (uint32_t i = 0; i < r->n; i++)
+        ns[i] = *seg_at(r, i);
+    if (r->segs != r->inline_segs)
+        sk_free(s, r->segs);
+    r->segs = ns;
+    r->cap = ncap;
+    r->head = 0;
+    return true;
+}
+
+/* Linux's tcp_fragment() on the retransmit queue: a retransmission cut
+ * short of its record (SACK blocks now take option space, so the current
+ * MSS is smaller than when it was first sent) splits the record at `at`
+ * into two with the same send time and marks, so that what was not
+ * resent stays lost and is resent next, rather than counting as resent. */
+void sk_rack_split(sk_stack *s, sk_tcb *t, uint32_t at)
+{
+    sk_rack *r = t->rack;
+    if (!r)
+        return;
+    for (uint32_t i = 0; i < r->n; i++) {
+        sk_txseg *g = seg_at(r, i);
+        if (!seq_lt(g->seq, at))
+            return;
+        if (!seq_lt(at, g->end))
+            continue;
+        if (r->n == r->cap && !grow(s, r))
+            return;
+        for (uint32_t k = r->n; k > i + 1; k--)
+            *seg_at(r, k) = *seg_at(r, k - 1);
+        r->n++;
+        g = seg_at(r, i);
+        sk_txseg *h = seg_at(r, i + 1);
+        *h = *g;
+        g->end = at;
+        h->seq = at;
+        if (h->flags & SK_TX_SACKED)
+            r->sacked_out++;
+        if (h->flags & SK_TX_LOST)
+            r->lost_out++;
+        if (h->flags & SK_TX_RETRANS)
+            r->retrans_out++;
+        return;
+    }
+}
+
 void sk_rack_on_send(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end, bool retrans)
 {
     if (!(t->flags & SK_F_SACK_OK) || !seq_lt(seq, end))
@@ -90,6 +142,10 @@ void sk_rack_on_send(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end, bool re
             if (!seq_gt(g->end, seq) || (g->flags & SK_TX_SACKED))
                 continue;
             g->xmit_us = now;
+            /* Each retransmission may come back D-SACKed (tcp_retransmit_skb). */
+            if (r->undo_retrans < 0)
+                r->undo_retrans = 0;
+            r->undo_retrans++;
             if (!(g->flags & SK_TX_RETRANS))
                 r->retrans_out++;
             g->flags |= SK_TX_RETRANS | SK_TX_EVER_RETRANS;
@@ -98,19 +154,8 @@ void sk_rack_on_send(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end, bool re
     }
     if (r->n && seq_lt(seq, seg_at(r, r->n - 1)->end))
         return;
-    if (r->n == r->cap) {
-        uint32_t ncap = r->cap * 2;
-        sk_txseg *ns = malloc(sizeof(*ns) * ncap);
-        if (!ns)
-            return;
-        for (uint32_t i = 0; i < r->n; i++)
-            ns[i] = *seg_at(r, i);
-        if (r->segs != r->inline_segs)
-            free(r->segs);
-        r->segs = ns;
-        r->cap = ncap;
-        r->head = 0;
-    }
+    if (r->n == r->cap && !grow(s, r))
+        return;
     sk_txseg *g = seg_at(r, r->n++);
     g->seq = seq;
     g->end = end;
@@ -192,9 +237,27 @@ uint32_t sk_rack_sack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     if (!r || !r->n)
         return 0;
     uint32_t prior_fack = highest_sack(t), reord = t->snd_nxt, newly = 0;
+    bool dsack = sk_sack_is_dsack(seg);
     for (unsigned k = 0; k < seg->opts.sack_count; k++) {
         uint32_t start = seg->opts.sack[k].start, end = seg->opts.sack[k].end;
-        if (!seq_lt(start, end) || seq_leq(end, seg->ack))
+        if (!seq_lt(start, end))
+            continue;
+        if (k == 0 && dsack) {
+            /* Not new SACKed data: a resent segment the peer already had
+             * (tcp_sacktag_one with dup_sack) is one retransmission of
+             * the episode fewer that could have been needed. */
+            if (!r->dsack_ok)
+                continue;
+            for (uint32_t i = 0; i < r->n; i++) {
+                sk_txseg *g = seg_at(r, i);
+                if (seq_lt(g->seq, start) || seq_gt(g->end, end) || !(g->flags & SK_TX_EVER_RETRANS))
+                    continue;
+                if (r->undo_set && r->undo_retrans > 0 && seq_gt(g->end, r->undo_marker))
+                    r->undo_retrans--;
+            }
+            continue;
+        }
+        if (seq_leq(end, seg->ack))
             continue;
         for (uint32_t i = 0; i < r->n; i++) {
             sk_txseg *g = seg_at(r, i);
@@ -214,12 +277,17 @@ uint32_t sk_rack_sack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     return newly;
 }
 
-uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una)
+uint32_t sk_rack_fack(const sk_tcb *t) { return t->rack ? highest_sack(t) : t->snd_una; }
+
+/* prior_fack is the highest SACKed sequence (or SND.UNA) as it was before
+ * this ACK moved SND.UNA: Linux's tcp_ack takes it first, so a cumulative
+ * ACK of in-order data is not mistaken for data delivered below it. */
+uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una, uint32_t prior_fack)
 {
     sk_rack *r = t->rack;
     if (!r)
         return 0;
-    uint32_t prior_fack = highest_sack(t), reord = una, delivered = 0;
+    uint32_t reord = una, delivered = 0;
     sk_txseg last = {0};
     bool have_last = false;
     r->retrans_acked = false;
@@ -250,12 +318,12 @@ uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una)
         seg_at(r, 0)->seq = una; /* the peer took part of it (tcp_trim_head) */
     if (seq_lt(reord, prior_fack))
         check_reordering(s, t, reord);
-    if (!r->n && r->reordering == s->cfg.tcp_reordering && !r->reord_seen) {
+    if (!r->n && r->reordering == s->cfg.tcp_reordering && !r->reord_seen && !r->undo_set && !r->dsack_dups) {
         /* Nothing in flight and nothing learned: an idle connection keeps
          * no scoreboard. */
         sk_rack_free(s, t);
     } else if (!r->n && r->segs != r->inline_segs) {
-        free(r->segs);
+        sk_free(s, r->segs);
         r->segs = r->inline_segs;
         r->cap = sizeof(r->inline_segs) / sizeof(r->inline_segs[0]);
         r->head = 0;
@@ -365,11 +433,22 @@ void sk_rack_enter_recovery(sk_stack *s, sk_tcb *t)
 {
     uint32_t cwnd = t->cwnd;
     bool in_cwr = (t->ecn & SK_ECN_CWR_STATE) != 0;
+    sk_rack *r = t->rack;
+    /* tcp_init_undo: the episode starts at SND.UNA with what is already
+     * resent in flight (a TLP included); -1 rather than 0, which would
+     * mean "nothing left to D-SACK". */
+    r->undo_set = true;
+    r->undo_marker = t->snd_una;
+    r->undo_retrans = r->retrans_out + ((t->tlp_high_seq && (t->flags & SK_F_TLP_RETRANS)) ? 1 : 0);
+    if (!r->undo_retrans)
+        r->undo_retrans = -1;
+    /* tcp_current_ssthresh, kept to undo to; none when CWR already cut. */
+    uint32_t cur = (cwnd >> 1) + (cwnd >> 2);
+    r->prior_ssthresh = in_cwr ? 0 : (t->ssthresh > cur ? t->ssthresh : cur);
     sk_cc_enter_recovery(s, t);
     t->cwnd = cwnd;
     if (in_cwr)
         return; /* the CWR reduction goes on, PRR counts included (tcp_enter_recovery) */
-    sk_rack *r = t->rack;
     r->prior_cwnd = cwnd;
     r->prr_delivered = 0;
     r->prr_out = 0;
@@ -395,6 +474,10 @@ void sk_enter_cwr(sk_stack *s, sk_tcb *t)
         r->prior_cwnd = cwnd;
         r->prr_delivered = 0;
         r->prr_out = 0;
+        /* tcp_enter_cwr forgets any earlier episode's undo (undo_marker = 0,
+         * prior_ssthresh = 0): an ECN reduction is never undone. */
+        r->undo_set = false;
+        r->prior_ssthresh = 0;
     } else if (t->cwnd > t->ssthresh) {
         /* No per-segment scoreboard (no SACK) to run PRR on: reduce at
          * once, as RFC 3168 §6.1.2 describes. */
@@ -467,9 +550,44 @@ void sk_rack_mark_all_lost(sk_tcb *t)
     sk_rack *r = t->rack;
     if (!r)
         return;
+    /* Undoing a timeout takes Linux's Loss-state undo (F-RTO, timestamps),
+     * which synack does not do: no D-SACK undo across an RTO. */
+    r->undo_set = false;
     for (uint32_t i = 0; i < r->n; i++) {
         sk_txseg *g = seg_at(r, i);
         if (!(g->flags & SK_TX_SACKED))
             mark_lost(r, g);
     }
+}
+
+/* Linux's tcp_try_undo_dsack then tcp_try_keep_open: every retransmission
+ * of the episode was D-SACKed, so none was needed (RFC 2883 §4.2): the
+ * window goes back to what it was (tcp_undo_cwnd_reduction, with Reno's
+ * and CUBIC's undo_cwnd, the larger of now and before) and recovery ends.
+ * Done in Recovery and in Open/Disorder, not in CWR or Loss; counted as
+ * TCPDSACKUndo, or TCPFullUndo when it happens as the ACK of the recovery
+ * point ends the episode (tcp_try_undo_recovery). */
+bool sk_rack_try_undo(sk_stack *s, sk_tcb *t, sk_counter_id counter)
+{
+    sk_rack *r = t->rack;
+    if (!r || !r->undo_set || r->undo_retrans != 0 || (t->flags & SK_F_LOSS_RECOVERY))
+        return false;
+    if (!(t->flags & SK_F_IN_RECOVERY) && (t->ecn & SK_ECN_CWR_STATE))
+        return false;
+    if (r->prior_ssthresh) {
+        if (r->prior_cwnd > t->cwnd)
+            t->cwnd = r->prior_cwnd;
+        if (r->prior_ssthresh > t->ssthresh) {
+            t->ssthresh = r->prior_ssthresh;
+            t->ecn &= (uint8_t)~SK_ECN_QUEUE_CWR; /* tcp_ecn_withdraw_cwr */
+        }
+    }
+    r->undo_set = false;
+    r->advanced = true; /* RACK looks at the losses again */
+    sk_count(s, counter);
+    if (t->flags & SK_F_IN_RECOVERY) {
+        t->flags &= ~SK_F_IN_RECOVERY;
+        t->recover = t->snd_nxt;
+    }
+    return true;
 }

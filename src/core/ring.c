@@ -3,7 +3,6 @@
  * Storage is allocated on first use and released when the queue drains,
  * so an idle connection holds no buffer memory at all.
  */
-#include <stdlib.h>
 
 #include "internal.h"
 
@@ -15,19 +14,19 @@ static uint32_t round_pow2(uint32_t v)
     return p;
 }
 
-bool sk_ring_reserve(sk_ring *r, uint32_t need)
+bool sk_ring_reserve(const sk_stack *s, sk_ring *r, uint32_t need)
 {
     if (need <= r->cap)
         return true;
     uint32_t ncap = round_pow2(need);
     if (ncap < need)
         return false;
-    uint8_t *nd = malloc(ncap);
+    uint8_t *nd = sk_malloc(s, ncap);
     if (!nd)
         return false;
     if (r->len)
         sk_ring_peek(r, 0, nd, r->len);
-    free(r->data);
+    sk_free(s, r->data);
     r->data = nd;
     r->cap = ncap;
     r->head = 0;
@@ -67,19 +66,19 @@ void sk_ring_consume(sk_ring *r, uint32_t len)
     r->head = r->len ? (r->head + len) & (r->cap - 1) : 0;
 }
 
-void sk_ring_free(sk_ring *r)
+void sk_ring_free(const sk_stack *s, sk_ring *r)
 {
-    free(r->data);
+    sk_free(s, r->data);
     r->data = NULL;
     r->cap = r->head = r->len = 0;
 }
 
-void sk_ring_drained(sk_ring *r)
+void sk_ring_drained(const sk_stack *s, sk_ring *r)
 {
     if (r->len)
         return;
     if (r->cap <= 65536u)
-        sk_ring_free(r);
+        sk_ring_free(s, r);
     else
         r->head = 0;
 }

@@ -4,7 +4,6 @@
  * (connect() after completion, send() on a reset socket, close() with
  * unread data) the comment names the kernel function being matched.
  */
-#include <stdlib.h>
 
 #include "internal.h"
 
@@ -21,7 +20,7 @@ int sk_socket(sk_stack *s)
     t->laddr = 0;
     int fd = sk_fd_install(s, t);
     if (fd < 0)
-        free(t);
+        sk_free(s, t);
     return fd;
 }
 
@@ -132,13 +131,13 @@ int sk_listen(sk_stack *s, int fd, int backlog)
      * previous listener on the port. */
     if (b->refs > 1 && (!(t->flags & SK_F_REUSEADDR) || b->noreuse))
         return -EADDRINUSE;
-    sk_listen_queue *q = calloc(1, sizeof(*q));
+    sk_listen_queue *q = sk_calloc(s, 1, sizeof(*q));
     if (!q)
         return -ENOBUFS;
     q->syn_mask = 15;
-    q->syn_buckets = calloc(q->syn_mask + 1, sizeof(*q->syn_buckets));
+    q->syn_buckets = sk_calloc(s, q->syn_mask + 1, sizeof(*q->syn_buckets));
     if (!q->syn_buckets) {
-        free(q);
+        sk_free(s, q);
         return -ENOBUFS;
     }
     q->backlog = bl;
@@ -275,7 +274,9 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
     if (t->user_mss && t->user_mss < advmss)
         advmss = t->user_mss;
     t->advmss = advmss;
-    t->window_clamp = 0;
+    /* tcp_connect_init(): TCP_WINDOW_CLAMP, else a locked buffer's full
+     * space, bounds the initial window and the scale. */
+    t->window_clamp = sk_rcv_initial_clamp(s, t, t->window_clamp);
     sk_init_rcv_window(s, t->rcvbuf, advmss, s->cfg.tcp_window_scaling != 0, &t->rcv_wnd, &t->rcv_wscale,
                        &t->window_clamp);
     t->rcv_ssthresh = t->rcv_wnd;
@@ -321,7 +322,7 @@ static uint32_t fastopen_connect_send(sk_stack *s, sk_tcb *t, const void *buf, s
         space = mss > SK_TCP_OPT_MAX ? mss - SK_TCP_OPT_MAX : 0;
         if (space > len)
             space = (uint32_t)len;
-        if (space && sk_ring_reserve(&t->sndq, space))
+        if (space && sk_ring_reserve(s, &t->sndq, t->sndq.len + space))
             space = sk_ring_write(&t->sndq, buf, space);
         else
             space = 0;
@@ -509,7 +510,7 @@ static void chrono_idle_check(const sk_stack *s, sk_tcb *t)
 void sk_rwnd_chrono(sk_stack *s, sk_tcb *t, bool limited)
 {
     if (limited && !(t->sndstate & SK_SND_LIMITED)) {
-        sk_tcb_ext *x = sk_tcb_ext_get(t);
+        sk_tcb_ext *x = sk_tcb_ext_get(s, t);
         if (x)
             chrono_run(s, t, &x->rwnd_limited_mark, SK_SND_RWND, true);
     } else if (!limited && t->ext) {
@@ -649,7 +650,7 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
     /* MSG_EOR needs room to note the record end before any byte is
      * queued, so that a write that succeeds always ends its record. */
     bool eor = (flags & SK_MSG_EOR) != 0;
-    if (eor && !sk_eor_reserve(t))
+    if (eor && !sk_eor_reserve(s, t))
         return -ENOBUFS;
     uint32_t saved = t->flags;
     if (more)
@@ -685,7 +686,7 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
         }
         size_t want = len - done;
         uint32_t n = want < goal - tail_len ? (uint32_t)want : goal - tail_len;
-        if (!sk_ring_reserve(&t->sndq, t->sndq.len + n)) {
+        if (!sk_ring_reserve(s, &t->sndq, t->sndq.len + n)) {
             if (!done)
                 done = (size_t)-1;
             break;
@@ -726,6 +727,33 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
     return (ssize_t)done;
 }
 
+/* Linux's tcp_set_window_clamp(): 0 clears it only before a connection
+ * exists; anything else is at least SOCK_MIN_RCVBUF / 2.  Shrinking it
+ * lowers the window ceiling; raising it lets the ceiling follow. */
+static int set_window_clamp(sk_tcb *t, int v)
+{
+    if (!v) {
+        if (t->state != SK_TCP_CLOSE)
+            return -EINVAL;
+        t->window_clamp = 0;
+        return 0;
+    }
+    uint32_t clamp = v < (int)(SOCK_MIN_RCVBUF / 2) ? SOCK_MIN_RCVBUF / 2 : (uint32_t)v;
+    uint32_t old = t->window_clamp;
+    if (clamp == old)
+        return 0;
+    t->window_clamp = clamp;
+    if (clamp < old || !old) {
+        if (t->rcv_ssthresh > clamp)
+            t->rcv_ssthresh = clamp;
+    } else {
+        uint32_t ss = t->rcv_wnd < clamp ? t->rcv_wnd : clamp;
+        if (ss > t->rcv_ssthresh)
+            t->rcv_ssthresh = ss;
+    }
+    return 0;
+}
+
 /* After a read frees buffer space, Linux's tcp_cleanup_rbuf() announces
  * the window at once if it would at least double. */
 static void window_update_after_read(sk_stack *s, sk_tcb *t)
@@ -755,8 +783,11 @@ ssize_t sk_recv(sk_stack *s, int fd, void *buf, size_t len, int flags)
         uint32_t n = len < t->rcvq.len ? (uint32_t)len : t->rcvq.len;
         sk_ring_peek(&t->rcvq, 0, buf, n);
         if (!(flags & SK_MSG_PEEK)) {
+            uint32_t before = t->rcvq.len;
             sk_ring_consume(&t->rcvq, n);
-            sk_ring_drained(&t->rcvq);
+            sk_ring_drained(s, &t->rcvq);
+            sk_rcvq_uncharge(t, n, before);
+            sk_rcv_space_adjust(s, t); /* tcp_recvmsg_locked, before tcp_cleanup_rbuf */
             window_update_after_read(s, t);
             sk_tcb_timer_update(s, t);
         }
@@ -838,7 +869,7 @@ int sk_shutdown(sk_stack *s, int fd, int how)
     case SK_TCP_SYN_SENT:
         /* Linux's tcp_disconnect() of a connecting socket: no RST. */
         t->flags &= ~SK_F_CONNECTING;
-        sk_tcb_done(s, t, "shutdown()");
+        sk_tcb_close(s, t, "shutdown()");
         t->flags &= ~(SK_F_SHUT_RD | SK_F_SHUT_WR | SK_F_FIN_RCVD);
         return 0;
     default:
@@ -888,37 +919,44 @@ int sk_close(sk_stack *s, int fd)
         sk_tcb_free(s, t);
         return 0;
     }
-    bool unread = t->rcvq.len != 0 || t->ooo != NULL;
+    /* Linux's __tcp_close() looks at the receive queue only: data held
+     * out of order was never readable, so it forces no reset. */
+    bool unread = t->rcvq.len != 0;
     t->flags |= SK_F_ORPHAN;
     s->orphans++;
 
-    if (t->state == SK_TCP_SYN_SENT) {
-        /* tcp_close_state(SYN_SENT) is CLOSED: the attempt just stops. */
-        sk_tcb_done(s, t, "close()");
-        return 0;
-    }
     if (unread) {
         /* RFC 2525 §2.17, as Linux: data the application never read is
          * lost, so the peer must not believe it was delivered. */
         sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_CLOSE);
         sk_send_active_rst(s, t);
-        sk_tcb_done(s, t, "close() with unread data");
+        sk_tcb_close(s, t, "close() with unread data");
         return 0;
     }
     if ((t->flags & SK_F_LINGER) && sk_linger_s(t) == 0) {
-        /* SO_LINGER {1, 0}: abort.  Linux's tcp_disconnect() resets any
-         * synchronized connection and counts it as TCPAbortOnData. */
-        if (t->state != SK_TCP_CLOSE) {
-            sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
+        /* SO_LINGER {1, 0}: abort, counted as TCPAbortOnData in every
+         * state.  Linux's tcp_disconnect() resets only a connection the
+         * peer knows of (tcp_need_reset), or one closing with data unsent. */
+        bool unsent = t->sndq.len && seq_lt(t->snd_nxt, t->snd_una + t->sndq.len);
+        bool need_reset = t->state == SK_TCP_ESTABLISHED || t->state == SK_TCP_CLOSE_WAIT ||
+                          t->state == SK_TCP_FIN_WAIT1 || t->state == SK_TCP_FIN_WAIT2 ||
+                          t->state == SK_TCP_SYN_RECV ||
+                          (unsent && (t->state == SK_TCP_CLOSING || t->state == SK_TCP_LAST_ACK));
+        sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
+        if (need_reset)
             sk_send_active_rst(s, t);
-        }
-        sk_tcb_done(s, t, "close() with SO_LINGER 0");
+        sk_tcb_close(s, t, "close() with SO_LINGER 0");
+        return 0;
+    }
+    if (t->state == SK_TCP_SYN_SENT) {
+        /* tcp_close_state(SYN_SENT) is CLOSED: the attempt just stops. */
+        sk_tcb_close(s, t, "close()");
         return 0;
     }
     if (s->orphans > (uint32_t)s->cfg.tcp_max_orphans) {
         sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_MEMORY);
         sk_send_active_rst(s, t);
-        sk_tcb_done(s, t, "too many orphans");
+        sk_tcb_close(s, t, "too many orphans");
         return 0;
     }
     if (!(t->flags & SK_F_SHUT_WR) && close_state(s, t, "close()"))
@@ -930,7 +968,7 @@ int sk_close(sk_stack *s, int fd)
         if (t->fin_timeout_s == -2) {
             sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_LINGER);
             sk_send_active_rst(s, t);
-            sk_tcb_done(s, t, "close() with TCP_LINGER2 < 0");
+            sk_tcb_close(s, t, "close() with TCP_LINGER2 < 0");
             return 0;
         }
         int tmo = t->fin_timeout_s >= 0 ? t->fin_timeout_s : s->cfg.tcp_fin_timeout;
@@ -978,7 +1016,7 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
                 return -EINVAL;
             struct sk_linger lg;
             memcpy(&lg, val, sizeof(lg));
-            sk_tcb_ext *x = sk_tcb_ext_get(t);
+            sk_tcb_ext *x = sk_tcb_ext_get(s, t);
             if (!x)
                 return -ENOMEM;
             if (lg.l_onoff)
@@ -1019,6 +1057,7 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
             t->rcvbuf = v < 0 ? SOCK_MIN_RCVBUF : (uint32_t)v * 2u;
             if (t->rcvbuf < SOCK_MIN_RCVBUF)
                 t->rcvbuf = SOCK_MIN_RCVBUF;
+            t->sndstate |= SK_RCVBUF_LOCK; /* no autotuning from now on */
             return 0;
         case SK_SO_RCVLOWAT:
         case SK_SO_ZEROCOPY:
@@ -1111,13 +1150,20 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
     case SK_TCP_NOTSENT_LOWAT:
         if (!v && !t->ext)
             return 0; /* the default already: no ext needed */
-        if (!sk_tcb_ext_get(t))
+        if (!sk_tcb_ext_get(s, t))
             return -ENOMEM;
         t->ext->notsent_lowat = (uint32_t)v;
         sk_notify(s, t);
         return 0;
     case SK_TCP_DEFER_ACCEPT:
+        return 0;
     case SK_TCP_WINDOW_CLAMP:
+        return set_window_clamp(t, v);
+    case SK_TCP_INQ:
+        /* Linux's do_tcp_setsockopt: only 0 and 1. */
+        if (v < 0 || v > 1)
+            return -EINVAL;
+        t->sndstate = (uint8_t)(v ? t->sndstate | SK_RECV_INQ : t->sndstate & ~SK_RECV_INQ);
         return 0;
     default:
         return -ENOPROTOOPT;
@@ -1164,6 +1210,11 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
         case SK_SO_RCVLOWAT:
             v = 1;
             break;
+        case SK_SO_MEMINFO: {
+            uint32_t mi[SK_MEMINFO_VARS];
+            sk_meminfo(t, mi);
+            return write_val(val, len, mi, sizeof(mi));
+        }
         default:
             return -ENOPROTOOPT;
         }
@@ -1192,6 +1243,12 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
         break;
     case SK_TCP_CORK:
         v = (t->flags & SK_F_CORK) ? 1 : 0;
+        break;
+    case SK_TCP_WINDOW_CLAMP:
+        v = (int)t->window_clamp;
+        break;
+    case SK_TCP_INQ:
+        v = (t->sndstate & SK_RECV_INQ) ? 1 : 0;
         break;
     case SK_TCP_MAXSEG:
         /* Linux's do_tcp_getsockopt(): the current MSS, or the user's
@@ -1278,6 +1335,27 @@ int sk_inq(sk_stack *s, int fd)
     if (!t)
         return -EBADF;
     return t->state == SK_TCP_LISTEN ? -EINVAL : (int)t->rcvq.len;
+}
+
+int sk_inq_hint(sk_stack *s, int fd)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    if (t->state == SK_TCP_LISTEN)
+        return -EINVAL;
+    return (int)t->rcvq.len + ((t->flags & SK_F_FIN_RCVD) ? 1 : 0);
+}
+
+/* Linux's sk_get_meminfo(). */
+void sk_meminfo(const sk_tcb *t, uint32_t out[SK_MEMINFO_VARS])
+{
+    memset(out, 0, SK_MEMINFO_VARS * sizeof(uint32_t));
+    out[SK_MEMINFO_RMEM_ALLOC] = sk_rmem_alloc(t);
+    out[SK_MEMINFO_RCVBUF] = t->rcvbuf;
+    out[SK_MEMINFO_SNDBUF] = t->sndbuf;
+    uint64_t w = t->state == SK_TCP_LISTEN ? 0 : wmem_queued(t);
+    out[SK_MEMINFO_WMEM_QUEUED] = w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
 }
 
 int sk_outq(sk_stack *s, int fd)

@@ -70,7 +70,8 @@ void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
     ti->tcpi_advmss = t->advmss;
     ti->tcpi_reordering = r ? r->reordering : (uint32_t)s->cfg.tcp_reordering;
     ti->tcpi_reord_seen = r ? r->reord_seen : 0;
-    ti->tcpi_rcv_space = t->rcv_wnd;
+    ti->tcpi_dsack_dups = r ? r->dsack_dups : 0;
+    ti->tcpi_rcv_space = sk_rcvq_space(t);
     ti->tcpi_total_retrans = t->total_retrans;
     ti->tcpi_bytes_acked = t->bytes_acked;
     ti->tcpi_bytes_received = t->bytes_received;
@@ -131,6 +132,7 @@ static void visit_tcb(sk_stack *s, sk_tcb *t, sk_sock_visit_fn visit, void *ctx,
     const char *cong = sk_cc_name(t); /* shorter than TCP_CA_NAME_MAX */
     memcpy(si.cong, cong, strlen(cong) + 1);
     sk_fill_tcp_info(s, t, &si.info);
+    sk_meminfo(t, si.meminfo);
     visit(ctx, &si);
     (*n)++;
 }

@@ -54,13 +54,24 @@ const char *sk_state_ss_name(int state)
 
 /* ------------------------------------------------------------------ */
 
+/* The default allocator: the C library's. */
+static void *libc_malloc(size_t n, void *user) { return malloc(n); }
+static void *libc_calloc(size_t n, size_t size, void *user) { return calloc(n, size); }
+static void *libc_realloc(void *p, size_t n, void *user) { return realloc(p, n); }
+static void libc_free(void *p, void *user) { free(p); }
+static const sk_mem libc_mem = {NULL, libc_malloc, libc_calloc, libc_realloc, libc_free};
+
 sk_stack *sk_stack_new(const sk_stack_params *p)
 {
     if (!p || !p->transmit)
         return NULL;
-    sk_stack *s = calloc(1, sizeof(*s));
+    const sk_mem *mem = p->mem ? p->mem : &libc_mem;
+    if (!mem->malloc || !mem->calloc || !mem->realloc || !mem->free)
+        return NULL;
+    sk_stack *s = mem->calloc(1, sizeof(*s), mem->user);
     if (!s)
         return NULL;
+    s->mem = *mem;
     s->addr = p->addr;
     s->mtu = p->mtu ? p->mtu : 1500;
     if (s->mtu < 68)
@@ -81,12 +92,12 @@ sk_stack *sk_stack_new(const sk_stack_params *p)
     sk_wheel_init(&s->tcb_wheel, s->now / SK_NSEC_PER_MSEC);
     sk_wheel_init(&s->req_wheel, s->now / SK_NSEC_PER_MSEC);
     s->conn_mask = 255;
-    s->conn_buckets = calloc(s->conn_mask + 1, sizeof(*s->conn_buckets));
+    s->conn_buckets = sk_calloc(s, s->conn_mask + 1, sizeof(*s->conn_buckets));
     s->fds_cap = 16;
-    s->fds = calloc(s->fds_cap, sizeof(*s->fds));
+    s->fds = sk_calloc(s, s->fds_cap, sizeof(*s->fds));
     s->bind_mask = 63;
-    s->bind_buckets = calloc(s->bind_mask + 1, sizeof(*s->bind_buckets));
-    if (!s->conn_buckets || !s->fds || !s->bind_buckets || sk_tw_init(&s->tw) != 0) {
+    s->bind_buckets = sk_calloc(s, s->bind_mask + 1, sizeof(*s->bind_buckets));
+    if (!s->conn_buckets || !s->fds || !s->bind_buckets || sk_tw_init(s, &s->tw) != 0) {
         sk_stack_free(s);
         return NULL;
     }
@@ -138,18 +149,18 @@ void sk_stack_free(sk_stack *s)
         while (s->bind_buckets[i]) {
             sk_bind_bucket *b = s->bind_buckets[i];
             s->bind_buckets[i] = b->next;
-            free(b);
+            sk_free(s, b);
         }
     }
-    free(s->bind_buckets);
-    sk_tw_destroy(&s->tw);
-    free(s->seg_scratch);
+    sk_free(s, s->bind_buckets);
+    sk_tw_destroy(s, &s->tw);
+    sk_free(s, s->seg_scratch);
     sk_fastopen_free(s);
-    sk_recycle_empty(&s->rack_bin);
-    sk_recycle_empty(&s->cubic_bin);
-    free(s->conn_buckets);
-    free(s->fds);
-    free(s);
+    sk_recycle_empty(s, &s->rack_bin);
+    sk_recycle_empty(s, &s->cubic_bin);
+    sk_free(s, s->conn_buckets);
+    sk_free(s, s->fds);
+    sk_free(s, s);
 }
 
 void sk_stack_set_tx_blocked(sk_stack *s, bool blocked) { s->tx_blocked = blocked; }
@@ -238,7 +249,7 @@ sk_tcb *sk_conn_lookup(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lpo
 static void conn_grow(sk_stack *s)
 {
     uint32_t nmask = s->conn_mask * 2 + 1;
-    sk_tcb **nb = calloc((size_t)nmask + 1, sizeof(*nb));
+    sk_tcb **nb = sk_calloc(s, (size_t)nmask + 1, sizeof(*nb));
     if (!nb)
         return; /* keep the longer chains; correctness is unaffected */
     for (uint32_t b = 0; b <= s->conn_mask; b++) {
@@ -251,7 +262,7 @@ static void conn_grow(sk_stack *s)
             t = next;
         }
     }
-    free(s->conn_buckets);
+    sk_free(s, s->conn_buckets);
     s->conn_buckets = nb;
     s->conn_mask = nmask;
 }
@@ -321,7 +332,7 @@ static inline uint32_t port_hash(uint16_t port) { return (uint32_t)port * 0x9e37
 static void bind_grow(sk_stack *s)
 {
     uint32_t nmask = s->bind_mask * 2 + 1;
-    sk_bind_bucket **nb = calloc((size_t)nmask + 1, sizeof(*nb));
+    sk_bind_bucket **nb = sk_calloc(s, (size_t)nmask + 1, sizeof(*nb));
     if (!nb)
         return; /* longer chains, same answers */
     for (uint32_t i = 0; i <= s->bind_mask; i++) {
@@ -333,7 +344,7 @@ static void bind_grow(sk_stack *s)
             nb[h] = b;
         }
     }
-    free(s->bind_buckets);
+    sk_free(s, s->bind_buckets);
     s->bind_buckets = nb;
     s->bind_mask = nmask;
 }
@@ -346,7 +357,7 @@ sk_bind_bucket *sk_bind_bucket_get(sk_stack *s, uint16_t port, bool create)
             return b;
     if (!create)
         return NULL;
-    sk_bind_bucket *b = calloc(1, sizeof(*b));
+    sk_bind_bucket *b = sk_calloc(s, 1, sizeof(*b));
     if (!b)
         return NULL;
     b->port = port;
@@ -371,7 +382,7 @@ void sk_bind_bucket_release(sk_stack *s, sk_bind_bucket *b)
         *pp = b->next;
         s->bind_count--;
     }
-    free(b);
+    sk_free(s, b);
 }
 
 void sk_port_ref(sk_stack *s, sk_tcb *t)
@@ -409,7 +420,7 @@ void sk_port_unref(sk_stack *s, sk_tcb *t)
 
 sk_tcb *sk_tcb_alloc(sk_stack *s)
 {
-    sk_tcb *t = calloc(1, sizeof(*t));
+    sk_tcb *t = sk_calloc(s, 1, sizeof(*t));
     if (!t)
         return NULL;
     t->fd = -1;
@@ -442,7 +453,7 @@ int sk_fd_install(sk_stack *s, sk_tcb *t)
         if (s->fds_cap >= (1u << 24))
             return -EMFILE;
         uint32_t ncap = s->fds_cap * 2;
-        sk_tcb **nf = realloc(s->fds, (size_t)ncap * sizeof(*nf));
+        sk_tcb **nf = sk_realloc(s, s->fds, (size_t)ncap * sizeof(*nf));
         if (!nf)
             return -ENOMEM;
         memset(nf + s->fds_cap, 0, (size_t)(ncap - s->fds_cap) * sizeof(*nf));
@@ -491,32 +502,37 @@ void sk_tcb_free(sk_stack *s, sk_tcb *t)
             s->orphans--;
         t->flags &= ~SK_F_ORPHAN;
     }
-    sk_ring_free(&t->sndq);
-    sk_ring_free(&t->rcvq);
-    sk_sack_clear(t);
+    sk_ring_free(s, &t->sndq);
+    sk_ring_free(s, &t->rcvq);
+    sk_sack_clear(s, t);
     sk_rack_free(s, t);
     sk_cc_free(s, t);
-    sk_tcb_ext_free(t);
+    sk_tcb_ext_free(s, t);
     while (t->ooo) {
         sk_ooo_seg *n = t->ooo->next;
-        free(t->ooo);
+        sk_free(s, t->ooo);
         t->ooo = n;
     }
     /* `listen` shares space with the accept-queue links: only a
      * listener's is a queue (sk_listen_destroy normally freed it). */
     if (t->state == SK_TCP_LISTEN)
-        free(t->listen);
-    free(t);
+        sk_free(s, t->listen);
+    sk_free(s, t);
 }
 
 void sk_tcb_done(sk_stack *s, sk_tcb *t, const char *cause)
 {
-    /* Linux's tcp_done(): a failed handshake is an AttemptFail; a
-     * synchronized connection torn down from ESTABLISHED or CLOSE_WAIT
-     * is an EstabReset (tcp_set_state). */
+    /* Linux's tcp_done(): a failed handshake is an AttemptFail. */
     if (t->state == SK_TCP_SYN_SENT || t->state == SK_TCP_SYN_RECV)
         sk_count(s, SK_C_TCP_ATTEMPT_FAILS);
-    else if (t->state == SK_TCP_ESTABLISHED || t->state == SK_TCP_CLOSE_WAIT)
+    sk_tcb_close(s, t, cause);
+}
+
+void sk_tcb_close(sk_stack *s, sk_tcb *t, const char *cause)
+{
+    /* Linux's tcp_set_state(TCP_CLOSE): a synchronized connection torn
+     * down from ESTABLISHED or CLOSE_WAIT is an EstabReset. */
+    if (t->state == SK_TCP_ESTABLISHED || t->state == SK_TCP_CLOSE_WAIT)
         sk_count(s, SK_C_TCP_ESTAB_RESETS);
     sk_fastopen_child_done(s, t);
     t->flags |= SK_F_SHUT_RD | SK_F_SHUT_WR;
@@ -646,21 +662,21 @@ const char *sk_errno_name(int err)
     return "EUNKNOWN";
 }
 
-void *sk_recycle_take(sk_recycle_bin *bin, size_t size)
+void *sk_recycle_take(const sk_stack *s, sk_recycle_bin *bin, size_t size)
 {
     sk_recycled *o = bin->head;
     if (!o)
-        return calloc(1, size);
+        return sk_calloc(s, 1, size);
     bin->head = o->next;
     bin->count--;
     memset(o, 0, size);
     return o;
 }
 
-void sk_recycle_give(sk_recycle_bin *bin, void *obj)
+void sk_recycle_give(const sk_stack *s, sk_recycle_bin *bin, void *obj)
 {
     if (bin->count >= SK_RECYCLE_MAX) {
-        free(obj);
+        sk_free(s, obj);
         return;
     }
     sk_recycled *o = obj;
@@ -669,12 +685,12 @@ void sk_recycle_give(sk_recycle_bin *bin, void *obj)
     bin->count++;
 }
 
-void sk_recycle_empty(sk_recycle_bin *bin)
+void sk_recycle_empty(const sk_stack *s, sk_recycle_bin *bin)
 {
     while (bin->head) {
         sk_recycled *o = bin->head;
         bin->head = o->next;
-        free(o);
+        sk_free(s, o);
     }
     bin->count = 0;
 }

@@ -212,7 +212,7 @@ static void write_err(sk_stack *s, sk_tcb *t, const char *cause)
 {
     t->so_error = ETIMEDOUT;
     sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_TIMEOUT);
-    sk_ring_free(&t->sndq);
+    sk_ring_free(s, &t->sndq);
     sk_tcb_done(s, t, cause);
 }
 
@@ -244,7 +244,6 @@ static bool on_probe_timer(sk_stack *s, sk_tcb *t)
         return false;
     }
     t->flags |= SK_F_PERSIST;
-    sk_count(s, SK_C_TCPEXT_TCP_WIN_PROBE);
     sk_write_wakeup(s, t);
     bool failed = s->xmit_failed;
     if (t->snd_una != t->snd_nxt) {
@@ -285,11 +284,13 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
                              : (unsigned)s->cfg.tcp_synack_retries;
         if (t->state == SK_TCP_SYN_SENT && t->tfo)
             sk_fastopen_syn_timeout(s, t, t->retransmits >= limit);
+        /* tcp_retransmit_timer counts the timeout before deciding to
+         * give up, so the last one counts too. */
+        sk_count(s, SK_C_TCPEXT_TCP_TIMEOUTS);
         if (t->retransmits >= limit) {
             write_err(s, t, "SYN retries exhausted");
             return false;
         }
-        sk_count(s, SK_C_TCPEXT_TCP_TIMEOUTS);
         sk_retransmit_head(s, t);
         t->retransmits++;
         t->backoff++;
@@ -304,6 +305,10 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
     /* Give up after tcp_retries2 (or TCP_USER_TIMEOUT, or
      * tcp_orphan_retries for orphans), measured as Linux measures it:
      * elapsed time since the first retransmission. */
+    /* Counted before the give-up test, as tcp_retransmit_timer does; not
+     * when the peer's window is zero (its own path there, uncounted). */
+    if (t->snd_wnd || (t->flags & SK_F_ORPHAN))
+        sk_count(s, SK_C_TCPEXT_TCP_TIMEOUTS);
     sk_time_ns limit;
     if (t->user_timeout_ms)
         limit = SK_MS(t->user_timeout_ms);
@@ -316,7 +321,6 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
         return false;
     }
 
-    sk_count(s, SK_C_TCPEXT_TCP_TIMEOUTS);
     sk_cc_on_rto(s, t);
     t->tlp_high_seq = 0;
     /* Everything in flight is presumed lost and resent, oldest first, as

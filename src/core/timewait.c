@@ -11,7 +11,6 @@
  *
  * Segment processing follows Linux's tcp_timewait_state_process().
  */
-#include <stdlib.h>
 
 #include "internal.h"
 
@@ -26,11 +25,11 @@ static inline uint32_t tw_hash(uint32_t raddr, uint16_t rport, uint16_t lport)
     return (uint32_t)(k >> 29);
 }
 
-int sk_tw_init(sk_tw_table *tw)
+int sk_tw_init(const sk_stack *s, sk_tw_table *tw)
 {
     memset(tw, 0, sizeof(*tw));
     tw->mask = 255;
-    tw->buckets = malloc(sizeof(uint32_t) * (tw->mask + 1));
+    tw->buckets = sk_malloc(s, sizeof(uint32_t) * (tw->mask + 1));
     if (!tw->buckets)
         return -ENOMEM;
     memset(tw->buckets, 0xff, sizeof(uint32_t) * (tw->mask + 1));
@@ -39,21 +38,21 @@ int sk_tw_init(sk_tw_table *tw)
     return 0;
 }
 
-void sk_tw_destroy(sk_tw_table *tw)
+void sk_tw_destroy(const sk_stack *s, sk_tw_table *tw)
 {
     for (uint32_t c = 0; c < tw->nchunks; c++)
-        free(tw->chunks[c]);
-    free(tw->chunks);
-    free(tw->buckets);
+        sk_free(s, tw->chunks[c]);
+    sk_free(s, tw->chunks);
+    sk_free(s, tw->buckets);
     memset(tw, 0, sizeof(*tw));
 }
 
 static uint32_t now_ms(const sk_stack *s) { return (uint32_t)((s->now - s->epoch) / SK_NSEC_PER_MSEC); }
 
-static bool tw_grow_buckets(sk_tw_table *tw)
+static bool tw_grow_buckets(const sk_stack *s, sk_tw_table *tw)
 {
     uint32_t nmask = tw->mask * 2 + 1;
-    uint32_t *nb = malloc(sizeof(uint32_t) * ((size_t)nmask + 1));
+    uint32_t *nb = sk_malloc(s, sizeof(uint32_t) * ((size_t)nmask + 1));
     if (!nb)
         return false;
     memset(nb, 0xff, sizeof(uint32_t) * ((size_t)nmask + 1));
@@ -68,24 +67,24 @@ static bool tw_grow_buckets(sk_tw_table *tw)
             i = next;
         }
     }
-    free(tw->buckets);
+    sk_free(s, tw->buckets);
     tw->buckets = nb;
     tw->mask = nmask;
     return true;
 }
 
-static uint32_t tw_alloc(sk_tw_table *tw)
+static uint32_t tw_alloc(const sk_stack *s, sk_tw_table *tw)
 {
     if (tw->free_head == SK_TW_NONE) {
         if (tw->nchunks == tw->chunks_cap) {
             uint32_t ncap = tw->chunks_cap ? tw->chunks_cap * 2 : 4;
-            sk_tw **nc = realloc(tw->chunks, sizeof(*nc) * ncap);
+            sk_tw **nc = sk_realloc(s, tw->chunks, sizeof(*nc) * ncap);
             if (!nc)
                 return SK_TW_NONE;
             tw->chunks = nc;
             tw->chunks_cap = ncap;
         }
-        sk_tw *chunk = malloc(sizeof(sk_tw) * SK_TW_CHUNK);
+        sk_tw *chunk = sk_malloc(s, sizeof(sk_tw) * SK_TW_CHUNK);
         if (!chunk)
             return SK_TW_NONE;
         uint32_t base = tw->nchunks << SK_TW_CHUNK_BITS;
@@ -98,7 +97,7 @@ static uint32_t tw_alloc(sk_tw_table *tw)
     }
     /* Two records per hash head on average keep the heads at ~2 bytes a
      * record while chains stay short. */
-    if (tw->count > 2 * (tw->mask + 1) && !tw_grow_buckets(tw) && tw->count > 8 * tw->mask)
+    if (tw->count > 2 * (tw->mask + 1) && !tw_grow_buckets(s, tw) && tw->count > 8 * tw->mask)
         return SK_TW_NONE;
     uint32_t i = tw->free_head;
     tw->free_head = sk_tw_at(tw, i)->hnext;
@@ -161,7 +160,7 @@ void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout)
          * closes, counted as TCPTimeWaitOverflow. */
         sk_count(s, SK_C_TCPEXT_TCP_TIME_WAIT_OVERFLOW);
     } else {
-        i = tw_alloc(&s->tw);
+        i = tw_alloc(s, &s->tw);
         if (i == SK_TW_NONE)
             sk_count(s, SK_C_TCPEXT_TCP_TIME_WAIT_OVERFLOW);
     }
@@ -188,6 +187,11 @@ void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout)
         s->tw.buckets[h] = i;
         q_append(&s->tw, i);
         tw_schedule(s, i, timeout);
+        /* Linux counts a timewait socket once, when it is first scheduled
+         * (__inet_twsk_schedule): TWKilled if its timeout is 4 s or less
+         * (a short FIN_WAIT_2 linger), else TW.  Not when it ends, and not
+         * again when a FIN or ACK restarts its 60 s. */
+        sk_count(s, timeout <= SK_SEC(4) ? SK_C_TCPEXT_TW_KILLED : SK_C_TCPEXT_TW);
         sk_bind_bucket *b = sk_bind_bucket_get(s, t->lport, true);
         if (b)
             b->tw++;
@@ -260,8 +264,6 @@ void sk_tw_expire(sk_stack *s)
             sk_tw *w = sk_tw_at(&s->tw, i);
             if ((int32_t)(w->expires_ms - now) > 0)
                 break;
-            /* Linux counts every TIME_WAIT socket its timer ends as TW. */
-            sk_count(s, SK_C_TCPEXT_TW);
             sk_emit_timer(s, w->raddr, w->lport, w->rport, -1, "timewait");
             sk_tw_kill(s, i, true);
         }
@@ -301,7 +303,6 @@ bool sk_tw_input(sk_stack *s, uint32_t i, const sk_segment *seg)
 
     if (w->substate == SK_TCP_FIN_WAIT2) {
         if (rst) {
-            sk_count(s, SK_C_TCPEXT_TW_KILLED);
             sk_tw_kill(s, i, true);
             return false;
         }
@@ -312,10 +313,8 @@ bool sk_tw_input(sk_stack *s, uint32_t i, const sk_segment *seg)
             return false;
         /* New data after our half of the close, or anything but the exact
          * FIN: reset (RFC 1122 §4.2.2.13). */
-        if (!fin || end != w->rcv_nxt + 1) {
-            sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
-            goto reset;
-        }
+        if (!fin || end != w->rcv_nxt + 1)
+            goto reset; /* TCP_TW_RST: Linux counts no TCPAbortOnData here */
         /* The peer's FIN: a true TIME_WAIT now. */
         q_unlink(&s->tw, i);
         w->substate = SK_TCP_TIME_WAIT;
@@ -339,7 +338,6 @@ bool sk_tw_input(sk_stack *s, uint32_t i, const sk_segment *seg)
             /* TIME_WAIT assassination: Linux lets the RST end the record
              * unless tcp_rfc1337 is set. */
             if (!s->cfg.tcp_rfc1337) {
-                sk_count(s, SK_C_TCPEXT_TW_KILLED);
                 sk_tw_kill(s, i, true);
                 return false;
             }
@@ -360,7 +358,6 @@ bool sk_tw_input(sk_stack *s, uint32_t i, const sk_segment *seg)
          (w->ts_ok && seg->opts.has_ts && (int32_t)(w->ts_recent - seg->opts.ts_val) < 0))) {
         uint32_t isn = w->snd_nxt + 65535 + 2;
         s->tw_isn = isn ? isn : 1;
-        sk_count(s, SK_C_TCPEXT_TW_KILLED);
         sk_tw_kill(s, i, true);
         return true;
     }

@@ -1,5 +1,5 @@
 /*
- * The TUN event loop (see include/synack/loop.h).
+ * The TUN event loop (see include/synack-io/loop.h).
  *
  * Two queues sit between the stack and the device:
  *  - the impairment queue, a binary min-heap keyed by (release time,
@@ -11,7 +11,7 @@
  *    device pushed back).  When it is full the datagram is dropped and
  *    counted, as a NIC drops on a full transmit queue; TCP retransmits.
  */
-#include "synack/loop.h"
+#include "synack-io/loop.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -40,8 +40,20 @@ typedef struct held_datagram {
     uint8_t *data;
 } held_datagram;
 
+/* An application descriptor (sk_loop_add_fd).  Freed only between
+ * dispatch rounds: a deleted watch may still sit in this round's events. */
+typedef struct loop_watch {
+    struct loop_watch *next;
+    int fd;
+    bool dead;
+    sk_loop_fd_fn cb;
+    void *ctx;
+} loop_watch;
+
 struct sk_loop {
     sk_stack *stack;
+    loop_watch *watches;
+    bool handle_signals;
     sk_loop_app app;
     int tun_fd, epoll_fd, signal_fd;
     sigset_t old_mask;
@@ -71,6 +83,8 @@ struct sk_loop {
     int io_error;
     char io_err[160];
 };
+
+static void extra_cb(void *ctx, sk_loop *l, int fd, uint32_t revents);
 
 sk_time_ns sk_loop_clock(void)
 {
@@ -178,7 +192,7 @@ static void set_writable_wait(sk_loop *l, bool on)
 {
     if (l->wait_writable == on)
         return;
-    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.fd = l->tun_fd};
+    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = &l->tun_fd};
     epoll_ctl(l->epoll_fd, EPOLL_CTL_MOD, l->tun_fd, &ev);
     l->wait_writable = on;
 }
@@ -430,35 +444,41 @@ sk_loop *sk_loop_new(const sk_loop_params *p, const sk_loop_app *app, char *err,
         goto fail;
     }
 
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGUSR1);
-    if (sigprocmask(SIG_BLOCK, &mask, &l->old_mask) < 0) {
-        snprintf(err, errlen, "sigprocmask: %s", strerror(errno));
-        goto fail;
-    }
-    struct sigaction ign = {.sa_handler = SIG_IGN};
-    sigaction(SIGPIPE, &ign, &l->old_sigpipe);
-    l->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     l->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    if (l->signal_fd < 0 || l->epoll_fd < 0) {
-        snprintf(err, errlen, "%s: %s", l->signal_fd < 0 ? "signalfd" : "epoll_create1", strerror(errno));
+    if (l->epoll_fd < 0) {
+        snprintf(err, errlen, "epoll_create1: %s", strerror(errno));
         goto fail;
     }
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = l->tun_fd};
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->tun_fd};
     if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, l->tun_fd, &ev) < 0) {
         snprintf(err, errlen, "epoll_ctl on the TUN descriptor: %s", strerror(errno));
         goto fail;
     }
-    ev = (struct epoll_event){.events = EPOLLIN, .data.fd = l->signal_fd};
-    epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, l->signal_fd, &ev);
+    if (p->flags & SK_LOOP_SIGNALS) {
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGUSR1);
+        if (sigprocmask(SIG_BLOCK, &mask, &l->old_mask) < 0) {
+            snprintf(err, errlen, "sigprocmask: %s", strerror(errno));
+            goto fail;
+        }
+        l->handle_signals = true;
+        struct sigaction ign = {.sa_handler = SIG_IGN};
+        sigaction(SIGPIPE, &ign, &l->old_sigpipe);
+        l->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+        if (l->signal_fd < 0) {
+            snprintf(err, errlen, "signalfd: %s", strerror(errno));
+            goto fail;
+        }
+        ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &l->signal_fd};
+        epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, l->signal_fd, &ev);
+    }
     if (app->extra_fd >= 0 && app->on_extra) {
-        ev = (struct epoll_event){.events = app->extra_events ? app->extra_events : EPOLLIN,
-                                  .data.fd = app->extra_fd};
-        if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, app->extra_fd, &ev) < 0) {
-            snprintf(err, errlen, "epoll_ctl on descriptor %d: %s", app->extra_fd, strerror(errno));
+        int rc = sk_loop_add_fd(l, app->extra_fd, app->extra_events ? app->extra_events : EPOLLIN, extra_cb, l);
+        if (rc < 0) {
+            snprintf(err, errlen, "epoll_ctl on descriptor %d: %s", app->extra_fd, strerror(-rc));
             goto fail;
         }
     }
@@ -469,12 +489,83 @@ fail:
     return NULL;
 }
 
+/* The sk_loop_app.extra_fd callback's signature predates sk_loop_add_fd. */
+static void extra_cb(void *ctx, sk_loop *l, int fd, uint32_t revents)
+{
+    l->app.on_extra(l->app.ctx, l, revents);
+}
+
+static loop_watch *watch_find(const sk_loop *l, int fd)
+{
+    for (loop_watch *w = l->watches; w; w = w->next)
+        if (w->fd == fd && !w->dead)
+            return w;
+    return NULL;
+}
+
+int sk_loop_add_fd(sk_loop *l, int fd, uint32_t events, sk_loop_fd_fn cb, void *ctx)
+{
+    if (!l || fd < 0 || !cb)
+        return -EINVAL;
+    if (watch_find(l, fd) || fd == l->tun_fd || fd == l->epoll_fd || fd == l->signal_fd)
+        return -EEXIST;
+    loop_watch *w = calloc(1, sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    *w = (loop_watch){.next = l->watches, .fd = fd, .cb = cb, .ctx = ctx};
+    struct epoll_event ev = {.events = events, .data.ptr = w};
+    if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        int e = errno;
+        free(w);
+        return -e;
+    }
+    l->watches = w;
+    return 0;
+}
+
+int sk_loop_mod_fd(sk_loop *l, int fd, uint32_t events)
+{
+    loop_watch *w = l ? watch_find(l, fd) : NULL;
+    if (!w)
+        return -ENOENT;
+    struct epoll_event ev = {.events = events, .data.ptr = w};
+    return epoll_ctl(l->epoll_fd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int sk_loop_del_fd(sk_loop *l, int fd)
+{
+    loop_watch *w = l ? watch_find(l, fd) : NULL;
+    if (!w)
+        return -ENOENT;
+    /* The descriptor may already be closed (EBADF): the watch goes anyway. */
+    epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+    w->dead = true;
+    return 0;
+}
+
+static void watches_sweep(sk_loop *l)
+{
+    for (loop_watch **pp = &l->watches; *pp;) {
+        loop_watch *w = *pp;
+        if (w->dead) {
+            *pp = w->next;
+            free(w);
+        } else {
+            pp = &w->next;
+        }
+    }
+}
+
 void sk_loop_free(sk_loop *l)
 {
     if (!l)
         return;
-    if (l->signal_fd >= 0) {
+    for (loop_watch *w = l->watches; w; w = w->next)
+        w->dead = true;
+    watches_sweep(l);
+    if (l->signal_fd >= 0)
         close(l->signal_fd);
+    if (l->handle_signals) {
         /* Signals that arrived after the last read stay pending; drop
          * them rather than die of them when the mask is restored. */
         struct sigaction dfl_int, dfl_term;
@@ -535,23 +626,27 @@ const sk_loop_stats *sk_loop_get_stats(const sk_loop *l)
 
 int sk_loop_run(sk_loop *l, char *err, size_t errlen)
 {
-    struct epoll_event events[8];
+    struct epoll_event events[32];
     int nev = 0;
+    l->stop = false; /* an application may run the loop again after sk_loop_stop */
     for (;;) {
         bool tun_readable = false;
         for (int i = 0; i < nev; i++) {
-            int fd = events[i].data.fd;
-            if (fd == l->tun_fd) {
+            void *tag = events[i].data.ptr;
+            if (tag == &l->tun_fd) {
                 if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
                     tun_readable = true;
                 if (events[i].events & EPOLLOUT)
                     set_writable_wait(l, false); /* the flush below re-arms if needed */
-            } else if (fd == l->signal_fd) {
+            } else if (tag == &l->signal_fd) {
                 read_signals(l);
-            } else if (fd == l->app.extra_fd && l->app.on_extra) {
-                l->app.on_extra(l->app.ctx, l, events[i].events);
+            } else {
+                loop_watch *w = tag;
+                if (!w->dead)
+                    w->cb(w->ctx, l, w->fd, events[i].events);
             }
         }
+        watches_sweep(l);
         if (tun_readable && !read_tun(l))
             break;
 
@@ -581,6 +676,11 @@ int sk_loop_run(sk_loop *l, char *err, size_t errlen)
             deadline = l->heap[0].release;
         if (l->shutting_down && l->shutdown_deadline < deadline)
             deadline = l->shutdown_deadline;
+        if (l->app.deadline) {
+            sk_time_ns a = l->app.deadline(l->app.ctx);
+            if (a < deadline)
+                deadline = a;
+        }
         struct timespec ts, *timeout = NULL;
         if (deadline != SK_TIME_NEVER) {
             sk_time_ns t = sk_loop_clock();
@@ -590,7 +690,7 @@ int sk_loop_run(sk_loop *l, char *err, size_t errlen)
             timeout = &ts;
         }
         l->stats.wakeups++;
-        nev = epoll_pwait2(l->epoll_fd, events, 8, timeout, NULL);
+        nev = epoll_pwait2(l->epoll_fd, events, 32, timeout, NULL);
         if (nev < 0) {
             if (errno == EINTR) {
                 nev = 0;

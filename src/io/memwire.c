@@ -1,5 +1,5 @@
 /*
- * The in-memory wire (see include/synack/memwire.h).
+ * The in-memory wire (see include/synack-io/memwire.h).
  *
  * Datagrams in flight sit in a binary min-heap keyed by (arrival time,
  * sequence number): the sequence number breaks ties so datagrams due at
@@ -10,7 +10,7 @@
  * small PRNG so impairments are drawn from the wire's seed, independent
  * of the stacks' randomness.
  */
-#include "synack/memwire.h"
+#include "synack-io/memwire.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +97,7 @@ typedef struct wire_link {
 typedef struct wire_flow {
     uint32_t from, to;
     sk_time_ns last_arrival;
+    sk_time_ns busy_until; /* the bottleneck's transmitter is free from here (rate_bps) */
 } wire_flow;
 
 typedef struct wire_datagram {
@@ -241,6 +242,7 @@ static wire_flow *wire_flow_for(sk_wire *w, uint32_t from, uint32_t to)
     f->from = from;
     f->to = to;
     f->last_arrival = 0;
+    f->busy_until = 0;
     return f;
 }
 
@@ -300,10 +302,23 @@ static void wire_transmit(void *ctx, const uint8_t *d, size_t len)
         return;
     }
 
-    sk_time_ns arrival = w->now + p->delay;
+    wire_flow *flow = wire_flow_for(w, src->addr, to);
+    sk_time_ns depart = w->now;
+    if (p->rate_bps) {
+        /* Serialization at the bottleneck: wait for the datagrams ahead,
+         * then take len * 8 / rate; a full queue drops the newcomer. */
+        sk_time_ns start = flow->busy_until > w->now ? flow->busy_until : w->now;
+        if (p->queue_bytes &&
+            (double)(start - w->now) * (double)p->rate_bps / 8e9 + (double)len > (double)p->queue_bytes) {
+            wire_tap(w, SK_WIRE_LOST, d, len);
+            return;
+        }
+        depart = start + (sk_time_ns)((double)len * 8e9 / (double)p->rate_bps);
+        flow->busy_until = depart;
+    }
+    sk_time_ns arrival = depart + p->delay;
     if (p->jitter)
         arrival += (sk_time_ns)(wire_rng_unit(&w->rng) * (double)(p->jitter + 1));
-    wire_flow *flow = wire_flow_for(w, src->addr, to);
     if (wire_rng_chance(&w->rng, p->reorder)) {
         /* Held back without moving the flow's in-order mark, so the
          * datagrams sent after it overtake it. */

@@ -1,11 +1,11 @@
 /*
- * The TUN backend (see include/synack/tun.h).
+ * The TUN backend (see include/synack-io/tun.h).
  *
  * IFF_NO_PI so every read and write is exactly one IPv4 datagram with no
  * 4-byte packet-information prefix: that is what sk_input takes and what
  * the transmit callback produces.
  */
-#include "synack/tun.h"
+#include "synack-io/tun.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -291,17 +291,31 @@ int sk_control_dir(char *buf, size_t cap, bool create, char *err, size_t errlen)
     return ensure_private_dir(buf, create, err, errlen);
 }
 
-/* Whether something answers at `path`. */
-static bool socket_answers(const char *path)
+/* 0 when something answers at `path`, else -errno of the connect. */
+static int socket_probe(const char *path)
 {
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return false;
+        return -errno;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-    bool ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : -errno;
     close(fd);
-    return ok;
+    return rc;
+}
+
+/* "permission denied on PATH (owner uid U, mode 0700)": what a user is
+ * told when a stack may be there but belongs to someone else. */
+static void note_denied(const char *path, char *denied, size_t cap)
+{
+    if (!denied || !cap || denied[0])
+        return;
+    struct stat st;
+    if (stat(path, &st) == 0)
+        snprintf(denied, cap, "permission denied on %s (owner uid %u, mode %04o; this is uid %u)", path,
+                 (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), (unsigned)geteuid());
+    else
+        snprintf(denied, cap, "permission denied on %s (this is uid %u)", path, (unsigned)geteuid());
 }
 
 /* ------------------------------------------------------------------ */
@@ -375,7 +389,7 @@ sk_control *sk_control_open(const char *dir, const char *name, sk_stack *stack, 
         }
         /* Left behind by a process that died without cleaning up: take
          * it over.  A live owner keeps its name; we take NAME-PID. */
-        if (!socket_answers(c->path)) {
+        if (socket_probe(c->path) < 0) {
             unlink(c->path);
             if (bind_socket(c->listen_fd, c->path) == 0)
                 break;
@@ -646,14 +660,26 @@ static int entry_cmp(const void *a, const void *b)
 
 size_t sk_control_list(sk_control_entry **out)
 {
+    return sk_control_scan(out, NULL, 0);
+}
+
+size_t sk_control_scan(sk_control_entry **out, char *denied, size_t denied_cap)
+{
     char dirs[2][SK_CONTROL_PATH_MAX];
     size_t ndirs = search_dirs(dirs);
     sk_control_entry *v = NULL;
     size_t n = 0, cap = 0;
+    if (denied && denied_cap)
+        denied[0] = '\0';
     for (size_t d = 0; d < ndirs; d++) {
         DIR *dh = opendir(dirs[d]);
-        if (!dh)
+        if (!dh) {
+            /* A root-owned 0700 /run/synack, say: its stacks exist but are
+             * not this user's to observe, which is not "none running". */
+            if (errno == EACCES || errno == EPERM)
+                note_denied(dirs[d], denied, denied_cap);
             continue;
+        }
         struct dirent *de;
         while ((de = readdir(dh)) != NULL) {
             size_t len = strlen(de->d_name);
@@ -661,7 +687,12 @@ size_t sk_control_list(sk_control_entry **out)
                 continue;
             char path[SK_CONTROL_PATH_MAX];
             int pl = snprintf(path, sizeof(path), "%s/%s", dirs[d], de->d_name);
-            if (pl < 0 || (size_t)pl >= sizeof(path) || !socket_answers(path))
+            if (pl < 0 || (size_t)pl >= sizeof(path))
+                continue;
+            int probe = socket_probe(path);
+            if (probe == -EACCES || probe == -EPERM)
+                note_denied(path, denied, denied_cap);
+            if (probe < 0)
                 continue;
             bool dup = false;
             for (size_t k = 0; k < n; k++)
@@ -706,11 +737,15 @@ int sk_control_find(const char *want, char *path, size_t cap, char *err, size_t 
         return 0;
     }
     sk_control_entry *v = NULL;
-    size_t n = sk_control_list(&v);
+    char denied[SK_CONTROL_PATH_MAX + 96];
+    size_t n = sk_control_scan(&v, denied, sizeof(denied));
     char names[512];
     list_names(v, n, names, sizeof(names));
     int rc = -1;
-    if (n == 0) {
+    if (n == 0 && denied[0]) {
+        snprintf(err, errlen, "%s: a stack there belongs to another user; run as that user (e.g. with sudo)",
+                 denied);
+    } else if (n == 0) {
         char dirs[2][SK_CONTROL_PATH_MAX];
         size_t nd = search_dirs(dirs);
         snprintf(err, errlen,
@@ -743,7 +778,8 @@ int sk_control_find(const char *want, char *path, size_t cap, char *err, size_t 
         } else if (nprefix > 1) {
             snprintf(err, errlen, "'%s' matches several running stacks: %s; give the full name", want, names);
         } else {
-            snprintf(err, errlen, "no stack named '%s' is running; running: %s", want, names);
+            snprintf(err, errlen, "no stack named '%s' is running; running: %s%s%s", want, names,
+                     denied[0] ? "; and " : "", denied);
         }
     }
     free(v);
@@ -811,7 +847,14 @@ int sk_control_call(const char *path, int argc, char *const *argv, sk_control_re
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         int e = errno;
-        snprintf(msg, msglen, "connect %s: %s", path, strerror(e));
+        if (e == EACCES || e == EPERM) {
+            char denied[SK_CONTROL_PATH_MAX + 96] = "";
+            note_denied(path, denied, sizeof(denied));
+            snprintf(msg, msglen, "%s: the stack belongs to another user; run as that user (e.g. with sudo)",
+                     denied);
+        } else {
+            snprintf(msg, msglen, "connect %s: %s", path, strerror(e));
+        }
         close(fd);
         return -e;
     }

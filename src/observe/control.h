@@ -28,42 +28,14 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "synack-io/control.h"
 #include "synack/synack.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define SK_CONTROL_PATH_MAX 108 /* sizeof(sun_path) */
-#define SK_CONTROL_DIR_ENV "SYNACK_CONTROL_DIR"
-
-/* ---- server ------------------------------------------------------- */
-
-typedef struct sk_control sk_control;
-typedef sk_time_ns (*sk_control_clock_fn)(void *ctx);
-
-/* Opens NAME.sock in `dir` (NULL: the control directory above, created
- * if needed).  When a live process already holds that name, the socket
- * is NAME-PID.sock instead; a stale file (nobody answers) is replaced.
- * `stack` may be NULL until sk_control_set_stack.  Returns NULL with the
- * reason in err. */
-sk_control *sk_control_open(const char *dir, const char *name, sk_stack *stack, char *err, size_t errlen);
-void sk_control_set_stack(sk_control *c, sk_stack *stack);
-/* The clock timers are measured against (default: sk_now of the stack,
- * which in a real-time loop may lag between wakeups). */
-void sk_control_set_clock(sk_control *c, sk_control_clock_fn clock, void *ctx);
-/* One descriptor to wait on for reading (an epoll set holding the
- * listening socket and the connections); when it is readable, call
- * sk_control_service. */
-int sk_control_fd(const sk_control *c);
-/* Accepts, reads, answers and writes whatever is ready, without
- * blocking. */
-void sk_control_service(sk_control *c);
-const char *sk_control_path(const sk_control *c);
-/* The stack's name as clients pick it with -N ("demo-client"). */
-const char *sk_control_name(const sk_control *c);
-/* Closes every connection and removes the socket file. */
-void sk_control_close(sk_control *c);
+/* ---- server: the public API (synack-io/control.h) -------------------- */
 
 /* Answers one request line for `stack` (what the server does for each
  * connection), writing to out and err; returns the exit status. */
@@ -84,9 +56,14 @@ int sk_control_dir(char *buf, size_t cap, bool create, char *err, size_t errlen)
  * ($SYNACK_CONTROL_DIR alone if set; else $XDG_RUNTIME_DIR/synack and
  * /run/synack), sorted by name.  *out is malloc'd.  Returns the count. */
 size_t sk_control_list(sk_control_entry **out);
+/* The same, and when a directory or socket refused this user (EACCES:
+ * a stack run by another user), a sentence saying so in `denied` (""
+ * when nothing refused). */
+size_t sk_control_scan(sk_control_entry **out, char *denied, size_t denied_cap);
 /* Picks the socket for `want` (NULL: the only one running): a path if it
  * contains '/', else a name, NAME.sock, or an unambiguous prefix.
- * Returns 0, or -1 with a sentence in err that lists what runs. */
+ * Returns 0, or -1 with a sentence in err that lists what runs, or says
+ * permission was denied where a stack of another user may run. */
 int sk_control_find(const char *want, char *path, size_t cap, char *err, size_t errlen);
 
 typedef struct sk_control_reply {

@@ -21,7 +21,7 @@
 #include <time.h>
 
 #include "core/syncookie.h"
-#include "synack/memwire.h"
+#include "synack-io/memwire.h"
 #include "synack/packet.h"
 
 #define FLOOD_START (36000ull * SK_NSEC_PER_SEC) /* 10:00:00, a whole minute */

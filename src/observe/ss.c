@@ -388,6 +388,8 @@ bool sk_ss_match(const sk_ss_query *q, const sk_sock_info *si)
 {
     if (si->state <= 0 || si->state > 11 || !(q->states & BIT(si->state)))
         return false;
+    if (q->families && !(q->families & SK_SS_FAMILY_INET)) /* every synack socket is IPv4 */
+        return false;
     return !q->expr || expr_matches(q->expr, si);
 }
 
@@ -415,7 +417,7 @@ static int parse_long_option(sk_ss_query *q, const char *opt, char *err, size_t 
     } longs[] = {
         {"tcp", 't'},     {"all", 'a'},      {"listening", 'l'}, {"numeric", 'n'}, {"options", 'o'},
         {"info", 'i'},    {"summary", 's'},  {"no-header", 'H'}, {"extended", 'e'}, {"ipv4", '4'},
-        {"json", 'j'},
+        {"ipv6", '6'},    {"json", 'j'},     {"memory", 'm'},
     };
     for (size_t i = 0; i < sizeof(longs) / sizeof(longs[0]); i++) {
         if (!strcmp(opt, longs[i].name)) {
@@ -426,16 +428,30 @@ static int parse_long_option(sk_ss_query *q, const char *opt, char *err, size_t 
             return longs[i].short_opt;
         }
     }
-    return usage_error(err, errlen, "unknown option '--%s' (synack ss knows -t -a -l -n -o -i -s -H --json)", opt);
+    return usage_error(err, errlen,
+                       "unknown option '--%s' (synack ss knows -t -a -l -n -o -i -m -s -H -4 -6 --json)", opt);
 }
 
 static int apply_short_option(sk_ss_query *q, char c, char *err, size_t errlen)
 {
     switch (c) {
-    case 't':
-    case 'e': /* extended details: synack has no uid/inode to add */
-    case '4':
+    case 't': /* TCP is all synack lists */
         return 0;
+    /* -4 and -6 add a family to the selection, as ss's filter_af_set();
+     * synack is IPv4 only, so -6 alone lists nothing. */
+    case '4':
+        q->families |= SK_SS_FAMILY_INET;
+        return 0;
+    case '6':
+        q->families |= SK_SS_FAMILY_INET6;
+        return 0;
+    case 'e':
+        /* ss -e adds uid:, ino: (the socket's inode) and sk: (its kernel
+         * cookie); a synack socket has neither inode nor cookie, and
+         * printing stand-ins under those names would mislead. */
+        return usage_error(err, errlen, "%s",
+                           "option '-e' is not supported: synack sockets have no inode or socket cookie "
+                           "for ss's ino: and sk: fields");
     case 'a':
         q->states = SK_SS_ALL_STATES;
         return 0;
@@ -451,6 +467,9 @@ static int apply_short_option(sk_ss_query *q, char c, char *err, size_t errlen)
     case 'i':
         q->info = true;
         return 0;
+    case 'm':
+        q->memory = true;
+        return 0;
     case 's':
         q->summary = true;
         return 0;
@@ -460,7 +479,8 @@ static int apply_short_option(sk_ss_query *q, char c, char *err, size_t errlen)
     default: {
         char opt[2] = {c, '\0'};
         return usage_error(err, errlen,
-                           "unknown option '-%s' (synack ss knows -t -a -l -n -o -i -s -H --json; it lists TCP only)",
+                           "unknown option '-%s' (synack ss knows -t -a -l -n -o -i -m -s -H -4 -6 --json; it "
+                           "lists TCP only)",
                            opt);
     }
     }
@@ -629,10 +649,11 @@ static bool has_tcp_info(const sk_sock_info *si)
 
 /* The -i line in tcp_stats_print's order, each item only when non-zero,
  * as ss prints them. */
-static void print_info(FILE *out, const sk_sock_info *si, bool numeric)
+static void print_info(FILE *out, const sk_sock_info *si, bool numeric, bool after_skmem)
 {
     const struct sk_tcp_info *ti = &si->info;
-    fputc('\t', out);
+    if (!after_skmem)
+        fputc('\t', out);
     if (si->state == SK_TCP_LISTEN) {
         /* Linux's tcp_get_info reports a listener's cwnd, reordering
          * and pacing only; the rest is left zero. */
@@ -911,8 +932,19 @@ void sk_ss_print(FILE *out, const sk_ss_query *q, const sk_sock_info *socks, siz
             snprintf(ext, sizeof(ext), " timer:(%s,%s,%u)", timer_name(si->timer), t, si->timer_retrans);
         }
         print_cells(out, &cells[i], width, show_state, ext);
+        bool mem = q->memory && has_tcp_info(si);
+        if (mem) {
+            /* iproute2's print_skmeminfo: its own continuation line, or
+             * the start of -i's. */
+            const uint32_t *m = si->meminfo;
+            fprintf(out, "\t skmem:(r%u,rb%u,t%u,tb%u,f%u,w%u,o%u,bl%u,d%u)", m[SK_MEMINFO_RMEM_ALLOC],
+                    m[SK_MEMINFO_RCVBUF], m[SK_MEMINFO_WMEM_ALLOC], m[SK_MEMINFO_SNDBUF], m[SK_MEMINFO_FWD_ALLOC],
+                    m[SK_MEMINFO_WMEM_QUEUED], m[SK_MEMINFO_OPTMEM], m[SK_MEMINFO_BACKLOG], m[SK_MEMINFO_DROPS]);
+            if (!(q->info))
+                fputc('\n', out);
+        }
         if (q->info && has_tcp_info(si))
-            print_info(out, si, q->numeric);
+            print_info(out, si, q->numeric, mem);
     }
     free(cells);
 }

@@ -27,11 +27,17 @@ extern "C" {
 
 typedef struct sk_ss_expr sk_ss_expr;
 
+/* Address families for -4 / -6 (sk_ss_query.families). */
+#define SK_SS_FAMILY_INET 1u
+#define SK_SS_FAMILY_INET6 2u
+
 typedef struct sk_ss_query {
     unsigned states;      /* which states are listed                    */
+    unsigned families;    /* SK_SS_FAMILY_* bits; 0 lists every family   */
     bool numeric;         /* -n: no service names, raw bps               */
     bool timers;          /* -o                                          */
     bool info;            /* -i                                          */
+    bool memory;          /* -m: skmem, SO_MEMINFO's figures             */
     bool summary;         /* -s                                          */
     bool no_header;       /* -H                                          */
     bool json;            /* --json                                      */
@@ -39,7 +45,7 @@ typedef struct sk_ss_query {
 } sk_ss_query;
 
 /* Parses ss's command line (argv[0] is the command's name): options
- * -t -a -l -n -o -i -s -H -e(ignored) -4 --json, then `state X`,
+ * -t -a -l -n -o -i -s -H -4 -6 --json (-e is refused), then `state X`,
  * `exclude X`, then a filter expression.  Returns 0, or -1 with a message
  * in err.  Release with sk_ss_query_free. */
 int sk_ss_parse(sk_ss_query *q, int argc, char **argv, char *err, size_t errlen);

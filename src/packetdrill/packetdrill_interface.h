@@ -15,23 +15,41 @@
  *   netdev_send(ud, buf, count)      injects one IPv4 datagram into the
  *                                    stack; 0, or -1 with errno.
  *   netdev_receive(ud, buf, &count, &time_usecs)
- *                                    on entry *count is buf's size; on
- *                                    return *count is the length of the
- *                                    next datagram the stack sent (0: none
- *                                    queued) and *time_usecs when it was
- *                                    sent, on gettimeofday()'s clock; 0, or
- *                                    -1 with errno EMSGSIZE when the
- *                                    datagram does not fit (it stays queued).
+ *                                    on entry *count is buf's size; returns
+ *                                    0 with the next datagram the stack
+ *                                    sent in buf, its length in *count and
+ *                                    in *time_usecs when it was sent, on
+ *                                    gettimeofday()'s clock; -1 with errno
+ *                                    EAGAIN when none is queued ("nothing
+ *                                    yet": packetdrill calls again at once),
+ *                                    EMSGSIZE when it does not fit (it
+ *                                    stays queued).
  *
- * Time is virtual: usleep() advances it, running the stack's timers, and
- * gettimeofday() reads it.  A call that would block (accept, connect, read,
- * write, poll, epoll_wait... on a blocking fd) made on the thread that called
- * packetdrill_interface_init advances virtual time itself, timer by timer,
- * until it can complete or its timeout passes; if no timer is pending and it
- * has no timeout, nothing could ever wake it and it fails with EDEADLK.  Made
- * on another thread (packetdrill runs blocking calls on a thread of their
- * own), it waits until the other thread's calls change something.
- */
+ * Time is virtual and moves as packetdrill needs it to (it polls the clock,
+ * it sniffs by asking again and again; see shared/reference/
+ * packetdrill-so-contract.md):
+ *   - gettimeofday() reads it; a read that directly follows a read by the
+ *     same thread is a poll and first moves it 1 us;
+ *   - usleep() moves it by exactly what is asked;
+ *   - netdev_receive() with nothing queued, asked again by the same thread
+ *     with nothing else in between, first moves it to the next instant
+ *     anything is scheduled (a timer, a blocked call's timeout; 1 ms when
+ *     nothing is), so a retransmission appears at exactly its time;
+ * each running the stack's timers one deadline at a time.  A call that
+ * would block (accept, connect, read, write, poll, epoll_wait... on a
+ * blocking fd) made on another thread than the one that called
+ * packetdrill_interface_init (packetdrill's system-call thread) sleeps on a
+ * condition variable until the other threads' calls or the clock complete
+ * it; until it has looked, every other call waits, so it completes at the
+ * instant it could, and that thread's first gettimeofday() after it
+ * returns reads that instant.  Made on the creating thread, which nothing
+ * else would wake, it advances virtual time itself, timer by timer; if no
+ * timer is pending and it has no timeout it fails with EDEADLK.
+ *
+ * Descriptors are open descriptors of the process (each a close-on-exec
+ * memfd): packetdrill close(2)s the ones a script leaves open with the
+ * operating system's close, which the object takes as the socket's close.
+  */
 #ifndef SYNACK_PACKETDRILL_INTERFACE_H
 #define SYNACK_PACKETDRILL_INTERFACE_H
 

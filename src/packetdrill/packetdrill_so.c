@@ -2,13 +2,30 @@
  * libsynack-packetdrill.so: one synack stack behind packetdrill's
  * shared-object interface (see packetdrill_interface.h), in virtual time.
  *
- * Time moves only when packetdrill says so (usleep) or when a call on the
- * thread that created the instance would block: that call then runs the
- * stack's timers one deadline at a time until it can complete, so a script
- * never waits in real time.  packetdrill makes blocking calls on a thread of
- * their own while its main thread keeps injecting packets and sleeping; a
- * blocking call on any thread other than the creator's therefore waits for
- * those calls to change something, as a blocked call waits in a kernel.
+ * packetdrill drives the object the way it drives a kernel (the facts are
+ * in shared/reference/packetdrill-so-contract.md): it polls gettimeofday()
+ * until the next event is due (pure polling before the first event and for
+ * the last 20 us before every later one, usleep() only for longer waits),
+ * sniffs by calling netdev_receive() until it returns 0, makes blocking
+ * calls on a second thread while its main thread injects packets, and at
+ * the end close(2)s every descriptor the script left open with the
+ * operating system's close.  So:
+ *   - the clock moves when it is polled (a gettimeofday() right after
+ *     another by the same thread moves it 1 us), when slept on, and while
+ *     a thread keeps asking netdev_receive() for a packet that is not
+ *     there (to the stack's next deadline), running the stack's timers one
+ *     deadline at a time so every datagram carries the time it left;
+ *   - a blocking call on another thread sleeps on a condition variable,
+ *     and once something may have completed it, the clock and every other
+ *     call wait until it has looked (settle()), so its result is that of
+ *     the instant it became complete; that thread's first gettimeofday()
+ *     after the call returns reads that instant, as packetdrill's check of
+ *     the return time needs;
+ *   - a blocking call on the thread that created the instance (packetdrill's
+ *     main thread, which no one else will wake) runs virtual time itself;
+ *   - descriptors are real open descriptors of the process (one memfd
+ *     each), so an OS close() of them is harmless and ends them as ifc.close
+ *     would, at the object's next look at that number.
  * Every entry point holds the instance's lock.
  */
 #include <arpa/inet.h>
@@ -23,14 +40,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <linux/sockios.h>
 
 #include "packetdrill/packetdrill_interface.h"
 #include "synack/synack.h"
 
-#define PD_FIRST_FD 3 /* 0-2 are a process's stdio; packetdrill expects 3 up */
+#define PD_FIRST_FD 0 /* descriptors are the process's own: whatever it hands out */
 #define PD_MAX_FDS 1024
+#define PD_MAX_WAITERS 16
+/* How far a clock with nothing scheduled moves per repeated empty
+ * netdev_receive(): one jiffy at HZ=1000, as time passes for a kernel. */
+#define PD_IDLE_STEP_NS SK_NSEC_PER_MSEC
 #define PD_PIPE_SIZE 65536 /* Linux's default pipe capacity */
 #define PD_DEFAULT_MTU 1500
 /* gettimeofday() reads this plus the virtual time elapsed: a fixed,
@@ -64,6 +88,8 @@ typedef enum pd_fd_kind { PD_FREE = 0, PD_SOCKET, PD_EPOLL, PD_PIPE_READ, PD_PIP
 
 typedef struct pd_fd {
     pd_fd_kind kind;
+    dev_t dev;           /* the memfd behind the number: an OS close()  */
+    ino_t ino;           /* and reuse of the number show as a new file  */
     bool nonblock;
     int handle;          /* PD_SOCKET: synack's handle */
     pd_pipebuf *pipe;       /* PD_PIPE_*                  */
@@ -75,11 +101,23 @@ typedef struct pd_override {
     char *name, *value;
 } pd_override;
 
+/* A call asleep on another thread until `generation` moves past `seen` or
+ * the clock reaches `until`. */
+typedef struct pd_waiter {
+    bool used;
+    pthread_t thread;
+    uint64_t seen;
+    sk_time_ns until;
+} pd_waiter;
+
 typedef struct pd_instance {
     pthread_mutex_t lock;
-    pthread_cond_t changed;
+    pthread_cond_t changed; /* waiters: something may have changed      */
+    pthread_cond_t settled; /* everyone else: a woken waiter has looked */
     pthread_t creator;
+    uint64_t id;
     uint64_t generation; /* bumped by anything that may unblock a call */
+    pd_waiter waiters[PD_MAX_WAITERS];
 
     sk_stack *stack;
     sk_time_ns now;
@@ -110,9 +148,61 @@ static ssize_t fail_ssize(int err)
     return -1;
 }
 
-static void lock(pd_instance *pd)
+/* What the calling thread did last in this instance: polling shows as a
+ * call repeated with nothing else in between (see the file comment). */
+typedef enum pd_call { PD_CALL_OTHER = 0, PD_CALL_CLOCK, PD_CALL_EMPTY_RECEIVE } pd_call;
+
+static _Thread_local struct {
+    uint64_t instance;
+    pd_call last;
+    bool returned;       /* a blocking call of this thread was woken... */
+    sk_time_ns returned_at; /* ...and completed at this instant          */
+} pd_thread;
+
+static uint64_t pd_next_id;
+
+/* True when a waiter has been woken (or its time has come) and has not yet
+ * looked: until it has, nothing else may move the clock or the stack. */
+static bool stale_waiter(const pd_instance *pd)
+{
+    for (size_t i = 0; i < PD_MAX_WAITERS; i++) {
+        const pd_waiter *w = &pd->waiters[i];
+        if (w->used && (w->seen != pd->generation || pd->now >= w->until))
+            return true;
+    }
+    return false;
+}
+
+static void settle(pd_instance *pd)
+{
+    while (stale_waiter(pd))
+        pthread_cond_wait(&pd->settled, &pd->lock);
+}
+
+/* Takes the lock for an entry point and returns what this thread did last
+ * (and whether it has a completion time kept for its next clock read). */
+static pd_call enter(pd_instance *pd, pd_call now_doing, bool *kept, sk_time_ns *kept_at)
 {
     pthread_mutex_lock(&pd->lock);
+    settle(pd);
+    if (pd_thread.instance != pd->id) {
+        pd_thread.instance = pd->id;
+        pd_thread.last = PD_CALL_OTHER;
+        pd_thread.returned = false;
+    }
+    pd_call last = pd_thread.last;
+    if (kept)
+        *kept = pd_thread.returned;
+    if (kept_at)
+        *kept_at = pd_thread.returned_at;
+    pd_thread.returned = false;
+    pd_thread.last = now_doing;
+    return last;
+}
+
+static void lock(pd_instance *pd)
+{
+    enter(pd, PD_CALL_OTHER, NULL, NULL);
 }
 
 static void unlock(pd_instance *pd)
@@ -124,6 +214,17 @@ static void touched(pd_instance *pd)
 {
     pd->generation++;
     pthread_cond_broadcast(&pd->changed);
+}
+
+/* The earliest time a sleeping call gives up (poll/epoll_wait timeouts),
+ * after now. */
+static sk_time_ns waiter_deadline(const pd_instance *pd)
+{
+    sk_time_ns t = SK_TIME_NEVER;
+    for (size_t i = 0; i < PD_MAX_WAITERS; i++)
+        if (pd->waiters[i].used && pd->waiters[i].until > pd->now && pd->waiters[i].until < t)
+            t = pd->waiters[i].until;
+    return t;
 }
 
 static void on_transmit(void *ctx, const uint8_t *datagram, size_t len)
@@ -168,26 +269,36 @@ static void on_event(void *ctx, const sk_event *ev)
     }
 }
 
-/* Runs timers one deadline at a time so every datagram carries the time
- * it would have left. */
+/* Moves the clock to t, running timers one deadline at a time so every
+ * datagram carries the time it would have left, and stopping at every
+ * instant something may have completed a sleeping call until that call has
+ * looked: a woken call returns what it would have at that instant. */
 static void advance_to(pd_instance *pd, sk_time_ns t)
 {
     sk_time_ns last = SK_TIME_NEVER;
     for (;;) {
-        sk_time_ns d = sk_next_deadline(pd->stack);
+        settle(pd);
+        sk_time_ns d = sk_next_deadline(pd->stack), w = waiter_deadline(pd);
+        bool timer = d <= w;
+        if (!timer)
+            d = w;
         /* A deadline that running the timers did not move would spin
          * forever: leave it to the final sk_advance below. */
-        if (d == SK_TIME_NEVER || d > t || d == last)
+        if (d == SK_TIME_NEVER || d > t || (timer && d == last))
             break;
-        last = d;
+        if (timer)
+            last = d;
         if (d > pd->now)
             pd->now = d;
         sk_advance(pd->stack, pd->now);
+        touched(pd);
     }
     if (t > pd->now)
         pd->now = t;
     sk_advance(pd->stack, pd->now);
-    touched(pd);
+    if (stale_waiter(pd))
+        pthread_cond_broadcast(&pd->changed);
+    settle(pd);
 }
 
 /* A call that cannot complete yet waits here (lock held) until something
@@ -209,16 +320,80 @@ static bool wait_for_change(pd_instance *pd, sk_time_ns until)
         advance_to(pd, t);
         return true;
     }
+    pd_waiter *w = NULL;
+    for (size_t i = 0; i < PD_MAX_WAITERS && !w; i++)
+        if (!pd->waiters[i].used)
+            w = &pd->waiters[i];
     uint64_t seen = pd->generation;
+    if (w)
+        *w = (pd_waiter){.used = true, .thread = pthread_self(), .seen = seen, .until = until};
+    /* Asleep: packetdrill's main thread reads this thread's state as 'S'. */
     while (pd->generation == seen && pd->now < until)
         pthread_cond_wait(&pd->changed, &pd->lock);
+    if (w) {
+        w->used = false;
+        pthread_cond_broadcast(&pd->settled);
+    }
+    pd_thread.returned = true;
+    pd_thread.returned_at = pd->now;
     return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Descriptors: real ones of the process                                */
+/* ------------------------------------------------------------------ */
+
+static bool os_fd_ours(const pd_fd *f, int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && st.st_dev == f->dev && st.st_ino == f->ino;
+}
+
+static void forget_epoll_regs(pd_instance *pd, int fd);
+
+/* Ends what the object keeps for fd; closes the OS descriptor only when
+ * asked (it may already be closed, or reused by someone else). */
+static int release_fd(pd_instance *pd, int fd, bool os_close)
+{
+    pd_fd *f = &pd->fds[fd];
+    int rc = 0;
+    switch (f->kind) {
+    case PD_SOCKET:
+        rc = sk_close(pd->stack, f->handle);
+        break;
+    case PD_EPOLL:
+        free(f->regs);
+        break;
+    case PD_PIPE_READ:
+    case PD_PIPE_WRITE:
+        if (f->kind == PD_PIPE_READ)
+            f->pipe->reader_open = false;
+        else
+            f->pipe->writer_open = false;
+        if (!f->pipe->reader_open && !f->pipe->writer_open)
+            free(f->pipe);
+        break;
+    case PD_FREE:
+        break;
+    }
+    *f = (pd_fd){.kind = PD_FREE, .handle = -1};
+    forget_epoll_regs(pd, fd);
+    if (os_close)
+        close(fd);
+    touched(pd);
+    return rc;
 }
 
 static pd_fd *get_fd(pd_instance *pd, int fd)
 {
     if (fd < PD_FIRST_FD || fd >= PD_MAX_FDS || pd->fds[fd].kind == PD_FREE)
         return NULL;
+    if (!os_fd_ours(&pd->fds[fd], fd)) {
+        /* The process closed it with close(2) (packetdrill does at the end
+         * of a script): that was its close. */
+        release_fd(pd, fd, false);
+        return NULL;
+    }
     return &pd->fds[fd];
 }
 
@@ -236,15 +411,27 @@ static pd_fd *get_socket(pd_instance *pd, int fd, int *err)
     return f;
 }
 
+/* A new descriptor: a memfd, so the number is an open descriptor of the
+ * process that packetdrill may close(2), with an identity (device, inode)
+ * no other open file shares. */
 static int new_fd(pd_instance *pd, pd_fd_kind kind)
 {
-    for (int fd = PD_FIRST_FD; fd < PD_MAX_FDS; fd++) {
-        if (pd->fds[fd].kind == PD_FREE) {
-            pd->fds[fd] = (pd_fd){.kind = kind, .handle = -1};
-            return fd;
-        }
+    int fd = memfd_create("synack-packetdrill", MFD_CLOEXEC);
+    if (fd < 0)
+        fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fd >= PD_MAX_FDS || fstat(fd, &st) != 0) {
+        close(fd);
+        return -EMFILE;
     }
-    return -EMFILE;
+    /* The number is free in the process, so whatever the table still
+     * holds under it was closed with close(2). */
+    if (pd->fds[fd].kind != PD_FREE)
+        release_fd(pd, fd, false);
+    pd->fds[fd] = (pd_fd){.kind = kind, .handle = -1, .dev = st.st_dev, .ino = st.st_ino};
+    return fd;
 }
 
 static sk_time_ns timeout_deadline(const pd_instance *pd, int timeout_ms)
@@ -435,7 +622,8 @@ static int pd_socket(void *ud, int domain, int type, int protocol)
     if (fd >= 0) {
         int h = sk_socket(pd->stack);
         if (h < 0) {
-            pd->fds[fd].kind = PD_FREE;
+            close(fd);
+            pd->fds[fd] = (pd_fd){.kind = PD_FREE, .handle = -1};
             rc = h;
         } else {
             pd->fds[fd].handle = h;
@@ -648,10 +836,16 @@ static ssize_t do_send(pd_instance *pd, int fd, const void *buf, size_t len, int
             return done ? (ssize_t)done : rc;
         if (dontwait)
             return done ? (ssize_t)done : -EAGAIN;
-        if (!wait_for_change(pd, SK_TIME_NEVER))
-            return done ? (ssize_t)done : -EDEADLK;
-        if (pd->fds[fd].kind != PD_SOCKET)
-            return done ? (ssize_t)done : -EBADF;
+        /* Asleep in sk_stream_wait_memory(), a writer is woken only once
+         * the socket is writable as poll() reports it (Linux's
+         * sk_stream_is_writeable(): free space at least half of what is
+         * queued), not by every byte acknowledged. */
+        do {
+            if (!wait_for_change(pd, SK_TIME_NEVER))
+                return done ? (ssize_t)done : -EDEADLK;
+            if (pd->fds[fd].kind != PD_SOCKET)
+                return done ? (ssize_t)done : -EBADF;
+        } while (!(sk_poll(pd->stack, pd->fds[fd].handle) & (POLLOUT | POLLERR | POLLHUP)));
     }
 }
 
@@ -757,17 +951,37 @@ static ssize_t pd_recvmsg(void *ud, int sockfd, struct msghdr *msg, int flags)
     int err = 0;
     sk_endpoint peer = {0};
     ssize_t rc;
+    pd_fd *f = NULL;
     if (!msg)
         rc = -EFAULT;
-    else if (!get_socket(pd, sockfd, &err))
+    else if (!(f = get_socket(pd, sockfd, &err)))
         rc = -err;
     else
         rc = recv_iov(pd, sockfd, msg->msg_iov, (int)msg->msg_iovlen, flags, &peer);
     if (rc >= 0) {
         if (msg->msg_name)
             from_endpoint(&peer, msg->msg_name, &msg->msg_namelen);
-        msg->msg_controllen = 0; /* no ancillary data: no timestamps, no zerocopy */
         msg->msg_flags = 0;
+        /* The only ancillary data: TCP_CM_INQ after the read when TCP_INQ
+         * is set (tcp_recvmsg); no timestamps, no zerocopy.  Too small a
+         * buffer truncates it, as put_cmsg does. */
+        size_t room = msg->msg_controllen;
+        msg->msg_controllen = 0;
+        int on = 0;
+        size_t olen = sizeof on;
+        if (sk_getsockopt(pd->stack, f->handle, SK_IPPROTO_TCP, SK_TCP_INQ, &on, &olen) == 0 && on) {
+            if (msg->msg_control && room >= CMSG_SPACE(sizeof(int))) {
+                struct cmsghdr *c = (struct cmsghdr *)msg->msg_control;
+                c->cmsg_level = SK_IPPROTO_TCP; /* SOL_TCP */
+                c->cmsg_type = SK_TCP_INQ; /* TCP_CM_INQ */
+                c->cmsg_len = CMSG_LEN(sizeof(int));
+                int inq = sk_inq_hint(pd->stack, f->handle);
+                memcpy(CMSG_DATA(c), &inq, sizeof inq);
+                msg->msg_controllen = CMSG_SPACE(sizeof(int));
+            } else {
+                msg->msg_flags |= MSG_CTRUNC;
+            }
+        }
     }
     return finish_ssize(pd, rc);
 }
@@ -922,33 +1136,9 @@ static void forget_epoll_regs(pd_instance *pd, int fd)
 
 static int close_fd(pd_instance *pd, int fd)
 {
-    pd_fd *f = get_fd(pd, fd);
-    if (!f)
+    if (!get_fd(pd, fd))
         return -EBADF;
-    int rc = 0;
-    switch (f->kind) {
-    case PD_SOCKET:
-        rc = sk_close(pd->stack, f->handle);
-        break;
-    case PD_EPOLL:
-        free(f->regs);
-        break;
-    case PD_PIPE_READ:
-    case PD_PIPE_WRITE:
-        if (f->kind == PD_PIPE_READ)
-            f->pipe->reader_open = false;
-        else
-            f->pipe->writer_open = false;
-        if (!f->pipe->reader_open && !f->pipe->writer_open)
-            free(f->pipe);
-        break;
-    case PD_FREE:
-        break;
-    }
-    *f = (pd_fd){.kind = PD_FREE, .handle = -1};
-    forget_epoll_regs(pd, fd);
-    touched(pd);
-    return rc;
+    return release_fd(pd, fd, true);
 }
 
 static int pd_close(void *ud, int fd)
@@ -1081,10 +1271,28 @@ static int pd_netdev_receive(void *ud, void *buf, size_t *count, long long *time
     pd_instance *pd = ud;
     if (!count)
         return fail(EFAULT);
-    lock(pd);
+    pd_call last = enter(pd, PD_CALL_OTHER, NULL, NULL);
+    if (pd->out_count == 0 && last == PD_CALL_EMPTY_RECEIVE) {
+        /* Asked again with nothing in between: the caller is waiting for
+         * a packet (packetdrill's sniffer never stops asking), so time
+         * passes, to the next instant anything is scheduled; that is
+         * where a retransmission or a keepalive probe would leave. */
+        sk_time_ns d = sk_next_deadline(pd->stack), w = waiter_deadline(pd);
+        if (w < d)
+            d = w;
+        if (d == SK_TIME_NEVER)
+            d = pd->now + PD_IDLE_STEP_NS;
+        else if (d <= pd->now)
+            d = pd->now + SK_NSEC_PER_USEC;
+        advance_to(pd, d);
+    }
     int rc = 0;
     if (pd->out_count == 0) {
+        /* "Nothing yet" must not be a 0 return: packetdrill would parse
+         * an empty packet and fail the script. */
+        pd_thread.last = PD_CALL_EMPTY_RECEIVE;
         *count = 0;
+        rc = -EAGAIN;
     } else {
         pd_datagram *d = &pd->out[pd->out_head];
         if (!buf || d->len > *count) {
@@ -1115,9 +1323,22 @@ static int pd_usleep(void *ud, useconds_t usec)
 static int pd_gettimeofday(void *ud, struct timeval *tv, void *tz)
 {
     pd_instance *pd = ud;
-    lock(pd);
-    advance_to(pd, pd->now); /* fires anything due at this instant */
-    long long us = to_usecs(pd->now);
+    bool kept;
+    sk_time_ns kept_at, at;
+    pd_call last = enter(pd, PD_CALL_CLOCK, &kept, &kept_at);
+    if (kept) {
+        /* The first read after a blocking call returned: the instant the
+         * call completed, which is what packetdrill checks its return
+         * time against, however far the main thread has moved since. */
+        at = kept_at;
+    } else {
+        /* A read right after a read is a poll: packetdrill spins on the
+         * clock before the first event and for the last 20 us before each
+         * later one, so a clock that stood still would never get there. */
+        advance_to(pd, last == PD_CALL_CLOCK ? pd->now + SK_NSEC_PER_USEC : pd->now);
+        at = pd->now;
+    }
+    long long us = to_usecs(at);
     unlock(pd);
     if (tv) {
         tv->tv_sec = (time_t)(us / 1000000);
@@ -1248,8 +1469,10 @@ static int pd_pipe(void *ud, int pipefd[2])
     int r = p ? new_fd(pd, PD_PIPE_READ) : -ENOMEM;
     int w = r >= 0 ? new_fd(pd, PD_PIPE_WRITE) : r;
     if (w < 0) {
-        if (r >= 0)
-            pd->fds[r].kind = PD_FREE;
+        if (r >= 0) {
+            close(r);
+            pd->fds[r] = (pd_fd){.kind = PD_FREE, .handle = -1};
+        }
         free(p);
         unlock(pd);
         return fail(-w);
@@ -1282,6 +1505,12 @@ static void pd_free(void *ud)
         return;
     for (int fd = PD_FIRST_FD; fd < PD_MAX_FDS; fd++) {
         pd_fd *f = &pd->fds[fd];
+        if (f->kind == PD_FREE)
+            continue;
+        /* Close only what is still ours: packetdrill may have closed the
+         * number and the process reused it. */
+        if (os_fd_ours(f, fd))
+            close(fd);
         if (f->kind == PD_EPOLL)
             free(f->regs);
         else if (f->kind == PD_PIPE_READ || f->kind == PD_PIPE_WRITE) {
@@ -1306,6 +1535,7 @@ static void pd_free(void *ud)
     free(pd->overrides);
     free(pd->proc_sys);
     pthread_cond_destroy(&pd->changed);
+    pthread_cond_destroy(&pd->settled);
     pthread_mutex_destroy(&pd->lock);
     free(pd);
 }
@@ -1323,7 +1553,9 @@ __attribute__((visibility("default"))) void packetdrill_interface_init(const cha
     }
     pthread_mutex_init(&pd->lock, NULL);
     pthread_cond_init(&pd->changed, NULL);
+    pthread_cond_init(&pd->settled, NULL);
     pd->creator = pthread_self();
+    pd->id = __atomic_add_fetch(&pd_next_id, 1, __ATOMIC_RELAXED);
     pd->proc_sys = strdup("/proc/sys");
     pd_settings set = {.local_ip = 0xc0a80001u /* 192.168.0.1 */, .remote_ip = 0xc0000201u /* 192.0.2.1 */,
                        .mtu = PD_DEFAULT_MTU, .seed = 1};

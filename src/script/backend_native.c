@@ -105,6 +105,8 @@ static int nat_getsockopt(sk_runner *r, int h, int level, int name, void *val, s
 
 static int nat_set_nonblock(sk_runner *r, int h, bool nonblock) { return 0; }
 
+static int64_t nat_inq_hint(sk_runner *r, int h) { return sk_inq_hint(r->stack, h); }
+
 static int64_t nat_ioctl_q(sk_runner *r, int h, unsigned long request)
 {
     return request == 0x541B ? sk_inq(r->stack, h) : sk_outq(r->stack, h);
@@ -230,6 +232,7 @@ const sk_run_backend sk_run_backend_native = {
     .getsockopt = nat_getsockopt,
     .set_nonblock = nat_set_nonblock,
     .ioctl_q = nat_ioctl_q,
+    .inq_hint = nat_inq_hint,
     .getname = nat_getname,
     .poll = nat_poll,
     .epoll_create = nat_epoll_create,

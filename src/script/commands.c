@@ -243,6 +243,19 @@ static void run_nstat(sk_runner *r, const char *cmd)
         if (!strstr(full, want))
             continue;
         uint64_t before = i < r->nstat_count ? r->nstat[i] : 0;
+        /* "nstat | grep NAME | grep -q \" 3 \"": the delta must be exactly 3. */
+        const char *q = strstr(grep + 4, "grep -q \" ");
+        if (q) {
+            char *endp = NULL;
+            unsigned long long want_n = strtoull(q + 9, &endp, 10);
+            if (endp && endp != q + 9 && *endp == ' ') {
+                if (counter_sum(r, i) - before == want_n)
+                    return;
+                sk_run_fail(r, "`%s` failed: counter %s changed by %llu", cmd, full,
+                            (unsigned long long)(counter_sum(r, i) - before));
+                return;
+            }
+        }
         if (counter_sum(r, i) != before)
             return;
         sk_run_fail(r, "`%s` failed: counter %s did not change", cmd, full);

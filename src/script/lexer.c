@@ -154,9 +154,22 @@ static void lex_string(sk_lexer *lx, sk_token *t)
     t->kind = SK_TOK_STRING;
 }
 
+/* A number's value as a time: microseconds, or "out of range" (times past
+ * SK_LEX_MAX_TIME_SECS would overflow the runner's nanosecond clock). */
+static void set_time(sk_token *t, uint64_t whole, int64_t frac_us)
+{
+    if (whole > SK_LEX_MAX_TIME_SECS) {
+        t->usecs_out_of_range = true;
+        t->usecs = 0;
+        return;
+    }
+    t->usecs = (int64_t)whole * 1000000 + frac_us;
+}
+
 static void lex_number(sk_lexer *lx, sk_token *t)
 {
     size_t n = 0;
+    bool overflow = false;
     t->kind = SK_TOK_NUMBER;
     if (cur(lx) == '0' && (at(lx, 1) == 'x' || at(lx, 1) == 'X') && hexval(at(lx, 2)) >= 0) {
         uint64_t v = 0;
@@ -165,6 +178,10 @@ static void lex_number(sk_lexer *lx, sk_token *t)
         advance(lx);
         advance(lx);
         while (hexval(cur(lx)) >= 0) {
+            /* 64 bits at most: 0xffffffffffffffff is ~0 as packetdrill
+             * scripts write it; one more digit cannot be represented. */
+            if (v > UINT64_MAX >> 4)
+                overflow = true;
             v = v * 16 + (uint64_t)hexval(cur(lx));
             if (n + 1 < sizeof(t->text))
                 t->text[n++] = cur(lx);
@@ -172,13 +189,23 @@ static void lex_number(sk_lexer *lx, sk_token *t)
         }
         t->text[n] = 0;
         t->len = n;
+        if (overflow) {
+            set_error(t, "number out of range (more than 64 bits)");
+            return;
+        }
+        /* Values past INT64_MAX keep their bits, as packetdrill's s64. */
         t->ival = (int64_t)v;
-        t->usecs = (int64_t)v * 1000000;
+        set_time(t, v, 0);
         return;
     }
-    int64_t whole = 0, frac_us = 0, scale = 100000;
+    uint64_t whole = 0;
+    int64_t frac_us = 0, scale = 100000;
     while (isdigit((unsigned char)cur(lx))) {
-        whole = whole * 10 + (cur(lx) - '0');
+        unsigned d = (unsigned)(cur(lx) - '0');
+        if (whole > ((uint64_t)INT64_MAX - d) / 10)
+            overflow = true;
+        else
+            whole = whole * 10 + d;
         if (n + 1 < sizeof(t->text))
             t->text[n++] = cur(lx);
         advance(lx);
@@ -186,7 +213,8 @@ static void lex_number(sk_lexer *lx, sk_token *t)
     /* "1...2" is 1, an ellipsis and 2; "1.5" and ".5" are fractions. */
     if (cur(lx) == '.' && isdigit((unsigned char)at(lx, 1))) {
         t->is_float = true;
-        t->text[n++] = '.';
+        if (n + 1 < sizeof(t->text))
+            t->text[n++] = '.';
         advance(lx);
         while (isdigit((unsigned char)cur(lx))) {
             if (scale > 0) {
@@ -200,8 +228,12 @@ static void lex_number(sk_lexer *lx, sk_token *t)
     }
     t->text[n] = 0;
     t->len = n;
-    t->ival = whole;
-    t->usecs = whole * 1000000 + frac_us;
+    if (overflow) {
+        set_error(t, "number out of range (more than 9223372036854775807)");
+        return;
+    }
+    t->ival = (int64_t)whole;
+    set_time(t, whole, frac_us);
 }
 
 static void lex_token(sk_lexer *lx, sk_token *t)

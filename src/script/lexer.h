@@ -26,6 +26,11 @@ typedef enum sk_token_kind {
     SK_TOK_OPTION,   /* --name[=value] to the end of its line                */
 } sk_token_kind;
 
+/* The largest time a script may give, in seconds (about 31 years): far past
+ * any TCP timer, and small enough that the runner's nanosecond clock cannot
+ * overflow however the script's relative times add up. */
+#define SK_LEX_MAX_TIME_SECS 1000000000ull
+
 typedef struct sk_token {
     sk_token_kind kind;
     int line, col;
@@ -34,6 +39,7 @@ typedef struct sk_token {
     bool is_float;       /* NUMBER written with a '.'            */
     int64_t ival;        /* NUMBER: integer value                */
     int64_t usecs;       /* NUMBER: value * 1e6 (for times)      */
+    bool usecs_out_of_range; /* NUMBER: over SK_LEX_MAX_TIME_SECS as a time */
     char text[512];      /* NUMBER/WORD spelling, STRING bytes, OPTION line */
     size_t len;
     char *long_text;     /* COMMAND/CODE: heap text owned by the caller */

@@ -63,6 +63,7 @@ typedef struct parser {
     char *err;
     size_t errlen;
     bool failed;
+    unsigned depth; /* expressions being parsed, one inside the other */
     /* growable event array */
     size_t event_cap;
     size_t option_cap;
@@ -197,6 +198,11 @@ static bool parse_time_value(parser *p, bool *relative, int64_t *usecs)
     const sk_token *t = sk_lex_peek(&p->lx);
     if (t->kind != SK_TOK_NUMBER) {
         expected(p, "a time in seconds");
+        return false;
+    }
+    if (t->usecs_out_of_range) {
+        fail_at(p, t->line, t->col, "time %s out of range (more than %llu seconds)", t->text,
+                (unsigned long long)SK_LEX_MAX_TIME_SECS);
         return false;
     }
     *usecs = t->usecs;
@@ -589,7 +595,27 @@ static sk_script_expr *parse_unary(parser *p)
     return NULL;
 }
 
+/* Real scripts nest a few levels ({msg_iov(1)=[{...}]}); each level is a
+ * recursion with a 256-slot frame, so a file of brackets would otherwise
+ * overflow the stack (found by fuzz/fuzz_script_parse.c). */
+#define PARSE_MAX_DEPTH 32
+
+static sk_script_expr *parse_expr_nested(parser *p);
+
 static sk_script_expr *parse_expr(parser *p)
+{
+    if (p->depth == PARSE_MAX_DEPTH) {
+        const sk_token *t = sk_lex_peek(&p->lx);
+        fail_at(p, t->line, t->col, "expressions nested more than %d deep", PARSE_MAX_DEPTH);
+        return NULL;
+    }
+    p->depth++;
+    sk_script_expr *e = parse_expr_nested(p);
+    p->depth--;
+    return e;
+}
+
+static sk_script_expr *parse_expr_nested(parser *p)
 {
     sk_script_expr *lhs = parse_unary(p);
     /* No '+' or '-': the next event's time ("+0") may follow an expression. */
@@ -717,6 +743,11 @@ static bool parse_event(parser *p)
             expected(p, "the end time of a blocking call");
             return false;
         }
+        if (t->usecs_out_of_range) {
+            fail_at(p, t->line, t->col, "time %s out of range (more than %llu seconds)", t->text,
+                    (unsigned long long)SK_LEX_MAX_TIME_SECS);
+            return false;
+        }
         ev->syscall.end_usecs = t->usecs;
         sk_lex_next(&p->lx, &tok);
         t = sk_lex_peek(&p->lx);
@@ -772,6 +803,10 @@ sk_script *sk_script_parse(const char *path, const char *text, size_t len, char 
     p.err = err && errlen ? err : dummy;
     p.errlen = err && errlen ? errlen : sizeof(dummy);
     p.err[0] = 0;
+    if (len > SK_SCRIPT_MAX_BYTES) {
+        snprintf(p.err, p.errlen, "%s: script larger than %u bytes", p.path, SK_SCRIPT_MAX_BYTES);
+        return NULL;
+    }
     p.script = calloc(1, sizeof(*p.script));
     if (!p.script) {
         snprintf(p.err, p.errlen, "%s: out of memory", p.path);
@@ -816,26 +851,23 @@ sk_script *sk_script_parse_file(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 65536, len = 0;
+    /* Reads at most one byte past the limit: enough to know it is over. */
+    size_t cap = SK_SCRIPT_MAX_BYTES + 1, len = 0;
     char *buf = malloc(cap);
-    while (buf) {
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (len < cap)
-            break;
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
+    if (buf) {
+        size_t n;
+        while (len < cap && (n = fread(buf + len, 1, cap - len, f)) > 0)
+            len += n;
     }
     bool read_error = ferror(f);
     fclose(f);
     if (!buf || read_error) {
         snprintf(err, errlen, "%s: %s", path, buf ? "read error" : "out of memory");
+        free(buf);
+        return NULL;
+    }
+    if (len > SK_SCRIPT_MAX_BYTES) {
+        snprintf(err, errlen, "%s: script larger than %u bytes", path, SK_SCRIPT_MAX_BYTES);
         free(buf);
         return NULL;
     }

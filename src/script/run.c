@@ -16,12 +16,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "script/lexer.h"
 #include "script/run_internal.h"
 #include "synack/packet.h"
 
 #define DEFAULT_TOLERANCE_USECS 4000
 #define ANY_TIME_LIMIT (60 * SK_NSEC_PER_SEC)
 #define LATE_LOOKAHEAD (10 * SK_NSEC_PER_SEC)
+#define MAX_SCRIPT_USECS ((int64_t)SK_LEX_MAX_TIME_SECS * 1000000)
 
 /* ------------------------------------------------------------------ */
 /* Outcome helpers                                                      */
@@ -819,16 +821,33 @@ static void match_outbound(sk_runner *r, const sk_script_packet *p, sk_time_ns e
     if (fastopen_unsupported(r, p))
         return;
     drop_stale(r);
-    if (r->out_count == 0)
-        advance_until_output(r, expected, hi);
+    bool late = false;
+    if (r->out_count == 0) {
+        if (r->be->wait_output) {
+            /* packetdrill's sniffer: wait for whatever leaves next, past
+             * what older sockets send. */
+            for (;;) {
+                r->be->wait_output(r, hi + LATE_LOOKAHEAD);
+                if (r->done || r->out_count == 0)
+                    break;
+                drop_stale(r);
+                if (r->out_count > 0)
+                    break;
+            }
+            late = r->out_count > 0 && r->out[0].at > hi;
+        } else {
+            advance_until_output(r, expected, hi);
+        }
+    }
     if (r->done)
         return;
-    if (r->out_count == 0) {
+    if (r->out_count == 0 || late) {
         /* Say what came instead, if anything comes within a while: it
          * tells a late timer from a missing one. */
         char later[700] = "";
-        advance_until_output(r, hi, hi + LATE_LOOKAHEAD);
-        if (!r->done && r->out_count > 0) {
+        if (!late)
+            advance_until_output(r, hi, hi + LATE_LOOKAHEAD);
+        if (!r->done && r->out_count > 0 && r->out[0].at <= hi + LATE_LOOKAHEAD) {
             sk_segment lseg;
             if (sk_parse_segment(r->out[0].data, r->out[0].len, false, &lseg) == SK_PARSE_OK) {
                 int li = find_conn(r, lseg.sport, lseg.dport);
@@ -995,6 +1014,12 @@ static void run_events(sk_runner *r)
             sk_run_fail(r, "time range ends before it starts");
             return;
         }
+        /* Each time is bounded by the lexer; their sum is bounded here so
+         * the nanosecond clock cannot overflow. */
+        if (start > MAX_SCRIPT_USECS || end > MAX_SCRIPT_USECS) {
+            sk_run_fail(r, "script time beyond %llu seconds", (unsigned long long)SK_LEX_MAX_TIME_SECS);
+            return;
+        }
         sk_time_ns at = sk_run_script_ns(r, start);
 
         /* The commands before the first call or packet (defaults.sh,
@@ -1054,16 +1079,29 @@ static void run_events(sk_runner *r)
         case SK_SEV_CODE:
             check_unexpected(r, ev, at);
             sk_run_advance_to(r, at > r->now ? at : r->now);
-            if (!r->done)
+            if (r->done)
+                break;
+            if (r->be->code_unsupported) {
+                if (!r->code_not_run)
+                    r->code_not_run = ev;
+            } else {
                 sk_run_code(r, ev->text);
+            }
             break;
         }
+        r->events_run++;
         if (r->out_of_memory)
             sk_run_fail(r, "out of memory queueing outbound datagrams");
         r->last_usecs = start;
     }
     if (!r->done) {
         sk_run_pending_finish(r);
+    }
+    if (!r->done && r->be->finish)
+        r->be->finish(r);
+    if (!r->done && r->code_not_run) {
+        r->ev = r->code_not_run;
+        sk_run_skip(r, "%s", r->be->code_unsupported);
     }
 }
 

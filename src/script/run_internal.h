@@ -86,6 +86,11 @@ typedef struct sk_run_pending {
     sk_time_ns expect_end; /* when the script says it returns           */
     sk_time_ns give_up;    /* expect_end + tolerance                    */
     sk_time_ns timeout_at; /* poll/epoll_wait timeout, or SK_TIME_NEVER */
+    /* Set by a backend that makes the call on a thread of its own, as
+     * packetdrill does for calls the script marks `...`: */
+    bool threaded;         /* handed to that thread                     */
+    bool in_flight;        /* this attempt found it still asleep        */
+    sk_time_ns returned_at; /* when it returned; 0: r->now at completion */
 } sk_run_pending;
 
 typedef struct sk_runner sk_runner;
@@ -98,8 +103,11 @@ typedef struct sk_runner sk_runner;
  * struct packetdrill_interface (backend_so.c).
  *
  * Handles are the backend's (synack handles, or the object's fds).  Calls
- * return >= 0 or -errno with Linux's values, and never block: the runner
- * models a blocking call by retrying it after each step of time. */
+ * return >= 0 or -errno with Linux's values.  The native backend's never
+ * block: the runner models a blocking call by retrying it after each step
+ * of time.  The .so backend makes r->call as packetdrill would (blocking on
+ * the main thread, or on its system-call thread for `...` calls, reporting
+ * a call still asleep there through r->call->in_flight). */
 typedef struct sk_run_backend {
     const char *name;
     /* Open at the first event rather than at the start: sysctl lines
@@ -118,6 +126,16 @@ typedef struct sk_run_backend {
     void (*input)(sk_runner *r, const uint8_t *datagram, size_t len);
     /* A drop-everything qdisc; NULL when the backend cannot model it. */
     void (*set_tx_blocked)(sk_runner *r, bool blocked);
+    /* Optional: waits, as packetdrill's sniffer does, until the stack has
+     * sent a datagram (queued with sk_run_queue_out) or the clock passes
+     * `limit`; replaces the runner's own stepping toward deadlines. */
+    void (*wait_output)(sk_runner *r, sk_time_ns limit);
+    /* Optional: the end of a script that passed so far (packetdrill closes
+     * what is left open and resets the connections); may fail the run. */
+    void (*finish)(sk_runner *r);
+    /* Non-NULL when %{ }% blocks cannot reach the stack: why.  The blocks
+     * are not run, and a script that otherwise passes SKIPs with this. */
+    const char *code_unsupported;
 
     int (*socket)(sk_runner *r);
     int (*bind)(sk_runner *r, int h, const sk_endpoint *ep);
@@ -138,6 +156,9 @@ typedef struct sk_run_backend {
     int (*set_nonblock)(sk_runner *r, int h, bool nonblock);
     /* SIOCINQ / SIOCOUTQ: the value, or -errno. */
     int64_t (*ioctl_q)(sk_runner *r, int h, unsigned long request);
+    /* The TCP_CM_INQ value recvmsg attaches with TCP_INQ set (Linux's
+     * tcp_inq_hint); NULL when the backend cannot report it. */
+    int64_t (*inq_hint)(sk_runner *r, int h);
     int (*getname)(sk_runner *r, int h, bool peer, sk_endpoint *ep);
     /* poll(2) with timeout 0 over script fds: revents for each. */
     void (*poll)(sk_runner *r, const int *fds, const int *events, int *revents, size_t n);
@@ -197,6 +218,11 @@ struct sk_runner {
     int info_fd;           /* socket whose TCP_INFO %{ }% blocks read   */
 
     sk_run_pending pending;
+    /* The script's call being made through the backend (NULL for the
+     * runner's own probes): a backend may make it as packetdrill would. */
+    sk_run_pending *call;
+    size_t events_run;     /* events finished, as packetdrill counts them */
+    const sk_script_event *code_not_run; /* first %{ }% the backend cannot serve */
 
     sk_run_saved_sysctl saved[SK_RUN_MAX_SAVED_SYSCTLS];
     size_t saved_count;

@@ -157,6 +157,10 @@ typedef struct sk_script {
 /* Parses a whole script.  On error returns NULL and writes
  * "path:line:col: expected X, got 'Y'" into err. */
 sk_script *sk_script_parse(const char *path, const char *text, size_t len, char *err, size_t errlen);
+/* The largest script accepted, far above any real one (packetdrill's
+ * biggest are tens of kilobytes): input past it, such as /dev/zero, is
+ * refused with an error rather than read without bound. */
+#define SK_SCRIPT_MAX_BYTES (1024u * 1024u)
 sk_script *sk_script_parse_file(const char *path, char *err, size_t errlen);
 void sk_script_free(sk_script *script);
 

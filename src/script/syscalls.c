@@ -224,6 +224,47 @@ static int64_t do_recv(sk_runner *r, sk_run_fd *f, size_t len, int flags)
     return n;
 }
 
+/* recvmsg's msg_control=[{cmsg_level=SOL_TCP, cmsg_type=TCP_CM_INQ,
+ * cmsg_data=N}]: after the read, the socket (TCP_INQ set) reports N
+ * bytes still to read (tcp_inq_hint).  Other control messages are not
+ * something synack produces: the script is skipped.  Returns false when
+ * the run stopped (failed or skipped). */
+static bool check_recvmsg_control(sk_runner *r, const sk_script_syscall *sc, sk_run_fd *f)
+{
+    const sk_script_expr *ctl = field(sc->args[1], "msg_control");
+    if (!ctl)
+        return true;
+    if (ctl->rhs->kind != SK_SEXPR_LIST) {
+        sk_run_fail(r, "recvmsg() expects msg_control=[{cmsg_level=..., cmsg_type=..., cmsg_data=...}]");
+        return false;
+    }
+    for (size_t i = 0; i < ctl->rhs->count; i++) {
+        const sk_script_expr *c = ctl->rhs->items[i];
+        const sk_script_expr *lv = field(c, "cmsg_level"), *ty = field(c, "cmsg_type"), *da = field(c, "cmsg_data");
+        int64_t level, type, want;
+        if (!lv || !ty || !da || !eval_int(r, lv->rhs, &level) || !eval_int(r, ty->rhs, &type))
+            return false;
+        if (level != SK_IPPROTO_TCP || type != SK_TCP_INQ) {
+            sk_run_skip(r, "recvmsg() control message level %lld type %lld", (long long)level, (long long)type);
+            return false;
+        }
+        int on = 0;
+        size_t olen = sizeof on;
+        if (r->be->getsockopt(r, f->handle, SK_IPPROTO_TCP, SK_TCP_INQ, &on, &olen) != 0 || !on) {
+            sk_run_fail(r, "recvmsg() expected a TCP_CM_INQ control message, but TCP_INQ is off");
+            return false;
+        }
+        if (!eval_int(r, da->rhs, &want))
+            return false;
+        int64_t got = r->be->inq_hint(r, f->handle);
+        if (got != want) {
+            sk_run_fail(r, "recvmsg() TCP_CM_INQ expected %lld, got %lld", (long long)want, (long long)got);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Evaluates poll(2)'s [{fd, events, revents}] list; returns the count of
  * entries with events and writes each revents. */
 static int run_poll(sk_runner *r, const sk_script_expr *list, int *revents, size_t cap, size_t *count)
@@ -314,6 +355,7 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
     int64_t res = 0;
     bool started = p->started;
     p->started = true;
+    p->in_flight = false;
     switch (p->op) {
     case SK_OP_NONE: return true;
     case SK_OP_ACCEPT: {
@@ -322,7 +364,11 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
             break;
         }
         sk_endpoint peer;
+        r->call = p;
         int h = r->be->accept(r, f->handle, &peer);
+        r->call = NULL;
+        if (p->in_flight)
+            return false;
         if (h == -SK_EAGAIN && !final)
             return false;
         if (h >= 0) {
@@ -341,7 +387,11 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
             break;
         }
         sk_endpoint remote = {.addr = r->remote_ip, .port = SK_RUN_REMOTE_PORT};
+        r->call = p;
         int c = r->be->connect(r, f->handle, &remote);
+        r->call = NULL;
+        if (p->in_flight)
+            return false;
         if ((c == -SK_EALREADY || c == -SK_EINPROGRESS) && !final)
             return false;
         res = c == -SK_EISCONN ? 0 : c;
@@ -352,9 +402,15 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
             res = -SK_EBADF;
             break;
         }
+        r->call = p;
         res = do_recv(r, f, p->len, p->flags);
+        r->call = NULL;
+        if (p->in_flight)
+            return false;
         if (res == -SK_EAGAIN && !final)
             return false;
+        if (res >= 0 && strcmp(sc->name, "recvmsg") == 0 && !check_recvmsg_control(r, sc, f))
+            return true;
         break;
     case SK_OP_WRITE:
         if (!f) {
@@ -365,7 +421,7 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
          * the socket is writable as poll() reports it (Linux's
          * sk_stream_is_writeable: free space >= half what is queued), not
          * by every byte acknowledged. */
-        if ((started || p->await_conn) && !final) {
+        if ((started || p->await_conn) && !final && !p->threaded) {
             int fd = p->fd, want = SK_POLLOUT, got = 0;
             r->be->poll(r, &fd, &want, &got, 1);
             if (!(got & (SK_POLLOUT | (p->await_conn ? SK_POLLERR | SK_POLLHUP : 0))))
@@ -384,7 +440,11 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
             p->await_conn = false;
         }
         while (p->done < p->len) {
+            r->call = p;
             int64_t n = do_send(r, f, p->len - p->done, p->flags);
+            r->call = NULL;
+            if (p->in_flight)
+                return false;
             if (n > 0) {
                 p->done += (size_t)n;
                 continue;
@@ -402,9 +462,13 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
     case SK_OP_POLL: {
         int revents[64];
         size_t count;
+        r->call = p;
         int n = run_poll(r, arg(sc, 0), revents, 64, &count);
+        r->call = NULL;
         if (n < 0)
             return true;
+        if (p->in_flight)
+            return false;
         if (n == 0 && !final && r->now < p->timeout_at)
             return false;
         r->pending.op = SK_OP_NONE;
@@ -420,8 +484,13 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
         int n = 0;
         if (p->fd < 0 || p->fd >= SK_RUN_MAX_FDS || r->fds[p->fd].kind != SK_FD_EPOLL)
             n = -SK_EBADF;
-        else
+        else {
+            r->call = p;
             n = r->be->epoll_wait(r, p->fd, (int)maxev, &events, &data);
+            r->call = NULL;
+            if (p->in_flight)
+                return false;
+        }
         if (n == 0 && !final && r->now < p->timeout_at)
             return false;
         r->pending.op = SK_OP_NONE;
@@ -432,10 +501,12 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
 complete:
     r->pending.op = SK_OP_NONE;
     check_result(r, sc, res);
-timing:
-    if (!r->done && (r->now + r->tolerance < p->expect_end || r->now > p->give_up))
+timing:;
+    /* A call made on a thread of its own returned when that thread says. */
+    sk_time_ns end = p->returned_at ? p->returned_at : r->now;
+    if (!r->done && (end + r->tolerance < p->expect_end || end > p->give_up))
         sk_run_fail(r, "%s() expected to return at %.6f, returned at %.6f", sc->name,
-                    (double)(int64_t)(p->expect_end - r->base) / 1e9, (double)(int64_t)(r->now - r->base) / 1e9);
+                    (double)(int64_t)(p->expect_end - r->base) / 1e9, (double)(int64_t)(end - r->base) / 1e9);
     return true;
 }
 
@@ -644,14 +715,14 @@ static void sys_fcntl(sk_runner *r, const sk_script_syscall *sc)
     sk_run_skip(r, "fcntl command %lld", (long long)cmd);
 }
 
-/* Total length of a sendmsg msghdr's iovecs, from msg_iov(N)=[{..., len}]. */
+/* Total length of a sendmsg/recvmsg msghdr's iovecs, from msg_iov(N)=[{..., len}]. */
 static bool msg_len(sk_runner *r, const sk_script_expr *msg, size_t *len, bool *null_buf)
 {
     const sk_script_expr *iov = field(msg, "msg_iov");
     *len = 0;
     *null_buf = false;
     if (!iov || iov->rhs->kind != SK_SEXPR_LIST) {
-        sk_run_fail(r, "sendmsg() expects msg_iov(N)=[{..., len}, ...]");
+        sk_run_fail(r, "sendmsg()/recvmsg() expects msg_iov(N)=[{..., len}, ...]");
         return false;
     }
     for (size_t i = 0; i < iov->rhs->count; i++) {
@@ -744,10 +815,23 @@ static void sys_recv(sk_runner *r, const sk_script_event *ev, sk_time_ns expect_
 {
     const sk_script_syscall *sc = &ev->syscall;
     int64_t fd, len, flags = 0;
-    if (!arg_int(r, sc, 0, &fd) || !arg_int(r, sc, 2, &len))
-        return;
-    if (strcmp(sc->name, "read") != 0 && !arg_int(r, sc, 3, &flags))
-        return;
+    if (strcmp(sc->name, "recvmsg") == 0) {
+        size_t total = 0;
+        bool null_buf = false;
+        if (!arg_int(r, sc, 0, &fd) || !need_args(r, sc, 3) || !msg_len(r, sc->args[1], &total, &null_buf) ||
+            !eval_int(r, sc->args[2], &flags))
+            return;
+        if (field(sc->args[1], "msg_control") && !r->be->inq_hint) {
+            sk_run_skip(r, "recvmsg() control messages: the %s backend cannot report TCP_CM_INQ", r->be->name);
+            return;
+        }
+        len = (int64_t)total;
+    } else {
+        if (!arg_int(r, sc, 0, &fd) || !arg_int(r, sc, 2, &len))
+            return;
+        if (strcmp(sc->name, "read") != 0 && !arg_int(r, sc, 3, &flags))
+            return;
+    }
     sk_run_fd *f = sock_fd(r, fd);
     if (!f) {
         check_result(r, sc, -SK_EBADF);
@@ -879,19 +963,31 @@ void sk_run_syscall(sk_runner *r, const sk_script_event *ev, int64_t start_usecs
             return;
         }
         sk_endpoint remote = {.addr = r->remote_ip, .port = SK_RUN_REMOTE_PORT};
+        sk_run_pending p = {.op = SK_OP_CONNECT, .ev = ev, .fd = (int)fd, .expect_end = expect_end,
+                            .give_up = expect_end + r->tolerance, .timeout_at = SK_TIME_NEVER};
+        r->call = &p;
         int c = r->be->connect(r, f->handle, &remote);
-        if (c == -SK_EINPROGRESS && !f->nonblock) {
-            sk_run_pending p = {.op = SK_OP_CONNECT, .ev = ev, .fd = (int)fd, .expect_end = expect_end,
-                                .give_up = expect_end + r->tolerance, .timeout_at = SK_TIME_NEVER};
+        r->call = NULL;
+        if (p.in_flight || (c == -SK_EINPROGRESS && !f->nonblock)) {
+            p.started = true;
             r->pending = p;
             sk_run_pending_poll(r);
+        } else if (p.threaded) {
+            /* Returned at once on packetdrill's system-call thread: checked
+             * as a blocking call is, at the time that thread read. */
+            int64_t res = c == -SK_EISCONN ? 0 : c;
+            if (check_result(r, sc, res) && (p.returned_at + r->tolerance < p.expect_end || p.returned_at > p.give_up))
+                sk_run_fail(r, "%s() expected to return at %.6f, returned at %.6f", sc->name,
+                            (double)(int64_t)(p.expect_end - r->base) / 1e9,
+                            (double)(int64_t)(p.returned_at - r->base) / 1e9);
         } else {
             check_result(r, sc, c);
         }
     } else if (strcmp(n, "write") == 0 || strcmp(n, "send") == 0 || strcmp(n, "sendto") == 0 ||
                strcmp(n, "sendmsg") == 0) {
         sys_send(r, ev, expect_end);
-    } else if (strcmp(n, "read") == 0 || strcmp(n, "recv") == 0 || strcmp(n, "recvfrom") == 0) {
+    } else if (strcmp(n, "read") == 0 || strcmp(n, "recv") == 0 || strcmp(n, "recvfrom") == 0 ||
+               strcmp(n, "recvmsg") == 0) {
         sys_recv(r, ev, expect_end);
     } else if (strcmp(n, "close") == 0) {
         sys_close(r, sc);

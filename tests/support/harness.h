@@ -33,7 +33,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "synack/memwire.h"
+#include "synack-io/memwire.h"
 #include "synack/packet.h"
 #include "synack/synack.h"
 

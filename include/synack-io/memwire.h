@@ -11,6 +11,8 @@
 #ifndef SYNACK_MEMWIRE_H
 #define SYNACK_MEMWIRE_H
 
+#include "synack/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +35,13 @@ typedef struct sk_link_params {
                            reorder_delay so later ones overtake it         */
     sk_time_ns reorder_delay; /* 0 means 3 × delay + 1 ms                  */
     uint16_t mtu;       /* datagrams larger than this are dropped; 0 = none */
+    /* A bottleneck: datagrams leave one after another at rate_bps (each
+     * takes len * 8 / rate_bps to serialize) before the propagation
+     * delay; 0 = infinitely fast.  queue_bytes bounds the bytes waiting
+     * for the transmitter (a drop-tail queue, drops seen as LOST);
+     * 0 = unbounded. */
+    uint64_t rate_bps;
+    uint32_t queue_bytes;
 } sk_link_params;
 
 /* What the tap sees: every datagram put on the wire, and what became of it. */
@@ -57,41 +66,46 @@ typedef void (*sk_wire_tap_fn)(void *ctx, sk_time_ns now, sk_wire_fate fate,
 typedef bool (*sk_wire_filter_fn)(void *ctx, sk_time_ns now, const uint8_t *datagram,
                                   size_t len);
 
-sk_wire *sk_wire_new(uint64_t seed, sk_time_ns start);
+/* A wire whose clock starts at `start`; `seed` draws the impairments and
+ * the hosts' keys.  Returns NULL when memory runs out. */
+SK_EXPORT sk_wire *sk_wire_new(uint64_t seed, sk_time_ns start);
 /* Frees the wire and every stack it created. */
-void sk_wire_free(sk_wire *w);
+SK_EXPORT void sk_wire_free(sk_wire *w);
 
 /* Creates a stack at `addr` attached to the wire.  `params` may be NULL;
- * otherwise its seed, secret, mtu, name and on_event are used (addr, now
+ * otherwise its seed, secret, mtu, name, on_event and mem are used (addr, now
  * and transmit are the wire's).  The wire keeps ownership of the stack. */
-sk_stack *sk_wire_add_host(sk_wire *w, uint32_t addr, const sk_stack_params *params);
+SK_EXPORT sk_stack *sk_wire_add_host(sk_wire *w, uint32_t addr, const sk_stack_params *params);
 /* Sets impairments from `from` to `to` (addresses; 0 means any). */
-void sk_wire_set_link(sk_wire *w, uint32_t from, uint32_t to, const sk_link_params *p);
-void sk_wire_set_tap(sk_wire *w, sk_wire_tap_fn tap, void *ctx);
-void sk_wire_set_filter(sk_wire *w, sk_wire_filter_fn filter, void *ctx);
+SK_EXPORT void sk_wire_set_link(sk_wire *w, uint32_t from, uint32_t to, const sk_link_params *p);
+/* Sets (or with NULL removes) the tap. */
+SK_EXPORT void sk_wire_set_tap(sk_wire *w, sk_wire_tap_fn tap, void *ctx);
+/* Sets (or with NULL removes) the drop filter. */
+SK_EXPORT void sk_wire_set_filter(sk_wire *w, sk_wire_filter_fn filter, void *ctx);
 /* Puts a hand-made datagram on the wire as if a host had sent it: routed
  * by its destination address and delivered at the current time plus
  * `delay`, with no impairments and no filter.  The tap sees it. */
-void sk_wire_inject(sk_wire *w, const uint8_t *datagram, size_t len, sk_time_ns delay);
+SK_EXPORT void sk_wire_inject(sk_wire *w, const uint8_t *datagram, size_t len, sk_time_ns delay);
 /* The stack at `addr`, or NULL. */
-sk_stack *sk_wire_host(const sk_wire *w, uint32_t addr);
+SK_EXPORT sk_stack *sk_wire_host(const sk_wire *w, uint32_t addr);
 
-sk_time_ns sk_wire_now(const sk_wire *w);
+/* The wire's clock. */
+SK_EXPORT sk_time_ns sk_wire_now(const sk_wire *w);
 /* The time of the next event (delivery or stack deadline), or
  * SK_TIME_NEVER. */
-sk_time_ns sk_wire_next_event(const sk_wire *w);
+SK_EXPORT sk_time_ns sk_wire_next_event(const sk_wire *w);
 /* Runs the next event (all events due at the same instant); false when
  * there is none. */
-bool sk_wire_step(sk_wire *w);
+SK_EXPORT bool sk_wire_step(sk_wire *w);
 /* Runs every event due at or before t, then sets the clock to t. */
-void sk_wire_run_until(sk_wire *w, sk_time_ns t);
+SK_EXPORT void sk_wire_run_until(sk_wire *w, sk_time_ns t);
 /* Runs for d nanoseconds of virtual time. */
-void sk_wire_run_for(sk_wire *w, sk_time_ns d);
+SK_EXPORT void sk_wire_run_for(sk_wire *w, sk_time_ns d);
 /* Runs until pred(ctx) holds or the clock passes `limit`; returns whether
  * pred held.  pred is checked after every event. */
-bool sk_wire_run_until_pred(sk_wire *w, bool (*pred)(void *ctx), void *ctx, sk_time_ns limit);
+SK_EXPORT bool sk_wire_run_until_pred(sk_wire *w, bool (*pred)(void *ctx), void *ctx, sk_time_ns limit);
 /* Datagrams in flight. */
-size_t sk_wire_in_flight(const sk_wire *w);
+SK_EXPORT size_t sk_wire_in_flight(const sk_wire *w);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,8 @@
 #ifndef SYNACK_TUN_H
 #define SYNACK_TUN_H
 
+#include "synack/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,18 +32,18 @@ typedef struct sk_tun_info {
  *   -EBUSY          another process holds the device
  *   -EINVAL         `name` is empty, too long, or the device is not a TUN
  *   -ENOENT         /dev/net/tun is missing (no tun module)            */
-int sk_tun_open(const char *name, sk_tun_info *info, char *err, size_t errlen);
+SK_EXPORT int sk_tun_open(const char *name, sk_tun_info *info, char *err, size_t errlen);
 
 /* Parses "A.B.C.D" or "A.B.C.D/N" into a host-order address and prefix
  * length (32 when absent).  Returns 0 or -EINVAL, saying which part of
  * `text` is wrong. */
-int sk_parse_ipv4_prefix(const char *text, uint32_t *addr, int *prefix, char *err, size_t errlen);
+SK_EXPORT int sk_parse_ipv4_prefix(const char *text, uint32_t *addr, int *prefix, char *err, size_t errlen);
 
 /* Parses "A.B.C.D:PORT" (port 1..65535).  Returns 0 or -EINVAL. */
-int sk_parse_ipv4_endpoint(const char *text, sk_endpoint *ep, char *err, size_t errlen);
+SK_EXPORT int sk_parse_ipv4_endpoint(const char *text, sk_endpoint *ep, char *err, size_t errlen);
 
 /* "10.77.0.2" into buf (at least 16 bytes). */
-void sk_format_ipv4(uint32_t addr, char *buf, size_t cap);
+SK_EXPORT void sk_format_ipv4(uint32_t addr, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

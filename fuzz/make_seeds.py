@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of fuzz_input (fuzz/corpus/input/).
+
+    python3 fuzz/make_seeds.py [DEMO.pcap]
+
+Each seed is a program in fuzz_input.c's format: one byte picks the
+operation (0-3 template, 4 raw, 5 advance, 6 socket call, 7 deliver),
+then its operands.  The template targets are the tuples fuzz_input's
+setup creates, each answered as its peer would (SYNACK_FUZZ_TUPLES=1
+lists them): 1 is A's ESTABLISHED connection with 6000 bytes in flight,
+2 A's FIN_WAIT_2, 4 the orphaned FIN_WAIT_2, 6 TIME_WAIT, 9 CLOSE_WAIT,
+10 SYN_SENT (SYN lost), 12 A's cookie SYN-ACK (an ACK completes it),
+14 B's SYN-ACK from SYN_RECV; 0xe0 and up are fresh tuples (0xe5:
+10.0.0.99 to A:80, 0xe7: 10.0.0.99 to B:80), and the first tuple seen
+after the setup is number 15.  With a pcap of `synack demo --pcap` (raw IPv4, between
+10.0.0.1 and 10.0.0.2 as the harness's stacks), every datagram of that
+real exchange also becomes a raw seed, and the whole exchange one more.
+"""
+import os
+import struct
+import sys
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "input")
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+# modes: bits 0-1 seq, 2-3 ack (0 exact, 1 int8 delta, 2 int16*16 delta,
+# 3 absolute), 0x10 window, 0x20 tos, 0x40 options, 0x80 payload
+OPT_MSS, OPT_SACKWS, OPT_TS, OPT_SACK = 1, 2, 4, 8
+
+
+def template(target, flags, modes=0, seq=b"", ack=b"", win=None, tos=None, opts=None, payload=None,
+             dt=0x41, fresh=b""):
+    b = bytes([0, target, flags, 0, modes]) + fresh + seq + ack
+    if modes & 0x10:
+        b += struct.pack(">H", win)
+    if modes & 0x20:
+        b += bytes([tos])
+    if modes & 0x40:
+        b += opts
+    if modes & 0x80:
+        b += struct.pack(">H", len(payload)) + payload
+    return b + bytes([dt])
+
+
+def ts_opt():
+    return bytes([OPT_TS, 0])
+
+
+def advance(step, usec=0):
+    return bytes([5, step, usec])
+
+
+def deliver(n=32):
+    return bytes([7 | ((n - 1) << 3)])
+
+
+def raw(dgram, fix=True, to_b=False, dt=0x41):
+    return bytes([4, (1 if fix else 0) | (0x80 if to_b else 0)]) + struct.pack(">H", len(dgram)) + dgram + bytes([dt])
+
+
+def call(side, fd_index, what, extra=b""):
+    return bytes([6, (0x80 if side else 0) | fd_index, what]) + extra
+
+
+SEEDS = {
+    "ack_all_in_flight": template(1, ACK, 0x40, opts=ts_opt()) + deliver(),
+    "partial_ack_sack": template(1, ACK, 0x48, ack=struct.pack(">h", -280),
+                                 opts=bytes([OPT_TS | OPT_SACK, 0, 1, 2, 0, 100, 3, 0, 200])) + deliver(),
+    "dupacks": b"".join(template(1, ACK, 0x48, ack=struct.pack(">h", -375),
+                                 opts=bytes([OPT_TS | OPT_SACK, 0, 0, 1, 0, 100])) for _ in range(4)) + deliver(),
+    "data_in_order": template(1, PSH | ACK, 0xc0, opts=ts_opt(), payload=bytes(range(256)) * 4) + deliver(),
+    "data_out_of_order": template(1, ACK, 0xc1, seq=bytes([100]), opts=ts_opt(), payload=b"x" * 500)
+                         + template(1, PSH | ACK, 0xc0, opts=ts_opt(), payload=b"y" * 100) + deliver(),
+    "fin_to_fin_wait_2": template(2, FIN | ACK, 0x40, opts=ts_opt()) + deliver() + advance(0xc4),
+    "fin_to_orphan": template(4, FIN | ACK, 0x40, opts=ts_opt()) + deliver(),
+    "rst_exact": template(1, RST, 0),
+    "rst_in_window": template(1, RST, 0x01, seq=bytes([10])) + deliver(),
+    "syn_in_established": template(1, SYN, 0x40, opts=bytes([OPT_MSS | OPT_SACKWS | OPT_TS, 7, 0])) + deliver(),
+    "syn_to_time_wait": template(6, SYN, 0x43, seq=struct.pack(">I", 0x7fffffff),
+                                 opts=bytes([OPT_MSS | OPT_SACKWS | OPT_TS, 7, 0])) + deliver(),
+    "ack_to_time_wait": template(6, ACK, 0x40, opts=ts_opt()) + deliver(),
+    "close_wait_then_close": call(0, 3, 3) + deliver() + template(9, ACK, 0x40, opts=ts_opt()) + deliver(),
+    "syn_sent_synack": template(10, SYN | ACK, 0x43, seq=struct.pack(">I", 12345),
+                                opts=bytes([OPT_MSS | OPT_SACKWS | OPT_TS, 7, 0])) + deliver(),
+    "syn_sent_rst": template(10, RST | ACK, 0x03, seq=struct.pack(">I", 0)),
+    "cookie_ack": template(12, ACK, 0x40, opts=ts_opt()) + call(0, 0, 4) + deliver(),
+    "syn_recv_ack": template(14, ACK, 0x40, opts=ts_opt()) + call(1, 0, 4) + deliver(),
+    "cookie_handshake": template(0xe5, SYN, 0x43, fresh=bytes([7]), seq=struct.pack(">I", 1000),
+                                 opts=bytes([OPT_MSS | OPT_SACKWS | OPT_TS, 7, 0]))
+                        + template(15, ACK, 0x40, opts=ts_opt()) + call(0, 0, 4) + deliver(),
+    "syn_flood_b": b"".join(template(0xe7, SYN, 0x03, fresh=bytes([i]), seq=struct.pack(">I", i * 7919))
+                            for i in range(6)) + deliver(),
+    "timers": advance(0x43) + deliver() + advance(0x8a) + deliver() + advance(0xc8) + deliver() + advance(0xff),
+    "keepalive": call(0, 1, 7) + call(0, 1, 6 | 0x30, b"\x00\x01") + advance(0xc2) + deliver() + advance(0xc2),
+    "zero_window": template(1, ACK, 0x50, win=0, opts=ts_opt()) + advance(0x85) + deliver() + advance(0x90),
+    "ecn_ce": template(1, PSH | ACK, 0xe0, tos=3, opts=ts_opt(), payload=b"ce" * 50) + deliver(),
+    "sysctls": call(0, 1, 0x19, bytes([0x05])) + call(1, 1, 0x19, bytes([0x1c])) + advance(0xc4) + deliver(),
+    "send_recv": call(0, 1, 0, b"\x20\x00") + deliver() + call(1, 1, 1, b"\x10\x00") + deliver() + advance(0x50),
+}
+
+
+def pcap_datagrams(path):
+    d = open(path, "rb").read()
+    magic, _, _, _, _, _, linktype = struct.unpack("<IHHiIII", d[:24])
+    if magic != 0xA1B2C3D4 and magic != 0xA1B23C4D:
+        raise SystemExit(f"{path}: not a little-endian pcap")
+    if linktype != 228:
+        raise SystemExit(f"{path}: linktype {linktype}, want 228 (raw IPv4)")
+    off = 24
+    while off + 16 <= len(d):
+        _, _, incl, _ = struct.unpack("<IIII", d[off:off + 16])
+        yield d[off + 16:off + 16 + incl]
+        off += 16 + incl
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    seeds = dict(SEEDS)
+    if len(sys.argv) > 1:
+        whole = b""
+        for i, dg in enumerate(pcap_datagrams(sys.argv[1])):
+            to_b = dg[19] == 2  # destination 10.0.0.2
+            seeds[f"demo_{i:02d}"] = raw(dg, True, to_b)
+            whole += raw(dg, True, to_b)
+        seeds["demo_exchange"] = whole
+    for name, data in seeds.items():
+        with open(os.path.join(OUT, name), "wb") as f:
+            f.write(data)
+    print(f"{len(seeds)} seeds in {OUT}")
+
+
+if __name__ == "__main__":
+    main()
