@@ -8,87 +8,16 @@
 #include <string.h>
 
 #include "harness.h"
+#include "scripted_peer.h"
 
-typedef struct peer {
-    sk_fixture *f;
-    sk_conn_pair p;
-    uint32_t s_seq, c_isn;
-    uint16_t mss, win;
-} peer;
-
-static peer setup_peer(sk_fixture *f, bool sack)
-{
-    sk_test_sysctl(f->client, "net.ipv4.tcp_timestamps", "0");
-    sk_test_sysctl(f->client, "net.ipv4.tcp_window_scaling", "0");
-    if (!sack)
-        sk_test_sysctl(f->client, "net.ipv4.tcp_sack", "0");
-    peer pr = {.f = f};
-    pr.p = sk_test_establish(f, 80);
-    const sk_trace_entry *synack = sk_test_find(f, 0, "s>c S.");
-    assert_non_null(synack);
-    pr.s_seq = synack->seg.seq + 1;
-    pr.c_isn = synack->seg.ack - 1;
-    /* Duplicate ACKs must repeat the window the server offered; without
-     * window scaling that is the SYN-ACK's. */
-    pr.win = synack->seg.window;
-    sk_test_drop(f, "c>s *", -1);
-    struct sk_tcp_info ti;
-    size_t len = sizeof ti;
-    assert_int_equal(sk_getsockopt(f->client, pr.p.cfd, SK_IPPROTO_TCP, SK_TCP_INFO, &ti, &len), 0);
-    pr.mss = (uint16_t)ti.tcpi_snd_mss;
-    return pr;
-}
-
-/* An ACK from the scripted server; sequence numbers relative to the
- * client's ISN, SACK blocks as [start, end) pairs. */
-static void ack_with(peer *pr, uint32_t ack, const uint32_t *sack, unsigned nblocks)
-{
-    uint8_t opts[40];
-    size_t n = 0;
-    if (nblocks) {
-        opts[n++] = 1;
-        opts[n++] = 1;
-        opts[n++] = 5;
-        opts[n++] = (uint8_t)(2 + 8 * nblocks);
-        for (unsigned i = 0; i < 2 * nblocks; i++) {
-            uint32_t v = pr->c_isn + sack[i];
-            opts[n++] = (uint8_t)(v >> 24);
-            opts[n++] = (uint8_t)(v >> 16);
-            opts[n++] = (uint8_t)(v >> 8);
-            opts[n++] = (uint8_t)v;
-        }
-    }
-    sk_segment_spec spec = {.src = SK_TEST_SERVER_ADDR, .dst = SK_TEST_CLIENT_ADDR, .sport = 80,
-                            .dport = pr->p.cport, .seq = pr->s_seq, .ack = pr->c_isn + ack,
-                            .flags = SK_TH_ACK, .window = pr->win, .options = n ? opts : NULL,
-                            .options_len = n};
-    sk_test_inject(pr->f, &spec);
-}
-
-static struct sk_tcp_info info(peer *pr)
-{
-    struct sk_tcp_info ti;
-    size_t len = sizeof ti;
-    assert_int_equal(sk_getsockopt(pr->f->client, pr->p.cfd, SK_IPPROTO_TCP, SK_TCP_INFO, &ti, &len), 0);
-    return ti;
-}
-
-static void send_segments(peer *pr, unsigned segs)
-{
-    static uint8_t data[64 * 1460];
-    size_t len = (size_t)segs * pr->mss;
-    assert_int_equal(sk_send(pr->f->client, pr->p.cfd, data, len, 0), (ssize_t)len);
-    sk_test_run_for(pr->f, MSEC(30));
-}
-
-static void expect_sent(peer *pr, size_t mark, uint32_t start, uint32_t end)
+static void expect_sent(sk_test_peer *pr, size_t mark, uint32_t start, uint32_t end)
 {
     char desc[64];
     snprintf(desc, sizeof desc, "c>s * seq %u:%u", start, end);
     assert_non_null(sk_test_find(pr->f, mark, desc));
 }
 
-static size_t data_segments(peer *pr, size_t mark)
+static size_t data_segments(sk_test_peer *pr, size_t mark)
 {
     return sk_test_count(pr->f, mark, "c>s *") - sk_test_count(pr->f, mark, "c>s * len 0");
 }
@@ -99,21 +28,21 @@ static size_t data_segments(peer *pr, size_t mark)
  * retransmission (PRR's forced fast retransmit). */
 static void test_rack_reordering_timer_retransmits_head(void **state)
 {
-    peer pr = setup_peer(*state, true);
+    sk_test_peer pr = sk_test_peer_setup(*state, true);
     uint32_t m = pr.mss;
-    send_segments(&pr, 4);
+    sk_test_peer_send(&pr, 4);
     size_t mark = pr.f->trace_len;
     uint32_t sack[] = {3 * m + 1, 4 * m + 1};
-    ack_with(&pr, 1, sack, 1);
+    sk_test_peer_ack(&pr, 1, sack, 1);
     sk_test_run_for(pr.f, MSEC(1));
-    struct sk_tcp_info ti = info(&pr);
+    struct sk_tcp_info ti = sk_test_peer_info(&pr);
     assert_int_equal(ti.tcpi_ca_state, 1); /* Disorder */
     assert_int_equal(ti.tcpi_sacked, 1);
     assert_int_equal(ti.tcpi_lost, 0);
     assert_int_equal(data_segments(&pr, mark), 0);
 
     sk_test_run_for(pr.f, MSEC(100));
-    ti = info(&pr);
+    ti = sk_test_peer_info(&pr);
     assert_int_equal(ti.tcpi_ca_state, 3); /* Recovery */
     assert_int_equal(ti.tcpi_lost, 3);
     assert_int_equal(ti.tcpi_retrans, 1);
@@ -125,18 +54,18 @@ static void test_rack_reordering_timer_retransmits_head(void **state)
  * everything sent before the SACKed segments is lost at once. */
 static void test_rack_three_sacked_marks_lost_without_waiting(void **state)
 {
-    peer pr = setup_peer(*state, true);
+    sk_test_peer pr = sk_test_peer_setup(*state, true);
     uint32_t m = pr.mss;
-    send_segments(&pr, 10);
+    sk_test_peer_send(&pr, 10);
     size_t mark = pr.f->trace_len;
     uint32_t s1[] = {m + 1, 2 * m + 1};
     uint32_t s2[] = {m + 1, 3 * m + 1};
     uint32_t s3[] = {m + 1, 4 * m + 1};
-    ack_with(&pr, 1, s1, 1);
-    ack_with(&pr, 1, s2, 1);
-    ack_with(&pr, 1, s3, 1);
+    sk_test_peer_ack(&pr, 1, s1, 1);
+    sk_test_peer_ack(&pr, 1, s2, 1);
+    sk_test_peer_ack(&pr, 1, s3, 1);
     sk_test_run_for(pr.f, MSEC(11));
-    struct sk_tcp_info ti = info(&pr);
+    struct sk_tcp_info ti = sk_test_peer_info(&pr);
     assert_int_equal(ti.tcpi_ca_state, 3);
     assert_int_equal(ti.tcpi_sacked, 3);
     assert_int_equal(ti.tcpi_lost, 1);
@@ -149,15 +78,15 @@ static void test_rack_three_sacked_marks_lost_without_waiting(void **state)
  * (tcp_check_sack_reordering): the distance in segments. */
 static void test_sack_below_highest_raises_reordering(void **state)
 {
-    peer pr = setup_peer(*state, true);
+    sk_test_peer pr = sk_test_peer_setup(*state, true);
     uint32_t m = pr.mss;
-    send_segments(&pr, 10);
+    sk_test_peer_send(&pr, 10);
     uint32_t s1[] = {7 * m + 1, 8 * m + 1};
     uint32_t s2[] = {2 * m + 1, 3 * m + 1, 7 * m + 1, 8 * m + 1};
-    ack_with(&pr, 1, s1, 1);
-    ack_with(&pr, 1, s2, 2);
+    sk_test_peer_ack(&pr, 1, s1, 1);
+    sk_test_peer_ack(&pr, 1, s2, 2);
     sk_test_run_for(pr.f, MSEC(11));
-    struct sk_tcp_info ti = info(&pr);
+    struct sk_tcp_info ti = sk_test_peer_info(&pr);
     assert_int_equal(ti.tcpi_reordering, 6);
     assert_int_equal(ti.tcpi_reord_seen, 1);
     assert_int_equal(ti.tcpi_sacked, 2);
@@ -167,13 +96,13 @@ static void test_sack_below_highest_raises_reordering(void **state)
  * segment SACKs nothing, and the connection stays Open. */
 static void test_partial_segment_sack_counts_nothing(void **state)
 {
-    peer pr = setup_peer(*state, true);
+    sk_test_peer pr = sk_test_peer_setup(*state, true);
     uint32_t m = pr.mss;
-    send_segments(&pr, 4);
+    sk_test_peer_send(&pr, 4);
     uint32_t sack[] = {4 * m, 4 * m + 1};
-    ack_with(&pr, 1, sack, 1);
+    sk_test_peer_ack(&pr, 1, sack, 1);
     sk_test_run_for(pr.f, MSEC(11));
-    struct sk_tcp_info ti = info(&pr);
+    struct sk_tcp_info ti = sk_test_peer_info(&pr);
     assert_int_equal(ti.tcpi_ca_state, 0);
     assert_int_equal(ti.tcpi_sacked, 0);
 }
@@ -182,30 +111,30 @@ static void test_partial_segment_sack_counts_nothing(void **state)
  * two duplicate ACKs takes a segment out of the pipe, so a new one goes. */
 static void test_limited_transmit_without_sack(void **state)
 {
-    peer pr = setup_peer(*state, false);
+    sk_test_peer pr = sk_test_peer_setup(*state, false);
     uint32_t m = pr.mss;
     static uint8_t data[15 * 1460];
     assert_int_equal(sk_send(pr.f->client, pr.p.cfd, data, 15u * m, 0), (ssize_t)(15u * m));
     sk_test_run_for(pr.f, MSEC(30));
     assert_int_equal(data_segments(&pr, 0), 10);
     size_t mark = pr.f->trace_len;
-    ack_with(&pr, 1, NULL, 0);
+    sk_test_peer_ack(&pr, 1, NULL, 0);
     sk_test_run_for(pr.f, MSEC(11));
     expect_sent(&pr, mark, 10 * m + 1, 11 * m + 1);
     assert_int_equal(data_segments(&pr, mark), 1);
-    assert_int_equal(info(&pr).tcpi_ca_state, 1);
+    assert_int_equal(sk_test_peer_info(&pr).tcpi_ca_state, 1);
     mark = pr.f->trace_len;
-    ack_with(&pr, 1, NULL, 0);
+    sk_test_peer_ack(&pr, 1, NULL, 0);
     sk_test_run_for(pr.f, MSEC(11));
     expect_sent(&pr, mark, 11 * m + 1, 12 * m + 1);
     assert_int_equal(data_segments(&pr, mark), 1);
     /* An ACK of three segments, two of which the duplicates stood for, grows
      * cwnd by one delivered segment only (tcp_remove_reno_sacks). */
     mark = pr.f->trace_len;
-    ack_with(&pr, 3 * m + 1, NULL, 0);
+    sk_test_peer_ack(&pr, 3 * m + 1, NULL, 0);
     sk_test_run_for(pr.f, MSEC(11));
-    assert_int_equal(info(&pr).tcpi_snd_cwnd, 11);
-    assert_int_equal(info(&pr).tcpi_ca_state, 0);
+    assert_int_equal(sk_test_peer_info(&pr).tcpi_snd_cwnd, 11);
+    assert_int_equal(sk_test_peer_info(&pr).tcpi_ca_state, 0);
     assert_int_equal(data_segments(&pr, mark), 2);
 }
 
@@ -213,15 +142,15 @@ static void test_limited_transmit_without_sack(void **state)
  * lost, and what is resent counts once in the pipe. */
 static void test_rto_marks_unsacked_lost(void **state)
 {
-    peer pr = setup_peer(*state, true);
+    sk_test_peer pr = sk_test_peer_setup(*state, true);
     uint32_t m = pr.mss;
-    send_segments(&pr, 4);
+    sk_test_peer_send(&pr, 4);
     uint32_t sack[] = {3 * m + 1, 4 * m + 1};
-    ack_with(&pr, 1, sack, 1);
+    sk_test_peer_ack(&pr, 1, sack, 1);
     size_t mark = pr.f->trace_len;
     /* No answer to the reordering retransmission: the RTO follows. */
     sk_test_run_for(pr.f, SEC(2));
-    struct sk_tcp_info ti = info(&pr);
+    struct sk_tcp_info ti = sk_test_peer_info(&pr);
     assert_int_equal(ti.tcpi_ca_state, 4); /* Loss */
     assert_int_equal(ti.tcpi_sacked, 1);
     assert_int_equal(ti.tcpi_lost, 3);
@@ -234,13 +163,13 @@ static void test_rto_marks_unsacked_lost(void **state)
  * start); the RTO's own resend of the head counts in neither. */
 static void test_retransmissions_counted_per_segment_by_state(void **state)
 {
-    peer pr = setup_peer(*state, true);
+    sk_test_peer pr = sk_test_peer_setup(*state, true);
     uint32_t m = pr.mss;
-    send_segments(&pr, 4);
+    sk_test_peer_send(&pr, 4);
     size_t mark = pr.f->trace_len;
     /* A loss probe (TCPLossProbes), then the RTO resends the head. */
     sk_test_run_for(pr.f, MSEC(270));
-    assert_int_equal(info(&pr).tcpi_ca_state, 4); /* Loss */
+    assert_int_equal(sk_test_peer_info(&pr).tcpi_ca_state, 4); /* Loss */
     expect_sent(&pr, mark, 3 * m + 1, 4 * m + 1);
     expect_sent(&pr, mark, 1, m + 1);
     assert_int_equal(data_segments(&pr, mark), 2);
@@ -249,7 +178,7 @@ static void test_retransmissions_counted_per_segment_by_state(void **state)
     assert_int_equal(sk_counter(pr.f->client, "TCPFastRetrans"), 0);
     assert_int_equal(sk_counter(pr.f->client, "TCPSlowStartRetrans"), 0);
     mark = pr.f->trace_len;
-    ack_with(&pr, m + 1, NULL, 0);
+    sk_test_peer_ack(&pr, m + 1, NULL, 0);
     sk_test_run_for(pr.f, MSEC(1));
     expect_sent(&pr, mark, m + 1, 2 * m + 1);
     expect_sent(&pr, mark, 2 * m + 1, 3 * m + 1);
@@ -263,13 +192,13 @@ static void test_retransmissions_counted_per_segment_by_state(void **state)
  * episode); the episode itself is one TCPSackRecovery. */
 static void test_fast_retrans_counted_per_segment(void **state)
 {
-    peer pr = setup_peer(*state, true);
+    sk_test_peer pr = sk_test_peer_setup(*state, true);
     uint32_t m = pr.mss;
-    send_segments(&pr, 10);
+    sk_test_peer_send(&pr, 10);
     uint32_t sack[] = {2 * m + 1, 5 * m + 1};
-    ack_with(&pr, 1, sack, 1);
+    sk_test_peer_ack(&pr, 1, sack, 1);
     sk_test_run_for(pr.f, MSEC(11));
-    struct sk_tcp_info ti = info(&pr);
+    struct sk_tcp_info ti = sk_test_peer_info(&pr);
     assert_int_equal(ti.tcpi_ca_state, 3);
     assert_int_equal(ti.tcpi_lost, 2);
     assert_int_equal(sk_counter(pr.f->client, "TCPSackRecovery"), 1);

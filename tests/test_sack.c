@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "scripted_peer.h"
 #include "script/script.h"
 
 #define MIB (1024 * 1024)
@@ -18,78 +19,6 @@ static struct sk_tcp_info tcp_info(sk_stack *s, int fd)
     size_t len = sizeof ti;
     assert_int_equal(sk_getsockopt(s, fd, SK_IPPROTO_TCP, SK_TCP_INFO, &ti, &len), 0);
     return ti;
-}
-
-typedef struct peer {
-    sk_fixture *f;
-    sk_conn_pair p;
-    uint32_t s_seq, c_isn;
-    uint16_t mss, win;
-} peer;
-
-static peer setup_peer(sk_fixture *f, bool sack)
-{
-    sk_test_sysctl(f->client, "net.ipv4.tcp_timestamps", "0");
-    sk_test_sysctl(f->client, "net.ipv4.tcp_window_scaling", "0");
-    if (!sack)
-        sk_test_sysctl(f->client, "net.ipv4.tcp_sack", "0");
-    peer pr = {.f = f};
-    pr.p = sk_test_establish(f, 80);
-    const sk_trace_entry *synack = sk_test_find(f, 0, "s>c S.");
-    assert_non_null(synack);
-    pr.s_seq = synack->seg.seq + 1;
-    pr.c_isn = synack->seg.ack - 1;
-    /* Duplicate ACKs must repeat the window the server offered; without
-     * window scaling that is the SYN-ACK's. */
-    pr.win = synack->seg.window;
-    sk_test_drop(f, "c>s *", -1);
-    struct sk_tcp_info ti;
-    size_t len = sizeof ti;
-    assert_int_equal(sk_getsockopt(f->client, pr.p.cfd, SK_IPPROTO_TCP, SK_TCP_INFO, &ti, &len), 0);
-    pr.mss = (uint16_t)ti.tcpi_snd_mss;
-    return pr;
-}
-
-/* An ACK from the scripted server; sequence numbers relative to the
- * client's ISN, SACK blocks as [start, end) pairs. */
-static void ack_with(peer *pr, uint32_t ack, const uint32_t *sack, unsigned nblocks)
-{
-    uint8_t opts[40];
-    size_t n = 0;
-    if (nblocks) {
-        opts[n++] = 1;
-        opts[n++] = 1;
-        opts[n++] = 5;
-        opts[n++] = (uint8_t)(2 + 8 * nblocks);
-        for (unsigned i = 0; i < 2 * nblocks; i++) {
-            uint32_t v = pr->c_isn + sack[i];
-            opts[n++] = (uint8_t)(v >> 24);
-            opts[n++] = (uint8_t)(v >> 16);
-            opts[n++] = (uint8_t)(v >> 8);
-            opts[n++] = (uint8_t)v;
-        }
-    }
-    sk_segment_spec spec = {.src = SK_TEST_SERVER_ADDR, .dst = SK_TEST_CLIENT_ADDR, .sport = 80,
-                            .dport = pr->p.cport, .seq = pr->s_seq, .ack = pr->c_isn + ack,
-                            .flags = SK_TH_ACK, .window = pr->win, .options = n ? opts : NULL,
-                            .options_len = n};
-    sk_test_inject(pr->f, &spec);
-}
-
-static struct sk_tcp_info info(peer *pr)
-{
-    struct sk_tcp_info ti;
-    size_t len = sizeof ti;
-    assert_int_equal(sk_getsockopt(pr->f->client, pr->p.cfd, SK_IPPROTO_TCP, SK_TCP_INFO, &ti, &len), 0);
-    return ti;
-}
-
-static void send_segments(peer *pr, unsigned segs)
-{
-    static uint8_t data[64 * 1460];
-    size_t len = (size_t)segs * pr->mss;
-    assert_int_equal(sk_send(pr->f->client, pr->p.cfd, data, len, 0), (ssize_t)len);
-    sk_test_run_for(pr->f, MSEC(30));
 }
 
 /* Counters a receiver keeps for duplicates: TCPDSACKOldSent for data
@@ -150,33 +79,33 @@ static void test_dsack_sent_counters(void **state)
  * the D-SACK is counted but never taken for newly SACKed data. */
 static void test_dsack_of_every_retransmission_undoes_recovery(void **state)
 {
-    peer pr = setup_peer(*state, true);
+    sk_test_peer pr = sk_test_peer_setup(*state, true);
     uint32_t m = pr.mss;
-    send_segments(&pr, 10);
-    assert_int_equal(info(&pr).tcpi_snd_cwnd, 10);
+    sk_test_peer_send(&pr, 10);
+    assert_int_equal(sk_test_peer_info(&pr).tcpi_snd_cwnd, 10);
     uint32_t s1[] = {m + 1, 2 * m + 1};
     uint32_t s2[] = {m + 1, 3 * m + 1};
     uint32_t s3[] = {m + 1, 4 * m + 1};
-    ack_with(&pr, 1, s1, 1);
-    ack_with(&pr, 1, s2, 1);
-    ack_with(&pr, 1, s3, 1);
+    sk_test_peer_ack(&pr, 1, s1, 1);
+    sk_test_peer_ack(&pr, 1, s2, 1);
+    sk_test_peer_ack(&pr, 1, s3, 1);
     sk_test_run_for(pr.f, MSEC(11));
-    struct sk_tcp_info ti = info(&pr);
+    struct sk_tcp_info ti = sk_test_peer_info(&pr);
     assert_int_equal(ti.tcpi_ca_state, 3); /* Recovery */
     assert_int_equal(ti.tcpi_total_retrans, 1);
     assert_int_equal(ti.tcpi_snd_ssthresh, 7);
     /* The original first segment was only late: all is ACKed. */
-    ack_with(&pr, 10 * m + 1, NULL, 0);
+    sk_test_peer_ack(&pr, 10 * m + 1, NULL, 0);
     sk_test_run_for(pr.f, MSEC(1));
-    ti = info(&pr);
+    ti = sk_test_peer_info(&pr);
     assert_int_equal(ti.tcpi_ca_state, 0);
     assert_int_equal(ti.tcpi_snd_cwnd, 7);
     assert_int_equal(sk_counter(pr.f->client, "TCPDSACKUndo"), 0);
     /* Then the retransmission arrives and is reported as a duplicate. */
     uint32_t dsack[] = {1, m + 1};
-    ack_with(&pr, 10 * m + 1, dsack, 1);
+    sk_test_peer_ack(&pr, 10 * m + 1, dsack, 1);
     sk_test_run_for(pr.f, MSEC(1));
-    ti = info(&pr);
+    ti = sk_test_peer_info(&pr);
     assert_int_equal(sk_counter(pr.f->client, "TCPDSACKRecv"), 1);
     assert_int_equal(sk_counter(pr.f->client, "TCPDSACKOfoRecv"), 0);
     assert_int_equal(sk_counter(pr.f->client, "TCPDSACKUndo"), 1);
@@ -191,19 +120,19 @@ static void test_dsack_of_every_retransmission_undoes_recovery(void **state)
  * as TCPFullUndo, not TCPDSACKUndo. */
 static void test_dsack_on_the_full_ack_is_a_full_undo(void **state)
 {
-    peer pr = setup_peer(*state, true);
+    sk_test_peer pr = sk_test_peer_setup(*state, true);
     uint32_t m = pr.mss;
-    send_segments(&pr, 10);
+    sk_test_peer_send(&pr, 10);
     uint32_t s3[] = {m + 1, 4 * m + 1};
-    ack_with(&pr, 1, s3, 1);
+    sk_test_peer_ack(&pr, 1, s3, 1);
     sk_test_run_for(pr.f, MSEC(11));
-    struct sk_tcp_info ti = info(&pr);
+    struct sk_tcp_info ti = sk_test_peer_info(&pr);
     assert_int_equal(ti.tcpi_ca_state, 3);
     assert_int_equal(ti.tcpi_total_retrans, 1);
     uint32_t dsack[] = {1, m + 1};
-    ack_with(&pr, 10 * m + 1, dsack, 1);
+    sk_test_peer_ack(&pr, 10 * m + 1, dsack, 1);
     sk_test_run_for(pr.f, MSEC(1));
-    ti = info(&pr);
+    ti = sk_test_peer_info(&pr);
     assert_int_equal(ti.tcpi_ca_state, 0);
     assert_int_equal(ti.tcpi_snd_cwnd, 10);
     assert_int_equal(sk_counter(pr.f->client, "TCPFullUndo"), 1);
@@ -215,14 +144,14 @@ static void test_dsack_on_the_full_ack_is_a_full_undo(void **state)
  * duplicates than retransmissions): counted as received, nothing undone. */
 static void test_dsack_without_retransmission_undoes_nothing(void **state)
 {
-    peer pr = setup_peer(*state, true);
+    sk_test_peer pr = sk_test_peer_setup(*state, true);
     uint32_t m = pr.mss;
-    send_segments(&pr, 4);
-    ack_with(&pr, 2 * m + 1, NULL, 0);
+    sk_test_peer_send(&pr, 4);
+    sk_test_peer_ack(&pr, 2 * m + 1, NULL, 0);
     uint32_t dsack[] = {1, m + 1};
-    ack_with(&pr, 2 * m + 1, dsack, 1);
+    sk_test_peer_ack(&pr, 2 * m + 1, dsack, 1);
     sk_test_run_for(pr.f, MSEC(1));
-    struct sk_tcp_info ti = info(&pr);
+    struct sk_tcp_info ti = sk_test_peer_info(&pr);
     assert_int_equal(sk_counter(pr.f->client, "TCPDSACKRecv"), 1);
     assert_int_equal(sk_counter(pr.f->client, "TCPDSACKUndo"), 0);
     assert_int_equal(ti.tcpi_sacked, 0);
@@ -234,18 +163,18 @@ static void test_dsack_without_retransmission_undoes_nothing(void **state)
  * D-SACK is counted per ACK, whatever the other blocks hold. */
 static void test_dsack_inside_second_block_is_ofo_dsack(void **state)
 {
-    peer pr = setup_peer(*state, true);
+    sk_test_peer pr = sk_test_peer_setup(*state, true);
     uint32_t m = pr.mss;
-    send_segments(&pr, 6);
+    sk_test_peer_send(&pr, 6);
     uint32_t blocks[] = {2 * m + 1, 3 * m + 1, 2 * m + 1, 4 * m + 1};
-    ack_with(&pr, 1, blocks, 2);
+    sk_test_peer_ack(&pr, 1, blocks, 2);
     sk_test_run_for(pr.f, MSEC(1));
     assert_int_equal(sk_counter(pr.f->client, "TCPDSACKOfoRecv"), 1);
     assert_int_equal(sk_counter(pr.f->client, "TCPDSACKRecv"), 0);
-    assert_int_equal(info(&pr).tcpi_sacked, 2);
+    assert_int_equal(sk_test_peer_info(&pr).tcpi_sacked, 2);
     /* A stale block below the ACK that is not first is no D-SACK. */
     uint32_t stale[] = {5 * m + 1, 6 * m + 1, 1, m + 1};
-    ack_with(&pr, m + 1, stale, 2);
+    sk_test_peer_ack(&pr, m + 1, stale, 2);
     sk_test_run_for(pr.f, MSEC(1));
     assert_int_equal(sk_counter(pr.f->client, "TCPDSACKRecv"), 0);
     assert_int_equal(sk_counter(pr.f->client, "TCPDSACKOfoRecv"), 1);

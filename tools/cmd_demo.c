@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "hold.h"
 #include "observe/control.h"
 #include "observe/pcap.h"
 #include "observe/trace.h"
@@ -514,87 +515,11 @@ static void print_counters(demo *d)
 /* --hold: the stacks stay up, observable from other terminals           */
 /* ------------------------------------------------------------------ */
 
-static sk_time_ns monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (sk_time_ns)ts.tv_sec * SK_NSEC_PER_SEC + (sk_time_ns)ts.tv_nsec;
-}
-
 static int demo_hold(demo *d)
 {
-    char err[256];
-    sk_control *ctl[2] = {NULL, NULL};
+    sk_stack *const stacks[2] = {d->client, d->server};
     static const char *const names[2] = {"demo-client", "demo-server"};
-    sk_stack *stacks[2] = {d->client, d->server};
-    for (int i = 0; i < 2; i++) {
-        ctl[i] = sk_control_open(NULL, names[i], stacks[i], err, sizeof(err));
-        if (!ctl[i]) {
-            fprintf(stderr, "synack demo: --hold: control socket for %s: %s\n", names[i], err);
-            sk_control_close(ctl[0]);
-            return SK_CLI_EXIT_FAIL;
-        }
-    }
-    /* Signals are read from a descriptor, so the wait below is one
-     * poll and no handler runs in the middle of the stacks' work. */
-    sigset_t mask, old;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    sigprocmask(SIG_BLOCK, &mask, &old);
-    int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (sfd < 0) {
-        fprintf(stderr, "synack demo: --hold: signalfd: %s\n", strerror(errno));
-        sigprocmask(SIG_SETMASK, &old, NULL);
-        sk_control_close(ctl[0]);
-        sk_control_close(ctl[1]);
-        return SK_CLI_EXIT_FAIL;
-    }
-    fprintf(stderr,
-            "synack demo: holding both stacks in real time; try `synack ss -N %s -tano` or "
-            "`synack nstat -N %s` in another terminal (%s); Ctrl-C ends\n",
-            sk_control_name(ctl[0]), sk_control_name(ctl[1]), sk_control_path(ctl[0]));
-    fflush(stdout);
-
-    /* Virtual time goes on from where the exchange left it, one virtual
-     * nanosecond per real one, so TIME_WAIT counts down as it would. */
-    sk_time_ns vstart = sk_wire_now(d->wire), rstart = monotonic_ns();
-    for (;;) {
-        sk_time_ns vnow = vstart + (monotonic_ns() - rstart);
-        sk_time_ns next = sk_wire_next_event(d->wire);
-        int timeout = -1;
-        if (next != SK_TIME_NEVER) {
-            sk_time_ns wait = next > vnow ? next - vnow : 0;
-            sk_time_ns ms = (wait + SK_NSEC_PER_MSEC - 1) / SK_NSEC_PER_MSEC;
-            timeout = ms > 60000 ? 60000 : (int)ms;
-        }
-        struct pollfd fds[3] = {
-            {.fd = sfd, .events = POLLIN},
-            {.fd = sk_control_fd(ctl[0]), .events = POLLIN},
-            {.fd = sk_control_fd(ctl[1]), .events = POLLIN},
-        };
-        int n = poll(fds, 3, timeout);
-        if (n < 0 && errno != EINTR) {
-            fprintf(stderr, "synack demo: poll: %s\n", strerror(errno));
-            break;
-        }
-        sk_wire_run_until(d->wire, vstart + (monotonic_ns() - rstart));
-        fflush(stdout);
-        if (n > 0 && (fds[0].revents & POLLIN)) {
-            struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-                fprintf(stderr, "synack demo: %s, stopping\n", strsignal((int)si.ssi_signo));
-            break;
-        }
-        for (int i = 0; i < 2; i++)
-            if (n > 0 && fds[1 + i].revents)
-                sk_control_service(ctl[i]);
-    }
-    sk_control_close(ctl[0]);
-    sk_control_close(ctl[1]);
-    close(sfd);
-    sigprocmask(SIG_SETMASK, &old, NULL);
-    return SK_CLI_EXIT_OK;
+    return sk_cli_hold("synack demo", d->wire, stacks, names, 2);
 }
 
 static int demo_run(demo *d)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "hold.h"
 #include "commands.h"
 #include "lab/lab.h"
 #include "observe/control.h"
@@ -245,81 +246,19 @@ static void print_json(const lab_scenario *sc, const lab_config *cfg, const lab_
 /* --hold                                                                */
 /* ------------------------------------------------------------------ */
 
-static sk_time_ns monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (sk_time_ns)ts.tv_sec * SK_NSEC_PER_SEC + (sk_time_ns)ts.tv_nsec;
-}
-
 /* The stacks stay up in real time, observable with synack ss/nstat/sysctl
  * -N lab-client|lab-server, as `demo --hold` keeps its stacks. */
 static int lab_hold(lab *L)
 {
-    char err[256];
-    sk_control *ctl[LAB_MAX_HOSTS] = {0};
+    sk_stack *stacks[LAB_MAX_HOSTS];
+    char names[LAB_MAX_HOSTS][64];
+    const char *name_ptrs[LAB_MAX_HOSTS];
     for (int i = 0; i < L->nhosts; i++) {
-        char name[64];
-        snprintf(name, sizeof(name), "lab-%s", L->hosts[i].name);
-        ctl[i] = sk_control_open(NULL, name, L->hosts[i].stack, err, sizeof(err));
-        if (!ctl[i]) {
-            fprintf(stderr, "synack lab: --hold: control socket for %s: %s\n", name, err);
-            for (int k = 0; k < i; k++)
-                sk_control_close(ctl[k]);
-            return SK_CLI_EXIT_FAIL;
-        }
+        stacks[i] = L->hosts[i].stack;
+        snprintf(names[i], sizeof(names[i]), "lab-%s", L->hosts[i].name);
+        name_ptrs[i] = names[i];
     }
-    sigset_t mask, old;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    sigprocmask(SIG_BLOCK, &mask, &old);
-    int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (sfd < 0) {
-        fprintf(stderr, "synack lab: --hold: signalfd: %s\n", strerror(errno));
-        sigprocmask(SIG_SETMASK, &old, NULL);
-        for (int i = 0; i < L->nhosts; i++)
-            sk_control_close(ctl[i]);
-        return SK_CLI_EXIT_FAIL;
-    }
-    fprintf(stderr,
-            "synack lab: holding the stacks in real time; try `synack ss -N %s -tano` or `synack nstat -N %s` in "
-            "another terminal; Ctrl-C ends\n",
-            sk_control_name(ctl[0]), sk_control_name(ctl[1]));
-    fflush(stdout);
-    sk_time_ns vstart = sk_wire_now(L->wire), rstart = monotonic_ns();
-    for (;;) {
-        sk_time_ns vnow = vstart + (monotonic_ns() - rstart);
-        sk_time_ns next = sk_wire_next_event(L->wire);
-        int timeout = -1;
-        if (next != SK_TIME_NEVER) {
-            sk_time_ns wait = next > vnow ? next - vnow : 0;
-            sk_time_ns ms = (wait + SK_NSEC_PER_MSEC - 1) / SK_NSEC_PER_MSEC;
-            timeout = ms > 60000 ? 60000 : (int)ms;
-        }
-        struct pollfd fds[1 + LAB_MAX_HOSTS];
-        fds[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
-        for (int i = 0; i < L->nhosts; i++)
-            fds[1 + i] = (struct pollfd){.fd = sk_control_fd(ctl[i]), .events = POLLIN};
-        int n = poll(fds, (nfds_t)(1 + L->nhosts), timeout);
-        if (n < 0 && errno != EINTR)
-            break;
-        sk_wire_run_until(L->wire, vstart + (monotonic_ns() - rstart));
-        if (n > 0 && (fds[0].revents & POLLIN)) {
-            struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-                fprintf(stderr, "synack lab: %s, stopping\n", strsignal((int)si.ssi_signo));
-            break;
-        }
-        for (int i = 0; i < L->nhosts; i++)
-            if (n > 0 && fds[1 + i].revents)
-                sk_control_service(ctl[i]);
-    }
-    for (int i = 0; i < L->nhosts; i++)
-        sk_control_close(ctl[i]);
-    close(sfd);
-    sigprocmask(SIG_SETMASK, &old, NULL);
-    return SK_CLI_EXIT_OK;
+    return sk_cli_hold("synack lab", L->wire, stacks, name_ptrs, L->nhosts);
 }
 
 /* ------------------------------------------------------------------ */

@@ -406,7 +406,7 @@ static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data
             sk_count(s, SK_C_TCPEXT_TCP_OFO_MERGE);
             sk_rx_dsack_set(s, t, seq, end);
         }
-        sk_rx_sack_new_ofo(t, sack_seq, sack_end);
+        sk_rx_sack_new_ofo(s, t, sack_seq, sack_end);
         return;
     }
     if (*pp && seq_lt((*pp)->seq, seq)) {
@@ -435,7 +435,7 @@ static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data
     }
     if (!len && !fin) {
         sk_count(s, SK_C_TCPEXT_TCP_OFO_QUEUE);
-        sk_rx_sack_new_ofo(t, sack_seq, sack_end);
+        sk_rx_sack_new_ofo(s, t, sack_seq, sack_end);
         return;
     }
     sk_ooo_seg *o = sk_malloc(s, sizeof(*o) + len);
@@ -452,7 +452,7 @@ static void ooo_insert(sk_stack *s, sk_tcb *t, uint32_t seq, const uint8_t *data
     o->next = *pp;
     *pp = o;
     sk_count(s, SK_C_TCPEXT_TCP_OFO_QUEUE);
-    sk_rx_sack_new_ofo(t, sack_seq, sack_end);
+    sk_rx_sack_new_ofo(s, t, sack_seq, sack_end);
 }
 
 /* Moves out-of-order segments that now start at RCV.NXT into the receive

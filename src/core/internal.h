@@ -195,6 +195,15 @@ typedef struct sk_tcb_ext {
      * not started. */
     uint32_t rcvq_space, rcvq_seq, rcvq_time;
     uint32_t rcv_rtt_us, rcv_rtt_seq, rcv_rtt_time, rcv_rtt_last_tsecr;
+    /* The SACK blocks we send (RFC 2018 §4): most recent first, as Linux's
+     * selective_acks[]; and a pending D-SACK block (RFC 2883), sent once
+     * before them (duplicate_sack[]).  Here because only a connection that
+     * receives out-of-order or duplicate data needs them: in sk_tcb they
+     * cost every idle connection 48 bytes and a malloc size class. */
+    sk_sack_block rx_sack[SK_SACK_MAX_BLOCKS];
+    sk_sack_block rx_dsack;
+    uint8_t rx_sack_n;
+    bool rx_dsack_set;
 } sk_tcb_ext;
 
 typedef struct sk_tcb {
@@ -261,6 +270,11 @@ typedef struct sk_tcb {
     int16_t fin_timeout_s; /* TCP_LINGER2, -1 = sysctl, -2 = reset instead (Linux caps it at 120) */
     uint8_t sndstate;      /* SK_SND_*: send-buffer wakeup and chrono state */
     uint8_t ecn;           /* SK_ECN_*: RFC 3168 state, Linux's tp->ecn_flags (fills a padding byte) */
+    /* Fast Open (fastopen.c).  sk_tcb has no padding left for these two
+     * bytes: they cost 8 (sizeof 456 -> 464) until Fast Open's state moves
+     * out (e.g. into sk_tcb_ext) or another field shrinks. */
+    uint8_t tfo;             /* SK_TFO_*: Fast Open state */
+    uint8_t tfo_client_fail; /* tcpi_fastopen_client_fail: Linux's TFO_* fail codes 0..3 */
     /* Linux's sk_rmem_alloc for the in-order queue: the truesize of the
      * skbs Linux would hold for rcvq's bytes (rcvbuf.c); fills padding. */
     uint32_t rcvq_truesize;
@@ -268,15 +282,6 @@ typedef struct sk_tcb {
     sk_ring sndq; /* bytes from snd_una on, sent and unsent */
     sk_ring rcvq; /* in-order bytes not yet read */
     sk_ooo_seg *ooo;
-    /* The SACK blocks we send (RFC 2018 §4): most recent first, as Linux's
-     * selective_acks[]; and a pending D-SACK block (RFC 2883), sent once
-     * before them (duplicate_sack[]). */
-    sk_sack_block rx_sack[SK_SACK_MAX_BLOCKS];
-    sk_sack_block rx_dsack;
-    uint8_t rx_sack_n;
-    bool rx_dsack_set;
-    uint8_t tfo;             /* SK_TFO_*: Fast Open state (fastopen.c), in padding */
-    uint8_t tfo_client_fail; /* tcpi_fastopen_client_fail: Linux's TFO_* fail codes 0..3 */
     /* CUBIC's per-connection state (cc.c), allocated on the first ACK of
      * data so idle and Reno connections carry only this pointer. */
     struct sk_cubic *cubic;
@@ -720,7 +725,9 @@ void sk_sack_clear(const sk_stack *s, sk_tcb *t);
 uint32_t sk_sack_update(sk_stack *s, sk_tcb *t, const sk_segment *seg);
 bool sk_sack_is_dsack(const sk_segment *seg);
 void sk_dsack_input(sk_stack *s, sk_tcb *t, const sk_segment *seg, uint32_t prior_una);
-void sk_rx_sack_new_ofo(sk_tcb *t, uint32_t seq, uint32_t end);
+void sk_rx_sack_new_ofo(const sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end);
+/* Blocks the next segment would carry (D-SACK included), before the cap. */
+uint32_t sk_rx_sack_pending(const sk_tcb *t);
 void sk_rx_sack_remove(sk_tcb *t);
 void sk_rx_dsack_set(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end);
 void sk_rx_dsack_extend(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end);

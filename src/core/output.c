@@ -273,7 +273,7 @@ static uint32_t current_mss(const sk_tcb *t)
 {
     if (!(t->flags & SK_F_SACK_OK))
         return t->mss;
-    uint32_t blocks = (t->rx_dsack_set ? 1u : 0u) + (t->ooo ? t->rx_sack_n : 0u);
+    uint32_t blocks = sk_rx_sack_pending(t);
     uint32_t max = (t->flags & SK_F_TS_OK) ? 3u : 4u;
     if (blocks > max)
         blocks = max;
@@ -292,7 +292,7 @@ static size_t conn_options(sk_stack *s, sk_tcb *t, uint8_t *buf, bool with_sack)
         o.ts_ecr = t->ts_recent;
     }
     /* Three blocks fit beside a timestamp, four without (RFC 2018 §3). */
-    if (with_sack && (t->flags & SK_F_SACK_OK) && (t->ooo || t->rx_dsack_set))
+    if (with_sack && (t->flags & SK_F_SACK_OK) && sk_rx_sack_pending(t))
         o.sack_count = sk_rx_sack_fill(t, o.sack, o.ts ? 3 : 4);
     return sk_build_options(&o, buf);
 }

@@ -240,7 +240,7 @@ static bool block_extend(sk_sack_block *b, uint32_t seq, uint32_t end)
 
 /* Linux's tcp_sack_maybe_coalesce: the first block, just grown, may now
  * reach others; they merge into it. */
-static void coalesce_first(sk_tcb *t)
+static void coalesce_first(sk_tcb_ext *t)
 {
     for (uint8_t i = 1; i < t->rx_sack_n;) {
         if (block_extend(&t->rx_sack[0], t->rx_sack[i].start, t->rx_sack[i].end)) {
@@ -256,9 +256,14 @@ static void coalesce_first(sk_tcb *t)
  * block holding it goes first (RFC 2018 §4: the first block reports the
  * most recent segment), the others keep their order of recency; with all
  * four in use the oldest is forgotten. */
-void sk_rx_sack_new_ofo(sk_tcb *t, uint32_t seq, uint32_t end)
+void sk_rx_sack_new_ofo(const sk_stack *s, sk_tcb *tcb, uint32_t seq, uint32_t end)
 {
-    if (!(t->flags & SK_F_SACK_OK))
+    if (!(tcb->flags & SK_F_SACK_OK))
+        return;
+    /* Without memory for the blocks the segment is still queued; the peer
+     * only learns of it later, as if this ACK had been lost. */
+    sk_tcb_ext *t = sk_tcb_ext_get(s, tcb);
+    if (!t)
         return;
     for (uint8_t i = 0; i < t->rx_sack_n; i++) {
         if (block_extend(&t->rx_sack[i], seq, end)) {
@@ -277,14 +282,17 @@ void sk_rx_sack_new_ofo(sk_tcb *t, uint32_t seq, uint32_t end)
 
 /* RCV.NXT moved (Linux's tcp_sack_remove): blocks it reached are gone; an
  * empty out-of-order queue leaves none. */
-void sk_rx_sack_remove(sk_tcb *t)
+void sk_rx_sack_remove(sk_tcb *tcb)
 {
-    if (!t->ooo) {
+    sk_tcb_ext *t = tcb->ext;
+    if (!t)
+        return;
+    if (!tcb->ooo) {
         t->rx_sack_n = 0;
         return;
     }
     for (uint8_t i = 0; i < t->rx_sack_n;) {
-        if (!seq_lt(t->rcv_nxt, t->rx_sack[i].start)) {
+        if (!seq_lt(tcb->rcv_nxt, t->rx_sack[i].start)) {
             t->rx_sack_n--;
             memmove(&t->rx_sack[i], &t->rx_sack[i + 1], sizeof(t->rx_sack[0]) * (size_t)(t->rx_sack_n - i));
             continue;
@@ -296,11 +304,14 @@ void sk_rx_sack_remove(sk_tcb *t)
 /* Data [seq, end) arrived again (Linux's tcp_dsack_set): reported in the
  * first block of the next ACK (RFC 2883 §4), counted as old (below
  * RCV.NXT) or out-of-order. */
-void sk_rx_dsack_set(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end)
+void sk_rx_dsack_set(sk_stack *s, sk_tcb *tcb, uint32_t seq, uint32_t end)
 {
-    if (!(t->flags & SK_F_SACK_OK) || !s->cfg.tcp_dsack || !seq_lt(seq, end))
+    if (!(tcb->flags & SK_F_SACK_OK) || !s->cfg.tcp_dsack || !seq_lt(seq, end))
         return;
-    sk_count(s, seq_lt(seq, t->rcv_nxt) ? SK_C_TCPEXT_TCP_DSACK_OLD_SENT : SK_C_TCPEXT_TCP_DSACK_OFO_SENT);
+    sk_tcb_ext *t = sk_tcb_ext_get(s, tcb);
+    if (!t)
+        return;
+    sk_count(s, seq_lt(seq, tcb->rcv_nxt) ? SK_C_TCPEXT_TCP_DSACK_OLD_SENT : SK_C_TCPEXT_TCP_DSACK_OFO_SENT);
     t->rx_dsack = (sk_sack_block){seq, end};
     t->rx_dsack_set = true;
 }
@@ -308,21 +319,31 @@ void sk_rx_dsack_set(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end)
 /* More duplicate data in the same segment (Linux's tcp_dsack_extend). */
 void sk_rx_dsack_extend(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end)
 {
-    if (!t->rx_dsack_set)
+    if (!t->ext || !t->ext->rx_dsack_set)
         sk_rx_dsack_set(s, t, seq, end);
     else
-        block_extend(&t->rx_dsack, seq, end);
+        block_extend(&t->ext->rx_dsack, seq, end);
+}
+
+uint32_t sk_rx_sack_pending(const sk_tcb *t)
+{
+    if (!t->ext)
+        return 0;
+    return (t->ext->rx_dsack_set ? 1u : 0u) + (t->ooo ? t->ext->rx_sack_n : 0u);
 }
 
 /* The blocks for the next segment: the D-SACK first, then the SACK blocks
  * by recency (Linux's tcp_options_write); a D-SACK is sent once. */
-uint8_t sk_rx_sack_fill(sk_tcb *t, sk_sack_block *out, uint8_t max)
+uint8_t sk_rx_sack_fill(sk_tcb *tcb, sk_sack_block *out, uint8_t max)
 {
+    sk_tcb_ext *t = tcb->ext;
     uint8_t n = 0;
+    if (!t)
+        return 0;
     if (t->rx_dsack_set && n < max)
         out[n++] = t->rx_dsack;
     t->rx_dsack_set = false;
-    if (!t->ooo)
+    if (!tcb->ooo)
         t->rx_sack_n = 0;
     for (uint8_t i = 0; i < t->rx_sack_n && n < max; i++)
         out[n++] = t->rx_sack[i];

@@ -5,12 +5,10 @@
  * that may go backwards.  Then every live connection is retired and the
  * findings computed, so the whole path from bytes to findings runs.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -Iinclude \
- *       tests/analyze/fuzz_analyze.c src/analyze/analyze.c -lpcap -o fuzz_analyze
- *   ./fuzz_analyze -max_total_time=60 tests/data    (pcap files make fine seeds)
+ *   ./build-fuzz/fuzz/fuzz_analyze fuzz/corpus/analyze
  *
- * (The project's fuzz/ directory and its CMake wiring were being created
- * separately; this target is meant to move there.)
+ * Seeds: fuzz/make_analyze_seeds.py turns the kernel captures of
+ * tests/data into this form.
  */
 #include <stddef.h>
 #include <stdint.h>
