@@ -31,6 +31,9 @@ static const struct {
     {"net.ipv4.tcp_congestion_control", "cubic"},
     {"net.ipv4.tcp_dsack", "1"},
     {"net.ipv4.tcp_ecn", "2"},
+    {"net.ipv4.tcp_fastopen", "1"},
+    {"net.ipv4.tcp_fastopen_blackhole_timeout_sec", "0"},
+    {"net.ipv4.tcp_fastopen_key", "00000000-00000000-00000000-00000000"},
     {"net.ipv4.tcp_fin_timeout", "60"},
     {"net.ipv4.tcp_keepalive_intvl", "75"},
     {"net.ipv4.tcp_keepalive_probes", "9"},
@@ -90,6 +93,40 @@ static void test_names_are_exported_sorted_and_complete(void **state)
     }
     assert_null(sk_config_name(n));
     assert_null(sk_config_name(SIZE_MAX));
+}
+
+/* tcp_fastopen is read in any base as proc_dointvec reads it (scripts
+ * write 0x70403); tcp_fastopen_key prints and takes Linux's text, the
+ * words little-endian in the key bytes (TCP_FASTOPEN_KEY's layout). */
+static void test_fastopen_sysctls(void **state)
+{
+    sk_config c;
+    sk_config_defaults(&c);
+    char buf[128], err[128];
+    assert_int_equal(sk_config_set(&c, "net.ipv4.tcp_fastopen", "0x70403", err, sizeof err), 0);
+    assert_int_equal(c.tcp_fastopen, 0x70403);
+    assert_int_equal(sk_config_get(&c, "net.ipv4.tcp_fastopen", buf, sizeof buf), 0);
+    assert_string_equal(buf, "459779");
+    assert_int_equal(sk_config_set(&c, "net.ipv4.tcp_fastopen", "0x", err, sizeof err), -EINVAL);
+    assert_int_equal(sk_config_set(&c, "net.ipv4.tcp_fastopen", "-1", err, sizeof err), -EINVAL);
+    assert_int_equal(sk_config_set(&c, "net.ipv4.tcp_fastopen_key", "a0bf63f7-ed803d81-cd641d30-cebc4a90", err,
+                                   sizeof err), 0);
+    static const uint8_t want[16] = {0xf7, 0x63, 0xbf, 0xa0, 0x81, 0x3d, 0x80, 0xed,
+                                     0x30, 0x1d, 0x64, 0xcd, 0x90, 0x4a, 0xbc, 0xce};
+    assert_int_equal(c.tcp_fastopen_key_count, 1);
+    assert_memory_equal(c.tcp_fastopen_key[0], want, 16);
+    assert_int_equal(sk_config_get(&c, "net.ipv4.tcp_fastopen_key", buf, sizeof buf), 0);
+    assert_string_equal(buf, "a0bf63f7-ed803d81-cd641d30-cebc4a90");
+    assert_int_equal(sk_config_set(&c, "net.ipv4.tcp_fastopen_key",
+                                   "1-2-3-4,a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4", err, sizeof err), 0);
+    assert_int_equal(sk_config_get(&c, "net.ipv4.tcp_fastopen_key", buf, sizeof buf), 0);
+    assert_string_equal(buf, "00000001-00000002-00000003-00000004,a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4");
+    assert_int_equal(sk_config_set(&c, "net.ipv4.tcp_fastopen_key", "1-2-3", err, sizeof err), -EINVAL);
+    assert_int_equal(sk_config_set(&c, "net.ipv4.tcp_fastopen_key", "1-2-3-4,5-6-7-8,9-a-b-c", err, sizeof err),
+                     -EINVAL);
+    assert_int_equal(sk_config_set(&c, "net.ipv4.tcp_fastopen_key", "123456789-2-3-4", err, sizeof err), -EINVAL);
+    /* a refused value leaves the keys as they were */
+    assert_int_equal(c.tcp_fastopen_key_count, 2);
 }
 
 static void test_struct_defaults(void **state)
@@ -414,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_every_default_prints_as_linux),
         cmocka_unit_test(test_names_are_exported_sorted_and_complete),
         cmocka_unit_test(test_struct_defaults),
+        cmocka_unit_test(test_fastopen_sysctls),
         cmocka_unit_test(test_set_get_round_trips),
         cmocka_unit_test(test_notsent_lowat_is_unsigned),
         cmocka_unit_test(test_slash_form_names),

@@ -263,6 +263,23 @@ static void test_odd_options(void **state)
     expect_line(t, TEN_AM, &b,
                 "10:00:00.000000 IP 10.0.0.1.1111 > 10.0.0.2.2222: Flags [.], ack 1, win 10, "
                 "options [tfo  cookie 0102030405060708,nop,nop], length 0");
+    /* RFC 6994's kind 254 carrying Fast Open (magic 0xF989), and another
+     * magic, as tcpdump 4.99 prints them. */
+    const uint8_t tfo_exp[] = {254, 12, 0xf9, 0x89, 1, 2, 3, 4, 5, 6, 7, 8};
+    b = build(CLIENT, 1111, SERVER, 2222, SK_TH_ACK, 1, 1, 10, tfo_exp, sizeof(tfo_exp), NULL);
+    expect_line(t, TEN_AM, &b,
+                "10:00:00.000000 IP 10.0.0.1.1111 > 10.0.0.2.2222: Flags [.], ack 1, win 10, "
+                "options [exp-tfo cookie 0102030405060708], length 0");
+    const uint8_t tfo_exp_req[] = {254, 4, 0xf9, 0x89};
+    b = build(CLIENT, 1111, SERVER, 2222, SK_TH_ACK, 1, 1, 10, tfo_exp_req, sizeof(tfo_exp_req), NULL);
+    expect_line(t, TEN_AM, &b,
+                "10:00:00.000000 IP 10.0.0.1.1111 > 10.0.0.2.2222: Flags [.], ack 1, win 10, "
+                "options [exp-tfo cookiereq], length 0");
+    const uint8_t exp_other[] = {254, 4, 0x12, 0x34};
+    b = build(CLIENT, 1111, SERVER, 2222, SK_TH_ACK, 1, 1, 10, exp_other, sizeof(exp_other), NULL);
+    expect_line(t, TEN_AM, &b,
+                "10:00:00.000000 IP 10.0.0.1.1111 > 10.0.0.2.2222: Flags [.], ack 1, win 10, "
+                "options [exp-1234], length 0");
     sk_trace_free(t);
 }
 

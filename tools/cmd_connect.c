@@ -60,6 +60,10 @@ typedef struct client {
 
     /* socket options and --hold, for one connection or a fleet */
     bool keepalive, linger0, hold;
+    /* --fastopen: TCP_FASTOPEN_CONNECT on every socket, so a request
+     * rides in the SYN once a cookie is cached (the stack's cache serves
+     * every later connection of a --count fleet) */
+    bool fastopen;
     bool holding; /* transfer done, connection kept open until a signal */
     /* --count/--parallel: a fleet of connections in one stack */
     unsigned count, parallel;
@@ -85,6 +89,28 @@ typedef struct fleet_conn {
 
 static void fleet_run(client *c);
 static void fleet_shutdown(client *c);
+
+/* A new socket with the options every connection takes.  --fastopen
+ * sets TCP_FASTOPEN_CONNECT: connect() returns at once and the first
+ * write goes out in the SYN with a cached cookie, or the SYN asks for one
+ * (Linux's tcp_fastopen_defer_connect). */
+static int client_socket(client *c)
+{
+    int fd = sk_socket(c->stack);
+    if (fd < 0)
+        return fd;
+    int one = 1;
+    if (c->keepalive)
+        sk_setsockopt(c->stack, fd, SK_SOL_SOCKET, SK_SO_KEEPALIVE, &one, sizeof(one));
+    if (c->fastopen) {
+        int r = sk_setsockopt(c->stack, fd, SK_IPPROTO_TCP, SK_TCP_FASTOPEN_CONNECT, &one, sizeof(one));
+        if (r < 0) {
+            sk_close(c->stack, fd);
+            return r;
+        }
+    }
+    return fd;
+}
 
 static void client_fail(client *c, const char *fmt, const char *a, const char *b)
 {
@@ -552,12 +578,8 @@ static void fleet_run(client *c)
                       c->fleet[i].phase == FC_READING;
         while (c->started < c->count && active < c->parallel && c->phase != PHASE_DONE) {
             fleet_conn *f = &c->fleet[c->started++];
-            f->fd = sk_socket(c->stack);
+            f->fd = client_socket(c);
             int r = f->fd;
-            if (r >= 0 && c->keepalive) {
-                int one = 1;
-                sk_setsockopt(c->stack, f->fd, SK_SOL_SOCKET, SK_SO_KEEPALIVE, &one, sizeof(one));
-            }
             if (r >= 0)
                 r = sk_connect(c->stack, f->fd, &c->remote);
             if (r < 0 && r != -EINPROGRESS) {
@@ -608,6 +630,7 @@ void sk_cmd_connect_usage(FILE *out)
     fprintf(out,
             "usage: synack connect A.B.C.D:PORT [--tun NAME] [--addr A.B.C.D/N]\n"
             "                      (--http PATH | --send FILE | --recv N) [-o FILE]\n"
+            "                      [--fastopen]\n"
             "                      [--loss P] [--delay MS] [--reorder P] [--dup P] [--seed N]\n"
             "                      [--pcap FILE] [--sysctl NAME=VALUE] [--state-log] [-v]\n"
             "                      [--count N] [--parallel P] [--keepalive] [--linger0] [--hold]\n"
@@ -618,6 +641,8 @@ void sk_cmd_connect_usage(FILE *out)
             "  --send FILE  sends FILE ('-' for standard input), half-closes (SHUT_WR), and\n"
             "               writes whatever the peer sends back until its FIN\n"
             "  --recv N     reads N bytes (K, M, G suffixes) and closes\n"
+            "  --fastopen   TCP_FASTOPEN_CONNECT: with a Fast Open cookie cached the first\n"
+            "               write goes in the SYN (RFC 7413); without, the SYN asks for one\n"
             "While it runs, `synack ss`, `synack nstat` and `synack sysctl` (-N connect-ADDR)\n"
             "query the live stack.\n"
             "\n"
@@ -636,7 +661,7 @@ void sk_cmd_connect_usage(FILE *out)
             "exit status: 0 when the transfer completed, 1 on failure, 2 on bad usage\n");
 }
 
-enum { OPT_HTTP = SK_TUN_OPT_LAST, OPT_SEND, OPT_RECV, OPT_COUNT, OPT_PARALLEL, OPT_KEEPALIVE, OPT_LINGER0, OPT_HOLD };
+enum { OPT_HTTP = SK_TUN_OPT_LAST, OPT_SEND, OPT_RECV, OPT_COUNT, OPT_PARALLEL, OPT_KEEPALIVE, OPT_LINGER0, OPT_HOLD, OPT_FASTOPEN };
 
 int sk_cmd_connect(int argc, char **argv)
 {
@@ -650,6 +675,7 @@ int sk_cmd_connect(int argc, char **argv)
         {"keepalive", no_argument, NULL, OPT_KEEPALIVE},
         {"linger0", no_argument, NULL, OPT_LINGER0},
         {"hold", no_argument, NULL, OPT_HOLD},
+        {"fastopen", no_argument, NULL, OPT_FASTOPEN},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -713,6 +739,9 @@ int sk_cmd_connect(int argc, char **argv)
             break;
         case OPT_HOLD:
             c->hold = true;
+            break;
+        case OPT_FASTOPEN:
+            c->fastopen = true;
             break;
         case 'o':
             c->out_path = optarg;
@@ -828,11 +857,7 @@ int sk_cmd_connect(int argc, char **argv)
             rc = SK_CLI_EXIT_OK;
         goto out;
     }
-    c->fd = sk_socket(c->stack);
-    if (c->fd >= 0 && c->keepalive) {
-        int one = 1;
-        sk_setsockopt(c->stack, c->fd, SK_SOL_SOCKET, SK_SO_KEEPALIVE, &one, sizeof(one));
-    }
+    c->fd = client_socket(c);
     int r = c->fd < 0 ? c->fd : sk_connect(c->stack, c->fd, &c->remote);
     if (r < 0 && r != -EINPROGRESS) {
         client_socket_fail(c, "connect to", r);

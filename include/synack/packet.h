@@ -42,6 +42,11 @@ extern "C" {
 #define SK_TCPOPT_SACK_PERM 4
 #define SK_TCPOPT_SACK 5
 #define SK_TCPOPT_TIMESTAMP 8
+#define SK_TCPOPT_FASTOPEN 34 /* RFC 7413 */
+#define SK_TCPOPT_EXP 254     /* RFC 6994 experimental; Fast Open before kind 34 */
+#define SK_TCPOPT_FASTOPEN_MAGIC 0xF989
+#define SK_TFO_COOKIE_MIN 4
+#define SK_TFO_COOKIE_MAX 16
 
 typedef struct sk_sack_block {
     uint32_t start, end;
@@ -55,6 +60,13 @@ typedef struct sk_tcp_opts {
     uint8_t sack_count;
     uint32_t ts_val, ts_ecr;
     sk_sack_block sack[SK_SACK_MAX_BLOCKS];
+    /* Fast Open (kind 34, or kind 254 with magic 0xF989: fo_exp), read as
+     * Linux's tcp_parse_fastopen_option: fo_len is -1 when absent or
+     * malformed (odd, or 1..3 or over 16 bytes), 0 for a cookie request,
+     * else the cookie's length. */
+    int8_t fo_len;
+    bool fo_exp;
+    uint8_t fo_cookie[SK_TFO_COOKIE_MAX];
 } sk_tcp_opts;
 
 /* A parsed segment.  Pointers refer into the caller's datagram. */

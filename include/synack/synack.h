@@ -238,6 +238,16 @@ SK_EXPORT sk_time_ns sk_now(const sk_stack *stack);
 #define SK_TCP_CONGESTION 13
 #define SK_TCP_USER_TIMEOUT 18
 #define SK_TCP_NOTSENT_LOWAT 25
+/* TCP Fast Open (RFC 7413), as Linux: TCP_FASTOPEN sets a listener's
+ * pending Fast Open limit; TCP_FASTOPEN_CONNECT makes connect() return at
+ * once and the first write go out in the SYN; TCP_FASTOPEN_KEY sets a
+ * listener's 16-byte cookie key (32: primary then backup);
+ * TCP_FASTOPEN_NO_COOKIE sends (client) or takes (server) data in a SYN
+ * without a cookie. */
+#define SK_TCP_FASTOPEN 23
+#define SK_TCP_FASTOPEN_CONNECT 30
+#define SK_TCP_FASTOPEN_KEY 33
+#define SK_TCP_FASTOPEN_NO_COOKIE 34
 #define SK_TCP_INQ 36 /* also the cmsg type TCP_CM_INQ; see sk_inq_hint */
 
 /* SO_MEMINFO's figures (Linux's SK_MEMINFO_*), as `ss -m` prints them. */
@@ -264,6 +274,9 @@ enum {
 #define SK_MSG_NOSIGNAL 0x4000 /* accepted; synack never raises signals */
 #define SK_MSG_MORE 0x8000
 #define SK_MSG_ZEROCOPY 0x4000000 /* accepted, as SO_ZEROCOPY */
+/* sk_sendto on an unconnected socket: connect and carry the data in the
+ * SYN (Linux's MSG_FASTOPEN). */
+#define SK_MSG_FASTOPEN 0x20000000
 
 #define SK_POLLIN 0x001
 #define SK_POLLPRI 0x002
@@ -358,6 +371,7 @@ struct sk_tcp_info {
 #define SK_TCPI_OPT_WSCALE 4
 #define SK_TCPI_OPT_ECN 8
 #define SK_TCPI_OPT_ECN_SEEN 16
+#define SK_TCPI_OPT_SYN_DATA 32 /* data in the SYN was acknowledged (client) or taken (server) */
 
 /* A new TCP socket handle (the smallest free one, as Linux picks fds),
  * or -ENOBUFS when memory runs out. */
@@ -379,6 +393,22 @@ SK_EXPORT int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote);
  * connecting), -EPIPE after shutdown, -ENOTCONN, or the pending error.
  * Flags: SK_MSG_MORE, SK_MSG_EOR and the accepted-and-ignored ones. */
 SK_EXPORT ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags);
+/* sendto(2) for TCP: with SK_MSG_FASTOPEN on a socket that has not
+ * connected, connects to `remote` and sends up to an MSS of `buf` in the
+ * SYN when a Fast Open cookie for `remote` is cached (or none is needed);
+ * without a cookie the SYN asks for one and the call returns
+ * -EINPROGRESS, as Linux's.  Without the flag, `remote` is ignored and
+ * this is sk_send (Linux ignores a TCP sendto's address too). */
+SK_EXPORT ssize_t sk_sendto(sk_stack *s, int fd, const void *buf, size_t len, int flags, const sk_endpoint *remote);
+/* Forgets cached Fast Open cookies (Linux keeps them in its TCP metrics:
+ * `ip tcp_metrics delete ADDR` / `flush`): one destination, or all when
+ * `all`. */
+SK_EXPORT void sk_fastopen_forget(sk_stack *s, uint32_t addr, bool all);
+/* The 8-byte Fast Open cookie a server with `key` (16 bytes, as
+ * TCP_FASTOPEN_KEY takes it) issues to `client` for its address `server`
+ * (host byte order): SipHash-2-4 of both addresses, as Linux computes it,
+ * so the two agree on a cookie for the same key. */
+SK_EXPORT void sk_fastopen_cookie(const uint8_t key[16], uint32_t client, uint32_t server, uint8_t out[8]);
 /* Copies up to `len` in-order bytes out (SK_MSG_PEEK leaves them).
  * Returns the count, 0 at end of stream (FIN received), -EAGAIN when
  * nothing is readable yet, -ENOTCONN, or the pending error. */

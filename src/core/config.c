@@ -13,11 +13,13 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef enum config_type {
@@ -25,6 +27,8 @@ typedef enum config_type {
     CONFIG_UINT32,   /* Linux's unsigned int (proc_douintvec), kept in an int */
     CONFIG_CHOICE,   /* one of a fixed set of names */
     CONFIG_CC_LIST,  /* read-only: the congestion controls the engine has */
+    CONFIG_INT_ANYBASE, /* one int read as proc_dointvec reads it: 0x hex, 0 octal, decimal */
+    CONFIG_TFO_KEY,  /* tcp_fastopen_key: "%08x-%08x-%08x-%08x[,backup]" */
 } config_type;
 
 typedef enum config_check {
@@ -78,6 +82,10 @@ static const config_row config_rows[] = {
     ROW("net.ipv4.tcp_dsack", tcp_dsack, 1, 0, 1),
     /* Linux: 0..2 (0 off, 1 request and accept, 2 accept only). */
     ROW("net.ipv4.tcp_ecn", tcp_ecn, 1, 0, 2),
+    /* Scripts write it in hex (0x70403): accepted in any base. */
+    {"net.ipv4.tcp_fastopen", CONFIG_INT_ANYBASE, offsetof(sk_config, tcp_fastopen), 1, 0, INT_MAX, CHECK_NONE},
+    ROW("net.ipv4.tcp_fastopen_blackhole_timeout_sec", tcp_fastopen_blackhole_timeout_sec, 1, 0, INT_MAX),
+    {"net.ipv4.tcp_fastopen_key", CONFIG_TFO_KEY, 0, 1, 0, 0, CHECK_NONE},
     ROW("net.ipv4.tcp_fin_timeout", tcp_fin_timeout, 1, 0, SECONDS_MAX),
     ROW("net.ipv4.tcp_keepalive_intvl", tcp_keepalive_intvl, 1, 1, SECONDS_MAX),
     /* Linux stores it in a u8: 0..255. */
@@ -189,6 +197,7 @@ void sk_config_defaults(sk_config *c)
     c->tcp_tso_win_divisor = 3;
     c->tcp_delack_min_ms = 40;
     memcpy(c->tcp_congestion_control, "cubic", sizeof("cubic")); /* Linux's default */
+    c->tcp_fastopen = 1; /* TFO_CLIENT_ENABLE */
 }
 
 /* Name match in the dotted form or, as sysctl(8) accepts, the /proc/sys
@@ -307,6 +316,90 @@ static int set_choice(sk_config *c, const config_row *row, const char *value, ch
     return -EINVAL;
 }
 
+/* proc_dointvec's reading: strtoul with base 0, so "0x70403" is hex. */
+static int set_anybase(sk_config *c, const config_row *row, const char *value, char *err, size_t errlen)
+{
+    const char *starts[1] = {""};
+    size_t lens[1] = {0};
+    if (tokenize(value, starts, lens, 1) != 1) {
+        error_message(err, errlen, "%s: expected one integer", row->name);
+        return -EINVAL;
+    }
+    char text[32];
+    if (lens[0] >= sizeof text) {
+        error_message(err, errlen, "%s: '%.*s' is too long", row->name, (int)lens[0], starts[0]);
+        return -EINVAL;
+    }
+    memcpy(text, starts[0], lens[0]);
+    text[lens[0]] = '\0';
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(text, &end, 0);
+    if (text[0] == '\0' || *end != '\0' || text[0] == '+' || errno) {
+        error_message(err, errlen, "%s: '%s' is not an integer", row->name, text);
+        return -EINVAL;
+    }
+    if (v < row->min || v > row->max) {
+        error_message(err, errlen, "%s: value %s out of range %lld..%lld", row->name, text, row->min, row->max);
+        return -EINVAL;
+    }
+    *(int *)(void *)((char *)c + row->offset) = (int)v;
+    return 0;
+}
+
+/* Linux's proc_tcp_fastopen_key(): one or two keys, each four groups of
+ * up to 8 hex digits joined by '-', the keys joined by ','.  Each group
+ * is a 32-bit word stored little-endian, so the key bytes are the words'
+ * bytes in memory order, as TCP_FASTOPEN_KEY takes them. */
+static int set_tfo_key(sk_config *c, const config_row *row, const char *value, char *err, size_t errlen)
+{
+    uint8_t keys[2][16];
+    int n = 0;
+    const char *p = value;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    for (;;) {
+        if (n == 2) {
+            error_message(err, errlen, "%s: at most two keys (primary,backup)", row->name);
+            return -EINVAL;
+        }
+        for (int w = 0; w < 4; w++) {
+            uint32_t word = 0;
+            int digits = 0;
+            while (isxdigit((unsigned char)*p)) {
+                if (++digits > 8) {
+                    error_message(err, errlen, "%s: a key word has more than 8 hex digits", row->name);
+                    return -EINVAL;
+                }
+                int d = isdigit((unsigned char)*p) ? *p - '0' : (tolower((unsigned char)*p) - 'a' + 10);
+                word = word << 4 | (uint32_t)d;
+                p++;
+            }
+            if (!digits || (w < 3 && *p != '-')) {
+                error_message(err, errlen, "%s: expected xxxxxxxx-xxxxxxxx-xxxxxxxx-xxxxxxxx[,...]", row->name);
+                return -EINVAL;
+            }
+            if (w < 3)
+                p++;
+            for (int b = 0; b < 4; b++)
+                keys[n][w * 4 + b] = (uint8_t)(word >> (8 * b));
+        }
+        n++;
+        if (*p != ',')
+            break;
+        p++;
+    }
+    while (*p == ' ' || *p == '\t' || *p == '\n')
+        p++;
+    if (*p) {
+        error_message(err, errlen, "%s: unexpected '%s'", row->name, p);
+        return -EINVAL;
+    }
+    memcpy(c->tcp_fastopen_key, keys, sizeof keys[0] * (size_t)n);
+    c->tcp_fastopen_key_count = n;
+    return 0;
+}
+
 int sk_config_set(sk_config *c, const char *name, const char *value, char *err, size_t errlen)
 {
     if (err && errlen)
@@ -326,6 +419,10 @@ int sk_config_set(sk_config *c, const char *name, const char *value, char *err, 
     }
     if (row->type == CONFIG_CHOICE)
         return set_choice(c, row, value, err, errlen);
+    if (row->type == CONFIG_TFO_KEY)
+        return set_tfo_key(c, row, value, err, errlen);
+    if (row->type == CONFIG_INT_ANYBASE)
+        return set_anybase(c, row, value, err, errlen);
     if (row->type == CONFIG_CC_LIST) {
         error_message(err, errlen, "%s: read-only (%s)", row->name, CONGESTION_CONTROLS_TEXT);
         return -EPERM;
@@ -373,11 +470,26 @@ int sk_config_get(const sk_config *c, const char *name, char *buf, size_t len)
     if (!row)
         return -ENOENT;
     const char *field = (const char *)c + row->offset;
-    char text[64];
+    char text[96];
     if (row->type == CONFIG_CHOICE) {
         snprintf(text, sizeof(text), "%s", field);
     } else if (row->type == CONFIG_CC_LIST) {
         snprintf(text, sizeof(text), "%s", CONGESTION_CONTROLS_TEXT);
+    } else if (row->type == CONFIG_TFO_KEY) {
+        /* Linux prints zeros before any key exists, and the backup after
+         * a comma when there is one. */
+        static const uint8_t zero[16];
+        int n = c->tcp_fastopen_key_count ? c->tcp_fastopen_key_count : 1;
+        size_t used = 0;
+        for (int k = 0; k < n; k++) {
+            const uint8_t *key = c->tcp_fastopen_key_count ? c->tcp_fastopen_key[k] : zero;
+            uint32_t w[4];
+            for (int i = 0; i < 4; i++)
+                w[i] = (uint32_t)key[4 * i] | (uint32_t)key[4 * i + 1] << 8 | (uint32_t)key[4 * i + 2] << 16 |
+                       (uint32_t)key[4 * i + 3] << 24;
+            used += (size_t)snprintf(text + used, sizeof(text) - used, "%s%08x-%08x-%08x-%08x", k ? "," : "",
+                                     w[0], w[1], w[2], w[3]);
+        }
     } else if (row->type == CONFIG_UINT32) {
         /* Stored in an int; Linux prints the unsigned value. */
         snprintf(text, sizeof(text), "%u", (unsigned)*(const int *)(const void *)field);

@@ -53,6 +53,16 @@ typedef struct sk_config {
     int tcp_tso_win_divisor;    /* (3) part of the window TSO deferral may wait for */
     int tcp_delack_min_ms;      /* synack extension mirror of TCP_DELACK_MIN (40) */
     char tcp_congestion_control[16]; /* "cubic" (default) or "reno" */
+    /* TCP Fast Open (RFC 7413), Linux's bits: 1 client, 2 server, 4 client
+     * without cookie, 0x200 server without cookie, 0x400 every listener
+     * without TCP_FASTOPEN (1) */
+    int tcp_fastopen;
+    int tcp_fastopen_blackhole_timeout_sec; /* (0: detection off, Linux >= 5.14) */
+    /* tcp_fastopen_key: primary and optional backup SipHash keys, as the
+     * bytes Linux keeps (each printed word is little-endian); 0 keys until
+     * set or first needed (Linux's tcp_fastopen_init_key_once). */
+    int tcp_fastopen_key_count;
+    uint8_t tcp_fastopen_key[2][16];
 } sk_config;
 
 void sk_config_defaults(sk_config *c);

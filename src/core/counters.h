@@ -90,6 +90,14 @@
     X(TCPEXT_TCP_ACK_COMPRESSED, "TcpExt", "TCPAckCompressed") \
     X(TCPEXT_PAWS_ACTIVE, "TcpExt", "PAWSActive")            \
     X(TCPEXT_TCP_BACKLOG_DROP, "TcpExt", "TCPBacklogDrop")   \
+    X(TCPEXT_TCP_FAST_OPEN_ACTIVE, "TcpExt", "TCPFastOpenActive") \
+    X(TCPEXT_TCP_FAST_OPEN_ACTIVE_FAIL, "TcpExt", "TCPFastOpenActiveFail") \
+    X(TCPEXT_TCP_FAST_OPEN_PASSIVE, "TcpExt", "TCPFastOpenPassive") \
+    X(TCPEXT_TCP_FAST_OPEN_PASSIVE_FAIL, "TcpExt", "TCPFastOpenPassiveFail") \
+    X(TCPEXT_TCP_FAST_OPEN_LISTEN_OVERFLOW, "TcpExt", "TCPFastOpenListenOverflow") \
+    X(TCPEXT_TCP_FAST_OPEN_COOKIE_REQD, "TcpExt", "TCPFastOpenCookieReqd") \
+    X(TCPEXT_TCP_FAST_OPEN_BLACKHOLE, "TcpExt", "TCPFastOpenBlackhole") \
+    X(TCPEXT_TCP_FAST_OPEN_PASSIVE_ALT_KEY, "TcpExt", "TCPFastOpenPassiveAltKey") \
     X(SYNACK_BAD_DATA_OFFSET, "Synack", "BadDataOffset")     \
     X(SYNACK_TRUNCATED_TCP, "Synack", "TruncatedTcpHeader")  \
     X(SYNACK_BAD_IP_VERSION, "Synack", "BadIpVersion")       \

@@ -28,6 +28,7 @@ void sk_tcb_ext_free(const sk_stack *s, sk_tcb *t)
     if (!t->ext)
         return;
     sk_free(s, t->ext->eor);
+    sk_free(s, t->ext->fo);
     sk_free(s, t->ext);
     t->ext = NULL;
 }

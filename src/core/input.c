@@ -116,14 +116,17 @@ void sk_input(sk_stack *s, const uint8_t *dgram, size_t len, sk_time_ns now)
     }
     /* Segments whose flags make no sense in any state (SYN with RST or
      * FIN, port 0) are dropped as Linux drops them. */
+    sk_tcb *t = seg.sport && seg.dport ? sk_conn_lookup(s, seg.src, seg.sport, seg.dport) : NULL;
+    /* ... except SYN,ACK with FIN in SYN_SENT: a SYN-ACK may carry data
+     * and FIN (a Fast Open server's reply), and Linux takes it there. */
+    bool synfin_ok = t && t->state == SK_TCP_SYN_SENT && (seg.flags & SK_TH_ACK) && !(seg.flags & SK_TH_RST);
     if (seg.sport == 0 || seg.dport == 0 ||
-        ((seg.flags & SK_TH_SYN) && (seg.flags & (SK_TH_RST | SK_TH_FIN)))) {
+        ((seg.flags & SK_TH_SYN) && (seg.flags & (SK_TH_RST | SK_TH_FIN)) && !synfin_ok)) {
         sk_count(s, SK_C_SYNACK_BAD_SEGMENT);
         sk_emit_drop(s, &seg, SK_C_SYNACK_BAD_SEGMENT);
         return;
     }
 
-    sk_tcb *t = sk_conn_lookup(s, seg.src, seg.sport, seg.dport);
     if (t) {
         sk_tcb_input(s, t, &seg);
         return;
@@ -237,7 +240,7 @@ static void negotiate_options(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 }
 
 /* Linux's tcp_init_buffer_space/tcp_init_transfer at establishment. */
-static void init_transfer(sk_stack *s, sk_tcb *t)
+void sk_init_transfer(sk_stack *s, sk_tcb *t)
 {
     if (!t->rcv_ssthresh || t->rcv_ssthresh > t->rcv_wnd)
         t->rcv_ssthresh = t->rcv_wnd;
@@ -976,6 +979,21 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         sk_count(s, SK_C_SYNACK_OUT_OF_WINDOW);
         return;
     }
+    if (has_ack && seg->opts.has_ts && seg->opts.ts_ecr && t->retrans_stamp) {
+        /* Linux's tcp_rcv_synsent_state_process: an echo outside the
+         * times our SYNs went out is refused with a reset
+         * (PAWSActiveRejected). */
+        uint32_t now_ts = sk_tcp_time_ms(s) + t->ts_off;
+        /* retrans_stamp counts ms from the stack's epoch and is at least
+         * 1: a millisecond of slack covers both roundings. */
+        uint32_t syn_ts = now_ts - (uint32_t)(sk_stamp_now(s) - t->retrans_stamp) - 1;
+        if (seg->opts.ts_ecr - syn_ts > now_ts - syn_ts) {
+            sk_count(s, SK_C_TCPEXT_PAWS_ACTIVE);
+            if (!(seg->flags & SK_TH_RST))
+                sk_xmit(s, seg->src, seg->dport, seg->sport, seg->ack, 0, SK_TH_RST, 0, NULL, 0, NULL, 0);
+            return;
+        }
+    }
     if (seg->flags & SK_TH_RST) {
         /* Second check: only a RST acknowledging our SYN is believed. */
         if (has_ack) {
@@ -995,9 +1013,16 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     negotiate_options(s, t, seg);
 
     if (has_ack) {
-        /* Our SYN is acknowledged: ESTABLISHED. */
+        /* Our SYN is acknowledged: ESTABLISHED.  Data that rode in a Fast
+         * Open SYN sits in the send queue from ISS+1; what the ACK covers
+         * leaves it. */
+        if (t->sndq.len && seq_gt(seg->ack, t->iss + 1)) {
+            uint32_t acked = seg->ack - (t->iss + 1);
+            sk_ring_consume(&t->sndq, acked < t->sndq.len ? acked : t->sndq.len);
+            t->bytes_acked += acked;
+        }
         t->snd_una = seg->ack;
-        t->bytes_acked = 1; /* the SYN */
+        t->bytes_acked += 1; /* the SYN */
         t->snd_wnd = seg->window; /* never scaled in a SYN (RFC 7323 §2.2) */
         t->snd_wl1 = seg->seq;
         t->snd_wl2 = seg->ack;
@@ -1013,15 +1038,27 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         t->retransmits = 0;
         t->retrans_stamp = 0;
         t->rto_at = 0;
-        init_transfer(s, t);
+        sk_init_transfer(s, t);
         sk_tcb_set_state(s, t, SK_TCP_ESTABLISHED, "rcv SYN,ACK");
         if (t->flags & SK_F_KEEPALIVE)
             sk_arm_keepalive(s, t); /* Linux's tcp_finish_connect() */
         t->flags |= SK_F_ACK_NOW;
+        bool fo_resend = (t->tfo & (SK_TFO_SYN_FASTOPEN | SK_TFO_SYN_DATA)) && sk_fastopen_synack(s, t, seg);
+        if (fo_resend) {
+            /* tcp_rcv_fastopen_synack(): the SYN's data was not (all)
+             * acknowledged; it goes again, as a retransmission. */
+            t->snd_nxt = t->snd_una;
+            /* The SYN's data was one skb marked PSH (tcp_send_syn_data). */
+            t->tail_push = 1;
+            t->total_retrans++;
+            sk_count(s, SK_C_TCP_RETRANS_SEGS);
+        }
         if ((seg->payload_len || (seg->flags & SK_TH_FIN)) && !data_queue(s, t, seg))
             return;
         sk_tcb_timer_update(s, t);
         sk_tcp_output(s, t);
+        if (fo_resend)
+            t->snd_sml = t->snd_una; /* a retransmission is no small segment for Minshall's rule */
         return;
     }
     /* A SYN without ACK: simultaneous open (RFC 9293 §3.5, figure 8). */
@@ -1131,14 +1168,37 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     }
 
     if (t->state == SK_TCP_SYN_RECV) {
-        if (seq_leq(seg->ack, t->snd_una) || seq_gt(seg->ack, t->snd_nxt)) {
+        /* A Fast Open child's SND.UNA is past its SYN-ACK already
+         * (tcp_create_openreq_child), so an ACK of SND.UNA is good. */
+        bool fo_child = (t->tfo & SK_TFO_CHILD) != 0;
+        if ((fo_child ? seq_lt(seg->ack, t->snd_una) : seq_leq(seg->ack, t->snd_una)) ||
+            seq_gt(seg->ack, t->snd_nxt)) {
             sk_xmit(s, seg->src, seg->dport, seg->sport, seg->ack, 0, SK_TH_RST, 0, NULL, 0, NULL, 0);
             return;
         }
         t->snd_wnd = (uint32_t)seg->window << ((t->flags & SK_F_WS_OK) ? t->snd_wscale : 0);
         t->snd_wl1 = seg->seq;
         t->snd_wl2 = seg->ack;
-        init_transfer(s, t);
+        if (fo_child) {
+            /* tcp_rcv_synrecv_state_fastopen(): the pending count drops,
+             * the SYN-ACK timer stops (re-armed for data in flight), and
+             * the SYN-ACK's RTT is taken from the echoed timestamp
+             * (tcp_synack_rtt_meas). */
+            sk_fastopen_child_done(s, t);
+            t->retransmits = 0;
+            t->backoff = 0;
+            t->retrans_stamp = 0;
+            t->rto_at = 0;
+            if ((t->flags & SK_F_TS_OK) && seg->opts.ts_ecr && !t->srtt_us) {
+                uint32_t rtt_ms = sk_tcp_time_ms(s) + t->ts_off - seg->opts.ts_ecr;
+                if ((int32_t)rtt_ms >= 0)
+                    sk_rtt_sample(s, t, rtt_ms * 1000u);
+            }
+            if (t->snd_nxt != t->snd_una)
+                sk_arm_rto(s, t);
+        } else {
+            sk_init_transfer(s, t);
+        }
         sk_tcb_set_state(s, t, SK_TCP_ESTABLISHED, "rcv ACK");
         if (t->flags & SK_F_KEEPALIVE)
             sk_arm_keepalive(s, t);

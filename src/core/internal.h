@@ -183,6 +183,11 @@ typedef struct sk_tcb_ext {
     /* TCP_CHRONO_RWND_LIMITED, kept as busy_mark is; here because only a
      * connection the peer's window ever held back needs it. */
     uint32_t rwnd_limited_mark;
+    /* TCP_FASTOPEN (Linux's fastopenq.max_qlen) and TCP_FASTOPEN_KEY, set
+     * on a socket before or after listen() (fastopen.c): allocated when
+     * set, so the many connections that need an ext for other reasons do
+     * not carry a listener's keys. */
+    struct sk_fo_listen *fo;
     /* Receive-buffer autotuning (rcvbuf.c), Linux's rcvq_space and
      * rcv_rtt_est: here because only a connection that receives data with
      * autotuning on needs them.  Times are sk_us_now() values;
@@ -265,6 +270,11 @@ typedef struct sk_tcb {
     int16_t fin_timeout_s; /* TCP_LINGER2, -1 = sysctl, -2 = reset instead (Linux caps it at 120) */
     uint8_t sndstate;      /* SK_SND_*: send-buffer wakeup and chrono state */
     uint8_t ecn;           /* SK_ECN_*: RFC 3168 state, Linux's tp->ecn_flags (fills a padding byte) */
+    /* Fast Open (fastopen.c).  sk_tcb has no padding left for these two
+     * bytes: they cost 8 (sizeof 456 -> 464) until Fast Open's state moves
+     * out (e.g. into sk_tcb_ext) or another field shrinks. */
+    uint8_t tfo;             /* SK_TFO_*: Fast Open state */
+    uint8_t tfo_client_fail; /* tcpi_fastopen_client_fail: Linux's TFO_* fail codes 0..3 */
     /* Linux's sk_rmem_alloc for the in-order queue: the truesize of the
      * skbs Linux would hold for rcvq's bytes (rcvbuf.c); fills padding. */
     uint32_t rcvq_truesize;
@@ -300,6 +310,20 @@ typedef struct sk_tcb {
     uint32_t sndbuf_limited_mark; /* TCP_CHRONO_SNDBUF_LIMITED, as busy_mark */
     uint16_t keepidle_s, keepintvl_s; /* at most 32767, as Linux's MAX_TCP_KEEPIDLE */
 } sk_tcb;
+
+/* sk_tcb.tfo: Linux's tcp_sock Fast Open bits */
+enum {
+    SK_TFO_CHILD = 1u << 0,     /* passive child before the handshake's ACK (tp->fastopen_rsk) */
+    SK_TFO_SYN_DATA_ACKED = 1u << 1, /* data in the SYN was taken (tp->syn_data_acked): TCPI_OPT_SYN_DATA */
+    SK_TFO_CONNECT = 1u << 2,   /* TCP_FASTOPEN_CONNECT (tp->fastopen_connect) */
+    SK_TFO_NO_COOKIE = 1u << 3, /* TCP_FASTOPEN_NO_COOKIE (tp->fastopen_no_cookie) */
+    SK_TFO_DEFER = 1u << 4,     /* connect() deferred to the first write (DEFER_CONNECT) */
+    SK_TFO_SYN_DATA = 1u << 5,  /* our SYN carried data (tp->syn_data) */
+    SK_TFO_SYN_FASTOPEN = 1u << 6, /* our SYN carried a Fast Open option (tp->syn_fastopen) */
+    SK_TFO_SYN_EXP = 1u << 7,   /* ... in the experimental encoding (tp->syn_fastopen_exp) */
+};
+/* tcpi_fastopen_client_fail values (Linux's enum tfo_client_fail) */
+enum { SK_TFO_STATUS_UNSPEC = 0, SK_TFO_COOKIE_UNAVAILABLE = 1, SK_TFO_DATA_NOT_ACKED = 2, SK_TFO_SYN_RETRANSMITTED = 3 };
 
 /* sk_tcb.sndstate */
 enum {
@@ -357,6 +381,7 @@ typedef struct sk_listen_queue {
     /* --- SYN cookies (listen.c, syncookie.c; owner: flood) --- */
     sk_time_ns synflood_warn_after; /* next "Possible SYN flooding" message allowed */
     /* --- end SYN cookies --- */
+    uint32_t fo_qlen; /* Fast Open children not yet past the handshake's ACK (fastopenq.qlen) */
 } sk_listen_queue;
 
 /* ------------------------------------------------------------------ */
@@ -488,6 +513,7 @@ struct sk_stack {
     bool xmit_failed;  /* the last sk_xmit met a blocked queue */
     bool nagle_push;   /* this output pass ignores Nagle and cork (Linux TCP_NAGLE_PUSH) */
     sk_recycle_bin rack_bin, cubic_bin;
+    struct sk_fo_state *fo; /* Fast Open client cache and blackhole state (fastopen.c), on first use */
 
     uint8_t *seg_scratch; /* payload gathered from a send ring (output.c) */
     uint32_t seg_scratch_cap;
@@ -546,7 +572,45 @@ void sk_tcb_close(sk_stack *s, sk_tcb *t, const char *cause);
 void sk_tcb_free(sk_stack *s, sk_tcb *t);
 void sk_notify(sk_stack *s, sk_tcb *t); /* readiness may have changed */
 
+/* fastopen.c: TCP Fast Open (RFC 7413) as Linux's tcp_fastopen.c */
+typedef struct sk_fo_cookie {
+    int8_t len; /* -1 none, 0 request, else bytes */
+    bool exp;
+    uint8_t val[SK_TFO_COOKIE_MAX];
+} sk_fo_cookie;
+enum { SK_TFO_CLIENT_ENABLE = 1, SK_TFO_SERVER_ENABLE = 2, SK_TFO_CLIENT_NO_COOKIE = 4,
+       SK_TFO_SERVER_COOKIE_NOT_REQD = 0x200, SK_TFO_SERVER_WO_SOCKOPT1 = 0x400 };
+/* The cookie a key gives a client (Linux's __tcp_fastopen_cookie_gen_cipher). */
+void sk_fastopen_cookie_gen(const uint8_t key[16], uint32_t saddr, uint32_t daddr, uint8_t out[8]);
+/* A SYN at a listener: returns true when a Fast Open child should take it
+ * (Linux's tcp_try_fastopen before tcp_fastopen_create_child); `foc` ends
+ * as the cookie the SYN-ACK carries (len -1: none). */
+bool sk_fastopen_try(sk_stack *s, sk_tcb *l, const sk_segment *seg, sk_fo_cookie *foc);
+/* The child was created (true) or could not be (false): counters and queue. */
+void sk_fastopen_child_created(sk_stack *s, sk_tcb *l, bool ok, bool alt_key, sk_fo_cookie *foc);
+/* A Fast Open child leaves SYN_RECV or dies: its listener's pending count drops. */
+void sk_fastopen_child_done(sk_stack *s, sk_tcb *t);
+void sk_fastopen_listen(sk_stack *s, sk_tcb *t, int backlog, bool was_listening);
+int sk_fastopen_setsockopt(sk_stack *s, sk_tcb *t, int name, const void *val, size_t len);
+int sk_fastopen_getsockopt(sk_stack *s, sk_tcb *t, int name, void *val, size_t *len);
+/* Client: the cookie to put in our SYN for t's destination; false when
+ * the SYN should go without data (Linux's tcp_fastopen_cookie_check). */
+bool sk_fastopen_cookie_check(sk_stack *s, sk_tcb *t, sk_fo_cookie *foc);
+/* Client: a SYN-ACK arrived for a SYN that asked or used a cookie
+ * (Linux's tcp_rcv_fastopen_synack); returns true when the SYN's data
+ * must be sent again. */
+bool sk_fastopen_synack(sk_stack *s, sk_tcb *t, const sk_segment *seg);
+/* Client: our SYN timed out (tcp_fastopen_active_detect_blackhole and the
+ * cookie cache's syn_loss). */
+void sk_fastopen_syn_timeout(sk_stack *s, sk_tcb *t, bool expired);
+uint16_t sk_fastopen_cached_mss(sk_stack *s, const sk_tcb *t);
+void sk_fastopen_cache_flush(sk_stack *s, uint32_t daddr, bool all);
+void sk_fastopen_free(sk_stack *s);
+/* A key for the stack: the sysctl's, or one made once from the stack's secret. */
+const uint8_t *sk_fastopen_stack_key(sk_stack *s, int *count);
+
 /* input.c */
+void sk_init_transfer(sk_stack *s, sk_tcb *t);
 void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg);
 /* Effective send MSS from the peer's MSS, our MTU, TCP_MAXSEG and the
  * timestamp option (Linux tcp_sync_mss). */
@@ -562,6 +626,12 @@ typedef struct sk_out_opts {
     uint32_t ts_val, ts_ecr;
     uint8_t sack_count;
     sk_sack_block sack[SK_SACK_MAX_BLOCKS];
+    /* A Fast Open option after all others (Linux's tcp_options_write):
+     * kind 34, or 254 with its magic when fo_exp; fo_len 0 asks for a
+     * cookie. */
+    bool fo, fo_exp;
+    uint8_t fo_len;
+    const uint8_t *fo_cookie;
 } sk_out_opts;
 size_t sk_build_options(const sk_out_opts *o, uint8_t *buf);
 void sk_xmit(sk_stack *s, uint32_t daddr, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,

@@ -107,7 +107,16 @@ static void req_init_rwin(sk_stack *s, const sk_tcb *l, sk_request *req, uint32_
     req->rcv_wscale = ws;
 }
 
+/* A SYN-ACK; `foc` (len >= 0) adds the Fast Open cookie option and
+ * `ack` acknowledges data taken from a Fast Open SYN. */
+static void send_synack_fo(sk_stack *s, sk_request *req, const sk_fo_cookie *foc, uint32_t ack);
+
 static void send_synack(sk_stack *s, sk_request *req)
+{
+    send_synack_fo(s, req, NULL, req->irs + 1);
+}
+
+static void send_synack_fo(sk_stack *s, sk_request *req, const sk_fo_cookie *foc, uint32_t ack)
 {
     sk_tcb *l = req->listener;
     uint32_t rcv_wnd, clamp;
@@ -129,6 +138,12 @@ static void send_synack(sk_stack *s, sk_request *req)
         }
         o.ts_val = ts_now + req_ts_off(s, req->raddr);
     }
+    if (foc && foc->len >= 0) {
+        o.fo = true;
+        o.fo_exp = foc->exp;
+        o.fo_len = (uint8_t)foc->len;
+        o.fo_cookie = foc->val;
+    }
     uint8_t opts[SK_TCP_OPT_MAX];
     size_t optlen = sk_build_options(&o, opts);
     /* Linux's tcp_ecn_make_synack(): ECE alone accepts ECN (RFC 3168
@@ -136,7 +151,7 @@ static void send_synack(sk_stack *s, sk_request *req)
     uint16_t flags = SK_TH_SYN | SK_TH_ACK;
     if (req->opts & SK_REQ_ECN)
         flags |= SK_TH_ECE;
-    sk_xmit(s, req->raddr, l->lport, req->rport, req->iss, req->irs + 1, flags,
+    sk_xmit(s, req->raddr, l->lport, req->rport, req->iss, ack, flags,
             (uint16_t)(rcv_wnd < 65535u ? rcv_wnd : 65535u), opts, optlen, NULL, 0);
 }
 
@@ -262,6 +277,8 @@ static void send_cookie_synack(sk_stack *s, sk_tcb *l, const sk_segment *seg)
     send_synack(s, &req);
 }
 
+static sk_tcb *fastopen_child(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segment *seg);
+
 /* Linux's tcp_conn_request(): a SYN for a listener. */
 static void conn_request(sk_stack *s, sk_tcb *l, const sk_segment *seg)
 {
@@ -315,6 +332,22 @@ static void conn_request(sk_stack *s, sk_tcb *l, const sk_segment *seg)
     } else {
         req->iss = sk_isn(s->isn_key, s->addr, l->lport, seg->src, seg->sport, s->now);
     }
+    sk_fo_cookie foc = {.len = seg->opts.fo_len, .exp = seg->opts.fo_exp};
+    if (foc.len > 0)
+        memcpy(foc.val, seg->opts.fo_cookie, (size_t)foc.len);
+    if (sk_fastopen_try(s, l, seg, &foc)) {
+        bool alt = foc.len > 0;
+        sk_tcb *child = fastopen_child(s, l, req, seg);
+        sk_fastopen_child_created(s, l, child != NULL, alt, &foc);
+        if (child) {
+            send_synack_fo(s, req, &foc, child->rcv_nxt);
+            sk_free(s, req);
+            sk_tcb_timer_update(s, child);
+            sk_notify(s, child);
+            sk_notify(s, l);
+            return;
+        }
+    }
     if (q->syn_count > q->syn_mask)
         req_table_grow(s, q);
     uint32_t h = req_hash(req->raddr, req->rport) & q->syn_mask;
@@ -323,7 +356,7 @@ static void conn_request(sk_stack *s, sk_tcb *l, const sk_segment *seg)
     q->syn_count++;
     s->requests++;
     emit_req_state(s, req, SK_TCP_LISTEN, SK_TCP_SYN_RECV, "rcv SYN");
-    send_synack(s, req);
+    send_synack_fo(s, req, &foc, req->irs + 1);
     req_arm(s, req);
 }
 
@@ -448,6 +481,61 @@ static void enqueue_child(sk_stack *s, sk_tcb *l, sk_tcb *child, const sk_segmen
     q->aq_len++;
     sk_tcb_input(s, child, seg);
     sk_notify(s, l);
+}
+
+/* Linux's tcp_fastopen_create_child(): a full socket from the SYN alone,
+ * with the SYN's data in its receive queue, straight onto the accept
+ * queue in SYN_RECV.  Its SYN-ACK is retransmitted by its own timer, and
+ * it may send before the handshake's ACK (RFC 7413 §4.2.2). */
+static sk_tcb *fastopen_child(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segment *seg)
+{
+    if (accept_queue_full(l->listen))
+        return NULL;
+    sk_tcb *t = create_child(s, l, req);
+    if (!t)
+        return NULL;
+    emit_req_state(s, req, SK_TCP_LISTEN, SK_TCP_SYN_RECV, "rcv SYN (Fast Open)");
+    t->tfo |= SK_TFO_CHILD;
+    /* tcp_create_openreq_child: SND.UNA is past the SYN-ACK already. */
+    t->snd_una = t->snd_nxt = req->iss + 1;
+    /* RFC 7323 §2.2: a SYN's window is never scaled. */
+    t->snd_wnd = seg->window;
+    t->max_window = t->snd_wnd;
+    t->snd_wl1 = seg->seq;
+    t->snd_wl2 = t->snd_una;
+    t->flags &= ~SK_F_RTT_PENDING;
+    sk_init_transfer(s, t);
+    t->segs_in = 1;
+    if (seg->payload_len) {
+        /* tcp_fastopen_add_skb */
+        uint32_t n = sk_ring_reserve(s, &t->rcvq, (uint32_t)seg->payload_len)
+                         ? sk_ring_write(&t->rcvq, seg->payload, (uint32_t)seg->payload_len)
+                         : 0;
+        /* the SYN's skb is charged to the child's receive memory */
+        if (n)
+            sk_rcvq_charge(t, sk_rcv_truesize((uint32_t)seg->payload_len));
+        t->rcv_nxt += (uint32_t)n;
+        t->rcv_wup = t->rcv_nxt;
+        t->bytes_received = n;
+        t->data_segs_in = 1;
+        t->tfo |= SK_TFO_SYN_DATA_ACKED;
+    }
+    if (seg->flags & SK_TH_FIN) {
+        t->rcv_nxt++;
+        t->rcv_wup = t->rcv_nxt;
+        t->flags |= SK_F_FIN_RCVD;
+        sk_tcb_set_state(s, t, SK_TCP_CLOSE_WAIT, "rcv FIN (Fast Open SYN)");
+    }
+    /* The SYN-ACK's retransmission timer: TCP_TIMEOUT_INIT, as a request. */
+    t->rto_at = s->now + SK_TCP_TIMEOUT_INIT;
+    sk_listen_queue *q = l->listen;
+    if (q->aq_tail)
+        q->aq_tail->aq_next = t;
+    else
+        q->aq_head = t;
+    q->aq_tail = t;
+    q->aq_len++;
+    return t;
 }
 
 static void request_input(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segment *seg)
@@ -652,8 +740,11 @@ void sk_listen_destroy(sk_stack *s, sk_tcb *l)
         q->aq_len--;
         child->aq_next = NULL;
         child->parent = NULL;
-        if (child->state != SK_TCP_CLOSE)
-            sk_send_active_rst(s, child);
+        if (child->state == SK_TCP_CLOSE) {
+            sk_tcb_free(s, child); /* died before accept() (sk_tcb_done) */
+            continue;
+        }
+        sk_send_active_rst(s, child);
         sk_tcb_done(s, child, "listener closed");
     }
     q->aq_tail = NULL;

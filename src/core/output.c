@@ -70,6 +70,26 @@ size_t sk_build_options(const sk_out_opts *o, uint8_t *buf)
             p += 8;
         }
     }
+    if (o->fo) {
+        size_t len = (o->fo_exp ? 4u : 2u) + o->fo_len;
+        if ((size_t)(p - buf) + ((len + 3) & ~3u) <= SK_TCP_OPT_MAX) {
+            if (o->fo_exp) {
+                p[0] = SK_TCPOPT_EXP;
+                p[1] = (uint8_t)len;
+                put16(p + 2, SK_TCPOPT_FASTOPEN_MAGIC);
+            } else {
+                p[0] = SK_TCPOPT_FASTOPEN;
+                p[1] = (uint8_t)len;
+            }
+            if (o->fo_len)
+                memcpy(p + len - o->fo_len, o->fo_cookie, o->fo_len);
+            if ((len & 3) == 2) {
+                p[len] = SK_TCPOPT_NOP;
+                p[len + 1] = SK_TCPOPT_NOP;
+            }
+            p += (len + 3) & ~3u;
+        }
+    }
     return (size_t)(p - buf);
 }
 
@@ -390,6 +410,42 @@ void sk_send_syn(sk_stack *s, sk_tcb *t)
     o.wscale = t->rcv_wscale;
     o.ts_val = sk_tcp_time_ms(s) + t->ts_off;
     o.ts_ecr = synack ? t->ts_recent : 0;
+    /* Fast Open (Linux's tcp_send_syn_data): the first SYN carries the
+     * cookie (or a request for one) and any data; a retransmitted SYN
+     * goes plain, so a middlebox dropping either cannot stall the
+     * connection. */
+    sk_fo_cookie foc = {.len = -1};
+    const uint8_t *syn_data = NULL;
+    uint32_t syn_len = 0;
+    if (!synack && !s->xmit_retrans && (t->tfo & SK_TFO_SYN_FASTOPEN)) {
+        uint8_t fail = t->tfo_client_fail;
+        if (!sk_fastopen_cookie_check(s, t, &foc))
+            foc.len = 0; /* no cookie: ask for one */
+        t->tfo_client_fail = fail;
+        foc.exp = (t->tfo & SK_TFO_SYN_EXP) != 0;
+        if (foc.len >= 0) {
+            o.fo = true;
+            o.fo_exp = foc.exp;
+            o.fo_len = (uint8_t)foc.len;
+            o.fo_cookie = foc.val;
+        }
+    }
+    if (!synack && !s->xmit_retrans && (t->tfo & SK_TFO_SYN_DATA) && t->sndq.len) {
+        syn_len = t->sndq.len;
+        if (s->seg_scratch_cap < syn_len) {
+            uint8_t *p = sk_realloc(s, s->seg_scratch, syn_len);
+            if (p) {
+                s->seg_scratch = p;
+                s->seg_scratch_cap = syn_len;
+            }
+        }
+        if (s->seg_scratch_cap >= syn_len) {
+            sk_ring_peek(&t->sndq, 0, s->seg_scratch, syn_len);
+            syn_data = s->seg_scratch;
+        } else {
+            syn_len = 0;
+        }
+    }
     size_t optlen = sk_build_options(&o, opts);
     uint16_t win = (uint16_t)(t->rcv_wnd < 65535u ? t->rcv_wnd : 65535u);
     t->segs_out++;
@@ -414,8 +470,14 @@ void sk_send_syn(sk_stack *s, sk_tcb *t)
         }
     }
     sk_xmit(s, t->raddr, t->lport, t->rport, t->iss, synack ? t->rcv_nxt : 0, flags, win, opts, optlen,
-            NULL, 0);
-    t->snd_nxt = t->iss + 1;
+            syn_data, syn_len);
+    if (syn_len) {
+        t->bytes_sent += syn_len;
+        t->data_segs_out++;
+        sk_count(s, SK_C_TCPEXT_TCP_ORIG_DATA_SENT);
+    }
+    if (seq_lt(t->snd_nxt, t->iss + 1 + syn_len))
+        t->snd_nxt = t->iss + 1 + syn_len; /* a Fast Open child may have sent data past it */
 }
 
 /* RFC 9293 §3.10.7.1: the reset for a segment that belongs to no
@@ -479,6 +541,8 @@ uint32_t sk_flight_size(const sk_tcb *t)
 
 static bool can_send_data(const sk_tcb *t)
 {
+    if (t->tfo & SK_TFO_CHILD)
+        return true; /* RFC 7413 §4.2.2: the server may send before the handshake's ACK */
     switch (t->state) {
     case SK_TCP_ESTABLISHED:
     case SK_TCP_CLOSE_WAIT:

@@ -81,9 +81,28 @@ const char *sk_parse_error_name(sk_parse_error e)
  * only on SYN, SACK only once SACK was negotiated, TS per the sysctl) is
  * the caller's business: the option is decoded wherever it appears.
  */
+/* Linux's tcp_parse_fastopen_option: an even length of 4..16 is a
+ * cookie, 0 a request, anything else leaves a void (-1) cookie.  Linux
+ * reads it only on a SYN or SYN-ACK; the callers look only there. */
+static void parse_fastopen(sk_tcp_opts *out, const uint8_t *cookie, size_t len, bool exp)
+{
+    int8_t l = -1;
+    if (!(len & 1)) {
+        if (len >= SK_TFO_COOKIE_MIN && len <= SK_TFO_COOKIE_MAX) {
+            memcpy(out->fo_cookie, cookie, len);
+            l = (int8_t)len;
+        } else if (len == 0) {
+            l = 0;
+        }
+    }
+    out->fo_len = l;
+    out->fo_exp = exp;
+}
+
 bool sk_parse_options(const uint8_t *opt, size_t len, sk_tcp_opts *out)
 {
     memset(out, 0, sizeof *out);
+    out->fo_len = -1;
     size_t pos = 0;
     while (pos < len) {
         uint8_t kind = opt[pos];
@@ -125,6 +144,14 @@ bool sk_parse_options(const uint8_t *opt, size_t len, sk_tcp_opts *out)
                 out->ts_val = get_be32(body);
                 out->ts_ecr = get_be32(body + 4);
             }
+            break;
+        case SK_TCPOPT_FASTOPEN:
+            parse_fastopen(out, body, optlen - 2, false);
+            break;
+        case SK_TCPOPT_EXP:
+            /* Kind 254 is shared (RFC 6994): only the Fast Open magic is ours. */
+            if (optlen >= 4 && get_be16(body) == SK_TCPOPT_FASTOPEN_MAGIC)
+                parse_fastopen(out, body + 2, optlen - 4, true);
             break;
         case SK_TCPOPT_SACK:
             /* Linux accepts 2 + 8n bytes with n >= 1 and, in

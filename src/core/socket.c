@@ -124,9 +124,12 @@ int sk_listen(sk_stack *s, int fd, int backlog)
         return -ENOBUFS;
     if (b->listeners || sk_listener_lookup(s, s->addr, t->lport))
         return -EADDRINUSE;
-    /* Another socket sharing the port through SO_REUSEADDR may not
-     * coexist with a listener (Linux re-checks in inet_csk_get_port). */
-    if (b->refs > 1)
+    /* Another socket sharing the port may coexist with a listener only
+     * when both set SO_REUSEADDR (Linux re-checks in inet_csk_get_port:
+     * inet_csk_bind_conflict with relax, where a non-listening sk_reuse
+     * peer is no conflict) — e.g. a connection accepted from the
+     * previous listener on the port. */
+    if (b->refs > 1 && (!(t->flags & SK_F_REUSEADDR) || b->noreuse))
         return -EADDRINUSE;
     sk_listen_queue *q = sk_calloc(s, 1, sizeof(*q));
     if (!q)
@@ -141,6 +144,7 @@ int sk_listen(sk_stack *s, int fd, int backlog)
     t->listen = q;
     b->listeners++;
     sk_listener_hash(s, t);
+    sk_fastopen_listen(s, t, backlog, false);
     sk_tcb_set_state(s, t, SK_TCP_LISTEN, "listen()");
     return 0;
 }
@@ -217,6 +221,10 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
     if (t->flags & SK_F_CONNECTED)
         return -EISCONN;
     if (t->flags & SK_F_CONNECTING) {
+        /* __inet_stream_connect: a deferred Fast Open connect counts as
+         * connected to a second connect(), so the caller goes on to write. */
+        if ((t->tfo & SK_TFO_DEFER) && t->state == SK_TCP_SYN_SENT)
+            return -EISCONN;
         if (t->state == SK_TCP_SYN_SENT || t->state == SK_TCP_SYN_RECV)
             return -EALREADY;
         t->flags &= ~SK_F_CONNECTING;
@@ -277,10 +285,96 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
     t->flags |= SK_F_CONNECTING;
     sk_tcb_set_state(s, t, SK_TCP_SYN_SENT, "connect()");
     sk_count(s, SK_C_TCP_ACTIVE_OPENS);
+    if ((t->tfo & SK_TFO_CONNECT) && (s->cfg.tcp_fastopen & SK_TFO_CLIENT_ENABLE)) {
+        /* Linux's tcp_fastopen_defer_connect(): with a cookie (or none
+         * needed) connect() returns 0 and the SYN waits for the first
+         * write to carry its data; without one the SYN asks for a cookie. */
+        sk_fo_cookie foc;
+        if (sk_fastopen_cookie_check(s, t, &foc)) {
+            t->tfo |= SK_TFO_DEFER;
+            return 0;
+        }
+        if (foc.len >= 0)
+            t->tfo |= SK_TFO_SYN_FASTOPEN | (foc.exp ? SK_TFO_SYN_EXP : 0);
+    }
     sk_send_syn(s, t);
     t->retrans_stamp = sk_stamp_now(s);
     sk_arm_rto(s, t);
     return -EINPROGRESS;
+}
+
+/* Linux's tcp_send_syn_data(): the SYN goes with as much of buf as an MSS
+ * less the largest option space takes, if a cookie is cached (or none is
+ * needed); otherwise a plain SYN asks for one.  Returns the bytes sent. */
+static uint32_t fastopen_connect_send(sk_stack *s, sk_tcb *t, const void *buf, size_t len)
+{
+    sk_fo_cookie foc;
+    uint32_t space = 0;
+    if (sk_fastopen_cookie_check(s, t, &foc)) {
+        uint32_t clamp = t->advmss;
+        uint16_t cached = sk_fastopen_cached_mss(s, t);
+        if (cached)
+            clamp = cached;
+        if (t->user_mss && t->user_mss < clamp)
+            clamp = t->user_mss;
+        uint32_t mtu_mss = (uint32_t)s->mtu - 40u;
+        uint32_t mss = mtu_mss < clamp ? mtu_mss : clamp;
+        space = mss > SK_TCP_OPT_MAX ? mss - SK_TCP_OPT_MAX : 0;
+        if (space > len)
+            space = (uint32_t)len;
+        if (space && sk_ring_reserve(s, &t->sndq, t->sndq.len + space))
+            space = sk_ring_write(&t->sndq, buf, space);
+        else
+            space = 0;
+    } else if (foc.len > 0) {
+        foc.len = 0;
+    }
+    t->tfo |= SK_TFO_SYN_FASTOPEN | (foc.exp ? SK_TFO_SYN_EXP : 0);
+    if (foc.len < 0)
+        t->tfo &= (uint8_t)~(SK_TFO_SYN_FASTOPEN | SK_TFO_SYN_EXP);
+    if (space)
+        t->tfo |= SK_TFO_SYN_DATA;
+    t->tfo &= (uint8_t)~SK_TFO_DEFER;
+    sk_send_syn(s, t);
+    t->retrans_stamp = sk_stamp_now(s);
+    sk_arm_rto(s, t);
+    return space;
+}
+
+ssize_t sk_sendto(sk_stack *s, int fd, const void *buf, size_t len, int flags, const sk_endpoint *remote)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    bool defer = (t->tfo & SK_TFO_DEFER) && t->state == SK_TCP_SYN_SENT;
+    /* MSG_FASTOPEN on a socket already connecting or connected is
+     * ignored: the call is a plain send. */
+    /* A second MSG_FASTOPEN while the first handshake runs: EALREADY
+     * (__inet_stream_connect in SS_CONNECTING). */
+    if (!defer && (flags & SK_MSG_FASTOPEN) && (t->state == SK_TCP_SYN_SENT || t->state == SK_TCP_SYN_RECV) &&
+        (t->flags & SK_F_CONNECTING))
+        return -EALREADY;
+    if (!defer && (!(flags & SK_MSG_FASTOPEN) || t->state != SK_TCP_CLOSE || (t->flags & SK_F_CONNECTING)))
+        return sk_send(s, fd, buf, len, flags & ~SK_MSG_FASTOPEN);
+    if (!(s->cfg.tcp_fastopen & SK_TFO_CLIENT_ENABLE))
+        return -EOPNOTSUPP;
+    if (len && !buf)
+        return -EFAULT;
+    if (!defer) {
+        if (!remote)
+            return -EINVAL; /* tcp_v4_connect: no address */
+        /* connect() without sending the SYN: the deferred path. */
+        uint8_t saved = t->tfo;
+        t->tfo |= SK_TFO_CONNECT;
+        int rc = sk_connect(s, fd, remote);
+        t->tfo = (uint8_t)((t->tfo & ~SK_TFO_CONNECT) | (saved & SK_TFO_CONNECT));
+        if (rc == -EINPROGRESS)
+            return -EINPROGRESS; /* no cookie: the SYN asked for one */
+        if (rc < 0)
+            return rc;
+    }
+    uint32_t sent = fastopen_connect_send(s, t, buf, len);
+    return sent ? (ssize_t)sent : -EINPROGRESS;
 }
 
 /* ------------------------------------------------------------------ */
@@ -531,9 +625,14 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
         return -EBADF;
     if (t->so_error || (t->flags & SK_F_SHUT_WR))
         return send_error(t);
-    if (t->state == SK_TCP_SYN_SENT || t->state == SK_TCP_SYN_RECV)
+    if ((t->tfo & SK_TFO_DEFER) && t->state == SK_TCP_SYN_SENT)
+        return sk_sendto(s, fd, buf, len, flags, NULL); /* TCP_FASTOPEN_CONNECT's first write */
+    /* A passive Fast Open child may send before the handshake's ACK
+     * (Linux's tcp_passive_fastopen in sk_stream_wait_connect). */
+    bool fo_child = (t->tfo & SK_TFO_CHILD) != 0;
+    if ((t->state == SK_TCP_SYN_SENT || t->state == SK_TCP_SYN_RECV) && !fo_child)
         return -EAGAIN; /* still connecting (sk_stream_wait_connect) */
-    if (t->state != SK_TCP_ESTABLISHED && t->state != SK_TCP_CLOSE_WAIT)
+    if (t->state != SK_TCP_ESTABLISHED && t->state != SK_TCP_CLOSE_WAIT && !fo_child)
         return send_error(t);
     if (len == 0)
         return 0;
@@ -969,6 +1068,12 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
     }
     if (level != SK_IPPROTO_TCP)
         return -ENOPROTOOPT;
+    if (name == SK_TCP_FASTOPEN || name == SK_TCP_FASTOPEN_CONNECT || name == SK_TCP_FASTOPEN_KEY ||
+        name == SK_TCP_FASTOPEN_NO_COOKIE) {
+        if (!val && len)
+            return -EFAULT;
+        return sk_fastopen_setsockopt(s, t, name, val, len);
+    }
     if (name == SK_TCP_CONGESTION) {
         if (!val)
             return -EFAULT;
@@ -1117,6 +1222,12 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
     }
     if (level != SK_IPPROTO_TCP)
         return -ENOPROTOOPT;
+    if (name == SK_TCP_FASTOPEN || name == SK_TCP_FASTOPEN_CONNECT || name == SK_TCP_FASTOPEN_KEY ||
+        name == SK_TCP_FASTOPEN_NO_COOKIE) {
+        if (!val || !len)
+            return -EFAULT;
+        return sk_fastopen_getsockopt(s, t, name, val, len);
+    }
     switch (name) {
     case SK_TCP_INFO: {
         struct sk_tcp_info ti;
@@ -1270,6 +1381,10 @@ int sk_poll(sk_stack *s, int fd)
         mask |= SK_POLLHUP;
     if (rd_shut)
         mask |= SK_POLLIN | SK_POLLRDNORM | SK_POLLRDHUP;
+    /* Linux's tcp_poll(): a TCP_FASTOPEN_CONNECT socket waiting for its
+     * first write is writable. */
+    if (t->state == SK_TCP_SYN_SENT && (t->tfo & SK_TFO_DEFER) && !wr_shut)
+        mask |= SK_POLLOUT | SK_POLLWRNORM;
     if (t->state != SK_TCP_SYN_SENT && t->state != SK_TCP_SYN_RECV) {
         if (t->rcvq.len)
             mask |= SK_POLLIN | SK_POLLRDNORM;

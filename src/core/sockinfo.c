@@ -38,6 +38,9 @@ void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
         ti->tcpi_snd_wscale = t->snd_wscale & 15;
         ti->tcpi_rcv_wscale = t->rcv_wscale & 15;
     }
+    if (t->tfo & SK_TFO_SYN_DATA_ACKED)
+        ti->tcpi_options |= SK_TCPI_OPT_SYN_DATA;
+    ti->tcpi_fastopen_client_fail = t->tfo_client_fail & 3;
     ti->tcpi_rto = (uint32_t)(sk_current_rto(s, t) / SK_NSEC_PER_USEC);
     ti->tcpi_ato = (uint32_t)(SK_TCP_ATO_MIN / SK_NSEC_PER_USEC);
     ti->tcpi_snd_mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;

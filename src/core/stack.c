@@ -156,6 +156,7 @@ void sk_stack_free(sk_stack *s)
     sk_free(s, s->bind_buckets);
     sk_tw_destroy(s, &s->tw);
     sk_free(s, s->seg_scratch);
+    sk_fastopen_free(s);
     sk_recycle_empty(s, &s->rack_bin);
     sk_recycle_empty(s, &s->cubic_bin);
     sk_free(s, s->conn_buckets);
@@ -534,15 +535,18 @@ void sk_tcb_close(sk_stack *s, sk_tcb *t, const char *cause)
      * down from ESTABLISHED or CLOSE_WAIT is an EstabReset. */
     if (t->state == SK_TCP_ESTABLISHED || t->state == SK_TCP_CLOSE_WAIT)
         sk_count(s, SK_C_TCP_ESTAB_RESETS);
+    sk_fastopen_child_done(s, t);
     t->flags |= SK_F_SHUT_RD | SK_F_SHUT_WR;
     sk_tcb_set_state(s, t, SK_TCP_CLOSE, cause);
     sk_conn_unhash(s, t);
     sk_wheel_del(&s->tcb_wheel, &t->timer);
     t->rto_at = t->delack_at = t->keepalive_at = 0;
     if (t->parent) {
-        /* Still on a listener's accept queue: the listener forgets it. */
-        sk_accept_queue_remove(s, t);
-        sk_tcb_free(s, t);
+        /* Still on a listener's accept queue: Linux leaves it there, and
+         * accept() hands it out dead (CLOSE) with the data it had and its
+         * error pending (a reset child, or a Fast Open child whose
+         * SYN-ACK went unanswered); the listener's close frees it. */
+        sk_notify(s, t->parent);
         return;
     }
     if (t->fd < 0) {

@@ -282,6 +282,8 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
         unsigned limit = t->state == SK_TCP_SYN_SENT
                              ? (t->syn_retries ? t->syn_retries : (unsigned)s->cfg.tcp_syn_retries)
                              : (unsigned)s->cfg.tcp_synack_retries;
+        if (t->state == SK_TCP_SYN_SENT && t->tfo)
+            sk_fastopen_syn_timeout(s, t, t->retransmits >= limit);
         /* tcp_retransmit_timer counts the timeout before deciding to
          * give up, so the last one counts too. */
         sk_count(s, SK_C_TCPEXT_TCP_TIMEOUTS);

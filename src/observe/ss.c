@@ -669,6 +669,8 @@ static void print_info(FILE *out, const sk_sock_info *si, bool numeric, bool aft
         fprintf(out, " sack");
     if (ti->tcpi_options & SK_TCPI_OPT_ECN)
         fprintf(out, " ecn");
+    if (ti->tcpi_options & SK_TCPI_OPT_SYN_DATA)
+        fprintf(out, " fastopen"); /* ss: the SYN's data was acknowledged or taken */
     fprintf(out, " %s", si->cong[0] ? si->cong : "reno");
     if (ti->tcpi_options & SK_TCPI_OPT_WSCALE)
         fprintf(out, " wscale:%u,%u", ti->tcpi_snd_wscale, ti->tcpi_rcv_wscale);

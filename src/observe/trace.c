@@ -430,6 +430,28 @@ static opt_walk line_tcp_options(line_out *o, const uint8_t *tcp, size_t tcp_ava
                     line_printf(o, "%02x", tcp[pos + i]);
             }
             break;
+        case 254:
+            /* RFC 6994 experimental option: tcpdump names the magic,
+             * and prints Fast Open's (0xF989) as its cookie. */
+            datalen = len - 2;
+            OPT_NEED(datalen);
+            if (datalen < 2)
+                goto bad;
+            if (load_be16(tcp + pos) == SK_TCPOPT_FASTOPEN_MAGIC) {
+                line_printf(o, "-tfo");
+                if (datalen == 2) {
+                    line_printf(o, " cookiereq");
+                } else if ((datalen - 2) % 2 != 0 || datalen - 2 < 4 || datalen - 2 > 16) {
+                    line_printf(o, " (invalid)");
+                } else {
+                    line_printf(o, " cookie ");
+                    for (size_t i = 2; i < datalen; i++)
+                        line_printf(o, "%02x", tcp[pos + i]);
+                }
+            } else {
+                line_printf(o, "-%04x", load_be16(tcp + pos));
+            }
+            break;
         default:
             datalen = len - 2;
             if (datalen)

@@ -821,8 +821,7 @@ static ssize_t do_send(pd_instance *pd, int fd, const void *buf, size_t len, int
         return pipe_write(pd, fd, buf, len);
     if (f->kind != PD_SOCKET)
         return f->kind == PD_PIPE_READ ? -EBADF : -EINVAL;
-    if (flags & MSG_FASTOPEN)
-        return -EOPNOTSUPP; /* TCP Fast Open is not implemented */
+    flags &= ~MSG_FASTOPEN; /* reached only once connecting: ignored, as Linux */
     bool dontwait = f->nonblock || (flags & MSG_DONTWAIT);
     size_t done = 0;
     for (;;) {
@@ -1013,9 +1012,29 @@ static ssize_t pd_send(void *ud, int sockfd, const void *buf, size_t len, int fl
 static ssize_t pd_sendto(void *ud, int sockfd, const void *buf, size_t len, int flags,
                          const struct sockaddr *dest_addr, socklen_t addrlen)
 {
-    /* On a TCP socket Linux ignores the destination once connected and
-     * only TCP Fast Open gives it a meaning before; do_send refuses that. */
-    return pd_send(ud, sockfd, buf, len, flags);
+    /* On a TCP socket Linux ignores the destination once connected;
+     * before, MSG_FASTOPEN connects to it with data in the SYN.  That
+     * never waits here: the engine answers at once (bytes in the SYN, or
+     * EINPROGRESS), as a non-blocking Linux socket does. */
+    if (!(flags & MSG_FASTOPEN))
+        return pd_send(ud, sockfd, buf, len, flags);
+    pd_instance *pd = ud;
+    lock(pd);
+    int err = 0;
+    ssize_t rc;
+    if (!get_socket(pd, sockfd, &err)) {
+        rc = -err;
+    } else if (!dest_addr || addrlen < sizeof(struct sockaddr_in) || dest_addr->sa_family != AF_INET) {
+        rc = dest_addr && addrlen >= sizeof(sa_family_t) && dest_addr->sa_family == AF_UNSPEC ? -EOPNOTSUPP
+                                                                                                : -EINVAL;
+    } else {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)dest_addr;
+        sk_endpoint ep = {.addr = ntohl(sin->sin_addr.s_addr), .port = ntohs(sin->sin_port)};
+        rc = sk_sendto(pd->stack, pd->fds[sockfd].handle, buf, len, (flags & ~(MSG_DONTWAIT | MSG_FASTOPEN)) | SK_MSG_FASTOPEN,
+                       &ep);
+        touched(pd);
+    }
+    return finish_ssize(pd, rc);
 }
 
 static ssize_t pd_sendmsg(void *ud, int sockfd, const struct msghdr *msg, int flags)

@@ -74,6 +74,17 @@ static int64_t nat_send(sk_runner *r, int h, const void *buf, size_t len, int fl
     return sk_send(r->stack, h, buf, len, flags & ~LINUX_MSG_DONTWAIT);
 }
 
+static int64_t nat_sendto(sk_runner *r, int h, const void *buf, size_t len, int flags, const sk_endpoint *ep)
+{
+    return sk_sendto(r->stack, h, buf, len, flags & ~LINUX_MSG_DONTWAIT, ep);
+}
+
+static void nat_metrics_flush(sk_runner *r, uint32_t addr, bool all)
+{
+    if (r->stack)
+        sk_fastopen_forget(r->stack, addr, all);
+}
+
 static int64_t nat_recv(sk_runner *r, int h, void *buf, size_t len, int flags)
 {
     return sk_recv(r->stack, h, buf, len, flags & ~LINUX_MSG_DONTWAIT);
@@ -212,6 +223,8 @@ const sk_run_backend sk_run_backend_native = {
     .accept = nat_accept,
     .connect = nat_connect,
     .send = nat_send,
+    .sendto = nat_sendto,
+    .metrics_flush = nat_metrics_flush,
     .recv = nat_recv,
     .close_sock = nat_close_sock,
     .shutdown = nat_shutdown,

@@ -917,6 +917,18 @@ static int64_t so_send(sk_runner *r, int h, const void *buf, size_t len, int fla
     return rc;
 }
 
+static int64_t so_sendto(sk_runner *r, int h, const void *buf, size_t len, int flags, const sk_endpoint *ep)
+{
+    struct sockaddr_in sin;
+    to_sin(ep, &sin);
+    errno = 0;
+    ssize_t n = st(r)->ifc.sendto(st(r)->ifc.userdata, h, buf, len, flags | MSG_DONTWAIT,
+                                  (const struct sockaddr *)&sin, sizeof(sin));
+    int64_t rc = n < 0 ? -(errno ? errno : EIO) : n;
+    drain(r);
+    return rc;
+}
+
 static int64_t so_recv(sk_runner *r, int h, void *buf, size_t len, int flags)
 {
     so_mode mode = mode_of(r);
@@ -1107,6 +1119,7 @@ const sk_run_backend sk_run_backend_so = {
     .accept = so_accept,
     .connect = so_connect,
     .send = so_send,
+    .sendto = so_sendto,
     .recv = so_recv,
     .close_sock = so_close_sock,
     .shutdown = so_shutdown,

@@ -337,8 +337,19 @@ static void run_simple(sk_runner *r, char *cmd)
     } else if (strcmp(w0, "nstat") == 0) {
         run_nstat(r, cmd);
     } else if (strcmp(w0, "ip") == 0 && n > 1 && strcmp(words[1], "tcp_metrics") == 0) {
-        /* synack keeps no per-destination metrics cache: nothing to flush. */
-        sk_run_trace(r, "`%s`: nothing to flush", cmd);
+        /* synack's per-destination metrics are the Fast Open cookie
+         * cache: `flush [all]` empties it, `delete ADDR` forgets one. */
+        if (!r->be->metrics_flush) {
+            sk_run_trace(r, "`%s`: the backend cannot reach the cookie cache", cmd);
+        } else if (n > 3 && strcmp(words[2], "delete") == 0) {
+            unsigned a, b, c2, d;
+            if (sscanf(words[3], "%u.%u.%u.%u", &a, &b, &c2, &d) == 4)
+                r->be->metrics_flush(r, a << 24 | b << 16 | c2 << 8 | d, false);
+            else
+                r->be->metrics_flush(r, 0, true);
+        } else {
+            r->be->metrics_flush(r, 0, true);
+        }
     } else if (strcmp(w0, "tc") == 0 && n > 1 && strcmp(words[1], "qdisc") == 0) {
         run_tc_qdisc(r, cmd);
     } else if (strcmp(w0, "echo") == 0 && n == 3 && strncmp(words[2], "/sys/module/tcp_cubic/parameters/", 33) == 0) {

@@ -169,11 +169,14 @@ void sk_run_advance_to(sk_runner *r, sk_time_ns t)
  * is when the script expects one: a backend without visible timers jumps
  * there at once (datagrams keep their own times, and no later event is
  * earlier), then steps finely. */
+static void drop_stale(sk_runner *r);
+
 static void advance_until_output(sk_runner *r, sk_time_ns expected, sk_time_ns limit)
 {
     unsigned same = 0;
     if (!r->be->exact_deadlines && r->pending.op == SK_OP_NONE && r->out_count == 0 && expected > r->now)
         step_to(r, expected < limit ? expected : limit);
+    drop_stale(r);
     while (!r->done && r->out_count == 0) {
         sk_time_ns d = r->be->next_deadline(r);
         if (d == SK_TIME_NEVER || d > limit) {
@@ -189,6 +192,7 @@ static void advance_until_output(sk_runner *r, sk_time_ns expected, sk_time_ns l
             d = r->now;
         }
         step_to(r, d);
+        drop_stale(r);
     }
 }
 
@@ -215,7 +219,25 @@ static int new_conn(sk_runner *r, uint16_t local_port, uint16_t remote_port, boo
     c->local_port = local_port;
     c->remote_port = remote_port;
     c->passive = passive;
+    c->epoch = r->socket_epoch;
     return (int)r->conn_count++;
+}
+
+/* packetdrill sniffs only its socket under test, the newest one: what
+ * older connections send (a FIN after close(), a delayed ACK) is dropped
+ * unseen once the script has created another socket. */
+static void drop_stale(sk_runner *r)
+{
+    while (r->out_count > 0) {
+        sk_segment seg;
+        if (sk_parse_segment(r->out[0].data, r->out[0].len, false, &seg) != SK_PARSE_OK)
+            return;
+        int ci = find_conn(r, seg.sport, seg.dport);
+        if (ci < 0 || r->conns[ci].epoch >= r->socket_epoch)
+            return;
+        sk_run_trace(r, "ignored: a packet of a socket older than the socket under test");
+        drop_front(r, 1);
+    }
 }
 
 /* packetdrill sends each new inbound SYN on a new socket unless the
@@ -240,6 +262,27 @@ static int conn_for_inbound(sk_runner *r, const sk_script_packet *p)
 #define TCPOPT_FASTOPEN 34
 #define TCPOPT_EXP 254
 #define TCPOPT_FASTOPEN_MAGIC 0xF989
+
+/* A cookie named in a script (packetdrill's TFO_COOKIE): the one the
+ * stack issues to the script's address under the tcp_fastopen_key sysctl,
+ * computed as Linux computes it. */
+static bool named_cookie(sk_runner *r, const char *name, uint8_t out[8])
+{
+    if (strcmp(name, "TFO_COOKIE") != 0)
+        return false;
+    char buf[128];
+    if (r->be->sysctl_get(r, "net.ipv4.tcp_fastopen_key", buf, sizeof buf) != 0)
+        return false;
+    unsigned w[4];
+    if (sscanf(buf, "%x-%x-%x-%x", &w[0], &w[1], &w[2], &w[3]) != 4)
+        return false;
+    uint8_t key[16];
+    for (int i = 0; i < 4; i++)
+        for (int b = 0; b < 4; b++)
+            key[4 * i + b] = (uint8_t)(w[i] >> (8 * b));
+    sk_fastopen_cookie(key, r->remote_ip, r->local_ip, out);
+    return true;
+}
 
 static bool encode_options(sk_runner *r, const sk_script_packet *p, const sk_run_conn *c, uint8_t *buf,
                            size_t *len)
@@ -292,23 +335,31 @@ static bool encode_options(sk_runner *r, const sk_script_packet *p, const sk_run
             break;
         }
         case SK_SOPT_FO:
-        case SK_SOPT_FOEXP:
+        case SK_SOPT_FOEXP: {
+            uint8_t named[8];
+            const uint8_t *cookie = o->cookie;
+            size_t cookie_len = o->cookie_len;
             if (o->cookie_name) {
-                sk_run_skip(r, "Fast Open cookie given by name (%s)", o->cookie_name);
-                return false;
+                if (!named_cookie(r, o->cookie_name, named)) {
+                    sk_run_skip(r, "Fast Open cookie given by name (%s)", o->cookie_name);
+                    return false;
+                }
+                cookie = named;
+                cookie_len = 8;
             }
             if (o->kind == SK_SOPT_FO) {
                 tmp[k++] = TCPOPT_FASTOPEN;
-                tmp[k++] = (uint8_t)(2 + o->cookie_len);
+                tmp[k++] = (uint8_t)(2 + cookie_len);
             } else {
                 tmp[k++] = TCPOPT_EXP;
-                tmp[k++] = (uint8_t)(4 + o->cookie_len);
+                tmp[k++] = (uint8_t)(4 + cookie_len);
                 tmp[k++] = TCPOPT_FASTOPEN_MAGIC >> 8;
                 tmp[k++] = TCPOPT_FASTOPEN_MAGIC & 0xff;
             }
-            memcpy(tmp + k, o->cookie, o->cookie_len);
-            k += o->cookie_len;
+            memcpy(tmp + k, cookie, cookie_len);
+            k += cookie_len;
             break;
+        }
         }
         if (n + k > SK_TCP_OPT_MAX) {
             sk_run_fail(r, "inbound options longer than 40 bytes");
@@ -556,6 +607,8 @@ static void inject(sk_runner *r, const sk_script_packet *p, sk_time_ns at)
     sk_run_conn *c = &r->conns[ci];
     if (!((p->flags & SK_TH_SYN) && !(p->flags & SK_TH_ACK)))
         c->script_past_syn = true;
+    if (p->flags & SK_TH_SYN)
+        c->script_isn = p->seq_start;
 
     uint8_t opts[SK_TCP_OPT_MAX];
     size_t optlen = 0;
@@ -586,7 +639,7 @@ static void inject(sk_runner *r, const sk_script_packet *p, sk_time_ns at)
         .dst = r->local_ip,
         .sport = c->remote_port,
         .dport = c->local_port,
-        .seq = p->seq_start,
+        .seq = (p->flags & SK_TH_SYN) ? p->seq_start : p->seq_start + c->script_isn,
         .ack = p->has_ack ? p->ack + isn : 0,
         .flags = p->flags,
         .window = (uint16_t)(p->has_win ? p->win : 65535),
@@ -706,7 +759,13 @@ static bool compare_options(sk_runner *r, sk_run_conn *c, const sk_script_packet
             size_t hdr = o->kind == SK_SOPT_FO ? 2 : 4;
             uint8_t kind = o->kind == SK_SOPT_FO ? TCPOPT_FASTOPEN : TCPOPT_EXP;
             ok = x->kind == kind && x->len >= hdr;
-            if (ok && !o->cookie_name)
+            if (ok && kind == TCPOPT_EXP)
+                ok = x->len >= 4 && x->data[2] == (TCPOPT_FASTOPEN_MAGIC >> 8) &&
+                     x->data[3] == (TCPOPT_FASTOPEN_MAGIC & 0xff);
+            uint8_t named[8];
+            if (ok && o->cookie_name && named_cookie(r, o->cookie_name, named))
+                ok = x->len == hdr + 8 && memcmp(x->data + hdr, named, 8) == 0;
+            else if (ok && !o->cookie_name)
                 ok = x->len == hdr + o->cookie_len && memcmp(x->data + hdr, o->cookie, o->cookie_len) == 0;
             break;
         }
@@ -724,14 +783,20 @@ static bool compare_options(sk_runner *r, sk_run_conn *c, const sk_script_packet
 static bool outbound_follows(const sk_runner *r, const sk_script_event *ev)
 {
     const sk_script *s = r->script;
-    for (const sk_script_event *e = ev; e < s->events + s->event_count; e++)
+    for (const sk_script_event *e = ev; e < s->events + s->event_count; e++) {
         if (e->kind == SK_SEV_PACKET && e->packet.direction == '>')
             return true;
+        /* A new socket first: packetdrill's sniffer will watch it alone
+         * and drop what older sockets sent (drop_stale). */
+        if (e->kind == SK_SEV_SYSCALL && strcmp(e->syscall.name, "socket") == 0)
+            return false;
+    }
     return false;
 }
 
 static void check_unexpected(sk_runner *r, const sk_script_event *ev, sk_time_ns at)
 {
+    drop_stale(r);
     if (r->out_count == 0 || r->out[0].at + r->tolerance >= at || !outbound_follows(r, ev))
         return;
     sk_segment seg;
@@ -755,11 +820,20 @@ static void match_outbound(sk_runner *r, const sk_script_packet *p, sk_time_ns e
     }
     if (fastopen_unsupported(r, p))
         return;
+    drop_stale(r);
     bool late = false;
     if (r->out_count == 0) {
         if (r->be->wait_output) {
-            /* packetdrill's sniffer: wait for whatever leaves next. */
-            r->be->wait_output(r, hi + LATE_LOOKAHEAD);
+            /* packetdrill's sniffer: wait for whatever leaves next, past
+             * what older sockets send. */
+            for (;;) {
+                r->be->wait_output(r, hi + LATE_LOOKAHEAD);
+                if (r->done || r->out_count == 0)
+                    break;
+                drop_stale(r);
+                if (r->out_count > 0)
+                    break;
+            }
             late = r->out_count > 0 && r->out[0].at > hi;
         } else {
             advance_until_output(r, expected, hi);
@@ -819,8 +893,11 @@ static void match_outbound(sk_runner *r, const sk_script_packet *p, sk_time_ns e
     }
     sk_run_conn *c = &r->conns[ci];
     if (l.flags & SK_TH_SYN) {
+        /* The stack's ISN is its own: a script's nonzero SYN sequence
+         * (`> S. 1234:1234(0)`) does not move later numbers, which stay
+         * relative to the live ISN, as packetdrill maps them. */
         if (!c->have_isn || c->stack_isn != seg.seq) {
-            c->stack_isn = seg.seq - p->seq_start;
+            c->stack_isn = seg.seq;
             c->have_isn = true;
         }
         if (!(l.flags & SK_TH_ACK))
@@ -842,11 +919,12 @@ static void match_outbound(sk_runner *r, const sk_script_packet *p, sk_time_ns e
     }
     if (l.flags != p->flags)
         snprintf(why, sizeof(why), "flags");
-    else if (rel_seq != p->seq_start)
+    else if (rel_seq != ((l.flags & SK_TH_SYN) ? 0 : p->seq_start))
         snprintf(why, sizeof(why), "sequence number");
     else if (l.payload_len != p->payload_len)
         snprintf(why, sizeof(why), "payload length");
-    else if ((p->flags & SK_TH_ACK) && p->has_ack && seg.ack != p->ack)
+    else if ((p->flags & SK_TH_ACK) && p->has_ack &&
+             seg.ack != ((p->flags & SK_TH_SYN) ? p->ack : p->ack + c->script_isn))
         snprintf(why, sizeof(why), "ack");
     else if (p->has_win && seg.window != p->win)
         snprintf(why, sizeof(why), "window");

@@ -36,6 +36,10 @@ typedef struct sk_run_conn {
     uint32_t stack_isn;    /* from the stack's SYN or SYN-ACK           */
     bool have_ts;
     uint32_t ts_offset;    /* live TS val - script TS val               */
+    uint32_t epoch;        /* socket() calls made before it began       */
+    uint32_t script_isn;   /* the script's own ISN, from its SYN: later
+                              inbound sequence numbers are relative to it,
+                              as packetdrill maps them                     */
 } sk_run_conn;
 
 typedef struct sk_run_epoll_reg {
@@ -53,6 +57,7 @@ typedef struct sk_run_fd {
     int handle;            /* synack handle                             */
     bool nonblock;
     bool listener;
+    bool fo_connect;       /* TCP_FASTOPEN_CONNECT set: the first write completes the connect */
     sk_run_epoll_reg regs[SK_RUN_MAX_EPOLL_REGS];
     size_t reg_count;
 } sk_run_fd;
@@ -76,6 +81,8 @@ typedef struct sk_run_pending {
     size_t len, done;
     int flags;
     bool started;          /* attempted at least once                  */
+    bool await_conn;       /* a blocking MSG_FASTOPEN write: the rest goes
+                              once the handshake ends, as Linux waits  */
     sk_time_ns expect_end; /* when the script says it returns           */
     sk_time_ns give_up;    /* expect_end + tolerance                    */
     sk_time_ns timeout_at; /* poll/epoll_wait timeout, or SK_TIME_NEVER */
@@ -136,6 +143,11 @@ typedef struct sk_run_backend {
     int (*accept)(sk_runner *r, int h, sk_endpoint *peer);
     int (*connect)(sk_runner *r, int h, const sk_endpoint *ep);
     int64_t (*send)(sk_runner *r, int h, const void *buf, size_t len, int flags);
+    /* sendto(2) with MSG_FASTOPEN to ep (Linux's flag value); never blocks. */
+    int64_t (*sendto)(sk_runner *r, int h, const void *buf, size_t len, int flags, const sk_endpoint *ep);
+    /* `ip tcp_metrics delete ADDR` / `flush`: forget cached Fast Open
+     * cookies; NULL when the backend cannot reach them. */
+    void (*metrics_flush)(sk_runner *r, uint32_t addr, bool all);
     int64_t (*recv)(sk_runner *r, int h, void *buf, size_t len, int flags);
     int (*close_sock)(sk_runner *r, int h);
     int (*shutdown)(sk_runner *r, int h, int how);
@@ -197,6 +209,9 @@ struct sk_runner {
     int current_conn;      /* index, or -1                              */
     uint16_t listen_port;
     uint16_t next_remote_port;
+    /* socket() calls so far: packetdrill watches only the newest socket
+     * (its socket under test) and drops outbound packets of older ones. */
+    uint32_t socket_epoch;
     uint16_t ip_id;
 
     sk_run_fd fds[SK_RUN_MAX_FDS];

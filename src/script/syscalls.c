@@ -107,7 +107,10 @@ static int alloc_fd(sk_runner *r, sk_run_fd_kind kind, int handle, const sk_scri
     int64_t want;
     if (sc->ret->kind == SK_SEXPR_INT && !sc->errno_name) {
         want = sc->ret->num;
-        if (want >= 0 && want < SK_RUN_MAX_FDS && r->fds[want].kind == SK_FD_FREE) {
+        /* A number still in use is taken over, as packetdrill's newest
+         * socket shadows an older one with the same script fd (the old
+         * socket stays open, out of the script's reach). */
+        if (want >= 3 && want < SK_RUN_MAX_FDS) {
             memset(&r->fds[want], 0, sizeof(r->fds[want]));
             r->fds[want].kind = kind;
             r->fds[want].handle = handle;
@@ -418,11 +421,23 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
          * the socket is writable as poll() reports it (Linux's
          * sk_stream_is_writeable: free space >= half what is queued), not
          * by every byte acknowledged. */
-        if (started && !final && !p->threaded) {
+        if ((started || p->await_conn) && !final && !p->threaded) {
             int fd = p->fd, want = SK_POLLOUT, got = 0;
             r->be->poll(r, &fd, &want, &got, 1);
-            if (!(got & SK_POLLOUT))
+            if (!(got & (SK_POLLOUT | (p->await_conn ? SK_POLLERR | SK_POLLHUP : 0))))
                 return false;
+        }
+        if (p->await_conn) {
+            /* The handshake of a MSG_FASTOPEN write ended: a refused or
+             * reset connection fails the whole call, data in the SYN or
+             * not (tcp_sendmsg_fastopen returns the connect error). */
+            int err = 0;
+            size_t elen = sizeof err;
+            if (r->be->getsockopt(r, f->handle, 1 /* SOL_SOCKET */, 4 /* SO_ERROR */, &err, &elen) == 0 && err) {
+                res = -err; /* consumed, as sock_error() consumes it */
+                goto complete;
+            }
+            p->await_conn = false;
         }
         while (p->done < p->len) {
             r->call = p;
@@ -614,6 +629,11 @@ static void sys_setsockopt(sk_runner *r, const sk_script_syscall *sc)
         memcpy(buf, &i32, sizeof(i32));
     }
     int64_t res = f ? r->be->setsockopt(r, f->handle, (int)level, (int)name, buf, (size_t)optlen) : -SK_EBADF;
+    if (res == 0 && level == 6 && name == 30 /* TCP_FASTOPEN_CONNECT */) {
+        int32_t on;
+        memcpy(&on, buf, sizeof on);
+        f->fo_connect = on != 0;
+    }
     char what[128];
     describe_opt(sc, what, sizeof(what));
     if (!unsupported_result(r, sc, res, what))
@@ -736,13 +756,44 @@ static void sys_send(sk_runner *r, const sk_script_event *ev, sk_time_ns expect_
         null_buf = is_null(arg(sc, 1)) && len > 0;
         total = (size_t)len;
     }
-    if (flags & LINUX_MSG_FASTOPEN) {
-        sk_run_skip(r, "%s() with MSG_FASTOPEN: TCP Fast Open is not in synack's API", sc->name);
-        return;
-    }
     sk_run_fd *f = sock_fd(r, fd);
     if (!f) {
         check_result(r, sc, -SK_EBADF);
+        return;
+    }
+    /* TCP_FASTOPEN_CONNECT's first write is a MSG_FASTOPEN send: with
+     * the SYN deferred it connects, and a blocking writer waits for the
+     * handshake (tcp_sendmsg_locked's DEFER_CONNECT path). */
+    bool deferred = false;
+    if (f->fo_connect && !(flags & LINUX_MSG_FASTOPEN)) {
+        f->fo_connect = false;
+        int fdv = (int)fd, want = SK_POLLOUT, got = 0;
+        r->be->poll(r, &fdv, &want, &got, 1);
+        deferred = (got & SK_POLLOUT) && r->be->sendto;
+    }
+    if (((flags & LINUX_MSG_FASTOPEN) || deferred) && !null_buf) {
+        if (!r->be->sendto) {
+            sk_run_skip(r, "%s() with MSG_FASTOPEN: the backend has no sendto", sc->name);
+            return;
+        }
+        /* Linux's tcp_sendmsg_fastopen(): connect, with what fits in the
+         * SYN.  A blocking caller then waits for the handshake and sends
+         * the rest (__inet_stream_connect, then tcp_sendmsg_locked). */
+        void *buf = scratch(total);
+        sk_endpoint remote = {.addr = r->remote_ip, .port = SK_RUN_REMOTE_PORT};
+        int64_t n = r->be->sendto(r, f->handle, buf, total, (int)(flags & ~LINUX_MSG_DONTWAIT), &remote);
+        free(buf);
+        bool blocking = !f->nonblock && !(flags & LINUX_MSG_DONTWAIT);
+        if (!blocking || (n < 0 && n != -SK_EINPROGRESS)) {
+            check_result(r, sc, n);
+            return;
+        }
+        sk_run_pending p = {.op = SK_OP_WRITE, .ev = ev, .fd = (int)fd, .len = total,
+                            .done = n > 0 ? (size_t)n : 0, .flags = (int)(flags & ~LINUX_MSG_FASTOPEN),
+                            .await_conn = true, .expect_end = expect_end, .give_up = expect_end + r->tolerance,
+                            .timeout_at = SK_TIME_NEVER};
+        r->pending = p;
+        sk_run_pending_poll(r);
         return;
     }
     if (null_buf) {
@@ -869,6 +920,8 @@ void sk_run_syscall(sk_runner *r, const sk_script_event *ev, int64_t start_usecs
             return;
         }
         int h = r->be->socket(r);
+        if (h >= 0)
+            r->socket_epoch++;
         if (r->done)
             return;
         int64_t res = h;
