@@ -214,7 +214,9 @@ typedef struct sk_tcb {
     uint16_t lport, rport;
     int fd; /* -1 once orphaned */
     uint8_t state;
-    uint8_t snd_wscale, rcv_wscale;
+    uint8_t snd_wscale : 4;      /* <= 14 (RFC 7323 §2.3: larger values are used as 14) */
+    uint8_t tfo_client_fail : 2; /* tcpi_fastopen_client_fail: Linux's TFO_* fail codes 0..3 */
+    uint8_t rcv_wscale;
     uint8_t backoff;        /* RTO exponent */
     uint8_t retransmits;    /* consecutive timeouts of the head segment */
     uint8_t probes_out;     /* keepalive or zero-window probes unanswered */
@@ -267,14 +269,13 @@ typedef struct sk_tcb {
     sk_stamp probes_stamp;     /* first zero-window/persist probe (Linux icsk_probes_tstamp) */
     sk_stamp lrcvtime, last_ack_recv, last_data_recv;
     sk_stamp last_data_sent; /* Linux's lsndtime: data only, so pure ACKs do not end idleness */
-    int16_t fin_timeout_s; /* TCP_LINGER2, -1 = sysctl, -2 = reset instead (Linux caps it at 120) */
+    int8_t fin_timeout_s;  /* TCP_LINGER2, -1 = sysctl, -2 = reset instead (Linux caps it at 120) */
     uint8_t sndstate;      /* SK_SND_*: send-buffer wakeup and chrono state */
     uint8_t ecn;           /* SK_ECN_*: RFC 3168 state, Linux's tp->ecn_flags (fills a padding byte) */
-    /* Fast Open (fastopen.c).  sk_tcb has no padding left for these two
-     * bytes: they cost 8 (sizeof 456 -> 464) until Fast Open's state moves
-     * out (e.g. into sk_tcb_ext) or another field shrinks. */
-    uint8_t tfo;             /* SK_TFO_*: Fast Open state */
-    uint8_t tfo_client_fail; /* tcpi_fastopen_client_fail: Linux's TFO_* fail codes 0..3 */
+    /* Fast Open state (fastopen.c): its byte, and tfo_client_fail's two
+     * bits beside snd_wscale, come from fin_timeout_s (120 fits a byte)
+     * and snd_wscale (14 fits four bits), so sk_tcb stays at 456 bytes. */
+    uint8_t tfo; /* SK_TFO_* */
     /* Linux's sk_rmem_alloc for the in-order queue: the truesize of the
      * skbs Linux would hold for rcvq's bytes (rcvbuf.c); fills padding. */
     uint32_t rcvq_truesize;

@@ -1137,7 +1137,7 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
     case SK_TCP_LINGER2:
         /* Linux: negative means "reset instead of FIN_WAIT_2"; 0 the sysctl. */
         /* Linux caps it at TCP_FIN_TIMEOUT_MAX (120 s). */
-        t->fin_timeout_s = (int16_t)(v < 0 ? -2 : (v == 0 ? -1 : (v > 120 ? 120 : v)));
+        t->fin_timeout_s = (int8_t)(v < 0 ? -2 : (v == 0 ? -1 : (v > 120 ? 120 : v)));
         return 0;
     case SK_TCP_QUICKACK:
         if (v) {
