@@ -17,19 +17,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "hold.h"
-#include "observe/control.h"
 #include "observe/pcap.h"
 #include "observe/trace.h"
 #include "synack-io/memwire.h"

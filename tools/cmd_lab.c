@@ -8,21 +8,16 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "hold.h"
 #include "commands.h"
 #include "lab/lab.h"
-#include "observe/control.h"
 
 /* ------------------------------------------------------------------ */
 /* Text                                                                  */
