@@ -221,7 +221,9 @@ sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app)
     p.tun_fd = fd;
     p.impair = o->impair;
     p.pcap_path = o->pcap;
-    p.flags = SK_LOOP_SIGNALS; /* SIGINT/SIGTERM: graceful stop; SIGUSR1: report */
+    /* SIGINT/SIGTERM: graceful stop; SIGUSR1: report.  With several
+     * queues only queue 0's loop takes them and tells the others. */
+    p.flags = o->queue == 0 ? SK_LOOP_SIGNALS : 0;
     if (o->offload)
         p.flags |= SK_LOOP_VNET_HDR;
     p.stack.addr = o->addr;
@@ -252,6 +254,10 @@ sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app)
             snprintf(name, sizeof(name), "%s", o->name);
         else
             snprintf(name, sizeof(name), "%s-%s", word ? word + 1 : o->cmd, a);
+        if (o->queue > 0) {
+            size_t len = strlen(name);
+            snprintf(name + len, sizeof(name) - len, "-q%u", o->queue);
+        }
         char cerr[256];
         o->control = sk_control_open(NULL, name, NULL, cerr, sizeof(cerr));
         if (!o->control) {
