@@ -210,7 +210,7 @@ sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app)
 {
     char err[256];
     sk_tun_info info;
-    unsigned tflags = (o->offload ? SK_TUN_VNET_HDR : 0) | (o->queues > 1 ? SK_TUN_MULTI_QUEUE : 0);
+    unsigned tflags = (o->offload ? SK_TUN_VNET_HDR : 0) | (o->queues > 0 ? SK_TUN_MULTI_QUEUE : 0);
     int fd = sk_tun_open_flags(o->tun, tflags, &info, err, sizeof(err));
     if (fd < 0) {
         fprintf(stderr, "%s: %s\n", o->cmd, err);

@@ -31,7 +31,7 @@ typedef struct sk_tun_opts {
     bool verbose;
     const char *name; /* --name: the control socket's name (-N NAME) */
     bool offload;     /* --offload: IFF_VNET_HDR with checksum offload and TSO */
-    unsigned queues;  /* --queues N: IFF_MULTI_QUEUE, one stack per queue (0: 1) */
+    unsigned queues;  /* --queues N: IFF_MULTI_QUEUE, one stack per queue (0: a single-queue device) */
     unsigned queue;   /* which queue this instance serves */
     const char *sysctls[SK_TUN_MAX_SYSCTLS];
     size_t nsysctls;
