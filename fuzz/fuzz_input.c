@@ -507,6 +507,16 @@ static void check_vnet(const uint8_t *frame, size_t n, bool csum_repaired)
         fprintf(stderr, "sk_vnet_parse refused a header sk_vnet_build made\n");
         abort();
     }
+    /* The transmit side's coalescing rules, on the same bytes. */
+    size_t seg = sk_vnet_gso_first(frame, n);
+    if (seg) {
+        static uint8_t h[SK_VNET_HDR_LEN + 120];
+        if (sk_vnet_gso_header(h, frame, seg, frame[33], (uint16_t)seg) != SK_VNET_HDR_LEN + n - seg) {
+            fprintf(stderr, "sk_vnet_gso_header: wrong header length\n");
+            abort();
+        }
+        sk_vnet_gso_continues(frame, n, frame, n, seg, n);
+    }
     if (csum_repaired && n && (frame[0] >> 4) == 4 && !sk_vnet_tcp_csum_ok(frame, n)) {
         fprintf(stderr, "sk_vnet_tcp_csum_ok disagrees with sk_tcp_checksum\n");
         abort();

@@ -229,6 +229,111 @@ static void test_software_checksum(void **state)
     assert_true(sk_vnet_tcp_csum_ok(d, 3));
 }
 
+/* Segments synack would send on one connection: 1448 bytes each. */
+static size_t stack_segment(uint8_t *d, uint32_t seq, uint16_t flags, size_t plen, uint16_t window)
+{
+    static const uint8_t ts[12] = {1, 1, 8, 10, 0, 0, 0, 5, 0, 0, 0, 9};
+    static uint8_t payload[1448];
+    for (size_t i = 0; i < sizeof(payload); i++)
+        payload[i] = (uint8_t)(i + seq);
+    sk_segment_spec spec = {.src = STACK_ADDR, .dst = KERNEL_ADDR, .sport = 80, .dport = 40000, .seq = seq,
+                            .ack = 5, .flags = flags, .window = window, .df = true, .ip_id = (uint16_t)seq,
+                            .options = ts, .options_len = sizeof(ts), .payload = payload,
+                            .payload_len = plen, .csum_partial = true};
+    return sk_build_segment(&spec, d, 1600);
+}
+
+static void test_gso_rules(void **state)
+{
+    (void)state;
+    uint8_t a[1600], b[1600];
+    size_t la = stack_segment(a, 1000, SK_TH_ACK, 1448, 64);
+    assert_int_equal(sk_vnet_gso_first(a, la), 1448);
+    size_t lb = stack_segment(b, 1000 + 1448, SK_TH_ACK, 1448, 64);
+    assert_true(sk_vnet_gso_continues(a, la, b, lb, 1448, la));
+    /* The last may be short and carry PSH or FIN. */
+    lb = stack_segment(b, 1000 + 1448, SK_TH_ACK | SK_TH_PSH | SK_TH_FIN, 100, 64);
+    assert_true(sk_vnet_gso_continues(a, la, b, lb, 1448, la));
+
+    /* Not a start: no payload, PSH, SYN, CWR, or IP options. */
+    assert_int_equal(sk_vnet_gso_first(a, 52), 0);
+    la = stack_segment(a, 1000, SK_TH_ACK | SK_TH_PSH, 1448, 64);
+    assert_int_equal(sk_vnet_gso_first(a, la), 0);
+    la = stack_segment(a, 1000, SK_TH_ACK | SK_TH_CWR, 1448, 64);
+    assert_int_equal(sk_vnet_gso_first(a, la), 0);
+    la = stack_segment(a, 1000, SK_TH_ACK, 0, 64);
+    assert_int_equal(sk_vnet_gso_first(a, la), 0);
+    la = stack_segment(a, 1000, SK_TH_ACK, 1448, 64);
+    a[0] = 0x46;
+    assert_int_equal(sk_vnet_gso_first(a, la), 0);
+    a[0] = 0x45;
+
+    /* Not a continuation: a gap, another window, another ACK, a short
+     * previous segment, a bigger next one, PSH before the end, past 64 KiB,
+     * another TSval, another TTL. */
+    lb = stack_segment(b, 1000 + 1449, SK_TH_ACK, 1448, 64);
+    assert_false(sk_vnet_gso_continues(a, la, b, lb, 1448, la));
+    lb = stack_segment(b, 1000 + 1448, SK_TH_ACK, 1448, 65);
+    assert_false(sk_vnet_gso_continues(a, la, b, lb, 1448, la));
+    lb = stack_segment(b, 1000 + 1448, SK_TH_ACK, 1448, 64);
+    b[20 + 11] ^= 1;
+    assert_false(sk_vnet_gso_continues(a, la, b, lb, 1448, la));
+    b[20 + 11] ^= 1;
+    assert_false(sk_vnet_gso_continues(a, la, b, lb, 1000, la));
+    assert_false(sk_vnet_gso_continues(a, la, b, lb, 1448, 64100));
+    assert_true(sk_vnet_gso_continues(a, la, b, lb, 1448, 64000));
+    b[20 + 27] ^= 1; /* TSval */
+    assert_false(sk_vnet_gso_continues(a, la, b, lb, 1448, la));
+    b[20 + 27] ^= 1;
+    b[8] = 63;
+    assert_false(sk_vnet_gso_continues(a, la, b, lb, 1448, la));
+    b[8] = 64;
+    assert_true(sk_vnet_gso_continues(a, la, b, lb, 1448, la));
+    size_t lc = stack_segment(b, 1000 + 1448, SK_TH_ACK | SK_TH_PSH, 1448, 64);
+    uint8_t c[1600];
+    memcpy(c, b, lc);
+    assert_true(sk_vnet_gso_continues(a, la, c, lc, 1448, la));
+    lb = stack_segment(b, 1000 + 2 * 1448, SK_TH_ACK, 1448, 64);
+    assert_false(sk_vnet_gso_continues(c, lc, b, lb, 1448, la + lc));
+}
+
+/* Three segments as one: the header the kernel gets, and the checksum it
+ * computes over the whole from the pseudo-header sum left in it (a local
+ * receiver trusts it; this is what a forwarding kernel's GSO starts from). */
+static void test_gso_header(void **state)
+{
+    (void)state;
+    uint8_t seg[3][1600];
+    size_t len[3];
+    len[0] = stack_segment(seg[0], 1000, SK_TH_ACK, 1448, 64);
+    len[1] = stack_segment(seg[1], 1000 + 1448, SK_TH_ACK, 1448, 64);
+    len[2] = stack_segment(seg[2], 1000 + 2 * 1448, SK_TH_ACK | SK_TH_PSH, 700, 64);
+    uint8_t frame[SK_VNET_HDR_LEN + 8192];
+    size_t h = sk_vnet_gso_header(frame, seg[0], 2 * 1448 + 700, SK_TH_ACK | SK_TH_PSH, 1448);
+    assert_int_equal(h, SK_VNET_HDR_LEN + 52);
+    size_t n = h;
+    for (int i = 0; i < 3; i++) {
+        memcpy(frame + n, seg[i] + 52, len[i] - 52);
+        n += len[i] - 52;
+    }
+    sk_vnet_rx rx;
+    assert_int_equal(sk_vnet_parse(frame, n, &rx), SK_VNET_OK);
+    assert_int_equal(rx.gso_size, 1448);
+    assert_int_equal(rx.csum, SK_VNET_CSUM_PARTIAL);
+    assert_int_equal(frame[1], SK_VNET_GSO_TCPV4);
+    assert_int_equal(frame[2], 52); /* hdr_len */
+    uint8_t *d = frame + SK_VNET_HDR_LEN;
+    sk_segment out;
+    assert_int_equal(sk_parse_segment(d, n - h + 52, false, &out), SK_PARSE_OK);
+    assert_int_equal(out.ip_len, 52 + 2 * 1448 + 700);
+    assert_int_equal(out.seq, 1000);
+    assert_int_equal(out.flags, SK_TH_ACK | SK_TH_PSH);
+    assert_int_equal(out.payload_len, 2 * 1448 + 700);
+    assert_memory_equal(out.payload + 1448, seg[1] + 52, 1448);
+    sk_vnet_complete_csum(d, rx.len, rx.csum_start, rx.csum_offset);
+    assert_int_equal(sk_parse_segment(d, rx.len, true, &out), SK_PARSE_OK); /* IP checksum too */
+}
+
 /* ------------------------------------------------------------------ */
 /* The loop with SK_LOOP_VNET_HDR over a socketpair                     */
 /* ------------------------------------------------------------------ */
@@ -445,6 +550,57 @@ static void test_loop_takes_super_segment(void **state)
     fixture_free(f);
 }
 
+/* What the stack sends on one connection in one wakeup reaches the
+ * kernel as one super-segment: 5000 bytes in one sk_send are three full
+ * segments and a short one with PSH, written as one frame with gso_size
+ * 1448 (the peer's MSS). */
+static void test_loop_coalesces(void **state)
+{
+    (void)state;
+    fixture *f = fixture_new();
+    uint8_t frame[8192], d[65536];
+    sk_segment seg;
+    size_t n = syn_frame(frame, sizeof(frame), true);
+    put_hdr(frame, SK_VNET_F_NEEDS_CSUM, 0, 0, 0, 20, 16);
+    feed(f, frame, n);
+    assert_true(read_sent(f, d, sizeof(d), &seg) > 0);
+    uint32_t isn = seg.seq;
+    n = SK_VNET_HDR_LEN + kernel_segment(frame + SK_VNET_HDR_LEN, sizeof(frame) - SK_VNET_HDR_LEN, SK_TH_ACK,
+                                         1001, isn + 1, NULL, 0, true);
+    put_hdr(frame, SK_VNET_F_NEEDS_CSUM, 0, 0, 0, 20, 16);
+    feed(f, frame, n);
+    sk_stack *s = sk_loop_stack(f->loop);
+    sk_endpoint peer;
+    int fd = sk_accept(s, f->listen_fd, &peer);
+    assert_true(fd >= 0);
+    static uint8_t data[5000];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i * 13);
+    assert_int_equal(sk_send(s, fd, data, sizeof(data), 0), (ssize_t)sizeof(data));
+
+    /* Any wakeup flushes: a duplicate of the handshake's ACK makes one. */
+    feed(f, frame, n);
+    ssize_t got = read(f->kernel_fd, frame, sizeof(frame));
+    assert_int_equal(got, SK_VNET_HDR_LEN + 40 + (ssize_t)sizeof(data)); /* no timestamps: the SYN had none */
+    sk_vnet_rx rx;
+    assert_int_equal(sk_vnet_parse(frame, (size_t)got, &rx), SK_VNET_OK);
+    assert_int_equal(rx.gso_size, 1448);
+    assert_int_equal(frame[1], SK_VNET_GSO_TCPV4);
+    memcpy(d, rx.dgram, rx.len);
+    sk_vnet_complete_csum(d, rx.len, rx.csum_start, rx.csum_offset);
+    assert_int_equal(sk_parse_segment(d, rx.len, true, &seg), SK_PARSE_OK);
+    assert_int_equal(seg.seq, isn + 1);
+    assert_int_equal(seg.flags, SK_TH_ACK | SK_TH_PSH);
+    assert_int_equal(seg.payload_len, sizeof(data));
+    assert_memory_equal(seg.payload, data, sizeof(data));
+    assert_int_equal(read(f->kernel_fd, frame, sizeof(frame)), -1);
+    const sk_loop_stats *st = sk_loop_get_stats(f->loop);
+    assert_int_equal(st->tx_gso, 1);
+    assert_int_equal(st->tx_datagrams, 1 + 4); /* the SYN-ACK, then four segments */
+    assert_int_equal(sk_counter(s, "TcpOutSegs"), 5);
+    fixture_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -456,6 +612,9 @@ int main(void)
         cmocka_unit_test(test_loop_trusts_what_the_kernel_vouches_for),
         cmocka_unit_test(test_loop_bad_headers_dropped),
         cmocka_unit_test(test_loop_takes_super_segment),
+        cmocka_unit_test(test_gso_rules),
+        cmocka_unit_test(test_gso_header),
+        cmocka_unit_test(test_loop_coalesces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -328,8 +328,9 @@ int sk_tun_run(sk_tun_opts *o, sk_loop *loop)
                 (unsigned long long)s->wakeups);
         if (o->offload)
             fprintf(stderr, "%s: tun offload: %llu super-segments, %llu bad virtio-net headers, %llu TCP checksum "
-                            "errors\n", o->cmd, (unsigned long long)s->rx_gso, (unsigned long long)s->rx_vnet_errors,
-                    (unsigned long long)s->rx_csum_errors);
+                            "errors; %llu super-segments written\n", o->cmd, (unsigned long long)s->rx_gso,
+                    (unsigned long long)s->rx_vnet_errors, (unsigned long long)s->rx_csum_errors,
+                    (unsigned long long)s->tx_gso);
         /* The stack's non-zero counters, nstat style. */
         sk_stack *stack = sk_loop_stack(loop);
         const char *group;

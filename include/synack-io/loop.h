@@ -86,7 +86,9 @@ typedef struct sk_loop_app {
                                 (DATA_VALID, or its own partial ones);
                                 the loop verifies the others, and the
                                 kernel's super-segments go to the stack
-                                whole */
+                                whole; what the stack sends in one wakeup
+                                on one connection is coalesced into
+                                super-segments for the kernel (TSO) */
 
 typedef struct sk_loop_params {
     int tun_fd;               /* from sk_tun_open; the loop owns it        */
@@ -111,6 +113,10 @@ typedef struct sk_loop_stats {
                                 or NEEDS_CSUM), the stack's InCsumErrors
                                 for this link */
     uint64_t rx_gso;         /* super-segments (gso_size set) taken whole  */
+    uint64_t tx_gso;         /* super-segments written: consecutive
+                                segments of one connection coalesced into
+                                one write (each still counted in
+                                tx_datagrams) */
 } sk_loop_stats;
 
 /* Creates the stack and the loop; with SK_LOOP_SIGNALS, also blocks

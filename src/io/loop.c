@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,6 +74,8 @@ struct sk_loop {
     size_t *wq_len;
     size_t wq_slot, wq_cap, wq_head, wq_count;
     bool wait_writable;
+    bool tx_gso; /* coalesce into super-segments (SK_LOOP_VNET_HDR) */
+    uint8_t gso_hdr[SK_VNET_HDR_LEN + 120];
 
     uint8_t *rbuf;
     bool vnet; /* SK_LOOP_VNET_HDR: a virtio-net header on every frame */
@@ -208,10 +211,74 @@ static void set_writable_wait(sk_loop *l, bool on)
     l->wait_writable = on;
 }
 
+/* How many queued datagrams from the head form one super-segment (1 when
+ * none does), and the iovecs that write it: the rebuilt headers, then
+ * each datagram's payload where it lies in its slot. */
+static size_t wq_gso_run(sk_loop *l, struct iovec *iov)
+{
+    const uint8_t *first = l->wq + l->wq_head * l->wq_slot + l->hdr_len;
+    size_t first_len = l->wq_len[l->wq_head] - l->hdr_len;
+    size_t seg = sk_vnet_gso_first(first, first_len);
+    if (!seg)
+        return 1;
+    size_t hlen = first_len - seg, total = first_len, payload = seg, run = 1;
+    const uint8_t *prev = first;
+    size_t prev_len = first_len;
+    uint8_t last_flags = first[33];
+    iov[1] = (struct iovec){.iov_base = (void *)(first + hlen), .iov_len = seg};
+    while (run < l->wq_count && run < SK_VNET_GSO_MAX_SEGS) {
+        size_t slot = (l->wq_head + run) % l->wq_cap;
+        const uint8_t *d = l->wq + slot * l->wq_slot + l->hdr_len;
+        size_t len = l->wq_len[slot] - l->hdr_len;
+        if (!sk_vnet_gso_continues(prev, prev_len, d, len, seg, total))
+            break;
+        iov[run + 1] = (struct iovec){.iov_base = (void *)(d + hlen), .iov_len = len - hlen};
+        total += len - hlen;
+        payload += len - hlen;
+        last_flags = d[33];
+        prev = d;
+        prev_len = len;
+        run++;
+    }
+    if (run == 1)
+        return 1;
+    size_t h = sk_vnet_gso_header(l->gso_hdr, first, payload, last_flags, (uint16_t)seg);
+    iov[0] = (struct iovec){.iov_base = l->gso_hdr, .iov_len = h};
+    return run;
+}
+
 static void wq_flush(sk_loop *l)
 {
+    struct iovec iov[SK_VNET_GSO_MAX_SEGS + 1];
     while (l->wq_count) {
         size_t len = l->wq_len[l->wq_head];
+        size_t run = 1;
+        if (l->tx_gso && l->wq_count > 1)
+            run = wq_gso_run(l, iov);
+        if (run > 1) {
+            /* The super-segment: one writev (tun_chr_write_iter), or on
+             * failure the queue left as it was. */
+            ssize_t n = writev(l->tun_fd, iov, (int)run + 1);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                set_writable_wait(l, true);
+                return;
+            }
+            if (n < 0) {
+                /* A kernel that refuses it: send the segments one by one. */
+                l->tx_gso = false;
+                continue;
+            }
+            l->stats.tx_gso++;
+            for (size_t i = 0; i < run; i++) {
+                l->stats.tx_datagrams++;
+                l->stats.tx_bytes += l->wq_len[l->wq_head] - l->hdr_len;
+                l->wq_head = (l->wq_head + 1) % l->wq_cap;
+                l->wq_count--;
+            }
+            continue;
+        }
         ssize_t n = write(l->tun_fd, l->wq + l->wq_head * l->wq_slot, len);
         if (n < 0) {
             if (errno == EINTR)
@@ -451,6 +518,7 @@ sk_loop *sk_loop_new(const sk_loop_params *p, const sk_loop_app *app, char *err,
     l->rng[DIR_TO_DEVICE] = p->impair.seed ^ 0x737461636b3e6b65ull;
 
     l->vnet = (p->flags & SK_LOOP_VNET_HDR) != 0;
+    l->tx_gso = l->vnet;
     l->hdr_len = l->vnet ? SK_VNET_HDR_LEN : 0;
     uint16_t mtu = p->stack.mtu ? p->stack.mtu : 1500;
     l->wq_slot = mtu + l->hdr_len;

@@ -61,6 +61,34 @@ sk_vnet_error sk_vnet_parse(const uint8_t *frame, size_t len, sk_vnet_rx *out);
  * pseudo-header's sum there, SK_OFFLOAD_TCP_CSUM_TX), nothing otherwise. */
 void sk_vnet_build(uint8_t hdr[SK_VNET_HDR_LEN], const uint8_t *dgram, size_t len);
 
+/* Transmit-side coalescing, GRO's rules the other way round: consecutive
+ * segments synack sent on one connection in one wakeup are written as one
+ * TCP super-segment (gso_type TCPV4, gso_size the first one's payload),
+ * which the kernel delivers whole to a local socket or splits when it
+ * forwards (tcp_gso_segment), as a NIC with TSO would. */
+#define SK_VNET_GSO_MAX_SEGS 64
+
+/* The payload length of `d` if it may start a super-segment: an IPv4
+ * datagram without IP options, not a fragment, carrying TCP with payload
+ * and only ACK set (PSH or FIN only end one).  0 otherwise. */
+size_t sk_vnet_gso_first(const uint8_t *d, size_t len);
+/* Whether `next` continues `prev` in a super-segment whose segments carry
+ * gso_size bytes each (the last may carry less) and whose datagrams so far
+ * add up to `total` bytes: the same IP header apart from length, ID and
+ * checksum; the same ports, ACK, window and options; the next sequence
+ * number; `prev` full-sized with only ACK set; `next` with ACK and perhaps
+ * PSH or FIN; and the whole within 64 KiB. */
+bool sk_vnet_gso_continues(const uint8_t *prev, size_t prev_len, const uint8_t *next, size_t next_len,
+                           size_t gso_size, size_t total);
+/* Writes the virtio-net header and the IP and TCP headers of the super-
+ * segment made of `first` (its headers) and `payload` bytes in all, the
+ * last segment's flags in `last_flags`: total length, IP checksum and the
+ * TCP pseudo-header sum for the whole (left partial, NEEDS_CSUM).  Returns
+ * the bytes written (SK_VNET_HDR_LEN + the headers); `out` needs
+ * SK_VNET_HDR_LEN + 120. */
+size_t sk_vnet_gso_header(uint8_t *out, const uint8_t *first, size_t payload, uint8_t last_flags,
+                          uint16_t gso_size);
+
 /* Whether a TCP datagram's checksum is right, computed in software (for
  * frames the device did not vouch for).  True for what is not TCP, or is
  * too short or fragmented to tell: the stack's own checks judge those. */

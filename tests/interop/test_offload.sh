@@ -4,10 +4,12 @@
 # sha256 checked:
 #  - local: curl in the TUN's namespace, whose TCP leaves its checksums
 #    partial (NEEDS_CSUM) and hands synack 64 KiB super-segments, and gets
-#    synack's partial checksums completed by its own TUN driver;
+#    synack's segments coalesced into super-segments with partial
+#    checksums, taken whole by its own TCP;
 #  - forwarded: curl in a second namespace, routed through the first over
 #    a veth pair with checksum offload off on both ends, so the router's
-#    kernel must complete synack's checksums in software before the veth
+#    kernel must split synack's super-segments (tcp_gso_segment) and
+#    complete their checksums in software before the veth
 #    and the client's kernel verifies every one (TcpInCsumErrors), and the
 #    client's checksums reach synack unvouched, verified by the loop.
 . "$(dirname "$0")/lib.sh"
@@ -87,4 +89,6 @@ for log in "$WORK/serve.log" "$WORK/echo.log"; do
 done
 gso=$(sed -n 's/.*tun offload: \([0-9]*\) super-segments.*/\1/p' "$WORK/echo.log")
 [ "$gso" -gt 0 ] || fail "the local upload came as no super-segments"
-note "synack took $gso super-segments, refused no header, found no bad checksum"
+out=$(sed -n 's/.*; \([0-9]*\) super-segments written.*/\1/p' "$WORK/serve.log")
+[ "$out" -gt 0 ] || fail "the downloads went out as no super-segments"
+note "synack took $gso super-segments and wrote $out, refused no header, found no bad checksum"
