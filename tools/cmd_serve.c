@@ -924,6 +924,12 @@ int sk_cmd_serve(int argc, char **argv)
         fprintf(stderr, "synack serve: give only one of --no-read and --read-delay\n");
         goto out;
     }
+    if (s->opt.queues > 1 && s->opt.pcap) {
+        /* One file per stack would interleave nothing; one file for all
+         * would need a lock on every datagram. */
+        fprintf(stderr, "synack serve: --pcap goes with one queue\n");
+        goto out;
+    }
     if (s->opt.queues > 1 && (s->read_delay || s->accept_delay)) {
         /* Both pace with one clock per stack; with several the pace would
          * be per queue, not what the option promises. */
