@@ -185,8 +185,9 @@ static held_datagram heap_pop(sk_loop *l)
 /* A slot holds the frame as written: with SK_LOOP_VNET_HDR the header,
  * then the datagram, so each frame is one write(2).  A TUN descriptor
  * takes one frame per call and has no batched write (no sendmmsg on a
- * character device); the batching is in the wakeup: every datagram the
- * stack produced in it goes out back to back, before the next wait. */
+ * character device): the batching is in the wakeup, whose datagrams all
+ * go out back to back before the next wait, and with the virtio-net
+ * header in coalescing them into super-segments (wq_gso_run). */
 static void wq_push(sk_loop *l, const uint8_t *d, size_t len)
 {
     if (len + l->hdr_len > l->wq_slot || l->wq_count == l->wq_cap) {
