@@ -14,6 +14,11 @@
 #                                  (8) threads for BENCH_TUN_SECONDS (3),
 #                                  against --offload --queues 1 or 2 on a
 #                                  multi-queue device
+#   ..._cpu_s_per_gib / _cpu_us_per_conn   synack serve's CPU time (user +
+#                                  system, all its threads, /proc/PID/stat)
+#                                  per GiB moved or per connection: the
+#                                  figure that holds across machines and
+#                                  loads, where the rates do not
 #   before_tun_*                   the same plain figures and the one-queue
 #                                  rate (plain device) from BEFORE_SYNACK,
 #                                  e.g. a build of main, in the same run
@@ -70,14 +75,25 @@ stats() { # key
         if (NR == 0) { printf "RESULT %s null\n", k; exit }
         printf "RESULT %s %s\nRESULT %s_min %s\nRESULT %s_max %s\n", k, v[int((NR + 1) / 2)], k, v[1], k, v[NR] }'
 }
+hz=$(getconf CLK_TCK)
+ticks() { awk '{ print $14 + $15 }' "/proc/$serve_pid/stat"; }
+# CPU seconds per GiB from the ticks over one 64 MiB transfer (on stdin
+# as "before after" lines).
+per_gib() { awk -v hz="$hz" '{ printf "%.3f\n", ($2 - $1) / hz * 16 }'; }
 download() { # key
+    : >"$work/cpu"
     for r in $(seq "$reps"); do
+        t0=$(ticks)
         ip netns exec "$ns" curl -sS -m 60 -o /dev/null -w '%{speed_download}\n' \
             http://10.77.0.2:8080/bytes/67108864 | awk '{ printf "%.1f\n", $1 / 1048576 }'
+        echo "$t0 $(ticks)" >>"$work/cpu"
     done | stats "$1"
+    per_gib <"$work/cpu" | stats "${1}_cpu_s_per_gib"
 }
 upload() { # key
+    : >"$work/cpu"
     for r in $(seq "$reps"); do
+        t0=$(ticks)
         ip netns exec "$ns" python3 - 10.77.0.2 67108864 <<'PY'
 import socket, sys, time
 n = int(sys.argv[2]); buf = bytes(1 << 20)
@@ -89,12 +105,21 @@ s.shutdown(socket.SHUT_WR)
 s.recv(1)
 print("%.1f" % (n / (time.monotonic() - t) / 1048576))
 PY
+        echo "$t0 $(ticks)" >>"$work/cpu"
     done | stats "$1"
+    per_gib <"$work/cpu" | stats "${1}_cpu_s_per_gib"
 }
 connrate() { # key
+    : >"$work/cpu"
     for r in $(seq "$reps"); do
-        ip netns exec "$ns" "$connrate" 10.77.0.2 8080 "$secs" "$threads" x | awk '$1 == "RESULT" { print $3 } $1 == "NOTE" { print > "/dev/stderr" }'
+        t0=$(ticks)
+        ip netns exec "$ns" "$connrate" 10.77.0.2 8080 "$secs" "$threads" x >"$work/conn"
+        t1=$(ticks)
+        awk '$1 == "RESULT" { print $3 } $1 == "NOTE" { print > "/dev/stderr" }' "$work/conn"
+        awk -v t0="$t0" -v t1="$t1" -v hz="$hz" '$1 == "COUNT" && $2 > 0 { printf "%.2f\n", (t1 - t0) / hz * 1e6 / $2 }' \
+            "$work/conn" >>"$work/cpu"
     done | stats "$1"
+    stats "${1}_cpu_us_per_conn" <"$work/cpu"
 }
 
 run_plain() { # prefix binary

@@ -4,7 +4,8 @@
  * HTTP/1.1 request with "Connection: close", reading the response to the
  * server's FIN and closing, over and over for SECONDS.  The server closes
  * first, so TIME_WAIT stays on its side and the client's ports come free
- * at once.  Prints "RESULT KEY CONNS_PER_S" and the failures.
+ * at once.  Prints "RESULT KEY CONNS_PER_S", "COUNT CONNECTIONS" and the
+ * failures.
  *
  *   tun_connrate HOST PORT SECONDS THREADS KEY
  */
@@ -102,6 +103,7 @@ int main(int argc, char **argv)
         pthread_join(t[i], NULL);
     double el = now_s() - start;
     printf("RESULT %s %.0f\n", argv[5], (double)atomic_load(&done) / el);
+    printf("COUNT %llu\n", (unsigned long long)atomic_load(&done));
     if (atomic_load(&failed))
         printf("NOTE %s: %llu connections failed\n", argv[5], (unsigned long long)atomic_load(&failed));
     return 0;

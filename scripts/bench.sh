@@ -172,10 +172,20 @@ END {
         printf "%-44s %-28s %-28s\n", "64 MiB upload to --discard, MiB/s", fig("tun_upload_mib_s"), fig("tun_upload_mib_s_offload")
         printf "%-44s %-28s %-28s\n", "connections/s, 1 queue", fig("tun_conn_per_s_1q_plain"), fig("tun_conn_per_s_1q")
         printf "%-44s %-28s %-28s\n", "connections/s, 2 queues", "-", fig("tun_conn_per_s_2q")
+        printf "%-44s %-28s %-28s\n", "serve CPU s/GiB, download", fig("tun_download_mib_s_cpu_s_per_gib"), fig("tun_download_mib_s_offload_cpu_s_per_gib")
+        printf "%-44s %-28s %-28s\n", "serve CPU s/GiB, upload", fig("tun_upload_mib_s_cpu_s_per_gib"), fig("tun_upload_mib_s_offload_cpu_s_per_gib")
+        printf "%-44s %-28s %-28s\n", "serve CPU us/connection, 1 queue", fig("tun_conn_per_s_1q_plain_cpu_us_per_conn"), fig("tun_conn_per_s_1q_cpu_us_per_conn")
+        printf "%-44s %-28s %-28s\n", "serve CPU us/connection, 2 queues", "-", fig("tun_conn_per_s_2q_cpu_us_per_conn")
         if (has("before_tun_download_mib_s"))
             printf "%-44s %-28s %-28s\n%-44s %-28s\n%-44s %-28s\n", "BENCH_TUN_BEFORE: download, MiB/s",
                 fig("before_tun_download_mib_s"), "", "BENCH_TUN_BEFORE: upload, MiB/s", fig("before_tun_upload_mib_s"),
                 "BENCH_TUN_BEFORE: connections/s", fig("before_tun_conn_per_s_1q_plain")
+        if (has("before_tun_download_mib_s_cpu_s_per_gib"))
+            printf "%-44s %-28s\n%-44s %-28s\n%-44s %-28s\n", "BENCH_TUN_BEFORE: CPU s/GiB, download",
+                fig("before_tun_download_mib_s_cpu_s_per_gib"), "BENCH_TUN_BEFORE: CPU s/GiB, upload",
+                fig("before_tun_upload_mib_s_cpu_s_per_gib"), "BENCH_TUN_BEFORE: CPU us/connection",
+                fig("before_tun_conn_per_s_1q_plain_cpu_us_per_conn")
+        printf "serve CPU: user + system of the synack serve process, the kernel work done in its TUN reads and writes included.\n"
     }
     printf "\nTIME_WAIT kept per lifecycle rep: synack %s (overflow %s), Linux %s over all reps (overflow %s), lwIP %s\n",
         v["synack_lifecycle_timewait_kept"], v["synack_lifecycle_timewait_overflow"],
