@@ -79,6 +79,7 @@ typedef struct serve {
     unsigned nall;
     int wake_fd;
     atomic_int *cmd; /* 0 run, 1 graceful shutdown, 2 stop */
+    atomic_bool report_asked; /* SIGUSR1 on queue 0: print this queue's table */
     pthread_t thread;
     bool thread_started;
     bool ran;
@@ -514,6 +515,15 @@ static void serve_wake(void *ctx, sk_loop *loop, int fd, uint32_t revents)
     (void)revents;
     if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
         return;
+    if (atomic_exchange(&s->report_asked, false)) {
+        /* Each queue prints its own table from its own thread: a stack is
+         * only ever touched by the thread that runs its loop. */
+        flockfile(stderr);
+        fprintf(stderr, "%s: queue %u:\n", s->opt.cmd, s->opt.queue);
+        sk_cli_print_socket_table(stderr, s->stack);
+        fflush(stderr);
+        funlockfile(stderr);
+    }
     int cmd = atomic_load(s->cmd);
     if (cmd >= 1)
         sk_loop_finish(loop);
@@ -544,8 +554,18 @@ static void serve_report(void *ctx, sk_loop *loop)
 {
     serve *s = ctx;
     (void)loop;
+    flockfile(stderr);
+    if (s->nall > 1)
+        fprintf(stderr, "%s: queue 0:\n", s->opt.cmd);
     sk_cli_print_socket_table(stderr, s->stack);
     fflush(stderr);
+    funlockfile(stderr);
+    uint64_t one = 1;
+    for (unsigned i = 1; i < s->nall; i++) {
+        atomic_store(&s->all[i]->report_asked, true);
+        if (write(s->all[i]->wake_fd, &one, sizeof(one)) < 0)
+            fprintf(stderr, "%s: cannot wake queue %u: %s\n", s->opt.cmd, i, strerror(errno));
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -648,6 +668,7 @@ static int serve_queues(serve *s0)
             goto out;
         }
         *q = *s0;
+        atomic_init(&q->report_asked, false);
         q->conns = calloc(q->max_conns, sizeof(*q->conns));
         q->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         q->opt.queue = made;
@@ -719,7 +740,7 @@ void sk_cmd_serve_usage(FILE *out)
             "                    (--http | --echo | --discard | --source) [--max-conns N]\n"
             "                    [--abort-after-request] [--never-close] [--no-read]\n"
             "                    [--read-delay MS] [--accept-delay MS] [--linger0] [--keepalive]\n"
-            "                    [--queues N] [--offload]\n"
+            "                    [--queues N|auto] [--offload]\n"
             "                    [--loss P] [--delay MS] [--reorder P]\n"
             "                    [--dup P] [--seed N] [--pcap FILE] [--sysctl NAME=VALUE]\n"
             "                    [--state-log] [-v]\n"
@@ -740,6 +761,11 @@ void sk_cmd_serve_usage(FILE *out)
             "  --port N     port to listen on (default 8080)\n"
             "  --max-conns N  connections served at once (default 1024; more wait in the backlog)\n"
             "  --abort-after-request  answer a request by closing with SO_LINGER 0 (RST)\n"
+            "  --queues N|auto  attach N queues of a multi-queue TUN (IFF_MULTI_QUEUE; auto: one\n"
+            "               per online CPU; make the device with `ip tuntap add dev NAME mode\n"
+            "               tun multi_queue`), each served by its own stack and thread; the\n"
+            "               kernel keeps each flow on one queue.  Queue 0 answers `synack ss\n"
+            "               -N serve-ADDR`, queue I -N serve-ADDR-qI; SIGUSR1 prints every table\n"
             "application behaviours (the bugs operators meet; see `synack lab`):\n"
             "  --never-close     never close() after the peer's FIN: CLOSE_WAIT accumulates\n"
             "  --no-read         never read: the receive window fills and closes\n"
@@ -747,10 +773,7 @@ void sk_cmd_serve_usage(FILE *out)
             "  --accept-delay MS accept() at most one connection per MS (the accept queue fills)\n"
             "  --linger0         close every connection with SO_LINGER {1, 0}: RST, no TIME_WAIT\n"
             "  --keepalive       SO_KEEPALIVE on every accepted connection\n"
-            "  --queues N   attach N queues of a multi-queue TUN (IFF_MULTI_QUEUE; make it with\n"
-            "               `ip tuntap add dev NAME mode tun multi_queue`), each served by its own\n"
-            "               stack on its own thread; the kernel keeps each flow on one queue.\n"
-            "               Queue 0 answers `synack ss -N serve-ADDR`, queue i -N serve-ADDR-qi\n" SK_TUN_USAGE
+            SK_TUN_USAGE
             "  -v           report connections and I/O counters\n"
             "  -h, --help   this text\n"
             "\n"
@@ -867,8 +890,13 @@ int sk_cmd_serve(int argc, char **argv)
             s->keepalive = true;
             break;
         case OPT_QUEUES:
-            if (!sk_parse_size(optarg, &v) || v == 0 || v > SERVE_MAX_QUEUES) {
-                fprintf(stderr, "synack serve: bad --queues '%s': give 1 to %d\n", optarg, SERVE_MAX_QUEUES);
+            if (!strcmp(optarg, "auto")) {
+                /* One queue per online CPU, as a NIC gets one per core. */
+                long n = sysconf(_SC_NPROCESSORS_ONLN);
+                v = n < 1 ? 1 : n > SERVE_MAX_QUEUES ? SERVE_MAX_QUEUES : (uint64_t)n;
+            } else if (!sk_parse_size(optarg, &v) || v == 0 || v > SERVE_MAX_QUEUES) {
+                fprintf(stderr, "synack serve: bad --queues '%s': give 1 to %d, or auto\n", optarg,
+                        SERVE_MAX_QUEUES);
                 goto out;
             }
             s->opt.queues = (unsigned)v;

@@ -57,6 +57,16 @@ q1=$(opens "serve-$PEER-q1")
 [ $((q0 + q1)) = $C ] || fail "the queues opened $q0 + $q1 connections, not $C"
 note "passive opens per queue: $q0 and $q1"
 
+# SIGUSR1 to the process: every queue prints its own table.
+kill -USR1 "$SERVE_PID"
+i=0
+until grep -q 'queue 1:$' "$WORK/serve.log"; do
+    i=$((i + 1))
+    [ $i -lt 100 ] || fail "SIGUSR1 did not make queue 1 print its table"
+    sleep 0.05
+done
+grep -q 'queue 0:$' "$WORK/serve.log" || fail "SIGUSR1 did not make queue 0 print its table"
+
 stop_serve
 a0=$(sed -n 's/.*queue 0: \([0-9]*\) connections.*/\1/p' "$WORK/serve.log")
 a1=$(sed -n 's/.*queue 1: \([0-9]*\) connections.*/\1/p' "$WORK/serve.log")
