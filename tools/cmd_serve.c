@@ -640,6 +640,12 @@ static void serve_summary(serve *s)
                 (unsigned long long)s->bytes_out);
 }
 
+static void count_busy(void *ctx, const sk_sock_info *info)
+{
+    if (info->state != SK_TCP_TIME_WAIT && info->state != SK_TCP_CLOSE && info->state != SK_TCP_LISTEN)
+        (*(size_t *)ctx)++;
+}
+
 static void *serve_thread(void *arg)
 {
     serve *s = arg;
@@ -707,9 +713,14 @@ static int serve_queues(serve *s0)
     }
     s0->ran = true;
     rc = sk_tun_run(&s0->opt, s0->loop) == 0 ? SK_CLI_EXIT_OK : SK_CLI_EXIT_FAIL;
-    /* Queue 0 ended without a shutdown (an I/O error): end the others
-     * the same graceful way; after a shutdown this changes nothing. */
-    serve_tell_queues(s0, 1);
+    /* Queue 0's loop ends when its own connections are done (the others
+     * go on finishing theirs), after its grace period (it reset what was
+     * left), on an I/O error (the others end the graceful way), or at a
+     * second signal, which leaves connections open: then the others stop
+     * at once too. */
+    size_t busy = 0;
+    sk_sockets(s0->stack, count_busy, &busy);
+    serve_tell_queues(s0, busy ? 2 : 1);
 out:
     for (unsigned i = 1; i < made; i++) {
         if (all[i]->thread_started) {
