@@ -33,6 +33,10 @@ secs=${BENCH_TUN_SECONDS:-3}
 here=$(cd "$(dirname "$0")" && pwd)
 netns="$here/../scripts/netns.sh"
 [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] || { echo "NOTE tun: not root or no /dev/net/tun; no TUN figures"; exit 77; }
+for tool in ip curl python3; do
+    # scripts/install-deps.sh test installs them
+    command -v $tool >/dev/null 2>&1 || { echo "NOTE tun: no '$tool' command; no TUN figures"; exit 77; }
+done
 ns="${BENCH_NS_PREFIX:-skb}-tun-$$"
 work=$(mktemp -d)
 serve_pid=""
