@@ -25,6 +25,12 @@
  * talk: what the stacks send waits in a bounded queue (overflow is lost)
  * until an operation delivers it.
  *
+ * The raw operation's bytes also go through the TUN loop's virtio-net
+ * header code (src/io/vnet.c) as a frame from the device, without
+ * changing what the stacks see: a header it takes must describe its
+ * datagram, a header it builds must be one it takes, and its software
+ * TCP checksum must agree with the engine's on a repaired datagram.
+ *
  * Invariants checked: no sanitizer report; every datagram a stack sends
  * parses with correct checksums and fits the MTU; after sk_advance(now)
  * no timer is left due at or before now; every socket sk_sockets lists
@@ -36,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/vnet.h"
 #include "synack/packet.h"
 #include "synack/synack.h"
 
@@ -480,6 +487,42 @@ static void put_be16(uint8_t *p, uint16_t v)
 
 /* Raw bytes, as they come; optionally with the IP header's checksum and
  * the TCP checksum repaired where the lengths make them computable. */
+static void check_vnet(const uint8_t *frame, size_t n, bool csum_repaired)
+{
+    sk_vnet_rx rx;
+    if (sk_vnet_parse(frame, n, &rx) == SK_VNET_OK) {
+        if (rx.dgram != frame + SK_VNET_HDR_LEN || rx.len != n - SK_VNET_HDR_LEN || rx.len == 0 ||
+            (rx.csum == SK_VNET_CSUM_PARTIAL && (size_t)rx.csum_start + rx.csum_offset + 2 > rx.len) ||
+            (rx.gso_size && rx.csum != SK_VNET_CSUM_PARTIAL)) {
+            fprintf(stderr, "sk_vnet_parse took a header that does not fit its datagram\n");
+            abort();
+        }
+        sk_vnet_tcp_csum_ok(rx.dgram, rx.len);
+    }
+    /* The frame's bytes as a datagram synack sends. */
+    static uint8_t out[SK_VNET_HDR_LEN + DGRAM_MAX];
+    sk_vnet_build(out, frame, n);
+    memcpy(out + SK_VNET_HDR_LEN, frame, n);
+    if (n && sk_vnet_parse(out, n + SK_VNET_HDR_LEN, &rx) != SK_VNET_OK) {
+        fprintf(stderr, "sk_vnet_parse refused a header sk_vnet_build made\n");
+        abort();
+    }
+    /* The transmit side's coalescing rules, on the same bytes. */
+    size_t seg = sk_vnet_gso_first(frame, n);
+    if (seg) {
+        static uint8_t h[SK_VNET_HDR_LEN + 120];
+        if (sk_vnet_gso_header(h, frame, seg, frame[33], (uint16_t)seg) != SK_VNET_HDR_LEN + n - seg) {
+            fprintf(stderr, "sk_vnet_gso_header: wrong header length\n");
+            abort();
+        }
+        sk_vnet_gso_continues(frame, n, frame, n, seg, n);
+    }
+    if (csum_repaired && n && (frame[0] >> 4) == 4 && !sk_vnet_tcp_csum_ok(frame, n)) {
+        fprintf(stderr, "sk_vnet_tcp_csum_ok disagrees with sk_tcp_checksum\n");
+        abort();
+    }
+}
+
 static void op_raw(world *w, reader *r)
 {
     uint8_t how = u8(r);
@@ -504,6 +547,8 @@ static void op_raw(world *w, reader *r)
             }
         }
     }
+    if (n)
+        check_vnet(d, n, (how & 1) != 0);
     w->now += time_step(u8(r));
     sk_input(w->st[how >> 7], d, n, w->now);
 }
