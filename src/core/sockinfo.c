@@ -218,7 +218,7 @@ uint64_t sk_counter(const sk_stack *s, const char *name)
         size_t gl = strlen(g);
         if (strcmp(name, n) == 0 || (strncmp(name, g, gl) == 0 && strcmp(name + gl, n) == 0)) {
             /* A bare name shared by two groups (InCsumErrors) means Tcp's. */
-            if (strcmp(name, n) == 0 && strcmp(g, "IpExt") == 0 && strcmp(n, "InCsumErrors") == 0)
+            if (strcmp(name, n) == 0 && strcmp(g, "Tcp") != 0 && strcmp(n, "InCsumErrors") == 0)
                 continue;
             return s->counters[i];
         }
