@@ -46,7 +46,8 @@ static size_t build_icmp(uint8_t *out, uint32_t src, uint32_t dst, uint8_t type,
     out[11] = (uint8_t)c;
     out[20] = type;
     out[21] = code;
-    memcpy(out + 28, body, blen);
+    if (blen)
+        memcpy(out + 28, body, blen);
     c = csum(out + 20, total - 20);
     out[22] = (uint8_t)(c >> 8);
     out[23] = (uint8_t)c;
