@@ -225,8 +225,10 @@ void sk_icmp_err_for_conn(sk_stack *s, sk_tcb *t, uint32_t seq, const sk_icmp_er
     if (t->state == SK_TCP_CLOSE || t->state == SK_TCP_LISTEN)
         return;
     /* RFC 5927 §4.1 (tcp_v4_err): a quoted sequence outside the data in
-     * flight cannot be from a segment we sent. */
-    if (!(seq_geq(seq, t->snd_una) && seq_leq(seq, t->snd_nxt))) {
+     * flight cannot be from a segment we sent.  A Fast Open child still in
+     * SYN_RECV counts from its SYN-ACK's ISN (Linux's snt_isn). */
+    uint32_t una = (t->tfo & SK_TFO_CHILD) ? t->iss : t->snd_una;
+    if (!(seq_geq(seq, una) && seq_leq(seq, t->snd_nxt))) {
         sk_count(s, SK_C_TCPEXT_OUT_OF_WINDOW_ICMPS);
         return;
     }

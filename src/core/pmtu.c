@@ -388,6 +388,18 @@ void sk_pmtu_reduced(sk_stack *s, sk_tcb *t, uint32_t mtu_info)
     bool accept = d != 4 && d != 5; /* ip_sk_accept_pmtu: not INTERFACE or OMIT */
     if (d != SK_PMTUDISC_DONT && accept && pm->pmtu_cookie > route) {
         sync_mss(s, t, pm, route);
+        if (t->state == SK_TCP_SYN_SENT) {
+            /* tcp_advertise_mss: a SYN sent from now on offers what fits
+             * the route; and a Fast Open SYN that carried data is taken as
+             * lost, resent at once without it (Linux's tcp_simple_retransmit
+             * since "tcp: Add logic to check for SYN w/ data"). */
+            uint32_t adv = route > IPV4_TCP_HDRS + 256u ? route - IPV4_TCP_HDRS : 256u;
+            if (adv < t->advmss)
+                t->advmss = (uint16_t)adv;
+            if (t->tfo & SK_TFO_SYN_DATA)
+                sk_retransmit_head(s, t);
+            return;
+        }
         simple_retransmit(s, t);
     }
 }
