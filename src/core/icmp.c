@@ -172,7 +172,7 @@ static void echo_reply(sk_stack *s, const sk_segment *ip, const uint8_t *icmp, s
     sk_count(s, SK_C_IP_OUT_REQUESTS);
     if (s->on_event) {
         sk_event ev = {.type = SK_EV_SEGMENT_OUT, .now = s->now, .fd = -1,
-                       .local = {ip->dst, 0}, .remote = {ip->src, 0}, .data = d, .len = total};
+                       .local = sk_endpoint_ipv4(ip->dst, 0), .remote = sk_endpoint_ipv4(ip->src, 0), .data = d, .len = total};
         sk_emit(s, &ev);
     }
     s->transmit(s->transmit_ctx, d, total);
@@ -367,14 +367,14 @@ void sk_icmp_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segme
         drop(s, ip, SK_C_IP_IN_ADDR_ERRORS);
         return;
     }
-    size_t ihl = (size_t)(dgram[0] & 0x0f) * 4;
+    size_t ihl = ip->l4_off;
     const uint8_t *icmp = dgram + ihl;
     size_t n = ip->ip_len - ihl;
     sk_count(s, SK_C_IP_IN_DELIVERS);
     sk_count(s, SK_C_ICMP_IN_MSGS);
     if (s->on_event) {
         sk_event ev = {.type = SK_EV_SEGMENT_IN, .now = s->now, .fd = -1,
-                       .local = {ip->dst, 0}, .remote = {ip->src, 0}, .data = dgram, .len = ip->ip_len};
+                       .local = sk_endpoint_ipv4(ip->dst, 0), .remote = sk_endpoint_ipv4(ip->src, 0), .data = dgram, .len = ip->ip_len};
         sk_emit(s, &ev);
     }
     /* icmp_rcv: checksum first (InCsumErrors and InErrors), then a whole
