@@ -490,6 +490,152 @@ static void test_black_hole_probing_recovers(void **state)
            (unsigned long long)sk_counter(f->client, "TCPTimeouts"));
 }
 
+/* Linux's tcp_req_err: an error quoting a request sock's SYN-ACK must
+ * carry its ISN exactly (else OutOfWindowIcmps); a host unreachable then
+ * drops the request silently, counted as a listen drop. */
+static void test_request_sock_errors(void **state)
+{
+    sk_fixture *f = *state;
+    sk_test_listen(f, f->server, 80, 16);
+    sk_test_drop(f, "s>c S.", -1);
+    int fd = sk_test_connect(f, f->client, SK_TEST_SERVER_ADDR, 80);
+    sk_test_run_for(f, MSEC(15));
+    const sk_trace_entry *synack = sk_test_last(f, "s>c S.");
+    assert_non_null(synack);
+    uint8_t q[48], d[128];
+    memcpy(q, synack->bytes, sizeof q);
+    /* from the client's address, as a router next to it would */
+    size_t n = build_icmp(d, HOP_ADDR, SK_TEST_SERVER_ADDR, 3, 1, 0, q, 28);
+    d[28 + 27] ^= 1; /* ISN + 1: not the SYN-ACK's sequence */
+    d[22] = d[23] = 0;
+    uint16_t c = csum(d + 20, n - 20);
+    d[22] = (uint8_t)(c >> 8);
+    d[23] = (uint8_t)c;
+    inject_raw(f, d, n);
+    sk_test_run_for(f, MSEC(1));
+    assert_int_equal(sk_counter(f->server, "OutOfWindowIcmps"), 1);
+    assert_int_equal(sk_test_count_state(f->server, SK_TCP_SYN_RECV), 1);
+    n = build_icmp(d, HOP_ADDR, SK_TEST_SERVER_ADDR, 3, 1, 0, q, 28);
+    inject_raw(f, d, n);
+    sk_test_run_for(f, MSEC(1));
+    assert_int_equal(sk_counter(f->server, "OutOfWindowIcmps"), 1);
+    assert_int_equal(sk_counter(f->server, "ListenDrops"), 1);
+    assert_int_equal(sk_test_count_state(f->server, SK_TCP_SYN_RECV), 0);
+    assert_int_equal(sk_state(f->client, fd), SK_TCP_SYN_SENT); /* the client learns nothing */
+}
+
+/* RFC 6069 as Linux's tcp_ld_RTO_revert: a host unreachable quoting the
+ * segment being retransmitted undoes one backoff step and re-arms the
+ * timer from its last transmission. */
+static void test_unreachable_reverts_one_rto_backoff(void **state)
+{
+    sk_fixture *f = *state;
+    sk_conn_pair p = sk_test_establish(f, 80);
+    sk_test_drop(f, "c>s *", -1);
+    assert_int_equal(sk_send(f->client, p.cfd, "hello", 5, 0), 5);
+    /* a loss probe, then RTOs: wait for the second */
+    struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
+    for (int i = 0; i < 300 && ti.tcpi_backoff < 2; i++) {
+        sk_test_run_for(f, MSEC(5));
+        ti = tcp_info(f->client, p.cfd);
+    }
+    assert_int_equal(ti.tcpi_backoff, 2);
+    sk_time_ns last = sk_test_last(f, "c>s P.")->time;
+    inject_error_quoting(f, HOP_ADDR, 3, 1, 0, "c>s P.", 0);
+    sk_test_run_for(f, MSEC(1));
+    ti = tcp_info(f->client, p.cfd);
+    assert_int_equal(ti.tcpi_backoff, 1);
+    /* The next retransmission comes one un-doubled RTO after the last. */
+    size_t n = sk_test_count(f, 0, "c>s P.");
+    sk_test_run_until(f, last + (sk_time_ns)ti.tcpi_rto * 1000 - MSEC(2));
+    assert_int_equal(sk_test_count(f, 0, "c>s P."), n);
+    sk_test_run_for(f, MSEC(4));
+    assert_int_equal(sk_test_count(f, 0, "c>s P."), n + 1);
+}
+
+/* A fragmentation-needed below route.min_pmtu (552): the route's MTU is
+ * raised to 552 and locked, so IP_PMTUDISC_WANT segments go without DF.
+ * tcp_v4_mtu_reduced keeps EMSGSIZE as a soft error only when DF still
+ * applies (IP_PMTUDISC_DO); with WANT the locked route lets it go. */
+static void test_tiny_mtu_locks_the_route_and_clears_df(void **state)
+{
+    sk_fixture *f = *state;
+    sk_conn_pair p = sk_test_establish(f, 80);
+    sk_test_drop(f, "c>s *", 1);
+    static uint8_t buf[3000];
+    assert_int_equal(sk_send(f->client, p.cfd, buf, 2000, 0), 2000);
+    sk_test_run_for(f, MSEC(1));
+    inject_error_quoting(f, HOP_ADDR, 3, 4, 300, "c>s .", 0);
+    sk_test_run_for(f, MSEC(100));
+    struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
+    assert_int_equal(ti.tcpi_pmtu, 552);
+    assert_int_equal(ti.tcpi_snd_mss, 552 - 52);
+    const sk_trace_entry *e = sk_test_last(f, "c>s * len 500");
+    assert_non_null(e);
+    assert_false(e->seg.df);
+    assert_int_equal(sk_test_so_error(f->client, p.cfd), 0);
+    /* ip_no_pmtu_disc=2 ignores fragmentation-needed altogether */
+    sk_test_sysctl(f->client, "net.ipv4.ip_no_pmtu_disc", "2");
+    inject_error_quoting(f, HOP_ADDR, 3, 4, 100, "c>s .", 0);
+    sk_test_run_for(f, MSEC(10));
+    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_pmtu, 552);
+}
+
+/* The learned MTU expires after net.ipv4.route.mtu_expires (600 s): the
+ * next send finds the route back at 1500 and the MSS grows again (RFC
+ * 1191 §6.3). */
+static void test_learned_mtu_expires(void **state)
+{
+    sk_fixture *f = *state;
+    sk_conn_pair p = sk_test_establish(f, 80);
+    small_hop(f, 1200, true);
+    assert_int_equal(sk_test_transfer(f, f->client, p.cfd, f->server, p.sfd, 100000, SEC(60)), 100000);
+    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_snd_mss, 1148);
+    sk_link_params clear;
+    memset(&clear, 0, sizeof clear);
+    sk_test_set_link(f, SK_TEST_CLIENT_ADDR, SK_TEST_SERVER_ADDR, &clear);
+    sk_test_run_for(f, SEC(590));
+    assert_int_equal(sk_test_transfer(f, f->client, p.cfd, f->server, p.sfd, 10000, SEC(10)), 10000);
+    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_snd_mss, 1148);
+    sk_test_run_for(f, SEC(11));
+    assert_int_equal(sk_test_transfer(f, f->client, p.cfd, f->server, p.sfd, 10000, SEC(10)), 10000);
+    struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
+    assert_int_equal(ti.tcpi_pmtu, 1500);
+    assert_int_equal(ti.tcpi_snd_mss, 1448);
+}
+
+/* The per-destination cache is bounded: with echo replies rate-limited
+ * per host, 1100 pinging addresses leave 1024 entries and 76 evictions. */
+static void test_peer_cache_is_bounded(void **state)
+{
+    sk_fixture *f = *state;
+    sk_test_sysctl(f->server, "net.ipv4.icmp_ratemask", "6169");
+    uint8_t d[64], data[8] = {0};
+    /* Ten every 20 ms: the global bucket (50 deep, 1000/s) keeps up, so
+     * every host is looked up (and remembered). */
+    for (uint32_t i = 0; i < 1100; i++) {
+        size_t n = build_icmp(d, 0x0b000000u + i, SK_TEST_SERVER_ADDR, 8, 0, i, data, sizeof data);
+        inject_raw(f, d, n);
+        if (i % 10 == 9)
+            sk_test_run_for(f, MSEC(20));
+    }
+    sk_test_run_for(f, MSEC(10));
+    assert_int_equal(sk_counter(f->server, "IcmpInEchos"), 1100);
+    assert_int_equal(sk_counter(f->server, "IcmpOutRateLimitGlobal"), 0);
+    assert_int_equal(sk_counter(f->server, "PmtuCacheEvictions"), 76);
+    /* A burst of 150 at once: the bucket runs dry (each reply costs 0, 1
+     * or 2 credits, at random as icmp_global_consume takes them). */
+    for (uint32_t i = 0; i < 150; i++) {
+        size_t n = build_icmp(d, 0x0c000000u + i, SK_TEST_SERVER_ADDR, 8, 0, i, data, sizeof data);
+        inject_raw(f, d, n);
+    }
+    sk_test_run_for(f, MSEC(1));
+    assert_true(sk_counter(f->server, "IcmpOutRateLimitGlobal") > 0);
+    assert_int_equal(sk_counter(f->server, "IcmpOutEchoReps") + sk_counter(f->server, "IcmpOutRateLimitGlobal") +
+                         sk_counter(f->server, "IcmpOutRateLimitHost"),
+                     1250);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -503,6 +649,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pmtudisc_dont_clears_df, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_black_hole_stalls_without_probing, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_black_hole_probing_recovers, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_request_sock_errors, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_reverts_one_rto_backoff, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_tiny_mtu_locks_the_route_and_clears_df, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_learned_mtu_expires, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_peer_cache_is_bounded, sk_test_setup, sk_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
