@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 
+#include "icmp.h"
 #include "internal.h"
 #include "syncookie.h"
 
@@ -751,4 +752,24 @@ void sk_listen_destroy(sk_stack *s, sk_tcb *l)
     sk_free(s, q->syn_buckets);
     sk_free(s, q);
     l->listen = NULL;
+}
+
+/* Linux's tcp_req_err: ICMPs are not queued behind the listener, so a
+ * request sock answers them at once.  The quoted sequence must be the
+ * SYN-ACK's exactly; an error saying the peer cannot be reached drops the
+ * request silently (POSIX wants no network errors from accept()), as a
+ * listen drop. */
+bool sk_listen_icmp_err(sk_stack *s, sk_tcb *l, uint32_t raddr, uint16_t rport, uint32_t seq, bool abort)
+{
+    sk_listen_queue *q = l->listen;
+    sk_request *req = q && q->syn_buckets ? req_lookup(q, raddr, rport) : NULL;
+    if (!req)
+        return false;
+    if (seq != req->iss) {
+        sk_count(s, SK_C_TCPEXT_OUT_OF_WINDOW_ICMPS);
+    } else if (abort) {
+        sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
+        req_drop(s, req, "ICMP error for the SYN-ACK");
+    }
+    return true;
 }

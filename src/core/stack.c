@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "icmp.h"
 #include "internal.h"
 
 static const char *const state_names[] = {
@@ -157,6 +158,7 @@ void sk_stack_free(sk_stack *s)
     sk_tw_destroy(s, &s->tw);
     sk_free(s, s->seg_scratch);
     sk_fastopen_free(s);
+    sk_peer_cache_free(s);
     sk_recycle_empty(s, &s->rack_bin);
     sk_recycle_empty(s, &s->cubic_bin);
     sk_free(s, s->conn_buckets);
