@@ -79,7 +79,7 @@ static void emit_req_state(sk_stack *s, const sk_request *req, int from, int to,
     if (!s->on_event)
         return;
     sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = -1,
-                   .local = {s->addr, req->listener->lport}, .remote = {req->raddr, req->rport},
+                   .local = sk_endpoint_ipv4(s->addr, req->listener->lport), .remote = sk_endpoint_ipv4(req->raddr, req->rport),
                    .from_state = from, .to_state = to, .cause = cause};
     sk_emit(s, &ev);
 }
@@ -215,7 +215,7 @@ static bool syn_flood_action(sk_stack *s, sk_tcb *l)
                      (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff, (unsigned)l->lport,
                      want_cookie ? "Sending cookies" : "Dropping request");
             sk_event ev = {.type = SK_EV_MESSAGE, .now = s->now, .fd = l->fd,
-                           .local = {s->addr, l->lport}, .message = msg};
+                           .local = sk_endpoint_ipv4(s->addr, l->lport), .message = msg};
             sk_emit(s, &ev);
         }
     }

@@ -129,7 +129,7 @@ void sk_xmit_tos(sk_stack *s, uint8_t tos, uint32_t daddr, uint16_t sport, uint1
         sk_count(s, SK_C_TCP_OUT_RSTS);
     if (s->on_event) {
         sk_event ev = {.type = SK_EV_SEGMENT_OUT, .now = s->now, .fd = -1,
-                       .local = {s->addr, sport}, .remote = {daddr, dport},
+                       .local = sk_endpoint_ipv4(s->addr, sport), .remote = sk_endpoint_ipv4(daddr, dport),
                        .data = s->out, .len = n};
         sk_emit(s, &ev);
     }
