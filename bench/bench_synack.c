@@ -33,6 +33,16 @@
 
 #define CLIENT_ADDR 0x0a000001u /* 10.0.0.1, in-process only */
 #define SERVER_ADDR 0x0a000002u /* 10.0.0.2 */
+/* BENCH_FAMILY=6: the pairs talk IPv6 (fd00::1 and fd00::2, AF_INET6
+ * sockets), for the per-connection memory of that family. */
+static const uint8_t client_addr6[16] = {0xfd, [15] = 1}, server_addr6[16] = {0xfd, [15] = 2};
+
+static bool bench_v6(void) { return bench_env_long("BENCH_FAMILY", 4) == 6; }
+
+static sk_endpoint server_endpoint(uint16_t port)
+{
+    return bench_v6() ? sk_endpoint_ipv6(server_addr6, port) : sk_endpoint_ipv4(SERVER_ADDR, port);
+}
 #define BASE_PORT 5000
 #define MSG_LEN 64
 
@@ -203,6 +213,8 @@ static sk_stack *new_stack(pair *p, uint32_t addr, uint16_t mtu, pktq *out, read
         sp.secret[i] = (uint8_t)(seed * 31 + (uint64_t)i * 7);
     sp.now = p->now;
     sp.name = addr == CLIENT_ADDR ? "client" : "server";
+    if (bench_v6())
+        memcpy(sp.addr6, addr == CLIENT_ADDR ? client_addr6 : server_addr6, 16);
     sp.transmit = pktq_push;
     sp.transmit_ctx = out;
     sp.on_event = on_event;
@@ -239,10 +251,10 @@ static void pair_init_shared(pair *p, uint16_t mtu, int nports, uint64_t seed, p
     if (!p->listen_fds)
         die("out of memory", 0);
     for (int i = 0; i < nports; i++) {
-        int fd = sk_socket(p->server);
+        int fd = sk_socket_family(p->server, bench_v6() ? SK_AF_INET6 : SK_AF_INET);
         if (fd < 0)
             die("sk_socket", fd);
-        sk_endpoint local = {.addr = SERVER_ADDR, .port = (uint16_t)(BASE_PORT + i), .family = SK_AF_INET};
+        sk_endpoint local = server_endpoint((uint16_t)(BASE_PORT + i));
         int rc = sk_bind(p->server, fd, &local);
         if (rc < 0)
             die("sk_bind", rc);
@@ -335,10 +347,10 @@ static const uint8_t reply_msg[MSG_LEN] = "HTTP/1.1 200 64-byte reply ..........
 static void client_start(lifecycle_run *r)
 {
     pair *p = r->p;
-    int fd = sk_socket(p->client);
+    int fd = sk_socket_family(p->client, bench_v6() ? SK_AF_INET6 : SK_AF_INET);
     if (fd < 0)
         die("client sk_socket", fd);
-    sk_endpoint remote = {.addr = SERVER_ADDR, .port = (uint16_t)(BASE_PORT + r->next_port++ % (uint64_t)p->nports), .family = SK_AF_INET};
+    sk_endpoint remote = server_endpoint((uint16_t)(BASE_PORT + r->next_port++ % (uint64_t)p->nports));
     int rc = sk_connect(p->client, fd, &remote);
     if (rc != -EINPROGRESS)
         die("client sk_connect", rc);
