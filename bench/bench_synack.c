@@ -994,6 +994,85 @@ static void bench_syn_recv(void)
     sk_stack_free(s);
 }
 
+/* The last datagram the server sent (the SYN-ACK whose ISN we need). */
+typedef struct last_dgram {
+    uint8_t data[256];
+    size_t len;
+} last_dgram;
+
+static void keep_last(void *ctx, const uint8_t *d, size_t len)
+{
+    last_dgram *l = ctx;
+    l->len = len < sizeof l->data ? len : sizeof l->data;
+    memcpy(l->data, d, l->len);
+}
+
+/* IPv6 TIME_WAIT records from distinct peers, the worst case for the
+ * table of IPv6 addresses: each record's peer is an address of its own,
+ * stored once more.  Hand-made segments walk each connection through
+ * the handshake, the server closes first, the peer's FIN,ACK puts the
+ * server's end in TIME_WAIT; only the server's memory is counted. */
+static void bench_timewait6_distinct(void)
+{
+    long count = bench_env_long("BENCH_TIMEWAIT6", 1000000);
+    last_dgram out = {0};
+    sk_stack_params sp = {.seed = 6, .now = 1000 * SK_NSEC_PER_SEC, .name = "server", .transmit = keep_last,
+                          .transmit_ctx = &out};
+    memcpy(sp.addr6, server_addr6, 16);
+    sk_stack *s = sk_stack_new(&sp);
+    if (!s)
+        die("sk_stack_new", 0);
+    set(s, "net.core.somaxconn", "100000000");
+    set(s, "net.ipv4.tcp_max_tw_buckets", "100000000");
+    int lfd = sk_socket_family(s, SK_AF_INET6);
+    sk_endpoint local = sk_endpoint_ipv6(server_addr6, 80);
+    if (lfd < 0 || sk_bind(s, lfd, &local) < 0 || sk_listen(s, lfd, 1000) < 0)
+        die("timewait6 listener", lfd);
+    uint8_t dgram[128];
+    size_t rss0 = 0, heap0 = 0;
+    long warm = count / 100 + 1; /* the first records (and the listener's tables) before measuring */
+    for (long i = 0; i < count + warm; i++) {
+        if (i == warm) {
+            rss0 = bench_rss_bytes();
+            heap0 = bench_heap_bytes();
+        }
+        sk_segment_spec spec = {.ip_version = 6, .sport = 40000, .dport = 80, .window = 64240};
+        memcpy(spec.dst6, server_addr6, 16);
+        spec.src6[0] = 0x20;
+        spec.src6[1] = 0x01;
+        for (int b = 0; b < 4; b++)
+            spec.src6[12 + b] = (uint8_t)((uint32_t)i >> (24 - 8 * b));
+        spec.seq = 100;
+        spec.flags = SK_TH_SYN;
+        sk_input(s, dgram, sk_build_segment(&spec, dgram, sizeof dgram), sp.now);
+        sk_segment synack;
+        if (sk_parse_segment(out.data, out.len, false, &synack) != SK_PARSE_OK || synack.flags != (SK_TH_SYN | SK_TH_ACK))
+            die("timewait6: no SYN-ACK", i);
+        spec.seq = 101;
+        spec.ack = synack.seq + 1;
+        spec.flags = SK_TH_ACK;
+        sk_input(s, dgram, sk_build_segment(&spec, dgram, sizeof dgram), sp.now);
+        int fd = sk_accept(s, lfd, NULL);
+        if (fd < 0)
+            die("timewait6: accept", fd);
+        sk_close(s, fd); /* our FIN */
+        spec.ack = synack.seq + 2;
+        spec.flags = SK_TH_FIN | SK_TH_ACK;
+        sk_input(s, dgram, sk_build_segment(&spec, dgram, sizeof dgram), sp.now);
+    }
+    size_t rss1 = bench_rss_bytes(), heap1 = bench_heap_bytes();
+    uint64_t counts[16];
+    count_states(s, counts);
+    double kept = (double)count;
+    fprintf(stderr, "  %ld IPv6 connections from distinct peers: %llu TIME_WAIT; RSS +%zu MiB\n", count + warm,
+            (unsigned long long)counts[SK_TCP_TIME_WAIT], (rss1 - rss0) >> 20);
+    if (counts[SK_TCP_TIME_WAIT] != (uint64_t)(count + warm))
+        die("timewait6: records missing", (long)counts[SK_TCP_TIME_WAIT]);
+    bench_result("bytes_per_timewait6_distinct", (double)(rss1 - rss0) / kept);
+    bench_result("bytes_per_timewait6_distinct_heap", (double)(heap1 - heap0) / kept);
+    sk_stack_free(s);
+}
+
 int main(int argc, char **argv)
 {
     int reps = bench_reps(5);
@@ -1021,6 +1100,8 @@ int main(int argc, char **argv)
             bench_established_and_timers();
         if (any || !strcmp(what, "timewait"))
             bench_timewait();
+        if (any || !strcmp(what, "timewait6"))
+            bench_timewait6_distinct();
     }
     return 0;
 }
