@@ -553,6 +553,92 @@ static void test_v4_mapped_source_syn_is_dropped(void **state)
     EXPECT_NO_MORE_SEGMENTS(f);
 }
 
+/* An ICMPv6 echo request with the checksum filled. */
+static size_t make_echo(uint8_t *d, const char *src, const char *dst, uint8_t tclass, uint16_t id, uint16_t seqno,
+                        const char *data)
+{
+    size_t dlen = strlen(data), mlen = 8 + dlen;
+    memset(d, 0, 40 + mlen);
+    d[0] = (uint8_t)(0x60 | tclass >> 4);
+    d[1] = (uint8_t)((tclass & 0xf) << 4);
+    d[4] = (uint8_t)(mlen >> 8);
+    d[5] = (uint8_t)mlen;
+    d[6] = 58;
+    d[7] = 64;
+    sk_endpoint a = ep6(src, 0), b = ep6(dst, 0);
+    memcpy(d + 8, a.addr6, 16);
+    memcpy(d + 24, b.addr6, 16);
+    uint8_t *m = d + 40;
+    m[0] = 128;
+    m[4] = (uint8_t)(id >> 8);
+    m[5] = (uint8_t)id;
+    m[6] = (uint8_t)(seqno >> 8);
+    m[7] = (uint8_t)seqno;
+    memcpy(m + 8, data, dlen);
+    uint8_t pseudo[40 + 1500];
+    memcpy(pseudo, d + 8, 32);
+    memset(pseudo + 32, 0, 8);
+    pseudo[34] = (uint8_t)(mlen >> 8);
+    pseudo[35] = (uint8_t)mlen;
+    pseudo[39] = 58;
+    memcpy(pseudo + 40, m, mlen);
+    uint16_t c = sk_csum_fold(sk_csum_partial(pseudo, 40 + mlen, 0));
+    m[2] = (uint8_t)(c >> 8);
+    m[3] = (uint8_t)c;
+    return 40 + mlen;
+}
+
+static void test_icmpv6_echo_is_answered(void **state)
+{
+    sk_fixture *f = *state;
+    setup_v6(f);
+    uint8_t d[128];
+    size_t n = make_echo(d, "fd00::1", "fd00::2", 0xb8, 0x1234, 7, "ping -6 data");
+    sk_wire_inject(f->wire, d, n, 0);
+    sk_test_run_for(f, MSEC(50));
+    /* the request, then the reply */
+    assert_int_equal(f->trace_len, 2);
+    const sk_trace_entry *r = &f->trace[1];
+    assert_int_equal(r->len, n);
+    const uint8_t *o = r->bytes;
+    assert_int_equal(o[0] >> 4, 6);
+    assert_int_equal((uint8_t)(o[0] << 4 | o[1] >> 4), 0xb8); /* the request's traffic class */
+    assert_int_equal(o[6], 58);
+    assert_int_equal(o[7], 64);
+    assert_memory_equal(o + 8, d + 24, 16); /* from the address pinged */
+    assert_memory_equal(o + 24, d + 8, 16);
+    assert_int_equal(o[40], 129);
+    assert_int_equal(o[41], 0);
+    assert_memory_equal(o + 44, d + 44, n - 44); /* identifier, sequence, data */
+    /* a correct checksum: the reply is accepted and counted by the pinger */
+    assert_int_equal(sk_counter(f->client, "Icmp6InEchoReplies"), 1);
+    assert_int_equal(sk_counter(f->client, "Icmp6InCsumErrors"), 0);
+    assert_int_equal(sk_counter(f->server, "Icmp6InEchos"), 1);
+    assert_int_equal(sk_counter(f->server, "Icmp6InType128"), 1);
+    assert_int_equal(sk_counter(f->server, "Icmp6OutEchoReplies"), 1);
+    assert_int_equal(sk_counter(f->server, "Icmp6OutType129"), 1);
+    assert_int_equal(sk_counter(f->server, "Icmp6InMsgs"), 1);
+    assert_int_equal(sk_counter(f->server, "Icmp6OutMsgs"), 1);
+    assert_int_equal(sk_counter(f->server, "Ip6InDelivers"), 1);
+    assert_int_equal(sk_counter(f->server, "Ip6OutRequests"), 1);
+    assert_int_equal(sk_counter(f->server, "Ip6InUnknownProtos"), 0);
+
+    /* A corrupted checksum: counted, unanswered. */
+    d[50] ^= 1;
+    sk_wire_inject(f->wire, d, n, 0);
+    sk_test_run_for(f, MSEC(50));
+    assert_int_equal(f->trace_len, 3);
+    assert_int_equal(sk_counter(f->server, "Icmp6InCsumErrors"), 1);
+    assert_int_equal(sk_counter(f->server, "Icmp6InErrors"), 1);
+    /* Many requests at once: all answered (echo replies are not in
+     * net.ipv6.icmp.ratemask, so never rate-limited). */
+    d[50] ^= 1;
+    for (int i = 0; i < 50; i++)
+        sk_wire_inject(f->wire, d, n, 0);
+    sk_test_run_for(f, MSEC(50));
+    assert_int_equal(sk_counter(f->server, "Icmp6OutEchoReplies"), 51);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -574,6 +660,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_time_wait_reuse_over_ipv6, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_flow_label_changes_on_rto, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_v4_mapped_source_syn_is_dropped, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_icmpv6_echo_is_answered, sk_test_setup, sk_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
