@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "harness.h"
@@ -30,6 +31,10 @@ static void add6(sk_stack *s, const char *text, unsigned plen)
     sk_endpoint e = ep6(text, 0);
     assert_int_equal(sk_stack_add_addr(s, &e, plen), 0);
 }
+
+typedef struct message_log_t {
+    char last[160];
+} message_log_t;
 
 static void assert_ep6(const sk_endpoint *e, const char *text, uint16_t port)
 {
@@ -553,6 +558,150 @@ static void test_v4_mapped_source_syn_is_dropped(void **state)
     EXPECT_NO_MORE_SEGMENTS(f);
 }
 
+typedef struct found_socks {
+    size_t n;
+    sk_sock_info si[16];
+} found_socks;
+
+static void keep_sock(void *ctx, const sk_sock_info *si)
+{
+    found_socks *f = ctx;
+    if (f->n < 16)
+        f->si[f->n++] = *si;
+}
+
+static const sk_sock_info *sock_in_state(const found_socks *fs, int state)
+{
+    for (size_t i = 0; i < fs->n; i++)
+        if (fs->si[i].state == state)
+            return &fs->si[i];
+    return NULL;
+}
+
+/* ss lists IPv6 sockets with their IPv6 endpoints, and an AF_INET6
+ * socket's IPv4 connection (TIME_WAIT too) with mapped addresses, as
+ * /proc/net/tcp6 shows them. */
+static void test_socket_listing_shows_ipv6_endpoints(void **state)
+{
+    sk_fixture *f = *state;
+    setup_v6(f);
+    int l = listen6(f->server, "::", 80, false);
+    int c6 = connect6(f, f->client, "fd00::2", 80);
+    int c4 = sk_test_connect(f, f->client, SK_TEST_SERVER_ADDR, 80);
+    ASSERT_RUN_UNTIL_STATE(f, f->client, c6, SK_TCP_ESTABLISHED, SEC(1));
+    ASSERT_RUN_UNTIL_STATE(f, f->client, c4, SK_TCP_ESTABLISHED, SEC(1));
+    sk_test_run_for(f, MSEC(50));
+    found_socks fs = {0};
+    sk_sockets(f->server, keep_sock, &fs);
+    const sk_sock_info *li = sock_in_state(&fs, SK_TCP_LISTEN);
+    assert_non_null(li);
+    assert_ep6(&li->local, "::", 80);
+    assert_int_equal(li->remote.family, SK_AF_INET6);
+    size_t seen6 = 0, seen4 = 0;
+    for (size_t i = 0; i < fs.n; i++) {
+        if (fs.si[i].state != SK_TCP_ESTABLISHED)
+            continue;
+        assert_int_equal(fs.si[i].local.family, SK_AF_INET6);
+        if (sk_addr6_is_v4mapped(fs.si[i].remote.addr6)) {
+            assert_ep6(&fs.si[i].local, "::ffff:10.0.0.2", 80);
+            seen4++;
+        } else {
+            assert_ep6(&fs.si[i].local, "fd00::2", 80);
+            assert_ep6(&fs.si[i].remote, "fd00::1", fs.si[i].remote.port);
+            seen6++;
+        }
+    }
+    assert_int_equal(seen6, 1);
+    assert_int_equal(seen4, 1);
+    /* The server closes the IPv4 one first: its TIME_WAIT record keeps
+     * the AF_INET6 socket's mapped view. */
+    uint16_t c4port = sk_test_local_port(f->client, c4);
+    int a1 = sk_accept(f->server, l, NULL), a2 = sk_accept(f->server, l, NULL);
+    assert_true(a1 >= 0 && a2 >= 0);
+    sk_endpoint pn;
+    int a4 = a1;
+    assert_int_equal(sk_getpeername(f->server, a1, &pn), 0);
+    if (!sk_addr6_is_v4mapped(pn.addr6))
+        a4 = a2;
+    assert_int_equal(sk_close(f->server, a4), 0);
+    ASSERT_RUN_UNTIL_STATE(f, f->client, c4, SK_TCP_CLOSE_WAIT, SEC(1));
+    assert_int_equal(sk_close(f->client, c4), 0);
+    sk_test_run_for(f, MSEC(100));
+    fs.n = 0;
+    sk_sockets(f->server, keep_sock, &fs);
+    const sk_sock_info *tw = sock_in_state(&fs, SK_TCP_TIME_WAIT);
+    assert_non_null(tw);
+    assert_ep6(&tw->local, "::ffff:10.0.0.2", 80);
+    assert_ep6(&tw->remote, "::ffff:10.0.0.1", c4port);
+    /* On the client, the IPv6 connection is the one still ESTABLISHED. */
+    fs.n = 0;
+    sk_sockets(f->client, keep_sock, &fs);
+    const sk_sock_info *ci = sock_in_state(&fs, SK_TCP_ESTABLISHED);
+    assert_non_null(ci);
+    assert_ep6(&ci->local, "fd00::1", sk_test_local_port(f->client, c6));
+    assert_ep6(&ci->remote, "fd00::2", 80);
+}
+
+/* IPV6_TCLASS and IPV6_UNICAST_HOPS reach the header; TCP keeps the
+ * traffic class's ECN bits. */
+static void test_tclass_and_hop_limit_options(void **state)
+{
+    sk_fixture *f = *state;
+    setup_v6(f);
+    int l = listen6(f->server, "::", 80, false);
+    int c = sk_socket_family(f->client, SK_AF_INET6);
+    int v = 0x2b; /* DSCP AF11 with ECN bits that must not leak */
+    assert_int_equal(sk_setsockopt(f->client, c, SK_IPPROTO_IPV6, SK_IPV6_TCLASS, &v, sizeof v), 0);
+    v = 7;
+    assert_int_equal(sk_setsockopt(f->client, c, SK_IPPROTO_IPV6, SK_IPV6_UNICAST_HOPS, &v, sizeof v), 0);
+    size_t len = sizeof v;
+    assert_int_equal(sk_getsockopt(f->client, c, SK_IPPROTO_IPV6, SK_IPV6_TCLASS, &v, &len), 0);
+    assert_int_equal(v, 0x2b);
+    sk_endpoint srv = ep6("fd00::2", 80);
+    assert_int_equal(sk_connect(f->client, c, &srv), -EINPROGRESS);
+    ASSERT_RUN_UNTIL_STATE(f, f->client, c, SK_TCP_ESTABLISHED, SEC(1));
+    assert_int_equal(sk_send(f->client, c, "abc", 3, 0), 3);
+    sk_test_run_for(f, MSEC(100));
+    (void)l;
+    EXPECT_SEGMENTS(f, "c>s S", "s>c S.", "c>s .", "c>s P. seq 1:4");
+    for (size_t i = 0; i < 4; i++) {
+        const sk_segment *g = &f->trace[i].seg;
+        if (i == 1) {
+            assert_int_equal(g->tos, 0); /* the server's socket set nothing */
+            assert_int_equal(g->ttl, 64);
+        } else {
+            assert_int_equal(g->tos, 0x28);
+            assert_int_equal(g->ttl, 7);
+        }
+    }
+}
+
+static message_log_t flood_log;
+
+static void log_flood(void *ctx, const sk_event *ev)
+{
+    (void)ctx;
+    if (ev->type == SK_EV_MESSAGE)
+        snprintf(flood_log.last, sizeof flood_log.last, "%s", ev->message);
+}
+
+static void test_syn_flood_message_names_an_ipv6_listener(void **state)
+{
+    sk_fixture *f = *state;
+    setup_v6(f);
+    memset(&flood_log, 0, sizeof flood_log);
+    f->on_event = log_flood;
+    int l = sk_socket_family(f->server, SK_AF_INET6);
+    sk_endpoint a = ep6("fd00::2", 80);
+    assert_int_equal(sk_bind(f->server, l, &a), 0);
+    assert_int_equal(sk_listen(f->server, l, 1), 0);
+    connect6(f, f->client, "fd00::2", 80);
+    connect6(f, f->client, "fd00::2", 80);
+    sk_test_run_for(f, MSEC(15)); /* both SYNs arrive; the second finds the queue full */
+    /* tcp_syn_flood_action prints an AF_INET6 listener as [%pI6c]:port */
+    assert_string_equal(flood_log.last, "Possible SYN flooding on port [fd00::2]:80. Sending cookies.");
+}
+
 /* An ICMPv6 echo request with the checksum filled. */
 static size_t make_echo(uint8_t *d, const char *src, const char *dst, uint8_t tclass, uint16_t id, uint16_t seqno,
                         const char *data)
@@ -661,6 +810,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flow_label_changes_on_rto, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_v4_mapped_source_syn_is_dropped, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_icmpv6_echo_is_answered, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_socket_listing_shows_ipv6_endpoints, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_tclass_and_hop_limit_options, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_syn_flood_message_names_an_ipv6_listener, sk_test_setup,
+                                        sk_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
