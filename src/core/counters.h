@@ -74,9 +74,17 @@
     X(ICMP6_IN_ERRORS, "Icmp6", "InErrors")                  \
     X(ICMP6_OUT_MSGS, "Icmp6", "OutMsgs")                    \
     X(ICMP6_IN_CSUM_ERRORS, "Icmp6", "InCsumErrors")         \
+    X(ICMP6_IN_DEST_UNREACHS, "Icmp6", "InDestUnreachs")     \
+    X(ICMP6_IN_PKT_TOO_BIGS, "Icmp6", "InPktTooBigs")        \
+    X(ICMP6_IN_TIME_EXCDS, "Icmp6", "InTimeExcds")           \
+    X(ICMP6_IN_PARM_PROBLEMS, "Icmp6", "InParmProblems")     \
     X(ICMP6_IN_ECHOS, "Icmp6", "InEchos")                    \
     X(ICMP6_IN_ECHO_REPLIES, "Icmp6", "InEchoReplies")       \
     X(ICMP6_OUT_ECHO_REPLIES, "Icmp6", "OutEchoReplies")     \
+    X(ICMP6_IN_TYPE1, "Icmp6", "InType1")                    \
+    X(ICMP6_IN_TYPE2, "Icmp6", "InType2")                    \
+    X(ICMP6_IN_TYPE3, "Icmp6", "InType3")                    \
+    X(ICMP6_IN_TYPE4, "Icmp6", "InType4")                    \
     X(ICMP6_IN_TYPE128, "Icmp6", "InType128")                \
     X(ICMP6_IN_TYPE129, "Icmp6", "InType129")                \
     X(ICMP6_OUT_TYPE129, "Icmp6", "OutType129")              \
