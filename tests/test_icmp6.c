@@ -400,6 +400,46 @@ static void test_bad_icmp6_counted(void **state)
     assert_int_equal(sk_counter(f->client, "Icmp6InErrors"), 3);
 }
 
+/* tcp_req_err over IPv6: the quoted sequence must be the SYN-ACK's ISN;
+ * "no route" and Packet Too Big are not fatal (icmpv6_err_convert), so
+ * the request stays; port unreachable is, so it goes. */
+static void test_request_sock_errors_v6(void **state)
+{
+    sk_fixture *f = *state;
+    setup_v6(f);
+    int l = sk_socket_family(f->server, SK_AF_INET6);
+    assert_true(l >= 0);
+    sk_endpoint any = ep6("::", 80);
+    assert_int_equal(sk_bind(f->server, l, &any), 0);
+    assert_int_equal(sk_listen(f->server, l, 16), 0);
+    sk_test_drop(f, "s>c S.", -1);
+    int fd = connect6(f->client, 80);
+    sk_test_run_for(f, MSEC(15));
+    const sk_trace_entry *synack = sk_test_last(f, "s>c S.");
+    assert_non_null(synack);
+    uint8_t q[60], d[160];
+    memcpy(q, synack->bytes, sizeof q);
+    q[47] ^= 1; /* ISN + 1 */
+    size_t n = build_icmp6(d, "fd00::9", "fd00::2", 1, 4, 0, q, sizeof q);
+    inject_raw(f, d, n);
+    q[47] ^= 1;
+    n = build_icmp6(d, "fd00::9", "fd00::2", 1, 0, 0, q, sizeof q);
+    inject_raw(f, d, n);
+    n = build_icmp6(d, "fd00::9", "fd00::2", 2, 0, 1280, q, sizeof q);
+    inject_raw(f, d, n);
+    sk_test_run_for(f, MSEC(1));
+    assert_int_equal(sk_counter(f->server, "OutOfWindowIcmps"), 1);
+    assert_int_equal(sk_counter(f->server, "ListenDrops"), 0);
+    assert_int_equal(sk_test_count_state(f->server, SK_TCP_SYN_RECV), 1);
+    n = build_icmp6(d, "fd00::9", "fd00::2", 1, 4, 0, q, sizeof q);
+    inject_raw(f, d, n);
+    sk_test_run_for(f, MSEC(1));
+    assert_int_equal(sk_counter(f->server, "ListenDrops"), 1);
+    assert_int_equal(sk_test_count_state(f->server, SK_TCP_SYN_RECV), 0);
+    assert_int_equal(sk_state(f->client, fd), SK_TCP_SYN_SENT); /* the client learns nothing */
+    assert_int_equal(sk_counter(f->server, "Icmp6InErrors"), 0);
+}
+
 /* A silent 1400-byte hop (ICMPv6 filtered) with tcp_mtu_probing 1: after
  * tcp_retries1 worth of timeouts the MSS drops to tcp_base_mss (1024) and
  * the search climbs back up, as for IPv4, with 60 bytes of headers. */
@@ -452,6 +492,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_packet_too_big_below_1280, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_out_of_window_icmp6_ignored, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_bad_icmp6_counted, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_request_sock_errors_v6, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_black_hole_probing_recovers_v6, sk_test_setup, sk_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
