@@ -250,6 +250,13 @@ static void test_packet_too_big_during_transfer(void **state)
     struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
     assert_int_equal(ti.tcpi_pmtu, 1400);
     assert_int_equal(ti.tcpi_snd_mss, 1328);
+    int mtu = 0;
+    size_t len = sizeof mtu;
+    assert_int_equal(sk_getsockopt(f->client, p.cfd, SK_IPPROTO_IPV6, SK_IPV6_MTU, &mtu, &len), 0);
+    assert_int_equal(mtu, 1400);
+    len = sizeof mtu;
+    assert_int_equal(sk_getsockopt(f->server, p.sfd, SK_IPPROTO_IPV6, SK_IPV6_MTU, &mtu, &len), 0);
+    assert_int_equal(mtu, 1500); /* the other way round nothing was too big */
     size_t too_big = 0, ptbs = 0;
     for (size_t i = mark; i < f->trace_len; i++)
         too_big += f->trace[i].fate == SK_WIRE_TOO_BIG;
@@ -271,6 +278,9 @@ static void test_packet_too_big_during_transfer(void **state)
     assert_int_equal(syn->seg.opts.mss, 1340);
     assert_int_equal(tcp_info(f->client, fd2).tcpi_pmtu, 1400);
     assert_int_equal(tcp_info(f->client, fd2).tcpi_snd_mss, 1328);
+    int l2 = sk_socket_family(f->client, SK_AF_INET6);
+    len = sizeof mtu;
+    assert_int_equal(sk_getsockopt(f->client, l2, SK_IPPROTO_IPV6, SK_IPV6_MTU, &mtu, &len), -ENOTCONN);
 }
 
 /* A Packet Too Big below IPV6_MIN_MTU is dropped by tcp_v6_err (Linux
