@@ -450,6 +450,96 @@ static void test_request_sock_errors_v6(void **state)
     assert_int_equal(sk_counter(f->server, "Icmp6InErrors"), 0);
 }
 
+/* RFC 6069 over IPv6: "no route" (code 0) quoting the segment being
+ * retransmitted undoes one backoff step; "address unreachable" (code 3)
+ * does not (tcp_v6_err looks at ICMPV6_NOROUTE only). */
+static void test_no_route_reverts_one_rto_backoff(void **state)
+{
+    sk_fixture *f = *state;
+    setup_v6(f);
+    sk_conn_pair p = establish6(f);
+    sk_test_drop(f, "c>s *", -1);
+    assert_int_equal(sk_send(f->client, p.cfd, "hello", 5, 0), 5);
+    struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
+    for (int i = 0; i < 300 && ti.tcpi_backoff < 2; i++) {
+        sk_test_run_for(f, MSEC(5));
+        ti = tcp_info(f->client, p.cfd);
+    }
+    assert_int_equal(ti.tcpi_backoff, 2);
+    inject6(f, "fd00::9", 1, 3, 0, "c>s P.", 0, false);
+    sk_test_run_for(f, MSEC(1));
+    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_backoff, 2);
+    sk_time_ns last = sk_test_last(f, "c>s P.")->time;
+    inject6(f, "fd00::9", 1, 0, 0, "c>s P.", 0, false);
+    sk_test_run_for(f, MSEC(1));
+    ti = tcp_info(f->client, p.cfd);
+    assert_int_equal(ti.tcpi_backoff, 1);
+    size_t n = sk_test_count(f, 0, "c>s P.");
+    sk_test_run_until(f, last + (sk_time_ns)ti.tcpi_rto * 1000 - MSEC(2));
+    assert_int_equal(sk_test_count(f, 0, "c>s P."), n);
+    sk_test_run_for(f, MSEC(4));
+    assert_int_equal(sk_test_count(f, 0, "c>s P."), n + 1);
+    assert_int_equal(sk_test_so_error(f->client, p.cfd), ENETUNREACH); /* the last soft error */
+}
+
+/* Mangled errors by the thousand, each with a valid checksum: types 1-4
+ * and others, any code and MTU, the quote cut anywhere and its bytes
+ * (next headers, lengths, ports, sequence) flipped.  Nothing may crash,
+ * every message is counted once, the established connection survives
+ * (all of these are soft errors there), and its path MTU never goes
+ * below IPV6_MIN_MTU. */
+static void test_random_icmp6_errors_are_safe(void **state)
+{
+    sk_fixture *f = *state;
+    setup_v6(f);
+    sk_conn_pair p = establish6(f);
+    static uint8_t buf[20000];
+    memset(buf, 'r', sizeof buf);
+    sk_test_drop(f, "c>s *", -1);
+    assert_int_equal(sk_send(f->client, p.cfd, buf, sizeof buf, 0), (ssize_t)sizeof buf);
+    sk_test_run_for(f, MSEC(1));
+    const sk_trace_entry *e = sk_test_last(f, "c>s .");
+    assert_non_null(e);
+    uint8_t base[80];
+    memcpy(base, e->bytes, sizeof base);
+    f->recording = false;
+    uint32_t x = 2463534242u;
+    const int rounds = 5000;
+    for (int i = 0; i < rounds; i++) {
+        uint8_t q[80], d[160];
+        memcpy(q, base, sizeof q);
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        int flips = (int)(x % 4);
+        for (int k = 0; k < flips; k++) {
+            x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+            size_t at = x % sizeof q;
+            if (at >= 8 && at < 40)
+                at = 6; /* keep the addresses: next header instead */
+            q[at] = (uint8_t)(x >> 8);
+        }
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        static const uint8_t types[] = {1, 2, 3, 4, 1, 2, 0, 5, 127, 128};
+        uint8_t type = types[x % sizeof types];
+        uint8_t code = (uint8_t)((x >> 8) % 10);
+        uint32_t rest = (x >> 12) & 1 ? (x >> 13) % 2000 : x * 2654435761u;
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        size_t qlen = x % (sizeof q + 1);
+        size_t n = build_icmp6(d, "fd00::9", "fd00::1", type, code, rest, q, qlen);
+        inject_raw(f, d, n);
+        sk_test_run_for(f, 0);
+    }
+    sk_test_run_for(f, MSEC(1));
+    assert_int_equal(sk_counter(f->client, "Icmp6InMsgs"), rounds);
+    assert_int_equal(sk_counter(f->client, "Icmp6InCsumErrors"), 0);
+    assert_int_equal(sk_state(f->client, p.cfd), SK_TCP_ESTABLISHED);
+    struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
+    assert_true(ti.tcpi_pmtu >= 1280);
+    assert_true(ti.tcpi_snd_mss >= 1280 - 72);
+    printf("random ICMPv6 errors: %d sent, %llu InErrors, %llu out of window, pmtu %u\n", rounds,
+           (unsigned long long)sk_counter(f->client, "Icmp6InErrors"),
+           (unsigned long long)sk_counter(f->client, "OutOfWindowIcmps"), ti.tcpi_pmtu);
+}
+
 /* A silent 1400-byte hop (ICMPv6 filtered) with tcp_mtu_probing 1: after
  * tcp_retries1 worth of timeouts the MSS drops to tcp_base_mss (1024) and
  * the search climbs back up, as for IPv4, with 60 bytes of headers. */
@@ -503,6 +593,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_out_of_window_icmp6_ignored, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_bad_icmp6_counted, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_request_sock_errors_v6, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_no_route_reverts_one_rto_backoff, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_random_icmp6_errors_are_safe, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_black_hole_probing_recovers_v6, sk_test_setup, sk_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
