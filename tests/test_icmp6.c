@@ -285,7 +285,8 @@ static void test_packet_too_big_during_transfer(void **state)
 
 /* A Packet Too Big below IPV6_MIN_MTU is dropped by tcp_v6_err (Linux
  * since 5.14); one at exactly 1280 is taken: MSS 1280 - 72 = 1208, and
- * the segment in flight goes again cut to it. */
+ * the segment in flight goes again cut to it; a larger one later is not
+ * taken, and the learned MTU expires after 600 s. */
 static void test_packet_too_big_below_1280(void **state)
 {
     sk_fixture *f = *state;
@@ -321,6 +322,17 @@ static void test_packet_too_big_below_1280(void **state)
     inject6(f, "fd00::9", 2, 0, 1400, "c>s P. seq 1209:1429", 0, false);
     sk_test_run_for(f, MSEC(1));
     assert_int_equal(tcp_info(f->client, p.cfd).tcpi_snd_mss, 1208);
+    /* The learned MTU lives net.ipv6.route.mtu_expires (600 s): just
+     * before, segments are still cut to it; after, full size again. */
+    assert_int_equal(sk_test_drain(f->server, p.sfd, buf, sizeof buf), 1428);
+    sk_test_run_for(f, SEC(590));
+    assert_int_equal(sk_test_transfer(f, f->client, p.cfd, f->server, p.sfd, 10000, SEC(5)), 10000);
+    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_snd_mss, 1208);
+    sk_test_run_for(f, SEC(11));
+    assert_int_equal(sk_test_transfer(f, f->client, p.cfd, f->server, p.sfd, 10000, SEC(5)), 10000);
+    ti = tcp_info(f->client, p.cfd);
+    assert_int_equal(ti.tcpi_pmtu, 1500);
+    assert_int_equal(ti.tcpi_snd_mss, 1428);
 }
 
 /* Quoting a sequence outside SND.UNA..SND.NXT: counted and ignored. */
