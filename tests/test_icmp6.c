@@ -167,6 +167,33 @@ static void hop6(sk_fixture *f, uint16_t mtu, bool icmp)
 
 /* ------------------------------------------------------------------ */
 
+/* A Packet Too Big quoting the SYN: the retransmitted SYN offers what
+ * fits the route (tcp_advertise_mss), 1400 - 60, and the connection
+ * starts at that size. */
+static void test_packet_too_big_in_syn_sent(void **state)
+{
+    sk_fixture *f = *state;
+    setup_v6(f);
+    int l = sk_socket_family(f->server, SK_AF_INET6);
+    sk_endpoint any = ep6("::", 80);
+    assert_int_equal(sk_bind(f->server, l, &any), 0);
+    assert_int_equal(sk_listen(f->server, l, 16), 0);
+    sk_test_drop(f, "c>s S", 1);
+    int fd = connect6(f->client, 80);
+    sk_test_run_for(f, MSEC(1));
+    EXPECT_SEGMENTS(f, "c>s S seq 0 len 0");
+    assert_int_equal(sk_test_last(f, "c>s S")->seg.opts.mss, 1440);
+    inject6(f, "fd00::9", 2, 0, 1400, "c>s S", 0, false);
+    sk_test_skip(f);
+    ASSERT_RUN_UNTIL_STATE(f, f->client, fd, SK_TCP_ESTABLISHED, SEC(3));
+    EXPECT_SEGMENTS(f, "c>s S seq 0 len 0", "s>c S. seq 0 ack 1 len 0", "c>s . seq 1 ack 1 len 0");
+    assert_int_equal(sk_test_last(f, "c>s S")->seg.opts.mss, 1340);
+    struct sk_tcp_info ti = tcp_info(f->client, fd);
+    assert_int_equal(ti.tcpi_pmtu, 1400);
+    assert_int_equal(ti.tcpi_snd_mss, 1328);
+    assert_int_equal(ti.tcpi_advmss, 1328); /* less timestamps, as tcp_rcv_synsent_state_process */
+}
+
 /* Port unreachable (code 4) quoting the SYN ends connect() with
  * ECONNREFUSED; the other codes and types as icmpv6_err_convert maps
  * them, each ending a handshake (tcp_v6_err does not look at "fatal"
@@ -614,6 +641,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_unreachable_in_syn_sent_sets_errno, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_packet_too_big_during_transfer, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_packet_too_big_in_syn_sent, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_packet_too_big_below_1280, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_out_of_window_icmp6_ignored, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_bad_icmp6_counted, sk_test_setup, sk_test_teardown),

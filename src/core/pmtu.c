@@ -420,7 +420,10 @@ static void simple_retransmit(sk_stack *s, sk_tcb *t)
  * remember: the route never goes below IPV6_MIN_MTU. */
 static void pmtu_reduced6(sk_stack *s, sk_tcb *t, uint32_t mtu_info)
 {
-    if (mtu_to_mss(s, t, mtu_info) >= t->mss)
+    /* Before the SYN-ACK t->mss is still the 536 default; Linux's
+     * mss_cache is already synced to the route then (tcp_connect_init). */
+    uint32_t cur = peer_known(t) ? t->mss : mtu_to_mss(s, t, sk_conn_pmtu(s, t));
+    if (mtu_to_mss(s, t, mtu_info) >= cur)
         return;
     sk_peer_key k = sk_conn_peer_key(s, t);
     sk_route_update_pmtu(s, &k, mtu_info);
