@@ -103,8 +103,8 @@ def pcap_datagrams(path):
     magic, _, _, _, _, _, linktype = struct.unpack("<IHHiIII", d[:24])
     if magic != 0xA1B2C3D4 and magic != 0xA1B23C4D:
         raise SystemExit(f"{path}: not a little-endian pcap")
-    if linktype != 228:
-        raise SystemExit(f"{path}: linktype {linktype}, want 228 (raw IPv4)")
+    if linktype not in (101, 228):
+        raise SystemExit(f"{path}: linktype {linktype}, want 101 (raw IP) or 228 (raw IPv4)")
     off = 24
     while off + 16 <= len(d):
         _, _, incl, _ = struct.unpack("<IIII", d[off:off + 16])
