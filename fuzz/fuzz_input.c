@@ -20,7 +20,8 @@
  * and ECN bits come from the input, and both checksums are computed so
  * the segment reaches the state machine.  Tuples first seen during the
  * run (a SYN-ACK carrying a cookie, say) become targets too.  Other
- * operations feed raw bytes (checksums optionally repaired), move time
+ * operations feed raw bytes of either IP version (checksums optionally
+ * repaired; IPv6 ones after their extension headers), move time
  * (sk_advance), call the socket API, turn a sysctl, or let the two stacks
  * talk: what the stacks send waits in a bounded queue (overflow is lost)
  * until an operation delivers it.
@@ -488,7 +489,20 @@ static void op_raw(world *w, reader *r)
     size_t n = 0;
     while (n < len && r->left)
         d[n++] = u8(r);
-    if ((how & 1) && n >= SK_IP_HDR_MIN) {
+    if ((how & 1) && n >= SK_IP6_HDR_LEN && (d[0] >> 4) == 6) {
+        /* IPv6: the payload length as captured, then the TCP checksum
+         * after whatever extension headers the parser walks past. */
+        size_t plen = (size_t)d[4] << 8 | d[5];
+        if (plen > n - SK_IP6_HDR_LEN)
+            put_be16(d + 4, (uint16_t)(n - SK_IP6_HDR_LEN));
+        sk_segment seg;
+        sk_parse_error e = sk_parse_segment(d, n, false, &seg);
+        if ((e == SK_PARSE_OK || e == SK_PARSE_BAD_TCP_CSUM) && seg.l4_off + 18 <= seg.ip_len) {
+            uint8_t *tcp = d + seg.l4_off;
+            tcp[16] = tcp[17] = 0;
+            put_be16(tcp + 16, sk_tcp_checksum6(d + 8, d + 24, tcp, seg.ip_len - seg.l4_off));
+        }
+    } else if ((how & 1) && n >= SK_IP_HDR_MIN) {
         size_t ihl = (size_t)(d[0] & 15) * 4;
         size_t total = (size_t)d[2] << 8 | d[3];
         if (ihl >= SK_IP_HDR_MIN && ihl <= n) {
