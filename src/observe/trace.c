@@ -951,7 +951,7 @@ static void line_datagram6(line_out *o, sk_trace *t, const uint8_t *d, size_t le
     tcp_addrs a = {.v6 = true, .verbose = verbose, .ports_only = nh != 6};
     memcpy(a.src, d + 8, 16);
     memcpy(a.dst, d + 24, 16);
-    size_t cp = 0, adv = SK_IP6_HDR_LEN, remain = total, total_adv = 0;
+    size_t cp = 0, adv = SK_IP6_HDR_LEN, remain = total;
     bool found_ext = false, seen_routing = false;
     const char *trunc_proto = "ip6";
     while (cp < avail && adv > 0) {
@@ -959,7 +959,6 @@ static void line_datagram6(line_out *o, sk_trace *t, const uint8_t *d, size_t le
             goto trunc;
         cp += adv;
         remain -= adv;
-        total_adv += adv;
         if (cp == SK_IP6_HDR_LEN && nh != 6 && nh != 17 && nh != 33 && nh != 132) {
             line_addr16(o, a.src, true);
             line_printf(o, " > ");
