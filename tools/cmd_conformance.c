@@ -78,7 +78,8 @@ static void conf_usage(FILE *out)
 {
     fprintf(out,
             "usage: synack conformance [--shared DIR] [--expect FILE] [--tier N]... [-j N]\n"
-            "                          [--timeout SEC] [--so PATH] [--write-expectations] [-v]\n"
+            "                          [--timeout SEC] [--so PATH] [--ip_version V]\n"
+            "                          [--write-expectations] [-v]\n"
             "  Runs the packetdrill scripts of DIR/conformance/tierN-*.txt (all tiers unless\n"
             "  --tier is given), skipping those in out-of-scope.txt, each in a fresh stack in\n"
             "  virtual time.  Prints `tierN: P passed, F failed, S skipped` per tier, then the\n"
@@ -97,6 +98,9 @@ static void conf_usage(FILE *out)
             "                        build/libsynack-packetdrill.so) through packetdrill's\n"
             "                        struct packetdrill_interface instead of the linked\n"
             "                        engine (see `synack script --help`)\n"
+            "  --ip_version V        run every script that names no version as ipv4\n"
+            "                        (default), ipv6 or ipv4-mapped-ipv6, as the kernel\n"
+            "                        runner's second pass does\n"
             "  -v                    also list skipped scripts with their reasons\n"
             "exit status: 0 results as expected, 1 not, 2 usage error, 77 DIR missing\n");
 }
@@ -208,6 +212,8 @@ static double mono_seconds(void)
 
 /* --so PATH, made absolute: children chdir() before loading it. */
 static const char *conf_so_path;
+/* --ip_version: the pass's version for scripts that name none. */
+static const char *conf_ip_version;
 
 /* In the child: run one script, write "P|F|S message" to fd, exit. */
 static void run_child(const char *gtests, const char *path, int fd)
@@ -224,7 +230,7 @@ static void run_child(const char *gtests, const char *path, int fd)
     } else {
         sk_script *s = sk_script_parse_file(path, msg, sizeof(msg));
         if (s) {
-            sk_script_run_opts opts = {.so_path = conf_so_path};
+            sk_script_run_opts opts = {.so_path = conf_so_path, .ip_version = conf_ip_version};
             switch (sk_script_run(s, &opts, msg, sizeof(msg))) {
             case SK_SCRIPT_PASS: o = CONF_PASS; break;
             case SK_SCRIPT_FAIL: o = CONF_FAIL; break;
@@ -619,6 +625,13 @@ int sk_cmd_conformance(int argc, char **argv)
                 return 2;
             }
             conf_so_path = so_abs;
+            i++;
+        } else if (!strcmp(a, "--ip_version") && v) {
+            if (strcmp(v, "ipv4") && strcmp(v, "ipv6") && strcmp(v, "ipv4-mapped-ipv6")) {
+                fprintf(stderr, "synack conformance: --ip_version ipv4, ipv6 or ipv4-mapped-ipv6, not %s\n", v);
+                return 2;
+            }
+            conf_ip_version = v;
             i++;
         } else if (!strcmp(a, "-j") && v) {
             parallel = atol(v);
