@@ -16,6 +16,23 @@ note "64 MiB synack -> kernel over IPv6: $(rate $N $((t1 - t0)))"
 # nstat counts the segments): Ip6OutRequests grew by thousands.
 out=$(nsx nstat -az Ip6OutRequests | awk '/Ip6OutRequests/ {print $2}')
 [ "${out:-0}" -gt 1000 ] || fail "the kernel sent only ${out:-0} IPv6 datagrams"
+# ss -6 on synack's side while a slow IPv6 download runs: the row reads
+# as ss prints an IPv6 connection, [addr]:port; -4 does not list it.
+nsx curl -6 -sS -m 30 --limit-rate 200k -o /dev/null "http://[$PEER6]:8080/bytes/4000000" &
+CURL_PID=$!
+IT_PIDS="$IT_PIDS $CURL_PID"
+i=0
+while ! nsx "$SYNACK" ss -Htn6 state established >"$WORK/ss6" 2>&1 || ! grep -q . "$WORK/ss6"; do
+    i=$((i + 1))
+    [ $i -lt 100 ] || fail "synack ss -6 lists no established connection: $(cat "$WORK/ss6")"
+    sleep 0.05
+done
+grep -Eq "^[0-9]+ +[0-9]+ +\[$PEER6\]:8080 +\[$KERNEL6\]:[0-9]+\$" "$WORK/ss6" || fail "synack ss -6: $(cat "$WORK/ss6")"
+nsx "$SYNACK" ss -Htn4 state established >"$WORK/ss4" 2>&1
+! grep -q . "$WORK/ss4" || fail "synack ss -4 lists the IPv6 connection: $(cat "$WORK/ss4")"
+note "synack ss -6: $(head -1 "$WORK/ss6" | tr -s ' ')"
+kill "$CURL_PID" 2>/dev/null || true
+wait "$CURL_PID" 2>/dev/null || true
 # The same server still answers IPv4 (dual-stack listener).
 nsx curl -4 -sS -m 10 -o "$WORK/small" "http://$PEER:8080/bytes/1000" || fail "curl -4 to the dual-stack server failed"
 [ "$(stat -c %s "$WORK/small")" = 1000 ] || fail "IPv4 body: $(stat -c %s "$WORK/small") bytes"
