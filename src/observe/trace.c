@@ -915,10 +915,289 @@ trunc:
     line_printf(o, "[trunc] ");
 }
 
+/* ------------------------------------------------------------------ */
+/* ICMPv6, as tcpdump's icmp6_print shows the common messages           */
+/* ------------------------------------------------------------------ */
+
+static const char *icmp6_type_name(unsigned type)
+{
+    switch (type) {
+    case 1: return "destination unreachable";
+    case 2: return "packet too big";
+    case 3: return "time exceeded in-transit";
+    case 4: return "parameter problem";
+    case 128: return "echo request";
+    case 129: return "echo reply";
+    case 130: return "multicast listener query";
+    case 131: return "multicast listener report";
+    case 132: return "multicast listener done";
+    case 133: return "router solicitation";
+    case 134: return "router advertisement";
+    case 135: return "neighbor solicitation";
+    case 136: return "neighbor advertisement";
+    case 137: return "redirect";
+    case 138: return "router renumbering";
+    case 139: return "who-are-you request"; /* tcpdump's table names 139/140 so */
+    case 140: return "who-are-you reply";
+    case 141: return "inverse neighbor solicitation";
+    case 142: return "inverse neighbor advertisement";
+    case 143: return "multicast listener report v2";
+    case 144: return "ha discovery request";
+    case 145: return "ha discovery reply";
+    case 146: return "mobile router solicitation";
+    case 147: return "mobile router advertisement";
+    case 155: return "RPL";
+    case 200: return "mtrace response";
+    case 201: return "mtrace message";
+    default: return NULL;
+    }
+}
+
+/* The upper-layer header of the datagram an ICMPv6 error quotes, after
+ * the extension headers tcpdump's get_upperlayer walks: its offset in
+ * `q` (the quoted datagram, `n` bytes), or 0 when it is not there. */
+static size_t quoted_upper_layer(const uint8_t *q, size_t n, unsigned *proto)
+{
+    if (n < 7)
+        return 0;
+    unsigned nh = q[6];
+    size_t at = SK_IP6_HDR_LEN;
+    while (at < n) {
+        switch (nh) {
+        case 6:
+        case 17:
+            *proto = nh;
+            return at + 4 <= n ? at : 0;
+        case 0:
+        case 60:
+        case 43:
+            if (at + 2 > n)
+                return 0;
+            nh = q[at];
+            at += ((size_t)q[at + 1] + 1) * 8;
+            break;
+        case 44:
+            if (at + 4 > n || (load_be16(q + at + 2) & 0xfff8u) != 0)
+                return 0;
+            nh = q[at];
+            at += 8;
+            break;
+        case 51:
+            if (at + 2 > n)
+                return 0;
+            nh = q[at];
+            at += ((size_t)q[at + 1] + 2) * 4;
+            break;
+        default:
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* One ICMPv6 message `p` of `len` bytes (`avail` captured).  With -v the
+ * checksum's verdict comes first and the length is left out; what -v
+ * adds on continuation lines (ND options, RA fields, hex of unknown
+ * messages) is not printed. */
+static void line_icmp6(line_out *o, const uint8_t *ip6, const uint8_t *pseudo_dst, const uint8_t *p, size_t avail,
+                       size_t len, bool verbose, bool fragmented)
+{
+    if (len == 0) {
+        line_printf(o, "ICMP6, length 0 (invalid)");
+        return;
+    }
+    if (verbose && !fragmented && avail >= len) {
+        uint8_t ph[40];
+        memcpy(ph, ip6 + 8, 16);
+        memcpy(ph + 16, pseudo_dst, 16);
+        ph[32] = (uint8_t)(len >> 24);
+        ph[33] = (uint8_t)(len >> 16);
+        ph[34] = (uint8_t)(len >> 8);
+        ph[35] = (uint8_t)len;
+        ph[36] = ph[37] = ph[38] = 0;
+        ph[39] = 58;
+        /* Two sums of even-length buffers add up as one. */
+        uint16_t rest = sk_csum_fold(sk_csum_partial(p, len, sk_csum_partial(ph, sizeof(ph), 0)));
+        uint16_t field = avail >= 4 ? load_be16(p + 2) : 0;
+        if (rest != 0) {
+            uint32_t should = (uint32_t)field + rest;
+            should = (should & 0xffff) + (should >> 16);
+            should = (should & 0xffff) + (should >> 16);
+            line_printf(o, "[bad icmp6 cksum 0x%04x -> 0x%04x!] ", field, should);
+        } else {
+            line_printf(o, "[icmp6 sum ok] ");
+        }
+    }
+    unsigned type = p[0];
+    const char *name = icmp6_type_name(type);
+    if (name)
+        line_printf(o, "ICMP6, %s", name);
+    else
+        line_printf(o, "ICMP6, unknown icmp6 type (%u)", type);
+    if (verbose && (type == 133 || type == 134 || type == 135 || type == 136 || type == 137 || type == 145 ||
+                    type == 147))
+        line_printf(o, ", length %zu", len);
+    if (avail < 2)
+        goto trunc;
+    unsigned code = p[1];
+    const uint8_t *q = p + 8; /* the quoted datagram of an error */
+    size_t qn = avail > 8 ? avail - 8 : 0;
+    switch (type) {
+    case 1: {
+        static const char *const codes[] = {"unreachable route", " unreachable prohibited", "beyond scope",
+                                             "unreachable address", "unreachable port"};
+        if (code < 5)
+            line_printf(o, ", %s", codes[code]);
+        else
+            line_printf(o, ", unknown unreach code (%u)", code);
+        if (code == 0 || code == 1 || code == 3) {
+            if (qn < 40)
+                goto trunc;
+            line_printf(o, " ");
+            line_addr16(o, q + 24, true);
+        } else if (code == 2) {
+            if (qn < 40)
+                goto trunc;
+            line_printf(o, " ");
+            line_addr16(o, q + 24, true);
+            line_printf(o, ", source address ");
+            line_addr16(o, q + 8, true);
+        } else if (code == 4) {
+            unsigned proto = 0;
+            size_t at = quoted_upper_layer(q, qn, &proto);
+            if (at == 0 || qn < 40)
+                goto trunc;
+            line_printf(o, ", ");
+            line_addr16(o, q + 24, true);
+            line_printf(o, " %s port %u", proto == 6 ? "tcp" : "udp", load_be16(q + at + 2));
+        } else {
+            /* tcpdump goes on with a hex dump on continuation lines. */
+            return;
+        }
+        break;
+    }
+    case 2:
+        if (avail < 8)
+            goto trunc;
+        line_printf(o, ", mtu %u", load_be32(p + 4));
+        break;
+    case 3:
+        if (code == 0) {
+            if (qn < 40)
+                goto trunc;
+            line_printf(o, " for ");
+            line_addr16(o, q + 24, true);
+        } else if (code == 1) {
+            line_printf(o, " (reassembly)");
+        } else {
+            line_printf(o, ", unknown code (%u)", code);
+        }
+        break;
+    case 4: {
+        if (qn < 40 || avail < 8)
+            goto trunc;
+        static const char *const codes[] = {"erroneous", "next header", "option", "incomplete header chain"};
+        if (code < 4)
+            line_printf(o, ", %s - octet %u", codes[code], load_be32(p + 4));
+        else
+            line_printf(o, ", code-#%u", code);
+        break;
+    }
+    case 128:
+    case 129:
+        if (avail < 8)
+            goto trunc;
+        line_printf(o, ", id %u, seq %u", load_be16(p + 4), load_be16(p + 6));
+        break;
+    case 135:
+    case 136:
+        if (avail < 24)
+            goto trunc;
+        line_printf(o, type == 135 ? ", who has " : ", tgt is ");
+        line_addr16(o, p + 8, true);
+        if (verbose && type == 136) {
+            uint32_t f = load_be32(p + 4);
+            static const char *const names[] = {"router", "solicited", "override"};
+            line_printf(o, ", Flags [");
+            bool any = false;
+            for (int i = 0; i < 3; i++) {
+                if (f & (0x80000000u >> i)) {
+                    line_printf(o, "%s%s", any ? ", " : "", names[i]);
+                    any = true;
+                }
+            }
+            line_printf(o, "%s]", any ? "" : "none");
+        }
+        break;
+    case 137:
+        if (avail < 40)
+            goto trunc;
+        line_printf(o, ", ");
+        line_addr16(o, p + 24, true);
+        line_printf(o, " to ");
+        line_addr16(o, p + 8, true);
+        break;
+    case 143: {
+        if (len < 8) {
+            line_printf(o, " [invalid len %zu]", len);
+            return;
+        }
+        if (avail < 8)
+            goto trunc;
+        unsigned groups = load_be16(p + 6);
+        line_printf(o, ", %u group record(s)", groups);
+        if (verbose) {
+            static const char *const kinds[] = {"is_in", "is_ex", "to_in", "to_ex", "allow", "block"};
+            size_t at = 8;
+            for (unsigned i = 0; i < groups; i++) {
+                if (len < at + 20) {
+                    line_printf(o, " [invalid number of groups]");
+                    return;
+                }
+                if (avail < at + 20)
+                    goto trunc;
+                line_printf(o, " [gaddr ");
+                line_addr16(o, p + at + 4, true);
+                unsigned kind = p[at];
+                if (kind >= 1 && kind <= 6)
+                    line_printf(o, " %s", kinds[kind - 1]);
+                else
+                    line_printf(o, "  [v2-report-#%u]", kind);
+                unsigned nsrcs = load_be16(p + at + 2);
+                if (len < at + 20 + (size_t)nsrcs * 16) {
+                    line_printf(o, " [invalid number of sources %u]", nsrcs);
+                    return;
+                }
+                line_printf(o, ", %u source(s)]", nsrcs);
+                at += 20 + (size_t)nsrcs * 16;
+            }
+        }
+        break;
+    }
+    case 130:
+    case 131:
+    case 132:
+    case 133:
+    case 134:
+        /* MLDv1 and MLD queries, router solicitations and advertisements:
+         * nothing more without -v (what -v adds is on continuation lines,
+         * or, for MLD, not reproduced). */
+        break;
+    default:
+        line_printf(o, ", length %zu", len);
+        return;
+    }
+    if (!verbose)
+        line_printf(o, ", length %zu", len);
+    return;
+trunc:
+    line_printf(o, " [|icmp6]");
+}
+
 /* One IPv6 datagram as tcpdump's ip6_print shows it: "IP6 ", with -v the
  * header's fields, then each extension header it walks (HBH, DSTOPT,
- * frag, srcrt) and the upper layer.  Only TCP is decoded; other
- * protocols print as "ip-proto-N LEN" as for IPv4. */
+ * frag, RT6) and the upper layer: TCP, and ICMPv6's common messages;
+ * other protocols print as "ip-proto-N LEN" as for IPv4. */
 static void line_datagram6(line_out *o, sk_trace *t, const uint8_t *d, size_t len)
 {
     bool verbose = t && (t->flags & SK_TRACE_VERBOSE);
@@ -1083,6 +1362,9 @@ static void line_datagram6(line_out *o, sk_trace *t, const uint8_t *d, size_t le
             }
             if (nh == 6) {
                 line_tcp_common(o, t, &a, d + cp, avail > cp ? avail - cp : 0, remain);
+            } else if (nh == 58) {
+                line_icmp6(o, d, a.pseudo_dst ? a.pseudo_dst : d + 24, d + cp, avail > cp ? avail - cp : 0, remain,
+                           verbose, a.fragmented);
             } else if (nh == 59) {
                 line_printf(o, "no next header");
             } else {

@@ -40,6 +40,14 @@ def tcp(src, dst, sp, dp, seq, ack, flags, win=64800, opts=b'', payload=b'', bad
     return seg[:16] + struct.pack('!H', c) + seg[18:]
 
 
+def icmp6(src, dst, typ, code, rest, bad=False):
+    msg = struct.pack('!BBH', typ, code, 0) + rest
+    c = csum(src + dst + struct.pack('!IxxxB', len(msg), 58) + msg)
+    if bad:
+        c ^= 0x0101
+    return msg[:2] + struct.pack('!H', c) + msg[4:]
+
+
 def ip6(src, dst, nh, payload, flow=0, tc=0, hlim=64, plen=None):
     v = (6 << 28) | (tc << 20) | flow
     return struct.pack('!IHBB', v, len(payload) if plen is None else plen, nh, hlim) + src + dst + payload
@@ -87,12 +95,49 @@ pk.append(('hop-by-hop cut', ip6(S, D, 0, bytes([6, 1, 1, 4, 0, 0, 0, 0]) + b'\0
 pk.append(('jumbo with a payload length', ip6(S, D, 0, bytes([6, 0, 0xc2, 4, 0, 0, 0, 60]) + ACK())))
 pk.append(('rst', ip6(D, S, 6, tcp(D, S, 80, 41000, 5001, 1001, 0x14))))
 
+# ICMPv6: errors quote the datagram that caused them
+Q = ip6(S, D, 6, tcp(S, D, 41000, 80, 1001, 5001, 0x18, payload=b'x' * 40))
+LL1, LL2, ALLN = a6('fe80::1'), a6('fe80::2'), a6('ff02::1')
+for what, typ, code, rest in [
+        ('echo request', 128, 0, struct.pack('!HH', 7, 1) + b'ping' * 4),
+        ('echo reply', 129, 0, struct.pack('!HH', 7, 1) + b'ping' * 4),
+        ('packet too big', 2, 0, struct.pack('!I', 1280) + Q),
+        ('unreachable route', 1, 0, bytes(4) + Q),
+        ('unreachable prohibited', 1, 1, bytes(4) + Q),
+        ('beyond scope', 1, 2, bytes(4) + Q),
+        ('unreachable address', 1, 3, bytes(4) + Q),
+        ('unreachable port', 1, 4, bytes(4) + Q),
+        ('unreachable code 9', 1, 9, bytes(4) + Q),
+        ('time exceeded', 3, 0, bytes(4) + Q),
+        ('reassembly time exceeded', 3, 1, bytes(4) + Q),
+        ('parameter problem', 4, 0, struct.pack('!I', 6) + Q),
+        ('parameter problem next header', 4, 1, struct.pack('!I', 40) + Q),
+        ('parameter problem option', 4, 2, struct.pack('!I', 42) + Q),
+        ('parameter problem code 9', 4, 9, struct.pack('!I', 42) + Q),
+        ('mtrace response', 200, 0, bytes(8)),
+        ('unknown type', 250, 0, bytes(8)),
+]:
+    pk.append(('icmpv6 ' + what, ip6(D, S, 58, icmp6(D, S, typ, code, rest))))
+pk.append(('icmpv6 echo, bad checksum', ip6(S, D, 58, icmp6(S, D, 128, 0, struct.pack('!HH', 1, 2), bad=True))))
+pk.append(('icmpv6 echo cut', ip6(S, D, 58, icmp6(S, D, 128, 0, struct.pack('!HH', 1, 2)))[:46]))
+pk.append(('neighbor solicitation', ip6(LL1, a6('ff02::1:ff00:2'), 58, icmp6(LL1, a6('ff02::1:ff00:2'), 135, 0,
+                                                                            bytes(4) + LL2), hlim=255)))
+pk.append(('neighbor advertisement', ip6(LL2, LL1, 58, icmp6(LL2, LL1, 136, 0, struct.pack('!I', 0x60000000) + LL2),
+                                          hlim=255)))
+pk.append(('router solicitation', ip6(LL1, a6('ff02::2'), 58, icmp6(LL1, a6('ff02::2'), 133, 0, bytes(4)), hlim=255)))
+pk.append(('router advertisement', ip6(LL2, ALLN, 58, icmp6(LL2, ALLN, 134, 0, bytes([64, 0]) + struct.pack('!HII', 1800, 0, 0)),
+                                       hlim=255)))
+pk.append(('redirect', ip6(LL2, LL1, 58, icmp6(LL2, LL1, 137, 0, bytes(4) + LL2 + D), hlim=255)))
+MLD = a6('ff02::16')
+recs = (bytes([4, 0]) + struct.pack('!H', 0) + a6('ff02::1:ff00:2')
+        + bytes([1, 0]) + struct.pack('!H', 1) + a6('ff05::fb') + a6('fd3d::9'))
+pk.append(('mldv2 report', ip6(LL1, MLD, 0, bytes([58, 0, 5, 2, 0, 0, 1, 0])
+                                + icmp6(LL1, MLD, 143, 0, struct.pack('!HH', 0, 2) + recs), hlim=1)))
+
 # synack's deliberate differences: (index, -v?) -> line after the time
 OVERRIDES = {
     ('udp', False): 'IP6 fd3d::1 > fd3d::2:  ip-proto-17 12',
     ('udp', True): 'IP6 (hlim 64, next-header UDP (17) payload length: 12) fd3d::1 > fd3d::2:  ip-proto-17 12',
-    ('icmpv6', False): 'IP6 fd3d::1 > fd3d::2:  ip-proto-58 16',
-    ('icmpv6', True): 'IP6 (hlim 64, next-header ICMPv6 (58) payload length: 16) fd3d::1 > fd3d::2:  ip-proto-58 16',
 }
 
 with tempfile.TemporaryDirectory() as tmp:
