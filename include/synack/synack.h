@@ -19,7 +19,7 @@
  * sk_send, sk_close, ...), in the middle of the engine's processing, with
  * the stack's state half updated.  From inside a callback:
  *   - do not call any function that takes this stack, except the pure
- *     readers sk_now, sk_stack_name and sk_stack_addr: a socket call,
+ *     readers sk_now, sk_stack_name, sk_stack_addr and sk_stack_addrs: a socket call,
  *     sk_input, sk_advance or sk_stack_free on the same stack is undefined
  *     behaviour (nothing detects it).  Note what the event says (a socket
  *     became readable: SK_EV_READY) and act on it after the call returns;

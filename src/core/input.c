@@ -134,6 +134,10 @@ void sk_input(sk_stack *s, const uint8_t *dgram, size_t len, sk_time_ns now)
     sk_count(s, len >= 1 && (dgram[0] >> 4) == 6 ? SK_C_IP6_IN_RECEIVES : SK_C_IP_IN_RECEIVES);
     sk_segment seg;
     sk_parse_error e = sk_parse_segment_checked(dgram, len, true, !(s->offloads & SK_OFFLOAD_TCP_CSUM_RX), &seg);
+    if (e == SK_PARSE_NOT_TCP && seg.ip_version == 6 && seg.ip_proto == 58) {
+        sk_icmp6_input(s, dgram, len, &seg); /* icmp6.c: echo, counters */
+        return;
+    }
     if (e != SK_PARSE_OK) {
         sk_counter_id reason;
         count_parse_error(s, e, dgram, len, &seg, &reason);

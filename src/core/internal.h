@@ -711,6 +711,9 @@ static inline bool sk_key_eq(const sk_key *a, uint32_t laddr, uint32_t raddr, ui
  * device MTU: 40 or 60 bytes of headers; IPv6 at least IPV6_MIN_MTU). */
 uint16_t sk_link_mss(const sk_stack *s, bool v6);
 
+/* icmp6.c: an ICMPv6 message (RFC 4443) for the stack */
+void sk_icmp6_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segment *seg);
+
 /* stack.c */
 void sk_emit(sk_stack *s, const sk_event *ev);
 void sk_emit_state(sk_stack *s, sk_tcb *t, int from, int to, const char *cause);

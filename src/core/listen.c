@@ -238,10 +238,13 @@ static bool syn_flood_action(sk_stack *s, sk_tcb *l)
             /* Linux names the listener's bound address, 0.0.0.0 when
              * it listens on any. */
             uint32_t a = l->laddr;
-            if (l->af6) {
-                /* IPv6 listeners as Linux's %pISpc prints them: [addr]:port */
+            if (l->sock6) {
+                /* An AF_INET6 listener as Linux prints it, [%pI6c]:port,
+                 * its address "::" when it listens on any. */
                 char a6[48];
-                sk_addr6_format(sk_addr6_get(s, a), a6, sizeof a6);
+                sk_endpoint me;
+                sk_tcb_local(s, l, &me);
+                sk_addr6_format(me.addr6, a6, sizeof a6);
                 snprintf(msg, sizeof msg, "Possible SYN flooding on port [%s]:%u. %s.", a6, (unsigned)l->lport,
                          want_cookie ? "Sending cookies" : "Dropping request");
             } else {

@@ -192,14 +192,16 @@ int sk_bind(sk_stack *s, int fd, const sk_endpoint *local)
     }
     /* inet6_bind: a specific IPv6 address makes the socket IPv6-only. */
     bind_addr cand = {.v6 = u.v6, .v6only = (t->sndstate & SK_SOCK_V6ONLY) || (u.v6 && a), .a = a};
+    bool old_v6 = t->af6;
     sk_tcb_set_laddr(s, t, u.v6, a);
     int port = local->port;
-    if (port == 0) {
+    if (port == 0)
         port = pick_bind_port(s, t);
-        if (port < 0)
-            return port;
-    } else if (bind_conflict(s, t, (uint16_t)port, cand)) {
-        return -EADDRINUSE;
+    else if (bind_conflict(s, t, (uint16_t)port, cand))
+        port = -EADDRINUSE;
+    if (port < 0) {
+        sk_tcb_set_laddr(s, t, old_v6, 0); /* unbound again, as before the call */
+        return port;
     }
     if (cand.v6only && t->sock6)
         t->sndstate |= SK_SOCK_V6ONLY;

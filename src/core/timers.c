@@ -278,6 +278,14 @@ static bool on_probe_timer(sk_stack *s, sk_tcb *t)
 static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
 {
     sk_emit_tcb_timer(s, t, "retransmit");
+    /* Linux's tcp_write_timeout() ends with sk_rethink_txhash(): every
+     * timeout picks a new flow hash, so an IPv6 connection's flow label
+     * changes and ECMP may route the retransmission another way. */
+    if (t->af6) {
+        sk_tcb_ext *x = sk_tcb_ext_get(s, t);
+        if (x)
+            x->txhash_gen++;
+    }
     if (t->state == SK_TCP_SYN_SENT || (t->state == SK_TCP_SYN_RECV && !(t->flags & SK_F_WAS_ESTABLISHED))) {
         unsigned limit = t->state == SK_TCP_SYN_SENT
                              ? (t->syn_retries ? t->syn_retries : (unsigned)s->cfg.tcp_syn_retries)
