@@ -32,7 +32,9 @@ static void check_all(unsigned flags)
         size_t n = sk_trace_format_datagram(t, TEN_AM + i * SK_NSEC_PER_SEC, v->bytes, v->len, line, sizeof(line));
         assert_int_equal(n, strlen(line));
         char time[32];
-        snprintf(time, sizeof(time), "10:00:%02zu.000000 ", i);
+        size_t tl = sk_trace_format_time(TEN_AM + i * SK_NSEC_PER_SEC, time, sizeof(time) - 1);
+        time[tl] = ' ';
+        time[tl + 1] = '\0';
         const char *want = flags & SK_TRACE_VERBOSE ? v->line_v : v->line;
         if (strncmp(line, time, strlen(time)) != 0 || strcmp(line + strlen(time), want) != 0)
             fail_msg("%s:\n got  %s\n want %s%s", v->what, line, time, want);

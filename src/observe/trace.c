@@ -1028,6 +1028,8 @@ static void line_icmp6(line_out *o, const uint8_t *ip6, const uint8_t *pseudo_ds
             line_printf(o, "[icmp6 sum ok] ");
         }
     }
+    if (avail < 1)
+        goto trunc;
     unsigned type = p[0];
     const char *name = icmp6_type_name(type);
     if (name)

@@ -120,6 +120,8 @@ for what, typ, code, rest in [
     pk.append(('icmpv6 ' + what, ip6(D, S, 58, icmp6(D, S, typ, code, rest))))
 pk.append(('icmpv6 echo, bad checksum', ip6(S, D, 58, icmp6(S, D, 128, 0, struct.pack('!HH', 1, 2), bad=True))))
 pk.append(('icmpv6 echo cut', ip6(S, D, 58, icmp6(S, D, 128, 0, struct.pack('!HH', 1, 2)))[:46]))
+pk.append(('icmpv6 cut before its type', ip6(S, D, 58, icmp6(S, D, 128, 0, struct.pack('!HH', 1, 2)))[:40]))
+pk.append(('icmpv6 cut after its type', ip6(S, D, 58, icmp6(S, D, 128, 0, struct.pack('!HH', 1, 2)))[:41]))
 pk.append(('neighbor solicitation', ip6(LL1, a6('ff02::1:ff00:2'), 58, icmp6(LL1, a6('ff02::1:ff00:2'), 135, 0,
                                                                             bytes(4) + LL2), hlim=255)))
 pk.append(('neighbor advertisement', ip6(LL2, LL1, 58, icmp6(LL2, LL1, 136, 0, struct.pack('!I', 0x60000000) + LL2),
