@@ -253,6 +253,29 @@ try:
                         struct.pack("<IIII", 1, 0, 0x7fffffff, 0x7fffffff) + b"\0" * 100)
     p = subprocess.run([SYNACK, "analyze", t], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
     check(p.returncode in (0, 1) and p.stderr, "huge record: exit %d %s" % (p.returncode, p.stderr))
+    # IPv6 endpoints read as ss prints them (inet_ntop): v4-mapped ends in
+    # a dotted quad, zero runs collapse as RFC 5952 says; a hop-by-hop
+    # header before TCP does not hide the connection.
+    import socket
+
+    def v6syn(src, dst, sport, dport, flags, hbh=False):
+        s6, d6 = socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst)
+        tcp = struct.pack(">HHIIBBHHH", sport, dport, 1000 if flags == 2 else 5000, 0 if flags == 2 else 1001,
+                          5 << 4, flags, 65535, 0, 0)
+        ext = bytes([6, 0, 1, 4, 0, 0, 0, 0]) if hbh else b""
+        return struct.pack(">IHBB", 6 << 28, len(ext) + len(tcp), 0 if hbh else 6, 64) + s6 + d6 + ext + tcp
+    frames = [v6syn("::ffff:10.0.0.1", "::ffff:10.0.0.2", 40000, 443, 2),
+              v6syn("::ffff:10.0.0.2", "::ffff:10.0.0.1", 443, 40000, 0x12),
+              v6syn("2001:db8:0:0:1:0:0:1", "fd3d::2", 40001, 80, 2, hbh=True),
+              v6syn("fd3d::2", "2001:db8:0:0:1:0:0:1", 80, 40001, 0x12, hbh=True)]
+    t = os.path.join(tmp, "v6names.pcap")
+    with open(t, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 101))
+        for i, fr in enumerate(frames):
+            f.write(struct.pack("<IIII", 100, i * 1000, len(fr), len(fr)) + fr)
+    out = analyze(t, "--conns").stdout.decode()
+    check("[::ffff:10.0.0.1]:40000" in out and "[::ffff:10.0.0.2]:443" in out, "v4-mapped endpoints:\n" + out)
+    check("[2001:db8::1:0:0:1]:40001" in out and "[fd3d::2]:80" in out, "IPv6 endpoints behind HBH:\n" + out)
 finally:
     shutil.rmtree(tmp)
 
