@@ -113,12 +113,39 @@ static void test_pinned_scripts_skip_the_other_pass(void **state)
     EXPECT("--ip_version=ipv7\n" NO_TS PASSIVE, NULL, SK_SCRIPT_FAIL, "not ipv4, ipv6 or ipv4-mapped-ipv6");
 }
 
+
+/* TFO_COOKIE for an IPv6 peer: Linux's SipHash over both 16-byte
+ * addresses, computed by the runner; the stack takes the SYN's data with
+ * it, and answers another cookie with the right one instead. */
+static void test_fastopen_cookie_of_an_ipv6_peer(void **state)
+{
+    (void)state;
+#define TFO_SERVER(cookie, answer)                                                                            \
+    "`sysctl -q net.ipv4.tcp_fastopen=0x403`\n"                                                               \
+    "`sysctl -q net.ipv4.tcp_fastopen_key=a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4`\n" NO_TS                       \
+    "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"                                                           \
+    "+0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0\n"                                                \
+    "+0 bind(3, ..., ...) = 0\n"                                                                              \
+    "+0 listen(3, 1) = 0\n"                                                                                   \
+    "+0 < S 0:10(10) win 32792 <mss 1460,sackOK,nop,nop,FO " cookie ",nop,nop>\n"                             \
+    "+0 > S. 0:0(0) " answer "\n"
+    EXPECT(TFO_SERVER("TFO_COOKIE", "ack 11 <mss 1460,nop,nop,sackOK>"), "ipv6", SK_SCRIPT_PASS, NULL);
+    EXPECT(TFO_SERVER("TFO_COOKIE", "ack 11 <mss 1460,nop,nop,sackOK>"), NULL, SK_SCRIPT_PASS, NULL);
+    /* Any other cookie: the data is not taken, and the SYN-ACK carries
+     * the right one (the cookie is required: 0x400 without 0x200). */
+    EXPECT(TFO_SERVER("0011223344556677", "ack 1 <mss 1460,nop,nop,sackOK,FO TFO_COOKIE,nop,nop>"), "ipv6",
+           SK_SCRIPT_PASS, NULL);
+    EXPECT(TFO_SERVER("0011223344556677", "ack 11 <mss 1460,nop,nop,sackOK>"), "ipv6", SK_SCRIPT_FAIL, "differs");
+#undef TFO_SERVER
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_version_passes),
         cmocka_unit_test(test_ipv6_mss_from_the_ipv6_header),
         cmocka_unit_test(test_pinned_scripts_skip_the_other_pass),
+        cmocka_unit_test(test_fastopen_cookie_of_an_ipv6_peer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -263,19 +263,74 @@ static int conn_for_inbound(sk_runner *r, const sk_script_packet *p)
 #define TCPOPT_EXP 254
 #define TCPOPT_FASTOPEN_MAGIC 0xF989
 
+static uint64_t rotl64(uint64_t x, int b)
+{
+    return x << b | x >> (64 - b);
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* SipHash-2-4 (Aumasson and Bernstein), the keyed hash behind Linux's
+ * Fast Open cookies (__tcp_fastopen_cookie_gen_cipher).  The runner
+ * computes the cookie an IPv6 peer gets itself, as packetdrill computes
+ * TFO_COOKIE itself, rather than asking the stack under test. */
+static uint64_t siphash24(const uint8_t key[16], const uint8_t *m, size_t len)
+{
+    uint64_t k0 = le64(key), k1 = le64(key + 8);
+    uint64_t v0 = k0 ^ 0x736f6d6570736575ull, v1 = k1 ^ 0x646f72616e646f6dull;
+    uint64_t v2 = k0 ^ 0x6c7967656e657261ull, v3 = k1 ^ 0x7465646279746573ull;
+#define SIPROUND                                                                                              \
+    do {                                                                                                      \
+        v0 += v1;                                                                                             \
+        v1 = rotl64(v1, 13) ^ v0;                                                                             \
+        v0 = rotl64(v0, 32);                                                                                  \
+        v2 += v3;                                                                                             \
+        v3 = rotl64(v3, 16) ^ v2;                                                                             \
+        v0 += v3;                                                                                             \
+        v3 = rotl64(v3, 21) ^ v0;                                                                             \
+        v2 += v1;                                                                                             \
+        v1 = rotl64(v1, 17) ^ v2;                                                                             \
+        v2 = rotl64(v2, 32);                                                                                  \
+    } while (0)
+    size_t full = len & ~(size_t)7;
+    for (size_t i = 0; i < full; i += 8) {
+        uint64_t w = le64(m + i);
+        v3 ^= w;
+        SIPROUND;
+        SIPROUND;
+        v0 ^= w;
+    }
+    uint64_t last = (uint64_t)len << 56;
+    for (size_t i = 0; i < (len & 7); i++)
+        last |= (uint64_t)m[full + i] << (8 * i);
+    v3 ^= last;
+    SIPROUND;
+    SIPROUND;
+    v0 ^= last;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+#undef SIPROUND
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
 /* A cookie named in a script (packetdrill's TFO_COOKIE): the one the
  * stack issues to the script's address under the tcp_fastopen_key sysctl,
- * computed as Linux computes it. */
+ * computed as Linux computes it: SipHash of the SYN's source and
+ * destination addresses (4 bytes each, or 16 for IPv6) under the key,
+ * stored little-endian. */
 static bool named_cookie(sk_runner *r, const char *name, uint8_t out[8])
 {
     if (strcmp(name, "TFO_COOKIE") != 0)
         return false;
-    if (r->ip_version == SK_RUN_IPV6) {
-        /* Linux hashes both 16-byte addresses for an IPv6 peer; the
-         * engine's API exports only the IPv4 form. */
-        sk_run_skip(r, "TFO_COOKIE of an IPv6 peer: no IPv6 cookie function in synack's API");
-        return false;
-    }
     char buf[128];
     if (r->be->sysctl_get(r, "net.ipv4.tcp_fastopen_key", buf, sizeof buf) != 0)
         return false;
@@ -286,7 +341,16 @@ static bool named_cookie(sk_runner *r, const char *name, uint8_t out[8])
     for (int i = 0; i < 4; i++)
         for (int b = 0; b < 4; b++)
             key[4 * i + b] = (uint8_t)(w[i] >> (8 * b));
-    sk_fastopen_cookie(key, r->remote_ip, r->local_ip, out);
+    if (r->ip_version != SK_RUN_IPV6) {
+        sk_fastopen_cookie(key, r->remote_ip, r->local_ip, out);
+        return true;
+    }
+    uint8_t addrs[32];
+    memcpy(addrs, r->remote_ip6, 16);
+    memcpy(addrs + 16, r->local_ip6, 16);
+    uint64_t h = siphash24(key, addrs, sizeof(addrs));
+    for (int i = 0; i < 8; i++)
+        out[i] = (uint8_t)(h >> (8 * i));
     return true;
 }
 
