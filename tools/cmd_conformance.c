@@ -87,7 +87,8 @@ static void conf_usage(FILE *out)
             "  --shared DIR          the shared data directory (default $SYNACK_SHARED_DIR)\n"
             "  --expect FILE         scripts expected to fail or skip: `PATH FAIL|SKIP reason`\n"
             "  --expect-overlay F    entries of F replace FILE's for the same script: the\n"
-            "                        few outcomes that differ under --so\n"
+            "                        few outcomes that differ under --so or in IPv6\n"
+            "                        (repeatable; a later file's entry wins)\n"
             "  --tier N              run tier N only (repeatable)\n"
             "  -j N                  scripts run at once (default: the number of CPUs)\n"
             "  --timeout SEC         real-time limit per script (default 60)\n"
@@ -590,7 +591,11 @@ static bool is_dir(const char *p)
 int sk_cmd_conformance(int argc, char **argv)
 {
     const char *shared = getenv("SYNACK_SHARED_DIR");
-    const char *expect_file = NULL, *overlay_file = NULL;
+    const char *expect_file = NULL;
+    /* Overlays apply in order, a later one's entry replacing an earlier
+     * one's: the .so's and the IPv6 pass's differences combine. */
+    const char *overlay_files[4] = {NULL};
+    size_t noverlays = 0;
     bool tiers_wanted[CONF_MAX_TIERS + 1] = {false};
     bool any_tier = false, write_mode = false, verbose = false;
     long parallel = sysconf(_SC_NPROCESSORS_ONLN);
@@ -608,7 +613,11 @@ int sk_cmd_conformance(int argc, char **argv)
             expect_file = v;
             i++;
         } else if (!strcmp(a, "--expect-overlay") && v) {
-            overlay_file = v;
+            if (noverlays == sizeof(overlay_files) / sizeof(overlay_files[0])) {
+                fprintf(stderr, "synack conformance: at most 4 --expect-overlay files\n");
+                return 2;
+            }
+            overlay_files[noverlays++] = v;
             i++;
         } else if (!strcmp(a, "--tier") && v) {
             int t = atoi(v);
@@ -746,9 +755,11 @@ int sk_cmd_conformance(int argc, char **argv)
             fprintf(stderr, "synack conformance: %s is malformed\n", expect_file);
             rc = 1;
         }
-        if (overlay_file && !apply_overlay(overlay_file, &exp, &nexp)) {
-            fprintf(stderr, "synack conformance: %s is malformed\n", overlay_file);
-            rc = 1;
+        for (size_t k = 0; k < noverlays; k++) {
+            if (!apply_overlay(overlay_files[k], &exp, &nexp)) {
+                fprintf(stderr, "synack conformance: %s is malformed\n", overlay_files[k]);
+                rc = 1;
+            }
         }
         unsigned as_expected = 0, wrong = 0;
         for (size_t i = 0; i < njobs; i++) {
