@@ -4,7 +4,8 @@
  * one-slot backlog, hold connections in many states, built the same way
  * for every input:
  *
- *   A: LISTEN :80 (every SYN answered with a cookie), ESTABLISHED with
+ *   A: LISTEN :80 (every SYN answered with a cookie) and [::]:80 (IPv6
+ *      only, A being fd00::1 too), ESTABLISHED with
  *      6000 bytes in flight, FIN_WAIT_2 (shutdown), an orphaned FIN_WAIT_2
  *      record, TIME_WAIT, CLOSE_WAIT, SYN_SENT twice (one SYN lost, one
  *      answered by a lost SYN-ACK)
@@ -43,6 +44,7 @@
 #define ADDR_A 0x0a000001u
 #define ADDR_B 0x0a000002u
 #define ADDR_X 0x0a000063u /* 10.0.0.99: a host only the fuzzer speaks for */
+static const uint8_t ADDR6_A[16] = {0xfd, [15] = 1}; /* fd00::1 */
 #define QUEUE_MAX 128
 #define DGRAM_MAX 2048
 #define TUPLES_MAX 64
@@ -119,7 +121,8 @@ static void transmit(void *ctx, const uint8_t *d, size_t len)
      * parse. */
     sk_segment seg;
     sk_parse_error pe = sk_parse_segment(d, len, true, &seg);
-    if (pe != SK_PARSE_OK || len > 1500 || (seg.src != ADDR_A && seg.src != ADDR_B)) {
+    bool ours = seg.ip_version == 6 ? memcmp(seg.src6, ADDR6_A, 16) == 0 : seg.src == ADDR_A || seg.src == ADDR_B;
+    if (pe != SK_PARSE_OK || len > 1500 || !ours) {
         fprintf(stderr, "a stack sent a bad datagram: %s, %zu bytes", sk_parse_error_name(pe), len);
         if (pe == SK_PARSE_OK)
             fprintf(stderr, ": %08x:%u > %08x:%u flags %#x seq %u ack %u, %zu option bytes, %zu payload bytes",
@@ -232,6 +235,9 @@ static void setup(world *w)
         };
         for (size_t k = 0; k < sizeof p.secret; k++)
             p.secret[k] = (uint8_t)(k * 7 + (size_t)i);
+        /* A is dual-stack: fd00::1 as well, for the IPv6 seeds. */
+        if (i == 0)
+            memcpy(p.addr6, ADDR6_A, 16);
         w->st[i] = sk_stack_new(&p);
     }
     char err[128];
@@ -301,6 +307,14 @@ static void setup(world *w)
     connect_to(w, 0, ADDR_B, 80);
     pump(w, 1);
     w->queued = 0;
+    /* An IPv6-only listener on A's [::]:80, last and outside the fd
+     * table so that every IPv4 seed means what it did: raw IPv6 seeds
+     * reach a listener, a SYN queue and the cookie path. */
+    int l6 = sk_socket_family(a, SK_AF_INET6);
+    int one = 1;
+    sk_setsockopt(a, l6, SK_IPPROTO_IPV6, SK_IPV6_V6ONLY, &one, sizeof one);
+    sk_bind(a, l6, &(sk_endpoint){.port = 80, .family = SK_AF_INET6});
+    sk_listen(a, l6, 8);
     check_deadline(w);
     /* SYNACK_FUZZ_TUPLES=1: the targets a template's first byte picks,
      * for writing seeds and regression inputs by hand. */
