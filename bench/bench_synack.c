@@ -37,7 +37,13 @@
  * sockets), for the per-connection memory of that family. */
 static const uint8_t client_addr6[16] = {0xfd, [15] = 1}, server_addr6[16] = {0xfd, [15] = 2};
 
-static bool bench_v6(void) { return bench_env_long("BENCH_FAMILY", 4) == 6; }
+static bool bench_v6(void)
+{
+    static int v6 = -1; /* read once: client_start asks for every connection */
+    if (v6 < 0)
+        v6 = bench_env_long("BENCH_FAMILY", 4) == 6;
+    return v6 != 0;
+}
 
 static sk_endpoint server_endpoint(uint16_t port)
 {

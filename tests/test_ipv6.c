@@ -702,6 +702,106 @@ static void test_syn_flood_message_names_an_ipv6_listener(void **state)
     assert_string_equal(flood_log.last, "Possible SYN flooding on port [fd00::2]:80. Sending cookies.");
 }
 
+/* Fast Open over IPv6: the cookie is SipHash over both 16-byte
+ * addresses (Linux's __tcp_fastopen_cookie_gen_cipher for IPv6), the
+ * client caches it per IPv6 peer, and the next SYN carries data. */
+static void test_fast_open_over_ipv6(void **state)
+{
+    sk_fixture *f = *state;
+    setup_v6(f);
+    sk_test_sysctl(f->server, "net.ipv4.tcp_fastopen", "3");
+    sk_test_sysctl(f->client, "net.ipv4.tcp_fastopen", "3");
+    int l = sk_socket_family(f->server, SK_AF_INET6);
+    sk_endpoint a = ep6("::", 80);
+    assert_int_equal(sk_bind(f->server, l, &a), 0);
+    int qlen = 16;
+    assert_int_equal(sk_setsockopt(f->server, l, SK_IPPROTO_TCP, SK_TCP_FASTOPEN, &qlen, sizeof qlen), 0);
+    assert_int_equal(sk_listen(f->server, l, 16), 0);
+    sk_endpoint srv = ep6("fd00::2", 80);
+
+    /* First connection: the SYN asks for a cookie, the SYN-ACK brings it. */
+    int c1 = sk_socket_family(f->client, SK_AF_INET6);
+    assert_int_equal(sk_sendto(f->client, c1, "hello", 5, SK_MSG_FASTOPEN, &srv), -EINPROGRESS);
+    ASSERT_RUN_UNTIL_STATE(f, f->client, c1, SK_TCP_ESTABLISHED, SEC(1));
+    const sk_trace_entry *synack = sk_test_find(f, 0, "s>c S.");
+    assert_non_null(synack);
+    assert_int_equal(synack->seg.opts.fo_len, 8);
+    uint8_t want[8];
+    int nkeys = 0;
+    sk_endpoint ca = ep6("fd00::1", 0);
+    sk_fastopen_cookie_gen6(sk_fastopen_stack_key(f->server, &nkeys), ca.addr6, srv.addr6, want);
+    assert_memory_equal(synack->seg.opts.fo_cookie, want, 8);
+    sk_test_run_for(f, MSEC(100));
+    sk_test_skip(f);
+
+    /* Second: the data rides in the SYN and is taken at once. */
+    int c2 = sk_socket_family(f->client, SK_AF_INET6);
+    assert_int_equal(sk_sendto(f->client, c2, "fast!", 5, SK_MSG_FASTOPEN, &srv), 5);
+    sk_test_run_for(f, MSEC(15));
+    EXPECT_SEGMENTS(f, "c>s S seq 0:5", "s>c S. seq 0 ack 6");
+    assert_int_equal(sk_counter(f->server, "TCPFastOpenPassive"), 1);
+    int a2 = -1;
+    for (int i = 0; i < 3 && a2 < 0; i++) {
+        int fd = sk_accept(f->server, l, NULL);
+        char buf[8];
+        if (fd >= 0 && sk_recv(f->server, fd, buf, sizeof buf, 0) == 5 && !memcmp(buf, "fast!", 5))
+            a2 = fd;
+    }
+    assert_true(a2 >= 0);
+}
+
+/* Removing an address leaves connections on it alone, as Linux does;
+ * what arrives for it afterwards is not the stack's any more.  Half-open
+ * requests name their local address by index: removing an earlier
+ * address renumbers them, removing theirs drops them. */
+static void test_address_removal(void **state)
+{
+    sk_fixture *f = *state;
+    add6(f->client, "fd00::1", 64);
+    add6(f->server, "fd00::a", 64);
+    add6(f->server, "fd00::b", 64);
+    add6(f->server, "fd00::c", 64);
+    int l = listen6(f->server, "::", 80, false);
+    /* A request on fd00::b and one on fd00::c, their final ACKs lost. */
+    sk_test_drop(f, "c>s .", 2);
+    int cb = connect6(f, f->client, "fd00::b", 80);
+    int cc = connect6(f, f->client, "fd00::c", 80);
+    sk_test_run_for(f, MSEC(100));
+    assert_int_equal(sk_test_count_state(f->server, SK_TCP_SYN_RECV), 2);
+    sk_endpoint a = ep6("fd00::a", 0), c = ep6("fd00::c", 0);
+    assert_int_equal(sk_stack_del_addr(f->server, &a), 0); /* fd00::b's index moves down */
+    assert_int_equal(sk_stack_del_addr(f->server, &c), 0); /* fd00::c's request goes */
+    assert_int_equal(sk_test_count_state(f->server, SK_TCP_SYN_RECV), 1);
+    /* The client's retransmitted... data completes fd00::b's handshake:
+     * the request still answers from fd00::b. */
+    assert_int_equal(sk_send(f->client, cb, "x", 1, 0), 1);
+    sk_test_run_for(f, SEC(2));
+    sk_endpoint peer, name;
+    int ab = sk_accept(f->server, l, &peer);
+    assert_true(ab >= 0);
+    assert_int_equal(sk_getsockname(f->server, ab, &name), 0);
+    assert_ep6(&name, "fd00::b", 80);
+    (void)cc;
+
+    /* An established connection outlives the removal of its address. */
+    sk_endpoint b = ep6("fd00::b", 0);
+    assert_int_equal(sk_stack_del_addr(f->server, &b), 0);
+    assert_int_equal(sk_state(f->server, ab), SK_TCP_ESTABLISHED);
+    /* (the wire routes by the addresses stacks hold: nobody has it now) */
+    assert_int_equal(sk_send(f->client, cb, "y", 1, 0), 1);
+    sk_test_run_for(f, MSEC(300));
+    const sk_trace_entry *y = sk_test_last(f, "c>* P. len 1");
+    assert_non_null(y);
+    assert_int_equal(y->fate, SK_WIRE_NO_ROUTE);
+    assert_int_equal(sk_state(f->server, ab), SK_TCP_ESTABLISHED);
+    /* its own sends still go out from it */
+    assert_int_equal(sk_send(f->server, ab, "z", 1, 0), 1);
+    sk_test_run_for(f, MSEC(50));
+    const sk_trace_entry *z = sk_test_last(f, "*>c P. len 1");
+    assert_non_null(z);
+    assert_memory_equal(z->seg.src6, b.addr6, 16);
+}
+
 /* An ICMPv6 echo request with the checksum filled. */
 static size_t make_echo(uint8_t *d, const char *src, const char *dst, uint8_t tclass, uint16_t id, uint16_t seqno,
                         const char *data)
@@ -810,6 +910,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flow_label_changes_on_rto, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_v4_mapped_source_syn_is_dropped, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_icmpv6_echo_is_answered, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_fast_open_over_ipv6, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_address_removal, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_socket_listing_shows_ipv6_endpoints, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_tclass_and_hop_limit_options, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_syn_flood_message_names_an_ipv6_listener, sk_test_setup,

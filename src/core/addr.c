@@ -186,7 +186,7 @@ void sk_addr6_destroy(sk_stack *s)
 /* Local addresses                                                      */
 /* ------------------------------------------------------------------ */
 
-bool sk_addr_is_local(const sk_stack *s, bool v6, uint32_t a)
+bool sk_addr_is_local_slow(const sk_stack *s, bool v6, uint32_t a)
 {
     if (!a)
         return false;
@@ -319,6 +319,12 @@ static unsigned common_prefix(const uint8_t *a, const uint8_t *b, unsigned bytes
 
 bool sk_select_saddr(const sk_stack *s, bool v6, uint32_t daddr, uint32_t *saddr)
 {
+    if (s->nladdrs == 1) { /* the common case: nothing to choose */
+        if (s->laddrs[0].v6 != v6)
+            return false;
+        *saddr = s->laddrs[0].addr;
+        return true;
+    }
     /* IPv4: the address whose subnet holds the peer (the route to it),
      * else the first (Linux's primary address).  IPv6: RFC 6724 rule 8,
      * the longest common prefix, counted up to the source's prefix
@@ -356,16 +362,11 @@ bool sk_select_saddr(const sk_stack *s, bool v6, uint32_t daddr, uint32_t *saddr
 /* Keys, endpoints, routes                                              */
 /* ------------------------------------------------------------------ */
 
-bool sk_seg_key(const sk_stack *s, const sk_segment *seg, sk_key *k)
+bool sk_seg_key6(const sk_stack *s, const sk_segment *seg, sk_key *k)
 {
     k->lport = seg->dport;
     k->rport = seg->sport;
-    k->v6 = seg->ip_version == 6;
-    if (!k->v6) {
-        k->laddr = seg->dst;
-        k->raddr = seg->src;
-        return true;
-    }
+    k->v6 = true;
     k->laddr = sk_addr6_find(s, seg->dst6);
     k->raddr = sk_addr6_find(s, seg->src6);
     return k->laddr && k->raddr;
@@ -392,7 +393,7 @@ void sk_key_put(sk_stack *s, const sk_key *k)
     sk_addr_put(s, k->v6, k->raddr);
 }
 
-void sk_addr_endpoint(const sk_stack *s, bool v6, bool mapped, uint32_t a, uint16_t port, sk_endpoint *ep)
+void sk_addr_endpoint_slow(const sk_stack *s, bool v6, bool mapped, uint32_t a, uint16_t port, sk_endpoint *ep)
 {
     memset(ep, 0, sizeof(*ep));
     ep->port = port;
@@ -415,25 +416,6 @@ void sk_addr_endpoint(const sk_stack *s, bool v6, bool mapped, uint32_t a, uint1
         ep->family = SK_AF_INET;
         ep->addr = a;
     }
-}
-
-void sk_tcb_local(const sk_stack *s, const sk_tcb *t, sk_endpoint *ep)
-{
-    sk_addr_endpoint(s, t->af6, t->sock6, t->laddr, t->lport, ep);
-}
-
-void sk_tcb_local_shown(const sk_stack *s, const sk_tcb *t, sk_endpoint *ep)
-{
-    sk_tcb_local(s, t, ep);
-    /* Events name an IPv4 socket on 0.0.0.0 by the stack's first address,
-     * as they did when the stack had one. */
-    if (!t->af6 && !t->sock6 && !t->laddr)
-        ep->addr = s->addr;
-}
-
-void sk_tcb_remote(const sk_stack *s, const sk_tcb *t, sk_endpoint *ep)
-{
-    sk_addr_endpoint(s, t->af6, t->sock6, t->raddr, t->rport, ep);
 }
 
 /* A socket's addresses are of one family: setting either may switch it
@@ -469,7 +451,7 @@ void sk_tcb_put_addrs(sk_stack *s, sk_tcb *t)
     t->laddr = t->raddr = 0;
 }
 
-void sk_route_key(const sk_stack *s, const sk_key *k, sk_route *r)
+void sk_route_key6(const sk_stack *s, const sk_key *k, sk_route *r)
 {
     memset(r, 0, sizeof(*r));
     r->v6 = k->v6;
@@ -482,11 +464,11 @@ void sk_route_key(const sk_stack *s, const sk_key *k, sk_route *r)
     }
 }
 
-void sk_route_tcb(const sk_stack *s, const sk_tcb *t, sk_route *r)
+void sk_route_tcb6(const sk_stack *s, const sk_tcb *t, sk_route *r)
 {
     sk_key k = sk_tcb_key(t);
-    sk_route_key(s, &k, r);
-    if (t->af6 && t->ext) {
+    sk_route_key6(s, &k, r);
+    if (t->ext) {
         r->txhash_gen = t->ext->txhash_gen;
         r->tclass = t->ext->tclass1 ? (uint8_t)(t->ext->tclass1 - 1) : 0;
         /* A hop limit of 0 (which Linux would send) goes out as 64: the
@@ -544,27 +526,6 @@ uint32_t sk_key_ts_off(const sk_stack *s, const sk_key *k)
     return sk_ts_offset(s->isn_key, k->laddr, k->raddr);
 }
 
-/* The connection table's hash: the local address is left out (chains
- * are short and the compare checks it), so IPv4 keys hash as before the
- * stack had several addresses; IPv6 handles are set apart. */
-uint32_t sk_key_hash(const sk_key *k)
-{
-    uint64_t x = ((uint64_t)(k->raddr ^ (k->v6 ? 0x6a09e667u : 0)) << 32) | ((uint32_t)k->rport << 16) | k->lport;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return (uint32_t)x;
-}
-
-uint16_t sk_link_mss(const sk_stack *s, bool v6)
-{
-    if (!v6)
-        return (uint16_t)(s->mtu - 40);
-    /* An IPv6 link is at least IPV6_MIN_MTU (RFC 8200 §5). */
-    return (uint16_t)((s->mtu < 1280 ? 1280 : s->mtu) - 60);
-}
 
 /* RFC 5952 text: lower case, the longest run (two or more) of zero
  * groups as "::", leftmost on a tie; IPv4-mapped as ::ffff:a.b.c.d. */

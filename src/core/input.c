@@ -45,7 +45,7 @@ static sk_counter_id count_parse_error6(sk_stack *s, sk_parse_error e, size_t le
 }
 
 /* Is the datagram addressed to one of the stack's addresses? */
-static bool dst_is_local(const sk_stack *s, const sk_segment *seg)
+static inline bool dst_is_local(const sk_stack *s, const sk_segment *seg)
 {
     if (seg->ip_version == 6)
         return sk_addr_is_local(s, true, sk_addr6_find(s, seg->dst6));
@@ -156,13 +156,13 @@ void sk_input(sk_stack *s, const uint8_t *dgram, size_t len, sk_time_ns now)
     sk_count(s, v6 ? SK_C_IP6_IN_DELIVERS : SK_C_IP_IN_DELIVERS);
     sk_count(s, SK_C_TCP_IN_SEGS);
     if (s->on_event) {
-        sk_event ev = {.type = SK_EV_SEGMENT_IN, .now = s->now, .fd = -1, .data = dgram, .len = len};
+        sk_event ev = {.type = SK_EV_SEGMENT_IN, .now = s->now, .fd = -1,
+                       .local = {.addr = seg.dst, .port = seg.dport, .family = SK_AF_INET},
+                       .remote = {.addr = seg.src, .port = seg.sport, .family = SK_AF_INET},
+                       .data = dgram, .len = len};
         if (v6) {
             ev.local = sk_endpoint_ipv6(seg.dst6, seg.dport);
             ev.remote = sk_endpoint_ipv6(seg.src6, seg.sport);
-        } else {
-            ev.local = sk_endpoint_ipv4(seg.dst, seg.dport);
-            ev.remote = sk_endpoint_ipv4(seg.src, seg.sport);
         }
         sk_emit(s, &ev);
     }

@@ -141,13 +141,13 @@ void sk_xmit_tos(sk_stack *s, uint8_t tos, const sk_route *rt, uint16_t sport, u
     if (flags & SK_TH_RST)
         sk_count(s, SK_C_TCP_OUT_RSTS);
     if (s->on_event) {
-        sk_event ev = {.type = SK_EV_SEGMENT_OUT, .now = s->now, .fd = -1, .data = s->out, .len = n};
+        sk_event ev = {.type = SK_EV_SEGMENT_OUT, .now = s->now, .fd = -1,
+                       .local = {.addr = rt->src, .port = sport, .family = SK_AF_INET},
+                       .remote = {.addr = rt->dst, .port = dport, .family = SK_AF_INET},
+                       .data = s->out, .len = n};
         if (rt->v6) {
             ev.local = sk_endpoint_ipv6(rt->src6, sport);
             ev.remote = sk_endpoint_ipv6(rt->dst6, dport);
-        } else {
-            ev.local = sk_endpoint_ipv4(rt->src, sport);
-            ev.remote = sk_endpoint_ipv4(rt->dst, dport);
         }
         sk_emit(s, &ev);
     }

@@ -159,8 +159,9 @@ static int pick_bind_port(sk_stack *s, sk_tcb *t)
             uint32_t port = lo + (off + k) % n;
             if ((port & 1) != (uint32_t)parity)
                 continue;
-            if (!bind_conflict(s, t, (uint16_t)port, tcb_bind_addr(t)) &&
-                !sk_bind_bucket_get(s, (uint16_t)port, false))
+            /* A port nobody holds (no bucket) cannot conflict: the
+             * address-by-address check is not needed for it. */
+            if (!sk_bind_bucket_get(s, (uint16_t)port, false))
                 return (int)port;
         }
     }

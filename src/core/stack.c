@@ -196,9 +196,11 @@ void sk_emit_state(sk_stack *s, sk_tcb *t, int from, int to, const char *cause)
     if (!s->on_event)
         return;
     sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = t->fd,
+                   .local = sk_addr_ep(s, t->af6, t->sock6, t->laddr, t->lport),
+                   .remote = sk_addr_ep(s, t->af6, t->sock6, t->raddr, t->rport),
                    .from_state = from, .to_state = to, .cause = cause};
-    sk_tcb_local_shown(s, t, &ev.local);
-    sk_tcb_remote(s, t, &ev.remote);
+    if (!t->af6 && !t->sock6 && !t->laddr)
+        ev.local.addr = s->addr; /* sk_tcb_local_shown */
     sk_emit(s, &ev);
 }
 
@@ -232,9 +234,11 @@ void sk_notify(sk_stack *s, sk_tcb *t)
 {
     if (!s->on_event || t->fd < 0)
         return;
-    sk_event ev = {.type = SK_EV_READY, .now = s->now, .fd = t->fd};
-    sk_tcb_local_shown(s, t, &ev.local);
-    sk_tcb_remote(s, t, &ev.remote);
+    sk_event ev = {.type = SK_EV_READY, .now = s->now, .fd = t->fd,
+                   .local = sk_addr_ep(s, t->af6, t->sock6, t->laddr, t->lport),
+                   .remote = sk_addr_ep(s, t->af6, t->sock6, t->raddr, t->rport)};
+    if (!t->af6 && !t->sock6 && !t->laddr)
+        ev.local.addr = s->addr; /* sk_tcb_local_shown */
     sk_emit(s, &ev);
 }
 
