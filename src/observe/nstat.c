@@ -39,8 +39,9 @@ int sk_counter_set_add(sk_counter_set *s, const char *group, const char *name, u
 /* nstat reads /proc/net/netstat, then /proc/net/snmp6, then
  * /proc/net/snmp, putting each file's rows in front of those already
  * read: it prints snmp's groups (Ip, Icmp, IcmpMsg, Tcp), then snmp6's
- * (Ip6, Icmp6), then netstat's (TcpExt, IpExt).  synack's own group
- * comes last. */
+ * (Ip6, Icmp6), then netstat's (TcpExt, IpExt).  `nstat -az` on Linux 6.x
+ * lists Ip Icmp IcmpMsg Tcp Udp UdpLite Ip6 Icmp6 Udp6 UdpLite6 TcpExt
+ * IpExt MPTcpExt.  synack's own group comes last. */
 static const char *const group_order[] = {"Ip", "Icmp", "IcmpMsg", "Tcp", "Ip6", "Icmp6", "TcpExt", "IpExt", "Synack"};
 #define GROUPS (sizeof(group_order) / sizeof(group_order[0]))
 
