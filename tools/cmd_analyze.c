@@ -18,7 +18,7 @@
 #define NS 1000000000LL
 
 typedef struct actx {
-    bool json, conns, first_row;
+    bool json, conns, first_row, verbose;
     uint64_t focus;
     bool focus_seen;
     sk_trace *trace;
@@ -28,7 +28,7 @@ typedef struct actx {
 void sk_cmd_analyze_usage(FILE *out)
 {
     fprintf(out,
-            "usage: synack analyze FILE [--conns | --conn N | --at TIME] [--json]\n"
+            "usage: synack analyze FILE [--conns | --conn N [-v] | --at TIME] [--json]\n"
             "                            [--close-wait SECONDS] [--short-min N] [--max-live N]\n"
             "\n"
             "Reads a capture (pcap or pcapng: Ethernet, Linux cooked v1/v2, raw IP,\n"
@@ -38,6 +38,8 @@ void sk_cmd_analyze_usage(FILE *out)
             "\n"
             "  --conns          also a table of every connection, as `ss -tan` with both ends\n"
             "  --conn N         connection N's ladder: tcpdump lines, each side's state after each\n"
+            "  -v               in the ladder, IPv6 lines as tcpdump -v prints them (flow label,\n"
+            "                   hop limit, payload length, checksum verdict)\n"
             "  --at TIME        the sockets `ss -tan` would have shown at TIME: HH:MM:SS[.frac]\n"
             "                   (UTC, on the capture's first day), +SECONDS from the first packet,\n"
             "                   or seconds since the epoch\n"
@@ -404,6 +406,8 @@ int sk_cmd_analyze(int argc, char **argv)
             return SK_CLI_EXIT_OK;
         } else if (!strcmp(a, "--json")) {
             x.json = true;
+        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+            x.verbose = true;
         } else if (!strcmp(a, "--conns")) {
             x.conns = true;
         } else if (!strcmp(a, "--conn") && i + 1 < argc) {
@@ -469,7 +473,7 @@ int sk_cmd_analyze(int argc, char **argv)
     o.on_retire = on_retire;
     o.ctx = &x;
     ska *an = ska_new(&o);
-    x.trace = sk_trace_new(0);
+    x.trace = sk_trace_new(x.verbose ? SK_TRACE_VERBOSE : 0);
     if (!an || !x.trace) {
         fprintf(stderr, "synack analyze: out of memory\n");
         ska_free(an);

@@ -199,6 +199,15 @@ if shutil.which("tcpdump"):
     for k in range(10):
         mine = lines[k].split(None, 1)[1].split("  |")[0]
         check(mine == td[k], "IPv6 ladder vs tcpdump:\n%s\n%s" % (mine, td[k]))
+    # -v: the IPv6 header's fields and the checksum verdict, as tcpdump -v
+    # (whose continuation lines, the HTTP text, start with a tab).
+    tv = subprocess.run(["tcpdump", "-v", "-nn", "-r", os.path.join(DATA, "clean6-sll2.pcapng")],
+                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.decode().splitlines()
+    tv = [re.sub(r"^(\S+) \S+\s+(In|Out)\s+", r"\1 ", l) for l in tv if not l.startswith("\t")]
+    lv = analyze(os.path.join(DATA, "clean6-sll2.pcapng"), "--conn", "1", "-v").stdout.decode().splitlines()
+    for k in range(10):
+        mine = lv[k].split(None, 1)[1].split("  |")[0]
+        check(mine == tv[k], "IPv6 ladder -v vs tcpdump -v:\n%s\n%s" % (mine, tv[k]))
 
 # The snapshot: half a second into the CLOSE_WAIT capture.
 d = analyze_json("close-wait.pcap", "--at", "+0.5")
