@@ -11,9 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#ifdef SYNACK_HAVE_PCAP
+#include <pcap/pcap.h>
+#endif
+
+#include "observe/pcap.h"
 #include "observe/trace.h"
 #include "synack/packet.h"
 #include "synack/synack.h"
@@ -142,6 +148,42 @@ static void test_cut_and_flipped_datagrams(void **state)
     sk_trace_free(t);
 }
 
+
+/* A capture holds IPv6 as it holds IPv4: LINKTYPE_RAW, each datagram's
+ * bytes as sent, read back by libpcap (and so by tcpdump) unchanged. */
+static void test_pcap_holds_ipv6(void **state)
+{
+    (void)state;
+    for (int builtin = 0; builtin < 2; builtin++) {
+        char path[] = "/tmp/synack-trace6-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        close(fd);
+        char err[256];
+        sk_pcap_options opts = {.builtin_writer = builtin != 0};
+        sk_pcap *p = sk_pcap_open(path, &opts, err, sizeof(err));
+        assert_non_null(p);
+        for (size_t i = 0; i < NVEC; i++)
+            assert_int_equal(sk_pcap_write(p, TEN_AM + i, trace6_vectors[i].bytes, trace6_vectors[i].len), 0);
+        assert_int_equal(sk_pcap_close(p), 0);
+#ifdef SYNACK_HAVE_PCAP
+        char ebuf[PCAP_ERRBUF_SIZE];
+        pcap_t *rd = pcap_open_offline(path, ebuf);
+        assert_non_null(rd);
+        assert_int_equal(pcap_datalink(rd), DLT_RAW);
+        for (size_t i = 0; i < NVEC; i++) {
+            struct pcap_pkthdr *h;
+            const u_char *data;
+            assert_int_equal(pcap_next_ex(rd, &h, &data), 1);
+            assert_int_equal(h->caplen, trace6_vectors[i].len);
+            assert_memory_equal(data, trace6_vectors[i].bytes, trace6_vectors[i].len);
+        }
+        pcap_close(rd);
+#endif
+        unlink(path);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -150,6 +192,7 @@ int main(void)
         cmocka_unit_test(test_endpoints),
         cmocka_unit_test(test_families_do_not_share_conversations),
         cmocka_unit_test(test_cut_and_flipped_datagrams),
+        cmocka_unit_test(test_pcap_holds_ipv6),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
