@@ -4,7 +4,8 @@
  * one-slot backlog, hold connections in many states, built the same way
  * for every input:
  *
- *   A: LISTEN :80 (every SYN answered with a cookie), ESTABLISHED with
+ *   A: LISTEN :80 (every SYN answered with a cookie) and [::]:80 (IPv6
+ *      only, A being fd00::1 too), ESTABLISHED with
  *      6000 bytes in flight, FIN_WAIT_2 (shutdown), an orphaned FIN_WAIT_2
  *      record, TIME_WAIT, CLOSE_WAIT, SYN_SENT twice (one SYN lost, one
  *      answered by a lost SYN-ACK)
@@ -20,9 +21,10 @@
  * and ECN bits come from the input, and both checksums are computed so
  * the segment reaches the state machine.  Tuples first seen during the
  * run (a SYN-ACK carrying a cookie, say) become targets too.  Other
- * operations feed raw bytes (checksums optionally repaired, or an ICMP
- * error built around the TCP header a stack last sent on a tuple, so it
- * reaches the connection's error handling), move time
+ * operations feed raw bytes of either IP version (checksums optionally
+ * repaired; IPv6 ones after their extension headers; or an ICMP error
+ * built around the TCP header a stack last sent on a tuple, so it reaches
+ * the connection's error handling), move time
  * (sk_advance), call the socket API, turn a sysctl, or let the two stacks
  * talk: what the stacks send waits in a bounded queue (overflow is lost)
  * until an operation delivers it.
@@ -52,6 +54,7 @@
 #define ADDR_A 0x0a000001u
 #define ADDR_B 0x0a000002u
 #define ADDR_X 0x0a000063u /* 10.0.0.99: a host only the fuzzer speaks for */
+static const uint8_t ADDR6_A[16] = {0xfd, [15] = 1}; /* fd00::1 */
 #define QUEUE_MAX 128
 #define DGRAM_MAX 2048
 #define TUPLES_MAX 64
@@ -128,11 +131,12 @@ static void transmit(void *ctx, const uint8_t *d, size_t len)
      * parse. */
     sk_segment seg;
     sk_parse_error pe = sk_parse_segment(d, len, true, &seg);
-    if (pe == SK_PARSE_NOT_TCP && d[9] == 1 && len >= 28 && len <= 1500 && d[20] == 0 &&
+    if (pe == SK_PARSE_NOT_TCP && seg.ip_version == 4 && d[9] == 1 && len >= 28 && len <= 1500 && d[20] == 0 &&
         sk_csum_fold(sk_csum_partial(d, 20, 0)) == 0 && sk_csum_fold(sk_csum_partial(d + 20, len - 20, 0)) == 0 &&
         (seg.src == ADDR_A || seg.src == ADDR_B))
         return; /* an echo reply: nothing to deliver it to */
-    if (pe != SK_PARSE_OK || len > 1500 || (seg.src != ADDR_A && seg.src != ADDR_B)) {
+    bool ours = seg.ip_version == 6 ? memcmp(seg.src6, ADDR6_A, 16) == 0 : seg.src == ADDR_A || seg.src == ADDR_B;
+    if (pe != SK_PARSE_OK || len > 1500 || !ours) {
         fprintf(stderr, "a stack sent a bad datagram: %s, %zu bytes", sk_parse_error_name(pe), len);
         if (pe == SK_PARSE_OK)
             fprintf(stderr, ": %08x:%u > %08x:%u flags %#x seq %u ack %u, %zu option bytes, %zu payload bytes",
@@ -245,6 +249,9 @@ static void setup(world *w)
         };
         for (size_t k = 0; k < sizeof p.secret; k++)
             p.secret[k] = (uint8_t)(k * 7 + (size_t)i);
+        /* A is dual-stack: fd00::1 as well, for the IPv6 seeds. */
+        if (i == 0)
+            memcpy(p.addr6, ADDR6_A, 16);
         w->st[i] = sk_stack_new(&p);
     }
     char err[128];
@@ -314,6 +321,14 @@ static void setup(world *w)
     connect_to(w, 0, ADDR_B, 80);
     pump(w, 1);
     w->queued = 0;
+    /* An IPv6-only listener on A's [::]:80, last and outside the fd
+     * table so that every IPv4 seed means what it did: raw IPv6 seeds
+     * reach a listener, a SYN queue and the cookie path. */
+    int l6 = sk_socket_family(a, SK_AF_INET6);
+    int one = 1;
+    sk_setsockopt(a, l6, SK_IPPROTO_IPV6, SK_IPV6_V6ONLY, &one, sizeof one);
+    sk_bind(a, l6, &(sk_endpoint){.port = 80, .family = SK_AF_INET6});
+    sk_listen(a, l6, 8);
     check_deadline(w);
     /* SYNACK_FUZZ_TUPLES=1: the targets a template's first byte picks,
      * for writing seeds and regression inputs by hand. */
@@ -596,7 +611,20 @@ static void op_raw(world *w, reader *r)
     size_t n = 0;
     while (n < len && r->left)
         d[n++] = u8(r);
-    if ((how & 1) && n >= SK_IP_HDR_MIN) {
+    if ((how & 1) && n >= SK_IP6_HDR_LEN && (d[0] >> 4) == 6) {
+        /* IPv6: the payload length as captured, then the TCP checksum
+         * after whatever extension headers the parser walks past. */
+        size_t plen = (size_t)d[4] << 8 | d[5];
+        if (plen > n - SK_IP6_HDR_LEN)
+            put_be16(d + 4, (uint16_t)(n - SK_IP6_HDR_LEN));
+        sk_segment seg;
+        sk_parse_error e = sk_parse_segment(d, n, false, &seg);
+        if ((e == SK_PARSE_OK || e == SK_PARSE_BAD_TCP_CSUM) && seg.l4_off + 18 <= seg.ip_len) {
+            uint8_t *tcp = d + seg.l4_off;
+            tcp[16] = tcp[17] = 0;
+            put_be16(tcp + 16, sk_tcp_checksum6(d + 8, d + 24, tcp, seg.ip_len - seg.l4_off));
+        }
+    } else if ((how & 1) && n >= SK_IP_HDR_MIN) {
         size_t ihl = (size_t)(d[0] & 15) * 4;
         size_t total = (size_t)d[2] << 8 | d[3];
         if (ihl >= SK_IP_HDR_MIN && ihl <= n) {

@@ -593,6 +593,8 @@ typedef struct sk_sock_info {
     char cong[16];        /* congestion control (TCP_CONGESTION), "" if none */
     struct sk_tcp_info info;
     uint32_t meminfo[SK_MEMINFO_VARS]; /* SO_MEMINFO (ss -m); zero for requests and TIME_WAIT */
+    bool v6only;          /* an AF_INET6 socket with IPV6_V6ONLY: ss shows its
+                             wildcard as [::] rather than * */
 } sk_sock_info;
 
 typedef void (*sk_sock_visit_fn)(void *ctx, const sk_sock_info *info);
