@@ -42,6 +42,10 @@
 #define ADDR_A 0x0a000001u
 #define ADDR_B 0x0a000002u
 #define ADDR_X 0x0a000063u /* 10.0.0.99: a host only the fuzzer speaks for */
+/* IPv6 addresses of A and B (fd00::1, fd00::2): their IPv6 connections
+ * are driven by time and socket calls, not by templates (which target
+ * the IPv4 tuples). */
+static const uint8_t ADDR6_A[16] = {0xfd, [15] = 1}, ADDR6_B[16] = {0xfd, [15] = 2};
 #define QUEUE_MAX 128
 #define DGRAM_MAX 2048
 #define TUPLES_MAX 64
@@ -77,7 +81,7 @@ typedef struct world {
 static void note_tuple(world *w, const uint8_t *d, size_t len)
 {
     sk_segment seg;
-    if (sk_parse_segment(d, len, false, &seg) != SK_PARSE_OK)
+    if (sk_parse_segment(d, len, false, &seg) != SK_PARSE_OK || seg.ip_version == 6)
         return;
     tuple *t = NULL;
     for (size_t i = 0; i < w->ntuples; i++) {
@@ -118,7 +122,9 @@ static void transmit(void *ctx, const uint8_t *d, size_t len)
      * parse. */
     sk_segment seg;
     sk_parse_error pe = sk_parse_segment(d, len, true, &seg);
-    if (pe != SK_PARSE_OK || len > 1500 || (seg.src != ADDR_A && seg.src != ADDR_B)) {
+    bool ours = seg.ip_version == 6 ? !memcmp(seg.src6, ADDR6_A, 16) || !memcmp(seg.src6, ADDR6_B, 16)
+                                    : seg.src == ADDR_A || seg.src == ADDR_B;
+    if (pe != SK_PARSE_OK || len > 1500 || !ours) {
         fprintf(stderr, "a stack sent a bad datagram: %s, %zu bytes", sk_parse_error_name(pe), len);
         if (pe == SK_PARSE_OK)
             fprintf(stderr, ": %08x:%u > %08x:%u flags %#x seq %u ack %u, %zu option bytes, %zu payload bytes",
@@ -175,6 +181,8 @@ static void pump(world *w, size_t limit)
             if (sk_parse_segment(batch[i].b, batch[i].len, false, &seg) != SK_PARSE_OK)
                 continue;
             sk_stack *to = stack_for(w, seg.dst);
+            if (seg.ip_version == 6)
+                to = !memcmp(seg.dst6, ADDR6_A, 16) ? w->st[0] : !memcmp(seg.dst6, ADDR6_B, 16) ? w->st[1] : NULL;
             if (to)
                 sk_input(to, batch[i].b, batch[i].len, w->now);
         }
@@ -229,6 +237,7 @@ static void setup(world *w)
             .transmit = transmit,
             .transmit_ctx = w,
         };
+        memcpy(p.addr6, i ? ADDR6_B : ADDR6_A, 16);
         for (size_t k = 0; k < sizeof p.secret; k++)
             p.secret[k] = (uint8_t)(k * 7 + (size_t)i);
         w->st[i] = sk_stack_new(&p);
@@ -282,6 +291,27 @@ static void setup(world *w)
     accept_one(w, 0, la);
     sk_shutdown(b, cw_b, SK_SHUT_WR);
     settle(w);
+
+    /* IPv6: a dual-stack listener on A, an IPv6 connection and an IPv4
+     * one (an IPv4-mapped child) from B to it, ESTABLISHED with data. */
+    int l6 = sk_socket_family(a, SK_AF_INET6);
+    sk_bind(a, l6, &(sk_endpoint){.port = 81, .family = SK_AF_INET6});
+    sk_listen(a, l6, 4);
+    add_fd(w, 0, l6);
+    int c6 = sk_socket_family(b, SK_AF_INET6);
+    sk_endpoint a6 = sk_endpoint_ipv6(ADDR6_A, 81);
+    sk_connect(b, c6, &a6);
+    add_fd(w, 1, c6);
+    connect_to(w, 1, ADDR_A, 81);
+    pump(w, PUMP_MAX);
+    accept_one(w, 0, l6);
+    accept_one(w, 0, l6);
+    sk_send(b, c6, fill, 3000, 0);
+    settle(w);
+    if (sk_state(b, c6) != SK_TCP_ESTABLISHED || sk_state(a, l6) != SK_TCP_LISTEN) {
+        fprintf(stderr, "setup: the IPv6 connection did not establish\n");
+        abort();
+    }
 
     /* The data in flight, last, so that no settling delivers it. */
     sk_send(a, est, fill, sizeof fill, 0);
