@@ -54,7 +54,10 @@
 #define ADDR_A 0x0a000001u
 #define ADDR_B 0x0a000002u
 #define ADDR_X 0x0a000063u /* 10.0.0.99: a host only the fuzzer speaks for */
-static const uint8_t ADDR6_A[16] = {0xfd, [15] = 1}; /* fd00::1 */
+/* IPv6 addresses of A and B (fd00::1, fd00::2): their IPv6 connections
+ * are driven by time and socket calls, not by templates (which target
+ * the IPv4 tuples). */
+static const uint8_t ADDR6_A[16] = {0xfd, [15] = 1}, ADDR6_B[16] = {0xfd, [15] = 2};
 #define QUEUE_MAX 128
 #define DGRAM_MAX 2048
 #define TUPLES_MAX 64
@@ -90,7 +93,7 @@ typedef struct world {
 static void note_tuple(world *w, const uint8_t *d, size_t len)
 {
     sk_segment seg;
-    if (sk_parse_segment(d, len, false, &seg) != SK_PARSE_OK)
+    if (sk_parse_segment(d, len, false, &seg) != SK_PARSE_OK || seg.ip_version == 6)
         return;
     tuple *t = NULL;
     for (size_t i = 0; i < w->ntuples; i++) {
@@ -135,7 +138,8 @@ static void transmit(void *ctx, const uint8_t *d, size_t len)
         sk_csum_fold(sk_csum_partial(d, 20, 0)) == 0 && sk_csum_fold(sk_csum_partial(d + 20, len - 20, 0)) == 0 &&
         (seg.src == ADDR_A || seg.src == ADDR_B))
         return; /* an echo reply: nothing to deliver it to */
-    bool ours = seg.ip_version == 6 ? memcmp(seg.src6, ADDR6_A, 16) == 0 : seg.src == ADDR_A || seg.src == ADDR_B;
+    bool ours = seg.ip_version == 6 ? !memcmp(seg.src6, ADDR6_A, 16) || !memcmp(seg.src6, ADDR6_B, 16)
+                                    : seg.src == ADDR_A || seg.src == ADDR_B;
     if (pe != SK_PARSE_OK || len > 1500 || !ours) {
         fprintf(stderr, "a stack sent a bad datagram: %s, %zu bytes", sk_parse_error_name(pe), len);
         if (pe == SK_PARSE_OK)
@@ -193,6 +197,8 @@ static void pump(world *w, size_t limit)
             if (sk_parse_segment(batch[i].b, batch[i].len, false, &seg) != SK_PARSE_OK)
                 continue;
             sk_stack *to = stack_for(w, seg.dst);
+            if (seg.ip_version == 6)
+                to = !memcmp(seg.dst6, ADDR6_A, 16) ? w->st[0] : !memcmp(seg.dst6, ADDR6_B, 16) ? w->st[1] : NULL;
             if (to)
                 sk_input(to, batch[i].b, batch[i].len, w->now);
         }
@@ -247,11 +253,11 @@ static void setup(world *w)
             .transmit = transmit,
             .transmit_ctx = w,
         };
+        /* Both are dual-stack (A fd00::1, B fd00::2), for the IPv6 seeds
+         * and connections. */
+        memcpy(p.addr6, i ? ADDR6_B : ADDR6_A, 16);
         for (size_t k = 0; k < sizeof p.secret; k++)
             p.secret[k] = (uint8_t)(k * 7 + (size_t)i);
-        /* A is dual-stack: fd00::1 as well, for the IPv6 seeds. */
-        if (i == 0)
-            memcpy(p.addr6, ADDR6_A, 16);
         w->st[i] = sk_stack_new(&p);
     }
     char err[128];
@@ -304,6 +310,27 @@ static void setup(world *w)
     sk_shutdown(b, cw_b, SK_SHUT_WR);
     settle(w);
 
+    /* IPv6: a dual-stack listener on A, an IPv6 connection and an IPv4
+     * one (an IPv4-mapped child) from B to it, ESTABLISHED with data. */
+    int l6 = sk_socket_family(a, SK_AF_INET6);
+    sk_bind(a, l6, &(sk_endpoint){.port = 81, .family = SK_AF_INET6});
+    sk_listen(a, l6, 4);
+    add_fd(w, 0, l6);
+    int c6 = sk_socket_family(b, SK_AF_INET6);
+    sk_endpoint a6 = sk_endpoint_ipv6(ADDR6_A, 81);
+    sk_connect(b, c6, &a6);
+    add_fd(w, 1, c6);
+    connect_to(w, 1, ADDR_A, 81);
+    pump(w, PUMP_MAX);
+    accept_one(w, 0, l6);
+    accept_one(w, 0, l6);
+    sk_send(b, c6, fill, 3000, 0);
+    settle(w);
+    if (sk_state(b, c6) != SK_TCP_ESTABLISHED || sk_state(a, l6) != SK_TCP_LISTEN) {
+        fprintf(stderr, "setup: the IPv6 connection did not establish\n");
+        abort();
+    }
+
     /* The data in flight, last, so that no settling delivers it. */
     sk_send(a, est, fill, sizeof fill, 0);
     w->queued = 0;
@@ -324,11 +351,11 @@ static void setup(world *w)
     /* An IPv6-only listener on A's [::]:80, last and outside the fd
      * table so that every IPv4 seed means what it did: raw IPv6 seeds
      * reach a listener, a SYN queue and the cookie path. */
-    int l6 = sk_socket_family(a, SK_AF_INET6);
+    int l6only = sk_socket_family(a, SK_AF_INET6);
     int one = 1;
-    sk_setsockopt(a, l6, SK_IPPROTO_IPV6, SK_IPV6_V6ONLY, &one, sizeof one);
-    sk_bind(a, l6, &(sk_endpoint){.port = 80, .family = SK_AF_INET6});
-    sk_listen(a, l6, 8);
+    sk_setsockopt(a, l6only, SK_IPPROTO_IPV6, SK_IPV6_V6ONLY, &one, sizeof one);
+    sk_bind(a, l6only, &(sk_endpoint){.port = 80, .family = SK_AF_INET6});
+    sk_listen(a, l6only, 8);
     check_deadline(w);
     /* SYNACK_FUZZ_TUPLES=1: the targets a template's first byte picks,
      * for writing seeds and regression inputs by hand. */
