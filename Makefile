@@ -18,7 +18,7 @@ ASAN_BUILD ?= build-asan
 RELEASE_BUILD ?= build-release
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 20
-FUZZ_TARGETS := fuzz_input fuzz_script_parse fuzz_analyze
+FUZZ_TARGETS := fuzz_input fuzz_script_parse fuzz_analyze fuzz_trace
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_GEN  := -G Ninja
 

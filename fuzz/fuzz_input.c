@@ -4,7 +4,8 @@
  * one-slot backlog, hold connections in many states, built the same way
  * for every input:
  *
- *   A: LISTEN :80 (every SYN answered with a cookie), ESTABLISHED with
+ *   A: LISTEN :80 (every SYN answered with a cookie) and [::]:80 (IPv6
+ *      only, A being fd00::1 too), ESTABLISHED with
  *      6000 bytes in flight, FIN_WAIT_2 (shutdown), an orphaned FIN_WAIT_2
  *      record, TIME_WAIT, CLOSE_WAIT, SYN_SENT twice (one SYN lost, one
  *      answered by a lost SYN-ACK)
@@ -20,9 +21,10 @@
  * and ECN bits come from the input, and both checksums are computed so
  * the segment reaches the state machine.  Tuples first seen during the
  * run (a SYN-ACK carrying a cookie, say) become targets too.  Other
- * operations feed raw bytes (checksums optionally repaired, or an ICMP
- * error built around the TCP header a stack last sent on a tuple, so it
- * reaches the connection's error handling), move time
+ * operations feed raw bytes of either IP version (checksums optionally
+ * repaired; IPv6 ones after their extension headers; or an ICMP error
+ * built around the TCP header a stack last sent on a tuple, so it reaches
+ * the connection's error handling), move time
  * (sk_advance), call the socket API, turn a sysctl, or let the two stacks
  * talk: what the stacks send waits in a bounded queue (overflow is lost)
  * until an operation delivers it.
@@ -52,6 +54,10 @@
 #define ADDR_A 0x0a000001u
 #define ADDR_B 0x0a000002u
 #define ADDR_X 0x0a000063u /* 10.0.0.99: a host only the fuzzer speaks for */
+/* IPv6 addresses of A and B (fd00::1, fd00::2): their IPv6 connections
+ * are driven by time and socket calls, not by templates (which target
+ * the IPv4 tuples). */
+static const uint8_t ADDR6_A[16] = {0xfd, [15] = 1}, ADDR6_B[16] = {0xfd, [15] = 2};
 #define QUEUE_MAX 128
 #define DGRAM_MAX 2048
 #define TUPLES_MAX 64
@@ -87,7 +93,7 @@ typedef struct world {
 static void note_tuple(world *w, const uint8_t *d, size_t len)
 {
     sk_segment seg;
-    if (sk_parse_segment(d, len, false, &seg) != SK_PARSE_OK)
+    if (sk_parse_segment(d, len, false, &seg) != SK_PARSE_OK || seg.ip_version == 6)
         return;
     tuple *t = NULL;
     for (size_t i = 0; i < w->ntuples; i++) {
@@ -128,11 +134,13 @@ static void transmit(void *ctx, const uint8_t *d, size_t len)
      * parse. */
     sk_segment seg;
     sk_parse_error pe = sk_parse_segment(d, len, true, &seg);
-    if (pe == SK_PARSE_NOT_TCP && d[9] == 1 && len >= 28 && len <= 1500 && d[20] == 0 &&
+    if (pe == SK_PARSE_NOT_TCP && seg.ip_version == 4 && d[9] == 1 && len >= 28 && len <= 1500 && d[20] == 0 &&
         sk_csum_fold(sk_csum_partial(d, 20, 0)) == 0 && sk_csum_fold(sk_csum_partial(d + 20, len - 20, 0)) == 0 &&
         (seg.src == ADDR_A || seg.src == ADDR_B))
         return; /* an echo reply: nothing to deliver it to */
-    if (pe != SK_PARSE_OK || len > 1500 || (seg.src != ADDR_A && seg.src != ADDR_B)) {
+    bool ours = seg.ip_version == 6 ? !memcmp(seg.src6, ADDR6_A, 16) || !memcmp(seg.src6, ADDR6_B, 16)
+                                    : seg.src == ADDR_A || seg.src == ADDR_B;
+    if (pe != SK_PARSE_OK || len > 1500 || !ours) {
         fprintf(stderr, "a stack sent a bad datagram: %s, %zu bytes", sk_parse_error_name(pe), len);
         if (pe == SK_PARSE_OK)
             fprintf(stderr, ": %08x:%u > %08x:%u flags %#x seq %u ack %u, %zu option bytes, %zu payload bytes",
@@ -189,6 +197,8 @@ static void pump(world *w, size_t limit)
             if (sk_parse_segment(batch[i].b, batch[i].len, false, &seg) != SK_PARSE_OK)
                 continue;
             sk_stack *to = stack_for(w, seg.dst);
+            if (seg.ip_version == 6)
+                to = !memcmp(seg.dst6, ADDR6_A, 16) ? w->st[0] : !memcmp(seg.dst6, ADDR6_B, 16) ? w->st[1] : NULL;
             if (to)
                 sk_input(to, batch[i].b, batch[i].len, w->now);
         }
@@ -243,6 +253,9 @@ static void setup(world *w)
             .transmit = transmit,
             .transmit_ctx = w,
         };
+        /* Both are dual-stack (A fd00::1, B fd00::2), for the IPv6 seeds
+         * and connections. */
+        memcpy(p.addr6, i ? ADDR6_B : ADDR6_A, 16);
         for (size_t k = 0; k < sizeof p.secret; k++)
             p.secret[k] = (uint8_t)(k * 7 + (size_t)i);
         w->st[i] = sk_stack_new(&p);
@@ -297,6 +310,27 @@ static void setup(world *w)
     sk_shutdown(b, cw_b, SK_SHUT_WR);
     settle(w);
 
+    /* IPv6: a dual-stack listener on A, an IPv6 connection and an IPv4
+     * one (an IPv4-mapped child) from B to it, ESTABLISHED with data. */
+    int l6 = sk_socket_family(a, SK_AF_INET6);
+    sk_bind(a, l6, &(sk_endpoint){.port = 81, .family = SK_AF_INET6});
+    sk_listen(a, l6, 4);
+    add_fd(w, 0, l6);
+    int c6 = sk_socket_family(b, SK_AF_INET6);
+    sk_endpoint a6 = sk_endpoint_ipv6(ADDR6_A, 81);
+    sk_connect(b, c6, &a6);
+    add_fd(w, 1, c6);
+    connect_to(w, 1, ADDR_A, 81);
+    pump(w, PUMP_MAX);
+    accept_one(w, 0, l6);
+    accept_one(w, 0, l6);
+    sk_send(b, c6, fill, 3000, 0);
+    settle(w);
+    if (sk_state(b, c6) != SK_TCP_ESTABLISHED || sk_state(a, l6) != SK_TCP_LISTEN) {
+        fprintf(stderr, "setup: the IPv6 connection did not establish\n");
+        abort();
+    }
+
     /* The data in flight, last, so that no settling delivers it. */
     sk_send(a, est, fill, sizeof fill, 0);
     w->queued = 0;
@@ -314,6 +348,14 @@ static void setup(world *w)
     connect_to(w, 0, ADDR_B, 80);
     pump(w, 1);
     w->queued = 0;
+    /* An IPv6-only listener on A's [::]:80, last and outside the fd
+     * table so that every IPv4 seed means what it did: raw IPv6 seeds
+     * reach a listener, a SYN queue and the cookie path. */
+    int l6only = sk_socket_family(a, SK_AF_INET6);
+    int one = 1;
+    sk_setsockopt(a, l6only, SK_IPPROTO_IPV6, SK_IPV6_V6ONLY, &one, sizeof one);
+    sk_bind(a, l6only, &(sk_endpoint){.port = 80, .family = SK_AF_INET6});
+    sk_listen(a, l6only, 8);
     check_deadline(w);
     /* SYNACK_FUZZ_TUPLES=1: the targets a template's first byte picks,
      * for writing seeds and regression inputs by hand. */
@@ -596,7 +638,20 @@ static void op_raw(world *w, reader *r)
     size_t n = 0;
     while (n < len && r->left)
         d[n++] = u8(r);
-    if ((how & 1) && n >= SK_IP_HDR_MIN) {
+    if ((how & 1) && n >= SK_IP6_HDR_LEN && (d[0] >> 4) == 6) {
+        /* IPv6: the payload length as captured, then the TCP checksum
+         * after whatever extension headers the parser walks past. */
+        size_t plen = (size_t)d[4] << 8 | d[5];
+        if (plen > n - SK_IP6_HDR_LEN)
+            put_be16(d + 4, (uint16_t)(n - SK_IP6_HDR_LEN));
+        sk_segment seg;
+        sk_parse_error e = sk_parse_segment(d, n, false, &seg);
+        if ((e == SK_PARSE_OK || e == SK_PARSE_BAD_TCP_CSUM) && seg.l4_off + 18 <= seg.ip_len) {
+            uint8_t *tcp = d + seg.l4_off;
+            tcp[16] = tcp[17] = 0;
+            put_be16(tcp + 16, sk_tcp_checksum6(d + 8, d + 24, tcp, seg.ip_len - seg.l4_off));
+        }
+    } else if ((how & 1) && n >= SK_IP_HDR_MIN) {
         size_t ihl = (size_t)(d[0] & 15) * 4;
         size_t total = (size_t)d[2] << 8 | d[3];
         if (ihl >= SK_IP_HDR_MIN && ihl <= n) {

@@ -98,6 +98,36 @@ def call(side, fd_index, what, extra=b""):
     return bytes([6, (0x80 if side else 0) | fd_index, what]) + extra
 
 
+def ip6_tcp(nh, ext, flags, payload=b""):
+    """An IPv6 datagram from 2001:db8::99 to fd00::1:80 with extension
+    headers `ext` (already chained, the first named by `nh`) before a TCP
+    header; op_raw's repair fills the checksum."""
+    tcp = struct.pack(">HHIIBBHHH", 40000, 80, 1, 0, 5 << 4, flags, 65535, 0, 0) + payload
+    body = ext + tcp
+    src = bytes.fromhex("20010db8000000000000000000000099")
+    dst = bytes.fromhex("fd000000000000000000000000000001")
+    return struct.pack(">IHBB", 6 << 28 | 0x12345, len(body), nh, 64) + src + dst + body
+
+
+IP6_SEEDS = {
+    # hop-by-hop (PadN), destination options (Pad1s), an atomic fragment, a
+    # routing header with no segments left: what Linux's ipv6_rcv walks
+    "ip6_plain_syn": raw(ip6_tcp(6, b"", SYN)),
+    "ip6_hbh_padn": raw(ip6_tcp(0, bytes([6, 0, 1, 4, 0, 0, 0, 0]), SYN)),
+    "ip6_dstopt_pad1": raw(ip6_tcp(60, bytes([6, 0, 0, 0, 0, 0, 0, 0]), SYN)),
+    "ip6_atomic_frag": raw(ip6_tcp(44, bytes([6, 0, 0, 0, 0, 0, 0, 7]), SYN)),
+    "ip6_routing_done": raw(ip6_tcp(43, bytes([6, 2, 0, 0, 0, 0, 0, 0]) + bytes(16), SYN)),
+    "ip6_chain": raw(ip6_tcp(0, bytes([60, 0, 1, 4, 0, 0, 0, 0]) + bytes([43, 0, 0, 0, 0, 0, 0, 0])
+                             + bytes([6, 0, 0, 0, 0, 0, 0, 0]), SYN)),
+    # faults each counted by name: a later fragment, hop-by-hop not first,
+    # an option whose type asks for a drop, a routing header with segments left
+    "ip6_later_frag": raw(ip6_tcp(44, bytes([6, 0, 0, 0x19, 0, 0, 0, 7]), ACK)),
+    "ip6_hbh_not_first": raw(ip6_tcp(60, bytes([0, 0, 1, 4, 0, 0, 0, 0]) + bytes([6, 0, 1, 4, 0, 0, 0, 0]), SYN)),
+    "ip6_option_drop": raw(ip6_tcp(60, bytes([6, 0, 0x80, 4, 0, 0, 0, 0]), SYN)),
+    "ip6_routing_left": raw(ip6_tcp(43, bytes([6, 2, 0, 1, 0, 0, 0, 0]) + bytes(16), SYN)),
+    "ip6_data": raw(ip6_tcp(6, b"", PSH | ACK, b"GET / HTTP/1.1\r\n\r\n")),
+}
+
 SEEDS = {
     "ack_all_in_flight": template(1, ACK, 0x40, opts=ts_opt()) + deliver(),
     "partial_ack_sack": template(1, ACK, 0x48, ack=struct.pack(">h", -280),
@@ -164,8 +194,8 @@ def pcap_datagrams(path):
     magic, _, _, _, _, _, linktype = struct.unpack("<IHHiIII", d[:24])
     if magic != 0xA1B2C3D4 and magic != 0xA1B23C4D:
         raise SystemExit(f"{path}: not a little-endian pcap")
-    if linktype != 228:
-        raise SystemExit(f"{path}: linktype {linktype}, want 228 (raw IPv4)")
+    if linktype not in (101, 228):
+        raise SystemExit(f"{path}: linktype {linktype}, want 101 (raw IP) or 228 (raw IPv4)")
     off = 24
     while off + 16 <= len(d):
         _, _, incl, _ = struct.unpack("<IIII", d[off:off + 16])
@@ -176,6 +206,7 @@ def pcap_datagrams(path):
 def main():
     os.makedirs(OUT, exist_ok=True)
     seeds = dict(SEEDS)
+    seeds.update(IP6_SEEDS)
     if len(sys.argv) > 1:
         whole = b""
         for i, dg in enumerate(pcap_datagrams(sys.argv[1])):

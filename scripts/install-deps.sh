@@ -9,7 +9,7 @@
 set -eu
 want="gcc cmake ninja-build pkg-config libcmocka-dev libpcap-dev libmnl-dev"
 case "${1:-build}" in
-test) want="$want tshark python3 iproute2 curl netcat-openbsd tcpdump nftables ethtool doxygen clang libclang-rt-14-dev" ;;
+test) want="$want tshark python3 iproute2 curl iputils-ping netcat-openbsd tcpdump nftables ethtool doxygen clang libclang-rt-14-dev" ;;
 docs) want="$want doxygen" ;;
 deb) want="$want dpkg-dev debhelper lintian" ;;
 esac

@@ -3,7 +3,8 @@
 # kernel over a TUN device.  Traffic never leaves the namespace.
 #
 #   scripts/netns.sh up   [NAME]   create namespace NAME (default synack0) with
-#                                  tun0, kernel side 10.77.0.1/24, link up
+#                                  tun0, kernel side 10.77.0.1/24 (and, with
+#                                  KERNEL_ADDR6=fd77::1/64, that IPv6 address), link up
 #   scripts/netns.sh down [NAME]   remove the namespace and everything in it
 #   scripts/netns.sh status [NAME]
 #
@@ -15,14 +16,17 @@
 # the kernel side's address and route exist before synack starts; synack
 # then attaches to it with TUNSETIFF, and the link's carrier comes up
 # while it holds the device.  Environment: TUN (tun0), KERNEL_ADDR
-# (10.77.0.1/24), TUN_USER (a user allowed to attach, default none: root),
-# TUN_MULTI_QUEUE=1 (a multi-queue device, for `synack serve --queues N`).
+# (10.77.0.1/24), KERNEL_ADDR6 (none: IPv6 off on the link; e.g.
+# fd77::1/64, then synack runs with --addr6 fd77::2/64), TUN_USER (a user
+# allowed to attach, default none: root), TUN_MULTI_QUEUE=1 (a multi-queue
+# device, for `synack serve --queues N`).
 set -eu
 
 cmd=${1:-}
 ns=${2:-synack0}
 tun=${TUN:-tun0}
 kernel_addr=${KERNEL_ADDR:-10.77.0.1/24}
+kernel_addr6=${KERNEL_ADDR6:-}
 
 die() { echo "netns.sh: $*" >&2; exit 1; }
 
@@ -49,11 +53,20 @@ up)
     else
         ip -n "$ns" tuntap add dev "$tun" mode tun $mq
     fi
-    # No IPv6 on the link: synack speaks IPv4 only, and router
-    # solicitations would just be counted drops.
-    ip netns exec "$ns" sh -c "echo 1 > /proc/sys/net/ipv6/conf/$tun/disable_ipv6" 2>/dev/null || true
+    if [ -n "$kernel_addr6" ]; then
+        # IPv6 on the link, without the kernel's router solicitations
+        # (nothing routes here) and without duplicate address detection
+        # (nodad: the address is usable at once, not after a second).
+        ip netns exec "$ns" sh -c "echo 0 > /proc/sys/net/ipv6/conf/$tun/router_solicitations" 2>/dev/null || true
+        ip netns exec "$ns" sh -c "echo 0 > /proc/sys/net/ipv6/conf/$tun/accept_ra" 2>/dev/null || true
+    else
+        # No IPv6 on the link unless asked: router solicitations and
+        # MLD reports would just be counted drops in IPv4 tests.
+        ip netns exec "$ns" sh -c "echo 1 > /proc/sys/net/ipv6/conf/$tun/disable_ipv6" 2>/dev/null || true
+    fi
     ip -n "$ns" link set "$tun" txqueuelen 1000
     ip -n "$ns" addr add "$kernel_addr" dev "$tun"
+    [ -z "$kernel_addr6" ] || ip -n "$ns" addr add "$kernel_addr6" dev "$tun" nodad
     ip -n "$ns" link set "$tun" up
     trap - EXIT
     echo "namespace $ns: $tun with kernel address $kernel_addr; run synack there with"

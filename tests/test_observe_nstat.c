@@ -185,7 +185,9 @@ static void test_counters_from_a_stack_in_nstat_order(void **state)
     while (sk_counter_name(total, &group))
         total++;
     assert_int_equal(cs.n, total);
-    static const char *const order[] = {"Ip", "Icmp", "IcmpMsg", "Tcp", "TcpExt", "IpExt", "Ip6", "Icmp6", "Synack"};
+    /* nstat's order: /proc/net/snmp's groups, /proc/net/snmp6's, then
+     * /proc/net/netstat's (it prepends each file it reads). */
+    static const char *const order[] = {"Ip", "Icmp", "IcmpMsg", "Tcp", "Ip6", "Icmp6", "TcpExt", "IpExt", "Synack"};
     size_t g = 0;
     for (size_t i = 0; i < cs.n; i++) {
         while (g < 9 && strcmp(cs.rows[i].group, order[g]))

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+
 #include "observe/ss.h"
 
 #define NOW (100ull * SK_NSEC_PER_SEC)
@@ -407,9 +409,9 @@ static void test_json(void **state)
 }
 
 /* -4 and -6 select address families as ss's filter_af_set() does (they
- * add up): every synack socket is IPv4, so -4 lists what no family
- * option lists, -6 alone nothing (the header only, as ss with no IPv6
- * socket), and -4 -6 everything again. */
+ * add up): on this IPv4-only table -4 lists what no family option
+ * lists, -6 alone nothing (the header only, as ss with no IPv6 socket),
+ * and -4 -6 everything again. */
 static void test_family_options(void **state)
 {
     (void)state;
@@ -430,6 +432,109 @@ static void test_family_options(void **state)
     ASSERT_SS("-tn6 --json", "[]\n");
     ASSERT_SS("-tn4 dport = :40000", "State Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
                                      "ESTAB 0      0           10.0.0.2:80       10.0.0.1:40000\n");
+}
+
+
+static sk_endpoint ep6(const char *text, uint16_t port)
+{
+    uint8_t a[16];
+    assert_int_equal(inet_pton(AF_INET6, text, a), 1);
+    return sk_endpoint_ipv6(a, port);
+}
+
+/* A dual-stack host, the sockets listed in an order that mixes the
+ * families: what ss -tan printed on Linux 6.x for the same sockets (an
+ * IPv4 listener and client, a V6ONLY listener, a dual-stack listener
+ * with an IPv4 peer seen v4-mapped, an IPv6 loopback connection), the
+ * Process column left out.  ss lists AF_INET before AF_INET6, shows an
+ * IPv6 address in brackets and a dual-stack wildcard as "*". */
+static size_t dual_stack_table(sk_sock_info *s)
+{
+    size_t n = 0;
+    s[n] = sock(3, SK_TCP_LISTEN, 0, 8081, 0, 0, 0, 5);
+    s[n].local = ep6("::", 8081);
+    s[n].remote = ep6("::", 0);
+    s[n++].v6only = true;
+    s[n++] = sock(4, SK_TCP_LISTEN, 0, 80, 0, 0, 0, 10);
+    s[n] = sock(5, SK_TCP_LISTEN, 0, 8080, 0, 0, 0, 128);
+    s[n].local = ep6("::", 8080);
+    s[n++].remote = ep6("::", 0);
+    s[n++] = sock(6, SK_TCP_ESTABLISHED, IP(127, 0, 0, 1), 45106, IP(127, 0, 0, 1), 8080, 0, 0);
+    s[n] = sock(7, SK_TCP_ESTABLISHED, 0, 42426, 0, 8081, 0, 0);
+    s[n].local = ep6("::1", 42426);
+    s[n++].remote = ep6("::1", 8081);
+    s[n] = sock(8, SK_TCP_ESTABLISHED, 0, 8081, 0, 42426, 0, 0);
+    s[n].local = ep6("::1", 8081);
+    s[n].remote = ep6("::1", 42426);
+    s[n++].v6only = true;
+    s[n] = sock(9, SK_TCP_ESTABLISHED, 0, 8080, 0, 45106, 0, 0);
+    s[n].local = ep6("::ffff:127.0.0.1", 8080);
+    s[n++].remote = ep6("::ffff:127.0.0.1", 45106);
+    return n;
+}
+
+#define ASSERT_DUAL(args, expected)                                                                              \
+    do {                                                                                                        \
+        sk_sock_info t_[16];                                                                                    \
+        size_t n_ = dual_stack_table(t_);                                                                       \
+        char *got_ = render_socks(t_, n_, (args));                                                              \
+        if (strcmp(got_, (expected)) != 0)                                                                      \
+            fail_msg("ss %s:\n--- got ---\n%s--- expected ---\n%s", (args), got_, (expected));                 \
+        free(got_);                                                                                             \
+    } while (0)
+
+static void test_ipv6_columns_as_ss(void **state)
+{
+    (void)state;
+    ASSERT_DUAL("-tan", "State  Recv-Q Send-Q      Local Address:Port        Peer Address:Port\n"
+                        "LISTEN 0      10                0.0.0.0:80               0.0.0.0:*\n"
+                        "ESTAB  0      0               127.0.0.1:45106          127.0.0.1:8080\n"
+                        "LISTEN 0      5                    [::]:8081                [::]:*\n"
+                        "LISTEN 0      128                     *:8080                   *:*\n"
+                        "ESTAB  0      0                   [::1]:42426              [::1]:8081\n"
+                        "ESTAB  0      0                   [::1]:8081               [::1]:42426\n"
+                        "ESTAB  0      0      [::ffff:127.0.0.1]:8080  [::ffff:127.0.0.1]:45106\n");
+    ASSERT_DUAL("-tan6", "State  Recv-Q Send-Q      Local Address:Port        Peer Address:Port\n"
+                         "LISTEN 0      5                    [::]:8081                [::]:*\n"
+                         "LISTEN 0      128                     *:8080                   *:*\n"
+                         "ESTAB  0      0                   [::1]:42426              [::1]:8081\n"
+                         "ESTAB  0      0                   [::1]:8081               [::1]:42426\n"
+                         "ESTAB  0      0      [::ffff:127.0.0.1]:8080  [::ffff:127.0.0.1]:45106\n");
+    ASSERT_DUAL("-tan4", "State  Recv-Q Send-Q Local Address:Port  Peer Address:Port\n"
+                         "LISTEN 0      10           0.0.0.0:80         0.0.0.0:*\n"
+                         "ESTAB  0      0          127.0.0.1:45106    127.0.0.1:8080\n");
+    /* An IPv4 rule also matches v4-mapped IPv6 sockets; a v4-mapped rule
+     * only those (ss's inet2_addr_match). */
+    ASSERT_DUAL("-tan src 127.0.0.1",
+                "State Recv-Q Send-Q      Local Address:Port        Peer Address:Port\n"
+                "ESTAB 0      0               127.0.0.1:45106          127.0.0.1:8080\n"
+                "ESTAB 0      0      [::ffff:127.0.0.1]:8080  [::ffff:127.0.0.1]:45106\n");
+    ASSERT_DUAL("-tan src [::ffff:127.0.0.1]",
+                "State Recv-Q Send-Q      Local Address:Port       Peer Address:Port\n"
+                "ESTAB 0      0      [::ffff:127.0.0.1]:8080 [::ffff:127.0.0.1]:45106\n");
+    ASSERT_DUAL("-tan dst [::1]:8081", "State Recv-Q Send-Q Local Address:Port  Peer Address:Port\n"
+                                       "ESTAB 0      0              [::1]:42426        [::1]:8081\n");
+    ASSERT_DUAL("-tan src ::/0", "State  Recv-Q Send-Q      Local Address:Port        Peer Address:Port\n"
+                                 "LISTEN 0      5                    [::]:8081                [::]:*\n"
+                                 "LISTEN 0      128                     *:8080                   *:*\n"
+                                 "ESTAB  0      0                   [::1]:42426              [::1]:8081\n"
+                                 "ESTAB  0      0                   [::1]:8081               [::1]:42426\n"
+                                 "ESTAB  0      0      [::ffff:127.0.0.1]:8080  [::ffff:127.0.0.1]:45106\n");
+    ASSERT_DUAL("-tn src [::1]/128:8081", "State Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
+                                          "ESTAB 0      0              [::1]:8081        [::1]:42426\n");
+    ASSERT_DUAL("-s", "Total: 7\n"
+                      "TCP:   7 (estab 2, closed 0, orphaned 0, timewait 0)\n"
+                      "\n"
+                      "Transport Total     IP        IPv6\n"
+                      "RAW\t  0         0         0        \n"
+                      "UDP\t  0         0         0        \n"
+                      "TCP\t  7         2         5        \n"
+                      "INET\t  7         2         5        \n"
+                      "FRAG\t  0         0         0        \n"
+                      "\n");
+    ASSERT_DUAL("-tn --json dst [::1]:8081",
+                "[\n  {\"state\":\"ESTAB\",\"recv_q\":0,\"send_q\":0,\"local\":{\"addr\":\"::1\",\"port\":42426},"
+                "\"peer\":{\"addr\":\"::1\",\"port\":8081},\"fd\":7,\"orphan\":false}\n]\n");
 }
 
 static void expect_parse_error(const char *args, const char *message)
@@ -497,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_summary),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_family_options),
+        cmocka_unit_test(test_ipv6_columns_as_ss),
         cmocka_unit_test(test_usage_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

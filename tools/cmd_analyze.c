@@ -18,7 +18,7 @@
 #define NS 1000000000LL
 
 typedef struct actx {
-    bool json, conns, first_row;
+    bool json, conns, first_row, verbose;
     uint64_t focus;
     bool focus_seen;
     sk_trace *trace;
@@ -28,7 +28,7 @@ typedef struct actx {
 void sk_cmd_analyze_usage(FILE *out)
 {
     fprintf(out,
-            "usage: synack analyze FILE [--conns | --conn N | --at TIME] [--json]\n"
+            "usage: synack analyze FILE [--conns | --conn N [-v] | --at TIME] [--json]\n"
             "                            [--close-wait SECONDS] [--short-min N] [--max-live N]\n"
             "\n"
             "Reads a capture (pcap or pcapng: Ethernet, Linux cooked v1/v2, raw IP,\n"
@@ -38,6 +38,8 @@ void sk_cmd_analyze_usage(FILE *out)
             "\n"
             "  --conns          also a table of every connection, as `ss -tan` with both ends\n"
             "  --conn N         connection N's ladder: tcpdump lines, each side's state after each\n"
+            "  -v               in the ladder, IPv6 lines as tcpdump -v prints them (flow label,\n"
+            "                   hop limit, payload length, checksum verdict)\n"
             "  --at TIME        the sockets `ss -tan` would have shown at TIME: HH:MM:SS[.frac]\n"
             "                   (UTC, on the capture's first day), +SECONDS from the first packet,\n"
             "                   or seconds since the epoch\n"
@@ -198,113 +200,14 @@ static void on_retire(void *ctx, const ska_conn *c)
     x->first_row = false;
 }
 
-/* IPv6 segments in tcpdump's shape (trace.c formats IPv4 only). */
-static void ip6_line(const ska_conn *c, int dir, int64_t t, const uint8_t *ip, size_t n, char *buf, size_t cap)
-{
-    char ts[32];
-    ska_format_time(t, ts, sizeof ts);
-    if (n < 60 || ip[6] != 6) {
-        snprintf(buf, cap, "%s IP6 [|tcp]", ts);
-        return;
-    }
-    const uint8_t *th = ip + 40;
-    char s[80], d[80];
-    ska_addr sa = c->side[dir].addr, da = c->side[!dir].addr;
-    ska_format_addr(&sa, s, sizeof s);
-    ska_format_addr(&da, d, sizeof d);
-    /* tcpdump writes addr.port: drop the brackets and use '.' */
-    char *p;
-    for (char *q = s; (p = strchr(q, '[')) != NULL;)
-        memmove(p, p + 1, strlen(p));
-    for (char *q = d; (p = strchr(q, '[')) != NULL;)
-        memmove(p, p + 1, strlen(p));
-    if ((p = strrchr(s, ']')) != NULL) {
-        *p = '.';
-        memmove(p + 1, p + 2, strlen(p + 2) + 1);
-    }
-    if ((p = strrchr(d, ']')) != NULL) {
-        *p = '.';
-        memmove(p + 1, p + 2, strlen(p + 2) + 1);
-    }
-    uint8_t fl = th[13];
-    char flags[12];
-    size_t k = 0;
-    if (fl & 0x02) flags[k++] = 'S';
-    if (fl & 0x01) flags[k++] = 'F';
-    if (fl & 0x04) flags[k++] = 'R';
-    if (fl & 0x08) flags[k++] = 'P';
-    if (fl & 0x10) flags[k++] = '.';
-    flags[k] = 0;
-    uint32_t seq = (uint32_t)th[4] << 24 | (uint32_t)th[5] << 16 | (uint32_t)th[6] << 8 | th[7];
-    uint32_t ack = (uint32_t)th[8] << 24 | (uint32_t)th[9] << 16 | (uint32_t)th[10] << 8 | th[11];
-    unsigned win = (unsigned)(th[14] << 8 | th[15]);
-    size_t doff = (size_t)(th[12] >> 4) * 4;
-    unsigned plen = (unsigned)(ip[4] << 8 | ip[5]);
-    unsigned len = plen >= doff ? plen - (unsigned)doff : 0;
-    const ska_side *me = &c->side[dir], *peer = &c->side[!dir];
-    size_t o = (size_t)snprintf(buf, cap, "%s IP6 %s > %s: Flags [%s]", ts, s, d, flags);
-    bool rel = !(fl & 0x02) && (fl & 0x10) && me->isn_known && peer->isn_known;
-    if (o < cap && (len || (fl & 0x07)))
-        o += (size_t)snprintf(buf + o, cap - o, ", seq %u", rel ? seq - me->isn : seq);
-    if (o < cap && len)
-        o += (size_t)snprintf(buf + o, cap - o, ":%u", (rel ? seq - me->isn : seq) + len);
-    if (o < cap && (fl & 0x10))
-        o += (size_t)snprintf(buf + o, cap - o, ", ack %u", rel ? ack - peer->isn : ack);
-    if (o < cap)
-        o += (size_t)snprintf(buf + o, cap - o, ", win %u", win);
-    /* Options as tcpdump walks them, in wire order. */
-    if (o < cap && doff > 20 && 40 + doff <= n) {
-        const uint8_t *op = th + 20;
-        size_t ol = doff - 20, i = 0;
-        o += (size_t)snprintf(buf + o, cap - o, ", options [");
-        while (i < ol && o < cap) {
-            uint8_t kind = op[i];
-            const char *sep = i ? "," : "";
-            if (kind == 0) {
-                o += (size_t)snprintf(buf + o, cap - o, "%seol", sep);
-                break;
-            }
-            if (kind == 1) {
-                o += (size_t)snprintf(buf + o, cap - o, "%snop", sep);
-                i++;
-                continue;
-            }
-            if (i + 1 >= ol || op[i + 1] < 2 || i + op[i + 1] > ol) {
-                o += (size_t)snprintf(buf + o, cap - o, "%sbad opt", sep);
-                break;
-            }
-            uint8_t olen = op[i + 1];
-            const uint8_t *v = op + i + 2;
-            if (kind == 2 && olen == 4)
-                o += (size_t)snprintf(buf + o, cap - o, "%smss %u", sep, (unsigned)(v[0] << 8 | v[1]));
-            else if (kind == 3 && olen == 3)
-                o += (size_t)snprintf(buf + o, cap - o, "%swscale %u", sep, v[0]);
-            else if (kind == 4 && olen == 2)
-                o += (size_t)snprintf(buf + o, cap - o, "%ssackOK", sep);
-            else if (kind == 8 && olen == 10)
-                o += (size_t)snprintf(buf + o, cap - o, "%sTS val %u ecr %u", sep,
-                                      (uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | v[3],
-                                      (uint32_t)v[4] << 24 | (uint32_t)v[5] << 16 | (uint32_t)v[6] << 8 | v[7]);
-            else
-                o += (size_t)snprintf(buf + o, cap - o, "%sunknown-%u", sep, kind);
-            i += olen;
-        }
-        if (o < cap)
-            o += (size_t)snprintf(buf + o, cap - o, "]");
-    }
-    if (o < cap)
-        snprintf(buf + o, cap - o, ", length %u", len);
-}
-
 static void on_focus(void *ctx, const ska_conn *c, uint64_t pkt, int64_t t, int dir, const uint8_t *ip,
                      size_t iplen, int family)
 {
     actx *x = ctx;
     char line[SK_TRACE_LINE_MAX + 128];
-    if (family == 4)
-        sk_trace_format_datagram(x->trace, (sk_time_ns)(t % (86400 * NS)), ip, iplen, line, sizeof line);
-    else
-        ip6_line(c, dir, t, ip, iplen, line, sizeof line);
+    (void)family;
+    (void)dir;
+    sk_trace_format_datagram(x->trace, (sk_time_ns)(t % (86400 * NS)), ip, iplen, line, sizeof line);
     if (x->json) {
         fputs(x->focus_seen ? "," : "", x->out);
         fprintf(x->out, "{\"packet\":%llu,\"line\":", (unsigned long long)pkt);
@@ -503,6 +406,8 @@ int sk_cmd_analyze(int argc, char **argv)
             return SK_CLI_EXIT_OK;
         } else if (!strcmp(a, "--json")) {
             x.json = true;
+        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+            x.verbose = true;
         } else if (!strcmp(a, "--conns")) {
             x.conns = true;
         } else if (!strcmp(a, "--conn") && i + 1 < argc) {
@@ -568,7 +473,7 @@ int sk_cmd_analyze(int argc, char **argv)
     o.on_retire = on_retire;
     o.ctx = &x;
     ska *an = ska_new(&o);
-    x.trace = sk_trace_new(0);
+    x.trace = sk_trace_new(x.verbose ? SK_TRACE_VERBOSE : 0);
     if (!an || !x.trace) {
         fprintf(stderr, "synack analyze: out of memory\n");
         ska_free(an);

@@ -78,7 +78,8 @@ static void conf_usage(FILE *out)
 {
     fprintf(out,
             "usage: synack conformance [--shared DIR] [--expect FILE] [--tier N]... [-j N]\n"
-            "                          [--timeout SEC] [--so PATH] [--write-expectations] [-v]\n"
+            "                          [--timeout SEC] [--so PATH] [--ip_version V]\n"
+            "                          [--write-expectations] [-v]\n"
             "  Runs the packetdrill scripts of DIR/conformance/tierN-*.txt (all tiers unless\n"
             "  --tier is given), skipping those in out-of-scope.txt, each in a fresh stack in\n"
             "  virtual time.  Prints `tierN: P passed, F failed, S skipped` per tier, then the\n"
@@ -86,7 +87,8 @@ static void conf_usage(FILE *out)
             "  --shared DIR          the shared data directory (default $SYNACK_SHARED_DIR)\n"
             "  --expect FILE         scripts expected to fail or skip: `PATH FAIL|SKIP reason`\n"
             "  --expect-overlay F    entries of F replace FILE's for the same script: the\n"
-            "                        few outcomes that differ under --so\n"
+            "                        few outcomes that differ under --so or in IPv6\n"
+            "                        (repeatable; a later file's entry wins)\n"
             "  --tier N              run tier N only (repeatable)\n"
             "  -j N                  scripts run at once (default: the number of CPUs)\n"
             "  --timeout SEC         real-time limit per script (default 60)\n"
@@ -97,6 +99,9 @@ static void conf_usage(FILE *out)
             "                        build/libsynack-packetdrill.so) through packetdrill's\n"
             "                        struct packetdrill_interface instead of the linked\n"
             "                        engine (see `synack script --help`)\n"
+            "  --ip_version V        run every script that names no version as ipv4\n"
+            "                        (default), ipv6 or ipv4-mapped-ipv6, as the kernel\n"
+            "                        runner's second pass does\n"
             "  -v                    also list skipped scripts with their reasons\n"
             "exit status: 0 results as expected, 1 not, 2 usage error, 77 DIR missing\n");
 }
@@ -208,6 +213,8 @@ static double mono_seconds(void)
 
 /* --so PATH, made absolute: children chdir() before loading it. */
 static const char *conf_so_path;
+/* --ip_version: the pass's version for scripts that name none. */
+static const char *conf_ip_version;
 
 /* In the child: run one script, write "P|F|S message" to fd, exit. */
 static void run_child(const char *gtests, const char *path, int fd)
@@ -224,7 +231,7 @@ static void run_child(const char *gtests, const char *path, int fd)
     } else {
         sk_script *s = sk_script_parse_file(path, msg, sizeof(msg));
         if (s) {
-            sk_script_run_opts opts = {.so_path = conf_so_path};
+            sk_script_run_opts opts = {.so_path = conf_so_path, .ip_version = conf_ip_version};
             switch (sk_script_run(s, &opts, msg, sizeof(msg))) {
             case SK_SCRIPT_PASS: o = CONF_PASS; break;
             case SK_SCRIPT_FAIL: o = CONF_FAIL; break;
@@ -584,7 +591,11 @@ static bool is_dir(const char *p)
 int sk_cmd_conformance(int argc, char **argv)
 {
     const char *shared = getenv("SYNACK_SHARED_DIR");
-    const char *expect_file = NULL, *overlay_file = NULL;
+    const char *expect_file = NULL;
+    /* Overlays apply in order, a later one's entry replacing an earlier
+     * one's: the .so's and the IPv6 pass's differences combine. */
+    const char *overlay_files[4] = {NULL};
+    size_t noverlays = 0;
     bool tiers_wanted[CONF_MAX_TIERS + 1] = {false};
     bool any_tier = false, write_mode = false, verbose = false;
     long parallel = sysconf(_SC_NPROCESSORS_ONLN);
@@ -602,7 +613,11 @@ int sk_cmd_conformance(int argc, char **argv)
             expect_file = v;
             i++;
         } else if (!strcmp(a, "--expect-overlay") && v) {
-            overlay_file = v;
+            if (noverlays == sizeof(overlay_files) / sizeof(overlay_files[0])) {
+                fprintf(stderr, "synack conformance: at most 4 --expect-overlay files\n");
+                return 2;
+            }
+            overlay_files[noverlays++] = v;
             i++;
         } else if (!strcmp(a, "--tier") && v) {
             int t = atoi(v);
@@ -619,6 +634,13 @@ int sk_cmd_conformance(int argc, char **argv)
                 return 2;
             }
             conf_so_path = so_abs;
+            i++;
+        } else if (!strcmp(a, "--ip_version") && v) {
+            if (strcmp(v, "ipv4") && strcmp(v, "ipv6") && strcmp(v, "ipv4-mapped-ipv6")) {
+                fprintf(stderr, "synack conformance: --ip_version ipv4, ipv6 or ipv4-mapped-ipv6, not %s\n", v);
+                return 2;
+            }
+            conf_ip_version = v;
             i++;
         } else if (!strcmp(a, "-j") && v) {
             parallel = atol(v);
@@ -733,9 +755,11 @@ int sk_cmd_conformance(int argc, char **argv)
             fprintf(stderr, "synack conformance: %s is malformed\n", expect_file);
             rc = 1;
         }
-        if (overlay_file && !apply_overlay(overlay_file, &exp, &nexp)) {
-            fprintf(stderr, "synack conformance: %s is malformed\n", overlay_file);
-            rc = 1;
+        for (size_t k = 0; k < noverlays; k++) {
+            if (!apply_overlay(overlay_files[k], &exp, &nexp)) {
+                fprintf(stderr, "synack conformance: %s is malformed\n", overlay_files[k]);
+                rc = 1;
+            }
         }
         unsigned as_expected = 0, wrong = 0;
         for (size_t i = 0; i < njobs; i++) {

@@ -96,7 +96,7 @@ static void fleet_shutdown(client *c);
  * (Linux's tcp_fastopen_defer_connect). */
 static int client_socket(client *c)
 {
-    int fd = sk_socket(c->stack);
+    int fd = sk_socket_family(c->stack, c->remote.family == SK_AF_INET6 ? SK_AF_INET6 : SK_AF_INET);
     if (fd < 0)
         return fd;
     int one = 1;
@@ -628,7 +628,8 @@ static void client_report(void *ctx, sk_loop *loop)
 void sk_cmd_connect_usage(FILE *out)
 {
     fprintf(out,
-            "usage: synack connect A.B.C.D:PORT [--tun NAME] [--addr A.B.C.D/N]\n"
+            "usage: synack connect A.B.C.D:PORT|[IPV6]:PORT [--tun NAME] [--addr A.B.C.D/N]\n"
+            "                      [--addr6 ADDR/N]\n"
             "                      (--http PATH | --send FILE | --recv N) [-o FILE]\n"
             "                      [--fastopen]\n"
             "                      [--loss P] [--delay MS] [--reorder P] [--dup P] [--seed N]\n"
@@ -770,14 +771,19 @@ int sk_cmd_connect(int argc, char **argv)
     }
     if (optind + 1 != argc) {
         fprintf(stderr, optind < argc ? "synack connect: unexpected argument '%s'\n"
-                                      : "synack connect: which server? give A.B.C.D:PORT%s\n",
+                                      : "synack connect: which server? give A.B.C.D:PORT or [IPV6]:PORT%s\n",
                 optind + 1 < argc ? argv[optind + 1] : "");
         goto out;
     }
     c->remote_text = argv[optind];
     char err[200];
-    if (sk_parse_ipv4_endpoint(c->remote_text, &c->remote, err, sizeof(err)) < 0) {
+    if (sk_parse_endpoint(c->remote_text, &c->remote, err, sizeof(err)) < 0) {
         fprintf(stderr, "synack connect: %s\n", err);
+        goto out;
+    }
+    if (c->remote.family == SK_AF_INET6 && !c->opt.has_addr6) {
+        fprintf(stderr, "synack connect: %s is IPv6: give synack an IPv6 address with --addr6 ADDR/N\n",
+                c->remote_text);
         goto out;
     }
     if (c->mode == MODE_NONE) {

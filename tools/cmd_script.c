@@ -7,7 +7,7 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: synack script [-v] [--so PATH] FILE.pkt...\n"
+    fprintf(out, "usage: synack script [-v] [--so PATH] [--ip_version V] FILE.pkt...\n"
                  "  Runs each packetdrill script against a fresh stack in virtual time and prints\n"
                  "  PASS path, FAIL path: message or SKIP path: reason, then a summary.\n"
                  "  -v         trace every event and datagram to stderr\n"
@@ -16,6 +16,9 @@ static void usage(FILE *out)
                  "             struct packetdrill_interface, one instance per script, instead\n"
                  "             of the engine linked into synack; sysctl lines become its\n"
                  "             packetdrill_interface_init() flags\n"
+                 "  --ip_version V  ipv4 (default), ipv6 or ipv4-mapped-ipv6 for scripts that\n"
+                 "             name none, with the kernel runner's addresses (IPv6: local\n"
+                 "             fd3d:a0b:17d6::1, remote fd3d:fa7b:d17d::1, MTU 1520)\n"
                  "exit status: 0 all passed, 1 a script failed or did not parse, 2 usage\n"
                  "error, 77 none failed but one was skipped (a skip is not a pass)\n");
 }
@@ -29,6 +32,8 @@ int sk_cmd_script(int argc, char **argv)
             opts.verbose = true;
         } else if (strcmp(argv[first], "--so") == 0 && first + 1 < argc) {
             opts.so_path = argv[++first];
+        } else if (strcmp(argv[first], "--ip_version") == 0 && first + 1 < argc) {
+            opts.ip_version = argv[++first];
         } else if (strcmp(argv[first], "-h") == 0 || strcmp(argv[first], "--help") == 0) {
             usage(stdout);
             return 0;

@@ -113,8 +113,8 @@ static void conn_error(serve *s, size_t i, const char *op, int err)
 {
     serve_conn *c = s->conns[i];
     if (s->opt.verbose || (err != -ECONNRESET && err != -EPIPE)) {
-        char peer[16], what[64];
-        sk_format_ipv4(c->peer.addr, peer, sizeof(peer));
+        char peer[48], what[96];
+        sk_format_addr(&c->peer, peer, sizeof(peer));
         snprintf(what, sizeof(what), "%s from %s:%u", op, peer, c->peer.port);
         sk_tun_socket_error(&s->opt, what, err);
     }
@@ -300,8 +300,8 @@ static bool leak_on_eof(serve *s, serve_conn *c)
     if (!s->never_close || c->draining)
         return false;
     if (!c->leaked && s->opt.verbose) {
-        char a[16];
-        sk_format_ipv4(c->peer.addr, a, sizeof(a));
+        char a[48];
+        sk_format_addr(&c->peer, a, sizeof(a));
         fprintf(stderr, "%s: %s:%u closed; --never-close: not closing (CLOSE_WAIT)\n", s->opt.cmd, a,
                 c->peer.port);
     }
@@ -454,8 +454,8 @@ static void serve_accept(serve *s)
         s->conns[s->nconns++] = c;
         s->accepted++;
         if (s->opt.verbose) {
-            char a[16];
-            sk_format_ipv4(peer.addr, a, sizeof(a));
+            char a[48];
+            sk_format_addr(&peer, a, sizeof(a));
             fprintf(stderr, "%s: accepted %s:%u (%zu open)\n", s->opt.cmd, a, peer.port, s->nconns);
         }
     }
@@ -607,9 +607,12 @@ static int serve_open(serve *s)
         return -1;
     }
 
-    s->listen_fd = sk_socket(s->stack);
+    /* With an IPv6 address too, one dual-stack listener on [::]:port as a
+     * Linux server bound to :: has (IPv4 peers seen as ::ffff:a.b.c.d). */
+    s->listen_fd = sk_socket_family(s->stack, s->opt.has_addr6 ? SK_AF_INET6 : SK_AF_INET);
     int one = 1;
-    sk_endpoint local = {.addr = s->opt.addr, .port = s->port};
+    static const uint8_t any6[16];
+    sk_endpoint local = s->opt.has_addr6 ? sk_endpoint_ipv6(any6, s->port) : sk_endpoint_ipv4(s->opt.addr, s->port);
     int err = s->listen_fd < 0 ? s->listen_fd : 0;
     if (!err)
         err = sk_setsockopt(s->stack, s->listen_fd, SK_SOL_SOCKET, SK_SO_REUSEADDR, &one, sizeof(one));
@@ -699,8 +702,16 @@ static int serve_queues(serve *s0)
         sk_format_ipv4(s0->opt.addr, a, sizeof(a));
         if (n > 1)
             snprintf(queues, sizeof(queues), " (%u queues)", n);
-        fprintf(stderr, "%s: %s on %s:%u via %s%s\n", s0->opt.cmd, mode_names[s0->mode], a, s0->port, s0->opt.tun,
-                queues);
+        if (s0->opt.has_addr6) {
+            char a6[48];
+            sk_endpoint e6 = sk_endpoint_ipv6(s0->opt.addr6, 0);
+            sk_format_addr(&e6, a6, sizeof(a6));
+            fprintf(stderr, "%s: %s on %s:%u and [%s]:%u via %s%s\n", s0->opt.cmd, mode_names[s0->mode], a,
+                    s0->port, a6, s0->port, s0->opt.tun, queues);
+        } else {
+            fprintf(stderr, "%s: %s on %s:%u via %s%s\n", s0->opt.cmd, mode_names[s0->mode], a, s0->port,
+                    s0->opt.tun, queues);
+        }
     }
     for (unsigned i = 1; i < n; i++) {
         int e = pthread_create(&all[i]->thread, NULL, serve_thread, all[i]);
@@ -747,7 +758,7 @@ out:
 void sk_cmd_serve_usage(FILE *out)
 {
     fprintf(out,
-            "usage: synack serve [--tun NAME] [--addr A.B.C.D/N] [--port N]\n"
+            "usage: synack serve [--tun NAME] [--addr A.B.C.D/N] [--addr6 ADDR/N] [--port N]\n"
             "                    (--http | --echo | --discard | --source) [--max-conns N]\n"
             "                    [--abort-after-request] [--never-close] [--no-read]\n"
             "                    [--read-delay MS] [--accept-delay MS] [--linger0] [--keepalive]\n"

@@ -78,6 +78,14 @@ int sk_tun_opts_parse(sk_tun_opts *o, int opt, const char *arg)
         }
         o->addr_text = arg;
         return 1;
+    case SK_TUN_OPT_ADDR6:
+        if (sk_parse_ipv6_prefix(arg, o->addr6, &o->prefix6, err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s: %s\n", o->cmd, err);
+            return -1;
+        }
+        o->addr6_text = arg;
+        o->has_addr6 = true;
+        return 1;
     case SK_TUN_OPT_LOSS:
     case SK_TUN_OPT_REORDER:
     case SK_TUN_OPT_DUP: {
@@ -148,11 +156,12 @@ static void on_stack_event(void *ctx, const sk_event *ev)
     const sk_tun_opts *o = ctx;
     if (ev->type != SK_EV_STATE || !o->state_log)
         return;
-    char local[16], remote[16];
-    sk_format_ipv4(ev->local.addr, local, sizeof(local));
-    sk_format_ipv4(ev->remote.addr, remote, sizeof(remote));
-    fprintf(stderr, "%s: state %s:%u %s:%u %s -> %s (%s)\n", o->cmd, local, ev->local.port, remote,
-            ev->remote.port, ev->from_state ? sk_state_name(ev->from_state) : "CLOSED",
+    char local[48], remote[48];
+    sk_format_addr(&ev->local, local, sizeof(local));
+    sk_format_addr(&ev->remote, remote, sizeof(remote));
+    bool six = ev->local.family == SK_AF_INET6;
+    fprintf(stderr, "%s: state %s%s%s:%u %s%s%s:%u %s -> %s (%s)\n", o->cmd, six ? "[" : "", local, six ? "]" : "",
+            ev->local.port, six ? "[" : "", remote, six ? "]" : "", ev->remote.port, ev->from_state ? sk_state_name(ev->from_state) : "CLOSED",
             sk_state_name(ev->to_state), ev->cause ? ev->cause : "");
 }
 
@@ -227,6 +236,11 @@ sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app)
     if (o->offload)
         p.flags |= SK_LOOP_VNET_HDR;
     p.stack.addr = o->addr;
+    p.stack.addr_prefix_len = (uint8_t)o->prefix;
+    if (o->has_addr6) {
+        memcpy(p.stack.addr6, o->addr6, 16);
+        p.stack.addr6_prefix_len = (uint8_t)o->prefix6;
+    }
     p.stack.mtu = info.mtu >= 576 ? info.mtu : 1500;
     p.stack.name = o->cmd;
     p.stack.on_event = on_stack_event;
@@ -301,7 +315,8 @@ sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app)
         }
     }
     if (o->verbose) {
-        fprintf(stderr, "%s: attached to %s (mtu %u) as %s%s%s\n", o->cmd, info.name, p.stack.mtu, o->addr_text,
+        fprintf(stderr, "%s: attached to %s (mtu %u) as %s%s%s%s%s\n", o->cmd, info.name, p.stack.mtu, o->addr_text,
+                o->has_addr6 ? " and " : "", o->has_addr6 ? o->addr6_text : "",
                 (info.flags & SK_TUN_CSUM) ? ", checksum offload" : "", (info.flags & SK_TUN_TSO) ? ", TSO" : "");
         if (o->control)
             fprintf(stderr, "%s: control socket %s\n", o->cmd, sk_control_path(o->control));

@@ -24,6 +24,11 @@ typedef struct sk_tun_opts {
     const char *addr_text;
     uint32_t addr;
     int prefix;
+    /* --addr6: an IPv6 address for the stack as well (network order) */
+    const char *addr6_text;
+    uint8_t addr6[16];
+    int prefix6;
+    bool has_addr6;
     sk_impairment impair;
     bool seed_given;
     const char *pcap;
@@ -55,6 +60,7 @@ enum {
     SK_TUN_OPT_STATE_LOG,
     SK_TUN_OPT_NAME,
     SK_TUN_OPT_OFFLOAD,
+    SK_TUN_OPT_ADDR6,
     SK_TUN_OPT_LAST
 };
 
@@ -68,18 +74,20 @@ enum {
         {"sysctl", required_argument, NULL, SK_TUN_OPT_SYSCTL},                                         \
         {"state-log", no_argument, NULL, SK_TUN_OPT_STATE_LOG},                                         \
         {"name", required_argument, NULL, SK_TUN_OPT_NAME},                                             \
-        {"offload", no_argument, NULL, SK_TUN_OPT_OFFLOAD}
+        {"offload", no_argument, NULL, SK_TUN_OPT_OFFLOAD},                                             \
+        {"addr6", required_argument, NULL, SK_TUN_OPT_ADDR6}
 
 /* The option lines of the usage text. */
 #define SK_TUN_USAGE                                                                              \
     "  --tun NAME         TUN device to attach to or create (default tun0)\n"                      \
     "  --addr A.B.C.D/N   synack's address on that link (default 10.77.0.2/24)\n"                   \
+    "  --addr6 ADDR/N     an IPv6 address for synack on that link too, e.g. fd77::2/64\n"           \
     "  --loss P           drop each datagram with probability P (0..1 or N%%), both ways\n"          \
     "  --delay MS         add MS milliseconds of one-way delay, both ways\n"                        \
     "  --reorder P        hold back a datagram with probability P (by delay + 1 ms)\n"              \
     "  --dup P            deliver a datagram twice with probability P\n"                            \
     "  --seed N           seed of the impairments and the stack's randomness\n"                     \
-    "  --pcap FILE        write what the stack sends and receives to FILE (pcap, raw IPv4)\n"        \
+    "  --pcap FILE        write what the stack sends and receives to FILE (pcap, raw IP)\n"          \
     "  --sysctl NAME=VAL  set one of the stack's Linux-named tunables (repeatable)\n"                \
     "  --state-log        print each connection state change to stderr\n"                        \
     "  --name NAME        the name `synack ss|nstat|sysctl -N NAME` picks this stack by\n"        \

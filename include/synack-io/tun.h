@@ -67,6 +67,20 @@ SK_EXPORT int sk_parse_ipv4_endpoint(const char *text, sk_endpoint *ep, char *er
 /* "10.77.0.2" into buf (at least 16 bytes). */
 SK_EXPORT void sk_format_ipv4(uint32_t addr, char *buf, size_t cap);
 
+/* Parses "ADDR" or "ADDR/N" (an IPv6 address as inet_pton reads it)
+ * into 16 bytes in network order and a prefix length (128 when absent).
+ * Refuses what cannot be a host's own address: ::, ::1, multicast,
+ * v4-mapped.  Returns 0 or -EINVAL. */
+SK_EXPORT int sk_parse_ipv6_prefix(const char *text, uint8_t addr[16], int *prefix, char *err, size_t errlen);
+
+/* Parses "A.B.C.D:PORT" or "[IPV6]:PORT", the form curl and ss write
+ * (port 1..65535).  Returns 0 or -EINVAL. */
+SK_EXPORT int sk_parse_endpoint(const char *text, sk_endpoint *ep, char *err, size_t errlen);
+
+/* An endpoint's address alone: "10.77.0.2" or "fd77::2" (RFC 5952, as
+ * inet_ntop); buf of at least 46 bytes. */
+SK_EXPORT void sk_format_addr(const sk_endpoint *ep, char *buf, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif

@@ -249,8 +249,10 @@ SK_EXPORT int sk_stack_del_addr(sk_stack *stack, const sk_endpoint *addr);
  * and `prefix_len` (either may be NULL) and returns how many there are. */
 SK_EXPORT size_t sk_stack_addrs(const sk_stack *stack, sk_endpoint *out, uint8_t *prefix_len, size_t max);
 
-/* Feeds one IPv4 datagram.  `now` must not go backwards.  Bad datagrams
- * are counted and dropped; this never fails. */
+/* Feeds one IPv4 or IPv6 datagram.  `now` must not go backwards.  Bad
+ * datagrams, and those for an address the stack does not hold, are
+ * counted and dropped; this never fails.  ICMPv6 echo requests are
+ * answered. */
 SK_EXPORT void sk_input(sk_stack *stack, const uint8_t *datagram, size_t len, sk_time_ns now);
 /* Moves the clock to `now` and runs every timer due at or before it. */
 SK_EXPORT void sk_advance(sk_stack *stack, sk_time_ns now);
@@ -594,6 +596,8 @@ typedef struct sk_sock_info {
     char cong[16];        /* congestion control (TCP_CONGESTION), "" if none */
     struct sk_tcp_info info;
     uint32_t meminfo[SK_MEMINFO_VARS]; /* SO_MEMINFO (ss -m); zero for requests and TIME_WAIT */
+    bool v6only;          /* an AF_INET6 socket with IPV6_V6ONLY: ss shows its
+                             wildcard as [::] rather than * */
 } sk_sock_info;
 
 typedef void (*sk_sock_visit_fn)(void *ctx, const sk_sock_info *info);

@@ -4,6 +4,8 @@
  */
 #include "analyze/analyze.h"
 
+#include <arpa/inet.h>
+
 #include <pcap/pcap.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -69,35 +71,10 @@ size_t ska_format_addr(const ska_addr *a, char *buf, size_t cap)
 {
     char ip[64];
     if (a->family == 6) {
-        /* RFC 5952 short form, as ss and tcpdump print. */
-        uint16_t w[8];
-        for (int i = 0; i < 8; i++)
-            w[i] = (uint16_t)(a->a[2 * i] << 8 | a->a[2 * i + 1]);
-        int best = -1, bestlen = 1;
-        for (int i = 0; i < 8;) {
-            if (w[i]) {
-                i++;
-                continue;
-            }
-            int j = i;
-            while (j < 8 && !w[j])
-                j++;
-            if (j - i > bestlen) {
-                best = i;
-                bestlen = j - i;
-            }
-            i = j;
-        }
-        size_t n = 0;
-        for (int i = 0; i < 8; i++) {
-            if (i == best) {
-                n += (size_t)snprintf(ip + n, sizeof ip - n, "::");
-                i += bestlen - 1;
-                continue;
-            }
-            n += (size_t)snprintf(ip + n, sizeof ip - n, "%s%x",
-                                  (i == 0 || i == best + bestlen) ? "" : ":", w[i]);
-        }
+        /* RFC 5952 as inet_ntop writes it, as ss and tcpdump print:
+         * v4-mapped and v4-compatible addresses end in a dotted quad. */
+        if (!inet_ntop(AF_INET6, a->a, ip, sizeof ip))
+            snprintf(ip, sizeof ip, "?");
         return (size_t)snprintf(buf, cap, "[%s]:%u", ip, a->port);
     }
     return (size_t)snprintf(buf, cap, "%u.%u.%u.%u:%u", a->a[0], a->a[1], a->a[2], a->a[3], a->port);

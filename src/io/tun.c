@@ -7,6 +7,7 @@
  */
 #include "synack-io/tun.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
@@ -246,4 +247,75 @@ int sk_parse_ipv4_endpoint(const char *text, sk_endpoint *ep, char *err, size_t 
 void sk_format_ipv4(uint32_t a, char *buf, size_t cap)
 {
     snprintf(buf, cap, "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
+}
+
+int sk_parse_ipv6_prefix(const char *text, uint8_t addr[16], int *prefix, char *err, size_t errlen)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    if (!text || strlen(text) >= sizeof(buf)) {
+        say(err, errlen, "bad address '%s': expected an IPv6 address like fd77::2/64%s", text ? text : "", "");
+        return -EINVAL;
+    }
+    strcpy(buf, text);
+    char *slash = strchr(buf, '/');
+    unsigned long len = 128;
+    if (slash) {
+        *slash = '\0';
+        if (parse_number(slash + 1, 128, &len) < 0) {
+            say(err, errlen, "bad address '%s': the prefix length after '/' must be 0 to 128%s", text, "");
+            return -EINVAL;
+        }
+    }
+    if (inet_pton(AF_INET6, buf, addr) != 1) {
+        say(err, errlen, "bad address '%s': expected an IPv6 address like fd77::2/64%s", text, "");
+        return -EINVAL;
+    }
+    static const uint8_t zero[16], mapped[12] = {[10] = 0xff, [11] = 0xff};
+    bool loopback = !memcmp(addr, zero, 15) && addr[15] == 1;
+    if (!memcmp(addr, zero, 16) || loopback || addr[0] == 0xff || !memcmp(addr, mapped, 12)) {
+        say(err, errlen, "bad address '%s': not a unicast host address%s", text, "");
+        return -EINVAL;
+    }
+    if (prefix)
+        *prefix = (int)len;
+    return 0;
+}
+
+int sk_parse_endpoint(const char *text, sk_endpoint *ep, char *err, size_t errlen)
+{
+    if (!text || text[0] != '[')
+        return sk_parse_ipv4_endpoint(text, ep, err, errlen);
+    const char *close = strchr(text, ']');
+    char buf[INET6_ADDRSTRLEN];
+    uint8_t a[16];
+    size_t n = close ? (size_t)(close - text - 1) : 0;
+    if (!close || close[1] != ':' || n == 0 || n >= sizeof(buf)) {
+        say(err, errlen, "bad address '%s': expected [IPV6ADDRESS]:PORT like [fd77::1]:8080%s", text, "");
+        return -EINVAL;
+    }
+    memcpy(buf, text + 1, n);
+    buf[n] = '\0';
+    if (inet_pton(AF_INET6, buf, a) != 1) {
+        say(err, errlen, "bad address '%s': '%s' is not an IPv6 address", text, buf);
+        return -EINVAL;
+    }
+    unsigned long port;
+    if (parse_number(close + 2, 65535, &port) < 0 || port == 0) {
+        say(err, errlen, "bad address '%s': the port must be 1 to 65535%s", text, "");
+        return -EINVAL;
+    }
+    *ep = sk_endpoint_ipv6(a, (uint16_t)port);
+    return 0;
+}
+
+void sk_format_addr(const sk_endpoint *ep, char *buf, size_t cap)
+{
+    if (ep->family != SK_AF_INET6) {
+        sk_format_ipv4(ep->addr, buf, cap);
+        return;
+    }
+    char text[INET6_ADDRSTRLEN];
+    if (!inet_ntop(AF_INET6, ep->addr6, text, sizeof(text)))
+        snprintf(text, sizeof(text), "?");
+    snprintf(buf, cap, "%s", text);
 }

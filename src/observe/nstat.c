@@ -36,10 +36,13 @@ int sk_counter_set_add(sk_counter_set *s, const char *group, const char *name, u
     return 0;
 }
 
-/* nstat lists /proc/net/snmp (Ip, Icmp, IcmpMsg, Tcp), then
- * /proc/net/netstat (TcpExt, IpExt), then /proc/net/snmp6 (Ip6, Icmp6); synack's
- * own group comes last. */
-static const char *const group_order[] = {"Ip", "Icmp", "IcmpMsg", "Tcp", "TcpExt", "IpExt", "Ip6", "Icmp6", "Synack"};
+/* nstat reads /proc/net/netstat, then /proc/net/snmp6, then
+ * /proc/net/snmp, putting each file's rows in front of those already
+ * read: it prints snmp's groups (Ip, Icmp, IcmpMsg, Tcp), then snmp6's
+ * (Ip6, Icmp6), then netstat's (TcpExt, IpExt).  `nstat -az` on Linux 6.x
+ * lists Ip Icmp IcmpMsg Tcp Udp UdpLite Ip6 Icmp6 Udp6 UdpLite6 TcpExt
+ * IpExt MPTcpExt.  synack's own group comes last. */
+static const char *const group_order[] = {"Ip", "Icmp", "IcmpMsg", "Tcp", "Ip6", "Icmp6", "TcpExt", "IpExt", "Synack"};
 #define GROUPS (sizeof(group_order) / sizeof(group_order[0]))
 
 int sk_counter_set_from_stack(sk_counter_set *s, const sk_stack *stack, const char *instance)
@@ -254,6 +257,8 @@ static void print_sentence(FILE *out, const char *text, uint64_t v)
 
 void sk_netstat_print(FILE *out, const sk_counter_set *s)
 {
+    /* net-tools' netstat -s reads /proc/net/snmp and /proc/net/netstat;
+     * /proc/net/snmp6 (Ip6) only with -6, so Ip6 is not a section here. */
     static const char *const sections[] = {"Ip", "Tcp", "TcpExt", "IpExt", "Synack"};
     for (size_t g = 0; g < sizeof(sections) / sizeof(sections[0]); g++) {
         bool header = false;

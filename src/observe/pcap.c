@@ -49,7 +49,7 @@ static bool builtin_open(sk_pcap *p, const char *path, char *err, size_t errlen)
     uint32_t magic = PCAP_MAGIC_USEC;
     uint16_t major = 2, minor = 4;
     int32_t thiszone = 0;
-    uint32_t sigfigs = 0, snaplen = SK_PCAP_SNAPLEN, linktype = SK_PCAP_LINKTYPE_IPV4;
+    uint32_t sigfigs = 0, snaplen = SK_PCAP_SNAPLEN, linktype = SK_PCAP_LINKTYPE_RAW;
     uint8_t hdr[PCAP_FILE_HEADER_LEN];
     memcpy(hdr, &magic, 4);
     memcpy(hdr + 4, &major, 2);
@@ -70,11 +70,8 @@ static bool builtin_open(sk_pcap *p, const char *path, char *err, size_t errlen)
 #ifdef SYNACK_HAVE_PCAP
 static bool libpcap_open(sk_pcap *p, const char *path, char *err, size_t errlen)
 {
-#ifdef DLT_IPV4
-    int dlt = DLT_IPV4;
-#else
+    /* DLT_RAW is written to the file as LINKTYPE_RAW (101). */
     int dlt = DLT_RAW;
-#endif
     p->dead = pcap_open_dead_with_tstamp_precision(dlt, (int)SK_PCAP_SNAPLEN,
                                                    PCAP_TSTAMP_PRECISION_MICRO);
     if (!p->dead) {

@@ -1,7 +1,8 @@
 /*
  * Capture files: classic pcap (the format tcpdump -w writes), link type
- * LINKTYPE_IPV4 (228) since synack's datagrams are bare IPv4, microsecond
- * timestamps taken from the virtual clock.
+ * LINKTYPE_RAW (101) since synack's datagrams are bare IP of either
+ * version (the first nibble tells which; LINKTYPE_IPV4 would hold IPv4
+ * only), microsecond timestamps taken from the virtual clock.
  *
  * With libpcap available (SYNACK_HAVE_PCAP) files are written through it;
  * a small built-in writer produces the same bytes without it, so nothing
@@ -20,7 +21,7 @@
 extern "C" {
 #endif
 
-#define SK_PCAP_LINKTYPE_IPV4 228
+#define SK_PCAP_LINKTYPE_RAW 101
 #define SK_PCAP_SNAPLEN 65535u
 
 typedef struct sk_pcap sk_pcap;

@@ -75,7 +75,9 @@ struct sk_ss_expr {
     expr_kind kind;
     sk_ss_expr *a, *b;
     port_cmp cmp;
-    uint32_t addr, mask; /* mask 0: any address */
+    int family;          /* SK_AF_INET or SK_AF_INET6 when an address is given */
+    uint8_t addr[16];    /* network order; IPv4 in the first 4 bytes */
+    int prefix;          /* bits compared; 0: any address */
     int port;            /* -1: any port        */
 };
 
@@ -158,38 +160,68 @@ static bool parse_port_number(const char *s, int *port)
     return true;
 }
 
-/* ADDR[/N][:PORT], :PORT, *, *:PORT */
+/* ADDR[/N][:PORT], [ADDR6][/N][:PORT], :PORT, *, *:PORT, as ss's
+ * parse_hostcond: an IPv6 address takes brackets when a port follows;
+ * without them, text with two colons or more is taken as an address. */
 static bool parse_hostcond(const char *s, sk_ss_expr *e)
 {
-    char buf[64];
+    char buf[80];
     if (strlen(s) >= sizeof(buf))
         return false;
     strcpy(buf, s);
-    char *colon = strrchr(buf, ':');
-    if (colon) {
-        *colon = '\0';
-        if (!parse_port_number(colon + 1, &e->port))
+    char *addr = buf;
+    if (buf[0] == '[') {
+        char *close = strchr(buf, ']');
+        if (!close)
             return false;
+        *close = '\0';
+        addr = buf + 1;
+        char *rest = close + 1;
+        if (*rest == '/') {
+            /* [ADDR]/N[:PORT]: move the prefix next to the address. */
+            char *colon = strchr(rest, ':');
+            if (colon) {
+                *colon = '\0';
+                if (!parse_port_number(colon + 1, &e->port))
+                    return false;
+            }
+            memmove(close, rest, strlen(rest) + 1);
+        } else if (*rest == ':') {
+            if (!parse_port_number(rest + 1, &e->port))
+                return false;
+        } else if (*rest) {
+            return false;
+        }
+    } else {
+        const char *first = strchr(buf, ':');
+        bool v6text = first && strchr(first + 1, ':');
+        char *colon = v6text ? NULL : strrchr(buf, ':');
+        if (colon) {
+            *colon = '\0';
+            if (!parse_port_number(colon + 1, &e->port))
+                return false;
+        }
     }
-    if (!buf[0] || !strcmp(buf, "*") || !strcmp(buf, "0.0.0.0/0")) {
-        e->mask = 0;
+    if (!addr[0] || !strcmp(addr, "*") || !strcmp(addr, "0.0.0.0/0")) {
+        e->prefix = 0;
         return true;
     }
-    int prefix = 32;
-    char *slash = strchr(buf, '/');
+    int family = strchr(addr, ':') ? SK_AF_INET6 : SK_AF_INET;
+    int max = family == SK_AF_INET6 ? 128 : 32;
+    int prefix = max;
+    char *slash = strchr(addr, '/');
     if (slash) {
         *slash = '\0';
         char *end;
         long v = strtol(slash + 1, &end, 10);
-        if (*end || end == slash + 1 || v < 0 || v > 32)
+        if (*end || end == slash + 1 || v < 0 || v > max)
             return false;
         prefix = (int)v;
     }
-    struct in_addr in;
-    if (inet_pton(AF_INET, buf, &in) != 1)
+    if (inet_pton(family == SK_AF_INET6 ? AF_INET6 : AF_INET, addr, e->addr) != 1)
         return false;
-    e->mask = prefix ? ~0u << (32 - prefix) : 0;
-    e->addr = ntohl(in.s_addr) & e->mask;
+    e->family = family;
+    e->prefix = prefix;
     return true;
 }
 
@@ -362,6 +394,41 @@ static bool port_matches(const sk_ss_expr *e, int port)
     return false;
 }
 
+static bool bits_equal(const uint8_t *a, const uint8_t *b, int bits)
+{
+    int bytes = bits / 8, rest = bits % 8;
+    if (memcmp(a, b, (size_t)bytes) != 0)
+        return false;
+    if (!rest)
+        return true;
+    uint8_t mask = (uint8_t)(0xff << (8 - rest));
+    return (a[bytes] & mask) == (b[bytes] & mask);
+}
+
+/* ss's inet2_addr_match: the families must agree, except that an IPv4
+ * rule also matches an IPv6 socket's v4-mapped address (::ffff:a.b.c.d),
+ * while a v4-mapped rule matches only v4-mapped sockets. */
+static bool prefix_matches(const sk_ss_expr *e, const sk_endpoint *ep)
+{
+    /* "::/0" still names a family: ss lists IPv6 sockets only for it. */
+    if (e->prefix == 0)
+        return e->family != SK_AF_INET6 || ep->family == SK_AF_INET6;
+    uint8_t a[16];
+    if (ep->family == SK_AF_INET6) {
+        static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
+        if (e->family == SK_AF_INET6)
+            return bits_equal(ep->addr6, e->addr, e->prefix);
+        if (memcmp(ep->addr6, mapped, 12) != 0)
+            return false;
+        return bits_equal(ep->addr6 + 12, e->addr, e->prefix);
+    }
+    if (e->family != SK_AF_INET)
+        return false;
+    for (int i = 0; i < 4; i++)
+        a[i] = (uint8_t)(ep->addr >> (24 - 8 * i));
+    return bits_equal(a, e->addr, e->prefix);
+}
+
 static bool expr_matches(const sk_ss_expr *e, const sk_sock_info *si)
 {
     switch (e->kind) {
@@ -378,7 +445,7 @@ static bool expr_matches(const sk_ss_expr *e, const sk_sock_info *si)
     case EXPR_SRC:
     case EXPR_DST: {
         const sk_endpoint *ep = e->kind == EXPR_SRC ? &si->local : &si->remote;
-        return (ep->addr & e->mask) == e->addr && port_matches(e, ep->port);
+        return prefix_matches(e, ep) && port_matches(e, ep->port);
     }
     }
     return false;
@@ -388,7 +455,7 @@ bool sk_ss_match(const sk_ss_query *q, const sk_sock_info *si)
 {
     if (si->state <= 0 || si->state > 11 || !(q->states & BIT(si->state)))
         return false;
-    if (q->families && !(q->families & SK_SS_FAMILY_INET)) /* every synack socket is IPv4 */
+    if (q->families && !(q->families & (si->local.family == SK_AF_INET6 ? SK_SS_FAMILY_INET6 : SK_SS_FAMILY_INET)))
         return false;
     return !q->expr || expr_matches(q->expr, si);
 }
@@ -437,8 +504,9 @@ static int apply_short_option(sk_ss_query *q, char c, char *err, size_t errlen)
     switch (c) {
     case 't': /* TCP is all synack lists */
         return 0;
-    /* -4 and -6 add a family to the selection, as ss's filter_af_set();
-     * synack is IPv4 only, so -6 alone lists nothing. */
+    /* -4 and -6 add a family to the selection, as ss's filter_af_set():
+     * an AF_INET6 socket is listed under -6 even when its peer is IPv4
+     * (v4-mapped), as in ss. */
     case '4':
         q->families |= SK_SS_FAMILY_INET;
         return 0;
@@ -603,9 +671,25 @@ static uint64_t timer_ms(const sk_sock_info *si, sk_time_ns now)
     return si->timer_expires > now ? (si->timer_expires - now) / SK_NSEC_PER_MSEC : 0;
 }
 
-static void format_addr(uint32_t a, char *buf, size_t cap)
+/* An address as ss's inet_addr_print shows it: dotted IPv4; IPv6 in
+ * brackets, except the wildcard of a socket that also takes IPv4 (not
+ * IPV6_V6ONLY), which is "*".  `bare` leaves the brackets out (JSON). */
+static void format_addr(const sk_endpoint *ep, bool v6only, bool bare, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
+    if (ep->family != SK_AF_INET6) {
+        uint32_t a = ep->addr;
+        snprintf(buf, cap, "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
+        return;
+    }
+    static const uint8_t any[16];
+    if (!bare && !v6only && !memcmp(ep->addr6, any, 16)) {
+        snprintf(buf, cap, "*");
+        return;
+    }
+    char text[INET6_ADDRSTRLEN];
+    if (!inet_ntop(AF_INET6, ep->addr6, text, sizeof(text)))
+        snprintf(text, sizeof(text), "?");
+    snprintf(buf, cap, bare ? "%s" : "[%s]", text);
 }
 
 static void format_port(uint16_t port, bool numeric, char *buf, size_t cap)
@@ -772,7 +856,7 @@ static void print_info(FILE *out, const sk_sock_info *si, bool numeric, bool aft
 enum { COL_STATE, COL_RECVQ, COL_SENDQ, COL_LADDR, COL_LPORT, COL_PADDR, COL_PPORT, COL_COUNT };
 
 typedef struct ss_cells {
-    char cell[COL_COUNT][48];
+    char cell[COL_COUNT][64]; /* room for "[" INET6_ADDRSTRLEN "]:" */
 } ss_cells;
 
 static void fill_cells(ss_cells *c, const sk_sock_info *si, bool numeric)
@@ -781,11 +865,11 @@ static void fill_cells(ss_cells *c, const sk_sock_info *si, bool numeric)
     snprintf(c->cell[COL_STATE], sizeof(c->cell[0]), "%s", state ? state : "UNKNOWN");
     snprintf(c->cell[COL_RECVQ], sizeof(c->cell[0]), "%u", si->recv_q);
     snprintf(c->cell[COL_SENDQ], sizeof(c->cell[0]), "%u", si->send_q);
-    char a[16];
-    format_addr(si->local.addr, a, sizeof(a));
+    char a[56];
+    format_addr(&si->local, si->v6only, false, a, sizeof(a));
     snprintf(c->cell[COL_LADDR], sizeof(c->cell[0]), "%s:", a);
     format_port(si->local.port, numeric, c->cell[COL_LPORT], sizeof(c->cell[0]));
-    format_addr(si->remote.addr, a, sizeof(a));
+    format_addr(&si->remote, si->v6only, false, a, sizeof(a));
     snprintf(c->cell[COL_PADDR], sizeof(c->cell[0]), "%s:", a);
     format_port(si->remote.port, numeric, c->cell[COL_PPORT], sizeof(c->cell[0]));
 }
@@ -797,7 +881,7 @@ static void fill_cells(ss_cells *c, const sk_sock_info *si, bool numeric)
  * padded peer port). */
 static void print_cells(FILE *out, const ss_cells *c, const int *width, bool show_state, const char *ext)
 {
-    char line[512];
+    char line[640];
     size_t len = 0;
     for (int col = show_state ? COL_STATE : COL_RECVQ; col < COL_COUNT; col++) {
         bool first = col == (show_state ? COL_STATE : COL_RECVQ);
@@ -835,13 +919,14 @@ static void print_json(FILE *out, const sk_ss_query *q, const sk_sock_info *sock
 {
     fprintf(out, "[");
     bool first = true;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t k = 0; k < 2 * n; k++) {
+        size_t i = k % n;
         const sk_sock_info *si = &socks[i];
-        if (!sk_ss_match(q, si))
+        if ((si->local.family == SK_AF_INET6) != (k >= n) || !sk_ss_match(q, si))
             continue;
-        char la[16], ra[16];
-        format_addr(si->local.addr, la, sizeof(la));
-        format_addr(si->remote.addr, ra, sizeof(ra));
+        char la[56], ra[56];
+        format_addr(&si->local, si->v6only, true, la, sizeof(la));
+        format_addr(&si->remote, si->v6only, true, ra, sizeof(ra));
         const char *state = sk_state_ss_name(si->state);
         fprintf(out, "%s\n  {\"state\":", first ? "" : ",");
         json_string(out, state ? state : "UNKNOWN");
@@ -921,9 +1006,12 @@ void sk_ss_print(FILE *out, const sk_ss_query *q, const sk_sock_info *socks, siz
             snprintf(h.cell[col], sizeof(h.cell[col]), "%s", headers[col]);
         print_cells(out, &h, width, show_state, NULL);
     }
-    for (size_t i = 0; i < n; i++) {
+    /* ss dumps AF_INET sockets, then AF_INET6 ones (one netlink dump
+     * per family), so IPv4 rows come first. */
+    for (size_t k = 0; k < 2 * n; k++) {
+        size_t i = k % n;
         const sk_sock_info *si = &socks[i];
-        if (!sk_ss_match(q, si))
+        if ((si->local.family == SK_AF_INET6) != (k >= n) || !sk_ss_match(q, si))
             continue;
         char ext[96] = "";
         if (q->timers && si->timer != SK_TIMER_NONE) {
@@ -951,7 +1039,7 @@ void sk_ss_print(FILE *out, const sk_ss_query *q, const sk_sock_info *socks, siz
 
 void sk_ss_print_summary(FILE *out, const sk_sock_info *socks, size_t n, uint64_t curr_estab)
 {
-    unsigned alloc = 0, inuse = 0, tw = 0, orphans = 0;
+    unsigned alloc = 0, inuse = 0, inuse6 = 0, tw = 0, orphans = 0;
     for (size_t i = 0; i < n; i++) {
         const sk_sock_info *si = &socks[i];
         if (is_tw_record(si)) {
@@ -961,20 +1049,26 @@ void sk_ss_print_summary(FILE *out, const sk_sock_info *socks, size_t n, uint64_
         if (is_request(si))
             continue;
         alloc++;
-        if (si->state != SK_TCP_CLOSE)
-            inuse++;
+        /* /proc/net/sockstat's "inuse" counts tcp_prot's sockets and
+         * sockstat6's tcpv6_prot's: ss -s splits the TCP line by them. */
+        if (si->state != SK_TCP_CLOSE) {
+            if (si->local.family == SK_AF_INET6)
+                inuse6++;
+            else
+                inuse++;
+        }
         if (si->orphan)
             orphans++;
     }
     fprintf(out, "Total: %u\n", alloc);
     fprintf(out, "TCP:   %u (estab %llu, closed %u, orphaned %u, timewait %u)\n", alloc + tw,
-            (unsigned long long)curr_estab, alloc - inuse + tw, orphans, tw);
+            (unsigned long long)curr_estab, alloc - inuse - inuse6 + tw, orphans, tw);
     fprintf(out, "\n");
     fprintf(out, "Transport Total     IP        IPv6\n");
     fprintf(out, "RAW\t  %-9d %-9d %-9d\n", 0, 0, 0);
     fprintf(out, "UDP\t  %-9d %-9d %-9d\n", 0, 0, 0);
-    fprintf(out, "TCP\t  %-9u %-9u %-9d\n", inuse, inuse, 0);
-    fprintf(out, "INET\t  %-9u %-9u %-9d\n", inuse, inuse, 0);
+    fprintf(out, "TCP\t  %-9u %-9u %-9u\n", inuse + inuse6, inuse, inuse6);
+    fprintf(out, "INET\t  %-9u %-9u %-9u\n", inuse + inuse6, inuse, inuse6);
     fprintf(out, "FRAG\t  %-9d %-9d %-9d\n", 0, 0, 0);
     fprintf(out, "\n");
 }

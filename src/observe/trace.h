@@ -29,6 +29,12 @@ extern "C" {
 
 /* tcpdump -S: print absolute sequence numbers and keep no state. */
 #define SK_TRACE_ABSOLUTE_SEQ 0x1
+/* tcpdump -v, for IPv6 datagrams: the header's fields in parentheses
+ * (class, flowlabel, hlim, next-header, payload length), extension
+ * header options, and the TCP checksum's verdict.  IPv4 lines are not
+ * affected: tcpdump -v breaks them over two lines, which the one-line
+ * contract of these formatters cannot hold. */
+#define SK_TRACE_VERBOSE 0x2
 
 typedef struct sk_trace sk_trace;
 
@@ -43,10 +49,11 @@ size_t sk_trace_conversations(const sk_trace *t);
 /* "HH:MM:SS.uuuuuu": `now` taken as nanoseconds since midnight (it wraps
  * every 24 h), microseconds truncated as pcap's timestamps are. */
 size_t sk_trace_format_time(sk_time_ns now, char *buf, size_t cap);
-/* "10.0.0.1:40000" (the ss / engine-log form, not tcpdump's "10.0.0.1.40000"). */
+/* "10.0.0.1:40000", "[fd3d::1]:80" (the ss / engine-log form, not
+ * tcpdump's "10.0.0.1.40000"). */
 size_t sk_trace_format_endpoint(const sk_endpoint *ep, char *buf, size_t cap);
 
-/* One IPv4 datagram as tcpdump -nn prints it, time first.  Malformed or
+/* One IPv4 or IPv6 datagram as tcpdump -nn prints it, time first.  Malformed or
  * truncated datagrams give tcpdump's "[|tcp]", "truncated-ip", "bad-len"
  * style lines.  Updates `t`'s conversation memory. */
 size_t sk_trace_format_datagram(sk_trace *t, sk_time_ns now, const uint8_t *datagram, size_t len,

@@ -512,6 +512,9 @@ static void add_override(pd_instance *pd, const char *name, const char *value)
 
 typedef struct pd_settings {
     uint32_t local_ip, remote_ip;
+    /* packetdrill's --local_ip for an IPv6 run (network order) */
+    uint8_t local_ip6[16];
+    bool have_local_ip6;
     uint16_t mtu;
     uint64_t seed;
 } pd_settings;
@@ -535,11 +538,16 @@ static void parse_flags(pd_instance *pd, const char *flags, pd_settings *set)
         const char *key = tok, *val = eq + 1;
         char *end = NULL;
         if (!strcmp(key, "local_ip")) {
-            if (!parse_ip(val, &set->local_ip))
-                fprintf(stderr, "synack-packetdrill: local_ip=%s is not an IPv4 address; ignored\n", val);
+            if (inet_pton(AF_INET6, val, set->local_ip6) == 1)
+                set->have_local_ip6 = true;
+            else if (!parse_ip(val, &set->local_ip))
+                fprintf(stderr, "synack-packetdrill: local_ip=%s is not an IPv4 or IPv6 address; ignored\n", val);
         } else if (!strcmp(key, "remote_ip")) {
-            if (!parse_ip(val, &set->remote_ip))
-                fprintf(stderr, "synack-packetdrill: remote_ip=%s is not an IPv4 address; ignored\n", val);
+            uint8_t six[16];
+            /* The remote side is the script's: the stack needs no route
+             * for it, only to know it for the IPv4 run's checks. */
+            if (inet_pton(AF_INET6, val, six) != 1 && !parse_ip(val, &set->remote_ip))
+                fprintf(stderr, "synack-packetdrill: remote_ip=%s is not an IPv4 or IPv6 address; ignored\n", val);
         } else if (!strcmp(key, "mtu")) {
             unsigned long m = strtoul(val, &end, 10);
             if (!*val || *end || m < 68 || m > 65535)
@@ -574,6 +582,19 @@ static int to_endpoint(const struct sockaddr *addr, socklen_t len, sk_endpoint *
         return -EFAULT;
     if (len < (socklen_t)sizeof(sa_family_t))
         return -EINVAL;
+    if (addr->sa_family == AF_INET6) {
+        /* Linux's inet6_bind and tcp_v6_connect: shorter than
+         * SIN6_LEN_RFC2133 (24 bytes, no scope id) is EINVAL. */
+        if (len < 24)
+            return -EINVAL;
+        struct sockaddr_in6 sin6;
+        memset(&sin6, 0, sizeof(sin6));
+        memcpy(&sin6, addr, len < (socklen_t)sizeof(sin6) ? (size_t)len : sizeof(sin6));
+        *ep = sk_endpoint_ipv6(sin6.sin6_addr.s6_addr, ntohs(sin6.sin6_port));
+        ep->flowinfo = ntohl(sin6.sin6_flowinfo);
+        ep->scope_id = sin6.sin6_scope_id;
+        return 0;
+    }
     if (addr->sa_family != AF_INET)
         return -EAFNOSUPPORT;
     if (len < (socklen_t)sizeof(struct sockaddr_in))
@@ -590,6 +611,19 @@ static void from_endpoint(const sk_endpoint *ep, struct sockaddr *addr, socklen_
 {
     if (!addr || !len)
         return;
+    if (ep->family == SK_AF_INET6) {
+        struct sockaddr_in6 sin6;
+        memset(&sin6, 0, sizeof(sin6));
+        sin6.sin6_family = AF_INET6;
+        sin6.sin6_port = htons(ep->port);
+        sin6.sin6_flowinfo = htonl(ep->flowinfo);
+        sin6.sin6_scope_id = ep->scope_id;
+        memcpy(&sin6.sin6_addr, ep->addr6, 16);
+        size_t n = *len < (socklen_t)sizeof(sin6) ? (size_t)*len : sizeof(sin6);
+        memcpy(addr, &sin6, n);
+        *len = (socklen_t)sizeof(sin6);
+        return;
+    }
     struct sockaddr_in sin;
     memset(&sin, 0, sizeof(sin));
     sin.sin_family = AF_INET;
@@ -607,7 +641,7 @@ static void from_endpoint(const sk_endpoint *ep, struct sockaddr *addr, socklen_
 static int pd_socket(void *ud, int domain, int type, int protocol)
 {
     pd_instance *pd = ud;
-    if (domain != AF_INET)
+    if (domain != AF_INET && domain != AF_INET6)
         return fail(EAFNOSUPPORT);
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (base != SOCK_STREAM)
@@ -619,7 +653,7 @@ static int pd_socket(void *ud, int domain, int type, int protocol)
     int fd = new_fd(pd, PD_SOCKET);
     int rc = fd;
     if (fd >= 0) {
-        int h = sk_socket(pd->stack);
+        int h = sk_socket_family(pd->stack, domain == AF_INET6 ? SK_AF_INET6 : SK_AF_INET);
         if (h < 0) {
             close(fd);
             pd->fds[fd] = (pd_fd){.kind = PD_FREE, .handle = -1};
@@ -1023,13 +1057,15 @@ static ssize_t pd_sendto(void *ud, int sockfd, const void *buf, size_t len, int 
     ssize_t rc;
     if (!get_socket(pd, sockfd, &err)) {
         rc = -err;
-    } else if (!dest_addr || addrlen < sizeof(struct sockaddr_in) || dest_addr->sa_family != AF_INET) {
+    } else if (!dest_addr || addrlen < sizeof(struct sockaddr_in) ||
+               (dest_addr->sa_family != AF_INET && dest_addr->sa_family != AF_INET6)) {
         rc = dest_addr && addrlen >= sizeof(sa_family_t) && dest_addr->sa_family == AF_UNSPEC ? -EOPNOTSUPP
                                                                                                 : -EINVAL;
     } else {
-        const struct sockaddr_in *sin = (const struct sockaddr_in *)dest_addr;
-        sk_endpoint ep = {.addr = ntohl(sin->sin_addr.s_addr), .port = ntohs(sin->sin_port)};
-        rc = sk_sendto(pd->stack, pd->fds[sockfd].handle, buf, len, (flags & ~(MSG_DONTWAIT | MSG_FASTOPEN)) | SK_MSG_FASTOPEN,
+        sk_endpoint ep;
+        rc = to_endpoint(dest_addr, addrlen, &ep);
+        if (rc == 0)
+            rc = sk_sendto(pd->stack, pd->fds[sockfd].handle, buf, len, (flags & ~(MSG_DONTWAIT | MSG_FASTOPEN)) | SK_MSG_FASTOPEN,
                        &ep);
         touched(pd);
     }
@@ -1566,6 +1602,8 @@ __attribute__((visibility("default"))) void packetdrill_interface_init(const cha
     sk_stack_params params;
     memset(&params, 0, sizeof(params));
     params.addr = set.local_ip;
+    if (set.have_local_ip6)
+        memcpy(params.addr6, set.local_ip6, 16);
     params.mtu = set.mtu;
     params.seed = set.seed;
     /* Secrets derived from the seed: a run is reproducible from its flags. */

@@ -32,7 +32,7 @@ static bool nat_open(sk_runner *r)
 {
     sk_stack_params params = {
         .addr = r->local_ip,
-        .mtu = 1500,
+        .mtu = r->mtu ? r->mtu : 1500,
         .seed = 0x5eed,
         .now = r->now,
         .name = "script",
@@ -41,6 +41,8 @@ static bool nat_open(sk_runner *r)
         .on_event = on_event,
         .event_ctx = r,
     };
+    if (r->ip_version == SK_RUN_IPV6)
+        memcpy(params.addr6, r->local_ip6, 16);
     for (size_t i = 0; i < sizeof(params.secret); i++)
         params.secret[i] = (uint8_t)(0xa5 ^ i);
     r->stack = sk_stack_new(&params);
@@ -62,7 +64,7 @@ static sk_time_ns nat_next_deadline(sk_runner *r) { return sk_next_deadline(r->s
 static void nat_advance(sk_runner *r, sk_time_ns t) { sk_advance(r->stack, t); }
 static void nat_input(sk_runner *r, const uint8_t *d, size_t len) { sk_input(r->stack, d, len, r->now); }
 static void nat_set_tx_blocked(sk_runner *r, bool b) { sk_stack_set_tx_blocked(r->stack, b); }
-static int nat_socket(sk_runner *r) { return sk_socket(r->stack); }
+static int nat_socket(sk_runner *r, int family) { return sk_socket_family(r->stack, family); }
 static int nat_bind(sk_runner *r, int h, const sk_endpoint *ep) { return sk_bind(r->stack, h, ep); }
 static int nat_listen(sk_runner *r, int h, int backlog) { return sk_listen(r->stack, h, backlog); }
 static int nat_accept(sk_runner *r, int h, sk_endpoint *peer) { return sk_accept(r->stack, h, peer); }

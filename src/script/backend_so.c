@@ -107,7 +107,9 @@ typedef struct so_op {
     so_op_kind kind;
     int fd, flags, timeout_ms, max;
     size_t len;
-    struct sockaddr_in sin;
+    /* sockaddr_in or sockaddr_in6, as packetdrill passes the run's family */
+    struct sockaddr_storage sin;
+    socklen_t sinlen;
     struct pollfd pfd[SO_MAX_POLLFDS];
     size_t nfds;
     struct epoll_event ev[SO_MAX_EVENTS];
@@ -344,10 +346,11 @@ static void perform(so_state *s, so_op *op)
         socklen_t len = sizeof(op->sin);
         memset(&op->sin, 0, sizeof(op->sin));
         rc = s->ifc.accept(ud, op->fd, (struct sockaddr *)&op->sin, &len);
+        op->sinlen = len;
         break;
     }
     case SO_OP_CONNECT:
-        rc = s->ifc.connect(ud, op->fd, (const struct sockaddr *)&op->sin, sizeof(op->sin));
+        rc = s->ifc.connect(ud, op->fd, (const struct sockaddr *)&op->sin, op->sinlen);
         break;
     case SO_OP_RECV:
     case SO_OP_SEND: {
@@ -604,11 +607,19 @@ static bool so_open(sk_runner *r)
         return false;
     }
     size_t used = 0;
-    char item[512], a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
-    struct in_addr la = {htonl(r->local_ip)}, ra = {htonl(r->remote_ip)};
-    inet_ntop(AF_INET, &la, a, sizeof(a));
-    inet_ntop(AF_INET, &ra, b, sizeof(b));
-    snprintf(item, sizeof(item), "proc_sys= local_ip=%s remote_ip=%s mtu=1500 seed=%u", a, b, 0x5eedu);
+    /* The flags packetdrill passes: its configuration's addresses for
+     * the run's version and its MTU (1520 for IPv6 in the kernel runner). */
+    char item[512], a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+    if (r->ip_version == SK_RUN_IPV6) {
+        inet_ntop(AF_INET6, r->local_ip6, a, sizeof(a));
+        inet_ntop(AF_INET6, r->remote_ip6, b, sizeof(b));
+    } else {
+        struct in_addr la = {htonl(r->local_ip)}, ra = {htonl(r->remote_ip)};
+        inet_ntop(AF_INET, &la, a, sizeof(a));
+        inet_ntop(AF_INET, &ra, b, sizeof(b));
+    }
+    snprintf(item, sizeof(item), "proc_sys= local_ip=%s remote_ip=%s mtu=%u seed=%u", a, b, r->mtu ? r->mtu : 1500,
+             0x5eedu);
     append(flags, SO_MAX_FLAGS, &used, item);
     for (size_t i = 0; i < s->set_count; i++) {
         char value[400];
@@ -713,6 +724,12 @@ static void so_finish(sk_runner *r)
         sk_segment_spec spec = {.src = f->remote, .dst = f->local, .sport = f->rport, .dport = f->lport,
                                 .seq = seq, .ack = ack, .flags = SK_TH_RST | SK_TH_ACK, .window = win,
                                 .ttl = 64, .df = true};
+        if (r->ip_version == SK_RUN_IPV6) {
+            /* One remote and one local address per run: the flow's. */
+            spec.ip_version = 6;
+            memcpy(spec.src6, r->remote_ip6, 16);
+            memcpy(spec.dst6, r->local_ip6, 16);
+        }
         size_t len = sk_build_segment(&spec, pkt, sizeof(pkt));
         if (len && CALL(r, netdev_send, pkt, len) != 0) {
             sk_run_fail(r, "netdev_send of the closing RST: %s", strerror(errno));
@@ -817,7 +834,7 @@ static void so_input(sk_runner *r, const uint8_t *d, size_t len)
     drain(r);
 }
 
-static int so_socket(sk_runner *r)
+static int so_socket(sk_runner *r, int family)
 {
     if (st(r)->changed_after_open) {
         /* The object reads its configuration at socket(); a value
@@ -825,24 +842,48 @@ static int so_socket(sk_runner *r)
         sk_run_skip(r, "sysctl changed after the shared object was created, before a socket()");
         return -EINVAL;
     }
-    int rc = neg_errno(CALL(r, socket, AF_INET, SOCK_STREAM, IPPROTO_TCP));
+    int rc = neg_errno(CALL(r, socket, family == SK_AF_INET6 ? AF_INET6 : AF_INET, SOCK_STREAM, IPPROTO_TCP));
     drain(r);
     return rc;
 }
 
-static void to_sin(const sk_endpoint *ep, struct sockaddr_in *sin)
+/* The sockaddr packetdrill passes for an endpoint: sockaddr_in, or
+ * sockaddr_in6 for IPv6 and v4-mapped runs.  Returns its length. */
+static socklen_t to_sin(const sk_endpoint *ep, struct sockaddr_storage *ss)
 {
-    memset(sin, 0, sizeof(*sin));
+    memset(ss, 0, sizeof(*ss));
+    if (ep->family == SK_AF_INET6) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(ep->port);
+        memcpy(&sin6->sin6_addr, ep->addr6, 16);
+        sin6->sin6_flowinfo = htonl(ep->flowinfo);
+        sin6->sin6_scope_id = ep->scope_id;
+        return sizeof(*sin6);
+    }
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
     sin->sin_family = AF_INET;
     sin->sin_port = htons(ep->port);
     sin->sin_addr.s_addr = htonl(ep->addr);
+    return sizeof(*sin);
+}
+
+static void from_sin(const struct sockaddr_storage *ss, sk_endpoint *ep)
+{
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+        *ep = sk_endpoint_ipv6(sin6->sin6_addr.s6_addr, ntohs(sin6->sin6_port));
+        return;
+    }
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+    *ep = sk_endpoint_ipv4(ntohl(sin->sin_addr.s_addr), ntohs(sin->sin_port));
 }
 
 static int so_bind(sk_runner *r, int h, const sk_endpoint *ep)
 {
-    struct sockaddr_in sin;
-    to_sin(ep, &sin);
-    int rc = neg_errno(CALL(r, bind, h, (const struct sockaddr *)&sin, sizeof(sin)));
+    struct sockaddr_storage sin;
+    socklen_t sinlen = to_sin(ep, &sin);
+    int rc = neg_errno(CALL(r, bind, h, (const struct sockaddr *)&sin, sinlen));
     drain(r);
     return rc;
 }
@@ -884,20 +925,18 @@ static int so_accept(sk_runner *r, int h, sk_endpoint *peer)
         rc = neg_errno(CALL(r, accept, h, (struct sockaddr *)&op.sin, &len));
         after_main_call(r, rc);
     }
-    if (rc >= 0 && peer) {
-        peer->addr = ntohl(op.sin.sin_addr.s_addr);
-        peer->port = ntohs(op.sin.sin_port);
-    }
+    if (rc >= 0 && peer)
+        from_sin(&op.sin, peer);
     return (int)rc;
 }
 
 static int so_connect(sk_runner *r, int h, const sk_endpoint *ep)
 {
     so_op op = {.kind = SO_OP_CONNECT, .fd = h};
-    to_sin(ep, &op.sin);
+    op.sinlen = to_sin(ep, &op.sin);
     if (mode_of(r) == SO_THREAD)
         return threaded(r, &op) ? (int)op.result : -EAGAIN;
-    int rc = neg_errno(CALL(r, connect, h, (const struct sockaddr *)&op.sin, sizeof(op.sin)));
+    int rc = neg_errno(CALL(r, connect, h, (const struct sockaddr *)&op.sin, op.sinlen));
     after_main_call(r, rc);
     return rc;
 }
@@ -919,11 +958,11 @@ static int64_t so_send(sk_runner *r, int h, const void *buf, size_t len, int fla
 
 static int64_t so_sendto(sk_runner *r, int h, const void *buf, size_t len, int flags, const sk_endpoint *ep)
 {
-    struct sockaddr_in sin;
-    to_sin(ep, &sin);
+    struct sockaddr_storage sin;
+    socklen_t sinlen = to_sin(ep, &sin);
     errno = 0;
     ssize_t n = st(r)->ifc.sendto(st(r)->ifc.userdata, h, buf, len, flags | MSG_DONTWAIT,
-                                  (const struct sockaddr *)&sin, sizeof(sin));
+                                  (const struct sockaddr *)&sin, sinlen);
     int64_t rc = n < 0 ? -(errno ? errno : EIO) : n;
     drain(r);
     return rc;

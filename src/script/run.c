@@ -263,9 +263,70 @@ static int conn_for_inbound(sk_runner *r, const sk_script_packet *p)
 #define TCPOPT_EXP 254
 #define TCPOPT_FASTOPEN_MAGIC 0xF989
 
+static uint64_t rotl64(uint64_t x, int b)
+{
+    return x << b | x >> (64 - b);
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* SipHash-2-4 (Aumasson and Bernstein), the keyed hash behind Linux's
+ * Fast Open cookies (__tcp_fastopen_cookie_gen_cipher).  The runner
+ * computes the cookie an IPv6 peer gets itself, as packetdrill computes
+ * TFO_COOKIE itself, rather than asking the stack under test. */
+static uint64_t siphash24(const uint8_t key[16], const uint8_t *m, size_t len)
+{
+    uint64_t k0 = le64(key), k1 = le64(key + 8);
+    uint64_t v0 = k0 ^ 0x736f6d6570736575ull, v1 = k1 ^ 0x646f72616e646f6dull;
+    uint64_t v2 = k0 ^ 0x6c7967656e657261ull, v3 = k1 ^ 0x7465646279746573ull;
+#define SIPROUND                                                                                              \
+    do {                                                                                                      \
+        v0 += v1;                                                                                             \
+        v1 = rotl64(v1, 13) ^ v0;                                                                             \
+        v0 = rotl64(v0, 32);                                                                                  \
+        v2 += v3;                                                                                             \
+        v3 = rotl64(v3, 16) ^ v2;                                                                             \
+        v0 += v3;                                                                                             \
+        v3 = rotl64(v3, 21) ^ v0;                                                                             \
+        v2 += v1;                                                                                             \
+        v1 = rotl64(v1, 17) ^ v2;                                                                             \
+        v2 = rotl64(v2, 32);                                                                                  \
+    } while (0)
+    size_t full = len & ~(size_t)7;
+    for (size_t i = 0; i < full; i += 8) {
+        uint64_t w = le64(m + i);
+        v3 ^= w;
+        SIPROUND;
+        SIPROUND;
+        v0 ^= w;
+    }
+    uint64_t last = (uint64_t)len << 56;
+    for (size_t i = 0; i < (len & 7); i++)
+        last |= (uint64_t)m[full + i] << (8 * i);
+    v3 ^= last;
+    SIPROUND;
+    SIPROUND;
+    v0 ^= last;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+#undef SIPROUND
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
 /* A cookie named in a script (packetdrill's TFO_COOKIE): the one the
  * stack issues to the script's address under the tcp_fastopen_key sysctl,
- * computed as Linux computes it. */
+ * computed as Linux computes it: SipHash of the SYN's source and
+ * destination addresses (4 bytes each, or 16 for IPv6) under the key,
+ * stored little-endian. */
 static bool named_cookie(sk_runner *r, const char *name, uint8_t out[8])
 {
     if (strcmp(name, "TFO_COOKIE") != 0)
@@ -280,7 +341,16 @@ static bool named_cookie(sk_runner *r, const char *name, uint8_t out[8])
     for (int i = 0; i < 4; i++)
         for (int b = 0; b < 4; b++)
             key[4 * i + b] = (uint8_t)(w[i] >> (8 * b));
-    sk_fastopen_cookie(key, r->remote_ip, r->local_ip, out);
+    if (r->ip_version != SK_RUN_IPV6) {
+        sk_fastopen_cookie(key, r->remote_ip, r->local_ip, out);
+        return true;
+    }
+    uint8_t addrs[32];
+    memcpy(addrs, r->remote_ip6, 16);
+    memcpy(addrs + 16, r->local_ip6, 16);
+    uint64_t h = siphash24(key, addrs, sizeof(addrs));
+    for (int i = 0; i < 8; i++)
+        out[i] = (uint8_t)(h >> (8 * i));
     return true;
 }
 
@@ -740,6 +810,7 @@ static void inject(sk_runner *r, const sk_script_packet *p, sk_time_ns at)
     }
     uint32_t isn = c->have_isn ? c->stack_isn : 0;
     sk_segment_spec spec = {
+        .ip_version = r->ip_version == SK_RUN_IPV6 ? 6 : 4,
         .src = r->remote_ip,
         .dst = r->local_ip,
         .sport = c->remote_port,
@@ -760,6 +831,8 @@ static void inject(sk_runner *r, const sk_script_packet *p, sk_time_ns at)
         .payload = payload,
         .payload_len = p->payload_len,
     };
+    memcpy(spec.src6, r->remote_ip6, 16);
+    memcpy(spec.dst6, r->local_ip6, 16);
     if (p->has_win && p->win > 65535) {
         sk_run_fail(r, "window %u does not fit the 16-bit field", p->win);
     } else {
@@ -791,6 +864,21 @@ static bool parse_out(sk_runner *r, size_t i, sk_segment *seg)
     sk_parse_error e = sk_parse_segment(r->out[i].data, r->out[i].len, true, seg);
     if (e != SK_PARSE_OK) {
         sk_run_fail(r, "stack sent a bad datagram (%zu bytes): %s", r->out[i].len, sk_parse_error_name(e));
+        return false;
+    }
+    /* The wire speaks the run's version: IPv6 for ipv6, IPv4 for ipv4
+     * and for ipv4-mapped-ipv6; and the datagram goes to the script. */
+    int want = r->ip_version == SK_RUN_IPV6 ? 6 : 4;
+    bool to_remote = want == 6 ? memcmp(seg->dst6, r->remote_ip6, 16) == 0 : seg->dst == r->remote_ip;
+    if (seg->ip_version != want || !to_remote) {
+        char dst[64];
+        if (seg->ip_version == 6)
+            inet_ntop(AF_INET6, seg->dst6, dst, sizeof(dst));
+        else
+            snprintf(dst, sizeof(dst), "%u.%u.%u.%u", seg->dst >> 24, (seg->dst >> 16) & 0xff,
+                     (seg->dst >> 8) & 0xff, seg->dst & 0xff);
+        sk_run_fail(r, "stack sent an IPv%u datagram to %s in an --ip_version=%s run", seg->ip_version, dst,
+                    want == 6 ? "ipv6" : r->ip_version == SK_RUN_IPV4_MAPPED ? "ipv4-mapped-ipv6" : "ipv4");
         return false;
     }
     return true;
@@ -1069,24 +1157,115 @@ static bool parse_ip(const char *s, uint32_t *out)
     return true;
 }
 
+sk_endpoint sk_run_local_ep(const sk_runner *r, uint16_t port)
+{
+    if (r->ip_version == SK_RUN_IPV6)
+        return sk_endpoint_ipv6(r->local_ip6, port);
+    if (r->ip_version == SK_RUN_IPV4_MAPPED) {
+        uint8_t m[16] = {[10] = 0xff, [11] = 0xff};
+        for (int i = 0; i < 4; i++)
+            m[12 + i] = (uint8_t)(r->local_ip >> (24 - 8 * i));
+        return sk_endpoint_ipv6(m, port);
+    }
+    return sk_endpoint_ipv4(r->local_ip, port);
+}
+
+sk_endpoint sk_run_remote_ep(const sk_runner *r, uint16_t port)
+{
+    if (r->ip_version == SK_RUN_IPV6)
+        return sk_endpoint_ipv6(r->remote_ip6, port);
+    if (r->ip_version == SK_RUN_IPV4_MAPPED) {
+        uint8_t m[16] = {[10] = 0xff, [11] = 0xff};
+        for (int i = 0; i < 4; i++)
+            m[12 + i] = (uint8_t)(r->remote_ip >> (24 - 8 * i));
+        return sk_endpoint_ipv6(m, port);
+    }
+    return sk_endpoint_ipv4(r->remote_ip, port);
+}
+
+int sk_run_socket_family(const sk_runner *r)
+{
+    return r->ip_version == SK_RUN_IPV4 ? SK_AF_INET : SK_AF_INET6;
+}
+
+/* packetdrill's --ip_version names. */
+static int ip_version_named(const char *v)
+{
+    if (strcmp(v, "ipv4") == 0)
+        return SK_RUN_IPV4;
+    if (strcmp(v, "ipv6") == 0)
+        return SK_RUN_IPV6;
+    if (strcmp(v, "ipv4-mapped-ipv6") == 0)
+        return SK_RUN_IPV4_MAPPED;
+    return 0;
+}
+
+/* The kernel runner's addresses for each version (run_all.py and the
+ * .so contract): IPv6 runs with an MTU of 1520, so the MSS is 1460 as
+ * in IPv4. */
+static void set_ip_version(sk_runner *r, int version)
+{
+    r->ip_version = version;
+    if (version == SK_RUN_IPV6) {
+        inet_pton(AF_INET6, "fd3d:a0b:17d6::1", r->local_ip6);
+        inet_pton(AF_INET6, "fd3d:fa7b:d17d::1", r->remote_ip6);
+        r->mtu = 1520;
+    } else {
+        r->mtu = 1500;
+    }
+}
+
 static bool apply_options(sk_runner *r)
 {
     const sk_script *s = r->script;
+    /* --ip_version first: it sets the defaults --local_ip/--remote_ip
+     * and --mtu then override, wherever they stand. */
+    const char *version = sk_script_option_value(s, "ip_version");
+    if (version) {
+        int v = ip_version_named(version);
+        if (!v) {
+            sk_run_fail(r, "--ip_version=%s: not ipv4, ipv6 or ipv4-mapped-ipv6", version);
+            return false;
+        }
+        /* A script naming its version runs in that one only (the kernel
+         * runner's rule): the other pass has nothing to do. */
+        if (r->opts && r->opts->ip_version && ip_version_named(r->opts->ip_version) != v) {
+            sk_run_skip(r, "the script runs with --ip_version=%s only", version);
+            return false;
+        }
+        set_ip_version(r, v);
+    }
     for (size_t i = 0; i < s->option_count; i++) {
         const char *name = s->options[i].name, *value = s->options[i].value ? s->options[i].value : "";
         if (strcmp(name, "tolerance_usecs") == 0) {
             r->tolerance = (sk_time_ns)strtoull(value, NULL, 0) * SK_NSEC_PER_USEC;
         } else if (strcmp(name, "ip_version") == 0) {
-            if (strcmp(value, "ipv4") != 0) {
-                sk_run_skip(r, "--ip_version=%s: synack is IPv4 only", value);
-                return false;
-            }
+            /* applied above */
+        } else if (strcmp(name, "mtu") == 0) {
+            r->mtu = (unsigned)strtoul(value, NULL, 0);
         } else if (strcmp(name, "local_ip") == 0 || strcmp(name, "remote_ip") == 0) {
             uint32_t *dst = name[0] == 'l' ? &r->local_ip : &r->remote_ip;
-            if (!parse_ip(value, dst)) {
-                sk_run_skip(r, "--%s=%s: synack is IPv4 only", name, value);
+            uint8_t *dst6 = name[0] == 'l' ? r->local_ip6 : r->remote_ip6;
+            uint32_t v4;
+            bool is_v4 = parse_ip(value, &v4);
+            if (!is_v4 && inet_pton(AF_INET6, value, dst6) != 1) {
+                sk_run_fail(r, "--%s=%s: not an IPv4 or IPv6 address", name, value);
                 return false;
             }
+            if (is_v4 != (r->ip_version != SK_RUN_IPV6)) {
+                /* Addresses of the other version pin the script to it (its
+                 * Fast Open cookies, say, were computed for them): the
+                 * other pass has nothing to run. */
+                if (sk_script_option_value(s, "ip_version"))
+                    sk_run_fail(r, "--%s=%s does not fit --ip_version=%s", name, value,
+                                sk_script_option_value(s, "ip_version"));
+                else
+                    sk_run_skip(r, "the script's --%s=%s is IPv%c: it runs in the IPv%c pass only", name, value,
+                                is_v4 ? '4' : '6', is_v4 ? '4' : '6');
+                return false;
+            }
+            if (is_v4)
+                *dst = v4;
         } else if (strcmp(name, "tcp_ts_tick_usecs") == 0) {
             r->ts_tick_usecs = strtoll(value, NULL, 0);
         } else if (strcmp(name, "strict_segments") == 0) {
@@ -1229,6 +1408,8 @@ sk_script_outcome sk_script_run(const sk_script *script, const sk_script_run_opt
     r->tolerance = DEFAULT_TOLERANCE_USECS * SK_NSEC_PER_USEC;
     r->local_ip = 0xc0a80001;  /* 192.168.0.1 */
     r->remote_ip = 0xc0000201; /* 192.0.2.1   */
+    int version = opts && opts->ip_version ? ip_version_named(opts->ip_version) : SK_RUN_IPV4;
+    set_ip_version(r, version ? version : SK_RUN_IPV4);
     r->current_conn = -1;
     r->info_fd = -1;
     r->listen_port = SK_RUN_LOCAL_PORT;

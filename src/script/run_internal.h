@@ -137,7 +137,7 @@ typedef struct sk_run_backend {
      * are not run, and a script that otherwise passes SKIPs with this. */
     const char *code_unsupported;
 
-    int (*socket)(sk_runner *r);
+    int (*socket)(sk_runner *r, int family); /* SK_AF_INET or SK_AF_INET6 */
     int (*bind)(sk_runner *r, int h, const sk_endpoint *ep);
     int (*listen)(sk_runner *r, int h, int backlog);
     int (*accept)(sk_runner *r, int h, sk_endpoint *peer);
@@ -196,7 +196,14 @@ struct sk_runner {
     sk_time_ns now;
     int64_t last_usecs;    /* script time of the previous event         */
     sk_time_ns tolerance;
+    /* --ip_version: SK_RUN_IPV4, SK_RUN_IPV6, or SK_RUN_IPV4_MAPPED
+     * (AF_INET6 sockets whose addresses are ::ffff:a.b.c.d, IPv4 on the
+     * wire).  The IPv4 addresses serve IPv4 and mapped runs, the IPv6
+     * ones IPv6 runs (network byte order). */
+    int ip_version;
     uint32_t local_ip, remote_ip;
+    uint8_t local_ip6[16], remote_ip6[16];
+    unsigned mtu;          /* --mtu: 1500, or the kernel runner's 1520 for IPv6 */
     int64_t ts_tick_usecs; /* --tcp_ts_tick_usecs; 0: TS val unchecked   */
     bool strict_segments;
 
@@ -236,6 +243,18 @@ struct sk_runner {
     char *msg;
     size_t msglen;
 };
+
+/* --ip_version values (sk_runner.ip_version). */
+#define SK_RUN_IPV4 4
+#define SK_RUN_IPV6 6
+#define SK_RUN_IPV4_MAPPED 46
+
+/* The stack's and the script's endpoint on `port`, in the family the
+ * run's sockets use (IPv6, v4-mapped, or IPv4). */
+sk_endpoint sk_run_local_ep(const sk_runner *r, uint16_t port);
+sk_endpoint sk_run_remote_ep(const sk_runner *r, uint16_t port);
+/* The family a `socket(..., SOCK_STREAM, ...)` call gets in this run. */
+int sk_run_socket_family(const sk_runner *r);
 
 /* Ends the run as FAIL or SKIP with a message naming the current line. */
 void sk_run_fail(sk_runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -183,6 +183,9 @@ typedef struct sk_script_run_opts {
      * through struct packetdrill_interface instead of the linked engine;
      * NULL: the engine. */
     const char *so_path;
+    /* packetdrill's --ip_version for scripts that do not name one:
+     * "ipv4" (NULL means that), "ipv6" or "ipv4-mapped-ipv6". */
+    const char *ip_version;
 } sk_script_run_opts;
 
 /* Runs a parsed script against a fresh stack in virtual time.  msg gets

@@ -386,7 +386,7 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
             res = -SK_EBADF;
             break;
         }
-        sk_endpoint remote = {.addr = r->remote_ip, .port = SK_RUN_REMOTE_PORT};
+        sk_endpoint remote = sk_run_remote_ep(r, SK_RUN_REMOTE_PORT);
         r->call = p;
         int c = r->be->connect(r, f->handle, &remote);
         r->call = NULL;
@@ -780,7 +780,7 @@ static void sys_send(sk_runner *r, const sk_script_event *ev, sk_time_ns expect_
          * SYN.  A blocking caller then waits for the handshake and sends
          * the rest (__inet_stream_connect, then tcp_sendmsg_locked). */
         void *buf = scratch(total);
-        sk_endpoint remote = {.addr = r->remote_ip, .port = SK_RUN_REMOTE_PORT};
+        sk_endpoint remote = sk_run_remote_ep(r, SK_RUN_REMOTE_PORT);
         int64_t n = r->be->sendto(r, f->handle, buf, total, (int)(flags & ~LINUX_MSG_DONTWAIT), &remote);
         free(buf);
         bool blocking = !f->nonblock && !(flags & LINUX_MSG_DONTWAIT);
@@ -912,14 +912,16 @@ void sk_run_syscall(sk_runner *r, const sk_script_event *ev, int64_t start_usecs
     sk_run_trace(r, "%s()", n);
 
     if (strcmp(n, "socket") == 0) {
-        int64_t domain = 2;
+        /* `...` is the run's family, as packetdrill fills it in from
+         * --ip_version (AF_INET6 for ipv6 and ipv4-mapped-ipv6). */
+        int64_t domain = sk_run_socket_family(r);
         if (need_args(r, sc, 3) && sc->args[0]->kind != SK_SEXPR_ELLIPSIS && !eval_int(r, sc->args[0], &domain))
             return;
-        if (domain != 2) {
-            sk_run_skip(r, "socket() domain %lld: synack is IPv4 only", (long long)domain);
+        if (domain != SK_AF_INET && domain != SK_AF_INET6) {
+            sk_run_skip(r, "socket() domain %lld: synack has AF_INET and AF_INET6 only", (long long)domain);
             return;
         }
-        int h = r->be->socket(r);
+        int h = r->be->socket(r, (int)domain);
         if (h >= 0)
             r->socket_epoch++;
         if (r->done)
@@ -935,7 +937,7 @@ void sk_run_syscall(sk_runner *r, const sk_script_event *ev, int64_t start_usecs
         if (!arg_int(r, sc, 0, &fd))
             return;
         sk_run_fd *f = sock_fd(r, fd);
-        sk_endpoint local = {.addr = r->local_ip, .port = SK_RUN_LOCAL_PORT};
+        sk_endpoint local = sk_run_local_ep(r, SK_RUN_LOCAL_PORT);
         check_result(r, sc, f ? r->be->bind(r, f->handle, &local) : -SK_EBADF);
     } else if (strcmp(n, "listen") == 0) {
         if (!arg_int(r, sc, 0, &fd) || !arg_int(r, sc, 1, &v))
@@ -962,7 +964,7 @@ void sk_run_syscall(sk_runner *r, const sk_script_event *ev, int64_t start_usecs
             check_result(r, sc, -SK_EBADF);
             return;
         }
-        sk_endpoint remote = {.addr = r->remote_ip, .port = SK_RUN_REMOTE_PORT};
+        sk_endpoint remote = sk_run_remote_ep(r, SK_RUN_REMOTE_PORT);
         sk_run_pending p = {.op = SK_OP_CONNECT, .ev = ev, .fd = (int)fd, .expect_end = expect_end,
                             .give_up = expect_end + r->tolerance, .timeout_at = SK_TIME_NEVER};
         r->call = &p;

@@ -189,16 +189,25 @@ check(len(lines) > 10 and " IP6 fd77::1." in lines[0] and "> fd77::2.8080: Flags
       lines[2].endswith("| client ESTAB, server ESTAB") and
       lines[9].endswith("| client TIME-WAIT, server CLOSED"), "IPv6 ladder: %s" % lines[:10])
 if shutil.which("tcpdump"):
-    # Lines without payload read as tcpdump's (those with data differ in
-    # the application decoding tcpdump appends).
+    # Every line reads as tcpdump's, HTTP decoding included (trace.c
+    # formats IPv6 as it formats IPv4).
     td = subprocess.run(["tcpdump", "-nn", "-r", os.path.join(DATA, "clean6-sll2.pcapng")], stdout=subprocess.PIPE,
                         stderr=subprocess.DEVNULL).stdout.decode().splitlines()
     import re
     # tcpdump -i any captures name the interface and direction: drop them.
     td = [re.sub(r"^(\S+) \S+\s+(In|Out)\s+", r"\1 ", l) for l in td]
-    for k in (0, 1, 2, 4, 6, 7, 8, 9):
+    for k in range(10):
         mine = lines[k].split(None, 1)[1].split("  |")[0]
         check(mine == td[k], "IPv6 ladder vs tcpdump:\n%s\n%s" % (mine, td[k]))
+    # -v: the IPv6 header's fields and the checksum verdict, as tcpdump -v
+    # (whose continuation lines, the HTTP text, start with a tab).
+    tv = subprocess.run(["tcpdump", "-v", "-nn", "-r", os.path.join(DATA, "clean6-sll2.pcapng")],
+                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.decode().splitlines()
+    tv = [re.sub(r"^(\S+) \S+\s+(In|Out)\s+", r"\1 ", l) for l in tv if not l.startswith("\t")]
+    lv = analyze(os.path.join(DATA, "clean6-sll2.pcapng"), "--conn", "1", "-v").stdout.decode().splitlines()
+    for k in range(10):
+        mine = lv[k].split(None, 1)[1].split("  |")[0]
+        check(mine == tv[k], "IPv6 ladder -v vs tcpdump -v:\n%s\n%s" % (mine, tv[k]))
 
 # The snapshot: half a second into the CLOSE_WAIT capture.
 d = analyze_json("close-wait.pcap", "--at", "+0.5")
@@ -253,6 +262,29 @@ try:
                         struct.pack("<IIII", 1, 0, 0x7fffffff, 0x7fffffff) + b"\0" * 100)
     p = subprocess.run([SYNACK, "analyze", t], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
     check(p.returncode in (0, 1) and p.stderr, "huge record: exit %d %s" % (p.returncode, p.stderr))
+    # IPv6 endpoints read as ss prints them (inet_ntop): v4-mapped ends in
+    # a dotted quad, zero runs collapse as RFC 5952 says; a hop-by-hop
+    # header before TCP does not hide the connection.
+    import socket
+
+    def v6syn(src, dst, sport, dport, flags, hbh=False):
+        s6, d6 = socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst)
+        tcp = struct.pack(">HHIIBBHHH", sport, dport, 1000 if flags == 2 else 5000, 0 if flags == 2 else 1001,
+                          5 << 4, flags, 65535, 0, 0)
+        ext = bytes([6, 0, 1, 4, 0, 0, 0, 0]) if hbh else b""
+        return struct.pack(">IHBB", 6 << 28, len(ext) + len(tcp), 0 if hbh else 6, 64) + s6 + d6 + ext + tcp
+    frames = [v6syn("::ffff:10.0.0.1", "::ffff:10.0.0.2", 40000, 443, 2),
+              v6syn("::ffff:10.0.0.2", "::ffff:10.0.0.1", 443, 40000, 0x12),
+              v6syn("2001:db8:0:0:1:0:0:1", "fd3d::2", 40001, 80, 2, hbh=True),
+              v6syn("fd3d::2", "2001:db8:0:0:1:0:0:1", 80, 40001, 0x12, hbh=True)]
+    t = os.path.join(tmp, "v6names.pcap")
+    with open(t, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 101))
+        for i, fr in enumerate(frames):
+            f.write(struct.pack("<IIII", 100, i * 1000, len(fr), len(fr)) + fr)
+    out = analyze(t, "--conns").stdout.decode()
+    check("[::ffff:10.0.0.1]:40000" in out and "[::ffff:10.0.0.2]:443" in out, "v4-mapped endpoints:\n" + out)
+    check("[2001:db8::1:0:0:1]:40001" in out and "[fd3d::2]:80" in out, "IPv6 endpoints behind HBH:\n" + out)
 finally:
     shutil.rmtree(tmp)
 

@@ -15,6 +15,9 @@ NS=$(printf '%s' "$NS" | cut -c1-30)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/synack-interop.XXXXXX")
 KERNEL=10.77.0.1
 PEER=10.77.0.2
+# IPv6 tests (it_up6): the kernel side fd77::1/64, synack fd77::2/64.
+KERNEL6=fd77::1
+PEER6=fd77::2
 IT_PIDS=""
 IT_EXTRA_NS="" # more namespaces a test made, deleted with its own
 
@@ -57,6 +60,11 @@ nsx() { ip netns exec "$NS" "$@"; }
 
 it_up() {
     "$NETNS_SH" up "$NS" >/dev/null || fail "could not create namespace $NS"
+}
+
+# it_up with IPv6 on the link as well (the kernel side $KERNEL6/64).
+it_up6() {
+    KERNEL_ADDR6="$KERNEL6/64" "$NETNS_SH" up "$NS" >/dev/null || fail "could not create namespace $NS"
 }
 
 # Starts `synack serve ARGS...` in the namespace, logging to serve.log (or
