@@ -16,6 +16,7 @@
 
 #include "harness.h"
 #include "observe/ss.h"
+#include "observe/trace.h"
 
 #define MIB (1024 * 1024)
 
@@ -155,6 +156,17 @@ static const sk_trace_entry *icmp6_entry(const sk_fixture *f, const char *from, 
     return NULL;
 }
 
+/* The tcpdump line of trace entry e, without its timestamp. */
+static const char *line_of(const sk_trace_entry *e)
+{
+    static char buf[512];
+    sk_trace *t = sk_trace_new(0);
+    sk_trace_format_datagram(t, 0, e->bytes, e->len, buf, sizeof buf);
+    sk_trace_free(t);
+    const char *sp = strchr(buf, ' ');
+    return sp ? sp + 1 : buf;
+}
+
 static void hop6(sk_fixture *f, uint16_t mtu, bool icmp)
 {
     sk_link_params lp;
@@ -259,6 +271,7 @@ static void test_packet_too_big_during_transfer(void **state)
     const sk_trace_entry *ptb = icmp6_entry(f, "fd00::9", 0);
     assert_non_null(ptb);
     assert_int_equal(ptb->len, 1280);
+    assert_string_equal(line_of(ptb), "IP6 fd00::9 > fd00::1: ICMP6, packet too big, mtu 1400, length 1240");
     uint8_t a[16];
     addr6("fd00::1", a);
     assert_memory_equal(ptb->bytes + 24, a, 16);
