@@ -475,6 +475,39 @@ static void test_bad_icmp6_counted(void **state)
     assert_int_equal(sk_counter(f->client, "Icmp6InErrors"), 3);
 }
 
+/* Informational messages other than echo: counted by name and type as
+ * /proc/net/snmp6 shows them, consumed; an unknown error type (100)
+ * still goes to the connection it quotes (EPROTO, a soft error). */
+static void test_informational_counted_unknown_error_delivered(void **state)
+{
+    sk_fixture *f = *state;
+    setup_v6(f);
+    sk_conn_pair p = establish6(f);
+    uint8_t d[160], target[16];
+    addr6("fd00::1", target);
+    size_t n = build_icmp6(d, "fd00::9", "fd00::1", 135, 0, 0, target, 16); /* neighbor solicitation */
+    inject_raw(f, d, n);
+    n = build_icmp6(d, "fd00::9", "fd00::1", 133, 0, 0, NULL, 0); /* router solicitation */
+    inject_raw(f, d, n);
+    n = build_icmp6(d, "fd00::9", "fd00::1", 200, 0, 0, NULL, 0); /* unknown informational */
+    inject_raw(f, d, n);
+    sk_test_run_for(f, MSEC(1));
+    assert_int_equal(sk_counter(f->client, "Icmp6InMsgs"), 3);
+    assert_int_equal(sk_counter(f->client, "Icmp6InNeighborSolicits"), 1);
+    assert_int_equal(sk_counter(f->client, "Icmp6InType135"), 1);
+    assert_int_equal(sk_counter(f->client, "Icmp6InRouterSolicits"), 1);
+    assert_int_equal(sk_counter(f->client, "Icmp6InType133"), 1);
+    assert_int_equal(sk_counter(f->client, "Icmp6InErrors"), 0);
+    assert_int_equal(sk_counter(f->client, "Icmp6OutMsgs"), 0);
+    sk_test_drop(f, "c>s P.", 1);
+    assert_int_equal(sk_send(f->client, p.cfd, "x", 1, 0), 1);
+    sk_test_run_for(f, MSEC(1));
+    inject6(f, "fd00::9", 100, 0, 0, "c>s P.", 0, false);
+    sk_test_run_for(f, MSEC(1));
+    assert_int_equal(sk_state(f->client, p.cfd), SK_TCP_ESTABLISHED);
+    assert_int_equal(sk_test_so_error(f->client, p.cfd), EPROTO);
+}
+
 /* tcp_req_err over IPv6: the quoted sequence must be the SYN-ACK's ISN;
  * "no route" and Packet Too Big are not fatal (icmpv6_err_convert), so
  * the request stays; port unreachable is, so it goes. */
@@ -659,6 +692,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_out_of_window_icmp6_ignored, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_bad_icmp6_counted, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_request_sock_errors_v6, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_informational_counted_unknown_error_delivered, sk_test_setup,
+                                        sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_no_route_reverts_one_rto_backoff, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_random_icmp6_errors_are_safe, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_black_hole_probing_recovers_v6, sk_test_setup, sk_test_teardown),

@@ -288,10 +288,37 @@ void sk_icmp6_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segm
         sk_count(s, SK_C_ICMP6_IN_ECHO_REPLIES);
         sk_count(s, SK_C_ICMP6_IN_TYPE129);
         return;
+    case 133: /* neighbour discovery (RFC 4861) and MLDv2 reports (RFC
+               * 3810): a TUN link carries the kernel's router
+               * solicitations and reports; counted by name as Linux's
+               * icmp6type2name, then consumed (synack keeps no
+               * neighbours or groups). */
+    case 134:
+    case 135:
+    case 136:
+    case 137:
+    case 143: {
+        static const struct {
+            uint8_t type;
+            sk_counter_id named, per_type;
+        } nd[] = {
+            {133, SK_C_ICMP6_IN_ROUTER_SOLICITS, SK_C_ICMP6_IN_TYPE133},
+            {134, SK_C_ICMP6_IN_ROUTER_ADVERTISEMENTS, SK_C_ICMP6_IN_TYPE134},
+            {135, SK_C_ICMP6_IN_NEIGHBOR_SOLICITS, SK_C_ICMP6_IN_TYPE135},
+            {136, SK_C_ICMP6_IN_NEIGHBOR_ADVERTISEMENTS, SK_C_ICMP6_IN_TYPE136},
+            {137, SK_C_ICMP6_IN_REDIRECTS, SK_C_ICMP6_IN_TYPE137},
+            {143, SK_C_ICMP6_IN_MLD_V2_REPORTS, SK_C_ICMP6_IN_TYPE143},
+        };
+        for (size_t i = 0; i < sizeof(nd) / sizeof(nd[0]); i++)
+            if (nd[i].type == msg[0]) {
+                sk_count(s, nd[i].named);
+                sk_count(s, nd[i].per_type);
+            }
+        return;
+    }
     default:
         /* icmpv6_rcv: an unknown error type (below 128) is still
-         * delivered to the connection it quotes; informational ones
-         * (neighbour discovery, MLD: synack keeps no neighbours) are
+         * delivered to the connection it quotes; informational ones are
          * consumed.  Per-type counters are kept for the types above. */
         if (!(msg[0] & ICMP6_INFOMSG_MASK))
             notify(s, seg, msg, mlen, msg[0]);
