@@ -336,6 +336,12 @@ static void test_packet_too_big_during_transfer(void **state)
     assert_int_equal(sk_getsockopt(f->client, l2, SK_IPPROTO_IPV6, SK_IPV6_MTU, &mtu, &len), -ENOTCONN);
 }
 
+static void count_ptb_in(void *ctx, const sk_event *ev)
+{
+    if (ev->type == SK_EV_SEGMENT_IN && ev->len >= 48 && ev->data[6] == 58 && ev->data[40] == 2)
+        ++*(int *)ctx;
+}
+
 /* A Packet Too Big below IPV6_MIN_MTU is dropped by tcp_v6_err (Linux
  * since 5.14); one at exactly 1280 is taken: MSS 1280 - 72 = 1208, and
  * the segment in flight goes again cut to it; a larger one later is not
@@ -353,8 +359,13 @@ static void test_packet_too_big_below_1280(void **state)
     sk_test_run_for(f, MSEC(1));
     EXPECT_SEGMENTS(f, "c>s P. seq 1:1429 ack 1");
     size_t mark = f->trace_len;
+    int seen = 0;
+    f->on_event = count_ptb_in;
+    f->event_ctx = &seen;
     inject6(f, "fd00::9", 2, 0, 1000, "c>s P. seq 1:1429", 0, false);
     sk_test_run_for(f, MSEC(1));
+    assert_int_equal(seen, 1); /* an event for traces and captures, as for ICMPv4 */
+    f->on_event = NULL;
     struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
     assert_int_equal(ti.tcpi_snd_mss, 1428);
     assert_int_equal(ti.tcpi_pmtu, 1500);

@@ -132,10 +132,11 @@ static void err_convert(uint8_t type, uint8_t code, sk_icmp_err *e)
 }
 
 /* The upper-layer header of the quoted datagram as ipv6_skip_exthdr
- * finds it: hop-by-hop, routing and destination options are skipped, as
- * is a first fragment's header (a later fragment has no transport
- * header to quote); ESP or no next header end the walk.  Returns its
- * offset in q, or 0 when there is none to find in qn bytes. */
+ * finds it: hop-by-hop, routing, destination options and AH are skipped,
+ * as is a first fragment's header; a later fragment stops the walk at
+ * its fragment header (no transport header to quote: not TCP), "no next
+ * header" fails it.  Returns the offset in q, or 0 when there is none
+ * to find in qn bytes. */
 static size_t quoted_l4(const uint8_t *q, size_t qn, uint8_t *proto)
 {
     uint8_t nh = q[6];
@@ -153,8 +154,10 @@ static size_t quoted_l4(const uint8_t *q, size_t qn, uint8_t *proto)
         case 44: /* fragment */
             if (off + 8 > qn)
                 return 0;
-            if ((q[off + 2] << 8 | q[off + 3]) & 0xfff8)
-                return 0;
+            if ((q[off + 2] << 8 | q[off + 3]) & 0xfff8) {
+                *proto = nh;
+                return off;
+            }
             hl = 8;
             break;
         case 51: /* authentication header */
@@ -162,6 +165,8 @@ static size_t quoted_l4(const uint8_t *q, size_t qn, uint8_t *proto)
                 return 0;
             hl = ((size_t)q[off + 1] + 2) * 4;
             break;
+        case 59: /* no next header */
+            return 0;
         default:
             *proto = nh;
             return off;
@@ -242,6 +247,13 @@ void sk_icmp6_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segm
     }
     sk_count(s, SK_C_IP6_IN_DELIVERS);
     sk_count(s, SK_C_ICMP6_IN_MSGS);
+    if (s->on_event) {
+        /* Seen in traces and captures as the ICMPv4 input is (icmp.c). */
+        sk_event ev = {.type = SK_EV_SEGMENT_IN, .now = s->now, .fd = -1, .data = dgram, .len = len};
+        ev.local = sk_endpoint_ipv6(seg->dst6, 0);
+        ev.remote = sk_endpoint_ipv6(seg->src6, 0);
+        sk_emit(s, &ev);
+    }
     size_t end = seg->ip_len <= len ? seg->ip_len : len;
     if (seg->l4_off + 4 > end) {
         sk_count(s, SK_C_ICMP6_IN_ERRORS);
