@@ -201,7 +201,7 @@ static void add_fd(world *w, int side, int fd)
 static int connect_to(world *w, int side, uint32_t addr, uint16_t port)
 {
     int fd = sk_socket(w->st[side]);
-    sk_connect(w->st[side], fd, &(sk_endpoint){addr, port});
+    sk_connect(w->st[side], fd, &(sk_endpoint){.addr = addr, .port = port, .family = SK_AF_INET});
     add_fd(w, side, fd);
     return fd;
 }
@@ -240,9 +240,9 @@ static void setup(world *w)
     sk_stack *a = w->st[0], *b = w->st[1];
 
     int la = sk_socket(a), lb = sk_socket(b);
-    sk_bind(a, la, &(sk_endpoint){ADDR_A, 80});
+    sk_bind(a, la, &(sk_endpoint){.addr = ADDR_A, .port = 80, .family = SK_AF_INET});
     sk_listen(a, la, 8);
-    sk_bind(b, lb, &(sk_endpoint){ADDR_B, 80});
+    sk_bind(b, lb, &(sk_endpoint){.addr = ADDR_B, .port = 80, .family = SK_AF_INET});
     sk_listen(b, lb, 1);
     add_fd(w, 0, la);
     add_fd(w, 1, lb);

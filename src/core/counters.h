@@ -21,6 +21,16 @@
     X(IP_REASM_FAILS, "Ip", "ReasmFails")                    \
     X(IPEXT_IN_TRUNCATED_PKTS, "IpExt", "InTruncatedPkts")   \
     X(IPEXT_IN_CSUM_ERRORS, "IpExt", "InCsumErrors")         \
+    X(IP6_IN_RECEIVES, "Ip6", "InReceives")                  \
+    X(IP6_IN_HDR_ERRORS, "Ip6", "InHdrErrors")               \
+    X(IP6_IN_ADDR_ERRORS, "Ip6", "InAddrErrors")             \
+    X(IP6_IN_UNKNOWN_PROTOS, "Ip6", "InUnknownProtos")       \
+    X(IP6_IN_TRUNCATED_PKTS, "Ip6", "InTruncatedPkts")       \
+    X(IP6_IN_DISCARDS, "Ip6", "InDiscards")                  \
+    X(IP6_IN_DELIVERS, "Ip6", "InDelivers")                  \
+    X(IP6_OUT_REQUESTS, "Ip6", "OutRequests")                \
+    X(IP6_OUT_DISCARDS, "Ip6", "OutDiscards")                \
+    X(IP6_REASM_FAILS, "Ip6", "ReasmFails")                  \
     X(TCP_ACTIVE_OPENS, "Tcp", "ActiveOpens")                \
     X(TCP_PASSIVE_OPENS, "Tcp", "PassiveOpens")              \
     X(TCP_ATTEMPT_FAILS, "Tcp", "AttemptFails")              \

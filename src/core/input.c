@@ -21,15 +21,47 @@
  * below 5, or a checksum error) — a TCP header cut short is discarded
  * without one (tcp_v4_rcv's discard_it).  `seg` holds what the parser
  * decoded before the fault. */
+/* IPv6's faults, counted as Linux's ipv6_rcv_core and ip6_input count
+ * them in the Ip6 MIB. */
+static sk_counter_id count_parse_error6(sk_stack *s, sk_parse_error e, size_t len)
+{
+    switch (e) {
+    case SK_PARSE_TRUNCATED_IP:
+        /* Shorter than the fixed header is a header error; a payload
+         * length past the end, a truncation. */
+        return len < SK_IP6_HDR_LEN ? SK_C_IP6_IN_HDR_ERRORS : SK_C_IP6_IN_TRUNCATED_PKTS;
+    case SK_PARSE_BAD_SRC_ADDR:
+        return SK_C_IP6_IN_ADDR_ERRORS;
+    case SK_PARSE_BAD_EXTHDR:
+        return SK_C_IP6_IN_HDR_ERRORS;
+    case SK_PARSE_FRAGMENT:
+        sk_count(s, SK_C_IP6_REASM_FAILS);
+        return SK_C_SYNACK_FRAGMENTS_DROPPED;
+    case SK_PARSE_NOT_TCP:
+        return SK_C_IP6_IN_UNKNOWN_PROTOS;
+    default:
+        return SK_C_IP6_IN_HDR_ERRORS;
+    }
+}
+
 static void count_parse_error(sk_stack *s, sk_parse_error e, const uint8_t *dgram, size_t len,
                               const sk_segment *seg, sk_counter_id *reason)
 {
     sk_counter_id r;
+    if (seg->ip_version == 6 && e != SK_PARSE_TRUNCATED_TCP && e != SK_PARSE_BAD_DOFF && e != SK_PARSE_BAD_TCP_CSUM) {
+        r = count_parse_error6(s, e, len);
+        sk_count(s, r);
+        *reason = r;
+        return;
+    }
     bool tcp = e == SK_PARSE_TRUNCATED_TCP || e == SK_PARSE_BAD_DOFF || e == SK_PARSE_BAD_TCP_CSUM;
-    if (tcp && seg->dst != s->addr) {
-        /* Routing comes first: not ours, whatever TCP would say. */
-        sk_count(s, SK_C_IP_IN_ADDR_ERRORS);
-        *reason = SK_C_IP_IN_ADDR_ERRORS;
+    bool v6 = seg->ip_version == 6;
+    if (tcp && (v6 || seg->dst != s->addr)) {
+        /* Routing comes first: not ours, whatever TCP would say.  (The
+         * stack holds no IPv6 address yet.) */
+        r = v6 ? SK_C_IP6_IN_ADDR_ERRORS : SK_C_IP_IN_ADDR_ERRORS;
+        sk_count(s, r);
+        *reason = r;
         return;
     }
     if (tcp) {
@@ -92,7 +124,7 @@ void sk_input(sk_stack *s, const uint8_t *dgram, size_t len, sk_time_ns now)
 {
     /* Timers due before this arrival fire first, in time order. */
     sk_advance(s, now);
-    sk_count(s, SK_C_IP_IN_RECEIVES);
+    sk_count(s, len >= 1 && (dgram[0] >> 4) == 6 ? SK_C_IP6_IN_RECEIVES : SK_C_IP_IN_RECEIVES);
     sk_segment seg;
     sk_parse_error e = sk_parse_segment_checked(dgram, len, true, !(s->offloads & SK_OFFLOAD_TCP_CSUM_RX), &seg);
     if (e != SK_PARSE_OK) {
@@ -101,9 +133,12 @@ void sk_input(sk_stack *s, const uint8_t *dgram, size_t len, sk_time_ns now)
         sk_emit_drop(s, NULL, reason);
         return;
     }
-    if (seg.dst != s->addr) {
-        sk_count(s, SK_C_IP_IN_ADDR_ERRORS);
-        sk_emit_drop(s, &seg, SK_C_IP_IN_ADDR_ERRORS);
+    if (seg.ip_version == 6 || seg.dst != s->addr) {
+        /* The stack holds no IPv6 address yet: every IPv6 datagram is
+         * addressed elsewhere. */
+        sk_counter_id r = seg.ip_version == 6 ? SK_C_IP6_IN_ADDR_ERRORS : SK_C_IP_IN_ADDR_ERRORS;
+        sk_count(s, r);
+        sk_emit_drop(s, &seg, r);
         return;
     }
     sk_count(s, SK_C_IP_IN_DELIVERS);

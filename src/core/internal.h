@@ -741,6 +741,7 @@ sk_parse_error sk_parse_segment_checked(const uint8_t *dgram, size_t len, bool v
                                         sk_segment *out);
 /* The TCP pseudo-header's sum (RFC 9293 §3.1), unfolded. */
 uint32_t sk_tcp_pseudo_sum(uint32_t src, uint32_t dst, size_t tcp_len);
+uint32_t sk_tcp_pseudo_sum6(const uint8_t src[16], const uint8_t dst[16], size_t tcp_len);
 
 /* sack.c */
 void sk_sack_clear(const sk_stack *s, sk_tcb *t);

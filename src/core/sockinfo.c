@@ -159,8 +159,8 @@ size_t sk_sockets(sk_stack *s, sk_sock_visit_fn visit, void *ctx)
                     memset(&si, 0, sizeof(si));
                     si.fd = -1;
                     si.state = SK_TCP_SYN_RECV;
-                    si.local = (sk_endpoint){s->addr, l->lport};
-                    si.remote = (sk_endpoint){r->raddr, r->rport};
+                    si.local = (sk_endpoint){.addr = s->addr, .port = l->lport, .family = SK_AF_INET};
+                    si.remote = (sk_endpoint){.addr = r->raddr, .port = r->rport, .family = SK_AF_INET};
                     si.timer = SK_TIMER_ON;
                     si.timer_expires = r->timer.expires * SK_NSEC_PER_MSEC;
                     si.timer_retrans = r->retrans;
@@ -183,8 +183,8 @@ size_t sk_sockets(sk_stack *s, sk_sock_visit_fn visit, void *ctx)
         memset(&si, 0, sizeof(si));
         si.fd = -1;
         si.state = w->substate;
-        si.local = (sk_endpoint){s->addr, w->lport};
-        si.remote = (sk_endpoint){w->raddr, w->rport};
+        si.local = (sk_endpoint){.addr = s->addr, .port = w->lport, .family = SK_AF_INET};
+        si.remote = (sk_endpoint){.addr = w->raddr, .port = w->rport, .family = SK_AF_INET};
         si.timer = SK_TIMER_TIMEWAIT;
         si.timer_expires = s->epoch + (sk_time_ns)w->expires_ms * SK_NSEC_PER_MSEC;
         si.orphan = true;

@@ -198,8 +198,8 @@ void sk_emit_drop(sk_stack *s, const sk_segment *seg, sk_counter_id reason)
     sk_event ev = {.type = SK_EV_DROP, .now = s->now, .fd = -1,
                    .reason = sk_counter_short_name(reason)};
     if (seg) {
-        ev.local = (sk_endpoint){seg->dst, seg->dport};
-        ev.remote = (sk_endpoint){seg->src, seg->sport};
+        ev.local = (sk_endpoint){.addr = seg->dst, .port = seg->dport, .family = SK_AF_INET};
+        ev.remote = (sk_endpoint){.addr = seg->src, .port = seg->sport, .family = SK_AF_INET};
     }
     sk_emit(s, &ev);
 }

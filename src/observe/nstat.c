@@ -38,7 +38,7 @@ int sk_counter_set_add(sk_counter_set *s, const char *group, const char *name, u
 
 /* nstat lists /proc/net/snmp (Ip, Tcp) before /proc/net/netstat
  * (TcpExt, IpExt); synack's own group comes last. */
-static const char *const group_order[] = {"Ip", "Tcp", "TcpExt", "IpExt", "Synack"};
+static const char *const group_order[] = {"Ip", "Tcp", "TcpExt", "IpExt", "Ip6", "Synack"};
 #define GROUPS (sizeof(group_order) / sizeof(group_order[0]))
 
 int sk_counter_set_from_stack(sk_counter_set *s, const sk_stack *stack, const char *instance)

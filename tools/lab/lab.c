@@ -169,7 +169,7 @@ static void lab_on_wire(void *ctx, sk_time_ns now, sk_wire_fate fate, const uint
     sk_segment seg;
     if (sk_parse_segment(dgram, len, false, &seg) != SK_PARSE_OK)
         return;
-    sk_endpoint src = {seg.src, seg.sport}, dst = {seg.dst, seg.dport};
+    sk_endpoint src = {.addr = seg.src, .port = seg.sport, .family = SK_AF_INET}, dst = {.addr = seg.dst, .port = seg.dport, .family = SK_AF_INET};
     if (fate == SK_WIRE_SENT) {
         if (L->pcap)
             sk_pcap_write(L->pcap, now, dgram, len);
@@ -513,7 +513,7 @@ int lab_listen(lab *L, int host, uint16_t port, int backlog)
     sk_stack *s = lab_stack(L, host);
     int fd = sk_socket(s);
     int one = 1;
-    sk_endpoint any = {0, port};
+    sk_endpoint any = {.addr = 0, .port = port, .family = SK_AF_INET};
     int rc = fd < 0 ? fd : sk_setsockopt(s, fd, SK_SOL_SOCKET, SK_SO_REUSEADDR, &one, sizeof(one));
     if (rc >= 0)
         rc = sk_bind(s, fd, &any);
@@ -533,14 +533,14 @@ int lab_connect(lab *L, int host, uint32_t addr, uint16_t port, uint16_t lport)
     if (fd < 0)
         return fd;
     if (lport) {
-        sk_endpoint me = {0, lport};
+        sk_endpoint me = {.addr = 0, .port = lport, .family = SK_AF_INET};
         int rc = sk_bind(s, fd, &me);
         if (rc < 0) {
             sk_close(s, fd);
             return rc;
         }
     }
-    sk_endpoint to = {addr, port};
+    sk_endpoint to = {.addr = addr, .port = port, .family = SK_AF_INET};
     int rc = sk_connect(s, fd, &to);
     if (rc < 0 && rc != -EINPROGRESS) {
         sk_close(s, fd);
