@@ -74,8 +74,13 @@ static int64_t nat_send(sk_runner *r, int h, const void *buf, size_t len, int fl
     return sk_send(r->stack, h, buf, len, flags & ~LINUX_MSG_DONTWAIT);
 }
 
-static int64_t nat_sendto(sk_runner *r, int h, const void *buf, size_t len, int flags, const sk_endpoint *ep)
+static int64_t nat_sendto(sk_runner *r, int h, const void *buf, size_t len, int flags, const sk_endpoint *ep, int family)
 {
+    /* The socket layer's part: an AF_UNSPEC address is no destination, and
+     * Linux's tcp_sendmsg_fastopen refuses it with EOPNOTSUPP before
+     * anything else; sk_endpoint cannot carry it to sk_sendto. */
+    if (family == SK_AF_UNSPEC)
+        return -EOPNOTSUPP;
     return sk_sendto(r->stack, h, buf, len, flags & ~LINUX_MSG_DONTWAIT, ep);
 }
 

@@ -917,10 +917,11 @@ static int64_t so_send(sk_runner *r, int h, const void *buf, size_t len, int fla
     return rc;
 }
 
-static int64_t so_sendto(sk_runner *r, int h, const void *buf, size_t len, int flags, const sk_endpoint *ep)
+static int64_t so_sendto(sk_runner *r, int h, const void *buf, size_t len, int flags, const sk_endpoint *ep, int family)
 {
     struct sockaddr_in sin;
     to_sin(ep, &sin);
+    sin.sin_family = (sa_family_t)family; /* AF_UNSPEC reaches the object as packetdrill passes it */
     errno = 0;
     ssize_t n = st(r)->ifc.sendto(st(r)->ifc.userdata, h, buf, len, flags | MSG_DONTWAIT,
                                   (const struct sockaddr *)&sin, sizeof(sin));

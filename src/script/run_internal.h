@@ -143,8 +143,11 @@ typedef struct sk_run_backend {
     int (*accept)(sk_runner *r, int h, sk_endpoint *peer);
     int (*connect)(sk_runner *r, int h, const sk_endpoint *ep);
     int64_t (*send)(sk_runner *r, int h, const void *buf, size_t len, int flags);
-    /* sendto(2) with MSG_FASTOPEN to ep (Linux's flag value); never blocks. */
-    int64_t (*sendto)(sk_runner *r, int h, const void *buf, size_t len, int flags, const sk_endpoint *ep);
+    /* sendto(2) with MSG_FASTOPEN to ep (Linux's flag value); never blocks.
+     * `family` is the sockaddr's sa_family as the script gave it (AF_INET
+     * for `...`): sk_endpoint reads family 0 as AF_INET, so an AF_UNSPEC
+     * address travels beside it. */
+    int64_t (*sendto)(sk_runner *r, int h, const void *buf, size_t len, int flags, const sk_endpoint *ep, int family);
     /* `ip tcp_metrics delete ADDR` / `flush`: forget cached Fast Open
      * cookies; NULL when the backend cannot reach them. */
     void (*metrics_flush)(sk_runner *r, uint32_t addr, bool all);
@@ -233,6 +236,10 @@ struct sk_runner {
     const sk_script_event *ev; /* event being run, for messages          */
     sk_script_outcome outcome;
     bool done;
+    /* The SKIP that ended the run was a sysctl naming a key Linux lacks
+     * too (mainline's sysctl fails on it): in `A || B` that is A's
+     * non-zero exit status, and B runs instead (commands.c). */
+    bool no_such_sysctl;
     char *msg;
     size_t msglen;
 };

@@ -771,6 +771,12 @@ static void sys_send(sk_runner *r, const sk_script_event *ev, sk_time_ns expect_
         r->be->poll(r, &fdv, &want, &got, 1);
         deferred = (got & SK_POLLOUT) && r->be->sendto;
     }
+    /* sendto()'s address family when the script names it instead of
+     * `...` (sendto-af-unspec: AF_UNSPEC). */
+    const sk_script_expr *dest = strcmp(sc->name, "sendto") == 0 ? arg(sc, 4) : NULL;
+    int64_t family = SK_AF_INET;
+    if (dest && dest->kind == SK_SEXPR_NAME && !eval_int(r, dest, &family))
+        return;
     if (((flags & LINUX_MSG_FASTOPEN) || deferred) && !null_buf) {
         if (!r->be->sendto) {
             sk_run_skip(r, "%s() with MSG_FASTOPEN: the backend has no sendto", sc->name);
@@ -781,7 +787,7 @@ static void sys_send(sk_runner *r, const sk_script_event *ev, sk_time_ns expect_
          * the rest (__inet_stream_connect, then tcp_sendmsg_locked). */
         void *buf = scratch(total);
         sk_endpoint remote = {.addr = r->remote_ip, .port = SK_RUN_REMOTE_PORT};
-        int64_t n = r->be->sendto(r, f->handle, buf, total, (int)(flags & ~LINUX_MSG_DONTWAIT), &remote);
+        int64_t n = r->be->sendto(r, f->handle, buf, total, (int)(flags & ~LINUX_MSG_DONTWAIT), &remote, (int)family);
         free(buf);
         bool blocking = !f->nonblock && !(flags & LINUX_MSG_DONTWAIT);
         if (!blocking || (n < 0 && n != -SK_EINPROGRESS)) {
