@@ -1107,8 +1107,17 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         sk_tcb_set_state(s, t, SK_TCP_ESTABLISHED, "rcv SYN,ACK");
         if (t->flags & SK_F_KEEPALIVE)
             sk_arm_keepalive(s, t); /* Linux's tcp_finish_connect() */
-        t->flags |= SK_F_ACK_NOW;
         bool fo_resend = (t->tfo & (SK_TFO_SYN_FASTOPEN | SK_TFO_SYN_DATA)) && sk_fastopen_synack(s, t, seg);
+        if (!fo_resend && ((t->sndstate & SK_SND_WRITE_PENDING) || (t->flags & SK_F_PINGPONG))) {
+            /* tcp_rcv_synsent_state_process(): with a writer waiting in
+             * connect (or in pingpong mode) the ACK is saved for the data
+             * about to follow: quickack mode, and a delayed ACK at
+             * TCP_DELACK_MAX should no data come. */
+            enter_quickack(t, SK_TCP_MAX_QUICKACKS);
+            t->delack_at = s->now + SK_TCP_DELACK_MAX;
+        } else {
+            t->flags |= SK_F_ACK_NOW;
+        }
         uint32_t syn_end = t->snd_nxt;
         if (fo_resend) {
             /* tcp_rcv_fastopen_synack(): the SYN's data was not (all)

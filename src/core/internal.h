@@ -349,6 +349,9 @@ enum {
      * because `flags` has no bit left. */
     SK_RCVBUF_LOCK = 1u << 4,
     SK_RECV_INQ = 1u << 5, /* TCP_INQ: recvmsg reports TCP_CM_INQ */
+    /* Not a send state either: a caller blocks waiting for the handshake
+     * (sk_write_waiting; Linux's sk_write_pending), with the same excuse. */
+    SK_SND_WRITE_PENDING = 1u << 6,
 };
 
 /* sk_tcb.ecn: Linux's ecn_flags bits, plus the CWR congestion state

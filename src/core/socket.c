@@ -345,6 +345,18 @@ static uint32_t fastopen_connect_send(sk_stack *s, sk_tcb *t, const void *buf, s
     return space;
 }
 
+int sk_write_waiting(sk_stack *s, int fd, bool waiting)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    if (waiting)
+        t->sndstate |= SK_SND_WRITE_PENDING;
+    else
+        t->sndstate &= (uint8_t)~SK_SND_WRITE_PENDING;
+    return 0;
+}
+
 ssize_t sk_sendto(sk_stack *s, int fd, const void *buf, size_t len, int flags, const sk_endpoint *remote)
 {
     sk_tcb *t = get(s, fd);

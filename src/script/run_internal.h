@@ -148,6 +148,9 @@ typedef struct sk_run_backend {
      * for `...`): sk_endpoint reads family 0 as AF_INET, so an AF_UNSPEC
      * address travels beside it. */
     int64_t (*sendto)(sk_runner *r, int h, const void *buf, size_t len, int flags, const sk_endpoint *ep, int family);
+    /* Optional: a blocking writer starts or stops waiting for the
+     * handshake with data left to send (sk_write_waiting). */
+    void (*write_waiting)(sk_runner *r, int h, bool waiting);
     /* `ip tcp_metrics delete ADDR` / `flush`: forget cached Fast Open
      * cookies; NULL when the backend cannot reach them. */
     void (*metrics_flush)(sk_runner *r, uint32_t addr, bool all);

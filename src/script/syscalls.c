@@ -428,6 +428,8 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
                 return false;
         }
         if (p->await_conn) {
+            if (r->be->write_waiting)
+                r->be->write_waiting(r, f->handle, false);
             /* The handshake of a MSG_FASTOPEN write ended: a refused or
              * reset connection fails the whole call, data in the SYN or
              * not (tcp_sendmsg_fastopen returns the connect error). */
@@ -794,6 +796,11 @@ static void sys_send(sk_runner *r, const sk_script_event *ev, sk_time_ns expect_
             check_result(r, sc, n);
             return;
         }
+        /* Linux's inet_wait_for_connect counts the writer in
+         * sk_write_pending only while data is left for after the SYN
+         * (fastopen_req->data): the SYN-ACK's ACK then waits for it. */
+        if (r->be->write_waiting && total && (n == -SK_EINPROGRESS || (n >= 0 && (size_t)n < total)))
+            r->be->write_waiting(r, f->handle, true);
         sk_run_pending p = {.op = SK_OP_WRITE, .ev = ev, .fd = (int)fd, .len = total,
                             .done = n > 0 ? (size_t)n : 0, .flags = (int)(flags & ~LINUX_MSG_FASTOPEN),
                             .await_conn = true, .expect_end = expect_end, .give_up = expect_end + r->tolerance,
