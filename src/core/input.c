@@ -856,12 +856,13 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     }
 
     /* New data acknowledged. */
-    uint32_t data_end = t->snd_una + t->sndq.len;
-    uint32_t data_acked = seq_gt(ack, data_end) ? t->sndq.len : acked;
+    /* While our SYN is unacknowledged the queue starts after it (data
+     * that rode in a Fast Open SYN, acknowledged here in a simultaneous
+     * open): the SYN's sequence number is not data. */
+    uint32_t data_start = seq_lt(t->snd_una, t->iss + 1) ? t->iss + 1 : t->snd_una;
+    uint32_t data_end = data_start + t->sndq.len;
+    uint32_t data_acked = seq_gt(ack, data_end) ? t->sndq.len : (seq_gt(ack, data_start) ? ack - data_start : 0);
     bool fin_acked = (t->flags & SK_F_FIN_SENT) && seq_gt(ack, data_end);
-    bool syn_acked = seq_lt(t->snd_una, t->iss + 1) && seq_geq(ack, t->iss + 1);
-    if (syn_acked && data_acked)
-        data_acked--; /* the SYN's sequence number is not data */
     sk_ring_consume(&t->sndq, data_acked);
     sk_ring_drained(s, &t->sndq); /* an idle connection keeps no small buffer */
     t->bytes_acked += acked; /* Linux counts the SYN and FIN too (tcp_snd_una_update) */
