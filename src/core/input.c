@@ -1120,14 +1120,19 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             t->flags |= SK_F_ACK_NOW;
         }
         uint32_t syn_end = t->snd_nxt;
+        uint32_t resend_segs = 0;
         if (fo_resend) {
             /* tcp_rcv_fastopen_synack(): the SYN's data was not (all)
-             * acknowledged; it goes again, as a retransmission. */
+             * acknowledged; it goes again, as a retransmission, counted
+             * per segment of the current MSS (tcp_retransmit_skb). */
+            uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
+            resend_segs = (syn_end - t->snd_una + mss - 1) / mss;
+            t->total_retrans += resend_segs;
+            s->counters[SK_C_TCP_RETRANS_SEGS] += resend_segs;
+            t->bytes_retrans += syn_end - t->snd_una;
             t->snd_nxt = t->snd_una;
             /* The SYN's data was one skb marked PSH (tcp_send_syn_data). */
             t->tail_push = 1;
-            t->total_retrans++;
-            sk_count(s, SK_C_TCP_RETRANS_SEGS);
         }
         if ((seg->payload_len || (seg->flags & SK_TH_FIN)) && !data_queue(s, t, seg))
             return;
@@ -1141,6 +1146,10 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
              * a retransmission in flight (tcpi_retrans), not new data. */
             sk_rack_on_send(s, t, t->snd_una, syn_end, true);
             sk_rack_set_psh(t, syn_end); /* the syn_data skb is ACK|PSH */
+            /* The send path took it for new data: it was counted once,
+             * in the SYN (TCPOrigDataSent). */
+            if (seq_geq(t->snd_nxt, syn_end) && s->counters[SK_C_TCPEXT_TCP_ORIG_DATA_SENT] >= resend_segs)
+                s->counters[SK_C_TCPEXT_TCP_ORIG_DATA_SENT] -= resend_segs;
         }
         return;
     }
