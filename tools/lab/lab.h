@@ -298,6 +298,7 @@ int lab_refused(lab *L);
 int lab_keepalive_dead_peer(lab *L);
 int lab_zero_window(lab *L);
 int lab_blind_rst(lab *L);
+int lab_fast_open(lab *L);
 
 /* ---- --live (lab_live.c) ---- */
 /* Whether NAME has a live version. */
