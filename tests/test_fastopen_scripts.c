@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
 #include "internal.h"
 #include "script/script.h"
 
@@ -195,6 +196,75 @@ static void test_blocked_writer_carries_the_synack_ack(void **state)
                 "payload length differs");
 }
 
+/* The engine side, between two synack stacks: while a writer waits
+ * (sk_write_waiting) the SYN-ACK is answered by no ACK; if the writer then
+ * sends nothing, the delayed ACK goes at TCP_DELACK_MAX (200 ms); with no
+ * waiter the ACK goes at once. */
+typedef struct synack_wait {
+    sk_fixture *f;
+    size_t from;
+} synack_wait;
+
+static bool synack_seen(void *ctx)
+{
+    synack_wait *w = ctx;
+    return sk_test_find(w->f, w->from, "s>c S.") != NULL;
+}
+
+static void fast_open_client(sk_fixture *f, bool waiting, sk_time_ns *synack_at, sk_time_ns *ack_at)
+{
+    sk_test_sysctl(f->server, "net.ipv4.tcp_fastopen", "3");
+    int lfd = sk_test_listen(f, f->server, 80, 16);
+    int qlen = 16;
+    assert_int_equal(sk_setsockopt(f->server, lfd, SK_IPPROTO_TCP, SK_TCP_FASTOPEN, &qlen, sizeof qlen), 0);
+    sk_endpoint to = {.addr = SK_TEST_SERVER_ADDR, .port = 80, .family = SK_AF_INET};
+    /* a first connection for the cookie */
+    int c1 = sk_socket(f->client);
+    assert_int_equal(sk_sendto(f->client, c1, NULL, 0, SK_MSG_FASTOPEN, &to), -EINPROGRESS);
+    sk_test_run_for(f, MSEC(100));
+    sk_endpoint peer;
+    int s1 = sk_accept(f->server, lfd, &peer);
+    assert_true(s1 >= 0);
+    sk_close(f->client, c1);
+    sk_close(f->server, s1);
+    sk_test_run_for(f, SEC(1));
+    f->cursor = f->trace_len;
+    size_t mark = f->trace_len;
+    /* the second: data in the SYN, more left for after it */
+    static uint8_t buf[3000];
+    int c2 = sk_socket(f->client);
+    ssize_t n = sk_sendto(f->client, c2, buf, sizeof buf, SK_MSG_FASTOPEN, &to);
+    assert_true(n > 0 && n < (ssize_t)sizeof buf);
+    if (waiting)
+        assert_int_equal(sk_write_waiting(f->client, c2, true), 0);
+    f->cursor = mark;
+    synack_wait w = {f, mark};
+    assert_true(sk_test_run_until_pred(f, synack_seen, &w, SEC(1)));
+    const sk_trace_entry *sa = sk_test_find(f, mark, "s>c S.");
+    assert_non_null(sa);
+    *synack_at = sa->time;
+    sk_test_run_for(f, MSEC(400));
+    const sk_trace_entry *ack = sk_test_find(f, mark, "c>s . ack 1 len 0");
+    assert_non_null(ack);
+    *ack_at = ack->time;
+}
+
+static void test_write_waiting_delays_the_synack_ack(void **state)
+{
+    (void)state;
+    sk_time_ns synack_at, ack_at;
+    sk_fixture *f = sk_test_fixture_new(NULL);
+    fast_open_client(f, true, &synack_at, &ack_at);
+    /* received one link delay (10 ms) after it left; ACKed 200 ms later */
+    assert_int_equal(ack_at - synack_at, MSEC(10) + MSEC(200));
+    sk_test_fixture_free(f);
+    f = sk_test_fixture_new(NULL);
+    fast_open_client(f, false, &synack_at, &ack_at);
+    assert_int_equal(ack_at - synack_at, MSEC(10));
+    assert_int_equal(sk_write_waiting(f->client, 999, true), -EBADF);
+    sk_test_fixture_free(f);
+}
+
 /* Both ends send SYN with data; ours is acknowledged, with its data, by
  * the peer's SYN-ACK in SYN_RECV: a bare ACK with a D-SACK of the peer's
  * SYN, and no byte of the SYN data left behind to send again. */
@@ -259,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_syn_data_partly_acked_is_resent_as_retransmission),
         cmocka_unit_test(test_syn_data_after_timeout_is_one_retransmitted_skb),
         cmocka_unit_test(test_blocked_writer_carries_the_synack_ack),
+        cmocka_unit_test(test_write_waiting_delays_the_synack_ack),
         cmocka_unit_test(test_simultaneous_fast_open_leaves_no_data_behind),
         cmocka_unit_test(test_runner_af_unspec_and_shell_lists),
         cmocka_unit_test(test_tcb_size_unchanged),
