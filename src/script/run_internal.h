@@ -83,6 +83,9 @@ typedef struct sk_run_pending {
     bool started;          /* attempted at least once                  */
     bool await_conn;       /* a blocking MSG_FASTOPEN write: the rest goes
                               once the handshake ends, as Linux waits  */
+    bool whole_sendto;     /* ... made as one blocking sendto() by a backend
+                              whose sendto blocks (sendto_blocks)      */
+    int family;            /* that sendto's sa_family                   */
     sk_time_ns expect_end; /* when the script says it returns           */
     sk_time_ns give_up;    /* expect_end + tolerance                    */
     sk_time_ns timeout_at; /* poll/epoll_wait timeout, or SK_TIME_NEVER */
@@ -148,6 +151,11 @@ typedef struct sk_run_backend {
      * for `...`): sk_endpoint reads family 0 as AF_INET, so an AF_UNSPEC
      * address travels beside it. */
     int64_t (*sendto)(sk_runner *r, int h, const void *buf, size_t len, int flags, const sk_endpoint *ep, int family);
+    /* The backend's sendto can block as Linux's does (waiting for the
+     * handshake, then sending the rest): a blocking MSG_FASTOPEN write is
+     * then one call, made while the call is pending (r->call set), on
+     * the backend's own thread for a `...` call. */
+    bool sendto_blocks;
     /* Optional: a blocking writer starts or stops waiting for the
      * handshake with data left to send (sk_write_waiting). */
     void (*write_waiting)(sk_runner *r, int h, bool waiting);

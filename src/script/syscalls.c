@@ -427,6 +427,18 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
             if (!(got & (SK_POLLOUT | (p->await_conn ? SK_POLLERR | SK_POLLHUP : 0))))
                 return false;
         }
+        if (p->whole_sendto) {
+            void *buf = scratch(p->len);
+            sk_endpoint remote = {.addr = r->remote_ip, .port = SK_RUN_REMOTE_PORT};
+            r->call = p;
+            int64_t n = r->be->sendto(r, f->handle, buf, p->len, p->flags, &remote, p->family);
+            r->call = NULL;
+            free(buf);
+            if (p->in_flight)
+                return false;
+            res = n;
+            goto complete;
+        }
         if (p->await_conn) {
             if (r->be->write_waiting)
                 r->be->write_waiting(r, f->handle, false);
@@ -787,6 +799,18 @@ static void sys_send(sk_runner *r, const sk_script_event *ev, sk_time_ns expect_
         /* Linux's tcp_sendmsg_fastopen(): connect, with what fits in the
          * SYN.  A blocking caller then waits for the handshake and sends
          * the rest (__inet_stream_connect, then tcp_sendmsg_locked). */
+        bool blocks = !f->nonblock && !(flags & LINUX_MSG_DONTWAIT);
+        if (blocks && r->be->sendto_blocks) {
+            /* The object waits for the handshake itself (as Linux's
+             * sendto does, counting the writer in sk_write_pending). */
+            sk_run_pending p = {.op = SK_OP_WRITE, .ev = ev, .fd = (int)fd, .len = total,
+                                .flags = (int)flags, .whole_sendto = true, .family = (int)family,
+                                .expect_end = expect_end, .give_up = expect_end + r->tolerance,
+                                .timeout_at = SK_TIME_NEVER};
+            r->pending = p;
+            sk_run_pending_poll(r);
+            return;
+        }
         void *buf = scratch(total);
         sk_endpoint remote = {.addr = r->remote_ip, .port = SK_RUN_REMOTE_PORT};
         int64_t n = r->be->sendto(r, f->handle, buf, total, (int)(flags & ~LINUX_MSG_DONTWAIT), &remote, (int)family);
