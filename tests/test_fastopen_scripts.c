@@ -102,6 +102,24 @@ static void test_delivered_counts_as_linux_with_sack(void **state)
                               "+0 %{ assert tcpi_delivered == 3, tcpi_delivered }%\n");
 }
 
+/* A simultaneous open counts twice: its own SYN-ACK leaves its queue
+ * (tcp_clean_rtx_queue), then the SYN_RECV step counts the handshake. */
+static void test_delivered_in_a_simultaneous_open(void **state)
+{
+    (void)state;
+    expect_pass("delivered_simultaneous.pkt",
+                "`sysctl -q net.ipv4.tcp_timestamps=0`\n"
+                "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                "+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+                "+0 connect(3, ..., ...) = -1 EINPROGRESS (Operation is now in progress)\n"
+                "+0 > S 0:0(0) <...>\n"
+                "+.01 < S 0:0(0) win 14600 <mss 1460,nop,nop,sackOK,nop,wscale 6>\n"
+                "+0 > S. 0:0(0) ack 1 <...>\n"
+                "+0 %{ assert tcpi_delivered == 0, tcpi_delivered }%\n"
+                "+.01 < . 1:1(0) ack 1 win 257\n"
+                "+0 %{ assert tcpi_delivered == 2, tcpi_delivered; assert tcpi_state == 1, tcpi_state }%\n");
+}
+
 /* Without SACK, Linux's tcp_add_reno_sack counts each duplicate ACK (not a
  * window update) as a delivery, and the cumulative ACK the rest, at
  * least one (tcp_remove_reno_sacks). */
@@ -326,6 +344,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_delivered_counts_as_linux_with_sack),
         cmocka_unit_test(test_delivered_counts_as_linux_without_sack),
+        cmocka_unit_test(test_delivered_in_a_simultaneous_open),
         cmocka_unit_test(test_syn_data_partly_acked_is_resent_as_retransmission),
         cmocka_unit_test(test_syn_data_after_timeout_is_one_retransmitted_skb),
         cmocka_unit_test(test_blocked_writer_carries_the_synack_ack),

@@ -863,6 +863,12 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     uint32_t data_end = data_start + t->sndq.len;
     uint32_t data_acked = seq_gt(ack, data_end) ? t->sndq.len : (seq_gt(ack, data_start) ? ack - data_start : 0);
     bool fin_acked = (t->flags & SK_F_FIN_SENT) && seq_gt(ack, data_end);
+    /* A simultaneous open's SYN (then SYN-ACK) sat in our own queue, which
+     * tcp_clean_rtx_queue counts as a delivery, before the SYN_RECV step
+     * counts the handshake once more; a passive child's SYN-ACK was the
+     * request's, never in its queue. */
+    if (seq_lt(t->snd_una, t->iss + 1) && seq_geq(ack, t->iss + 1) && (t->flags & SK_F_CONNECTING))
+        t->delivered++;
     sk_ring_consume(&t->sndq, data_acked);
     sk_ring_drained(s, &t->sndq); /* an idle connection keeps no small buffer */
     t->bytes_acked += acked; /* Linux counts the SYN and FIN too (tcp_snd_una_update) */
