@@ -144,6 +144,21 @@ static void test_blocking_fast_open_writers(void **state)
          "+0 > S 0:500(500) <mss 1460,nop,nop,sackOK,nop,wscale 10>\n"
          "+.03 < R. 0:0(0) ack 1 win 0\n",
          SK_SCRIPT_PASS, NULL);
+    /* A plain blocking write while the handshake runs waits in
+     * sk_stream_wait_connect, which counts it in sk_write_pending too: no
+     * bare ACK, the data carries it. */
+    both("write_while_connecting.pkt",
+         "`sysctl -q net.ipv4.tcp_timestamps=0`\n"
+         "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+         "+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+         "+0 connect(3, ..., ...) = -1 EINPROGRESS (Operation is now in progress)\n"
+         "+0 > S 0:0(0) <mss 1460,nop,nop,sackOK,nop,wscale 10>\n"
+         "+0 fcntl(3, F_SETFL, O_RDWR) = 0\n"
+         "+0...0.010 write(3, ..., 1000) = 1000\n"
+         "+.01 < S. 0:0(0) ack 1 win 14600 <mss 1460,nop,nop,sackOK,nop,wscale 6>\n"
+         "+0 > P. 1:1001(1000) ack 1\n"
+         "+.01 < . 1:1(0) ack 1001 win 257\n",
+         SK_SCRIPT_PASS, NULL);
 }
 
 /* Sysctl lines before the first call or packet configure the stack (a

@@ -86,6 +86,7 @@ typedef struct sk_run_pending {
     bool whole_sendto;     /* ... made as one blocking sendto() by a backend
                               whose sendto blocks (sendto_blocks)      */
     int family;            /* that sendto's sa_family                   */
+    bool waiting;          /* the writer is declared waiting (write_waiting) */
     sk_time_ns expect_end; /* when the script says it returns           */
     sk_time_ns give_up;    /* expect_end + tolerance                    */
     sk_time_ns timeout_at; /* poll/epoll_wait timeout, or SK_TIME_NEVER */

@@ -463,15 +463,27 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
                 p->done += (size_t)n;
                 continue;
             }
-            if (n == -SK_EAGAIN && !final)
+            if (n == -SK_EAGAIN && !final) {
+                /* Asleep in sk_stream_wait_connect or _wait_memory, a
+                 * writer counts in Linux's sk_write_pending: while the
+                 * handshake runs, the SYN-ACK's ACK waits for its data. */
+                if (r->be->write_waiting && !p->waiting) {
+                    r->be->write_waiting(r, f->handle, true);
+                    p->waiting = true;
+                }
                 return false;
+            }
             if (n < 0 && p->done == 0) {
                 res = n;
-                goto complete;
+                break;
             }
+            res = (int64_t)p->done;
             break;
         }
-        res = (int64_t)p->done;
+        if (p->done >= p->len)
+            res = (int64_t)p->done;
+        if (p->waiting && r->be->write_waiting)
+            r->be->write_waiting(r, f->handle, false);
         break;
     case SK_OP_POLL: {
         int revents[64];
