@@ -292,6 +292,18 @@ SK_EXPORT sk_time_ns sk_now(const sk_stack *stack);
 #define SK_TCP_FASTOPEN_NO_COOKIE 34
 #define SK_TCP_INQ 36 /* also the cmsg type TCP_CM_INQ; see sk_inq_hint */
 
+/* IP-level options (Linux's values), for path MTU discovery: the DF bit
+ * and what an ICMP fragmentation-needed does to a connection. */
+#define SK_IPPROTO_IP 0
+#define SK_IP_TOS 1           /* int: the TOS byte, ECN bits excluded (TCP sets them) */
+#define SK_IP_MTU_DISCOVER 10 /* int: SK_IP_PMTUDISC_* */
+#define SK_IP_RECVERR 11      /* int: ICMP errors become hard errors (SO_ERROR, the next call) */
+#define SK_IP_MTU 14          /* int, read-only: the path MTU of a connected socket */
+#define SK_IP_PMTUDISC_DONT 0
+#define SK_IP_PMTUDISC_WANT 1 /* the default (net.ipv4.ip_no_pmtu_disc = 0) */
+#define SK_IP_PMTUDISC_DO 2
+#define SK_IP_PMTUDISC_PROBE 3
+
 /* SO_MEMINFO's figures (Linux's SK_MEMINFO_*), as `ss -m` prints them. */
 enum {
     SK_MEMINFO_RMEM_ALLOC, /* r: truesize of queued received data */

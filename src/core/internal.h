@@ -209,6 +209,9 @@ typedef struct sk_tcb_ext {
     /* TCP_USER_TIMEOUT in ms, 0 unset (here since delivered took its
      * place in sk_tcb: few sockets set it). */
     uint32_t user_timeout_ms;
+    /* Path MTU state (pmtu.c, icmp.h): only a connection that learned a
+     * path MTU, set an IP-level option or probes the MTU carries it. */
+    struct sk_pmtu_conn *pm;
 } sk_tcb_ext;
 
 typedef struct sk_tcb {
@@ -530,6 +533,12 @@ struct sk_stack {
     bool nagle_push;   /* this output pass ignores Nagle and cork (Linux TCP_NAGLE_PUSH) */
     sk_recycle_bin rack_bin, cubic_bin;
     struct sk_fo_state *fo; /* Fast Open client cache and blackhole state (fastopen.c), on first use */
+    /* ICMP and path MTU (icmp.c, pmtu.c): the per-destination cache,
+     * allocated on first use, and Linux's global ICMP token bucket. */
+    struct sk_peer_cache *peers;
+    uint32_t icmp_credit;
+    sk_stamp icmp_stamp;
+    bool xmit_no_df; /* the segment being sent goes without DF (IP_PMTUDISC_DONT, a locked MTU) */
 
     uint8_t *seg_scratch; /* payload gathered from a send ring (output.c) */
     uint32_t seg_scratch_cap;

@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "icmp.h"
 #include "internal.h"
 
 static uint32_t ms_since(const sk_stack *s, sk_stamp t) { return (uint32_t)(sk_since(s, t) / SK_NSEC_PER_MSEC); }
@@ -63,7 +64,7 @@ void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
     ti->tcpi_last_data_sent = ms_since(s, t->last_data_sent);
     ti->tcpi_last_data_recv = ms_since(s, t->last_data_recv);
     ti->tcpi_last_ack_recv = ms_since(s, t->last_ack_recv);
-    ti->tcpi_pmtu = s->mtu;
+    ti->tcpi_pmtu = sk_conn_pmtu(s, t); /* icsk_pmtu_cookie */
     ti->tcpi_rcv_ssthresh = t->rcv_ssthresh;
     ti->tcpi_rtt = t->srtt_us >> 3;
     ti->tcpi_rttvar = t->mdev_us >> 2;
@@ -220,7 +221,7 @@ uint64_t sk_counter(const sk_stack *s, const char *name)
         size_t gl = strlen(g);
         if (strcmp(name, n) == 0 || (strncmp(name, g, gl) == 0 && strcmp(name + gl, n) == 0)) {
             /* A bare name shared by two groups (InCsumErrors) means Tcp's. */
-            if (strcmp(name, n) == 0 && strcmp(g, "IpExt") == 0 && strcmp(n, "InCsumErrors") == 0)
+            if (strcmp(name, n) == 0 && strcmp(g, "Tcp") != 0 && strcmp(n, "InCsumErrors") == 0)
                 continue;
             return s->counters[i];
         }
