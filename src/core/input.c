@@ -807,6 +807,13 @@ static bool rack_step(sk_stack *s, sk_tcb *t, uint32_t delivered, bool una_advan
     return armed;
 }
 
+/* Segments in flight (Linux's packets_out) in MSS units. */
+static uint32_t flight_segs(const sk_tcb *t)
+{
+    uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
+    return (t->snd_nxt - t->snd_una + mss - 1) / mss;
+}
+
 /* Returns false when the segment must be dropped. */
 static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 {
@@ -864,6 +871,10 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
                        prior_wnd == t->snd_wnd;
         if ((classic || newly_sacked) && t->snd_nxt != t->snd_una) {
             t->dupacks++;
+            /* Linux's tcp_add_reno_sack: without SACK each duplicate ACK
+             * stands for one segment delivered, up to what is in flight. */
+            if (!(t->flags & SK_F_SACK_OK) && t->dupacks <= flight_segs(t))
+                t->delivered++;
             if (!(t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY))) {
                 maybe_enter_recovery(s, t);
             } else if ((t->flags & SK_F_IN_RECOVERY) && !(t->flags & SK_F_SACK_OK)) {
@@ -894,12 +905,19 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     }
 
     /* New data acknowledged. */
-    uint32_t data_end = t->snd_una + t->sndq.len;
-    uint32_t data_acked = seq_gt(ack, data_end) ? t->sndq.len : acked;
+    /* While our SYN is unacknowledged the queue starts after it (data
+     * that rode in a Fast Open SYN, acknowledged here in a simultaneous
+     * open): the SYN's sequence number is not data. */
+    uint32_t data_start = seq_lt(t->snd_una, t->iss + 1) ? t->iss + 1 : t->snd_una;
+    uint32_t data_end = data_start + t->sndq.len;
+    uint32_t data_acked = seq_gt(ack, data_end) ? t->sndq.len : (seq_gt(ack, data_start) ? ack - data_start : 0);
     bool fin_acked = (t->flags & SK_F_FIN_SENT) && seq_gt(ack, data_end);
-    bool syn_acked = seq_lt(t->snd_una, t->iss + 1) && seq_geq(ack, t->iss + 1);
-    if (syn_acked && data_acked)
-        data_acked--; /* the SYN's sequence number is not data */
+    /* A simultaneous open's SYN (then SYN-ACK) sat in our own queue, which
+     * tcp_clean_rtx_queue counts as a delivery, before the SYN_RECV step
+     * counts the handshake once more; a passive child's SYN-ACK was the
+     * request's, never in its queue. */
+    if (seq_lt(t->snd_una, t->iss + 1) && seq_geq(ack, t->iss + 1) && (t->flags & SK_F_CONNECTING))
+        t->delivered++;
     sk_ring_consume(&t->sndq, data_acked);
     sk_ring_drained(s, &t->sndq); /* an idle connection keeps no small buffer */
     t->bytes_acked += acked; /* Linux counts the SYN and FIN too (tcp_snd_una_update) */
@@ -922,6 +940,19 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         }
     }
 
+    if (!t->rack && (data_acked || fin_acked)) {
+        /* Linux's tcp_remove_reno_sacks (tcp_clean_rtx_queue counts the
+         * same way for a SACK connection without a scoreboard): the
+         * segments acknowledged, less those duplicate ACKs already
+         * counted, at least one. */
+        uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
+        uint32_t segs = data_acked ? (data_acked + mss - 1) / mss : 1;
+        uint32_t dups = (t->flags & SK_F_SACK_OK) ? 0 : t->dupacks;
+        uint32_t flight = flight_segs(t);
+        if (dups > flight)
+            dups = flight;
+        t->delivered += segs > dups ? segs - dups : 1;
+    }
     t->snd_una = ack;
     if (t->sack_n)
         sk_sack_ack(s, t, ack);
@@ -1109,6 +1140,12 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         }
         t->snd_una = seg->ack;
         t->bytes_acked += 1; /* the SYN */
+        /* The SYN counts as one delivered segment, with whatever data it
+         * carried and the SYN-ACK covers: Linux's tcpi_delivered reads 1
+         * after a SYN-ACK acknowledging all of a SYN's data (recorded in
+         * the fastopen blocking-sendto script); data resent after a
+         * partial acknowledgement counts when its own ACK comes. */
+        t->delivered++;
         t->snd_wnd = seg->window; /* never scaled in a SYN (RFC 7323 §2.2) */
         t->snd_wl1 = seg->seq;
         t->snd_wl2 = seg->ack;
@@ -1128,23 +1165,49 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         sk_tcb_set_state(s, t, SK_TCP_ESTABLISHED, "rcv SYN,ACK");
         if (t->flags & SK_F_KEEPALIVE)
             sk_arm_keepalive(s, t); /* Linux's tcp_finish_connect() */
-        t->flags |= SK_F_ACK_NOW;
         bool fo_resend = (t->tfo & (SK_TFO_SYN_FASTOPEN | SK_TFO_SYN_DATA)) && sk_fastopen_synack(s, t, seg);
+        if (!fo_resend && ((t->sndstate & SK_SND_WRITE_PENDING) || (t->flags & SK_F_PINGPONG))) {
+            /* tcp_rcv_synsent_state_process(): with a writer waiting in
+             * connect (or in pingpong mode) the ACK is saved for the data
+             * about to follow: quickack mode, and a delayed ACK at
+             * TCP_DELACK_MAX should no data come. */
+            enter_quickack(t, SK_TCP_MAX_QUICKACKS);
+            t->delack_at = s->now + SK_TCP_DELACK_MAX;
+        } else {
+            t->flags |= SK_F_ACK_NOW;
+        }
+        uint32_t syn_end = t->snd_nxt;
+        uint32_t resend_segs = 0;
         if (fo_resend) {
             /* tcp_rcv_fastopen_synack(): the SYN's data was not (all)
-             * acknowledged; it goes again, as a retransmission. */
+             * acknowledged; it goes again, as a retransmission, counted
+             * per segment of the current MSS (tcp_retransmit_skb). */
+            uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
+            resend_segs = (syn_end - t->snd_una + mss - 1) / mss;
+            t->total_retrans += resend_segs;
+            s->counters[SK_C_TCP_RETRANS_SEGS] += resend_segs;
+            t->bytes_retrans += syn_end - t->snd_una;
             t->snd_nxt = t->snd_una;
             /* The SYN's data was one skb marked PSH (tcp_send_syn_data). */
             t->tail_push = 1;
-            t->total_retrans++;
-            sk_count(s, SK_C_TCP_RETRANS_SEGS);
         }
         if ((seg->payload_len || (seg->flags & SK_TH_FIN)) && !data_queue(s, t, seg))
             return;
         sk_tcb_timer_update(s, t);
         sk_tcp_output(s, t);
-        if (fo_resend)
+        if (fo_resend) {
             t->snd_sml = t->snd_una; /* a retransmission is no small segment for Minshall's rule */
+            /* Linux marks the SYN's unacknowledged data lost and resends
+             * it from the retransmit queue (tcp_mark_skb_lost,
+             * tcp_non_congestion_loss_retransmit): on the scoreboard it is
+             * a retransmission in flight (tcpi_retrans), not new data. */
+            sk_rack_on_send(s, t, t->snd_una, syn_end, true);
+            sk_rack_set_psh(t, syn_end); /* the syn_data skb is ACK|PSH */
+            /* The send path took it for new data: it was counted once,
+             * in the SYN (TCPOrigDataSent). */
+            if (seq_geq(t->snd_nxt, syn_end) && s->counters[SK_C_TCPEXT_TCP_ORIG_DATA_SENT] >= resend_segs)
+                s->counters[SK_C_TCPEXT_TCP_ORIG_DATA_SENT] -= resend_segs;
+        }
         return;
     }
     /* A SYN without ACK: simultaneous open (RFC 9293 §3.5, figure 8). */
@@ -1285,6 +1348,7 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         } else {
             sk_init_transfer(s, t);
         }
+        t->delivered++; /* the SYN-ACK (Linux counts it here, not in tcp_ack) */
         sk_tcb_set_state(s, t, SK_TCP_ESTABLISHED, "rcv ACK");
         if (t->flags & SK_F_KEEPALIVE)
             sk_arm_keepalive(s, t);

@@ -301,6 +301,7 @@ int lab_zero_window(lab *L);
 int lab_blind_rst(lab *L);
 int lab_mtu_blackhole(lab *L);
 int lab_mtu_frag_needed(lab *L);
+int lab_fast_open(lab *L);
 
 /* ---- --live (lab_live.c) ---- */
 /* Whether NAME has a live version. */
