@@ -728,10 +728,13 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 {
     uint32_t ack = seg->ack;
     if (seq_gt(ack, t->snd_nxt)) {
-        /* Acknowledges what we never sent: discarded (RFC 9293 §3.10.7.4;
-         * Linux's tcp_ack() drops it without a word, and without taking
-         * its timestamp). */
+        /* Acknowledges what we never sent: discarded (RFC 9293 §3.10.7.4),
+         * without taking its timestamp.  Linux's tcp_rcv_established drops
+         * it without a word; every other state goes through
+         * tcp_rcv_state_process, which answers with a challenge ACK. */
         sk_count(s, SK_C_SYNACK_OUT_OF_WINDOW);
+        if (t->state != SK_TCP_ESTABLISHED)
+            sk_send_challenge_ack(s, t, false);
         return false;
     }
     if (seq_lt(ack, t->snd_una)) {
@@ -1126,7 +1129,12 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     if (beyond)
         acceptable = false;
     if (!acceptable) {
-        if (seg->flags & SK_TH_RST) {
+        if ((seg->flags & SK_TH_RST) && rst_exact(t, seg)) {
+            /* RCV.NXT-1 after the peer's FIN lies below the window, and
+             * Linux looks for it exactly there (tcp_validate_incoming calls
+             * tcp_reset_check when tcp_sequence fails). */
+            connection_reset(s, t, "rcv RST");
+        } else if (seg->flags & SK_TH_RST) {
             sk_count(s, SK_C_SYNACK_RST_IGNORED);
         } else if (seg->flags & SK_TH_SYN) {
             sk_send_challenge_ack(s, t, true);
