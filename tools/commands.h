@@ -14,12 +14,6 @@
  * summary.  Exits 1 if any script failed. */
 int sk_cmd_script(int argc, char **argv);
 
-/* synack conformance [--shared DIR] [--expect FILE] [--tier N]...
- * [--write-expectations]: runs the conformance tiers and checks the
- * results against the expectations file (tools/cmd_conformance.c).  Exits
- * 1 on an unexpected result, 77 when DIR has no conformance scripts. */
-int sk_cmd_conformance(int argc, char **argv);
-
 /* synack serve --tun NAME --addr A/N --port N (--http|--echo|--discard|
  * --source) ...: a server on a TUN device (tools/cmd_serve.c). */
 int sk_cmd_serve(int argc, char **argv);
