@@ -3,6 +3,8 @@
  * the findings an expert would draw from it (src/analyze/analyze.h).
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -506,9 +508,8 @@ int sk_cmd_analyze(int argc, char **argv)
         } else if (!strcmp(a, "--conns")) {
             x.conns = true;
         } else if (!strcmp(a, "--conn") && i + 1 < argc) {
-            char *end;
-            unsigned long long v = strtoull(argv[++i], &end, 10);
-            if (*end || !v) {
+            unsigned long long v;
+            if (!sk_cli_parse_uint(argv[++i], SIZE_MAX, &v) || !v) {
                 fprintf(stderr, "synack analyze: --conn wants a connection number (1, 2, ...)\n");
                 return SK_CLI_EXIT_USAGE;
             }
@@ -516,24 +517,20 @@ int sk_cmd_analyze(int argc, char **argv)
         } else if (!strcmp(a, "--at") && i + 1 < argc) {
             at_s = argv[++i];
         } else if (!strcmp(a, "--close-wait") && i + 1 < argc) {
-            char *end;
-            o.close_wait_secs = strtod(argv[++i], &end);
-            if (*end || o.close_wait_secs < 0) {
+            if (!sk_cli_parse_double(argv[++i], 0.0, 1e9, &o.close_wait_secs)) {
                 fprintf(stderr, "synack analyze: bad --close-wait\n");
                 return SK_CLI_EXIT_USAGE;
             }
         } else if (!strcmp(a, "--max-live") && i + 1 < argc) {
-            char *end;
-            unsigned long long v = strtoull(argv[++i], &end, 10);
-            if (*end || !v) {
+            unsigned long long v;
+            if (!sk_cli_parse_uint(argv[++i], SIZE_MAX, &v) || !v) {
                 fprintf(stderr, "synack analyze: bad --max-live\n");
                 return SK_CLI_EXIT_USAGE;
             }
             o.max_live = (size_t)v;
         } else if (!strcmp(a, "--short-min") && i + 1 < argc) {
-            char *end;
-            unsigned long v = strtoul(argv[++i], &end, 10);
-            if (*end || !v) {
+            unsigned long long v;
+            if (!sk_cli_parse_uint(argv[++i], UINT_MAX, &v) || !v) {
                 fprintf(stderr, "synack analyze: bad --short-min\n");
                 return SK_CLI_EXIT_USAGE;
             }

@@ -3,6 +3,7 @@
  * what Linux exposes (src/doctor/doctor.h).
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,7 +144,6 @@ int sk_cmd_doctor(int argc, char **argv)
     skd_options o = {.close_wait_secs = 5.0, .close_wait_many = 16};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        char *end;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             sk_cmd_doctor_usage(stdout);
             return SK_CLI_EXIT_OK;
@@ -152,26 +152,24 @@ int sk_cmd_doctor(int argc, char **argv)
         } else if (!strcmp(a, "--proc")) {
             force_proc = true;
         } else if (!strcmp(a, "--interval") && i + 1 < argc) {
-            interval = strtod(argv[++i], &end);
-            if (*end || interval < 0 || interval > 3600) {
+            if (!sk_cli_parse_double(argv[++i], 0.0, 3600.0, &interval)) {
                 fprintf(stderr, "synack doctor: --interval wants seconds (0-3600)\n");
                 return SK_CLI_EXIT_USAGE;
             }
         } else if (!strcmp(a, "--watch") && i + 1 < argc) {
-            watch_s = strtod(argv[++i], &end);
-            if (*end || watch_s <= 0 || watch_s > 3600) {
+            if (!sk_cli_parse_double(argv[++i], 0.0, 3600.0, &watch_s) || watch_s == 0) {
                 fprintf(stderr, "synack doctor: --watch wants seconds (>0)\n");
                 return SK_CLI_EXIT_USAGE;
             }
         } else if (!strcmp(a, "--count") && i + 1 < argc) {
-            count = strtol(argv[++i], &end, 10);
-            if (*end || count <= 0) {
+            unsigned long long v;
+            if (!sk_cli_parse_uint(argv[++i], LONG_MAX, &v) || v == 0) {
                 fprintf(stderr, "synack doctor: --count wants a positive number\n");
                 return SK_CLI_EXIT_USAGE;
             }
+            count = (long)v;
         } else if (!strcmp(a, "--close-wait") && i + 1 < argc) {
-            o.close_wait_secs = strtod(argv[++i], &end);
-            if (*end || o.close_wait_secs < 0) {
+            if (!sk_cli_parse_double(argv[++i], 0.0, 1e9, &o.close_wait_secs)) {
                 fprintf(stderr, "synack doctor: bad --close-wait\n");
                 return SK_CLI_EXIT_USAGE;
             }
