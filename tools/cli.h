@@ -23,7 +23,6 @@
 #define SK_CLI_VERSION SK_VERSION_STRING
 
 int sk_cmd_demo(int argc, char **argv);
-void sk_cmd_demo_usage(FILE *out);
 
 /* ---- shared by the commands (tools/cli.c) ---- */
 

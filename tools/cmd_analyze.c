@@ -27,7 +27,7 @@ typedef struct actx {
     FILE *out;
 } actx;
 
-void sk_cmd_analyze_usage(FILE *out)
+static void sk_cmd_analyze_usage(FILE *out)
 {
     fprintf(out,
             "usage: synack analyze FILE [--conns | --conn N | --at TIME] [--json]\n"

@@ -625,7 +625,7 @@ static void client_report(void *ctx, sk_loop *loop)
     sk_cli_print_socket_table(stderr, c->stack);
 }
 
-void sk_cmd_connect_usage(FILE *out)
+static void sk_cmd_connect_usage(FILE *out)
 {
     fprintf(out,
             "usage: synack connect A.B.C.D:PORT [--tun NAME] [--addr A.B.C.D/N]\n"

@@ -558,7 +558,7 @@ static int demo_run(demo *d)
 /* Command line                                                          */
 /* ------------------------------------------------------------------ */
 
-void sk_cmd_demo_usage(FILE *out)
+static void sk_cmd_demo_usage(FILE *out)
 {
     fprintf(out,
             "usage: synack demo [--loss P] [--seed N] [--delay MS] [--pcap FILE] [-S] [--hold] [-v]\n"

@@ -16,7 +16,7 @@
 #include "commands.h"
 #include "doctor/doctor.h"
 
-void sk_cmd_doctor_usage(FILE *out)
+static void sk_cmd_doctor_usage(FILE *out)
 {
     fprintf(out,
             "usage: synack doctor [--interval SECONDS] [--json] [--close-wait SECONDS] [--proc]\n"

@@ -18,7 +18,7 @@
     "usage: synack flood [--syncookies 0|1|2] [--rate N] [--clients N] [--backlog N]\n"           \
     "                    [--duration S] [--grace S] [--seed N]\n"
 
-void sk_cmd_flood_usage(FILE *out)
+static void sk_cmd_flood_usage(FILE *out)
 {
     fprintf(out,
             FLOOD_USAGE

@@ -260,7 +260,7 @@ static int lab_hold(lab *L)
 /* Command line                                                          */
 /* ------------------------------------------------------------------ */
 
-void sk_cmd_lab_usage(FILE *out)
+static void sk_cmd_lab_usage(FILE *out)
 {
     fprintf(out,
             "usage: synack lab                    list the scenarios\n"

@@ -507,7 +507,7 @@ static void serve_report(void *ctx, sk_loop *loop)
 /* Command                                                              */
 /* ------------------------------------------------------------------ */
 
-void sk_cmd_serve_usage(FILE *out)
+static void sk_cmd_serve_usage(FILE *out)
 {
     fprintf(out,
             "usage: synack serve [--tun NAME] [--addr A.B.C.D/N] [--port N]\n"

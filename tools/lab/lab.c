@@ -23,7 +23,7 @@
 
 static void lab_on_event(void *ctx, const sk_event *ev);
 
-int lab_host_add(lab *L, uint32_t addr, const char *name)
+static int lab_host_add(lab *L, uint32_t addr, const char *name)
 {
     if (L->nhosts >= LAB_MAX_HOSTS)
         return -1;
@@ -51,7 +51,7 @@ sk_time_ns lab_now(lab *L)
     return L->wire ? sk_wire_now(L->wire) : sk_loop_clock();
 }
 
-double lab_secs(lab *L, sk_time_ns t)
+static double lab_secs(lab *L, sk_time_ns t)
 {
     return (double)(t - (L->wire ? LAB_START : L->live_start)) / (double)LAB_SEC;
 }
@@ -121,14 +121,6 @@ void lab_note(lab *L, const char *fmt, ...)
     va_end(ap);
     snprintf(line, sizeof(line), "%s %s", t, msg);
     tl_line(L, line);
-}
-
-void lab_watch(lab *L, sk_endpoint a, sk_endpoint b)
-{
-    L->rep_have = true;
-    L->rep_auto = false;
-    L->rep_a = a;
-    L->rep_b = b;
 }
 
 static bool ep_eq(sk_endpoint x, sk_endpoint y) { return x.addr == y.addr && x.port == y.port; }
