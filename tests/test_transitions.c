@@ -1022,6 +1022,58 @@ static void test_fin_wait_1__data__fin_wait_1(void **state)
     assert_int_equal(sk_inq(f->server, t.fd), 10);
 }
 
+/* ---- timeouts (§3.10.8): the state holds, the segment goes again ------ */
+
+/* SYN_SENT: the SYN again after Linux's initial RTO, 1 s
+ * (TCP_TIMEOUT_INIT), then after 2 s. */
+static void test_syn_sent__timeout__syn_again(void **state)
+{
+    sk_fixture *f = fixture(state);
+    sk_one t = sk_one_open(f, SK_TCP_SYN_SENT, SK_ONE_ACTIVE);
+    const sk_trace_entry *syn = sk_test_last(f, "s>p S");
+    sk_time_ns sent = syn->time;
+    sk_test_run_for(f, MSEC(3100));
+    EXPECT_SEGMENTS(f, "s>p S seq 0", "s>p S seq 0");
+    EXPECT_NO_MORE_SEGMENTS(f);
+    assert_int_equal(f->trace[f->trace_len - 2].time - sent, SEC(1));
+    assert_int_equal(f->trace[f->trace_len - 1].time - sent, SEC(3));
+    EXPECT_ONE_STATE(&t, SK_TCP_SYN_SENT);
+}
+
+/* SYN_RECEIVED (passive): the SYN,ACK again after 1 s (the request's
+ * timer, reqsk_timer_handler). */
+static void test_syn_received__timeout__syn_ack_again(void **state)
+{
+    sk_fixture *f = fixture(state);
+    sk_one t = sk_one_open(f, SK_TCP_SYN_RECV, SK_ONE_PASSIVE);
+    sk_time_ns sent = sk_test_last(f, "s>p S.")->time;
+    sk_test_run_for(f, MSEC(1100));
+    EXPECT_SEGMENTS(f, "s>p S. seq 0 ack 1");
+    EXPECT_NO_MORE_SEGMENTS(f);
+    assert_int_equal(f->trace[f->trace_len - 1].time - sent, SEC(1));
+    EXPECT_ONE_STATE(&t, SK_TCP_SYN_RECV);
+}
+
+/* FIN_WAIT_1: an unacknowledged FIN goes again at the RTO. */
+static void test_fin_wait_1__timeout__fin_again(void **state)
+{
+    sk_fixture *f = fixture(state);
+    sk_one t = sk_one_open(f, SK_TCP_FIN_WAIT1, SK_ONE_PASSIVE);
+    sk_test_run_for(f, SEC(1));
+    EXPECT_SEGMENTS(f, "s>p F. seq 1 ack 1");
+    EXPECT_ONE_STATE(&t, SK_TCP_FIN_WAIT1);
+}
+
+/* LAST_ACK: likewise. */
+static void test_last_ack__timeout__fin_again(void **state)
+{
+    sk_fixture *f = fixture(state);
+    sk_one t = sk_one_open(f, SK_TCP_LAST_ACK, SK_ONE_PASSIVE);
+    sk_test_run_for(f, SEC(1));
+    EXPECT_SEGMENTS(f, "s>p F. seq 1 ack 2");
+    EXPECT_ONE_STATE(&t, SK_TCP_LAST_ACK);
+}
+
 /* ---- simultaneous open and close, whole ------------------------------ */
 
 /* Both SYNs cross: SYN_SENT → SYN_RECEIVED → ESTABLISHED with the
@@ -1137,6 +1189,10 @@ int main(void)
         T(test_syn_sent__syn_ack_bad_ack__rst),
         T(test_established__data_fin__close_wait),
         T(test_fin_wait_1__data__fin_wait_1),
+        T(test_syn_sent__timeout__syn_again),
+        T(test_syn_received__timeout__syn_ack_again),
+        T(test_fin_wait_1__timeout__fin_again),
+        T(test_last_ack__timeout__fin_again),
         T(test_simultaneous_open),
         T(test_simultaneous_close),
     };
