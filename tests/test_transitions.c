@@ -13,6 +13,7 @@
  * peer's.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "one_sided.h"
@@ -396,6 +397,7 @@ static void test_syn_received__rst__listen(void **state)
     EXPECT_ONE_STATE(&t, SK_TCP_CLOSE);
     assert_int_equal(sk_state(f->server, t.lfd), SK_TCP_LISTEN);
     assert_int_equal(sk_counter(f->server, "EmbryonicRsts"), 1);
+    assert_int_equal(sk_counter(f->server, "AttemptFails"), 1);
 }
 
 static void test_syn_received__rst_in_window__listen(void **state)
@@ -622,6 +624,36 @@ static void test_syn_received__syn_again__syn_ack(void **state)
     sk_one t = sk_one_open(f, SK_TCP_SYN_RECV, SK_ONE_PASSIVE);
     sk_one_send(&t, "S seq 0");
     EXPECT_SEGMENTS(f, "p>s S seq 0", "s>p S. seq 0 ack 1 len 0");
+    EXPECT_NO_MORE_SEGMENTS(f);
+    EXPECT_ONE_STATE(&t, SK_TCP_SYN_RECV);
+}
+
+/* SYN_RECEIVED (passive): a SYN in the window that is not the peer's
+ * first again resets the half-open connection, answered with
+ * <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> (tcp_check_req's
+ * embryonic_reset). */
+static void test_syn_received__new_syn__rst(void **state)
+{
+    sk_fixture *f = fixture(state);
+    sk_one t = sk_one_open(f, SK_TCP_SYN_RECV, SK_ONE_PASSIVE);
+    sk_one_send(&t, "S seq 5");
+    char rst[64];
+    snprintf(rst, sizeof rst, "s>p R. seq 0 ack %u abs len 0", SK_ONE_PEER_ISN + 6);
+    EXPECT_SEGMENTS(f, "p>s S seq 5", rst);
+    EXPECT_NO_MORE_SEGMENTS(f);
+    EXPECT_ONE_STATE(&t, SK_TCP_CLOSE);
+    assert_int_equal(sk_state(f->server, t.lfd), SK_TCP_LISTEN);
+    assert_int_equal(sk_counter(f->server, "AttemptFails"), 1);
+}
+
+/* SYN_RECEIVED (passive): a segment outside the window gets an ACK and
+ * changes nothing (tcp_check_req: "Out of window: send ACK and drop"). */
+static void test_syn_received__out_of_window__ack(void **state)
+{
+    sk_fixture *f = fixture(state);
+    sk_one t = sk_one_open(f, SK_TCP_SYN_RECV, SK_ONE_PASSIVE);
+    sk_one_send(&t, ". seq 1000000 ack 1");
+    EXPECT_SEGMENTS(f, "p>s . seq 1000000 ack 1", "s>p . seq 1 ack 1 len 0");
     EXPECT_NO_MORE_SEGMENTS(f);
     EXPECT_ONE_STATE(&t, SK_TCP_SYN_RECV);
 }
@@ -1161,6 +1193,8 @@ int main(void)
         T(test_close_wait__syn__challenge_ack),
         T(test_last_ack__syn__challenge_ack),
         T(test_syn_received__syn_again__syn_ack),
+        T(test_syn_received__new_syn__rst),
+        T(test_syn_received__out_of_window__ack),
         T(test_time_wait__new_syn__syn_received),
         T(test_time_wait__old_syn__ack),
         T(test_established__ack_of_unsent__dropped),
