@@ -130,6 +130,11 @@ static void test_syn_sent__syn_ack__established(void **state)
     EXPECT_NO_MORE_SEGMENTS(f);
     EXPECT_ONE_STATE(&t, SK_TCP_ESTABLISHED);
     assert_int_equal(sk_test_so_error(f->server, t.fd), 0);
+    /* The active side's SYN counts as acknowledged (tcp_snd_una_update). */
+    struct sk_tcp_info ti;
+    size_t len = sizeof ti;
+    assert_int_equal(sk_getsockopt(f->server, t.fd, SK_IPPROTO_TCP, SK_TCP_INFO, &ti, &len), 0);
+    assert_int_equal(ti.tcpi_bytes_acked, 1);
 }
 
 /* SYN_RECEIVED → ESTABLISHED on the ACK of our SYN (passive): silent, and
@@ -143,8 +148,14 @@ static void test_syn_received__ack__established(void **state)
     EXPECT_NO_MORE_SEGMENTS(f);
     EXPECT_ONE_STATE(&t, SK_TCP_ESTABLISHED);
     sk_endpoint peer;
-    assert_true(sk_accept(f->server, t.lfd, &peer) >= 0);
+    int fd = sk_accept(f->server, t.lfd, &peer);
+    assert_true(fd >= 0);
     assert_int_equal(sk_counter(f->server, "PassiveOpens"), 1);
+    /* Linux's child starts past its SYN-ACK: no byte acknowledged yet. */
+    struct sk_tcp_info ti;
+    size_t len = sizeof ti;
+    assert_int_equal(sk_getsockopt(f->server, fd, SK_IPPROTO_TCP, SK_TCP_INFO, &ti, &len), 0);
+    assert_int_equal(ti.tcpi_bytes_acked, 0);
 }
 
 /* The same arrow after a simultaneous open: the peer's ACK of our SYN. */
@@ -819,6 +830,40 @@ static void test_established__old_ack_with_data__accepted(void **state)
     assert_int_equal(sk_inq(f->server, t.fd), 5);
 }
 
+/* An ACK below SND.UNA by more than the data ever acknowledged is a
+ * blind injection attempt (RFC 5961 §5.2): a challenge ACK, the segment
+ * dropped.  Linux bounds the acceptable range by min(max_window,
+ * bytes_acked) ("do not accept ACK for bytes we never sent", tcp_ack), so
+ * right after a passive open, with nothing acknowledged, any ACK below
+ * SND.UNA is one. */
+static void test_established__ack_below_snd_una__challenge_ack(void **state)
+{
+    sk_fixture *f = fixture(state);
+    sk_one t = sk_one_open(f, SK_TCP_ESTABLISHED, SK_ONE_PASSIVE);
+    sk_one_send(&t, "P. seq 1 ack 0 len 5");
+    EXPECT_SEGMENTS(f, "p>s P. seq 1:6 ack 0", "s>p . seq 1 ack 1 len 0");
+    EXPECT_NO_MORE_SEGMENTS(f);
+    EXPECT_ONE_STATE(&t, SK_TCP_ESTABLISHED);
+    assert_int_equal(sk_inq(f->server, t.fd), 0);
+    assert_int_equal(sk_counter(f->server, "TCPChallengeACK"), 1);
+}
+
+/* With 10 bytes acknowledged, an ACK 10 below SND.UNA is an old duplicate
+ * (its data is taken) and one 11 below is too old. */
+static void test_established__ack_older_than_bytes_acked__challenge_ack(void **state)
+{
+    sk_fixture *f = fixture(state);
+    sk_one t = sk_one_open(f, SK_TCP_ESTABLISHED, SK_ONE_PASSIVE);
+    assert_int_equal(sk_send(f->server, t.fd, "0123456789", 10, 0), 10);
+    sk_test_run_for(f, MSEC(1));
+    sk_one_send(&t, ". seq 1 ack 11");
+    EXPECT_SEGMENTS(f, "s>p P. seq 1:11 ack 1", "p>s . seq 1 ack 11");
+    sk_one_send(&t, "P. seq 1 ack 0 len 5");
+    EXPECT_SEGMENTS(f, "p>s P. seq 1:6 ack 0", "s>p . seq 11 ack 1 len 0");
+    EXPECT_NO_MORE_SEGMENTS(f);
+    assert_int_equal(sk_inq(f->server, t.fd), 0);
+}
+
 /* A retransmitted FIN in CLOSE_WAIT (our ACK of it was lost) is ACKed
  * again at once. */
 static void test_close_wait__fin_again__ack(void **state)
@@ -1207,6 +1252,8 @@ int main(void)
         T(test_established__old_data__dup_ack),
         T(test_established__beyond_window__dup_ack),
         T(test_established__old_ack_with_data__accepted),
+        T(test_established__ack_below_snd_una__challenge_ack),
+        T(test_established__ack_older_than_bytes_acked__challenge_ack),
         T(test_close_wait__fin_again__ack),
         T(test_syn_sent__fin__syn_sent),
         T(test_listen__fin__listen),

@@ -739,8 +739,11 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     }
     if (seq_lt(ack, t->snd_una)) {
         /* RFC 5961 §5.2: an ACK older than the largest window we ever had
-         * is a blind injection attempt. */
-        if (seq_lt(ack, t->snd_una - t->max_window)) {
+         * is a blind injection attempt; and, as Linux's tcp_ack bounds it,
+         * older than all the data ever acknowledged ("do not accept ACK
+         * for bytes we never sent": min(max_window, bytes_acked)). */
+        uint32_t max_window = t->bytes_acked < t->max_window ? (uint32_t)t->bytes_acked : t->max_window;
+        if (seq_lt(ack, t->snd_una - max_window)) {
             sk_send_challenge_ack(s, t, false);
             return false;
         }
@@ -821,7 +824,10 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         data_acked--; /* the SYN's sequence number is not data */
     sk_ring_consume(&t->sndq, data_acked);
     sk_ring_drained(s, &t->sndq); /* an idle connection keeps no small buffer */
-    t->bytes_acked += acked; /* Linux counts the SYN and FIN too (tcp_snd_una_update) */
+    /* Linux counts the SYN and FIN too (tcp_snd_una_update), but a passive
+     * child is born with SND.UNA past its SYN-ACK (tcp_create_openreq_child),
+     * so only an active open's SYN is in bytes_acked. */
+    t->bytes_acked += acked - (syn_acked && t->parent ? 1u : 0u);
 
     /* RTT sample (RFC 6298 §3 and RFC 7323 §4): from the echoed timestamp,
      * or from the timed segment when no retransmission blurs it. */
