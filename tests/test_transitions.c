@@ -490,6 +490,30 @@ static void test_close_wait__rst_at_fin__closed(void **state)
     expect_exact_rst_closes(state, SK_TCP_CLOSE_WAIT, "R seq 1", EPIPE);
 }
 
+/* With SACK, Linux also takes a RST at the right edge of the highest
+ * SACK block it sent (tcp_validate_incoming): a peer that reset after
+ * sending past a hole uses its SND.NXT. */
+static void test_established__rst_at_sack_edge__closed(void **state)
+{
+    sk_fixture *f = fixture(state);
+    sk_one t = sk_one_open(f, SK_TCP_LISTEN, SK_ONE_PASSIVE);
+    sk_test_learn_isn(f, SK_ONE_PEER_ADDR, 40000, SK_TEST_SERVER_ADDR, 80, SK_ONE_PEER_ISN);
+    t.peer_port = 40000;
+    sk_one_send(&t, "S seq 0 sackOK");
+    sk_one_send(&t, ". seq 1 ack 1");
+    sk_endpoint peer;
+    t.fd = sk_accept(f->server, t.lfd, &peer);
+    assert_true(t.fd >= 0);
+    sk_one_send(&t, "P. seq 101 ack 1 len 10");
+    EXPECT_SEGMENTS(f, "p>s S seq 0", "s>p S. seq 0 ack 1", "p>s . seq 1 ack 1", "p>s P. seq 101:111 ack 1",
+                    "s>p . seq 1 ack 1");
+    sk_one_send(&t, "R seq 111");
+    EXPECT_SEGMENTS(f, "p>s R seq 111");
+    EXPECT_NO_MORE_SEGMENTS(f);
+    EXPECT_ONE_STATE(&t, SK_TCP_CLOSE);
+    assert_int_equal(sk_test_so_error(f->server, t.fd), ECONNRESET);
+}
+
 /* TIME_WAIT: an exact RST ends the record early (Linux with
  * tcp_rfc1337 0, its default: TIME-WAIT assassination allowed). */
 static void test_time_wait__rst__closed(void **state)
@@ -1225,6 +1249,7 @@ int main(void)
         T(test_closing__rst__closed),
         T(test_last_ack__rst__closed),
         T(test_close_wait__rst_at_fin__closed),
+        T(test_established__rst_at_sack_edge__closed),
         T(test_time_wait__rst__closed),
         T(test_time_wait__rst_rfc1337__time_wait),
         T(test_established__rst_in_window__challenge_ack),

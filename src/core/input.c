@@ -1085,15 +1085,30 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 /* Synchronized states and SYN_RCVD of a full TCB                       */
 /* ------------------------------------------------------------------ */
 
-/* A RST is accepted when it sits exactly at RCV.NXT (RFC 5961 §3.2); Linux
- * also accepts RCV.NXT-1 after the peer's FIN (tcp_reset_check). */
+/* Linux's tcp_reset_check: after the peer's FIN, a RST at RCV.NXT-1 (the
+ * FIN's own number) resets, though it lies below the window. */
+static bool rst_at_fin(const sk_tcb *t, const sk_segment *seg)
+{
+    return (t->flags & SK_F_FIN_RCVD) &&
+           (t->state == SK_TCP_CLOSE_WAIT || t->state == SK_TCP_LAST_ACK || t->state == SK_TCP_CLOSING) &&
+           seg->seq == t->rcv_nxt - 1;
+}
+
+/* A RST in the window resets when it sits exactly at RCV.NXT (RFC 5961
+ * §3.2), at RCV.NXT-1 after a FIN, or, as Linux's tcp_validate_incoming
+ * also takes it, at the right edge of the highest SACK block we sent (the
+ * peer's SND.NXT past a hole). */
 static bool rst_exact(const sk_tcb *t, const sk_segment *seg)
 {
-    if (seg->seq == t->rcv_nxt)
+    if (seg->seq == t->rcv_nxt || rst_at_fin(t, seg))
         return true;
-    if ((t->flags & SK_F_FIN_RCVD) &&
-        (t->state == SK_TCP_CLOSE_WAIT || t->state == SK_TCP_LAST_ACK || t->state == SK_TCP_CLOSING))
-        return seg->seq == t->rcv_nxt - 1;
+    if ((t->flags & SK_F_SACK_OK) && t->ext && t->ext->rx_sack_n) {
+        uint32_t max_sack = t->ext->rx_sack[0].end;
+        for (uint8_t i = 1; i < t->ext->rx_sack_n; i++)
+            if (seq_gt(t->ext->rx_sack[i].end, max_sack))
+                max_sack = t->ext->rx_sack[i].end;
+        return seg->seq == max_sack;
+    }
     return false;
 }
 
@@ -1135,7 +1150,7 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     if (beyond)
         acceptable = false;
     if (!acceptable) {
-        if ((seg->flags & SK_TH_RST) && rst_exact(t, seg)) {
+        if ((seg->flags & SK_TH_RST) && rst_at_fin(t, seg)) {
             /* RCV.NXT-1 after the peer's FIN lies below the window, and
              * Linux looks for it exactly there (tcp_validate_incoming calls
              * tcp_reset_check when tcp_sequence fails). */

@@ -59,10 +59,14 @@ void sk_one_send(sk_one *t, const char *desc)
     if (!tok || !sk_test_parse_flags(tok, &spec.flags))
         bad_desc(desc, "flags first (tcpdump's letters, \".\" for ACK)");
     uint32_t seq = 1, ack = 0, len = 0, win = SK_ONE_PEER_WINDOW;
-    bool abs = false, has_ack = false;
+    bool abs = false, has_ack = false, sack_ok = false;
     while ((tok = strtok_r(NULL, " \t", &save)) != NULL) {
         if (strcmp(tok, "abs") == 0) {
             abs = true;
+            continue;
+        }
+        if (strcmp(tok, "sackOK") == 0) {
+            sack_ok = true;
             continue;
         }
         char *val = strtok_r(NULL, " \t", &save), *end = NULL;
@@ -82,7 +86,7 @@ void sk_one_send(sk_one *t, const char *desc)
         else if (strcmp(tok, "win") == 0 && v <= UINT16_MAX)
             win = (uint32_t)v;
         else
-            bad_desc(desc, "fields are seq, ack, win, len (at most 1400) and abs");
+            bad_desc(desc, "fields are seq, ack, win, len (at most 1400), abs and sackOK");
     }
     if (has_ack != ((spec.flags & SK_TH_ACK) != 0))
         bad_desc(desc, "ack N goes with the \".\" flag, and only with it");
@@ -95,6 +99,9 @@ void sk_one_send(sk_one *t, const char *desc)
         bad_desc(desc, "relative numbers before a SYN named the ISN (use abs)");
 
     static const uint8_t mss[] = {2, 4, SK_ONE_PEER_MSS >> 8, SK_ONE_PEER_MSS & 0xff};
+    static const uint8_t mss_sack[] = {2, 4, SK_ONE_PEER_MSS >> 8, SK_ONE_PEER_MSS & 0xff, 1, 1, 4, 2};
+    if (sack_ok && !(spec.flags & SK_TH_SYN))
+        bad_desc(desc, "sackOK goes on a SYN");
     uint8_t payload[1400];
     for (uint32_t i = 0; i < len; i++)
         payload[i] = (uint8_t)('a' + i % 26);
@@ -106,8 +113,8 @@ void sk_one_send(sk_one *t, const char *desc)
     spec.ack = abs ? ack : theirs + ack;
     spec.window = (uint16_t)win;
     if (spec.flags & SK_TH_SYN) {
-        spec.options = mss;
-        spec.options_len = sizeof mss;
+        spec.options = sack_ok ? mss_sack : mss;
+        spec.options_len = sack_ok ? sizeof mss_sack : sizeof mss;
     }
     spec.payload = payload;
     spec.payload_len = len;
