@@ -888,6 +888,32 @@ static void test_established__ack_older_than_bytes_acked__challenge_ack(void **s
     assert_int_equal(sk_inq(f->server, t.fd), 0);
 }
 
+/* An old duplicate told by its timestamp (RFC 7323 §5, PAWS): a segment
+ * in the window whose TSval is older than the last one taken is dropped
+ * with an immediate duplicate ACK, counted as PAWSEstab (Linux's
+ * tcp_validate_incoming). */
+static void test_established__paws_old_duplicate__dup_ack(void **state)
+{
+    sk_fixture *f = fixture(state);
+    sk_one t = sk_one_open(f, SK_TCP_LISTEN, SK_ONE_PASSIVE);
+    sk_test_learn_isn(f, SK_ONE_PEER_ADDR, 40000, SK_TEST_SERVER_ADDR, 80, SK_ONE_PEER_ISN);
+    t.peer_port = 40000;
+    sk_one_send(&t, "S seq 0 val 1000 ecr 0");
+    sk_one_send(&t, ". seq 1 ack 1 val 1001 ecr 0");
+    sk_endpoint peer;
+    t.fd = sk_accept(f->server, t.lfd, &peer);
+    assert_true(t.fd >= 0);
+    sk_one_send(&t, "P. seq 1 ack 1 len 5 val 2000 ecr 0");
+    sk_test_run_for(f, SEC(1));
+    sk_test_skip(f);
+    sk_one_send(&t, "P. seq 6 ack 1 len 5 val 1500 ecr 0");
+    EXPECT_SEGMENTS(f, "p>s P. seq 6:11 ack 1", "s>p . seq 1 ack 6 len 0");
+    EXPECT_NO_MORE_SEGMENTS(f);
+    EXPECT_ONE_STATE(&t, SK_TCP_ESTABLISHED);
+    assert_int_equal(sk_inq(f->server, t.fd), 5);
+    assert_int_equal(sk_counter(f->server, "PAWSEstab"), 1);
+}
+
 /* A retransmitted FIN in CLOSE_WAIT (our ACK of it was lost) is ACKed
  * again at once. */
 static void test_close_wait__fin_again__ack(void **state)
@@ -1279,6 +1305,7 @@ int main(void)
         T(test_established__old_ack_with_data__accepted),
         T(test_established__ack_below_snd_una__challenge_ack),
         T(test_established__ack_older_than_bytes_acked__challenge_ack),
+        T(test_established__paws_old_duplicate__dup_ack),
         T(test_close_wait__fin_again__ack),
         T(test_syn_sent__fin__syn_sent),
         T(test_listen__fin__listen),

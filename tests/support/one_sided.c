@@ -58,8 +58,8 @@ void sk_one_send(sk_one *t, const char *desc)
     memset(&spec, 0, sizeof spec);
     if (!tok || !sk_test_parse_flags(tok, &spec.flags))
         bad_desc(desc, "flags first (tcpdump's letters, \".\" for ACK)");
-    uint32_t seq = 1, ack = 0, len = 0, win = SK_ONE_PEER_WINDOW;
-    bool abs = false, has_ack = false, sack_ok = false;
+    uint32_t seq = 1, ack = 0, len = 0, win = SK_ONE_PEER_WINDOW, ts_val = 0, ts_ecr = 0;
+    bool abs = false, has_ack = false, sack_ok = false, has_val = false, has_ecr = false;
     while ((tok = strtok_r(NULL, " \t", &save)) != NULL) {
         if (strcmp(tok, "abs") == 0) {
             abs = true;
@@ -85,8 +85,14 @@ void sk_one_send(sk_one *t, const char *desc)
             len = (uint32_t)v;
         else if (strcmp(tok, "win") == 0 && v <= UINT16_MAX)
             win = (uint32_t)v;
-        else
-            bad_desc(desc, "fields are seq, ack, win, len (at most 1400), abs and sackOK");
+        else if (strcmp(tok, "val") == 0) {
+            ts_val = (uint32_t)v;
+            has_val = true;
+        } else if (strcmp(tok, "ecr") == 0) {
+            ts_ecr = (uint32_t)v;
+            has_ecr = true;
+        } else
+            bad_desc(desc, "fields are seq, ack, win, len (at most 1400), val, ecr, abs and sackOK");
     }
     if (has_ack != ((spec.flags & SK_TH_ACK) != 0))
         bad_desc(desc, "ack N goes with the \".\" flag, and only with it");
@@ -98,10 +104,40 @@ void sk_one_send(sk_one *t, const char *desc)
     if (!abs && (!mine_known || (has_ack && !theirs_known)))
         bad_desc(desc, "relative numbers before a SYN named the ISN (use abs)");
 
-    static const uint8_t mss[] = {2, 4, SK_ONE_PEER_MSS >> 8, SK_ONE_PEER_MSS & 0xff};
-    static const uint8_t mss_sack[] = {2, 4, SK_ONE_PEER_MSS >> 8, SK_ONE_PEER_MSS & 0xff, 1, 1, 4, 2};
     if (sack_ok && !(spec.flags & SK_TH_SYN))
         bad_desc(desc, "sackOK goes on a SYN");
+    if (has_val != has_ecr)
+        bad_desc(desc, "a timestamp option needs both val and ecr");
+    /* Options as Linux orders them: MSS, then NOP NOP SACK-permitted, then
+     * NOP NOP timestamps (RFC 7323 §3). */
+    uint8_t opts[24];
+    size_t optlen = 0;
+    if (spec.flags & SK_TH_SYN) {
+        const uint8_t mss[] = {2, 4, SK_ONE_PEER_MSS >> 8, SK_ONE_PEER_MSS & 0xff};
+        memcpy(opts, mss, sizeof mss);
+        optlen = sizeof mss;
+    }
+    if (sack_ok) {
+        const uint8_t sack[] = {1, 1, 4, 2};
+        memcpy(opts + optlen, sack, sizeof sack);
+        optlen += sizeof sack;
+    }
+    if (has_val) {
+        const uint8_t ts[] = {1,
+                              1,
+                              8,
+                              10,
+                              (uint8_t)(ts_val >> 24),
+                              (uint8_t)(ts_val >> 16),
+                              (uint8_t)(ts_val >> 8),
+                              (uint8_t)ts_val,
+                              (uint8_t)(ts_ecr >> 24),
+                              (uint8_t)(ts_ecr >> 16),
+                              (uint8_t)(ts_ecr >> 8),
+                              (uint8_t)ts_ecr};
+        memcpy(opts + optlen, ts, sizeof ts);
+        optlen += sizeof ts;
+    }
     uint8_t payload[1400];
     for (uint32_t i = 0; i < len; i++)
         payload[i] = (uint8_t)('a' + i % 26);
@@ -112,10 +148,8 @@ void sk_one_send(sk_one *t, const char *desc)
     spec.seq = abs ? seq : mine + seq;
     spec.ack = abs ? ack : theirs + ack;
     spec.window = (uint16_t)win;
-    if (spec.flags & SK_TH_SYN) {
-        spec.options = sack_ok ? mss_sack : mss;
-        spec.options_len = sack_ok ? sizeof mss_sack : sizeof mss;
-    }
+    spec.options = optlen ? opts : NULL;
+    spec.options_len = optlen;
     spec.payload = payload;
     spec.payload_len = len;
     sk_test_inject(t->f, &spec);

@@ -64,11 +64,12 @@ sk_one sk_one_open(sk_fixture *f, int state, sk_one_path path);
 
 /* Puts one segment from the peer on the wire and lets 1 ms pass, long
  * enough for an immediate reply, short of any timer.  The description is
- * "FLAGS [seq N] [ack N] [win N] [len N] [abs] [sackOK]": tcpdump's flag
- * letters, seq relative to the peer's ISN and ack to the socket's
- * (absolute with abs), the window (SK_ONE_PEER_WINDOW unless given) and N
- * bytes of payload ("abcd..."). A SYN carries MSS SK_ONE_PEER_MSS, and
- * SACK-permitted with sackOK. */
+ * "FLAGS [seq N] [ack N] [win N] [len N] [val N ecr N] [abs] [sackOK]":
+ * tcpdump's flag letters, seq relative to the peer's ISN and ack to the
+ * socket's (absolute with abs), the window (SK_ONE_PEER_WINDOW unless
+ * given), N bytes of payload ("abcd..."), a timestamp option (RFC 7323)
+ * with val and ecr.  A SYN carries MSS SK_ONE_PEER_MSS, and SACK-permitted
+ * with sackOK. */
 void sk_one_send(sk_one *t, const char *desc);
 
 /* The state of the connection (the socket table's, TIME_WAIT records and
