@@ -242,7 +242,7 @@ static void pair_init_shared(pair *p, uint16_t mtu, int nports, uint64_t seed, p
         int fd = sk_socket(p->server);
         if (fd < 0)
             die("sk_socket", fd);
-        sk_endpoint local = {SERVER_ADDR, (uint16_t)(BASE_PORT + i)};
+        sk_endpoint local = {.addr = SERVER_ADDR, .port = (uint16_t)(BASE_PORT + i), .family = SK_AF_INET};
         int rc = sk_bind(p->server, fd, &local);
         if (rc < 0)
             die("sk_bind", rc);
@@ -338,7 +338,7 @@ static void client_start(lifecycle_run *r)
     int fd = sk_socket(p->client);
     if (fd < 0)
         die("client sk_socket", fd);
-    sk_endpoint remote = {SERVER_ADDR, (uint16_t)(BASE_PORT + r->next_port++ % (uint64_t)p->nports)};
+    sk_endpoint remote = {.addr = SERVER_ADDR, .port = (uint16_t)(BASE_PORT + r->next_port++ % (uint64_t)p->nports), .family = SK_AF_INET};
     int rc = sk_connect(p->client, fd, &remote);
     if (rc != -EINPROGRESS)
         die("client sk_connect", rc);
@@ -621,7 +621,7 @@ static void bench_lifecycle_memwire(int reps)
         p.listen_fds = calloc(61, sizeof(int));
         for (int k = 0; k < 61; k++) {
             int fd = sk_socket(p.server);
-            sk_endpoint local = {SERVER_ADDR, (uint16_t)(BASE_PORT + k)};
+            sk_endpoint local = {.addr = SERVER_ADDR, .port = (uint16_t)(BASE_PORT + k), .family = SK_AF_INET};
             if (fd < 0 || sk_bind(p.server, fd, &local) < 0 || sk_listen(p.server, fd, 65535) < 0)
                 die("memwire listener", fd);
             app_get(&p.server_app, fd)->state = APP_LISTENER;
@@ -664,7 +664,7 @@ static double bulk_once(uint16_t mtu, uint64_t total, uint64_t seed, uint64_t *s
     sk_setsockopt(p.client, cfd, SK_SOL_SOCKET, SK_SO_RCVBUF, &bufsz, sizeof(bufsz));
     sk_setsockopt(p.server, p.listen_fds[0], SK_SOL_SOCKET, SK_SO_RCVBUF, &bufsz, sizeof(bufsz));
     sk_setsockopt(p.server, p.listen_fds[0], SK_SOL_SOCKET, SK_SO_SNDBUF, &bufsz, sizeof(bufsz));
-    sk_endpoint remote = {SERVER_ADDR, BASE_PORT};
+    sk_endpoint remote = {.addr = SERVER_ADDR, .port = BASE_PORT, .family = SK_AF_INET};
     if (sk_connect(p.client, cfd, &remote) != -EINPROGRESS)
         die("bulk connect", 0);
     pair_drain(&p);
@@ -952,7 +952,7 @@ static void bench_syn_recv(void)
     set(s, "net.ipv4.tcp_max_syn_backlog", "100000000");
     set(s, "net.ipv4.tcp_syncookies", "0");
     int lfd = sk_socket(s);
-    sk_endpoint local = {SERVER_ADDR, 80};
+    sk_endpoint local = {.addr = SERVER_ADDR, .port = 80, .family = SK_AF_INET};
     if (lfd < 0 || sk_bind(s, lfd, &local) < 0 || sk_listen(s, lfd, 100000000) < 0)
         die("syn_recv listener", lfd);
     /* MSS 1460, SACK permitted, timestamps, NOP, window scale 7 */

@@ -100,7 +100,7 @@ int main(int argc, char **argv)
     sk_wire_set_link(w, 0, 0, &link);
 
     e.listen_fd = sk_socket(e.server);
-    sk_endpoint local = {SERVER_ADDR, PORT};
+    sk_endpoint local = {.addr = SERVER_ADDR, .port = PORT, .family = SK_AF_INET};
     int rc = sk_bind(e.server, e.listen_fd, &local);
     if (rc == 0)
         rc = sk_listen(e.server, e.listen_fd, 8);

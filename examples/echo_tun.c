@@ -155,7 +155,7 @@ int main(int argc, char **argv)
     }
     sk_stack *s = sk_loop_stack(loop);
     srv.listen_fd = sk_socket(s);
-    sk_endpoint ep = {addr, 7};
+    sk_endpoint ep = {.addr = addr, .port = 7, .family = SK_AF_INET};
     int rc = sk_bind(s, srv.listen_fd, &ep);
     if (rc == 0)
         rc = sk_listen(s, srv.listen_fd, 128);

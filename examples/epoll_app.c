@@ -149,7 +149,7 @@ int main(int argc, char **argv)
     }
 
     int lfd = sk_socket(server.stack), sfd = -1;
-    sk_endpoint echo_ep = {SERVER_ADDR, 7};
+    sk_endpoint echo_ep = {.addr = SERVER_ADDR, .port = 7, .family = SK_AF_INET};
     if (sk_bind(server.stack, lfd, &echo_ep) < 0 || sk_listen(server.stack, lfd, 16) < 0) {
         fprintf(stderr, "listen failed\n");
         return 1;

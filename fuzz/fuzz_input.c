@@ -20,13 +20,22 @@
  * and ECN bits come from the input, and both checksums are computed so
  * the segment reaches the state machine.  Tuples first seen during the
  * run (a SYN-ACK carrying a cookie, say) become targets too.  Other
- * operations feed raw bytes (checksums optionally repaired), move time
+ * operations feed raw bytes (checksums optionally repaired, or an ICMP
+ * error built around the TCP header a stack last sent on a tuple, so it
+ * reaches the connection's error handling), move time
  * (sk_advance), call the socket API, turn a sysctl, or let the two stacks
  * talk: what the stacks send waits in a bounded queue (overflow is lost)
  * until an operation delivers it.
  *
+ * The raw operation's bytes also go through the TUN loop's virtio-net
+ * header code (src/io/vnet.c) as a frame from the device, without
+ * changing what the stacks see: a header it takes must describe its
+ * datagram, a header it builds must be one it takes, and its software
+ * TCP checksum must agree with the engine's on a repaired datagram.
+ *
  * Invariants checked: no sanitizer report; every datagram a stack sends
- * parses with correct checksums and fits the MTU; after sk_advance(now)
+ * parses with correct checksums (TCP, or an ICMP echo reply) and fits
+ * the MTU; after sk_advance(now)
  * no timer is left due at or before now; every socket sk_sockets lists
  * has a valid state.
  */
@@ -36,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/vnet.h"
 #include "synack/packet.h"
 #include "synack/synack.h"
 
@@ -118,6 +128,10 @@ static void transmit(void *ctx, const uint8_t *d, size_t len)
      * parse. */
     sk_segment seg;
     sk_parse_error pe = sk_parse_segment(d, len, true, &seg);
+    if (pe == SK_PARSE_NOT_TCP && d[9] == 1 && len >= 28 && len <= 1500 && d[20] == 0 &&
+        sk_csum_fold(sk_csum_partial(d, 20, 0)) == 0 && sk_csum_fold(sk_csum_partial(d + 20, len - 20, 0)) == 0 &&
+        (seg.src == ADDR_A || seg.src == ADDR_B))
+        return; /* an echo reply: nothing to deliver it to */
     if (pe != SK_PARSE_OK || len > 1500 || (seg.src != ADDR_A && seg.src != ADDR_B)) {
         fprintf(stderr, "a stack sent a bad datagram: %s, %zu bytes", sk_parse_error_name(pe), len);
         if (pe == SK_PARSE_OK)
@@ -201,7 +215,7 @@ static void add_fd(world *w, int side, int fd)
 static int connect_to(world *w, int side, uint32_t addr, uint16_t port)
 {
     int fd = sk_socket(w->st[side]);
-    sk_connect(w->st[side], fd, &(sk_endpoint){addr, port});
+    sk_connect(w->st[side], fd, &(sk_endpoint){.addr = addr, .port = port, .family = SK_AF_INET});
     add_fd(w, side, fd);
     return fd;
 }
@@ -240,9 +254,9 @@ static void setup(world *w)
     sk_stack *a = w->st[0], *b = w->st[1];
 
     int la = sk_socket(a), lb = sk_socket(b);
-    sk_bind(a, la, &(sk_endpoint){ADDR_A, 80});
+    sk_bind(a, la, &(sk_endpoint){.addr = ADDR_A, .port = 80, .family = SK_AF_INET});
     sk_listen(a, la, 8);
-    sk_bind(b, lb, &(sk_endpoint){ADDR_B, 80});
+    sk_bind(b, lb, &(sk_endpoint){.addr = ADDR_B, .port = 80, .family = SK_AF_INET});
     sk_listen(b, lb, 1);
     add_fd(w, 0, la);
     add_fd(w, 1, lb);
@@ -478,11 +492,105 @@ static void put_be16(uint8_t *p, uint16_t v)
     p[1] = (uint8_t)v;
 }
 
+/* The raw operation's bytes through the TUN loop's virtio-net header
+ * code: what it takes must describe the datagram, what it builds it must
+ * take, and its software TCP checksum must agree with the engine's. */
+static void check_vnet(const uint8_t *frame, size_t n, bool csum_repaired)
+{
+    sk_vnet_rx rx;
+    if (sk_vnet_parse(frame, n, &rx) == SK_VNET_OK) {
+        if (rx.dgram != frame + SK_VNET_HDR_LEN || rx.len != n - SK_VNET_HDR_LEN || rx.len == 0 ||
+            (rx.csum == SK_VNET_CSUM_PARTIAL && (size_t)rx.csum_start + rx.csum_offset + 2 > rx.len) ||
+            (rx.gso_size && rx.csum != SK_VNET_CSUM_PARTIAL)) {
+            fprintf(stderr, "sk_vnet_parse took a header that does not fit its datagram\n");
+            abort();
+        }
+        sk_vnet_tcp_csum_ok(rx.dgram, rx.len);
+    }
+    /* The frame's bytes as a datagram synack sends. */
+    static uint8_t out[SK_VNET_HDR_LEN + DGRAM_MAX];
+    sk_vnet_build(out, frame, n);
+    memcpy(out + SK_VNET_HDR_LEN, frame, n);
+    if (n && sk_vnet_parse(out, n + SK_VNET_HDR_LEN, &rx) != SK_VNET_OK) {
+        fprintf(stderr, "sk_vnet_parse refused a header sk_vnet_build made\n");
+        abort();
+    }
+    /* The transmit side's coalescing rules, on the same bytes. */
+    size_t seg = sk_vnet_gso_first(frame, n);
+    if (seg) {
+        static uint8_t h[SK_VNET_HDR_LEN + 120];
+        if (sk_vnet_gso_header(h, frame, seg, frame[33], (uint16_t)seg) != SK_VNET_HDR_LEN + n - seg) {
+            fprintf(stderr, "sk_vnet_gso_header: wrong header length\n");
+            abort();
+        }
+        sk_vnet_gso_continues(frame, n, frame, n, seg, n);
+    }
+    if (csum_repaired && n && (frame[0] >> 4) == 4 && !sk_vnet_tcp_csum_ok(frame, n)) {
+        fprintf(stderr, "sk_vnet_tcp_csum_ok disagrees with sk_tcp_checksum\n");
+        abort();
+    }
+}
+
+/* An ICMP error (type, code, next-hop MTU from the input) from 10.0.0.99
+ * to the stack that sent on tuple t, quoting its IP header and the first 8
+ * bytes of a TCP header with a sequence number near what it last sent. */
+static void op_icmp(world *w, reader *r, uint8_t how)
+{
+    uint8_t type = u8(r), code = u8(r);
+    uint16_t mtu = u16(r);
+    uint8_t ti = u8(r);
+    int8_t delta = (int8_t)u8(r);
+    if (!w->ntuples)
+        return;
+    const tuple *t = &w->tuples[ti % w->ntuples];
+    uint8_t d[28 + 28];
+    memset(d, 0, sizeof d);
+    d[0] = 0x45;
+    put_be16(d + 2, sizeof d);
+    d[8] = 64;
+    d[9] = 1;
+    uint32_t addrs[2] = {ADDR_X, t->src};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 4; i++)
+            d[12 + 4 * k + i] = (uint8_t)(addrs[k] >> (24 - 8 * i));
+    put_be16(d + 10, sk_csum_fold(sk_csum_partial(d, 20, 0)));
+    d[20] = type;
+    d[21] = code;
+    put_be16(d + 26, mtu);
+    uint8_t *q = d + 28;
+    q[0] = 0x45;
+    put_be16(q + 2, 1500);
+    q[6] = 0x40; /* DF */
+    q[8] = 64;
+    q[9] = 6;
+    addrs[0] = t->src;
+    addrs[1] = t->dst;
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 4; i++)
+            q[12 + 4 * k + i] = (uint8_t)(addrs[k] >> (24 - 8 * i));
+    put_be16(q + 20, t->sport);
+    put_be16(q + 22, t->dport);
+    uint32_t seq = t->snd_nxt + (uint32_t)(int32_t)delta * ((how & 4) ? 1000u : 1u);
+    for (int i = 0; i < 4; i++)
+        q[24 + i] = (uint8_t)(seq >> (24 - 8 * i));
+    put_be16(d + 22, sk_csum_fold(sk_csum_partial(d + 20, sizeof d - 20, 0)));
+    w->now += time_step(u8(r));
+    sk_stack *s = stack_for(w, t->src);
+    if (s)
+        sk_input(s, d, sizeof d, w->now);
+}
+
 /* Raw bytes, as they come; optionally with the IP header's checksum and
  * the TCP checksum repaired where the lengths make them computable. */
 static void op_raw(world *w, reader *r)
 {
     uint8_t how = u8(r);
+    if (how & 2) {
+        if (how & 8) /* with MTU probing on, for the black-hole and probe paths */
+            sk_sysctl_set(w->st[how >> 7], "net.ipv4.tcp_mtu_probing", (how & 16) ? "2" : "1", NULL, 0);
+        op_icmp(w, r, how);
+        return;
+    }
     size_t len = u16(r) % DGRAM_MAX;
     uint8_t d[DGRAM_MAX];
     size_t n = 0;
@@ -496,7 +604,10 @@ static void op_raw(world *w, reader *r)
             put_be16(d + 10, sk_csum_fold(sk_csum_partial(d, ihl, 0)));
             if (total > n)
                 total = n;
-            if (total >= ihl + 18) {
+            if (d[9] == 1 && total >= ihl + 4) { /* ICMP: its own checksum */
+                d[ihl + 2] = d[ihl + 3] = 0;
+                put_be16(d + ihl + 2, sk_csum_fold(sk_csum_partial(d + ihl, total - ihl, 0)));
+            } else if (total >= ihl + 18) {
                 uint32_t src = (uint32_t)d[12] << 24 | (uint32_t)d[13] << 16 | (uint32_t)d[14] << 8 | d[15];
                 uint32_t dst = (uint32_t)d[16] << 24 | (uint32_t)d[17] << 16 | (uint32_t)d[18] << 8 | d[19];
                 d[ihl + 16] = d[ihl + 17] = 0;
@@ -504,6 +615,8 @@ static void op_raw(world *w, reader *r)
             }
         }
     }
+    if (n)
+        check_vnet(d, n, (how & 1) != 0);
     w->now += time_step(u8(r));
     sk_input(w->st[how >> 7], d, n, w->now);
 }
@@ -541,6 +654,12 @@ static void op_call(world *w, reader *r)
         static const int names[] = {SK_TCP_NODELAY, SK_TCP_CORK, SK_TCP_MAXSEG, SK_TCP_KEEPIDLE,
                                     SK_TCP_USER_TIMEOUT, SK_TCP_WINDOW_CLAMP, SK_TCP_QUICKACK,
                                     SK_TCP_LINGER2};
+        if ((what >> 4) >= 12) {
+            /* IP level: IP_MTU_DISCOVER, IP_RECVERR, IP_TOS, IP_MTU */
+            static const int ip_names[] = {SK_IP_MTU_DISCOVER, SK_IP_RECVERR, SK_IP_TOS, SK_IP_MTU};
+            sk_setsockopt(s, fd, SK_IPPROTO_IP, ip_names[(what >> 4) - 12], &v, sizeof v);
+            break;
+        }
         sk_setsockopt(s, fd, SK_IPPROTO_TCP, names[(what >> 4) % 8], &v, sizeof v);
         break;
     }

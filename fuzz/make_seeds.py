@@ -57,6 +57,20 @@ def raw(dgram, fix=True, to_b=False, dt=0x41):
     return bytes([4, (1 if fix else 0) | (0x80 if to_b else 0)]) + struct.pack(">H", len(dgram)) + dgram + bytes([dt])
 
 
+def icmp_error(target, type_, code, mtu=0, delta=0, how=2, dt=0x41):
+    """op_raw with bit 1: an ICMP error quoting what tuple `target`'s
+    sender last sent, its sequence moved by `delta` (x1000 with how & 4)."""
+    return bytes([4, how, type_, code]) + struct.pack(">HBb", mtu, target, delta) + bytes([dt])
+
+
+def echo_request(to_b=False, ident=1, seq=1, data=bytes(range(56))):
+    dst = 2 if to_b else 1
+    icmp = bytes([8, 0, 0, 0]) + struct.pack(">HH", ident, seq) + data
+    ip = bytes([0x45, 0, 0, 0, 0, 1, 0, 0, 64, 1, 0, 0, 10, 0, 0, 99, 10, 0, 0, dst])
+    dg = ip[:2] + struct.pack(">H", len(ip) + len(icmp)) + ip[4:] + icmp
+    return raw(dg, True, to_b)  # op_raw repairs both checksums
+
+
 def call(side, fd_index, what, extra=b""):
     return bytes([6, (0x80 if side else 0) | fd_index, what]) + extra
 
@@ -95,6 +109,20 @@ SEEDS = {
     "ecn_ce": template(1, PSH | ACK, 0xe0, tos=3, opts=ts_opt(), payload=b"ce" * 50) + deliver(),
     "sysctls": call(0, 1, 0x19, bytes([0x05])) + call(1, 1, 0x19, bytes([0x1c])) + advance(0xc4) + deliver(),
     "send_recv": call(0, 1, 0, b"\x20\x00") + deliver() + call(1, 1, 1, b"\x10\x00") + deliver() + advance(0x50),
+    # ICMP (icmp.c, pmtu.c): echo, errors in and out of window, PMTU
+    "icmp_echo": echo_request() + echo_request(True, 7, 9, b"") + deliver(),
+    "icmp_frag_needed": icmp_error(1, 3, 4, mtu=1200, delta=-1) + deliver() + advance(0x50) + deliver(),
+    "icmp_frag_needed_tiny": icmp_error(1, 3, 4, mtu=300, delta=-1) + deliver() + advance(0x50),
+    "icmp_out_of_window": icmp_error(1, 3, 4, mtu=1200, delta=100, how=6) + icmp_error(1, 3, 1, delta=-100, how=6),
+    "icmp_port_unreach_syn_sent": icmp_error(10, 3, 3, delta=-1) + deliver(),
+    "icmp_host_unreach_soft": icmp_error(1, 3, 1, delta=-1) + advance(0xc8) + deliver() + advance(0xff),
+    "icmp_req_sock": icmp_error(14, 11, 0, delta=-1) + icmp_error(14, 3, 1, delta=-1) + deliver(),
+    "icmp_time_wait": icmp_error(6, 3, 3, delta=-1),
+    "icmp_probing_timeouts": icmp_error(1, 4, 0, delta=-1, how=2 | 8) + advance(0xc8) + advance(0xc8)
+                             + advance(0xff) + deliver(),
+    # op_call's `what`: % 10 == 6 is setsockopt, >> 4 of 12..15 the IP level
+    "icmp_ip_options": call(0, 1, 0xc4, b"\x00\x00") + call(0, 1, 0xd8, b"\x00\x01")
+                       + call(0, 1, 0xe2, b"\x00\x10") + icmp_error(1, 3, 4, mtu=600, delta=-1) + deliver(),
 }
 
 

@@ -16,7 +16,10 @@
 # BENCH_LWIP_LIFECYCLES (15000), BENCH_INFLIGHT (1000), BENCH_BULK_MIB
 # (1024), BENCH_ESTABLISHED (1000000), BENCH_TIMEWAIT (10000000),
 # BENCH_SYN_RECV (1000000), BENCH_TIMER_SECONDS (60), BENCH_ANALYZE (1),
-# BENCH_ANALYZE_PACKETS (1000000).
+# BENCH_ANALYZE_PACKETS (1000000), BENCH_TUN (1: the TUN figures of
+# bench/tun_bench.sh when root), BENCH_TUN_BEFORE (another synack binary,
+# e.g. main's, measured on TUN in the same run), BENCH_TUN_THREADS (8),
+# BENCH_TUN_SECONDS (3).
 set -eu
 
 if [ "${1:-}" = "--deps" ]; then
@@ -100,6 +103,14 @@ fi
 if [ "${BENCH_ANALYZE:-1}" != 0 ] && [ -x "$B/synack" ]; then
     run sh "$(dirname "$0")/../bench/analyze_bench.sh" "$B/synack" "${BENCH_ANALYZE_PACKETS:-1000000}"
 fi
+# synack serve over TUN against the kernel (root only; 77 is a skip).
+if [ "${BENCH_TUN:-1}" != 0 ] && [ -x "$B/synack" ] && [ -x "$B/bench/tun_connrate" ]; then
+    echo "bench: TUN (bench/tun_bench.sh)" >&2
+    rc=0
+    sh "$(dirname "$0")/../bench/tun_bench.sh" "$B/synack" "$B/bench/tun_connrate" ${BENCH_TUN_BEFORE:-} \
+        >>"$RAW" || rc=$?
+    [ $rc = 0 ] || [ $rc = 77 ] || echo "NOTE tun_bench.sh failed (exit $rc); its figures are missing" >>"$RAW"
+fi
 elapsed=$(($(date +%s) - start))
 
 mkdir -p "$(dirname "$JSON")"
@@ -155,6 +166,27 @@ END {
     row("instructions/MiB bulk (callgrind)", "synack_bulk_instructions_per_mib", "-", "-")
     row("ms CPU/virtual s, 1M idle conns", "idle_1m_cpu_ms_per_s", "-", "-")
     row("ms CPU/virtual s, keepalives firing", "keepalive_1m_firing_cpu_ms_per_s", "-", "-")
+    if (has("tun_download_mib_s")) {
+        printf "\n%-44s %-28s %-28s\n", "synack serve over TUN (median, min-max)", "plain TUN", "--offload (vnet header)"
+        printf "%-44s %-28s %-28s\n", "64 MiB curl download, MiB/s", fig("tun_download_mib_s"), fig("tun_download_mib_s_offload")
+        printf "%-44s %-28s %-28s\n", "64 MiB upload to --discard, MiB/s", fig("tun_upload_mib_s"), fig("tun_upload_mib_s_offload")
+        printf "%-44s %-28s %-28s\n", "connections/s, 1 queue", fig("tun_conn_per_s_1q_plain"), fig("tun_conn_per_s_1q")
+        printf "%-44s %-28s %-28s\n", "connections/s, 2 queues", "-", fig("tun_conn_per_s_2q")
+        printf "%-44s %-28s %-28s\n", "serve CPU s/GiB, download", fig("tun_download_mib_s_cpu_s_per_gib"), fig("tun_download_mib_s_offload_cpu_s_per_gib")
+        printf "%-44s %-28s %-28s\n", "serve CPU s/GiB, upload", fig("tun_upload_mib_s_cpu_s_per_gib"), fig("tun_upload_mib_s_offload_cpu_s_per_gib")
+        printf "%-44s %-28s %-28s\n", "serve CPU us/connection, 1 queue", fig("tun_conn_per_s_1q_plain_cpu_us_per_conn"), fig("tun_conn_per_s_1q_cpu_us_per_conn")
+        printf "%-44s %-28s %-28s\n", "serve CPU us/connection, 2 queues", "-", fig("tun_conn_per_s_2q_cpu_us_per_conn")
+        if (has("before_tun_download_mib_s"))
+            printf "%-44s %-28s %-28s\n%-44s %-28s\n%-44s %-28s\n", "BENCH_TUN_BEFORE: download, MiB/s",
+                fig("before_tun_download_mib_s"), "", "BENCH_TUN_BEFORE: upload, MiB/s", fig("before_tun_upload_mib_s"),
+                "BENCH_TUN_BEFORE: connections/s", fig("before_tun_conn_per_s_1q_plain")
+        if (has("before_tun_download_mib_s_cpu_s_per_gib"))
+            printf "%-44s %-28s\n%-44s %-28s\n%-44s %-28s\n", "BENCH_TUN_BEFORE: CPU s/GiB, download",
+                fig("before_tun_download_mib_s_cpu_s_per_gib"), "BENCH_TUN_BEFORE: CPU s/GiB, upload",
+                fig("before_tun_upload_mib_s_cpu_s_per_gib"), "BENCH_TUN_BEFORE: CPU us/connection",
+                fig("before_tun_conn_per_s_1q_plain_cpu_us_per_conn")
+        printf "serve CPU: user + system of the synack serve process, the kernel work done in its TUN reads and writes included.\n"
+    }
     printf "\nTIME_WAIT kept per lifecycle rep: synack %s (overflow %s), Linux %s over all reps (overflow %s), lwIP %s\n",
         v["synack_lifecycle_timewait_kept"], v["synack_lifecycle_timewait_overflow"],
         v["linux_lifecycle_timewait_kept"], v["linux_lifecycle_timewait_overflow"], v["lwip_lifecycle_timewait_kept"]

@@ -15,7 +15,8 @@
 # the kernel side's address and route exist before synack starts; synack
 # then attaches to it with TUNSETIFF, and the link's carrier comes up
 # while it holds the device.  Environment: TUN (tun0), KERNEL_ADDR
-# (10.77.0.1/24), TUN_USER (a user allowed to attach, default none: root).
+# (10.77.0.1/24), TUN_USER (a user allowed to attach, default none: root),
+# TUN_MULTI_QUEUE=1 (a multi-queue device, for `synack serve --queues N`).
 set -eu
 
 cmd=${1:-}
@@ -41,10 +42,12 @@ up)
     # Undo a half-made namespace rather than leave it behind.
     trap 'ip netns del "$ns" 2>/dev/null || true' EXIT
     ip -n "$ns" link set lo up
+    mq=""
+    [ "${TUN_MULTI_QUEUE:-0}" = 1 ] && mq=multi_queue
     if [ -n "${TUN_USER:-}" ]; then
-        ip -n "$ns" tuntap add dev "$tun" mode tun user "$TUN_USER"
+        ip -n "$ns" tuntap add dev "$tun" mode tun user "$TUN_USER" $mq
     else
-        ip -n "$ns" tuntap add dev "$tun" mode tun
+        ip -n "$ns" tuntap add dev "$tun" mode tun $mq
     fi
     # No IPv6 on the link: synack speaks IPv4 only, and router
     # solicitations would just be counted drops.

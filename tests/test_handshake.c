@@ -31,7 +31,7 @@ static void test_three_way_handshake_segments_and_states(void **state)
     /* The non-blocking connect completed in the background: the next
      * connect() reports success once, then EISCONN (Linux's
      * __inet_stream_connect moves SS_CONNECTING to SS_CONNECTED). */
-    sk_endpoint remote = {SK_TEST_SERVER_ADDR, 80};
+    sk_endpoint remote = {.addr = SK_TEST_SERVER_ADDR, .port = 80, .family = SK_AF_INET};
     assert_int_equal(sk_connect(f->client, p.cfd, &remote), 0);
     assert_int_equal(sk_connect(f->client, p.cfd, &remote), -EISCONN);
 }
@@ -41,7 +41,7 @@ static void test_connect_twice_while_in_progress_gives_ealready(void **state)
     sk_fixture *f = *state;
     sk_test_listen(f, f->server, 80, 16);
     int fd = sk_test_connect(f, f->client, SK_TEST_SERVER_ADDR, 80);
-    sk_endpoint remote = {SK_TEST_SERVER_ADDR, 80};
+    sk_endpoint remote = {.addr = SK_TEST_SERVER_ADDR, .port = 80, .family = SK_AF_INET};
     assert_int_equal(sk_connect(f->client, fd, &remote), -EALREADY);
     assert_int_equal(sk_state(f->client, fd), SK_TCP_SYN_SENT);
     ASSERT_RUN_UNTIL_STATE(f, f->client, fd, SK_TCP_ESTABLISHED, SEC(1));
@@ -84,7 +84,7 @@ static void test_simultaneous_open(void **state)
     int cfd = sk_socket(f->client);
     int sfd = sk_socket(f->server);
     assert_true(cfd >= 0 && sfd >= 0);
-    sk_endpoint cl = {SK_TEST_CLIENT_ADDR, 5000}, sl = {SK_TEST_SERVER_ADDR, 6000};
+    sk_endpoint cl = {.addr = SK_TEST_CLIENT_ADDR, .port = 5000, .family = SK_AF_INET}, sl = {.addr = SK_TEST_SERVER_ADDR, .port = 6000, .family = SK_AF_INET};
     assert_int_equal(sk_bind(f->client, cfd, &cl), 0);
     assert_int_equal(sk_bind(f->server, sfd, &sl), 0);
     assert_int_equal(sk_connect(f->client, cfd, &sl), -EINPROGRESS);
@@ -192,7 +192,7 @@ static void test_connect_after_syn_timeout_returns_etimedout(void **state)
     sk_test_drop(f, "c>s *", -1);
     int fd = sk_test_connect(f, f->client, SK_TEST_SERVER_ADDR, 80);
     sk_test_run_for(f, SEC(128));
-    sk_endpoint remote = {SK_TEST_SERVER_ADDR, 80};
+    sk_endpoint remote = {.addr = SK_TEST_SERVER_ADDR, .port = 80, .family = SK_AF_INET};
     assert_int_equal(sk_connect(f->client, fd, &remote), -ETIMEDOUT);
 }
 
@@ -205,7 +205,7 @@ static void test_syncnt_limits_syn_retransmissions(void **state)
     int two = 2;
     assert_int_equal(sk_setsockopt(f->client, fd, SK_IPPROTO_TCP, SK_TCP_SYNCNT, &two, sizeof two), 0);
     sk_time_ns t0 = sk_wire_now(f->wire);
-    sk_endpoint remote = {SK_TEST_SERVER_ADDR, 80};
+    sk_endpoint remote = {.addr = SK_TEST_SERVER_ADDR, .port = 80, .family = SK_AF_INET};
     assert_int_equal(sk_connect(f->client, fd, &remote), -EINPROGRESS);
     sk_test_run_until(f, t0 + SEC(7) - MSEC(1));
     assert_int_equal(sk_state(f->client, fd), SK_TCP_SYN_SENT);
@@ -263,7 +263,7 @@ static void test_rst_in_simultaneous_open_syn_rcvd_resets(void **state)
 {
     sk_fixture *f = *state;
     int cfd = sk_socket(f->client);
-    sk_endpoint cl = {SK_TEST_CLIENT_ADDR, 5000}, sl = {SK_TEST_SERVER_ADDR, 6000};
+    sk_endpoint cl = {.addr = SK_TEST_CLIENT_ADDR, .port = 5000, .family = SK_AF_INET}, sl = {.addr = SK_TEST_SERVER_ADDR, .port = 6000, .family = SK_AF_INET};
     assert_int_equal(sk_bind(f->client, cfd, &cl), 0);
     sk_test_drop(f, "c>s *", -1); /* the test plays the peer */
     assert_int_equal(sk_connect(f->client, cfd, &sl), -EINPROGRESS);

@@ -293,7 +293,7 @@ static void test_closing_listener_resets_unaccepted_connections(void **state)
     assert_int_equal(sk_counter(f->server, "CurrEstab"), 0);
 
     int again = sk_socket(f->server);
-    sk_endpoint ep = {SK_TEST_SERVER_ADDR, 80};
+    sk_endpoint ep = {.addr = SK_TEST_SERVER_ADDR, .port = 80, .family = SK_AF_INET};
     assert_int_equal(sk_bind(f->server, again, &ep), 0);
     assert_int_equal(sk_listen(f->server, again, 8), 0);
 }

@@ -223,7 +223,7 @@ static void test_every_allocation_goes_through_mem(void **state)
     in_engine++;
 
     int l = sk_socket(b);
-    sk_endpoint lep = {0x0a000002u, 8080};
+    sk_endpoint lep = {.addr = 0x0a000002u, .port = 8080, .family = SK_AF_INET};
     assert_int_equal(sk_bind(b, l, &lep), 0);
     assert_int_equal(sk_listen(b, l, 16), 0);
 

@@ -224,7 +224,7 @@ static int connect_closed(sk_stack *a)
 {
     int fd = sk_socket(a);
     assert_true(fd >= 0);
-    sk_endpoint r = {B_ADDR, 9};
+    sk_endpoint r = {.addr = B_ADDR, .port = 9, .family = SK_AF_INET};
     assert_int_equal(sk_connect(a, fd, &r), -EINPROGRESS);
     return fd;
 }
@@ -426,7 +426,7 @@ static void run_bulk(sk_wire *w, sk_stack *a, sk_stack *b, size_t bytes)
     k->want = bytes;
     k->bfd = -1;
     k->lfd = sk_socket(b);
-    sk_endpoint l = {B_ADDR, 80};
+    sk_endpoint l = {.addr = B_ADDR, .port = 80, .family = SK_AF_INET};
     assert_int_equal(sk_bind(b, k->lfd, &l), 0);
     assert_int_equal(sk_listen(b, k->lfd, 8), 0);
     k->afd = sk_socket(a);
@@ -604,7 +604,7 @@ static void test_filter_drops_what_it_selects(void **state)
     int left = 1;
     sk_wire_set_filter(w, drop_first_ack, &left);
     int lfd = sk_socket(b);
-    sk_endpoint l = {B_ADDR, 80};
+    sk_endpoint l = {.addr = B_ADDR, .port = 80, .family = SK_AF_INET};
     assert_int_equal(sk_bind(b, lfd, &l), 0);
     assert_int_equal(sk_listen(b, lfd, 8), 0);
     int fd = sk_socket(a);

@@ -121,7 +121,7 @@ static void test_trace_of_request_and_active_close(void **state)
     sk_stack *c = host(w, &r, CLIENT, "client"), *s = host(w, &r, SERVER, "server");
 
     int lfd = sk_socket(s);
-    sk_endpoint any = {0, 80}, dst = {SERVER, 80};
+    sk_endpoint any = {.addr = 0, .port = 80, .family = SK_AF_INET}, dst = {.addr = SERVER, .port = 80, .family = SK_AF_INET};
     assert_int_equal(sk_bind(s, lfd, &any), 0);
     assert_int_equal(sk_listen(s, lfd, 16), 0);
     int cfd = sk_socket(c);

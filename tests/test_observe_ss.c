@@ -24,8 +24,8 @@ static sk_sock_info sock(int fd, int state, uint32_t la, uint16_t lp, uint32_t r
     memset(&si, 0, sizeof(si));
     si.fd = fd;
     si.state = state;
-    si.local = (sk_endpoint){la, lp};
-    si.remote = (sk_endpoint){ra, rp};
+    si.local = (sk_endpoint){.addr = la, .port = lp, .family = SK_AF_INET};
+    si.remote = (sk_endpoint){.addr = ra, .port = rp, .family = SK_AF_INET};
     si.recv_q = rq;
     si.send_q = sq;
     si.info.tcpi_state = (uint8_t)state;

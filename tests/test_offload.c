@@ -44,7 +44,7 @@ static sk_stack *listener(uint32_t offloads, sent *out)
     assert_non_null(s);
     int fd = sk_socket(s);
     assert_true(fd >= 0);
-    assert_int_equal(sk_bind(s, fd, &(sk_endpoint){LOCAL, 80}), 0);
+    assert_int_equal(sk_bind(s, fd, &(sk_endpoint){.addr = LOCAL, .port = 80, .family = SK_AF_INET}), 0);
     assert_int_equal(sk_listen(s, fd, 16), 0);
     return s;
 }

@@ -14,7 +14,7 @@ static int try_connect(sk_stack *s, uint32_t addr, uint16_t port)
 {
     int fd = sk_socket(s);
     assert_true(fd >= 0);
-    sk_endpoint remote = {addr, port};
+    sk_endpoint remote = {.addr = addr, .port = port, .family = SK_AF_INET};
     int rc = sk_connect(s, fd, &remote);
     if (rc != -EINPROGRESS) {
         sk_close(s, fd);
@@ -158,16 +158,16 @@ static void test_default_tw_reuse_is_loopback_only(void **state)
 static void test_bind_conflicts(void **state)
 {
     sk_fixture *f = *state;
-    sk_endpoint ep = {SK_TEST_SERVER_ADDR, 8080};
+    sk_endpoint ep = {.addr = SK_TEST_SERVER_ADDR, .port = 8080, .family = SK_AF_INET};
     int a = sk_socket(f->server);
     int b = sk_socket(f->server);
     assert_int_equal(sk_bind(f->server, a, &ep), 0);
     assert_int_equal(sk_bind(f->server, b, &ep), -EADDRINUSE);
     /* bind() twice on one socket: EINVAL (inet_bind: already bound). */
-    sk_endpoint other = {SK_TEST_SERVER_ADDR, 8081};
+    sk_endpoint other = {.addr = SK_TEST_SERVER_ADDR, .port = 8081, .family = SK_AF_INET};
     assert_int_equal(sk_bind(f->server, a, &other), -EINVAL);
     /* An address this host does not have: EADDRNOTAVAIL. */
-    sk_endpoint foreign = {0x0a000063u, 8082};
+    sk_endpoint foreign = {.addr = 0x0a000063u, .port = 8082, .family = SK_AF_INET};
     assert_int_equal(sk_bind(f->server, b, &foreign), -EADDRNOTAVAIL);
     /* Closing the first frees the port. */
     assert_int_equal(sk_close(f->server, a), 0);

@@ -70,7 +70,7 @@ static void test_connect_after_refusal_returns_econnrefused(void **state)
     sk_fixture *f = *state;
     int fd = sk_test_connect(f, f->client, SK_TEST_SERVER_ADDR, 81);
     sk_test_run_for(f, SETTLE);
-    sk_endpoint remote = {SK_TEST_SERVER_ADDR, 81};
+    sk_endpoint remote = {.addr = SK_TEST_SERVER_ADDR, .port = 81, .family = SK_AF_INET};
     assert_int_equal(sk_connect(f->client, fd, &remote), -ECONNREFUSED);
 }
 
@@ -361,7 +361,7 @@ static void test_close_while_connecting_counts_no_attempt_fail(void **state)
     assert_true(fd >= 0);
     struct sk_linger lg = {1, 0};
     assert_int_equal(sk_setsockopt(f->client, fd, SK_SOL_SOCKET, SK_SO_LINGER, &lg, sizeof lg), 0);
-    sk_endpoint remote = {SK_TEST_SERVER_ADDR, 80};
+    sk_endpoint remote = {.addr = SK_TEST_SERVER_ADDR, .port = 80, .family = SK_AF_INET};
     assert_int_equal(sk_connect(f->client, fd, &remote), -EINPROGRESS);
     sk_test_run_for(f, MSEC(5));
     mark = f->trace_len;

@@ -510,9 +510,45 @@ static void test_zero_window_wait_is_rwnd_limited_and_rearms_rto(void **state)
                               "+0 > P. 1001:1101(100) ack 1\n");
 }
 
+/* ICMP fragmentation-needed, injected as packetdrill's `< icmp` does:
+ * one quoting a sequence number outside the flight changes nothing
+ * (OutOfWindowIcmps); one quoting the head lowers the path MTU to 576 and
+ * the MSS to 536, and the flight is resent at once at that size, with no
+ * timeout (tcp_v4_mtu_reduced, tcp_simple_retransmit).  Linux cuts each
+ * 1000-byte skb 536 + 464; merged as TSO packets the runner shows one. */
+static void test_icmp_frag_needed_resends_at_the_new_mss(void **state)
+{
+    (void)state;
+    run_script_expecting_pass("icmp_frag_needed.pkt", ACCEPTED
+                              "+0 write(4, ..., 2000) = 2000\n"
+                              "+0 > P. 1:2001(2000) ack 1\n"
+                              "+.01 < icmp unreachable frag_needed mtu 576 [3000:4000(1000)]\n"
+                              "+0 %{ assert tcpi_pmtu == 1500, tcpi_pmtu }%\n"
+                              "+.01 < icmp unreachable frag_needed mtu 576 [1:1001(1000)]\n"
+                              "+0 > P. 1:2001(2000) ack 1\n"
+                              "+0 %{ assert tcpi_pmtu == 576, tcpi_pmtu }%\n"
+                              "+0 %{ assert tcpi_snd_mss == 536, tcpi_snd_mss }%\n"
+                              "+0 %{ assert tcpi_total_retrans == 4, tcpi_total_retrans }%\n"
+                              "+.01 < . 1:1(0) ack 2001 win 257\n"
+                              "+0 getsockopt(4, SOL_IP, IP_MTU, [576], [4]) = 0\n"
+                              "+0 write(4, ..., 1000) = 1000\n"
+                              "+0 > P. 2001:3001(1000) ack 1\n"
+                              "+0 %{ assert tcpi_snd_mss == 536, tcpi_snd_mss }%\n");
+    /* The same error in SYN_SENT would end connect(); a port unreachable
+     * quoting our SYN does (ECONNREFUSED, tcp_v4_err). */
+    run_script_expecting_pass("icmp_port_unreachable.pkt",
+                              "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                              "+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+                              "+0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n"
+                              "+0 > S 0:0(0) <...>\n"
+                              "+.01 < icmp unreachable port_unreachable\n"
+                              "+0 getsockopt(3, SOL_SOCKET, SO_ERROR, [111], [4]) = 0\n" /* ECONNREFUSED */);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_icmp_frag_needed_resends_at_the_new_mss),
         cmocka_unit_test(test_msg_more_leaves_the_tail_without_psh),
         cmocka_unit_test(test_nodelay_pushes_corked_data),
         cmocka_unit_test(test_burst_is_cut_into_half_cwnd_packets_with_psh),

@@ -33,7 +33,7 @@ static peer connect_to_scripted_peer(sk_fixture *f, int fd)
     sk_test_sysctl(f->client, "net.ipv4.tcp_timestamps", "0");
     sk_test_drop(f, "c>s *", -1);
     size_t mark = f->trace_len;
-    sk_endpoint remote = {SK_TEST_SERVER_ADDR, 80};
+    sk_endpoint remote = {.addr = SK_TEST_SERVER_ADDR, .port = 80, .family = SK_AF_INET};
     assert_int_equal(sk_connect(f->client, fd, &remote), -EINPROGRESS);
     sk_test_run_for(f, MSEC(1));
     const sk_trace_entry *syn = sk_test_find(f, mark, "c>s S");

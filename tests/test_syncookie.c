@@ -384,7 +384,7 @@ static void test_cookie_rounds_peer_mss_down_to_table(void **state)
     int cfd = sk_socket(f->client);
     int mss = 1400;
     assert_int_equal(sk_setsockopt(f->client, cfd, SK_IPPROTO_TCP, SK_TCP_MAXSEG, &mss, sizeof mss), 0);
-    sk_endpoint server = {SK_TEST_SERVER_ADDR, 80};
+    sk_endpoint server = {.addr = SK_TEST_SERVER_ADDR, .port = 80, .family = SK_AF_INET};
     assert_int_equal(sk_connect(f->client, cfd, &server), -EINPROGRESS);
     ASSERT_RUN_UNTIL_STATE(f, f->client, cfd, SK_TCP_ESTABLISHED, SEC(1));
     sk_test_run_for(f, MSEC(20));

@@ -526,7 +526,7 @@ static void test_event_lines(void **state)
                      .reason = "ListenDrops"};
     sk_trace_format_event(NULL, &drop, line, sizeof(line));
     assert_string_equal(line, "10:00:00.000000 10.0.0.2:80 drop ListenDrops from 10.0.0.1:40000");
-    drop.remote = (sk_endpoint){0, 0};
+    drop.remote = (sk_endpoint){.addr = 0, .port = 0, .family = SK_AF_INET};
     drop.reason = NULL;
     sk_trace_format_event(NULL, &drop, line, sizeof(line));
     assert_string_equal(line, "10:00:00.000000 10.0.0.2:80 drop unknown");

@@ -70,7 +70,7 @@ static void test_listen__connect__eisconn(void **state)
 {
     sk_fixture *f = fixture(state);
     sk_one t = sk_one_open(f, SK_TCP_LISTEN, SK_ONE_PASSIVE);
-    sk_endpoint remote = {SK_ONE_PEER_ADDR, 80};
+    sk_endpoint remote = sk_endpoint_ipv4(SK_ONE_PEER_ADDR, 80);
     assert_int_equal(sk_connect(f->server, t.lfd, &remote), -EISCONN);
     assert_int_equal(sk_send(f->server, t.lfd, "x", 1, 0), -EPIPE);
     sk_test_run_for(f, SEC(1));

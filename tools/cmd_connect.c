@@ -632,7 +632,7 @@ static void sk_cmd_connect_usage(FILE *out)
             "                      (--http PATH | --send FILE | --recv N) [-o FILE]\n"
             "                      [--fastopen]\n"
             "                      [--loss P] [--delay MS] [--reorder P] [--dup P] [--seed N]\n"
-            "                      [--pcap FILE] [--sysctl NAME=VALUE] [--state-log] [-v]\n"
+            "                      [--pcap FILE] [--sysctl NAME=VALUE] [--state-log] [--offload] [-v]\n"
             "                      [--count N] [--parallel P] [--keepalive] [--linger0] [--hold]\n"
             "\n"
             "Connects with synack's TCP stack over a TUN device and:\n"

@@ -388,7 +388,7 @@ static int demo_setup(demo *d)
 
     d->listen_fd = sk_socket(d->server);
     int one = 1;
-    sk_endpoint any = {0, DEMO_SERVER_PORT};
+    sk_endpoint any = {.addr = 0, .port = DEMO_SERVER_PORT, .family = SK_AF_INET};
     int rc = d->listen_fd < 0 ? d->listen_fd : sk_setsockopt(d->server, d->listen_fd, SK_SOL_SOCKET, SK_SO_REUSEADDR, &one, sizeof(one));
     if (rc >= 0)
         rc = sk_bind(d->server, d->listen_fd, &any);
@@ -400,7 +400,7 @@ static int demo_setup(demo *d)
     }
 
     d->client_fd = sk_socket(d->client);
-    sk_endpoint server = {DEMO_SERVER_ADDR, DEMO_SERVER_PORT};
+    sk_endpoint server = {.addr = DEMO_SERVER_ADDR, .port = DEMO_SERVER_PORT, .family = SK_AF_INET};
     rc = d->client_fd < 0 ? d->client_fd : sk_connect(d->client, d->client_fd, &server);
     if (rc != -EINPROGRESS && rc != 0) {
         fprintf(stderr, "synack demo: client cannot connect: %s\n", sk_strerror(rc));

@@ -11,9 +11,14 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -22,6 +27,7 @@
 
 #define SERVE_REQUEST_MAX 8192
 #define SERVE_IO_CHUNK 65536
+#define SERVE_MAX_QUEUES 64
 
 typedef enum serve_mode { MODE_NONE, MODE_HTTP, MODE_ECHO, MODE_DISCARD, MODE_SOURCE } serve_mode;
 
@@ -66,6 +72,18 @@ typedef struct serve {
     uint64_t bytes_in, bytes_out;
     sk_progress progress;
     bool progress_started;
+    /* --queues N: one serve per TUN queue, each with its own stack, loop
+     * and thread; queue 0 runs on the main thread and takes the signals.
+     * The others learn of a shutdown through their eventfd and *cmd. */
+    struct serve **all;
+    unsigned nall;
+    int wake_fd;
+    atomic_int *cmd; /* 0 run, 1 graceful shutdown, 2 stop */
+    atomic_bool report_asked; /* SIGUSR1 on queue 0: print this queue's table */
+    pthread_t thread;
+    bool thread_started;
+    bool ran;
+    int run_rc;
 } serve;
 
 static const char serve_index[] = "<!doctype html>\n"
@@ -477,9 +495,46 @@ static sk_time_ns serve_deadline(void *ctx)
     return d;
 }
 
+/* Tells the other queues' loops what the first one does: a graceful
+ * shutdown (1) or an immediate stop (2). */
+static void serve_tell_queues(serve *s, int cmd)
+{
+    if (s->opt.queue != 0 || !s->cmd)
+        return;
+    atomic_store(s->cmd, cmd);
+    uint64_t one = 1;
+    for (unsigned i = 1; i < s->nall; i++)
+        if (write(s->all[i]->wake_fd, &one, sizeof(one)) < 0)
+            fprintf(stderr, "%s: cannot wake queue %u: %s\n", s->opt.cmd, i, strerror(errno));
+}
+
+static void serve_wake(void *ctx, sk_loop *loop, int fd, uint32_t revents)
+{
+    serve *s = ctx;
+    uint64_t v;
+    (void)revents;
+    if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        return;
+    if (atomic_exchange(&s->report_asked, false)) {
+        /* Each queue prints its own table from its own thread: a stack is
+         * only ever touched by the thread that runs its loop. */
+        flockfile(stderr);
+        fprintf(stderr, "%s: queue %u:\n", s->opt.cmd, s->opt.queue);
+        sk_cli_print_socket_table(stderr, s->stack);
+        fflush(stderr);
+        funlockfile(stderr);
+    }
+    int cmd = atomic_load(s->cmd);
+    if (cmd >= 1)
+        sk_loop_finish(loop);
+    if (cmd >= 2)
+        sk_loop_stop(loop);
+}
+
 static void serve_shutdown(void *ctx, sk_loop *loop)
 {
     serve *s = ctx;
+    serve_tell_queues(s, 1);
     if (s->listen_fd >= 0) {
         sk_close(s->stack, s->listen_fd);
         s->listen_fd = -1;
@@ -499,8 +554,190 @@ static void serve_report(void *ctx, sk_loop *loop)
 {
     serve *s = ctx;
     (void)loop;
+    flockfile(stderr);
+    if (s->nall > 1)
+        fprintf(stderr, "%s: queue 0:\n", s->opt.cmd);
     sk_cli_print_socket_table(stderr, s->stack);
     fflush(stderr);
+    funlockfile(stderr);
+    uint64_t one = 1;
+    for (unsigned i = 1; i < s->nall; i++) {
+        atomic_store(&s->all[i]->report_asked, true);
+        if (write(s->all[i]->wake_fd, &one, sizeof(one)) < 0)
+            fprintf(stderr, "%s: cannot wake queue %u: %s\n", s->opt.cmd, i, strerror(errno));
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Queues                                                               */
+/* ------------------------------------------------------------------ */
+
+static void serve_free(serve *s)
+{
+    if (!s)
+        return;
+    if (s->conns) {
+        for (size_t i = 0; i < s->nconns; i++)
+            free(s->conns[i]);
+        free(s->conns);
+    }
+    sk_tun_stop(&s->opt);
+    sk_loop_free(s->loop);
+    if (s->wake_fd >= 0)
+        close(s->wake_fd);
+    free(s);
+}
+
+/* Attaches one queue and listens on it.  Every queue's stack has its
+ * own listener on the same address and port, as SO_REUSEPORT gives each
+ * socket of a group its own: the kernel picks the queue by flow hash
+ * and keeps a flow on it (tun_automq_select_queue and the flow table
+ * tun_flow_update fills from what this queue writes), so the whole of a
+ * connection lives on one stack. */
+static int serve_open(serve *s)
+{
+    sk_loop_app app = {.ctx = s, .run = serve_run, .shutdown = serve_shutdown, .report = serve_report,
+                       .extra_fd = -1, .deadline = serve_deadline};
+    s->loop = sk_tun_start(&s->opt, &app);
+    if (!s->loop)
+        return -1;
+    s->stack = sk_loop_stack(s->loop);
+    if (s->wake_fd >= 0 && sk_loop_add_fd(s->loop, s->wake_fd, EPOLLIN, serve_wake, s) < 0) {
+        fprintf(stderr, "%s: cannot watch queue %u's wake-up descriptor\n", s->opt.cmd, s->opt.queue);
+        return -1;
+    }
+
+    s->listen_fd = sk_socket(s->stack);
+    int one = 1;
+    sk_endpoint local = {.addr = s->opt.addr, .port = s->port};
+    int err = s->listen_fd < 0 ? s->listen_fd : 0;
+    if (!err)
+        err = sk_setsockopt(s->stack, s->listen_fd, SK_SOL_SOCKET, SK_SO_REUSEADDR, &one, sizeof(one));
+    if (!err)
+        err = sk_bind(s->stack, s->listen_fd, &local);
+    if (!err)
+        err = sk_listen(s->stack, s->listen_fd, 4096);
+    if (err) {
+        char what[64];
+        snprintf(what, sizeof(what), "listen on %s port %u", s->opt.addr_text, s->port);
+        sk_tun_socket_error(&s->opt, what, err);
+        return -1;
+    }
+    return 0;
+}
+
+static void serve_summary(serve *s)
+{
+    if (s->opt.state_log || s->opt.verbose)
+        sk_cli_print_socket_table(stderr, s->stack);
+    if (s->nall > 1)
+        fprintf(stderr, "%s: queue %u: %llu connections, %llu bytes in, %llu bytes out\n", s->opt.cmd,
+                s->opt.queue, (unsigned long long)s->accepted, (unsigned long long)s->bytes_in,
+                (unsigned long long)s->bytes_out);
+    else if (s->opt.verbose || s->progress.printed)
+        fprintf(stderr, "%s: %llu connections, %llu bytes in, %llu bytes out\n", s->opt.cmd,
+                (unsigned long long)s->accepted, (unsigned long long)s->bytes_in,
+                (unsigned long long)s->bytes_out);
+}
+
+static void count_busy(void *ctx, const sk_sock_info *info)
+{
+    if (info->state != SK_TCP_TIME_WAIT && info->state != SK_TCP_CLOSE && info->state != SK_TCP_LISTEN)
+        (*(size_t *)ctx)++;
+}
+
+static void *serve_thread(void *arg)
+{
+    serve *s = arg;
+    s->ran = true;
+    s->run_rc = sk_tun_run(&s->opt, s->loop);
+    return NULL;
+}
+
+/* Opens every queue (queue 0 first: its loop blocks the signals, and the
+ * threads started afterwards inherit that mask, so only queue 0's
+ * signalfd sees them), runs queues 1..N-1 on threads of their own and
+ * queue 0 on this one, and waits for all. */
+static int serve_queues(serve *s0)
+{
+    unsigned n = s0->opt.queues > 1 ? s0->opt.queues : 1;
+    serve *all[SERVE_MAX_QUEUES];
+    atomic_int cmd = 0;
+    int rc = SK_CLI_EXIT_FAIL;
+    unsigned made = 1;
+    all[0] = s0;
+    sk_pattern_at(0, &(size_t){1}); /* fills the shared pattern before any thread reads it */
+    for (; made < n; made++) {
+        serve *q = malloc(sizeof(*q));
+        if (!q) {
+            fprintf(stderr, "synack serve: out of memory\n");
+            goto out;
+        }
+        *q = *s0;
+        atomic_init(&q->report_asked, false);
+        q->conns = calloc(q->max_conns, sizeof(*q->conns));
+        q->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        q->opt.queue = made;
+        all[made] = q;
+        if (!q->conns || q->wake_fd < 0) {
+            fprintf(stderr, "synack serve: out of memory or eventfd: %s\n", strerror(errno));
+            made++;
+            goto out;
+        }
+    }
+    for (unsigned i = 0; i < n; i++) {
+        all[i]->all = all;
+        all[i]->nall = n;
+        all[i]->cmd = &cmd;
+    }
+    for (unsigned i = 0; i < n; i++)
+        if (serve_open(all[i]) < 0)
+            goto out;
+    {
+        static const char *mode_names[] = {"", "HTTP", "echo", "discard", "source"};
+        char a[16], queues[32] = "";
+        sk_format_ipv4(s0->opt.addr, a, sizeof(a));
+        if (n > 1)
+            snprintf(queues, sizeof(queues), " (%u queues)", n);
+        fprintf(stderr, "%s: %s on %s:%u via %s%s\n", s0->opt.cmd, mode_names[s0->mode], a, s0->port, s0->opt.tun,
+                queues);
+    }
+    for (unsigned i = 1; i < n; i++) {
+        int e = pthread_create(&all[i]->thread, NULL, serve_thread, all[i]);
+        if (e) {
+            fprintf(stderr, "synack serve: cannot start queue %u's thread: %s\n", i, strerror(e));
+            serve_tell_queues(s0, 2);
+            goto out;
+        }
+        all[i]->thread_started = true;
+    }
+    s0->ran = true;
+    rc = sk_tun_run(&s0->opt, s0->loop) == 0 ? SK_CLI_EXIT_OK : SK_CLI_EXIT_FAIL;
+    /* Queue 0's loop ends when its own connections are done (the others
+     * go on finishing theirs), after its grace period (it reset what was
+     * left), on an I/O error (the others end the graceful way), or at a
+     * second signal, which leaves connections open: then the others stop
+     * at once too. */
+    size_t busy = 0;
+    sk_sockets(s0->stack, count_busy, &busy);
+    serve_tell_queues(s0, busy ? 2 : 1);
+out:
+    for (unsigned i = 1; i < made; i++) {
+        if (all[i]->thread_started) {
+            pthread_join(all[i]->thread, NULL);
+            if (all[i]->run_rc != 0)
+                rc = SK_CLI_EXIT_FAIL;
+        }
+    }
+    for (unsigned i = 0; i < made; i++)
+        if (all[i]->ran)
+            serve_summary(all[i]);
+    for (unsigned i = 1; i < made; i++) {
+        /* A queue's conns array and stack are its own; s0's are freed by
+         * the caller. */
+        serve_free(all[i]);
+    }
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -514,6 +751,7 @@ static void sk_cmd_serve_usage(FILE *out)
             "                    (--http | --echo | --discard | --source) [--max-conns N]\n"
             "                    [--abort-after-request] [--never-close] [--no-read]\n"
             "                    [--read-delay MS] [--accept-delay MS] [--linger0] [--keepalive]\n"
+            "                    [--queues N|auto] [--offload]\n"
             "                    [--loss P] [--delay MS] [--reorder P]\n"
             "                    [--dup P] [--seed N] [--pcap FILE] [--sysctl NAME=VALUE]\n"
             "                    [--state-log] [-v]\n"
@@ -534,13 +772,19 @@ static void sk_cmd_serve_usage(FILE *out)
             "  --port N     port to listen on (default 8080)\n"
             "  --max-conns N  connections served at once (default 1024; more wait in the backlog)\n"
             "  --abort-after-request  answer a request by closing with SO_LINGER 0 (RST)\n"
+            "  --queues N|auto  attach N queues of a multi-queue TUN (IFF_MULTI_QUEUE; auto: one\n"
+            "               per online CPU; make the device with `ip tuntap add dev NAME mode\n"
+            "               tun multi_queue`), each served by its own stack and thread; the\n"
+            "               kernel keeps each flow on one queue.  Queue 0 answers `synack ss\n"
+            "               -N serve-ADDR`, queue I -N serve-ADDR-qI; SIGUSR1 prints every table\n"
             "application behaviours (the bugs operators meet; see `synack lab`):\n"
             "  --never-close     never close() after the peer's FIN: CLOSE_WAIT accumulates\n"
             "  --no-read         never read: the receive window fills and closes\n"
             "  --read-delay MS   read at most 4 KiB per MS milliseconds (a slow reader)\n"
             "  --accept-delay MS accept() at most one connection per MS (the accept queue fills)\n"
             "  --linger0         close every connection with SO_LINGER {1, 0}: RST, no TIME_WAIT\n"
-            "  --keepalive       SO_KEEPALIVE on every accepted connection\n" SK_TUN_USAGE
+            "  --keepalive       SO_KEEPALIVE on every accepted connection\n"
+            SK_TUN_USAGE
             "  -v           report connections and I/O counters\n"
             "  -h, --help   this text\n"
             "\n"
@@ -560,7 +804,8 @@ enum {
     OPT_READ_DELAY,
     OPT_ACCEPT_DELAY,
     OPT_LINGER0,
-    OPT_KEEPALIVE
+    OPT_KEEPALIVE,
+    OPT_QUEUES
 };
 
 /* Milliseconds from 1 to 3600000, as nanoseconds; 0 on a bad value. */
@@ -589,6 +834,7 @@ int sk_cmd_serve(int argc, char **argv)
         {"accept-delay", required_argument, NULL, OPT_ACCEPT_DELAY},
         {"linger0", no_argument, NULL, OPT_LINGER0},
         {"keepalive", no_argument, NULL, OPT_KEEPALIVE},
+        {"queues", required_argument, NULL, OPT_QUEUES},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -601,6 +847,7 @@ int sk_cmd_serve(int argc, char **argv)
     s->port = 8080;
     s->max_conns = 1024;
     s->listen_fd = -1;
+    s->wake_fd = -1;
     int rc = SK_CLI_EXIT_USAGE;
     int c;
     optind = 1;
@@ -653,6 +900,18 @@ int sk_cmd_serve(int argc, char **argv)
         case OPT_KEEPALIVE:
             s->keepalive = true;
             break;
+        case OPT_QUEUES:
+            if (!strcmp(optarg, "auto")) {
+                /* One queue per online CPU, as a NIC gets one per core. */
+                long n = sysconf(_SC_NPROCESSORS_ONLN);
+                v = n < 1 ? 1 : n > SERVE_MAX_QUEUES ? SERVE_MAX_QUEUES : (uint64_t)n;
+            } else if (!sk_cli_parse_size(optarg, &v) || v == 0 || v > SERVE_MAX_QUEUES) {
+                fprintf(stderr, "synack serve: bad --queues '%s': give 1 to %d, or auto\n", optarg,
+                        SERVE_MAX_QUEUES);
+                goto out;
+            }
+            s->opt.queues = (unsigned)v;
+            break;
         case OPT_READ_DELAY:
         case OPT_ACCEPT_DELAY: {
             sk_time_ns t = parse_ms(optarg);
@@ -704,51 +963,20 @@ int sk_cmd_serve(int argc, char **argv)
         fprintf(stderr, "synack serve: give only one of --no-read and --read-delay\n");
         goto out;
     }
-    sk_loop_app app = {.ctx = s, .run = serve_run, .shutdown = serve_shutdown, .report = serve_report,
-                       .extra_fd = -1, .deadline = serve_deadline};
-    s->loop = sk_tun_start(&s->opt, &app);
-    if (!s->loop)
-        goto out;
-    s->stack = sk_loop_stack(s->loop);
-
-    s->listen_fd = sk_socket(s->stack);
-    int one = 1;
-    sk_endpoint local = {.addr = s->opt.addr, .port = s->port};
-    int err = s->listen_fd < 0 ? s->listen_fd : 0;
-    if (!err)
-        err = sk_setsockopt(s->stack, s->listen_fd, SK_SOL_SOCKET, SK_SO_REUSEADDR, &one, sizeof(one));
-    if (!err)
-        err = sk_bind(s->stack, s->listen_fd, &local);
-    if (!err)
-        err = sk_listen(s->stack, s->listen_fd, 4096);
-    if (err) {
-        char what[64];
-        snprintf(what, sizeof(what), "listen on %s port %u", s->opt.addr_text, s->port);
-        sk_tun_socket_error(&s->opt, what, err);
+    if (s->opt.queues > 1 && s->opt.pcap) {
+        /* One file per stack would interleave nothing; one file for all
+         * would need a lock on every datagram. */
+        fprintf(stderr, "synack serve: --pcap goes with one queue\n");
         goto out;
     }
-    {
-        static const char *mode_names[] = {"", "HTTP", "echo", "discard", "source"};
-        char a[16];
-        sk_format_ipv4(s->opt.addr, a, sizeof(a));
-        fprintf(stderr, "%s: %s on %s:%u via %s\n", s->opt.cmd, mode_names[s->mode], a, s->port, s->opt.tun);
+    if (s->opt.queues > 1 && (s->read_delay || s->accept_delay)) {
+        /* Both pace with one clock per stack; with several the pace would
+         * be per queue, not what the option promises. */
+        fprintf(stderr, "synack serve: --read-delay and --accept-delay go with one queue\n");
+        goto out;
     }
-    if (sk_tun_run(&s->opt, s->loop) == 0)
-        rc = SK_CLI_EXIT_OK;
-    if (s->opt.state_log || s->opt.verbose)
-        sk_cli_print_socket_table(stderr, s->stack);
-    if (s->opt.verbose || s->progress.printed)
-        fprintf(stderr, "%s: %llu connections, %llu bytes in, %llu bytes out\n", s->opt.cmd,
-                (unsigned long long)s->accepted, (unsigned long long)s->bytes_in,
-                (unsigned long long)s->bytes_out);
+    rc = serve_queues(s);
 out:
-    if (s->conns) {
-        for (size_t i = 0; i < s->nconns; i++)
-            free(s->conns[i]);
-        free(s->conns);
-    }
-    sk_tun_stop(&s->opt);
-    sk_loop_free(s->loop);
-    free(s);
+    serve_free(s);
     return rc;
 }

@@ -223,7 +223,7 @@ static void client_start(flood_run *run, int idx)
         return;
     run->fd_client[c->stack].v[c->fd] = idx;
     c->phase = CLIENT_CONNECTING;
-    sk_endpoint server = {SK_FLOOD_SERVER_ADDR, SK_FLOOD_SERVER_PORT};
+    sk_endpoint server = {.addr = SK_FLOOD_SERVER_ADDR, .port = SK_FLOOD_SERVER_PORT, .family = SK_AF_INET};
     int rc = sk_connect(s, c->fd, &server);
     if (rc != -EINPROGRESS && rc != 0)
         client_fail(run, c);
@@ -507,7 +507,7 @@ static int setup(flood_run *run, char *err, size_t errlen)
         return fail(err, errlen, "%s", msg);
 
     run->listen_fd = sk_socket(run->server);
-    sk_endpoint local = {SK_FLOOD_SERVER_ADDR, SK_FLOOD_SERVER_PORT};
+    sk_endpoint local = {.addr = SK_FLOOD_SERVER_ADDR, .port = SK_FLOOD_SERVER_PORT, .family = SK_AF_INET};
     int one = 1;
     if (run->listen_fd < 0 ||
         sk_setsockopt(run->server, run->listen_fd, SK_SOL_SOCKET, SK_SO_REUSEADDR, &one, sizeof one) < 0 ||

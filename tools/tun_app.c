@@ -94,6 +94,9 @@ int sk_tun_opts_parse(sk_tun_opts *o, int opt, const char *arg)
     case SK_TUN_OPT_STATE_LOG:
         o->state_log = true;
         return 1;
+    case SK_TUN_OPT_OFFLOAD:
+        o->offload = true;
+        return 1;
     default:
         return 0;
     }
@@ -166,7 +169,8 @@ sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app)
 {
     char err[256];
     sk_tun_info info;
-    int fd = sk_tun_open(o->tun, &info, err, sizeof(err));
+    unsigned tflags = (o->offload ? SK_TUN_VNET_HDR : 0) | (o->queues > 0 ? SK_TUN_MULTI_QUEUE : 0);
+    int fd = sk_tun_open_flags(o->tun, tflags, &info, err, sizeof(err));
     if (fd < 0) {
         fprintf(stderr, "%s: %s\n", o->cmd, err);
         return NULL;
@@ -176,7 +180,11 @@ sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app)
     p.tun_fd = fd;
     p.impair = o->impair;
     p.pcap_path = o->pcap;
-    p.flags = SK_LOOP_SIGNALS; /* SIGINT/SIGTERM: graceful stop; SIGUSR1: report */
+    /* SIGINT/SIGTERM: graceful stop; SIGUSR1: report.  With several
+     * queues only queue 0's loop takes them and tells the others. */
+    p.flags = o->queue == 0 ? SK_LOOP_SIGNALS : 0;
+    if (o->offload)
+        p.flags |= SK_LOOP_VNET_HDR;
     p.stack.addr = o->addr;
     p.stack.mtu = info.mtu >= 576 ? info.mtu : 1500;
     p.stack.name = o->cmd;
@@ -205,6 +213,10 @@ sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app)
             snprintf(name, sizeof(name), "%s", o->name);
         else
             snprintf(name, sizeof(name), "%s-%s", word ? word + 1 : o->cmd, a);
+        if (o->queue > 0) {
+            size_t len = strlen(name);
+            snprintf(name + len, sizeof(name) - len, "-q%u", o->queue);
+        }
         char cerr[256];
         o->control = sk_control_open(NULL, name, NULL, cerr, sizeof(cerr));
         if (!o->control) {
@@ -248,7 +260,8 @@ sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app)
         }
     }
     if (o->verbose) {
-        fprintf(stderr, "%s: attached to %s (mtu %u) as %s\n", o->cmd, info.name, p.stack.mtu, o->addr_text);
+        fprintf(stderr, "%s: attached to %s (mtu %u) as %s%s%s\n", o->cmd, info.name, p.stack.mtu, o->addr_text,
+                (info.flags & SK_TUN_CSUM) ? ", checksum offload" : "", (info.flags & SK_TUN_TSO) ? ", TSO" : "");
         if (o->control)
             fprintf(stderr, "%s: control socket %s\n", o->cmd, sk_control_path(o->control));
     }
@@ -272,6 +285,11 @@ int sk_tun_run(sk_tun_opts *o, sk_loop *loop)
                 (unsigned long long)s->impair_lost, (unsigned long long)s->impair_duplicated,
                 (unsigned long long)s->impair_reordered, (unsigned long long)s->tx_queue_drops,
                 (unsigned long long)s->wakeups);
+        if (o->offload)
+            fprintf(stderr, "%s: tun offload: %llu super-segments, %llu bad virtio-net headers, %llu TCP checksum "
+                            "errors; %llu super-segments written\n", o->cmd, (unsigned long long)s->rx_gso,
+                    (unsigned long long)s->rx_vnet_errors, (unsigned long long)s->rx_csum_errors,
+                    (unsigned long long)s->tx_gso);
         /* The stack's non-zero counters, nstat style. */
         sk_stack *stack = sk_loop_stack(loop);
         const char *group;

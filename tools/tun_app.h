@@ -30,6 +30,9 @@ typedef struct sk_tun_opts {
     bool state_log;
     bool verbose;
     const char *name; /* --name: the control socket's name (-N NAME) */
+    bool offload;     /* --offload: IFF_VNET_HDR with checksum offload and TSO */
+    unsigned queues;  /* --queues N: IFF_MULTI_QUEUE, one stack per queue (0: a single-queue device) */
+    unsigned queue;   /* which queue this instance serves */
     const char *sysctls[SK_TUN_MAX_SYSCTLS];
     size_t nsysctls;
     /* The control socket (`synack ss` and friends) while the loop runs,
@@ -51,6 +54,7 @@ enum {
     SK_TUN_OPT_SYSCTL,
     SK_TUN_OPT_STATE_LOG,
     SK_TUN_OPT_NAME,
+    SK_TUN_OPT_OFFLOAD,
     SK_TUN_OPT_LAST
 };
 
@@ -63,7 +67,8 @@ enum {
         {"pcap", required_argument, NULL, SK_TUN_OPT_PCAP},                                             \
         {"sysctl", required_argument, NULL, SK_TUN_OPT_SYSCTL},                                         \
         {"state-log", no_argument, NULL, SK_TUN_OPT_STATE_LOG},                                         \
-        {"name", required_argument, NULL, SK_TUN_OPT_NAME}
+        {"name", required_argument, NULL, SK_TUN_OPT_NAME},                                             \
+        {"offload", no_argument, NULL, SK_TUN_OPT_OFFLOAD}
 
 /* The option lines of the usage text. */
 #define SK_TUN_USAGE                                                                              \
@@ -78,7 +83,9 @@ enum {
     "  --sysctl NAME=VAL  set one of the stack's Linux-named tunables (repeatable)\n"                \
     "  --state-log        print each connection state change to stderr\n"                        \
     "  --name NAME        the name `synack ss|nstat|sysctl -N NAME` picks this stack by\n"        \
-    "                     (default: the command and the address, e.g. serve-10.77.0.2)\n"
+    "                     (default: the command and the address, e.g. serve-10.77.0.2)\n"      \
+    "  --offload          a virtio-net header on the TUN (IFF_VNET_HDR): the kernel completes\n"  \
+    "                     and vouches for TCP checksums and sends 64 KiB super-segments (TSO)\n"
 
 void sk_tun_opts_init(sk_tun_opts *o, const char *cmd);
 /* Handles a shared option: 1 consumed, 0 not a shared option, -1 bad

@@ -78,6 +78,17 @@ typedef struct sk_loop_app {
 #define SK_LOOP_SIGNALS 0x1u /* the loop blocks SIGINT, SIGTERM and SIGUSR1,
                                 reads them from a signalfd and ignores
                                 SIGPIPE, until sk_loop_free */
+#define SK_LOOP_VNET_HDR 0x2u /* the descriptor carries a virtio-net header
+                                before each datagram (sk_tun_open_flags
+                                with SK_TUN_VNET_HDR): the stack leaves TCP
+                                checksums to the kernel (NEEDS_CSUM) and
+                                trusts those the kernel vouches for
+                                (DATA_VALID, or its own partial ones);
+                                the loop verifies the others, and the
+                                kernel's super-segments go to the stack
+                                whole; what the stack sends in one wakeup
+                                on one connection is coalesced into
+                                super-segments for the kernel (TSO) */
 
 typedef struct sk_loop_params {
     int tun_fd;               /* from sk_tun_open; the loop owns it        */
@@ -95,6 +106,17 @@ typedef struct sk_loop_stats {
     uint64_t impair_lost, impair_duplicated, impair_reordered;
     uint64_t tx_queue_drops; /* queue full while the TUN refused writes */
     uint64_t wakeups;
+    /* SK_LOOP_VNET_HDR only: */
+    uint64_t rx_vnet_errors; /* frames whose virtio-net header was refused */
+    uint64_t rx_csum_errors; /* TCP checksums the loop found wrong: frames
+                                the kernel did not vouch for (no DATA_VALID
+                                or NEEDS_CSUM), the stack's InCsumErrors
+                                for this link */
+    uint64_t rx_gso;         /* super-segments (gso_size set) taken whole  */
+    uint64_t tx_gso;         /* super-segments written: consecutive
+                                segments of one connection coalesced into
+                                one write (each still counted in
+                                tx_datagrams) */
 } sk_loop_stats;
 
 /* Creates the stack and the loop; with SK_LOOP_SIGNALS, also blocks

@@ -42,6 +42,12 @@ typedef struct sk_link_params {
      * 0 = unbounded. */
     uint64_t rate_bps;
     uint32_t queue_bytes;
+    /* A hop with a smaller MTU that reports it: when non-zero, a datagram
+     * larger than `mtu` with DF set is answered, as a router does (RFC
+     * 1191 §4), by an ICMP fragmentation-needed from this address (the
+     * hop's) to the sender, quoting as much of it as fits 576 bytes, one
+     * `delay` later.  0 leaves the hop silent: a PMTU black hole. */
+    uint32_t mtu_icmp_from;
 } sk_link_params;
 
 /* What the tap sees: every datagram put on the wire, and what became of it. */

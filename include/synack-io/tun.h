@@ -22,7 +22,25 @@ extern "C" {
 typedef struct sk_tun_info {
     char name[16]; /* the interface name the kernel settled on (IFNAMSIZ) */
     uint16_t mtu;  /* the device's MTU, 0 if it could not be read          */
+    unsigned flags; /* SK_TUN_* in effect: those asked for, and with
+                       SK_TUN_VNET_HDR the offloads the kernel accepted   */
 } sk_tun_info;
+
+/* sk_tun_open_flags() flags, and sk_tun_info.flags. */
+/* IFF_VNET_HDR: every read and write starts with a 10-byte virtio-net
+ * header (struct virtio_net_hdr); sk_loop_params.flags SK_LOOP_VNET_HDR
+ * tells the loop so.  The descriptor also asks for the offloads below. */
+#define SK_TUN_VNET_HDR 0x1u
+/* IFF_MULTI_QUEUE: each open attaches one more queue of the same device
+ * (made with `ip tuntap add ... multi_queue`, or created by the first
+ * open); the kernel steers each flow to one queue. */
+#define SK_TUN_MULTI_QUEUE 0x2u
+/* Reported only: the kernel completes the checksums synack leaves
+ * partial, and marks what it sends (TUN_F_CSUM). */
+#define SK_TUN_CSUM 0x4u
+/* Reported only: the kernel may send TCP super-segments up to 64 KiB
+ * (TUN_F_TSO4 / TUN_F_TSO6), which the stack takes whole, as from GRO. */
+#define SK_TUN_TSO 0x8u
 
 /* Opens /dev/net/tun and attaches to the TUN device `name`, creating it
  * when it does not exist (that needs CAP_NET_ADMIN) or attaching to one
@@ -33,6 +51,10 @@ typedef struct sk_tun_info {
  *   -EINVAL         `name` is empty, too long, or the device is not a TUN
  *   -ENOENT         /dev/net/tun is missing (no tun module)            */
 SK_EXPORT int sk_tun_open(const char *name, sk_tun_info *info, char *err, size_t errlen);
+/* The same with SK_TUN_VNET_HDR and/or SK_TUN_MULTI_QUEUE (0 is
+ * sk_tun_open).  -EINVAL also when the device exists with a different
+ * multi-queue setting. */
+SK_EXPORT int sk_tun_open_flags(const char *name, unsigned flags, sk_tun_info *info, char *err, size_t errlen);
 
 /* Parses "A.B.C.D" or "A.B.C.D/N" into a host-order address and prefix
  * length (32 when absent).  Returns 0 or -EINVAL, saying which part of

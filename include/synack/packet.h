@@ -1,5 +1,5 @@
 /*
- * IPv4 + TCP wire format: parsing, building and checksums.
+ * IPv4/IPv6 + TCP wire format: parsing, building and checksums.
  *
  * Used by the engine and by the tools (trace, pcap, script runner), so a
  * datagram is decoded one way everywhere.
@@ -30,6 +30,7 @@ extern "C" {
 #define SK_TH_NS 0x100
 
 #define SK_IP_HDR_MIN 20
+#define SK_IP6_HDR_LEN 40 /* the fixed IPv6 header (RFC 8200 §3) */
 #define SK_TCP_HDR_MIN 20
 #define SK_TCP_OPT_MAX 40
 #define SK_SACK_MAX_BLOCKS 4
@@ -71,12 +72,21 @@ typedef struct sk_tcp_opts {
 
 /* A parsed segment.  Pointers refer into the caller's datagram. */
 typedef struct sk_segment {
-    /* IPv4 (addresses host byte order) */
+    uint8_t ip_version;   /* 4 or 6 */
+    /* IPv4 addresses, host byte order (0 for IPv6) */
     uint32_t src, dst;
-    uint8_t ttl, tos;
+    /* IPv6 addresses, network byte order (zero for IPv4) */
+    uint8_t src6[16], dst6[16];
+    uint32_t flowlabel;   /* IPv6 flow label (20 bits) */
+    uint8_t ttl, tos;     /* IPv6: hop limit and traffic class */
     uint16_t ip_id;
-    bool df;
-    uint16_t ip_len;      /* total length from the header */
+    bool df;              /* IPv6: always true (routers never fragment it) */
+    uint32_t ip_len;      /* total length: for IPv6, 40 + the payload length */
+    /* The upper-layer protocol (6 for TCP) and where its header starts,
+     * after IPv6 extension headers: also filled on SK_PARSE_NOT_TCP so
+     * the caller can hand ICMP to its own parser. */
+    uint8_t ip_proto;
+    uint32_t l4_off;
     /* TCP */
     uint16_t sport, dport;
     uint32_t seq, ack;
@@ -105,10 +115,16 @@ typedef enum sk_parse_error {
     SK_PARSE_TRUNCATED_TCP,    /* less than 20 bytes of TCP header                    */
     SK_PARSE_BAD_DOFF,         /* data offset < 5 or past the end of the datagram     */
     SK_PARSE_BAD_TCP_CSUM,     /* TCP checksum (with pseudo-header) wrong             */
+    SK_PARSE_BAD_EXTHDR,       /* IPv6 extension header malformed, misplaced or with
+                                  an option that asks for the datagram to be dropped */
+    SK_PARSE_BAD_SRC_ADDR,     /* IPv6 source address multicast (RFC 4291 §2.7)      */
 } sk_parse_error;
 
-/* Parses and validates an IPv4 datagram carrying TCP.  When verify_csum
- * is false checksums are not checked (for capture tools). */
+/* Parses and validates an IPv4 or IPv6 datagram carrying TCP.  IPv6
+ * extension headers (hop-by-hop, routing with no segments left, an atomic
+ * fragment header, destination options) are walked as Linux's ipv6_rcv
+ * and ip6_input walk them.  When verify_csum is false checksums are not
+ * checked (for capture tools). */
 SK_EXPORT sk_parse_error sk_parse_segment(const uint8_t *dgram, size_t len, bool verify_csum, sk_segment *out);
 /* A short name for logs ("ok", "truncated-ip", "bad-ip-checksum", ...). */
 SK_EXPORT const char *sk_parse_error_name(sk_parse_error e);
@@ -118,15 +134,19 @@ SK_EXPORT const char *sk_parse_error_name(sk_parse_error e);
  * malformed except where Linux ignores it (it then stays absent). */
 SK_EXPORT bool sk_parse_options(const uint8_t *opt, size_t len, sk_tcp_opts *out);
 
-/* What to build.  Addresses and ports in host byte order. */
+/* What to build.  IPv4 addresses and ports in host byte order; IPv6
+ * addresses in network byte order. */
 typedef struct sk_segment_spec {
+    uint8_t ip_version;   /* 6 builds IPv6; anything else IPv4 */
     uint32_t src, dst;
+    uint8_t src6[16], dst6[16];
+    uint32_t flowlabel;   /* IPv6 flow label (low 20 bits) */
     uint16_t sport, dport;
     uint32_t seq, ack;
     uint16_t flags;
     uint16_t window;
-    uint8_t ttl;          /* 0 means 64 */
-    uint8_t tos;          /* IP TOS byte; its low 2 bits are the ECN field (RFC 3168 §5) */
+    uint8_t ttl;          /* TTL or hop limit; 0 means 64 */
+    uint8_t tos;          /* TOS byte or traffic class; its low 2 bits are the ECN field (RFC 3168 §5) */
     uint16_t ip_id;
     bool df;
     const uint8_t *options; /* already encoded, padded to a multiple of 4 */
@@ -138,9 +158,9 @@ typedef struct sk_segment_spec {
     bool csum_partial;
 } sk_segment_spec;
 
-/* Writes IPv4 + TCP headers, options and payload into buf with both
- * checksums filled (the TCP one only partly with csum_partial).  Returns the datagram length, or 0 if cap is too
- * small. */
+/* Writes the IP (v4 or v6) and TCP headers, options and payload into buf
+ * with the checksums filled (the TCP one only partly with csum_partial).
+ * Returns the datagram length, or 0 if cap is too small. */
 SK_EXPORT size_t sk_build_segment(const sk_segment_spec *spec, uint8_t *buf, size_t cap);
 
 /* Internet checksum helpers (RFC 1071). */
@@ -150,6 +170,9 @@ SK_EXPORT uint16_t sk_csum_fold(uint32_t sum);
 /* The TCP checksum over the IPv4 pseudo-header and `tcp` (checksum field
  * included: a correct segment gives 0). */
 SK_EXPORT uint16_t sk_tcp_checksum(uint32_t src, uint32_t dst, const uint8_t *tcp, size_t tcp_len);
+/* The same over the IPv6 pseudo-header (RFC 8200 §8.1); addresses in
+ * network byte order. */
+SK_EXPORT uint16_t sk_tcp_checksum6(const uint8_t src[16], const uint8_t dst[16], const uint8_t *tcp, size_t tcp_len);
 
 #ifdef __cplusplus
 }

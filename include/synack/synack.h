@@ -85,11 +85,53 @@ SK_EXPORT const char *sk_state_name(int state);
 /* ss(8) name: "SYN-SENT", "ESTAB", "UNCONN", ... */
 SK_EXPORT const char *sk_state_ss_name(int state);
 
-/* An IPv4 address and port, both in host byte order. */
+/* Address families, with Linux's values so they compare equal to
+ * AF_UNSPEC, AF_INET and AF_INET6 of <sys/socket.h>. */
+#define SK_AF_UNSPEC 0
+#define SK_AF_INET 2
+#define SK_AF_INET6 10
+
+/* An address and port.  For IPv4 (`family` SK_AF_INET) the address is
+ * `addr`, in host byte order; for IPv6 (SK_AF_INET6) it is `addr6`, in
+ * network byte order as in a sockaddr_in6.  The port is in host byte
+ * order.  Where the stack takes an endpoint, a `family` of 0 is read as
+ * SK_AF_INET, so an endpoint written as {addr, port} stays IPv4; the
+ * stack always fills `family` in what it returns.  `flowinfo` and
+ * `scope_id` are those of a sockaddr_in6 (0 for IPv4). */
 typedef struct sk_endpoint {
     uint32_t addr;
     uint16_t port;
+    uint16_t family;
+    uint8_t addr6[16];
+    uint32_t flowinfo;
+    uint32_t scope_id;
 } sk_endpoint;
+
+/* An IPv4 endpoint (host byte order). */
+static inline sk_endpoint sk_endpoint_ipv4(uint32_t addr, uint16_t port)
+{
+    sk_endpoint e = {0};
+    e.family = SK_AF_INET;
+    e.addr = addr;
+    e.port = port;
+    return e;
+}
+
+/* An IPv6 endpoint: `addr6` is 16 bytes in network byte order. */
+static inline sk_endpoint sk_endpoint_ipv6(const uint8_t addr6[16], uint16_t port)
+{
+    sk_endpoint e = {0};
+    e.family = SK_AF_INET6;
+    for (int i = 0; i < 16; i++)
+        e.addr6[i] = addr6[i];
+    e.port = port;
+    return e;
+}
+
+static inline bool sk_endpoint_is_ipv6(const sk_endpoint *e)
+{
+    return e->family == SK_AF_INET6;
+}
 
 /* ------------------------------------------------------------------ */
 /* Events                                                               */
@@ -249,6 +291,18 @@ SK_EXPORT sk_time_ns sk_now(const sk_stack *stack);
 #define SK_TCP_FASTOPEN_KEY 33
 #define SK_TCP_FASTOPEN_NO_COOKIE 34
 #define SK_TCP_INQ 36 /* also the cmsg type TCP_CM_INQ; see sk_inq_hint */
+
+/* IP-level options (Linux's values), for path MTU discovery: the DF bit
+ * and what an ICMP fragmentation-needed does to a connection. */
+#define SK_IPPROTO_IP 0
+#define SK_IP_TOS 1           /* int: the TOS byte, ECN bits excluded (TCP sets them) */
+#define SK_IP_MTU_DISCOVER 10 /* int: SK_IP_PMTUDISC_* */
+#define SK_IP_RECVERR 11      /* int: ICMP errors become hard errors (SO_ERROR, the next call) */
+#define SK_IP_MTU 14          /* int, read-only: the path MTU of a connected socket */
+#define SK_IP_PMTUDISC_DONT 0
+#define SK_IP_PMTUDISC_WANT 1 /* the default (net.ipv4.ip_no_pmtu_disc = 0) */
+#define SK_IP_PMTUDISC_DO 2
+#define SK_IP_PMTUDISC_PROBE 3
 
 /* SO_MEMINFO's figures (Linux's SK_MEMINFO_*), as `ss -m` prints them. */
 enum {

@@ -104,3 +104,18 @@ uint32_t sk_tcp_pseudo_sum(uint32_t src, uint32_t dst, size_t tcp_len)
     /* Pseudo-header: source, destination, zero, protocol 6, TCP length. */
     return (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + 6u + (uint32_t)(uint16_t)tcp_len;
 }
+
+/* RFC 8200 §8.1: both addresses, the upper-layer length as 32 bits and
+ * the next header (6) in the last of four bytes. */
+uint32_t sk_tcp_pseudo_sum6(const uint8_t src[16], const uint8_t dst[16], size_t tcp_len)
+{
+    uint32_t sum = 0;
+    for (int i = 0; i < 16; i += 2)
+        sum += (uint32_t)(src[i] << 8 | src[i + 1]) + (uint32_t)(dst[i] << 8 | dst[i + 1]);
+    return sum + (uint32_t)(tcp_len >> 16) + (uint32_t)(tcp_len & 0xffff) + 6u;
+}
+
+uint16_t sk_tcp_checksum6(const uint8_t src[16], const uint8_t dst[16], const uint8_t *tcp, size_t tcp_len)
+{
+    return sk_csum_fold(sk_csum_partial(tcp, tcp_len, sk_tcp_pseudo_sum6(src, dst, tcp_len)));
+}

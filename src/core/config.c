@@ -61,9 +61,24 @@ typedef struct config_row {
 static const config_row config_rows[] = {
     /* Linux clamps listen() backlogs to it; min 0 since Linux 5.4. */
     ROW("net.core.somaxconn", somaxconn, 1, 0, INT_MAX),
+    /* Linux: 0..1. */
+    ROW("net.ipv4.icmp_echo_ignore_all", icmp_echo_ignore_all, 1, 0, 1),
+    /* Linux: >= 0, each a plain int (proc_dointvec). */
+    ROW("net.ipv4.icmp_msgs_burst", icmp_msgs_burst, 1, 0, INT_MAX),
+    ROW("net.ipv4.icmp_msgs_per_sec", icmp_msgs_per_sec, 1, 0, INT_MAX),
+    /* Milliseconds (proc_dointvec_ms_jiffies); 0 disables the per-host limit. */
+    ROW("net.ipv4.icmp_ratelimit", icmp_ratelimit, 1, 0, INT_MAX),
+    /* A bit per ICMP type below 32 (6168 = 0x1818: types 3, 4, 11, 12). */
+    ROW("net.ipv4.icmp_ratemask", icmp_ratemask, 1, INT_MIN, INT_MAX),
     /* ipv4_local_port_range(): each end 1..65535, low <= high. */
     {"net.ipv4.ip_local_port_range", CONFIG_INT, offsetof(sk_config, ip_local_port_range), 2, 1, 65535,
      CHECK_ASCENDING_PAIR},
+    /* Linux: 0..3 (ip-sysctl.rst). */
+    ROW("net.ipv4.ip_no_pmtu_disc", ip_no_pmtu_disc, 1, 0, 3),
+    /* Linux: >= 68 (IPV4_MIN_MTU), at most 65535. */
+    ROW("net.ipv4.route.min_pmtu", route_min_pmtu, 1, 68, 65535),
+    /* Seconds (proc_dointvec_jiffies). */
+    ROW("net.ipv4.route.mtu_expires", route_mtu_expires, 1, 0, SECONDS_MAX),
     ROW("net.ipv4.tcp_abort_on_overflow", tcp_abort_on_overflow, 1, 0, 1),
     /* Linux: -31..31 (tcp_adv_win_scale_min/max). */
     ROW("net.ipv4.tcp_adv_win_scale", tcp_adv_win_scale, 1, -31, 31),
@@ -99,6 +114,8 @@ static const config_row config_rows[] = {
     /* Linux: u8, 1..255; the floor of tcp_tso_autosize(). */
     ROW("net.ipv4.tcp_min_tso_segs", tcp_min_tso_segs, 1, 1, 255),
     ROW("net.ipv4.tcp_moderate_rcvbuf", tcp_moderate_rcvbuf, 1, 0, 1),
+    /* Linux: 48..tcp_base_mss (checked against it when set there; here 48..65535). */
+    ROW("net.ipv4.tcp_mtu_probe_floor", tcp_mtu_probe_floor, 1, 48, 65535),
     /* 0 off, 1 after an ICMP black hole is detected, 2 always. */
     ROW("net.ipv4.tcp_mtu_probing", tcp_mtu_probing, 1, 0, 2),
     /* Linux: unsigned int via proc_douintvec, 4294967295 = unlimited. */
@@ -106,6 +123,10 @@ static const config_row config_rows[] = {
      CHECK_NONE},
     /* u8 in Linux; 0 means 8 (tcp_orphan_retries()). */
     ROW("net.ipv4.tcp_orphan_retries", tcp_orphan_retries, 1, 0, 255),
+    /* Seconds between re-probes (Linux: u32, <= TCP_PROBE_INTERVAL_MAX). */
+    ROW("net.ipv4.tcp_probe_interval", tcp_probe_interval, 1, 0, SECONDS_MAX),
+    /* Linux: int; the search stops when high - low is below it. */
+    ROW("net.ipv4.tcp_probe_threshold", tcp_probe_threshold, 1, 0, 65535),
     /* No Linux range; 0 would make every duplicate ACK a loss signal. */
     ROW("net.ipv4.tcp_reordering", tcp_reordering, 1, 1, INT_MAX),
     /* Linux: u8, 0..255 (tcp_retr1_max). */
@@ -196,6 +217,17 @@ void sk_config_defaults(sk_config *c)
     c->tcp_min_tso_segs = 2;
     c->tcp_tso_win_divisor = 3;
     c->tcp_delack_min_ms = 40;
+    c->icmp_echo_ignore_all = 0;
+    c->icmp_ratelimit = 1000;
+    c->icmp_ratemask = 0x1818;
+    c->icmp_msgs_per_sec = 1000;
+    c->icmp_msgs_burst = 50;
+    c->ip_no_pmtu_disc = 0;
+    c->route_min_pmtu = 552;
+    c->route_mtu_expires = 600;
+    c->tcp_probe_threshold = 8;
+    c->tcp_probe_interval = 600;
+    c->tcp_mtu_probe_floor = 48;
     memcpy(c->tcp_congestion_control, "cubic", sizeof("cubic")); /* Linux's default */
     c->tcp_fastopen = 1; /* TFO_CLIENT_ENABLE */
 }

@@ -51,6 +51,18 @@ typedef struct sk_config {
     int tcp_autocorking;        /* (1)                                          */
     int tcp_min_tso_segs;       /* (2) fewest segments a TSO packet is sized to */
     int tcp_tso_win_divisor;    /* (3) part of the window TSO deferral may wait for */
+    /* ICMP and path MTU (icmp.c, pmtu.c) */
+    int icmp_echo_ignore_all;   /* (0)                                          */
+    int icmp_ratelimit;         /* ms between rate-limited ICMPs per host (1000) */
+    int icmp_ratemask;          /* types rate-limited, bit per type (0x1818)    */
+    int icmp_msgs_per_sec;      /* global token bucket refill (1000)            */
+    int icmp_msgs_burst;        /* global token bucket depth (50)               */
+    int ip_no_pmtu_disc;        /* 0..3 (0)                                     */
+    int route_min_pmtu;         /* net.ipv4.route.min_pmtu (552)                */
+    int route_mtu_expires;      /* net.ipv4.route.mtu_expires, s (600)          */
+    int tcp_probe_threshold;    /* (8)                                          */
+    int tcp_probe_interval;     /* s (600)                                      */
+    int tcp_mtu_probe_floor;    /* (48)                                         */
     int tcp_delack_min_ms;      /* synack extension mirror of TCP_DELACK_MIN (40) */
     char tcp_congestion_control[16]; /* "cubic" (default) or "reno" */
     /* TCP Fast Open (RFC 7413), Linux's bits: 1 client, 2 server, 4 client

@@ -21,6 +21,55 @@
     X(IP_REASM_FAILS, "Ip", "ReasmFails")                    \
     X(IPEXT_IN_TRUNCATED_PKTS, "IpExt", "InTruncatedPkts")   \
     X(IPEXT_IN_CSUM_ERRORS, "IpExt", "InCsumErrors")         \
+    X(ICMP_IN_MSGS, "Icmp", "InMsgs")                        \
+    X(ICMP_IN_ERRORS, "Icmp", "InErrors")                    \
+    X(ICMP_IN_CSUM_ERRORS, "Icmp", "InCsumErrors")           \
+    X(ICMP_IN_DEST_UNREACHS, "Icmp", "InDestUnreachs")       \
+    X(ICMP_IN_TIME_EXCDS, "Icmp", "InTimeExcds")             \
+    X(ICMP_IN_PARM_PROBS, "Icmp", "InParmProbs")             \
+    X(ICMP_IN_SRC_QUENCHS, "Icmp", "InSrcQuenchs")           \
+    X(ICMP_IN_REDIRECTS, "Icmp", "InRedirects")              \
+    X(ICMP_IN_ECHOS, "Icmp", "InEchos")                      \
+    X(ICMP_IN_ECHO_REPS, "Icmp", "InEchoReps")               \
+    X(ICMP_IN_TIMESTAMPS, "Icmp", "InTimestamps")            \
+    X(ICMP_IN_TIMESTAMP_REPS, "Icmp", "InTimestampReps")     \
+    X(ICMP_IN_ADDR_MASKS, "Icmp", "InAddrMasks")             \
+    X(ICMP_IN_ADDR_MASK_REPS, "Icmp", "InAddrMaskReps")      \
+    X(ICMP_OUT_MSGS, "Icmp", "OutMsgs")                      \
+    X(ICMP_OUT_ERRORS, "Icmp", "OutErrors")                  \
+    X(ICMP_OUT_RATE_LIMIT_GLOBAL, "Icmp", "OutRateLimitGlobal") \
+    X(ICMP_OUT_RATE_LIMIT_HOST, "Icmp", "OutRateLimitHost")  \
+    X(ICMP_OUT_ECHO_REPS, "Icmp", "OutEchoReps")             \
+    X(ICMPMSG_IN_TYPE0, "IcmpMsg", "InType0")                            \
+    X(ICMPMSG_IN_TYPE1, "IcmpMsg", "InType1")                            \
+    X(ICMPMSG_IN_TYPE2, "IcmpMsg", "InType2")                            \
+    X(ICMPMSG_IN_TYPE3, "IcmpMsg", "InType3")                            \
+    X(ICMPMSG_IN_TYPE4, "IcmpMsg", "InType4")                            \
+    X(ICMPMSG_IN_TYPE5, "IcmpMsg", "InType5")                            \
+    X(ICMPMSG_IN_TYPE6, "IcmpMsg", "InType6")                            \
+    X(ICMPMSG_IN_TYPE7, "IcmpMsg", "InType7")                            \
+    X(ICMPMSG_IN_TYPE8, "IcmpMsg", "InType8")                            \
+    X(ICMPMSG_IN_TYPE9, "IcmpMsg", "InType9")                            \
+    X(ICMPMSG_IN_TYPE10, "IcmpMsg", "InType10")                          \
+    X(ICMPMSG_IN_TYPE11, "IcmpMsg", "InType11")                          \
+    X(ICMPMSG_IN_TYPE12, "IcmpMsg", "InType12")                          \
+    X(ICMPMSG_IN_TYPE13, "IcmpMsg", "InType13")                          \
+    X(ICMPMSG_IN_TYPE14, "IcmpMsg", "InType14")                          \
+    X(ICMPMSG_IN_TYPE15, "IcmpMsg", "InType15")                          \
+    X(ICMPMSG_IN_TYPE16, "IcmpMsg", "InType16")                          \
+    X(ICMPMSG_IN_TYPE17, "IcmpMsg", "InType17")                          \
+    X(ICMPMSG_IN_TYPE18, "IcmpMsg", "InType18")                          \
+    X(ICMPMSG_OUT_TYPE0, "IcmpMsg", "OutType0")                \
+    X(IP6_IN_RECEIVES, "Ip6", "InReceives")                  \
+    X(IP6_IN_HDR_ERRORS, "Ip6", "InHdrErrors")               \
+    X(IP6_IN_ADDR_ERRORS, "Ip6", "InAddrErrors")             \
+    X(IP6_IN_UNKNOWN_PROTOS, "Ip6", "InUnknownProtos")       \
+    X(IP6_IN_TRUNCATED_PKTS, "Ip6", "InTruncatedPkts")       \
+    X(IP6_IN_DISCARDS, "Ip6", "InDiscards")                  \
+    X(IP6_IN_DELIVERS, "Ip6", "InDelivers")                  \
+    X(IP6_OUT_REQUESTS, "Ip6", "OutRequests")                \
+    X(IP6_OUT_DISCARDS, "Ip6", "OutDiscards")                \
+    X(IP6_REASM_FAILS, "Ip6", "ReasmFails")                  \
     X(TCP_ACTIVE_OPENS, "Tcp", "ActiveOpens")                \
     X(TCP_PASSIVE_OPENS, "Tcp", "PassiveOpens")              \
     X(TCP_ATTEMPT_FAILS, "Tcp", "AttemptFails")              \
@@ -98,6 +147,9 @@
     X(TCPEXT_TCP_FAST_OPEN_COOKIE_REQD, "TcpExt", "TCPFastOpenCookieReqd") \
     X(TCPEXT_TCP_FAST_OPEN_BLACKHOLE, "TcpExt", "TCPFastOpenBlackhole") \
     X(TCPEXT_TCP_FAST_OPEN_PASSIVE_ALT_KEY, "TcpExt", "TCPFastOpenPassiveAltKey") \
+    X(TCPEXT_OUT_OF_WINDOW_ICMPS, "TcpExt", "OutOfWindowIcmps") \
+    X(TCPEXT_TCP_MTUP_FAIL, "TcpExt", "TCPMTUPFail")         \
+    X(TCPEXT_TCP_MTUP_SUCCESS, "TcpExt", "TCPMTUPSuccess")   \
     X(SYNACK_BAD_DATA_OFFSET, "Synack", "BadDataOffset")     \
     X(SYNACK_TRUNCATED_TCP, "Synack", "TruncatedTcpHeader")  \
     X(SYNACK_BAD_IP_VERSION, "Synack", "BadIpVersion")       \
@@ -106,6 +158,7 @@
     X(SYNACK_BAD_SEGMENT, "Synack", "InvalidSegment")        \
     X(SYNACK_OUT_OF_WINDOW, "Synack", "OutOfWindow")         \
     X(SYNACK_RST_IGNORED, "Synack", "RstIgnored")            \
+    X(SYNACK_PMTU_CACHE_EVICTIONS, "Synack", "PmtuCacheEvictions") \
     X(SYNACK_ORPHAN_OVERFLOW, "Synack", "OrphanOverflow")
 
 typedef enum sk_counter_id {

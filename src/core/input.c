@@ -8,6 +8,7 @@
  * segment arrives, in any state, is in this file.
  */
 
+#include "icmp.h"
 #include "internal.h"
 
 /* ------------------------------------------------------------------ */
@@ -21,15 +22,47 @@
  * below 5, or a checksum error) — a TCP header cut short is discarded
  * without one (tcp_v4_rcv's discard_it).  `seg` holds what the parser
  * decoded before the fault. */
+/* IPv6's faults, counted as Linux's ipv6_rcv_core and ip6_input count
+ * them in the Ip6 MIB. */
+static sk_counter_id count_parse_error6(sk_stack *s, sk_parse_error e, size_t len)
+{
+    switch (e) {
+    case SK_PARSE_TRUNCATED_IP:
+        /* Shorter than the fixed header is a header error; a payload
+         * length past the end, a truncation. */
+        return len < SK_IP6_HDR_LEN ? SK_C_IP6_IN_HDR_ERRORS : SK_C_IP6_IN_TRUNCATED_PKTS;
+    case SK_PARSE_BAD_SRC_ADDR:
+        return SK_C_IP6_IN_ADDR_ERRORS;
+    case SK_PARSE_BAD_EXTHDR:
+        return SK_C_IP6_IN_HDR_ERRORS;
+    case SK_PARSE_FRAGMENT:
+        sk_count(s, SK_C_IP6_REASM_FAILS);
+        return SK_C_SYNACK_FRAGMENTS_DROPPED;
+    case SK_PARSE_NOT_TCP:
+        return SK_C_IP6_IN_UNKNOWN_PROTOS;
+    default:
+        return SK_C_IP6_IN_HDR_ERRORS;
+    }
+}
+
 static void count_parse_error(sk_stack *s, sk_parse_error e, const uint8_t *dgram, size_t len,
                               const sk_segment *seg, sk_counter_id *reason)
 {
     sk_counter_id r;
+    if (seg->ip_version == 6 && e != SK_PARSE_TRUNCATED_TCP && e != SK_PARSE_BAD_DOFF && e != SK_PARSE_BAD_TCP_CSUM) {
+        r = count_parse_error6(s, e, len);
+        sk_count(s, r);
+        *reason = r;
+        return;
+    }
     bool tcp = e == SK_PARSE_TRUNCATED_TCP || e == SK_PARSE_BAD_DOFF || e == SK_PARSE_BAD_TCP_CSUM;
-    if (tcp && seg->dst != s->addr) {
-        /* Routing comes first: not ours, whatever TCP would say. */
-        sk_count(s, SK_C_IP_IN_ADDR_ERRORS);
-        *reason = SK_C_IP_IN_ADDR_ERRORS;
+    bool v6 = seg->ip_version == 6;
+    if (tcp && (v6 || seg->dst != s->addr)) {
+        /* Routing comes first: not ours, whatever TCP would say.  (The
+         * stack holds no IPv6 address yet.) */
+        r = v6 ? SK_C_IP6_IN_ADDR_ERRORS : SK_C_IP_IN_ADDR_ERRORS;
+        sk_count(s, r);
+        *reason = r;
         return;
     }
     if (tcp) {
@@ -92,25 +125,32 @@ void sk_input(sk_stack *s, const uint8_t *dgram, size_t len, sk_time_ns now)
 {
     /* Timers due before this arrival fire first, in time order. */
     sk_advance(s, now);
-    sk_count(s, SK_C_IP_IN_RECEIVES);
+    sk_count(s, len >= 1 && (dgram[0] >> 4) == 6 ? SK_C_IP6_IN_RECEIVES : SK_C_IP_IN_RECEIVES);
     sk_segment seg;
     sk_parse_error e = sk_parse_segment_checked(dgram, len, true, !(s->offloads & SK_OFFLOAD_TCP_CSUM_RX), &seg);
+    if (e == SK_PARSE_NOT_TCP && seg.ip_version == 4 && seg.ip_proto == 1) {
+        sk_icmp_input(s, dgram, len, &seg); /* icmp.c */
+        return;
+    }
     if (e != SK_PARSE_OK) {
         sk_counter_id reason;
         count_parse_error(s, e, dgram, len, &seg, &reason);
         sk_emit_drop(s, NULL, reason);
         return;
     }
-    if (seg.dst != s->addr) {
-        sk_count(s, SK_C_IP_IN_ADDR_ERRORS);
-        sk_emit_drop(s, &seg, SK_C_IP_IN_ADDR_ERRORS);
+    if (seg.ip_version == 6 || seg.dst != s->addr) {
+        /* The stack holds no IPv6 address yet: every IPv6 datagram is
+         * addressed elsewhere. */
+        sk_counter_id r = seg.ip_version == 6 ? SK_C_IP6_IN_ADDR_ERRORS : SK_C_IP_IN_ADDR_ERRORS;
+        sk_count(s, r);
+        sk_emit_drop(s, &seg, r);
         return;
     }
     sk_count(s, SK_C_IP_IN_DELIVERS);
     sk_count(s, SK_C_TCP_IN_SEGS);
     if (s->on_event) {
         sk_event ev = {.type = SK_EV_SEGMENT_IN, .now = s->now, .fd = -1,
-                       .local = {seg.dst, seg.dport}, .remote = {seg.src, seg.sport},
+                       .local = sk_endpoint_ipv4(seg.dst, seg.dport), .remote = sk_endpoint_ipv4(seg.src, seg.sport),
                        .data = dgram, .len = len};
         sk_emit(s, &ev);
     }
@@ -188,13 +228,14 @@ static void update_ts_recent(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 void sk_set_send_mss(sk_stack *s, sk_tcb *t)
 {
     uint32_t mss = t->peer_mss;
-    uint32_t mtu_mss = (uint32_t)s->mtu - 40;
+    uint32_t mtu_mss = (uint32_t)sk_conn_pmtu(s, t) - 40; /* the path's MTU (pmtu.c) */
     if (mss > mtu_mss)
         mss = mtu_mss;
     if (t->user_mss && mss > t->user_mss)
         mss = t->user_mss;
     if (t->flags & SK_F_TS_OK)
         mss -= 12;
+    mss = sk_mtup_mss_clamp(s, t, mss); /* MTU probing's floor (RFC 4821) */
     if (mss < (uint32_t)s->cfg.tcp_min_snd_mss)
         mss = (uint32_t)s->cfg.tcp_min_snd_mss;
     t->mss = (uint16_t)mss;
@@ -689,6 +730,8 @@ static void maybe_enter_recovery(sk_stack *s, sk_tcb *t)
     bool sack_says = (t->flags & SK_F_SACK_OK) && t->sacked_bytes >= reord * t->mss;
     if (t->dupacks < reord && !sack_says)
         return;
+    if (sk_mtu_probe_lost(s, t))
+        return;
     sk_cc_enter_recovery(s, t);
     if (!(t->flags & SK_F_SACK_OK)) {
         s->rtx_mib = SK_RTX_MIB_FAST; /* Reno's resend goes through tcp_xmit_retransmit_queue */
@@ -716,6 +759,8 @@ static bool rack_step(sk_stack *s, sk_tcb *t, uint32_t delivered, bool una_advan
          * start a new recovery; fresh ones, or any still to resend, do
          * (tcp_time_to_recover: lost_out). */
         if (!newly_lost && t->rack->lost_out <= t->rack->retrans_out)
+            return armed;
+        if (sk_mtu_probe_lost(s, t))
             return armed;
         sk_rack_enter_recovery(s, t);
     }
@@ -857,6 +902,8 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     t->probes_out = 0;
     t->probes_stamp = 0;
     t->flags &= ~SK_F_PERSIST;
+    if (t->ext && t->ext->pm)
+        sk_mtu_probe_acked(s, t); /* tcp_clean_rtx_queue: an MTU probe ACKed */
     if (data_acked)
         sk_cc_pkts_acked(s, t, acked, ca_rtt_us); /* not for the SYN alone: no CUBIC state for idle connections */
 

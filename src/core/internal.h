@@ -204,6 +204,9 @@ typedef struct sk_tcb_ext {
     sk_sack_block rx_dsack;
     uint8_t rx_sack_n;
     bool rx_dsack_set;
+    /* Path MTU state (pmtu.c, icmp.h): only a connection that learned a
+     * path MTU, set an IP-level option or probes the MTU carries it. */
+    struct sk_pmtu_conn *pm;
 } sk_tcb_ext;
 
 typedef struct sk_tcb {
@@ -515,6 +518,12 @@ struct sk_stack {
     bool nagle_push;   /* this output pass ignores Nagle and cork (Linux TCP_NAGLE_PUSH) */
     sk_recycle_bin rack_bin, cubic_bin;
     struct sk_fo_state *fo; /* Fast Open client cache and blackhole state (fastopen.c), on first use */
+    /* ICMP and path MTU (icmp.c, pmtu.c): the per-destination cache,
+     * allocated on first use, and Linux's global ICMP token bucket. */
+    struct sk_peer_cache *peers;
+    uint32_t icmp_credit;
+    sk_stamp icmp_stamp;
+    bool xmit_no_df; /* the segment being sent goes without DF (IP_PMTUDISC_DONT, a locked MTU) */
 
     uint8_t *seg_scratch; /* payload gathered from a send ring (output.c) */
     uint32_t seg_scratch_cap;
@@ -729,6 +738,7 @@ sk_parse_error sk_parse_segment_checked(const uint8_t *dgram, size_t len, bool v
                                         sk_segment *out);
 /* The TCP pseudo-header's sum (RFC 9293 §3.1), unfolded. */
 uint32_t sk_tcp_pseudo_sum(uint32_t src, uint32_t dst, size_t tcp_len);
+uint32_t sk_tcp_pseudo_sum6(const uint8_t src[16], const uint8_t dst[16], size_t tcp_len);
 
 /* sack.c */
 void sk_sack_clear(const sk_stack *s, sk_tcb *t);

@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 
+#include "icmp.h"
 #include "internal.h"
 #include "syncookie.h"
 
@@ -78,7 +79,7 @@ static void emit_req_state(sk_stack *s, const sk_request *req, int from, int to,
     if (!s->on_event)
         return;
     sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = -1,
-                   .local = {s->addr, req->listener->lport}, .remote = {req->raddr, req->rport},
+                   .local = sk_endpoint_ipv4(s->addr, req->listener->lport), .remote = sk_endpoint_ipv4(req->raddr, req->rport),
                    .from_state = from, .to_state = to, .cause = cause};
     sk_emit(s, &ev);
 }
@@ -214,7 +215,7 @@ static bool syn_flood_action(sk_stack *s, sk_tcb *l)
                      (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff, (unsigned)l->lport,
                      want_cookie ? "Sending cookies" : "Dropping request");
             sk_event ev = {.type = SK_EV_MESSAGE, .now = s->now, .fd = l->fd,
-                           .local = {s->addr, l->lport}, .message = msg};
+                           .local = sk_endpoint_ipv4(s->addr, l->lport), .message = msg};
             sk_emit(s, &ev);
         }
     }
@@ -751,4 +752,24 @@ void sk_listen_destroy(sk_stack *s, sk_tcb *l)
     sk_free(s, q->syn_buckets);
     sk_free(s, q);
     l->listen = NULL;
+}
+
+/* Linux's tcp_req_err: ICMPs are not queued behind the listener, so a
+ * request sock answers them at once.  The quoted sequence must be the
+ * SYN-ACK's exactly; an error saying the peer cannot be reached drops the
+ * request silently (POSIX wants no network errors from accept()), as a
+ * listen drop. */
+bool sk_listen_icmp_err(sk_stack *s, sk_tcb *l, uint32_t raddr, uint16_t rport, uint32_t seq, bool abort)
+{
+    sk_listen_queue *q = l->listen;
+    sk_request *req = q && q->syn_buckets ? req_lookup(q, raddr, rport) : NULL;
+    if (!req)
+        return false;
+    if (seq != req->iss) {
+        sk_count(s, SK_C_TCPEXT_OUT_OF_WINDOW_ICMPS);
+    } else if (abort) {
+        sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
+        req_drop(s, req, "ICMP error for the SYN-ACK");
+    }
+    return true;
 }

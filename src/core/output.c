@@ -4,6 +4,7 @@
  * ACK, RST and probe segments.
  */
 
+#include "icmp.h"
 #include "internal.h"
 
 /* Linux's TS clock ticks in milliseconds (tcp_clock_ms). */
@@ -106,7 +107,7 @@ void sk_xmit_tos(sk_stack *s, uint8_t tos, uint32_t daddr, uint16_t sport, uint1
 {
     sk_segment_spec spec = {
         .src = s->addr, .dst = daddr, .sport = sport, .dport = dport, .seq = seq, .ack = ack,
-        .flags = flags, .window = win, .ttl = 64, .tos = tos, .ip_id = s->ip_id++, .df = true,
+        .flags = flags, .window = win, .ttl = 64, .tos = tos, .ip_id = s->ip_id++, .df = !s->xmit_no_df,
         .options = opts, .options_len = optlen, .payload = payload, .payload_len = plen,
         .csum_partial = (s->offloads & SK_OFFLOAD_TCP_CSUM_TX) != 0,
     };
@@ -128,7 +129,7 @@ void sk_xmit_tos(sk_stack *s, uint8_t tos, uint32_t daddr, uint16_t sport, uint1
         sk_count(s, SK_C_TCP_OUT_RSTS);
     if (s->on_event) {
         sk_event ev = {.type = SK_EV_SEGMENT_OUT, .now = s->now, .fd = -1,
-                       .local = {s->addr, sport}, .remote = {daddr, dport},
+                       .local = sk_endpoint_ipv4(s->addr, sport), .remote = sk_endpoint_ipv4(daddr, dport),
                        .data = s->out, .len = n};
         sk_emit(s, &ev);
     }
@@ -331,7 +332,11 @@ static void conn_xmit(sk_stack *s, sk_tcb *t, uint32_t seq, uint16_t flags, cons
             flags |= SK_TH_ECE;
     }
     t->segs_out += s->xmit_pcount ? s->xmit_pcount : 1;
+    if (t->ext && t->ext->pm)
+        tos |= t->ext->pm->tos; /* IP_TOS (pmtu.c) */
+    s->xmit_no_df = !sk_pmtu_df(s, t); /* IP_MTU_DISCOVER, a locked path MTU (pmtu.c) */
     sk_xmit_tos(s, tos, t->raddr, t->lport, t->rport, seq, ack, flags, win, opts, optlen, payload, plen);
+    s->xmit_no_df = false;
 }
 
 void sk_send_ack(sk_stack *s, sk_tcb *t)
@@ -642,6 +647,11 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
         sk_arm_rto(s, t);
 }
 
+void sk_send_data_range(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len)
+{
+    send_data_segment(s, t, seq, len, false, false);
+}
+
 /* Linux's tcp_tso_autosize(): a TSO packet carries about 1 ms of data at
  * the pacing rate (twice cwnd/srtt in slow start, 1.2 times after), plus
  * more on short paths, between tcp_min_tso_segs (2) and 64 KiB. */
@@ -891,6 +901,7 @@ static void restart_cwnd_after_idle(sk_stack *s, sk_tcb *t)
 
 void sk_tcp_output(sk_stack *s, sk_tcb *t)
 {
+    sk_pmtu_check(s, t); /* tcp_current_mss: the route's MTU may have moved */
     if (!can_send_data(t)) {
         if (t->flags & SK_F_ACK_NOW)
             sk_send_ack(s, t);
@@ -908,6 +919,18 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         return;
     }
     uint32_t sent_before = t->snd_nxt;
+    /* tcp_write_xmit: an MTU probe (RFC 4821) goes first, or holds the
+     * burst back while the window drains for it. */
+    if (t->ext && t->ext->pm && t->ext->pm->mtup_enabled) {
+        int probed = sk_mtu_probe(s, t);
+        if (probed == 0) {
+            if (t->flags & SK_F_ACK_NOW)
+                sk_send_ack(s, t);
+            return;
+        }
+        if (probed > 0)
+            mss = current_mss(t);
+    }
     /* Plan the burst first, then send it, so that PSH can be put where
      * Linux's TSO packets end (a TSO packet carries PSH, and GSO leaves
      * it on the last segment), which is known only once the burst's end

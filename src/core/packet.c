@@ -1,5 +1,5 @@
 /*
- * IPv4 + TCP parsing and building (RFC 791, RFC 9293 §3.1).
+ * IPv4/IPv6 + TCP parsing and building (RFC 791, RFC 8200, RFC 9293 §3.1).
  *
  * The parser reads only within [dgram, dgram + len) and never trusts a
  * length field before comparing it with what is actually there.
@@ -16,6 +16,21 @@
 #define IPV4_FRAG_OFFSET_MASK 0x1fff
 #define TCP_FLAGS_MASK 0x01ff
 #define DEFAULT_TTL 64
+
+/* RFC 8200 §4 next-header values */
+#define IPV6_NH_HOPOPTS 0
+#define IPV6_NH_ROUTING 43
+#define IPV6_NH_FRAGMENT 44
+#define IPV6_NH_DSTOPTS 60
+#define IPV6_FRAG_OFFSET_MASK 0xfff8
+#define IPV6_FRAG_MF 0x0001
+/* Linux's net.ipv6.max_hbh_opts_number and max_dst_opts_number defaults:
+ * at most 8 non-padding options in one header. */
+#define IPV6_MAX_TLV_OPTS 8
+/* RFC 8200 §4.2 option types with a meaning here */
+#define IPV6_OPT_PAD1 0
+#define IPV6_OPT_PADN 1
+#define IPV6_OPT_JUMBO 0xc2
 
 /* Linux's TCP_MAX_WSCALE: RFC 7323 §2.3 caps the shift at 14. */
 #define TCP_MAX_WSCALE 14
@@ -64,6 +79,8 @@ const char *sk_parse_error_name(sk_parse_error e)
     case SK_PARSE_TRUNCATED_TCP: return "truncated-tcp";
     case SK_PARSE_BAD_DOFF: return "bad-data-offset";
     case SK_PARSE_BAD_TCP_CSUM: return "bad-tcp-checksum";
+    case SK_PARSE_BAD_EXTHDR: return "bad-ipv6-extension-header";
+    case SK_PARSE_BAD_SRC_ADDR: return "bad-source-address";
     }
     return "unknown";
 }
@@ -195,14 +212,142 @@ sk_parse_error sk_parse_segment(const uint8_t *dgram, size_t len, bool verify_cs
 /* The IP header checksum is always Linux's to check (ip_rcv_core runs
  * ip_fast_csum on every datagram, loopback's too); the TCP checksum is
  * skipped when the device vouched for it (CHECKSUM_UNNECESSARY). */
+/*
+ * The options of a hop-by-hop or destination options header (RFC 8200
+ * §4.2), checked as Linux's ip6_parse_tlv: padding is at most 7 bytes in
+ * a row and PadN's bytes are zero (RFC 4942 §2.1.9.5), an option never
+ * runs past its header, at most IPV6_MAX_TLV_OPTS others appear, and an
+ * unknown option's two high bits say whether to skip it (00) or drop the
+ * datagram (01, 10, 11: the ICMP Parameter Problem that 10 and 11 ask
+ * for is not sent, since the stack answers TCP only).  A jumbo payload
+ * option is refused: no link the stack runs on carries jumbograms.
+ */
+static bool ipv6_tlv_ok(const uint8_t *h, size_t hlen)
+{
+    size_t off = 2, pad = 0, count = 0;
+    while (off < hlen) {
+        uint8_t type = h[off];
+        if (type == IPV6_OPT_PAD1) {
+            if (++pad > 7)
+                return false;
+            off++;
+            continue;
+        }
+        if (hlen - off < 2)
+            return false;
+        size_t optlen = (size_t)h[off + 1] + 2;
+        if (optlen > hlen - off)
+            return false;
+        if (type == IPV6_OPT_PADN) {
+            pad += optlen;
+            if (pad > 7)
+                return false;
+            for (size_t i = 2; i < optlen; i++)
+                if (h[off + i] != 0)
+                    return false;
+        } else {
+            pad = 0;
+            if (++count > IPV6_MAX_TLV_OPTS || type == IPV6_OPT_JUMBO || (type >> 6) != 0)
+                return false;
+        }
+        off += optlen;
+    }
+    return true;
+}
+
+/*
+ * The fixed header and the extension headers before the upper layer, in
+ * the order Linux's ipv6_rcv_core and ip6_protocol_deliver_rcu take them.
+ * Leaves out->ip_proto and out->l4_off at the upper layer; the caller
+ * checks that it is TCP.
+ */
+static sk_parse_error parse_ipv6(const uint8_t *dgram, size_t len, sk_segment *out)
+{
+    if (len < SK_IP6_HDR_LEN)
+        return SK_PARSE_TRUNCATED_IP;
+    uint32_t w0 = get_be32(dgram);
+    size_t plen = get_be16(dgram + 4);
+    out->ip_version = 6;
+    out->tos = (uint8_t)(w0 >> 20);
+    out->flowlabel = w0 & 0xfffff;
+    out->ttl = dgram[7];
+    out->df = true;
+    memcpy(out->src6, dgram + 8, 16);
+    memcpy(out->dst6, dgram + 24, 16);
+    /* Bytes past the payload length are link padding, trimmed as IPv4's. */
+    if (plen > len - SK_IP6_HDR_LEN)
+        return SK_PARSE_TRUNCATED_IP;
+    out->ip_len = (uint32_t)(SK_IP6_HDR_LEN + plen);
+    if (out->src6[0] == 0xff)
+        return SK_PARSE_BAD_SRC_ADDR;
+
+    size_t end = SK_IP6_HDR_LEN + plen, off = SK_IP6_HDR_LEN;
+    uint8_t nh = dgram[6];
+    for (bool first = true;; first = false) {
+        out->ip_proto = nh;
+        out->l4_off = (uint32_t)off;
+        if (nh != IPV6_NH_HOPOPTS && nh != IPV6_NH_ROUTING && nh != IPV6_NH_FRAGMENT && nh != IPV6_NH_DSTOPTS)
+            return SK_PARSE_OK;
+        /* Hop-by-hop options only right after the fixed header (RFC 8200
+         * §4.3); elsewhere Linux finds no handler for next header 0 and
+         * counts an unknown protocol. */
+        if (nh == IPV6_NH_HOPOPTS && !first)
+            return SK_PARSE_NOT_TCP;
+        if (end - off < 8)
+            return SK_PARSE_BAD_EXTHDR;
+        const uint8_t *h = dgram + off;
+        size_t hlen = nh == IPV6_NH_FRAGMENT ? 8 : ((size_t)h[1] + 1) * 8;
+        if (hlen > end - off)
+            return SK_PARSE_BAD_EXTHDR;
+        switch (nh) {
+        case IPV6_NH_HOPOPTS:
+        case IPV6_NH_DSTOPTS:
+            if (!ipv6_tlv_ok(h, hlen))
+                return SK_PARSE_BAD_EXTHDR;
+            break;
+        case IPV6_NH_ROUTING:
+            /* RFC 8200 §4.4: with no segments left the header is ignored
+             * whatever its type; otherwise this host would have to forward
+             * the datagram, which an end host refuses (Linux answers a
+             * Parameter Problem and counts a header error). */
+            if (h[3] != 0)
+                return SK_PARSE_BAD_EXTHDR;
+            break;
+        case IPV6_NH_FRAGMENT: {
+            /* An atomic fragment (offset 0, no more fragments: RFC 6946)
+             * is the whole datagram and is processed as such, as Linux
+             * does; any other fragment needs reassembly, which the stack
+             * does not do. */
+            uint16_t fo = get_be16(h + 2);
+            if ((fo & IPV6_FRAG_OFFSET_MASK) || (fo & IPV6_FRAG_MF))
+                return SK_PARSE_FRAGMENT;
+            break;
+        }
+        }
+        nh = h[0];
+        off += hlen;
+    }
+}
+
+static sk_parse_error parse_tcp(const uint8_t *tcp, size_t tcp_len, bool verify_tcp_csum, sk_segment *out);
+
 sk_parse_error sk_parse_segment_checked(const uint8_t *dgram, size_t len, bool verify_ip_csum, bool verify_tcp_csum,
                                         sk_segment *out)
 {
     memset(out, 0, sizeof *out);
+    if (len >= 1 && (dgram[0] >> 4) == 6) {
+        sk_parse_error e = parse_ipv6(dgram, len, out);
+        if (e != SK_PARSE_OK)
+            return e;
+        if (out->ip_proto != IPV4_PROTO_TCP)
+            return SK_PARSE_NOT_TCP;
+        return parse_tcp(dgram + out->l4_off, out->ip_len - out->l4_off, verify_tcp_csum, out);
+    }
     if (len < SK_IP_HDR_MIN)
         return SK_PARSE_TRUNCATED_IP;
     if ((dgram[0] >> 4) != 4)
         return SK_PARSE_BAD_VERSION;
+    out->ip_version = 4;
     size_t ihl = (size_t)(dgram[0] & 0x0f) * 4;
     if (ihl < SK_IP_HDR_MIN)
         return SK_PARSE_BAD_IHL;
@@ -229,11 +374,15 @@ sk_parse_error sk_parse_segment_checked(const uint8_t *dgram, size_t len, bool v
      * on a raw path sees fragments only from broken or hostile peers. */
     if ((frag & IPV4_FLAG_MF) || (frag & IPV4_FRAG_OFFSET_MASK))
         return SK_PARSE_FRAGMENT;
+    out->ip_proto = dgram[9];
+    out->l4_off = (uint32_t)ihl;
     if (dgram[9] != IPV4_PROTO_TCP)
         return SK_PARSE_NOT_TCP;
+    return parse_tcp(dgram + ihl, ip_len - ihl, verify_tcp_csum, out);
+}
 
-    const uint8_t *tcp = dgram + ihl;
-    size_t tcp_len = ip_len - ihl;
+static sk_parse_error parse_tcp(const uint8_t *tcp, size_t tcp_len, bool verify_tcp_csum, sk_segment *out)
+{
     if (tcp_len < SK_TCP_HDR_MIN)
         return SK_PARSE_TRUNCATED_TCP;
     uint16_t off_flags = get_be16(tcp + 12);
@@ -255,13 +404,19 @@ sk_parse_error sk_parse_segment_checked(const uint8_t *dgram, size_t len, bool v
     out->payload = tcp + doff;
     out->payload_len = tcp_len - doff;
 
-    if (verify_tcp_csum && sk_tcp_checksum(out->src, out->dst, tcp, tcp_len) != 0)
-        return SK_PARSE_BAD_TCP_CSUM;
+    if (verify_tcp_csum) {
+        uint16_t c = out->ip_version == 6 ? sk_tcp_checksum6(out->src6, out->dst6, tcp, tcp_len)
+                                          : sk_tcp_checksum(out->src, out->dst, tcp, tcp_len);
+        if (c != 0)
+            return SK_PARSE_BAD_TCP_CSUM;
+    }
     /* A malformed option ends the option walk, not the segment: Linux's
      * tcp_parse_options returns with what it parsed, uncounted. */
     (void)sk_parse_options(out->options, out->options_len, &out->opts);
     return SK_PARSE_OK;
 }
+
+static void write_tcp(const sk_segment_spec *spec, uint8_t *tcp, size_t tcp_hdr_len);
 
 /* Returns 0 also when the spec cannot be encoded: options not a multiple
  * of 4 or over 40 bytes (no data offset describes them), or a datagram
@@ -270,14 +425,28 @@ size_t sk_build_segment(const sk_segment_spec *spec, uint8_t *buf, size_t cap)
 {
     if (spec->options_len > SK_TCP_OPT_MAX || spec->options_len % 4 != 0)
         return 0;
+    bool v6 = spec->ip_version == 6;
+    size_t ip_hdr_len = v6 ? SK_IP6_HDR_LEN : SK_IP_HDR_MIN;
     size_t tcp_hdr_len = SK_TCP_HDR_MIN + spec->options_len;
-    if (spec->payload_len > 0xffff - SK_IP_HDR_MIN - tcp_hdr_len)
+    /* IPv4's total length and IPv6's payload length are both 16 bits. */
+    if (spec->payload_len > 0xffff - (v6 ? 0 : SK_IP_HDR_MIN) - tcp_hdr_len)
         return 0;
-    size_t total = SK_IP_HDR_MIN + tcp_hdr_len + spec->payload_len;
+    size_t total = ip_hdr_len + tcp_hdr_len + spec->payload_len;
     if (total > cap)
         return 0;
 
     uint8_t *ip = buf;
+    if (v6) {
+        /* The stack sends no extension headers. */
+        put_be32(ip, 6u << 28 | (uint32_t)spec->tos << 20 | (spec->flowlabel & 0xfffff));
+        put_be16(ip + 4, (uint16_t)(total - SK_IP6_HDR_LEN));
+        ip[6] = IPV4_PROTO_TCP;
+        ip[7] = spec->ttl ? spec->ttl : DEFAULT_TTL;
+        memcpy(ip + 8, spec->src6, 16);
+        memcpy(ip + 24, spec->dst6, 16);
+        write_tcp(spec, buf + SK_IP6_HDR_LEN, tcp_hdr_len);
+        return total;
+    }
     ip[0] = 0x45; /* version 4, IHL 5: the stack sends no IP options */
     ip[1] = spec->tos;
     put_be16(ip + 2, (uint16_t)total);
@@ -289,8 +458,12 @@ size_t sk_build_segment(const sk_segment_spec *spec, uint8_t *buf, size_t cap)
     put_be32(ip + 12, spec->src);
     put_be32(ip + 16, spec->dst);
     put_be16(ip + 10, sk_csum_fold(sk_csum_partial(ip, SK_IP_HDR_MIN, 0)));
+    write_tcp(spec, buf + SK_IP_HDR_MIN, tcp_hdr_len);
+    return total;
+}
 
-    uint8_t *tcp = buf + SK_IP_HDR_MIN;
+static void write_tcp(const sk_segment_spec *spec, uint8_t *tcp, size_t tcp_hdr_len)
+{
     put_be16(tcp, spec->sport);
     put_be16(tcp + 2, spec->dport);
     put_be32(tcp + 4, spec->seq);
@@ -304,12 +477,17 @@ size_t sk_build_segment(const sk_segment_spec *spec, uint8_t *buf, size_t cap)
     if (spec->payload_len)
         memcpy(tcp + tcp_hdr_len, spec->payload, spec->payload_len);
     size_t tcp_len = tcp_hdr_len + spec->payload_len;
-    if (spec->csum_partial)
-        /* CHECKSUM_PARTIAL (Linux's tcp_v4_send_check): the field holds the
-         * pseudo-header's sum, and a device summing the segment from there
-         * completes the checksum; a trusted link may leave it as it is. */
-        put_be16(tcp + 16, (uint16_t)~sk_csum_fold(sk_tcp_pseudo_sum(spec->src, spec->dst, tcp_len)));
-    else
-        put_be16(tcp + 16, sk_tcp_checksum(spec->src, spec->dst, tcp, tcp_len));
-    return total;
+    bool v6 = spec->ip_version == 6;
+    if (spec->csum_partial) {
+        /* CHECKSUM_PARTIAL (Linux's tcp_v4_send_check, tcp_v6_send_check):
+         * the field holds the pseudo-header's sum, and a device summing the
+         * segment from there completes the checksum; a trusted link may
+         * leave it as it is. */
+        uint32_t ps = v6 ? sk_tcp_pseudo_sum6(spec->src6, spec->dst6, tcp_len)
+                         : sk_tcp_pseudo_sum(spec->src, spec->dst, tcp_len);
+        put_be16(tcp + 16, (uint16_t)~sk_csum_fold(ps));
+    } else {
+        put_be16(tcp + 16, v6 ? sk_tcp_checksum6(spec->src6, spec->dst6, tcp, tcp_len)
+                              : sk_tcp_checksum(spec->src, spec->dst, tcp, tcp_len));
+    }
 }

@@ -12,6 +12,7 @@
  * MSS boundaries.
  */
 
+#include "icmp.h"
 #include "internal.h"
 
 static inline sk_txseg *seg_at(const sk_rack *r, uint32_t i) { return &r->segs[(r->head + i) & (r->cap - 1)]; }
@@ -537,6 +538,11 @@ void sk_rack_reo_timeout(sk_stack *s, sk_tcb *t)
     uint32_t newly = detect(s, t, &timeout);
     if (prior != sk_rack_in_flight(t) && !(t->flags & SK_F_LOSS_RECOVERY)) {
         if (!(t->flags & SK_F_IN_RECOVERY)) {
+            /* A lost MTU probe at SND.UNA is the path's MTU, not
+             * congestion (pmtu.c): Linux tells it apart on its dupthresh
+             * path, which synack's RACK may reach only through here. */
+            if (t->ext && t->ext->pm && sk_mtu_probe_lost(s, t))
+                return;
             sk_rack_enter_recovery(s, t);
             sk_rack_cwnd_reduction(t, 1, newly, false);
         }

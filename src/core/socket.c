@@ -5,6 +5,7 @@
  * unread data) the comment names the kernel function being matched.
  */
 
+#include "icmp.h"
 #include "internal.h"
 
 #define SOCK_MIN_SNDBUF 4608u
@@ -274,6 +275,8 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
     if (t->user_mss && t->user_mss < advmss)
         advmss = t->user_mss;
     t->advmss = advmss;
+    sk_pmtu_conn_init(s, t); /* a learned path MTU lowers both (pmtu.c) */
+    advmss = t->advmss;
     /* tcp_connect_init(): TCP_WINDOW_CLAMP, else a locked buffer's full
      * space, bounds the initial window and the scale. */
     t->window_clamp = sk_rcv_initial_clamp(s, t, t->window_clamp);
@@ -1066,6 +1069,11 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
             return -ENOPROTOOPT;
         }
     }
+    if (level == SK_IPPROTO_IP) {
+        if (!val && len)
+            return -EFAULT;
+        return sk_ip_setsockopt(s, t, name, val, len); /* pmtu.c */
+    }
     if (level != SK_IPPROTO_TCP)
         return -ENOPROTOOPT;
     if (name == SK_TCP_FASTOPEN || name == SK_TCP_FASTOPEN_CONNECT || name == SK_TCP_FASTOPEN_KEY ||
@@ -1186,8 +1194,11 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
             return write_val(val, len, &lg, sizeof(lg));
         }
         case SK_SO_ERROR:
+            /* sock_error(), else the soft error, each read once. */
             v = t->so_error;
             t->so_error = 0;
+            if (!v)
+                v = sk_take_err_soft(t);
             break;
         case SK_SO_TYPE:
             v = 1; /* SOCK_STREAM */
@@ -1219,6 +1230,11 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
             return -ENOPROTOOPT;
         }
         return write_val(val, len, &v, sizeof(v));
+    }
+    if (level == SK_IPPROTO_IP) {
+        if (!val || !len)
+            return -EFAULT;
+        return sk_ip_getsockopt(s, t, name, val, len); /* pmtu.c */
     }
     if (level != SK_IPPROTO_TCP)
         return -ENOPROTOOPT;

@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "icmp.h"
 #include "internal.h"
 
 static uint32_t ms_since(const sk_stack *s, sk_stamp t) { return (uint32_t)(sk_since(s, t) / SK_NSEC_PER_MSEC); }
@@ -61,7 +62,7 @@ void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
     ti->tcpi_last_data_sent = ms_since(s, t->last_data_sent);
     ti->tcpi_last_data_recv = ms_since(s, t->last_data_recv);
     ti->tcpi_last_ack_recv = ms_since(s, t->last_ack_recv);
-    ti->tcpi_pmtu = s->mtu;
+    ti->tcpi_pmtu = sk_conn_pmtu(s, t); /* icsk_pmtu_cookie */
     ti->tcpi_rcv_ssthresh = t->rcv_ssthresh;
     ti->tcpi_rtt = t->srtt_us >> 3;
     ti->tcpi_rttvar = t->mdev_us >> 2;
@@ -156,8 +157,8 @@ size_t sk_sockets(sk_stack *s, sk_sock_visit_fn visit, void *ctx)
                     memset(&si, 0, sizeof(si));
                     si.fd = -1;
                     si.state = SK_TCP_SYN_RECV;
-                    si.local = (sk_endpoint){s->addr, l->lport};
-                    si.remote = (sk_endpoint){r->raddr, r->rport};
+                    si.local = (sk_endpoint){.addr = s->addr, .port = l->lport, .family = SK_AF_INET};
+                    si.remote = (sk_endpoint){.addr = r->raddr, .port = r->rport, .family = SK_AF_INET};
                     si.timer = SK_TIMER_ON;
                     si.timer_expires = r->timer.expires * SK_NSEC_PER_MSEC;
                     si.timer_retrans = r->retrans;
@@ -180,8 +181,8 @@ size_t sk_sockets(sk_stack *s, sk_sock_visit_fn visit, void *ctx)
         memset(&si, 0, sizeof(si));
         si.fd = -1;
         si.state = w->substate;
-        si.local = (sk_endpoint){s->addr, w->lport};
-        si.remote = (sk_endpoint){w->raddr, w->rport};
+        si.local = (sk_endpoint){.addr = s->addr, .port = w->lport, .family = SK_AF_INET};
+        si.remote = (sk_endpoint){.addr = w->raddr, .port = w->rport, .family = SK_AF_INET};
         si.timer = SK_TIMER_TIMEWAIT;
         si.timer_expires = s->epoch + (sk_time_ns)w->expires_ms * SK_NSEC_PER_MSEC;
         si.orphan = true;
@@ -217,7 +218,7 @@ uint64_t sk_counter(const sk_stack *s, const char *name)
         size_t gl = strlen(g);
         if (strcmp(name, n) == 0 || (strncmp(name, g, gl) == 0 && strcmp(name + gl, n) == 0)) {
             /* A bare name shared by two groups (InCsumErrors) means Tcp's. */
-            if (strcmp(name, n) == 0 && strcmp(g, "IpExt") == 0 && strcmp(n, "InCsumErrors") == 0)
+            if (strcmp(name, n) == 0 && strcmp(g, "Tcp") != 0 && strcmp(n, "InCsumErrors") == 0)
                 continue;
             return s->counters[i];
         }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "icmp.h"
 #include "internal.h"
 
 static const char *const state_names[] = {
@@ -157,6 +158,7 @@ void sk_stack_free(sk_stack *s)
     sk_tw_destroy(s, &s->tw);
     sk_free(s, s->seg_scratch);
     sk_fastopen_free(s);
+    sk_peer_cache_free(s);
     sk_recycle_empty(s, &s->rack_bin);
     sk_recycle_empty(s, &s->cubic_bin);
     sk_free(s, s->conn_buckets);
@@ -185,8 +187,8 @@ void sk_emit_state(sk_stack *s, sk_tcb *t, int from, int to, const char *cause)
     if (!s->on_event)
         return;
     sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = t->fd,
-                   .local = {t->laddr ? t->laddr : s->addr, t->lport},
-                   .remote = {t->raddr, t->rport},
+                   .local = sk_endpoint_ipv4(t->laddr ? t->laddr : s->addr, t->lport),
+                   .remote = sk_endpoint_ipv4(t->raddr, t->rport),
                    .from_state = from, .to_state = to, .cause = cause};
     sk_emit(s, &ev);
 }
@@ -198,8 +200,8 @@ void sk_emit_drop(sk_stack *s, const sk_segment *seg, sk_counter_id reason)
     sk_event ev = {.type = SK_EV_DROP, .now = s->now, .fd = -1,
                    .reason = sk_counter_short_name(reason)};
     if (seg) {
-        ev.local = (sk_endpoint){seg->dst, seg->dport};
-        ev.remote = (sk_endpoint){seg->src, seg->sport};
+        ev.local = (sk_endpoint){.addr = seg->dst, .port = seg->dport, .family = SK_AF_INET};
+        ev.remote = (sk_endpoint){.addr = seg->src, .port = seg->sport, .family = SK_AF_INET};
     }
     sk_emit(s, &ev);
 }
@@ -209,7 +211,7 @@ void sk_emit_timer(sk_stack *s, uint32_t raddr, uint16_t lport, uint16_t rport, 
     if (!s->on_event)
         return;
     sk_event ev = {.type = SK_EV_TIMER, .now = s->now, .fd = fd,
-                   .local = {s->addr, lport}, .remote = {raddr, rport}, .timer = timer};
+                   .local = sk_endpoint_ipv4(s->addr, lport), .remote = sk_endpoint_ipv4(raddr, rport), .timer = timer};
     sk_emit(s, &ev);
 }
 
@@ -218,8 +220,8 @@ void sk_notify(sk_stack *s, sk_tcb *t)
     if (!s->on_event || t->fd < 0)
         return;
     sk_event ev = {.type = SK_EV_READY, .now = s->now, .fd = t->fd,
-                   .local = {t->laddr ? t->laddr : s->addr, t->lport},
-                   .remote = {t->raddr, t->rport}};
+                   .local = sk_endpoint_ipv4(t->laddr ? t->laddr : s->addr, t->lport),
+                   .remote = sk_endpoint_ipv4(t->raddr, t->rport)};
     sk_emit(s, &ev);
 }
 

@@ -6,6 +6,7 @@
  * entry fires early, finds nothing due and re-arms — Linux's lazy timer
  * trick, which keeps the per-ACK cost at zero.
  */
+#include "icmp.h"
 #include "internal.h"
 
 uint32_t sk_rto_min_us(const sk_stack *s) { return (uint32_t)s->cfg.tcp_rto_min_us; }
@@ -210,7 +211,9 @@ static sk_time_ns retries_timeout(const sk_stack *s, unsigned boundary)
 
 static void write_err(sk_stack *s, sk_tcb *t, const char *cause)
 {
-    t->so_error = ETIMEDOUT;
+    /* tcp_write_err: a soft error an ICMP left says more than ETIMEDOUT. */
+    int soft = sk_take_err_soft(t);
+    t->so_error = (int16_t)(soft ? soft : ETIMEDOUT);
     sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_TIMEOUT);
     sk_ring_free(s, &t->sndq);
     sk_tcb_done(s, t, cause);
@@ -309,6 +312,11 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
      * when the peer's window is zero (its own path there, uncounted). */
     if (t->snd_wnd || (t->flags & SK_F_ORPHAN))
         sk_count(s, SK_C_TCPEXT_TCP_TIMEOUTS);
+    /* tcp_write_timeout: after tcp_retries1 worth of timeouts the path
+     * may be a PMTU black hole (RFC 4821 §4.3; pmtu.c). */
+    if (t->retransmits && t->retrans_stamp &&
+        sk_since(s, t->retrans_stamp) >= retries_timeout(s, (unsigned)s->cfg.tcp_retries1))
+        sk_mtu_probing_on_timeout(s, t);
     sk_time_ns limit;
     if (t->user_timeout_ms)
         limit = SK_MS(t->user_timeout_ms);

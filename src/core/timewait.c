@@ -146,8 +146,8 @@ static void emit_tw_state(sk_stack *s, const sk_tw *w, int from, int to, const c
 {
     if (!s->on_event)
         return;
-    sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = -1, .local = {s->addr, w->lport},
-                   .remote = {w->raddr, w->rport}, .from_state = from, .to_state = to, .cause = cause};
+    sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = -1, .local = sk_endpoint_ipv4(s->addr, w->lport),
+                   .remote = sk_endpoint_ipv4(w->raddr, w->rport), .from_state = from, .to_state = to, .cause = cause};
     sk_emit(s, &ev);
 }
 

@@ -272,6 +272,62 @@ static uint32_t dgram_dst(const uint8_t *d, size_t len)
     return (uint32_t)d[16] << 24 | (uint32_t)d[17] << 16 | (uint32_t)d[18] << 8 | d[19];
 }
 
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static uint16_t csum16(const uint8_t *d, size_t n)
+{
+    uint32_t sum = 0;
+    for (size_t i = 0; i + 1 < n; i += 2)
+        sum += (uint32_t)d[i] << 8 | d[i + 1];
+    if (n & 1)
+        sum += (uint32_t)d[n - 1] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
+/* The hop's ICMP fragmentation-needed (type 3 code 4) for a datagram it
+ * cannot forward, as Linux's icmp_send builds it: TOS 0xc0, TTL 64, the
+ * next-hop MTU in the second half of the unused word, and the offending
+ * datagram quoted up to 576 bytes in all (RFC 1812 §4.3.2.3).  No error
+ * answers an ICMP error, nor a datagram without DF (a router would
+ * fragment it; nothing here reassembles, so it is dropped). */
+static void wire_frag_needed(sk_wire *w, wire_host *src, const sk_link_params *p, const uint8_t *d, size_t len)
+{
+    if (len < 20 || !(d[6] & 0x40))
+        return;
+    size_t ihl = (size_t)(d[0] & 0x0f) * 4;
+    if (d[9] == 1 && len >= ihl + 1 && d[ihl] != 0 && d[ihl] != 8)
+        return;
+    size_t quote = len < 576 - 28 ? len : 576 - 28;
+    uint8_t m[576];
+    size_t total = 28 + quote;
+    memset(m, 0, 28);
+    m[0] = 0x45;
+    m[1] = 0xc0;
+    put16(m + 2, (uint16_t)total);
+    m[8] = 64;
+    m[9] = 1;
+    uint32_t from = p->mtu_icmp_from;
+    m[12] = (uint8_t)(from >> 24);
+    m[13] = (uint8_t)(from >> 16);
+    m[14] = (uint8_t)(from >> 8);
+    m[15] = (uint8_t)from;
+    memcpy(m + 16, d + 12, 4); /* back to the sender */
+    put16(m + 10, csum16(m, 20));
+    m[20] = 3;
+    m[21] = 4;
+    put16(m + 26, p->mtu);
+    memcpy(m + 28, d, quote);
+    put16(m + 22, csum16(m + 20, total - 20));
+    wire_tap(w, SK_WIRE_SENT, m, total);
+    wire_schedule(w, src, m, total, w->now + p->delay);
+}
+
 /* Called from inside a stack: copy and schedule, never deliver now, so a
  * stack is never re-entered while it is transmitting. */
 static void wire_transmit(void *ctx, const uint8_t *d, size_t len)
@@ -291,6 +347,8 @@ static void wire_transmit(void *ctx, const uint8_t *d, size_t len)
     const sk_link_params *p = wire_link_for(w, src->addr, to);
     if (p->mtu && len > p->mtu) {
         wire_tap(w, SK_WIRE_TOO_BIG, d, len);
+        if (p->mtu_icmp_from)
+            wire_frag_needed(w, src, p, d, len);
         return;
     }
     if (w->filter && w->filter(w->filter_ctx, w->now, d, len)) {

@@ -56,6 +56,29 @@ static uint16_t settle_device(const char *name)
 
 int sk_tun_open(const char *name, sk_tun_info *info, char *err, size_t errlen)
 {
+    return sk_tun_open_flags(name, 0, info, err, errlen);
+}
+
+/* Asks for checksum offload and the kernel's TCP segmentation offload
+ * (TUN_F_TSO4/6: the kernel then hands over super-segments of up to 64 KiB
+ * with gso_size set, as GRO hands them to a socket).  A kernel that
+ * refuses TSO still gets checksum offload; one that refuses both leaves
+ * the header in place with nothing offloaded. */
+static unsigned set_offloads(int fd)
+{
+    if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)) == 0)
+        return SK_TUN_CSUM | SK_TUN_TSO;
+    if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)TUN_F_CSUM) == 0)
+        return SK_TUN_CSUM;
+    return 0;
+}
+
+int sk_tun_open_flags(const char *name, unsigned flags, sk_tun_info *info, char *err, size_t errlen)
+{
+    if (flags & ~(SK_TUN_VNET_HDR | SK_TUN_MULTI_QUEUE)) {
+        say(err, errlen, "sk_tun_open_flags: unknown flags%s%s", "", "");
+        return -EINVAL;
+    }
     if (!name || !*name || strlen(name) >= IFNAMSIZ) {
         say(err, errlen, "bad TUN device name '%s': must be 1 to 15 characters%s", name ? name : "", "");
         return -EINVAL;
@@ -76,6 +99,10 @@ int sk_tun_open(const char *name, sk_tun_info *info, char *err, size_t errlen)
     struct ifreq ifr;
     memset(&ifr, 0, sizeof(ifr));
     ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    if (flags & SK_TUN_VNET_HDR)
+        ifr.ifr_flags |= IFF_VNET_HDR;
+    if (flags & SK_TUN_MULTI_QUEUE)
+        ifr.ifr_flags |= IFF_MULTI_QUEUE;
     memcpy(ifr.ifr_name, name, strlen(name));
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
         int e = errno;
@@ -93,8 +120,14 @@ int sk_tun_open(const char *name, sk_tun_info *info, char *err, size_t errlen)
                 strerror(e));
             break;
         case EINVAL:
-            say(err, errlen, "cannot attach to %s: %s; a device of that name exists and is not a TUN "
-                "device without packet information (IFF_TUN | IFF_NO_PI)", name, strerror(e));
+            if (flags & SK_TUN_MULTI_QUEUE)
+                say(err, errlen, "cannot attach to %s: %s; a device of that name exists and is not a "
+                    "multi-queue TUN device (make it with `ip tuntap add dev NAME mode tun multi_queue`)",
+                    name, strerror(e));
+            else
+                say(err, errlen, "cannot attach to %s: %s; a device of that name exists and is not a TUN "
+                    "device without packet information (IFF_TUN | IFF_NO_PI), or it is multi-queue", name,
+                    strerror(e));
             break;
         default:
             say(err, errlen, "cannot attach to TUN device %s: %s", name, strerror(e));
@@ -102,11 +135,29 @@ int sk_tun_open(const char *name, sk_tun_info *info, char *err, size_t errlen)
         }
         return -e;
     }
+    unsigned got = flags;
+    if (flags & SK_TUN_VNET_HDR) {
+        /* The legacy 10-byte struct virtio_net_hdr; no mergeable buffers. */
+        int hdr_len = 10;
+        if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_len) < 0) {
+            int e = errno;
+            close(fd);
+            say(err, errlen, "cannot set the virtio-net header size on %s: %s", name, strerror(e));
+            return -e;
+        }
+        got |= set_offloads(fd);
+    } else {
+        /* Offloads outlive the descriptor that asked for them on a
+         * persistent device: a reader without the header would get
+         * partial checksums and super-segments it cannot tell apart. */
+        ioctl(fd, TUNSETOFFLOAD, 0ul);
+    }
     uint16_t mtu = settle_device(ifr.ifr_name);
     if (info) {
         memset(info, 0, sizeof(*info));
         memcpy(info->name, ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ - 1));
         info->mtu = mtu;
+        info->flags = got;
     }
     return fd;
 }

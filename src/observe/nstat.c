@@ -36,9 +36,10 @@ int sk_counter_set_add(sk_counter_set *s, const char *group, const char *name, u
     return 0;
 }
 
-/* nstat lists /proc/net/snmp (Ip, Tcp) before /proc/net/netstat
- * (TcpExt, IpExt); synack's own group comes last. */
-static const char *const group_order[] = {"Ip", "Tcp", "TcpExt", "IpExt", "Synack"};
+/* nstat lists /proc/net/snmp (Ip, Icmp, IcmpMsg, Tcp), then
+ * /proc/net/netstat (TcpExt, IpExt), then /proc/net/snmp6 (Ip6); synack's
+ * own group comes last. */
+static const char *const group_order[] = {"Ip", "Icmp", "IcmpMsg", "Tcp", "TcpExt", "IpExt", "Ip6", "Synack"};
 #define GROUPS (sizeof(group_order) / sizeof(group_order[0]))
 
 int sk_counter_set_from_stack(sk_counter_set *s, const sk_stack *stack, const char *instance)

@@ -660,6 +660,99 @@ static void line_tcp(line_out *o, sk_trace *t, uint32_t src, uint32_t dst, const
     }
 }
 
+/* ICMP as tcpdump's print-icmp.c words it: echo identifiers and
+ * sequence numbers, the quoted destination (and port, for TCP) of an
+ * unreachable, the next-hop MTU of a fragmentation-needed; then the ICMP
+ * length. */
+static void line_icmp(line_out *o, uint32_t src, uint32_t dst, const uint8_t *p, size_t avail, size_t icmp_len)
+{
+    line_addr(o, src);
+    line_printf(o, " > ");
+    line_addr(o, dst);
+    line_printf(o, ": ");
+    if (avail < 4) {
+        line_printf(o, "[|icmp]");
+        return;
+    }
+    unsigned type = p[0], code = p[1];
+    const uint8_t *q = p + 8; /* a quoted datagram, for errors */
+    size_t qn = avail > 8 ? avail - 8 : 0;
+    bool quoted = qn >= 20 && (q[0] >> 4) == 4;
+    uint32_t qdst = quoted ? load_be32(q + 16) : 0;
+    size_t qihl = quoted ? (size_t)(q[0] & 0x0f) * 4 : 0;
+    switch (type) {
+    case 0:
+    case 8:
+        if (avail < 8) {
+            line_printf(o, "ICMP echo %s [|icmp]", type ? "request" : "reply");
+            return;
+        }
+        line_printf(o, "ICMP echo %s, id %u, seq %u", type ? "request" : "reply", load_be16(p + 4),
+                    load_be16(p + 6));
+        break;
+    case 3:
+        if (!quoted) {
+            line_printf(o, "ICMP unreachable [|icmp]");
+            return;
+        }
+        switch (code) {
+        case 0:
+            line_printf(o, "ICMP net ");
+            line_addr(o, qdst);
+            line_printf(o, " unreachable");
+            break;
+        case 1:
+            line_printf(o, "ICMP host ");
+            line_addr(o, qdst);
+            line_printf(o, " unreachable");
+            break;
+        case 2:
+            line_printf(o, "ICMP ");
+            line_addr(o, qdst);
+            line_printf(o, " protocol %u unreachable", q[9]);
+            break;
+        case 3:
+            line_printf(o, "ICMP ");
+            line_addr(o, qdst);
+            if (q[9] == 6 && qn >= qihl + 4)
+                line_printf(o, " tcp port %u unreachable", load_be16(q + qihl + 2));
+            else
+                line_printf(o, " protocol %u port unreachable", q[9]);
+            break;
+        case 4:
+            line_printf(o, "ICMP ");
+            line_addr(o, qdst);
+            if (avail >= 8 && load_be16(p + 6))
+                line_printf(o, " unreachable - need to frag (mtu %u)", load_be16(p + 6));
+            else
+                line_printf(o, " unreachable - need to frag");
+            break;
+        default:
+            line_printf(o, "ICMP ");
+            line_addr(o, qdst);
+            line_printf(o, " unreachable - #%u", code);
+            break;
+        }
+        break;
+    case 4:
+        line_printf(o, "ICMP source quench");
+        break;
+    case 11:
+        line_printf(o, "ICMP time exceeded %s", code == 0 ? "in-transit" : code == 1 ? "in-reassembly" : "#?");
+        break;
+    case 12:
+        line_printf(o, "ICMP parameter problem - octet %u", p[4]);
+        break;
+    case 5:
+        line_printf(o, "ICMP redirect");
+        break;
+    default:
+        line_printf(o, "ICMP type-#%u", type);
+        break;
+    }
+    line_printf(o, ", length %zu", icmp_len);
+}
+
 static void line_datagram(line_out *o, sk_trace *t, const uint8_t *d, size_t len)
 {
     if (len > 0 && (d[0] >> 4) != 4) {
@@ -697,6 +790,10 @@ static void line_datagram(line_out *o, sk_trace *t, const uint8_t *d, size_t len
         line_printf(o, " > ");
         line_addr(o, dst);
         line_printf(o, ": ip-proto-%u", proto);
+        return;
+    }
+    if (proto == 1) {
+        line_icmp(o, src, dst, d + ihl, avail - ihl, ip_len - ihl);
         return;
     }
     if (proto != 6) {

@@ -593,10 +593,115 @@ static bool fastopen_unsupported(sk_runner *r, const sk_script_packet *p)
     return true;
 }
 
+/* packetdrill's ICMPv4 names (icmp_packet.c): types, and the codes of
+ * destination unreachable and time exceeded. */
+static int icmp_type_number(const char *name)
+{
+    static const struct {
+        const char *name;
+        int type;
+    } t[] = {{"echo_reply", 0}, {"unreachable", 3}, {"destination_unreachable", 3}, {"source_quench", 4},
+             {"redirect", 5}, {"echo_request", 8}, {"time_exceeded", 11}, {"parameter_problem", 12}};
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        if (!strcmp(name, t[i].name))
+            return t[i].type;
+    return -1;
+}
+
+static int icmp_code_number(const char *name)
+{
+    static const char *const unreach[] = {
+        "net_unreachable",      "host_unreachable",   "protocol_unreachable", "port_unreachable",
+        "frag_needed",          "source_route_failed", "net_unknown",         "host_unknown",
+        "source_host_isolated", "net_prohibited",     "host_prohibited",      "net_unreachable_for_tos",
+        "host_unreachable_for_tos", "packet_filtered", "precedence_violation", "precedence_cutoff"};
+    for (size_t i = 0; i < sizeof(unreach) / sizeof(unreach[0]); i++)
+        if (!strcmp(name, unreach[i]))
+            return (int)i;
+    if (!strcmp(name, "ttl_exceeded"))
+        return 0;
+    if (!strcmp(name, "fragment_reassembly_time_exceeded"))
+        return 1;
+    char *end;
+    long v = strtol(name, &end, 0);
+    return *end || v < 0 || v > 255 ? -1 : (int)v;
+}
+
+/* An inbound ICMP error as packetdrill builds it: from the script's
+ * remote address, quoting an IPv4 header of the connection under test
+ * and its TCP header, whose sequence number is the script's [start]
+ * mapped onto the stack's ISN (0, the ISN itself, when not given). */
+static void inject_icmp(sk_runner *r, const sk_script_packet *p, sk_time_ns at)
+{
+    int type = icmp_type_number(p->icmp_type);
+    int code = p->icmp_code ? icmp_code_number(p->icmp_code) : 0;
+    if (type < 0 || code < 0) {
+        sk_run_skip(r, "ICMP %s %s: not an ICMPv4 type and code the runner knows (a parameter of the script's "
+                       "harness?)", p->icmp_type, p->icmp_code ? p->icmp_code : "");
+        return;
+    }
+    int ci = r->current_conn;
+    if (ci < 0 || !r->conns[ci].have_isn) {
+        sk_run_fail(r, "inbound ICMP before the connection under test sent anything");
+        return;
+    }
+    sk_run_conn *c = &r->conns[ci];
+    uint8_t d[28 + 40];
+    memset(d, 0, sizeof(d));
+    uint32_t addrs[4] = {r->remote_ip, r->local_ip, r->local_ip, r->remote_ip};
+    d[0] = 0x45;
+    d[2] = 0;
+    d[3] = sizeof(d);
+    d[8] = 64;
+    d[9] = 1;
+    uint8_t *q = d + 28;
+    q[0] = 0x45;
+    uint32_t qlen = 40 + (p->icmp_has_seq ? p->payload_len : 0);
+    q[2] = (uint8_t)(qlen >> 8);
+    q[3] = (uint8_t)qlen;
+    q[6] = 0x40; /* DF */
+    q[8] = 64;
+    q[9] = 6;
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < 4; i++)
+            (k < 2 ? d : q)[12 + 4 * (k & 1) + i] = (uint8_t)(addrs[k] >> (24 - 8 * i));
+    uint16_t qc = sk_csum_fold(sk_csum_partial(q, 20, 0));
+    q[10] = (uint8_t)(qc >> 8);
+    q[11] = (uint8_t)qc;
+    uint32_t seq = c->stack_isn + (p->icmp_has_seq ? p->seq_start : 0);
+    uint8_t *th = q + 20;
+    th[0] = (uint8_t)(c->local_port >> 8);
+    th[1] = (uint8_t)c->local_port;
+    th[2] = (uint8_t)(c->remote_port >> 8);
+    th[3] = (uint8_t)c->remote_port;
+    for (int i = 0; i < 4; i++)
+        th[4 + i] = (uint8_t)(seq >> (24 - 8 * i));
+    th[12] = 0x50;
+    uint16_t ic = sk_csum_fold(sk_csum_partial(d, 20, 0));
+    d[10] = (uint8_t)(ic >> 8);
+    d[11] = (uint8_t)ic;
+    d[20] = (uint8_t)type;
+    d[21] = (uint8_t)code;
+    if (p->has_mtu) {
+        d[26] = (uint8_t)(p->mtu >> 8);
+        d[27] = (uint8_t)p->mtu;
+    }
+    ic = sk_csum_fold(sk_csum_partial(d + 20, sizeof(d) - 20, 0));
+    d[22] = (uint8_t)(ic >> 8);
+    d[23] = (uint8_t)ic;
+    sk_run_advance_to(r, at);
+    if (r->done)
+        return;
+    sk_run_trace(r, "< icmp %s %s", p->icmp_type, p->icmp_code ? p->icmp_code : "");
+    r->now = at > r->now ? at : r->now;
+    r->be->input(r, d, sizeof(d));
+    sk_run_pending_poll(r);
+}
+
 static void inject(sk_runner *r, const sk_script_packet *p, sk_time_ns at)
 {
     if (p->icmp) {
-        sk_run_skip(r, "inbound ICMP (icmp %s) is not supported by the runner", p->icmp_type);
+        inject_icmp(r, p, at);
         return;
     }
     if (fastopen_unsupported(r, p))

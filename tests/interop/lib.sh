@@ -1,7 +1,7 @@
 # Shared helpers of the interop tests: sourced by each test_*.sh.
 #
 # Each test gets its own namespace (made by scripts/netns.sh) named after
-# the test and the shell's pid, and a trap that kills every process it
+# the test and the shell's pid (prefixed sk-, or $IT_NS_PREFIX-), and a trap that kills every process it
 # started and deletes the namespace however the test ends.  The kernel
 # side is 10.77.0.1/24 on tun0; synack is 10.77.0.2.
 set -eu
@@ -10,12 +10,13 @@ SYNACK=${SYNACK:?set SYNACK to the synack binary}
 IT_DIR=$(cd "$(dirname "$0")" && pwd)
 NETNS_SH="$IT_DIR/../../scripts/netns.sh"
 TEST_NAME=$(basename "$0" .sh)
-NS="sk-${TEST_NAME#test_}-$$"
+NS="${IT_NS_PREFIX:-sk}-${TEST_NAME#test_}-$$"
 NS=$(printf '%s' "$NS" | cut -c1-30)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/synack-interop.XXXXXX")
 KERNEL=10.77.0.1
 PEER=10.77.0.2
 IT_PIDS=""
+IT_EXTRA_NS="" # more namespaces a test made, deleted with its own
 
 it_cleanup() {
     rc=$?
@@ -27,6 +28,9 @@ it_cleanup() {
         kill -KILL "$pid" 2>/dev/null || true
     done
     "$NETNS_SH" down "$NS" >/dev/null 2>&1 || true
+    for ns in $IT_EXTRA_NS; do
+        "$NETNS_SH" down "$ns" >/dev/null 2>&1 || true
+    done
     if [ "$rc" -ne 0 ] && [ -n "${KEEP_LOGS:-}" ]; then
         echo "logs kept in $WORK" >&2
     else

@@ -742,7 +742,7 @@ int sk_test_listen(sk_fixture *f, sk_stack *s, uint16_t port, int backlog)
 {
     int fd = sk_socket(s);
     assert_true(fd >= 0);
-    sk_endpoint local = {sk_stack_addr(s), port};
+    sk_endpoint local = {.addr = sk_stack_addr(s), .port = port, .family = SK_AF_INET};
     assert_int_equal(sk_bind(s, fd, &local), 0);
     assert_int_equal(sk_listen(s, fd, backlog), 0);
     if (s == f->server) {
@@ -757,7 +757,7 @@ int sk_test_connect(sk_fixture *f, sk_stack *s, uint32_t addr, uint16_t port)
     (void)f;
     int fd = sk_socket(s);
     assert_true(fd >= 0);
-    sk_endpoint remote = {addr, port};
+    sk_endpoint remote = {.addr = addr, .port = port, .family = SK_AF_INET};
     int rc = sk_connect(s, fd, &remote);
     if (rc != -EINPROGRESS)
         fprintf(stderr, "connect: %d (%s)\n", rc, sk_errno_name(rc));
@@ -797,7 +797,7 @@ sk_conn_pair sk_test_establish_socket(sk_fixture *f, int cfd, uint16_t port)
     sk_conn_pair p;
     memset(&p, 0, sizeof p);
     p.cfd = cfd;
-    sk_endpoint remote = {SK_TEST_SERVER_ADDR, port};
+    sk_endpoint remote = {.addr = SK_TEST_SERVER_ADDR, .port = port, .family = SK_AF_INET};
     int rc = sk_connect(f->client, cfd, &remote);
     if (rc != -EINPROGRESS)
         fprintf(stderr, "connect: %d (%s)\n", rc, sk_errno_name(rc));

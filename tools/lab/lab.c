@@ -140,13 +140,43 @@ static bool lab_is_host(lab *L, uint32_t addr)
     return false;
 }
 
+/* An ICMP error quoting the representative connection joins its
+ * timeline (and every ICMP datagram the capture). */
+static void lab_on_icmp(lab *L, sk_time_ns now, sk_wire_fate fate, const uint8_t *dgram, size_t len)
+{
+    if (fate != SK_WIRE_SENT)
+        return;
+    if (L->pcap)
+        sk_pcap_write(L->pcap, now, dgram, len);
+    size_t ihl = (size_t)(dgram[0] & 0x0f) * 4;
+    const uint8_t *q = dgram + ihl + 8;
+    if (len < ihl + 8 + 28 || (q[0] >> 4) != 4 || q[9] != 6)
+        return;
+    size_t qihl = (size_t)(q[0] & 0x0f) * 4;
+    if (len < ihl + 8 + qihl + 4)
+        return;
+    uint32_t qs = (uint32_t)q[12] << 24 | (uint32_t)q[13] << 16 | (uint32_t)q[14] << 8 | q[15];
+    uint32_t qd = (uint32_t)q[16] << 24 | (uint32_t)q[17] << 16 | (uint32_t)q[18] << 8 | q[19];
+    sk_endpoint a = sk_endpoint_ipv4(qs, (uint16_t)(q[qihl] << 8 | q[qihl + 1]));
+    sk_endpoint b = sk_endpoint_ipv4(qd, (uint16_t)(q[qihl + 2] << 8 | q[qihl + 3]));
+    if (!is_rep(L, a, b))
+        return;
+    char line[SK_TRACE_LINE_MAX];
+    sk_trace_format_datagram(L->trace, now, dgram, len, line, sizeof(line));
+    tl_line(L, line);
+}
+
 static void lab_on_wire(void *ctx, sk_time_ns now, sk_wire_fate fate, const uint8_t *dgram, size_t len)
 {
     lab *L = ctx;
     sk_segment seg;
+    if (len >= 20 && (dgram[0] >> 4) == 4 && dgram[9] == 1) {
+        lab_on_icmp(L, now, fate, dgram, len);
+        return;
+    }
     if (sk_parse_segment(dgram, len, false, &seg) != SK_PARSE_OK)
         return;
-    sk_endpoint src = {seg.src, seg.sport}, dst = {seg.dst, seg.dport};
+    sk_endpoint src = {.addr = seg.src, .port = seg.sport, .family = SK_AF_INET}, dst = {.addr = seg.dst, .port = seg.dport, .family = SK_AF_INET};
     if (fate == SK_WIRE_SENT) {
         if (L->pcap)
             sk_pcap_write(L->pcap, now, dgram, len);
@@ -174,6 +204,8 @@ static void lab_on_wire(void *ctx, sk_time_ns now, sk_wire_fate fate, const uint
         tl_line(L, "    ^ lost on the wire");
     } else if (fate == SK_WIRE_NO_ROUTE) {
         tl_line(L, "    ^ dropped: no host has that address");
+    } else if (fate == SK_WIRE_TOO_BIG) {
+        tl_line(L, "    ^ dropped: larger than a hop's MTU");
     }
 }
 
@@ -490,7 +522,7 @@ int lab_listen(lab *L, int host, uint16_t port, int backlog)
     sk_stack *s = lab_stack(L, host);
     int fd = sk_socket(s);
     int one = 1;
-    sk_endpoint any = {0, port};
+    sk_endpoint any = {.addr = 0, .port = port, .family = SK_AF_INET};
     int rc = fd < 0 ? fd : sk_setsockopt(s, fd, SK_SOL_SOCKET, SK_SO_REUSEADDR, &one, sizeof(one));
     if (rc >= 0)
         rc = sk_bind(s, fd, &any);
@@ -510,14 +542,14 @@ int lab_connect(lab *L, int host, uint32_t addr, uint16_t port, uint16_t lport)
     if (fd < 0)
         return fd;
     if (lport) {
-        sk_endpoint me = {0, lport};
+        sk_endpoint me = {.addr = 0, .port = lport, .family = SK_AF_INET};
         int rc = sk_bind(s, fd, &me);
         if (rc < 0) {
             sk_close(s, fd);
             return rc;
         }
     }
-    sk_endpoint to = {addr, port};
+    sk_endpoint to = {.addr = addr, .port = port, .family = SK_AF_INET};
     int rc = sk_connect(s, fd, &to);
     if (rc < 0 && rc != -EINPROGRESS) {
         sk_close(s, fd);

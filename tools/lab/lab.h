@@ -21,6 +21,7 @@
  *                  simultaneous open/close, half-close, pooling
  *   lab_listen.c   SYN flood, accept-queue overflow, backlog spike
  *   lab_connect.c  SYN retries, refused, keepalive, zero window, blind RST
+ *   lab_mtu.c      a hop with a smaller MTU: black hole, fragmentation-needed
  *   lab_live.c     three of them with the Linux kernel as the peer (--live)
  * and lab_scenarios.c lists them, with their finding ids and fixes.
  */
@@ -292,6 +293,8 @@ int lab_refused(lab *L);
 int lab_keepalive_dead_peer(lab *L);
 int lab_zero_window(lab *L);
 int lab_blind_rst(lab *L);
+int lab_mtu_blackhole(lab *L);
+int lab_mtu_frag_needed(lab *L);
 
 /* ---- --live (lab_live.c) ---- */
 /* Whether NAME has a live version. */

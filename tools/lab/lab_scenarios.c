@@ -6,12 +6,6 @@
 
 #include "lab.h"
 
-static int unavailable(lab *L)
-{
-    (void)L;
-    return -1;
-}
-
 static const lab_scenario scenarios[] = {
     {"time-wait-pileup", "short connections pile up TIME_WAIT on the side that closes first", "time-wait",
      "reuse connections (HTTP keep-alive: 10 connections for all requests)", NULL, NULL, 200, lab_time_wait_pileup},
@@ -38,8 +32,10 @@ static const lab_scenario scenarios[] = {
      "SO_KEEPALIVE (tcp_keepalive_time 7200, intvl 75, probes 9)", NULL, NULL, 0, lab_keepalive_dead_peer},
     {"zero-window", "a reader that stops: zero window, window probes, a blocked writer", "zero-window",
      "a reader that keeps up", NULL, NULL, 0, lab_zero_window},
-    {"mtu-blackhole", "large segments vanish on a path whose ICMP is filtered", NULL, NULL, NULL,
-     "needs ICMP and path MTU discovery, which synack's engine does not have yet", 0, unavailable},
+    {"mtu-blackhole", "large segments vanish on a path whose ICMP is filtered: the transfer hangs", "mtu-blackhole-suspected",
+     "net.ipv4.tcp_mtu_probing=1 (or let ICMP fragmentation-needed through)", NULL, NULL, 0, lab_mtu_blackhole},
+    {"mtu-frag-needed", "a hop with a smaller MTU says so (ICMP fragmentation-needed): the MSS drops at once", NULL,
+     NULL, "the same hop silent, with tcp_mtu_probing=1", NULL, 0, lab_mtu_frag_needed},
     {"lost-final-ack", "the last ACK is lost: LAST_ACK retransmits its FIN, TIME_WAIT answers it", NULL, NULL,
      "the same close without loss", NULL, 0, lab_lost_final_ack},
     {"simultaneous-close", "both sides close at once: FIN_WAIT_1 -> CLOSING -> TIME_WAIT on both", NULL, NULL,

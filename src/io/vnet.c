@@ -1,0 +1,253 @@
+/*
+ * The virtio-net header (vnet.h).
+ *
+ * What the Linux TUN driver writes before a datagram it hands to the
+ * reader (tun_put_user → virtio_net_hdr_from_skb): NEEDS_CSUM with the
+ * checksum's start and offset for a CHECKSUM_PARTIAL skb (what the host's
+ * own TCP sends when the device offers checksum offload), DATA_VALID for
+ * CHECKSUM_UNNECESSARY, and for a GSO skb its type and gso_size.  What it
+ * takes from the writer (tun_get_user → virtio_net_hdr_to_skb) is the
+ * same header the other way: synack asks for NEEDS_CSUM over its TCP
+ * checksum field and sends no GSO.
+ */
+#include "vnet.h"
+
+#include <string.h>
+
+static uint16_t le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static void put_le16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+/* The transport protocol and where its header starts, for an unfragmented
+ * IPv4 datagram or an IPv6 one without extension headers; -1 otherwise. */
+static int transport(const uint8_t *d, size_t len, size_t *off, size_t *end)
+{
+    if (len < 1)
+        return -1;
+    unsigned version = d[0] >> 4;
+    if (version == 4) {
+        if (len < 20)
+            return -1;
+        size_t ihl = (size_t)(d[0] & 0x0f) * 4;
+        size_t tot = (size_t)((d[2] << 8) | d[3]);
+        if (ihl < 20 || tot < ihl || tot > len)
+            return -1;
+        if (((d[6] << 8) | d[7]) & 0x3fff) /* MF or a fragment offset */
+            return -1;
+        *off = ihl;
+        *end = tot;
+        return d[9];
+    }
+    if (version == 6) {
+        if (len < 40)
+            return -1;
+        size_t tot = 40 + (size_t)((d[4] << 8) | d[5]);
+        if (tot > len)
+            return -1;
+        *off = 40;
+        *end = tot;
+        return d[6];
+    }
+    return -1;
+}
+
+sk_vnet_error sk_vnet_parse(const uint8_t *frame, size_t len, sk_vnet_rx *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (len <= SK_VNET_HDR_LEN)
+        return SK_VNET_SHORT;
+    uint8_t flags = frame[0];
+    uint8_t gso_type = frame[1];
+    uint16_t gso_size = le16(frame + 4);
+    uint16_t csum_start = le16(frame + 6);
+    uint16_t csum_offset = le16(frame + 8);
+    const uint8_t *d = frame + SK_VNET_HDR_LEN;
+    size_t dlen = len - SK_VNET_HDR_LEN;
+
+    /* RSC_INFO is only for devices that negotiated it; anything else is
+     * a header this reader cannot interpret. */
+    if (flags & ~(SK_VNET_F_NEEDS_CSUM | SK_VNET_F_DATA_VALID))
+        return SK_VNET_BAD_FLAGS;
+    if (flags & SK_VNET_F_NEEDS_CSUM) {
+        /* The two bytes of the checksum field lie inside the datagram
+         * (virtio_net_hdr_to_skb's skb_partial_csum_set check). */
+        if ((size_t)csum_start + csum_offset + 2 > dlen)
+            return SK_VNET_BAD_CSUM_SPAN;
+        out->csum = SK_VNET_CSUM_PARTIAL;
+    } else if (flags & SK_VNET_F_DATA_VALID) {
+        out->csum = SK_VNET_CSUM_VALID;
+    }
+    unsigned type = gso_type & ~SK_VNET_GSO_ECN;
+    if (type != SK_VNET_GSO_NONE) {
+        size_t off, end;
+        int proto = transport(d, dlen, &off, &end);
+        unsigned version = d[0] >> 4;
+        /* Only TCP super-segments were asked for (TUN_F_TSO4/TSO6), and a
+         * GSO datagram always has its checksum left partial. */
+        if (gso_size == 0 || proto != 6 || !(flags & SK_VNET_F_NEEDS_CSUM) ||
+            (type == SK_VNET_GSO_TCPV4 && version != 4) || (type == SK_VNET_GSO_TCPV6 && version != 6) ||
+            (type != SK_VNET_GSO_TCPV4 && type != SK_VNET_GSO_TCPV6))
+            return SK_VNET_BAD_GSO;
+        out->gso_size = gso_size;
+    } else if (gso_type & SK_VNET_GSO_ECN) {
+        return SK_VNET_BAD_GSO;
+    }
+    out->dgram = d;
+    out->len = dlen;
+    out->csum_start = csum_start;
+    out->csum_offset = csum_offset;
+    return SK_VNET_OK;
+}
+
+void sk_vnet_build(uint8_t hdr[SK_VNET_HDR_LEN], const uint8_t *dgram, size_t len)
+{
+    memset(hdr, 0, SK_VNET_HDR_LEN);
+    size_t off, end;
+    if (transport(dgram, len, &off, &end) == 6 && off + 20 <= end) {
+        hdr[0] = SK_VNET_F_NEEDS_CSUM;
+        put_le16(hdr + 6, (uint16_t)off);
+        put_le16(hdr + 8, 16); /* offsetof(struct tcphdr, check) */
+    }
+}
+
+static uint32_t sum16(const uint8_t *p, size_t n, uint32_t acc);
+
+#define TCP_FIN 0x01u
+#define TCP_PSH 0x08u
+#define TCP_ACK 0x10u
+
+static size_t be16(const uint8_t *p)
+{
+    return (size_t)((p[0] << 8) | p[1]);
+}
+
+/* Header lengths of an IPv4/TCP datagram without IP options, or 0. */
+static size_t tcp4_headers(const uint8_t *d, size_t len)
+{
+    if (len < 40 || d[0] != 0x45 || d[9] != 6 || be16(d + 2) != len || (be16(d + 6) & 0x3fff))
+        return 0;
+    size_t thl = (size_t)(d[32] >> 4) * 4;
+    if (thl < 20 || 20 + thl > len)
+        return 0;
+    return 20 + thl;
+}
+
+size_t sk_vnet_gso_first(const uint8_t *d, size_t len)
+{
+    size_t h = tcp4_headers(d, len);
+    /* CWR belongs to the first segment alone: Linux's GSO would copy it
+     * to every one, so a segment with it is sent as it is. */
+    if (!h || len == h || (d[33] & 0xbf) != TCP_ACK || (d[32] & 0x0f))
+        return 0;
+    return len - h;
+}
+
+bool sk_vnet_gso_continues(const uint8_t *prev, size_t prev_len, const uint8_t *next, size_t next_len,
+                           size_t gso_size, size_t total)
+{
+    size_t h = tcp4_headers(prev, prev_len);
+    if (!h || tcp4_headers(next, next_len) != h || next_len == h)
+        return false;
+    /* The whole super-segment's IP total length fits 16 bits. */
+    if (total + next_len - h > 65535)
+        return false;
+    if (prev_len - h != gso_size || next_len - h > gso_size)
+        return false;
+    /* tos, DF, TTL, protocol, addresses: everything but length, ID and
+     * checksum. */
+    if (prev[1] != next[1] || prev[6] != next[6] || prev[7] != next[7] || prev[8] != next[8] ||
+        memcmp(prev + 12, next + 12, 8))
+        return false;
+    const uint8_t *pt = prev + 20, *nt = next + 20;
+    uint32_t pseq = (uint32_t)pt[4] << 24 | (uint32_t)pt[5] << 16 | (uint32_t)pt[6] << 8 | pt[7];
+    uint32_t nseq = (uint32_t)nt[4] << 24 | (uint32_t)nt[5] << 16 | (uint32_t)nt[6] << 8 | nt[7];
+    if (nseq != pseq + (uint32_t)(prev_len - h))
+        return false;
+    /* Ports, then ACK, offset, window and options; not the checksum or
+     * the urgent pointer, which carry nothing with URG clear. */
+    if (memcmp(pt, nt, 4) || memcmp(pt + 8, nt + 8, 4) || pt[12] != nt[12] || memcmp(pt + 14, nt + 14, 2) ||
+        memcmp(pt + 20, nt + 20, h - 40))
+        return false;
+    /* ECE the same on all (it is copied to each segment); CWR on none. */
+    if ((pt[13] & 0xbf) != TCP_ACK || (nt[13] & 0xbf & ~(TCP_PSH | TCP_FIN)) != TCP_ACK ||
+        (pt[13] & 0x40) != (nt[13] & 0x40) || (nt[12] & 0x0f))
+        return false;
+    return true;
+}
+
+size_t sk_vnet_gso_header(uint8_t *out, const uint8_t *first, size_t payload, uint8_t last_flags,
+                          uint16_t gso_size)
+{
+    size_t h = tcp4_headers(first, be16(first + 2));
+    uint8_t *ip = out + SK_VNET_HDR_LEN, *tcp = ip + 20;
+    memcpy(ip, first, h);
+    size_t tot = h + payload;
+    ip[2] = (uint8_t)(tot >> 8);
+    ip[3] = (uint8_t)tot;
+    ip[10] = ip[11] = 0;
+    uint16_t ipc = (uint16_t)~sum16(ip, 20, 0);
+    ip[10] = (uint8_t)(ipc >> 8);
+    ip[11] = (uint8_t)ipc;
+    tcp[13] = (uint8_t)((tcp[13] & ~(TCP_PSH | TCP_FIN)) | (last_flags & (TCP_PSH | TCP_FIN)));
+    /* CHECKSUM_PARTIAL for the whole: the pseudo-header's sum over the
+     * super-segment's TCP length, which tcp_gso_segment adjusts per
+     * segment and a local receiver trusts as it is. */
+    size_t tcp_len = tot - 20;
+    uint32_t ps = sum16(ip + 12, 8, 0) + 6u + (uint32_t)tcp_len;
+    ps = sum16(NULL, 0, ps);
+    tcp[16] = (uint8_t)(ps >> 8);
+    tcp[17] = (uint8_t)ps;
+    uint8_t *v = out;
+    memset(v, 0, SK_VNET_HDR_LEN);
+    v[0] = SK_VNET_F_NEEDS_CSUM;
+    v[1] = SK_VNET_GSO_TCPV4;
+    put_le16(v + 2, (uint16_t)h);
+    put_le16(v + 4, gso_size);
+    put_le16(v + 6, 20);
+    put_le16(v + 8, 16);
+    return SK_VNET_HDR_LEN + h;
+}
+
+static uint32_t sum16(const uint8_t *p, size_t n, uint32_t acc)
+{
+    uint64_t s = acc;
+    for (; n >= 2; p += 2, n -= 2)
+        s += (uint32_t)((p[0] << 8) | p[1]);
+    if (n)
+        s += (uint32_t)(p[0] << 8);
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return (uint32_t)s;
+}
+
+bool sk_vnet_tcp_csum_ok(const uint8_t *d, size_t len)
+{
+    size_t off, end;
+    if (transport(d, len, &off, &end) != 6 || end - off < 20)
+        return true;
+    size_t tcp_len = end - off;
+    uint32_t s;
+    if ((d[0] >> 4) == 4)
+        s = sum16(d + 12, 8, 0); /* source and destination */
+    else
+        s = sum16(d + 8, 32, 0);
+    s += 6u + (uint32_t)(tcp_len & 0xffff) + (uint32_t)(tcp_len >> 16);
+    s = sum16(d + off, tcp_len, s);
+    return s == 0xffff;
+}
+
+void sk_vnet_complete_csum(uint8_t *d, size_t len, uint16_t csum_start, uint16_t csum_offset)
+{
+    if ((size_t)csum_start + csum_offset + 2 > len)
+        return;
+    uint16_t c = (uint16_t)~sum16(d + csum_start, len - csum_start, 0);
+    d[csum_start + csum_offset] = (uint8_t)(c >> 8);
+    d[csum_start + csum_offset + 1] = (uint8_t)c;
+}
