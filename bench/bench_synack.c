@@ -33,6 +33,22 @@
 
 #define CLIENT_ADDR 0x0a000001u /* 10.0.0.1, in-process only */
 #define SERVER_ADDR 0x0a000002u /* 10.0.0.2 */
+/* BENCH_FAMILY=6: the pairs talk IPv6 (fd00::1 and fd00::2, AF_INET6
+ * sockets), for the per-connection memory of that family. */
+static const uint8_t client_addr6[16] = {0xfd, [15] = 1}, server_addr6[16] = {0xfd, [15] = 2};
+
+static bool bench_v6(void)
+{
+    static int v6 = -1; /* read once: client_start asks for every connection */
+    if (v6 < 0)
+        v6 = bench_env_long("BENCH_FAMILY", 4) == 6;
+    return v6 != 0;
+}
+
+static sk_endpoint server_endpoint(uint16_t port)
+{
+    return bench_v6() ? sk_endpoint_ipv6(server_addr6, port) : sk_endpoint_ipv4(SERVER_ADDR, port);
+}
 #define BASE_PORT 5000
 #define MSG_LEN 64
 
@@ -203,6 +219,8 @@ static sk_stack *new_stack(pair *p, uint32_t addr, uint16_t mtu, pktq *out, read
         sp.secret[i] = (uint8_t)(seed * 31 + (uint64_t)i * 7);
     sp.now = p->now;
     sp.name = addr == CLIENT_ADDR ? "client" : "server";
+    if (bench_v6())
+        memcpy(sp.addr6, addr == CLIENT_ADDR ? client_addr6 : server_addr6, 16);
     sp.transmit = pktq_push;
     sp.transmit_ctx = out;
     sp.on_event = on_event;
@@ -239,10 +257,10 @@ static void pair_init_shared(pair *p, uint16_t mtu, int nports, uint64_t seed, p
     if (!p->listen_fds)
         die("out of memory", 0);
     for (int i = 0; i < nports; i++) {
-        int fd = sk_socket(p->server);
+        int fd = sk_socket_family(p->server, bench_v6() ? SK_AF_INET6 : SK_AF_INET);
         if (fd < 0)
             die("sk_socket", fd);
-        sk_endpoint local = {.addr = SERVER_ADDR, .port = (uint16_t)(BASE_PORT + i), .family = SK_AF_INET};
+        sk_endpoint local = server_endpoint((uint16_t)(BASE_PORT + i));
         int rc = sk_bind(p->server, fd, &local);
         if (rc < 0)
             die("sk_bind", rc);
@@ -335,10 +353,10 @@ static const uint8_t reply_msg[MSG_LEN] = "HTTP/1.1 200 64-byte reply ..........
 static void client_start(lifecycle_run *r)
 {
     pair *p = r->p;
-    int fd = sk_socket(p->client);
+    int fd = sk_socket_family(p->client, bench_v6() ? SK_AF_INET6 : SK_AF_INET);
     if (fd < 0)
         die("client sk_socket", fd);
-    sk_endpoint remote = {.addr = SERVER_ADDR, .port = (uint16_t)(BASE_PORT + r->next_port++ % (uint64_t)p->nports), .family = SK_AF_INET};
+    sk_endpoint remote = server_endpoint((uint16_t)(BASE_PORT + r->next_port++ % (uint64_t)p->nports));
     int rc = sk_connect(p->client, fd, &remote);
     if (rc != -EINPROGRESS)
         die("client sk_connect", rc);
@@ -982,6 +1000,85 @@ static void bench_syn_recv(void)
     sk_stack_free(s);
 }
 
+/* The last datagram the server sent (the SYN-ACK whose ISN we need). */
+typedef struct last_dgram {
+    uint8_t data[256];
+    size_t len;
+} last_dgram;
+
+static void keep_last(void *ctx, const uint8_t *d, size_t len)
+{
+    last_dgram *l = ctx;
+    l->len = len < sizeof l->data ? len : sizeof l->data;
+    memcpy(l->data, d, l->len);
+}
+
+/* IPv6 TIME_WAIT records from distinct peers, the worst case for the
+ * table of IPv6 addresses: each record's peer is an address of its own,
+ * stored once more.  Hand-made segments walk each connection through
+ * the handshake, the server closes first, the peer's FIN,ACK puts the
+ * server's end in TIME_WAIT; only the server's memory is counted. */
+static void bench_timewait6_distinct(void)
+{
+    long count = bench_env_long("BENCH_TIMEWAIT6", 1000000);
+    last_dgram out = {0};
+    sk_stack_params sp = {.seed = 6, .now = 1000 * SK_NSEC_PER_SEC, .name = "server", .transmit = keep_last,
+                          .transmit_ctx = &out};
+    memcpy(sp.addr6, server_addr6, 16);
+    sk_stack *s = sk_stack_new(&sp);
+    if (!s)
+        die("sk_stack_new", 0);
+    set(s, "net.core.somaxconn", "100000000");
+    set(s, "net.ipv4.tcp_max_tw_buckets", "100000000");
+    int lfd = sk_socket_family(s, SK_AF_INET6);
+    sk_endpoint local = sk_endpoint_ipv6(server_addr6, 80);
+    if (lfd < 0 || sk_bind(s, lfd, &local) < 0 || sk_listen(s, lfd, 1000) < 0)
+        die("timewait6 listener", lfd);
+    uint8_t dgram[128];
+    size_t rss0 = 0, heap0 = 0;
+    long warm = count / 100 + 1; /* the first records (and the listener's tables) before measuring */
+    for (long i = 0; i < count + warm; i++) {
+        if (i == warm) {
+            rss0 = bench_rss_bytes();
+            heap0 = bench_heap_bytes();
+        }
+        sk_segment_spec spec = {.ip_version = 6, .sport = 40000, .dport = 80, .window = 64240};
+        memcpy(spec.dst6, server_addr6, 16);
+        spec.src6[0] = 0x20;
+        spec.src6[1] = 0x01;
+        for (int b = 0; b < 4; b++)
+            spec.src6[12 + b] = (uint8_t)((uint32_t)i >> (24 - 8 * b));
+        spec.seq = 100;
+        spec.flags = SK_TH_SYN;
+        sk_input(s, dgram, sk_build_segment(&spec, dgram, sizeof dgram), sp.now);
+        sk_segment synack;
+        if (sk_parse_segment(out.data, out.len, false, &synack) != SK_PARSE_OK || synack.flags != (SK_TH_SYN | SK_TH_ACK))
+            die("timewait6: no SYN-ACK", i);
+        spec.seq = 101;
+        spec.ack = synack.seq + 1;
+        spec.flags = SK_TH_ACK;
+        sk_input(s, dgram, sk_build_segment(&spec, dgram, sizeof dgram), sp.now);
+        int fd = sk_accept(s, lfd, NULL);
+        if (fd < 0)
+            die("timewait6: accept", fd);
+        sk_close(s, fd); /* our FIN */
+        spec.ack = synack.seq + 2;
+        spec.flags = SK_TH_FIN | SK_TH_ACK;
+        sk_input(s, dgram, sk_build_segment(&spec, dgram, sizeof dgram), sp.now);
+    }
+    size_t rss1 = bench_rss_bytes(), heap1 = bench_heap_bytes();
+    uint64_t counts[16];
+    count_states(s, counts);
+    double kept = (double)count;
+    fprintf(stderr, "  %ld IPv6 connections from distinct peers: %llu TIME_WAIT; RSS +%zu MiB\n", count + warm,
+            (unsigned long long)counts[SK_TCP_TIME_WAIT], (rss1 - rss0) >> 20);
+    if (counts[SK_TCP_TIME_WAIT] != (uint64_t)(count + warm))
+        die("timewait6: records missing", (long)counts[SK_TCP_TIME_WAIT]);
+    bench_result("bytes_per_timewait6_distinct", (double)(rss1 - rss0) / kept);
+    bench_result("bytes_per_timewait6_distinct_heap", (double)(heap1 - heap0) / kept);
+    sk_stack_free(s);
+}
+
 int main(int argc, char **argv)
 {
     int reps = bench_reps(5);
@@ -1009,6 +1106,8 @@ int main(int argc, char **argv)
             bench_established_and_timers();
         if (any || !strcmp(what, "timewait"))
             bench_timewait();
+        if (any || !strcmp(what, "timewait6"))
+            bench_timewait6_distinct();
     }
     return 0;
 }

@@ -62,6 +62,7 @@ start=$(date +%s)
 run "$B/bench/bench_synack" lifecycle memwire bulk syn_recv
 run "$B/bench/bench_synack" established
 run "$B/bench/bench_synack" timewait
+run "$B/bench/bench_synack" timewait6
 run "$B/bench/bench_linux" lifecycle bulk slabinfo
 if [ -x "$B/bench/bench_lwip" ]; then
     run "$B/bench/bench_lwip"

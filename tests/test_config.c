@@ -76,6 +76,8 @@ static const struct {
     {"net.ipv4.tcp_tw_reuse_delay", "1000"},
     {"net.ipv4.tcp_window_scaling", "1"},
     {"net.ipv4.tcp_wmem", "4096\t16384\t4194304"},
+    {"net.ipv6.auto_flowlabels", "1"},
+    {"net.ipv6.bindv6only", "0"},
 };
 #define LINUX_DEFAULTS (sizeof(linux_defaults) / sizeof(linux_defaults[0]))
 

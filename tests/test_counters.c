@@ -40,7 +40,7 @@ static void test_first_and_last_in_table_order(void **state)
 
 static void test_every_counter_named_in_a_known_group(void **state)
 {
-    static const char *const groups[] = {"Ip", "IpExt", "Icmp", "IcmpMsg", "Ip6", "Tcp", "TcpExt", "Synack"};
+    static const char *const groups[] = {"Ip", "IpExt", "Icmp", "IcmpMsg", "Ip6", "Icmp6", "Tcp", "TcpExt", "Synack"};
     for (int id = 0; id < SK_C__COUNT; id++) {
         const char *group = sk_counter_group((sk_counter_id)id);
         const char *name = sk_counter_short_name((sk_counter_id)id);

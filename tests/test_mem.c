@@ -28,6 +28,8 @@
 
 #include "synack/synack.h"
 
+#include "internal.h" /* the IPv6 address table's count */
+
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t size);
 void *__real_realloc(void *p, size_t n);
@@ -186,6 +188,8 @@ static void tick(sk_time_ns step)
     deliver();
 }
 
+static const uint8_t addr6[2][16] = {{0xfd, [15] = 1}, {0xfd, [15] = 2}};
+
 static void make_hosts(counting *c, sk_mem *mem)
 {
     *mem = (sk_mem){c, m_malloc, m_calloc, m_realloc, m_free};
@@ -199,6 +203,7 @@ static void make_hosts(counting *c, sk_mem *mem)
         p.transmit = xmit;
         p.transmit_ctx = &hosts[i];
         p.mem = mem;
+        memcpy(p.addr6, addr6[i], 16);
         in_engine++;
         hosts[i].s = sk_stack_new(&p);
         in_engine--;
@@ -298,6 +303,102 @@ static void test_every_allocation_goes_through_mem(void **state)
     print_message("allocations %lu, peak %lld bytes\n", c.allocs, c.peak_bytes);
 }
 
+/* IPv6 connections hold references to the table of IPv6 addresses:
+ * connections, requests and TIME_WAIT records each take theirs and give
+ * them back, so once everything ended the table holds the stacks' own
+ * addresses only, and an allocation failing anywhere on the way (the
+ * table's own included) leaks nothing. */
+static int run_v6_exchange(sk_stack *a, sk_stack *b, bool must_work)
+{
+    int l = sk_socket_family(b, SK_AF_INET6);
+    if (l < 0)
+        return -1;
+    sk_endpoint any = sk_endpoint_ipv6((const uint8_t[16]){0}, 8080);
+    if (sk_bind(b, l, &any) != 0 || sk_listen(b, l, 16) != 0) {
+        sk_close(b, l);
+        return -1;
+    }
+    enum { N = 3 };
+    int cfd[N], sfd[N];
+    sk_endpoint srv = sk_endpoint_ipv6(addr6[1], 8080);
+    for (int i = 0; i < N; i++) {
+        cfd[i] = sk_socket_family(a, SK_AF_INET6);
+        int rc = cfd[i] >= 0 ? sk_connect(a, cfd[i], &srv) : -1;
+        if (must_work)
+            assert_int_equal(rc, -EINPROGRESS);
+    }
+    in_engine--;
+    for (int k = 0; k < 300; k++)
+        tick(10 * SK_NSEC_PER_MSEC); /* SYN retransmissions after a failed allocation */
+    in_engine++;
+    int accepted = 0;
+    for (int i = 0; i < N; i++) {
+        sfd[i] = sk_accept(b, l, NULL);
+        accepted += sfd[i] >= 0;
+        if (cfd[i] >= 0)
+            (void)sk_send(a, cfd[i], "ping", 4, 0);
+    }
+    in_engine--;
+    for (int k = 0; k < 20; k++)
+        tick(10 * SK_NSEC_PER_MSEC);
+    in_engine++;
+    for (int i = 0; i < N; i++) {
+        if (cfd[i] >= 0)
+            sk_close(a, cfd[i]);
+        if (sfd[i] >= 0)
+            sk_close(b, sfd[i]);
+    }
+    sk_close(b, l);
+    in_engine--;
+    for (int k = 0; k < 70; k++)
+        tick(SK_NSEC_PER_SEC); /* past TIME_WAIT's 60 s */
+    in_engine++;
+    return accepted;
+}
+
+static void test_ipv6_address_references_return(void **state)
+{
+    counting c = {0};
+    sk_mem mem;
+    qhead = qlen = 0;
+    sent_by[0] = sent_by[1] = 0;
+    make_hosts(&c, &mem);
+    sk_stack *a = hosts[0].s, *b = hosts[1].s;
+    assert_int_equal(a->a6.count, 1);
+    in_engine++;
+    assert_int_equal(run_v6_exchange(a, b, true), 3);
+    assert_true(sk_counter(a, "Ip6OutRequests") > 0);
+    /* every connection, request and record is gone, and its references */
+    assert_int_equal(sk_sockets(a, count_tw, &(size_t){0}), 0);
+    assert_int_equal(a->a6.count, 1);
+    assert_int_equal(b->a6.count, 1);
+    sk_stack_free(a);
+    sk_stack_free(b);
+    in_engine--;
+    assert_int_equal(strays, 0);
+    assert_int_equal(c.live_blocks, 0);
+
+    /* The same with the k-th allocation after start failing. */
+    for (int k = 1; k <= 80; k++) {
+        counting ck = {0};
+        qhead = qlen = 0;
+        sent_by[0] = sent_by[1] = 0;
+        make_hosts(&ck, &mem);
+        a = hosts[0].s;
+        b = hosts[1].s;
+        ck.fail_after = k;
+        in_engine++;
+        run_v6_exchange(a, b, false);
+        assert_int_equal(a->a6.count, 1);
+        assert_int_equal(b->a6.count, 1);
+        sk_stack_free(a);
+        sk_stack_free(b);
+        in_engine--;
+        assert_int_equal(ck.live_blocks, 0);
+    }
+    assert_int_equal(strays, 0);
+}
+
 /* Allocation failure anywhere in sk_stack_new leaves nothing behind. */
 static void test_stack_new_failures_leak_nothing(void **state)
 {
@@ -338,6 +439,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_allocation_goes_through_mem),
         cmocka_unit_test(test_stack_new_failures_leak_nothing),
+        cmocka_unit_test(test_ipv6_address_references_return),
         cmocka_unit_test(test_incomplete_mem_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -78,6 +78,10 @@ SK_EXPORT sk_wire *sk_wire_new(uint64_t seed, sk_time_ns start);
 /* Frees the wire and every stack it created. */
 SK_EXPORT void sk_wire_free(sk_wire *w);
 
+/* Datagrams go to the host whose stack holds their destination address:
+ * IPv4 or IPv6, the one it was added with or any given to its stack
+ * since with sk_stack_add_addr.  Impairments are set between hosts by
+ * their own (IPv4) addresses and apply to both versions. */
 /* Creates a stack at `addr` attached to the wire.  `params` may be NULL;
  * otherwise its seed, secret, mtu, name, on_event and mem are used (addr, now
  * and transmit are the wire's).  The wire keeps ownership of the stack. */

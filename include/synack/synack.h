@@ -19,7 +19,7 @@
  * sk_send, sk_close, ...), in the middle of the engine's processing, with
  * the stack's state half updated.  From inside a callback:
  *   - do not call any function that takes this stack, except the pure
- *     readers sk_now, sk_stack_name and sk_stack_addr: a socket call,
+ *     readers sk_now, sk_stack_name, sk_stack_addr and sk_stack_addrs: a socket call,
  *     sk_input, sk_advance or sk_stack_free on the same stack is undefined
  *     behaviour (nothing detects it).  Note what the event says (a socket
  *     became readable: SK_EV_READY) and act on it after the call returns;
@@ -199,6 +199,11 @@ typedef struct sk_stack_params {
     void *event_ctx;
     const sk_mem *mem;      /* optional; NULL: the C library's malloc    */
     uint32_t offloads;      /* SK_OFFLOAD_*: what the link does for TCP  */
+    /* An IPv6 address for the stack, network byte order; all zero: none.
+     * More addresses of either family: sk_stack_add_addr. */
+    uint8_t addr6[16];
+    uint8_t addr6_prefix_len; /* 0 means 64                             */
+    uint8_t addr_prefix_len;  /* of `addr`; 0 means 32                   */
 } sk_stack_params;
 
 /* Checksum offloads of the link, as Linux's loopback device has them.
@@ -225,8 +230,24 @@ SK_EXPORT sk_stack *sk_stack_new(const sk_stack_params *params);
 SK_EXPORT void sk_stack_free(sk_stack *stack);
 /* The name given at creation ("synack" when none was). */
 SK_EXPORT const char *sk_stack_name(const sk_stack *stack);
-/* The stack's IPv4 address, host byte order. */
+/* The stack's first IPv4 address, host byte order (0 if it has none). */
 SK_EXPORT uint32_t sk_stack_addr(const sk_stack *stack);
+/* Adds a local address (`addr`'s family and address; its port is
+ * ignored) with a prefix length (0..32 or 0..128), as `ip addr add`: 0,
+ * -EEXIST if the stack already has it, -EINVAL for an unusable address
+ * (unspecified, multicast, broadcast, IPv4-mapped), -EAFNOSUPPORT for
+ * another family, -ENOSPC past 255 addresses, -ENOMEM.  The stack then
+ * takes datagrams sent to it, bind() accepts it, and connect() may pick
+ * it as the source (the address of the peer's family whose prefix
+ * matches the peer best, else the first added). */
+SK_EXPORT int sk_stack_add_addr(sk_stack *stack, const sk_endpoint *addr, unsigned prefix_len);
+/* Removes a local address (-EADDRNOTAVAIL if the stack does not have
+ * it).  As in Linux, connections using it are left alone: they keep
+ * sending from it and, unanswered, time out. */
+SK_EXPORT int sk_stack_del_addr(sk_stack *stack, const sk_endpoint *addr);
+/* The stack's addresses in the order added: fills up to `max` of `out`
+ * and `prefix_len` (either may be NULL) and returns how many there are. */
+SK_EXPORT size_t sk_stack_addrs(const sk_stack *stack, sk_endpoint *out, uint8_t *prefix_len, size_t max);
 
 /* Feeds one IPv4 datagram.  `now` must not go backwards.  Bad datagrams
  * are counted and dropped; this never fails. */
@@ -252,6 +273,12 @@ SK_EXPORT sk_time_ns sk_now(const sk_stack *stack);
 /* Option levels and names carry Linux's numeric values. */
 #define SK_SOL_SOCKET 1
 #define SK_IPPROTO_TCP 6
+#define SK_IPPROTO_IPV6 41
+
+/* IPPROTO_IPV6 options (AF_INET6 sockets), Linux's numbers */
+#define SK_IPV6_UNICAST_HOPS 16 /* -1 (the default, 64) or 0..255 */
+#define SK_IPV6_V6ONLY 26       /* 0 or 1; default net.ipv6.bindv6only */
+#define SK_IPV6_TCLASS 67       /* -1 (0) or 0..255, the traffic class */
 
 #define SK_SO_REUSEADDR 2
 #define SK_SO_TYPE 3
@@ -430,6 +457,11 @@ struct sk_tcp_info {
 /* A new TCP socket handle (the smallest free one, as Linux picks fds),
  * or -ENOBUFS when memory runs out. */
 SK_EXPORT int sk_socket(sk_stack *s);
+/* socket(family, SOCK_STREAM, 0): SK_AF_INET as sk_socket, SK_AF_INET6
+ * for an IPv6 socket (dual-stack unless IPV6_V6ONLY or
+ * net.ipv6.bindv6only: IPv4 peers appear as IPv4-mapped addresses, RFC 4291 2.5.5.2), and
+ * -EAFNOSUPPORT for any other family, as Linux. */
+SK_EXPORT int sk_socket_family(sk_stack *s, int family);
 /* Binds to a local address and port (port 0 picks an ephemeral one).
  * -EADDRNOTAVAIL for an address not the stack's, -EADDRINUSE, -EINVAL if
  * already bound. */

@@ -156,6 +156,9 @@ static const config_row config_rows[] = {
     ROW("net.ipv4.tcp_tw_reuse_delay", tcp_tw_reuse_delay, 1, 1, 60000),
     ROW("net.ipv4.tcp_window_scaling", tcp_window_scaling, 1, 0, 1),
     ROW("net.ipv4.tcp_wmem", tcp_wmem, 3, 1, INT_MAX),
+    /* Linux: 0..IP6_AUTO_FLOW_LABEL_MAX (3); 1 is "on unless the socket opts out". */
+    ROW("net.ipv6.auto_flowlabels", ipv6_auto_flowlabels, 1, 0, 3),
+    ROW("net.ipv6.bindv6only", ipv6_bindv6only, 1, 0, 1),
 };
 
 #define CONFIG_ROWS (sizeof(config_rows) / sizeof(config_rows[0]))
@@ -200,6 +203,8 @@ void sk_config_defaults(sk_config *c)
     c->tcp_orphan_retries = 0;
     c->tcp_max_orphans = 131072;
     c->tcp_rfc1337 = 0;
+    c->ipv6_auto_flowlabels = 1;
+    c->ipv6_bindv6only = 0;
     c->tcp_challenge_ack_limit = INT_MAX;
     c->tcp_rto_min_us = 200000;
     c->tcp_rto_max_ms = 120000;

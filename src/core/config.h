@@ -64,6 +64,8 @@ typedef struct sk_config {
     int tcp_probe_interval;     /* s (600)                                      */
     int tcp_mtu_probe_floor;    /* (48)                                         */
     int tcp_delack_min_ms;      /* synack extension mirror of TCP_DELACK_MIN (40) */
+    int ipv6_auto_flowlabels;   /* net.ipv6.auto_flowlabels (1)                 */
+    int ipv6_bindv6only;        /* net.ipv6.bindv6only (0): IPV6_V6ONLY's default */
     char tcp_congestion_control[16]; /* "cubic" (default) or "reno" */
     /* TCP Fast Open (RFC 7413), Linux's bits: 1 client, 2 server, 4 client
      * without cookie, 0x200 server without cookie, 0x400 every listener

@@ -70,6 +70,16 @@
     X(IP6_OUT_REQUESTS, "Ip6", "OutRequests")                \
     X(IP6_OUT_DISCARDS, "Ip6", "OutDiscards")                \
     X(IP6_REASM_FAILS, "Ip6", "ReasmFails")                  \
+    X(ICMP6_IN_MSGS, "Icmp6", "InMsgs")                      \
+    X(ICMP6_IN_ERRORS, "Icmp6", "InErrors")                  \
+    X(ICMP6_OUT_MSGS, "Icmp6", "OutMsgs")                    \
+    X(ICMP6_IN_CSUM_ERRORS, "Icmp6", "InCsumErrors")         \
+    X(ICMP6_IN_ECHOS, "Icmp6", "InEchos")                    \
+    X(ICMP6_IN_ECHO_REPLIES, "Icmp6", "InEchoReplies")       \
+    X(ICMP6_OUT_ECHO_REPLIES, "Icmp6", "OutEchoReplies")     \
+    X(ICMP6_IN_TYPE128, "Icmp6", "InType128")                \
+    X(ICMP6_IN_TYPE129, "Icmp6", "InType129")                \
+    X(ICMP6_OUT_TYPE129, "Icmp6", "OutType129")              \
     X(TCP_ACTIVE_OPENS, "Tcp", "ActiveOpens")                \
     X(TCP_PASSIVE_OPENS, "Tcp", "PassiveOpens")              \
     X(TCP_ATTEMPT_FAILS, "Tcp", "AttemptFails")              \

@@ -67,6 +67,35 @@ void sk_fastopen_cookie_gen(const uint8_t key[16], uint32_t saddr, uint32_t dadd
         out[i] = (uint8_t)(h >> (8 * i));
 }
 
+void sk_fastopen_cookie_gen6(const uint8_t key[16], const uint8_t saddr[16], const uint8_t daddr[16], uint8_t out[8])
+{
+    /* For IPv6 the hash runs over both addresses as they lie in the
+     * header, 32 bytes. */
+    uint8_t in[32];
+    memcpy(in, saddr, 16);
+    memcpy(in + 16, daddr, 16);
+    uint64_t h = sk_siphash24(key, in, sizeof in);
+    for (int i = 0; i < 8; i++)
+        out[i] = (uint8_t)(h >> (8 * i));
+}
+
+static void seg_cookie_gen(const uint8_t key[16], const sk_segment *seg, uint8_t out[8])
+{
+    if (seg->ip_version == 6)
+        sk_fastopen_cookie_gen6(key, seg->src6, seg->dst6, out);
+    else
+        sk_fastopen_cookie_gen(key, seg->src, seg->dst, out);
+}
+
+/* The client cache's key for a destination: the IPv4 address, or a
+ * keyed digest of an IPv6 one (the cache keeps 4 bytes a peer). */
+static uint32_t cache_daddr(const sk_stack *s, const sk_tcb *t)
+{
+    if (!t->af6)
+        return t->raddr;
+    return (uint32_t)sk_siphash24(s->cookie_key, sk_addr6_get(s, t->raddr), 16);
+}
+
 const uint8_t *sk_fastopen_stack_key(sk_stack *s, int *count)
 {
     if (!s->cfg.tcp_fastopen_key_count) {
@@ -147,7 +176,7 @@ bool sk_fastopen_try(sk_stack *s, sk_tcb *l, const sk_segment *seg, sk_fo_cookie
     const uint8_t *keys = listener_key(s, l, &nkeys);
     sk_fo_cookie valid = {.len = -1, .exp = foc->exp};
     if (foc->len == 0) {
-        sk_fastopen_cookie_gen(keys, seg->src, seg->dst, valid.val);
+        seg_cookie_gen(keys, seg, valid.val);
         valid.len = 8;
     } else if (foc->len > 0) {
         /* tcp_fastopen_cookie_gen_check(): the primary key, then the
@@ -155,7 +184,7 @@ bool sk_fastopen_try(sk_stack *s, sk_tcb *l, const sk_segment *seg, sk_fo_cookie
          * backup's cookie, since that is what matched. */
         for (int i = 0; i < nkeys; i++) {
             uint8_t c[8];
-            sk_fastopen_cookie_gen(keys + 16 * i, seg->src, seg->dst, c);
+            seg_cookie_gen(keys + 16 * i, seg, c);
             if (i == 0) {
                 memcpy(valid.val, c, 8);
                 valid.len = 8;
@@ -200,7 +229,7 @@ void sk_fastopen_child_done(sk_stack *s, sk_tcb *t)
     /* Linux's reqsk_fastopen_remove() through the request's listener;
      * synack's child keeps no pointer once accepted, so the listener is
      * found again by port. */
-    sk_tcb *l = sk_listener_lookup(s, t->laddr, t->lport);
+    sk_tcb *l = sk_listener_lookup(s, t->af6, t->laddr, t->lport);
     if (l && l->listen && l->listen->fo_qlen)
         l->listen->fo_qlen--;
 }
@@ -402,7 +431,7 @@ static void active_disable(sk_stack *s)
 
 bool sk_fastopen_cookie_check(sk_stack *s, sk_tcb *t, sk_fo_cookie *foc)
 {
-    sk_fo_entry *e = cache_find(s, t->raddr, false);
+    sk_fo_entry *e = cache_find(s, cache_daddr(s, t), false);
     foc->len = -1;
     foc->exp = false;
     if (e) {
@@ -429,7 +458,7 @@ bool sk_fastopen_cookie_check(sk_stack *s, sk_tcb *t, sk_fo_cookie *foc)
 /* The MSS the cache remembers for t's destination, 0 if none. */
 uint16_t sk_fastopen_cached_mss(sk_stack *s, const sk_tcb *t)
 {
-    sk_fo_entry *e = cache_find(s, t->raddr, false);
+    sk_fo_entry *e = cache_find(s, cache_daddr(s, t), false);
     return e ? e->mss : 0;
 }
 
@@ -456,7 +485,7 @@ bool sk_fastopen_synack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         /* Asked for a cookie and got none: try the other encoding next. */
         try_exp = (t->tfo & SK_TFO_SYN_EXP) ? 2 : 1;
     }
-    sk_fo_entry *e = cache_find(s, t->raddr, true);
+    sk_fo_entry *e = cache_find(s, cache_daddr(s, t), true);
     if (e) {
         if (mss)
             e->mss = mss;
@@ -488,7 +517,7 @@ void sk_fastopen_syn_timeout(sk_stack *s, sk_tcb *t, bool expired)
      * lost twice counts as a failure. */
     bool fo = (t->tfo & (SK_TFO_SYN_FASTOPEN | SK_TFO_SYN_DATA)) != 0;
     if (t->retransmits && fo) {
-        sk_fo_entry *e = cache_find(s, t->raddr, true);
+        sk_fo_entry *e = cache_find(s, cache_daddr(s, t), true);
         if (e && e->syn_loss < 255)
             e->syn_loss++;
     }

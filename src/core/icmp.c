@@ -302,19 +302,22 @@ static void tcp_err(sk_stack *s, const uint8_t *q, size_t qihl, uint8_t type, ui
         return;
     }
 
-    sk_tcb *t = qsrc == s->addr ? sk_conn_lookup(s, qdst, dport, sport) : NULL;
+    /* The quoted datagram is one this stack sent: its source is ours. */
+    bool ours = sk_addr_is_local(s, false, qsrc);
+    sk_key k = {.laddr = qsrc, .raddr = qdst, .lport = sport, .rport = dport, .v6 = false};
+    sk_tcb *t = ours ? sk_conn_lookup(s, &k) : NULL;
     if (t) {
         sk_icmp_err_for_conn(s, t, seq, &e);
         return;
     }
-    if (qsrc == s->addr && sk_tw_lookup(s, qdst, dport, sport) != SK_TW_NONE)
+    if (ours && sk_tw_lookup(s, &k) != SK_TW_NONE)
         return; /* TIME_WAIT: nothing left to tell */
-    sk_tcb *l = qsrc == s->addr ? sk_listener_lookup(s, qsrc, sport) : NULL;
+    sk_tcb *l = ours ? sk_listener_lookup(s, false, qsrc, sport) : NULL;
     if (l) {
         /* A request sock (Linux's tcp_req_err): the SYN-ACK's sequence
          * must be its ISN exactly; errors meaning the peer is gone drop
          * the request.  A listener itself has nothing to do. */
-        sk_listen_icmp_err(s, l, qdst, dport, seq, e.kind == SK_ICMPE_ERROR && e.req_abort);
+        sk_listen_icmp_err(s, l, &k, seq, e.kind == SK_ICMPE_ERROR && e.req_abort);
         return;
     }
     drop(s, ip, SK_C_ICMP_IN_ERRORS); /* no socket: tcp_v4_err's -ENOENT */
@@ -363,7 +366,7 @@ static void unreach(sk_stack *s, const sk_segment *ip, const uint8_t *icmp, size
 void sk_icmp_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segment *ip)
 {
     (void)len;
-    if (ip->dst != s->addr) {
+    if (!sk_addr_is_local(s, false, ip->dst)) {
         drop(s, ip, SK_C_IP_IN_ADDR_ERRORS);
         return;
     }

@@ -115,7 +115,7 @@ int sk_ip_getsockopt(sk_stack *s, sk_tcb *t, int name, void *val, size_t *len);
 
 /* listen.c: an ICMP error quoting a SYN-ACK of a request sock (Linux's
  * tcp_req_err); false when no request matches. */
-bool sk_listen_icmp_err(sk_stack *s, sk_tcb *l, uint32_t raddr, uint16_t rport, uint32_t seq, bool abort);
+bool sk_listen_icmp_err(sk_stack *s, sk_tcb *l, const struct sk_key *k, uint32_t seq, bool abort);
 
 /* output.c: sends [seq, seq + len) of the send queue as one segment. */
 void sk_send_data_range(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len);

@@ -45,6 +45,14 @@ static sk_counter_id count_parse_error6(sk_stack *s, sk_parse_error e, size_t le
     }
 }
 
+/* Is the datagram addressed to one of the stack's addresses? */
+static inline bool dst_is_local(const sk_stack *s, const sk_segment *seg)
+{
+    if (seg->ip_version == 6)
+        return sk_addr_is_local(s, true, sk_addr6_find(s, seg->dst6));
+    return sk_addr_is_local(s, false, seg->dst);
+}
+
 static void count_parse_error(sk_stack *s, sk_parse_error e, const uint8_t *dgram, size_t len,
                               const sk_segment *seg, sk_counter_id *reason)
 {
@@ -57,16 +65,15 @@ static void count_parse_error(sk_stack *s, sk_parse_error e, const uint8_t *dgra
     }
     bool tcp = e == SK_PARSE_TRUNCATED_TCP || e == SK_PARSE_BAD_DOFF || e == SK_PARSE_BAD_TCP_CSUM;
     bool v6 = seg->ip_version == 6;
-    if (tcp && (v6 || seg->dst != s->addr)) {
-        /* Routing comes first: not ours, whatever TCP would say.  (The
-         * stack holds no IPv6 address yet.) */
+    if (tcp && !dst_is_local(s, seg)) {
+        /* Routing comes first: not ours, whatever TCP would say. */
         r = v6 ? SK_C_IP6_IN_ADDR_ERRORS : SK_C_IP_IN_ADDR_ERRORS;
         sk_count(s, r);
         *reason = r;
         return;
     }
     if (tcp) {
-        sk_count(s, SK_C_IP_IN_DELIVERS);
+        sk_count(s, v6 ? SK_C_IP6_IN_DELIVERS : SK_C_IP_IN_DELIVERS);
         sk_count(s, SK_C_TCP_IN_SEGS);
     }
     switch (e) {
@@ -132,31 +139,45 @@ void sk_input(sk_stack *s, const uint8_t *dgram, size_t len, sk_time_ns now)
         sk_icmp_input(s, dgram, len, &seg); /* icmp.c */
         return;
     }
+    if (e == SK_PARSE_NOT_TCP && seg.ip_version == 6 && seg.ip_proto == 58) {
+        sk_icmp6_input(s, dgram, len, &seg); /* icmp6.c: echo, counters */
+        return;
+    }
     if (e != SK_PARSE_OK) {
         sk_counter_id reason;
         count_parse_error(s, e, dgram, len, &seg, &reason);
         sk_emit_drop(s, NULL, reason);
         return;
     }
-    if (seg.ip_version == 6 || seg.dst != s->addr) {
-        /* The stack holds no IPv6 address yet: every IPv6 datagram is
-         * addressed elsewhere. */
-        sk_counter_id r = seg.ip_version == 6 ? SK_C_IP6_IN_ADDR_ERRORS : SK_C_IP_IN_ADDR_ERRORS;
+    bool v6 = seg.ip_version == 6;
+    if (!dst_is_local(s, &seg)) {
+        /* Not one of our addresses (Linux's ip_route_input finds no
+         * local route; ip6_input the same). */
+        sk_counter_id r = v6 ? SK_C_IP6_IN_ADDR_ERRORS : SK_C_IP_IN_ADDR_ERRORS;
         sk_count(s, r);
         sk_emit_drop(s, &seg, r);
         return;
     }
-    sk_count(s, SK_C_IP_IN_DELIVERS);
+    sk_count(s, v6 ? SK_C_IP6_IN_DELIVERS : SK_C_IP_IN_DELIVERS);
     sk_count(s, SK_C_TCP_IN_SEGS);
     if (s->on_event) {
         sk_event ev = {.type = SK_EV_SEGMENT_IN, .now = s->now, .fd = -1,
-                       .local = sk_endpoint_ipv4(seg.dst, seg.dport), .remote = sk_endpoint_ipv4(seg.src, seg.sport),
+                       .local = {.addr = seg.dst, .port = seg.dport, .family = SK_AF_INET},
+                       .remote = {.addr = seg.src, .port = seg.sport, .family = SK_AF_INET},
                        .data = dgram, .len = len};
+        if (v6) {
+            ev.local = sk_endpoint_ipv6(seg.dst6, seg.dport);
+            ev.remote = sk_endpoint_ipv6(seg.src6, seg.sport);
+        }
         sk_emit(s, &ev);
     }
+    /* An IPv6 source address in no table belongs to no connection,
+     * request or TIME_WAIT record: only a listener may want it. */
+    sk_key k;
+    bool known = sk_seg_key(s, &seg, &k);
     /* Segments whose flags make no sense in any state (SYN with RST or
      * FIN, port 0) are dropped as Linux drops them. */
-    sk_tcb *t = seg.sport && seg.dport ? sk_conn_lookup(s, seg.src, seg.sport, seg.dport) : NULL;
+    sk_tcb *t = seg.sport && seg.dport && known ? sk_conn_lookup(s, &k) : NULL;
     /* ... except SYN,ACK with FIN in SYN_SENT: a SYN-ACK may carry data
      * and FIN (a Fast Open server's reply), and Linux takes it there. */
     bool synfin_ok = t && t->state == SK_TCP_SYN_SENT && (seg.flags & SK_TH_ACK) && !(seg.flags & SK_TH_RST);
@@ -171,10 +192,18 @@ void sk_input(sk_stack *s, const uint8_t *dgram, size_t len, sk_time_ns now)
         sk_tcb_input(s, t, &seg);
         return;
     }
-    uint32_t tw = sk_tw_lookup(s, seg.src, seg.sport, seg.dport);
+    uint32_t tw = known ? sk_tw_lookup(s, &k) : SK_TW_NONE;
     if (tw != SK_TW_NONE && !sk_tw_input(s, tw, &seg))
         return;
-    sk_tcb *l = sk_listener_lookup(s, seg.dst, seg.dport);
+    sk_tcb *l = sk_listener_lookup(s, v6, k.laddr, seg.dport);
+    if (l && v6 && (seg.flags & SK_TH_SYN) && !(seg.flags & SK_TH_ACK) && sk_addr6_is_v4mapped(seg.src6)) {
+        /* tcp_v6_conn_request: a SYN from an IPv4-mapped source is
+         * malformed IPv6 (RFC 4038 §4.2), dropped as a header error. */
+        sk_count(s, SK_C_IP6_IN_HDR_ERRORS);
+        sk_emit_drop(s, &seg, SK_C_IP6_IN_HDR_ERRORS);
+        s->tw_isn = 0;
+        return;
+    }
     if (l) {
         sk_listen_input(s, l, &seg);
         s->tw_isn = 0;
@@ -188,6 +217,14 @@ void sk_input(sk_stack *s, const uint8_t *dgram, size_t len, sk_time_ns now)
 /* ------------------------------------------------------------------ */
 /* Helpers                                                              */
 /* ------------------------------------------------------------------ */
+
+/* <SEQ=SEG.ACK><CTL=RST> to the segment's sender (RFC 9293 §3.10.7). */
+static void rst_for_ack(sk_stack *s, const sk_segment *seg)
+{
+    sk_route rt;
+    sk_route_reply(seg, &rt);
+    sk_xmit(s, &rt, seg->dport, seg->sport, seg->ack, 0, SK_TH_RST, 0, NULL, 0, NULL, 0);
+}
 
 static inline uint32_t seg_len(const sk_segment *seg)
 {
@@ -228,7 +265,9 @@ static void update_ts_recent(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 void sk_set_send_mss(sk_stack *s, sk_tcb *t)
 {
     uint32_t mss = t->peer_mss;
-    uint32_t mtu_mss = (uint32_t)sk_conn_pmtu(s, t) - 40; /* the path's MTU (pmtu.c) */
+    /* The path's MTU (pmtu.c) for IPv4; the link's for IPv6, whose Packet
+     * Too Big is not handled yet. */
+    uint32_t mtu_mss = t->af6 ? sk_link_mss(s, true) : (uint32_t)sk_conn_pmtu(s, t) - 40;
     if (mss > mtu_mss)
         mss = mtu_mss;
     if (t->user_mss && mss > t->user_mss)
@@ -1031,7 +1070,7 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     if (has_ack && (seq_leq(seg->ack, t->iss) || seq_gt(seg->ack, t->snd_nxt))) {
         /* First check: an unacceptable ACK draws a RST (unless it is one). */
         if (!(seg->flags & SK_TH_RST))
-            sk_xmit(s, seg->src, seg->dport, seg->sport, seg->ack, 0, SK_TH_RST, 0, NULL, 0, NULL, 0);
+            rst_for_ack(s, seg);
         sk_count(s, SK_C_SYNACK_OUT_OF_WINDOW);
         return;
     }
@@ -1046,7 +1085,7 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         if (seg->opts.ts_ecr - syn_ts > now_ts - syn_ts) {
             sk_count(s, SK_C_TCPEXT_PAWS_ACTIVE);
             if (!(seg->flags & SK_TH_RST))
-                sk_xmit(s, seg->src, seg->dport, seg->sport, seg->ack, 0, SK_TH_RST, 0, NULL, 0, NULL, 0);
+                rst_for_ack(s, seg);
             return;
         }
     }
@@ -1249,7 +1288,7 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         bool fo_child = (t->tfo & SK_TFO_CHILD) != 0;
         if ((fo_child ? seq_lt(seg->ack, t->snd_una) : seq_leq(seg->ack, t->snd_una)) ||
             seq_gt(seg->ack, t->snd_nxt)) {
-            sk_xmit(s, seg->src, seg->dport, seg->sport, seg->ack, 0, SK_TH_RST, 0, NULL, 0, NULL, 0);
+            rst_for_ack(s, seg);
             return;
         }
         t->snd_wnd = (uint32_t)seg->window << ((t->flags & SK_F_WS_OK) ? t->snd_wscale : 0);

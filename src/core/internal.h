@@ -207,6 +207,12 @@ typedef struct sk_tcb_ext {
     /* Path MTU state (pmtu.c, icmp.h): only a connection that learned a
      * path MTU, set an IP-level option or probes the MTU carries it. */
     struct sk_pmtu_conn *pm;
+    /* IPv6 (addr.c, output.c): IPV6_TCLASS and IPV6_UNICAST_HOPS plus
+     * one (0: unset), and how often an RTO re-chose the flow label
+     * (Linux's sk_rethink_txhash): here because few sockets set them and
+     * only a connection that timed out changes its label. */
+    uint16_t tclass1, hops1;
+    uint8_t txhash_gen;
 } sk_tcb_ext;
 
 typedef struct sk_tcb {
@@ -219,6 +225,12 @@ typedef struct sk_tcb {
     uint8_t state;
     uint8_t snd_wscale : 4;      /* <= 14 (RFC 7323 §2.3: larger values are used as 14) */
     uint8_t tfo_client_fail : 2; /* tcpi_fastopen_client_fail: Linux's TFO_* fail codes 0..3 */
+    /* IPv6 (addr.c): laddr/raddr are handles into the stack's table of
+     * IPv6 addresses rather than IPv4 addresses; and the socket is
+     * AF_INET6 (so an IPv4 peer shows as ::ffff:a.b.c.d).  Read the
+     * addresses through the accessors of addr.c, never raw. */
+    uint8_t af6 : 1;
+    uint8_t sock6 : 1;
     uint8_t rcv_wscale;
     uint8_t backoff;        /* RTO exponent */
     uint8_t retransmits;    /* consecutive timeouts of the head segment */
@@ -340,6 +352,7 @@ enum {
      * because `flags` has no bit left. */
     SK_RCVBUF_LOCK = 1u << 4,
     SK_RECV_INQ = 1u << 5, /* TCP_INQ: recvmsg reports TCP_CM_INQ */
+    SK_SOCK_V6ONLY = 1u << 6, /* IPV6_V6ONLY (Linux's sk_ipv6only), here for want of a flag bit */
 };
 
 /* sk_tcb.ecn: Linux's ecn_flags bits, plus the CWR congestion state
@@ -363,17 +376,22 @@ typedef struct sk_request {
     struct sk_request *hnext; /* listener's SYN-queue hash chain */
     sk_timer timer;           /* SYN-ACK retransmission */
     struct sk_tcb *listener;
-    uint32_t raddr;
+    uint32_t raddr;           /* IPv4 address, or an IPv6 handle with SK_REQ_V6 (addr.c) */
     uint16_t rport;
     uint16_t mss;             /* peer MSS clamped with ours */
     uint32_t iss, irs;
     uint32_t ts_recent;       /* the timestamp offset is recomputed (sk_ts_offset) */
-    uint8_t snd_wscale, rcv_wscale;
+    uint8_t snd_wscale : 4, rcv_wscale : 4; /* <= 14 each */
     uint8_t opts;             /* SK_REQ_* */
     uint8_t retrans;
+    /* The local address, as its index among the stack's (a request is
+     * only made for a SYN to one of them; sk_stack_del_addr renumbers or
+     * drops the requests): a byte where the address would take four, so
+     * a request stays at 64 bytes. */
+    uint8_t lidx;
 } sk_request;
 
-enum { SK_REQ_TS = 1, SK_REQ_SACK = 2, SK_REQ_WS = 4, SK_REQ_ACKED = 8, SK_REQ_ECN = 16 };
+enum { SK_REQ_TS = 1, SK_REQ_SACK = 2, SK_REQ_WS = 4, SK_REQ_ACKED = 8, SK_REQ_ECN = 16, SK_REQ_V6 = 32 };
 
 typedef struct sk_listen_queue {
     sk_request **syn_buckets;
@@ -392,20 +410,34 @@ typedef struct sk_listen_queue {
 /* TIME_WAIT records (timewait.c)                                       */
 /* ------------------------------------------------------------------ */
 
-#define SK_TW_NONE UINT32_MAX
+/* Record indices are 24 bits (16.7 million records): the room the local
+ * address needed came from the three links, so an IPv4 record stays at
+ * 44 bytes. */
+#define SK_TW_NONE 0xffffffu
 
 typedef struct sk_tw {
-    uint32_t raddr;
+    uint32_t laddr, raddr;       /* IPv4 addresses, or IPv6 handles when v6 (addr.c) */
     uint16_t lport, rport;
     uint32_t snd_nxt, rcv_nxt;
     uint32_t ts_recent, ts_recent_stamp_s; /* the timestamp offset is recomputed */
-    uint32_t hnext;              /* hash chain, by index */
-    uint32_t qprev, qnext;       /* expiry FIFO, by index */
     uint32_t expires_ms;         /* absolute ms since the stack's epoch */
-    uint16_t rcv_wnd;            /* raw window field to advertise */
-    uint8_t substate;            /* SK_TCP_TIME_WAIT or SK_TCP_FIN_WAIT2; 0 when free */
-    uint8_t ts_ok;
+    uint32_t hnext : 24;         /* hash chain, by index */
+    uint32_t substate : 4;       /* SK_TCP_TIME_WAIT or SK_TCP_FIN_WAIT2; 0 when free */
+    uint32_t ts_ok : 1;
+    uint32_t v6 : 1;             /* the addresses are IPv6 handles */
+    uint32_t sock6 : 1;          /* the socket was AF_INET6 */
+    uint32_t qprev : 24;         /* expiry FIFO, by index */
+    uint32_t wnd_hi : 8;         /* the raw window field to advertise, in two halves */
+    uint32_t qnext : 24;
+    uint32_t wnd_lo : 8;
 } sk_tw; /* 44 bytes */
+
+static inline uint16_t sk_tw_rcv_wnd(const sk_tw *w) { return (uint16_t)(w->wnd_hi << 8 | w->wnd_lo); }
+static inline void sk_tw_set_rcv_wnd(sk_tw *w, uint16_t v)
+{
+    w->wnd_hi = v >> 8;
+    w->wnd_lo = v & 0xff;
+}
 
 /* Records live in fixed chunks so that growing never copies or leaves a
  * doubling's worth of slack: 10 million records cost 44 bytes each plus
@@ -464,9 +496,65 @@ void *sk_recycle_take(const sk_stack *s, sk_recycle_bin *bin, size_t size);
 void sk_recycle_give(const sk_stack *s, sk_recycle_bin *bin, void *obj);
 void sk_recycle_empty(const sk_stack *s, sk_recycle_bin *bin);
 
+/* ------------------------------------------------------------------ */
+/* Addresses (addr.c)                                                   */
+/* ------------------------------------------------------------------ */
+
+/* The stack's table of IPv6 addresses: each distinct address any local
+ * address, connection, request or TIME_WAIT record holds is stored once,
+ * reference counted, and named by a 32-bit handle, so the records keep
+ * 4 bytes per address as for IPv4.  Handle 0 is the unspecified address
+ * (::) and is never stored. */
+typedef struct sk_addr6_ent {
+    uint8_t a[16];
+    uint32_t refs;  /* 0: free */
+    uint32_t hnext; /* hash chain, or free list; 0 ends it */
+} sk_addr6_ent;
+
+#define SK_A6_CHUNK_BITS 10
+#define SK_A6_CHUNK (1u << SK_A6_CHUNK_BITS)
+
+typedef struct sk_addr6_table {
+    sk_addr6_ent **chunks;
+    uint32_t nchunks, chunks_cap;
+    uint32_t count, free_head;
+    uint32_t *buckets;
+    uint32_t mask; /* 0 while no bucket array */
+} sk_addr6_table;
+
+/* A local address of the stack. */
+typedef struct sk_local_addr {
+    uint32_t addr; /* IPv4 address, or an IPv6 handle (holding a reference) */
+    uint8_t v6;
+    uint8_t prefix_len;
+} sk_local_addr;
+
+#define SK_MAX_LOCAL_ADDRS 255 /* indices fit sk_request's byte */
+
+/* A connection's addresses and ports as the demultiplexer keys them. */
+typedef struct sk_key {
+    uint32_t laddr, raddr; /* IPv4 addresses, or IPv6 handles when v6 */
+    uint16_t lport, rport;
+    bool v6;
+} sk_key;
+
+/* What the sender needs of a datagram's IP header. */
+typedef struct sk_route {
+    bool v6;
+    uint32_t src, dst;        /* IPv4 */
+    const uint8_t *src6, *dst6; /* IPv6, 16 bytes each */
+    uint32_t flowlabel;       /* IPv6: 0 lets auto_flowlabels choose */
+    uint32_t txhash_gen;      /* varies the automatic flow label (sk_rethink_txhash) */
+    uint8_t tclass;           /* IPV6_TCLASS (its ECN bits are TCP's) */
+    uint8_t hops;             /* hop limit or TTL; 0: 64 */
+} sk_route;
+
 struct sk_stack {
     sk_mem mem; /* every allocation goes through it: sk_malloc & co */
-    uint32_t addr;
+    uint32_t addr; /* the first IPv4 address (sk_stack_addr), 0 if none */
+    sk_local_addr *laddrs;
+    uint32_t nladdrs, laddrs_cap;
+    sk_addr6_table a6;
     uint16_t mtu;
     uint32_t offloads; /* SK_OFFLOAD_* of the link */
     char name[48];
@@ -552,17 +640,198 @@ static inline void *sk_calloc(const sk_stack *s, size_t n, size_t size) { return
 static inline void *sk_realloc(const sk_stack *s, void *p, size_t n) { return s->mem.realloc(p, n, s->mem.user); }
 static inline void sk_free(const sk_stack *s, void *p) { s->mem.free(p, s->mem.user); }
 
+/* addr.c */
+/* ::ffff:a.b.c.d (RFC 4291 §2.5.5.2) */
+static inline bool sk_addr6_is_v4mapped(const uint8_t a[16])
+{
+    static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return memcmp(a, prefix, 12) == 0;
+}
+static inline uint32_t sk_addr6_v4(const uint8_t a[16])
+{
+    return (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 | a[15];
+}
+uint32_t sk_addr6_intern(sk_stack *s, const uint8_t a[16]); /* a new reference; 0 when out of memory */
+void sk_addr6_format(const uint8_t a[16], char *buf, size_t len); /* RFC 5952 text */
+uint32_t sk_addr6_find(const sk_stack *s, const uint8_t a[16]); /* no reference; 0 if absent */
+void sk_addr6_hold(sk_stack *s, uint32_t h);
+void sk_addr6_put(sk_stack *s, uint32_t h);
+const uint8_t *sk_addr6_get(const sk_stack *s, uint32_t h);
+void sk_addr6_destroy(sk_stack *s);
+/* Reference counting of an address of either family: nothing for IPv4
+ * or handle 0. */
+static inline void sk_addr_hold(sk_stack *s, bool v6, uint32_t a)
+{
+    if (v6 && a)
+        sk_addr6_hold(s, a);
+}
+static inline void sk_addr_put(sk_stack *s, bool v6, uint32_t a)
+{
+    if (v6 && a)
+        sk_addr6_put(s, a);
+}
+/* Is this a local address of the stack (a handle for IPv6)? */
+bool sk_addr_is_local_slow(const sk_stack *s, bool v6, uint32_t a);
+/* Its index among the stack's addresses (SK_MAX_LOCAL_ADDRS if none). */
+uint32_t sk_local_index(const sk_stack *s, bool v6, uint32_t a);
+/* The demultiplexing key of an arriving segment; false when an IPv6
+ * address in it is in no table, so nothing of ours can match. */
+bool sk_seg_key6(const sk_stack *s, const sk_segment *seg, sk_key *k);
+/* The same, interning the addresses: the key then holds a reference to
+ * each (release with sk_key_put); false when out of memory. */
+bool sk_seg_key_intern(sk_stack *s, const sk_segment *seg, sk_key *k);
+void sk_key_put(sk_stack *s, const sk_key *k);
+static inline sk_key sk_tcb_key(const sk_tcb *t)
+{
+    return (sk_key){.laddr = t->laddr, .raddr = t->raddr, .lport = t->lport, .rport = t->rport, .v6 = t->af6};
+}
+/* An endpoint from an address as stored: IPv6 when v6, an IPv4-mapped
+ * IPv6 address when `mapped` (an AF_INET6 socket's IPv4 peer), else IPv4. */
+void sk_addr_endpoint_slow(const sk_stack *s, bool v6, bool mapped, uint32_t a, uint16_t port, sk_endpoint *ep);
+
+/* Sets a socket's addresses, holding new references and dropping old ones. */
+void sk_tcb_set_laddr(sk_stack *s, sk_tcb *t, bool v6, uint32_t a);
+void sk_tcb_set_raddr(sk_stack *s, sk_tcb *t, bool v6, uint32_t a);
+void sk_tcb_put_addrs(sk_stack *s, sk_tcb *t);
+/* Routes for what we send: a connection's, a reply to a segment. */
+void sk_route_tcb6(const sk_stack *s, const sk_tcb *t, sk_route *r);
+void sk_route_key6(const sk_stack *s, const sk_key *k, sk_route *r);
+void sk_route_reply(const sk_segment *seg, sk_route *r);
+uint32_t sk_auto_flowlabel(const sk_stack *s, const uint8_t src6[16], const uint8_t dst6[16], uint16_t sport,
+                           uint16_t dport, uint32_t gen);
+/* Source address selection for connect() (the address of the family
+ * whose prefix matches the peer best, else the first); false if the
+ * stack holds no address of the family. */
+bool sk_select_saddr(const sk_stack *s, bool v6, uint32_t daddr, uint32_t *saddr);
+/* Keyed values over a key's addresses of either family. */
+uint32_t sk_key_isn(const sk_stack *s, const sk_key *k);
+uint32_t sk_key_ts_off(const sk_stack *s, const sk_key *k);
+/* The connection table's hash: the local address is left out (chains
+ * are short and the compare checks it), so IPv4 keys hash as before the
+ * stack had several addresses; IPv6 handles are set apart. */
+static inline uint32_t sk_key_hash(const sk_key *k)
+{
+    uint64_t x = ((uint64_t)(k->raddr ^ (k->v6 ? 0x6a09e667u : 0)) << 32) | ((uint32_t)k->rport << 16) | k->lport;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return (uint32_t)x;
+}
+static inline bool sk_key_eq(const sk_key *a, uint32_t laddr, uint32_t raddr, uint16_t lport, uint16_t rport,
+                             bool v6)
+{
+    return a->raddr == raddr && a->rport == rport && a->lport == lport && a->laddr == laddr && a->v6 == v6;
+}
+/* The MSS the link allows for a family (Linux's tcp_mtu_to_mss at the
+ * device MTU: 40 or 60 bytes of headers; IPv6 at least IPV6_MIN_MTU). */
+static inline uint16_t sk_link_mss(const sk_stack *s, bool v6)
+{
+    if (!v6)
+        return (uint16_t)(s->mtu - 40);
+    /* An IPv6 link is at least IPV6_MIN_MTU (RFC 8200 §5). */
+    return (uint16_t)((s->mtu < 1280 ? 1280 : s->mtu) - 60);
+}
+
+/* addr.c's accessors, with the IPv4 cases inline: they run for every
+ * segment and event. */
+static inline bool sk_addr_is_local(const sk_stack *s, bool v6, uint32_t a)
+{
+    if (!v6 && a && a == s->addr)
+        return true;
+    return sk_addr_is_local_slow(s, v6, a);
+}
+
+static inline bool sk_seg_key(const sk_stack *s, const sk_segment *seg, sk_key *k)
+{
+    if (seg->ip_version != 6) {
+        *k = (sk_key){.laddr = seg->dst, .raddr = seg->src, .lport = seg->dport, .rport = seg->sport};
+        return true;
+    }
+    return sk_seg_key6(s, seg, k);
+}
+
+static inline void sk_addr_endpoint(const sk_stack *s, bool v6, bool mapped, uint32_t a, uint16_t port,
+                                    sk_endpoint *ep)
+{
+    if (!v6 && !mapped) {
+        *ep = (sk_endpoint){.addr = a, .port = port, .family = SK_AF_INET};
+        return;
+    }
+    sk_addr_endpoint_slow(s, v6, mapped, a, port, ep);
+}
+
+static inline void sk_tcb_local(const sk_stack *s, const sk_tcb *t, sk_endpoint *ep)
+{
+    sk_addr_endpoint(s, t->af6, t->sock6, t->laddr, t->lport, ep);
+}
+
+/* The same by value, for an event's initializer (built in place). */
+static inline sk_endpoint sk_addr_ep(const sk_stack *s, bool v6, bool mapped, uint32_t a, uint16_t port)
+{
+    if (!v6 && !mapped)
+        return (sk_endpoint){.addr = a, .port = port, .family = SK_AF_INET};
+    sk_endpoint ep;
+    sk_addr_endpoint_slow(s, v6, mapped, a, port, &ep);
+    return ep;
+}
+
+static inline void sk_tcb_remote(const sk_stack *s, const sk_tcb *t, sk_endpoint *ep)
+{
+    sk_addr_endpoint(s, t->af6, t->sock6, t->raddr, t->rport, ep);
+}
+
+/* sk_tcb_local for events and listings: an IPv4 socket on 0.0.0.0 shows
+ * the stack's first address, as events did when the stack had one. */
+static inline void sk_tcb_local_shown(const sk_stack *s, const sk_tcb *t, sk_endpoint *ep)
+{
+    sk_tcb_local(s, t, ep);
+    if (!t->af6 && !t->sock6 && !t->laddr)
+        ep->addr = s->addr;
+}
+
+static inline void sk_route_key(const sk_stack *s, const sk_key *k, sk_route *r)
+{
+    if (!k->v6) {
+        *r = (sk_route){.src = k->laddr, .dst = k->raddr};
+        return;
+    }
+    sk_route_key6(s, k, r);
+}
+
+static inline void sk_route_tcb(const sk_stack *s, const sk_tcb *t, sk_route *r)
+{
+    if (!t->af6) {
+        *r = (sk_route){.src = t->laddr, .dst = t->raddr};
+        return;
+    }
+    sk_route_tcb6(s, t, r);
+}
+
+
+/* icmp6.c: an ICMPv6 message (RFC 4443) for the stack */
+void sk_icmp6_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segment *seg);
+
 /* stack.c */
 void sk_emit(sk_stack *s, const sk_event *ev);
 void sk_emit_state(sk_stack *s, sk_tcb *t, int from, int to, const char *cause);
 void sk_emit_drop(sk_stack *s, const sk_segment *seg, sk_counter_id reason);
-void sk_emit_timer(sk_stack *s, uint32_t raddr, uint16_t lport, uint16_t rport, int fd, const char *timer);
+void sk_emit_timer(sk_stack *s, const sk_key *k, int fd, const char *timer);
+#define sk_emit_tcb_timer(s, t, name)                                                                                  \
+    do {                                                                                                               \
+        sk_key tk_ = sk_tcb_key(t);                                                                                    \
+        sk_emit_timer((s), &tk_, (t)->fd, (name));                                                                     \
+    } while (0)
 static inline void sk_count(sk_stack *s, sk_counter_id id) { s->counters[id]++; }
 enum { SK_RTX_MIB_NONE, SK_RTX_MIB_FAST, SK_RTX_MIB_SLOW_START };
-sk_tcb *sk_conn_lookup(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport);
+sk_tcb *sk_conn_lookup(sk_stack *s, const sk_key *k);
 void sk_conn_hash(sk_stack *s, sk_tcb *t);
 void sk_conn_unhash(sk_stack *s, sk_tcb *t);
-sk_tcb *sk_listener_lookup(sk_stack *s, uint32_t daddr, uint16_t lport);
+/* The listener for a segment to (v6, daddr, lport): an exact address
+ * before a wildcard, an AF_INET socket before a dual-stack one, as
+ * Linux's compute_score ranks them. */
+sk_tcb *sk_listener_lookup(sk_stack *s, bool v6, uint32_t daddr, uint16_t lport);
 void sk_listener_hash(sk_stack *s, sk_tcb *t);
 void sk_listener_unhash(sk_stack *s, sk_tcb *t);
 sk_bind_bucket *sk_bind_bucket_get(sk_stack *s, uint16_t port, bool create);
@@ -592,6 +861,8 @@ enum { SK_TFO_CLIENT_ENABLE = 1, SK_TFO_SERVER_ENABLE = 2, SK_TFO_CLIENT_NO_COOK
        SK_TFO_SERVER_COOKIE_NOT_REQD = 0x200, SK_TFO_SERVER_WO_SOCKOPT1 = 0x400 };
 /* The cookie a key gives a client (Linux's __tcp_fastopen_cookie_gen_cipher). */
 void sk_fastopen_cookie_gen(const uint8_t key[16], uint32_t saddr, uint32_t daddr, uint8_t out[8]);
+/* For IPv6: SipHash over both 16-byte addresses, as Linux's __tcp_fastopen_cookie_gen_cipher. */
+void sk_fastopen_cookie_gen6(const uint8_t key[16], const uint8_t saddr[16], const uint8_t daddr[16], uint8_t out[8]);
 /* A SYN at a listener: returns true when a Fast Open child should take it
  * (Linux's tcp_try_fastopen before tcp_fastopen_create_child); `foc` ends
  * as the cookie the SYN-ACK carries (len -1: none). */
@@ -644,11 +915,11 @@ typedef struct sk_out_opts {
     const uint8_t *fo_cookie;
 } sk_out_opts;
 size_t sk_build_options(const sk_out_opts *o, uint8_t *buf);
-void sk_xmit(sk_stack *s, uint32_t daddr, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+void sk_xmit(sk_stack *s, const sk_route *rt, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
              uint16_t flags, uint16_t win, const uint8_t *opts, size_t optlen, const uint8_t *payload,
              size_t plen);
 /* sk_xmit with an IP TOS byte (the ECN field, RFC 3168 §5). */
-void sk_xmit_tos(sk_stack *s, uint8_t tos, uint32_t daddr, uint16_t sport, uint16_t dport, uint32_t seq,
+void sk_xmit_tos(sk_stack *s, uint8_t tos, const sk_route *rt, uint16_t sport, uint16_t dport, uint32_t seq,
                  uint32_t ack, uint16_t flags, uint16_t win, const uint8_t *opts, size_t optlen,
                  const uint8_t *payload, size_t plen);
 void sk_tcp_output(sk_stack *s, sk_tcb *t);
@@ -683,7 +954,7 @@ void sk_rcv_space_adjust(sk_stack *s, sk_tcb *t);
 uint32_t sk_rcvq_space(const sk_tcb *t);
 void sk_init_rcv_window(sk_stack *s, uint32_t rcvbuf, uint16_t mss, bool ws_ok, uint32_t *rcv_wnd,
                         uint8_t *rcv_wscale, uint32_t *window_clamp);
-uint16_t sk_default_advmss(const sk_stack *s);
+uint16_t sk_default_advmss(const sk_stack *s, bool v6);
 void sk_retransmit_head(sk_stack *s, sk_tcb *t);
 uint32_t sk_flight_size(const sk_tcb *t);
 uint32_t sk_size_goal(const sk_tcb *t);
@@ -714,6 +985,9 @@ void sk_listen_input(sk_stack *s, sk_tcb *l, const sk_segment *seg);
 void sk_listen_destroy(sk_stack *s, sk_tcb *l);
 void sk_req_timer_fire(void *ctx, sk_timer *timer);
 void sk_accept_queue_remove(sk_stack *s, sk_tcb *child);
+/* The stack's local address at `idx` is going: requests on it are
+ * dropped, later indices renumbered. */
+void sk_listen_addr_removed(sk_stack *s, uint32_t idx);
 
 /* timewait.c */
 int sk_tw_init(const sk_stack *s, sk_tw_table *tw);
@@ -721,7 +995,7 @@ void sk_tw_destroy(const sk_stack *s, sk_tw_table *tw);
 /* Moves a connection into TIME_WAIT (or orphaned FIN_WAIT_2) for
  * `timeout`. */
 void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout);
-uint32_t sk_tw_lookup(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport);
+uint32_t sk_tw_lookup(sk_stack *s, const sk_key *k);
 /* Processes a segment for a TIME_WAIT record; may let a SYN reopen via
  * the listener (returns true if the segment should go on to it). */
 bool sk_tw_input(sk_stack *s, uint32_t idx, const sk_segment *seg);

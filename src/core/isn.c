@@ -5,6 +5,8 @@
  */
 #include "isn.h"
 
+#include <string.h>
+
 
 static inline uint64_t rotl64(uint64_t x, unsigned r)
 {
@@ -94,6 +96,27 @@ uint32_t sk_ts_offset(const uint8_t key[16], uint32_t saddr, uint32_t daddr)
     uint8_t pair[8];
     put_be32(pair, saddr);
     put_be32(pair + 4, daddr);
+    return (uint32_t)sk_siphash24(key, pair, sizeof pair);
+}
+
+/* RFC 6528 over the IPv6 4-tuple, as Linux's secure_tcpv6_seq() hashes
+ * both 16-byte addresses with the ports; the same 64 ns clock. */
+uint32_t sk_isn6(const uint8_t key[16], const uint8_t saddr[16], uint16_t sport, const uint8_t daddr[16],
+                 uint16_t dport, uint64_t now_ns)
+{
+    uint8_t tuple[36];
+    memcpy(tuple, saddr, 16);
+    memcpy(tuple + 16, daddr, 16);
+    put_be32(tuple + 32, ((uint32_t)sport << 16) | dport);
+    return (uint32_t)sk_siphash24(key, tuple, sizeof tuple) + (uint32_t)(now_ns >> 6);
+}
+
+/* secure_tcpv6_ts_off(): the address pair only, as for IPv4. */
+uint32_t sk_ts_offset6(const uint8_t key[16], const uint8_t saddr[16], const uint8_t daddr[16])
+{
+    uint8_t pair[32];
+    memcpy(pair, saddr, 16);
+    memcpy(pair + 16, daddr, 16);
     return (uint32_t)sk_siphash24(key, pair, sizeof pair);
 }
 

@@ -21,6 +21,12 @@ uint32_t sk_isn(const uint8_t key[16], uint32_t saddr, uint16_t sport, uint32_t 
  * values do not reveal uptime and stay monotonic per peer. */
 uint32_t sk_ts_offset(const uint8_t key[16], uint32_t saddr, uint32_t daddr);
 
+/* The same over IPv6 addresses (network byte order), as Linux's
+ * secure_tcpv6_seq() and secure_tcpv6_ts_off(). */
+uint32_t sk_isn6(const uint8_t key[16], const uint8_t saddr[16], uint16_t sport, const uint8_t daddr[16],
+                 uint16_t dport, uint64_t now_ns);
+uint32_t sk_ts_offset6(const uint8_t key[16], const uint8_t saddr[16], const uint8_t daddr[16]);
+
 /* xoshiro256** seeded through splitmix64. */
 typedef struct sk_rng {
     uint64_t s[4];

@@ -21,9 +21,16 @@ size_t sk_connection_record_size(void) { return sizeof(sk_tcb); }
 
 /* The request keeps no timestamp offset: it is a keyed hash of the
  * address pair (Linux's secure_tcp_ts_off), cheap to recompute. */
-static uint32_t req_ts_off(const sk_stack *s, uint32_t raddr)
+static inline sk_key req_key(const sk_stack *s, const sk_request *r)
 {
-    return sk_ts_offset(s->isn_key, s->addr, raddr);
+    return (sk_key){.laddr = s->laddrs[r->lidx].addr, .raddr = r->raddr, .lport = r->listener->lport,
+                    .rport = r->rport, .v6 = (r->opts & SK_REQ_V6) != 0};
+}
+
+static uint32_t req_ts_off(const sk_stack *s, const sk_request *r)
+{
+    sk_key k = req_key(s, r);
+    return sk_key_ts_off(s, &k);
 }
 
 static inline uint32_t req_hash(uint32_t raddr, uint16_t rport)
@@ -33,12 +40,27 @@ static inline uint32_t req_hash(uint32_t raddr, uint16_t rport)
     return (uint32_t)(k >> 32);
 }
 
-static sk_request *req_lookup(sk_listen_queue *q, uint32_t raddr, uint16_t rport)
+static sk_request *req_lookup(const sk_stack *s, sk_listen_queue *q, const sk_key *k)
 {
-    for (sk_request *r = q->syn_buckets[req_hash(raddr, rport) & q->syn_mask]; r; r = r->hnext)
-        if (r->raddr == raddr && r->rport == rport)
+    for (sk_request *r = q->syn_buckets[req_hash(k->raddr, k->rport) & q->syn_mask]; r; r = r->hnext)
+        if (r->raddr == k->raddr && r->rport == k->rport && s->laddrs[r->lidx].addr == k->laddr &&
+            ((r->opts & SK_REQ_V6) != 0) == k->v6)
             return r;
     return NULL;
+}
+
+/* A request's remote address holds a reference (addr.c) until it goes;
+ * its local one is the stack's. */
+static void req_free(sk_stack *s, sk_request *req)
+{
+    sk_addr_put(s, (req->opts & SK_REQ_V6) != 0, req->raddr);
+    sk_free(s, req);
+}
+
+static uint16_t req_advmss(const sk_stack *s, const sk_tcb *l, const sk_request *req)
+{
+    uint16_t m = sk_default_advmss(s, (req->opts & SK_REQ_V6) != 0);
+    return l->user_mss && l->user_mss < m ? l->user_mss : m;
 }
 
 static void req_table_grow(const sk_stack *s, sk_listen_queue *q)
@@ -78,9 +100,11 @@ static void emit_req_state(sk_stack *s, const sk_request *req, int from, int to,
 {
     if (!s->on_event)
         return;
-    sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = -1,
-                   .local = sk_endpoint_ipv4(s->addr, req->listener->lport), .remote = sk_endpoint_ipv4(req->raddr, req->rport),
-                   .from_state = from, .to_state = to, .cause = cause};
+    sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = -1, .from_state = from, .to_state = to,
+                   .cause = cause};
+    bool v6 = (req->opts & SK_REQ_V6) != 0, mapped = req->listener->sock6;
+    sk_addr_endpoint(s, v6, mapped, s->laddrs[req->lidx].addr, req->listener->lport, &ev.local);
+    sk_addr_endpoint(s, v6, mapped, req->raddr, req->rport, &ev.remote);
     sk_emit(s, &ev);
 }
 
@@ -89,7 +113,7 @@ static void req_drop(sk_stack *s, sk_request *req, const char *cause)
     sk_listen_queue *q = req->listener->listen;
     req_unlink(s, q, req);
     emit_req_state(s, req, SK_TCP_SYN_RECV, SK_TCP_CLOSE, cause);
-    sk_free(s, req);
+    req_free(s, req);
 }
 
 /* The receive window a request offers: Linux's tcp_openreq_init_rwin()
@@ -97,7 +121,7 @@ static void req_drop(sk_stack *s, sk_request *req, const char *cause)
  * timestamp option. */
 static void req_init_rwin(sk_stack *s, const sk_tcb *l, sk_request *req, uint32_t *rcv_wnd, uint32_t *clamp)
 {
-    uint16_t mss = l->user_mss && l->user_mss < sk_default_advmss(s) ? l->user_mss : sk_default_advmss(s);
+    uint16_t mss = req_advmss(s, l, req);
     if (req->opts & SK_REQ_TS)
         mss -= 12;
     /* TCP_WINDOW_CLAMP on the listener, or the locked buffer's full space
@@ -122,7 +146,7 @@ static void send_synack_fo(sk_stack *s, sk_request *req, const sk_fo_cookie *foc
     sk_tcb *l = req->listener;
     uint32_t rcv_wnd, clamp;
     req_init_rwin(s, l, req, &rcv_wnd, &clamp);
-    uint16_t advmss = l->user_mss && l->user_mss < sk_default_advmss(s) ? l->user_mss : sk_default_advmss(s);
+    uint16_t advmss = req_advmss(s, l, req);
     sk_out_opts o = {.syn = true, .mss = advmss,
                      .ws = (req->opts & SK_REQ_WS) != 0, .wscale = req->rcv_wscale,
                      .sack_perm = (req->opts & SK_REQ_SACK) != 0,
@@ -137,7 +161,7 @@ static void send_synack_fo(sk_stack *s, sk_request *req, const sk_fo_cookie *foc
                                  .ecn_ok = (req->opts & SK_REQ_ECN) != 0};
             ts_now = sk_syncookie_ts_make(ts_now, &co);
         }
-        o.ts_val = ts_now + req_ts_off(s, req->raddr);
+        o.ts_val = ts_now + req_ts_off(s, req);
     }
     if (foc && foc->len >= 0) {
         o.fo = true;
@@ -152,7 +176,10 @@ static void send_synack_fo(sk_stack *s, sk_request *req, const sk_fo_cookie *foc
     uint16_t flags = SK_TH_SYN | SK_TH_ACK;
     if (req->opts & SK_REQ_ECN)
         flags |= SK_TH_ECE;
-    sk_xmit(s, req->raddr, l->lport, req->rport, req->iss, ack, flags,
+    sk_key k = req_key(s, req);
+    sk_route rt;
+    sk_route_key(s, &k, &rt);
+    sk_xmit(s, &rt, l->lport, req->rport, req->iss, ack, flags,
             (uint16_t)(rcv_wnd < 65535u ? rcv_wnd : 65535u), opts, optlen, NULL, 0);
 }
 
@@ -170,7 +197,8 @@ void sk_req_timer_fire(void *ctx, sk_timer *timer)
 {
     sk_stack *s = ctx;
     sk_request *req = (sk_request *)((char *)timer - offsetof(sk_request, timer));
-    sk_emit_timer(s, req->raddr, req->listener->lport, req->rport, -1, "synack");
+    sk_key k = req_key(s, req);
+    sk_emit_timer(s, &k, -1, "synack");
     /* reqsk_timer_handler calls tcp_syn_ack_timeout first: every expiry
      * of a request's timer, the last included, is a TCPTimeout. */
     sk_count(s, SK_C_TCPEXT_TCP_TIMEOUTS);
@@ -211,11 +239,22 @@ static bool syn_flood_action(sk_stack *s, sk_tcb *l)
             /* Linux names the listener's bound address, 0.0.0.0 when
              * it listens on any. */
             uint32_t a = l->laddr;
-            snprintf(msg, sizeof msg, "Possible SYN flooding on port %u.%u.%u.%u:%u. %s.", a >> 24,
-                     (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff, (unsigned)l->lport,
-                     want_cookie ? "Sending cookies" : "Dropping request");
-            sk_event ev = {.type = SK_EV_MESSAGE, .now = s->now, .fd = l->fd,
-                           .local = sk_endpoint_ipv4(s->addr, l->lport), .message = msg};
+            if (l->sock6) {
+                /* An AF_INET6 listener as Linux prints it, [%pI6c]:port,
+                 * its address "::" when it listens on any. */
+                char a6[48];
+                sk_endpoint me;
+                sk_tcb_local(s, l, &me);
+                sk_addr6_format(me.addr6, a6, sizeof a6);
+                snprintf(msg, sizeof msg, "Possible SYN flooding on port [%s]:%u. %s.", a6, (unsigned)l->lport,
+                         want_cookie ? "Sending cookies" : "Dropping request");
+            } else {
+                snprintf(msg, sizeof msg, "Possible SYN flooding on port %u.%u.%u.%u:%u. %s.", a >> 24,
+                         (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff, (unsigned)l->lport,
+                         want_cookie ? "Sending cookies" : "Dropping request");
+            }
+            sk_event ev = {.type = SK_EV_MESSAGE, .now = s->now, .fd = l->fd, .message = msg};
+            sk_tcb_local_shown(s, l, &ev.local);
             sk_emit(s, &ev);
         }
     }
@@ -223,10 +262,13 @@ static bool syn_flood_action(sk_stack *s, sk_tcb *l)
 }
 
 /* Fills a request from a SYN's options as Linux's tcp_openreq_init(). */
-static void req_init_from_syn(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segment *seg)
+static void req_init_from_syn(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segment *seg, const sk_key *k)
 {
     req->listener = l;
-    req->raddr = seg->src;
+    req->lidx = (uint8_t)sk_local_index(s, k->v6, k->laddr);
+    req->raddr = k->raddr;
+    if (k->v6)
+        req->opts |= SK_REQ_V6;
     req->rport = seg->sport;
     req->irs = seg->seq;
     req->mss = seg->opts.has_mss && seg->opts.mss ? seg->opts.mss : SK_TCP_MSS_DEFAULT;
@@ -253,15 +295,18 @@ static void req_init_from_syn(sk_stack *s, sk_tcb *l, sk_request *req, const sk_
 
 static sk_cookie_tuple cookie_tuple(const sk_stack *s, const sk_tcb *l, const sk_segment *seg)
 {
-    return (sk_cookie_tuple){.saddr = seg->src, .daddr = s->addr, .sport = seg->sport, .dport = l->lport};
+    (void)s;
+    bool v6 = seg->ip_version == 6;
+    return (sk_cookie_tuple){.saddr = seg->src, .daddr = seg->dst, .sport = seg->sport, .dport = l->lport,
+                             .saddr6 = v6 ? seg->src6 : NULL, .daddr6 = v6 ? seg->dst6 : NULL};
 }
 
 /* A stateless SYN-ACK (Linux's tcp_conn_request with want_cookie). */
-static void send_cookie_synack(sk_stack *s, sk_tcb *l, const sk_segment *seg)
+static void send_cookie_synack(sk_stack *s, sk_tcb *l, const sk_segment *seg, const sk_key *k)
 {
     sk_request req;
     memset(&req, 0, sizeof req);
-    req_init_from_syn(s, l, &req, seg);
+    req_init_from_syn(s, l, &req, seg, k);
     req.opts |= REQ_COOKIE;
     /* Without timestamps there is nowhere to keep window scale and SACK,
      * so the cookie connection does without (tcp_clear_options). */
@@ -279,9 +324,23 @@ static void send_cookie_synack(sk_stack *s, sk_tcb *l, const sk_segment *seg)
 }
 
 static sk_tcb *fastopen_child(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segment *seg);
+static void conn_request_key(sk_stack *s, sk_tcb *l, const sk_segment *seg, const sk_key *k);
 
 /* Linux's tcp_conn_request(): a SYN for a listener. */
 static void conn_request(sk_stack *s, sk_tcb *l, const sk_segment *seg)
+{
+    /* The request (or the cookie's SYN-ACK) needs the addresses as
+     * handles: hold them for the while. */
+    sk_key k;
+    if (!sk_seg_key_intern(s, seg, &k)) {
+        sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
+        return;
+    }
+    conn_request_key(s, l, seg, &k);
+    sk_key_put(s, &k);
+}
+
+static void conn_request_key(sk_stack *s, sk_tcb *l, const sk_segment *seg, const sk_key *k)
 {
     sk_listen_queue *q = l->listen;
     int syncookies = s->cfg.tcp_syncookies;
@@ -306,7 +365,7 @@ static void conn_request(sk_stack *s, sk_tcb *l, const sk_segment *seg)
         return;
     }
     if (want_cookie) {
-        send_cookie_synack(s, l, seg);
+        send_cookie_synack(s, l, seg, k);
         return;
     }
     if (!reopen && !syncookies) {
@@ -326,12 +385,14 @@ static void conn_request(sk_stack *s, sk_tcb *l, const sk_segment *seg)
         return;
     }
     sk_timer_init(&req->timer);
-    req_init_from_syn(s, l, req, seg);
+    req_init_from_syn(s, l, req, seg, k);
+    /* The request keeps its own reference (the caller drops the key's). */
+    sk_addr_hold(s, k->v6, k->raddr);
     if (reopen) {
         req->iss = s->tw_isn;
         s->tw_isn = 0;
     } else {
-        req->iss = sk_isn(s->isn_key, s->addr, l->lport, seg->src, seg->sport, s->now);
+        req->iss = sk_key_isn(s, k);
     }
     sk_fo_cookie foc = {.len = seg->opts.fo_len, .exp = seg->opts.fo_exp};
     if (foc.len > 0)
@@ -342,7 +403,7 @@ static void conn_request(sk_stack *s, sk_tcb *l, const sk_segment *seg)
         sk_fastopen_child_created(s, l, child != NULL, alt, &foc);
         if (child) {
             send_synack_fo(s, req, &foc, child->rcv_nxt);
-            sk_free(s, req);
+            req_free(s, req);
             sk_tcb_timer_update(s, child);
             sk_notify(s, child);
             sk_notify(s, l);
@@ -392,9 +453,11 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
     sk_tcb *t = sk_tcb_alloc(s);
     if (!t)
         return NULL;
-    t->laddr = s->addr;
+    bool v6 = (req->opts & SK_REQ_V6) != 0;
+    sk_tcb_set_laddr(s, t, v6, s->laddrs[req->lidx].addr);
+    sk_tcb_set_raddr(s, t, v6, req->raddr);
+    t->sock6 = l->sock6;
     t->lport = l->lport;
-    t->raddr = req->raddr;
     t->rport = req->rport;
     t->iss = req->iss;
     t->snd_una = req->iss;
@@ -423,7 +486,7 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
     }
     if (l->flags & SK_F_LINGER)
         t->flags |= SK_F_LINGER;
-    t->advmss = l->user_mss && l->user_mss < sk_default_advmss(s) ? l->user_mss : sk_default_advmss(s);
+    t->advmss = req_advmss(s, l, req);
     if (req->opts & SK_REQ_WS) {
         t->flags |= SK_F_WS_OK;
         t->snd_wscale = req->snd_wscale;
@@ -437,7 +500,7 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
         t->advmss -= 12; /* as the active side: the option rides in each segment */
         t->ts_recent = req->ts_recent;
         t->ts_recent_stamp_s = (uint32_t)(s->now / SK_NSEC_PER_SEC);
-        t->ts_off = req_ts_off(s, req->raddr);
+        t->ts_off = req_ts_off(s, req);
     }
     uint32_t clamp;
     req_init_rwin(s, l, req, &t->rcv_wnd, &clamp);
@@ -570,10 +633,13 @@ static void request_input(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segm
             /* Out of window: re-ACK (Linux's req->rsk_ops->send_ack). */
             sk_out_opts o = {.ts = (req->opts & SK_REQ_TS) != 0, .ts_ecr = req->ts_recent};
             if (o.ts)
-                o.ts_val = sk_tcp_time_ms(s) + req_ts_off(s, req->raddr);
+                o.ts_val = sk_tcp_time_ms(s) + req_ts_off(s, req);
             uint8_t opts[SK_TCP_OPT_MAX];
             size_t optlen = sk_build_options(&o, opts);
-            sk_xmit(s, req->raddr, l->lport, req->rport, req->iss + 1, rcv_nxt, SK_TH_ACK,
+            sk_key k = req_key(s, req);
+            sk_route rt;
+            sk_route_key(s, &k, &rt);
+            sk_xmit(s, &rt, l->lport, req->rport, req->iss + 1, rcv_nxt, SK_TH_ACK,
                     (uint16_t)((rcv_wnd >> req->rcv_wscale) < 65535u ? (rcv_wnd >> req->rcv_wscale) : 65535u),
                     opts, optlen, NULL, 0);
         }
@@ -614,7 +680,7 @@ static void request_input(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segm
     }
     sk_tcb *child = create_child(s, l, req);
     req_unlink(s, q, req);
-    sk_free(s, req);
+    req_free(s, req);
     if (!child) {
         sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
         return;
@@ -625,7 +691,21 @@ static void request_input(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segm
 /* Linux's cookie_v4_check(): an ACK matching no request may complete a
  * handshake whose SYN-ACK carried a cookie.  Returns false when the
  * segment is no valid cookie ACK, so the caller answers as LISTEN does. */
+static bool cookie_ack_key(sk_stack *s, sk_tcb *l, const sk_segment *seg, const sk_key *k);
+
 static bool cookie_ack(sk_stack *s, sk_tcb *l, const sk_segment *seg)
+{
+    sk_key k;
+    if (!sk_seg_key_intern(s, seg, &k)) {
+        sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
+        return true;
+    }
+    bool r = cookie_ack_key(s, l, seg, &k);
+    sk_key_put(s, &k);
+    return r;
+}
+
+static bool cookie_ack_key(sk_stack *s, sk_tcb *l, const sk_segment *seg, const sk_key *k)
 {
     sk_cookie_tuple tuple = cookie_tuple(s, l, seg);
     uint16_t mss = sk_syncookie_check(s->cookie_key, &tuple, seg->ack - 1, seg->seq - 1, s->now);
@@ -638,12 +718,13 @@ static bool cookie_ack(sk_stack *s, sk_tcb *l, const sk_segment *seg)
     sk_request req;
     memset(&req, 0, sizeof req);
     req.listener = l;
-    req.raddr = seg->src;
+    req.lidx = (uint8_t)sk_local_index(s, k->v6, k->laddr);
+    req.raddr = k->raddr;
     req.rport = seg->sport;
     req.iss = seg->ack - 1;
     req.irs = seg->seq - 1;
     req.mss = mss;
-    req.opts = REQ_COOKIE;
+    req.opts = REQ_COOKIE | (k->v6 ? SK_REQ_V6 : 0);
     if (seg->opts.has_ts) {
         /* cookie_timestamp_decode(): the echoed TSval holds the options;
          * refused when the sysctls have since turned them off. */
@@ -652,7 +733,7 @@ static bool cookie_ack(sk_stack *s, sk_tcb *l, const sk_segment *seg)
         sk_cookie_opts co;
         uint32_t ecr = seg->opts.ts_ecr;
         if (ecr)
-            ecr -= req_ts_off(s, seg->src);
+            ecr -= sk_key_ts_off(s, k);
         sk_syncookie_ts_decode(ecr, &co);
         if (co.sack_ok && !s->cfg.tcp_sack)
             return false;
@@ -698,7 +779,8 @@ static bool cookie_ack(sk_stack *s, sk_tcb *l, const sk_segment *seg)
 void sk_listen_input(sk_stack *s, sk_tcb *l, const sk_segment *seg)
 {
     sk_listen_queue *q = l->listen;
-    sk_request *req = req_lookup(q, seg->src, seg->sport);
+    sk_key k;
+    sk_request *req = sk_seg_key(s, seg, &k) ? req_lookup(s, q, &k) : NULL;
     if (req) {
         request_input(s, l, req, seg);
         return;
@@ -759,10 +841,10 @@ void sk_listen_destroy(sk_stack *s, sk_tcb *l)
  * SYN-ACK's exactly; an error saying the peer cannot be reached drops the
  * request silently (POSIX wants no network errors from accept()), as a
  * listen drop. */
-bool sk_listen_icmp_err(sk_stack *s, sk_tcb *l, uint32_t raddr, uint16_t rport, uint32_t seq, bool abort)
+bool sk_listen_icmp_err(sk_stack *s, sk_tcb *l, const sk_key *k, uint32_t seq, bool abort)
 {
     sk_listen_queue *q = l->listen;
-    sk_request *req = q && q->syn_buckets ? req_lookup(q, raddr, rport) : NULL;
+    sk_request *req = q && q->syn_buckets ? req_lookup(s, q, k) : NULL;
     if (!req)
         return false;
     if (seq != req->iss) {
@@ -772,4 +854,24 @@ bool sk_listen_icmp_err(sk_stack *s, sk_tcb *l, uint32_t raddr, uint16_t rport, 
         req_drop(s, req, "ICMP error for the SYN-ACK");
     }
     return true;
+}
+
+void sk_listen_addr_removed(sk_stack *s, uint32_t idx)
+{
+    for (size_t b = 0; b < 64; b++) {
+        for (sk_tcb *l = s->listeners[b]; l; l = l->hnext) {
+            sk_listen_queue *q = l->listen;
+            for (uint32_t k = 0; q && k <= q->syn_mask; k++) {
+                sk_request *r = q->syn_buckets[k];
+                while (r) {
+                    sk_request *next = r->hnext;
+                    if (r->lidx == idx)
+                        req_drop(s, r, "address removed");
+                    else if (r->lidx > idx)
+                        r->lidx--;
+                    r = next;
+                }
+            }
+        }
+    }
 }

@@ -94,29 +94,44 @@ size_t sk_build_options(const sk_out_opts *o, uint8_t *buf)
     return (size_t)(p - buf);
 }
 
-void sk_xmit(sk_stack *s, uint32_t daddr, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+void sk_xmit(sk_stack *s, const sk_route *rt, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
              uint16_t flags, uint16_t win, const uint8_t *opts, size_t optlen, const uint8_t *payload,
              size_t plen)
 {
-    sk_xmit_tos(s, 0, daddr, sport, dport, seq, ack, flags, win, opts, optlen, payload, plen);
+    sk_xmit_tos(s, 0, rt, sport, dport, seq, ack, flags, win, opts, optlen, payload, plen);
 }
 
-void sk_xmit_tos(sk_stack *s, uint8_t tos, uint32_t daddr, uint16_t sport, uint16_t dport, uint32_t seq,
+void sk_xmit_tos(sk_stack *s, uint8_t tos, const sk_route *rt, uint16_t sport, uint16_t dport, uint32_t seq,
                  uint32_t ack, uint16_t flags, uint16_t win, const uint8_t *opts, size_t optlen,
                  const uint8_t *payload, size_t plen)
 {
     sk_segment_spec spec = {
-        .src = s->addr, .dst = daddr, .sport = sport, .dport = dport, .seq = seq, .ack = ack,
-        .flags = flags, .window = win, .ttl = 64, .tos = tos, .ip_id = s->ip_id++, .df = !s->xmit_no_df,
+        .src = rt->src, .dst = rt->dst, .sport = sport, .dport = dport, .seq = seq, .ack = ack,
+        .flags = flags, .window = win, .ttl = rt->hops ? rt->hops : 64, .tos = tos, .ip_id = s->ip_id++,
+        .df = !s->xmit_no_df,
         .options = opts, .options_len = optlen, .payload = payload, .payload_len = plen,
         .csum_partial = (s->offloads & SK_OFFLOAD_TCP_CSUM_TX) != 0,
     };
+    if (rt->v6) {
+        /* IPv6 (RFC 8200): hop limit 64 (IPV6_UNICAST_HOPS's default,
+         * ipv6.conf.all.hop_limit), the traffic class with TCP's ECN
+         * bits, and a flow label as Linux's auto_flowlabels sets it. */
+        spec.ip_version = 6;
+        memcpy(spec.src6, rt->src6, 16);
+        memcpy(spec.dst6, rt->dst6, 16);
+        spec.tos = (uint8_t)((rt->tclass & ~SK_IP_ECN_MASK) | (tos & SK_IP_ECN_MASK));
+        spec.flowlabel = rt->flowlabel;
+        if (!spec.flowlabel && s->cfg.ipv6_auto_flowlabels)
+            spec.flowlabel = sk_auto_flowlabel(s, rt->src6, rt->dst6, sport, dport, rt->txhash_gen);
+    } else {
+        spec.ip_id = s->ip_id++;
+    }
     size_t n = sk_build_segment(&spec, s->out, sizeof(s->out));
     s->xmit_failed = false;
     if (!n)
         return;
     if (s->tx_blocked) {
-        sk_count(s, SK_C_IP_OUT_DISCARDS);
+        sk_count(s, rt->v6 ? SK_C_IP6_OUT_DISCARDS : SK_C_IP_OUT_DISCARDS);
         s->xmit_failed = true;
         return;
     }
@@ -124,13 +139,18 @@ void sk_xmit_tos(sk_stack *s, uint8_t tos, uint32_t daddr, uint16_t sport, uint1
      * carry new sequence space or none; retransmissions go to RetransSegs. */
     if (!s->xmit_retrans)
         s->counters[SK_C_TCP_OUT_SEGS] += s->xmit_pcount ? s->xmit_pcount : 1;
-    sk_count(s, SK_C_IP_OUT_REQUESTS);
+    sk_count(s, rt->v6 ? SK_C_IP6_OUT_REQUESTS : SK_C_IP_OUT_REQUESTS);
     if (flags & SK_TH_RST)
         sk_count(s, SK_C_TCP_OUT_RSTS);
     if (s->on_event) {
         sk_event ev = {.type = SK_EV_SEGMENT_OUT, .now = s->now, .fd = -1,
-                       .local = sk_endpoint_ipv4(s->addr, sport), .remote = sk_endpoint_ipv4(daddr, dport),
+                       .local = {.addr = rt->src, .port = sport, .family = SK_AF_INET},
+                       .remote = {.addr = rt->dst, .port = dport, .family = SK_AF_INET},
                        .data = s->out, .len = n};
+        if (rt->v6) {
+            ev.local = sk_endpoint_ipv6(rt->src6, sport);
+            ev.remote = sk_endpoint_ipv6(rt->dst6, dport);
+        }
         sk_emit(s, &ev);
     }
     s->transmit(s->transmit_ctx, s->out, n);
@@ -150,7 +170,7 @@ uint32_t sk_win_from_space(const sk_stack *s, uint32_t space)
     return space - (space >> scale);
 }
 
-uint16_t sk_default_advmss(const sk_stack *s) { return (uint16_t)(s->mtu - 40); }
+uint16_t sk_default_advmss(const sk_stack *s, bool v6) { return sk_link_mss(s, v6); }
 
 static uint32_t ilog2_u32(uint32_t v)
 {
@@ -335,7 +355,9 @@ static void conn_xmit(sk_stack *s, sk_tcb *t, uint32_t seq, uint16_t flags, cons
     if (t->ext && t->ext->pm)
         tos |= t->ext->pm->tos; /* IP_TOS (pmtu.c) */
     s->xmit_no_df = !sk_pmtu_df(s, t); /* IP_MTU_DISCOVER, a locked path MTU (pmtu.c) */
-    sk_xmit_tos(s, tos, t->raddr, t->lport, t->rport, seq, ack, flags, win, opts, optlen, payload, plen);
+    sk_route rt;
+    sk_route_tcb(s, t, &rt);
+    sk_xmit_tos(s, tos, &rt, t->lport, t->rport, seq, ack, flags, win, opts, optlen, payload, plen);
     s->xmit_no_df = false;
 }
 
@@ -387,7 +409,9 @@ void sk_send_active_rst(sk_stack *s, sk_tcb *t)
     if ((t->ecn & SK_ECN_OK) && (t->ecn & SK_ECN_DEMAND_CWR))
         flags |= SK_TH_ECE; /* tcp_transmit_skb runs tcp_ecn_send on the reset too */
     t->segs_out++;
-    sk_xmit(s, t->raddr, t->lport, t->rport, t->snd_nxt, t->rcv_nxt, flags, 0, opts, optlen, NULL, 0);
+    sk_route rt;
+    sk_route_tcb(s, t, &rt);
+    sk_xmit(s, &rt, t->lport, t->rport, t->snd_nxt, t->rcv_nxt, flags, 0, opts, optlen, NULL, 0);
 }
 
 /* Keepalive and zero-window probe: an ACK one below SND.UNA that the peer
@@ -474,7 +498,9 @@ void sk_send_syn(sk_stack *s, sk_tcb *t)
             t->ecn = SK_ECN_OK;
         }
     }
-    sk_xmit(s, t->raddr, t->lport, t->rport, t->iss, synack ? t->rcv_nxt : 0, flags, win, opts, optlen,
+    sk_route rt;
+    sk_route_tcb(s, t, &rt);
+    sk_xmit(s, &rt, t->lport, t->rport, t->iss, synack ? t->rcv_nxt : 0, flags, win, opts, optlen,
             syn_data, syn_len);
     if (syn_len) {
         t->bytes_sent += syn_len;
@@ -492,11 +518,13 @@ void sk_reply_rst(sk_stack *s, const sk_segment *seg)
 {
     if (seg->flags & SK_TH_RST)
         return;
+    sk_route rt;
+    sk_route_reply(seg, &rt);
     if (seg->flags & SK_TH_ACK) {
-        sk_xmit(s, seg->src, seg->dport, seg->sport, seg->ack, 0, SK_TH_RST, 0, NULL, 0, NULL, 0);
+        sk_xmit(s, &rt, seg->dport, seg->sport, seg->ack, 0, SK_TH_RST, 0, NULL, 0, NULL, 0);
     } else {
         uint32_t len = (uint32_t)seg->payload_len + !!(seg->flags & SK_TH_SYN) + !!(seg->flags & SK_TH_FIN);
-        sk_xmit(s, seg->src, seg->dport, seg->sport, 0, seg->seq + len, SK_TH_RST | SK_TH_ACK, 0, NULL, 0,
+        sk_xmit(s, &rt, seg->dport, seg->sport, 0, seg->seq + len, SK_TH_RST | SK_TH_ACK, 0, NULL, 0,
                 NULL, 0);
     }
 }

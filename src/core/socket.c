@@ -13,35 +13,129 @@
 
 static sk_tcb *get(sk_stack *s, int fd) { return sk_fd_get(s, fd); }
 
-int sk_socket(sk_stack *s)
+int sk_socket(sk_stack *s) { return sk_socket_family(s, SK_AF_INET); }
+
+int sk_socket_family(sk_stack *s, int family)
 {
+    /* inet_create/inet6_create: other families are not ours. */
+    if (family != SK_AF_INET && family != SK_AF_INET6)
+        return -EAFNOSUPPORT;
     sk_tcb *t = sk_tcb_alloc(s);
     if (!t)
         return -ENOBUFS;
     t->laddr = 0;
+    if (family == SK_AF_INET6) {
+        /* Bound to "::" until bind(); inet6_create takes sk_ipv6only
+         * from net.ipv6.bindv6only. */
+        t->sock6 = 1;
+        t->af6 = 1;
+        if (s->cfg.ipv6_bindv6only)
+            t->sndstate |= SK_SOCK_V6ONLY;
+    }
     int fd = sk_fd_install(s, t);
     if (fd < 0)
         sk_free(s, t);
     return fd;
 }
 
+/* An address the application passed, read for socket t as Linux reads
+ * a sockaddr: an AF_INET socket takes AF_INET (or 0, read as AF_INET);
+ * an AF_INET6 socket takes AF_INET6 only, an IPv4-mapped address
+ * meaning IPv4.  -EAFNOSUPPORT otherwise (inet_bind, inet6_bind,
+ * tcp_v4_connect, tcp_v6_connect). */
+typedef struct user_addr {
+    bool v6, any;
+    uint32_t a4;
+    const uint8_t *a6;
+} user_addr;
+
+static int read_user_addr(const sk_tcb *t, const sk_endpoint *ep, user_addr *u)
+{
+    memset(u, 0, sizeof(*u));
+    if (!t->sock6) {
+        if (ep->family != SK_AF_UNSPEC && ep->family != SK_AF_INET)
+            return -EAFNOSUPPORT;
+        u->a4 = ep->addr;
+        u->any = ep->addr == 0;
+        return 0;
+    }
+    if (ep->family != SK_AF_INET6)
+        return -EAFNOSUPPORT;
+    if (sk_addr6_is_v4mapped(ep->addr6)) {
+        u->a4 = sk_addr6_v4(ep->addr6);
+        u->any = u->a4 == 0;
+        return 0;
+    }
+    u->v6 = true;
+    u->a6 = ep->addr6;
+    u->any = true;
+    for (int i = 0; i < 16; i++)
+        if (ep->addr6[i])
+            u->any = false;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Ports                                                                */
 /* ------------------------------------------------------------------ */
 
-/* Linux's inet_csk_bind_conflict(), reduced to one local address: a port
- * is shared only when every socket on it set SO_REUSEADDR and none
- * listens; TIME_WAIT records yield to SO_REUSEADDR. */
-static bool bind_conflict(sk_stack *s, const sk_tcb *t, uint16_t port)
+/* What a socket is bound to, for conflicts: an IPv4 address (0: any),
+ * or an IPv6 handle (0: "::", which also covers IPv4 unless v6only). */
+typedef struct bind_addr {
+    bool v6, v6only;
+    uint32_t a;
+} bind_addr;
+
+static bind_addr tcb_bind_addr(const sk_tcb *t)
+{
+    return (bind_addr){.v6 = t->af6, .v6only = (t->sndstate & SK_SOCK_V6ONLY) != 0, .a = t->laddr};
+}
+
+/* Linux's inet_rcv_saddr_equal() with wildcards matching (ipv6's
+ * __ipv6_rcv_saddr_equal for AF_INET6 sockets): an AF_INET6 socket on
+ * "::" without IPV6_V6ONLY overlaps every IPv4 address too. */
+static bool addr_overlap(bind_addr x, bind_addr y)
+{
+    bool x4 = !x.v6 || (x.a == 0 && !x.v6only);
+    bool y4 = !y.v6 || (y.a == 0 && !y.v6only);
+    if (x4 && y4) {
+        uint32_t xa = x.v6 ? 0 : x.a, ya = y.v6 ? 0 : y.a;
+        if (!xa || !ya || xa == ya)
+            return true;
+    }
+    return x.v6 && y.v6 && (!x.a || !y.a || x.a == y.a);
+}
+
+/* Linux's inet_csk_bind_conflict(): a socket on the port whose address
+ * overlaps conflicts unless both set SO_REUSEADDR and it does not
+ * listen; TIME_WAIT records yield to SO_REUSEADDR.  The owners with a
+ * handle are checked by address; owners without one (children not yet
+ * accepted, orphans) are counted in the bucket only, and then the port
+ * is shared only as the counts allow. */
+static bool bind_conflict(sk_stack *s, const sk_tcb *t, uint16_t port, bind_addr cand)
 {
     sk_bind_bucket *b = sk_bind_bucket_get(s, port, false);
     if (!b)
         return false;
     bool reuse = (t->flags & SK_F_REUSEADDR) != 0;
-    if (b->refs && !(reuse && b->noreuse == 0 && b->listeners == 0))
-        return true;
     if (b->tw && !reuse)
         return true;
+    if (!b->refs)
+        return false;
+    uint32_t seen = 0;
+    for (uint32_t i = 0; i < s->fds_cap; i++) {
+        const sk_tcb *u = s->fds[i];
+        if (!u || u == t || !(u->flags & SK_F_BOUND) || u->lport != port)
+            continue;
+        seen++;
+        if (!addr_overlap(cand, tcb_bind_addr(u)))
+            continue;
+        if (reuse && (u->flags & SK_F_REUSEADDR) && u->state != SK_TCP_LISTEN)
+            continue;
+        return true;
+    }
+    if (seen < b->refs)
+        return !(reuse && b->noreuse == 0 && b->listeners == 0);
     return false;
 }
 
@@ -66,7 +160,9 @@ static int pick_bind_port(sk_stack *s, sk_tcb *t)
             uint32_t port = lo + (off + k) % n;
             if ((port & 1) != (uint32_t)parity)
                 continue;
-            if (!bind_conflict(s, t, (uint16_t)port) && !sk_bind_bucket_get(s, (uint16_t)port, false))
+            /* A port nobody holds (no bucket) cannot conflict: the
+             * address-by-address check is not needed for it. */
+            if (!sk_bind_bucket_get(s, (uint16_t)port, false))
                 return (int)port;
         }
     }
@@ -80,23 +176,61 @@ int sk_bind(sk_stack *s, int fd, const sk_endpoint *local)
         return -EBADF;
     if (!local)
         return -EFAULT;
+    user_addr u;
+    int rc = read_user_addr(t, local, &u);
+    if (rc)
+        return rc;
     if ((t->flags & SK_F_BOUND) || t->state != SK_TCP_CLOSE)
         return -EINVAL;
-    if (local->addr != 0 && local->addr != s->addr)
-        return -EADDRNOTAVAIL;
-    int port = local->port;
-    if (port == 0) {
-        port = pick_bind_port(s, t);
-        if (port < 0)
-            return port;
-    } else if (bind_conflict(s, t, (uint16_t)port)) {
-        return -EADDRINUSE;
+    /* inet6_bind: an IPv4-mapped address on an IPV6_V6ONLY socket makes
+     * no sense. */
+    if (t->sock6 && !u.v6 && (t->sndstate & SK_SOCK_V6ONLY))
+        return -EINVAL;
+    uint32_t a = 0;
+    if (!u.any) {
+        a = u.v6 ? sk_addr6_find(s, u.a6) : u.a4;
+        if (!sk_addr_is_local(s, u.v6, a))
+            return -EADDRNOTAVAIL;
     }
-    t->laddr = local->addr;
+    /* inet6_bind: a specific IPv6 address makes the socket IPv6-only. */
+    bind_addr cand = {.v6 = u.v6, .v6only = (t->sndstate & SK_SOCK_V6ONLY) || (u.v6 && a), .a = a};
+    bool old_v6 = t->af6;
+    sk_tcb_set_laddr(s, t, u.v6, a);
+    int port = local->port;
+    if (port == 0)
+        port = pick_bind_port(s, t);
+    else if (bind_conflict(s, t, (uint16_t)port, cand))
+        port = -EADDRINUSE;
+    if (port < 0) {
+        sk_tcb_set_laddr(s, t, old_v6, 0); /* unbound again, as before the call */
+        return port;
+    }
+    if (cand.v6only && t->sock6)
+        t->sndstate |= SK_SOCK_V6ONLY;
     t->lport = (uint16_t)port;
     t->flags |= SK_F_USER_BOUND;
     sk_port_ref(s, t);
     return 0;
+}
+
+static bool listen_conflict(sk_stack *s, const sk_tcb *t, const sk_bind_bucket *b)
+{
+    bind_addr me = tcb_bind_addr(t);
+    for (const sk_tcb *l = s->listeners[t->lport & 63]; l; l = l->hnext)
+        if (l != t && l->lport == t->lport && addr_overlap(me, tcb_bind_addr(l)))
+            return true;
+    bool reuse = (t->flags & SK_F_REUSEADDR) != 0;
+    uint32_t seen = 0;
+    for (uint32_t i = 0; i < s->fds_cap; i++) {
+        const sk_tcb *u = s->fds[i];
+        if (!u || u == t || !(u->flags & SK_F_BOUND) || u->lport != t->lport)
+            continue;
+        seen++;
+        if (addr_overlap(me, tcb_bind_addr(u)) && (!reuse || !(u->flags & SK_F_REUSEADDR)))
+            return true;
+    }
+    /* owners without a handle, as the counts allow */
+    return seen + 1 < b->refs && (!reuse || b->noreuse);
 }
 
 int sk_listen(sk_stack *s, int fd, int backlog)
@@ -123,14 +257,13 @@ int sk_listen(sk_stack *s, int fd, int backlog)
     sk_bind_bucket *b = sk_bind_bucket_get(s, t->lport, true);
     if (!b)
         return -ENOBUFS;
-    if (b->listeners || sk_listener_lookup(s, s->addr, t->lport))
-        return -EADDRINUSE;
     /* Another socket sharing the port may coexist with a listener only
      * when both set SO_REUSEADDR (Linux re-checks in inet_csk_get_port:
      * inet_csk_bind_conflict with relax, where a non-listening sk_reuse
      * peer is no conflict) — e.g. a connection accepted from the
-     * previous listener on the port. */
-    if (b->refs > 1 && (!(t->flags & SK_F_REUSEADDR) || b->noreuse))
+     * previous listener on the port — or when their addresses do not
+     * overlap. */
+    if (listen_conflict(s, t, b))
         return -EADDRINUSE;
     sk_listen_queue *q = sk_calloc(s, 1, sizeof(*q));
     if (!q)
@@ -166,10 +299,8 @@ int sk_accept(sk_stack *s, int fd, sk_endpoint *peer)
         return nfd;
     sk_accept_queue_remove(s, child);
     child->flags |= SK_F_CONNECTED;
-    if (peer) {
-        peer->addr = child->raddr;
-        peer->port = child->rport;
-    }
+    if (peer)
+        sk_tcb_remote(s, child, peer);
     return nfd;
 }
 
@@ -181,7 +312,9 @@ static int pick_connect_port(sk_stack *s, sk_tcb *t, uint32_t *tw_isn)
     uint32_t lo, hi;
     port_range(s, &lo, &hi);
     uint32_t n = hi - lo + 1;
-    uint32_t off = sk_siphash24(s->isn_key, &t->raddr, sizeof(t->raddr)) + s->port_hint;
+    uint32_t off = (t->af6 ? (uint32_t)sk_siphash24(s->isn_key, sk_addr6_get(s, t->raddr), 16)
+                           : (uint32_t)sk_siphash24(s->isn_key, &t->raddr, sizeof(t->raddr))) +
+                   s->port_hint;
     s->port_hint += 2;
     for (int parity = 0; parity <= 1; parity++) {
         for (uint32_t k = 0; k < n; k++) {
@@ -191,9 +324,11 @@ static int pick_connect_port(sk_stack *s, sk_tcb *t, uint32_t *tw_isn)
             sk_bind_bucket *b = sk_bind_bucket_get(s, (uint16_t)port, false);
             if (b && (b->user_bound || b->listeners))
                 continue; /* owned by bind(): not ours to share */
-            if (sk_conn_lookup(s, t->raddr, t->rport, (uint16_t)port))
+            sk_key key = sk_tcb_key(t);
+            key.lport = (uint16_t)port;
+            if (sk_conn_lookup(s, &key))
                 continue;
-            uint32_t tw = sk_tw_lookup(s, t->raddr, t->rport, (uint16_t)port);
+            uint32_t tw = sk_tw_lookup(s, &key);
             if (tw != SK_TW_NONE) {
                 if (!sk_tw_reusable(s, tw))
                     continue;
@@ -239,39 +374,76 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
     }
     if (t->state != SK_TCP_CLOSE)
         return -EISCONN;
-    if (remote->addr == 0 || remote->addr == 0xffffffffu)
+    user_addr u;
+    int rc = read_user_addr(t, remote, &u);
+    if (rc)
+        return rc;
+    if (u.any || (!u.v6 && u.a4 == 0xffffffffu))
         return -ENETUNREACH;
+    /* tcp_v6_connect: an IPv4-mapped peer is IPv4, refused to an
+     * IPV6_V6ONLY socket; a socket bound to an address of the other
+     * family cannot reach it. */
+    if (t->sock6 && !u.v6 && (t->sndstate & SK_SOCK_V6ONLY))
+        return -ENETUNREACH;
+    if ((t->flags & SK_F_USER_BOUND) && t->laddr && t->af6 != u.v6)
+        return -EINVAL;
+    uint32_t ra = u.v6 ? sk_addr6_intern(s, u.a6) : u.a4;
+    if (!ra)
+        return -ENOBUFS;
+    /* Source address selection (inet_hash_connect's caller picks it
+     * from the route): the bound address, else one of the family. */
+    bool old_v6 = t->af6;
+    uint32_t old_laddr = t->laddr;
+    sk_addr_hold(s, old_v6, old_laddr);
+    uint32_t la = t->laddr;
+    if (!la || t->af6 != u.v6) {
+        if (!sk_select_saddr(s, u.v6, ra, &la)) {
+            sk_addr_put(s, u.v6, ra);
+            sk_addr_put(s, old_v6, old_laddr);
+            return -ENETUNREACH;
+        }
+    }
     t->so_error = 0;
-    t->raddr = remote->addr;
+    sk_tcb_set_laddr(s, t, u.v6, la);
+    sk_tcb_set_raddr(s, t, u.v6, ra);
+    sk_addr_put(s, u.v6, ra);
     t->rport = remote->port;
     uint32_t tw_isn = 0;
     if (!(t->flags & SK_F_BOUND)) {
         int port = pick_connect_port(s, t, &tw_isn);
         if (port < 0) {
-            t->raddr = 0;
+            sk_tcb_set_raddr(s, t, u.v6, 0);
+            sk_tcb_set_laddr(s, t, old_v6, old_laddr);
+            sk_addr_put(s, old_v6, old_laddr);
             t->rport = 0;
             return port;
         }
         t->lport = (uint16_t)port;
         sk_port_ref(s, t);
     } else {
-        if (sk_conn_lookup(s, t->raddr, t->rport, t->lport))
+        sk_key k = sk_tcb_key(t);
+        if (sk_conn_lookup(s, &k)) {
+            sk_addr_put(s, old_v6, old_laddr);
             return -EADDRNOTAVAIL;
-        uint32_t tw = sk_tw_lookup(s, t->raddr, t->rport, t->lport);
+        }
+        uint32_t tw = sk_tw_lookup(s, &k);
         if (tw != SK_TW_NONE) {
-            if (!sk_tw_reusable(s, tw))
+            if (!sk_tw_reusable(s, tw)) {
+                sk_addr_put(s, old_v6, old_laddr);
                 return -EADDRNOTAVAIL;
+            }
             uint32_t isn = sk_tw_at(&s->tw, tw)->snd_nxt + 65535 + 2;
             tw_isn = isn ? isn : 1;
             sk_count(s, SK_C_TCPEXT_TW_RECYCLED);
             sk_tw_kill(s, tw, true);
         }
     }
-    t->laddr = s->addr;
-    t->iss = tw_isn ? tw_isn : sk_isn(s->isn_key, s->addr, t->lport, t->raddr, t->rport, s->now);
+    sk_addr_put(s, old_v6, old_laddr);
+    sk_key key = sk_tcb_key(t);
+    t->iss = tw_isn ? tw_isn : sk_key_isn(s, &key);
     t->snd_una = t->snd_nxt = t->iss;
-    t->ts_off = sk_ts_offset(s->isn_key, s->addr, t->raddr);
-    uint16_t advmss = sk_default_advmss(s);
+    t->ts_off = sk_key_ts_off(s, &key);
+    uint16_t advmss = sk_default_advmss(s, t->af6);
     if (t->user_mss && t->user_mss < advmss)
         advmss = t->user_mss;
     t->advmss = advmss;
@@ -320,7 +492,7 @@ static uint32_t fastopen_connect_send(sk_stack *s, sk_tcb *t, const void *buf, s
             clamp = cached;
         if (t->user_mss && t->user_mss < clamp)
             clamp = t->user_mss;
-        uint32_t mtu_mss = (uint32_t)s->mtu - 40u;
+        uint32_t mtu_mss = sk_link_mss(s, t->af6);
         uint32_t mss = mtu_mss < clamp ? mtu_mss : clamp;
         space = mss > SK_TCP_OPT_MAX ? mss - SK_TCP_OPT_MAX : 0;
         if (space > len)
@@ -1004,6 +1176,43 @@ static int write_val(void *val, size_t *len, const void *src, size_t srclen)
     return 0;
 }
 
+/* do_ipv6_setsockopt's part TCP sockets use. */
+static int ipv6_setsockopt(sk_stack *s, sk_tcb *t, int name, const void *val, size_t len)
+{
+    if (!t->sock6)
+        return -ENOPROTOOPT;
+    int v, rc;
+    if ((rc = read_int(val, len, &v)) != 0)
+        return rc;
+    switch (name) {
+    case SK_IPV6_V6ONLY:
+        /* Fixed once the socket has a port (inet_num). */
+        if (t->flags & SK_F_BOUND)
+            return -EINVAL;
+        if (v)
+            t->sndstate |= SK_SOCK_V6ONLY;
+        else
+            t->sndstate &= (uint8_t)~SK_SOCK_V6ONLY;
+        return 0;
+    case SK_IPV6_TCLASS:
+    case SK_IPV6_UNICAST_HOPS: {
+        if (v < -1 || v > 255)
+            return -EINVAL;
+        sk_tcb_ext *x = sk_tcb_ext_get(s, t);
+        if (!x)
+            return -ENOMEM;
+        uint16_t stored = v < 0 ? 0 : (uint16_t)(v + 1);
+        if (name == SK_IPV6_TCLASS)
+            x->tclass1 = stored;
+        else
+            x->hops1 = stored;
+        return 0;
+    }
+    default:
+        return -ENOPROTOOPT;
+    }
+}
+
 int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, size_t len)
 {
     sk_tcb *t = get(s, fd);
@@ -1074,6 +1283,8 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
             return -EFAULT;
         return sk_ip_setsockopt(s, t, name, val, len); /* pmtu.c */
     }
+    if (level == SK_IPPROTO_IPV6)
+        return ipv6_setsockopt(s, t, name, val, len);
     if (level != SK_IPPROTO_TCP)
         return -ENOPROTOOPT;
     if (name == SK_TCP_FASTOPEN || name == SK_TCP_FASTOPEN_CONNECT || name == SK_TCP_FASTOPEN_KEY ||
@@ -1236,6 +1447,25 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
             return -EFAULT;
         return sk_ip_getsockopt(s, t, name, val, len); /* pmtu.c */
     }
+    if (level == SK_IPPROTO_IPV6) {
+        /* do_ipv6_getsockopt; an AF_INET socket has no such level */
+        if (!t->sock6)
+            return -ENOPROTOOPT;
+        switch (name) {
+        case SK_IPV6_V6ONLY:
+            v = (t->sndstate & SK_SOCK_V6ONLY) ? 1 : 0;
+            break;
+        case SK_IPV6_TCLASS:
+            v = t->ext && t->ext->tclass1 ? t->ext->tclass1 - 1 : 0;
+            break;
+        case SK_IPV6_UNICAST_HOPS:
+            v = t->ext && t->ext->hops1 ? t->ext->hops1 - 1 : 64; /* the route's hop limit */
+            break;
+        default:
+            return -ENOPROTOOPT;
+        }
+        return write_val(val, len, &v, sizeof(v));
+    }
     if (level != SK_IPPROTO_TCP)
         return -ENOPROTOOPT;
     if (name == SK_TCP_FASTOPEN || name == SK_TCP_FASTOPEN_CONNECT || name == SK_TCP_FASTOPEN_KEY ||
@@ -1317,9 +1547,7 @@ int sk_getsockname(sk_stack *s, int fd, sk_endpoint *out)
         return -EBADF;
     if (!out)
         return -EFAULT;
-    out->addr = (t->state == SK_TCP_LISTEN || !(t->flags & SK_F_HASHED)) ? t->laddr : s->addr;
-    if (t->state != SK_TCP_LISTEN && t->raddr)
-        out->addr = s->addr;
+    sk_tcb_local(s, t, out);
     out->port = (t->flags & SK_F_BOUND) || t->state != SK_TCP_CLOSE ? t->lport : 0;
     return 0;
 }
@@ -1334,8 +1562,7 @@ int sk_getpeername(sk_stack *s, int fd, sk_endpoint *out)
     if (t->state == SK_TCP_LISTEN || t->state == SK_TCP_SYN_SENT || !t->raddr ||
         (t->state == SK_TCP_CLOSE && !(t->flags & SK_F_WAS_ESTABLISHED)))
         return -ENOTCONN;
-    out->addr = t->raddr;
-    out->port = t->rport;
+    sk_tcb_remote(s, t, out);
     return 0;
 }
 

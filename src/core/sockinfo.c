@@ -117,10 +117,14 @@ static void visit_tcb(sk_stack *s, sk_tcb *t, sk_sock_visit_fn visit, void *ctx,
     memset(&si, 0, sizeof(si));
     si.fd = t->fd;
     si.state = t->state;
-    si.local.addr = t->state == SK_TCP_LISTEN ? t->laddr : (t->laddr ? t->laddr : s->addr);
-    si.local.port = t->lport;
-    si.remote.addr = t->state == SK_TCP_LISTEN ? 0 : t->raddr;
-    si.remote.port = t->state == SK_TCP_LISTEN ? 0 : t->rport;
+    if (t->state == SK_TCP_LISTEN)
+        sk_tcb_local(s, t, &si.local);
+    else
+        sk_tcb_local_shown(s, t, &si.local);
+    if (t->state != SK_TCP_LISTEN)
+        sk_tcb_remote(s, t, &si.remote);
+    else
+        sk_addr_endpoint(s, t->af6, t->sock6, 0, 0, &si.remote);
     si.orphan = (t->flags & SK_F_ORPHAN) != 0;
     if (t->state == SK_TCP_LISTEN && t->listen) {
         si.recv_q = t->listen->aq_len;
@@ -157,8 +161,9 @@ size_t sk_sockets(sk_stack *s, sk_sock_visit_fn visit, void *ctx)
                     memset(&si, 0, sizeof(si));
                     si.fd = -1;
                     si.state = SK_TCP_SYN_RECV;
-                    si.local = (sk_endpoint){.addr = s->addr, .port = l->lport, .family = SK_AF_INET};
-                    si.remote = (sk_endpoint){.addr = r->raddr, .port = r->rport, .family = SK_AF_INET};
+                    bool v6 = (r->opts & SK_REQ_V6) != 0;
+                    sk_addr_endpoint(s, v6, l->sock6, s->laddrs[r->lidx].addr, l->lport, &si.local);
+                    sk_addr_endpoint(s, v6, l->sock6, r->raddr, r->rport, &si.remote);
                     si.timer = SK_TIMER_ON;
                     si.timer_expires = r->timer.expires * SK_NSEC_PER_MSEC;
                     si.timer_retrans = r->retrans;
@@ -181,8 +186,8 @@ size_t sk_sockets(sk_stack *s, sk_sock_visit_fn visit, void *ctx)
         memset(&si, 0, sizeof(si));
         si.fd = -1;
         si.state = w->substate;
-        si.local = (sk_endpoint){.addr = s->addr, .port = w->lport, .family = SK_AF_INET};
-        si.remote = (sk_endpoint){.addr = w->raddr, .port = w->rport, .family = SK_AF_INET};
+        sk_addr_endpoint(s, w->v6, w->sock6, w->laddr, w->lport, &si.local);
+        sk_addr_endpoint(s, w->v6, w->sock6, w->raddr, w->rport, &si.remote);
         si.timer = SK_TIMER_TIMEWAIT;
         si.timer_expires = s->epoch + (sk_time_ns)w->expires_ms * SK_NSEC_PER_MSEC;
         si.orphan = true;

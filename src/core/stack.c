@@ -73,7 +73,6 @@ sk_stack *sk_stack_new(const sk_stack_params *p)
     if (!s)
         return NULL;
     s->mem = *mem;
-    s->addr = p->addr;
     s->offloads = p->offloads & (SK_OFFLOAD_TCP_CSUM_TX | SK_OFFLOAD_TCP_CSUM_RX);
     s->mtu = p->mtu ? p->mtu : 1500;
     if (s->mtu < 68)
@@ -100,6 +99,17 @@ sk_stack *sk_stack_new(const sk_stack_params *p)
     s->bind_mask = 63;
     s->bind_buckets = sk_calloc(s, s->bind_mask + 1, sizeof(*s->bind_buckets));
     if (!s->conn_buckets || !s->fds || !s->bind_buckets || sk_tw_init(s, &s->tw) != 0) {
+        sk_stack_free(s);
+        return NULL;
+    }
+    static const uint8_t any6[16];
+    sk_endpoint a4 = sk_endpoint_ipv4(p->addr, 0), a6 = sk_endpoint_ipv6(p->addr6, 0);
+    int err = 0;
+    if (p->addr)
+        err = sk_stack_add_addr(s, &a4, p->addr_prefix_len ? p->addr_prefix_len : 32);
+    if (!err && memcmp(p->addr6, any6, 16) != 0)
+        err = sk_stack_add_addr(s, &a6, p->addr6_prefix_len ? p->addr6_prefix_len : 64);
+    if (err == -ENOMEM) {
         sk_stack_free(s);
         return NULL;
     }
@@ -163,6 +173,7 @@ void sk_stack_free(sk_stack *s)
     sk_recycle_empty(s, &s->cubic_bin);
     sk_free(s, s->conn_buckets);
     sk_free(s, s->fds);
+    sk_addr6_destroy(s);
     sk_free(s, s);
 }
 
@@ -187,9 +198,11 @@ void sk_emit_state(sk_stack *s, sk_tcb *t, int from, int to, const char *cause)
     if (!s->on_event)
         return;
     sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = t->fd,
-                   .local = sk_endpoint_ipv4(t->laddr ? t->laddr : s->addr, t->lport),
-                   .remote = sk_endpoint_ipv4(t->raddr, t->rport),
+                   .local = sk_addr_ep(s, t->af6, t->sock6, t->laddr, t->lport),
+                   .remote = sk_addr_ep(s, t->af6, t->sock6, t->raddr, t->rport),
                    .from_state = from, .to_state = to, .cause = cause};
+    if (!t->af6 && !t->sock6 && !t->laddr)
+        ev.local.addr = s->addr; /* sk_tcb_local_shown */
     sk_emit(s, &ev);
 }
 
@@ -199,19 +212,23 @@ void sk_emit_drop(sk_stack *s, const sk_segment *seg, sk_counter_id reason)
         return;
     sk_event ev = {.type = SK_EV_DROP, .now = s->now, .fd = -1,
                    .reason = sk_counter_short_name(reason)};
-    if (seg) {
+    if (seg && seg->ip_version == 6) {
+        ev.local = sk_endpoint_ipv6(seg->dst6, seg->dport);
+        ev.remote = sk_endpoint_ipv6(seg->src6, seg->sport);
+    } else if (seg) {
         ev.local = (sk_endpoint){.addr = seg->dst, .port = seg->dport, .family = SK_AF_INET};
         ev.remote = (sk_endpoint){.addr = seg->src, .port = seg->sport, .family = SK_AF_INET};
     }
     sk_emit(s, &ev);
 }
 
-void sk_emit_timer(sk_stack *s, uint32_t raddr, uint16_t lport, uint16_t rport, int fd, const char *timer)
+void sk_emit_timer(sk_stack *s, const sk_key *k, int fd, const char *timer)
 {
     if (!s->on_event)
         return;
-    sk_event ev = {.type = SK_EV_TIMER, .now = s->now, .fd = fd,
-                   .local = sk_endpoint_ipv4(s->addr, lport), .remote = sk_endpoint_ipv4(raddr, rport), .timer = timer};
+    sk_event ev = {.type = SK_EV_TIMER, .now = s->now, .fd = fd, .timer = timer};
+    sk_addr_endpoint(s, k->v6, false, k->laddr, k->lport, &ev.local);
+    sk_addr_endpoint(s, k->v6, false, k->raddr, k->rport, &ev.remote);
     sk_emit(s, &ev);
 }
 
@@ -220,31 +237,28 @@ void sk_notify(sk_stack *s, sk_tcb *t)
     if (!s->on_event || t->fd < 0)
         return;
     sk_event ev = {.type = SK_EV_READY, .now = s->now, .fd = t->fd,
-                   .local = sk_endpoint_ipv4(t->laddr ? t->laddr : s->addr, t->lport),
-                   .remote = sk_endpoint_ipv4(t->raddr, t->rport)};
+                   .local = sk_addr_ep(s, t->af6, t->sock6, t->laddr, t->lport),
+                   .remote = sk_addr_ep(s, t->af6, t->sock6, t->raddr, t->rport)};
+    if (!t->af6 && !t->sock6 && !t->laddr)
+        ev.local.addr = s->addr; /* sk_tcb_local_shown */
     sk_emit(s, &ev);
 }
 
 /* ------------------------------------------------------------------ */
-/* Connection table: chained hash of full TCBs by (raddr, rport, lport)  */
+/* Connection table: chained hash of full TCBs by their 4-tuple         */
 /* ------------------------------------------------------------------ */
 
-static inline uint32_t conn_hash(uint32_t raddr, uint16_t rport, uint16_t lport)
+static inline uint32_t tcb_hash(const sk_tcb *t)
 {
-    uint64_t k = ((uint64_t)raddr << 32) | ((uint32_t)rport << 16) | lport;
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    k ^= k >> 33;
-    k *= 0xc4ceb9fe1a85ec53ull;
-    k ^= k >> 33;
-    return (uint32_t)k;
+    sk_key k = sk_tcb_key(t);
+    return sk_key_hash(&k);
 }
 
-sk_tcb *sk_conn_lookup(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport)
+sk_tcb *sk_conn_lookup(sk_stack *s, const sk_key *k)
 {
-    sk_tcb *t = s->conn_buckets[conn_hash(raddr, rport, lport) & s->conn_mask];
+    sk_tcb *t = s->conn_buckets[sk_key_hash(k) & s->conn_mask];
     for (; t; t = t->hnext)
-        if (t->raddr == raddr && t->rport == rport && t->lport == lport)
+        if (sk_key_eq(k, t->laddr, t->raddr, t->lport, t->rport, t->af6))
             return t;
     return NULL;
 }
@@ -259,7 +273,7 @@ static void conn_grow(sk_stack *s)
         sk_tcb *t = s->conn_buckets[b];
         while (t) {
             sk_tcb *next = t->hnext;
-            uint32_t h = conn_hash(t->raddr, t->rport, t->lport) & nmask;
+            uint32_t h = tcb_hash(t) & nmask;
             t->hnext = nb[h];
             nb[h] = t;
             t = next;
@@ -276,7 +290,7 @@ void sk_conn_hash(sk_stack *s, sk_tcb *t)
         return;
     if (s->conn_count > s->conn_mask)
         conn_grow(s);
-    uint32_t h = conn_hash(t->raddr, t->rport, t->lport) & s->conn_mask;
+    uint32_t h = tcb_hash(t) & s->conn_mask;
     t->hnext = s->conn_buckets[h];
     s->conn_buckets[h] = t;
     t->flags |= SK_F_HASHED;
@@ -287,7 +301,7 @@ void sk_conn_unhash(sk_stack *s, sk_tcb *t)
 {
     if (!(t->flags & SK_F_HASHED))
         return;
-    sk_tcb **pp = &s->conn_buckets[conn_hash(t->raddr, t->rport, t->lport) & s->conn_mask];
+    sk_tcb **pp = &s->conn_buckets[tcb_hash(t) & s->conn_mask];
     while (*pp && *pp != t)
         pp = &(*pp)->hnext;
     if (*pp)
@@ -298,12 +312,35 @@ void sk_conn_unhash(sk_stack *s, sk_tcb *t)
 }
 
 /* Listeners are few; a small table by port, chained through hnext. */
-sk_tcb *sk_listener_lookup(sk_stack *s, uint32_t daddr, uint16_t lport)
+sk_tcb *sk_listener_lookup(sk_stack *s, bool v6, uint32_t daddr, uint16_t lport)
 {
-    for (sk_tcb *l = s->listeners[lport & 63]; l; l = l->hnext)
-        if (l->lport == lport && (l->laddr == 0 || l->laddr == daddr))
-            return l;
-    return NULL;
+    sk_tcb *best = NULL;
+    int best_score = 0;
+    for (sk_tcb *l = s->listeners[lport & 63]; l; l = l->hnext) {
+        if (l->lport != lport)
+            continue;
+        int score;
+        if (v6) {
+            if (!l->af6 || (l->laddr && l->laddr != daddr))
+                continue;
+            score = l->laddr ? 4 : 1;
+        } else if (!l->af6) {
+            /* AF_INET, or AF_INET6 bound to an IPv4-mapped address */
+            if (l->laddr && l->laddr != daddr)
+                continue;
+            score = (l->laddr ? 4 : 1) + !l->sock6;
+        } else {
+            /* An AF_INET6 socket on :: takes IPv4 unless IPV6_V6ONLY. */
+            if (l->laddr || (l->sndstate & SK_SOCK_V6ONLY))
+                continue;
+            score = 1;
+        }
+        if (score > best_score) {
+            best = l;
+            best_score = score;
+        }
+    }
+    return best;
 }
 
 void sk_listener_hash(sk_stack *s, sk_tcb *t)
@@ -432,7 +469,6 @@ sk_tcb *sk_tcb_alloc(sk_stack *s)
     t->sndbuf = (uint32_t)s->cfg.tcp_wmem[1];
     t->rcvbuf = (uint32_t)s->cfg.tcp_rmem[1];
     t->fin_timeout_s = -1;
-    t->laddr = s->addr;
     /* Linux's tcp_init_sock(): every socket starts with these, so
      * TCP_INFO on a fresh or listening socket reads as Linux's does. */
     t->cwnd = SK_TCP_INIT_CWND;
@@ -500,6 +536,7 @@ void sk_tcb_free(sk_stack *s, sk_tcb *t)
 {
     sk_wheel_del(&s->tcb_wheel, &t->timer);
     sk_port_unref(s, t);
+    sk_tcb_put_addrs(s, t);
     if (t->flags & SK_F_ORPHAN) {
         if (s->orphans)
             s->orphans--;

@@ -5,10 +5,29 @@
 
 #include "isn.h"
 
+#include <string.h>
+
 /* Linux's msstab (net/ipv4/syncookies.c): the common MSS values, so the
  * 2-bit index loses little — 1460 Ethernet, 1440 and 1300 tunnels and
  * PPPoE-style paths, 536 the RFC 1122 default. */
 static const uint16_t msstab[SK_SYNCOOKIE_MSS_COUNT] = {536, 1300, 1440, 1460};
+
+/* net/ipv6/syncookies.c keeps its own table, of IPv6 MTUs less the 60
+ * bytes of IPv6 and TCP headers with timestamps: IPV6_MIN_MTU first. */
+static const uint16_t msstab6[SK_SYNCOOKIE_MSS_COUNT] = {1280 - 60, 1480 - 60, 1500 - 60, 9000 - 60};
+
+uint16_t sk_syncookie_mss_value6(unsigned index)
+{
+    return index < SK_SYNCOOKIE_MSS_COUNT ? msstab6[index] : 0;
+}
+
+unsigned sk_syncookie_mss_index6(uint16_t mss)
+{
+    unsigned i = SK_SYNCOOKIE_MSS_COUNT - 1;
+    while (i > 0 && mss < msstab6[i])
+        i--;
+    return i;
+}
 
 uint16_t sk_syncookie_mss_value(unsigned index)
 {
@@ -38,6 +57,15 @@ static void put_le32(uint8_t *p, uint32_t v)
  * word tells the two apart instead. */
 static uint32_t cookie_hash(const uint8_t key[16], const sk_cookie_tuple *t, uint32_t count, uint32_t which)
 {
+    if (t->saddr6) {
+        uint8_t in6[44];
+        memcpy(in6, t->saddr6, 16);
+        memcpy(in6 + 16, t->daddr6, 16);
+        put_le32(in6 + 32, (uint32_t)t->sport << 16 | t->dport);
+        put_le32(in6 + 36, count);
+        put_le32(in6 + 40, which);
+        return (uint32_t)sk_siphash24(key, in6, sizeof in6);
+    }
     uint8_t in[20];
     put_le32(in, t->saddr);
     put_le32(in + 4, t->daddr);
@@ -50,9 +78,10 @@ static uint32_t cookie_hash(const uint8_t key[16], const sk_cookie_tuple *t, uin
 uint32_t sk_syncookie_make(const uint8_t key[16], const sk_cookie_tuple *tuple, uint32_t their_seq,
                            uint16_t peer_mss, sk_time_ns now, uint16_t *mss_out)
 {
-    unsigned idx = sk_syncookie_mss_index(peer_mss);
+    const uint16_t *tab = tuple->saddr6 ? msstab6 : msstab;
+    unsigned idx = tuple->saddr6 ? sk_syncookie_mss_index6(peer_mss) : sk_syncookie_mss_index(peer_mss);
     if (mss_out)
-        *mss_out = msstab[idx];
+        *mss_out = tab[idx];
     uint32_t count = sk_syncookie_count(now);
     return cookie_hash(key, tuple, 0, 0) + their_seq + (count << SK_SYNCOOKIE_BITS) +
            ((cookie_hash(key, tuple, count, 1) + idx) & SK_SYNCOOKIE_MASK);
@@ -72,7 +101,9 @@ uint16_t sk_syncookie_check(const uint8_t key[16], const sk_cookie_tuple *tuple,
     uint32_t idx = (cookie - cookie_hash(key, tuple, count - diff, 1)) & SK_SYNCOOKIE_MASK;
     /* A forged cookie leaves a 24-bit remainder that is almost never a
      * valid index (probability 4 in 2^24 per guess). */
-    return idx < SK_SYNCOOKIE_MSS_COUNT ? msstab[idx] : 0;
+    if (idx >= SK_SYNCOOKIE_MSS_COUNT)
+        return 0;
+    return tuple->saddr6 ? msstab6[idx] : msstab[idx];
 }
 
 uint32_t sk_syncookie_ts_make(uint32_t ts_now, const sk_cookie_opts *o)

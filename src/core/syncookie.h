@@ -45,6 +45,9 @@
 typedef struct sk_cookie_tuple {
     uint32_t saddr, daddr;
     uint16_t sport, dport;
+    /* IPv6 (Linux's cookie_v6_init_sequence): both addresses hashed in
+     * full, and the MSS table of net/ipv6/syncookies.c; NULL for IPv4. */
+    const uint8_t *saddr6, *daddr6;
 } sk_cookie_tuple;
 
 /* Options carried in the timestamp. */
@@ -59,6 +62,9 @@ typedef struct sk_cookie_opts {
 uint16_t sk_syncookie_mss_value(unsigned index);
 /* The index of the largest table entry <= mss (0 when mss is below all). */
 unsigned sk_syncookie_mss_index(uint16_t mss);
+/* The IPv6 table: IPv6 MTUs (1280, 1480, 1500, 9000) less 60. */
+uint16_t sk_syncookie_mss_value6(unsigned index);
+unsigned sk_syncookie_mss_index6(uint16_t mss);
 
 /* The minute counter at `now` (Linux's tcp_cookie_time()). */
 static inline uint32_t sk_syncookie_count(sk_time_ns now)

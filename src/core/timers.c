@@ -280,7 +280,15 @@ static bool on_probe_timer(sk_stack *s, sk_tcb *t)
 /* Returns false when the TCB is gone. */
 static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
 {
-    sk_emit_timer(s, t->raddr, t->lport, t->rport, t->fd, "retransmit");
+    sk_emit_tcb_timer(s, t, "retransmit");
+    /* Linux's tcp_write_timeout() ends with sk_rethink_txhash(): every
+     * timeout picks a new flow hash, so an IPv6 connection's flow label
+     * changes and ECMP may route the retransmission another way. */
+    if (t->af6) {
+        sk_tcb_ext *x = sk_tcb_ext_get(s, t);
+        if (x)
+            x->txhash_gen++;
+    }
     if (t->state == SK_TCP_SYN_SENT || (t->state == SK_TCP_SYN_RECV && !(t->flags & SK_F_WAS_ESTABLISHED))) {
         unsigned limit = t->state == SK_TCP_SYN_SENT
                              ? (t->syn_retries ? t->syn_retries : (unsigned)s->cfg.tcp_syn_retries)
@@ -377,7 +385,7 @@ static bool on_keepalive_timer(sk_stack *s, sk_tcb *t)
         t->keepalive_at = s->now + (idle - elapsed);
         return true;
     }
-    sk_emit_timer(s, t->raddr, t->lport, t->rport, t->fd, "keepalive");
+    sk_emit_tcb_timer(s, t, "keepalive");
     if ((t->user_timeout_ms && elapsed >= SK_MS(t->user_timeout_ms) && t->probes_out > 0) ||
         (!t->user_timeout_ms && t->probes_out >= keepcnt(s, t))) {
         /* Linux's tcp_keepalive_timer: reset the peer, report ETIMEDOUT. */
@@ -407,7 +415,7 @@ void sk_tcb_timer_fire(void *ctx, sk_timer *timer)
     if (t->rto_at && t->rto_at <= now && (t->flags & SK_F_REO_ARMED)) {
         t->rto_at = 0;
         t->flags &= ~SK_F_REO_ARMED;
-        sk_emit_timer(s, t->raddr, t->lport, t->rport, t->fd, "reorder");
+        sk_emit_tcb_timer(s, t, "reorder");
         sk_rack_reo_timeout(s, t);
         sk_tcp_output(s, t);
         /* tcp_rack_reo_timeout ends by re-arming the RTO. */
@@ -416,7 +424,7 @@ void sk_tcb_timer_fire(void *ctx, sk_timer *timer)
     } else if (t->rto_at && t->rto_at <= now && (t->flags & SK_F_TLP_ARMED)) {
         t->rto_at = 0;
         t->flags &= ~SK_F_TLP_ARMED;
-        sk_emit_timer(s, t->raddr, t->lport, t->rport, t->fd, "loss probe");
+        sk_emit_tcb_timer(s, t, "loss probe");
         sk_send_loss_probe(s, t);
     } else if (t->rto_at && t->rto_at <= now) {
         t->rto_at = 0;

@@ -18,11 +18,26 @@ enum { Q_TW = 0, Q_FW2 = 1 };
 
 static inline int qidx(const sk_tw *w) { return w->substate == SK_TCP_TIME_WAIT ? Q_TW : Q_FW2; }
 
-static inline uint32_t tw_hash(uint32_t raddr, uint16_t rport, uint16_t lport)
+/* The local address is left out, as in the connection table: IPv4
+ * records hash as they did when the stack had one address. */
+static inline uint32_t tw_hash(uint32_t raddr, uint16_t rport, uint16_t lport, bool v6)
 {
-    uint64_t k = ((uint64_t)raddr << 32) | ((uint32_t)rport << 16) | lport;
+    uint64_t k = ((uint64_t)(raddr ^ (v6 ? 0x6a09e667u : 0)) << 32) | ((uint32_t)rport << 16) | lport;
     k *= 0x9e3779b97f4a7c15ull;
     return (uint32_t)(k >> 29);
+}
+
+static inline uint32_t tw_hash_w(const sk_tw *w) { return tw_hash(w->raddr, w->rport, w->lport, w->v6); }
+
+static void fill_none(uint32_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        b[i] = SK_TW_NONE;
+}
+
+static sk_key tw_key(const sk_tw *w)
+{
+    return (sk_key){.laddr = w->laddr, .raddr = w->raddr, .lport = w->lport, .rport = w->rport, .v6 = w->v6};
 }
 
 int sk_tw_init(const sk_stack *s, sk_tw_table *tw)
@@ -32,7 +47,7 @@ int sk_tw_init(const sk_stack *s, sk_tw_table *tw)
     tw->buckets = sk_malloc(s, sizeof(uint32_t) * (tw->mask + 1));
     if (!tw->buckets)
         return -ENOMEM;
-    memset(tw->buckets, 0xff, sizeof(uint32_t) * (tw->mask + 1));
+    fill_none(tw->buckets, (size_t)tw->mask + 1);
     tw->free_head = SK_TW_NONE;
     tw->q_head[0] = tw->q_head[1] = tw->q_tail[0] = tw->q_tail[1] = SK_TW_NONE;
     return 0;
@@ -55,13 +70,13 @@ static bool tw_grow_buckets(const sk_stack *s, sk_tw_table *tw)
     uint32_t *nb = sk_malloc(s, sizeof(uint32_t) * ((size_t)nmask + 1));
     if (!nb)
         return false;
-    memset(nb, 0xff, sizeof(uint32_t) * ((size_t)nmask + 1));
+    fill_none(nb, (size_t)nmask + 1);
     for (uint32_t b = 0; b <= tw->mask; b++) {
         uint32_t i = tw->buckets[b];
         while (i != SK_TW_NONE) {
             sk_tw *w = sk_tw_at(tw, i);
             uint32_t next = w->hnext;
-            uint32_t h = tw_hash(w->raddr, w->rport, w->lport) & nmask;
+            uint32_t h = tw_hash_w(w) & nmask;
             w->hnext = nb[h];
             nb[h] = i;
             i = next;
@@ -76,6 +91,9 @@ static bool tw_grow_buckets(const sk_stack *s, sk_tw_table *tw)
 static uint32_t tw_alloc(const sk_stack *s, sk_tw_table *tw)
 {
     if (tw->free_head == SK_TW_NONE) {
+        /* Indices are 24 bits, SK_TW_NONE the largest. */
+        if (((tw->nchunks + 1) << SK_TW_CHUNK_BITS) > SK_TW_NONE)
+            return SK_TW_NONE;
         if (tw->nchunks == tw->chunks_cap) {
             uint32_t ncap = tw->chunks_cap ? tw->chunks_cap * 2 : 4;
             sk_tw **nc = sk_realloc(s, tw->chunks, sizeof(*nc) * ncap);
@@ -146,8 +164,10 @@ static void emit_tw_state(sk_stack *s, const sk_tw *w, int from, int to, const c
 {
     if (!s->on_event)
         return;
-    sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = -1, .local = sk_endpoint_ipv4(s->addr, w->lport),
-                   .remote = sk_endpoint_ipv4(w->raddr, w->rport), .from_state = from, .to_state = to, .cause = cause};
+    sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = -1, .from_state = from, .to_state = to,
+                   .cause = cause};
+    sk_addr_endpoint(s, w->v6, w->sock6, w->laddr, w->lport, &ev.local);
+    sk_addr_endpoint(s, w->v6, w->sock6, w->raddr, w->rport, &ev.remote);
     sk_emit(s, &ev);
 }
 
@@ -167,7 +187,12 @@ void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout)
     if (i != SK_TW_NONE) {
         sk_tw *w = sk_tw_at(&s->tw, i);
         memset(w, 0, sizeof(*w));
+        w->laddr = t->laddr;
         w->raddr = t->raddr;
+        w->v6 = t->af6;
+        w->sock6 = t->sock6;
+        sk_addr_hold(s, w->v6, w->laddr);
+        sk_addr_hold(s, w->v6, w->raddr);
         w->lport = t->lport;
         w->rport = t->rport;
         w->snd_nxt = t->snd_nxt;
@@ -179,10 +204,10 @@ void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout)
         if ((int32_t)win < 0)
             win = 0;
         win >>= t->rcv_wscale;
-        w->rcv_wnd = (uint16_t)(win > 65535 ? 65535 : win);
+        sk_tw_set_rcv_wnd(w, (uint16_t)(win > 65535 ? 65535 : win));
         w->substate = (uint8_t)substate;
         w->qprev = w->qnext = SK_TW_NONE;
-        uint32_t h = tw_hash(w->raddr, w->rport, w->lport) & s->tw.mask;
+        uint32_t h = tw_hash_w(w) & s->tw.mask;
         w->hnext = s->tw.buckets[h];
         s->tw.buckets[h] = i;
         q_append(&s->tw, i);
@@ -210,8 +235,10 @@ void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout)
     t->rto_at = t->delack_at = t->keepalive_at = 0;
     t->state = SK_TCP_CLOSE;
     if (i == SK_TW_NONE)
-        emit_tw_state(s, &(sk_tw){.raddr = t->raddr, .lport = t->lport, .rport = t->rport}, substate,
-                      SK_TCP_CLOSE, "tcp_max_tw_buckets reached");
+        emit_tw_state(s,
+                      &(sk_tw){.laddr = t->laddr, .raddr = t->raddr, .lport = t->lport, .rport = t->rport,
+                               .v6 = t->af6, .sock6 = t->sock6},
+                      substate, SK_TCP_CLOSE, "tcp_max_tw_buckets reached");
     if (t->fd < 0) {
         sk_tcb_free(s, t);
     } else {
@@ -221,12 +248,12 @@ void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout)
     }
 }
 
-uint32_t sk_tw_lookup(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport)
+uint32_t sk_tw_lookup(sk_stack *s, const sk_key *k)
 {
-    uint32_t i = s->tw.buckets[tw_hash(raddr, rport, lport) & s->tw.mask];
+    uint32_t i = s->tw.buckets[tw_hash(k->raddr, k->rport, k->lport, k->v6) & s->tw.mask];
     while (i != SK_TW_NONE) {
         const sk_tw *w = sk_tw_at(&s->tw, i);
-        if (w->raddr == raddr && w->rport == rport && w->lport == lport)
+        if (sk_key_eq(k, w->laddr, w->raddr, w->lport, w->rport, w->v6))
             return i;
         i = w->hnext;
     }
@@ -236,11 +263,16 @@ uint32_t sk_tw_lookup(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lpor
 void sk_tw_kill(sk_stack *s, uint32_t i, bool emit)
 {
     sk_tw *w = sk_tw_at(&s->tw, i);
-    uint32_t *pp = &s->tw.buckets[tw_hash(w->raddr, w->rport, w->lport) & s->tw.mask];
-    while (*pp != SK_TW_NONE && *pp != i)
-        pp = &sk_tw_at(&s->tw, *pp)->hnext;
-    if (*pp == i)
-        *pp = w->hnext;
+    uint32_t h = tw_hash_w(w) & s->tw.mask;
+    if (s->tw.buckets[h] == i) {
+        s->tw.buckets[h] = w->hnext;
+    } else {
+        uint32_t j = s->tw.buckets[h];
+        while (j != SK_TW_NONE && sk_tw_at(&s->tw, j)->hnext != i)
+            j = sk_tw_at(&s->tw, j)->hnext;
+        if (j != SK_TW_NONE)
+            sk_tw_at(&s->tw, j)->hnext = w->hnext;
+    }
     q_unlink(&s->tw, i);
     sk_bind_bucket *b = sk_bind_bucket_get(s, w->lport, false);
     if (b && b->tw) {
@@ -249,6 +281,9 @@ void sk_tw_kill(sk_stack *s, uint32_t i, bool emit)
     }
     if (emit)
         emit_tw_state(s, w, w->substate, SK_TCP_CLOSE, "timer expired");
+    sk_addr_put(s, w->v6, w->laddr);
+    sk_addr_put(s, w->v6, w->raddr);
+    w->laddr = w->raddr = 0;
     w->substate = 0;
     w->hnext = s->tw.free_head;
     s->tw.free_head = i;
@@ -264,7 +299,8 @@ void sk_tw_expire(sk_stack *s)
             sk_tw *w = sk_tw_at(&s->tw, i);
             if ((int32_t)(w->expires_ms - now) > 0)
                 break;
-            sk_emit_timer(s, w->raddr, w->lport, w->rport, -1, "timewait");
+            sk_key k = tw_key(w);
+            sk_emit_timer(s, &k, -1, "timewait");
             sk_tw_kill(s, i, true);
         }
     }
@@ -286,12 +322,15 @@ sk_time_ns sk_tw_next_deadline(const sk_stack *s)
 
 static void tw_send_ack(sk_stack *s, const sk_tw *w)
 {
-    uint32_t ts_off = w->ts_ok ? sk_ts_offset(s->isn_key, s->addr, w->raddr) : 0;
+    sk_key k = tw_key(w);
+    uint32_t ts_off = w->ts_ok ? sk_key_ts_off(s, &k) : 0;
     sk_out_opts o = {.ts = w->ts_ok != 0, .ts_val = sk_tcp_time_ms(s) + ts_off, .ts_ecr = w->ts_recent};
     uint8_t opts[SK_TCP_OPT_MAX];
     size_t optlen = sk_build_options(&o, opts);
-    sk_xmit(s, w->raddr, w->lport, w->rport, w->snd_nxt, w->rcv_nxt, SK_TH_ACK, w->rcv_wnd, opts, optlen, NULL,
-            0);
+    sk_route rt;
+    sk_route_key(s, &k, &rt);
+    sk_xmit(s, &rt, w->lport, w->rport, w->snd_nxt, w->rcv_nxt, SK_TH_ACK, sk_tw_rcv_wnd(w), opts, optlen,
+            NULL, 0);
 }
 
 bool sk_tw_input(sk_stack *s, uint32_t i, const sk_segment *seg)
@@ -387,7 +426,9 @@ bool sk_tw_reusable(sk_stack *s, uint32_t i)
     const sk_tw *w = sk_tw_at(&s->tw, i);
     int reuse = s->cfg.tcp_tw_reuse;
     if (reuse == 2) {
-        bool loopback = (w->raddr >> 24) == 127 || (s->addr >> 24) == 127;
+        static const uint8_t lo6[16] = {[15] = 1};
+        bool loopback = w->v6 ? !memcmp(sk_addr6_get(s, w->raddr), lo6, 16) || !memcmp(sk_addr6_get(s, w->laddr), lo6, 16)
+                              : (w->raddr >> 24) == 127 || (w->laddr >> 24) == 127;
         if (!loopback)
             reuse = 0;
     }

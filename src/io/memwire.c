@@ -328,6 +328,45 @@ static void wire_frag_needed(sk_wire *w, wire_host *src, const sk_link_params *p
     wire_schedule(w, src, m, total, w->now + p->delay);
 }
 
+/* Does the host's stack hold this address (IPv6: 16 bytes; IPv4: host
+ * order in v4)?  A host owns the address it was added with and any its
+ * stack was given since (sk_stack_add_addr). */
+static bool host_has_addr(const wire_host *h, bool v6, const uint8_t *a6, uint32_t v4)
+{
+    if (!h->stack)
+        return false;
+    sk_endpoint eps[32];
+    size_t n = sk_stack_addrs(h->stack, eps, NULL, 32);
+    for (size_t i = 0; i < n && i < 32; i++) {
+        if (v6 ? eps[i].family == SK_AF_INET6 && memcmp(eps[i].addr6, a6, 16) == 0
+               : eps[i].family == SK_AF_INET && eps[i].addr == v4)
+            return true;
+    }
+    return false;
+}
+
+/* The host a datagram goes to: by its IPv4 destination (the host's own
+ * address first), or by its IPv6 destination (offset 24). */
+static wire_host *wire_route(const sk_wire *w, const uint8_t *d, size_t len)
+{
+    if (len >= 1 && (d[0] >> 4) == 6) {
+        if (len < 40)
+            return NULL;
+        for (size_t i = 0; i < w->host_count; i++)
+            if (host_has_addr(w->hosts[i], true, d + 24, 0))
+                return w->hosts[i];
+        return NULL;
+    }
+    uint32_t to = dgram_dst(d, len);
+    if (!to)
+        return NULL;
+    wire_host *h = wire_find_host(w, to);
+    for (size_t i = 0; !h && i < w->host_count; i++)
+        if (host_has_addr(w->hosts[i], false, NULL, to))
+            h = w->hosts[i];
+    return h;
+}
+
 /* Called from inside a stack: copy and schedule, never deliver now, so a
  * stack is never re-entered while it is transmitting. */
 static void wire_transmit(void *ctx, const uint8_t *d, size_t len)
@@ -338,12 +377,13 @@ static void wire_transmit(void *ctx, const uint8_t *d, size_t len)
         return;
 
     wire_tap(w, SK_WIRE_SENT, d, len);
-    uint32_t to = dgram_dst(d, len);
-    wire_host *dst = to ? wire_find_host(w, to) : NULL;
+    wire_host *dst = wire_route(w, d, len);
     if (!dst) {
         wire_tap(w, SK_WIRE_NO_ROUTE, d, len);
         return;
     }
+    /* Links are named by the hosts' own addresses, for either version. */
+    uint32_t to = dst->addr;
     const sk_link_params *p = wire_link_for(w, src->addr, to);
     if (p->mtu && len > p->mtu) {
         wire_tap(w, SK_WIRE_TOO_BIG, d, len);
@@ -510,7 +550,7 @@ void sk_wire_set_filter(sk_wire *w, sk_wire_filter_fn filter, void *ctx)
 void sk_wire_inject(sk_wire *w, const uint8_t *datagram, size_t len, sk_time_ns delay)
 {
     wire_tap(w, SK_WIRE_SENT, datagram, len);
-    wire_host *dst = wire_find_host(w, dgram_dst(datagram, len));
+    wire_host *dst = wire_route(w, datagram, len);
     if (!dst) {
         wire_tap(w, SK_WIRE_NO_ROUTE, datagram, len);
         return;

@@ -239,8 +239,7 @@ int sk_parse_ipv4_endpoint(const char *text, sk_endpoint *ep, char *err, size_t 
         say(err, errlen, "bad address '%s': the port must be 1 to 65535%s", text, "");
         return -EINVAL;
     }
-    ep->addr = a;
-    ep->port = (uint16_t)port;
+    *ep = sk_endpoint_ipv4(a, (uint16_t)port);
     return 0;
 }
 

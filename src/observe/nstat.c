@@ -37,9 +37,9 @@ int sk_counter_set_add(sk_counter_set *s, const char *group, const char *name, u
 }
 
 /* nstat lists /proc/net/snmp (Ip, Icmp, IcmpMsg, Tcp), then
- * /proc/net/netstat (TcpExt, IpExt), then /proc/net/snmp6 (Ip6); synack's
+ * /proc/net/netstat (TcpExt, IpExt), then /proc/net/snmp6 (Ip6, Icmp6); synack's
  * own group comes last. */
-static const char *const group_order[] = {"Ip", "Icmp", "IcmpMsg", "Tcp", "TcpExt", "IpExt", "Ip6", "Synack"};
+static const char *const group_order[] = {"Ip", "Icmp", "IcmpMsg", "Tcp", "TcpExt", "IpExt", "Ip6", "Icmp6", "Synack"};
 #define GROUPS (sizeof(group_order) / sizeof(group_order[0]))
 
 int sk_counter_set_from_stack(sk_counter_set *s, const sk_stack *stack, const char *instance)

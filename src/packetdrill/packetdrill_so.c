@@ -580,8 +580,7 @@ static int to_endpoint(const struct sockaddr *addr, socklen_t len, sk_endpoint *
         return -EINVAL;
     struct sockaddr_in sin;
     memcpy(&sin, addr, sizeof(sin));
-    ep->addr = ntohl(sin.sin_addr.s_addr);
-    ep->port = ntohs(sin.sin_port);
+    *ep = sk_endpoint_ipv4(ntohl(sin.sin_addr.s_addr), ntohs(sin.sin_port));
     return 0;
 }
 

@@ -3,6 +3,8 @@
  */
 #include "harness.h"
 
+#include <arpa/inet.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +72,36 @@ static bool label_only(const sk_fixture *f, uint32_t addr)
     return false;
 }
 
+/* The host (its IPv4 address, which names it) holding an IPv6 address,
+ * 0 if none: IPv6 segments are labelled and keyed by their hosts. */
+static uint32_t host_of_addr6(const sk_fixture *f, const uint8_t a[16])
+{
+    for (size_t i = 0; i < f->host_count; i++) {
+        if (!f->hosts[i].stack)
+            continue; /* a label the test plays (sk_test_add_label) */
+        sk_endpoint eps[16];
+        size_t n = sk_stack_addrs(f->hosts[i].stack, eps, NULL, 16);
+        for (size_t k = 0; k < n && k < 16; k++)
+            if (eps[k].family == SK_AF_INET6 && memcmp(eps[k].addr6, a, 16) == 0)
+                return f->hosts[i].addr;
+    }
+    return 0;
+}
+
+/* A segment's ends as the trace keys them: IPv4 addresses, or for IPv6
+ * the addresses of the hosts holding them (the ISN entries keep the
+ * version apart). */
+static void seg_hosts(const sk_fixture *f, const sk_segment *s, uint32_t *src, uint32_t *dst)
+{
+    if (s->ip_version == 6) {
+        *src = host_of_addr6(f, s->src6);
+        *dst = host_of_addr6(f, s->dst6);
+    } else {
+        *src = s->src;
+        *dst = s->dst;
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* State names                                                          */
 /* ------------------------------------------------------------------ */
@@ -111,11 +143,11 @@ static int parse_state_name(const char *name, size_t len)
 /* ------------------------------------------------------------------ */
 
 static struct sk_isn_entry *isn_find(const sk_fixture *f, uint32_t src, uint16_t sport, uint32_t dst,
-                                     uint16_t dport)
+                                     uint16_t dport, bool v6)
 {
     for (size_t i = 0; i < f->isn_len; i++) {
         struct sk_isn_entry *e = &f->isns[i];
-        if (e->src == src && e->sport == sport && e->dst == dst && e->dport == dport)
+        if (e->src == src && e->sport == sport && e->dst == dst && e->dport == dport && e->v6 == v6)
             return e;
     }
     return NULL;
@@ -125,14 +157,18 @@ static struct sk_isn_entry *isn_find(const sk_fixture *f, uint32_t src, uint16_t
  * starts a new incarnation (TIME_WAIT reuse), so it replaces the old. */
 static void isn_learn(sk_fixture *f, const sk_segment *seg)
 {
-    struct sk_isn_entry *e = isn_find(f, seg->src, seg->sport, seg->dst, seg->dport);
+    uint32_t src, dst;
+    bool v6 = seg->ip_version == 6;
+    seg_hosts(f, seg, &src, &dst);
+    struct sk_isn_entry *e = isn_find(f, src, seg->sport, dst, seg->dport, v6);
     if (!e) {
         grow((void **)&f->isns, &f->isn_cap, sizeof *f->isns, f->isn_len + 1);
         e = &f->isns[f->isn_len++];
-        e->src = seg->src;
+        e->src = src;
         e->sport = seg->sport;
-        e->dst = seg->dst;
+        e->dst = dst;
         e->dport = seg->dport;
+        e->v6 = v6;
     }
     e->isn = seg->seq;
 }
@@ -156,10 +192,13 @@ static void entry_fill(const sk_fixture *f, sk_trace_entry *e)
         return;
     }
     const sk_segment *s = &e->seg;
-    e->from = sk_test_label(f, s->src);
-    e->to = sk_test_label(f, s->dst);
-    const struct sk_isn_entry *mine = isn_find(f, s->src, s->sport, s->dst, s->dport);
-    const struct sk_isn_entry *theirs = isn_find(f, s->dst, s->dport, s->src, s->sport);
+    uint32_t src, dst;
+    bool v6 = s->ip_version == 6;
+    seg_hosts(f, s, &src, &dst);
+    e->from = sk_test_label(f, src);
+    e->to = sk_test_label(f, dst);
+    const struct sk_isn_entry *mine = isn_find(f, src, s->sport, dst, s->dport, v6);
+    const struct sk_isn_entry *theirs = isn_find(f, dst, s->dport, src, s->sport, v6);
     e->seq_known = mine != NULL;
     e->rel_seq = mine ? s->seq - mine->isn : s->seq;
     e->ack_known = theirs != NULL;
@@ -382,9 +421,14 @@ void sk_test_format_entry(const sk_fixture *f, const sk_trace_entry *e, char *bu
         return;
     }
     const sk_segment *s = &e->seg;
-    char src[16], dst[16], flags[12], seq[48], ack[32] = "";
-    format_addr(src, sizeof src, s->src);
-    format_addr(dst, sizeof dst, s->dst);
+    char src[48], dst[48], flags[12], seq[48], ack[32] = "";
+    if (s->ip_version == 6) {
+        inet_ntop(AF_INET6, s->src6, src, sizeof src);
+        inet_ntop(AF_INET6, s->dst6, dst, sizeof dst);
+    } else {
+        format_addr(src, sizeof src, s->src);
+        format_addr(dst, sizeof dst, s->dst);
+    }
     format_flags(s->flags, flags);
     if (s->payload_len)
         snprintf(seq, sizeof seq, "seq %u:%u%s", e->rel_seq, e->rel_seq + (uint32_t)s->payload_len,
@@ -608,6 +652,7 @@ void sk_test_learn_isn(sk_fixture *f, uint32_t src, uint16_t sport, uint32_t dst
     syn.dst = dst;
     syn.dport = dport;
     syn.seq = isn;
+    syn.ip_version = 4;
     isn_learn(f, &syn);
 }
 

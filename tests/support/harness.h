@@ -114,9 +114,10 @@ typedef struct sk_fixture {
     size_t drop_count;
 
     struct sk_isn_entry {
-        uint32_t src, dst;
+        uint32_t src, dst; /* IPv4 addresses; for IPv6 those of the hosts holding the addresses */
         uint16_t sport, dport;
         uint32_t isn;
+        bool v6;
     } *isns;
     size_t isn_len, isn_cap;
 

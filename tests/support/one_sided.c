@@ -32,7 +32,7 @@ static uint32_t isn_of(const sk_fixture *f, uint32_t src, uint16_t sport, uint32
 {
     for (size_t i = 0; i < f->isn_len; i++) {
         const struct sk_isn_entry *e = &f->isns[i];
-        if (e->src == src && e->sport == sport && e->dst == dst && e->dport == dport) {
+        if (!e->v6 && e->src == src && e->sport == sport && e->dst == dst && e->dport == dport) {
             *known = true;
             return e->isn;
         }
