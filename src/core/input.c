@@ -819,16 +819,22 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 {
     uint32_t ack = seg->ack;
     if (seq_gt(ack, t->snd_nxt)) {
-        /* Acknowledges what we never sent: discarded (RFC 9293 §3.10.7.4;
-         * Linux's tcp_ack() drops it without a word, and without taking
-         * its timestamp). */
+        /* Acknowledges what we never sent: discarded (RFC 9293 §3.10.7.4),
+         * without taking its timestamp.  Linux's tcp_rcv_established drops
+         * it without a word; every other state goes through
+         * tcp_rcv_state_process, which answers with a challenge ACK. */
         sk_count(s, SK_C_SYNACK_OUT_OF_WINDOW);
+        if (t->state != SK_TCP_ESTABLISHED)
+            sk_send_challenge_ack(s, t, false);
         return false;
     }
     if (seq_lt(ack, t->snd_una)) {
         /* RFC 5961 §5.2: an ACK older than the largest window we ever had
-         * is a blind injection attempt. */
-        if (seq_lt(ack, t->snd_una - t->max_window)) {
+         * is a blind injection attempt; and, as Linux's tcp_ack bounds it,
+         * older than all the data ever acknowledged ("do not accept ACK
+         * for bytes we never sent": min(max_window, bytes_acked)). */
+        uint32_t max_window = t->bytes_acked < t->max_window ? (uint32_t)t->bytes_acked : t->max_window;
+        if (seq_lt(ack, t->snd_una - max_window)) {
             sk_send_challenge_ack(s, t, false);
             return false;
         }
@@ -912,15 +918,19 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     uint32_t data_end = data_start + t->sndq.len;
     uint32_t data_acked = seq_gt(ack, data_end) ? t->sndq.len : (seq_gt(ack, data_start) ? ack - data_start : 0);
     bool fin_acked = (t->flags & SK_F_FIN_SENT) && seq_gt(ack, data_end);
+    bool syn_acked = seq_lt(t->snd_una, t->iss + 1) && seq_geq(ack, t->iss + 1);
     /* A simultaneous open's SYN (then SYN-ACK) sat in our own queue, which
      * tcp_clean_rtx_queue counts as a delivery, before the SYN_RECV step
      * counts the handshake once more; a passive child's SYN-ACK was the
      * request's, never in its queue. */
-    if (seq_lt(t->snd_una, t->iss + 1) && seq_geq(ack, t->iss + 1) && (t->flags & SK_F_CONNECTING))
+    if (syn_acked && (t->flags & SK_F_CONNECTING))
         t->delivered++;
     sk_ring_consume(&t->sndq, data_acked);
     sk_ring_drained(s, &t->sndq); /* an idle connection keeps no small buffer */
-    t->bytes_acked += acked; /* Linux counts the SYN and FIN too (tcp_snd_una_update) */
+    /* Linux counts the SYN and FIN too (tcp_snd_una_update), but a passive
+     * child is born with SND.UNA past its SYN-ACK (tcp_create_openreq_child),
+     * so only an active open's SYN is in bytes_acked. */
+    t->bytes_acked += acked - (syn_acked && t->parent ? 1u : 0u);
 
     /* RTT sample (RFC 6298 §3 and RFC 7323 §4): from the echoed timestamp,
      * or from the timed segment when no retransmission blurs it. */
@@ -1225,15 +1235,30 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 /* Synchronized states and SYN_RCVD of a full TCB                       */
 /* ------------------------------------------------------------------ */
 
-/* A RST is accepted when it sits exactly at RCV.NXT (RFC 5961 §3.2); Linux
- * also accepts RCV.NXT-1 after the peer's FIN (tcp_reset_check). */
+/* Linux's tcp_reset_check: after the peer's FIN, a RST at RCV.NXT-1 (the
+ * FIN's own number) resets, though it lies below the window. */
+static bool rst_at_fin(const sk_tcb *t, const sk_segment *seg)
+{
+    return (t->flags & SK_F_FIN_RCVD) &&
+           (t->state == SK_TCP_CLOSE_WAIT || t->state == SK_TCP_LAST_ACK || t->state == SK_TCP_CLOSING) &&
+           seg->seq == t->rcv_nxt - 1;
+}
+
+/* A RST in the window resets when it sits exactly at RCV.NXT (RFC 5961
+ * §3.2), at RCV.NXT-1 after a FIN, or, as Linux's tcp_validate_incoming
+ * also takes it, at the right edge of the highest SACK block we sent (the
+ * peer's SND.NXT past a hole). */
 static bool rst_exact(const sk_tcb *t, const sk_segment *seg)
 {
-    if (seg->seq == t->rcv_nxt)
+    if (seg->seq == t->rcv_nxt || rst_at_fin(t, seg))
         return true;
-    if ((t->flags & SK_F_FIN_RCVD) &&
-        (t->state == SK_TCP_CLOSE_WAIT || t->state == SK_TCP_LAST_ACK || t->state == SK_TCP_CLOSING))
-        return seg->seq == t->rcv_nxt - 1;
+    if ((t->flags & SK_F_SACK_OK) && t->ext && t->ext->rx_sack_n) {
+        uint32_t max_sack = t->ext->rx_sack[0].end;
+        for (uint8_t i = 1; i < t->ext->rx_sack_n; i++)
+            if (seq_gt(t->ext->rx_sack[i].end, max_sack))
+                max_sack = t->ext->rx_sack[i].end;
+        return seg->seq == max_sack;
+    }
     return false;
 }
 
@@ -1275,7 +1300,12 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     if (beyond)
         acceptable = false;
     if (!acceptable) {
-        if (seg->flags & SK_TH_RST) {
+        if ((seg->flags & SK_TH_RST) && rst_at_fin(t, seg)) {
+            /* RCV.NXT-1 after the peer's FIN lies below the window, and
+             * Linux looks for it exactly there (tcp_validate_incoming calls
+             * tcp_reset_check when tcp_sequence fails). */
+            connection_reset(s, t, "rcv RST");
+        } else if (seg->flags & SK_TH_RST) {
             sk_count(s, SK_C_SYNACK_RST_IGNORED);
         } else if (seg->flags & SK_TH_SYN) {
             sk_send_challenge_ack(s, t, true);
