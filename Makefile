@@ -55,7 +55,7 @@ asan-test: deps-test $(ASAN_BUILD)/build.ninja
 
 # Exit 77 means ../shared is absent: reported as skipped, not as a failure.
 conformance: build
-	@rc=0; ./$(BUILD)/synack conformance --shared ../shared \
+	@rc=0; ./$(BUILD)/synack-conformance --shared ../shared \
 	    --expect tests/conformance/expectations.txt || rc=$$?; \
 	[ $$rc -eq 0 ] || [ $$rc -eq 77 ]
 

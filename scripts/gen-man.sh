@@ -8,6 +8,8 @@ set -eu
 synack=$1
 out=$2
 mkdir -p "$out"
+# A command that left the CLI must not leave its page behind.
+rm -f "$out"/synack.1 "$out"/synack-*.1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # An empty control directory: `--help` of ss/nstat/sysctl ends with the

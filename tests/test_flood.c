@@ -1,5 +1,5 @@
 /*
- * The SYN-flood scenario (src/observe/flood.c): with SYN cookies every
+ * The SYN-flood scenario (tools/flood.c): with SYN cookies every
  * legitimate client gets in during a flood of spoofed SYNs, with the
  * listener's memory bounded by its backlog; without them the SYN queue
  * stays full of spoofed requests and the clients are locked out.
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "observe/flood.h"
+#include "flood.h"
 
 static sk_flood_params test_params(int syncookies)
 {

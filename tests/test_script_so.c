@@ -104,6 +104,63 @@ static void test_active_open_blocking_connect_and_poll(void **state)
          SK_SCRIPT_PASS, NULL);
 }
 
+/* Blocking Fast Open writers (sendto with MSG_FASTOPEN, and
+ * TCP_FASTOPEN_CONNECT's first write): they return once the handshake
+ * ends, with the whole write, and the SYN-ACK's ACK rides on the rest of
+ * the data (sk_write_pending) through the object as through the engine;
+ * a refused handshake fails the write though its data went in the SYN. */
+static void test_blocking_fast_open_writers(void **state)
+{
+    (void)state;
+    both("fo_sendto.pkt",
+         "`sysctl -q net.ipv4.tcp_timestamps=0`\n"
+         "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+         "+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+         "+0 sendto(3, ..., 0, MSG_FASTOPEN, ..., ...) = -1 EINPROGRESS (Operation is now in progress)\n"
+         "+0 > S 0:0(0) <mss 1460,nop,nop,sackOK,nop,wscale 10,FO,nop,nop>\n"
+         "+.01 < S. 0:0(0) ack 1 win 14600 <mss 1460,nop,nop,sackOK,nop,wscale 6,FO abcd1234,nop,nop>\n"
+         "+0 > . 1:1(0) ack 1\n"
+         "+.01 close(3) = 0\n"
+         "+0 > F. 1:1(0) ack 1\n"
+         "+.01 < F. 1:1(0) ack 2 win 92\n"
+         "+0 > . 2:2(0) ack 2\n"
+         "+.01 socket(..., SOCK_STREAM, IPPROTO_TCP) = 4\n"
+         "+0...0.030 sendto(4, ..., 3000, MSG_FASTOPEN, ..., ...) = 3000\n"
+         "+0 > S 0:1420(1420) <mss 1460,nop,nop,sackOK,nop,wscale 10,FO abcd1234,nop,nop>\n"
+         "+.03 < S. 0:0(0) ack 1421 win 14600 <mss 1460,nop,nop,sackOK,nop,wscale 6>\n"
+         "+0 > P. 1421:3001(1580) ack 1\n"
+         "+.03 < P. 1:301(300) ack 3001 win 257\n"
+         "+.03 read(4, ..., 1000) = 300\n"
+         "+0 close(4) = 0\n"
+         "+0 > F. 3001:3001(0) ack 301\n",
+         SK_SCRIPT_PASS, NULL);
+    both("fo_connect_refused.pkt",
+         "`sysctl -q net.ipv4.tcp_timestamps=0`\n"
+         "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+         "+0 setsockopt(3, SOL_TCP, TCP_FASTOPEN_CONNECT, [1], 4) = 0\n"
+         "+0 setsockopt(3, SOL_TCP, TCP_FASTOPEN_NO_COOKIE, [1], 4) = 0\n"
+         "+0 connect(3, ..., ...) = 0\n"
+         "+0...0.030 write(3, ..., 500) = -1 ECONNREFUSED (Connection refused)\n"
+         "+0 > S 0:500(500) <mss 1460,nop,nop,sackOK,nop,wscale 10>\n"
+         "+.03 < R. 0:0(0) ack 1 win 0\n",
+         SK_SCRIPT_PASS, NULL);
+    /* A plain blocking write while the handshake runs waits in
+     * sk_stream_wait_connect, which counts it in sk_write_pending too: no
+     * bare ACK, the data carries it. */
+    both("write_while_connecting.pkt",
+         "`sysctl -q net.ipv4.tcp_timestamps=0`\n"
+         "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+         "+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+         "+0 connect(3, ..., ...) = -1 EINPROGRESS (Operation is now in progress)\n"
+         "+0 > S 0:0(0) <mss 1460,nop,nop,sackOK,nop,wscale 10>\n"
+         "+0 fcntl(3, F_SETFL, O_RDWR) = 0\n"
+         "+0...0.010 write(3, ..., 1000) = 1000\n"
+         "+.01 < S. 0:0(0) ack 1 win 14600 <mss 1460,nop,nop,sackOK,nop,wscale 6>\n"
+         "+0 > P. 1:1001(1000) ack 1\n"
+         "+.01 < . 1:1(0) ack 1001 win 257\n",
+         SK_SCRIPT_PASS, NULL);
+}
+
 /* Sysctl lines before the first call or packet configure the stack (a
  * timed one too): through the .so they become packetdrill_interface_init()
  * flags. */
@@ -224,6 +281,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_passive_open_blocking_accept_and_read),
         cmocka_unit_test(test_active_open_blocking_connect_and_poll),
+        cmocka_unit_test(test_blocking_fast_open_writers),
         cmocka_unit_test(test_leading_sysctl_reaches_the_stack),
         cmocka_unit_test(test_epoll_wait),
         cmocka_unit_test(test_failures_name_the_same_line),

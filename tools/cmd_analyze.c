@@ -3,6 +3,9 @@
  * the findings an expert would draw from it (src/analyze/analyze.h).
  */
 #include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +28,7 @@ typedef struct actx {
     FILE *out;
 } actx;
 
-void sk_cmd_analyze_usage(FILE *out)
+static void sk_cmd_analyze_usage(FILE *out)
 {
     fprintf(out,
             "usage: synack analyze FILE [--conns | --conn N [-v] | --at TIME] [--json]\n"
@@ -393,67 +396,77 @@ static void print_findings_json(FILE *o, const ska_finding **f, int n)
     fprintf(o, "]");
 }
 
+#define usage_error(...) sk_cli_usage_error("analyze", "\nTry 'synack analyze --help' for more.\n", __VA_ARGS__)
+
 int sk_cmd_analyze(int argc, char **argv)
 {
     const char *path = NULL, *at_s = NULL;
     actx x = {.out = stdout, .first_row = true};
     ska_options o;
     ska_options_default(&o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    enum { OPT_JSON = 256, OPT_CONNS, OPT_CONN, OPT_AT, OPT_CLOSE_WAIT, OPT_MAX_LIVE, OPT_SHORT_MIN };
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, OPT_JSON},
+        {"conns", no_argument, NULL, OPT_CONNS},
+        {"conn", required_argument, NULL, OPT_CONN},
+        {"at", required_argument, NULL, OPT_AT},
+        {"close-wait", required_argument, NULL, OPT_CLOSE_WAIT},
+        {"max-live", required_argument, NULL, OPT_MAX_LIVE},
+        {"short-min", required_argument, NULL, OPT_SHORT_MIN},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    opterr = 0;
+    optind = 1;
+    int c;
+    unsigned long long v;
+    while ((c = getopt_long(argc, argv, ":hv", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
             sk_cmd_analyze_usage(stdout);
             return SK_CLI_EXIT_OK;
-        } else if (!strcmp(a, "--json")) {
+        case OPT_JSON:
             x.json = true;
-        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+            break;
+        case 'v':
             x.verbose = true;
-        } else if (!strcmp(a, "--conns")) {
+            break;
+        case OPT_CONNS:
             x.conns = true;
-        } else if (!strcmp(a, "--conn") && i + 1 < argc) {
-            char *end;
-            unsigned long long v = strtoull(argv[++i], &end, 10);
-            if (*end || !v) {
-                fprintf(stderr, "synack analyze: --conn wants a connection number (1, 2, ...)\n");
-                return SK_CLI_EXIT_USAGE;
-            }
+            break;
+        case OPT_CONN:
+            if (!sk_cli_parse_uint(optarg, SIZE_MAX, &v) || !v)
+                return usage_error("--conn wants a connection number (1, 2, ...), not '%s'", optarg);
             x.focus = v;
-        } else if (!strcmp(a, "--at") && i + 1 < argc) {
-            at_s = argv[++i];
-        } else if (!strcmp(a, "--close-wait") && i + 1 < argc) {
-            char *end;
-            o.close_wait_secs = strtod(argv[++i], &end);
-            if (*end || o.close_wait_secs < 0) {
-                fprintf(stderr, "synack analyze: bad --close-wait\n");
-                return SK_CLI_EXIT_USAGE;
-            }
-        } else if (!strcmp(a, "--max-live") && i + 1 < argc) {
-            char *end;
-            unsigned long long v = strtoull(argv[++i], &end, 10);
-            if (*end || !v) {
-                fprintf(stderr, "synack analyze: bad --max-live\n");
-                return SK_CLI_EXIT_USAGE;
-            }
+            break;
+        case OPT_AT:
+            at_s = optarg;
+            break;
+        case OPT_CLOSE_WAIT:
+            if (!sk_cli_parse_double(optarg, 0.0, 1e9, &o.close_wait_secs))
+                return usage_error("--close-wait wants seconds, not '%s'", optarg);
+            break;
+        case OPT_MAX_LIVE:
+            if (!sk_cli_parse_uint(optarg, SIZE_MAX, &v) || !v)
+                return usage_error("--max-live wants a positive number, not '%s'", optarg);
             o.max_live = (size_t)v;
-        } else if (!strcmp(a, "--short-min") && i + 1 < argc) {
-            char *end;
-            unsigned long v = strtoul(argv[++i], &end, 10);
-            if (*end || !v) {
-                fprintf(stderr, "synack analyze: bad --short-min\n");
-                return SK_CLI_EXIT_USAGE;
-            }
+            break;
+        case OPT_SHORT_MIN:
+            if (!sk_cli_parse_uint(optarg, UINT_MAX, &v) || !v)
+                return usage_error("--short-min wants a positive number, not '%s'", optarg);
             o.short_min = (unsigned)v;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "synack analyze: unknown option '%s'\n", a);
-            sk_cmd_analyze_usage(stderr);
-            return SK_CLI_EXIT_USAGE;
-        } else if (!path) {
-            path = a;
-        } else {
-            fprintf(stderr, "synack analyze: one capture file at a time\n");
-            return SK_CLI_EXIT_USAGE;
+            break;
+        case ':':
+            return usage_error("option '%s' needs a value", argv[optind - 1]);
+        default:
+            return usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
+    if (optind < argc)
+        path = argv[optind++];
+    if (optind < argc)
+        return usage_error("one capture file at a time, not also '%s'", argv[optind]);
     if (!path) {
         sk_cmd_analyze_usage(stderr);
         return SK_CLI_EXIT_USAGE;

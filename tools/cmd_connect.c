@@ -242,7 +242,7 @@ static bool http_parse_head(client *c)
             else if (!strncasecmp(v, "keep-alive", 10))
                 keep_alive = true;
         } else if (!strncasecmp(h, "Content-Length:", 15)) {
-            c->has_length = sk_parse_size(h + 15 + strspn(h + 15, " \t"), &c->content_length);
+            c->has_length = sk_cli_parse_size(h + 15 + strspn(h + 15, " \t"), &c->content_length);
         } else if (!strncasecmp(h, "Transfer-Encoding:", 18)) {
             client_fail(c, "%s: the response uses Transfer-Encoding (%s), which this client does not decode",
                         c->remote_text, h + 18 + strspn(h + 18, " \t"));
@@ -537,7 +537,7 @@ static bool fleet_step(client *c, fleet_conn *f)
                         f->server_closes = false;
                 }
                 if (!strncasecmp(h + 2, "Content-Length:", 15))
-                    f->has_length = sk_parse_size(h + 2 + 15 + strspn(h + 2 + 15, " \t"), &f->want) ||
+                    f->has_length = sk_cli_parse_size(h + 2 + 15 + strspn(h + 2 + 15, " \t"), &f->want) ||
                                     sscanf(h + 2 + 15, " %llu", (unsigned long long *)&f->want) == 1;
             }
         }
@@ -625,7 +625,7 @@ static void client_report(void *ctx, sk_loop *loop)
     sk_cli_print_socket_table(stderr, c->stack);
 }
 
-void sk_cmd_connect_usage(FILE *out)
+static void sk_cmd_connect_usage(FILE *out)
 {
     fprintf(out,
             "usage: synack connect A.B.C.D:PORT|[IPV6]:PORT [--tun NAME] [--addr A.B.C.D/N]\n"
@@ -712,7 +712,7 @@ int sk_cmd_connect(int argc, char **argv)
             c->send_path = optarg;
             break;
         case OPT_RECV:
-            if (!sk_parse_size(optarg, &c->recv_want) || c->recv_want == 0) {
+            if (!sk_cli_parse_size(optarg, &c->recv_want) || c->recv_want == 0) {
                 fprintf(stderr, "synack connect: bad --recv '%s': give a byte count like 1024 or 64M\n", optarg);
                 goto out;
             }
@@ -721,7 +721,7 @@ int sk_cmd_connect(int argc, char **argv)
         case OPT_COUNT:
         case OPT_PARALLEL: {
             uint64_t v;
-            if (!sk_parse_size(optarg, &v) || v == 0 || v > 100000) {
+            if (!sk_cli_parse_size(optarg, &v) || v == 0 || v > 100000) {
                 fprintf(stderr, "synack connect: bad %s '%s': give 1 to 100000\n",
                         opt == OPT_COUNT ? "--count" : "--parallel", optarg);
                 goto out;

@@ -345,26 +345,10 @@ static sock_census census(demo *d)
     return c;
 }
 
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static sk_stack *add_host(demo *d, uint32_t addr, const char *name)
 {
-    /* Each host's PRNG seed and ISN/cookie secret derive from --seed, so a
-     * run is reproducible and two hosts never share keys. */
-    uint64_t x = d->opt.seed ^ ((uint64_t)addr * 0xd1342543de82ef95ull);
     sk_stack_params p;
-    memset(&p, 0, sizeof(p));
-    p.seed = splitmix64(&x);
-    for (size_t i = 0; i < sizeof(p.secret); i += 8) {
-        uint64_t v = splitmix64(&x);
-        memcpy(p.secret + i, &v, 8);
-    }
+    sk_cli_host_params(d->opt.seed, addr, &p);
     p.name = name;
     p.on_event = demo_on_event;
     p.event_ctx = d;
@@ -574,7 +558,7 @@ static int demo_run(demo *d)
 /* Command line                                                          */
 /* ------------------------------------------------------------------ */
 
-void sk_cmd_demo_usage(FILE *out)
+static void sk_cmd_demo_usage(FILE *out)
 {
     fprintf(out,
             "usage: synack demo [--loss P] [--seed N] [--delay MS] [--pcap FILE] [-S] [--hold] [-v]\n"
@@ -602,39 +586,11 @@ void sk_cmd_demo_usage(FILE *out)
             "exit status: 0 when the exchange completed, 1 when it did not, 2 on bad usage\n");
 }
 
-static bool parse_double(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    if (!*s || *s == '-' || *s == '+')
-        return false;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (errno || *end)
-        return false;
-    *out = v;
-    return true;
-}
-
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "synack demo: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr,
-            "\nusage: synack demo [--loss P] [--seed N] [--delay MS] [--pcap FILE] [-S] [--hold] [-v]\n"
-            "Try 'synack demo --help' for more.\n");
-    return SK_CLI_EXIT_USAGE;
-}
+#define usage_error(...)                                                                          \
+    sk_cli_usage_error("demo",                                                                     \
+                       "\nusage: synack demo [--loss P] [--seed N] [--delay MS] [--pcap FILE] [-S] "  \
+                       "[--hold] [-v]\nTry 'synack demo --help' for more.\n",                       \
+                       __VA_ARGS__)
 
 int sk_cmd_demo(int argc, char **argv)
 {
@@ -649,23 +605,25 @@ int sk_cmd_demo(int argc, char **argv)
     opterr = 0;
     optind = 1;
     int c;
+    unsigned long long v;
     while ((c = getopt_long(argc, argv, ":Svh", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_LOSS:
-            if (!parse_double(optarg, 0.0, 1.0, &opt.loss))
+            if (!sk_cli_parse_double(optarg, 0.0, 1.0, &opt.loss))
                 return usage_error("--loss wants a probability between 0 and 1, not '%s'", optarg);
             break;
         case OPT_SEED:
-            if (!parse_u64(optarg, &opt.seed))
+            if (!sk_cli_parse_uint(optarg, UINT64_MAX, &v))
                 return usage_error("--seed wants a non-negative integer, not '%s'", optarg);
+            opt.seed = v;
             break;
         case OPT_DELAY:
-            if (!parse_double(optarg, 0.0, 60000.0, &opt.delay_ms))
+            if (!sk_cli_parse_double(optarg, 0.0, 60000.0, &opt.delay_ms))
                 return usage_error("--delay wants milliseconds between 0 and 60000, not '%s'", optarg);
             break;
         case OPT_PCAP:
             if (!optarg[0])
-                return usage_error("--pcap wants a file name%s", "");
+                return usage_error("--pcap wants a file name");
             opt.pcap_path = optarg;
             break;
         case OPT_HOLD:

@@ -3,6 +3,8 @@
  * what Linux exposes (src/doctor/doctor.h).
  */
 #include <errno.h>
+#include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +17,7 @@
 #include "commands.h"
 #include "doctor/doctor.h"
 
-void sk_cmd_doctor_usage(FILE *out)
+static void sk_cmd_doctor_usage(FILE *out)
 {
     fprintf(out,
             "usage: synack doctor [--interval SECONDS] [--json] [--close-wait SECONDS] [--proc]\n"
@@ -135,52 +137,65 @@ static int watch(double every, long count)
     return SK_CLI_EXIT_OK;
 }
 
+#define usage_error(...) sk_cli_usage_error("doctor", "\nTry 'synack doctor --help' for more.\n", __VA_ARGS__)
+
 int sk_cmd_doctor(int argc, char **argv)
 {
     double interval = 2.0, watch_s = 0;
     long count = 0;
     bool json = false, force_proc = false;
     skd_options o = {.close_wait_secs = 5.0, .close_wait_many = 16};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        char *end;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    enum { OPT_JSON = 256, OPT_PROC, OPT_INTERVAL, OPT_WATCH, OPT_COUNT, OPT_CLOSE_WAIT };
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, OPT_JSON},
+        {"proc", no_argument, NULL, OPT_PROC},
+        {"interval", required_argument, NULL, OPT_INTERVAL},
+        {"watch", required_argument, NULL, OPT_WATCH},
+        {"count", required_argument, NULL, OPT_COUNT},
+        {"close-wait", required_argument, NULL, OPT_CLOSE_WAIT},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    opterr = 0;
+    optind = 1;
+    int c;
+    unsigned long long n;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
             sk_cmd_doctor_usage(stdout);
             return SK_CLI_EXIT_OK;
-        } else if (!strcmp(a, "--json")) {
+        case OPT_JSON:
             json = true;
-        } else if (!strcmp(a, "--proc")) {
+            break;
+        case OPT_PROC:
             force_proc = true;
-        } else if (!strcmp(a, "--interval") && i + 1 < argc) {
-            interval = strtod(argv[++i], &end);
-            if (*end || interval < 0 || interval > 3600) {
-                fprintf(stderr, "synack doctor: --interval wants seconds (0-3600)\n");
-                return SK_CLI_EXIT_USAGE;
-            }
-        } else if (!strcmp(a, "--watch") && i + 1 < argc) {
-            watch_s = strtod(argv[++i], &end);
-            if (*end || watch_s <= 0 || watch_s > 3600) {
-                fprintf(stderr, "synack doctor: --watch wants seconds (>0)\n");
-                return SK_CLI_EXIT_USAGE;
-            }
-        } else if (!strcmp(a, "--count") && i + 1 < argc) {
-            count = strtol(argv[++i], &end, 10);
-            if (*end || count <= 0) {
-                fprintf(stderr, "synack doctor: --count wants a positive number\n");
-                return SK_CLI_EXIT_USAGE;
-            }
-        } else if (!strcmp(a, "--close-wait") && i + 1 < argc) {
-            o.close_wait_secs = strtod(argv[++i], &end);
-            if (*end || o.close_wait_secs < 0) {
-                fprintf(stderr, "synack doctor: bad --close-wait\n");
-                return SK_CLI_EXIT_USAGE;
-            }
-        } else {
-            fprintf(stderr, "synack doctor: unknown argument '%s'\n", a);
-            sk_cmd_doctor_usage(stderr);
-            return SK_CLI_EXIT_USAGE;
+            break;
+        case OPT_INTERVAL:
+            if (!sk_cli_parse_double(optarg, 0.0, 3600.0, &interval))
+                return usage_error("--interval wants seconds (0-3600), not '%s'", optarg);
+            break;
+        case OPT_WATCH:
+            if (!sk_cli_parse_double(optarg, 0.0, 3600.0, &watch_s) || watch_s == 0)
+                return usage_error("--watch wants seconds (>0, at most 3600), not '%s'", optarg);
+            break;
+        case OPT_COUNT:
+            if (!sk_cli_parse_uint(optarg, LONG_MAX, &n) || n == 0)
+                return usage_error("--count wants a positive number, not '%s'", optarg);
+            count = (long)n;
+            break;
+        case OPT_CLOSE_WAIT:
+            if (!sk_cli_parse_double(optarg, 0.0, 1e9, &o.close_wait_secs))
+                return usage_error("--close-wait wants seconds, not '%s'", optarg);
+            break;
+        case ':':
+            return usage_error("option '%s' needs a value", argv[optind - 1]);
+        default:
+            return usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
+    if (optind < argc)
+        return usage_error("unexpected argument '%s'", argv[optind]);
     if (watch_s > 0)
         return watch(watch_s, count);
 

@@ -1,6 +1,6 @@
 /*
  * `synack flood`: a SYN flood against a listener on the in-memory wire,
- * with legitimate clients connecting during it (src/observe/flood.c).
+ * with legitimate clients connecting during it (tools/flood.c).
  * Shows that SYN cookies keep the listener open to them with bounded
  * memory, and that without cookies they are locked out.
  */
@@ -12,13 +12,13 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "observe/flood.h"
+#include "flood.h"
 
 #define FLOOD_USAGE                                                                                \
     "usage: synack flood [--syncookies 0|1|2] [--rate N] [--clients N] [--backlog N]\n"           \
     "                    [--duration S] [--grace S] [--seed N]\n"
 
-void sk_cmd_flood_usage(FILE *out)
+static void sk_cmd_flood_usage(FILE *out)
 {
     fprintf(out,
             FLOOD_USAGE
@@ -48,37 +48,8 @@ void sk_cmd_flood_usage(FILE *out)
             "2 on bad usage\n");
 }
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "synack flood: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n\n" FLOOD_USAGE "Try 'synack flood --help' for more.\n");
-    return SK_CLI_EXIT_USAGE;
-}
-
-static bool parse_u64(const char *s, unsigned long long max, unsigned long long *out)
-{
-    char *end;
-    if (!*s || *s == '-')
-        return false;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_seconds(const char *s, double max, sk_time_ns *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= 0.0) || v > max)
-        return false;
-    *out = (sk_time_ns)(v * (double)SK_NSEC_PER_SEC + 0.5);
-    return true;
-}
+#define usage_error(...)                                                                          \
+    sk_cli_usage_error("flood", "\n\n" FLOOD_USAGE "Try 'synack flood --help' for more.\n", __VA_ARGS__)
 
 static double ms(sk_time_ns t)
 {
@@ -145,35 +116,35 @@ int sk_cmd_flood(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
-            if (!parse_u64(optarg, 2, &v))
+            if (!sk_cli_parse_uint(optarg, 2, &v))
                 return usage_error("--syncookies wants 0, 1 or 2, not '%s'", optarg);
             p.syncookies = (int)v;
             break;
         case 'r':
-            if (!parse_u64(optarg, 1000000000ull, &v))
+            if (!sk_cli_parse_uint(optarg, 1000000000ull, &v))
                 return usage_error("--rate wants SYNs per second from 0 to 1000000000, not '%s'", optarg);
             p.rate = v;
             break;
         case 'n':
-            if (!parse_u64(optarg, 1000000, &v))
+            if (!sk_cli_parse_uint(optarg, 1000000, &v))
                 return usage_error("--clients wants a number from 0 to 1000000, not '%s'", optarg);
             p.clients = (uint32_t)v;
             break;
         case 'b':
-            if (!parse_u64(optarg, 65535, &v))
+            if (!sk_cli_parse_uint(optarg, 65535, &v))
                 return usage_error("--backlog wants a number from 0 to 65535, not '%s'", optarg);
             p.backlog = (uint32_t)v;
             break;
         case 'd':
-            if (!parse_seconds(optarg, 3600.0, &p.duration) || p.duration == 0)
+            if (!sk_cli_parse_seconds(optarg, 3600.0, &p.duration) || p.duration == 0)
                 return usage_error("--duration wants seconds above 0 and at most 3600, not '%s'", optarg);
             break;
         case 'g':
-            if (!parse_seconds(optarg, 3600.0, &p.grace))
+            if (!sk_cli_parse_seconds(optarg, 3600.0, &p.grace))
                 return usage_error("--grace wants seconds from 0 to 3600, not '%s'", optarg);
             break;
         case 's':
-            if (!parse_u64(optarg, UINT64_MAX, &v))
+            if (!sk_cli_parse_uint(optarg, UINT64_MAX, &v))
                 return usage_error("--seed wants a non-negative integer, not '%s'", optarg);
             p.seed = v;
             break;

@@ -260,7 +260,7 @@ static int lab_hold(lab *L)
 /* Command line                                                          */
 /* ------------------------------------------------------------------ */
 
-void sk_cmd_lab_usage(FILE *out)
+static void sk_cmd_lab_usage(FILE *out)
 {
     fprintf(out,
             "usage: synack lab                    list the scenarios\n"
@@ -293,26 +293,7 @@ void sk_cmd_lab_usage(FILE *out)
             "exit status: 0 the scenario ran (and reproduced its problem), 1 it did not, 2 bad usage\n");
 }
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "synack lab: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'synack lab --help' for more.\n");
-    return SK_CLI_EXIT_USAGE;
-}
-
-static bool parse_uint(const char *s, unsigned long long max, unsigned long long *out)
-{
-    char *end;
-    errno = 0;
-    if (!*s || *s == '-' || *s == '+')
-        return false;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (errno || *end || v > max)
-        return false;
-    *out = v;
-    return true;
-}
+#define usage_error(...) sk_cli_usage_error("lab", "\nTry 'synack lab --help' for more.\n", __VA_ARGS__)
 
 static void list_scenarios(void)
 {
@@ -355,16 +336,16 @@ int sk_cmd_lab(int argc, char **argv)
             break;
         case OPT_PCAP:
             if (!optarg[0])
-                return usage_error("--pcap wants a file name%s", "");
+                return usage_error("--pcap wants a file name");
             cfg.pcap_path = optarg;
             break;
         case OPT_SEED:
-            if (!parse_uint(optarg, UINT64_MAX, &v))
+            if (!sk_cli_parse_uint(optarg, UINT64_MAX, &v))
                 return usage_error("--seed wants a non-negative integer, not '%s'", optarg);
             cfg.seed = v;
             break;
         case OPT_SCALE:
-            if (!parse_uint(optarg, 100000, &v) || v < 10)
+            if (!sk_cli_parse_uint(optarg, 100000, &v) || v < 10)
                 return usage_error("--scale wants an integer from 10 to 100000, not '%s'", optarg);
             cfg.scale = (unsigned)v;
             break;

@@ -76,6 +76,6 @@ int sk_cmd_script(int argc, char **argv)
         sk_script_free(s);
     }
     printf("%u passed, %u failed, %u skipped\n", passed, failed, skipped);
-    /* 77 as ctest's SKIP_RETURN_CODE and `synack conformance` read it. */
+    /* 77 as ctest's SKIP_RETURN_CODE and `synack-conformance` read it. */
     return failed ? 1 : skipped ? 77 : 0;
 }

@@ -268,7 +268,7 @@ static int http_take_request(serve *s, serve_conn *c)
     uint64_t n;
     if (!strcmp(target, "/")) {
         set_response(c, 200, "OK", "text/html", serve_index, 0, head_only);
-    } else if (!strncmp(target, "/bytes/", 7) && sk_parse_size(target + 7, &n)) {
+    } else if (!strncmp(target, "/bytes/", 7) && sk_cli_parse_size(target + 7, &n)) {
         set_response(c, 200, "OK", "application/octet-stream", NULL, n, head_only);
     } else {
         set_response(c, 404, "Not Found", "text/plain", "not found\n", 0, head_only);
@@ -755,7 +755,7 @@ out:
 /* Command                                                              */
 /* ------------------------------------------------------------------ */
 
-void sk_cmd_serve_usage(FILE *out)
+static void sk_cmd_serve_usage(FILE *out)
 {
     fprintf(out,
             "usage: synack serve [--tun NAME] [--addr A.B.C.D/N] [--addr6 ADDR/N] [--port N]\n"
@@ -823,7 +823,7 @@ enum {
 static sk_time_ns parse_ms(const char *arg)
 {
     uint64_t v;
-    if (!sk_parse_size(arg, &v) || v == 0 || v > 3600000)
+    if (!sk_cli_parse_size(arg, &v) || v == 0 || v > 3600000)
         return 0;
     return (sk_time_ns)v * SK_NSEC_PER_MSEC;
 }
@@ -871,7 +871,7 @@ int sk_cmd_serve(int argc, char **argv)
         uint64_t v;
         switch (c) {
         case OPT_PORT:
-            if (!sk_parse_size(optarg, &v) || v == 0 || v > 65535) {
+            if (!sk_cli_parse_size(optarg, &v) || v == 0 || v > 65535) {
                 fprintf(stderr, "synack serve: bad port '%s': give 1 to 65535\n", optarg);
                 goto out;
             }
@@ -890,7 +890,7 @@ int sk_cmd_serve(int argc, char **argv)
             break;
         }
         case OPT_MAX_CONNS:
-            if (!sk_parse_size(optarg, &v) || v == 0 || v > 1000000) {
+            if (!sk_cli_parse_size(optarg, &v) || v == 0 || v > 1000000) {
                 fprintf(stderr, "synack serve: bad --max-conns '%s': give 1 to 1000000\n", optarg);
                 goto out;
             }
@@ -916,7 +916,7 @@ int sk_cmd_serve(int argc, char **argv)
                 /* One queue per online CPU, as a NIC gets one per core. */
                 long n = sysconf(_SC_NPROCESSORS_ONLN);
                 v = n < 1 ? 1 : n > SERVE_MAX_QUEUES ? SERVE_MAX_QUEUES : (uint64_t)n;
-            } else if (!sk_parse_size(optarg, &v) || v == 0 || v > SERVE_MAX_QUEUES) {
+            } else if (!sk_cli_parse_size(optarg, &v) || v == 0 || v > SERVE_MAX_QUEUES) {
                 fprintf(stderr, "synack serve: bad --queues '%s': give 1 to %d, or auto\n", optarg,
                         SERVE_MAX_QUEUES);
                 goto out;

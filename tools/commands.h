@@ -14,33 +14,23 @@
  * summary.  Exits 1 if any script failed. */
 int sk_cmd_script(int argc, char **argv);
 
-/* synack conformance [--shared DIR] [--expect FILE] [--tier N]...
- * [--write-expectations]: runs the conformance tiers and checks the
- * results against the expectations file (tools/cmd_conformance.c).  Exits
- * 1 on an unexpected result, 77 when DIR has no conformance scripts. */
-int sk_cmd_conformance(int argc, char **argv);
-
 /* synack serve --tun NAME --addr A/N --port N (--http|--echo|--discard|
  * --source) ...: a server on a TUN device (tools/cmd_serve.c). */
 int sk_cmd_serve(int argc, char **argv);
-void sk_cmd_serve_usage(FILE *out);
 
 /* synack connect A.B.C.D:PORT --tun NAME (--http PATH|--send FILE|
  * --recv N) [-o FILE]: a client on a TUN device (tools/cmd_connect.c). */
 int sk_cmd_connect(int argc, char **argv);
-void sk_cmd_connect_usage(FILE *out);
 
 /* synack flood [--syncookies 0|1|2] [--rate N] [--clients N] [--backlog N]
  * [--duration S] [--grace S] [--seed N]: a SYN flood with legitimate
  * clients on the in-memory wire (tools/cmd_flood.c). */
 int sk_cmd_flood(int argc, char **argv);
-void sk_cmd_flood_usage(FILE *out);
 
 /* synack lab [NAME] [--fix] [--json] ...: lifecycle problems reproduced
  * in virtual time and shown as Linux's tools show them (tools/cmd_lab.c,
  * tools/lab/). */
 int sk_cmd_lab(int argc, char **argv);
-void sk_cmd_lab_usage(FILE *out);
 
 /* Clients of a running process's control socket (tools/cmd_observe.c,
  * src/observe/control.h): `synack ss` as ss(8), `synack nstat` as
@@ -54,11 +44,9 @@ int sk_cmd_sysctl(int argc, char **argv);
 /* synack analyze FILE [--conns|--conn N|--at TIME] [--json]: a capture
  * diagnosed (tools/cmd_analyze.c, src/analyze). */
 int sk_cmd_analyze(int argc, char **argv);
-void sk_cmd_analyze_usage(FILE *out);
 
 /* synack doctor [--interval S] [--watch S] [--json]: this host's TCP
  * diagnosed (tools/cmd_doctor.c, src/doctor). */
 int sk_cmd_doctor(int argc, char **argv);
-void sk_cmd_doctor_usage(FILE *out);
 
 #endif

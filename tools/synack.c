@@ -27,7 +27,6 @@ static int cmd_version(int argc, char **argv)
 static const cli_command commands[] = {
     {"demo", "a client and a server exchange one HTTP request on the in-memory wire, traced", sk_cmd_demo},
     {"script", "run packetdrill scripts against a fresh stack each, in virtual time", sk_cmd_script},
-    {"conformance", "run the conformance tiers and check them against the expectations file", sk_cmd_conformance},
     {"serve", "serve HTTP, echo, discard or a byte source on a TUN device", sk_cmd_serve},
     {"connect", "connect to a server over a TUN device: HTTP GET, send a file, receive N bytes", sk_cmd_connect},
     {"flood", "a SYN flood against a listener while legitimate clients connect (SYN cookies)", sk_cmd_flood},

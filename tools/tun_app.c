@@ -9,6 +9,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "observe/control.h"
 #include "synack-io/tun.h"
 
@@ -20,48 +21,6 @@ void sk_tun_opts_init(sk_tun_opts *o, const char *cmd)
     o->addr_text = "10.77.0.2/24";
     o->addr = 0x0a4d0002u;
     o->prefix = 24;
-}
-
-/* A probability as 0..1 or as a percentage "2%". */
-static bool parse_probability(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno)
-        return false;
-    if (*end == '%') {
-        v /= 100.0;
-        end++;
-    }
-    if (*end || !(v >= 0.0 && v <= 1.0))
-        return false;
-    *out = v;
-    return true;
-}
-
-bool sk_parse_size(const char *s, uint64_t *out)
-{
-    if (*s < '0' || *s > '9')
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno)
-        return false;
-    unsigned shift = 0;
-    if (*end == 'K' || *end == 'k')
-        shift = 10;
-    else if (*end == 'M')
-        shift = 20;
-    else if (*end == 'G')
-        shift = 30;
-    if (shift)
-        end++;
-    if (*end || (shift && v > (UINT64_MAX >> shift)))
-        return false;
-    *out = (uint64_t)v << shift;
-    return true;
 }
 
 int sk_tun_opts_parse(sk_tun_opts *o, int opt, const char *arg)
@@ -92,7 +51,7 @@ int sk_tun_opts_parse(sk_tun_opts *o, int opt, const char *arg)
         double *p = opt == SK_TUN_OPT_LOSS ? &o->impair.loss
                     : opt == SK_TUN_OPT_REORDER ? &o->impair.reorder
                                                 : &o->impair.duplicate;
-        if (!parse_probability(arg, p)) {
+        if (!sk_cli_parse_probability(arg, p)) {
             fprintf(stderr, "%s: bad probability '%s': give 0 to 1, or a percentage like 2%%\n", o->cmd, arg);
             return -1;
         }
@@ -111,7 +70,7 @@ int sk_tun_opts_parse(sk_tun_opts *o, int opt, const char *arg)
     }
     case SK_TUN_OPT_SEED: {
         uint64_t v;
-        if (!sk_parse_size(arg, &v)) {
+        if (!sk_cli_parse_size(arg, &v)) {
             fprintf(stderr, "%s: bad seed '%s': give a non-negative integer\n", o->cmd, arg);
             return -1;
         }

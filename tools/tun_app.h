@@ -112,10 +112,6 @@ int sk_tun_run(sk_tun_opts *o, sk_loop *loop);
 /* Closes the control socket (removing its file) if still open. */
 void sk_tun_stop(sk_tun_opts *o);
 
-/* A strict decimal parse of a non-negative integer with an optional
- * K/M/G suffix (binary multiples). */
-bool sk_parse_size(const char *s, uint64_t *out);
-
 /* "connect 10.77.0.1:8080: Connection refused (ECONNREFUSED)" on stderr. */
 void sk_tun_socket_error(const sk_tun_opts *o, const char *what, int err);
 

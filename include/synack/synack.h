@@ -489,6 +489,14 @@ SK_EXPORT ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int 
  * -EINPROGRESS, as Linux's.  Without the flag, `remote` is ignored and
  * this is sk_send (Linux ignores a TCP sendto's address too). */
 SK_EXPORT ssize_t sk_sendto(sk_stack *s, int fd, const void *buf, size_t len, int flags, const sk_endpoint *remote);
+/* A caller that blocks (connect(2), or a sendto/write with
+ * SK_MSG_FASTOPEN or TCP_FASTOPEN_CONNECT waiting for its handshake)
+ * says so while it waits, as Linux counts sk_write_pending in
+ * inet_wait_for_connect: the SYN-ACK's ACK is then held back (delayed
+ * ACK, quickack mode) so that the data the writer sends next carries it,
+ * as tcp_rcv_synsent_state_process does.  `waiting` false when the wait
+ * ends.  0, or -EBADF. */
+SK_EXPORT int sk_write_waiting(sk_stack *s, int fd, bool waiting);
 /* Forgets cached Fast Open cookies (Linux keeps them in its TCP metrics:
  * `ip tcp_metrics delete ADDR` / `flush`): one destination, or all when
  * `all`. */

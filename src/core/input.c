@@ -806,21 +806,34 @@ static bool rack_step(sk_stack *s, sk_tcb *t, uint32_t delivered, bool una_advan
     return armed;
 }
 
+/* Segments in flight (Linux's packets_out) in MSS units. */
+static uint32_t flight_segs(const sk_tcb *t)
+{
+    uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
+    return (t->snd_nxt - t->snd_una + mss - 1) / mss;
+}
+
 /* Returns false when the segment must be dropped. */
 static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 {
     uint32_t ack = seg->ack;
     if (seq_gt(ack, t->snd_nxt)) {
-        /* Acknowledges what we never sent: discarded (RFC 9293 §3.10.7.4;
-         * Linux's tcp_ack() drops it without a word, and without taking
-         * its timestamp). */
+        /* Acknowledges what we never sent: discarded (RFC 9293 §3.10.7.4),
+         * without taking its timestamp.  Linux's tcp_rcv_established drops
+         * it without a word; every other state goes through
+         * tcp_rcv_state_process, which answers with a challenge ACK. */
         sk_count(s, SK_C_SYNACK_OUT_OF_WINDOW);
+        if (t->state != SK_TCP_ESTABLISHED)
+            sk_send_challenge_ack(s, t, false);
         return false;
     }
     if (seq_lt(ack, t->snd_una)) {
         /* RFC 5961 §5.2: an ACK older than the largest window we ever had
-         * is a blind injection attempt. */
-        if (seq_lt(ack, t->snd_una - t->max_window)) {
+         * is a blind injection attempt; and, as Linux's tcp_ack bounds it,
+         * older than all the data ever acknowledged ("do not accept ACK
+         * for bytes we never sent": min(max_window, bytes_acked)). */
+        uint32_t max_window = t->bytes_acked < t->max_window ? (uint32_t)t->bytes_acked : t->max_window;
+        if (seq_lt(ack, t->snd_una - max_window)) {
             sk_send_challenge_ack(s, t, false);
             return false;
         }
@@ -863,6 +876,10 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
                        prior_wnd == t->snd_wnd;
         if ((classic || newly_sacked) && t->snd_nxt != t->snd_una) {
             t->dupacks++;
+            /* Linux's tcp_add_reno_sack: without SACK each duplicate ACK
+             * stands for one segment delivered, up to what is in flight. */
+            if (!(t->flags & SK_F_SACK_OK) && t->dupacks <= flight_segs(t))
+                t->delivered++;
             if (!(t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY))) {
                 maybe_enter_recovery(s, t);
             } else if ((t->flags & SK_F_IN_RECOVERY) && !(t->flags & SK_F_SACK_OK)) {
@@ -893,15 +910,26 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     }
 
     /* New data acknowledged. */
-    uint32_t data_end = t->snd_una + t->sndq.len;
-    uint32_t data_acked = seq_gt(ack, data_end) ? t->sndq.len : acked;
+    /* While our SYN is unacknowledged the queue starts after it (data
+     * that rode in a Fast Open SYN, acknowledged here in a simultaneous
+     * open): the SYN's sequence number is not data. */
+    uint32_t data_start = seq_lt(t->snd_una, t->iss + 1) ? t->iss + 1 : t->snd_una;
+    uint32_t data_end = data_start + t->sndq.len;
+    uint32_t data_acked = seq_gt(ack, data_end) ? t->sndq.len : (seq_gt(ack, data_start) ? ack - data_start : 0);
     bool fin_acked = (t->flags & SK_F_FIN_SENT) && seq_gt(ack, data_end);
     bool syn_acked = seq_lt(t->snd_una, t->iss + 1) && seq_geq(ack, t->iss + 1);
-    if (syn_acked && data_acked)
-        data_acked--; /* the SYN's sequence number is not data */
+    /* A simultaneous open's SYN (then SYN-ACK) sat in our own queue, which
+     * tcp_clean_rtx_queue counts as a delivery, before the SYN_RECV step
+     * counts the handshake once more; a passive child's SYN-ACK was the
+     * request's, never in its queue. */
+    if (syn_acked && (t->flags & SK_F_CONNECTING))
+        t->delivered++;
     sk_ring_consume(&t->sndq, data_acked);
     sk_ring_drained(s, &t->sndq); /* an idle connection keeps no small buffer */
-    t->bytes_acked += acked; /* Linux counts the SYN and FIN too (tcp_snd_una_update) */
+    /* Linux counts the SYN and FIN too (tcp_snd_una_update), but a passive
+     * child is born with SND.UNA past its SYN-ACK (tcp_create_openreq_child),
+     * so only an active open's SYN is in bytes_acked. */
+    t->bytes_acked += acked - (syn_acked && t->parent ? 1u : 0u);
 
     /* RTT sample (RFC 6298 §3 and RFC 7323 §4): from the echoed timestamp,
      * or from the timed segment when no retransmission blurs it. */
@@ -921,6 +949,19 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         }
     }
 
+    if (!t->rack && (data_acked || fin_acked)) {
+        /* Linux's tcp_remove_reno_sacks (tcp_clean_rtx_queue counts the
+         * same way for a SACK connection without a scoreboard): the
+         * segments acknowledged, less those duplicate ACKs already
+         * counted, at least one. */
+        uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
+        uint32_t segs = data_acked ? (data_acked + mss - 1) / mss : 1;
+        uint32_t dups = (t->flags & SK_F_SACK_OK) ? 0 : t->dupacks;
+        uint32_t flight = flight_segs(t);
+        if (dups > flight)
+            dups = flight;
+        t->delivered += segs > dups ? segs - dups : 1;
+    }
     t->snd_una = ack;
     if (t->sack_n)
         sk_sack_ack(s, t, ack);
@@ -1108,6 +1149,12 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         }
         t->snd_una = seg->ack;
         t->bytes_acked += 1; /* the SYN */
+        /* The SYN counts as one delivered segment, with whatever data it
+         * carried and the SYN-ACK covers: Linux's tcpi_delivered reads 1
+         * after a SYN-ACK acknowledging all of a SYN's data (recorded in
+         * the fastopen blocking-sendto script); data resent after a
+         * partial acknowledgement counts when its own ACK comes. */
+        t->delivered++;
         t->snd_wnd = seg->window; /* never scaled in a SYN (RFC 7323 §2.2) */
         t->snd_wl1 = seg->seq;
         t->snd_wl2 = seg->ack;
@@ -1127,23 +1174,49 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         sk_tcb_set_state(s, t, SK_TCP_ESTABLISHED, "rcv SYN,ACK");
         if (t->flags & SK_F_KEEPALIVE)
             sk_arm_keepalive(s, t); /* Linux's tcp_finish_connect() */
-        t->flags |= SK_F_ACK_NOW;
         bool fo_resend = (t->tfo & (SK_TFO_SYN_FASTOPEN | SK_TFO_SYN_DATA)) && sk_fastopen_synack(s, t, seg);
+        if (!fo_resend && ((t->sndstate & SK_SND_WRITE_PENDING) || (t->flags & SK_F_PINGPONG))) {
+            /* tcp_rcv_synsent_state_process(): with a writer waiting in
+             * connect (or in pingpong mode) the ACK is saved for the data
+             * about to follow: quickack mode, and a delayed ACK at
+             * TCP_DELACK_MAX should no data come. */
+            enter_quickack(t, SK_TCP_MAX_QUICKACKS);
+            t->delack_at = s->now + SK_TCP_DELACK_MAX;
+        } else {
+            t->flags |= SK_F_ACK_NOW;
+        }
+        uint32_t syn_end = t->snd_nxt;
+        uint32_t resend_segs = 0;
         if (fo_resend) {
             /* tcp_rcv_fastopen_synack(): the SYN's data was not (all)
-             * acknowledged; it goes again, as a retransmission. */
+             * acknowledged; it goes again, as a retransmission, counted
+             * per segment of the current MSS (tcp_retransmit_skb). */
+            uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
+            resend_segs = (syn_end - t->snd_una + mss - 1) / mss;
+            t->total_retrans += resend_segs;
+            s->counters[SK_C_TCP_RETRANS_SEGS] += resend_segs;
+            t->bytes_retrans += syn_end - t->snd_una;
             t->snd_nxt = t->snd_una;
             /* The SYN's data was one skb marked PSH (tcp_send_syn_data). */
             t->tail_push = 1;
-            t->total_retrans++;
-            sk_count(s, SK_C_TCP_RETRANS_SEGS);
         }
         if ((seg->payload_len || (seg->flags & SK_TH_FIN)) && !data_queue(s, t, seg))
             return;
         sk_tcb_timer_update(s, t);
         sk_tcp_output(s, t);
-        if (fo_resend)
+        if (fo_resend) {
             t->snd_sml = t->snd_una; /* a retransmission is no small segment for Minshall's rule */
+            /* Linux marks the SYN's unacknowledged data lost and resends
+             * it from the retransmit queue (tcp_mark_skb_lost,
+             * tcp_non_congestion_loss_retransmit): on the scoreboard it is
+             * a retransmission in flight (tcpi_retrans), not new data. */
+            sk_rack_on_send(s, t, t->snd_una, syn_end, true);
+            sk_rack_set_psh(t, syn_end); /* the syn_data skb is ACK|PSH */
+            /* The send path took it for new data: it was counted once,
+             * in the SYN (TCPOrigDataSent). */
+            if (seq_geq(t->snd_nxt, syn_end) && s->counters[SK_C_TCPEXT_TCP_ORIG_DATA_SENT] >= resend_segs)
+                s->counters[SK_C_TCPEXT_TCP_ORIG_DATA_SENT] -= resend_segs;
+        }
         return;
     }
     /* A SYN without ACK: simultaneous open (RFC 9293 §3.5, figure 8). */
@@ -1161,15 +1234,30 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 /* Synchronized states and SYN_RCVD of a full TCB                       */
 /* ------------------------------------------------------------------ */
 
-/* A RST is accepted when it sits exactly at RCV.NXT (RFC 5961 §3.2); Linux
- * also accepts RCV.NXT-1 after the peer's FIN (tcp_reset_check). */
+/* Linux's tcp_reset_check: after the peer's FIN, a RST at RCV.NXT-1 (the
+ * FIN's own number) resets, though it lies below the window. */
+static bool rst_at_fin(const sk_tcb *t, const sk_segment *seg)
+{
+    return (t->flags & SK_F_FIN_RCVD) &&
+           (t->state == SK_TCP_CLOSE_WAIT || t->state == SK_TCP_LAST_ACK || t->state == SK_TCP_CLOSING) &&
+           seg->seq == t->rcv_nxt - 1;
+}
+
+/* A RST in the window resets when it sits exactly at RCV.NXT (RFC 5961
+ * §3.2), at RCV.NXT-1 after a FIN, or, as Linux's tcp_validate_incoming
+ * also takes it, at the right edge of the highest SACK block we sent (the
+ * peer's SND.NXT past a hole). */
 static bool rst_exact(const sk_tcb *t, const sk_segment *seg)
 {
-    if (seg->seq == t->rcv_nxt)
+    if (seg->seq == t->rcv_nxt || rst_at_fin(t, seg))
         return true;
-    if ((t->flags & SK_F_FIN_RCVD) &&
-        (t->state == SK_TCP_CLOSE_WAIT || t->state == SK_TCP_LAST_ACK || t->state == SK_TCP_CLOSING))
-        return seg->seq == t->rcv_nxt - 1;
+    if ((t->flags & SK_F_SACK_OK) && t->ext && t->ext->rx_sack_n) {
+        uint32_t max_sack = t->ext->rx_sack[0].end;
+        for (uint8_t i = 1; i < t->ext->rx_sack_n; i++)
+            if (seq_gt(t->ext->rx_sack[i].end, max_sack))
+                max_sack = t->ext->rx_sack[i].end;
+        return seg->seq == max_sack;
+    }
     return false;
 }
 
@@ -1211,7 +1299,12 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     if (beyond)
         acceptable = false;
     if (!acceptable) {
-        if (seg->flags & SK_TH_RST) {
+        if ((seg->flags & SK_TH_RST) && rst_at_fin(t, seg)) {
+            /* RCV.NXT-1 after the peer's FIN lies below the window, and
+             * Linux looks for it exactly there (tcp_validate_incoming calls
+             * tcp_reset_check when tcp_sequence fails). */
+            connection_reset(s, t, "rcv RST");
+        } else if (seg->flags & SK_TH_RST) {
             sk_count(s, SK_C_SYNACK_RST_IGNORED);
         } else if (seg->flags & SK_TH_SYN) {
             sk_send_challenge_ack(s, t, true);
@@ -1284,6 +1377,7 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         } else {
             sk_init_transfer(s, t);
         }
+        t->delivered++; /* the SYN-ACK (Linux counts it here, not in tcp_ack) */
         sk_tcb_set_state(s, t, SK_TCP_ESTABLISHED, "rcv ACK");
         if (t->flags & SK_F_KEEPALIVE)
             sk_arm_keepalive(s, t);

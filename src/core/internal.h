@@ -139,7 +139,9 @@ typedef struct sk_txseg {
     uint8_t flags;     /* SK_TX_* */
 } sk_txseg;
 
-enum { SK_TX_SACKED = 1, SK_TX_LOST = 2, SK_TX_RETRANS = 4, SK_TX_EVER_RETRANS = 8 };
+/* SK_TX_PSH: the record went out with PSH, which Linux keeps in the skb
+ * (tcp_mark_push) and so sends again on a retransmission of its end. */
+enum { SK_TX_SACKED = 1, SK_TX_LOST = 2, SK_TX_RETRANS = 4, SK_TX_EVER_RETRANS = 8, SK_TX_PSH = 16 };
 
 /* RACK-TLP loss detection and PRR state (rack.c), allocated when a SACK
  * connection first sends data. */
@@ -204,6 +206,9 @@ typedef struct sk_tcb_ext {
     sk_sack_block rx_dsack;
     uint8_t rx_sack_n;
     bool rx_dsack_set;
+    /* TCP_USER_TIMEOUT in ms, 0 unset (here since delivered took its
+     * place in sk_tcb: few sockets set it). */
+    uint32_t user_timeout_ms;
     /* Path MTU state (pmtu.c, icmp.h): only a connection that learned a
      * path MTU, set an IP-level option or probes the MTU carries it. */
     struct sk_pmtu_conn *pm;
@@ -276,7 +281,12 @@ typedef struct sk_tcb {
     uint32_t cwnd_usage_seq;  /* end of the window whose cwnd use is tracked */
     uint16_t max_packets_out; /* most segments in flight in that window */
     int16_t so_error;         /* pending error, positive errno */
-    uint32_t user_timeout_ms;
+    /* Linux's tp->delivered (tcpi_delivered): segments the peer has
+     * acknowledged, cumulatively or by SACK, each counted once in MSS-sized
+     * units, plus one for the handshake and one per D-SACK (tcp_ack,
+     * tcp_sacktag_write_queue, tcp_rcv_state_process).  It took the slot
+     * of user_timeout_ms, which moved to sk_tcb_ext (rarely set). */
+    uint32_t delivered;
 
     /* deadlines (absolute ns, 0 when idle); the timer is armed at the min */
     sk_time_ns rto_at, delack_at, keepalive_at;
@@ -327,6 +337,8 @@ typedef struct sk_tcb {
     uint16_t keepidle_s, keepintvl_s; /* at most 32767, as Linux's MAX_TCP_KEEPIDLE */
 } sk_tcb;
 
+static inline uint32_t sk_user_timeout_ms(const sk_tcb *t) { return t->ext ? t->ext->user_timeout_ms : 0; }
+
 /* sk_tcb.tfo: Linux's tcp_sock Fast Open bits */
 enum {
     SK_TFO_CHILD = 1u << 0,     /* passive child before the handshake's ACK (tp->fastopen_rsk) */
@@ -353,6 +365,9 @@ enum {
     SK_RCVBUF_LOCK = 1u << 4,
     SK_RECV_INQ = 1u << 5, /* TCP_INQ: recvmsg reports TCP_CM_INQ */
     SK_SOCK_V6ONLY = 1u << 6, /* IPV6_V6ONLY (Linux's sk_ipv6only), here for want of a flag bit */
+    /* Not a send state either: a caller blocks waiting for the handshake
+     * (sk_write_waiting; Linux's sk_write_pending), with the same excuse. */
+    SK_SND_WRITE_PENDING = 1u << 7,
 };
 
 /* sk_tcb.ecn: Linux's ecn_flags bits, plus the CWR congestion state
@@ -1060,6 +1075,12 @@ bool sk_rack_try_undo(sk_stack *s, sk_tcb *t, sk_counter_id counter);
 uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una, uint32_t prior_fack);
 uint32_t sk_rack_detect(sk_stack *s, sk_tcb *t);
 uint32_t sk_rack_in_flight(const sk_tcb *t);
+/* Segments (Linux's pcount, MSS units) of the records with any of the
+ * SK_TX_* bits in `flag`: TCP_INFO's tcpi_sacked/lost/retrans. */
+uint32_t sk_rack_pcount_of(const sk_tcb *t, uint8_t flag);
+/* The record ending at `end` was sent with PSH / is marked so. */
+void sk_rack_set_psh(sk_tcb *t, uint32_t end);
+bool sk_rack_psh_at(const sk_tcb *t, uint32_t end);
 bool sk_rack_next_lost(const sk_tcb *t, uint32_t *seq, uint32_t *end);
 void sk_rack_enter_recovery(sk_stack *s, sk_tcb *t);
 void sk_rack_cwnd_reduction(sk_tcb *t, uint32_t newly_acked_sacked, uint32_t newly_lost, bool una_advanced);

@@ -474,14 +474,15 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
     t->keepidle_s = l->keepidle_s;
     t->keepintvl_s = l->keepintvl_s;
     t->keepcnt = l->keepcnt;
-    t->user_timeout_ms = l->user_timeout_ms;
-    /* SO_LINGER and TCP_NOTSENT_LOWAT are inherited as Linux's clone
-     * copies the socket; only a listener that set them has an ext. */
-    if (l->ext && (l->ext->linger_s != -1 || l->ext->notsent_lowat)) {
+    /* SO_LINGER, TCP_NOTSENT_LOWAT and TCP_USER_TIMEOUT are inherited as
+     * Linux's clone copies the socket; only a listener that set them has
+     * an ext. */
+    if (l->ext && (l->ext->linger_s != -1 || l->ext->notsent_lowat || l->ext->user_timeout_ms)) {
         sk_tcb_ext *x = sk_tcb_ext_get(s, t);
         if (x) {
             x->linger_s = l->ext->linger_s;
             x->notsent_lowat = l->ext->notsent_lowat;
+            x->user_timeout_ms = l->ext->user_timeout_ms;
         }
     }
     if (l->flags & SK_F_LINGER)

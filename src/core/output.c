@@ -613,7 +613,15 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
     /* An skb ending a MSG_EOR record was the tail when its write ended,
      * so tcp_push() marked it with PSH; the mark lives in the skb and so
      * rides every (re)transmission of its end. */
-    if (len && (push || (seq + len == data_end && t->tail_push) || sk_eor_is_end(t, seq + len)))
+    /* Linux's skb PSH mark (tcp_mark_push at the end of a write, or the
+     * end of a MSG_EOR record), as opposed to the PSH the trace shows on
+     * the last segment of each TSO packet. */
+    bool skb_push = len && ((seq + len == data_end && t->tail_push) || sk_eor_is_end(t, seq + len));
+    if (len && (push || skb_push))
+        flags |= SK_TH_PSH;
+    /* A retransmission of an skb's end carries the PSH its first
+     * transmission had (the flag is the skb's, tcp_retransmit_skb). */
+    if (len && seq_lt(seq, t->snd_nxt) && sk_rack_psh_at(t, seq + len + (fin ? 1 : 0)))
         flags |= SK_TH_PSH;
     if (fin)
         flags |= SK_TH_FIN;
@@ -652,8 +660,11 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
     uint32_t end = seq + len + (fin ? 1 : 0);
     if (retrans && !s->xmit_failed && seq_lt(end, t->snd_nxt))
         sk_rack_split(s, t, end); /* only what was resent counts as resent */
-    if (!s->xmit_failed)
+    if (!s->xmit_failed) {
         sk_rack_on_send(s, t, seq, end, retrans);
+        if (!retrans && skb_push)
+            sk_rack_set_psh(t, end);
+    }
     if (seq_gt(end, t->snd_nxt)) {
         /* RTT timing by Karn's rule: only new data, one sample at a time. */
         if (!(t->flags & SK_F_TS_OK) && !(t->flags & SK_F_RTT_PENDING)) {

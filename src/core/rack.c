@@ -24,6 +24,18 @@ static bool sent_after(uint32_t t1, uint32_t t2, uint32_t seq1, uint32_t seq2)
     return (int32_t)(t1 - t2) > 0 || (t1 == t2 && seq_gt(seq1, seq2));
 }
 
+/* Linux's tcp_skb_pcount(): the MSS-sized segments a record was sent as
+ * (a TSO burst counts each); a FIN takes no room of its own unless it went
+ * alone.  tp->delivered counts in these units. */
+static uint32_t pcount(const sk_tcb *t, uint32_t seq, uint32_t end)
+{
+    uint32_t len = end - seq;
+    if ((t->flags & SK_F_FIN_SENT) && end == t->snd_nxt && len)
+        len--;
+    uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
+    return len ? (len + mss - 1) / mss : 1;
+}
+
 static sk_rack *rack_get(sk_stack *s, sk_tcb *t)
 {
     if (!t->rack) {
@@ -115,6 +127,7 @@ void sk_rack_split(sk_stack *s, sk_tcb *t, uint32_t at)
         *h = *g;
         g->end = at;
         h->seq = at;
+        g->flags &= (uint8_t)~SK_TX_PSH; /* tcp_fragment: PSH stays with the second part */
         if (h->flags & SK_TX_SACKED)
             r->sacked_out++;
         if (h->flags & SK_TX_LOST)
@@ -271,11 +284,50 @@ uint32_t sk_rack_sack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             r->sacked_out++;
             advance(s, t, g);
             newly++;
+            t->delivered += pcount(t, g->seq, g->end); /* tcp_sacktag_one */
         }
     }
     if (seq_lt(reord, prior_fack))
         check_reordering(s, t, reord);
     return newly;
+}
+
+static sk_txseg *record_ending_at(const sk_tcb *t, uint32_t end)
+{
+    const sk_rack *r = t->rack;
+    for (uint32_t i = r ? r->n : 0; i-- > 0;) {
+        sk_txseg *g = &r->segs[(r->head + i) & (r->cap - 1)];
+        if (g->end == end)
+            return g;
+        if (seq_lt(g->end, end))
+            break;
+    }
+    return NULL;
+}
+
+void sk_rack_set_psh(sk_tcb *t, uint32_t end)
+{
+    sk_txseg *g = record_ending_at(t, end);
+    if (g)
+        g->flags |= SK_TX_PSH;
+}
+
+bool sk_rack_psh_at(const sk_tcb *t, uint32_t end)
+{
+    const sk_txseg *g = record_ending_at(t, end);
+    return g && (g->flags & SK_TX_PSH);
+}
+
+uint32_t sk_rack_pcount_of(const sk_tcb *t, uint8_t flag)
+{
+    const sk_rack *r = t->rack;
+    uint32_t n = 0;
+    for (uint32_t i = 0; r && i < r->n; i++) {
+        const sk_txseg *g = &r->segs[(r->head + i) & (r->cap - 1)];
+        if (g->flags & flag)
+            n += pcount(t, g->seq, g->end);
+    }
+    return n;
 }
 
 uint32_t sk_rack_fack(const sk_tcb *t) { return t->rack ? highest_sack(t) : t->snd_una; }
@@ -298,6 +350,7 @@ uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una, uint32_t prior_fack)
             r->retrans_acked = true; /* Linux's FLAG_RETRANS_DATA_ACKED */
         if (!(g->flags & SK_TX_SACKED)) {
             delivered++;
+            t->delivered += pcount(t, g->seq, g->end); /* tcp_clean_rtx_queue */
             if (!(g->flags & SK_TX_EVER_RETRANS) && seq_lt(g->seq, reord))
                 reord = g->seq;
             /* Originals were sent in sequence order: only the last of a
@@ -315,8 +368,14 @@ uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una, uint32_t prior_fack)
     }
     if (have_last)
         advance(s, t, &last);
-    if (r->n && seq_lt(seg_at(r, 0)->seq, una))
-        seg_at(r, 0)->seq = una; /* the peer took part of it (tcp_trim_head) */
+    if (r->n && seq_lt(seg_at(r, 0)->seq, una)) {
+        /* The peer took part of it (tcp_trim_head); the whole segments it
+         * took count as delivered (tcp_tso_acked). */
+        sk_txseg *g = seg_at(r, 0);
+        if (!(g->flags & SK_TX_SACKED))
+            t->delivered += pcount(t, g->seq, g->end) - pcount(t, una, g->end);
+        g->seq = una;
+    }
     if (seq_lt(reord, prior_fack))
         check_reordering(s, t, reord);
     if (!r->n && r->reordering == s->cfg.tcp_reordering && !r->reord_seen && !r->undo_set && !r->dsack_dups) {

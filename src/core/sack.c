@@ -92,6 +92,7 @@ void sk_dsack_input(sk_stack *s, sk_tcb *t, const sk_segment *seg, uint32_t prio
         r->dsack_ok = false;
     if (!sk_sack_is_dsack(seg))
         return;
+    t->delivered++; /* tcp_sacktag_write_queue: a D-SACK is a delivery too */
     uint32_t start = seg->opts.sack[0].start, end = seg->opts.sack[0].end;
     sk_count(s, seq_lt(start, seg->ack) ? SK_C_TCPEXT_TCP_DSACK_RECV : SK_C_TCPEXT_TCP_DSACK_OFO_RECV);
     if (!r || !seq_lt(start, end) || end - start > t->max_window)

@@ -501,6 +501,10 @@ static uint32_t fastopen_connect_send(sk_stack *s, sk_tcb *t, const void *buf, s
             space = sk_ring_write(&t->sndq, buf, space);
         else
             space = 0;
+        /* The SYN's data is one skb of its own from ISS+1 (syn_data):
+         * resent after a timeout or a partial ACK, it is cut from there,
+         * not from where an unset skb_base would put the boundaries. */
+        t->skb_base = t->tail_start = t->iss + 1;
     } else if (foc.len > 0) {
         foc.len = 0;
     }
@@ -514,6 +518,18 @@ static uint32_t fastopen_connect_send(sk_stack *s, sk_tcb *t, const void *buf, s
     t->retrans_stamp = sk_stamp_now(s);
     sk_arm_rto(s, t);
     return space;
+}
+
+int sk_write_waiting(sk_stack *s, int fd, bool waiting)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    if (waiting)
+        t->sndstate |= SK_SND_WRITE_PENDING;
+    else
+        t->sndstate &= (uint8_t)~SK_SND_WRITE_PENDING;
+    return 0;
 }
 
 ssize_t sk_sendto(sk_stack *s, int fd, const void *buf, size_t len, int flags, const sk_endpoint *remote)
@@ -1351,7 +1367,12 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
     case SK_TCP_USER_TIMEOUT:
         if (v < 0)
             return -EINVAL;
-        t->user_timeout_ms = (uint32_t)v;
+        if (v || t->ext) {
+            sk_tcb_ext *x = sk_tcb_ext_get(s, t);
+            if (!x)
+                return -ENOMEM;
+            x->user_timeout_ms = (uint32_t)v;
+        }
         return 0;
     case SK_TCP_LINGER2:
         /* Linux: negative means "reset instead of FIN_WAIT_2"; 0 the sysctl. */
@@ -1528,7 +1549,7 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
         v = t->syn_retries ? t->syn_retries : s->cfg.tcp_syn_retries;
         break;
     case SK_TCP_USER_TIMEOUT:
-        v = (int)t->user_timeout_ms;
+        v = (int)sk_user_timeout_ms(t);
         break;
     case SK_TCP_LINGER2:
         v = t->fin_timeout_s == -2 ? -1 : (t->fin_timeout_s >= 0 ? t->fin_timeout_s : s->cfg.tcp_fin_timeout);

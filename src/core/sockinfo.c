@@ -57,7 +57,9 @@ void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
     if (r) {
         ti->tcpi_sacked = r->sacked_out;
         ti->tcpi_lost = r->lost_out;
-        ti->tcpi_retrans = r->retrans_out;
+        /* Linux counts these in segments (pcount): a resent TSO burst of
+         * two MSS is two retransmissions in flight. */
+        ti->tcpi_retrans = r->retrans_out ? sk_rack_pcount_of(t, SK_TX_RETRANS) : 0;
     }
     ti->tcpi_last_data_sent = ms_since(s, t->last_data_sent);
     ti->tcpi_last_data_recv = ms_since(s, t->last_data_recv);
@@ -74,6 +76,7 @@ void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
     ti->tcpi_dsack_dups = r ? r->dsack_dups : 0;
     ti->tcpi_rcv_space = sk_rcvq_space(t);
     ti->tcpi_total_retrans = t->total_retrans;
+    ti->tcpi_delivered = t->delivered;
     ti->tcpi_bytes_acked = t->bytes_acked;
     ti->tcpi_bytes_received = t->bytes_received;
     ti->tcpi_segs_out = t->segs_out;

@@ -235,7 +235,7 @@ static bool on_probe_timer(sk_stack *s, sk_tcb *t)
     }
     if (!t->probes_stamp) {
         t->probes_stamp = sk_stamp_now(s);
-    } else if (t->user_timeout_ms && sk_since(s, t->probes_stamp) >= SK_MS(t->user_timeout_ms)) {
+    } else if (sk_user_timeout_ms(t) && sk_since(s, t->probes_stamp) >= SK_MS(sk_user_timeout_ms(t))) {
         write_err(s, t, "TCP_USER_TIMEOUT while probing");
         return false;
     }
@@ -267,9 +267,9 @@ static bool on_probe_timer(sk_stack *s, sk_tcb *t)
     } else {
         timeout = SK_TCP_RESOURCE_PROBE_INTERVAL; /* local congestion: no backoff */
     }
-    if (t->user_timeout_ms) {
+    if (sk_user_timeout_ms(t)) {
         /* Linux's tcp_clamp_probe0_to_user_timeout(). */
-        sk_time_ns end = s->now - sk_since(s, t->probes_stamp) + SK_MS(t->user_timeout_ms);
+        sk_time_ns end = s->now - sk_since(s, t->probes_stamp) + SK_MS(sk_user_timeout_ms(t));
         if (end > s->now && end - s->now < timeout)
             timeout = end - s->now;
     }
@@ -326,8 +326,8 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
         sk_since(s, t->retrans_stamp) >= retries_timeout(s, (unsigned)s->cfg.tcp_retries1))
         sk_mtu_probing_on_timeout(s, t);
     sk_time_ns limit;
-    if (t->user_timeout_ms)
-        limit = SK_MS(t->user_timeout_ms);
+    if (sk_user_timeout_ms(t))
+        limit = SK_MS(sk_user_timeout_ms(t));
     else if (t->flags & SK_F_ORPHAN)
         limit = retries_timeout(s, s->cfg.tcp_orphan_retries ? (unsigned)s->cfg.tcp_orphan_retries : 8);
     else
@@ -356,7 +356,7 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
     /* Linux's tcp_clamp_rto_to_user_timeout(): with TCP_USER_TIMEOUT the
      * next timeout comes no later than the user's deadline, so the
      * connection is given up at that time, not at the next backed-off RTO. */
-    if (t->user_timeout_ms && t->retrans_stamp) {
+    if (sk_user_timeout_ms(t) && t->retrans_stamp) {
         sk_time_ns elapsed = sk_since(s, t->retrans_stamp); /* limit is the user timeout here */
         sk_time_ns remaining = elapsed < limit ? limit - elapsed : SK_NSEC_PER_MSEC;
         if (remaining < next)
@@ -386,8 +386,8 @@ static bool on_keepalive_timer(sk_stack *s, sk_tcb *t)
         return true;
     }
     sk_emit_tcb_timer(s, t, "keepalive");
-    if ((t->user_timeout_ms && elapsed >= SK_MS(t->user_timeout_ms) && t->probes_out > 0) ||
-        (!t->user_timeout_ms && t->probes_out >= keepcnt(s, t))) {
+    if ((sk_user_timeout_ms(t) && elapsed >= SK_MS(sk_user_timeout_ms(t)) && t->probes_out > 0) ||
+        (!sk_user_timeout_ms(t) && t->probes_out >= keepcnt(s, t))) {
         /* Linux's tcp_keepalive_timer: reset the peer, report ETIMEDOUT. */
         sk_send_active_rst(s, t);
         write_err(s, t, "keepalive probes unanswered");

@@ -303,7 +303,7 @@ static void find_owners(skd_snapshot *s)
                (unsigned long long)s->fds_unreadable_pids);
 }
 
-const char *skd_owner(const skd_snapshot *s, int pid)
+static const char *skd_owner(const skd_snapshot *s, int pid)
 {
     for (size_t i = 0; i < s->nprocs; i++)
         if (s->procs[i].pid == pid)

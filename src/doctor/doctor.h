@@ -86,7 +86,6 @@ void skd_snapshot_free(skd_snapshot *s);
 uint64_t skd_ctr(const skd_snapshot *s, const char *name, bool second);
 /* v1 - v0 (0 when either is missing or the counter went back). */
 uint64_t skd_delta(const skd_snapshot *s, const char *name);
-const char *skd_owner(const skd_snapshot *s, int pid);
 
 typedef enum skd_severity { SKD_INFO = 0, SKD_WARNING, SKD_CRITICAL } skd_severity;
 

@@ -191,7 +191,7 @@ static int answer_counters(sk_stack *stack, const char *instance, FILE *out, FIL
     return rc < 0 ? 1 : 0;
 }
 
-int sk_control_answer(sk_stack *stack, sk_time_ns now, const char *name, const char *instance, const char *line,
+static int sk_control_answer(sk_stack *stack, sk_time_ns now, const char *name, const char *instance, const char *line,
                       FILE *out, FILE *err)
 {
     char buf[CONTROL_LINE_MAX];
@@ -272,7 +272,7 @@ static int ensure_private_dir(const char *dir, bool create, char *err, size_t er
     return 0;
 }
 
-int sk_control_dir(char *buf, size_t cap, bool create, char *err, size_t errlen)
+static int sk_control_dir(char *buf, size_t cap, bool create, char *err, size_t errlen)
 {
     const char *forced = getenv(SK_CONTROL_DIR_ENV);
     const char *xdg = getenv("XDG_RUNTIME_DIR");

@@ -35,12 +35,7 @@
 extern "C" {
 #endif
 
-/* ---- server: the public API (synack-io/control.h) -------------------- */
-
-/* Answers one request line for `stack` (what the server does for each
- * connection), writing to out and err; returns the exit status. */
-int sk_control_answer(sk_stack *stack, sk_time_ns now, const char *name, const char *instance, const char *line,
-                      FILE *out, FILE *err);
+/* The server side is the public API: synack-io/control.h. */
 
 /* ---- client ------------------------------------------------------- */
 
@@ -49,9 +44,6 @@ typedef struct sk_control_entry {
     char path[SK_CONTROL_PATH_MAX];
 } sk_control_entry;
 
-/* The control directory a server would use; creates it when `create`.
- * Returns 0 or -errno with the reason in err. */
-int sk_control_dir(char *buf, size_t cap, bool create, char *err, size_t errlen);
 /* The stacks that answer, from every directory a client searches
  * ($SYNACK_CONTROL_DIR alone if set; else $XDG_RUNTIME_DIR/synack and
  * /run/synack), sorted by name.  *out is malloc'd.  Returns the count. */

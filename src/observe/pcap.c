@@ -201,16 +201,6 @@ uint64_t sk_pcap_packets_dropped(const sk_pcap *p)
     return p ? p->dropped : 0;
 }
 
-bool sk_pcap_uses_libpcap(const sk_pcap *p)
-{
-#ifdef SYNACK_HAVE_PCAP
-    return p && p->dumper != NULL;
-#else
-    (void)p;
-    return false;
-#endif
-}
-
 int sk_pcap_close(sk_pcap *p)
 {
     if (!p)

@@ -51,8 +51,6 @@ uint64_t sk_pcap_bytes_written(const sk_pcap *p);
 uint64_t sk_pcap_packets_written(const sk_pcap *p);
 /* Datagrams not written because of the limit or an error. */
 uint64_t sk_pcap_packets_dropped(const sk_pcap *p);
-/* True when this file is written through libpcap. */
-bool sk_pcap_uses_libpcap(const sk_pcap *p);
 
 /* Flushes and closes; returns 0, or -EIO if any write failed.  NULL is
  * accepted and returns 0. */

@@ -22,7 +22,7 @@
 /* States and groups                                                     */
 /* ------------------------------------------------------------------ */
 
-unsigned sk_ss_state_mask(const char *name)
+static unsigned sk_ss_state_mask(const char *name)
 {
     static const struct {
         const char *name;
@@ -451,7 +451,7 @@ static bool expr_matches(const sk_ss_expr *e, const sk_sock_info *si)
     return false;
 }
 
-bool sk_ss_match(const sk_ss_query *q, const sk_sock_info *si)
+static bool sk_ss_match(const sk_ss_query *q, const sk_sock_info *si)
 {
     if (si->state <= 0 || si->state > 11 || !(q->states & BIT(si->state)))
         return false;

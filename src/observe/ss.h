@@ -51,12 +51,6 @@ typedef struct sk_ss_query {
 int sk_ss_parse(sk_ss_query *q, int argc, char **argv, char *err, size_t errlen);
 void sk_ss_query_free(sk_ss_query *q);
 
-/* A state name or group as ss's `state` accepts it, as a state mask;
- * 0 when unknown. */
-unsigned sk_ss_state_mask(const char *name);
-
-/* Whether the socket passes the query's state mask and expression. */
-bool sk_ss_match(const sk_ss_query *q, const sk_sock_info *si);
 
 /* The socket table of the sockets that match, as ss prints it (or a JSON
  * array with --json).  `now` is the stack's clock, for timers. */

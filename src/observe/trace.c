@@ -352,14 +352,6 @@ static void line_endpoint(line_out *o, const sk_endpoint *ep)
     line_printf(o, ":%u", ep->port);
 }
 
-size_t sk_trace_format_endpoint(const sk_endpoint *ep, char *buf, size_t cap)
-{
-    line_out o;
-    line_init(&o, buf, cap);
-    line_endpoint(&o, ep);
-    return o.len;
-}
-
 /* ------------------------------------------------------------------ */
 /* TCP options                                                           */
 /* ------------------------------------------------------------------ */

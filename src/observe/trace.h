@@ -49,9 +49,6 @@ size_t sk_trace_conversations(const sk_trace *t);
 /* "HH:MM:SS.uuuuuu": `now` taken as nanoseconds since midnight (it wraps
  * every 24 h), microseconds truncated as pcap's timestamps are. */
 size_t sk_trace_format_time(sk_time_ns now, char *buf, size_t cap);
-/* "10.0.0.1:40000", "[fd3d::1]:80" (the ss / engine-log form, not
- * tcpdump's "10.0.0.1.40000"). */
-size_t sk_trace_format_endpoint(const sk_endpoint *ep, char *buf, size_t cap);
 
 /* One IPv4 or IPv6 datagram as tcpdump -nn prints it, time first.  Malformed or
  * truncated datagrams give tcpdump's "[|tcp]", "truncated-ip", "bad-len"

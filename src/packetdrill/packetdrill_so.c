@@ -845,6 +845,24 @@ static ssize_t do_recv(pd_instance *pd, int fd, void *buf, size_t len, int flags
 /* send(2): a blocking call returns once every byte is queued, as Linux's
  * tcp_sendmsg() waits for send-buffer space; a non-blocking one queues
  * what fits. */
+/* A blocking Fast Open write whose data all went in the SYN still waits
+ * for the handshake (__inet_stream_connect); 0 or the connect error. */
+static int wait_connected(pd_instance *pd, int fd)
+{
+    int handle = pd->fds[fd].handle;
+    while (!(sk_poll(pd->stack, handle) & (POLLOUT | POLLERR | POLLHUP))) {
+        if (!wait_for_change(pd, SK_TIME_NEVER))
+            return -EDEADLK;
+        if (pd->fds[fd].kind != PD_SOCKET || pd->fds[fd].handle != handle)
+            return -EBADF;
+    }
+    int err = 0;
+    size_t elen = sizeof(err);
+    if (sk_getsockopt(pd->stack, handle, SK_SOL_SOCKET, SK_SO_ERROR, &err, &elen) < 0)
+        return 0;
+    return err ? -err : 0;
+}
+
 static ssize_t do_send(pd_instance *pd, int fd, const void *buf, size_t len, int flags)
 {
     pd_fd *f = get_fd(pd, fd);
@@ -857,28 +875,56 @@ static ssize_t do_send(pd_instance *pd, int fd, const void *buf, size_t len, int
     flags &= ~MSG_FASTOPEN; /* reached only once connecting: ignored, as Linux */
     bool dontwait = f->nonblock || (flags & MSG_DONTWAIT);
     size_t done = 0;
+    bool waited_connect = false;
     for (;;) {
         ssize_t rc = sk_send(pd->stack, pd->fds[fd].handle, (const uint8_t *)buf + done, len - done,
                              flags & ~MSG_DONTWAIT);
         touched(pd);
         if (rc > 0)
             done += (size_t)rc;
-        if (done == len && (rc >= 0 || len == 0))
+        if (done == len && (rc >= 0 || len == 0)) {
+            /* All of it went in a Fast Open SYN (TCP_FASTOPEN_CONNECT):
+             * a blocking writer still waits for the handshake. */
+            if (!dontwait && done && sk_state(pd->stack, pd->fds[fd].handle) == SK_TCP_SYN_SENT) {
+                int werr = wait_connected(pd, fd);
+                if (werr)
+                    return werr;
+            }
             return (ssize_t)done;
+        }
+        /* A handshake that fails while the writer waits fails the whole
+         * call, even with bytes in a Fast Open SYN: Linux returns the
+         * connect error (tcp_sendmsg_fastopen). */
         if (rc < 0 && rc != -EAGAIN)
-            return done ? (ssize_t)done : rc;
+            return done && !waited_connect ? (ssize_t)done : rc;
         if (dontwait)
             return done ? (ssize_t)done : -EAGAIN;
         /* Asleep in sk_stream_wait_memory(), a writer is woken only once
          * the socket is writable as poll() reports it (Linux's
          * sk_stream_is_writeable(): free space at least half of what is
-         * queued), not by every byte acknowledged. */
+         * queued), not by every byte acknowledged.  One waiting for the
+         * handshake (sk_stream_wait_connect, inet_wait_for_connect with
+         * data left after a Fast Open SYN) counts in sk_write_pending, so
+         * the SYN-ACK's ACK waits for its data (sk_write_waiting). */
+        int handle = pd->fds[fd].handle;
+        bool connecting = sk_state(pd->stack, handle) == SK_TCP_SYN_SENT;
+        if (connecting) {
+            sk_write_waiting(pd->stack, handle, true);
+            waited_connect = true;
+        }
+        bool woke = true;
         do {
-            if (!wait_for_change(pd, SK_TIME_NEVER))
-                return done ? (ssize_t)done : -EDEADLK;
-            if (pd->fds[fd].kind != PD_SOCKET)
+            if (!wait_for_change(pd, SK_TIME_NEVER)) {
+                woke = false;
+                break;
+            }
+            if (pd->fds[fd].kind != PD_SOCKET || pd->fds[fd].handle != handle)
                 return done ? (ssize_t)done : -EBADF;
-        } while (!(sk_poll(pd->stack, pd->fds[fd].handle) & (POLLOUT | POLLERR | POLLHUP)));
+        } while (!(sk_poll(pd->stack, handle) & (POLLOUT | POLLERR | POLLHUP)));
+        if (connecting)
+            sk_write_waiting(pd->stack, handle, false);
+        if (!woke)
+            return done ? (ssize_t)done : -EDEADLK;
     }
 }
 
@@ -1046,9 +1092,11 @@ static ssize_t pd_sendto(void *ud, int sockfd, const void *buf, size_t len, int 
                          const struct sockaddr *dest_addr, socklen_t addrlen)
 {
     /* On a TCP socket Linux ignores the destination once connected;
-     * before, MSG_FASTOPEN connects to it with data in the SYN.  That
-     * never waits here: the engine answers at once (bytes in the SYN, or
-     * EINPROGRESS), as a non-blocking Linux socket does. */
+     * before, MSG_FASTOPEN connects to it with data in the SYN.  The
+     * engine answers at once (bytes in the SYN, or EINPROGRESS), as a
+     * non-blocking Linux socket does; a blocking caller then waits for the
+     * handshake and sends the rest (tcp_sendmsg_fastopen's
+     * __inet_stream_connect, then tcp_sendmsg_locked), as do_send does. */
     if (!(flags & MSG_FASTOPEN))
         return pd_send(ud, sockfd, buf, len, flags);
     pd_instance *pd = ud;
@@ -1068,6 +1116,17 @@ static ssize_t pd_sendto(void *ud, int sockfd, const void *buf, size_t len, int 
             rc = sk_sendto(pd->stack, pd->fds[sockfd].handle, buf, len, (flags & ~(MSG_DONTWAIT | MSG_FASTOPEN)) | SK_MSG_FASTOPEN,
                        &ep);
         touched(pd);
+        size_t sent = rc > 0 ? (size_t)rc : 0;
+        bool blocking = !pd->fds[sockfd].nonblock && !(flags & MSG_DONTWAIT);
+        if (blocking && (rc == -EINPROGRESS || rc >= 0) && sent < len) {
+            ssize_t more = do_send(pd, sockfd, (const uint8_t *)buf + sent, len - sent, flags & ~MSG_FASTOPEN);
+            /* A refused or reset handshake fails the whole call, data in
+             * the SYN or not (the connect error is returned). */
+            rc = more >= 0 ? (ssize_t)(sent + (size_t)more) : more;
+        } else if (blocking && (rc == -EINPROGRESS || rc >= 0)) {
+            int werr = wait_connected(pd, sockfd);
+            rc = werr ? werr : (ssize_t)sent;
+        }
     }
     return finish_ssize(pd, rc);
 }

@@ -76,8 +76,15 @@ static int64_t nat_send(sk_runner *r, int h, const void *buf, size_t len, int fl
     return sk_send(r->stack, h, buf, len, flags & ~LINUX_MSG_DONTWAIT);
 }
 
-static int64_t nat_sendto(sk_runner *r, int h, const void *buf, size_t len, int flags, const sk_endpoint *ep)
+static void nat_write_waiting(sk_runner *r, int h, bool waiting) { sk_write_waiting(r->stack, h, waiting); }
+
+static int64_t nat_sendto(sk_runner *r, int h, const void *buf, size_t len, int flags, const sk_endpoint *ep, int family)
 {
+    /* The socket layer's part: an AF_UNSPEC address is no destination, and
+     * Linux's tcp_sendmsg_fastopen refuses it with EOPNOTSUPP before
+     * anything else; sk_endpoint cannot carry it to sk_sendto. */
+    if (family == SK_AF_UNSPEC)
+        return -EOPNOTSUPP;
     return sk_sendto(r->stack, h, buf, len, flags & ~LINUX_MSG_DONTWAIT, ep);
 }
 
@@ -226,6 +233,7 @@ const sk_run_backend sk_run_backend_native = {
     .connect = nat_connect,
     .send = nat_send,
     .sendto = nat_sendto,
+    .write_waiting = nat_write_waiting,
     .metrics_flush = nat_metrics_flush,
     .recv = nat_recv,
     .close_sock = nat_close_sock,

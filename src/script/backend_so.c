@@ -100,7 +100,7 @@ typedef struct so_sysctl {
     char name[96];
 } so_sysctl;
 
-typedef enum so_op_kind { SO_OP_ACCEPT, SO_OP_CONNECT, SO_OP_RECV, SO_OP_SEND, SO_OP_POLL, SO_OP_EPOLL_WAIT } so_op_kind;
+typedef enum so_op_kind { SO_OP_ACCEPT, SO_OP_CONNECT, SO_OP_RECV, SO_OP_SEND, SO_OP_SENDTO, SO_OP_POLL, SO_OP_EPOLL_WAIT } so_op_kind;
 
 /* One system call, as packetdrill's system-call thread makes it. */
 typedef struct so_op {
@@ -353,6 +353,7 @@ static void perform(so_state *s, so_op *op)
         rc = s->ifc.connect(ud, op->fd, (const struct sockaddr *)&op->sin, op->sinlen);
         break;
     case SO_OP_RECV:
+    case SO_OP_SENDTO:
     case SO_OP_SEND: {
         void *buf = calloc(1, op->len ? op->len : 1);
         if (!buf) {
@@ -360,6 +361,8 @@ static void perform(so_state *s, so_op *op)
             errno = ENOMEM;
         } else if (op->kind == SO_OP_RECV) {
             rc = s->ifc.recv(ud, op->fd, buf, op->len, op->flags);
+        } else if (op->kind == SO_OP_SENDTO) {
+            rc = s->ifc.sendto(ud, op->fd, buf, op->len, op->flags, (const struct sockaddr *)&op->sin, op->sinlen);
         } else {
             rc = s->ifc.send(ud, op->fd, buf, op->len, op->flags);
         }
@@ -956,15 +959,26 @@ static int64_t so_send(sk_runner *r, int h, const void *buf, size_t len, int fla
     return rc;
 }
 
-static int64_t so_sendto(sk_runner *r, int h, const void *buf, size_t len, int flags, const sk_endpoint *ep)
+static int64_t so_sendto(sk_runner *r, int h, const void *buf, size_t len, int flags, const sk_endpoint *ep, int family)
 {
     struct sockaddr_storage sin;
     socklen_t sinlen = to_sin(ep, &sin);
+    sin.ss_family = (sa_family_t)family; /* AF_UNSPEC reaches the object as packetdrill passes it */
+    /* A blocking one (made while the call is pending) blocks in the
+     * object as packetdrill's would: on its thread for a `...` call. */
+    so_mode mode = mode_of(r);
+    if (mode == SO_THREAD) {
+        so_op op = {.kind = SO_OP_SENDTO, .fd = h, .len = len, .flags = flags, .sin = sin, .sinlen = sinlen};
+        return threaded(r, &op) ? op.result : -EAGAIN;
+    }
     errno = 0;
-    ssize_t n = st(r)->ifc.sendto(st(r)->ifc.userdata, h, buf, len, flags | MSG_DONTWAIT,
+    ssize_t n = st(r)->ifc.sendto(st(r)->ifc.userdata, h, buf, len, mode == SO_PROBE ? flags | MSG_DONTWAIT : flags,
                                   (const struct sockaddr *)&sin, sinlen);
     int64_t rc = n < 0 ? -(errno ? errno : EIO) : n;
-    drain(r);
+    if (mode == SO_MAIN)
+        after_main_call(r, rc);
+    else
+        drain(r);
     return rc;
 }
 
@@ -1159,6 +1173,7 @@ const sk_run_backend sk_run_backend_so = {
     .connect = so_connect,
     .send = so_send,
     .sendto = so_sendto,
+    .sendto_blocks = true,
     .recv = so_recv,
     .close_sock = so_close_sock,
     .shutdown = so_shutdown,

@@ -105,8 +105,10 @@ static void set_sysctl(sk_runner *r, const char *name, const char *value, bool f
         sk_run_trace(r, "sysctl %s=%s ignored: %s", name, value, err);
         return;
     }
-    if (rc == -ENOENT)
+    if (rc == -ENOENT) {
         sk_run_skip(r, "sysctl %s: synack has no such tunable", name);
+        r->no_such_sysctl = true;
+    }
     else
         sk_run_skip(r, "sysctl %s=%s rejected: %s", name, value, err);
 }
@@ -363,6 +365,39 @@ static void run_simple(sk_runner *r, char *cmd)
     }
 }
 
+/* A shell AND-OR list, `A || B` and `A && B`, left to right as sh runs
+ * it.  A command "fails" only the way it would on Linux: a sysctl of a key
+ * mainline lacks (net.ipv4.tcp_fastopen_cookies, say, an out-of-tree
+ * tunable some scripts try before `|| ip tcp_metrics flush all`).  Any
+ * other command synack cannot model still ends the run as a SKIP. */
+static void run_list(sk_runner *r, char *cmd)
+{
+    bool skip_next = false;
+    while (cmd && !r->done) {
+        char *or = strstr(cmd, "||"), *and = strstr(cmd, "&&");
+        char *op = or && (!and || or < and) ? or : and;
+        bool is_or = op && op == or;
+        if (op)
+            *op = 0;
+        bool ok = true;
+        if (!skip_next) {
+            run_simple(r, cmd);
+            if (r->done && r->outcome == SK_SCRIPT_SKIP && r->no_such_sysctl && op) {
+                sk_run_trace(r, "`%s` fails as on Linux (%s): the list goes on", cmd, r->msg);
+                r->done = false;
+                r->no_such_sysctl = false;
+                r->msg[0] = 0;
+                ok = false;
+            }
+        } else {
+            ok = !is_or; /* a skipped command passes its predecessor's status on */
+        }
+        /* `||` runs the next only after a failure, `&&` only after success. */
+        skip_next = op && (is_or ? ok : !ok);
+        cmd = op ? op + 2 : NULL;
+    }
+}
+
 void sk_run_command(sk_runner *r, const char *text)
 {
     char *buf = strdup(text);
@@ -385,7 +420,7 @@ void sk_run_command(sk_runner *r, const char *text)
         }
         char *save2 = NULL;
         for (char *cmd = strtok_r(line, ";", &save2); cmd && !r->done; cmd = strtok_r(NULL, ";", &save2))
-            run_simple(r, cmd);
+            run_list(r, cmd);
     }
     free(buf);
 }

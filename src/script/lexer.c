@@ -347,7 +347,7 @@ void sk_lex_next(sk_lexer *lx, sk_token *out)
 
 /* Rewinding is only ever one token, so recounting line/column from the
  * token's recorded position is exact. */
-void sk_lex_unpeek(sk_lexer *lx)
+static void sk_lex_unpeek(sk_lexer *lx)
 {
     if (!lx->have_peek)
         return;

@@ -59,8 +59,6 @@ void sk_lex_init(sk_lexer *lx, const char *src, size_t len);
 const sk_token *sk_lex_peek(sk_lexer *lx);
 /* Consumes the next token into *out. */
 void sk_lex_next(sk_lexer *lx, sk_token *out);
-/* Drops a peeked token so raw reads start at its first character. */
-void sk_lex_unpeek(sk_lexer *lx);
 /* Skips blanks and comments; returns the next character or 0 at the end. */
 char sk_lex_raw_peekc(sk_lexer *lx);
 /* Reads a run of characters from `set` (after blanks) into buf. */

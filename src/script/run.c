@@ -929,12 +929,18 @@ static bool compare_options(sk_runner *r, sk_run_conn *c, const sk_script_packet
             break;
         case SK_SOPT_WSCALE: ok = x->kind == SK_TCPOPT_WSCALE && x->len == 3 && x->data[2] == o->value; break;
         case SK_SOPT_SACK_PERM: ok = x->kind == SK_TCPOPT_SACK_PERM && x->len == 2; break;
-        case SK_SOPT_SACK:
+        case SK_SOPT_SACK: {
+            /* Blocks of the peer's sequence space, relative to the
+             * script's ISN as the ack field is (packetdrill; it matters
+             * once the script's SYN is not at 0: simultaneous-fast-open's
+             * D-SACK of the peer's SYN). */
+            uint32_t base = (p->flags & SK_TH_SYN) ? 0 : c->script_isn;
             ok = x->kind == SK_TCPOPT_SACK && x->len == 2 + 8 * o->sack_count;
             for (unsigned b = 0; ok && b < o->sack_count; b++)
-                ok = get32(x->data + 2 + 8 * b) == o->sack_start[b] &&
-                     get32(x->data + 6 + 8 * b) == o->sack_end[b];
+                ok = get32(x->data + 2 + 8 * b) == o->sack_start[b] + base &&
+                     get32(x->data + 6 + 8 * b) == o->sack_end[b] + base;
             break;
+        }
         case SK_SOPT_TS: {
             ok = x->kind == SK_TCPOPT_TIMESTAMP && x->len == 10 && get32(x->data + 6) == o->ts_ecr;
             if (ok && r->ts_tick_usecs > 0) {

@@ -83,6 +83,10 @@ typedef struct sk_run_pending {
     bool started;          /* attempted at least once                  */
     bool await_conn;       /* a blocking MSG_FASTOPEN write: the rest goes
                               once the handshake ends, as Linux waits  */
+    bool whole_sendto;     /* ... made as one blocking sendto() by a backend
+                              whose sendto blocks (sendto_blocks)      */
+    int family;            /* that sendto's sa_family                   */
+    bool waiting;          /* the writer is declared waiting (write_waiting) */
     sk_time_ns expect_end; /* when the script says it returns           */
     sk_time_ns give_up;    /* expect_end + tolerance                    */
     sk_time_ns timeout_at; /* poll/epoll_wait timeout, or SK_TIME_NEVER */
@@ -143,8 +147,19 @@ typedef struct sk_run_backend {
     int (*accept)(sk_runner *r, int h, sk_endpoint *peer);
     int (*connect)(sk_runner *r, int h, const sk_endpoint *ep);
     int64_t (*send)(sk_runner *r, int h, const void *buf, size_t len, int flags);
-    /* sendto(2) with MSG_FASTOPEN to ep (Linux's flag value); never blocks. */
-    int64_t (*sendto)(sk_runner *r, int h, const void *buf, size_t len, int flags, const sk_endpoint *ep);
+    /* sendto(2) with MSG_FASTOPEN to ep (Linux's flag value); never blocks.
+     * `family` is the sockaddr's sa_family as the script gave it (AF_INET
+     * for `...`): sk_endpoint reads family 0 as AF_INET, so an AF_UNSPEC
+     * address travels beside it. */
+    int64_t (*sendto)(sk_runner *r, int h, const void *buf, size_t len, int flags, const sk_endpoint *ep, int family);
+    /* The backend's sendto can block as Linux's does (waiting for the
+     * handshake, then sending the rest): a blocking MSG_FASTOPEN write is
+     * then one call, made while the call is pending (r->call set), on
+     * the backend's own thread for a `...` call. */
+    bool sendto_blocks;
+    /* Optional: a blocking writer starts or stops waiting for the
+     * handshake with data left to send (sk_write_waiting). */
+    void (*write_waiting)(sk_runner *r, int h, bool waiting);
     /* `ip tcp_metrics delete ADDR` / `flush`: forget cached Fast Open
      * cookies; NULL when the backend cannot reach them. */
     void (*metrics_flush)(sk_runner *r, uint32_t addr, bool all);
@@ -240,6 +255,10 @@ struct sk_runner {
     const sk_script_event *ev; /* event being run, for messages          */
     sk_script_outcome outcome;
     bool done;
+    /* The SKIP that ended the run was a sysctl naming a key Linux lacks
+     * too (mainline's sysctl fails on it): in `A || B` that is A's
+     * non-zero exit status, and B runs instead (commands.c). */
+    bool no_such_sysctl;
     char *msg;
     size_t msglen;
 };

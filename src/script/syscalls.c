@@ -427,7 +427,21 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
             if (!(got & (SK_POLLOUT | (p->await_conn ? SK_POLLERR | SK_POLLHUP : 0))))
                 return false;
         }
+        if (p->whole_sendto) {
+            void *buf = scratch(p->len);
+            sk_endpoint remote = sk_run_remote_ep(r, SK_RUN_REMOTE_PORT);
+            r->call = p;
+            int64_t n = r->be->sendto(r, f->handle, buf, p->len, p->flags, &remote, p->family);
+            r->call = NULL;
+            free(buf);
+            if (p->in_flight)
+                return false;
+            res = n;
+            goto complete;
+        }
         if (p->await_conn) {
+            if (r->be->write_waiting)
+                r->be->write_waiting(r, f->handle, false);
             /* The handshake of a MSG_FASTOPEN write ended: a refused or
              * reset connection fails the whole call, data in the SYN or
              * not (tcp_sendmsg_fastopen returns the connect error). */
@@ -449,15 +463,27 @@ static bool attempt(sk_runner *r, sk_run_pending *p, bool final)
                 p->done += (size_t)n;
                 continue;
             }
-            if (n == -SK_EAGAIN && !final)
+            if (n == -SK_EAGAIN && !final) {
+                /* Asleep in sk_stream_wait_connect or _wait_memory, a
+                 * writer counts in Linux's sk_write_pending: while the
+                 * handshake runs, the SYN-ACK's ACK waits for its data. */
+                if (r->be->write_waiting && !p->waiting) {
+                    r->be->write_waiting(r, f->handle, true);
+                    p->waiting = true;
+                }
                 return false;
+            }
             if (n < 0 && p->done == 0) {
                 res = n;
-                goto complete;
+                break;
             }
+            res = (int64_t)p->done;
             break;
         }
-        res = (int64_t)p->done;
+        if (p->done >= p->len)
+            res = (int64_t)p->done;
+        if (p->waiting && r->be->write_waiting)
+            r->be->write_waiting(r, f->handle, false);
         break;
     case SK_OP_POLL: {
         int revents[64];
@@ -771,6 +797,12 @@ static void sys_send(sk_runner *r, const sk_script_event *ev, sk_time_ns expect_
         r->be->poll(r, &fdv, &want, &got, 1);
         deferred = (got & SK_POLLOUT) && r->be->sendto;
     }
+    /* sendto()'s address family when the script names it instead of
+     * `...` (sendto-af-unspec: AF_UNSPEC). */
+    const sk_script_expr *dest = strcmp(sc->name, "sendto") == 0 ? arg(sc, 4) : NULL;
+    int64_t family = sk_run_remote_ep(r, SK_RUN_REMOTE_PORT).family; /* `...`: the run's version */
+    if (dest && dest->kind == SK_SEXPR_NAME && !eval_int(r, dest, &family))
+        return;
     if (((flags & LINUX_MSG_FASTOPEN) || deferred) && !null_buf) {
         if (!r->be->sendto) {
             sk_run_skip(r, "%s() with MSG_FASTOPEN: the backend has no sendto", sc->name);
@@ -779,15 +811,32 @@ static void sys_send(sk_runner *r, const sk_script_event *ev, sk_time_ns expect_
         /* Linux's tcp_sendmsg_fastopen(): connect, with what fits in the
          * SYN.  A blocking caller then waits for the handshake and sends
          * the rest (__inet_stream_connect, then tcp_sendmsg_locked). */
+        bool blocks = !f->nonblock && !(flags & LINUX_MSG_DONTWAIT);
+        if (blocks && r->be->sendto_blocks) {
+            /* The object waits for the handshake itself (as Linux's
+             * sendto does, counting the writer in sk_write_pending). */
+            sk_run_pending p = {.op = SK_OP_WRITE, .ev = ev, .fd = (int)fd, .len = total,
+                                .flags = (int)flags, .whole_sendto = true, .family = (int)family,
+                                .expect_end = expect_end, .give_up = expect_end + r->tolerance,
+                                .timeout_at = SK_TIME_NEVER};
+            r->pending = p;
+            sk_run_pending_poll(r);
+            return;
+        }
         void *buf = scratch(total);
         sk_endpoint remote = sk_run_remote_ep(r, SK_RUN_REMOTE_PORT);
-        int64_t n = r->be->sendto(r, f->handle, buf, total, (int)(flags & ~LINUX_MSG_DONTWAIT), &remote);
+        int64_t n = r->be->sendto(r, f->handle, buf, total, (int)(flags & ~LINUX_MSG_DONTWAIT), &remote, (int)family);
         free(buf);
         bool blocking = !f->nonblock && !(flags & LINUX_MSG_DONTWAIT);
         if (!blocking || (n < 0 && n != -SK_EINPROGRESS)) {
             check_result(r, sc, n);
             return;
         }
+        /* Linux's inet_wait_for_connect counts the writer in
+         * sk_write_pending only while data is left for after the SYN
+         * (fastopen_req->data): the SYN-ACK's ACK then waits for it. */
+        if (r->be->write_waiting && total && (n == -SK_EINPROGRESS || (n >= 0 && (size_t)n < total)))
+            r->be->write_waiting(r, f->handle, true);
         sk_run_pending p = {.op = SK_OP_WRITE, .ev = ev, .fd = (int)fd, .len = total,
                             .done = n > 0 ? (size_t)n : 0, .flags = (int)(flags & ~LINUX_MSG_FASTOPEN),
                             .await_conn = true, .expect_end = expect_end, .give_up = expect_end + r->tolerance,

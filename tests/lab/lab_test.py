@@ -174,6 +174,27 @@ if d is not None:
 expect("blind-rst", {"challenge_acks": 1, "estab_resets": 0, "established": 1},
        {"challenge_acks": 0, "estab_resets": 1, "established": 0}, fixed=False, fixed_errno="ECONNRESET")
 
+# --- Fast Open ---------------------------------------------------------------
+# RTT 50 ms: the cookie request's answer after two round trips, the data in
+# the SYN's after one, through an option-stripping box two again (the data
+# sent twice); behind the blackholing middlebox the first connection
+# fails (SYNs at 0, 1, 3, 7 s; gives up at 15 s), and only with blackhole
+# detection does the next one open without data and get its answer.
+d = expect("fast-open",
+           {"ttfb_cookie_request_ms": 100, "ttfb_fast_open_ms": 50, "saved_ms": 50, "first_syn_data": 0,
+            "second_syn_data": 1, "blackholed_failed": 1, "blackholed_seconds": 15, "next_syn_data": 1,
+            "next_failed": 1, "blackhole_detected": 0, "active": 1, "active_fail": 5, "passive": 1,
+            "middlebox_drops": 8, "stripped_syn_data": 1, "stripped_ttfb_ms": 100, "stripped_active_fail": 1,
+            "stripped_options": 1},
+           {"saved_ms": 50, "blackholed_failed": 1, "next_syn_data": 0, "next_failed": 0, "next_ttfb_ms": 100,
+            "blackhole_detected": 1, "active_fail": 3, "middlebox_drops": 4}, errno="ETIMEDOUT")
+if d:
+    check("fast-open", "TcpExtTCPFastOpenBlackhole      1" in
+          view(d["fixed_run"], "nstat TcpExtTCPFastOpenActiveFail TcpExtTCPFastOpenBlackhole TcpExtTCPSynRetrans"),
+          "the fixed run's nstat shows the blackhole")
+    check("fast-open", "tfo  cookie " in d["timeline"] and "length 100: HTTP" in d["timeline"],
+          "the timeline shows the cookie and the data in the SYN")
+
 # --- the command ------------------------------------------------------------
 p = run()
 check("list", "time-wait-pileup" in p.stdout and "mtu-blackhole" in p.stdout and "mtu-frag-needed" in p.stdout,
@@ -181,7 +202,7 @@ check("list", "time-wait-pileup" in p.stdout and "mtu-blackhole" in p.stdout and
 run("no-such-scenario", expect_rc=2)
 run("time-wait-pileup", "--scale", "x", expect_rc=2)
 names = [line.split()[0] for line in p.stdout.splitlines()[2:] if line.strip() and "unavailable" not in line]
-check("list", len(names) == 20, f"{len(names)} runnable scenarios listed")
+check("list", len(names) == 21, f"{len(names)} runnable scenarios listed")
 for name in names:
     a = run(name, "--json", "--seed", "7").stdout
     b = run(name, "--json", "--seed", "7").stdout

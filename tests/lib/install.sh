@@ -21,6 +21,10 @@ for f in bin/synack "$libdir/libsynack.so.0" "$libdir/libsynack-io.so.0" "$libdi
          "$libdir/cmake/synack/synackConfig.cmake" include/synack/synack.h include/synack-io/memwire.h; do
     grep -qx "./${f#./}" "$tmp/tree" || fail "not installed: $f"
 done
+# The tools for users only: the conformance runner is a test tool.
+if grep -E '^\./bin/' "$tmp/tree" | grep -vx './bin/synack'; then
+    fail "unexpected programs under bin/"
+fi
 # Public headers only: nothing from src/ (internal.h, control.h's client
 # half lives in src/observe).
 if grep -E '^\./include/' "$tmp/tree" | grep -vE '^\./include/synack(-io)?/[a-z]+\.h$'; then

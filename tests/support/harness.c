@@ -64,11 +64,21 @@ const char *sk_test_label(const sk_fixture *f, uint32_t addr)
     return "?";
 }
 
+static bool label_only(const sk_fixture *f, uint32_t addr)
+{
+    for (size_t i = 0; i < f->host_count; i++)
+        if (f->hosts[i].addr == addr)
+            return f->hosts[i].stack == NULL;
+    return false;
+}
+
 /* The host (its IPv4 address, which names it) holding an IPv6 address,
  * 0 if none: IPv6 segments are labelled and keyed by their hosts. */
 static uint32_t host_of_addr6(const sk_fixture *f, const uint8_t a[16])
 {
     for (size_t i = 0; i < f->host_count; i++) {
+        if (!f->hosts[i].stack)
+            continue; /* a label the test plays (sk_test_add_label) */
         sk_endpoint eps[16];
         size_t n = sk_stack_addrs(f->hosts[i].stack, eps, NULL, 16);
         for (size_t k = 0; k < n && k < 16; k++)
@@ -236,6 +246,12 @@ static bool parse_flags(const char *tok, uint16_t *flags, bool *any)
         }
     }
     return n > 0;
+}
+
+bool sk_test_parse_flags(const char *tok, uint16_t *flags)
+{
+    bool any;
+    return parse_flags(tok, flags, &any) && !any;
 }
 
 static void format_flags(uint16_t flags, char *buf)
@@ -421,9 +437,12 @@ void sk_test_format_entry(const sk_fixture *f, const sk_trace_entry *e, char *bu
         snprintf(seq, sizeof seq, "seq %u%s", e->rel_seq, e->seq_known ? "" : " (abs)");
     if (s->flags & SK_TH_ACK)
         snprintf(ack, sizeof ack, ", ack %u%s", e->rel_ack, e->ack_known ? "" : " (abs)");
+    /* A label without a stack is a peer the test plays: what reaches it
+     * finds no route on the wire but is no loss. */
+    bool to_test = e->fate == SK_WIRE_NO_ROUTE && label_only(f, s->dst);
     snprintf(buf + n, len - (size_t)n, "%s.%u > %s.%u [%s] %s%s, win %u, len %zu%s%s%s", src,
              s->sport, dst, s->dport, flags, seq, ack, s->window, s->payload_len,
-             e->injected ? "  (injected)" : "", fate_name(e->fate),
+             e->injected ? "  (injected)" : "", to_test ? "" : fate_name(e->fate),
              e->fate == SK_WIRE_SENT && e->delivered > 1 ? "  (x2)" : "");
 }
 
@@ -611,6 +630,30 @@ sk_stack *sk_test_add_host(sk_fixture *f, const char *label, uint32_t addr)
     h->stack = sk_wire_add_host(f->wire, addr, &p);
     assert_non_null(h->stack);
     return h->stack;
+}
+
+void sk_test_add_label(sk_fixture *f, const char *label, uint32_t addr)
+{
+    assert_true(f->host_count < SK_TEST_MAX_HOSTS);
+    assert_null(sk_wire_host(f->wire, addr));
+    sk_fixture_host *h = &f->hosts[f->host_count++];
+    memset(h, 0, sizeof *h);
+    h->addr = addr;
+    snprintf(h->label, sizeof h->label, "%s", label);
+}
+
+void sk_test_learn_isn(sk_fixture *f, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+                       uint32_t isn)
+{
+    sk_segment syn;
+    memset(&syn, 0, sizeof syn);
+    syn.src = src;
+    syn.sport = sport;
+    syn.dst = dst;
+    syn.dport = dport;
+    syn.seq = isn;
+    syn.ip_version = 4;
+    isn_learn(f, &syn);
 }
 
 sk_fixture *sk_test_fixture_new(const sk_fixture_opts *opts)

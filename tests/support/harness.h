@@ -75,7 +75,7 @@ typedef struct sk_state_change {
 typedef struct sk_fixture_host {
     uint32_t addr;
     char label[8];
-    sk_stack *stack;
+    sk_stack *stack; /* NULL for a label only (sk_test_add_label) */
 } sk_fixture_host;
 
 typedef struct sk_drop_rule {
@@ -145,6 +145,13 @@ int sk_test_setup(void **state);
 int sk_test_teardown(void **state);
 /* Adds another host ("c2", 10.0.0.3, ...) with the fixture's events. */
 sk_stack *sk_test_add_host(sk_fixture *f, const char *label, uint32_t addr);
+/* Names an address no stack answers for: a peer the test plays by
+ * injecting its segments (what is sent to it stays in the trace). */
+void sk_test_add_label(sk_fixture *f, const char *label, uint32_t addr);
+/* Records the ISN of the flow src:sport > dst:dport, so relative numbers
+ * work for a peer the test plays (injected SYNs teach nothing). */
+void sk_test_learn_isn(sk_fixture *f, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+                       uint32_t isn);
 const char *sk_test_label(const sk_fixture *f, uint32_t addr);
 /* Sets impairments from `from` to `to` (0 means any, so 0, 0 is every
  * direction); the delay stays the fixture's when p->delay is 0. */
@@ -215,6 +222,9 @@ const sk_trace_entry *sk_test_expect_eventually(sk_fixture *f, const char *file,
 void sk_test_expect_no_more(sk_fixture *f, const char *file, int line);
 /* Moves the cursor past everything recorded so far. */
 void sk_test_skip(sk_fixture *f);
+/* Parses tcpdump's flag letters as descriptions use them ("S.", "F.",
+ * "R", "none"); false for anything else. */
+bool sk_test_parse_flags(const char *tok, uint16_t *flags);
 /* Whether entry e matches the description (a bad description fails). */
 bool sk_test_matches(const sk_fixture *f, const sk_trace_entry *e, const char *desc);
 /* Number of recorded entries from `from` on that match. */

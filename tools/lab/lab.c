@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "observe/control.h"
 #include "observe/ss.h"
 #include "observe/sysctl.h"
@@ -20,31 +21,15 @@
 /* Hosts                                                                 */
 /* ------------------------------------------------------------------ */
 
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static void lab_on_event(void *ctx, const sk_event *ev);
 
-int lab_host_add(lab *L, uint32_t addr, const char *name)
+static int lab_host_add(lab *L, uint32_t addr, const char *name)
 {
     if (L->nhosts >= LAB_MAX_HOSTS)
         return -1;
     lab_host *h = &L->hosts[L->nhosts];
-    /* Keys and PRNG seeds derive from --seed, so runs are reproducible
-     * and two hosts never share an ISN secret (RFC 6528). */
-    uint64_t x = L->seed ^ ((uint64_t)addr * 0xd1342543de82ef95ull);
     sk_stack_params p;
-    memset(&p, 0, sizeof(p));
-    p.seed = splitmix64(&x);
-    for (size_t i = 0; i < sizeof(p.secret); i += 8) {
-        uint64_t v = splitmix64(&x);
-        memcpy(p.secret + i, &v, 8);
-    }
+    sk_cli_host_params(L->seed, addr, &p);
     snprintf(h->name, sizeof(h->name), "%s", name);
     p.name = h->name;
     p.on_event = lab_on_event;
@@ -66,7 +51,7 @@ sk_time_ns lab_now(lab *L)
     return L->wire ? sk_wire_now(L->wire) : sk_loop_clock();
 }
 
-double lab_secs(lab *L, sk_time_ns t)
+static double lab_secs(lab *L, sk_time_ns t)
 {
     return (double)(t - (L->wire ? LAB_START : L->live_start)) / (double)LAB_SEC;
 }

@@ -154,8 +154,6 @@ struct lab {
 };
 
 /* ---- building the network ---- */
-/* A host on the wire; index into L->hosts, or -1. */
-int lab_host_add(lab *L, uint32_t addr, const char *name);
 sk_stack *lab_stack(lab *L, int host);
 /* Sets a sysctl on a host and records it in the workload text; false with
  * L->error on refusal. */
@@ -167,7 +165,7 @@ void lab_baseline(lab *L);
 void lab_say(lab *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A line in the timeline (a note among the tcpdump lines). */
 void lab_note(lab *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Which connection the timeline follows. */
+/* Which connection the timeline follows (the first SYN seen, unless set). */
 void lab_watch(lab *L, sk_endpoint a, sk_endpoint b);
 
 /* ---- views, figures, counters, outcome ---- */
@@ -187,8 +185,6 @@ void lab_verdict(lab *L, const char *fmt, ...) __attribute__((format(printf, 2, 
 
 /* ---- time ---- */
 sk_time_ns lab_now(lab *L);
-/* Seconds since the start of the workload clock. */
-double lab_secs(lab *L, sk_time_ns t);
 void lab_run_for(lab *L, sk_time_ns d);
 void lab_run_until(lab *L, sk_time_ns t);
 /* Steps until pred holds (checked after every event) or `limit` passes. */
@@ -301,6 +297,7 @@ int lab_zero_window(lab *L);
 int lab_blind_rst(lab *L);
 int lab_mtu_blackhole(lab *L);
 int lab_mtu_frag_needed(lab *L);
+int lab_fast_open(lab *L);
 
 /* ---- --live (lab_live.c) ---- */
 /* Whether NAME has a live version. */

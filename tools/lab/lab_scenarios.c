@@ -46,6 +46,9 @@ static const lab_scenario scenarios[] = {
      "close() instead of shutdown(SHUT_WR)", NULL, 0, lab_half_close},
     {"blind-rst", "an off-path RST with a guessed sequence number draws a challenge ACK", NULL, NULL,
      "a RST at exactly RCV.NXT (a predicted sequence number)", NULL, 0, lab_blind_rst},
+    {"fast-open", "Fast Open saves a round trip; a middlebox blackholing SYNs with data makes it fail", NULL,
+     "net.ipv4.tcp_fastopen_blackhole_timeout_sec=3600: detect the blackhole and stop sending data in SYNs", NULL,
+     NULL, 0, lab_fast_open},
     {"short-connections-vs-pool", "a connection per request versus a pool of 10", "time-wait",
      "a pool of 10 connections reused for every request", NULL, NULL, 100, lab_short_vs_pool},
 };

@@ -10,7 +10,7 @@
  * callback: callbacks only mark sockets to look at, and the loop drives
  * them between steps.
  */
-#include "observe/flood.h"
+#include "flood.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "core/syncookie.h"
 #include "synack-io/memwire.h"
 #include "synack/packet.h"
@@ -105,14 +106,6 @@ typedef struct flood_run {
         uint8_t bytes[96];
     } *batch;
 } flood_run;
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 static bool vec_push(flood_run *run, int_vec *v, int x)
 {
@@ -413,7 +406,7 @@ static sk_time_ns percentile(const sk_time_ns *v, size_t n, unsigned pct)
  * window scale, from a random address of the benchmarking range. */
 static size_t build_flood_syn(flood_run *run, uint8_t *buf, size_t cap)
 {
-    uint64_t a = splitmix64(&run->rng), b = splitmix64(&run->rng);
+    uint64_t a = sk_cli_splitmix64(&run->rng), b = sk_cli_splitmix64(&run->rng);
     uint32_t tsval = (uint32_t)(b >> 32);
     uint8_t opts[20] = {SK_TCPOPT_MSS, 4, 0x05, 0xb4, SK_TCPOPT_SACK_PERM, 2, SK_TCPOPT_TIMESTAMP, 10,
                         (uint8_t)(tsval >> 24), (uint8_t)(tsval >> 16), (uint8_t)(tsval >> 8), (uint8_t)tsval,
@@ -477,13 +470,7 @@ static int validate(const sk_flood_params *p, char *err, size_t errlen)
 
 static void host_params(flood_run *run, sk_stack_params *sp, uint32_t addr, host_ctx *ctx)
 {
-    memset(sp, 0, sizeof *sp);
-    uint64_t x = run->p->seed ^ ((uint64_t)addr * 0xd1342543de82ef95ull);
-    sp->seed = splitmix64(&x);
-    for (size_t i = 0; i < sizeof sp->secret; i += 8) {
-        uint64_t v = splitmix64(&x);
-        memcpy(sp->secret + i, &v, 8);
-    }
+    sk_cli_host_params(run->p->seed, addr, sp);
     sp->on_event = flood_on_event;
     sp->event_ctx = ctx;
 }

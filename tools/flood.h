@@ -15,8 +15,8 @@
  * with clock_gettime(CLOCK_PROCESS_CPUTIME_ID) around the server's
  * processing of the flood SYNs only.
  */
-#ifndef SYNACK_OBSERVE_FLOOD_H
-#define SYNACK_OBSERVE_FLOOD_H
+#ifndef SYNACK_TOOLS_FLOOD_H
+#define SYNACK_TOOLS_FLOOD_H
 
 #include <stddef.h>
 #include <stdint.h>

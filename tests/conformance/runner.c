@@ -1,6 +1,9 @@
 /*
- * `synack conformance`: runs the packetdrill conformance tiers kept under
- * shared/conformance and holds the results to an expectations file.
+ * synack-conformance: runs the packetdrill conformance tiers kept under
+ * shared/conformance and holds the results to an expectations file.  A
+ * test tool, built beside the tests and not installed (ctest's
+ * `conformance` and `conformance_so`, `make conformance`); the user's
+ * `synack script` runs one script the same way.
  *
  * Each script runs in its own child process (a few at a time), so a crash
  * or a hang in the engine costs one script, not the run, and the whole run
@@ -27,7 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "commands.h"
 #include "script/script.h"
 
 /* ctest's SKIP_RETURN_CODE: the shared test data is not there. */
@@ -77,7 +79,7 @@ typedef struct conf_list {
 static void conf_usage(FILE *out)
 {
     fprintf(out,
-            "usage: synack conformance [--shared DIR] [--expect FILE] [--tier N]... [-j N]\n"
+            "usage: synack-conformance [--shared DIR] [--expect FILE] [--tier N]... [-j N]\n"
             "                          [--timeout SEC] [--so PATH] [--ip_version V]\n"
             "                          [--write-expectations] [-v]\n"
             "  Runs the packetdrill scripts of DIR/conformance/tierN-*.txt (all tiers unless\n"
@@ -110,7 +112,7 @@ static void *xalloc(size_t n)
 {
     void *p = calloc(1, n ? n : 1);
     if (!p) {
-        fprintf(stderr, "synack conformance: out of memory\n");
+        fprintf(stderr, "synack-conformance: out of memory\n");
         exit(1);
     }
     return p;
@@ -130,7 +132,7 @@ static void list_add(conf_list *l, const char *s)
         size_t cap = l->cap ? l->cap * 2 : 64;
         char **items = realloc(l->items, cap * sizeof(*items));
         if (!items) {
-            fprintf(stderr, "synack conformance: out of memory\n");
+            fprintf(stderr, "synack-conformance: out of memory\n");
             exit(1);
         }
         l->items = items;
@@ -337,7 +339,7 @@ static void run_jobs(conf_job *jobs, size_t count, const char *gtests, int paral
             pfds[k] = (struct pollfd){.fd = active[k]->fd, .events = POLLIN};
         int rc = poll(pfds, running, 200);
         if (rc < 0 && errno != EINTR) {
-            fprintf(stderr, "synack conformance: poll: %s\n", strerror(errno));
+            fprintf(stderr, "synack-conformance: poll: %s\n", strerror(errno));
             exit(1);
         }
         double now = mono_seconds();
@@ -418,7 +420,7 @@ static bool read_expectations(const char *file, conf_expect **out, size_t *count
             cap = cap ? cap * 2 : 64;
             conf_expect *n = realloc(*out, cap * sizeof(**out));
             if (!n) {
-                fprintf(stderr, "synack conformance: out of memory\n");
+                fprintf(stderr, "synack-conformance: out of memory\n");
                 exit(1);
             }
             *out = n;
@@ -447,7 +449,7 @@ static bool apply_overlay(const char *file, conf_expect **exp, size_t *nexp)
     bool exists = false;
     bool ok = read_expectations(file, &ov, &nov, &exists);
     if (!exists) {
-        fprintf(stderr, "synack conformance: cannot read %s\n", file);
+        fprintf(stderr, "synack-conformance: cannot read %s\n", file);
         ok = false;
     }
     for (size_t i = 0; i < nov; i++) {
@@ -461,7 +463,7 @@ static bool apply_overlay(const char *file, conf_expect **exp, size_t *nexp)
         }
         conf_expect *n = realloc(*exp, (*nexp + 1) * sizeof(**exp));
         if (!n) {
-            fprintf(stderr, "synack conformance: out of memory\n");
+            fprintf(stderr, "synack-conformance: out of memory\n");
             exit(1);
         }
         *exp = n;
@@ -510,7 +512,7 @@ static int write_expectations(const char *file, const conf_job *jobs, size_t njo
     FILE *in = fopen(file, "r");
     FILE *out = fopen(tmp, "w");
     if (!out) {
-        fprintf(stderr, "synack conformance: cannot write %s: %s\n", tmp, strerror(errno));
+        fprintf(stderr, "synack-conformance: cannot write %s: %s\n", tmp, strerror(errno));
         if (in)
             fclose(in);
         return 1;
@@ -519,7 +521,7 @@ static int write_expectations(const char *file, const conf_job *jobs, size_t njo
     unsigned dropped = 0, changed = 0, added = 0;
     if (!in) {
         fprintf(out, "# Conformance scripts expected not to pass: `PATH FAIL|SKIP reason`.\n"
-                     "# Checked by `synack conformance` (make conformance, ctest -R conformance).\n\n");
+                     "# Checked by `synack-conformance` (make conformance, ctest -R conformance).\n\n");
     }
     char line[4096];
     while (in && fgets(line, sizeof(line), in)) {
@@ -575,7 +577,7 @@ static int write_expectations(const char *file, const conf_job *jobs, size_t njo
         fclose(in);
     list_free(&listed);
     if (fclose(out) != 0 || rename(tmp, file) != 0) {
-        fprintf(stderr, "synack conformance: cannot write %s: %s\n", file, strerror(errno));
+        fprintf(stderr, "synack-conformance: cannot write %s: %s\n", file, strerror(errno));
         return 1;
     }
     printf("expectations: wrote %s (%u dropped, %u changed, %u added)\n", file, dropped, changed, added);
@@ -588,7 +590,7 @@ static bool is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-int sk_cmd_conformance(int argc, char **argv)
+int main(int argc, char **argv)
 {
     const char *shared = getenv("SYNACK_SHARED_DIR");
     const char *expect_file = NULL;
@@ -614,7 +616,7 @@ int sk_cmd_conformance(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--expect-overlay") && v) {
             if (noverlays == sizeof(overlay_files) / sizeof(overlay_files[0])) {
-                fprintf(stderr, "synack conformance: at most 4 --expect-overlay files\n");
+                fprintf(stderr, "synack-conformance: at most 4 --expect-overlay files\n");
                 return 2;
             }
             overlay_files[noverlays++] = v;
@@ -622,7 +624,7 @@ int sk_cmd_conformance(int argc, char **argv)
         } else if (!strcmp(a, "--tier") && v) {
             int t = atoi(v);
             if (t < 1 || t > CONF_MAX_TIERS) {
-                fprintf(stderr, "synack conformance: bad tier %s\n", v);
+                fprintf(stderr, "synack-conformance: bad tier %s\n", v);
                 return 2;
             }
             tiers_wanted[t] = any_tier = true;
@@ -630,14 +632,14 @@ int sk_cmd_conformance(int argc, char **argv)
         } else if (!strcmp(a, "--so") && v) {
             static char so_abs[PATH_MAX];
             if (!realpath(v, so_abs)) {
-                fprintf(stderr, "synack conformance: %s: %s\n", v, strerror(errno));
+                fprintf(stderr, "synack-conformance: %s: %s\n", v, strerror(errno));
                 return 2;
             }
             conf_so_path = so_abs;
             i++;
         } else if (!strcmp(a, "--ip_version") && v) {
             if (strcmp(v, "ipv4") && strcmp(v, "ipv6") && strcmp(v, "ipv4-mapped-ipv6")) {
-                fprintf(stderr, "synack conformance: --ip_version ipv4, ipv6 or ipv4-mapped-ipv6, not %s\n", v);
+                fprintf(stderr, "synack-conformance: --ip_version ipv4, ipv6 or ipv4-mapped-ipv6, not %s\n", v);
                 return 2;
             }
             conf_ip_version = v;
@@ -653,7 +655,7 @@ int sk_cmd_conformance(int argc, char **argv)
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             verbose = true;
         } else {
-            fprintf(stderr, "synack conformance: unknown or incomplete option %s\n", a);
+            fprintf(stderr, "synack-conformance: unknown or incomplete option %s\n", a);
             conf_usage(stderr);
             return 2;
         }
@@ -665,7 +667,7 @@ int sk_cmd_conformance(int argc, char **argv)
     if (timeout < 1)
         timeout = 1;
     if (write_mode && !expect_file) {
-        fprintf(stderr, "synack conformance: --write-expectations needs --expect FILE\n");
+        fprintf(stderr, "synack-conformance: --write-expectations needs --expect FILE\n");
         return 2;
     }
     char confdir[2048], gtests[2200];
@@ -691,14 +693,14 @@ int sk_cmd_conformance(int argc, char **argv)
             continue;
         if (!find_tier_file(confdir, t, file, sizeof(file))) {
             if (tiers_wanted[t]) {
-                fprintf(stderr, "synack conformance: no %s/tier%d-*.txt\n", confdir, t);
+                fprintf(stderr, "synack-conformance: no %s/tier%d-*.txt\n", confdir, t);
                 return 2;
             }
             continue;
         }
         conf_list scripts = {0};
         if (!read_list(file, &scripts)) {
-            fprintf(stderr, "synack conformance: cannot read %s\n", file);
+            fprintf(stderr, "synack-conformance: cannot read %s\n", file);
             return 1;
         }
         tiers[ntiers++] = t;
@@ -709,7 +711,7 @@ int sk_cmd_conformance(int argc, char **argv)
                 cap = cap ? cap * 2 : 128;
                 conf_job *n = realloc(jobs, cap * sizeof(*jobs));
                 if (!n) {
-                    fprintf(stderr, "synack conformance: out of memory\n");
+                    fprintf(stderr, "synack-conformance: out of memory\n");
                     return 1;
                 }
                 jobs = n;
@@ -719,7 +721,7 @@ int sk_cmd_conformance(int argc, char **argv)
         list_free(&scripts);
     }
     if (ntiers == 0) {
-        fprintf(stderr, "synack conformance: no tier lists in %s\n", confdir);
+        fprintf(stderr, "synack-conformance: no tier lists in %s\n", confdir);
         return 1;
     }
 
@@ -752,12 +754,12 @@ int sk_cmd_conformance(int argc, char **argv)
         size_t nexp = 0;
         bool exists = false;
         if (!read_expectations(expect_file, &exp, &nexp, &exists)) {
-            fprintf(stderr, "synack conformance: %s is malformed\n", expect_file);
+            fprintf(stderr, "synack-conformance: %s is malformed\n", expect_file);
             rc = 1;
         }
         for (size_t k = 0; k < noverlays; k++) {
             if (!apply_overlay(overlay_files[k], &exp, &nexp)) {
-                fprintf(stderr, "synack conformance: %s is malformed\n", overlay_files[k]);
+                fprintf(stderr, "synack-conformance: %s is malformed\n", overlay_files[k]);
                 rc = 1;
             }
         }
@@ -794,7 +796,7 @@ int sk_cmd_conformance(int argc, char **argv)
         }
         if (wrong) {
             printf("conformance: %u scripts as expected, %u not: fix them or update %s\n"
-                   "  (`synack conformance --shared DIR --expect FILE --write-expectations` rewrites it)\n",
+                   "  (`synack-conformance --shared DIR --expect FILE --write-expectations` rewrites it)\n",
                    as_expected, wrong, expect_file);
             rc = 1;
         } else {
