@@ -36,7 +36,7 @@
  * TCP checksum must agree with the engine's on a repaired datagram.
  *
  * Invariants checked: no sanitizer report; every datagram a stack sends
- * parses with correct checksums (TCP, or an ICMP echo reply) and fits
+ * parses with correct checksums (TCP, or an ICMP or ICMPv6 echo reply) and fits
  * the MTU; after sk_advance(now)
  * no timer is left due at or before now; every socket sk_sockets lists
  * has a valid state.
@@ -138,6 +138,15 @@ static void transmit(void *ctx, const uint8_t *d, size_t len)
         sk_csum_fold(sk_csum_partial(d, 20, 0)) == 0 && sk_csum_fold(sk_csum_partial(d + 20, len - 20, 0)) == 0 &&
         (seg.src == ADDR_A || seg.src == ADDR_B))
         return; /* an echo reply: nothing to deliver it to */
+    if (pe == SK_PARSE_NOT_TCP && seg.ip_version == 6 && seg.ip_proto == 58 && seg.l4_off == SK_IP6_HDR_LEN &&
+        len >= 48 && len <= 1500 && d[40] == 129 && d[41] == 0 &&
+        (!memcmp(seg.src6, ADDR6_A, 16) || !memcmp(seg.src6, ADDR6_B, 16))) {
+        /* An ICMPv6 echo reply (icmp6.c): its checksum over the
+         * pseudo-header with next header 58 must hold. */
+        uint32_t pseudo = sk_csum_partial(d + 8, 32, 0) + (uint32_t)(len - 40) + 58u;
+        if (sk_csum_fold(sk_csum_partial(d + 40, len - 40, pseudo)) == 0)
+            return;
+    }
     bool ours = seg.ip_version == 6 ? !memcmp(seg.src6, ADDR6_A, 16) || !memcmp(seg.src6, ADDR6_B, 16)
                                     : seg.src == ADDR_A || seg.src == ADDR_B;
     if (pe != SK_PARSE_OK || len > 1500 || !ours) {

@@ -71,6 +71,29 @@ def echo_request(to_b=False, ident=1, seq=1, data=bytes(range(56))):
     return raw(dg, True, to_b)  # op_raw repairs both checksums
 
 
+def icmp6(type_, code, rest, body, src=b"\xfd" + bytes(14) + b"\x09", dst=b"\xfd" + bytes(14) + b"\x01"):
+    """A raw ICMPv6 datagram (op_raw repairs IPv4 checksums only, so the
+    pseudo-header checksum is computed here) from fd00::9 to A's fd00::1."""
+    msg = bytearray(bytes([type_, code, 0, 0]) + struct.pack(">I", rest) + body)
+    pseudo = src + dst + struct.pack(">IxxxB", len(msg), 58) + bytes(msg)
+    if len(pseudo) & 1:
+        pseudo += b"\0"
+    total = sum(struct.unpack(f">{len(pseudo) // 2}H", pseudo))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    msg[2:4] = struct.pack(">H", ~total & 0xFFFF)
+    ip = bytes([0x60, 0, 0, 0]) + struct.pack(">HBB", len(msg), 58, 64) + src + dst
+    return raw(ip + bytes(msg), False)
+
+
+def quoted6(sport=80, dport=40000, seq=1, nh=6, ext=b""):
+    """What A might have sent: IPv6 fd00::1 > fd00::2 with TCP, behind
+    optional extension headers."""
+    a, b = b"\xfd" + bytes(14) + b"\x01", b"\xfd" + bytes(14) + b"\x02"
+    tcp = struct.pack(">HHIIBBHHH", sport, dport, seq, 0, 0x50, ACK, 1000, 0, 0)
+    return bytes([0x60, 0, 0, 0]) + struct.pack(">HBB", len(ext) + len(tcp), nh, 64) + a + b + ext + tcp
+
+
 def call(side, fd_index, what, extra=b""):
     return bytes([6, (0x80 if side else 0) | fd_index, what]) + extra
 
@@ -151,6 +174,16 @@ SEEDS = {
     "icmp_probing_timeouts": icmp_error(1, 4, 0, delta=-1, how=2 | 8) + advance(0xc8) + advance(0xc8)
                              + advance(0xff) + deliver(),
     # op_call's `what`: % 10 == 6 is setsockopt, >> 4 of 12..15 the IP level
+    # ICMPv6 (icmp6.c): errors quoting a TCP header, through extension
+    # headers, truncated, with a bad checksum; Packet Too Big above and
+    # below IPV6_MIN_MTU
+    "icmp6_echo": icmp6(128, 0, 0x00010001, bytes(range(56))),
+    "icmp6_port_unreach": icmp6(1, 4, 0, quoted6()),
+    "icmp6_pkt_too_big": icmp6(2, 0, 1400, quoted6()) + icmp6(2, 0, 1000, quoted6()),
+    "icmp6_time_exceeded_ext": icmp6(3, 0, 0, quoted6(nh=60, ext=bytes([6, 0, 1, 4, 0, 0, 0, 0]))),
+    "icmp6_param_problem_frag": icmp6(4, 0, 40, quoted6(nh=44, ext=bytes([6, 0, 0, 0, 0, 0, 0, 1]))),
+    "icmp6_truncated_quote": icmp6(2, 0, 1280, quoted6()[:44]),
+    "icmp6_bad_csum": icmp6(1, 4, 0, quoted6())[:-2] + bytes([0x5A, 0x41]),
     "icmp_ip_options": call(0, 1, 0xc4, b"\x00\x00") + call(0, 1, 0xd8, b"\x00\x01")
                        + call(0, 1, 0xe2, b"\x00\x10") + icmp_error(1, 3, 4, mtu=600, delta=-1) + deliver(),
 }

@@ -48,6 +48,10 @@ typedef struct sk_link_params {
      * hop's) to the sender, quoting as much of it as fits 576 bytes, one
      * `delay` later.  0 leaves the hop silent: a PMTU black hole. */
     uint32_t mtu_icmp_from;
+    /* The same for IPv6 (RFC 8201 §4): an oversized IPv6 datagram is
+     * answered by an ICMPv6 Packet Too Big from this address, quoting as
+     * much of it as fits IPV6_MIN_MTU (1280) bytes.  All zeros: silent. */
+    uint8_t mtu_icmp_from6[16];
 } sk_link_params;
 
 /* What the tap sees: every datagram put on the wire, and what became of it. */

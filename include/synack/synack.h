@@ -279,6 +279,7 @@ SK_EXPORT sk_time_ns sk_now(const sk_stack *stack);
 
 /* IPPROTO_IPV6 options (AF_INET6 sockets), Linux's numbers */
 #define SK_IPV6_UNICAST_HOPS 16 /* -1 (the default, 64) or 0..255 */
+#define SK_IPV6_MTU 24          /* read-only: the path MTU of a connected socket */
 #define SK_IPV6_V6ONLY 26       /* 0 or 1; default net.ipv6.bindv6only */
 #define SK_IPV6_TCLASS 67       /* -1 (0) or 0..255, the traffic class */
 

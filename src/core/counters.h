@@ -74,11 +74,31 @@
     X(ICMP6_IN_ERRORS, "Icmp6", "InErrors")                  \
     X(ICMP6_OUT_MSGS, "Icmp6", "OutMsgs")                    \
     X(ICMP6_IN_CSUM_ERRORS, "Icmp6", "InCsumErrors")         \
+    X(ICMP6_IN_DEST_UNREACHS, "Icmp6", "InDestUnreachs")     \
+    X(ICMP6_IN_PKT_TOO_BIGS, "Icmp6", "InPktTooBigs")        \
+    X(ICMP6_IN_TIME_EXCDS, "Icmp6", "InTimeExcds")           \
+    X(ICMP6_IN_PARM_PROBLEMS, "Icmp6", "InParmProblems")     \
     X(ICMP6_IN_ECHOS, "Icmp6", "InEchos")                    \
     X(ICMP6_IN_ECHO_REPLIES, "Icmp6", "InEchoReplies")       \
+    X(ICMP6_IN_ROUTER_SOLICITS, "Icmp6", "InRouterSolicits") \
+    X(ICMP6_IN_ROUTER_ADVERTISEMENTS, "Icmp6", "InRouterAdvertisements") \
+    X(ICMP6_IN_NEIGHBOR_SOLICITS, "Icmp6", "InNeighborSolicits") \
+    X(ICMP6_IN_NEIGHBOR_ADVERTISEMENTS, "Icmp6", "InNeighborAdvertisements") \
+    X(ICMP6_IN_REDIRECTS, "Icmp6", "InRedirects")            \
+    X(ICMP6_IN_MLD_V2_REPORTS, "Icmp6", "InMLDv2Reports")    \
     X(ICMP6_OUT_ECHO_REPLIES, "Icmp6", "OutEchoReplies")     \
+    X(ICMP6_IN_TYPE1, "Icmp6", "InType1")                    \
+    X(ICMP6_IN_TYPE2, "Icmp6", "InType2")                    \
+    X(ICMP6_IN_TYPE3, "Icmp6", "InType3")                    \
+    X(ICMP6_IN_TYPE4, "Icmp6", "InType4")                    \
     X(ICMP6_IN_TYPE128, "Icmp6", "InType128")                \
     X(ICMP6_IN_TYPE129, "Icmp6", "InType129")                \
+    X(ICMP6_IN_TYPE133, "Icmp6", "InType133")                \
+    X(ICMP6_IN_TYPE134, "Icmp6", "InType134")                \
+    X(ICMP6_IN_TYPE135, "Icmp6", "InType135")                \
+    X(ICMP6_IN_TYPE136, "Icmp6", "InType136")                \
+    X(ICMP6_IN_TYPE137, "Icmp6", "InType137")                \
+    X(ICMP6_IN_TYPE143, "Icmp6", "InType143")                \
     X(ICMP6_OUT_TYPE129, "Icmp6", "OutType129")              \
     X(TCP_ACTIVE_OPENS, "Tcp", "ActiveOpens")                \
     X(TCP_PASSIVE_OPENS, "Tcp", "PassiveOpens")              \

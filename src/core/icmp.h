@@ -52,7 +52,7 @@ typedef struct sk_icmp_err {
     bool req_abort;  /* for a request sock: drop it (Linux's tcp_req_err `abort`) */
 } sk_icmp_err;
 
-/* A peer address as the caches key it: IPv4 in w[0], room for IPv6. */
+/* A peer address as the caches key it: IPv4 in w[0], IPv6 in all four. */
 typedef struct sk_peer_key {
     uint32_t w[4];
     uint8_t family; /* 4 or 6 */
@@ -61,6 +61,14 @@ typedef struct sk_peer_key {
 static inline sk_peer_key sk_peer_key_v4(uint32_t addr)
 {
     sk_peer_key k = {{addr, 0, 0, 0}, 4};
+    return k;
+}
+
+/* An IPv6 address (16 bytes, network order) as the key's four words. */
+static inline sk_peer_key sk_peer_key_v6(const uint8_t a[16])
+{
+    sk_peer_key k = {{0, 0, 0, 0}, 6};
+    memcpy(k.w, a, 16);
     return k;
 }
 
@@ -97,6 +105,7 @@ bool sk_peer_rate_allow(sk_stack *s, const sk_peer_key *k, uint32_t timeout_ms);
 void sk_peer_cache_free(sk_stack *s);
 
 /* pmtu.c: per connection */
+sk_peer_key sk_conn_peer_key(const sk_stack *s, const sk_tcb *t); /* the cache's key for its peer */
 sk_pmtu_conn *sk_pmtu_conn_get(sk_stack *s, sk_tcb *t);
 static inline sk_pmtu_conn *sk_pmtu_conn_peek(const sk_tcb *t) { return t->ext ? t->ext->pm : NULL; }
 uint16_t sk_conn_pmtu(const sk_stack *s, const sk_tcb *t);

@@ -1,16 +1,25 @@
 /*
  * ICMPv6 (RFC 4443) as far as a TCP host needs it here: echo requests
- * are answered (so `ping -6` reaches the stack) and every message is
- * counted in the Icmp6 MIB as Linux's icmpv6_rcv counts it.  Errors for
- * connections (Packet Too Big above all) are left to the path-MTU work.
+ * are answered (so `ping -6` reaches the stack), every message is
+ * counted in the Icmp6 MIB as Linux's icmpv6_rcv counts it, and the
+ * errors (Destination Unreachable, Packet Too Big, Time Exceeded,
+ * Parameter Problem) reach the TCP connection they quote as Linux's
+ * icmpv6_notify and tcp_v6_err take them: same checks against blind
+ * attacks as IPv4 (RFC 5927), same per-connection handler (icmp.c),
+ * Packet Too Big into the path-MTU cache (pmtu.c, RFC 8201).
  *
  * Linux does not rate-limit echo replies: net.ipv6.icmp.ratelimit
  * applies to the types in net.ipv6.icmp.ratemask, by default 0-1 and
  * 3-127, the error messages other than Packet Too Big.
  */
 
-#include "internal.h"
+#include "icmp.h"
 
+#define ICMP6_DEST_UNREACH 1
+#define ICMP6_PKT_TOOBIG 2
+#define ICMP6_TIME_EXCEED 3
+#define ICMP6_PARAMPROB 4
+#define ICMP6_INFOMSG_MASK 0x80 /* types 128-255 are informational */
 #define ICMP6_ECHO_REQUEST 128
 #define ICMP6_ECHO_REPLY 129
 #define IPPROTO_ICMPV6_NUM 58
@@ -70,6 +79,165 @@ static void echo_reply(sk_stack *s, const uint8_t *dgram, const sk_segment *seg,
     s->transmit(s->transmit_ctx, o, total);
 }
 
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void in_errors(sk_stack *s, const sk_segment *seg)
+{
+    sk_count(s, SK_C_ICMP6_IN_ERRORS);
+    sk_emit_drop(s, seg, SK_C_ICMP6_IN_ERRORS);
+}
+
+/* Linux's icmpv6_err_convert: the errno for TCP and whether the error is
+ * "fatal" (a request sock is then dropped, tcp_req_err).  Codes past the
+ * table keep EPROTO, fatal; Time Exceeded is EHOSTUNREACH, not fatal. */
+static void err_convert(uint8_t type, uint8_t code, sk_icmp_err *e)
+{
+    static const struct {
+        int err;
+        bool fatal;
+    } unreach[] = {
+        {ENETUNREACH, false},  /* 0 no route to destination */
+        {EACCES, true},        /* 1 administratively prohibited */
+        {EHOSTUNREACH, false}, /* 2 beyond scope of source address */
+        {EHOSTUNREACH, false}, /* 3 address unreachable */
+        {ECONNREFUSED, true},  /* 4 port unreachable */
+        {EACCES, true},        /* 5 source address failed ingress/egress policy */
+        {EACCES, true},        /* 6 reject route to destination */
+    };
+    e->kind = SK_ICMPE_ERROR;
+    e->err = EPROTO;
+    e->req_abort = false;
+    switch (type) {
+    case ICMP6_DEST_UNREACH:
+        e->req_abort = true;
+        if (code < sizeof(unreach) / sizeof(unreach[0])) {
+            e->err = unreach[code].err;
+            e->req_abort = unreach[code].fatal;
+        }
+        /* RFC 6069 (tcp_v6_err): only "no route" may undo a backoff. */
+        e->rto_revert = code == 0;
+        break;
+    case ICMP6_PARAMPROB:
+        e->req_abort = true;
+        break;
+    case ICMP6_TIME_EXCEED:
+        e->err = EHOSTUNREACH;
+        break;
+    default:
+        break; /* an unknown error type: EPROTO, not fatal */
+    }
+}
+
+/* The upper-layer header of the quoted datagram as ipv6_skip_exthdr
+ * finds it: hop-by-hop, routing, destination options and AH are skipped,
+ * as is a first fragment's header; a later fragment stops the walk at
+ * its fragment header (no transport header to quote: not TCP), "no next
+ * header" fails it.  Returns the offset in q, or 0 when there is none
+ * to find in qn bytes. */
+static size_t quoted_l4(const uint8_t *q, size_t qn, uint8_t *proto)
+{
+    uint8_t nh = q[6];
+    size_t off = SK_IP6_HDR_LEN;
+    for (int i = 0; i < 8; i++) {
+        size_t hl;
+        switch (nh) {
+        case 0:  /* hop-by-hop options */
+        case 43: /* routing */
+        case 60: /* destination options */
+            if (off + 2 > qn)
+                return 0;
+            hl = ((size_t)q[off + 1] + 1) * 8;
+            break;
+        case 44: /* fragment */
+            if (off + 8 > qn)
+                return 0;
+            if ((q[off + 2] << 8 | q[off + 3]) & 0xfff8) {
+                *proto = nh;
+                return off;
+            }
+            hl = 8;
+            break;
+        case 51: /* authentication header */
+            if (off + 2 > qn)
+                return 0;
+            hl = ((size_t)q[off + 1] + 2) * 4;
+            break;
+        case 59: /* no next header */
+            return 0;
+        default:
+            *proto = nh;
+            return off;
+        }
+        nh = q[off];
+        off += hl;
+    }
+    return 0;
+}
+
+/* tcp_v6_err after icmpv6_notify found a TCP header in the quote. */
+static void tcp_err(sk_stack *s, const uint8_t *q, const uint8_t *th, uint8_t type, uint8_t code, uint32_t info,
+                    const sk_segment *seg)
+{
+    uint16_t sport = (uint16_t)(th[0] << 8 | th[1]), dport = (uint16_t)(th[2] << 8 | th[3]);
+    uint32_t seq = rd32(th + 4);
+    /* The quoted datagram is one of ours: its source is a local address,
+     * its destination an address some socket holds (else no handle). */
+    uint32_t laddr = sk_addr6_find(s, q + 8), raddr = sk_addr6_find(s, q + 24);
+    bool ours = laddr && sk_addr_is_local(s, true, laddr);
+    sk_key k = {.laddr = laddr, .raddr = raddr, .lport = sport, .rport = dport, .v6 = true};
+    sk_tcb *t = ours && raddr ? sk_conn_lookup(s, &k) : NULL;
+    sk_icmp_err e = {.kind = SK_ICMPE_NONE};
+    if (type == ICMP6_PKT_TOOBIG) {
+        e.kind = SK_ICMPE_PMTU;
+        e.mtu = info;
+    } else {
+        err_convert(type, code, &e);
+    }
+    if (t) {
+        /* Packet Too Big below IPV6_MIN_MTU is dropped by tcp_v6_err
+         * (since "ipv6: tcp: drop silly ICMPv6 packet too big messages"):
+         * a link cannot be narrower, and each one would otherwise cost a
+         * cache entry.  The window check comes first, as there. */
+        if (e.kind == SK_ICMPE_PMTU && info < 1280) {
+            uint32_t una = (t->tfo & SK_TFO_CHILD) ? t->iss : t->snd_una;
+            if (t->state != SK_TCP_CLOSE && !(seq_geq(seq, una) && seq_leq(seq, t->snd_nxt)))
+                sk_count(s, SK_C_TCPEXT_OUT_OF_WINDOW_ICMPS);
+            return;
+        }
+        sk_icmp_err_for_conn(s, t, seq, &e);
+        return;
+    }
+    if (ours && raddr && sk_tw_lookup(s, &k) != SK_TW_NONE)
+        return; /* TIME_WAIT: nothing left to tell */
+    sk_tcb *l = ours && raddr ? sk_listener_lookup(s, true, laddr, sport) : NULL;
+    if (l) {
+        /* tcp_req_err: a Packet Too Big is not fatal to a request. */
+        sk_listen_icmp_err(s, l, &k, seq, e.kind == SK_ICMPE_ERROR && e.req_abort);
+        return;
+    }
+    in_errors(s, seg); /* no socket: tcp_v6_err's -ENOENT */
+}
+
+/* icmpv6_notify: the quoted IPv6 header, its upper-layer header found
+ * through the extension headers, 8 bytes of it, else InErrors. */
+static void notify(sk_stack *s, const sk_segment *seg, const uint8_t *msg, size_t mlen, uint8_t type)
+{
+    const uint8_t *q = msg + 8;
+    size_t qn = mlen >= 8 ? mlen - 8 : 0;
+    uint8_t proto = 0;
+    size_t off = qn >= SK_IP6_HDR_LEN ? quoted_l4(q, qn, &proto) : 0;
+    if (!off || off + 8 > qn) {
+        in_errors(s, seg);
+        return;
+    }
+    if (proto != 6)
+        return; /* not TCP: no error handler for it here, nobody to tell */
+    tcp_err(s, q, q + off, type, msg[1], rd32(msg + 4), seg);
+}
+
 void sk_icmp6_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segment *seg)
 {
     if (!sk_addr_is_local(s, true, sk_addr6_find(s, seg->dst6))) {
@@ -79,6 +247,13 @@ void sk_icmp6_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segm
     }
     sk_count(s, SK_C_IP6_IN_DELIVERS);
     sk_count(s, SK_C_ICMP6_IN_MSGS);
+    if (s->on_event) {
+        /* Seen in traces and captures as the ICMPv4 input is (icmp.c). */
+        sk_event ev = {.type = SK_EV_SEGMENT_IN, .now = s->now, .fd = -1, .data = dgram, .len = len};
+        ev.local = sk_endpoint_ipv6(seg->dst6, 0);
+        ev.remote = sk_endpoint_ipv6(seg->src6, 0);
+        sk_emit(s, &ev);
+    }
     size_t end = seg->ip_len <= len ? seg->ip_len : len;
     if (seg->l4_off + 4 > end) {
         sk_count(s, SK_C_ICMP6_IN_ERRORS);
@@ -94,6 +269,26 @@ void sk_icmp6_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segm
         return;
     }
     switch (msg[0]) {
+    case ICMP6_DEST_UNREACH:
+        sk_count(s, SK_C_ICMP6_IN_DEST_UNREACHS);
+        sk_count(s, SK_C_ICMP6_IN_TYPE1);
+        notify(s, seg, msg, mlen, msg[0]);
+        return;
+    case ICMP6_PKT_TOOBIG:
+        sk_count(s, SK_C_ICMP6_IN_PKT_TOO_BIGS);
+        sk_count(s, SK_C_ICMP6_IN_TYPE2);
+        notify(s, seg, msg, mlen, msg[0]);
+        return;
+    case ICMP6_TIME_EXCEED:
+        sk_count(s, SK_C_ICMP6_IN_TIME_EXCDS);
+        sk_count(s, SK_C_ICMP6_IN_TYPE3);
+        notify(s, seg, msg, mlen, msg[0]);
+        return;
+    case ICMP6_PARAMPROB:
+        sk_count(s, SK_C_ICMP6_IN_PARM_PROBLEMS);
+        sk_count(s, SK_C_ICMP6_IN_TYPE4);
+        notify(s, seg, msg, mlen, msg[0]);
+        return;
     case ICMP6_ECHO_REQUEST:
         sk_count(s, SK_C_ICMP6_IN_ECHOS);
         sk_count(s, SK_C_ICMP6_IN_TYPE128);
@@ -105,7 +300,40 @@ void sk_icmp6_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segm
         sk_count(s, SK_C_ICMP6_IN_ECHO_REPLIES);
         sk_count(s, SK_C_ICMP6_IN_TYPE129);
         return;
+    case 133: /* neighbour discovery (RFC 4861) and MLDv2 reports (RFC
+               * 3810): a TUN link carries the kernel's router
+               * solicitations and reports; counted by name as Linux's
+               * icmp6type2name, then consumed (synack keeps no
+               * neighbours or groups). */
+    case 134:
+    case 135:
+    case 136:
+    case 137:
+    case 143: {
+        static const struct {
+            uint8_t type;
+            sk_counter_id named, per_type;
+        } nd[] = {
+            {133, SK_C_ICMP6_IN_ROUTER_SOLICITS, SK_C_ICMP6_IN_TYPE133},
+            {134, SK_C_ICMP6_IN_ROUTER_ADVERTISEMENTS, SK_C_ICMP6_IN_TYPE134},
+            {135, SK_C_ICMP6_IN_NEIGHBOR_SOLICITS, SK_C_ICMP6_IN_TYPE135},
+            {136, SK_C_ICMP6_IN_NEIGHBOR_ADVERTISEMENTS, SK_C_ICMP6_IN_TYPE136},
+            {137, SK_C_ICMP6_IN_REDIRECTS, SK_C_ICMP6_IN_TYPE137},
+            {143, SK_C_ICMP6_IN_MLD_V2_REPORTS, SK_C_ICMP6_IN_TYPE143},
+        };
+        for (size_t i = 0; i < sizeof(nd) / sizeof(nd[0]); i++)
+            if (nd[i].type == msg[0]) {
+                sk_count(s, nd[i].named);
+                sk_count(s, nd[i].per_type);
+            }
+        return;
+    }
     default:
-        return; /* counted in InMsgs; errors for connections are not handled yet */
+        /* icmpv6_rcv: an unknown error type (below 128) is still
+         * delivered to the connection it quotes; informational ones are
+         * consumed.  Per-type counters are kept for the types above. */
+        if (!(msg[0] & ICMP6_INFOMSG_MASK))
+            notify(s, seg, msg, mlen, msg[0]);
+        return;
     }
 }

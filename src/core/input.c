@@ -265,9 +265,8 @@ static void update_ts_recent(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 void sk_set_send_mss(sk_stack *s, sk_tcb *t)
 {
     uint32_t mss = t->peer_mss;
-    /* The path's MTU (pmtu.c) for IPv4; the link's for IPv6, whose Packet
-     * Too Big is not handled yet. */
-    uint32_t mtu_mss = t->af6 ? sk_link_mss(s, true) : (uint32_t)sk_conn_pmtu(s, t) - 40;
+    /* The path's MTU (pmtu.c), less the IPv4 or IPv6 and TCP headers. */
+    uint32_t mtu_mss = (uint32_t)sk_conn_pmtu(s, t) - (t->af6 ? 60u : 40u);
     if (mss > mtu_mss)
         mss = mtu_mss;
     if (t->user_mss && mss > t->user_mss)

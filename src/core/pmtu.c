@@ -18,6 +18,28 @@
 #define PEER_BUCKETS 256u
 #define XRLIM_BURST_FACTOR 6u /* Linux's inet_peer_xrlim_allow */
 #define IPV4_TCP_HDRS 40u     /* IPv4 + TCP headers without options */
+#define IPV6_TCP_HDRS 60u     /* IPv6 + TCP headers without options */
+#define IPV6_MIN_MTU 1280u    /* RFC 8200 §5 */
+
+/* The device MTU a family sees: an IPv6 link is never below IPV6_MIN_MTU
+ * (as sk_link_mss has it). */
+static uint16_t dev_mtu(const sk_stack *s, bool v6)
+{
+    return v6 && s->mtu < IPV6_MIN_MTU ? (uint16_t)IPV6_MIN_MTU : s->mtu;
+}
+
+/* Network + TCP headers before options: tcp_v6_connect sets
+ * icsk_af_ops to the IPv6 ones, whose net_header_len is 40. */
+static uint32_t ip_tcp_hdrs(const sk_tcb *t) { return t->af6 ? IPV6_TCP_HDRS : IPV4_TCP_HDRS; }
+
+sk_peer_key sk_conn_peer_key(const sk_stack *s, const sk_tcb *t)
+{
+    if (!t->af6)
+        return sk_peer_key_v4(t->raddr);
+    const uint8_t *a = t->raddr ? sk_addr6_get(s, t->raddr) : NULL;
+    static const uint8_t none[16];
+    return sk_peer_key_v6(a ? a : none);
+}
 
 typedef struct sk_peer {
     sk_peer_key key;
@@ -128,10 +150,11 @@ static bool pmtu_live(const sk_stack *s, const sk_peer *p)
 
 uint16_t sk_route_mtu(sk_stack *s, const sk_peer_key *k)
 {
+    uint16_t dev = dev_mtu(s, k->family == 6);
     if (!s->peers || !s->peers->mtu_count)
-        return s->mtu;
+        return dev;
     sk_peer *p = peer_find(s, k);
-    return pmtu_live(s, p) && p->mtu < s->mtu ? p->mtu : s->mtu;
+    return pmtu_live(s, p) && p->mtu < dev ? p->mtu : dev;
 }
 
 bool sk_route_mtu_locked(sk_stack *s, const sk_peer_key *k)
@@ -149,6 +172,27 @@ bool sk_route_mtu_locked(sk_stack *s, const sk_peer_key *k)
 void sk_route_update_pmtu(sk_stack *s, const sk_peer_key *k, uint32_t mtu)
 {
     uint32_t old = sk_route_mtu(s, k);
+    if (k->family == 6) {
+        /* __ip6_rt_update_pmtu: no route.min_pmtu and no lock; a value
+         * below IPV6_MIN_MTU is raised to it (RFC 8021 deprecated the
+         * atomic fragments that used to answer it); only a decrease is
+         * taken, and it lives for net.ipv6.route.mtu_expires (600 s, as
+         * its IPv4 twin, whose setting stands for both here). */
+        if (mtu < IPV6_MIN_MTU)
+            mtu = IPV6_MIN_MTU;
+        if (mtu >= old)
+            return;
+        sk_peer *p6 = peer_get(s, k);
+        if (!p6)
+            return;
+        if (!p6->mtu)
+            s->peers->mtu_count++;
+        p6->mtu = (uint16_t)mtu;
+        p6->mtu_locked = false;
+        sk_stamp exp6 = (sk_stamp)(sk_stamp_now(s) + (uint32_t)s->cfg.route_mtu_expires * 1000u);
+        p6->mtu_expires = exp6 ? exp6 : 1;
+        return;
+    }
     if (old < mtu)
         return;
     bool lock = false;
@@ -216,11 +260,11 @@ static uint32_t hdr_opts(const sk_tcb *t) { return (t->flags & SK_F_TS_OK) ? 12u
 /* Linux's tcp_mss_to_mtu and tcp_mtu_to_mss (the options every segment
  * carries count; the MSS is clamped to the peer's and TCP_MAXSEG, and
  * kept at least tcp_min_snd_mss). */
-static uint32_t mss_to_mtu(const sk_tcb *t, uint32_t mss) { return mss + IPV4_TCP_HDRS + hdr_opts(t); }
+static uint32_t mss_to_mtu(const sk_tcb *t, uint32_t mss) { return mss + ip_tcp_hdrs(t) + hdr_opts(t); }
 
 static uint32_t mtu_to_mss(const sk_stack *s, const sk_tcb *t, uint32_t mtu)
 {
-    uint32_t mss = mtu > IPV4_TCP_HDRS ? mtu - IPV4_TCP_HDRS : 0;
+    uint32_t mss = mtu > ip_tcp_hdrs(t) ? mtu - ip_tcp_hdrs(t) : 0;
     uint32_t clamp = t->peer_mss ? t->peer_mss : 65535u;
     if (t->user_mss && t->user_mss < clamp)
         clamp = t->user_mss;
@@ -240,13 +284,13 @@ sk_pmtu_conn *sk_pmtu_conn_get(sk_stack *s, sk_tcb *t)
         sk_pmtu_conn *pm = sk_calloc(s, 1, sizeof(*pm));
         if (!pm)
             return NULL;
-        pm->pmtu_cookie = s->mtu;
+        pm->pmtu_cookie = dev_mtu(s, t->af6);
         pm->pmtudisc = default_pmtudisc(s);
         /* tcp_mtup_init: enabled from the start only with probing 2;
          * search_high from the MSS clamp (then bounded by the PMTU),
          * search_low from tcp_base_mss. */
         pm->mtup_enabled = s->cfg.tcp_mtu_probing > 1;
-        pm->search_high = s->mtu;
+        pm->search_high = dev_mtu(s, t->af6);
         pm->search_low = (uint16_t)mss_to_mtu(t, (uint32_t)s->cfg.tcp_base_mss);
         if (pm->mtup_enabled)
             pm->probe_timestamp = sk_stamp_now(s);
@@ -258,7 +302,7 @@ sk_pmtu_conn *sk_pmtu_conn_get(sk_stack *s, sk_tcb *t)
 uint16_t sk_conn_pmtu(const sk_stack *s, const sk_tcb *t)
 {
     const sk_pmtu_conn *pm = sk_pmtu_conn_peek(t);
-    return pm ? pm->pmtu_cookie : s->mtu;
+    return pm ? pm->pmtu_cookie : dev_mtu(s, t->af6);
 }
 
 uint32_t sk_mtup_mss_clamp(const sk_stack *s, const sk_tcb *t, uint32_t mss)
@@ -290,15 +334,15 @@ static void sync_mss(sk_stack *s, sk_tcb *t, sk_pmtu_conn *pm, uint16_t pmtu)
  * announces an MSS that fits it (dst_metric_advmss). */
 void sk_pmtu_conn_init(sk_stack *s, sk_tcb *t)
 {
-    sk_peer_key k = sk_peer_key_v4(t->raddr);
+    sk_peer_key k = sk_conn_peer_key(s, t);
     uint16_t route = sk_route_mtu(s, &k);
-    if (route == s->mtu && s->cfg.tcp_mtu_probing < 2)
+    if (route == dev_mtu(s, t->af6) && s->cfg.tcp_mtu_probing < 2)
         return;
     sk_pmtu_conn *pm = sk_pmtu_conn_get(s, t);
     if (!pm)
         return;
     sync_mss(s, t, pm, route);
-    uint32_t adv = route > IPV4_TCP_HDRS + 256u ? route - IPV4_TCP_HDRS : 256u; /* ip_rt_min_advmss */
+    uint32_t adv = route > ip_tcp_hdrs(t) + 256u ? route - ip_tcp_hdrs(t) : 256u; /* ip_rt_min_advmss */
     if (adv < t->advmss)
         t->advmss = (uint16_t)adv;
 }
@@ -312,10 +356,10 @@ void sk_pmtu_check(sk_stack *s, sk_tcb *t)
         return;
     if (!peer_known(t))
         return;
-    sk_peer_key k = sk_peer_key_v4(t->raddr);
+    sk_peer_key k = sk_conn_peer_key(s, t);
     uint16_t route = sk_route_mtu(s, &k);
     if (!pm) {
-        if (route == s->mtu && s->cfg.tcp_mtu_probing < 2)
+        if (route == dev_mtu(s, t->af6) && s->cfg.tcp_mtu_probing < 2)
             return;
         pm = sk_pmtu_conn_get(s, t);
         if (!pm)
@@ -341,7 +385,7 @@ bool sk_pmtu_df(const sk_stack *s, const sk_tcb *t)
         return false;
     if (!s->peers || !s->peers->mtu_count)
         return true;
-    sk_peer_key k = sk_peer_key_v4(t->raddr);
+    sk_peer_key k = sk_conn_peer_key(s, t);
     return !sk_route_mtu_locked((sk_stack *)s, &k);
 }
 
@@ -368,13 +412,48 @@ static void simple_retransmit(sk_stack *s, sk_tcb *t)
     sk_tcp_output(s, t);
 }
 
-/* Linux's tcp_v4_mtu_reduced, for a fragmentation-needed (or, later, a
- * Packet Too Big) quoting this connection. */
+/* Linux's tcp_v6_mtu_reduced: a Packet Too Big that would not lower the
+ * MSS is dropped before it reaches the route (so it cannot be used to
+ * fill the cache); otherwise the route learns it and, when it is below
+ * what the connection last synced to, the MSS follows and what is in
+ * flight goes again.  IPv6 has no DF to clear and no EMSGSIZE to
+ * remember: the route never goes below IPV6_MIN_MTU. */
+static void pmtu_reduced6(sk_stack *s, sk_tcb *t, uint32_t mtu_info)
+{
+    /* Before the SYN-ACK t->mss is still the 536 default; Linux's
+     * mss_cache is already synced to the route then (tcp_connect_init). */
+    uint32_t cur = peer_known(t) ? t->mss : mtu_to_mss(s, t, sk_conn_pmtu(s, t));
+    if (mtu_to_mss(s, t, mtu_info) >= cur)
+        return;
+    sk_peer_key k = sk_conn_peer_key(s, t);
+    sk_route_update_pmtu(s, &k, mtu_info);
+    uint16_t route = sk_route_mtu(s, &k);
+    sk_pmtu_conn *pm = sk_pmtu_conn_get(s, t);
+    if (!pm || pm->pmtu_cookie <= route)
+        return;
+    sync_mss(s, t, pm, route);
+    if (t->state == SK_TCP_SYN_SENT) {
+        uint32_t adv = route - IPV6_TCP_HDRS;
+        if (adv < t->advmss)
+            t->advmss = (uint16_t)adv;
+        if (t->tfo & SK_TFO_SYN_DATA)
+            sk_retransmit_head(s, t);
+        return;
+    }
+    simple_retransmit(s, t);
+}
+
+/* Linux's tcp_v4_mtu_reduced, for a fragmentation-needed quoting this
+ * connection (tcp_v6_mtu_reduced above for a Packet Too Big). */
 void sk_pmtu_reduced(sk_stack *s, sk_tcb *t, uint32_t mtu_info)
 {
     if (t->state == SK_TCP_LISTEN || t->state == SK_TCP_CLOSE)
         return;
-    sk_peer_key k = sk_peer_key_v4(t->raddr);
+    if (t->af6) {
+        pmtu_reduced6(s, t, mtu_info);
+        return;
+    }
+    sk_peer_key k = sk_conn_peer_key(s, t);
     sk_route_update_pmtu(s, &k, mtu_info);
     uint16_t route = sk_route_mtu(s, &k);
     sk_pmtu_conn *pm = sk_pmtu_conn_get(s, t);
@@ -441,7 +520,7 @@ static void check_reprobe(sk_stack *s, sk_tcb *t, sk_pmtu_conn *pm)
     uint32_t clamp = t->peer_mss ? t->peer_mss : 65535u;
     if (t->user_mss && t->user_mss < clamp)
         clamp = t->user_mss;
-    uint32_t high = clamp + IPV4_TCP_HDRS;
+    uint32_t high = clamp + ip_tcp_hdrs(t);
     pm->search_high = (uint16_t)(high > 65535u ? 65535u : high);
     pm->search_low = (uint16_t)mss_to_mtu(t, t->mss);
     pm->probe_timestamp = sk_stamp_now(s);
@@ -617,7 +696,7 @@ int sk_ip_getsockopt(sk_stack *s, sk_tcb *t, int name, void *val, size_t *len)
         /* The route's MTU of a connected socket, else ENOTCONN. */
         if (t->state == SK_TCP_CLOSE || t->state == SK_TCP_LISTEN || !t->raddr)
             return -ENOTCONN;
-        sk_peer_key k = sk_peer_key_v4(t->raddr);
+        sk_peer_key k = sk_conn_peer_key(s, t);
         v = sk_route_mtu(s, &k);
         break;
     }

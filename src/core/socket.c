@@ -1482,6 +1482,15 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
         case SK_IPV6_UNICAST_HOPS:
             v = t->ext && t->ext->hops1 ? t->ext->hops1 - 1 : 64; /* the route's hop limit */
             break;
+        case SK_IPV6_MTU: {
+            /* The route's MTU of a connected socket (a learned Packet Too
+             * Big included), else ENOTCONN, as do_ipv6_getsockopt. */
+            if (t->state == SK_TCP_CLOSE || t->state == SK_TCP_LISTEN || !t->raddr)
+                return -ENOTCONN;
+            sk_peer_key k = sk_conn_peer_key(s, t); /* pmtu.c */
+            v = sk_route_mtu(s, &k);
+            break;
+        }
         default:
             return -ENOPROTOOPT;
         }

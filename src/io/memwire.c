@@ -328,6 +328,58 @@ static void wire_frag_needed(sk_wire *w, wire_host *src, const sk_link_params *p
     wire_schedule(w, src, m, total, w->now + p->delay);
 }
 
+/* The hop's ICMPv6 Packet Too Big (type 2, RFC 4443 §3.2) for an IPv6
+ * datagram it cannot forward, as Linux's icmp6_send builds it: hop limit
+ * 64, traffic class and flow label 0, the link's MTU in the 32-bit field,
+ * and the datagram quoted so that the message fits IPV6_MIN_MTU (§2.4
+ * (c)).  No error answers an ICMPv6 error (§2.4 (e)); informational
+ * messages (type 128 and up) do get one, as any datagram. */
+static void wire_pkt_too_big(sk_wire *w, wire_host *src, const sk_link_params *p, const uint8_t *d, size_t len)
+{
+    if (len < 40)
+        return;
+    if (d[6] == 58 && len >= 41 && d[40] < 128)
+        return;
+    enum { MIN_MTU = 1280, HDRS = 48 };
+    size_t quote = len < MIN_MTU - HDRS ? len : MIN_MTU - HDRS;
+    size_t mlen = 8 + quote, total = 40 + mlen;
+    uint8_t m[MIN_MTU];
+    memset(m, 0, HDRS);
+    m[0] = 0x60;
+    put16(m + 4, (uint16_t)mlen);
+    m[6] = 58;
+    m[7] = 64;
+    memcpy(m + 8, p->mtu_icmp_from6, 16);
+    memcpy(m + 24, d + 8, 16); /* back to the sender */
+    m[40] = 2;
+    m[41] = 0;
+    put16(m + 46, p->mtu); /* the MTU's upper half stays 0 */
+    memcpy(m + HDRS, d, quote);
+    /* The checksum over the pseudo-header (RFC 8200 §8.1): addresses,
+     * upper-layer length, next header 58, then the message. */
+    uint32_t sum = 0;
+    for (size_t i = 8; i < 40; i += 2)
+        sum += (uint32_t)m[i] << 8 | m[i + 1];
+    sum += (uint32_t)mlen + 58;
+    for (size_t i = 40; i + 1 < total; i += 2)
+        sum += (uint32_t)m[i] << 8 | m[i + 1];
+    if (total & 1)
+        sum += (uint32_t)m[total - 1] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    put16(m + 42, (uint16_t)~sum);
+    wire_tap(w, SK_WIRE_SENT, m, total);
+    wire_schedule(w, src, m, total, w->now + p->delay);
+}
+
+static bool addr6_set(const uint8_t a[16])
+{
+    for (int i = 0; i < 16; i++)
+        if (a[i])
+            return true;
+    return false;
+}
+
 /* Does the host's stack hold this address (IPv6: 16 bytes; IPv4: host
  * order in v4)?  A host owns the address it was added with and any its
  * stack was given since (sk_stack_add_addr). */
@@ -387,8 +439,12 @@ static void wire_transmit(void *ctx, const uint8_t *d, size_t len)
     const sk_link_params *p = wire_link_for(w, src->addr, to);
     if (p->mtu && len > p->mtu) {
         wire_tap(w, SK_WIRE_TOO_BIG, d, len);
-        if (p->mtu_icmp_from)
+        if ((d[0] >> 4) == 6) {
+            if (addr6_set(p->mtu_icmp_from6))
+                wire_pkt_too_big(w, src, p, d, len);
+        } else if (p->mtu_icmp_from) {
             wire_frag_needed(w, src, p, d, len);
+        }
         return;
     }
     if (w->filter && w->filter(w->filter_ctx, w->now, d, len)) {
