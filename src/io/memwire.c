@@ -11,6 +11,7 @@
  * of the stacks' randomness.
  */
 #include "synack-io/memwire.h"
+#include "synack/packet.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,18 +279,6 @@ static void put16(uint8_t *p, uint16_t v)
     p[1] = (uint8_t)v;
 }
 
-static uint16_t csum16(const uint8_t *d, size_t n)
-{
-    uint32_t sum = 0;
-    for (size_t i = 0; i + 1 < n; i += 2)
-        sum += (uint32_t)d[i] << 8 | d[i + 1];
-    if (n & 1)
-        sum += (uint32_t)d[n - 1] << 8;
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)~sum;
-}
-
 /* The hop's ICMP fragmentation-needed (type 3 code 4) for a datagram it
  * cannot forward, as Linux's icmp_send builds it: TOS 0xc0, TTL 64, the
  * next-hop MTU in the second half of the unused word, and the offending
@@ -318,12 +307,12 @@ static void wire_frag_needed(sk_wire *w, wire_host *src, const sk_link_params *p
     m[14] = (uint8_t)(from >> 8);
     m[15] = (uint8_t)from;
     memcpy(m + 16, d + 12, 4); /* back to the sender */
-    put16(m + 10, csum16(m, 20));
+    put16(m + 10, sk_csum_fold(sk_csum_partial(m, 20, 0)));
     m[20] = 3;
     m[21] = 4;
     put16(m + 26, p->mtu);
     memcpy(m + 28, d, quote);
-    put16(m + 22, csum16(m + 20, total - 20));
+    put16(m + 22, sk_csum_fold(sk_csum_partial(m + 20, total - 20, 0)));
     wire_tap(w, SK_WIRE_SENT, m, total);
     wire_schedule(w, src, m, total, w->now + p->delay);
 }
@@ -357,17 +346,8 @@ static void wire_pkt_too_big(sk_wire *w, wire_host *src, const sk_link_params *p
     memcpy(m + HDRS, d, quote);
     /* The checksum over the pseudo-header (RFC 8200 §8.1): addresses,
      * upper-layer length, next header 58, then the message. */
-    uint32_t sum = 0;
-    for (size_t i = 8; i < 40; i += 2)
-        sum += (uint32_t)m[i] << 8 | m[i + 1];
-    sum += (uint32_t)mlen + 58;
-    for (size_t i = 40; i + 1 < total; i += 2)
-        sum += (uint32_t)m[i] << 8 | m[i + 1];
-    if (total & 1)
-        sum += (uint32_t)m[total - 1] << 8;
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    put16(m + 42, (uint16_t)~sum);
+    uint32_t sum = sk_csum_partial(m + 8, 32, (uint32_t)mlen + 58);
+    put16(m + 42, sk_csum_fold(sk_csum_partial(m + 40, mlen, sum)));
     wire_tap(w, SK_WIRE_SENT, m, total);
     wire_schedule(w, src, m, total, w->now + p->delay);
 }

@@ -12,6 +12,8 @@
  */
 #include "vnet.h"
 
+#include "synack/packet.h"
+
 #include <string.h>
 
 static uint16_t le16(const uint8_t *p)
@@ -117,8 +119,6 @@ void sk_vnet_build(uint8_t hdr[SK_VNET_HDR_LEN], const uint8_t *dgram, size_t le
     }
 }
 
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t acc);
-
 #define TCP_FIN 0x01u
 #define TCP_PSH 0x08u
 #define TCP_ACK 0x10u
@@ -192,7 +192,7 @@ size_t sk_vnet_gso_header(uint8_t *out, const uint8_t *first, size_t payload, ui
     ip[2] = (uint8_t)(tot >> 8);
     ip[3] = (uint8_t)tot;
     ip[10] = ip[11] = 0;
-    uint16_t ipc = (uint16_t)~sum16(ip, 20, 0);
+    uint16_t ipc = sk_csum_fold(sk_csum_partial(ip, 20, 0));
     ip[10] = (uint8_t)(ipc >> 8);
     ip[11] = (uint8_t)ipc;
     tcp[13] = (uint8_t)((tcp[13] & ~(TCP_PSH | TCP_FIN)) | (last_flags & (TCP_PSH | TCP_FIN)));
@@ -200,8 +200,7 @@ size_t sk_vnet_gso_header(uint8_t *out, const uint8_t *first, size_t payload, ui
      * super-segment's TCP length, which tcp_gso_segment adjusts per
      * segment and a local receiver trusts as it is. */
     size_t tcp_len = tot - 20;
-    uint32_t ps = sum16(ip + 12, 8, 0) + 6u + (uint32_t)tcp_len;
-    ps = sum16(NULL, 0, ps);
+    uint32_t ps = sk_csum_partial(ip + 12, 8, 6u + (uint32_t)tcp_len);
     tcp[16] = (uint8_t)(ps >> 8);
     tcp[17] = (uint8_t)ps;
     uint8_t *v = out;
@@ -215,39 +214,23 @@ size_t sk_vnet_gso_header(uint8_t *out, const uint8_t *first, size_t payload, ui
     return SK_VNET_HDR_LEN + h;
 }
 
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t acc)
-{
-    uint64_t s = acc;
-    for (; n >= 2; p += 2, n -= 2)
-        s += (uint32_t)((p[0] << 8) | p[1]);
-    if (n)
-        s += (uint32_t)(p[0] << 8);
-    while (s >> 16)
-        s = (s & 0xffff) + (s >> 16);
-    return (uint32_t)s;
-}
-
 bool sk_vnet_tcp_csum_ok(const uint8_t *d, size_t len)
 {
     size_t off, end;
     if (transport(d, len, &off, &end) != 6 || end - off < 20)
         return true;
     size_t tcp_len = end - off;
-    uint32_t s;
-    if ((d[0] >> 4) == 4)
-        s = sum16(d + 12, 8, 0); /* source and destination */
-    else
-        s = sum16(d + 8, 32, 0);
-    s += 6u + (uint32_t)(tcp_len & 0xffff) + (uint32_t)(tcp_len >> 16);
-    s = sum16(d + off, tcp_len, s);
-    return s == 0xffff;
+    /* The pseudo-header: source and destination, protocol, TCP length. */
+    uint32_t s = 6u + (uint32_t)(tcp_len & 0xffff) + (uint32_t)(tcp_len >> 16);
+    s = (d[0] >> 4) == 4 ? sk_csum_partial(d + 12, 8, s) : sk_csum_partial(d + 8, 32, s);
+    return sk_csum_fold(sk_csum_partial(d + off, tcp_len, s)) == 0;
 }
 
 void sk_vnet_complete_csum(uint8_t *d, size_t len, uint16_t csum_start, uint16_t csum_offset)
 {
     if ((size_t)csum_start + csum_offset + 2 > len)
         return;
-    uint16_t c = (uint16_t)~sum16(d + csum_start, len - csum_start, 0);
+    uint16_t c = sk_csum_fold(sk_csum_partial(d + csum_start, len - csum_start, 0));
     d[csum_start + csum_offset] = (uint8_t)(c >> 8);
     d[csum_start + csum_offset + 1] = (uint8_t)c;
 }
