@@ -634,6 +634,36 @@ bool lab_establish(lab *L, int lfd, int *cfd, int *sfd)
     return true;
 }
 
+bool lab_bulk_step(lab *L, void *bulk)
+{
+    lab_bulk *z = bulk;
+    static const uint8_t zeros[65536];
+    static uint8_t buf[65536];
+    for (;;) {
+        bool moved = false;
+        if (z->sent < z->total) {
+            size_t left = z->total - z->sent;
+            ssize_t n = sk_send(lab_stack(L, 0), z->cfd, zeros, left < sizeof(zeros) ? left : sizeof(zeros), 0);
+            if (n > 0) {
+                z->sent += (size_t)n;
+                moved = true;
+            }
+        }
+        if (z->reader) {
+            ssize_t n = sk_recv(lab_stack(L, 1), z->sfd, buf, sizeof(buf), 0);
+            if (n > 0) {
+                z->got += (size_t)n;
+                moved = true;
+            }
+        }
+        if (!moved)
+            break;
+    }
+    if (z->got == z->total && !z->done_at)
+        z->done_at = lab_now(L);
+    return z->got == z->total;
+}
+
 /* ------------------------------------------------------------------ */
 /* The request/response workload                                         */
 /* ------------------------------------------------------------------ */

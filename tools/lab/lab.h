@@ -197,6 +197,16 @@ int lab_connect(lab *L, int host, uint32_t addr, uint16_t port, uint16_t lport);
 /* Client (host 0) connects to the server's listener lfd (host 1, port
  * LAB_PORT) and the server accepts; false with L->error set. */
 bool lab_establish(lab *L, int lfd, int *cfd, int *sfd);
+/* A one-way transfer of `total` bytes from the client's cfd to the
+ * server's sfd (read only when `reader`), for lab_run_pred with
+ * lab_bulk_step: true once all of it arrived, done_at when it did. */
+typedef struct lab_bulk {
+    int cfd, sfd;
+    size_t total, sent, got;
+    bool reader;
+    sk_time_ns done_at;
+} lab_bulk;
+bool lab_bulk_step(lab *L, void *bulk);
 int lab_so_error(lab *L, int host, int fd);
 /* Counts a host's sockets in a state (SK_TCP_*) or all with 0. */
 size_t lab_count_state(lab *L, int host, int state);

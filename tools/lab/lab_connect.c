@@ -176,56 +176,19 @@ int lab_keepalive_dead_peer(lab *L)
 
 /* ------------------------------------------------------------------ */
 
-typedef struct zw_ctx {
-    int cfd, sfd;
-    size_t total, sent, got;
-    bool reader;
-    sk_time_ns done_at;
-} zw_ctx;
-
-static bool zw_step(lab *L, void *ctx)
-{
-    zw_ctx *z = ctx;
-    static const uint8_t zeros[65536];
-    static uint8_t buf[65536];
-    for (;;) {
-        bool moved = false;
-        if (z->sent < z->total) {
-            size_t left = z->total - z->sent;
-            ssize_t n = sk_send(lab_stack(L, CLIENT), z->cfd, zeros, left < sizeof(zeros) ? left : sizeof(zeros), 0);
-            if (n > 0) {
-                z->sent += (size_t)n;
-                moved = true;
-            }
-        }
-        if (z->reader) {
-            ssize_t n = sk_recv(lab_stack(L, SERVER), z->sfd, buf, sizeof(buf), 0);
-            if (n > 0) {
-                z->got += (size_t)n;
-                moved = true;
-            }
-        }
-        if (!moved)
-            break;
-    }
-    if (z->got == z->total && !z->done_at)
-        z->done_at = lab_now(L);
-    return z->got == z->total;
-}
-
 int lab_zero_window(lab *L)
 {
     int lfd = lab_listen(L, SERVER, LAB_PORT, 128);
     if (lfd < 0)
         return -1;
-    zw_ctx z = {.total = 1u << 20, .reader = L->fix};
+    lab_bulk z = {.total = 1u << 20, .reader = L->fix};
     if (!lab_establish(L, lfd, &z.cfd, &z.sfd))
         return -1;
     lab_baseline(L);
     lab_say(L, "The client writes 1 MiB as fast as it can; the server application %s.",
             L->fix ? "reads as the data arrives (the fix: a reader that keeps up)" : "does not read (stuck, or slow)");
     sk_time_ns t0 = lab_now(L);
-    lab_run_pred(L, zw_step, &z, t0 + 10 * LAB_SEC);
+    lab_run_pred(L, lab_bulk_step, &z, t0 + 10 * LAB_SEC);
     const char *m = "10 s after the first write";
     if (lab_now(L) < t0 + 10 * LAB_SEC)
         lab_run_until(L, t0 + 10 * LAB_SEC);

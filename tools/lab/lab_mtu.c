@@ -24,40 +24,6 @@
 #define HOP_ADDR 0x0a000009u /* 10.0.0.9 */
 #define HOP_MTU 1400
 
-typedef struct mtu_ctx {
-    int cfd, sfd;
-    size_t total, sent, got;
-    sk_time_ns done_at;
-} mtu_ctx;
-
-static bool mtu_step(lab *L, void *ctx)
-{
-    mtu_ctx *z = ctx;
-    static const uint8_t data[65536];
-    static uint8_t buf[65536];
-    for (;;) {
-        bool moved = false;
-        if (z->sent < z->total) {
-            size_t left = z->total - z->sent;
-            ssize_t n = sk_send(lab_stack(L, CLIENT), z->cfd, data, left < sizeof(data) ? left : sizeof(data), 0);
-            if (n > 0) {
-                z->sent += (size_t)n;
-                moved = true;
-            }
-        }
-        ssize_t n = sk_recv(lab_stack(L, SERVER), z->sfd, buf, sizeof(buf), 0);
-        if (n > 0) {
-            z->got += (size_t)n;
-            moved = true;
-        }
-        if (!moved)
-            break;
-    }
-    if (z->got == z->total && !z->done_at)
-        z->done_at = lab_now(L);
-    return z->got == z->total;
-}
-
 static void small_hop(lab *L, bool icmp)
 {
     sk_link_params lp = {.delay = LAB_MS, .mtu = HOP_MTU, .mtu_icmp_from = icmp ? HOP_ADDR : 0};
@@ -65,7 +31,7 @@ static void small_hop(lab *L, bool icmp)
 }
 
 /* The transfer through the hop, its views and figures; returns the ctx. */
-static int run_transfer(lab *L, bool icmp, bool probing, mtu_ctx *z, const char *moment)
+static int run_transfer(lab *L, bool icmp, bool probing, lab_bulk *z, const char *moment)
 {
     int lfd = lab_listen(L, SERVER, LAB_PORT, 128);
     if (lfd < 0)
@@ -77,8 +43,9 @@ static int run_transfer(lab *L, bool icmp, bool probing, mtu_ctx *z, const char 
     small_hop(L, icmp);
     lab_baseline(L);
     z->total = 1u << 20;
+    z->reader = true;
     sk_time_ns t0 = lab_now(L);
-    lab_run_pred(L, mtu_step, z, t0 + 30 * LAB_SEC);
+    lab_run_pred(L, lab_bulk_step, z, t0 + 30 * LAB_SEC);
     if (lab_now(L) < t0 + 30 * LAB_SEC && !z->done_at)
         lab_run_until(L, t0 + 30 * LAB_SEC);
     lab_view(L, CLIENT, moment, "ss -tni state established");
@@ -121,7 +88,7 @@ int lab_mtu_blackhole(lab *L)
                "the client then writes 1 MiB with tcp_mtu_probing=%d%s.",
             HOP_MTU, L->fix ? 1 : 0,
             L->fix ? " (the fix: detect the black hole and probe for the MTU, RFC 4821)" : " (Linux's default)");
-    mtu_ctx z = {0};
+    lab_bulk z = {0};
     if (run_transfer(L, false, L->fix, &z, "30 s after the first write") < 0)
         return -1;
     double mss = lab_get_figure(L->r, "mss"), timeouts = lab_get_figure(L->r, "timeouts");
@@ -148,7 +115,7 @@ int lab_mtu_frag_needed(lab *L)
             L->fix ? "its ICMP is filtered and the client has tcp_mtu_probing=1 (the contrast: recovery without ICMP)"
                    : "it answers each too-big datagram with ICMP fragmentation-needed (mtu 1400) from 10.0.0.9, as "
                      "RFC 1191 routers do");
-    mtu_ctx z = {0};
+    lab_bulk z = {0};
     if (run_transfer(L, !L->fix, L->fix, &z, "after the transfer") < 0)
         return -1;
     double mss = lab_get_figure(L->r, "mss");
