@@ -955,7 +955,6 @@ uint32_t sk_win_from_space(const sk_stack *s, uint32_t space);
 /* rcvbuf.c: the receive-buffer memory model (Linux's sk_rmem_alloc
  * against sk_rcvbuf, tcp_grow_window, tcp_rcv_space_adjust, pruning). */
 uint32_t sk_rcv_truesize(uint32_t len);
-void sk_meminfo(const sk_tcb *t, uint32_t out[SK_MEMINFO_VARS]);
 uint32_t sk_rmem_alloc(const sk_tcb *t);
 uint32_t sk_full_space(const sk_stack *s, const sk_tcb *t);
 uint32_t sk_rcv_initial_clamp(const sk_stack *s, const sk_tcb *t, uint32_t user_clamp);
@@ -973,7 +972,11 @@ uint16_t sk_default_advmss(const sk_stack *s, bool v6);
 void sk_retransmit_head(sk_stack *s, sk_tcb *t);
 uint32_t sk_flight_size(const sk_tcb *t);
 uint32_t sk_size_goal(const sk_tcb *t);
-/* Send-buffer memory (socket.c), after Linux's sk_wmem_queued/sk_sndbuf. */
+/* sndbuf.c: send-buffer memory, after Linux's sk_wmem_queued/sk_sndbuf. */
+void sk_meminfo(const sk_tcb *t, uint32_t out[SK_MEMINFO_VARS]);
+bool sk_stream_memory_free(const sk_stack *s, const sk_tcb *t);
+bool sk_stream_is_writeable(const sk_stack *s, const sk_tcb *t);
+void sk_chrono_run(const sk_stack *s, sk_tcb *t, uint32_t *mark, uint8_t bit, bool on);
 void sk_sndbuf_established(sk_stack *s, sk_tcb *t); /* tcp_init_buffer_space */
 void sk_check_space(sk_stack *s, sk_tcb *t, bool head_fresh); /* tcp_check_space, after an ACK */
 void sk_sndbuf_after_xmit(sk_stack *s, sk_tcb *t);
