@@ -2,7 +2,9 @@
  * Event emission: the hooks through which the core reports state changes,
  * drops, timer firings and readiness to whoever drives the stack.
  */
-#include "internal.h"
+#include "events.h"
+#include "addr.h"
+#include "stack.h"
 
 void sk_emit(sk_stack *s, const sk_event *ev)
 {

@@ -17,7 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "fastopen.h"
+#include "addr.h"
+#include "eor.h"
+#include "stack.h"
+#include "tables.h"
 
 /* Linux keeps Fast Open state in its TCP metrics hash (tcp_metrics.c),
  * which it bounds by evicting the oldest entry of a bucket; synack keeps

@@ -8,8 +8,23 @@
  * segment arrives, in any state, is in this file.
  */
 
+#include "input.h"
+#include "addr.h"
+#include "cc.h"
+#include "events.h"
+#include "fastopen.h"
 #include "icmp.h"
-#include "internal.h"
+#include "listen.h"
+#include "output.h"
+#include "rack.h"
+#include "rcvbuf.h"
+#include "sack.h"
+#include "segment.h"
+#include "sndbuf.h"
+#include "stack.h"
+#include "tables.h"
+#include "timers.h"
+#include "timewait.h"
 
 /* ------------------------------------------------------------------ */
 /* Validation and demultiplexing                                        */

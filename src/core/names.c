@@ -2,7 +2,7 @@
  * Names for the public API: TCP state names (as Linux's and ss's) and
  * errno names and texts.
  */
-#include "internal.h"
+#include "tcb.h"
 
 static const char *const state_names[] = {
     [0] = "CLOSED",

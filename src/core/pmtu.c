@@ -13,6 +13,13 @@
  * used entry is evicted and counted (Synack PmtuCacheEvictions).
  */
 #include "icmp.h"
+#include "addr.h"
+#include "eor.h"
+#include "input.h"
+#include "output.h"
+#include "rack.h"
+#include "sack.h"
+#include "stack.h"
 
 #define PEER_CACHE_MAX 1024u
 #define PEER_BUCKETS 256u

@@ -2,7 +2,8 @@
  * Recycle bins: small per-stack free lists that keep freed objects of one
  * size for reuse instead of returning them to the allocator.
  */
-#include "internal.h"
+#include "recycle.h"
+#include "stack.h"
 
 void *sk_recycle_take(const sk_stack *s, sk_recycle_bin *bin, size_t size)
 {

@@ -9,7 +9,10 @@
  * the peer reports holes, so a connection without loss carries none.
  */
 
-#include "internal.h"
+#include "sack.h"
+#include "eor.h"
+#include "rack.h"
+#include "stack.h"
 
 void sk_sack_clear(const sk_stack *s, sk_tcb *t)
 {

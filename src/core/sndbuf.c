@@ -5,7 +5,13 @@
  * chrono accounting (busy / rwnd-limited / sndbuf-limited time) that
  * output.c reports after each transmit.
  */
-#include "internal.h"
+#include "sndbuf.h"
+#include "cc.h"
+#include "eor.h"
+#include "events.h"
+#include "output.h"
+#include "rcvbuf.h"
+#include "stack.h"
 
 /* ---- Send-buffer memory, after Linux's sk_wmem_queued and sk_sndbuf ----
  *

@@ -5,8 +5,21 @@
  * unread data) the comment names the kernel function being matched.
  */
 
+#include "addr.h"
+#include "cc.h"
+#include "eor.h"
+#include "events.h"
+#include "fastopen.h"
 #include "icmp.h"
-#include "internal.h"
+#include "listen.h"
+#include "output.h"
+#include "rcvbuf.h"
+#include "sndbuf.h"
+#include "sockinfo.h"
+#include "stack.h"
+#include "tables.h"
+#include "timers.h"
+#include "timewait.h"
 
 #define SOCK_MIN_SNDBUF 4608u
 #define SOCK_MIN_RCVBUF 2304u

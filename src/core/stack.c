@@ -6,8 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "stack.h"
+#include "addr.h"
+#include "fastopen.h"
 #include "icmp.h"
-#include "internal.h"
+#include "listen.h"
+#include "recycle.h"
+#include "tables.h"
+#include "timers.h"
+#include "timewait.h"
 
 /* The default allocator: the C library's. */
 static void *libc_malloc(size_t n, void *user) { return malloc(n); }

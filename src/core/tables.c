@@ -2,7 +2,9 @@
  * The stack's lookup tables: the handle (fd) table, the connection hash by
  * 4-tuple, the listener hash, and the bind buckets that count port users.
  */
-#include "internal.h"
+#include "tables.h"
+#include "addr.h"
+#include "stack.h"
 
 int sk_fd_install(sk_stack *s, sk_tcb *t)
 {

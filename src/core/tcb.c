@@ -2,7 +2,15 @@
  * The life of a TCB: allocation with Linux's tcp_init_sock() defaults,
  * state changes (with CurrEstab bookkeeping), teardown and freeing.
  */
-#include "internal.h"
+#include "addr.h"
+#include "cc.h"
+#include "eor.h"
+#include "events.h"
+#include "fastopen.h"
+#include "rack.h"
+#include "sack.h"
+#include "stack.h"
+#include "tables.h"
 
 sk_tcb *sk_tcb_alloc(sk_stack *s)
 {

@@ -6,8 +6,15 @@
  * entry fires early, finds nothing due and re-arms — Linux's lazy timer
  * trick, which keeps the per-ACK cost at zero.
  */
+#include "timers.h"
+#include "cc.h"
+#include "eor.h"
+#include "events.h"
+#include "fastopen.h"
 #include "icmp.h"
-#include "internal.h"
+#include "output.h"
+#include "rack.h"
+#include "stack.h"
 
 uint32_t sk_rto_min_us(const sk_stack *s) { return (uint32_t)s->cfg.tcp_rto_min_us; }
 uint32_t sk_rto_max_us(const sk_stack *s) { return (uint32_t)s->cfg.tcp_rto_max_ms * 1000u; }
