@@ -14,8 +14,6 @@ typedef struct sk_fo_cookie {
 } sk_fo_cookie;
 enum { SK_TFO_CLIENT_ENABLE = 1, SK_TFO_SERVER_ENABLE = 2, SK_TFO_CLIENT_NO_COOKIE = 4,
        SK_TFO_SERVER_COOKIE_NOT_REQD = 0x200, SK_TFO_SERVER_WO_SOCKOPT1 = 0x400 };
-/* The cookie a key gives a client (Linux's __tcp_fastopen_cookie_gen_cipher). */
-void sk_fastopen_cookie_gen(const uint8_t key[16], uint32_t saddr, uint32_t daddr, uint8_t out[8]);
 /* For IPv6: SipHash over both 16-byte addresses, as Linux's __tcp_fastopen_cookie_gen_cipher. */
 void sk_fastopen_cookie_gen6(const uint8_t key[16], const uint8_t saddr[16], const uint8_t daddr[16], uint8_t out[8]);
 /* A SYN at a listener: returns true when a Fast Open child should take it
@@ -40,7 +38,6 @@ bool sk_fastopen_synack(sk_stack *s, sk_tcb *t, const sk_segment *seg);
  * cookie cache's syn_loss). */
 void sk_fastopen_syn_timeout(sk_stack *s, sk_tcb *t, bool expired);
 uint16_t sk_fastopen_cached_mss(sk_stack *s, const sk_tcb *t);
-void sk_fastopen_cache_flush(sk_stack *s, uint32_t daddr, bool all);
 void sk_fastopen_free(sk_stack *s);
 /* A key for the stack: the sysctl's, or one made once from the stack's secret. */
 const uint8_t *sk_fastopen_stack_key(sk_stack *s, int *count);

@@ -99,8 +99,6 @@ void sk_icmp_err_for_conn(sk_stack *s, sk_tcb *t, uint32_t seq, const sk_icmp_er
 
 /* pmtu.c: the per-destination cache (Linux's fnhe/inet_peer) */
 uint16_t sk_route_mtu(sk_stack *s, const sk_peer_key *k);
-bool sk_route_mtu_locked(sk_stack *s, const sk_peer_key *k);
-void sk_route_update_pmtu(sk_stack *s, const sk_peer_key *k, uint32_t mtu);
 bool sk_peer_rate_allow(sk_stack *s, const sk_peer_key *k, uint32_t timeout_ms);
 void sk_peer_cache_free(sk_stack *s);
 

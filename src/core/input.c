@@ -253,7 +253,7 @@ static inline uint32_t rcv_window(const sk_tcb *t)
 }
 
 /* RFC 7323 §5 (PAWS) as Linux's tcp_paws_check with a window of 1. */
-bool sk_paws_reject(const sk_tcb *t, const sk_segment *seg, sk_time_ns now)
+static bool sk_paws_reject(const sk_tcb *t, const sk_segment *seg, sk_time_ns now)
 {
     if (!(t->flags & SK_F_TS_OK) || !seg->opts.has_ts || !t->ts_recent)
         return false;

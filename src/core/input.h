@@ -11,6 +11,5 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg);
 /* Effective send MSS from the peer's MSS, our MTU, TCP_MAXSEG and the
  * timestamp option (Linux tcp_sync_mss). */
 void sk_set_send_mss(sk_stack *s, sk_tcb *t);
-bool sk_paws_reject(const sk_tcb *t, const sk_segment *seg, sk_time_ns now);
 
 #endif

@@ -18,7 +18,6 @@ void sk_rx_dsack_set(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end);
 void sk_rx_dsack_extend(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end);
 uint8_t sk_rx_sack_fill(sk_tcb *t, sk_sack_block *out, uint8_t max);
 void sk_sack_ack(const sk_stack *s, sk_tcb *t, uint32_t una);
-uint32_t sk_sack_high(const sk_tcb *t);
 uint32_t sk_sack_skip(const sk_tcb *t, uint32_t seq);
 uint32_t sk_sack_next_start(const sk_tcb *t, uint32_t seq);
 bool sk_sack_next_hole(const sk_tcb *t, uint32_t from, uint32_t *start, uint32_t *len);

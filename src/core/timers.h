@@ -13,8 +13,6 @@ void sk_set_xmit_timer(sk_stack *s, sk_tcb *t);
 void sk_arm_delack(sk_stack *s, sk_tcb *t);
 void sk_arm_keepalive(sk_stack *s, sk_tcb *t);
 void sk_rtt_sample(sk_stack *s, sk_tcb *t, uint32_t rtt_us);
-uint32_t sk_rto_min_us(const sk_stack *s);
-uint32_t sk_rto_max_us(const sk_stack *s);
 sk_time_ns sk_current_rto(const sk_stack *s, const sk_tcb *t);
 void sk_tcb_timer_fire(void *ctx, sk_timer *timer);
 static inline uint64_t sk_ns_to_tick(sk_time_ns t) { return (t + SK_NSEC_PER_MSEC - 1) / SK_NSEC_PER_MSEC; }
