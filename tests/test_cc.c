@@ -10,7 +10,8 @@
 #include <string.h>
 
 #include "harness.h"
-#include "internal.h"
+#include "cc.h"
+#include "stack.h"
 
 #define MSS 1000u
 #define BETA (717.0 / 1024.0) /* RFC 9438 §4.6 as Linux rounds it */

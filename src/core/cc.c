@@ -15,7 +15,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include "internal.h"
+#include "cc.h"
+#include "recycle.h"
+#include "stack.h"
 
 /* RFC 9438 §4.6: beta_cubic 0.7, as Linux's 717/1024. */
 #define CUBIC_BETA 717u

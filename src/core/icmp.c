@@ -16,6 +16,12 @@
  * mask says so).
  */
 #include "icmp.h"
+#include "addr.h"
+#include "events.h"
+#include "stack.h"
+#include "tables.h"
+#include "timers.h"
+#include "timewait.h"
 
 #define ICMP_HDR_LEN 8
 #define IPPROTO_TCP_NUM 6

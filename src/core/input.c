@@ -8,8 +8,23 @@
  * segment arrives, in any state, is in this file.
  */
 
+#include "input.h"
+#include "addr.h"
+#include "cc.h"
+#include "events.h"
+#include "fastopen.h"
 #include "icmp.h"
-#include "internal.h"
+#include "listen.h"
+#include "output.h"
+#include "rack.h"
+#include "rcvbuf.h"
+#include "sack.h"
+#include "segment.h"
+#include "sndbuf.h"
+#include "stack.h"
+#include "tables.h"
+#include "timers.h"
+#include "timewait.h"
 
 /* ------------------------------------------------------------------ */
 /* Validation and demultiplexing                                        */
@@ -238,7 +253,7 @@ static inline uint32_t rcv_window(const sk_tcb *t)
 }
 
 /* RFC 7323 §5 (PAWS) as Linux's tcp_paws_check with a window of 1. */
-bool sk_paws_reject(const sk_tcb *t, const sk_segment *seg, sk_time_ns now)
+static bool sk_paws_reject(const sk_tcb *t, const sk_segment *seg, sk_time_ns now)
 {
     if (!(t->flags & SK_F_TS_OK) || !seg->opts.has_ts || !t->ts_recent)
         return false;

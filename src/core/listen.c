@@ -9,8 +9,18 @@
  */
 #include <stdio.h>
 
+#include "listen.h"
+#include "addr.h"
+#include "eor.h"
+#include "events.h"
+#include "fastopen.h"
 #include "icmp.h"
-#include "internal.h"
+#include "input.h"
+#include "output.h"
+#include "rcvbuf.h"
+#include "stack.h"
+#include "tables.h"
+#include "timers.h"
 #include "syncookie.h"
 
 /* Request flags private to this file, beside the SK_REQ_* bits. */

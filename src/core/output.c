@@ -4,8 +4,19 @@
  * ACK, RST and probe segments.
  */
 
+#include "output.h"
+#include "addr.h"
+#include "cc.h"
+#include "eor.h"
+#include "events.h"
+#include "fastopen.h"
 #include "icmp.h"
-#include "internal.h"
+#include "rack.h"
+#include "rcvbuf.h"
+#include "sack.h"
+#include "sndbuf.h"
+#include "stack.h"
+#include "timers.h"
 
 /* Linux's TS clock ticks in milliseconds (tcp_clock_ms). */
 uint32_t sk_tcp_time_ms(const sk_stack *s) { return (uint32_t)(s->now / SK_NSEC_PER_MSEC); }

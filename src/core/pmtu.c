@@ -13,6 +13,13 @@
  * used entry is evicted and counted (Synack PmtuCacheEvictions).
  */
 #include "icmp.h"
+#include "addr.h"
+#include "eor.h"
+#include "input.h"
+#include "output.h"
+#include "rack.h"
+#include "sack.h"
+#include "stack.h"
 
 #define PEER_CACHE_MAX 1024u
 #define PEER_BUCKETS 256u
@@ -157,7 +164,7 @@ uint16_t sk_route_mtu(sk_stack *s, const sk_peer_key *k)
     return pmtu_live(s, p) && p->mtu < dev ? p->mtu : dev;
 }
 
-bool sk_route_mtu_locked(sk_stack *s, const sk_peer_key *k)
+static bool sk_route_mtu_locked(sk_stack *s, const sk_peer_key *k)
 {
     if (!s->peers || !s->peers->mtu_count)
         return false;
@@ -169,7 +176,7 @@ bool sk_route_mtu_locked(sk_stack *s, const sk_peer_key *k)
  * route.min_pmtu is raised to it (never above the current MTU) and
  * locked, which clears DF for IP_PMTUDISC_WANT sockets; an unchanged
  * value is not refreshed until half its lifetime has passed. */
-void sk_route_update_pmtu(sk_stack *s, const sk_peer_key *k, uint32_t mtu)
+static void sk_route_update_pmtu(sk_stack *s, const sk_peer_key *k, uint32_t mtu)
 {
     uint32_t old = sk_route_mtu(s, k);
     if (k->family == 6) {

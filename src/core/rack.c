@@ -12,8 +12,13 @@
  * MSS boundaries.
  */
 
+#include "rack.h"
+#include "cc.h"
 #include "icmp.h"
-#include "internal.h"
+#include "recycle.h"
+#include "sack.h"
+#include "stack.h"
+#include "timers.h"
 
 static inline sk_txseg *seg_at(const sk_rack *r, uint32_t i) { return &r->segs[(r->head + i) & (r->cap - 1)]; }
 

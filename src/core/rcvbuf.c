@@ -12,7 +12,10 @@
  * per segment on arrival and released in proportion to what is read.
  * Out-of-order segments keep their own truesize (sk_ooo_seg.truesize). */
 
-#include "internal.h"
+#include "rcvbuf.h"
+#include "eor.h"
+#include "output.h"
+#include "stack.h"
 
 /* The per-skb figures of the send side (socket.c) apply here too:
  * kmalloc'd heads rounded to a power of two, sizeof(struct sk_buff) and

@@ -9,7 +9,10 @@
  * the peer reports holes, so a connection without loss carries none.
  */
 
-#include "internal.h"
+#include "sack.h"
+#include "eor.h"
+#include "rack.h"
+#include "stack.h"
 
 void sk_sack_clear(const sk_stack *s, sk_tcb *t)
 {
@@ -149,7 +152,7 @@ void sk_sack_ack(const sk_stack *s, sk_tcb *t, uint32_t una)
         recount(t);
 }
 
-uint32_t sk_sack_high(const sk_tcb *t) { return t->sack_n ? t->sack_rb[t->sack_n - 1].end : t->snd_una; }
+static uint32_t sk_sack_high(const sk_tcb *t) { return t->sack_n ? t->sack_rb[t->sack_n - 1].end : t->snd_una; }
 
 /* If seq lies in a SACKed range, where that range ends; else seq. */
 uint32_t sk_sack_skip(const sk_tcb *t, uint32_t seq)

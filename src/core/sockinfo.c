@@ -4,8 +4,15 @@
  */
 #include <string.h>
 
+#include "sockinfo.h"
+#include "addr.h"
+#include "cc.h"
 #include "icmp.h"
-#include "internal.h"
+#include "rack.h"
+#include "rcvbuf.h"
+#include "sndbuf.h"
+#include "stack.h"
+#include "timers.h"
 
 static uint32_t ms_since(const sk_stack *s, sk_stamp t) { return (uint32_t)(sk_since(s, t) / SK_NSEC_PER_MSEC); }
 

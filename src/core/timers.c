@@ -6,11 +6,18 @@
  * entry fires early, finds nothing due and re-arms — Linux's lazy timer
  * trick, which keeps the per-ACK cost at zero.
  */
+#include "timers.h"
+#include "cc.h"
+#include "eor.h"
+#include "events.h"
+#include "fastopen.h"
 #include "icmp.h"
-#include "internal.h"
+#include "output.h"
+#include "rack.h"
+#include "stack.h"
 
-uint32_t sk_rto_min_us(const sk_stack *s) { return (uint32_t)s->cfg.tcp_rto_min_us; }
-uint32_t sk_rto_max_us(const sk_stack *s) { return (uint32_t)s->cfg.tcp_rto_max_ms * 1000u; }
+static uint32_t sk_rto_min_us(const sk_stack *s) { return (uint32_t)s->cfg.tcp_rto_min_us; }
+static uint32_t sk_rto_max_us(const sk_stack *s) { return (uint32_t)s->cfg.tcp_rto_max_ms * 1000u; }
 
 /* RFC 6298 §2 as Linux's tcp_rtt_estimator() computes it: srtt_us is
  * kept ×8, mdev_us ×4, and rttvar never drops below tcp_rto_min within a

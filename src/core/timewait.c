@@ -12,7 +12,12 @@
  * Segment processing follows Linux's tcp_timewait_state_process().
  */
 
-#include "internal.h"
+#include "timewait.h"
+#include "addr.h"
+#include "events.h"
+#include "output.h"
+#include "stack.h"
+#include "tables.h"
 
 enum { Q_TW = 0, Q_FW2 = 1 };
 
