@@ -475,16 +475,16 @@ void sk_cc_tx_start(sk_stack *s, sk_tcb *t)
 void sk_cc_on_rto(sk_stack *s, sk_tcb *t)
 {
     /* CWR is a cwnd reduction like Recovery (tcp_enter_loss: high_seq). */
-    bool in_recovery = (t->flags & SK_F_IN_RECOVERY) || (t->ecn & SK_ECN_CWR_STATE);
-    bool in_loss = t->flags & SK_F_LOSS_RECOVERY;
+    bool in_recovery = t->ca_state == SK_CA_RECOVERY || t->ca_state == SK_CA_CWR;
+    bool in_loss = t->ca_state == SK_CA_LOSS;
     if ((!in_recovery && !in_loss) || !seq_gt(t->recover, t->snd_una) || (in_loss && !t->retransmits))
         t->ssthresh = sk_cc_ssthresh(s, t);
     t->recover = t->snd_nxt;
     t->cwnd = 1;
     t->cwnd_cnt = 0;
-    /* Loss replaces CWR; the peer learns of the reduction from CWR on the
-     * next new data (tcp_enter_loss calls tcp_ecn_queue_cwr). */
-    t->ecn &= (uint8_t)~SK_ECN_CWR_STATE;
+    /* Loss replaces CWR (the caller sets it); the peer learns of the
+     * reduction from CWR on the next new data (tcp_enter_loss calls
+     * tcp_ecn_queue_cwr). */
     if (t->ecn & SK_ECN_OK)
         t->ecn |= SK_ECN_QUEUE_CWR;
     /* Linux's cubictcp_state on entering Loss: the curve, W_max and the
@@ -501,7 +501,7 @@ void sk_cc_enter_recovery(sk_stack *s, sk_tcb *t)
     /* Linux's tcp_enter_recovery(): from CWR (an ECN echo, RFC 3168
      * §6.1.2) the window was already reduced for this round trip, so
      * ssthresh and the recovery point (high_seq) stay. */
-    bool in_cwr = (t->ecn & SK_ECN_CWR_STATE) != 0;
+    bool in_cwr = t->ca_state == SK_CA_CWR;
     if (!in_cwr) {
         t->ssthresh = sk_cc_ssthresh(s, t);
         t->recover = t->snd_nxt;
@@ -512,10 +512,9 @@ void sk_cc_enter_recovery(sk_stack *s, sk_tcb *t)
     t->cwnd = (t->flags & SK_F_SACK_OK) ? t->ssthresh : t->ssthresh + 3;
     t->high_rxt = t->snd_una;
     t->tlp_high_seq = 0;
-    t->flags |= SK_F_IN_RECOVERY;
     /* tcp_init_cwnd_reduction: the reduction is signalled with CWR
-     * (RFC 3168 §6.1.2); Recovery replaces CWR. */
-    t->ecn &= (uint8_t)~SK_ECN_CWR_STATE;
+     * (RFC 3168 §6.1.2); Recovery replaces CWR (tcp_enter_recovery). */
+    sk_set_ca_state(t, SK_CA_RECOVERY);
     if (t->ecn & SK_ECN_OK)
         t->ecn |= SK_ECN_QUEUE_CWR;
     sk_count(s, (t->flags & SK_F_SACK_OK) ? SK_C_TCPEXT_TCP_SACK_RECOVERY : SK_C_TCPEXT_TCP_RENO_RECOVERY);

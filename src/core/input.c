@@ -760,7 +760,7 @@ static void update_window(sk_tcb *t, const sk_segment *seg)
  * above a hole was SACKed (Linux's tcp_time_to_recover with sacked_out). */
 static void maybe_enter_recovery(sk_stack *s, sk_tcb *t)
 {
-    if (t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY))
+    if (t->ca_state >= SK_CA_RECOVERY)
         return;
     if (t->rack)
         return; /* RACK decides what is lost (rack_step), not dupthresh */
@@ -786,13 +786,13 @@ static void maybe_enter_recovery(sk_stack *s, sk_tcb *t)
  * FLAG_SET_XMIT_TIMER). */
 static bool rack_step(sk_stack *s, sk_tcb *t, uint32_t delivered, bool una_advanced)
 {
-    if (!t->rack || (t->flags & SK_F_LOSS_RECOVERY))
+    if (!t->rack || (t->ca_state == SK_CA_LOSS))
         return false;
     bool was_armed = (t->flags & SK_F_REO_ARMED) != 0;
     sk_time_ns prior_at = t->rto_at;
     uint32_t newly_lost = sk_rack_detect(s, t);
     bool armed = (t->flags & SK_F_REO_ARMED) && (!was_armed || t->rto_at != prior_at);
-    if (!(t->flags & SK_F_IN_RECOVERY)) {
+    if (t->ca_state != SK_CA_RECOVERY) {
         /* Losses left from an RTO episode that were all resent do not
          * start a new recovery; fresh ones, or any still to resend, do
          * (tcp_time_to_recover: lost_out). */
@@ -880,9 +880,9 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
              * stands for one segment delivered, up to what is in flight. */
             if (!(t->flags & SK_F_SACK_OK) && t->dupacks <= flight_segs(t))
                 t->delivered++;
-            if (!(t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY))) {
+            if (t->ca_state < SK_CA_RECOVERY) {
                 maybe_enter_recovery(s, t);
-            } else if ((t->flags & SK_F_IN_RECOVERY) && !(t->flags & SK_F_SACK_OK)) {
+            } else if ((t->ca_state == SK_CA_RECOVERY) && !(t->flags & SK_F_SACK_OK)) {
                 t->cwnd++; /* RFC 6582 §3.2 step 4: inflate per dupack */
             }
         }
@@ -892,11 +892,10 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         if (t->rack && seq_lt(ack, t->snd_nxt)) {
             /* Linux's tcp_may_raise_cwnd: once reordering above the
              * sysctl was measured, SACKed data is progress enough. */
-            if (delivered && !(t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY)) &&
-                !(t->ecn & SK_ECN_CWR_STATE) && t->rack->reordering > (uint32_t)s->cfg.tcp_reordering)
+            if (delivered && t->ca_state < SK_CA_CWR && t->rack->reordering > (uint32_t)s->cfg.tcp_reordering)
                 sk_cc_on_ack(s, t, delivered * t->mss);
             rack_step(s, t, delivered, false);
-            if ((t->ecn & SK_ECN_CWR_STATE) && !(t->flags & SK_F_IN_RECOVERY))
+            if (t->ca_state == SK_CA_CWR)
                 sk_rack_cwnd_reduction(t, delivered, 0, false); /* tcp_cong_control in CWR */
         }
         if (t->snd_wnd && (t->flags & SK_F_PERSIST)) {
@@ -980,16 +979,16 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     /* Linux's tcp_fastretrans_alert step D: CWR is held until data
      * above the reduction point is ACKed, so the peer has seen our CWR;
      * then cwnd = ssthresh (tcp_end_cwnd_reduction). */
-    if ((t->ecn & SK_ECN_CWR_STATE) && seq_gt(ack, t->recover))
+    if ((t->ca_state == SK_CA_CWR) && seq_gt(ack, t->recover))
         sk_end_cwr(t);
-    if (t->flags & SK_F_IN_RECOVERY) {
+    if (t->ca_state == SK_CA_RECOVERY) {
         if (seq_geq(ack, t->recover)) {
             /* RFC 6582 §3.2 step 5: full ACK, deflate — unless every
              * retransmission of the episode was already D-SACKed, which
              * Linux's tcp_try_undo_recovery undoes here (TCPFullUndo). */
             if (!sk_rack_try_undo(s, t, SK_C_TCPEXT_TCP_FULL_UNDO))
                 t->cwnd = t->ssthresh;
-            t->flags &= ~SK_F_IN_RECOVERY;
+            sk_set_ca_state(t, SK_CA_OPEN);
             t->dupacks = 0;
         } else if (!(t->flags & SK_F_SACK_OK)) {
             /* Partial ACK: retransmit the next hole, deflate by the amount
@@ -1015,19 +1014,20 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         if (ece)
             sk_enter_cwr(s, t); /* tcp_try_to_open */
         /* In CWR, PRR sets cwnd instead of growth (tcp_cong_control). */
-        if (!(t->ecn & SK_ECN_CWR_STATE))
+        if (t->ca_state != SK_CA_CWR)
             sk_cc_on_ack(s, t, data_acked);
-        if (t->sack_n && !(t->flags & SK_F_LOSS_RECOVERY))
+        if (t->sack_n && (t->ca_state != SK_CA_LOSS))
             maybe_enter_recovery(s, t); /* holes remain beyond this ACK */
     }
     sk_rack_try_undo(s, t, SK_C_TCPEXT_TCP_DSACK_UNDO);
     bool reo_armed = rack_step(s, t, delivered, true);
-    if ((t->ecn & SK_ECN_CWR_STATE) && !(t->flags & SK_F_IN_RECOVERY))
+    if (t->ca_state == SK_CA_CWR)
         sk_rack_cwnd_reduction(t, delivered, 0, true);
     if (seq_lt(t->rtx_nxt, t->snd_una))
         t->rtx_nxt = t->snd_una; /* the peer had more than we resent */
     if (seq_geq(t->snd_una, t->snd_nxt))
-        t->flags &= ~SK_F_LOSS_RECOVERY;
+        if (t->ca_state == SK_CA_LOSS)
+            sk_set_ca_state(t, SK_CA_OPEN); /* the whole flight was acknowledged */
 
     /* A loss probe is answered once the ACK reaches what it covered
      * (Linux's tcp_process_tlp_ack): if it repaired a real loss, the

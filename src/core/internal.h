@@ -105,14 +105,14 @@ enum sk_tcb_flag {
     SK_F_USER_BOUND = 1u << 13,   /* bind() called */
     SK_F_HASHED = 1u << 14,       /* in the connection table */
     SK_F_ACK_NOW = 1u << 15,      /* an ACK must go out this run */
-    SK_F_IN_RECOVERY = 1u << 16,  /* fast recovery (NewReno) */
+    /* bit 16 free (was IN_RECOVERY: now ca_state == SK_CA_RECOVERY) */
     SK_F_CORK = 1u << 17,
     SK_F_CONNECTING = 1u << 18,   /* connect() in progress (Linux SS_CONNECTING) */
     SK_F_RTT_PENDING = 1u << 19,  /* timing rtt_seq (no timestamps) */
     SK_F_PERSIST = 1u << 20,      /* zero-window probing */
     SK_F_WAS_ESTABLISHED = 1u << 21,
     SK_F_REUSEPORT = 1u << 22,
-    SK_F_LOSS_RECOVERY = 1u << 23, /* after an RTO: resending below snd_nxt (rtx_nxt) */
+    /* bit 23 free (was LOSS_RECOVERY: now ca_state == SK_CA_LOSS) */
     SK_F_REO_ARMED = 1u << 24,    /* rto_at holds the RACK reordering deadline (RFC 8985 §6.2) */
     SK_F_PINGPONG = 1u << 25,     /* interactive: delay ACKs (Linux pingpong mode) */
     SK_F_CONNECTED = 1u << 26,    /* connect() reported success (SS_CONNECTED) */
@@ -296,7 +296,12 @@ typedef struct sk_tcb {
     sk_stamp last_data_sent; /* Linux's lsndtime: data only, so pure ACKs do not end idleness */
     int8_t fin_timeout_s;  /* TCP_LINGER2, -1 = sysctl, -2 = reset instead (Linux caps it at 120) */
     uint8_t sndstate;      /* SK_SND_*: send-buffer wakeup and chrono state */
-    uint8_t ecn;           /* SK_ECN_*: RFC 3168 state, Linux's tp->ecn_flags (fills a padding byte) */
+    uint8_t ecn : 5;       /* SK_ECN_*: RFC 3168 state, Linux's tp->ecn_flags (fills a padding byte) */
+    /* Loss-recovery state (enum sk_ca_state), Linux's icsk_ca_state, also
+     * a 5-bit field there; changed only through sk_set_ca_state().  It
+     * holds Open, CWR, Recovery or Loss; Disorder is derived when reported
+     * (sk_ca_state_report). */
+    uint8_t ca_state : 3;
     /* Fast Open state (fastopen.c): its byte, and tfo_client_fail's two
      * bits beside snd_wscale, come from fin_timeout_s (120 fits a byte)
      * and snd_wscale (14 fits four bits), so sk_tcb stays at 456 bytes. */
@@ -370,15 +375,33 @@ enum {
     SK_SND_WRITE_PENDING = 1u << 7,
 };
 
-/* sk_tcb.ecn: Linux's ecn_flags bits, plus the CWR congestion state
- * (TCP_CA_CWR), which has no room in `flags`. */
+/* sk_tcb.ecn: Linux's ecn_flags bits (five bits). */
 enum {
     SK_ECN_OK = 1u << 0,         /* negotiated (TCP_ECN_OK) */
     SK_ECN_QUEUE_CWR = 1u << 1,  /* set CWR on the next new data segment (TCP_ECN_QUEUE_CWR) */
     SK_ECN_DEMAND_CWR = 1u << 2, /* CE seen: echo ECE until CWR arrives (TCP_ECN_DEMAND_CWR) */
     SK_ECN_SEEN = 1u << 3,       /* an ECT or CE segment arrived (TCP_ECN_SEEN) */
-    SK_ECN_CWR_STATE = 1u << 4,  /* in TCP_CA_CWR: cwnd reduced by PRR until SND.UNA passes `recover` */
 };
+
+/* Congestion-avoidance (loss-recovery) state, Linux's TCP_CA_* values as
+ * tcpi_ca_state reports them:
+ * - OPEN: nothing outstanding is suspect;
+ * - DISORDER: duplicate ACKs or SACKs seen, nothing yet marked lost;
+ * - CWR: cwnd being reduced for an ECN echo or a repaired loss (RFC 3168
+ *   §6.1.2), by PRR until SND.UNA passes `recover`;
+ * - RECOVERY: fast recovery (RFC 6582 NewReno, RFC 6675 SACK, RACK);
+ * - LOSS: after an RTO (or a PMTU drop): everything in flight presumed
+ *   lost and resent from rtx_nxt (RFC 5681 §3.1, Linux's tcp_enter_loss).
+ * The values are ordered as Linux's, so ">= SK_CA_CWR" means "cwnd under
+ * reduction" and ">= SK_CA_RECOVERY" "repairing losses". */
+enum sk_ca_state { SK_CA_OPEN = 0, SK_CA_DISORDER = 1, SK_CA_CWR = 2, SK_CA_RECOVERY = 3, SK_CA_LOSS = 4 };
+
+const char *sk_ca_state_name(enum sk_ca_state st);
+/* Linux's tcp_set_ca_state: every transition of sk_tcb.ca_state. */
+static inline void sk_set_ca_state(sk_tcb *t, enum sk_ca_state st) { t->ca_state = (uint8_t)st & 7u; }
+/* What tcpi_ca_state reports: Disorder is Open with duplicate ACKs or
+ * scoreboard marks outstanding (Linux's tcp_try_keep_open). */
+enum sk_ca_state sk_ca_state_report(const sk_tcb *t);
 
 /* IP ECN codepoints (RFC 3168 §5), the low two bits of the TOS byte. */
 enum { SK_IP_ECN_NOT_ECT = 0, SK_IP_ECN_ECT1 = 1, SK_IP_ECN_ECT0 = 2, SK_IP_ECN_CE = 3, SK_IP_ECN_MASK = 3 };

@@ -553,15 +553,15 @@ uint32_t sk_size_goal(const sk_tcb *t)
 uint32_t sk_flight_size(const sk_tcb *t)
 {
     const sk_rack *r = t->rack;
-    if (r && !(t->flags & SK_F_LOSS_RECOVERY) &&
-        ((t->flags & SK_F_IN_RECOVERY) || r->sacked_out || r->lost_out || r->retrans_out))
+    if (r && (t->ca_state != SK_CA_LOSS) &&
+        ((t->ca_state == SK_CA_RECOVERY) || r->sacked_out || r->lost_out || r->retrans_out))
         return sk_rack_in_flight(t) * t->mss; /* Linux counts packets (tcp_packets_in_flight) */
-    if (t->sack_n || ((t->flags & SK_F_IN_RECOVERY) && (t->flags & SK_F_SACK_OK)))
+    if (t->sack_n || ((t->ca_state == SK_CA_RECOVERY) && (t->flags & SK_F_SACK_OK)))
         return sk_sack_pipe(t);
-    if ((t->flags & SK_F_LOSS_RECOVERY) && seq_lt(t->rtx_nxt, t->snd_nxt))
+    if ((t->ca_state == SK_CA_LOSS) && seq_lt(t->rtx_nxt, t->snd_nxt))
         return t->rtx_nxt - t->snd_una;
     uint32_t out = t->snd_nxt - t->snd_una;
-    if (!(t->flags & (SK_F_SACK_OK | SK_F_IN_RECOVERY)) && t->dupacks) {
+    if (!(t->flags & SK_F_SACK_OK) && t->ca_state != SK_CA_RECOVERY && t->dupacks) {
         /* Without SACK, Linux counts each duplicate ACK as one segment that
          * left the network (tcp_add_reno_sack), so the pipe shrinks and the
          * first duplicate ACKs clock out new data: RFC 3042 limited
@@ -764,7 +764,7 @@ static bool tso_should_defer(sk_stack *s, sk_tcb *t, uint32_t nxt, uint32_t in_f
                              bool fin_queued, bool *cwnd_limited)
 {
     uint32_t mss = t->mss, goal = sk_size_goal(t);
-    if (goal <= mss || (t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY)))
+    if (goal <= mss || t->ca_state >= SK_CA_RECOVERY)
         return false;
     bool at_start;
     uint32_t skb_end = unsent_skb_end(t, nxt, data_end, &at_start);
@@ -814,7 +814,7 @@ static bool tso_should_defer(sk_stack *s, sk_tcb *t, uint32_t nxt, uint32_t in_f
 static bool retransmit_lost(sk_stack *s, sk_tcb *t)
 {
     uint32_t mss = current_mss(t);
-    while ((t->flags & SK_F_LOSS_RECOVERY) && seq_lt(t->rtx_nxt, t->snd_nxt)) {
+    while ((t->ca_state == SK_CA_LOSS) && seq_lt(t->rtx_nxt, t->snd_nxt)) {
         if (seq_lt(t->rtx_nxt, t->snd_una))
             t->rtx_nxt = t->snd_una;
         /* What the peer SACKed need not be resent (tcp_timeout_mark_lost
@@ -835,7 +835,7 @@ static bool retransmit_lost(sk_stack *s, sk_tcb *t)
         len = sk_eor_clip(t, t->rtx_nxt, len);
         bool fin = (t->flags & SK_F_FIN_SENT) && t->rtx_nxt + len == data_end && seq_gt(t->snd_nxt, data_end);
         if (!len && !fin) {
-            t->flags &= ~SK_F_LOSS_RECOVERY;
+            sk_set_ca_state(t, SK_CA_OPEN);
             break;
         }
         if (sk_flight_size(t) >= t->cwnd * mss)
@@ -852,8 +852,8 @@ static bool retransmit_lost(sk_stack *s, sk_tcb *t)
         s->rtx_mib = SK_RTX_MIB_NONE;
         t->rtx_nxt += len + (fin ? 1 : 0);
     }
-    if (!seq_lt(t->rtx_nxt, t->snd_nxt))
-        t->flags &= ~SK_F_LOSS_RECOVERY;
+    if (t->ca_state == SK_CA_LOSS && !seq_lt(t->rtx_nxt, t->snd_nxt))
+        sk_set_ca_state(t, SK_CA_OPEN);
     return true;
 }
 
@@ -877,7 +877,7 @@ static bool retransmit_holes(sk_stack *s, sk_tcb *t)
                 len = mss;
                 fin = false;
             }
-            s->rtx_mib = (t->flags & SK_F_LOSS_RECOVERY) ? SK_RTX_MIB_SLOW_START : SK_RTX_MIB_FAST;
+            s->rtx_mib = (t->ca_state == SK_CA_LOSS) ? SK_RTX_MIB_SLOW_START : SK_RTX_MIB_FAST;
             send_data_segment(s, t, seq, len, fin, false);
             s->rtx_mib = SK_RTX_MIB_NONE;
             if (s->xmit_failed)
@@ -900,7 +900,7 @@ static bool retransmit_holes(sk_stack *s, sk_tcb *t)
         bool fin = (t->flags & SK_F_FIN_SENT) && start + len == data_end && seq_gt(t->snd_nxt, data_end);
         if (!len && !fin)
             return true;
-        s->rtx_mib = (t->flags & SK_F_LOSS_RECOVERY) ? SK_RTX_MIB_SLOW_START : SK_RTX_MIB_FAST;
+        s->rtx_mib = (t->ca_state == SK_CA_LOSS) ? SK_RTX_MIB_SLOW_START : SK_RTX_MIB_FAST;
         send_data_segment(s, t, start, len, fin, false);
         s->rtx_mib = SK_RTX_MIB_NONE;
         if (s->xmit_failed)
@@ -926,7 +926,7 @@ static void restart_cwnd_after_idle(sk_stack *s, sk_tcb *t)
     int64_t idle = (int64_t)sk_since(s, t->last_data_sent);
     if (idle <= rto_ns)
         return;
-    if (!(t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY))) {
+    if (t->ca_state < SK_CA_RECOVERY) {
         uint32_t keep = (t->cwnd >> 1) + (t->cwnd >> 2);
         if (t->ssthresh < keep)
             t->ssthresh = keep;
@@ -947,7 +947,7 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         return;
     }
     uint32_t mss = current_mss(t);
-    if ((t->flags & SK_F_IN_RECOVERY) && (t->flags & SK_F_SACK_OK) && !retransmit_holes(s, t)) {
+    if ((t->ca_state == SK_CA_RECOVERY) && (t->flags & SK_F_SACK_OK) && !retransmit_holes(s, t)) {
         if (t->flags & SK_F_ACK_NOW)
             sk_send_ack(s, t);
         return;
@@ -1216,6 +1216,6 @@ void sk_retransmit_head(sk_stack *s, sk_tcb *t)
     if (!len && !fin)
         return;
     send_data_segment(s, t, t->snd_una, len, fin, false);
-    if (t->flags & SK_F_LOSS_RECOVERY)
+    if (t->ca_state == SK_CA_LOSS)
         t->rtx_nxt = t->snd_una + len + (fin ? 1 : 0);
 }

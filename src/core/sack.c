@@ -209,12 +209,12 @@ bool sk_sack_next_hole(const sk_tcb *t, uint32_t from, uint32_t *start, uint32_t
 uint32_t sk_sack_pipe(const sk_tcb *t)
 {
     uint32_t end = t->snd_nxt;
-    if ((t->flags & SK_F_LOSS_RECOVERY) && seq_lt(t->rtx_nxt, t->snd_nxt)) {
+    if ((t->ca_state == SK_CA_LOSS) && seq_lt(t->rtx_nxt, t->snd_nxt)) {
         /* After an RTO everything not yet resent is presumed lost. */
         return hole_bytes(t, t->snd_una, t->rtx_nxt);
     }
     uint32_t pipe = hole_bytes(t, t->snd_una, end);
-    if (t->flags & SK_F_IN_RECOVERY) {
+    if (t->ca_state == SK_CA_RECOVERY) {
         uint32_t high = sk_sack_high(t);
         uint32_t from = seq_max(t->high_rxt, t->snd_una);
         uint32_t lost = hole_bytes(t, from, high);

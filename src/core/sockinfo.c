@@ -9,20 +9,39 @@
 
 static uint32_t ms_since(const sk_stack *s, sk_stamp t) { return (uint32_t)(sk_since(s, t) / SK_NSEC_PER_MSEC); }
 
+const char *sk_ca_state_name(enum sk_ca_state st)
+{
+    switch (st) {
+    case SK_CA_OPEN: return "Open";
+    case SK_CA_DISORDER: return "Disorder";
+    case SK_CA_CWR: return "CWR";
+    case SK_CA_RECOVERY: return "Recovery";
+    case SK_CA_LOSS: return "Loss";
+    }
+    return "?";
+}
+
+enum sk_ca_state sk_ca_state_report(const sk_tcb *t)
+{
+    if (t->ca_state != SK_CA_OPEN)
+        return (enum sk_ca_state)t->ca_state;
+    /* Disorder: SACKs or duplicate ACKs seen, nothing yet lost (Linux's
+     * tcp_try_to_open).  synack keeps it derived rather than stored: the
+     * state that changes it (dupacks, the scoreboard counts) has many
+     * writers, and what is reported is exactly Linux's condition. */
+    const sk_rack *r = t->rack;
+    bool reno_dups = t->dupacks && !(t->flags & SK_F_SACK_OK);
+    if (reno_dups || (r && (r->sacked_out || r->lost_out || r->retrans_out)))
+        return SK_CA_DISORDER;
+    return SK_CA_OPEN;
+}
+
 void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
 {
     memset(ti, 0, sizeof(*ti));
     ti->tcpi_state = t->state;
-    ti->tcpi_ca_state = (t->flags & SK_F_LOSS_RECOVERY) ? 4
-                        : (t->flags & SK_F_IN_RECOVERY) ? 3
-                        : (t->ecn & SK_ECN_CWR_STATE)   ? 2 /* TCP_CA_CWR */
-                                                        : 0;
+    ti->tcpi_ca_state = (uint8_t)sk_ca_state_report(t);
     const sk_rack *r = t->rack;
-    /* Disorder: SACKs or duplicate ACKs seen, nothing yet lost (Linux's
-     * tcp_try_to_open). */
-    bool reno_dups = t->dupacks && !(t->flags & SK_F_SACK_OK);
-    if (!ti->tcpi_ca_state && (reno_dups || (r && (r->sacked_out || r->lost_out || r->retrans_out))))
-        ti->tcpi_ca_state = 1;
     ti->tcpi_retransmits = t->retransmits;
     ti->tcpi_probes = t->probes_out;
     ti->tcpi_backoff = t->backoff;
@@ -53,7 +72,7 @@ void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
         ti->tcpi_unacked = t->listen->aq_len;
         ti->tcpi_sacked = t->listen->backlog;
     }
-    ti->tcpi_retrans = (t->flags & SK_F_LOSS_RECOVERY) ? ti->tcpi_unacked : 0;
+    ti->tcpi_retrans = (t->ca_state == SK_CA_LOSS) ? ti->tcpi_unacked : 0;
     if (r) {
         ti->tcpi_sacked = r->sacked_out;
         ti->tcpi_lost = r->lost_out;

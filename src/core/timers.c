@@ -96,7 +96,7 @@ void sk_arm_rto(sk_stack *s, sk_tcb *t)
 bool sk_schedule_loss_probe(sk_stack *s, sk_tcb *t, bool advancing_rto)
 {
     if (t->snd_una == t->snd_nxt || !(t->flags & SK_F_SACK_OK) ||
-        (t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY | SK_F_PERSIST)))
+        (t->ca_state >= SK_CA_RECOVERY || (t->flags & SK_F_PERSIST)))
         return false;
     /* Only in the Open state (Linux): in Disorder RACK's timer watches. */
     if (t->rack && (t->rack->sacked_out || t->rack->lost_out || t->rack->retrans_out))
@@ -342,11 +342,11 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
     /* Everything in flight is presumed lost and resent, oldest first, as
      * the congestion window reopens (RFC 5681 §3.1, Linux tcp_enter_loss);
      * snd_nxt stays where it is, so ACKs keep an acceptable sequence. */
-    t->flags |= SK_F_LOSS_RECOVERY;
+    sk_set_ca_state(t, SK_CA_LOSS); /* replaces Open, Disorder, CWR or Recovery */
     sk_rack_mark_all_lost(t);
     t->rtx_nxt = t->snd_una;
     t->high_rxt = t->snd_una;
-    t->flags &= ~(SK_F_IN_RECOVERY | SK_F_RTT_PENDING);
+    t->flags &= ~SK_F_RTT_PENDING;
     t->dupacks = 0;
     sk_retransmit_head(s, t);
     t->retransmits++;
