@@ -813,8 +813,30 @@ static uint32_t flight_segs(const sk_tcb *t)
     return (t->snd_nxt - t->snd_una + mss - 1) / mss;
 }
 
-/* Returns false when the segment must be dropped. */
-static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
+/* What one ACK carried, worked out step by step by process_ack (Linux's
+ * tcp_ack keeps the same in its flag word and locals). */
+typedef struct ack_info {
+    uint32_t ack;          /* SEG.ACK */
+    uint32_t acked;        /* SEG.ACK - SND.UNA before this ACK */
+    uint32_t data_acked;   /* of that, bytes of the send queue */
+    uint32_t delivered;    /* segments newly delivered, SACKed or cumulatively */
+    uint32_t newly_sacked; /* bytes newly SACKed (sk_sack_update) */
+    uint32_t prior_wnd;    /* SND.WND before the window update */
+    uint32_t prior_fack;   /* highest SACKed or ACKed sequence before this ACK */
+    int64_t ca_rtt_us;     /* RTT sample for the congestion control, -1 none (ack_sample.rtt_us) */
+    bool ece;              /* an ECN echo to heed (tcp_ecn_rcv_ecn_echo) */
+    bool had_sacked;       /* SACKed data was or is outstanding (FLAG_DATA_SACKED) */
+    bool fin_acked;        /* our FIN is covered */
+} ack_info;
+
+enum ack_verdict { ACK_DROP, ACK_OLD, ACK_NEW };
+
+/* RFC 9293 §3.10.7.4 (ESTABLISHED and after, "check the ACK field") and
+ * RFC 5961 §5.2, as Linux's tcp_ack orders them: an ACK of what was never
+ * sent is dropped (with a challenge ACK outside ESTABLISHED); one older
+ * than SND.UNA is a duplicate whose SACK blocks still count, or, beyond
+ * the window, a blind injection answered by a challenge ACK. */
+static enum ack_verdict ack_validate(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 {
     uint32_t ack = seg->ack;
     if (seq_gt(ack, t->snd_nxt)) {
@@ -825,7 +847,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         sk_count(s, SK_C_SYNACK_OUT_OF_WINDOW);
         if (t->state != SK_TCP_ESTABLISHED)
             sk_send_challenge_ack(s, t, false);
-        return false;
+        return ACK_DROP;
     }
     if (seq_lt(ack, t->snd_una)) {
         /* RFC 5961 §5.2: an ACK older than the largest window we ever had
@@ -835,7 +857,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         uint32_t max_window = t->bytes_acked < t->max_window ? (uint32_t)t->bytes_acked : t->max_window;
         if (seq_lt(ack, t->snd_una - max_window)) {
             sk_send_challenge_ack(s, t, false);
-            return false;
+            return ACK_DROP;
         }
         update_ts_recent(s, t, seg);
         if ((t->flags & SK_F_SACK_OK) && seg->opts.sack_count)
@@ -846,76 +868,68 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             sk_sack_update(s, t, seg);
             rack_step(s, t, sk_rack_sack(s, t, seg), false);
         }
-        return true; /* old duplicate: its data may still be good */
+        return ACK_OLD; /* old duplicate: its data may still be good */
     }
-    update_ts_recent(s, t, seg); /* only once the ACK is known good (tcp_ack) */
-    t->last_ack_recv = sk_stamp_now(s);
-    /* RFC 3168 §6.1.2 congestion signal (Linux's tcp_ecn_rcv_ecn_echo),
-     * heeded only with data in flight (tcp_ack's no_queue path). */
-    bool ece = (t->ecn & SK_ECN_OK) && (seg->flags & SK_TH_ECE) && !(seg->flags & SK_TH_SYN) &&
-               t->snd_una != t->snd_nxt;
-    uint32_t prior_wnd = t->snd_wnd;
-    /* Before this ACK's SACK blocks or cumulative ACK move it (tcp_ack). */
-    uint32_t prior_fack = sk_rack_fack(t);
-    update_window(t, seg);
-    uint32_t newly_sacked = 0;
-    if ((t->flags & SK_F_SACK_OK) && seg->opts.sack_count) {
-        sk_dsack_input(s, t, seg, t->snd_una);
-        newly_sacked = sk_sack_update(s, t, seg);
-    }
-    uint32_t delivered = 0;
-    if (t->rack && seg->opts.sack_count)
-        delivered = sk_rack_sack(s, t, seg);
-    bool had_sacked = t->rack && (delivered || t->rack->sacked_out);
-    uint32_t acked = ack - t->snd_una;
-    if (acked == 0) {
-        /* RFC 5681 §2 duplicate ACK: no data, same window, data in flight.
-         * With SACK, an ACK reporting new SACKed data counts even if the
-         * window moved (Linux's tcp_ack_is_dubious: FLAG_DATA_SACKED). */
-        bool classic = seg->payload_len == 0 && !(seg->flags & (SK_TH_SYN | SK_TH_FIN)) &&
-                       prior_wnd == t->snd_wnd;
-        if ((classic || newly_sacked) && t->snd_nxt != t->snd_una) {
-            t->dupacks++;
-            /* Linux's tcp_add_reno_sack: without SACK each duplicate ACK
-             * stands for one segment delivered, up to what is in flight. */
-            if (!(t->flags & SK_F_SACK_OK) && t->dupacks <= flight_segs(t))
-                t->delivered++;
-            if (t->ca_state < SK_CA_RECOVERY) {
-                maybe_enter_recovery(s, t);
-            } else if ((t->ca_state == SK_CA_RECOVERY) && !(t->flags & SK_F_SACK_OK)) {
-                t->cwnd++; /* RFC 6582 §3.2 step 4: inflate per dupack */
-            }
-        }
-        if (ece)
-            sk_enter_cwr(s, t); /* tcp_try_to_open */
-        sk_rack_try_undo(s, t, SK_C_TCPEXT_TCP_DSACK_UNDO);
-        if (t->rack && seq_lt(ack, t->snd_nxt)) {
-            /* Linux's tcp_may_raise_cwnd: once reordering above the
-             * sysctl was measured, SACKed data is progress enough. */
-            if (delivered && t->ca_state < SK_CA_CWR && t->rack->reordering > (uint32_t)s->cfg.tcp_reordering)
-                sk_cc_on_ack(s, t, delivered * t->mss);
-            rack_step(s, t, delivered, false);
-            if (t->ca_state == SK_CA_CWR)
-                sk_rack_cwnd_reduction(t, delivered, 0, false); /* tcp_cong_control in CWR */
-        }
-        if (t->snd_wnd && (t->flags & SK_F_PERSIST)) {
-            /* Linux's tcp_ack_probe(): the window opened. */
-            t->flags &= ~SK_F_PERSIST;
-            t->probes_out = 0;
-            t->probes_stamp = 0;
-            t->backoff = 0;
-        }
-        return true;
-    }
+    return ACK_NEW;
+}
 
-    /* New data acknowledged. */
+/* An ACK that moves nothing (Linux's tcp_ack without FLAG_SND_UNA_ADVANCED,
+ * then tcp_fastretrans_alert): count it as a duplicate (RFC 5681 §2), let
+ * it start or inflate recovery, heed its ECN echo and SACKs, and take a
+ * window opening as the answer to a zero-window probe (tcp_ack_probe). */
+static void ack_duplicate(sk_stack *s, sk_tcb *t, const sk_segment *seg, const ack_info *a)
+{
+    /* RFC 5681 §2 duplicate ACK: no data, same window, data in flight.
+     * With SACK, an ACK reporting new SACKed data counts even if the
+     * window moved (Linux's tcp_ack_is_dubious: FLAG_DATA_SACKED). */
+    bool classic = seg->payload_len == 0 && !(seg->flags & (SK_TH_SYN | SK_TH_FIN)) && a->prior_wnd == t->snd_wnd;
+    if ((classic || a->newly_sacked) && t->snd_nxt != t->snd_una) {
+        t->dupacks++;
+        /* Linux's tcp_add_reno_sack: without SACK each duplicate ACK
+         * stands for one segment delivered, up to what is in flight. */
+        if (!(t->flags & SK_F_SACK_OK) && t->dupacks <= flight_segs(t))
+            t->delivered++;
+        if (t->ca_state < SK_CA_RECOVERY) {
+            maybe_enter_recovery(s, t);
+        } else if ((t->ca_state == SK_CA_RECOVERY) && !(t->flags & SK_F_SACK_OK)) {
+            t->cwnd++; /* RFC 6582 §3.2 step 4: inflate per dupack */
+        }
+    }
+    if (a->ece)
+        sk_enter_cwr(s, t); /* tcp_try_to_open */
+    sk_rack_try_undo(s, t, SK_C_TCPEXT_TCP_DSACK_UNDO);
+    if (t->rack && seq_lt(a->ack, t->snd_nxt)) {
+        /* Linux's tcp_may_raise_cwnd: once reordering above the
+         * sysctl was measured, SACKed data is progress enough. */
+        if (a->delivered && t->ca_state < SK_CA_CWR && t->rack->reordering > (uint32_t)s->cfg.tcp_reordering)
+            sk_cc_on_ack(s, t, a->delivered * t->mss);
+        rack_step(s, t, a->delivered, false);
+        if (t->ca_state == SK_CA_CWR)
+            sk_rack_cwnd_reduction(t, a->delivered, 0, false); /* tcp_cong_control in CWR */
+    }
+    if (t->snd_wnd && (t->flags & SK_F_PERSIST)) {
+        /* Linux's tcp_ack_probe(): the window opened. */
+        t->flags &= ~SK_F_PERSIST;
+        t->probes_out = 0;
+        t->probes_stamp = 0;
+        t->backoff = 0;
+    }
+}
+
+/* Linux's tcp_clean_rtx_queue: drop the acknowledged bytes from the send
+ * queue, count what was delivered, take the RTT sample (RFC 6298 §3, RFC
+ * 7323 §4), move SND.UNA (RFC 9293 §3.10.7.4: SND.UNA <- SEG.ACK) and
+ * reset the retransmission and probe backoff. */
+static void ack_clean_rtx(sk_stack *s, sk_tcb *t, const sk_segment *seg, ack_info *a)
+{
+    uint32_t ack = a->ack;
     /* While our SYN is unacknowledged the queue starts after it (data
      * that rode in a Fast Open SYN, acknowledged here in a simultaneous
      * open): the SYN's sequence number is not data. */
     uint32_t data_start = seq_lt(t->snd_una, t->iss + 1) ? t->iss + 1 : t->snd_una;
     uint32_t data_end = data_start + t->sndq.len;
     uint32_t data_acked = seq_gt(ack, data_end) ? t->sndq.len : (seq_gt(ack, data_start) ? ack - data_start : 0);
-    bool fin_acked = (t->flags & SK_F_FIN_SENT) && seq_gt(ack, data_end);
+    a->fin_acked = (t->flags & SK_F_FIN_SENT) && seq_gt(ack, data_end);
     bool syn_acked = seq_lt(t->snd_una, t->iss + 1) && seq_geq(ack, t->iss + 1);
     /* A simultaneous open's SYN (then SYN-ACK) sat in our own queue, which
      * tcp_clean_rtx_queue counts as a delivery, before the SYN_RECV step
@@ -928,27 +942,27 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     /* Linux counts the SYN and FIN too (tcp_snd_una_update), but a passive
      * child is born with SND.UNA past its SYN-ACK (tcp_create_openreq_child),
      * so only an active open's SYN is in bytes_acked. */
-    t->bytes_acked += acked - (syn_acked && t->parent ? 1u : 0u);
+    t->bytes_acked += a->acked - (syn_acked && t->parent ? 1u : 0u);
 
     /* RTT sample (RFC 6298 §3 and RFC 7323 §4): from the echoed timestamp,
      * or from the timed segment when no retransmission blurs it. */
-    int64_t ca_rtt_us = -1; /* for the congestion control (Linux's ack_sample.rtt_us) */
+    a->ca_rtt_us = -1;
     if ((t->flags & SK_F_TS_OK) && seg->opts.has_ts && seg->opts.ts_ecr) {
         uint32_t rtt_ms = sk_tcp_time_ms(s) + t->ts_off - seg->opts.ts_ecr;
         if ((int32_t)rtt_ms >= 0 && rtt_ms < 600000) {
             sk_rtt_sample(s, t, rtt_ms * 1000u);
-            ca_rtt_us = (int64_t)rtt_ms * 1000;
+            a->ca_rtt_us = (int64_t)rtt_ms * 1000;
         }
     } else if ((t->flags & SK_F_RTT_PENDING) && seq_geq(ack, t->rtt_seq)) {
         t->flags &= ~SK_F_RTT_PENDING;
         if (!t->retransmits) {
             uint32_t rtt_us = sk_us_now(s) - t->rtt_start;
             sk_rtt_sample(s, t, rtt_us);
-            ca_rtt_us = rtt_us;
+            a->ca_rtt_us = rtt_us;
         }
     }
 
-    if (!t->rack && (data_acked || fin_acked)) {
+    if (!t->rack && (data_acked || a->fin_acked)) {
         /* Linux's tcp_remove_reno_sacks (tcp_clean_rtx_queue counts the
          * same way for a SACK connection without a scoreboard): the
          * segments acknowledged, less those duplicate ACKs already
@@ -964,7 +978,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     t->snd_una = ack;
     if (t->sack_n)
         sk_sack_ack(s, t, ack);
-    delivered += sk_rack_ack(s, t, ack, prior_fack);
+    a->delivered += sk_rack_ack(s, t, ack, a->prior_fack);
     t->backoff = 0;
     t->retransmits = 0;
     t->retrans_stamp = 0;
@@ -974,8 +988,18 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     if (t->ext && t->ext->pm)
         sk_mtu_probe_acked(s, t); /* tcp_clean_rtx_queue: an MTU probe ACKed */
     if (data_acked)
-        sk_cc_pkts_acked(s, t, acked, ca_rtt_us); /* not for the SYN alone: no CUBIC state for idle connections */
+        sk_cc_pkts_acked(s, t, a->acked, a->ca_rtt_us); /* not for the SYN alone: no CUBIC state for idle connections */
+    a->data_acked = data_acked;
+}
 
+/* The congestion response to an ACK of new data, Linux's
+ * tcp_fastretrans_alert (leaving CWR, a full or partial ACK in Recovery,
+ * undo) and tcp_cong_control (growth, or PRR in CWR), then the end of Loss
+ * and tcp_process_tlp_ack.  Returns true when RACK armed its reordering
+ * timer, which then replaces the retransmission timer. */
+static bool ack_congestion(sk_stack *s, sk_tcb *t, ack_info *a)
+{
+    uint32_t ack = a->ack;
     /* Linux's tcp_fastretrans_alert step D: CWR is held until data
      * above the reduction point is ACKed, so the peer has seen our CWR;
      * then cwnd = ssthresh (tcp_end_cwnd_reduction). */
@@ -997,9 +1021,10 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             s->rtx_mib = SK_RTX_MIB_FAST;
             sk_retransmit_head(s, t);
             s->rtx_mib = SK_RTX_MIB_NONE;
-            t->cwnd = t->cwnd > acked / t->mss ? t->cwnd - acked / t->mss + 1 : 1;
+            t->cwnd = t->cwnd > a->acked / t->mss ? t->cwnd - a->acked / t->mss + 1 : 1;
         }
     } else {
+        uint32_t data_acked = a->data_acked;
         if (!(t->flags & SK_F_SACK_OK) && t->dupacks) {
             /* Linux's tcp_remove_reno_sacks: of the segments this ACK
              * covers, those already counted by duplicate ACKs were
@@ -1008,10 +1033,10 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             segs = segs > t->dupacks ? segs - t->dupacks : 1;
             data_acked = segs * t->mss < data_acked ? segs * t->mss : data_acked;
         }
-        if (had_sacked)
-            data_acked = delivered * t->mss; /* Linux grows by packets delivered, SACKed ones when SACKed */
+        if (a->had_sacked)
+            data_acked = a->delivered * t->mss; /* Linux grows by packets delivered, SACKed ones when SACKed */
         t->dupacks = 0;
-        if (ece)
+        if (a->ece)
             sk_enter_cwr(s, t); /* tcp_try_to_open */
         /* In CWR, PRR sets cwnd instead of growth (tcp_cong_control). */
         if (t->ca_state != SK_CA_CWR)
@@ -1020,14 +1045,13 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             maybe_enter_recovery(s, t); /* holes remain beyond this ACK */
     }
     sk_rack_try_undo(s, t, SK_C_TCPEXT_TCP_DSACK_UNDO);
-    bool reo_armed = rack_step(s, t, delivered, true);
+    bool reo_armed = rack_step(s, t, a->delivered, true);
     if (t->ca_state == SK_CA_CWR)
-        sk_rack_cwnd_reduction(t, delivered, 0, true);
+        sk_rack_cwnd_reduction(t, a->delivered, 0, true);
     if (seq_lt(t->rtx_nxt, t->snd_una))
         t->rtx_nxt = t->snd_una; /* the peer had more than we resent */
-    if (seq_geq(t->snd_una, t->snd_nxt))
-        if (t->ca_state == SK_CA_LOSS)
-            sk_set_ca_state(t, SK_CA_OPEN); /* the whole flight was acknowledged */
+    if (t->ca_state == SK_CA_LOSS && seq_geq(t->snd_una, t->snd_nxt))
+        sk_set_ca_state(t, SK_CA_OPEN); /* the whole flight was acknowledged */
 
     /* A loss probe is answered once the ACK reaches what it covered
      * (Linux's tcp_process_tlp_ack): if it repaired a real loss, the
@@ -1041,6 +1065,83 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         }
         t->tlp_high_seq = 0;
     }
+    return reo_armed;
+}
+
+/* RFC 9293 §3.10.7.4, the states past ESTABLISHED once the ACK covers our
+ * FIN (Linux's tcp_rcv_state_process): FIN_WAIT_1 -> FIN_WAIT_2 (for an
+ * orphan, the FIN_WAIT_2 timewait record or a reset on new data),
+ * CLOSING -> TIME_WAIT, LAST_ACK -> CLOSED.  Returns false when the
+ * connection is gone or became a timewait record. */
+static bool ack_of_fin(sk_stack *s, sk_tcb *t, const sk_segment *seg)
+{
+    switch (t->state) {
+    case SK_TCP_FIN_WAIT1:
+        sk_tcb_set_state(s, t, SK_TCP_FIN_WAIT2, "rcv ACK of FIN");
+        if (t->flags & SK_F_ORPHAN) {
+            /* Linux's tcp_rcv_state_process: an orphan waiting for the
+             * peer's FIN becomes a small FIN_WAIT_2 record lasting
+             * tcp_fin_timeout, unless this very segment carries data
+             * (a reset follows) or the FIN (TIME_WAIT follows). */
+            if (seg->payload_len && seq_gt(seg->seq + (uint32_t)seg->payload_len, t->rcv_nxt)) {
+                /* Linux answers from the segment (tcp_v4_send_reset),
+                 * as for one that found no socket. */
+                sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
+                sk_reply_rst(s, seg);
+                sk_tcb_done(s, t, "data after close()");
+                return false;
+            }
+            if (!(seg->flags & SK_TH_FIN)) {
+                int tmo = t->fin_timeout_s >= 0 ? t->fin_timeout_s : s->cfg.tcp_fin_timeout;
+                sk_time_wait(s, t, SK_TCP_FIN_WAIT2, SK_SEC(tmo));
+                return false;
+            }
+        }
+        return true;
+    case SK_TCP_CLOSING:
+        sk_time_wait(s, t, SK_TCP_TIME_WAIT, SK_TCP_TIMEWAIT_LEN);
+        return false;
+    case SK_TCP_LAST_ACK:
+        sk_tcb_done(s, t, "rcv ACK of FIN");
+        return false;
+    default:
+        return true;
+    }
+}
+
+/* Linux's tcp_ack, in its steps.  Returns false when the segment must be
+ * dropped (or the connection is gone). */
+static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
+{
+    enum ack_verdict v = ack_validate(s, t, seg);
+    if (v != ACK_NEW)
+        return v == ACK_OLD;
+    update_ts_recent(s, t, seg); /* only once the ACK is known good (tcp_ack) */
+    t->last_ack_recv = sk_stamp_now(s);
+    ack_info a = {.ack = seg->ack};
+    /* RFC 3168 §6.1.2 congestion signal (Linux's tcp_ecn_rcv_ecn_echo),
+     * heeded only with data in flight (tcp_ack's no_queue path). */
+    a.ece = (t->ecn & SK_ECN_OK) && (seg->flags & SK_TH_ECE) && !(seg->flags & SK_TH_SYN) && t->snd_una != t->snd_nxt;
+    a.prior_wnd = t->snd_wnd;
+    /* Before this ACK's SACK blocks or cumulative ACK move it (tcp_ack). */
+    a.prior_fack = sk_rack_fack(t);
+    update_window(t, seg); /* tcp_ack_update_window, RFC 9293 §3.10.7.4 */
+    if ((t->flags & SK_F_SACK_OK) && seg->opts.sack_count) {
+        sk_dsack_input(s, t, seg, t->snd_una);
+        a.newly_sacked = sk_sack_update(s, t, seg); /* tcp_sacktag_write_queue */
+    }
+    if (t->rack && seg->opts.sack_count)
+        a.delivered = sk_rack_sack(s, t, seg);
+    a.had_sacked = t->rack && (a.delivered || t->rack->sacked_out);
+    a.acked = a.ack - t->snd_una;
+    if (a.acked == 0) {
+        ack_duplicate(s, t, seg, &a);
+        return true;
+    }
+
+    /* New data acknowledged. */
+    ack_clean_rtx(s, t, seg, &a);
+    bool reo_armed = ack_congestion(s, t, &a);
 
     /* RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart
      * (or probe first: Linux's tcp_set_xmit_timer). */
@@ -1052,40 +1153,8 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     }
     sk_tcb_timer_update(s, t);
 
-    if (fin_acked) {
-        switch (t->state) {
-        case SK_TCP_FIN_WAIT1:
-            sk_tcb_set_state(s, t, SK_TCP_FIN_WAIT2, "rcv ACK of FIN");
-            if (t->flags & SK_F_ORPHAN) {
-                /* Linux's tcp_rcv_state_process: an orphan waiting for the
-                 * peer's FIN becomes a small FIN_WAIT_2 record lasting
-                 * tcp_fin_timeout, unless this very segment carries data
-                 * (a reset follows) or the FIN (TIME_WAIT follows). */
-                if (seg->payload_len && seq_gt(seg->seq + (uint32_t)seg->payload_len, t->rcv_nxt)) {
-                    /* Linux answers from the segment (tcp_v4_send_reset),
-                     * as for one that found no socket. */
-                    sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
-                    sk_reply_rst(s, seg);
-                    sk_tcb_done(s, t, "data after close()");
-                    return false;
-                }
-                if (!(seg->flags & SK_TH_FIN)) {
-                    int tmo = t->fin_timeout_s >= 0 ? t->fin_timeout_s : s->cfg.tcp_fin_timeout;
-                    sk_time_wait(s, t, SK_TCP_FIN_WAIT2, SK_SEC(tmo));
-                    return false;
-                }
-            }
-            break;
-        case SK_TCP_CLOSING:
-            sk_time_wait(s, t, SK_TCP_TIME_WAIT, SK_TCP_TIMEWAIT_LEN);
-            return false;
-        case SK_TCP_LAST_ACK:
-            sk_tcb_done(s, t, "rcv ACK of FIN");
-            return false;
-        default:
-            break;
-        }
-    }
+    if (a.fin_acked && !ack_of_fin(s, t, seg))
+        return false;
     /* Freed send space wakes writers only through sk_check_space(), after
      * the output below (Linux's tcp_data_snd_check). */
     return true;
