@@ -206,8 +206,8 @@ void sk_cc_validate(sk_tcb *t, bool cwnd_limited)
     uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
     uint32_t packets_out = (t->snd_nxt - t->snd_una + mss - 1) / mss;
     if (!seq_lt(t->snd_una, t->cwnd_usage_seq) || cwnd_limited ||
-        (!(t->flags & SK_F_CWND_LIMITED) && packets_out > t->max_packets_out)) {
-        t->flags = cwnd_limited ? (t->flags | SK_F_CWND_LIMITED) : (t->flags & ~SK_F_CWND_LIMITED);
+        (!(t->xflags & SK_X_CWND_LIMITED) && packets_out > t->max_packets_out)) {
+        t->xflags = cwnd_limited ? (t->xflags | SK_X_CWND_LIMITED) : (t->xflags & ~SK_X_CWND_LIMITED);
         t->max_packets_out = (uint16_t)(packets_out > 0xffff ? 0xffff : packets_out);
         t->cwnd_usage_seq = t->snd_nxt;
     }
@@ -218,7 +218,7 @@ void sk_cc_validate(sk_tcb *t, bool cwnd_limited)
  * largest flight actually sent. */
 bool sk_cc_cwnd_limited(const sk_tcb *t)
 {
-    if (t->flags & SK_F_CWND_LIMITED)
+    if (t->xflags & SK_X_CWND_LIMITED)
         return true;
     if (t->cwnd < t->ssthresh)
         return t->cwnd < 2u * t->max_packets_out;
@@ -509,7 +509,7 @@ void sk_cc_enter_recovery(sk_stack *s, sk_tcb *t)
     /* With SACK the pipe estimate replaces window inflation (RFC 6675
      * §5): cwnd is ssthresh.  Without, NewReno inflates by the three
      * segments that left the network (RFC 6582 §3.2). */
-    t->cwnd = (t->flags & SK_F_SACK_OK) ? t->ssthresh : t->ssthresh + 3;
+    t->cwnd = (t->negot & SK_N_SACK_OK) ? t->ssthresh : t->ssthresh + 3;
     t->high_rxt = t->snd_una;
     t->tlp_high_seq = 0;
     /* tcp_init_cwnd_reduction: the reduction is signalled with CWR
@@ -517,5 +517,5 @@ void sk_cc_enter_recovery(sk_stack *s, sk_tcb *t)
     sk_set_ca_state(t, SK_CA_RECOVERY);
     if (t->ecn & SK_ECN_OK)
         t->ecn |= SK_ECN_QUEUE_CWR;
-    sk_count(s, (t->flags & SK_F_SACK_OK) ? SK_C_TCPEXT_TCP_SACK_RECOVERY : SK_C_TCPEXT_TCP_RENO_RECOVERY);
+    sk_count(s, (t->negot & SK_N_SACK_OK) ? SK_C_TCPEXT_TCP_SACK_RECOVERY : SK_C_TCPEXT_TCP_RENO_RECOVERY);
 }

@@ -88,39 +88,54 @@ typedef struct sk_ooo_seg {
 /* Connection (TCB)                                                     */
 /* ------------------------------------------------------------------ */
 
-enum sk_tcb_flag {
-    SK_F_ORPHAN = 1u << 0,        /* close() called: no handle any more */
-    SK_F_SHUT_RD = 1u << 1,
-    SK_F_SHUT_WR = 1u << 2,       /* FIN queued after the send queue */
-    SK_F_FIN_SENT = 1u << 3,
-    SK_F_FIN_RCVD = 1u << 4,
-    SK_F_NODELAY = 1u << 5,
-    SK_F_KEEPALIVE = 1u << 6,
-    SK_F_REUSEADDR = 1u << 7,
-    SK_F_LINGER = 1u << 8,
-    SK_F_TS_OK = 1u << 9,         /* timestamps negotiated */
-    SK_F_SACK_OK = 1u << 10,
-    SK_F_WS_OK = 1u << 11,
-    SK_F_BOUND = 1u << 12,        /* has a local port (bind or autobind) */
-    SK_F_USER_BOUND = 1u << 13,   /* bind() called */
-    SK_F_HASHED = 1u << 14,       /* in the connection table */
-    SK_F_ACK_NOW = 1u << 15,      /* an ACK must go out this run */
-    /* bit 16 free (was IN_RECOVERY: now ca_state == SK_CA_RECOVERY) */
-    SK_F_CORK = 1u << 17,
-    SK_F_CONNECTING = 1u << 18,   /* connect() in progress (Linux SS_CONNECTING) */
-    SK_F_RTT_PENDING = 1u << 19,  /* timing rtt_seq (no timestamps) */
-    SK_F_PERSIST = 1u << 20,      /* zero-window probing */
-    SK_F_WAS_ESTABLISHED = 1u << 21,
-    SK_F_REUSEPORT = 1u << 22,
-    /* bit 23 free (was LOSS_RECOVERY: now ca_state == SK_CA_LOSS) */
-    SK_F_REO_ARMED = 1u << 24,    /* rto_at holds the RACK reordering deadline (RFC 8985 §6.2) */
-    SK_F_PINGPONG = 1u << 25,     /* interactive: delay ACKs (Linux pingpong mode) */
-    SK_F_CONNECTED = 1u << 26,    /* connect() reported success (SS_CONNECTED) */
-    SK_F_SNDBUF_LOCK = 1u << 27,  /* SO_SNDBUF set: no autotuning */
-    SK_F_TLP_ARMED = 1u << 28,    /* rto_at holds a loss-probe deadline (RFC 8985 §7) */
-    SK_F_TLP_RETRANS = 1u << 29,  /* the probe retransmitted (not new data) */
-    SK_F_FIN_ALONE = 1u << 30,    /* the FIN went out in a segment of its own */
-    SK_F_CWND_LIMITED = 1u << 31, /* the window in use was cwnd-limited (Linux is_cwnd_limited) */
+/* sk_tcb's flag words, grouped by what they describe; each is a bit-field
+ * of the one 32-bit word `flags` used to be, so sk_tcb keeps its size. */
+
+/* sk_tcb.sflags: the socket and the user's calls on it (Linux keeps these
+ * in sk_state, sk_shutdown, sock->state, the bind and hash state). */
+enum sk_sock_flag {
+    SK_S_ORPHAN = 1u << 0,     /* close() called: no handle any more */
+    SK_S_SHUT_RD = 1u << 1,
+    SK_S_SHUT_WR = 1u << 2,    /* FIN queued after the send queue */
+    SK_S_FIN_RCVD = 1u << 3,
+    SK_S_BOUND = 1u << 4,      /* has a local port (bind or autobind) */
+    SK_S_USER_BOUND = 1u << 5, /* bind() called */
+    SK_S_HASHED = 1u << 6,     /* in the connection table */
+    SK_S_CONNECTING = 1u << 7, /* connect() in progress (Linux SS_CONNECTING) */
+    SK_S_CONNECTED = 1u << 8,  /* connect() reported success (SS_CONNECTED) */
+    SK_S_WAS_ESTABLISHED = 1u << 9,
+};
+
+/* sk_tcb.negot: options negotiated in the handshake (tp->rx_opt). */
+enum sk_negot_flag {
+    SK_N_TS_OK = 1u << 0, /* timestamps negotiated */
+    SK_N_SACK_OK = 1u << 1,
+    SK_N_WS_OK = 1u << 2,
+};
+
+/* sk_tcb.sopts: socket options set by the user (setsockopt). */
+enum sk_sockopt_flag {
+    SK_O_NODELAY = 1u << 0,
+    SK_O_KEEPALIVE = 1u << 1,
+    SK_O_REUSEADDR = 1u << 2,
+    SK_O_LINGER = 1u << 3,
+    SK_O_CORK = 1u << 4,
+    SK_O_REUSEPORT = 1u << 5,
+    SK_O_SNDBUF_LOCK = 1u << 6, /* SO_SNDBUF set: no autotuning */
+};
+
+/* sk_tcb.xflags: transmit and timer state. */
+enum sk_xmit_flag {
+    SK_X_ACK_NOW = 1u << 0,      /* an ACK must go out this run */
+    SK_X_RTT_PENDING = 1u << 1,  /* timing rtt_seq (no timestamps) */
+    SK_X_PERSIST = 1u << 2,      /* zero-window probing */
+    SK_X_REO_ARMED = 1u << 3,    /* rto_at holds the RACK reordering deadline (RFC 8985 §6.2) */
+    SK_X_TLP_ARMED = 1u << 4,    /* rto_at holds a loss-probe deadline (RFC 8985 §7) */
+    SK_X_TLP_RETRANS = 1u << 5,  /* the probe retransmitted (not new data) */
+    SK_X_FIN_SENT = 1u << 6,
+    SK_X_FIN_ALONE = 1u << 7,    /* the FIN went out in a segment of its own */
+    SK_X_CWND_LIMITED = 1u << 8, /* the window in use was cwnd-limited (Linux is_cwnd_limited) */
+    SK_X_PINGPONG = 1u << 9,     /* interactive: delay ACKs (Linux pingpong mode) */
 };
 
 struct sk_listen_queue;
@@ -244,7 +259,13 @@ typedef struct sk_tcb {
     uint8_t tail_push : 1;  /* the unsent tail "skb" carries PSH (Linux tcp_mark_push) */
     uint8_t cc_reno : 1;    /* congestion control is Reno; CUBIC otherwise (cc.c) */
     uint8_t dupacks;
-    uint32_t flags;
+    /* Flags by group (enum sk_sock_flag, sk_negot_flag, sk_sockopt_flag,
+     * sk_xmit_flag), sharing one 32-bit unit; spare bits: sflags 1,
+     * xflags 1. */
+    uint32_t sflags : 11; /* SK_S_* */
+    uint32_t xflags : 11; /* SK_X_* */
+    uint32_t negot : 3;   /* SK_N_* */
+    uint32_t sopts : 7;   /* SK_O_* */
 
     /* send sequence space (RFC 9293 §3.3.1) */
     uint32_t iss, snd_una, snd_nxt, snd_wnd, snd_wl1, snd_wl2, max_window; /* snd_nxt never moves back */

@@ -255,7 +255,7 @@ static uint8_t conn_pmtudisc(const sk_stack *s, const sk_tcb *t)
     return pm && pm->pmtudisc_set ? pm->pmtudisc : default_pmtudisc(s);
 }
 
-static uint32_t hdr_opts(const sk_tcb *t) { return (t->flags & SK_F_TS_OK) ? 12u : 0u; }
+static uint32_t hdr_opts(const sk_tcb *t) { return (t->negot & SK_N_TS_OK) ? 12u : 0u; }
 
 /* Linux's tcp_mss_to_mtu and tcp_mtu_to_mss (the options every segment
  * carries count; the MSS is clamped to the peer's and TCP_MAXSEG, and
@@ -407,7 +407,7 @@ static void simple_retransmit(sk_stack *s, sk_tcb *t)
     sk_rack_mark_all_lost(t);
     t->rtx_nxt = t->snd_una;
     t->high_rxt = t->snd_una;
-    t->flags &= ~SK_F_RTT_PENDING;
+    t->xflags &= ~SK_X_RTT_PENDING;
     t->dupacks = 0;
     sk_tcp_output(s, t);
 }

@@ -30,7 +30,7 @@ static bool sent_after(uint32_t t1, uint32_t t2, uint32_t seq1, uint32_t seq2)
 static uint32_t pcount(const sk_tcb *t, uint32_t seq, uint32_t end)
 {
     uint32_t len = end - seq;
-    if ((t->flags & SK_F_FIN_SENT) && end == t->snd_nxt && len)
+    if ((t->xflags & SK_X_FIN_SENT) && end == t->snd_nxt && len)
         len--;
     uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
     return len ? (len + mss - 1) / mss : 1;
@@ -140,7 +140,7 @@ void sk_rack_split(sk_stack *s, sk_tcb *t, uint32_t at)
 
 void sk_rack_on_send(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end, bool retrans)
 {
-    if (!(t->flags & SK_F_SACK_OK) || !seq_lt(seq, end))
+    if (!(t->negot & SK_N_SACK_OK) || !seq_lt(seq, end))
         return;
     sk_rack *r = rack_get(s, t);
     if (!r)
@@ -454,7 +454,7 @@ uint32_t sk_rack_detect(sk_stack *s, sk_tcb *t)
     if (timeout) {
         sk_time_ns d = (sk_time_ns)((timeout + 999) / 1000 + 2) * SK_NSEC_PER_MSEC;
         t->rto_at = s->now + d;
-        t->flags = (t->flags & ~SK_F_TLP_ARMED) | SK_F_REO_ARMED;
+        t->xflags = (t->xflags & ~SK_X_TLP_ARMED) | SK_X_REO_ARMED;
         sk_tcb_timer_update(s, t);
     }
     return newly;
@@ -499,7 +499,7 @@ void sk_rack_enter_recovery(sk_stack *s, sk_tcb *t)
      * mean "nothing left to D-SACK". */
     r->undo_set = true;
     r->undo_marker = t->snd_una;
-    r->undo_retrans = r->retrans_out + ((t->tlp_high_seq && (t->flags & SK_F_TLP_RETRANS)) ? 1 : 0);
+    r->undo_retrans = r->retrans_out + ((t->tlp_high_seq && (t->xflags & SK_X_TLP_RETRANS)) ? 1 : 0);
     if (!r->undo_retrans)
         r->undo_retrans = -1;
     /* tcp_current_ssthresh, kept to undo to; none when CWR already cut. */

@@ -259,7 +259,7 @@ static void coalesce_first(sk_tcb_ext *t)
  * four in use the oldest is forgotten. */
 void sk_rx_sack_new_ofo(const sk_stack *s, sk_tcb *tcb, uint32_t seq, uint32_t end)
 {
-    if (!(tcb->flags & SK_F_SACK_OK))
+    if (!(tcb->negot & SK_N_SACK_OK))
         return;
     /* Without memory for the blocks the segment is still queued; the peer
      * only learns of it later, as if this ACK had been lost. */
@@ -307,7 +307,7 @@ void sk_rx_sack_remove(sk_tcb *tcb)
  * RCV.NXT) or out-of-order. */
 void sk_rx_dsack_set(sk_stack *s, sk_tcb *tcb, uint32_t seq, uint32_t end)
 {
-    if (!(tcb->flags & SK_F_SACK_OK) || !s->cfg.tcp_dsack || !seq_lt(seq, end))
+    if (!(tcb->negot & SK_N_SACK_OK) || !s->cfg.tcp_dsack || !seq_lt(seq, end))
         return;
     sk_tcb_ext *t = sk_tcb_ext_get(s, tcb);
     if (!t)

@@ -30,7 +30,7 @@ enum sk_ca_state sk_ca_state_report(const sk_tcb *t)
      * state that changes it (dupacks, the scoreboard counts) has many
      * writers, and what is reported is exactly Linux's condition. */
     const sk_rack *r = t->rack;
-    bool reno_dups = t->dupacks && !(t->flags & SK_F_SACK_OK);
+    bool reno_dups = t->dupacks && !(t->negot & SK_N_SACK_OK);
     if (reno_dups || (r && (r->sacked_out || r->lost_out || r->retrans_out)))
         return SK_CA_DISORDER;
     return SK_CA_OPEN;
@@ -45,15 +45,15 @@ void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
     ti->tcpi_retransmits = t->retransmits;
     ti->tcpi_probes = t->probes_out;
     ti->tcpi_backoff = t->backoff;
-    if (t->flags & SK_F_TS_OK)
+    if (t->negot & SK_N_TS_OK)
         ti->tcpi_options |= SK_TCPI_OPT_TIMESTAMPS;
-    if (t->flags & SK_F_SACK_OK)
+    if (t->negot & SK_N_SACK_OK)
         ti->tcpi_options |= SK_TCPI_OPT_SACK;
     if (t->ecn & SK_ECN_OK)
         ti->tcpi_options |= SK_TCPI_OPT_ECN;
     if (t->ecn & SK_ECN_SEEN)
         ti->tcpi_options |= SK_TCPI_OPT_ECN_SEEN;
-    if (t->flags & SK_F_WS_OK) {
+    if (t->negot & SK_N_WS_OK) {
         ti->tcpi_options |= SK_TCPI_OPT_WSCALE;
         ti->tcpi_snd_wscale = t->snd_wscale & 15;
         ti->tcpi_rcv_wscale = t->rcv_wscale & 15;
@@ -120,7 +120,7 @@ static void timer_of(const sk_stack *s, const sk_tcb *t, sk_sock_info *si)
 {
     /* ss -o shows one timer: retransmit/persist first, then keepalive. */
     if (t->rto_at) {
-        si->timer = (t->flags & SK_F_PERSIST) || t->snd_una == t->snd_nxt ? SK_TIMER_PERSIST : SK_TIMER_ON;
+        si->timer = (t->xflags & SK_X_PERSIST) || t->snd_una == t->snd_nxt ? SK_TIMER_PERSIST : SK_TIMER_ON;
         if (t->state == SK_TCP_SYN_SENT || t->snd_una != t->snd_nxt)
             si->timer = SK_TIMER_ON;
         si->timer_expires = t->rto_at;
@@ -147,7 +147,7 @@ static void visit_tcb(sk_stack *s, sk_tcb *t, sk_sock_visit_fn visit, void *ctx,
         sk_tcb_remote(s, t, &si.remote);
     else
         sk_addr_endpoint(s, t->af6, t->sock6, 0, 0, &si.remote);
-    si.orphan = (t->flags & SK_F_ORPHAN) != 0;
+    si.orphan = (t->sflags & SK_S_ORPHAN) != 0;
     if (t->state == SK_TCP_LISTEN && t->listen) {
         si.recv_q = t->listen->aq_len;
         si.send_q = t->listen->backlog;
@@ -185,7 +185,7 @@ size_t sk_sockets(sk_stack *s, sk_sock_visit_fn visit, void *ctx)
     /* Handles not in any table: unconnected, or closed but not released. */
     for (uint32_t i = 0; i < s->fds_cap; i++) {
         sk_tcb *t = s->fds[i];
-        if (t && !(t->flags & SK_F_HASHED))
+        if (t && !(t->sflags & SK_S_HASHED))
             visit_tcb(s, t, visit, ctx, &n);
     }
     for (size_t b = 0; b < 64; b++) {

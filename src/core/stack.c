@@ -286,20 +286,20 @@ static void conn_grow(sk_stack *s)
 
 void sk_conn_hash(sk_stack *s, sk_tcb *t)
 {
-    if (t->flags & SK_F_HASHED)
+    if (t->sflags & SK_S_HASHED)
         return;
     if (s->conn_count > s->conn_mask)
         conn_grow(s);
     uint32_t h = tcb_hash(t) & s->conn_mask;
     t->hnext = s->conn_buckets[h];
     s->conn_buckets[h] = t;
-    t->flags |= SK_F_HASHED;
+    t->sflags |= SK_S_HASHED;
     s->conn_count++;
 }
 
 void sk_conn_unhash(sk_stack *s, sk_tcb *t)
 {
-    if (!(t->flags & SK_F_HASHED))
+    if (!(t->sflags & SK_S_HASHED))
         return;
     sk_tcb **pp = &s->conn_buckets[tcb_hash(t) & s->conn_mask];
     while (*pp && *pp != t)
@@ -307,7 +307,7 @@ void sk_conn_unhash(sk_stack *s, sk_tcb *t)
     if (*pp)
         *pp = t->hnext;
     t->hnext = NULL;
-    t->flags &= ~SK_F_HASHED;
+    t->sflags &= ~SK_S_HASHED;
     s->conn_count--;
 }
 
@@ -347,12 +347,12 @@ void sk_listener_hash(sk_stack *s, sk_tcb *t)
 {
     t->hnext = s->listeners[t->lport & 63];
     s->listeners[t->lport & 63] = t;
-    t->flags |= SK_F_HASHED;
+    t->sflags |= SK_S_HASHED;
 }
 
 void sk_listener_unhash(sk_stack *s, sk_tcb *t)
 {
-    if (!(t->flags & SK_F_HASHED))
+    if (!(t->sflags & SK_S_HASHED))
         return;
     sk_tcb **pp = &s->listeners[t->lport & 63];
     while (*pp && *pp != t)
@@ -360,7 +360,7 @@ void sk_listener_unhash(sk_stack *s, sk_tcb *t)
     if (*pp)
         *pp = t->hnext;
     t->hnext = NULL;
-    t->flags &= ~SK_F_HASHED;
+    t->sflags &= ~SK_S_HASHED;
 }
 
 /* ------------------------------------------------------------------ */
@@ -431,25 +431,25 @@ void sk_port_ref(sk_stack *s, sk_tcb *t)
     if (!b)
         return;
     b->refs++;
-    if (!(t->flags & SK_F_REUSEADDR))
+    if (!(t->sopts & SK_O_REUSEADDR))
         b->noreuse++;
-    if (t->flags & SK_F_USER_BOUND)
+    if (t->sflags & SK_S_USER_BOUND)
         b->user_bound++;
-    t->flags |= SK_F_BOUND;
+    t->sflags |= SK_S_BOUND;
 }
 
 void sk_port_unref(sk_stack *s, sk_tcb *t)
 {
-    if (!(t->flags & SK_F_BOUND))
+    if (!(t->sflags & SK_S_BOUND))
         return;
     sk_bind_bucket *b = sk_bind_bucket_get(s, t->lport, false);
-    t->flags &= ~SK_F_BOUND;
+    t->sflags &= ~SK_S_BOUND;
     if (!b)
         return;
     b->refs--;
-    if (!(t->flags & SK_F_REUSEADDR) && b->noreuse)
+    if (!(t->sopts & SK_O_REUSEADDR) && b->noreuse)
         b->noreuse--;
-    if ((t->flags & SK_F_USER_BOUND) && b->user_bound)
+    if ((t->sflags & SK_S_USER_BOUND) && b->user_bound)
         b->user_bound--;
     sk_bind_bucket_release(s, b);
 }
@@ -527,7 +527,7 @@ void sk_tcb_set_state(sk_stack *s, sk_tcb *t, int state, const char *cause)
         s->counters[SK_C_TCP_CURR_ESTAB]--;
     t->state = (uint8_t)state;
     if (state == SK_TCP_ESTABLISHED)
-        t->flags |= SK_F_WAS_ESTABLISHED;
+        t->sflags |= SK_S_WAS_ESTABLISHED;
     sk_emit_state(s, t, from, state, cause);
     sk_notify(s, t);
 }
@@ -537,10 +537,10 @@ void sk_tcb_free(sk_stack *s, sk_tcb *t)
     sk_wheel_del(&s->tcb_wheel, &t->timer);
     sk_port_unref(s, t);
     sk_tcb_put_addrs(s, t);
-    if (t->flags & SK_F_ORPHAN) {
+    if (t->sflags & SK_S_ORPHAN) {
         if (s->orphans)
             s->orphans--;
-        t->flags &= ~SK_F_ORPHAN;
+        t->sflags &= ~SK_S_ORPHAN;
     }
     sk_ring_free(s, &t->sndq);
     sk_ring_free(s, &t->rcvq);
@@ -575,7 +575,7 @@ void sk_tcb_close(sk_stack *s, sk_tcb *t, const char *cause)
     if (t->state == SK_TCP_ESTABLISHED || t->state == SK_TCP_CLOSE_WAIT)
         sk_count(s, SK_C_TCP_ESTAB_RESETS);
     sk_fastopen_child_done(s, t);
-    t->flags |= SK_F_SHUT_RD | SK_F_SHUT_WR;
+    t->sflags |= SK_S_SHUT_RD | SK_S_SHUT_WR;
     sk_tcb_set_state(s, t, SK_TCP_CLOSE, cause);
     sk_conn_unhash(s, t);
     sk_wheel_del(&s->tcb_wheel, &t->timer);
@@ -595,7 +595,7 @@ void sk_tcb_close(sk_stack *s, sk_tcb *t, const char *cause)
     /* The application still holds the handle.  Linux's tcp_set_state()
      * releases an automatically chosen port at once; one taken with
      * bind() stays until close(). */
-    if (!(t->flags & SK_F_USER_BOUND))
+    if (!(t->sflags & SK_S_USER_BOUND))
         sk_port_unref(s, t);
     sk_notify(s, t);
 }
