@@ -77,7 +77,7 @@ static void sndbuf_expand(sk_stack *s, sk_tcb *t)
 
 void sk_sndbuf_established(sk_stack *s, sk_tcb *t)
 {
-    if (!(t->flags & SK_F_SNDBUF_LOCK))
+    if (!(t->sopts & SK_O_SNDBUF_LOCK))
         sndbuf_expand(s, t); /* tcp_init_buffer_space() */
 }
 
@@ -209,7 +209,7 @@ void sk_check_space(sk_stack *s, sk_tcb *t, bool head_fresh)
         return;
     /* tcp_should_expand_sndbuf(): not SO_SNDBUF-locked, cwnd not filled
      * (no global memory pressure in synack). */
-    if (!(t->flags & SK_F_SNDBUF_LOCK) && !cwnd_filled(t, head_fresh))
+    if (!(t->sopts & SK_O_SNDBUF_LOCK) && !cwnd_filled(t, head_fresh))
         sndbuf_expand(s, t);
     if (!sk_stream_is_writeable(s, t))
         return;
@@ -222,7 +222,7 @@ void sk_check_space(sk_stack *s, sk_tcb *t, bool head_fresh)
 static uint32_t notsent_bytes(const sk_tcb *t)
 {
     uint32_t sent = seq_gt(t->snd_nxt, t->snd_una) ? t->snd_nxt - t->snd_una : 0;
-    if (t->flags & SK_F_FIN_SENT)
+    if (t->xflags & SK_X_FIN_SENT)
         sent = sent ? sent - 1 : 0;
     return t->sndq.len > sent ? t->sndq.len - sent : 0;
 }

@@ -130,7 +130,7 @@ static bool bind_conflict(sk_stack *s, const sk_tcb *t, uint16_t port, bind_addr
     sk_bind_bucket *b = sk_bind_bucket_get(s, port, false);
     if (!b)
         return false;
-    bool reuse = (t->flags & SK_F_REUSEADDR) != 0;
+    bool reuse = (t->sopts & SK_O_REUSEADDR) != 0;
     if (b->tw && !reuse)
         return true;
     if (!b->refs)
@@ -138,12 +138,12 @@ static bool bind_conflict(sk_stack *s, const sk_tcb *t, uint16_t port, bind_addr
     uint32_t seen = 0;
     for (uint32_t i = 0; i < s->fds_cap; i++) {
         const sk_tcb *u = s->fds[i];
-        if (!u || u == t || !(u->flags & SK_F_BOUND) || u->lport != port)
+        if (!u || u == t || !(u->sflags & SK_S_BOUND) || u->lport != port)
             continue;
         seen++;
         if (!addr_overlap(cand, tcb_bind_addr(u)))
             continue;
-        if (reuse && (u->flags & SK_F_REUSEADDR) && u->state != SK_TCP_LISTEN)
+        if (reuse && (u->sopts & SK_O_REUSEADDR) && u->state != SK_TCP_LISTEN)
             continue;
         return true;
     }
@@ -193,7 +193,7 @@ int sk_bind(sk_stack *s, int fd, const sk_endpoint *local)
     int rc = read_user_addr(t, local, &u);
     if (rc)
         return rc;
-    if ((t->flags & SK_F_BOUND) || t->state != SK_TCP_CLOSE)
+    if ((t->sflags & SK_S_BOUND) || t->state != SK_TCP_CLOSE)
         return -EINVAL;
     /* inet6_bind: an IPv4-mapped address on an IPV6_V6ONLY socket makes
      * no sense. */
@@ -221,7 +221,7 @@ int sk_bind(sk_stack *s, int fd, const sk_endpoint *local)
     if (cand.v6only && t->sock6)
         t->sndstate |= SK_SOCK_V6ONLY;
     t->lport = (uint16_t)port;
-    t->flags |= SK_F_USER_BOUND;
+    t->sflags |= SK_S_USER_BOUND;
     sk_port_ref(s, t);
     return 0;
 }
@@ -232,14 +232,14 @@ static bool listen_conflict(sk_stack *s, const sk_tcb *t, const sk_bind_bucket *
     for (const sk_tcb *l = s->listeners[t->lport & 63]; l; l = l->hnext)
         if (l != t && l->lport == t->lport && addr_overlap(me, tcb_bind_addr(l)))
             return true;
-    bool reuse = (t->flags & SK_F_REUSEADDR) != 0;
+    bool reuse = (t->sopts & SK_O_REUSEADDR) != 0;
     uint32_t seen = 0;
     for (uint32_t i = 0; i < s->fds_cap; i++) {
         const sk_tcb *u = s->fds[i];
-        if (!u || u == t || !(u->flags & SK_F_BOUND) || u->lport != t->lport)
+        if (!u || u == t || !(u->sflags & SK_S_BOUND) || u->lport != t->lport)
             continue;
         seen++;
-        if (addr_overlap(me, tcb_bind_addr(u)) && (!reuse || !(u->flags & SK_F_REUSEADDR)))
+        if (addr_overlap(me, tcb_bind_addr(u)) && (!reuse || !(u->sopts & SK_O_REUSEADDR)))
             return true;
     }
     /* owners without a handle, as the counts allow */
@@ -258,9 +258,9 @@ int sk_listen(sk_stack *s, int fd, int backlog)
         t->listen->backlog = bl;
         return 0;
     }
-    if (t->state != SK_TCP_CLOSE || (t->flags & (SK_F_CONNECTING | SK_F_CONNECTED)))
+    if (t->state != SK_TCP_CLOSE || (t->sflags & (SK_S_CONNECTING | SK_S_CONNECTED)))
         return -EINVAL;
-    if (!(t->flags & SK_F_BOUND)) {
+    if (!(t->sflags & SK_S_BOUND)) {
         int port = pick_bind_port(s, t);
         if (port < 0)
             return port;
@@ -311,7 +311,7 @@ int sk_accept(sk_stack *s, int fd, sk_endpoint *peer)
     if (nfd < 0)
         return nfd;
     sk_accept_queue_remove(s, child);
-    child->flags |= SK_F_CONNECTED;
+    child->sflags |= SK_S_CONNECTED;
     if (peer)
         sk_tcb_remote(s, child, peer);
     return nfd;
@@ -367,22 +367,22 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
         return -EFAULT;
     /* Linux's __inet_stream_connect(): a call after a non-blocking connect
      * reports its outcome once. */
-    if (t->flags & SK_F_CONNECTED)
+    if (t->sflags & SK_S_CONNECTED)
         return -EISCONN;
-    if (t->flags & SK_F_CONNECTING) {
+    if (t->sflags & SK_S_CONNECTING) {
         /* __inet_stream_connect: a deferred Fast Open connect counts as
          * connected to a second connect(), so the caller goes on to write. */
         if ((t->tfo & SK_TFO_DEFER) && t->state == SK_TCP_SYN_SENT)
             return -EISCONN;
         if (t->state == SK_TCP_SYN_SENT || t->state == SK_TCP_SYN_RECV)
             return -EALREADY;
-        t->flags &= ~SK_F_CONNECTING;
+        t->sflags &= ~SK_S_CONNECTING;
         if (t->state == SK_TCP_CLOSE) {
             int err = t->so_error ? t->so_error : ECONNABORTED;
             t->so_error = 0;
             return -err;
         }
-        t->flags |= SK_F_CONNECTED;
+        t->sflags |= SK_S_CONNECTED;
         return 0;
     }
     if (t->state != SK_TCP_CLOSE)
@@ -398,7 +398,7 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
      * family cannot reach it. */
     if (t->sock6 && !u.v6 && (t->sndstate & SK_SOCK_V6ONLY))
         return -ENETUNREACH;
-    if ((t->flags & SK_F_USER_BOUND) && t->laddr && t->af6 != u.v6)
+    if ((t->sflags & SK_S_USER_BOUND) && t->laddr && t->af6 != u.v6)
         return -EINVAL;
     uint32_t ra = u.v6 ? sk_addr6_intern(s, u.a6) : u.a4;
     if (!ra)
@@ -422,7 +422,7 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
     sk_addr_put(s, u.v6, ra);
     t->rport = remote->port;
     uint32_t tw_isn = 0;
-    if (!(t->flags & SK_F_BOUND)) {
+    if (!(t->sflags & SK_S_BOUND)) {
         int port = pick_connect_port(s, t, &tw_isn);
         if (port < 0) {
             sk_tcb_set_raddr(s, t, u.v6, 0);
@@ -470,7 +470,7 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
     t->rcv_ssthresh = t->rcv_wnd;
     t->mss = SK_TCP_MSS_DEFAULT;
     sk_conn_hash(s, t);
-    t->flags |= SK_F_CONNECTING;
+    t->sflags |= SK_S_CONNECTING;
     sk_tcb_set_state(s, t, SK_TCP_SYN_SENT, "connect()");
     sk_count(s, SK_C_TCP_ACTIVE_OPENS);
     if ((t->tfo & SK_TFO_CONNECT) && (s->cfg.tcp_fastopen & SK_TFO_CLIENT_ENABLE)) {
@@ -556,9 +556,9 @@ ssize_t sk_sendto(sk_stack *s, int fd, const void *buf, size_t len, int flags, c
     /* A second MSG_FASTOPEN while the first handshake runs: EALREADY
      * (__inet_stream_connect in SS_CONNECTING). */
     if (!defer && (flags & SK_MSG_FASTOPEN) && (t->state == SK_TCP_SYN_SENT || t->state == SK_TCP_SYN_RECV) &&
-        (t->flags & SK_F_CONNECTING))
+        (t->sflags & SK_S_CONNECTING))
         return -EALREADY;
-    if (!defer && (!(flags & SK_MSG_FASTOPEN) || t->state != SK_TCP_CLOSE || (t->flags & SK_F_CONNECTING)))
+    if (!defer && (!(flags & SK_MSG_FASTOPEN) || t->state != SK_TCP_CLOSE || (t->sflags & SK_S_CONNECTING)))
         return sk_send(s, fd, buf, len, flags & ~SK_MSG_FASTOPEN);
     if (!(s->cfg.tcp_fastopen & SK_TFO_CLIENT_ENABLE))
         return -EOPNOTSUPP;
@@ -613,7 +613,7 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
     sk_tcb *t = get(s, fd);
     if (!t)
         return -EBADF;
-    if (t->so_error || (t->flags & SK_F_SHUT_WR))
+    if (t->so_error || (t->sflags & SK_S_SHUT_WR))
         return send_error(t);
     if ((t->tfo & SK_TFO_DEFER) && t->state == SK_TCP_SYN_SENT)
         return sk_sendto(s, fd, buf, len, flags, NULL); /* TCP_FASTOPEN_CONNECT's first write */
@@ -642,9 +642,9 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
     bool eor = (flags & SK_MSG_EOR) != 0;
     if (eor && !sk_eor_reserve(s, t))
         return -ENOBUFS;
-    uint32_t saved = t->flags;
+    uint32_t saved = t->sopts;
     if (more)
-        t->flags |= SK_F_CORK;
+        t->sopts |= SK_O_CORK;
     /* A write that appends to the unsent tail takes its PSH away
      * (tcp_sendmsg_locked clears it on the first copy); the end of the
      * write puts it back unless MSG_MORE says more follows. */
@@ -696,14 +696,14 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
             sk_eor_mark(t, t->snd_una + t->sndq.len);
         if (!more || out_of_room)
             t->tail_push = true;
-        if (out_of_room && more && !(saved & SK_F_CORK))
-            t->flags &= ~SK_F_CORK;
+        if (out_of_room && more && !(saved & SK_O_CORK))
+            t->sopts &= ~SK_O_CORK;
         /* tcp_add_write_queue_tail(): queued data starts the busy chrono */
         sk_chrono_run(s, t, &t->busy_mark, SK_SND_BUSY, true);
         sk_tcp_output(s, t);
     }
-    if (more && !(saved & SK_F_CORK))
-        t->flags &= ~SK_F_CORK;
+    if (more && !(saved & SK_O_CORK))
+        t->sopts &= ~SK_O_CORK;
     if (done == (size_t)-1)
         return -ENOBUFS;
     if (!done)
@@ -712,7 +712,7 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
      * data received marks the connection interactive, so ACKs wait to
      * ride on replies (pingpong). Before any data arrived ato is 0. */
     if (t->ato_us && sk_since(s, t->last_data_recv) < (sk_time_ns)t->ato_us * SK_NSEC_PER_USEC)
-        t->flags |= SK_F_PINGPONG;
+        t->xflags |= SK_X_PINGPONG;
     sk_tcb_timer_update(s, t);
     return (ssize_t)done;
 }
@@ -790,10 +790,10 @@ ssize_t sk_recv(sk_stack *s, int fd, void *buf, size_t len, int flags)
         t->so_error = 0;
         return -e;
     }
-    if (t->flags & (SK_F_FIN_RCVD | SK_F_SHUT_RD))
+    if (t->sflags & (SK_S_FIN_RCVD | SK_S_SHUT_RD))
         return 0;
     if (t->state == SK_TCP_CLOSE)
-        return (t->flags & SK_F_WAS_ESTABLISHED) ? 0 : -ENOTCONN;
+        return (t->sflags & SK_S_WAS_ESTABLISHED) ? 0 : -ENOTCONN;
     if (len == 0)
         return 0;
     return -EAGAIN;
@@ -822,7 +822,7 @@ static bool close_state(sk_stack *s, sk_tcb *t, const char *cause)
 
 static void send_fin(sk_stack *s, sk_tcb *t)
 {
-    t->flags |= SK_F_SHUT_WR;
+    t->sflags |= SK_S_SHUT_WR;
     sk_tcp_output(s, t);
     sk_tcb_timer_update(s, t);
 }
@@ -838,11 +838,11 @@ int sk_shutdown(sk_stack *s, int fd, int how)
     switch (t->state) {
     case SK_TCP_CLOSE:
         if (rd)
-            t->flags |= SK_F_SHUT_RD;
+            t->sflags |= SK_S_SHUT_RD;
         if (wr)
-            t->flags |= SK_F_SHUT_WR;
+            t->sflags |= SK_S_SHUT_WR;
         sk_notify(s, t);
-        return (t->flags & SK_F_WAS_ESTABLISHED) ? 0 : -ENOTCONN;
+        return (t->sflags & SK_S_WAS_ESTABLISHED) ? 0 : -ENOTCONN;
     case SK_TCP_LISTEN:
         if (!rd)
             return 0;
@@ -858,20 +858,20 @@ int sk_shutdown(sk_stack *s, int fd, int how)
         return 0;
     case SK_TCP_SYN_SENT:
         /* Linux's tcp_disconnect() of a connecting socket: no RST. */
-        t->flags &= ~SK_F_CONNECTING;
+        t->sflags &= ~SK_S_CONNECTING;
         sk_tcb_close(s, t, "shutdown()");
-        t->flags &= ~(SK_F_SHUT_RD | SK_F_SHUT_WR | SK_F_FIN_RCVD);
+        t->sflags &= ~(SK_S_SHUT_RD | SK_S_SHUT_WR | SK_S_FIN_RCVD);
         return 0;
     default:
         break;
     }
     if (rd)
-        t->flags |= SK_F_SHUT_RD;
-    if (wr && !(t->flags & SK_F_SHUT_WR)) {
+        t->sflags |= SK_S_SHUT_RD;
+    if (wr && !(t->sflags & SK_S_SHUT_WR)) {
         if (close_state(s, t, "shutdown(SHUT_WR)"))
             send_fin(s, t);
         else
-            t->flags |= SK_F_SHUT_WR;
+            t->sflags |= SK_S_SHUT_WR;
     }
     sk_notify(s, t);
     return 0;
@@ -893,7 +893,7 @@ int sk_close(sk_stack *s, int fd)
     if (!t)
         return -EBADF;
     release_fd(s, t);
-    t->flags |= SK_F_SHUT_RD;
+    t->sflags |= SK_S_SHUT_RD;
 
     if (t->state == SK_TCP_LISTEN) {
         sk_listener_unhash(s, t);
@@ -912,7 +912,7 @@ int sk_close(sk_stack *s, int fd)
     /* Linux's __tcp_close() looks at the receive queue only: data held
      * out of order was never readable, so it forces no reset. */
     bool unread = t->rcvq.len != 0;
-    t->flags |= SK_F_ORPHAN;
+    t->sflags |= SK_S_ORPHAN;
     s->orphans++;
 
     if (unread) {
@@ -923,7 +923,7 @@ int sk_close(sk_stack *s, int fd)
         sk_tcb_close(s, t, "close() with unread data");
         return 0;
     }
-    if ((t->flags & SK_F_LINGER) && sk_linger_s(t) == 0) {
+    if ((t->sopts & SK_O_LINGER) && sk_linger_s(t) == 0) {
         /* SO_LINGER {1, 0}: abort, counted as TCPAbortOnData in every
          * state.  Linux's tcp_disconnect() resets only a connection the
          * peer knows of (tcp_need_reset), or one closing with data unsent. */
@@ -949,9 +949,9 @@ int sk_close(sk_stack *s, int fd)
         sk_tcb_close(s, t, "too many orphans");
         return 0;
     }
-    if (!(t->flags & SK_F_SHUT_WR) && close_state(s, t, "close()"))
+    if (!(t->sflags & SK_S_SHUT_WR) && close_state(s, t, "close()"))
         send_fin(s, t);
-    t->flags |= SK_F_SHUT_WR;
+    t->sflags |= SK_S_SHUT_WR;
     if (t->state == SK_TCP_FIN_WAIT2) {
         /* Already half-closed: the orphan waits for the peer's FIN in a
          * FIN_WAIT_2 record, or is reset if TCP_LINGER2 is negative. */
@@ -1002,7 +1002,7 @@ static int ipv6_setsockopt(sk_stack *s, sk_tcb *t, int name, const void *val, si
     switch (name) {
     case SK_IPV6_V6ONLY:
         /* Fixed once the socket has a port (inet_num). */
-        if (t->flags & SK_F_BOUND)
+        if (t->sflags & SK_S_BOUND)
             return -EINVAL;
         if (v)
             t->sndstate |= SK_SOCK_V6ONLY;
@@ -1047,9 +1047,9 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
             if (!x)
                 return -ENOMEM;
             if (lg.l_onoff)
-                t->flags |= SK_F_LINGER;
+                t->sopts |= SK_O_LINGER;
             else
-                t->flags &= ~SK_F_LINGER;
+                t->sopts &= ~SK_O_LINGER;
             x->linger_s = lg.l_linger < 0 ? 0 : lg.l_linger;
             return 0;
         }
@@ -1057,20 +1057,20 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
             return rc;
         switch (name) {
         case SK_SO_REUSEADDR:
-            if (t->flags & SK_F_BOUND) {
+            if (t->sflags & SK_S_BOUND) {
                 /* keep the bind bucket's count of non-reusers right */
                 sk_port_unref(s, t);
-                t->flags = v ? (t->flags | SK_F_REUSEADDR) : (t->flags & ~SK_F_REUSEADDR);
+                t->sopts = v ? (t->sopts | SK_O_REUSEADDR) : (t->sopts & ~SK_O_REUSEADDR);
                 sk_port_ref(s, t);
             } else {
-                t->flags = v ? (t->flags | SK_F_REUSEADDR) : (t->flags & ~SK_F_REUSEADDR);
+                t->sopts = v ? (t->sopts | SK_O_REUSEADDR) : (t->sopts & ~SK_O_REUSEADDR);
             }
             return 0;
         case SK_SO_REUSEPORT:
-            t->flags = v ? (t->flags | SK_F_REUSEPORT) : (t->flags & ~SK_F_REUSEPORT);
+            t->sopts = v ? (t->sopts | SK_O_REUSEPORT) : (t->sopts & ~SK_O_REUSEPORT);
             return 0;
         case SK_SO_KEEPALIVE:
-            t->flags = v ? (t->flags | SK_F_KEEPALIVE) : (t->flags & ~SK_F_KEEPALIVE);
+            t->sopts = v ? (t->sopts | SK_O_KEEPALIVE) : (t->sopts & ~SK_O_KEEPALIVE);
             sk_arm_keepalive(s, t);
             return 0;
         case SK_SO_SNDBUF:
@@ -1078,7 +1078,7 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
             t->sndbuf = v < 0 ? SOCK_MIN_SNDBUF : (uint32_t)v * 2u;
             if (t->sndbuf < SOCK_MIN_SNDBUF)
                 t->sndbuf = SOCK_MIN_SNDBUF;
-            t->flags |= SK_F_SNDBUF_LOCK;
+            t->sopts |= SK_O_SNDBUF_LOCK;
             return 0;
         case SK_SO_RCVBUF:
             t->rcvbuf = v < 0 ? SOCK_MIN_RCVBUF : (uint32_t)v * 2u;
@@ -1120,7 +1120,7 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
         return rc;
     switch (name) {
     case SK_TCP_NODELAY:
-        t->flags = v ? (t->flags | SK_F_NODELAY) : (t->flags & ~SK_F_NODELAY);
+        t->sopts = v ? (t->sopts | SK_O_NODELAY) : (t->sopts & ~SK_O_NODELAY);
         if (v) {
             /* Linux sets TCP_NAGLE_PUSH and pushes pending frames at
              * once, past a cork too (__tcp_sock_set_nodelay). */
@@ -1128,11 +1128,11 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
         }
         return 0;
     case SK_TCP_CORK:
-        t->flags = v ? (t->flags | SK_F_CORK) : (t->flags & ~SK_F_CORK);
+        t->sopts = v ? (t->sopts | SK_O_CORK) : (t->sopts & ~SK_O_CORK);
         if (!v) {
             /* Uncorking pushes; past Nagle too only with TCP_NODELAY
              * (__tcp_sock_set_cork adds TCP_NAGLE_PUSH only then). */
-            push_held_data(s, t, (t->flags & SK_F_NODELAY) != 0);
+            push_held_data(s, t, (t->sopts & SK_O_NODELAY) != 0);
         }
         return 0;
     case SK_TCP_MAXSEG:
@@ -1145,7 +1145,7 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
         if (v < 1 || v > 32767)
             return -EINVAL;
         t->keepidle_s = (uint16_t)v;
-        if (t->flags & SK_F_KEEPALIVE)
+        if (t->sopts & SK_O_KEEPALIVE)
             sk_arm_keepalive(s, t);
         return 0;
     case SK_TCP_KEEPINTVL:
@@ -1181,9 +1181,9 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
     case SK_TCP_QUICKACK:
         if (v) {
             t->quickack = SK_TCP_MAX_QUICKACKS;
-            t->flags &= ~SK_F_PINGPONG;
+            t->xflags &= ~SK_X_PINGPONG;
         } else {
-            t->flags |= SK_F_PINGPONG;
+            t->xflags |= SK_X_PINGPONG;
         }
         return 0;
     case SK_TCP_NOTSENT_LOWAT:
@@ -1220,7 +1220,7 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
     if (level == SK_SOL_SOCKET) {
         switch (name) {
         case SK_SO_LINGER: {
-            struct sk_linger lg = {.l_onoff = (t->flags & SK_F_LINGER) ? 1 : 0,
+            struct sk_linger lg = {.l_onoff = (t->sopts & SK_O_LINGER) ? 1 : 0,
                                    .l_linger = sk_linger_s(t) < 0 ? 0 : sk_linger_s(t)};
             return write_val(val, len, &lg, sizeof(lg));
         }
@@ -1235,13 +1235,13 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
             v = 1; /* SOCK_STREAM */
             break;
         case SK_SO_REUSEADDR:
-            v = (t->flags & SK_F_REUSEADDR) ? 1 : 0;
+            v = (t->sopts & SK_O_REUSEADDR) ? 1 : 0;
             break;
         case SK_SO_REUSEPORT:
-            v = (t->flags & SK_F_REUSEPORT) ? 1 : 0;
+            v = (t->sopts & SK_O_REUSEPORT) ? 1 : 0;
             break;
         case SK_SO_KEEPALIVE:
-            v = (t->flags & SK_F_KEEPALIVE) ? 1 : 0;
+            v = (t->sopts & SK_O_KEEPALIVE) ? 1 : 0;
             break;
         case SK_SO_SNDBUF:
             v = (int)t->sndbuf;
@@ -1314,10 +1314,10 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
         return write_val(val, len, cc, strlen(cc) + 1);
     }
     case SK_TCP_NODELAY:
-        v = (t->flags & SK_F_NODELAY) ? 1 : 0;
+        v = (t->sopts & SK_O_NODELAY) ? 1 : 0;
         break;
     case SK_TCP_CORK:
-        v = (t->flags & SK_F_CORK) ? 1 : 0;
+        v = (t->sopts & SK_O_CORK) ? 1 : 0;
         break;
     case SK_TCP_WINDOW_CLAMP:
         v = (int)t->window_clamp;
@@ -1354,7 +1354,7 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
         v = t->fin_timeout_s == -2 ? -1 : (t->fin_timeout_s >= 0 ? t->fin_timeout_s : s->cfg.tcp_fin_timeout);
         break;
     case SK_TCP_QUICKACK:
-        v = (t->flags & SK_F_PINGPONG) ? 0 : 1;
+        v = (t->xflags & SK_X_PINGPONG) ? 0 : 1;
         break;
     case SK_TCP_NOTSENT_LOWAT:
         v = (int)sk_notsent_lowat_opt(t);
@@ -1377,7 +1377,7 @@ int sk_getsockname(sk_stack *s, int fd, sk_endpoint *out)
     if (!out)
         return -EFAULT;
     sk_tcb_local(s, t, out);
-    out->port = (t->flags & SK_F_BOUND) || t->state != SK_TCP_CLOSE ? t->lport : 0;
+    out->port = (t->sflags & SK_S_BOUND) || t->state != SK_TCP_CLOSE ? t->lport : 0;
     return 0;
 }
 
@@ -1389,7 +1389,7 @@ int sk_getpeername(sk_stack *s, int fd, sk_endpoint *out)
     if (!out)
         return -EFAULT;
     if (t->state == SK_TCP_LISTEN || t->state == SK_TCP_SYN_SENT || !t->raddr ||
-        (t->state == SK_TCP_CLOSE && !(t->flags & SK_F_WAS_ESTABLISHED)))
+        (t->state == SK_TCP_CLOSE && !(t->sflags & SK_S_WAS_ESTABLISHED)))
         return -ENOTCONN;
     sk_tcb_remote(s, t, out);
     return 0;
@@ -1416,7 +1416,7 @@ int sk_inq_hint(sk_stack *s, int fd)
         return -EBADF;
     if (t->state == SK_TCP_LISTEN)
         return -EINVAL;
-    return (int)t->rcvq.len + ((t->flags & SK_F_FIN_RCVD) ? 1 : 0);
+    return (int)t->rcvq.len + ((t->sflags & SK_S_FIN_RCVD) ? 1 : 0);
 }
 
 int sk_outq(sk_stack *s, int fd)
@@ -1436,8 +1436,8 @@ int sk_poll(sk_stack *s, int fd)
     if (t->state == SK_TCP_LISTEN)
         return (t->listen && t->listen->aq_len) ? (SK_POLLIN | SK_POLLRDNORM) : 0;
     int mask = 0;
-    bool rd_shut = (t->flags & (SK_F_SHUT_RD | SK_F_FIN_RCVD)) != 0;
-    bool wr_shut = (t->flags & SK_F_SHUT_WR) != 0;
+    bool rd_shut = (t->sflags & (SK_S_SHUT_RD | SK_S_FIN_RCVD)) != 0;
+    bool wr_shut = (t->sflags & SK_S_SHUT_WR) != 0;
     if ((rd_shut && wr_shut) || t->state == SK_TCP_CLOSE)
         mask |= SK_POLLHUP;
     if (rd_shut)

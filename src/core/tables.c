@@ -80,20 +80,20 @@ static void conn_grow(sk_stack *s)
 
 void sk_conn_hash(sk_stack *s, sk_tcb *t)
 {
-    if (t->flags & SK_F_HASHED)
+    if (t->sflags & SK_S_HASHED)
         return;
     if (s->conn_count > s->conn_mask)
         conn_grow(s);
     uint32_t h = tcb_hash(t) & s->conn_mask;
     t->hnext = s->conn_buckets[h];
     s->conn_buckets[h] = t;
-    t->flags |= SK_F_HASHED;
+    t->sflags |= SK_S_HASHED;
     s->conn_count++;
 }
 
 void sk_conn_unhash(sk_stack *s, sk_tcb *t)
 {
-    if (!(t->flags & SK_F_HASHED))
+    if (!(t->sflags & SK_S_HASHED))
         return;
     sk_tcb **pp = &s->conn_buckets[tcb_hash(t) & s->conn_mask];
     while (*pp && *pp != t)
@@ -101,7 +101,7 @@ void sk_conn_unhash(sk_stack *s, sk_tcb *t)
     if (*pp)
         *pp = t->hnext;
     t->hnext = NULL;
-    t->flags &= ~SK_F_HASHED;
+    t->sflags &= ~SK_S_HASHED;
     s->conn_count--;
 }
 
@@ -141,12 +141,12 @@ void sk_listener_hash(sk_stack *s, sk_tcb *t)
 {
     t->hnext = s->listeners[t->lport & 63];
     s->listeners[t->lport & 63] = t;
-    t->flags |= SK_F_HASHED;
+    t->sflags |= SK_S_HASHED;
 }
 
 void sk_listener_unhash(sk_stack *s, sk_tcb *t)
 {
-    if (!(t->flags & SK_F_HASHED))
+    if (!(t->sflags & SK_S_HASHED))
         return;
     sk_tcb **pp = &s->listeners[t->lport & 63];
     while (*pp && *pp != t)
@@ -154,7 +154,7 @@ void sk_listener_unhash(sk_stack *s, sk_tcb *t)
     if (*pp)
         *pp = t->hnext;
     t->hnext = NULL;
-    t->flags &= ~SK_F_HASHED;
+    t->sflags &= ~SK_S_HASHED;
 }
 
 /* ------------------------------------------------------------------ */
@@ -225,25 +225,25 @@ void sk_port_ref(sk_stack *s, sk_tcb *t)
     if (!b)
         return;
     b->refs++;
-    if (!(t->flags & SK_F_REUSEADDR))
+    if (!(t->sopts & SK_O_REUSEADDR))
         b->noreuse++;
-    if (t->flags & SK_F_USER_BOUND)
+    if (t->sflags & SK_S_USER_BOUND)
         b->user_bound++;
-    t->flags |= SK_F_BOUND;
+    t->sflags |= SK_S_BOUND;
 }
 
 void sk_port_unref(sk_stack *s, sk_tcb *t)
 {
-    if (!(t->flags & SK_F_BOUND))
+    if (!(t->sflags & SK_S_BOUND))
         return;
     sk_bind_bucket *b = sk_bind_bucket_get(s, t->lport, false);
-    t->flags &= ~SK_F_BOUND;
+    t->sflags &= ~SK_S_BOUND;
     if (!b)
         return;
     b->refs--;
-    if (!(t->flags & SK_F_REUSEADDR) && b->noreuse)
+    if (!(t->sopts & SK_O_REUSEADDR) && b->noreuse)
         b->noreuse--;
-    if ((t->flags & SK_F_USER_BOUND) && b->user_bound)
+    if ((t->sflags & SK_S_USER_BOUND) && b->user_bound)
         b->user_bound--;
     sk_bind_bucket_release(s, b);
 }

@@ -49,7 +49,7 @@ void sk_tcb_set_state(sk_stack *s, sk_tcb *t, int state, const char *cause)
         s->counters[SK_C_TCP_CURR_ESTAB]--;
     t->state = (uint8_t)state;
     if (state == SK_TCP_ESTABLISHED)
-        t->flags |= SK_F_WAS_ESTABLISHED;
+        t->sflags |= SK_S_WAS_ESTABLISHED;
     sk_emit_state(s, t, from, state, cause);
     sk_notify(s, t);
 }
@@ -59,10 +59,10 @@ void sk_tcb_free(sk_stack *s, sk_tcb *t)
     sk_wheel_del(&s->tcb_wheel, &t->timer);
     sk_port_unref(s, t);
     sk_tcb_put_addrs(s, t);
-    if (t->flags & SK_F_ORPHAN) {
+    if (t->sflags & SK_S_ORPHAN) {
         if (s->orphans)
             s->orphans--;
-        t->flags &= ~SK_F_ORPHAN;
+        t->sflags &= ~SK_S_ORPHAN;
     }
     sk_ring_free(s, &t->sndq);
     sk_ring_free(s, &t->rcvq);
@@ -97,7 +97,7 @@ void sk_tcb_close(sk_stack *s, sk_tcb *t, const char *cause)
     if (t->state == SK_TCP_ESTABLISHED || t->state == SK_TCP_CLOSE_WAIT)
         sk_count(s, SK_C_TCP_ESTAB_RESETS);
     sk_fastopen_child_done(s, t);
-    t->flags |= SK_F_SHUT_RD | SK_F_SHUT_WR;
+    t->sflags |= SK_S_SHUT_RD | SK_S_SHUT_WR;
     sk_tcb_set_state(s, t, SK_TCP_CLOSE, cause);
     sk_conn_unhash(s, t);
     sk_wheel_del(&s->tcb_wheel, &t->timer);
@@ -117,7 +117,7 @@ void sk_tcb_close(sk_stack *s, sk_tcb *t, const char *cause)
     /* The application still holds the handle.  Linux's tcp_set_state()
      * releases an automatically chosen port at once; one taken with
      * bind() stays until close(). */
-    if (!(t->flags & SK_F_USER_BOUND))
+    if (!(t->sflags & SK_S_USER_BOUND))
         sk_port_unref(s, t);
     sk_notify(s, t);
 }

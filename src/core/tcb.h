@@ -88,39 +88,54 @@ typedef struct sk_ooo_seg {
 /* Connection (TCB)                                                     */
 /* ------------------------------------------------------------------ */
 
-enum sk_tcb_flag {
-    SK_F_ORPHAN = 1u << 0,        /* close() called: no handle any more */
-    SK_F_SHUT_RD = 1u << 1,
-    SK_F_SHUT_WR = 1u << 2,       /* FIN queued after the send queue */
-    SK_F_FIN_SENT = 1u << 3,
-    SK_F_FIN_RCVD = 1u << 4,
-    SK_F_NODELAY = 1u << 5,
-    SK_F_KEEPALIVE = 1u << 6,
-    SK_F_REUSEADDR = 1u << 7,
-    SK_F_LINGER = 1u << 8,
-    SK_F_TS_OK = 1u << 9,         /* timestamps negotiated */
-    SK_F_SACK_OK = 1u << 10,
-    SK_F_WS_OK = 1u << 11,
-    SK_F_BOUND = 1u << 12,        /* has a local port (bind or autobind) */
-    SK_F_USER_BOUND = 1u << 13,   /* bind() called */
-    SK_F_HASHED = 1u << 14,       /* in the connection table */
-    SK_F_ACK_NOW = 1u << 15,      /* an ACK must go out this run */
-    SK_F_IN_RECOVERY = 1u << 16,  /* fast recovery (NewReno) */
-    SK_F_CORK = 1u << 17,
-    SK_F_CONNECTING = 1u << 18,   /* connect() in progress (Linux SS_CONNECTING) */
-    SK_F_RTT_PENDING = 1u << 19,  /* timing rtt_seq (no timestamps) */
-    SK_F_PERSIST = 1u << 20,      /* zero-window probing */
-    SK_F_WAS_ESTABLISHED = 1u << 21,
-    SK_F_REUSEPORT = 1u << 22,
-    SK_F_LOSS_RECOVERY = 1u << 23, /* after an RTO: resending below snd_nxt (rtx_nxt) */
-    SK_F_REO_ARMED = 1u << 24,    /* rto_at holds the RACK reordering deadline (RFC 8985 §6.2) */
-    SK_F_PINGPONG = 1u << 25,     /* interactive: delay ACKs (Linux pingpong mode) */
-    SK_F_CONNECTED = 1u << 26,    /* connect() reported success (SS_CONNECTED) */
-    SK_F_SNDBUF_LOCK = 1u << 27,  /* SO_SNDBUF set: no autotuning */
-    SK_F_TLP_ARMED = 1u << 28,    /* rto_at holds a loss-probe deadline (RFC 8985 §7) */
-    SK_F_TLP_RETRANS = 1u << 29,  /* the probe retransmitted (not new data) */
-    SK_F_FIN_ALONE = 1u << 30,    /* the FIN went out in a segment of its own */
-    SK_F_CWND_LIMITED = 1u << 31, /* the window in use was cwnd-limited (Linux is_cwnd_limited) */
+/* sk_tcb's flag words, grouped by what they describe; each is a bit-field
+ * of the one 32-bit word `flags` used to be, so sk_tcb keeps its size. */
+
+/* sk_tcb.sflags: the socket and the user's calls on it (Linux keeps these
+ * in sk_state, sk_shutdown, sock->state, the bind and hash state). */
+enum sk_sock_flag {
+    SK_S_ORPHAN = 1u << 0,     /* close() called: no handle any more */
+    SK_S_SHUT_RD = 1u << 1,
+    SK_S_SHUT_WR = 1u << 2,    /* FIN queued after the send queue */
+    SK_S_FIN_RCVD = 1u << 3,
+    SK_S_BOUND = 1u << 4,      /* has a local port (bind or autobind) */
+    SK_S_USER_BOUND = 1u << 5, /* bind() called */
+    SK_S_HASHED = 1u << 6,     /* in the connection table */
+    SK_S_CONNECTING = 1u << 7, /* connect() in progress (Linux SS_CONNECTING) */
+    SK_S_CONNECTED = 1u << 8,  /* connect() reported success (SS_CONNECTED) */
+    SK_S_WAS_ESTABLISHED = 1u << 9,
+};
+
+/* sk_tcb.negot: options negotiated in the handshake (tp->rx_opt). */
+enum sk_negot_flag {
+    SK_N_TS_OK = 1u << 0, /* timestamps negotiated */
+    SK_N_SACK_OK = 1u << 1,
+    SK_N_WS_OK = 1u << 2,
+};
+
+/* sk_tcb.sopts: socket options set by the user (setsockopt). */
+enum sk_sockopt_flag {
+    SK_O_NODELAY = 1u << 0,
+    SK_O_KEEPALIVE = 1u << 1,
+    SK_O_REUSEADDR = 1u << 2,
+    SK_O_LINGER = 1u << 3,
+    SK_O_CORK = 1u << 4,
+    SK_O_REUSEPORT = 1u << 5,
+    SK_O_SNDBUF_LOCK = 1u << 6, /* SO_SNDBUF set: no autotuning */
+};
+
+/* sk_tcb.xflags: transmit and timer state. */
+enum sk_xmit_flag {
+    SK_X_ACK_NOW = 1u << 0,      /* an ACK must go out this run */
+    SK_X_RTT_PENDING = 1u << 1,  /* timing rtt_seq (no timestamps) */
+    SK_X_PERSIST = 1u << 2,      /* zero-window probing */
+    SK_X_REO_ARMED = 1u << 3,    /* rto_at holds the RACK reordering deadline (RFC 8985 §6.2) */
+    SK_X_TLP_ARMED = 1u << 4,    /* rto_at holds a loss-probe deadline (RFC 8985 §7) */
+    SK_X_TLP_RETRANS = 1u << 5,  /* the probe retransmitted (not new data) */
+    SK_X_FIN_SENT = 1u << 6,
+    SK_X_FIN_ALONE = 1u << 7,    /* the FIN went out in a segment of its own */
+    SK_X_CWND_LIMITED = 1u << 8, /* the window in use was cwnd-limited (Linux is_cwnd_limited) */
+    SK_X_PINGPONG = 1u << 9,     /* interactive: delay ACKs (Linux pingpong mode) */
 };
 
 struct sk_listen_queue;
@@ -244,7 +259,13 @@ typedef struct sk_tcb {
     uint8_t tail_push : 1;  /* the unsent tail "skb" carries PSH (Linux tcp_mark_push) */
     uint8_t cc_reno : 1;    /* congestion control is Reno; CUBIC otherwise (cc.c) */
     uint8_t dupacks;
-    uint32_t flags;
+    /* Flags by group (enum sk_sock_flag, sk_negot_flag, sk_sockopt_flag,
+     * sk_xmit_flag), sharing one 32-bit unit; spare bits: sflags 1,
+     * xflags 1. */
+    uint32_t sflags : 11; /* SK_S_* */
+    uint32_t xflags : 11; /* SK_X_* */
+    uint32_t negot : 3;   /* SK_N_* */
+    uint32_t sopts : 7;   /* SK_O_* */
 
     /* send sequence space (RFC 9293 §3.3.1) */
     uint32_t iss, snd_una, snd_nxt, snd_wnd, snd_wl1, snd_wl2, max_window; /* snd_nxt never moves back */
@@ -296,7 +317,12 @@ typedef struct sk_tcb {
     sk_stamp last_data_sent; /* Linux's lsndtime: data only, so pure ACKs do not end idleness */
     int8_t fin_timeout_s;  /* TCP_LINGER2, -1 = sysctl, -2 = reset instead (Linux caps it at 120) */
     uint8_t sndstate;      /* SK_SND_*: send-buffer wakeup and chrono state */
-    uint8_t ecn;           /* SK_ECN_*: RFC 3168 state, Linux's tp->ecn_flags (fills a padding byte) */
+    uint8_t ecn : 5;       /* SK_ECN_*: RFC 3168 state, Linux's tp->ecn_flags (fills a padding byte) */
+    /* Loss-recovery state (enum sk_ca_state), Linux's icsk_ca_state, also
+     * a 5-bit field there; changed only through sk_set_ca_state().  It
+     * holds Open, CWR, Recovery or Loss; Disorder is derived when reported
+     * (sk_ca_state_report). */
+    uint8_t ca_state : 3;
     /* Fast Open state (fastopen.c): its byte, and tfo_client_fail's two
      * bits beside snd_wscale, come from fin_timeout_s (120 fits a byte)
      * and snd_wscale (14 fits four bits), so sk_tcb stays at 456 bytes. */
@@ -370,15 +396,33 @@ enum {
     SK_SND_WRITE_PENDING = 1u << 7,
 };
 
-/* sk_tcb.ecn: Linux's ecn_flags bits, plus the CWR congestion state
- * (TCP_CA_CWR), which has no room in `flags`. */
+/* sk_tcb.ecn: Linux's ecn_flags bits (five bits). */
 enum {
     SK_ECN_OK = 1u << 0,         /* negotiated (TCP_ECN_OK) */
     SK_ECN_QUEUE_CWR = 1u << 1,  /* set CWR on the next new data segment (TCP_ECN_QUEUE_CWR) */
     SK_ECN_DEMAND_CWR = 1u << 2, /* CE seen: echo ECE until CWR arrives (TCP_ECN_DEMAND_CWR) */
     SK_ECN_SEEN = 1u << 3,       /* an ECT or CE segment arrived (TCP_ECN_SEEN) */
-    SK_ECN_CWR_STATE = 1u << 4,  /* in TCP_CA_CWR: cwnd reduced by PRR until SND.UNA passes `recover` */
 };
+
+/* Congestion-avoidance (loss-recovery) state, Linux's TCP_CA_* values as
+ * tcpi_ca_state reports them:
+ * - OPEN: nothing outstanding is suspect;
+ * - DISORDER: duplicate ACKs or SACKs seen, nothing yet marked lost;
+ * - CWR: cwnd being reduced for an ECN echo or a repaired loss (RFC 3168
+ *   §6.1.2), by PRR until SND.UNA passes `recover`;
+ * - RECOVERY: fast recovery (RFC 6582 NewReno, RFC 6675 SACK, RACK);
+ * - LOSS: after an RTO (or a PMTU drop): everything in flight presumed
+ *   lost and resent from rtx_nxt (RFC 5681 §3.1, Linux's tcp_enter_loss).
+ * The values are ordered as Linux's, so ">= SK_CA_CWR" means "cwnd under
+ * reduction" and ">= SK_CA_RECOVERY" "repairing losses". */
+enum sk_ca_state { SK_CA_OPEN = 0, SK_CA_DISORDER = 1, SK_CA_CWR = 2, SK_CA_RECOVERY = 3, SK_CA_LOSS = 4 };
+
+const char *sk_ca_state_name(enum sk_ca_state st);
+/* Linux's tcp_set_ca_state: every transition of sk_tcb.ca_state. */
+static inline void sk_set_ca_state(sk_tcb *t, enum sk_ca_state st) { t->ca_state = (uint8_t)st & 7u; }
+/* What tcpi_ca_state reports: Disorder is Open with duplicate ACKs or
+ * scoreboard marks outstanding (Linux's tcp_try_keep_open). */
+enum sk_ca_state sk_ca_state_report(const sk_tcb *t);
 
 /* IP ECN codepoints (RFC 3168 §5), the low two bits of the TOS byte. */
 enum { SK_IP_ECN_NOT_ECT = 0, SK_IP_ECN_ECT1 = 1, SK_IP_ECN_ECT0 = 2, SK_IP_ECN_CE = 3, SK_IP_ECN_MASK = 3 };
