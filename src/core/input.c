@@ -223,7 +223,8 @@ static void rst_for_ack(sk_stack *s, const sk_segment *seg)
 {
     sk_route rt;
     sk_route_reply(seg, &rt);
-    sk_xmit(s, &rt, seg->dport, seg->sport, seg->ack, 0, SK_TH_RST, 0, NULL, 0, NULL, 0);
+    sk_segment_spec spec = {.sport = seg->dport, .dport = seg->sport, .seq = seg->ack, .flags = SK_TH_RST};
+    sk_xmit(s, &rt, &spec);
 }
 
 static inline uint32_t seg_len(const sk_segment *seg)

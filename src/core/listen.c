@@ -179,8 +179,10 @@ static void send_synack_fo(sk_stack *s, sk_request *req, const sk_fo_cookie *foc
     sk_key k = req_key(s, req);
     sk_route rt;
     sk_route_key(s, &k, &rt);
-    sk_xmit(s, &rt, l->lport, req->rport, req->iss, ack, flags,
-            (uint16_t)(rcv_wnd < 65535u ? rcv_wnd : 65535u), opts, optlen, NULL, 0);
+    sk_segment_spec spec = {.sport = l->lport, .dport = req->rport, .seq = req->iss, .ack = ack,
+                            .flags = flags, .window = (uint16_t)(rcv_wnd < 65535u ? rcv_wnd : 65535u),
+                            .options = opts, .options_len = optlen};
+    sk_xmit(s, &rt, &spec);
 }
 
 static void req_arm(sk_stack *s, sk_request *req)
@@ -640,9 +642,12 @@ static void request_input(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segm
             sk_key k = req_key(s, req);
             sk_route rt;
             sk_route_key(s, &k, &rt);
-            sk_xmit(s, &rt, l->lport, req->rport, req->iss + 1, rcv_nxt, SK_TH_ACK,
-                    (uint16_t)((rcv_wnd >> req->rcv_wscale) < 65535u ? (rcv_wnd >> req->rcv_wscale) : 65535u),
-                    opts, optlen, NULL, 0);
+            uint32_t win = rcv_wnd >> req->rcv_wscale;
+            sk_segment_spec spec = {.sport = l->lport, .dport = req->rport, .seq = req->iss + 1,
+                                    .ack = rcv_nxt, .flags = SK_TH_ACK,
+                                    .window = (uint16_t)(win < 65535u ? win : 65535u), .options = opts,
+                                    .options_len = optlen};
+            sk_xmit(s, &rt, &spec);
         }
         if (paws_reject)
             sk_count(s, SK_C_TCPEXT_PAWS_ESTAB);

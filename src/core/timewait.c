@@ -329,8 +329,10 @@ static void tw_send_ack(sk_stack *s, const sk_tw *w)
     size_t optlen = sk_build_options(&o, opts);
     sk_route rt;
     sk_route_key(s, &k, &rt);
-    sk_xmit(s, &rt, w->lport, w->rport, w->snd_nxt, w->rcv_nxt, SK_TH_ACK, sk_tw_rcv_wnd(w), opts, optlen,
-            NULL, 0);
+    sk_segment_spec spec = {.sport = w->lport, .dport = w->rport, .seq = w->snd_nxt, .ack = w->rcv_nxt,
+                            .flags = SK_TH_ACK, .window = sk_tw_rcv_wnd(w), .options = opts,
+                            .options_len = optlen};
+    sk_xmit(s, &rt, &spec);
 }
 
 bool sk_tw_input(sk_stack *s, uint32_t i, const sk_segment *seg)
