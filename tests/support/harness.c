@@ -1115,11 +1115,6 @@ void sk_test_drop(sk_fixture *f, const char *desc, int count)
     r->remaining = count;
 }
 
-void sk_test_clear_drops(sk_fixture *f)
-{
-    f->drop_count = 0;
-}
-
 void sk_test_inject(sk_fixture *f, const sk_segment_spec *spec)
 {
     uint8_t buf[2048];
