@@ -830,7 +830,7 @@ void sk_icmp6_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segm
 
 /* stack.c */
 void sk_emit(sk_stack *s, const sk_event *ev);
-void sk_emit_state(sk_stack *s, sk_tcb *t, int from, int to, const char *cause);
+void sk_emit_state(sk_stack *s, sk_tcb *t, int from, int to, sk_state_cause cause);
 void sk_emit_drop(sk_stack *s, const sk_segment *seg, sk_counter_id reason);
 void sk_emit_timer(sk_stack *s, const sk_key *k, int fd, const char *timer);
 #define sk_emit_tcb_timer(s, t, name)                                                                                  \
@@ -856,13 +856,13 @@ void sk_port_unref(sk_stack *s, sk_tcb *t);
 sk_tcb *sk_tcb_alloc(sk_stack *s);
 int sk_fd_install(sk_stack *s, sk_tcb *t);
 sk_tcb *sk_fd_get(sk_stack *s, int fd);
-void sk_tcb_set_state(sk_stack *s, sk_tcb *t, int state, const char *cause);
+void sk_tcb_set_state(sk_stack *s, sk_tcb *t, int state, sk_state_cause cause);
 /* Ends a connection: state CLOSED, unhashed, timers off; frees the TCB
  * when it has no handle. */
-void sk_tcb_done(sk_stack *s, sk_tcb *t, const char *cause);
+void sk_tcb_done(sk_stack *s, sk_tcb *t, sk_state_cause cause);
 /* The same without tcp_done()'s AttemptFails: the application closing or
  * disconnecting (tcp_set_state(TCP_CLOSE) from close(), shutdown()). */
-void sk_tcb_close(sk_stack *s, sk_tcb *t, const char *cause);
+void sk_tcb_close(sk_stack *s, sk_tcb *t, sk_state_cause cause);
 void sk_tcb_free(sk_stack *s, sk_tcb *t);
 void sk_notify(sk_stack *s, sk_tcb *t); /* readiness may have changed */
 

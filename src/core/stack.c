@@ -39,6 +39,51 @@ static const char *const ss_names[] = {
     [SK_TCP_CLOSING] = "CLOSING",
 };
 
+static const char *const cause_names[SK_CAUSE_COUNT] = {
+    [SK_CAUSE_NONE] = "",
+    [SK_CAUSE_CONNECT] = "connect()",
+    [SK_CAUSE_LISTEN] = "listen()",
+    [SK_CAUSE_CLOSE] = "close()",
+    [SK_CAUSE_CLOSE_UNREAD_DATA] = "close() with unread data",
+    [SK_CAUSE_CLOSE_LINGER_ZERO] = "close() with SO_LINGER 0",
+    [SK_CAUSE_CLOSE_LINGER2_NEGATIVE] = "close() with TCP_LINGER2 < 0",
+    [SK_CAUSE_SHUTDOWN] = "shutdown()",
+    [SK_CAUSE_SHUTDOWN_WR] = "shutdown(SHUT_WR)",
+    [SK_CAUSE_DATA_AFTER_CLOSE] = "data after close()",
+    [SK_CAUSE_TOO_MANY_ORPHANS] = "too many orphans",
+    [SK_CAUSE_ORPHANED] = "orphaned",
+    [SK_CAUSE_LISTENER_CLOSED] = "listener closed",
+    [SK_CAUSE_ADDRESS_REMOVED] = "address removed",
+    [SK_CAUSE_RCV_SYN] = "rcv SYN",
+    [SK_CAUSE_RCV_SYN_SIMULTANEOUS] = "rcv SYN (simultaneous open)",
+    [SK_CAUSE_RCV_SYN_FASTOPEN] = "rcv SYN (Fast Open)",
+    [SK_CAUSE_RCV_SYN_IN_SYN_RECV] = "rcv SYN in SYN_RCVD",
+    [SK_CAUSE_RCV_SYNACK] = "rcv SYN,ACK",
+    [SK_CAUSE_RCV_ACK] = "rcv ACK",
+    [SK_CAUSE_RCV_ACK_SYNCOOKIE] = "rcv ACK (SYN cookie)",
+    [SK_CAUSE_RCV_ACK_OF_FIN] = "rcv ACK of FIN",
+    [SK_CAUSE_RCV_FIN] = "rcv FIN",
+    [SK_CAUSE_RCV_FIN_FASTOPEN_SYN] = "rcv FIN (Fast Open SYN)",
+    [SK_CAUSE_RCV_RST] = "rcv RST",
+    [SK_CAUSE_RCV_RST_REFUSED] = "rcv RST (connection refused)",
+    [SK_CAUSE_ICMP_ERROR_HANDSHAKE] = "ICMP error during the handshake",
+    [SK_CAUSE_ICMP_ERROR_SYNACK] = "ICMP error for the SYN-ACK",
+    [SK_CAUSE_SYN_RETRIES] = "SYN retries exhausted",
+    [SK_CAUSE_SYNACK_RETRIES] = "SYN-ACK retries exhausted",
+    [SK_CAUSE_RETRANSMISSIONS] = "retransmissions unanswered",
+    [SK_CAUSE_ZERO_WINDOW_PROBES] = "zero-window probes unanswered",
+    [SK_CAUSE_KEEPALIVE_PROBES] = "keepalive probes unanswered",
+    [SK_CAUSE_USER_TIMEOUT_PROBING] = "TCP_USER_TIMEOUT while probing",
+    [SK_CAUSE_ACCEPT_QUEUE_FULL] = "accept queue full (tcp_abort_on_overflow)",
+    [SK_CAUSE_TW_BUCKETS_FULL] = "tcp_max_tw_buckets reached",
+    [SK_CAUSE_TIMER_EXPIRED] = "timer expired",
+};
+
+const char *sk_state_cause_name(sk_state_cause cause)
+{
+    return (unsigned)cause < SK_CAUSE_COUNT ? cause_names[cause] : "";
+}
+
 const char *sk_state_name(int state)
 {
     if (state < 0 || state > SK_TCP_CLOSING)
@@ -193,14 +238,15 @@ void sk_emit(sk_stack *s, const sk_event *ev)
         s->on_event(s->event_ctx, ev);
 }
 
-void sk_emit_state(sk_stack *s, sk_tcb *t, int from, int to, const char *cause)
+void sk_emit_state(sk_stack *s, sk_tcb *t, int from, int to, sk_state_cause cause)
 {
     if (!s->on_event)
         return;
     sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = t->fd,
                    .local = sk_addr_ep(s, t->af6, t->sock6, t->laddr, t->lport),
                    .remote = sk_addr_ep(s, t->af6, t->sock6, t->raddr, t->rport),
-                   .from_state = from, .to_state = to, .cause = cause};
+                   .from_state = from, .to_state = to, .cause = sk_state_cause_name(cause),
+                   .state_cause = cause};
     if (!t->af6 && !t->sock6 && !t->laddr)
         ev.local.addr = s->addr; /* sk_tcb_local_shown */
     sk_emit(s, &ev);
@@ -512,7 +558,7 @@ sk_tcb *sk_fd_get(sk_stack *s, int fd)
     return s->fds[fd];
 }
 
-void sk_tcb_set_state(sk_stack *s, sk_tcb *t, int state, const char *cause)
+void sk_tcb_set_state(sk_stack *s, sk_tcb *t, int state, sk_state_cause cause)
 {
     int from = t->state;
     if (from == state)
@@ -560,7 +606,7 @@ void sk_tcb_free(sk_stack *s, sk_tcb *t)
     sk_free(s, t);
 }
 
-void sk_tcb_done(sk_stack *s, sk_tcb *t, const char *cause)
+void sk_tcb_done(sk_stack *s, sk_tcb *t, sk_state_cause cause)
 {
     /* Linux's tcp_done(): a failed handshake is an AttemptFail. */
     if (t->state == SK_TCP_SYN_SENT || t->state == SK_TCP_SYN_RECV)
@@ -568,7 +614,7 @@ void sk_tcb_done(sk_stack *s, sk_tcb *t, const char *cause)
     sk_tcb_close(s, t, cause);
 }
 
-void sk_tcb_close(sk_stack *s, sk_tcb *t, const char *cause)
+void sk_tcb_close(sk_stack *s, sk_tcb *t, sk_state_cause cause)
 {
     /* Linux's tcp_set_state(TCP_CLOSE): a synchronized connection torn
      * down from ESTABLISHED or CLOSE_WAIT is an EstabReset. */
