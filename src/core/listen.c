@@ -101,7 +101,7 @@ static void emit_req_state(sk_stack *s, const sk_request *req, int from, int to,
     if (!s->on_event)
         return;
     sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = -1, .from_state = from, .to_state = to,
-                   .cause = sk_state_cause_name(cause), .state_cause = cause};
+                   .cause = sk_cause_text[cause], .state_cause = cause};
     bool v6 = (req->opts & SK_REQ_V6) != 0, mapped = req->listener->sock6;
     sk_addr_endpoint(s, v6, mapped, s->laddrs[req->lidx].addr, req->listener->lport, &ev.local);
     sk_addr_endpoint(s, v6, mapped, req->raddr, req->rport, &ev.remote);

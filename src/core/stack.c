@@ -39,7 +39,7 @@ static const char *const ss_names[] = {
     [SK_TCP_CLOSING] = "CLOSING",
 };
 
-static const char *const cause_names[SK_CAUSE_COUNT] = {
+const char *const sk_cause_text[SK_CAUSE_COUNT] = {
     [SK_CAUSE_NONE] = "",
     [SK_CAUSE_CONNECT] = "connect()",
     [SK_CAUSE_LISTEN] = "listen()",
@@ -81,7 +81,7 @@ static const char *const cause_names[SK_CAUSE_COUNT] = {
 
 const char *sk_state_cause_name(sk_state_cause cause)
 {
-    return (unsigned)cause < SK_CAUSE_COUNT ? cause_names[cause] : "";
+    return (unsigned)cause < SK_CAUSE_COUNT ? sk_cause_text[cause] : "";
 }
 
 const char *sk_state_name(int state)
@@ -245,7 +245,7 @@ void sk_emit_state(sk_stack *s, sk_tcb *t, int from, int to, sk_state_cause caus
     sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = t->fd,
                    .local = sk_addr_ep(s, t->af6, t->sock6, t->laddr, t->lport),
                    .remote = sk_addr_ep(s, t->af6, t->sock6, t->raddr, t->rport),
-                   .from_state = from, .to_state = to, .cause = sk_state_cause_name(cause),
+                   .from_state = from, .to_state = to, .cause = sk_cause_text[cause],
                    .state_cause = cause};
     if (!t->af6 && !t->sock6 && !t->laddr)
         ev.local.addr = s->addr; /* sk_tcb_local_shown */

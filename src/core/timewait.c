@@ -165,7 +165,7 @@ static void emit_tw_state(sk_stack *s, const sk_tw *w, int from, int to, sk_stat
     if (!s->on_event)
         return;
     sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = -1, .from_state = from, .to_state = to,
-                   .cause = sk_state_cause_name(cause), .state_cause = cause};
+                   .cause = sk_cause_text[cause], .state_cause = cause};
     sk_addr_endpoint(s, w->v6, w->sock6, w->laddr, w->lport, &ev.local);
     sk_addr_endpoint(s, w->v6, w->sock6, w->raddr, w->rport, &ev.remote);
     sk_emit(s, &ev);
