@@ -590,6 +590,10 @@ static void on_event(void *ctx, const sk_event *ev)
         c->from = ev->from_state;
         c->to = ev->to_state;
         snprintf(c->cause, sizeof c->cause, "%s", ev->cause ? ev->cause : "");
+        /* Every state event's cause string is its enum's name. */
+        assert_non_null(ev->cause);
+        assert_string_equal(ev->cause, sk_state_cause_name(ev->state_cause));
+        assert_true(ev->state_cause > SK_CAUSE_NONE && ev->state_cause < SK_CAUSE_COUNT);
     }
     if (f->on_event)
         f->on_event(f->event_ctx, ev);
