@@ -236,7 +236,15 @@ typedef struct sk_tcb {
      * addresses through the accessors of addr.c, never raw. */
     uint8_t af6 : 1;
     uint8_t sock6 : 1;
-    uint8_t rcv_wscale;
+    uint8_t rcv_wscale : 4; /* <= 14; a byte of its own until the two bits below took its top */
+    /* IP_TRANSPARENT / IPV6_TRANSPARENT (Linux's inet->transparent): a
+     * listener takes SYNs for addresses that are not the stack's, and
+     * the connection's segments to its non-local address are delivered
+     * (what `-m socket --transparent` does on Linux); children inherit
+     * it.  IP_FREEBIND (inet->freebind) only lets bind() take a
+     * non-local address. */
+    uint8_t transparent : 1;
+    uint8_t freebind : 1;
     uint8_t backoff;        /* RTO exponent */
     uint8_t retransmits;    /* consecutive timeouts of the head segment */
     uint8_t probes_out;     /* keepalive or zero-window probes unanswered */
@@ -408,6 +416,18 @@ typedef struct sk_request {
 
 enum { SK_REQ_TS = 1, SK_REQ_SACK = 2, SK_REQ_WS = 4, SK_REQ_ACKED = 8, SK_REQ_ECN = 16, SK_REQ_V6 = 32 };
 
+/* A request for a SYN to an address that is not the stack's (a
+ * transparent listener's, listen.c): `lidx` is SK_LIDX_FOREIGN and the
+ * local address (an IPv4 address, or an IPv6 handle holding a
+ * reference) and port follow the record, so ordinary requests keep
+ * their 64 bytes and only these take 72. */
+#define SK_LIDX_FOREIGN 0xffu
+typedef struct sk_request_foreign {
+    sk_request req;
+    uint32_t laddr;
+    uint16_t lport; /* the SYN's destination port (a catch-all listener's differs) */
+} sk_request_foreign;
+
 typedef struct sk_listen_queue {
     sk_request **syn_buckets;
     uint32_t syn_mask;
@@ -441,6 +461,7 @@ typedef struct sk_tw {
     uint32_t ts_ok : 1;
     uint32_t v6 : 1;             /* the addresses are IPv6 handles */
     uint32_t sock6 : 1;          /* the socket was AF_INET6 */
+    uint32_t transparent : 1;    /* IP_TRANSPARENT: matched at a non-local address too */
     uint32_t qprev : 24;         /* expiry FIFO, by index */
     uint32_t wnd_hi : 8;         /* the raw window field to advertise, in two halves */
     uint32_t qnext : 24;
@@ -544,7 +565,7 @@ typedef struct sk_local_addr {
     uint8_t prefix_len;
 } sk_local_addr;
 
-#define SK_MAX_LOCAL_ADDRS 255 /* indices fit sk_request's byte */
+#define SK_MAX_LOCAL_ADDRS 255 /* indices fit sk_request's byte, 255 (SK_LIDX_FOREIGN) left over */
 
 /* A connection's addresses and ports as the demultiplexer keys them. */
 typedef struct sk_key {
@@ -607,6 +628,10 @@ struct sk_stack {
     uint32_t challenge_acks_this_sec;
     uint32_t challenge_ack_sec;
     uint32_t tw_isn; /* ISN for a SYN that reopens a TIME_WAIT tuple, 0 if none */
+    /* sk_stack_set_tproxy: the port of the transparent listener that
+     * takes SYNs to non-local addresses on every port (synack's stand-in
+     * for an `iptables -j TPROXY --on-port` rule), 0 if none. */
+    uint16_t tproxy_port;
     bool xmit_retrans; /* the segment being sent is a retransmission (not in OutSegs) */
     /* Which Linux MIB the retransmissions now being sent count in: those
      * from tcp_xmit_retransmit_queue are TCPFastRetrans, or in the Loss
@@ -996,6 +1021,16 @@ void sk_tcb_timer_fire(void *ctx, sk_timer *timer);
 static inline uint64_t sk_ns_to_tick(sk_time_ns t) { return (t + SK_NSEC_PER_MSEC - 1) / SK_NSEC_PER_MSEC; }
 
 /* listen.c */
+/* A request's local address and port: the stack's address it indexes, or
+ * the non-local one a transparent listener's request carries. */
+static inline uint32_t sk_req_laddr(const sk_stack *s, const sk_request *r)
+{
+    return r->lidx == SK_LIDX_FOREIGN ? ((const sk_request_foreign *)r)->laddr : s->laddrs[r->lidx].addr;
+}
+static inline uint16_t sk_req_lport(const sk_request *r)
+{
+    return r->lidx == SK_LIDX_FOREIGN ? ((const sk_request_foreign *)r)->lport : r->listener->lport;
+}
 void sk_listen_input(sk_stack *s, sk_tcb *l, const sk_segment *seg);
 void sk_listen_destroy(sk_stack *s, sk_tcb *l);
 void sk_req_timer_fire(void *ctx, sk_timer *timer);
