@@ -375,6 +375,16 @@ static void test_catch_all_port(void **state)
     char buf[8];
     assert_int_equal(sk_recv(c->s, fa, buf, sizeof buf, 0), -EAGAIN);
     assert_int_equal(sk_recv(c->s, fb, buf, sizeof buf, 0), 4);
+    /* nor are multicast, broadcast or unspecified destinations TCP's */
+    uint64_t dropped = sk_counter(c->s, "IpInAddrErrors");
+    sk_endpoint mcast = sk_endpoint_ipv4(0xe0000005u, 443), bcast = sk_endpoint_ipv4(0xffffffffu, 443);
+    sk_endpoint m6 = ep6("ff02::1", 443), p6 = ep6("fd00::9", 40002);
+    tp_send(c, &peer, &mcast, SK_TH_SYN, PEER_ISN, 0, NULL);
+    tp_send(c, &peer, &bcast, SK_TH_SYN, PEER_ISN, 0, NULL);
+    tp_send(c, &p6, &m6, SK_TH_SYN, PEER_ISN, 0, NULL);
+    tp_expect_none(c);
+    assert_int_equal(sk_counter(c->s, "IpInAddrErrors"), dropped + 2);
+    assert_int_equal(sk_counter(c->s, "Ip6InAddrErrors"), 1);
     /* a local address is not diverted: port 443 there has no listener */
     sk_endpoint local = sk_endpoint_ipv4(LOCAL4, 443);
     tp_send(c, &peer, &local, SK_TH_SYN, PEER_ISN, 0, NULL);
@@ -386,7 +396,7 @@ static void test_catch_all_port(void **state)
     sk_endpoint peer2 = sk_endpoint_ipv4(PEER4, 40003);
     tp_send(c, &peer2, &a, SK_TH_SYN, PEER_ISN, 0, NULL);
     tp_expect_none(c);
-    assert_int_equal(sk_counter(c->s, "IpInAddrErrors"), 2);
+    assert_int_equal(sk_counter(c->s, "IpInAddrErrors"), 4); /* 1 + multicast + broadcast + this */
     assert_int_equal(sk_state(c->s, fa), SK_TCP_ESTABLISHED);
 }
 
