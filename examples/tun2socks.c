@@ -226,7 +226,11 @@ static void start_relay(app *a, sk_loop *loop, int sk)
         free(r);
         return;
     }
-    *r = (relay){.loop = loop, .sk = sk, .kfd = kfd, .connecting = true, .events = EPOLLOUT};
+    r->loop = loop;
+    r->sk = sk;
+    r->kfd = kfd;
+    r->connecting = true;
+    r->events = EPOLLOUT;
     char from[48], to[48];
     sk_format_addr(&src, from, sizeof from);
     sk_format_addr(&dst, to, sizeof to);

@@ -87,6 +87,45 @@ note "6 concurrent fetches from 3 destinations (IPv4 and IPv6) through the forwa
 grep -q '10\.78\.0\.1 port [0-9]* -> 10\.79\.0\.3 port 8002: closed' "$WORK/t2s.log" ||
     fail "tun2socks did not log the relay to 10.79.0.3:8002"
 
+# Half-close both ways, and the upload direction: the client sends 4 MB
+# and its FIN; the server reads to the end, answers with the sha256 of
+# what it got, and closes; the client reads that to the end.
+cat >"$WORK/sink.py" <<'PY'
+import hashlib, socket, sys
+srv = socket.create_server(("10.79.0.3", 8004))
+print("listening", flush=True)
+while True:
+    c, _ = srv.accept()
+    h = hashlib.sha256()
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        h.update(b)
+    c.sendall(h.hexdigest().encode())
+    c.close()
+PY
+cat >"$WORK/upload.py" <<'PY'
+import socket, sys
+data = open(sys.argv[1], "rb").read()
+s = socket.create_connection(("10.79.0.3", 8004), timeout=20)
+s.sendall(data)
+s.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    got += b
+print(got.decode())
+PY
+start_bg "$WORK/sink.log" python3 "$WORK/sink.py"
+wait_listen 8004
+pattern_file 4000000 "$WORK/up"
+got=$(cns python3 "$WORK/upload.py" "$WORK/up" 2>"$WORK/upload.err") || fail "upload failed: $(cat "$WORK/upload.err")"
+[ "$got" = "$(sha_of "$WORK/up")" ] || fail "upload: the server got $got"
+note "4 MB upload, FIN passed on, the server's answer and FIN passed back: sha256 ok"
+
 # A destination where nothing listens: the kernel's connect is refused,
 # and the client's connection is reset at once.
 t0=$(now_ms)
