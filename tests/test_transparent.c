@@ -314,6 +314,30 @@ static void test_transparent_listener_takes_nonlocal_syn(void **state)
     tp_expect_none(c);
 }
 
+/* A SYN reopening a transparent connection's TIME_WAIT record (a higher
+ * sequence, tcp_timewait_state_process's TCP_TW_SYN) reaches the
+ * transparent listener again and is answered from the same address. */
+static void test_time_wait_reopened_at_nonlocal_address(void **state)
+{
+    tp_ctx *c = *state;
+    int l = tp_listener(c, SK_AF_INET, 80, true);
+    sk_endpoint peer = sk_endpoint_ipv4(PEER4, 40007), to = sk_endpoint_ipv4(FOREIGN4, 80);
+    uint32_t iss;
+    int fd = tp_handshake(c, l, &peer, &to, &iss);
+    assert_int_equal(sk_close(c->s, fd), 0);
+    tp_expect(c, &to, &peer, SK_TH_FIN | SK_TH_ACK, PEER_ISN + 1);
+    tp_send(c, &peer, &to, SK_TH_FIN | SK_TH_ACK, PEER_ISN + 1, iss + 2, NULL);
+    tp_expect(c, &to, &peer, SK_TH_ACK, PEER_ISN + 2);
+    assert_int_equal(ss_count(c, &to, SK_TCP_TIME_WAIT), 1);
+    c->now += SK_SEC(1);
+    tp_send(c, &peer, &to, SK_TH_SYN, PEER_ISN + 100000, 0, NULL);
+    tp_expect(c, &to, &peer, SK_TH_SYN | SK_TH_ACK, PEER_ISN + 100001);
+    tp_expect_none(c);
+    assert_int_equal(ss_count(c, &to, SK_TCP_TIME_WAIT), 0);
+    assert_int_equal(ss_count(c, &to, SK_TCP_SYN_RECV), 1);
+    assert_int_equal(sk_counter(c->s, "IpInAddrErrors"), 0);
+}
+
 /* RSTs come from the original destination: a stray ACK to the
  * transparent listener's port, and an abortive close of the accepted
  * socket. */
@@ -525,6 +549,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nonlocal_syn_without_transparent_listener_is_dropped, tp_setup,
                                         tp_teardown),
         cmocka_unit_test_setup_teardown(test_transparent_listener_takes_nonlocal_syn, tp_setup, tp_teardown),
+        cmocka_unit_test_setup_teardown(test_time_wait_reopened_at_nonlocal_address, tp_setup, tp_teardown),
         cmocka_unit_test_setup_teardown(test_rst_from_original_address, tp_setup, tp_teardown),
         cmocka_unit_test_setup_teardown(test_catch_all_port, tp_setup, tp_teardown),
         cmocka_unit_test_setup_teardown(test_syncookie_at_nonlocal_address, tp_setup, tp_teardown),
