@@ -74,9 +74,16 @@ static sk_tcb *nonlocal_listener(sk_stack *s, bool v6, uint32_t daddr, uint16_t 
 }
 
 /* Does anything transparent take a datagram to a non-local address: a
- * connection or TIME_WAIT record of a transparent socket (Linux's
- * `-m socket --transparent` rule with its local route), or a transparent
- * listener?  Everything else is dropped as before routing. */
+ * connection of a transparent socket (Linux's `-m socket --transparent`
+ * rule with its local route), its TIME_WAIT record, or a transparent
+ * listener?  Everything else is dropped as before routing.
+ *
+ * A TIME_WAIT record keeps no transparent bit (Linux's tw_transparent):
+ * sk_tw has none to spare at 44 bytes, and a record at a non-local
+ * address is a transparent connection's (a FREEBIND-only socket there
+ * never gets past SYN_SENT), unless its address was removed after it
+ * closed (sk_stack_del_addr), the one case now answered where Linux
+ * would drop. */
 static bool nonlocal_wanted(sk_stack *s, const sk_segment *seg, const sk_key *k, bool known)
 {
     if (!seg->sport || !seg->dport)
@@ -96,9 +103,8 @@ static bool nonlocal_wanted(sk_stack *s, const sk_segment *seg, const sk_key *k,
         const sk_tcb *t = sk_conn_lookup(s, k);
         if (t)
             return t->transparent;
-        uint32_t tw = sk_tw_lookup(s, k);
-        if (tw != SK_TW_NONE)
-            return sk_tw_at(&s->tw, tw)->transparent;
+        if (sk_tw_lookup(s, k) != SK_TW_NONE)
+            return true;
     }
     return nonlocal_listener(s, seg->ip_version == 6, k->laddr, seg->dport) != NULL;
 }

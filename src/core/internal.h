@@ -461,7 +461,6 @@ typedef struct sk_tw {
     uint32_t ts_ok : 1;
     uint32_t v6 : 1;             /* the addresses are IPv6 handles */
     uint32_t sock6 : 1;          /* the socket was AF_INET6 */
-    uint32_t transparent : 1;    /* IP_TRANSPARENT: matched at a non-local address too */
     uint32_t qprev : 24;         /* expiry FIFO, by index */
     uint32_t wnd_hi : 8;         /* the raw window field to advertise, in two halves */
     uint32_t qnext : 24;

@@ -191,7 +191,6 @@ void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout)
         w->raddr = t->raddr;
         w->v6 = t->af6;
         w->sock6 = t->sock6;
-        w->transparent = t->transparent; /* Linux's tw_transparent */
         sk_addr_hold(s, w->v6, w->laddr);
         sk_addr_hold(s, w->v6, w->raddr);
         w->lport = t->lport;
