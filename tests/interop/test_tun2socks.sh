@@ -87,6 +87,15 @@ note "6 concurrent fetches from 3 destinations (IPv4 and IPv6) through the forwa
 grep -q '10\.78\.0\.1 port [0-9]* -> 10\.79\.0\.3 port 8002: closed' "$WORK/t2s.log" ||
     fail "tun2socks did not log the relay to 10.79.0.3:8002"
 
+# One larger transfer alone, for a figure.
+pattern_file 33554432 "$WORK/www/big"
+t0=$(now_ms)
+cns curl -sS -m 60 -o "$WORK/got.big" http://10.79.0.2:8001/big 2>"$WORK/big.err" || fail "32 MiB fetch: $(cat "$WORK/big.err")"
+t1=$(now_ms)
+[ "$(sha_of "$WORK/got.big")" = "$(sha_of "$WORK/www/big")" ] || fail "32 MiB fetch: wrong body"
+note "32 MiB through the forwarder: sha256 ok, $(rate 33554432 $((t1 - t0)))"
+rm -f "$WORK/got.big" "$WORK/www/big"
+
 # Half-close both ways, and the upload direction: the client sends 4 MB
 # and its FIN; the server reads to the end, answers with the sha256 of
 # what it got, and closes; the client reads that to the end.
