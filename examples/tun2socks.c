@@ -76,7 +76,7 @@ typedef struct app {
 } app;
 
 /* Closes a synack socket with a RST (SO_LINGER 0), as a failed relay must. */
-static void sk_reset(sk_stack *s, int fd)
+static void reset_client(sk_stack *s, int fd)
 {
     struct {
         int onoff, linger;
@@ -86,7 +86,7 @@ static void sk_reset(sk_stack *s, int fd)
 }
 
 /* The same for a kernel socket. */
-static void kernel_reset(int fd)
+static void reset_kernel(int fd)
 {
     struct linger lg = {1, 0};
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
@@ -101,8 +101,8 @@ static void relay_end(app *a, size_t i, bool reset, const char *why)
     fprintf(stderr, "tun2socks: %s: %s\n", r->name, why);
     sk_loop_del_fd(r->loop, r->kfd);
     if (reset) {
-        sk_reset(s, r->sk);
-        kernel_reset(r->kfd);
+        reset_client(s, r->sk);
+        reset_kernel(r->kfd);
     } else {
         sk_close(s, r->sk); /* the stack finishes the closing handshake */
         close(r->kfd);
@@ -220,7 +220,7 @@ static void start_relay(app *a, sk_loop *loop, int sk)
     if (kfd < 0 || (connect(kfd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) ||
         sk_loop_add_fd(loop, kfd, EPOLLOUT, on_kernel, r) < 0) {
         fprintf(stderr, "tun2socks: connection refused: %s\n", kfd < 0 ? "no room" : strerror(errno));
-        sk_reset(s, sk);
+        reset_client(s, sk);
         if (kfd >= 0)
             close(kfd);
         free(r);
