@@ -22,7 +22,8 @@
 #include <string.h>
 
 #include "harness.h"
-#include "internal.h"
+#include "addr.h"
+#include "stack.h"
 
 #define LOCAL4 0x0a000002u  /* 10.0.0.2, the stack's */
 #define PEER4 0x0a000009u   /* 10.0.0.9, the client the test plays */

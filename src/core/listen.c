@@ -9,8 +9,18 @@
  */
 #include <stdio.h>
 
+#include "listen.h"
+#include "addr.h"
+#include "eor.h"
+#include "events.h"
+#include "fastopen.h"
 #include "icmp.h"
-#include "internal.h"
+#include "input.h"
+#include "output.h"
+#include "rcvbuf.h"
+#include "stack.h"
+#include "tables.h"
+#include "timers.h"
 #include "syncookie.h"
 
 /* Request flags private to this file, beside the SK_REQ_* bits. */
@@ -498,7 +508,7 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
     t->rcvbuf = l->rcvbuf;
     t->sndstate |= l->sndstate & SK_RCVBUF_LOCK; /* sk_userlocks */
     t->user_mss = l->user_mss;
-    t->flags |= l->flags & (SK_F_NODELAY | SK_F_KEEPALIVE | SK_F_REUSEADDR | SK_F_SNDBUF_LOCK); /* sk_userlocks too */
+    t->sopts |= l->sopts & (SK_O_NODELAY | SK_O_KEEPALIVE | SK_O_REUSEADDR | SK_O_SNDBUF_LOCK); /* sk_userlocks too */
     /* A child runs its listener's congestion control (TCP_CONGESTION on
      * the listener), as Linux's clone keeps icsk_ca_ops. */
     t->cc_reno = l->cc_reno;
@@ -516,19 +526,19 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
             x->user_timeout_ms = l->ext->user_timeout_ms;
         }
     }
-    if (l->flags & SK_F_LINGER)
-        t->flags |= SK_F_LINGER;
+    if (l->sopts & SK_O_LINGER)
+        t->sopts |= SK_O_LINGER;
     t->advmss = req_advmss(s, l, req);
     if (req->opts & SK_REQ_WS) {
-        t->flags |= SK_F_WS_OK;
+        t->negot |= SK_N_WS_OK;
         t->snd_wscale = req->snd_wscale;
     }
     if (req->opts & SK_REQ_SACK)
-        t->flags |= SK_F_SACK_OK;
+        t->negot |= SK_N_SACK_OK;
     if (req->opts & SK_REQ_ECN)
         t->ecn = SK_ECN_OK; /* tcp_ecn_openreq_child */
     if (req->opts & SK_REQ_TS) {
-        t->flags |= SK_F_TS_OK;
+        t->negot |= SK_N_TS_OK;
         t->advmss -= 12; /* as the active side: the option rides in each segment */
         t->ts_recent = req->ts_recent;
         t->ts_recent_stamp_s = (uint32_t)(s->now / SK_NSEC_PER_SEC);
@@ -547,10 +557,10 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
      * the SYN-ACK's send time is timed instead, unless it was retransmitted
      * (Karn): the request's first timer was armed one initial RTO after
      * it, so the record needs no field for it. */
-    if (!(t->flags & SK_F_TS_OK) && req->retrans == 0 && sk_timer_pending(&req->timer)) {
+    if (!(t->negot & SK_N_TS_OK) && req->retrans == 0 && sk_timer_pending(&req->timer)) {
         sk_time_ns armed = (sk_time_ns)req->timer.expires * SK_NSEC_PER_MSEC;
         if (armed >= SK_TCP_TIMEOUT_INIT && armed - SK_TCP_TIMEOUT_INIT <= s->now) {
-            t->flags |= SK_F_RTT_PENDING;
+            t->xflags |= SK_X_RTT_PENDING;
             t->rtt_seq = req->iss + 1;
             t->rtt_start = (uint32_t)((armed - SK_TCP_TIMEOUT_INIT) / SK_NSEC_PER_USEC);
         }
@@ -599,7 +609,7 @@ static sk_tcb *fastopen_child(sk_stack *s, sk_tcb *l, sk_request *req, const sk_
     t->max_window = t->snd_wnd;
     t->snd_wl1 = seg->seq;
     t->snd_wl2 = t->snd_una;
-    t->flags &= ~SK_F_RTT_PENDING;
+    t->xflags &= ~SK_X_RTT_PENDING;
     sk_init_transfer(s, t);
     t->segs_in = 1;
     if (seg->payload_len) {
@@ -619,7 +629,7 @@ static sk_tcb *fastopen_child(sk_stack *s, sk_tcb *l, sk_request *req, const sk_
     if (seg->flags & SK_TH_FIN) {
         t->rcv_nxt++;
         t->rcv_wup = t->rcv_nxt;
-        t->flags |= SK_F_FIN_RCVD;
+        t->sflags |= SK_S_FIN_RCVD;
         sk_tcb_set_state(s, t, SK_TCP_CLOSE_WAIT, "rcv FIN (Fast Open SYN)");
     }
     /* The SYN-ACK's retransmission timer: TCP_TIMEOUT_INIT, as a request. */

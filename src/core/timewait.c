@@ -12,7 +12,12 @@
  * Segment processing follows Linux's tcp_timewait_state_process().
  */
 
-#include "internal.h"
+#include "timewait.h"
+#include "addr.h"
+#include "events.h"
+#include "output.h"
+#include "stack.h"
+#include "tables.h"
 
 enum { Q_TW = 0, Q_FW2 = 1 };
 
@@ -197,7 +202,7 @@ void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout)
         w->rport = t->rport;
         w->snd_nxt = t->snd_nxt;
         w->rcv_nxt = t->rcv_nxt;
-        w->ts_ok = (t->flags & SK_F_TS_OK) != 0;
+        w->ts_ok = (t->negot & SK_N_TS_OK) != 0;
         w->ts_recent = t->ts_recent;
         w->ts_recent_stamp_s = w->ts_ok ? t->ts_recent_stamp_s : 0;
         uint32_t win = t->rcv_wup + t->rcv_wnd - t->rcv_nxt;
@@ -242,7 +247,7 @@ void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout)
     if (t->fd < 0) {
         sk_tcb_free(s, t);
     } else {
-        if (!(t->flags & SK_F_USER_BOUND))
+        if (!(t->sflags & SK_S_USER_BOUND))
             sk_port_unref(s, t);
         sk_notify(s, t);
     }
