@@ -9,7 +9,11 @@
 #include "stack.h"
 
 void sk_emit(sk_stack *s, const sk_event *ev);
-void sk_emit_state(sk_stack *s, sk_tcb *t, int from, int to, const char *cause);
+/* sk_state_cause_name's table (names.c), indexed directly where the core
+ * fills an event: the core passes only valid causes, and a call per state
+ * change showed in the per-lifecycle instruction count. */
+extern const char *const sk_cause_text[SK_CAUSE_COUNT];
+void sk_emit_state(sk_stack *s, sk_tcb *t, int from, int to, sk_state_cause cause);
 void sk_emit_drop(sk_stack *s, const sk_segment *seg, sk_counter_id reason);
 void sk_emit_timer(sk_stack *s, const sk_key *k, int fd, const char *timer);
 void sk_notify(sk_stack *s, sk_tcb *t); /* readiness may have changed */

@@ -252,7 +252,7 @@ void sk_icmp_err_for_conn(sk_stack *s, sk_tcb *t, uint32_t seq, const sk_icmp_er
     if (t->state == SK_TCP_SYN_SENT || (t->state == SK_TCP_SYN_RECV && !(fo_child && t->fd >= 0 && !t->parent))) {
         t->so_error = (int16_t)e->err;
         sk_ring_free(s, &t->sndq);
-        sk_tcb_done(s, t, "ICMP error during the handshake");
+        sk_tcb_done(s, t, SK_CAUSE_ICMP_ERROR_HANDSHAKE);
         return;
     }
     /* Established: RFC 1122 §4.2.3.9 makes these soft errors.  Linux

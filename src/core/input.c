@@ -295,7 +295,8 @@ static void rst_for_ack(sk_stack *s, const sk_segment *seg)
 {
     sk_route rt;
     sk_route_reply(seg, &rt);
-    sk_xmit(s, &rt, seg->dport, seg->sport, seg->ack, 0, SK_TH_RST, 0, NULL, 0, NULL, 0);
+    sk_segment_spec spec = {.sport = seg->dport, .dport = seg->sport, .seq = seg->ack, .flags = SK_TH_RST};
+    sk_xmit(s, &rt, &spec);
 }
 
 static inline uint32_t seg_len(const sk_segment *seg)
@@ -407,7 +408,7 @@ void sk_init_transfer(sk_stack *s, sk_tcb *t)
 
 /* Where the errno of a reset goes (Linux tcp_reset()): refused only in
  * SYN_SENT; a simultaneous open already in SYN_RCVD is reset. */
-static void connection_reset(sk_stack *s, sk_tcb *t, const char *cause)
+static void connection_reset(sk_stack *s, sk_tcb *t, sk_state_cause cause)
 {
     switch (t->state) {
     case SK_TCP_SYN_SENT:
@@ -785,7 +786,7 @@ static bool process_fin(sk_stack *s, sk_tcb *t)
     case SK_TCP_ESTABLISHED:
         /* Linux delays this ACK (pingpong mode) so that an application
          * closing promptly sends FIN and ACK together: the 3-segment close. */
-        sk_tcb_set_state(s, t, SK_TCP_CLOSE_WAIT, "rcv FIN");
+        sk_tcb_set_state(s, t, SK_TCP_CLOSE_WAIT, SK_CAUSE_RCV_FIN);
         t->xflags |= SK_X_PINGPONG;
         sk_arm_delack(s, t);
         break;
@@ -796,7 +797,7 @@ static bool process_fin(sk_stack *s, sk_tcb *t)
     case SK_TCP_FIN_WAIT1:
         /* Our FIN is not yet acknowledged: simultaneous close. */
         sk_send_ack(s, t);
-        sk_tcb_set_state(s, t, SK_TCP_CLOSING, "rcv FIN");
+        sk_tcb_set_state(s, t, SK_TCP_CLOSING, SK_CAUSE_RCV_FIN);
         break;
     case SK_TCP_FIN_WAIT2:
         sk_send_ack(s, t);
@@ -1149,7 +1150,7 @@ static bool ack_of_fin(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 {
     switch (t->state) {
     case SK_TCP_FIN_WAIT1:
-        sk_tcb_set_state(s, t, SK_TCP_FIN_WAIT2, "rcv ACK of FIN");
+        sk_tcb_set_state(s, t, SK_TCP_FIN_WAIT2, SK_CAUSE_RCV_ACK_OF_FIN);
         if (t->sflags & SK_S_ORPHAN) {
             /* Linux's tcp_rcv_state_process: an orphan waiting for the
              * peer's FIN becomes a small FIN_WAIT_2 record lasting
@@ -1160,7 +1161,7 @@ static bool ack_of_fin(sk_stack *s, sk_tcb *t, const sk_segment *seg)
                  * as for one that found no socket. */
                 sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
                 sk_reply_rst(s, seg);
-                sk_tcb_done(s, t, "data after close()");
+                sk_tcb_done(s, t, SK_CAUSE_DATA_AFTER_CLOSE);
                 return false;
             }
             if (!(seg->flags & SK_TH_FIN)) {
@@ -1174,7 +1175,7 @@ static bool ack_of_fin(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         sk_time_wait(s, t, SK_TCP_TIME_WAIT, SK_TCP_TIMEWAIT_LEN);
         return false;
     case SK_TCP_LAST_ACK:
-        sk_tcb_done(s, t, "rcv ACK of FIN");
+        sk_tcb_done(s, t, SK_CAUSE_RCV_ACK_OF_FIN);
         return false;
     default:
         return true;
@@ -1264,7 +1265,7 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     if (seg->flags & SK_TH_RST) {
         /* Second check: only a RST acknowledging our SYN is believed. */
         if (has_ack) {
-            connection_reset(s, t, "rcv RST (connection refused)");
+            connection_reset(s, t, SK_CAUSE_RCV_RST_REFUSED);
         } else {
             sk_count(s, SK_C_SYNACK_RST_IGNORED);
         }
@@ -1312,7 +1313,7 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         t->retrans_stamp = 0;
         t->rto_at = 0;
         sk_init_transfer(s, t);
-        sk_tcb_set_state(s, t, SK_TCP_ESTABLISHED, "rcv SYN,ACK");
+        sk_tcb_set_state(s, t, SK_TCP_ESTABLISHED, SK_CAUSE_RCV_SYNACK);
         if (t->sopts & SK_O_KEEPALIVE)
             sk_arm_keepalive(s, t); /* Linux's tcp_finish_connect() */
         bool fo_resend = (t->tfo & (SK_TFO_SYN_FASTOPEN | SK_TFO_SYN_DATA)) && sk_fastopen_synack(s, t, seg);
@@ -1365,7 +1366,7 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     t->snd_wl1 = seg->seq;
     t->snd_wl2 = t->iss;
     t->max_window = t->snd_wnd;
-    sk_tcb_set_state(s, t, SK_TCP_SYN_RECV, "rcv SYN (simultaneous open)");
+    sk_tcb_set_state(s, t, SK_TCP_SYN_RECV, SK_CAUSE_RCV_SYN_SIMULTANEOUS);
     sk_send_syn(s, t); /* as SYN,ACK: same ISN, now acknowledging theirs */
     sk_arm_rto(s, t);
     sk_tcb_timer_update(s, t);
@@ -1444,7 +1445,7 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             /* RCV.NXT-1 after the peer's FIN lies below the window, and
              * Linux looks for it exactly there (tcp_validate_incoming calls
              * tcp_reset_check when tcp_sequence fails). */
-            connection_reset(s, t, "rcv RST");
+            connection_reset(s, t, SK_CAUSE_RCV_RST);
         } else if (seg->flags & SK_TH_RST) {
             sk_count(s, SK_C_SYNACK_RST_IGNORED);
         } else if (seg->flags & SK_TH_SYN) {
@@ -1461,7 +1462,7 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     /* Second: RST (RFC 5961 §3.2). */
     if (seg->flags & SK_TH_RST) {
         if (rst_exact(t, seg)) {
-            connection_reset(s, t, "rcv RST");
+            connection_reset(s, t, SK_CAUSE_RCV_RST);
         } else {
             sk_send_challenge_ack(s, t, false);
         }
@@ -1519,7 +1520,7 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             sk_init_transfer(s, t);
         }
         t->delivered++; /* the SYN-ACK (Linux counts it here, not in tcp_ack) */
-        sk_tcb_set_state(s, t, SK_TCP_ESTABLISHED, "rcv ACK");
+        sk_tcb_set_state(s, t, SK_TCP_ESTABLISHED, SK_CAUSE_RCV_ACK);
         if (t->sopts & SK_O_KEEPALIVE)
             sk_arm_keepalive(s, t);
     }
@@ -1561,7 +1562,7 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
             sk_reply_rst(s, seg);
             t->so_error = ECONNRESET;
-            sk_tcb_done(s, t, "data after close()");
+            sk_tcb_done(s, t, SK_CAUSE_DATA_AFTER_CLOSE);
             return;
         }
         if (!data_queue(s, t, seg))

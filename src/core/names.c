@@ -3,6 +3,7 @@
  * errno names and texts.
  */
 #include "tcb.h"
+#include "events.h"
 
 static const char *const state_names[] = {
     [0] = "CLOSED",
@@ -33,6 +34,51 @@ static const char *const ss_names[] = {
     [SK_TCP_LISTEN] = "LISTEN",
     [SK_TCP_CLOSING] = "CLOSING",
 };
+
+const char *const sk_cause_text[SK_CAUSE_COUNT] = {
+    [SK_CAUSE_NONE] = "",
+    [SK_CAUSE_CONNECT] = "connect()",
+    [SK_CAUSE_LISTEN] = "listen()",
+    [SK_CAUSE_CLOSE] = "close()",
+    [SK_CAUSE_CLOSE_UNREAD_DATA] = "close() with unread data",
+    [SK_CAUSE_CLOSE_LINGER_ZERO] = "close() with SO_LINGER 0",
+    [SK_CAUSE_CLOSE_LINGER2_NEGATIVE] = "close() with TCP_LINGER2 < 0",
+    [SK_CAUSE_SHUTDOWN] = "shutdown()",
+    [SK_CAUSE_SHUTDOWN_WR] = "shutdown(SHUT_WR)",
+    [SK_CAUSE_DATA_AFTER_CLOSE] = "data after close()",
+    [SK_CAUSE_TOO_MANY_ORPHANS] = "too many orphans",
+    [SK_CAUSE_ORPHANED] = "orphaned",
+    [SK_CAUSE_LISTENER_CLOSED] = "listener closed",
+    [SK_CAUSE_ADDRESS_REMOVED] = "address removed",
+    [SK_CAUSE_RCV_SYN] = "rcv SYN",
+    [SK_CAUSE_RCV_SYN_SIMULTANEOUS] = "rcv SYN (simultaneous open)",
+    [SK_CAUSE_RCV_SYN_FASTOPEN] = "rcv SYN (Fast Open)",
+    [SK_CAUSE_RCV_SYN_IN_SYN_RECV] = "rcv SYN in SYN_RCVD",
+    [SK_CAUSE_RCV_SYNACK] = "rcv SYN,ACK",
+    [SK_CAUSE_RCV_ACK] = "rcv ACK",
+    [SK_CAUSE_RCV_ACK_SYNCOOKIE] = "rcv ACK (SYN cookie)",
+    [SK_CAUSE_RCV_ACK_OF_FIN] = "rcv ACK of FIN",
+    [SK_CAUSE_RCV_FIN] = "rcv FIN",
+    [SK_CAUSE_RCV_FIN_FASTOPEN_SYN] = "rcv FIN (Fast Open SYN)",
+    [SK_CAUSE_RCV_RST] = "rcv RST",
+    [SK_CAUSE_RCV_RST_REFUSED] = "rcv RST (connection refused)",
+    [SK_CAUSE_ICMP_ERROR_HANDSHAKE] = "ICMP error during the handshake",
+    [SK_CAUSE_ICMP_ERROR_SYNACK] = "ICMP error for the SYN-ACK",
+    [SK_CAUSE_SYN_RETRIES] = "SYN retries exhausted",
+    [SK_CAUSE_SYNACK_RETRIES] = "SYN-ACK retries exhausted",
+    [SK_CAUSE_RETRANSMISSIONS] = "retransmissions unanswered",
+    [SK_CAUSE_ZERO_WINDOW_PROBES] = "zero-window probes unanswered",
+    [SK_CAUSE_KEEPALIVE_PROBES] = "keepalive probes unanswered",
+    [SK_CAUSE_USER_TIMEOUT_PROBING] = "TCP_USER_TIMEOUT while probing",
+    [SK_CAUSE_ACCEPT_QUEUE_FULL] = "accept queue full (tcp_abort_on_overflow)",
+    [SK_CAUSE_TW_BUCKETS_FULL] = "tcp_max_tw_buckets reached",
+    [SK_CAUSE_TIMER_EXPIRED] = "timer expired",
+};
+
+const char *sk_state_cause_name(sk_state_cause cause)
+{
+    return (unsigned)cause < SK_CAUSE_COUNT ? sk_cause_text[cause] : "";
+}
 
 const char *sk_state_name(int state)
 {

@@ -23,13 +23,12 @@ typedef struct sk_out_opts {
     const uint8_t *fo_cookie;
 } sk_out_opts;
 size_t sk_build_options(const sk_out_opts *o, uint8_t *buf);
-void sk_xmit(sk_stack *s, const sk_route *rt, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
-             uint16_t flags, uint16_t win, const uint8_t *opts, size_t optlen, const uint8_t *payload,
-             size_t plen);
-/* sk_xmit with an IP TOS byte (the ECN field, RFC 3168 §5). */
-void sk_xmit_tos(sk_stack *s, uint8_t tos, const sk_route *rt, uint16_t sport, uint16_t dport, uint32_t seq,
-                 uint32_t ack, uint16_t flags, uint16_t win, const uint8_t *opts, size_t optlen,
-                 const uint8_t *payload, size_t plen);
+/* Sends one TCP segment.  The caller fills the TCP part of spec (ports,
+ * seq, ack, flags, window, options, payload, and in tos the ECN bits of
+ * RFC 3168 §5); the IP part (addresses, version, TTL or hop limit, ID, DF,
+ * traffic class, flow label, checksum offload) comes from rt and the
+ * stack and is written into spec, whatever it held there. */
+void sk_xmit(sk_stack *s, const sk_route *rt, sk_segment_spec *spec);
 void sk_tcp_output(sk_stack *s, sk_tcb *t);
 void sk_send_ack(sk_stack *s, sk_tcb *t);
 void sk_send_challenge_ack(sk_stack *s, sk_tcb *t, bool syn);

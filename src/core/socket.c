@@ -303,7 +303,7 @@ int sk_listen(sk_stack *s, int fd, int backlog)
     b->listeners++;
     sk_listener_hash(s, t);
     sk_fastopen_listen(s, t, backlog, false);
-    sk_tcb_set_state(s, t, SK_TCP_LISTEN, "listen()");
+    sk_tcb_set_state(s, t, SK_TCP_LISTEN, SK_CAUSE_LISTEN);
     return 0;
 }
 
@@ -484,7 +484,7 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
     t->mss = SK_TCP_MSS_DEFAULT;
     sk_conn_hash(s, t);
     t->sflags |= SK_S_CONNECTING;
-    sk_tcb_set_state(s, t, SK_TCP_SYN_SENT, "connect()");
+    sk_tcb_set_state(s, t, SK_TCP_SYN_SENT, SK_CAUSE_CONNECT);
     sk_count(s, SK_C_TCP_ACTIVE_OPENS);
     if ((t->tfo & SK_TFO_CONNECT) && (s->cfg.tcp_fastopen & SK_TFO_CLIENT_ENABLE)) {
         /* Linux's tcp_fastopen_defer_connect(): with a cookie (or none
@@ -818,7 +818,7 @@ ssize_t sk_recv(sk_stack *s, int fd, void *buf, size_t len, int flags)
 
 /* Linux's tcp_close_state(): the state after our FIN, and whether a FIN
  * is to be sent at all. */
-static bool close_state(sk_stack *s, sk_tcb *t, const char *cause)
+static bool close_state(sk_stack *s, sk_tcb *t, sk_state_cause cause)
 {
     switch (t->state) {
     case SK_TCP_ESTABLISHED:
@@ -867,12 +867,12 @@ int sk_shutdown(sk_stack *s, int fd, int how)
                 b->listeners--;
         }
         sk_listen_destroy(s, t);
-        sk_tcb_set_state(s, t, SK_TCP_CLOSE, "shutdown()");
+        sk_tcb_set_state(s, t, SK_TCP_CLOSE, SK_CAUSE_SHUTDOWN);
         return 0;
     case SK_TCP_SYN_SENT:
         /* Linux's tcp_disconnect() of a connecting socket: no RST. */
         t->sflags &= ~SK_S_CONNECTING;
-        sk_tcb_close(s, t, "shutdown()");
+        sk_tcb_close(s, t, SK_CAUSE_SHUTDOWN);
         t->sflags &= ~(SK_S_SHUT_RD | SK_S_SHUT_WR | SK_S_FIN_RCVD);
         return 0;
     default:
@@ -881,7 +881,7 @@ int sk_shutdown(sk_stack *s, int fd, int how)
     if (rd)
         t->sflags |= SK_S_SHUT_RD;
     if (wr && !(t->sflags & SK_S_SHUT_WR)) {
-        if (close_state(s, t, "shutdown(SHUT_WR)"))
+        if (close_state(s, t, SK_CAUSE_SHUTDOWN_WR))
             send_fin(s, t);
         else
             t->sflags |= SK_S_SHUT_WR;
@@ -914,7 +914,7 @@ int sk_close(sk_stack *s, int fd)
         if (b && b->listeners)
             b->listeners--;
         sk_listen_destroy(s, t);
-        sk_tcb_set_state(s, t, SK_TCP_CLOSE, "close()");
+        sk_tcb_set_state(s, t, SK_TCP_CLOSE, SK_CAUSE_CLOSE);
         sk_tcb_free(s, t);
         return 0;
     }
@@ -933,7 +933,7 @@ int sk_close(sk_stack *s, int fd)
          * lost, so the peer must not believe it was delivered. */
         sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_CLOSE);
         sk_send_active_rst(s, t);
-        sk_tcb_close(s, t, "close() with unread data");
+        sk_tcb_close(s, t, SK_CAUSE_CLOSE_UNREAD_DATA);
         return 0;
     }
     if ((t->sopts & SK_O_LINGER) && sk_linger_s(t) == 0) {
@@ -948,21 +948,21 @@ int sk_close(sk_stack *s, int fd)
         sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
         if (need_reset)
             sk_send_active_rst(s, t);
-        sk_tcb_close(s, t, "close() with SO_LINGER 0");
+        sk_tcb_close(s, t, SK_CAUSE_CLOSE_LINGER_ZERO);
         return 0;
     }
     if (t->state == SK_TCP_SYN_SENT) {
         /* tcp_close_state(SYN_SENT) is CLOSED: the attempt just stops. */
-        sk_tcb_close(s, t, "close()");
+        sk_tcb_close(s, t, SK_CAUSE_CLOSE);
         return 0;
     }
     if (s->orphans > (uint32_t)s->cfg.tcp_max_orphans) {
         sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_MEMORY);
         sk_send_active_rst(s, t);
-        sk_tcb_close(s, t, "too many orphans");
+        sk_tcb_close(s, t, SK_CAUSE_TOO_MANY_ORPHANS);
         return 0;
     }
-    if (!(t->sflags & SK_S_SHUT_WR) && close_state(s, t, "close()"))
+    if (!(t->sflags & SK_S_SHUT_WR) && close_state(s, t, SK_CAUSE_CLOSE))
         send_fin(s, t);
     t->sflags |= SK_S_SHUT_WR;
     if (t->state == SK_TCP_FIN_WAIT2) {
@@ -971,7 +971,7 @@ int sk_close(sk_stack *s, int fd)
         if (t->fin_timeout_s == -2) {
             sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_LINGER);
             sk_send_active_rst(s, t);
-            sk_tcb_close(s, t, "close() with TCP_LINGER2 < 0");
+            sk_tcb_close(s, t, SK_CAUSE_CLOSE_LINGER2_NEGATIVE);
             return 0;
         }
         int tmo = t->fin_timeout_s >= 0 ? t->fin_timeout_s : s->cfg.tcp_fin_timeout;

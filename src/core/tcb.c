@@ -34,7 +34,7 @@ sk_tcb *sk_tcb_alloc(sk_stack *s)
     return t;
 }
 
-void sk_tcb_set_state(sk_stack *s, sk_tcb *t, int state, const char *cause)
+void sk_tcb_set_state(sk_stack *s, sk_tcb *t, int state, sk_state_cause cause)
 {
     int from = t->state;
     if (from == state)
@@ -82,7 +82,7 @@ void sk_tcb_free(sk_stack *s, sk_tcb *t)
     sk_free(s, t);
 }
 
-void sk_tcb_done(sk_stack *s, sk_tcb *t, const char *cause)
+void sk_tcb_done(sk_stack *s, sk_tcb *t, sk_state_cause cause)
 {
     /* Linux's tcp_done(): a failed handshake is an AttemptFail. */
     if (t->state == SK_TCP_SYN_SENT || t->state == SK_TCP_SYN_RECV)
@@ -90,7 +90,7 @@ void sk_tcb_done(sk_stack *s, sk_tcb *t, const char *cause)
     sk_tcb_close(s, t, cause);
 }
 
-void sk_tcb_close(sk_stack *s, sk_tcb *t, const char *cause)
+void sk_tcb_close(sk_stack *s, sk_tcb *t, sk_state_cause cause)
 {
     /* Linux's tcp_set_state(TCP_CLOSE): a synchronized connection torn
      * down from ESTABLISHED or CLOSE_WAIT is an EstabReset. */

@@ -541,13 +541,13 @@ static inline sk_tw *sk_tw_at(const sk_tw_table *tw, uint32_t i)
 
 /* tcb.c: the life of a TCB */
 sk_tcb *sk_tcb_alloc(sk_stack *s);
-void sk_tcb_set_state(sk_stack *s, sk_tcb *t, int state, const char *cause);
+void sk_tcb_set_state(sk_stack *s, sk_tcb *t, int state, sk_state_cause cause);
 /* Ends a connection: state CLOSED, unhashed, timers off; frees the TCB
  * when it has no handle. */
-void sk_tcb_done(sk_stack *s, sk_tcb *t, const char *cause);
+void sk_tcb_done(sk_stack *s, sk_tcb *t, sk_state_cause cause);
 /* The same without tcp_done()'s AttemptFails: the application closing or
  * disconnecting (tcp_set_state(TCP_CLOSE) from close(), shutdown()). */
-void sk_tcb_close(sk_stack *s, sk_tcb *t, const char *cause);
+void sk_tcb_close(sk_stack *s, sk_tcb *t, sk_state_cause cause);
 void sk_tcb_free(sk_stack *s, sk_tcb *t);
 
 #endif

@@ -216,7 +216,7 @@ static sk_time_ns retries_timeout(const sk_stack *s, unsigned boundary)
     return us * SK_NSEC_PER_USEC;
 }
 
-static void write_err(sk_stack *s, sk_tcb *t, const char *cause)
+static void write_err(sk_stack *s, sk_tcb *t, sk_state_cause cause)
 {
     /* tcp_write_err: a soft error an ICMP left says more than ETIMEDOUT. */
     int soft = sk_take_err_soft(t);
@@ -243,14 +243,14 @@ static bool on_probe_timer(sk_stack *s, sk_tcb *t)
     if (!t->probes_stamp) {
         t->probes_stamp = sk_stamp_now(s);
     } else if (sk_user_timeout_ms(t) && sk_since(s, t->probes_stamp) >= SK_MS(sk_user_timeout_ms(t))) {
-        write_err(s, t, "TCP_USER_TIMEOUT while probing");
+        write_err(s, t, SK_CAUSE_USER_TIMEOUT_PROBING);
         return false;
     }
     unsigned max_probes = (t->sflags & SK_S_ORPHAN)
                               ? (s->cfg.tcp_orphan_retries ? (unsigned)s->cfg.tcp_orphan_retries : 8)
                               : (unsigned)s->cfg.tcp_retries2;
     if (t->probes_out >= max_probes) {
-        write_err(s, t, "zero-window probes unanswered");
+        write_err(s, t, SK_CAUSE_ZERO_WINDOW_PROBES);
         return false;
     }
     t->xflags |= SK_X_PERSIST;
@@ -306,7 +306,7 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
          * give up, so the last one counts too. */
         sk_count(s, SK_C_TCPEXT_TCP_TIMEOUTS);
         if (t->retransmits >= limit) {
-            write_err(s, t, "SYN retries exhausted");
+            write_err(s, t, SK_CAUSE_SYN_RETRIES);
             return false;
         }
         sk_retransmit_head(s, t);
@@ -340,7 +340,7 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
     else
         limit = retries_timeout(s, (unsigned)s->cfg.tcp_retries2);
     if (t->retrans_stamp && sk_since(s, t->retrans_stamp) >= limit) {
-        write_err(s, t, "retransmissions unanswered");
+        write_err(s, t, SK_CAUSE_RETRANSMISSIONS);
         return false;
     }
 
@@ -397,7 +397,7 @@ static bool on_keepalive_timer(sk_stack *s, sk_tcb *t)
         (!sk_user_timeout_ms(t) && t->probes_out >= keepcnt(s, t))) {
         /* Linux's tcp_keepalive_timer: reset the peer, report ETIMEDOUT. */
         sk_send_active_rst(s, t);
-        write_err(s, t, "keepalive probes unanswered");
+        write_err(s, t, SK_CAUSE_KEEPALIVE_PROBES);
         return false;
     }
     sk_count(s, SK_C_TCPEXT_TCP_KEEPALIVE);
