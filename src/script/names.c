@@ -35,7 +35,7 @@ static const named_value constants[] = {
     {"TCP_TX_DELAY", 37},
     {"IP_TOS", 1}, {"IP_TTL", 2}, {"IP_MTU_DISCOVER", 10}, {"IP_MTU", 14},
     {"IP_PMTUDISC_DONT", 0}, {"IP_PMTUDISC_WANT", 1}, {"IP_PMTUDISC_DO", 2},
-    {"IP_PMTUDISC_PROBE", 3},
+    {"IP_PMTUDISC_PROBE", 3}, {"IP_FREEBIND", 15}, {"IP_TRANSPARENT", 19},
     /* send/recv flags */
     {"MSG_OOB", 0x1}, {"MSG_PEEK", 0x2}, {"MSG_DONTROUTE", 0x4}, {"MSG_TRUNC", 0x20},
     {"MSG_DONTWAIT", 0x40}, {"MSG_EOR", 0x80}, {"MSG_WAITALL", 0x100}, {"MSG_ERRQUEUE", 0x2000},
