@@ -334,6 +334,106 @@ static void test_gso_header(void **state)
     assert_int_equal(sk_parse_segment(d, rx.len, true, &out), SK_PARSE_OK); /* IP checksum too */
 }
 
+/* The same segments over IPv6, fd77::2 to fd77::1, flow label 0x12345:
+ * 1428 bytes each (MSS 1440 less the timestamps). */
+static size_t stack_segment6(uint8_t *d, uint32_t seq, uint16_t flags, size_t plen)
+{
+    static const uint8_t ts[12] = {1, 1, 8, 10, 0, 0, 0, 5, 0, 0, 0, 9};
+    static uint8_t payload[1428];
+    for (size_t i = 0; i < sizeof(payload); i++)
+        payload[i] = (uint8_t)(i * 3 + seq);
+    sk_segment_spec spec = {.ip_version = 6, .flowlabel = 0x12345, .sport = 80, .dport = 40000, .seq = seq,
+                            .ack = 5, .flags = flags, .window = 500, .options = ts, .options_len = sizeof(ts),
+                            .payload = payload, .payload_len = plen, .csum_partial = true};
+    static const uint8_t stack6[16] = {0xfd, 0x77, [15] = 2}, kernel6[16] = {0xfd, 0x77, [15] = 1};
+    memcpy(spec.src6, stack6, 16);
+    memcpy(spec.dst6, kernel6, 16);
+    return sk_build_segment(&spec, d, 1600);
+}
+
+/* IPv6 segments coalesce by the same rules, judged on IPv6's header:
+ * another flow label, hop limit or address ends a run, and an extension
+ * header (which Linux's GSO would copy to each segment) keeps a datagram
+ * out of one. */
+static void test_gso_rules6(void **state)
+{
+    (void)state;
+    uint8_t a[1600], b[1600];
+    size_t la = stack_segment6(a, 1000, SK_TH_ACK, 1428);
+    assert_int_equal(la, 40 + 32 + 1428);
+    assert_int_equal(sk_vnet_gso_first(a, la), 1428);
+    assert_int_equal(sk_vnet_tcp_flags(a), SK_TH_ACK);
+    size_t lb = stack_segment6(b, 1000 + 1428, SK_TH_ACK | SK_TH_PSH, 300);
+    assert_int_equal(sk_vnet_tcp_flags(b), SK_TH_ACK | SK_TH_PSH);
+    assert_true(sk_vnet_gso_continues(a, la, b, lb, 1428, la));
+    b[3] ^= 1; /* flow label */
+    assert_false(sk_vnet_gso_continues(a, la, b, lb, 1428, la));
+    b[3] ^= 1;
+    b[7] = 63; /* hop limit */
+    assert_false(sk_vnet_gso_continues(a, la, b, lb, 1428, la));
+    b[7] = 64;
+    b[39] = 9; /* destination */
+    assert_false(sk_vnet_gso_continues(a, la, b, lb, 1428, la));
+    b[39] = 1;
+    lb = stack_segment6(b, 1000 + 1427, SK_TH_ACK, 1428);
+    assert_false(sk_vnet_gso_continues(a, la, b, lb, 1428, la));
+    /* An IPv4 segment never continues an IPv6 one. */
+    uint8_t c[1600];
+    size_t lc = stack_segment(c, 1000 + 1428, SK_TH_ACK, 1428, 500);
+    assert_false(sk_vnet_gso_continues(a, la, c, lc, 1428, la));
+    /* Not a start: a payload length that is not the datagram's, a next
+     * header that is not TCP (an extension header), PSH. */
+    assert_int_equal(sk_vnet_gso_first(a, la - 1), 0);
+    a[6] = 60; /* destination options */
+    assert_int_equal(sk_vnet_gso_first(a, la), 0);
+    a[6] = 6;
+    la = stack_segment6(a, 1000, SK_TH_ACK | SK_TH_PSH, 1428);
+    assert_int_equal(sk_vnet_gso_first(a, la), 0);
+}
+
+/* Three IPv6 segments as one: gso_type TCPV6, the payload length of the
+ * whole, no IP checksum, csum_start past the 40-byte header, and the
+ * pseudo-header sum (RFC 8200 §8.1) over the whole TCP length, which
+ * completed gives a segment whose checksum verifies. */
+static void test_gso_header6(void **state)
+{
+    (void)state;
+    uint8_t seg[3][1600];
+    size_t len[3];
+    len[0] = stack_segment6(seg[0], 1000, SK_TH_ACK, 1428);
+    len[1] = stack_segment6(seg[1], 1000 + 1428, SK_TH_ACK, 1428);
+    len[2] = stack_segment6(seg[2], 1000 + 2 * 1428, SK_TH_ACK | SK_TH_FIN, 500);
+    assert_true(sk_vnet_gso_continues(seg[0], len[0], seg[1], len[1], 1428, len[0]));
+    assert_true(sk_vnet_gso_continues(seg[1], len[1], seg[2], len[2], 1428, len[0] + len[1] - 72));
+    uint8_t frame[SK_VNET_HDR_LEN + 8192];
+    size_t h = sk_vnet_gso_header(frame, seg[0], 2 * 1428 + 500, SK_TH_ACK | SK_TH_FIN, 1428);
+    assert_int_equal(h, SK_VNET_HDR_LEN + 72);
+    size_t n = h;
+    for (int i = 0; i < 3; i++) {
+        memcpy(frame + n, seg[i] + 72, len[i] - 72);
+        n += len[i] - 72;
+    }
+    sk_vnet_rx rx;
+    assert_int_equal(sk_vnet_parse(frame, n, &rx), SK_VNET_OK);
+    assert_int_equal(frame[1], SK_VNET_GSO_TCPV6);
+    assert_int_equal(frame[2], 72); /* hdr_len */
+    assert_int_equal(rx.gso_size, 1428);
+    assert_int_equal(rx.csum, SK_VNET_CSUM_PARTIAL);
+    assert_int_equal(rx.csum_start, 40);
+    assert_int_equal(rx.csum_offset, 16);
+    uint8_t *d = frame + SK_VNET_HDR_LEN;
+    assert_memory_equal(d, seg[0], 4); /* version, class, flow label */
+    assert_int_equal((d[4] << 8) | d[5], 32 + 2 * 1428 + 500);
+    sk_segment out;
+    assert_int_equal(sk_parse_segment(d, rx.len, true, &out), SK_PARSE_BAD_TCP_CSUM);
+    sk_vnet_complete_csum(d, rx.len, rx.csum_start, rx.csum_offset);
+    assert_int_equal(sk_parse_segment(d, rx.len, true, &out), SK_PARSE_OK);
+    assert_int_equal(out.seq, 1000);
+    assert_int_equal(out.flags, SK_TH_ACK | SK_TH_FIN);
+    assert_int_equal(out.payload_len, 2 * 1428 + 500);
+    assert_memory_equal(out.payload + 2 * 1428, seg[2] + 72, 500);
+}
+
 /* ------------------------------------------------------------------ */
 /* The loop with SK_LOOP_VNET_HDR over a socketpair                     */
 /* ------------------------------------------------------------------ */
@@ -614,6 +714,8 @@ int main(void)
         cmocka_unit_test(test_loop_takes_super_segment),
         cmocka_unit_test(test_gso_rules),
         cmocka_unit_test(test_gso_header),
+        cmocka_unit_test(test_gso_rules6),
+        cmocka_unit_test(test_gso_header6),
         cmocka_unit_test(test_loop_coalesces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
