@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Makes the analyzer's test captures from the real Linux kernel.
 
-Two network namespaces (skan-c, skan-s) joined by a veth pair; tcpdump
+Two network namespaces (PREFIX-c, PREFIX-s) joined by a veth pair; tcpdump
 writes what the client side sees while skan_peer.py programs on both sides
 produce one situation each.  Loss is made with nftables rules on the ingress of
 the receiving side (nftables at prerouting), after tcpdump's tap, so the capture holds the segment
 that was then dropped: exactly what a capture at that host shows.
 
 Usage (root): make-captures.py OUTDIR [NAME...]
+
+PREFIX is $SKAN_PREFIX, else "skan" and this process's id: namespaces and
+devices are this run's own, so two runs at once (a plain and a sanitizer
+pass, two developers) never meet, and they go however the run ends.
 """
 import os
 import signal
@@ -18,10 +22,15 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER = os.path.join(HERE, "skan_peer.py")
-C, S = "skan-c", "skan-s"
+# Interface names have at most 15 characters: PREFIX-c0 leaves PREFIX 12.
+PREFIX = os.environ.get("SKAN_PREFIX") or "skan%d" % os.getpid()
+assert len(PREFIX) <= 12, "SKAN_PREFIX longer than 12 characters"
+C, S, R = PREFIX + "-c", PREFIX + "-s", PREFIX + "-r"
 C4, S4 = "10.77.0.1", "10.77.0.2"
 C6, S6 = "fd77::1", "fd77::2"
-CDEV, SDEV = "skan-c0", "skan-s0"
+CDEV, SDEV = PREFIX + "-c0", PREFIX + "-s0"
+# The router of icmp_frag_needed and its links.
+S1, R1, R2, C1 = PREFIX + "-s1", PREFIX + "-r1", PREFIX + "-r2", PREFIX + "-c1"
 
 
 def sh(*cmd, check=True):
@@ -56,8 +65,22 @@ def mac(n):
 
 
 def teardown():
-    for n in (C, S):
+    # What still runs inside (a tcpdump, a peer) first: a deleted
+    # namespace's name goes, its processes would not.  Deleting a
+    # namespace deletes the veth ends inside it.
+    for n in (C, S, R):
+        for pid in sh("ip", "netns", "pids", n, check=False).stdout.split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
         sh("ip", "netns", "del", n, check=False)
+
+
+def on_signal(signum, frame):
+    # SIGTERM (ctest's timeout, a killed pass) and SIGHUP end the run as
+    # an exception would, through main's teardown.
+    raise SystemExit(128 + signum)
 
 
 def peer(n, *args):
@@ -198,7 +221,7 @@ def rst_unread(out):
 
 
 def rst_middlebox(out, ttl=40):
-    seqf = "/tmp/skan-seq.txt"
+    seqf = os.path.join(os.path.dirname(os.path.abspath(out)), PREFIX + "-seq.txt")
     if os.path.exists(seqf):
         os.unlink(seqf)
     cap = Capture(out)
@@ -272,15 +295,14 @@ def icmp_frag_needed(out):
     # 1280: the router answers the server's 1500-byte DF segments with ICMP
     # "fragmentation needed" and the server's PMTU discovery shrinks them.
     # Captured at the server.
-    R = "skan-r"
     sh("ip", "netns", "add", R)
     try:
-        sh("ip", "link", "add", "skan-s1", "netns", S, "type", "veth", "peer", "name", "skan-r1", "netns", R)
-        sh("ip", "link", "add", "skan-r2", "netns", R, "type", "veth", "peer", "name", "skan-c1", "netns", C)
-        for n, dev, a in ((S, "skan-s1", "10.77.2.2/24"), (R, "skan-r1", "10.77.2.1/24"),
-                          (R, "skan-r2", "10.77.3.1/24"), (C, "skan-c1", "10.77.3.2/24")):
+        sh("ip", "link", "add", S1, "netns", S, "type", "veth", "peer", "name", R1, "netns", R)
+        sh("ip", "link", "add", R2, "netns", R, "type", "veth", "peer", "name", C1, "netns", C)
+        for n, dev, a in ((S, S1, "10.77.2.2/24"), (R, R1, "10.77.2.1/24"),
+                          (R, R2, "10.77.3.1/24"), (C, C1, "10.77.3.2/24")):
             sh("ip", "-n", n, "addr", "add", a, "dev", dev)
-            if dev == "skan-r2":
+            if dev == R2:
                 sh("ip", "-n", n, "link", "set", dev, "mtu", "1280")
             sh("ip", "-n", n, "link", "set", dev, "up")
             ns(n, "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off", check=False)
@@ -289,7 +311,7 @@ def icmp_frag_needed(out):
         sh("ip", "-n", C, "route", "add", "10.77.2.0/24", "via", "10.77.3.1")
         sh("ip", "-n", S, "route", "add", "10.77.3.0/24", "via", "10.77.2.1")
         time.sleep(1.0)
-        cap = Capture(out, "skan-s1", where=S)
+        cap = Capture(out, S1, where=S)
         s = peer(S, "bulk-server", "10.77.2.2", 8080, 8000, 1)
         wait_ready(s)
         c = peer(C, "bulk-get-client", "10.77.2.2", 8080)
@@ -382,8 +404,10 @@ def main():
     outdir = sys.argv[1]
     names = sys.argv[2:] or list(SCENARIOS)
     os.makedirs(outdir, exist_ok=True)
-    setup()
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, on_signal)
     try:
+        setup()
         for name in names:
             if name == "derive":
                 continue
