@@ -600,6 +600,27 @@ static void test_loop_bad_headers_dropped(void **state)
     fixture_free(f);
 }
 
+/* The kernel's SYN and ACK with partial checksums: a connection to the
+ * listener, established.  The stack's ISN; the ACK's frame stays in
+ * `frame` (*ack_len bytes) to be fed again. */
+static uint32_t establish(fixture *f, uint8_t *frame, size_t cap, size_t *ack_len)
+{
+    uint8_t d[2048];
+    sk_segment seg;
+    size_t n = syn_frame(frame, cap, true);
+    put_hdr(frame, SK_VNET_F_NEEDS_CSUM, 0, 0, 0, 20, 16);
+    feed(f, frame, n);
+    assert_true(read_sent(f, d, sizeof(d), &seg) > 0);
+    uint32_t isn = seg.seq;
+    n = SK_VNET_HDR_LEN + kernel_segment(frame + SK_VNET_HDR_LEN, cap - SK_VNET_HDR_LEN, SK_TH_ACK, 1001,
+                                         isn + 1, NULL, 0, true);
+    put_hdr(frame, SK_VNET_F_NEEDS_CSUM, 0, 0, 0, 20, 16);
+    feed(f, frame, n);
+    assert_int_equal(sk_counter(sk_loop_stack(f->loop), "TcpCurrEstab"), 1);
+    *ack_len = n;
+    return isn;
+}
+
 /* The kernel's TSO hands over three segments' worth of data in one
  * datagram (gso_size 1448): the stack takes all of it in order, and
  * since more than one full segment arrived it ACKs at once (Linux's
@@ -610,17 +631,8 @@ static void test_loop_takes_super_segment(void **state)
     fixture *f = fixture_new();
     uint8_t frame[8192], d[2048];
     sk_segment seg;
-    size_t n = syn_frame(frame, sizeof(frame), true);
-    put_hdr(frame, SK_VNET_F_NEEDS_CSUM, 0, 0, 0, 20, 16);
-    feed(f, frame, n);
-    assert_true(read_sent(f, d, sizeof(d), &seg) > 0);
-    uint32_t isn = seg.seq;
-
-    n = SK_VNET_HDR_LEN + kernel_segment(frame + SK_VNET_HDR_LEN, sizeof(frame) - SK_VNET_HDR_LEN, SK_TH_ACK,
-                                         1001, isn + 1, NULL, 0, true);
-    put_hdr(frame, SK_VNET_F_NEEDS_CSUM, 0, 0, 0, 20, 16);
-    feed(f, frame, n);
-    assert_int_equal(sk_counter(sk_loop_stack(f->loop), "TcpCurrEstab"), 1);
+    size_t n;
+    uint32_t isn = establish(f, frame, sizeof(frame), &n);
 
     static uint8_t payload[3 * 1448];
     for (size_t i = 0; i < sizeof(payload); i++)
@@ -660,15 +672,8 @@ static void test_loop_coalesces(void **state)
     fixture *f = fixture_new();
     uint8_t frame[8192], d[65536];
     sk_segment seg;
-    size_t n = syn_frame(frame, sizeof(frame), true);
-    put_hdr(frame, SK_VNET_F_NEEDS_CSUM, 0, 0, 0, 20, 16);
-    feed(f, frame, n);
-    assert_true(read_sent(f, d, sizeof(d), &seg) > 0);
-    uint32_t isn = seg.seq;
-    n = SK_VNET_HDR_LEN + kernel_segment(frame + SK_VNET_HDR_LEN, sizeof(frame) - SK_VNET_HDR_LEN, SK_TH_ACK,
-                                         1001, isn + 1, NULL, 0, true);
-    put_hdr(frame, SK_VNET_F_NEEDS_CSUM, 0, 0, 0, 20, 16);
-    feed(f, frame, n);
+    size_t n;
+    uint32_t isn = establish(f, frame, sizeof(frame), &n);
     sk_stack *s = sk_loop_stack(f->loop);
     sk_endpoint peer;
     int fd = sk_accept(s, f->listen_fd, &peer);
