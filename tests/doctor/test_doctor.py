@@ -15,10 +15,12 @@ Usage: test_doctor.py SYNACK
 """
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from netns_run import exit_on_signals, ns, remove, sh  # noqa: E402
 
 SYNACK = os.path.abspath(sys.argv[1])
 # Interface names have at most 15 characters: PREFIX-d0 leaves PREFIX 12.
@@ -30,14 +32,6 @@ failures = []
 if os.geteuid() != 0:
     print("doctor: needs root (network namespaces); skipped")
     sys.exit(77)
-
-
-def sh(*cmd, check=True):
-    return subprocess.run(cmd, check=check, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def ns(n, *cmd, check=True):
-    return sh("ip", "netns", "exec", n, *cmd, check=check)
 
 
 def setup():
@@ -59,21 +53,7 @@ def setup():
 
 
 def teardown():
-    # The helpers still running inside first (a deleted namespace's name
-    # goes, its processes would not), then the namespaces and their veths.
-    for n in (D, F):
-        for pid in sh("ip", "netns", "pids", n, check=False).stdout.split():
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except (OSError, ValueError):
-                pass
-        sh("ip", "netns", "del", n, check=False)
-
-
-def on_signal(signum, frame):
-    # SIGTERM (ctest's timeout, a killed pass), SIGHUP and SIGINT end the
-    # run through the teardown below, as a failure does.
-    raise SystemExit(128 + signum)
+    remove(D, F)
 
 
 def py(n, code):
@@ -320,8 +300,7 @@ def scenario_retrans():
     return d
 
 
-for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-    signal.signal(sig, on_signal)
+exit_on_signals()
 try:
     setup()
     scenario_clean()
