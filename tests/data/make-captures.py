@@ -86,6 +86,17 @@ class Capture:
 
     def stop(self):
         time.sleep(0.3)
+        # On a busy machine tcpdump may still be writing what the last
+        # moments sent (a final FIN's ACK): wait until the file stops
+        # growing, for up to a second more, since SIGINT drops what it has
+        # not yet read.
+        last, end = -1, time.time() + 1.0
+        while time.time() < end:
+            size = os.path.getsize(self.path) if os.path.exists(self.path) else 0
+            if size == last:
+                break
+            last = size
+            time.sleep(0.15)
         self.p.send_signal(signal.SIGINT)
         self.p.wait(timeout=10)
 
