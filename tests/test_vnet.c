@@ -453,7 +453,11 @@ static void fixture_run(void *ctx, sk_loop *loop)
         sk_loop_stop(loop);
 }
 
-static fixture *fixture_new(void)
+static const uint8_t STACK6[16] = {0xfd, 0x77, [15] = 2}, KERNEL6[16] = {0xfd, 0x77, [15] = 1};
+
+/* The loop over a socketpair; with `v6` the stack has fd77::2 and listens
+ * there, else 10.77.0.2. */
+static fixture *fixture_new_family(bool v6)
 {
     fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
@@ -465,18 +469,25 @@ static fixture *fixture_new(void)
     p.tun_fd = sv[0];
     p.flags = SK_LOOP_VNET_HDR;
     p.stack.addr = STACK_ADDR;
+    if (v6)
+        memcpy(p.stack.addr6, STACK6, 16);
     p.stack.seed = 42;
     sk_loop_app app = {.ctx = f, .run = fixture_run, .extra_fd = -1};
     char err[200];
     f->loop = sk_loop_new(&p, &app, err, sizeof(err));
     assert_non_null(f->loop);
     sk_stack *s = sk_loop_stack(f->loop);
-    int lfd = sk_socket(s);
-    sk_endpoint local = {.addr = STACK_ADDR, .port = 80};
+    int lfd = v6 ? sk_socket_family(s, SK_AF_INET6) : sk_socket(s);
+    sk_endpoint local = v6 ? sk_endpoint_ipv6(STACK6, 80) : sk_endpoint_ipv4(STACK_ADDR, 80);
     assert_int_equal(sk_bind(s, lfd, &local), 0);
     assert_int_equal(sk_listen(s, lfd, 16), 0);
     f->listen_fd = lfd;
     return f;
+}
+
+static fixture *fixture_new(void)
+{
+    return fixture_new_family(false);
 }
 
 static void fixture_free(fixture *f)
@@ -706,6 +717,79 @@ static void test_loop_coalesces(void **state)
     fixture_free(f);
 }
 
+/* A segment from the kernel over IPv6, fd77::1 to fd77::2, its checksum
+ * left partial as the kernel's own TCP leaves it; in a frame whose header
+ * says so (NEEDS_CSUM from byte 40). */
+static size_t kernel_frame6(uint8_t *f, size_t cap, uint16_t flags, uint32_t seq, uint32_t ack)
+{
+    static const uint8_t mss_opt[4] = {2, 4, 0x05, 0xa0}; /* MSS 1440 */
+    sk_segment_spec spec = {.ip_version = 6, .sport = 40000, .dport = 80, .seq = seq, .ack = ack,
+                            .flags = flags, .window = 64240, .csum_partial = true};
+    memcpy(spec.src6, KERNEL6, 16);
+    memcpy(spec.dst6, STACK6, 16);
+    if (flags & SK_TH_SYN) {
+        spec.options = mss_opt;
+        spec.options_len = sizeof(mss_opt);
+    }
+    size_t len = sk_build_segment(&spec, f + SK_VNET_HDR_LEN, cap - SK_VNET_HDR_LEN);
+    assert_true(len > 0);
+    put_hdr(f, SK_VNET_F_NEEDS_CSUM, 0, 0, 0, 40, 16);
+    return SK_VNET_HDR_LEN + len;
+}
+
+/* The same over IPv6 (TSO6 on the way out): 5000 bytes in one sk_send go
+ * to the kernel as one TCPV6 super-segment with gso_size 1440, its
+ * checksum partial from byte 40 over RFC 8200's pseudo-header, which
+ * completed verifies over the whole. */
+static void test_loop_coalesces6(void **state)
+{
+    (void)state;
+    fixture *f = fixture_new_family(true);
+    uint8_t frame[8192], d[8192];
+    sk_segment seg;
+    sk_vnet_rx rx;
+    feed(f, frame, kernel_frame6(frame, sizeof(frame), SK_TH_SYN, 1000, 0));
+    ssize_t got = read(f->kernel_fd, d, sizeof(d));
+    assert_true(got > 0);
+    assert_int_equal(sk_vnet_parse(d, (size_t)got, &rx), SK_VNET_OK);
+    assert_int_equal(rx.csum_start, 40);
+    assert_int_equal(sk_parse_segment(rx.dgram, rx.len, false, &seg), SK_PARSE_OK);
+    assert_int_equal(seg.flags, SK_TH_SYN | SK_TH_ACK);
+    uint32_t isn = seg.seq;
+    size_t n = kernel_frame6(frame, sizeof(frame), SK_TH_ACK, 1001, isn + 1);
+    feed(f, frame, n);
+    sk_stack *s = sk_loop_stack(f->loop);
+    sk_endpoint peer;
+    int fd = sk_accept(s, f->listen_fd, &peer);
+    assert_true(fd >= 0);
+    assert_true(sk_endpoint_is_ipv6(&peer));
+    static uint8_t data[5000];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i * 11);
+    assert_int_equal(sk_send(s, fd, data, sizeof(data), 0), (ssize_t)sizeof(data));
+
+    feed(f, frame, n);
+    got = read(f->kernel_fd, d, sizeof(d));
+    assert_int_equal(got, SK_VNET_HDR_LEN + 60 + (ssize_t)sizeof(data));
+    assert_int_equal(sk_vnet_parse(d, (size_t)got, &rx), SK_VNET_OK);
+    assert_int_equal(d[1], SK_VNET_GSO_TCPV6);
+    assert_int_equal(rx.gso_size, 1440);
+    assert_int_equal(rx.csum, SK_VNET_CSUM_PARTIAL);
+    assert_int_equal(rx.csum_start, 40);
+    uint8_t *dg = d + SK_VNET_HDR_LEN;
+    sk_vnet_complete_csum(dg, rx.len, rx.csum_start, rx.csum_offset);
+    assert_int_equal(sk_parse_segment(dg, rx.len, true, &seg), SK_PARSE_OK);
+    assert_int_equal(seg.seq, isn + 1);
+    assert_int_equal(seg.flags, SK_TH_ACK | SK_TH_PSH);
+    assert_int_equal(seg.payload_len, sizeof(data));
+    assert_memory_equal(seg.payload, data, sizeof(data));
+    assert_int_equal(read(f->kernel_fd, d, sizeof(d)), -1);
+    const sk_loop_stats *st = sk_loop_get_stats(f->loop);
+    assert_int_equal(st->tx_gso, 1);
+    assert_int_equal(st->tx_datagrams, 1 + 4);
+    fixture_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -722,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_gso_rules6),
         cmocka_unit_test(test_gso_header6),
         cmocka_unit_test(test_loop_coalesces),
+        cmocka_unit_test(test_loop_coalesces6),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
