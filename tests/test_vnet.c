@@ -334,6 +334,106 @@ static void test_gso_header(void **state)
     assert_int_equal(sk_parse_segment(d, rx.len, true, &out), SK_PARSE_OK); /* IP checksum too */
 }
 
+/* The same segments over IPv6, fd77::2 to fd77::1, flow label 0x12345:
+ * 1428 bytes each (MSS 1440 less the timestamps). */
+static size_t stack_segment6(uint8_t *d, uint32_t seq, uint16_t flags, size_t plen)
+{
+    static const uint8_t ts[12] = {1, 1, 8, 10, 0, 0, 0, 5, 0, 0, 0, 9};
+    static uint8_t payload[1428];
+    for (size_t i = 0; i < sizeof(payload); i++)
+        payload[i] = (uint8_t)(i * 3 + seq);
+    sk_segment_spec spec = {.ip_version = 6, .flowlabel = 0x12345, .sport = 80, .dport = 40000, .seq = seq,
+                            .ack = 5, .flags = flags, .window = 500, .options = ts, .options_len = sizeof(ts),
+                            .payload = payload, .payload_len = plen, .csum_partial = true};
+    static const uint8_t stack6[16] = {0xfd, 0x77, [15] = 2}, kernel6[16] = {0xfd, 0x77, [15] = 1};
+    memcpy(spec.src6, stack6, 16);
+    memcpy(spec.dst6, kernel6, 16);
+    return sk_build_segment(&spec, d, 1600);
+}
+
+/* IPv6 segments coalesce by the same rules, judged on IPv6's header:
+ * another flow label, hop limit or address ends a run, and an extension
+ * header (which Linux's GSO would copy to each segment) keeps a datagram
+ * out of one. */
+static void test_gso_rules6(void **state)
+{
+    (void)state;
+    uint8_t a[1600], b[1600];
+    size_t la = stack_segment6(a, 1000, SK_TH_ACK, 1428);
+    assert_int_equal(la, 40 + 32 + 1428);
+    assert_int_equal(sk_vnet_gso_first(a, la), 1428);
+    assert_int_equal(sk_vnet_tcp_flags(a), SK_TH_ACK);
+    size_t lb = stack_segment6(b, 1000 + 1428, SK_TH_ACK | SK_TH_PSH, 300);
+    assert_int_equal(sk_vnet_tcp_flags(b), SK_TH_ACK | SK_TH_PSH);
+    assert_true(sk_vnet_gso_continues(a, la, b, lb, 1428, la));
+    b[3] ^= 1; /* flow label */
+    assert_false(sk_vnet_gso_continues(a, la, b, lb, 1428, la));
+    b[3] ^= 1;
+    b[7] = 63; /* hop limit */
+    assert_false(sk_vnet_gso_continues(a, la, b, lb, 1428, la));
+    b[7] = 64;
+    b[39] = 9; /* destination */
+    assert_false(sk_vnet_gso_continues(a, la, b, lb, 1428, la));
+    b[39] = 1;
+    lb = stack_segment6(b, 1000 + 1427, SK_TH_ACK, 1428);
+    assert_false(sk_vnet_gso_continues(a, la, b, lb, 1428, la));
+    /* An IPv4 segment never continues an IPv6 one. */
+    uint8_t c[1600];
+    size_t lc = stack_segment(c, 1000 + 1428, SK_TH_ACK, 1428, 500);
+    assert_false(sk_vnet_gso_continues(a, la, c, lc, 1428, la));
+    /* Not a start: a payload length that is not the datagram's, a next
+     * header that is not TCP (an extension header), PSH. */
+    assert_int_equal(sk_vnet_gso_first(a, la - 1), 0);
+    a[6] = 60; /* destination options */
+    assert_int_equal(sk_vnet_gso_first(a, la), 0);
+    a[6] = 6;
+    la = stack_segment6(a, 1000, SK_TH_ACK | SK_TH_PSH, 1428);
+    assert_int_equal(sk_vnet_gso_first(a, la), 0);
+}
+
+/* Three IPv6 segments as one: gso_type TCPV6, the payload length of the
+ * whole, no IP checksum, csum_start past the 40-byte header, and the
+ * pseudo-header sum (RFC 8200 §8.1) over the whole TCP length, which
+ * completed gives a segment whose checksum verifies. */
+static void test_gso_header6(void **state)
+{
+    (void)state;
+    uint8_t seg[3][1600];
+    size_t len[3];
+    len[0] = stack_segment6(seg[0], 1000, SK_TH_ACK, 1428);
+    len[1] = stack_segment6(seg[1], 1000 + 1428, SK_TH_ACK, 1428);
+    len[2] = stack_segment6(seg[2], 1000 + 2 * 1428, SK_TH_ACK | SK_TH_FIN, 500);
+    assert_true(sk_vnet_gso_continues(seg[0], len[0], seg[1], len[1], 1428, len[0]));
+    assert_true(sk_vnet_gso_continues(seg[1], len[1], seg[2], len[2], 1428, len[0] + len[1] - 72));
+    uint8_t frame[SK_VNET_HDR_LEN + 8192];
+    size_t h = sk_vnet_gso_header(frame, seg[0], 2 * 1428 + 500, SK_TH_ACK | SK_TH_FIN, 1428);
+    assert_int_equal(h, SK_VNET_HDR_LEN + 72);
+    size_t n = h;
+    for (int i = 0; i < 3; i++) {
+        memcpy(frame + n, seg[i] + 72, len[i] - 72);
+        n += len[i] - 72;
+    }
+    sk_vnet_rx rx;
+    assert_int_equal(sk_vnet_parse(frame, n, &rx), SK_VNET_OK);
+    assert_int_equal(frame[1], SK_VNET_GSO_TCPV6);
+    assert_int_equal(frame[2], 72); /* hdr_len */
+    assert_int_equal(rx.gso_size, 1428);
+    assert_int_equal(rx.csum, SK_VNET_CSUM_PARTIAL);
+    assert_int_equal(rx.csum_start, 40);
+    assert_int_equal(rx.csum_offset, 16);
+    uint8_t *d = frame + SK_VNET_HDR_LEN;
+    assert_memory_equal(d, seg[0], 4); /* version, class, flow label */
+    assert_int_equal((d[4] << 8) | d[5], 32 + 2 * 1428 + 500);
+    sk_segment out;
+    assert_int_equal(sk_parse_segment(d, rx.len, true, &out), SK_PARSE_BAD_TCP_CSUM);
+    sk_vnet_complete_csum(d, rx.len, rx.csum_start, rx.csum_offset);
+    assert_int_equal(sk_parse_segment(d, rx.len, true, &out), SK_PARSE_OK);
+    assert_int_equal(out.seq, 1000);
+    assert_int_equal(out.flags, SK_TH_ACK | SK_TH_FIN);
+    assert_int_equal(out.payload_len, 2 * 1428 + 500);
+    assert_memory_equal(out.payload + 2 * 1428, seg[2] + 72, 500);
+}
+
 /* ------------------------------------------------------------------ */
 /* The loop with SK_LOOP_VNET_HDR over a socketpair                     */
 /* ------------------------------------------------------------------ */
@@ -353,7 +453,11 @@ static void fixture_run(void *ctx, sk_loop *loop)
         sk_loop_stop(loop);
 }
 
-static fixture *fixture_new(void)
+static const uint8_t STACK6[16] = {0xfd, 0x77, [15] = 2}, KERNEL6[16] = {0xfd, 0x77, [15] = 1};
+
+/* The loop over a socketpair; with `v6` the stack has fd77::2 and listens
+ * there, else 10.77.0.2. */
+static fixture *fixture_new_family(bool v6)
 {
     fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
@@ -365,18 +469,25 @@ static fixture *fixture_new(void)
     p.tun_fd = sv[0];
     p.flags = SK_LOOP_VNET_HDR;
     p.stack.addr = STACK_ADDR;
+    if (v6)
+        memcpy(p.stack.addr6, STACK6, 16);
     p.stack.seed = 42;
     sk_loop_app app = {.ctx = f, .run = fixture_run, .extra_fd = -1};
     char err[200];
     f->loop = sk_loop_new(&p, &app, err, sizeof(err));
     assert_non_null(f->loop);
     sk_stack *s = sk_loop_stack(f->loop);
-    int lfd = sk_socket(s);
-    sk_endpoint local = {.addr = STACK_ADDR, .port = 80};
+    int lfd = v6 ? sk_socket_family(s, SK_AF_INET6) : sk_socket(s);
+    sk_endpoint local = v6 ? sk_endpoint_ipv6(STACK6, 80) : sk_endpoint_ipv4(STACK_ADDR, 80);
     assert_int_equal(sk_bind(s, lfd, &local), 0);
     assert_int_equal(sk_listen(s, lfd, 16), 0);
     f->listen_fd = lfd;
     return f;
+}
+
+static fixture *fixture_new(void)
+{
+    return fixture_new_family(false);
 }
 
 static void fixture_free(fixture *f)
@@ -500,6 +611,27 @@ static void test_loop_bad_headers_dropped(void **state)
     fixture_free(f);
 }
 
+/* The kernel's SYN and ACK with partial checksums: a connection to the
+ * listener, established.  The stack's ISN; the ACK's frame stays in
+ * `frame` (*ack_len bytes) to be fed again. */
+static uint32_t establish(fixture *f, uint8_t *frame, size_t cap, size_t *ack_len)
+{
+    uint8_t d[2048];
+    sk_segment seg;
+    size_t n = syn_frame(frame, cap, true);
+    put_hdr(frame, SK_VNET_F_NEEDS_CSUM, 0, 0, 0, 20, 16);
+    feed(f, frame, n);
+    assert_true(read_sent(f, d, sizeof(d), &seg) > 0);
+    uint32_t isn = seg.seq;
+    n = SK_VNET_HDR_LEN + kernel_segment(frame + SK_VNET_HDR_LEN, cap - SK_VNET_HDR_LEN, SK_TH_ACK, 1001,
+                                         isn + 1, NULL, 0, true);
+    put_hdr(frame, SK_VNET_F_NEEDS_CSUM, 0, 0, 0, 20, 16);
+    feed(f, frame, n);
+    assert_int_equal(sk_counter(sk_loop_stack(f->loop), "TcpCurrEstab"), 1);
+    *ack_len = n;
+    return isn;
+}
+
 /* The kernel's TSO hands over three segments' worth of data in one
  * datagram (gso_size 1448): the stack takes all of it in order, and
  * since more than one full segment arrived it ACKs at once (Linux's
@@ -510,17 +642,8 @@ static void test_loop_takes_super_segment(void **state)
     fixture *f = fixture_new();
     uint8_t frame[8192], d[2048];
     sk_segment seg;
-    size_t n = syn_frame(frame, sizeof(frame), true);
-    put_hdr(frame, SK_VNET_F_NEEDS_CSUM, 0, 0, 0, 20, 16);
-    feed(f, frame, n);
-    assert_true(read_sent(f, d, sizeof(d), &seg) > 0);
-    uint32_t isn = seg.seq;
-
-    n = SK_VNET_HDR_LEN + kernel_segment(frame + SK_VNET_HDR_LEN, sizeof(frame) - SK_VNET_HDR_LEN, SK_TH_ACK,
-                                         1001, isn + 1, NULL, 0, true);
-    put_hdr(frame, SK_VNET_F_NEEDS_CSUM, 0, 0, 0, 20, 16);
-    feed(f, frame, n);
-    assert_int_equal(sk_counter(sk_loop_stack(f->loop), "TcpCurrEstab"), 1);
+    size_t n;
+    uint32_t isn = establish(f, frame, sizeof(frame), &n);
 
     static uint8_t payload[3 * 1448];
     for (size_t i = 0; i < sizeof(payload); i++)
@@ -560,15 +683,8 @@ static void test_loop_coalesces(void **state)
     fixture *f = fixture_new();
     uint8_t frame[8192], d[65536];
     sk_segment seg;
-    size_t n = syn_frame(frame, sizeof(frame), true);
-    put_hdr(frame, SK_VNET_F_NEEDS_CSUM, 0, 0, 0, 20, 16);
-    feed(f, frame, n);
-    assert_true(read_sent(f, d, sizeof(d), &seg) > 0);
-    uint32_t isn = seg.seq;
-    n = SK_VNET_HDR_LEN + kernel_segment(frame + SK_VNET_HDR_LEN, sizeof(frame) - SK_VNET_HDR_LEN, SK_TH_ACK,
-                                         1001, isn + 1, NULL, 0, true);
-    put_hdr(frame, SK_VNET_F_NEEDS_CSUM, 0, 0, 0, 20, 16);
-    feed(f, frame, n);
+    size_t n;
+    uint32_t isn = establish(f, frame, sizeof(frame), &n);
     sk_stack *s = sk_loop_stack(f->loop);
     sk_endpoint peer;
     int fd = sk_accept(s, f->listen_fd, &peer);
@@ -601,6 +717,79 @@ static void test_loop_coalesces(void **state)
     fixture_free(f);
 }
 
+/* A segment from the kernel over IPv6, fd77::1 to fd77::2, its checksum
+ * left partial as the kernel's own TCP leaves it; in a frame whose header
+ * says so (NEEDS_CSUM from byte 40). */
+static size_t kernel_frame6(uint8_t *f, size_t cap, uint16_t flags, uint32_t seq, uint32_t ack)
+{
+    static const uint8_t mss_opt[4] = {2, 4, 0x05, 0xa0}; /* MSS 1440 */
+    sk_segment_spec spec = {.ip_version = 6, .sport = 40000, .dport = 80, .seq = seq, .ack = ack,
+                            .flags = flags, .window = 64240, .csum_partial = true};
+    memcpy(spec.src6, KERNEL6, 16);
+    memcpy(spec.dst6, STACK6, 16);
+    if (flags & SK_TH_SYN) {
+        spec.options = mss_opt;
+        spec.options_len = sizeof(mss_opt);
+    }
+    size_t len = sk_build_segment(&spec, f + SK_VNET_HDR_LEN, cap - SK_VNET_HDR_LEN);
+    assert_true(len > 0);
+    put_hdr(f, SK_VNET_F_NEEDS_CSUM, 0, 0, 0, 40, 16);
+    return SK_VNET_HDR_LEN + len;
+}
+
+/* The same over IPv6 (TSO6 on the way out): 5000 bytes in one sk_send go
+ * to the kernel as one TCPV6 super-segment with gso_size 1440, its
+ * checksum partial from byte 40 over RFC 8200's pseudo-header, which
+ * completed verifies over the whole. */
+static void test_loop_coalesces6(void **state)
+{
+    (void)state;
+    fixture *f = fixture_new_family(true);
+    uint8_t frame[8192], d[8192];
+    sk_segment seg;
+    sk_vnet_rx rx;
+    feed(f, frame, kernel_frame6(frame, sizeof(frame), SK_TH_SYN, 1000, 0));
+    ssize_t got = read(f->kernel_fd, d, sizeof(d));
+    assert_true(got > 0);
+    assert_int_equal(sk_vnet_parse(d, (size_t)got, &rx), SK_VNET_OK);
+    assert_int_equal(rx.csum_start, 40);
+    assert_int_equal(sk_parse_segment(rx.dgram, rx.len, false, &seg), SK_PARSE_OK);
+    assert_int_equal(seg.flags, SK_TH_SYN | SK_TH_ACK);
+    uint32_t isn = seg.seq;
+    size_t n = kernel_frame6(frame, sizeof(frame), SK_TH_ACK, 1001, isn + 1);
+    feed(f, frame, n);
+    sk_stack *s = sk_loop_stack(f->loop);
+    sk_endpoint peer;
+    int fd = sk_accept(s, f->listen_fd, &peer);
+    assert_true(fd >= 0);
+    assert_true(sk_endpoint_is_ipv6(&peer));
+    static uint8_t data[5000];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i * 11);
+    assert_int_equal(sk_send(s, fd, data, sizeof(data), 0), (ssize_t)sizeof(data));
+
+    feed(f, frame, n);
+    got = read(f->kernel_fd, d, sizeof(d));
+    assert_int_equal(got, SK_VNET_HDR_LEN + 60 + (ssize_t)sizeof(data));
+    assert_int_equal(sk_vnet_parse(d, (size_t)got, &rx), SK_VNET_OK);
+    assert_int_equal(d[1], SK_VNET_GSO_TCPV6);
+    assert_int_equal(rx.gso_size, 1440);
+    assert_int_equal(rx.csum, SK_VNET_CSUM_PARTIAL);
+    assert_int_equal(rx.csum_start, 40);
+    uint8_t *dg = d + SK_VNET_HDR_LEN;
+    sk_vnet_complete_csum(dg, rx.len, rx.csum_start, rx.csum_offset);
+    assert_int_equal(sk_parse_segment(dg, rx.len, true, &seg), SK_PARSE_OK);
+    assert_int_equal(seg.seq, isn + 1);
+    assert_int_equal(seg.flags, SK_TH_ACK | SK_TH_PSH);
+    assert_int_equal(seg.payload_len, sizeof(data));
+    assert_memory_equal(seg.payload, data, sizeof(data));
+    assert_int_equal(read(f->kernel_fd, d, sizeof(d)), -1);
+    const sk_loop_stats *st = sk_loop_get_stats(f->loop);
+    assert_int_equal(st->tx_gso, 1);
+    assert_int_equal(st->tx_datagrams, 1 + 4);
+    fixture_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -614,7 +803,10 @@ int main(void)
         cmocka_unit_test(test_loop_takes_super_segment),
         cmocka_unit_test(test_gso_rules),
         cmocka_unit_test(test_gso_header),
+        cmocka_unit_test(test_gso_rules6),
+        cmocka_unit_test(test_gso_header6),
         cmocka_unit_test(test_loop_coalesces),
+        cmocka_unit_test(test_loop_coalesces6),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -225,7 +225,7 @@ static size_t wq_gso_run(sk_loop *l, struct iovec *iov)
     size_t hlen = first_len - seg, total = first_len, payload = seg, run = 1;
     const uint8_t *prev = first;
     size_t prev_len = first_len;
-    uint8_t last_flags = first[33];
+    uint8_t last_flags = sk_vnet_tcp_flags(first);
     iov[1] = (struct iovec){.iov_base = (void *)(first + hlen), .iov_len = seg};
     while (run < l->wq_count && run < SK_VNET_GSO_MAX_SEGS) {
         size_t slot = (l->wq_head + run) % l->wq_cap;
@@ -236,7 +236,7 @@ static size_t wq_gso_run(sk_loop *l, struct iovec *iov)
         iov[run + 1] = (struct iovec){.iov_base = (void *)(d + hlen), .iov_len = len - hlen};
         total += len - hlen;
         payload += len - hlen;
-        last_flags = d[33];
+        last_flags = sk_vnet_tcp_flags(d);
         prev = d;
         prev_len = len;
         run++;

@@ -128,44 +128,72 @@ static size_t be16(const uint8_t *p)
     return (size_t)((p[0] << 8) | p[1]);
 }
 
-/* Header lengths of an IPv4/TCP datagram without IP options, or 0. */
-static size_t tcp4_headers(const uint8_t *d, size_t len)
+/* Header lengths of a TCP datagram that may go in a super-segment: IPv4
+ * without options and not a fragment, or IPv6 whose next header is TCP
+ * (no extension headers, which Linux's TSO would copy to every segment).
+ * The whole, or 0; *ip the IP header's length. */
+static size_t tcp_headers(const uint8_t *d, size_t len, size_t *ip)
 {
-    if (len < 40 || d[0] != 0x45 || d[9] != 6 || be16(d + 2) != len || (be16(d + 6) & 0x3fff))
+    if (len < 40)
         return 0;
-    size_t thl = (size_t)(d[32] >> 4) * 4;
-    if (thl < 20 || 20 + thl > len)
+    if (d[0] == 0x45) {
+        if (d[9] != 6 || be16(d + 2) != len || (be16(d + 6) & 0x3fff))
+            return 0;
+        *ip = 20;
+    } else if ((d[0] >> 4) == 6) {
+        if (len < 60 || d[6] != 6 || 40 + be16(d + 4) != len)
+            return 0;
+        *ip = 40;
+    } else {
         return 0;
-    return 20 + thl;
+    }
+    size_t thl = (size_t)(d[*ip + 12] >> 4) * 4;
+    if (thl < 20 || *ip + thl > len)
+        return 0;
+    return *ip + thl;
 }
 
 size_t sk_vnet_gso_first(const uint8_t *d, size_t len)
 {
-    size_t h = tcp4_headers(d, len);
+    size_t ip, h = tcp_headers(d, len, &ip);
     /* CWR belongs to the first segment alone: Linux's GSO would copy it
      * to every one, so a segment with it is sent as it is. */
-    if (!h || len == h || (d[33] & 0xbf) != TCP_ACK || (d[32] & 0x0f))
+    if (!h || len == h || (d[ip + 13] & 0xbf) != TCP_ACK || (d[ip + 12] & 0x0f))
         return 0;
     return len - h;
+}
+
+uint8_t sk_vnet_tcp_flags(const uint8_t *d)
+{
+    return d[((d[0] >> 4) == 6 ? 40 : 20) + 13];
 }
 
 bool sk_vnet_gso_continues(const uint8_t *prev, size_t prev_len, const uint8_t *next, size_t next_len,
                            size_t gso_size, size_t total)
 {
-    size_t h = tcp4_headers(prev, prev_len);
-    if (!h || tcp4_headers(next, next_len) != h || next_len == h)
+    size_t ip, nip, h = tcp_headers(prev, prev_len, &ip);
+    if (!h || tcp_headers(next, next_len, &nip) != h || nip != ip || next_len == h)
         return false;
-    /* The whole super-segment's IP total length fits 16 bits. */
+    /* The whole super-segment's IP length fits 16 bits (IPv4's total
+     * length; for IPv6 held to the same, below the payload length's
+     * limit, as without BIG TCP Linux keeps a GSO packet within 64 KiB). */
     if (total + next_len - h > 65535)
         return false;
     if (prev_len - h != gso_size || next_len - h > gso_size)
         return false;
-    /* tos, DF, TTL, protocol, addresses: everything but length, ID and
-     * checksum. */
-    if (prev[1] != next[1] || prev[6] != next[6] || prev[7] != next[7] || prev[8] != next[8] ||
-        memcmp(prev + 12, next + 12, 8))
-        return false;
-    const uint8_t *pt = prev + 20, *nt = next + 20;
+    if (ip == 20) {
+        /* tos, DF, TTL, protocol, addresses: everything but length, ID
+         * and checksum. */
+        if (prev[1] != next[1] || prev[6] != next[6] || prev[7] != next[7] || prev[8] != next[8] ||
+            memcmp(prev + 12, next + 12, 8))
+            return false;
+    } else {
+        /* Traffic class and flow label, next header, hop limit and the
+         * addresses: everything but the payload length. */
+        if (memcmp(prev, next, 4) || memcmp(prev + 6, next + 6, 34))
+            return false;
+    }
+    const uint8_t *pt = prev + ip, *nt = next + ip;
     uint32_t pseq = (uint32_t)pt[4] << 24 | (uint32_t)pt[5] << 16 | (uint32_t)pt[6] << 8 | pt[7];
     uint32_t nseq = (uint32_t)nt[4] << 24 | (uint32_t)nt[5] << 16 | (uint32_t)nt[6] << 8 | nt[7];
     if (nseq != pseq + (uint32_t)(prev_len - h))
@@ -173,7 +201,7 @@ bool sk_vnet_gso_continues(const uint8_t *prev, size_t prev_len, const uint8_t *
     /* Ports, then ACK, offset, window and options; not the checksum or
      * the urgent pointer, which carry nothing with URG clear. */
     if (memcmp(pt, nt, 4) || memcmp(pt + 8, nt + 8, 4) || pt[12] != nt[12] || memcmp(pt + 14, nt + 14, 2) ||
-        memcmp(pt + 20, nt + 20, h - 40))
+        memcmp(pt + 20, nt + 20, h - ip - 20))
         return false;
     /* ECE the same on all (it is copied to each segment); CWR on none. */
     if ((pt[13] & 0xbf) != TCP_ACK || (nt[13] & 0xbf & ~(TCP_PSH | TCP_FIN)) != TCP_ACK ||
@@ -185,31 +213,41 @@ bool sk_vnet_gso_continues(const uint8_t *prev, size_t prev_len, const uint8_t *
 size_t sk_vnet_gso_header(uint8_t *out, const uint8_t *first, size_t payload, uint8_t last_flags,
                           uint16_t gso_size)
 {
-    size_t h = tcp4_headers(first, be16(first + 2));
-    uint8_t *ip = out + SK_VNET_HDR_LEN, *tcp = ip + 20;
+    bool v6 = (first[0] >> 4) == 6;
+    size_t ip_len, h = tcp_headers(first, v6 ? 40 + be16(first + 4) : be16(first + 2), &ip_len);
+    uint8_t *ip = out + SK_VNET_HDR_LEN, *tcp = ip + ip_len;
     memcpy(ip, first, h);
     size_t tot = h + payload;
-    ip[2] = (uint8_t)(tot >> 8);
-    ip[3] = (uint8_t)tot;
-    ip[10] = ip[11] = 0;
-    uint16_t ipc = sk_csum_fold(sk_csum_partial(ip, 20, 0));
-    ip[10] = (uint8_t)(ipc >> 8);
-    ip[11] = (uint8_t)ipc;
+    if (v6) {
+        /* No IP checksum; tcp_gso_segment rewrites each segment's
+         * payload length from the header's. */
+        ip[4] = (uint8_t)((tot - 40) >> 8);
+        ip[5] = (uint8_t)(tot - 40);
+    } else {
+        ip[2] = (uint8_t)(tot >> 8);
+        ip[3] = (uint8_t)tot;
+        ip[10] = ip[11] = 0;
+        uint16_t ipc = sk_csum_fold(sk_csum_partial(ip, 20, 0));
+        ip[10] = (uint8_t)(ipc >> 8);
+        ip[11] = (uint8_t)ipc;
+    }
     tcp[13] = (uint8_t)((tcp[13] & ~(TCP_PSH | TCP_FIN)) | (last_flags & (TCP_PSH | TCP_FIN)));
     /* CHECKSUM_PARTIAL for the whole: the pseudo-header's sum over the
-     * super-segment's TCP length, which tcp_gso_segment adjusts per
-     * segment and a local receiver trusts as it is. */
-    size_t tcp_len = tot - 20;
-    uint32_t ps = sk_csum_partial(ip + 12, 8, 6u + (uint32_t)tcp_len);
+     * super-segment's TCP length (RFC 793's for IPv4, RFC 8200 §8.1's for
+     * IPv6), which tcp_gso_segment adjusts per segment and a local
+     * receiver trusts as it is. */
+    size_t tcp_len = tot - ip_len;
+    uint32_t ps = v6 ? sk_csum_partial(ip + 8, 32, 6u + (uint32_t)tcp_len)
+                     : sk_csum_partial(ip + 12, 8, 6u + (uint32_t)tcp_len);
     tcp[16] = (uint8_t)(ps >> 8);
     tcp[17] = (uint8_t)ps;
     uint8_t *v = out;
     memset(v, 0, SK_VNET_HDR_LEN);
     v[0] = SK_VNET_F_NEEDS_CSUM;
-    v[1] = SK_VNET_GSO_TCPV4;
+    v[1] = v6 ? SK_VNET_GSO_TCPV6 : SK_VNET_GSO_TCPV4;
     put_le16(v + 2, (uint16_t)h);
     put_le16(v + 4, gso_size);
-    put_le16(v + 6, 20);
+    put_le16(v + 6, (uint16_t)ip_len);
     put_le16(v + 8, 16);
     return SK_VNET_HDR_LEN + h;
 }

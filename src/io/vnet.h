@@ -63,19 +63,23 @@ void sk_vnet_build(uint8_t hdr[SK_VNET_HDR_LEN], const uint8_t *dgram, size_t le
 
 /* Transmit-side coalescing, GRO's rules the other way round: consecutive
  * segments synack sent on one connection in one wakeup are written as one
- * TCP super-segment (gso_type TCPV4, gso_size the first one's payload),
+ * TCP super-segment (gso_type TCPV4 or TCPV6, gso_size the first one's
+ * payload),
  * which the kernel delivers whole to a local socket or splits when it
  * forwards (tcp_gso_segment), as a NIC with TSO would. */
 #define SK_VNET_GSO_MAX_SEGS 64
 
 /* The payload length of `d` if it may start a super-segment: an IPv4
- * datagram without IP options, not a fragment, carrying TCP with payload
- * and only ACK set (PSH or FIN only end one).  0 otherwise. */
+ * datagram without IP options, not a fragment, or an IPv6 one without
+ * extension headers, carrying TCP with payload and only ACK set (PSH or
+ * FIN only end one).  0 otherwise. */
 size_t sk_vnet_gso_first(const uint8_t *d, size_t len);
+/* The TCP flags byte of a datagram sk_vnet_gso_first took. */
+uint8_t sk_vnet_tcp_flags(const uint8_t *d);
 /* Whether `next` continues `prev` in a super-segment whose segments carry
  * gso_size bytes each (the last may carry less) and whose datagrams so far
- * add up to `total` bytes: the same IP header apart from length, ID and
- * checksum; the same ports, ACK, window and options; the next sequence
+ * add up to `total` bytes: the same IP version and header apart from
+ * length, ID and checksum; the same ports, ACK, window and options; the next sequence
  * number; `prev` full-sized with only ACK set; `next` with ACK and perhaps
  * PSH or FIN; and the whole within 64 KiB. */
 bool sk_vnet_gso_continues(const uint8_t *prev, size_t prev_len, const uint8_t *next, size_t next_len,

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Makes the analyzer's test captures from the real Linux kernel.
 
-Two network namespaces (skan-c, skan-s) joined by a veth pair; tcpdump
+Two network namespaces (PREFIX-c, PREFIX-s) joined by a veth pair; tcpdump
 writes what the client side sees while skan_peer.py programs on both sides
 produce one situation each.  Loss is made with nftables rules on the ingress of
 the receiving side (nftables at prerouting), after tcpdump's tap, so the capture holds the segment
 that was then dropped: exactly what a capture at that host shows.
 
 Usage (root): make-captures.py OUTDIR [NAME...]
+
+PREFIX is $SKAN_PREFIX, else "skan" and this process's id: namespaces and
+devices are this run's own, so two runs at once (a plain and a sanitizer
+pass, two developers) never meet, and they go however the run ends.
 """
 import os
 import signal
@@ -17,19 +21,18 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+from netns_run import exit_on_signals, ns, remove, sh  # noqa: E402
 PEER = os.path.join(HERE, "skan_peer.py")
-C, S = "skan-c", "skan-s"
+# Interface names have at most 15 characters: PREFIX-c0 leaves PREFIX 12.
+PREFIX = os.environ.get("SKAN_PREFIX") or "skan%d" % os.getpid()
+assert len(PREFIX) <= 12, "SKAN_PREFIX longer than 12 characters"
+C, S, R = PREFIX + "-c", PREFIX + "-s", PREFIX + "-r"
 C4, S4 = "10.77.0.1", "10.77.0.2"
 C6, S6 = "fd77::1", "fd77::2"
-CDEV, SDEV = "skan-c0", "skan-s0"
-
-
-def sh(*cmd, check=True):
-    return subprocess.run(cmd, check=check, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def ns(n, *cmd, check=True):
-    return sh("ip", "netns", "exec", n, *cmd, check=check)
+CDEV, SDEV = PREFIX + "-c0", PREFIX + "-s0"
+# The router of icmp_frag_needed and its links.
+S1, R1, R2, C1 = PREFIX + "-s1", PREFIX + "-r1", PREFIX + "-r2", PREFIX + "-c1"
 
 
 def setup():
@@ -56,8 +59,7 @@ def mac(n):
 
 
 def teardown():
-    for n in (C, S):
-        sh("ip", "netns", "del", n, check=False)
+    remove(C, S, R)
 
 
 def peer(n, *args):
@@ -84,6 +86,17 @@ class Capture:
 
     def stop(self):
         time.sleep(0.3)
+        # On a busy machine tcpdump may still be writing what the last
+        # moments sent (a final FIN's ACK): wait until the file stops
+        # growing, for up to a second more, since SIGINT drops what it has
+        # not yet read.
+        last, end = -1, time.time() + 1.0
+        while time.time() < end:
+            size = os.path.getsize(self.path) if os.path.exists(self.path) else 0
+            if size == last:
+                break
+            last = size
+            time.sleep(0.15)
         self.p.send_signal(signal.SIGINT)
         self.p.wait(timeout=10)
 
@@ -198,7 +211,7 @@ def rst_unread(out):
 
 
 def rst_middlebox(out, ttl=40):
-    seqf = "/tmp/skan-seq.txt"
+    seqf = os.path.join(os.path.dirname(os.path.abspath(out)), PREFIX + "-seq.txt")
     if os.path.exists(seqf):
         os.unlink(seqf)
     cap = Capture(out)
@@ -256,6 +269,22 @@ def mtu_blackhole(out):
     kill(s)
     nft_clear(C)
     sh("ip", "-n", S, "route", "replace", "10.77.0.0/24", "dev", SDEV, check=False)
+    # The killed server's socket lives on as an orphan still resending its
+    # data (tcp_orphan_retries); its next try, now let through, meets the
+    # closed client and is reset.  Until then it would land in the next
+    # scenario's capture as a connection of its own.
+    gone(S, 8080)
+
+
+def gone(n, port, timeout=15):
+    """Waits until no socket but TIME-WAIT has local port `port` in n."""
+    end = time.time() + timeout
+    while time.time() < end:
+        rows = ns(n, "ss", "-Htan", "sport = :%d" % port, check=False).stdout.splitlines()
+        if all(r.startswith("TIME-WAIT") for r in rows):
+            return
+        time.sleep(0.1)
+    raise RuntimeError("sockets on port %d in %s did not go: %s" % (port, n, rows))
 
 
 def many_short(out):
@@ -272,15 +301,14 @@ def icmp_frag_needed(out):
     # 1280: the router answers the server's 1500-byte DF segments with ICMP
     # "fragmentation needed" and the server's PMTU discovery shrinks them.
     # Captured at the server.
-    R = "skan-r"
     sh("ip", "netns", "add", R)
     try:
-        sh("ip", "link", "add", "skan-s1", "netns", S, "type", "veth", "peer", "name", "skan-r1", "netns", R)
-        sh("ip", "link", "add", "skan-r2", "netns", R, "type", "veth", "peer", "name", "skan-c1", "netns", C)
-        for n, dev, a in ((S, "skan-s1", "10.77.2.2/24"), (R, "skan-r1", "10.77.2.1/24"),
-                          (R, "skan-r2", "10.77.3.1/24"), (C, "skan-c1", "10.77.3.2/24")):
+        sh("ip", "link", "add", S1, "netns", S, "type", "veth", "peer", "name", R1, "netns", R)
+        sh("ip", "link", "add", R2, "netns", R, "type", "veth", "peer", "name", C1, "netns", C)
+        for n, dev, a in ((S, S1, "10.77.2.2/24"), (R, R1, "10.77.2.1/24"),
+                          (R, R2, "10.77.3.1/24"), (C, C1, "10.77.3.2/24")):
             sh("ip", "-n", n, "addr", "add", a, "dev", dev)
-            if dev == "skan-r2":
+            if dev == R2:
                 sh("ip", "-n", n, "link", "set", dev, "mtu", "1280")
             sh("ip", "-n", n, "link", "set", dev, "up")
             ns(n, "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off", check=False)
@@ -289,7 +317,7 @@ def icmp_frag_needed(out):
         sh("ip", "-n", C, "route", "add", "10.77.2.0/24", "via", "10.77.3.1")
         sh("ip", "-n", S, "route", "add", "10.77.3.0/24", "via", "10.77.2.1")
         time.sleep(1.0)
-        cap = Capture(out, "skan-s1", where=S)
+        cap = Capture(out, S1, where=S)
         s = peer(S, "bulk-server", "10.77.2.2", 8080, 8000, 1)
         wait_ready(s)
         c = peer(C, "bulk-get-client", "10.77.2.2", 8080)
@@ -382,8 +410,9 @@ def main():
     outdir = sys.argv[1]
     names = sys.argv[2:] or list(SCENARIOS)
     os.makedirs(outdir, exist_ok=True)
-    setup()
+    exit_on_signals()
     try:
+        setup()
         for name in names:
             if name == "derive":
                 continue

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Regenerates the analyzer's committed test captures from the real Linux
-# kernel (root: network namespaces skan-c/skan-s, tcpdump, nft, ethtool).
+# kernel (root: network namespaces skanPID-c/skanPID-s, tcpdump, nft, ethtool).
 #   tests/data/make-captures.sh [OUTDIR] [SCENARIO...]
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)

@@ -5,7 +5,9 @@ Each scenario (CLOSE_WAIT leak, also through /proc/net/tcp and unprivileged;
 TIME_WAIT overflow; full accept queue; exhausted ports; SYN floods with and
 without cookies; resets and retransmissions at a high rate; a clean namespace)
 builds its situation with python socket programs (and a raw
-socket SYN flooder) in namespaces named skan-d*, runs `synack doctor --json`
+socket SYN flooder) in two namespaces of its own (PREFIX-d, PREFIX-f, PREFIX
+"skand" and the process id: two runs at once never meet, and both go
+however the run ends), runs `synack doctor --json`
 inside the server's namespace, and asserts the exact set of finding ids.
 Needs root; exits 77 (skipped) otherwise.
 
@@ -17,21 +19,19 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from netns_run import exit_on_signals, ns, remove, sh  # noqa: E402
+
 SYNACK = os.path.abspath(sys.argv[1])
-D, F = "skan-d", "skan-df"
+# Interface names have at most 15 characters: PREFIX-d0 leaves PREFIX 12.
+PREFIX = "skand%d" % os.getpid()
+D, F = PREFIX + "-d", PREFIX + "-f"
+DDEV, FDEV = PREFIX + "-d0", PREFIX + "-f0"
 failures = []
 
 if os.geteuid() != 0:
     print("doctor: needs root (network namespaces); skipped")
     sys.exit(77)
-
-
-def sh(*cmd, check=True):
-    return subprocess.run(cmd, check=check, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def ns(n, *cmd, check=True):
-    return sh("ip", "netns", "exec", n, *cmd, check=check)
 
 
 def setup():
@@ -40,21 +40,20 @@ def setup():
     sh("ip", "netns", "add", F)
     sh("ip", "-n", D, "link", "set", "lo", "up")
     sh("ip", "-n", F, "link", "set", "lo", "up")
-    sh("ip", "link", "add", "skan-d0", "netns", D, "type", "veth", "peer", "name", "skan-f0", "netns", F)
-    sh("ip", "-n", D, "addr", "add", "10.78.0.2/24", "dev", "skan-d0")
-    sh("ip", "-n", F, "addr", "add", "10.78.0.1/24", "dev", "skan-f0")
-    sh("ip", "-n", D, "link", "set", "skan-d0", "up")
-    sh("ip", "-n", F, "link", "set", "skan-f0", "up")
+    sh("ip", "link", "add", DDEV, "netns", D, "type", "veth", "peer", "name", FDEV, "netns", F)
+    sh("ip", "-n", D, "addr", "add", "10.78.0.2/24", "dev", DDEV)
+    sh("ip", "-n", F, "addr", "add", "10.78.0.1/24", "dev", FDEV)
+    sh("ip", "-n", D, "link", "set", DDEV, "up")
+    sh("ip", "-n", F, "link", "set", FDEV, "up")
     # SYN-ACKs to the flood's fake sources go to the flooder namespace,
     # which does not forward them; accept those sources.
     sh("ip", "-n", D, "route", "add", "10.99.0.0/16", "via", "10.78.0.1")
-    ns(D, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.skan-d0.rp_filter=0")
+    ns(D, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.%s.rp_filter=0" % DDEV)
     time.sleep(0.5)
 
 
 def teardown():
-    for n in (D, F):
-        sh("ip", "netns", "del", n, check=False)
+    remove(D, F)
 
 
 def py(n, code):
@@ -301,8 +300,9 @@ def scenario_retrans():
     return d
 
 
-setup()
+exit_on_signals()
 try:
+    setup()
     scenario_clean()
     scenario_close_wait()
     scenario_time_wait()
