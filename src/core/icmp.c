@@ -253,7 +253,10 @@ void sk_icmp_err_for_conn(sk_stack *s, sk_tcb *t, uint32_t seq, const sk_icmp_er
      * keeps them in sk_err_soft (SO_ERROR reads it, a timeout reports
      * it instead of ETIMEDOUT) unless IP_RECVERR asks for hard errors. */
     sk_pmtu_conn *pm = sk_pmtu_conn_peek(t);
-    if (pm && pm->recverr) {
+    /* tcp_v6_err reads IPV6_RECVERR; an IPv4(-mapped) connection goes
+     * through tcp_v4_err, which reads IP_RECVERR even on an AF_INET6
+     * socket. */
+    if (pm && (t->af6 ? pm->recverr6 : pm->recverr)) {
         t->so_error = (int16_t)e->err;
         sk_notify(s, t);
         return;

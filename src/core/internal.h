@@ -437,10 +437,12 @@ typedef struct sk_tw {
     uint32_t ts_recent, ts_recent_stamp_s; /* the timestamp offset is recomputed */
     uint32_t expires_ms;         /* absolute ms since the stack's epoch */
     uint32_t hnext : 24;         /* hash chain, by index */
-    uint32_t substate : 4;       /* SK_TCP_TIME_WAIT or SK_TCP_FIN_WAIT2; 0 when free */
+    uint32_t substate : 3;       /* SK_TCP_TIME_WAIT or SK_TCP_FIN_WAIT2 (6, 5); 0 when free */
     uint32_t ts_ok : 1;
     uint32_t v6 : 1;             /* the addresses are IPv6 handles */
     uint32_t sock6 : 1;          /* the socket was AF_INET6 */
+    uint32_t reuse : 1;          /* the socket had SO_REUSEADDR (Linux's tw sk_reuse) */
+    uint32_t v6only : 1;         /* the socket was IPV6_V6ONLY (tw_ipv6only) */
     uint32_t qprev : 24;         /* expiry FIFO, by index */
     uint32_t wnd_hi : 8;         /* the raw window field to advertise, in two halves */
     uint32_t qnext : 24;
@@ -571,6 +573,7 @@ struct sk_stack {
     uint32_t nladdrs, laddrs_cap;
     sk_addr6_table a6;
     uint16_t mtu;
+    uint32_t ifindex; /* the device's interface index (sin6_scope_id) */
     uint32_t offloads; /* SK_OFFLOAD_* of the link */
     char name[48];
     sk_transmit_fn transmit;
@@ -1015,6 +1018,8 @@ uint32_t sk_tw_lookup(sk_stack *s, const sk_key *k);
  * the listener (returns true if the segment should go on to it). */
 bool sk_tw_input(sk_stack *s, uint32_t idx, const sk_segment *seg);
 void sk_tw_kill(sk_stack *s, uint32_t idx, bool emit);
+bool sk_tw_bind_conflict(const sk_stack *s, uint16_t port, uint32_t count, bool v6, bool v6only, uint32_t a,
+                         bool reuse);
 void sk_tw_expire(sk_stack *s);
 sk_time_ns sk_tw_next_deadline(const sk_stack *s);
 /* tcp_tw_reuse: may an active open take over this record's tuple? */
@@ -1088,6 +1093,10 @@ void sk_rack_reo_timeout(sk_stack *s, sk_tcb *t);
 void sk_enter_cwr(sk_stack *s, sk_tcb *t);
 void sk_end_cwr(sk_tcb *t);
 void sk_rack_mark_all_lost(sk_tcb *t);
+bool sk_rack_mark_lost_longer(sk_tcb *t, uint32_t mss, uint32_t data_end);
+uint32_t sk_rack_next_to_resend(const sk_tcb *t, uint32_t seq, uint32_t *run_end);
+uint32_t sk_current_mss(const sk_tcb *t); /* output.c: tcp_current_mss */
+uint32_t sk_ip6_flowlabel(const sk_tcb *t); /* pmtu.c: np->flow_label's label, 0 for none */
 
 /* cc.c */
 #define SK_CUBIC_MARKS 8

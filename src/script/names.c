@@ -35,7 +35,12 @@ static const named_value constants[] = {
     {"TCP_TX_DELAY", 37},
     {"IP_TOS", 1}, {"IP_TTL", 2}, {"IP_MTU_DISCOVER", 10}, {"IP_MTU", 14},
     {"IP_PMTUDISC_DONT", 0}, {"IP_PMTUDISC_WANT", 1}, {"IP_PMTUDISC_DO", 2},
-    {"IP_PMTUDISC_PROBE", 3},
+    {"IP_PMTUDISC_PROBE", 3}, {"IP_PMTUDISC_INTERFACE", 4}, {"IP_PMTUDISC_OMIT", 5}, {"IP_RECVERR", 11},
+    /* linux/in6.h */
+    {"IPV6_FLOWINFO", 11}, {"IPV6_UNICAST_HOPS", 16}, {"IPV6_MTU_DISCOVER", 23}, {"IPV6_MTU", 24},
+    {"IPV6_RECVERR", 25}, {"IPV6_V6ONLY", 26}, {"IPV6_FLOWLABEL_MGR", 32}, {"IPV6_FLOWINFO_SEND", 33},
+    {"IPV6_TCLASS", 67}, {"IPV6_PMTUDISC_DONT", 0}, {"IPV6_PMTUDISC_WANT", 1}, {"IPV6_PMTUDISC_DO", 2},
+    {"IPV6_PMTUDISC_PROBE", 3}, {"IPV6_PMTUDISC_INTERFACE", 4}, {"IPV6_PMTUDISC_OMIT", 5},
     /* send/recv flags */
     {"MSG_OOB", 0x1}, {"MSG_PEEK", 0x2}, {"MSG_DONTROUTE", 0x4}, {"MSG_TRUNC", 0x20},
     {"MSG_DONTWAIT", 0x40}, {"MSG_EOR", 0x80}, {"MSG_WAITALL", 0x100}, {"MSG_ERRQUEUE", 0x2000},
