@@ -25,15 +25,7 @@ static void addr6(const char *text, uint8_t out[16])
     assert_int_equal(inet_pton(AF_INET6, text, out), 1);
 }
 
-static sk_endpoint ep6(const char *text, uint16_t port)
-{
-    sk_endpoint e;
-    memset(&e, 0, sizeof e);
-    e.family = SK_AF_INET6;
-    addr6(text, e.addr6);
-    e.port = port;
-    return e;
-}
+#define ep6 sk_test_ep6
 
 /* Client fd00::1, server fd00::2 (both also keep their IPv4 address). */
 static void setup_v6(sk_fixture *f)

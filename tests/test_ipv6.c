@@ -16,15 +16,7 @@
 #include "harness.h"
 #include "internal.h"
 
-static sk_endpoint ep6(const char *text, uint16_t port)
-{
-    sk_endpoint e;
-    memset(&e, 0, sizeof e);
-    e.family = SK_AF_INET6;
-    assert_int_equal(inet_pton(AF_INET6, text, e.addr6), 1);
-    e.port = port;
-    return e;
-}
+#define ep6 sk_test_ep6
 
 static void add6(sk_stack *s, const char *text, unsigned plen)
 {

@@ -3,7 +3,6 @@
  * for active opens (Linux __inet_hash_connect, tcp_twsk_unique) and
  * bind() conflicts.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 
@@ -179,15 +178,7 @@ static void test_bind_conflicts(void **state)
 
 /* ---- bind() against TIME_WAIT records (inet_csk_bind_conflict) ---- */
 
-static sk_endpoint ep6(const char *text, uint16_t port)
-{
-    sk_endpoint e;
-    memset(&e, 0, sizeof e);
-    e.family = SK_AF_INET6;
-    assert_int_equal(inet_pton(AF_INET6, text, e.addr6), 1);
-    e.port = port;
-    return e;
-}
+#define ep6 sk_test_ep6
 
 /* A listener of `family` on `addr`:port (SO_REUSEADDR and V6ONLY as
  * given) takes one connection from the client (IPv4 or IPv6 as `to`),

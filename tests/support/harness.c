@@ -871,6 +871,16 @@ int sk_test_so_error(sk_stack *s, int fd)
     return err;
 }
 
+sk_endpoint sk_test_ep6(const char *text, uint16_t port)
+{
+    sk_endpoint e;
+    memset(&e, 0, sizeof e);
+    e.family = SK_AF_INET6;
+    assert_int_equal(inet_pton(AF_INET6, text, e.addr6), 1);
+    e.port = port;
+    return e;
+}
+
 uint16_t sk_test_local_port(sk_stack *s, int fd)
 {
     sk_endpoint ep;

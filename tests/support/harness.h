@@ -188,6 +188,8 @@ sk_conn_pair sk_test_establish(sk_fixture *f, uint16_t port);
 sk_conn_pair sk_test_establish_socket(sk_fixture *f, int cfd, uint16_t port);
 int sk_test_so_error(sk_stack *s, int fd);
 uint16_t sk_test_local_port(sk_stack *s, int fd);
+/* An AF_INET6 endpoint from an address's text ("fd00::1", "::ffff:10.0.0.2"). */
+sk_endpoint sk_test_ep6(const char *text, uint16_t port);
 /* The state of the connection with that tuple in the socket table
  * (including TIME_WAIT and orphans), or 0 when there is none. */
 int sk_test_tuple_state(sk_stack *s, uint16_t lport, uint32_t raddr, uint16_t rport);
