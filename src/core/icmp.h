@@ -110,6 +110,10 @@ typedef struct sk_pmtu_conn {
 /* An IPv4 datagram with protocol 1, its IP header already validated and
  * decoded into `ip` (addresses, TTL, TOS). */
 void sk_icmp_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segment *ip);
+/* An ICMP or ICMPv6 datagram in or out, as traces and captures see it:
+ * `msg` is the message received (an echo reply's request), so its
+ * destination is the local end. */
+void sk_icmp_emit(sk_stack *s, sk_event_type type, const sk_segment *msg, const uint8_t *d, size_t len);
 /* Linux's tcp_v4_err/tcp_v6_err after the lookup: a full connection. */
 void sk_icmp_err_for_conn(sk_stack *s, sk_tcb *t, uint32_t seq, const sk_icmp_err *e);
 
