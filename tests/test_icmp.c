@@ -551,19 +551,9 @@ static void test_black_hole_probing_recovers(void **state)
     /* The search from [1076, 1500]: 1288 fails, 1181 fits, 1234 and 1207
      * fail, 1193 and 1199 fit, and the range (1199..1206) is then below
      * tcp_probe_threshold (8). */
-    static const struct {
-        uint32_t len;
-        bool fits;
-    } probes[] = {{1236, false}, {1129, true}, {1182, false}, {1155, false}, {1141, true}, {1147, true}};
-    size_t at = e->index;
-    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
-        char desc[32];
-        snprintf(desc, sizeof desc, "c>s * len %u", probes[i].len);
-        const sk_trace_entry *pe = sk_test_find(f, at, desc);
-        assert_non_null(pe);
-        assert_int_equal(pe->fate, probes[i].fits ? SK_WIRE_SENT : SK_WIRE_TOO_BIG);
-        at = pe->index + 1;
-    }
+    static const sk_test_probe probes[] = {
+        {1236, false}, {1129, true}, {1182, false}, {1155, false}, {1141, true}, {1147, true}};
+    sk_test_expect_probes(f, e->index, probes, sizeof probes / sizeof probes[0]);
     assert_int_equal(sk_counter(f->client, "TCPMTUPSuccess"), 3);
     assert_int_equal(sk_counter(f->client, "TCPMTUPFail"), 3);
     struct sk_tcp_info ti = tcp_info(f->client, p.cfd);

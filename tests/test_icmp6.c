@@ -660,19 +660,9 @@ static void test_black_hole_probing_recovers_v6(void **state)
     /* The search over [1096, 1500]: probes of MTU 1298 and 1399 fit,
      * 1449, 1423, 1410 and 1404 do not, and the range (1399..1403) is
      * then below tcp_probe_threshold (8). */
-    static const struct {
-        uint32_t len;
-        bool fits;
-    } probes[] = {{1226, true}, {1327, true}, {1377, false}, {1351, false}, {1338, false}, {1332, false}};
-    size_t at = e->index;
-    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
-        char desc[32];
-        snprintf(desc, sizeof desc, "c>s * len %u", probes[i].len);
-        const sk_trace_entry *pe = sk_test_find(f, at, desc);
-        assert_non_null(pe);
-        assert_int_equal(pe->fate, probes[i].fits ? SK_WIRE_SENT : SK_WIRE_TOO_BIG);
-        at = pe->index + 1;
-    }
+    static const sk_test_probe probes[] = {
+        {1226, true}, {1327, true}, {1377, false}, {1351, false}, {1338, false}, {1332, false}};
+    sk_test_expect_probes(f, e->index, probes, sizeof probes / sizeof probes[0]);
     assert_int_equal(sk_counter(f->client, "TCPMTUPSuccess"), 2);
     assert_int_equal(sk_counter(f->client, "TCPMTUPFail"), 4);
     struct sk_tcp_info ti = tcp_info(f->client, p.cfd);

@@ -236,6 +236,15 @@ const sk_trace_entry *sk_test_find(const sk_fixture *f, size_t from, const char 
 /* The last entry matching, or NULL. */
 const sk_trace_entry *sk_test_last(const sk_fixture *f, const char *desc);
 void sk_test_print_trace(const sk_fixture *f, size_t mark);
+/* An MTU probe (RFC 4821) as a path MTU test expects it: a data segment
+ * of `len` bytes, and whether the hop let it through. */
+typedef struct sk_test_probe {
+    uint32_t len;
+    bool fits;
+} sk_test_probe;
+/* Asserts segments of these lengths were sent from `from` on, in this
+ * order (others between them), each SENT or TOO_BIG as `fits` says. */
+void sk_test_expect_probes(const sk_fixture *f, size_t from, const sk_test_probe *probes, size_t n);
 void sk_test_format_entry(const sk_fixture *f, const sk_trace_entry *e, char *buf, size_t len);
 
 /* ---- impairing and injecting -------------------------------------- */
