@@ -422,7 +422,7 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
     if (rc)
         return rc;
     /* tcp_v6_connect: with IPV6_FLOWINFO_SEND, sin6_flowinfo first. */
-    if (u.v6 && (rc = sk_ip6_connect_flowinfo(s, t, remote->flowinfo)) != 0)
+    if (t->sock6 && (rc = sk_ip6_connect_flowinfo(s, t, remote->flowinfo)) != 0)
         return rc;
     if (u.any || (!u.v6 && u.a4 == 0xffffffffu))
         return -ENETUNREACH;
