@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "harness.h"
-#include "internal.h"
+#include "addr.h"
+#include "fastopen.h"
+#include "stack.h"
 
 #define ep6 sk_test_ep6
 

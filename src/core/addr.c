@@ -14,7 +14,10 @@
  * Every read of a record's addresses goes through the accessors here.
  */
 
-#include "internal.h"
+#include "addr.h"
+#include "icmp.h"
+#include "listen.h"
+#include "stack.h"
 
 #include <stdio.h>
 

@@ -13,6 +13,13 @@
  * used entry is evicted and counted (Synack PmtuCacheEvictions).
  */
 #include "icmp.h"
+#include "addr.h"
+#include "eor.h"
+#include "input.h"
+#include "output.h"
+#include "rack.h"
+#include "sack.h"
+#include "stack.h"
 
 #define PEER_CACHE_MAX 1024u
 #define PEER_BUCKETS 256u
@@ -157,7 +164,7 @@ uint16_t sk_route_mtu(sk_stack *s, const sk_peer_key *k)
     return pmtu_live(s, p) && p->mtu < dev ? p->mtu : dev;
 }
 
-bool sk_route_mtu_locked(sk_stack *s, const sk_peer_key *k)
+static bool sk_route_mtu_locked(sk_stack *s, const sk_peer_key *k)
 {
     if (!s->peers || !s->peers->mtu_count)
         return false;
@@ -169,7 +176,7 @@ bool sk_route_mtu_locked(sk_stack *s, const sk_peer_key *k)
  * route.min_pmtu is raised to it (never above the current MTU) and
  * locked, which clears DF for IP_PMTUDISC_WANT sockets; an unchanged
  * value is not refreshed until half its lifetime has passed. */
-void sk_route_update_pmtu(sk_stack *s, const sk_peer_key *k, uint32_t mtu)
+static void sk_route_update_pmtu(sk_stack *s, const sk_peer_key *k, uint32_t mtu)
 {
     uint32_t old = sk_route_mtu(s, k);
     if (k->family == 6) {
@@ -255,7 +262,7 @@ static uint8_t conn_pmtudisc(const sk_stack *s, const sk_tcb *t)
     return pm && pm->pmtudisc_set ? pm->pmtudisc : default_pmtudisc(s);
 }
 
-static uint32_t hdr_opts(const sk_tcb *t) { return (t->flags & SK_F_TS_OK) ? 12u : 0u; }
+static uint32_t hdr_opts(const sk_tcb *t) { return (t->negot & SK_N_TS_OK) ? 12u : 0u; }
 
 /* Linux's tcp_mss_to_mtu and tcp_mtu_to_mss (the options every segment
  * carries count; the MSS is clamped to the peer's and TCP_MAXSEG, and
@@ -428,20 +435,20 @@ static void simple_retransmit(sk_stack *s, sk_tcb *t)
     if (t->rack && !sk_rack_mark_lost_longer(t, sk_current_mss(t), t->snd_una + t->sndq.len))
         return;
     /* tcp_current_ssthresh leaves it alone in CWR and Recovery. */
-    if (!(t->flags & (SK_F_LOSS_RECOVERY | SK_F_IN_RECOVERY)) && !(t->ecn & SK_ECN_CWR_STATE)) {
+    if (t->ca_state < SK_CA_CWR) {
         uint32_t keep = (t->cwnd >> 1) + (t->cwnd >> 2);
         if (t->ssthresh < keep)
             t->ssthresh = keep;
     }
     sk_pmtu_conn *pm = sk_pmtu_conn_peek(t);
-    if (pm && !(t->flags & SK_F_LOSS_RECOVERY)) {
+    if (pm && t->ca_state != SK_CA_LOSS) {
         pm->loss_high = t->snd_nxt;
         pm->loss_high_set = true;
     }
-    t->flags |= SK_F_LOSS_RECOVERY;
+    sk_set_ca_state(t, SK_CA_LOSS); /* tcp_simple_retransmit: Loss replaces CWR or Recovery */
     t->rtx_nxt = t->snd_una;
     t->high_rxt = t->snd_una;
-    t->flags &= ~(SK_F_IN_RECOVERY | SK_F_RTT_PENDING);
+    t->xflags &= ~SK_X_RTT_PENDING;
     t->dupacks = 0;
     sk_tcp_output(s, t);
 }
@@ -574,8 +581,8 @@ static void check_reprobe(sk_stack *s, sk_tcb *t, sk_pmtu_conn *pm)
 int sk_mtu_probe(sk_stack *s, sk_tcb *t)
 {
     sk_pmtu_conn *pm = sk_pmtu_conn_peek(t);
-    if (!pm || !pm->mtup_enabled || pm->probe_size || (t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY)) ||
-        (t->ecn & SK_ECN_CWR_STATE) || t->cwnd < 11 || sk_rx_sack_pending(t))
+    if (!pm || !pm->mtup_enabled || pm->probe_size || t->ca_state >= SK_CA_CWR ||
+        t->cwnd < 11 || sk_rx_sack_pending(t))
         return -1;
     /* Still in the Loss state a path MTU drop began (icsk_ca_state is not
      * Open until high_seq is acknowledged). */
@@ -639,7 +646,7 @@ void sk_mtu_probe_acked(sk_stack *s, sk_tcb *t)
 bool sk_mtu_probe_lost(sk_stack *s, sk_tcb *t)
 {
     sk_pmtu_conn *pm = sk_pmtu_conn_peek(t);
-    if (!pm || !pm->probe_size || t->snd_una != pm->probe_seq_start || (t->ecn & SK_ECN_CWR_STATE))
+    if (!pm || !pm->probe_size || t->snd_una != pm->probe_seq_start || (t->ca_state == SK_CA_CWR))
         return false;
     pm->search_high = (uint16_t)(pm->probe_size - 1);
     pm->probe_size = 0;
@@ -955,11 +962,6 @@ int sk_ip6_connect_flowinfo(sk_stack *s, sk_tcb *t, uint32_t flowinfo)
     return 0;
 }
 
-uint32_t sk_ip6_flowlabel(const sk_tcb *t)
-{
-    const sk_pmtu_conn *pm = sk_pmtu_conn_peek(t);
-    return pm ? pm->flow_label & FLOWLABEL_MASK : 0;
-}
 
 /* What sk_clone_lock copies of a listener's IP and IPv6 options into a
  * child: the option bits and np->flow_label, not the labels it holds
