@@ -210,6 +210,10 @@ typedef struct sk_event {
     /* STATE: the cause as a value; `cause` is its sk_state_cause_name,
      * kept so that libsynack0's event layout stays as it was. */
     sk_state_cause state_cause;
+    /* DROP: the reason as a value, the index of the counter charged:
+     * sk_counter_name(drop_counter, &group) is `reason` and its group,
+     * sk_counter_value(stack, drop_counter) the count so far. */
+    size_t drop_counter;
 } sk_event;
 
 typedef void (*sk_transmit_fn)(void *ctx, const uint8_t *datagram, size_t len);
