@@ -392,6 +392,91 @@ static void test_frag_needed_during_transfer(void **state)
     assert_int_equal(tcp_info(f->client, p2.cfd).tcpi_snd_mss, 1148);
 }
 
+/* tcp_simple_retransmit: of what is in flight when the MSS drops, only
+ * the segments longer than the new MSS are lost and resent; a short one
+ * that fits (here 500 bytes, lost on the way for other reasons) is not
+ * resent with them but waits for loss detection as any other. */
+static void test_frag_needed_resends_only_longer_segments(void **state)
+{
+    sk_fixture *f = *state;
+    sk_conn_pair p = sk_test_establish(f, 80);
+    int one = 1;
+    assert_int_equal(sk_setsockopt(f->client, p.cfd, SK_IPPROTO_TCP, SK_TCP_NODELAY, &one, sizeof one), 0);
+    small_hop(f, 1200, true);
+    sk_test_drop(f, "c>s * len 500", 1);
+    sk_test_skip(f);
+    size_t mark = f->trace_len;
+    uint8_t buf[3 * 1448 + 500];
+    memset(buf, 'm', sizeof buf);
+    assert_int_equal(sk_send(f->client, p.cfd, buf, sizeof buf, 0), (ssize_t)sizeof buf);
+    sk_test_run_for(f, MSEC(150));
+    if (getenv("ICMP_DEBUG"))
+        sk_test_print_trace(f, mark);
+    assert_int_equal(sk_test_find(f, mark, "c>s . seq 1:1449")->fate, SK_WIRE_TOO_BIG);
+    assert_int_equal(sk_test_find(f, mark, "c>s P. seq 1449:2897")->fate, SK_WIRE_TOO_BIG);
+    assert_int_equal(sk_test_find(f, mark, "c>s . seq 2897:4345")->fate, SK_WIRE_TOO_BIG);
+    assert_int_equal(sk_test_find(f, mark, "c>s P. seq 4345:4845")->fate, SK_WIRE_LOST);
+    assert_int_equal(count_icmp(f, HOP_ADDR), 3);
+    /* After the first frag-needed: the three long ones again at 1148
+     * bytes a segment, and not the 500 bytes behind them; the two later
+     * messages change nothing more. */
+    const sk_trace_entry *icmp = icmp_entry(f, HOP_ADDR, 0);
+    assert_non_null(icmp);
+    f->cursor = sk_test_find(f, icmp->index, "c>s * len 1148")->index;
+    assert_int_equal(sk_test_count(f, icmp->index, "c>s * len 1448"), 2); /* the two sent with the first */
+    EXPECT_SEGMENTS(f, "c>s . seq 1:1149", "c>s . seq 1149:2297", "c>s . seq 2297:3445", "c>s . seq 3445:4345",
+                    "s>c . ack 1149", "s>c . ack 2297", "s>c . ack 3445", "s>c . ack 4345");
+    assert_int_equal(sk_counter(f->client, "TCPTimeouts"), 0);
+    /* The 500 bytes go again once the ACKs leave them alone in flight
+     * (a tail loss probe), and everything arrives. */
+    EXPECT_SEGMENTS(f, "c>s P. seq 4345:4845", "s>c . ack 4845");
+    sk_test_run_for(f, SEC(2));
+    EXPECT_NO_MORE_SEGMENTS(f);
+    uint8_t rx[sizeof buf];
+    assert_int_equal(sk_test_drain(f->server, p.sfd, rx, sizeof rx), (ssize_t)sizeof rx);
+    assert_memory_equal(rx, buf, sizeof buf);
+}
+
+/* The passive side with a path MTU already learned for the peer: its
+ * SYN-ACK announces what fits the route (tcp_make_synack's
+ * dst_metric_advmss, 1200 - 40) and the child sends at it from the start
+ * (tcp_sync_mss with the route's MTU in tcp_v4_syn_recv_sock), so no
+ * full-size segment is lost to the hop again. */
+static void test_passive_open_uses_the_cached_path_mtu(void **state)
+{
+    sk_fixture *f = *state;
+    sk_conn_pair p = sk_test_establish(f, 80);
+    sk_link_params lp;
+    memset(&lp, 0, sizeof lp);
+    lp.mtu = 1200;
+    lp.mtu_icmp_from = HOP_ADDR;
+    sk_test_set_link(f, SK_TEST_SERVER_ADDR, SK_TEST_CLIENT_ADDR, &lp);
+    assert_int_equal(sk_test_transfer(f, f->server, p.sfd, f->client, p.cfd, 100000, SEC(10)), 100000);
+    assert_int_equal(tcp_info(f->server, p.sfd).tcpi_pmtu, 1200);
+    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_pmtu, 1500);
+
+    sk_test_skip(f);
+    size_t mark = f->trace_len;
+    int fd2 = sk_socket(f->client);
+    assert_true(fd2 >= 0);
+    sk_conn_pair p2 = sk_test_establish_socket(f, fd2, 80);
+    const sk_trace_entry *syn = sk_test_find(f, mark, "c>s S");
+    const sk_trace_entry *synack = sk_test_find(f, mark, "s>c S.");
+    assert_non_null(syn);
+    assert_non_null(synack);
+    assert_int_equal(syn->seg.opts.mss, 1460); /* the client learned nothing */
+    assert_int_equal(synack->seg.opts.mss, 1160);
+    struct sk_tcp_info ti = tcp_info(f->server, p2.sfd);
+    assert_int_equal(ti.tcpi_pmtu, 1200);
+    assert_int_equal(ti.tcpi_snd_mss, 1148);
+    assert_int_equal(tcp_info(f->client, p2.cfd).tcpi_snd_mss, 1148); /* from the SYN-ACK's 1160 */
+    size_t before = count_icmp(f, HOP_ADDR);
+    assert_int_equal(sk_test_transfer(f, f->server, p2.sfd, f->client, p2.cfd, 50000, SEC(10)), 50000);
+    assert_int_equal(count_icmp(f, HOP_ADDR), before);
+    assert_int_equal(sk_test_count(f, mark, "s>c * len 1448"), 0);
+    assert_true(sk_test_count(f, mark, "s>c * len 1148") >= 43);
+}
+
 /* IP_PMTUDISC_DONT: no DF, so the hop stays silent about it. */
 static void test_pmtudisc_dont_clears_df(void **state)
 {
@@ -466,19 +551,9 @@ static void test_black_hole_probing_recovers(void **state)
     /* The search from [1076, 1500]: 1288 fails, 1181 fits, 1234 and 1207
      * fail, 1193 and 1199 fit, and the range (1199..1206) is then below
      * tcp_probe_threshold (8). */
-    static const struct {
-        uint32_t len;
-        bool fits;
-    } probes[] = {{1236, false}, {1129, true}, {1182, false}, {1155, false}, {1141, true}, {1147, true}};
-    size_t at = e->index;
-    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
-        char desc[32];
-        snprintf(desc, sizeof desc, "c>s * len %u", probes[i].len);
-        const sk_trace_entry *pe = sk_test_find(f, at, desc);
-        assert_non_null(pe);
-        assert_int_equal(pe->fate, probes[i].fits ? SK_WIRE_SENT : SK_WIRE_TOO_BIG);
-        at = pe->index + 1;
-    }
+    static const sk_test_probe probes[] = {
+        {1236, false}, {1129, true}, {1182, false}, {1155, false}, {1141, true}, {1147, true}};
+    sk_test_expect_probes(f, e->index, probes, sizeof probes / sizeof probes[0]);
     assert_int_equal(sk_counter(f->client, "TCPMTUPSuccess"), 3);
     assert_int_equal(sk_counter(f->client, "TCPMTUPFail"), 3);
     struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
@@ -646,6 +721,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_out_of_window_icmp_ignored, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_soft_error_established, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_frag_needed_during_transfer, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_frag_needed_resends_only_longer_segments, sk_test_setup,
+                                        sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_passive_open_uses_the_cached_path_mtu, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_pmtudisc_dont_clears_df, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_black_hole_stalls_without_probing, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_black_hole_probing_recovers, sk_test_setup, sk_test_teardown),

@@ -25,15 +25,7 @@ static void addr6(const char *text, uint8_t out[16])
     assert_int_equal(inet_pton(AF_INET6, text, out), 1);
 }
 
-static sk_endpoint ep6(const char *text, uint16_t port)
-{
-    sk_endpoint e;
-    memset(&e, 0, sizeof e);
-    e.family = SK_AF_INET6;
-    addr6(text, e.addr6);
-    e.port = port;
-    return e;
-}
+#define ep6 sk_test_ep6
 
 /* Client fd00::1, server fd00::2 (both also keep their IPv4 address). */
 static void setup_v6(sk_fixture *f)
@@ -668,19 +660,9 @@ static void test_black_hole_probing_recovers_v6(void **state)
     /* The search over [1096, 1500]: probes of MTU 1298 and 1399 fit,
      * 1449, 1423, 1410 and 1404 do not, and the range (1399..1403) is
      * then below tcp_probe_threshold (8). */
-    static const struct {
-        uint32_t len;
-        bool fits;
-    } probes[] = {{1226, true}, {1327, true}, {1377, false}, {1351, false}, {1338, false}, {1332, false}};
-    size_t at = e->index;
-    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
-        char desc[32];
-        snprintf(desc, sizeof desc, "c>s * len %u", probes[i].len);
-        const sk_trace_entry *pe = sk_test_find(f, at, desc);
-        assert_non_null(pe);
-        assert_int_equal(pe->fate, probes[i].fits ? SK_WIRE_SENT : SK_WIRE_TOO_BIG);
-        at = pe->index + 1;
-    }
+    static const sk_test_probe probes[] = {
+        {1226, true}, {1327, true}, {1377, false}, {1351, false}, {1338, false}, {1332, false}};
+    sk_test_expect_probes(f, e->index, probes, sizeof probes / sizeof probes[0]);
     assert_int_equal(sk_counter(f->client, "TCPMTUPSuccess"), 2);
     assert_int_equal(sk_counter(f->client, "TCPMTUPFail"), 4);
     struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
@@ -689,6 +671,89 @@ static void test_black_hole_probing_recovers_v6(void **state)
     assert_int_equal(sk_counter(f->client, "Icmp6InMsgs"), 0);
     printf("IPv6 black hole with probing: mss %u, %llu timeouts\n", ti.tcpi_snd_mss,
            (unsigned long long)sk_counter(f->client, "TCPTimeouts"));
+}
+
+/* IPV6_MTU_DISCOVER (Linux's values, default WANT) and IPV6_RECVERR,
+ * which are the AF_INET6 socket's own: INTERFACE and OMIT ignore a
+ * Packet Too Big altogether (ip6_sk_accept_pmtu), the others take it;
+ * IPV6_RECVERR makes an ICMPv6 error a hard error (the next call returns
+ * it) where IP_RECVERR on the same socket does not (tcp_v6_err reads
+ * the IPv6 one). */
+static int get_int6(sk_stack *s, int fd, int name)
+{
+    int v = -7;
+    size_t len = sizeof v;
+    assert_int_equal(sk_getsockopt(s, fd, SK_IPPROTO_IPV6, name, &v, &len), 0);
+    assert_int_equal(len, sizeof v);
+    return v;
+}
+
+static int set_int(sk_stack *s, int fd, int level, int name, int v)
+{
+    return sk_setsockopt(s, fd, level, name, &v, sizeof v);
+}
+
+static void test_ipv6_mtu_discover_and_recverr(void **state)
+{
+    sk_fixture *f = *state;
+    setup_v6(f);
+    int s4 = sk_socket_family(f->client, SK_AF_INET);
+    assert_int_equal(set_int(f->client, s4, SK_IPPROTO_IPV6, SK_IPV6_MTU_DISCOVER, 2), -ENOPROTOOPT);
+    sk_conn_pair p = establish6(f);
+    assert_int_equal(get_int6(f->client, p.cfd, SK_IPV6_MTU_DISCOVER), SK_IPV6_PMTUDISC_WANT);
+    assert_int_equal(get_int6(f->client, p.cfd, SK_IPV6_RECVERR), 0);
+    assert_int_equal(set_int(f->client, p.cfd, SK_IPPROTO_IPV6, SK_IPV6_MTU_DISCOVER, 6), -EINVAL);
+    assert_int_equal(set_int(f->client, p.cfd, SK_IPPROTO_IPV6, SK_IPV6_MTU_DISCOVER, -1), -EINVAL);
+    short two = 2;
+    assert_int_equal(sk_setsockopt(f->client, p.cfd, SK_IPPROTO_IPV6, SK_IPV6_MTU_DISCOVER, &two, sizeof two),
+                     -EINVAL);
+    assert_int_equal(set_int(f->client, p.cfd, SK_IPPROTO_IPV6, SK_IPV6_MTU_DISCOVER, SK_IPV6_PMTUDISC_OMIT), 0);
+    assert_int_equal(get_int6(f->client, p.cfd, SK_IPV6_MTU_DISCOVER), SK_IPV6_PMTUDISC_OMIT);
+    /* IP_MTU_DISCOVER is another option, with its own value. */
+    int v = -1;
+    size_t len = sizeof v;
+    assert_int_equal(sk_getsockopt(f->client, p.cfd, SK_IPPROTO_IP, SK_IP_MTU_DISCOVER, &v, &len), 0);
+    assert_int_equal(v, SK_IP_PMTUDISC_WANT);
+
+    static uint8_t buf[4000];
+    memset(buf, 'x', sizeof buf);
+    sk_test_drop(f, "c>s *", -1);
+    assert_int_equal(sk_send(f->client, p.cfd, buf, sizeof buf, 0), (ssize_t)sizeof buf);
+    sk_test_run_for(f, MSEC(1));
+    inject6(f, "fd00::9", 2, 0, 1400, "c>s .", 0, false);
+    sk_test_run_for(f, MSEC(1));
+    assert_int_equal(sk_counter(f->client, "Icmp6InPktTooBigs"), 1);
+    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_snd_mss, 1428);
+    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_pmtu, 1500);
+    assert_int_equal(get_int6(f->client, p.cfd, SK_IPV6_MTU), 1500); /* not in the route either */
+    assert_int_equal(set_int(f->client, p.cfd, SK_IPPROTO_IPV6, SK_IPV6_MTU_DISCOVER, SK_IPV6_PMTUDISC_INTERFACE), 0);
+    inject6(f, "fd00::9", 2, 0, 1400, "c>s .", 0, false);
+    sk_test_run_for(f, MSEC(1));
+    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_snd_mss, 1428);
+    assert_int_equal(set_int(f->client, p.cfd, SK_IPPROTO_IPV6, SK_IPV6_MTU_DISCOVER, SK_IPV6_PMTUDISC_PROBE), 0);
+    inject6(f, "fd00::9", 2, 0, 1400, "c>s .", 0, false);
+    sk_test_run_for(f, MSEC(1));
+    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_snd_mss, 1328);
+    assert_int_equal(get_int6(f->client, p.cfd, SK_IPV6_MTU), 1400);
+
+    /* IP_RECVERR does not make an ICMPv6 error hard: soft, SO_ERROR. */
+    assert_int_equal(set_int(f->client, p.cfd, SK_IPPROTO_IP, SK_IP_RECVERR, 1), 0);
+    inject6(f, "fd00::9", 1, 3, 0, "c>s .", 0, false);
+    sk_test_run_for(f, MSEC(1));
+    uint8_t rb[8];
+    assert_int_equal(sk_recv(f->client, p.cfd, rb, sizeof rb, 0), -EAGAIN);
+    assert_int_equal(sk_test_so_error(f->client, p.cfd), EHOSTUNREACH);
+    /* IPV6_RECVERR does: the next call returns it. */
+    assert_int_equal(set_int(f->client, p.cfd, SK_IPPROTO_IPV6, SK_IPV6_RECVERR, 1), 0);
+    assert_int_equal(get_int6(f->client, p.cfd, SK_IPV6_RECVERR), 1);
+    inject6(f, "fd00::9", 1, 3, 0, "c>s .", 0, false);
+    sk_test_run_for(f, MSEC(1));
+    assert_int_equal(sk_recv(f->client, p.cfd, rb, sizeof rb, 0), -EHOSTUNREACH);
+    assert_int_equal(sk_state(f->client, p.cfd), SK_TCP_ESTABLISHED);
+    assert_int_equal(set_int(f->client, p.cfd, SK_IPPROTO_IPV6, SK_IPV6_RECVERR, 0), 0);
+    inject6(f, "fd00::9", 1, 3, 0, "c>s .", 0, false);
+    sk_test_run_for(f, MSEC(1));
+    assert_int_equal(sk_recv(f->client, p.cfd, rb, sizeof rb, 0), -EAGAIN);
 }
 
 int main(void)
@@ -706,6 +771,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_route_reverts_one_rto_backoff, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_random_icmp6_errors_are_safe, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_black_hole_probing_recovers_v6, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_ipv6_mtu_discover_and_recverr, sk_test_setup, sk_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,15 +18,7 @@
 #include "fastopen.h"
 #include "stack.h"
 
-static sk_endpoint ep6(const char *text, uint16_t port)
-{
-    sk_endpoint e;
-    memset(&e, 0, sizeof e);
-    e.family = SK_AF_INET6;
-    assert_int_equal(inet_pton(AF_INET6, text, e.addr6), 1);
-    e.port = port;
-    return e;
-}
+#define ep6 sk_test_ep6
 
 static void add6(sk_stack *s, const char *text, unsigned plen)
 {
@@ -474,6 +466,10 @@ static void test_time_wait_reuse_over_ipv6(void **state)
     sk_test_sysctl(f->client, "net.ipv4.tcp_tw_reuse", "1");
     int l = listen6(f->server, "::", 80, false);
     int c = sk_socket_family(f->client, SK_AF_INET6);
+    /* SO_REUSEADDR on both: the record it leaves lets the next socket bind
+     * the same address and port (inet_csk_bind_conflict wants it of both). */
+    int reuse = 1;
+    assert_int_equal(sk_setsockopt(f->client, c, SK_SOL_SOCKET, SK_SO_REUSEADDR, &reuse, sizeof reuse), 0);
     sk_endpoint me = ep6("fd00::1", 50000);
     assert_int_equal(sk_bind(f->client, c, &me), 0);
     sk_endpoint srv = ep6("fd00::2", 80);
@@ -676,6 +672,162 @@ static void test_tclass_and_hop_limit_options(void **state)
             assert_int_equal(g->ttl, 7);
         }
     }
+}
+
+/* A link-local address means nothing without its link: bind() and
+ * connect() to one without a scope id fail with EINVAL (__inet6_bind,
+ * tcp_v6_connect); a scope id naming no device is ENODEV for bind() (and
+ * no route for connect()); with the stack's device they work, and the
+ * names come back with it as sin6_scope_id (inet6_getname), the
+ * accepted child's too (bound to the device the SYN came in on). */
+static void test_link_local_needs_scope_id(void **state)
+{
+    sk_fixture *f = *state;
+    add6(f->client, "fe80::1", 64);
+    add6(f->server, "fe80::2", 64);
+    sk_endpoint ll = ep6("fe80::2", 80);
+    int b = sk_socket_family(f->server, SK_AF_INET6);
+    assert_int_equal(sk_bind(f->server, b, &ll), -EINVAL);
+    sk_close(f->server, b);
+    b = sk_socket_family(f->server, SK_AF_INET6);
+    ll.scope_id = 7;
+    assert_int_equal(sk_bind(f->server, b, &ll), -ENODEV);
+    /* Once bound to device 7, another scope id is refused. */
+    ll.scope_id = 1;
+    assert_int_equal(sk_bind(f->server, b, &ll), -EINVAL);
+    sk_close(f->server, b);
+    int l = sk_socket_family(f->server, SK_AF_INET6);
+    assert_int_equal(sk_bind(f->server, l, &ll), 0);
+    assert_int_equal(sk_listen(f->server, l, 8), 0);
+    sk_endpoint name;
+    assert_int_equal(sk_getsockname(f->server, l, &name), 0);
+    assert_ep6(&name, "fe80::2", 80);
+    assert_int_equal(name.scope_id, 1);
+
+    int c = sk_socket_family(f->client, SK_AF_INET6);
+    sk_endpoint to = ep6("fe80::2", 80);
+    assert_int_equal(sk_connect(f->client, c, &to), -EINVAL);
+    to.scope_id = 9;
+    assert_int_equal(sk_connect(f->client, c, &to), -ENETUNREACH);
+    sk_close(f->client, c);
+    c = sk_socket_family(f->client, SK_AF_INET6);
+    to.scope_id = 1;
+    assert_int_equal(sk_connect(f->client, c, &to), -EINPROGRESS);
+    ASSERT_RUN_UNTIL_STATE(f, f->client, c, SK_TCP_ESTABLISHED, SEC(1));
+    sk_test_run_for(f, MSEC(50));
+    assert_int_equal(sk_getsockname(f->client, c, &name), 0);
+    assert_ep6(&name, "fe80::1", sk_test_local_port(f->client, c));
+    assert_int_equal(name.scope_id, 1);
+    assert_int_equal(sk_getpeername(f->client, c, &name), 0);
+    assert_ep6(&name, "fe80::2", 80);
+    assert_int_equal(name.scope_id, 1);
+    sk_endpoint peer;
+    int a = sk_accept(f->server, l, &peer);
+    assert_true(a >= 0);
+    assert_ep6(&peer, "fe80::1", sk_test_local_port(f->client, c));
+    assert_int_equal(peer.scope_id, 1);
+    assert_int_equal(peer.flowinfo, 0);
+    /* A global address carries no scope id. */
+    setup_v6(f);
+    int g = sk_socket_family(f->server, SK_AF_INET6);
+    sk_endpoint glob = ep6("fd00::2", 81);
+    glob.scope_id = 5; /* ignored for an address that needs none */
+    assert_int_equal(sk_bind(f->server, g, &glob), 0);
+    assert_int_equal(sk_getsockname(f->server, g, &name), 0);
+    assert_int_equal(name.scope_id, 0);
+}
+
+static int fl_req(sk_stack *s, int fd, const char *dst, uint32_t label, uint8_t action, uint8_t share,
+                  uint16_t flags)
+{
+    struct sk_in6_flowlabel_req r;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(inet_pton(AF_INET6, dst, r.flr_dst), 1);
+    r.flr_label = htonl(label);
+    r.flr_action = action;
+    r.flr_share = share;
+    r.flr_flags = flags;
+    return sk_setsockopt(s, fd, SK_IPPROTO_IPV6, SK_IPV6_FLOWLABEL_MGR, &r, sizeof r);
+}
+
+/* IPV6_FLOWINFO_SEND: connect() takes the label of sin6_flowinfo, which
+ * must be one the socket took with IPV6_FLOWLABEL_MGR (else EINVAL,
+ * fl6_sock_lookup); the segments carry it instead of an automatic label
+ * and getpeername reports it.  IPV6_FLOWINFO is only remembered by TCP. */
+static void test_flowinfo_and_flow_labels(void **state)
+{
+    sk_fixture *f = *state;
+    setup_v6(f);
+    int l = listen6(f->server, "::", 80, false);
+    int c = sk_socket_family(f->client, SK_AF_INET6);
+    int v = 1;
+    size_t len = sizeof v;
+    assert_int_equal(sk_getsockopt(f->client, c, SK_IPPROTO_IPV6, SK_IPV6_FLOWINFO_SEND, &v, &len), 0);
+    assert_int_equal(v, 0);
+    v = 1;
+    assert_int_equal(sk_setsockopt(f->client, c, SK_IPPROTO_IPV6, SK_IPV6_FLOWINFO, &v, sizeof v), 0);
+    assert_int_equal(sk_setsockopt(f->client, c, SK_IPPROTO_IPV6, SK_IPV6_FLOWINFO_SEND, &v, sizeof v), 0);
+    v = 0;
+    len = sizeof v;
+    assert_int_equal(sk_getsockopt(f->client, c, SK_IPPROTO_IPV6, SK_IPV6_FLOWINFO, &v, &len), 0);
+    assert_int_equal(v, 1);
+    /* The label manager's checks (ipv6_flowlabel_opt). */
+    assert_int_equal(fl_req(f->client, c, "fd00::2", 0x12345, SK_IPV6_FL_A_GET, SK_IPV6_FL_S_NONE,
+                            SK_IPV6_FL_F_CREATE),
+                     -EINVAL);
+    assert_int_equal(fl_req(f->client, c, "::", 0x12345, SK_IPV6_FL_A_GET, SK_IPV6_FL_S_EXCL, SK_IPV6_FL_F_CREATE),
+                     -EINVAL);
+    assert_int_equal(fl_req(f->client, c, "fd00::2", 0x123456, SK_IPV6_FL_A_GET, SK_IPV6_FL_S_EXCL,
+                            SK_IPV6_FL_F_CREATE),
+                     -EINVAL);
+    assert_int_equal(fl_req(f->client, c, "fd00::2", 0x12345, SK_IPV6_FL_A_GET, SK_IPV6_FL_S_EXCL, 0), -ENOENT);
+    assert_int_equal(fl_req(f->client, c, "fd00::2", 0x12345, SK_IPV6_FL_A_RENEW, SK_IPV6_FL_S_EXCL, 0), -ESRCH);
+    assert_int_equal(fl_req(f->client, c, "fd00::2", 0x12345, 9, SK_IPV6_FL_S_EXCL, 0), -EINVAL);
+    assert_int_equal(fl_req(f->client, c, "fd00::2", 0, SK_IPV6_FL_A_GET, SK_IPV6_FL_S_EXCL, SK_IPV6_FL_F_REFLECT),
+                     -EPERM);
+    /* A label not taken cannot be sent. */
+    sk_endpoint srv = ep6("fd00::2", 80);
+    srv.flowinfo = 0x12345;
+    assert_int_equal(sk_connect(f->client, c, &srv), -EINVAL);
+    assert_int_equal(fl_req(f->client, c, "fd00::2", 0x12345, SK_IPV6_FL_A_GET, SK_IPV6_FL_S_EXCL,
+                            SK_IPV6_FL_F_CREATE),
+                     0);
+    assert_int_equal(fl_req(f->client, c, "fd00::2", 0x12345, SK_IPV6_FL_A_GET, SK_IPV6_FL_S_EXCL,
+                            SK_IPV6_FL_F_CREATE | SK_IPV6_FL_F_EXCL),
+                     -EEXIST);
+    assert_int_equal(fl_req(f->client, c, "fd00::2", 0x12345, SK_IPV6_FL_A_RENEW, SK_IPV6_FL_S_EXCL, 0), 0);
+    /* The traffic class bits of sin6_flowinfo ride along, its ECN bits not. */
+    srv.flowinfo = 0x0b312345;
+    assert_int_equal(sk_connect(f->client, c, &srv), -EINPROGRESS);
+    ASSERT_RUN_UNTIL_STATE(f, f->client, c, SK_TCP_ESTABLISHED, SEC(1));
+    sk_test_run_for(f, MSEC(50));
+    const sk_trace_entry *syn = sk_test_last(f, "c>s S");
+    const sk_trace_entry *ack = sk_test_last(f, "c>s .");
+    assert_int_equal(syn->seg.flowlabel, 0x12345);
+    assert_int_equal(ack->seg.flowlabel, 0x12345);
+    sk_endpoint name;
+    assert_int_equal(sk_getpeername(f->client, c, &name), 0);
+    assert_int_equal(name.flowinfo, 0x0b012345);
+    assert_int_equal(sk_getsockname(f->client, c, &name), 0);
+    assert_int_equal(name.flowinfo, 0);
+    struct sk_in6_flowlabel_req r;
+    memset(&r, 0, sizeof r);
+    len = sizeof r;
+    assert_int_equal(sk_getsockopt(f->client, c, SK_IPPROTO_IPV6, SK_IPV6_FLOWLABEL_MGR, &r, &len), 0);
+    assert_int_equal(len, sizeof r);
+    assert_int_equal(ntohl(r.flr_label), 0x12345);
+    /* Given back, it is gone: a second PUT finds nothing. */
+    assert_int_equal(fl_req(f->client, c, "fd00::2", 0x12345, SK_IPV6_FL_A_PUT, 0, 0), 0);
+    assert_int_equal(fl_req(f->client, c, "fd00::2", 0x12345, SK_IPV6_FL_A_PUT, 0, 0), -ESRCH);
+    len = sizeof r;
+    assert_int_equal(sk_getsockopt(f->client, c, SK_IPPROTO_IPV6, SK_IPV6_FLOWLABEL_MGR, &r, &len), -ENOENT);
+    /* The accepted side sends with its own automatic label, and its
+     * peer name carries no flow information (no IPV6_FLOWINFO_SEND). */
+    sk_endpoint peer;
+    int a = sk_accept(f->server, l, &peer);
+    assert_true(a >= 0);
+    assert_int_equal(peer.flowinfo, 0);
+    assert_true(sk_test_last(f, "s>c S.")->seg.flowlabel != 0x12345);
 }
 
 static message_log_t flood_log;
@@ -916,6 +1068,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_address_removal, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_socket_listing_shows_ipv6_endpoints, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_tclass_and_hop_limit_options, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_link_local_needs_scope_id, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_flowinfo_and_flow_labels, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_syn_flood_message_names_an_ipv6_listener, sk_test_setup,
                                         sk_test_teardown),
     };

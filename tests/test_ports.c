@@ -176,6 +176,142 @@ static void test_bind_conflicts(void **state)
     assert_int_equal(other.port, 8080);
 }
 
+/* ---- bind() against TIME_WAIT records (inet_csk_bind_conflict) ---- */
+
+#define ep6 sk_test_ep6
+
+/* A listener of `family` on `addr`:port (SO_REUSEADDR and V6ONLY as
+ * given) takes one connection from the client (IPv4 or IPv6 as `to`),
+ * closes it first so that the server holds the TIME_WAIT record, and
+ * then closes the listener: only the record is left on the port. */
+static void server_time_wait(sk_fixture *f, int family, const sk_endpoint *addr, bool reuse, bool v6only,
+                             const sk_endpoint *to)
+{
+    size_t tw_before = sk_test_count_state(f->server, SK_TCP_TIME_WAIT);
+    int l = sk_socket_family(f->server, family);
+    assert_true(l >= 0);
+    int v = reuse;
+    assert_int_equal(sk_setsockopt(f->server, l, SK_SOL_SOCKET, SK_SO_REUSEADDR, &v, sizeof v), 0);
+    if (family == SK_AF_INET6) {
+        v = v6only;
+        assert_int_equal(sk_setsockopt(f->server, l, SK_IPPROTO_IPV6, SK_IPV6_V6ONLY, &v, sizeof v), 0);
+    }
+    assert_int_equal(sk_bind(f->server, l, addr), 0);
+    assert_int_equal(sk_listen(f->server, l, 8), 0);
+    int c = sk_socket_family(f->client, to->family);
+    assert_true(c >= 0);
+    assert_int_equal(sk_connect(f->client, c, to), -EINPROGRESS);
+    sk_test_run_for(f, SETTLE);
+    int a = sk_accept(f->server, l, NULL);
+    assert_true(a >= 0);
+    if (family == SK_AF_INET6) { /* the child keeps its listener's sk_ipv6only */
+        size_t len = sizeof v;
+        assert_int_equal(sk_getsockopt(f->server, a, SK_IPPROTO_IPV6, SK_IPV6_V6ONLY, &v, &len), 0);
+        assert_int_equal(v, v6only);
+    }
+    assert_int_equal(sk_close(f->server, a), 0);
+    sk_test_run_for(f, SETTLE);
+    assert_int_equal(sk_close(f->client, c), 0);
+    sk_test_run_for(f, SETTLE);
+    assert_int_equal(sk_close(f->server, l), 0);
+    assert_int_equal(sk_test_count_state(f->server, SK_TCP_TIME_WAIT), tw_before + 1);
+}
+
+static int try_bind(sk_stack *s, int family, const sk_endpoint *ep, bool reuse, bool v6only)
+{
+    int fd = sk_socket_family(s, family);
+    assert_true(fd >= 0);
+    int v = reuse;
+    assert_int_equal(sk_setsockopt(s, fd, SK_SOL_SOCKET, SK_SO_REUSEADDR, &v, sizeof v), 0);
+    if (family == SK_AF_INET6) {
+        v = v6only;
+        assert_int_equal(sk_setsockopt(s, fd, SK_IPPROTO_IPV6, SK_IPV6_V6ONLY, &v, sizeof v), 0);
+    }
+    int rc = sk_bind(s, fd, ep);
+    sk_close(s, fd);
+    return rc;
+}
+
+/* IPv4: a TIME_WAIT record holds its own address and port only; a
+ * second address of the host is free, the wildcard and the same
+ * address are not, unless both the record's socket and the new one set
+ * SO_REUSEADDR. */
+static void test_bind_against_time_wait_v4(void **state)
+{
+    sk_fixture *f = *state;
+    sk_endpoint extra = sk_endpoint_ipv4(0x0a000003u, 0);
+    assert_int_equal(sk_stack_add_addr(f->server, &extra, 24), 0);
+    sk_endpoint at = sk_endpoint_ipv4(SK_TEST_SERVER_ADDR, 8080);
+    sk_endpoint any = sk_endpoint_ipv4(0, 8080);
+    sk_endpoint second = sk_endpoint_ipv4(0x0a000003u, 8080);
+    server_time_wait(f, SK_AF_INET, &at, false, false, &at);
+    assert_int_equal(try_bind(f->server, SK_AF_INET, &second, false, false), 0);
+    assert_int_equal(try_bind(f->server, SK_AF_INET, &at, false, false), -EADDRINUSE);
+    assert_int_equal(try_bind(f->server, SK_AF_INET, &any, false, false), -EADDRINUSE);
+    /* The record's socket had no SO_REUSEADDR: the new one's does not help. */
+    assert_int_equal(try_bind(f->server, SK_AF_INET, &at, true, false), -EADDRINUSE);
+    assert_int_equal(try_bind(f->server, SK_AF_INET, &any, true, false), -EADDRINUSE);
+    /* Dual stack: "::" covers it unless IPV6_V6ONLY; a real IPv6 address does not. */
+    assert_int_equal(sk_stack_add_addr(f->server, &(sk_endpoint){.family = SK_AF_INET6}, 0), -EINVAL);
+    sk_endpoint any6 = ep6("::", 8080);
+    assert_int_equal(try_bind(f->server, SK_AF_INET6, &any6, false, false), -EADDRINUSE);
+    assert_int_equal(try_bind(f->server, SK_AF_INET6, &any6, false, true), 0);
+    sk_endpoint mapped = ep6("::ffff:10.0.0.2", 8080);
+    assert_int_equal(try_bind(f->server, SK_AF_INET6, &mapped, false, false), -EADDRINUSE);
+    sk_endpoint mapped2 = ep6("::ffff:10.0.0.3", 8080);
+    assert_int_equal(try_bind(f->server, SK_AF_INET6, &mapped2, false, false), 0);
+
+    /* A record from a socket with SO_REUSEADDR yields to another one. */
+    sk_endpoint at2 = sk_endpoint_ipv4(SK_TEST_SERVER_ADDR, 8081);
+    sk_endpoint any2 = sk_endpoint_ipv4(0, 8081);
+    server_time_wait(f, SK_AF_INET, &any2, true, false, &at2);
+    assert_int_equal(sk_test_count_state(f->server, SK_TCP_TIME_WAIT), 2);
+    assert_int_equal(try_bind(f->server, SK_AF_INET, &at2, false, false), -EADDRINUSE);
+    assert_int_equal(try_bind(f->server, SK_AF_INET, &at2, true, false), 0);
+    assert_int_equal(try_bind(f->server, SK_AF_INET, &any2, true, false), 0);
+    /* Once the record is gone, nothing holds the port. */
+    sk_test_run_for(f, SEC(61));
+    assert_int_equal(sk_test_count_state(f->server, SK_TCP_TIME_WAIT), 0);
+    assert_int_equal(try_bind(f->server, SK_AF_INET, &any, false, false), 0);
+}
+
+/* IPv6: a record of an IPv6 connection holds its address; an IPv4
+ * wildcard meets it (Linux gives IPv6 sockets 127.0.0.6 as their IPv4
+ * address, which the wildcard matches) unless its socket was
+ * IPV6_V6ONLY; a specific IPv4 address does not. */
+static void test_bind_against_time_wait_v6(void **state)
+{
+    sk_fixture *f = *state;
+    sk_endpoint c6 = ep6("fd00::1", 0), s6 = ep6("fd00::2", 0), s6b = ep6("fd00::3", 0);
+    assert_int_equal(sk_stack_add_addr(f->client, &c6, 64), 0);
+    assert_int_equal(sk_stack_add_addr(f->server, &s6, 64), 0);
+    assert_int_equal(sk_stack_add_addr(f->server, &s6b, 64), 0);
+    sk_endpoint any6 = ep6("::", 9000), at6 = ep6("fd00::2", 9000), other6 = ep6("fd00::3", 9000);
+    server_time_wait(f, SK_AF_INET6, &any6, false, false, &at6);
+    assert_int_equal(try_bind(f->server, SK_AF_INET6, &other6, false, false), 0);
+    assert_int_equal(try_bind(f->server, SK_AF_INET6, &at6, false, false), -EADDRINUSE);
+    assert_int_equal(try_bind(f->server, SK_AF_INET6, &any6, false, true), -EADDRINUSE);
+    assert_int_equal(try_bind(f->server, SK_AF_INET6, &at6, true, false), -EADDRINUSE);
+    assert_int_equal(try_bind(f->server, SK_AF_INET, &(sk_endpoint){.family = SK_AF_INET, .port = 9000}, false,
+                              false),
+                     -EADDRINUSE);
+    assert_int_equal(try_bind(f->server, SK_AF_INET, &(sk_endpoint){.family = SK_AF_INET, .addr = SK_TEST_SERVER_ADDR,
+                                                                     .port = 9000},
+                              false, false),
+                     0);
+
+    /* From a V6ONLY socket with SO_REUSEADDR: the IPv4 wildcard is free,
+     * and SO_REUSEADDR on both shares the address. */
+    sk_endpoint any6b = ep6("::", 9001), at6b = ep6("fd00::2", 9001);
+    server_time_wait(f, SK_AF_INET6, &any6b, true, true, &at6b);
+    assert_int_equal(try_bind(f->server, SK_AF_INET, &(sk_endpoint){.family = SK_AF_INET, .port = 9001}, false,
+                              false),
+                     0);
+    assert_int_equal(try_bind(f->server, SK_AF_INET6, &at6b, false, false), -EADDRINUSE);
+    assert_int_equal(try_bind(f->server, SK_AF_INET6, &at6b, true, false), 0);
+    assert_int_equal(try_bind(f->server, SK_AF_INET6, &any6b, true, false), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +324,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_default_tw_reuse_is_loopback_only, sk_test_setup,
                                         sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_bind_conflicts, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_bind_against_time_wait_v4, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_bind_against_time_wait_v6, sk_test_setup, sk_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

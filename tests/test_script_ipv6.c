@@ -114,6 +114,35 @@ static void test_pinned_scripts_skip_the_other_pass(void **state)
 }
 
 
+/* The IPv6 socket options by their names (linux/in6.h values), and an
+ * IP-level one on the same AF_INET6 socket, as scripts set them. */
+static void test_ipv6_socket_options_by_name(void **state)
+{
+    (void)state;
+    const char *opts = "--ip_version=ipv6\n" NO_TS
+                       "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                       "+0 getsockopt(3, SOL_IPV6, IPV6_MTU_DISCOVER, [IPV6_PMTUDISC_WANT], [4]) = 0\n"
+                       "+0 setsockopt(3, SOL_IPV6, IPV6_MTU_DISCOVER, [IPV6_PMTUDISC_OMIT], 4) = 0\n"
+                       "+0 getsockopt(3, SOL_IPV6, IPV6_MTU_DISCOVER, [5], [4]) = 0\n"
+                       "+0 setsockopt(3, SOL_IPV6, IPV6_MTU_DISCOVER, [6], 4) = -1 EINVAL (Invalid argument)\n"
+                       "+0 setsockopt(3, SOL_IPV6, IPV6_RECVERR, [1], 4) = 0\n"
+                       "+0 getsockopt(3, SOL_IPV6, IPV6_RECVERR, [1], [4]) = 0\n"
+                       "+0 setsockopt(3, SOL_IPV6, IPV6_FLOWINFO, [1], 4) = 0\n"
+                       "+0 setsockopt(3, SOL_IPV6, IPV6_FLOWINFO_SEND, [1], 4) = 0\n"
+                       "+0 getsockopt(3, SOL_IPV6, IPV6_FLOWINFO_SEND, [1], [4]) = 0\n"
+                       "+0 setsockopt(3, SOL_IP, IP_MTU_DISCOVER, [IP_PMTUDISC_DONT], 1) = 0\n"
+                       "+0 setsockopt(3, SOL_IP, IP_RECVERR, [1], 4) = 0\n"
+                       "+0 bind(3, ..., ...) = 0\n"
+                       "+0 listen(3, 1) = 0\n"
+                       "+0 < S 0:0(0) win 32792 <mss 1000,nop,wscale 7>\n"
+                       "+0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 10>\n"
+                       "+0 < . 1:1(0) ack 1 win 257\n"
+                       "+0 accept(3, ..., ...) = 4\n"
+                       "+0 getsockopt(4, SOL_IPV6, IPV6_MTU_DISCOVER, [IPV6_PMTUDISC_OMIT], [4]) = 0\n"
+                       "+0 getsockopt(4, SOL_IPV6, IPV6_RECVERR, [1], [4]) = 0\n";
+    EXPECT(opts, NULL, SK_SCRIPT_PASS, NULL);
+}
+
 /* TFO_COOKIE for an IPv6 peer: Linux's SipHash over both 16-byte
  * addresses, computed by the runner; the stack takes the SYN's data with
  * it, and answers another cookie with the right one instead. */
@@ -144,6 +173,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_version_passes),
         cmocka_unit_test(test_ipv6_mss_from_the_ipv6_header),
+        cmocka_unit_test(test_ipv6_socket_options_by_name),
         cmocka_unit_test(test_pinned_scripts_skip_the_other_pass),
         cmocka_unit_test(test_fastopen_cookie_of_an_ipv6_peer),
     };

@@ -257,6 +257,9 @@ typedef struct sk_stack_params {
     uint8_t addr6[16];
     uint8_t addr6_prefix_len; /* 0 means 64                             */
     uint8_t addr_prefix_len;  /* of `addr`; 0 means 32                   */
+    /* The device's interface index, what a link-local sin6_scope_id
+     * names (if_nametoindex of a TUN device); 0 means 1. */
+    uint32_t ifindex;
 } sk_stack_params;
 
 /* Checksum offloads of the link, as Linux's loopback device has them.
@@ -345,12 +348,49 @@ SK_EXPORT sk_time_ns sk_now(const sk_stack *stack);
 #define SK_IPPROTO_IPV6 41
 
 /* IPPROTO_IPV6 options (AF_INET6 sockets), Linux's numbers */
+#define SK_IPV6_FLOWINFO 11     /* int 0/1: receive flow information (TCP only remembers it) */
 #define SK_IPV6_UNICAST_HOPS 16 /* -1 (the default, 64) or 0..255 */
+#define SK_IPV6_MTU_DISCOVER 23 /* int: SK_IPV6_PMTUDISC_*, default WANT */
 #define SK_IPV6_MTU 24          /* read-only: the path MTU of a connected socket */
+#define SK_IPV6_RECVERR 25      /* int: ICMPv6 errors become hard errors (SO_ERROR, the next call) */
 #define SK_IPV6_V6ONLY 26       /* 0 or 1; default net.ipv6.bindv6only */
+#define SK_IPV6_FLOWLABEL_MGR 32 /* struct sk_in6_flowlabel_req: flow labels the socket holds */
+#define SK_IPV6_FLOWINFO_SEND 33 /* int 0/1: connect() sends sin6_flowinfo's label, getpeername reports it */
 #define SK_IPV6_TCLASS 67       /* -1 (0) or 0..255, the traffic class */
 #define SK_IPV6_TRANSPARENT 75  /* 0 or 1: as SK_IP_TRANSPARENT */
 #define SK_IPV6_FREEBIND 78     /* 0 or 1: as SK_IP_FREEBIND */
+/* IPV6_MTU_DISCOVER values: INTERFACE and OMIT ignore Packet Too Big. */
+#define SK_IPV6_PMTUDISC_DONT 0
+#define SK_IPV6_PMTUDISC_WANT 1
+#define SK_IPV6_PMTUDISC_DO 2
+#define SK_IPV6_PMTUDISC_PROBE 3
+#define SK_IPV6_PMTUDISC_INTERFACE 4
+#define SK_IPV6_PMTUDISC_OMIT 5
+
+/* IPV6_FLOWLABEL_MGR's argument, Linux's struct in6_flowlabel_req (32
+ * bytes, the label in network byte order). */
+struct sk_in6_flowlabel_req {
+    uint8_t flr_dst[16];
+    uint32_t flr_label; /* network byte order, 20 bits */
+    uint8_t flr_action; /* SK_IPV6_FL_A_* */
+    uint8_t flr_share;  /* SK_IPV6_FL_S_* */
+    uint16_t flr_flags; /* SK_IPV6_FL_F_* */
+    uint16_t flr_expires;
+    uint16_t flr_linger;
+    uint32_t flr_pad;
+};
+#define SK_IPV6_FL_A_GET 0
+#define SK_IPV6_FL_A_PUT 1
+#define SK_IPV6_FL_A_RENEW 2
+#define SK_IPV6_FL_F_CREATE 1
+#define SK_IPV6_FL_F_EXCL 2
+#define SK_IPV6_FL_F_REFLECT 4
+#define SK_IPV6_FL_F_REMOTE 8
+#define SK_IPV6_FL_S_NONE 0
+#define SK_IPV6_FL_S_EXCL 1
+#define SK_IPV6_FL_S_PROCESS 2
+#define SK_IPV6_FL_S_USER 3
+#define SK_IPV6_FL_S_ANY 255
 
 #define SK_SO_REUSEADDR 2
 #define SK_SO_TYPE 3
@@ -405,6 +445,8 @@ SK_EXPORT sk_time_ns sk_now(const sk_stack *stack);
 #define SK_IP_PMTUDISC_WANT 1 /* the default (net.ipv4.ip_no_pmtu_disc = 0) */
 #define SK_IP_PMTUDISC_DO 2
 #define SK_IP_PMTUDISC_PROBE 3
+#define SK_IP_PMTUDISC_INTERFACE 4 /* frag-needed ignored, DF not set */
+#define SK_IP_PMTUDISC_OMIT 5
 
 /* SO_MEMINFO's figures (Linux's SK_MEMINFO_*), as `ss -m` prints them. */
 enum {

@@ -15,6 +15,7 @@
  */
 
 #include "addr.h"
+#include "icmp.h"
 #include "listen.h"
 #include "stack.h"
 
@@ -476,6 +477,7 @@ void sk_route_tcb6(const sk_stack *s, const sk_tcb *t, sk_route *r)
         /* A hop limit of 0 (which Linux would send) goes out as 64: the
          * builder reads 0 as its default. */
         r->hops = t->ext->hops1 ? (uint8_t)(t->ext->hops1 - 1) : 0;
+        r->flowlabel = sk_ip6_flowlabel(t); /* set by connect() with IPV6_FLOWINFO_SEND */
     }
 }
 

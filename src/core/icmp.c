@@ -176,11 +176,7 @@ static void echo_reply(sk_stack *s, const sk_segment *ip, const uint8_t *icmp, s
     sk_count(s, SK_C_ICMPMSG_OUT_TYPE0);
     sk_count(s, SK_C_ICMP_OUT_ECHO_REPS);
     sk_count(s, SK_C_IP_OUT_REQUESTS);
-    if (s->on_event) {
-        sk_event ev = {.type = SK_EV_SEGMENT_OUT, .now = s->now, .fd = -1,
-                       .local = sk_endpoint_ipv4(ip->dst, 0), .remote = sk_endpoint_ipv4(ip->src, 0), .data = d, .len = total};
-        sk_emit(s, &ev);
-    }
+    sk_icmp_emit(s, SK_EV_SEGMENT_OUT, ip, d, total);
     s->transmit(s->transmit_ctx, d, total);
 }
 
@@ -207,6 +203,21 @@ static const int unreach_errno[SK_NR_ICMP_UNREACH + 1] = {
     EHOSTUNREACH, /* 14 host precedence violation */
     EHOSTUNREACH, /* 15 precedence cutoff in effect */
 };
+
+void sk_icmp_emit(sk_stack *s, sk_event_type type, const sk_segment *msg, const uint8_t *d, size_t len)
+{
+    if (!s->on_event)
+        return;
+    sk_event ev = {.type = type, .now = s->now, .fd = -1, .data = d, .len = len};
+    if (msg->ip_version == 6) {
+        ev.local = sk_endpoint_ipv6(msg->dst6, 0);
+        ev.remote = sk_endpoint_ipv6(msg->src6, 0);
+    } else {
+        ev.local = sk_endpoint_ipv4(msg->dst, 0);
+        ev.remote = sk_endpoint_ipv4(msg->src, 0);
+    }
+    sk_emit(s, &ev);
+}
 
 /* RFC 6069 as Linux's tcp_ld_RTO_revert: a net or host unreachable for
  * the segment being retransmitted says the path, not congestion, lost
@@ -259,7 +270,10 @@ void sk_icmp_err_for_conn(sk_stack *s, sk_tcb *t, uint32_t seq, const sk_icmp_er
      * keeps them in sk_err_soft (SO_ERROR reads it, a timeout reports
      * it instead of ETIMEDOUT) unless IP_RECVERR asks for hard errors. */
     sk_pmtu_conn *pm = sk_pmtu_conn_peek(t);
-    if (pm && pm->recverr) {
+    /* tcp_v6_err reads IPV6_RECVERR; an IPv4(-mapped) connection goes
+     * through tcp_v4_err, which reads IP_RECVERR even on an AF_INET6
+     * socket. */
+    if (pm && (t->af6 ? pm->recverr6 : pm->recverr)) {
         t->so_error = (int16_t)e->err;
         sk_notify(s, t);
         return;
@@ -381,11 +395,7 @@ void sk_icmp_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segme
     size_t n = ip->ip_len - ihl;
     sk_count(s, SK_C_IP_IN_DELIVERS);
     sk_count(s, SK_C_ICMP_IN_MSGS);
-    if (s->on_event) {
-        sk_event ev = {.type = SK_EV_SEGMENT_IN, .now = s->now, .fd = -1,
-                       .local = sk_endpoint_ipv4(ip->dst, 0), .remote = sk_endpoint_ipv4(ip->src, 0), .data = dgram, .len = ip->ip_len};
-        sk_emit(s, &ev);
-    }
+    sk_icmp_emit(s, SK_EV_SEGMENT_IN, ip, dgram, ip->ip_len);
     /* icmp_rcv: checksum first (InCsumErrors and InErrors), then a whole
      * header (InErrors), then the per-type count, then the type's range. */
     if (sk_csum_fold(sk_csum_partial(icmp, n, 0)) != 0) {

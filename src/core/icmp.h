@@ -72,6 +72,10 @@ static inline sk_peer_key sk_peer_key_v6(const uint8_t a[16])
     return k;
 }
 
+/* Flow labels one socket may hold (Linux bounds them by memory, see
+ * mem_check in ip6_flowlabel.c; synack by this count, then ENOBUFS). */
+#define SK_FL_MAX_PER_SOCK 8
+
 /* Per-connection path-MTU state, allocated from sk_tcb_ext when a
  * connection first needs it (a learned PMTU, a socket option, MTU
  * probing): Linux's icsk_pmtu_cookie, icsk_mtup, tp->mtu_probe,
@@ -88,12 +92,28 @@ typedef struct sk_pmtu_conn {
     uint16_t probe_size;    /* MTU of the probe in flight, 0 = none */
     uint32_t probe_seq_start, probe_seq_end;
     sk_stamp probe_timestamp;
+    /* tcp_simple_retransmit's Loss state lasts until what was in flight
+     * then (high_seq) is acknowledged; no MTU probe goes out before. */
+    uint32_t loss_high;
+    bool loss_high_set;
+    /* The AF_INET6 socket's own (Linux's ipv6_pinfo): IPV6_MTU_DISCOVER,
+     * IPV6_RECVERR, IPV6_FLOWINFO (rxflow), IPV6_FLOWINFO_SEND (sndflow). */
+    uint8_t pmtudisc6;
+    bool recverr6, rxflow, sndflow;
+    uint8_t fl_n;           /* labels in fl[] */
+    uint32_t flow_label;    /* np->flow_label: traffic class and label, host order */
+    uint32_t bound_dev_if;  /* sk_bound_dev_if, from a link-local sin6_scope_id */
+    uint32_t fl[SK_FL_MAX_PER_SOCK]; /* labels taken with IPV6_FLOWLABEL_MGR (ipv6_fl_list) */
 } sk_pmtu_conn;
 
 /* icmp.c */
 /* An IPv4 datagram with protocol 1, its IP header already validated and
  * decoded into `ip` (addresses, TTL, TOS). */
 void sk_icmp_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segment *ip);
+/* An ICMP or ICMPv6 datagram in or out, as traces and captures see it:
+ * `msg` is the message received (an echo reply's request), so its
+ * destination is the local end. */
+void sk_icmp_emit(sk_stack *s, sk_event_type type, const sk_segment *msg, const uint8_t *d, size_t len);
 /* Linux's tcp_v4_err/tcp_v6_err after the lookup: a full connection. */
 void sk_icmp_err_for_conn(sk_stack *s, sk_tcb *t, uint32_t seq, const sk_icmp_err *e);
 
@@ -106,9 +126,17 @@ void sk_peer_cache_free(sk_stack *s);
 sk_peer_key sk_conn_peer_key(const sk_stack *s, const sk_tcb *t); /* the cache's key for its peer */
 sk_pmtu_conn *sk_pmtu_conn_get(sk_stack *s, sk_tcb *t);
 static inline sk_pmtu_conn *sk_pmtu_conn_peek(const sk_tcb *t) { return t->ext ? t->ext->pm : NULL; }
+/* The label np->flow_label gives the socket's datagrams (connect() with
+ * IPV6_FLOWINFO_SEND), 0 for none (auto_flowlabels then chooses). */
+static inline uint32_t sk_ip6_flowlabel(const sk_tcb *t)
+{
+    const sk_pmtu_conn *pm = sk_pmtu_conn_peek(t);
+    return pm ? pm->flow_label & 0x000fffffu : 0;
+}
 uint16_t sk_conn_pmtu(const sk_stack *s, const sk_tcb *t);
 uint32_t sk_mtup_mss_clamp(const sk_stack *s, const sk_tcb *t, uint32_t mss);
 void sk_pmtu_conn_init(sk_stack *s, sk_tcb *t);
+uint16_t sk_route_advmss(const sk_stack *s, bool v6, uint32_t raddr);
 void sk_pmtu_check(sk_stack *s, sk_tcb *t);
 bool sk_pmtu_df(const sk_stack *s, const sk_tcb *t);
 void sk_pmtu_reduced(sk_stack *s, sk_tcb *t, uint32_t mtu_info);
@@ -119,6 +147,13 @@ bool sk_mtu_probe_lost(sk_stack *s, sk_tcb *t);
 int sk_take_err_soft(sk_tcb *t);
 int sk_ip_setsockopt(sk_stack *s, sk_tcb *t, int name, const void *val, size_t len);
 int sk_ip_getsockopt(sk_stack *s, sk_tcb *t, int name, void *val, size_t *len);
+/* The IPPROTO_IPV6 options kept here (IPV6_MTU_DISCOVER, IPV6_RECVERR,
+ * IPV6_FLOWINFO, IPV6_FLOWINFO_SEND, IPV6_FLOWLABEL_MGR); -ENOPROTOOPT
+ * for the others. */
+int sk_ip6_setsockopt(sk_stack *s, sk_tcb *t, int name, const void *val, size_t len);
+int sk_ip6_getsockopt(sk_stack *s, sk_tcb *t, int name, void *val, size_t *len);
+int sk_ip6_connect_flowinfo(sk_stack *s, sk_tcb *t, uint32_t flowinfo);
+void sk_pmtu_inherit(sk_stack *s, sk_tcb *child, const sk_tcb *l, bool peer_link_local);
 
 /* listen.c: an ICMP error quoting a SYN-ACK of a request sock (Linux's
  * tcp_req_err); false when no request matches. */

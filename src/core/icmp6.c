@@ -76,12 +76,7 @@ static void echo_reply(sk_stack *s, const uint8_t *dgram, const sk_segment *seg,
     sk_count(s, SK_C_ICMP6_OUT_MSGS);
     sk_count(s, SK_C_ICMP6_OUT_ECHO_REPLIES);
     sk_count(s, SK_C_ICMP6_OUT_TYPE129);
-    if (s->on_event) {
-        sk_event ev = {.type = SK_EV_SEGMENT_OUT, .now = s->now, .fd = -1, .data = o, .len = total};
-        ev.local = sk_endpoint_ipv6(seg->dst6, 0);
-        ev.remote = sk_endpoint_ipv6(seg->src6, 0);
-        sk_emit(s, &ev);
-    }
+    sk_icmp_emit(s, SK_EV_SEGMENT_OUT, seg, o, total); /* icmp.c */
     s->transmit(s->transmit_ctx, o, total);
 }
 
@@ -253,13 +248,7 @@ void sk_icmp6_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segm
     }
     sk_count(s, SK_C_IP6_IN_DELIVERS);
     sk_count(s, SK_C_ICMP6_IN_MSGS);
-    if (s->on_event) {
-        /* Seen in traces and captures as the ICMPv4 input is (icmp.c). */
-        sk_event ev = {.type = SK_EV_SEGMENT_IN, .now = s->now, .fd = -1, .data = dgram, .len = len};
-        ev.local = sk_endpoint_ipv6(seg->dst6, 0);
-        ev.remote = sk_endpoint_ipv6(seg->src6, 0);
-        sk_emit(s, &ev);
-    }
+    sk_icmp_emit(s, SK_EV_SEGMENT_IN, seg, dgram, len); /* icmp.c */
     size_t end = seg->ip_len <= len ? seg->ip_len : len;
     if (seg->l4_off + 4 > end) {
         sk_count(s, SK_C_ICMP6_IN_ERRORS);

@@ -71,7 +71,9 @@ static void req_free(sk_stack *s, sk_request *req)
 
 static uint16_t req_advmss(const sk_stack *s, const sk_tcb *l, const sk_request *req)
 {
-    uint16_t m = sk_default_advmss(s, (req->opts & SK_REQ_V6) != 0);
+    /* tcp_make_synack: the route's advmss, so a path MTU learned for the
+     * peer shows in the SYN-ACK (pmtu.c). */
+    uint16_t m = sk_route_advmss(s, (req->opts & SK_REQ_V6) != 0, req->raddr);
     return l->user_mss && l->user_mss < m ? l->user_mss : m;
 }
 
@@ -508,7 +510,8 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
     t->rcv_nxt = t->rcv_wup = req->irs + 1;
     t->sndbuf = l->sndbuf;
     t->rcvbuf = l->rcvbuf;
-    t->sndstate |= l->sndstate & SK_RCVBUF_LOCK; /* sk_userlocks */
+    /* sk_userlocks, and sk_ipv6only as the clone keeps it */
+    t->sndstate |= l->sndstate & (SK_RCVBUF_LOCK | SK_SOCK_V6ONLY);
     t->user_mss = l->user_mss;
     t->sopts |= l->sopts & (SK_O_NODELAY | SK_O_KEEPALIVE | SK_O_REUSEADDR | SK_O_SNDBUF_LOCK); /* sk_userlocks too */
     /* A child runs its listener's congestion control (TCP_CONGESTION on
@@ -530,6 +533,8 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
     }
     if (l->sopts & SK_O_LINGER)
         t->sopts |= SK_O_LINGER;
+    const uint8_t *peer6 = v6 ? sk_addr6_get(s, req->raddr) : NULL;
+    sk_pmtu_inherit(s, t, l, peer6 && peer6[0] == 0xfe && (peer6[1] & 0xc0) == 0x80); /* pmtu.c */
     t->advmss = req_advmss(s, l, req);
     if (req->opts & SK_REQ_WS) {
         t->negot |= SK_N_WS_OK;
@@ -568,6 +573,9 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
         }
     }
     t->state = SK_TCP_SYN_RECV; /* the request's state, already reported */
+    /* tcp_v4_syn_recv_sock's tcp_sync_mss(dst_mtu): the child sends at
+     * the path MTU cached for its peer (pmtu.c). */
+    sk_pmtu_conn_init(s, t);
     t->parent = l;
     sk_conn_hash(s, t);
     sk_port_ref(s, t);

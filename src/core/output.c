@@ -310,6 +310,8 @@ static uint32_t current_mss(const sk_tcb *t)
     return t->mss > opt ? t->mss - opt : t->mss;
 }
 
+uint32_t sk_current_mss(const sk_tcb *t) { return current_mss(t); }
+
 static size_t conn_options(sk_stack *s, sk_tcb *t, uint8_t *buf, bool with_sack)
 {
     sk_out_opts o = {0};
@@ -835,6 +837,12 @@ static bool retransmit_lost(sk_stack *s, sk_tcb *t)
         /* What the peer SACKed need not be resent (tcp_timeout_mark_lost
          * leaves SACKed segments alone). */
         t->rtx_nxt = sk_sack_skip(t, t->rtx_nxt);
+        /* Only what is marked lost goes again: after an RTO that is all
+         * but the SACKed, after a path MTU drop the segments cut too big
+         * (tcp_simple_retransmit). */
+        uint32_t run_end = t->snd_nxt;
+        if (t->rack)
+            t->rtx_nxt = sk_rack_next_to_resend(t, t->rtx_nxt, &run_end);
         if (!seq_lt(t->rtx_nxt, t->snd_nxt))
             break;
         uint32_t data_end = t->snd_una + t->sndq.len;
@@ -843,6 +851,8 @@ static bool retransmit_lost(sk_stack *s, sk_tcb *t)
         uint32_t len = avail < mss ? avail : mss;
         if (len > sent_left)
             len = sent_left;
+        if (seq_gt(t->rtx_nxt + len, run_end))
+            len = run_end - t->rtx_nxt;
         uint32_t next_sacked = sk_sack_next_start(t, t->rtx_nxt);
         if (t->sack_n && len > next_sacked - t->rtx_nxt)
             len = next_sacked - t->rtx_nxt;

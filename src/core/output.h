@@ -46,6 +46,7 @@ uint32_t sk_win_from_space(const sk_stack *s, uint32_t space);
 void sk_init_rcv_window(sk_stack *s, uint32_t rcvbuf, uint16_t mss, bool ws_ok, uint32_t *rcv_wnd,
                         uint8_t *rcv_wscale, uint32_t *window_clamp);
 uint16_t sk_default_advmss(const sk_stack *s, bool v6);
+uint32_t sk_current_mss(const sk_tcb *t); /* tcp_current_mss: SACK blocks to send counted */
 void sk_retransmit_head(sk_stack *s, sk_tcb *t);
 uint32_t sk_flight_size(const sk_tcb *t);
 uint32_t sk_size_goal(const sk_tcb *t);

@@ -293,6 +293,7 @@ sk_pmtu_conn *sk_pmtu_conn_get(sk_stack *s, sk_tcb *t)
             return NULL;
         pm->pmtu_cookie = dev_mtu(s, t->af6);
         pm->pmtudisc = default_pmtudisc(s);
+        pm->pmtudisc6 = SK_PMTUDISC_WANT; /* inet6_create, whatever the sysctls */
         /* tcp_mtup_init: enabled from the start only with probing 2;
          * search_high from the MSS clamp (then bounded by the PMTU),
          * search_low from tcp_base_mss. */
@@ -354,6 +355,29 @@ void sk_pmtu_conn_init(sk_stack *s, sk_tcb *t)
         t->advmss = (uint16_t)adv;
 }
 
+/* dst_metric_advmss for a route with no advmss metric:
+ * ipv4_default_advmss and ip6_default_advmss take the route's MTU, a
+ * learned path MTU included, less the headers; not below
+ * route.min_adv_mss (256) or, for IPv6, ip6_rt_min_advmss (1220).  It is
+ * what a SYN-ACK announces (tcp_make_synack) and its child keeps
+ * (tcp_v4_syn_recv_sock). */
+uint16_t sk_route_advmss(const sk_stack *s, bool v6, uint32_t raddr)
+{
+    sk_peer_key k;
+    if (v6) {
+        const uint8_t *a = sk_addr6_get(s, raddr);
+        if (!a)
+            return sk_link_mss(s, true);
+        k = sk_peer_key_v6(a);
+    } else {
+        k = sk_peer_key_v4(raddr);
+    }
+    uint32_t mtu = sk_route_mtu((sk_stack *)s, &k);
+    uint32_t hdrs = v6 ? IPV6_TCP_HDRS : IPV4_TCP_HDRS, floor = v6 ? IPV6_MIN_MTU - IPV6_TCP_HDRS : 256u;
+    uint32_t adv = mtu > hdrs + floor ? mtu - hdrs : floor;
+    return (uint16_t)(adv > 65535u - hdrs ? 65535u - hdrs : adv);
+}
+
 /* tcp_current_mss's check: the route's MTU moved (learned by another
  * connection, or expired back up, RFC 1191 §6.3), so the MSS follows. */
 void sk_pmtu_check(sk_stack *s, sk_tcb *t)
@@ -396,22 +420,32 @@ bool sk_pmtu_df(const sk_stack *s, const sk_tcb *t)
     return !sk_route_mtu_locked((sk_stack *)s, &k);
 }
 
-/* Linux's tcp_simple_retransmit: the segments in flight were cut for a
- * larger MTU and are gone; resend them at the new MSS without treating
- * it as congestion (cwnd stays, ssthresh keeps at least 3/4 of it).
- * synack presumes everything in flight lost, where Linux marks only the
- * segments larger than the new MSS. */
+/* Linux's tcp_simple_retransmit: the segments in flight longer than the
+ * new MSS (tcp_current_mss, SACK blocks counted) were cut for a larger MTU
+ * and are gone, so they are marked lost and resent at the new size; those
+ * that still fit stay in flight.  Nothing lost, nothing done.  It is not
+ * taken as congestion: cwnd stays, ssthresh keeps at least 3/4 of it
+ * (tcp_current_ssthresh) unless already in Loss.  A connection without
+ * SACK keeps no per-segment record (no sk_rack), so there everything in
+ * flight is taken as lost, as a timeout would. */
 static void simple_retransmit(sk_stack *s, sk_tcb *t)
 {
     if (t->snd_una == t->snd_nxt)
         return;
-    if (t->ca_state != SK_CA_LOSS) {
+    if (t->rack && !sk_rack_mark_lost_longer(t, sk_current_mss(t), t->snd_una + t->sndq.len))
+        return;
+    /* tcp_current_ssthresh leaves it alone in CWR and Recovery. */
+    if (t->ca_state < SK_CA_CWR) {
         uint32_t keep = (t->cwnd >> 1) + (t->cwnd >> 2);
         if (t->ssthresh < keep)
             t->ssthresh = keep;
     }
+    sk_pmtu_conn *pm = sk_pmtu_conn_peek(t);
+    if (pm && t->ca_state != SK_CA_LOSS) {
+        pm->loss_high = t->snd_nxt;
+        pm->loss_high_set = true;
+    }
     sk_set_ca_state(t, SK_CA_LOSS); /* tcp_simple_retransmit: Loss replaces CWR or Recovery */
-    sk_rack_mark_all_lost(t);
     t->rtx_nxt = t->snd_una;
     t->high_rxt = t->snd_una;
     t->xflags &= ~SK_X_RTT_PENDING;
@@ -427,6 +461,11 @@ static void simple_retransmit(sk_stack *s, sk_tcb *t)
  * remember: the route never goes below IPV6_MIN_MTU. */
 static void pmtu_reduced6(sk_stack *s, sk_tcb *t, uint32_t mtu_info)
 {
+    /* ip6_sk_accept_pmtu: IPV6_PMTUDISC_INTERFACE and _OMIT keep to the
+     * device's MTU, so the message is not taken, not even into the route. */
+    const sk_pmtu_conn *opt = sk_pmtu_conn_peek(t);
+    if (opt && (opt->pmtudisc6 == SK_IPV6_PMTUDISC_INTERFACE || opt->pmtudisc6 == SK_IPV6_PMTUDISC_OMIT))
+        return;
     /* Before the SYN-ACK t->mss is still the 536 default; Linux's
      * mss_cache is already synced to the route then (tcp_connect_init). */
     uint32_t cur = peer_known(t) ? t->mss : mtu_to_mss(s, t, sk_conn_pmtu(s, t));
@@ -545,6 +584,13 @@ int sk_mtu_probe(sk_stack *s, sk_tcb *t)
     if (!pm || !pm->mtup_enabled || pm->probe_size || t->ca_state >= SK_CA_CWR ||
         t->cwnd < 11 || sk_rx_sack_pending(t))
         return -1;
+    /* Still in the Loss state a path MTU drop began (icsk_ca_state is not
+     * Open until high_seq is acknowledged). */
+    if (pm->loss_high_set) {
+        if (seq_lt(t->snd_una, pm->loss_high))
+            return -1;
+        pm->loss_high_set = false;
+    }
     uint32_t mss = t->mss;
     uint32_t probe = mtu_to_mss(s, t, ((uint32_t)pm->search_high + pm->search_low) >> 1);
     uint32_t needed = probe + ((uint32_t)s->cfg.tcp_reordering + 1) * mss;
@@ -721,4 +767,227 @@ int sk_ip_getsockopt(sk_stack *s, sk_tcb *t, int name, void *val, size_t *len)
     memcpy(val, &v, sizeof(int));
     *len = sizeof(int);
     return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* IPv6-level socket options (do_ipv6_setsockopt's part kept here)      */
+/* ------------------------------------------------------------------ */
+
+#define FLOWLABEL_MASK 0x000fffffu
+#define FLOWINFO_MASK 0x0fffffffu
+
+static bool fl_held(const sk_pmtu_conn *pm, uint32_t label)
+{
+    for (uint8_t i = 0; pm && i < pm->fl_n; i++)
+        if (pm->fl[i] == label)
+            return true;
+    return false;
+}
+
+static uint32_t be32_get(const uint32_t *p)
+{
+    const uint8_t *b = (const uint8_t *)p;
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static void be32_put(uint32_t *p, uint32_t v)
+{
+    uint8_t *b = (uint8_t *)p;
+    b[0] = (uint8_t)(v >> 24);
+    b[1] = (uint8_t)(v >> 16);
+    b[2] = (uint8_t)(v >> 8);
+    b[3] = (uint8_t)v;
+}
+
+/* ipv6_flowlabel_opt: labels are taken (GET with CREATE), given back
+ * (PUT) and renewed per socket.  What synack leaves out: the table the
+ * labels share between sockets of a namespace (so no EPERM or EEXIST
+ * from another socket's label), choosing a label for a request of 0
+ * (Linux writes the chosen one back into the caller's buffer, which a
+ * const argument cannot take: EINVAL here), and expiry and linger. */
+static int flowlabel_opt(sk_stack *s, sk_tcb *t, const void *val, size_t len)
+{
+    struct sk_in6_flowlabel_req r;
+    if (len < sizeof(r))
+        return -EINVAL;
+    memcpy(&r, val, sizeof(r));
+    uint32_t label = be32_get(&r.flr_label);
+    sk_pmtu_conn *pm = sk_pmtu_conn_peek(t);
+    switch (r.flr_action) {
+    case SK_IPV6_FL_A_PUT:
+        if (r.flr_flags & SK_IPV6_FL_F_REFLECT)
+            return -ESRCH; /* never reflecting, see below */
+        for (uint8_t i = 0; pm && i < pm->fl_n; i++) {
+            if (pm->fl[i] == label) {
+                pm->fl[i] = pm->fl[--pm->fl_n];
+                return 0;
+            }
+        }
+        return -ESRCH;
+    case SK_IPV6_FL_A_RENEW:
+        return fl_held(pm, label) ? 0 : -ESRCH;
+    case SK_IPV6_FL_A_GET:
+        break;
+    default:
+        return -EINVAL;
+    }
+    /* ipv6_flowlabel_get */
+    /* Reflecting the peer's label is refused while
+     * net.ipv6.flowlabel_consistency is on, its default, which synack
+     * does not offer to change. */
+    if (r.flr_flags & SK_IPV6_FL_F_REFLECT)
+        return -EPERM;
+    if (label & ~FLOWLABEL_MASK)
+        return -EINVAL;
+    /* fl_create: a real destination and a known way of sharing. */
+    static const uint8_t mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const uint8_t zero[16];
+    if (!memcmp(r.flr_dst, zero, 16) || !memcmp(r.flr_dst, mapped_prefix, 12))
+        return -EINVAL;
+    if (r.flr_share != SK_IPV6_FL_S_EXCL && r.flr_share != SK_IPV6_FL_S_PROCESS &&
+        r.flr_share != SK_IPV6_FL_S_USER && r.flr_share != SK_IPV6_FL_S_ANY)
+        return -EINVAL;
+    if (label && fl_held(pm, label))
+        return (r.flr_flags & SK_IPV6_FL_F_EXCL) ? -EEXIST : 0;
+    if (!(r.flr_flags & SK_IPV6_FL_F_CREATE))
+        return -ENOENT;
+    if (!label)
+        return -EINVAL;
+    pm = sk_pmtu_conn_get(s, t);
+    if (!pm)
+        return -ENOMEM;
+    if (pm->fl_n == SK_FL_MAX_PER_SOCK)
+        return -ENOBUFS;
+    pm->fl[pm->fl_n++] = label;
+    return 0;
+}
+
+int sk_ip6_setsockopt(sk_stack *s, sk_tcb *t, int name, const void *val, size_t len)
+{
+    if (name == SK_IPV6_FLOWLABEL_MGR)
+        return val ? flowlabel_opt(s, t, val, len) : -EFAULT;
+    if (name != SK_IPV6_MTU_DISCOVER && name != SK_IPV6_RECVERR && name != SK_IPV6_FLOWINFO &&
+        name != SK_IPV6_FLOWINFO_SEND)
+        return -ENOPROTOOPT;
+    /* do_ipv6_setsockopt: each of these wants a whole int. */
+    int v;
+    if (!val || len < sizeof(int))
+        return -EINVAL;
+    memcpy(&v, val, sizeof v);
+    if (name == SK_IPV6_MTU_DISCOVER && (v < SK_IPV6_PMTUDISC_DONT || v > SK_IPV6_PMTUDISC_OMIT))
+        return -EINVAL;
+    sk_pmtu_conn *pm = sk_pmtu_conn_get(s, t);
+    if (!pm)
+        return -ENOMEM;
+    switch (name) {
+    case SK_IPV6_MTU_DISCOVER:
+        pm->pmtudisc6 = (uint8_t)v;
+        break;
+    case SK_IPV6_RECVERR:
+        pm->recverr6 = v != 0;
+        break;
+    case SK_IPV6_FLOWINFO:
+        pm->rxflow = v != 0;
+        break;
+    default:
+        pm->sndflow = v != 0;
+        break;
+    }
+    return 0;
+}
+
+int sk_ip6_getsockopt(sk_stack *s, sk_tcb *t, int name, void *val, size_t *len)
+{
+    (void)s;
+    const sk_pmtu_conn *pm = sk_pmtu_conn_peek(t);
+    int v;
+    switch (name) {
+    case SK_IPV6_MTU_DISCOVER:
+        v = pm ? pm->pmtudisc6 : SK_IPV6_PMTUDISC_WANT;
+        break;
+    case SK_IPV6_RECVERR:
+        v = pm && pm->recverr6;
+        break;
+    case SK_IPV6_FLOWINFO:
+        v = pm && pm->rxflow;
+        break;
+    case SK_IPV6_FLOWINFO_SEND:
+        v = pm && pm->sndflow;
+        break;
+    case SK_IPV6_FLOWLABEL_MGR: {
+        /* ipv6_flowlabel_opt_get: the label this socket sends with, when
+         * it holds it, for a GET only.  The peer's
+         * label (IPV6_FL_F_REMOTE) is not kept: ENOPROTOOPT. */
+        struct sk_in6_flowlabel_req r;
+        if (*len < sizeof(r))
+            return -EINVAL;
+        memcpy(&r, val, sizeof(r));
+        if (r.flr_action != SK_IPV6_FL_A_GET)
+            return -EINVAL;
+        uint16_t flags = r.flr_flags;
+        memset(&r, 0, sizeof(r));
+        if (flags & SK_IPV6_FL_F_REMOTE)
+            return -ENOPROTOOPT;
+        uint32_t label = pm ? pm->flow_label & FLOWLABEL_MASK : 0;
+        if (!fl_held(pm, label))
+            return -ENOENT;
+        be32_put(&r.flr_label, label);
+        memcpy(val, &r, sizeof(r));
+        *len = sizeof(r);
+        return 0;
+    }
+    default:
+        return -ENOPROTOOPT;
+    }
+    size_t n = *len < sizeof(int) ? *len : sizeof(int);
+    memcpy(val, &v, n);
+    *len = n;
+    return 0;
+}
+
+/* tcp_v6_connect with IPV6_FLOWINFO_SEND: the traffic class and label of
+ * sin6_flowinfo (ECN bits cleared, IP6_ECN_flow_init) become the
+ * socket's, and a nonzero label must be one the socket holds
+ * (fl6_sock_lookup), else EINVAL. */
+int sk_ip6_connect_flowinfo(sk_stack *s, sk_tcb *t, uint32_t flowinfo)
+{
+    sk_pmtu_conn *pm = sk_pmtu_conn_peek(t);
+    if (!pm || !pm->sndflow)
+        return 0;
+    uint32_t fi = flowinfo & FLOWINFO_MASK & ~(SK_IP_ECN_MASK << 20);
+    if ((fi & FLOWLABEL_MASK) && !fl_held(pm, fi & FLOWLABEL_MASK))
+        return -EINVAL;
+    (void)s;
+    pm->flow_label = fi;
+    return 0;
+}
+
+
+/* What sk_clone_lock copies of a listener's IP and IPv6 options into a
+ * child: the option bits and np->flow_label, not the labels it holds
+ * (tcp_v6_syn_recv_sock starts the child's ipv6_fl_list empty).  A
+ * child talking to a link-local peer is bound to the device the SYN
+ * came in on (ireq->ir_iif). */
+void sk_pmtu_inherit(sk_stack *s, sk_tcb *child, const sk_tcb *l, bool peer_link_local)
+{
+    const sk_pmtu_conn *lp = sk_pmtu_conn_peek(l);
+    if (!lp && !peer_link_local)
+        return;
+    sk_pmtu_conn *pm = sk_pmtu_conn_get(s, child);
+    if (!pm)
+        return;
+    if (lp) {
+        pm->pmtudisc = lp->pmtudisc;
+        pm->pmtudisc_set = lp->pmtudisc_set;
+        pm->recverr = lp->recverr;
+        pm->tos = lp->tos;
+        pm->pmtudisc6 = lp->pmtudisc6;
+        pm->recverr6 = lp->recverr6;
+        pm->rxflow = lp->rxflow;
+        pm->sndflow = lp->sndflow;
+        pm->flow_label = lp->flow_label;
+        pm->bound_dev_if = lp->bound_dev_if;
+    }
+    if (peer_link_local && !pm->bound_dev_if)
+        pm->bound_dev_if = s->ifindex;
 }

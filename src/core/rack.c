@@ -614,6 +614,75 @@ void sk_rack_reo_timeout(sk_stack *s, sk_tcb *t)
     }
 }
 
+/* Linux's tcp_simple_retransmit() marking: after the path MTU fell,
+ * only the records longer than the new MSS (their payload, a FIN not
+ * counted, as tcp_skb_seglen) were cut too big and are lost; the rest
+ * still fit and stay in flight.  mss 0 takes every record not SACKed.
+ * Returns whether anything is lost now (Linux returns early without
+ * lost_out). */
+bool sk_rack_mark_lost_longer(sk_tcb *t, uint32_t mss, uint32_t data_end)
+{
+    sk_rack *r = t->rack;
+    if (!r)
+        return false;
+    for (uint32_t i = 0; i < r->n; i++) {
+        sk_txseg *g = seg_at(r, i);
+        uint32_t end = seq_gt(g->end, data_end) ? data_end : g->end;
+        uint32_t len = seq_gt(end, g->seq) ? end - g->seq : 0;
+        if (!(g->flags & SK_TX_SACKED) && len > mss)
+            mark_lost(r, g);
+    }
+    return r->lost_out != 0;
+}
+
+/* Linux's tcp_xmit_retransmit_queue walks only the skbs marked lost and
+ * not resent since: the first sequence at or after `seq` that is to be
+ * resent, and in *run_end where the records to resend from there stop
+ * (a record still in flight follows).  Where no record covers a sequence
+ * it is taken as lost. */
+uint32_t sk_rack_next_to_resend(const sk_tcb *t, uint32_t seq, uint32_t *run_end)
+{
+    const sk_rack *r = t->rack;
+    *run_end = t->snd_nxt;
+    if (!r)
+        return seq;
+    bool found = false;
+    /* The records are in sequence order: start at the first ending after
+     * `seq`, so that a long flight resent after an RTO is not walked from
+     * its head for every segment. */
+    uint32_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (seq_gt(seg_at(r, mid)->end, seq))
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    for (uint32_t i = lo; i < r->n; i++) {
+        const sk_txseg *g = seg_at(r, i);
+        if (!seq_gt(g->end, seq))
+            continue;
+        bool resend = (g->flags & (SK_TX_LOST | SK_TX_RETRANS | SK_TX_SACKED)) == SK_TX_LOST;
+        if (!found) {
+            if (seq_lt(seq, g->seq) || resend) {
+                found = true; /* a gap without a record counts as lost */
+                if (!resend) {
+                    *run_end = g->seq;
+                    return seq;
+                }
+                continue;
+            }
+            seq = g->end;
+            continue;
+        }
+        if (!resend) {
+            *run_end = g->seq;
+            return seq;
+        }
+    }
+    return seq;
+}
+
 /* Linux's tcp_timeout_mark_lost(): after an RTO everything not SACKed is
  * lost, so that what is resent counts once in the pipe. */
 void sk_rack_mark_all_lost(sk_tcb *t)

@@ -29,5 +29,7 @@ void sk_rack_reo_timeout(sk_stack *s, sk_tcb *t);
 void sk_enter_cwr(sk_stack *s, sk_tcb *t);
 void sk_end_cwr(sk_tcb *t);
 void sk_rack_mark_all_lost(sk_tcb *t);
+bool sk_rack_mark_lost_longer(sk_tcb *t, uint32_t mss, uint32_t data_end);
+uint32_t sk_rack_next_to_resend(const sk_tcb *t, uint32_t seq, uint32_t *run_end);
 
 #endif

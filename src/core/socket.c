@@ -88,6 +88,40 @@ static int read_user_addr(const sk_tcb *t, const sk_endpoint *ep, user_addr *u)
     return 0;
 }
 
+/* fe80::/10: an address that means something only on one link, so a
+ * socket using it must name the device (__ipv6_addr_needs_scope_id). */
+static bool link_local6(const uint8_t a[16]) { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; }
+
+/* __inet6_bind and tcp_v6_connect for a link-local address: a scope id
+ * binds the socket to that device (EINVAL if it is already bound to
+ * another), and without one bound before the call fails with EINVAL. */
+static int take_scope(sk_stack *s, sk_tcb *t, uint32_t scope_id)
+{
+    sk_pmtu_conn *pm = sk_pmtu_conn_peek(t);
+    uint32_t bound = pm ? pm->bound_dev_if : 0;
+    if (scope_id) {
+        if (bound && bound != scope_id)
+            return -EINVAL;
+        pm = sk_pmtu_conn_get(s, t);
+        if (!pm)
+            return -ENOMEM;
+        pm->bound_dev_if = bound = scope_id;
+    }
+    return bound ? 0 : -EINVAL;
+}
+
+/* inet6_getname: a link-local address is reported with the socket's
+ * device as its scope id; with IPV6_FLOWINFO_SEND the peer's comes with
+ * the flow information the socket sends with. */
+static void name_extras(const sk_tcb *t, sk_endpoint *e, bool peer)
+{
+    if (e->family != SK_AF_INET6)
+        return;
+    const sk_pmtu_conn *pm = sk_pmtu_conn_peek(t);
+    e->flowinfo = peer && pm && pm->sndflow ? pm->flow_label : 0;
+    e->scope_id = link_local6(e->addr6) && pm ? pm->bound_dev_if : 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Ports                                                                */
 /* ------------------------------------------------------------------ */
@@ -121,7 +155,8 @@ static bool addr_overlap(bind_addr x, bind_addr y)
 
 /* Linux's inet_csk_bind_conflict(): a socket on the port whose address
  * overlaps conflicts unless both set SO_REUSEADDR and it does not
- * listen; TIME_WAIT records yield to SO_REUSEADDR.  The owners with a
+ * listen; TIME_WAIT records likewise, by their address and the
+ * SO_REUSEADDR their socket had (timewait.c).  The owners with a
  * handle are checked by address; owners without one (children not yet
  * accepted, orphans) are counted in the bucket only, and then the port
  * is shared only as the counts allow. */
@@ -131,7 +166,7 @@ static bool bind_conflict(sk_stack *s, const sk_tcb *t, uint16_t port, bind_addr
     if (!b)
         return false;
     bool reuse = (t->sopts & SK_O_REUSEADDR) != 0;
-    if (b->tw && !reuse)
+    if (b->tw && sk_tw_bind_conflict(s, port, b->tw, cand.v6, cand.v6only, cand.a, reuse))
         return true;
     if (!b->refs)
         return false;
@@ -199,6 +234,12 @@ int sk_bind(sk_stack *s, int fd, const sk_endpoint *local)
      * no sense. */
     if (t->sock6 && !u.v6 && (t->sndstate & SK_SOCK_V6ONLY))
         return -EINVAL;
+    if (u.v6 && link_local6(u.a6)) {
+        if ((rc = take_scope(s, t, local->scope_id)) != 0)
+            return rc;
+        if (sk_pmtu_conn_peek(t)->bound_dev_if != s->ifindex)
+            return -ENODEV; /* no device with that index */
+    }
     uint32_t a = 0, tmp6 = 0;
     if (!u.any) {
         a = u.v6 ? sk_addr6_find(s, u.a6) : u.a4;
@@ -323,8 +364,10 @@ int sk_accept(sk_stack *s, int fd, sk_endpoint *peer)
         return nfd;
     sk_accept_queue_remove(s, child);
     child->sflags |= SK_S_CONNECTED;
-    if (peer)
+    if (peer) {
         sk_tcb_remote(s, child, peer);
+        name_extras(child, peer, true);
+    }
     return nfd;
 }
 
@@ -402,8 +445,19 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
     int rc = read_user_addr(t, remote, &u);
     if (rc)
         return rc;
+    /* tcp_v6_connect: with IPV6_FLOWINFO_SEND, sin6_flowinfo first. */
+    if (t->sock6 && (rc = sk_ip6_connect_flowinfo(s, t, remote->flowinfo)) != 0)
+        return rc;
     if (u.any || (!u.v6 && u.a4 == 0xffffffffu))
         return -ENETUNREACH;
+    if (u.v6 && link_local6(u.a6)) {
+        if ((rc = take_scope(s, t, remote->scope_id)) != 0)
+            return rc;
+        /* The route lookup through a device that is not there finds
+         * none (ip6_dst_lookup_flow). */
+        if (sk_pmtu_conn_peek(t)->bound_dev_if != s->ifindex)
+            return -ENETUNREACH;
+    }
     /* tcp_v6_connect: an IPv4-mapped peer is IPv4, refused to an
      * IPV6_V6ONLY socket; a socket bound to an address of the other
      * family cannot reach it. */
@@ -1037,7 +1091,7 @@ static int ipv6_setsockopt(sk_stack *s, sk_tcb *t, int name, const void *val, si
         return 0;
     }
     default:
-        return -ENOPROTOOPT;
+        return sk_ip6_setsockopt(s, t, name, val, len); /* pmtu.c */
     }
 }
 
@@ -1332,7 +1386,7 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
             break;
         }
         default:
-            return -ENOPROTOOPT;
+            return sk_ip6_getsockopt(s, t, name, val, len); /* pmtu.c */
         }
         return write_val(val, len, &v, sizeof(v));
     }
@@ -1419,6 +1473,7 @@ int sk_getsockname(sk_stack *s, int fd, sk_endpoint *out)
         return -EFAULT;
     sk_tcb_local(s, t, out);
     out->port = (t->sflags & SK_S_BOUND) || t->state != SK_TCP_CLOSE ? t->lport : 0;
+    name_extras(t, out, false);
     return 0;
 }
 
@@ -1433,6 +1488,7 @@ int sk_getpeername(sk_stack *s, int fd, sk_endpoint *out)
         (t->state == SK_TCP_CLOSE && !(t->sflags & SK_S_WAS_ESTABLISHED)))
         return -ENOTCONN;
     sk_tcb_remote(s, t, out);
+    name_extras(t, out, true);
     return 0;
 }
 

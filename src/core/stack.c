@@ -38,6 +38,7 @@ sk_stack *sk_stack_new(const sk_stack_params *p)
     s->mtu = p->mtu ? p->mtu : 1500;
     if (s->mtu < 68)
         s->mtu = 68; /* RFC 791's minimum */
+    s->ifindex = p->ifindex ? p->ifindex : 1;
     snprintf(s->name, sizeof(s->name), "%s", p->name ? p->name : "synack");
     s->transmit = p->transmit;
     s->transmit_ctx = p->transmit_ctx;

@@ -100,6 +100,7 @@ struct sk_stack {
     uint32_t nladdrs, laddrs_cap;
     sk_addr6_table a6;
     uint16_t mtu;
+    uint32_t ifindex; /* the device's interface index (sin6_scope_id) */
     uint32_t offloads; /* SK_OFFLOAD_* of the link */
     char name[48];
     sk_transmit_fn transmit;

@@ -501,10 +501,12 @@ typedef struct sk_tw {
     uint32_t ts_recent, ts_recent_stamp_s; /* the timestamp offset is recomputed */
     uint32_t expires_ms;         /* absolute ms since the stack's epoch */
     uint32_t hnext : 24;         /* hash chain, by index */
-    uint32_t substate : 4;       /* SK_TCP_TIME_WAIT or SK_TCP_FIN_WAIT2; 0 when free */
+    uint32_t substate : 3;       /* SK_TCP_TIME_WAIT or SK_TCP_FIN_WAIT2 (6, 5); 0 when free */
     uint32_t ts_ok : 1;
     uint32_t v6 : 1;             /* the addresses are IPv6 handles */
     uint32_t sock6 : 1;          /* the socket was AF_INET6 */
+    uint32_t reuse : 1;          /* the socket had SO_REUSEADDR (Linux's tw sk_reuse) */
+    uint32_t v6only : 1;         /* the socket was IPV6_V6ONLY (tw_ipv6only) */
     uint32_t qprev : 24;         /* expiry FIFO, by index */
     uint32_t wnd_hi : 8;         /* the raw window field to advertise, in two halves */
     uint32_t qnext : 24;

@@ -196,6 +196,9 @@ void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout)
         w->raddr = t->raddr;
         w->v6 = t->af6;
         w->sock6 = t->sock6;
+        /* What inet_csk_bind_conflict asks of a timewait socket. */
+        w->reuse = (t->sopts & SK_O_REUSEADDR) != 0;
+        w->v6only = t->sock6 && (t->sndstate & SK_SOCK_V6ONLY) != 0;
         sk_addr_hold(s, w->v6, w->laddr);
         sk_addr_hold(s, w->v6, w->raddr);
         w->lport = t->lport;
@@ -309,6 +312,40 @@ void sk_tw_expire(sk_stack *s)
             sk_tw_kill(s, i, true);
         }
     }
+}
+
+/* Linux's inet_csk_bind_conflict for the timewait sockets in a port's
+ * bind bucket: one conflicts when its address overlaps the candidate's
+ * (inet_rcv_saddr_equal with wildcards) unless both set SO_REUSEADDR
+ * (a timewait socket never listens).  A record of a pure IPv6
+ * connection has 127.0.0.6 (LOOPBACK4_IPV6) as its IPv4 address there,
+ * so an IPv4 wildcard meets it unless it was IPV6_V6ONLY; one of an
+ * IPv4 connection (an AF_INET6 socket's mapped address included) meets
+ * an IPv6 "::" that is not V6ONLY.  The records are not chained by port
+ * (that would cost 8 bytes each), so the expiry FIFOs are walked until
+ * the bucket's `count` records of the port were seen. */
+bool sk_tw_bind_conflict(const sk_stack *s, uint16_t port, uint32_t count, bool v6, bool v6only, uint32_t a,
+                         bool reuse)
+{
+    for (int q = 0; q < 2 && count; q++) {
+        for (uint32_t i = s->tw.q_head[q]; i != SK_TW_NONE && count;) {
+            const sk_tw *w = sk_tw_at(&s->tw, i);
+            i = w->qnext;
+            if (w->lport != port)
+                continue;
+            count--;
+            if (reuse && w->reuse)
+                continue;
+            bool overlap;
+            if (w->v6)
+                overlap = v6 ? (!a || a == w->laddr) : (!a && !w->v6only);
+            else
+                overlap = v6 ? (!a && !v6only) : (!a || a == w->laddr);
+            if (overlap)
+                return true;
+        }
+    }
+    return false;
 }
 
 sk_time_ns sk_tw_next_deadline(const sk_stack *s)

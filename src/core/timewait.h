@@ -16,6 +16,9 @@ uint32_t sk_tw_lookup(sk_stack *s, const sk_key *k);
  * the listener (returns true if the segment should go on to it). */
 bool sk_tw_input(sk_stack *s, uint32_t idx, const sk_segment *seg);
 void sk_tw_kill(sk_stack *s, uint32_t idx, bool emit);
+/* inet_csk_bind_conflict against the `count` records on `port`. */
+bool sk_tw_bind_conflict(const sk_stack *s, uint16_t port, uint32_t count, bool v6, bool v6only, uint32_t a,
+                         bool reuse);
 void sk_tw_expire(sk_stack *s);
 sk_time_ns sk_tw_next_deadline(const sk_stack *s);
 /* tcp_tw_reuse: may an active open take over this record's tuple? */

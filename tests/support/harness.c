@@ -882,6 +882,29 @@ int sk_test_so_error(sk_stack *s, int fd)
     return err;
 }
 
+void sk_test_expect_probes(const sk_fixture *f, size_t from, const sk_test_probe *probes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char desc[32];
+        snprintf(desc, sizeof desc, "c>s * len %u", probes[i].len);
+        const sk_trace_entry *pe = sk_test_find(f, from, desc);
+        if (!pe)
+            fail_msg("no probe of %u bytes after #%zu", probes[i].len, from);
+        assert_int_equal(pe->fate, probes[i].fits ? SK_WIRE_SENT : SK_WIRE_TOO_BIG);
+        from = pe->index + 1;
+    }
+}
+
+sk_endpoint sk_test_ep6(const char *text, uint16_t port)
+{
+    sk_endpoint e;
+    memset(&e, 0, sizeof e);
+    e.family = SK_AF_INET6;
+    assert_int_equal(inet_pton(AF_INET6, text, e.addr6), 1);
+    e.port = port;
+    return e;
+}
+
 uint16_t sk_test_local_port(sk_stack *s, int fd)
 {
     sk_endpoint ep;

@@ -188,6 +188,8 @@ sk_conn_pair sk_test_establish(sk_fixture *f, uint16_t port);
 sk_conn_pair sk_test_establish_socket(sk_fixture *f, int cfd, uint16_t port);
 int sk_test_so_error(sk_stack *s, int fd);
 uint16_t sk_test_local_port(sk_stack *s, int fd);
+/* An AF_INET6 endpoint from an address's text ("fd00::1", "::ffff:10.0.0.2"). */
+sk_endpoint sk_test_ep6(const char *text, uint16_t port);
 /* The state of the connection with that tuple in the socket table
  * (including TIME_WAIT and orphans), or 0 when there is none. */
 int sk_test_tuple_state(sk_stack *s, uint16_t lport, uint32_t raddr, uint16_t rport);
@@ -234,6 +236,15 @@ const sk_trace_entry *sk_test_find(const sk_fixture *f, size_t from, const char 
 /* The last entry matching, or NULL. */
 const sk_trace_entry *sk_test_last(const sk_fixture *f, const char *desc);
 void sk_test_print_trace(const sk_fixture *f, size_t mark);
+/* An MTU probe (RFC 4821) as a path MTU test expects it: a data segment
+ * of `len` bytes, and whether the hop let it through. */
+typedef struct sk_test_probe {
+    uint32_t len;
+    bool fits;
+} sk_test_probe;
+/* Asserts segments of these lengths were sent from `from` on, in this
+ * order (others between them), each SENT or TOO_BIG as `fits` says. */
+void sk_test_expect_probes(const sk_fixture *f, size_t from, const sk_test_probe *probes, size_t n);
 void sk_test_format_entry(const sk_fixture *f, const sk_trace_entry *e, char *buf, size_t len);
 
 /* ---- impairing and injecting -------------------------------------- */
