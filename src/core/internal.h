@@ -65,6 +65,9 @@ typedef struct sk_ring {
 bool sk_ring_reserve(const sk_stack *s, sk_ring *r, uint32_t need);
 uint32_t sk_ring_write(sk_ring *r, const void *src, uint32_t len);
 uint32_t sk_ring_peek(const sk_ring *r, uint32_t off, void *dst, uint32_t len);
+/* The stretches (one, or two where the ring wraps) holding `len` bytes
+ * from `off`, by reference; returns how many stretches. */
+unsigned sk_ring_pieces(const sk_ring *r, uint32_t off, uint32_t len, sk_iovec out[2]);
 void sk_ring_consume(sk_ring *r, uint32_t len);
 void sk_ring_free(const sk_stack *s, sk_ring *r);
 /* After the queue drained: small buffers go back (an idle connection holds
@@ -196,6 +199,11 @@ typedef struct sk_tcb_ext {
      * rcv_rtt_us is scaled by 8 as Linux keeps it; rcvq_space 0 means
      * not started. */
     uint32_t rcvq_space, rcvq_seq, rcvq_time;
+    /* A receive buffer posted by sk_recv_post (socket.c): in-order data
+     * arriving while rcvq is empty is copied straight into it (input.c),
+     * as Linux's tcp_data_queue copied to a waiting reader (ucopy). */
+    uint8_t *post_buf;
+    uint32_t post_len, post_filled;
     uint32_t rcv_rtt_us, rcv_rtt_seq, rcv_rtt_time, rcv_rtt_last_tsecr;
     /* The SACK blocks we send (RFC 2018 §4): most recent first, as Linux's
      * selective_acks[]; and a pending D-SACK block (RFC 2883), sent once
@@ -574,7 +582,9 @@ struct sk_stack {
     uint32_t offloads; /* SK_OFFLOAD_* of the link */
     char name[48];
     sk_transmit_fn transmit;
+    sk_transmitv_fn transmitv; /* optional scatter-gather transmit */
     void *transmit_ctx;
+    uint32_t gso_max_size; /* the link's largest datagram above the MTU, 0: none */
     sk_event_fn on_event;
     void *event_ctx;
 
@@ -628,8 +638,13 @@ struct sk_stack {
     sk_stamp icmp_stamp;
     bool xmit_no_df; /* the segment being sent goes without DF (IP_PMTUDISC_DONT, a locked MTU) */
 
-    uint8_t *seg_scratch; /* payload gathered from a send ring (output.c) */
+    uint8_t *seg_scratch; /* payload of a SYN gathered from a send ring (output.c) */
     uint32_t seg_scratch_cap;
+    /* The payload of the data segment being sent, as it lies in the send
+     * ring (one or two stretches): sk_xmit_tos copies it after the
+     * headers, or hands it to transmitv by reference. */
+    sk_iovec xmit_pay[2];
+    uint8_t xmit_npay;
     uint8_t out[65536 + 80]; /* scratch for building datagrams */
 };
 
@@ -1027,6 +1042,12 @@ sk_parse_error sk_parse_segment_checked(const uint8_t *dgram, size_t len, bool v
                                         sk_segment *out);
 /* The TCP pseudo-header's sum (RFC 9293 §3.1), unfolded. */
 uint32_t sk_tcp_pseudo_sum(uint32_t src, uint32_t dst, size_t tcp_len);
+/* sk_build_segment with the payload as pieces (spec->payload ignored,
+ * spec->payload_len their total): copied after the headers when `copy`,
+ * else only the headers are written (checksum summed over the pieces
+ * where they lie).  *hdr_len gets the headers' length. */
+size_t sk_build_segment_iov(const sk_segment_spec *spec, const sk_iovec *pay, size_t npay, bool copy, uint8_t *buf,
+                            size_t cap, size_t *hdr_len);
 uint32_t sk_tcp_pseudo_sum6(const uint8_t src[16], const uint8_t dst[16], size_t tcp_len);
 
 /* sack.c */
@@ -1050,6 +1071,9 @@ uint32_t sk_sack_pipe(const sk_tcb *t);
 
 /* eor.c: sk_tcb_ext and MSG_EOR record ends */
 sk_tcb_ext *sk_tcb_ext_get(const sk_stack *s, sk_tcb *t);
+/* socket.c: in-order data copied straight into a posted receive buffer
+ * (sk_recv_post); returns the bytes taken. */
+uint32_t sk_recv_direct(sk_stack *s, sk_tcb *t, const uint8_t *data, uint32_t len);
 void sk_tcb_ext_free(const sk_stack *s, sk_tcb *t);
 static inline int sk_linger_s(const sk_tcb *t) { return t->ext ? t->ext->linger_s : -1; }
 static inline uint32_t sk_notsent_lowat_opt(const sk_tcb *t) { return t->ext ? t->ext->notsent_lowat : 0; }
