@@ -721,7 +721,7 @@ static bool bulk_read(sk_stack *s, int fd, bool post, uint8_t *pbuf, size_t plen
                       uint64_t *received, uint64_t total)
 {
     bool progress = false;
-    if (post) {
+    if (post && *received < total) {
         ssize_t n = sk_recv_posted(s, fd);
         if (n > 0) {
             *received += (uint64_t)n;

@@ -18,6 +18,7 @@
 
 #include "synack/packet.h"
 #include "synack/synack.h"
+#include "observe/trace.h"
 
 #define CLIENT 0x0a000001u
 #define SERVER 0x0a000002u
@@ -258,7 +259,8 @@ static void test_sg_same_datagrams(void **state)
 /* The SEGMENT_OUT event of a vectored datagram: the headers in data/len,
  * the whole datagram in iov. */
 typedef struct ev_seen {
-    size_t with_iov, hdr_len_ok;
+    size_t with_iov, hdr_len_ok, traced_1448;
+    sk_trace *tr;
 } ev_seen;
 
 static void on_ev(void *ctx, const sk_event *ev)
@@ -273,6 +275,11 @@ static void on_ev(void *ctx, const sk_event *ev)
     if (ev->data == ev->iov[0].base && ev->len == ev->iov[0].len && ev->len == 52 &&
         total == (size_t)(ev->data[2] << 8 | ev->data[3]))
         e->hdr_len_ok++;
+    /* The trace shows the whole datagram, not a truncated one. */
+    char line[8192];
+    sk_trace_format_event(e->tr, ev, line, sizeof(line));
+    if (total == 1500 && strstr(line, "length 1448") && !strstr(line, "truncated"))
+        e->traced_1448++;
 }
 
 static void test_sg_event(void **state)
@@ -281,7 +288,8 @@ static void test_sg_event(void **state)
     pair p;
     pair_opts o = {.sg = true};
     pair_up(&p, &o);
-    ev_seen e = {0};
+    ev_seen e = {.tr = sk_trace_new(0)};
+    assert_non_null(e.tr);
     sk_stack_free(p.c);
     /* A fresh client with an event callback. */
     sk_stack_params sp = {.addr = CLIENT, .seed = 9, .now = p.now, .transmit = tx, .transmitv = txv,
@@ -297,6 +305,8 @@ static void test_sg_event(void **state)
     stream(&p, 20000, 20000, 20000);
     assert_true(e.with_iov >= 14);
     assert_int_equal(e.hdr_len_ok, e.with_iov);
+    assert_int_equal(e.traced_1448, 13); /* 20000 bytes: 13 full segments and a tail */
+    sk_trace_free(e.tr);
     pair_down(&p);
 }
 
