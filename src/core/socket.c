@@ -1158,6 +1158,8 @@ int sk_close(sk_stack *s, int fd)
         return -EBADF;
     release_fd(s, t);
     t->flags |= SK_F_SHUT_RD;
+    if (t->ext)
+        t->ext->post_buf = NULL; /* the reader is gone: nothing may land in its buffer any more */
 
     if (t->state == SK_TCP_LISTEN) {
         sk_listener_unhash(s, t);
