@@ -981,6 +981,9 @@ void sk_grow_window(sk_stack *s, sk_tcb *t, uint32_t len, uint32_t truesize);
 void sk_rcvbuf_established(sk_stack *s, sk_tcb *t);
 void sk_rcv_rtt_on_data(sk_stack *s, sk_tcb *t, const sk_segment *seg, uint32_t len);
 void sk_rcv_space_adjust(sk_stack *s, sk_tcb *t);
+/* In-order data copied straight into a buffer posted by sk_recv_post
+ * (socket.c); returns the bytes taken. */
+uint32_t sk_recv_direct(sk_stack *s, sk_tcb *t, const uint8_t *data, uint32_t len);
 uint32_t sk_rcvq_space(const sk_tcb *t);
 void sk_init_rcv_window(sk_stack *s, uint32_t rcvbuf, uint16_t mss, bool ws_ok, uint32_t *rcv_wnd,
                         uint8_t *rcv_wscale, uint32_t *window_clamp);
@@ -1071,9 +1074,6 @@ uint32_t sk_sack_pipe(const sk_tcb *t);
 
 /* eor.c: sk_tcb_ext and MSG_EOR record ends */
 sk_tcb_ext *sk_tcb_ext_get(const sk_stack *s, sk_tcb *t);
-/* socket.c: in-order data copied straight into a posted receive buffer
- * (sk_recv_post); returns the bytes taken. */
-uint32_t sk_recv_direct(sk_stack *s, sk_tcb *t, const uint8_t *data, uint32_t len);
 void sk_tcb_ext_free(const sk_stack *s, sk_tcb *t);
 static inline int sk_linger_s(const sk_tcb *t) { return t->ext ? t->ext->linger_s : -1; }
 static inline uint32_t sk_notsent_lowat_opt(const sk_tcb *t) { return t->ext ? t->ext->notsent_lowat : 0; }

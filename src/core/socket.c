@@ -1045,24 +1045,6 @@ ssize_t sk_recv_posted(sk_stack *s, int fd)
     return sk_recv(s, fd, buf, len, 0);
 }
 
-/* input.c: in-order data arriving while the receive queue is empty goes
- * straight into a posted buffer, as Linux's tcp_data_queue copied it to a
- * waiting reader (tp->ucopy) before queueing any; returns the bytes
- * taken from `data`.  They count as read at once (copied_seq moves with
- * rcv_nxt), so they take no receive memory and the window stays open;
- * autotuning sees them as the reader's (tcp_rcv_space_adjust). */
-uint32_t sk_recv_direct(sk_stack *s, sk_tcb *t, const uint8_t *data, uint32_t len)
-{
-    sk_tcb_ext *x = t->ext;
-    if (!x || !x->post_buf || t->rcvq.len || x->post_filled >= x->post_len)
-        return 0;
-    uint32_t room = x->post_len - x->post_filled;
-    uint32_t n = len < room ? len : room;
-    memcpy(x->post_buf + x->post_filled, data, n);
-    x->post_filled += n;
-    return n;
-}
-
 /* ------------------------------------------------------------------ */
 /* Closing                                                              */
 /* ------------------------------------------------------------------ */
