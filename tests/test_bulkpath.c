@@ -39,6 +39,8 @@ typedef struct link {
     dgram *log;               /* every datagram, when logging */
     size_t nlog, logcap;
     bool logging;
+    size_t drop_nth; /* drop the n-th datagram longer than 100 bytes (1-based), 0: none */
+    size_t big_seen, dropped, dropped_len;
 } link;
 
 static void link_put(link *l, const uint8_t *b, size_t len, const sk_iovec *iov, size_t cnt)
@@ -57,6 +59,12 @@ static void link_put(link *l, const uint8_t *b, size_t len, const sk_iovec *iov,
     }
     if (len > l->max_len)
         l->max_len = len;
+    if (len > 100 && l->drop_nth && ++l->big_seen == l->drop_nth) {
+        l->dropped++;
+        l->dropped_len = len;
+        free(c);
+        return;
+    }
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 64;
         l->q = realloc(l->q, l->cap * sizeof(*l->q));
@@ -491,6 +499,26 @@ static void test_gso(void **state)
     assert_int_equal(n_gso, n_sg);
 }
 
+/* A lost GSO datagram (and with it a whole TSO packet's worth of
+ * segments) is repaired: every byte arrives once, in order, with SACK
+ * recovery resending MSS-sized pieces. */
+static void test_gso_loss(void **state)
+{
+    (void)state;
+    for (size_t nth = 3; nth <= 9; nth += 3) {
+        pair p;
+        pair_opts o = {.gso = 65536, .sg = true, .offloads = SK_OFFLOAD_TCP_CSUM_TX | SK_OFFLOAD_TCP_CSUM_RX};
+        pair_up(&p, &o);
+        p.to_s.drop_nth = nth;
+        p.to_s.logging = true;
+        stream(&p, 2000000, 65536, 100000);
+        assert_int_equal(p.to_s.dropped, 1);
+        assert_true(p.to_s.dropped_len > 1500);
+        assert_true(sk_counter(p.c, "TcpRetransSegs") >= 1);
+        pair_down(&p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -500,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_post_order_and_eof),
         cmocka_unit_test(test_post_window),
         cmocka_unit_test(test_gso),
+        cmocka_unit_test(test_gso_loss),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
