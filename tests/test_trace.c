@@ -501,14 +501,19 @@ static void test_event_lines(void **state)
         .type = SK_EV_STATE,
         .now = TEN_AM + USEC(100),
         .fd = 3,
-        .local = {CLIENT, 40000},
-        .remote = {SERVER, 80},
+        .local = sk_endpoint_ipv4(CLIENT, 40000),
+        .remote = sk_endpoint_ipv4(SERVER, 80),
         .from_state = SK_TCP_SYN_SENT,
         .to_state = SK_TCP_ESTABLISHED,
         .cause = "rcv SYN,ACK",
     };
     sk_trace_format_event(NULL, &ev, line, sizeof(line));
     assert_string_equal(line, "10:00:00.000100 10.0.0.1:40000 SYN_SENT -> ESTABLISHED (rcv SYN,ACK)");
+    assert_string_equal(sk_state_cause_name(SK_CAUSE_RCV_SYNACK), "rcv SYN,ACK");
+    assert_string_equal(sk_state_cause_name(SK_CAUSE_CLOSE_LINGER2_NEGATIVE), "close() with TCP_LINGER2 < 0");
+    assert_string_equal(sk_state_cause_name(SK_CAUSE_NONE), "");
+    assert_string_equal(sk_state_cause_name(SK_CAUSE_COUNT), "");
+    assert_string_equal(sk_state_cause_name((sk_state_cause)-1), "");
 
     ev.from_state = 0;
     ev.to_state = SK_TCP_SYN_SENT;
@@ -522,7 +527,7 @@ static void test_event_lines(void **state)
     sk_trace_format_event(NULL, &ev, line, sizeof(line));
     assert_string_equal(line, "10:00:00.000100 10.0.0.1:40000 TIME_WAIT -> CLOSED (timewait expired)");
 
-    sk_event drop = {.type = SK_EV_DROP, .now = TEN_AM, .local = {SERVER, 80}, .remote = {CLIENT, 40000},
+    sk_event drop = {.type = SK_EV_DROP, .now = TEN_AM, .local = sk_endpoint_ipv4(SERVER, 80), .remote = sk_endpoint_ipv4(CLIENT, 40000),
                      .reason = "ListenDrops"};
     sk_trace_format_event(NULL, &drop, line, sizeof(line));
     assert_string_equal(line, "10:00:00.000000 10.0.0.2:80 drop ListenDrops from 10.0.0.1:40000");
@@ -531,7 +536,7 @@ static void test_event_lines(void **state)
     sk_trace_format_event(NULL, &drop, line, sizeof(line));
     assert_string_equal(line, "10:00:00.000000 10.0.0.2:80 drop unknown");
 
-    sk_event timer = {.type = SK_EV_TIMER, .now = TEN_AM + 200 * SK_NSEC_PER_MSEC, .local = {CLIENT, 40000},
+    sk_event timer = {.type = SK_EV_TIMER, .now = TEN_AM + 200 * SK_NSEC_PER_MSEC, .local = sk_endpoint_ipv4(CLIENT, 40000),
                       .timer = "retransmit"};
     sk_trace_format_event(NULL, &timer, line, sizeof(line));
     assert_string_equal(line, "10:00:00.200000 10.0.0.1:40000 timer retransmit");
