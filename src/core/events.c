@@ -31,7 +31,8 @@ void sk_emit_drop(sk_stack *s, const sk_segment *seg, sk_counter_id reason)
     if (!s->on_event)
         return;
     sk_event ev = {.type = SK_EV_DROP, .now = s->now, .fd = -1,
-                   .reason = sk_counter_short_name(reason)};
+                   .reason = sk_counter_short_name(reason),
+                   .drop_counter = (size_t)reason};
     if (seg && seg->ip_version == 6) {
         ev.local = sk_endpoint_ipv6(seg->dst6, seg->dport);
         ev.remote = sk_endpoint_ipv6(seg->src6, seg->sport);

@@ -131,8 +131,6 @@ void sk_xmit(sk_stack *s, const sk_route *rt, sk_segment_spec *spec)
         spec->flowlabel = rt->flowlabel;
         if (!spec->flowlabel && s->cfg.ipv6_auto_flowlabels)
             spec->flowlabel = sk_auto_flowlabel(s, rt->src6, rt->dst6, sport, dport, rt->txhash_gen);
-    } else {
-        spec->ip_id = s->ip_id++;
     }
     /* A data segment's payload comes as it lies in the send ring
      * (s->xmit_pay): handed to transmitv by reference (scatter-gather, as
