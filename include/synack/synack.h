@@ -30,7 +30,11 @@
  *     without bound; queue the datagram instead, as the in-memory wire and
  *     sk_loop do;
  *   - transmit cannot fail: if the device refuses datagrams, drop this one
- *     and call sk_stack_set_tx_blocked after the call returns.
+ *     and call sk_stack_set_tx_blocked after the call returns;
+ *   - transmitv's pieces (the headers in the stack's scratch buffer, the
+ *     payload referenced inside a connection's send queue) are valid only
+ *     until the callback returns: the queue moves on as soon as it does,
+ *     so gather or copy them before returning, never keep the pointers.
  * The allocator (sk_mem) is called from the same places and follows the
  * same rule.
  *
@@ -147,6 +151,12 @@ typedef enum sk_event_type {
     SK_EV_MESSAGE,     /* a kernel-log-like message (e.g. SYN flood)  */
 } sk_event_type;
 
+/* One piece of a datagram handed out by reference. */
+typedef struct sk_iovec {
+    const uint8_t *base;
+    size_t len;
+} sk_iovec;
+
 /* Why a connection changed state (sk_event.state_cause): what the peer
  * sent, what the application called, or which limit or timer ended it. */
 typedef enum sk_state_cause {
@@ -214,9 +224,23 @@ typedef struct sk_event {
      * sk_counter_name(drop_counter, &group) is `reason` and its group,
      * sk_counter_value(stack, drop_counter) the count so far. */
     size_t drop_counter;
+    /* SEGMENT_OUT of a datagram sent through transmitv: its pieces, as
+     * transmitv gets them, with `data`/`len` holding only the first (the
+     * headers, as a capture cut at the end of the TCP header shows them).
+     * NULL and 0 otherwise. */
+    const sk_iovec *iov;
+    size_t iovcnt;
 } sk_event;
 
 typedef void (*sk_transmit_fn)(void *ctx, const uint8_t *datagram, size_t len);
+/* At most this many pieces per vectored datagram: the headers, then the
+ * payload as up to two stretches of the send queue (where it wraps). */
+#define SK_TRANSMITV_MAX 3
+/* A vectored (scatter-gather) transmit: the datagram is the pieces
+ * `iov[0..count)` one after the other, `len` bytes in all; iov[0] is the
+ * IP and TCP headers with their options, the other pieces the payload.
+ * See the callback rules above for how long the pieces are valid. */
+typedef void (*sk_transmitv_fn)(void *ctx, const sk_iovec *iov, size_t count, size_t len);
 typedef void (*sk_event_fn)(void *ctx, const sk_event *ev);
 
 /* An allocator for the engine (as ngtcp2_mem).  Every block the engine
@@ -260,6 +284,21 @@ typedef struct sk_stack_params {
     /* The device's interface index, what a link-local sin6_scope_id
      * names (if_nametoindex of a TUN device); 0 means 1. */
     uint32_t ifindex;
+    /* Optional scatter-gather transmit (Linux's NETIF_F_SG): when set,
+     * segments carrying data go out through it, their payload referenced
+     * in the send queue instead of copied into a contiguous datagram;
+     * everything else still goes through `transmit` (with `transmit_ctx`
+     * for both).  NULL: every datagram through `transmit`, as before. */
+    sk_transmitv_fn transmitv;
+    /* The largest datagram the link takes in one piece when that is more
+     * than the MTU (Linux's gso_max_size: `lo`, or a device doing TSO or
+     * GSO in software): 0 means none, and data segments stay within the
+     * MTU.  Above the MTU the stack sends a burst's TSO packet as one
+     * datagram of up to this size (at most 65535), counted as the MSS-
+     * sized segments it stands for, as Linux hands `lo` one GSO skb.  Set
+     * it only for a link whose receiver accepts such datagrams: another
+     * synack stack (which takes any size), or a device that segments. */
+    uint32_t gso_max_size;
 } sk_stack_params;
 
 /* Checksum offloads of the link, as Linux's loopback device has them.
@@ -624,6 +663,25 @@ SK_EXPORT void sk_fastopen_cookie(const uint8_t key[16], uint32_t client, uint32
  * Returns the count, 0 at end of stream (FIN received), -EAGAIN when
  * nothing is readable yet, -ENOTCONN, or the pending error. */
 SK_EXPORT ssize_t sk_recv(sk_stack *s, int fd, void *buf, size_t len, int flags);
+/* Posts a receive buffer, as a reader blocked in read(2) on Linux once
+ * waited with its buffer (the direct copy to a waiting reader,
+ * tcp_data_queue's ucopy path): what the receive queue already holds is
+ * copied in at once (as sk_recv would), and in-order data arriving while
+ * the receive queue is empty is then copied from the segment straight
+ * into `buf`, skipping the queue, until `len` bytes are in; the rest of
+ * a segment, and what follows, queues as usual.  Bytes placed this way
+ * are consumed (the window stays open, autotuning counts them as read),
+ * and SK_EV_READY reports them.  `buf` must stay valid until
+ * sk_recv_posted takes it back (or sk_close, or sk_stack_free); bytes an
+ * sk_recv returns meanwhile come after those already placed.  0, or
+ * -EBADF, -ENOTCONN (a listener), -EINVAL (NULL or empty buffer), -EBUSY
+ * (a buffer is already posted). */
+SK_EXPORT int sk_recv_post(sk_stack *s, int fd, void *buf, size_t len);
+/* Takes the posted buffer back: returns how many bytes were placed in it
+ * (from its start), or, when none were, what sk_recv returns for an empty
+ * read (0 at end of stream, -EAGAIN, the pending error).  -EINVAL when no
+ * buffer is posted.  The buffer is no longer posted afterwards. */
+SK_EXPORT ssize_t sk_recv_posted(sk_stack *s, int fd);
 /* shutdown(2): SK_SHUT_WR sends a FIN once the queued data is out. */
 SK_EXPORT int sk_shutdown(sk_stack *s, int fd, int how);
 /* close(2): the handle is freed at once; the connection goes on as an

@@ -723,7 +723,11 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         t->xflags |= SK_X_ACK_NOW;
         return true;
     }
-    if ((len || fin) && !sk_rmem_schedule(s, t, seq, len, truesize)) {
+    /* A reader waiting with a posted buffer takes in-order data before
+     * it is queued (Linux's ucopy in tcp_data_queue): what it takes needs
+     * no receive memory. */
+    uint32_t direct = len ? sk_recv_direct(s, t, data, len) : 0;
+    if ((len > direct || (fin && !direct)) && !sk_rmem_schedule(s, t, seq, len - direct, truesize)) {
         /* tcp_data_queue(): out of memory, the segment is dropped unless
          * the queue is empty or it carries no data (a bare FIN), in which
          * case it is taken regardless (sk_forced_mem_schedule) so the
@@ -735,12 +739,21 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         }
     }
     if (len) {
-        if (!sk_ring_reserve(s, &t->rcvq, t->rcvq.len + len)) {
+        uint32_t rest = len - direct;
+        if (rest && !sk_ring_reserve(s, &t->rcvq, t->rcvq.len + rest)) {
             sk_count(s, SK_C_TCPEXT_TCP_RCV_Q_DROP);
-            return true;
+            if (!direct)
+                return true;
+            /* The reader took the head: keep that, the tail (and a FIN
+             * behind it) comes again. */
+            rest = 0;
+            len = direct;
+            fin = false;
         }
-        sk_ring_write(&t->rcvq, data, len);
-        sk_rcvq_charge(t, truesize);
+        if (rest) {
+            sk_ring_write(&t->rcvq, data + direct, rest);
+            sk_rcvq_charge(t, truesize);
+        }
         t->rcv_nxt += len;
         t->bytes_received += len;
         /* tcp_measure_rcv_mss(), from tcp_event_data_recv: in-order
@@ -749,6 +762,8 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             t->rcv_mss = (uint16_t)(seg->payload_len < t->advmss ? seg->payload_len : t->advmss);
         event_data_recv(s, t, seg);
         sk_rcv_rtt_on_data(s, t, seg, len);
+        if (direct)
+            sk_rcv_space_adjust(s, t); /* the reader copied it: tcp_rcv_space_adjust from the ucopy path */
         /* tcp_event_data_recv(): segments of 128 bytes or more. */
         if (seg->payload_len >= 128)
             sk_grow_window(s, t, (uint32_t)seg->payload_len, truesize);

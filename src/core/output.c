@@ -14,6 +14,7 @@
 #include "rack.h"
 #include "rcvbuf.h"
 #include "sack.h"
+#include "segment.h"
 #include "sndbuf.h"
 #include "stack.h"
 #include "timers.h"
@@ -131,7 +132,20 @@ void sk_xmit(sk_stack *s, const sk_route *rt, sk_segment_spec *spec)
         if (!spec->flowlabel && s->cfg.ipv6_auto_flowlabels)
             spec->flowlabel = sk_auto_flowlabel(s, rt->src6, rt->dst6, sport, dport, rt->txhash_gen);
     }
-    size_t n = sk_build_segment(spec, s->out, sizeof(s->out));
+    /* A data segment's payload comes as it lies in the send ring
+     * (s->xmit_pay): handed to transmitv by reference (scatter-gather, as
+     * Linux's skb frags go to an NETIF_F_SG device), or copied once after
+     * the headers; anything else arrives as one piece. */
+    sk_iovec one = {spec->payload, spec->payload_len};
+    const sk_iovec *pay = &one;
+    size_t npay = spec->payload_len ? 1 : 0;
+    if (s->xmit_npay) {
+        pay = s->xmit_pay;
+        npay = s->xmit_npay;
+    }
+    bool gather = s->transmitv && npay;
+    size_t hdr_len = 0;
+    size_t n = sk_build_segment_iov(spec, pay, npay, !gather, s->out, sizeof(s->out), &hdr_len);
     s->xmit_failed = false;
     if (!n)
         return;
@@ -147,18 +161,30 @@ void sk_xmit(sk_stack *s, const sk_route *rt, sk_segment_spec *spec)
     sk_count(s, rt->v6 ? SK_C_IP6_OUT_REQUESTS : SK_C_IP_OUT_REQUESTS);
     if (flags & SK_TH_RST)
         sk_count(s, SK_C_TCP_OUT_RSTS);
+    sk_iovec iov[SK_TRANSMITV_MAX];
+    size_t iovcnt = 0;
+    if (gather) {
+        iov[0] = (sk_iovec){s->out, hdr_len};
+        for (size_t i = 0; i < npay; i++)
+            iov[1 + i] = pay[i];
+        iovcnt = 1 + npay;
+    }
     if (s->on_event) {
         sk_event ev = {.type = SK_EV_SEGMENT_OUT, .now = s->now, .fd = -1,
                        .local = {.addr = rt->src, .port = sport, .family = SK_AF_INET},
                        .remote = {.addr = rt->dst, .port = dport, .family = SK_AF_INET},
-                       .data = s->out, .len = n};
+                       .data = s->out, .len = gather ? hdr_len : n,
+                       .iov = gather ? iov : NULL, .iovcnt = iovcnt};
         if (rt->v6) {
             ev.local = sk_endpoint_ipv6(rt->src6, sport);
             ev.remote = sk_endpoint_ipv6(rt->dst6, dport);
         }
         sk_emit(s, &ev);
     }
-    s->transmit(s->transmit_ctx, s->out, n);
+    if (gather)
+        s->transmitv(s->transmit_ctx, iov, iovcnt, n);
+    else
+        s->transmit(s->transmit_ctx, s->out, n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -610,21 +636,12 @@ static bool can_send_data(const sk_tcb *t)
 static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len, bool fin, bool push)
 {
     bool was_idle = t->snd_una == t->snd_nxt;
-    uint8_t *buf = NULL;
-    if (len) {
-        /* The payload is gathered from the ring into a buffer the stack
-         * keeps, sized once for the largest segment: no allocation per
-         * segment. */
-        if (len > s->seg_scratch_cap) {
-            uint8_t *nb = sk_realloc(s, s->seg_scratch, len);
-            if (!nb)
-                return;
-            s->seg_scratch = nb;
-            s->seg_scratch_cap = len;
-        }
-        buf = s->seg_scratch;
-        sk_ring_peek(&t->sndq, seq - t->snd_una, buf, len);
-    }
+    /* The payload stays in the ring: sk_xmit_tos takes it from there
+     * (copied once behind the headers, or by reference to transmitv). */
+    sk_iovec pay[2];
+    unsigned npay = len ? sk_ring_pieces(&t->sndq, seq - t->snd_una, len, pay) : 0;
+    if (len && !npay)
+        return;
     uint16_t flags = SK_TH_ACK;
     uint32_t data_end = t->snd_una + t->sndq.len;
     /* An skb ending a MSG_EOR record was the tail when its write ended,
@@ -662,7 +679,11 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
     }
     s->xmit_retrans = retrans;
     s->xmit_pcount = (uint16_t)pkts;
-    conn_xmit(s, t, seq, flags, buf, len);
+    s->xmit_pay[0] = pay[0];
+    s->xmit_pay[1] = pay[1];
+    s->xmit_npay = (uint8_t)npay;
+    conn_xmit(s, t, seq, flags, NULL, len);
+    s->xmit_npay = 0;
     s->xmit_retrans = false;
     s->xmit_pcount = 0;
     if (s->xmit_failed && !retrans)
@@ -823,6 +844,46 @@ static bool tso_should_defer(sk_stack *s, sk_tcb *t, uint32_t nxt, uint32_t in_f
         return true;
     }
     return true;
+}
+
+/* A segment of a planned burst (sk_tcp_output). */
+typedef struct sk_planned {
+    uint32_t seq, len;
+    bool fin;
+    bool tso_end; /* ends a TSO packet with PSH: an skb's end, or a cut with more behind */
+} sk_planned;
+
+/* The payload a datagram of the link's gso_max_size holds beside the
+ * largest IP and TCP headers; 0 when the link takes nothing above the
+ * MTU. */
+static uint32_t gso_room(const sk_stack *s, const sk_tcb *t, uint32_t mss)
+{
+    if (!s->gso_max_size)
+        return 0;
+    uint32_t hdrs = (t->af6 ? 40u : 20u) + 60u;
+    return s->gso_max_size > hdrs + mss ? s->gso_max_size - hdrs : 0;
+}
+
+/* A link that takes datagrams above the MTU (gso_max_size, as `lo` takes
+ * GSO skbs whole) gets each TSO packet of a burst as one datagram: from
+ * plan[*i], the full segments of one packet up to the one ending it (PSH
+ * or a TSO packet's end), as Linux hands the device one skb per packet.
+ * Advances *i to the last segment taken; returns the bytes taken.  With
+ * packets of one segment (tso_segs < 2) nothing merges, as Linux then
+ * sends MSS-sized skbs. */
+static uint32_t gso_merge(const sk_planned *plan, size_t n, size_t *i, uint32_t mss, uint32_t room,
+                          uint32_t tso_segs, bool push)
+{
+    size_t k = *i;
+    uint32_t len = plan[k].len;
+    while (room && tso_segs >= 2 && !push && !plan[k].fin && plan[k].len == mss && k + 1 < n &&
+           plan[k + 1].seq == plan[k].seq + plan[k].len && plan[k + 1].len && len + plan[k + 1].len <= room) {
+        k++;
+        len += plan[k].len;
+        push = plan[k].tso_end;
+    }
+    *i = k;
+    return len;
 }
 
 /* After an RTO: resend what was in flight, oldest first, as the
@@ -999,11 +1060,7 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
      * Linux's TSO packets end (a TSO packet carries PSH, and GSO leaves
      * it on the last segment), which is known only once the burst's end
      * is. */
-    struct planned {
-        uint32_t seq, len;
-        bool fin;
-        bool tso_end; /* ends a TSO packet with PSH: an skb's end, or a cut with more behind */
-    } plan[64];
+    sk_planned plan[64];
     size_t n = 0;
     uint32_t nxt = t->snd_nxt, in_flight = sk_flight_size(t), sml = t->snd_sml;
     bool cwnd_full = false;
@@ -1069,8 +1126,13 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         if (fin && len && seq_gt(nxt + len + 1, wnd_end))
             fin = false; /* the FIN follows when the window allows */
         if (n == sizeof(plan) / sizeof(plan[0])) {
-            for (size_t i = 0; i + 1 < n; i++)
-                send_data_segment(s, t, plan[i].seq, plan[i].len, plan[i].fin, plan[i].tso_end);
+            if (!tso_segs)
+                tso_segs = tso_packet_segs(s, t);
+            for (size_t i = 0; i + 1 < n; i++) {
+                size_t first = i;
+                uint32_t glen = gso_merge(plan, n - 1, &i, mss, gso_room(s, t, mss), tso_segs, plan[i].tso_end);
+                send_data_segment(s, t, plan[first].seq, glen, plan[i].fin, plan[i].tso_end);
+            }
             plan[0] = plan[n - 1];
             n = 1;
         }
@@ -1103,6 +1165,7 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         if (fin)
             break;
     }
+    uint32_t room = gso_room(s, t, mss);
     for (size_t i = 0; i < n; i++) {
         /* PSH as the Linux traces show it: on the last segment of each
          * TSO packet of a burst, unless the burst stopped because Nagle or
@@ -1113,7 +1176,11 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
          * segment carries it only at the end of written data whose write
          * asked for a push (tcp_push marks the tail skb). */
         bool push = plan[i].tso_end || (i + 1 == n && n >= 2 && tso_segs >= 2 && !nagle_held);
-        send_data_segment(s, t, plan[i].seq, plan[i].len, plan[i].fin, push);
+        size_t first = i;
+        uint32_t len = gso_merge(plan, n, &i, mss, room, tso_segs, push);
+        if (i != first)
+            push = plan[i].tso_end || (i + 1 == n && !nagle_held);
+        send_data_segment(s, t, plan[first].seq, len, plan[i].fin, push);
         if (s->xmit_failed)
             break; /* the queue refused it: stop here, the probe timer retries */
         if (plan[i].len < mss && plan[i].len > 0)

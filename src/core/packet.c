@@ -416,12 +416,18 @@ static sk_parse_error parse_tcp(const uint8_t *tcp, size_t tcp_len, bool verify_
     return SK_PARSE_OK;
 }
 
-static void write_tcp(const sk_segment_spec *spec, uint8_t *tcp, size_t tcp_hdr_len);
+static void write_tcp(const sk_segment_spec *spec, uint8_t *tcp, size_t tcp_hdr_len, const sk_iovec *pay,
+                      size_t npay, bool copy);
 
-/* Returns 0 also when the spec cannot be encoded: options not a multiple
- * of 4 or over 40 bytes (no data offset describes them), or a datagram
- * over 65535 bytes. */
 size_t sk_build_segment(const sk_segment_spec *spec, uint8_t *buf, size_t cap)
+{
+    sk_iovec pay = {spec->payload, spec->payload_len};
+    size_t hdr;
+    return sk_build_segment_iov(spec, &pay, spec->payload_len ? 1 : 0, true, buf, cap, &hdr);
+}
+
+size_t sk_build_segment_iov(const sk_segment_spec *spec, const sk_iovec *pay, size_t npay, bool copy, uint8_t *buf,
+                            size_t cap, size_t *hdr_len)
 {
     if (spec->options_len > SK_TCP_OPT_MAX || spec->options_len % 4 != 0)
         return 0;
@@ -432,8 +438,9 @@ size_t sk_build_segment(const sk_segment_spec *spec, uint8_t *buf, size_t cap)
     if (spec->payload_len > 0xffff - (v6 ? 0 : SK_IP_HDR_MIN) - tcp_hdr_len)
         return 0;
     size_t total = ip_hdr_len + tcp_hdr_len + spec->payload_len;
-    if (total > cap)
+    if ((copy ? total : ip_hdr_len + tcp_hdr_len) > cap)
         return 0;
+    *hdr_len = ip_hdr_len + tcp_hdr_len;
 
     uint8_t *ip = buf;
     if (v6) {
@@ -444,7 +451,7 @@ size_t sk_build_segment(const sk_segment_spec *spec, uint8_t *buf, size_t cap)
         ip[7] = spec->ttl ? spec->ttl : DEFAULT_TTL;
         memcpy(ip + 8, spec->src6, 16);
         memcpy(ip + 24, spec->dst6, 16);
-        write_tcp(spec, buf + SK_IP6_HDR_LEN, tcp_hdr_len);
+        write_tcp(spec, buf + SK_IP6_HDR_LEN, tcp_hdr_len, pay, npay, copy);
         return total;
     }
     ip[0] = 0x45; /* version 4, IHL 5: the stack sends no IP options */
@@ -458,11 +465,32 @@ size_t sk_build_segment(const sk_segment_spec *spec, uint8_t *buf, size_t cap)
     put_be32(ip + 12, spec->src);
     put_be32(ip + 16, spec->dst);
     put_be16(ip + 10, sk_csum_fold(sk_csum_partial(ip, SK_IP_HDR_MIN, 0)));
-    write_tcp(spec, buf + SK_IP_HDR_MIN, tcp_hdr_len);
+    write_tcp(spec, buf + SK_IP_HDR_MIN, tcp_hdr_len, pay, npay, copy);
     return total;
 }
 
-static void write_tcp(const sk_segment_spec *spec, uint8_t *tcp, size_t tcp_hdr_len)
+/* The one's-complement sum of pieces that follow `off` bytes already
+ * summed: a piece starting at an odd offset has its bytes in the other
+ * lanes, so its own sum is byte-swapped before it is added (RFC 1071
+ * §2(B), byte order independence). */
+static uint32_t csum_pieces(const sk_iovec *pay, size_t npay, size_t off, uint32_t sum)
+{
+    for (size_t i = 0; i < npay; i++) {
+        if (off & 1) {
+            uint32_t p = sk_csum_partial(pay[i].base, pay[i].len, 0);
+            p = (p & 0xffff) + (p >> 16);
+            sum += ((p & 0xff) << 8) | ((p >> 8) & 0xff);
+            sum = (sum & 0xffff) + (sum >> 16);
+        } else {
+            sum = sk_csum_partial(pay[i].base, pay[i].len, sum);
+        }
+        off += pay[i].len;
+    }
+    return sum;
+}
+
+static void write_tcp(const sk_segment_spec *spec, uint8_t *tcp, size_t tcp_hdr_len, const sk_iovec *pay,
+                      size_t npay, bool copy)
 {
     put_be16(tcp, spec->sport);
     put_be16(tcp + 2, spec->dport);
@@ -474,20 +502,29 @@ static void write_tcp(const sk_segment_spec *spec, uint8_t *tcp, size_t tcp_hdr_
     put_be16(tcp + 18, 0);
     if (spec->options_len)
         memcpy(tcp + SK_TCP_HDR_MIN, spec->options, spec->options_len);
-    if (spec->payload_len)
-        memcpy(tcp + tcp_hdr_len, spec->payload, spec->payload_len);
+    if (copy) {
+        uint8_t *p = tcp + tcp_hdr_len;
+        for (size_t i = 0; i < npay; i++) {
+            memcpy(p, pay[i].base, pay[i].len);
+            p += pay[i].len;
+        }
+    }
     size_t tcp_len = tcp_hdr_len + spec->payload_len;
     bool v6 = spec->ip_version == 6;
+    uint32_t ps = v6 ? sk_tcp_pseudo_sum6(spec->src6, spec->dst6, tcp_len)
+                     : sk_tcp_pseudo_sum(spec->src, spec->dst, tcp_len);
     if (spec->csum_partial) {
         /* CHECKSUM_PARTIAL (Linux's tcp_v4_send_check, tcp_v6_send_check):
          * the field holds the pseudo-header's sum, and a device summing the
          * segment from there completes the checksum; a trusted link may
          * leave it as it is. */
-        uint32_t ps = v6 ? sk_tcp_pseudo_sum6(spec->src6, spec->dst6, tcp_len)
-                         : sk_tcp_pseudo_sum(spec->src, spec->dst, tcp_len);
         put_be16(tcp + 16, (uint16_t)~sk_csum_fold(ps));
+    } else if (copy) {
+        put_be16(tcp + 16, sk_csum_fold(sk_csum_partial(tcp, tcp_len, ps)));
     } else {
-        put_be16(tcp + 16, v6 ? sk_tcp_checksum6(spec->src6, spec->dst6, tcp, tcp_len)
-                              : sk_tcp_checksum(spec->src, spec->dst, tcp, tcp_len));
+        /* Scatter-gather: the payload stays where it is, so its sum is
+         * taken piece by piece after the header's. */
+        uint32_t sum = sk_csum_partial(tcp, tcp_hdr_len, ps);
+        put_be16(tcp + 16, sk_csum_fold(csum_pieces(pay, npay, tcp_hdr_len, sum)));
     }
 }

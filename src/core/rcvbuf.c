@@ -389,3 +389,21 @@ uint32_t sk_rcvq_space(const sk_tcb *t)
     uint32_t space = SK_TCP_INIT_CWND * (uint32_t)t->advmss;
     return t->rcv_ssthresh < space ? t->rcv_ssthresh : space;
 }
+
+/* sk_recv_post's other half, for input.c: in-order data arriving while
+ * the receive queue is empty goes straight into a posted buffer, as
+ * Linux's tcp_data_queue copied it to a waiting reader (tp->ucopy) before
+ * queueing any; returns the bytes taken from `data`.  They count as read at once (copied_seq moves with
+ * rcv_nxt), so they take no receive memory and the window stays open;
+ * autotuning sees them as the reader's (tcp_rcv_space_adjust). */
+uint32_t sk_recv_direct(sk_stack *s, sk_tcb *t, const uint8_t *data, uint32_t len)
+{
+    sk_tcb_ext *x = t->ext;
+    if (!x || !x->post_buf || t->rcvq.len || x->post_filled >= x->post_len)
+        return 0;
+    uint32_t room = x->post_len - x->post_filled;
+    uint32_t n = len < room ? len : room;
+    memcpy(x->post_buf + x->post_filled, data, n);
+    x->post_filled += n;
+    return n;
+}

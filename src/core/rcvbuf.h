@@ -19,6 +19,9 @@ void sk_grow_window(sk_stack *s, sk_tcb *t, uint32_t len, uint32_t truesize);
 void sk_rcvbuf_established(sk_stack *s, sk_tcb *t);
 void sk_rcv_rtt_on_data(sk_stack *s, sk_tcb *t, const sk_segment *seg, uint32_t len);
 void sk_rcv_space_adjust(sk_stack *s, sk_tcb *t);
+/* In-order data copied straight into a buffer posted by sk_recv_post
+ * (socket.c); returns the bytes taken. */
+uint32_t sk_recv_direct(sk_stack *s, sk_tcb *t, const uint8_t *data, uint32_t len);
 uint32_t sk_rcvq_space(const sk_tcb *t);
 
 #endif

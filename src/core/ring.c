@@ -82,3 +82,20 @@ void sk_ring_drained(const sk_stack *s, sk_ring *r)
     else
         r->head = 0;
 }
+
+unsigned sk_ring_pieces(const sk_ring *r, uint32_t off, uint32_t len, sk_iovec out[2])
+{
+    if (off >= r->len || !len)
+        return 0;
+    if (len > r->len - off)
+        len = r->len - off;
+    uint32_t start = (r->head + off) & (r->cap - 1);
+    uint32_t first = r->cap - start < len ? r->cap - start : len;
+    out[0].base = r->data + start;
+    out[0].len = first;
+    if (first == len)
+        return 1;
+    out[1].base = r->data;
+    out[1].len = len - first;
+    return 2;
+}

@@ -13,6 +13,12 @@ sk_parse_error sk_parse_segment_checked(const uint8_t *dgram, size_t len, bool v
                                         sk_segment *out);
 /* The TCP pseudo-header's sum (RFC 9293 §3.1), unfolded. */
 uint32_t sk_tcp_pseudo_sum(uint32_t src, uint32_t dst, size_t tcp_len);
+/* sk_build_segment with the payload as pieces (spec->payload ignored,
+ * spec->payload_len their total): copied after the headers when `copy`,
+ * else only the headers are written (checksum summed over the pieces
+ * where they lie).  *hdr_len gets the headers' length. */
+size_t sk_build_segment_iov(const sk_segment_spec *spec, const sk_iovec *pay, size_t npay, bool copy, uint8_t *buf,
+                            size_t cap, size_t *hdr_len);
 uint32_t sk_tcp_pseudo_sum6(const uint8_t src[16], const uint8_t dst[16], size_t tcp_len);
 
 #endif

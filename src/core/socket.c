@@ -866,6 +866,51 @@ ssize_t sk_recv(sk_stack *s, int fd, void *buf, size_t len, int flags)
     return -EAGAIN;
 }
 
+int sk_recv_post(sk_stack *s, int fd, void *buf, size_t len)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    if (t->state == SK_TCP_LISTEN)
+        return -ENOTCONN;
+    if (!buf || !len)
+        return -EINVAL;
+    if (t->ext && t->ext->post_buf)
+        return -EBUSY;
+    sk_tcb_ext *x = sk_tcb_ext_get(s, t);
+    if (!x)
+        return -ENOMEM;
+    x->post_buf = buf;
+    x->post_len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+    x->post_filled = 0;
+    /* What is already queued comes first, as a read would take it. */
+    if (t->rcvq.len) {
+        ssize_t n = sk_recv(s, fd, buf, x->post_len, 0);
+        if (n > 0)
+            x->post_filled = (uint32_t)n;
+    }
+    return 0;
+}
+
+ssize_t sk_recv_posted(sk_stack *s, int fd)
+{
+    sk_tcb *t = get(s, fd);
+    if (!t)
+        return -EBADF;
+    sk_tcb_ext *x = t->ext;
+    if (!x || !x->post_buf)
+        return -EINVAL;
+    uint8_t *buf = x->post_buf;
+    uint32_t len = x->post_len, filled = x->post_filled;
+    x->post_buf = NULL;
+    x->post_len = x->post_filled = 0;
+    if (filled)
+        return (ssize_t)filled;
+    /* Nothing placed: what an empty read reports (the queue can only hold
+     * data here if it arrived out of this buffer's reach). */
+    return sk_recv(s, fd, buf, len, 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* Closing                                                              */
 /* ------------------------------------------------------------------ */
@@ -961,6 +1006,8 @@ int sk_close(sk_stack *s, int fd)
         return -EBADF;
     release_fd(s, t);
     t->sflags |= SK_S_SHUT_RD;
+    if (t->ext)
+        t->ext->post_buf = NULL; /* the reader is gone: nothing may land in its buffer any more */
 
     if (t->state == SK_TCP_LISTEN) {
         sk_listener_unhash(s, t);
@@ -1544,7 +1591,7 @@ int sk_poll(sk_stack *s, int fd)
     if (t->state == SK_TCP_SYN_SENT && (t->tfo & SK_TFO_DEFER) && !wr_shut)
         mask |= SK_POLLOUT | SK_POLLWRNORM;
     if (t->state != SK_TCP_SYN_SENT && t->state != SK_TCP_SYN_RECV) {
-        if (t->rcvq.len)
+        if (t->rcvq.len || (t->ext && t->ext->post_filled))
             mask |= SK_POLLIN | SK_POLLRDNORM;
         if (!wr_shut) {
             /* Linux's tcp_poll(): __sk_stream_is_writeable(sk, 1), else

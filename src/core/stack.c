@@ -41,7 +41,11 @@ sk_stack *sk_stack_new(const sk_stack_params *p)
     s->ifindex = p->ifindex ? p->ifindex : 1;
     snprintf(s->name, sizeof(s->name), "%s", p->name ? p->name : "synack");
     s->transmit = p->transmit;
+    s->transmitv = p->transmitv;
     s->transmit_ctx = p->transmit_ctx;
+    /* Only a size above the MTU means anything; IPv4's and IPv6's length
+     * fields stop at 65535. */
+    s->gso_max_size = p->gso_max_size > s->mtu ? (p->gso_max_size < 65535u ? p->gso_max_size : 65535u) : 0;
     s->on_event = p->on_event;
     s->event_ctx = p->event_ctx;
     s->now = p->now;

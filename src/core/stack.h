@@ -104,7 +104,9 @@ struct sk_stack {
     uint32_t offloads; /* SK_OFFLOAD_* of the link */
     char name[48];
     sk_transmit_fn transmit;
+    sk_transmitv_fn transmitv; /* optional scatter-gather transmit */
     void *transmit_ctx;
+    uint32_t gso_max_size; /* the link's largest datagram above the MTU, 0: none */
     sk_event_fn on_event;
     void *event_ctx;
 
@@ -162,8 +164,13 @@ struct sk_stack {
     sk_stamp icmp_stamp;
     bool xmit_no_df; /* the segment being sent goes without DF (IP_PMTUDISC_DONT, a locked MTU) */
 
-    uint8_t *seg_scratch; /* payload gathered from a send ring (output.c) */
+    uint8_t *seg_scratch; /* payload of a SYN gathered from a send ring (output.c) */
     uint32_t seg_scratch_cap;
+    /* The payload of the data segment being sent, as it lies in the send
+     * ring (one or two stretches): sk_xmit copies it after the headers,
+     * or hands it to transmitv by reference. */
+    sk_iovec xmit_pay[2];
+    uint8_t xmit_npay;
     uint8_t out[65536 + 80]; /* scratch for building datagrams */
 };
 

@@ -65,6 +65,9 @@ typedef struct sk_ring {
 bool sk_ring_reserve(const sk_stack *s, sk_ring *r, uint32_t need);
 uint32_t sk_ring_write(sk_ring *r, const void *src, uint32_t len);
 uint32_t sk_ring_peek(const sk_ring *r, uint32_t off, void *dst, uint32_t len);
+/* The stretches (one, or two where the ring wraps) holding `len` bytes
+ * from `off`, by reference; returns how many stretches. */
+unsigned sk_ring_pieces(const sk_ring *r, uint32_t off, uint32_t len, sk_iovec out[2]);
 void sk_ring_consume(sk_ring *r, uint32_t len);
 void sk_ring_free(const sk_stack *s, sk_ring *r);
 /* After the queue drained: small buffers go back (an idle connection holds
@@ -211,6 +214,12 @@ typedef struct sk_tcb_ext {
      * rcv_rtt_us is scaled by 8 as Linux keeps it; rcvq_space 0 means
      * not started. */
     uint32_t rcvq_space, rcvq_seq, rcvq_time;
+    /* A receive buffer posted by sk_recv_post (socket.c): in-order data
+     * arriving while rcvq is empty is copied straight into it (input.c,
+     * sk_recv_direct), as Linux's tcp_data_queue copied to a waiting
+     * reader (ucopy). */
+    uint8_t *post_buf;
+    uint32_t post_len, post_filled;
     uint32_t rcv_rtt_us, rcv_rtt_seq, rcv_rtt_time, rcv_rtt_last_tsecr;
     /* The SACK blocks we send (RFC 2018 §4): most recent first, as Linux's
      * selective_acks[]; and a pending D-SACK block (RFC 2883), sent once

@@ -1515,6 +1515,24 @@ size_t sk_trace_format_event(sk_trace *t, const sk_event *ev, char *buf, size_t 
     line_init(&o, buf, cap);
     if (!ev)
         return 0;
+    if (ev->type == SK_EV_SEGMENT_OUT && ev->iov && ev->iovcnt) {
+        /* Sent through transmitv: gather the pieces, so the line shows the
+         * payload (and its dump) as for a contiguous datagram. */
+        size_t total = 0;
+        for (size_t i = 0; i < ev->iovcnt; i++)
+            total += ev->iov[i].len;
+        uint8_t *whole = malloc(total ? total : 1);
+        if (!whole)
+            return sk_trace_format_datagram(t, ev->now, ev->data, ev->len, buf, cap);
+        size_t off = 0;
+        for (size_t i = 0; i < ev->iovcnt; i++) {
+            memcpy(whole + off, ev->iov[i].base, ev->iov[i].len);
+            off += ev->iov[i].len;
+        }
+        size_t n = sk_trace_format_datagram(t, ev->now, whole, total, buf, cap);
+        free(whole);
+        return n;
+    }
     if (ev->type == SK_EV_SEGMENT_IN || ev->type == SK_EV_SEGMENT_OUT)
         return sk_trace_format_datagram(t, ev->now, ev->data, ev->data ? ev->len : 0, buf, cap);
 
