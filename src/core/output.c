@@ -172,12 +172,11 @@ uint32_t sk_win_from_space(const sk_stack *s, uint32_t space)
 
 uint16_t sk_default_advmss(const sk_stack *s, bool v6) { return sk_link_mss(s, v6); }
 
+/* floor(log2(v)), 0 for 0 and 1: every connection's window scale is chosen
+ * from it, so it counts leading zeros instead of shifting bit by bit. */
 static uint32_t ilog2_u32(uint32_t v)
 {
-    uint32_t r = 0;
-    while (v >>= 1)
-        r++;
-    return r;
+    return v ? 31u - (uint32_t)__builtin_clz(v) : 0;
 }
 
 void sk_init_rcv_window(sk_stack *s, uint32_t rcvbuf, uint16_t mss, bool ws_ok, uint32_t *rcv_wnd,
