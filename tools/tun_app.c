@@ -115,12 +115,14 @@ static void on_stack_event(void *ctx, const sk_event *ev)
     const sk_tun_opts *o = ctx;
     if (ev->type != SK_EV_STATE || !o->state_log)
         return;
+    sk_endpoint l, r;
+    sk_event_endpoints(ev, &l, &r);
     char local[48], remote[48];
-    sk_format_addr(&ev->local, local, sizeof(local));
-    sk_format_addr(&ev->remote, remote, sizeof(remote));
-    bool six = ev->local.family == SK_AF_INET6;
+    sk_format_addr(&l, local, sizeof(local));
+    sk_format_addr(&r, remote, sizeof(remote));
+    bool six = l.family == SK_AF_INET6;
     fprintf(stderr, "%s: state %s%s%s:%u %s%s%s:%u %s -> %s (%s)\n", o->cmd, six ? "[" : "", local, six ? "]" : "",
-            ev->local.port, six ? "[" : "", remote, six ? "]" : "", ev->remote.port, ev->from_state ? sk_state_name(ev->from_state) : "CLOSED",
+            l.port, six ? "[" : "", remote, six ? "]" : "", r.port, ev->from_state ? sk_state_name(ev->from_state) : "CLOSED",
             sk_state_name(ev->to_state), ev->cause ? ev->cause : "");
 }
 

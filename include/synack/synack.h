@@ -147,12 +147,14 @@ typedef enum sk_event_type {
     SK_EV_MESSAGE,     /* a kernel-log-like message (e.g. SYN flood)  */
 } sk_event_type;
 
+/* An event's endpoints are not stored in it: sk_event_endpoints()
+ * builds them when the consumer asks, so the many events whose consumer
+ * reads only `type` and `fd` cost no address formatting.  Like `data`,
+ * they can be read only during the callback that received the event. */
 typedef struct sk_event {
     sk_event_type type;
     sk_time_ns now;
     int fd;              /* socket handle, or -1 (orphan, TIME_WAIT, none) */
-    sk_endpoint local;   /* zero when not about a connection            */
-    sk_endpoint remote;
     const uint8_t *data; /* SEGMENT_IN/OUT: the IP datagram             */
     size_t len;
     int from_state;      /* STATE: 0 stands for CLOSED before creation  */
@@ -161,7 +163,23 @@ typedef struct sk_event {
     const char *reason;  /* DROP: the counter name charged              */
     const char *timer;   /* TIMER: "retransmit", "keepalive", ...        */
     const char *message; /* MESSAGE                                      */
+    struct {             /* private: what sk_event_endpoints() reads    */
+        int kind;
+        uint16_t sport, dport;
+        const void *a, *b;
+    } ep_;
 } sk_event;
+
+/* The local and remote endpoints the event is about (either pointer may
+ * be NULL).  Both are zero when the event is about no connection or
+ * datagram; a connection's local address on 0.0.0.0 shows the stack's
+ * first address.  Call it only while the event is being delivered. */
+SK_EXPORT void sk_event_endpoints(const sk_event *ev, sk_endpoint *local, sk_endpoint *remote);
+
+/* For code that builds an event itself (a replay, a test of an event
+ * consumer): make sk_event_endpoints() return copies of `*local` and
+ * `*remote` (NULL reads as zero), which must outlive the event's use. */
+SK_EXPORT void sk_event_set_endpoints(sk_event *ev, const sk_endpoint *local, const sk_endpoint *remote);
 
 typedef void (*sk_transmit_fn)(void *ctx, const uint8_t *datagram, size_t len);
 typedef void (*sk_event_fn)(void *ctx, const sk_event *ev);

@@ -171,8 +171,9 @@ static void echo_reply(sk_stack *s, const sk_segment *ip, const uint8_t *icmp, s
     sk_count(s, SK_C_ICMP_OUT_ECHO_REPS);
     sk_count(s, SK_C_IP_OUT_REQUESTS);
     if (s->on_event) {
-        sk_event ev = {.type = SK_EV_SEGMENT_OUT, .now = s->now, .fd = -1,
-                       .local = sk_endpoint_ipv4(ip->dst, 0), .remote = sk_endpoint_ipv4(ip->src, 0), .data = d, .len = total};
+        sk_event ev = {.type = SK_EV_SEGMENT_OUT, .now = s->now, .fd = -1, .data = d, .len = total};
+        sk_endpoint local = sk_endpoint_ipv4(ip->dst, 0), remote = sk_endpoint_ipv4(ip->src, 0);
+        sk_event_set_endpoints(&ev, &local, &remote);
         sk_emit(s, &ev);
     }
     s->transmit(s->transmit_ctx, d, total);
@@ -376,8 +377,9 @@ void sk_icmp_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segme
     sk_count(s, SK_C_IP_IN_DELIVERS);
     sk_count(s, SK_C_ICMP_IN_MSGS);
     if (s->on_event) {
-        sk_event ev = {.type = SK_EV_SEGMENT_IN, .now = s->now, .fd = -1,
-                       .local = sk_endpoint_ipv4(ip->dst, 0), .remote = sk_endpoint_ipv4(ip->src, 0), .data = dgram, .len = ip->ip_len};
+        sk_event ev = {.type = SK_EV_SEGMENT_IN, .now = s->now, .fd = -1, .data = dgram, .len = ip->ip_len};
+        sk_endpoint local = sk_endpoint_ipv4(ip->dst, 0), remote = sk_endpoint_ipv4(ip->src, 0);
+        sk_event_set_endpoints(&ev, &local, &remote);
         sk_emit(s, &ev);
     }
     /* icmp_rcv: checksum first (InCsumErrors and InErrors), then a whole

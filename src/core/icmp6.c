@@ -72,8 +72,8 @@ static void echo_reply(sk_stack *s, const uint8_t *dgram, const sk_segment *seg,
     sk_count(s, SK_C_ICMP6_OUT_TYPE129);
     if (s->on_event) {
         sk_event ev = {.type = SK_EV_SEGMENT_OUT, .now = s->now, .fd = -1, .data = o, .len = total};
-        ev.local = sk_endpoint_ipv6(seg->dst6, 0);
-        ev.remote = sk_endpoint_ipv6(seg->src6, 0);
+        sk_endpoint local = sk_endpoint_ipv6(seg->dst6, 0), remote = sk_endpoint_ipv6(seg->src6, 0);
+        sk_event_set_endpoints(&ev, &local, &remote);
         sk_emit(s, &ev);
     }
     s->transmit(s->transmit_ctx, o, total);
@@ -250,8 +250,8 @@ void sk_icmp6_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segm
     if (s->on_event) {
         /* Seen in traces and captures as the ICMPv4 input is (icmp.c). */
         sk_event ev = {.type = SK_EV_SEGMENT_IN, .now = s->now, .fd = -1, .data = dgram, .len = len};
-        ev.local = sk_endpoint_ipv6(seg->dst6, 0);
-        ev.remote = sk_endpoint_ipv6(seg->src6, 0);
+        sk_endpoint local = sk_endpoint_ipv6(seg->dst6, 0), remote = sk_endpoint_ipv6(seg->src6, 0);
+        sk_event_set_endpoints(&ev, &local, &remote);
         sk_emit(s, &ev);
     }
     size_t end = seg->ip_len <= len ? seg->ip_len : len;

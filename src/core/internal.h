@@ -782,16 +782,6 @@ static inline void sk_tcb_local(const sk_stack *s, const sk_tcb *t, sk_endpoint 
     sk_addr_endpoint(s, t->af6, t->sock6, t->laddr, t->lport, ep);
 }
 
-/* The same by value, for an event's initializer (built in place). */
-static inline sk_endpoint sk_addr_ep(const sk_stack *s, bool v6, bool mapped, uint32_t a, uint16_t port)
-{
-    if (!v6 && !mapped)
-        return (sk_endpoint){.addr = a, .port = port, .family = SK_AF_INET};
-    sk_endpoint ep;
-    sk_addr_endpoint_slow(s, v6, mapped, a, port, &ep);
-    return ep;
-}
-
 static inline void sk_tcb_remote(const sk_stack *s, const sk_tcb *t, sk_endpoint *ep)
 {
     sk_addr_endpoint(s, t->af6, t->sock6, t->raddr, t->rport, ep);
@@ -830,6 +820,33 @@ void sk_icmp6_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segm
 
 /* stack.c */
 void sk_emit(sk_stack *s, const sk_event *ev);
+
+/* What an event's endpoints are built from when sk_event_endpoints() asks
+ * (ev->ep_.kind); `a` and `b` point at the emitter's data, alive for the
+ * callback. */
+enum {
+    SK_EPK_NONE = 0,
+    SK_EPK_GIVEN, /* a, b: const sk_endpoint * (sk_event_set_endpoints) */
+    SK_EPK_TCB,   /* a: the stack, b: the sk_tcb (local as sk_tcb_local_shown) */
+    SK_EPK_SEG,   /* a: an input sk_segment (local is its destination) */
+    SK_EPK_ROUTE, /* a: an sk_route, with ep_.sport/dport */
+    SK_EPK_ADDRS, /* a: the stack, b: an sk_ep_addrs */
+};
+
+/* Addresses as a table stores them (sk_addr_endpoint's arguments), for a
+ * request, a TIME_WAIT record or a timer's key. */
+typedef struct sk_ep_addrs {
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+    bool v6, mapped;
+} sk_ep_addrs;
+
+static inline void sk_event_ep(sk_event *ev, int kind, const void *a, const void *b)
+{
+    ev->ep_.kind = kind;
+    ev->ep_.a = a;
+    ev->ep_.b = b;
+}
 void sk_emit_state(sk_stack *s, sk_tcb *t, int from, int to, const char *cause);
 void sk_emit_drop(sk_stack *s, const sk_segment *seg, sk_counter_id reason);
 void sk_emit_timer(sk_stack *s, const sk_key *k, int fd, const char *timer);

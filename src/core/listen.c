@@ -102,9 +102,9 @@ static void emit_req_state(sk_stack *s, const sk_request *req, int from, int to,
         return;
     sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = -1, .from_state = from, .to_state = to,
                    .cause = cause};
-    bool v6 = (req->opts & SK_REQ_V6) != 0, mapped = req->listener->sock6;
-    sk_addr_endpoint(s, v6, mapped, s->laddrs[req->lidx].addr, req->listener->lport, &ev.local);
-    sk_addr_endpoint(s, v6, mapped, req->raddr, req->rport, &ev.remote);
+    sk_ep_addrs e = {.laddr = s->laddrs[req->lidx].addr, .raddr = req->raddr, .lport = req->listener->lport,
+                     .rport = req->rport, .v6 = (req->opts & SK_REQ_V6) != 0, .mapped = req->listener->sock6};
+    sk_event_ep(&ev, SK_EPK_ADDRS, s, &e);
     sk_emit(s, &ev);
 }
 
@@ -254,7 +254,9 @@ static bool syn_flood_action(sk_stack *s, sk_tcb *l)
                          want_cookie ? "Sending cookies" : "Dropping request");
             }
             sk_event ev = {.type = SK_EV_MESSAGE, .now = s->now, .fd = l->fd, .message = msg};
-            sk_tcb_local_shown(s, l, &ev.local);
+            sk_endpoint local;
+            sk_tcb_local_shown(s, l, &local);
+            sk_event_set_endpoints(&ev, &local, NULL); /* the listener's address only */
             sk_emit(s, &ev);
         }
     }

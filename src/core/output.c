@@ -143,14 +143,10 @@ void sk_xmit_tos(sk_stack *s, uint8_t tos, const sk_route *rt, uint16_t sport, u
     if (flags & SK_TH_RST)
         sk_count(s, SK_C_TCP_OUT_RSTS);
     if (s->on_event) {
-        sk_event ev = {.type = SK_EV_SEGMENT_OUT, .now = s->now, .fd = -1,
-                       .local = {.addr = rt->src, .port = sport, .family = SK_AF_INET},
-                       .remote = {.addr = rt->dst, .port = dport, .family = SK_AF_INET},
-                       .data = s->out, .len = n};
-        if (rt->v6) {
-            ev.local = sk_endpoint_ipv6(rt->src6, sport);
-            ev.remote = sk_endpoint_ipv6(rt->dst6, dport);
-        }
+        sk_event ev = {.type = SK_EV_SEGMENT_OUT, .now = s->now, .fd = -1, .data = s->out, .len = n};
+        sk_event_ep(&ev, SK_EPK_ROUTE, rt, NULL);
+        ev.ep_.sport = sport;
+        ev.ep_.dport = dport;
         sk_emit(s, &ev);
     }
     s->transmit(s->transmit_ctx, s->out, n);
