@@ -581,6 +581,11 @@ struct sk_stack {
     sk_time_ns now;
     sk_time_ns epoch; /* creation time; TW expiries are ms from here */
     uint8_t isn_key[16], cookie_key[16];
+    /* The last IPv4 address pair's timestamp offset (sk_key_ts_off): a
+     * connection asks for it two or three times (SYN-ACK, child, cookie)
+     * and successive connections mostly come from the same peer. */
+    uint32_t tsoff_laddr, tsoff_raddr, tsoff_val;
+    bool tsoff_valid;
     sk_rng rng;
     sk_config cfg;
     uint64_t counters[SK_C__COUNT];
