@@ -206,6 +206,7 @@ sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app)
     p.stack.name = o->cmd;
     p.stack.on_event = on_stack_event;
     p.stack.event_ctx = o;
+    p.stack.event_mask = SK_EVMASK(SK_EV_STATE); /* the state log is all it reads */
     /* Unseeded runs are as unpredictable as Linux (RFC 6528 ISNs and
      * ephemeral ports); --seed makes the stack's choices repeatable, but
      * the ISN secret stays random: predictable ISNs are never wanted on

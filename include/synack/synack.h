@@ -222,7 +222,15 @@ typedef struct sk_stack_params {
     uint8_t addr6[16];
     uint8_t addr6_prefix_len; /* 0 means 64                             */
     uint8_t addr_prefix_len;  /* of `addr`; 0 means 32                   */
+    /* The event types on_event receives, as SK_EVMASK() bits; 0: all.
+     * A consumer that reads only readiness (an event loop) sets
+     * SK_EVMASK(SK_EV_READY), and the stack then builds no event for each
+     * datagram, state change or timer. */
+    uint32_t event_mask;
 } sk_stack_params;
+
+/* The sk_stack_params.event_mask bit of one sk_event_type. */
+#define SK_EVMASK(type) (1u << (type))
 
 /* Checksum offloads of the link, as Linux's loopback device has them.
  * Set them only for a link that really offers them: a trusted in-memory

@@ -170,7 +170,7 @@ static void echo_reply(sk_stack *s, const sk_segment *ip, const uint8_t *icmp, s
     sk_count(s, SK_C_ICMPMSG_OUT_TYPE0);
     sk_count(s, SK_C_ICMP_OUT_ECHO_REPS);
     sk_count(s, SK_C_IP_OUT_REQUESTS);
-    if (s->on_event) {
+    if (sk_wants(s, SK_EV_SEGMENT_OUT)) {
         sk_event ev = {.type = SK_EV_SEGMENT_OUT, .now = s->now, .fd = -1, .data = d, .len = total};
         sk_endpoint local = sk_endpoint_ipv4(ip->dst, 0), remote = sk_endpoint_ipv4(ip->src, 0);
         sk_event_set_endpoints(&ev, &local, &remote);
@@ -376,7 +376,7 @@ void sk_icmp_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segme
     size_t n = ip->ip_len - ihl;
     sk_count(s, SK_C_IP_IN_DELIVERS);
     sk_count(s, SK_C_ICMP_IN_MSGS);
-    if (s->on_event) {
+    if (sk_wants(s, SK_EV_SEGMENT_IN)) {
         sk_event ev = {.type = SK_EV_SEGMENT_IN, .now = s->now, .fd = -1, .data = dgram, .len = ip->ip_len};
         sk_endpoint local = sk_endpoint_ipv4(ip->dst, 0), remote = sk_endpoint_ipv4(ip->src, 0);
         sk_event_set_endpoints(&ev, &local, &remote);

@@ -70,7 +70,7 @@ static void echo_reply(sk_stack *s, const uint8_t *dgram, const sk_segment *seg,
     sk_count(s, SK_C_ICMP6_OUT_MSGS);
     sk_count(s, SK_C_ICMP6_OUT_ECHO_REPLIES);
     sk_count(s, SK_C_ICMP6_OUT_TYPE129);
-    if (s->on_event) {
+    if (sk_wants(s, SK_EV_SEGMENT_OUT)) {
         sk_event ev = {.type = SK_EV_SEGMENT_OUT, .now = s->now, .fd = -1, .data = o, .len = total};
         sk_endpoint local = sk_endpoint_ipv6(seg->dst6, 0), remote = sk_endpoint_ipv6(seg->src6, 0);
         sk_event_set_endpoints(&ev, &local, &remote);
@@ -247,7 +247,7 @@ void sk_icmp6_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segm
     }
     sk_count(s, SK_C_IP6_IN_DELIVERS);
     sk_count(s, SK_C_ICMP6_IN_MSGS);
-    if (s->on_event) {
+    if (sk_wants(s, SK_EV_SEGMENT_IN)) {
         /* Seen in traces and captures as the ICMPv4 input is (icmp.c). */
         sk_event ev = {.type = SK_EV_SEGMENT_IN, .now = s->now, .fd = -1, .data = dgram, .len = len};
         sk_endpoint local = sk_endpoint_ipv6(seg->dst6, 0), remote = sk_endpoint_ipv6(seg->src6, 0);

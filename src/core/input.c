@@ -160,7 +160,7 @@ void sk_input(sk_stack *s, const uint8_t *dgram, size_t len, sk_time_ns now)
     }
     sk_count(s, v6 ? SK_C_IP6_IN_DELIVERS : SK_C_IP_IN_DELIVERS);
     sk_count(s, SK_C_TCP_IN_SEGS);
-    if (s->on_event) {
+    if (sk_wants(s, SK_EV_SEGMENT_IN)) {
         sk_event ev = {.type = SK_EV_SEGMENT_IN, .now = s->now, .fd = -1, .data = dgram, .len = len};
         sk_event_ep(&ev, SK_EPK_SEG, &seg, NULL);
         sk_emit(s, &ev);

@@ -577,6 +577,7 @@ struct sk_stack {
     void *transmit_ctx;
     sk_event_fn on_event;
     void *event_ctx;
+    uint32_t event_mask; /* SK_EVMASK bits on_event takes (sk_wants) */
 
     sk_time_ns now;
     sk_time_ns epoch; /* creation time; TW expiries are ms from here */
@@ -825,6 +826,12 @@ void sk_icmp6_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segm
 
 /* stack.c */
 void sk_emit(sk_stack *s, const sk_event *ev);
+
+/* Whether an event of `type` has a consumer: build none otherwise. */
+static inline bool sk_wants(const sk_stack *s, sk_event_type type)
+{
+    return s->on_event && (s->event_mask & SK_EVMASK(type));
+}
 
 /* What an event's endpoints are built from when sk_event_endpoints() asks
  * (ev->ep_.kind); `a` and `b` point at the emitter's data, alive for the

@@ -98,7 +98,7 @@ static void req_unlink(sk_stack *s, sk_listen_queue *q, sk_request *req)
 
 static void emit_req_state(sk_stack *s, const sk_request *req, int from, int to, const char *cause)
 {
-    if (!s->on_event)
+    if (!sk_wants(s, SK_EV_STATE))
         return;
     sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = -1, .from_state = from, .to_state = to,
                    .cause = cause};
@@ -234,7 +234,7 @@ static bool syn_flood_action(sk_stack *s, sk_tcb *l)
      * configured answer to every SYN, not a sign of a flood. */
     if (syncookies != 2 && s->now >= q->synflood_warn_after) {
         q->synflood_warn_after = s->now + SK_SEC(60);
-        if (s->on_event) {
+        if (sk_wants(s, SK_EV_MESSAGE)) {
             char msg[128];
             /* Linux names the listener's bound address, 0.0.0.0 when
              * it listens on any. */

@@ -142,7 +142,7 @@ void sk_xmit_tos(sk_stack *s, uint8_t tos, const sk_route *rt, uint16_t sport, u
     sk_count(s, rt->v6 ? SK_C_IP6_OUT_REQUESTS : SK_C_IP_OUT_REQUESTS);
     if (flags & SK_TH_RST)
         sk_count(s, SK_C_TCP_OUT_RSTS);
-    if (s->on_event) {
+    if (sk_wants(s, SK_EV_SEGMENT_OUT)) {
         sk_event ev = {.type = SK_EV_SEGMENT_OUT, .now = s->now, .fd = -1, .data = s->out, .len = n};
         sk_event_ep(&ev, SK_EPK_ROUTE, rt, NULL);
         ev.ep_.sport = sport;

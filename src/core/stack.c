@@ -82,6 +82,7 @@ sk_stack *sk_stack_new(const sk_stack_params *p)
     s->transmit_ctx = p->transmit_ctx;
     s->on_event = p->on_event;
     s->event_ctx = p->event_ctx;
+    s->event_mask = p->event_mask ? p->event_mask : ~0u;
     s->now = p->now;
     s->epoch = p->now - (p->now % SK_NSEC_PER_MSEC);
     memcpy(s->isn_key, p->secret, 16);
@@ -189,7 +190,7 @@ sk_time_ns sk_now(const sk_stack *s) { return s->now; }
 
 void sk_emit(sk_stack *s, const sk_event *ev)
 {
-    if (s->on_event)
+    if (sk_wants(s, ev->type))
         s->on_event(s->event_ctx, ev);
 }
 
@@ -252,7 +253,7 @@ void sk_event_endpoints(const sk_event *ev, sk_endpoint *local, sk_endpoint *rem
 
 void sk_emit_state(sk_stack *s, sk_tcb *t, int from, int to, const char *cause)
 {
-    if (!s->on_event)
+    if (!sk_wants(s, SK_EV_STATE))
         return;
     sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = t->fd, .from_state = from, .to_state = to,
                    .cause = cause};
@@ -262,7 +263,7 @@ void sk_emit_state(sk_stack *s, sk_tcb *t, int from, int to, const char *cause)
 
 void sk_emit_drop(sk_stack *s, const sk_segment *seg, sk_counter_id reason)
 {
-    if (!s->on_event)
+    if (!sk_wants(s, SK_EV_DROP))
         return;
     sk_event ev = {.type = SK_EV_DROP, .now = s->now, .fd = -1,
                    .reason = sk_counter_short_name(reason)};
@@ -273,7 +274,7 @@ void sk_emit_drop(sk_stack *s, const sk_segment *seg, sk_counter_id reason)
 
 void sk_emit_timer(sk_stack *s, const sk_key *k, int fd, const char *timer)
 {
-    if (!s->on_event)
+    if (!sk_wants(s, SK_EV_TIMER))
         return;
     sk_event ev = {.type = SK_EV_TIMER, .now = s->now, .fd = fd, .timer = timer};
     sk_ep_addrs e = {.laddr = k->laddr, .raddr = k->raddr, .lport = k->lport, .rport = k->rport, .v6 = k->v6};
@@ -283,7 +284,7 @@ void sk_emit_timer(sk_stack *s, const sk_key *k, int fd, const char *timer)
 
 void sk_notify(sk_stack *s, sk_tcb *t)
 {
-    if (!s->on_event || t->fd < 0)
+    if (t->fd < 0 || !sk_wants(s, SK_EV_READY))
         return;
     sk_event ev = {.type = SK_EV_READY, .now = s->now, .fd = t->fd};
     sk_event_ep(&ev, SK_EPK_TCB, s, t);

@@ -162,7 +162,7 @@ static void tw_schedule(sk_stack *s, uint32_t i, sk_time_ns timeout)
 
 static void emit_tw_state(sk_stack *s, const sk_tw *w, int from, int to, const char *cause)
 {
-    if (!s->on_event)
+    if (!sk_wants(s, SK_EV_STATE))
         return;
     sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = -1, .from_state = from, .to_state = to,
                    .cause = cause};
