@@ -429,6 +429,19 @@ static sk_parse_error parse_tcp(const uint8_t *tcp, size_t tcp_len, bool verify_
         if (c != 0)
             return SK_PARSE_BAD_TCP_CSUM;
     }
+    /* Linux's tcp_fast_parse_options: after the handshake nearly every
+     * segment carries exactly NOP, NOP, timestamps (RFC 7323 Appendix A's
+     * layout), read here without the general walk; out->opts is still
+     * zero from the memset above, so the result is the walk's. */
+    const uint8_t *o = out->options;
+    if (out->options_len == 12 && o[0] == SK_TCPOPT_NOP && o[1] == SK_TCPOPT_NOP && o[2] == SK_TCPOPT_TIMESTAMP &&
+        o[3] == TCPOLEN_TIMESTAMP) {
+        out->opts.fo_len = -1;
+        out->opts.has_ts = true;
+        out->opts.ts_val = get_be32(o + 4);
+        out->opts.ts_ecr = get_be32(o + 8);
+        return SK_PARSE_OK;
+    }
     /* A malformed option ends the option walk, not the segment: Linux's
      * tcp_parse_options returns with what it parsed, uncounted. */
     (void)sk_parse_options(out->options, out->options_len, &out->opts);
