@@ -587,6 +587,10 @@ struct sk_stack {
      * and successive connections mostly come from the same peer. */
     uint32_t tsoff_laddr, tsoff_raddr, tsoff_val;
     bool tsoff_valid;
+    /* The same for the last IPv4 destination's ephemeral-port offset
+     * (pick_connect_port): a client connects to few servers. */
+    bool portoff_valid;
+    uint32_t portoff_raddr, portoff_val;
     sk_rng rng;
     sk_config cfg;
     uint64_t counters[SK_C__COUNT];
