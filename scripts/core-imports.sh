@@ -3,8 +3,8 @@
 # calls functions defined in which other, the pairs that call each other,
 # and the groups of files that form a circle (strongly connected
 # components), so a reshaping of the core can be compared before and
-# after.  Every core file includes internal.h, so the includes say
-# nothing; the calls are the dependencies.
+# after.  Headers can declare more than a file calls, so the calls,
+# not the includes, are the dependencies.
 #
 #   sh scripts/core-imports.sh [SRC_CORE_DIR]      (default: src/core)
 #   sh scripts/core-imports.sh -v [DIR]            also name the functions

@@ -10,7 +10,8 @@
 #include <string.h>
 
 #include "harness.h"
-#include "internal.h"
+#include "cc.h"
+#include "stack.h"
 
 #define MSS 1000u
 #define BETA (717.0 / 1024.0) /* RFC 9438 §4.6 as Linux rounds it */
@@ -48,7 +49,7 @@ static cc_env env_new(const char *algo)
     e.t->iss = 0;
     e.t->snd_una = e.t->snd_nxt = 1;
     sk_cc_init(e.s, e.t);
-    e.t->flags |= SK_F_CWND_LIMITED;
+    e.t->xflags |= SK_X_CWND_LIMITED;
     return e;
 }
 

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
-#include "internal.h"
+#include "tcb.h"
 #include "script/script.h"
 
 /* A first connection that asks for a cookie and gets abcd1234. */

@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "harness.h"
-#include "internal.h"
+#include "addr.h"
+#include "fastopen.h"
+#include "stack.h"
 
 static sk_endpoint ep6(const char *text, uint16_t port)
 {

@@ -28,7 +28,7 @@
 
 #include "synack/synack.h"
 
-#include "internal.h" /* the IPv6 address table's count */
+#include "stack.h" /* the IPv6 address table's count */
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t size);

@@ -509,6 +509,11 @@ static void test_event_lines(void **state)
     sk_event_set_endpoints(&ev, &client, &server);
     sk_trace_format_event(NULL, &ev, line, sizeof(line));
     assert_string_equal(line, "10:00:00.000100 10.0.0.1:40000 SYN_SENT -> ESTABLISHED (rcv SYN,ACK)");
+    assert_string_equal(sk_state_cause_name(SK_CAUSE_RCV_SYNACK), "rcv SYN,ACK");
+    assert_string_equal(sk_state_cause_name(SK_CAUSE_CLOSE_LINGER2_NEGATIVE), "close() with TCP_LINGER2 < 0");
+    assert_string_equal(sk_state_cause_name(SK_CAUSE_NONE), "");
+    assert_string_equal(sk_state_cause_name(SK_CAUSE_COUNT), "");
+    assert_string_equal(sk_state_cause_name((sk_state_cause)-1), "");
 
     ev.from_state = 0;
     ev.to_state = SK_TCP_SYN_SENT;

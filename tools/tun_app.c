@@ -58,10 +58,8 @@ int sk_tun_opts_parse(sk_tun_opts *o, int opt, const char *arg)
         return 1;
     }
     case SK_TUN_OPT_DELAY: {
-        char *end;
-        errno = 0;
-        double ms = strtod(arg, &end);
-        if (end == arg || *end || errno || !(ms >= 0.0 && ms <= 60000.0)) {
+        double ms;
+        if (!sk_cli_parse_double(arg, 0.0, 60000.0, &ms)) {
             fprintf(stderr, "%s: bad delay '%s': give milliseconds from 0 to 60000\n", o->cmd, arg);
             return -1;
         }

@@ -147,6 +147,52 @@ typedef enum sk_event_type {
     SK_EV_MESSAGE,     /* a kernel-log-like message (e.g. SYN flood)  */
 } sk_event_type;
 
+/* Why a connection changed state (sk_event.state_cause): what the peer
+ * sent, what the application called, or which limit or timer ended it. */
+typedef enum sk_state_cause {
+    SK_CAUSE_NONE,                    /* none given: "" */
+    SK_CAUSE_CONNECT,                 /* "connect()" */
+    SK_CAUSE_LISTEN,                  /* "listen()" */
+    SK_CAUSE_CLOSE,                   /* "close()" */
+    SK_CAUSE_CLOSE_UNREAD_DATA,       /* "close() with unread data" */
+    SK_CAUSE_CLOSE_LINGER_ZERO,       /* "close() with SO_LINGER 0" */
+    SK_CAUSE_CLOSE_LINGER2_NEGATIVE,  /* "close() with TCP_LINGER2 < 0" */
+    SK_CAUSE_SHUTDOWN,                /* "shutdown()" */
+    SK_CAUSE_SHUTDOWN_WR,             /* "shutdown(SHUT_WR)" */
+    SK_CAUSE_DATA_AFTER_CLOSE,        /* "data after close()" */
+    SK_CAUSE_TOO_MANY_ORPHANS,        /* "too many orphans" */
+    SK_CAUSE_ORPHANED,                /* "orphaned" */
+    SK_CAUSE_LISTENER_CLOSED,         /* "listener closed" */
+    SK_CAUSE_ADDRESS_REMOVED,         /* "address removed" */
+    SK_CAUSE_RCV_SYN,                 /* "rcv SYN" */
+    SK_CAUSE_RCV_SYN_SIMULTANEOUS,    /* "rcv SYN (simultaneous open)" */
+    SK_CAUSE_RCV_SYN_FASTOPEN,        /* "rcv SYN (Fast Open)" */
+    SK_CAUSE_RCV_SYN_IN_SYN_RECV,     /* "rcv SYN in SYN_RCVD" */
+    SK_CAUSE_RCV_SYNACK,              /* "rcv SYN,ACK" */
+    SK_CAUSE_RCV_ACK,                 /* "rcv ACK" */
+    SK_CAUSE_RCV_ACK_SYNCOOKIE,       /* "rcv ACK (SYN cookie)" */
+    SK_CAUSE_RCV_ACK_OF_FIN,          /* "rcv ACK of FIN" */
+    SK_CAUSE_RCV_FIN,                 /* "rcv FIN" */
+    SK_CAUSE_RCV_FIN_FASTOPEN_SYN,    /* "rcv FIN (Fast Open SYN)" */
+    SK_CAUSE_RCV_RST,                 /* "rcv RST" */
+    SK_CAUSE_RCV_RST_REFUSED,         /* "rcv RST (connection refused)" */
+    SK_CAUSE_ICMP_ERROR_HANDSHAKE,    /* "ICMP error during the handshake" */
+    SK_CAUSE_ICMP_ERROR_SYNACK,       /* "ICMP error for the SYN-ACK" */
+    SK_CAUSE_SYN_RETRIES,             /* "SYN retries exhausted" */
+    SK_CAUSE_SYNACK_RETRIES,          /* "SYN-ACK retries exhausted" */
+    SK_CAUSE_RETRANSMISSIONS,         /* "retransmissions unanswered" */
+    SK_CAUSE_ZERO_WINDOW_PROBES,      /* "zero-window probes unanswered" */
+    SK_CAUSE_KEEPALIVE_PROBES,        /* "keepalive probes unanswered" */
+    SK_CAUSE_USER_TIMEOUT_PROBING,    /* "TCP_USER_TIMEOUT while probing" */
+    SK_CAUSE_ACCEPT_QUEUE_FULL,       /* "accept queue full (tcp_abort_on_overflow)" */
+    SK_CAUSE_TW_BUCKETS_FULL,         /* "tcp_max_tw_buckets reached" */
+    SK_CAUSE_TIMER_EXPIRED,           /* "timer expired" */
+    SK_CAUSE_COUNT
+} sk_state_cause;
+/* A cause's text as the observers print it ("rcv SYN,ACK", "close()", ...);
+ * "" for SK_CAUSE_NONE and for values out of range. */
+SK_EXPORT const char *sk_state_cause_name(sk_state_cause cause);
+
 /* An event's endpoints are not stored in it: sk_event_endpoints()
  * builds them when the consumer asks, so the many events whose consumer
  * reads only `type` and `fd` cost no address formatting.  Like `data`,
@@ -163,6 +209,8 @@ typedef struct sk_event {
     const char *reason;  /* DROP: the counter name charged              */
     const char *timer;   /* TIMER: "retransmit", "keepalive", ...        */
     const char *message; /* MESSAGE                                      */
+    /* STATE: the cause as a value; `cause` is its sk_state_cause_name. */
+    sk_state_cause state_cause;
     struct {             /* private: what sk_event_endpoints() reads    */
         int kind;
         uint16_t sport, dport;

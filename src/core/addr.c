@@ -14,7 +14,9 @@
  * Every read of a record's addresses goes through the accessors here.
  */
 
-#include "internal.h"
+#include "addr.h"
+#include "listen.h"
+#include "stack.h"
 
 #include <stdio.h>
 

@@ -15,7 +15,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include "internal.h"
+#include "cc.h"
+#include "recycle.h"
+#include "stack.h"
 
 /* RFC 9438 §4.6: beta_cubic 0.7, as Linux's 717/1024. */
 #define CUBIC_BETA 717u
@@ -206,8 +208,8 @@ void sk_cc_validate(sk_tcb *t, bool cwnd_limited)
     uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
     uint32_t packets_out = (t->snd_nxt - t->snd_una + mss - 1) / mss;
     if (!seq_lt(t->snd_una, t->cwnd_usage_seq) || cwnd_limited ||
-        (!(t->flags & SK_F_CWND_LIMITED) && packets_out > t->max_packets_out)) {
-        t->flags = cwnd_limited ? (t->flags | SK_F_CWND_LIMITED) : (t->flags & ~SK_F_CWND_LIMITED);
+        (!(t->xflags & SK_X_CWND_LIMITED) && packets_out > t->max_packets_out)) {
+        t->xflags = cwnd_limited ? (t->xflags | SK_X_CWND_LIMITED) : (t->xflags & ~SK_X_CWND_LIMITED);
         t->max_packets_out = (uint16_t)(packets_out > 0xffff ? 0xffff : packets_out);
         t->cwnd_usage_seq = t->snd_nxt;
     }
@@ -218,7 +220,7 @@ void sk_cc_validate(sk_tcb *t, bool cwnd_limited)
  * largest flight actually sent. */
 bool sk_cc_cwnd_limited(const sk_tcb *t)
 {
-    if (t->flags & SK_F_CWND_LIMITED)
+    if (t->xflags & SK_X_CWND_LIMITED)
         return true;
     if (t->cwnd < t->ssthresh)
         return t->cwnd < 2u * t->max_packets_out;
@@ -475,16 +477,16 @@ void sk_cc_tx_start(sk_stack *s, sk_tcb *t)
 void sk_cc_on_rto(sk_stack *s, sk_tcb *t)
 {
     /* CWR is a cwnd reduction like Recovery (tcp_enter_loss: high_seq). */
-    bool in_recovery = (t->flags & SK_F_IN_RECOVERY) || (t->ecn & SK_ECN_CWR_STATE);
-    bool in_loss = t->flags & SK_F_LOSS_RECOVERY;
+    bool in_recovery = t->ca_state == SK_CA_RECOVERY || t->ca_state == SK_CA_CWR;
+    bool in_loss = t->ca_state == SK_CA_LOSS;
     if ((!in_recovery && !in_loss) || !seq_gt(t->recover, t->snd_una) || (in_loss && !t->retransmits))
         t->ssthresh = sk_cc_ssthresh(s, t);
     t->recover = t->snd_nxt;
     t->cwnd = 1;
     t->cwnd_cnt = 0;
-    /* Loss replaces CWR; the peer learns of the reduction from CWR on the
-     * next new data (tcp_enter_loss calls tcp_ecn_queue_cwr). */
-    t->ecn &= (uint8_t)~SK_ECN_CWR_STATE;
+    /* Loss replaces CWR (the caller sets it); the peer learns of the
+     * reduction from CWR on the next new data (tcp_enter_loss calls
+     * tcp_ecn_queue_cwr). */
     if (t->ecn & SK_ECN_OK)
         t->ecn |= SK_ECN_QUEUE_CWR;
     /* Linux's cubictcp_state on entering Loss: the curve, W_max and the
@@ -501,7 +503,7 @@ void sk_cc_enter_recovery(sk_stack *s, sk_tcb *t)
     /* Linux's tcp_enter_recovery(): from CWR (an ECN echo, RFC 3168
      * §6.1.2) the window was already reduced for this round trip, so
      * ssthresh and the recovery point (high_seq) stay. */
-    bool in_cwr = (t->ecn & SK_ECN_CWR_STATE) != 0;
+    bool in_cwr = t->ca_state == SK_CA_CWR;
     if (!in_cwr) {
         t->ssthresh = sk_cc_ssthresh(s, t);
         t->recover = t->snd_nxt;
@@ -509,14 +511,13 @@ void sk_cc_enter_recovery(sk_stack *s, sk_tcb *t)
     /* With SACK the pipe estimate replaces window inflation (RFC 6675
      * §5): cwnd is ssthresh.  Without, NewReno inflates by the three
      * segments that left the network (RFC 6582 §3.2). */
-    t->cwnd = (t->flags & SK_F_SACK_OK) ? t->ssthresh : t->ssthresh + 3;
+    t->cwnd = (t->negot & SK_N_SACK_OK) ? t->ssthresh : t->ssthresh + 3;
     t->high_rxt = t->snd_una;
     t->tlp_high_seq = 0;
-    t->flags |= SK_F_IN_RECOVERY;
     /* tcp_init_cwnd_reduction: the reduction is signalled with CWR
-     * (RFC 3168 §6.1.2); Recovery replaces CWR. */
-    t->ecn &= (uint8_t)~SK_ECN_CWR_STATE;
+     * (RFC 3168 §6.1.2); Recovery replaces CWR (tcp_enter_recovery). */
+    sk_set_ca_state(t, SK_CA_RECOVERY);
     if (t->ecn & SK_ECN_OK)
         t->ecn |= SK_ECN_QUEUE_CWR;
-    sk_count(s, (t->flags & SK_F_SACK_OK) ? SK_C_TCPEXT_TCP_SACK_RECOVERY : SK_C_TCPEXT_TCP_RENO_RECOVERY);
+    sk_count(s, (t->negot & SK_N_SACK_OK) ? SK_C_TCPEXT_TCP_SACK_RECOVERY : SK_C_TCPEXT_TCP_RENO_RECOVERY);
 }

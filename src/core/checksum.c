@@ -8,7 +8,7 @@
  */
 #include "synack/packet.h"
 
-#include "internal.h"
+#include "segment.h"
 
 #include <string.h>
 

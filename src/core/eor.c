@@ -11,7 +11,8 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "eor.h"
+#include "stack.h"
 
 sk_tcb_ext *sk_tcb_ext_get(const sk_stack *s, sk_tcb *t)
 {

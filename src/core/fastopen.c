@@ -17,7 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "fastopen.h"
+#include "addr.h"
+#include "eor.h"
+#include "stack.h"
+#include "tables.h"
 
 /* Linux keeps Fast Open state in its TCP metrics hash (tcp_metrics.c),
  * which it bounds by evicting the oldest entry of a bucket; synack keeps
@@ -56,7 +60,8 @@ void sk_fastopen_free(sk_stack *s)
     s->fo = NULL;
 }
 
-void sk_fastopen_cookie_gen(const uint8_t key[16], uint32_t saddr, uint32_t daddr, uint8_t out[8])
+/* The cookie a key gives a client (Linux's __tcp_fastopen_cookie_gen_cipher). */
+static void sk_fastopen_cookie_gen(const uint8_t key[16], uint32_t saddr, uint32_t daddr, uint8_t out[8])
 {
     /* siphash over the IPv4 header's saddr and daddr as they lie in the
      * packet (network order), stored as a little-endian 64-bit value. */
@@ -389,7 +394,7 @@ static sk_fo_entry *cache_find(sk_stack *s, uint32_t daddr, bool create)
     return e;
 }
 
-void sk_fastopen_cache_flush(sk_stack *s, uint32_t daddr, bool all)
+static void sk_fastopen_cache_flush(sk_stack *s, uint32_t daddr, bool all)
 {
     struct sk_fo_state *f = s->fo;
     if (!f)

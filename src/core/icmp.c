@@ -16,6 +16,12 @@
  * mask says so).
  */
 #include "icmp.h"
+#include "addr.h"
+#include "events.h"
+#include "stack.h"
+#include "tables.h"
+#include "timers.h"
+#include "timewait.h"
 
 #define ICMP_HDR_LEN 8
 #define IPPROTO_TCP_NUM 6
@@ -210,7 +216,7 @@ static const int unreach_errno[SK_NR_ICMP_UNREACH + 1] = {
 static void rto_revert(sk_stack *s, sk_tcb *t, uint32_t seq)
 {
     if (seq != t->snd_una || !t->retransmits || !t->backoff || !t->rto_at ||
-        (t->flags & (SK_F_TLP_ARMED | SK_F_REO_ARMED | SK_F_PERSIST)))
+        (t->xflags & (SK_X_TLP_ARMED | SK_X_REO_ARMED | SK_X_PERSIST)))
         return;
     sk_time_ns old_rto = sk_current_rto(s, t);
     sk_time_ns sent = t->rto_at > old_rto ? t->rto_at - old_rto : 0;
@@ -247,7 +253,7 @@ void sk_icmp_err_for_conn(sk_stack *s, sk_tcb *t, uint32_t seq, const sk_icmp_er
     if (t->state == SK_TCP_SYN_SENT || (t->state == SK_TCP_SYN_RECV && !(fo_child && t->fd >= 0 && !t->parent))) {
         t->so_error = (int16_t)e->err;
         sk_ring_free(s, &t->sndq);
-        sk_tcb_done(s, t, "ICMP error during the handshake");
+        sk_tcb_done(s, t, SK_CAUSE_ICMP_ERROR_HANDSHAKE);
         return;
     }
     /* Established: RFC 1122 §4.2.3.9 makes these soft errors.  Linux

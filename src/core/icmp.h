@@ -8,7 +8,7 @@
 #ifndef SK_ICMP_H
 #define SK_ICMP_H
 
-#include "internal.h"
+#include "stack.h"
 
 /* ICMPv4 types and destination-unreachable codes (RFC 792, RFC 1812). */
 enum {
@@ -99,8 +99,6 @@ void sk_icmp_err_for_conn(sk_stack *s, sk_tcb *t, uint32_t seq, const sk_icmp_er
 
 /* pmtu.c: the per-destination cache (Linux's fnhe/inet_peer) */
 uint16_t sk_route_mtu(sk_stack *s, const sk_peer_key *k);
-bool sk_route_mtu_locked(sk_stack *s, const sk_peer_key *k);
-void sk_route_update_pmtu(sk_stack *s, const sk_peer_key *k, uint32_t mtu);
 bool sk_peer_rate_allow(sk_stack *s, const sk_peer_key *k, uint32_t timeout_ms);
 void sk_peer_cache_free(sk_stack *s);
 
@@ -128,5 +126,8 @@ bool sk_listen_icmp_err(sk_stack *s, sk_tcb *l, const struct sk_key *k, uint32_t
 
 /* output.c: sends [seq, seq + len) of the send queue as one segment. */
 void sk_send_data_range(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len);
+
+/* icmp6.c: an ICMPv6 message (RFC 4443) for the stack */
+void sk_icmp6_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segment *seg);
 
 #endif

@@ -14,6 +14,12 @@
  */
 
 #include "icmp.h"
+#include "addr.h"
+#include "events.h"
+#include "segment.h"
+#include "stack.h"
+#include "tables.h"
+#include "timewait.h"
 
 #define ICMP6_DEST_UNREACH 1
 #define ICMP6_PKT_TOOBIG 2

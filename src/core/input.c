@@ -8,8 +8,23 @@
  * segment arrives, in any state, is in this file.
  */
 
+#include "input.h"
+#include "addr.h"
+#include "cc.h"
+#include "events.h"
+#include "fastopen.h"
 #include "icmp.h"
-#include "internal.h"
+#include "listen.h"
+#include "output.h"
+#include "rack.h"
+#include "rcvbuf.h"
+#include "sack.h"
+#include "segment.h"
+#include "sndbuf.h"
+#include "stack.h"
+#include "tables.h"
+#include "timers.h"
+#include "timewait.h"
 
 /* ------------------------------------------------------------------ */
 /* Validation and demultiplexing                                        */
@@ -217,7 +232,8 @@ static void rst_for_ack(sk_stack *s, const sk_segment *seg)
 {
     sk_route rt;
     sk_route_reply(seg, &rt);
-    sk_xmit(s, &rt, seg->dport, seg->sport, seg->ack, 0, SK_TH_RST, 0, NULL, 0, NULL, 0);
+    sk_segment_spec spec = {.sport = seg->dport, .dport = seg->sport, .seq = seg->ack, .flags = SK_TH_RST};
+    sk_xmit(s, &rt, &spec);
 }
 
 static inline uint32_t seg_len(const sk_segment *seg)
@@ -232,9 +248,9 @@ static inline uint32_t rcv_window(const sk_tcb *t)
 }
 
 /* RFC 7323 §5 (PAWS) as Linux's tcp_paws_check with a window of 1. */
-bool sk_paws_reject(const sk_tcb *t, const sk_segment *seg, sk_time_ns now)
+static bool sk_paws_reject(const sk_tcb *t, const sk_segment *seg, sk_time_ns now)
 {
-    if (!(t->flags & SK_F_TS_OK) || !seg->opts.has_ts || !t->ts_recent)
+    if (!(t->negot & SK_N_TS_OK) || !seg->opts.has_ts || !t->ts_recent)
         return false;
     if ((int32_t)(t->ts_recent - seg->opts.ts_val) <= 1)
         return false;
@@ -248,7 +264,7 @@ bool sk_paws_reject(const sk_tcb *t, const sk_segment *seg, sk_time_ns now)
  * left edge of the window (Linux: !after(seq, rcv_wup)). */
 static void update_ts_recent(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 {
-    if ((t->flags & SK_F_TS_OK) && seg->opts.has_ts && seq_leq(seg->seq, t->rcv_wup)) {
+    if ((t->negot & SK_N_TS_OK) && seg->opts.has_ts && seq_leq(seg->seq, t->rcv_wup)) {
         t->ts_recent = seg->opts.ts_val;
         t->ts_recent_stamp_s = (uint32_t)(s->now / SK_NSEC_PER_SEC);
     }
@@ -265,7 +281,7 @@ void sk_set_send_mss(sk_stack *s, sk_tcb *t)
         mss = mtu_mss;
     if (t->user_mss && mss > t->user_mss)
         mss = t->user_mss;
-    if (t->flags & SK_F_TS_OK)
+    if (t->negot & SK_N_TS_OK)
         mss -= 12;
     mss = sk_mtup_mss_clamp(s, t, mss); /* MTU probing's floor (RFC 4821) */
     if (mss < (uint32_t)s->cfg.tcp_min_snd_mss)
@@ -280,19 +296,19 @@ static void negotiate_options(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 {
     t->peer_mss = seg->opts.has_mss && seg->opts.mss ? seg->opts.mss : SK_TCP_MSS_DEFAULT;
     if (seg->opts.has_wscale && s->cfg.tcp_window_scaling) {
-        t->flags |= SK_F_WS_OK;
+        t->negot |= SK_N_WS_OK;
         t->snd_wscale = seg->opts.wscale;
     } else {
-        t->flags &= ~SK_F_WS_OK;
+        t->negot &= ~SK_N_WS_OK;
         t->snd_wscale = 0;
         t->rcv_wscale = 0;
     }
     if (seg->opts.sack_permitted && s->cfg.tcp_sack)
-        t->flags |= SK_F_SACK_OK;
+        t->negot |= SK_N_SACK_OK;
     else
-        t->flags &= ~SK_F_SACK_OK;
+        t->negot &= ~SK_N_SACK_OK;
     if (seg->opts.has_ts && s->cfg.tcp_timestamps) {
-        t->flags |= SK_F_TS_OK;
+        t->negot |= SK_N_TS_OK;
         t->ts_recent = seg->opts.ts_val;
         t->ts_recent_stamp_s = (uint32_t)(s->now / SK_NSEC_PER_SEC);
         /* The option rides in every segment we receive too: Linux lowers
@@ -300,7 +316,7 @@ static void negotiate_options(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         if (t->advmss > 12 + 64)
             t->advmss -= 12;
     } else {
-        t->flags &= ~SK_F_TS_OK;
+        t->negot &= ~SK_N_TS_OK;
     }
     /* RFC 3168 §6.1.1: ECN holds only if the SYN-ACK has ECE without CWR
      * (Linux's tcp_ecn_rcv_synack), or, in a simultaneous open, the SYN
@@ -329,7 +345,7 @@ void sk_init_transfer(sk_stack *s, sk_tcb *t)
 
 /* Where the errno of a reset goes (Linux tcp_reset()): refused only in
  * SYN_SENT; a simultaneous open already in SYN_RCVD is reset. */
-static void connection_reset(sk_stack *s, sk_tcb *t, const char *cause)
+static void connection_reset(sk_stack *s, sk_tcb *t, sk_state_cause cause)
 {
     switch (t->state) {
     case SK_TCP_SYN_SENT:
@@ -350,11 +366,11 @@ static void connection_reset(sk_stack *s, sk_tcb *t, const char *cause)
  * segment, in quickack mode, or with out-of-order data; else delay. */
 static void ack_snd_check(sk_stack *s, sk_tcb *t)
 {
-    if (t->flags & SK_F_ACK_NOW)
+    if (t->xflags & SK_X_ACK_NOW)
         return;
     uint32_t mss = t->rcv_mss ? t->rcv_mss : SK_TCP_MSS_DEFAULT;
-    if ((t->rcv_nxt - t->rcv_wup) > mss || (t->quickack && !(t->flags & SK_F_PINGPONG)) || t->ooo) {
-        t->flags |= SK_F_ACK_NOW;
+    if ((t->rcv_nxt - t->rcv_wup) > mss || (t->quickack && !(t->xflags & SK_X_PINGPONG)) || t->ooo) {
+        t->xflags |= SK_X_ACK_NOW;
         return;
     }
     sk_arm_delack(s, t);
@@ -385,7 +401,7 @@ static void incr_quickack(sk_tcb *t) { incr_quickack_max(t, SK_TCP_MAX_QUICKACKS
 static void enter_quickack(sk_tcb *t, uint32_t max)
 {
     incr_quickack_max(t, max);
-    t->flags &= ~SK_F_PINGPONG;
+    t->xflags &= ~SK_X_PINGPONG;
     t->ato_us = (uint32_t)(SK_TCP_ATO_MIN / SK_NSEC_PER_USEC);
 }
 
@@ -581,7 +597,7 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
      * may now be as small as one segment. */
     if (seg->flags & SK_TH_CWR) {
         t->ecn &= (uint8_t)~SK_ECN_DEMAND_CWR;
-        t->flags |= SK_F_ACK_NOW;
+        t->xflags |= SK_X_ACK_NOW;
     }
     /* Old data: everything already received.  RFC 9293 says to ACK it;
      * Linux enters quickack mode so the sender learns at once.  This also
@@ -592,7 +608,7 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         sk_count(s, SK_C_TCPEXT_DELAYED_ACK_LOST);
         sk_rx_dsack_set(s, t, seg->seq, seg->seq + seg_len(seg));
         enter_quickack(t, SK_TCP_MAX_QUICKACKS);
-        t->flags |= SK_F_ACK_NOW;
+        t->xflags |= SK_X_ACK_NOW;
         return true;
     }
     if (len) {
@@ -616,7 +632,7 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         if (!seq_lt(seq, t->rcv_nxt + win)) {
             /* Out of window (tcp_data_queue's out_of_window path). */
             enter_quickack(t, SK_TCP_MAX_QUICKACKS);
-            t->flags |= SK_F_ACK_NOW;
+            t->xflags |= SK_X_ACK_NOW;
             return true;
         }
         /* Out of order: keep it and ACK at once so the sender's dupack
@@ -628,12 +644,12 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             sk_count(s, SK_C_TCPEXT_TCP_OFO_DROP);
             return true;
         }
-        t->flags |= SK_F_ACK_NOW;
+        t->xflags |= SK_X_ACK_NOW;
         ooo_insert(s, t, seq, data, len, fin, truesize);
         /* tcp_data_queue_ofo(): out-of-order data grows the window as
          * in-order data does, except without SACK, where the sender
          * needs the duplicate ACKs unchanged to retransmit. */
-        if (t->flags & SK_F_SACK_OK)
+        if (t->negot & SK_N_SACK_OK)
             sk_grow_window(s, t, len, truesize);
         return true;
     }
@@ -641,7 +657,7 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         /* A bare FIN still gets in (it costs no memory); data does not. */
         sk_count(s, SK_C_TCPEXT_TCP_ZERO_WINDOW_DROP);
         enter_quickack(t, SK_TCP_MAX_QUICKACKS);
-        t->flags |= SK_F_ACK_NOW;
+        t->xflags |= SK_X_ACK_NOW;
         return true;
     }
     if ((len || fin) && !sk_rmem_schedule(s, t, seq, len, truesize)) {
@@ -649,7 +665,7 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
          * the queue is empty or it carries no data (a bare FIN), in which
          * case it is taken regardless (sk_forced_mem_schedule) so the
          * connection cannot stall; either way the ACK goes out at once. */
-        t->flags |= SK_F_ACK_NOW;
+        t->xflags |= SK_X_ACK_NOW;
         if (t->rcvq.len && len) {
             sk_count(s, SK_C_TCPEXT_TCP_RCV_Q_DROP);
             return true;
@@ -679,7 +695,7 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         if (had_ooo)
             sk_rx_sack_remove(t);
         if (had_ooo && !t->ooo)
-            t->flags |= SK_F_ACK_NOW; /* RFC 5681 §4.2: a filled hole is ACKed at once */
+            t->xflags |= SK_X_ACK_NOW; /* RFC 5681 §4.2: a filled hole is ACKed at once */
         sk_notify(s, t);
     }
     if (fin) {
@@ -701,14 +717,14 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 static bool process_fin(sk_stack *s, sk_tcb *t)
 {
     t->rcv_nxt++;
-    t->flags |= SK_F_FIN_RCVD;
+    t->sflags |= SK_S_FIN_RCVD;
     switch (t->state) {
     case SK_TCP_SYN_RECV:
     case SK_TCP_ESTABLISHED:
         /* Linux delays this ACK (pingpong mode) so that an application
          * closing promptly sends FIN and ACK together: the 3-segment close. */
-        sk_tcb_set_state(s, t, SK_TCP_CLOSE_WAIT, "rcv FIN");
-        t->flags |= SK_F_PINGPONG;
+        sk_tcb_set_state(s, t, SK_TCP_CLOSE_WAIT, SK_CAUSE_RCV_FIN);
+        t->xflags |= SK_X_PINGPONG;
         sk_arm_delack(s, t);
         break;
     case SK_TCP_CLOSE_WAIT:
@@ -718,7 +734,7 @@ static bool process_fin(sk_stack *s, sk_tcb *t)
     case SK_TCP_FIN_WAIT1:
         /* Our FIN is not yet acknowledged: simultaneous close. */
         sk_send_ack(s, t);
-        sk_tcb_set_state(s, t, SK_TCP_CLOSING, "rcv FIN");
+        sk_tcb_set_state(s, t, SK_TCP_CLOSING, SK_CAUSE_RCV_FIN);
         break;
     case SK_TCP_FIN_WAIT2:
         sk_send_ack(s, t);
@@ -737,7 +753,7 @@ static bool process_fin(sk_stack *s, sk_tcb *t)
 
 static void update_window(sk_tcb *t, const sk_segment *seg)
 {
-    uint32_t nwin = (uint32_t)seg->window << ((t->flags & SK_F_WS_OK) ? t->snd_wscale : 0);
+    uint32_t nwin = (uint32_t)seg->window << ((t->negot & SK_N_WS_OK) ? t->snd_wscale : 0);
     /* RFC 9293 §3.10.7.4 with Linux's tcp_may_update_window(). */
     if (seq_gt(seg->ack, t->snd_una) || seq_gt(seg->seq, t->snd_wl1) ||
         (seg->seq == t->snd_wl1 && (nwin > t->snd_wnd || !nwin))) {
@@ -754,18 +770,18 @@ static void update_window(sk_tcb *t, const sk_segment *seg)
  * above a hole was SACKed (Linux's tcp_time_to_recover with sacked_out). */
 static void maybe_enter_recovery(sk_stack *s, sk_tcb *t)
 {
-    if (t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY))
+    if (t->ca_state >= SK_CA_RECOVERY)
         return;
     if (t->rack)
         return; /* RACK decides what is lost (rack_step), not dupthresh */
     uint32_t reord = (uint32_t)s->cfg.tcp_reordering;
-    bool sack_says = (t->flags & SK_F_SACK_OK) && t->sacked_bytes >= reord * t->mss;
+    bool sack_says = (t->negot & SK_N_SACK_OK) && t->sacked_bytes >= reord * t->mss;
     if (t->dupacks < reord && !sack_says)
         return;
     if (sk_mtu_probe_lost(s, t))
         return;
     sk_cc_enter_recovery(s, t);
-    if (!(t->flags & SK_F_SACK_OK)) {
+    if (!(t->negot & SK_N_SACK_OK)) {
         s->rtx_mib = SK_RTX_MIB_FAST; /* Reno's resend goes through tcp_xmit_retransmit_queue */
         sk_retransmit_head(s, t);
         s->rtx_mib = SK_RTX_MIB_NONE;
@@ -780,13 +796,13 @@ static void maybe_enter_recovery(sk_stack *s, sk_tcb *t)
  * FLAG_SET_XMIT_TIMER). */
 static bool rack_step(sk_stack *s, sk_tcb *t, uint32_t delivered, bool una_advanced)
 {
-    if (!t->rack || (t->flags & SK_F_LOSS_RECOVERY))
+    if (!t->rack || (t->ca_state == SK_CA_LOSS))
         return false;
-    bool was_armed = (t->flags & SK_F_REO_ARMED) != 0;
+    bool was_armed = (t->xflags & SK_X_REO_ARMED) != 0;
     sk_time_ns prior_at = t->rto_at;
     uint32_t newly_lost = sk_rack_detect(s, t);
-    bool armed = (t->flags & SK_F_REO_ARMED) && (!was_armed || t->rto_at != prior_at);
-    if (!(t->flags & SK_F_IN_RECOVERY)) {
+    bool armed = (t->xflags & SK_X_REO_ARMED) && (!was_armed || t->rto_at != prior_at);
+    if (t->ca_state != SK_CA_RECOVERY) {
         /* Losses left from an RTO episode that were all resent do not
          * start a new recovery; fresh ones, or any still to resend, do
          * (tcp_time_to_recover: lost_out). */
@@ -807,8 +823,30 @@ static uint32_t flight_segs(const sk_tcb *t)
     return (t->snd_nxt - t->snd_una + mss - 1) / mss;
 }
 
-/* Returns false when the segment must be dropped. */
-static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
+/* What one ACK carried, worked out step by step by process_ack (Linux's
+ * tcp_ack keeps the same in its flag word and locals). */
+typedef struct ack_info {
+    uint32_t ack;          /* SEG.ACK */
+    uint32_t acked;        /* SEG.ACK - SND.UNA before this ACK */
+    uint32_t data_acked;   /* of that, bytes of the send queue */
+    uint32_t delivered;    /* segments newly delivered, SACKed or cumulatively */
+    uint32_t newly_sacked; /* bytes newly SACKed (sk_sack_update) */
+    uint32_t prior_wnd;    /* SND.WND before the window update */
+    uint32_t prior_fack;   /* highest SACKed or ACKed sequence before this ACK */
+    int64_t ca_rtt_us;     /* RTT sample for the congestion control, -1 none (ack_sample.rtt_us) */
+    bool ece;              /* an ECN echo to heed (tcp_ecn_rcv_ecn_echo) */
+    bool had_sacked;       /* SACKed data was or is outstanding (FLAG_DATA_SACKED) */
+    bool fin_acked;        /* our FIN is covered */
+} ack_info;
+
+enum ack_verdict { ACK_DROP, ACK_OLD, ACK_NEW };
+
+/* RFC 9293 §3.10.7.4 (ESTABLISHED and after, "check the ACK field") and
+ * RFC 5961 §5.2, as Linux's tcp_ack orders them: an ACK of what was never
+ * sent is dropped (with a challenge ACK outside ESTABLISHED); one older
+ * than SND.UNA is a duplicate whose SACK blocks still count, or, beyond
+ * the window, a blind injection answered by a challenge ACK. */
+static enum ack_verdict ack_validate(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 {
     uint32_t ack = seg->ack;
     if (seq_gt(ack, t->snd_nxt)) {
@@ -819,7 +857,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         sk_count(s, SK_C_SYNACK_OUT_OF_WINDOW);
         if (t->state != SK_TCP_ESTABLISHED)
             sk_send_challenge_ack(s, t, false);
-        return false;
+        return ACK_DROP;
     }
     if (seq_lt(ack, t->snd_una)) {
         /* RFC 5961 §5.2: an ACK older than the largest window we ever had
@@ -829,128 +867,119 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         uint32_t max_window = t->bytes_acked < t->max_window ? (uint32_t)t->bytes_acked : t->max_window;
         if (seq_lt(ack, t->snd_una - max_window)) {
             sk_send_challenge_ack(s, t, false);
-            return false;
+            return ACK_DROP;
         }
         update_ts_recent(s, t, seg);
-        if ((t->flags & SK_F_SACK_OK) && seg->opts.sack_count)
+        if ((t->negot & SK_N_SACK_OK) && seg->opts.sack_count)
             sk_dsack_input(s, t, seg, t->snd_una);
-        if (t->rack && (t->flags & SK_F_SACK_OK) && seg->opts.sack_count) {
+        if (t->rack && (t->negot & SK_N_SACK_OK) && seg->opts.sack_count) {
             /* A reordered ACK below SND.UNA still reports SACKed data:
              * Linux's tcp_ack tags it and runs loss recovery on it. */
             sk_sack_update(s, t, seg);
             rack_step(s, t, sk_rack_sack(s, t, seg), false);
         }
-        return true; /* old duplicate: its data may still be good */
+        return ACK_OLD; /* old duplicate: its data may still be good */
     }
-    update_ts_recent(s, t, seg); /* only once the ACK is known good (tcp_ack) */
-    t->last_ack_recv = sk_stamp_now(s);
-    /* RFC 3168 §6.1.2 congestion signal (Linux's tcp_ecn_rcv_ecn_echo),
-     * heeded only with data in flight (tcp_ack's no_queue path). */
-    bool ece = (t->ecn & SK_ECN_OK) && (seg->flags & SK_TH_ECE) && !(seg->flags & SK_TH_SYN) &&
-               t->snd_una != t->snd_nxt;
-    uint32_t prior_wnd = t->snd_wnd;
-    /* Before this ACK's SACK blocks or cumulative ACK move it (tcp_ack). */
-    uint32_t prior_fack = sk_rack_fack(t);
-    update_window(t, seg);
-    uint32_t newly_sacked = 0;
-    if ((t->flags & SK_F_SACK_OK) && seg->opts.sack_count) {
-        sk_dsack_input(s, t, seg, t->snd_una);
-        newly_sacked = sk_sack_update(s, t, seg);
-    }
-    uint32_t delivered = 0;
-    if (t->rack && seg->opts.sack_count)
-        delivered = sk_rack_sack(s, t, seg);
-    bool had_sacked = t->rack && (delivered || t->rack->sacked_out);
-    uint32_t acked = ack - t->snd_una;
-    if (acked == 0) {
-        /* RFC 5681 §2 duplicate ACK: no data, same window, data in flight.
-         * With SACK, an ACK reporting new SACKed data counts even if the
-         * window moved (Linux's tcp_ack_is_dubious: FLAG_DATA_SACKED). */
-        bool classic = seg->payload_len == 0 && !(seg->flags & (SK_TH_SYN | SK_TH_FIN)) &&
-                       prior_wnd == t->snd_wnd;
-        if ((classic || newly_sacked) && t->snd_nxt != t->snd_una) {
-            t->dupacks++;
-            /* Linux's tcp_add_reno_sack: without SACK each duplicate ACK
-             * stands for one segment delivered, up to what is in flight. */
-            if (!(t->flags & SK_F_SACK_OK) && t->dupacks <= flight_segs(t))
-                t->delivered++;
-            if (!(t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY))) {
-                maybe_enter_recovery(s, t);
-            } else if ((t->flags & SK_F_IN_RECOVERY) && !(t->flags & SK_F_SACK_OK)) {
-                t->cwnd++; /* RFC 6582 §3.2 step 4: inflate per dupack */
-            }
-        }
-        if (ece)
-            sk_enter_cwr(s, t); /* tcp_try_to_open */
-        sk_rack_try_undo(s, t, SK_C_TCPEXT_TCP_DSACK_UNDO);
-        if (t->rack && seq_lt(ack, t->snd_nxt)) {
-            /* Linux's tcp_may_raise_cwnd: once reordering above the
-             * sysctl was measured, SACKed data is progress enough. */
-            if (delivered && !(t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY)) &&
-                !(t->ecn & SK_ECN_CWR_STATE) && t->rack->reordering > (uint32_t)s->cfg.tcp_reordering)
-                sk_cc_on_ack(s, t, delivered * t->mss);
-            rack_step(s, t, delivered, false);
-            if ((t->ecn & SK_ECN_CWR_STATE) && !(t->flags & SK_F_IN_RECOVERY))
-                sk_rack_cwnd_reduction(t, delivered, 0, false); /* tcp_cong_control in CWR */
-        }
-        if (t->snd_wnd && (t->flags & SK_F_PERSIST)) {
-            /* Linux's tcp_ack_probe(): the window opened. */
-            t->flags &= ~SK_F_PERSIST;
-            t->probes_out = 0;
-            t->probes_stamp = 0;
-            t->backoff = 0;
-        }
-        return true;
-    }
+    return ACK_NEW;
+}
 
-    /* New data acknowledged. */
+/* An ACK that moves nothing (Linux's tcp_ack without FLAG_SND_UNA_ADVANCED,
+ * then tcp_fastretrans_alert): count it as a duplicate (RFC 5681 §2), let
+ * it start or inflate recovery, heed its ECN echo and SACKs, and take a
+ * window opening as the answer to a zero-window probe (tcp_ack_probe). */
+static void ack_duplicate(sk_stack *s, sk_tcb *t, const sk_segment *seg, const ack_info *a)
+{
+    /* RFC 5681 §2 duplicate ACK: no data, same window, data in flight.
+     * With SACK, an ACK reporting new SACKed data counts even if the
+     * window moved (Linux's tcp_ack_is_dubious: FLAG_DATA_SACKED). */
+    bool classic = seg->payload_len == 0 && !(seg->flags & (SK_TH_SYN | SK_TH_FIN)) && a->prior_wnd == t->snd_wnd;
+    if ((classic || a->newly_sacked) && t->snd_nxt != t->snd_una) {
+        t->dupacks++;
+        /* Linux's tcp_add_reno_sack: without SACK each duplicate ACK
+         * stands for one segment delivered, up to what is in flight. */
+        if (!(t->negot & SK_N_SACK_OK) && t->dupacks <= flight_segs(t))
+            t->delivered++;
+        if (t->ca_state < SK_CA_RECOVERY) {
+            maybe_enter_recovery(s, t);
+        } else if ((t->ca_state == SK_CA_RECOVERY) && !(t->negot & SK_N_SACK_OK)) {
+            t->cwnd++; /* RFC 6582 §3.2 step 4: inflate per dupack */
+        }
+    }
+    if (a->ece)
+        sk_enter_cwr(s, t); /* tcp_try_to_open */
+    sk_rack_try_undo(s, t, SK_C_TCPEXT_TCP_DSACK_UNDO);
+    if (t->rack && seq_lt(a->ack, t->snd_nxt)) {
+        /* Linux's tcp_may_raise_cwnd: once reordering above the
+         * sysctl was measured, SACKed data is progress enough. */
+        if (a->delivered && t->ca_state < SK_CA_CWR && t->rack->reordering > (uint32_t)s->cfg.tcp_reordering)
+            sk_cc_on_ack(s, t, a->delivered * t->mss);
+        rack_step(s, t, a->delivered, false);
+        if (t->ca_state == SK_CA_CWR)
+            sk_rack_cwnd_reduction(t, a->delivered, 0, false); /* tcp_cong_control in CWR */
+    }
+    if (t->snd_wnd && (t->xflags & SK_X_PERSIST)) {
+        /* Linux's tcp_ack_probe(): the window opened. */
+        t->xflags &= ~SK_X_PERSIST;
+        t->probes_out = 0;
+        t->probes_stamp = 0;
+        t->backoff = 0;
+    }
+}
+
+/* Linux's tcp_clean_rtx_queue: drop the acknowledged bytes from the send
+ * queue, count what was delivered, take the RTT sample (RFC 6298 §3, RFC
+ * 7323 §4), move SND.UNA (RFC 9293 §3.10.7.4: SND.UNA <- SEG.ACK) and
+ * reset the retransmission and probe backoff. */
+static void ack_clean_rtx(sk_stack *s, sk_tcb *t, const sk_segment *seg, ack_info *a)
+{
+    uint32_t ack = a->ack;
     /* While our SYN is unacknowledged the queue starts after it (data
      * that rode in a Fast Open SYN, acknowledged here in a simultaneous
      * open): the SYN's sequence number is not data. */
     uint32_t data_start = seq_lt(t->snd_una, t->iss + 1) ? t->iss + 1 : t->snd_una;
     uint32_t data_end = data_start + t->sndq.len;
     uint32_t data_acked = seq_gt(ack, data_end) ? t->sndq.len : (seq_gt(ack, data_start) ? ack - data_start : 0);
-    bool fin_acked = (t->flags & SK_F_FIN_SENT) && seq_gt(ack, data_end);
+    a->fin_acked = (t->xflags & SK_X_FIN_SENT) && seq_gt(ack, data_end);
     bool syn_acked = seq_lt(t->snd_una, t->iss + 1) && seq_geq(ack, t->iss + 1);
     /* A simultaneous open's SYN (then SYN-ACK) sat in our own queue, which
      * tcp_clean_rtx_queue counts as a delivery, before the SYN_RECV step
      * counts the handshake once more; a passive child's SYN-ACK was the
      * request's, never in its queue. */
-    if (syn_acked && (t->flags & SK_F_CONNECTING))
+    if (syn_acked && (t->sflags & SK_S_CONNECTING))
         t->delivered++;
     sk_ring_consume(&t->sndq, data_acked);
     sk_ring_drained(s, &t->sndq); /* an idle connection keeps no small buffer */
     /* Linux counts the SYN and FIN too (tcp_snd_una_update), but a passive
      * child is born with SND.UNA past its SYN-ACK (tcp_create_openreq_child),
      * so only an active open's SYN is in bytes_acked. */
-    t->bytes_acked += acked - (syn_acked && t->parent ? 1u : 0u);
+    t->bytes_acked += a->acked - (syn_acked && t->parent ? 1u : 0u);
 
     /* RTT sample (RFC 6298 §3 and RFC 7323 §4): from the echoed timestamp,
      * or from the timed segment when no retransmission blurs it. */
-    int64_t ca_rtt_us = -1; /* for the congestion control (Linux's ack_sample.rtt_us) */
-    if ((t->flags & SK_F_TS_OK) && seg->opts.has_ts && seg->opts.ts_ecr) {
+    a->ca_rtt_us = -1;
+    if ((t->negot & SK_N_TS_OK) && seg->opts.has_ts && seg->opts.ts_ecr) {
         uint32_t rtt_ms = sk_tcp_time_ms(s) + t->ts_off - seg->opts.ts_ecr;
         if ((int32_t)rtt_ms >= 0 && rtt_ms < 600000) {
             sk_rtt_sample(s, t, rtt_ms * 1000u);
-            ca_rtt_us = (int64_t)rtt_ms * 1000;
+            a->ca_rtt_us = (int64_t)rtt_ms * 1000;
         }
-    } else if ((t->flags & SK_F_RTT_PENDING) && seq_geq(ack, t->rtt_seq)) {
-        t->flags &= ~SK_F_RTT_PENDING;
+    } else if ((t->xflags & SK_X_RTT_PENDING) && seq_geq(ack, t->rtt_seq)) {
+        t->xflags &= ~SK_X_RTT_PENDING;
         if (!t->retransmits) {
             uint32_t rtt_us = sk_us_now(s) - t->rtt_start;
             sk_rtt_sample(s, t, rtt_us);
-            ca_rtt_us = rtt_us;
+            a->ca_rtt_us = rtt_us;
         }
     }
 
-    if (!t->rack && (data_acked || fin_acked)) {
+    if (!t->rack && (data_acked || a->fin_acked)) {
         /* Linux's tcp_remove_reno_sacks (tcp_clean_rtx_queue counts the
          * same way for a SACK connection without a scoreboard): the
          * segments acknowledged, less those duplicate ACKs already
          * counted, at least one. */
         uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
         uint32_t segs = data_acked ? (data_acked + mss - 1) / mss : 1;
-        uint32_t dups = (t->flags & SK_F_SACK_OK) ? 0 : t->dupacks;
+        uint32_t dups = (t->negot & SK_N_SACK_OK) ? 0 : t->dupacks;
         uint32_t flight = flight_segs(t);
         if (dups > flight)
             dups = flight;
@@ -959,43 +988,54 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     t->snd_una = ack;
     if (t->sack_n)
         sk_sack_ack(s, t, ack);
-    delivered += sk_rack_ack(s, t, ack, prior_fack);
+    a->delivered += sk_rack_ack(s, t, ack, a->prior_fack);
     t->backoff = 0;
     t->retransmits = 0;
     t->retrans_stamp = 0;
     t->probes_out = 0;
     t->probes_stamp = 0;
-    t->flags &= ~SK_F_PERSIST;
+    t->xflags &= ~SK_X_PERSIST;
     if (t->ext && t->ext->pm)
         sk_mtu_probe_acked(s, t); /* tcp_clean_rtx_queue: an MTU probe ACKed */
     if (data_acked)
-        sk_cc_pkts_acked(s, t, acked, ca_rtt_us); /* not for the SYN alone: no CUBIC state for idle connections */
+        sk_cc_pkts_acked(s, t, a->acked, a->ca_rtt_us); /* not for the SYN alone: no CUBIC state for idle connections */
+    a->data_acked = data_acked;
+}
 
+/* The congestion response to an ACK of new data, Linux's
+ * tcp_fastretrans_alert (leaving CWR, a full or partial ACK in Recovery,
+ * undo) and tcp_cong_control (growth, or PRR in CWR), then the end of Loss
+ * and tcp_process_tlp_ack.  Returns true when RACK armed its reordering
+ * timer, which then replaces the retransmission timer. */
+static bool ack_congestion(sk_stack *s, sk_tcb *t, ack_info *a)
+{
+    uint32_t ack = a->ack;
     /* Linux's tcp_fastretrans_alert step D: CWR is held until data
      * above the reduction point is ACKed, so the peer has seen our CWR;
      * then cwnd = ssthresh (tcp_end_cwnd_reduction). */
-    if ((t->ecn & SK_ECN_CWR_STATE) && seq_gt(ack, t->recover))
+    if ((t->ca_state == SK_CA_CWR) && seq_gt(ack, t->recover))
         sk_end_cwr(t);
-    if (t->flags & SK_F_IN_RECOVERY) {
+    if (t->ca_state == SK_CA_RECOVERY) {
         if (seq_geq(ack, t->recover)) {
             /* RFC 6582 §3.2 step 5: full ACK, deflate — unless every
              * retransmission of the episode was already D-SACKed, which
              * Linux's tcp_try_undo_recovery undoes here (TCPFullUndo). */
             if (!sk_rack_try_undo(s, t, SK_C_TCPEXT_TCP_FULL_UNDO))
                 t->cwnd = t->ssthresh;
-            t->flags &= ~SK_F_IN_RECOVERY;
+            sk_set_ca_state(t, SK_CA_OPEN);
             t->dupacks = 0;
-        } else if (!(t->flags & SK_F_SACK_OK)) {
+        } else if (!(t->negot & SK_N_SACK_OK)) {
             /* Partial ACK: retransmit the next hole, deflate by the amount
              * acknowledged (RFC 6582 §3.2 step 5).  With SACK the
              * scoreboard picks the holes (sk_tcp_output). */
             s->rtx_mib = SK_RTX_MIB_FAST;
             sk_retransmit_head(s, t);
             s->rtx_mib = SK_RTX_MIB_NONE;
-            t->cwnd = t->cwnd > acked / t->mss ? t->cwnd - acked / t->mss + 1 : 1;
+            t->cwnd = t->cwnd > a->acked / t->mss ? t->cwnd - a->acked / t->mss + 1 : 1;
         }
     } else {
-        if (!(t->flags & SK_F_SACK_OK) && t->dupacks) {
+        uint32_t data_acked = a->data_acked;
+        if (!(t->negot & SK_N_SACK_OK) && t->dupacks) {
             /* Linux's tcp_remove_reno_sacks: of the segments this ACK
              * covers, those already counted by duplicate ACKs were
              * delivered then; the ACK itself delivers at least one. */
@@ -1003,31 +1043,31 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             segs = segs > t->dupacks ? segs - t->dupacks : 1;
             data_acked = segs * t->mss < data_acked ? segs * t->mss : data_acked;
         }
-        if (had_sacked)
-            data_acked = delivered * t->mss; /* Linux grows by packets delivered, SACKed ones when SACKed */
+        if (a->had_sacked)
+            data_acked = a->delivered * t->mss; /* Linux grows by packets delivered, SACKed ones when SACKed */
         t->dupacks = 0;
-        if (ece)
+        if (a->ece)
             sk_enter_cwr(s, t); /* tcp_try_to_open */
         /* In CWR, PRR sets cwnd instead of growth (tcp_cong_control). */
-        if (!(t->ecn & SK_ECN_CWR_STATE))
+        if (t->ca_state != SK_CA_CWR)
             sk_cc_on_ack(s, t, data_acked);
-        if (t->sack_n && !(t->flags & SK_F_LOSS_RECOVERY))
+        if (t->sack_n && (t->ca_state != SK_CA_LOSS))
             maybe_enter_recovery(s, t); /* holes remain beyond this ACK */
     }
     sk_rack_try_undo(s, t, SK_C_TCPEXT_TCP_DSACK_UNDO);
-    bool reo_armed = rack_step(s, t, delivered, true);
-    if ((t->ecn & SK_ECN_CWR_STATE) && !(t->flags & SK_F_IN_RECOVERY))
-        sk_rack_cwnd_reduction(t, delivered, 0, true);
+    bool reo_armed = rack_step(s, t, a->delivered, true);
+    if (t->ca_state == SK_CA_CWR)
+        sk_rack_cwnd_reduction(t, a->delivered, 0, true);
     if (seq_lt(t->rtx_nxt, t->snd_una))
         t->rtx_nxt = t->snd_una; /* the peer had more than we resent */
-    if (seq_geq(t->snd_una, t->snd_nxt))
-        t->flags &= ~SK_F_LOSS_RECOVERY;
+    if (t->ca_state == SK_CA_LOSS && seq_geq(t->snd_una, t->snd_nxt))
+        sk_set_ca_state(t, SK_CA_OPEN); /* the whole flight was acknowledged */
 
     /* A loss probe is answered once the ACK reaches what it covered
      * (Linux's tcp_process_tlp_ack): if it repaired a real loss, the
      * window is reduced as for any loss (CWR). */
     if (t->tlp_high_seq && !seq_lt(ack, t->tlp_high_seq)) {
-        if ((t->flags & SK_F_TLP_RETRANS) && seq_gt(ack, t->tlp_high_seq)) {
+        if ((t->xflags & SK_X_TLP_RETRANS) && seq_gt(ack, t->tlp_high_seq)) {
             t->ssthresh = sk_cc_ssthresh(s, t);
             t->cwnd = t->ssthresh;
             if (t->ecn & SK_ECN_OK)
@@ -1035,51 +1075,96 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         }
         t->tlp_high_seq = 0;
     }
+    return reo_armed;
+}
+
+/* RFC 9293 §3.10.7.4, the states past ESTABLISHED once the ACK covers our
+ * FIN (Linux's tcp_rcv_state_process): FIN_WAIT_1 -> FIN_WAIT_2 (for an
+ * orphan, the FIN_WAIT_2 timewait record or a reset on new data),
+ * CLOSING -> TIME_WAIT, LAST_ACK -> CLOSED.  Returns false when the
+ * connection is gone or became a timewait record. */
+static bool ack_of_fin(sk_stack *s, sk_tcb *t, const sk_segment *seg)
+{
+    switch (t->state) {
+    case SK_TCP_FIN_WAIT1:
+        sk_tcb_set_state(s, t, SK_TCP_FIN_WAIT2, SK_CAUSE_RCV_ACK_OF_FIN);
+        if (t->sflags & SK_S_ORPHAN) {
+            /* Linux's tcp_rcv_state_process: an orphan waiting for the
+             * peer's FIN becomes a small FIN_WAIT_2 record lasting
+             * tcp_fin_timeout, unless this very segment carries data
+             * (a reset follows) or the FIN (TIME_WAIT follows). */
+            if (seg->payload_len && seq_gt(seg->seq + (uint32_t)seg->payload_len, t->rcv_nxt)) {
+                /* Linux answers from the segment (tcp_v4_send_reset),
+                 * as for one that found no socket. */
+                sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
+                sk_reply_rst(s, seg);
+                sk_tcb_done(s, t, SK_CAUSE_DATA_AFTER_CLOSE);
+                return false;
+            }
+            if (!(seg->flags & SK_TH_FIN)) {
+                int tmo = t->fin_timeout_s >= 0 ? t->fin_timeout_s : s->cfg.tcp_fin_timeout;
+                sk_time_wait(s, t, SK_TCP_FIN_WAIT2, SK_SEC(tmo));
+                return false;
+            }
+        }
+        return true;
+    case SK_TCP_CLOSING:
+        sk_time_wait(s, t, SK_TCP_TIME_WAIT, SK_TCP_TIMEWAIT_LEN);
+        return false;
+    case SK_TCP_LAST_ACK:
+        sk_tcb_done(s, t, SK_CAUSE_RCV_ACK_OF_FIN);
+        return false;
+    default:
+        return true;
+    }
+}
+
+/* Linux's tcp_ack, in its steps.  Returns false when the segment must be
+ * dropped (or the connection is gone). */
+static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
+{
+    enum ack_verdict v = ack_validate(s, t, seg);
+    if (v != ACK_NEW)
+        return v == ACK_OLD;
+    update_ts_recent(s, t, seg); /* only once the ACK is known good (tcp_ack) */
+    t->last_ack_recv = sk_stamp_now(s);
+    ack_info a = {.ack = seg->ack};
+    /* RFC 3168 §6.1.2 congestion signal (Linux's tcp_ecn_rcv_ecn_echo),
+     * heeded only with data in flight (tcp_ack's no_queue path). */
+    a.ece = (t->ecn & SK_ECN_OK) && (seg->flags & SK_TH_ECE) && !(seg->flags & SK_TH_SYN) && t->snd_una != t->snd_nxt;
+    a.prior_wnd = t->snd_wnd;
+    /* Before this ACK's SACK blocks or cumulative ACK move it (tcp_ack). */
+    a.prior_fack = sk_rack_fack(t);
+    update_window(t, seg); /* tcp_ack_update_window, RFC 9293 §3.10.7.4 */
+    if ((t->negot & SK_N_SACK_OK) && seg->opts.sack_count) {
+        sk_dsack_input(s, t, seg, t->snd_una);
+        a.newly_sacked = sk_sack_update(s, t, seg); /* tcp_sacktag_write_queue */
+    }
+    if (t->rack && seg->opts.sack_count)
+        a.delivered = sk_rack_sack(s, t, seg);
+    a.had_sacked = t->rack && (a.delivered || t->rack->sacked_out);
+    a.acked = a.ack - t->snd_una;
+    if (a.acked == 0) {
+        ack_duplicate(s, t, seg, &a);
+        return true;
+    }
+
+    /* New data acknowledged. */
+    ack_clean_rtx(s, t, seg, &a);
+    bool reo_armed = ack_congestion(s, t, &a);
 
     /* RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart
      * (or probe first: Linux's tcp_set_xmit_timer). */
     if (t->snd_una == t->snd_nxt) {
         t->rto_at = 0;
-        t->flags &= ~(SK_F_TLP_ARMED | SK_F_REO_ARMED);
+        t->xflags &= ~(SK_X_TLP_ARMED | SK_X_REO_ARMED);
     } else if (!reo_armed) {
         sk_set_xmit_timer(s, t);
     }
     sk_tcb_timer_update(s, t);
 
-    if (fin_acked) {
-        switch (t->state) {
-        case SK_TCP_FIN_WAIT1:
-            sk_tcb_set_state(s, t, SK_TCP_FIN_WAIT2, "rcv ACK of FIN");
-            if (t->flags & SK_F_ORPHAN) {
-                /* Linux's tcp_rcv_state_process: an orphan waiting for the
-                 * peer's FIN becomes a small FIN_WAIT_2 record lasting
-                 * tcp_fin_timeout, unless this very segment carries data
-                 * (a reset follows) or the FIN (TIME_WAIT follows). */
-                if (seg->payload_len && seq_gt(seg->seq + (uint32_t)seg->payload_len, t->rcv_nxt)) {
-                    /* Linux answers from the segment (tcp_v4_send_reset),
-                     * as for one that found no socket. */
-                    sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
-                    sk_reply_rst(s, seg);
-                    sk_tcb_done(s, t, "data after close()");
-                    return false;
-                }
-                if (!(seg->flags & SK_TH_FIN)) {
-                    int tmo = t->fin_timeout_s >= 0 ? t->fin_timeout_s : s->cfg.tcp_fin_timeout;
-                    sk_time_wait(s, t, SK_TCP_FIN_WAIT2, SK_SEC(tmo));
-                    return false;
-                }
-            }
-            break;
-        case SK_TCP_CLOSING:
-            sk_time_wait(s, t, SK_TCP_TIME_WAIT, SK_TCP_TIMEWAIT_LEN);
-            return false;
-        case SK_TCP_LAST_ACK:
-            sk_tcb_done(s, t, "rcv ACK of FIN");
-            return false;
-        default:
-            break;
-        }
-    }
+    if (a.fin_acked && !ack_of_fin(s, t, seg))
+        return false;
     /* Freed send space wakes writers only through sk_check_space(), after
      * the output below (Linux's tcp_data_snd_check). */
     return true;
@@ -1117,7 +1202,7 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     if (seg->flags & SK_TH_RST) {
         /* Second check: only a RST acknowledging our SYN is believed. */
         if (has_ack) {
-            connection_reset(s, t, "rcv RST (connection refused)");
+            connection_reset(s, t, SK_CAUSE_RCV_RST_REFUSED);
         } else {
             sk_count(s, SK_C_SYNACK_RST_IGNORED);
         }
@@ -1153,7 +1238,7 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         t->snd_wl1 = seg->seq;
         t->snd_wl2 = seg->ack;
         t->max_window = t->snd_wnd;
-        if ((t->flags & SK_F_TS_OK) && seg->opts.ts_ecr) {
+        if ((t->negot & SK_N_TS_OK) && seg->opts.ts_ecr) {
             uint32_t rtt_ms = sk_tcp_time_ms(s) + t->ts_off - seg->opts.ts_ecr;
             if ((int32_t)rtt_ms >= 0)
                 sk_rtt_sample(s, t, rtt_ms * 1000u);
@@ -1165,11 +1250,11 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         t->retrans_stamp = 0;
         t->rto_at = 0;
         sk_init_transfer(s, t);
-        sk_tcb_set_state(s, t, SK_TCP_ESTABLISHED, "rcv SYN,ACK");
-        if (t->flags & SK_F_KEEPALIVE)
+        sk_tcb_set_state(s, t, SK_TCP_ESTABLISHED, SK_CAUSE_RCV_SYNACK);
+        if (t->sopts & SK_O_KEEPALIVE)
             sk_arm_keepalive(s, t); /* Linux's tcp_finish_connect() */
         bool fo_resend = (t->tfo & (SK_TFO_SYN_FASTOPEN | SK_TFO_SYN_DATA)) && sk_fastopen_synack(s, t, seg);
-        if (!fo_resend && ((t->sndstate & SK_SND_WRITE_PENDING) || (t->flags & SK_F_PINGPONG))) {
+        if (!fo_resend && ((t->sndstate & SK_SND_WRITE_PENDING) || (t->xflags & SK_X_PINGPONG))) {
             /* tcp_rcv_synsent_state_process(): with a writer waiting in
              * connect (or in pingpong mode) the ACK is saved for the data
              * about to follow: quickack mode, and a delayed ACK at
@@ -1177,7 +1262,7 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             enter_quickack(t, SK_TCP_MAX_QUICKACKS);
             t->delack_at = s->now + SK_TCP_DELACK_MAX;
         } else {
-            t->flags |= SK_F_ACK_NOW;
+            t->xflags |= SK_X_ACK_NOW;
         }
         uint32_t syn_end = t->snd_nxt;
         uint32_t resend_segs = 0;
@@ -1218,7 +1303,7 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     t->snd_wl1 = seg->seq;
     t->snd_wl2 = t->iss;
     t->max_window = t->snd_wnd;
-    sk_tcb_set_state(s, t, SK_TCP_SYN_RECV, "rcv SYN (simultaneous open)");
+    sk_tcb_set_state(s, t, SK_TCP_SYN_RECV, SK_CAUSE_RCV_SYN_SIMULTANEOUS);
     sk_send_syn(s, t); /* as SYN,ACK: same ISN, now acknowledging theirs */
     sk_arm_rto(s, t);
     sk_tcb_timer_update(s, t);
@@ -1232,7 +1317,7 @@ static void syn_sent_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
  * FIN's own number) resets, though it lies below the window. */
 static bool rst_at_fin(const sk_tcb *t, const sk_segment *seg)
 {
-    return (t->flags & SK_F_FIN_RCVD) &&
+    return (t->sflags & SK_S_FIN_RCVD) &&
            (t->state == SK_TCP_CLOSE_WAIT || t->state == SK_TCP_LAST_ACK || t->state == SK_TCP_CLOSING) &&
            seg->seq == t->rcv_nxt - 1;
 }
@@ -1245,7 +1330,7 @@ static bool rst_exact(const sk_tcb *t, const sk_segment *seg)
 {
     if (seg->seq == t->rcv_nxt || rst_at_fin(t, seg))
         return true;
-    if ((t->flags & SK_F_SACK_OK) && t->ext && t->ext->rx_sack_n) {
+    if ((t->negot & SK_N_SACK_OK) && t->ext && t->ext->rx_sack_n) {
         uint32_t max_sack = t->ext->rx_sack[0].end;
         for (uint8_t i = 1; i < t->ext->rx_sack_n; i++)
             if (seq_gt(t->ext->rx_sack[i].end, max_sack))
@@ -1297,7 +1382,7 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             /* RCV.NXT-1 after the peer's FIN lies below the window, and
              * Linux looks for it exactly there (tcp_validate_incoming calls
              * tcp_reset_check when tcp_sequence fails). */
-            connection_reset(s, t, "rcv RST");
+            connection_reset(s, t, SK_CAUSE_RCV_RST);
         } else if (seg->flags & SK_TH_RST) {
             sk_count(s, SK_C_SYNACK_RST_IGNORED);
         } else if (seg->flags & SK_TH_SYN) {
@@ -1314,7 +1399,7 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     /* Second: RST (RFC 5961 §3.2). */
     if (seg->flags & SK_TH_RST) {
         if (rst_exact(t, seg)) {
-            connection_reset(s, t, "rcv RST");
+            connection_reset(s, t, SK_CAUSE_RCV_RST);
         } else {
             sk_send_challenge_ack(s, t, false);
         }
@@ -1348,7 +1433,7 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             rst_for_ack(s, seg);
             return;
         }
-        t->snd_wnd = (uint32_t)seg->window << ((t->flags & SK_F_WS_OK) ? t->snd_wscale : 0);
+        t->snd_wnd = (uint32_t)seg->window << ((t->negot & SK_N_WS_OK) ? t->snd_wscale : 0);
         t->snd_wl1 = seg->seq;
         t->snd_wl2 = seg->ack;
         if (fo_child) {
@@ -1361,7 +1446,7 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             t->backoff = 0;
             t->retrans_stamp = 0;
             t->rto_at = 0;
-            if ((t->flags & SK_F_TS_OK) && seg->opts.ts_ecr && !t->srtt_us) {
+            if ((t->negot & SK_N_TS_OK) && seg->opts.ts_ecr && !t->srtt_us) {
                 uint32_t rtt_ms = sk_tcp_time_ms(s) + t->ts_off - seg->opts.ts_ecr;
                 if ((int32_t)rtt_ms >= 0)
                     sk_rtt_sample(s, t, rtt_ms * 1000u);
@@ -1372,8 +1457,8 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             sk_init_transfer(s, t);
         }
         t->delivered++; /* the SYN-ACK (Linux counts it here, not in tcp_ack) */
-        sk_tcb_set_state(s, t, SK_TCP_ESTABLISHED, "rcv ACK");
-        if (t->flags & SK_F_KEEPALIVE)
+        sk_tcb_set_state(s, t, SK_TCP_ESTABLISHED, SK_CAUSE_RCV_ACK);
+        if (t->sopts & SK_O_KEEPALIVE)
             sk_arm_keepalive(s, t);
     }
 
@@ -1394,7 +1479,7 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
          * retransmission of what we have (its FIN was lost ACK) gets an
          * ACK at once; anything beyond is ignored. */
         if ((seg->payload_len || (seg->flags & SK_TH_FIN)) && seq_lt(seg->seq, t->rcv_nxt)) {
-            t->flags |= SK_F_ACK_NOW;
+            t->xflags |= SK_X_ACK_NOW;
             /* Linux passes it to tcp_data_queue, which D-SACKs it. */
             if (seq_leq(seg->seq + seg_len(seg), t->rcv_nxt)) {
                 sk_count(s, SK_C_TCPEXT_DELAYED_ACK_LOST);
@@ -1409,12 +1494,12 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
          * longer read it (closed or SHUT_RD) resets the connection; the
          * reset is built from the offending segment (tcp_v4_do_rcv sends
          * tcp_v4_send_reset when tcp_rcv_state_process says so). */
-        if ((t->flags & (SK_F_ORPHAN | SK_F_SHUT_RD)) && seg->payload_len &&
+        if ((t->sflags & (SK_S_ORPHAN | SK_S_SHUT_RD)) && seg->payload_len &&
             seq_gt(seg->seq + (uint32_t)seg->payload_len, t->rcv_nxt)) {
             sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
             sk_reply_rst(s, seg);
             t->so_error = ECONNRESET;
-            sk_tcb_done(s, t, "data after close()");
+            sk_tcb_done(s, t, SK_CAUSE_DATA_AFTER_CLOSE);
             return;
         }
         if (!data_queue(s, t, seg))
@@ -1429,7 +1514,7 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     }
     if (t->state == SK_TCP_CLOSE)
         return;
-    if (!(t->flags & SK_F_HASHED))
+    if (!(t->sflags & SK_S_HASHED))
         return; /* moved to TIME_WAIT */
     uint32_t nxt_before = t->snd_nxt;
     sk_tcp_output(s, t);

@@ -9,8 +9,18 @@
  */
 #include <stdio.h>
 
+#include "listen.h"
+#include "addr.h"
+#include "eor.h"
+#include "events.h"
+#include "fastopen.h"
 #include "icmp.h"
-#include "internal.h"
+#include "input.h"
+#include "output.h"
+#include "rcvbuf.h"
+#include "stack.h"
+#include "tables.h"
+#include "timers.h"
 #include "syncookie.h"
 
 /* Request flags private to this file, beside the SK_REQ_* bits. */
@@ -96,19 +106,19 @@ static void req_unlink(sk_stack *s, sk_listen_queue *q, sk_request *req)
     sk_wheel_del(&s->req_wheel, &req->timer);
 }
 
-static void emit_req_state(sk_stack *s, const sk_request *req, int from, int to, const char *cause)
+static void emit_req_state(sk_stack *s, const sk_request *req, int from, int to, sk_state_cause cause)
 {
     if (!sk_wants(s, SK_EV_STATE))
         return;
     sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = -1, .from_state = from, .to_state = to,
-                   .cause = cause};
+                   .cause = sk_cause_text[cause], .state_cause = cause};
     sk_ep_addrs e = {.laddr = s->laddrs[req->lidx].addr, .raddr = req->raddr, .lport = req->listener->lport,
                      .rport = req->rport, .v6 = (req->opts & SK_REQ_V6) != 0, .mapped = req->listener->sock6};
     sk_event_ep(&ev, SK_EPK_ADDRS, s, &e);
     sk_emit(s, &ev);
 }
 
-static void req_drop(sk_stack *s, sk_request *req, const char *cause)
+static void req_drop(sk_stack *s, sk_request *req, sk_state_cause cause)
 {
     sk_listen_queue *q = req->listener->listen;
     req_unlink(s, q, req);
@@ -179,8 +189,10 @@ static void send_synack_fo(sk_stack *s, sk_request *req, const sk_fo_cookie *foc
     sk_key k = req_key(s, req);
     sk_route rt;
     sk_route_key(s, &k, &rt);
-    sk_xmit(s, &rt, l->lport, req->rport, req->iss, ack, flags,
-            (uint16_t)(rcv_wnd < 65535u ? rcv_wnd : 65535u), opts, optlen, NULL, 0);
+    sk_segment_spec spec = {.sport = l->lport, .dport = req->rport, .seq = req->iss, .ack = ack,
+                            .flags = flags, .window = (uint16_t)(rcv_wnd < 65535u ? rcv_wnd : 65535u),
+                            .options = opts, .options_len = optlen};
+    sk_xmit(s, &rt, &spec);
 }
 
 static void req_arm(sk_stack *s, sk_request *req)
@@ -203,7 +215,7 @@ void sk_req_timer_fire(void *ctx, sk_timer *timer)
      * of a request's timer, the last included, is a TCPTimeout. */
     sk_count(s, SK_C_TCPEXT_TCP_TIMEOUTS);
     if (req->retrans >= (unsigned)s->cfg.tcp_synack_retries) {
-        req_drop(s, req, "SYN-ACK retries exhausted");
+        req_drop(s, req, SK_CAUSE_SYNACK_RETRIES);
         return;
     }
     req->retrans++;
@@ -419,7 +431,7 @@ static void conn_request_key(sk_stack *s, sk_tcb *l, const sk_segment *seg, cons
     q->syn_buckets[h] = req;
     q->syn_count++;
     s->requests++;
-    emit_req_state(s, req, SK_TCP_LISTEN, SK_TCP_SYN_RECV, "rcv SYN");
+    emit_req_state(s, req, SK_TCP_LISTEN, SK_TCP_SYN_RECV, SK_CAUSE_RCV_SYN);
     send_synack_fo(s, req, &foc, req->irs + 1);
     req_arm(s, req);
 }
@@ -469,7 +481,7 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
     t->rcvbuf = l->rcvbuf;
     t->sndstate |= l->sndstate & SK_RCVBUF_LOCK; /* sk_userlocks */
     t->user_mss = l->user_mss;
-    t->flags |= l->flags & (SK_F_NODELAY | SK_F_KEEPALIVE | SK_F_REUSEADDR | SK_F_SNDBUF_LOCK); /* sk_userlocks too */
+    t->sopts |= l->sopts & (SK_O_NODELAY | SK_O_KEEPALIVE | SK_O_REUSEADDR | SK_O_SNDBUF_LOCK); /* sk_userlocks too */
     /* A child runs its listener's congestion control (TCP_CONGESTION on
      * the listener), as Linux's clone keeps icsk_ca_ops. */
     t->cc_reno = l->cc_reno;
@@ -487,19 +499,19 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
             x->user_timeout_ms = l->ext->user_timeout_ms;
         }
     }
-    if (l->flags & SK_F_LINGER)
-        t->flags |= SK_F_LINGER;
+    if (l->sopts & SK_O_LINGER)
+        t->sopts |= SK_O_LINGER;
     t->advmss = req_advmss(s, l, req);
     if (req->opts & SK_REQ_WS) {
-        t->flags |= SK_F_WS_OK;
+        t->negot |= SK_N_WS_OK;
         t->snd_wscale = req->snd_wscale;
     }
     if (req->opts & SK_REQ_SACK)
-        t->flags |= SK_F_SACK_OK;
+        t->negot |= SK_N_SACK_OK;
     if (req->opts & SK_REQ_ECN)
         t->ecn = SK_ECN_OK; /* tcp_ecn_openreq_child */
     if (req->opts & SK_REQ_TS) {
-        t->flags |= SK_F_TS_OK;
+        t->negot |= SK_N_TS_OK;
         t->advmss -= 12; /* as the active side: the option rides in each segment */
         t->ts_recent = req->ts_recent;
         t->ts_recent_stamp_s = (uint32_t)(s->now / SK_NSEC_PER_SEC);
@@ -518,10 +530,10 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
      * the SYN-ACK's send time is timed instead, unless it was retransmitted
      * (Karn): the request's first timer was armed one initial RTO after
      * it, so the record needs no field for it. */
-    if (!(t->flags & SK_F_TS_OK) && req->retrans == 0 && sk_timer_pending(&req->timer)) {
+    if (!(t->negot & SK_N_TS_OK) && req->retrans == 0 && sk_timer_pending(&req->timer)) {
         sk_time_ns armed = (sk_time_ns)req->timer.expires * SK_NSEC_PER_MSEC;
         if (armed >= SK_TCP_TIMEOUT_INIT && armed - SK_TCP_TIMEOUT_INIT <= s->now) {
-            t->flags |= SK_F_RTT_PENDING;
+            t->xflags |= SK_X_RTT_PENDING;
             t->rtt_seq = req->iss + 1;
             t->rtt_start = (uint32_t)((armed - SK_TCP_TIMEOUT_INIT) / SK_NSEC_PER_USEC);
         }
@@ -561,7 +573,7 @@ static sk_tcb *fastopen_child(sk_stack *s, sk_tcb *l, sk_request *req, const sk_
     sk_tcb *t = create_child(s, l, req);
     if (!t)
         return NULL;
-    emit_req_state(s, req, SK_TCP_LISTEN, SK_TCP_SYN_RECV, "rcv SYN (Fast Open)");
+    emit_req_state(s, req, SK_TCP_LISTEN, SK_TCP_SYN_RECV, SK_CAUSE_RCV_SYN_FASTOPEN);
     t->tfo |= SK_TFO_CHILD;
     /* tcp_create_openreq_child: SND.UNA is past the SYN-ACK already. */
     t->snd_una = t->snd_nxt = req->iss + 1;
@@ -570,7 +582,7 @@ static sk_tcb *fastopen_child(sk_stack *s, sk_tcb *l, sk_request *req, const sk_
     t->max_window = t->snd_wnd;
     t->snd_wl1 = seg->seq;
     t->snd_wl2 = t->snd_una;
-    t->flags &= ~SK_F_RTT_PENDING;
+    t->xflags &= ~SK_X_RTT_PENDING;
     sk_init_transfer(s, t);
     t->segs_in = 1;
     if (seg->payload_len) {
@@ -590,8 +602,8 @@ static sk_tcb *fastopen_child(sk_stack *s, sk_tcb *l, sk_request *req, const sk_
     if (seg->flags & SK_TH_FIN) {
         t->rcv_nxt++;
         t->rcv_wup = t->rcv_nxt;
-        t->flags |= SK_F_FIN_RCVD;
-        sk_tcb_set_state(s, t, SK_TCP_CLOSE_WAIT, "rcv FIN (Fast Open SYN)");
+        t->sflags |= SK_S_FIN_RCVD;
+        sk_tcb_set_state(s, t, SK_TCP_CLOSE_WAIT, SK_CAUSE_RCV_FIN_FASTOPEN_SYN);
     }
     /* The SYN-ACK's retransmission timer: TCP_TIMEOUT_INIT, as a request. */
     t->rto_at = s->now + SK_TCP_TIMEOUT_INIT;
@@ -642,9 +654,12 @@ static void request_input(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segm
             sk_key k = req_key(s, req);
             sk_route rt;
             sk_route_key(s, &k, &rt);
-            sk_xmit(s, &rt, l->lport, req->rport, req->iss + 1, rcv_nxt, SK_TH_ACK,
-                    (uint16_t)((rcv_wnd >> req->rcv_wscale) < 65535u ? (rcv_wnd >> req->rcv_wscale) : 65535u),
-                    opts, optlen, NULL, 0);
+            uint32_t win = rcv_wnd >> req->rcv_wscale;
+            sk_segment_spec spec = {.sport = l->lport, .dport = req->rport, .seq = req->iss + 1,
+                                    .ack = rcv_nxt, .flags = SK_TH_ACK,
+                                    .window = (uint16_t)(win < 65535u ? win : 65535u), .options = opts,
+                                    .options_len = optlen};
+            sk_xmit(s, &rt, &spec);
         }
         if (paws_reject)
             sk_count(s, SK_C_TCPEXT_PAWS_ESTAB);
@@ -657,7 +672,7 @@ static void request_input(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segm
         if (!(flg & SK_TH_RST))
             sk_reply_rst(s, seg);
         sk_count(s, SK_C_TCPEXT_EMBRYONIC_RSTS);
-        req_drop(s, req, (flg & SK_TH_RST) ? "rcv RST" : "rcv SYN in SYN_RCVD");
+        req_drop(s, req, (flg & SK_TH_RST) ? SK_CAUSE_RCV_RST : SK_CAUSE_RCV_SYN_IN_SYN_RECV);
         return;
     }
     if (!(flg & SK_TH_ACK))
@@ -675,7 +690,7 @@ static void request_input(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segm
             /* tcp_check_req() falls through to embryonic_reset. */
             sk_reply_rst(s, seg);
             sk_count(s, SK_C_TCPEXT_EMBRYONIC_RSTS);
-            req_drop(s, req, "accept queue full (tcp_abort_on_overflow)");
+            req_drop(s, req, SK_CAUSE_ACCEPT_QUEUE_FULL);
         } else {
             req->opts |= SK_REQ_ACKED;
         }
@@ -770,7 +785,7 @@ static bool cookie_ack_key(sk_stack *s, sk_tcb *l, const sk_segment *seg, const 
         sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
         return true;
     }
-    emit_req_state(s, &req, SK_TCP_LISTEN, SK_TCP_SYN_RECV, "rcv ACK (SYN cookie)");
+    emit_req_state(s, &req, SK_TCP_LISTEN, SK_TCP_SYN_RECV, SK_CAUSE_RCV_ACK_SYNCOOKIE);
     /* The echoed TSval is a cookie, not a send time: no RTT sample from
      * it (Linux's cookie request has no snt_synack). */
     sk_segment ack = *seg;
@@ -817,7 +832,7 @@ void sk_listen_destroy(sk_stack *s, sk_tcb *l)
     for (uint32_t b = 0; b <= q->syn_mask; b++) {
         while (q->syn_buckets[b]) {
             sk_request *req = q->syn_buckets[b];
-            req_drop(s, req, "listener closed");
+            req_drop(s, req, SK_CAUSE_LISTENER_CLOSED);
         }
     }
     while (q->aq_head) {
@@ -831,7 +846,7 @@ void sk_listen_destroy(sk_stack *s, sk_tcb *l)
             continue;
         }
         sk_send_active_rst(s, child);
-        sk_tcb_done(s, child, "listener closed");
+        sk_tcb_done(s, child, SK_CAUSE_LISTENER_CLOSED);
     }
     q->aq_tail = NULL;
     sk_free(s, q->syn_buckets);
@@ -854,7 +869,7 @@ bool sk_listen_icmp_err(sk_stack *s, sk_tcb *l, const sk_key *k, uint32_t seq, b
         sk_count(s, SK_C_TCPEXT_OUT_OF_WINDOW_ICMPS);
     } else if (abort) {
         sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
-        req_drop(s, req, "ICMP error for the SYN-ACK");
+        req_drop(s, req, SK_CAUSE_ICMP_ERROR_SYNACK);
     }
     return true;
 }
@@ -869,7 +884,7 @@ void sk_listen_addr_removed(sk_stack *s, uint32_t idx)
                 while (r) {
                     sk_request *next = r->hnext;
                     if (r->lidx == idx)
-                        req_drop(s, r, "address removed");
+                        req_drop(s, r, SK_CAUSE_ADDRESS_REMOVED);
                     else if (r->lidx > idx)
                         r->lidx--;
                     r = next;

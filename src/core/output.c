@@ -4,8 +4,19 @@
  * ACK, RST and probe segments.
  */
 
+#include "output.h"
+#include "addr.h"
+#include "cc.h"
+#include "eor.h"
+#include "events.h"
+#include "fastopen.h"
 #include "icmp.h"
-#include "internal.h"
+#include "rack.h"
+#include "rcvbuf.h"
+#include "sack.h"
+#include "sndbuf.h"
+#include "stack.h"
+#include "timers.h"
 
 /* Linux's TS clock ticks in milliseconds (tcp_clock_ms). */
 uint32_t sk_tcp_time_ms(const sk_stack *s) { return (uint32_t)(s->now / SK_NSEC_PER_MSEC); }
@@ -94,39 +105,35 @@ size_t sk_build_options(const sk_out_opts *o, uint8_t *buf)
     return (size_t)(p - buf);
 }
 
-void sk_xmit(sk_stack *s, const sk_route *rt, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
-             uint16_t flags, uint16_t win, const uint8_t *opts, size_t optlen, const uint8_t *payload,
-             size_t plen)
+void sk_xmit(sk_stack *s, const sk_route *rt, sk_segment_spec *spec)
 {
-    sk_xmit_tos(s, 0, rt, sport, dport, seq, ack, flags, win, opts, optlen, payload, plen);
-}
-
-void sk_xmit_tos(sk_stack *s, uint8_t tos, const sk_route *rt, uint16_t sport, uint16_t dport, uint32_t seq,
-                 uint32_t ack, uint16_t flags, uint16_t win, const uint8_t *opts, size_t optlen,
-                 const uint8_t *payload, size_t plen)
-{
-    sk_segment_spec spec = {
-        .src = rt->src, .dst = rt->dst, .sport = sport, .dport = dport, .seq = seq, .ack = ack,
-        .flags = flags, .window = win, .ttl = rt->hops ? rt->hops : 64, .tos = tos, .ip_id = s->ip_id++,
-        .df = !s->xmit_no_df,
-        .options = opts, .options_len = optlen, .payload = payload, .payload_len = plen,
-        .csum_partial = (s->offloads & SK_OFFLOAD_TCP_CSUM_TX) != 0,
-    };
+    /* The caller says the TCP part; the route and the stack say the IP
+     * part, so every segment of a flow gets the same addresses, TTL, DF
+     * and checksum offload whoever sends it.  Written into the caller's
+     * spec, not a copy: a copy cost 389 instructions per lifecycle. */
+    uint8_t tos = spec->tos;
+    uint16_t sport = spec->sport, dport = spec->dport, flags = spec->flags;
+    spec->src = rt->src;
+    spec->dst = rt->dst;
+    spec->ttl = rt->hops ? rt->hops : 64;
+    spec->ip_id = s->ip_id++;
+    spec->df = !s->xmit_no_df;
+    spec->csum_partial = (s->offloads & SK_OFFLOAD_TCP_CSUM_TX) != 0;
     if (rt->v6) {
         /* IPv6 (RFC 8200): hop limit 64 (IPV6_UNICAST_HOPS's default,
          * ipv6.conf.all.hop_limit), the traffic class with TCP's ECN
          * bits, and a flow label as Linux's auto_flowlabels sets it. */
-        spec.ip_version = 6;
-        memcpy(spec.src6, rt->src6, 16);
-        memcpy(spec.dst6, rt->dst6, 16);
-        spec.tos = (uint8_t)((rt->tclass & ~SK_IP_ECN_MASK) | (tos & SK_IP_ECN_MASK));
-        spec.flowlabel = rt->flowlabel;
-        if (!spec.flowlabel && s->cfg.ipv6_auto_flowlabels)
-            spec.flowlabel = sk_auto_flowlabel(s, rt->src6, rt->dst6, sport, dport, rt->txhash_gen);
+        spec->ip_version = 6;
+        memcpy(spec->src6, rt->src6, 16);
+        memcpy(spec->dst6, rt->dst6, 16);
+        spec->tos = (uint8_t)((rt->tclass & ~SK_IP_ECN_MASK) | (tos & SK_IP_ECN_MASK));
+        spec->flowlabel = rt->flowlabel;
+        if (!spec->flowlabel && s->cfg.ipv6_auto_flowlabels)
+            spec->flowlabel = sk_auto_flowlabel(s, rt->src6, rt->dst6, sport, dport, rt->txhash_gen);
     } else {
-        spec.ip_id = s->ip_id++;
+        spec->ip_id = s->ip_id++;
     }
-    size_t n = sk_build_segment(&spec, s->out, sizeof(s->out));
+    size_t n = sk_build_segment(spec, s->out, sizeof(s->out));
     s->xmit_failed = false;
     if (!n)
         return;
@@ -288,10 +295,10 @@ uint16_t sk_select_window(sk_stack *s, sk_tcb *t)
  * timestamp option. */
 static uint32_t current_mss(const sk_tcb *t)
 {
-    if (!(t->flags & SK_F_SACK_OK))
+    if (!(t->negot & SK_N_SACK_OK))
         return t->mss;
     uint32_t blocks = sk_rx_sack_pending(t);
-    uint32_t max = (t->flags & SK_F_TS_OK) ? 3u : 4u;
+    uint32_t max = (t->negot & SK_N_TS_OK) ? 3u : 4u;
     if (blocks > max)
         blocks = max;
     if (!blocks)
@@ -303,13 +310,13 @@ static uint32_t current_mss(const sk_tcb *t)
 static size_t conn_options(sk_stack *s, sk_tcb *t, uint8_t *buf, bool with_sack)
 {
     sk_out_opts o = {0};
-    if (t->flags & SK_F_TS_OK) {
+    if (t->negot & SK_N_TS_OK) {
         o.ts = true;
         o.ts_val = sk_tcp_time_ms(s) + t->ts_off;
         o.ts_ecr = t->ts_recent;
     }
     /* Three blocks fit beside a timestamp, four without (RFC 2018 §3). */
-    if (with_sack && (t->flags & SK_F_SACK_OK) && sk_rx_sack_pending(t))
+    if (with_sack && (t->negot & SK_N_SACK_OK) && sk_rx_sack_pending(t))
         o.sack_count = sk_rx_sack_fill(t, o.sack, o.ts ? 3 : 4);
     return sk_build_options(&o, buf);
 }
@@ -326,7 +333,7 @@ static void conn_xmit(sk_stack *s, sk_tcb *t, uint32_t seq, uint16_t flags, cons
         ack = t->rcv_nxt;
         /* This segment carries the ACK: a pending delayed ACK is done. */
         t->delack_at = 0;
-        t->flags &= ~SK_F_ACK_NOW;
+        t->xflags &= ~SK_X_ACK_NOW;
         if (t->quickack)
             t->quickack--;
     }
@@ -352,7 +359,10 @@ static void conn_xmit(sk_stack *s, sk_tcb *t, uint32_t seq, uint16_t flags, cons
     s->xmit_no_df = !sk_pmtu_df(s, t); /* IP_MTU_DISCOVER, a locked path MTU (pmtu.c) */
     sk_route rt;
     sk_route_tcb(s, t, &rt);
-    sk_xmit_tos(s, tos, &rt, t->lport, t->rport, seq, ack, flags, win, opts, optlen, payload, plen);
+    sk_segment_spec spec = {.sport = t->lport, .dport = t->rport, .seq = seq, .ack = ack, .flags = flags,
+                            .window = win, .tos = tos, .options = opts, .options_len = optlen,
+                            .payload = payload, .payload_len = plen};
+    sk_xmit(s, &rt, &spec);
     s->xmit_no_df = false;
 }
 
@@ -394,7 +404,7 @@ void sk_send_active_rst(sk_stack *s, sk_tcb *t)
 {
     uint8_t opts[SK_TCP_OPT_MAX];
     sk_out_opts o = {0};
-    if (t->flags & SK_F_TS_OK) {
+    if (t->negot & SK_N_TS_OK) {
         o.ts = true;
         o.ts_val = sk_tcp_time_ms(s) + t->ts_off;
         o.ts_ecr = t->ts_recent;
@@ -406,7 +416,9 @@ void sk_send_active_rst(sk_stack *s, sk_tcb *t)
     t->segs_out++;
     sk_route rt;
     sk_route_tcb(s, t, &rt);
-    sk_xmit(s, &rt, t->lport, t->rport, t->snd_nxt, t->rcv_nxt, flags, 0, opts, optlen, NULL, 0);
+    sk_segment_spec spec = {.sport = t->lport, .dport = t->rport, .seq = t->snd_nxt, .ack = t->rcv_nxt,
+                            .flags = flags, .window = 0, .options = opts, .options_len = optlen};
+    sk_xmit(s, &rt, &spec);
 }
 
 /* Keepalive and zero-window probe: an ACK one below SND.UNA that the peer
@@ -423,9 +435,9 @@ void sk_send_syn(sk_stack *s, sk_tcb *t)
     bool synack = t->state == SK_TCP_SYN_RECV;
     if (synack) {
         /* Simultaneous open: echo what both SYNs agreed on. */
-        o.ws = (t->flags & SK_F_WS_OK) != 0;
-        o.sack_perm = (t->flags & SK_F_SACK_OK) != 0;
-        o.ts = (t->flags & SK_F_TS_OK) != 0;
+        o.ws = (t->negot & SK_N_WS_OK) != 0;
+        o.sack_perm = (t->negot & SK_N_SACK_OK) != 0;
+        o.ts = (t->negot & SK_N_TS_OK) != 0;
     } else {
         o.ws = s->cfg.tcp_window_scaling != 0;
         o.sack_perm = s->cfg.tcp_sack != 0;
@@ -495,8 +507,10 @@ void sk_send_syn(sk_stack *s, sk_tcb *t)
     }
     sk_route rt;
     sk_route_tcb(s, t, &rt);
-    sk_xmit(s, &rt, t->lport, t->rport, t->iss, synack ? t->rcv_nxt : 0, flags, win, opts, optlen,
-            syn_data, syn_len);
+    sk_segment_spec spec = {.sport = t->lport, .dport = t->rport, .seq = t->iss,
+                            .ack = synack ? t->rcv_nxt : 0, .flags = flags, .window = win, .options = opts,
+                            .options_len = optlen, .payload = syn_data, .payload_len = syn_len};
+    sk_xmit(s, &rt, &spec);
     if (syn_len) {
         t->bytes_sent += syn_len;
         t->data_segs_out++;
@@ -515,13 +529,16 @@ void sk_reply_rst(sk_stack *s, const sk_segment *seg)
         return;
     sk_route rt;
     sk_route_reply(seg, &rt);
+    sk_segment_spec spec = {.sport = seg->dport, .dport = seg->sport};
     if (seg->flags & SK_TH_ACK) {
-        sk_xmit(s, &rt, seg->dport, seg->sport, seg->ack, 0, SK_TH_RST, 0, NULL, 0, NULL, 0);
+        spec.seq = seg->ack;
+        spec.flags = SK_TH_RST;
     } else {
         uint32_t len = (uint32_t)seg->payload_len + !!(seg->flags & SK_TH_SYN) + !!(seg->flags & SK_TH_FIN);
-        sk_xmit(s, &rt, seg->dport, seg->sport, 0, seg->seq + len, SK_TH_RST | SK_TH_ACK, 0, NULL, 0,
-                NULL, 0);
+        spec.ack = seg->seq + len;
+        spec.flags = SK_TH_RST | SK_TH_ACK;
     }
+    sk_xmit(s, &rt, &spec);
 }
 
 /* ------------------------------------------------------------------ */
@@ -548,15 +565,15 @@ uint32_t sk_size_goal(const sk_tcb *t)
 uint32_t sk_flight_size(const sk_tcb *t)
 {
     const sk_rack *r = t->rack;
-    if (r && !(t->flags & SK_F_LOSS_RECOVERY) &&
-        ((t->flags & SK_F_IN_RECOVERY) || r->sacked_out || r->lost_out || r->retrans_out))
+    if (r && (t->ca_state != SK_CA_LOSS) &&
+        ((t->ca_state == SK_CA_RECOVERY) || r->sacked_out || r->lost_out || r->retrans_out))
         return sk_rack_in_flight(t) * t->mss; /* Linux counts packets (tcp_packets_in_flight) */
-    if (t->sack_n || ((t->flags & SK_F_IN_RECOVERY) && (t->flags & SK_F_SACK_OK)))
+    if (t->sack_n || ((t->ca_state == SK_CA_RECOVERY) && (t->negot & SK_N_SACK_OK)))
         return sk_sack_pipe(t);
-    if ((t->flags & SK_F_LOSS_RECOVERY) && seq_lt(t->rtx_nxt, t->snd_nxt))
+    if ((t->ca_state == SK_CA_LOSS) && seq_lt(t->rtx_nxt, t->snd_nxt))
         return t->rtx_nxt - t->snd_una;
     uint32_t out = t->snd_nxt - t->snd_una;
-    if (!(t->flags & (SK_F_SACK_OK | SK_F_IN_RECOVERY)) && t->dupacks) {
+    if (!(t->negot & SK_N_SACK_OK) && t->ca_state != SK_CA_RECOVERY && t->dupacks) {
         /* Without SACK, Linux counts each duplicate ACK as one segment that
          * left the network (tcp_add_reno_sack), so the pipe shrinks and the
          * first duplicate ACKs clock out new data: RFC 3042 limited
@@ -662,17 +679,17 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
     }
     if (seq_gt(end, t->snd_nxt)) {
         /* RTT timing by Karn's rule: only new data, one sample at a time. */
-        if (!(t->flags & SK_F_TS_OK) && !(t->flags & SK_F_RTT_PENDING)) {
-            t->flags |= SK_F_RTT_PENDING;
+        if (!(t->negot & SK_N_TS_OK) && !(t->xflags & SK_X_RTT_PENDING)) {
+            t->xflags |= SK_X_RTT_PENDING;
             t->rtt_seq = end;
             t->rtt_start = sk_us_now(s);
         }
         t->snd_nxt = end;
     }
     if (fin) {
-        t->flags |= SK_F_FIN_SENT;
+        t->xflags |= SK_X_FIN_SENT;
         if (!len && !retrans)
-            t->flags |= SK_F_FIN_ALONE;
+            t->xflags |= SK_X_FIN_ALONE;
     }
     /* Linux's tcp_event_new_data_sent(): new data leaving an empty
      * flight re-arms the RTO, replacing a zero-window probe deadline left
@@ -759,7 +776,7 @@ static bool tso_should_defer(sk_stack *s, sk_tcb *t, uint32_t nxt, uint32_t in_f
                              bool fin_queued, bool *cwnd_limited)
 {
     uint32_t mss = t->mss, goal = sk_size_goal(t);
-    if (goal <= mss || (t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY)))
+    if (goal <= mss || t->ca_state >= SK_CA_RECOVERY)
         return false;
     bool at_start;
     uint32_t skb_end = unsent_skb_end(t, nxt, data_end, &at_start);
@@ -809,7 +826,7 @@ static bool tso_should_defer(sk_stack *s, sk_tcb *t, uint32_t nxt, uint32_t in_f
 static bool retransmit_lost(sk_stack *s, sk_tcb *t)
 {
     uint32_t mss = current_mss(t);
-    while ((t->flags & SK_F_LOSS_RECOVERY) && seq_lt(t->rtx_nxt, t->snd_nxt)) {
+    while ((t->ca_state == SK_CA_LOSS) && seq_lt(t->rtx_nxt, t->snd_nxt)) {
         if (seq_lt(t->rtx_nxt, t->snd_una))
             t->rtx_nxt = t->snd_una;
         /* What the peer SACKed need not be resent (tcp_timeout_mark_lost
@@ -828,9 +845,9 @@ static bool retransmit_lost(sk_stack *s, sk_tcb *t)
             len = next_sacked - t->rtx_nxt;
         /* tcp_retrans_try_collapse() never merges across a record end */
         len = sk_eor_clip(t, t->rtx_nxt, len);
-        bool fin = (t->flags & SK_F_FIN_SENT) && t->rtx_nxt + len == data_end && seq_gt(t->snd_nxt, data_end);
+        bool fin = (t->xflags & SK_X_FIN_SENT) && t->rtx_nxt + len == data_end && seq_gt(t->snd_nxt, data_end);
         if (!len && !fin) {
-            t->flags &= ~SK_F_LOSS_RECOVERY;
+            sk_set_ca_state(t, SK_CA_OPEN);
             break;
         }
         if (sk_flight_size(t) >= t->cwnd * mss)
@@ -847,8 +864,8 @@ static bool retransmit_lost(sk_stack *s, sk_tcb *t)
         s->rtx_mib = SK_RTX_MIB_NONE;
         t->rtx_nxt += len + (fin ? 1 : 0);
     }
-    if (!seq_lt(t->rtx_nxt, t->snd_nxt))
-        t->flags &= ~SK_F_LOSS_RECOVERY;
+    if (t->ca_state == SK_CA_LOSS && !seq_lt(t->rtx_nxt, t->snd_nxt))
+        sk_set_ca_state(t, SK_CA_OPEN);
     return true;
 }
 
@@ -872,7 +889,7 @@ static bool retransmit_holes(sk_stack *s, sk_tcb *t)
                 len = mss;
                 fin = false;
             }
-            s->rtx_mib = (t->flags & SK_F_LOSS_RECOVERY) ? SK_RTX_MIB_SLOW_START : SK_RTX_MIB_FAST;
+            s->rtx_mib = (t->ca_state == SK_CA_LOSS) ? SK_RTX_MIB_SLOW_START : SK_RTX_MIB_FAST;
             send_data_segment(s, t, seq, len, fin, false);
             s->rtx_mib = SK_RTX_MIB_NONE;
             if (s->xmit_failed)
@@ -892,10 +909,10 @@ static bool retransmit_holes(sk_stack *s, sk_tcb *t)
         if (seq_gt(start + len, data_end))
             len = seq_gt(data_end, start) ? data_end - start : 0;
         len = sk_eor_clip(t, start, len); /* a retransmission stays within its record */
-        bool fin = (t->flags & SK_F_FIN_SENT) && start + len == data_end && seq_gt(t->snd_nxt, data_end);
+        bool fin = (t->xflags & SK_X_FIN_SENT) && start + len == data_end && seq_gt(t->snd_nxt, data_end);
         if (!len && !fin)
             return true;
-        s->rtx_mib = (t->flags & SK_F_LOSS_RECOVERY) ? SK_RTX_MIB_SLOW_START : SK_RTX_MIB_FAST;
+        s->rtx_mib = (t->ca_state == SK_CA_LOSS) ? SK_RTX_MIB_SLOW_START : SK_RTX_MIB_FAST;
         send_data_segment(s, t, start, len, fin, false);
         s->rtx_mib = SK_RTX_MIB_NONE;
         if (s->xmit_failed)
@@ -921,7 +938,7 @@ static void restart_cwnd_after_idle(sk_stack *s, sk_tcb *t)
     int64_t idle = (int64_t)sk_since(s, t->last_data_sent);
     if (idle <= rto_ns)
         return;
-    if (!(t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY))) {
+    if (t->ca_state < SK_CA_RECOVERY) {
         uint32_t keep = (t->cwnd >> 1) + (t->cwnd >> 2);
         if (t->ssthresh < keep)
             t->ssthresh = keep;
@@ -937,18 +954,18 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
 {
     sk_pmtu_check(s, t); /* tcp_current_mss: the route's MTU may have moved */
     if (!can_send_data(t)) {
-        if (t->flags & SK_F_ACK_NOW)
+        if (t->xflags & SK_X_ACK_NOW)
             sk_send_ack(s, t);
         return;
     }
     uint32_t mss = current_mss(t);
-    if ((t->flags & SK_F_IN_RECOVERY) && (t->flags & SK_F_SACK_OK) && !retransmit_holes(s, t)) {
-        if (t->flags & SK_F_ACK_NOW)
+    if ((t->ca_state == SK_CA_RECOVERY) && (t->negot & SK_N_SACK_OK) && !retransmit_holes(s, t)) {
+        if (t->xflags & SK_X_ACK_NOW)
             sk_send_ack(s, t);
         return;
     }
     if (!retransmit_lost(s, t)) {
-        if (t->flags & SK_F_ACK_NOW)
+        if (t->xflags & SK_X_ACK_NOW)
             sk_send_ack(s, t);
         return;
     }
@@ -958,7 +975,7 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
     if (t->ext && t->ext->pm && t->ext->pm->mtup_enabled) {
         int probed = sk_mtu_probe(s, t);
         if (probed == 0) {
-            if (t->flags & SK_F_ACK_NOW)
+            if (t->xflags & SK_X_ACK_NOW)
                 sk_send_ack(s, t);
             return;
         }
@@ -984,7 +1001,7 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
     uint32_t tso_segs = 0, run = 0; /* computed when a burst has a second segment */
     for (;;) {
         uint32_t data_end = t->snd_una + t->sndq.len;
-        bool fin_queued = (t->flags & SK_F_SHUT_WR) != 0;
+        bool fin_queued = (t->sflags & SK_S_SHUT_WR) != 0;
         uint32_t avail = seq_lt(nxt, data_end) ? data_end - nxt : 0;
         bool fin_pending = fin_queued && nxt == data_end; /* once sent, nxt is past it */
         if (!avail && !fin_pending)
@@ -1030,7 +1047,7 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
         if (len < mss && len > 0 && nxt + len == data_end && !last_with_fin && !s->nagle_push) {
             /* snd_sml counts only while it lies in flight. */
             bool small_in_flight = seq_gt(sml, t->snd_una) && seq_leq(sml, nxt);
-            if ((t->flags & SK_F_CORK) || (small_in_flight && !(t->flags & SK_F_NODELAY))) {
+            if ((t->sopts & SK_O_CORK) || (small_in_flight && !(t->sopts & SK_O_NODELAY))) {
                 nagle_held = true;
                 break;
             }
@@ -1103,7 +1120,7 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
      * timer probes (RFC 9293 §3.8.6.1). */
     if (t->sndq.len && t->snd_nxt == t->snd_una && !t->rto_at)
         sk_arm_rto(s, t);
-    if (t->flags & SK_F_ACK_NOW)
+    if (t->xflags & SK_X_ACK_NOW)
         sk_send_ack(s, t);
 }
 
@@ -1139,7 +1156,7 @@ void sk_send_loss_probe(sk_stack *s, sk_tcb *t)
         sk_arm_rto(s, t); /* at most one probe outstanding */
         return;
     }
-    t->flags &= ~SK_F_TLP_RETRANS;
+    t->xflags &= ~SK_X_TLP_RETRANS;
     uint32_t mss = current_mss(t);
     uint32_t data_end = t->snd_una + t->sndq.len;
     uint32_t wnd_end = t->snd_una + t->snd_wnd;
@@ -1148,7 +1165,7 @@ void sk_send_loss_probe(sk_stack *s, sk_tcb *t)
         uint32_t avail = data_end - t->snd_nxt;
         uint32_t len = sk_eor_clip(t, t->snd_nxt, avail < mss ? avail : mss);
         if (seq_leq(t->snd_nxt + len, wnd_end)) {
-            bool fin = (t->flags & SK_F_SHUT_WR) && t->snd_nxt + len == data_end &&
+            bool fin = (t->sflags & SK_S_SHUT_WR) && t->snd_nxt + len == data_end &&
                        seq_leq(t->snd_nxt + len + 1, wnd_end);
             /* A probe is one segment, not a burst's tail: no PSH unless
              * it ends the data (as tcp_write_xmit with push_one). */
@@ -1162,7 +1179,7 @@ void sk_send_loss_probe(sk_stack *s, sk_tcb *t)
     if (!sent) {
         uint32_t sent_end = seq_lt(t->snd_nxt, data_end) ? t->snd_nxt : data_end;
         uint32_t outstanding = seq_gt(sent_end, t->snd_una) ? sent_end - t->snd_una : 0;
-        bool fin = (t->flags & SK_F_FIN_SENT) && seq_gt(t->snd_nxt, data_end);
+        bool fin = (t->xflags & SK_X_FIN_SENT) && seq_gt(t->snd_nxt, data_end);
         uint32_t len = 0;
         /* The last skb begins no earlier than the last record end below
          * it (tcp_rtx_queue_tail never spans a MSG_EOR record). */
@@ -1171,7 +1188,7 @@ void sk_send_loss_probe(sk_stack *s, sk_tcb *t)
         sk_eor_around(t, sent_end - 1, &rec_start, &has_rec, &rec_next);
         if (has_rec && seq_gt(rec_start, t->snd_una) && seq_lt(rec_start, sent_end))
             outstanding = sent_end - rec_start;
-        if (!(fin && (t->flags & SK_F_FIN_ALONE)) && outstanding) {
+        if (!(fin && (t->xflags & SK_X_FIN_ALONE)) && outstanding) {
             len = outstanding % mss;
             if (!len)
                 len = mss;
@@ -1181,7 +1198,7 @@ void sk_send_loss_probe(sk_stack *s, sk_tcb *t)
             return;
         }
         send_data_segment(s, t, sent_end - len, len, fin, true);
-        t->flags |= SK_F_TLP_RETRANS;
+        t->xflags |= SK_X_TLP_RETRANS;
     }
     t->tlp_high_seq = t->snd_nxt;
     sk_count(s, SK_C_TCPEXT_TCP_LOSS_PROBES);
@@ -1191,7 +1208,7 @@ void sk_send_loss_probe(sk_stack *s, sk_tcb *t)
 /* Retransmits the oldest unacknowledged segment (RTO or fast retransmit). */
 void sk_retransmit_head(sk_stack *s, sk_tcb *t)
 {
-    if (t->state == SK_TCP_SYN_SENT || (t->state == SK_TCP_SYN_RECV && !(t->flags & SK_F_WAS_ESTABLISHED))) {
+    if (t->state == SK_TCP_SYN_SENT || (t->state == SK_TCP_SYN_RECV && !(t->sflags & SK_S_WAS_ESTABLISHED))) {
         sk_count(s, SK_C_TCP_RETRANS_SEGS);
         sk_count(s, SK_C_TCPEXT_TCP_SYN_RETRANS);
         t->total_retrans++;
@@ -1207,10 +1224,10 @@ void sk_retransmit_head(sk_stack *s, sk_tcb *t)
     uint32_t mss = current_mss(t);
     uint32_t len = sent_data < mss ? sent_data : mss;
     len = sk_eor_clip(t, t->snd_una, len); /* the head skb ends at its record's end */
-    bool fin = (t->flags & SK_F_FIN_SENT) && t->snd_una + len == data_end && seq_gt(t->snd_nxt, data_end);
+    bool fin = (t->xflags & SK_X_FIN_SENT) && t->snd_una + len == data_end && seq_gt(t->snd_nxt, data_end);
     if (!len && !fin)
         return;
     send_data_segment(s, t, t->snd_una, len, fin, false);
-    if (t->flags & SK_F_LOSS_RECOVERY)
+    if (t->ca_state == SK_CA_LOSS)
         t->rtx_nxt = t->snd_una + len + (fin ? 1 : 0);
 }

@@ -13,6 +13,13 @@
  * used entry is evicted and counted (Synack PmtuCacheEvictions).
  */
 #include "icmp.h"
+#include "addr.h"
+#include "eor.h"
+#include "input.h"
+#include "output.h"
+#include "rack.h"
+#include "sack.h"
+#include "stack.h"
 
 #define PEER_CACHE_MAX 1024u
 #define PEER_BUCKETS 256u
@@ -157,7 +164,7 @@ uint16_t sk_route_mtu(sk_stack *s, const sk_peer_key *k)
     return pmtu_live(s, p) && p->mtu < dev ? p->mtu : dev;
 }
 
-bool sk_route_mtu_locked(sk_stack *s, const sk_peer_key *k)
+static bool sk_route_mtu_locked(sk_stack *s, const sk_peer_key *k)
 {
     if (!s->peers || !s->peers->mtu_count)
         return false;
@@ -169,7 +176,7 @@ bool sk_route_mtu_locked(sk_stack *s, const sk_peer_key *k)
  * route.min_pmtu is raised to it (never above the current MTU) and
  * locked, which clears DF for IP_PMTUDISC_WANT sockets; an unchanged
  * value is not refreshed until half its lifetime has passed. */
-void sk_route_update_pmtu(sk_stack *s, const sk_peer_key *k, uint32_t mtu)
+static void sk_route_update_pmtu(sk_stack *s, const sk_peer_key *k, uint32_t mtu)
 {
     uint32_t old = sk_route_mtu(s, k);
     if (k->family == 6) {
@@ -255,7 +262,7 @@ static uint8_t conn_pmtudisc(const sk_stack *s, const sk_tcb *t)
     return pm && pm->pmtudisc_set ? pm->pmtudisc : default_pmtudisc(s);
 }
 
-static uint32_t hdr_opts(const sk_tcb *t) { return (t->flags & SK_F_TS_OK) ? 12u : 0u; }
+static uint32_t hdr_opts(const sk_tcb *t) { return (t->negot & SK_N_TS_OK) ? 12u : 0u; }
 
 /* Linux's tcp_mss_to_mtu and tcp_mtu_to_mss (the options every segment
  * carries count; the MSS is clamped to the peer's and TCP_MAXSEG, and
@@ -398,16 +405,16 @@ static void simple_retransmit(sk_stack *s, sk_tcb *t)
 {
     if (t->snd_una == t->snd_nxt)
         return;
-    if (!(t->flags & SK_F_LOSS_RECOVERY)) {
+    if (t->ca_state != SK_CA_LOSS) {
         uint32_t keep = (t->cwnd >> 1) + (t->cwnd >> 2);
         if (t->ssthresh < keep)
             t->ssthresh = keep;
     }
-    t->flags |= SK_F_LOSS_RECOVERY;
+    sk_set_ca_state(t, SK_CA_LOSS); /* tcp_simple_retransmit: Loss replaces CWR or Recovery */
     sk_rack_mark_all_lost(t);
     t->rtx_nxt = t->snd_una;
     t->high_rxt = t->snd_una;
-    t->flags &= ~(SK_F_IN_RECOVERY | SK_F_RTT_PENDING);
+    t->xflags &= ~SK_X_RTT_PENDING;
     t->dupacks = 0;
     sk_tcp_output(s, t);
 }
@@ -535,8 +542,8 @@ static void check_reprobe(sk_stack *s, sk_tcb *t, sk_pmtu_conn *pm)
 int sk_mtu_probe(sk_stack *s, sk_tcb *t)
 {
     sk_pmtu_conn *pm = sk_pmtu_conn_peek(t);
-    if (!pm || !pm->mtup_enabled || pm->probe_size || (t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY)) ||
-        (t->ecn & SK_ECN_CWR_STATE) || t->cwnd < 11 || sk_rx_sack_pending(t))
+    if (!pm || !pm->mtup_enabled || pm->probe_size || t->ca_state >= SK_CA_CWR ||
+        t->cwnd < 11 || sk_rx_sack_pending(t))
         return -1;
     uint32_t mss = t->mss;
     uint32_t probe = mtu_to_mss(s, t, ((uint32_t)pm->search_high + pm->search_low) >> 1);
@@ -593,7 +600,7 @@ void sk_mtu_probe_acked(sk_stack *s, sk_tcb *t)
 bool sk_mtu_probe_lost(sk_stack *s, sk_tcb *t)
 {
     sk_pmtu_conn *pm = sk_pmtu_conn_peek(t);
-    if (!pm || !pm->probe_size || t->snd_una != pm->probe_seq_start || (t->ecn & SK_ECN_CWR_STATE))
+    if (!pm || !pm->probe_size || t->snd_una != pm->probe_seq_start || (t->ca_state == SK_CA_CWR))
         return false;
     pm->search_high = (uint16_t)(pm->probe_size - 1);
     pm->probe_size = 0;

@@ -12,8 +12,13 @@
  * MSS boundaries.
  */
 
+#include "rack.h"
+#include "cc.h"
 #include "icmp.h"
-#include "internal.h"
+#include "recycle.h"
+#include "sack.h"
+#include "stack.h"
+#include "timers.h"
 
 static inline sk_txseg *seg_at(const sk_rack *r, uint32_t i) { return &r->segs[(r->head + i) & (r->cap - 1)]; }
 
@@ -30,7 +35,7 @@ static bool sent_after(uint32_t t1, uint32_t t2, uint32_t seq1, uint32_t seq2)
 static uint32_t pcount(const sk_tcb *t, uint32_t seq, uint32_t end)
 {
     uint32_t len = end - seq;
-    if ((t->flags & SK_F_FIN_SENT) && end == t->snd_nxt && len)
+    if ((t->xflags & SK_X_FIN_SENT) && end == t->snd_nxt && len)
         len--;
     uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
     return len ? (len + mss - 1) / mss : 1;
@@ -140,13 +145,13 @@ void sk_rack_split(sk_stack *s, sk_tcb *t, uint32_t at)
 
 void sk_rack_on_send(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end, bool retrans)
 {
-    if (!(t->flags & SK_F_SACK_OK) || !seq_lt(seq, end))
+    if (!(t->negot & SK_N_SACK_OK) || !seq_lt(seq, end))
         return;
     sk_rack *r = rack_get(s, t);
     if (!r)
         return;
     uint32_t now = sk_us_now(s);
-    if ((t->flags & SK_F_IN_RECOVERY) || (t->ecn & SK_ECN_CWR_STATE))
+    if (t->ca_state == SK_CA_RECOVERY || t->ca_state == SK_CA_CWR)
         r->prr_out++; /* PRR counts sends in CWR as in Recovery (tcp_event_new_data_sent) */
     if (retrans) {
         for (uint32_t i = 0; i < r->n; i++) {
@@ -398,7 +403,7 @@ static uint32_t reo_wnd(const sk_tcb *t)
 {
     const sk_rack *r = t->rack;
     if (!r->reord_seen) {
-        if (t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY))
+        if (t->ca_state >= SK_CA_RECOVERY)
             return 0;
         if (r->sacked_out >= r->reordering)
             return 0;
@@ -454,7 +459,7 @@ uint32_t sk_rack_detect(sk_stack *s, sk_tcb *t)
     if (timeout) {
         sk_time_ns d = (sk_time_ns)((timeout + 999) / 1000 + 2) * SK_NSEC_PER_MSEC;
         t->rto_at = s->now + d;
-        t->flags = (t->flags & ~SK_F_TLP_ARMED) | SK_F_REO_ARMED;
+        t->xflags = (t->xflags & ~SK_X_TLP_ARMED) | SK_X_REO_ARMED;
         sk_tcb_timer_update(s, t);
     }
     return newly;
@@ -492,14 +497,14 @@ bool sk_rack_next_lost(const sk_tcb *t, uint32_t *seq, uint32_t *end)
 void sk_rack_enter_recovery(sk_stack *s, sk_tcb *t)
 {
     uint32_t cwnd = t->cwnd;
-    bool in_cwr = (t->ecn & SK_ECN_CWR_STATE) != 0;
+    bool in_cwr = t->ca_state == SK_CA_CWR;
     sk_rack *r = t->rack;
     /* tcp_init_undo: the episode starts at SND.UNA with what is already
      * resent in flight (a TLP included); -1 rather than 0, which would
      * mean "nothing left to D-SACK". */
     r->undo_set = true;
     r->undo_marker = t->snd_una;
-    r->undo_retrans = r->retrans_out + ((t->tlp_high_seq && (t->flags & SK_F_TLP_RETRANS)) ? 1 : 0);
+    r->undo_retrans = r->retrans_out + ((t->tlp_high_seq && (t->xflags & SK_X_TLP_RETRANS)) ? 1 : 0);
     if (!r->undo_retrans)
         r->undo_retrans = -1;
     /* tcp_current_ssthresh, kept to undo to; none when CWR already cut. */
@@ -521,14 +526,15 @@ void sk_rack_enter_recovery(sk_stack *s, sk_tcb *t)
  * the next new data segment. */
 void sk_enter_cwr(sk_stack *s, sk_tcb *t)
 {
-    if ((t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY)) || (t->ecn & SK_ECN_CWR_STATE))
+    if (t->ca_state >= SK_CA_CWR)
         return;
     t->recover = t->snd_nxt; /* Linux's high_seq */
     t->tlp_high_seq = 0;
     t->cwnd_cnt = 0;
     uint32_t cwnd = t->cwnd;
     t->ssthresh = sk_cc_ssthresh(s, t);
-    t->ecn |= SK_ECN_CWR_STATE | SK_ECN_QUEUE_CWR;
+    sk_set_ca_state(t, SK_CA_CWR);
+    t->ecn |= SK_ECN_QUEUE_CWR;
     sk_rack *r = t->rack;
     if (r) {
         r->prior_cwnd = cwnd;
@@ -548,7 +554,7 @@ void sk_enter_cwr(sk_stack *s, sk_tcb *t)
 /* Linux's tcp_end_cwnd_reduction() on leaving CWR: cwnd = ssthresh. */
 void sk_end_cwr(sk_tcb *t)
 {
-    t->ecn &= (uint8_t)~SK_ECN_CWR_STATE;
+    sk_set_ca_state(t, SK_CA_OPEN);
     t->cwnd = t->ssthresh;
 }
 
@@ -595,8 +601,8 @@ void sk_rack_reo_timeout(sk_stack *s, sk_tcb *t)
         return;
     uint32_t prior = sk_rack_in_flight(t), timeout;
     uint32_t newly = detect(s, t, &timeout);
-    if (prior != sk_rack_in_flight(t) && !(t->flags & SK_F_LOSS_RECOVERY)) {
-        if (!(t->flags & SK_F_IN_RECOVERY)) {
+    if (prior != sk_rack_in_flight(t) && t->ca_state != SK_CA_LOSS) {
+        if (t->ca_state != SK_CA_RECOVERY) {
             /* A lost MTU probe at SND.UNA is the path's MTU, not
              * congestion (pmtu.c): Linux tells it apart on its dupthresh
              * path, which synack's RACK may reach only through here. */
@@ -635,9 +641,9 @@ void sk_rack_mark_all_lost(sk_tcb *t)
 bool sk_rack_try_undo(sk_stack *s, sk_tcb *t, sk_counter_id counter)
 {
     sk_rack *r = t->rack;
-    if (!r || !r->undo_set || r->undo_retrans != 0 || (t->flags & SK_F_LOSS_RECOVERY))
+    if (!r || !r->undo_set || r->undo_retrans != 0 || (t->ca_state == SK_CA_LOSS))
         return false;
-    if (!(t->flags & SK_F_IN_RECOVERY) && (t->ecn & SK_ECN_CWR_STATE))
+    if (t->ca_state == SK_CA_CWR)
         return false;
     if (r->prior_ssthresh) {
         if (r->prior_cwnd > t->cwnd)
@@ -650,8 +656,8 @@ bool sk_rack_try_undo(sk_stack *s, sk_tcb *t, sk_counter_id counter)
     r->undo_set = false;
     r->advanced = true; /* RACK looks at the losses again */
     sk_count(s, counter);
-    if (t->flags & SK_F_IN_RECOVERY) {
-        t->flags &= ~SK_F_IN_RECOVERY;
+    if (t->ca_state == SK_CA_RECOVERY) {
+        sk_set_ca_state(t, SK_CA_OPEN);
         t->recover = t->snd_nxt;
     }
     return true;

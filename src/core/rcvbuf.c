@@ -12,7 +12,10 @@
  * per segment on arrival and released in proportion to what is read.
  * Out-of-order segments keep their own truesize (sk_ooo_seg.truesize). */
 
-#include "internal.h"
+#include "rcvbuf.h"
+#include "eor.h"
+#include "output.h"
+#include "stack.h"
 
 /* The per-skb figures of the send side (socket.c) apply here too:
  * kmalloc'd heads rounded to a power of two, sizeof(struct sk_buff) and
@@ -314,7 +317,7 @@ void sk_rcv_rtt_on_data(sk_stack *s, sk_tcb *t, const sk_segment *seg, uint32_t 
     if (!x)
         return;
     uint32_t now = sk_us_now(s);
-    if ((t->flags & SK_F_TS_OK) && seg->opts.has_ts) {
+    if ((t->negot & SK_N_TS_OK) && seg->opts.has_ts) {
         uint32_t ecr = seg->opts.ts_ecr;
         if (!ecr || ecr == x->rcv_rtt_last_tsecr)
             return;
@@ -347,7 +350,7 @@ void sk_rcv_space_adjust(sk_stack *s, sk_tcb *t)
         return;
     sk_tcb_ext *x = t->ext;
     uint32_t now = sk_us_now(s);
-    uint32_t copied_seq = t->rcv_nxt - t->rcvq.len - ((t->flags & SK_F_FIN_RCVD) ? 1u : 0u);
+    uint32_t copied_seq = t->rcv_nxt - t->rcvq.len - ((t->sflags & SK_S_FIN_RCVD) ? 1u : 0u);
     if (x->rcv_rtt_us == 0 || now - x->rcvq_time < (x->rcv_rtt_us >> 3))
         return;
     uint32_t copied = copied_seq - x->rcvq_seq;
@@ -381,7 +384,7 @@ uint32_t sk_rcvq_space(const sk_tcb *t)
 {
     if (t->ext && t->ext->rcvq_space)
         return t->ext->rcvq_space;
-    if (!(t->flags & SK_F_WAS_ESTABLISHED))
+    if (!(t->sflags & SK_S_WAS_ESTABLISHED))
         return 0;
     uint32_t space = SK_TCP_INIT_CWND * (uint32_t)t->advmss;
     return t->rcv_ssthresh < space ? t->rcv_ssthresh : space;

@@ -4,7 +4,7 @@
  * so an idle connection holds no buffer memory at all.
  */
 
-#include "internal.h"
+#include "stack.h"
 
 static uint32_t round_pow2(uint32_t v)
 {

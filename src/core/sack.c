@@ -9,7 +9,10 @@
  * the peer reports holes, so a connection without loss carries none.
  */
 
-#include "internal.h"
+#include "sack.h"
+#include "eor.h"
+#include "rack.h"
+#include "stack.h"
 
 void sk_sack_clear(const sk_stack *s, sk_tcb *t)
 {
@@ -149,7 +152,7 @@ void sk_sack_ack(const sk_stack *s, sk_tcb *t, uint32_t una)
         recount(t);
 }
 
-uint32_t sk_sack_high(const sk_tcb *t) { return t->sack_n ? t->sack_rb[t->sack_n - 1].end : t->snd_una; }
+static uint32_t sk_sack_high(const sk_tcb *t) { return t->sack_n ? t->sack_rb[t->sack_n - 1].end : t->snd_una; }
 
 /* If seq lies in a SACKed range, where that range ends; else seq. */
 uint32_t sk_sack_skip(const sk_tcb *t, uint32_t seq)
@@ -209,12 +212,12 @@ bool sk_sack_next_hole(const sk_tcb *t, uint32_t from, uint32_t *start, uint32_t
 uint32_t sk_sack_pipe(const sk_tcb *t)
 {
     uint32_t end = t->snd_nxt;
-    if ((t->flags & SK_F_LOSS_RECOVERY) && seq_lt(t->rtx_nxt, t->snd_nxt)) {
+    if ((t->ca_state == SK_CA_LOSS) && seq_lt(t->rtx_nxt, t->snd_nxt)) {
         /* After an RTO everything not yet resent is presumed lost. */
         return hole_bytes(t, t->snd_una, t->rtx_nxt);
     }
     uint32_t pipe = hole_bytes(t, t->snd_una, end);
-    if (t->flags & SK_F_IN_RECOVERY) {
+    if (t->ca_state == SK_CA_RECOVERY) {
         uint32_t high = sk_sack_high(t);
         uint32_t from = seq_max(t->high_rxt, t->snd_una);
         uint32_t lost = hole_bytes(t, from, high);
@@ -259,7 +262,7 @@ static void coalesce_first(sk_tcb_ext *t)
  * four in use the oldest is forgotten. */
 void sk_rx_sack_new_ofo(const sk_stack *s, sk_tcb *tcb, uint32_t seq, uint32_t end)
 {
-    if (!(tcb->flags & SK_F_SACK_OK))
+    if (!(tcb->negot & SK_N_SACK_OK))
         return;
     /* Without memory for the blocks the segment is still queued; the peer
      * only learns of it later, as if this ACK had been lost. */
@@ -307,7 +310,7 @@ void sk_rx_sack_remove(sk_tcb *tcb)
  * RCV.NXT) or out-of-order. */
 void sk_rx_dsack_set(sk_stack *s, sk_tcb *tcb, uint32_t seq, uint32_t end)
 {
-    if (!(tcb->flags & SK_F_SACK_OK) || !s->cfg.tcp_dsack || !seq_lt(seq, end))
+    if (!(tcb->negot & SK_N_SACK_OK) || !s->cfg.tcp_dsack || !seq_lt(seq, end))
         return;
     sk_tcb_ext *t = sk_tcb_ext_get(s, tcb);
     if (!t)

@@ -5,8 +5,21 @@
  * unread data) the comment names the kernel function being matched.
  */
 
+#include "addr.h"
+#include "cc.h"
+#include "eor.h"
+#include "events.h"
+#include "fastopen.h"
 #include "icmp.h"
-#include "internal.h"
+#include "listen.h"
+#include "output.h"
+#include "rcvbuf.h"
+#include "sndbuf.h"
+#include "sockinfo.h"
+#include "stack.h"
+#include "tables.h"
+#include "timers.h"
+#include "timewait.h"
 
 #define SOCK_MIN_SNDBUF 4608u
 #define SOCK_MIN_RCVBUF 2304u
@@ -117,7 +130,7 @@ static bool bind_conflict(sk_stack *s, const sk_tcb *t, uint16_t port, bind_addr
     sk_bind_bucket *b = sk_bind_bucket_get(s, port, false);
     if (!b)
         return false;
-    bool reuse = (t->flags & SK_F_REUSEADDR) != 0;
+    bool reuse = (t->sopts & SK_O_REUSEADDR) != 0;
     if (b->tw && !reuse)
         return true;
     if (!b->refs)
@@ -125,12 +138,12 @@ static bool bind_conflict(sk_stack *s, const sk_tcb *t, uint16_t port, bind_addr
     uint32_t seen = 0;
     for (uint32_t i = 0; i < s->fds_cap; i++) {
         const sk_tcb *u = s->fds[i];
-        if (!u || u == t || !(u->flags & SK_F_BOUND) || u->lport != port)
+        if (!u || u == t || !(u->sflags & SK_S_BOUND) || u->lport != port)
             continue;
         seen++;
         if (!addr_overlap(cand, tcb_bind_addr(u)))
             continue;
-        if (reuse && (u->flags & SK_F_REUSEADDR) && u->state != SK_TCP_LISTEN)
+        if (reuse && (u->sopts & SK_O_REUSEADDR) && u->state != SK_TCP_LISTEN)
             continue;
         return true;
     }
@@ -180,7 +193,7 @@ int sk_bind(sk_stack *s, int fd, const sk_endpoint *local)
     int rc = read_user_addr(t, local, &u);
     if (rc)
         return rc;
-    if ((t->flags & SK_F_BOUND) || t->state != SK_TCP_CLOSE)
+    if ((t->sflags & SK_S_BOUND) || t->state != SK_TCP_CLOSE)
         return -EINVAL;
     /* inet6_bind: an IPv4-mapped address on an IPV6_V6ONLY socket makes
      * no sense. */
@@ -208,7 +221,7 @@ int sk_bind(sk_stack *s, int fd, const sk_endpoint *local)
     if (cand.v6only && t->sock6)
         t->sndstate |= SK_SOCK_V6ONLY;
     t->lport = (uint16_t)port;
-    t->flags |= SK_F_USER_BOUND;
+    t->sflags |= SK_S_USER_BOUND;
     sk_port_ref(s, t);
     return 0;
 }
@@ -219,14 +232,14 @@ static bool listen_conflict(sk_stack *s, const sk_tcb *t, const sk_bind_bucket *
     for (const sk_tcb *l = s->listeners[t->lport & 63]; l; l = l->hnext)
         if (l != t && l->lport == t->lport && addr_overlap(me, tcb_bind_addr(l)))
             return true;
-    bool reuse = (t->flags & SK_F_REUSEADDR) != 0;
+    bool reuse = (t->sopts & SK_O_REUSEADDR) != 0;
     uint32_t seen = 0;
     for (uint32_t i = 0; i < s->fds_cap; i++) {
         const sk_tcb *u = s->fds[i];
-        if (!u || u == t || !(u->flags & SK_F_BOUND) || u->lport != t->lport)
+        if (!u || u == t || !(u->sflags & SK_S_BOUND) || u->lport != t->lport)
             continue;
         seen++;
-        if (addr_overlap(me, tcb_bind_addr(u)) && (!reuse || !(u->flags & SK_F_REUSEADDR)))
+        if (addr_overlap(me, tcb_bind_addr(u)) && (!reuse || !(u->sopts & SK_O_REUSEADDR)))
             return true;
     }
     /* owners without a handle, as the counts allow */
@@ -245,9 +258,9 @@ int sk_listen(sk_stack *s, int fd, int backlog)
         t->listen->backlog = bl;
         return 0;
     }
-    if (t->state != SK_TCP_CLOSE || (t->flags & (SK_F_CONNECTING | SK_F_CONNECTED)))
+    if (t->state != SK_TCP_CLOSE || (t->sflags & (SK_S_CONNECTING | SK_S_CONNECTED)))
         return -EINVAL;
-    if (!(t->flags & SK_F_BOUND)) {
+    if (!(t->sflags & SK_S_BOUND)) {
         int port = pick_bind_port(s, t);
         if (port < 0)
             return port;
@@ -279,7 +292,7 @@ int sk_listen(sk_stack *s, int fd, int backlog)
     b->listeners++;
     sk_listener_hash(s, t);
     sk_fastopen_listen(s, t, backlog, false);
-    sk_tcb_set_state(s, t, SK_TCP_LISTEN, "listen()");
+    sk_tcb_set_state(s, t, SK_TCP_LISTEN, SK_CAUSE_LISTEN);
     return 0;
 }
 
@@ -298,7 +311,7 @@ int sk_accept(sk_stack *s, int fd, sk_endpoint *peer)
     if (nfd < 0)
         return nfd;
     sk_accept_queue_remove(s, child);
-    child->flags |= SK_F_CONNECTED;
+    child->sflags |= SK_S_CONNECTED;
     if (peer)
         sk_tcb_remote(s, child, peer);
     return nfd;
@@ -363,22 +376,22 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
         return -EFAULT;
     /* Linux's __inet_stream_connect(): a call after a non-blocking connect
      * reports its outcome once. */
-    if (t->flags & SK_F_CONNECTED)
+    if (t->sflags & SK_S_CONNECTED)
         return -EISCONN;
-    if (t->flags & SK_F_CONNECTING) {
+    if (t->sflags & SK_S_CONNECTING) {
         /* __inet_stream_connect: a deferred Fast Open connect counts as
          * connected to a second connect(), so the caller goes on to write. */
         if ((t->tfo & SK_TFO_DEFER) && t->state == SK_TCP_SYN_SENT)
             return -EISCONN;
         if (t->state == SK_TCP_SYN_SENT || t->state == SK_TCP_SYN_RECV)
             return -EALREADY;
-        t->flags &= ~SK_F_CONNECTING;
+        t->sflags &= ~SK_S_CONNECTING;
         if (t->state == SK_TCP_CLOSE) {
             int err = t->so_error ? t->so_error : ECONNABORTED;
             t->so_error = 0;
             return -err;
         }
-        t->flags |= SK_F_CONNECTED;
+        t->sflags |= SK_S_CONNECTED;
         return 0;
     }
     if (t->state != SK_TCP_CLOSE)
@@ -394,7 +407,7 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
      * family cannot reach it. */
     if (t->sock6 && !u.v6 && (t->sndstate & SK_SOCK_V6ONLY))
         return -ENETUNREACH;
-    if ((t->flags & SK_F_USER_BOUND) && t->laddr && t->af6 != u.v6)
+    if ((t->sflags & SK_S_USER_BOUND) && t->laddr && t->af6 != u.v6)
         return -EINVAL;
     uint32_t ra = u.v6 ? sk_addr6_intern(s, u.a6) : u.a4;
     if (!ra)
@@ -418,7 +431,7 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
     sk_addr_put(s, u.v6, ra);
     t->rport = remote->port;
     uint32_t tw_isn = 0;
-    if (!(t->flags & SK_F_BOUND)) {
+    if (!(t->sflags & SK_S_BOUND)) {
         int port = pick_connect_port(s, t, &tw_isn);
         if (port < 0) {
             sk_tcb_set_raddr(s, t, u.v6, 0);
@@ -466,8 +479,8 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
     t->rcv_ssthresh = t->rcv_wnd;
     t->mss = SK_TCP_MSS_DEFAULT;
     sk_conn_hash(s, t);
-    t->flags |= SK_F_CONNECTING;
-    sk_tcb_set_state(s, t, SK_TCP_SYN_SENT, "connect()");
+    t->sflags |= SK_S_CONNECTING;
+    sk_tcb_set_state(s, t, SK_TCP_SYN_SENT, SK_CAUSE_CONNECT);
     sk_count(s, SK_C_TCP_ACTIVE_OPENS);
     if ((t->tfo & SK_TFO_CONNECT) && (s->cfg.tcp_fastopen & SK_TFO_CLIENT_ENABLE)) {
         /* Linux's tcp_fastopen_defer_connect(): with a cookie (or none
@@ -552,9 +565,9 @@ ssize_t sk_sendto(sk_stack *s, int fd, const void *buf, size_t len, int flags, c
     /* A second MSG_FASTOPEN while the first handshake runs: EALREADY
      * (__inet_stream_connect in SS_CONNECTING). */
     if (!defer && (flags & SK_MSG_FASTOPEN) && (t->state == SK_TCP_SYN_SENT || t->state == SK_TCP_SYN_RECV) &&
-        (t->flags & SK_F_CONNECTING))
+        (t->sflags & SK_S_CONNECTING))
         return -EALREADY;
-    if (!defer && (!(flags & SK_MSG_FASTOPEN) || t->state != SK_TCP_CLOSE || (t->flags & SK_F_CONNECTING)))
+    if (!defer && (!(flags & SK_MSG_FASTOPEN) || t->state != SK_TCP_CLOSE || (t->sflags & SK_S_CONNECTING)))
         return sk_send(s, fd, buf, len, flags & ~SK_MSG_FASTOPEN);
     if (!(s->cfg.tcp_fastopen & SK_TFO_CLIENT_ENABLE))
         return -EOPNOTSUPP;
@@ -580,220 +593,6 @@ ssize_t sk_sendto(sk_stack *s, int fd, const void *buf, size_t len, int flags, c
 /* ------------------------------------------------------------------ */
 /* Data                                                                 */
 /* ------------------------------------------------------------------ */
-
-/* ---- Send-buffer memory, after Linux's sk_wmem_queued and sk_sndbuf ----
- *
- * Linux charges each skb of the write and retransmit queues its truesize:
- * the payload (page fragments, charged byte for byte) plus what
- * tcp_stream_alloc_skb() pays before any payload.  That is an fclone skb
- * whose head, alloc_skb_fclone(MAX_TCP_HEADER), asks kmalloc for
- * SKB_DATA_ALIGN(320) + SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) =
- * 640 bytes and gets the 1024-byte slab: 704 usable, so truesize =
- * SKB_TRUESIZE(704) = 704 + 256 (sk_buff) + 320 (shared info) = 1280.
- * The conformance scripts pin it: epoll_out_edge's writes of 58000, then
- * 128000 (sndbuf 165888), then 112000 (sndbuf 239616) bytes hold only for
- * an overhead in [1116, 2432); kernels with the 640-byte small-head cache
- * (6.3+) charge 896 and would accept 128000 in the third write. */
-#define SK_SKB_OVERHEAD 1280u
-/* tcp_sndbuf_expand()'s per-segment cost: MAX_TCP_HEADER (320) and
- * SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) (320) around the MSS,
- * rounded up to a power of two (kmalloc), plus the sk_buff (256). */
-#define SK_MAX_TCP_HEADER 320u
-#define SK_SHINFO_SIZE 320u
-#define SK_SKBUFF_SIZE 256u
-
-static uint32_t notsent_bytes(const sk_tcb *t);
-
-static uint32_t div_up(uint32_t a, uint32_t b) { return b ? (a + b - 1) / b : a; }
-
-/* Linux's sk_wmem_queued.  synack's queue is a byte ring, so skbs are
- * counted rather than kept: sent data in pieces of the size goal (Linux
- * transmits, and splits with tso_fragment, one TSO packet per skb), the
- * unsent data in size-goal skbs as sk_send builds them. */
-static uint64_t wmem_queued(const sk_tcb *t)
-{
-    uint32_t goal = sk_size_goal(t);
-    uint32_t unsent = notsent_bytes(t);
-    uint32_t sent = t->sndq.len - unsent;
-    uint32_t skbs = div_up(sent, goal) + div_up(unsent, goal);
-    return (uint64_t)t->sndq.len + (uint64_t)skbs * SK_SKB_OVERHEAD;
-}
-
-/* Linux's tcp_sndbuf_expand(): room for two windows' worth of
- * worst-case (non-TSO) skbs, never shrinking, capped by tcp_wmem[2]. */
-static void sndbuf_expand(sk_stack *s, sk_tcb *t)
-{
-    uint32_t mss_clamp = t->peer_mss;
-    if (t->user_mss && t->user_mss < mss_clamp)
-        mss_clamp = t->user_mss;
-    if (t->mss > mss_clamp)
-        mss_clamp = t->mss;
-    uint32_t per_mss = mss_clamp + SK_MAX_TCP_HEADER + SK_SHINFO_SIZE;
-    uint32_t pow2 = 1;
-    while (pow2 < per_mss)
-        pow2 <<= 1;
-    per_mss = pow2 + SK_SKBUFF_SIZE;
-    uint32_t nr_segs = SK_TCP_INIT_CWND;
-    if (t->cwnd > nr_segs)
-        nr_segs = t->cwnd;
-    if ((uint32_t)s->cfg.tcp_reordering + 1 > nr_segs)
-        nr_segs = (uint32_t)s->cfg.tcp_reordering + 1;
-    uint64_t sndmem = 2ull * nr_segs * per_mss; /* ca_ops->sndbuf_expand is 2 for Reno and CUBIC */
-    if (sndmem > t->sndbuf)
-        t->sndbuf = (uint32_t)(sndmem < (uint64_t)s->cfg.tcp_wmem[2] ? sndmem : (uint64_t)s->cfg.tcp_wmem[2]);
-}
-
-void sk_sndbuf_established(sk_stack *s, sk_tcb *t)
-{
-    if (!(t->flags & SK_F_SNDBUF_LOCK))
-        sndbuf_expand(s, t); /* tcp_init_buffer_space() */
-}
-
-/* Linux's tcp_notsent_lowat(): the socket's value, else the sysctl
- * (4294967295, i.e. unlimited, by default). */
-static uint32_t notsent_lowat(const sk_stack *s, const sk_tcb *t)
-{
-    uint32_t v = sk_notsent_lowat_opt(t);
-    return v ? v : (uint32_t)s->cfg.tcp_notsent_lowat;
-}
-
-/* Linux's sk_stream_memory_free(): may a new skb be started?  (wake = 0) */
-static bool stream_memory_free(const sk_stack *s, const sk_tcb *t)
-{
-    return wmem_queued(t) < t->sndbuf && notsent_bytes(t) < notsent_lowat(s, t);
-}
-
-/* Linux's __sk_stream_is_writeable(sk, 1), what poll() and the write-space
- * wakeup test: free space at least half what is queued, and the unsent
- * bytes under half the low-water mark (tcp_stream_memory_free, wake = 1). */
-static bool stream_is_writeable(const sk_stack *s, const sk_tcb *t)
-{
-    uint64_t queued = wmem_queued(t);
-    if (queued >= t->sndbuf)
-        return false;
-    if (t->sndbuf - queued < queued / 2)
-        return false;
-    return ((uint64_t)notsent_bytes(t) << 1) < notsent_lowat(s, t);
-}
-
-/* ---- Linux's chronographs (tcp_chrono_start/stop), in ms ---- */
-
-uint32_t sk_chrono_ms(const sk_stack *s, const sk_tcb *t, uint32_t mark, uint8_t running)
-{
-    return (t->sndstate & running) ? sk_stamp_now(s) - mark : mark;
-}
-
-static void chrono_run(const sk_stack *s, sk_tcb *t, uint32_t *mark, uint8_t bit, bool on)
-{
-    if (on == !!(t->sndstate & bit))
-        return;
-    *mark = sk_stamp_now(s) - *mark; /* accumulated <-> virtual start */
-    t->sndstate = (uint8_t)(on ? t->sndstate | bit : t->sndstate & ~bit);
-}
-
-/* Linux's tcp_chrono_stop(): with both queues empty every chrono stops. */
-static void chrono_idle_check(const sk_stack *s, sk_tcb *t)
-{
-    if (t->sndq.len == 0) {
-        chrono_run(s, t, &t->busy_mark, SK_SND_BUSY, false);
-        chrono_run(s, t, &t->sndbuf_limited_mark, SK_SND_LIMITED, false);
-        if (t->ext)
-            chrono_run(s, t, &t->ext->rwnd_limited_mark, SK_SND_RWND, false);
-    }
-}
-
-/* The end of Linux's tcp_write_xmit(): time the peer's window held data
- * back counts as rwnd-limited (TCP_CHRONO_RWND_LIMITED) until a pass
- * finds it no longer does.  Linux keeps one chrono at a time and ranks
- * sndbuf-limited above rwnd-limited, so the latter does not start while
- * the former runs. */
-void sk_rwnd_chrono(sk_stack *s, sk_tcb *t, bool limited)
-{
-    if (limited && !(t->sndstate & SK_SND_LIMITED)) {
-        sk_tcb_ext *x = sk_tcb_ext_get(s, t);
-        if (x)
-            chrono_run(s, t, &x->rwnd_limited_mark, SK_SND_RWND, true);
-    } else if (!limited && t->ext) {
-        chrono_run(s, t, &t->ext->rwnd_limited_mark, SK_SND_RWND, false);
-    }
-}
-
-/* The end of Linux's tcp_cwnd_validate(), run after data went out: a
- * sender that is not cwnd-limited, has nothing unsent left and whose
- * writer ran out of buffer (SOCK_NOSPACE) is starved by its send buffer:
- * TCP_CHRONO_SNDBUF_LIMITED starts. */
-void sk_sndbuf_after_xmit(sk_stack *s, sk_tcb *t)
-{
-    if (sk_cc_cwnd_limited(t) || notsent_bytes(t) || !(t->sndstate & SK_SND_NOSPACE))
-        return;
-    if (t->state == SK_TCP_ESTABLISHED || t->state == SK_TCP_CLOSE_WAIT) {
-        chrono_run(s, t, &t->sndbuf_limited_mark, SK_SND_LIMITED, true);
-        if (t->ext) /* the higher-ranked chrono takes over */
-            chrono_run(s, t, &t->ext->rwnd_limited_mark, SK_SND_RWND, false);
-    }
-}
-
-/* Has the sender filled its congestion window?  Linux's
- * tcp_should_expand_sndbuf() asks tcp_packets_in_flight() >= cwnd right
- * after tcp_data_snd_check() pushed what it could.  Linux's
- * tcp_tso_should_defer() (since the EDT rework, 4.20) holds a cwnd-limited
- * skb back only while the ACK of the oldest unacked skb is due within
- * min(1 ms, srtt/2); otherwise it sends the part the cwnd allows, leaving
- * in_flight == cwnd.  synack's tso_should_defer has no such ACK-timing test
- * and keeps the whole skb back, so the test is made here: when the oldest
- * unacked segment went out in this very push (head_fresh: its ACK is a
- * whole srtt away) unsent data that the cwnd, not the peer's window, holds
- * back counts as filling the window.  An older head's ACK is taken as due
- * (ACK clocking): Linux defers and the cwnd is not full.
- * (epoll_out_edge: the ACK of 10001 finds cwnd 20, 16 segments just sent
- * and a 16-segment skb waiting: no growth, no EPOLLOUT; at the ACK of
- * 26001 the peer's window holds the next skb: growth to 2 x 36 x 2304.
- * notsent-lowat-default: the ACK of 17001 finds 25 of 27 segments out,
- * the head sent one srtt ago: growth to 2 x 27 x 2304, POLLOUT.) */
-static bool cwnd_filled(const sk_tcb *t, bool head_fresh)
-{
-    uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
-    uint64_t cwnd_bytes = (uint64_t)t->cwnd * mss;
-    uint32_t flight = sk_flight_size(t);
-    if (flight >= cwnd_bytes)
-        return true;
-    if (!head_fresh)
-        return false;
-    uint32_t unsent = notsent_bytes(t);
-    uint32_t cwnd_room = (uint32_t)(cwnd_bytes - flight);
-    uint32_t wnd_end = t->snd_una + t->snd_wnd;
-    uint32_t wnd_room = seq_gt(wnd_end, t->snd_nxt) ? wnd_end - t->snd_nxt : 0;
-    return unsent > cwnd_room && wnd_room > cwnd_room;
-}
-
-/* Linux's tcp_check_space() -> tcp_new_space() -> sk_stream_write_space(),
- * run after an ACK once tcp_data_snd_check() pushed what it could.  Only a
- * writer that ran out of room (SOCK_NOSPACE) is woken, so an EPOLLET
- * waiter sees EPOLLOUT once per shortage; the buffer grows only then. */
-void sk_check_space(sk_stack *s, sk_tcb *t, bool head_fresh)
-{
-    chrono_idle_check(s, t);
-    if (!(t->sndstate & SK_SND_NOSPACE) || t->fd < 0)
-        return;
-    /* tcp_should_expand_sndbuf(): not SO_SNDBUF-locked, cwnd not filled
-     * (no global memory pressure in synack). */
-    if (!(t->flags & SK_F_SNDBUF_LOCK) && !cwnd_filled(t, head_fresh))
-        sndbuf_expand(s, t);
-    if (!stream_is_writeable(s, t))
-        return;
-    t->sndstate &= (uint8_t)~SK_SND_NOSPACE;
-    /* tcp_check_space: space appeared, the sndbuf-limited time ends. */
-    chrono_run(s, t, &t->sndbuf_limited_mark, SK_SND_LIMITED, false);
-    sk_notify(s, t); /* wake_up_interruptible_poll(EPOLLOUT) */
-}
-
-static uint32_t notsent_bytes(const sk_tcb *t)
-{
-    uint32_t sent = seq_gt(t->snd_nxt, t->snd_una) ? t->snd_nxt - t->snd_una : 0;
-    if (t->flags & SK_F_FIN_SENT)
-        sent = sent ? sent - 1 : 0;
-    return t->sndq.len > sent ? t->sndq.len - sent : 0;
-}
 
 /* Linux's sk_stream_error() after tcp_sendmsg_locked() fails: a pending
  * error first, else EPIPE (and never SIGPIPE: there are no signals). */
@@ -823,7 +622,7 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
     sk_tcb *t = get(s, fd);
     if (!t)
         return -EBADF;
-    if (t->so_error || (t->flags & SK_F_SHUT_WR))
+    if (t->so_error || (t->sflags & SK_S_SHUT_WR))
         return send_error(t);
     if ((t->tfo & SK_TFO_DEFER) && t->state == SK_TCP_SYN_SENT)
         return sk_sendto(s, fd, buf, len, flags, NULL); /* TCP_FASTOPEN_CONNECT's first write */
@@ -852,9 +651,9 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
     bool eor = (flags & SK_MSG_EOR) != 0;
     if (eor && !sk_eor_reserve(s, t))
         return -ENOBUFS;
-    uint32_t saved = t->flags;
+    uint32_t saved = t->sopts;
     if (more)
-        t->flags |= SK_F_CORK;
+        t->sopts |= SK_O_CORK;
     /* A write that appends to the unsent tail takes its PSH away
      * (tcp_sendmsg_locked clears it on the first copy); the end of the
      * write puts it back unless MSG_MORE says more follows. */
@@ -872,7 +671,7 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
          * ends a MSG_EOR record; the write starts a new one. */
         bool closed = tail_len && sk_eor_tail_closed(t, data_end);
         if (tail_len == 0 || tail_len >= goal || closed) {
-            if (!stream_memory_free(s, t)) {
+            if (!sk_stream_memory_free(s, t)) {
                 /* no new skb: sk_stream_memory_free() says no
                  * (wait_for_space sets SOCK_NOSPACE) */
                 t->sndstate |= SK_SND_NOSPACE;
@@ -906,14 +705,14 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
             sk_eor_mark(t, t->snd_una + t->sndq.len);
         if (!more || out_of_room)
             t->tail_push = true;
-        if (out_of_room && more && !(saved & SK_F_CORK))
-            t->flags &= ~SK_F_CORK;
+        if (out_of_room && more && !(saved & SK_O_CORK))
+            t->sopts &= ~SK_O_CORK;
         /* tcp_add_write_queue_tail(): queued data starts the busy chrono */
-        chrono_run(s, t, &t->busy_mark, SK_SND_BUSY, true);
+        sk_chrono_run(s, t, &t->busy_mark, SK_SND_BUSY, true);
         sk_tcp_output(s, t);
     }
-    if (more && !(saved & SK_F_CORK))
-        t->flags &= ~SK_F_CORK;
+    if (more && !(saved & SK_O_CORK))
+        t->sopts &= ~SK_O_CORK;
     if (done == (size_t)-1)
         return -ENOBUFS;
     if (!done)
@@ -922,7 +721,7 @@ ssize_t sk_send(sk_stack *s, int fd, const void *buf, size_t len, int flags)
      * data received marks the connection interactive, so ACKs wait to
      * ride on replies (pingpong). Before any data arrived ato is 0. */
     if (t->ato_us && sk_since(s, t->last_data_recv) < (sk_time_ns)t->ato_us * SK_NSEC_PER_USEC)
-        t->flags |= SK_F_PINGPONG;
+        t->xflags |= SK_X_PINGPONG;
     sk_tcb_timer_update(s, t);
     return (ssize_t)done;
 }
@@ -1000,10 +799,10 @@ ssize_t sk_recv(sk_stack *s, int fd, void *buf, size_t len, int flags)
         t->so_error = 0;
         return -e;
     }
-    if (t->flags & (SK_F_FIN_RCVD | SK_F_SHUT_RD))
+    if (t->sflags & (SK_S_FIN_RCVD | SK_S_SHUT_RD))
         return 0;
     if (t->state == SK_TCP_CLOSE)
-        return (t->flags & SK_F_WAS_ESTABLISHED) ? 0 : -ENOTCONN;
+        return (t->sflags & SK_S_WAS_ESTABLISHED) ? 0 : -ENOTCONN;
     if (len == 0)
         return 0;
     return -EAGAIN;
@@ -1015,7 +814,7 @@ ssize_t sk_recv(sk_stack *s, int fd, void *buf, size_t len, int flags)
 
 /* Linux's tcp_close_state(): the state after our FIN, and whether a FIN
  * is to be sent at all. */
-static bool close_state(sk_stack *s, sk_tcb *t, const char *cause)
+static bool close_state(sk_stack *s, sk_tcb *t, sk_state_cause cause)
 {
     switch (t->state) {
     case SK_TCP_ESTABLISHED:
@@ -1032,7 +831,7 @@ static bool close_state(sk_stack *s, sk_tcb *t, const char *cause)
 
 static void send_fin(sk_stack *s, sk_tcb *t)
 {
-    t->flags |= SK_F_SHUT_WR;
+    t->sflags |= SK_S_SHUT_WR;
     sk_tcp_output(s, t);
     sk_tcb_timer_update(s, t);
 }
@@ -1048,11 +847,11 @@ int sk_shutdown(sk_stack *s, int fd, int how)
     switch (t->state) {
     case SK_TCP_CLOSE:
         if (rd)
-            t->flags |= SK_F_SHUT_RD;
+            t->sflags |= SK_S_SHUT_RD;
         if (wr)
-            t->flags |= SK_F_SHUT_WR;
+            t->sflags |= SK_S_SHUT_WR;
         sk_notify(s, t);
-        return (t->flags & SK_F_WAS_ESTABLISHED) ? 0 : -ENOTCONN;
+        return (t->sflags & SK_S_WAS_ESTABLISHED) ? 0 : -ENOTCONN;
     case SK_TCP_LISTEN:
         if (!rd)
             return 0;
@@ -1064,24 +863,24 @@ int sk_shutdown(sk_stack *s, int fd, int how)
                 b->listeners--;
         }
         sk_listen_destroy(s, t);
-        sk_tcb_set_state(s, t, SK_TCP_CLOSE, "shutdown()");
+        sk_tcb_set_state(s, t, SK_TCP_CLOSE, SK_CAUSE_SHUTDOWN);
         return 0;
     case SK_TCP_SYN_SENT:
         /* Linux's tcp_disconnect() of a connecting socket: no RST. */
-        t->flags &= ~SK_F_CONNECTING;
-        sk_tcb_close(s, t, "shutdown()");
-        t->flags &= ~(SK_F_SHUT_RD | SK_F_SHUT_WR | SK_F_FIN_RCVD);
+        t->sflags &= ~SK_S_CONNECTING;
+        sk_tcb_close(s, t, SK_CAUSE_SHUTDOWN);
+        t->sflags &= ~(SK_S_SHUT_RD | SK_S_SHUT_WR | SK_S_FIN_RCVD);
         return 0;
     default:
         break;
     }
     if (rd)
-        t->flags |= SK_F_SHUT_RD;
-    if (wr && !(t->flags & SK_F_SHUT_WR)) {
-        if (close_state(s, t, "shutdown(SHUT_WR)"))
+        t->sflags |= SK_S_SHUT_RD;
+    if (wr && !(t->sflags & SK_S_SHUT_WR)) {
+        if (close_state(s, t, SK_CAUSE_SHUTDOWN_WR))
             send_fin(s, t);
         else
-            t->flags |= SK_F_SHUT_WR;
+            t->sflags |= SK_S_SHUT_WR;
     }
     sk_notify(s, t);
     return 0;
@@ -1103,7 +902,7 @@ int sk_close(sk_stack *s, int fd)
     if (!t)
         return -EBADF;
     release_fd(s, t);
-    t->flags |= SK_F_SHUT_RD;
+    t->sflags |= SK_S_SHUT_RD;
 
     if (t->state == SK_TCP_LISTEN) {
         sk_listener_unhash(s, t);
@@ -1111,7 +910,7 @@ int sk_close(sk_stack *s, int fd)
         if (b && b->listeners)
             b->listeners--;
         sk_listen_destroy(s, t);
-        sk_tcb_set_state(s, t, SK_TCP_CLOSE, "close()");
+        sk_tcb_set_state(s, t, SK_TCP_CLOSE, SK_CAUSE_CLOSE);
         sk_tcb_free(s, t);
         return 0;
     }
@@ -1122,7 +921,7 @@ int sk_close(sk_stack *s, int fd)
     /* Linux's __tcp_close() looks at the receive queue only: data held
      * out of order was never readable, so it forces no reset. */
     bool unread = t->rcvq.len != 0;
-    t->flags |= SK_F_ORPHAN;
+    t->sflags |= SK_S_ORPHAN;
     s->orphans++;
 
     if (unread) {
@@ -1130,10 +929,10 @@ int sk_close(sk_stack *s, int fd)
          * lost, so the peer must not believe it was delivered. */
         sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_CLOSE);
         sk_send_active_rst(s, t);
-        sk_tcb_close(s, t, "close() with unread data");
+        sk_tcb_close(s, t, SK_CAUSE_CLOSE_UNREAD_DATA);
         return 0;
     }
-    if ((t->flags & SK_F_LINGER) && sk_linger_s(t) == 0) {
+    if ((t->sopts & SK_O_LINGER) && sk_linger_s(t) == 0) {
         /* SO_LINGER {1, 0}: abort, counted as TCPAbortOnData in every
          * state.  Linux's tcp_disconnect() resets only a connection the
          * peer knows of (tcp_need_reset), or one closing with data unsent. */
@@ -1145,30 +944,30 @@ int sk_close(sk_stack *s, int fd)
         sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_DATA);
         if (need_reset)
             sk_send_active_rst(s, t);
-        sk_tcb_close(s, t, "close() with SO_LINGER 0");
+        sk_tcb_close(s, t, SK_CAUSE_CLOSE_LINGER_ZERO);
         return 0;
     }
     if (t->state == SK_TCP_SYN_SENT) {
         /* tcp_close_state(SYN_SENT) is CLOSED: the attempt just stops. */
-        sk_tcb_close(s, t, "close()");
+        sk_tcb_close(s, t, SK_CAUSE_CLOSE);
         return 0;
     }
     if (s->orphans > (uint32_t)s->cfg.tcp_max_orphans) {
         sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_MEMORY);
         sk_send_active_rst(s, t);
-        sk_tcb_close(s, t, "too many orphans");
+        sk_tcb_close(s, t, SK_CAUSE_TOO_MANY_ORPHANS);
         return 0;
     }
-    if (!(t->flags & SK_F_SHUT_WR) && close_state(s, t, "close()"))
+    if (!(t->sflags & SK_S_SHUT_WR) && close_state(s, t, SK_CAUSE_CLOSE))
         send_fin(s, t);
-    t->flags |= SK_F_SHUT_WR;
+    t->sflags |= SK_S_SHUT_WR;
     if (t->state == SK_TCP_FIN_WAIT2) {
         /* Already half-closed: the orphan waits for the peer's FIN in a
          * FIN_WAIT_2 record, or is reset if TCP_LINGER2 is negative. */
         if (t->fin_timeout_s == -2) {
             sk_count(s, SK_C_TCPEXT_TCP_ABORT_ON_LINGER);
             sk_send_active_rst(s, t);
-            sk_tcb_close(s, t, "close() with TCP_LINGER2 < 0");
+            sk_tcb_close(s, t, SK_CAUSE_CLOSE_LINGER2_NEGATIVE);
             return 0;
         }
         int tmo = t->fin_timeout_s >= 0 ? t->fin_timeout_s : s->cfg.tcp_fin_timeout;
@@ -1212,7 +1011,7 @@ static int ipv6_setsockopt(sk_stack *s, sk_tcb *t, int name, const void *val, si
     switch (name) {
     case SK_IPV6_V6ONLY:
         /* Fixed once the socket has a port (inet_num). */
-        if (t->flags & SK_F_BOUND)
+        if (t->sflags & SK_S_BOUND)
             return -EINVAL;
         if (v)
             t->sndstate |= SK_SOCK_V6ONLY;
@@ -1257,9 +1056,9 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
             if (!x)
                 return -ENOMEM;
             if (lg.l_onoff)
-                t->flags |= SK_F_LINGER;
+                t->sopts |= SK_O_LINGER;
             else
-                t->flags &= ~SK_F_LINGER;
+                t->sopts &= ~SK_O_LINGER;
             x->linger_s = lg.l_linger < 0 ? 0 : lg.l_linger;
             return 0;
         }
@@ -1267,20 +1066,20 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
             return rc;
         switch (name) {
         case SK_SO_REUSEADDR:
-            if (t->flags & SK_F_BOUND) {
+            if (t->sflags & SK_S_BOUND) {
                 /* keep the bind bucket's count of non-reusers right */
                 sk_port_unref(s, t);
-                t->flags = v ? (t->flags | SK_F_REUSEADDR) : (t->flags & ~SK_F_REUSEADDR);
+                t->sopts = v ? (t->sopts | SK_O_REUSEADDR) : (t->sopts & ~SK_O_REUSEADDR);
                 sk_port_ref(s, t);
             } else {
-                t->flags = v ? (t->flags | SK_F_REUSEADDR) : (t->flags & ~SK_F_REUSEADDR);
+                t->sopts = v ? (t->sopts | SK_O_REUSEADDR) : (t->sopts & ~SK_O_REUSEADDR);
             }
             return 0;
         case SK_SO_REUSEPORT:
-            t->flags = v ? (t->flags | SK_F_REUSEPORT) : (t->flags & ~SK_F_REUSEPORT);
+            t->sopts = v ? (t->sopts | SK_O_REUSEPORT) : (t->sopts & ~SK_O_REUSEPORT);
             return 0;
         case SK_SO_KEEPALIVE:
-            t->flags = v ? (t->flags | SK_F_KEEPALIVE) : (t->flags & ~SK_F_KEEPALIVE);
+            t->sopts = v ? (t->sopts | SK_O_KEEPALIVE) : (t->sopts & ~SK_O_KEEPALIVE);
             sk_arm_keepalive(s, t);
             return 0;
         case SK_SO_SNDBUF:
@@ -1288,7 +1087,7 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
             t->sndbuf = v < 0 ? SOCK_MIN_SNDBUF : (uint32_t)v * 2u;
             if (t->sndbuf < SOCK_MIN_SNDBUF)
                 t->sndbuf = SOCK_MIN_SNDBUF;
-            t->flags |= SK_F_SNDBUF_LOCK;
+            t->sopts |= SK_O_SNDBUF_LOCK;
             return 0;
         case SK_SO_RCVBUF:
             t->rcvbuf = v < 0 ? SOCK_MIN_RCVBUF : (uint32_t)v * 2u;
@@ -1330,7 +1129,7 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
         return rc;
     switch (name) {
     case SK_TCP_NODELAY:
-        t->flags = v ? (t->flags | SK_F_NODELAY) : (t->flags & ~SK_F_NODELAY);
+        t->sopts = v ? (t->sopts | SK_O_NODELAY) : (t->sopts & ~SK_O_NODELAY);
         if (v) {
             /* Linux sets TCP_NAGLE_PUSH and pushes pending frames at
              * once, past a cork too (__tcp_sock_set_nodelay). */
@@ -1338,11 +1137,11 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
         }
         return 0;
     case SK_TCP_CORK:
-        t->flags = v ? (t->flags | SK_F_CORK) : (t->flags & ~SK_F_CORK);
+        t->sopts = v ? (t->sopts | SK_O_CORK) : (t->sopts & ~SK_O_CORK);
         if (!v) {
             /* Uncorking pushes; past Nagle too only with TCP_NODELAY
              * (__tcp_sock_set_cork adds TCP_NAGLE_PUSH only then). */
-            push_held_data(s, t, (t->flags & SK_F_NODELAY) != 0);
+            push_held_data(s, t, (t->sopts & SK_O_NODELAY) != 0);
         }
         return 0;
     case SK_TCP_MAXSEG:
@@ -1355,7 +1154,7 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
         if (v < 1 || v > 32767)
             return -EINVAL;
         t->keepidle_s = (uint16_t)v;
-        if (t->flags & SK_F_KEEPALIVE)
+        if (t->sopts & SK_O_KEEPALIVE)
             sk_arm_keepalive(s, t);
         return 0;
     case SK_TCP_KEEPINTVL:
@@ -1391,9 +1190,9 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
     case SK_TCP_QUICKACK:
         if (v) {
             t->quickack = SK_TCP_MAX_QUICKACKS;
-            t->flags &= ~SK_F_PINGPONG;
+            t->xflags &= ~SK_X_PINGPONG;
         } else {
-            t->flags |= SK_F_PINGPONG;
+            t->xflags |= SK_X_PINGPONG;
         }
         return 0;
     case SK_TCP_NOTSENT_LOWAT:
@@ -1430,7 +1229,7 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
     if (level == SK_SOL_SOCKET) {
         switch (name) {
         case SK_SO_LINGER: {
-            struct sk_linger lg = {.l_onoff = (t->flags & SK_F_LINGER) ? 1 : 0,
+            struct sk_linger lg = {.l_onoff = (t->sopts & SK_O_LINGER) ? 1 : 0,
                                    .l_linger = sk_linger_s(t) < 0 ? 0 : sk_linger_s(t)};
             return write_val(val, len, &lg, sizeof(lg));
         }
@@ -1445,13 +1244,13 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
             v = 1; /* SOCK_STREAM */
             break;
         case SK_SO_REUSEADDR:
-            v = (t->flags & SK_F_REUSEADDR) ? 1 : 0;
+            v = (t->sopts & SK_O_REUSEADDR) ? 1 : 0;
             break;
         case SK_SO_REUSEPORT:
-            v = (t->flags & SK_F_REUSEPORT) ? 1 : 0;
+            v = (t->sopts & SK_O_REUSEPORT) ? 1 : 0;
             break;
         case SK_SO_KEEPALIVE:
-            v = (t->flags & SK_F_KEEPALIVE) ? 1 : 0;
+            v = (t->sopts & SK_O_KEEPALIVE) ? 1 : 0;
             break;
         case SK_SO_SNDBUF:
             v = (int)t->sndbuf;
@@ -1524,10 +1323,10 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
         return write_val(val, len, cc, strlen(cc) + 1);
     }
     case SK_TCP_NODELAY:
-        v = (t->flags & SK_F_NODELAY) ? 1 : 0;
+        v = (t->sopts & SK_O_NODELAY) ? 1 : 0;
         break;
     case SK_TCP_CORK:
-        v = (t->flags & SK_F_CORK) ? 1 : 0;
+        v = (t->sopts & SK_O_CORK) ? 1 : 0;
         break;
     case SK_TCP_WINDOW_CLAMP:
         v = (int)t->window_clamp;
@@ -1564,7 +1363,7 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
         v = t->fin_timeout_s == -2 ? -1 : (t->fin_timeout_s >= 0 ? t->fin_timeout_s : s->cfg.tcp_fin_timeout);
         break;
     case SK_TCP_QUICKACK:
-        v = (t->flags & SK_F_PINGPONG) ? 0 : 1;
+        v = (t->xflags & SK_X_PINGPONG) ? 0 : 1;
         break;
     case SK_TCP_NOTSENT_LOWAT:
         v = (int)sk_notsent_lowat_opt(t);
@@ -1587,7 +1386,7 @@ int sk_getsockname(sk_stack *s, int fd, sk_endpoint *out)
     if (!out)
         return -EFAULT;
     sk_tcb_local(s, t, out);
-    out->port = (t->flags & SK_F_BOUND) || t->state != SK_TCP_CLOSE ? t->lport : 0;
+    out->port = (t->sflags & SK_S_BOUND) || t->state != SK_TCP_CLOSE ? t->lport : 0;
     return 0;
 }
 
@@ -1599,7 +1398,7 @@ int sk_getpeername(sk_stack *s, int fd, sk_endpoint *out)
     if (!out)
         return -EFAULT;
     if (t->state == SK_TCP_LISTEN || t->state == SK_TCP_SYN_SENT || !t->raddr ||
-        (t->state == SK_TCP_CLOSE && !(t->flags & SK_F_WAS_ESTABLISHED)))
+        (t->state == SK_TCP_CLOSE && !(t->sflags & SK_S_WAS_ESTABLISHED)))
         return -ENOTCONN;
     sk_tcb_remote(s, t, out);
     return 0;
@@ -1626,18 +1425,7 @@ int sk_inq_hint(sk_stack *s, int fd)
         return -EBADF;
     if (t->state == SK_TCP_LISTEN)
         return -EINVAL;
-    return (int)t->rcvq.len + ((t->flags & SK_F_FIN_RCVD) ? 1 : 0);
-}
-
-/* Linux's sk_get_meminfo(). */
-void sk_meminfo(const sk_tcb *t, uint32_t out[SK_MEMINFO_VARS])
-{
-    memset(out, 0, SK_MEMINFO_VARS * sizeof(uint32_t));
-    out[SK_MEMINFO_RMEM_ALLOC] = sk_rmem_alloc(t);
-    out[SK_MEMINFO_RCVBUF] = t->rcvbuf;
-    out[SK_MEMINFO_SNDBUF] = t->sndbuf;
-    uint64_t w = t->state == SK_TCP_LISTEN ? 0 : wmem_queued(t);
-    out[SK_MEMINFO_WMEM_QUEUED] = w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
+    return (int)t->rcvq.len + ((t->sflags & SK_S_FIN_RCVD) ? 1 : 0);
 }
 
 int sk_outq(sk_stack *s, int fd)
@@ -1657,8 +1445,8 @@ int sk_poll(sk_stack *s, int fd)
     if (t->state == SK_TCP_LISTEN)
         return (t->listen && t->listen->aq_len) ? (SK_POLLIN | SK_POLLRDNORM) : 0;
     int mask = 0;
-    bool rd_shut = (t->flags & (SK_F_SHUT_RD | SK_F_FIN_RCVD)) != 0;
-    bool wr_shut = (t->flags & SK_F_SHUT_WR) != 0;
+    bool rd_shut = (t->sflags & (SK_S_SHUT_RD | SK_S_FIN_RCVD)) != 0;
+    bool wr_shut = (t->sflags & SK_S_SHUT_WR) != 0;
     if ((rd_shut && wr_shut) || t->state == SK_TCP_CLOSE)
         mask |= SK_POLLHUP;
     if (rd_shut)
@@ -1674,7 +1462,7 @@ int sk_poll(sk_stack *s, int fd)
             /* Linux's tcp_poll(): __sk_stream_is_writeable(sk, 1), else
              * SOCK_NOSPACE is set so that the next ACK freeing room
              * wakes the poller (tcp_check_space). */
-            if (stream_is_writeable(s, t))
+            if (sk_stream_is_writeable(s, t))
                 mask |= SK_POLLOUT | SK_POLLWRNORM;
             else
                 t->sndstate |= SK_SND_NOSPACE;

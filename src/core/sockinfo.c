@@ -4,37 +4,63 @@
  */
 #include <string.h>
 
+#include "sockinfo.h"
+#include "addr.h"
+#include "cc.h"
 #include "icmp.h"
-#include "internal.h"
+#include "rack.h"
+#include "rcvbuf.h"
+#include "sndbuf.h"
+#include "stack.h"
+#include "timers.h"
 
 static uint32_t ms_since(const sk_stack *s, sk_stamp t) { return (uint32_t)(sk_since(s, t) / SK_NSEC_PER_MSEC); }
+
+const char *sk_ca_state_name(enum sk_ca_state st)
+{
+    switch (st) {
+    case SK_CA_OPEN: return "Open";
+    case SK_CA_DISORDER: return "Disorder";
+    case SK_CA_CWR: return "CWR";
+    case SK_CA_RECOVERY: return "Recovery";
+    case SK_CA_LOSS: return "Loss";
+    }
+    return "?";
+}
+
+enum sk_ca_state sk_ca_state_report(const sk_tcb *t)
+{
+    if (t->ca_state != SK_CA_OPEN)
+        return (enum sk_ca_state)t->ca_state;
+    /* Disorder: SACKs or duplicate ACKs seen, nothing yet lost (Linux's
+     * tcp_try_to_open).  synack keeps it derived rather than stored: the
+     * state that changes it (dupacks, the scoreboard counts) has many
+     * writers, and what is reported is exactly Linux's condition. */
+    const sk_rack *r = t->rack;
+    bool reno_dups = t->dupacks && !(t->negot & SK_N_SACK_OK);
+    if (reno_dups || (r && (r->sacked_out || r->lost_out || r->retrans_out)))
+        return SK_CA_DISORDER;
+    return SK_CA_OPEN;
+}
 
 void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
 {
     memset(ti, 0, sizeof(*ti));
     ti->tcpi_state = t->state;
-    ti->tcpi_ca_state = (t->flags & SK_F_LOSS_RECOVERY) ? 4
-                        : (t->flags & SK_F_IN_RECOVERY) ? 3
-                        : (t->ecn & SK_ECN_CWR_STATE)   ? 2 /* TCP_CA_CWR */
-                                                        : 0;
+    ti->tcpi_ca_state = (uint8_t)sk_ca_state_report(t);
     const sk_rack *r = t->rack;
-    /* Disorder: SACKs or duplicate ACKs seen, nothing yet lost (Linux's
-     * tcp_try_to_open). */
-    bool reno_dups = t->dupacks && !(t->flags & SK_F_SACK_OK);
-    if (!ti->tcpi_ca_state && (reno_dups || (r && (r->sacked_out || r->lost_out || r->retrans_out))))
-        ti->tcpi_ca_state = 1;
     ti->tcpi_retransmits = t->retransmits;
     ti->tcpi_probes = t->probes_out;
     ti->tcpi_backoff = t->backoff;
-    if (t->flags & SK_F_TS_OK)
+    if (t->negot & SK_N_TS_OK)
         ti->tcpi_options |= SK_TCPI_OPT_TIMESTAMPS;
-    if (t->flags & SK_F_SACK_OK)
+    if (t->negot & SK_N_SACK_OK)
         ti->tcpi_options |= SK_TCPI_OPT_SACK;
     if (t->ecn & SK_ECN_OK)
         ti->tcpi_options |= SK_TCPI_OPT_ECN;
     if (t->ecn & SK_ECN_SEEN)
         ti->tcpi_options |= SK_TCPI_OPT_ECN_SEEN;
-    if (t->flags & SK_F_WS_OK) {
+    if (t->negot & SK_N_WS_OK) {
         ti->tcpi_options |= SK_TCPI_OPT_WSCALE;
         ti->tcpi_snd_wscale = t->snd_wscale & 15;
         ti->tcpi_rcv_wscale = t->rcv_wscale & 15;
@@ -53,7 +79,7 @@ void sk_fill_tcp_info(sk_stack *s, const sk_tcb *t, struct sk_tcp_info *ti)
         ti->tcpi_unacked = t->listen->aq_len;
         ti->tcpi_sacked = t->listen->backlog;
     }
-    ti->tcpi_retrans = (t->flags & SK_F_LOSS_RECOVERY) ? ti->tcpi_unacked : 0;
+    ti->tcpi_retrans = (t->ca_state == SK_CA_LOSS) ? ti->tcpi_unacked : 0;
     if (r) {
         ti->tcpi_sacked = r->sacked_out;
         ti->tcpi_lost = r->lost_out;
@@ -101,7 +127,7 @@ static void timer_of(const sk_stack *s, const sk_tcb *t, sk_sock_info *si)
 {
     /* ss -o shows one timer: retransmit/persist first, then keepalive. */
     if (t->rto_at) {
-        si->timer = (t->flags & SK_F_PERSIST) || t->snd_una == t->snd_nxt ? SK_TIMER_PERSIST : SK_TIMER_ON;
+        si->timer = (t->xflags & SK_X_PERSIST) || t->snd_una == t->snd_nxt ? SK_TIMER_PERSIST : SK_TIMER_ON;
         if (t->state == SK_TCP_SYN_SENT || t->snd_una != t->snd_nxt)
             si->timer = SK_TIMER_ON;
         si->timer_expires = t->rto_at;
@@ -128,7 +154,7 @@ static void visit_tcb(sk_stack *s, sk_tcb *t, sk_sock_visit_fn visit, void *ctx,
         sk_tcb_remote(s, t, &si.remote);
     else
         sk_addr_endpoint(s, t->af6, t->sock6, 0, 0, &si.remote);
-    si.orphan = (t->flags & SK_F_ORPHAN) != 0;
+    si.orphan = (t->sflags & SK_S_ORPHAN) != 0;
     if (t->state == SK_TCP_LISTEN && t->listen) {
         si.recv_q = t->listen->aq_len;
         si.send_q = t->listen->backlog;
@@ -166,7 +192,7 @@ size_t sk_sockets(sk_stack *s, sk_sock_visit_fn visit, void *ctx)
     /* Handles not in any table: unconnected, or closed but not released. */
     for (uint32_t i = 0; i < s->fds_cap; i++) {
         sk_tcb *t = s->fds[i];
-        if (t && !(t->flags & SK_F_HASHED))
+        if (t && !(t->sflags & SK_S_HASHED))
             visit_tcb(s, t, visit, ctx, &n);
     }
     for (size_t b = 0; b < 64; b++) {

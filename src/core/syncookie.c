@@ -16,11 +16,6 @@ static const uint16_t msstab[SK_SYNCOOKIE_MSS_COUNT] = {536, 1300, 1440, 1460};
  * bytes of IPv6 and TCP headers with timestamps: IPV6_MIN_MTU first. */
 static const uint16_t msstab6[SK_SYNCOOKIE_MSS_COUNT] = {1280 - 60, 1480 - 60, 1500 - 60, 9000 - 60};
 
-uint16_t sk_syncookie_mss_value6(unsigned index)
-{
-    return index < SK_SYNCOOKIE_MSS_COUNT ? msstab6[index] : 0;
-}
-
 unsigned sk_syncookie_mss_index6(uint16_t mss)
 {
     unsigned i = SK_SYNCOOKIE_MSS_COUNT - 1;

@@ -63,7 +63,6 @@ uint16_t sk_syncookie_mss_value(unsigned index);
 /* The index of the largest table entry <= mss (0 when mss is below all). */
 unsigned sk_syncookie_mss_index(uint16_t mss);
 /* The IPv6 table: IPv6 MTUs (1280, 1480, 1500, 9000) less 60. */
-uint16_t sk_syncookie_mss_value6(unsigned index);
 unsigned sk_syncookie_mss_index6(uint16_t mss);
 
 /* The minute counter at `now` (Linux's tcp_cookie_time()). */

@@ -6,11 +6,18 @@
  * entry fires early, finds nothing due and re-arms — Linux's lazy timer
  * trick, which keeps the per-ACK cost at zero.
  */
+#include "timers.h"
+#include "cc.h"
+#include "eor.h"
+#include "events.h"
+#include "fastopen.h"
 #include "icmp.h"
-#include "internal.h"
+#include "output.h"
+#include "rack.h"
+#include "stack.h"
 
-uint32_t sk_rto_min_us(const sk_stack *s) { return (uint32_t)s->cfg.tcp_rto_min_us; }
-uint32_t sk_rto_max_us(const sk_stack *s) { return (uint32_t)s->cfg.tcp_rto_max_ms * 1000u; }
+static uint32_t sk_rto_min_us(const sk_stack *s) { return (uint32_t)s->cfg.tcp_rto_min_us; }
+static uint32_t sk_rto_max_us(const sk_stack *s) { return (uint32_t)s->cfg.tcp_rto_max_ms * 1000u; }
 
 /* RFC 6298 §2 as Linux's tcp_rtt_estimator() computes it: srtt_us is
  * kept ×8, mdev_us ×4, and rttvar never drops below tcp_rto_min within a
@@ -84,7 +91,7 @@ void sk_tcb_timer_update(sk_stack *s, sk_tcb *t)
 
 void sk_arm_rto(sk_stack *s, sk_tcb *t)
 {
-    t->flags &= ~(SK_F_TLP_ARMED | SK_F_REO_ARMED);
+    t->xflags &= ~(SK_X_TLP_ARMED | SK_X_REO_ARMED);
     t->rto_at = s->now + sk_current_rto(s, t);
     sk_tcb_timer_update(s, t);
 }
@@ -95,8 +102,8 @@ void sk_arm_rto(sk_stack *s, sk_tcb *t)
  * delayed ACK), unless the RTO would come first. */
 bool sk_schedule_loss_probe(sk_stack *s, sk_tcb *t, bool advancing_rto)
 {
-    if (t->snd_una == t->snd_nxt || !(t->flags & SK_F_SACK_OK) ||
-        (t->flags & (SK_F_IN_RECOVERY | SK_F_LOSS_RECOVERY | SK_F_PERSIST)))
+    if (t->snd_una == t->snd_nxt || !(t->negot & SK_N_SACK_OK) ||
+        (t->ca_state >= SK_CA_RECOVERY || (t->xflags & SK_X_PERSIST)))
         return false;
     /* Only in the Open state (Linux): in Disorder RACK's timer watches. */
     if (t->rack && (t->rack->sacked_out || t->rack->lost_out || t->rack->retrans_out))
@@ -115,12 +122,12 @@ bool sk_schedule_loss_probe(sk_stack *s, sk_tcb *t, bool advancing_rto)
         timeout = SK_TCP_TIMEOUT_INIT;
     }
     sk_time_ns rto_delta = sk_current_rto(s, t);
-    if (!advancing_rto && t->rto_at && !(t->flags & SK_F_TLP_ARMED))
+    if (!advancing_rto && t->rto_at && !(t->xflags & SK_X_TLP_ARMED))
         rto_delta = t->rto_at > s->now ? t->rto_at - s->now : 0;
     if (rto_delta && rto_delta < timeout)
         timeout = rto_delta;
     t->rto_at = s->now + timeout;
-    t->flags = (t->flags & ~SK_F_REO_ARMED) | SK_F_TLP_ARMED;
+    t->xflags = (t->xflags & ~SK_X_REO_ARMED) | SK_X_TLP_ARMED;
     sk_tcb_timer_update(s, t);
     return true;
 }
@@ -140,7 +147,7 @@ void sk_arm_delack(sk_stack *s, sk_tcb *t)
 {
     sk_time_ns ato = (sk_time_ns)t->ato_us * SK_NSEC_PER_USEC;
     if (ato > SK_TCP_ATO_MIN) {
-        sk_time_ns max_ato = (t->flags & SK_F_PINGPONG) ? SK_TCP_DELACK_MAX : SK_MS(500);
+        sk_time_ns max_ato = (t->xflags & SK_X_PINGPONG) ? SK_TCP_DELACK_MAX : SK_MS(500);
         if (t->srtt_us) {
             sk_time_ns rtt = (sk_time_ns)(t->srtt_us >> 3) * SK_NSEC_PER_USEC;
             if (rtt < SK_TCP_ATO_MIN)
@@ -152,7 +159,7 @@ void sk_arm_delack(sk_stack *s, sk_tcb *t)
             ato = max_ato;
     }
     if (ato == 0) {
-        t->flags |= SK_F_ACK_NOW; /* Linux's timer would fire on the next jiffy */
+        t->xflags |= SK_X_ACK_NOW; /* Linux's timer would fire on the next jiffy */
         return;
     }
     sk_time_ns when = s->now + ato;
@@ -179,7 +186,7 @@ static unsigned keepcnt(const sk_stack *s, const sk_tcb *t)
 
 void sk_arm_keepalive(sk_stack *s, sk_tcb *t)
 {
-    if (!(t->flags & SK_F_KEEPALIVE) || t->state == SK_TCP_LISTEN || t->state == SK_TCP_CLOSE ||
+    if (!(t->sopts & SK_O_KEEPALIVE) || t->state == SK_TCP_LISTEN || t->state == SK_TCP_CLOSE ||
         t->state == SK_TCP_SYN_SENT) {
         t->keepalive_at = 0;
     } else {
@@ -209,7 +216,7 @@ static sk_time_ns retries_timeout(const sk_stack *s, unsigned boundary)
     return us * SK_NSEC_PER_USEC;
 }
 
-static void write_err(sk_stack *s, sk_tcb *t, const char *cause)
+static void write_err(sk_stack *s, sk_tcb *t, sk_state_cause cause)
 {
     /* tcp_write_err: a soft error an ICMP left says more than ETIMEDOUT. */
     int soft = sk_take_err_soft(t);
@@ -227,7 +234,7 @@ static void write_err(sk_stack *s, sk_tcb *t, const char *cause)
  * Returns false when the TCB is gone. */
 static bool on_probe_timer(sk_stack *s, sk_tcb *t)
 {
-    bool pending = t->sndq.len || ((t->flags & SK_F_SHUT_WR) && !(t->flags & SK_F_FIN_SENT));
+    bool pending = t->sndq.len || ((t->sflags & SK_S_SHUT_WR) && !(t->xflags & SK_X_FIN_SENT));
     if (!pending) {
         t->probes_out = 0;
         t->probes_stamp = 0;
@@ -236,17 +243,17 @@ static bool on_probe_timer(sk_stack *s, sk_tcb *t)
     if (!t->probes_stamp) {
         t->probes_stamp = sk_stamp_now(s);
     } else if (sk_user_timeout_ms(t) && sk_since(s, t->probes_stamp) >= SK_MS(sk_user_timeout_ms(t))) {
-        write_err(s, t, "TCP_USER_TIMEOUT while probing");
+        write_err(s, t, SK_CAUSE_USER_TIMEOUT_PROBING);
         return false;
     }
-    unsigned max_probes = (t->flags & SK_F_ORPHAN)
+    unsigned max_probes = (t->sflags & SK_S_ORPHAN)
                               ? (s->cfg.tcp_orphan_retries ? (unsigned)s->cfg.tcp_orphan_retries : 8)
                               : (unsigned)s->cfg.tcp_retries2;
     if (t->probes_out >= max_probes) {
-        write_err(s, t, "zero-window probes unanswered");
+        write_err(s, t, SK_CAUSE_ZERO_WINDOW_PROBES);
         return false;
     }
-    t->flags |= SK_F_PERSIST;
+    t->xflags |= SK_X_PERSIST;
     sk_write_wakeup(s, t);
     bool failed = s->xmit_failed;
     if (t->snd_una != t->snd_nxt) {
@@ -254,7 +261,7 @@ static bool on_probe_timer(sk_stack *s, sk_tcb *t)
         t->probes_out = 0;
         t->backoff = 0;
         t->probes_stamp = 0;
-        t->flags &= ~SK_F_PERSIST;
+        t->xflags &= ~SK_X_PERSIST;
         t->rto_at = s->now + sk_current_rto(s, t);
         return true;
     }
@@ -289,7 +296,7 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
         if (x)
             x->txhash_gen++;
     }
-    if (t->state == SK_TCP_SYN_SENT || (t->state == SK_TCP_SYN_RECV && !(t->flags & SK_F_WAS_ESTABLISHED))) {
+    if (t->state == SK_TCP_SYN_SENT || (t->state == SK_TCP_SYN_RECV && !(t->sflags & SK_S_WAS_ESTABLISHED))) {
         unsigned limit = t->state == SK_TCP_SYN_SENT
                              ? (t->syn_retries ? t->syn_retries : (unsigned)s->cfg.tcp_syn_retries)
                              : (unsigned)s->cfg.tcp_synack_retries;
@@ -299,7 +306,7 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
          * give up, so the last one counts too. */
         sk_count(s, SK_C_TCPEXT_TCP_TIMEOUTS);
         if (t->retransmits >= limit) {
-            write_err(s, t, "SYN retries exhausted");
+            write_err(s, t, SK_CAUSE_SYN_RETRIES);
             return false;
         }
         sk_retransmit_head(s, t);
@@ -318,7 +325,7 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
      * elapsed time since the first retransmission. */
     /* Counted before the give-up test, as tcp_retransmit_timer does; not
      * when the peer's window is zero (its own path there, uncounted). */
-    if (t->snd_wnd || (t->flags & SK_F_ORPHAN))
+    if (t->snd_wnd || (t->sflags & SK_S_ORPHAN))
         sk_count(s, SK_C_TCPEXT_TCP_TIMEOUTS);
     /* tcp_write_timeout: after tcp_retries1 worth of timeouts the path
      * may be a PMTU black hole (RFC 4821 §4.3; pmtu.c). */
@@ -328,12 +335,12 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
     sk_time_ns limit;
     if (sk_user_timeout_ms(t))
         limit = SK_MS(sk_user_timeout_ms(t));
-    else if (t->flags & SK_F_ORPHAN)
+    else if (t->sflags & SK_S_ORPHAN)
         limit = retries_timeout(s, s->cfg.tcp_orphan_retries ? (unsigned)s->cfg.tcp_orphan_retries : 8);
     else
         limit = retries_timeout(s, (unsigned)s->cfg.tcp_retries2);
     if (t->retrans_stamp && sk_since(s, t->retrans_stamp) >= limit) {
-        write_err(s, t, "retransmissions unanswered");
+        write_err(s, t, SK_CAUSE_RETRANSMISSIONS);
         return false;
     }
 
@@ -342,11 +349,11 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
     /* Everything in flight is presumed lost and resent, oldest first, as
      * the congestion window reopens (RFC 5681 §3.1, Linux tcp_enter_loss);
      * snd_nxt stays where it is, so ACKs keep an acceptable sequence. */
-    t->flags |= SK_F_LOSS_RECOVERY;
+    sk_set_ca_state(t, SK_CA_LOSS); /* replaces Open, Disorder, CWR or Recovery */
     sk_rack_mark_all_lost(t);
     t->rtx_nxt = t->snd_una;
     t->high_rxt = t->snd_una;
-    t->flags &= ~(SK_F_IN_RECOVERY | SK_F_RTT_PENDING);
+    t->xflags &= ~SK_X_RTT_PENDING;
     t->dupacks = 0;
     sk_retransmit_head(s, t);
     t->retransmits++;
@@ -369,7 +376,7 @@ static bool on_retransmit_timer(sk_stack *s, sk_tcb *t)
 static bool on_keepalive_timer(sk_stack *s, sk_tcb *t)
 {
     t->keepalive_at = 0;
-    if (!(t->flags & SK_F_KEEPALIVE))
+    if (!(t->sopts & SK_O_KEEPALIVE))
         return true;
     if (t->state != SK_TCP_ESTABLISHED && t->state != SK_TCP_CLOSE_WAIT && t->state != SK_TCP_FIN_WAIT1 &&
         t->state != SK_TCP_FIN_WAIT2)
@@ -390,7 +397,7 @@ static bool on_keepalive_timer(sk_stack *s, sk_tcb *t)
         (!sk_user_timeout_ms(t) && t->probes_out >= keepcnt(s, t))) {
         /* Linux's tcp_keepalive_timer: reset the peer, report ETIMEDOUT. */
         sk_send_active_rst(s, t);
-        write_err(s, t, "keepalive probes unanswered");
+        write_err(s, t, SK_CAUSE_KEEPALIVE_PROBES);
         return false;
     }
     sk_count(s, SK_C_TCPEXT_TCP_KEEPALIVE);
@@ -412,18 +419,18 @@ void sk_tcb_timer_fire(void *ctx, sk_timer *timer)
             sk_send_ack(s, t);
         }
     }
-    if (t->rto_at && t->rto_at <= now && (t->flags & SK_F_REO_ARMED)) {
+    if (t->rto_at && t->rto_at <= now && (t->xflags & SK_X_REO_ARMED)) {
         t->rto_at = 0;
-        t->flags &= ~SK_F_REO_ARMED;
+        t->xflags &= ~SK_X_REO_ARMED;
         sk_emit_tcb_timer(s, t, "reorder");
         sk_rack_reo_timeout(s, t);
         sk_tcp_output(s, t);
         /* tcp_rack_reo_timeout ends by re-arming the RTO. */
         if (!t->rto_at && t->snd_una != t->snd_nxt)
             sk_arm_rto(s, t);
-    } else if (t->rto_at && t->rto_at <= now && (t->flags & SK_F_TLP_ARMED)) {
+    } else if (t->rto_at && t->rto_at <= now && (t->xflags & SK_X_TLP_ARMED)) {
         t->rto_at = 0;
-        t->flags &= ~SK_F_TLP_ARMED;
+        t->xflags &= ~SK_X_TLP_ARMED;
         sk_emit_tcb_timer(s, t, "loss probe");
         sk_send_loss_probe(s, t);
     } else if (t->rto_at && t->rto_at <= now) {

@@ -12,7 +12,12 @@
  * Segment processing follows Linux's tcp_timewait_state_process().
  */
 
-#include "internal.h"
+#include "timewait.h"
+#include "addr.h"
+#include "events.h"
+#include "output.h"
+#include "stack.h"
+#include "tables.h"
 
 enum { Q_TW = 0, Q_FW2 = 1 };
 
@@ -160,12 +165,12 @@ static void tw_schedule(sk_stack *s, uint32_t i, sk_time_ns timeout)
     q_append(&s->tw, i);
 }
 
-static void emit_tw_state(sk_stack *s, const sk_tw *w, int from, int to, const char *cause)
+static void emit_tw_state(sk_stack *s, const sk_tw *w, int from, int to, sk_state_cause cause)
 {
     if (!sk_wants(s, SK_EV_STATE))
         return;
     sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = -1, .from_state = from, .to_state = to,
-                   .cause = cause};
+                   .cause = sk_cause_text[cause], .state_cause = cause};
     sk_ep_addrs e = {.laddr = w->laddr, .raddr = w->raddr, .lport = w->lport, .rport = w->rport, .v6 = w->v6,
                      .mapped = w->sock6};
     sk_event_ep(&ev, SK_EPK_ADDRS, s, &e);
@@ -198,7 +203,7 @@ void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout)
         w->rport = t->rport;
         w->snd_nxt = t->snd_nxt;
         w->rcv_nxt = t->rcv_nxt;
-        w->ts_ok = (t->flags & SK_F_TS_OK) != 0;
+        w->ts_ok = (t->negot & SK_N_TS_OK) != 0;
         w->ts_recent = t->ts_recent;
         w->ts_recent_stamp_s = w->ts_ok ? t->ts_recent_stamp_s : 0;
         uint32_t win = t->rcv_wup + t->rcv_wnd - t->rcv_nxt;
@@ -226,7 +231,7 @@ void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout)
     /* The full TCB goes.  Its handle, if the application still has one,
      * now refers to a CLOSED socket, as in Linux after tcp_time_wait(). */
     if (substate != from)
-        sk_emit_state(s, t, from, substate, substate == SK_TCP_TIME_WAIT ? "rcv FIN" : "orphaned");
+        sk_emit_state(s, t, from, substate, substate == SK_TCP_TIME_WAIT ? SK_CAUSE_RCV_FIN : SK_CAUSE_ORPHANED);
     if (from == SK_TCP_ESTABLISHED || from == SK_TCP_CLOSE_WAIT) {
         if (s->counters[SK_C_TCP_CURR_ESTAB])
             s->counters[SK_C_TCP_CURR_ESTAB]--;
@@ -239,11 +244,11 @@ void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout)
         emit_tw_state(s,
                       &(sk_tw){.laddr = t->laddr, .raddr = t->raddr, .lport = t->lport, .rport = t->rport,
                                .v6 = t->af6, .sock6 = t->sock6},
-                      substate, SK_TCP_CLOSE, "tcp_max_tw_buckets reached");
+                      substate, SK_TCP_CLOSE, SK_CAUSE_TW_BUCKETS_FULL);
     if (t->fd < 0) {
         sk_tcb_free(s, t);
     } else {
-        if (!(t->flags & SK_F_USER_BOUND))
+        if (!(t->sflags & SK_S_USER_BOUND))
             sk_port_unref(s, t);
         sk_notify(s, t);
     }
@@ -281,7 +286,7 @@ void sk_tw_kill(sk_stack *s, uint32_t i, bool emit)
         sk_bind_bucket_release(s, b);
     }
     if (emit)
-        emit_tw_state(s, w, w->substate, SK_TCP_CLOSE, "timer expired");
+        emit_tw_state(s, w, w->substate, SK_TCP_CLOSE, SK_CAUSE_TIMER_EXPIRED);
     sk_addr_put(s, w->v6, w->laddr);
     sk_addr_put(s, w->v6, w->raddr);
     w->laddr = w->raddr = 0;
@@ -330,8 +335,10 @@ static void tw_send_ack(sk_stack *s, const sk_tw *w)
     size_t optlen = sk_build_options(&o, opts);
     sk_route rt;
     sk_route_key(s, &k, &rt);
-    sk_xmit(s, &rt, w->lport, w->rport, w->snd_nxt, w->rcv_nxt, SK_TH_ACK, sk_tw_rcv_wnd(w), opts, optlen,
-            NULL, 0);
+    sk_segment_spec spec = {.sport = w->lport, .dport = w->rport, .seq = w->snd_nxt, .ack = w->rcv_nxt,
+                            .flags = SK_TH_ACK, .window = sk_tw_rcv_wnd(w), .options = opts,
+                            .options_len = optlen};
+    sk_xmit(s, &rt, &spec);
 }
 
 bool sk_tw_input(sk_stack *s, uint32_t i, const sk_segment *seg)
@@ -363,7 +370,7 @@ bool sk_tw_input(sk_stack *s, uint32_t i, const sk_segment *seg)
             w->ts_recent = seg->opts.ts_val;
             w->ts_recent_stamp_s = (uint32_t)(s->now / SK_NSEC_PER_SEC);
         }
-        emit_tw_state(s, w, SK_TCP_FIN_WAIT2, SK_TCP_TIME_WAIT, "rcv FIN");
+        emit_tw_state(s, w, SK_TCP_FIN_WAIT2, SK_TCP_TIME_WAIT, SK_CAUSE_RCV_FIN);
         q_append(&s->tw, i);
         tw_schedule(s, i, SK_TCP_TIMEWAIT_LEN);
         tw_send_ack(s, w);

@@ -25,7 +25,7 @@ done
 if grep -E '^\./bin/' "$tmp/tree" | grep -vx './bin/synack'; then
     fail "unexpected programs under bin/"
 fi
-# Public headers only: nothing from src/ (internal.h, control.h's client
+# Public headers only: nothing from src/ (tcb.h, control.h's client
 # half lives in src/observe).
 if grep -E '^\./include/' "$tmp/tree" | grep -vE '^\./include/synack(-io)?/[a-z]+\.h$'; then
     fail "unexpected files under include/"

@@ -589,6 +589,10 @@ static void on_event(void *ctx, const sk_event *ev)
         c->from = ev->from_state;
         c->to = ev->to_state;
         snprintf(c->cause, sizeof c->cause, "%s", ev->cause ? ev->cause : "");
+        /* Every state event's cause string is its enum's name. */
+        assert_non_null(ev->cause);
+        assert_string_equal(ev->cause, sk_state_cause_name(ev->state_cause));
+        assert_true(ev->state_cause > SK_CAUSE_NONE && ev->state_cause < SK_CAUSE_COUNT);
     }
     if (f->on_event)
         f->on_event(f->event_ctx, ev);
@@ -1112,11 +1116,6 @@ void sk_test_drop(sk_fixture *f, const char *desc, int count)
     sk_drop_rule *r = &f->drops[f->drop_count++];
     strcpy(r->desc, desc);
     r->remaining = count;
-}
-
-void sk_test_clear_drops(sk_fixture *f)
-{
-    f->drop_count = 0;
 }
 
 void sk_test_inject(sk_fixture *f, const sk_segment_spec *spec)

@@ -240,7 +240,6 @@ void sk_test_format_entry(const sk_fixture *f, const sk_trace_entry *e, char *bu
 
 /* Drops the next `count` datagrams matching desc (-1: all from now on). */
 void sk_test_drop(sk_fixture *f, const char *desc, int count);
-void sk_test_clear_drops(sk_fixture *f);
 /* Builds a datagram from spec and puts it on the wire now (no impairments). */
 void sk_test_inject(sk_fixture *f, const sk_segment_spec *spec);
 /* Puts a copy of a recorded datagram on the wire again. */

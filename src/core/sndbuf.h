@@ -1,0 +1,20 @@
+/*
+ * The send-buffer memory model (sndbuf.c).
+ */
+#ifndef SK_SNDBUF_H
+#define SK_SNDBUF_H
+
+#include "stack.h"
+
+/* sndbuf.c: send-buffer memory, after Linux's sk_wmem_queued/sk_sndbuf. */
+void sk_meminfo(const sk_tcb *t, uint32_t out[SK_MEMINFO_VARS]);
+bool sk_stream_memory_free(const sk_stack *s, const sk_tcb *t);
+bool sk_stream_is_writeable(const sk_stack *s, const sk_tcb *t);
+void sk_chrono_run(const sk_stack *s, sk_tcb *t, uint32_t *mark, uint8_t bit, bool on);
+void sk_sndbuf_established(sk_stack *s, sk_tcb *t); /* tcp_init_buffer_space */
+void sk_check_space(sk_stack *s, sk_tcb *t, bool head_fresh); /* tcp_check_space, after an ACK */
+void sk_sndbuf_after_xmit(sk_stack *s, sk_tcb *t);
+void sk_rwnd_chrono(sk_stack *s, sk_tcb *t, bool limited); /* end of tcp_write_xmit */  /* tcp_cwnd_validate's chrono start */
+uint32_t sk_chrono_ms(const sk_stack *s, const sk_tcb *t, uint32_t mark, uint8_t running);
+
+#endif
