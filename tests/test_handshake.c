@@ -36,6 +36,21 @@ static void test_three_way_handshake_segments_and_states(void **state)
     assert_int_equal(sk_connect(f->client, p.cfd, &remote), -EISCONN);
 }
 
+/* IPv4 identification: one value per datagram, as Linux's
+ * ip_select_ident_segs advances inet_id by the segment count; the client's
+ * SYN and its ACK of the SYN-ACK are consecutive datagrams of its stack. */
+static void test_ipv4_id_advances_by_one_per_datagram(void **state)
+{
+    sk_fixture *f = *state;
+    sk_test_listen(f, f->server, 80, 16);
+    sk_test_establish(f, 80);
+    const sk_trace_entry *syn = sk_test_find(f, 0, "c>s S seq 0 len 0");
+    const sk_trace_entry *ack = sk_test_find(f, 0, "c>s . seq 1 ack 1 len 0");
+    assert_non_null(syn);
+    assert_non_null(ack);
+    assert_int_equal((uint16_t)(ack->seg.ip_id - syn->seg.ip_id), 1);
+}
+
 static void test_connect_twice_while_in_progress_gives_ealready(void **state)
 {
     sk_fixture *f = *state;
@@ -289,6 +304,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rst_in_simultaneous_open_syn_rcvd_resets, sk_test_setup,
                                         sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_three_way_handshake_segments_and_states, sk_test_setup,
+                                        sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_ipv4_id_advances_by_one_per_datagram, sk_test_setup,
                                         sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_syn_and_synack_carry_linux_options, sk_test_setup,
                                         sk_test_teardown),

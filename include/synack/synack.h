@@ -211,6 +211,10 @@ typedef struct sk_event {
     const char *message; /* MESSAGE                                      */
     /* STATE: the cause as a value; `cause` is its sk_state_cause_name. */
     sk_state_cause state_cause;
+    /* DROP: the reason as a value, the index of the counter charged:
+     * sk_counter_name(drop_counter, &group) is `reason` and its group,
+     * sk_counter_value(stack, drop_counter) the count so far. */
+    size_t drop_counter;
     struct {             /* private: what sk_event_endpoints() reads    */
         int kind;
         uint16_t sport, dport;

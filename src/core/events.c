@@ -84,7 +84,7 @@ void sk_emit_drop(sk_stack *s, const sk_segment *seg, sk_counter_id reason)
     if (!sk_wants(s, SK_EV_DROP))
         return;
     sk_event ev = {.type = SK_EV_DROP, .now = s->now, .fd = -1,
-                   .reason = sk_counter_short_name(reason)};
+                   .reason = sk_counter_short_name(reason), .drop_counter = (size_t)reason};
     if (seg)
         sk_event_ep(&ev, SK_EPK_SEG, seg, NULL);
     sk_emit(s, &ev);

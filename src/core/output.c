@@ -130,8 +130,6 @@ void sk_xmit(sk_stack *s, const sk_route *rt, sk_segment_spec *spec)
         spec->flowlabel = rt->flowlabel;
         if (!spec->flowlabel && s->cfg.ipv6_auto_flowlabels)
             spec->flowlabel = sk_auto_flowlabel(s, rt->src6, rt->dst6, sport, dport, rt->txhash_gen);
-    } else {
-        spec->ip_id = s->ip_id++;
     }
     size_t n = sk_build_segment(spec, s->out, sizeof(s->out));
     s->xmit_failed = false;

@@ -594,6 +594,13 @@ static void on_event(void *ctx, const sk_event *ev)
         assert_string_equal(ev->cause, sk_state_cause_name(ev->state_cause));
         assert_true(ev->state_cause > SK_CAUSE_NONE && ev->state_cause < SK_CAUSE_COUNT);
     }
+    if (ev->type == SK_EV_DROP) {
+        /* Every drop event's reason string is its counter's name. */
+        const char *group = NULL;
+        assert_non_null(ev->reason);
+        assert_string_equal(ev->reason, sk_counter_name(ev->drop_counter, &group));
+        assert_non_null(group);
+    }
     if (f->on_event)
         f->on_event(f->event_ctx, ev);
 }

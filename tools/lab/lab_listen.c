@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lab.h"
+#include "cli.h"
 
 #define CLIENT 0
 #define SERVER 1
@@ -44,13 +45,11 @@ int lab_syn_flood(lab *L)
             rate, seconds, clients, L->fix ? "1" : "0",
             L->fix ? " (Linux's default: the fix)" : " (cookies disabled)");
     /* The flood is put on the wire up front, each SYN at its own time. */
-    uint64_t x = L->seed * 0x9e3779b97f4a7c15ull + 1;
+    uint64_t state = L->seed;
     static const uint8_t mss_opt[4] = {2, 4, 0x05, 0xb4};
     unsigned total = rate * seconds;
     for (unsigned i = 0; i < total; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        uint64_t x = sk_cli_splitmix64(&state);
         sk_segment_spec sp = {
             .src = 0xc6120000u | (uint32_t)(x & 0x1ffff),
             .dst = LAB_SERVER_ADDR,
