@@ -88,7 +88,38 @@ typedef struct world {
     size_t ntuples;
     int fds[2][FDS_MAX];
     size_t nfds[2];
+    /* Destinations of the raw datagrams fed in (IPv4 as ::ffff:a.b.c.d):
+     * stack A's transparent listener answers from them, so they are
+     * sources a stack may send from besides its own (at most one per op). */
+    uint8_t raw_dst[256][16];
+    size_t nraw_dst;
 } world;
+
+static void addr_key(const sk_segment *seg, bool src, uint8_t out[16])
+{
+    memset(out, 0, 16);
+    if (seg->ip_version == 6) {
+        memcpy(out, src ? seg->src6 : seg->dst6, 16);
+        return;
+    }
+    uint32_t a = src ? seg->src : seg->dst;
+    out[10] = out[11] = 0xff;
+    out[12] = (uint8_t)(a >> 24);
+    out[13] = (uint8_t)(a >> 16);
+    out[14] = (uint8_t)(a >> 8);
+    out[15] = (uint8_t)a;
+}
+
+/* Was `seg`'s source the destination of a raw datagram fed in? */
+static bool from_raw_dst(const world *w, const sk_segment *seg)
+{
+    uint8_t k[16];
+    addr_key(seg, true, k);
+    for (size_t i = 0; i < w->nraw_dst; i++)
+        if (!memcmp(w->raw_dst[i], k, 16))
+            return true;
+    return false;
+}
 
 static void note_tuple(world *w, const uint8_t *d, size_t len)
 {
@@ -149,6 +180,8 @@ static void transmit(void *ctx, const uint8_t *d, size_t len)
     }
     bool ours = seg.ip_version == 6 ? !memcmp(seg.src6, ADDR6_A, 16) || !memcmp(seg.src6, ADDR6_B, 16)
                                     : seg.src == ADDR_A || seg.src == ADDR_B;
+    if (!ours && pe == SK_PARSE_OK)
+        ours = from_raw_dst(w, &seg); /* transparent mode: the original destination */
     if (pe != SK_PARSE_OK || len > 1500 || !ours) {
         fprintf(stderr, "a stack sent a bad datagram: %s, %zu bytes", sk_parse_error_name(pe), len);
         if (pe == SK_PARSE_OK)
@@ -365,6 +398,15 @@ static void setup(world *w)
     sk_setsockopt(a, l6only, SK_IPPROTO_IPV6, SK_IPV6_V6ONLY, &one, sizeof one);
     sk_bind(a, l6only, &(sk_endpoint){.port = 80, .family = SK_AF_INET6});
     sk_listen(a, l6only, 8);
+    /* Transparent mode on A: a dual-stack IP_TRANSPARENT listener on port
+     * 9 takes every non-local destination (sk_stack_set_tproxy), so
+     * datagrams to addresses that are nobody's reach the requests, SYN
+     * cookies (tcp_syncookies=2) and children kept at foreign addresses. */
+    int ltp = sk_socket_family(a, SK_AF_INET6);
+    sk_setsockopt(a, ltp, SK_IPPROTO_IPV6, SK_IPV6_TRANSPARENT, &one, sizeof one);
+    sk_bind(a, ltp, &(sk_endpoint){.port = 9, .family = SK_AF_INET6});
+    sk_listen(a, ltp, 8);
+    sk_stack_set_tproxy(a, 9);
     check_deadline(w);
     /* SYNACK_FUZZ_TUPLES=1: the targets a template's first byte picks,
      * for writing seeds and regression inputs by hand. */
@@ -682,6 +724,9 @@ static void op_raw(world *w, reader *r)
     if (n)
         check_vnet(d, n, (how & 1) != 0);
     w->now += time_step(u8(r));
+    sk_segment dst_seg;
+    if (sk_parse_segment(d, n, false, &dst_seg) == SK_PARSE_OK && w->nraw_dst < 256)
+        addr_key(&dst_seg, false, w->raw_dst[w->nraw_dst++]);
     sk_input(w->st[how >> 7], d, n, w->now);
 }
 

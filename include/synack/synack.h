@@ -327,8 +327,22 @@ SK_EXPORT int sk_stack_del_addr(sk_stack *stack, const sk_endpoint *addr);
  * and `prefix_len` (either may be NULL) and returns how many there are. */
 SK_EXPORT size_t sk_stack_addrs(const sk_stack *stack, sk_endpoint *out, uint8_t *prefix_len, size_t max);
 
+/* Transparent proxying (tun2socks), as Linux's IP_TRANSPARENT with TPROXY.
+ * A listener with SK_IP_TRANSPARENT (or SK_IPV6_TRANSPARENT) set takes
+ * SYNs to addresses the stack does not hold on its own port, as if
+ * `iptables -t mangle -A PREROUTING -p tcp --dport P -j TPROXY --on-port P`
+ * and a local catch-all route were in place; its accepted sockets report
+ * the original destination from sk_getsockname and send from it.
+ * sk_stack_set_tproxy(stack, P) is the stand-in for such a rule without
+ * --dport: SYNs to non-local addresses on every other port go to the
+ * transparent listener on port P (0 removes it).  Segments to non-local
+ * addresses that no transparent socket takes are dropped as before
+ * (IpInAddrErrors).  Returns 0, or -EFAULT. */
+SK_EXPORT int sk_stack_set_tproxy(sk_stack *stack, uint16_t on_port);
+
 /* Feeds one IPv4 or IPv6 datagram.  `now` must not go backwards.  Bad
- * datagrams, and those for an address the stack does not hold, are
+ * datagrams, and those for an address the stack does not hold (unless a
+ * transparent socket takes them, see sk_stack_set_tproxy), are
  * counted and dropped; this never fails.  ICMPv6 echo requests are
  * answered. */
 SK_EXPORT void sk_input(sk_stack *stack, const uint8_t *datagram, size_t len, sk_time_ns now);
@@ -360,6 +374,8 @@ SK_EXPORT sk_time_ns sk_now(const sk_stack *stack);
 #define SK_IPV6_MTU 24          /* read-only: the path MTU of a connected socket */
 #define SK_IPV6_V6ONLY 26       /* 0 or 1; default net.ipv6.bindv6only */
 #define SK_IPV6_TCLASS 67       /* -1 (0) or 0..255, the traffic class */
+#define SK_IPV6_TRANSPARENT 75  /* 0 or 1: as SK_IP_TRANSPARENT */
+#define SK_IPV6_FREEBIND 78     /* 0 or 1: as SK_IP_FREEBIND */
 
 #define SK_SO_REUSEADDR 2
 #define SK_SO_TYPE 3
@@ -407,6 +423,9 @@ SK_EXPORT sk_time_ns sk_now(const sk_stack *stack);
 #define SK_IP_MTU_DISCOVER 10 /* int: SK_IP_PMTUDISC_* */
 #define SK_IP_RECVERR 11      /* int: ICMP errors become hard errors (SO_ERROR, the next call) */
 #define SK_IP_MTU 14          /* int, read-only: the path MTU of a connected socket */
+#define SK_IP_FREEBIND 15     /* 0 or 1: bind() may take an address the stack does not hold */
+#define SK_IP_TRANSPARENT 19  /* 0 or 1: as FREEBIND, and a listener takes SYNs to
+                                 non-local addresses (see sk_stack_set_tproxy) */
 #define SK_IP_PMTUDISC_DONT 0
 #define SK_IP_PMTUDISC_WANT 1 /* the default (net.ipv4.ip_no_pmtu_disc = 0) */
 #define SK_IP_PMTUDISC_DO 2

@@ -578,3 +578,13 @@ void sk_addr6_format(const uint8_t a[16], char *buf, size_t len)
         off += (size_t)snprintf(buf + off, len - off, colon ? ":%x" : "%x", g[i]);
     }
 }
+
+/* The stand-in for a TPROXY rule without --dport (input.c's
+ * nonlocal_listener reads it). */
+int sk_stack_set_tproxy(sk_stack *s, uint16_t on_port)
+{
+    if (!s)
+        return -EFAULT;
+    s->tproxy_port = on_port;
+    return 0;
+}

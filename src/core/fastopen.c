@@ -235,6 +235,8 @@ void sk_fastopen_child_done(sk_stack *s, sk_tcb *t)
      * synack's child keeps no pointer once accepted, so the listener is
      * found again by port. */
     sk_tcb *l = sk_listener_lookup(s, t->af6, t->laddr, t->lport);
+    if (!l && t->transparent && s->tproxy_port) /* a child of the catch-all (sk_stack_set_tproxy) */
+        l = sk_listener_lookup(s, t->af6, t->laddr, s->tproxy_port);
     if (l && l->listen && l->listen->fo_qlen)
         l->listen->fo_qlen--;
 }

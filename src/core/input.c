@@ -68,6 +68,62 @@ static inline bool dst_is_local(const sk_stack *s, const sk_segment *seg)
     return sk_addr_is_local(s, false, seg->dst);
 }
 
+/* The transparent listener a SYN to a non-local address goes to: one
+ * with IP_TRANSPARENT on the destination port (bound to the wildcard or
+ * to that very address), as a Linux listener gets what
+ * `iptables -j TPROXY --on-port <its port>` diverts to it; else the
+ * catch-all of sk_stack_set_tproxy, which stands for a TPROXY rule
+ * without --dport.  Linux's nf_tproxy_get_sock_v4 hands over only a
+ * transparent listener. */
+static sk_tcb *nonlocal_listener(sk_stack *s, bool v6, uint32_t daddr, uint16_t dport)
+{
+    sk_tcb *l = sk_listener_lookup(s, v6, daddr, dport);
+    if (l && l->transparent)
+        return l;
+    if (s->tproxy_port && s->tproxy_port != dport) {
+        l = sk_listener_lookup(s, v6, daddr, s->tproxy_port);
+        if (l && l->transparent)
+            return l;
+    }
+    return NULL;
+}
+
+/* Does anything transparent take a datagram to a non-local address: a
+ * connection of a transparent socket (Linux's `-m socket --transparent`
+ * rule with its local route), its TIME_WAIT record, or a transparent
+ * listener?  Everything else is dropped as before routing.
+ *
+ * A TIME_WAIT record keeps no transparent bit (Linux's tw_transparent):
+ * sk_tw has none to spare at 44 bytes, and a record at a non-local
+ * address is a transparent connection's (a FREEBIND-only socket there
+ * never gets past SYN_SENT), unless its address was removed after it
+ * closed (sk_stack_del_addr), the one case now answered where Linux
+ * would drop. */
+static bool nonlocal_wanted(sk_stack *s, const sk_segment *seg, const sk_key *k, bool known)
+{
+    if (!seg->sport || !seg->dport)
+        return false;
+    /* Unicast only: TCP takes no multicast or broadcast (tcp_v4_rcv
+     * drops what is not PACKET_HOST), nor an unspecified or IPv4-mapped
+     * IPv6 destination. */
+    if (seg->ip_version == 6) {
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        static const uint8_t any[16];
+        if (seg->dst6[0] == 0xff || !memcmp(seg->dst6, any, 16) || !memcmp(seg->dst6, mapped, 12))
+            return false;
+    } else if (!seg->dst || (seg->dst >> 28) >= 0xe) {
+        return false;
+    }
+    if (known) {
+        const sk_tcb *t = sk_conn_lookup(s, k);
+        if (t)
+            return t->transparent;
+        if (sk_tw_lookup(s, k) != SK_TW_NONE)
+            return true;
+    }
+    return nonlocal_listener(s, seg->ip_version == 6, k->laddr, seg->dport) != NULL;
+}
+
 static void count_parse_error(sk_stack *s, sk_parse_error e, const uint8_t *dgram, size_t len,
                               const sk_segment *seg, sk_counter_id *reason)
 {
@@ -165,7 +221,12 @@ void sk_input(sk_stack *s, const uint8_t *dgram, size_t len, sk_time_ns now)
         return;
     }
     bool v6 = seg.ip_version == 6;
-    if (!dst_is_local(s, &seg)) {
+    /* An IPv6 source address in no table belongs to no connection,
+     * request or TIME_WAIT record: only a listener may want it. */
+    sk_key k;
+    bool known = sk_seg_key(s, &seg, &k);
+    bool local = dst_is_local(s, &seg);
+    if (!local && !nonlocal_wanted(s, &seg, &k, known)) {
         /* Not one of our addresses (Linux's ip_route_input finds no
          * local route; ip6_input the same). */
         sk_counter_id r = v6 ? SK_C_IP6_IN_ADDR_ERRORS : SK_C_IP_IN_ADDR_ERRORS;
@@ -180,10 +241,6 @@ void sk_input(sk_stack *s, const uint8_t *dgram, size_t len, sk_time_ns now)
         sk_event_ep(&ev, SK_EPK_SEG, &seg, NULL);
         sk_emit(s, &ev);
     }
-    /* An IPv6 source address in no table belongs to no connection,
-     * request or TIME_WAIT record: only a listener may want it. */
-    sk_key k;
-    bool known = sk_seg_key(s, &seg, &k);
     /* Segments whose flags make no sense in any state (SYN with RST or
      * FIN, port 0) are dropped as Linux drops them. */
     sk_tcb *t = seg.sport && seg.dport && known ? sk_conn_lookup(s, &k) : NULL;
@@ -204,7 +261,7 @@ void sk_input(sk_stack *s, const uint8_t *dgram, size_t len, sk_time_ns now)
     uint32_t tw = known ? sk_tw_lookup(s, &k) : SK_TW_NONE;
     if (tw != SK_TW_NONE && !sk_tw_input(s, tw, &seg))
         return;
-    sk_tcb *l = sk_listener_lookup(s, v6, k.laddr, seg.dport);
+    sk_tcb *l = local ? sk_listener_lookup(s, v6, k.laddr, seg.dport) : nonlocal_listener(s, v6, k.laddr, seg.dport);
     if (l && v6 && (seg.flags & SK_TH_SYN) && !(seg.flags & SK_TH_ACK) && sk_addr6_is_v4mapped(seg.src6)) {
         /* tcp_v6_conn_request: a SYN from an IPv4-mapped source is
          * malformed IPv6 (RFC 4038 §4.2), dropped as a header error. */

@@ -33,7 +33,7 @@ size_t sk_connection_record_size(void) { return sizeof(sk_tcb); }
  * address pair (Linux's secure_tcp_ts_off), cheap to recompute. */
 static inline sk_key req_key(const sk_stack *s, const sk_request *r)
 {
-    return (sk_key){.laddr = s->laddrs[r->lidx].addr, .raddr = r->raddr, .lport = r->listener->lport,
+    return (sk_key){.laddr = sk_req_laddr(s, r), .raddr = r->raddr, .lport = sk_req_lport(r),
                     .rport = r->rport, .v6 = (r->opts & SK_REQ_V6) != 0};
 }
 
@@ -53,17 +53,19 @@ static inline uint32_t req_hash(uint32_t raddr, uint16_t rport)
 static sk_request *req_lookup(const sk_stack *s, sk_listen_queue *q, const sk_key *k)
 {
     for (sk_request *r = q->syn_buckets[req_hash(k->raddr, k->rport) & q->syn_mask]; r; r = r->hnext)
-        if (r->raddr == k->raddr && r->rport == k->rport && s->laddrs[r->lidx].addr == k->laddr &&
-            ((r->opts & SK_REQ_V6) != 0) == k->v6)
+        if (r->raddr == k->raddr && r->rport == k->rport && sk_req_laddr(s, r) == k->laddr &&
+            sk_req_lport(r) == k->lport && ((r->opts & SK_REQ_V6) != 0) == k->v6)
             return r;
     return NULL;
 }
 
 /* A request's remote address holds a reference (addr.c) until it goes;
- * its local one is the stack's. */
+ * its local one is the stack's, or, for a non-local one, its own. */
 static void req_free(sk_stack *s, sk_request *req)
 {
     sk_addr_put(s, (req->opts & SK_REQ_V6) != 0, req->raddr);
+    if (req->lidx == SK_LIDX_FOREIGN)
+        sk_addr_put(s, (req->opts & SK_REQ_V6) != 0, ((sk_request_foreign *)req)->laddr);
     sk_free(s, req);
 }
 
@@ -112,7 +114,7 @@ static void emit_req_state(sk_stack *s, const sk_request *req, int from, int to,
         return;
     sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = -1, .from_state = from, .to_state = to,
                    .cause = sk_cause_text[cause], .state_cause = cause};
-    sk_ep_addrs e = {.laddr = s->laddrs[req->lidx].addr, .raddr = req->raddr, .lport = req->listener->lport,
+    sk_ep_addrs e = {.laddr = sk_req_laddr(s, req), .raddr = req->raddr, .lport = sk_req_lport(req),
                      .rport = req->rport, .v6 = (req->opts & SK_REQ_V6) != 0, .mapped = req->listener->sock6};
     sk_event_ep(&ev, SK_EPK_ADDRS, s, &e);
     sk_emit(s, &ev);
@@ -189,7 +191,7 @@ static void send_synack_fo(sk_stack *s, sk_request *req, const sk_fo_cookie *foc
     sk_key k = req_key(s, req);
     sk_route rt;
     sk_route_key(s, &k, &rt);
-    sk_segment_spec spec = {.sport = l->lport, .dport = req->rport, .seq = req->iss, .ack = ack,
+    sk_segment_spec spec = {.sport = k.lport, .dport = req->rport, .seq = req->iss, .ack = ack,
                             .flags = flags, .window = (uint16_t)(rcv_wnd < 65535u ? rcv_wnd : 65535u),
                             .options = opts, .options_len = optlen};
     sk_xmit(s, &rt, &spec);
@@ -275,11 +277,32 @@ static bool syn_flood_action(sk_stack *s, sk_tcb *l)
     return want_cookie;
 }
 
+/* Does a request for this key need the larger record (a transparent
+ * listener's SYN to a non-local address, or to another port)? */
+static bool req_is_foreign(const sk_stack *s, const sk_tcb *l, const sk_key *k)
+{
+    return k->lport != l->lport || sk_local_index(s, k->v6, k->laddr) >= SK_MAX_LOCAL_ADDRS;
+}
+
+/* Sets a request's local address; `req` must be an sk_request_foreign
+ * when req_is_foreign().  No reference is taken here. */
+static void req_set_local(sk_stack *s, sk_tcb *l, sk_request *req, const sk_key *k)
+{
+    req->listener = l;
+    uint32_t idx = sk_local_index(s, k->v6, k->laddr);
+    if (k->lport != l->lport || idx >= SK_MAX_LOCAL_ADDRS) {
+        req->lidx = SK_LIDX_FOREIGN;
+        ((sk_request_foreign *)req)->laddr = k->laddr;
+        ((sk_request_foreign *)req)->lport = k->lport;
+    } else {
+        req->lidx = (uint8_t)idx;
+    }
+}
+
 /* Fills a request from a SYN's options as Linux's tcp_openreq_init(). */
 static void req_init_from_syn(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segment *seg, const sk_key *k)
 {
-    req->listener = l;
-    req->lidx = (uint8_t)sk_local_index(s, k->v6, k->laddr);
+    req_set_local(s, l, req, k);
     req->raddr = k->raddr;
     if (k->v6)
         req->opts |= SK_REQ_V6;
@@ -311,30 +334,32 @@ static sk_cookie_tuple cookie_tuple(const sk_stack *s, const sk_tcb *l, const sk
 {
     (void)s;
     bool v6 = seg->ip_version == 6;
-    return (sk_cookie_tuple){.saddr = seg->src, .daddr = seg->dst, .sport = seg->sport, .dport = l->lport,
+    (void)l; /* the SYN's own port: a catch-all transparent listener's differs */
+    return (sk_cookie_tuple){.saddr = seg->src, .daddr = seg->dst, .sport = seg->sport, .dport = seg->dport,
                              .saddr6 = v6 ? seg->src6 : NULL, .daddr6 = v6 ? seg->dst6 : NULL};
 }
 
 /* A stateless SYN-ACK (Linux's tcp_conn_request with want_cookie). */
 static void send_cookie_synack(sk_stack *s, sk_tcb *l, const sk_segment *seg, const sk_key *k)
 {
-    sk_request req;
-    memset(&req, 0, sizeof req);
-    req_init_from_syn(s, l, &req, seg, k);
-    req.opts |= REQ_COOKIE;
+    sk_request_foreign rf;
+    memset(&rf, 0, sizeof rf);
+    sk_request *req = &rf.req; /* the larger record: the address may be non-local */
+    req_init_from_syn(s, l, req, seg, k);
+    req->opts |= REQ_COOKIE;
     /* Without timestamps there is nowhere to keep window scale and SACK,
      * so the cookie connection does without (tcp_clear_options). */
-    if (!(req.opts & SK_REQ_TS))
-        req.opts &= (uint8_t)~(SK_REQ_WS | SK_REQ_SACK);
+    if (!(req->opts & SK_REQ_TS))
+        req->opts &= (uint8_t)~(SK_REQ_WS | SK_REQ_SACK);
     /* The cookie carries the peer's MSS clamped by TCP_MAXSEG, as
      * Linux's mss_clamp. */
-    uint16_t mss = req.mss;
+    uint16_t mss = req->mss;
     if (l->user_mss && l->user_mss < mss)
         mss = l->user_mss;
     sk_cookie_tuple tuple = cookie_tuple(s, l, seg);
-    req.iss = sk_syncookie_make(s->cookie_key, &tuple, seg->seq, mss, s->now, &req.mss);
+    req->iss = sk_syncookie_make(s->cookie_key, &tuple, seg->seq, mss, s->now, &req->mss);
     sk_count(s, SK_C_TCPEXT_SYNCOOKIES_SENT);
-    send_synack(s, &req);
+    send_synack(s, req);
 }
 
 static sk_tcb *fastopen_child(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segment *seg);
@@ -393,15 +418,18 @@ static void conn_request_key(sk_stack *s, sk_tcb *l, const sk_segment *seg, cons
             return;
         }
     }
-    sk_request *req = sk_calloc(s, 1, sizeof(*req));
+    bool foreign = req_is_foreign(s, l, k);
+    sk_request *req = sk_calloc(s, 1, foreign ? sizeof(sk_request_foreign) : sizeof(*req));
     if (!req) {
         sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
         return;
     }
     sk_timer_init(&req->timer);
     req_init_from_syn(s, l, req, seg, k);
-    /* The request keeps its own reference (the caller drops the key's). */
+    /* The request keeps its own references (the caller drops the key's). */
     sk_addr_hold(s, k->v6, k->raddr);
+    if (foreign)
+        sk_addr_hold(s, k->v6, k->laddr);
     if (reopen) {
         req->iss = s->tw_isn;
         s->tw_isn = 0;
@@ -468,10 +496,13 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
     if (!t)
         return NULL;
     bool v6 = (req->opts & SK_REQ_V6) != 0;
-    sk_tcb_set_laddr(s, t, v6, s->laddrs[req->lidx].addr);
+    sk_tcb_set_laddr(s, t, v6, sk_req_laddr(s, req));
     sk_tcb_set_raddr(s, t, v6, req->raddr);
     t->sock6 = l->sock6;
-    t->lport = l->lport;
+    /* The original destination, as Linux's child of a TPROXY-redirected
+     * SYN has it (getsockname reports it); inet->transparent is cloned. */
+    t->lport = sk_req_lport(req);
+    t->transparent = l->transparent;
     t->rport = req->rport;
     t->iss = req->iss;
     t->snd_una = req->iss;
@@ -655,7 +686,7 @@ static void request_input(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segm
             sk_route rt;
             sk_route_key(s, &k, &rt);
             uint32_t win = rcv_wnd >> req->rcv_wscale;
-            sk_segment_spec spec = {.sport = l->lport, .dport = req->rport, .seq = req->iss + 1,
+            sk_segment_spec spec = {.sport = k.lport, .dport = req->rport, .seq = req->iss + 1,
                                     .ack = rcv_nxt, .flags = SK_TH_ACK,
                                     .window = (uint16_t)(win < 65535u ? win : 65535u), .options = opts,
                                     .options_len = optlen};
@@ -733,16 +764,16 @@ static bool cookie_ack_key(sk_stack *s, sk_tcb *l, const sk_segment *seg, const 
     }
     sk_count(s, SK_C_TCPEXT_SYNCOOKIES_RECV);
 
-    sk_request req;
-    memset(&req, 0, sizeof req);
-    req.listener = l;
-    req.lidx = (uint8_t)sk_local_index(s, k->v6, k->laddr);
-    req.raddr = k->raddr;
-    req.rport = seg->sport;
-    req.iss = seg->ack - 1;
-    req.irs = seg->seq - 1;
-    req.mss = mss;
-    req.opts = REQ_COOKIE | (k->v6 ? SK_REQ_V6 : 0);
+    sk_request_foreign rf;
+    memset(&rf, 0, sizeof rf);
+    sk_request *req = &rf.req; /* the larger record: the address may be non-local */
+    req_set_local(s, l, req, k);
+    req->raddr = k->raddr;
+    req->rport = seg->sport;
+    req->iss = seg->ack - 1;
+    req->irs = seg->seq - 1;
+    req->mss = mss;
+    req->opts = REQ_COOKIE | (k->v6 ? SK_REQ_V6 : 0);
     if (seg->opts.has_ts) {
         /* cookie_timestamp_decode(): the echoed TSval holds the options;
          * refused when the sysctls have since turned them off. */
@@ -757,16 +788,16 @@ static bool cookie_ack_key(sk_stack *s, sk_tcb *l, const sk_segment *seg, const 
             return false;
         if (co.wscale_ok && !s->cfg.tcp_window_scaling)
             return false;
-        req.opts |= SK_REQ_TS;
+        req->opts |= SK_REQ_TS;
         /* Linux takes ts_recent from this ACK: the SYN's TSval is gone. */
-        req.ts_recent = seg->opts.ts_val;
+        req->ts_recent = seg->opts.ts_val;
         if (co.sack_ok)
-            req.opts |= SK_REQ_SACK;
+            req->opts |= SK_REQ_SACK;
         if (co.ecn_ok && s->cfg.tcp_ecn)
-            req.opts |= SK_REQ_ECN; /* cookie_ecn_ok() */
+            req->opts |= SK_REQ_ECN; /* cookie_ecn_ok() */
         if (co.wscale_ok) {
-            req.opts |= SK_REQ_WS;
-            req.snd_wscale = co.snd_wscale;
+            req->opts |= SK_REQ_WS;
+            req->snd_wscale = co.snd_wscale;
         }
     }
 
@@ -780,12 +811,12 @@ static bool cookie_ack_key(sk_stack *s, sk_tcb *l, const sk_segment *seg, const 
         sk_emit_drop(s, seg, SK_C_TCPEXT_LISTEN_OVERFLOWS);
         return true;
     }
-    sk_tcb *child = create_child(s, l, &req);
+    sk_tcb *child = create_child(s, l, req);
     if (!child) {
         sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
         return true;
     }
-    emit_req_state(s, &req, SK_TCP_LISTEN, SK_TCP_SYN_RECV, SK_CAUSE_RCV_ACK_SYNCOOKIE);
+    emit_req_state(s, req, SK_TCP_LISTEN, SK_TCP_SYN_RECV, SK_CAUSE_RCV_ACK_SYNCOOKIE);
     /* The echoed TSval is a cookie, not a send time: no RTT sample from
      * it (Linux's cookie request has no snt_synack). */
     sk_segment ack = *seg;
@@ -883,7 +914,9 @@ void sk_listen_addr_removed(sk_stack *s, uint32_t idx)
                 sk_request *r = q->syn_buckets[k];
                 while (r) {
                     sk_request *next = r->hnext;
-                    if (r->lidx == idx)
+                    if (r->lidx == SK_LIDX_FOREIGN)
+                        ; /* a non-local address: not the stack's to remove */
+                    else if (r->lidx == idx)
                         req_drop(s, r, SK_CAUSE_ADDRESS_REMOVED);
                     else if (r->lidx > idx)
                         r->lidx--;

@@ -199,10 +199,20 @@ int sk_bind(sk_stack *s, int fd, const sk_endpoint *local)
      * no sense. */
     if (t->sock6 && !u.v6 && (t->sndstate & SK_SOCK_V6ONLY))
         return -EINVAL;
-    uint32_t a = 0;
+    uint32_t a = 0, tmp6 = 0;
     if (!u.any) {
         a = u.v6 ? sk_addr6_find(s, u.a6) : u.a4;
-        if (!sk_addr_is_local(s, u.v6, a))
+        /* inet_can_nonlocal_bind: IP_FREEBIND or IP_TRANSPARENT let a
+         * socket take an address the stack does not (yet) hold. */
+        bool nonlocal = t->freebind || t->transparent;
+        if (nonlocal && u.v6 && !a) {
+            /* An IPv6 address in no table yet: interned for the while,
+             * sk_tcb_set_laddr takes the socket's own reference. */
+            a = tmp6 = sk_addr6_intern(s, u.a6);
+            if (!a)
+                return -ENOMEM;
+        }
+        if (!nonlocal && !sk_addr_is_local(s, u.v6, a))
             return -EADDRNOTAVAIL;
     }
     /* inet6_bind: a specific IPv6 address makes the socket IPv6-only. */
@@ -214,6 +224,7 @@ int sk_bind(sk_stack *s, int fd, const sk_endpoint *local)
         port = pick_bind_port(s, t);
     else if (bind_conflict(s, t, (uint16_t)port, cand))
         port = -EADDRINUSE;
+    sk_addr_put(s, true, tmp6);
     if (port < 0) {
         sk_tcb_set_laddr(s, t, old_v6, 0); /* unbound again, as before the call */
         return port;
@@ -474,8 +485,10 @@ int sk_connect(sk_stack *s, int fd, const sk_endpoint *remote)
     /* tcp_connect_init(): TCP_WINDOW_CLAMP, else a locked buffer's full
      * space, bounds the initial window and the scale. */
     t->window_clamp = sk_rcv_initial_clamp(s, t, t->window_clamp);
-    sk_init_rcv_window(s, t->rcvbuf, advmss, s->cfg.tcp_window_scaling != 0, &t->rcv_wnd, &t->rcv_wscale,
+    uint8_t rcv_wscale;
+    sk_init_rcv_window(s, t->rcvbuf, advmss, s->cfg.tcp_window_scaling != 0, &t->rcv_wnd, &rcv_wscale,
                        &t->window_clamp);
+    t->rcv_wscale = rcv_wscale & 15; /* <= 14 (tcp_select_initial_window) */
     t->rcv_ssthresh = t->rcv_wnd;
     t->mss = SK_TCP_MSS_DEFAULT;
     sk_conn_hash(s, t);
@@ -1037,6 +1050,24 @@ static int ipv6_setsockopt(sk_stack *s, sk_tcb *t, int name, const void *val, si
     }
 }
 
+/* IP_TRANSPARENT and IP_FREEBIND (and their IPv6 twins, which set the
+ * same inet flags in Linux: an AF_INET socket has no IPv6 level).  Linux
+ * asks CAP_NET_ADMIN for IP_TRANSPARENT; synack has no privileges to
+ * check: whoever holds the stack is its administrator. */
+static int nonlocal_setsockopt(sk_tcb *t, int level, int name, const void *val, size_t len)
+{
+    if (level == SK_IPPROTO_IPV6 && !t->sock6)
+        return -ENOPROTOOPT;
+    int v, rc;
+    if ((rc = read_int(val, len, &v)) != 0)
+        return rc;
+    if (name == SK_IP_TRANSPARENT || name == SK_IPV6_TRANSPARENT)
+        t->transparent = v != 0;
+    else
+        t->freebind = v != 0;
+    return 0;
+}
+
 int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, size_t len)
 {
     sk_tcb *t = get(s, fd);
@@ -1102,6 +1133,9 @@ int sk_setsockopt(sk_stack *s, int fd, int level, int name, const void *val, siz
             return -ENOPROTOOPT;
         }
     }
+    if ((level == SK_IPPROTO_IP && (name == SK_IP_TRANSPARENT || name == SK_IP_FREEBIND)) ||
+        (level == SK_IPPROTO_IPV6 && (name == SK_IPV6_TRANSPARENT || name == SK_IPV6_FREEBIND)))
+        return nonlocal_setsockopt(t, level, name, val, len);
     if (level == SK_IPPROTO_IP) {
         if (!val && len)
             return -EFAULT;
@@ -1269,6 +1303,13 @@ int sk_getsockopt(sk_stack *s, int fd, int level, int name, void *val, size_t *l
         default:
             return -ENOPROTOOPT;
         }
+        return write_val(val, len, &v, sizeof(v));
+    }
+    if ((level == SK_IPPROTO_IP && (name == SK_IP_TRANSPARENT || name == SK_IP_FREEBIND)) ||
+        (level == SK_IPPROTO_IPV6 && (name == SK_IPV6_TRANSPARENT || name == SK_IPV6_FREEBIND))) {
+        if (level == SK_IPPROTO_IPV6 && !t->sock6)
+            return -ENOPROTOOPT;
+        v = (name == SK_IP_TRANSPARENT || name == SK_IPV6_TRANSPARENT) ? t->transparent : t->freebind;
         return write_val(val, len, &v, sizeof(v));
     }
     if (level == SK_IPPROTO_IP) {

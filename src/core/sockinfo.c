@@ -8,6 +8,7 @@
 #include "addr.h"
 #include "cc.h"
 #include "icmp.h"
+#include "listen.h"
 #include "rack.h"
 #include "rcvbuf.h"
 #include "sndbuf.h"
@@ -206,7 +207,7 @@ size_t sk_sockets(sk_stack *s, sk_sock_visit_fn visit, void *ctx)
                     si.fd = -1;
                     si.state = SK_TCP_SYN_RECV;
                     bool v6 = (r->opts & SK_REQ_V6) != 0;
-                    sk_addr_endpoint(s, v6, l->sock6, s->laddrs[r->lidx].addr, l->lport, &si.local);
+                    sk_addr_endpoint(s, v6, l->sock6, sk_req_laddr(s, r), sk_req_lport(r), &si.local);
                     sk_addr_endpoint(s, v6, l->sock6, r->raddr, r->rport, &si.remote);
                     si.timer = SK_TIMER_ON;
                     si.timer_expires = r->timer.expires * SK_NSEC_PER_MSEC;

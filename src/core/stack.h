@@ -73,7 +73,7 @@ typedef struct sk_local_addr {
     uint8_t prefix_len;
 } sk_local_addr;
 
-#define SK_MAX_LOCAL_ADDRS 255 /* indices fit sk_request's byte */
+#define SK_MAX_LOCAL_ADDRS 255 /* indices fit sk_request's byte, 255 (SK_LIDX_FOREIGN) left over */
 
 /* A connection's addresses and ports as the demultiplexer keys them. */
 typedef struct sk_key {
@@ -146,6 +146,10 @@ struct sk_stack {
     uint32_t challenge_acks_this_sec;
     uint32_t challenge_ack_sec;
     uint32_t tw_isn; /* ISN for a SYN that reopens a TIME_WAIT tuple, 0 if none */
+    /* sk_stack_set_tproxy: the port of the transparent listener that
+     * takes SYNs to non-local addresses on every port (synack's stand-in
+     * for an `iptables -j TPROXY --on-port` rule), 0 if none. */
+    uint16_t tproxy_port;
     bool xmit_retrans; /* the segment being sent is a retransmission (not in OutSegs) */
     /* Which Linux MIB the retransmissions now being sent count in: those
      * from tcp_xmit_retransmit_queue are TCPFastRetrans, or in the Loss

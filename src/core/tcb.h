@@ -251,7 +251,15 @@ typedef struct sk_tcb {
      * addresses through the accessors of addr.c, never raw. */
     uint8_t af6 : 1;
     uint8_t sock6 : 1;
-    uint8_t rcv_wscale;
+    uint8_t rcv_wscale : 4; /* <= 14; a byte of its own until the two bits below took its top */
+    /* IP_TRANSPARENT / IPV6_TRANSPARENT (Linux's inet->transparent): a
+     * listener takes SYNs for addresses that are not the stack's, and
+     * the connection's segments to its non-local address are delivered
+     * (what `-m socket --transparent` does on Linux); children inherit
+     * it.  IP_FREEBIND (inet->freebind) only lets bind() take a
+     * non-local address. */
+    uint8_t transparent : 1;
+    uint8_t freebind : 1;
     uint8_t backoff;        /* RTO exponent */
     uint8_t retransmits;    /* consecutive timeouts of the head segment */
     uint8_t probes_out;     /* keepalive or zero-window probes unanswered */
@@ -451,6 +459,18 @@ typedef struct sk_request {
 } sk_request;
 
 enum { SK_REQ_TS = 1, SK_REQ_SACK = 2, SK_REQ_WS = 4, SK_REQ_ACKED = 8, SK_REQ_ECN = 16, SK_REQ_V6 = 32 };
+
+/* A request for a SYN to an address that is not the stack's (a
+ * transparent listener's, listen.c): `lidx` is SK_LIDX_FOREIGN and the
+ * local address (an IPv4 address, or an IPv6 handle holding a
+ * reference) and port follow the record, so ordinary requests keep
+ * their 64 bytes and only these take 72. */
+#define SK_LIDX_FOREIGN 0xffu
+typedef struct sk_request_foreign {
+    sk_request req;
+    uint32_t laddr;
+    uint16_t lport; /* the SYN's destination port (a catch-all listener's differs) */
+} sk_request_foreign;
 
 typedef struct sk_listen_queue {
     sk_request **syn_buckets;
