@@ -263,6 +263,7 @@ static sk_stack *new_stack(pair *p, uint32_t addr, uint16_t mtu, pktq *out, read
     sp.transmit_ctx = out;
     sp.on_event = on_event;
     sp.event_ctx = ready;
+    sp.event_mask = SK_EVMASK(SK_EV_READY); /* on_event reads nothing else */
     /* The pair's queues are a trusted link in one process, as Linux's
      * loopback is: neither side computes or checks TCP checksums there
      * (CHECKSUM_PARTIAL out, CHECKSUM_UNNECESSARY in), so the comparison
@@ -675,8 +676,10 @@ static void bench_lifecycle_memwire(int reps)
         pair p;
         memset(&p, 0, sizeof(p));
         sk_wire *w = sk_wire_new(7 + (uint64_t)i, 1000 * SK_NSEC_PER_SEC);
-        sk_stack_params cp = {.seed = 11, .name = "client", .on_event = on_event, .event_ctx = &p.client_ready};
-        sk_stack_params spp = {.seed = 12, .name = "server", .on_event = on_event, .event_ctx = &p.server_ready};
+        sk_stack_params cp = {.seed = 11, .name = "client", .on_event = on_event, .event_ctx = &p.client_ready,
+                              .event_mask = SK_EVMASK(SK_EV_READY)};
+        sk_stack_params spp = {.seed = 12, .name = "server", .on_event = on_event, .event_ctx = &p.server_ready,
+                               .event_mask = SK_EVMASK(SK_EV_READY)};
         p.client = sk_wire_add_host(w, CLIENT_ADDR, &cp);
         p.server = sk_wire_add_host(w, SERVER_ADDR, &spp);
         set(p.client, "net.ipv4.ip_local_port_range", "1024 65535");

@@ -140,7 +140,9 @@ typedef struct ready_count {
 static void count_ready(void *ctx, const sk_event *ev)
 {
     ready_count *rc = ctx;
-    if (ev->type == SK_EV_READY && ev->local.addr == SK_TEST_CLIENT_ADDR && ev->fd == rc->fd)
+    sk_endpoint local;
+    sk_event_endpoints(ev, &local, NULL);
+    if (ev->type == SK_EV_READY && local.addr == SK_TEST_CLIENT_ADDR && ev->fd == rc->fd)
         rc->n++;
 }
 

@@ -497,16 +497,16 @@ static void test_event_lines(void **state)
 {
     (void)state;
     char line[SK_TRACE_LINE_MAX];
+    sk_endpoint client = sk_endpoint_ipv4(CLIENT, 40000), server = sk_endpoint_ipv4(SERVER, 80);
     sk_event ev = {
         .type = SK_EV_STATE,
         .now = TEN_AM + USEC(100),
         .fd = 3,
-        .local = sk_endpoint_ipv4(CLIENT, 40000),
-        .remote = sk_endpoint_ipv4(SERVER, 80),
         .from_state = SK_TCP_SYN_SENT,
         .to_state = SK_TCP_ESTABLISHED,
         .cause = "rcv SYN,ACK",
     };
+    sk_event_set_endpoints(&ev, &client, &server);
     sk_trace_format_event(NULL, &ev, line, sizeof(line));
     assert_string_equal(line, "10:00:00.000100 10.0.0.1:40000 SYN_SENT -> ESTABLISHED (rcv SYN,ACK)");
     assert_string_equal(sk_state_cause_name(SK_CAUSE_RCV_SYNACK), "rcv SYN,ACK");
@@ -527,17 +527,18 @@ static void test_event_lines(void **state)
     sk_trace_format_event(NULL, &ev, line, sizeof(line));
     assert_string_equal(line, "10:00:00.000100 10.0.0.1:40000 TIME_WAIT -> CLOSED (timewait expired)");
 
-    sk_event drop = {.type = SK_EV_DROP, .now = TEN_AM, .local = sk_endpoint_ipv4(SERVER, 80), .remote = sk_endpoint_ipv4(CLIENT, 40000),
-                     .reason = "ListenDrops"};
+    sk_event drop = {.type = SK_EV_DROP, .now = TEN_AM, .reason = "ListenDrops"};
+    sk_event_set_endpoints(&drop, &server, &client);
     sk_trace_format_event(NULL, &drop, line, sizeof(line));
     assert_string_equal(line, "10:00:00.000000 10.0.0.2:80 drop ListenDrops from 10.0.0.1:40000");
-    drop.remote = (sk_endpoint){.addr = 0, .port = 0, .family = SK_AF_INET};
+    sk_endpoint unset = {.addr = 0, .port = 0, .family = SK_AF_INET};
+    sk_event_set_endpoints(&drop, &server, &unset);
     drop.reason = NULL;
     sk_trace_format_event(NULL, &drop, line, sizeof(line));
     assert_string_equal(line, "10:00:00.000000 10.0.0.2:80 drop unknown");
 
-    sk_event timer = {.type = SK_EV_TIMER, .now = TEN_AM + 200 * SK_NSEC_PER_MSEC, .local = sk_endpoint_ipv4(CLIENT, 40000),
-                      .timer = "retransmit"};
+    sk_event timer = {.type = SK_EV_TIMER, .now = TEN_AM + 200 * SK_NSEC_PER_MSEC, .timer = "retransmit"};
+    sk_event_set_endpoints(&timer, &client, NULL);
     sk_trace_format_event(NULL, &timer, line, sizeof(line));
     assert_string_equal(line, "10:00:00.200000 10.0.0.1:40000 timer retransmit");
 

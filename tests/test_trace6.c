@@ -69,9 +69,10 @@ static void test_endpoints(void **state)
 
     /* A drop from an IPv6 peer names it; the local side too. */
     sk_event ev = {.type = SK_EV_DROP, .now = TEN_AM, .reason = "TCPListenDrops"};
-    ev.local = sk_endpoint_ipv6(a, 80);
+    sk_endpoint local = sk_endpoint_ipv6(a, 80);
     uint8_t b[16] = {0xfd, 0x3d, [15] = 2};
-    ev.remote = sk_endpoint_ipv6(b, 41000);
+    sk_endpoint remote = sk_endpoint_ipv6(b, 41000);
+    sk_event_set_endpoints(&ev, &local, &remote);
     sk_trace_format_event(NULL, &ev, buf, sizeof(buf));
     assert_string_equal(buf, "10:00:00.000000 [fd3d::1]:80 drop TCPListenDrops from [fd3d::2]:41000");
 }

@@ -113,12 +113,14 @@ static void on_stack_event(void *ctx, const sk_event *ev)
     const sk_tun_opts *o = ctx;
     if (ev->type != SK_EV_STATE || !o->state_log)
         return;
+    sk_endpoint l, r;
+    sk_event_endpoints(ev, &l, &r);
     char local[48], remote[48];
-    sk_format_addr(&ev->local, local, sizeof(local));
-    sk_format_addr(&ev->remote, remote, sizeof(remote));
-    bool six = ev->local.family == SK_AF_INET6;
+    sk_format_addr(&l, local, sizeof(local));
+    sk_format_addr(&r, remote, sizeof(remote));
+    bool six = l.family == SK_AF_INET6;
     fprintf(stderr, "%s: state %s%s%s:%u %s%s%s:%u %s -> %s (%s)\n", o->cmd, six ? "[" : "", local, six ? "]" : "",
-            ev->local.port, six ? "[" : "", remote, six ? "]" : "", ev->remote.port, ev->from_state ? sk_state_name(ev->from_state) : "CLOSED",
+            l.port, six ? "[" : "", remote, six ? "]" : "", r.port, ev->from_state ? sk_state_name(ev->from_state) : "CLOSED",
             sk_state_name(ev->to_state), ev->cause ? ev->cause : "");
 }
 
@@ -202,6 +204,7 @@ sk_loop *sk_tun_start(sk_tun_opts *o, const sk_loop_app *app)
     p.stack.name = o->cmd;
     p.stack.on_event = on_stack_event;
     p.stack.event_ctx = o;
+    p.stack.event_mask = SK_EVMASK(SK_EV_STATE); /* the state log is all it reads */
     /* Unseeded runs are as unpredictable as Linux (RFC 6528 ISNs and
      * ephemeral ports); --seed makes the stack's choices repeatable, but
      * the ISN secret stays random: predictable ISNs are never wanted on

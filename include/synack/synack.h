@@ -203,12 +203,14 @@ typedef enum sk_state_cause {
  * "" for SK_CAUSE_NONE and for values out of range. */
 SK_EXPORT const char *sk_state_cause_name(sk_state_cause cause);
 
+/* An event's endpoints are not stored in it: sk_event_endpoints()
+ * builds them when the consumer asks, so the many events whose consumer
+ * reads only `type` and `fd` cost no address formatting.  Like `data`,
+ * they can be read only during the callback that received the event. */
 typedef struct sk_event {
     sk_event_type type;
     sk_time_ns now;
     int fd;              /* socket handle, or -1 (orphan, TIME_WAIT, none) */
-    sk_endpoint local;   /* zero when not about a connection            */
-    sk_endpoint remote;
     const uint8_t *data; /* SEGMENT_IN/OUT: the IP datagram             */
     size_t len;
     int from_state;      /* STATE: 0 stands for CLOSED before creation  */
@@ -217,8 +219,7 @@ typedef struct sk_event {
     const char *reason;  /* DROP: the counter name charged              */
     const char *timer;   /* TIMER: "retransmit", "keepalive", ...        */
     const char *message; /* MESSAGE                                      */
-    /* STATE: the cause as a value; `cause` is its sk_state_cause_name,
-     * kept so that libsynack0's event layout stays as it was. */
+    /* STATE: the cause as a value; `cause` is its sk_state_cause_name. */
     sk_state_cause state_cause;
     /* DROP: the reason as a value, the index of the counter charged:
      * sk_counter_name(drop_counter, &group) is `reason` and its group,
@@ -230,7 +231,23 @@ typedef struct sk_event {
      * NULL and 0 otherwise. */
     const sk_iovec *iov;
     size_t iovcnt;
+    struct {             /* private: what sk_event_endpoints() reads    */
+        int kind;
+        uint16_t sport, dport;
+        const void *a, *b;
+    } ep_;
 } sk_event;
+
+/* The local and remote endpoints the event is about (either pointer may
+ * be NULL).  Both are zero when the event is about no connection or
+ * datagram; a connection's local address on 0.0.0.0 shows the stack's
+ * first address.  Call it only while the event is being delivered. */
+SK_EXPORT void sk_event_endpoints(const sk_event *ev, sk_endpoint *local, sk_endpoint *remote);
+
+/* For code that builds an event itself (a replay, a test of an event
+ * consumer): make sk_event_endpoints() return copies of `*local` and
+ * `*remote` (NULL reads as zero), which must outlive the event's use. */
+SK_EXPORT void sk_event_set_endpoints(sk_event *ev, const sk_endpoint *local, const sk_endpoint *remote);
 
 typedef void (*sk_transmit_fn)(void *ctx, const uint8_t *datagram, size_t len);
 /* At most this many pieces per vectored datagram: the headers, then the
@@ -299,7 +316,15 @@ typedef struct sk_stack_params {
      * it only for a link whose receiver accepts such datagrams: another
      * synack stack (which takes any size), or a device that segments. */
     uint32_t gso_max_size;
+    /* The event types on_event receives, as SK_EVMASK() bits; 0: all.
+     * A consumer that reads only readiness (an event loop) sets
+     * SK_EVMASK(SK_EV_READY), and the stack then builds no event for each
+     * datagram, state change or timer. */
+    uint32_t event_mask;
 } sk_stack_params;
+
+/* The sk_stack_params.event_mask bit of one sk_event_type. */
+#define SK_EVMASK(type) (1u << (type))
 
 /* Checksum offloads of the link, as Linux's loopback device has them.
  * Set them only for a link that really offers them: a trusted in-memory

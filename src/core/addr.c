@@ -527,7 +527,16 @@ uint32_t sk_key_ts_off(const sk_stack *s, const sk_key *k)
 {
     if (k->v6)
         return sk_ts_offset6(s->isn_key, sk_addr6_get(s, k->laddr), sk_addr6_get(s, k->raddr));
-    return sk_ts_offset(s->isn_key, k->laddr, k->raddr);
+    if (s->tsoff_valid && s->tsoff_laddr == k->laddr && s->tsoff_raddr == k->raddr)
+        return s->tsoff_val;
+    /* The offset is a pure function of the key and the pair, so keeping
+     * the last one changes nothing but its cost (a SipHash). */
+    sk_stack *w = (sk_stack *)s;
+    w->tsoff_laddr = k->laddr;
+    w->tsoff_raddr = k->raddr;
+    w->tsoff_val = sk_ts_offset(s->isn_key, k->laddr, k->raddr);
+    w->tsoff_valid = true;
+    return w->tsoff_val;
 }
 
 

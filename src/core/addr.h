@@ -127,15 +127,6 @@ static inline void sk_tcb_local(const sk_stack *s, const sk_tcb *t, sk_endpoint 
 {
     sk_addr_endpoint(s, t->af6, t->sock6, t->laddr, t->lport, ep);
 }
-/* The same by value, for an event's initializer (built in place). */
-static inline sk_endpoint sk_addr_ep(const sk_stack *s, bool v6, bool mapped, uint32_t a, uint16_t port)
-{
-    if (!v6 && !mapped)
-        return (sk_endpoint){.addr = a, .port = port, .family = SK_AF_INET};
-    sk_endpoint ep;
-    sk_addr_endpoint_slow(s, v6, mapped, a, port, &ep);
-    return ep;
-}
 static inline void sk_tcb_remote(const sk_stack *s, const sk_tcb *t, sk_endpoint *ep)
 {
     sk_addr_endpoint(s, t->af6, t->sock6, t->raddr, t->rport, ep);

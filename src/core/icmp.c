@@ -206,16 +206,18 @@ static const int unreach_errno[SK_NR_ICMP_UNREACH + 1] = {
 
 void sk_icmp_emit(sk_stack *s, sk_event_type type, const sk_segment *msg, const uint8_t *d, size_t len)
 {
-    if (!s->on_event)
+    if (!sk_wants(s, type))
         return;
     sk_event ev = {.type = type, .now = s->now, .fd = -1, .data = d, .len = len};
+    sk_endpoint local, remote;
     if (msg->ip_version == 6) {
-        ev.local = sk_endpoint_ipv6(msg->dst6, 0);
-        ev.remote = sk_endpoint_ipv6(msg->src6, 0);
+        local = sk_endpoint_ipv6(msg->dst6, 0);
+        remote = sk_endpoint_ipv6(msg->src6, 0);
     } else {
-        ev.local = sk_endpoint_ipv4(msg->dst, 0);
-        ev.remote = sk_endpoint_ipv4(msg->src, 0);
+        local = sk_endpoint_ipv4(msg->dst, 0);
+        remote = sk_endpoint_ipv4(msg->src, 0);
     }
+    sk_event_set_endpoints(&ev, &local, &remote);
     sk_emit(s, &ev);
 }
 

@@ -236,15 +236,9 @@ void sk_input(sk_stack *s, const uint8_t *dgram, size_t len, sk_time_ns now)
     }
     sk_count(s, v6 ? SK_C_IP6_IN_DELIVERS : SK_C_IP_IN_DELIVERS);
     sk_count(s, SK_C_TCP_IN_SEGS);
-    if (s->on_event) {
-        sk_event ev = {.type = SK_EV_SEGMENT_IN, .now = s->now, .fd = -1,
-                       .local = {.addr = seg.dst, .port = seg.dport, .family = SK_AF_INET},
-                       .remote = {.addr = seg.src, .port = seg.sport, .family = SK_AF_INET},
-                       .data = dgram, .len = len};
-        if (v6) {
-            ev.local = sk_endpoint_ipv6(seg.dst6, seg.dport);
-            ev.remote = sk_endpoint_ipv6(seg.src6, seg.sport);
-        }
+    if (sk_wants(s, SK_EV_SEGMENT_IN)) {
+        sk_event ev = {.type = SK_EV_SEGMENT_IN, .now = s->now, .fd = -1, .data = dgram, .len = len};
+        sk_event_ep(&ev, SK_EPK_SEG, &seg, NULL);
         sk_emit(s, &ev);
     }
     /* Segments whose flags make no sense in any state (SYN with RST or

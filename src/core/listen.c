@@ -112,13 +112,13 @@ static void req_unlink(sk_stack *s, sk_listen_queue *q, sk_request *req)
 
 static void emit_req_state(sk_stack *s, const sk_request *req, int from, int to, sk_state_cause cause)
 {
-    if (!s->on_event)
+    if (!sk_wants(s, SK_EV_STATE))
         return;
     sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = -1, .from_state = from, .to_state = to,
                    .cause = sk_cause_text[cause], .state_cause = cause};
-    bool v6 = (req->opts & SK_REQ_V6) != 0, mapped = req->listener->sock6;
-    sk_addr_endpoint(s, v6, mapped, sk_req_laddr(s, req), sk_req_lport(req), &ev.local);
-    sk_addr_endpoint(s, v6, mapped, req->raddr, req->rport, &ev.remote);
+    sk_ep_addrs e = {.laddr = sk_req_laddr(s, req), .raddr = req->raddr, .lport = sk_req_lport(req),
+                     .rport = req->rport, .v6 = (req->opts & SK_REQ_V6) != 0, .mapped = req->listener->sock6};
+    sk_event_ep(&ev, SK_EPK_ADDRS, s, &e);
     sk_emit(s, &ev);
 }
 
@@ -250,7 +250,7 @@ static bool syn_flood_action(sk_stack *s, sk_tcb *l)
      * configured answer to every SYN, not a sign of a flood. */
     if (syncookies != 2 && s->now >= q->synflood_warn_after) {
         q->synflood_warn_after = s->now + SK_SEC(60);
-        if (s->on_event) {
+        if (sk_wants(s, SK_EV_MESSAGE)) {
             char msg[128];
             /* Linux names the listener's bound address, 0.0.0.0 when
              * it listens on any. */
@@ -270,7 +270,9 @@ static bool syn_flood_action(sk_stack *s, sk_tcb *l)
                          want_cookie ? "Sending cookies" : "Dropping request");
             }
             sk_event ev = {.type = SK_EV_MESSAGE, .now = s->now, .fd = l->fd, .message = msg};
-            sk_tcb_local_shown(s, l, &ev.local);
+            sk_endpoint local;
+            sk_tcb_local_shown(s, l, &local);
+            sk_event_set_endpoints(&ev, &local, NULL); /* the listener's address only */
             sk_emit(s, &ev);
         }
     }

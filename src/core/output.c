@@ -169,16 +169,12 @@ void sk_xmit(sk_stack *s, const sk_route *rt, sk_segment_spec *spec)
             iov[1 + i] = pay[i];
         iovcnt = 1 + npay;
     }
-    if (s->on_event) {
-        sk_event ev = {.type = SK_EV_SEGMENT_OUT, .now = s->now, .fd = -1,
-                       .local = {.addr = rt->src, .port = sport, .family = SK_AF_INET},
-                       .remote = {.addr = rt->dst, .port = dport, .family = SK_AF_INET},
-                       .data = s->out, .len = gather ? hdr_len : n,
-                       .iov = gather ? iov : NULL, .iovcnt = iovcnt};
-        if (rt->v6) {
-            ev.local = sk_endpoint_ipv6(rt->src6, sport);
-            ev.remote = sk_endpoint_ipv6(rt->dst6, dport);
-        }
+    if (sk_wants(s, SK_EV_SEGMENT_OUT)) {
+        sk_event ev = {.type = SK_EV_SEGMENT_OUT, .now = s->now, .fd = -1, .data = s->out,
+                       .len = gather ? hdr_len : n, .iov = gather ? iov : NULL, .iovcnt = iovcnt};
+        sk_event_ep(&ev, SK_EPK_ROUTE, rt, NULL);
+        ev.ep_.sport = sport;
+        ev.ep_.dport = dport;
         sk_emit(s, &ev);
     }
     if (gather)
@@ -203,12 +199,11 @@ uint32_t sk_win_from_space(const sk_stack *s, uint32_t space)
 
 uint16_t sk_default_advmss(const sk_stack *s, bool v6) { return sk_link_mss(s, v6); }
 
+/* floor(log2(v)), 0 for 0 and 1: every connection's window scale is chosen
+ * from it, so it counts leading zeros instead of shifting bit by bit. */
 static uint32_t ilog2_u32(uint32_t v)
 {
-    uint32_t r = 0;
-    while (v >>= 1)
-        r++;
-    return r;
+    return v ? 31u - (uint32_t)__builtin_clz(v) : 0;
 }
 
 void sk_init_rcv_window(sk_stack *s, uint32_t rcvbuf, uint16_t mss, bool ws_ok, uint32_t *rcv_wnd,

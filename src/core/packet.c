@@ -331,6 +331,24 @@ static sk_parse_error parse_ipv6(const uint8_t *dgram, size_t len, sk_segment *o
 
 static sk_parse_error parse_tcp(const uint8_t *tcp, size_t tcp_len, bool verify_tcp_csum, sk_segment *out);
 
+/* The checksum (RFC 791 §3.1, RFC 1071) of an IPv4 header without options,
+ * as sk_csum_fold(sk_csum_partial(ip, 20, 0)) computes it: every datagram
+ * in and out pays for one, so the five 32-bit words are summed directly
+ * instead of through the general loop.  2^32 and 2^16 are both 1 modulo
+ * 0xffff, so folding the 64-bit sum down 16 bits at a time gives the one's
+ * complement sum of the ten 16-bit words; a header's sum is never zero
+ * (its first byte is not), so there is no 0/0xffff ambiguity. */
+static inline uint16_t ip4_hdr20_csum(const uint8_t *ip)
+{
+    uint64_t sum = (uint64_t)get_be32(ip) + get_be32(ip + 4) + get_be32(ip + 8) + get_be32(ip + 12) +
+                   get_be32(ip + 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
 sk_parse_error sk_parse_segment_checked(const uint8_t *dgram, size_t len, bool verify_ip_csum, bool verify_tcp_csum,
                                         sk_segment *out)
 {
@@ -353,7 +371,8 @@ sk_parse_error sk_parse_segment_checked(const uint8_t *dgram, size_t len, bool v
         return SK_PARSE_BAD_IHL;
     if (ihl > len)
         return SK_PARSE_TRUNCATED_IP;
-    if (verify_ip_csum && sk_csum_fold(sk_csum_partial(dgram, ihl, 0)) != 0)
+    if (verify_ip_csum &&
+        (ihl == SK_IP_HDR_MIN ? ip4_hdr20_csum(dgram) : sk_csum_fold(sk_csum_partial(dgram, ihl, 0))) != 0)
         return SK_PARSE_BAD_IP_CSUM;
     size_t ip_len = get_be16(dgram + 2);
     /* Bytes past the total length are link-layer padding (an Ethernet
@@ -410,6 +429,19 @@ static sk_parse_error parse_tcp(const uint8_t *tcp, size_t tcp_len, bool verify_
         if (c != 0)
             return SK_PARSE_BAD_TCP_CSUM;
     }
+    /* Linux's tcp_fast_parse_options: after the handshake nearly every
+     * segment carries exactly NOP, NOP, timestamps (RFC 7323 Appendix A's
+     * layout), read here without the general walk; out->opts is still
+     * zero from the memset above, so the result is the walk's. */
+    const uint8_t *o = out->options;
+    if (out->options_len == 12 && o[0] == SK_TCPOPT_NOP && o[1] == SK_TCPOPT_NOP && o[2] == SK_TCPOPT_TIMESTAMP &&
+        o[3] == TCPOLEN_TIMESTAMP) {
+        out->opts.fo_len = -1;
+        out->opts.has_ts = true;
+        out->opts.ts_val = get_be32(o + 4);
+        out->opts.ts_ecr = get_be32(o + 8);
+        return SK_PARSE_OK;
+    }
     /* A malformed option ends the option walk, not the segment: Linux's
      * tcp_parse_options returns with what it parsed, uncounted. */
     (void)sk_parse_options(out->options, out->options_len, &out->opts);
@@ -464,7 +496,7 @@ size_t sk_build_segment_iov(const sk_segment_spec *spec, const sk_iovec *pay, si
     put_be16(ip + 10, 0);
     put_be32(ip + 12, spec->src);
     put_be32(ip + 16, spec->dst);
-    put_be16(ip + 10, sk_csum_fold(sk_csum_partial(ip, SK_IP_HDR_MIN, 0)));
+    put_be16(ip + 10, ip4_hdr20_csum(ip));
     write_tcp(spec, buf + SK_IP_HDR_MIN, tcp_hdr_len, pay, npay, copy);
     return total;
 }

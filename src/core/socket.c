@@ -379,9 +379,18 @@ static int pick_connect_port(sk_stack *s, sk_tcb *t, uint32_t *tw_isn)
     uint32_t lo, hi;
     port_range(s, &lo, &hi);
     uint32_t n = hi - lo + 1;
-    uint32_t off = (t->af6 ? (uint32_t)sk_siphash24(s->isn_key, sk_addr6_get(s, t->raddr), 16)
-                           : (uint32_t)sk_siphash24(s->isn_key, &t->raddr, sizeof(t->raddr))) +
-                   s->port_hint;
+    uint32_t off;
+    if (t->af6) {
+        off = (uint32_t)sk_siphash24(s->isn_key, sk_addr6_get(s, t->raddr), 16);
+    } else if (s->portoff_valid && s->portoff_raddr == t->raddr) {
+        off = s->portoff_val; /* a pure function of the key and the address */
+    } else {
+        off = (uint32_t)sk_siphash24(s->isn_key, &t->raddr, sizeof(t->raddr));
+        s->portoff_raddr = t->raddr;
+        s->portoff_val = off;
+        s->portoff_valid = true;
+    }
+    off += s->port_hint;
     s->port_hint += 2;
     for (int parity = 0; parity <= 1; parity++) {
         for (uint32_t k = 0; k < n; k++) {

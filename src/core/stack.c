@@ -48,6 +48,7 @@ sk_stack *sk_stack_new(const sk_stack_params *p)
     s->gso_max_size = p->gso_max_size > s->mtu ? (p->gso_max_size < 65535u ? p->gso_max_size : 65535u) : 0;
     s->on_event = p->on_event;
     s->event_ctx = p->event_ctx;
+    s->event_mask = p->event_mask ? p->event_mask : ~0u;
     s->now = p->now;
     s->epoch = p->now - (p->now % SK_NSEC_PER_MSEC);
     memcpy(s->isn_key, p->secret, 16);

@@ -109,10 +109,20 @@ struct sk_stack {
     uint32_t gso_max_size; /* the link's largest datagram above the MTU, 0: none */
     sk_event_fn on_event;
     void *event_ctx;
+    uint32_t event_mask; /* SK_EVMASK bits on_event takes (sk_wants) */
 
     sk_time_ns now;
     sk_time_ns epoch; /* creation time; TW expiries are ms from here */
     uint8_t isn_key[16], cookie_key[16];
+    /* The last IPv4 address pair's timestamp offset (sk_key_ts_off): a
+     * connection asks for it two or three times (SYN-ACK, child, cookie)
+     * and successive connections mostly come from the same peer. */
+    uint32_t tsoff_laddr, tsoff_raddr, tsoff_val;
+    bool tsoff_valid;
+    /* The same for the last IPv4 destination's ephemeral-port offset
+     * (pick_connect_port): a client connects to few servers. */
+    bool portoff_valid;
+    uint32_t portoff_raddr, portoff_val;
     sk_rng rng;
     sk_config cfg;
     uint64_t counters[SK_C__COUNT];

@@ -167,12 +167,13 @@ static void tw_schedule(sk_stack *s, uint32_t i, sk_time_ns timeout)
 
 static void emit_tw_state(sk_stack *s, const sk_tw *w, int from, int to, sk_state_cause cause)
 {
-    if (!s->on_event)
+    if (!sk_wants(s, SK_EV_STATE))
         return;
     sk_event ev = {.type = SK_EV_STATE, .now = s->now, .fd = -1, .from_state = from, .to_state = to,
                    .cause = sk_cause_text[cause], .state_cause = cause};
-    sk_addr_endpoint(s, w->v6, w->sock6, w->laddr, w->lport, &ev.local);
-    sk_addr_endpoint(s, w->v6, w->sock6, w->raddr, w->rport, &ev.remote);
+    sk_ep_addrs e = {.laddr = w->laddr, .raddr = w->raddr, .lport = w->lport, .rport = w->rport, .v6 = w->v6,
+                     .mapped = w->sock6};
+    sk_event_ep(&ev, SK_EPK_ADDRS, s, &e);
     sk_emit(s, &ev);
 }
 

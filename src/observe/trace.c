@@ -1536,9 +1536,11 @@ size_t sk_trace_format_event(sk_trace *t, const sk_event *ev, char *buf, size_t 
     if (ev->type == SK_EV_SEGMENT_IN || ev->type == SK_EV_SEGMENT_OUT)
         return sk_trace_format_datagram(t, ev->now, ev->data, ev->data ? ev->len : 0, buf, cap);
 
+    sk_endpoint local, remote;
+    sk_event_endpoints(ev, &local, &remote);
     line_time(&o, ev->now);
     line_printf(&o, " ");
-    line_endpoint(&o, &ev->local);
+    line_endpoint(&o, &local);
     switch (ev->type) {
     case SK_EV_STATE:
         line_printf(&o, " %s -> %s", state_name_or_closed(ev->from_state),
@@ -1548,9 +1550,9 @@ size_t sk_trace_format_event(sk_trace *t, const sk_event *ev, char *buf, size_t 
         break;
     case SK_EV_DROP:
         line_printf(&o, " drop %s", ev->reason && ev->reason[0] ? ev->reason : "unknown");
-        if (endpoint_set(&ev->remote)) {
+        if (endpoint_set(&remote)) {
             line_printf(&o, " from ");
-            line_endpoint(&o, &ev->remote);
+            line_endpoint(&o, &remote);
         }
         break;
     case SK_EV_TIMER:

@@ -585,8 +585,7 @@ static void on_event(void *ctx, const sk_event *ev)
         c->time = ev->now;
         c->host = h->label;
         c->fd = ev->fd;
-        c->local = ev->local;
-        c->remote = ev->remote;
+        sk_event_endpoints(ev, &c->local, &c->remote);
         c->from = ev->from_state;
         c->to = ev->to_state;
         snprintf(c->cause, sizeof c->cause, "%s", ev->cause ? ev->cause : "");

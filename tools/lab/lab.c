@@ -233,10 +233,12 @@ static void lab_on_event(void *ctx, const sk_event *ev)
 {
     lab *L = ctx;
     char line[SK_TRACE_LINE_MAX];
+    sk_endpoint local, remote;
+    sk_event_endpoints(ev, &local, &remote);
     if (ev->type == SK_EV_MESSAGE) {
         for (int i = 0; i < L->nhosts; i++) {
             lab_host *h = &L->hosts[i];
-            if (h->addr != ev->local.addr)
+            if (h->addr != local.addr)
                 continue;
             size_t used = strlen(h->messages);
             if (used + 1 < sizeof(h->messages))
@@ -249,10 +251,10 @@ static void lab_on_event(void *ctx, const sk_event *ev)
     }
     bool show = false;
     if (ev->type == SK_EV_STATE || ev->type == SK_EV_DROP)
-        show = is_rep(L, ev->local, ev->remote);
+        show = is_rep(L, local, remote);
     else if (ev->type == SK_EV_TIMER && ev->timer && strcmp(ev->timer, "delack") != 0 &&
              strcmp(ev->timer, "delayed-ack") != 0)
-        show = is_rep(L, ev->local, ev->remote);
+        show = is_rep(L, local, remote);
     if (!show)
         return;
     sk_trace_format_event(L->trace, ev, line, sizeof(line));
