@@ -155,7 +155,7 @@ static size_t tcp_headers(const uint8_t *d, size_t len, size_t *ip)
 
 size_t sk_vnet_gso_first(const uint8_t *d, size_t len)
 {
-    size_t ip, h = tcp_headers(d, len, &ip);
+    size_t ip = 0, h = tcp_headers(d, len, &ip);
     /* CWR belongs to the first segment alone: Linux's GSO would copy it
      * to every one, so a segment with it is sent as it is. */
     if (!h || len == h || (d[ip + 13] & 0xbf) != TCP_ACK || (d[ip + 12] & 0x0f))
@@ -171,7 +171,7 @@ uint8_t sk_vnet_tcp_flags(const uint8_t *d)
 bool sk_vnet_gso_continues(const uint8_t *prev, size_t prev_len, const uint8_t *next, size_t next_len,
                            size_t gso_size, size_t total)
 {
-    size_t ip, nip, h = tcp_headers(prev, prev_len, &ip);
+    size_t ip = 0, nip = 0, h = tcp_headers(prev, prev_len, &ip);
     if (!h || tcp_headers(next, next_len, &nip) != h || nip != ip || next_len == h)
         return false;
     /* The whole super-segment's IP length fits 16 bits (IPv4's total
@@ -214,7 +214,7 @@ size_t sk_vnet_gso_header(uint8_t *out, const uint8_t *first, size_t payload, ui
                           uint16_t gso_size)
 {
     bool v6 = (first[0] >> 4) == 6;
-    size_t ip_len, h = tcp_headers(first, v6 ? 40 + be16(first + 4) : be16(first + 2), &ip_len);
+    size_t ip_len = 0, h = tcp_headers(first, v6 ? 40 + be16(first + 4) : be16(first + 2), &ip_len);
     uint8_t *ip = out + SK_VNET_HDR_LEN, *tcp = ip + ip_len;
     memcpy(ip, first, h);
     size_t tot = h + payload;
