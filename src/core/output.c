@@ -446,45 +446,6 @@ void sk_reply_rst(sk_stack *s, const sk_segment *seg)
 /* The data sender                                                      */
 /* ------------------------------------------------------------------ */
 
-/* Linux's tcp_xmit_size_goal(): the send queue is cut into skbs of up to
- * half the largest window the peer offered (tcp_bound_to_half_wnd of the
- * 64 KiB GSO limit), in whole segments. */
-uint32_t sk_size_goal(const sk_tcb *t)
-{
-    uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
-    uint32_t goal = 65536;
-    uint32_t cutoff = t->max_window > SK_TCP_MSS_DEFAULT ? t->max_window >> 1 : t->max_window;
-    if (cutoff && goal > cutoff)
-        goal = cutoff > 68 ? cutoff : 68;
-    uint32_t segs = goal / mss;
-    return segs ? segs * mss : mss;
-}
-
-/* Bytes the network holds.  After an RTO everything beyond the
- * retransmission cursor is presumed lost, as Linux marks it (lost_out), so
- * only what was resent since counts. */
-uint32_t sk_flight_size(const sk_tcb *t)
-{
-    const sk_rack *r = t->rack;
-    if (r && (t->ca_state != SK_CA_LOSS) &&
-        ((t->ca_state == SK_CA_RECOVERY) || r->sacked_out || r->lost_out || r->retrans_out))
-        return sk_rack_in_flight(t) * t->mss; /* Linux counts packets (tcp_packets_in_flight) */
-    if (t->sack_n || ((t->ca_state == SK_CA_RECOVERY) && (t->negot & SK_N_SACK_OK)))
-        return sk_sack_pipe(t);
-    if ((t->ca_state == SK_CA_LOSS) && seq_lt(t->rtx_nxt, t->snd_nxt))
-        return t->rtx_nxt - t->snd_una;
-    uint32_t out = t->snd_nxt - t->snd_una;
-    if (!(t->negot & SK_N_SACK_OK) && t->ca_state != SK_CA_RECOVERY && t->dupacks) {
-        /* Without SACK, Linux counts each duplicate ACK as one segment that
-         * left the network (tcp_add_reno_sack), so the pipe shrinks and the
-         * first duplicate ACKs clock out new data: RFC 3042 limited
-         * transmit falls out of the accounting. */
-        uint32_t left = (uint32_t)t->dupacks * t->mss;
-        out = out > left ? out - left : 0;
-    }
-    return out;
-}
-
 static bool can_send_data(const sk_tcb *t)
 {
     if (t->tfo & SK_TFO_CHILD)

@@ -40,8 +40,6 @@ void sk_reply_rst(sk_stack *s, const sk_segment *seg);
 uint16_t sk_default_advmss(const sk_stack *s, bool v6);
 uint32_t sk_current_mss(const sk_tcb *t); /* tcp_current_mss: SACK blocks to send counted */
 void sk_retransmit_head(sk_stack *s, sk_tcb *t);
-uint32_t sk_flight_size(const sk_tcb *t);
-uint32_t sk_size_goal(const sk_tcb *t);
 void sk_send_loss_probe(sk_stack *s, sk_tcb *t);
 
 #endif
