@@ -35,9 +35,17 @@ typedef struct sk_recycled {
 typedef struct sk_recycle_bin {
     sk_recycled *head;
     uint32_t count;
+    uint32_t low; /* fewest objects held since the last trim: never taken */
 } sk_recycle_bin;
 
 #define SK_RECYCLE_MAX 4096 /* objects kept per kind; the rest go back to malloc */
+/* Connection records (TCBs) and requests: a small cap, since these are
+ * the big objects (the memory benchmark counts whatever a bin holds), and
+ * the bins shrink further by what sat unused for a second (sk_recycle_trim).
+ * 64 covers the churn of 100 lifecycles in flight per stack pair, where
+ * glibc's per-size cache of 7 overflowed into its slow paths. */
+#define SK_RECYCLE_CONN_MAX 256
+#define SK_RECYCLE_TRIM_MS 1000
 
 
 /* ------------------------------------------------------------------ */
@@ -166,6 +174,8 @@ struct sk_stack {
     bool xmit_failed;  /* the last sk_xmit met a blocked queue */
     bool nagle_push;   /* this output pass ignores Nagle and cork (Linux TCP_NAGLE_PUSH) */
     sk_recycle_bin rack_bin, cubic_bin;
+    sk_recycle_bin tcb_bin, req_bin; /* bounded by SK_RECYCLE_CONN_MAX */
+    uint64_t recycle_trim_tick;      /* next sk_recycle_trim, in ms ticks */
     struct sk_fo_state *fo; /* Fast Open client cache and blackhole state (fastopen.c), on first use */
     /* ICMP and path MTU (icmp.c, pmtu.c): the per-destination cache,
      * allocated on first use, and Linux's global ICMP token bucket. */
