@@ -70,7 +70,8 @@ static void req_free(sk_stack *s, sk_request *req)
         sk_free(s, req);
         return;
     }
-    sk_recycle_give_max(s, &s->req_bin, req, SK_RECYCLE_CONN_MAX);
+    uint32_t max = SK_RECYCLE_REQ_MAX + s->tcb_bin.count;
+    sk_recycle_give_max(s, &s->req_bin, req, max < SK_RECYCLE_TCB_MAX ? max : SK_RECYCLE_TCB_MAX);
 }
 
 static uint16_t req_advmss(const sk_stack *s, const sk_tcb *l, const sk_request *req)

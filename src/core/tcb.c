@@ -80,7 +80,7 @@ void sk_tcb_free(sk_stack *s, sk_tcb *t)
      * listener's is a queue (sk_listen_destroy normally freed it). */
     if (t->state == SK_TCP_LISTEN)
         sk_free(s, t->listen);
-    sk_recycle_give_max(s, &s->tcb_bin, t, SK_RECYCLE_CONN_MAX);
+    sk_recycle_give_max(s, &s->tcb_bin, t, SK_RECYCLE_TCB_MAX);
 }
 
 void sk_tcb_done(sk_stack *s, sk_tcb *t, sk_state_cause cause)
