@@ -140,6 +140,7 @@ void sk_stack_free(sk_stack *s)
     sk_recycle_empty(s, &s->cubic_bin);
     sk_recycle_empty(s, &s->tcb_bin);
     sk_recycle_empty(s, &s->req_bin);
+    sk_recycle_empty(s, &s->ring_bin);
     sk_free(s, s->conn_buckets);
     sk_free(s, s->fds);
     sk_addr6_destroy(s);
@@ -169,6 +170,7 @@ void sk_advance(sk_stack *s, sk_time_ns now)
         s->recycle_trim_tick = tick + SK_RECYCLE_TRIM_MS;
         sk_recycle_trim(s, &s->tcb_bin);
         sk_recycle_trim(s, &s->req_bin);
+        sk_recycle_trim(s, &s->ring_bin);
         sk_recycle_trim(s, &s->rack_bin);
         sk_recycle_trim(s, &s->cubic_bin);
     }

@@ -182,6 +182,7 @@ struct sk_stack {
     bool nagle_push;   /* this output pass ignores Nagle and cork (Linux TCP_NAGLE_PUSH) */
     sk_recycle_bin rack_bin, cubic_bin;
     sk_recycle_bin tcb_bin, req_bin; /* bounded by SK_RECYCLE_TCB_MAX, _REQ_MAX */
+    sk_recycle_bin ring_bin;         /* 64-byte ring buffers (ring.c), as req_bin */
     uint64_t recycle_trim_tick;      /* next sk_recycle_trim, in ms ticks */
     struct sk_fo_state *fo; /* Fast Open client cache and blackhole state (fastopen.c), on first use */
     /* ICMP and path MTU (icmp.c, pmtu.c): the per-destination cache,
