@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "listen.h"
+#include "recycle.h"
 #include "addr.h"
 #include "eor.h"
 #include "events.h"
@@ -64,9 +65,13 @@ static sk_request *req_lookup(const sk_stack *s, sk_listen_queue *q, const sk_ke
 static void req_free(sk_stack *s, sk_request *req)
 {
     sk_addr_put(s, (req->opts & SK_REQ_V6) != 0, req->raddr);
-    if (req->lidx == SK_LIDX_FOREIGN)
+    if (req->lidx == SK_LIDX_FOREIGN) {
         sk_addr_put(s, (req->opts & SK_REQ_V6) != 0, ((sk_request_foreign *)req)->laddr);
-    sk_free(s, req);
+        sk_free(s, req);
+        return;
+    }
+    uint32_t max = SK_RECYCLE_REQ_MAX + s->tcb_bin.count;
+    sk_recycle_give_max(s, &s->req_bin, req, max < SK_RECYCLE_TCB_MAX ? max : SK_RECYCLE_TCB_MAX);
 }
 
 static uint16_t req_advmss(const sk_stack *s, const sk_tcb *l, const sk_request *req)
@@ -421,7 +426,8 @@ static void conn_request_key(sk_stack *s, sk_tcb *l, const sk_segment *seg, cons
         }
     }
     bool foreign = req_is_foreign(s, l, k);
-    sk_request *req = sk_calloc(s, 1, foreign ? sizeof(sk_request_foreign) : sizeof(*req));
+    sk_request *req = foreign ? sk_calloc(s, 1, sizeof(sk_request_foreign))
+                              : sk_recycle_take(s, &s->req_bin, sizeof(*req));
     if (!req) {
         sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
         return;

@@ -4,7 +4,40 @@
  * so an idle connection holds no buffer memory at all.
  */
 
+#include "recycle.h"
 #include "stack.h"
+
+/* The smallest buffers (a request or reply of up to 64 bytes, the common
+ * case of request/response traffic) go through a per-stack bin rather
+ * than malloc and free on every exchange.  It is bounded as the request
+ * bin is (stack.h): 8, plus as many as the TCB bin holds, up to 256. */
+#define RING_SMALL 64u
+
+static uint8_t *ring_alloc(const sk_stack *s, uint32_t cap)
+{
+    if (cap == RING_SMALL) {
+        sk_stack *m = (sk_stack *)s;
+        sk_recycled *o = m->ring_bin.head;
+        if (o) {
+            m->ring_bin.head = o->next;
+            if (--m->ring_bin.count < m->ring_bin.low)
+                m->ring_bin.low = m->ring_bin.count;
+            return (uint8_t *)o;
+        }
+    }
+    return sk_malloc(s, cap);
+}
+
+static void ring_release(const sk_stack *s, uint8_t *data, uint32_t cap)
+{
+    if (cap != RING_SMALL) {
+        sk_free(s, data);
+        return;
+    }
+    sk_stack *m = (sk_stack *)s;
+    uint32_t max = SK_RECYCLE_REQ_MAX + m->tcb_bin.count;
+    sk_recycle_give_max(s, &m->ring_bin, data, max < SK_RECYCLE_TCB_MAX ? max : SK_RECYCLE_TCB_MAX);
+}
 
 static uint32_t round_pow2(uint32_t v)
 {
@@ -21,12 +54,13 @@ bool sk_ring_reserve(const sk_stack *s, sk_ring *r, uint32_t need)
     uint32_t ncap = round_pow2(need);
     if (ncap < need)
         return false;
-    uint8_t *nd = sk_malloc(s, ncap);
+    uint8_t *nd = ring_alloc(s, ncap);
     if (!nd)
         return false;
     if (r->len)
         sk_ring_peek(r, 0, nd, r->len);
-    sk_free(s, r->data);
+    if (r->data)
+        ring_release(s, r->data, r->cap);
     r->data = nd;
     r->cap = ncap;
     r->head = 0;
@@ -68,7 +102,8 @@ void sk_ring_consume(sk_ring *r, uint32_t len)
 
 void sk_ring_free(const sk_stack *s, sk_ring *r)
 {
-    sk_free(s, r->data);
+    if (r->data)
+        ring_release(s, r->data, r->cap);
     r->data = NULL;
     r->cap = r->head = r->len = 0;
 }

@@ -138,6 +138,9 @@ void sk_stack_free(sk_stack *s)
     sk_peer_cache_free(s);
     sk_recycle_empty(s, &s->rack_bin);
     sk_recycle_empty(s, &s->cubic_bin);
+    sk_recycle_empty(s, &s->tcb_bin);
+    sk_recycle_empty(s, &s->req_bin);
+    sk_recycle_empty(s, &s->ring_bin);
     sk_free(s, s->conn_buckets);
     sk_free(s, s->fds);
     sk_addr6_destroy(s);
@@ -178,6 +181,14 @@ void sk_advance(sk_stack *s, sk_time_ns now)
     sk_wheel_advance(&s->req_wheel, tick, sk_req_timer_fire, s);
     sk_wheel_advance(&s->tcb_wheel, tick, sk_tcb_timer_fire, s);
     sk_tw_expire(s);
+    if (tick >= s->recycle_trim_tick) {
+        s->recycle_trim_tick = tick + SK_RECYCLE_TRIM_MS;
+        sk_recycle_trim(s, &s->tcb_bin);
+        sk_recycle_trim(s, &s->req_bin);
+        sk_recycle_trim(s, &s->ring_bin);
+        sk_recycle_trim(s, &s->rack_bin);
+        sk_recycle_trim(s, &s->cubic_bin);
+    }
 }
 
 sk_time_ns sk_next_deadline(const sk_stack *s)

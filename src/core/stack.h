@@ -35,9 +35,24 @@ typedef struct sk_recycled {
 typedef struct sk_recycle_bin {
     sk_recycled *head;
     uint32_t count;
+    uint32_t low; /* fewest objects held since the last trim: never taken */
 } sk_recycle_bin;
 
 #define SK_RECYCLE_MAX 4096 /* objects kept per kind; the rest go back to malloc */
+/* Connection records (TCBs) and requests: bounded bins that also shrink by
+ * what sat unused for a second (sk_recycle_trim), since the memory
+ * benchmark counts whatever a bin holds.  256 TCBs cover the churn of 100
+ * lifecycles in flight per stack pair (64 did not: glibc's per-size cache of
+ * 7 overflowed into its slow paths, and so did a bin of 64); a freed TCB
+ * comes from a closed connection, so the bin never sits beside a set of
+ * connections that were only opened.  Requests are freed as their
+ * handshakes complete, so a stack that accepts many connections at once
+ * would hold a full request bin beside them: that bin keeps 8, plus as
+ * many as the TCB bin holds (up to 256), so that requests are kept only
+ * where connections are also being closed (req_free). */
+#define SK_RECYCLE_TCB_MAX 256
+#define SK_RECYCLE_REQ_MAX 8
+#define SK_RECYCLE_TRIM_MS 1000
 
 
 /* ------------------------------------------------------------------ */
@@ -166,6 +181,9 @@ struct sk_stack {
     bool xmit_failed;  /* the last sk_xmit met a blocked queue */
     bool nagle_push;   /* this output pass ignores Nagle and cork (Linux TCP_NAGLE_PUSH) */
     sk_recycle_bin rack_bin, cubic_bin;
+    sk_recycle_bin tcb_bin, req_bin; /* bounded by SK_RECYCLE_TCB_MAX, _REQ_MAX */
+    sk_recycle_bin ring_bin;         /* 64-byte ring buffers (ring.c), as req_bin */
+    uint64_t recycle_trim_tick;      /* next sk_recycle_trim, in ms ticks */
     struct sk_fo_state *fo; /* Fast Open client cache and blackhole state (fastopen.c), on first use */
     /* ICMP and path MTU (icmp.c, pmtu.c): the per-destination cache,
      * allocated on first use, and Linux's global ICMP token bucket. */

@@ -8,13 +8,14 @@
 #include "events.h"
 #include "fastopen.h"
 #include "rack.h"
+#include "recycle.h"
 #include "sack.h"
 #include "stack.h"
 #include "tables.h"
 
 sk_tcb *sk_tcb_alloc(sk_stack *s)
 {
-    sk_tcb *t = sk_calloc(s, 1, sizeof(*t));
+    sk_tcb *t = sk_recycle_take(s, &s->tcb_bin, sizeof(*t));
     if (!t)
         return NULL;
     t->fd = -1;
@@ -79,7 +80,7 @@ void sk_tcb_free(sk_stack *s, sk_tcb *t)
      * listener's is a queue (sk_listen_destroy normally freed it). */
     if (t->state == SK_TCP_LISTEN)
         sk_free(s, t->listen);
-    sk_free(s, t);
+    sk_recycle_give_max(s, &s->tcb_bin, t, SK_RECYCLE_TCB_MAX);
 }
 
 void sk_tcb_done(sk_stack *s, sk_tcb *t, sk_state_cause cause)

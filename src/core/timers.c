@@ -79,10 +79,14 @@ void sk_tcb_timer_update(sk_stack *s, sk_tcb *t)
         d = t->delack_at;
     if (t->keepalive_at && t->keepalive_at < d)
         d = t->keepalive_at;
-    if (d == SK_TIME_NEVER) {
-        sk_wheel_del(&s->tcb_wheel, &t->timer);
+    /* Nothing due: the timer is left where it is, as Linux's
+     * inet_csk_clear_xmit_timer() only clears the pending mark (its
+     * INET_CSK_CLEAR_TIMERS is off): the next arming is then usually later
+     * than the stale expiry and costs no wheel work at all, and a stale
+     * expiry that does come fires into sk_tcb_timer_fire, which finds
+     * nothing due and ends here again, this time idle. */
+    if (d == SK_TIME_NEVER)
         return;
-    }
     uint64_t tick = sk_ns_to_tick(d);
     if (sk_timer_pending(&t->timer) && t->timer.expires <= tick)
         return; /* fires early, re-arms then */
@@ -114,9 +118,10 @@ bool sk_schedule_loss_probe(sk_stack *s, sk_tcb *t, bool advancing_rto)
     sk_time_ns timeout;
     if (t->srtt_us) {
         uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
-        uint32_t packets_out = (t->snd_nxt - t->snd_una + mss - 1) / mss;
+        /* One segment out (Linux's packets_out == 1) without dividing. */
+        bool one_out = t->snd_nxt - t->snd_una <= mss;
         uint64_t us = t->srtt_us >> 2;
-        us += packets_out == 1 ? sk_rto_min_us(s) : 2000u; /* TCP_TIMEOUT_MIN */
+        us += one_out ? sk_rto_min_us(s) : 2000u; /* TCP_TIMEOUT_MIN */
         timeout = us * SK_NSEC_PER_USEC;
     } else {
         timeout = SK_TCP_TIMEOUT_INIT;
