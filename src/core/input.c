@@ -238,7 +238,15 @@ void sk_inputv(sk_stack *s, const sk_iovec *iov, size_t n, sk_time_ns now)
     }
     sk_advance(s, now);
     const uint8_t *h = iov[0].base;
-    sk_count(s, first >= 1 && h && (h[0] >> 4) == 6 ? SK_C_IP6_IN_RECEIVES : SK_C_IP_IN_RECEIVES);
+    /* The version is the first byte's, wherever it lies. */
+    bool v6 = false;
+    for (size_t i = 0; i < n; i++) {
+        if (iov[i].len) {
+            v6 = iov[i].base && (iov[i].base[0] >> 4) == 6;
+            break;
+        }
+    }
+    sk_count(s, v6 ? SK_C_IP6_IN_RECEIVES : SK_C_IP_IN_RECEIVES);
     sk_segment seg;
     sk_parse_error e;
     if (sk_parse_segment_iov(iov, n, total, !(s->offloads & SK_OFFLOAD_TCP_CSUM_RX), &seg, &e)) {
@@ -253,7 +261,6 @@ void sk_inputv(sk_stack *s, const sk_iovec *iov, size_t n, sk_time_ns now)
         if (!s->in_linear) {
             /* No buffer to gather into: dropped for lack of memory, as
              * RFC 4293's ipSystemStatsInDiscards counts. */
-            bool v6 = first >= 1 && h && (h[0] >> 4) == 6;
             sk_count(s, v6 ? SK_C_IP6_IN_DISCARDS : SK_C_IP_IN_DISCARDS);
             sk_emit_drop(s, NULL, v6 ? SK_C_IP6_IN_DISCARDS : SK_C_IP_IN_DISCARDS);
             return;
