@@ -543,6 +543,61 @@ static void test_ipv6_pieces(void **state)
     link_free(&lb);
 }
 
+/* An allocator that can be told to refuse. */
+static bool refuse;
+static void *m_malloc(size_t n, void *u)
+{
+    (void)u;
+    return refuse ? NULL : malloc(n);
+}
+static void *m_calloc(size_t k, size_t n, void *u)
+{
+    (void)u;
+    return refuse ? NULL : calloc(k, n);
+}
+static void *m_realloc(void *p, size_t n, void *u)
+{
+    (void)u;
+    return refuse ? NULL : realloc(p, n);
+}
+static void m_free(void *p, void *u)
+{
+    (void)u;
+    free(p);
+}
+
+/* No memory for the gathering buffer: the datagram is counted in
+ * IpInDiscards (RFC 4293: discarded for lack of resources) and dropped,
+ * and the next one, with memory back, is processed. */
+static void test_gather_without_memory(void **state)
+{
+    (void)state;
+    link l = {0};
+    sk_mem mem = {.malloc = m_malloc, .calloc = m_calloc, .realloc = m_realloc, .free = m_free};
+    sk_stack_params sp = {.addr = SERVER, .seed = 9, .now = SK_NSEC_PER_SEC, .transmit = tx, .transmit_ctx = &l,
+                          .mem = &mem};
+    sk_stack *s = sk_stack_new(&sp);
+    assert_non_null(s);
+    sk_segment_spec spec = {.ip_version = 4, .src = CLIENT, .dst = SERVER, .sport = 40000, .dport = 80,
+                            .seq = 1000, .flags = SK_TH_SYN, .window = 65535, .ttl = 64};
+    uint8_t syn[64];
+    size_t n = sk_build_segment(&spec, syn, sizeof(syn));
+    sk_iovec iov[2] = {{syn, 10}, {syn + 10, n - 10}}; /* split headers: gathered */
+    refuse = true;
+    sk_inputv(s, iov, 2, SK_NSEC_PER_SEC);
+    refuse = false;
+    assert_int_equal(sk_counter(s, "IpInReceives"), 1);
+    assert_int_equal(sk_counter(s, "IpInDiscards"), 1);
+    assert_int_equal(sk_counter(s, "TcpInSegs"), 0);
+    assert_int_equal(l.n, 0);
+    sk_inputv(s, iov, 2, SK_NSEC_PER_SEC);
+    assert_int_equal(sk_counter(s, "IpInDiscards"), 1);
+    assert_int_equal(sk_counter(s, "TcpInSegs"), 1);
+    assert_int_equal(l.n, 1); /* the RST from a closed port */
+    sk_stack_free(s);
+    link_free(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -553,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_bad_checksum_in_pieces),
         cmocka_unit_test(test_bad_input_counted),
         cmocka_unit_test(test_ipv6_pieces),
+        cmocka_unit_test(test_gather_without_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
