@@ -16,7 +16,6 @@
 
 #include "addr.h"
 #include "icmp.h"
-#include "listen.h"
 #include "stack.h"
 
 #include <stdio.h>
@@ -264,10 +263,7 @@ int sk_stack_add_addr(sk_stack *s, const sk_endpoint *ep, unsigned prefix_len)
     return 0;
 }
 
-/* Removes like `ip addr del` (EADDRNOTAVAIL when not held).  As in
- * Linux, connections using the address are left alone: their segments
- * go out with it and answers no longer arrive, so they time out. */
-int sk_stack_del_addr(sk_stack *s, const sk_endpoint *ep)
+int sk_laddr_find(const sk_stack *s, const sk_endpoint *ep)
 {
     if (!s || !ep)
         return -EFAULT;
@@ -276,16 +272,20 @@ int sk_stack_del_addr(sk_stack *s, const sk_endpoint *ep)
         return -EAFNOSUPPORT;
     uint32_t a = v6 ? sk_addr6_find(s, ep->addr6) : ep->addr;
     for (uint32_t i = 0; a && i < s->nladdrs; i++) {
-        if (s->laddrs[i].v6 != v6 || s->laddrs[i].addr != a)
-            continue;
-        sk_listen_addr_removed(s, i);
-        memmove(&s->laddrs[i], &s->laddrs[i + 1], sizeof(s->laddrs[0]) * (s->nladdrs - i - 1));
-        s->nladdrs--;
-        update_primary(s);
-        sk_addr_put(s, v6, a);
-        return 0;
+        if (s->laddrs[i].v6 == v6 && s->laddrs[i].addr == a)
+            return (int)i;
     }
     return -EADDRNOTAVAIL;
+}
+
+void sk_laddr_remove(sk_stack *s, uint32_t i)
+{
+    bool v6 = s->laddrs[i].v6;
+    uint32_t a = s->laddrs[i].addr;
+    memmove(&s->laddrs[i], &s->laddrs[i + 1], sizeof(s->laddrs[0]) * (s->nladdrs - i - 1));
+    s->nladdrs--;
+    update_primary(s);
+    sk_addr_put(s, v6, a);
 }
 
 size_t sk_stack_addrs(const sk_stack *s, sk_endpoint *out, uint8_t *prefix_len, size_t max)

@@ -40,6 +40,13 @@ static inline void sk_addr_put(sk_stack *s, bool v6, uint32_t a)
 bool sk_addr_is_local_slow(const sk_stack *s, bool v6, uint32_t a);
 /* Its index among the stack's addresses (SK_MAX_LOCAL_ADDRS if none). */
 uint32_t sk_local_index(const sk_stack *s, bool v6, uint32_t a);
+/* sk_stack_del_addr's two halves (stack.c tells the listeners between
+ * them, so the table need not know who holds its indexes): the index of
+ * an endpoint among the stack's addresses, or -EFAULT, -EAFNOSUPPORT,
+ * -EADDRNOTAVAIL; and the removal of the address at that index, whose
+ * successors move down one place. */
+int sk_laddr_find(const sk_stack *s, const sk_endpoint *ep);
+void sk_laddr_remove(sk_stack *s, uint32_t i);
 /* The demultiplexing key of an arriving segment; false when an IPv6
  * address in it is in no table, so nothing of ours can match. */
 bool sk_seg_key6(const sk_stack *s, const sk_segment *seg, sk_key *k);

@@ -135,6 +135,9 @@ static inline uint32_t sk_ip6_flowlabel(const sk_tcb *t)
 }
 uint16_t sk_conn_pmtu(const sk_stack *s, const sk_tcb *t);
 uint32_t sk_mtup_mss_clamp(const sk_stack *s, const sk_tcb *t, uint32_t mss);
+/* Effective send MSS from the peer's MSS, our MTU, TCP_MAXSEG and the
+ * timestamp option (Linux tcp_sync_mss). */
+void sk_set_send_mss(sk_stack *s, sk_tcb *t);
 void sk_pmtu_conn_init(sk_stack *s, sk_tcb *t);
 uint16_t sk_route_advmss(const sk_stack *s, bool v6, uint32_t raddr);
 void sk_pmtu_check(sk_stack *s, sk_tcb *t);

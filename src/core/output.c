@@ -19,9 +19,6 @@
 #include "stack.h"
 #include "timers.h"
 
-/* Linux's TS clock ticks in milliseconds (tcp_clock_ms). */
-uint32_t sk_tcp_time_ms(const sk_stack *s) { return (uint32_t)(s->now / SK_NSEC_PER_MSEC); }
-
 static inline void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 static inline void put32(uint8_t *p, uint32_t v)
 {
@@ -183,129 +180,7 @@ void sk_xmit(sk_stack *s, const sk_route *rt, sk_segment_spec *spec)
         s->transmit(s->transmit_ctx, s->out, n);
 }
 
-/* ------------------------------------------------------------------ */
-/* Receive window (Linux tcp_select_initial_window / tcp_select_window)  */
-/* ------------------------------------------------------------------ */
-
-/* Linux advertises half of the buffer space (tcp_adv_win_scale = 1, or a
- * scaling_ratio of 50% in 6.x): the rest pays for metadata overhead. */
-uint32_t sk_win_from_space(const sk_stack *s, uint32_t space)
-{
-    int scale = s->cfg.tcp_adv_win_scale;
-    if (scale <= 0)
-        return space >> (-scale);
-    return space - (space >> scale);
-}
-
 uint16_t sk_default_advmss(const sk_stack *s, bool v6) { return sk_link_mss(s, v6); }
-
-/* floor(log2(v)), 0 for 0 and 1: every connection's window scale is chosen
- * from it, so it counts leading zeros instead of shifting bit by bit. */
-static uint32_t ilog2_u32(uint32_t v)
-{
-    return v ? 31u - (uint32_t)__builtin_clz(v) : 0;
-}
-
-void sk_init_rcv_window(sk_stack *s, uint32_t rcvbuf, uint16_t mss, bool ws_ok, uint32_t *rcv_wnd,
-                        uint8_t *rcv_wscale, uint32_t *window_clamp)
-{
-    uint32_t space = sk_win_from_space(s, rcvbuf);
-    uint32_t clamp = *window_clamp ? *window_clamp : (65535u << SK_TCP_MAX_WSCALE);
-    if (space > clamp)
-        space = clamp;
-    if (mss && space > mss)
-        space = (space / mss) * mss;
-    *rcv_wnd = space < 65535u ? space : 65535u;
-    *rcv_wscale = 0;
-    if (ws_ok) {
-        /* Linux sizes the scale for the largest buffer autotuning may
-         * reach: max(tcp_rmem[2], rmem_max = 212992). */
-        uint32_t max_space = space;
-        if ((uint32_t)s->cfg.tcp_rmem[2] > max_space)
-            max_space = (uint32_t)s->cfg.tcp_rmem[2];
-        if (max_space < 212992u)
-            max_space = 212992u;
-        if (max_space > clamp)
-            max_space = clamp;
-        int ws = (int)ilog2_u32(max_space) - 15;
-        if (ws < 0)
-            ws = 0;
-        if (ws > SK_TCP_MAX_WSCALE)
-            ws = SK_TCP_MAX_WSCALE;
-        *rcv_wscale = (uint8_t)ws;
-    }
-    uint32_t maxclamp = 65535u << *rcv_wscale;
-    *window_clamp = clamp < maxclamp ? clamp : maxclamp;
-}
-
-/* Linux's tcp_space(): the window the free part of the buffer can offer,
- * memory counted as truesize (rcvbuf.c). */
-uint32_t sk_receive_space(const sk_stack *s, const sk_tcb *t)
-{
-    uint32_t used = sk_rmem_alloc(t);
-    return used >= t->rcvbuf ? 0 : sk_win_from_space(s, t->rcvbuf - used);
-}
-
-/* Linux's __tcp_select_window(): offer what the buffer can take, capped by
- * rcv_ssthresh (which grows as the peer proves it sends full segments),
- * without silly small windows (RFC 9293 §3.8.6.2.2). */
-uint32_t sk_compute_window(sk_stack *s, sk_tcb *t)
-{
-    uint32_t mss = t->rcv_mss ? t->rcv_mss : t->advmss;
-    uint32_t free_space = sk_receive_space(s, t);
-    uint32_t allowed = sk_full_space(s, t);
-    uint32_t full = t->window_clamp < allowed ? t->window_clamp : allowed;
-    if (mss > full) {
-        mss = full;
-        if (!mss)
-            return 0;
-    }
-    if (free_space < (full >> 1)) {
-        t->quickack = 0;
-        free_space &= ~((1u << t->rcv_wscale) - 1);
-        if (free_space < (allowed >> 4) || free_space < mss)
-            return 0;
-    }
-    if (free_space > t->rcv_ssthresh)
-        free_space = t->rcv_ssthresh;
-    uint32_t window;
-    if (t->rcv_wscale) {
-        uint32_t unit = 1u << t->rcv_wscale;
-        window = (free_space + unit - 1) & ~(unit - 1);
-    } else {
-        window = t->rcv_wnd;
-        if (window + mss <= free_space || window > free_space)
-            window = (free_space / mss) * mss;
-        else if (mss == full && free_space > window + (full >> 1))
-            window = free_space;
-    }
-    return window;
-}
-
-uint16_t sk_select_window(sk_stack *s, sk_tcb *t)
-{
-    uint32_t old_win = t->rcv_wnd;
-    uint32_t cur_win = t->rcv_wup + t->rcv_wnd - t->rcv_nxt;
-    if ((int32_t)cur_win < 0)
-        cur_win = 0;
-    uint32_t new_win = sk_compute_window(s, t);
-    if (new_win < cur_win) {
-        /* Never shrink the window we offered (RFC 9293 §3.8.6.2.2). */
-        uint32_t unit = 1u << t->rcv_wscale;
-        new_win = (cur_win + unit - 1) & ~(unit - 1);
-    }
-    t->rcv_wnd = new_win;
-    t->rcv_wup = t->rcv_nxt;
-    uint32_t cap = 65535u << t->rcv_wscale;
-    if (new_win > cap)
-        new_win = cap;
-    new_win >>= t->rcv_wscale;
-    if (new_win == 0 && old_win)
-        sk_count(s, SK_C_TCPEXT_TCP_TO_ZERO_WINDOW_ADV);
-    else if (new_win && old_win == 0)
-        sk_count(s, SK_C_TCPEXT_TCP_FROM_ZERO_WINDOW_ADV);
-    return (uint16_t)new_win;
-}
 
 /* ------------------------------------------------------------------ */
 /* Segments of a connection                                             */
@@ -570,45 +445,6 @@ void sk_reply_rst(sk_stack *s, const sk_segment *seg)
 /* ------------------------------------------------------------------ */
 /* The data sender                                                      */
 /* ------------------------------------------------------------------ */
-
-/* Linux's tcp_xmit_size_goal(): the send queue is cut into skbs of up to
- * half the largest window the peer offered (tcp_bound_to_half_wnd of the
- * 64 KiB GSO limit), in whole segments. */
-uint32_t sk_size_goal(const sk_tcb *t)
-{
-    uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
-    uint32_t goal = 65536;
-    uint32_t cutoff = t->max_window > SK_TCP_MSS_DEFAULT ? t->max_window >> 1 : t->max_window;
-    if (cutoff && goal > cutoff)
-        goal = cutoff > 68 ? cutoff : 68;
-    uint32_t segs = goal / mss;
-    return segs ? segs * mss : mss;
-}
-
-/* Bytes the network holds.  After an RTO everything beyond the
- * retransmission cursor is presumed lost, as Linux marks it (lost_out), so
- * only what was resent since counts. */
-uint32_t sk_flight_size(const sk_tcb *t)
-{
-    const sk_rack *r = t->rack;
-    if (r && (t->ca_state != SK_CA_LOSS) &&
-        ((t->ca_state == SK_CA_RECOVERY) || r->sacked_out || r->lost_out || r->retrans_out))
-        return sk_rack_in_flight(t) * t->mss; /* Linux counts packets (tcp_packets_in_flight) */
-    if (t->sack_n || ((t->ca_state == SK_CA_RECOVERY) && (t->negot & SK_N_SACK_OK)))
-        return sk_sack_pipe(t);
-    if ((t->ca_state == SK_CA_LOSS) && seq_lt(t->rtx_nxt, t->snd_nxt))
-        return t->rtx_nxt - t->snd_una;
-    uint32_t out = t->snd_nxt - t->snd_una;
-    if (!(t->negot & SK_N_SACK_OK) && t->ca_state != SK_CA_RECOVERY && t->dupacks) {
-        /* Without SACK, Linux counts each duplicate ACK as one segment that
-         * left the network (tcp_add_reno_sack), so the pipe shrinks and the
-         * first duplicate ACKs clock out new data: RFC 3042 limited
-         * transmit falls out of the accounting. */
-        uint32_t left = (uint32_t)t->dupacks * t->mss;
-        out = out > left ? out - left : 0;
-    }
-    return out;
-}
 
 static bool can_send_data(const sk_tcb *t)
 {

@@ -1,6 +1,6 @@
 /*
  * Segment output (output.c): options, sk_xmit, tcp_write_xmit and the
- * control segments (ACK, RST, SYN, probes), the offered window.
+ * control segments (ACK, RST, SYN, probes).
  */
 #ifndef SK_OUTPUT_H
 #define SK_OUTPUT_H
@@ -37,19 +37,9 @@ void sk_send_active_rst(sk_stack *s, sk_tcb *t);
 void sk_send_probe(sk_stack *s, sk_tcb *t);
 void sk_write_wakeup(sk_stack *s, sk_tcb *t);
 void sk_reply_rst(sk_stack *s, const sk_segment *seg);
-uint32_t sk_tcp_time_ms(const sk_stack *s);
-uint16_t sk_select_window(sk_stack *s, sk_tcb *t);
-/* The window we would offer now (Linux's __tcp_select_window), bytes. */
-uint32_t sk_compute_window(sk_stack *s, sk_tcb *t);
-uint32_t sk_receive_space(const sk_stack *s, const sk_tcb *t);
-uint32_t sk_win_from_space(const sk_stack *s, uint32_t space);
-void sk_init_rcv_window(sk_stack *s, uint32_t rcvbuf, uint16_t mss, bool ws_ok, uint32_t *rcv_wnd,
-                        uint8_t *rcv_wscale, uint32_t *window_clamp);
 uint16_t sk_default_advmss(const sk_stack *s, bool v6);
 uint32_t sk_current_mss(const sk_tcb *t); /* tcp_current_mss: SACK blocks to send counted */
 void sk_retransmit_head(sk_stack *s, sk_tcb *t);
-uint32_t sk_flight_size(const sk_tcb *t);
-uint32_t sk_size_goal(const sk_tcb *t);
 void sk_send_loss_probe(sk_stack *s, sk_tcb *t);
 
 #endif

@@ -15,7 +15,6 @@
 #include "icmp.h"
 #include "addr.h"
 #include "eor.h"
-#include "input.h"
 #include "output.h"
 #include "rack.h"
 #include "sack.h"
@@ -320,6 +319,25 @@ uint32_t sk_mtup_mss_clamp(const sk_stack *s, const sk_tcb *t, uint32_t mss)
         return mss;
     uint32_t low = mtu_to_mss(s, t, pm->search_low);
     return low < mss ? low : mss;
+}
+
+/* Effective send MSS: the peer's MSS and our MTU, less the timestamp
+ * option every segment carries (Linux tcp_sync_mss / tcp_current_mss). */
+void sk_set_send_mss(sk_stack *s, sk_tcb *t)
+{
+    uint32_t mss = t->peer_mss;
+    /* The path's MTU, less the IPv4 or IPv6 and TCP headers. */
+    uint32_t mtu_mss = (uint32_t)sk_conn_pmtu(s, t) - (t->af6 ? 60u : 40u);
+    if (mss > mtu_mss)
+        mss = mtu_mss;
+    if (t->user_mss && mss > t->user_mss)
+        mss = t->user_mss;
+    if (t->negot & SK_N_TS_OK)
+        mss -= 12;
+    mss = sk_mtup_mss_clamp(s, t, mss); /* MTU probing's floor (RFC 4821) */
+    if (mss < (uint32_t)s->cfg.tcp_min_snd_mss)
+        mss = (uint32_t)s->cfg.tcp_min_snd_mss;
+    t->mss = (uint16_t)mss;
 }
 
 static bool peer_known(const sk_tcb *t)

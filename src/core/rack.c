@@ -474,6 +474,31 @@ uint32_t sk_rack_in_flight(const sk_tcb *t)
     return v > 0 ? (uint32_t)v : 0;
 }
 
+/* Bytes the network holds.  After an RTO everything beyond the
+ * retransmission cursor is presumed lost, as Linux marks it (lost_out), so
+ * only what was resent since counts. */
+uint32_t sk_flight_size(const sk_tcb *t)
+{
+    const sk_rack *r = t->rack;
+    if (r && (t->ca_state != SK_CA_LOSS) &&
+        ((t->ca_state == SK_CA_RECOVERY) || r->sacked_out || r->lost_out || r->retrans_out))
+        return sk_rack_in_flight(t) * t->mss; /* Linux counts packets (tcp_packets_in_flight) */
+    if (t->sack_n || ((t->ca_state == SK_CA_RECOVERY) && (t->negot & SK_N_SACK_OK)))
+        return sk_sack_pipe(t);
+    if ((t->ca_state == SK_CA_LOSS) && seq_lt(t->rtx_nxt, t->snd_nxt))
+        return t->rtx_nxt - t->snd_una;
+    uint32_t out = t->snd_nxt - t->snd_una;
+    if (!(t->negot & SK_N_SACK_OK) && t->ca_state != SK_CA_RECOVERY && t->dupacks) {
+        /* Without SACK, Linux counts each duplicate ACK as one segment that
+         * left the network (tcp_add_reno_sack), so the pipe shrinks and the
+         * first duplicate ACKs clock out new data: RFC 3042 limited
+         * transmit falls out of the accounting. */
+        uint32_t left = (uint32_t)t->dupacks * t->mss;
+        out = out > left ? out - left : 0;
+    }
+    return out;
+}
+
 /* The oldest segment marked lost and not yet resent
  * (tcp_xmit_retransmit_queue). */
 bool sk_rack_next_lost(const sk_tcb *t, uint32_t *seq, uint32_t *end)

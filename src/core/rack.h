@@ -16,6 +16,9 @@ bool sk_rack_try_undo(sk_stack *s, sk_tcb *t, sk_counter_id counter);
 uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una, uint32_t prior_fack);
 uint32_t sk_rack_detect(sk_stack *s, sk_tcb *t);
 uint32_t sk_rack_in_flight(const sk_tcb *t);
+/* Bytes in flight, what the congestion window limits (Linux's
+ * tcp_packets_in_flight; RFC 6675's pipe while SACK blocks are held). */
+uint32_t sk_flight_size(const sk_tcb *t);
 /* Segments (Linux's pcount, MSS units) of the records with any of the
  * SK_TX_* bits in `flag`: TCP_INFO's tcpi_sacked/lost/retrans. */
 uint32_t sk_rack_pcount_of(const sk_tcb *t, uint8_t flag);

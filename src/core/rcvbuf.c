@@ -14,7 +14,6 @@
 
 #include "rcvbuf.h"
 #include "eor.h"
-#include "output.h"
 #include "stack.h"
 
 /* The per-skb figures of the send side (socket.c) apply here too:
@@ -406,4 +405,126 @@ uint32_t sk_recv_direct(sk_stack *s, sk_tcb *t, const uint8_t *data, uint32_t le
     memcpy(x->post_buf + x->post_filled, data, n);
     x->post_filled += n;
     return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Receive window (Linux tcp_select_initial_window / tcp_select_window)  */
+/* ------------------------------------------------------------------ */
+
+/* Linux advertises half of the buffer space (tcp_adv_win_scale = 1, or a
+ * scaling_ratio of 50% in 6.x): the rest pays for metadata overhead. */
+uint32_t sk_win_from_space(const sk_stack *s, uint32_t space)
+{
+    int scale = s->cfg.tcp_adv_win_scale;
+    if (scale <= 0)
+        return space >> (-scale);
+    return space - (space >> scale);
+}
+
+/* floor(log2(v)), 0 for 0 and 1: every connection's window scale is chosen
+ * from it, so it counts leading zeros instead of shifting bit by bit. */
+static uint32_t ilog2_u32(uint32_t v)
+{
+    return v ? 31u - (uint32_t)__builtin_clz(v) : 0;
+}
+
+void sk_init_rcv_window(sk_stack *s, uint32_t rcvbuf, uint16_t mss, bool ws_ok, uint32_t *rcv_wnd,
+                        uint8_t *rcv_wscale, uint32_t *window_clamp)
+{
+    uint32_t space = sk_win_from_space(s, rcvbuf);
+    uint32_t clamp = *window_clamp ? *window_clamp : (65535u << SK_TCP_MAX_WSCALE);
+    if (space > clamp)
+        space = clamp;
+    if (mss && space > mss)
+        space = (space / mss) * mss;
+    *rcv_wnd = space < 65535u ? space : 65535u;
+    *rcv_wscale = 0;
+    if (ws_ok) {
+        /* Linux sizes the scale for the largest buffer autotuning may
+         * reach: max(tcp_rmem[2], rmem_max = 212992). */
+        uint32_t max_space = space;
+        if ((uint32_t)s->cfg.tcp_rmem[2] > max_space)
+            max_space = (uint32_t)s->cfg.tcp_rmem[2];
+        if (max_space < 212992u)
+            max_space = 212992u;
+        if (max_space > clamp)
+            max_space = clamp;
+        int ws = (int)ilog2_u32(max_space) - 15;
+        if (ws < 0)
+            ws = 0;
+        if (ws > SK_TCP_MAX_WSCALE)
+            ws = SK_TCP_MAX_WSCALE;
+        *rcv_wscale = (uint8_t)ws;
+    }
+    uint32_t maxclamp = 65535u << *rcv_wscale;
+    *window_clamp = clamp < maxclamp ? clamp : maxclamp;
+}
+
+/* Linux's tcp_space(): the window the free part of the buffer can offer,
+ * memory counted as truesize (rcvbuf.c). */
+uint32_t sk_receive_space(const sk_stack *s, const sk_tcb *t)
+{
+    uint32_t used = sk_rmem_alloc(t);
+    return used >= t->rcvbuf ? 0 : sk_win_from_space(s, t->rcvbuf - used);
+}
+
+/* Linux's __tcp_select_window(): offer what the buffer can take, capped by
+ * rcv_ssthresh (which grows as the peer proves it sends full segments),
+ * without silly small windows (RFC 9293 §3.8.6.2.2). */
+uint32_t sk_compute_window(sk_stack *s, sk_tcb *t)
+{
+    uint32_t mss = t->rcv_mss ? t->rcv_mss : t->advmss;
+    uint32_t free_space = sk_receive_space(s, t);
+    uint32_t allowed = sk_full_space(s, t);
+    uint32_t full = t->window_clamp < allowed ? t->window_clamp : allowed;
+    if (mss > full) {
+        mss = full;
+        if (!mss)
+            return 0;
+    }
+    if (free_space < (full >> 1)) {
+        t->quickack = 0;
+        free_space &= ~((1u << t->rcv_wscale) - 1);
+        if (free_space < (allowed >> 4) || free_space < mss)
+            return 0;
+    }
+    if (free_space > t->rcv_ssthresh)
+        free_space = t->rcv_ssthresh;
+    uint32_t window;
+    if (t->rcv_wscale) {
+        uint32_t unit = 1u << t->rcv_wscale;
+        window = (free_space + unit - 1) & ~(unit - 1);
+    } else {
+        window = t->rcv_wnd;
+        if (window + mss <= free_space || window > free_space)
+            window = (free_space / mss) * mss;
+        else if (mss == full && free_space > window + (full >> 1))
+            window = free_space;
+    }
+    return window;
+}
+
+uint16_t sk_select_window(sk_stack *s, sk_tcb *t)
+{
+    uint32_t old_win = t->rcv_wnd;
+    uint32_t cur_win = t->rcv_wup + t->rcv_wnd - t->rcv_nxt;
+    if ((int32_t)cur_win < 0)
+        cur_win = 0;
+    uint32_t new_win = sk_compute_window(s, t);
+    if (new_win < cur_win) {
+        /* Never shrink the window we offered (RFC 9293 §3.8.6.2.2). */
+        uint32_t unit = 1u << t->rcv_wscale;
+        new_win = (cur_win + unit - 1) & ~(unit - 1);
+    }
+    t->rcv_wnd = new_win;
+    t->rcv_wup = t->rcv_nxt;
+    uint32_t cap = 65535u << t->rcv_wscale;
+    if (new_win > cap)
+        new_win = cap;
+    new_win >>= t->rcv_wscale;
+    if (new_win == 0 && old_win)
+        sk_count(s, SK_C_TCPEXT_TCP_TO_ZERO_WINDOW_ADV);
+    else if (new_win && old_win == 0)
+        sk_count(s, SK_C_TCPEXT_TCP_FROM_ZERO_WINDOW_ADV);
+    return (uint16_t)new_win;
 }

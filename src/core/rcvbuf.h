@@ -23,5 +23,14 @@ void sk_rcv_space_adjust(sk_stack *s, sk_tcb *t);
  * (socket.c); returns the bytes taken. */
 uint32_t sk_recv_direct(sk_stack *s, sk_tcb *t, const uint8_t *data, uint32_t len);
 uint32_t sk_rcvq_space(const sk_tcb *t);
+/* The receive window (Linux's tcp_select_initial_window, tcp_space,
+ * __tcp_select_window, tcp_select_window): what the buffer lets us offer. */
+uint32_t sk_win_from_space(const sk_stack *s, uint32_t space);
+void sk_init_rcv_window(sk_stack *s, uint32_t rcvbuf, uint16_t mss, bool ws_ok, uint32_t *rcv_wnd,
+                        uint8_t *rcv_wscale, uint32_t *window_clamp);
+uint32_t sk_receive_space(const sk_stack *s, const sk_tcb *t);
+/* The window we would offer now (Linux's __tcp_select_window), bytes. */
+uint32_t sk_compute_window(sk_stack *s, sk_tcb *t);
+uint16_t sk_select_window(sk_stack *s, sk_tcb *t);
 
 #endif

@@ -9,7 +9,7 @@
 #include "cc.h"
 #include "eor.h"
 #include "events.h"
-#include "output.h"
+#include "rack.h"
 #include "rcvbuf.h"
 #include "stack.h"
 
@@ -236,4 +236,18 @@ void sk_meminfo(const sk_tcb *t, uint32_t out[SK_MEMINFO_VARS])
     out[SK_MEMINFO_SNDBUF] = t->sndbuf;
     uint64_t w = t->state == SK_TCP_LISTEN ? 0 : wmem_queued(t);
     out[SK_MEMINFO_WMEM_QUEUED] = w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
+}
+
+/* Linux's tcp_xmit_size_goal(): the send queue is cut into skbs of up to
+ * half the largest window the peer offered (tcp_bound_to_half_wnd of the
+ * 64 KiB GSO limit), in whole segments. */
+uint32_t sk_size_goal(const sk_tcb *t)
+{
+    uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
+    uint32_t goal = 65536;
+    uint32_t cutoff = t->max_window > SK_TCP_MSS_DEFAULT ? t->max_window >> 1 : t->max_window;
+    if (cutoff && goal > cutoff)
+        goal = cutoff > 68 ? cutoff : 68;
+    uint32_t segs = goal / mss;
+    return segs ? segs * mss : mss;
 }

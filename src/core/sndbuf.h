@@ -16,5 +16,7 @@ void sk_check_space(sk_stack *s, sk_tcb *t, bool head_fresh); /* tcp_check_space
 void sk_sndbuf_after_xmit(sk_stack *s, sk_tcb *t);
 void sk_rwnd_chrono(sk_stack *s, sk_tcb *t, bool limited); /* end of tcp_write_xmit */  /* tcp_cwnd_validate's chrono start */
 uint32_t sk_chrono_ms(const sk_stack *s, const sk_tcb *t, uint32_t mark, uint8_t running);
+/* Linux's tcp_xmit_size_goal: how big an skb of the send queue may be. */
+uint32_t sk_size_goal(const sk_tcb *t);
 
 #endif

@@ -151,6 +151,21 @@ const char *sk_stack_name(const sk_stack *s) { return s->name; }
 uint32_t sk_stack_addr(const sk_stack *s) { return s->addr; }
 sk_time_ns sk_now(const sk_stack *s) { return s->now; }
 
+/* Removes like `ip addr del` (EADDRNOTAVAIL when not held).  As in
+ * Linux, connections using the address are left alone: their segments
+ * go out with it and answers no longer arrive, so they time out.  Half
+ * open requests to it go (listen.c), and the indexes they hold of later
+ * addresses move down with the table. */
+int sk_stack_del_addr(sk_stack *s, const sk_endpoint *ep)
+{
+    int i = sk_laddr_find(s, ep);
+    if (i < 0)
+        return i;
+    sk_listen_addr_removed(s, (uint32_t)i);
+    sk_laddr_remove(s, (uint32_t)i);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Driving                                                              */
 /* ------------------------------------------------------------------ */

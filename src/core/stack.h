@@ -202,6 +202,9 @@ static inline sk_time_ns sk_since(const sk_stack *s, sk_stamp st)
 /* The µs clock's low 32 bits: RTT timing by modular difference. */
 static inline uint32_t sk_us_now(const sk_stack *s) { return (uint32_t)(s->now / SK_NSEC_PER_USEC); }
 
+/* Linux's TS clock ticks in milliseconds (tcp_clock_ms). */
+static inline uint32_t sk_tcp_time_ms(const sk_stack *s) { return (uint32_t)(s->now / SK_NSEC_PER_MSEC); }
+
 /* The stack's allocator (sk_stack_params.mem); no core file calls the C
  * library's allocator directly. */
 static inline void *sk_malloc(const sk_stack *s, size_t n) { return s->mem.malloc(n, s->mem.user); }
