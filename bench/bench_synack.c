@@ -14,7 +14,10 @@
  *
  * The link: each stack's transmit callback appends the datagram to a
  * queue the other stack drains (one memcpy: the datagram lives in the
- * stack's scratch buffer only for the duration of the callback).  No
+ * stack's scratch buffer only for the duration of the callback); on the
+ * bulk pair the client's data segments go instead straight from its
+ * scatter-gather transmit into the server's sk_inputv (no copy on the
+ * link), the server's replies still through the queue.  No
  * impairment, no delay: the clock moves only when both queues are empty
  * and some connection waits for a timer, straight to the next deadline,
  * as the in-memory wire does.
@@ -67,7 +70,21 @@ typedef struct pktq {
     uint8_t *buf;
     size_t len, cap;
     uint64_t count;
+    /* The direct link (bulk only, BENCH_DIRECT=0 turns it off): the
+     * sender's scatter-gather pieces go straight to sk_inputv on the
+     * receiving stack from inside the sender's transmitv, with no copy on
+     * the link.  Allowed because the receiver is never inside a call of
+     * its own when the sender transmits here (the receiver's replies go
+     * through a queue, never back into the sender), the rule synack.h
+     * states.  `after` (the bench's reader) runs after each datagram, as a
+     * reader blocked in read(2) is woken by each. */
+    sk_stack *direct;
+    const sk_time_ns *direct_now;
+    void (*after)(void *ctx);
+    void *after_ctx;
 } pktq;
+
+static uint64_t drain(pktq *q, sk_stack *dst, sk_time_ns now);
 
 static void pktq_push(void *ctx, const uint8_t *dgram, size_t len)
 {
@@ -96,6 +113,17 @@ static void pktq_push(void *ctx, const uint8_t *dgram, size_t len)
 static void pktq_pushv(void *ctx, const sk_iovec *iov, size_t count, size_t len)
 {
     pktq *q = ctx;
+    if (q->direct) {
+        /* Anything the sender queued before goes first: the link keeps
+         * the order. */
+        if (q->len)
+            drain(q, q->direct, *q->direct_now);
+        sk_inputv(q->direct, iov, count, *q->direct_now);
+        q->count++;
+        if (q->after)
+            q->after(q->after_ctx);
+        return;
+    }
     size_t need = q->len + sizeof(uint32_t) + len;
     if (need > q->cap) {
         size_t ncap = q->cap ? q->cap : 65536;
@@ -751,6 +779,23 @@ static bool bulk_read(sk_stack *s, int fd, bool post, uint8_t *pbuf, size_t plen
     return progress;
 }
 
+/* The reader's state, for the direct link's `after` hook. */
+typedef struct bulk_reader {
+    sk_stack *s;
+    int fd;
+    bool post, progress;
+    uint8_t *pbuf, *buf;
+    size_t plen, len;
+    uint64_t *received, total;
+} bulk_reader;
+
+static void bulk_reader_run(void *ctx)
+{
+    bulk_reader *r = ctx;
+    if (bulk_read(r->s, r->fd, r->post, r->pbuf, r->plen, r->buf, r->len, r->received, r->total))
+        r->progress = true;
+}
+
 static double bulk_once(uint16_t mtu, uint64_t total, uint64_t seed, uint64_t *segments, uint64_t *jumps,
                         double *cpu_s_per_gb)
 {
@@ -783,6 +828,23 @@ static double bulk_once(uint16_t mtu, uint64_t total, uint64_t seed, uint64_t *s
     bool post = env_flag("BENCH_POST", true); /* BENCH_POST=0: plain reads only */
     if (post && sk_recv_post(p.server, sfd, pdst, sizeof(pdst)) != 0)
         die("bulk recv post", 0);
+    /* BENCH_DIRECT=0: every datagram copied into the link's queue, as
+     * before sk_inputv.  The direct link needs scatter-gather pieces. */
+    bulk_reader reader = {.s = p.server,
+                          .fd = sfd,
+                          .post = post,
+                          .pbuf = pdst,
+                          .buf = dst,
+                          .plen = sizeof(pdst),
+                          .len = sizeof(dst),
+                          .received = &received,
+                          .total = total};
+    if (env_flag("BENCH_DIRECT", true) && env_flag("BENCH_SG", true)) {
+        p.to_server->direct = p.server;
+        p.to_server->direct_now = &p.now;
+        p.to_server->after = bulk_reader_run;
+        p.to_server->after_ctx = &reader;
+    }
     double t0 = bench_wall_s(), c0 = bench_thread_cpu_s();
     while (received < total) {
         bool progress = false;
@@ -795,6 +857,10 @@ static double bulk_once(uint16_t mtu, uint64_t total, uint64_t seed, uint64_t *s
                 die("bulk send", (long)n);
             sent += (uint64_t)n;
             progress = true;
+        }
+        if (reader.progress) {
+            progress = true;
+            reader.progress = false;
         }
         /* The reader runs as each datagram arrives, as a reader waiting
          * in read(2) is woken by each (GSO-sized) segment. */
@@ -812,6 +878,10 @@ static double bulk_once(uint16_t mtu, uint64_t total, uint64_t seed, uint64_t *s
             p.to_server->len = 0;
             if (drain(p.to_client, p.client, p.now))
                 progress = true;
+        }
+        if (reader.progress) {
+            progress = true;
+            reader.progress = false;
         }
         if (bulk_read(p.server, sfd, post, pdst, sizeof(pdst), dst, sizeof(dst), &received, total))
             progress = true;

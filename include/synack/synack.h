@@ -25,10 +25,13 @@
  *     became readable: SK_EV_READY) and act on it after the call returns;
  *   - the datagram (transmit's, or ev->data) and every string in the event
  *     are valid only until the callback returns: copy what you keep;
- *   - another stack may be fed (sk_input on a different stack), but a
- *     wire that delivers synchronously between two stacks can recurse
- *     without bound; queue the datagram instead, as the in-memory wire and
- *     sk_loop do;
+ *   - another stack may be fed (sk_input or sk_inputv on a different
+ *     stack, which must not itself be inside a call: a stack is never
+ *     entered from its own callbacks, directly or through another
+ *     stack's), but a wire that delivers synchronously both ways between
+ *     two stacks re-enters the sender and can recurse without bound;
+ *     queue at least one direction, as the in-memory wire and sk_loop
+ *     queue both and bench_synack's bulk link queues the replies;
  *   - transmit cannot fail: if the device refuses datagrams, drop this one
  *     and call sk_stack_set_tx_blocked after the call returns;
  *   - transmitv's pieces (the headers in the stack's scratch buffer, the
@@ -225,10 +228,10 @@ typedef struct sk_event {
      * sk_counter_name(drop_counter, &group) is `reason` and its group,
      * sk_counter_value(stack, drop_counter) the count so far. */
     size_t drop_counter;
-    /* SEGMENT_OUT of a datagram sent through transmitv: its pieces, as
-     * transmitv gets them, with `data`/`len` holding only the first (the
-     * headers, as a capture cut at the end of the TCP header shows them).
-     * NULL and 0 otherwise. */
+    /* SEGMENT_OUT of a datagram sent through transmitv, SEGMENT_IN of one
+     * taken in pieces by sk_inputv: its pieces, with `data`/`len` holding
+     * only the first (the headers, as a capture cut at the end of the TCP
+     * header shows them).  NULL and 0 otherwise. */
     const sk_iovec *iov;
     size_t iovcnt;
     struct {             /* private: what sk_event_endpoints() reads    */
@@ -388,6 +391,28 @@ SK_EXPORT int sk_stack_set_tproxy(sk_stack *stack, uint16_t on_port);
  * counted and dropped; this never fails.  ICMPv6 echo requests are
  * answered. */
 SK_EXPORT void sk_input(sk_stack *stack, const uint8_t *datagram, size_t len, sk_time_ns now);
+/* Feeds one datagram given as pieces, iov[0..n) one after the other (as
+ * a transmitv callback receives them, or a device's scatter-gather
+ * buffers), with sk_input's semantics.  When the IP and TCP headers with
+ * their options all lie in iov[0] and the payload lies in one piece, the
+ * datagram is taken where it lies: the payload is copied once, into a
+ * reader's posted buffer or the receive queue, and never gathered.  Any
+ * other layout (headers split across pieces, IPv6 extension headers,
+ * ICMP, a payload over several pieces) is gathered into a buffer of the
+ * stack's first (allocated on first use; if that fails the datagram is
+ * counted in IpInDiscards) and processed as sk_input would.  Zero pieces
+ * or zero bytes are a datagram of length 0 (counted as a header error).
+ * The pieces need only be valid for the call.  SEGMENT_IN events of a
+ * datagram taken in pieces carry them in `iov`/`iovcnt`, with `data`/
+ * `len` the first piece, as SEGMENT_OUT does for transmitv.
+ *
+ * A link between two stacks in one process can call this from the
+ * sender's transmitv with the sender's own pieces, saving the copy a
+ * queued datagram costs, provided the receiving stack is not inside a
+ * call of its own at that moment (see "Callbacks and re-entrancy"
+ * above): its replies must then be queued, not handed back to the
+ * sender, which is still inside its transmit. */
+SK_EXPORT void sk_inputv(sk_stack *stack, const sk_iovec *iov, size_t n, sk_time_ns now);
 /* Moves the clock to `now` and runs every timer due at or before it. */
 SK_EXPORT void sk_advance(sk_stack *stack, sk_time_ns now);
 /* Tells the stack its device queue refuses datagrams (a full qdisc, a

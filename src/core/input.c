@@ -199,85 +199,172 @@ static void count_parse_error(sk_stack *s, sk_parse_error e, const uint8_t *dgra
     *reason = r;
 }
 
+/* Inlined into each caller so the segment stays a local of sk_input's,
+ * as it was before sk_inputv shared this path (a call with the segment
+ * behind a pointer cost about 26 instructions a datagram). */
+static inline __attribute__((always_inline)) void input_parsed(sk_stack *s, const uint8_t *dgram, size_t len,
+                                                               const sk_iovec *iov, size_t iovcnt, sk_segment *seg,
+                                                               sk_parse_error e);
+
+/* One contiguous datagram, after the clock moved and the datagram was
+ * counted in IpInReceives. */
+static inline __attribute__((always_inline)) void input_linear(sk_stack *s, const uint8_t *dgram, size_t len)
+{
+    sk_segment seg;
+    sk_parse_error e = sk_parse_segment_checked(dgram, len, true, !(s->offloads & SK_OFFLOAD_TCP_CSUM_RX), &seg);
+    input_parsed(s, dgram, len, NULL, 0, &seg, e);
+}
+
 void sk_input(sk_stack *s, const uint8_t *dgram, size_t len, sk_time_ns now)
 {
     /* Timers due before this arrival fire first, in time order. */
     sk_advance(s, now);
     sk_count(s, len >= 1 && (dgram[0] >> 4) == 6 ? SK_C_IP6_IN_RECEIVES : SK_C_IP_IN_RECEIVES);
-    sk_segment seg;
-    sk_parse_error e = sk_parse_segment_checked(dgram, len, true, !(s->offloads & SK_OFFLOAD_TCP_CSUM_RX), &seg);
-    if (e == SK_PARSE_NOT_TCP && seg.ip_version == 4 && seg.ip_proto == 1) {
-        sk_icmp_input(s, dgram, len, &seg); /* icmp.c */
+    input_linear(s, dgram, len);
+}
+
+/* The largest datagram worth gathering: an IPv6 header and the largest
+ * payload length; bytes past any IP length field are link padding. */
+#define INPUTV_LINEAR_MAX (SK_IP6_HDR_LEN + 65535u)
+
+void sk_inputv(sk_stack *s, const sk_iovec *iov, size_t n, sk_time_ns now)
+{
+    static const uint8_t empty[1];
+    if (!iov)
+        n = 0;
+    size_t total = 0, first = n ? iov[0].len : 0;
+    for (size_t i = 0; i < n; i++)
+        total = iov[i].len > SIZE_MAX - total ? SIZE_MAX : total + iov[i].len;
+    if (n <= 1 || total == 0 || first == total) {
+        /* One piece (or all bytes in the first): the plain path. */
+        sk_input(s, n && iov[0].base && first ? iov[0].base : empty, n && iov[0].base ? first : 0, now);
         return;
     }
-    if (e == SK_PARSE_NOT_TCP && seg.ip_version == 6 && seg.ip_proto == 58) {
-        sk_icmp6_input(s, dgram, len, &seg); /* icmp6.c: echo, counters */
+    sk_advance(s, now);
+    const uint8_t *h = iov[0].base;
+    /* The version is the first byte's, wherever it lies. */
+    bool v6 = false;
+    for (size_t i = 0; i < n; i++) {
+        if (iov[i].len) {
+            v6 = iov[i].base && (iov[i].base[0] >> 4) == 6;
+            break;
+        }
+    }
+    sk_count(s, v6 ? SK_C_IP6_IN_RECEIVES : SK_C_IP_IN_RECEIVES);
+    sk_segment seg;
+    sk_parse_error e;
+    if (sk_parse_segment_iov(iov, n, total, !(s->offloads & SK_OFFLOAD_TCP_CSUM_RX), &seg, &e)) {
+        input_parsed(s, h, total, iov, n, &seg, e);
+        return;
+    }
+    /* Headers split across pieces, a payload in several, ICMP: gather the
+     * pieces (up to the largest IP datagram) and take the plain path. */
+    size_t want = total < INPUTV_LINEAR_MAX ? total : INPUTV_LINEAR_MAX;
+    if (!s->in_linear) {
+        s->in_linear = sk_malloc(s, INPUTV_LINEAR_MAX);
+        if (!s->in_linear) {
+            /* No buffer to gather into: dropped for lack of memory, as
+             * RFC 4293's ipSystemStatsInDiscards counts. */
+            sk_count(s, v6 ? SK_C_IP6_IN_DISCARDS : SK_C_IP_IN_DISCARDS);
+            sk_emit_drop(s, NULL, v6 ? SK_C_IP6_IN_DISCARDS : SK_C_IP_IN_DISCARDS);
+            return;
+        }
+    }
+    size_t got = 0;
+    for (size_t i = 0; i < n && got < want; i++) {
+        size_t take = iov[i].len < want - got ? iov[i].len : want - got;
+        if (take && iov[i].base)
+            memcpy(s->in_linear + got, iov[i].base, take);
+        else if (take)
+            memset(s->in_linear + got, 0, take); /* a NULL piece: its bytes read as zero */
+        got += take;
+    }
+    input_linear(s, s->in_linear, want);
+}
+
+static inline __attribute__((always_inline)) void input_parsed(sk_stack *s, const uint8_t *dgram, size_t len,
+                                                               const sk_iovec *iov, size_t iovcnt, sk_segment *seg,
+                                                               sk_parse_error e)
+{
+    if (e == SK_PARSE_NOT_TCP && seg->ip_version == 4 && seg->ip_proto == 1) {
+        sk_icmp_input(s, dgram, len, seg); /* icmp.c */
+        return;
+    }
+    if (e == SK_PARSE_NOT_TCP && seg->ip_version == 6 && seg->ip_proto == 58) {
+        sk_icmp6_input(s, dgram, len, seg); /* icmp6.c: echo, counters */
         return;
     }
     if (e != SK_PARSE_OK) {
         sk_counter_id reason;
-        count_parse_error(s, e, dgram, len, &seg, &reason);
+        count_parse_error(s, e, dgram, len, seg, &reason);
         sk_emit_drop(s, NULL, reason);
         return;
     }
-    bool v6 = seg.ip_version == 6;
+    bool v6 = seg->ip_version == 6;
     /* An IPv6 source address in no table belongs to no connection,
      * request or TIME_WAIT record: only a listener may want it. */
     sk_key k;
-    bool known = sk_seg_key(s, &seg, &k);
-    bool local = dst_is_local(s, &seg);
-    if (!local && !nonlocal_wanted(s, &seg, &k, known)) {
+    bool known = sk_seg_key(s, seg, &k);
+    bool local = dst_is_local(s, seg);
+    if (!local && !nonlocal_wanted(s, seg, &k, known)) {
         /* Not one of our addresses (Linux's ip_route_input finds no
          * local route; ip6_input the same). */
         sk_counter_id r = v6 ? SK_C_IP6_IN_ADDR_ERRORS : SK_C_IP_IN_ADDR_ERRORS;
         sk_count(s, r);
-        sk_emit_drop(s, &seg, r);
+        sk_emit_drop(s, seg, r);
         return;
     }
     sk_count(s, v6 ? SK_C_IP6_IN_DELIVERS : SK_C_IP_IN_DELIVERS);
     sk_count(s, SK_C_TCP_IN_SEGS);
     if (sk_wants(s, SK_EV_SEGMENT_IN)) {
         sk_event ev = {.type = SK_EV_SEGMENT_IN, .now = s->now, .fd = -1, .data = dgram, .len = len};
-        sk_event_ep(&ev, SK_EPK_SEG, &seg, NULL);
+        if (iov) {
+            /* As SEGMENT_OUT of a vectored transmit: `data` is the first
+             * piece (the headers), `iov` all of them. */
+            ev.len = iov[0].len;
+            ev.iov = iov;
+            ev.iovcnt = iovcnt;
+        }
+        sk_event_ep(&ev, SK_EPK_SEG, seg, NULL);
         sk_emit(s, &ev);
     }
     /* Segments whose flags make no sense in any state (SYN with RST or
      * FIN, port 0) are dropped as Linux drops them. */
-    sk_tcb *t = seg.sport && seg.dport && known ? sk_conn_lookup(s, &k) : NULL;
+    sk_tcb *t = seg->sport && seg->dport && known ? sk_conn_lookup(s, &k) : NULL;
     /* ... except SYN,ACK with FIN in SYN_SENT: a SYN-ACK may carry data
      * and FIN (a Fast Open server's reply), and Linux takes it there. */
-    bool synfin_ok = t && t->state == SK_TCP_SYN_SENT && (seg.flags & SK_TH_ACK) && !(seg.flags & SK_TH_RST);
-    if (seg.sport == 0 || seg.dport == 0 ||
-        ((seg.flags & SK_TH_SYN) && (seg.flags & (SK_TH_RST | SK_TH_FIN)) && !synfin_ok)) {
+    bool synfin_ok = t && t->state == SK_TCP_SYN_SENT && (seg->flags & SK_TH_ACK) && !(seg->flags & SK_TH_RST);
+    if (seg->sport == 0 || seg->dport == 0 ||
+        ((seg->flags & SK_TH_SYN) && (seg->flags & (SK_TH_RST | SK_TH_FIN)) && !synfin_ok)) {
         sk_count(s, SK_C_SYNACK_BAD_SEGMENT);
-        sk_emit_drop(s, &seg, SK_C_SYNACK_BAD_SEGMENT);
+        sk_emit_drop(s, seg, SK_C_SYNACK_BAD_SEGMENT);
         return;
     }
 
     if (t) {
-        sk_tcb_input(s, t, &seg);
+        sk_tcb_input(s, t, seg);
         return;
     }
     uint32_t tw = known ? sk_tw_lookup(s, &k) : SK_TW_NONE;
-    if (tw != SK_TW_NONE && !sk_tw_input(s, tw, &seg))
+    if (tw != SK_TW_NONE && !sk_tw_input(s, tw, seg))
         return;
-    sk_tcb *l = local ? sk_listener_lookup(s, v6, k.laddr, seg.dport) : nonlocal_listener(s, v6, k.laddr, seg.dport);
-    if (l && v6 && (seg.flags & SK_TH_SYN) && !(seg.flags & SK_TH_ACK) && sk_addr6_is_v4mapped(seg.src6)) {
+    sk_tcb *l = local ? sk_listener_lookup(s, v6, k.laddr, seg->dport) : nonlocal_listener(s, v6, k.laddr, seg->dport);
+    if (l && v6 && (seg->flags & SK_TH_SYN) && !(seg->flags & SK_TH_ACK) && sk_addr6_is_v4mapped(seg->src6)) {
         /* tcp_v6_conn_request: a SYN from an IPv4-mapped source is
          * malformed IPv6 (RFC 4038 §4.2), dropped as a header error. */
         sk_count(s, SK_C_IP6_IN_HDR_ERRORS);
-        sk_emit_drop(s, &seg, SK_C_IP6_IN_HDR_ERRORS);
+        sk_emit_drop(s, seg, SK_C_IP6_IN_HDR_ERRORS);
         s->tw_isn = 0;
         return;
     }
     if (l) {
-        sk_listen_input(s, l, &seg);
+        sk_listen_input(s, l, seg);
         s->tw_isn = 0;
         return;
     }
     s->tw_isn = 0;
     /* RFC 9293 §3.10.7.1: CLOSED.  Everything but a RST draws a RST. */
-    sk_reply_rst(s, &seg);
+    sk_reply_rst(s, seg);
 }
 
 /* ------------------------------------------------------------------ */

@@ -400,6 +400,76 @@ sk_parse_error sk_parse_segment_checked(const uint8_t *dgram, size_t len, bool v
     return parse_tcp(dgram + ihl, ip_len - ihl, verify_tcp_csum, out);
 }
 
+/*
+ * sk_inputv's fast path: a TCP datagram whose IP and TCP headers (with
+ * options) all lie in the first piece and whose payload lies in one piece
+ * is parsed where it lies, the payload pointing into its piece, so the
+ * receive path copies it once (into a posted buffer or the receive ring).
+ * Anything else -- headers split across pieces, IPv6 extension headers,
+ * ICMP, a payload spread over several pieces -- returns false and the
+ * caller gathers the pieces into one datagram.  Only header bytes inside
+ * the first piece are ever read before that decision.
+ */
+bool sk_parse_segment_iov(const sk_iovec *iov, size_t n, size_t total, bool verify_tcp_csum, sk_segment *out,
+                          sk_parse_error *err)
+{
+    if (n < 1 || !iov[0].base)
+        return false;
+    const uint8_t *h = iov[0].base;
+    size_t h_len = iov[0].len, l4;
+    if (h_len >= SK_IP_HDR_MIN && (h[0] >> 4) == 4) {
+        l4 = (size_t)(h[0] & 0x0f) * 4;
+        if (l4 < SK_IP_HDR_MIN || h[9] != IPV4_PROTO_TCP)
+            return false;
+    } else if (h_len >= SK_IP6_HDR_LEN && (h[0] >> 4) == 6) {
+        l4 = SK_IP6_HDR_LEN;
+        if (h[6] != IPV4_PROTO_TCP)
+            return false;
+    } else {
+        return false;
+    }
+    if (h_len < l4 + SK_TCP_HDR_MIN)
+        return false;
+    size_t hdr = l4 + (size_t)(h[l4 + 12] >> 4) * 4;
+    if (hdr < l4 + SK_TCP_HDR_MIN || hdr > h_len)
+        return false;
+    /* Every header byte the parser reads lies in the first piece; `total`
+     * only bounds the lengths it checks. */
+    sk_parse_error e = sk_parse_segment_checked(h, total, true, false, out);
+    if (e != SK_PARSE_OK) {
+        *err = e;
+        return true;
+    }
+    if (out->l4_off + out->doff != hdr)
+        return false; /* not the layout checked above: let the gathered parse judge */
+    /* The payload: `payload_len` bytes at offset `hdr` of the pieces. */
+    if (out->payload_len) {
+        size_t off = hdr, i = 0;
+        while (i < n && off >= iov[i].len) {
+            off -= iov[i].len;
+            i++;
+        }
+        if (i >= n || !iov[i].base || iov[i].len - off < out->payload_len)
+            return false;
+        out->payload = iov[i].base + off;
+    }
+    if (verify_tcp_csum) {
+        /* The TCP header's length is a multiple of four, so the payload's
+         * sum continues the header's at an even offset (RFC 1071). */
+        size_t tcp_len = out->ip_len - out->l4_off;
+        uint32_t sum = out->ip_version == 6 ? sk_tcp_pseudo_sum6(out->src6, out->dst6, tcp_len)
+                                            : sk_tcp_pseudo_sum(out->src, out->dst, tcp_len);
+        sum = sk_csum_partial(h + out->l4_off, out->doff, sum);
+        sum = sk_csum_partial(out->payload, out->payload_len, sum);
+        if (sk_csum_fold(sum) != 0) {
+            *err = SK_PARSE_BAD_TCP_CSUM;
+            return true;
+        }
+    }
+    *err = SK_PARSE_OK;
+    return true;
+}
+
 static sk_parse_error parse_tcp(const uint8_t *tcp, size_t tcp_len, bool verify_tcp_csum, sk_segment *out)
 {
     if (tcp_len < SK_TCP_HDR_MIN)

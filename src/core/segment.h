@@ -19,6 +19,12 @@ uint32_t sk_tcp_pseudo_sum(uint32_t src, uint32_t dst, size_t tcp_len);
  * where they lie).  *hdr_len gets the headers' length. */
 size_t sk_build_segment_iov(const sk_segment_spec *spec, const sk_iovec *pay, size_t npay, bool copy, uint8_t *buf,
                             size_t cap, size_t *hdr_len);
+/* The fast path of sk_inputv (packet.c): parses a datagram given as
+ * pieces where they lie when its headers are all in iov[0] and its
+ * payload in one piece; false when the pieces must be gathered first.
+ * On true, *err is the parse's verdict (SK_PARSE_OK or the error). */
+bool sk_parse_segment_iov(const sk_iovec *iov, size_t n, size_t total, bool verify_tcp_csum, sk_segment *out,
+                          sk_parse_error *err);
 uint32_t sk_tcp_pseudo_sum6(const uint8_t src[16], const uint8_t dst[16], size_t tcp_len);
 
 #endif

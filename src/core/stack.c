@@ -134,6 +134,7 @@ void sk_stack_free(sk_stack *s)
     sk_free(s, s->bind_buckets);
     sk_tw_destroy(s, &s->tw);
     sk_free(s, s->seg_scratch);
+    sk_free(s, s->in_linear);
     sk_fastopen_free(s);
     sk_peer_cache_free(s);
     sk_recycle_empty(s, &s->rack_bin);

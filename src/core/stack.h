@@ -194,6 +194,9 @@ struct sk_stack {
 
     uint8_t *seg_scratch; /* payload of a SYN gathered from a send ring (output.c) */
     uint32_t seg_scratch_cap;
+    /* sk_inputv's datagram gathered from pieces that cannot be parsed
+     * where they lie (input.c), allocated on first use. */
+    uint8_t *in_linear;
     /* The payload of the data segment being sent, as it lies in the send
      * ring (one or two stretches): sk_xmit copies it after the headers,
      * or hands it to transmitv by reference. */

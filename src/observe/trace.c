@@ -1515,8 +1515,8 @@ size_t sk_trace_format_event(sk_trace *t, const sk_event *ev, char *buf, size_t 
     line_init(&o, buf, cap);
     if (!ev)
         return 0;
-    if (ev->type == SK_EV_SEGMENT_OUT && ev->iov && ev->iovcnt) {
-        /* Sent through transmitv: gather the pieces, so the line shows the
+    if ((ev->type == SK_EV_SEGMENT_OUT || ev->type == SK_EV_SEGMENT_IN) && ev->iov && ev->iovcnt) {
+        /* Sent through transmitv or taken by sk_inputv: gather the pieces, so the line shows the
          * payload (and its dump) as for a contiguous datagram. */
         size_t total = 0;
         for (size_t i = 0; i < ev->iovcnt; i++)
