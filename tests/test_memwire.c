@@ -437,6 +437,55 @@ static void run_bulk(sk_wire *w, sk_stack *a, sk_stack *b, size_t bytes)
     free(k);
 }
 
+/* GSO on the in-memory wire: a host whose stack is given gso_max_size
+ * sends a burst's TSO packets as single datagrams above its 1500-byte MTU
+ * (as Linux hands `lo` GSO skbs); the wire, whose links have no MTU unless
+ * one is set, carries them, and the receiving stack takes them whole.
+ * Without it, no datagram exceeds the MTU. */
+static size_t largest_sent(const tap_log *l, uint32_t from)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->ev[i].fate == SK_WIRE_SENT && l->ev[i].src == from && l->ev[i].len > m)
+            m = l->ev[i].len;
+    return m;
+}
+
+static void test_gso_datagrams_cross_the_wire_whole(void **state)
+{
+    (void)state;
+    for (int gso = 0; gso <= 1; gso++) {
+        tap_log log = {0};
+        sk_wire *w = sk_wire_new(3, START);
+        assert_non_null(w);
+        sk_stack_params pa;
+        memset(&pa, 0, sizeof pa);
+        pa.seed = 11;
+        pa.gso_max_size = gso ? 65535 : 0;
+        sk_stack *a = sk_wire_add_host(w, A_ADDR, &pa);
+        sk_stack *b = sk_wire_add_host(w, B_ADDR, NULL);
+        assert_non_null(a);
+        assert_non_null(b);
+        sk_link_params p;
+        memset(&p, 0, sizeof p);
+        p.delay = MS(1);
+        sk_wire_set_link(w, A_ADDR, B_ADDR, &p);
+        sk_wire_set_link(w, B_ADDR, A_ADDR, &p);
+        sk_wire_set_tap(w, log_tap, &log);
+        run_bulk(w, a, b, 4u << 20); /* checks every byte */
+        size_t big = largest_sent(&log, A_ADDR);
+        if (gso) {
+            assert_true(big > 1500);
+            assert_true(big <= 65535);
+        } else {
+            assert_int_equal(big, 1500);
+        }
+        assert_int_equal(count_fate(&log, SK_WIRE_TOO_BIG), 0);
+        free(log.ev);
+        sk_wire_free(w);
+    }
+}
+
 /* Matches each delivery on one direction to its send (by content, first
  * unused match) and reports how many deliveries overtook an earlier
  * send, whether every send was delivered, and the range of delays. */
@@ -631,6 +680,7 @@ int main(void)
         cmocka_unit_test(test_stack_datagrams_take_the_link_delay),
         cmocka_unit_test(test_loss_one_drops_everything),
         cmocka_unit_test(test_mtu_drops_larger_datagrams),
+        cmocka_unit_test(test_gso_datagrams_cross_the_wire_whole),
         cmocka_unit_test(test_duplicate_one_delivers_twice),
         cmocka_unit_test(test_jitter_keeps_each_direction_in_order),
         cmocka_unit_test(test_reorder_lets_later_datagrams_overtake),

@@ -87,8 +87,11 @@ SK_EXPORT void sk_wire_free(sk_wire *w);
  * since with sk_stack_add_addr.  Impairments are set between hosts by
  * their own (IPv4) addresses and apply to both versions. */
 /* Creates a stack at `addr` attached to the wire.  `params` may be NULL;
- * otherwise its seed, secret, mtu, name, on_event and mem are used (addr, now
- * and transmit are the wire's).  The wire keeps ownership of the stack. */
+ * otherwise its fields are used except addr, now and transmit (the wire's;
+ * transmitv is ignored, the wire keeping a copy of each datagram).  A
+ * gso_max_size lets the stack send datagrams above its MTU, which the wire
+ * carries whole unless a link's `mtu` is set below them.  The wire keeps
+ * ownership of the stack. */
 SK_EXPORT sk_stack *sk_wire_add_host(sk_wire *w, uint32_t addr, const sk_stack_params *params);
 /* Sets impairments from `from` to `to` (addresses; 0 means any). */
 SK_EXPORT void sk_wire_set_link(sk_wire *w, uint32_t from, uint32_t to, const sk_link_params *p);

@@ -536,6 +536,9 @@ sk_stack *sk_wire_add_host(sk_wire *w, uint32_t addr, const sk_stack_params *par
     sp.addr = addr;
     sp.now = w->now;
     sp.transmit = wire_transmit;
+    /* The wire copies every datagram to deliver it later, so pieces would
+     * save nothing; and a caller's transmitv would get the wire's ctx. */
+    sp.transmitv = NULL;
     sp.transmit_ctx = h;
 
     w->hosts = wire_grow(w->hosts, &w->host_cap, sizeof *w->hosts, w->host_count + 1);
