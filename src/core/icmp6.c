@@ -263,72 +263,39 @@ void sk_icmp6_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segm
         sk_emit_drop(s, seg, SK_C_ICMP6_IN_CSUM_ERRORS);
         return;
     }
-    switch (msg[0]) {
-    case ICMP6_DEST_UNREACH:
-        sk_count(s, SK_C_ICMP6_IN_DEST_UNREACHS);
-        sk_count(s, SK_C_ICMP6_IN_TYPE1);
-        notify(s, seg, msg, mlen, msg[0]);
-        return;
-    case ICMP6_PKT_TOOBIG:
-        sk_count(s, SK_C_ICMP6_IN_PKT_TOO_BIGS);
-        sk_count(s, SK_C_ICMP6_IN_TYPE2);
-        notify(s, seg, msg, mlen, msg[0]);
-        return;
-    case ICMP6_TIME_EXCEED:
-        sk_count(s, SK_C_ICMP6_IN_TIME_EXCDS);
-        sk_count(s, SK_C_ICMP6_IN_TYPE3);
-        notify(s, seg, msg, mlen, msg[0]);
-        return;
-    case ICMP6_PARAMPROB:
-        sk_count(s, SK_C_ICMP6_IN_PARM_PROBLEMS);
-        sk_count(s, SK_C_ICMP6_IN_TYPE4);
-        notify(s, seg, msg, mlen, msg[0]);
-        return;
-    case ICMP6_ECHO_REQUEST:
-        sk_count(s, SK_C_ICMP6_IN_ECHOS);
-        sk_count(s, SK_C_ICMP6_IN_TYPE128);
-        if (mlen < 8 || msg[1] != 0)
-            return; /* icmpv6_echo_reply answers code 0 only */
-        echo_reply(s, dgram, seg, msg, mlen);
-        return;
-    case ICMP6_ECHO_REPLY:
-        sk_count(s, SK_C_ICMP6_IN_ECHO_REPLIES);
-        sk_count(s, SK_C_ICMP6_IN_TYPE129);
-        return;
-    case 133: /* neighbour discovery (RFC 4861) and MLDv2 reports (RFC
-               * 3810): a TUN link carries the kernel's router
-               * solicitations and reports; counted by name as Linux's
-               * icmp6type2name, then consumed (synack keeps no
-               * neighbours or groups). */
-    case 134:
-    case 135:
-    case 136:
-    case 137:
-    case 143: {
-        static const struct {
-            uint8_t type;
-            sk_counter_id named, per_type;
-        } nd[] = {
-            {133, SK_C_ICMP6_IN_ROUTER_SOLICITS, SK_C_ICMP6_IN_TYPE133},
-            {134, SK_C_ICMP6_IN_ROUTER_ADVERTISEMENTS, SK_C_ICMP6_IN_TYPE134},
-            {135, SK_C_ICMP6_IN_NEIGHBOR_SOLICITS, SK_C_ICMP6_IN_TYPE135},
-            {136, SK_C_ICMP6_IN_NEIGHBOR_ADVERTISEMENTS, SK_C_ICMP6_IN_TYPE136},
-            {137, SK_C_ICMP6_IN_REDIRECTS, SK_C_ICMP6_IN_TYPE137},
-            {143, SK_C_ICMP6_IN_MLD_V2_REPORTS, SK_C_ICMP6_IN_TYPE143},
-        };
-        for (size_t i = 0; i < sizeof(nd) / sizeof(nd[0]); i++)
-            if (nd[i].type == msg[0]) {
-                sk_count(s, nd[i].named);
-                sk_count(s, nd[i].per_type);
-            }
+    /* Each known type's nstat counters: its name (Linux's icmp6type2name)
+     * and Icmp6InTypeN.  Neighbour discovery (RFC 4861) and MLDv2 reports
+     * (RFC 3810) arrive on a TUN link from the kernel; they are counted,
+     * then consumed: synack keeps no neighbours or groups. */
+    static const struct {
+        uint8_t type;
+        sk_counter_id named, per_type;
+    } known[] = {
+        {ICMP6_DEST_UNREACH, SK_C_ICMP6_IN_DEST_UNREACHS, SK_C_ICMP6_IN_TYPE1},
+        {ICMP6_PKT_TOOBIG, SK_C_ICMP6_IN_PKT_TOO_BIGS, SK_C_ICMP6_IN_TYPE2},
+        {ICMP6_TIME_EXCEED, SK_C_ICMP6_IN_TIME_EXCDS, SK_C_ICMP6_IN_TYPE3},
+        {ICMP6_PARAMPROB, SK_C_ICMP6_IN_PARM_PROBLEMS, SK_C_ICMP6_IN_TYPE4},
+        {ICMP6_ECHO_REQUEST, SK_C_ICMP6_IN_ECHOS, SK_C_ICMP6_IN_TYPE128},
+        {ICMP6_ECHO_REPLY, SK_C_ICMP6_IN_ECHO_REPLIES, SK_C_ICMP6_IN_TYPE129},
+        {133, SK_C_ICMP6_IN_ROUTER_SOLICITS, SK_C_ICMP6_IN_TYPE133},
+        {134, SK_C_ICMP6_IN_ROUTER_ADVERTISEMENTS, SK_C_ICMP6_IN_TYPE134},
+        {135, SK_C_ICMP6_IN_NEIGHBOR_SOLICITS, SK_C_ICMP6_IN_TYPE135},
+        {136, SK_C_ICMP6_IN_NEIGHBOR_ADVERTISEMENTS, SK_C_ICMP6_IN_TYPE136},
+        {137, SK_C_ICMP6_IN_REDIRECTS, SK_C_ICMP6_IN_TYPE137},
+        {143, SK_C_ICMP6_IN_MLD_V2_REPORTS, SK_C_ICMP6_IN_TYPE143},
+    };
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (known[i].type == msg[0]) {
+            sk_count(s, known[i].named);
+            sk_count(s, known[i].per_type);
+        }
+    if (msg[0] == ICMP6_ECHO_REQUEST) {
+        if (mlen >= 8 && msg[1] == 0) /* icmpv6_echo_reply answers code 0 only */
+            echo_reply(s, dgram, seg, msg, mlen);
         return;
     }
-    default:
-        /* icmpv6_rcv: an unknown error type (below 128) is still
-         * delivered to the connection it quotes; informational ones are
-         * consumed.  Per-type counters are kept for the types above. */
-        if (!(msg[0] & ICMP6_INFOMSG_MASK))
-            notify(s, seg, msg, mlen, msg[0]);
-        return;
-    }
+    /* icmpv6_rcv: every error type (below 128), known or not, goes to the
+     * connection it quotes; informational ones are consumed. */
+    if (!(msg[0] & ICMP6_INFOMSG_MASK))
+        notify(s, seg, msg, mlen, msg[0]);
 }
