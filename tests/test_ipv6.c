@@ -978,16 +978,7 @@ static size_t make_echo(uint8_t *d, const char *src, const char *dst, uint8_t tc
     m[6] = (uint8_t)(seqno >> 8);
     m[7] = (uint8_t)seqno;
     memcpy(m + 8, data, dlen);
-    uint8_t pseudo[40 + 1500];
-    memcpy(pseudo, d + 8, 32);
-    memset(pseudo + 32, 0, 8);
-    pseudo[34] = (uint8_t)(mlen >> 8);
-    pseudo[35] = (uint8_t)mlen;
-    pseudo[39] = 58;
-    memcpy(pseudo + 40, m, mlen);
-    uint16_t c = sk_csum_fold(sk_csum_partial(pseudo, 40 + mlen, 0));
-    m[2] = (uint8_t)(c >> 8);
-    m[3] = (uint8_t)c;
+    sk_test_icmp6_checksum(d);
     return 40 + mlen;
 }
 

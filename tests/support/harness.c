@@ -1251,3 +1251,14 @@ sk_time_ns sk_test_transition_time(const sk_fixture *f, sk_stack *s, uint16_t lp
     }
     return t;
 }
+
+void sk_test_icmp6_checksum(uint8_t *ip6)
+{
+    size_t mlen = (size_t)ip6[4] << 8 | ip6[5];
+    uint8_t *m = ip6 + 40;
+    m[2] = m[3] = 0;
+    uint32_t sum = sk_csum_partial(ip6 + 8, 32, (uint32_t)mlen + 58); /* addresses, length, next header */
+    uint16_t c = sk_csum_fold(sk_csum_partial(m, mlen, sum));
+    m[2] = (uint8_t)(c >> 8);
+    m[3] = (uint8_t)c;
+}

@@ -190,6 +190,10 @@ int sk_test_so_error(sk_stack *s, int fd);
 uint16_t sk_test_local_port(sk_stack *s, int fd);
 /* An AF_INET6 endpoint from an address's text ("fd00::1", "::ffff:10.0.0.2"). */
 sk_endpoint sk_test_ep6(const char *text, uint16_t port);
+/* Fills in the checksum of the ICMPv6 message after the 40-byte IPv6
+ * header `ip6` (RFC 4443 §2.3: over the pseudo-header and the message);
+ * the header's payload length must already be set. */
+void sk_test_icmp6_checksum(uint8_t *ip6);
 /* The state of the connection with that tuple in the socket table
  * (including TIME_WAIT and orphans), or 0 when there is none. */
 int sk_test_tuple_state(sk_stack *s, uint16_t lport, uint32_t raddr, uint16_t rport);
