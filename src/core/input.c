@@ -305,7 +305,9 @@ static inline __attribute__((always_inline)) void input_parsed(sk_stack *s, cons
      * request or TIME_WAIT record: only a listener may want it. */
     sk_key k;
     bool known = sk_seg_key(s, seg, &k);
-    bool local = dst_is_local(s, seg);
+    /* The key already holds the destination's handle (0 when in no
+     * table), so this is dst_is_local without a second lookup. */
+    bool local = sk_addr_is_local(s, v6, k.laddr);
     if (!local && !nonlocal_wanted(s, seg, &k, known)) {
         /* Not one of our addresses (Linux's ip_route_input finds no
          * local route; ip6_input the same). */

@@ -432,7 +432,9 @@ bool sk_pmtu_df(const sk_stack *s, const sk_tcb *t)
         return true;
     if (d != SK_PMTUDISC_WANT)
         return false;
-    if (!s->peers || !s->peers->mtu_count)
+    /* Only IPv4 routes are ever locked (IPv6 never fragments on the
+     * path), so IPv6 connections skip the per-segment peer lookup. */
+    if (t->af6 || !s->peers || !s->peers->mtu_count)
         return true;
     sk_peer_key k = sk_conn_peer_key(s, t);
     return !sk_route_mtu_locked((sk_stack *)s, &k);
