@@ -425,13 +425,26 @@ static int run_v6_exchange(sk_stack *a, sk_stack *b, bool must_work)
     for (int i = 0; i < N; i++) {
         sfd[i] = sk_accept(b, l, NULL);
         accepted += sfd[i] >= 0;
-        if (cfd[i] >= 0)
-            (void)sk_send(a, cfd[i], "ping", 4, 0);
+        if (cfd[i] >= 0) {
+            ssize_t n = sk_send(a, cfd[i], "ping", 4, 0);
+            if (must_work)
+                assert_int_equal(n, 4);
+        }
     }
     in_engine--;
     for (int k = 0; k < 20; k++)
         tick(10 * SK_NSEC_PER_MSEC);
     in_engine++;
+    if (must_work) {
+        /* Every connection carried its 4 bytes (accept order may differ
+         * from connect order, and each sent the same). */
+        for (int i = 0; i < N; i++) {
+            char got[4];
+            assert_true(sfd[i] >= 0);
+            assert_int_equal(sk_recv(b, sfd[i], got, sizeof got, 0), 4);
+            assert_memory_equal(got, "ping", 4);
+        }
+    }
     for (int i = 0; i < N; i++) {
         if (cfd[i] >= 0)
             sk_close(a, cfd[i]);

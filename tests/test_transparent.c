@@ -78,15 +78,7 @@ static int tp_teardown(void **state)
     return 0;
 }
 
-static sk_endpoint ep6(const char *text, uint16_t port)
-{
-    sk_endpoint e;
-    memset(&e, 0, sizeof e);
-    e.family = SK_AF_INET6;
-    assert_int_equal(inet_pton(AF_INET6, text, e.addr6), 1);
-    e.port = port;
-    return e;
-}
+#define ep6 sk_test_ep6
 
 /* The peer sends one segment (IPv4 when the endpoints are), 1 ms later. */
 static void tp_send(tp_ctx *c, const sk_endpoint *from, const sk_endpoint *to, uint16_t flags, uint32_t seq,
