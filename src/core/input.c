@@ -351,22 +351,11 @@ static inline __attribute__((always_inline)) void input_parsed(sk_stack *s, cons
     if (tw != SK_TW_NONE && !sk_tw_input(s, tw, seg))
         return;
     sk_tcb *l = local ? sk_listener_lookup(s, v6, k.laddr, seg->dport) : nonlocal_listener(s, v6, k.laddr, seg->dport);
-    if (l && v6 && (seg->flags & SK_TH_SYN) && !(seg->flags & SK_TH_ACK) && sk_addr6_is_v4mapped(seg->src6)) {
-        /* tcp_v6_conn_request: a SYN from an IPv4-mapped source is
-         * malformed IPv6 (RFC 4038 §4.2), dropped as a header error. */
-        sk_count(s, SK_C_IP6_IN_HDR_ERRORS);
-        sk_emit_drop(s, seg, SK_C_IP6_IN_HDR_ERRORS);
-        s->tw_isn = 0;
-        return;
-    }
-    if (l) {
+    if (l)
         sk_listen_input(s, l, seg);
-        s->tw_isn = 0;
-        return;
-    }
+    else
+        sk_reply_rst(s, seg); /* RFC 9293 §3.10.7.1: CLOSED.  Everything but a RST draws a RST. */
     s->tw_isn = 0;
-    /* RFC 9293 §3.10.7.1: CLOSED.  Everything but a RST draws a RST. */
-    sk_reply_rst(s, seg);
 }
 
 /* ------------------------------------------------------------------ */

@@ -375,6 +375,13 @@ static void conn_request_key(sk_stack *s, sk_tcb *l, const sk_segment *seg, cons
 /* Linux's tcp_conn_request(): a SYN for a listener. */
 static void conn_request(sk_stack *s, sk_tcb *l, const sk_segment *seg)
 {
+    if (seg->ip_version == 6 && sk_addr6_is_v4mapped(seg->src6)) {
+        /* tcp_v6_conn_request: a SYN from an IPv4-mapped source is
+         * malformed IPv6 (RFC 4038 §4.2), dropped as a header error. */
+        sk_count(s, SK_C_IP6_IN_HDR_ERRORS);
+        sk_emit_drop(s, seg, SK_C_IP6_IN_HDR_ERRORS);
+        return;
+    }
     /* The request (or the cookie's SYN-ACK) needs the addresses as
      * handles: hold them for the while. */
     sk_key k;
