@@ -205,8 +205,7 @@ int sk_cc_select(sk_stack *s, sk_tcb *t, const char *name)
  * sender was limited by cwnd or how many segments it had out at most. */
 void sk_cc_validate(sk_tcb *t, bool cwnd_limited)
 {
-    uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
-    uint32_t packets_out = (t->snd_nxt - t->snd_una + mss - 1) / mss;
+    uint32_t packets_out = sk_packets_out(t);
     if (!seq_lt(t->snd_una, t->cwnd_usage_seq) || cwnd_limited ||
         (!(t->xflags & SK_X_CWND_LIMITED) && packets_out > t->max_packets_out)) {
         t->xflags = cwnd_limited ? (t->xflags | SK_X_CWND_LIMITED) : (t->xflags & ~SK_X_CWND_LIMITED);

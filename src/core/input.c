@@ -947,12 +947,6 @@ static bool rack_step(sk_stack *s, sk_tcb *t, uint32_t delivered, bool una_advan
     return armed;
 }
 
-/* Segments in flight (Linux's packets_out) in MSS units. */
-static uint32_t flight_segs(const sk_tcb *t)
-{
-    uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
-    return (t->snd_nxt - t->snd_una + mss - 1) / mss;
-}
 
 /* What one ACK carried, worked out step by step by process_ack (Linux's
  * tcp_ack keeps the same in its flag word and locals). */
@@ -1028,7 +1022,7 @@ static void ack_duplicate(sk_stack *s, sk_tcb *t, const sk_segment *seg, const a
         t->dupacks++;
         /* Linux's tcp_add_reno_sack: without SACK each duplicate ACK
          * stands for one segment delivered, up to what is in flight. */
-        if (!(t->negot & SK_N_SACK_OK) && t->dupacks <= flight_segs(t))
+        if (!(t->negot & SK_N_SACK_OK) && t->dupacks <= sk_packets_out(t))
             t->delivered++;
         if (t->ca_state < SK_CA_RECOVERY) {
             maybe_enter_recovery(s, t);
@@ -1111,7 +1105,7 @@ static void ack_clean_rtx(sk_stack *s, sk_tcb *t, const sk_segment *seg, ack_inf
         uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
         uint32_t segs = data_acked ? (data_acked + mss - 1) / mss : 1;
         uint32_t dups = (t->negot & SK_N_SACK_OK) ? 0 : t->dupacks;
-        uint32_t flight = flight_segs(t);
+        uint32_t flight = sk_packets_out(t);
         if (dups > flight)
             dups = flight;
         t->delivered += segs > dups ? segs - dups : 1;

@@ -380,6 +380,14 @@ typedef struct sk_tcb {
     uint16_t keepidle_s, keepintvl_s; /* at most 32767, as Linux's MAX_TCP_KEEPIDLE */
 } sk_tcb;
 
+/* Linux's packets_out: the segments between SND.UNA and SND.NXT, in MSS
+ * units (the default MSS before one is known). */
+static inline uint32_t sk_packets_out(const sk_tcb *t)
+{
+    uint32_t mss = t->mss ? t->mss : SK_TCP_MSS_DEFAULT;
+    return (t->snd_nxt - t->snd_una + mss - 1) / mss;
+}
+
 static inline uint32_t sk_user_timeout_ms(const sk_tcb *t) { return t->ext ? t->ext->user_timeout_ms : 0; }
 
 /* sk_tcb.tfo: Linux's tcp_sock Fast Open bits */
