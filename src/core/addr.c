@@ -35,14 +35,6 @@ static uint32_t a6_hash(const sk_stack *s, const uint8_t a[16])
     return (uint32_t)sk_siphash24(s->cookie_key, a, 16);
 }
 
-static bool a6_is_any(const uint8_t a[16])
-{
-    for (int i = 0; i < 16; i++)
-        if (a[i])
-            return false;
-    return true;
-}
-
 uint32_t sk_addr6_find(const sk_stack *s, const uint8_t a[16])
 {
     const sk_addr6_table *t = &s->a6;
@@ -86,7 +78,7 @@ static bool a6_grow_buckets(sk_stack *s)
 
 uint32_t sk_addr6_intern(sk_stack *s, const uint8_t a[16])
 {
-    if (a6_is_any(a))
+    if (sk_addr6_is_any(a))
         return 0;
     uint32_t h = sk_addr6_find(s, a);
     if (h) {
@@ -190,12 +182,7 @@ void sk_addr6_destroy(sk_stack *s)
 
 bool sk_addr_is_local_slow(const sk_stack *s, bool v6, uint32_t a)
 {
-    if (!a)
-        return false;
-    for (uint32_t i = 0; i < s->nladdrs; i++)
-        if (s->laddrs[i].v6 == v6 && s->laddrs[i].addr == a)
-            return true;
-    return false;
+    return a && sk_local_index(s, v6, a) < SK_MAX_LOCAL_ADDRS;
 }
 
 uint32_t sk_local_index(const sk_stack *s, bool v6, uint32_t a)
@@ -204,18 +191,6 @@ uint32_t sk_local_index(const sk_stack *s, bool v6, uint32_t a)
         if (s->laddrs[i].v6 == v6 && s->laddrs[i].addr == a)
             return i;
     return SK_MAX_LOCAL_ADDRS;
-}
-
-static bool v4_usable(uint32_t a)
-{
-    /* Not 0.0.0.0, not multicast or class E, not limited broadcast. */
-    return a != 0 && (a >> 28) < 0xe;
-}
-
-static bool v6_usable(const uint8_t a[16])
-{
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return !a6_is_any(a) && a[0] != 0xff && memcmp(a, mapped, 12) != 0;
 }
 
 static void update_primary(sk_stack *s)
@@ -238,7 +213,7 @@ int sk_stack_add_addr(sk_stack *s, const sk_endpoint *ep, unsigned prefix_len)
         return -EAFNOSUPPORT;
     if (prefix_len > (v6 ? 128u : 32u))
         return -EINVAL;
-    if (v6 ? !v6_usable(ep->addr6) : !v4_usable(ep->addr))
+    if (v6 ? !sk_addr6_usable(ep->addr6) : !sk_addr4_usable(ep->addr))
         return -EINVAL;
     uint32_t a = v6 ? sk_addr6_find(s, ep->addr6) : ep->addr;
     if (a && sk_addr_is_local(s, v6, a))
@@ -271,11 +246,8 @@ int sk_laddr_find(const sk_stack *s, const sk_endpoint *ep)
     if (ep->family != SK_AF_UNSPEC && ep->family != SK_AF_INET && !v6)
         return -EAFNOSUPPORT;
     uint32_t a = v6 ? sk_addr6_find(s, ep->addr6) : ep->addr;
-    for (uint32_t i = 0; a && i < s->nladdrs; i++) {
-        if (s->laddrs[i].v6 == v6 && s->laddrs[i].addr == a)
-            return (int)i;
-    }
-    return -EADDRNOTAVAIL;
+    uint32_t i = a ? sk_local_index(s, v6, a) : SK_MAX_LOCAL_ADDRS;
+    return i < SK_MAX_LOCAL_ADDRS ? (int)i : -EADDRNOTAVAIL;
 }
 
 void sk_laddr_remove(sk_stack *s, uint32_t i)

@@ -13,6 +13,19 @@ static inline bool sk_addr6_is_v4mapped(const uint8_t a[16])
     static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     return memcmp(a, prefix, 12) == 0;
 }
+static inline bool sk_addr6_is_any(const uint8_t a[16])
+{
+    static const uint8_t any[16];
+    return memcmp(a, any, 16) == 0;
+}
+/* Addresses a TCP endpoint may have: unicast (tcp_v4_rcv takes only
+ * PACKET_HOST), so not 0.0.0.0, multicast, class E or broadcast; for
+ * IPv6 not ::, multicast or IPv4-mapped. */
+static inline bool sk_addr4_usable(uint32_t a) { return a != 0 && (a >> 28) < 0xe; }
+static inline bool sk_addr6_usable(const uint8_t a[16])
+{
+    return a[0] != 0xff && !sk_addr6_is_any(a) && !sk_addr6_is_v4mapped(a);
+}
 static inline uint32_t sk_addr6_v4(const uint8_t a[16])
 {
     return (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 | a[15];

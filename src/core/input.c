@@ -106,14 +106,8 @@ static bool nonlocal_wanted(sk_stack *s, const sk_segment *seg, const sk_key *k,
     /* Unicast only: TCP takes no multicast or broadcast (tcp_v4_rcv
      * drops what is not PACKET_HOST), nor an unspecified or IPv4-mapped
      * IPv6 destination. */
-    if (seg->ip_version == 6) {
-        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        static const uint8_t any[16];
-        if (seg->dst6[0] == 0xff || !memcmp(seg->dst6, any, 16) || !memcmp(seg->dst6, mapped, 12))
-            return false;
-    } else if (!seg->dst || (seg->dst >> 28) >= 0xe) {
+    if (seg->ip_version == 6 ? !sk_addr6_usable(seg->dst6) : !sk_addr4_usable(seg->dst))
         return false;
-    }
     if (known) {
         const sk_tcb *t = sk_conn_lookup(s, k);
         if (t)
