@@ -458,7 +458,7 @@ void sk_route_tcb6(const sk_stack *s, const sk_tcb *t, sk_route *r)
  * re-chooses), rotated by 16 and cut to 20 bits.  Here the hash is a
  * keyed one of the 4-tuple and the re-choice count, so a connection's
  * SYN-ACK, data and RSTs share one label, as Linux's do. */
-uint32_t sk_auto_flowlabel(const sk_stack *s, const uint8_t src6[16], const uint8_t dst6[16], uint16_t sport,
+uint32_t sk_auto_flowlabel(sk_stack *s, const uint8_t src6[16], const uint8_t dst6[16], uint16_t sport,
                            uint16_t dport, uint32_t gen)
 {
     uint8_t in[40];
@@ -472,9 +472,14 @@ uint32_t sk_auto_flowlabel(const sk_stack *s, const uint8_t src6[16], const uint
     in[37] = (uint8_t)(gen >> 16);
     in[38] = (uint8_t)(gen >> 8);
     in[39] = (uint8_t)gen;
+    if (s->fl_valid && memcmp(s->fl_in, in, sizeof in) == 0)
+        return s->fl_val;
     uint32_t h = (uint32_t)sk_siphash24(s->isn_key, in, sizeof in);
     h = (h << 16) | (h >> 16);
-    return h & 0xfffffu;
+    memcpy(s->fl_in, in, sizeof in);
+    s->fl_val = h & 0xfffffu;
+    s->fl_valid = true;
+    return s->fl_val;
 }
 
 void sk_route_reply(const sk_segment *seg, sk_route *r)

@@ -82,7 +82,7 @@ void sk_tcb_put_addrs(sk_stack *s, sk_tcb *t);
 void sk_route_tcb6(const sk_stack *s, const sk_tcb *t, sk_route *r);
 void sk_route_key6(const sk_stack *s, const sk_key *k, sk_route *r);
 void sk_route_reply(const sk_segment *seg, sk_route *r);
-uint32_t sk_auto_flowlabel(const sk_stack *s, const uint8_t src6[16], const uint8_t dst6[16], uint16_t sport,
+uint32_t sk_auto_flowlabel(sk_stack *s, const uint8_t src6[16], const uint8_t dst6[16], uint16_t sport,
                            uint16_t dport, uint32_t gen);
 /* Source address selection for connect() (the address of the family
  * whose prefix matches the peer best, else the first); false if the

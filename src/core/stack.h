@@ -138,6 +138,12 @@ struct sk_stack {
      * (pick_connect_port): a client connects to few servers. */
     bool portoff_valid;
     uint32_t portoff_raddr, portoff_val;
+    /* The last flow label computed (sk_auto_flowlabel): it is fixed per
+     * connection until a rehash, as Linux derives it from sk_txhash, so
+     * a stream of segments hashes once, not once per segment. */
+    uint8_t fl_in[40];
+    uint32_t fl_val;
+    bool fl_valid;
     sk_rng rng;
     sk_config cfg;
     uint64_t counters[SK_C__COUNT];
