@@ -54,24 +54,6 @@ static size_t build_icmp(uint8_t *out, uint32_t src, uint32_t dst, uint8_t type,
     return total;
 }
 
-static void inject_raw(sk_fixture *f, const uint8_t *d, size_t n)
-{
-    f->injecting = true;
-    sk_wire_inject(f->wire, d, n, 0);
-    f->injecting = false;
-}
-
-/* The tcpdump line of trace entry e, without its timestamp. */
-static const char *line_of(const sk_trace_entry *e)
-{
-    static char buf[512];
-    sk_trace *t = sk_trace_new(0);
-    sk_trace_format_datagram(t, 0, e->bytes, e->len, buf, sizeof buf);
-    sk_trace_free(t);
-    const char *sp = strchr(buf, ' ');
-    return sp ? sp + 1 : buf;
-}
-
 /* The n-th recorded ICMP datagram (protocol 1) from `from`, or NULL. */
 static const sk_trace_entry *icmp_entry(const sk_fixture *f, uint32_t from, size_t n)
 {
@@ -95,14 +77,6 @@ static size_t count_icmp(const sk_fixture *f, uint32_t from)
     return n;
 }
 
-static struct sk_tcp_info tcp_info(sk_stack *s, int fd)
-{
-    struct sk_tcp_info ti;
-    size_t len = sizeof ti;
-    assert_int_equal(sk_getsockopt(s, fd, SK_IPPROTO_TCP, SK_TCP_INFO, &ti, &len), 0);
-    return ti;
-}
-
 /* ------------------------------------------------------------------ */
 /* Echo                                                                 */
 /* ------------------------------------------------------------------ */
@@ -120,15 +94,15 @@ static void test_echo_reply_bytes(void **state)
     uint16_t c = csum(req, 20);
     req[10] = (uint8_t)(c >> 8);
     req[11] = (uint8_t)c;
-    inject_raw(f, req, n);
+    sk_test_inject_raw(f, req, n);
     sk_test_run_for(f, MSEC(50));
 
     const sk_trace_entry *q = icmp_entry(f, SK_TEST_CLIENT_ADDR, 0);
     const sk_trace_entry *r = icmp_entry(f, SK_TEST_SERVER_ADDR, 0);
     assert_non_null(q);
     assert_non_null(r);
-    assert_string_equal(line_of(q), "IP 10.0.0.1 > 10.0.0.2: ICMP echo request, id 1, seq 1, length 64");
-    assert_string_equal(line_of(r), "IP 10.0.0.2 > 10.0.0.1: ICMP echo reply, id 1, seq 1, length 64");
+    assert_string_equal(sk_test_line(q), "IP 10.0.0.1 > 10.0.0.2: ICMP echo request, id 1, seq 1, length 64");
+    assert_string_equal(sk_test_line(r), "IP 10.0.0.2 > 10.0.0.1: ICMP echo reply, id 1, seq 1, length 64");
     assert_int_equal(r->len, 84);
     /* IP header: TOS kept, DF clear, TTL 64, protocol 1, valid checksum */
     assert_int_equal(r->bytes[0], 0x45);
@@ -161,7 +135,7 @@ static void test_bad_icmp_counted_and_dropped(void **state)
     uint8_t d[128], data[8] = {0};
     size_t n = build_icmp(d, SK_TEST_CLIENT_ADDR, SK_TEST_SERVER_ADDR, 8, 0, 0x00010001u, data, sizeof data);
     d[30] ^= 0xff; /* corrupt the data: the ICMP checksum no longer holds */
-    inject_raw(f, d, n);
+    sk_test_inject_raw(f, d, n);
     sk_test_run_for(f, MSEC(20));
     assert_int_equal(sk_counter(f->server, "IcmpInMsgs"), 1);
     assert_int_equal(sk_counter(f->server, "IcmpInCsumErrors"), 1);
@@ -181,17 +155,17 @@ static void test_bad_icmp_counted_and_dropped(void **state)
     c = csum(d + 20, 4);
     d[22] = (uint8_t)(c >> 8);
     d[23] = (uint8_t)c;
-    inject_raw(f, d, 24);
+    sk_test_inject_raw(f, d, 24);
     sk_test_run_for(f, MSEC(20));
     assert_int_equal(sk_counter(f->server, "IcmpInErrors"), 2);
     assert_int_equal(sk_counter(f->server, "IcmpInCsumErrors"), 1);
 
     /* A type past NR_ICMP_TYPES (18) */
     n = build_icmp(d, SK_TEST_CLIENT_ADDR, SK_TEST_SERVER_ADDR, 42, 0, 0, data, sizeof data);
-    inject_raw(f, d, n);
+    sk_test_inject_raw(f, d, n);
     /* An unreachable quoting no IP header */
     n = build_icmp(d, SK_TEST_CLIENT_ADDR, SK_TEST_SERVER_ADDR, 3, 3, 0, data, sizeof data);
-    inject_raw(f, d, n);
+    sk_test_inject_raw(f, d, n);
     sk_test_run_for(f, MSEC(20));
     assert_int_equal(sk_counter(f->server, "IcmpInMsgs"), 4);
     assert_int_equal(sk_counter(f->server, "IcmpInErrors"), 4);
@@ -206,7 +180,7 @@ static void ping_burst(sk_fixture *f, int count)
     for (int i = 0; i < count; i++) {
         size_t n = build_icmp(d, SK_TEST_CLIENT_ADDR, SK_TEST_SERVER_ADDR, 8, 0, 0x00070000u | (uint32_t)i, data,
                               sizeof data);
-        inject_raw(f, d, n);
+        sk_test_inject_raw(f, d, n);
     }
     sk_test_run_for(f, MSEC(50));
 }
@@ -259,7 +233,7 @@ static void inject_error_quoting(sk_fixture *f, uint32_t from, uint8_t type, uin
     q[26] = (uint8_t)(seq >> 8);
     q[27] = (uint8_t)seq;
     size_t n = build_icmp(d, from, SK_TEST_CLIENT_ADDR, type, code, rest, q, 28);
-    inject_raw(f, d, n);
+    sk_test_inject_raw(f, d, n);
 }
 
 static void test_port_unreachable_in_syn_sent_refuses(void **state)
@@ -270,7 +244,7 @@ static void test_port_unreachable_in_syn_sent_refuses(void **state)
     sk_test_run_for(f, MSEC(1));
     inject_error_quoting(f, SK_TEST_SERVER_ADDR, 3, 3, 0, "c>s S", 0);
     sk_test_run_for(f, MSEC(1));
-    assert_string_equal(line_of(icmp_entry(f, SK_TEST_SERVER_ADDR, 0)),
+    assert_string_equal(sk_test_line(icmp_entry(f, SK_TEST_SERVER_ADDR, 0)),
                         "IP 10.0.0.2 > 10.0.0.1: ICMP 10.0.0.2 tcp port 81 unreachable, length 36");
     assert_int_equal(sk_state(f->client, fd), SK_TCP_CLOSE);
     assert_int_equal(sk_test_so_error(f->client, fd), ECONNREFUSED);
@@ -289,14 +263,14 @@ static void test_out_of_window_icmp_ignored(void **state)
     sk_test_drop(f, "c>s *", -1); /* keep data in flight */
     assert_int_equal(sk_send(f->client, p.cfd, buf, sizeof buf, 0), (ssize_t)sizeof buf);
     sk_test_run_for(f, MSEC(1));
-    struct sk_tcp_info before = tcp_info(f->client, p.cfd);
+    struct sk_tcp_info before = sk_test_tcp_info(f->client, p.cfd);
     /* Quoting a sequence above SND.NXT: not a segment we sent. */
     inject_error_quoting(f, HOP_ADDR, 3, 4, 576, "c>s .", 100000);
     /* Host unreachable below SND.UNA */
     inject_error_quoting(f, HOP_ADDR, 3, 1, 0, "c>s .", -100000);
     sk_test_run_for(f, MSEC(1));
     assert_int_equal(sk_counter(f->client, "OutOfWindowIcmps"), 2);
-    struct sk_tcp_info after = tcp_info(f->client, p.cfd);
+    struct sk_tcp_info after = sk_test_tcp_info(f->client, p.cfd);
     assert_int_equal(after.tcpi_snd_mss, before.tcpi_snd_mss);
     assert_int_equal(after.tcpi_pmtu, 1500);
     assert_int_equal(sk_test_so_error(f->client, p.cfd), 0);
@@ -341,7 +315,7 @@ static void test_frag_needed_during_transfer(void **state)
 {
     sk_fixture *f = *state;
     sk_conn_pair p = sk_test_establish(f, 80);
-    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_snd_mss, 1448);
+    assert_int_equal(sk_test_tcp_info(f->client, p.cfd).tcpi_snd_mss, 1448);
     small_hop(f, 1200, true);
     sk_test_skip(f);
     size_t mark = f->trace_len;
@@ -351,7 +325,7 @@ static void test_frag_needed_during_transfer(void **state)
      * 1148 bytes (1200 - 40 - 12 of timestamps). */
     const sk_trace_entry *icmp = icmp_entry(f, HOP_ADDR, 0);
     assert_non_null(icmp);
-    assert_string_equal(line_of(icmp),
+    assert_string_equal(sk_test_line(icmp),
                         "IP 10.0.0.9 > 10.0.0.1: ICMP 10.0.0.2 unreachable - need to frag (mtu 1200), length 556");
     const sk_trace_entry *first = sk_test_find(f, mark, "c>s * seq 1:1449");
     assert_non_null(first);
@@ -363,7 +337,7 @@ static void test_frag_needed_during_transfer(void **state)
     assert_int_equal(sk_test_count(f, resent->index, "c>s * len 1448"), 0);
     assert_true(sk_test_count(f, icmp->index, "c>s * len 1148") > 14000);
 
-    struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
+    struct sk_tcp_info ti = sk_test_tcp_info(f->client, p.cfd);
     assert_int_equal(ti.tcpi_pmtu, 1200);
     assert_int_equal(ti.tcpi_snd_mss, 1148);
     int mtu = 0;
@@ -388,8 +362,8 @@ static void test_frag_needed_during_transfer(void **state)
     const sk_trace_entry *syn = sk_test_last(f, "c>s S");
     assert_true(syn->seg.opts.has_mss);
     assert_int_equal(syn->seg.opts.mss, 1160);
-    assert_int_equal(tcp_info(f->client, p2.cfd).tcpi_pmtu, 1200);
-    assert_int_equal(tcp_info(f->client, p2.cfd).tcpi_snd_mss, 1148);
+    assert_int_equal(sk_test_tcp_info(f->client, p2.cfd).tcpi_pmtu, 1200);
+    assert_int_equal(sk_test_tcp_info(f->client, p2.cfd).tcpi_snd_mss, 1148);
 }
 
 /* tcp_simple_retransmit: of what is in flight when the MSS drops, only
@@ -452,8 +426,8 @@ static void test_passive_open_uses_the_cached_path_mtu(void **state)
     lp.mtu_icmp_from = HOP_ADDR;
     sk_test_set_link(f, SK_TEST_SERVER_ADDR, SK_TEST_CLIENT_ADDR, &lp);
     assert_int_equal(sk_test_transfer(f, f->server, p.sfd, f->client, p.cfd, 100000, SEC(10)), 100000);
-    assert_int_equal(tcp_info(f->server, p.sfd).tcpi_pmtu, 1200);
-    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_pmtu, 1500);
+    assert_int_equal(sk_test_tcp_info(f->server, p.sfd).tcpi_pmtu, 1200);
+    assert_int_equal(sk_test_tcp_info(f->client, p.cfd).tcpi_pmtu, 1500);
 
     sk_test_skip(f);
     size_t mark = f->trace_len;
@@ -466,10 +440,10 @@ static void test_passive_open_uses_the_cached_path_mtu(void **state)
     assert_non_null(synack);
     assert_int_equal(syn->seg.opts.mss, 1460); /* the client learned nothing */
     assert_int_equal(synack->seg.opts.mss, 1160);
-    struct sk_tcp_info ti = tcp_info(f->server, p2.sfd);
+    struct sk_tcp_info ti = sk_test_tcp_info(f->server, p2.sfd);
     assert_int_equal(ti.tcpi_pmtu, 1200);
     assert_int_equal(ti.tcpi_snd_mss, 1148);
-    assert_int_equal(tcp_info(f->client, p2.cfd).tcpi_snd_mss, 1148); /* from the SYN-ACK's 1160 */
+    assert_int_equal(sk_test_tcp_info(f->client, p2.cfd).tcpi_snd_mss, 1148); /* from the SYN-ACK's 1160 */
     size_t before = count_icmp(f, HOP_ADDR);
     assert_int_equal(sk_test_transfer(f, f->server, p2.sfd, f->client, p2.cfd, 50000, SEC(10)), 50000);
     assert_int_equal(count_icmp(f, HOP_ADDR), before);
@@ -524,7 +498,7 @@ static void test_black_hole_stalls_without_probing(void **state)
      * 0.66, 1.54, 3.3, 6.8, 13.9, 28 and 56 s, each resending 1448. */
     assert_int_equal(sk_counter(f->client, "TCPTimeouts"), 8);
     assert_int_equal(sk_counter(f->client, "TCPMTUPFail"), 0);
-    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_snd_mss, 1448);
+    assert_int_equal(sk_test_tcp_info(f->client, p.cfd).tcpi_snd_mss, 1448);
     assert_int_equal(sk_test_count(f, 0, "c>s * seq 1:1449"), 9);
 }
 
@@ -556,7 +530,7 @@ static void test_black_hole_probing_recovers(void **state)
     sk_test_expect_probes(f, e->index, probes, sizeof probes / sizeof probes[0]);
     assert_int_equal(sk_counter(f->client, "TCPMTUPSuccess"), 3);
     assert_int_equal(sk_counter(f->client, "TCPMTUPFail"), 3);
-    struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
+    struct sk_tcp_info ti = sk_test_tcp_info(f->client, p.cfd);
     assert_int_equal(ti.tcpi_snd_mss, 1199 - 52);
     assert_int_equal(ti.tcpi_pmtu, 1500); /* nothing told the route */
     printf("black hole with probing: mss %u, %llu successes, %llu failures, %llu timeouts\n", ti.tcpi_snd_mss,
@@ -586,12 +560,12 @@ static void test_request_sock_errors(void **state)
     uint16_t c = csum(d + 20, n - 20);
     d[22] = (uint8_t)(c >> 8);
     d[23] = (uint8_t)c;
-    inject_raw(f, d, n);
+    sk_test_inject_raw(f, d, n);
     sk_test_run_for(f, MSEC(1));
     assert_int_equal(sk_counter(f->server, "OutOfWindowIcmps"), 1);
     assert_int_equal(sk_test_count_state(f->server, SK_TCP_SYN_RECV), 1);
     n = build_icmp(d, HOP_ADDR, SK_TEST_SERVER_ADDR, 3, 1, 0, q, 28);
-    inject_raw(f, d, n);
+    sk_test_inject_raw(f, d, n);
     sk_test_run_for(f, MSEC(1));
     assert_int_equal(sk_counter(f->server, "OutOfWindowIcmps"), 1);
     assert_int_equal(sk_counter(f->server, "ListenDrops"), 1);
@@ -609,16 +583,16 @@ static void test_unreachable_reverts_one_rto_backoff(void **state)
     sk_test_drop(f, "c>s *", -1);
     assert_int_equal(sk_send(f->client, p.cfd, "hello", 5, 0), 5);
     /* a loss probe, then RTOs: wait for the second */
-    struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
+    struct sk_tcp_info ti = sk_test_tcp_info(f->client, p.cfd);
     for (int i = 0; i < 300 && ti.tcpi_backoff < 2; i++) {
         sk_test_run_for(f, MSEC(5));
-        ti = tcp_info(f->client, p.cfd);
+        ti = sk_test_tcp_info(f->client, p.cfd);
     }
     assert_int_equal(ti.tcpi_backoff, 2);
     sk_time_ns last = sk_test_last(f, "c>s P.")->time;
     inject_error_quoting(f, HOP_ADDR, 3, 1, 0, "c>s P.", 0);
     sk_test_run_for(f, MSEC(1));
-    ti = tcp_info(f->client, p.cfd);
+    ti = sk_test_tcp_info(f->client, p.cfd);
     assert_int_equal(ti.tcpi_backoff, 1);
     /* The next retransmission comes one un-doubled RTO after the last. */
     size_t n = sk_test_count(f, 0, "c>s P.");
@@ -642,7 +616,7 @@ static void test_tiny_mtu_locks_the_route_and_clears_df(void **state)
     sk_test_run_for(f, MSEC(1));
     inject_error_quoting(f, HOP_ADDR, 3, 4, 300, "c>s .", 0);
     sk_test_run_for(f, MSEC(100));
-    struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
+    struct sk_tcp_info ti = sk_test_tcp_info(f->client, p.cfd);
     assert_int_equal(ti.tcpi_pmtu, 552);
     assert_int_equal(ti.tcpi_snd_mss, 552 - 52);
     const sk_trace_entry *e = sk_test_last(f, "c>s * len 500");
@@ -653,7 +627,7 @@ static void test_tiny_mtu_locks_the_route_and_clears_df(void **state)
     sk_test_sysctl(f->client, "net.ipv4.ip_no_pmtu_disc", "2");
     inject_error_quoting(f, HOP_ADDR, 3, 4, 100, "c>s .", 0);
     sk_test_run_for(f, MSEC(10));
-    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_pmtu, 552);
+    assert_int_equal(sk_test_tcp_info(f->client, p.cfd).tcpi_pmtu, 552);
 }
 
 /* The learned MTU expires after net.ipv4.route.mtu_expires (600 s): the
@@ -665,16 +639,16 @@ static void test_learned_mtu_expires(void **state)
     sk_conn_pair p = sk_test_establish(f, 80);
     small_hop(f, 1200, true);
     assert_int_equal(sk_test_transfer(f, f->client, p.cfd, f->server, p.sfd, 100000, SEC(60)), 100000);
-    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_snd_mss, 1148);
+    assert_int_equal(sk_test_tcp_info(f->client, p.cfd).tcpi_snd_mss, 1148);
     sk_link_params clear;
     memset(&clear, 0, sizeof clear);
     sk_test_set_link(f, SK_TEST_CLIENT_ADDR, SK_TEST_SERVER_ADDR, &clear);
     sk_test_run_for(f, SEC(590));
     assert_int_equal(sk_test_transfer(f, f->client, p.cfd, f->server, p.sfd, 10000, SEC(10)), 10000);
-    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_snd_mss, 1148);
+    assert_int_equal(sk_test_tcp_info(f->client, p.cfd).tcpi_snd_mss, 1148);
     sk_test_run_for(f, SEC(11));
     assert_int_equal(sk_test_transfer(f, f->client, p.cfd, f->server, p.sfd, 10000, SEC(10)), 10000);
-    struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
+    struct sk_tcp_info ti = sk_test_tcp_info(f->client, p.cfd);
     assert_int_equal(ti.tcpi_pmtu, 1500);
     assert_int_equal(ti.tcpi_snd_mss, 1448);
 }
@@ -690,7 +664,7 @@ static void test_peer_cache_is_bounded(void **state)
      * every host is looked up (and remembered). */
     for (uint32_t i = 0; i < 1100; i++) {
         size_t n = build_icmp(d, 0x0b000000u + i, SK_TEST_SERVER_ADDR, 8, 0, i, data, sizeof data);
-        inject_raw(f, d, n);
+        sk_test_inject_raw(f, d, n);
         if (i % 10 == 9)
             sk_test_run_for(f, MSEC(20));
     }
@@ -702,7 +676,7 @@ static void test_peer_cache_is_bounded(void **state)
      * or 2 credits, at random as icmp_global_consume takes them). */
     for (uint32_t i = 0; i < 150; i++) {
         size_t n = build_icmp(d, 0x0c000000u + i, SK_TEST_SERVER_ADDR, 8, 0, i, data, sizeof data);
-        inject_raw(f, d, n);
+        sk_test_inject_raw(f, d, n);
     }
     sk_test_run_for(f, MSEC(1));
     assert_true(sk_counter(f->server, "IcmpOutRateLimitGlobal") > 0);

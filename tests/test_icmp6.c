@@ -27,14 +27,6 @@ static void addr6(const char *text, uint8_t out[16])
 
 #define ep6 sk_test_ep6
 
-/* Client fd00::1, server fd00::2 (both also keep their IPv4 address). */
-static void setup_v6(sk_fixture *f)
-{
-    sk_endpoint a = ep6("fd00::1", 0), b = ep6("fd00::2", 0);
-    assert_int_equal(sk_stack_add_addr(f->client, &a, 64), 0);
-    assert_int_equal(sk_stack_add_addr(f->server, &b, 64), 0);
-}
-
 static int connect6(sk_stack *s, uint16_t port)
 {
     int c = sk_socket_family(s, SK_AF_INET6);
@@ -87,13 +79,6 @@ static size_t build_icmp6(uint8_t *out, const char *src, const char *dst, uint8_
     return 40 + mlen;
 }
 
-static void inject_raw(sk_fixture *f, const uint8_t *d, size_t n)
-{
-    f->injecting = true;
-    sk_wire_inject(f->wire, d, n, 0);
-    f->injecting = false;
-}
-
 /* An ICMPv6 error to the client quoting its last segment matching desc
  * (the IPv6 header and the TCP header), its sequence moved by seq_shift;
  * `corrupt` flips a bit of the message after the checksum is set. */
@@ -113,15 +98,7 @@ static void inject6(sk_fixture *f, const char *from, uint8_t type, uint8_t code,
     size_t n = build_icmp6(d, from, "fd00::1", type, code, rest, q, sizeof q);
     if (corrupt)
         d[n - 1] ^= 0x10;
-    inject_raw(f, d, n);
-}
-
-static struct sk_tcp_info tcp_info(sk_stack *s, int fd)
-{
-    struct sk_tcp_info ti;
-    size_t len = sizeof ti;
-    assert_int_equal(sk_getsockopt(s, fd, SK_IPPROTO_TCP, SK_TCP_INFO, &ti, &len), 0);
-    return ti;
+    sk_test_inject_raw(f, d, n);
 }
 
 /* The n-th ICMPv6 datagram the wire saw sent from `from`, or NULL. */
@@ -137,17 +114,6 @@ static const sk_trace_entry *icmp6_entry(const sk_fixture *f, const char *from, 
             return e;
     }
     return NULL;
-}
-
-/* The tcpdump line of trace entry e, without its timestamp. */
-static const char *line_of(const sk_trace_entry *e)
-{
-    static char buf[512];
-    sk_trace *t = sk_trace_new(0);
-    sk_trace_format_datagram(t, 0, e->bytes, e->len, buf, sizeof buf);
-    sk_trace_free(t);
-    const char *sp = strchr(buf, ' ');
-    return sp ? sp + 1 : buf;
 }
 
 static void hop6(sk_fixture *f, uint16_t mtu, bool icmp)
@@ -168,7 +134,7 @@ static void hop6(sk_fixture *f, uint16_t mtu, bool icmp)
 static void test_packet_too_big_in_syn_sent(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     int l = sk_socket_family(f->server, SK_AF_INET6);
     sk_endpoint any = ep6("::", 80);
     assert_int_equal(sk_bind(f->server, l, &any), 0);
@@ -183,7 +149,7 @@ static void test_packet_too_big_in_syn_sent(void **state)
     ASSERT_RUN_UNTIL_STATE(f, f->client, fd, SK_TCP_ESTABLISHED, SEC(3));
     EXPECT_SEGMENTS(f, "c>s S seq 0 len 0", "s>c S. seq 0 ack 1 len 0", "c>s . seq 1 ack 1 len 0");
     assert_int_equal(sk_test_last(f, "c>s S")->seg.opts.mss, 1340);
-    struct sk_tcp_info ti = tcp_info(f->client, fd);
+    struct sk_tcp_info ti = sk_test_tcp_info(f->client, fd);
     assert_int_equal(ti.tcpi_pmtu, 1400);
     assert_int_equal(ti.tcpi_snd_mss, 1328);
     assert_int_equal(ti.tcpi_advmss, 1328); /* less timestamps, as tcp_rcv_synsent_state_process */
@@ -196,7 +162,7 @@ static void test_packet_too_big_in_syn_sent(void **state)
 static void test_unreachable_in_syn_sent_sets_errno(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     static const struct {
         uint8_t type, code;
         int err;
@@ -237,10 +203,10 @@ static void test_unreachable_in_syn_sent_sets_errno(void **state)
 static void test_packet_too_big_during_transfer(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     sk_conn_pair p = establish6(f);
-    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_snd_mss, 1428);
-    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_pmtu, 1500);
+    assert_int_equal(sk_test_tcp_info(f->client, p.cfd).tcpi_snd_mss, 1428);
+    assert_int_equal(sk_test_tcp_info(f->client, p.cfd).tcpi_pmtu, 1500);
     hop6(f, 1400, true);
     sk_test_skip(f);
     size_t mark = f->trace_len;
@@ -254,7 +220,7 @@ static void test_packet_too_big_during_transfer(void **state)
     const sk_trace_entry *ptb = icmp6_entry(f, "fd00::9", 0);
     assert_non_null(ptb);
     assert_int_equal(ptb->len, 1280);
-    assert_string_equal(line_of(ptb), "IP6 fd00::9 > fd00::1: ICMP6, packet too big, mtu 1400, length 1240");
+    assert_string_equal(sk_test_line(ptb), "IP6 fd00::9 > fd00::1: ICMP6, packet too big, mtu 1400, length 1240");
     uint8_t a[16];
     addr6("fd00::1", a);
     assert_memory_equal(ptb->bytes + 24, a, 16);
@@ -271,7 +237,7 @@ static void test_packet_too_big_during_transfer(void **state)
     assert_int_equal(sk_test_count(f, resent->index, "c>s * len 1428"), 0);
     assert_true(sk_test_count(f, ptb->index, "c>s * len 1328") > 12000);
 
-    struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
+    struct sk_tcp_info ti = sk_test_tcp_info(f->client, p.cfd);
     assert_int_equal(ti.tcpi_pmtu, 1400);
     assert_int_equal(ti.tcpi_snd_mss, 1328);
     int mtu = 0;
@@ -310,8 +276,8 @@ static void test_packet_too_big_during_transfer(void **state)
     const sk_trace_entry *syn = sk_test_last(f, "c>s S");
     assert_non_null(syn);
     assert_int_equal(syn->seg.opts.mss, 1340);
-    assert_int_equal(tcp_info(f->client, fd2).tcpi_pmtu, 1400);
-    assert_int_equal(tcp_info(f->client, fd2).tcpi_snd_mss, 1328);
+    assert_int_equal(sk_test_tcp_info(f->client, fd2).tcpi_pmtu, 1400);
+    assert_int_equal(sk_test_tcp_info(f->client, fd2).tcpi_snd_mss, 1328);
     int l2 = sk_socket_family(f->client, SK_AF_INET6);
     len = sizeof mtu;
     assert_int_equal(sk_getsockopt(f->client, l2, SK_IPPROTO_IPV6, SK_IPV6_MTU, &mtu, &len), -ENOTCONN);
@@ -330,7 +296,7 @@ static void count_ptb_in(void *ctx, const sk_event *ev)
 static void test_packet_too_big_below_1280(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     sk_conn_pair p = establish6(f);
     static uint8_t buf[4000];
     memset(buf, 'x', sizeof buf);
@@ -347,7 +313,7 @@ static void test_packet_too_big_below_1280(void **state)
     sk_test_run_for(f, MSEC(1));
     assert_int_equal(seen, 1); /* an event for traces and captures, as for ICMPv4 */
     f->on_event = NULL;
-    struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
+    struct sk_tcp_info ti = sk_test_tcp_info(f->client, p.cfd);
     assert_int_equal(ti.tcpi_snd_mss, 1428);
     assert_int_equal(ti.tcpi_pmtu, 1500);
     assert_int_equal(sk_counter(f->client, "Icmp6InPktTooBigs"), 1);
@@ -357,7 +323,7 @@ static void test_packet_too_big_below_1280(void **state)
     inject6(f, "fd00::9", 2, 0, 1280, "c>s P. seq 1:1429", 0, false);
     sk_test_skip(f); /* past the injected message */
     sk_test_run_for(f, MSEC(100));
-    ti = tcp_info(f->client, p.cfd);
+    ti = sk_test_tcp_info(f->client, p.cfd);
     assert_int_equal(ti.tcpi_snd_mss, 1208);
     assert_int_equal(ti.tcpi_pmtu, 1280);
     EXPECT_SEGMENTS(f, "c>s . seq 1:1209 ack 1", "c>s P. seq 1209:1429 ack 1", "s>c . seq 1 ack 1209",
@@ -366,16 +332,16 @@ static void test_packet_too_big_below_1280(void **state)
     /* A larger MTU later does not raise it (only decreases are taken). */
     inject6(f, "fd00::9", 2, 0, 1400, "c>s P. seq 1209:1429", 0, false);
     sk_test_run_for(f, MSEC(1));
-    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_snd_mss, 1208);
+    assert_int_equal(sk_test_tcp_info(f->client, p.cfd).tcpi_snd_mss, 1208);
     /* The learned MTU lives net.ipv6.route.mtu_expires (600 s): just
      * before, segments are still cut to it; after, full size again. */
     assert_int_equal(sk_test_drain(f->server, p.sfd, buf, sizeof buf), 1428);
     sk_test_run_for(f, SEC(590));
     assert_int_equal(sk_test_transfer(f, f->client, p.cfd, f->server, p.sfd, 10000, SEC(5)), 10000);
-    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_snd_mss, 1208);
+    assert_int_equal(sk_test_tcp_info(f->client, p.cfd).tcpi_snd_mss, 1208);
     sk_test_run_for(f, SEC(11));
     assert_int_equal(sk_test_transfer(f, f->client, p.cfd, f->server, p.sfd, 10000, SEC(5)), 10000);
-    ti = tcp_info(f->client, p.cfd);
+    ti = sk_test_tcp_info(f->client, p.cfd);
     assert_int_equal(ti.tcpi_pmtu, 1500);
     assert_int_equal(ti.tcpi_snd_mss, 1428);
 }
@@ -384,7 +350,7 @@ static void test_packet_too_big_below_1280(void **state)
 static void test_out_of_window_icmp6_ignored(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     sk_conn_pair p = establish6(f);
     static uint8_t buf[4000];
     memset(buf, 'x', sizeof buf);
@@ -396,7 +362,7 @@ static void test_out_of_window_icmp6_ignored(void **state)
     inject6(f, "fd00::9", 2, 0, 1000, "c>s .", 100000, false);
     sk_test_run_for(f, MSEC(1));
     assert_int_equal(sk_counter(f->client, "OutOfWindowIcmps"), 3);
-    struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
+    struct sk_tcp_info ti = sk_test_tcp_info(f->client, p.cfd);
     assert_int_equal(ti.tcpi_snd_mss, 1428);
     assert_int_equal(ti.tcpi_pmtu, 1500);
     assert_int_equal(sk_test_so_error(f->client, p.cfd), 0);
@@ -415,7 +381,7 @@ static void test_out_of_window_icmp6_ignored(void **state)
 static void test_bad_icmp6_counted(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     sk_conn_pair p = establish6(f);
     assert_int_equal(sk_send(f->client, p.cfd, "hello", 5, 0), 5);
     sk_test_drop(f, "c>s P.", 1);
@@ -426,30 +392,30 @@ static void test_bad_icmp6_counted(void **state)
     assert_int_equal(sk_counter(f->client, "Icmp6InErrors"), 1);
     assert_int_equal(sk_counter(f->client, "Icmp6InMsgs"), 1);
     assert_int_equal(sk_counter(f->client, "Icmp6InPktTooBigs"), 0);
-    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_snd_mss, 1428);
+    assert_int_equal(sk_test_tcp_info(f->client, p.cfd).tcpi_snd_mss, 1428);
 
     const sk_trace_entry *e = sk_test_last(f, "c>s P.");
     uint8_t q[60], d[160];
     memcpy(q, e->bytes, sizeof q);
     /* 40 + 4 bytes: no room for the 8 bytes of TCP Linux needs. */
     size_t n = build_icmp6(d, "fd00::9", "fd00::1", 2, 0, 1280, q, 44);
-    inject_raw(f, d, n);
+    sk_test_inject_raw(f, d, n);
     /* A connection that does not exist (another port). */
     q[41] ^= 0x01;
     n = build_icmp6(d, "fd00::9", "fd00::1", 1, 4, 0, q, sizeof q);
-    inject_raw(f, d, n);
+    sk_test_inject_raw(f, d, n);
     /* UDP */
     q[41] ^= 0x01;
     q[6] = 17;
     n = build_icmp6(d, "fd00::9", "fd00::1", 1, 4, 0, q, sizeof q);
-    inject_raw(f, d, n);
+    sk_test_inject_raw(f, d, n);
     sk_test_run_for(f, MSEC(1));
     assert_int_equal(sk_counter(f->client, "Icmp6InErrors"), 3);
     assert_int_equal(sk_counter(f->client, "Icmp6InMsgs"), 4);
     assert_int_equal(sk_counter(f->client, "Icmp6InCsumErrors"), 1);
     assert_int_equal(sk_state(f->client, p.cfd), SK_TCP_ESTABLISHED);
     assert_int_equal(sk_test_so_error(f->client, p.cfd), 0);
-    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_snd_mss, 1428);
+    assert_int_equal(sk_test_tcp_info(f->client, p.cfd).tcpi_snd_mss, 1428);
     /* The same quote behind a destination-options header (8 bytes) is
      * found: the upper layer is looked up through it. */
     uint8_t qx[68];
@@ -461,9 +427,9 @@ static void test_bad_icmp6_counted(void **state)
     qx[43] = 4;
     memcpy(qx + 48, e->bytes + 40, 20);
     n = build_icmp6(d, "fd00::9", "fd00::1", 2, 0, 1300, qx, sizeof qx);
-    inject_raw(f, d, n);
+    sk_test_inject_raw(f, d, n);
     sk_test_run_for(f, MSEC(1));
-    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_snd_mss, 1228);
+    assert_int_equal(sk_test_tcp_info(f->client, p.cfd).tcpi_snd_mss, 1228);
     assert_int_equal(sk_counter(f->client, "Icmp6InErrors"), 3);
 }
 
@@ -473,16 +439,16 @@ static void test_bad_icmp6_counted(void **state)
 static void test_informational_counted_unknown_error_delivered(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     sk_conn_pair p = establish6(f);
     uint8_t d[160], target[16];
     addr6("fd00::1", target);
     size_t n = build_icmp6(d, "fd00::9", "fd00::1", 135, 0, 0, target, 16); /* neighbor solicitation */
-    inject_raw(f, d, n);
+    sk_test_inject_raw(f, d, n);
     n = build_icmp6(d, "fd00::9", "fd00::1", 133, 0, 0, NULL, 0); /* router solicitation */
-    inject_raw(f, d, n);
+    sk_test_inject_raw(f, d, n);
     n = build_icmp6(d, "fd00::9", "fd00::1", 200, 0, 0, NULL, 0); /* unknown informational */
-    inject_raw(f, d, n);
+    sk_test_inject_raw(f, d, n);
     sk_test_run_for(f, MSEC(1));
     assert_int_equal(sk_counter(f->client, "Icmp6InMsgs"), 3);
     assert_int_equal(sk_counter(f->client, "Icmp6InNeighborSolicits"), 1);
@@ -506,7 +472,7 @@ static void test_informational_counted_unknown_error_delivered(void **state)
 static void test_request_sock_errors_v6(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     int l = sk_socket_family(f->server, SK_AF_INET6);
     assert_true(l >= 0);
     sk_endpoint any = ep6("::", 80);
@@ -521,18 +487,18 @@ static void test_request_sock_errors_v6(void **state)
     memcpy(q, synack->bytes, sizeof q);
     q[47] ^= 1; /* ISN + 1 */
     size_t n = build_icmp6(d, "fd00::9", "fd00::2", 1, 4, 0, q, sizeof q);
-    inject_raw(f, d, n);
+    sk_test_inject_raw(f, d, n);
     q[47] ^= 1;
     n = build_icmp6(d, "fd00::9", "fd00::2", 1, 0, 0, q, sizeof q);
-    inject_raw(f, d, n);
+    sk_test_inject_raw(f, d, n);
     n = build_icmp6(d, "fd00::9", "fd00::2", 2, 0, 1280, q, sizeof q);
-    inject_raw(f, d, n);
+    sk_test_inject_raw(f, d, n);
     sk_test_run_for(f, MSEC(1));
     assert_int_equal(sk_counter(f->server, "OutOfWindowIcmps"), 1);
     assert_int_equal(sk_counter(f->server, "ListenDrops"), 0);
     assert_int_equal(sk_test_count_state(f->server, SK_TCP_SYN_RECV), 1);
     n = build_icmp6(d, "fd00::9", "fd00::2", 1, 4, 0, q, sizeof q);
-    inject_raw(f, d, n);
+    sk_test_inject_raw(f, d, n);
     sk_test_run_for(f, MSEC(1));
     assert_int_equal(sk_counter(f->server, "ListenDrops"), 1);
     assert_int_equal(sk_test_count_state(f->server, SK_TCP_SYN_RECV), 0);
@@ -546,23 +512,23 @@ static void test_request_sock_errors_v6(void **state)
 static void test_no_route_reverts_one_rto_backoff(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     sk_conn_pair p = establish6(f);
     sk_test_drop(f, "c>s *", -1);
     assert_int_equal(sk_send(f->client, p.cfd, "hello", 5, 0), 5);
-    struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
+    struct sk_tcp_info ti = sk_test_tcp_info(f->client, p.cfd);
     for (int i = 0; i < 300 && ti.tcpi_backoff < 2; i++) {
         sk_test_run_for(f, MSEC(5));
-        ti = tcp_info(f->client, p.cfd);
+        ti = sk_test_tcp_info(f->client, p.cfd);
     }
     assert_int_equal(ti.tcpi_backoff, 2);
     inject6(f, "fd00::9", 1, 3, 0, "c>s P.", 0, false);
     sk_test_run_for(f, MSEC(1));
-    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_backoff, 2);
+    assert_int_equal(sk_test_tcp_info(f->client, p.cfd).tcpi_backoff, 2);
     sk_time_ns last = sk_test_last(f, "c>s P.")->time;
     inject6(f, "fd00::9", 1, 0, 0, "c>s P.", 0, false);
     sk_test_run_for(f, MSEC(1));
-    ti = tcp_info(f->client, p.cfd);
+    ti = sk_test_tcp_info(f->client, p.cfd);
     assert_int_equal(ti.tcpi_backoff, 1);
     size_t n = sk_test_count(f, 0, "c>s P.");
     sk_test_run_until(f, last + (sk_time_ns)ti.tcpi_rto * 1000 - MSEC(2));
@@ -581,7 +547,7 @@ static void test_no_route_reverts_one_rto_backoff(void **state)
 static void test_random_icmp6_errors_are_safe(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     sk_conn_pair p = establish6(f);
     static uint8_t buf[20000];
     memset(buf, 'r', sizeof buf);
@@ -615,14 +581,14 @@ static void test_random_icmp6_errors_are_safe(void **state)
         x ^= x << 13, x ^= x >> 17, x ^= x << 5;
         size_t qlen = x % (sizeof q + 1);
         size_t n = build_icmp6(d, "fd00::9", "fd00::1", type, code, rest, q, qlen);
-        inject_raw(f, d, n);
+        sk_test_inject_raw(f, d, n);
         sk_test_run_for(f, 0);
     }
     sk_test_run_for(f, MSEC(1));
     assert_int_equal(sk_counter(f->client, "Icmp6InMsgs"), rounds);
     assert_int_equal(sk_counter(f->client, "Icmp6InCsumErrors"), 0);
     assert_int_equal(sk_state(f->client, p.cfd), SK_TCP_ESTABLISHED);
-    struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
+    struct sk_tcp_info ti = sk_test_tcp_info(f->client, p.cfd);
     assert_true(ti.tcpi_pmtu >= 1280);
     assert_true(ti.tcpi_snd_mss >= 1280 - 72);
     printf("random ICMPv6 errors: %d sent, %llu InErrors, %llu out of window, pmtu %u\n", rounds,
@@ -637,7 +603,7 @@ static void test_black_hole_probing_recovers_v6(void **state)
 {
     sk_fixture *f = *state;
     sk_test_sysctl(f->client, "net.ipv4.tcp_mtu_probing", "1");
-    setup_v6(f);
+    sk_test_setup_v6(f);
     sk_conn_pair p = establish6(f);
     hop6(f, 1400, false);
     size_t got = sk_test_transfer(f, f->client, p.cfd, f->server, p.sfd, 4 * MIB, SEC(600));
@@ -656,7 +622,7 @@ static void test_black_hole_probing_recovers_v6(void **state)
     sk_test_expect_probes(f, e->index, probes, sizeof probes / sizeof probes[0]);
     assert_int_equal(sk_counter(f->client, "TCPMTUPSuccess"), 2);
     assert_int_equal(sk_counter(f->client, "TCPMTUPFail"), 4);
-    struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
+    struct sk_tcp_info ti = sk_test_tcp_info(f->client, p.cfd);
     assert_int_equal(ti.tcpi_snd_mss, 1399 - 72);
     assert_int_equal(ti.tcpi_pmtu, 1500); /* nothing told the route */
     assert_int_equal(sk_counter(f->client, "Icmp6InMsgs"), 0);
@@ -687,7 +653,7 @@ static int set_int(sk_stack *s, int fd, int level, int name, int v)
 static void test_ipv6_mtu_discover_and_recverr(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     int s4 = sk_socket_family(f->client, SK_AF_INET);
     assert_int_equal(set_int(f->client, s4, SK_IPPROTO_IPV6, SK_IPV6_MTU_DISCOVER, 2), -ENOPROTOOPT);
     sk_conn_pair p = establish6(f);
@@ -714,17 +680,17 @@ static void test_ipv6_mtu_discover_and_recverr(void **state)
     inject6(f, "fd00::9", 2, 0, 1400, "c>s .", 0, false);
     sk_test_run_for(f, MSEC(1));
     assert_int_equal(sk_counter(f->client, "Icmp6InPktTooBigs"), 1);
-    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_snd_mss, 1428);
-    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_pmtu, 1500);
+    assert_int_equal(sk_test_tcp_info(f->client, p.cfd).tcpi_snd_mss, 1428);
+    assert_int_equal(sk_test_tcp_info(f->client, p.cfd).tcpi_pmtu, 1500);
     assert_int_equal(get_int6(f->client, p.cfd, SK_IPV6_MTU), 1500); /* not in the route either */
     assert_int_equal(set_int(f->client, p.cfd, SK_IPPROTO_IPV6, SK_IPV6_MTU_DISCOVER, SK_IPV6_PMTUDISC_INTERFACE), 0);
     inject6(f, "fd00::9", 2, 0, 1400, "c>s .", 0, false);
     sk_test_run_for(f, MSEC(1));
-    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_snd_mss, 1428);
+    assert_int_equal(sk_test_tcp_info(f->client, p.cfd).tcpi_snd_mss, 1428);
     assert_int_equal(set_int(f->client, p.cfd, SK_IPPROTO_IPV6, SK_IPV6_MTU_DISCOVER, SK_IPV6_PMTUDISC_PROBE), 0);
     inject6(f, "fd00::9", 2, 0, 1400, "c>s .", 0, false);
     sk_test_run_for(f, MSEC(1));
-    assert_int_equal(tcp_info(f->client, p.cfd).tcpi_snd_mss, 1328);
+    assert_int_equal(sk_test_tcp_info(f->client, p.cfd).tcpi_snd_mss, 1328);
     assert_int_equal(get_int6(f->client, p.cfd, SK_IPV6_MTU), 1400);
 
     /* IP_RECVERR does not make an ICMPv6 error hard: soft, SO_ERROR. */

@@ -60,12 +60,6 @@ static int connect6(sk_fixture *f, sk_stack *s, const char *addr, uint16_t port)
     return c;
 }
 
-static void setup_v6(sk_fixture *f)
-{
-    add6(f->client, "fd00::1", 64);
-    add6(f->server, "fd00::2", 64);
-}
-
 /* ---------------------------------------------------------------- */
 
 static void test_record_sizes_stay_within_the_memory_aims(void **state)
@@ -164,7 +158,7 @@ static void test_addresses_added_and_removed(void **state)
 static void test_ipv6_handshake_data_close_and_time_wait(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     int l = listen6(f->server, "::", 80, false);
     int c = connect6(f, f->client, "fd00::2", 80);
     ASSERT_RUN_UNTIL_STATE(f, f->client, c, SK_TCP_ESTABLISHED, SEC(1));
@@ -241,7 +235,7 @@ static void test_ipv6_handshake_data_close_and_time_wait(void **state)
 static void test_datagram_to_a_foreign_ipv6_address_is_an_addr_error(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     sk_segment_spec spec;
     memset(&spec, 0, sizeof spec);
     spec.ip_version = 6;
@@ -275,7 +269,7 @@ static void test_datagram_to_a_foreign_ipv6_address_is_an_addr_error(void **stat
 static void test_dual_stack_listener_accepts_ipv4_as_mapped(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     int l = listen6(f->server, "::", 80, false);
     /* An IPv4 client reaches the AF_INET6 listener on "::" */
     int c = sk_test_connect(f, f->client, SK_TEST_SERVER_ADDR, 80);
@@ -309,7 +303,7 @@ static void test_dual_stack_listener_accepts_ipv4_as_mapped(void **state)
 static void test_v6only_listener_refuses_ipv4(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     listen6(f->server, "::", 80, true);
     int c = sk_test_connect(f, f->client, SK_TEST_SERVER_ADDR, 80);
     ASSERT_RUN_UNTIL_STATE(f, f->client, c, SK_TCP_CLOSE, SEC(1));
@@ -329,7 +323,7 @@ static void test_v6only_listener_refuses_ipv4(void **state)
 static void test_bind_conflicts_between_families_as_linux(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     sk_stack *s = f->server;
     /* "::" without IPV6_V6ONLY covers 0.0.0.0 too (ipv6_rcv_saddr_equal) */
     int a = sk_socket_family(s, SK_AF_INET6);
@@ -437,7 +431,7 @@ static void test_source_address_selection_with_two_addresses(void **state)
 static void test_syn_cookies_over_ipv6(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     sk_test_sysctl(f->server, "net.ipv4.tcp_syncookies", "2");
     int l = listen6(f->server, "fd00::2", 80, false);
     int c = connect6(f, f->client, "fd00::2", 80);
@@ -463,7 +457,7 @@ static void test_syn_cookies_over_ipv6(void **state)
 static void test_time_wait_reuse_over_ipv6(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     sk_test_sysctl(f->client, "net.ipv4.tcp_tw_reuse", "1");
     int l = listen6(f->server, "::", 80, false);
     int c = sk_socket_family(f->client, SK_AF_INET6);
@@ -501,7 +495,7 @@ static void test_time_wait_reuse_over_ipv6(void **state)
 static void test_flow_label_changes_on_rto(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     int l = listen6(f->server, "::", 80, false);
     int c = connect6(f, f->client, "fd00::2", 80);
     ASSERT_RUN_UNTIL_STATE(f, f->client, c, SK_TCP_ESTABLISHED, SEC(1));
@@ -537,7 +531,7 @@ static void test_flow_label_changes_on_rto(void **state)
 static void test_v4_mapped_source_syn_is_dropped(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     listen6(f->server, "::", 80, false);
     sk_segment_spec spec;
     memset(&spec, 0, sizeof spec);
@@ -585,7 +579,7 @@ static const sk_sock_info *sock_in_state(const found_socks *fs, int state)
 static void test_socket_listing_shows_ipv6_endpoints(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     int l = listen6(f->server, "::", 80, false);
     int c6 = connect6(f, f->client, "fd00::2", 80);
     int c4 = sk_test_connect(f, f->client, SK_TEST_SERVER_ADDR, 80);
@@ -648,7 +642,7 @@ static void test_socket_listing_shows_ipv6_endpoints(void **state)
 static void test_tclass_and_hop_limit_options(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     int l = listen6(f->server, "::", 80, false);
     int c = sk_socket_family(f->client, SK_AF_INET6);
     int v = 0x2b; /* DSCP AF11 with ECN bits that must not leak */
@@ -731,7 +725,7 @@ static void test_link_local_needs_scope_id(void **state)
     assert_int_equal(peer.scope_id, 1);
     assert_int_equal(peer.flowinfo, 0);
     /* A global address carries no scope id. */
-    setup_v6(f);
+    sk_test_setup_v6(f);
     int g = sk_socket_family(f->server, SK_AF_INET6);
     sk_endpoint glob = ep6("fd00::2", 81);
     glob.scope_id = 5; /* ignored for an address that needs none */
@@ -760,7 +754,7 @@ static int fl_req(sk_stack *s, int fd, const char *dst, uint32_t label, uint8_t 
 static void test_flowinfo_and_flow_labels(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     int l = listen6(f->server, "::", 80, false);
     int c = sk_socket_family(f->client, SK_AF_INET6);
     int v = 1;
@@ -845,7 +839,7 @@ static void log_flood(void *ctx, const sk_event *ev)
 static void test_syn_flood_message_names_an_ipv6_listener(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     memset(&flood_log, 0, sizeof flood_log);
     f->on_event = log_flood;
     int l = sk_socket_family(f->server, SK_AF_INET6);
@@ -865,7 +859,7 @@ static void test_syn_flood_message_names_an_ipv6_listener(void **state)
 static void test_fast_open_over_ipv6(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     sk_test_sysctl(f->server, "net.ipv4.tcp_fastopen", "3");
     sk_test_sysctl(f->client, "net.ipv4.tcp_fastopen", "3");
     int l = sk_socket_family(f->server, SK_AF_INET6);
@@ -988,7 +982,7 @@ static size_t make_echo(uint8_t *d, const char *src, const char *dst, uint8_t tc
 static void test_icmpv6_echo_is_answered(void **state)
 {
     sk_fixture *f = *state;
-    setup_v6(f);
+    sk_test_setup_v6(f);
     uint8_t d[128];
     size_t n = make_echo(d, "fd00::1", "fd00::2", 0xb8, 0x1234, 7, "ping -6 data");
     sk_wire_inject(f->wire, d, n, 0);

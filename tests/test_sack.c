@@ -13,14 +13,6 @@
 
 #define MIB (1024 * 1024)
 
-static struct sk_tcp_info tcp_info(sk_stack *s, int fd)
-{
-    struct sk_tcp_info ti;
-    size_t len = sizeof ti;
-    assert_int_equal(sk_getsockopt(s, fd, SK_IPPROTO_TCP, SK_TCP_INFO, &ti, &len), 0);
-    return ti;
-}
-
 /* Counters a receiver keeps for duplicates: TCPDSACKOldSent for data
  * below RCV.NXT (with DelayedACKLost: our ACK was lost or late), and
  * TCPDSACKOfoSent plus TCPOFOMerge for a duplicate of queued data. */
@@ -325,7 +317,7 @@ static void test_clean_transfer_sees_no_reordering(void **state)
     sk_fixture *f = *state;
     sk_conn_pair p = sk_test_establish(f, 80);
     assert_int_equal(sk_test_transfer(f, f->client, p.cfd, f->server, p.sfd, 4 * MIB, SEC(60)), 4 * MIB);
-    struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
+    struct sk_tcp_info ti = sk_test_tcp_info(f->client, p.cfd);
     assert_true(ti.tcpi_options & SK_TCPI_OPT_SACK);
     assert_int_equal(ti.tcpi_total_retrans, 0);
     assert_int_equal(ti.tcpi_reord_seen, 0);
@@ -351,7 +343,7 @@ static void test_lost_acks_are_not_reordering(void **state)
     for (size_t i = 0; i < f->trace_len; i++)
         lost += f->trace[i].fate == SK_WIRE_LOST;
     assert_true(lost > 10);
-    struct sk_tcp_info ti = tcp_info(f->client, p.cfd);
+    struct sk_tcp_info ti = sk_test_tcp_info(f->client, p.cfd);
     assert_int_equal(ti.tcpi_reord_seen, 0);
     assert_int_equal(ti.tcpi_reordering, 3);
     assert_int_equal(sk_counter(f->client, "TCPSACKReorder"), 0);

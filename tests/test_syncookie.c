@@ -240,15 +240,6 @@ static void inject_spoofed_syn(sk_fixture *f, uint16_t sport, uint32_t seq)
     sk_test_inject(f, &syn);
 }
 
-static struct sk_tcp_info tcp_info(sk_stack *s, int fd)
-{
-    struct sk_tcp_info ti;
-    size_t len = sizeof ti;
-    memset(&ti, 0, sizeof ti);
-    assert_int_equal(sk_getsockopt(s, fd, SK_IPPROTO_TCP, SK_TCP_INFO, &ti, &len), 0);
-    return ti;
-}
-
 static int maxseg(sk_stack *s, int fd)
 {
     int v = 0;
@@ -362,7 +353,7 @@ static void test_always_cookies_connection_completes_with_decoded_options(void *
 
     /* MSS 1460 less the 12 bytes of timestamps. */
     assert_int_equal(maxseg(f->server, sfd), 1448);
-    struct sk_tcp_info st = tcp_info(f->server, sfd), ct = tcp_info(f->client, cfd);
+    struct sk_tcp_info st = sk_test_tcp_info(f->server, sfd), ct = sk_test_tcp_info(f->client, cfd);
     assert_int_equal(st.tcpi_options, SK_TCPI_OPT_TIMESTAMPS | SK_TCPI_OPT_SACK | SK_TCPI_OPT_WSCALE);
     assert_int_equal(st.tcpi_snd_wscale, ct.tcpi_rcv_wscale);
     assert_int_equal(st.tcpi_rcv_wscale, ct.tcpi_snd_wscale);
@@ -419,8 +410,8 @@ static void test_cookie_without_timestamps_has_no_wscale_or_sack(void **state)
     assert_int_equal(synack->seg.opts.mss, 1460);
     int sfd = sk_accept(f->server, lfd, NULL);
     assert_true(sfd >= 0);
-    assert_int_equal(tcp_info(f->server, sfd).tcpi_options, 0);
-    assert_int_equal(tcp_info(f->client, cfd).tcpi_options, 0);
+    assert_int_equal(sk_test_tcp_info(f->server, sfd).tcpi_options, 0);
+    assert_int_equal(sk_test_tcp_info(f->client, cfd).tcpi_options, 0);
     assert_int_equal(maxseg(f->server, sfd), 1460);
     assert_int_equal(sk_test_transfer(f, f->client, cfd, f->server, sfd, 100000, SEC(10)), 100000);
 }
@@ -439,7 +430,7 @@ static void test_cookie_timestamps_without_wscale_or_sack(void **state)
     sk_test_run_for(f, MSEC(20));
     int sfd = sk_accept(f->server, lfd, NULL);
     assert_true(sfd >= 0);
-    assert_int_equal(tcp_info(f->server, sfd).tcpi_options, SK_TCPI_OPT_TIMESTAMPS);
+    assert_int_equal(sk_test_tcp_info(f->server, sfd).tcpi_options, SK_TCPI_OPT_TIMESTAMPS);
     assert_int_equal(maxseg(f->server, sfd), 1448);
 }
 

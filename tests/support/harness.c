@@ -2,6 +2,7 @@
  * Scenario-test harness (see harness.h).
  */
 #include "harness.h"
+#include "observe/trace.h"
 
 #include <arpa/inet.h>
 
@@ -1261,4 +1262,37 @@ void sk_test_icmp6_checksum(uint8_t *ip6)
     uint16_t c = sk_csum_fold(sk_csum_partial(m, mlen, sum));
     m[2] = (uint8_t)(c >> 8);
     m[3] = (uint8_t)c;
+}
+
+struct sk_tcp_info sk_test_tcp_info(sk_stack *s, int fd)
+{
+    struct sk_tcp_info ti;
+    size_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    assert_int_equal(sk_getsockopt(s, fd, SK_IPPROTO_TCP, SK_TCP_INFO, &ti, &len), 0);
+    return ti;
+}
+
+void sk_test_inject_raw(sk_fixture *f, const uint8_t *d, size_t n)
+{
+    f->injecting = true;
+    sk_wire_inject(f->wire, d, n, 0);
+    f->injecting = false;
+}
+
+const char *sk_test_line(const sk_trace_entry *e)
+{
+    static char buf[512];
+    sk_trace *t = sk_trace_new(0);
+    sk_trace_format_datagram(t, 0, e->bytes, e->len, buf, sizeof buf);
+    sk_trace_free(t);
+    const char *sp = strchr(buf, ' ');
+    return sp ? sp + 1 : buf;
+}
+
+void sk_test_setup_v6(sk_fixture *f)
+{
+    sk_endpoint a = sk_test_ep6("fd00::1", 0), b = sk_test_ep6("fd00::2", 0);
+    assert_int_equal(sk_stack_add_addr(f->client, &a, 64), 0);
+    assert_int_equal(sk_stack_add_addr(f->server, &b, 64), 0);
 }

@@ -194,6 +194,15 @@ sk_endpoint sk_test_ep6(const char *text, uint16_t port);
  * header `ip6` (RFC 4443 §2.3: over the pseudo-header and the message);
  * the header's payload length must already be set. */
 void sk_test_icmp6_checksum(uint8_t *ip6);
+/* Gives the client fd00::1/64 and the server fd00::2/64 beside their
+ * IPv4 addresses. */
+void sk_test_setup_v6(sk_fixture *f);
+/* TCP_INFO of a socket (the call must succeed). */
+struct sk_tcp_info sk_test_tcp_info(sk_stack *s, int fd);
+/* Puts a datagram the test built on the wire, recorded as injected. */
+void sk_test_inject_raw(sk_fixture *f, const uint8_t *d, size_t n);
+/* Entry e as tcpdump prints it, without the timestamp (static buffer). */
+const char *sk_test_line(const sk_trace_entry *e);
 /* The state of the connection with that tuple in the socket table
  * (including TIME_WAIT and orphans), or 0 when there is none. */
 int sk_test_tuple_state(sk_stack *s, uint16_t lport, uint32_t raddr, uint16_t rport);
