@@ -16,6 +16,7 @@
  * mask says so).
  */
 #include "icmp.h"
+#include "bytes.h"
 #include "addr.h"
 #include "events.h"
 #include "stack.h"
@@ -25,22 +26,6 @@
 
 #define ICMP_HDR_LEN 8
 #define IPPROTO_TCP_NUM 6
-
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-static void wr32(uint8_t *p, uint32_t v)
-{
-    wr16(p, (uint16_t)(v >> 16));
-    wr16(p + 2, (uint16_t)v);
-}
 
 /* Per-type input counters: Linux derives Icmp InDestUnreachs & co from
  * the IcmpMsg per-type counts; synack keeps both. */
@@ -154,20 +139,20 @@ static void echo_reply(sk_stack *s, const sk_segment *ip, const uint8_t *icmp, s
     uint8_t *d = s->out;
     d[0] = 0x45;
     d[1] = ip->tos;
-    wr16(d + 2, (uint16_t)total);
-    wr16(d + 4, s->ip_id++);
-    wr16(d + 6, 0);
+    sk_put_be16(d + 2, (uint16_t)total);
+    sk_put_be16(d + 4, s->ip_id++);
+    sk_put_be16(d + 6, 0);
     d[8] = 64;
     d[9] = 1;
-    wr16(d + 10, 0);
-    wr32(d + 12, ip->dst);
-    wr32(d + 16, ip->src);
-    wr16(d + 10, sk_csum_fold(sk_csum_partial(d, 20, 0)));
+    sk_put_be16(d + 10, 0);
+    sk_put_be32(d + 12, ip->dst);
+    sk_put_be32(d + 16, ip->src);
+    sk_put_be16(d + 10, sk_csum_fold(sk_csum_partial(d, 20, 0)));
     memmove(d + 20, icmp, n);
     d[20] = SK_ICMP_ECHOREPLY;
     d[21] = 0;
-    wr16(d + 22, 0);
-    wr16(d + 22, sk_csum_fold(sk_csum_partial(d + 20, n, 0)));
+    sk_put_be16(d + 22, 0);
+    sk_put_be16(d + 22, sk_csum_fold(sk_csum_partial(d + 20, n, 0)));
     if (s->tx_blocked) {
         sk_count(s, SK_C_IP_OUT_DISCARDS);
         return;
@@ -289,10 +274,10 @@ void sk_icmp_err_for_conn(sk_stack *s, sk_tcb *t, uint32_t seq, const sk_icmp_er
 static void tcp_err(sk_stack *s, const uint8_t *q, size_t qihl, uint8_t type, uint8_t code, uint32_t info,
                     const sk_segment *ip)
 {
-    uint32_t qsrc = rd32(q + 12), qdst = rd32(q + 16);
+    uint32_t qsrc = sk_get_be32(q + 12), qdst = sk_get_be32(q + 16);
     const uint8_t *th = q + qihl;
-    uint16_t sport = rd16(th), dport = rd16(th + 2);
-    uint32_t seq = rd32(th + 4);
+    uint16_t sport = sk_get_be16(th), dport = sk_get_be16(th + 2);
+    uint32_t seq = sk_get_be32(th + 4);
 
     sk_icmp_err e = {.kind = SK_ICMPE_NONE};
     switch (type) {
@@ -366,7 +351,7 @@ static void unreach(sk_stack *s, const sk_segment *ip, const uint8_t *icmp, size
             switch (s->cfg.ip_no_pmtu_disc) {
             case 0:
             case 3:
-                info = rd16(icmp + 6);
+                info = sk_get_be16(icmp + 6);
                 break;
             case 2:
                 return;

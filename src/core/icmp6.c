@@ -14,6 +14,7 @@
  */
 
 #include "icmp.h"
+#include "bytes.h"
 #include "addr.h"
 #include "events.h"
 #include "segment.h"
@@ -78,11 +79,6 @@ static void echo_reply(sk_stack *s, const uint8_t *dgram, const sk_segment *seg,
     sk_count(s, SK_C_ICMP6_OUT_TYPE129);
     sk_icmp_emit(s, SK_EV_SEGMENT_OUT, seg, o, total); /* icmp.c */
     s->transmit(s->transmit_ctx, o, total);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 static void in_errors(sk_stack *s, const sk_segment *seg)
@@ -183,7 +179,7 @@ static void tcp_err(sk_stack *s, const uint8_t *q, const uint8_t *th, uint8_t ty
                     const sk_segment *seg)
 {
     uint16_t sport = (uint16_t)(th[0] << 8 | th[1]), dport = (uint16_t)(th[2] << 8 | th[3]);
-    uint32_t seq = rd32(th + 4);
+    uint32_t seq = sk_get_be32(th + 4);
     /* The quoted datagram is one of ours: its source is a local address,
      * its destination an address some socket holds (else no handle). */
     uint32_t laddr = sk_addr6_find(s, q + 8), raddr = sk_addr6_find(s, q + 24);
@@ -236,7 +232,7 @@ static void notify(sk_stack *s, const sk_segment *seg, const uint8_t *msg, size_
     }
     if (proto != 6)
         return; /* not TCP: no error handler for it here, nobody to tell */
-    tcp_err(s, q, q + off, type, msg[1], rd32(msg + 4), seg);
+    tcp_err(s, q, q + off, type, msg[1], sk_get_be32(msg + 4), seg);
 }
 
 void sk_icmp6_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segment *seg)

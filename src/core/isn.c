@@ -4,9 +4,9 @@
  * and xoshiro256** (Blackman & Vigna) seeded through splitmix64.
  */
 #include "isn.h"
+#include "bytes.h"
 
 #include <string.h>
-
 
 static inline uint64_t rotl64(uint64_t x, unsigned r)
 {
@@ -63,14 +63,6 @@ uint64_t sk_siphash24(const uint8_t key[16], const void *data, size_t len)
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 /* The tuple is hashed in wire byte order so the hash input does not depend
  * on the host.  saddr/sport are the local end (RFC 6528 §3 orders
  * F(localip, localport, remoteip, remoteport)). */
@@ -78,9 +70,9 @@ uint32_t sk_isn(const uint8_t key[16], uint32_t saddr, uint16_t sport, uint32_t 
                 uint16_t dport, uint64_t now_ns)
 {
     uint8_t tuple[12];
-    put_be32(tuple, saddr);
-    put_be32(tuple + 4, daddr);
-    put_be32(tuple + 8, ((uint32_t)sport << 16) | dport);
+    sk_put_be32(tuple, saddr);
+    sk_put_be32(tuple + 4, daddr);
+    sk_put_be32(tuple + 8, ((uint32_t)sport << 16) | dport);
     uint32_t hash = (uint32_t)sk_siphash24(key, tuple, sizeof tuple);
     /* Linux's seq_scale(): a clock ticking every 64 ns, which wraps the
      * 32-bit space in about 274 s, faster than RFC 9293 §3.4.1's 4 µs
@@ -94,8 +86,8 @@ uint32_t sk_isn(const uint8_t key[16], uint32_t saddr, uint16_t sport, uint32_t 
 uint32_t sk_ts_offset(const uint8_t key[16], uint32_t saddr, uint32_t daddr)
 {
     uint8_t pair[8];
-    put_be32(pair, saddr);
-    put_be32(pair + 4, daddr);
+    sk_put_be32(pair, saddr);
+    sk_put_be32(pair + 4, daddr);
     return (uint32_t)sk_siphash24(key, pair, sizeof pair);
 }
 
@@ -107,7 +99,7 @@ uint32_t sk_isn6(const uint8_t key[16], const uint8_t saddr[16], uint16_t sport,
     uint8_t tuple[36];
     memcpy(tuple, saddr, 16);
     memcpy(tuple + 16, daddr, 16);
-    put_be32(tuple + 32, ((uint32_t)sport << 16) | dport);
+    sk_put_be32(tuple + 32, ((uint32_t)sport << 16) | dport);
     return (uint32_t)sk_siphash24(key, tuple, sizeof tuple) + (uint32_t)(now_ns >> 6);
 }
 

@@ -5,6 +5,7 @@
  */
 
 #include "output.h"
+#include "bytes.h"
 #include "addr.h"
 #include "cc.h"
 #include "eor.h"
@@ -19,15 +20,6 @@
 #include "stack.h"
 #include "timers.h"
 
-static inline void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static inline void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 /* Option layout exactly as Linux's tcp_options_write(), so captures and
  * packetdrill scripts see the same bytes: MSS; then SACK-permitted and
  * timestamps fused into one 12-byte word group (or NOP,NOP before the one
@@ -38,7 +30,7 @@ size_t sk_build_options(const sk_out_opts *o, uint8_t *buf)
     if (o->syn && o->mss) {
         p[0] = SK_TCPOPT_MSS;
         p[1] = 4;
-        put16(p + 2, o->mss);
+        sk_put_be16(p + 2, o->mss);
         p += 4;
     }
     if (o->ts) {
@@ -51,8 +43,8 @@ size_t sk_build_options(const sk_out_opts *o, uint8_t *buf)
         }
         p[2] = SK_TCPOPT_TIMESTAMP;
         p[3] = 10;
-        put32(p + 4, o->ts_val);
-        put32(p + 8, o->ts_ecr);
+        sk_put_be32(p + 4, o->ts_val);
+        sk_put_be32(p + 8, o->ts_ecr);
         p += 12;
     } else if (o->syn && o->sack_perm) {
         p[0] = SK_TCPOPT_NOP;
@@ -75,8 +67,8 @@ size_t sk_build_options(const sk_out_opts *o, uint8_t *buf)
         p[3] = (uint8_t)(2 + 8 * o->sack_count);
         p += 4;
         for (unsigned i = 0; i < o->sack_count; i++) {
-            put32(p, o->sack[i].start);
-            put32(p + 4, o->sack[i].end);
+            sk_put_be32(p, o->sack[i].start);
+            sk_put_be32(p + 4, o->sack[i].end);
             p += 8;
         }
     }
@@ -86,7 +78,7 @@ size_t sk_build_options(const sk_out_opts *o, uint8_t *buf)
             if (o->fo_exp) {
                 p[0] = SK_TCPOPT_EXP;
                 p[1] = (uint8_t)len;
-                put16(p + 2, SK_TCPOPT_FASTOPEN_MAGIC);
+                sk_put_be16(p + 2, SK_TCPOPT_FASTOPEN_MAGIC);
             } else {
                 p[0] = SK_TCPOPT_FASTOPEN;
                 p[1] = (uint8_t)len;

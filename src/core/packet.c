@@ -5,6 +5,7 @@
  * length field before comparing it with what is actually there.
  */
 #include "synack/packet.h"
+#include "bytes.h"
 
 #include "segment.h"
 
@@ -41,30 +42,6 @@
 #define TCPOLEN_TIMESTAMP 10
 #define TCPOLEN_SACK_BASE 2
 #define TCPOLEN_SACK_PERBLOCK 8
-
-static uint16_t get_be16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void put_be16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 const char *sk_parse_error_name(sk_parse_error e)
 {
@@ -139,9 +116,9 @@ bool sk_parse_options(const uint8_t *opt, size_t len, sk_tcp_opts *out)
         case SK_TCPOPT_MSS:
             /* Linux ignores an MSS of 0 (tcp_parse_options: "if (in_mss)"),
              * leaving the default clamp in force. */
-            if (optlen == TCPOLEN_MSS && get_be16(body) != 0) {
+            if (optlen == TCPOLEN_MSS && sk_get_be16(body) != 0) {
                 out->has_mss = true;
-                out->mss = get_be16(body);
+                out->mss = sk_get_be16(body);
             }
             break;
         case SK_TCPOPT_WSCALE:
@@ -158,8 +135,8 @@ bool sk_parse_options(const uint8_t *opt, size_t len, sk_tcp_opts *out)
         case SK_TCPOPT_TIMESTAMP:
             if (optlen == TCPOLEN_TIMESTAMP) {
                 out->has_ts = true;
-                out->ts_val = get_be32(body);
-                out->ts_ecr = get_be32(body + 4);
+                out->ts_val = sk_get_be32(body);
+                out->ts_ecr = sk_get_be32(body + 4);
             }
             break;
         case SK_TCPOPT_FASTOPEN:
@@ -167,7 +144,7 @@ bool sk_parse_options(const uint8_t *opt, size_t len, sk_tcp_opts *out)
             break;
         case SK_TCPOPT_EXP:
             /* Kind 254 is shared (RFC 6994): only the Fast Open magic is ours. */
-            if (optlen >= 4 && get_be16(body) == SK_TCPOPT_FASTOPEN_MAGIC)
+            if (optlen >= 4 && sk_get_be16(body) == SK_TCPOPT_FASTOPEN_MAGIC)
                 parse_fastopen(out, body + 2, optlen - 4, true);
             break;
         case SK_TCPOPT_SACK:
@@ -180,8 +157,8 @@ bool sk_parse_options(const uint8_t *opt, size_t len, sk_tcp_opts *out)
                 if (blocks > SK_SACK_MAX_BLOCKS)
                     blocks = SK_SACK_MAX_BLOCKS;
                 for (size_t i = 0; i < blocks; i++) {
-                    out->sack[i].start = get_be32(body + i * TCPOLEN_SACK_PERBLOCK);
-                    out->sack[i].end = get_be32(body + i * TCPOLEN_SACK_PERBLOCK + 4);
+                    out->sack[i].start = sk_get_be32(body + i * TCPOLEN_SACK_PERBLOCK);
+                    out->sack[i].end = sk_get_be32(body + i * TCPOLEN_SACK_PERBLOCK + 4);
                 }
                 for (size_t i = blocks; i < SK_SACK_MAX_BLOCKS; i++)
                     out->sack[i] = (sk_sack_block){0, 0};
@@ -265,8 +242,8 @@ static sk_parse_error parse_ipv6(const uint8_t *dgram, size_t len, sk_segment *o
 {
     if (len < SK_IP6_HDR_LEN)
         return SK_PARSE_TRUNCATED_IP;
-    uint32_t w0 = get_be32(dgram);
-    size_t plen = get_be16(dgram + 4);
+    uint32_t w0 = sk_get_be32(dgram);
+    size_t plen = sk_get_be16(dgram + 4);
     out->ip_version = 6;
     out->tos = (uint8_t)(w0 >> 20);
     out->flowlabel = w0 & 0xfffff;
@@ -318,7 +295,7 @@ static sk_parse_error parse_ipv6(const uint8_t *dgram, size_t len, sk_segment *o
              * is the whole datagram and is processed as such, as Linux
              * does; any other fragment needs reassembly, which the stack
              * does not do. */
-            uint16_t fo = get_be16(h + 2);
+            uint16_t fo = sk_get_be16(h + 2);
             if ((fo & IPV6_FRAG_OFFSET_MASK) || (fo & IPV6_FRAG_MF))
                 return SK_PARSE_FRAGMENT;
             break;
@@ -340,8 +317,8 @@ static sk_parse_error parse_tcp(const uint8_t *tcp, size_t tcp_len, bool verify_
  * (its first byte is not), so there is no 0/0xffff ambiguity. */
 static inline uint16_t ip4_hdr20_csum(const uint8_t *ip)
 {
-    uint64_t sum = (uint64_t)get_be32(ip) + get_be32(ip + 4) + get_be32(ip + 8) + get_be32(ip + 12) +
-                   get_be32(ip + 16);
+    uint64_t sum = (uint64_t)sk_get_be32(ip) + sk_get_be32(ip + 4) + sk_get_be32(ip + 8) + sk_get_be32(ip + 12) +
+                   sk_get_be32(ip + 16);
     sum = (sum & 0xffff) + (sum >> 16);
     sum = (sum & 0xffff) + (sum >> 16);
     sum = (sum & 0xffff) + (sum >> 16);
@@ -374,20 +351,20 @@ sk_parse_error sk_parse_segment_checked(const uint8_t *dgram, size_t len, bool v
     if (verify_ip_csum &&
         (ihl == SK_IP_HDR_MIN ? ip4_hdr20_csum(dgram) : sk_csum_fold(sk_csum_partial(dgram, ihl, 0))) != 0)
         return SK_PARSE_BAD_IP_CSUM;
-    size_t ip_len = get_be16(dgram + 2);
+    size_t ip_len = sk_get_be16(dgram + 2);
     /* Bytes past the total length are link-layer padding (an Ethernet
      * frame is at least 60 bytes) and are ignored, as Linux trims them. */
     if (ip_len > len || ip_len < ihl)
         return SK_PARSE_TRUNCATED_IP;
 
-    uint16_t frag = get_be16(dgram + 6);
+    uint16_t frag = sk_get_be16(dgram + 6);
     out->tos = dgram[1];
     out->ip_len = (uint16_t)ip_len;
-    out->ip_id = get_be16(dgram + 4);
+    out->ip_id = sk_get_be16(dgram + 4);
     out->df = (frag & IPV4_FLAG_DF) != 0;
     out->ttl = dgram[8];
-    out->src = get_be32(dgram + 12);
-    out->dst = get_be32(dgram + 16);
+    out->src = sk_get_be32(dgram + 12);
+    out->dst = sk_get_be32(dgram + 16);
 
     /* The engine does no reassembly; Linux would, but a user-space stack
      * on a raw path sees fragments only from broken or hostile peers. */
@@ -474,19 +451,19 @@ static sk_parse_error parse_tcp(const uint8_t *tcp, size_t tcp_len, bool verify_
 {
     if (tcp_len < SK_TCP_HDR_MIN)
         return SK_PARSE_TRUNCATED_TCP;
-    uint16_t off_flags = get_be16(tcp + 12);
+    uint16_t off_flags = sk_get_be16(tcp + 12);
     size_t doff = (size_t)(off_flags >> 12) * 4;
     if (doff < SK_TCP_HDR_MIN || doff > tcp_len)
         return SK_PARSE_BAD_DOFF;
 
-    out->sport = get_be16(tcp);
-    out->dport = get_be16(tcp + 2);
-    out->seq = get_be32(tcp + 4);
-    out->ack = get_be32(tcp + 8);
+    out->sport = sk_get_be16(tcp);
+    out->dport = sk_get_be16(tcp + 2);
+    out->seq = sk_get_be32(tcp + 4);
+    out->ack = sk_get_be32(tcp + 8);
     out->flags = off_flags & TCP_FLAGS_MASK;
-    out->window = get_be16(tcp + 14);
-    out->tcp_csum = get_be16(tcp + 16);
-    out->urg_ptr = get_be16(tcp + 18);
+    out->window = sk_get_be16(tcp + 14);
+    out->tcp_csum = sk_get_be16(tcp + 16);
+    out->urg_ptr = sk_get_be16(tcp + 18);
     out->doff = (uint8_t)doff;
     out->options = tcp + SK_TCP_HDR_MIN;
     out->options_len = doff - SK_TCP_HDR_MIN;
@@ -508,8 +485,8 @@ static sk_parse_error parse_tcp(const uint8_t *tcp, size_t tcp_len, bool verify_
         o[3] == TCPOLEN_TIMESTAMP) {
         out->opts.fo_len = -1;
         out->opts.has_ts = true;
-        out->opts.ts_val = get_be32(o + 4);
-        out->opts.ts_ecr = get_be32(o + 8);
+        out->opts.ts_val = sk_get_be32(o + 4);
+        out->opts.ts_ecr = sk_get_be32(o + 8);
         return SK_PARSE_OK;
     }
     /* A malformed option ends the option walk, not the segment: Linux's
@@ -547,8 +524,8 @@ size_t sk_build_segment_iov(const sk_segment_spec *spec, const sk_iovec *pay, si
     uint8_t *ip = buf;
     if (v6) {
         /* The stack sends no extension headers. */
-        put_be32(ip, 6u << 28 | (uint32_t)spec->tos << 20 | (spec->flowlabel & 0xfffff));
-        put_be16(ip + 4, (uint16_t)(total - SK_IP6_HDR_LEN));
+        sk_put_be32(ip, 6u << 28 | (uint32_t)spec->tos << 20 | (spec->flowlabel & 0xfffff));
+        sk_put_be16(ip + 4, (uint16_t)(total - SK_IP6_HDR_LEN));
         ip[6] = IPV4_PROTO_TCP;
         ip[7] = spec->ttl ? spec->ttl : DEFAULT_TTL;
         memcpy(ip + 8, spec->src6, 16);
@@ -558,15 +535,15 @@ size_t sk_build_segment_iov(const sk_segment_spec *spec, const sk_iovec *pay, si
     }
     ip[0] = 0x45; /* version 4, IHL 5: the stack sends no IP options */
     ip[1] = spec->tos;
-    put_be16(ip + 2, (uint16_t)total);
-    put_be16(ip + 4, spec->ip_id);
-    put_be16(ip + 6, spec->df ? IPV4_FLAG_DF : 0);
+    sk_put_be16(ip + 2, (uint16_t)total);
+    sk_put_be16(ip + 4, spec->ip_id);
+    sk_put_be16(ip + 6, spec->df ? IPV4_FLAG_DF : 0);
     ip[8] = spec->ttl ? spec->ttl : DEFAULT_TTL;
     ip[9] = IPV4_PROTO_TCP;
-    put_be16(ip + 10, 0);
-    put_be32(ip + 12, spec->src);
-    put_be32(ip + 16, spec->dst);
-    put_be16(ip + 10, ip4_hdr20_csum(ip));
+    sk_put_be16(ip + 10, 0);
+    sk_put_be32(ip + 12, spec->src);
+    sk_put_be32(ip + 16, spec->dst);
+    sk_put_be16(ip + 10, ip4_hdr20_csum(ip));
     write_tcp(spec, buf + SK_IP_HDR_MIN, tcp_hdr_len, pay, npay, copy);
     return total;
 }
@@ -594,14 +571,14 @@ static uint32_t csum_pieces(const sk_iovec *pay, size_t npay, size_t off, uint32
 static void write_tcp(const sk_segment_spec *spec, uint8_t *tcp, size_t tcp_hdr_len, const sk_iovec *pay,
                       size_t npay, bool copy)
 {
-    put_be16(tcp, spec->sport);
-    put_be16(tcp + 2, spec->dport);
-    put_be32(tcp + 4, spec->seq);
-    put_be32(tcp + 8, spec->ack);
-    put_be16(tcp + 12, (uint16_t)(((tcp_hdr_len / 4) << 12) | (spec->flags & TCP_FLAGS_MASK)));
-    put_be16(tcp + 14, spec->window);
-    put_be16(tcp + 16, 0);
-    put_be16(tcp + 18, 0);
+    sk_put_be16(tcp, spec->sport);
+    sk_put_be16(tcp + 2, spec->dport);
+    sk_put_be32(tcp + 4, spec->seq);
+    sk_put_be32(tcp + 8, spec->ack);
+    sk_put_be16(tcp + 12, (uint16_t)(((tcp_hdr_len / 4) << 12) | (spec->flags & TCP_FLAGS_MASK)));
+    sk_put_be16(tcp + 14, spec->window);
+    sk_put_be16(tcp + 16, 0);
+    sk_put_be16(tcp + 18, 0);
     if (spec->options_len)
         memcpy(tcp + SK_TCP_HDR_MIN, spec->options, spec->options_len);
     if (copy) {
@@ -620,13 +597,13 @@ static void write_tcp(const sk_segment_spec *spec, uint8_t *tcp, size_t tcp_hdr_
          * the field holds the pseudo-header's sum, and a device summing the
          * segment from there completes the checksum; a trusted link may
          * leave it as it is. */
-        put_be16(tcp + 16, (uint16_t)~sk_csum_fold(ps));
+        sk_put_be16(tcp + 16, (uint16_t)~sk_csum_fold(ps));
     } else if (copy) {
-        put_be16(tcp + 16, sk_csum_fold(sk_csum_partial(tcp, tcp_len, ps)));
+        sk_put_be16(tcp + 16, sk_csum_fold(sk_csum_partial(tcp, tcp_len, ps)));
     } else {
         /* Scatter-gather: the payload stays where it is, so its sum is
          * taken piece by piece after the header's. */
         uint32_t sum = sk_csum_partial(tcp, tcp_hdr_len, ps);
-        put_be16(tcp + 16, sk_csum_fold(csum_pieces(pay, npay, tcp_hdr_len, sum)));
+        sk_put_be16(tcp + 16, sk_csum_fold(csum_pieces(pay, npay, tcp_hdr_len, sum)));
     }
 }
