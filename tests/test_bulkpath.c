@@ -4,7 +4,8 @@
  * waiting reader (sk_recv_post / sk_recv_posted, Linux's direct copy to
  * the reader), and datagrams above the MTU on a link that takes them
  * (sk_stack_params.gso_max_size).  Two stacks joined by a queue in each
- * direction, the clock still: every figure here is exact and repeatable.
+ * direction (support/stack_pair.h), the clock still: every figure here is
+ * exact and repeatable.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -19,220 +20,10 @@
 #include "synack/packet.h"
 #include "synack/synack.h"
 #include "observe/trace.h"
+#include "stack_pair.h"
 
-#define CLIENT 0x0a000001u
-#define SERVER 0x0a000002u
-#define PORT 5001
-#define MAXDG 4096
-
-/* Every datagram sent one way, kept in order, gathered whole. */
-typedef struct dgram {
-    uint8_t *b;
-    size_t len;
-} dgram;
-
-typedef struct link {
-    dgram *q;
-    size_t n, cap, head;
-    size_t vectored, wrapped; /* datagrams through transmitv; of them, with 3 pieces */
-    size_t max_len;           /* the largest datagram seen */
-    dgram *log;               /* every datagram, when logging */
-    size_t nlog, logcap;
-    bool logging;
-    size_t drop_nth; /* drop the n-th datagram longer than 100 bytes (1-based), 0: none */
-    size_t big_seen, dropped, dropped_len;
-} link;
-
-static void link_put(link *l, const uint8_t *b, size_t len, const sk_iovec *iov, size_t cnt)
-{
-    uint8_t *c = malloc(len);
-    assert_non_null(c);
-    if (b) {
-        memcpy(c, b, len);
-    } else {
-        size_t off = 0;
-        for (size_t i = 0; i < cnt; i++) {
-            memcpy(c + off, iov[i].base, iov[i].len);
-            off += iov[i].len;
-        }
-        assert_int_equal(off, len);
-    }
-    if (len > l->max_len)
-        l->max_len = len;
-    if (len > 100 && l->drop_nth && ++l->big_seen == l->drop_nth) {
-        l->dropped++;
-        l->dropped_len = len;
-        free(c);
-        return;
-    }
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 64;
-        l->q = realloc(l->q, l->cap * sizeof(*l->q));
-        assert_non_null(l->q);
-    }
-    l->q[l->n++] = (dgram){c, len};
-    if (l->logging) {
-        if (l->nlog == l->logcap) {
-            l->logcap = l->logcap ? l->logcap * 2 : 64;
-            l->log = realloc(l->log, l->logcap * sizeof(*l->log));
-            assert_non_null(l->log);
-        }
-        uint8_t *d = malloc(len);
-        assert_non_null(d);
-        memcpy(d, c, len);
-        l->log[l->nlog++] = (dgram){d, len};
-    }
-}
-
-static void tx(void *ctx, const uint8_t *b, size_t len) { link_put(ctx, b, len, NULL, 0); }
-
-static void txv(void *ctx, const sk_iovec *iov, size_t count, size_t len)
-{
-    link *l = ctx;
-    assert_true(count >= 2 && count <= SK_TRANSMITV_MAX);
-    l->vectored++;
-    if (count == 3)
-        l->wrapped++;
-    link_put(l, NULL, len, iov, count);
-}
-
-static void link_free(link *l)
-{
-    for (size_t i = l->head; i < l->n; i++)
-        free(l->q[i].b);
-    free(l->q);
-    for (size_t i = 0; i < l->nlog; i++)
-        free(l->log[i].b);
-    free(l->log);
-    memset(l, 0, sizeof(*l));
-}
-
-typedef struct pair {
-    sk_stack *c, *s;
-    link to_s, to_c;
-    int cfd, sfd, lfd;
-    sk_time_ns now;
-} pair;
-
-typedef struct pair_opts {
-    bool sg;
-    uint32_t gso;
-    uint16_t mtu;
-    uint32_t offloads;
-    int srv_rcvbuf; /* 0: default */
-} pair_opts;
-
-static sk_stack *mk(pair *p, uint32_t addr, link *out, const pair_opts *o)
-{
-    sk_stack_params sp = {.addr = addr, .mtu = o->mtu, .seed = addr, .now = p->now, .transmit = tx,
-                          .transmit_ctx = out, .offloads = o->offloads, .gso_max_size = o->gso};
-    for (int i = 0; i < 32; i++)
-        sp.secret[i] = (uint8_t)(i * 7 + addr);
-    if (o->sg)
-        sp.transmitv = txv;
-    sk_stack *s = sk_stack_new(&sp);
-    assert_non_null(s);
-    return s;
-}
-
-static size_t drain_one(link *l, sk_stack *dst, sk_time_ns now)
-{
-    size_t k = 0;
-    while (l->head < l->n) {
-        dgram d = l->q[l->head++];
-        sk_input(dst, d.b, d.len, now);
-        free(d.b);
-        k++;
-    }
-    l->n = l->head = 0;
-    return k;
-}
-
-static void drain(pair *p)
-{
-    while (drain_one(&p->to_s, p->s, p->now) + drain_one(&p->to_c, p->c, p->now))
-        ;
-}
-
-static void pair_up(pair *p, const pair_opts *o)
-{
-    memset(p, 0, sizeof(*p));
-    p->now = 1000 * SK_NSEC_PER_SEC;
-    p->c = mk(p, CLIENT, &p->to_s, o);
-    p->s = mk(p, SERVER, &p->to_c, o);
-    p->lfd = sk_socket(p->s);
-    if (o->srv_rcvbuf)
-        assert_int_equal(sk_setsockopt(p->s, p->lfd, SK_SOL_SOCKET, SK_SO_RCVBUF, &o->srv_rcvbuf, sizeof(int)), 0);
-    assert_int_equal(sk_bind(p->s, p->lfd, &(sk_endpoint){.addr = SERVER, .port = PORT, .family = SK_AF_INET}), 0);
-    assert_int_equal(sk_listen(p->s, p->lfd, 8), 0);
-    p->cfd = sk_socket(p->c);
-    assert_int_equal(sk_connect(p->c, p->cfd, &(sk_endpoint){.addr = SERVER, .port = PORT, .family = SK_AF_INET}),
-                     -EINPROGRESS);
-    drain(p);
-    p->sfd = sk_accept(p->s, p->lfd, NULL);
-    assert_true(p->sfd >= 0);
-}
-
-static void pair_down(pair *p)
-{
-    sk_stack_free(p->c);
-    sk_stack_free(p->s);
-    link_free(&p->to_s);
-    link_free(&p->to_c);
-}
-
-static uint8_t pat(size_t i) { return (uint8_t)(i * 131 + (i >> 9)); }
-
-/* Moves `total` bytes client -> server in writes of `chunk` (odd sizes
- * make the send ring wrap at odd offsets), reading with plain reads of
- * `rd` bytes; checks every byte. */
-static void stream(pair *p, size_t total, size_t chunk, size_t rd)
-{
-    uint8_t *src = malloc(chunk), *dst = malloc(rd);
-    assert_non_null(src);
-    assert_non_null(dst);
-    size_t sent = 0, got = 0;
-    int idle = 0;
-    while (got < total) {
-        bool progress = false;
-        while (sent < total) {
-            size_t want = total - sent < chunk ? total - sent : chunk;
-            for (size_t i = 0; i < want; i++)
-                src[i] = pat(sent + i);
-            ssize_t n = sk_send(p->c, p->cfd, src, want, 0);
-            if (n == -EAGAIN)
-                break;
-            assert_true(n > 0);
-            sent += (size_t)n;
-            progress = true;
-        }
-        drain(p);
-        for (;;) {
-            ssize_t n = sk_recv(p->s, p->sfd, dst, rd, 0);
-            if (n == -EAGAIN)
-                break;
-            assert_true(n > 0);
-            for (ssize_t i = 0; i < n; i++)
-                assert_int_equal(dst[i], pat(got + (size_t)i));
-            got += (size_t)n;
-            progress = true;
-        }
-        drain(p);
-        if (!progress) {
-            /* Only timers (delayed ACKs) can move things on. */
-            sk_time_ns a = sk_next_deadline(p->c), b = sk_next_deadline(p->s);
-            sk_time_ns t = a < b ? a : b;
-            assert_true(t != SK_TIME_NEVER);
-            assert_true(++idle < 1000);
-            p->now = t > p->now ? t : p->now;
-            sk_advance(p->c, p->now);
-            sk_advance(p->s, p->now);
-            drain(p);
-        }
-    }
-    free(src);
-    free(dst);
-}
+#define CLIENT SK_PAIR_CLIENT_ADDR
+#define SERVER SK_PAIR_SERVER_ADDR
 
 /* Scatter-gather sends exactly the datagrams the contiguous path sends,
  * checksums included (computed over the pieces where they lie, some at
@@ -241,13 +32,13 @@ static void stream(pair *p, size_t total, size_t chunk, size_t rd)
 static void test_sg_same_datagrams(void **state)
 {
     (void)state;
-    pair a, b;
-    pair_opts oa = {.sg = false}, ob = {.sg = true};
-    pair_up(&a, &oa);
-    pair_up(&b, &ob);
+    sk_pair a, b;
+    sk_pair_opts oa = {.sg = false}, ob = {.sg = true};
+    sk_pair_up(&a, &oa);
+    sk_pair_up(&b, &ob);
     a.to_s.logging = b.to_s.logging = true;
-    stream(&a, 600000, 7777, 5000);
-    stream(&b, 600000, 7777, 5000);
+    sk_pair_stream(&a, 600000, 7777, 5000);
+    sk_pair_stream(&b, 600000, 7777, 5000);
     assert_true(b.to_s.vectored > 300);
     assert_true(b.to_s.wrapped > 0);
     assert_int_equal(a.to_s.vectored, 0);
@@ -260,8 +51,8 @@ static void test_sg_same_datagrams(void **state)
         assert_int_equal(sk_tcp_checksum(CLIENT, SERVER, d + 20, b.to_s.log[i].len - 20), 0);
     }
     assert_int_equal(sk_counter(b.s, "TcpInCsumErrors"), 0);
-    pair_down(&a);
-    pair_down(&b);
+    sk_pair_down(&a);
+    sk_pair_down(&b);
 }
 
 /* The SEGMENT_OUT event of a vectored datagram: the headers in data/len,
@@ -293,41 +84,29 @@ static void on_ev(void *ctx, const sk_event *ev)
 static void test_sg_event(void **state)
 {
     (void)state;
-    pair p;
-    pair_opts o = {.sg = true};
-    pair_up(&p, &o);
     ev_seen e = {.tr = sk_trace_new(0)};
     assert_non_null(e.tr);
-    sk_stack_free(p.c);
-    /* A fresh client with an event callback. */
-    sk_stack_params sp = {.addr = CLIENT, .seed = 9, .now = p.now, .transmit = tx, .transmitv = txv,
-                          .transmit_ctx = &p.to_s, .on_event = on_ev, .event_ctx = &e};
-    p.c = sk_stack_new(&sp);
-    assert_non_null(p.c);
-    p.cfd = sk_socket(p.c);
-    assert_int_equal(sk_connect(p.c, p.cfd, &(sk_endpoint){.addr = SERVER, .port = PORT, .family = SK_AF_INET}),
-                     -EINPROGRESS);
-    drain(&p);
-    p.sfd = sk_accept(p.s, p.lfd, NULL);
-    assert_true(p.sfd >= 0);
-    stream(&p, 20000, 20000, 20000);
+    sk_pair p;
+    sk_pair_opts o = {.sg = true, .cli_event = on_ev, .cli_event_ctx = &e};
+    sk_pair_up(&p, &o);
+    sk_pair_stream(&p, 20000, 20000, 20000);
     assert_true(e.with_iov >= 14);
     assert_int_equal(e.hdr_len_ok, e.with_iov);
     assert_int_equal(e.traced_1448, 13); /* 20000 bytes: 13 full segments and a tail */
     sk_trace_free(e.tr);
-    pair_down(&p);
+    sk_pair_down(&p);
 }
 
 /* What sk_select_window puts in an ACK: the window field of the last
  * datagram the server sent. */
-static uint16_t last_window(const link *l)
+static uint16_t last_window(const sk_pair_link *l)
 {
     assert_true(l->nlog > 0);
     const uint8_t *d = l->log[l->nlog - 1].b;
     return (uint16_t)(d[20 + 14] << 8 | d[20 + 15]);
 }
 
-static void send_all(pair *p, const uint8_t *buf, size_t len)
+static void send_all(sk_pair *p, const uint8_t *buf, size_t len)
 {
     size_t off = 0;
     while (off < len) {
@@ -343,16 +122,16 @@ static void send_all(pair *p, const uint8_t *buf, size_t len)
 static void test_post_smaller_than_segment(void **state)
 {
     (void)state;
-    pair p;
-    pair_opts o = {0};
-    pair_up(&p, &o);
+    sk_pair p;
+    sk_pair_opts o = {0};
+    sk_pair_up(&p, &o);
     uint8_t src[1000], post[100], rest[2000];
     for (size_t i = 0; i < sizeof(src); i++)
-        src[i] = pat(i);
+        src[i] = sk_pair_pat(i);
     assert_int_equal(sk_recv_post(p.s, p.sfd, post, sizeof(post)), 0);
     assert_int_equal(sk_recv_post(p.s, p.sfd, post, sizeof(post)), -EBUSY);
     send_all(&p, src, sizeof(src));
-    drain(&p);
+    sk_pair_drain(&p);
     assert_true(sk_poll(p.s, p.sfd) & SK_POLLIN);
     assert_int_equal(sk_recv_posted(p.s, p.sfd), 100);
     assert_memory_equal(post, src, 100);
@@ -360,7 +139,7 @@ static void test_post_smaller_than_segment(void **state)
     assert_int_equal(sk_recv(p.s, p.sfd, rest, sizeof(rest), 0), 900);
     assert_memory_equal(rest, src + 100, 900);
     assert_int_equal(sk_recv(p.s, p.sfd, rest, sizeof(rest), 0), -EAGAIN);
-    pair_down(&p);
+    sk_pair_down(&p);
 }
 
 /* Posting when data is queued copies it at once; data that arrives with
@@ -369,18 +148,18 @@ static void test_post_smaller_than_segment(void **state)
 static void test_post_order_and_eof(void **state)
 {
     (void)state;
-    pair p;
-    pair_opts o = {0};
-    pair_up(&p, &o);
+    sk_pair p;
+    sk_pair_opts o = {0};
+    sk_pair_up(&p, &o);
     uint8_t src[3000], post[4000], rd[4000];
     for (size_t i = 0; i < sizeof(src); i++)
-        src[i] = pat(i);
+        src[i] = sk_pair_pat(i);
     send_all(&p, src, 1000);
-    drain(&p);
+    sk_pair_drain(&p);
     /* 1000 queued; a 600-byte post takes 600 at once, 400 stay queued. */
     assert_int_equal(sk_recv_post(p.s, p.sfd, post, 600), 0);
     send_all(&p, src + 1000, 1000);
-    drain(&p);
+    sk_pair_drain(&p);
     /* The queue was not empty: the new data queued behind the 400. */
     assert_int_equal(sk_recv_posted(p.s, p.sfd), 600);
     assert_memory_equal(post, src, 600);
@@ -389,13 +168,13 @@ static void test_post_order_and_eof(void **state)
     /* Now empty: posted data goes straight in. */
     assert_int_equal(sk_recv_post(p.s, p.sfd, post, sizeof(post)), 0);
     send_all(&p, src + 2000, 1000);
-    drain(&p);
+    sk_pair_drain(&p);
     assert_int_equal(sk_recv_posted(p.s, p.sfd), 1000);
     assert_memory_equal(post, src + 2000, 1000);
     /* End of stream to a posted reader. */
     assert_int_equal(sk_recv_post(p.s, p.sfd, post, sizeof(post)), 0);
     assert_int_equal(sk_shutdown(p.c, p.cfd, SK_SHUT_WR), 0);
-    drain(&p);
+    sk_pair_drain(&p);
     assert_int_equal(sk_recv_posted(p.s, p.sfd), 0);
     /* Wrong calls. */
     assert_int_equal(sk_recv_post(p.s, p.sfd, NULL, 10), -EINVAL);
@@ -403,7 +182,7 @@ static void test_post_order_and_eof(void **state)
     assert_int_equal(sk_recv_post(p.s, p.lfd, post, 10), -ENOTCONN);
     assert_int_equal(sk_recv_post(p.s, 999, post, 10), -EBADF);
     assert_int_equal(sk_recv_posted(p.s, 999), -EBADF);
-    pair_down(&p);
+    sk_pair_down(&p);
 }
 
 /* Window accounting as Linux's direct copy: bytes the reader took need no
@@ -411,22 +190,22 @@ static void test_post_order_and_eof(void **state)
  * where queued bytes shrink it by their truesize. */
 static uint16_t ack_window_after(bool posted)
 {
-    pair p;
-    pair_opts o = {.srv_rcvbuf = 4608};
-    pair_up(&p, &o);
+    sk_pair p;
+    sk_pair_opts o = {.srv_rcvbuf = 4608};
+    sk_pair_up(&p, &o);
     p.to_c.logging = true;
     uint8_t src[3000], post[4000];
     for (size_t i = 0; i < sizeof(src); i++)
-        src[i] = pat(i);
+        src[i] = sk_pair_pat(i);
     int one = 1;
     assert_int_equal(sk_setsockopt(p.s, p.sfd, SK_IPPROTO_TCP, SK_TCP_QUICKACK, &one, sizeof(one)), 0);
     if (posted)
         assert_int_equal(sk_recv_post(p.s, p.sfd, post, sizeof(post)), 0);
     send_all(&p, src, sizeof(src));
-    drain(&p);
+    sk_pair_drain(&p);
     p.now += 200 * SK_NSEC_PER_MSEC; /* the delayed ACK, if any */
     sk_advance(p.s, p.now);
-    drain(&p);
+    sk_pair_drain(&p);
     uint16_t w = last_window(&p.to_c);
     struct sk_tcp_info ti;
     size_t tl = sizeof(ti);
@@ -437,7 +216,7 @@ static uint16_t ack_window_after(bool posted)
         assert_int_equal(sk_recv_posted(p.s, p.sfd), 3000);
         assert_memory_equal(post, src, 3000);
     }
-    pair_down(&p);
+    sk_pair_down(&p);
     return w;
 }
 
@@ -459,13 +238,13 @@ static void test_post_window(void **state)
  * it at or below the MTU, no datagram exceeds the MTU. */
 static void gso_run(uint32_t gso, bool sg, size_t *max_len, uint64_t *out_segs, size_t *datagrams)
 {
-    pair p;
-    pair_opts o = {.gso = gso, .sg = sg};
-    pair_up(&p, &o);
+    sk_pair p;
+    sk_pair_opts o = {.gso = gso, .sg = sg};
+    sk_pair_up(&p, &o);
     int big = 4 << 20;
     sk_setsockopt(p.c, p.cfd, SK_SOL_SOCKET, SK_SO_SNDBUF, &big, sizeof(big));
     p.to_s.logging = true;
-    stream(&p, 3000000, 65536, 100000);
+    sk_pair_stream(&p, 3000000, 65536, 100000);
     *max_len = p.to_s.max_len;
     *out_segs = sk_counter(p.c, "TcpOutSegs");
     *datagrams = p.to_s.nlog;
@@ -475,7 +254,7 @@ static void gso_run(uint32_t gso, bool sg, size_t *max_len, uint64_t *out_segs, 
     /* Data segments are counted per MSS, as Linux's tcp_skb_pcount. */
     assert_true(ti.tcpi_data_segs_out >= 3000000 / 1448);
     assert_true(ti.tcpi_data_segs_out <= 3000000 / 1448 + 64);
-    pair_down(&p);
+    sk_pair_down(&p);
 }
 
 static void test_gso(void **state)
@@ -506,16 +285,16 @@ static void test_gso_loss(void **state)
 {
     (void)state;
     for (size_t nth = 3; nth <= 9; nth += 3) {
-        pair p;
-        pair_opts o = {.gso = 65536, .sg = true, .offloads = SK_OFFLOAD_TCP_CSUM_TX | SK_OFFLOAD_TCP_CSUM_RX};
-        pair_up(&p, &o);
+        sk_pair p;
+        sk_pair_opts o = {.gso = 65536, .sg = true, .offloads = SK_OFFLOAD_TCP_CSUM_TX | SK_OFFLOAD_TCP_CSUM_RX};
+        sk_pair_up(&p, &o);
         p.to_s.drop_nth = nth;
         p.to_s.logging = true;
-        stream(&p, 2000000, 65536, 100000);
+        sk_pair_stream(&p, 2000000, 65536, 100000);
         assert_int_equal(p.to_s.dropped, 1);
         assert_true(p.to_s.dropped_len > 1500);
         assert_true(sk_counter(p.c, "TcpRetransSegs") >= 1);
-        pair_down(&p);
+        sk_pair_down(&p);
     }
 }
 

@@ -4,7 +4,7 @@
  * connection as Linux's tcp_v4_err does (out-of-window, SYN_SENT abort,
  * soft errors), fragmentation-needed lowering the MSS mid-transfer with
  * the data resent at the new size, and a silent black hole with and
- * without RFC 4821 MTU probing.
+ * without RFC 4821 MTU probing (with it, over IPv4 and IPv6 alike).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -502,15 +502,34 @@ static void test_black_hole_stalls_without_probing(void **state)
     assert_int_equal(sk_test_count(f, 0, "c>s * seq 1:1449"), 9);
 }
 
-/* The same hop with tcp_mtu_probing 1: after tcp_retries1 (3) worth of
- * timeouts the MSS drops to tcp_base_mss (1024), the transfer goes
- * through, and probing searches upwards from there. */
-static void test_black_hole_probing_recovers(void **state)
+/* The same hop with tcp_mtu_probing 1, in either family: after
+ * tcp_retries1 (3) worth of timeouts the MSS drops to tcp_base_mss
+ * (1024), the transfer goes through, and probing searches upwards from
+ * there.  Only the figures differ between the families: the hop's MTU,
+ * the header bytes (40 + 12 of timestamps; 60 + 12 over IPv6) and hence
+ * the search's steps. */
+typedef struct black_hole_case {
+    bool v6;
+    uint16_t hop_mtu;
+    const sk_test_probe *probes;
+    size_t nprobes;
+    uint64_t successes, failures;
+    uint32_t last_fit;   /* the largest probe MTU that fitted */
+    uint32_t hdr_bytes;  /* IP + TCP + timestamps */
+    const char *icmp_in; /* the family's ICMP input counter: nothing arrives */
+} black_hole_case;
+
+static void black_hole_probing_recovers(sk_fixture *f, const black_hole_case *k)
 {
-    sk_fixture *f = *state;
     sk_test_sysctl(f->client, "net.ipv4.tcp_mtu_probing", "1");
-    sk_conn_pair p = sk_test_establish(f, 80);
-    small_hop(f, 1200, false);
+    sk_conn_pair p;
+    if (k->v6) {
+        sk_test_setup_v6(f);
+        p = sk_test_establish6(f, 80);
+    } else {
+        p = sk_test_establish(f, 80);
+    }
+    small_hop(f, k->hop_mtu, false);
     size_t got = sk_test_transfer(f, f->client, p.cfd, f->server, p.sfd, 4 * MIB, SEC(600));
     if (got != 4 * MIB || getenv("ICMP_DEBUG")) {
         sk_test_print_trace(f, 0);
@@ -522,21 +541,44 @@ static void test_black_hole_probing_recovers(void **state)
     const sk_trace_entry *e = sk_test_find(f, 0, "c>s * seq 1:1025");
     assert_non_null(e);
     assert_int_equal(e->fate, SK_WIRE_SENT);
-    /* The search from [1076, 1500]: 1288 fails, 1181 fits, 1234 and 1207
-     * fail, 1193 and 1199 fit, and the range (1199..1206) is then below
-     * tcp_probe_threshold (8). */
-    static const sk_test_probe probes[] = {
-        {1236, false}, {1129, true}, {1182, false}, {1155, false}, {1141, true}, {1147, true}};
-    sk_test_expect_probes(f, e->index, probes, sizeof probes / sizeof probes[0]);
-    assert_int_equal(sk_counter(f->client, "TCPMTUPSuccess"), 3);
-    assert_int_equal(sk_counter(f->client, "TCPMTUPFail"), 3);
+    sk_test_expect_probes(f, e->index, k->probes, k->nprobes);
+    assert_int_equal(sk_counter(f->client, "TCPMTUPSuccess"), k->successes);
+    assert_int_equal(sk_counter(f->client, "TCPMTUPFail"), k->failures);
     struct sk_tcp_info ti = sk_test_tcp_info(f->client, p.cfd);
-    assert_int_equal(ti.tcpi_snd_mss, 1199 - 52);
+    assert_int_equal(ti.tcpi_snd_mss, k->last_fit - k->hdr_bytes);
     assert_int_equal(ti.tcpi_pmtu, 1500); /* nothing told the route */
-    printf("black hole with probing: mss %u, %llu successes, %llu failures, %llu timeouts\n", ti.tcpi_snd_mss,
-           (unsigned long long)sk_counter(f->client, "TCPMTUPSuccess"),
+    assert_int_equal(sk_counter(f->client, k->icmp_in), 0);
+    printf("IPv%d black hole with probing: mss %u, %llu successes, %llu failures, %llu timeouts\n", k->v6 ? 6 : 4,
+           ti.tcpi_snd_mss, (unsigned long long)sk_counter(f->client, "TCPMTUPSuccess"),
            (unsigned long long)sk_counter(f->client, "TCPMTUPFail"),
            (unsigned long long)sk_counter(f->client, "TCPTimeouts"));
+}
+
+/* A 1200-byte hop.  The search from [1076, 1500]: 1288 fails, 1181 fits,
+ * 1234 and 1207 fail, 1193 and 1199 fit, and the range (1199..1206) is
+ * then below tcp_probe_threshold (8). */
+static void test_black_hole_probing_recovers(void **state)
+{
+    static const sk_test_probe probes[] = {
+        {1236, false}, {1129, true}, {1182, false}, {1155, false}, {1141, true}, {1147, true}};
+    black_hole_probing_recovers(*state, &(black_hole_case){.hop_mtu = 1200, .probes = probes,
+                                                           .nprobes = sizeof probes / sizeof probes[0],
+                                                           .successes = 3, .failures = 3, .last_fit = 1199,
+                                                           .hdr_bytes = 52, .icmp_in = "IcmpInMsgs"});
+}
+
+/* A 1400-byte hop over IPv6 (ICMPv6 filtered).  The search over
+ * [1096, 1500]: probes of MTU 1298 and 1399 fit, 1449, 1423, 1410 and
+ * 1404 do not, and the range (1399..1403) is then below
+ * tcp_probe_threshold (8). */
+static void test_black_hole_probing_recovers_v6(void **state)
+{
+    static const sk_test_probe probes[] = {
+        {1226, true}, {1327, true}, {1377, false}, {1351, false}, {1338, false}, {1332, false}};
+    black_hole_probing_recovers(*state, &(black_hole_case){.v6 = true, .hop_mtu = 1400, .probes = probes,
+                                                           .nprobes = sizeof probes / sizeof probes[0],
+                                                           .successes = 2, .failures = 4, .last_fit = 1399,
+                                                           .hdr_bytes = 72, .icmp_in = "Icmp6InMsgs"});
 }
 
 /* Linux's tcp_req_err: an error quoting a request sock's SYN-ACK must
@@ -701,6 +743,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pmtudisc_dont_clears_df, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_black_hole_stalls_without_probing, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_black_hole_probing_recovers, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_black_hole_probing_recovers_v6, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_request_sock_errors, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_unreachable_reverts_one_rto_backoff, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_tiny_mtu_locks_the_route_and_clears_df, sk_test_setup, sk_test_teardown),

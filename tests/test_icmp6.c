@@ -4,9 +4,9 @@
  * unreachables mapped to errno as icmpv6_err_convert does, the quoted
  * sequence checked (OutOfWindowIcmps), Packet Too Big lowering the MSS
  * to MTU - 60 (less timestamps) with what is in flight resent, a Packet
- * Too Big below IPV6_MIN_MTU dropped, bad checksums counted, the
- * in-memory wire's hop sending Packet Too Big, and RFC 4821 probing
- * through an IPv6 black hole.
+ * Too Big below IPV6_MIN_MTU dropped, bad checksums counted, and the
+ * in-memory wire's hop sending Packet Too Big.  RFC 4821 probing through
+ * an IPv6 black hole is test_icmp.c's, with IPv4's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,24 +34,6 @@ static int connect6(sk_stack *s, uint16_t port)
     sk_endpoint r = ep6("fd00::2", port);
     assert_int_equal(sk_connect(s, c, &r), -EINPROGRESS);
     return c;
-}
-
-static sk_conn_pair establish6(sk_fixture *f)
-{
-    int l = sk_socket_family(f->server, SK_AF_INET6);
-    assert_true(l >= 0);
-    sk_endpoint any = ep6("::", 80);
-    assert_int_equal(sk_bind(f->server, l, &any), 0);
-    assert_int_equal(sk_listen(f->server, l, 16), 0);
-    sk_conn_pair p;
-    memset(&p, 0, sizeof p);
-    p.cfd = connect6(f->client, 80);
-    ASSERT_RUN_UNTIL_STATE(f, f->client, p.cfd, SK_TCP_ESTABLISHED, SEC(1));
-    sk_test_run_for(f, MSEC(50));
-    sk_endpoint peer;
-    p.sfd = sk_accept(f->server, l, &peer);
-    assert_true(p.sfd >= 0);
-    return p;
 }
 
 /* An IPv6 datagram carrying ICMPv6 type/code, the 4-byte field after the
@@ -204,7 +186,7 @@ static void test_packet_too_big_during_transfer(void **state)
 {
     sk_fixture *f = *state;
     sk_test_setup_v6(f);
-    sk_conn_pair p = establish6(f);
+    sk_conn_pair p = sk_test_establish6(f, 80);
     assert_int_equal(sk_test_tcp_info(f->client, p.cfd).tcpi_snd_mss, 1428);
     assert_int_equal(sk_test_tcp_info(f->client, p.cfd).tcpi_pmtu, 1500);
     hop6(f, 1400, true);
@@ -297,7 +279,7 @@ static void test_packet_too_big_below_1280(void **state)
 {
     sk_fixture *f = *state;
     sk_test_setup_v6(f);
-    sk_conn_pair p = establish6(f);
+    sk_conn_pair p = sk_test_establish6(f, 80);
     static uint8_t buf[4000];
     memset(buf, 'x', sizeof buf);
     sk_test_skip(f);
@@ -351,7 +333,7 @@ static void test_out_of_window_icmp6_ignored(void **state)
 {
     sk_fixture *f = *state;
     sk_test_setup_v6(f);
-    sk_conn_pair p = establish6(f);
+    sk_conn_pair p = sk_test_establish6(f, 80);
     static uint8_t buf[4000];
     memset(buf, 'x', sizeof buf);
     sk_test_drop(f, "c>s *", -1);
@@ -382,7 +364,7 @@ static void test_bad_icmp6_counted(void **state)
 {
     sk_fixture *f = *state;
     sk_test_setup_v6(f);
-    sk_conn_pair p = establish6(f);
+    sk_conn_pair p = sk_test_establish6(f, 80);
     assert_int_equal(sk_send(f->client, p.cfd, "hello", 5, 0), 5);
     sk_test_drop(f, "c>s P.", 1);
     sk_test_run_for(f, MSEC(1));
@@ -440,7 +422,7 @@ static void test_informational_counted_unknown_error_delivered(void **state)
 {
     sk_fixture *f = *state;
     sk_test_setup_v6(f);
-    sk_conn_pair p = establish6(f);
+    sk_conn_pair p = sk_test_establish6(f, 80);
     uint8_t d[160], target[16];
     addr6("fd00::1", target);
     size_t n = build_icmp6(d, "fd00::9", "fd00::1", 135, 0, 0, target, 16); /* neighbor solicitation */
@@ -513,7 +495,7 @@ static void test_no_route_reverts_one_rto_backoff(void **state)
 {
     sk_fixture *f = *state;
     sk_test_setup_v6(f);
-    sk_conn_pair p = establish6(f);
+    sk_conn_pair p = sk_test_establish6(f, 80);
     sk_test_drop(f, "c>s *", -1);
     assert_int_equal(sk_send(f->client, p.cfd, "hello", 5, 0), 5);
     struct sk_tcp_info ti = sk_test_tcp_info(f->client, p.cfd);
@@ -548,7 +530,7 @@ static void test_random_icmp6_errors_are_safe(void **state)
 {
     sk_fixture *f = *state;
     sk_test_setup_v6(f);
-    sk_conn_pair p = establish6(f);
+    sk_conn_pair p = sk_test_establish6(f, 80);
     static uint8_t buf[20000];
     memset(buf, 'r', sizeof buf);
     sk_test_drop(f, "c>s *", -1);
@@ -596,40 +578,6 @@ static void test_random_icmp6_errors_are_safe(void **state)
            (unsigned long long)sk_counter(f->client, "OutOfWindowIcmps"), ti.tcpi_pmtu);
 }
 
-/* A silent 1400-byte hop (ICMPv6 filtered) with tcp_mtu_probing 1: after
- * tcp_retries1 worth of timeouts the MSS drops to tcp_base_mss (1024) and
- * the search climbs back up, as for IPv4, with 60 bytes of headers. */
-static void test_black_hole_probing_recovers_v6(void **state)
-{
-    sk_fixture *f = *state;
-    sk_test_sysctl(f->client, "net.ipv4.tcp_mtu_probing", "1");
-    sk_test_setup_v6(f);
-    sk_conn_pair p = establish6(f);
-    hop6(f, 1400, false);
-    size_t got = sk_test_transfer(f, f->client, p.cfd, f->server, p.sfd, 4 * MIB, SEC(600));
-    if (got != 4 * MIB || getenv("ICMP_DEBUG"))
-        sk_test_print_trace(f, 0);
-    assert_int_equal(got, 4 * MIB);
-    assert_int_equal(sk_counter(f->client, "TCPTimeouts"), 4);
-    const sk_trace_entry *e = sk_test_find(f, 0, "c>s * seq 1:1025");
-    assert_non_null(e);
-    assert_int_equal(e->fate, SK_WIRE_SENT);
-    /* The search over [1096, 1500]: probes of MTU 1298 and 1399 fit,
-     * 1449, 1423, 1410 and 1404 do not, and the range (1399..1403) is
-     * then below tcp_probe_threshold (8). */
-    static const sk_test_probe probes[] = {
-        {1226, true}, {1327, true}, {1377, false}, {1351, false}, {1338, false}, {1332, false}};
-    sk_test_expect_probes(f, e->index, probes, sizeof probes / sizeof probes[0]);
-    assert_int_equal(sk_counter(f->client, "TCPMTUPSuccess"), 2);
-    assert_int_equal(sk_counter(f->client, "TCPMTUPFail"), 4);
-    struct sk_tcp_info ti = sk_test_tcp_info(f->client, p.cfd);
-    assert_int_equal(ti.tcpi_snd_mss, 1399 - 72);
-    assert_int_equal(ti.tcpi_pmtu, 1500); /* nothing told the route */
-    assert_int_equal(sk_counter(f->client, "Icmp6InMsgs"), 0);
-    printf("IPv6 black hole with probing: mss %u, %llu timeouts\n", ti.tcpi_snd_mss,
-           (unsigned long long)sk_counter(f->client, "TCPTimeouts"));
-}
-
 /* IPV6_MTU_DISCOVER (Linux's values, default WANT) and IPV6_RECVERR,
  * which are the AF_INET6 socket's own: INTERFACE and OMIT ignore a
  * Packet Too Big altogether (ip6_sk_accept_pmtu), the others take it;
@@ -656,7 +604,7 @@ static void test_ipv6_mtu_discover_and_recverr(void **state)
     sk_test_setup_v6(f);
     int s4 = sk_socket_family(f->client, SK_AF_INET);
     assert_int_equal(set_int(f->client, s4, SK_IPPROTO_IPV6, SK_IPV6_MTU_DISCOVER, 2), -ENOPROTOOPT);
-    sk_conn_pair p = establish6(f);
+    sk_conn_pair p = sk_test_establish6(f, 80);
     assert_int_equal(get_int6(f->client, p.cfd, SK_IPV6_MTU_DISCOVER), SK_IPV6_PMTUDISC_WANT);
     assert_int_equal(get_int6(f->client, p.cfd, SK_IPV6_RECVERR), 0);
     assert_int_equal(set_int(f->client, p.cfd, SK_IPPROTO_IPV6, SK_IPV6_MTU_DISCOVER, 6), -EINVAL);
@@ -727,7 +675,6 @@ int main(void)
                                         sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_no_route_reverts_one_rto_backoff, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_random_icmp6_errors_are_safe, sk_test_setup, sk_test_teardown),
-        cmocka_unit_test_setup_teardown(test_black_hole_probing_recovers_v6, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_ipv6_mtu_discover_and_recverr, sk_test_setup, sk_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

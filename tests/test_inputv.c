@@ -5,7 +5,8 @@
  * split: headers in the first piece and the payload in one (taken where
  * it lies), or split anywhere else, at odd offsets, with empty pieces
  * (gathered first).  And the use it exists for: a link that hands the
- * sender's transmitv pieces straight to the receiving stack.
+ * sender's transmitv pieces straight to the receiving stack (the direct
+ * link of support/stack_pair.h).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -19,87 +20,10 @@
 
 #include "synack/packet.h"
 #include "synack/synack.h"
+#include "stack_pair.h"
 
-#define CLIENT 0x0a000001u
-#define SERVER 0x0a000002u
-#define PORT 5001
-
-typedef struct dgram {
-    uint8_t *b;
-    size_t len;
-} dgram;
-
-/* Datagrams one way, gathered whole, in order. */
-typedef struct link {
-    dgram *q;
-    size_t n, cap, head;
-    /* The direct link: transmitv hands its pieces to sk_inputv on this
-     * stack (which is never inside a call when the sender transmits). */
-    sk_stack *direct;
-    const sk_time_ns *now;
-    size_t direct_count, direct_wrapped;
-} link;
-
-static void link_put(link *l, const uint8_t *b, size_t len)
-{
-    uint8_t *c = malloc(len ? len : 1);
-    assert_non_null(c);
-    memcpy(c, b, len);
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 64;
-        l->q = realloc(l->q, l->cap * sizeof(*l->q));
-        assert_non_null(l->q);
-    }
-    l->q[l->n++] = (dgram){c, len};
-}
-
-static void tx(void *ctx, const uint8_t *b, size_t len) { link_put(ctx, b, len); }
-
-static size_t drain_one(link *l, sk_stack *dst, sk_time_ns now);
-
-static void txv(void *ctx, const sk_iovec *iov, size_t count, size_t len)
-{
-    link *l = ctx;
-    if (l->direct) {
-        drain_one(l, l->direct, *l->now); /* keep the link's order */
-        sk_inputv(l->direct, iov, count, *l->now);
-        l->direct_count++;
-        if (count == 3)
-            l->direct_wrapped++;
-        return;
-    }
-    uint8_t *c = malloc(len);
-    assert_non_null(c);
-    size_t off = 0;
-    for (size_t i = 0; i < count; i++) {
-        memcpy(c + off, iov[i].base, iov[i].len);
-        off += iov[i].len;
-    }
-    assert_int_equal(off, len);
-    link_put(l, c, len);
-    free(c);
-}
-
-static size_t drain_one(link *l, sk_stack *dst, sk_time_ns now)
-{
-    size_t k = 0;
-    while (l->head < l->n) {
-        dgram d = l->q[l->head++];
-        sk_input(dst, d.b, d.len, now);
-        free(d.b);
-        k++;
-    }
-    l->n = l->head = 0;
-    return k;
-}
-
-static void link_free(link *l)
-{
-    for (size_t i = l->head; i < l->n; i++)
-        free(l->q[i].b);
-    free(l->q);
-    memset(l, 0, sizeof(*l));
-}
+#define CLIENT SK_PAIR_CLIENT_ADDR
+#define SERVER SK_PAIR_SERVER_ADDR
 
 /* The server's SEGMENT_IN events: how many came with pieces. */
 typedef struct seen {
@@ -121,126 +45,13 @@ static void on_event(void *ctx, const sk_event *ev)
     }
 }
 
-typedef struct pair {
-    sk_stack *c, *s;
-    link to_s, to_c;
-    seen srv_seen;
-    int cfd, sfd, lfd;
-    sk_time_ns now;
-} pair;
-
-typedef struct opts {
-    bool sg, direct;
-    uint32_t gso, offloads;
-    uint16_t mtu;
-} opts;
-
-static sk_stack *mk(pair *p, uint32_t addr, link *out, const opts *o)
+/* Both stacks with on_event above on the server, counting into `sn`. */
+static void pair_up_seen(sk_pair *p, seen *sn, sk_pair_opts o)
 {
-    sk_stack_params sp = {.addr = addr, .mtu = o->mtu, .seed = addr, .now = p->now, .transmit = tx,
-                          .transmit_ctx = out, .offloads = o->offloads, .gso_max_size = o->gso};
-    for (int i = 0; i < 32; i++)
-        sp.secret[i] = (uint8_t)(i * 7 + addr);
-    if (o->sg)
-        sp.transmitv = txv;
-    if (addr == SERVER) {
-        sp.on_event = on_event;
-        sp.event_ctx = &p->srv_seen;
-    }
-    sk_stack *s = sk_stack_new(&sp);
-    assert_non_null(s);
-    return s;
-}
-
-static void drain(pair *p)
-{
-    while (drain_one(&p->to_s, p->s, p->now) + drain_one(&p->to_c, p->c, p->now))
-        ;
-}
-
-static void pair_up(pair *p, const opts *o)
-{
-    memset(p, 0, sizeof(*p));
-    p->now = 1000 * SK_NSEC_PER_SEC;
-    p->c = mk(p, CLIENT, &p->to_s, o);
-    p->s = mk(p, SERVER, &p->to_c, o);
-    p->lfd = sk_socket(p->s);
-    assert_int_equal(sk_bind(p->s, p->lfd, &(sk_endpoint){.addr = SERVER, .port = PORT, .family = SK_AF_INET}), 0);
-    assert_int_equal(sk_listen(p->s, p->lfd, 8), 0);
-    p->cfd = sk_socket(p->c);
-    assert_int_equal(sk_connect(p->c, p->cfd, &(sk_endpoint){.addr = SERVER, .port = PORT, .family = SK_AF_INET}),
-                     -EINPROGRESS);
-    drain(p);
-    p->sfd = sk_accept(p->s, p->lfd, NULL);
-    assert_true(p->sfd >= 0);
-    if (o->direct) {
-        p->to_s.direct = p->s;
-        p->to_s.now = &p->now;
-    }
-}
-
-static void pair_down(pair *p)
-{
-    sk_stack_free(p->c);
-    sk_stack_free(p->s);
-    link_free(&p->to_s);
-    link_free(&p->to_c);
-}
-
-static uint8_t pat(size_t i) { return (uint8_t)(i * 131 + (i >> 9)); }
-
-/* Reads what the server has, checking every byte against the pattern. */
-static size_t read_check(pair *p, size_t got)
-{
-    uint8_t buf[7001];
-    for (;;) {
-        ssize_t n = sk_recv(p->s, p->sfd, buf, sizeof(buf), 0);
-        if (n == -EAGAIN)
-            return got;
-        assert_true(n > 0);
-        for (ssize_t i = 0; i < n; i++)
-            assert_int_equal(buf[i], pat(got + (size_t)i));
-        got += (size_t)n;
-    }
-}
-
-/* Moves `total` bytes client -> server in writes of `chunk`. */
-static void stream(pair *p, size_t total, size_t chunk)
-{
-    uint8_t *src = malloc(chunk);
-    assert_non_null(src);
-    size_t sent = 0, got = 0;
-    int idle = 0;
-    while (got < total) {
-        bool progress = false;
-        while (sent < total) {
-            size_t want = total - sent < chunk ? total - sent : chunk;
-            for (size_t i = 0; i < want; i++)
-                src[i] = pat(sent + i);
-            ssize_t n = sk_send(p->c, p->cfd, src, want, 0);
-            if (n == -EAGAIN)
-                break;
-            assert_true(n > 0);
-            sent += (size_t)n;
-            progress = true;
-        }
-        drain(p);
-        size_t before = got;
-        got = read_check(p, got);
-        progress = progress || got != before;
-        drain(p);
-        if (!progress) {
-            sk_time_ns a = sk_next_deadline(p->c), b = sk_next_deadline(p->s);
-            sk_time_ns t = a < b ? a : b;
-            assert_true(t != SK_TIME_NEVER);
-            assert_true(++idle < 1000);
-            p->now = t > p->now ? t : p->now;
-            sk_advance(p->c, p->now);
-            sk_advance(p->s, p->now);
-            drain(p);
-        }
-    }
-    free(src);
+    memset(sn, 0, sizeof(*sn));
+    o.srv_event = on_event;
+    o.srv_event_ctx = sn;
+    sk_pair_up(p, &o);
 }
 
 /* The direct link: every data segment goes from the client's transmitv
@@ -250,19 +61,20 @@ static void stream(pair *p, size_t total, size_t chunk)
  * pieces, gathered) arrive as well as the others. */
 static void direct_stream(uint32_t offloads, uint32_t gso, uint16_t mtu)
 {
-    pair p;
-    pair_up(&p, &(opts){.sg = true, .direct = true, .offloads = offloads, .gso = gso, .mtu = mtu});
-    stream(&p, 3 * 1000 * 1000 + 17, 7919);
-    assert_true(p.to_s.direct_count > 100);
-    assert_true(p.to_s.direct_wrapped > 0);
+    sk_pair p;
+    seen sn;
+    pair_up_seen(&p, &sn, (sk_pair_opts){.sg = true, .direct = true, .offloads = offloads, .gso = gso, .mtu = mtu});
+    sk_pair_stream(&p, 3 * 1000 * 1000 + 17, 7919, 7001);
+    assert_true(p.to_s.vectored > 100);
+    assert_true(p.to_s.wrapped > 0);
     /* Every data segment came in pieces; none was refused. */
-    assert_int_equal(p.srv_seen.seg_in_iov, p.to_s.direct_count - p.to_s.direct_wrapped);
+    assert_int_equal(sn.seg_in_iov, p.to_s.vectored - p.to_s.wrapped);
     assert_int_equal(sk_counter(p.s, "TcpInCsumErrors"), 0);
     assert_int_equal(sk_counter(p.s, "TcpInErrs"), 0);
     assert_int_equal(sk_counter(p.s, "IpInHdrErrors"), 0);
     assert_int_equal(sk_counter(p.s, "IpInDiscards"), 0);
     assert_int_equal(sk_counter(p.c, "TcpRetransSegs"), 0);
-    pair_down(&p);
+    sk_pair_down(&p);
 }
 
 static void test_direct_trusted(void **state)
@@ -341,24 +153,25 @@ static size_t hdr_len(const uint8_t *d) { return (size_t)(d[0] & 15) * 4 + (size
 static void test_splits_deliver_exact_bytes(void **state)
 {
     (void)state;
-    pair p;
-    pair_up(&p, &(opts){.offloads = 0, .mtu = 1500});
+    sk_pair p;
+    seen sn;
+    pair_up_seen(&p, &sn, (sk_pair_opts){.offloads = 0, .mtu = 1500});
     int one = 1; /* every write leaves at once: Nagle would hold the tail */
     assert_int_equal(sk_setsockopt(p.c, p.cfd, SK_IPPROTO_TCP, SK_TCP_NODELAY, &one, sizeof(one)), 0);
     uint8_t src[1000];
     size_t sent = 0, got = 0;
     uint64_t in0 = sk_counter(p.s, "TcpInSegs");
     unsigned k = 0;
-    size_t fed = 0, with_iov0 = p.srv_seen.seg_in_iov;
+    size_t fed = 0, with_iov0 = sn.seg_in_iov;
     for (int round = 0; round < 40; round++) {
         size_t want = 1 + (size_t)(round * 97) % sizeof(src);
         for (size_t i = 0; i < want; i++)
-            src[i] = pat(sent + i);
+            src[i] = sk_pair_pat(sent + i);
         assert_int_equal(sk_send(p.c, p.cfd, src, want, 0), (ssize_t)want);
         sent += want;
         /* Feed what the client sent, each cut a different way. */
         while (p.to_s.head < p.to_s.n) {
-            dgram d = p.to_s.q[p.to_s.head++];
+            sk_pair_dgram d = p.to_s.q[p.to_s.head++];
             size_t hdr = hdr_len(d.b);
             if (d.len > hdr + 1) {
                 feed_split(p.s, d.b, d.len, hdr, k++, p.now);
@@ -369,8 +182,8 @@ static void test_splits_deliver_exact_bytes(void **state)
             free(d.b);
         }
         p.to_s.n = p.to_s.head = 0;
-        got = read_check(&p, got);
-        drain(&p);
+        got = sk_pair_read_check(&p, got, 7001);
+        sk_pair_drain(&p);
     }
     assert_int_equal(got, sent);
     assert_int_equal(k, 39); /* every layout but round 0's single byte was split */
@@ -379,8 +192,8 @@ static void test_splits_deliver_exact_bytes(void **state)
     assert_int_equal(sk_counter(p.s, "IpInHdrErrors"), 0);
     /* The layouts taken where they lie (0 and 1, a third of them) show
      * their pieces in SEGMENT_IN; the gathered ones a whole datagram. */
-    assert_int_equal(p.srv_seen.seg_in_iov - with_iov0, (k + 5) / 6 + (k + 4) / 6);
-    pair_down(&p);
+    assert_int_equal(sn.seg_in_iov - with_iov0, (k + 5) / 6 + (k + 4) / 6);
+    sk_pair_down(&p);
 }
 
 /* A corrupted payload byte is caught by the checksum whether the pieces
@@ -388,14 +201,15 @@ static void test_splits_deliver_exact_bytes(void **state)
 static void test_bad_checksum_in_pieces(void **state)
 {
     (void)state;
-    pair p;
-    pair_up(&p, &(opts){.offloads = 0, .mtu = 1500});
+    sk_pair p;
+    seen sn;
+    pair_up_seen(&p, &sn, (sk_pair_opts){.offloads = 0, .mtu = 1500});
     uint8_t src[300];
     for (size_t i = 0; i < sizeof(src); i++)
-        src[i] = pat(i);
+        src[i] = sk_pair_pat(i);
     assert_int_equal(sk_send(p.c, p.cfd, src, sizeof(src), 0), (ssize_t)sizeof(src));
     assert_int_equal(p.to_s.n, 1);
-    dgram d = p.to_s.q[0];
+    sk_pair_dgram d = p.to_s.q[0];
     p.to_s.n = 0;
     size_t hdr = hdr_len(d.b);
     uint8_t *bad = malloc(d.len);
@@ -414,16 +228,17 @@ static void test_bad_checksum_in_pieces(void **state)
     assert_memory_equal(buf, src, sizeof(src));
     free(bad);
     free(d.b);
-    pair_down(&p);
+    sk_pair_down(&p);
 }
 
 /* ------------------------------------------------------------------ */
 /* Bad input: the same counters as the same bytes through sk_input       */
 /* ------------------------------------------------------------------ */
 
-static sk_stack *lone(link *out)
+static sk_stack *lone(sk_pair_link *out)
 {
-    sk_stack_params sp = {.addr = SERVER, .seed = 9, .now = SK_NSEC_PER_SEC, .transmit = tx, .transmit_ctx = out};
+    sk_stack_params sp = {.addr = SERVER, .seed = 9, .now = SK_NSEC_PER_SEC, .transmit = sk_pair_tx,
+                          .transmit_ctx = out};
     sk_stack *s = sk_stack_new(&sp);
     assert_non_null(s);
     return s;
@@ -440,7 +255,7 @@ static void assert_same_counters(const sk_stack *a, const sk_stack *b)
 
 /* Feeds `d` whole to `a` and cut by every pattern (at 1..len-1, and in
  * three at odd places) to `b`, comparing counters and replies. */
-static void same_as_plain(sk_stack *a, link *la, sk_stack *b, link *lb, const uint8_t *d, size_t len)
+static void same_as_plain(sk_stack *a, sk_pair_link *la, sk_stack *b, sk_pair_link *lb, const uint8_t *d, size_t len)
 {
     sk_time_ns now = 2 * SK_NSEC_PER_SEC;
     for (size_t cut = 0; cut <= len; cut++) {
@@ -459,7 +274,7 @@ static void same_as_plain(sk_stack *a, link *la, sk_stack *b, link *lb, const ui
 static void test_bad_input_counted(void **state)
 {
     (void)state;
-    link la = {0}, lb = {0};
+    sk_pair_link la = {0}, lb = {0};
     sk_stack *a = lone(&la), *b = lone(&lb);
     /* Zero pieces, NULL pieces, all empty: a datagram of length 0. */
     sk_input(a, (const uint8_t *)"", 0, SK_NSEC_PER_SEC);
@@ -515,15 +330,15 @@ static void test_bad_input_counted(void **state)
 
     sk_stack_free(a);
     sk_stack_free(b);
-    link_free(&la);
-    link_free(&lb);
+    sk_pair_link_free(&la);
+    sk_pair_link_free(&lb);
 }
 
 /* An IPv6 segment split inside its fixed header and after it. */
 static void test_ipv6_pieces(void **state)
 {
     (void)state;
-    link la = {0}, lb = {0};
+    sk_pair_link la = {0}, lb = {0};
     sk_stack *a = lone(&la), *b = lone(&lb);
     uint8_t a6[16] = {0xfd, [15] = 2}, c6[16] = {0xfd, [15] = 1};
     assert_int_equal(sk_stack_add_addr(a, &(sk_endpoint){.family = SK_AF_INET6, .addr6 = {0xfd, [15] = 2}}, 64), 0);
@@ -539,8 +354,8 @@ static void test_ipv6_pieces(void **state)
     assert_true(la.n > 0);
     sk_stack_free(a);
     sk_stack_free(b);
-    link_free(&la);
-    link_free(&lb);
+    sk_pair_link_free(&la);
+    sk_pair_link_free(&lb);
 }
 
 /* An allocator that can be told to refuse. */
@@ -572,10 +387,10 @@ static void m_free(void *p, void *u)
 static void test_gather_without_memory(void **state)
 {
     (void)state;
-    link l = {0};
+    sk_pair_link l = {0};
     sk_mem mem = {.malloc = m_malloc, .calloc = m_calloc, .realloc = m_realloc, .free = m_free};
-    sk_stack_params sp = {.addr = SERVER, .seed = 9, .now = SK_NSEC_PER_SEC, .transmit = tx, .transmit_ctx = &l,
-                          .mem = &mem};
+    sk_stack_params sp = {.addr = SERVER, .seed = 9, .now = SK_NSEC_PER_SEC, .transmit = sk_pair_tx,
+                          .transmit_ctx = &l, .mem = &mem};
     sk_stack *s = sk_stack_new(&sp);
     assert_non_null(s);
     sk_segment_spec spec = {.ip_version = 4, .src = CLIENT, .dst = SERVER, .sport = 40000, .dport = 80,
@@ -595,7 +410,7 @@ static void test_gather_without_memory(void **state)
     assert_int_equal(sk_counter(s, "TcpInSegs"), 1);
     assert_int_equal(l.n, 1); /* the RST from a closed port */
     sk_stack_free(s);
-    link_free(&l);
+    sk_pair_link_free(&l);
 }
 
 int main(void)

@@ -192,8 +192,11 @@ static void tick(sk_time_ns step)
 
 static const uint8_t addr6[2][16] = {{0xfd, [15] = 1}, {0xfd, [15] = 2}};
 
+/* Two stacks allocating through `mem` (counted in `c`), on an empty wire. */
 static void make_hosts(counting *c, sk_mem *mem)
 {
+    qhead = qlen = 0;
+    sent_by[0] = sent_by[1] = 0;
     *mem = (sk_mem){c, m_malloc, m_calloc, m_realloc, m_free};
     for (int i = 0; i < 2; i++) {
         hosts[i].idx = i;
@@ -223,8 +226,6 @@ static void test_every_allocation_goes_through_mem(void **state)
 {
     counting c = {0};
     sk_mem mem;
-    qhead = qlen = 0;
-    sent_by[0] = sent_by[1] = 0;
     make_hosts(&c, &mem);
     sk_stack *a = hosts[0].s, *b = hosts[1].s;
     in_engine++;
@@ -326,8 +327,6 @@ static void test_recycle_bins_shrink_when_idle(void **state)
     (void)state;
     counting c = {0};
     sk_mem mem;
-    qhead = qlen = 0;
-    sent_by[0] = sent_by[1] = 0;
     lossless = true;
     make_hosts(&c, &mem);
     sk_stack *a = hosts[0].s, *b = hosts[1].s;
@@ -463,8 +462,6 @@ static void test_ipv6_address_references_return(void **state)
 {
     counting c = {0};
     sk_mem mem;
-    qhead = qlen = 0;
-    sent_by[0] = sent_by[1] = 0;
     make_hosts(&c, &mem);
     sk_stack *a = hosts[0].s, *b = hosts[1].s;
     assert_int_equal(a->a6.count, 1);
@@ -484,8 +481,6 @@ static void test_ipv6_address_references_return(void **state)
     /* The same with the k-th allocation after start failing. */
     for (int k = 1; k <= 80; k++) {
         counting ck = {0};
-        qhead = qlen = 0;
-        sent_by[0] = sent_by[1] = 0;
         make_hosts(&ck, &mem);
         a = hosts[0].s;
         b = hosts[1].s;

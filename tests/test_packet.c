@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "isn.h"
+#include "segment.h"
 #include "synack/packet.h"
 
 #define IP(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (uint32_t)(d))
@@ -968,6 +969,102 @@ static void test_ipv6_build_full_checksum_known_answer(void **state)
     assert_int_equal(sk_parse_segment(buf, 80, true, &seg), SK_PARSE_BAD_TCP_CSUM);
 }
 
+/* The TCP checksum over IPv6 written out byte pair by byte pair: RFC 8200
+ * §8.1's pseudo-header (source, destination, the upper-layer length
+ * `ulen` as 32 bits, three zero bytes, next header 6), then `n` bytes of
+ * segment.  The reference sk_tcp_pseudo_sum6's word-at-a-time sum must
+ * agree with. */
+static uint16_t reference_tcp_checksum6(const uint8_t src[16], const uint8_t dst[16], uint32_t ulen,
+                                        const uint8_t *tcp, size_t n)
+{
+    uint8_t ph[40] = {0};
+    memcpy(ph, src, 16);
+    memcpy(ph + 16, dst, 16);
+    ph[32] = (uint8_t)(ulen >> 24);
+    ph[33] = (uint8_t)(ulen >> 16);
+    ph[34] = (uint8_t)(ulen >> 8);
+    ph[35] = (uint8_t)ulen;
+    ph[39] = 6;
+    uint64_t sum = 0;
+    for (size_t i = 0; i < sizeof ph; i += 2)
+        sum += (uint32_t)(ph[i] << 8 | ph[i + 1]);
+    for (size_t i = 0; i < n; i++)
+        sum += (i % 2 == 0) ? (uint32_t)tcp[i] << 8 : tcp[i];
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
+/* sk_tcp_pseudo_sum6, and sk_tcp_checksum6 on top of it, equal the
+ * reference: random, all-ones (every 16-bit addition carries) and zero
+ * addresses; odd and even lengths at odd and even alignment; payloads of
+ * random bytes and of 0xff; a segment carrying its own checksum (the sum
+ * is then "negative zero", 0xffff); and a length above 65535, which puts
+ * bits in the upper half of the 32-bit length field. */
+static void test_ipv6_checksum_matches_byte_pair_reference(void **state)
+{
+    enum { BIG = 70001 };
+    sk_rng rng;
+    sk_rng_seed(&rng, 61);
+    uint8_t *rnd = malloc(BIG + 1), *ones = malloc(BIG);
+    assert_non_null(rnd);
+    assert_non_null(ones);
+    for (size_t i = 0; i < BIG + 1; i++)
+        rnd[i] = (uint8_t)sk_rng_next(&rng);
+    memset(ones, 0xff, BIG);
+    uint8_t all_ones[16], zero[16] = {0};
+    memset(all_ones, 0xff, sizeof all_ones);
+    const uint8_t *fixed[] = {fd77_1, fd77_2, all_ones, zero};
+    size_t checked = 0;
+    for (size_t round = 0; round < 96; round++) {
+        uint8_t rs[16], rd[16];
+        for (size_t i = 0; i < 16; i++) {
+            rs[i] = (uint8_t)sk_rng_next(&rng);
+            rd[i] = (uint8_t)sk_rng_next(&rng);
+        }
+        const uint8_t *src = round % 5 == 4 ? rs : fixed[round % 4];
+        const uint8_t *dst = round % 5 == 4 ? rd : fixed[(round / 4) % 4];
+        size_t len = round < 90 ? round * 3 : BIG - (round - 90); /* 0..267, then 70001..69996 */
+        assert_int_equal(sk_csum_fold(sk_tcp_pseudo_sum6(src, dst, len)),
+                         reference_tcp_checksum6(src, dst, (uint32_t)len, NULL, 0));
+        const uint8_t *payloads[] = {rnd, rnd + 1, ones};
+        for (size_t k = 0; k < 3; k++) {
+            uint16_t want = reference_tcp_checksum6(src, dst, (uint32_t)len, payloads[k], len);
+            assert_int_equal(sk_tcp_checksum6(src, dst, payloads[k], len), want);
+            checked++;
+        }
+        /* A segment with its checksum stored at bytes 16-17 verifies to 0. */
+        if (len >= 20) {
+            uint8_t *seg = malloc(len);
+            assert_non_null(seg);
+            memcpy(seg, round % 2 ? ones : rnd, len);
+            seg[16] = seg[17] = 0;
+            uint16_t c = sk_tcp_checksum6(src, dst, seg, len);
+            assert_int_equal(c, reference_tcp_checksum6(src, dst, (uint32_t)len, seg, len));
+            seg[16] = (uint8_t)(c >> 8);
+            seg[17] = (uint8_t)c;
+            assert_int_equal(sk_tcp_checksum6(src, dst, seg, len), 0);
+            assert_int_equal(reference_tcp_checksum6(src, dst, (uint32_t)len, seg, len), 0);
+            free(seg);
+        }
+    }
+    assert_int_equal(checked, 96 * 3);
+    /* Addresses mostly of 0xff bytes, every length to 65537: the sums
+     * that carry at each of the folds. */
+    for (size_t len = 0; len <= 65537; len++) {
+        uint8_t hs[16], hd[16];
+        for (size_t i = 0; i < 16; i++) {
+            uint64_t r = sk_rng_next(&rng);
+            hs[i] = r & 3 ? 0xff : (uint8_t)(r >> 8);
+            hd[i] = r & 12 ? 0xff : (uint8_t)(r >> 16);
+        }
+        assert_int_equal(sk_csum_fold(sk_tcp_pseudo_sum6(hs, hd, len)),
+                         reference_tcp_checksum6(hs, hd, (uint32_t)len, NULL, 0));
+    }
+    free(rnd);
+    free(ones);
+}
+
 static void test_ipv6_build_traffic_class_and_hop_limit(void **state)
 {
     sk_segment_spec spec = linux_syn6_spec();
@@ -1120,6 +1217,7 @@ int main(void)
         cmocka_unit_test(test_ipv6_parse_linux_syn),
         cmocka_unit_test(test_ipv6_build_matches_linux_partial_checksum),
         cmocka_unit_test(test_ipv6_build_full_checksum_known_answer),
+        cmocka_unit_test(test_ipv6_checksum_matches_byte_pair_reference),
         cmocka_unit_test(test_ipv6_build_traffic_class_and_hop_limit),
         cmocka_unit_test(test_ipv6_extension_headers_walked),
         cmocka_unit_test(test_ipv6_extension_header_errors),

@@ -155,21 +155,35 @@ static int tp_listener(tp_ctx *c, int family, uint16_t port, bool transparent)
     return l;
 }
 
-/* The peer's handshake to `to`: SYN, the SYN-ACK from `to`, the ACK;
- * returns the accepted socket. */
-static int tp_handshake(tp_ctx *c, int l, const sk_endpoint *peer, const sk_endpoint *to, uint32_t *iss)
+/* The first half of the peer's handshake to `to`: its SYN, and the
+ * SYN-ACK from `to`, which is returned. */
+static sk_segment tp_syn(tp_ctx *c, const sk_endpoint *peer, const sk_endpoint *to)
 {
     tp_send(c, peer, to, SK_TH_SYN, PEER_ISN, 0, NULL);
     sk_segment sa = tp_expect(c, to, peer, SK_TH_SYN | SK_TH_ACK, PEER_ISN + 1);
     tp_expect_none(c);
-    tp_send(c, peer, to, SK_TH_ACK, PEER_ISN + 1, sa.seq + 1, NULL);
+    return sa;
+}
+
+/* The second half: the peer's ACK of SYN-ACK `sa`; returns the accepted
+ * socket. */
+static int tp_ack_accept(tp_ctx *c, int l, const sk_endpoint *peer, const sk_endpoint *to, const sk_segment *sa)
+{
+    tp_send(c, peer, to, SK_TH_ACK, PEER_ISN + 1, sa->seq + 1, NULL);
     tp_expect_none(c);
     sk_endpoint who;
     int fd = sk_accept(c->s, l, &who);
     assert_true(fd >= 0);
     assert_int_equal(who.port, peer->port);
-    *iss = sa.seq;
     return fd;
+}
+
+/* The whole handshake; *iss gets the SYN-ACK's sequence number. */
+static int tp_handshake(tp_ctx *c, int l, const sk_endpoint *peer, const sk_endpoint *to, uint32_t *iss)
+{
+    sk_segment sa = tp_syn(c, peer, to);
+    *iss = sa.seq;
+    return tp_ack_accept(c, l, peer, to, &sa);
 }
 
 static void assert_ep(const sk_endpoint *got, const sk_endpoint *want)
@@ -251,13 +265,9 @@ static void test_transparent_listener_takes_nonlocal_syn(void **state)
     assert_int_equal(sk_getsockopt(c->s, l, SK_IPPROTO_IP, SK_IP_TRANSPARENT, &v, &vl), 0);
     assert_int_equal(v, 1);
     sk_endpoint peer = sk_endpoint_ipv4(PEER4, 40000), to = sk_endpoint_ipv4(FOREIGN4, 80);
-    tp_send(c, &peer, &to, SK_TH_SYN, PEER_ISN, 0, NULL);
-    sk_segment sa = tp_expect(c, &to, &peer, SK_TH_SYN | SK_TH_ACK, PEER_ISN + 1);
+    sk_segment sa = tp_syn(c, &peer, &to);
     assert_int_equal(ss_count(c, &to, SK_TCP_SYN_RECV), 1);
-    tp_send(c, &peer, &to, SK_TH_ACK, PEER_ISN + 1, sa.seq + 1, NULL);
-    tp_expect_none(c);
-    int fd = sk_accept(c->s, l, NULL);
-    assert_true(fd >= 0);
+    int fd = tp_ack_accept(c, l, &peer, &to, &sa);
     sk_endpoint name;
     assert_int_equal(sk_getsockname(c->s, fd, &name), 0);
     assert_ep(&name, &to);
@@ -508,14 +518,10 @@ static void test_ipv6_transparent(void **state)
     uint32_t base = c->s->a6.count;
     int l = tp_listener(c, SK_AF_INET6, 80, true);
     sk_endpoint peer = ep6("fd00::9", 40005), to = ep6("2001:db8::7", 80);
-    tp_send(c, &peer, &to, SK_TH_SYN, PEER_ISN, 0, NULL);
-    sk_segment sa = tp_expect(c, &to, &peer, SK_TH_SYN | SK_TH_ACK, PEER_ISN + 1);
+    sk_segment sa = tp_syn(c, &peer, &to);
     assert_int_equal(c->s->a6.count, base + 2); /* the peer and the original destination */
     assert_int_equal(ss_count(c, &to, SK_TCP_SYN_RECV), 1);
-    tp_send(c, &peer, &to, SK_TH_ACK, PEER_ISN + 1, sa.seq + 1, NULL);
-    tp_expect_none(c);
-    int fd = sk_accept(c->s, l, NULL);
-    assert_true(fd >= 0);
+    int fd = tp_ack_accept(c, l, &peer, &to, &sa);
     sk_endpoint name;
     assert_int_equal(sk_getsockname(c->s, fd, &name), 0);
     assert_ep(&name, &to);

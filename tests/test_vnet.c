@@ -297,6 +297,22 @@ static void test_gso_rules(void **state)
     assert_false(sk_vnet_gso_continues(c, lc, b, lb, 1448, la + lc));
 }
 
+/* The frame a GSO send of three segments makes: sk_vnet_gso_header from
+ * the first one's `hdr` bytes of headers (asserted to be that long), for
+ * `payload` bytes with the flags and MSS given, then each segment's
+ * payload in turn.  Returns the frame's length. */
+static size_t gso_frame(uint8_t *frame, uint8_t seg[3][1600], const size_t len[3], size_t hdr, size_t payload,
+                        uint8_t flags, uint16_t mss)
+{
+    size_t n = sk_vnet_gso_header(frame, seg[0], payload, flags, mss);
+    assert_int_equal(n, SK_VNET_HDR_LEN + hdr);
+    for (int i = 0; i < 3; i++) {
+        memcpy(frame + n, seg[i] + hdr, len[i] - hdr);
+        n += len[i] - hdr;
+    }
+    return n;
+}
+
 /* Three segments as one: the header the kernel gets, and the checksum it
  * computes over the whole from the pseudo-header sum left in it (a local
  * receiver trusts it; this is what a forwarding kernel's GSO starts from). */
@@ -309,13 +325,8 @@ static void test_gso_header(void **state)
     len[1] = stack_segment(seg[1], 1000 + 1448, SK_TH_ACK, 1448, 64);
     len[2] = stack_segment(seg[2], 1000 + 2 * 1448, SK_TH_ACK | SK_TH_PSH, 700, 64);
     uint8_t frame[SK_VNET_HDR_LEN + 8192];
-    size_t h = sk_vnet_gso_header(frame, seg[0], 2 * 1448 + 700, SK_TH_ACK | SK_TH_PSH, 1448);
-    assert_int_equal(h, SK_VNET_HDR_LEN + 52);
-    size_t n = h;
-    for (int i = 0; i < 3; i++) {
-        memcpy(frame + n, seg[i] + 52, len[i] - 52);
-        n += len[i] - 52;
-    }
+    size_t n = gso_frame(frame, seg, len, 52, 2 * 1448 + 700, SK_TH_ACK | SK_TH_PSH, 1448);
+    size_t h = SK_VNET_HDR_LEN + 52;
     sk_vnet_rx rx;
     assert_int_equal(sk_vnet_parse(frame, n, &rx), SK_VNET_OK);
     assert_int_equal(rx.gso_size, 1448);
@@ -406,13 +417,7 @@ static void test_gso_header6(void **state)
     assert_true(sk_vnet_gso_continues(seg[0], len[0], seg[1], len[1], 1428, len[0]));
     assert_true(sk_vnet_gso_continues(seg[1], len[1], seg[2], len[2], 1428, len[0] + len[1] - 72));
     uint8_t frame[SK_VNET_HDR_LEN + 8192];
-    size_t h = sk_vnet_gso_header(frame, seg[0], 2 * 1428 + 500, SK_TH_ACK | SK_TH_FIN, 1428);
-    assert_int_equal(h, SK_VNET_HDR_LEN + 72);
-    size_t n = h;
-    for (int i = 0; i < 3; i++) {
-        memcpy(frame + n, seg[i] + 72, len[i] - 72);
-        n += len[i] - 72;
-    }
+    size_t n = gso_frame(frame, seg, len, 72, 2 * 1428 + 500, SK_TH_ACK | SK_TH_FIN, 1428);
     sk_vnet_rx rx;
     assert_int_equal(sk_vnet_parse(frame, n, &rx), SK_VNET_OK);
     assert_int_equal(frame[1], SK_VNET_GSO_TCPV6);

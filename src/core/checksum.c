@@ -8,6 +8,7 @@
  */
 #include "synack/packet.h"
 
+#include "bytes.h"
 #include "segment.h"
 
 #include <string.h>
@@ -106,13 +107,23 @@ uint32_t sk_tcp_pseudo_sum(uint32_t src, uint32_t dst, size_t tcp_len)
 }
 
 /* RFC 8200 §8.1: both addresses, the upper-layer length as 32 bits and
- * the next header (6) in the last of four bytes. */
+ * the next header (6) in the last of four bytes.  The addresses are
+ * summed as eight 32-bit words, as the IPv4 header sum in packet.c does:
+ * 2^16 is 1 modulo 0xffff, so a word stands for its two 16-bit halves,
+ * and folding the 64-bit total 16 bits at a time gives their one's
+ * complement sum.  The 6 is added after the fold so that icmp6.c can
+ * still trade it for its own next header (58) without going below 0; the
+ * result is nonzero, as the byte-pair sum was, so the final checksum is
+ * the same to the bit (no 0/0xffff ambiguity). */
 uint32_t sk_tcp_pseudo_sum6(const uint8_t src[16], const uint8_t dst[16], size_t tcp_len)
 {
-    uint32_t sum = 0;
-    for (int i = 0; i < 16; i += 2)
-        sum += (uint32_t)(src[i] << 8 | src[i + 1]) + (uint32_t)(dst[i] << 8 | dst[i + 1]);
-    return sum + (uint32_t)(tcp_len >> 16) + (uint32_t)(tcp_len & 0xffff) + 6u;
+    uint64_t sum = (uint64_t)(uint32_t)tcp_len;
+    for (int i = 0; i < 16; i += 4)
+        sum += (uint64_t)sk_get_be32(src + i) + sk_get_be32(dst + i);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return (uint32_t)sum + 6u;
 }
 
 uint16_t sk_tcp_checksum6(const uint8_t src[16], const uint8_t dst[16], const uint8_t *tcp, size_t tcp_len)

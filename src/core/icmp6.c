@@ -42,7 +42,7 @@ static uint16_t icmp6_checksum(const uint8_t src[16], const uint8_t dst[16], con
 /* icmpv6_echo_reply(): the request's identifier, sequence and data back
  * to its source, from the address it was sent to, with its traffic
  * class; hop limit and flow label as for any datagram of ours. */
-static void echo_reply(sk_stack *s, const uint8_t *dgram, const sk_segment *seg, const uint8_t *msg, size_t len)
+static void echo_reply(sk_stack *s, const sk_segment *seg, const uint8_t *msg, size_t len)
 {
     size_t total = SK_IP6_HDR_LEN + len;
     if (total > sizeof(s->out) || total > (size_t)(s->mtu < 1280 ? 1280 : s->mtu))
@@ -68,7 +68,6 @@ static void echo_reply(sk_stack *s, const uint8_t *dgram, const sk_segment *seg,
     uint16_t c = icmp6_checksum(seg->dst6, seg->src6, m, len);
     m[2] = (uint8_t)(c >> 8);
     m[3] = (uint8_t)c;
-    (void)dgram;
     if (s->tx_blocked) {
         sk_count(s, SK_C_IP6_OUT_DISCARDS);
         return;
@@ -287,7 +286,7 @@ void sk_icmp6_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segm
         }
     if (msg[0] == ICMP6_ECHO_REQUEST) {
         if (mlen >= 8 && msg[1] == 0) /* icmpv6_echo_reply answers code 0 only */
-            echo_reply(s, dgram, seg, msg, mlen);
+            echo_reply(s, seg, msg, mlen);
         return;
     }
     /* icmpv6_rcv: every error type (below 128), known or not, goes to the

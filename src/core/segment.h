@@ -25,6 +25,8 @@ size_t sk_build_segment_iov(const sk_segment_spec *spec, const sk_iovec *pay, si
  * On true, *err is the parse's verdict (SK_PARSE_OK or the error). */
 bool sk_parse_segment_iov(const sk_iovec *iov, size_t n, size_t total, bool verify_tcp_csum, sk_segment *out,
                           sk_parse_error *err);
+/* The IPv6 pseudo-header's sum (RFC 8200 §8.1), folded to 16 bits before
+ * its next header (6) is added: never 0, at most 0xffff + 6. */
 uint32_t sk_tcp_pseudo_sum6(const uint8_t src[16], const uint8_t dst[16], size_t tcp_len);
 
 #endif

@@ -874,6 +874,27 @@ sk_conn_pair sk_test_establish_socket(sk_fixture *f, int cfd, uint16_t port)
     return p;
 }
 
+sk_conn_pair sk_test_establish6(sk_fixture *f, uint16_t port)
+{
+    int l = sk_socket_family(f->server, SK_AF_INET6);
+    assert_true(l >= 0);
+    sk_endpoint any = sk_test_ep6("::", port);
+    assert_int_equal(sk_bind(f->server, l, &any), 0);
+    assert_int_equal(sk_listen(f->server, l, 16), 0);
+    sk_conn_pair p;
+    memset(&p, 0, sizeof p);
+    p.cfd = sk_socket_family(f->client, SK_AF_INET6);
+    assert_true(p.cfd >= 0);
+    sk_endpoint r = sk_test_ep6("fd00::2", port);
+    assert_int_equal(sk_connect(f->client, p.cfd, &r), -EINPROGRESS);
+    ASSERT_RUN_UNTIL_STATE(f, f->client, p.cfd, SK_TCP_ESTABLISHED, SEC(1));
+    sk_test_run_for(f, MSEC(50));
+    sk_endpoint peer;
+    p.sfd = sk_accept(f->server, l, &peer);
+    assert_true(p.sfd >= 0);
+    return p;
+}
+
 int sk_test_so_error(sk_stack *s, int fd)
 {
     int err = -1;

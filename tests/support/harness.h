@@ -186,6 +186,11 @@ int sk_test_connect(sk_fixture *f, sk_stack *s, uint32_t addr, uint16_t port);
 sk_conn_pair sk_test_establish(sk_fixture *f, uint16_t port);
 /* The same with a client socket the test made (and set options on). */
 sk_conn_pair sk_test_establish_socket(sk_fixture *f, int cfd, uint16_t port);
+/* The same over IPv6 (after sk_test_setup_v6): f->server listens on
+ * [::]:port (backlog 16), an AF_INET6 socket of f->client connects to
+ * fd00::2; runs until the client is ESTABLISHED and 50 ms more, then
+ * accepts.  cport and sport are left 0. */
+sk_conn_pair sk_test_establish6(sk_fixture *f, uint16_t port);
 int sk_test_so_error(sk_stack *s, int fd);
 uint16_t sk_test_local_port(sk_stack *s, int fd);
 /* An AF_INET6 endpoint from an address's text ("fd00::1", "::ffff:10.0.0.2"). */
