@@ -184,9 +184,11 @@ uint16_t sk_default_advmss(const sk_stack *s, bool v6) { return sk_link_mss(s, v
  * NOPs, kind and length plus 8 bytes a block, so that headers, options
  * and data still fit the path MTU; t->mss already leaves room for the
  * timestamp option. */
-static uint32_t current_mss(const sk_tcb *t)
+static inline uint32_t current_mss(const sk_tcb *t)
 {
-    if (!(t->negot & SK_N_SACK_OK))
+    /* Blocks to send live in the extension (sk_rx_sack_pending is 0
+     * without it): most calls stop at this test. */
+    if (!(t->negot & SK_N_SACK_OK) || !t->ext)
         return t->mss;
     uint32_t blocks = sk_rx_sack_pending(t);
     uint32_t max = (t->negot & SK_N_TS_OK) ? 3u : 4u;
@@ -209,7 +211,7 @@ static size_t conn_options(sk_stack *s, sk_tcb *t, uint8_t *buf, bool with_sack)
         o.ts_ecr = t->ts_recent;
     }
     /* Three blocks fit beside a timestamp, four without (RFC 2018 §3). */
-    if (with_sack && (t->negot & SK_N_SACK_OK) && sk_rx_sack_pending(t))
+    if (with_sack && (t->negot & SK_N_SACK_OK) && t->ext && sk_rx_sack_pending(t))
         o.sack_count = sk_rx_sack_fill(t, o.sack, o.ts ? 3 : 4);
     return sk_build_options(&o, buf);
 }
@@ -847,10 +849,36 @@ static void restart_cwnd_after_idle(sk_stack *s, sk_tcb *t)
     t->cwnd = cwnd > restart ? cwnd : restart;
 }
 
+/* sk_tcp_output has nothing to do but its epilogue: no unsent byte, no
+ * FIN waiting, no retransmission to drive (Recovery's holes, Loss's
+ * queue) and no MTU probe to consider (sk_mtu_probe keeps state even when
+ * it sends nothing). */
+static bool nothing_to_send(const sk_tcb *t)
+{
+    uint32_t data_end = t->snd_una + t->sndq.len;
+    if (seq_lt(t->snd_nxt, data_end) || ((t->sflags & SK_S_SHUT_WR) && t->snd_nxt == data_end))
+        return false;
+    if (t->ca_state >= SK_CA_RECOVERY)
+        return false;
+    return !(t->ext && t->ext->pm && t->ext->pm->mtup_enabled);
+}
+
 void sk_tcp_output(sk_stack *s, sk_tcb *t)
 {
     sk_pmtu_check(s, t); /* tcp_current_mss: the route's MTU may have moved */
     if (!can_send_data(t)) {
+        if (t->xflags & SK_X_ACK_NOW)
+            sk_send_ack(s, t);
+        return;
+    }
+    if (nothing_to_send(t)) {
+        /* What the full path below ends with when its burst is empty:
+         * cwnd validation of a full window, the end of a rwnd-limited
+         * spell, an ACK owed.  Most calls (one per ACK received) end
+         * here, so they skip the burst planner's set-up. */
+        if (sk_flight_size(t) >= t->cwnd * current_mss(t))
+            sk_cc_validate(t, true);
+        sk_rwnd_chrono(s, t, false);
         if (t->xflags & SK_X_ACK_NOW)
             sk_send_ack(s, t);
         return;

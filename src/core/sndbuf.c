@@ -139,7 +139,7 @@ static void chrono_idle_check(const sk_stack *s, sk_tcb *t)
  * finds it no longer does.  Linux keeps one chrono at a time and ranks
  * sndbuf-limited above rwnd-limited, so the latter does not start while
  * the former runs. */
-void sk_rwnd_chrono(sk_stack *s, sk_tcb *t, bool limited)
+void sk_rwnd_chrono_update(sk_stack *s, sk_tcb *t, bool limited)
 {
     if (limited && !(t->sndstate & SK_SND_LIMITED)) {
         sk_tcb_ext *x = sk_tcb_ext_get(s, t);
