@@ -579,7 +579,8 @@ static void write_tcp(const sk_segment_spec *spec, uint8_t *tcp, size_t tcp_hdr_
     sk_put_be16(tcp + 14, spec->window);
     sk_put_be16(tcp + 16, 0);
     sk_put_be16(tcp + 18, 0);
-    if (spec->options_len)
+    /* A caller may have written the options in place already. */
+    if (spec->options_len && spec->options != tcp + SK_TCP_HDR_MIN)
         memcpy(tcp + SK_TCP_HDR_MIN, spec->options, spec->options_len);
     if (copy) {
         uint8_t *p = tcp + tcp_hdr_len;
