@@ -965,7 +965,12 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
             rwnd_limited = len > 0;
             break;
         }
-        if (avail > mss && tso_should_defer(s, t, nxt, in_flight, data_end, fin_queued, &cwnd_full))
+        /* tso_should_defer answers no mid-skb once the burst is under way
+         * (nxt past SND.NXT and not where an skb begins): strictly inside
+         * the skb found for the previous segment, that is known without
+         * finding the skb again (Linux asks once per skb, not per MSS). */
+        if (avail > mss && !(have_cur_end && seq_lt(nxt, cur_end) && nxt != t->snd_nxt) &&
+            tso_should_defer(s, t, nxt, in_flight, data_end, fin_queued, &cwnd_full))
             break;
         /* Linux transmits skb by skb: a TSO packet ends where its skb
          * does, and carries PSH there as a packet cut shorter does. */
