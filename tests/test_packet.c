@@ -134,6 +134,43 @@ static void test_csum_tcp_odd_payload_known_answer(void **state)
     assert_memory_equal(buf, expected, sizeof expected);
 }
 
+/* The same segment with its options already written where they go (20
+ * bytes into the TCP header, as the core's connections write them): the
+ * builder leaves them as they lie and the datagram is byte for byte the
+ * known answer above. */
+static void test_build_options_in_place_same_bytes(void **state)
+{
+    static const uint8_t opts[] = {0x01, 0x01, 0x08, 0x0a, 0, 0, 0, 100, 0, 0, 0, 200};
+    uint8_t copied[128], in_place[128];
+    memset(in_place, 0xee, sizeof in_place);
+    memcpy(in_place + 40, opts, sizeof opts);
+    sk_segment_spec spec = {
+        .src = IP(192, 168, 1, 10), .dst = IP(192, 168, 1, 20), .sport = 40000, .dport = 8080,
+        .seq = 0x11223344, .ack = 0x55667788, .flags = SK_TH_PSH | SK_TH_ACK, .window = 502,
+        .ip_id = 0x1234, .df = true, .options = opts, .options_len = sizeof opts,
+        .payload = (const uint8_t *)"hello", .payload_len = 5,
+    };
+    assert_int_equal(sk_build_segment(&spec, copied, sizeof copied), 57);
+    spec.options = in_place + 40;
+    assert_int_equal(sk_build_segment(&spec, in_place, sizeof in_place), 57);
+    assert_memory_equal(in_place, copied, 57);
+    assert_int_equal(rd16(in_place + 10), 0xa51c); /* the IPv4 header checksum of the vector */
+    assert_int_equal(rd16(in_place + 36), 0xdf27); /* and its TCP checksum */
+    /* IPv6: the options start 40 + 20 bytes in. */
+    static const uint8_t s6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1}, d6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 2};
+    sk_segment_spec v6 = spec;
+    v6.ip_version = 6;
+    memcpy(v6.src6, s6, 16);
+    memcpy(v6.dst6, d6, 16);
+    v6.options = opts;
+    assert_int_equal(sk_build_segment(&v6, copied, sizeof copied), 77);
+    memset(in_place, 0xee, sizeof in_place);
+    memcpy(in_place + 60, opts, sizeof opts);
+    v6.options = in_place + 60;
+    assert_int_equal(sk_build_segment(&v6, in_place, sizeof in_place), 77);
+    assert_memory_equal(in_place, copied, 77);
+}
+
 static uint32_t reference_csum(const uint8_t *p, size_t len)
 {
     uint32_t sum = 0;
@@ -1215,6 +1252,7 @@ int main(void)
         cmocka_unit_test(test_error_truncated_ip),
         cmocka_unit_test(test_error_bad_version),
         cmocka_unit_test(test_ipv6_parse_linux_syn),
+        cmocka_unit_test(test_build_options_in_place_same_bytes),
         cmocka_unit_test(test_ipv6_build_matches_linux_partial_checksum),
         cmocka_unit_test(test_ipv6_build_full_checksum_known_answer),
         cmocka_unit_test(test_ipv6_checksum_matches_byte_pair_reference),

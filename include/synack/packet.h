@@ -149,7 +149,8 @@ typedef struct sk_segment_spec {
     uint8_t tos;          /* TOS byte or traffic class; its low 2 bits are the ECN field (RFC 3168 §5) */
     uint16_t ip_id;
     bool df;
-    const uint8_t *options; /* already encoded, padded to a multiple of 4 */
+    const uint8_t *options; /* already encoded, padded to a multiple of 4; may already lie
+                             * where they go (20 bytes into the TCP header), then left as is */
     size_t options_len;
     const uint8_t *payload;
     size_t payload_len;

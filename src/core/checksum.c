@@ -86,24 +86,13 @@ uint32_t sk_csum_partial(const void *data, size_t len, uint32_t sum)
     return (uint32_t)total;
 }
 
-uint16_t sk_csum_fold(uint32_t sum)
-{
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)~sum;
-}
+uint16_t sk_csum_fold(uint32_t sum) { return sk_csum_fold16(sum); }
 
 /* With the checksum field zeroed this is the value to store; over a
  * segment that carries its checksum it is 0 when the checksum is right. */
 uint16_t sk_tcp_checksum(uint32_t src, uint32_t dst, const uint8_t *tcp, size_t tcp_len)
 {
     return sk_csum_fold(sk_csum_partial(tcp, tcp_len, sk_tcp_pseudo_sum(src, dst, tcp_len)));
-}
-
-uint32_t sk_tcp_pseudo_sum(uint32_t src, uint32_t dst, size_t tcp_len)
-{
-    /* Pseudo-header: source, destination, zero, protocol 6, TCP length. */
-    return (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + 6u + (uint32_t)(uint16_t)tcp_len;
 }
 
 /* RFC 8200 §8.1: both addresses, the upper-layer length as 32 bits and

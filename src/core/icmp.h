@@ -140,8 +140,25 @@ uint32_t sk_mtup_mss_clamp(const sk_stack *s, const sk_tcb *t, uint32_t mss);
 void sk_set_send_mss(sk_stack *s, sk_tcb *t);
 void sk_pmtu_conn_init(sk_stack *s, sk_tcb *t);
 uint16_t sk_route_advmss(const sk_stack *s, bool v6, uint32_t raddr);
-void sk_pmtu_check(sk_stack *s, sk_tcb *t);
-bool sk_pmtu_df(const sk_stack *s, const sk_tcb *t);
+/* tcp_current_mss's route check and the DF bit, run for every segment:
+ * their first tests are inline.  Without per-connection PMTU state, a
+ * probing mode that creates it, or a peer cache (where learned MTUs and
+ * locked routes live), the MSS cannot have moved and DF is set
+ * (IP_PMTUDISC_WANT) unless ip_no_pmtu_disc says otherwise. */
+void sk_pmtu_check_route(sk_stack *s, sk_tcb *t);
+bool sk_pmtu_df_route(const sk_stack *s, const sk_tcb *t);
+static inline void sk_pmtu_check(sk_stack *s, sk_tcb *t)
+{
+    if (!sk_pmtu_conn_peek(t) && s->cfg.tcp_mtu_probing < 2 && !s->peers)
+        return;
+    sk_pmtu_check_route(s, t);
+}
+static inline bool sk_pmtu_df(const sk_stack *s, const sk_tcb *t)
+{
+    if (!sk_pmtu_conn_peek(t) && !s->cfg.ip_no_pmtu_disc && (t->af6 || !s->peers))
+        return true;
+    return sk_pmtu_df_route(s, t);
+}
 void sk_pmtu_reduced(sk_stack *s, sk_tcb *t, uint32_t mtu_info);
 void sk_mtu_probing_on_timeout(sk_stack *s, sk_tcb *t);
 int sk_mtu_probe(sk_stack *s, sk_tcb *t);

@@ -24,6 +24,16 @@
  * packetdrill scripts see the same bytes: MSS; then SACK-permitted and
  * timestamps fused into one 12-byte word group (or NOP,NOP before the one
  * present); then NOP,WSCALE; then NOP,NOP,SACK blocks. */
+/* NOP, NOP, timestamps: the whole option block of most segments (Linux's
+ * TCPOLEN_TSTAMP_ALIGNED word group). */
+static inline void sk_put_ts_option(uint8_t *p, uint32_t ts_val, uint32_t ts_ecr)
+{
+    sk_put_be32(p, (uint32_t)SK_TCPOPT_NOP << 24 | (uint32_t)SK_TCPOPT_NOP << 16 |
+                       (uint32_t)SK_TCPOPT_TIMESTAMP << 8 | 10u);
+    sk_put_be32(p + 4, ts_val);
+    sk_put_be32(p + 8, ts_ecr);
+}
+
 size_t sk_build_options(const sk_out_opts *o, uint8_t *buf)
 {
     uint8_t *p = buf;
@@ -34,17 +44,11 @@ size_t sk_build_options(const sk_out_opts *o, uint8_t *buf)
         p += 4;
     }
     if (o->ts) {
+        sk_put_ts_option(p, o->ts_val, o->ts_ecr);
         if (o->syn && o->sack_perm) {
             p[0] = SK_TCPOPT_SACK_PERM;
             p[1] = 2;
-        } else {
-            p[0] = SK_TCPOPT_NOP;
-            p[1] = SK_TCPOPT_NOP;
         }
-        p[2] = SK_TCPOPT_TIMESTAMP;
-        p[3] = 10;
-        sk_put_be32(p + 4, o->ts_val);
-        sk_put_be32(p + 8, o->ts_ecr);
         p += 12;
     } else if (o->syn && o->sack_perm) {
         p[0] = SK_TCPOPT_NOP;
@@ -103,6 +107,7 @@ void sk_xmit(sk_stack *s, const sk_route *rt, sk_segment_spec *spec)
      * spec, not a copy: a copy cost 389 instructions per lifecycle. */
     uint8_t tos = spec->tos;
     uint16_t sport = spec->sport, dport = spec->dport, flags = spec->flags;
+    spec->ip_version = rt->v6 ? 6 : 4;
     spec->src = rt->src;
     spec->dst = rt->dst;
     spec->ttl = rt->hops ? rt->hops : 64;
@@ -113,7 +118,6 @@ void sk_xmit(sk_stack *s, const sk_route *rt, sk_segment_spec *spec)
         /* IPv6 (RFC 8200): hop limit 64 (IPV6_UNICAST_HOPS's default,
          * ipv6.conf.all.hop_limit), the traffic class with TCP's ECN
          * bits, and a flow label as Linux's auto_flowlabels sets it. */
-        spec->ip_version = 6;
         memcpy(spec->src6, rt->src6, 16);
         memcpy(spec->dst6, rt->dst6, 16);
         spec->tos = (uint8_t)((rt->tclass & ~SK_IP_ECN_MASK) | (tos & SK_IP_ECN_MASK));
@@ -184,9 +188,11 @@ uint16_t sk_default_advmss(const sk_stack *s, bool v6) { return sk_link_mss(s, v
  * NOPs, kind and length plus 8 bytes a block, so that headers, options
  * and data still fit the path MTU; t->mss already leaves room for the
  * timestamp option. */
-static uint32_t current_mss(const sk_tcb *t)
+static inline uint32_t current_mss(const sk_tcb *t)
 {
-    if (!(t->negot & SK_N_SACK_OK))
+    /* Blocks to send live in the extension (sk_rx_sack_pending is 0
+     * without it): most calls stop at this test. */
+    if (!(t->negot & SK_N_SACK_OK) || !t->ext)
         return t->mss;
     uint32_t blocks = sk_rx_sack_pending(t);
     uint32_t max = (t->negot & SK_N_TS_OK) ? 3u : 4u;
@@ -202,6 +208,13 @@ uint32_t sk_current_mss(const sk_tcb *t) { return current_mss(t); }
 
 static size_t conn_options(sk_stack *s, sk_tcb *t, uint8_t *buf, bool with_sack)
 {
+    if (!(with_sack && (t->negot & SK_N_SACK_OK) && t->ext && sk_rx_sack_pending(t))) {
+        /* No SACK blocks to send: timestamps or nothing. */
+        if (!(t->negot & SK_N_TS_OK))
+            return 0;
+        sk_put_ts_option(buf, sk_tcp_time_ms(s) + t->ts_off, t->ts_recent);
+        return 12;
+    }
     sk_out_opts o = {0};
     if (t->negot & SK_N_TS_OK) {
         o.ts = true;
@@ -209,15 +222,16 @@ static size_t conn_options(sk_stack *s, sk_tcb *t, uint8_t *buf, bool with_sack)
         o.ts_ecr = t->ts_recent;
     }
     /* Three blocks fit beside a timestamp, four without (RFC 2018 §3). */
-    if (with_sack && (t->negot & SK_N_SACK_OK) && sk_rx_sack_pending(t))
-        o.sack_count = sk_rx_sack_fill(t, o.sack, o.ts ? 3 : 4);
+    o.sack_count = sk_rx_sack_fill(t, o.sack, o.ts ? 3 : 4);
     return sk_build_options(&o, buf);
 }
 
 static void conn_xmit(sk_stack *s, sk_tcb *t, uint32_t seq, uint16_t flags, const uint8_t *payload,
                       size_t plen)
 {
-    uint8_t opts[SK_TCP_OPT_MAX];
+    /* The options go straight where sk_xmit builds the datagram, behind
+     * the IP and TCP headers, which the builder then leaves as they lie. */
+    uint8_t *opts = s->out + (t->af6 ? SK_IP6_HDR_LEN : SK_IP_HDR_MIN) + SK_TCP_HDR_MIN;
     size_t optlen = conn_options(s, t, opts, !(flags & (SK_TH_SYN | SK_TH_RST)));
     uint16_t win = 0;
     uint32_t ack = 0;
@@ -252,9 +266,20 @@ static void conn_xmit(sk_stack *s, sk_tcb *t, uint32_t seq, uint16_t flags, cons
     s->xmit_no_df = !sk_pmtu_df(s, t); /* IP_MTU_DISCOVER, a locked path MTU (pmtu.c) */
     sk_route rt;
     sk_route_tcb(s, t, &rt);
-    sk_segment_spec spec = {.sport = t->lport, .dport = t->rport, .seq = seq, .ack = ack, .flags = flags,
-                            .window = win, .tos = tos, .options = opts, .options_len = optlen,
-                            .payload = payload, .payload_len = plen};
+    /* Not zero-filled: sk_xmit sets what the route decides (addresses,
+     * TTL, ID, DF, version), so every field the builder reads is set. */
+    sk_segment_spec spec;
+    spec.sport = t->lport;
+    spec.dport = t->rport;
+    spec.seq = seq;
+    spec.ack = ack;
+    spec.flags = flags;
+    spec.window = win;
+    spec.tos = tos;
+    spec.options = opts;
+    spec.options_len = optlen;
+    spec.payload = payload;
+    spec.payload_len = plen;
     sk_xmit(s, &rt, &spec);
     s->xmit_no_df = false;
 }
@@ -847,10 +872,36 @@ static void restart_cwnd_after_idle(sk_stack *s, sk_tcb *t)
     t->cwnd = cwnd > restart ? cwnd : restart;
 }
 
+/* sk_tcp_output has nothing to do but its epilogue: no unsent byte, no
+ * FIN waiting, no retransmission to drive (Recovery's holes, Loss's
+ * queue) and no MTU probe to consider (sk_mtu_probe keeps state even when
+ * it sends nothing). */
+static bool nothing_to_send(const sk_tcb *t)
+{
+    uint32_t data_end = t->snd_una + t->sndq.len;
+    if (seq_lt(t->snd_nxt, data_end) || ((t->sflags & SK_S_SHUT_WR) && t->snd_nxt == data_end))
+        return false;
+    if (t->ca_state >= SK_CA_RECOVERY)
+        return false;
+    return !(t->ext && t->ext->pm && t->ext->pm->mtup_enabled);
+}
+
 void sk_tcp_output(sk_stack *s, sk_tcb *t)
 {
     sk_pmtu_check(s, t); /* tcp_current_mss: the route's MTU may have moved */
     if (!can_send_data(t)) {
+        if (t->xflags & SK_X_ACK_NOW)
+            sk_send_ack(s, t);
+        return;
+    }
+    if (nothing_to_send(t)) {
+        /* What the full path below ends with when its burst is empty:
+         * cwnd validation of a full window, the end of a rwnd-limited
+         * spell, an ACK owed.  Most calls (one per ACK received) end
+         * here, so they skip the burst planner's set-up. */
+        if (sk_flight_size(t) >= t->cwnd * current_mss(t))
+            sk_cc_validate(t, true);
+        sk_rwnd_chrono(s, t, false);
         if (t->xflags & SK_X_ACK_NOW)
             sk_send_ack(s, t);
         return;
@@ -914,7 +965,12 @@ void sk_tcp_output(sk_stack *s, sk_tcb *t)
             rwnd_limited = len > 0;
             break;
         }
-        if (avail > mss && tso_should_defer(s, t, nxt, in_flight, data_end, fin_queued, &cwnd_full))
+        /* tso_should_defer answers no mid-skb once the burst is under way
+         * (nxt past SND.NXT and not where an skb begins): strictly inside
+         * the skb found for the previous segment, that is known without
+         * finding the skb again (Linux asks once per skb, not per MSS). */
+        if (avail > mss && !(have_cur_end && seq_lt(nxt, cur_end) && nxt != t->snd_nxt) &&
+            tso_should_defer(s, t, nxt, in_flight, data_end, fin_queued, &cwnd_full))
             break;
         /* Linux transmits skb by skb: a TSO packet ends where its skb
          * does, and carries PSH there as a packet cut shorter does. */

@@ -326,6 +326,24 @@ static inline uint16_t ip4_hdr20_csum(const uint8_t *ip)
     return (uint16_t)~sum;
 }
 
+/* The same checksum for a header being built, stored in place: the
+ * words are summed as the host holds them and the result stored the same
+ * way, which RFC 1071 §2(B) allows (byte swapping commutes with one's
+ * complement addition), so neither the loads nor the store swap bytes.
+ * The checksum field must be zero. */
+static inline void ip4_put_hdr20_csum(uint8_t *ip)
+{
+    uint32_t w[5];
+    memcpy(w, ip, sizeof w);
+    uint64_t sum = (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    uint16_t c = (uint16_t)~sum;
+    memcpy(ip + 10, &c, sizeof c);
+}
+
 sk_parse_error sk_parse_segment_checked(const uint8_t *dgram, size_t len, bool verify_ip_csum, bool verify_tcp_csum,
                                         sk_segment *out)
 {
@@ -530,21 +548,21 @@ size_t sk_build_segment_iov(const sk_segment_spec *spec, const sk_iovec *pay, si
         ip[7] = spec->ttl ? spec->ttl : DEFAULT_TTL;
         memcpy(ip + 8, spec->src6, 16);
         memcpy(ip + 24, spec->dst6, 16);
-        write_tcp(spec, buf + SK_IP6_HDR_LEN, tcp_hdr_len, pay, npay, copy);
-        return total;
+    } else {
+        ip[0] = 0x45; /* version 4, IHL 5: the stack sends no IP options */
+        ip[1] = spec->tos;
+        sk_put_be16(ip + 2, (uint16_t)total);
+        sk_put_be16(ip + 4, spec->ip_id);
+        sk_put_be16(ip + 6, spec->df ? IPV4_FLAG_DF : 0);
+        ip[8] = spec->ttl ? spec->ttl : DEFAULT_TTL;
+        ip[9] = IPV4_PROTO_TCP;
+        sk_put_be16(ip + 10, 0);
+        sk_put_be32(ip + 12, spec->src);
+        sk_put_be32(ip + 16, spec->dst);
+        ip4_put_hdr20_csum(ip);
     }
-    ip[0] = 0x45; /* version 4, IHL 5: the stack sends no IP options */
-    ip[1] = spec->tos;
-    sk_put_be16(ip + 2, (uint16_t)total);
-    sk_put_be16(ip + 4, spec->ip_id);
-    sk_put_be16(ip + 6, spec->df ? IPV4_FLAG_DF : 0);
-    ip[8] = spec->ttl ? spec->ttl : DEFAULT_TTL;
-    ip[9] = IPV4_PROTO_TCP;
-    sk_put_be16(ip + 10, 0);
-    sk_put_be32(ip + 12, spec->src);
-    sk_put_be32(ip + 16, spec->dst);
-    sk_put_be16(ip + 10, ip4_hdr20_csum(ip));
-    write_tcp(spec, buf + SK_IP_HDR_MIN, tcp_hdr_len, pay, npay, copy);
+    /* One call site, so the compiler folds write_tcp in here. */
+    write_tcp(spec, buf + ip_hdr_len, tcp_hdr_len, pay, npay, copy);
     return total;
 }
 
@@ -579,7 +597,8 @@ static void write_tcp(const sk_segment_spec *spec, uint8_t *tcp, size_t tcp_hdr_
     sk_put_be16(tcp + 14, spec->window);
     sk_put_be16(tcp + 16, 0);
     sk_put_be16(tcp + 18, 0);
-    if (spec->options_len)
+    /* A caller may have written the options in place already. */
+    if (spec->options_len && spec->options != tcp + SK_TCP_HDR_MIN)
         memcpy(tcp + SK_TCP_HDR_MIN, spec->options, spec->options_len);
     if (copy) {
         uint8_t *p = tcp + tcp_hdr_len;
@@ -597,13 +616,13 @@ static void write_tcp(const sk_segment_spec *spec, uint8_t *tcp, size_t tcp_hdr_
          * the field holds the pseudo-header's sum, and a device summing the
          * segment from there completes the checksum; a trusted link may
          * leave it as it is. */
-        sk_put_be16(tcp + 16, (uint16_t)~sk_csum_fold(ps));
+        sk_put_be16(tcp + 16, (uint16_t)~sk_csum_fold16(ps));
     } else if (copy) {
-        sk_put_be16(tcp + 16, sk_csum_fold(sk_csum_partial(tcp, tcp_len, ps)));
+        sk_put_be16(tcp + 16, sk_csum_fold16(sk_csum_partial(tcp, tcp_len, ps)));
     } else {
         /* Scatter-gather: the payload stays where it is, so its sum is
          * taken piece by piece after the header's. */
         uint32_t sum = sk_csum_partial(tcp, tcp_hdr_len, ps);
-        sk_put_be16(tcp + 16, sk_csum_fold(csum_pieces(pay, npay, tcp_hdr_len, sum)));
+        sk_put_be16(tcp + 16, sk_csum_fold16(csum_pieces(pay, npay, tcp_hdr_len, sum)));
     }
 }

@@ -398,7 +398,7 @@ uint16_t sk_route_advmss(const sk_stack *s, bool v6, uint32_t raddr)
 
 /* tcp_current_mss's check: the route's MTU moved (learned by another
  * connection, or expired back up, RFC 1191 §6.3), so the MSS follows. */
-void sk_pmtu_check(sk_stack *s, sk_tcb *t)
+void sk_pmtu_check_route(sk_stack *s, sk_tcb *t)
 {
     sk_pmtu_conn *pm = sk_pmtu_conn_peek(t);
     if (!pm && s->cfg.tcp_mtu_probing < 2 && (!s->peers || !s->peers->mtu_count))
@@ -425,7 +425,7 @@ void sk_pmtu_check(sk_stack *s, sk_tcb *t)
 /* Linux's ip_dont_fragment for TCP: DF with IP_PMTUDISC_DO, and with
  * IP_PMTUDISC_WANT unless the route's MTU is locked (it was raised to
  * route.min_pmtu, so the path needs fragmentation). */
-bool sk_pmtu_df(const sk_stack *s, const sk_tcb *t)
+bool sk_pmtu_df_route(const sk_stack *s, const sk_tcb *t)
 {
     uint8_t d = conn_pmtudisc(s, t);
     if (d == SK_PMTUDISC_DO)

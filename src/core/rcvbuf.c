@@ -471,7 +471,7 @@ uint32_t sk_receive_space(const sk_stack *s, const sk_tcb *t)
 /* Linux's __tcp_select_window(): offer what the buffer can take, capped by
  * rcv_ssthresh (which grows as the peer proves it sends full segments),
  * without silly small windows (RFC 9293 §3.8.6.2.2). */
-uint32_t sk_compute_window(sk_stack *s, sk_tcb *t)
+static inline uint32_t compute_window(sk_stack *s, sk_tcb *t)
 {
     uint32_t mss = t->rcv_mss ? t->rcv_mss : t->advmss;
     uint32_t free_space = sk_receive_space(s, t);
@@ -504,13 +504,16 @@ uint32_t sk_compute_window(sk_stack *s, sk_tcb *t)
     return window;
 }
 
+uint32_t sk_compute_window(sk_stack *s, sk_tcb *t) { return compute_window(s, t); }
+
+/* Inlined here: every segment with ACK that a connection sends asks. */
 uint16_t sk_select_window(sk_stack *s, sk_tcb *t)
 {
     uint32_t old_win = t->rcv_wnd;
     uint32_t cur_win = t->rcv_wup + t->rcv_wnd - t->rcv_nxt;
     if ((int32_t)cur_win < 0)
         cur_win = 0;
-    uint32_t new_win = sk_compute_window(s, t);
+    uint32_t new_win = compute_window(s, t);
     if (new_win < cur_win) {
         /* Never shrink the window we offered (RFC 9293 §3.8.6.2.2). */
         uint32_t unit = 1u << t->rcv_wscale;

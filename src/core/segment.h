@@ -11,8 +11,20 @@
  * is skipped for a link that vouches for it (SK_OFFLOAD_TCP_CSUM_RX). */
 sk_parse_error sk_parse_segment_checked(const uint8_t *dgram, size_t len, bool verify_ip_csum, bool verify_tcp_csum,
                                         sk_segment *out);
-/* The TCP pseudo-header's sum (RFC 9293 §3.1), unfolded. */
-uint32_t sk_tcp_pseudo_sum(uint32_t src, uint32_t dst, size_t tcp_len);
+/* The TCP pseudo-header's sum (RFC 9293 §3.1), unfolded: source,
+ * destination, zero, protocol 6, TCP length.  Inline, as the fold below:
+ * every segment built or checked takes one. */
+static inline uint32_t sk_tcp_pseudo_sum(uint32_t src, uint32_t dst, size_t tcp_len)
+{
+    return (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + 6u + (uint32_t)(uint16_t)tcp_len;
+}
+/* sk_csum_fold's body (checksum.c exports it). */
+static inline uint16_t sk_csum_fold16(uint32_t sum)
+{
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
 /* sk_build_segment with the payload as pieces (spec->payload ignored,
  * spec->payload_len their total): copied after the headers when `copy`,
  * else only the headers are written (checksum summed over the pieces

@@ -92,6 +92,10 @@ static uint32_t notsent_lowat(const sk_stack *s, const sk_tcb *t)
 /* Linux's sk_stream_memory_free(): may a new skb be started?  (wake = 0) */
 bool sk_stream_memory_free(const sk_stack *s, const sk_tcb *t)
 {
+    /* An empty queue holds no skb and no unsent byte: the usual case of a
+     * request-response writer, spared the skb count's divisions. */
+    if (!t->sndq.len)
+        return t->sndbuf && notsent_lowat(s, t);
     return wmem_queued(t) < t->sndbuf && notsent_bytes(t) < notsent_lowat(s, t);
 }
 
@@ -139,7 +143,7 @@ static void chrono_idle_check(const sk_stack *s, sk_tcb *t)
  * finds it no longer does.  Linux keeps one chrono at a time and ranks
  * sndbuf-limited above rwnd-limited, so the latter does not start while
  * the former runs. */
-void sk_rwnd_chrono(sk_stack *s, sk_tcb *t, bool limited)
+void sk_rwnd_chrono_update(sk_stack *s, sk_tcb *t, bool limited)
 {
     if (limited && !(t->sndstate & SK_SND_LIMITED)) {
         sk_tcb_ext *x = sk_tcb_ext_get(s, t);
