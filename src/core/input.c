@@ -890,7 +890,9 @@ static bool process_fin(sk_stack *s, sk_tcb *t)
 /* ACK processing                                                       */
 /* ------------------------------------------------------------------ */
 
-static void update_window(sk_tcb *t, const sk_segment *seg)
+/* Inlined: every ACK takes it, and out of line its call cost as much as
+ * its body. */
+static inline __attribute__((always_inline)) void update_window(sk_tcb *t, const sk_segment *seg)
 {
     uint32_t nwin = (uint32_t)seg->window << ((t->negot & SK_N_WS_OK) ? t->snd_wscale : 0);
     /* RFC 9293 §3.10.7.4 with Linux's tcp_may_update_window(). */
