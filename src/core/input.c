@@ -328,10 +328,11 @@ static inline __attribute__((always_inline)) void input_parsed(sk_stack *s, cons
      * FIN, port 0) are dropped as Linux drops them. */
     sk_tcb *t = seg->sport && seg->dport && known ? sk_conn_lookup(s, &k) : NULL;
     /* ... except SYN,ACK with FIN in SYN_SENT: a SYN-ACK may carry data
-     * and FIN (a Fast Open server's reply), and Linux takes it there. */
-    bool synfin_ok = t && t->state == SK_TCP_SYN_SENT && (seg->flags & SK_TH_ACK) && !(seg->flags & SK_TH_RST);
+     * and FIN (a Fast Open server's reply), and Linux takes it there.
+     * (Asked only of a SYN with RST or FIN, not of every segment.) */
     if (seg->sport == 0 || seg->dport == 0 ||
-        ((seg->flags & SK_TH_SYN) && (seg->flags & (SK_TH_RST | SK_TH_FIN)) && !synfin_ok)) {
+        ((seg->flags & SK_TH_SYN) && (seg->flags & (SK_TH_RST | SK_TH_FIN)) &&
+         !(t && t->state == SK_TCP_SYN_SENT && (seg->flags & SK_TH_ACK) && !(seg->flags & SK_TH_RST)))) {
         sk_count(s, SK_C_SYNACK_BAD_SEGMENT);
         sk_emit_drop(s, seg, SK_C_SYNACK_BAD_SEGMENT);
         return;
@@ -1271,8 +1272,9 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
      * heeded only with data in flight (tcp_ack's no_queue path). */
     a.ece = (t->ecn & SK_ECN_OK) && (seg->flags & SK_TH_ECE) && !(seg->flags & SK_TH_SYN) && t->snd_una != t->snd_nxt;
     a.prior_wnd = t->snd_wnd;
-    /* Before this ACK's SACK blocks or cumulative ACK move it (tcp_ack). */
-    a.prior_fack = sk_rack_fack(t);
+    /* Before this ACK's SACK blocks or cumulative ACK move it (tcp_ack);
+     * SND.UNA, as sk_rack_fack says, unless something is SACKed. */
+    a.prior_fack = t->rack && t->rack->sacked_out ? sk_rack_fack(t) : t->snd_una;
     update_window(t, seg); /* tcp_ack_update_window, RFC 9293 §3.10.7.4 */
     if ((t->negot & SK_N_SACK_OK) && seg->opts.sack_count) {
         sk_dsack_input(s, t, seg, t->snd_una);
