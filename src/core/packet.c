@@ -356,10 +356,28 @@ static inline bool ip4_hdr20_ok(const uint8_t *ip)
 static inline __attribute__((always_inline)) sk_parse_error parse_tcp_inline(const uint8_t *tcp, size_t tcp_len,
                                                                              bool verify_tcp_csum, sk_segment *out);
 
+/* memset(out, 0, sizeof *out) for every datagram parsed, in pieces of 64
+ * bytes: GCC clears such a piece with four vector stores, while the whole
+ * 200-byte segment became a `rep stos` whose iterations and start-up cost
+ * more than twice as much. */
+_Static_assert(sizeof(sk_segment) <= 256, "segment_zero clears at most four pieces");
+static inline void segment_zero(sk_segment *out)
+{
+    unsigned char *p = (unsigned char *)out;
+    const size_t n = sizeof *out; /* every test below is decided at compile time */
+    memset(p, 0, n < 64 ? n : 64);
+    if (n > 64)
+        memset(p + 64, 0, n - 64 < 64 ? n - 64 : 64);
+    if (n > 128)
+        memset(p + 128, 0, n - 128 < 64 ? n - 128 : 64);
+    if (n > 192)
+        memset(p + 192, 0, n - 192);
+}
+
 sk_parse_error sk_parse_segment_checked(const uint8_t *dgram, size_t len, bool verify_ip_csum, bool verify_tcp_csum,
                                         sk_segment *out)
 {
-    memset(out, 0, sizeof *out);
+    segment_zero(out);
     if (len >= 1 && (dgram[0] >> 4) == 6) {
         sk_parse_error e = parse_ipv6(dgram, len, out);
         if (e != SK_PARSE_OK)
