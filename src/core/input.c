@@ -328,10 +328,11 @@ static inline __attribute__((always_inline)) void input_parsed(sk_stack *s, cons
      * FIN, port 0) are dropped as Linux drops them. */
     sk_tcb *t = seg->sport && seg->dport && known ? sk_conn_lookup(s, &k) : NULL;
     /* ... except SYN,ACK with FIN in SYN_SENT: a SYN-ACK may carry data
-     * and FIN (a Fast Open server's reply), and Linux takes it there. */
-    bool synfin_ok = t && t->state == SK_TCP_SYN_SENT && (seg->flags & SK_TH_ACK) && !(seg->flags & SK_TH_RST);
+     * and FIN (a Fast Open server's reply), and Linux takes it there.
+     * (Asked only of a SYN with RST or FIN, not of every segment.) */
     if (seg->sport == 0 || seg->dport == 0 ||
-        ((seg->flags & SK_TH_SYN) && (seg->flags & (SK_TH_RST | SK_TH_FIN)) && !synfin_ok)) {
+        ((seg->flags & SK_TH_SYN) && (seg->flags & (SK_TH_RST | SK_TH_FIN)) &&
+         !(t && t->state == SK_TCP_SYN_SENT && (seg->flags & SK_TH_ACK) && !(seg->flags & SK_TH_RST)))) {
         sk_count(s, SK_C_SYNACK_BAD_SEGMENT);
         sk_emit_drop(s, seg, SK_C_SYNACK_BAD_SEGMENT);
         return;
@@ -689,6 +690,10 @@ static bool ooo_drain(sk_stack *s, sk_tcb *t)
     return fin;
 }
 
+static inline __attribute__((always_inline)) bool data_in_order(sk_stack *s, sk_tcb *t, const sk_segment *seg,
+                                                                uint32_t seq, const uint8_t *data, uint32_t len,
+                                                                bool fin, uint32_t truesize);
+
 /* RFC 9293 §3.10.7.4 seventh and eighth steps for a segment already
  * trimmed to the window: queue the text, then process the FIN. */
 /* Returns false when the connection left the table (TIME_WAIT). */
@@ -770,6 +775,16 @@ static bool data_queue(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         t->xflags |= SK_X_ACK_NOW;
         return true;
     }
+    return data_in_order(s, t, seg, seq, data, len, fin, truesize);
+}
+
+/* The in-order half of data_queue: `len` bytes at `data` (and the FIN if
+ * `fin`) start at RCV.NXT and fit the window.  The fast path of
+ * sk_tcb_input comes here directly. */
+static inline __attribute__((always_inline)) bool data_in_order(sk_stack *s, sk_tcb *t, const sk_segment *seg,
+                                                                uint32_t seq, const uint8_t *data, uint32_t len,
+                                                                bool fin, uint32_t truesize)
+{
     /* A reader waiting with a posted buffer takes in-order data before
      * it is queued (Linux's ucopy in tcp_data_queue): what it takes needs
      * no receive memory. */
@@ -876,7 +891,9 @@ static bool process_fin(sk_stack *s, sk_tcb *t)
 /* ACK processing                                                       */
 /* ------------------------------------------------------------------ */
 
-static void update_window(sk_tcb *t, const sk_segment *seg)
+/* Inlined: every ACK takes it, and out of line its call cost as much as
+ * its body. */
+static inline __attribute__((always_inline)) void update_window(sk_tcb *t, const sk_segment *seg)
 {
     uint32_t nwin = (uint32_t)seg->window << ((t->negot & SK_N_WS_OK) ? t->snd_wscale : 0);
     /* RFC 9293 §3.10.7.4 with Linux's tcp_may_update_window(). */
@@ -1238,6 +1255,9 @@ static bool ack_of_fin(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     }
 }
 
+static inline __attribute__((always_inline)) bool ack_advanced(sk_stack *s, sk_tcb *t, const sk_segment *seg,
+                                                               ack_info *a);
+
 /* Linux's tcp_ack, in its steps.  Returns false when the segment must be
  * dropped (or the connection is gone). */
 static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
@@ -1252,8 +1272,9 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
      * heeded only with data in flight (tcp_ack's no_queue path). */
     a.ece = (t->ecn & SK_ECN_OK) && (seg->flags & SK_TH_ECE) && !(seg->flags & SK_TH_SYN) && t->snd_una != t->snd_nxt;
     a.prior_wnd = t->snd_wnd;
-    /* Before this ACK's SACK blocks or cumulative ACK move it (tcp_ack). */
-    a.prior_fack = sk_rack_fack(t);
+    /* Before this ACK's SACK blocks or cumulative ACK move it (tcp_ack);
+     * SND.UNA, as sk_rack_fack says, unless something is SACKed. */
+    a.prior_fack = t->rack && t->rack->sacked_out ? sk_rack_fack(t) : t->snd_una;
     update_window(t, seg); /* tcp_ack_update_window, RFC 9293 §3.10.7.4 */
     if ((t->negot & SK_N_SACK_OK) && seg->opts.sack_count) {
         sk_dsack_input(s, t, seg, t->snd_una);
@@ -1267,10 +1288,19 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
         ack_duplicate(s, t, seg, &a);
         return true;
     }
+    return ack_advanced(s, t, seg, &a);
+}
 
-    /* New data acknowledged. */
-    ack_clean_rtx(s, t, seg, &a);
-    bool reo_armed = ack_congestion(s, t, &a);
+/* The second half of tcp_ack, for an ACK that moved SND.UNA: clean the
+ * retransmission queue, respond as congestion control, rearm the timer,
+ * and take the states that waited for our FIN to be acknowledged.
+ * Returns false when the connection is gone or became a timewait
+ * record. */
+static inline __attribute__((always_inline)) bool ack_advanced(sk_stack *s, sk_tcb *t, const sk_segment *seg,
+                                                               ack_info *a)
+{
+    ack_clean_rtx(s, t, seg, a);
+    bool reo_armed = ack_congestion(s, t, a);
 
     /* RFC 6298 §5.2/5.3: stop the timer when all is acked, else restart
      * (or probe first: Linux's tcp_set_xmit_timer). */
@@ -1282,7 +1312,7 @@ static bool process_ack(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     }
     sk_tcb_timer_update(s, t);
 
-    if (a.fin_acked && !ack_of_fin(s, t, seg))
+    if (a->fin_acked && !ack_of_fin(s, t, seg))
         return false;
     /* Freed send space wakes writers only through sk_check_space(), after
      * the output below (Linux's tcp_data_snd_check). */
@@ -1459,9 +1489,112 @@ static bool rst_exact(const sk_tcb *t, const sk_segment *seg)
     return false;
 }
 
+/* What follows every segment a synchronized connection took: send what
+ * the ACK and the window now allow, and wake writers. */
+static inline __attribute__((always_inline)) void input_done(sk_stack *s, sk_tcb *t)
+{
+    if (t->state == SK_TCP_CLOSE)
+        return;
+    if (!(t->sflags & SK_S_HASHED))
+        return; /* moved to TIME_WAIT */
+    uint32_t nxt_before = t->snd_nxt;
+    sk_tcp_output(s, t);
+    /* Linux's tcp_data_snd_check: push, then tcp_check_space.  Whether the
+     * oldest unacked segment went out in this push matters to it. */
+    sk_check_space(s, t, !seq_lt(t->snd_una, nxt_before));
+    sk_tcb_timer_update(s, t);
+}
+
+/* Header prediction, as Linux's tcp_rcv_established (after Van Jacobson's
+ * fast path): in ESTABLISHED nearly every segment is the next one expected,
+ * an ACK with nothing but PSH beside it, carrying new data, acknowledging
+ * new data, or both.  For such a segment every check of RFC 9293
+ * §3.10.7.4 before the ACK field has a known outcome, and so do most of
+ * tcp_ack's; the segment is then processed by established_fast, which
+ * leaves the state exactly as the general path would.
+ *
+ * Everything else goes the general way: another state; SYN, FIN, RST, URG,
+ * ECE, CWR or AE; a sequence number other than RCV.NXT; data past the
+ * window (or any data into a zero window); an ACK below SND.UNA or beyond
+ * SND.NXT; SACK blocks; a pure ACK that acknowledges nothing (a duplicate
+ * ACK or a window update, which RFC 5681 counts); with timestamps, a
+ * segment without one or with one older than TS.Recent (RFC 7323 §5, the
+ * PAWS test; Linux's fast path refuses the same). */
+static inline bool predicted(const sk_tcb *t, const sk_segment *seg)
+{
+    if (t->state != SK_TCP_ESTABLISHED || (seg->flags & ~SK_TH_PSH) != SK_TH_ACK)
+        return false;
+    if (seg->seq != t->rcv_nxt || seg->opts.sack_count)
+        return false;
+    /* RFC 9293 §3.10.7.4 first check: a segment starting at RCV.NXT and
+     * ending within the window is acceptable; tcp_sequence's lower bound
+     * is RCV.WUP, which RCV.NXT never trails, but it costs nothing to
+     * ask. */
+    uint32_t len = (uint32_t)seg->payload_len;
+    if (len > rcv_window(t) || seq_lt(seg->seq + len, t->rcv_wup))
+        return false;
+    /* ack_validate's ACK_NEW: SND.UNA =< SEG.ACK =< SND.NXT. */
+    if (seq_lt(seg->ack, t->snd_una) || seq_gt(seg->ack, t->snd_nxt))
+        return false;
+    if (seg->ack == t->snd_una && !len)
+        return false;
+    /* PAWS passes: the timestamp is at least TS.Recent. */
+    if ((t->negot & SK_N_TS_OK) && (!seg->opts.has_ts || (int32_t)(seg->opts.ts_val - t->ts_recent) < 0))
+        return false;
+    return true;
+}
+
+/* sk_tcb_input for a predicted segment: the same steps, without the checks
+ * `predicted` settled.  Not needed here: PAWS, the sequence check, RST,
+ * SYN and ACK-bit checks, SYN_RECEIVED's step, ack_validate, the ECN echo
+ * and SACK blocks (absent), the duplicate-ACK step when it would do
+ * nothing, and data_queue's tests for old, partly old, out-of-order or
+ * window-less data and for a FIN. */
+static void established_fast(sk_stack *s, sk_tcb *t, const sk_segment *seg)
+{
+    sk_stamp now = sk_stamp_now(s);
+    t->lrcvtime = now;
+    t->probes_out = 0;
+    /* process_ack, from past ack_validate. */
+    update_ts_recent(s, t, seg);
+    t->last_ack_recv = now;
+    ack_info a = {.ack = seg->ack, .prior_wnd = t->snd_wnd};
+    /* sk_rack_fack without a call when nothing is SACKed. */
+    bool sacked = t->rack && t->rack->sacked_out;
+    a.prior_fack = sacked ? sk_rack_fack(t) : t->snd_una;
+    update_window(t, seg);
+    a.had_sacked = sacked;
+    a.acked = a.ack - t->snd_una;
+    if (a.acked) {
+        if (!ack_advanced(s, t, seg, &a))
+            return;
+    } else if (t->rack || (t->xflags & SK_X_PERSIST)) {
+        /* With data (so not an RFC 5681 duplicate) and no SACK blocks,
+         * ack_duplicate has only RACK's and the persist timer's steps. */
+        ack_duplicate(s, t, seg, &a);
+    }
+    /* The seventh step: the text, in order.  An ACK may have sent
+     * something (a NewReno retransmission), and sending takes the window
+     * as advertised: data_queue judges a window closed since. */
+    uint32_t len = (uint32_t)seg->payload_len;
+    if (len && t->state == SK_TCP_ESTABLISHED) {
+        if (rcv_window(t) == 0) {
+            data_queue(s, t, seg);
+        } else {
+            t->data_segs_in++;
+            data_in_order(s, t, seg, seg->seq, seg->payload, len, false, sk_rcv_truesize(len));
+        }
+    }
+    input_done(s, t);
+}
+
 void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
 {
     t->segs_in++;
+    if (predicted(t, seg)) {
+        established_fast(s, t, seg);
+        return;
+    }
     if (t->state == SK_TCP_SYN_SENT) {
         syn_sent_input(s, t, seg);
         return;
@@ -1631,14 +1764,5 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
     default:
         break;
     }
-    if (t->state == SK_TCP_CLOSE)
-        return;
-    if (!(t->sflags & SK_S_HASHED))
-        return; /* moved to TIME_WAIT */
-    uint32_t nxt_before = t->snd_nxt;
-    sk_tcp_output(s, t);
-    /* Linux's tcp_data_snd_check: push, then tcp_check_space.  Whether the
-     * oldest unacked segment went out in this push matters to it. */
-    sk_check_space(s, t, !seq_lt(t->snd_una, nxt_before));
-    sk_tcb_timer_update(s, t);
+    input_done(s, t);
 }

@@ -346,8 +346,10 @@ uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una, uint32_t prior_fack)
     if (!r)
         return 0;
     uint32_t reord = una, delivered = 0;
-    sk_txseg last = {0};
-    bool have_last = false;
+    /* The last original delivered: its ring slot is left as it was when
+     * the record leaves the ring, and nothing is added to the ring before
+     * advance() reads it below, so it is kept by address, not copied. */
+    const sk_txseg *last = NULL;
     r->retrans_acked = false;
     while (r->n && seq_leq(seg_at(r, 0)->end, una)) {
         sk_txseg *g = seg_at(r, 0);
@@ -363,16 +365,15 @@ uint32_t sk_rack_ack(sk_stack *s, sk_tcb *t, uint32_t una, uint32_t prior_fack)
             if (g->flags & SK_TX_EVER_RETRANS) {
                 advance(s, t, g);
             } else {
-                last = *g;
-                have_last = true;
+                last = g;
             }
         }
         unmark(r, g);
         r->head = (r->head + 1) & (r->cap - 1);
         r->n--;
     }
-    if (have_last)
-        advance(s, t, &last);
+    if (last)
+        advance(s, t, last);
     if (r->n && seq_lt(seg_at(r, 0)->seq, una)) {
         /* The peer took part of it (tcp_trim_head); the whole segments it
          * took count as delivered (tcp_tso_acked). */
