@@ -175,10 +175,20 @@ int sk_stack_del_addr(sk_stack *s, const sk_endpoint *ep)
 
 void sk_advance(sk_stack *s, sk_time_ns now)
 {
+    /* sk_input calls this for every datagram, and a burst of datagrams
+     * mostly arrives within one millisecond: nothing new can be due
+     * then (the wheels arm at least one tick ahead, TIME_WAIT expiries
+     * are whole milliseconds), so only the clock moves. */
+    if (now < s->advanced_until) {
+        if (now > s->now)
+            s->now = now;
+        return;
+    }
     if (now < s->now)
         now = s->now; /* the clock never goes back */
     s->now = now;
     uint64_t tick = now / SK_NSEC_PER_MSEC;
+    s->advanced_until = (tick + 1) * SK_NSEC_PER_MSEC;
     sk_wheel_advance(&s->req_wheel, tick, sk_req_timer_fire, s);
     sk_wheel_advance(&s->tcb_wheel, tick, sk_tcb_timer_fire, s);
     sk_tw_expire(s);

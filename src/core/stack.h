@@ -128,6 +128,12 @@ struct sk_stack {
 
     sk_time_ns now;
     sk_time_ns epoch; /* creation time; TW expiries are ms from here */
+    /* Every timer, TIME_WAIT expiry and bin trim runs on the millisecond
+     * tick, and sk_advance has run all of them up to the tick this time
+     * begins: an earlier `now` can find nothing due.  0 until the first
+     * sk_advance, and set back to 0 by whatever makes something due
+     * within the current tick (sk_advance_soon). */
+    sk_time_ns advanced_until;
     uint8_t isn_key[16], cookie_key[16];
     /* The last IPv4 address pair's timestamp offset (sk_key_ts_off): a
      * connection asks for it two or three times (SYN-ACK, child, cookie)
@@ -237,6 +243,11 @@ static inline void *sk_realloc(const sk_stack *s, void *p, size_t n) { return s-
 static inline void sk_free(const sk_stack *s, void *p) { s->mem.free(p, s->mem.user); }
 
 static inline void sk_count(sk_stack *s, sk_counter_id id) { s->counters[id]++; }
+
+/* Something is due at the current tick already (the wheels never allow
+ * that, a TIME_WAIT record with a zero timeout does): the next
+ * sk_advance must not take its early return. */
+static inline void sk_advance_soon(sk_stack *s) { s->advanced_until = 0; }
 enum { SK_RTX_MIB_NONE, SK_RTX_MIB_FAST, SK_RTX_MIB_SLOW_START };
 
 #endif

@@ -163,6 +163,8 @@ static void tw_schedule(sk_stack *s, uint32_t i, sk_time_ns timeout)
     q_unlink(&s->tw, i);
     w->expires_ms = now_ms(s) + (uint32_t)((timeout + SK_NSEC_PER_MSEC - 1) / SK_NSEC_PER_MSEC);
     q_append(&s->tw, i);
+    if (timeout == 0)
+        sk_advance_soon(s); /* due now: the next sk_advance expires it */
 }
 
 static void emit_tw_state(sk_stack *s, const sk_tw *w, int from, int to, sk_state_cause cause)
