@@ -34,6 +34,22 @@ static void test_siphash24_reference_vectors(void **state)
     assert_int_equal(sk_siphash24(test_key, msg, 15), 0xa129ca6149be45e5ull);
 }
 
+/* More of the reference suite's vectors: a 5- and 6-byte tail (the
+ * 4-, 2- and 1-byte pieces of the final block together), 12 bytes (an
+ * IPv4 ISN's tuple), 36 (an IPv6 one's) and 63 (seven blocks and a
+ * 7-byte tail). */
+static void test_siphash24_more_reference_vectors(void **state)
+{
+    uint8_t msg[64];
+    for (int i = 0; i < 64; i++)
+        msg[i] = (uint8_t)i;
+    assert_int_equal(sk_siphash24(test_key, msg, 5), 0x18765564cd99a68dull);
+    assert_int_equal(sk_siphash24(test_key, msg, 6), 0xcbc9466e58fee3ceull);
+    assert_int_equal(sk_siphash24(test_key, msg, 12), 0x751e8fbc860ee5fbull);
+    assert_int_equal(sk_siphash24(test_key, msg, 36), 0x314dffbe0815a3b4ull);
+    assert_int_equal(sk_siphash24(test_key, msg, 63), 0x958a324ceb064572ull);
+}
+
 /* The input may sit at any address. */
 static void test_siphash24_unaligned_input(void **state)
 {
@@ -183,6 +199,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_siphash24_reference_vectors),
+        cmocka_unit_test(test_siphash24_more_reference_vectors),
         cmocka_unit_test(test_siphash24_unaligned_input),
         cmocka_unit_test(test_isn_is_tuple_hash_plus_64ns_clock),
         cmocka_unit_test(test_isn_same_inputs_same_output),
