@@ -31,7 +31,7 @@ sk_tcb *sk_tcb_alloc(sk_stack *s)
     t->mss = SK_TCP_MSS_DEFAULT;
     /* The algorithm is fixed at creation, as Linux's tcp_init_sock picks
      * the default (tcp_congestion_control) then. */
-    (void)sk_cc_select(s, t, s->cfg.tcp_congestion_control);
+    t->cc_reno = sk_cc_default_reno(s);
     return t;
 }
 
