@@ -11,10 +11,14 @@
 /* Port bookkeeping for bind() conflicts (Linux's bind buckets)          */
 /* ------------------------------------------------------------------ */
 
+/* A slot of the stack's bind table (tables.c), which holds the buckets
+ * themselves, by open addressing: a connection's new ephemeral port costs
+ * no allocation.  A bucket's address is good only until the next bucket
+ * is created or released. */
 typedef struct sk_bind_bucket {
-    struct sk_bind_bucket *next;
     uint16_t port;
     uint16_t listeners;
+    bool used;         /* the slot holds a bucket */
     uint32_t refs;     /* sockets with this local port */
     uint32_t noreuse;  /* of which without SO_REUSEADDR */
     uint32_t user_bound; /* of which bound with bind() (not autobind) */
@@ -166,7 +170,7 @@ struct sk_stack {
     uint32_t conn_mask, conn_count;
 
     sk_tcb *listeners[64]; /* chained through hnext, by port % 64 */
-    sk_bind_bucket **bind_buckets; /* chained hash by port, grows with use */
+    sk_bind_bucket *bind_table; /* by port, linear probing, at most half full */
     uint32_t bind_mask, bind_count;
     uint32_t fd_hint; /* no free handle below this one */
 
