@@ -187,14 +187,11 @@ static bool bind_grow(sk_stack *s)
     return true;
 }
 
-sk_bind_bucket *sk_bind_bucket_get(sk_stack *s, uint16_t port, bool create)
+/* A new bucket for `port`, which is not in the table; `i` is the empty
+ * slot its probe ended on.  Kept out of line so that the lookup, six
+ * calls per connection lifecycle, saves no registers for it. */
+static __attribute__((noinline)) sk_bind_bucket *bind_insert(sk_stack *s, uint16_t port, uint32_t i)
 {
-    uint32_t i = port_slot(port, s->bind_mask);
-    for (; s->bind_table[i].used; i = (i + 1) & s->bind_mask)
-        if (s->bind_table[i].port == port)
-            return &s->bind_table[i];
-    if (!create)
-        return NULL;
     /* At most half full, so a probe for a missing port (every bind() and
      * connect() port search asks) ends soon; if the table cannot grow it
      * fills further, keeping one slot empty to end every probe. */
@@ -212,6 +209,15 @@ sk_bind_bucket *sk_bind_bucket_get(sk_stack *s, uint16_t port, bool create)
     b->used = true;
     s->bind_count++;
     return b;
+}
+
+sk_bind_bucket *sk_bind_bucket_get(sk_stack *s, uint16_t port, bool create)
+{
+    uint32_t i = port_slot(port, s->bind_mask);
+    for (; s->bind_table[i].used; i = (i + 1) & s->bind_mask)
+        if (s->bind_table[i].port == port)
+            return &s->bind_table[i];
+    return create ? bind_insert(s, port, i) : NULL;
 }
 
 /* Removal from a linear-probing table without tombstones: later entries
