@@ -248,6 +248,19 @@ static inline void sk_free(const sk_stack *s, void *p) { s->mem.free(p, s->mem.u
 
 static inline void sk_count(sk_stack *s, sk_counter_id id) { s->counters[id]++; }
 
+/* sk_advance's early return where a datagram arrives (sk_input), inline
+ * so that the common case, within a millisecond already advanced to,
+ * costs no call. */
+static inline void sk_advance_inline(sk_stack *s, sk_time_ns now)
+{
+    if (now < s->advanced_until) {
+        if (now > s->now)
+            s->now = now;
+        return;
+    }
+    sk_advance(s, now);
+}
+
 /* Something is due at the current tick already (the wheels never allow
  * that, a TIME_WAIT record with a zero timeout does): the next
  * sk_advance must not take its early return. */
