@@ -17,8 +17,8 @@
  * is created or released. */
 typedef struct sk_bind_bucket {
     uint16_t port;
-    uint16_t listeners;
-    bool used;         /* the slot holds a bucket */
+    uint16_t listeners : 15; /* a listener per local address at most */
+    uint16_t used : 1;       /* the slot holds a bucket */
     uint32_t refs;     /* sockets with this local port */
     uint32_t noreuse;  /* of which without SO_REUSEADDR */
     uint32_t user_bound; /* of which bound with bind() (not autobind) */
@@ -170,7 +170,7 @@ struct sk_stack {
     uint32_t conn_mask, conn_count;
 
     sk_tcb *listeners[64]; /* chained through hnext, by port % 64 */
-    sk_bind_bucket *bind_table; /* by port, linear probing, at most half full */
+    sk_bind_bucket *bind_table; /* by port, linear probing, at most 3/4 full */
     uint32_t bind_mask, bind_count;
     uint32_t fd_hint; /* no free handle below this one */
 

@@ -162,8 +162,8 @@ void sk_listener_unhash(sk_stack *s, sk_tcb *t)
 /* ------------------------------------------------------------------ */
 
 /* The bind table's home slot of a port: the top 17 bits of a Fibonacci
- * hash (enough for 65536 ports at half load), so consecutive ephemeral
- * ports spread over the table instead of filling one run. */
+ * hash (enough for 65536 ports), so consecutive ephemeral ports spread
+ * over the table instead of filling one run. */
 static inline uint32_t port_slot(uint16_t port, uint32_t mask) { return ((uint32_t)port * 0x9e3779b1u >> 15) & mask; }
 
 static bool bind_grow(sk_stack *s)
@@ -192,10 +192,11 @@ static bool bind_grow(sk_stack *s)
  * calls per connection lifecycle, saves no registers for it. */
 static __attribute__((noinline)) sk_bind_bucket *bind_insert(sk_stack *s, uint16_t port, uint32_t i)
 {
-    /* At most half full, so a probe for a missing port (every bind() and
-     * connect() port search asks) ends soon; if the table cannot grow it
-     * fills further, keeping one slot empty to end every probe. */
-    if ((s->bind_count + 1) * 2 > s->bind_mask + 1) {
+    /* At most 3/4 full (20-byte slots: 27 to 53 bytes a port), so a
+     * probe for a missing port (every bind() and connect() port search
+     * asks) ends soon; if the table cannot grow it fills further, keeping
+     * one slot empty to end every probe. */
+    if ((s->bind_count + 1) * 4 > (s->bind_mask + 1) * 3) {
         if (bind_grow(s)) {
             for (i = port_slot(port, s->bind_mask); s->bind_table[i].used; i = (i + 1) & s->bind_mask)
                 ;
