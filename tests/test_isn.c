@@ -34,6 +34,22 @@ static void test_siphash24_reference_vectors(void **state)
     assert_int_equal(sk_siphash24(test_key, msg, 15), 0xa129ca6149be45e5ull);
 }
 
+/* More of the reference suite's vectors: a 5- and 6-byte tail (the
+ * 4-, 2- and 1-byte pieces of the final block together), 12 bytes (an
+ * IPv4 ISN's tuple), 36 (an IPv6 one's) and 63 (seven blocks and a
+ * 7-byte tail). */
+static void test_siphash24_more_reference_vectors(void **state)
+{
+    uint8_t msg[64];
+    for (int i = 0; i < 64; i++)
+        msg[i] = (uint8_t)i;
+    assert_int_equal(sk_siphash24(test_key, msg, 5), 0x18765564cd99a68dull);
+    assert_int_equal(sk_siphash24(test_key, msg, 6), 0xcbc9466e58fee3ceull);
+    assert_int_equal(sk_siphash24(test_key, msg, 12), 0x751e8fbc860ee5fbull);
+    assert_int_equal(sk_siphash24(test_key, msg, 36), 0x314dffbe0815a3b4ull);
+    assert_int_equal(sk_siphash24(test_key, msg, 63), 0x958a324ceb064572ull);
+}
+
 /* The input may sit at any address. */
 static void test_siphash24_unaligned_input(void **state)
 {
@@ -66,6 +82,32 @@ static void test_isn_is_tuple_hash_plus_64ns_clock(void **state)
     /* The clock wraps modulo 2^32 ticks of 64 ns. */
     assert_int_equal(sk_isn(test_key, LOCAL_ADDR, 12345, REMOTE_ADDR, 80, (1ull << 38) + 128),
                      (uint32_t)(h + 2));
+}
+
+/* sk_isn forms SipHash's words from the tuple directly: it must equal
+ * the general function over the tuple's wire bytes for any tuple and key
+ * (every byte of each field distinct, so a swapped byte shows). */
+static void test_isn_equals_general_hash_of_wire_tuple(void **state)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 2000; i++) {
+        uint8_t key[16];
+        for (int b = 0; b < 16; b++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            key[b] = (uint8_t)(x >> 56);
+        }
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t sa = (uint32_t)(x >> 32), da = (uint32_t)x;
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        uint16_t sp = (uint16_t)(x >> 48), dp = (uint16_t)(x >> 16);
+        if (i == 0) {
+            sa = 0x01020304u, da = 0x05060708u, sp = 0x090a, dp = 0x0b0c;
+        }
+        const uint8_t tuple[12] = {(uint8_t)(sa >> 24), (uint8_t)(sa >> 16), (uint8_t)(sa >> 8), (uint8_t)sa,
+                                   (uint8_t)(da >> 24), (uint8_t)(da >> 16), (uint8_t)(da >> 8), (uint8_t)da,
+                                   (uint8_t)(sp >> 8),  (uint8_t)sp,         (uint8_t)(dp >> 8), (uint8_t)dp};
+        assert_int_equal(sk_isn(key, sa, sp, da, dp, 0), hash_of_tuple(key, tuple));
+    }
 }
 
 static void test_isn_same_inputs_same_output(void **state)
@@ -183,8 +225,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_siphash24_reference_vectors),
+        cmocka_unit_test(test_siphash24_more_reference_vectors),
         cmocka_unit_test(test_siphash24_unaligned_input),
         cmocka_unit_test(test_isn_is_tuple_hash_plus_64ns_clock),
+        cmocka_unit_test(test_isn_equals_general_hash_of_wire_tuple),
         cmocka_unit_test(test_isn_same_inputs_same_output),
         cmocka_unit_test(test_isn_changes_with_each_tuple_field_and_key),
         cmocka_unit_test(test_isn_advances_with_time),

@@ -177,6 +177,161 @@ static void test_persist_probes_zero_window_then_fills_small_window(void **state
                      probes + sk_test_count(f, mark, "c>s . seq 0 ack 1 len 0"));
 }
 
+/* ------------------------------------------------------------------ */
+/* Timers between datagrams within a millisecond                        */
+/* ------------------------------------------------------------------ */
+
+/* Every timer runs on the 1 ms tick, so sk_advance returns at once when
+ * the clock has not reached the next millisecond since it last ran (the
+ * common case: sk_input calls it for every datagram).  These tests move
+ * the wire's clock in 250 µs steps, with a start and a one-way delay off
+ * the millisecond grid, so that most calls fall inside a millisecond
+ * already advanced to and datagrams arrive between ticks; each timer must
+ * still fire on its own millisecond: the first boundary at or after the
+ * time it was armed for (TIME_WAIT's, counted in whole milliseconds of
+ * the stack's clock, the boundary at or before). */
+#define OFFGRID_START (SEC(1) + 123457)
+#define OFFGRID_DELAY (MSEC(10) + 370001)
+#define STEP 250000
+
+static int offgrid_setup(void **state)
+{
+    sk_fixture_opts o = {.delay = OFFGRID_DELAY, .start = OFFGRID_START};
+    *state = sk_test_fixture_new(&o);
+    return *state ? 0 : -1;
+}
+
+static sk_time_ns ms_ceil(sk_time_ns t) { return (t + MSEC(1) - 1) / MSEC(1) * MSEC(1); }
+static sk_time_ns ms_floor(sk_time_ns t) { return t / MSEC(1) * MSEC(1); }
+
+static void step_until(sk_fixture *f, sk_time_ns end)
+{
+    for (sk_time_ns t = sk_wire_now(f->wire) + STEP; t < end; t += STEP)
+        sk_test_run_until(f, t);
+    sk_test_run_until(f, end);
+}
+
+/* RTO (RFC 6298 §5.1, 5.5): without SACK there is no loss probe, so the
+ * first retransmission comes one RTO after the send, the second two RTOs
+ * after the first. */
+static void test_offgrid_rto_fires_on_its_millisecond(void **state)
+{
+    sk_fixture *f = *state;
+    sk_test_sysctl(f->client, "net.ipv4.tcp_sack", "0");
+    sk_conn_pair p = sk_test_establish(f, 80);
+    step_until(f, sk_wire_now(f->wire) + MSEC(300));
+    sk_test_skip(f);
+    sk_link_params cut;
+    memset(&cut, 0, sizeof cut);
+    cut.loss = 1.0;
+    sk_test_set_link(f, 0, 0, &cut);
+    step_until(f, sk_wire_now(f->wire) + STEP / 2 + 1);
+    sk_time_ns sent = sk_wire_now(f->wire);
+    assert_int_not_equal(sent % MSEC(1), 0);
+    static const uint8_t data[100];
+    assert_int_equal(sk_send(f->client, p.cfd, data, sizeof data, 0), (ssize_t)sizeof data);
+    sk_time_ns rto = (sk_time_ns)sk_test_tcp_info(f->client, p.cfd).tcpi_rto * 1000;
+    assert_true(rto >= MSEC(200));
+    sk_time_ns first = ms_ceil(sent + rto);
+    step_until(f, first - 1);
+    EXPECT_SEGMENTS(f, "c>s P. seq 1:101");
+    EXPECT_NO_MORE_SEGMENTS(f);
+    step_until(f, first + 2 * rto + MSEC(2));
+    EXPECT_SEGMENTS(f, "c>s P. seq 1:101", "c>s P. seq 1:101");
+    assert_int_equal(f->trace[f->cursor - 2].time, first);
+    assert_int_equal(f->trace[f->cursor - 1].time, ms_ceil(first + 2 * rto));
+    assert_int_equal(sk_counter(f->client, "TCPTimeouts"), 2);
+}
+
+/* The delayed ACK of data with a FIN (pingpong after tcp_fin): the
+ * 40 ms minimum ATO after the segment arrived. */
+static void test_offgrid_delayed_ack_fires_on_its_millisecond(void **state)
+{
+    sk_fixture *f = *state;
+    sk_conn_pair p = sk_test_establish(f, 80);
+    step_until(f, sk_wire_now(f->wire) + MSEC(300));
+    sk_test_skip(f);
+    static const uint8_t data[8];
+    assert_int_equal(sk_send(f->client, p.cfd, data, sizeof data, 0), (ssize_t)sizeof data);
+    assert_int_equal(sk_shutdown(f->client, p.cfd, SK_SHUT_WR), 0);
+    step_until(f, sk_wire_now(f->wire) + MSEC(200));
+    EXPECT_SEGMENTS(f, "c>s P. seq 1:9 ack 1");
+    const sk_trace_entry *fin = sk_test_find(f, 0, "c>s F.");
+    const sk_trace_entry *ack = sk_test_find(f, 0, "s>c . ack 10");
+    assert_non_null(fin);
+    assert_non_null(ack);
+    sk_time_ns arrived = fin->time + OFFGRID_DELAY;
+    assert_int_not_equal(arrived % MSEC(1), 0);
+    assert_int_equal(ack->time, ms_ceil(arrived + MSEC(40)));
+}
+
+/* TIME_WAIT ends 60 s (TCP_TIMEWAIT_LEN) after it began, in the stack's
+ * whole milliseconds. */
+static void test_offgrid_time_wait_ends_on_its_millisecond(void **state)
+{
+    sk_fixture *f = *state;
+    sk_conn_pair p = sk_test_establish(f, 80);
+    step_until(f, sk_wire_now(f->wire) + MSEC(300));
+    assert_int_equal(sk_close(f->client, p.cfd), 0);
+    step_until(f, sk_wire_now(f->wire) + MSEC(300));
+    assert_int_equal(sk_close(f->server, p.sfd), 0);
+    step_until(f, sk_wire_now(f->wire) + MSEC(300));
+    sk_time_ns tw = sk_test_transition_time(f, f->client, p.cport, 80, SK_TCP_TIME_WAIT);
+    assert_int_not_equal(tw, SK_TIME_NEVER);
+    assert_int_not_equal(tw % MSEC(1), 0);
+    sk_time_ns end = ms_floor(tw) + SEC(60);
+    step_until(f, end - 1);
+    assert_int_equal(sk_test_tuple_state(f->client, p.cport, SK_TEST_SERVER_ADDR, 80), SK_TCP_TIME_WAIT);
+    step_until(f, end);
+    assert_int_equal(sk_test_tuple_state(f->client, p.cport, SK_TEST_SERVER_ADDR, 80), 0);
+    assert_int_equal(sk_test_transition_time(f, f->client, p.cport, 80, SK_TCP_CLOSE), end);
+}
+
+/* Keepalive: the probe TCP_KEEPIDLE after the last segment received,
+ * the next TCP_KEEPINTVL later while unanswered. */
+static void test_offgrid_keepalive_fires_on_its_millisecond(void **state)
+{
+    sk_fixture *f = *state;
+    sk_conn_pair p = sk_test_establish_socket(f, keepalive_socket(f, 10, 5, 3), 80);
+    sk_time_ns est = sk_test_transition_time(f, f->client, p.cport, 80, SK_TCP_ESTABLISHED);
+    assert_int_not_equal(est % MSEC(1), 0);
+    EXPECT_SEGMENTS(f, "c>s S", "s>c S.", "c>s .");
+    sk_link_params cut;
+    memset(&cut, 0, sizeof cut);
+    cut.loss = 1.0;
+    sk_test_set_link(f, 0, 0, &cut);
+    sk_time_ns first = ms_ceil(est + SEC(10));
+    step_until(f, first - 1);
+    EXPECT_NO_MORE_SEGMENTS(f);
+    step_until(f, first + SEC(5));
+    EXPECT_SEGMENTS(f, "c>s . seq 0 ack 1 len 0", "c>s . seq 0 ack 1 len 0");
+    EXPECT_NO_MORE_SEGMENTS(f);
+    assert_int_equal(f->trace[f->cursor - 2].time, first);
+    assert_int_equal(f->trace[f->cursor - 1].time, first + SEC(5));
+    assert_int_equal(sk_counter(f->client, "TCPKeepAlive"), 2);
+}
+
+/* tcp_fin_timeout 0: the orphan's FIN_WAIT_2 record is due the moment it
+ * is made, inside a millisecond sk_advance has already run, and goes in
+ * that same instant (Linux's inet_twsk_schedule with a zero timeout). */
+static void test_offgrid_zero_fin_timeout_ends_at_once(void **state)
+{
+    sk_fixture *f = *state;
+    sk_test_sysctl(f->client, "net.ipv4.tcp_fin_timeout", "0");
+    sk_conn_pair p = sk_test_establish(f, 80);
+    step_until(f, sk_wire_now(f->wire) + MSEC(300));
+    sk_test_skip(f);
+    assert_int_equal(sk_close(f->client, p.cfd), 0);
+    step_until(f, sk_wire_now(f->wire) + MSEC(300));
+    EXPECT_SEGMENTS(f, "c>s F. seq 1 ack 1", "s>c . seq 1 ack 2");
+    sk_time_ns acked = f->trace[f->cursor - 1].time + OFFGRID_DELAY;
+    assert_int_not_equal(acked % MSEC(1), 0);
+    assert_int_equal(sk_test_transition_time(f, f->client, p.cport, 80, SK_TCP_FIN_WAIT2), acked);
+    assert_int_equal(sk_test_transition_time(f, f->client, p.cport, 80, SK_TCP_CLOSE), acked);
+    assert_int_equal(sk_test_tuple_state(f->client, p.cport, SK_TEST_SERVER_ADDR, 80), 0);
+    assert_int_equal(sk_counter(f->client, "TWKilled"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +345,16 @@ int main(void)
                                         sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_idle_connection_without_keepalive_stays_silent,
                                         sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_offgrid_rto_fires_on_its_millisecond, offgrid_setup,
+                                        sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_offgrid_delayed_ack_fires_on_its_millisecond, offgrid_setup,
+                                        sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_offgrid_time_wait_ends_on_its_millisecond, offgrid_setup,
+                                        sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_offgrid_keepalive_fires_on_its_millisecond, offgrid_setup,
+                                        sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_offgrid_zero_fin_timeout_ends_at_once, offgrid_setup,
+                                        sk_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

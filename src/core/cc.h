@@ -41,6 +41,10 @@ struct sk_cubic {
 };
 void sk_cc_init(sk_stack *s, sk_tcb *t);
 int sk_cc_select(sk_stack *s, sk_tcb *t, const char *name);
+/* Whether new sockets run Reno (tcp_congestion_control).  The sysctl only
+ * ever holds a name config.c accepted from cc.c's list, "reno" or
+ * "cubic", so its first letter decides: no string compare per socket. */
+static inline bool sk_cc_default_reno(const sk_stack *s) { return s->cfg.tcp_congestion_control[0] == 'r'; }
 const char *sk_cc_name(const sk_tcb *t);
 void sk_cc_free(sk_stack *s, sk_tcb *t);
 void sk_cc_pkts_acked(sk_stack *s, sk_tcb *t, uint32_t acked, int64_t rtt_us);

@@ -212,7 +212,7 @@ static inline __attribute__((always_inline)) void input_linear(sk_stack *s, cons
 void sk_input(sk_stack *s, const uint8_t *dgram, size_t len, sk_time_ns now)
 {
     /* Timers due before this arrival fire first, in time order. */
-    sk_advance(s, now);
+    sk_advance_inline(s, now);
     sk_count(s, len >= 1 && (dgram[0] >> 4) == 6 ? SK_C_IP6_IN_RECEIVES : SK_C_IP_IN_RECEIVES);
     input_linear(s, dgram, len);
 }
@@ -234,7 +234,7 @@ void sk_inputv(sk_stack *s, const sk_iovec *iov, size_t n, sk_time_ns now)
         sk_input(s, n && iov[0].base && first ? iov[0].base : empty, n && iov[0].base ? first : 0, now);
         return;
     }
-    sk_advance(s, now);
+    sk_advance_inline(s, now);
     const uint8_t *h = iov[0].base;
     /* The version is the first byte's, wherever it lies. */
     bool v6 = false;

@@ -504,8 +504,9 @@ void sk_accept_queue_remove(sk_stack *s, sk_tcb *child)
 }
 
 /* The handshake completes: a full connection from the request
- * (Linux's tcp_v4_syn_recv_sock + tcp_create_openreq_child). */
-static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
+ * (Linux's tcp_v4_syn_recv_sock + tcp_create_openreq_child), with the
+ * receive window and clamp req_init_rwin just gave the caller. */
+static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req, uint32_t rcv_wnd, uint32_t clamp)
 {
     sk_tcb *t = sk_tcb_alloc(s);
     if (!t)
@@ -566,8 +567,7 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req)
         t->ts_recent_stamp_s = (uint32_t)(s->now / SK_NSEC_PER_SEC);
         t->ts_off = req_ts_off(s, req);
     }
-    uint32_t clamp;
-    req_init_rwin(s, l, req, &t->rcv_wnd, &clamp);
+    t->rcv_wnd = rcv_wnd;
     t->rcv_wscale = req->rcv_wscale;
     t->window_clamp = clamp;
     t->rcv_ssthresh = t->rcv_wnd;
@@ -622,7 +622,9 @@ static sk_tcb *fastopen_child(sk_stack *s, sk_tcb *l, sk_request *req, const sk_
 {
     if (accept_queue_full(l->listen))
         return NULL;
-    sk_tcb *t = create_child(s, l, req);
+    uint32_t rcv_wnd, clamp;
+    req_init_rwin(s, l, req, &rcv_wnd, &clamp);
+    sk_tcb *t = create_child(s, l, req, rcv_wnd, clamp);
     if (!t)
         return NULL;
     emit_req_state(s, req, SK_TCP_LISTEN, SK_TCP_SYN_RECV, SK_CAUSE_RCV_SYN_FASTOPEN);
@@ -748,7 +750,7 @@ static void request_input(sk_stack *s, sk_tcb *l, sk_request *req, const sk_segm
         }
         return;
     }
-    sk_tcb *child = create_child(s, l, req);
+    sk_tcb *child = create_child(s, l, req, rcv_wnd, clamp);
     req_unlink(s, q, req);
     req_free(s, req);
     if (!child) {
@@ -832,7 +834,9 @@ static bool cookie_ack_key(sk_stack *s, sk_tcb *l, const sk_segment *seg, const 
         sk_emit_drop(s, seg, SK_C_TCPEXT_LISTEN_OVERFLOWS);
         return true;
     }
-    sk_tcb *child = create_child(s, l, req);
+    uint32_t rcv_wnd, clamp;
+    req_init_rwin(s, l, req, &rcv_wnd, &clamp);
+    sk_tcb *child = create_child(s, l, req, rcv_wnd, clamp);
     if (!child) {
         sk_count(s, SK_C_TCPEXT_LISTEN_DROPS);
         return true;

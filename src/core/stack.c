@@ -64,8 +64,8 @@ sk_stack *sk_stack_new(const sk_stack_params *p)
     s->fds_cap = 16;
     s->fds = sk_calloc(s, s->fds_cap, sizeof(*s->fds));
     s->bind_mask = 63;
-    s->bind_buckets = sk_calloc(s, s->bind_mask + 1, sizeof(*s->bind_buckets));
-    if (!s->conn_buckets || !s->fds || !s->bind_buckets || sk_tw_init(s, &s->tw) != 0) {
+    s->bind_table = sk_calloc(s, s->bind_mask + 1, sizeof(*s->bind_table));
+    if (!s->conn_buckets || !s->fds || !s->bind_table || sk_tw_init(s, &s->tw) != 0) {
         sk_stack_free(s);
         return NULL;
     }
@@ -124,14 +124,7 @@ void sk_stack_free(sk_stack *s)
     if (!s)
         return;
     free_tcb_chain_all(s);
-    for (uint32_t i = 0; s->bind_buckets && i <= s->bind_mask; i++) {
-        while (s->bind_buckets[i]) {
-            sk_bind_bucket *b = s->bind_buckets[i];
-            s->bind_buckets[i] = b->next;
-            sk_free(s, b);
-        }
-    }
-    sk_free(s, s->bind_buckets);
+    sk_free(s, s->bind_table);
     sk_tw_destroy(s, &s->tw);
     sk_free(s, s->seg_scratch);
     sk_free(s, s->in_linear);
@@ -175,10 +168,20 @@ int sk_stack_del_addr(sk_stack *s, const sk_endpoint *ep)
 
 void sk_advance(sk_stack *s, sk_time_ns now)
 {
+    /* sk_input calls this for every datagram, and a burst of datagrams
+     * mostly arrives within one millisecond: nothing new can be due
+     * then (the wheels arm at least one tick ahead, TIME_WAIT expiries
+     * are whole milliseconds), so only the clock moves. */
+    if (now < s->advanced_until) {
+        if (now > s->now)
+            s->now = now;
+        return;
+    }
     if (now < s->now)
         now = s->now; /* the clock never goes back */
     s->now = now;
     uint64_t tick = now / SK_NSEC_PER_MSEC;
+    s->advanced_until = (tick + 1) * SK_NSEC_PER_MSEC;
     sk_wheel_advance(&s->req_wheel, tick, sk_req_timer_fire, s);
     sk_wheel_advance(&s->tcb_wheel, tick, sk_tcb_timer_fire, s);
     sk_tw_expire(s);

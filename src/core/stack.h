@@ -11,10 +11,14 @@
 /* Port bookkeeping for bind() conflicts (Linux's bind buckets)          */
 /* ------------------------------------------------------------------ */
 
+/* A slot of the stack's bind table (tables.c), which holds the buckets
+ * themselves, by open addressing: a connection's new ephemeral port costs
+ * no allocation.  A bucket's address is good only until the next bucket
+ * is created or released. */
 typedef struct sk_bind_bucket {
-    struct sk_bind_bucket *next;
     uint16_t port;
-    uint16_t listeners;
+    uint16_t listeners : 15; /* a listener per local address at most */
+    uint16_t used : 1;       /* the slot holds a bucket */
     uint32_t refs;     /* sockets with this local port */
     uint32_t noreuse;  /* of which without SO_REUSEADDR */
     uint32_t user_bound; /* of which bound with bind() (not autobind) */
@@ -128,6 +132,12 @@ struct sk_stack {
 
     sk_time_ns now;
     sk_time_ns epoch; /* creation time; TW expiries are ms from here */
+    /* Every timer, TIME_WAIT expiry and bin trim runs on the millisecond
+     * tick, and sk_advance has run all of them up to the tick this time
+     * begins: an earlier `now` can find nothing due.  0 until the first
+     * sk_advance, and set back to 0 by whatever makes something due
+     * within the current tick (sk_advance_soon). */
+    sk_time_ns advanced_until;
     uint8_t isn_key[16], cookie_key[16];
     /* The last IPv4 address pair's timestamp offset (sk_key_ts_off): a
      * connection asks for it two or three times (SYN-ACK, child, cookie)
@@ -160,7 +170,7 @@ struct sk_stack {
     uint32_t conn_mask, conn_count;
 
     sk_tcb *listeners[64]; /* chained through hnext, by port % 64 */
-    sk_bind_bucket **bind_buckets; /* chained hash by port, grows with use */
+    sk_bind_bucket *bind_table; /* by port, linear probing, at most 3/4 full */
     uint32_t bind_mask, bind_count;
     uint32_t fd_hint; /* no free handle below this one */
 
@@ -237,6 +247,24 @@ static inline void *sk_realloc(const sk_stack *s, void *p, size_t n) { return s-
 static inline void sk_free(const sk_stack *s, void *p) { s->mem.free(p, s->mem.user); }
 
 static inline void sk_count(sk_stack *s, sk_counter_id id) { s->counters[id]++; }
+
+/* sk_advance's early return where a datagram arrives (sk_input), inline
+ * so that the common case, within a millisecond already advanced to,
+ * costs no call. */
+static inline void sk_advance_inline(sk_stack *s, sk_time_ns now)
+{
+    if (now < s->advanced_until) {
+        if (now > s->now)
+            s->now = now;
+        return;
+    }
+    sk_advance(s, now);
+}
+
+/* Something is due at the current tick already (the wheels never allow
+ * that, a TIME_WAIT record with a zero timeout does): the next
+ * sk_advance must not take its early return. */
+static inline void sk_advance_soon(sk_stack *s) { s->advanced_until = 0; }
 enum { SK_RTX_MIB_NONE, SK_RTX_MIB_FAST, SK_RTX_MIB_SLOW_START };
 
 #endif

@@ -161,62 +161,83 @@ void sk_listener_unhash(sk_stack *s, sk_tcb *t)
 /* Bind buckets                                                         */
 /* ------------------------------------------------------------------ */
 
-static inline uint32_t port_hash(uint16_t port) { return (uint32_t)port * 0x9e3779b1u >> 16; }
+/* The bind table's home slot of a port: the top 17 bits of a Fibonacci
+ * hash (enough for 65536 ports), so consecutive ephemeral ports spread
+ * over the table instead of filling one run. */
+static inline uint32_t port_slot(uint16_t port, uint32_t mask) { return ((uint32_t)port * 0x9e3779b1u >> 15) & mask; }
 
-static void bind_grow(sk_stack *s)
+static bool bind_grow(sk_stack *s)
 {
     uint32_t nmask = s->bind_mask * 2 + 1;
-    sk_bind_bucket **nb = sk_calloc(s, (size_t)nmask + 1, sizeof(*nb));
-    if (!nb)
-        return; /* longer chains, same answers */
+    sk_bind_bucket *nt = sk_calloc(s, (size_t)nmask + 1, sizeof(*nt));
+    if (!nt)
+        return false;
     for (uint32_t i = 0; i <= s->bind_mask; i++) {
-        while (s->bind_buckets[i]) {
-            sk_bind_bucket *b = s->bind_buckets[i];
-            s->bind_buckets[i] = b->next;
-            uint32_t h = port_hash(b->port) & nmask;
-            b->next = nb[h];
-            nb[h] = b;
-        }
+        const sk_bind_bucket *b = &s->bind_table[i];
+        if (!b->used)
+            continue;
+        uint32_t j = port_slot(b->port, nmask);
+        while (nt[j].used)
+            j = (j + 1) & nmask;
+        nt[j] = *b;
     }
-    sk_free(s, s->bind_buckets);
-    s->bind_buckets = nb;
+    sk_free(s, s->bind_table);
+    s->bind_table = nt;
     s->bind_mask = nmask;
+    return true;
 }
 
-sk_bind_bucket *sk_bind_bucket_get(sk_stack *s, uint16_t port, bool create)
+/* A new bucket for `port`, which is not in the table; `i` is the empty
+ * slot its probe ended on.  Kept out of line so that the lookup, six
+ * calls per connection lifecycle, saves no registers for it. */
+static __attribute__((noinline)) sk_bind_bucket *bind_insert(sk_stack *s, uint16_t port, uint32_t i)
 {
-    sk_bind_bucket **head = &s->bind_buckets[port_hash(port) & s->bind_mask];
-    for (sk_bind_bucket *b = *head; b; b = b->next)
-        if (b->port == port)
-            return b;
-    if (!create)
-        return NULL;
-    sk_bind_bucket *b = sk_calloc(s, 1, sizeof(*b));
-    if (!b)
-        return NULL;
-    b->port = port;
-    if (s->bind_count > s->bind_mask && s->bind_mask < 65535) {
-        bind_grow(s);
-        head = &s->bind_buckets[port_hash(port) & s->bind_mask];
+    /* At most 3/4 full (20-byte slots: 27 to 53 bytes a port), so a
+     * probe for a missing port (every bind() and connect() port search
+     * asks) ends soon; if the table cannot grow it fills further, keeping
+     * one slot empty to end every probe. */
+    if ((s->bind_count + 1) * 4 > (s->bind_mask + 1) * 3) {
+        if (bind_grow(s)) {
+            for (i = port_slot(port, s->bind_mask); s->bind_table[i].used; i = (i + 1) & s->bind_mask)
+                ;
+        } else if (s->bind_count + 1 > s->bind_mask) {
+            return NULL;
+        }
     }
-    b->next = *head;
-    *head = b;
+    sk_bind_bucket *b = &s->bind_table[i];
+    memset(b, 0, sizeof(*b));
+    b->port = port;
+    b->used = true;
     s->bind_count++;
     return b;
 }
 
+sk_bind_bucket *sk_bind_bucket_get(sk_stack *s, uint16_t port, bool create)
+{
+    uint32_t i = port_slot(port, s->bind_mask);
+    for (; s->bind_table[i].used; i = (i + 1) & s->bind_mask)
+        if (s->bind_table[i].port == port)
+            return &s->bind_table[i];
+    return create ? bind_insert(s, port, i) : NULL;
+}
+
+/* Removal from a linear-probing table without tombstones: later entries
+ * of the run move back into the hole when their home slot is not between
+ * the hole and them (Knuth's Algorithm R). */
 void sk_bind_bucket_release(sk_stack *s, sk_bind_bucket *b)
 {
     if (b->refs || b->listeners || b->tw)
         return;
-    sk_bind_bucket **pp = &s->bind_buckets[port_hash(b->port) & s->bind_mask];
-    while (*pp && *pp != b)
-        pp = &(*pp)->next;
-    if (*pp) {
-        *pp = b->next;
-        s->bind_count--;
+    uint32_t mask = s->bind_mask, hole = (uint32_t)(b - s->bind_table);
+    for (uint32_t j = (hole + 1) & mask; s->bind_table[j].used; j = (j + 1) & mask) {
+        uint32_t home = port_slot(s->bind_table[j].port, mask);
+        if (((j - home) & mask) >= ((j - hole) & mask)) {
+            s->bind_table[hole] = s->bind_table[j];
+            hole = j;
+        }
     }
-    sk_free(s, b);
+    memset(&s->bind_table[hole], 0, sizeof(s->bind_table[hole]));
+    s->bind_count--;
 }
 
 void sk_port_ref(sk_stack *s, sk_tcb *t)

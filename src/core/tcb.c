@@ -31,7 +31,7 @@ sk_tcb *sk_tcb_alloc(sk_stack *s)
     t->mss = SK_TCP_MSS_DEFAULT;
     /* The algorithm is fixed at creation, as Linux's tcp_init_sock picks
      * the default (tcp_congestion_control) then. */
-    (void)sk_cc_select(s, t, s->cfg.tcp_congestion_control);
+    t->cc_reno = sk_cc_default_reno(s);
     return t;
 }
 
@@ -65,12 +65,22 @@ void sk_tcb_free(sk_stack *s, sk_tcb *t)
             s->orphans--;
         t->sflags &= ~SK_S_ORPHAN;
     }
-    sk_ring_free(s, &t->sndq);
-    sk_ring_free(s, &t->rcvq);
-    sk_sack_clear(s, t);
-    sk_rack_free(s, t);
-    sk_cc_free(s, t);
-    sk_tcb_ext_free(s, t);
+    /* Most connections end with none of these left (a request/response
+     * lifecycle drains both rings and never SACKs), and the record is
+     * wiped when it is taken again: call only where there is something
+     * to give back. */
+    if (t->sndq.data)
+        sk_ring_free(s, &t->sndq);
+    if (t->rcvq.data)
+        sk_ring_free(s, &t->rcvq);
+    if (t->sack_rb)
+        sk_sack_clear(s, t);
+    if (t->rack)
+        sk_rack_free(s, t);
+    if (t->cubic)
+        sk_cc_free(s, t);
+    if (t->ext)
+        sk_tcb_ext_free(s, t);
     while (t->ooo) {
         sk_ooo_seg *n = t->ooo->next;
         sk_free(s, t->ooo);

@@ -156,12 +156,20 @@ static void q_append(sk_tw_table *tw, uint32_t i)
     tw->q_tail[q] = i;
 }
 
-/* (Re)starts a record's lifetime: to the back of its FIFO. */
+/* A record's expiry `timeout` from now; the caller puts it at the back
+ * of its FIFO. */
+static void tw_set_expiry(sk_stack *s, sk_tw *w, sk_time_ns timeout)
+{
+    w->expires_ms = now_ms(s) + (uint32_t)((timeout + SK_NSEC_PER_MSEC - 1) / SK_NSEC_PER_MSEC);
+    if (timeout == 0)
+        sk_advance_soon(s); /* due now: the next sk_advance expires it */
+}
+
+/* Restarts a queued record's lifetime: to the back of its FIFO. */
 static void tw_schedule(sk_stack *s, uint32_t i, sk_time_ns timeout)
 {
-    sk_tw *w = sk_tw_at(&s->tw, i);
     q_unlink(&s->tw, i);
-    w->expires_ms = now_ms(s) + (uint32_t)((timeout + SK_NSEC_PER_MSEC - 1) / SK_NSEC_PER_MSEC);
+    tw_set_expiry(s, sk_tw_at(&s->tw, i), timeout);
     q_append(&s->tw, i);
 }
 
@@ -219,8 +227,8 @@ void sk_time_wait(sk_stack *s, sk_tcb *t, int substate, sk_time_ns timeout)
         uint32_t h = tw_hash_w(w) & s->tw.mask;
         w->hnext = s->tw.buckets[h];
         s->tw.buckets[h] = i;
+        tw_set_expiry(s, w, timeout);
         q_append(&s->tw, i);
-        tw_schedule(s, i, timeout);
         /* Linux counts a timewait socket once, when it is first scheduled
          * (__inet_twsk_schedule): TWKilled if its timeout is 4 s or less
          * (a short FIN_WAIT_2 linger), else TW.  Not when it ends, and not
@@ -408,8 +416,8 @@ bool sk_tw_input(sk_stack *s, uint32_t i, const sk_segment *seg)
             w->ts_recent_stamp_s = (uint32_t)(s->now / SK_NSEC_PER_SEC);
         }
         emit_tw_state(s, w, SK_TCP_FIN_WAIT2, SK_TCP_TIME_WAIT, SK_CAUSE_RCV_FIN);
+        tw_set_expiry(s, w, SK_TCP_TIMEWAIT_LEN);
         q_append(&s->tw, i);
-        tw_schedule(s, i, SK_TCP_TIMEWAIT_LEN);
         tw_send_ack(s, w);
         return false;
     }
