@@ -525,6 +525,8 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
         sk_rack_on_send(s, t, seq, end, retrans);
         if (!retrans && skb_push)
             sk_rack_set_psh(t, end);
+        if (!retrans && (flags & SK_TH_PSH))
+            sk_rack_pkt_end(t, end); /* a TSO packet's end is an skb's (tcp_simple_retransmit) */
     }
     if (seq_gt(end, t->snd_nxt)) {
         /* RTT timing by Karn's rule: only new data, one sample at a time. */
@@ -725,8 +727,7 @@ static bool retransmit_lost(sk_stack *s, sk_tcb *t)
          * but the SACKed, after a path MTU drop the segments cut too big
          * (tcp_simple_retransmit). */
         uint32_t run_end = t->snd_nxt;
-        if (t->rack)
-            t->rtx_nxt = sk_rack_next_to_resend(t, t->rtx_nxt, &run_end);
+        t->rtx_nxt = sk_rack_next_to_resend(t, t->rtx_nxt, mss, &run_end);
         if (!seq_lt(t->rtx_nxt, t->snd_nxt))
             break;
         uint32_t data_end = t->snd_una + t->sndq.len;
