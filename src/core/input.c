@@ -1462,7 +1462,8 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             sk_send_challenge_ack(s, t, true);
         } else {
             sk_count(s, SK_C_TCPEXT_PAWS_ESTAB);
-            send_dupack(s, t, seg);
+            if (!sk_oow_rate_limited(s, t, seg, SK_C_TCPEXT_TCP_ACK_SKIPPED_PAWS))
+                send_dupack(s, t, seg);
         }
         return;
     }
@@ -1497,7 +1498,8 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             if (beyond)
                 sk_count(s, SK_C_TCPEXT_BEYOND_WINDOW);
             sk_count(s, SK_C_SYNACK_OUT_OF_WINDOW);
-            send_dupack(s, t, seg);
+            if (!sk_oow_rate_limited(s, t, seg, SK_C_TCPEXT_TCP_ACK_SKIPPED_SEQ))
+                send_dupack(s, t, seg);
         }
         return;
     }

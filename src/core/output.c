@@ -264,8 +264,40 @@ void sk_send_ack(sk_stack *s, sk_tcb *t)
     conn_xmit(s, t, t->snd_nxt, SK_TH_ACK, NULL, 0);
 }
 
+/* Linux's __tcp_oow_rate_limited: one connection answers invalid
+ * segments (out of window, failing PAWS, drawing a challenge ACK) with at
+ * most one ACK per tcp_invalid_ratelimit ms, so that two ends disagreeing
+ * about the window cannot ping-pong ACKs and a flood of bad segments
+ * draws few replies.  A skipped ACK is counted under `mib`. */
+static bool oow_limited(sk_stack *s, sk_tcb *t, sk_counter_id mib)
+{
+    uint32_t now = (uint32_t)sk_stamp_now(s);
+    if (t->ext && t->ext->last_oow_ack) {
+        int32_t elapsed = (int32_t)(now - t->ext->last_oow_ack);
+        if (elapsed >= 0 && elapsed < s->cfg.tcp_invalid_ratelimit) {
+            sk_count(s, mib);
+            return true;
+        }
+    }
+    sk_tcb_ext *x = sk_tcb_ext_get(s, t);
+    if (x)
+        x->last_oow_ack = now;
+    return false;
+}
+
+/* tcp_oow_rate_limited: a segment carrying data or a FIN (and no SYN) is
+ * not an ACK loop's, so its duplicate ACK is never held back. */
+bool sk_oow_rate_limited(sk_stack *s, sk_tcb *t, const sk_segment *seg, sk_counter_id mib)
+{
+    if ((seg->payload_len || (seg->flags & SK_TH_FIN)) && !(seg->flags & SK_TH_SYN))
+        return false;
+    return oow_limited(s, t, mib);
+}
+
 /* RFC 5961 §3.2/§4.2: answer with an ACK carrying the current RCV.NXT,
- * rate-limited by tcp_challenge_ack_limit per second as Linux does. */
+ * rate-limited as Linux's tcp_send_challenge_ack does: first per
+ * connection (tcp_invalid_ratelimit, TCPACKSkippedChallenge), then by
+ * tcp_challenge_ack_limit per second for the host. */
 void sk_send_challenge_ack(sk_stack *s, sk_tcb *t, bool syn)
 {
     if (syn) {
@@ -281,8 +313,9 @@ void sk_send_challenge_ack(sk_stack *s, sk_tcb *t, bool syn)
         s->challenge_ack_sec = sec;
         s->challenge_acks_this_sec = 0;
     }
-    /* The host-wide limit drops the ACK silently: TCPACKSkippedChallenge
-     * is Linux's count for its per-socket out-of-window rate limit. */
+    if (oow_limited(s, t, SK_C_TCPEXT_TCP_ACK_SKIPPED_CHALLENGE))
+        return;
+    /* The host-wide limit drops the ACK silently. */
     if (s->challenge_acks_this_sec >= (uint32_t)s->cfg.tcp_challenge_ack_limit)
         return;
     s->challenge_acks_this_sec++;

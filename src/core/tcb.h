@@ -259,6 +259,9 @@ typedef struct sk_tcb_ext {
     /* Send records of a connection without SACK (rack.c), so that a
      * path MTU drop resends only the packets cut too big. */
     sk_flight *flight;
+    /* sk_stamp of the last ACK sent in reply to an invalid segment
+     * (Linux's last_oow_ack_time, tcp_invalid_ratelimit), 0 for none. */
+    uint32_t last_oow_ack;
     /* IPv6 (addr.c, output.c): IPV6_TCLASS and IPV6_UNICAST_HOPS plus
      * one (0: unset), and how often an RTO re-chose the flow label
      * (Linux's sk_rethink_txhash): here because few sockets set them and
