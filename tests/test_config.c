@@ -43,6 +43,7 @@ static const struct {
     {"net.ipv4.tcp_fastopen_blackhole_timeout_sec", "0"},
     {"net.ipv4.tcp_fastopen_key", "00000000-00000000-00000000-00000000"},
     {"net.ipv4.tcp_fin_timeout", "60"},
+    {"net.ipv4.tcp_invalid_ratelimit", "500"},
     {"net.ipv4.tcp_keepalive_intvl", "75"},
     {"net.ipv4.tcp_keepalive_probes", "9"},
     {"net.ipv4.tcp_keepalive_time", "7200"},

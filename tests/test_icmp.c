@@ -367,13 +367,18 @@ static void test_frag_needed_during_transfer(void **state)
 }
 
 /* tcp_simple_retransmit: of what is in flight when the MSS drops, only
- * the segments longer than the new MSS are lost and resent; a short one
- * that fits (here 500 bytes, lost on the way for other reasons) is not
- * resent with them but waits for loss detection as any other. */
-static void test_frag_needed_resends_only_longer_segments(void **state)
+ * the skbs whose segments are longer than the new MSS are lost and
+ * resent, each on its own, cut at the new MSS (tcp_retransmit_skb,
+ * tcp_fragment): the 2-segment TSO packet 1:2897 as 1148 + 1148 + 600,
+ * the one ending the burst, 2897:4345, as 1148 + 300.  A short skb that
+ * fits (500 bytes written later, lost on the way for other reasons) is
+ * not resent with them but waits for loss detection as any other. */
+static void resend_only_longer(sk_fixture *f, bool sack)
 {
-    sk_fixture *f = *state;
+    if (!sack)
+        sk_test_sysctl(f->client, "net.ipv4.tcp_sack", "0");
     sk_conn_pair p = sk_test_establish(f, 80);
+    assert_int_equal(sk_test_tcp_info(f->client, p.cfd).tcpi_options & SK_TCPI_OPT_SACK, sack ? SK_TCPI_OPT_SACK : 0);
     int one = 1;
     assert_int_equal(sk_setsockopt(f->client, p.cfd, SK_IPPROTO_TCP, SK_TCP_NODELAY, &one, sizeof one), 0);
     small_hop(f, 1200, true);
@@ -382,33 +387,59 @@ static void test_frag_needed_resends_only_longer_segments(void **state)
     size_t mark = f->trace_len;
     uint8_t buf[3 * 1448 + 500];
     memset(buf, 'm', sizeof buf);
-    assert_int_equal(sk_send(f->client, p.cfd, buf, sizeof buf, 0), (ssize_t)sizeof buf);
+    assert_int_equal(sk_send(f->client, p.cfd, buf, 3 * 1448, 0), 3 * 1448);
+    sk_test_run_for(f, MSEC(5));
+    assert_int_equal(sk_send(f->client, p.cfd, buf + 3 * 1448, 500, 0), 500);
     sk_test_run_for(f, MSEC(150));
     if (getenv("ICMP_DEBUG"))
         sk_test_print_trace(f, mark);
     assert_int_equal(sk_test_find(f, mark, "c>s . seq 1:1449")->fate, SK_WIRE_TOO_BIG);
     assert_int_equal(sk_test_find(f, mark, "c>s P. seq 1449:2897")->fate, SK_WIRE_TOO_BIG);
-    assert_int_equal(sk_test_find(f, mark, "c>s . seq 2897:4345")->fate, SK_WIRE_TOO_BIG);
+    assert_int_equal(sk_test_find(f, mark, "c>s P. seq 2897:4345")->fate, SK_WIRE_TOO_BIG);
     assert_int_equal(sk_test_find(f, mark, "c>s P. seq 4345:4845")->fate, SK_WIRE_LOST);
     assert_int_equal(count_icmp(f, HOP_ADDR), 3);
-    /* After the first frag-needed: the three long ones again at 1148
-     * bytes a segment, and not the 500 bytes behind them; the two later
-     * messages change nothing more. */
+    /* After the first frag-needed: the two long skbs again at 1148 bytes
+     * a segment, skb by skb, and not the 500 bytes behind them; the two
+     * later messages change nothing more. */
     const sk_trace_entry *icmp = icmp_entry(f, HOP_ADDR, 0);
     assert_non_null(icmp);
     f->cursor = sk_test_find(f, icmp->index, "c>s * len 1148")->index;
     assert_int_equal(sk_test_count(f, icmp->index, "c>s * len 1448"), 2); /* the two sent with the first */
-    EXPECT_SEGMENTS(f, "c>s . seq 1:1149", "c>s . seq 1149:2297", "c>s . seq 2297:3445", "c>s . seq 3445:4345",
-                    "s>c . ack 1149", "s>c . ack 2297", "s>c . ack 3445", "s>c . ack 4345");
+    EXPECT_SEGMENTS(f, "c>s . seq 1:1149", "c>s . seq 1149:2297", "c>s . seq 2297:2897", "c>s . seq 2897:4045",
+                    "c>s P. seq 4045:4345", "s>c . ack 1149", "s>c . ack 2297", "s>c . ack 2897", "s>c . ack 4045",
+                    "s>c . ack 4345");
     assert_int_equal(sk_counter(f->client, "TCPTimeouts"), 0);
     /* The 500 bytes go again once the ACKs leave them alone in flight
-     * (a tail loss probe), and everything arrives. */
+     * (a tail loss probe, which needs SACK; without it the RTO), and
+     * everything arrives. */
+    if (!sack)
+        sk_test_run_for(f, SEC(1));
     EXPECT_SEGMENTS(f, "c>s P. seq 4345:4845", "s>c . ack 4845");
+    assert_int_equal(sk_counter(f->client, "TCPTimeouts"), sack ? 0 : 1);
+    /* The five resent at the new MSS count as Loss-state retransmissions
+     * in packets (tcp_skb_pcount: 3 + 2); the 500 bytes once more. */
+    assert_int_equal(sk_counter(f->client, "TCPSlowStartRetrans"), 5);
+    assert_int_equal(sk_counter(f->client, "TCPFastRetrans"), sack ? 1 : 0);
+    assert_int_equal(sk_counter(f->client, "TcpRetransSegs"), 6);
     sk_test_run_for(f, SEC(2));
     EXPECT_NO_MORE_SEGMENTS(f);
     uint8_t rx[sizeof buf];
     assert_int_equal(sk_test_drain(f->server, p.sfd, rx, sizeof rx), (ssize_t)sizeof rx);
     assert_memory_equal(rx, buf, sizeof buf);
+}
+
+static void test_frag_needed_resends_only_longer_segments(void **state)
+{
+    resend_only_longer(*state, true);
+}
+
+/* The same without SACK: Linux's retransmission queue holds the same skbs
+ * whatever the peer negotiated, so the same two are lost and resent skb
+ * by skb.  synack keeps their ends for this (sk_flight); before, it
+ * resent all 4844 bytes in flight in 1148-byte pieces across skbs. */
+static void test_frag_needed_resends_only_longer_segments_without_sack(void **state)
+{
+    resend_only_longer(*state, false);
 }
 
 /* The passive side with a path MTU already learned for the peer: its
@@ -737,6 +768,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_out_of_window_icmp_ignored, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_soft_error_established, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_frag_needed_during_transfer, sk_test_setup, sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_frag_needed_resends_only_longer_segments_without_sack, sk_test_setup,
+                                        sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_frag_needed_resends_only_longer_segments, sk_test_setup,
                                         sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_passive_open_uses_the_cached_path_mtu, sk_test_setup, sk_test_teardown),

@@ -326,7 +326,10 @@ static void test_syn_in_established_draws_challenge_ack(void **state)
     /* tcp_rcv_established validates with syn_inerr: an InErr too. */
     assert_int_equal(sk_counter(f->server, "InErrs"), 1);
     /* Past the host-wide limit the SYN is still a TCPSYNChallenge, but no
-     * ACK goes and nothing else is counted. */
+     * ACK goes and nothing else is counted.  (The per-connection limit,
+     * tcp_invalid_ratelimit, would hold back the second ACK first: it is
+     * lifted here to reach the host-wide one.) */
+    sk_test_sysctl(f->server, "net.ipv4.tcp_invalid_ratelimit", "0");
     sk_test_sysctl(f->server, "net.ipv4.tcp_challenge_ack_limit", "1");
     sk_test_run_for(f, SEC(1)); /* a new second: one challenge ACK allowed */
     inject_from_client(f, &p, client_isn(f) + 22345, 0, SK_TH_SYN, NULL, 0);
@@ -338,6 +341,57 @@ static void test_syn_in_established_draws_challenge_ack(void **state)
     assert_int_equal(sk_counter(f->server, "TCPChallengeACK"), 2);
     assert_int_equal(sk_counter(f->server, "TCPACKSkippedChallenge"), 0);
     assert_int_equal(sk_test_transfer(f, f->server, p.sfd, f->client, p.cfd, 1000, SEC(2)), 1000);
+}
+
+/* Linux's tcp_invalid_ratelimit (500 ms by default): the duplicate ACKs
+ * answering out-of-window segments and the challenge ACKs of one
+ * connection share one per-connection limit (__tcp_oow_rate_limited on
+ * last_oow_ack_time); what it holds back is counted TCPACKSkippedSeq or
+ * TCPACKSkippedChallenge.  A segment carrying data is always answered
+ * (tcp_oow_rate_limited) and does not restart the interval. */
+static void test_invalid_ratelimit_holds_back_oow_acks(void **state)
+{
+    sk_fixture *f = *state;
+    sk_conn_pair p = sk_test_establish(f, 80);
+    sk_test_run_for(f, SETTLE);
+    sk_test_skip(f);
+    uint32_t rcv_nxt = client_isn(f) + 1, far = rcv_nxt + 0x40000000u;
+
+    inject_from_client(f, &p, far, 0, SK_TH_ACK, NULL, 0);
+    sk_test_run_for(f, MSEC(100));
+    EXPECT_SEGMENTS(f, "c>s .", "s>c . seq 1 ack 1 len 0");
+    inject_from_client(f, &p, far, 0, SK_TH_ACK, NULL, 0);
+    sk_test_run_for(f, MSEC(100));
+    EXPECT_SEGMENTS(f, "c>s .");
+    EXPECT_NO_MORE_SEGMENTS(f);
+    assert_int_equal(sk_counter(f->server, "TCPACKSkippedSeq"), 1);
+    /* Data out of the window is answered whatever the limit says. */
+    inject_from_client(f, &p, far, 0, SK_TH_ACK, "x", 1);
+    sk_test_run_for(f, MSEC(100));
+    EXPECT_SEGMENTS(f, "c>s . len 1", "s>c . seq 1 ack 1 len 0");
+    /* A RST in the window but not at RCV.NXT: its challenge ACK falls
+     * under the same limit, 300 ms after the first duplicate ACK. */
+    inject_from_client(f, &p, rcv_nxt + 10, 0, SK_TH_RST, NULL, 0);
+    sk_test_run_for(f, MSEC(100));
+    EXPECT_SEGMENTS(f, "c>s R");
+    EXPECT_NO_MORE_SEGMENTS(f);
+    assert_int_equal(sk_counter(f->server, "TCPACKSkippedChallenge"), 1);
+    assert_int_equal(sk_counter(f->server, "TCPChallengeACK"), 0);
+    /* 500 ms after the last ACK sent the next one goes. */
+    sk_test_run_for(f, MSEC(100));
+    inject_from_client(f, &p, far, 0, SK_TH_ACK, NULL, 0);
+    sk_test_run_for(f, MSEC(100));
+    EXPECT_SEGMENTS(f, "c>s .", "s>c . seq 1 ack 1 len 0");
+    assert_int_equal(sk_counter(f->server, "TCPACKSkippedSeq"), 1);
+    /* 0 lifts the limit. */
+    sk_test_sysctl(f->server, "net.ipv4.tcp_invalid_ratelimit", "0");
+    inject_from_client(f, &p, far, 0, SK_TH_ACK, NULL, 0);
+    inject_from_client(f, &p, far, 0, SK_TH_ACK, NULL, 0);
+    sk_test_run_for(f, MSEC(100));
+    EXPECT_SEGMENTS(f, "c>s .", "c>s .", "s>c . seq 1 ack 1 len 0", "s>c . seq 1 ack 1 len 0");
+    EXPECT_NO_MORE_SEGMENTS(f);
+    assert_int_equal(sk_counter(f->server, "TCPACKSkippedSeq"), 1);
+    assert_int_equal(sk_state(f->server, p.sfd), SK_TCP_ESTABLISHED);
 }
 
 /* Closing a connecting socket just stops it (tcp_close_state): no RST,
@@ -422,6 +476,7 @@ int main(void)
                                         sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_syn_in_established_draws_challenge_ack, sk_test_setup,
                                         sk_test_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_ratelimit_holds_back_oow_acks, sk_test_setup, sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_close_while_connecting_counts_no_attempt_fail, sk_test_setup,
                                         sk_test_teardown),
         cmocka_unit_test_setup_teardown(test_close_with_only_out_of_order_data_sends_fin, sk_test_setup,

@@ -170,6 +170,20 @@ static void test_syn_received__ack__established_simultaneous(void **state)
     assert_true(sk_poll(f->server, t.fd) & SK_POLLOUT);
 }
 
+/* A FIN on the ACK that completes a simultaneous open: Linux's
+ * tcp_rcv_state_process takes the ACK first (SYN_RECV -> ESTABLISHED),
+ * then the FIN through tcp_data_queue/tcp_fin as in ESTABLISHED
+ * (-> CLOSE_WAIT), ACKed at once. */
+static void test_syn_received__fin_ack__close_wait_simultaneous(void **state)
+{
+    sk_fixture *f = fixture(state);
+    sk_one t = sk_one_open(f, SK_TCP_SYN_RECV, SK_ONE_ACTIVE);
+    sk_one_send(&t, "F. seq 1 ack 1");
+    EXPECT_SEGMENTS(f, "p>s F. seq 1 ack 1", "s>p . seq 1 ack 2 len 0");
+    EXPECT_NO_MORE_SEGMENTS(f);
+    EXPECT_ONE_STATE(&t, SK_TCP_CLOSE_WAIT);
+}
+
 /* In a simultaneous open the peer's answer is usually its SYN,ACK (our
  * SYN crossed its): Linux lets that one SYN through the RFC 5961 check
  * (tcp_validate_incoming) and, its SYN being a duplicate by then, ACKs it
@@ -1248,6 +1262,7 @@ int main(void)
         T(test_syn_sent__syn_ack__established),
         T(test_syn_received__ack__established),
         T(test_syn_received__ack__established_simultaneous),
+        T(test_syn_received__fin_ack__close_wait_simultaneous),
         T(test_syn_received__syn_ack__established_simultaneous),
         T(test_syn_received__close__fin_wait_1),
         T(test_established__close__fin_wait_1),

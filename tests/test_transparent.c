@@ -23,6 +23,7 @@
 
 #include "harness.h"
 #include "addr.h"
+#include "bytes.h"
 #include "stack.h"
 
 #define LOCAL4 0x0a000002u  /* 10.0.0.2, the stack's */
@@ -34,9 +35,10 @@
 typedef struct tp_ctx {
     sk_stack *s;
     sk_time_ns now;
-    uint8_t out[16][256]; /* what the stack sent, oldest first */
+    uint8_t out[16][1600]; /* what the stack sent, oldest first */
     size_t out_len[16];
     size_t n_out, next;
+    uint16_t syn_mss; /* the MSS option the peer's SYNs carry, 0 for none */
 } tp_ctx;
 
 static void tp_transmit(void *ctx, const uint8_t *d, size_t len)
@@ -100,6 +102,11 @@ static void tp_send(tp_ctx *c, const sk_endpoint *from, const sk_endpoint *to, u
     sp.df = true;
     sp.payload = (const uint8_t *)data;
     sp.payload_len = data ? strlen(data) : 0;
+    uint8_t mss_opt[4] = {2, 4, (uint8_t)(c->syn_mss >> 8), (uint8_t)c->syn_mss};
+    if ((flags & SK_TH_SYN) && c->syn_mss) {
+        sp.options = mss_opt;
+        sp.options_len = sizeof mss_opt;
+    }
     uint8_t buf[256];
     size_t n = sk_build_segment(&sp, buf, sizeof buf);
     assert_true(n > 0);
@@ -541,6 +548,206 @@ static void test_ipv6_transparent(void **state)
     assert_int_equal(sk_addr6_find(c->s, to.addr6), 0);
 }
 
+/* ---------------------------------------------------------------- */
+/* ICMP errors about a transparent socket's segments                  */
+/* ---------------------------------------------------------------- */
+
+#define HOP4 0xcb007101u /* 203.0.113.1, a router on the path */
+
+/* An ICMP error from `hop` to `to` quoting the IP and TCP headers of the
+ * datagram the stack sent at c->out[idx] (its sequence moved by
+ * seq_shift). */
+static void tp_icmp4(tp_ctx *c, uint32_t hop, uint32_t to, uint8_t type, uint8_t code, uint32_t rest, size_t idx,
+                     int32_t seq_shift)
+{
+    uint8_t d[28 + 40];
+    memset(d, 0, sizeof d);
+    d[0] = 0x45;
+    d[3] = sizeof d;
+    d[8] = 64;
+    d[9] = 1;
+    sk_put_be32(d + 12, hop);
+    sk_put_be32(d + 16, to);
+    sk_put_be16(d + 10, sk_csum_fold(sk_csum_partial(d, 20, 0)));
+    d[20] = type;
+    d[21] = code;
+    sk_put_be32(d + 24, rest);
+    memcpy(d + 28, c->out[idx], 40);
+    sk_put_be32(d + 28 + 24, sk_get_be32(d + 28 + 24) + (uint32_t)seq_shift);
+    sk_put_be16(d + 22, sk_csum_fold(sk_csum_partial(d + 20, sizeof d - 20, 0)));
+    c->now += SK_MS(1);
+    sk_input(c->s, d, sizeof d, c->now);
+}
+
+/* The same in ICMPv6 from `hop` to `to`. */
+static void tp_icmp6(tp_ctx *c, const char *hop, const sk_endpoint *to, uint8_t type, uint8_t code, uint32_t rest,
+                     size_t idx)
+{
+    uint8_t d[40 + 8 + 60];
+    memset(d, 0, sizeof d);
+    d[0] = 0x60;
+    sk_put_be16(d + 4, 8 + 60);
+    d[6] = 58;
+    d[7] = 64;
+    sk_endpoint h = ep6(hop, 0);
+    memcpy(d + 8, h.addr6, 16);
+    memcpy(d + 24, to->addr6, 16);
+    d[40] = type;
+    d[41] = code;
+    sk_put_be32(d + 44, rest);
+    memcpy(d + 48, c->out[idx], 60);
+    sk_test_icmp6_checksum(d);
+    c->now += SK_MS(1);
+    sk_input(c->s, d, sizeof d, c->now);
+}
+
+/* A fragmentation-needed about a segment a transparent connection sent
+ * from its original destination reaches the connection, as on Linux
+ * (where `-m socket --transparent` finds the socket from the quoted
+ * header and tcp_v4_err then takes it as any other): the path MTU drops
+ * and the segment goes again at the new MSS, cut where tcp_fragment cuts
+ * it (PSH on the second part).  Before, it was dropped as addressed to
+ * nobody (IpInAddrErrors). */
+static void test_frag_needed_reaches_transparent_connection(void **state)
+{
+    tp_ctx *c = *state;
+    c->syn_mss = 1460;
+    int l = tp_listener(c, SK_AF_INET, 80, true);
+    sk_endpoint peer = sk_endpoint_ipv4(PEER4, 40010), to = sk_endpoint_ipv4(FOREIGN4, 80);
+    uint32_t iss;
+    int fd = tp_handshake(c, l, &peer, &to, &iss);
+    static char data[1461];
+    memset(data, 'x', 1460);
+    assert_int_equal(sk_send(c->s, fd, data, 1460, 0), 1460);
+    sk_segment d = tp_expect(c, &to, &peer, SK_TH_ACK | SK_TH_PSH, PEER_ISN + 1);
+    assert_int_equal(d.seq, iss + 1);
+    assert_int_equal(d.payload_len, 1460);
+    tp_expect_none(c);
+
+    tp_icmp4(c, HOP4, FOREIGN4, 3, 4, 1200, c->next - 1, 0);
+    assert_int_equal(sk_counter(c->s, "IpInAddrErrors"), 0);
+    assert_int_equal(sk_counter(c->s, "IcmpInMsgs"), 1);
+    assert_int_equal(sk_counter(c->s, "IcmpInDestUnreachs"), 1);
+    assert_int_equal(sk_counter(c->s, "IcmpInErrors"), 0);
+    d = tp_expect(c, &to, &peer, SK_TH_ACK, PEER_ISN + 1);
+    assert_int_equal(d.seq, iss + 1);
+    assert_int_equal(d.payload_len, 1160);
+    d = tp_expect(c, &to, &peer, SK_TH_ACK | SK_TH_PSH, PEER_ISN + 1);
+    assert_int_equal(d.seq, iss + 1161);
+    assert_int_equal(d.payload_len, 300);
+    tp_expect_none(c);
+    int mtu = 0;
+    size_t len = sizeof mtu;
+    assert_int_equal(sk_getsockopt(c->s, fd, SK_IPPROTO_IP, SK_IP_MTU, &mtu, &len), 0);
+    assert_int_equal(mtu, 1200);
+    assert_int_equal(sk_counter(c->s, "TcpRetransSegs"), 2);
+}
+
+/* A host unreachable about an established transparent connection is a
+ * soft error (SO_ERROR reads it once); one about a non-local address no
+ * transparent socket holds is still dropped before ICMP (IpInAddrErrors),
+ * and one quoting a non-transparent connection's segment is not taken
+ * either. */
+static void test_unreachable_reaches_transparent_connection(void **state)
+{
+    tp_ctx *c = *state;
+    int l = tp_listener(c, SK_AF_INET, 80, true);
+    sk_endpoint peer = sk_endpoint_ipv4(PEER4, 40011), to = sk_endpoint_ipv4(FOREIGN4, 80);
+    uint32_t iss;
+    int fd = tp_handshake(c, l, &peer, &to, &iss);
+    assert_int_equal(sk_send(c->s, fd, "hello", 5, 0), 5);
+    tp_expect(c, &to, &peer, SK_TH_ACK | SK_TH_PSH, PEER_ISN + 1);
+    size_t sent = c->next - 1;
+    tp_icmp4(c, HOP4, FOREIGN4, 3, 1, 0, sent, 0);
+    tp_expect_none(c);
+    assert_int_equal(sk_counter(c->s, "IpInAddrErrors"), 0);
+    assert_int_equal(sk_counter(c->s, "IcmpInMsgs"), 1);
+    assert_int_equal(sk_state(c->s, fd), SK_TCP_ESTABLISHED);
+    assert_int_equal(sk_test_so_error(c->s, fd), EHOSTUNREACH);
+    assert_int_equal(sk_test_so_error(c->s, fd), 0);
+    /* Outside SND.UNA..SND.NXT: counted as tcp_v4_err counts it. */
+    tp_icmp4(c, HOP4, FOREIGN4, 3, 1, 0, sent, 100);
+    assert_int_equal(sk_counter(c->s, "OutOfWindowIcmps"), 1);
+    assert_int_equal(sk_test_so_error(c->s, fd), 0);
+
+    /* The same message about port 81 of another non-local address: no
+     * transparent socket there, so nobody takes it. */
+    uint8_t *q = c->out[sent];
+    sk_put_be32(q + 12, FOREIGN4B);
+    sk_put_be16(q + 20, 81);
+    tp_icmp4(c, HOP4, FOREIGN4B, 3, 1, 0, sent, 0);
+    assert_int_equal(sk_counter(c->s, "IpInAddrErrors"), 1);
+    assert_int_equal(sk_counter(c->s, "IcmpInMsgs"), 2);
+    tp_expect_none(c);
+}
+
+/* A request of the catch-all transparent listener (sk_stack_set_tproxy)
+ * for another port: a host unreachable quoting its SYN-ACK drops it as
+ * tcp_req_err does (ListenDrops), once the quoted sequence is its ISN. */
+static void test_unreachable_drops_transparent_request(void **state)
+{
+    tp_ctx *c = *state;
+    tp_listener(c, SK_AF_INET, 80, true);
+    assert_int_equal(sk_stack_set_tproxy(c->s, 80), 0);
+    sk_endpoint peer = sk_endpoint_ipv4(PEER4, 40012), to = sk_endpoint_ipv4(FOREIGN4B, 443);
+    tp_send(c, &peer, &to, SK_TH_SYN, PEER_ISN, 0, NULL);
+    tp_expect(c, &to, &peer, SK_TH_SYN | SK_TH_ACK, PEER_ISN + 1);
+    size_t synack = c->next - 1;
+    assert_int_equal(ss_count(c, &to, SK_TCP_SYN_RECV), 1);
+    tp_icmp4(c, HOP4, FOREIGN4B, 3, 1, 0, synack, 1);
+    assert_int_equal(sk_counter(c->s, "OutOfWindowIcmps"), 1);
+    assert_int_equal(ss_count(c, &to, SK_TCP_SYN_RECV), 1);
+    tp_icmp4(c, HOP4, FOREIGN4B, 3, 1, 0, synack, 0);
+    assert_int_equal(ss_count(c, &to, SK_TCP_SYN_RECV), 0);
+    assert_int_equal(sk_counter(c->s, "ListenDrops"), 1);
+    assert_int_equal(sk_counter(c->s, "IpInAddrErrors"), 0);
+    assert_int_equal(sk_counter(c->s, "IcmpInMsgs"), 2);
+    assert_int_equal(sk_counter(c->s, "IcmpInErrors"), 0);
+    tp_expect_none(c);
+}
+
+/* IPv6: a Packet Too Big about a transparent connection's segment lowers
+ * its path MTU and the segment goes again at 1220 bytes; a no-route
+ * unreachable is a soft error (ENETUNREACH). */
+static void test_icmp6_reaches_transparent_connection(void **state)
+{
+    tp_ctx *c = *state;
+    c->syn_mss = 1440;
+    int l = tp_listener(c, SK_AF_INET6, 80, true);
+    sk_endpoint peer = ep6("fd00::9", 40013), to = ep6("2001:db8::7", 80);
+    uint32_t iss;
+    int fd = tp_handshake(c, l, &peer, &to, &iss);
+    static char data[1441];
+    memset(data, 'y', 1440);
+    assert_int_equal(sk_send(c->s, fd, data, 1440, 0), 1440);
+    sk_segment d = tp_expect(c, &to, &peer, SK_TH_ACK | SK_TH_PSH, PEER_ISN + 1);
+    assert_int_equal(d.payload_len, 1440);
+    size_t sent = c->next - 1;
+    tp_icmp6(c, "2001:db8::1", &to, 2, 0, 1280, sent);
+    assert_int_equal(sk_counter(c->s, "Ip6InAddrErrors"), 0);
+    assert_int_equal(sk_counter(c->s, "Icmp6InPktTooBigs"), 1);
+    d = tp_expect(c, &to, &peer, SK_TH_ACK, PEER_ISN + 1);
+    assert_int_equal(d.seq, iss + 1);
+    assert_int_equal(d.payload_len, 1220);
+    d = tp_expect(c, &to, &peer, SK_TH_ACK | SK_TH_PSH, PEER_ISN + 1);
+    assert_int_equal(d.seq, iss + 1221);
+    assert_int_equal(d.payload_len, 220);
+    tp_expect_none(c);
+    int mtu = 0;
+    size_t len = sizeof mtu;
+    assert_int_equal(sk_getsockopt(c->s, fd, SK_IPPROTO_IPV6, SK_IPV6_MTU, &mtu, &len), 0);
+    assert_int_equal(mtu, 1280);
+    tp_icmp6(c, "2001:db8::1", &to, 1, 0, 0, sent);
+    assert_int_equal(sk_test_so_error(c->s, fd), ENETUNREACH);
+    assert_int_equal(sk_state(c->s, fd), SK_TCP_ESTABLISHED);
+    /* About a non-local address no socket holds: dropped before ICMPv6. */
+    sk_endpoint other = ep6("2001:db8::8", 80);
+    memcpy(c->out[sent] + 8, other.addr6, 16);
+    tp_icmp6(c, "2001:db8::1", &other, 1, 0, 0, sent);
+    assert_int_equal(sk_counter(c->s, "Ip6InAddrErrors"), 1);
+    assert_int_equal(sk_counter(c->s, "Icmp6InMsgs"), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -555,6 +762,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bind_nonlocal, tp_setup, tp_teardown),
         cmocka_unit_test_setup_teardown(test_connect_from_nonlocal, tp_setup, tp_teardown),
         cmocka_unit_test_setup_teardown(test_ipv6_transparent, tp_setup, tp_teardown),
+        cmocka_unit_test_setup_teardown(test_frag_needed_reaches_transparent_connection, tp_setup, tp_teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_reaches_transparent_connection, tp_setup, tp_teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_drops_transparent_request, tp_setup, tp_teardown),
+        cmocka_unit_test_setup_teardown(test_icmp6_reaches_transparent_connection, tp_setup, tp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -380,9 +380,12 @@ SK_EXPORT size_t sk_stack_addrs(const sk_stack *stack, sk_endpoint *out, uint8_t
  * the original destination from sk_getsockname and send from it.
  * sk_stack_set_tproxy(stack, P) is the stand-in for such a rule without
  * --dport: SYNs to non-local addresses on every other port go to the
- * transparent listener on port P (0 removes it).  Segments to non-local
- * addresses that no transparent socket takes are dropped as before
- * (IpInAddrErrors).  Returns 0, or -EFAULT. */
+ * transparent listener on port P (0 removes it).  ICMP and ICMPv6 errors
+ * quoting a transparent socket's segment reach it at its non-local
+ * address too (path MTU, soft errors, as `-m socket --transparent`
+ * delivers them on Linux).  Segments to non-local addresses that no
+ * transparent socket takes are dropped as before (IpInAddrErrors).
+ * Returns 0, or -EFAULT. */
 SK_EXPORT int sk_stack_set_tproxy(sk_stack *stack, uint16_t on_port);
 
 /* Feeds one IPv4 or IPv6 datagram.  `now` must not go backwards.  Bad

@@ -102,6 +102,8 @@ static const config_row config_rows[] = {
     ROW("net.ipv4.tcp_fastopen_blackhole_timeout_sec", tcp_fastopen_blackhole_timeout_sec, 1, 0, INT_MAX),
     {"net.ipv4.tcp_fastopen_key", CONFIG_TFO_KEY, 0, 1, 0, 0, CHECK_NONE},
     ROW("net.ipv4.tcp_fin_timeout", tcp_fin_timeout, 1, 0, SECONDS_MAX),
+    /* Milliseconds (proc_dointvec_ms_jiffies); 0 lifts the limit. */
+    ROW("net.ipv4.tcp_invalid_ratelimit", tcp_invalid_ratelimit, 1, 0, INT_MAX),
     ROW("net.ipv4.tcp_keepalive_intvl", tcp_keepalive_intvl, 1, 1, SECONDS_MAX),
     /* Linux stores it in a u8: 0..255. */
     ROW("net.ipv4.tcp_keepalive_probes", tcp_keepalive_probes, 1, 0, 255),
@@ -206,6 +208,7 @@ void sk_config_defaults(sk_config *c)
     c->ipv6_auto_flowlabels = 1;
     c->ipv6_bindv6only = 0;
     c->tcp_challenge_ack_limit = INT_MAX;
+    c->tcp_invalid_ratelimit = 500;
     c->tcp_rto_min_us = 200000;
     c->tcp_rto_max_ms = 120000;
     c->tcp_adv_win_scale = 1;

@@ -36,6 +36,7 @@ typedef struct sk_config {
     int tcp_max_orphans;        /* (131072)                                     */
     int tcp_rfc1337;            /* (0)                                          */
     int tcp_challenge_ack_limit;/* per second (2147483647)                      */
+    int tcp_invalid_ratelimit;  /* ms between ACKs to invalid segments (500)     */
     int tcp_rto_min_us;         /* (200000)                                     */
     int tcp_rto_max_ms;         /* (120000)                                     */
     int tcp_adv_win_scale;      /* (1)                                          */

@@ -150,6 +150,11 @@
     X(TCPEXT_TCP_SYN_RETRANS, "TcpExt", "TCPSynRetrans")     \
     X(TCPEXT_TCP_CHALLENGE_ACK, "TcpExt", "TCPChallengeACK") \
     X(TCPEXT_TCP_SYN_CHALLENGE, "TcpExt", "TCPSYNChallenge") \
+    X(TCPEXT_TCP_ACK_SKIPPED_SYN_RECV, "TcpExt", "TCPACKSkippedSynRecv") \
+    X(TCPEXT_TCP_ACK_SKIPPED_PAWS, "TcpExt", "TCPACKSkippedPAWS") \
+    X(TCPEXT_TCP_ACK_SKIPPED_SEQ, "TcpExt", "TCPACKSkippedSeq") \
+    X(TCPEXT_TCP_ACK_SKIPPED_FIN_WAIT2, "TcpExt", "TCPACKSkippedFinWait2") \
+    X(TCPEXT_TCP_ACK_SKIPPED_TIME_WAIT, "TcpExt", "TCPACKSkippedTimeWait") \
     X(TCPEXT_TCP_ACK_SKIPPED_CHALLENGE, "TcpExt", "TCPACKSkippedChallenge") \
     X(TCPEXT_TCP_KEEPALIVE, "TcpExt", "TCPKeepAlive")        \
     X(TCPEXT_TCP_TO_ZERO_WINDOW_ADV, "TcpExt", "TCPToZeroWindowAdv") \

@@ -31,6 +31,7 @@ void sk_tcb_ext_free(const sk_stack *s, sk_tcb *t)
     sk_free(s, t->ext->eor);
     sk_free(s, t->ext->fo);
     sk_free(s, t->ext->pm);
+    sk_free(s, t->ext->flight);
     sk_free(s, t->ext);
     t->ext = NULL;
 }

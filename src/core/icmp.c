@@ -19,6 +19,7 @@
 #include "bytes.h"
 #include "addr.h"
 #include "events.h"
+#include "listen.h"
 #include "stack.h"
 #include "tables.h"
 #include "timers.h"
@@ -309,9 +310,11 @@ static void tcp_err(sk_stack *s, const uint8_t *q, size_t qihl, uint8_t type, ui
         return;
     }
 
-    /* The quoted datagram is one this stack sent: its source is ours. */
-    bool ours = sk_addr_is_local(s, false, qsrc);
+    /* The quoted datagram is one this stack sent: its source is ours, or
+     * a transparent socket's non-local address. */
     sk_key k = {.laddr = qsrc, .raddr = qdst, .lport = sport, .rport = dport, .v6 = false};
+    bool local = sk_addr_is_local(s, false, qsrc);
+    bool ours = local || sk_icmp_quote_transparent(s, &k);
     sk_tcb *t = ours ? sk_conn_lookup(s, &k) : NULL;
     if (t) {
         sk_icmp_err_for_conn(s, t, seq, &e);
@@ -319,7 +322,7 @@ static void tcp_err(sk_stack *s, const uint8_t *q, size_t qihl, uint8_t type, ui
     }
     if (ours && sk_tw_lookup(s, &k) != SK_TW_NONE)
         return; /* TIME_WAIT: nothing left to tell */
-    sk_tcb *l = ours ? sk_listener_lookup(s, false, qsrc, sport) : NULL;
+    sk_tcb *l = !ours ? NULL : local ? sk_listener_lookup(s, false, qsrc, sport) : sk_listen_nonlocal(s, false, qsrc, sport);
     if (l) {
         /* A request sock (Linux's tcp_req_err): the SYN-ACK's sequence
          * must be its ISN exactly; errors meaning the peer is gone drop
@@ -328,6 +331,52 @@ static void tcp_err(sk_stack *s, const uint8_t *q, size_t qihl, uint8_t type, ui
         return;
     }
     drop(s, ip, SK_C_ICMP_IN_ERRORS); /* no socket: tcp_v4_err's -ENOENT */
+}
+
+/* Is the quoted segment a transparent socket's (IP_TRANSPARENT, or a
+ * child of a transparent listener), sent from its non-local address?  On
+ * Linux an error about it reaches the host through the same rule as that
+ * socket's segments: `-m socket --transparent` finds the socket from the
+ * quoted header (xt_socket's extract_icmp4_fields/extract_icmp6_fields,
+ * then an established, TIME_WAIT or listener lookup, each transparent),
+ * and the local route delivers it to icmp_rcv/icmpv6_rcv, whose
+ * tcp_v4_err/tcp_v6_err then look the quote up without asking whether
+ * the address is local.  A TIME_WAIT record at a non-local address is
+ * taken as transparent, as input.c's nonlocal_wanted takes it. */
+bool sk_icmp_quote_transparent(sk_stack *s, const sk_key *k)
+{
+    if (k->raddr) {
+        const sk_tcb *t = sk_conn_lookup(s, k);
+        if (t)
+            return t->transparent;
+        if (sk_tw_lookup(s, k) != SK_TW_NONE)
+            return true;
+    }
+    return sk_listen_nonlocal(s, k->v6, k->laddr, k->lport) != NULL;
+}
+
+/* An error message to an address that is not the stack's is wanted only
+ * when it quotes a TCP segment of a transparent socket (see above). */
+static bool nonlocal_wanted(sk_stack *s, const uint8_t *dgram, const sk_segment *ip)
+{
+    const uint8_t *icmp = dgram + ip->l4_off;
+    size_t n = ip->ip_len > ip->l4_off ? ip->ip_len - ip->l4_off : 0;
+    if (n < ICMP_HDR_LEN + 20)
+        return false;
+    uint8_t type = icmp[0];
+    if (type != SK_ICMP_DEST_UNREACH && type != SK_ICMP_SOURCE_QUENCH && type != SK_ICMP_TIME_EXCEEDED &&
+        type != SK_ICMP_PARAMETERPROB && type != SK_ICMP_REDIRECT)
+        return false; /* icmp_is_err: an informational message names no socket */
+    const uint8_t *q = icmp + ICMP_HDR_LEN;
+    size_t qn = n - ICMP_HDR_LEN, qihl = (size_t)(q[0] & 0x0f) * 4;
+    if (qihl < 20 || qn < qihl + 8 || q[9] != IPPROTO_TCP_NUM)
+        return false;
+    sk_key k = {.laddr = sk_get_be32(q + 12),
+                .raddr = sk_get_be32(q + 16),
+                .lport = sk_get_be16(q + qihl),
+                .rport = sk_get_be16(q + qihl + 2),
+                .v6 = false};
+    return sk_icmp_quote_transparent(s, &k);
 }
 
 static void unreach(sk_stack *s, const sk_segment *ip, const uint8_t *icmp, size_t n, uint8_t type,
@@ -373,7 +422,7 @@ static void unreach(sk_stack *s, const sk_segment *ip, const uint8_t *icmp, size
 void sk_icmp_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segment *ip)
 {
     (void)len;
-    if (!sk_addr_is_local(s, false, ip->dst)) {
+    if (!sk_addr_is_local(s, false, ip->dst) && !nonlocal_wanted(s, dgram, ip)) {
         drop(s, ip, SK_C_IP_IN_ADDR_ERRORS);
         return;
     }

@@ -116,6 +116,9 @@ void sk_icmp_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segme
 void sk_icmp_emit(sk_stack *s, sk_event_type type, const sk_segment *msg, const uint8_t *d, size_t len);
 /* Linux's tcp_v4_err/tcp_v6_err after the lookup: a full connection. */
 void sk_icmp_err_for_conn(sk_stack *s, sk_tcb *t, uint32_t seq, const sk_icmp_err *e);
+/* Whether a quoted segment from a non-local address is a transparent
+ * socket's (its connection, TIME_WAIT record or listener). */
+bool sk_icmp_quote_transparent(sk_stack *s, const struct sk_key *k);
 
 /* pmtu.c: the per-destination cache (Linux's fnhe/inet_peer) */
 uint16_t sk_route_mtu(sk_stack *s, const sk_peer_key *k);

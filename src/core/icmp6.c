@@ -17,6 +17,7 @@
 #include "bytes.h"
 #include "addr.h"
 #include "events.h"
+#include "listen.h"
 #include "segment.h"
 #include "stack.h"
 #include "tables.h"
@@ -182,8 +183,10 @@ static void tcp_err(sk_stack *s, const uint8_t *q, const uint8_t *th, uint8_t ty
     /* The quoted datagram is one of ours: its source is a local address,
      * its destination an address some socket holds (else no handle). */
     uint32_t laddr = sk_addr6_find(s, q + 8), raddr = sk_addr6_find(s, q + 24);
-    bool ours = laddr && sk_addr_is_local(s, true, laddr);
     sk_key k = {.laddr = laddr, .raddr = raddr, .lport = sport, .rport = dport, .v6 = true};
+    /* ... or a transparent socket's non-local one (icmp.c). */
+    bool local = laddr && sk_addr_is_local(s, true, laddr);
+    bool ours = local || (laddr && sk_icmp_quote_transparent(s, &k));
     sk_tcb *t = ours && raddr ? sk_conn_lookup(s, &k) : NULL;
     sk_icmp_err e = {.kind = SK_ICMPE_NONE};
     if (type == ICMP6_PKT_TOOBIG) {
@@ -208,7 +211,9 @@ static void tcp_err(sk_stack *s, const uint8_t *q, const uint8_t *th, uint8_t ty
     }
     if (ours && raddr && sk_tw_lookup(s, &k) != SK_TW_NONE)
         return; /* TIME_WAIT: nothing left to tell */
-    sk_tcb *l = ours && raddr ? sk_listener_lookup(s, true, laddr, sport) : NULL;
+    sk_tcb *l = !ours || !raddr ? NULL
+                : local     ? sk_listener_lookup(s, true, laddr, sport)
+                            : sk_listen_nonlocal(s, true, laddr, sport);
     if (l) {
         /* tcp_req_err: a Packet Too Big is not fatal to a request. */
         sk_listen_icmp_err(s, l, &k, seq, e.kind == SK_ICMPE_ERROR && e.req_abort);
@@ -234,9 +239,37 @@ static void notify(sk_stack *s, const sk_segment *seg, const uint8_t *msg, size_
     tcp_err(s, q, q + off, type, msg[1], sk_get_be32(msg + 4), seg);
 }
 
+/* An error message to an address that is not the stack's is wanted only
+ * when it quotes a TCP segment of a transparent socket
+ * (sk_icmp_quote_transparent, icmp.c); informational ones never are. */
+static bool nonlocal_wanted(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segment *seg)
+{
+    size_t end = seg->ip_len <= len ? seg->ip_len : len;
+    if (seg->l4_off + 8 > end)
+        return false;
+    const uint8_t *msg = dgram + seg->l4_off;
+    if (msg[0] & ICMP6_INFOMSG_MASK)
+        return false;
+    const uint8_t *q = msg + 8;
+    size_t qn = end - seg->l4_off - 8;
+    uint8_t proto = 0;
+    size_t off = qn >= SK_IP6_HDR_LEN ? quoted_l4(q, qn, &proto) : 0;
+    if (!off || off + 8 > qn || proto != 6)
+        return false;
+    uint32_t laddr = sk_addr6_find(s, q + 8);
+    if (!laddr)
+        return false; /* an address no socket holds */
+    sk_key k = {.laddr = laddr,
+                .raddr = sk_addr6_find(s, q + 24),
+                .lport = sk_get_be16(q + off),
+                .rport = sk_get_be16(q + off + 2),
+                .v6 = true};
+    return sk_icmp_quote_transparent(s, &k);
+}
+
 void sk_icmp6_input(sk_stack *s, const uint8_t *dgram, size_t len, const sk_segment *seg)
 {
-    if (!sk_addr_is_local(s, true, sk_addr6_find(s, seg->dst6))) {
+    if (!sk_addr_is_local(s, true, sk_addr6_find(s, seg->dst6)) && !nonlocal_wanted(s, dgram, len, seg)) {
         sk_count(s, SK_C_IP6_IN_ADDR_ERRORS);
         sk_emit_drop(s, seg, SK_C_IP6_IN_ADDR_ERRORS);
         return;

@@ -68,24 +68,11 @@ static inline bool dst_is_local(const sk_stack *s, const sk_segment *seg)
     return sk_addr_is_local(s, false, seg->dst);
 }
 
-/* The transparent listener a SYN to a non-local address goes to: one
- * with IP_TRANSPARENT on the destination port (bound to the wildcard or
- * to that very address), as a Linux listener gets what
- * `iptables -j TPROXY --on-port <its port>` diverts to it; else the
- * catch-all of sk_stack_set_tproxy, which stands for a TPROXY rule
- * without --dport.  Linux's nf_tproxy_get_sock_v4 hands over only a
- * transparent listener. */
-static sk_tcb *nonlocal_listener(sk_stack *s, bool v6, uint32_t daddr, uint16_t dport)
+/* The transparent listener a SYN to a non-local address goes to
+ * (listen.c; ICMP errors about its requests look it up too). */
+static inline sk_tcb *nonlocal_listener(sk_stack *s, bool v6, uint32_t daddr, uint16_t dport)
 {
-    sk_tcb *l = sk_listener_lookup(s, v6, daddr, dport);
-    if (l && l->transparent)
-        return l;
-    if (s->tproxy_port && s->tproxy_port != dport) {
-        l = sk_listener_lookup(s, v6, daddr, s->tproxy_port);
-        if (l && l->transparent)
-            return l;
-    }
-    return NULL;
+    return sk_listen_nonlocal(s, v6, daddr, dport);
 }
 
 /* Does anything transparent take a datagram to a non-local address: a
@@ -1608,7 +1595,8 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             sk_send_challenge_ack(s, t, true);
         } else {
             sk_count(s, SK_C_TCPEXT_PAWS_ESTAB);
-            send_dupack(s, t, seg);
+            if (!sk_oow_rate_limited(s, t, seg, SK_C_TCPEXT_TCP_ACK_SKIPPED_PAWS))
+                send_dupack(s, t, seg);
         }
         return;
     }
@@ -1643,7 +1631,8 @@ void sk_tcb_input(sk_stack *s, sk_tcb *t, const sk_segment *seg)
             if (beyond)
                 sk_count(s, SK_C_TCPEXT_BEYOND_WINDOW);
             sk_count(s, SK_C_SYNACK_OUT_OF_WINDOW);
-            send_dupack(s, t, seg);
+            if (!sk_oow_rate_limited(s, t, seg, SK_C_TCPEXT_TCP_ACK_SKIPPED_SEQ))
+                send_dupack(s, t, seg);
         }
         return;
     }

@@ -915,6 +915,25 @@ void sk_listen_destroy(sk_stack *s, sk_tcb *l)
  * SYN-ACK's exactly; an error saying the peer cannot be reached drops the
  * request silently (POSIX wants no network errors from accept()), as a
  * listen drop. */
+/* One with IP_TRANSPARENT on the destination port (bound to the wildcard
+ * or to that very address), as a Linux listener gets what
+ * `iptables -j TPROXY --on-port <its port>` diverts to it; else the
+ * catch-all of sk_stack_set_tproxy, which stands for a TPROXY rule
+ * without --dport.  Linux's nf_tproxy_get_sock_v4 hands over only a
+ * transparent listener. */
+sk_tcb *sk_listen_nonlocal(sk_stack *s, bool v6, uint32_t daddr, uint16_t dport)
+{
+    sk_tcb *l = sk_listener_lookup(s, v6, daddr, dport);
+    if (l && l->transparent)
+        return l;
+    if (s->tproxy_port && s->tproxy_port != dport) {
+        l = sk_listener_lookup(s, v6, daddr, s->tproxy_port);
+        if (l && l->transparent)
+            return l;
+    }
+    return NULL;
+}
+
 bool sk_listen_icmp_err(sk_stack *s, sk_tcb *l, const sk_key *k, uint32_t seq, bool abort)
 {
     sk_listen_queue *q = l->listen;

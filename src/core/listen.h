@@ -23,5 +23,8 @@ void sk_accept_queue_remove(sk_stack *s, sk_tcb *child);
 /* The stack's local address at `idx` is going: requests on it are
  * dropped, later indices renumbered. */
 void sk_listen_addr_removed(sk_stack *s, uint32_t idx);
+/* The transparent listener that takes a SYN to the non-local daddr:dport,
+ * or NULL. */
+sk_tcb *sk_listen_nonlocal(sk_stack *s, bool v6, uint32_t daddr, uint16_t dport);
 
 #endif

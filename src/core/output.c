@@ -289,8 +289,40 @@ void sk_send_ack(sk_stack *s, sk_tcb *t)
     conn_xmit(s, t, t->snd_nxt, SK_TH_ACK, NULL, 0);
 }
 
+/* Linux's __tcp_oow_rate_limited: one connection answers invalid
+ * segments (out of window, failing PAWS, drawing a challenge ACK) with at
+ * most one ACK per tcp_invalid_ratelimit ms, so that two ends disagreeing
+ * about the window cannot ping-pong ACKs and a flood of bad segments
+ * draws few replies.  A skipped ACK is counted under `mib`. */
+static bool oow_limited(sk_stack *s, sk_tcb *t, sk_counter_id mib)
+{
+    uint32_t now = (uint32_t)sk_stamp_now(s);
+    if (t->ext && t->ext->last_oow_ack) {
+        int32_t elapsed = (int32_t)(now - t->ext->last_oow_ack);
+        if (elapsed >= 0 && elapsed < s->cfg.tcp_invalid_ratelimit) {
+            sk_count(s, mib);
+            return true;
+        }
+    }
+    sk_tcb_ext *x = sk_tcb_ext_get(s, t);
+    if (x)
+        x->last_oow_ack = now;
+    return false;
+}
+
+/* tcp_oow_rate_limited: a segment carrying data or a FIN (and no SYN) is
+ * not an ACK loop's, so its duplicate ACK is never held back. */
+bool sk_oow_rate_limited(sk_stack *s, sk_tcb *t, const sk_segment *seg, sk_counter_id mib)
+{
+    if ((seg->payload_len || (seg->flags & SK_TH_FIN)) && !(seg->flags & SK_TH_SYN))
+        return false;
+    return oow_limited(s, t, mib);
+}
+
 /* RFC 5961 §3.2/§4.2: answer with an ACK carrying the current RCV.NXT,
- * rate-limited by tcp_challenge_ack_limit per second as Linux does. */
+ * rate-limited as Linux's tcp_send_challenge_ack does: first per
+ * connection (tcp_invalid_ratelimit, TCPACKSkippedChallenge), then by
+ * tcp_challenge_ack_limit per second for the host. */
 void sk_send_challenge_ack(sk_stack *s, sk_tcb *t, bool syn)
 {
     if (syn) {
@@ -306,8 +338,9 @@ void sk_send_challenge_ack(sk_stack *s, sk_tcb *t, bool syn)
         s->challenge_ack_sec = sec;
         s->challenge_acks_this_sec = 0;
     }
-    /* The host-wide limit drops the ACK silently: TCPACKSkippedChallenge
-     * is Linux's count for its per-socket out-of-window rate limit. */
+    if (oow_limited(s, t, SK_C_TCPEXT_TCP_ACK_SKIPPED_CHALLENGE))
+        return;
+    /* The host-wide limit drops the ACK silently. */
     if (s->challenge_acks_this_sec >= (uint32_t)s->cfg.tcp_challenge_ack_limit)
         return;
     s->challenge_acks_this_sec++;
@@ -550,6 +583,8 @@ static void send_data_segment(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t len
         sk_rack_on_send(s, t, seq, end, retrans);
         if (!retrans && skb_push)
             sk_rack_set_psh(t, end);
+        if (!retrans && (flags & SK_TH_PSH))
+            sk_rack_pkt_end(t, end); /* a TSO packet's end is an skb's (tcp_simple_retransmit) */
     }
     if (seq_gt(end, t->snd_nxt)) {
         /* RTT timing by Karn's rule: only new data, one sample at a time. */
@@ -750,8 +785,7 @@ static bool retransmit_lost(sk_stack *s, sk_tcb *t)
          * but the SACKed, after a path MTU drop the segments cut too big
          * (tcp_simple_retransmit). */
         uint32_t run_end = t->snd_nxt;
-        if (t->rack)
-            t->rtx_nxt = sk_rack_next_to_resend(t, t->rtx_nxt, &run_end);
+        t->rtx_nxt = sk_rack_next_to_resend(t, t->rtx_nxt, mss, &run_end);
         if (!seq_lt(t->rtx_nxt, t->snd_nxt))
             break;
         uint32_t data_end = t->snd_una + t->sndq.len;

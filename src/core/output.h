@@ -31,6 +31,9 @@ size_t sk_build_options(const sk_out_opts *o, uint8_t *buf);
 void sk_xmit(sk_stack *s, const sk_route *rt, sk_segment_spec *spec);
 void sk_tcp_output(sk_stack *s, sk_tcb *t);
 void sk_send_ack(sk_stack *s, sk_tcb *t);
+/* Whether the duplicate ACK answering this invalid segment is held back
+ * by tcp_invalid_ratelimit (counted under `mib` when it is). */
+bool sk_oow_rate_limited(sk_stack *s, sk_tcb *t, const sk_segment *seg, sk_counter_id mib);
 void sk_send_challenge_ack(sk_stack *s, sk_tcb *t, bool syn);
 void sk_send_syn(sk_stack *s, sk_tcb *t);
 void sk_send_active_rst(sk_stack *s, sk_tcb *t);

@@ -440,19 +440,19 @@ bool sk_pmtu_df_route(const sk_stack *s, const sk_tcb *t)
     return !sk_route_mtu_locked((sk_stack *)s, &k);
 }
 
-/* Linux's tcp_simple_retransmit: the segments in flight longer than the
- * new MSS (tcp_current_mss, SACK blocks counted) were cut for a larger MTU
- * and are gone, so they are marked lost and resent at the new size; those
- * that still fit stay in flight.  Nothing lost, nothing done.  It is not
- * taken as congestion: cwnd stays, ssthresh keeps at least 3/4 of it
- * (tcp_current_ssthresh) unless already in Loss.  A connection without
- * SACK keeps no per-segment record (no sk_rack), so there everything in
- * flight is taken as lost, as a timeout would. */
+/* Linux's tcp_simple_retransmit: the skbs in flight whose segments are
+ * longer than the new MSS (tcp_skb_seglen > tcp_current_mss, SACK blocks
+ * counted) were cut for a larger MTU and are gone, so they are marked lost
+ * and resent at the new size, each on its own (rack.c); those that still
+ * fit stay in flight.  The same with or without SACK: a connection
+ * without it keeps its packets' ends for this (sk_flight).  Nothing lost,
+ * nothing done.  It is not taken as congestion: cwnd stays, ssthresh keeps
+ * at least 3/4 of it (tcp_current_ssthresh) unless already in Loss. */
 static void simple_retransmit(sk_stack *s, sk_tcb *t)
 {
     if (t->snd_una == t->snd_nxt)
         return;
-    if (t->rack && !sk_rack_mark_lost_longer(t, sk_current_mss(t), t->snd_una + t->sndq.len))
+    if (!sk_rack_mark_lost_longer(t, sk_current_mss(t), t->snd_una + t->sndq.len))
         return;
     /* tcp_current_ssthresh leaves it alone in CWR and Recovery. */
     if (t->ca_state < SK_CA_CWR) {

@@ -13,6 +13,7 @@
  */
 
 #include "rack.h"
+#include "eor.h"
 #include "cc.h"
 #include "icmp.h"
 #include "recycle.h"
@@ -132,7 +133,7 @@ void sk_rack_split(sk_stack *s, sk_tcb *t, uint32_t at)
         *h = *g;
         g->end = at;
         h->seq = at;
-        g->flags &= (uint8_t)~SK_TX_PSH; /* tcp_fragment: PSH stays with the second part */
+        g->flags &= (uint8_t)~(SK_TX_PSH | SK_TX_PKT_END); /* tcp_fragment: PSH stays with the second part */
         if (h->flags & SK_TX_SACKED)
             r->sacked_out++;
         if (h->flags & SK_TX_LOST)
@@ -143,10 +144,17 @@ void sk_rack_split(sk_stack *s, sk_tcb *t, uint32_t at)
     }
 }
 
+static void flight_note(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end);
+
 void sk_rack_on_send(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end, bool retrans)
 {
-    if (!(t->negot & SK_N_SACK_OK) || !seq_lt(seq, end))
+    if (!seq_lt(seq, end))
         return;
+    if (!(t->negot & SK_N_SACK_OK)) {
+        if (!retrans)
+            flight_note(s, t, seq, end);
+        return;
+    }
     sk_rack *r = rack_get(s, t);
     if (!r)
         return;
@@ -310,8 +318,14 @@ static sk_txseg *record_ending_at(const sk_tcb *t, uint32_t end)
     return NULL;
 }
 
+static bool flight_psh(const sk_tcb *t, uint32_t end, bool set);
+
 void sk_rack_set_psh(sk_tcb *t, uint32_t end)
 {
+    if (!t->rack) {
+        flight_psh(t, end, true);
+        return;
+    }
     sk_txseg *g = record_ending_at(t, end);
     if (g)
         g->flags |= SK_TX_PSH;
@@ -319,6 +333,8 @@ void sk_rack_set_psh(sk_tcb *t, uint32_t end)
 
 bool sk_rack_psh_at(const sk_tcb *t, uint32_t end)
 {
+    if (!t->rack)
+        return flight_psh(t, end, false);
     const sk_txseg *g = record_ending_at(t, end);
     return g && (g->flags & SK_TX_PSH);
 }
@@ -640,39 +656,261 @@ void sk_rack_reo_timeout(sk_stack *s, sk_tcb *t)
     }
 }
 
-/* Linux's tcp_simple_retransmit() marking: after the path MTU fell,
- * only the records longer than the new MSS (their payload, a FIN not
- * counted, as tcp_skb_seglen) were cut too big and are lost; the rest
- * still fit and stay in flight.  mss 0 takes every record not SACKed.
- * Returns whether anything is lost now (Linux returns early without
- * lost_out). */
+/* ------------------------------------------------------------------ */
+/* The packets in flight of a connection without SACK                   */
+/* ------------------------------------------------------------------ */
+
+/* Linux keeps its retransmission queue of skbs whatever the peer
+ * negotiated; synack keeps the records above only for SACK connections.
+ * One without SACK keeps where each packet ends and whether it is lost
+ * (sk_flight), so that a path MTU drop marks lost only the packets cut
+ * too big (tcp_simple_retransmit) and each goes again on its own
+ * (tcp_retransmit_skb).  A record is added per packet of new data; those
+ * the peer acknowledged are dropped as the next is added.  Without them
+ * (no memory) every byte in flight counts as lost, as before. */
+static inline sk_flight_rec *frec(const sk_flight *f, uint32_t i)
+{
+    return (sk_flight_rec *)&f->rec[(f->head + i) & (f->cap - 1)];
+}
+
+static sk_flight *flight_of(const sk_tcb *t)
+{
+    return t->ext ? t->ext->flight : NULL;
+}
+
+static void flight_trim(sk_flight *f, uint32_t una)
+{
+    while (f->n && seq_leq(frec(f, 0)->end, una)) {
+        f->base = frec(f, 0)->end;
+        f->head = (f->head + 1) & (f->cap - 1);
+        f->n--;
+    }
+}
+
+static void flight_note(sk_stack *s, sk_tcb *t, uint32_t seq, uint32_t end)
+{
+    sk_tcb_ext *x = sk_tcb_ext_get(s, t);
+    if (!x)
+        return;
+    sk_flight *f = x->flight;
+    uint32_t now = sk_us_now(s);
+    if (f) {
+        flight_trim(f, t->snd_una);
+        if (f->n && frec(f, f->n - 1)->end != seq)
+            f->n = 0; /* not contiguous with the last: start again here */
+        sk_flight_rec *last = f->n ? frec(f, f->n - 1) : NULL;
+        if (last && !last->closed && last->xmit_us == now) {
+            last->end = end; /* the next segment of the same TSO packet */
+            return;
+        }
+    }
+    if (!f || f->n == f->cap) {
+        uint32_t cap = f ? f->cap * 2 : 8;
+        sk_flight *nf = sk_malloc(s, sizeof(*nf) + cap * sizeof(nf->rec[0]));
+        if (nf) {
+            nf->cap = cap;
+            nf->head = 0;
+            nf->n = 0;
+            nf->base = seq;
+            if (f) {
+                for (uint32_t i = 0; i < f->n; i++)
+                    nf->rec[i] = *frec(f, i);
+                nf->n = f->n;
+                nf->base = f->base;
+                sk_free(s, f);
+            }
+            x->flight = f = nf;
+        } else if (!f) {
+            return;
+        } else {
+            f->n = 0; /* full and no room to grow: keep only what follows */
+        }
+    }
+    if (!f->n)
+        f->base = seq;
+    sk_flight_rec *r = frec(f, f->n++);
+    uint32_t len = end - seq;
+    r->end = end;
+    r->xmit_us = now;
+    r->seglen = (uint16_t)(len > 65535u ? 65535u : len);
+    r->lost = 0;
+    r->closed = 0;
+    r->psh = 0;
+}
+
+/* The PSH mark of the skb ending at `end` (set, or read). */
+static bool flight_psh(const sk_tcb *t, uint32_t end, bool set)
+{
+    sk_flight *f = flight_of(t);
+    for (uint32_t i = f ? f->n : 0; i-- > 0;) {
+        sk_flight_rec *r = frec(f, i);
+        if (r->end == end) {
+            if (set)
+                r->psh = 1;
+            return r->psh;
+        }
+        if (seq_lt(r->end, end))
+            break;
+    }
+    return false;
+}
+
+void sk_rack_pkt_end(sk_tcb *t, uint32_t end)
+{
+    sk_rack *r = t->rack;
+    if (r) {
+        if (r->n && seg_at(r, r->n - 1)->end == end)
+            seg_at(r, r->n - 1)->flags |= SK_TX_PKT_END;
+        return;
+    }
+    sk_flight *f = flight_of(t);
+    if (f && f->n && frec(f, f->n - 1)->end == end)
+        frec(f, f->n - 1)->closed = 1;
+}
+
+/* The payload of [seq, end) above SND.UNA, a FIN not counted. */
+static uint32_t left_len(const sk_tcb *t, uint32_t seq, uint32_t end, uint32_t data_end)
+{
+    if (seq_lt(seq, t->snd_una))
+        seq = t->snd_una;
+    if (seq_gt(end, data_end))
+        end = data_end;
+    return seq_gt(end, seq) ? end - seq : 0;
+}
+
+static bool flight_mark_lost_longer(sk_tcb *t, uint32_t mss, uint32_t data_end)
+{
+    sk_flight *f = flight_of(t);
+    if (!f)
+        return true;
+    flight_trim(f, t->snd_una);
+    /* What no record covers (before the first, after the last) is lost. */
+    bool any = !f->n || seq_gt(f->base, t->snd_una) || seq_lt(frec(f, f->n - 1)->end, t->snd_nxt);
+    uint32_t start = f->base;
+    for (uint32_t i = 0; i < f->n; i++) {
+        sk_flight_rec *r = frec(f, i);
+        /* tcp_skb_seglen: an skb of several segments is as long as its
+         * segments were cut (gso_size), one of a single segment as long as
+         * what is left of it. */
+        uint32_t len = left_len(t, start, r->end, data_end);
+        if (len > r->seglen)
+            len = r->seglen;
+        r->lost = len > mss;
+        any = any || r->lost;
+        start = r->end;
+    }
+    return any;
+}
+
+/* Does record i end the skb Linux would hold it in: the end of its TSO
+ * packet (PSH on the wire), of what was sent together (the front of an
+ * skb tso_fragment cut), or of what was resent together? */
+static bool ends_skb(const sk_rack *r, uint32_t i)
+{
+    if (i + 1 >= r->n)
+        return true;
+    const sk_txseg *g = seg_at(r, i), *h = seg_at(r, i + 1);
+    return (g->flags & SK_TX_PKT_END) || g->end != h->seq || g->xmit_us != h->xmit_us ||
+           ((g->flags ^ h->flags) & (SK_TX_SACKED | SK_TX_LOST | SK_TX_RETRANS));
+}
+
+/* Linux's tcp_simple_retransmit: after a path MTU drop (or a failed MTU
+ * probe) only the skbs whose segments are longer than the new MSS
+ * (tcp_skb_seglen, a FIN not counted) were cut too big and are lost, the
+ * whole skb with them; the rest still fit and stay in flight.  mss 0
+ * takes every record not SACKed.  Returns whether anything is lost now
+ * (Linux returns early without lost_out).  Without SACK the same is done
+ * on sk_flight. */
 bool sk_rack_mark_lost_longer(sk_tcb *t, uint32_t mss, uint32_t data_end)
 {
     sk_rack *r = t->rack;
     if (!r)
-        return false;
-    for (uint32_t i = 0; i < r->n; i++) {
-        sk_txseg *g = seg_at(r, i);
-        uint32_t end = seq_gt(g->end, data_end) ? data_end : g->end;
-        uint32_t len = seq_gt(end, g->seq) ? end - g->seq : 0;
-        if (!(g->flags & SK_TX_SACKED) && len > mss)
-            mark_lost(r, g);
+        return flight_mark_lost_longer(t, mss, data_end);
+    for (uint32_t i = 0; i < r->n;) {
+        uint32_t k = i;
+        bool longer = false;
+        for (;; k++) {
+            sk_txseg *g = seg_at(r, k);
+            uint32_t end = seq_gt(g->end, data_end) ? data_end : g->end;
+            uint32_t len = seq_gt(end, g->seq) ? end - g->seq : 0;
+            if (!(g->flags & SK_TX_SACKED) && len > mss)
+                longer = true;
+            if (ends_skb(r, k))
+                break;
+        }
+        for (; i <= k; i++)
+            if (longer && !(seg_at(r, i)->flags & SK_TX_SACKED))
+                mark_lost(r, seg_at(r, i));
     }
     return r->lost_out != 0;
 }
 
+static bool to_resend(const sk_txseg *g)
+{
+    return (g->flags & (SK_TX_LOST | SK_TX_RETRANS | SK_TX_SACKED)) == SK_TX_LOST;
+}
+
+/* Where a retransmission from `seq` stops, `end` being the end of the
+ * lost skb it lies in.  Linux resends one skb at a time
+ * (tcp_retransmit_skb cuts it at the current MSS, tcp_fragment), never the
+ * front of the next with the tail of this one, except that an skb shorter
+ * than the MSS takes in the whole lost skbs after it that fit
+ * (tcp_retrans_try_collapse; tcp_retrans_collapse is on by default). */
+static uint32_t rack_collapse(const sk_rack *r, uint32_t seq, uint32_t end, uint32_t k, uint32_t mss)
+{
+    while (end - seq < mss && k + 1 < r->n && seg_at(r, k + 1)->seq == end && to_resend(seg_at(r, k + 1))) {
+        uint32_t j = k + 1;
+        while (!ends_skb(r, j))
+            j++;
+        if (seg_at(r, j)->end - seq > mss)
+            break;
+        end = seg_at(r, j)->end;
+        k = j;
+    }
+    return end;
+}
+
+static uint32_t flight_next_to_resend(const sk_tcb *t, uint32_t seq, uint32_t mss, uint32_t *run_end)
+{
+    const sk_flight *f = flight_of(t);
+    *run_end = t->snd_nxt;
+    if (!f || !f->n)
+        return seq;
+    if (seq_lt(seq, f->base)) {
+        *run_end = f->base; /* not covered: lost */
+        return seq;
+    }
+    uint32_t start = f->base;
+    for (uint32_t i = 0; i < f->n; i++) {
+        const sk_flight_rec *r = frec(f, i);
+        if (seq_gt(r->end, seq)) {
+            if (r->lost) {
+                if (seq_lt(seq, start))
+                    seq = start;
+                uint32_t end = r->end;
+                while (end - seq < mss && i + 1 < f->n && frec(f, i + 1)->lost && frec(f, i + 1)->end - seq <= mss)
+                    end = frec(f, ++i)->end; /* tcp_retrans_try_collapse */
+                *run_end = end;
+                return seq;
+            }
+            seq = r->end; /* still in flight: not resent */
+        }
+        start = r->end;
+    }
+    return seq; /* past the last record: not covered, lost */
+}
+
 /* Linux's tcp_xmit_retransmit_queue walks only the skbs marked lost and
  * not resent since: the first sequence at or after `seq` that is to be
- * resent, and in *run_end where the records to resend from there stop
- * (a record still in flight follows).  Where no record covers a sequence
- * it is taken as lost. */
-uint32_t sk_rack_next_to_resend(const sk_tcb *t, uint32_t seq, uint32_t *run_end)
+ * resent, and in *run_end where that retransmission stops (the end of its
+ * skb, see rack_collapse).  Where no record covers a sequence it is taken
+ * as lost. */
+uint32_t sk_rack_next_to_resend(const sk_tcb *t, uint32_t seq, uint32_t mss, uint32_t *run_end)
 {
     const sk_rack *r = t->rack;
     *run_end = t->snd_nxt;
     if (!r)
-        return seq;
-    bool found = false;
+        return flight_next_to_resend(t, seq, mss, run_end);
     /* The records are in sequence order: start at the first ending after
      * `seq`, so that a long flight resent after an RTO is not walked from
      * its head for every segment. */
@@ -686,25 +924,18 @@ uint32_t sk_rack_next_to_resend(const sk_tcb *t, uint32_t seq, uint32_t *run_end
     }
     for (uint32_t i = lo; i < r->n; i++) {
         const sk_txseg *g = seg_at(r, i);
-        if (!seq_gt(g->end, seq))
-            continue;
-        bool resend = (g->flags & (SK_TX_LOST | SK_TX_RETRANS | SK_TX_SACKED)) == SK_TX_LOST;
-        if (!found) {
-            if (seq_lt(seq, g->seq) || resend) {
-                found = true; /* a gap without a record counts as lost */
-                if (!resend) {
-                    *run_end = g->seq;
-                    return seq;
-                }
-                continue;
-            }
-            seq = g->end;
-            continue;
-        }
-        if (!resend) {
-            *run_end = g->seq;
+        if (seq_lt(seq, g->seq)) {
+            *run_end = g->seq; /* a gap without a record counts as lost */
             return seq;
         }
+        if (to_resend(g)) {
+            uint32_t k = i;
+            while (!ends_skb(r, k))
+                k++;
+            *run_end = rack_collapse(r, seq, seg_at(r, k)->end, k, mss);
+            return seq;
+        }
+        seq = g->end;
     }
     return seq;
 }
@@ -714,8 +945,12 @@ uint32_t sk_rack_next_to_resend(const sk_tcb *t, uint32_t seq, uint32_t *run_end
 void sk_rack_mark_all_lost(sk_tcb *t)
 {
     sk_rack *r = t->rack;
-    if (!r)
+    if (!r) {
+        sk_flight *f = flight_of(t);
+        for (uint32_t i = 0; f && i < f->n; i++)
+            frec(f, i)->lost = 1;
         return;
+    }
     /* Undoing a timeout takes Linux's Loss-state undo (F-RTO, timestamps),
      * which synack does not do: no D-SACK undo across an RTO. */
     r->undo_set = false;

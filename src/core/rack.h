@@ -25,6 +25,8 @@ uint32_t sk_rack_pcount_of(const sk_tcb *t, uint8_t flag);
 /* The record ending at `end` was sent with PSH / is marked so. */
 void sk_rack_set_psh(sk_tcb *t, uint32_t end);
 bool sk_rack_psh_at(const sk_tcb *t, uint32_t end);
+/* The record ending at `end` ended its TSO packet (PSH on the wire). */
+void sk_rack_pkt_end(sk_tcb *t, uint32_t end);
 bool sk_rack_next_lost(const sk_tcb *t, uint32_t *seq, uint32_t *end);
 void sk_rack_enter_recovery(sk_stack *s, sk_tcb *t);
 void sk_rack_cwnd_reduction(sk_tcb *t, uint32_t newly_acked_sacked, uint32_t newly_lost, bool una_advanced);
@@ -33,6 +35,6 @@ void sk_enter_cwr(sk_stack *s, sk_tcb *t);
 void sk_end_cwr(sk_tcb *t);
 void sk_rack_mark_all_lost(sk_tcb *t);
 bool sk_rack_mark_lost_longer(sk_tcb *t, uint32_t mss, uint32_t data_end);
-uint32_t sk_rack_next_to_resend(const sk_tcb *t, uint32_t seq, uint32_t *run_end);
+uint32_t sk_rack_next_to_resend(const sk_tcb *t, uint32_t seq, uint32_t mss, uint32_t *run_end);
 
 #endif

@@ -159,7 +159,9 @@ typedef struct sk_txseg {
 
 /* SK_TX_PSH: the record went out with PSH, which Linux keeps in the skb
  * (tcp_mark_push) and so sends again on a retransmission of its end. */
-enum { SK_TX_SACKED = 1, SK_TX_LOST = 2, SK_TX_RETRANS = 4, SK_TX_EVER_RETRANS = 8, SK_TX_PSH = 16 };
+/* SK_TX_PKT_END: the record ends the TSO packet it went out in (PSH on the
+ * wire), so it ends a Linux skb of the retransmission queue. */
+enum { SK_TX_SACKED = 1, SK_TX_LOST = 2, SK_TX_RETRANS = 4, SK_TX_EVER_RETRANS = 8, SK_TX_PSH = 16, SK_TX_PKT_END = 32 };
 
 /* RACK-TLP loss detection and PRR state (rack.c), allocated when a SACK
  * connection first sends data. */
@@ -183,6 +185,24 @@ typedef struct sk_rack {
     uint32_t dsack_dups; /* tcpi_dsack_dups */
     sk_txseg inline_segs[4]; /* a short flight needs no second allocation */
 } sk_rack;
+
+/* The packets in flight of a connection without SACK (rack.c): where
+ * each TSO packet of new data ends and whether it is marked lost, as
+ * Linux's retransmission queue keeps its skbs whatever the peer
+ * negotiated.  Records are contiguous from `base`; a ring of `cap` (a
+ * power of two) from `head`. */
+typedef struct sk_flight_rec {
+    uint32_t end;
+    uint32_t xmit_us; /* sk_us_now() when it was sent */
+    uint16_t seglen;  /* its first segment's length (tcp_skb_seglen) */
+    uint8_t lost : 1;
+    uint8_t closed : 1; /* ended its TSO packet: nothing more joins it */
+    uint8_t psh : 1;    /* ends a write that asked for a push (tcp_mark_push) */
+} sk_flight_rec;
+typedef struct sk_flight {
+    uint32_t base, head, n, cap;
+    sk_flight_rec rec[];
+} sk_flight;
 
 /* Per-connection state most connections never need, allocated on first
  * use (sk_tcb_ext_get) and freed with the tcb: the MSG_EOR record ends of
@@ -236,6 +256,12 @@ typedef struct sk_tcb_ext {
     /* Path MTU state (pmtu.c, icmp.h): only a connection that learned a
      * path MTU, set an IP-level option or probes the MTU carries it. */
     struct sk_pmtu_conn *pm;
+    /* Send records of a connection without SACK (rack.c), so that a
+     * path MTU drop resends only the packets cut too big. */
+    sk_flight *flight;
+    /* sk_stamp of the last ACK sent in reply to an invalid segment
+     * (Linux's last_oow_ack_time, tcp_invalid_ratelimit), 0 for none. */
+    uint32_t last_oow_ack;
     /* IPv6 (addr.c, output.c): IPV6_TCLASS and IPV6_UNICAST_HOPS plus
      * one (0: unset), and how often an RTO re-chose the flow label
      * (Linux's sk_rethink_txhash): here because few sockets set them and
