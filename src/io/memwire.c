@@ -17,6 +17,8 @@
 #include "synack-io/memwire.h"
 #include "synack/packet.h"
 
+#include "io_bytes.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,15 +370,7 @@ static void wire_schedule(sk_wire *w, wire_host *dst, const uint8_t *d, size_t l
 
 static uint32_t dgram_dst(const uint8_t *d, size_t len)
 {
-    if (len < 20)
-        return 0;
-    return (uint32_t)d[16] << 24 | (uint32_t)d[17] << 16 | (uint32_t)d[18] << 8 | d[19];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
+    return len < 20 ? 0 : io_be32(d + 16);
 }
 
 /* The hop's ICMP fragmentation-needed (type 3 code 4) for a datagram it
@@ -398,21 +392,17 @@ static void wire_frag_needed(sk_wire *w, wire_host *src, const sk_link_params *p
     memset(m, 0, 28);
     m[0] = 0x45;
     m[1] = 0xc0;
-    put16(m + 2, (uint16_t)total);
+    io_put_be16(m + 2, (uint16_t)total);
     m[8] = 64;
     m[9] = 1;
-    uint32_t from = p->mtu_icmp_from;
-    m[12] = (uint8_t)(from >> 24);
-    m[13] = (uint8_t)(from >> 16);
-    m[14] = (uint8_t)(from >> 8);
-    m[15] = (uint8_t)from;
+    io_put_be32(m + 12, p->mtu_icmp_from);
     memcpy(m + 16, d + 12, 4); /* back to the sender */
-    put16(m + 10, sk_csum_fold(sk_csum_partial(m, 20, 0)));
+    io_put_be16(m + 10, sk_csum_fold(sk_csum_partial(m, 20, 0)));
     m[20] = 3;
     m[21] = 4;
-    put16(m + 26, p->mtu);
+    io_put_be16(m + 26, p->mtu);
     memcpy(m + 28, d, quote);
-    put16(m + 22, sk_csum_fold(sk_csum_partial(m + 20, total - 20, 0)));
+    io_put_be16(m + 22, sk_csum_fold(sk_csum_partial(m + 20, total - 20, 0)));
     wire_tap(w, SK_WIRE_SENT, m, total);
     wire_schedule(w, src, m, total, w->now + p->delay);
 }
@@ -435,19 +425,19 @@ static void wire_pkt_too_big(sk_wire *w, wire_host *src, const sk_link_params *p
     uint8_t m[MIN_MTU];
     memset(m, 0, HDRS);
     m[0] = 0x60;
-    put16(m + 4, (uint16_t)mlen);
+    io_put_be16(m + 4, (uint16_t)mlen);
     m[6] = 58;
     m[7] = 64;
     memcpy(m + 8, p->mtu_icmp_from6, 16);
     memcpy(m + 24, d + 8, 16); /* back to the sender */
     m[40] = 2;
     m[41] = 0;
-    put16(m + 46, p->mtu); /* the MTU's upper half stays 0 */
+    io_put_be16(m + 46, p->mtu); /* the MTU's upper half stays 0 */
     memcpy(m + HDRS, d, quote);
     /* The checksum over the pseudo-header (RFC 8200 §8.1): addresses,
      * upper-layer length, next header 58, then the message. */
     uint32_t sum = sk_csum_partial(m + 8, 32, (uint32_t)mlen + 58);
-    put16(m + 42, sk_csum_fold(sk_csum_partial(m + 40, mlen, sum)));
+    io_put_be16(m + 42, sk_csum_fold(sk_csum_partial(m + 40, mlen, sum)));
     wire_tap(w, SK_WIRE_SENT, m, total);
     wire_schedule(w, src, m, total, w->now + p->delay);
 }
