@@ -693,56 +693,120 @@ typedef struct wire_app {
     lifecycle_run r;
 } wire_app;
 
+/* One run of `target` lifecycles with `inflight` in flight on a fresh
+ * wire; returns the wall time it took. */
+static double memwire_lifecycles_once(uint64_t target, uint32_t inflight, uint64_t seed)
+{
+    /* Reuse the lifecycle logic: a pair whose stacks live on the wire.
+     * The wire owns transmit, so readiness is the only thing we hook. */
+    pair p;
+    memset(&p, 0, sizeof(p));
+    sk_wire *w = sk_wire_new(seed, 1000 * SK_NSEC_PER_SEC);
+    sk_stack_params cp = {.seed = 11, .name = "client", .on_event = on_event, .event_ctx = &p.client_ready,
+                          .event_mask = SK_EVMASK(SK_EV_READY)};
+    sk_stack_params spp = {.seed = 12, .name = "server", .on_event = on_event, .event_ctx = &p.server_ready,
+                           .event_mask = SK_EVMASK(SK_EV_READY)};
+    p.client = sk_wire_add_host(w, CLIENT_ADDR, &cp);
+    p.server = sk_wire_add_host(w, SERVER_ADDR, &spp);
+    set(p.client, "net.ipv4.ip_local_port_range", "1024 65535");
+    set(p.client, "net.ipv4.tcp_max_tw_buckets", "100000000");
+    set(p.server, "net.core.somaxconn", "1000000");
+    p.nports = 61;
+    p.listen_fds = calloc(61, sizeof(int));
+    for (int k = 0; k < 61; k++) {
+        int fd = sk_socket(p.server);
+        sk_endpoint local = {.addr = SERVER_ADDR, .port = (uint16_t)(BASE_PORT + k), .family = SK_AF_INET};
+        if (fd < 0 || sk_bind(p.server, fd, &local) < 0 || sk_listen(p.server, fd, 65535) < 0)
+            die("memwire listener", fd);
+        app_get(&p.server_app, fd)->state = APP_LISTENER;
+    }
+    lifecycle_run r = {.p = &p, .target = target, .inflight = inflight};
+    double t0 = bench_wall_s();
+    while (r.done < r.target) {
+        while (r.active < r.inflight && r.started < r.target)
+            client_start(&r);
+        bool had_ready = p.server_ready.n || p.client_ready.n;
+        run_ready(&p.server_ready, &r, server_ready);
+        run_ready(&p.client_ready, &r, client_ready);
+        if (!sk_wire_step(w) && !had_ready)
+            die("memwire lifecycle stalled", (long)r.done);
+    }
+    while (sk_wire_in_flight(w))
+        sk_wire_step(w);
+    double elapsed = bench_wall_s() - t0;
+    p.client = p.server = NULL;
+    sk_wire_free(w);
+    pair_free(&p);
+    return elapsed;
+}
+
 static void bench_lifecycle_memwire(int reps)
 {
     uint64_t target = (uint64_t)bench_env_long("BENCH_SYNACK_LIFECYCLES", 200000) / 4;
     uint32_t inflight = (uint32_t)bench_env_long("BENCH_INFLIGHT", 1000);
     double *rate = calloc((size_t)reps, sizeof(double));
     for (int i = 0; i < reps; i++) {
-        /* Reuse the lifecycle logic: a pair whose stacks live on the wire.
-         * The wire owns transmit, so readiness is the only thing we hook. */
-        pair p;
-        memset(&p, 0, sizeof(p));
-        sk_wire *w = sk_wire_new(7 + (uint64_t)i, 1000 * SK_NSEC_PER_SEC);
-        sk_stack_params cp = {.seed = 11, .name = "client", .on_event = on_event, .event_ctx = &p.client_ready,
-                              .event_mask = SK_EVMASK(SK_EV_READY)};
-        sk_stack_params spp = {.seed = 12, .name = "server", .on_event = on_event, .event_ctx = &p.server_ready,
-                               .event_mask = SK_EVMASK(SK_EV_READY)};
-        p.client = sk_wire_add_host(w, CLIENT_ADDR, &cp);
-        p.server = sk_wire_add_host(w, SERVER_ADDR, &spp);
-        set(p.client, "net.ipv4.ip_local_port_range", "1024 65535");
-        set(p.client, "net.ipv4.tcp_max_tw_buckets", "100000000");
-        set(p.server, "net.core.somaxconn", "1000000");
-        p.nports = 61;
-        p.listen_fds = calloc(61, sizeof(int));
-        for (int k = 0; k < 61; k++) {
-            int fd = sk_socket(p.server);
-            sk_endpoint local = {.addr = SERVER_ADDR, .port = (uint16_t)(BASE_PORT + k), .family = SK_AF_INET};
-            if (fd < 0 || sk_bind(p.server, fd, &local) < 0 || sk_listen(p.server, fd, 65535) < 0)
-                die("memwire listener", fd);
-            app_get(&p.server_app, fd)->state = APP_LISTENER;
-        }
-        lifecycle_run r = {.p = &p, .target = target, .inflight = inflight};
-        double t0 = bench_wall_s();
-        while (r.done < r.target) {
-            while (r.active < r.inflight && r.started < r.target)
-                client_start(&r);
-            bool had_ready = p.server_ready.n || p.client_ready.n;
-            run_ready(&p.server_ready, &r, server_ready);
-            run_ready(&p.client_ready, &r, client_ready);
-            if (!sk_wire_step(w) && !had_ready)
-                die("memwire lifecycle stalled", (long)r.done);
-        }
-        while (sk_wire_in_flight(w))
-            sk_wire_step(w);
-        rate[i] = (double)target / (bench_wall_s() - t0);
+        rate[i] = (double)target / memwire_lifecycles_once(target, inflight, 7 + (uint64_t)i);
         fprintf(stderr, "  synack lifecycle on memwire rep %d: %.0f/s\n", i + 1, rate[i]);
-        p.client = p.server = NULL;
-        sk_wire_free(w);
-        pair_free(&p);
     }
     bench_result_stats("synack_memwire_lifecycles_per_s", bench_summarize(rate, reps));
     free(rate);
+}
+
+/* Bulk on the in-memory wire with its defaults (checksums computed, no
+ * impairment, MTU 1500): `total` bytes over one connection, the reader
+ * reading after every step.  Returns the datagrams delivered. */
+static uint64_t memwire_bulk_once(uint64_t total)
+{
+    sk_wire *w = sk_wire_new(5, 1000 * SK_NSEC_PER_SEC);
+    sk_stack *c = sk_wire_add_host(w, CLIENT_ADDR, NULL), *s = sk_wire_add_host(w, SERVER_ADDR, NULL);
+    if (!c || !s)
+        die("memwire bulk hosts", 0);
+    int bufsz = 4 << 20;
+    int lfd = sk_socket(s);
+    sk_endpoint local = {.addr = SERVER_ADDR, .port = BASE_PORT, .family = SK_AF_INET};
+    sk_setsockopt(s, lfd, SK_SOL_SOCKET, SK_SO_RCVBUF, &bufsz, sizeof(bufsz));
+    if (lfd < 0 || sk_bind(s, lfd, &local) < 0 || sk_listen(s, lfd, 16) < 0)
+        die("memwire bulk listener", lfd);
+    int cfd = sk_socket(c);
+    sk_setsockopt(c, cfd, SK_SOL_SOCKET, SK_SO_SNDBUF, &bufsz, sizeof(bufsz));
+    if (sk_connect(c, cfd, &local) != -EINPROGRESS)
+        die("memwire bulk connect", 0);
+    int sfd = -EAGAIN;
+    while (sfd == -EAGAIN && sk_wire_step(w))
+        sfd = sk_accept(s, lfd, NULL);
+    if (sfd < 0)
+        die("memwire bulk accept", sfd);
+    static uint8_t src[256 * 1024], dst[256 * 1024];
+    for (size_t i = 0; i < sizeof(src); i++)
+        src[i] = (uint8_t)(i * 131);
+    uint64_t sent = 0, received = 0, steps = 0;
+    while (received < total) {
+        while (sent < total) {
+            size_t want = total - sent < sizeof(src) ? (size_t)(total - sent) : sizeof(src);
+            ssize_t n = sk_send(c, cfd, src, want, 0);
+            if (n == -EAGAIN)
+                break;
+            if (n <= 0)
+                die("memwire bulk send", (long)n);
+            sent += (uint64_t)n;
+        }
+        if (!sk_wire_step(w))
+            die("memwire bulk stalled", (long)received);
+        steps++;
+        for (;;) {
+            ssize_t n = sk_recv(s, sfd, dst, sizeof(dst), 0);
+            if (n == -EAGAIN)
+                break;
+            if (n <= 0)
+                die("memwire bulk recv", (long)n);
+            received += (uint64_t)n;
+        }
+    }
+    uint64_t delivered = sk_counter(s, "InSegs") + sk_counter(c, "InSegs");
+    sk_wire_free(w);
+    (void)steps;
+    return delivered;
 }
 
 /* ------------------------------------------------------------------ */
@@ -930,12 +994,28 @@ static void bench_bulk(int reps)
  * of work once and print nothing timed: scripts/bench.sh runs each under
  * `valgrind --tool=callgrind` at two sizes and divides the difference in
  * instructions by the difference in work, so set-up costs cancel and the
- * figure is the same on any machine for the same binary. */
+ * figure is the same on any machine for the same binary.
+ * `fixed-memwire-lifecycles N` and `fixed-memwire-bulk MIB` do the same
+ * on the in-memory wire as a library user gets it (memwire.h's defaults),
+ * for what the wire itself costs. */
 static void fixed_lifecycles(long n)
 {
     lifecycle_job j = {.target = (uint64_t)n, .inflight = 100, .nports = 61, .seed = 100};
     lifecycle_job_run(&j);
     fprintf(stderr, "  fixed lifecycles: %ld done\n", n);
+}
+
+/* The same on the in-memory wire, with its default parameters. */
+static void fixed_memwire_lifecycles(long n)
+{
+    memwire_lifecycles_once((uint64_t)n, 100, 7);
+    fprintf(stderr, "  fixed memwire lifecycles: %ld done\n", n);
+}
+
+static void fixed_memwire_bulk(long mib)
+{
+    uint64_t segs = memwire_bulk_once((uint64_t)mib << 20);
+    fprintf(stderr, "  fixed memwire bulk: %ld MiB in %llu datagrams\n", mib, (unsigned long long)segs);
 }
 
 static void fixed_bulk(long mib)
@@ -1251,6 +1331,14 @@ int main(int argc, char **argv)
     int reps = bench_reps(5);
     if (argc == 3 && !strcmp(argv[1], "fixed-lifecycles")) {
         fixed_lifecycles(strtol(argv[2], NULL, 10));
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "fixed-memwire-lifecycles")) {
+        fixed_memwire_lifecycles(strtol(argv[2], NULL, 10));
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "fixed-memwire-bulk")) {
+        fixed_memwire_bulk(strtol(argv[2], NULL, 10));
         return 0;
     }
     if (argc == 3 && !strcmp(argv[1], "fixed-bulk")) {

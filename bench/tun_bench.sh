@@ -13,7 +13,10 @@
 #                                  Connection: close, from BENCH_TUN_THREADS
 #                                  (8) threads for BENCH_TUN_SECONDS (3),
 #                                  against --offload --queues 1 or 2 on a
-#                                  multi-queue device
+#                                  multi-queue device; the repetitions of
+#                                  the two alternate (1, 2, 1, 2, ...) so
+#                                  that a machine whose speed drifts during
+#                                  the run moves both alike
 #   ..._cpu_s_per_gib / _cpu_us_per_conn   synack serve's CPU time (user +
 #                                  system, all its threads, /proc/PID/stat)
 #                                  per GiB moved or per connection: the
@@ -23,6 +26,7 @@
 #                                  rate (plain device) from BEFORE_SYNACK,
 #                                  e.g. a build of main, in the same run
 # "_offload" is `--offload` (virtio-net header, checksum offload, TSO).
+# BENCH_TUN_ONLY=queues runs the one-against-two-queues comparison alone.
 set -eu
 synack=$1
 connrate=$2
@@ -126,6 +130,36 @@ connrate() { # key
     stats "${1}_cpu_us_per_conn" <"$work/cpu"
 }
 
+# One connection-rate repetition into $work/rate.KEY and $work/cpu.KEY.
+connrate_once() { # key
+    t0=$(ticks)
+    ip netns exec "$ns" "$connrate" 10.77.0.2 8080 "$secs" "$threads" x >"$work/conn"
+    t1=$(ticks)
+    awk '$1 == "RESULT" { print $3 } $1 == "NOTE" { print > "/dev/stderr" }' "$work/conn" >>"$work/rate.$1"
+    awk -v t0="$t0" -v t1="$t1" -v hz="$hz" '$1 == "COUNT" && $2 > 0 { printf "%.2f\n", (t1 - t0) / hz * 1e6 / $2 }' \
+        "$work/conn" >>"$work/cpu.$1"
+}
+
+queues() {
+    up 1
+    for r in $(seq "$reps"); do
+        for q in 1 2; do
+            serve "$synack" --http --offload --queues $q
+            connrate_once "tun_conn_per_s_${q}q"
+            unserve
+        done
+    done
+    for q in 1 2; do
+        stats "tun_conn_per_s_${q}q" <"$work/rate.tun_conn_per_s_${q}q"
+        stats "tun_conn_per_s_${q}q_cpu_us_per_conn" <"$work/cpu.tun_conn_per_s_${q}q"
+    done
+}
+
+if [ "${BENCH_TUN_ONLY:-}" = queues ]; then
+    queues
+    exit 0
+fi
+
 run_plain() { # prefix binary
     up
     serve "$2" --http
@@ -150,9 +184,4 @@ unserve
 serve "$synack" --discard --offload
 upload tun_upload_mib_s_offload
 unserve
-up 1
-for q in 1 2; do
-    serve "$synack" --http --offload --queues $q
-    connrate "tun_conn_per_s_${q}q"
-    unserve
-done
+queues

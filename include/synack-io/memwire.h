@@ -87,8 +87,9 @@ SK_EXPORT void sk_wire_free(sk_wire *w);
  * since with sk_stack_add_addr.  Impairments are set between hosts by
  * their own (IPv4) addresses and apply to both versions. */
 /* Creates a stack at `addr` attached to the wire.  `params` may be NULL;
- * otherwise its fields are used except addr, now and transmit (the wire's;
- * transmitv is ignored, the wire keeping a copy of each datagram).  A
+ * otherwise its fields are used except addr, now, transmit and transmitv
+ * (the wire's: it takes data segments as scatter-gather pieces and
+ * gathers them once into the copy it keeps of each datagram).  A
  * gso_max_size lets the stack send datagrams above its MTU, which the wire
  * carries whole unless a link's `mtu` is set below them.  The wire keeps
  * ownership of the stack. */

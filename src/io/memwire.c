@@ -1,10 +1,14 @@
 /*
  * The in-memory wire (see include/synack-io/memwire.h).
  *
- * Datagrams in flight sit in a binary min-heap keyed by (arrival time,
- * sequence number): the sequence number breaks ties so datagrams due at
- * the same instant arrive in the order they were sent, which keeps runs
- * reproducible and stops equal delays from reordering anything.
+ * Datagrams in flight are ordered by (arrival time, sequence number): the
+ * sequence number breaks ties so datagrams due at the same instant arrive
+ * in the order they were sent, which keeps runs reproducible and stops
+ * equal delays from reordering anything.  Most datagrams arrive no
+ * earlier than the one sent before them (one delay per link, no jitter),
+ * so those wait in a FIFO, already in order; only the others (a shorter
+ * delay than the last one's, jitter, reordering) go into a binary
+ * min-heap, and the next datagram is the earlier of the two heads.
  *
  * The wire is a backend: it uses the public API only, and has its own
  * small PRNG so impairments are drawn from the wire's seed, independent
@@ -12,6 +16,8 @@
  */
 #include "synack-io/memwire.h"
 #include "synack/packet.h"
+
+#include "io_bytes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +132,12 @@ struct sk_wire {
 
     wire_datagram *heap;
     size_t heap_count, heap_cap;
+    wire_datagram *fifo; /* a ring, sorted: each no earlier than the one before */
+    size_t fifo_head, fifo_count, fifo_cap;
+    /* Freed datagram buffers of WIRE_SMALL bytes, for the next ones: a
+     * wire moves one or two datagrams per malloc'd buffer otherwise. */
+    uint8_t **spare;
+    size_t spare_count;
 
     sk_wire_tap_fn tap;
     void *tap_ctx;
@@ -139,6 +151,10 @@ struct sk_wire {
 };
 
 #define WIRE_STALL_LIMIT 100000u
+/* Datagrams up to this size (any MTU-1500 datagram) take their buffer
+ * from the wire's spares; at most WIRE_SPARES are kept. */
+#define WIRE_SMALL 2048u
+#define WIRE_SPARES 256u
 
 /* Memory exhaustion in a test backend leaves nothing sensible to do. */
 static void *wire_xrealloc(void *p, size_t n)
@@ -160,6 +176,30 @@ static void *wire_grow(void *array, size_t *cap, size_t elem, size_t need)
         ncap *= 2;
     *cap = ncap;
     return wire_xrealloc(array, ncap * elem);
+}
+
+/* A buffer for a datagram of `len` bytes (WIRE_SMALL bytes when it fits). */
+static uint8_t *dgram_alloc(sk_wire *w, size_t len)
+{
+    if (len <= WIRE_SMALL) {
+        if (w->spare_count)
+            return w->spare[--w->spare_count];
+        return wire_xrealloc(NULL, WIRE_SMALL);
+    }
+    return wire_xrealloc(NULL, len);
+}
+
+static void dgram_free(sk_wire *w, uint8_t *data, size_t len)
+{
+    if (!data)
+        return;
+    if (len <= WIRE_SMALL && w->spare_count < WIRE_SPARES) {
+        if (!w->spare)
+            w->spare = wire_xrealloc(NULL, WIRE_SPARES * sizeof *w->spare);
+        w->spare[w->spare_count++] = data;
+        return;
+    }
+    free(data);
 }
 
 /* ------------------------------------------------------------------ */
@@ -185,6 +225,57 @@ static void heap_push(sk_wire *w, wire_datagram d)
         i = parent;
     }
     w->heap[i] = d;
+}
+
+static wire_datagram *fifo_at(const sk_wire *w, size_t i)
+{
+    return &w->fifo[(w->fifo_head + i) & (w->fifo_cap - 1)];
+}
+
+/* Queues a datagram: behind the FIFO's tail when it arrives no earlier
+ * (its sequence number being the largest yet, the FIFO stays sorted),
+ * in the heap otherwise. */
+static void queue_push(sk_wire *w, wire_datagram d)
+{
+    if (w->fifo_count && d.arrival < fifo_at(w, w->fifo_count - 1)->arrival) {
+        heap_push(w, d);
+        return;
+    }
+    if (w->fifo_count == w->fifo_cap) {
+        /* Grow the ring (a power of two) and unwrap it. */
+        size_t ncap = w->fifo_cap ? w->fifo_cap * 2 : 64;
+        wire_datagram *n = wire_xrealloc(NULL, ncap * sizeof *n);
+        for (size_t i = 0; i < w->fifo_count; i++)
+            n[i] = *fifo_at(w, i);
+        free(w->fifo);
+        w->fifo = n;
+        w->fifo_cap = ncap;
+        w->fifo_head = 0;
+    }
+    *fifo_at(w, w->fifo_count++) = d;
+}
+
+/* The earliest datagram in flight, or NULL. */
+static const wire_datagram *queue_peek(const sk_wire *w)
+{
+    const wire_datagram *f = w->fifo_count ? fifo_at(w, 0) : NULL;
+    const wire_datagram *h = w->heap_count ? &w->heap[0] : NULL;
+    if (!f)
+        return h;
+    return h && dgram_before(h, f) ? h : f;
+}
+
+static wire_datagram heap_pop(sk_wire *w);
+
+/* Removes the datagram queue_peek returned. */
+static wire_datagram queue_pop(sk_wire *w, const wire_datagram *top)
+{
+    if (w->heap_count && top == &w->heap[0])
+        return heap_pop(w);
+    wire_datagram d = *top;
+    w->fifo_head = (w->fifo_head + 1) & (w->fifo_cap - 1);
+    w->fifo_count--;
+    return d;
 }
 
 static wire_datagram heap_pop(sk_wire *w)
@@ -253,30 +344,33 @@ static void wire_tap(sk_wire *w, sk_wire_fate fate, const uint8_t *d, size_t len
         w->tap(w->tap_ctx, w->now, fate, d, len);
 }
 
-static void wire_schedule(sk_wire *w, wire_host *dst, const uint8_t *d, size_t len,
-                          sk_time_ns arrival)
+/* Queues a copy of `d`, or `d` itself when the caller hands over `own`
+ * (a buffer of the wire's, gathered from a stack's pieces). */
+static void wire_schedule_own(sk_wire *w, wire_host *dst, const uint8_t *d, size_t len, sk_time_ns arrival,
+                              uint8_t *own)
 {
     wire_datagram q;
     q.arrival = arrival;
     q.seq = w->next_seq++;
     q.dst = dst;
     q.len = len;
-    q.data = wire_xrealloc(NULL, len ? len : 1);
-    memcpy(q.data, d, len);
-    heap_push(w, q);
+    if (own) {
+        q.data = own;
+    } else {
+        q.data = dgram_alloc(w, len);
+        memcpy(q.data, d, len);
+    }
+    queue_push(w, q);
+}
+
+static void wire_schedule(sk_wire *w, wire_host *dst, const uint8_t *d, size_t len, sk_time_ns arrival)
+{
+    wire_schedule_own(w, dst, d, len, arrival, NULL);
 }
 
 static uint32_t dgram_dst(const uint8_t *d, size_t len)
 {
-    if (len < 20)
-        return 0;
-    return (uint32_t)d[16] << 24 | (uint32_t)d[17] << 16 | (uint32_t)d[18] << 8 | d[19];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
+    return len < 20 ? 0 : io_be32(d + 16);
 }
 
 /* The hop's ICMP fragmentation-needed (type 3 code 4) for a datagram it
@@ -298,21 +392,17 @@ static void wire_frag_needed(sk_wire *w, wire_host *src, const sk_link_params *p
     memset(m, 0, 28);
     m[0] = 0x45;
     m[1] = 0xc0;
-    put16(m + 2, (uint16_t)total);
+    io_put_be16(m + 2, (uint16_t)total);
     m[8] = 64;
     m[9] = 1;
-    uint32_t from = p->mtu_icmp_from;
-    m[12] = (uint8_t)(from >> 24);
-    m[13] = (uint8_t)(from >> 16);
-    m[14] = (uint8_t)(from >> 8);
-    m[15] = (uint8_t)from;
+    io_put_be32(m + 12, p->mtu_icmp_from);
     memcpy(m + 16, d + 12, 4); /* back to the sender */
-    put16(m + 10, sk_csum_fold(sk_csum_partial(m, 20, 0)));
+    io_put_be16(m + 10, sk_csum_fold(sk_csum_partial(m, 20, 0)));
     m[20] = 3;
     m[21] = 4;
-    put16(m + 26, p->mtu);
+    io_put_be16(m + 26, p->mtu);
     memcpy(m + 28, d, quote);
-    put16(m + 22, sk_csum_fold(sk_csum_partial(m + 20, total - 20, 0)));
+    io_put_be16(m + 22, sk_csum_fold(sk_csum_partial(m + 20, total - 20, 0)));
     wire_tap(w, SK_WIRE_SENT, m, total);
     wire_schedule(w, src, m, total, w->now + p->delay);
 }
@@ -335,19 +425,19 @@ static void wire_pkt_too_big(sk_wire *w, wire_host *src, const sk_link_params *p
     uint8_t m[MIN_MTU];
     memset(m, 0, HDRS);
     m[0] = 0x60;
-    put16(m + 4, (uint16_t)mlen);
+    io_put_be16(m + 4, (uint16_t)mlen);
     m[6] = 58;
     m[7] = 64;
     memcpy(m + 8, p->mtu_icmp_from6, 16);
     memcpy(m + 24, d + 8, 16); /* back to the sender */
     m[40] = 2;
     m[41] = 0;
-    put16(m + 46, p->mtu); /* the MTU's upper half stays 0 */
+    io_put_be16(m + 46, p->mtu); /* the MTU's upper half stays 0 */
     memcpy(m + HDRS, d, quote);
     /* The checksum over the pseudo-header (RFC 8200 §8.1): addresses,
      * upper-layer length, next header 58, then the message. */
     uint32_t sum = sk_csum_partial(m + 8, 32, (uint32_t)mlen + 58);
-    put16(m + 42, sk_csum_fold(sk_csum_partial(m + 40, mlen, sum)));
+    io_put_be16(m + 42, sk_csum_fold(sk_csum_partial(m + 40, mlen, sum)));
     wire_tap(w, SK_WIRE_SENT, m, total);
     wire_schedule(w, src, m, total, w->now + p->delay);
 }
@@ -400,18 +490,18 @@ static wire_host *wire_route(const sk_wire *w, const uint8_t *d, size_t len)
 }
 
 /* Called from inside a stack: copy and schedule, never deliver now, so a
- * stack is never re-entered while it is transmitting. */
-static void wire_transmit(void *ctx, const uint8_t *d, size_t len)
+ * stack is never re-entered while it is transmitting.  `own`, when not
+ * NULL, is `d` in a buffer of the wire's that the datagram keeps (the
+ * first copy scheduled takes it; freed here if none is). */
+static void wire_send(wire_host *src, const uint8_t *d, size_t len, uint8_t *own)
 {
-    wire_host *src = ctx;
     sk_wire *w = src->wire;
-    if (w->closing)
-        return;
 
     wire_tap(w, SK_WIRE_SENT, d, len);
     wire_host *dst = wire_route(w, d, len);
     if (!dst) {
         wire_tap(w, SK_WIRE_NO_ROUTE, d, len);
+        dgram_free(w, own, len);
         return;
     }
     /* Links are named by the hosts' own addresses, for either version. */
@@ -425,14 +515,17 @@ static void wire_transmit(void *ctx, const uint8_t *d, size_t len)
         } else if (p->mtu_icmp_from) {
             wire_frag_needed(w, src, p, d, len);
         }
+        dgram_free(w, own, len);
         return;
     }
     if (w->filter && w->filter(w->filter_ctx, w->now, d, len)) {
         wire_tap(w, SK_WIRE_LOST, d, len);
+        dgram_free(w, own, len);
         return;
     }
     if (wire_rng_chance(&w->rng, p->loss)) {
         wire_tap(w, SK_WIRE_LOST, d, len);
+        dgram_free(w, own, len);
         return;
     }
 
@@ -445,6 +538,7 @@ static void wire_transmit(void *ctx, const uint8_t *d, size_t len)
         if (p->queue_bytes &&
             (double)(start - w->now) * (double)p->rate_bps / 8e9 + (double)len > (double)p->queue_bytes) {
             wire_tap(w, SK_WIRE_LOST, d, len);
+            dgram_free(w, own, len);
             return;
         }
         depart = start + (sk_time_ns)((double)len * 8e9 / (double)p->rate_bps);
@@ -463,10 +557,39 @@ static void wire_transmit(void *ctx, const uint8_t *d, size_t len)
             arrival = flow->last_arrival;
         flow->last_arrival = arrival;
     }
-    wire_schedule(w, dst, d, len, arrival);
-    if (wire_rng_chance(&w->rng, p->duplicate))
+    bool dup = wire_rng_chance(&w->rng, p->duplicate);
+    /* The duplicate is queued second, so it is the one that copies. */
+    wire_schedule_own(w, dst, d, len, arrival, own);
+    if (dup)
         wire_schedule(w, dst, d, len, arrival);
 }
+
+static void wire_transmit(void *ctx, const uint8_t *d, size_t len)
+{
+    wire_host *src = ctx;
+    if (!src->wire->closing)
+        wire_send(src, d, len, NULL);
+}
+
+/* The scatter-gather transmit: the stack's pieces (its headers, then the
+ * payload where it lies in the connection's send queue) are gathered once,
+ * straight into the buffer the datagram travels in, instead of the stack
+ * copying the payload behind its headers and the wire copying the whole
+ * again.  The tap, the filter and the impairments see the same contiguous
+ * bytes as before, drawn in the same order. */
+static void wire_transmitv(void *ctx, const sk_iovec *iov, size_t count, size_t len)
+{
+    wire_host *src = ctx;
+    if (src->wire->closing)
+        return;
+    uint8_t *buf = dgram_alloc(src->wire, len), *p = buf;
+    for (size_t i = 0; i < count; i++) {
+        memcpy(p, iov[i].base, iov[i].len);
+        p += iov[i].len;
+    }
+    wire_send(src, buf, len, buf);
+}
+
 
 /* ------------------------------------------------------------------ */
 /* Public API                                                           */
@@ -497,6 +620,12 @@ void sk_wire_free(sk_wire *w)
         free(w->hosts[i]);
     for (size_t i = 0; i < w->heap_count; i++)
         free(w->heap[i].data);
+    for (size_t i = 0; i < w->fifo_count; i++)
+        free(fifo_at(w, i)->data);
+    for (size_t i = 0; i < w->spare_count; i++)
+        free(w->spare[i]);
+    free(w->fifo);
+    free(w->spare);
     free(w->hosts);
     free(w->links);
     free(w->flows);
@@ -536,9 +665,9 @@ sk_stack *sk_wire_add_host(sk_wire *w, uint32_t addr, const sk_stack_params *par
     sp.addr = addr;
     sp.now = w->now;
     sp.transmit = wire_transmit;
-    /* The wire copies every datagram to deliver it later, so pieces would
-     * save nothing; and a caller's transmitv would get the wire's ctx. */
-    sp.transmitv = NULL;
+    /* The wire keeps every datagram to deliver it later, so it must hold
+     * its own copy; taking the pieces makes that copy the only one. */
+    sp.transmitv = wire_transmitv;
     sp.transmit_ctx = h;
 
     w->hosts = wire_grow(w->hosts, &w->host_cap, sizeof *w->hosts, w->host_count + 1);
@@ -604,7 +733,8 @@ sk_time_ns sk_wire_now(const sk_wire *w)
 
 sk_time_ns sk_wire_next_event(const sk_wire *w)
 {
-    sk_time_ns next = w->heap_count ? w->heap[0].arrival : SK_TIME_NEVER;
+    const wire_datagram *top = queue_peek(w);
+    sk_time_ns next = top ? top->arrival : SK_TIME_NEVER;
     for (size_t i = 0; i < w->host_count; i++) {
         sk_time_ns d = sk_next_deadline(w->hosts[i]->stack);
         if (d < next)
@@ -625,12 +755,13 @@ bool sk_wire_step(sk_wire *w)
     /* Only datagrams already queued belong to this instant; replies sent
      * with zero delay wait for the next step, so a step always ends. */
     uint64_t seq_limit = w->next_seq;
-    while (w->heap_count && w->heap[0].arrival <= t && w->heap[0].seq < seq_limit) {
-        wire_datagram d = heap_pop(w);
+    const wire_datagram *top;
+    while ((top = queue_peek(w)) && top->arrival <= t && top->seq < seq_limit) {
+        wire_datagram d = queue_pop(w, top);
         moved = true;
         wire_tap(w, SK_WIRE_DELIVERED, d.data, d.len);
         sk_input(d.dst->stack, d.data, d.len, t);
-        free(d.data);
+        dgram_free(w, d.data, d.len);
     }
     /* Every stack's clock follows the wire's, so a socket call made
      * between steps acts at the wire's time; stacks with a deadline due
@@ -682,5 +813,5 @@ bool sk_wire_run_until_pred(sk_wire *w, bool (*pred)(void *ctx), void *ctx, sk_t
 
 size_t sk_wire_in_flight(const sk_wire *w)
 {
-    return w->heap_count;
+    return w->heap_count + w->fifo_count;
 }

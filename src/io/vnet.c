@@ -16,16 +16,7 @@
 
 #include <string.h>
 
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
+#include "io_bytes.h"
 
 /* The transport protocol and where its header starts, for an unfragmented
  * IPv4 datagram or an IPv6 one without extension headers; -1 otherwise. */
@@ -38,10 +29,10 @@ static int transport(const uint8_t *d, size_t len, size_t *off, size_t *end)
         if (len < 20)
             return -1;
         size_t ihl = (size_t)(d[0] & 0x0f) * 4;
-        size_t tot = (size_t)((d[2] << 8) | d[3]);
+        size_t tot = io_be16(d + 2);
         if (ihl < 20 || tot < ihl || tot > len)
             return -1;
-        if (((d[6] << 8) | d[7]) & 0x3fff) /* MF or a fragment offset */
+        if (io_be16(d + 6) & 0x3fff) /* MF or a fragment offset */
             return -1;
         *off = ihl;
         *end = tot;
@@ -50,7 +41,7 @@ static int transport(const uint8_t *d, size_t len, size_t *off, size_t *end)
     if (version == 6) {
         if (len < 40)
             return -1;
-        size_t tot = 40 + (size_t)((d[4] << 8) | d[5]);
+        size_t tot = 40 + (size_t)io_be16(d + 4);
         if (tot > len)
             return -1;
         *off = 40;
@@ -67,9 +58,9 @@ sk_vnet_error sk_vnet_parse(const uint8_t *frame, size_t len, sk_vnet_rx *out)
         return SK_VNET_SHORT;
     uint8_t flags = frame[0];
     uint8_t gso_type = frame[1];
-    uint16_t gso_size = le16(frame + 4);
-    uint16_t csum_start = le16(frame + 6);
-    uint16_t csum_offset = le16(frame + 8);
+    uint16_t gso_size = io_le16(frame + 4);
+    uint16_t csum_start = io_le16(frame + 6);
+    uint16_t csum_offset = io_le16(frame + 8);
     const uint8_t *d = frame + SK_VNET_HDR_LEN;
     size_t dlen = len - SK_VNET_HDR_LEN;
 
@@ -114,19 +105,14 @@ void sk_vnet_build(uint8_t hdr[SK_VNET_HDR_LEN], const uint8_t *dgram, size_t le
     size_t off, end;
     if (transport(dgram, len, &off, &end) == 6 && off + 20 <= end) {
         hdr[0] = SK_VNET_F_NEEDS_CSUM;
-        put_le16(hdr + 6, (uint16_t)off);
-        put_le16(hdr + 8, 16); /* offsetof(struct tcphdr, check) */
+        io_put_le16(hdr + 6, (uint16_t)off);
+        io_put_le16(hdr + 8, 16); /* offsetof(struct tcphdr, check) */
     }
 }
 
 #define TCP_FIN 0x01u
 #define TCP_PSH 0x08u
 #define TCP_ACK 0x10u
-
-static size_t be16(const uint8_t *p)
-{
-    return (size_t)((p[0] << 8) | p[1]);
-}
 
 /* Header lengths of a TCP datagram that may go in a super-segment: IPv4
  * without options and not a fragment, or IPv6 whose next header is TCP
@@ -137,11 +123,11 @@ static size_t tcp_headers(const uint8_t *d, size_t len, size_t *ip)
     if (len < 40)
         return 0;
     if (d[0] == 0x45) {
-        if (d[9] != 6 || be16(d + 2) != len || (be16(d + 6) & 0x3fff))
+        if (d[9] != 6 || io_be16(d + 2) != len || (io_be16(d + 6) & 0x3fff))
             return 0;
         *ip = 20;
     } else if ((d[0] >> 4) == 6) {
-        if (len < 60 || d[6] != 6 || 40 + be16(d + 4) != len)
+        if (len < 60 || d[6] != 6 || 40 + (size_t)io_be16(d + 4) != len)
             return 0;
         *ip = 40;
     } else {
@@ -155,12 +141,8 @@ static size_t tcp_headers(const uint8_t *d, size_t len, size_t *ip)
 
 size_t sk_vnet_gso_first(const uint8_t *d, size_t len)
 {
-    size_t ip = 0, h = tcp_headers(d, len, &ip);
-    /* CWR belongs to the first segment alone: Linux's GSO would copy it
-     * to every one, so a segment with it is sent as it is. */
-    if (!h || len == h || (d[ip + 13] & 0xbf) != TCP_ACK || (d[ip + 12] & 0x0f))
-        return 0;
-    return len - h;
+    sk_vnet_gso_run r;
+    return sk_vnet_gso_begin(&r, d, len);
 }
 
 uint8_t sk_vnet_tcp_flags(const uint8_t *d)
@@ -168,68 +150,101 @@ uint8_t sk_vnet_tcp_flags(const uint8_t *d)
     return d[((d[0] >> 4) == 6 ? 40 : 20) + 13];
 }
 
-bool sk_vnet_gso_continues(const uint8_t *prev, size_t prev_len, const uint8_t *next, size_t next_len,
-                           size_t gso_size, size_t total)
+size_t sk_vnet_gso_begin(sk_vnet_gso_run *r, const uint8_t *d, size_t len)
 {
-    size_t ip = 0, nip = 0, h = tcp_headers(prev, prev_len, &ip);
-    if (!h || tcp_headers(next, next_len, &nip) != h || nip != ip || next_len == h)
+    size_t ip = 0, h = tcp_headers(d, len, &ip);
+    /* CWR belongs to the first segment alone: Linux's GSO would copy it
+     * to every one, so a segment with it is sent as it is. */
+    if (!h || len == h || (d[ip + 13] & 0xbf) != TCP_ACK || (d[ip + 12] & 0x0f))
+        return 0;
+    r->first = d;
+    r->ip = ip;
+    r->h = h;
+    r->gso_size = len - h;
+    r->total = len;
+    r->payload = len - h;
+    r->next_seq = io_be32(d + ip + 4) + (uint32_t)(len - h);
+    r->last_flags = d[ip + 13];
+    r->open = true;
+    return len - h;
+}
+
+/* Each segment is compared with the first, not the one before: the
+ * fields that must match are equal along the whole run, so that is the
+ * same test, and what the previous segment contributes (where it ends,
+ * whether it was full-sized with ACK alone) is kept in the run. */
+bool sk_vnet_gso_extend(sk_vnet_gso_run *r, const uint8_t *next, size_t next_len)
+{
+    size_t nip = 0;
+    const uint8_t *first = r->first;
+    size_t ip = r->ip, h = r->h;
+    if (!r->open || tcp_headers(next, next_len, &nip) != h || nip != ip || next_len == h)
         return false;
     /* The whole super-segment's IP length fits 16 bits (IPv4's total
      * length; for IPv6 held to the same, below the payload length's
      * limit, as without BIG TCP Linux keeps a GSO packet within 64 KiB). */
-    if (total + next_len - h > 65535)
-        return false;
-    if (prev_len - h != gso_size || next_len - h > gso_size)
+    if (r->total + next_len - h > 65535 || next_len - h > r->gso_size)
         return false;
     if (ip == 20) {
         /* tos, DF, TTL, protocol, addresses: everything but length, ID
          * and checksum. */
-        if (prev[1] != next[1] || prev[6] != next[6] || prev[7] != next[7] || prev[8] != next[8] ||
-            memcmp(prev + 12, next + 12, 8))
+        if (first[1] != next[1] || first[6] != next[6] || first[7] != next[7] || first[8] != next[8] ||
+            memcmp(first + 12, next + 12, 8))
             return false;
     } else {
         /* Traffic class and flow label, next header, hop limit and the
          * addresses: everything but the payload length. */
-        if (memcmp(prev, next, 4) || memcmp(prev + 6, next + 6, 34))
+        if (memcmp(first, next, 4) || memcmp(first + 6, next + 6, 34))
             return false;
     }
-    const uint8_t *pt = prev + ip, *nt = next + ip;
-    uint32_t pseq = (uint32_t)pt[4] << 24 | (uint32_t)pt[5] << 16 | (uint32_t)pt[6] << 8 | pt[7];
-    uint32_t nseq = (uint32_t)nt[4] << 24 | (uint32_t)nt[5] << 16 | (uint32_t)nt[6] << 8 | nt[7];
-    if (nseq != pseq + (uint32_t)(prev_len - h))
+    const uint8_t *ft = first + ip, *nt = next + ip;
+    if (io_be32(nt + 4) != r->next_seq)
         return false;
     /* Ports, then ACK, offset, window and options; not the checksum or
      * the urgent pointer, which carry nothing with URG clear. */
-    if (memcmp(pt, nt, 4) || memcmp(pt + 8, nt + 8, 4) || pt[12] != nt[12] || memcmp(pt + 14, nt + 14, 2) ||
-        memcmp(pt + 20, nt + 20, h - ip - 20))
+    if (memcmp(ft, nt, 4) || memcmp(ft + 8, nt + 8, 4) || ft[12] != nt[12] || memcmp(ft + 14, nt + 14, 2) ||
+        memcmp(ft + 20, nt + 20, h - ip - 20))
         return false;
     /* ECE the same on all (it is copied to each segment); CWR on none. */
-    if ((pt[13] & 0xbf) != TCP_ACK || (nt[13] & 0xbf & ~(TCP_PSH | TCP_FIN)) != TCP_ACK ||
-        (pt[13] & 0x40) != (nt[13] & 0x40) || (nt[12] & 0x0f))
+    if ((nt[13] & 0xbf & ~(TCP_PSH | TCP_FIN)) != TCP_ACK || (ft[13] & 0x40) != (nt[13] & 0x40))
         return false;
+    size_t payload = next_len - h;
+    r->total += payload;
+    r->payload += payload;
+    r->next_seq += (uint32_t)payload;
+    r->last_flags = nt[13];
+    /* Only a full-sized segment with ACK alone (and ECE) can be followed. */
+    r->open = payload == r->gso_size && (nt[13] & 0xbf) == TCP_ACK;
     return true;
+}
+
+bool sk_vnet_gso_continues(const uint8_t *prev, size_t prev_len, const uint8_t *next, size_t next_len,
+                           size_t gso_size, size_t total)
+{
+    sk_vnet_gso_run r;
+    size_t seg = sk_vnet_gso_begin(&r, prev, prev_len);
+    if (!seg || seg != gso_size)
+        return false;
+    r.total = total;
+    return sk_vnet_gso_extend(&r, next, next_len);
 }
 
 size_t sk_vnet_gso_header(uint8_t *out, const uint8_t *first, size_t payload, uint8_t last_flags,
                           uint16_t gso_size)
 {
     bool v6 = (first[0] >> 4) == 6;
-    size_t ip_len = 0, h = tcp_headers(first, v6 ? 40 + be16(first + 4) : be16(first + 2), &ip_len);
+    size_t ip_len = 0, h = tcp_headers(first, v6 ? 40 + (size_t)io_be16(first + 4) : io_be16(first + 2), &ip_len);
     uint8_t *ip = out + SK_VNET_HDR_LEN, *tcp = ip + ip_len;
     memcpy(ip, first, h);
     size_t tot = h + payload;
     if (v6) {
         /* No IP checksum; tcp_gso_segment rewrites each segment's
          * payload length from the header's. */
-        ip[4] = (uint8_t)((tot - 40) >> 8);
-        ip[5] = (uint8_t)(tot - 40);
+        io_put_be16(ip + 4, (uint16_t)(tot - 40));
     } else {
-        ip[2] = (uint8_t)(tot >> 8);
-        ip[3] = (uint8_t)tot;
+        io_put_be16(ip + 2, (uint16_t)tot);
         ip[10] = ip[11] = 0;
-        uint16_t ipc = sk_csum_fold(sk_csum_partial(ip, 20, 0));
-        ip[10] = (uint8_t)(ipc >> 8);
-        ip[11] = (uint8_t)ipc;
+        io_put_be16(ip + 10, sk_csum_fold(sk_csum_partial(ip, 20, 0)));
     }
     tcp[13] = (uint8_t)((tcp[13] & ~(TCP_PSH | TCP_FIN)) | (last_flags & (TCP_PSH | TCP_FIN)));
     /* CHECKSUM_PARTIAL for the whole: the pseudo-header's sum over the
@@ -239,16 +254,15 @@ size_t sk_vnet_gso_header(uint8_t *out, const uint8_t *first, size_t payload, ui
     size_t tcp_len = tot - ip_len;
     uint32_t ps = v6 ? sk_csum_partial(ip + 8, 32, 6u + (uint32_t)tcp_len)
                      : sk_csum_partial(ip + 12, 8, 6u + (uint32_t)tcp_len);
-    tcp[16] = (uint8_t)(ps >> 8);
-    tcp[17] = (uint8_t)ps;
+    io_put_be16(tcp + 16, (uint16_t)ps);
     uint8_t *v = out;
     memset(v, 0, SK_VNET_HDR_LEN);
     v[0] = SK_VNET_F_NEEDS_CSUM;
     v[1] = v6 ? SK_VNET_GSO_TCPV6 : SK_VNET_GSO_TCPV4;
-    put_le16(v + 2, (uint16_t)h);
-    put_le16(v + 4, gso_size);
-    put_le16(v + 6, (uint16_t)ip_len);
-    put_le16(v + 8, 16);
+    io_put_le16(v + 2, (uint16_t)h);
+    io_put_le16(v + 4, gso_size);
+    io_put_le16(v + 6, (uint16_t)ip_len);
+    io_put_le16(v + 8, 16);
     return SK_VNET_HDR_LEN + h;
 }
 
@@ -257,11 +271,9 @@ bool sk_vnet_tcp_csum_ok(const uint8_t *d, size_t len)
     size_t off, end;
     if (transport(d, len, &off, &end) != 6 || end - off < 20)
         return true;
-    size_t tcp_len = end - off;
-    /* The pseudo-header: source and destination, protocol, TCP length. */
-    uint32_t s = 6u + (uint32_t)(tcp_len & 0xffff) + (uint32_t)(tcp_len >> 16);
-    s = (d[0] >> 4) == 4 ? sk_csum_partial(d + 12, 8, s) : sk_csum_partial(d + 8, 32, s);
-    return sk_csum_fold(sk_csum_partial(d + off, tcp_len, s)) == 0;
+    uint16_t c = (d[0] >> 4) == 4 ? sk_tcp_checksum(io_be32(d + 12), io_be32(d + 16), d + off, end - off)
+                                  : sk_tcp_checksum6(d + 8, d + 24, d + off, end - off);
+    return c == 0;
 }
 
 void sk_vnet_complete_csum(uint8_t *d, size_t len, uint16_t csum_start, uint16_t csum_offset)
@@ -269,6 +281,5 @@ void sk_vnet_complete_csum(uint8_t *d, size_t len, uint16_t csum_start, uint16_t
     if ((size_t)csum_start + csum_offset + 2 > len)
         return;
     uint16_t c = sk_csum_fold(sk_csum_partial(d + csum_start, len - csum_start, 0));
-    d[csum_start + csum_offset] = (uint8_t)(c >> 8);
-    d[csum_start + csum_offset + 1] = (uint8_t)c;
+    io_put_be16(d + csum_start + csum_offset, c);
 }

@@ -84,6 +84,24 @@ uint8_t sk_vnet_tcp_flags(const uint8_t *d);
  * PSH or FIN; and the whole within 64 KiB. */
 bool sk_vnet_gso_continues(const uint8_t *prev, size_t prev_len, const uint8_t *next, size_t next_len,
                            size_t gso_size, size_t total);
+/* A super-segment being assembled: each datagram's headers are parsed
+ * once, as it is added, never again as the previous one. */
+typedef struct sk_vnet_gso_run {
+    const uint8_t *first; /* the first datagram (its headers are the run's) */
+    size_t ip, h;         /* the IP header's length; IP and TCP headers'    */
+    size_t gso_size;      /* the first datagram's payload                   */
+    size_t total;         /* the datagrams so far, first's headers included */
+    size_t payload;       /* their payload                                  */
+    uint32_t next_seq;    /* where the next segment must start              */
+    uint8_t last_flags;   /* the last one's TCP flags                       */
+    bool open;            /* the last one was full-sized with ACK alone      */
+} sk_vnet_gso_run;
+/* Starts a run at `d` when sk_vnet_gso_first would take it; returns its
+ * payload length (the run's gso_size), or 0 (the run is then unset). */
+size_t sk_vnet_gso_begin(sk_vnet_gso_run *r, const uint8_t *d, size_t len);
+/* Adds `next` to the run when it continues it by sk_vnet_gso_continues's
+ * rules; returns whether it did. */
+bool sk_vnet_gso_extend(sk_vnet_gso_run *r, const uint8_t *next, size_t next_len);
 /* Writes the virtio-net header and the IP and TCP headers of the super-
  * segment made of `first` (its headers) and `payload` bytes in all, the
  * last segment's flags in `last_flags`: total length, IP checksum and the
@@ -94,7 +112,8 @@ size_t sk_vnet_gso_header(uint8_t *out, const uint8_t *first, size_t payload, ui
                           uint16_t gso_size);
 
 /* Whether a TCP datagram's checksum is right, computed in software (for
- * frames the device did not vouch for).  True for what is not TCP, or is
+ * frames the device did not vouch for) by sk_tcp_checksum or
+ * sk_tcp_checksum6.  True for what is not TCP, or is
  * too short or fragmented to tell: the stack's own checks judge those. */
 bool sk_vnet_tcp_csum_ok(const uint8_t *dgram, size_t len);
 
