@@ -683,8 +683,12 @@ static void impaired_gso_run(tap_log *log)
  * datagram buffers; none of that may change a run.  These digests of the
  * whole tap log (every datagram's bytes, time and fate) are those of the
  * wire that copied each contiguous datagram into a heap of its own
- * (main at 32ab6e1): captures stay byte-identical and every loss, delay,
- * duplicate and reordering falls as it did. */
+ * (main at 32ab6e1's wire, driving the stack as it is after the per-skb
+ * resend of tcp-leftovers, which changed how these lossy runs recover):
+ * captures stay byte-identical and every loss, delay, duplicate and
+ * reordering falls as it did.  A change to the stack's own behaviour
+ * moves these figures; take the new ones from the copying wire (the
+ * memwire.c of 32ab6e1), never from the wire under test. */
 static void test_impaired_runs_match_the_copying_wire(void **state)
 {
     (void)state;
@@ -696,17 +700,17 @@ static void test_impaired_runs_match_the_copying_wire(void **state)
         counts[0][f] = count_fate(&one, (sk_wire_fate)f);
         counts[1][f] = count_fate(&gso, (sk_wire_fate)f);
     }
-    assert_int_equal(one.n, 602);
-    assert_int_equal(counts[0][SK_WIRE_SENT], 296);
-    assert_int_equal(counts[0][SK_WIRE_DELIVERED], 296);
+    assert_int_equal(one.n, 596);
+    assert_int_equal(counts[0][SK_WIRE_SENT], 293);
+    assert_int_equal(counts[0][SK_WIRE_DELIVERED], 293);
     assert_int_equal(counts[0][SK_WIRE_LOST], 10);
-    assert_true(log_digest(&one) == 0xcf09ccf2f9553a16ull);
-    assert_int_equal(gso.n, 6036);
-    assert_int_equal(counts[1][SK_WIRE_SENT], 3002);
-    assert_int_equal(counts[1][SK_WIRE_DELIVERED], 3003);
-    assert_int_equal(counts[1][SK_WIRE_LOST], 31);
+    assert_true(log_digest(&one) == 0x8ce8f8cc2463e3a4ull);
+    assert_int_equal(gso.n, 6120);
+    assert_int_equal(counts[1][SK_WIRE_SENT], 3044);
+    assert_int_equal(counts[1][SK_WIRE_DELIVERED], 3040);
+    assert_int_equal(counts[1][SK_WIRE_LOST], 36);
     assert_int_equal(largest_sent(&gso, A_ADDR), 7292);
-    assert_true(log_digest(&gso) == 0xa66e19364c55b83bull);
+    assert_true(log_digest(&gso) == 0xfa8474b4ffd82360ull);
     free(one.ev);
     free(gso.ev);
 }
