@@ -319,7 +319,8 @@ static void tcp_err(sk_stack *s, const uint8_t *q, size_t qihl, uint8_t type, ui
     }
     if (ours && sk_tw_lookup(s, &k) != SK_TW_NONE)
         return; /* TIME_WAIT: nothing left to tell */
-    sk_tcb *l = ours ? sk_listener_lookup(s, false, qsrc, sport) : NULL;
+    sk_tcb *l = ours ? sk_listener_select4(s, sk_listener_lookup(s, false, qsrc, sport), qsrc, qdst, sport, dport)
+                     : NULL;
     if (l) {
         /* A request sock (Linux's tcp_req_err): the SYN-ACK's sequence
          * must be its ISN exactly; errors meaning the peer is gone drop
