@@ -235,6 +235,10 @@ void sk_fastopen_child_done(sk_stack *s, sk_tcb *t)
      * synack's child keeps no pointer once accepted, so the listener is
      * found again by port. */
     sk_tcb *l = sk_listener_lookup(s, t->af6, t->laddr, t->lport);
+    if (l && t->af6)
+        l = sk_listener_select6(s, l, sk_addr6_get(s, t->laddr), sk_addr6_get(s, t->raddr), t->lport, t->rport);
+    else
+        l = sk_listener_select4(s, l, t->laddr, t->raddr, t->lport, t->rport);
     if (!l && t->transparent && s->tproxy_port) /* a child of the catch-all (sk_stack_set_tproxy) */
         l = sk_listener_lookup(s, t->af6, t->laddr, s->tproxy_port);
     if (l && l->listen && l->listen->fo_qlen)

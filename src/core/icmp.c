@@ -322,7 +322,11 @@ static void tcp_err(sk_stack *s, const uint8_t *q, size_t qihl, uint8_t type, ui
     }
     if (ours && sk_tw_lookup(s, &k) != SK_TW_NONE)
         return; /* TIME_WAIT: nothing left to tell */
-    sk_tcb *l = !ours ? NULL : local ? sk_listener_lookup(s, false, qsrc, sport) : sk_listen_nonlocal(s, false, qsrc, sport);
+    sk_tcb *l = !ours ? NULL
+                : sk_listener_select4(s,
+                                      local ? sk_listener_lookup(s, false, qsrc, sport)
+                                            : sk_listen_nonlocal(s, false, qsrc, sport),
+                                      qsrc, qdst, sport, dport);
     if (l) {
         /* A request sock (Linux's tcp_req_err): the SYN-ACK's sequence
          * must be its ISN exactly; errors meaning the peer is gone drop

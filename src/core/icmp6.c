@@ -212,8 +212,10 @@ static void tcp_err(sk_stack *s, const uint8_t *q, const uint8_t *th, uint8_t ty
     if (ours && raddr && sk_tw_lookup(s, &k) != SK_TW_NONE)
         return; /* TIME_WAIT: nothing left to tell */
     sk_tcb *l = !ours || !raddr ? NULL
-                : local     ? sk_listener_lookup(s, true, laddr, sport)
-                            : sk_listen_nonlocal(s, true, laddr, sport);
+                : sk_listener_select6(s,
+                                      local ? sk_listener_lookup(s, true, laddr, sport)
+                                            : sk_listen_nonlocal(s, true, laddr, sport),
+                                      q + 8, q + 24, sport, dport);
     if (l) {
         /* tcp_req_err: a Packet Too Big is not fatal to a request. */
         sk_listen_icmp_err(s, l, &k, seq, e.kind == SK_ICMPE_ERROR && e.req_abort);

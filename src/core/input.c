@@ -333,6 +333,11 @@ static inline __attribute__((always_inline)) void input_parsed(sk_stack *s, cons
     if (tw != SK_TW_NONE && !sk_tw_input(s, tw, seg))
         return;
     sk_tcb *l = local ? sk_listener_lookup(s, v6, k.laddr, seg->dport) : nonlocal_listener(s, v6, k.laddr, seg->dport);
+    /* Within an SO_REUSEPORT group by the flow, so a SYN cookie's ACK
+     * finds the listener its SYN did. */
+    if (l && (l->sopts & SK_O_REUSEPORT))
+        l = v6 ? sk_listener_select6(s, l, seg->dst6, seg->src6, seg->dport, seg->sport)
+               : sk_listener_select4(s, l, seg->dst, seg->src, seg->dport, seg->sport);
     if (l)
         sk_listen_input(s, l, seg);
     else

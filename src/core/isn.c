@@ -113,6 +113,19 @@ uint32_t sk_isn(const uint8_t key[16], uint32_t saddr, uint16_t sport, uint32_t 
     return hash + (uint32_t)(now_ns >> 6);
 }
 
+/* A leading tag keeps these values apart from the ISNs made with the
+ * same key over the same words. */
+uint32_t sk_reuseport_hash(const uint8_t key[16], size_t alen, const uint8_t *laddr, const uint8_t *raddr,
+                           uint16_t lport, uint16_t rport)
+{
+    uint8_t in[1 + 16 + 16 + 4];
+    in[0] = 'P';
+    memcpy(in + 1, laddr, alen);
+    memcpy(in + 1 + alen, raddr, alen);
+    sk_put_be32(in + 1 + 2 * alen, ((uint32_t)lport << 16) | rport);
+    return (uint32_t)sk_siphash24(key, in, 1 + 2 * alen + 4);
+}
+
 /* Linux's secure_tcp_ts_off() hashes the address pair only, so all
  * connections to one peer share an offset and the peer's PAWS check
  * (RFC 7323 §5) across successive connections keeps working. */

@@ -14,6 +14,11 @@ uint64_t sk_siphash24(const uint8_t key[16], const void *data, size_t len);
 
 /* RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, secret),
  * with M the clock in 64 ns units as Linux's secure_tcp_seq() uses. */
+/* The flow hash that picks a SYN's listener within an SO_REUSEPORT
+ * group (Linux's inet_ehashfn): keyed, over the local and remote
+ * addresses (4 or 16 bytes, network order) and ports. */
+uint32_t sk_reuseport_hash(const uint8_t key[16], size_t alen, const uint8_t *laddr, const uint8_t *raddr,
+                           uint16_t lport, uint16_t rport);
 uint32_t sk_isn(const uint8_t key[16], uint32_t saddr, uint16_t sport, uint32_t daddr,
                 uint16_t dport, uint64_t now_ns);
 

@@ -529,7 +529,8 @@ static sk_tcb *create_child(sk_stack *s, sk_tcb *l, sk_request *req, uint32_t rc
     /* sk_userlocks, and sk_ipv6only as the clone keeps it */
     t->sndstate |= l->sndstate & (SK_RCVBUF_LOCK | SK_SOCK_V6ONLY);
     t->user_mss = l->user_mss;
-    t->sopts |= l->sopts & (SK_O_NODELAY | SK_O_KEEPALIVE | SK_O_REUSEADDR | SK_O_SNDBUF_LOCK); /* sk_userlocks too */
+    /* sk_userlocks too, and sk_reuseport, which sk_clone_lock copies */
+    t->sopts |= l->sopts & (SK_O_NODELAY | SK_O_KEEPALIVE | SK_O_REUSEADDR | SK_O_REUSEPORT | SK_O_SNDBUF_LOCK);
     /* A child runs its listener's congestion control (TCP_CONGESTION on
      * the listener), as Linux's clone keeps icsk_ca_ops. */
     t->cc_reno = l->cc_reno;

@@ -153,10 +153,34 @@ static bool addr_overlap(bind_addr x, bind_addr y)
     return x.v6 && y.v6 && (!x.a || !y.a || x.a == y.a);
 }
 
+/* The owners of the port without a handle (children not yet accepted,
+ * orphans) one by one, for a socket with SO_REUSEPORT: the bucket's
+ * counts cannot tell whether they set it (children inherit it from their
+ * listener, as Linux's sk_clone_lock copies sk_reuseport).  bind() and
+ * listen() only, so the walk of the connection table is not on a hot
+ * path.  None of them listens, so SO_REUSEADDR on both excuses too. */
+static bool unseen_conflict(sk_stack *s, const sk_tcb *t, uint16_t port, bind_addr me)
+{
+    bool reuse = (t->sopts & SK_O_REUSEADDR) != 0;
+    for (uint32_t i = 0; i <= s->conn_mask; i++)
+        for (const sk_tcb *u = s->conn_buckets[i]; u; u = u->hnext) {
+            if (u == t || u->lport != port || !(u->sflags & SK_S_BOUND))
+                continue;
+            if (u->fd >= 0 && (uint32_t)u->fd < s->fds_cap && s->fds[u->fd] == u)
+                continue; /* has a handle: checked already */
+            if ((u->sopts & SK_O_REUSEPORT) || !addr_overlap(me, tcb_bind_addr(u)))
+                continue;
+            if (reuse && (u->sopts & SK_O_REUSEADDR))
+                continue;
+            return true;
+        }
+    return false;
+}
+
 /* Linux's inet_csk_bind_conflict(): a socket on the port whose address
  * overlaps conflicts unless both set SO_REUSEADDR and it does not
- * listen; TIME_WAIT records likewise, by their address and the
- * SO_REUSEADDR their socket had (timewait.c).  The owners with a
+ * listen, or both set SO_REUSEPORT; TIME_WAIT records likewise, by
+ * their address and the SO_REUSEADDR their socket had (timewait.c).  The owners with a
  * handle are checked by address; owners without one (children not yet
  * accepted, orphans) are counted in the bucket only, and then the port
  * is shared only as the counts allow. */
@@ -166,6 +190,9 @@ static bool bind_conflict(sk_stack *s, const sk_tcb *t, uint16_t port, bind_addr
     if (!b)
         return false;
     bool reuse = (t->sopts & SK_O_REUSEADDR) != 0;
+    /* Linux's inet_bind_conflict: both with SO_REUSEPORT and the same
+     * owner (synack has one) share the port, listening or not. */
+    bool reuseport = (t->sopts & SK_O_REUSEPORT) != 0;
     if (b->tw && sk_tw_bind_conflict(s, port, b->tw, cand.v6, cand.v6only, cand.a, reuse))
         return true;
     if (!b->refs)
@@ -180,8 +207,12 @@ static bool bind_conflict(sk_stack *s, const sk_tcb *t, uint16_t port, bind_addr
             continue;
         if (reuse && (u->sopts & SK_O_REUSEADDR) && u->state != SK_TCP_LISTEN)
             continue;
+        if (reuseport && (u->sopts & SK_O_REUSEPORT))
+            continue;
         return true;
     }
+    if (seen < b->refs && reuseport)
+        return unseen_conflict(s, t, port, cand);
     if (seen < b->refs)
         return !(reuse && b->noreuse == 0 && b->listeners == 0);
     return false;
@@ -281,8 +312,12 @@ int sk_bind(sk_stack *s, int fd, const sk_endpoint *local)
 static bool listen_conflict(sk_stack *s, const sk_tcb *t, const sk_bind_bucket *b)
 {
     bind_addr me = tcb_bind_addr(t);
+    /* SO_REUSEPORT on both: no conflict, whatever their states (Linux's
+     * inet_bind_conflict), so the listeners of a group coexist. */
+    bool reuseport = (t->sopts & SK_O_REUSEPORT) != 0;
     for (const sk_tcb *l = s->listeners[t->lport & 63]; l; l = l->hnext)
-        if (l != t && l->lport == t->lport && addr_overlap(me, tcb_bind_addr(l)))
+        if (l != t && l->lport == t->lport && addr_overlap(me, tcb_bind_addr(l)) &&
+            !(reuseport && (l->sopts & SK_O_REUSEPORT)))
             return true;
     bool reuse = (t->sopts & SK_O_REUSEADDR) != 0;
     uint32_t seen = 0;
@@ -291,10 +326,14 @@ static bool listen_conflict(sk_stack *s, const sk_tcb *t, const sk_bind_bucket *
         if (!u || u == t || !(u->sflags & SK_S_BOUND) || u->lport != t->lport)
             continue;
         seen++;
+        if (reuseport && (u->sopts & SK_O_REUSEPORT))
+            continue;
         if (addr_overlap(me, tcb_bind_addr(u)) && (!reuse || !(u->sopts & SK_O_REUSEADDR)))
             return true;
     }
     /* owners without a handle, as the counts allow */
+    if (seen + 1 < b->refs && reuseport)
+        return unseen_conflict(s, t, t->lport, me);
     return seen + 1 < b->refs && (!reuse || b->noreuse);
 }
 
@@ -330,6 +369,10 @@ int sk_listen(sk_stack *s, int fd, int backlog)
      * overlap. */
     if (listen_conflict(s, t, b))
         return -EADDRINUSE;
+    /* the bucket's 15-bit count: Linux's reuseport_grow likewise stops
+     * a group at U16_MAX sockets (-ENOMEM) */
+    if (b->listeners >= SK_LISTENERS_MAX)
+        return -ENOMEM;
     sk_listen_queue *q = sk_calloc(s, 1, sizeof(*q));
     if (!q)
         return -ENOBUFS;

@@ -17,13 +17,17 @@
  * is created or released. */
 typedef struct sk_bind_bucket {
     uint16_t port;
-    uint16_t listeners : 15; /* a listener per local address at most */
+    /* A listener per local address at most, or an SO_REUSEPORT group of
+     * them: SK_LISTENERS_MAX, the field's limit, checked by sk_listen. */
+    uint16_t listeners : 15;
     uint16_t used : 1;       /* the slot holds a bucket */
     uint32_t refs;     /* sockets with this local port */
     uint32_t noreuse;  /* of which without SO_REUSEADDR */
     uint32_t user_bound; /* of which bound with bind() (not autobind) */
     uint32_t tw;       /* TIME_WAIT records on this port */
 } sk_bind_bucket;
+
+#define SK_LISTENERS_MAX 0x7fffu
 
 /* ------------------------------------------------------------------ */
 /* The stack                                                            */

@@ -3,6 +3,8 @@
  * 4-tuple, the listener hash, and the bind buckets that count port users.
  */
 #include "tables.h"
+#include "bytes.h"
+#include "isn.h"
 #include "addr.h"
 #include "stack.h"
 
@@ -135,6 +137,55 @@ sk_tcb *sk_listener_lookup(sk_stack *s, bool v6, uint32_t daddr, uint16_t lport)
         }
     }
     return best;
+}
+
+/* Members of one group: SO_REUSEPORT listeners on the same port and
+ * the very same bind address and family (Linux's reuseport_add_sock
+ * joins a socket to the group of a listener with equal rcv_saddr,
+ * ipv6only and owner; synack has a single owner). */
+static bool same_group(const sk_tcb *a, const sk_tcb *b)
+{
+    return (b->sopts & SK_O_REUSEPORT) && a->lport == b->lport && a->af6 == b->af6 && a->sock6 == b->sock6 &&
+           a->laddr == b->laddr && ((a->sndstate ^ b->sndstate) & SK_SOCK_V6ONLY) == 0;
+}
+
+/* Linux's reuseport_select_sock with no BPF program: the group's socket
+ * at reciprocal_scale(hash, n), so a flow keeps its listener while the
+ * group is unchanged.  The group is in the order its listeners joined
+ * (the chain is newest first); one leaving closes the gap where Linux
+ * moves its last socket into it, which re-maps other flows differently
+ * but as deterministically.  Only listeners are chained, so a socket
+ * bound with SO_REUSEPORT that never listened takes no SYN. */
+static sk_tcb *listener_select(sk_stack *s, sk_tcb *l, uint32_t hash)
+{
+    uint32_t n = 0;
+    for (sk_tcb *u = s->listeners[l->lport & 63]; u; u = u->hnext)
+        n += same_group(l, u);
+    uint32_t pick = (uint32_t)(((uint64_t)hash * n) >> 32); /* reciprocal_scale */
+    uint32_t from_head = n - 1 - pick;
+    for (sk_tcb *u = s->listeners[l->lport & 63]; u; u = u->hnext)
+        if (same_group(l, u) && from_head-- == 0)
+            return u;
+    return l;
+}
+
+sk_tcb *sk_listener_select4(sk_stack *s, sk_tcb *l, uint32_t laddr, uint32_t raddr, uint16_t lport,
+                            uint16_t rport)
+{
+    if (!l || !(l->sopts & SK_O_REUSEPORT))
+        return l;
+    uint8_t a[8];
+    sk_put_be32(a, laddr);
+    sk_put_be32(a + 4, raddr);
+    return listener_select(s, l, sk_reuseport_hash(s->isn_key, 4, a, a + 4, lport, rport));
+}
+
+sk_tcb *sk_listener_select6(sk_stack *s, sk_tcb *l, const uint8_t *laddr, const uint8_t *raddr, uint16_t lport,
+                            uint16_t rport)
+{
+    if (!l || !(l->sopts & SK_O_REUSEPORT) || !laddr || !raddr)
+        return l;
+    return listener_select(s, l, sk_reuseport_hash(s->isn_key, 16, laddr, raddr, lport, rport));
 }
 
 void sk_listener_hash(sk_stack *s, sk_tcb *t)
