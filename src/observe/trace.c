@@ -831,6 +831,12 @@ static void line_icmp(line_out *o, uint32_t src, uint32_t dst, const uint8_t *p,
         line_printf(o, "ICMP time exceeded %s", code == 0 ? "in-transit" : code == 1 ? "in-reassembly" : "#?");
         break;
     case 12:
+        /* The pointer is the fifth byte (RFC 792); a truncated message
+         * is marked as tcpdump marks one, never read past. */
+        if (avail < 5) {
+            line_printf(o, "ICMP parameter problem [|icmp]");
+            return;
+        }
         line_printf(o, "ICMP parameter problem - octet %u", p[4]);
         break;
     case 5:
