@@ -23,6 +23,7 @@
  * more than the copy saved.
  */
 #include "synack-io/loop.h"
+#include "io_bytes.h"
 
 #include <errno.h>
 #include <linux/if_tun.h>
@@ -227,32 +228,20 @@ static void wq_commit(sk_loop *l, size_t slot, size_t len)
     l->wq_count++;
 }
 
-static void wq_push(sk_loop *l, const uint8_t *d, size_t len)
-{
-    size_t slot;
-    uint8_t *p = wq_reserve(l, len, &slot);
-    if (!p)
-        return;
-    memcpy(p, d, len);
-    wq_commit(l, slot, len);
-}
-
-static void gather(uint8_t *to, const sk_iovec *iov, size_t count)
-{
-    for (size_t i = 0; i < count; i++) {
-        memcpy(to, iov[i].base, iov[i].len);
-        to += iov[i].len;
-    }
-}
-
 static void wq_pushv(sk_loop *l, const sk_iovec *iov, size_t count, size_t len)
 {
     size_t slot;
     uint8_t *p = wq_reserve(l, len, &slot);
     if (!p)
         return;
-    gather(p, iov, count);
+    io_gather(p, iov, count);
     wq_commit(l, slot, len);
+}
+
+static void wq_push(sk_loop *l, const uint8_t *d, size_t len)
+{
+    sk_iovec one = {.base = d, .len = len};
+    wq_pushv(l, &one, 1, len);
 }
 
 static void set_writable_wait(sk_loop *l, bool on)
@@ -422,7 +411,7 @@ static void loop_transmitv(void *ctx, const sk_iovec *iov, size_t count, size_t 
     }
     if (len > LOOP_MAX_DATAGRAM)
         return;
-    gather(l->gbuf, iov, count);
+    io_gather(l->gbuf, iov, count);
     loop_transmit(l, l->gbuf, len);
 }
 

@@ -582,11 +582,8 @@ static void wire_transmitv(void *ctx, const sk_iovec *iov, size_t count, size_t 
     wire_host *src = ctx;
     if (src->wire->closing)
         return;
-    uint8_t *buf = dgram_alloc(src->wire, len), *p = buf;
-    for (size_t i = 0; i < count; i++) {
-        memcpy(p, iov[i].base, iov[i].len);
-        p += iov[i].len;
-    }
+    uint8_t *buf = dgram_alloc(src->wire, len);
+    io_gather(buf, iov, count);
     wire_send(src, buf, len, buf);
 }
 
